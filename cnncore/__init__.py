@@ -1,0 +1,33 @@
+"""cnncore: the arithmetic of the CNN learning app, with no Qt.
+
+Kernels (NCHW layout, filters ``(F, C, KH, KW)``, float32 or float64)::
+
+    conv2d_forward, conv2d_backward
+    maxpool2d_forward, maxpool2d_backward
+    avgpool2d_forward, avgpool2d_backward
+    set_num_threads, get_num_threads
+
+The textbook identities the app draws: ``dilate``, ``flip_filters``.
+The slow twin of every kernel, written from the equations: ``cnncore.reference``.
+"""
+from .kernels import (
+    avgpool2d_backward,
+    avgpool2d_forward,
+    conv2d_backward,
+    conv2d_forward,
+    get_num_threads,
+    maxpool2d_backward,
+    maxpool2d_forward,
+    set_num_threads,
+)
+from .identities import dilate, flip_filters
+from .shapes import ShapeError, conv_output_size
+
+__all__ = [
+    "conv2d_forward", "conv2d_backward",
+    "maxpool2d_forward", "maxpool2d_backward",
+    "avgpool2d_forward", "avgpool2d_backward",
+    "set_num_threads", "get_num_threads",
+    "dilate", "flip_filters",
+    "conv_output_size", "ShapeError",
+]

@@ -1,0 +1,55 @@
+"""Output-size arithmetic, in one place.
+
+Every layer, the kernels' argument checks and the app's architecture table
+call :func:`conv_output_size`, so the rule ``(H + 2P - K) // S + 1`` and its
+error message live here only.
+"""
+from __future__ import annotations
+
+import numbers
+
+__all__ = ["pair", "conv_output_size", "ShapeError"]
+
+
+class ShapeError(ValueError):
+    """A layer's kernel, stride or padding does not fit its input."""
+
+
+def pair(value, name: str, *, minimum: int = 1) -> tuple[int, int]:
+    """Return ``value`` as an ``(h, w)`` pair of ints, each at least ``minimum``.
+
+    Accepts an int or a sequence of two ints (``3``, ``(3, 2)``, ``[3, 2]``).
+    Raises ``TypeError`` for anything else and ``ValueError`` when too small.
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        out = (int(value), int(value))
+    elif (isinstance(value, (tuple, list)) and len(value) == 2
+          and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)):
+        out = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{name} must be an int or a pair of ints (h, w), got {value!r}")
+    if min(out) < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
+    return out
+
+
+def conv_output_size(in_hw, kernel, stride=1, padding=0) -> tuple[int, int]:
+    """Output height and width of a convolution or pooling window sweep.
+
+    ``Ho = (H + 2P - KH) // S + 1`` and the same for the width. ``in_hw``,
+    ``kernel``, ``stride`` and ``padding`` are ints or ``(h, w)`` pairs.
+    Raises :class:`ShapeError` when the kernel is larger than the padded input.
+    """
+    H, W = pair(in_hw, "input size")
+    KH, KW = pair(kernel, "kernel")
+    SH, SW = pair(stride, "stride")
+    PH, PW = pair(padding, "padding", minimum=0)
+    if KH > H + 2 * PH or KW > W + 2 * PW:
+        raise ShapeError(
+            f"a {KH}×{KW} window with padding {_fmt(PH, PW)} needs an input of at least "
+            f"{max(KH - 2 * PH, 1)}×{max(KW - 2 * PW, 1)} but gets {H}×{W}")
+    return (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+
+
+def _fmt(a: int, b: int) -> str:
+    return str(a) if a == b else f"({a}, {b})"
