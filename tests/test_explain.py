@@ -1,0 +1,202 @@
+"""Every breakdown's terms add up to the element the kernels computed."""
+import math
+
+import numpy as np
+import pytest
+
+from cnncore import (avgpool2d_backward, avgpool2d_forward, conv2d_backward, conv2d_forward,
+                     maxpool2d_backward, maxpool2d_forward)
+from cnncore import activations, explain
+
+RNG_SEED = 1234
+N_ELEMENTS = 25
+
+
+def _close(a, b, tol=1e-10):
+    return abs(a - b) <= tol * max(1.0, abs(b))
+
+
+def _pick(rng, shape, k=N_ELEMENTS):
+    return [tuple(int(rng.integers(0, s)) for s in shape) for _ in range(k)]
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("padding", [0, 1])
+def test_conv_forward_terms_sum_to_kernel(stride, padding):
+    rng = np.random.default_rng(RNG_SEED)
+    x = rng.standard_normal((1, 2, 7, 6))
+    w = rng.standard_normal((3, 2, 3, 3))
+    b = rng.standard_normal(3)
+    z = conv2d_forward(x, w, b, stride, padding)[0]
+    for n, oy, ox in _pick(rng, z.shape):
+        bd = explain.conv_forward_terms(x[0], w, b, stride, padding, n, oy, ox, value=z[n, oy, ox])
+        assert _close(bd.total, z[n, oy, ox]), (n, oy, ox)
+        assert len(bd.terms) == 2 * 9 + 1
+        # padded positions are zero terms and only exist when there is padding
+        pads = [t for t in bd.terms if t.padding]
+        assert all(t.value == 0 for t in pads)
+        if padding == 0:
+            assert not pads
+
+
+def test_conv_forward_padding_terms_at_corner():
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    w = np.ones((1, 1, 3, 3))
+    bd = explain.conv_forward_terms(x[0], w, np.zeros(1), 1, 1, 0, 0, 0)
+    # the top-left window with padding 1 hangs over 5 padded cells
+    assert sum(t.padding for t in bd.terms) == 5
+    assert bd.total == 0 + 1 + 4 + 5
+    srcs = bd.sources()["x"]
+    assert srcs == {(0, 0, 0), (0, 0, 1), (0, 1, 0), (0, 1, 1)}
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("padding", [0, 1])
+def test_conv_backward_terms_sum_to_kernel(stride, padding):
+    rng = np.random.default_rng(RNG_SEED + stride + 10 * padding)
+    x = rng.standard_normal((1, 2, 7, 7))
+    w = rng.standard_normal((3, 2, 3, 3))
+    b = rng.standard_normal(3)
+    z = conv2d_forward(x, w, b, stride, padding)
+    dz = rng.standard_normal(z.shape)
+    dx, dw, db = conv2d_backward(dz, x, w, stride, padding)
+    for m, iy, ix in _pick(rng, dx.shape[1:]):
+        bd = explain.conv_backward_input_terms(dz[0], w, stride, padding, (7, 7), m, iy, ix)
+        assert _close(bd.total, dx[0, m, iy, ix]), (m, iy, ix)
+        # every term links an output position whose window contains (iy, ix)
+        for t in bd.terms:
+            n, oy, ox = t.sources[0].index
+            assert oy * stride - padding <= iy < oy * stride - padding + 3
+    for n, m, i, j in _pick(rng, dw.shape):
+        bd = explain.conv_backward_weight_terms(dz[0], x[0], stride, padding, n, m, i, j)
+        assert _close(bd.total, dw[n, m, i, j])
+        assert len(bd.terms) == dz.shape[2] * dz.shape[3]
+    for n in range(3):
+        assert _close(explain.conv_backward_bias_terms(dz[0], n).total, db[n])
+
+
+def test_conv_backward_input_skipped_by_stride():
+    # 4x4 input, 1x1 filter, stride 2: odd rows/cols never enter a window
+    x = np.ones((1, 1, 4, 4))
+    w = np.full((1, 1, 1, 1), 3.0)
+    dz = np.ones((1, 1, 2, 2))
+    dx, _, _ = conv2d_backward(dz, x, w, 2, 0)
+    bd = explain.conv_backward_input_terms(dz[0], w, 2, 0, (4, 4), 0, 1, 1)
+    assert bd.total == dx[0, 0, 1, 1] == 0
+    bd = explain.conv_backward_input_terms(dz[0], w, 2, 0, (4, 4), 0, 2, 2)
+    assert bd.total == dx[0, 0, 2, 2] == 3
+
+
+@pytest.mark.parametrize("fn", activations.ACTIVATIONS)
+def test_activation_terms(fn):
+    rng = np.random.default_rng(7)
+    z = rng.standard_normal((2, 4, 4))
+    y = activations.apply(fn, z.copy())
+    dy = rng.standard_normal(z.shape)
+    dz = activations.backward(fn, dy, z, y)
+    for idx in _pick(rng, z.shape, 10):
+        assert _close(explain.activation_forward_terms(z, fn, idx).total, y[idx])
+        assert _close(explain.activation_backward_terms(dy, z, fn, idx).total, dz[idx])
+
+
+@pytest.mark.parametrize("size,stride", [(2, 2), (2, 1), (3, 2), (3, 1)])
+def test_maxpool_terms(size, stride):
+    rng = np.random.default_rng(size * 10 + stride)
+    x = rng.standard_normal((1, 2, 7, 7))
+    y, argmax = maxpool2d_forward(x, size, stride)
+    dy = rng.standard_normal(y.shape)
+    dx = maxpool2d_backward(dy, argmax, x.shape)
+    for c, oy, ox in _pick(rng, y.shape[1:]):
+        bd = explain.maxpool_forward_terms(x[0], size, stride, c, oy, ox)
+        assert bd.combine == "max" and _close(bd.total, y[0, c, oy, ox])
+        (win,) = [t for t in bd.terms if t.chosen]
+        r, col = win.sources[0].index[1:]
+        assert r * 7 + col == argmax[0, c, oy, ox]
+    overlaps = 0
+    for c in range(2):
+        for iy in range(7):
+            for ix in range(7):
+                bd = explain.maxpool_backward_terms(dy[0], argmax[0], (7, 7), size, stride, c, iy, ix)
+                assert _close(bd.total, dx[0, c, iy, ix]), (c, iy, ix)
+                overlaps += sum(t.chosen for t in bd.terms) > 1
+    if stride < size:
+        assert overlaps > 0  # the += case really happened
+
+
+def test_maxpool_overlap_accumulates():
+    x = np.zeros((1, 1, 3, 3))
+    x[0, 0, 1, 1] = 5.0  # the centre wins all four overlapping 2x2 windows
+    y, argmax = maxpool2d_forward(x, 2, 1)
+    dy = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    bd = explain.maxpool_backward_terms(dy[0], argmax[0], (3, 3), 2, 1, 0, 1, 1)
+    assert bd.total == 10.0 == maxpool2d_backward(dy, argmax, x.shape)[0, 0, 1, 1]
+    assert sum(t.chosen for t in bd.terms) == 4
+
+
+@pytest.mark.parametrize("size,stride", [(2, 2), (2, 1), (3, 2)])
+def test_avgpool_terms(size, stride):
+    rng = np.random.default_rng(size + stride)
+    x = rng.standard_normal((1, 2, 6, 6))
+    y = avgpool2d_forward(x, size, stride)
+    dy = rng.standard_normal(y.shape)
+    dx = avgpool2d_backward(dy, x.shape, size, stride)
+    for c, oy, ox in _pick(rng, y.shape[1:]):
+        assert _close(explain.avgpool_forward_terms(x[0], size, stride, c, oy, ox).total, y[0, c, oy, ox])
+    for c, iy, ix in _pick(rng, x.shape[1:]):
+        bd = explain.avgpool_backward_terms(dy[0], (6, 6), size, stride, c, iy, ix)
+        assert _close(bd.total, dx[0, c, iy, ix])
+        assert all(t.factors[1] == 1 / size ** 2 for t in bd.terms if len(t.factors) == 2)
+
+
+def test_flatten_and_dense_terms():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 3))
+    flat = x.reshape(-1)
+    for k in range(flat.size):
+        assert explain.flatten_forward_terms(x, k).total == flat[k]
+    dflat = rng.standard_normal(flat.size)
+    for idx in _pick(rng, x.shape, 8):
+        assert explain.flatten_backward_terms(dflat, x.shape, *idx).total == dflat.reshape(x.shape)[idx]
+    W = rng.standard_normal((4, flat.size))
+    b = rng.standard_normal(4)
+    z = W @ flat + b
+    dz = rng.standard_normal(4)
+    dx = W.T @ dz
+    dW = np.outer(dz, flat)
+    for k in range(4):
+        assert _close(explain.dense_forward_terms(flat, W, b, k).total, z[k])
+        assert explain.dense_backward_bias_terms(dz, k).total == dz[k]
+    for j in range(flat.size):
+        assert _close(explain.dense_backward_input_terms(dz, W, j).total, dx[j])
+    for k, j in _pick(rng, dW.shape, 10):
+        assert _close(explain.dense_backward_weight_terms(dz, flat, k, j).total, dW[k, j])
+
+
+def test_softmax_loss_terms():
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal(10) * 3
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    label = 4
+    for k in range(10):
+        assert _close(explain.softmax_terms(z, k).total, p[k])
+        g = explain.loss_gradient_terms(p, label, k)
+        assert _close(g.total, p[k] - (k == label))
+    assert _close(explain.loss_terms(p, label).total, -math.log(p[label]))
+
+
+def test_update_terms():
+    w = np.array([[0.5, -1.0]])
+    dw = np.array([[2.0, 0.25]])
+    bd = explain.update_terms(w, dw, 0.1, (0, 1))
+    assert _close(bd.total, -1.0 - 0.1 * 0.25)
+
+
+def test_written_out_and_error():
+    x = np.array([[[1.0, 2.0], [3.0, 4.0]]])
+    w = np.array([[[[1.0, -1.0], [0.5, 0.0]]]])
+    bd = explain.conv_forward_terms(x, w, np.array([0.25]), 1, 0, 0, 0, 0, value=0.75)
+    assert bd.total == 1 - 2 + 1.5 + 0 + 0.25
+    assert bd.error == 0
+    text = bd.written_out()
+    assert text.endswith("= 0.75") and "(−1)" in text
