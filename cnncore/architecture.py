@@ -1,0 +1,383 @@
+"""Architecture files: parse, check, describe.
+
+An architecture is a small JSON document the user can edit, save and open::
+
+    {"input": [1, 28, 28],
+     "layers": [
+       {"type": "conv", "filters": 8, "kernel": 5, "stride": 1, "padding": 0, "activation": "relu"},
+       {"type": "maxpool", "size": 2, "stride": 2},
+       {"type": "flatten"},
+       {"type": "dense", "units": 10, "activation": "none"}]}
+
+Layer types and their keys (defaults as in PyTorch)::
+
+    conv     filters, kernel, stride=1, padding=0, activation="relu"
+    maxpool  size, stride=size
+    avgpool  size, stride=size
+    flatten  (no keys)
+    dense    units, activation ("none" for the last layer, else "relu")
+
+``kernel``, ``stride``, ``padding`` and ``size`` take an int or ``[h, w]``.
+Activations: ``relu``, ``sigmoid``, ``tanh``, ``leaky_relu``, ``none``.
+Layers are counted from 0, as in the trace keys ``L0.x``, ``L1.x``, ...
+
+Two kinds of problems are told apart:
+
+* a *malformed* spec (unknown key or type, a value of the wrong kind) makes
+  :func:`parse_architecture` raise :class:`ArchitectureError`;
+* a well-formed spec whose shapes do not fit (a 5×5 kernel on a 4×4 map, a
+  last layer that does not give 10 outputs) is reported per layer by
+  :func:`summarize` and raised by :func:`infer_shapes` (so building a
+  network fails with a message naming the layer and the numbers).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import numbers
+from dataclasses import dataclass
+from pathlib import Path
+
+from .activations import ACTIVATIONS
+from .shapes import ShapeError, conv_output_size
+
+__all__ = [
+    "ArchitectureError", "LayerSummary", "parse_architecture", "summarize", "infer_shapes",
+    "to_json", "describe_layer", "PRESETS", "DEFAULT_PRESET", "preset", "NUM_CLASSES",
+]
+
+NUM_CLASSES = 10
+
+_TOP_KEYS = {"input", "layers", "name", "description"}
+_LAYER_KEYS = {
+    "conv": {"type", "filters", "kernel", "stride", "padding", "activation"},
+    "maxpool": {"type", "size", "stride"},
+    "avgpool": {"type", "size", "stride"},
+    "flatten": {"type"},
+    "dense": {"type", "units", "activation"},
+}
+_REQUIRED = {"conv": ("filters", "kernel"), "maxpool": ("size",), "avgpool": ("size",),
+             "flatten": (), "dense": ("units",)}
+LAYER_TYPES = tuple(_LAYER_KEYS)
+
+
+class ArchitectureError(ValueError):
+    """An architecture is malformed or does not fit its input.
+
+    ``layer`` is the index (from 0) of the layer at fault, or ``None`` when the
+    problem is not in one layer (bad JSON, a bad ``input`` entry, ...).
+    """
+
+    def __init__(self, message: str, layer: int | None = None):
+        super().__init__(message)
+        self.layer = layer
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """One row of the architecture table.
+
+    ``in_shape``/``out_shape`` are ``(C, H, W)`` for maps or ``(D,)`` for a flat
+    vector, and ``None`` after a layer that does not fit. ``params`` counts
+    weights and biases; ``macs`` the multiply-adds of one image's forward pass.
+    """
+    index: int
+    type: str
+    text: str
+    in_shape: tuple | None
+    out_shape: tuple | None
+    params: int
+    macs: int
+    error: str | None
+
+
+# ----------------------------------------------------------------------------- parsing
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _where(i: int | None, layer: dict | None = None) -> str:
+    if i is None:
+        return "architecture"
+    t = layer.get("type") if isinstance(layer, dict) else None
+    return f"layer {i} ({t})" if isinstance(t, str) and t in _LAYER_KEYS else f"layer {i}"
+
+
+def _pair_value(value, key: str, i: int, layer: dict, minimum: int) -> list[int]:
+    if _is_int(value):
+        out = [int(value), int(value)]
+    elif isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v) for v in value):
+        out = [int(value[0]), int(value[1])]
+    else:
+        raise ArchitectureError(
+            f"{_where(i, layer)}: '{key}' must be an integer or a pair [h, w] of integers, "
+            f"not {json.dumps(value) if _jsonable(value) else repr(value)}", i)
+    if min(out) < minimum:
+        raise ArchitectureError(
+            f"{_where(i, layer)}: '{key}' must be at least {minimum}, got {json.dumps(value)}", i)
+    return out
+
+
+def _jsonable(v) -> bool:
+    try:
+        json.dumps(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _positive_int(value, key: str, i: int, layer: dict) -> int:
+    if not _is_int(value):
+        raise ArchitectureError(
+            f"{_where(i, layer)}: '{key}' must be a positive integer, "
+            f"not {json.dumps(value) if _jsonable(value) else repr(value)}", i)
+    if value < 1:
+        raise ArchitectureError(f"{_where(i, layer)}: '{key}' must be at least 1, got {value}", i)
+    return int(value)
+
+
+def _activation(value, i: int, layer: dict) -> str:
+    if not isinstance(value, str) or value not in ACTIVATIONS:
+        raise ArchitectureError(
+            f"{_where(i, layer)}: unknown activation {json.dumps(value) if _jsonable(value) else repr(value)}; "
+            f"choose one of {', '.join(ACTIVATIONS)}", i)
+    return value
+
+
+def _parse_layer(i: int, layer, is_last: bool) -> dict:
+    if not isinstance(layer, dict):
+        raise ArchitectureError(
+            f"layer {i}: each layer must be an object like {{\"type\": \"conv\", ...}}, "
+            f"not {type(layer).__name__}", i)
+    if "type" not in layer:
+        raise ArchitectureError(f"layer {i}: missing 'type' (one of {', '.join(LAYER_TYPES)})", i)
+    t = layer["type"]
+    if not isinstance(t, str) or t not in _LAYER_KEYS:
+        raise ArchitectureError(
+            f"layer {i}: unknown layer type {json.dumps(t) if _jsonable(t) else repr(t)}; "
+            f"choose one of {', '.join(LAYER_TYPES)}", i)
+    unknown = sorted(str(k) for k in layer if k not in _LAYER_KEYS[t])
+    if unknown:
+        allowed = ", ".join(sorted(_LAYER_KEYS[t] - {"type"})) or "none"
+        raise ArchitectureError(
+            f"layer {i} ({t}): unknown key{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(k) for k in unknown)} (allowed: {allowed})", i)
+    for key in _REQUIRED[t]:
+        if key not in layer:
+            raise ArchitectureError(f"layer {i} ({t}): missing '{key}'", i)
+    out: dict = {"type": t}
+    if t == "conv":
+        out["filters"] = _positive_int(layer["filters"], "filters", i, layer)
+        out["kernel"] = _pair_value(layer["kernel"], "kernel", i, layer, 1)
+        out["stride"] = _pair_value(layer.get("stride", 1), "stride", i, layer, 1)
+        out["padding"] = _pair_value(layer.get("padding", 0), "padding", i, layer, 0)
+        out["activation"] = _activation(layer.get("activation", "relu"), i, layer)
+    elif t in ("maxpool", "avgpool"):
+        out["size"] = _pair_value(layer["size"], "size", i, layer, 1)
+        stride = layer.get("stride")
+        out["stride"] = list(out["size"]) if stride is None else _pair_value(stride, "stride", i, layer, 1)
+    elif t == "dense":
+        out["units"] = _positive_int(layer["units"], "units", i, layer)
+        out["activation"] = _activation(layer.get("activation", "none" if is_last else "relu"), i, layer)
+    return out
+
+
+def parse_architecture(spec) -> dict:
+    """Check an architecture and return it normalized (a new dict; ``spec`` is not changed).
+
+    ``spec`` is a dict or its JSON text. Defaults are filled in and every
+    ``kernel``/``stride``/``padding``/``size`` becomes ``[h, w]``. Raises
+    :class:`ArchitectureError` for bad JSON, unknown keys or layer types and
+    values of the wrong kind. Shapes are not checked here: see
+    :func:`infer_shapes` and :func:`summarize`.
+    """
+    if isinstance(spec, (bytes, bytearray)):
+        spec = spec.decode("utf-8", errors="replace")
+    if isinstance(spec, str):
+        try:
+            spec = json.loads(spec)
+        except json.JSONDecodeError as e:
+            raise ArchitectureError(f"architecture is not valid JSON: {e.msg} at line {e.lineno}, "
+                                    f"column {e.colno}") from None
+    if not isinstance(spec, dict):
+        raise ArchitectureError(
+            f"an architecture must be a JSON object with 'input' and 'layers', not {type(spec).__name__}")
+    unknown = sorted(str(k) for k in spec if k not in _TOP_KEYS)
+    if unknown:
+        raise ArchitectureError(
+            f"architecture: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(repr(k) for k in unknown)} "
+            f"(allowed: {', '.join(sorted(_TOP_KEYS))})")
+    inp = spec.get("input", [1, 28, 28])
+    if not (isinstance(inp, (list, tuple)) and len(inp) == 3 and all(_is_int(v) and v >= 1 for v in inp)):
+        raise ArchitectureError(
+            f"architecture: 'input' must be [channels, height, width] with positive integers, "
+            f"not {json.dumps(inp) if _jsonable(inp) else repr(inp)}")
+    if "layers" not in spec:
+        raise ArchitectureError("architecture: missing 'layers' (a list of layer objects)")
+    layers = spec["layers"]
+    if not isinstance(layers, (list, tuple)):
+        raise ArchitectureError(f"architecture: 'layers' must be a list, not {type(layers).__name__}")
+    if not layers:
+        raise ArchitectureError("architecture: 'layers' is empty; the last layer must give the 10 logits")
+    out = {"input": [int(v) for v in inp],
+           "layers": [_parse_layer(i, layer, i == len(layers) - 1) for i, layer in enumerate(layers)]}
+    for key in ("name", "description"):
+        if key in spec:
+            if not isinstance(spec[key], str):
+                raise ArchitectureError(f"architecture: '{key}' must be a string")
+            out[key] = spec[key]
+    return copy.deepcopy(out)
+
+
+def to_json(spec, indent: int | None = 1) -> str:
+    """The normalized architecture as JSON text (what model and trace files store)."""
+    return json.dumps(parse_architecture(spec), indent=indent, ensure_ascii=False)
+
+
+# ----------------------------------------------------------------------------- shapes
+
+def _hw(p) -> str:
+    return f"{p[0]}×{p[1]}"
+
+
+def _num(p) -> str:
+    return str(p[0]) if p[0] == p[1] else f"{p[0]}×{p[1]}"
+
+
+def describe_layer(layer: dict) -> str:
+    """A short text for a normalized layer, e.g. ``conv 8 5×5 s1 p0 relu``."""
+    t = layer["type"]
+    if t == "conv":
+        return (f"conv {layer['filters']} {_hw(layer['kernel'])} s{_num(layer['stride'])} "
+                f"p{_num(layer['padding'])} {layer['activation']}")
+    if t in ("maxpool", "avgpool"):
+        return f"{t} {_hw(layer['size'])} s{_num(layer['stride'])}"
+    if t == "dense":
+        return f"dense {layer['units']} {layer['activation']}"
+    return t
+
+
+def _shape_text(shape) -> str:
+    if len(shape) == 1:
+        return f"a flat vector of {shape[0]}"
+    return f"{shape[0]} map{'s' if shape[0] != 1 else ''} of {shape[1]}×{shape[2]}"
+
+
+def _layer_step(i: int, layer: dict, in_shape: tuple, is_last: bool):
+    """``(out_shape, params, macs)`` for one layer, or raise ArchitectureError."""
+    t = layer["type"]
+    if t in ("conv", "maxpool", "avgpool"):
+        if len(in_shape) != 3:
+            raise ArchitectureError(
+                f"layer {i} ({t}) needs maps (channels×height×width) but gets {_shape_text(in_shape)}; "
+                f"spatial layers must come before flatten", i)
+        C, H, W = in_shape
+        if t == "conv":
+            kernel, stride, padding = layer["kernel"], layer["stride"], layer["padding"]
+            what = f"conv {_hw(kernel)}, padding {_num(padding)}"
+        else:
+            kernel, stride, padding = layer["size"], layer["stride"], [0, 0]
+            what = f"{t} {_hw(kernel)}, stride {_num(stride)}"
+        try:
+            Ho, Wo = conv_output_size((H, W), kernel, stride, padding)
+        except ShapeError:
+            need = (max(kernel[0] - 2 * padding[0], 1), max(kernel[1] - 2 * padding[1], 1))
+            raise ArchitectureError(
+                f"layer {i} ({what}) needs an input of at least {_hw(need)} but gets {H}×{W}", i) from None
+        if t == "conv":
+            F = layer["filters"]
+            params = F * C * kernel[0] * kernel[1] + F
+            macs = F * Ho * Wo * C * kernel[0] * kernel[1]
+            out = (F, Ho, Wo)
+        else:
+            params, macs, out = 0, 0, (C, Ho, Wo)
+    elif t == "flatten":
+        n = 1
+        for s in in_shape:
+            n *= s
+        out, params, macs = (n,), 0, 0
+    else:  # dense
+        if len(in_shape) != 1:
+            raise ArchitectureError(
+                f"layer {i} (dense {layer['units']}) needs a flat vector but gets {_shape_text(in_shape)}; "
+                f"put a flatten layer before it", i)
+        D = in_shape[0]
+        out, params, macs = (layer["units"],), layer["units"] * D + layer["units"], layer["units"] * D
+    if is_last and out != (NUM_CLASSES,):
+        got = f"{out[0]}" if len(out) == 1 else _shape_text(out)
+        raise ArchitectureError(
+            f"layer {i} ({describe_layer(layer)}) is the last layer, so it must give {NUM_CLASSES} outputs "
+            f"(one logit per digit), but it gives {got}", i)
+    return out, params, macs
+
+
+def summarize(spec) -> list[LayerSummary]:
+    """One :class:`LayerSummary` per layer: shapes, parameter and multiply-add counts.
+
+    A layer that does not fit gets its ``error`` set (and its ``out_shape`` and
+    every later layer's shapes are ``None``); this never raises for that.
+    Raises :class:`ArchitectureError` only for a malformed ``spec``.
+    """
+    spec = parse_architecture(spec)
+    rows = []
+    shape: tuple | None = tuple(spec["input"])
+    n = len(spec["layers"])
+    for i, layer in enumerate(spec["layers"]):
+        text = describe_layer(layer)
+        if shape is None:
+            rows.append(LayerSummary(i, layer["type"], text, None, None, _params_only(layer, None), 0, None))
+            continue
+        try:
+            out, params, macs = _layer_step(i, layer, shape, i == n - 1)
+            rows.append(LayerSummary(i, layer["type"], text, shape, out, params, macs, None))
+            shape = out
+        except ArchitectureError as e:
+            rows.append(LayerSummary(i, layer["type"], text, shape, None, _params_only(layer, shape), 0, str(e)))
+            shape = None
+    return rows
+
+
+def _params_only(layer: dict, in_shape) -> int:
+    # Parameter count when the input shape is unknown or wrong: only what the layer alone decides.
+    if layer["type"] == "conv" and in_shape is not None and len(in_shape) == 3:
+        return layer["filters"] * in_shape[0] * layer["kernel"][0] * layer["kernel"][1] + layer["filters"]
+    return 0
+
+
+def infer_shapes(spec) -> list[tuple[tuple, tuple]]:
+    """``[(in_shape, out_shape), ...]`` per layer; raises :class:`ArchitectureError` at the first misfit."""
+    spec = parse_architecture(spec)
+    shape = tuple(spec["input"])
+    out = []
+    n = len(spec["layers"])
+    for i, layer in enumerate(spec["layers"]):
+        new, _, _ = _layer_step(i, layer, shape, i == n - 1)
+        out.append((shape, new))
+        shape = new
+    return out
+
+
+# ----------------------------------------------------------------------------- presets
+
+_PRESET_DIR = Path(__file__).resolve().parent / "presets"
+
+
+def _load_presets() -> dict:
+    presets = {}
+    for path in sorted(_PRESET_DIR.glob("*.json")):
+        presets[path.stem] = parse_architecture(path.read_text(encoding="utf-8"))
+    return presets
+
+
+#: name -> normalized spec ("tiny", "lenet", "wide"). Use :func:`preset` for a copy to edit.
+PRESETS: dict[str, dict] = _load_presets()
+#: The preset the app and ``cnnapp train`` use when none is given.
+DEFAULT_PRESET = "lenet"
+
+
+def preset(name: str) -> dict:
+    """A deep copy of a preset architecture; raises ArchitectureError for an unknown name."""
+    if name not in PRESETS:
+        raise ArchitectureError(f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}")
+    return copy.deepcopy(PRESETS[name])

@@ -1,0 +1,192 @@
+"""A CNN built from an architecture: forward, softmax cross-entropy, backward.
+
+::
+
+    net = Network(preset("lenet"), seed=0)
+    loss, probs = net.loss_and_grads(x, labels)   # x (N, 1, 28, 28) float in [0, 1]
+    net.grads()["L0.W"]                           # ∂L/∂W of layer 0, shape (F, C, KH, KW)
+
+The loss is the mean over the batch of ``L = −log p_label`` with
+``p = softmax(z)`` of the last layer's output; its gradient with respect to the
+logits is ``(p − onehot) / N``.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from .architecture import NUM_CLASSES, infer_shapes, parse_architecture
+from .layers import Layer, build_layer
+
+__all__ = ["Network", "softmax", "softmax_cross_entropy"]
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise ``p = e^z / Σ e^z`` of ``z (N, K)``, shifted by the row maximum so it never overflows."""
+    s = z - z.max(axis=1, keepdims=True)
+    np.exp(s, out=s)
+    s /= s.sum(axis=1, keepdims=True)
+    return s
+
+
+def softmax_cross_entropy(z: np.ndarray, labels: np.ndarray):
+    """``(loss, p, dz)`` for logits ``z (N, K)`` and integer ``labels (N,)``.
+
+    ``loss = mean_n(−log p(n, label_n))`` as a Python float (computed through
+    log-sum-exp, so a huge logit gives a large finite loss, not inf);
+    ``p = softmax(z)``; ``dz = (p − onehot) / N``.
+    """
+    N = z.shape[0]
+    s = z - z.max(axis=1, keepdims=True)
+    e = np.exp(s)
+    total = e.sum(axis=1, keepdims=True)
+    logp_label = s[np.arange(N), labels] - np.log(total[:, 0])
+    loss = float(-np.mean(logp_label, dtype=np.float64))
+    p = e / total
+    dz = p.copy()
+    dz[np.arange(N), labels] -= 1
+    dz /= N
+    return loss, p, dz
+
+
+class Network:
+    """A stack of layers built from an architecture spec (dict or JSON text).
+
+    ``seed`` decides the initial weights bit for bit; ``dtype`` is float32
+    (the working type) or float64 (for gradient checks). Raises
+    :class:`~cnncore.architecture.ArchitectureError` when the architecture is
+    malformed or its shapes do not fit.
+    """
+
+    def __init__(self, spec, seed: int = 0, dtype=np.float32):
+        self.spec = parse_architecture(spec)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, not {self.dtype}")
+        self.seed = seed
+        shapes = infer_shapes(self.spec)
+        self.input_shape = tuple(self.spec["input"])
+        self.num_classes = NUM_CLASSES
+        self.layers: list[Layer] = [build_layer(i, layer, s_in, s_out, self.dtype)
+                                    for i, (layer, (s_in, s_out)) in enumerate(zip(self.spec["layers"], shapes))]
+        self.history: list[dict] = []
+        self.init_params(seed)
+
+    # ------------------------------------------------------------------ parameters
+    def init_params(self, seed: int):
+        """(Re)draw every weight from ``seed`` (He or Xavier normal, biases 0)."""
+        rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            layer.init_params(rng)
+
+    def params(self) -> dict[str, np.ndarray]:
+        """``{"L{i}.W": W, "L{i}.b": b}`` for layers with weights: the live arrays (edit in place)."""
+        out = {}
+        for layer in self.layers:
+            if layer.has_params:
+                out[f"L{layer.index}.W"] = layer.W
+                out[f"L{layer.index}.b"] = layer.b
+        return out
+
+    def grads(self) -> dict[str, np.ndarray]:
+        """The gradients from the last :meth:`loss_and_grads`, same keys as :meth:`params`."""
+        out = {}
+        for layer in self.layers:
+            if layer.has_params:
+                out[f"L{layer.index}.W"] = layer.dW
+                out[f"L{layer.index}.b"] = layer.db
+        return out
+
+    def set_params(self, values: dict):
+        """Copy arrays into the weights. Keys and shapes must match :meth:`params` exactly."""
+        own = self.params()
+        missing = sorted(set(own) - set(values))
+        extra = sorted(set(values) - set(own))
+        if missing or extra:
+            raise ValueError(f"parameter keys differ: missing {missing}, unexpected {extra}")
+        for k, v in values.items():
+            v = np.asarray(v)
+            if v.shape != own[k].shape:
+                raise ValueError(f"{k} has shape {v.shape}, the architecture needs {own[k].shape}")
+        for k, v in values.items():
+            own[k][...] = v
+
+    def num_params(self) -> int:
+        return sum(int(p.size) for p in self.params().values())
+
+    def copy(self) -> "Network":
+        """An independent network with the same architecture, weights and history."""
+        other = Network.__new__(Network)
+        other.spec = copy.deepcopy(self.spec)
+        other.dtype = self.dtype
+        other.seed = self.seed
+        other.input_shape = self.input_shape
+        other.num_classes = self.num_classes
+        other.layers = [build_layer(l.index, l.spec, l.in_shape, l.out_shape, self.dtype) for l in self.layers]
+        other.history = copy.deepcopy(self.history)
+        other.set_params(self.params())
+        return other
+
+    def clear(self):
+        """Drop the arrays kept from the last pass (frees memory after a large batch)."""
+        for layer in self.layers:
+            layer.clear()
+
+    # ------------------------------------------------------------------ passes
+    def _check_input(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        C, H, W = self.input_shape
+        if x.ndim == 3 and C == 1:
+            x = x[:, None]
+        if x.ndim != 4 or x.shape[1:] != self.input_shape:
+            raise ValueError(f"input must have shape (N, {C}, {H}, {W}), got {x.shape}")
+        if x.dtype.kind not in "fiu":
+            raise TypeError(f"input must be numeric, got {x.dtype}")
+        return np.ascontiguousarray(x, dtype=self.dtype)
+
+    def forward(self, x) -> np.ndarray:
+        """Logits ``(N, 10)`` for ``x (N, C, H, W)`` floats in [0, 1]. Layers keep their arrays."""
+        y = self._check_input(x)
+        for layer in self.layers:
+            y = layer.forward(y)
+        return y
+
+    def predict_proba(self, x, batch_size: int = 500) -> np.ndarray:
+        """Softmax probabilities ``(N, 10)``, computed in chunks of ``batch_size``."""
+        x = np.asarray(x)
+        out = np.empty((len(x), self.num_classes), dtype=self.dtype)
+        for s in range(0, len(x), batch_size):
+            out[s:s + batch_size] = softmax(self.forward(x[s:s + batch_size]))
+        self.clear()
+        return out
+
+    def predict(self, x, batch_size: int = 500) -> np.ndarray:
+        """The most probable digit ``(N,)`` for each image."""
+        return self.predict_proba(x, batch_size).argmax(axis=1)
+
+    def loss_and_grads(self, x, labels):
+        """Forward, softmax cross-entropy (mean over the batch), backward.
+
+        Returns ``(loss, probs)``; fills :meth:`grads`. Layer 0 does not compute
+        the gradient with respect to the input image (nothing uses it).
+        """
+        labels = np.asarray(labels)
+        logits = self.forward(x)
+        if labels.shape != (logits.shape[0],):
+            raise ValueError(f"labels must have shape ({logits.shape[0]},), got {labels.shape}")
+        if labels.dtype.kind not in "iu" or (labels.size and (labels.min() < 0 or labels.max() >= self.num_classes)):
+            raise ValueError(f"labels must be integers 0..{self.num_classes - 1}")
+        loss, probs, dz = softmax_cross_entropy(logits, labels.astype(np.intp, copy=False))
+        self.backward(dz)
+        return loss, probs
+
+    def backward(self, dlogits: np.ndarray, need_input_grad: bool = False):
+        """Back-propagate ``dlogits = ∂L/∂logits`` through every layer (after :meth:`forward`)."""
+        d = dlogits
+        for layer in reversed(self.layers):
+            d = layer.backward(d, need_dx=layer.index > 0 or need_input_grad)
+        return d
+
+    def __repr__(self):
+        return f"<Network {len(self.layers)} layers, {self.num_params()} parameters, {self.dtype}>"
