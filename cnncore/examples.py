@@ -1,0 +1,485 @@
+"""The texts' worked examples as small, editable computations.
+
+Each example holds its editable numbers in ``params`` (float64 arrays), and
+recomputes everything downstream with the cnncore kernels whenever one of them
+changes (:meth:`WorkedExample.set_value`). Views show ``params`` as editable
+grids, ``results`` as read-only grids and :meth:`WorkedExample.lines` as the
+equations written out with the current numbers. :meth:`WorkedExample.explain`
+gives the :class:`cnncore.explain.Breakdown` of any result element.
+
+* :class:`StridedConvExample` — the book chapter's example (text 001): a 5×5
+  input, one 3×3 filter, stride 2, no padding, a 2×2 output flattened into a
+  prediction; each ``z_i`` and each ``∂L/∂w_i`` written in its 1-based
+  notation (``∂L/∂w_1 = a_1 ∂L/∂z_1 + a_3 ∂L/∂z_2 + a_11 ∂L/∂z_3 + a_13 ∂L/∂z_4``).
+* :class:`PoolingExample` — the same chapter's 4×4 max pooling with 2×2
+  windows and stride 2, forward and backward (mean pooling and overlapping
+  windows as options, following the CMU slides, text 002).
+* :class:`MultiChannelExample` — two input maps, two filters, in the slides'
+  notation ``z(l,n,x,y) = Σ_m Σ_i Σ_j w_l(m,n,i,j) y(l−1,m,x+i,y+j) + b_l(n)``,
+  with the slides' 5×5 binary map and ``[[1,0,1],[0,1,0],[1,0,1]]`` filter as
+  the first channel, and the backward pass both ways (kernels and identities).
+
+The texts give no numbers for the first two examples (they are in figures),
+so the defaults are our own small integers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import activations, explain
+from .identities import dilate, dw_via_correlation, dx_via_convolution, flip_filters
+from .kernels import (avgpool2d_backward, avgpool2d_forward, conv2d_backward, conv2d_forward,
+                      maxpool2d_backward, maxpool2d_forward)
+from .shapes import conv_output_size
+
+__all__ = ["WorkedExample", "StridedConvExample", "PoolingExample", "MultiChannelExample",
+           "EXAMPLES", "identity_maps"]
+
+
+def _n(v, digits=4) -> str:
+    v = float(v)
+    if v == 0:
+        return "0"
+    s = f"{v:.{digits}g}".replace("-", "−")
+    return f"({s})" if v < 0 else s
+
+
+def identity_maps(dz, x, w, stride, padding) -> dict:
+    """The maps of the textbook backward pass of one conv layer, for drawing.
+
+    ``dz (F, Ho, Wo)``, ``x (C, H, W)``, ``w (F, C, KH, KW)`` (one sample).
+    Returns ``dz_dilated (F, ·, ·)``, ``dz_padded`` (dilated, then ``K−1`` zeros
+    on every side), ``w_flipped (C, F, KH, KW)``, ``dx_identity``/``dx_kernel``/
+    ``dx_diff (C, H, W)`` and ``dw_identity``/``dw_kernel``/``dw_diff (F, C, KH, KW)``.
+    The identity results come from :mod:`cnncore.identities`, the kernel ones from
+    :func:`cnncore.conv2d_backward`.
+    """
+    dz = np.asarray(dz, dtype=np.float64)[None]
+    x = np.asarray(x, dtype=np.float64)[None]
+    w = np.asarray(w, dtype=np.float64)
+    _, _, KH, KW = w.shape
+    d = dilate(dz, stride)
+    dx_k, dw_k, _ = conv2d_backward(dz, x, w, stride, padding)
+    dx_i = dx_via_convolution(dz, w, x.shape, stride, padding)
+    dw_i = dw_via_correlation(dz, x, (KH, KW), stride, padding)
+    return {
+        "dz_dilated": d[0],
+        "dz_padded": np.pad(d[0], ((0, 0), (KH - 1, KH - 1), (KW - 1, KW - 1))),
+        "w_flipped": flip_filters(w),
+        "dx_identity": dx_i[0], "dx_kernel": dx_k[0], "dx_diff": dx_i[0] - dx_k[0],
+        "dw_identity": dw_i, "dw_kernel": dw_k, "dw_diff": dw_i - dw_k,
+    }
+
+
+class WorkedExample:
+    """Base: editable ``params``, derived ``results``, written-out ``lines()``.
+
+    ``labels`` maps every array name to a short caption; ``editable`` lists the
+    params in display order, ``shown`` the results. ``settings`` holds the
+    hyperparameters an example lets the learner change (see :meth:`set_setting`).
+    """
+    key = ""
+    title = ""
+    credit = ""
+    summary = ""
+    editable: tuple = ()
+    shown: tuple = ()
+    labels: dict = {}
+    choices: dict = {}
+
+    def __init__(self):
+        self.settings = dict(self.default_settings())
+        self.params = {k: np.array(v, dtype=np.float64) for k, v in self.default_params().items()}
+        self.results: dict = {}
+        self.recompute()
+
+    # subclasses fill these in
+    def default_settings(self) -> dict:
+        return {}
+
+    def default_params(self) -> dict:
+        raise NotImplementedError
+
+    def recompute(self) -> None:
+        raise NotImplementedError
+
+    def lines(self) -> list:
+        return []
+
+    def explain(self, name: str, index: tuple):
+        """The breakdown of ``results[name][index]`` (``None`` when there is none)."""
+        return None
+
+    # editing
+    def set_value(self, name: str, index, value: float) -> None:
+        """Change one editable number and recompute everything downstream."""
+        if name not in self.params:
+            raise KeyError(f"{name!r} is not an editable array of this example")
+        value = float(value)
+        if not np.isfinite(value):
+            raise ValueError("a worked example needs finite numbers")
+        self.params[name][tuple(index) if np.ndim(self.params[name]) else ()] = value
+        self.recompute()
+
+    def set_setting(self, name: str, value) -> None:
+        if name not in self.choices or value not in self.choices[name]:
+            raise ValueError(f"{name} must be one of {self.choices.get(name)}")
+        old = dict(self.settings)
+        self.settings[name] = value
+        try:
+            self.reshape_params()
+            self.recompute()
+        except ValueError:
+            self.settings = old
+            self.reshape_params()
+            self.recompute()
+            raise
+
+    def reshape_params(self) -> None:
+        """Bring params whose shape depends on a setting back in line (after a setting change)."""
+
+    def reset(self) -> None:
+        self.settings = dict(self.default_settings())
+        self.params = {k: np.array(v, dtype=np.float64) for k, v in self.default_params().items()}
+        self.recompute()
+
+
+# -------------------------------------------------------------------------------- text 001 (a)
+
+class StridedConvExample(WorkedExample):
+    """5×5 input ``a``, 3×3 filter ``w``, stride 2, no padding → 2×2 ``z``, flattened to ``ŷ``.
+
+    ``ŷ = Σ_k v_k z_k + c`` and ``L = ½ (ŷ − t)²``, so ``∂L/∂z_k = (ŷ − t)·v_k``.
+    Numbering is 1-based and row-major as in the text: ``a_1 … a_25``,
+    ``w_1 … w_9``, ``z_1 … z_4``. One gradient step gives ``w_new = w − α ∂L/∂w``.
+    """
+    key = "strided_conv"
+    title = "5×5 input, 3×3 filter, stride 2"
+    credit = "After the worked example of the book chapter on backpropagation in CNNs (text 001)."
+    summary = ("A single 3×3 filter slides over a 5×5 input two steps at a time, giving four "
+               "outputs z₁…z₄. They are flattened and combined into one prediction ŷ, compared "
+               "with a target t. Every weight touches all four outputs, so each ∂L/∂wᵢ is a "
+               "sum of four products. Change any number and watch the rest follow.")
+    editable = ("a", "w", "v", "c", "t", "alpha")
+    shown = ("z", "dz", "dw", "w_new", "dz_dilated", "dw_identity")
+    labels = {
+        "a": "input a (a₁…a₂₅)", "w": "filter w (w₁…w₉)", "v": "readout weights v₁…v₄",
+        "c": "readout bias c", "t": "target t", "alpha": "learning rate α",
+        "z": "z = w ∗ a (stride 2)", "dz": "∂L/∂z", "dw": "∂L/∂w (kernel)",
+        "w_new": "w − α·∂L/∂w", "dz_dilated": "∂L/∂z dilated by the stride",
+        "dw_identity": "a ∗ dilated ∂L/∂z (stride 1)",
+    }
+    STRIDE = 2
+
+    def default_params(self):
+        a = [[1, 0, 2, 1, 0],
+             [0, 1, 3, 1, 2],
+             [2, 1, 0, 0, 1],
+             [1, 3, 1, 2, 0],
+             [0, 2, 1, 1, 3]]
+        w = [[1, 0, -1],
+             [0, 2, 0],
+             [-1, 0, 1]]
+        return {"a": a, "w": w, "v": [0.5, -0.5, 0.25, 1.0], "c": 0.0, "t": 2.0, "alpha": 0.01}
+
+    def recompute(self):
+        p = self.params
+        a, w = p["a"][None, None], p["w"][None, None]
+        z = conv2d_forward(a, w, np.zeros(1), self.STRIDE, 0)           # (1, 1, 2, 2)
+        zf = z.reshape(-1)                                                # flatten: z_1 … z_4
+        yhat = float(zf @ p["v"] + p["c"])
+        err = yhat - float(p["t"])
+        dz = (err * p["v"]).reshape(z.shape)                              # ∂L/∂z_k = (ŷ − t)·v_k
+        _, dw, _ = conv2d_backward(dz, a, w, self.STRIDE, 0)
+        self.results = {
+            "z": z[0, 0], "yhat": np.float64(yhat), "loss": np.float64(0.5 * err * err),
+            "dyhat": np.float64(err), "dz": dz[0, 0], "dw": dw[0, 0],
+            "w_new": p["w"] - float(p["alpha"]) * dw[0, 0],
+            "dz_dilated": dilate(dz, self.STRIDE)[0, 0],
+            "dw_identity": dw_via_correlation(dz, a, (3, 3), self.STRIDE, 0)[0, 0],
+        }
+
+    # 1-based numbering of the text
+    @staticmethod
+    def a_number(r, c) -> int:
+        return r * 5 + c + 1
+
+    def z_terms(self, k: int) -> list:
+        """``[(w number, a number), …]`` of ``z_k`` (k = 1…4), in the text's numbering."""
+        oy, ox = divmod(k - 1, 2)
+        return [(i * 3 + j + 1, self.a_number(oy * self.STRIDE + i, ox * self.STRIDE + j))
+                for i in range(3) for j in range(3)]
+
+    def dw_terms(self, i: int) -> list:
+        """``[(a number, z number), …]``: ``∂L/∂w_i = Σ a_p ∂L/∂z_k`` (i = 1…9)."""
+        fi, fj = divmod(i - 1, 3)
+        return [(self.a_number(oy * self.STRIDE + fi, ox * self.STRIDE + fj), oy * 2 + ox + 1)
+                for oy in range(2) for ox in range(2)]
+
+    def _a(self, num):
+        return self.params["a"].reshape(-1)[num - 1]
+
+    def lines(self):
+        p, r = self.params, self.results
+        wf, zf, dzf, dwf = p["w"].reshape(-1), r["z"].reshape(-1), r["dz"].reshape(-1), r["dw"].reshape(-1)
+        out = ["Forward pass (stride 2, no padding, output (5 − 3)/2 + 1 = 2 per side):"]
+        for k in range(1, 5):
+            t = self.z_terms(k)
+            sym = " + ".join(f"w{wi}·a{ai}" for wi, ai in t)
+            num = " + ".join(f"{_n(wf[wi - 1])}·{_n(self._a(ai))}" for wi, ai in t)
+            out.append(f"z{k} = {sym}")
+            out.append(f"    = {num} = {_n(zf[k - 1])}")
+        out.append("Flatten and predict: ŷ = v₁z₁ + v₂z₂ + v₃z₃ + v₄z₄ + c = "
+                   + " + ".join(f"{_n(p['v'][k])}·{_n(zf[k])}" for k in range(4))
+                   + f" + {_n(p['c'])} = {_n(r['yhat'])}")
+        out.append(f"Loss: L = ½(ŷ − t)² = ½({_n(r['yhat'])} − {_n(p['t'])})² = {_n(r['loss'])}")
+        out.append(f"∂L/∂zₖ = (ŷ − t)·vₖ:  " + ", ".join(f"∂L/∂z{k + 1} = {_n(dzf[k])}" for k in range(4)))
+        out.append("Backward to the filter (each weight saw four inputs, one per output):")
+        for i in range(1, 10):
+            t = self.dw_terms(i)
+            sym = " + ".join(f"a{ai}·∂L/∂z{zk}" for ai, zk in t)
+            num = " + ".join(f"{_n(self._a(ai))}·{_n(dzf[zk - 1])}" for ai, zk in t)
+            out.append(f"∂L/∂w{i} = {sym}")
+            out.append(f"    = {num} = {_n(dwf[i - 1])}")
+        out.append(f"Update with α = {_n(p['alpha'])}: new wᵢ = wᵢ − α·∂L/∂wᵢ, "
+                   f"e.g. new w1 = {_n(wf[0])} − {_n(p['alpha'])}·{_n(dwf[0])} = {_n(r['w_new'].reshape(-1)[0])}")
+        out.append("The same ∂L/∂w is the input convolved at stride 1 with ∂L/∂z dilated by the stride "
+                   "(one zero between neighbours): see the last two grids.")
+        return out
+
+    def explain(self, name, index):
+        p, r = self.params, self.results
+        keys = {"x": "a", "w": "w", "b": "c", "z": "z", "dz": "dz", "dw": "dw"}
+        if name == "z":
+            return explain.conv_forward_terms(p["a"][None], p["w"][None, None], np.zeros(1), self.STRIDE, 0,
+                                              0, *index, value=r["z"][index], keys=keys)
+        if name in ("dw", "dw_identity"):
+            return explain.conv_backward_weight_terms(r["dz"][None], p["a"][None], self.STRIDE, 0, 0, 0,
+                                                      *index, value=r[name][index], keys=keys)
+        if name == "w_new":
+            return explain.update_terms(p["w"], r["dw"], p["alpha"], index, value=r["w_new"][index],
+                                        keys={"w": "w", "dw": "dw"})
+        return None
+
+
+# ------------------------------------------------------------------------------ text 001 (b)
+
+class PoolingExample(WorkedExample):
+    """Pooling a 4×4 grid: max (default) or mean, 2×2 windows, stride 2 (or 1: overlapping)."""
+    key = "pooling"
+    title = "4×4 max pooling, 2×2 windows, stride 2"
+    credit = ("After the max-pooling example of the book chapter (text 001); the mean pooling and "
+              "overlapping-window options follow the CMU lecture slides (text 002).")
+    summary = ("Pooling keeps one number per window: the largest (max) or the average (mean). It "
+               "has nothing to learn. Going backward, max pooling hands each window's gradient to "
+               "the element that won; mean pooling spreads it evenly. With stride 1 the windows "
+               "overlap and a pixel can collect gradient from several windows (+=).")
+    editable = ("x", "dy")
+    shown = ("y", "dx")
+    labels = {"x": "input x (4×4)", "dy": "incoming gradient dy = ∂L/∂y",
+              "y": "pooled output y", "dx": "gradient routed back ∂L/∂x"}
+    choices = {"mode": ("max", "mean"), "stride": (2, 1), "size": (2, 3)}
+
+    def default_settings(self):
+        return {"mode": "max", "size": 2, "stride": 2}
+
+    def default_params(self):
+        x = [[1, 3, 2, 1],
+             [4, 2, 0, 5],
+             [3, 1, 6, 2],
+             [0, 2, 4, 3]]
+        return {"x": x, "dy": self._default_dy(self.out_hw(self.default_settings()))}
+
+    @staticmethod
+    def _default_dy(hw):
+        return (np.arange(1, hw[0] * hw[1] + 1, dtype=np.float64) / 10).reshape(hw)
+
+    def out_hw(self, settings=None):
+        s = settings or self.settings
+        return conv_output_size((4, 4), s["size"], s["stride"], 0)
+
+    def reshape_params(self):
+        hw = self.out_hw()
+        if self.params["dy"].shape != hw:
+            self.params["dy"] = self._default_dy(hw)
+
+    def recompute(self):
+        s, x = self.settings, self.params["x"][None, None]
+        dy = self.params["dy"][None, None]
+        if s["mode"] == "max":
+            y, argmax = maxpool2d_forward(x, s["size"], s["stride"])
+            dx = maxpool2d_backward(dy, argmax, x.shape)
+            self.results = {"y": y[0, 0], "argmax": argmax[0, 0], "dx": dx[0, 0]}
+        else:
+            y = avgpool2d_forward(x, s["size"], s["stride"])
+            dx = avgpool2d_backward(dy, x.shape, s["size"], s["stride"])
+            self.results = {"y": y[0, 0], "argmax": None, "dx": dx[0, 0]}
+
+    def lines(self):
+        s, x, r = self.settings, self.params["x"], self.results
+        K, S = s["size"], s["stride"]
+        Ho, Wo = r["y"].shape
+        out = [f"Output size: (4 − {K})/{S} + 1 = {Ho} per side."]
+        for oy in range(Ho):
+            for ox in range(Wo):
+                cells = [(oy * S + i, ox * S + j) for i in range(K) for j in range(K)]
+                names = ", ".join(f"x{r_ + 1}{c_ + 1}" for r_, c_ in cells)
+                nums = ", ".join(_n(x[c]) for c in cells)
+                if s["mode"] == "max":
+                    wr, wc = divmod(int(r["argmax"][oy, ox]), 4)
+                    out.append(f"y{oy + 1}{ox + 1} = max({names}) = max({nums}) = {_n(r['y'][oy, ox])}"
+                               f"  (winner x{wr + 1}{wc + 1})")
+                else:
+                    out.append(f"y{oy + 1}{ox + 1} = mean({names}) = {_n(r['y'][oy, ox])}")
+        out.append("Backward:")
+        if s["mode"] == "max":
+            for oy in range(Ho):
+                for ox in range(Wo):
+                    wr, wc = divmod(int(r["argmax"][oy, ox]), 4)
+                    out.append(f"∂L/∂x{wr + 1}{wc + 1} += dy{oy + 1}{ox + 1} = {_n(self.params['dy'][oy, ox])};"
+                               " the other elements of that window get 0 from it")
+        else:
+            out.append(f"every element of window (p, q) gets dy_pq / {K * K}, added up over the "
+                       "windows that contain it")
+        return out
+
+    def explain(self, name, index):
+        s, r = self.settings, self.results
+        x, dy = self.params["x"][None], self.params["dy"][None]
+        if name == "y":
+            f = explain.maxpool_forward_terms if s["mode"] == "max" else explain.avgpool_forward_terms
+            return f(x, s["size"], s["stride"], 0, *index, value=r["y"][index])
+        if name == "dx":
+            if s["mode"] == "max":
+                return explain.maxpool_backward_terms(dy, r["argmax"][None], (4, 4), s["size"], s["stride"],
+                                                      0, *index, value=r["dx"][index])
+            return explain.avgpool_backward_terms(dy, (4, 4), s["size"], s["stride"], 0, *index,
+                                                  value=r["dx"][index])
+        return None
+
+
+# ------------------------------------------------------------------------------------- text 002
+
+class MultiChannelExample(WorkedExample):
+    """Two 5×5 input maps ``Y(l−1, m)``, two filters of two channels, bias, ReLU.
+
+    Stored ``w[n, m, i, j]`` and written ``w_l(m, n, i, j)`` as in the slides.
+    The incoming gradient ``dY(l)`` is editable; backward gives ``dz``, ``dY(l−1)``,
+    ``dw`` and ``db``, and :func:`identity_maps` the same by whole-map convolutions.
+    """
+    key = "multichannel"
+    title = "Two input maps, two filters (slides' notation)"
+    credit = ("In the notation of the CMU 11-785 lecture slides (text 002); the first input map "
+              "and the first filter channel are the slides' own 5×5 and 3×3 example.")
+    summary = ("Each filter has one 3×3 channel per input map; each filter makes one affine map "
+               "z(l,n). Going backward, dz = dY·f′(z); the gradient for input map m gathers "
+               "channel m of every filter, and the gradient for channel m of filter n pairs "
+               "input map m with dz(l,n). Click any output number to see its sum.")
+    editable = ("y0", "w", "b", "dy")
+    shown = ("z", "y", "dz", "dy0", "dw", "db")
+    labels = {"y0": "input maps Y(l−1, m)", "w": "filters: w_l(m, n, ·, ·) for each n, m",
+              "b": "biases b_l(n)", "dy": "incoming gradient dDiv/dY(l, n)",
+              "z": "affine maps z(l, n)", "y": "activations Y(l, n) = relu(z)",
+              "dz": "dDiv/dz(l, n) = dY·f′(z)", "dy0": "dDiv/dY(l−1, m)",
+              "dw": "dDiv/dw_l(m, n, ·, ·)", "db": "dDiv/db_l(n)"}
+    choices = {"stride": (1, 2), "padding": (0, 1)}
+    ACTIVATION = "relu"
+
+    def default_settings(self):
+        return {"stride": 1, "padding": 0}
+
+    def default_params(self):
+        slide_map = [[1, 1, 1, 0, 0],
+                     [0, 1, 1, 1, 0],
+                     [0, 0, 1, 1, 1],
+                     [0, 0, 1, 1, 0],
+                     [0, 1, 1, 0, 0]]
+        second = [[0, 1, 0, 2, 1],
+                  [1, 0, 1, 0, 2],
+                  [2, 1, 0, 1, 0],
+                  [0, 2, 1, 0, 1],
+                  [1, 0, 2, 1, 0]]
+        slide_filter = [[1, 0, 1], [0, 1, 0], [1, 0, 1]]
+        w = np.zeros((2, 2, 3, 3))
+        w[0, 0] = slide_filter
+        w[0, 1] = [[0, -1, 0], [-1, 1, -1], [0, -1, 0]]
+        w[1, 0] = [[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]
+        w[1, 1] = [[1, 1, 1], [0, 0, 0], [-1, -1, -1]]
+        return {"y0": [slide_map, second], "w": w, "b": [0.0, 1.0],
+                "dy": self._default_dy(self.out_hw(self.default_settings()))}
+
+    @staticmethod
+    def _default_dy(hw):
+        g = np.array([0.1, -0.2, 0.3, -0.1, 0.2, 0.1, -0.3, 0.2, 0.1])
+        n = hw[0] * hw[1]
+        return np.stack([np.resize(g, n).reshape(hw), np.resize(g[::-1], n).reshape(hw)])
+
+    def out_hw(self, settings=None):
+        s = settings or self.settings
+        return conv_output_size((5, 5), 3, s["stride"], s["padding"])
+
+    def reshape_params(self):
+        hw = self.out_hw()
+        if self.params["dy"].shape[1:] != hw:
+            self.params["dy"] = self._default_dy(hw)
+
+    def recompute(self):
+        s, p = self.settings, self.params
+        x, w, b = p["y0"][None], p["w"], p["b"]
+        z = conv2d_forward(x, w, b, s["stride"], s["padding"])
+        y = activations.apply(self.ACTIVATION, z.copy())
+        dz = activations.backward(self.ACTIVATION, p["dy"][None], z, y)
+        dx, dw, db = conv2d_backward(np.ascontiguousarray(dz), x, w, s["stride"], s["padding"])
+        self.results = {"z": z[0], "y": y[0], "dz": dz[0], "dy0": dx[0], "dw": dw, "db": db}
+        self.results.update(identity_maps(dz[0], p["y0"], w, s["stride"], s["padding"]))
+
+    def lines(self):
+        s, p, r = self.settings, self.params, self.results
+        S, P = s["stride"], s["padding"]
+        bd = self.explain("z", (0, 0, 0))
+        out = [f"Stride S = {S}, padding P = {P}: each output map is "
+               f"(5 + 2·{P} − 3)/{S} + 1 = {r['z'].shape[1]} per side.",
+               "z(l,n,x,y) = Σ_m Σ_i Σ_j w_l(m,n,i,j) · y(l−1, m, xS+i−P, yS+j−P) + b_l(n)",
+               f"z(l,0,0,0) = {bd.written_out(limit=19)}"]
+        first = sum(t.value for t in bd.terms[:9])
+        out.append(f"    of which channel m = 0 (the slides' map and filter) gives {_n(first)}")
+        out.append("dDiv/dz(l,n,x,y) = dDiv/dY(l,n,x,y) · f′(z(l,n,x,y)),  f′(z) = 1 if z > 0 else 0")
+        bd = self.explain("dy0", (0, 2, 2))
+        out.append("dDiv/dY(l−1,m,x,y) = Σ_n Σ_(x′,y′) dDiv/dz(l,n,x′,y′) · w_l(m,n, x−x′S+P, y−y′S+P)")
+        out.append(f"dDiv/dY(l−1,0,2,2) = {bd.written_out(limit=18)}")
+        bd = self.explain("dw", (0, 0, 1, 2))
+        out.append("dDiv/dw_l(m,n,i,j) = Σ_(x,y) dDiv/dz(l,n,x,y) · y(l−1, m, xS+i−P, yS+j−P)")
+        out.append(f"dDiv/dw_l(0,0,1,2) = {bd.written_out(limit=18)}")
+        out.append("Textbook way: dY(l−1) = (dz dilated by S, padded by K−1) convolved with the flipped, "
+                   "channel-swapped filters, padding cut away; largest difference from the kernels: "
+                   f"{np.abs(r['dx_diff']).max():.1e}. dw = input correlated with dilated dz; "
+                   f"largest difference {np.abs(r['dw_diff']).max():.1e}.")
+        return out
+
+    def explain(self, name, index):
+        s, p, r = self.settings, self.params, self.results
+        S, P = s["stride"], s["padding"]
+        keys = {"x": "y0", "w": "w", "b": "b", "z": "z", "dz": "dz", "dy": "dy", "dx": "dy0", "dw": "dw"}
+        index = tuple(index)
+        if name == "z":
+            return explain.conv_forward_terms(p["y0"], p["w"], p["b"], S, P, *index, value=r["z"][index],
+                                              keys=keys)
+        if name == "y":
+            return explain.activation_forward_terms(r["z"], self.ACTIVATION, index, value=r["y"][index],
+                                                    keys={"z": "z", "y": "y"})
+        if name == "dz":
+            return explain.activation_backward_terms(p["dy"], r["z"], self.ACTIVATION, index,
+                                                     value=r["dz"][index], keys=keys)
+        if name == "dy0":
+            return explain.conv_backward_input_terms(r["dz"], p["w"], S, P, (5, 5), *index,
+                                                     value=r["dy0"][index], keys=keys)
+        if name == "dw":
+            n, m, i, j = index
+            return explain.conv_backward_weight_terms(r["dz"], p["y0"], S, P, n, m, i, j,
+                                                      value=r["dw"][index], keys=keys)
+        if name == "db":
+            return explain.conv_backward_bias_terms(r["dz"], index[0], value=r["db"][index], keys=keys)
+        return None
+
+
+EXAMPLES = (StridedConvExample, PoolingExample, MultiChannelExample)
