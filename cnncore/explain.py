@@ -502,3 +502,163 @@ def update_terms(w, dw, lr, index, *, value=None, keys=None, prefix=()):
                     Term(f"−α · dW({idx})", (-float(lr), g), -float(lr) * g,
                          (None, _mk_ref(keys, prefix, "dw", index)))], value,
                    [f"The learning rate α = {_num(lr)} scales the step against the gradient."])
+
+
+# ------------------------------------------------------------------------------- trace dispatch
+
+_PARAM_SUFFIXES = ("W", "b", "dW", "db")
+
+
+def _batched(key: str) -> bool:
+    return key not in ("loss", "architecture") and key.rsplit(".", 1)[-1] not in _PARAM_SUFFIXES
+
+
+def _layer_keys(i: int) -> dict:
+    L = f"L{i}."
+    return {"x": L + "x", "y": L + "y", "z": L + "z", "dz": L + "dz", "dy": L + "dy", "dx": L + "dx",
+            "w": L + "W", "b": L + "b", "dw": L + "dW", "db": L + "db", "argmax": L + "argmax",
+            "probs": "probs", "loss": "loss", "w_new": L + "W"}
+
+
+def _with_batch_refs(bd: Breakdown, arrays: dict) -> Breakdown:
+    """Prepend the batch index 0 to every ref into a batched trace array."""
+    def fix(ref):
+        if ref is None or ref.array not in arrays:
+            return ref
+        arr = arrays[ref.array]
+        if _batched(ref.array) and len(ref.index) == arr.ndim - 1:
+            return Ref(ref.array, (0,) + tuple(ref.index))
+        return ref
+    import dataclasses
+    bd.terms = [dataclasses.replace(t, sources=tuple(fix(s) for s in t.sources)) for t in bd.terms]
+    bd.target = fix(bd.target)
+    return bd
+
+
+def _plain(title, key, index, value, note):
+    return Breakdown(title, "", Ref(key, tuple(index)),
+                     [Term(key, (float(value),), float(value), (Ref(key, tuple(index)),))],
+                     float(value), float(value), "sum", [note])
+
+
+def breakdown(trace, key: str, index, step=None) -> Breakdown:
+    """The arithmetic behind ``trace.arrays[key][index]``.
+
+    ``index`` may include the batch axis of 1 or leave it out. ``step`` (a
+    :class:`cnncore.trace.Step`) only matters for weights: in an ``"update"``
+    step a weight element is explained as ``w − α·dW``. Every ref in the result
+    indexes the trace's own arrays (batch axis included). Raises ``KeyError``
+    for a key the trace does not hold and ``IndexError`` for an index outside it.
+    """
+    A = trace.arrays
+    if key not in A:
+        raise KeyError(f"the trace has no array {key!r}")
+    arr = A[key]
+    index = tuple(int(i) for i in np.atleast_1d(index)) if np.ndim(arr) else ()
+    if _batched(key) and len(index) == arr.ndim:
+        index = index[1:]
+    elif _batched(key) and len(index) != arr.ndim - 1:
+        raise IndexError(f"{key} has shape {arr.shape}; index {index} does not fit")
+    full = ((0,) + index) if _batched(key) else index
+    for i, s in zip(full, arr.shape):
+        if not 0 <= i < s:
+            raise IndexError(f"index {index} is outside {key} with shape {arr.shape}")
+    bd = _dispatch(trace, key, index, step)
+    bd.value = float(arr[full])
+    return _with_batch_refs(bd, A)
+
+
+def _dispatch(trace, key, index, step):
+    A = trace.arrays
+    layers = trace.spec["layers"]
+    last = len(layers) - 1
+    if key in ("probs", "loss", "label", "input", "architecture"):
+        logits = A[f"L{last}.y"][0]
+        probs, label = A["probs"][0], int(A["label"][0])
+        keys = {"z": f"L{last}.y", "probs": "probs", "loss": "loss"}
+        if key == "probs":
+            return softmax_terms(logits, index[0], keys=keys)
+        if key == "loss":
+            return loss_terms(probs, label, keys=keys)
+        if key == "label":
+            return _plain("The true label", key, index, A["label"][0], "The digit the image shows.")
+        return _plain("An input pixel", key, index, A[key][(0,) + index],
+                      "A pixel of the image (ink 0…1); nothing computed it.")
+    name, part = key.split(".", 1)
+    i = int(name[1:])
+    layer = layers[i]
+    t = layer["type"]
+    L = f"L{i}."
+    keys = _layer_keys(i)
+    g = lambda k: A[L + k][0]  # noqa: E731  one sample of a batched array
+    if part == "x":
+        if i == 0:
+            return _plain("An input pixel", key, index, A[key][(0,) + index],
+                          "A pixel of the image (ink 0…1); nothing computed it.")
+        bd = _dispatch(trace, f"L{i - 1}.y", index, step)
+        bd.notes.append(f"Layer {i}'s input is layer {i - 1}'s output.")
+        return bd
+    if part in ("W", "b"):
+        if step is not None and getattr(step, "kind", None) == "update":
+            return update_terms(A[L + part], A[L + "d" + part], trace.lr, index,
+                                keys={"w": L + part, "dw": L + "d" + part, "w_new": L + part})
+        return _plain("A learned parameter", key, index, A[key][index],
+                      "A weight or bias: training sets it; nothing in this pass computed it.")
+    if t == "conv":
+        S, P, f = layer["stride"], layer["padding"], layer["activation"]
+        if part == "z":
+            return conv_forward_terms(g("x"), A[L + "W"], A[L + "b"], S, P, *index, keys=keys)
+        if part == "y":
+            return activation_forward_terms(g("z"), f, index, keys=keys)
+        if part == "dz":
+            return activation_backward_terms(g("dy"), g("z"), f, index, keys=keys)
+        if part == "dx":
+            return conv_backward_input_terms(g("dz"), A[L + "W"], S, P, g("x").shape[1:], *index, keys=keys)
+        if part == "dW":
+            n, m, ki, kj = index
+            return conv_backward_weight_terms(g("dz"), g("x"), S, P, n, m, ki, kj, keys=keys)
+        if part == "db":
+            return conv_backward_bias_terms(g("dz"), index[0], keys=keys)
+    if t == "dense":
+        f = layer["activation"]
+        if part == "z":
+            return dense_forward_terms(g("x"), A[L + "W"], A[L + "b"], index[0], keys=keys)
+        if part == "y":
+            return activation_forward_terms(g("z"), f, index, keys=keys)
+        if part == "dz":
+            return activation_backward_terms(g("dy"), g("z"), f, index, keys=keys)
+        if part == "dx":
+            return dense_backward_input_terms(g("dz"), A[L + "W"], index[0], keys=keys)
+        if part == "dW":
+            return dense_backward_weight_terms(g("dz"), g("x"), *index, keys=keys)
+        if part == "db":
+            return dense_backward_bias_terms(g("dz"), index[0], keys=keys)
+    if t in ("maxpool", "avgpool"):
+        size, S = layer["size"], layer["stride"]
+        if part in ("y", "argmax"):
+            if t == "maxpool":
+                bd = maxpool_forward_terms(g("x"), size, S, *index, keys=keys)
+                if part == "argmax":
+                    bd.notes.append("argmax holds the winner's flat position row·W + column in its map.")
+                return bd
+            return avgpool_forward_terms(g("x"), size, S, *index, keys=keys)
+        if part == "dx":
+            hw = g("x").shape[1:]
+            if t == "maxpool":
+                return maxpool_backward_terms(g("dy"), g("argmax"), hw, size, S, *index, keys=keys)
+            return avgpool_backward_terms(g("dy"), hw, size, S, *index, keys=keys)
+    if t == "flatten":
+        if part == "y":
+            return flatten_forward_terms(g("x"), index[0], keys=keys)
+        if part == "dx":
+            return flatten_backward_terms(g("dy"), g("x").shape, *index, keys=keys)
+    if part == "dy":
+        if i == last:
+            keys = {"probs": "probs", "dz": L + "dy"}
+            bd = loss_gradient_terms(A["probs"][0], int(A["label"][0]), index[0], keys=keys)
+            bd.notes.append("This gradient of the loss with respect to the logits starts the backward pass.")
+            return bd
+        bd = _dispatch(trace, f"L{i + 1}.dx", index, step)
+        bd.notes.append(f"The gradient arriving at layer {i}'s output is what layer {i + 1} sent back.")
+        return bd
+    raise KeyError(f"no breakdown for {key!r} in a {t} layer")

@@ -200,3 +200,76 @@ def test_written_out_and_error():
     assert bd.error == 0
     text = bd.written_out()
     assert text.endswith("= 0.75") and "(−1)" in text
+
+
+# ------------------------------------------------------------------ the trace dispatcher
+
+SPEC = {"input": [2, 12, 12], "layers": [
+    {"type": "conv", "filters": 3, "kernel": 3, "stride": 2, "padding": 1, "activation": "relu"},
+    {"type": "maxpool", "size": 3, "stride": 1},
+    {"type": "conv", "filters": 2, "kernel": 2, "stride": 1, "padding": 0, "activation": "tanh"},
+    {"type": "avgpool", "size": 2, "stride": 1},
+    {"type": "flatten"},
+    {"type": "dense", "units": 5, "activation": "sigmoid"},
+    {"type": "dense", "units": 10, "activation": "none"}]}
+
+
+def _trace(dtype):
+    from cnncore.network import Network
+    from cnncore.trace import trace
+    net = Network(SPEC, seed=3, dtype=dtype)
+    img = np.random.default_rng(4).random((2, 12, 12))
+    return trace(net, img, 7)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 2e-4)])
+def test_breakdown_of_every_trace_array(dtype, tol):
+    tr = _trace(dtype)
+    rng = np.random.default_rng(11)
+    checked = set()
+    for key, arr in tr.arrays.items():
+        if key in ("architecture", "label") or arr.dtype.kind not in "f":
+            continue
+        shape = arr.shape
+        for _ in range(6 if arr.ndim else 1):
+            idx = tuple(int(rng.integers(0, s)) for s in shape)
+            bd = explain.breakdown(tr, key, idx)
+            scale = max(1.0, max((abs(t.value) for t in bd.terms), default=0.0))
+            assert abs(bd.total - bd.value) <= tol * scale, (key, idx, bd.total, bd.value)
+            assert bd.value == pytest.approx(float(arr[idx]))
+            # every source ref points inside an array of the trace
+            for t in bd.terms:
+                for s in t.sources:
+                    if s is not None:
+                        a = tr.arrays[s.array]
+                        assert len(s.index) == a.ndim and all(0 <= i < n for i, n in zip(s.index, a.shape))
+            checked.add(key.split(".")[-1])
+    assert {"z", "y", "dz", "dx", "dy", "dW", "db", "x", "W", "probs", "loss"} <= checked
+
+
+def test_breakdown_index_without_batch_axis_and_update_step():
+    tr = _trace(np.float64)
+    a = explain.breakdown(tr, "L0.z", (0, 1, 2, 3))
+    b = explain.breakdown(tr, "L0.z", (1, 2, 3))
+    assert a.total == b.total and a.target == b.target == explain.Ref("L0.z", (0, 1, 2, 3))
+    update = next(s for s in tr.steps if s.kind == "update" and s.layer == 0)
+    bd = explain.breakdown(tr, "L0.W", (1, 0, 2, 2), step=update)
+    W, dW = tr.arrays["L0.W"][1, 0, 2, 2], tr.arrays["L0.dW"][1, 0, 2, 2]
+    assert bd.total == pytest.approx(W - tr.lr * dW)
+    with pytest.raises(KeyError):
+        explain.breakdown(tr, "L9.z", (0,))
+    with pytest.raises(IndexError):
+        explain.breakdown(tr, "L0.z", (5, 0, 0))
+
+
+def test_breakdown_maxpool_overlap_in_trace():
+    tr = _trace(np.float64)
+    dx = tr.arrays["L1.dx"][0]
+    # some input of the overlapping 3x3/stride-1 pool won more than one window
+    found = False
+    for idx in np.ndindex(*dx.shape):
+        bd = explain.breakdown(tr, "L1.dx", idx)
+        if sum(t.chosen for t in bd.terms) > 1:
+            found = True
+            assert bd.total == pytest.approx(dx[idx])
+    assert found
