@@ -1,0 +1,134 @@
+"""Live gradient check: backpropagation against a central difference, for one number.
+
+For a network, an image and its label, pick any weight or bias element
+(``"L0.W", (f, c, i, j)``) or an input pixel (``"input", (c, r, s)``) and compare
+
+* the analytic gradient ``∂L/∂θ`` from the backward pass, with
+* the central difference ``(L(θ + ε) − L(θ − ε)) / 2ε``.
+
+Both run on a float64 copy of the network (the caller's network is never
+changed), so with ``ε ≈ 1e-5`` they agree to about 1e-8 unless the nudge
+crosses a kink (a ReLU at 0, a tie in a max-pool window).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .network import Network, softmax_cross_entropy
+
+__all__ = ["GradCheckResult", "gradient_check", "check_targets", "as_float64", "random_index",
+           "relative_error", "INPUT"]
+
+#: The target name of the input image.
+INPUT = "input"
+
+
+@dataclass(frozen=True)
+class GradCheckResult:
+    """One comparison. ``rel_error = |analytic − numeric| / max(|analytic|, |numeric|, 1e-12)``."""
+    target: str
+    index: tuple
+    value: float
+    analytic: float
+    numeric: float
+    abs_error: float
+    rel_error: float
+    eps: float
+    loss: float
+    loss_plus: float
+    loss_minus: float
+
+    @property
+    def agrees(self) -> bool:
+        """True when the two gradients match to 1e-6 (relative) or 1e-10 (absolute, for tiny gradients)."""
+        return self.rel_error <= 1e-6 or self.abs_error <= 1e-10
+
+
+def relative_error(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(a), abs(b), 1e-12)
+
+
+def as_float64(net: Network) -> Network:
+    """A float64 copy of ``net`` with the same weights."""
+    out = Network(net.spec, seed=getattr(net, "seed", 0), dtype=np.float64)
+    out.set_params({k: np.asarray(v, dtype=np.float64) for k, v in net.params().items()})
+    return out
+
+
+def check_targets(net: Network) -> dict:
+    """``name -> shape`` of everything that can be checked: every parameter, then ``"input"``."""
+    out = {k: tuple(v.shape) for k, v in net.params().items()}
+    out[INPUT] = tuple(net.input_shape)
+    return out
+
+
+def random_index(shape, rng=None) -> tuple:
+    rng = np.random.default_rng(rng)
+    return tuple(int(rng.integers(0, s)) for s in shape)
+
+
+def _image(net, image) -> np.ndarray:
+    x = np.asarray(image, dtype=np.float64)
+    C, H, W = net.input_shape
+    if x.shape == (H, W) and C == 1:
+        x = x[None, None]
+    elif x.shape == (C, H, W):
+        x = x[None]
+    if x.shape != (1, C, H, W):
+        raise ValueError(f"image must have shape ({H}, {W}), ({C}, {H}, {W}) or (1, {C}, {H}, {W}), "
+                         f"got {np.shape(image)}")
+    return x.copy()
+
+
+def _loss(net, x, labels) -> float:
+    loss, _, _ = softmax_cross_entropy(net.forward(x), labels)
+    return float(loss)
+
+
+def gradient_check(net: Network, image, label: int, target: str, index, eps: float = 1e-5,
+                   net64: Network | None = None) -> GradCheckResult:
+    """Compare backprop with a central difference for one element.
+
+    ``target`` is a key of :meth:`Network.params` (``"L0.W"``, ``"L3.b"``…) or
+    ``"input"``; ``index`` indexes that array (for the input ``(c, r, s)``).
+    ``net64`` may pass a float64 copy made once with :func:`as_float64` (the
+    check then nudges and restores it in place).
+    """
+    if not eps > 0:
+        raise ValueError(f"eps must be positive, got {eps!r}")
+    work = net64 if net64 is not None else as_float64(net)
+    x = _image(work, image)
+    labels = np.array([int(label)], dtype=np.intp)
+    targets = check_targets(work)
+    if target not in targets:
+        raise KeyError(f"{target!r} is not one of {', '.join(targets)}")
+    index = tuple(int(i) for i in np.atleast_1d(index))
+    shape = targets[target]
+    if len(index) != len(shape) or not all(0 <= i < s for i, s in zip(index, shape)):
+        raise IndexError(f"index {index} does not fit {target} with shape {shape}")
+
+    # analytic: one forward and backward pass
+    logits = work.forward(x)
+    loss, _, dlogits = softmax_cross_entropy(logits, labels)
+    dx = work.backward(dlogits, need_input_grad=True)
+    if target == INPUT:
+        arr, full = x, (0,) + index
+        analytic = float(dx[full])
+    else:
+        arr, full = work.params()[target], index
+        analytic = float(work.grads()[target][full])
+
+    # numeric: nudge the one number both ways and measure the loss
+    old = float(arr[full])
+    try:
+        arr[full] = old + eps
+        lp = _loss(work, x, labels)
+        arr[full] = old - eps
+        lm = _loss(work, x, labels)
+    finally:
+        arr[full] = old
+    numeric = (lp - lm) / (2 * eps)
+    return GradCheckResult(target, index, old, analytic, numeric, abs(analytic - numeric),
+                           relative_error(analytic, numeric), float(eps), float(loss), lp, lm)

@@ -1,0 +1,88 @@
+"""Backprop agrees with central differences to 1e-6 in float64, for every layer type."""
+import numpy as np
+import pytest
+
+from cnncore.gradcheck import INPUT, as_float64, check_targets, gradient_check, random_index
+from cnncore.network import Network
+
+SPECS = {
+    "conv_s2_p1_maxpool_overlap": {"input": [1, 10, 10], "layers": [
+        {"type": "conv", "filters": 3, "kernel": 3, "stride": 2, "padding": 1, "activation": "tanh"},
+        {"type": "maxpool", "size": 2, "stride": 1},
+        {"type": "flatten"},
+        {"type": "dense", "units": 10}]},
+    "two_convs_avgpool_sigmoid": {"input": [2, 9, 9], "layers": [
+        {"type": "conv", "filters": 2, "kernel": 2, "stride": 1, "padding": 0, "activation": "sigmoid"},
+        {"type": "avgpool", "size": 2, "stride": 2},
+        {"type": "conv", "filters": 3, "kernel": 3, "stride": 1, "padding": 1, "activation": "leaky_relu"},
+        {"type": "flatten"},
+        {"type": "dense", "units": 6, "activation": "tanh"},
+        {"type": "dense", "units": 10}]},
+    "relu_preset_like": {"input": [1, 12, 12], "layers": [
+        {"type": "conv", "filters": 4, "kernel": 5, "stride": 1, "padding": 0, "activation": "relu"},
+        {"type": "maxpool", "size": 4, "stride": 4},
+        {"type": "flatten"},
+        {"type": "dense", "units": 10, "activation": "none"}]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_target_agrees(name):
+    net = Network(SPECS[name], seed=1)                     # float32: the check copies to float64
+    rng = np.random.default_rng(5)
+    img = rng.random(net.input_shape)
+    net64 = as_float64(net)
+    before = {k: v.copy() for k, v in net.params().items()}
+    for target, shape in check_targets(net).items():
+        for _ in range(4):
+            idx = random_index(shape, rng)
+            r = gradient_check(net, img, 3, target, idx, net64=net64)
+            assert r.agrees, (target, idx, r.analytic, r.numeric, r.rel_error)
+            assert abs(r.analytic - r.numeric) <= 1e-6 * max(abs(r.analytic), 1e-4)
+    # the caller's network is untouched and the float64 copy was restored
+    for k, v in net.params().items():
+        assert np.array_equal(v, before[k])
+        assert np.array_equal(net64.params()[k], before[k].astype(np.float64))
+
+
+def test_input_pixel_and_result_fields():
+    net = Network(SPECS["conv_s2_p1_maxpool_overlap"], seed=2, dtype=np.float64)
+    img = np.random.default_rng(0).random((10, 10))  # (H, W) accepted for one channel
+    r = gradient_check(net, img, 0, INPUT, (0, 4, 5))
+    assert r.target == INPUT and r.index == (0, 4, 5) and r.value == img[4, 5]
+    assert r.numeric == pytest.approx((r.loss_plus - r.loss_minus) / (2 * r.eps))
+    assert r.loss_minus < r.loss < r.loss_plus or r.loss_plus <= r.loss <= r.loss_minus or r.analytic == 0
+    assert r.rel_error < 1e-6
+
+
+def test_a_wrong_gradient_is_caught():
+    # sanity: the check can fail. Break the analytic side by scaling one weight's gradient.
+    net = Network(SPECS["relu_preset_like"], seed=0, dtype=np.float64)
+    img = np.random.default_rng(1).random((1, 12, 12))
+    good = gradient_check(net, img, 1, "L3.b", (1,))
+    assert good.agrees
+    net64 = as_float64(net)
+    layer = net64.layers[3]
+    orig = type(layer).backward
+
+    def bad_backward(self, dy, need_dx=True):
+        out = orig(self, dy, need_dx)
+        self.db *= 1.01
+        return out
+
+    layer.backward = bad_backward.__get__(layer)
+    bad = gradient_check(net, img, 1, "L3.b", (1,), net64=net64)
+    assert not bad.agrees and bad.rel_error == pytest.approx(0.01 / 1.01, rel=1e-3)
+
+
+def test_errors():
+    net = Network(SPECS["relu_preset_like"], seed=0)
+    img = np.zeros((1, 12, 12))
+    with pytest.raises(KeyError):
+        gradient_check(net, img, 0, "L1.W", (0,))
+    with pytest.raises(IndexError):
+        gradient_check(net, img, 0, "L0.W", (9, 0, 0, 0))
+    with pytest.raises(ValueError):
+        gradient_check(net, img, 0, "L0.b", (0,), eps=0)
+    with pytest.raises(ValueError):
+        gradient_check(net, np.zeros((5, 5)), 0, "L0.b", (0,))
