@@ -1,0 +1,323 @@
+"""The training loop: a generator of per-batch and per-epoch events.
+
+::
+
+    trainer = Trainer(net, X_train, y_train, X_val, y_val, TrainConfig(epochs=5))
+    for event in trainer.run():          # the app runs this in a worker thread
+        if isinstance(event, BatchEvent): ...
+        elif isinstance(event, EpochEvent): ...
+        else: print(event.message)       # FinishedEvent, always the last one
+
+:meth:`Trainer.pause`, :meth:`~Trainer.resume`, :meth:`~Trainer.stop` and
+:meth:`~Trainer.set_lr` may be called from another thread; they take effect
+between batches. The same network seed, data, config and seed give the same
+weights bit for bit (the shuffles come from ``config.seed`` only).
+
+A NaN or infinite loss stops training with reason ``"diverged"`` and puts back
+the weights from before the update that broke them.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .network import Network, softmax_cross_entropy
+from .optim import DEFAULT_LR, make_optimizer
+
+__all__ = ["TrainConfig", "Trainer", "BatchEvent", "EpochEvent", "FinishedEvent", "evaluate",
+           "as_network_input", "shift_augment"]
+
+
+@dataclass
+class TrainConfig:
+    """Knobs of a training run.
+
+    ``lr=None`` picks the optimizer's default (Adam 0.003, SGD 0.05).
+    ``schedule`` is ``"cosine"`` (the learning rate glides from ``lr`` to 0 over
+    the run, which settles the weights at the end) or ``"constant"``.
+    ``augment`` shifts each training image by up to that many pixels at random
+    (0 = off). ``momentum`` is used by SGD only.
+    """
+    optimizer: str = "adam"
+    lr: float | None = None
+    batch_size: int = 32
+    epochs: int = 5
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    seed: int = 0
+    schedule: str = "cosine"
+    augment: int = 0
+
+    def __post_init__(self):
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', not {self.optimizer!r}")
+        if self.lr is None:
+            self.lr = DEFAULT_LR[self.optimizer]
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"learning rate must be a positive number, got {self.lr!r}")
+        for name in ("batch_size", "epochs"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name.replace('_', ' ')} must be a positive integer, got {v!r}")
+        if not (self.weight_decay >= 0):
+            raise ValueError(f"weight decay must be >= 0, got {self.weight_decay!r}")
+        if not (0 <= self.momentum < 1):
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', not {self.schedule!r}")
+        if not isinstance(self.augment, int) or self.augment < 0:
+            raise ValueError(f"augment must be a pixel count >= 0, got {self.augment!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """After each batch. ``epoch`` and ``batch`` count from 1; ``progress`` is in (0, 1]."""
+    epoch: int
+    batch: int
+    batches_per_epoch: int
+    loss: float
+    accuracy: float
+    images_per_second: float
+    progress: float
+    lr: float = 0.0
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    """After each epoch: training means over the epoch and a full pass over the held-out split.
+
+    ``confusion[t, p]`` counts held-out images of true digit ``t`` predicted as
+    ``p``; ``misclassified`` indexes ``X_val``. Without a held-out split the
+    ``val_*`` fields are NaN and the arrays are empty.
+    """
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    confusion: np.ndarray = field(repr=False)
+    misclassified: np.ndarray = field(repr=False)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class FinishedEvent:
+    """The last event: ``reason`` is "done", "stopped" or "diverged"; ``message`` says what happened."""
+    reason: str
+    message: str
+    seconds: float = 0.0
+
+
+def as_network_input(X, dtype=np.float32) -> np.ndarray:
+    """Images as the network's input: ``(N, C, H, W)`` floats in [0, 1].
+
+    uint8 images (MNIST's 0..255 grey levels) are divided by 255; ``(N, H, W)``
+    gets a channel axis.
+    """
+    X = np.asarray(X)
+    if X.ndim == 3:
+        X = X[:, None]
+    if X.ndim != 4:
+        raise ValueError(f"images must have shape (N, H, W) or (N, C, H, W), got {X.shape}")
+    if X.dtype == np.uint8:
+        out = X.astype(dtype)
+        out /= out.dtype.type(255)
+        return out
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+def _labels(y, n: int, what: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise ValueError(f"{what} labels must have shape ({n},), got {y.shape}")
+    if y.dtype.kind not in "iu" or (n and (y.min() < 0 or y.max() > 9)):
+        raise ValueError(f"{what} labels must be integers 0..9")
+    return y.astype(np.intp)
+
+
+def shift_augment(X: np.ndarray, max_shift: int, rng: np.random.Generator, out: np.ndarray) -> np.ndarray:
+    """Shift each image of ``X (N, C, H, W)`` by a random whole number of pixels in
+    ``[-max_shift, max_shift]`` along each axis (zeros move in), into ``out``.
+
+    One vectorised gather: no loop over samples.
+    """
+    N, C, H, W = X.shape
+    s = max_shift
+    pad = np.zeros((N, C, H + 2 * s, W + 2 * s), dtype=X.dtype)
+    pad[:, :, s:s + H, s:s + W] = X
+    dy = rng.integers(0, 2 * s + 1, size=N)
+    dx = rng.integers(0, 2 * s + 1, size=N)
+    rows = dy[:, None] + np.arange(H)[None, :]            # (N, H)
+    cols = dx[:, None] + np.arange(W)[None, :]            # (N, W)
+    n = np.arange(N)[:, None, None, None]
+    c = np.arange(C)[None, :, None, None]
+    out[...] = pad[n, c, rows[:, None, :, None], cols[:, None, None, :]]
+    return out
+
+
+def evaluate(net: Network, X, y, batch_size: int = 500):
+    """``(loss, accuracy, confusion (10, 10) int64, misclassified indices, probs)`` on a labelled set."""
+    X = as_network_input(X, net.dtype)
+    y = _labels(y, len(X), "evaluation")
+    probs = net.predict_proba(X, batch_size)
+    N = len(y)
+    if N == 0:
+        return float("nan"), float("nan"), np.zeros((10, 10), np.int64), np.zeros(0, np.int64), probs
+    p_true = probs[np.arange(N), y].astype(np.float64)
+    loss = float(-np.mean(np.log(np.maximum(p_true, np.finfo(np.float64).tiny))))
+    pred = probs.argmax(axis=1)
+    confusion = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(confusion, (y, pred), 1)
+    wrong = np.flatnonzero(pred != y).astype(np.int64)
+    return loss, float(1 - len(wrong) / N), confusion, wrong, probs
+
+
+class Trainer:
+    """Trains ``net`` in place on ``(X_train, y_train)``, evaluating on ``(X_val, y_val)`` each epoch.
+
+    Images are uint8 ``(N, 28, 28)`` or floats ``(N, C, H, W)`` in [0, 1];
+    labels are ints 0..9. ``X_val`` may be ``None`` (no held-out split).
+    """
+
+    def __init__(self, net: Network, X_train, y_train, X_val=None, y_val=None, config: TrainConfig | None = None):
+        self.net = net
+        self.config = config if config is not None else TrainConfig()
+        self.X = as_network_input(X_train, net.dtype)
+        if self.X.shape[1:] != net.input_shape:
+            raise ValueError(f"training images have shape {self.X.shape[1:]}, the network needs {net.input_shape}")
+        if len(self.X) == 0:
+            raise ValueError("there are no training images")
+        self.y = _labels(y_train, len(self.X), "training")
+        if X_val is not None and len(X_val):
+            self.X_val = as_network_input(X_val, net.dtype)
+            if self.X_val.shape[1:] != net.input_shape:
+                raise ValueError(f"held-out images have shape {self.X_val.shape[1:]}, the network needs {net.input_shape}")
+            self.y_val = _labels(y_val, len(self.X_val), "held-out")
+        else:
+            self.X_val, self.y_val = None, None
+        self.optimizer = make_optimizer(self.config.optimizer, net.params(), self.config.lr,
+                                        self.config.momentum, self.config.weight_decay)
+        self._lock = threading.Lock()
+        self._base_lr = float(self.config.lr)
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------------ controls (any thread)
+    def pause(self):
+        """Hold before the next batch until :meth:`resume` or :meth:`stop`."""
+        self._running.clear()
+
+    def resume(self):
+        self._running.set()
+
+    def stop(self):
+        """Finish after the current batch with reason "stopped" (also ends a pause)."""
+        self._stop.set()
+        self._running.set()
+
+    def set_lr(self, lr: float):
+        """Change the base learning rate from the next batch on (the schedule still applies)."""
+        lr = float(lr)
+        if not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"learning rate must be a positive number, got {lr!r}")
+        with self._lock:
+            self._base_lr = lr
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def lr(self) -> float:
+        with self._lock:
+            return self._base_lr
+
+    # ------------------------------------------------------------------ the loop
+    def _lr_at(self, step: int, total: int) -> float:
+        base = self.lr
+        if self.config.schedule == "cosine":
+            return base * 0.5 * (1 + math.cos(math.pi * step / total))
+        return base
+
+    def run(self):
+        """Generator of :class:`BatchEvent` (every batch), :class:`EpochEvent` (every epoch)
+        and a final :class:`FinishedEvent`."""
+        cfg = self.config
+        net, opt = self.net, self.optimizer
+        N = len(self.X)
+        bs = min(cfg.batch_size, N)
+        nb = (N + bs - 1) // bs
+        total = nb * cfg.epochs
+        rng = np.random.default_rng(cfg.seed)
+        xbuf = np.empty((bs,) + self.X.shape[1:], dtype=self.X.dtype)
+        abuf = np.empty_like(xbuf) if cfg.augment else None
+        params = net.params()
+        snapshot = {k: np.empty_like(p) for k, p in params.items()}
+        step = 0
+        train_seconds = 0.0
+        ips = None
+        for epoch in range(1, cfg.epochs + 1):
+            order = rng.permutation(N)
+            loss_sum = 0.0
+            correct = 0
+            seen = 0
+            for b in range(nb):
+                if not self._running.is_set():
+                    self._running.wait()
+                if self._stop.is_set():
+                    yield FinishedEvent("stopped", f"stopped by request in epoch {epoch}, before batch {b + 1} "
+                                                   f"of {nb}", train_seconds)
+                    return
+                t0 = time.perf_counter()
+                idx = order[b * bs:(b + 1) * bs]
+                n = len(idx)
+                xb = np.take(self.X, idx, axis=0, out=xbuf[:n])
+                if cfg.augment:
+                    xb = shift_augment(xb, cfg.augment, rng, abuf[:n])
+                yb = self.y[idx]
+                loss, probs = net.loss_and_grads(xb, yb)
+                if not math.isfinite(loss):
+                    if step > 0:
+                        for k, p in params.items():
+                            p[...] = snapshot[k]
+                    yield FinishedEvent(
+                        "diverged",
+                        f"the loss became {loss} in epoch {epoch}, batch {b + 1} (learning rate "
+                        f"{self._lr_at(step, total):.3g}); training stopped and the last weights that gave a "
+                        f"finite loss were kept. Try a smaller learning rate.", train_seconds)
+                    return
+                lr = self._lr_at(step, total)
+                opt.lr = lr
+                for k, p in params.items():
+                    np.copyto(snapshot[k], p)
+                opt.step(net.grads())
+                step += 1
+                dt = time.perf_counter() - t0
+                train_seconds += dt
+                rate = n / dt if dt > 0 else float("inf")
+                ips = rate if ips is None else 0.8 * ips + 0.2 * rate
+                hits = int(np.count_nonzero(probs.argmax(axis=1) == yb))
+                loss_sum += loss * n
+                correct += hits
+                seen += n
+                yield BatchEvent(epoch, b + 1, nb, loss, hits / n, ips, step / total, lr)
+            if self.X_val is not None:
+                vl, va, conf, wrong, _ = evaluate(net, self.X_val, self.y_val)
+            else:
+                vl = va = float("nan")
+                conf, wrong = np.zeros((10, 10), np.int64), np.zeros(0, np.int64)
+            net.clear()
+            net.history.append({"epoch": len(net.history) + 1, "train_loss": loss_sum / seen,
+                                "train_accuracy": correct / seen, "val_loss": vl, "val_accuracy": va,
+                                "seconds": train_seconds, "images": seen})
+            yield EpochEvent(epoch, loss_sum / seen, correct / seen, vl, va, conf, wrong, train_seconds)
+        yield FinishedEvent("done", f"trained {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} "
+                                    f"({total} batches) in {train_seconds:.1f} s", train_seconds)
