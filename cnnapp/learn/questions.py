@@ -1,0 +1,106 @@
+"""Concept-check questions: loading and checking ``assets/questions.json`` (no Qt here).
+
+The file holds ``{"version": 1, "questions": [...]}``; each question has an
+``id``, a ``topic``, the ``question`` text and ``answers``, each answer a
+``text``, a ``correct`` flag and its own ``feedback``. Exactly one answer is
+correct. ``step`` (optional) names the backprop step type it checks and
+``credit`` (optional) the text whose topic it follows.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Answer", "Question", "QuestionFileError", "questions_path", "load_questions", "parse_questions"]
+
+
+class QuestionFileError(ValueError):
+    """The questions file is missing, not JSON, or breaks a rule (says which question)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    correct: bool
+    feedback: str
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    topic: str
+    question: str
+    answers: tuple
+    step: str | None = None
+    credit: str | None = None
+
+    @property
+    def correct_index(self) -> int:
+        return next(i for i, a in enumerate(self.answers) if a.correct)
+
+
+def questions_path() -> Path:
+    """``<repo>/assets/questions.json`` in a checkout, ``cnnapp/assets/questions.json`` when installed."""
+    here = Path(__file__).resolve().parent.parent
+    for cand in (here.parent / "assets" / "questions.json", here / "assets" / "questions.json"):
+        if cand.is_file():
+            return cand
+    return here.parent / "assets" / "questions.json"
+
+
+def _text(d, key, where) -> str:
+    v = d.get(key)
+    if not isinstance(v, str) or not v.strip():
+        raise QuestionFileError(f"{where}: '{key}' must be a non-empty string")
+    return v.strip()
+
+
+def parse_questions(data) -> list:
+    """Check the decoded JSON and return a list of :class:`Question`."""
+    if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
+        raise QuestionFileError("the file must be an object with a 'questions' list")
+    out, seen = [], set()
+    for k, q in enumerate(data["questions"]):
+        where = f"question {k + 1}"
+        if not isinstance(q, dict):
+            raise QuestionFileError(f"{where}: must be an object")
+        qid = _text(q, "id", where)
+        where = f"question {qid!r}"
+        if qid in seen:
+            raise QuestionFileError(f"{where}: the id is used twice")
+        seen.add(qid)
+        answers = q.get("answers")
+        if not isinstance(answers, list) or len(answers) < 2:
+            raise QuestionFileError(f"{where}: needs a list of at least two answers")
+        parsed = []
+        for j, a in enumerate(answers):
+            aw = f"{where}, answer {j + 1}"
+            if not isinstance(a, dict) or not isinstance(a.get("correct"), bool):
+                raise QuestionFileError(f"{aw}: must be an object with a true/false 'correct'")
+            parsed.append(Answer(_text(a, "text", aw), a["correct"], _text(a, "feedback", aw)))
+        n_correct = sum(a.correct for a in parsed)
+        if n_correct != 1:
+            raise QuestionFileError(f"{where}: exactly one answer must be correct, found {n_correct}")
+        if len({a.text for a in parsed}) != len(parsed):
+            raise QuestionFileError(f"{where}: two answers have the same text")
+        step = q.get("step")
+        credit = q.get("credit")
+        out.append(Question(qid, _text(q, "topic", where), _text(q, "question", where), tuple(parsed),
+                            step if isinstance(step, str) else None,
+                            credit if isinstance(credit, str) else None))
+    if not out:
+        raise QuestionFileError("the file holds no questions")
+    return out
+
+
+def load_questions(path=None) -> list:
+    """Read and check the questions file (default: :func:`questions_path`)."""
+    path = Path(path) if path is not None else questions_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise QuestionFileError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise QuestionFileError(f"{path}: cannot be read as JSON ({e})") from None
+    return parse_questions(data)

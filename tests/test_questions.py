@@ -1,0 +1,68 @@
+"""The concept checks load, each has exactly one correct answer, and they cover the required topics."""
+import json
+
+import pytest
+
+from cnnapp.learn.questions import QuestionFileError, load_questions, parse_questions, questions_path
+
+
+def test_questions_load_and_have_one_correct_answer():
+    qs = load_questions()
+    assert len(qs) >= 15
+    assert len({q.id for q in qs}) == len(qs)
+    for q in qs:
+        assert sum(a.correct for a in q.answers) == 1
+        assert q.answers[q.correct_index].correct
+        assert all(a.feedback and a.feedback != "Incorrect please try again" for a in q.answers)
+        assert len(q.answers) >= 3
+
+
+def test_questions_cover_the_texts_polls_and_every_step_type():
+    qs = {q.id: q for q in load_questions()}
+    for needed in ("learning-rate", "pooling-parameters", "filter-channels", "filters-vs-output-maps",
+                   "input-gradient-recipe", "filter-gradient-recipe"):
+        assert needed in qs
+    steps = {q.step for q in qs.values() if q.step}
+    for needed in ("forward conv", "activation backward", "maxpool backward", "avgpool backward",
+                   "flatten", "dense backward", "loss", "backward conv", "update"):
+        assert needed in steps, needed
+
+
+def test_no_verbatim_quiz_text_from_the_texts():
+    raw = questions_path().read_text(encoding="utf-8")
+    for quoted in ("What is the purpose of the learning rate in a neural network?",
+                   "What is the parameter of pooling operation?",
+                   "Incorrect please try again",
+                   "The number of \u201cchannels\u201d in any filter equals the number of input maps"):
+        assert quoted not in raw
+
+
+@pytest.mark.parametrize("broken,message", [
+    ({"questions": []}, "no questions"),
+    ({"questions": [{"id": "a", "topic": "t", "question": "q", "answers": [
+        {"text": "x", "correct": True, "feedback": "f"}, {"text": "y", "correct": True, "feedback": "f"}]}]},
+     "exactly one"),
+    ({"questions": [{"id": "a", "topic": "t", "question": "q", "answers": [
+        {"text": "x", "correct": True, "feedback": "f"}, {"text": "y", "correct": False, "feedback": ""}]}]},
+     "feedback"),
+    ({"questions": [{"id": "a", "topic": "t", "question": "q", "answers": [
+        {"text": "x", "correct": True, "feedback": "f"}, {"text": "y", "correct": False, "feedback": "g"}]},
+        {"id": "a", "topic": "t", "question": "q", "answers": [
+        {"text": "x", "correct": True, "feedback": "f"}, {"text": "y", "correct": False, "feedback": "g"}]}]},
+     "twice"),
+])
+def test_broken_files_are_rejected(broken, message):
+    with pytest.raises(QuestionFileError, match=message):
+        parse_questions(broken)
+
+
+def test_unreadable_file(tmp_path):
+    p = tmp_path / "q.json"
+    p.write_text("{not json", encoding="utf-8")
+    with pytest.raises(QuestionFileError):
+        load_questions(p)
+    with pytest.raises(QuestionFileError):
+        load_questions(tmp_path / "missing.json")
+    p.write_text(json.dumps({"questions": "nope"}), encoding="utf-8")
+    with pytest.raises(QuestionFileError):
+        load_questions(p)
