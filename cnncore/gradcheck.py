@@ -18,7 +18,7 @@ import numpy as np
 
 from .network import Network, softmax_cross_entropy
 
-__all__ = ["GradCheckResult", "gradient_check", "check_targets", "as_float64", "random_index",
+__all__ = ["GradCheckResult", "gradient_check", "check_targets", "as_float64", "random_index", "demo_setup",
            "relative_error", "INPUT"]
 
 #: The target name of the input image.
@@ -39,6 +39,31 @@ class GradCheckResult:
     loss: float
     loss_plus: float
     loss_minus: float
+
+    @property
+    def slope_plus(self) -> float:
+        """One-sided slope ``(L(θ + ε) − L(θ)) / ε``."""
+        return (self.loss_plus - self.loss) / self.eps
+
+    @property
+    def slope_minus(self) -> float:
+        """One-sided slope ``(L(θ) − L(θ − ε)) / ε``."""
+        return (self.loss - self.loss_minus) / self.eps
+
+    @property
+    def kink(self) -> bool:
+        """True when the check fails because the loss has a corner here.
+
+        At a ReLU exactly at 0 or a tie in a max-pool window the slopes to the
+        left and right differ; backprop then returns one of them while the
+        central difference averages the two (with several ties at once, backprop
+        may return yet another mix). Detected as left and right slopes that
+        differ far more than a smooth curve allows over ``2ε``.
+        """
+        if self.agrees:
+            return False
+        sp, sm = self.slope_plus, self.slope_minus
+        return abs(sp - sm) > 1e-3 * max(abs(sp), abs(sm), 1e-6)
 
     @property
     def agrees(self) -> bool:
@@ -132,3 +157,23 @@ def gradient_check(net: Network, image, label: int, target: str, index, eps: flo
     numeric = (lp - lm) / (2 * eps)
     return GradCheckResult(target, index, old, analytic, numeric, abs(analytic - numeric),
                            relative_error(analytic, numeric), float(eps), float(loss), lp, lm)
+
+
+def demo_setup(preset_name: str = "tiny", seed: int = 0):
+    """``(net, image, label)`` to check when the app has given nothing yet.
+
+    A fresh network of a preset and one generated digit (a plain stroke when
+    the generator is not available). The image is ``(C, H, W)`` float in [0, 1].
+    """
+    from .architecture import preset
+    net = Network(preset(preset_name), seed=seed)
+    C, H, W = net.input_shape
+    try:
+        from .datasets import generated_digits, to_input
+        X, y = generated_digits(1, seed=seed)
+        image, label = to_input(X)[0], int(y[0])
+    except ImportError:
+        image = np.zeros((C, H, W), dtype=np.float32)
+        image[:, H // 4:3 * H // 4, W // 2 - 1:W // 2 + 1] = 1.0   # a vertical stroke: a "1"
+        label = 1
+    return net, image, label

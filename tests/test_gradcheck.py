@@ -86,3 +86,26 @@ def test_errors():
         gradient_check(net, img, 0, "L0.b", (0,), eps=0)
     with pytest.raises(ValueError):
         gradient_check(net, np.zeros((5, 5)), 0, "L0.b", (0,))
+
+
+def test_kink_is_recognised_at_a_maxpool_tie():
+    # a flat image makes neighbouring conv outputs equal, so max-pool windows tie:
+    # the loss has a corner there and the central difference averages two slopes
+    spec = {"input": [1, 8, 8], "layers": [
+        {"type": "conv", "filters": 1, "kernel": 3, "activation": "none"},
+        {"type": "maxpool", "size": 2, "stride": 2},
+        {"type": "flatten"},
+        {"type": "dense", "units": 10}]}
+    net = Network(spec, seed=0, dtype=np.float64)
+    net.params()["L0.W"][...] = 1.0
+    img = np.ones((1, 8, 8))
+    found = False
+    for r in range(8):
+        for c in range(8):
+            res = gradient_check(net, img, 2, INPUT, (0, r, c))
+            if not res.agrees:
+                assert res.kink, (r, c, res)
+                found = True
+    assert found
+    smooth = gradient_check(net, np.random.default_rng(0).random((1, 8, 8)), 2, INPUT, (0, 3, 3))
+    assert smooth.agrees and not smooth.kink
