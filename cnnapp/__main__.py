@@ -1,0 +1,6 @@
+"""``python -m cnnapp``: the same as the ``cnnapp`` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,539 @@
+"""The ``cnnapp`` command line: train, eval, trace, predict (and, with no arguments, the GUI).
+
+::
+
+    cnnapp train [--arch FILE|PRESET] [--images F --labels F | --data generated|mnist|shared]
+                 [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam] [--seed N]
+                 [--holdout FRACTION] --out MODEL.npz
+    cnnapp eval MODEL.npz --images F --labels F [--range START:STOP]
+    cnnapp trace MODEL.npz --images F --labels F --index I --out TRACE.npz
+    cnnapp predict MODEL.npz IMAGE.png
+
+Bad arguments or files give one line on stderr and exit status 2. Qt is
+imported only when the GUI starts. All the arithmetic is in :mod:`cnncore`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import time
+import zlib
+from pathlib import Path
+
+__all__ = ["main", "CliError", "read_png"]
+
+
+class CliError(Exception):
+    """A problem with the user's arguments or files: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise CliError(f"{self.prog}: {message}")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return v
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return v
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return v
+
+
+def _range(text: str) -> tuple[int | None, int | None]:
+    parts = text.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        a = int(parts[0]) if parts[0] else None
+        b = int(parts[1]) if parts[1] else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:STOP (e.g. 6500:8000), got {text!r}") from None
+    return a, b
+
+
+def _load_arch(value: str) -> dict:
+    from cnncore.architecture import PRESETS, parse_architecture, preset
+
+    path = Path(value)
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise CliError(f"--arch {value}: cannot read the file ({e})") from None
+        try:
+            return parse_architecture(text)
+        except ValueError as e:
+            raise CliError(f"--arch {value}: {e}") from None
+    if value in PRESETS:
+        return preset(value)
+    raise CliError(f"--arch {value!r}: no such file or preset (presets: {', '.join(sorted(PRESETS))})")
+
+
+def _load_pair(images: str, labels: str):
+    try:
+        from cnncore.datasets import load_idx_pair
+    except ImportError:  # the package's front door not written yet
+        from cnncore.datasets.idx import load_idx_pair
+
+    for name, p in (("--images", images), ("--labels", labels)):
+        if not Path(p).is_file():
+            raise CliError(f"{name} {p}: no such file")
+    try:
+        return load_idx_pair(images, labels)
+    except (ValueError, OSError) as e:
+        raise CliError(str(e)) from None
+
+
+def _check_out(path: str, flag: str = "--out") -> Path:
+    p = Path(path)
+    if p.is_dir():
+        raise CliError(f"{flag} {path}: is a folder; give a file name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise CliError(f"{flag} {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise CliError(f"{flag} {path}: cannot write in {parent}")
+    return p
+
+
+def _load_model(path: str):
+    from cnncore.modelio import load_model
+
+    return load_model(path)  # ModelFileError (a ValueError) is reported by main()
+
+
+def _bar(done: int, total: int, width: int = 28) -> str:
+    filled = int(width * done / total) if total else width
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+# ----------------------------------------------------------------------------- PNG
+
+def read_png(path) -> "np.ndarray":
+    """Grey levels in [0, 1], shape ``(H, W)``, from a non-interlaced PNG (8 or 16 bits per sample,
+    grey, grey+alpha, RGB, RGBA or 8-bit palette). Transparent pixels count as white paper."""
+    import numpy as np
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise CliError(f"{path}: cannot read ({e.strerror or e})") from None
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise CliError(f"{path}: not a PNG image")
+    pos, idat, ihdr, palette, trns = 8, [], None, None, None
+    try:
+        while pos < len(data):
+            length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+            body = data[pos + 8:pos + 8 + length]
+            if len(body) != length:
+                raise CliError(f"{path}: truncated PNG")
+            if ctype == b"IHDR":
+                ihdr = struct.unpack(">IIBBBBB", body)
+            elif ctype == b"PLTE":
+                palette = np.frombuffer(body, np.uint8).reshape(-1, 3)
+            elif ctype == b"tRNS":
+                trns = np.frombuffer(body, np.uint8)
+            elif ctype == b"IDAT":
+                idat.append(body)
+            elif ctype == b"IEND":
+                break
+            pos += 12 + length
+    except struct.error:
+        raise CliError(f"{path}: truncated PNG") from None
+    if ihdr is None or not idat:
+        raise CliError(f"{path}: PNG without image data")
+    W, H, depth, color, _, _, interlace = ihdr
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(color)
+    if channels is None or depth not in (8, 16) or (color == 3 and depth != 8) or interlace:
+        raise CliError(f"{path}: unsupported PNG (colour type {color}, bit depth {depth}"
+                       f"{', interlaced' if interlace else ''}); save it as a plain 8-bit PNG")
+    try:
+        raw = zlib.decompress(b"".join(idat))
+    except zlib.error as e:
+        raise CliError(f"{path}: corrupt PNG data ({e})") from None
+    bpp = channels * depth // 8
+    stride = W * bpp
+    if len(raw) < H * (stride + 1):
+        raise CliError(f"{path}: truncated PNG data")
+    rows = np.frombuffer(raw, np.uint8)[:H * (stride + 1)].reshape(H, stride + 1)
+    out = np.zeros((H, stride), dtype=np.uint8)
+    prev = np.zeros(stride, dtype=np.int64)
+    for r in range(H):
+        f, line = rows[r, 0], rows[r, 1:].astype(np.int64)
+        if f == 0:
+            cur = line
+        elif f == 2:
+            cur = (line + prev) & 255
+        elif f == 1:
+            cur = line.copy()
+            for c in range(bpp):  # a running sum per byte of the pixel
+                cur[c::bpp] = np.cumsum(line[c::bpp]) & 255
+        elif f in (3, 4):
+            cur = line.copy()
+            for i in range(stride):
+                a = cur[i - bpp] if i >= bpp else 0
+                b = prev[i]
+                if f == 3:
+                    cur[i] = (cur[i] + ((a + b) >> 1)) & 255
+                else:
+                    c = prev[i - bpp] if i >= bpp else 0
+                    p = a + b - c
+                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                    pred = a if (pa <= pb and pa <= pc) else (b if pb <= pc else c)
+                    cur[i] = (cur[i] + pred) & 255
+        else:
+            raise CliError(f"{path}: corrupt PNG (unknown row filter {f})")
+        out[r] = cur
+        prev = cur
+    if depth == 16:
+        px = out.reshape(H, W, channels, 2)
+        img = (px[..., 0].astype(np.float64) * 256 + px[..., 1]) / 65535
+    else:
+        img = out.reshape(H, W, channels).astype(np.float64) / 255
+    alpha = None
+    if color == 3:
+        if palette is None:
+            raise CliError(f"{path}: palette PNG without a palette")
+        index = out.reshape(H, W)
+        rgb = palette[np.minimum(index, len(palette) - 1)].astype(np.float64) / 255
+        grey = rgb @ np.array([0.299, 0.587, 0.114])
+        if trns is not None:
+            a = np.ones(256)
+            a[:len(trns)] = trns / 255
+            alpha = a[index]
+    elif color in (2, 6):
+        grey = img[..., :3] @ np.array([0.299, 0.587, 0.114])
+        alpha = img[..., 3] if color == 6 else None
+    else:
+        grey = img[..., 0]
+        alpha = img[..., 1] if color == 4 else None
+    if alpha is not None:
+        grey = grey * alpha + (1 - alpha)  # over white paper
+    return grey
+
+
+def _image_for_network(grey):
+    """A PNG's grey levels as one MNIST-style 28×28 input (light ink on dark, centred)."""
+    import numpy as np
+
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    ink = 0 if border.mean() > 0.5 else 1  # a light border means dark ink on light paper
+    if grey.shape == (28, 28) and ink == 1:
+        return grey.astype(np.float32)
+    from cnncore.datasets import preprocess_drawing
+
+    return preprocess_drawing(grey, ink=ink)
+
+
+# ----------------------------------------------------------------------------- commands
+
+def _cmd_train(args) -> int:
+    import numpy as np
+
+    import cnncore
+    from cnncore.architecture import DEFAULT_PRESET, preset
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    from cnncore.training import BatchEvent, EpochEvent, TrainConfig, Trainer
+
+    if (args.images is None) != (args.labels is None):
+        raise CliError("train: --images and --labels go together")
+    if args.images is not None and args.data is not None:
+        raise CliError("train: give either --images/--labels or --data, not both")
+    out = _check_out(args.out)
+    spec = _load_arch(args.arch) if args.arch else preset(DEFAULT_PRESET)
+    try:
+        config = TrainConfig(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
+                             epochs=args.epochs, weight_decay=args.weight_decay, momentum=args.momentum,
+                             seed=args.seed, schedule=args.schedule, augment=args.augment)
+    except ValueError as e:
+        raise CliError(f"train: {e}") from None
+    try:
+        net = Network(spec, seed=args.seed)
+    except ValueError as e:
+        raise CliError(f"train: {e}") from None
+    if args.threads:
+        cnncore.set_num_threads(args.threads)
+
+    if args.images is not None:
+        X, y = _load_pair(args.images, args.labels)
+        source = f"{args.images}"
+    elif (args.data or "generated") == "generated":
+        from cnncore.datasets import generated_digits
+
+        X, y = generated_digits(args.count, seed=args.seed)
+        source = f"{args.count} generated digits"
+    elif args.data == "shared":
+        from cnncore.datasets import shared_mnist_dir
+
+        d = shared_mnist_dir()
+        if d is None:
+            raise CliError("train: --data shared: no ../shared/data/mnist beside the project")
+        X, y = _load_pair(str(d / "mnist8k-images-idx3-ubyte.gz"), str(d / "mnist8k-labels-idx1-ubyte.gz"))
+        source = str(d)
+    else:  # mnist: the full training set, downloaded once into the user's data folder
+        from cnncore.datasets import fetch_mnist
+
+        def progress(done, total, name):
+            if sys.stderr.isatty():
+                print(f"\rdownloading {name}: {done / 1e6:.1f}/{(total or 0) / 1e6:.1f} MB", end="", file=sys.stderr)
+
+        try:
+            files = fetch_mnist(progress=progress)
+        except (OSError, ValueError) as e:
+            raise CliError(f"train: could not get MNIST: {e}") from None
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        names = sorted(files)
+        img = next(files[n] for n in names if "train" in n and "image" in n)
+        lab = next(files[n] for n in names if "train" in n and "label" in n)
+        X, y = _load_pair(str(img), str(lab))
+        source = "MNIST (training set)"
+
+    n_val = int(round(len(X) * args.holdout))
+    n_train = len(X) - n_val
+    if n_train < 1:
+        raise CliError(f"train: --holdout {args.holdout} leaves no training images out of {len(X)}")
+    # The held-out split is the end of the file, in file order: no image is in both parts.
+    X_tr, y_tr, X_val, y_val = X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+    try:
+        trainer = Trainer(net, X_tr, y_tr, X_val if n_val else None, y_val if n_val else None, config)
+    except ValueError as e:
+        raise CliError(f"train: {e}") from None
+
+    print(f"training {len(net.layers)}-layer network ({net.num_params()} parameters) on {n_train} images "
+          f"from {source}, holding out {n_val}; {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
+          f"{config.epochs} epochs, {cnncore.get_num_threads()} thread(s)", flush=True)
+    tty = sys.stderr.isatty() and not args.quiet
+    finished = None
+    last_draw = 0.0
+    for ev in trainer.run():
+        if isinstance(ev, BatchEvent):
+            now = time.perf_counter()
+            if tty and (now - last_draw > 0.1 or ev.batch == ev.batches_per_epoch):
+                last_draw = now
+                print(f"\repoch {ev.epoch}/{config.epochs} {_bar(ev.batch, ev.batches_per_epoch)} "
+                      f"{ev.batch}/{ev.batches_per_epoch} loss {ev.loss:.4f} acc {ev.accuracy:.3f} "
+                      f"{ev.images_per_second:,.0f} img/s ", end="", file=sys.stderr, flush=True)
+        elif isinstance(ev, EpochEvent):
+            if tty:
+                print("\r\033[K", end="", file=sys.stderr)
+            held = (f"held-out loss {ev.val_loss:.4f} accuracy {ev.val_accuracy:.4f}" if n_val
+                    else "no held-out images")
+            print(f"epoch {ev.epoch}/{config.epochs}: train loss {ev.train_loss:.4f} accuracy "
+                  f"{ev.train_accuracy:.4f}, {held} ({ev.seconds:.1f} s training)", flush=True)
+        else:
+            finished = ev
+    if tty:
+        print("\r\033[K", end="", file=sys.stderr)
+    save_model(out, net, optimizer=trainer.optimizer)
+    if finished.reason == "diverged":
+        print(f"cnnapp train: {finished.message}", file=sys.stderr)
+        print(f"saved the last good weights to {out}")
+        return 1
+    print(f"{finished.message}; saved to {out}")
+    return 0
+
+
+def _select(X, y, rng, flag="--range"):
+    if rng is None:
+        return X, y, 0
+    a, b = rng
+    n = len(X)
+    a = 0 if a is None else (a + n if a < 0 else a)
+    b = n if b is None else (b + n if b < 0 else b)
+    if not 0 <= a < b <= n:
+        raise CliError(f"{flag} {rng[0] if rng[0] is not None else ''}:{rng[1] if rng[1] is not None else ''}: "
+                       f"out of range for {n} images")
+    return X[a:b], y[a:b], a
+
+
+def _cmd_eval(args) -> int:
+    from cnncore.training import evaluate
+
+    net = _load_model(args.model)
+    X, y = _load_pair(args.images, args.labels)
+    X, y, _ = _select(X, y, args.range)
+    if X.shape[1:] != net.input_shape[1:] or net.input_shape[0] != 1:
+        raise CliError(f"eval: images are {X.shape[1]}×{X.shape[2]}, the model needs {net.input_shape}")
+    loss, acc, confusion, wrong, _ = evaluate(net, X, y)
+    print(f"{len(X)} images, loss {loss:.4f}, {len(wrong)} wrong")
+    print("confusion matrix (rows: true digit, columns: predicted digit)")
+    print("      " + "".join(f"{p:>6}" for p in range(10)) + "   recall")
+    for t in range(10):
+        row = confusion[t]
+        rec = row[t] / row.sum() if row.sum() else float("nan")
+        print(f"{t:>6}" + "".join(f"{v:>6}" for v in row) + f"   {rec:.3f}")
+    print(f"accuracy: {acc:.4f}")
+    return 0
+
+
+def _cmd_trace(args) -> int:
+    from cnncore.trace import trace
+
+    out = _check_out(args.out)
+    net = _load_model(args.model)
+    X, y = _load_pair(args.images, args.labels)
+    if not 0 <= args.index < len(X):
+        raise CliError(f"trace: --index {args.index} is out of range (the file has {len(X)} images, 0..{len(X) - 1})")
+    t = trace(net, X[args.index], int(y[args.index]), lr=args.lr)
+    t.save(out)
+    print(f"image {args.index}: label {t.label}, predicted {t.prediction}, loss {t.loss:.4f}; "
+          f"{len(t.arrays)} arrays and {len(t.steps)} steps written to {out}")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    import numpy as np
+
+    net = _load_model(args.model)
+    grey = read_png(args.image)
+    x = _image_for_network(grey)
+    if net.input_shape != (1, 28, 28):
+        raise CliError(f"predict: the model needs inputs of {net.input_shape}, images give (1, 28, 28)")
+    p = net.predict_proba(x[None, None])[0]
+    print(f"digit: {int(np.argmax(p))}")
+    for d in range(10):
+        print(f"{d}: {p[d]:.4f}")
+    return 0
+
+
+def _cmd_gui(args) -> int:
+    from cnnapp.app import run
+
+    return run([])
+
+
+def _parser() -> _Parser:
+    from cnncore.architecture import DEFAULT_PRESET
+
+    p = _Parser(prog="cnnapp", description="Draw digits, train a small CNN and step through backpropagation. "
+                                           "Without arguments the app opens.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a network and save it")
+    t.add_argument("--arch", metavar="FILE|PRESET", help=f"architecture JSON file or preset (default {DEFAULT_PRESET})")
+    t.add_argument("--images", metavar="F", help="IDX images file (.gz or raw)")
+    t.add_argument("--labels", metavar="F", help="IDX labels file (.gz or raw)")
+    t.add_argument("--data", choices=("generated", "mnist", "shared"),
+                   help="generated digits (default, offline), the full MNIST (downloaded once) or ../shared's digits")
+    t.add_argument("--count", type=_positive_int, default=10000, help="how many generated digits (default 10000)")
+    t.add_argument("--epochs", type=_positive_int, default=5)
+    t.add_argument("--batch-size", type=_positive_int, default=32)
+    t.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
+    t.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
+    t.add_argument("--momentum", type=_nonneg_float, default=0.9, help="SGD momentum (default 0.9)")
+    t.add_argument("--weight-decay", type=_nonneg_float, default=0.0)
+    t.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
+    t.add_argument("--augment", type=_nonneg_int, default=0, help="random shifts of up to N pixels (default 0)")
+    t.add_argument("--seed", type=_nonneg_int, default=0)
+    t.add_argument("--holdout", type=_fraction, default=0.1,
+                   help="fraction held out for evaluation, taken from the end of the data (default 0.1)")
+    t.add_argument("--threads", type=_positive_int, default=None, help="kernel threads (default: all CPUs)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--out", required=True, metavar="MODEL.npz")
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("eval", help="accuracy and confusion matrix of a model on labelled images")
+    e.add_argument("model", metavar="MODEL.npz")
+    e.add_argument("--images", required=True, metavar="F")
+    e.add_argument("--labels", required=True, metavar="F")
+    e.add_argument("--range", type=_range, default=None, metavar="START:STOP", help="only these images")
+    e.set_defaults(func=_cmd_eval)
+
+    r = sub.add_parser("trace", help="record one image's forward and backward pass as .npz")
+    r.add_argument("model", metavar="MODEL.npz")
+    r.add_argument("--images", required=True, metavar="F")
+    r.add_argument("--labels", required=True, metavar="F")
+    r.add_argument("--index", required=True, type=_nonneg_int, metavar="I")
+    r.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate shown in the update steps")
+    r.add_argument("--out", required=True, metavar="TRACE.npz")
+    r.set_defaults(func=_cmd_trace)
+
+    q = sub.add_parser("predict", help="classify a PNG image of a digit")
+    q.add_argument("model", metavar="MODEL.npz")
+    q.add_argument("image", metavar="IMAGE.png")
+    q.set_defaults(func=_cmd_predict)
+
+    g = sub.add_parser("gui", help="open the app (the same as no arguments)")
+    g.set_defaults(func=_cmd_gui)
+    return p
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``cnnapp`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:
+        from cnnapp.app import run
+
+        sys.exit(run())
+    try:
+        args = _parser().parse_args(argv)
+        if args.command is None:
+            raise CliError("cnnapp: give a command (train, eval, trace, predict, gui)")
+        return args.func(args)
+    except CliError as e:
+        print(f"error: {e}" if not str(e).startswith("cnnapp") else f"{e}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as e:
+        # ModelFileError, IDXError, ArchitectureError and file-system errors: the user's files.
+        print(f"cnnapp: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cnnapp: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as e:  # --help / --version
+        return e.code if isinstance(e.code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Shared fixtures.
+
+``shared_mnist`` gives the 8,000 real digits of ``<repo>/../shared/data/mnist``
+(read here with a tiny IDX reader, so these fixtures depend on nothing under
+test) and skips, saying why, when that folder is absent.
+"""
+from __future__ import annotations
+
+import gzip
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # test the working tree (built in place) without installing it
+    sys.path.insert(0, str(REPO))
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+SHARED_IMAGES = SHARED_MNIST / "mnist8k-images-idx3-ubyte.gz"
+SHARED_LABELS = SHARED_MNIST / "mnist8k-labels-idx1-ubyte.gz"
+
+
+def _read_idx_gz(path: Path) -> np.ndarray:
+    data = gzip.decompress(path.read_bytes())
+    ndim = data[3]
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> Path:
+    """Write a uint8 array as an IDX file (images 3-D, labels 1-D)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    data = header + array.tobytes()
+    path.write_bytes(gzip.compress(data, compresslevel=1) if gz else data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_mnist_dir() -> Path:
+    """The folder of the shared real digits, or skip."""
+    if not (SHARED_IMAGES.is_file() and SHARED_LABELS.is_file()):
+        pytest.skip(f"real MNIST digits not found in {SHARED_MNIST} (the project's ../shared folder)")
+    return SHARED_MNIST
+
+
+@pytest.fixture(scope="session")
+def shared_mnist(shared_mnist_dir):
+    """``(X uint8 (8000, 28, 28), y uint8 (8000,))`` of the shared real digits, or skip."""
+    X = _read_idx_gz(SHARED_IMAGES)
+    y = _read_idx_gz(SHARED_LABELS)
+    assert X.shape == (8000, 28, 28) and y.shape == (8000,)
+    return X, y
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
