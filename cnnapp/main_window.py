@@ -1,0 +1,228 @@
+"""The main window: Draw, Build, Train, Backprop and Learn tabs around one shared network."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from . import settings as st
+from .views.backprop_view import BackpropView
+from .views.build_view import BuildView
+from .views.draw_view import DrawView
+from .views.state import AppState
+from .views.train_view import TrainView
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+
+def _learn_panel(parent):
+    try:
+        from cnnapp.learn import LearnPanel
+        return LearnPanel(parent)
+    except Exception as e:  # noqa: BLE001 - the tab still exists, with a note
+        label = QtWidgets.QLabel("The Learn tab is not available in this build"
+                                 + (f" ({e})." if not isinstance(e, ImportError) else "."))
+        label.setObjectName("learnPlaceholder")
+        label.setAlignment(QtCore.Qt.AlignCenter)
+        label.setWordWrap(True)
+        return label
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """The app's window. Building it never blocks: the starter model is a small file; without it
+    a fresh network is built and the Draw tab says it is untrained."""
+
+    def __init__(self, parent=None, load_settings: bool = True):
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("CNN Lab — see how a convolutional network learns")
+        self.state = AppState(self)
+        self.state.message.connect(self._show_message)
+
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setDocumentMode(True)
+        self._load_initial_network()
+        self.draw = DrawView(self.state)
+        self.build = BuildView(self.state)
+        self.train = TrainView(self.state)
+        self.backprop = BackpropView(self.state)
+        self.learn = _learn_panel(self)
+        for w, name, tip in ((self.draw, "&Draw", "Draw a digit and see what the network answers (Ctrl+1)"),
+                             (self.build, "&Build", "Edit the layers of the network (Ctrl+2)"),
+                             (self.train, "&Train", "Train the network and watch it learn (Ctrl+3)"),
+                             (self.backprop, "Back&prop", "Step through one forward and backward pass (Ctrl+4)"),
+                             (self.learn, "&Learn", "Lessons and questions (Ctrl+5)")):
+            i = self.tabs.addTab(w, name)
+            self.tabs.setTabToolTip(i, tip)
+        self.setCentralWidget(self.tabs)
+        for k in range(5):
+            sc = QtGui.QShortcut(QtGui.QKeySequence(f"Ctrl+{k + 1}"), self)
+            sc.activated.connect(lambda k=k: self.tabs.setCurrentIndex(k))
+        self.tabs.currentChanged.connect(self._on_tab)
+        self.train.trainingStarted.connect(self._on_training_changed)
+        self.train.trainingFinished.connect(self._on_training_changed)
+
+        self._build_menus()
+        self.status_label = QtWidgets.QLabel("")
+        self.statusBar().addPermanentWidget(self.status_label)
+        self._on_network()
+        self.state.networkChanged.connect(self._on_network)
+        self.state.weightsChanged.connect(self._on_network_text)
+        self.resize(1280, 800)
+        if load_settings:
+            self.restore_settings()
+
+    # ---------------------------------------------------------------- model
+    def _load_initial_network(self) -> None:
+        path = st.starter_model_path()
+        try:
+            from cnncore.modelio import load_model
+            net = load_model(str(path))
+            self.state.set_network(net, "the starter model (trained on generated digits)", trained=True,
+                                   history=getattr(net, "history", None))
+            return
+        except Exception as e:  # noqa: BLE001 - missing or unreadable starter model
+            reason = str(e)
+        try:
+            from cnncore.architecture import DEFAULT_PRESET, preset
+            from cnncore.network import Network
+            net = Network(preset(DEFAULT_PRESET), seed=0)
+            self.state.set_network(net, "an untrained network (random weights): train it on the Train tab",
+                                   trained=False)
+        except Exception as e2:  # noqa: BLE001
+            self.state.network = None
+            reason += f"; no network could be built: {e2}"
+        QtCore.QTimer.singleShot(0, self, lambda: self.state.say(
+            f"The starter model could not be loaded ({reason}).", 0))
+
+    def _on_network(self) -> None:
+        self._on_network_text()
+
+    def _on_network_text(self) -> None:
+        net = self.state.network
+        if net is None:
+            self.status_label.setText("no network")
+            return
+        layers = " · ".join(
+            l["type"] if l["type"] != "conv" else f"conv{l['filters']}" for l in net.spec["layers"])
+        self.status_label.setText(f"{layers}  ·  {net.num_params():,} parameters")
+        self.status_label.setToolTip(f"The network in use: {self.state.source}")
+
+    def _on_tab(self, i: int) -> None:
+        if self.tabs.widget(i) is self.backprop and self.backprop.trace is None:
+            QtCore.QTimer.singleShot(0, self, self.backprop.record)
+
+    def _on_training_changed(self, *_):
+        self.build._on_spec_changed()
+        self.save_action.setEnabled(not self.state.training)
+        self.open_action.setEnabled(not self.state.training)
+
+    def _show_message(self, text: str, ms: int) -> None:
+        self.statusBar().showMessage(text, ms)
+
+    # ---------------------------------------------------------------- menus
+    def _build_menus(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        self.open_action = m.addAction("&Open model…", self.train.open_dialog, QtGui.QKeySequence.Open)
+        self.open_action.setToolTip("Open a model saved before (.npz)")
+        self.save_action = m.addAction("&Save model…", self.train.save_dialog, QtGui.QKeySequence.Save)
+        self.save_action.setToolTip("Save the network's architecture and weights (.npz)")
+        m.addSeparator()
+        a = m.addAction("Open &architecture…", self.build.open_dialog)
+        a.setToolTip("Open an architecture JSON file into the Build tab")
+        a = m.addAction("Save a&rchitecture…", self.build.save_dialog)
+        a.setToolTip("Save the Build tab's architecture as JSON")
+        m.addSeparator()
+        a = m.addAction("E&xport trace…", self.backprop.export_trace_dialog)
+        a.setToolTip("Save the recorded backprop trace as .npz")
+        m.addSeparator()
+        q = m.addAction("&Quit", self.close, QtGui.QKeySequence.Quit)
+        q.setToolTip("Close the window (training is stopped first)")
+        t = self.menuBar().addMenu("&Train")
+        for text, slot, key in (("&Start", self.train.start, "F5"), ("&Stop", self.train.stop, "Shift+F5")):
+            a = t.addAction(text, slot)
+            a.setToolTip(f"{text.replace('&', '')} training ({key})")
+        t.addAction("&Record trace", self.backprop.record).setToolTip("Record a backprop trace (Ctrl+R)")
+        h = self.menuBar().addMenu("&Help")
+        a = h.addAction("&About CNN Lab…", self.show_about)
+        a.setToolTip("Credits, data sources and licences")
+        a = h.addAction("Keyboard &shortcuts…", self.show_shortcuts)
+        a.setToolTip("The keys for the frequent actions")
+        for menu in (m, t, h):
+            menu.setToolTipsVisible(True)
+
+    def about_text(self) -> str:
+        try:
+            return (st.assets_dir() / "about.html").read_text(encoding="utf-8")
+        except OSError:
+            return ("<h2>CNN Lab</h2><p>MNIST: Yann LeCun, Corinna Cortes and Christopher J.C. Burges, "
+                    "licensed CC BY-SA 3.0.</p>")
+
+    def show_about(self) -> None:
+        box = QtWidgets.QMessageBox(self)
+        box.setWindowTitle("About CNN Lab")
+        box.setTextFormat(QtCore.Qt.RichText)
+        box.setText(self.about_text())
+        box.setAttribute(QtCore.Qt.WA_DeleteOnClose)
+        box.open()
+
+    def show_shortcuts(self) -> None:
+        text = ("<table cellpadding=3>"
+                "<tr><td><b>Ctrl+1 … Ctrl+5</b></td><td>switch tabs</td></tr>"
+                "<tr><td><b>Ctrl+Z</b></td><td>undo the last stroke</td></tr>"
+                "<tr><td><b>Delete</b>, <b>Ctrl+L</b></td><td>clear the canvas</td></tr>"
+                "<tr><td><b>Ctrl+D</b></td><td>add the drawing to my digits</td></tr>"
+                "<tr><td><b>Ctrl+Return</b></td><td>use the edited architecture</td></tr>"
+                "<tr><td><b>F5</b> / <b>F6</b> / <b>Shift+F5</b></td><td>start / pause / stop training</td></tr>"
+                "<tr><td><b>Ctrl+R</b></td><td>record a backprop trace</td></tr>"
+                "<tr><td><b>← →</b>, <b>Home</b>, <b>End</b>, <b>Space</b></td>"
+                "<td>step through the trace, play</td></tr>"
+                "<tr><td><b>Ctrl+S</b> / <b>Ctrl+O</b></td><td>save / open a model</td></tr></table>")
+        box = QtWidgets.QMessageBox(self)
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setTextFormat(QtCore.Qt.RichText)
+        box.setText(text)
+        box.setAttribute(QtCore.Qt.WA_DeleteOnClose)
+        box.open()
+
+    # ------------------------------------------------------------- settings
+    def restore_settings(self) -> None:
+        s = st.qsettings()
+        geo = s.value("window/geometry")
+        if isinstance(geo, (QtCore.QByteArray, bytes)):
+            self.restoreGeometry(QtCore.QByteArray(geo))
+        for sp in self._splitters():
+            v = s.value(f"splitters/{sp.objectName()}")
+            if isinstance(v, (QtCore.QByteArray, bytes)):
+                sp.restoreState(QtCore.QByteArray(v))
+        self.tabs.setCurrentIndex(st.value(s, "window/tab", 0, int))
+        d = {k: s.value(f"train/{k}") for k in ("source", "count", "holdout", "optimizer", "lr", "batch",
+                                                   "epochs")}
+        self.train.apply_settings({k: v for k, v in d.items() if v is not None})
+        speed = st.value(s, "backprop/speed", 0, int)
+        if speed:
+            self.backprop.speed.setValue(speed)
+
+    def save_settings(self) -> None:
+        s = st.qsettings()
+        s.setValue("window/geometry", self.saveGeometry())
+        for sp in self._splitters():
+            s.setValue(f"splitters/{sp.objectName()}", sp.saveState())
+        s.setValue("window/tab", self.tabs.currentIndex())
+        for k, v in self.train.settings_dict().items():
+            s.setValue(f"train/{k}", v)
+        s.setValue("backprop/speed", self.backprop.speed.value())
+        s.sync()
+
+    def _splitters(self):
+        return [sp for sp in self.findChildren(QtWidgets.QSplitter) if sp.objectName()]
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self.backprop.stop_play()
+        self.train.shutdown()
+        try:
+            self.save_settings()
+        except Exception:  # noqa: BLE001 - settings are a convenience, never block closing
+            pass
+        super().closeEvent(event)

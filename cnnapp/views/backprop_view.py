@@ -1,0 +1,560 @@
+"""Backprop tab: record one forward and backward pass (``cnncore.trace``) and walk it step by step,
+with a heatmap of every map the step touches."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..settings import data_dir
+from ..widgets.heatmap import MapGroup, MapGrid
+
+try:  # the teaching helper's panel; without it a click shows the value and its equation
+    from cnnapp.learn.arithmetic_panel import ArithmeticPanel
+except Exception:  # noqa: BLE001 - any import problem means "not available"
+    ArithmeticPanel = None
+
+SIGNED = {"z", "dy", "dz", "dx", "W", "b", "dW", "db"}
+NOT_MAPS = {"label", "loss", "argmax", "architecture"}
+KIND_COLOURS = {"forward": "#dbe9f6", "loss": "#fde2c8", "backward": "#f6dada", "update": "#dcefd9"}
+NAMES = {"x": "input x", "y": "output y", "z": "affine map z", "W": "weights W", "b": "biases b",
+         "dy": "gradient dy", "dz": "gradient dz", "dx": "gradient dx", "dW": "weight gradient dW",
+         "db": "bias gradient db"}
+GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
+
+
+def split_key(key: str) -> tuple[int | None, str]:
+    m = re.fullmatch(r"L(\d+)\.(\w+)", key)
+    return (int(m.group(1)), m.group(2)) if m else (None, key)
+
+
+def is_signed(key: str) -> bool:
+    return split_key(key)[1] in SIGNED
+
+
+def map_keys(step) -> list[str]:
+    """The keys of a step drawn as heatmaps (labels, the loss and argmax are shown otherwise)."""
+    return [k for k in step.maps if split_key(k)[1] not in NOT_MAPS]
+
+
+def winner_mask(argmax: np.ndarray, plane_shape: tuple) -> np.ndarray:
+    """Boolean ``(1, C, H, W)`` mask of the inputs that won a max-pool window."""
+    n, c = argmax.shape[:2]
+    mask = np.zeros((n, c, plane_shape[0] * plane_shape[1]), dtype=bool)
+    for b in range(n):
+        for ch in range(c):
+            mask[b, ch, np.asarray(argmax[b, ch]).reshape(-1)] = True
+    return mask.reshape(n, c, *plane_shape)
+
+
+def _title(key: str, arr: np.ndarray) -> str:
+    i, name = split_key(key)
+    shape = " × ".join(str(s) for s in arr.shape)
+    if i is None:
+        words = {"input": "input image", "probs": "probabilities p"}.get(key, key)
+        return f"{words}   ({shape})"
+    return f"{key} — {NAMES.get(name, name)} of layer {i}   ({shape})"
+
+
+class BackpropView(QtWidgets.QWidget):
+    traceChanged = QtCore.Signal()
+    stepChanged = QtCore.Signal(int)
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.trace = None
+        self.index = 0
+        self._samples = None
+
+        # ---- input choice
+        self.source = QtWidgets.QComboBox()
+        self.source.setObjectName("backpropSource")
+        self.source.addItems(["Automatic", "Current drawing", "Data set sample"])
+        self.source.setToolTip("What to trace. Automatic: your drawing, or a sample digit while the "
+                               "canvas is empty.")
+        self.sample_spin = QtWidgets.QSpinBox()
+        self.sample_spin.setRange(0, 99)
+        self.sample_spin.setToolTip("Which generated sample digit to trace")
+        self.label_combo = QtWidgets.QComboBox()
+        self.label_combo.addItems([str(i) for i in range(10)])
+        self.label_combo.setToolTip("The true digit: the loss and every gradient depend on it.\n"
+                                    "For a sample it is filled in; for a drawing say what you drew.")
+        self.record_button = QtWidgets.QPushButton("Record trace")
+        self.record_button.setObjectName("backpropRecordButton")
+        self.record_button.setToolTip("Run one forward and backward pass of this input and keep every "
+                                      "map (Ctrl+R)")
+        self.record_button.setShortcut(QtGui.QKeySequence("Ctrl+R"))
+        self.record_button.clicked.connect(lambda: self.record())
+        self.thumb = pg.GraphicsLayoutWidget()
+        self.thumb.setBackground("w")
+        self.thumb.setFixedSize(56, 56)
+        self.thumb.setToolTip("The traced input")
+        tvb = self.thumb.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
+        tvb.setMenuEnabled(False)
+        self.thumb_img = pg.ImageItem(axisOrder="row-major")
+        tvb.addItem(self.thumb_img)
+        tvb.setRange(QtCore.QRectF(0, 0, 28, 28), padding=0)
+        self.info = QtWidgets.QLabel("")
+        self.info.setObjectName("backpropInfo")
+
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(QtWidgets.QLabel("Input"))
+        top.addWidget(self.source)
+        top.addWidget(QtWidgets.QLabel("sample"))
+        top.addWidget(self.sample_spin)
+        top.addWidget(QtWidgets.QLabel("true digit"))
+        top.addWidget(self.label_combo)
+        top.addWidget(self.record_button)
+        top.addSpacing(10)
+        top.addWidget(self.thumb)
+        top.addWidget(self.info, 1)
+        self.source.currentIndexChanged.connect(self._on_source)
+        self.sample_spin.valueChanged.connect(self._on_sample)
+
+        # ---- navigation
+        sty = self.style()
+
+        def button(text, icon, name, tip, key, slot):
+            b = QtWidgets.QToolButton()
+            b.setText(text)
+            b.setIcon(sty.standardIcon(icon))
+            b.setObjectName(name)
+            b.setToolTip(f"{tip} ({key})")
+            b.setToolButtonStyle(QtCore.Qt.ToolButtonTextBesideIcon)
+            b.setMinimumWidth(72)
+            b.clicked.connect(slot)
+            return b
+        SP = QtWidgets.QStyle.StandardPixmap
+        self._play_icon = sty.standardIcon(SP.SP_MediaPlay)
+        self._pause_icon = sty.standardIcon(SP.SP_MediaPause)
+        self.first_button = button("First", SP.SP_MediaSkipBackward, "backpropFirstButton", "First step",
+                                   "Home", self.first)
+        self.prev_button = button("Previous", SP.SP_MediaSeekBackward, "backpropPrevButton", "Previous step",
+                                  "Left arrow", self.prev)
+        self.play_button = button("Play", SP.SP_MediaPlay, "backpropPlayButton",
+                                  "Play the steps one after another", "Space", self.toggle_play)
+        self.next_button = button("Next", SP.SP_MediaSeekForward, "backpropNextButton", "Next step",
+                                  "Right arrow", self.next)
+        self.last_button = button("Last", SP.SP_MediaSkipForward, "backpropLastButton", "Last step", "End",
+                                  self.last)
+        self.speed = QtWidgets.QSlider(QtCore.Qt.Horizontal)
+        self.speed.setObjectName("backpropSpeed")
+        self.speed.setRange(1, 20)
+        self.speed.setValue(4)
+        self.speed.setMaximumWidth(120)
+        self.speed.setToolTip("Play speed in steps per second: 0.25 to 5")
+        self.speed.valueChanged.connect(self._on_speed)
+        self.speed_label = QtWidgets.QLabel("")
+        self.step_label = QtWidgets.QLabel("No trace yet")
+        self.step_label.setObjectName("backpropStepLabel")
+        self.step_label.setToolTip("Where you are in the pass")
+        f = self.step_label.font()
+        f.setBold(True)
+        self.step_label.setFont(f)
+        self.export_png_button = QtWidgets.QPushButton("Export maps…")
+        self.export_png_button.setObjectName("backpropExportPngButton")
+        self.export_png_button.setToolTip("Save every map of this step as a PNG file, plus the whole view")
+        self.export_png_button.clicked.connect(self.export_png_dialog)
+        self.export_npz_button = QtWidgets.QPushButton("Export trace…")
+        self.export_npz_button.setObjectName("backpropExportTraceButton")
+        self.export_npz_button.setToolTip("Save the whole trace as .npz (NumPy arrays, for notebooks)")
+        self.export_npz_button.clicked.connect(self.export_trace_dialog)
+        nav = QtWidgets.QHBoxLayout()
+        for w in (self.first_button, self.prev_button, self.play_button, self.next_button, self.last_button):
+            nav.addWidget(w)
+        nav.addWidget(QtWidgets.QLabel("speed"))
+        nav.addWidget(self.speed)
+        nav.addWidget(self.speed_label)
+        nav.addSpacing(12)
+        nav.addWidget(self.step_label, 1)
+        nav.addWidget(self.export_png_button)
+        nav.addWidget(self.export_npz_button)
+
+        # ---- timeline
+        self.timeline = QtWidgets.QListWidget()
+        self.timeline.setObjectName("backpropTimeline")
+        self.timeline.setToolTip("Every step of the pass: forward through each layer, the loss, backward "
+                                 "through each layer, the updates. Click one to jump there.")
+        self.timeline.setFlow(QtWidgets.QListView.LeftToRight)
+        self.timeline.setWrapping(False)
+        self.timeline.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAsNeeded)
+        self.timeline.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        self.timeline.setSpacing(2)
+        self.timeline.setFixedHeight(self.fontMetrics().height() * 2 + 26)
+        self.timeline.currentRowChanged.connect(self._on_timeline)
+
+        # ---- maps and text
+        self.grid = MapGrid()
+        self.grid.hovered.connect(self._on_hover)
+        self.grid.elementClicked.connect(self._on_click)
+        self.hover_label = QtWidgets.QLabel("Hover a map to read its numbers.")
+        self.hover_label.setObjectName("backpropHoverLabel")
+        self.hover_label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        left = QtWidgets.QWidget()
+        ll = QtWidgets.QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.grid, 1)
+        ll.addWidget(self.hover_label)
+
+        self.title_label = QtWidgets.QLabel("")
+        self.title_label.setObjectName("backpropTitle")
+        self.title_label.setWordWrap(True)
+        tf = self.title_label.font()
+        tf.setPointSizeF(tf.pointSizeF() * 1.25)
+        tf.setBold(True)
+        self.title_label.setFont(tf)
+        self.equation = QtWidgets.QLabel("")
+        self.equation.setObjectName("backpropEquation")
+        self.equation.setWordWrap(True)
+        self.equation.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        self.equation.setStyleSheet("QLabel { background: #f5f7fb; border: 1px solid #d8dde8; "
+                                    "border-radius: 4px; padding: 8px; font-family: 'DejaVu Sans Mono', "
+                                    "monospace; }")
+        self.explanation = QtWidgets.QLabel("")
+        self.explanation.setObjectName("backpropExplanation")
+        self.explanation.setWordWrap(True)
+        self.explanation.setAlignment(QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
+        self.legend = QtWidgets.QLabel(
+            "<span style='color:#555'>Colours: activations in <b>viridis</b> (dark = low, yellow = high); "
+            "weights, z and gradients in <b>blue–white–red</b> with white at zero and the same scale "
+            "on both sides. Orange squares: max-pool winners.</span>")
+        self.legend.setWordWrap(True)
+        right = QtWidgets.QWidget()
+        rl = QtWidgets.QVBoxLayout(right)
+        rl.setContentsMargins(6, 0, 0, 0)
+        rl.addWidget(self.title_label)
+        rl.addWidget(self.equation)
+        rl.addWidget(self.explanation)
+        rl.addWidget(self.legend)
+        if ArithmeticPanel is not None:
+            try:
+                self.arithmetic = ArithmeticPanel(right)
+            except Exception:  # noqa: BLE001
+                self.arithmetic = None
+        else:
+            self.arithmetic = None
+        if self.arithmetic is not None:
+            rl.addWidget(self.arithmetic, 1)
+            self.element_label = None
+        else:
+            self.element_label = QtWidgets.QLabel("Click a pixel to see its value here.")
+            self.element_label.setObjectName("backpropElementLabel")
+            self.element_label.setWordWrap(True)
+            self.element_label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+            self.element_label.setAlignment(QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
+            rl.addWidget(self.element_label, 1)
+        rl.addStretch(0)
+
+        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
+        self.splitter.setObjectName("backpropSplitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([760, 460])
+
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addLayout(nav)
+        lay.addWidget(self.timeline)
+        lay.addWidget(self.splitter, 1)
+
+        for keys, slot in (("Left", self.prev), ("Right", self.next), ("Home", self.first), ("End", self.last),
+                           ("Space", self.toggle_play), ("PgUp", self.prev), ("PgDown", self.next)):
+            sc = QtGui.QShortcut(QtGui.QKeySequence(keys), self)
+            sc.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+        self.play_timer = QtCore.QTimer(self)
+        self.play_timer.timeout.connect(self._tick)
+        self._on_speed(self.speed.value())
+        self._on_source()
+        self._update_nav()
+
+    # ------------------------------------------------------------- input
+    def samples(self):
+        """A few generated sample digits to trace (made once)."""
+        if self._samples is None:
+            from cnncore.datasets import generated_digits
+            X, y = generated_digits(100, seed=2024)
+            self._samples = (X, y)
+        return self._samples
+
+    def _on_source(self, *_):
+        sample = self.source.currentIndex() == 2
+        self.sample_spin.setEnabled(sample or self.source.currentIndex() == 0)
+        self._on_sample()
+
+    def _on_sample(self, *_):
+        if self.source.currentIndex() == 1:
+            return
+        try:
+            X, y = self.samples()
+            self.label_combo.setCurrentIndex(int(y[self.sample_spin.value()]))
+        except Exception:  # noqa: BLE001 - no data set: the label stays as it is
+            pass
+
+    def chosen_input(self):
+        """``(image (28, 28) float32, label, description)`` for the chosen source."""
+        mode = self.source.currentIndex()
+        drawing = self.state.current_drawing() if mode in (0, 1) else None
+        if mode == 1 and drawing is None:
+            raise ValueError("The canvas is empty: draw a digit on the Draw tab first.")
+        if drawing is not None:
+            return drawing, self.label_combo.currentIndex(), "your drawing"
+        X, y = self.samples()
+        i = self.sample_spin.value()
+        self.label_combo.setCurrentIndex(int(y[i]))
+        from cnncore.datasets import to_input
+        return to_input(X[i:i + 1])[0, 0], int(y[i]), f"generated sample {i}"
+
+    def record(self, image=None, label=None) -> bool:
+        net = self.state.view_network()
+        if net is None:
+            self.state.say("There is no network to trace.")
+            return False
+        try:
+            if image is None:
+                image, label, what = self.chosen_input()
+            else:
+                what = "the given image"
+            from cnncore.trace import trace
+            tr = trace(net, np.asarray(image, dtype=np.float32), int(label))
+        except Exception as e:  # noqa: BLE001 - shown in the window, never as a traceback
+            self.state.say(f"Could not record the trace: {e}")
+            self.info.setText(f"<span style='color:#b00020'>{e}</span>")
+            return False
+        self.set_trace(tr, what)
+        return True
+
+    def set_trace(self, tr, what: str = "") -> None:
+        self.stop_play()
+        self.trace = tr
+        img = np.asarray(tr.arrays["input"])[0, 0]
+        self.thumb_img.setImage(img, levels=(0, 1), lut=GREY_LUT)
+        p = tr.prediction
+        self.info.setText(f"Traced {what}: true digit <b>{tr.label}</b>, network says <b>{p}</b> "
+                          f"({tr.probs[p]:.0%}), loss <b>{tr.loss:.4f}</b> · {len(tr.steps)} steps")
+        self.timeline.blockSignals(True)
+        self.timeline.clear()
+        for k, st in enumerate(tr.steps):
+            short = {"forward": "→", "loss": "loss", "backward": "←", "update": "update"}[st.kind]
+            text = f"{k + 1}\n{short} L{st.layer} {st.layer_type}" if st.layer is not None else f"{k + 1}\n{short}"
+            it = QtWidgets.QListWidgetItem(text)
+            it.setTextAlignment(QtCore.Qt.AlignCenter)
+            it.setBackground(QtGui.QColor(KIND_COLOURS.get(st.kind, "#eee")))
+            it.setToolTip(st.title)
+            self.timeline.addItem(it)
+        self.timeline.blockSignals(False)
+        self.traceChanged.emit()
+        self.go(0)
+
+    # ---------------------------------------------------------- stepping
+    def step_count(self) -> int:
+        return len(self.trace.steps) if self.trace is not None else 0
+
+    def current_step(self):
+        return self.trace.steps[self.index] if self.trace is not None else None
+
+    def go(self, k: int) -> None:
+        n = self.step_count()
+        if n == 0:
+            self._update_nav()
+            return
+        k = max(0, min(n - 1, int(k)))
+        self.index = k
+        st = self.trace.steps[k]
+        self.grid.set_groups(self.groups_for(st))
+        self.title_label.setText(st.title)
+        self.equation.setText(st.equation)
+        extra = ""
+        if st.kind == "loss":
+            extra = (f"<br><br>True digit: <b>{self.trace.label}</b>; p(true digit) = "
+                     f"{self.trace.probs[self.trace.label]:.4f}; loss L = −log p = <b>{self.trace.loss:.4f}</b>.")
+        self.explanation.setText(st.explanation + extra)
+        self.step_label.setText(f"Step {k + 1} of {n} · {st.kind}"
+                                + (f" · layer {st.layer} ({st.layer_type})" if st.layer is not None else ""))
+        self.timeline.blockSignals(True)
+        self.timeline.setCurrentRow(k)
+        self.timeline.blockSignals(False)
+        self.timeline.scrollToItem(self.timeline.item(k))
+        self._update_nav()
+        self.stepChanged.emit(k)
+
+    def groups_for(self, st) -> list[MapGroup]:
+        A = self.trace.arrays
+        groups = []
+        marks = {}
+        if st.layer is not None and f"L{st.layer}.argmax" in A:
+            xkey = f"L{st.layer}.x"
+            mask = winner_mask(A[f"L{st.layer}.argmax"], A[xkey].shape[2:])
+            marks = {xkey: mask, f"L{st.layer}.dx": mask}
+        for key in map_keys(st):
+            if key not in A:
+                continue
+            arr = np.asarray(A[key])
+            groups.append(MapGroup(key, arr, _title(key, arr), diverging=is_signed(key), marks=marks.get(key)))
+        return groups
+
+    def next(self):
+        if self.index < self.step_count() - 1:
+            self.go(self.index + 1)
+        else:
+            self.stop_play()
+
+    def prev(self):
+        if self.index > 0:
+            self.go(self.index - 1)
+
+    def first(self):
+        self.go(0)
+
+    def last(self):
+        self.go(self.step_count() - 1)
+
+    def _on_timeline(self, row: int):
+        if row >= 0 and row != self.index:
+            self.go(row)
+
+    def _on_speed(self, v: int):
+        steps_per_s = v / 4.0
+        self.play_timer.setInterval(int(1000 / steps_per_s))
+        self.speed_label.setText(f"{steps_per_s:g}/s")
+
+    def toggle_play(self):
+        if self.play_timer.isActive():
+            self.stop_play()
+        elif self.step_count():
+            if self.index >= self.step_count() - 1:
+                self.go(0)
+            self.play_timer.start()
+            self.play_button.setText("Pause")
+            self.play_button.setIcon(self._pause_icon)
+
+    def stop_play(self):
+        self.play_timer.stop()
+        self.play_button.setText("Play")
+        self.play_button.setIcon(self._play_icon)
+
+    def _tick(self):
+        self.next()
+
+    def _update_nav(self):
+        n = self.step_count()
+        has = n > 0
+        self.prev_button.setEnabled(has and self.index > 0)
+        self.first_button.setEnabled(has and self.index > 0)
+        self.next_button.setEnabled(has and self.index < n - 1)
+        self.last_button.setEnabled(has and self.index < n - 1)
+        self.play_button.setEnabled(has)
+        self.export_png_button.setEnabled(has)
+        self.export_npz_button.setEnabled(has)
+        if not has:
+            self.step_label.setText("No trace yet: press Record trace")
+
+    # ----------------------------------------------------------- mouse
+    def _on_hover(self, key, index, value):
+        if key is None:
+            self.hover_label.setText("Hover a map to read its numbers.")
+            return
+        self.hover_label.setText(self._describe(key, index, value))
+
+    def _describe(self, key, index, value) -> str:
+        arr = self.trace.arrays[key] if self.trace is not None else None
+        where = ""
+        if arr is not None and np.ndim(arr) == 4 and len(index) == 4:
+            if split_key(key)[1] in ("W", "dW"):
+                where = f"filter {index[0]}, channel {index[1]}, row {index[2]}, column {index[3]}"
+            else:
+                where = f"channel {index[1]}, row {index[2]}, column {index[3]}"
+        elif arr is not None and np.ndim(arr) == 2 and len(index) == 2:
+            where = (f"unit {index[0]}, input {index[1]}" if arr.shape[0] != 1 else f"element {index[1]}")
+        elif len(index) == 1:
+            where = f"element {index[0]}"
+        return f"{key}[{', '.join(str(i) for i in index)}] = {value:.6g}" + (f"   ({where})" if where else "")
+
+    def _on_click(self, key, index):
+        if self.trace is None:
+            return
+        step = self.current_step()
+        if self.arithmetic is not None:
+            try:
+                self.arithmetic.show_element(self.trace, step, key, tuple(index))
+                return
+            except Exception as e:  # noqa: BLE001
+                self.state.say(f"Could not explain {key}{list(index)}: {e}")
+        value = float(self.trace.arrays[key][tuple(index)])
+        text = self._describe(key, index, value)
+        try:
+            from cnncore.explain import breakdown
+            bd = breakdown(self.trace, key, tuple(index), step)
+            terms = len(getattr(bd, "terms", []) or [])
+            text += (f"<br><br><tt>{bd.equation}</tt><br>{terms} term{'s' if terms != 1 else ''}"
+                     f", total {getattr(bd, 'total', value):.6g}")
+        except Exception:  # noqa: BLE001 - the value alone is still worth showing
+            pass
+        if self.element_label is not None:
+            self.element_label.setText(text)
+
+    # ----------------------------------------------------------- export
+    def export_pngs(self, folder) -> list[Path]:
+        """Write every map of the current step as a PNG (nearest-neighbour enlarged) and the whole view."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        st = self.current_step()
+        written = []
+        stem = f"step{self.index + 1:02d}_{st.kind}" + (f"_L{st.layer}" if st.layer is not None else "")
+        for item, tile in zip(self.grid.map_items(), self.grid.tiles()):
+            label = re.sub(r"[^A-Za-z0-9]+", "_", tile.label).strip("_")
+            name = f"{stem}_{tile.key.replace('.', '_')}" + (f"_{label}" if label else "") + ".png"
+            qimg = item.qimage if getattr(item, "qimage", None) is not None else None
+            if qimg is None:
+                item.render()
+                qimg = item.qimage
+            h, w = tile.data.shape
+            scale = max(1, int(round(224 / max(h, w))))
+            big = qimg.scaled(w * scale, h * scale, QtCore.Qt.IgnoreAspectRatio, QtCore.Qt.FastTransformation)
+            path = folder / name
+            tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
+            if big.save(str(tmp), "PNG"):
+                os.replace(tmp, path)
+                written.append(path)
+        whole = folder / f"{stem}_all.png"
+        tmp = whole.with_name(f".{whole.name}.tmp{os.getpid()}.png")
+        if self.grid.grab_png(str(tmp)):
+            os.replace(tmp, whole)
+            written.append(whole)
+        return written
+
+    def export_png_dialog(self):
+        if self.trace is None:
+            return
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Export the maps of this step to",
+                                                            str(data_dir()))
+        if folder:
+            try:
+                files = self.export_pngs(folder)
+                self.state.say(f"Wrote {len(files)} PNG files to {folder}")
+            except Exception as e:  # noqa: BLE001
+                self.state.say(f"Could not export the maps: {e}")
+
+    def export_trace(self, path) -> bool:
+        try:
+            self.trace.save(str(path))
+        except Exception as e:  # noqa: BLE001
+            self.state.say(f"Could not save the trace: {e}")
+            return False
+        self.state.say(f"Saved the trace to {path}")
+        return True
+
+    def export_trace_dialog(self):
+        if self.trace is None:
+            return
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export trace", str(data_dir() / "trace.npz"),
+                                                        "NumPy arrays (*.npz)")
+        if path:
+            self.export_trace(path)

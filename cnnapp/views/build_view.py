@@ -1,0 +1,207 @@
+"""Build tab: edit the architecture, see every layer's shape and cost, apply it to a new network."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..settings import data_dir
+from ..widgets.arch_editor import LAYER_TYPES, ArchitectureEditor
+
+_TYPE_NAMES = {"conv": "Convolution", "maxpool": "Max pooling", "avgpool": "Average pooling",
+               "flatten": "Flatten", "dense": "Dense (fully connected)"}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class BuildView(QtWidgets.QWidget):
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.editor = ArchitectureEditor()
+        self.editor.specChanged.connect(self._on_spec_changed)
+        # Replaced in tests; asks before throwing trained weights away.
+        self.confirm = self._ask
+
+        bar = QtWidgets.QHBoxLayout()
+        self.preset_combo = QtWidgets.QComboBox()
+        self.preset_combo.setObjectName("presetCombo")
+        self.preset_combo.setToolTip("Ready-made architectures to start from")
+        load_preset = QtWidgets.QPushButton("Load preset")
+        load_preset.setToolTip("Replace the table by the chosen preset")
+        load_preset.clicked.connect(lambda: self.load_preset(self.preset_combo.currentText()))
+        add = QtWidgets.QToolButton()
+        add.setText("Add layer")
+        add.setObjectName("addLayerButton")
+        add.setToolTip("Insert a layer below the selected one (Ctrl+Shift+A)")
+        add.setPopupMode(QtWidgets.QToolButton.InstantPopup)
+        menu = QtWidgets.QMenu(add)
+        for kind in LAYER_TYPES:
+            act = menu.addAction(_TYPE_NAMES[kind])
+            act.triggered.connect(lambda _=False, k=kind: self.editor.add_layer(k))
+        add.setMenu(menu)
+        QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Shift+A"), self, add.showMenu)
+        remove = QtWidgets.QPushButton("Remove")
+        remove.setObjectName("removeLayerButton")
+        remove.setToolTip("Delete the selected layer")
+        remove.clicked.connect(lambda: self.editor.remove_layer())
+        up = QtWidgets.QPushButton("Move up")
+        up.setToolTip("Move the selected layer one place towards the input (Alt+Up)")
+        up.setShortcut(QtGui.QKeySequence("Alt+Up"))
+        up.clicked.connect(lambda: self.editor.move_layer(None, -1))
+        down = QtWidgets.QPushButton("Move down")
+        down.setToolTip("Move the selected layer one place towards the output (Alt+Down)")
+        down.setShortcut(QtGui.QKeySequence("Alt+Down"))
+        down.clicked.connect(lambda: self.editor.move_layer(None, +1))
+        open_b = QtWidgets.QPushButton("Open…")
+        open_b.setToolTip("Open an architecture JSON file")
+        open_b.clicked.connect(self.open_dialog)
+        save_b = QtWidgets.QPushButton("Save…")
+        save_b.setToolTip("Save this architecture as JSON")
+        save_b.clicked.connect(self.save_dialog)
+        for w in (QtWidgets.QLabel("Preset"), self.preset_combo, load_preset):
+            bar.addWidget(w)
+        bar.addSpacing(16)
+        for w in (add, remove, up, down):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(open_b)
+        bar.addWidget(save_b)
+
+        self.input_label = QtWidgets.QLabel("Input: 1 × 28 × 28 (one grey 28×28 image)")
+        self.input_label.setToolTip("The shape of one input image: channels × height × width")
+
+        self.status = QtWidgets.QLabel("")
+        self.status.setObjectName("buildStatusLabel")
+        self.status.setWordWrap(True)
+        self.status.setTextFormat(QtCore.Qt.PlainText)
+        self.status.setMinimumHeight(40)
+        self.totals = QtWidgets.QLabel("")
+        self.totals.setObjectName("buildTotals")
+        self.apply_button = QtWidgets.QPushButton("Use this network")
+        self.apply_button.setObjectName("buildApplyButton")
+        self.apply_button.setToolTip("Build a fresh network with this architecture (new random weights).\n"
+                                     "Ctrl+Return")
+        self.apply_button.setShortcut(QtGui.QKeySequence("Ctrl+Return"))
+        self.apply_button.clicked.connect(lambda: self.apply())
+        bottom = QtWidgets.QHBoxLayout()
+        bottom.addWidget(self.totals, 1)
+        bottom.addWidget(self.apply_button)
+
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addLayout(bar)
+        lay.addWidget(self.input_label)
+        lay.addWidget(self.editor, 1)
+        lay.addWidget(self.status)
+        lay.addLayout(bottom)
+
+        try:
+            from cnncore.architecture import DEFAULT_PRESET, PRESETS
+            self.preset_combo.addItems(sorted(PRESETS))
+            self.preset_combo.setCurrentText(DEFAULT_PRESET)
+        except Exception as e:
+            self.status.setText(f"Architectures are not available: {e}")
+        self.state.networkChanged.connect(self._on_network)
+        self._on_network()
+
+    # --------------------------------------------------------------- actions
+    def _on_network(self) -> None:
+        net = self.state.network
+        if net is not None:
+            self.editor.set_spec(net.spec)
+            self._applied = self.editor.spec()
+            self._on_spec_changed()
+
+    def load_preset(self, name: str) -> None:
+        from cnncore.architecture import preset
+        try:
+            self.editor.set_spec(preset(name))
+        except Exception as e:
+            self._error(str(e))
+
+    def _on_spec_changed(self) -> None:
+        ok = self.editor.valid()
+        self.apply_button.setEnabled(ok and not self.state.training)
+        if ok:
+            params, macs = self.editor.totals()
+            self.totals.setText(f"{len(self.editor.spec()['layers'])} layers · {params:,} parameters · "
+                                f"{macs:,} multiply-adds per image")
+            changed = getattr(self, "_applied", None) != self.editor.spec()
+            self.status.setStyleSheet("color: #2a6;")
+            self.status.setText("Every layer fits." + (" Press “Use this network” to build it." if changed else
+                                                       " This is the network in use."))
+        else:
+            self.totals.setText("")
+            self.status.setStyleSheet("color: #b00020;")
+            self.status.setText("Cannot be trained yet: " + (self.editor.problem() or "?"))
+
+    def apply(self) -> bool:
+        """Build a new network from the table. Refused (returns False, says why) when a layer
+        does not fit, while training runs, or when the user keeps the trained weights."""
+        if not self.editor.valid():
+            self._error("Cannot be trained yet: " + (self.editor.problem() or "?"))
+            self.state.say("The architecture does not fit: " + (self.editor.problem() or "?"))
+            return False
+        if self.state.training:
+            self.state.say("Stop the training before changing the network.")
+            return False
+        if self.state.trained and not self.confirm(
+                "The current network has trained weights. Build the new architecture and discard them?"):
+            return False
+        from cnncore.network import Network
+        try:
+            net = Network(self.editor.spec(), seed=0)
+        except Exception as e:
+            self._error(f"Could not build the network: {e}")
+            return False
+        self.state.set_network(net, "a new, untrained network (random weights)", trained=False)
+        self.state.say("New network built: its weights are random until you train it.")
+        return True
+
+    def _ask(self, text: str) -> bool:
+        r = QtWidgets.QMessageBox.question(self, "Discard trained weights?", text,
+                                           QtWidgets.QMessageBox.Yes | QtWidgets.QMessageBox.Cancel,
+                                           QtWidgets.QMessageBox.Cancel)
+        return r == QtWidgets.QMessageBox.Yes
+
+    def _error(self, text: str) -> None:
+        self.status.setStyleSheet("color: #b00020;")
+        self.status.setText(text)
+
+    def open_file(self, path) -> bool:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+            self.editor.set_spec(text)
+        except Exception as e:
+            self._error(f"Could not open {Path(path).name}: {e}")
+            return False
+        self.state.say(f"Opened {Path(path).name}")
+        return True
+
+    def save_file(self, path) -> bool:
+        try:
+            _write_atomic(Path(path), self.editor.to_json() + "\n")
+        except Exception as e:
+            self._error(f"Could not save {Path(path).name}: {e}")
+            return False
+        self.state.say(f"Saved {Path(path).name}")
+        return True
+
+    def open_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open architecture", str(data_dir()),
+                                                        "Architecture (*.json)")
+        if path:
+            self.open_file(path)
+
+    def save_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save architecture",
+                                                        str(data_dir() / "architecture.json"),
+                                                        "Architecture (*.json)")
+        if path:
+            self.save_file(path)

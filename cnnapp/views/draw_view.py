@@ -1,0 +1,219 @@
+"""Draw tab: the canvas, what the network sees after preprocessing, and its ten probabilities."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..settings import data_dir
+from ..widgets.canvas import DrawCanvas
+from ..widgets.plots import ProbabilityPlot
+
+GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
+
+
+def _preprocess(ink: np.ndarray) -> np.ndarray:
+    from cnncore.datasets import preprocess_drawing
+    return preprocess_drawing(ink)
+
+
+class DrawView(QtWidgets.QWidget):
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.canvas = DrawCanvas()
+        self.state.drawing_provider = self.network_input
+
+        undo = QtWidgets.QPushButton("Undo")
+        undo.setObjectName("undoButton")
+        undo.setToolTip("Take back the last stroke (Ctrl+Z)")
+        undo.setShortcut(QtGui.QKeySequence.Undo)
+        undo.clicked.connect(self.canvas.undo)
+        clear = QtWidgets.QPushButton("Clear")
+        clear.setObjectName("clearButton")
+        clear.setToolTip("Wipe the sheet (Delete or Ctrl+L)")
+        clear.clicked.connect(self.canvas.clear)
+        for seq in ("Delete", "Ctrl+L"):
+            sc = QtGui.QShortcut(QtGui.QKeySequence(seq), self)
+            sc.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
+            sc.activated.connect(self.canvas.clear)
+        self.brush = QtWidgets.QSlider(QtCore.Qt.Horizontal)
+        self.brush.setRange(4, 14)
+        self.brush.setValue(int(round(self.canvas.brush_width() * 100)))
+        self.brush.setToolTip("Pen thickness (as a share of the sheet)")
+        self.brush.valueChanged.connect(lambda v: self.canvas.set_brush_width(v / 100.0))
+        self.brush.setMaximumWidth(140)
+        tools = QtWidgets.QHBoxLayout()
+        tools.addWidget(undo)
+        tools.addWidget(clear)
+        tools.addStretch(1)
+        pen_label = QtWidgets.QLabel("Pen")
+        pen_label.setToolTip(self.brush.toolTip())
+        tools.addWidget(pen_label)
+        tools.addWidget(self.brush)
+
+        left = QtWidgets.QVBoxLayout()
+        hint = QtWidgets.QLabel("Draw one digit, 0 to 9, as large as the dashed box.")
+        hint.setObjectName("drawHint")
+        left.addWidget(hint)
+        left.addWidget(self.canvas, 1)
+        left.addLayout(tools)
+
+        # What the network sees: the 28x28 input after MNIST-style preprocessing.
+        self.seen = pg.GraphicsLayoutWidget()
+        self.seen.setObjectName("networkInputView")
+        self.seen.setToolTip("The 28×28 picture the network actually gets: your drawing scaled into a\n"
+                             "20×20 box and centred by its centre of mass, as in MNIST.")
+        self.seen.setBackground("w")
+        self.seen.setFixedSize(168, 168)
+        vb = self.seen.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
+        vb.setMenuEnabled(False)
+        self.seen_img = pg.ImageItem(axisOrder="row-major")
+        self.seen_img.setImage(np.zeros((28, 28), np.float32), levels=(0, 1), lut=GREY_LUT)
+        vb.addItem(self.seen_img)
+        vb.setRange(QtCore.QRectF(0, 0, 28, 28), padding=0)
+        seen_box = QtWidgets.QGroupBox("What the network sees (28×28)")
+        sb = QtWidgets.QHBoxLayout(seen_box)
+        sb.addWidget(self.seen, 0, QtCore.Qt.AlignLeft)
+        self.answer = QtWidgets.QLabel("")
+        self.answer.setObjectName("answerLabel")
+        self.answer.setWordWrap(True)
+        f = self.answer.font()
+        f.setPointSizeF(f.pointSizeF() * 1.6)
+        self.answer.setFont(f)
+        self.answer.setMinimumWidth(180)
+        sb.addWidget(self.answer, 1)
+
+        self.probs = ProbabilityPlot()
+        self.probs.setMinimumHeight(220)
+
+        # Add to my digits.
+        add_box = QtWidgets.QGroupBox("My digits")
+        ab = QtWidgets.QHBoxLayout(add_box)
+        self.label_combo = QtWidgets.QComboBox()
+        self.label_combo.addItems([str(i) for i in range(10)])
+        self.label_combo.setToolTip("The digit you meant to draw")
+        self.add_button = QtWidgets.QPushButton("Add to my digits")
+        self.add_button.setObjectName("addDrawingButton")
+        self.add_button.setToolTip("Store this drawing with the chosen label in your own data set\n"
+                                   "(saved to disk at once). Ctrl+D")
+        self.add_button.setShortcut(QtGui.QKeySequence("Ctrl+D"))
+        self.add_button.clicked.connect(self.add_to_my_digits)
+        self.count_label = QtWidgets.QLabel("")
+        self.count_label.setObjectName("drawingsCount")
+        ab.addWidget(QtWidgets.QLabel("as"))
+        ab.addWidget(self.label_combo)
+        ab.addWidget(self.add_button)
+        ab.addWidget(self.count_label, 1)
+
+        self.model_label = QtWidgets.QLabel("")
+        self.model_label.setObjectName("modelLabel")
+        self.model_label.setWordWrap(True)
+        self.model_label.setStyleSheet("color: #555;")
+
+        right = QtWidgets.QVBoxLayout()
+        right.addWidget(seen_box)
+        right.addWidget(self.probs, 1)
+        right.addWidget(add_box)
+        right.addWidget(self.model_label)
+
+        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
+        self.splitter.setObjectName("drawSplitter")
+        lw = QtWidgets.QWidget()
+        lw.setLayout(left)
+        rw = QtWidgets.QWidget()
+        rw.setLayout(right)
+        self.splitter.addWidget(lw)
+        self.splitter.addWidget(rw)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.addWidget(self.splitter)
+
+        self._timer = QtCore.QTimer(self, singleShot=True, interval=40)
+        self._timer.timeout.connect(self.update_prediction)
+        self.canvas.changed.connect(self._timer.start)
+        self.canvas.strokeFinished.connect(self.update_prediction)
+        self.canvas.strokeFinished.connect(self.state.drawingChanged)
+        self.state.networkChanged.connect(self._on_network)
+        self.state.weightsChanged.connect(self.update_prediction)
+        self._dataset = None
+        self._refresh_count()
+        self._on_network()
+
+    # ----------------------------------------------------------------- helpers
+    def network_input(self):
+        """The preprocessed (28, 28) float32 input, or None when the sheet is empty."""
+        ink = self.canvas.array()
+        if float(ink.max()) < 0.02:
+            return None
+        try:
+            return np.asarray(_preprocess(ink), dtype=np.float32)
+        except Exception as e:  # preprocessing unavailable or failed: say so, do not crash
+            self.state.say(f"Could not prepare the drawing: {e}")
+            return None
+
+    def _on_network(self) -> None:
+        net = self.state.network
+        if net is None:
+            self.model_label.setText("No network yet.")
+        else:
+            self.model_label.setText(f"Network: {self.state.source}. Draw to see what it answers; "
+                                     "train it on the Train tab to make it better.")
+        self.update_prediction()
+
+    def update_prediction(self) -> None:
+        self._timer.stop()
+        x = self.network_input()
+        if x is None:
+            self.seen_img.setImage(np.zeros((28, 28), np.float32), levels=(0, 1), lut=GREY_LUT)
+            self.probs.set_probabilities(None)
+            self.answer.setText("Draw a digit…")
+            return
+        self.seen_img.setImage(x, levels=(0, 1), lut=GREY_LUT)
+        net = self.state.view_network()
+        if net is None:
+            self.probs.set_probabilities(None)
+            self.answer.setText("")
+            return
+        try:
+            p = np.asarray(net.predict_proba(x[None, None]))[0]
+        except Exception as e:
+            self.state.say(f"The network could not read the drawing: {e}")
+            return
+        self.probs.set_probabilities(p)
+        best = int(np.argmax(p))
+        self.answer.setText(f"Looks like a <b>{best}</b><br><span style='font-size:small;color:#555'>"
+                            f"{p[best]:.0%} sure</span>")
+        self.label_combo.setCurrentIndex(best)
+
+    def _drawings(self):
+        if self._dataset is None:
+            from cnncore.datasets import DrawingsDataset
+            self._dataset = DrawingsDataset(data_dir() / "my_digits.npz")
+        return self._dataset
+
+    def _refresh_count(self) -> None:
+        try:
+            n = len(self._drawings())
+        except Exception:
+            self.count_label.setText("")
+            return
+        self.count_label.setText(f"{n} saved" if n else "none saved yet")
+
+    def add_to_my_digits(self) -> bool:
+        x = self.network_input()
+        if x is None:
+            self.state.say("Draw a digit first, then add it.")
+            return False
+        label = self.label_combo.currentIndex()
+        try:
+            ds = self._drawings()
+            ds.append(x, label)
+        except Exception as e:
+            self.state.say(f"Could not save the drawing: {e}")
+            return False
+        self.state.datasets.pop("drawings", None)
+        self._refresh_count()
+        self.state.say(f"Saved as a {label}; you now have {len(ds)} digits of your own.")
+        return True

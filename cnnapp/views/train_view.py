@@ -1,0 +1,597 @@
+"""Train tab: choose the data and the optimizer, start / pause / stop, watch the plots live."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..settings import data_dir
+from ..widgets.heatmap import MapGroup, MapGrid
+from ..widgets.plots import AccuracyPlot, ConfusionPlot, LossPlot, SpeedPlot
+from ..workers import DownloadWorker, TrainWorker, start_in_thread
+
+SOURCES = [("generated", "Generated digits (offline)"), ("drawings", "My drawings"),
+           ("shared", "MNIST subset beside the project"), ("mnist", "MNIST (download, 60,000 digits)"),
+           ("idx", "IDX files…")]
+
+
+def _split(X, y, fraction: float, seed: int = 0):
+    """A reproducible shuffle-split into training and held-out parts (indices only)."""
+    n = len(X)
+    n_val = int(round(n * fraction)) if n >= 10 else 0
+    order = np.random.default_rng(seed).permutation(n)
+    v, t = order[:n_val], order[n_val:]
+    return X[t], y[t], X[v], y[v]
+
+
+class TrainView(QtWidgets.QWidget):
+    trainingStarted = QtCore.Signal()
+    trainingFinished = QtCore.Signal(object)
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.worker = None
+        self.thread = None
+        self.dl_thread = None
+        self.dl_worker = None
+        self._idx_files = None
+        self._t0 = 0.0
+        self._last_finished = None
+        self._val_images = None
+
+        # ---- data
+        data_box = QtWidgets.QGroupBox("Data")
+        form = QtWidgets.QFormLayout(data_box)
+        self.source = QtWidgets.QComboBox()
+        self.source.setObjectName("trainSource")
+        for key, text in SOURCES:
+            self.source.addItem(text, key)
+        self.source.setToolTip("Which digits to learn from")
+        self.source.currentIndexChanged.connect(self._on_source)
+        self.count = QtWidgets.QSpinBox()
+        self.count.setObjectName("trainCount")
+        self.count.setRange(100, 60000)
+        self.count.setSingleStep(1000)
+        self.count.setValue(6000)
+        self.count.setToolTip("How many digits to generate (or use at most from the data set)")
+        self.holdout = QtWidgets.QDoubleSpinBox()
+        self.holdout.setRange(0.0, 0.5)
+        self.holdout.setSingleStep(0.05)
+        self.holdout.setValue(0.15)
+        self.holdout.setToolTip("Share of the digits kept aside to measure accuracy on unseen data")
+        self.download_bar = QtWidgets.QProgressBar()
+        self.download_bar.setObjectName("downloadProgress")
+        self.download_bar.setToolTip("MNIST download progress")
+        self.download_bar.setTextVisible(True)
+        self.download_bar.hide()
+        self.idx_button = QtWidgets.QPushButton("Choose IDX files…")
+        self.idx_button.setToolTip("Pick an images file and a labels file in MNIST's IDX format (.gz or raw)")
+        self.idx_button.clicked.connect(self.choose_idx)
+        self.idx_button.hide()
+        form.addRow("Source", self.source)
+        form.addRow("Digits", self.count)
+        form.addRow("Held out", self.holdout)
+        form.addRow(self.idx_button)
+        form.addRow(self.download_bar)
+
+        # ---- optimizer
+        opt_box = QtWidgets.QGroupBox("Learning")
+        of = QtWidgets.QFormLayout(opt_box)
+        self.optimizer = QtWidgets.QComboBox()
+        self.optimizer.setObjectName("trainOptimizer")
+        self.optimizer.addItem("Adam", "adam")
+        self.optimizer.addItem("SGD with momentum", "sgd")
+        self.optimizer.setToolTip("How the gradients turn into weight changes")
+        self.optimizer.currentIndexChanged.connect(self._on_optimizer)
+        self.lr = QtWidgets.QDoubleSpinBox()
+        self.lr.setObjectName("trainLearningRate")
+        self.lr.setDecimals(5)
+        self.lr.setRange(0.00001, 2.0)
+        self.lr.setSingleStep(0.0005)
+        self.lr.setValue(0.003)
+        self.lr.setToolTip("Learning rate: the size of each step. It may be changed while training runs.")
+        self.lr.valueChanged.connect(self._on_lr)
+        self.batch = QtWidgets.QSpinBox()
+        self.batch.setObjectName("trainBatchSize")
+        self.batch.setRange(1, 1024)
+        self.batch.setValue(32)
+        self.batch.setToolTip("Images per gradient step")
+        self.epochs = QtWidgets.QSpinBox()
+        self.epochs.setObjectName("trainEpochs")
+        self.epochs.setRange(1, 200)
+        self.epochs.setValue(3)
+        self.epochs.setToolTip("Passes over the training digits")
+        of.addRow("Optimizer", self.optimizer)
+        of.addRow("Learning rate", self.lr)
+        of.addRow("Batch size", self.batch)
+        of.addRow("Epochs", self.epochs)
+
+        # ---- controls
+        SP = QtWidgets.QStyle.StandardPixmap
+        self.start_button = QtWidgets.QPushButton(self.style().standardIcon(SP.SP_MediaPlay), "Start")
+        self.start_button.setObjectName("trainStartButton")
+        self.start_button.setToolTip("Train the current network (F5)")
+        self.start_button.setShortcut(QtGui.QKeySequence("F5"))
+        self.start_button.clicked.connect(lambda: self.start())
+        self.pause_button = QtWidgets.QPushButton(self.style().standardIcon(SP.SP_MediaPause), "Pause")
+        self.pause_button.setObjectName("trainPauseButton")
+        self.pause_button.setToolTip("Hold after the current batch; press again to go on (F6)")
+        self.pause_button.setShortcut(QtGui.QKeySequence("F6"))
+        self.pause_button.setCheckable(True)
+        self.pause_button.toggled.connect(self._on_pause)
+        self.stop_button = QtWidgets.QPushButton(self.style().standardIcon(SP.SP_MediaStop), "Stop")
+        self.stop_button.setObjectName("trainStopButton")
+        self.stop_button.setToolTip("Stop after the current batch and keep the weights learned so far (Shift+F5)")
+        self.stop_button.setShortcut(QtGui.QKeySequence("Shift+F5"))
+        self.stop_button.clicked.connect(self.stop)
+        buttons = QtWidgets.QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(b)
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setObjectName("trainProgress")
+        self.progress.setToolTip("Share of the planned batches done")
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("%p%")
+        self.eta = QtWidgets.QLabel("")
+        self.eta.setObjectName("trainEta")
+        self.eta.setWordWrap(True)
+        self.eta.setMinimumHeight(self.fontMetrics().height() * 3)
+        self.eta.setAlignment(QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
+
+        files = QtWidgets.QHBoxLayout()
+        self.save_button = QtWidgets.QPushButton("Save model…")
+        self.save_button.setObjectName("saveModelButton")
+        self.save_button.setToolTip("Save the network's architecture and weights as .npz (Ctrl+S)")
+        self.save_button.clicked.connect(self.save_dialog)
+        self.open_button = QtWidgets.QPushButton("Open model…")
+        self.open_button.setObjectName("openModelButton")
+        self.open_button.setToolTip("Open a model saved before (.npz) (Ctrl+O)")
+        self.open_button.clicked.connect(self.open_dialog)
+        files.addWidget(self.save_button)
+        files.addWidget(self.open_button)
+
+        left = QtWidgets.QWidget()
+        left.setObjectName("trainControls")
+        ll = QtWidgets.QVBoxLayout(left)
+        ll.addWidget(data_box)
+        ll.addWidget(opt_box)
+        ll.addLayout(buttons)
+        ll.addWidget(self.progress)
+        ll.addWidget(self.eta)
+        ll.addStretch(1)
+        ll.addLayout(files)
+        left.setMinimumWidth(300)
+        left.setMaximumWidth(380)
+
+        # ---- plots
+        self.loss_plot = LossPlot()
+        self.acc_plot = AccuracyPlot()
+        self.speed_plot = SpeedPlot()
+        self.live = MapGrid()
+        self.live.setObjectName("liveMapGrid")
+        self.live.setToolTip("The first layer's filters and one sample's feature maps, refreshed a few "
+                             "times per second while training")
+        self.confusion = ConfusionPlot()
+        self.gallery = QtWidgets.QListWidget()
+        self.gallery.setObjectName("misclassifiedGallery")
+        self.gallery.setToolTip("Held-out digits the network got wrong after the last epoch "
+                                "(true digit → its answer)")
+        self.gallery.setViewMode(QtWidgets.QListView.IconMode)
+        self.gallery.setIconSize(QtCore.QSize(56, 56))
+        self.gallery.setGridSize(QtCore.QSize(76, 84))
+        self.gallery.setResizeMode(QtWidgets.QListView.Adjust)
+        self.gallery.setMovement(QtWidgets.QListView.Static)
+        self.bottom_tabs = QtWidgets.QTabWidget()
+        self.bottom_tabs.addTab(self.live, "Filters && feature maps")
+        self.bottom_tabs.addTab(self.confusion, "Confusion matrix")
+        self.bottom_tabs.addTab(self.gallery, "Misclassified")
+        self.bottom_tabs.setToolTip("")
+        top = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
+        top.addWidget(self.loss_plot)
+        top.addWidget(self.acc_plot)
+        top.addWidget(self.speed_plot)
+        top.setSizes([420, 320, 240])
+        self.plot_splitter = QtWidgets.QSplitter(QtCore.Qt.Vertical)
+        self.plot_splitter.setObjectName("trainPlotSplitter")
+        self.plot_splitter.addWidget(top)
+        self.plot_splitter.addWidget(self.bottom_tabs)
+        self.plot_splitter.setSizes([330, 370])
+
+        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
+        self.splitter.setObjectName("trainSplitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.plot_splitter)
+        self.splitter.setStretchFactor(1, 1)
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.addWidget(self.splitter)
+
+        self._on_source()
+        self._set_running(False)
+
+    # ------------------------------------------------------------ settings
+    def settings_dict(self) -> dict:
+        return {"source": self.source.currentData(), "count": self.count.value(),
+                "holdout": self.holdout.value(), "optimizer": self.optimizer.currentData(),
+                "lr": self.lr.value(), "batch": self.batch.value(), "epochs": self.epochs.value()}
+
+    def apply_settings(self, d: dict) -> None:
+        i = self.source.findData(d.get("source"))
+        if i >= 0 and d.get("source") != "idx":
+            self.source.setCurrentIndex(i)
+        for w, k in ((self.count, "count"), (self.batch, "batch"), (self.epochs, "epochs")):
+            try:
+                w.setValue(int(d[k]))
+            except (KeyError, TypeError, ValueError):
+                pass
+        i = self.optimizer.findData(d.get("optimizer"))
+        if i >= 0:
+            self.optimizer.setCurrentIndex(i)
+        for w, k in ((self.holdout, "holdout"), (self.lr, "lr")):
+            try:
+                w.setValue(float(d[k]))
+            except (KeyError, TypeError, ValueError):
+                pass
+
+    # ---------------------------------------------------------------- data
+    def _on_source(self, *_):
+        key = self.source.currentData()
+        self.idx_button.setVisible(key == "idx")
+        self.count.setEnabled(key != "drawings")
+        self.download_bar.setVisible(key == "mnist" and self.dl_thread is not None)
+
+    def _on_optimizer(self, *_):
+        self.lr.setValue(0.003 if self.optimizer.currentData() == "adam" else 0.05)
+
+    def choose_idx(self):
+        images, _ = QtWidgets.QFileDialog.getOpenFileName(self, "IDX images file", str(data_dir()),
+                                                          "IDX images (*idx3* *.gz *.ubyte);;All files (*)")
+        if not images:
+            return
+        labels, _ = QtWidgets.QFileDialog.getOpenFileName(self, "IDX labels file", str(Path(images).parent),
+                                                          "IDX labels (*idx1* *.gz *.ubyte);;All files (*)")
+        if labels:
+            self._idx_files = (images, labels)
+            self.state.say(f"Will train on {Path(images).name} with {Path(labels).name}")
+
+    def make_loader(self):
+        """A callable for the worker thread returning (X, y, X_val, y_val), chosen from the form."""
+        key = self.source.currentData()
+        n = self.count.value()
+        frac = self.holdout.value()
+        idx_files = self._idx_files
+
+        def limit(X, y):
+            return X[:n], y[:n]
+
+        if key == "generated":
+            def load():
+                from cnncore.datasets import generated_digits
+                X, y = generated_digits(n, seed=1)
+                return _split(X, y, frac)
+        elif key == "drawings":
+            def load():
+                from cnncore.datasets import DrawingsDataset
+                ds = DrawingsDataset(data_dir() / "my_digits.npz")
+                if len(ds) < 10:
+                    raise ValueError(f"you have {len(ds)} drawings of your own; add at least 10 on the Draw tab")
+                return _split(ds.images, ds.labels, frac)
+        elif key == "shared":
+            def load():
+                from cnncore.datasets import load_idx_pair, shared_mnist_dir
+                d = shared_mnist_dir()
+                if d is None:
+                    raise ValueError("there is no MNIST subset beside the project")
+                imgs = sorted(Path(d).glob("*images*"))[0]
+                labs = sorted(Path(d).glob("*labels*"))[0]
+                return _split(*limit(*load_idx_pair(imgs, labs)), frac)
+        elif key == "mnist":
+            paths = self.state.datasets.get("mnist_paths")
+            if paths is None:
+                self.download_mnist()
+                raise RuntimeError("MNIST is being downloaded; press Start again when it is done")
+
+            def load():
+                from cnncore.datasets import load_idx_pair
+                imgs = next(p for k, p in paths.items() if "train" in k and "image" in k)
+                labs = next(p for k, p in paths.items() if "train" in k and "label" in k)
+                return _split(*limit(*load_idx_pair(imgs, labs)), frac)
+        else:
+            if not idx_files:
+                self.choose_idx()
+                idx_files = self._idx_files
+                if not idx_files:
+                    raise RuntimeError("choose an images file and a labels file first")
+
+            def load():
+                from cnncore.datasets import load_idx_pair
+                return _split(*limit(*load_idx_pair(*idx_files)), frac)
+        return load
+
+    def download_mnist(self) -> None:
+        if self.dl_thread is not None:
+            return
+        self.dl_worker = DownloadWorker()
+        self.dl_worker.progress.connect(self._on_download_progress)
+        self.dl_worker.finished.connect(self._on_download_done)
+        self.dl_worker.failed.connect(self._on_download_failed)
+        self.download_bar.setRange(0, 0)
+        self.download_bar.setFormat("connecting…")
+        self.download_bar.show()
+        self.dl_thread = start_in_thread(self.dl_worker, self, "mnist-download")
+        self.dl_thread.finished.connect(self._on_download_thread_end)
+
+    def _on_download_progress(self, done, total, name):
+        if total:
+            self.download_bar.setRange(0, 1000)
+            self.download_bar.setValue(int(1000 * done / total))
+            self.download_bar.setFormat(f"{name}: {done / 1e6:.1f} of {total / 1e6:.1f} MB")
+        else:
+            self.download_bar.setFormat(f"{name}: {done / 1e6:.1f} MB")
+
+    def _on_download_done(self, paths):
+        self.state.datasets["mnist_paths"] = {str(k): str(v) for k, v in dict(paths).items()}
+        self.download_bar.setRange(0, 1)
+        self.download_bar.setValue(1)
+        self.download_bar.setFormat("MNIST is ready")
+        self.state.say("MNIST downloaded and checked. Press Start to train on it.")
+
+    def _on_download_failed(self, msg):
+        self.download_bar.hide()
+        self.state.say(msg, 0)
+
+    def _on_download_thread_end(self):
+        self.dl_thread = None
+        self.dl_worker = None
+
+    # -------------------------------------------------------------- running
+    def is_running(self) -> bool:
+        return self.thread is not None
+
+    def start(self) -> bool:
+        if self.thread is not None:
+            return False
+        net = self.state.network
+        if net is None:
+            self.state.say("Build a network on the Build tab first.")
+            return False
+        try:
+            from cnncore.training import TrainConfig
+            config = TrainConfig(optimizer=self.optimizer.currentData(), lr=float(self.lr.value()),
+                                 batch_size=self.batch.value(), epochs=self.epochs.value(), seed=0)
+            loader = self.make_loader()
+        except Exception as e:  # noqa: BLE001
+            self.state.say(f"Cannot train: {e}", 0)
+            return False
+        sample = self._sample()
+        self.loss_plot.clear_data()
+        self.acc_plot.clear_data()
+        self.speed_plot.clear_data()
+        self.gallery.clear()
+        self._epoch_offset = 0
+        self.state.snapshot = net.copy()
+        self.state.training = True
+        self.worker = TrainWorker(net, loader, config, sample)
+        self.worker.status.connect(self._on_status)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.epochDone.connect(self._on_epoch)
+        self.worker.snapshot.connect(self._on_snapshot)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(lambda m: self.state.say(m, 0))
+        self._t0 = time.perf_counter()
+        self.progress.setValue(0)
+        self.eta.setText("Starting…")
+        self.pause_button.setChecked(False)
+        self.thread = start_in_thread(self.worker, self, "training")
+        self.thread.finished.connect(self._on_thread_end)
+        self._set_running(True)
+        self.trainingStarted.emit()
+        return True
+
+    def _sample(self):
+        x = self.state.current_drawing()
+        if x is not None:
+            return x
+        try:
+            from cnncore.datasets import generated_digits, to_input
+            X, _ = generated_digits(1, seed=7)
+            return to_input(X)[0, 0]
+        except Exception:  # noqa: BLE001
+            return None
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.eta.setText("Stopping after this batch…")
+
+    def _on_pause(self, checked: bool) -> None:
+        if self.worker is None:
+            return
+        if checked:
+            self.worker.pause()
+            self.pause_button.setText("Resume")
+            self.eta.setText("Paused. Press Resume to go on.")
+        else:
+            self.worker.resume()
+            self.pause_button.setText("Pause")
+
+    def _on_lr(self, value: float) -> None:
+        if self.worker is not None:
+            try:
+                self.worker.set_lr(value)
+                self.state.say(f"Learning rate set to {value:g} for the next batches.", 3000)
+            except Exception as e:  # noqa: BLE001
+                self.state.say(str(e))
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        for w in (self.source, self.count, self.holdout, self.optimizer, self.batch, self.epochs,
+                  self.open_button, self.idx_button):
+            w.setEnabled(not running)
+        if not running:
+            self.pause_button.setChecked(False)
+            self.pause_button.setText("Pause")
+            self._on_source()
+
+    def _on_status(self, text: str) -> None:
+        self.eta.setText(text)
+
+    def _on_progress(self, d: dict) -> None:
+        self.loss_plot.add_points(d["x"], d["loss"])
+        self.speed_plot.add_points(d["x"], d["ips"])
+        p = float(d["progress"])
+        self.progress.setValue(int(1000 * p))
+        elapsed = time.perf_counter() - self._t0
+        left = elapsed * (1 - p) / p if p > 0 else float("nan")
+        if not (self.worker is not None and self.pause_button.isChecked()):
+            self.eta.setText(f"Epoch {d['epoch']}, batch {d['batch']} of {d['batches']} · "
+                             f"{d['ips'][-1]:,.0f} images/s · lr {d['lr']:.2g}<br>"
+                             f"about {_duration(left)} left")
+
+    def _on_epoch(self, ev) -> None:
+        val = None if not np.isfinite(ev.val_accuracy) else ev.val_accuracy
+        self.acc_plot.add_epoch(ev.epoch, ev.train_accuracy, val)
+        if ev.confusion is not None and np.asarray(ev.confusion).sum() > 0:
+            self.confusion.set_matrix(ev.confusion)
+        self._fill_gallery(ev)
+        msg = f"Epoch {ev.epoch}: training accuracy {ev.train_accuracy:.1%}"
+        if val is not None:
+            msg += f", held-out accuracy {val:.1%}"
+        self.state.say(msg, 8000)
+
+    def _fill_gallery(self, ev) -> None:
+        w = self.worker
+        if w is None or w.X_val is None or len(ev.misclassified) == 0:
+            return
+        snap = self.state.snapshot
+        self.gallery.clear()
+        idx = np.asarray(ev.misclassified)[:60]
+        Xv = np.asarray(w.X_val)[idx]
+        yv = np.asarray(w.y_val)[idx]
+        preds = None
+        if snap is not None:
+            try:
+                from cnncore.datasets import to_input
+                preds = snap.predict(to_input(Xv) if Xv.dtype == np.uint8 else Xv)
+            except Exception:  # noqa: BLE001
+                preds = None
+        for k in range(len(idx)):
+            img = Xv[k]
+            if img.dtype != np.uint8:
+                img = (np.clip(np.asarray(img).reshape(28, 28), 0, 1) * 255).astype(np.uint8)
+            img = np.ascontiguousarray(img.reshape(28, 28))
+            q = QtGui.QImage(img.data, 28, 28, 28, QtGui.QImage.Format_Grayscale8).copy()
+            pix = QtGui.QPixmap.fromImage(q.scaled(56, 56))
+            text = f"{int(yv[k])} → {int(preds[k])}" if preds is not None else f"true {int(yv[k])}"
+            it = QtWidgets.QListWidgetItem(QtGui.QIcon(pix), text)
+            it.setToolTip(f"A {int(yv[k])}" + (f" the network read as {int(preds[k])}" if preds is not None else ""))
+            self.gallery.addItem(it)
+
+    def _on_snapshot(self, snap, maps) -> None:
+        self.state.snapshot = snap
+        groups = []
+        if "sample" in maps:
+            groups.append(MapGroup("input", maps["sample"], "sample input (28 × 28)"))
+        for key, arr in maps.items():
+            if key.endswith(".W"):
+                groups.append(MapGroup(key, arr, f"{key} — first layer's filters", diverging=True))
+        for key, arr in maps.items():
+            if key.endswith(".y"):
+                groups.append(MapGroup(key, arr, f"{key} — feature maps of the sample"))
+        if self.bottom_tabs.currentWidget() is self.live or not self.live.map_count():
+            self.live.set_groups(groups)
+        self.state.weightsChanged.emit()
+
+    def _on_finished(self, ev) -> None:
+        self._last_finished = ev
+        net = self.state.network
+        self.state.training = False
+        self.state.snapshot = None
+        if ev.reason in ("done", "stopped") and "could not start" not in ev.message:
+            self.state.trained = True
+            self.state.source = "trained here"
+            self.state.history = getattr(net, "history", None)
+        self._set_running(False)
+        text = {"done": "Finished", "stopped": "Stopped", "diverged": "Diverged"}.get(ev.reason, ev.reason)
+        self.eta.setText(f"{text}: {ev.message}")
+        if ev.reason == "done":
+            self.progress.setValue(1000)
+        self.state.say(f"{text}: {ev.message}", 0 if ev.reason == "diverged" else 10000)
+        self.state.weightsChanged.emit()
+        self.trainingFinished.emit(ev)
+
+    def _on_thread_end(self) -> None:
+        self.thread = None
+        self.worker = None
+
+    def shutdown(self, timeout_ms: int = 10000) -> bool:
+        """Stop training and the download and wait for their threads (window closing)."""
+        ok = True
+        if self.worker is not None:
+            self.worker.stop()
+        if self.thread is not None:
+            self.thread.quit()
+            ok = self.thread.wait(timeout_ms) and ok
+        if self.dl_thread is not None:
+            # A download cannot be interrupted mid-file; it ends on its own (and is cached).
+            self.dl_thread.quit()
+            ok = self.dl_thread.wait(timeout_ms) and ok
+        return ok
+
+    # -------------------------------------------------------------- files
+    def save_model(self, path) -> bool:
+        if self.state.training:
+            self.state.say("Stop or finish the training before saving.")
+            return False
+        try:
+            from cnncore.modelio import save_model
+            net = self.state.network
+            save_model(str(path), net, history=getattr(net, "history", None))
+        except Exception as e:  # noqa: BLE001
+            self.state.say(f"Could not save the model: {e}", 0)
+            return False
+        self.state.say(f"Saved the model to {path}")
+        return True
+
+    def open_model(self, path) -> bool:
+        if self.state.training:
+            self.state.say("Stop the training before opening another model.")
+            return False
+        try:
+            from cnncore.modelio import load_model
+            net = load_model(str(path))
+        except Exception as e:  # noqa: BLE001
+            self.state.say(f"Could not open {Path(path).name}: {e}", 0)
+            return False
+        self.state.set_network(net, f"opened from {Path(path).name}", trained=True,
+                               history=getattr(net, "history", None))
+        self.state.say(f"Opened {Path(path).name}")
+        return True
+
+    def save_dialog(self):
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save model", str(data_dir() / "model.npz"),
+                                                        "Model (*.npz)")
+        if path:
+            if not path.endswith(".npz"):
+                path += ".npz"
+            self.save_model(path)
+
+    def open_dialog(self):
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open model", str(data_dir()), "Model (*.npz)")
+        if path:
+            self.open_model(path)
+
+
+def _duration(s: float) -> str:
+    if not np.isfinite(s):
+        return "?"
+    s = int(round(s))
+    if s < 60:
+        return f"{s} s"
+    m, s = divmod(s, 60)
+    return f"{m} min {s:02d} s"

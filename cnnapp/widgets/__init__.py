@@ -1,0 +1,1 @@
+"""Reusable widgets: drawing canvas, heatmap grid, plots, architecture editor."""

@@ -1,0 +1,235 @@
+"""Architecture editor: one table row per layer, its settings in spin and combo boxes, and beside
+them what ``cnncore.architecture.summarize`` says about it (output shape, parameters, multiply-adds,
+and why a layer does not fit). The editor only edits a spec; it does no shape arithmetic itself."""
+from __future__ import annotations
+
+import copy
+import json
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+LAYER_TYPES = ("conv", "maxpool", "avgpool", "flatten", "dense")
+ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "none")
+NEW_LAYER = {
+    "conv": {"type": "conv", "filters": 8, "kernel": [3, 3], "stride": [1, 1], "padding": [1, 1],
+             "activation": "relu"},
+    "maxpool": {"type": "maxpool", "size": [2, 2], "stride": [2, 2]},
+    "avgpool": {"type": "avgpool", "size": [2, 2], "stride": [2, 2]},
+    "flatten": {"type": "flatten"},
+    "dense": {"type": "dense", "units": 32, "activation": "relu"},
+}
+# Editable columns, then computed ones.
+COLS = ("Layer", "Filters / units", "Kernel / size", "Stride", "Padding", "Activation",
+        "Output shape", "Parameters", "Multiply-adds")
+TIPS = {
+    "Layer": "Kind of layer: convolution, max or average pooling, flatten, fully connected (dense)",
+    "Filters / units": "Number of filters (conv) or of output units (dense)",
+    "Kernel / size": "Filter size (conv) or window size (pooling), in pixels",
+    "Stride": "How far the filter or window moves between outputs",
+    "Padding": "Zeros added around each input map before the convolution",
+    "Activation": "The function f in y = f(z) applied after the affine map",
+    "Output shape": "Shape of this layer's output: channels × height × width, or a vector length",
+    "Parameters": "Weights and biases this layer learns",
+    "Multiply-adds": "Multiply-add operations for one image in the forward pass",
+}
+C_OUT, C_PARAMS, C_MACS = 6, 7, 8
+ERROR_BG = QtGui.QColor(255, 226, 222)
+COMPUTED_BG = QtGui.QColor(244, 246, 250)
+
+
+def _square(v) -> int:
+    return int(v[0]) if isinstance(v, (list, tuple)) else int(v)
+
+
+def _shape_text(shape) -> str:
+    if shape is None:
+        return "—"
+    return " × ".join(str(s) for s in shape)
+
+
+class ArchitectureEditor(QtWidgets.QWidget):
+    """Edits ``spec`` (a dict). ``specChanged`` fires after every edit; ``valid()`` tells whether
+    every layer fits; ``problem()`` gives the first reason why not."""
+
+    specChanged = QtCore.Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.table = QtWidgets.QTableWidget(0, len(COLS))
+        self.table.setObjectName("architectureTable")
+        self.table.setToolTip("One row per layer, from the input (top) to the ten outputs (bottom)")
+        self.table.setHorizontalHeaderLabels(COLS)
+        for i, c in enumerate(COLS):
+            self.table.horizontalHeaderItem(i).setToolTip(TIPS[c])
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
+        self.table.verticalHeader().setDefaultSectionSize(34)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QtWidgets.QHeaderView.ResizeToContents)
+        hh.setStretchLastSection(True)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.table)
+        self._spec = {"input": [1, 28, 28], "layers": []}
+        self._summary = []
+        self._problem = None
+        self._building = False
+
+    # ------------------------------------------------------------------ spec
+    def spec(self) -> dict:
+        return copy.deepcopy(self._spec)
+
+    def set_spec(self, spec: dict) -> None:
+        from cnncore.architecture import parse_architecture
+        self._spec = parse_architecture(spec)
+        self._rebuild()
+
+    def valid(self) -> bool:
+        return self._problem is None
+
+    def problem(self) -> str | None:
+        return self._problem
+
+    def summary(self):
+        return list(self._summary)
+
+    def current_row(self) -> int:
+        r = self.table.currentRow()
+        return r if 0 <= r < len(self._spec["layers"]) else -1
+
+    def add_layer(self, kind: str, at: int | None = None) -> None:
+        layers = self._spec["layers"]
+        if at is None:
+            r = self.current_row()
+            at = r + 1 if r >= 0 else max(0, len(layers) - 1)
+        layers.insert(at, copy.deepcopy(NEW_LAYER[kind]))
+        self._rebuild(select=at)
+
+    def remove_layer(self, row: int | None = None) -> None:
+        row = self.current_row() if row is None else row
+        if 0 <= row < len(self._spec["layers"]):
+            del self._spec["layers"][row]
+            self._rebuild(select=min(row, len(self._spec["layers"]) - 1))
+
+    def move_layer(self, row: int | None, delta: int) -> None:
+        row = self.current_row() if row is None else row
+        layers = self._spec["layers"]
+        new = row + delta
+        if 0 <= row < len(layers) and 0 <= new < len(layers):
+            layers[row], layers[new] = layers[new], layers[row]
+            self._rebuild(select=new)
+
+    def set_value(self, row: int, key: str, value) -> None:
+        """Change one setting of one layer (what the spin and combo boxes call)."""
+        layer = self._spec["layers"][row]
+        if key == "type":
+            if value != layer["type"]:
+                self._spec["layers"][row] = copy.deepcopy(NEW_LAYER[value])
+                self._refresh()
+                # Rebuild the row's boxes after this signal returns (the combo is one of them).
+                QtCore.QTimer.singleShot(0, self, lambda r=row: self._rebuild(select=r))
+            return
+        if key in ("kernel", "stride", "padding", "size"):
+            value = [int(value), int(value)]
+            if key == "size" and layer.get("stride") == layer.get("size"):
+                layer["stride"] = list(value)   # pools: keep stride = size unless changed on its own
+                box = self.table.cellWidget(row, 3)
+                if isinstance(box, QtWidgets.QSpinBox):
+                    box.blockSignals(True)
+                    box.setValue(value[0])
+                    box.blockSignals(False)
+        layer[key] = value
+        self._refresh()
+
+    # ----------------------------------------------------------------- table
+    def _spin(self, row: int, key: str, value: int, lo: int, hi: int, tip: str):
+        s = QtWidgets.QSpinBox()
+        s.setRange(lo, hi)
+        s.setValue(int(value))
+        s.setToolTip(tip)
+        s.setAccessibleName(f"layer {row} {key}")
+        s.setKeyboardTracking(False)
+        s.valueChanged.connect(lambda v, r=row, k=key: self.set_value(r, k, v))
+        return s
+
+    def _combo(self, row: int, key: str, items, value, tip: str):
+        c = QtWidgets.QComboBox()
+        c.addItems(list(items))
+        c.setCurrentText(value)
+        c.setToolTip(tip)
+        c.setAccessibleName(f"layer {row} {key}")
+        c.currentTextChanged.connect(lambda v, r=row, k=key: self.set_value(r, k, v))
+        return c
+
+    def _rebuild(self, select: int | None = None) -> None:
+        self._building = True
+        t = self.table
+        layers = self._spec["layers"]
+        t.clearContents()
+        t.setRowCount(len(layers))
+        t.setVerticalHeaderLabels([str(i) for i in range(len(layers))])
+        for r, layer in enumerate(layers):
+            kind = layer["type"]
+            t.setCellWidget(r, 0, self._combo(r, "type", LAYER_TYPES, kind, TIPS["Layer"]))
+            if kind == "conv":
+                t.setCellWidget(r, 1, self._spin(r, "filters", layer["filters"], 1, 256, "Number of filters"))
+                t.setCellWidget(r, 2, self._spin(r, "kernel", _square(layer["kernel"]), 1, 28, TIPS["Kernel / size"]))
+                t.setCellWidget(r, 3, self._spin(r, "stride", _square(layer["stride"]), 1, 28, TIPS["Stride"]))
+                t.setCellWidget(r, 4, self._spin(r, "padding", _square(layer["padding"]), 0, 14, TIPS["Padding"]))
+                t.setCellWidget(r, 5, self._combo(r, "activation", ACTIVATIONS, layer["activation"], TIPS["Activation"]))
+            elif kind in ("maxpool", "avgpool"):
+                t.setCellWidget(r, 2, self._spin(r, "size", _square(layer["size"]), 1, 28, "Window size"))
+                t.setCellWidget(r, 3, self._spin(r, "stride", _square(layer["stride"]), 1, 28, TIPS["Stride"]))
+            elif kind == "dense":
+                t.setCellWidget(r, 1, self._spin(r, "units", layer["units"], 1, 4096, "Number of output units"))
+                t.setCellWidget(r, 5, self._combo(r, "activation", ACTIVATIONS, layer["activation"], TIPS["Activation"]))
+            for c in range(len(COLS)):
+                if t.cellWidget(r, c) is None:
+                    it = QtWidgets.QTableWidgetItem("")
+                    it.setFlags(QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable)
+                    t.setItem(r, c, it)
+        if select is not None and 0 <= select < len(layers):
+            t.selectRow(select)
+        self._building = False
+        self._refresh()
+
+    def _refresh(self) -> None:
+        from cnncore.architecture import ArchitectureError, summarize
+        t = self.table
+        self._problem = None
+        try:
+            self._summary = summarize(self._spec)
+        except ArchitectureError as e:
+            self._summary = []
+            self._problem = str(e)
+        if not self._spec["layers"]:
+            self._problem = "The network has no layers: add at least a flatten and a dense layer of 10 units."
+        for r, row in enumerate(self._summary):
+            vals = (_shape_text(row.out_shape), f"{row.params:,}", f"{row.macs:,}")
+            for c, v in zip((C_OUT, C_PARAMS, C_MACS), vals):
+                it = t.item(r, c)
+                if it is None:
+                    it = QtWidgets.QTableWidgetItem()
+                    it.setFlags(QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable)
+                    t.setItem(r, c, it)
+                it.setText(v if row.error is None else ("does not fit" if c == C_OUT else "—"))
+                it.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
+            bg = ERROR_BG if row.error else COMPUTED_BG
+            tip = row.error or f"{row.text}: input {_shape_text(row.in_shape)} → output {_shape_text(row.out_shape)}"
+            for c in range(len(COLS)):
+                it = t.item(r, c)
+                if it is not None:
+                    it.setBackground(bg if (row.error or c >= C_OUT) else QtGui.QBrush())
+                    it.setToolTip(tip)
+            t.verticalHeaderItem(r).setText(("⚠ " if row.error else "") + str(r))
+            if row.error and self._problem is None:
+                self._problem = row.error
+        if not self._building:
+            self.specChanged.emit()
+
+    def totals(self) -> tuple[int, int]:
+        return (sum(r.params for r in self._summary), sum(r.macs for r in self._summary))
+
+    def to_json(self) -> str:
+        return json.dumps(self._spec, indent=1)

@@ -1,0 +1,417 @@
+"""Heatmaps of every map a backprop step touches, one ``pyqtgraph.ImageItem`` per map.
+
+:class:`MapGrid` lays out groups of maps (one group per array, e.g. ``L0.z``) in pixel
+coordinates inside a scrolling :class:`pyqtgraph.GraphicsView`. Items are pooled: they are
+created once and then only updated with ``setImage`` and ``setRect``, so stepping is cheap.
+
+Colour maps, the same everywhere in the app:
+  * activations (input, ``x``, ``y``, probabilities): sequential (viridis), levels = [min, max];
+  * signed quantities (gradients, weights, ``z``): diverging blue-white-red, centred on zero,
+    with symmetric levels [-m, m]; every group carries its own colour bar with its scale.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+SEQUENTIAL = pg.colormap.get("viridis")
+DIVERGING = pg.ColorMap(
+    pos=np.array([0.0, 0.25, 0.5, 0.75, 1.0]),
+    color=np.array([[5, 48, 97], [67, 147, 195], [247, 247, 247], [214, 96, 77], [103, 0, 31]],
+                   dtype=np.ubyte),
+)
+SEQ_LUT = SEQUENTIAL.getLookupTable(nPts=256, alpha=False)
+DIV_LUT = DIVERGING.getLookupTable(nPts=256, alpha=False)
+
+_GAP = 6          # px between tiles
+_GROUP_GAP = 14   # px between groups
+_TITLE_H = 22     # px for a group's title line
+_BAR_W = 120      # px, colour bar length
+
+
+def levels_for(array: np.ndarray, diverging: bool) -> tuple[float, float]:
+    """Display levels: symmetric around zero for signed maps, [min, max] otherwise."""
+    a = np.asarray(array)
+    finite = a[np.isfinite(a)] if a.size else a
+    if finite.size == 0:
+        return (-1.0, 1.0) if diverging else (0.0, 1.0)
+    if diverging:
+        m = float(np.max(np.abs(finite)))
+        m = m if m > 0 else 1.0   # all zero: any symmetric scale shows white
+        return (-m, m)
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi <= lo:
+        hi = lo + (abs(lo) if lo else 1.0)
+    return (lo, hi)
+
+
+def lut_for(diverging: bool) -> np.ndarray:
+    return DIV_LUT if diverging else SEQ_LUT
+
+
+@dataclass
+class MapGroup:
+    """One array to draw: ``key`` (e.g. ``"L1.dz"``), the array, a title, its colour map kind
+    and optionally a boolean mask (same shape) of cells to mark (max-pool winners)."""
+    key: str
+    array: np.ndarray
+    title: str = ""
+    diverging: bool = False
+    marks: np.ndarray | None = None
+    levels: tuple[float, float] | None = None
+
+
+@dataclass
+class _Tile:
+    key: str
+    data: np.ndarray               # 2-D display image
+    rect: QtCore.QRectF
+    kind: str                      # "plane", "vector" or "matrix"
+    prefix: tuple = ()
+    shape: tuple = ()              # original array shape (vector tiles)
+    cols: int = 1
+    label: str = ""
+
+    def index_at(self, r: int, c: int):
+        if self.kind == "vector":
+            flat = r * self.cols + c
+            n = int(np.prod(self.shape)) if self.shape else 1
+            if flat >= n:
+                return None
+            return tuple(int(i) for i in np.unravel_index(flat, self.shape)) if self.shape else ()
+        return tuple(self.prefix) + (int(r), int(c))
+
+
+def plan_tiles(key: str, array: np.ndarray) -> list[tuple[str, np.ndarray | None, tuple, str, tuple]]:
+    """How an array is cut into 2-D heatmaps: a list of (kind, image|None, prefix, label, grid pos).
+
+    * ``(1, C, H, W)`` maps -> C planes; ``(F, C, KH, KW)`` filters -> F x C planes (one row per
+      filter; a single row when C == 1); ``(C, H, W)`` -> C planes;
+    * ``(1, n)``, ``(n,)`` and scalars -> one vector strip; other 2-D arrays -> one matrix.
+    The grid position is (row, col) for filters and None for maps that simply wrap.
+    """
+    a = np.asarray(array)
+    out = []
+    if a.ndim == 4:
+        n0, c = a.shape[0], a.shape[1]
+        for f in range(n0):
+            for ch in range(c):
+                if n0 == 1:
+                    label, pos = f"channel {ch}", None
+                elif c == 1:
+                    label, pos = f"filter {f}", None
+                else:
+                    label, pos = f"filter {f}, channel {ch}", (f, ch)
+                out.append(("plane", a[f, ch], (f, ch), label, pos))
+    elif a.ndim == 3:
+        for ch in range(a.shape[0]):
+            out.append(("plane", a[ch], (ch,), f"channel {ch}", None))
+    elif a.ndim == 2 and a.shape[0] != 1:
+        out.append(("matrix", a, (), "", None))
+    else:
+        out.append(("vector", None, (), "", None))
+    return out
+
+
+class _GridView(pg.GraphicsView):
+    hovered = QtCore.Signal(object)   # scene QPointF or None
+    clicked = QtCore.Signal(object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent, background="w")
+        self.setMouseTracking(True)
+        self.enableMouse(False)
+
+    def mouseMoveEvent(self, ev):
+        self.hovered.emit(self.mapToScene(ev.position().toPoint()))
+        ev.accept()
+
+    def leaveEvent(self, ev):
+        self.hovered.emit(None)
+        super().leaveEvent(ev)
+
+    def mousePressEvent(self, ev):
+        if ev.button() == QtCore.Qt.LeftButton:
+            self.clicked.emit(self.mapToScene(ev.position().toPoint()))
+        ev.accept()
+
+    def mouseReleaseEvent(self, ev):
+        ev.accept()
+
+    def wheelEvent(self, ev):
+        ev.ignore()  # let the scroll area scroll
+
+
+class MapGrid(QtWidgets.QScrollArea):
+    """All heatmaps of one step. ``set_groups([MapGroup, ...])`` replaces what is shown.
+
+    Signals:
+        hovered(key, index, value): the mouse is over one element (key None when over nothing).
+        elementClicked(key, index): an element was clicked; ``index`` indexes the full array.
+    """
+
+    hovered = QtCore.Signal(object, object, object)
+    elementClicked = QtCore.Signal(str, object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("mapGrid")
+        self.setAccessibleName("Heatmaps of the current step")
+        self.setToolTip("Every map this step reads or writes. Hover a pixel for its value;\n"
+                        "click it to see how that number was computed.")
+        self.setWidgetResizable(False)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        self.setAlignment(QtCore.Qt.AlignHCenter | QtCore.Qt.AlignTop)
+        self.view = _GridView()
+        self.setWidget(self.view)
+        self._images: list[pg.ImageItem] = []
+        self._bars: list[pg.ImageItem] = []
+        self._texts: list[QtWidgets.QGraphicsSimpleTextItem] = []
+        self._marks: list[QtWidgets.QGraphicsPathItem] = []
+        self._groups: list[MapGroup] = []
+        self._tiles: list[_Tile] = []
+        self._arrays: dict[str, np.ndarray] = {}
+        self._n_images = 0
+        self._highlight = QtWidgets.QGraphicsRectItem()
+        self._highlight.setPen(pg.mkPen((255, 140, 0), width=2))
+        self._highlight.setZValue(20)
+        self._highlight.hide()
+        self.view.scene().addItem(self._highlight)
+        self._title_font = QtGui.QFont(self.font())
+        self._title_font.setBold(True)
+        self._small_font = QtGui.QFont(self.font())
+        self._small_font.setPointSizeF(max(7.0, self.font().pointSizeF() * 0.85))
+        self.view.hovered.connect(self._on_hover)
+        self.view.clicked.connect(self._on_click)
+        self._relayout_timer = QtCore.QTimer(self, singleShot=True, interval=60)
+        self._relayout_timer.timeout.connect(self._layout)
+        self._last_width = 0
+
+    # ------------------------------------------------------------------ public
+    def set_groups(self, groups: list[MapGroup]) -> None:
+        self._groups = list(groups)
+        self._arrays = {g.key: np.asarray(g.array) for g in self._groups}
+        self._layout()
+
+    def groups(self) -> list[MapGroup]:
+        return list(self._groups)
+
+    def map_items(self) -> list[pg.ImageItem]:
+        """The ImageItems that currently show a map (one per map)."""
+        return self._images[: self._n_images]
+
+    def map_count(self) -> int:
+        return self._n_images
+
+    def tiles(self) -> list[_Tile]:
+        return list(self._tiles)
+
+    def scene_rect_of(self, key: str, index: tuple) -> QtCore.QRectF | None:
+        """Scene rectangle of one element (for tests and highlighting)."""
+        for t in self._tiles:
+            if t.key != key:
+                continue
+            h, w = t.data.shape
+            for r in range(h):
+                for c in range(w):
+                    if t.index_at(r, c) == tuple(index):
+                        cw, ch = t.rect.width() / w, t.rect.height() / h
+                        return QtCore.QRectF(t.rect.x() + c * cw, t.rect.y() + r * ch, cw, ch)
+        return None
+
+    def grab_png(self, path: str) -> bool:
+        return self.view.grab().save(path)
+
+    # ------------------------------------------------------------------ layout
+    def resizeEvent(self, ev):
+        super().resizeEvent(ev)
+        if abs(self.viewport().width() - self._last_width) > 8:
+            self._relayout_timer.start()
+
+    def _item(self, pool: list, factory, i: int):
+        while len(pool) <= i:
+            it = factory()
+            self.view.scene().addItem(it)
+            pool.append(it)
+        it = pool[i]
+        it.show()
+        return it
+
+    def _new_image(self):
+        it = pg.ImageItem(axisOrder="row-major")
+        it.setZValue(1)
+        return it
+
+    def _new_text(self):
+        it = QtWidgets.QGraphicsSimpleTextItem()
+        it.setZValue(2)
+        return it
+
+    def _new_mark(self):
+        it = QtWidgets.QGraphicsPathItem()
+        it.setPen(pg.mkPen((255, 60, 0), width=1.5))
+        it.setZValue(3)
+        return it
+
+    def _text(self, i: int, s: str, x: float, y: float, font, color=(30, 30, 30)):
+        t = self._item(self._texts, self._new_text, i)
+        t.setFont(font)
+        t.setBrush(QtGui.QColor(*color))
+        t.setText(s)
+        t.setPos(x, y)
+        return t
+
+    def _layout(self) -> None:
+        avail = max(240, self.viewport().width() - 2 * _GAP)
+        self._last_width = self.viewport().width()
+        self._tiles = []
+        n_img = n_bar = n_txt = n_mark = 0
+        y = float(_GAP)
+        fm = QtGui.QFontMetricsF(self._small_font)
+        for g in self._groups:
+            a = np.asarray(g.array, dtype=np.float32)
+            levels = g.levels or levels_for(a, g.diverging)
+            lut = lut_for(g.diverging)
+            # Title and colour bar on one line.
+            title = self._text(n_txt, g.title or g.key, _GAP, y, self._title_font)
+            n_txt += 1
+            tx = _GAP + title.boundingRect().width() + 16
+            lo_s, hi_s = _fmt(levels[0]), _fmt(levels[1])
+            self._text(n_txt, lo_s, tx, y + 3, self._small_font, (80, 80, 80))
+            n_txt += 1
+            bx = tx + fm.horizontalAdvance(lo_s) + 6
+            bar = self._item(self._bars, self._new_image, n_bar)
+            n_bar += 1
+            bar.setImage(np.linspace(0.0, 1.0, 256, dtype=np.float32)[None, :], levels=(0.0, 1.0),
+                         lut=lut)
+            bar.setRect(QtCore.QRectF(bx, y + 5, _BAR_W, 10))
+            self._text(n_txt, hi_s, bx + _BAR_W + 6, y + 3, self._small_font, (80, 80, 80))
+            n_txt += 1
+            y += _TITLE_H
+            # Tiles.
+            plan = plan_tiles(g.key, a)
+            kind0 = plan[0][0]
+            mark_path = QtGui.QPainterPath() if g.marks is not None else None
+            marks = np.asarray(g.marks) if g.marks is not None else None
+            if kind0 == "plane":
+                h, w = plan[0][1].shape
+                s = float(max(1, min(12, round(72.0 / max(h, w)))))
+                tw, th = w * s, h * s
+                grid = plan[0][4] is not None
+                per_row = max(1, int((avail + _GAP) // (tw + _GAP)))
+                rows_used = 0
+                for k, (_, img, prefix, label, pos) in enumerate(plan):
+                    if grid:   # one line per filter; wrap when it has too many channels
+                        f, ch = pos
+                        lines = (a.shape[1] + per_row - 1) // per_row
+                        r, c = f * lines + ch // per_row, ch % per_row
+                    else:
+                        r, c = divmod(k, per_row)
+                    rows_used = max(rows_used, r + 1)
+                    rect = QtCore.QRectF(_GAP + c * (tw + _GAP), y + r * (th + _GAP), tw, th)
+                    self._set_image(n_img, img, rect, levels, lut)
+                    n_img += 1
+                    self._tiles.append(_Tile(g.key, img, rect, "plane", prefix=prefix, label=label))
+                    if mark_path is not None:
+                        m = marks[prefix] if marks.ndim == a.ndim else None
+                        if m is not None:
+                            for rr, cc in zip(*np.nonzero(m)):
+                                mark_path.addRect(rect.x() + cc * s + 0.5, rect.y() + rr * s + 0.5,
+                                                  s - 1, s - 1)
+                y += rows_used * (th + _GAP)
+            elif kind0 == "matrix":
+                h, w = a.shape
+                s = min(12.0, max(1.0, avail / w))
+                if h * s > 400:
+                    s = max(0.5, 400.0 / h)
+                rect = QtCore.QRectF(_GAP, y, w * s, h * s)
+                self._set_image(n_img, a, rect, levels, lut)
+                n_img += 1
+                self._tiles.append(_Tile(g.key, a, rect, "matrix", label="matrix"))
+                y += h * s + _GAP
+            else:
+                flat = a.reshape(-1)
+                n = flat.size
+                s = 14.0 if n <= 16 else 10.0
+                cols = max(1, min(n, int(avail // s), 40 if n > 40 else n))
+                rows = (n + cols - 1) // cols
+                img = np.full(rows * cols, np.nan, dtype=np.float32)
+                img[:n] = flat
+                img = img.reshape(rows, cols)
+                rect = QtCore.QRectF(_GAP, y, cols * s, rows * s)
+                self._set_image(n_img, img, rect, levels, lut)
+                n_img += 1
+                self._tiles.append(_Tile(g.key, img, rect, "vector", shape=a.shape, cols=cols))
+                if n <= 16:   # small vectors: print the index under each cell
+                    for i in range(n):
+                        t = self._text(n_txt, str(i), _GAP + i * s + 3, y + s, self._small_font,
+                                       (110, 110, 110))
+                        n_txt += 1
+                    y += fm.height()
+                y += rows * s + _GAP
+            if mark_path is not None:
+                mi = self._item(self._marks, self._new_mark, n_mark)
+                n_mark += 1
+                mi.setPath(mark_path)
+            y += _GROUP_GAP
+        for pool, n in ((self._images, n_img), (self._bars, n_bar), (self._texts, n_txt),
+                        (self._marks, n_mark)):
+            for it in pool[n:]:
+                it.hide()
+        self._n_images = n_img
+        self._highlight.hide()
+        width = max(avail + 2 * _GAP, 240)
+        height = max(int(y), 60)
+        rect = QtCore.QRectF(0, 0, width, height)
+        self.view.setFixedSize(int(width), int(height))
+        self.view.setRange(rect, padding=0, lockAspect=True)
+
+    def _set_image(self, i, img, rect, levels, lut):
+        it = self._item(self._images, self._new_image, i)
+        it.setImage(np.asarray(img, dtype=np.float32), levels=levels, lut=lut, autoLevels=False)
+        it.setRect(rect)
+
+    # ------------------------------------------------------------------- mouse
+    def _tile_at(self, p: QtCore.QPointF):
+        for t in self._tiles:
+            if t.rect.contains(p):
+                h, w = t.data.shape
+                c = int((p.x() - t.rect.x()) / t.rect.width() * w)
+                r = int((p.y() - t.rect.y()) / t.rect.height() * h)
+                r, c = min(max(r, 0), h - 1), min(max(c, 0), w - 1)
+                idx = t.index_at(r, c)
+                if idx is None:
+                    return None
+                return t, r, c, idx
+        return None
+
+    def _on_hover(self, p):
+        hit = self._tile_at(p) if p is not None else None
+        if hit is None:
+            self._highlight.hide()
+            self.hovered.emit(None, None, None)
+            return
+        t, r, c, idx = hit
+        h, w = t.data.shape
+        cw, ch = t.rect.width() / w, t.rect.height() / h
+        self._highlight.setRect(t.rect.x() + c * cw, t.rect.y() + r * ch, cw, ch)
+        self._highlight.show()
+        arr = self._arrays.get(t.key)
+        value = float(arr[idx]) if arr is not None else float("nan")
+        self.hovered.emit(t.key, idx, value)
+
+    def _on_click(self, p):
+        hit = self._tile_at(p)
+        if hit is not None:
+            self.elementClicked.emit(hit[0].key, hit[3])
+
+
+def _fmt(v: float) -> str:
+    if v == 0:
+        return "0"
+    if abs(v) >= 1000 or abs(v) < 0.001:
+        return f"{v:.2e}"
+    return f"{v:.3g}"

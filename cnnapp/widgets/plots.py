@@ -1,0 +1,213 @@
+"""pyqtgraph plots of the app. Every plot item is created once and updated with ``setData``/``setOpts``."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from .heatmap import SEQ_LUT
+
+ACCENT = (31, 119, 180)
+ORANGE = (255, 127, 14)
+GREY = (170, 180, 195)
+
+
+def _style_plot(plot: pg.PlotItem, title: str, left: str, bottom: str) -> None:
+    plot.setTitle(title, color="#222", size="11pt")
+    for name, text in (("left", left), ("bottom", bottom)):
+        ax = plot.getAxis(name)
+        ax.setLabel(text, color="#333")
+        ax.setPen(pg.mkPen("#888"))
+        ax.setTextPen(pg.mkPen("#333"))
+    plot.showGrid(x=True, y=True, alpha=0.25)
+    plot.setMenuEnabled(False)
+
+
+class ProbabilityPlot(pg.PlotWidget):
+    """The ten class probabilities as bars; the most likely class in the accent colour."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent, background="w")
+        self.setObjectName("probabilityPlot")
+        self.setAccessibleName("Class probabilities")
+        self.setToolTip("How sure the network is about each digit (softmax probabilities).")
+        p = self.getPlotItem()
+        _style_plot(p, "What the network thinks", "probability", "digit")
+        p.setMouseEnabled(False, False)
+        p.hideButtons()
+        p.setYRange(0, 1.02, padding=0)
+        p.setXRange(-0.6, 9.6, padding=0)
+        p.getAxis("bottom").setTicks([[(i, str(i)) for i in range(10)]])
+        p.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
+        self._bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7,
+                                     brushes=[pg.mkBrush(GREY)] * 10, pen=pg.mkPen(None))
+        p.addItem(self._bars)
+        self._text = pg.TextItem("", color=(40, 40, 40), anchor=(0.5, 1.0))
+        p.addItem(self._text)
+        self._probs = np.zeros(10)
+
+    def set_probabilities(self, probs) -> None:
+        if probs is None:
+            self._probs = np.zeros(10)
+            self._bars.setOpts(height=self._probs, brushes=[pg.mkBrush(GREY)] * 10)
+            self._text.setText("")
+            return
+        p = np.asarray(probs, dtype=float).reshape(-1)[:10]
+        self._probs = p
+        best = int(np.argmax(p))
+        brushes = [pg.mkBrush(ACCENT if i == best else GREY) for i in range(10)]
+        self._bars.setOpts(height=p, brushes=brushes)
+        self._text.setText(f"{p[best]:.0%}")
+        self._text.setPos(best, min(p[best] + 0.09, 1.0))
+
+    def probabilities(self) -> np.ndarray:
+        return self._probs.copy()
+
+
+class LossPlot(pg.PlotWidget):
+    """Loss per batch (thin, light) and an exponentially smoothed curve (bold) over epochs."""
+
+    def __init__(self, parent=None, smoothing: float = 0.9):
+        super().__init__(parent, background="w")
+        self.setObjectName("lossPlot")
+        self.setAccessibleName("Training loss")
+        self.setToolTip("Cross-entropy loss of every batch (light) and its smoothed trend (bold).")
+        p = self.getPlotItem()
+        _style_plot(p, "Loss", "cross-entropy", "epoch")
+        p.addLegend(offset=(-10, 10), labelTextColor="#333")
+        self._raw = p.plot([], [], pen=pg.mkPen((150, 190, 225), width=1), name="per batch")
+        self._smooth = p.plot([], [], pen=pg.mkPen(ACCENT, width=2.5), name="smoothed")
+        self._alpha = smoothing
+        self.clear_data()
+
+    def clear_data(self) -> None:
+        self._x: list[float] = []
+        self._y: list[float] = []
+        self._s: list[float] = []
+        self._raw.setData([], [])
+        self._smooth.setData([], [])
+
+    def add_points(self, xs, ys) -> None:
+        for x, y in zip(xs, ys):
+            y = float(y)
+            if not np.isfinite(y):
+                continue
+            prev = self._s[-1] if self._s else y
+            self._x.append(float(x))
+            self._y.append(y)
+            self._s.append(self._alpha * prev + (1 - self._alpha) * y)
+        self._raw.setData(self._x, self._y)
+        self._smooth.setData(self._x, self._s)
+
+    def point_count(self) -> int:
+        return len(self._x)
+
+
+class AccuracyPlot(pg.PlotWidget):
+    """Training and held-out accuracy after each epoch."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent, background="w")
+        self.setObjectName("accuracyPlot")
+        self.setAccessibleName("Accuracy per epoch")
+        self.setToolTip("Share of digits classified correctly after each epoch:\n"
+                        "on the training data and on held-out digits the network never trained on.")
+        p = self.getPlotItem()
+        _style_plot(p, "Accuracy", "accuracy", "epoch")
+        p.addLegend(offset=(-10, -10), labelTextColor="#333")
+        p.setYRange(0, 1, padding=0.02)
+        self._train = p.plot([], [], pen=pg.mkPen(ACCENT, width=2), symbol="o", symbolSize=7,
+                             symbolBrush=ACCENT, symbolPen=None, name="training")
+        self._val = p.plot([], [], pen=pg.mkPen(ORANGE, width=2), symbol="s", symbolSize=7,
+                           symbolBrush=ORANGE, symbolPen=None, name="held-out")
+        self.clear_data()
+
+    def clear_data(self) -> None:
+        self._e: list[float] = []
+        self._t: list[float] = []
+        self._v: list[float] = []
+        self._train.setData([], [])
+        self._val.setData([], [])
+
+    def add_epoch(self, epoch: float, train_acc: float, val_acc: float | None) -> None:
+        self._e.append(float(epoch))
+        self._t.append(float(train_acc))
+        self._v.append(float("nan") if val_acc is None else float(val_acc))
+        self._train.setData(self._e, self._t)
+        v = np.asarray(self._v)
+        ok = np.isfinite(v)
+        self._val.setData(np.asarray(self._e)[ok], v[ok])
+
+    def point_count(self) -> int:
+        return len(self._e)
+
+
+class SpeedPlot(pg.PlotWidget):
+    """Images per second while training."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent, background="w")
+        self.setObjectName("speedPlot")
+        self.setAccessibleName("Training speed")
+        self.setToolTip("Training speed in images per second (forward and backward pass).")
+        p = self.getPlotItem()
+        _style_plot(p, "Speed", "images / s", "epoch")
+        self._curve = p.plot([], [], pen=pg.mkPen((44, 160, 44), width=2))
+        self.clear_data()
+
+    def clear_data(self) -> None:
+        self._x: list[float] = []
+        self._y: list[float] = []
+        self._curve.setData([], [])
+
+    def add_points(self, xs, ys) -> None:
+        self._x.extend(float(x) for x in xs)
+        self._y.extend(float(y) for y in ys)
+        self._curve.setData(self._x, self._y)
+
+
+class ConfusionPlot(pg.PlotWidget):
+    """A 10x10 confusion matrix (rows: true digit, columns: predicted digit) with counts."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent, background="w")
+        self.setObjectName("confusionPlot")
+        self.setAccessibleName("Confusion matrix")
+        self.setToolTip("Rows: the true digit. Columns: what the network answered.\n"
+                        "The diagonal holds the correct answers; everything else is a mistake.")
+        p = self.getPlotItem()
+        _style_plot(p, "Confusion matrix (held-out)", "true digit", "predicted digit")
+        p.showGrid(x=False, y=False)
+        p.setMouseEnabled(False, False)
+        p.hideButtons()
+        p.invertY(True)
+        p.setAspectLocked(True)
+        ticks = [[(i + 0.5, str(i)) for i in range(10)]]
+        p.getAxis("bottom").setTicks(ticks)
+        p.getAxis("left").setTicks(ticks)
+        self._img = pg.ImageItem(axisOrder="row-major")
+        self._img.setRect(QtCore.QRectF(0, 0, 10, 10))
+        p.addItem(self._img)
+        p.setRange(xRange=(0, 10), yRange=(0, 10), padding=0.02)
+        self._labels = []
+        for r in range(10):
+            for c in range(10):
+                t = pg.TextItem("", anchor=(0.5, 0.5), color=(255, 255, 255))
+                t.setPos(c + 0.5, r + 0.5)
+                p.addItem(t)
+                self._labels.append(t)
+        self.set_matrix(np.zeros((10, 10), dtype=int))
+
+    def set_matrix(self, m) -> None:
+        m = np.asarray(m)
+        hi = max(1, int(m.max()))
+        # Sequential colours on a square-root scale so the few mistakes stay visible.
+        self._img.setImage(np.sqrt(m.astype(np.float32)), levels=(0, np.sqrt(hi)), lut=SEQ_LUT)
+        for k, t in enumerate(self._labels):
+            v = int(m.flat[k])
+            t.setText(str(v) if v else "")
+            t.setColor((20, 20, 20) if v > 0.55 * hi else (255, 255, 255))
+        self._m = m
+
+    def matrix(self) -> np.ndarray:
+        return self._m

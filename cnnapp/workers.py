@@ -1,0 +1,214 @@
+"""Workers that run off the GUI thread: training, MNIST download.
+
+Each worker is a ``QObject`` moved to its own ``QThread`` (see :func:`start_in_thread`). Its
+``run`` slot loops over the engine's generator; the GUI thread only receives throttled signals
+and calls the engine's thread-safe knobs (``Trainer.pause/resume/stop/set_lr``) directly.
+The kernels release the GIL, so the GUI keeps painting while a batch runs.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+
+import numpy as np
+from PySide6 import QtCore
+
+UPDATE_HZ = 15.0        # most progress signals per second
+SNAPSHOT_HZ = 3.0       # most weight snapshots (filters, feature maps, live predictions) per second
+
+
+class TrainWorker(QtCore.QObject):
+    """Drives ``cnncore.training.Trainer.run()`` in a worker thread.
+
+    ``load_data`` is a callable run in the worker thread that returns
+    ``(X_train, y_train, X_val, y_val)``; loading (e.g. generating digits) then never blocks the GUI.
+
+    Signals (all queued to the GUI thread):
+        status(str): what the worker is doing ("preparing the data", ...).
+        progress(dict): at most ``UPDATE_HZ`` per second: ``x`` (epochs as floats), ``loss``,
+            ``accuracy``, ``ips`` lists of every batch since the last signal, plus ``progress``
+            (0..1), ``epoch``, ``batch``, ``batches``, ``lr``, ``elapsed`` (s).
+        epochDone(object): the engine's EpochEvent (every epoch, never dropped).
+        snapshot(object, object): at most ``SNAPSHOT_HZ`` per second: a copy of the network (the GUI
+            may use it freely) and ``{"sample": (28, 28), "L{i}.y": maps, "L0.W": filters}``.
+        finished(object): the engine's FinishedEvent (always last, also after errors or a stop).
+        failed(str): the run could not start or broke; the message says why.
+    """
+
+    status = QtCore.Signal(str)
+    progress = QtCore.Signal(object)
+    epochDone = QtCore.Signal(object)
+    snapshot = QtCore.Signal(object, object)
+    finished = QtCore.Signal(object)
+    failed = QtCore.Signal(str)
+
+    def __init__(self, net, load_data, config, sample=None):
+        super().__init__()
+        self.net = net
+        self.load_data = load_data
+        self.config = config
+        self.sample = sample
+        self.trainer = None
+        self._stop_requested = False
+        self._paused = False
+        self._pending_lr = None
+        self.X_val = None
+        self.y_val = None
+
+    # --------------------------------------------------------- GUI-thread API
+    def stop(self) -> None:
+        self._stop_requested = True
+        t = self.trainer
+        if t is not None:
+            t.stop()
+
+    def pause(self) -> None:
+        self._paused = True
+        if self.trainer is not None:
+            self.trainer.pause()
+
+    def resume(self) -> None:
+        self._paused = False
+        if self.trainer is not None:
+            self.trainer.resume()
+
+    def set_lr(self, lr: float) -> None:
+        self._pending_lr = float(lr)
+        if self.trainer is not None:
+            self.trainer.set_lr(lr)
+
+    # ------------------------------------------------------------ worker side
+    @QtCore.Slot()
+    def run(self) -> None:
+        from cnncore.training import BatchEvent, EpochEvent, FinishedEvent, Trainer
+        try:
+            self.status.emit("Preparing the data…")
+            X, y, Xv, yv = self.load_data()
+            self.X_val, self.y_val = Xv, yv
+            if self._stop_requested:
+                self.finished.emit(FinishedEvent("stopped", "stopped before the first batch"))
+                return
+            self.trainer = Trainer(self.net, X, y, Xv, yv, self.config)
+            if self._pending_lr is not None:
+                self.trainer.set_lr(self._pending_lr)
+            if self._paused:
+                self.trainer.pause()
+            if self._stop_requested:
+                self.trainer.stop()
+            self.status.emit(f"Training on {len(X):,} images"
+                             + (f", {len(Xv):,} held out" if Xv is not None and len(Xv) else "") + "…")
+        except Exception as e:  # noqa: BLE001 - reported in the window
+            self.failed.emit(f"Could not start training: {e}")
+            self.finished.emit(FinishedEvent("stopped", f"could not start: {e}"))
+            return
+        t_start = time.perf_counter()
+        last_emit = 0.0
+        last_snap = 0.0
+        buf = {"x": [], "loss": [], "accuracy": [], "ips": []}
+        last = None
+        finished = None
+        try:
+            for ev in self.trainer.run():
+                now = time.perf_counter()
+                if isinstance(ev, BatchEvent):
+                    last = ev
+                    buf["x"].append(ev.epoch - 1 + ev.batch / ev.batches_per_epoch)
+                    buf["loss"].append(ev.loss)
+                    buf["accuracy"].append(ev.accuracy)
+                    buf["ips"].append(ev.images_per_second)
+                    if now - last_emit >= 1.0 / UPDATE_HZ:
+                        self._emit_progress(buf, last, now - t_start)
+                        buf = {k: [] for k in buf}
+                        last_emit = now
+                    if now - last_snap >= 1.0 / SNAPSHOT_HZ:
+                        self._emit_snapshot()
+                        last_snap = time.perf_counter()
+                elif isinstance(ev, EpochEvent):
+                    if buf["x"]:
+                        self._emit_progress(buf, last, now - t_start)
+                        buf = {k: [] for k in buf}
+                    self.epochDone.emit(ev)
+                elif isinstance(ev, FinishedEvent):
+                    finished = ev
+        except Exception as e:  # noqa: BLE001
+            self.failed.emit(f"Training stopped by an error: {e}")
+            traceback.print_exc()
+            finished = FinishedEvent("stopped", f"error: {e}")
+        if buf["x"] and last is not None:
+            self._emit_progress(buf, last, time.perf_counter() - t_start)
+        try:
+            self._emit_snapshot()
+        except Exception:  # noqa: BLE001
+            pass
+        self.finished.emit(finished or FinishedEvent("stopped", "the run ended early"))
+
+    def _emit_progress(self, buf, ev, elapsed) -> None:
+        d = dict(buf)
+        d.update(progress=ev.progress, epoch=ev.epoch, batch=ev.batch, batches=ev.batches_per_epoch,
+                 lr=getattr(ev, "lr", float("nan")), elapsed=elapsed)
+        self.progress.emit(d)
+
+    def _emit_snapshot(self) -> None:
+        # Between batches the generator is suspended, so the weights are consistent here.
+        snap = self.net.copy()
+        maps = {}
+        if self.sample is not None:
+            snap.forward(np.asarray(self.sample, dtype=snap.dtype)[None, None])
+            maps["sample"] = np.asarray(self.sample)
+            for layer in snap.layers:
+                if layer.type in ("conv", "maxpool", "avgpool") and layer.y is not None:
+                    maps[f"L{layer.index}.y"] = np.array(layer.y, copy=True)
+            snap.clear()
+        for layer in snap.layers:
+            if layer.type == "conv":
+                maps[f"L{layer.index}.W"] = np.array(layer.W, copy=True)
+                break
+        self.snapshot.emit(snap, maps)
+
+
+class DownloadWorker(QtCore.QObject):
+    """Fetches MNIST with ``cnncore.datasets.fetch_mnist`` (checksums, cache in the data folder)."""
+
+    progress = QtCore.Signal(object, object, str)    # done bytes, total bytes (or None), file name
+    finished = QtCore.Signal(object)                  # dict name -> path
+    failed = QtCore.Signal(str)
+
+    def __init__(self, cache_dir=None, mirrors=None):
+        super().__init__()
+        self.cache_dir = cache_dir
+        self.mirrors = mirrors
+        self._last = 0.0
+
+    @QtCore.Slot()
+    def run(self) -> None:
+        try:
+            from cnncore.datasets import fetch_mnist
+            kw = {"cache_dir": self.cache_dir, "progress": self._progress}
+            if self.mirrors is not None:
+                kw["mirrors"] = self.mirrors
+            paths = fetch_mnist(**kw)
+        except Exception as e:  # noqa: BLE001
+            self.failed.emit(f"Could not download MNIST: {e}")
+            return
+        self.finished.emit(paths)
+
+    def _progress(self, done, total, name) -> None:
+        now = time.perf_counter()
+        if now - self._last >= 1.0 / UPDATE_HZ or (total and done >= total):
+            self._last = now
+            self.progress.emit(done, total, str(name))
+
+
+def start_in_thread(worker: QtCore.QObject, parent: QtCore.QObject, name: str) -> QtCore.QThread:
+    """Move ``worker`` to a new QThread, run ``worker.run`` there, and clean both up when it ends."""
+    thread = QtCore.QThread(parent)
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    done = getattr(worker, "finished")
+    done.connect(thread.quit)
+    if hasattr(worker, "failed") and isinstance(worker, DownloadWorker):
+        worker.failed.connect(thread.quit)
+    thread.finished.connect(worker.deleteLater)
+    thread.start()
+    return thread

@@ -1,0 +1,445 @@
+"""GUI tests of the desktop app (pytest-qt, headless)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
+
+pytestmark = [
+    pytest.mark.gui,
+    # The offscreen platform plugin says this about every shown top-level window.
+    pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)"),
+]
+
+OBJECT_NAMES = ["drawCanvas", "clearButton", "probabilityPlot", "trainStartButton", "trainPauseButton",
+                "trainStopButton", "lossPlot", "accuracyPlot", "backpropPrevButton", "backpropNextButton",
+                "backpropStepLabel", "mapGrid"]
+
+
+@pytest.fixture(autouse=True)
+def _private_dirs(tmp_path, monkeypatch):
+    """Settings and user files go to a temporary folder, never the user's own."""
+    monkeypatch.setenv("CNNLAB_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_windows(qapp):
+    """Every test must leave no top-level widget behind (closed and deleted)."""
+    before = {id(w) for w in QtWidgets.QApplication.topLevelWidgets()}
+    yield
+    for _ in range(3):
+        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.DeferredDelete)
+        qapp.processEvents()
+    leaked = [w for w in QtWidgets.QApplication.topLevelWidgets()
+              if id(w) not in before and not isinstance(w, QtWidgets.QMenu)]
+    assert not leaked, f"leaked top-level widgets: {[type(w).__name__ for w in leaked]}"
+
+
+@pytest.fixture
+def window(qtbot):
+    from cnnapp.main_window import MainWindow
+    w = MainWindow(load_settings=False)
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.train.shutdown()
+
+
+def _send_mouse(widget, kind, pos, buttons):
+    pos = QtCore.QPointF(pos)
+    button = QtCore.Qt.LeftButton if kind != QtCore.QEvent.MouseMove else QtCore.Qt.NoButton
+    ev = QtGui.QMouseEvent(kind, pos, widget.mapToGlobal(pos), button, buttons, QtCore.Qt.NoModifier)
+    QtWidgets.QApplication.sendEvent(widget, ev)
+
+
+def stroke(widget, points):
+    """Press, drag through ``points`` (fractions of the widget's square), release."""
+    side = min(widget.width(), widget.height())
+    ox, oy = (widget.width() - side) / 2, (widget.height() - side) / 2
+    pts = [QtCore.QPointF(ox + fx * side, oy + fy * side) for fx, fy in points]
+    _send_mouse(widget, QtCore.QEvent.MouseButtonPress, pts[0], QtCore.Qt.LeftButton)
+    for p in pts[1:]:
+        _send_mouse(widget, QtCore.QEvent.MouseMove, p, QtCore.Qt.LeftButton)
+    _send_mouse(widget, QtCore.QEvent.MouseButtonRelease, pts[-1], QtCore.Qt.NoButton)
+
+
+def _circle(cx=0.5, cy=0.5, rx=0.2, ry=0.3, n=40):
+    t = np.linspace(0, 2 * np.pi, n)
+    return list(zip(cx + rx * np.sin(t), cy - ry * np.cos(t)))
+
+
+# --------------------------------------------------------------------------- tests
+
+def test_window_has_the_fixed_object_names_and_tooltips(window):
+    for name in OBJECT_NAMES:
+        assert window.findChild(QtCore.QObject, name) is not None, name
+    assert window.findChild(QtCore.QObject, "mapGrid").__class__.__name__ == "MapGrid"
+    untipped = [w for w in window.findChildren(QtWidgets.QAbstractButton)
+                + window.findChildren(QtWidgets.QAbstractSpinBox) + window.findChildren(QtWidgets.QComboBox)
+                + window.findChildren(QtWidgets.QSlider)
+                if not w.toolTip() and w.isVisibleTo(window) and not isinstance(w.parent(), QtWidgets.QTabBar)
+                and w.objectName() not in ("qt_spinbox_lineedit",)
+                and not w.objectName().startswith("qt_")]
+    assert not untipped, [(type(w).__name__, w.text() if hasattr(w, "text") else "") for w in untipped]
+
+
+def test_starter_model_loads_and_predicts(window):
+    from cnncore.datasets import generated_digits, to_input
+    from cnncore.modelio import load_model
+
+    from cnnapp.settings import starter_model_path
+    path = starter_model_path()
+    assert path.exists() and path.stat().st_size < 200 * 1024
+    net = load_model(str(path))
+    assert "starter" in window.state.source and window.state.trained
+    X, y = generated_digits(300, seed=99)   # digits the starter model never saw
+    acc = float(np.mean(net.predict(to_input(X)) == y))
+    assert acc > 0.9, acc
+    same = window.state.network.predict(to_input(X[:50]))
+    assert np.array_equal(same, net.predict(to_input(X[:50])))
+
+
+def test_drawing_strokes_changes_the_prediction(window, qtbot):
+    window.tabs.setCurrentWidget(window.draw)
+    canvas = window.findChild(QtWidgets.QWidget, "drawCanvas")
+    plot = window.findChild(QtWidgets.QWidget, "probabilityPlot")
+    assert canvas.is_empty() and plot.probabilities().sum() == 0
+    stroke(canvas, [(0.5, 0.18 + 0.64 * k / 20) for k in range(21)])      # a "1"
+    qtbot.waitUntil(lambda: plot.probabilities().sum() > 0.99, timeout=2000)
+    p_one = plot.probabilities()
+    assert int(np.argmax(p_one)) == 1, p_one
+    window.findChild(QtWidgets.QPushButton, "clearButton").click()
+    assert canvas.is_empty()
+    qtbot.waitUntil(lambda: plot.probabilities().sum() == 0, timeout=2000)
+    stroke(canvas, _circle())                                               # a "0"
+    qtbot.waitUntil(lambda: plot.probabilities().sum() > 0.99, timeout=2000)
+    p_zero = plot.probabilities()
+    assert int(np.argmax(p_zero)) == 0, p_zero
+    # Undo takes the circle away again.
+    assert canvas.undo() and canvas.is_empty()
+
+
+def test_add_drawing_to_my_digits_is_saved(window, tmp_path):
+    canvas = window.draw.canvas
+    stroke(canvas, [(0.5, 0.2 + 0.6 * k / 10) for k in range(11)])
+    window.draw.label_combo.setCurrentIndex(1)
+    assert window.draw.add_to_my_digits()
+    from cnncore.datasets import DrawingsDataset
+
+    from cnnapp.settings import data_dir
+    ds = DrawingsDataset(data_dir() / "my_digits.npz")
+    assert len(ds) == 1 and int(ds.labels[0]) == 1 and ds.images.shape == (1, 28, 28)
+
+
+def test_architecture_that_does_not_fit_is_refused(window):
+    build = window.build
+    before = window.state.network
+    editor = build.editor
+    editor.set_spec(__import__("cnncore.architecture", fromlist=["preset"]).preset("lenet"))
+    assert editor.valid() and build.apply_button.isEnabled()
+    editor.set_value(2, "kernel", 13)        # 13x13 on the 12x12 maps after the first pooling
+    assert not editor.valid()
+    assert not build.apply_button.isEnabled()
+    status = window.findChild(QtWidgets.QLabel, "buildStatusLabel").text()
+    assert "layer 2" in status and "12×12" in status, status
+    assert editor.table.verticalHeaderItem(2).text().startswith("⚠")
+    assert build.apply() is False
+    assert window.state.network is before
+    editor.set_value(2, "kernel", 5)
+    assert editor.valid() and build.apply_button.isEnabled()
+    build.confirm = lambda text: True
+    assert build.apply() is True and window.state.network is not before
+    assert not window.state.trained
+
+
+def test_architecture_editor_add_remove_move(window):
+    from cnncore.architecture import preset
+    ed = window.build.editor
+    ed.set_spec(preset("tiny"))
+    n = len(ed.spec()["layers"])
+    ed.table.selectRow(0)
+    ed.add_layer("conv")
+    assert len(ed.spec()["layers"]) == n + 1 and ed.spec()["layers"][1]["type"] == "conv"
+    ed.move_layer(1, -1)
+    assert ed.spec()["layers"][0]["filters"] == 8
+    ed.remove_layer(0)
+    assert ed.spec() == __import__("cnncore.architecture", fromlist=["parse_architecture"]).parse_architecture(
+        preset("tiny"))
+    assert ed.summary()[-1].out_shape == (10,)
+
+
+def _tiny_network(window):
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    window.state.set_network(Network(preset("tiny"), seed=0), "tiny test network", trained=False)
+
+
+def test_training_in_the_worker_fills_the_plots_and_keeps_the_gui_alive(window, qtbot):
+    _tiny_network(window)
+    train = window.train
+    train.count.setValue(1500)
+    train.epochs.setValue(2)
+    train.batch.setValue(32)
+    train.holdout.setValue(0.2)
+    gaps = []
+    last = [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+    timer = QtCore.QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    timer.start()
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
+        window.findChild(QtWidgets.QPushButton, "trainStartButton").click()
+        assert train.is_running()
+        assert not window.findChild(QtWidgets.QPushButton, "trainStartButton").isEnabled()
+        qtbot.waitUntil(lambda: window.findChild(QtWidgets.QWidget, "lossPlot").point_count() > 0, timeout=30000)
+        train.lr.setValue(0.002)     # live change while running
+    timer.stop()
+    assert blocker.args[0].reason == "done", blocker.args[0]
+    assert window.findChild(QtWidgets.QWidget, "lossPlot").point_count() == 2 * 38
+    assert window.findChild(QtWidgets.QWidget, "accuracyPlot").point_count() == 2
+    assert train.confusion.matrix().sum() == 300
+    assert train.live.map_count() > 0
+    assert max(gaps) < 1.0, f"the GUI thread stalled for {max(gaps):.2f} s"
+    qtbot.waitUntil(lambda: not train.is_running(), timeout=5000)
+    assert window.state.trained and not window.state.training
+
+
+def test_pause_resume_and_stop(window, qtbot):
+    _tiny_network(window)
+    train = window.train
+    train.count.setValue(3000)
+    train.epochs.setValue(50)
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
+        train.start()
+        qtbot.waitUntil(lambda: train.loss_plot.point_count() > 0, timeout=30000)
+        window.findChild(QtWidgets.QPushButton, "trainPauseButton").click()
+        qtbot.wait(300)
+        n = train.loss_plot.point_count()
+        qtbot.wait(300)
+        assert train.loss_plot.point_count() == n       # paused: no new batches
+        window.findChild(QtWidgets.QPushButton, "trainPauseButton").click()
+        qtbot.waitUntil(lambda: train.loss_plot.point_count() > n, timeout=10000)
+        window.findChild(QtWidgets.QPushButton, "trainStopButton").click()
+    assert blocker.args[0].reason == "stopped"
+
+
+def _map_count(shape) -> int:
+    return shape[0] if len(shape) == 3 else 1
+
+
+def expected_heatmaps(spec) -> list[int]:
+    """Heatmaps per step, from the architecture alone: one per channel of a map, one per
+    (filter, channel) pair of a conv kernel, one per vector or matrix."""
+    from cnncore.architecture import summarize
+    rows = summarize(spec)
+    out = []
+    for r in rows:
+        i, t = r.index, r.type
+        cin, cout = _map_count(r.in_shape), _map_count(r.out_shape)
+        if t == "conv":
+            out.append(cin + cin * cout + 1 + cout + cout)
+        elif t in ("maxpool", "avgpool", "flatten"):
+            out.append(cin + cout)
+        else:
+            out.append(5)
+    out.append(3)   # logits, probabilities, dL/dlogits
+    for r in reversed(rows):
+        i, t = r.index, r.type
+        cin, cout = _map_count(r.in_shape), _map_count(r.out_shape)
+        if t == "conv":
+            out.append(3 * cout + cin + cin * cout + 1 + ((cin * cout + cin) if i > 0 else 0))
+        elif t in ("maxpool", "avgpool", "flatten"):
+            out.append(cout + (cin if i > 0 else 0))
+        else:
+            out.append(6 + (2 if i > 0 else 0))
+    for r in rows:
+        if r.type == "conv":
+            cin, cout = _map_count(r.in_shape), _map_count(r.out_shape)
+            out.append(2 * cin * cout + 2)
+        elif r.type == "dense":
+            out.append(4)
+    return out
+
+
+def test_step_through_a_whole_trace_forward_and_back(window, qtbot):
+    bp = window.backprop
+    window.tabs.setCurrentWidget(bp)
+    bp.source.setCurrentIndex(2)         # a data set sample
+    bp.sample_spin.setValue(3)
+    assert bp.record()
+    spec = window.state.network.spec
+    expected = expected_heatmaps(spec)
+    grid = window.findChild(QtWidgets.QWidget, "mapGrid")
+    label = window.findChild(QtWidgets.QLabel, "backpropStepLabel")
+    nxt = window.findChild(QtWidgets.QAbstractButton, "backpropNextButton")
+    prev = window.findChild(QtWidgets.QAbstractButton, "backpropPrevButton")
+    assert bp.step_count() == len(expected)
+    seen = []
+    for k in range(len(expected)):
+        assert label.text().startswith(f"Step {k + 1} of {len(expected)}")
+        assert grid.map_count() == expected[k], (k, bp.current_step().title)
+        assert all(it.isVisible() and it.image is not None for it in grid.map_items())
+        seen.append(bp.current_step().kind)
+        if k < len(expected) - 1:
+            nxt.click()
+    assert not nxt.isEnabled()
+    assert seen[0] == "forward" and "loss" in seen and seen[-1] == "update"
+    for k in range(len(expected) - 1, 0, -1):
+        assert grid.map_count() == expected[k]
+        prev.click()
+    assert bp.index == 0 and not prev.isEnabled()
+    # Arrow keys step too.
+    bp.setFocus()
+    qtbot.keyClick(bp, QtCore.Qt.Key_Right)
+    assert bp.index == 1
+    qtbot.keyClick(bp, QtCore.Qt.Key_End)
+    assert bp.index == len(expected) - 1
+
+
+def test_maxpool_step_marks_the_winners_and_hover_reads_values(window):
+    bp = window.backprop
+    bp.source.setCurrentIndex(2)
+    assert bp.record()
+    k = next(i for i, s in enumerate(bp.trace.steps) if s.kind == "forward" and s.layer_type == "maxpool")
+    bp.go(k)
+    groups = bp.grid.groups()
+    x = next(g for g in groups if g.key.endswith(".x"))
+    assert x.marks is not None
+    y = bp.trace.arrays[x.key.replace(".x", ".y")]
+    # Exactly one winner per pooling window, and the winners carry the pooled values.
+    assert x.marks.sum() == y.size
+    assert np.allclose(np.sort(x.array[x.marks]), np.sort(y.reshape(-1)))
+    # Hover over one element: the signal reports the array's own value.
+    got = []
+    bp.grid.hovered.connect(lambda key, idx, v: got.append((key, idx, v)))
+    key = f"L{bp.trace.steps[k].layer}.y"
+    rect = bp.grid.scene_rect_of(key, (0, 2, 1, 3))
+    bp.grid._on_hover(rect.center())
+    assert got[-1][0] == key and got[-1][1] == (0, 2, 1, 3)
+    assert got[-1][2] == pytest.approx(float(bp.trace.arrays[key][0, 2, 1, 3]))
+
+
+def test_gradients_use_a_symmetric_diverging_scale(window):
+    from cnnapp.widgets.heatmap import DIV_LUT
+    bp = window.backprop
+    bp.source.setCurrentIndex(2)
+    assert bp.record()
+    k = next(i for i, s in enumerate(bp.trace.steps) if s.kind == "backward" and s.layer_type == "conv")
+    bp.go(k)
+    for g, item in zip(bp.grid.groups(), bp.grid.map_items()):
+        pass
+    items = bp.grid.map_items()
+    tiles = bp.grid.tiles()
+    for it, t in zip(items, tiles):
+        lo, hi = it.getLevels()
+        if t.key.split(".")[-1] in ("dz", "dy", "dW", "dx"):
+            assert lo == pytest.approx(-hi) and hi > 0
+            assert np.array_equal(it.lut, DIV_LUT)
+
+
+def test_export_maps_and_trace(window, tmp_path):
+    bp = window.backprop
+    bp.source.setCurrentIndex(2)
+    assert bp.record()
+    bp.go(0)
+    files = bp.export_pngs(tmp_path / "maps")
+    assert len(files) == bp.grid.map_count() + 1
+    img = QtGui.QImage(str(files[0]))
+    assert not img.isNull() and img.width() >= 28
+    assert bp.export_trace(tmp_path / "t.npz")
+    from cnncore.trace import Trace
+    again = Trace.load(tmp_path / "t.npz")
+    assert len(again.steps) == bp.step_count()
+    assert np.array_equal(again.arrays["L0.z"], bp.trace.arrays["L0.z"])
+
+
+def test_save_reopen_same_predictions(window, qtbot, tmp_path):
+    from cnncore.datasets import generated_digits, to_input
+    from cnncore.network import Network
+
+    from cnnapp.main_window import MainWindow
+    X = to_input(generated_digits(40, seed=5)[0])
+    # A network with weights of its own, so reopening the starter model would not pass by chance.
+    net = Network(window.state.network.spec, seed=123)
+    window.state.set_network(net, "test", trained=True)
+    path = tmp_path / "m.npz"
+    assert window.train.save_model(path)
+    other = MainWindow(load_settings=False)
+    qtbot.addWidget(other)
+    assert other.train.open_model(path)
+    assert np.array_equal(other.state.network.predict_proba(X), net.predict_proba(X))
+    stroke(window.draw.canvas, _circle())
+    stroke(other.draw.canvas, _circle())
+    window.draw.update_prediction()
+    other.draw.update_prediction()
+    assert np.array_equal(window.draw.probs.probabilities(), other.draw.probs.probabilities())
+    # A broken file is refused with a message, and nothing changes.
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a model")
+    before = other.state.network
+    assert not other.train.open_model(bad)
+    assert other.state.network is before
+    assert "Could not open" in other.statusBar().currentMessage()
+
+
+def test_close_during_training_stops_the_worker(qtbot):
+    from cnnapp.main_window import MainWindow
+    w = MainWindow(load_settings=False)
+    qtbot.addWidget(w)
+    w.show()
+    train = w.train
+    train.count.setValue(3000)
+    train.epochs.setValue(100)
+    assert train.start()
+    qtbot.waitUntil(lambda: train.loss_plot.point_count() > 0, timeout=30000)
+    thread = train.thread
+    t0 = time.perf_counter()
+    assert w.close()
+    assert thread.isFinished()
+    assert time.perf_counter() - t0 < 5
+    assert not w.state.training
+
+
+def test_settings_are_remembered(qtbot):
+    from cnnapp.main_window import MainWindow
+    w = MainWindow(load_settings=False)
+    qtbot.addWidget(w)
+    w.train.lr.setValue(0.0123)
+    w.train.epochs.setValue(7)
+    w.tabs.setCurrentIndex(2)
+    w.close()
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    assert w2.train.lr.value() == pytest.approx(0.0123)
+    assert w2.train.epochs.value() == 7
+    assert w2.tabs.currentIndex() == 2
+
+
+def test_about_credits_mnist_authors(window):
+    text = window.about_text()
+    for name in ("Yann LeCun", "Corinna Cortes", "Christopher J.C. Burges", "CC BY-SA 3.0"):
+        assert name in text
+
+
+def test_errors_show_in_the_window_not_as_tracebacks(window):
+    window.backprop.source.setCurrentIndex(1)     # the drawing, but the canvas is empty
+    assert not window.backprop.record()
+    assert "canvas is empty" in window.statusBar().currentMessage()
