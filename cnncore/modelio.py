@@ -61,10 +61,12 @@ def save_model(path, net: Network, history=None, optimizer=None) -> None:
 
 def _read(path) -> dict:
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as f:  # our own handle: closed even when np.load fails half-way
+            data = np.load(f, allow_pickle=False)
             if not isinstance(data, np.lib.npyio.NpzFile):
                 raise ModelFileError(f"{path}: holds a single array, not a model (.npz archive)")
-            return {k: data[k] for k in data.files}
+            with data:
+                return {k: data[k] for k in data.files}
     except ModelFileError:
         raise
     except FileNotFoundError:

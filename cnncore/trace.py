@@ -254,7 +254,7 @@ class Trace:
     def load(cls, path) -> "Trace":
         """Read a trace written by :meth:`save`; raises :class:`TraceFileError` when it is not one."""
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
         except FileNotFoundError:
             raise TraceFileError(f"{path}: no such file") from None

@@ -1,0 +1,145 @@
+"""A whole network: gradients against central differences, the loss, seeds, copies."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnncore.architecture import ArchitectureError, preset
+from cnncore.network import Network, softmax, softmax_cross_entropy
+
+SMALL = {"input": [2, 11, 10], "layers": [
+    {"type": "conv", "filters": 3, "kernel": 3, "stride": 2, "padding": 1, "activation": "tanh"},
+    {"type": "maxpool", "size": 2, "stride": 1},
+    {"type": "conv", "filters": 4, "kernel": [2, 3], "activation": "leaky_relu"},
+    {"type": "avgpool", "size": 2},
+    {"type": "flatten"},
+    {"type": "dense", "units": 6, "activation": "sigmoid"},
+    {"type": "dense", "units": 10, "activation": "none"}]}
+
+
+def test_whole_network_gradients_match_central_differences(rng):
+    net = Network(SMALL, seed=3, dtype=np.float64)
+    for layer in net.layers:
+        if layer.has_params:
+            layer.b[...] = rng.standard_normal(layer.b.shape) * 0.2
+    x = rng.random((3, 2, 11, 10))
+    labels = np.array([0, 7, 3])
+    loss, probs = net.loss_and_grads(x, labels)
+    grads = {k: v.copy() for k, v in net.grads().items()}
+    h = 1e-6
+    for key, p in net.params().items():
+        flat = p.reshape(-1)
+        for i in rng.choice(flat.size, size=min(flat.size, 25), replace=False):
+            old = flat[i]
+            flat[i] = old + h
+            lp, _ = net.loss_and_grads(x, labels)
+            flat[i] = old - h
+            lm, _ = net.loss_and_grads(x, labels)
+            flat[i] = old
+            num = (lp - lm) / (2 * h)
+            assert grads[key].reshape(-1)[i] == pytest.approx(num, rel=1e-5, abs=1e-9), f"{key}[{i}]"
+
+
+def test_input_gradient_matches_central_differences(rng):
+    net = Network(SMALL, seed=1, dtype=np.float64)
+    x = rng.random((2, 2, 11, 10))
+    labels = np.array([4, 9])
+    logits = net.forward(x)
+    _, _, dz = softmax_cross_entropy(logits, labels)
+    dx = net.backward(dz, need_input_grad=True)
+    assert dx.shape == x.shape
+    h = 1e-6
+    flat = x.reshape(-1)
+    for i in rng.choice(flat.size, size=20, replace=False):
+        old = flat[i]
+        flat[i] = old + h
+        lp = softmax_cross_entropy(net.forward(x), labels)[0]
+        flat[i] = old - h
+        lm = softmax_cross_entropy(net.forward(x), labels)[0]
+        flat[i] = old
+        assert dx.reshape(-1)[i] == pytest.approx((lp - lm) / (2 * h), rel=1e-5, abs=1e-9)
+
+
+def test_first_layer_skips_input_gradient(rng):
+    net = Network(preset("tiny"))
+    net.loss_and_grads(rng.random((2, 1, 28, 28)), np.array([1, 2]))
+    assert net.layers[0].dx is None and net.layers[1].dx is not None
+
+
+def test_softmax_cross_entropy_values_and_stability():
+    z = np.array([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]])
+    labels = np.array([2, 1])
+    loss, p, dz = softmax_cross_entropy(z, labels)
+    p0 = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
+    np.testing.assert_allclose(p[0], p0)
+    np.testing.assert_allclose(p[1], [1, 0, 0], atol=1e-300)
+    assert np.isfinite(loss)
+    assert loss == pytest.approx((-np.log(p0[2]) + 1000.0) / 2)   # −log p = 1000 for the second row
+    onehot = np.eye(3)[labels]
+    np.testing.assert_allclose(dz, (p - onehot) / 2)
+    np.testing.assert_allclose(softmax(z), p)
+
+
+def test_same_seed_same_weights_bit_for_bit():
+    a, b, c = Network(preset("lenet"), seed=5), Network(preset("lenet"), seed=5), Network(preset("lenet"), seed=6)
+    for k in a.params():
+        assert a.params()[k].tobytes() == b.params()[k].tobytes()
+    assert any(a.params()[k].tobytes() != c.params()[k].tobytes() for k in a.params())
+
+
+def test_init_scales():
+    net = Network(preset("wide"), seed=0, dtype=np.float64)
+    W0 = net.params()["L0.W"]   # relu: He, std sqrt(2 / fan_in) with fan_in = 1·3·3
+    assert W0.std() == pytest.approx(np.sqrt(2 / 9), rel=0.15)
+    assert not net.params()["L0.b"].any()
+
+
+def test_params_are_live_and_keys_match_grads(rng):
+    net = Network(preset("lenet"))
+    assert list(net.params()) == ["L0.W", "L0.b", "L2.W", "L2.b", "L5.W", "L5.b"]
+    net.params()["L5.b"][3] = 100.0
+    assert net.predict(rng.random((4, 1, 28, 28))).tolist() == [3, 3, 3, 3]
+    net.loss_and_grads(rng.random((2, 1, 28, 28)), [0, 1])
+    g = net.grads()
+    assert list(g) == list(net.params())
+    assert all(g[k].shape == net.params()[k].shape for k in g)
+    assert net.params()["L5.W"].shape == (10, 256)
+
+
+def test_copy_is_independent(rng):
+    net = Network(preset("tiny"), seed=2)
+    other = net.copy()
+    x = rng.random((3, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_array_equal(net.forward(x), other.forward(x))
+    other.params()["L0.W"][...] = 0
+    assert net.params()["L0.W"].any()
+
+
+def test_predict_proba_chunks_and_sums_to_one(rng):
+    net = Network(preset("tiny"))
+    x = rng.random((7, 1, 28, 28))
+    p = net.predict_proba(x, batch_size=3)
+    assert p.shape == (7, 10) and p.dtype == np.float32
+    np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_allclose(p, softmax(net.forward(x)), rtol=1e-6)
+    assert net.predict(x).tolist() == p.argmax(axis=1).tolist()
+    assert net.forward(x[:, 0]).shape == (7, 10)   # (N, H, W) gets its channel axis
+
+
+def test_bad_inputs(rng):
+    net = Network(preset("tiny"))
+    with pytest.raises(ValueError, match=r"input must have shape \(N, 1, 28, 28\)"):
+        net.forward(np.zeros((2, 1, 27, 28)))
+    with pytest.raises(ValueError, match="labels must have shape"):
+        net.loss_and_grads(np.zeros((2, 1, 28, 28)), [1, 2, 3])
+    with pytest.raises(ValueError, match="labels must be integers 0..9"):
+        net.loss_and_grads(np.zeros((2, 1, 28, 28)), [1, 10])
+    with pytest.raises(ValueError, match="missing"):
+        net.set_params({})
+    bad = {k: np.zeros((1,)) for k in net.params()}
+    with pytest.raises(ValueError, match="has shape"):
+        net.set_params(bad)
+    with pytest.raises(TypeError):
+        Network(preset("tiny"), dtype=np.int32)
+    with pytest.raises(ArchitectureError):
+        Network({"layers": [{"type": "dense", "units": 10}]})
