@@ -1,0 +1,40 @@
+"""Datasets for cnncore: real MNIST files, generated digits, the user's drawings.
+
+All images are uint8 ``(N, 28, 28)`` in MNIST's convention (0 = background,
+255 = ink, the digit fitted into 20x20 and centred by its centre of mass in
+28x28); labels are uint8 ``(N,)`` with the digits 0-9. :func:`to_input` turns
+images into the network's float32 ``(N, 1, 28, 28)`` input in [0, 1].
+
+* :func:`read_idx`, :func:`load_idx_pair`, :class:`IDXError`: MNIST's IDX files.
+* :func:`fetch_mnist`, :func:`load_mnist`, :data:`MNIST_MIRRORS`: the full MNIST, downloaded on request.
+* :func:`generated_digits`: handwriting-like digits made offline, deterministic by seed.
+* :class:`DrawingsDataset`: the user's own labelled drawings, saved atomically.
+* :func:`preprocess_drawing`: a canvas drawing brought to MNIST's convention.
+* :func:`user_data_dir`, :func:`shared_mnist_dir`, :func:`load_shared_mnist`: where data lives.
+"""
+from __future__ import annotations
+
+from .drawings import DrawingsDataset, DrawingsFileError
+from .generated import generated_digits
+from .idx import IDXError, load_idx_pair, read_idx
+from .mnist import MNIST_FILES, MNIST_MD5, MNIST_MIRRORS, FetchError, fetch_mnist, load_mnist
+from .paths import SHARED_MNIST_IMAGES, SHARED_MNIST_LABELS, shared_mnist_dir, user_data_dir
+from .preprocess import preprocess_drawing, to_input
+
+__all__ = [
+    "IDXError", "read_idx", "load_idx_pair",
+    "MNIST_MIRRORS", "MNIST_MD5", "MNIST_FILES", "FetchError", "fetch_mnist", "load_mnist",
+    "generated_digits",
+    "DrawingsDataset", "DrawingsFileError",
+    "preprocess_drawing", "to_input",
+    "user_data_dir", "shared_mnist_dir", "load_shared_mnist",
+]
+
+
+def load_shared_mnist():
+    """The 8,000 shared real digits ``(X uint8 (8000, 28, 28), y uint8 (8000,))``, or
+    None when ``../shared/data/mnist`` is not beside the repository."""
+    folder = shared_mnist_dir()
+    if folder is None:
+        return None
+    return load_idx_pair(folder / SHARED_MNIST_IMAGES, folder / SHARED_MNIST_LABELS)

@@ -1,0 +1,126 @@
+"""Reading MNIST's IDX files (raw or gzip-compressed), with checks.
+
+The IDX format is a big-endian header followed by raw values:
+
+* images: ``magic 2051`` (``0x00000803``: two zero bytes, dtype byte ``0x08`` =
+  unsigned byte, 3 dimensions), then ``N, rows, cols`` as uint32, then
+  ``N * rows * cols`` uint8 pixels, row-major;
+* labels: ``magic 2049`` (``0x00000801``, 1 dimension), then ``N``, then ``N``
+  uint8 labels.
+
+Every problem with a file raises :class:`IDXError` with a message that says
+which file and what is wrong, so the app can show it to the user as is.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["IDXError", "read_idx", "load_idx_pair", "IMAGES_MAGIC", "LABELS_MAGIC"]
+
+IMAGES_MAGIC = 2051  # 0x00000803: uint8, 3 dimensions
+LABELS_MAGIC = 2049  # 0x00000801: uint8, 1 dimension
+_GZIP_MAGIC = b"\x1f\x8b"
+_UBYTE = 0x08
+_DTYPE_NAMES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short",
+                0x0C: "int", 0x0D: "float", 0x0E: "double"}
+
+
+class IDXError(ValueError):
+    """An IDX file is missing, unreadable, or does not hold what it claims."""
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's content, decompressed when it starts with the gzip magic bytes."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise IDXError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise IDXError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    if not raw:
+        raise IDXError(f"{path}: the file is empty")
+    if raw[:2] == _GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise IDXError(f"{path}: the gzip data is corrupt or truncated ({exc})") from None
+        if not raw:
+            raise IDXError(f"{path}: the file is empty once decompressed")
+    return raw
+
+
+def read_idx(path) -> np.ndarray:
+    """Read one IDX file of unsigned bytes (``.gz`` or raw; gzip is sniffed).
+
+    Returns a uint8 array of the shape its header declares: ``(N, rows, cols)``
+    for an images file (magic 2051), ``(N,)`` for a labels file (magic 2049).
+    Raises :class:`IDXError` for a missing or empty file, corrupt gzip data, a
+    wrong magic number or element type, zero-sized dimensions, or a file whose
+    size does not match its header (truncated or with trailing bytes).
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    if len(data) < 4:
+        raise IDXError(f"{path}: only {len(data)} bytes, too short for an IDX header")
+    zero1, zero2, dtype_code, ndim = data[0], data[1], data[2], data[3]
+    magic = struct.unpack(">I", data[:4])[0]
+    if zero1 != 0 or zero2 != 0:
+        raise IDXError(f"{path}: not an IDX file (magic number {magic} / 0x{magic:08x}; "
+                       f"expected {IMAGES_MAGIC} for images or {LABELS_MAGIC} for labels)")
+    if dtype_code != _UBYTE:
+        kind = _DTYPE_NAMES.get(dtype_code, f"unknown type 0x{dtype_code:02x}")
+        raise IDXError(f"{path}: holds {kind} values (type byte 0x{dtype_code:02x}); "
+                       "only unsigned bytes (0x08) are supported")
+    if magic not in (IMAGES_MAGIC, LABELS_MAGIC):
+        raise IDXError(f"{path}: magic number {magic} has {ndim} dimensions; expected "
+                       f"{IMAGES_MAGIC} (images, 3 dimensions) or {LABELS_MAGIC} (labels, 1 dimension)")
+    header_len = 4 + 4 * ndim
+    if len(data) < header_len:
+        raise IDXError(f"{path}: truncated header ({len(data)} bytes, the header needs {header_len})")
+    dims = struct.unpack(f">{ndim}I", data[4:header_len])
+    if any(d == 0 for d in dims):
+        raise IDXError(f"{path}: the header declares a zero-sized dimension {dims}")
+    expected = int(np.prod(dims, dtype=np.int64))
+    have = len(data) - header_len
+    if have < expected:
+        raise IDXError(f"{path}: truncated: the header declares {' x '.join(map(str, dims))} = "
+                       f"{expected} bytes of data but the file holds only {have}")
+    if have > expected:
+        raise IDXError(f"{path}: {have - expected} unexpected bytes after the "
+                       f"{' x '.join(map(str, dims))} values the header declares")
+    return np.frombuffer(data, dtype=np.uint8, offset=header_len).reshape(dims).copy()
+
+
+def load_idx_pair(images, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Read an images file and its labels file and check they belong together.
+
+    Returns ``(X, y)``: ``X`` uint8 ``(N, 28, 28)`` with 0 = background and 255 =
+    ink, ``y`` uint8 ``(N,)`` with values 0-9. Raises :class:`IDXError` when a
+    file is bad, when the images are not 28x28, when the counts differ, or when
+    a label is not a digit.
+    """
+    X = read_idx(images)
+    y = read_idx(labels)
+    if X.ndim != 3:
+        raise IDXError(f"{images}: expected an images file (magic {IMAGES_MAGIC}, N x 28 x 28) "
+                       f"but it holds {X.ndim}-dimensional data of shape {X.shape}")
+    if y.ndim != 1:
+        raise IDXError(f"{labels}: expected a labels file (magic {LABELS_MAGIC}, N entries) "
+                       f"but it holds {y.ndim}-dimensional data of shape {y.shape}")
+    if X.shape[1:] != (28, 28):
+        raise IDXError(f"{images}: images are {X.shape[1]}x{X.shape[2]} pixels; expected 28x28")
+    if len(y) != len(X):
+        raise IDXError(f"labels file has {len(y)} entries but images file has {len(X)} "
+                       f"({os.fspath(labels)} / {os.fspath(images)})")
+    bad = np.flatnonzero(y > 9)
+    if bad.size:
+        raise IDXError(f"{labels}: {bad.size} labels are not digits 0-9 "
+                       f"(first: entry {bad[0]} = {y[bad[0]]})")
+    return X, y

@@ -1,0 +1,186 @@
+"""The full MNIST (60,000 training + 10,000 test digits), fetched on request.
+
+:func:`fetch_mnist` downloads the four ``.gz`` files from the first mirror in
+:data:`MNIST_MIRRORS` that serves them, checks each against its published md5
+sum and keeps it in ``user_data_dir() / "mnist"``. Files already there with the
+right checksum are not downloaded again. A file is written to a temporary name
+beside its final one and moved into place only once its checksum is right, so
+a failed or interrupted download never leaves a partial file behind.
+
+MNIST is by Yann LeCun, Corinna Cortes and Christopher J. C. Burges
+(Creative Commons Attribution-Share Alike 3.0).
+"""
+from __future__ import annotations
+
+import hashlib
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from .._atomic import atomic_write
+from .idx import load_idx_pair
+from .paths import user_data_dir
+
+__all__ = ["MNIST_MIRRORS", "MNIST_MD5", "MNIST_FILES", "FetchError", "fetch_mnist", "load_mnist",
+           "mnist_cache_dir"]
+
+MNIST_MIRRORS: tuple[str, ...] = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+
+#: Short name -> file name on every mirror.
+MNIST_FILES: dict[str, str] = {
+    "train-images": "train-images-idx3-ubyte.gz",
+    "train-labels": "train-labels-idx1-ubyte.gz",
+    "t10k-images": "t10k-images-idx3-ubyte.gz",
+    "t10k-labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+#: Published md5 sums of the ``.gz`` files.
+MNIST_MD5: dict[str, str] = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+
+_CHUNK = 1 << 16
+_USER_AGENT = "cnnlab/0.1 (+MNIST fetch)"
+
+Progress = Callable[[int, int, str], None]
+
+
+class FetchError(OSError):
+    """No mirror could deliver a file with the right checksum."""
+
+
+class _ChecksumMismatch(Exception):
+    pass
+
+
+def mnist_cache_dir() -> Path:
+    """Where :func:`fetch_mnist` keeps the files by default: ``user_data_dir() / "mnist"``."""
+    return user_data_dir() / "mnist"
+
+
+def _short_name(filename: str) -> str:
+    """``train-images-idx3-ubyte.gz`` -> ``train-images`` (other names stay as they are)."""
+    return filename.split("-idx")[0] if "-idx" in filename else filename
+
+
+def _md5_of(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _download(url: str, target: Path, expected_md5: str, name: str, progress: Progress | None,
+              timeout: float) -> None:
+    """Stream ``url`` into ``target`` atomically, verifying the md5 before it is moved into place."""
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+
+    def write(f):
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else 0
+            h = hashlib.md5()
+            done = 0
+            if progress is not None:
+                progress(0, total, name)
+            while True:
+                block = response.read(_CHUNK)
+                if not block:
+                    break
+                f.write(block)
+                h.update(block)
+                done += len(block)
+                if progress is not None:
+                    progress(done, total, name)
+            if total and done != total:
+                raise OSError(f"connection closed after {done} of {total} bytes")
+            digest = h.hexdigest()
+            if digest != expected_md5.lower():
+                raise _ChecksumMismatch(f"md5 {digest}, expected {expected_md5.lower()}")
+
+    atomic_write(target, write)
+
+
+def fetch_mnist(cache_dir=None, progress: Progress | None = None,
+                mirrors: Sequence[str] | None = None, *,
+                checksums: Mapping[str, str] | None = None,
+                timeout: float = 30.0) -> dict[str, Path]:
+    """Download the MNIST files that are not cached yet; return ``{short name: path}``.
+
+    ``cache_dir``: folder for the files (default ``user_data_dir() / "mnist"``; created).
+    ``progress``: called as ``progress(done_bytes, total_bytes, file_name)`` while a
+    file downloads (``total_bytes`` is 0 when the server does not say), and once as
+    ``progress(size, size, file_name)`` for a file already cached. An exception
+    raised by ``progress`` cancels the download (nothing partial is left) and
+    propagates.
+    ``mirrors``: base URLs tried in order (default :data:`MNIST_MIRRORS`); the file
+    name is appended to each.
+    ``checksums``: ``{file name: md5}`` of the files to fetch (default :data:`MNIST_MD5`).
+
+    Returns e.g. ``{"train-images": Path(...), "train-labels": ..., "t10k-images": ...,
+    "t10k-labels": ...}`` (the file name up to ``-idx``). Raises :class:`FetchError`
+    naming every mirror's failure when no mirror delivers a file with the right md5.
+    """
+    folder = Path(cache_dir) if cache_dir is not None else mnist_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    mirrors = tuple(MNIST_MIRRORS if mirrors is None else mirrors)
+    if not mirrors:
+        raise ValueError("mirrors must name at least one base URL")
+    checksums = dict(MNIST_MD5 if checksums is None else checksums)
+    result: dict[str, Path] = {}
+    for filename, md5 in checksums.items():
+        target = folder / filename
+        if target.is_file() and _md5_of(target) == md5.lower():
+            if progress is not None:
+                size = target.stat().st_size
+                progress(size, size, filename)
+            result[_short_name(filename)] = target
+            continue
+        failures = []
+        for base in mirrors:
+            url = base if base.endswith("/") else base + "/"
+            url += filename
+            try:
+                _download(url, target, md5, filename, progress, timeout)
+            except urllib.error.HTTPError as exc:
+                failures.append(f"{url}: HTTP {exc.code} {exc.reason}")
+            except urllib.error.URLError as exc:
+                failures.append(f"{url}: {exc.reason}")
+            except _ChecksumMismatch as exc:
+                failures.append(f"{url}: wrong checksum ({exc})")
+            except (OSError, ValueError) as exc:  # timeouts, resets, truncated bodies, bad URLs
+                failures.append(f"{url}: {type(exc).__name__}: {exc}")
+            else:
+                break
+        else:
+            raise FetchError(f"could not download {filename} from any mirror "
+                             "(is the computer online?):\n  " + "\n  ".join(failures))
+        result[_short_name(filename)] = target
+    return result
+
+
+def load_mnist(split: str = "train", cache_dir=None, progress: Progress | None = None,
+               mirrors: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The full MNIST ``split`` ("train": 60,000 digits, "test": 10,000), fetched if needed.
+
+    Returns ``(X uint8 (N, 28, 28), y uint8 (N,))``. Downloads only what is not
+    cached yet (see :func:`fetch_mnist`).
+    """
+    prefix = {"train": "train", "test": "t10k"}.get(split)
+    if prefix is None:
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    wanted = {MNIST_FILES[f"{prefix}-{k}"]: MNIST_MD5[MNIST_FILES[f"{prefix}-{k}"]]
+              for k in ("images", "labels")}
+    paths = fetch_mnist(cache_dir, progress, mirrors, checksums=wanted)
+    return load_idx_pair(paths[f"{prefix}-images"], paths[f"{prefix}-labels"])

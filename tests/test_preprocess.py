@@ -1,0 +1,138 @@
+"""preprocess_drawing: a canvas brought to MNIST's convention."""
+import numpy as np
+import pytest
+
+from cnncore.datasets import preprocess_drawing
+from cnncore.datasets.preprocess import resample
+
+
+def com(img):
+    img = np.asarray(img, dtype=np.float64)
+    r = np.arange(img.shape[0])
+    c = np.arange(img.shape[1])
+    return (img.sum(1) * r).sum() / img.sum(), (img.sum(0) * c).sum() / img.sum()
+
+
+def bbox(img, level=0.5 / 255):
+    rows = np.flatnonzero((img >= level).any(1))
+    cols = np.flatnonzero((img >= level).any(0))
+    return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+
+
+def disk(size, cy, cx, radius):
+    yy, xx = np.mgrid[:size, :size]
+    return (np.hypot(yy - cy, xx - cx) <= radius).astype(np.float64)
+
+
+def seven(size, thickness):
+    """A '7' drawn on a size x size canvas: lopsided, so its centre of mass is off its box centre."""
+    c = np.zeros((size, size))
+    t = max(1, int(round(thickness * size)))
+    lo, hi = int(0.2 * size), int(0.8 * size)
+    c[lo:lo + t, lo:hi] = 1.0
+    for k, row in enumerate(range(lo, hi)):
+        col = int(round(hi - 1 - (row - lo) * 0.5))
+        c[row, max(col - t // 2, 0):col + (t + 1) // 2] = 1.0
+    return c
+
+
+@pytest.mark.parametrize("size", [28, 100, 280])
+def test_output_shape_dtype_range(size):
+    out = preprocess_drawing(seven(size, 0.08))
+    assert out.shape == (28, 28) and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0 and np.isfinite(out).all()
+    assert out.max() > 0.9  # solid strokes stay close to full ink
+
+
+@pytest.mark.parametrize("canvas", [np.zeros((280, 280)), np.zeros((1, 1)), np.full((50, 60), 1e-4)])
+def test_empty_canvas_gives_zeros(canvas):
+    out = preprocess_drawing(canvas)
+    assert out.shape == (28, 28) and out.dtype == np.float32
+    assert not out.any() and np.isfinite(out).all()
+
+
+def test_centred_blob_stays_centred():
+    out = preprocess_drawing(disk(200, 99.5, 99.5, 40))
+    cy, cx = com(out)
+    assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5
+    r0, r1, c0, c1 = bbox(out)
+    assert r1 - r0 == 20 and c1 - c0 == 20  # scaled into the 20x20 box
+
+
+def test_off_centre_blob_moves_to_the_centre():
+    # A small blob in a corner of a big canvas, plus an elongated one (aspect kept).
+    out = preprocess_drawing(disk(300, 40, 250, 15))
+    cy, cx = com(out)
+    assert abs(cy - 14) <= 1 and abs(cx - 14) <= 1
+    canvas = np.zeros((300, 300))
+    canvas[200:280, 20:60] = 1.0  # 80 tall, 40 wide -> 20 x 10
+    out = preprocess_drawing(canvas)
+    r0, r1, c0, c1 = bbox(out, 0.5)
+    assert (r1 - r0, c1 - c0) == (20, 10)
+    cy, cx = com(out)
+    assert abs(cy - 14) <= 1 and abs(cx - 14) <= 1
+
+
+def test_lopsided_digit_centred_by_mass_not_by_box():
+    out = preprocess_drawing(seven(280, 0.06))
+    cy, cx = com(out)
+    assert abs(cy - 14) <= 1 and abs(cx - 14) <= 1
+    r0, r1, c0, c1 = bbox(out)
+    # The bar on top holds much of the ink, so the box centre sits below the centre of mass.
+    assert (r0 + r1) / 2 - 14 > 1
+
+
+def test_big_and_small_drawings_agree():
+    big = np.zeros((280, 280))
+    big[20:260, 20:260] = seven(240, 0.08)
+    small = np.zeros((280, 280))
+    small[150:210, 30:90] = seven(60, 0.08)
+    a, b = preprocess_drawing(big), preprocess_drawing(small)
+    assert np.abs(a - b).mean() < 0.03
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.95
+
+
+def test_anti_aliased_not_nearest():
+    # A one-pixel-wide line in a 100 px canvas becomes a faint line of grey, not
+    # a line that is there or not depending on where it falls.
+    canvas = np.zeros((100, 100))
+    canvas[10:90, 10:90] = 0.0
+    canvas[10:90, 50] = 1.0
+    canvas[10, 10:90] = 1.0
+    out = preprocess_drawing(canvas)
+    grey = out[(out > 0.01) & (out < 0.99)]
+    assert grey.size > 10
+    # Total ink scales with the area factor (20/80)^2 within rounding.
+    assert abs(out.sum() - canvas.sum() * (20 / 80) ** 2) < 0.15 * out.sum()
+
+
+def test_dark_ink_on_light_canvas():
+    light = 1.0 - seven(140, 0.08)
+    np.testing.assert_allclose(preprocess_drawing(light, ink=0), preprocess_drawing(seven(140, 0.08)))
+    with pytest.raises(ValueError, match="ink"):
+        preprocess_drawing(light, ink=0.5)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="2-D"):
+        preprocess_drawing(np.zeros((3, 28, 28)))
+    out = preprocess_drawing(np.where(seven(56, 0.1) > 0, np.nan, 0.0))  # NaN treated as no ink
+    assert np.isfinite(out).all() and not out.any()
+
+
+@pytest.mark.parametrize("n_in, n_out", [(80, 20), (7, 3), (5, 20), (20, 20)])
+def test_resample_keeps_mean_and_constant(n_in, n_out):
+    rng = np.random.default_rng(1)
+    img = rng.random((n_in, n_in))
+    out = resample(img, (n_out, n_out))
+    np.testing.assert_allclose(resample(np.ones((n_in, n_in)), (n_out, n_out)), 1.0)
+    if n_out <= n_in:
+        # Area averaging preserves the mean exactly.
+        assert abs(out.mean() - img.mean()) < 1e-12
+
+
+def test_resample_area_matches_block_mean():
+    rng = np.random.default_rng(2)
+    img = rng.random((12, 8))
+    expected = img.reshape(3, 4, 2, 4).mean(axis=(1, 3))
+    np.testing.assert_allclose(resample(img, (3, 2)), expected, atol=1e-12)
