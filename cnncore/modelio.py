@@ -62,6 +62,11 @@ def save_model(path, net: Network, history=None, optimizer=None) -> None:
 def _read(path) -> dict:
     try:
         with open(path, "rb") as f:  # our own handle: closed even when np.load fails half-way
+            magic = f.read(4)
+            if magic[:2] != b"PK":
+                what = "is empty" if not magic else "is not a model file (not an .npz archive)"
+                raise ModelFileError(f"{path}: {what}")
+            f.seek(0)
             data = np.load(f, allow_pickle=False)
             if not isinstance(data, np.lib.npyio.NpzFile):
                 raise ModelFileError(f"{path}: holds a single array, not a model (.npz archive)")
