@@ -283,7 +283,8 @@ class Trainer:
                 if cfg.augment:
                     xb = shift_augment(xb, cfg.augment, rng, abuf[:n])
                 yb = self.y[idx]
-                loss, probs = net.loss_and_grads(xb, yb)
+                with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught just below
+                    loss, probs = net.loss_and_grads(xb, yb)
                 if not math.isfinite(loss):
                     if step > 0:
                         for k, p in params.items():
@@ -298,7 +299,8 @@ class Trainer:
                 opt.lr = lr
                 for k, p in params.items():
                     np.copyto(snapshot[k], p)
-                opt.step(net.grads())
+                with np.errstate(over="ignore", invalid="ignore"):
+                    opt.step(net.grads())
                 step += 1
                 dt = time.perf_counter() - t0
                 train_seconds += dt

@@ -1,0 +1,204 @@
+"""The ``cnnapp`` command line: bad arguments, and train/eval/trace/predict on tiny data."""
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import zlib
+
+import numpy as np
+import pytest
+
+from cnnapp.cli import main, read_png
+from cnncore.modelio import load_model
+from cnncore.trace import Trace
+from conftest import REPO, write_idx
+
+MICRO = ('{"input": [1, 28, 28], "layers": [{"type": "conv", "filters": 3, "kernel": 5, "stride": 3}, '
+         '{"type": "maxpool", "size": 2}, {"type": "flatten"}, {"type": "dense", "units": 10}]}')
+
+
+def _png(path, grey: np.ndarray, color_type=0, filt=0):
+    """Write an 8-bit PNG (grey or RGBA) with one filter type on every row."""
+    g = (np.clip(grey, 0, 1) * 255).astype(np.uint8)
+    px = g[..., None] if color_type == 0 else np.stack([g, g, g, np.full_like(g, 255)], axis=-1)
+    H, W = g.shape
+    bpp = px.shape[-1]
+    rows = px.reshape(H, W * bpp).astype(np.int64)
+    raw = bytearray()
+    prev = np.zeros(W * bpp, np.int64)
+    for r in range(H):
+        cur = rows[r]
+        if filt == 0:
+            out = cur
+        elif filt == 1:
+            left = np.concatenate([np.zeros(bpp, np.int64), cur[:-bpp]])
+            out = cur - left
+        elif filt == 2:
+            out = cur - prev
+        elif filt == 4:
+            out = np.empty_like(cur)
+            for i in range(len(cur)):
+                a = cur[i - bpp] if i >= bpp else 0
+                b = prev[i]
+                c = prev[i - bpp] if i >= bpp else 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                out[i] = cur[i] - (a if pa <= pb and pa <= pc else b if pb <= pc else c)
+        raw += bytes([filt]) + bytes((out & 255).astype(np.uint8))
+        prev = cur
+
+    def chunk(t, body):
+        return struct.pack(">I", len(body)) + t + body + struct.pack(">I", zlib.crc32(t + body))
+
+    ihdr = struct.pack(">IIBBBBB", W, H, 8, color_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(raw)))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Tiny IDX files: blocky synthetic digits (learnable in a second)."""
+    d = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 200).astype(np.uint8)
+    X = (rng.random((200, 28, 28)) * 60).astype(np.uint8)
+    for i, label in enumerate(y):
+        r, c = divmod(int(label), 4)
+        X[i, 2 + 8 * r:8 + 8 * r, 2 + 6 * c:8 + 6 * c] = 255
+    arch = d / "micro.json"
+    arch.write_text(MICRO)
+    return {"images": write_idx(d / "img.gz", X), "labels": write_idx(d / "lab.gz", y), "X": X, "y": y,
+            "arch": arch, "dir": d}
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    out = data["dir"] / "model.npz"
+    rc = main(["train", "--arch", str(data["arch"]), "--images", str(data["images"]), "--labels",
+               str(data["labels"]), "--epochs", "4", "--lr", "0.03", "--holdout", "0.25", "--out", str(out)])
+    assert rc == 0
+    return out
+
+
+def test_train_writes_model_and_summaries(data, model, capsys):
+    net = load_model(model)
+    assert len(net.history) == 4 and net.history[-1]["val_accuracy"] > 0.8
+    out = data["dir"] / "again.npz"
+    rc = main(["train", "--arch", str(data["arch"]), "--images", str(data["images"]), "--labels",
+               str(data["labels"]), "--epochs", "1", "--holdout", "0.5", "--quiet", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0 and out.is_file()
+    assert "on 100 images" in text and "holding out 100" in text
+    assert "epoch 1/1: train loss" in text and "held-out loss" in text
+
+
+def test_eval_prints_confusion_and_accuracy_last(data, model, capsys):
+    rc = main(["eval", str(model), "--images", str(data["images"]), "--labels", str(data["labels"]),
+               "--range", "150:200"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert rc == 0
+    assert lines[-1].startswith("accuracy: ") and len(lines[-1]) == len("accuracy: 0.9812")
+    net = load_model(model)
+    acc = float(np.mean(net.predict(data["X"][150:200]) == data["y"][150:200]))
+    assert float(lines[-1].split()[1]) == pytest.approx(acc, abs=5e-5)
+    table = [l for l in lines if l.split() and l.split()[0].isdigit() and len(l.split()) == 12]
+    assert len(table) == 10 and sum(int(v) for l in table for v in l.split()[1:11]) == 50
+
+
+def test_trace_command(data, model, tmp_path, capsys):
+    out = tmp_path / "t.npz"
+    rc = main(["trace", str(model), "--images", str(data["images"]), "--labels", str(data["labels"]),
+               "--index", "5", "--out", str(out)])
+    assert rc == 0 and "steps written" in capsys.readouterr().out
+    t = Trace.load(out)
+    assert t.label == int(data["y"][5])
+    np.testing.assert_allclose(t.arrays["input"][0, 0], data["X"][5] / 255, rtol=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["grey-none", "grey-sub", "grey-up", "rgba-paeth", "dark-on-light-big"])
+def test_predict_png(data, model, tmp_path, capsys, variant):
+    img = data["X"][3] / 255
+    if variant == "dark-on-light-big":   # what a drawing program saves: black ink on white, any size
+        img = 1 - np.kron(img, np.ones((3, 3)))
+    kind, filt = {"grey-none": (0, 0), "grey-sub": (0, 1), "grey-up": (0, 2), "rgba-paeth": (6, 4),
+                  "dark-on-light-big": (0, 2)}[variant]
+    png = _png(tmp_path / "d.png", img, kind, filt)
+    if variant != "dark-on-light-big":
+        np.testing.assert_allclose(read_png(png), np.round(img * 255) / 255, atol=1e-9)
+    rc = main(["predict", str(model), str(png)])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert rc == 0 and lines[0].startswith("digit: ") and len(lines) == 11
+    probs = [float(l.split(": ")[1]) for l in lines[1:]]
+    assert sum(probs) == pytest.approx(1, abs=2e-3)
+    if variant != "dark-on-light-big":
+        net = load_model(model)
+        assert int(lines[0].split()[1]) == int(net.predict(data["X"][3:4] / 255)[0])
+
+
+BAD_ARGS = [
+    [],  # (no command: handled separately, it opens the GUI)
+    ["frobnicate"],
+    ["train"],                                            # --out missing
+    ["train", "--epochs", "0", "--out", "m.npz"],
+    ["train", "--lr", "-1", "--out", "m.npz"],
+    ["train", "--holdout", "1.5", "--out", "m.npz"],
+    ["train", "--optimizer", "lbfgs", "--out", "m.npz"],
+    ["train", "--arch", "nonexistent-preset", "--out", "m.npz"],
+    ["train", "--images", "x.gz", "--out", "m.npz"],      # --labels missing
+    ["train", "--images", "x.gz", "--labels", "y.gz", "--out", "m.npz"],
+    ["train", "--out", "/no/such/folder/m.npz"],
+    ["eval", "missing.npz", "--images", "x", "--labels", "y"],
+    ["eval", "m.npz"],
+    ["trace", "m.npz", "--images", "x", "--labels", "y", "--index", "-1", "--out", "t.npz"],
+    ["predict", "missing.npz", "x.png"],
+]
+
+
+@pytest.mark.parametrize("argv", BAD_ARGS[1:], ids=[" ".join(a) for a in BAD_ARGS[1:]])
+def test_bad_arguments_one_line_exit_2(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_files_one_line_exit_2(data, model, tmp_path, capsys):
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(model.read_bytes()[:200])
+    notpng = tmp_path / "x.png"
+    notpng.write_bytes(b"GIF89a")
+    badarch = tmp_path / "arch.json"
+    badarch.write_text('{"layers": [{"type": "conv", "filters": 2, "kernel": 40}, {"type": "flatten"}, '
+                       '{"type": "dense", "units": 10}]}')
+    cases = [
+        ["eval", str(broken), "--images", str(data["images"]), "--labels", str(data["labels"])],
+        ["eval", str(model), "--images", str(data["labels"]), "--labels", str(data["labels"])],
+        ["eval", str(model), "--images", str(data["images"]), "--labels", str(data["labels"]), "--range", "5:999"],
+        ["predict", str(model), str(notpng)],
+        ["trace", str(model), "--images", str(data["images"]), "--labels", str(data["labels"]), "--index", "200",
+         "--out", str(tmp_path / "t.npz")],
+        ["train", "--arch", str(badarch), "--images", str(data["images"]), "--labels", str(data["labels"]),
+         "--out", str(tmp_path / "m.npz")],
+    ]
+    for argv in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "t.npz").exists() and not (tmp_path / "m.npz").exists()
+
+
+def test_console_entry_without_qt(data, model, tmp_path):
+    """As a real process: exit status 2 and one line for a bad call; no Qt for the CLI commands."""
+    r = subprocess.run([sys.executable, "-m", "cnnapp", "eval", str(tmp_path / "none.npz"), "--images", "a",
+                        "--labels", "b"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    code = ("import sys; from cnnapp.cli import main; "
+            f"rc = main(['eval', {str(model)!r}, '--images', {str(data['images'])!r}, '--labels', "
+            f"{str(data['labels'])!r}]); "
+            "assert not any(m.startswith(('PySide6', 'pyqtgraph')) for m in sys.modules), 'Qt imported'; "
+            "sys.exit(rc)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1].startswith("accuracy: ")

@@ -1,0 +1,230 @@
+"""Training: reproducibility, divergence, pause/stop/learning-rate control, optimizers, evaluation."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from cnncore.architecture import preset
+from cnncore.network import Network
+from cnncore.optim import SGD, Adam, make_optimizer
+from cnncore.training import (BatchEvent, EpochEvent, FinishedEvent, TrainConfig, Trainer, as_network_input,
+                              evaluate, shift_augment)
+
+MICRO = {"input": [1, 28, 28], "layers": [
+    {"type": "conv", "filters": 3, "kernel": 5, "stride": 3, "activation": "relu"},
+    {"type": "maxpool", "size": 2},
+    {"type": "flatten"},
+    {"type": "dense", "units": 10, "activation": "none"}]}
+
+
+def _toy(n=240, seed=0):
+    """Learnable synthetic digits: each class lights a different block of the image."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n).astype(np.uint8)
+    X = (rng.random((n, 28, 28)) * 60).astype(np.uint8)
+    for i, label in enumerate(y):
+        r, c = divmod(int(label), 4)
+        X[i, 2 + 8 * r:8 + 8 * r, 2 + 6 * c:8 + 6 * c] = 255
+    return X, y
+
+
+def _run(trainer):
+    return list(trainer.run())
+
+
+def test_training_is_bit_for_bit_reproducible():
+    X, y = _toy()
+    results = []
+    for _ in range(2):
+        net = Network(MICRO, seed=5)
+        _run(Trainer(net, X[:200], y[:200], X[200:], y[200:],
+                     TrainConfig(epochs=2, batch_size=16, seed=9, augment=1)))
+        results.append({k: v.tobytes() for k, v in net.params().items()})
+    assert results[0] == results[1]
+    net = Network(MICRO, seed=5)
+    _run(Trainer(net, X[:200], y[:200], None, None, TrainConfig(epochs=2, batch_size=16, seed=10, augment=1)))
+    assert {k: v.tobytes() for k, v in net.params().items()} != results[0]  # the shuffle seed matters
+
+
+def test_events_and_learning():
+    X, y = _toy(300)
+    net = Network(MICRO, seed=0)
+    events = _run(Trainer(net, X[:240], y[:240], X[240:], y[240:], TrainConfig(epochs=3, batch_size=32, lr=0.03)))
+    batches = [e for e in events if isinstance(e, BatchEvent)]
+    epochs = [e for e in events if isinstance(e, EpochEvent)]
+    assert isinstance(events[-1], FinishedEvent) and events[-1].reason == "done"
+    assert len(batches) == 3 * 8 and len(epochs) == 3
+    assert [b.batch for b in batches[:8]] == list(range(1, 9)) and batches[0].batches_per_epoch == 8
+    assert batches[-1].progress == pytest.approx(1.0) and batches[0].progress == pytest.approx(1 / 24)
+    assert all(b.images_per_second > 0 and 0 <= b.accuracy <= 1 for b in batches)
+    last = epochs[-1]
+    assert last.val_accuracy > 0.9 and last.train_loss < epochs[0].train_loss
+    assert last.confusion.shape == (10, 10) and last.confusion.sum() == 60
+    assert np.trace(last.confusion) == round(last.val_accuracy * 60)
+    assert len(last.misclassified) == 60 - np.trace(last.confusion)
+    assert len(net.history) == 3 and net.history[-1]["val_accuracy"] == last.val_accuracy
+
+
+def test_cosine_schedule_and_set_lr():
+    X, y = _toy(64)
+    tr = Trainer(Network(MICRO), X, y, None, None, TrainConfig(epochs=2, batch_size=16, lr=0.01))
+    lrs = [e.lr for e in tr.run() if isinstance(e, BatchEvent)]
+    assert lrs[0] == pytest.approx(0.01) and lrs[-1] < 0.001 and all(a >= b for a, b in zip(lrs, lrs[1:]))
+    tr = Trainer(Network(MICRO), X, y, None, None,
+                 TrainConfig(epochs=2, batch_size=16, lr=0.01, schedule="constant"))
+    seen = []
+    for e in tr.run():
+        if isinstance(e, BatchEvent):
+            seen.append(e.lr)
+            if e.batch == 2 and e.epoch == 1:
+                tr.set_lr(0.5)
+    assert seen[:2] == [0.01, 0.01] and set(seen[2:]) == {0.5}
+    with pytest.raises(ValueError):
+        tr.set_lr(-1)
+
+
+def test_divergence_stops_and_keeps_last_good_weights():
+    X, y = _toy(64)
+    net = Network(MICRO, seed=1)
+    start = {k: v.copy() for k, v in net.params().items()}
+    tr = Trainer(net, X, y, None, None,
+                 TrainConfig(optimizer="sgd", lr=1e30, momentum=0.0, batch_size=16, schedule="constant"))
+    events = _run(tr)
+    end = events[-1]
+    assert isinstance(end, FinishedEvent) and end.reason == "diverged"
+    assert "loss became" in end.message and "learning rate" in end.message
+    n_batches = sum(isinstance(e, BatchEvent) for e in events)
+    assert n_batches >= 1
+    params = net.params()
+    assert all(np.all(np.isfinite(v)) for v in params.values())
+    if n_batches == 1:  # the first update broke the weights: the start weights are the last good ones
+        assert all(np.array_equal(start[k], params[k]) for k in params)
+    loss, _ = net.loss_and_grads(as_network_input(X[:16]), y[:16])
+    assert np.isfinite(loss)
+
+
+def test_pause_resume_stop_from_another_thread():
+    X, y = _toy(64)
+    tr = Trainer(Network(MICRO), X, y, None, None, TrainConfig(epochs=1000, batch_size=8))
+    events = []
+
+    def worker():
+        for e in tr.run():
+            events.append(e)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    while len(events) < 3:
+        time.sleep(0.005)
+    tr.pause()
+    time.sleep(0.05)
+    n = len(events)
+    time.sleep(0.15)
+    assert tr.paused and len(events) == n  # nothing happens while paused
+    tr.resume()
+    time.sleep(0.05)
+    assert len(events) > n
+    tr.stop()
+    t.join(timeout=10)
+    assert not t.is_alive()
+    assert isinstance(events[-1], FinishedEvent) and events[-1].reason == "stopped"
+
+
+def test_stop_while_paused():
+    X, y = _toy(32)
+    tr = Trainer(Network(MICRO), X, y, config=TrainConfig(epochs=5, batch_size=8))
+    gen = tr.run()
+    next(gen)
+    tr.pause()
+    tr.stop()
+    assert next(gen).reason == "stopped"
+
+
+def test_adam_matches_the_formulas(rng):
+    p = {"L0.W": rng.standard_normal((3, 4)), "L0.b": rng.standard_normal(3)}
+    ref = {k: v.copy() for k, v in p.items()}
+    m = {k: np.zeros_like(v) for k, v in p.items()}
+    v2 = {k: np.zeros_like(v) for k, v in p.items()}
+    opt = Adam(p, lr=0.01, weight_decay=0.1)
+    for t in range(1, 4):
+        g = {k: rng.standard_normal(v.shape) for k, v in p.items()}
+        opt.step(g)
+        for k in ref:
+            gk = g[k] + (0.1 * ref[k] if k.endswith(".W") else 0)   # decay on weights only
+            m[k] = 0.9 * m[k] + 0.1 * gk
+            v2[k] = 0.999 * v2[k] + 0.001 * gk ** 2
+            ref[k] -= 0.01 * (m[k] / (1 - 0.9 ** t)) / (np.sqrt(v2[k] / (1 - 0.999 ** t)) + 1e-8)
+    for k in p:
+        np.testing.assert_allclose(p[k], ref[k], rtol=1e-10)
+
+
+def test_sgd_momentum_matches_the_formulas(rng):
+    p = {"L0.W": rng.standard_normal(5)}
+    w, v = p["L0.W"].copy(), np.zeros(5)
+    opt = SGD(p, lr=0.1, momentum=0.9)
+    for _ in range(3):
+        g = rng.standard_normal(5)
+        opt.step({"L0.W": g})
+        v = 0.9 * v + g
+        w = w - 0.1 * v
+    np.testing.assert_allclose(p["L0.W"], w)
+    with pytest.raises(ValueError):
+        make_optimizer("rmsprop", p)
+
+
+def test_shift_augment_moves_each_image(rng):
+    X = rng.random((6, 1, 5, 5)).astype(np.float32)
+    out = np.empty_like(X)
+    r = np.random.default_rng(3)
+    shift_augment(X, 1, r, out)
+    r = np.random.default_rng(3)
+    dy = r.integers(0, 3, size=6)
+    dx = r.integers(0, 3, size=6)
+    assert len(set(zip(dy, dx))) > 1
+    for i in range(6):  # the slow way: pad, then cut a window
+        pad = np.pad(X[i, 0], 1)
+        want = pad[dy[i]:dy[i] + 5, dx[i]:dx[i] + 5]
+        np.testing.assert_array_equal(out[i, 0], want)
+
+
+def test_evaluate(rng):
+    net = Network(MICRO)
+    X, y = _toy(50)
+    loss, acc, conf, wrong, probs = evaluate(net, X, y)
+    pred = probs.argmax(1)
+    assert acc == pytest.approx(np.mean(pred == y)) and conf.sum() == 50
+    assert conf[y[0], pred[0]] >= 1 and set(wrong) == set(np.flatnonzero(pred != y))
+    assert loss == pytest.approx(-np.mean(np.log(probs[np.arange(50), y])), rel=1e-5)
+
+
+@pytest.mark.parametrize("kwargs,msg", [
+    ({"optimizer": "rmsprop"}, "optimizer"), ({"lr": 0}, "learning rate"), ({"lr": float("nan")}, "learning rate"),
+    ({"batch_size": 0}, "batch size"), ({"epochs": 1.5}, "epochs"), ({"momentum": 1.0}, "momentum"),
+    ({"weight_decay": -1}, "weight decay"), ({"schedule": "step"}, "schedule"), ({"augment": -1}, "augment")])
+def test_config_errors(kwargs, msg):
+    with pytest.raises(ValueError, match=msg):
+        TrainConfig(**kwargs)
+
+
+def test_trainer_input_errors():
+    X, y = _toy(20)
+    net = Network(MICRO)
+    with pytest.raises(ValueError, match="labels must have shape"):
+        Trainer(net, X, y[:5])
+    with pytest.raises(ValueError, match="0..9"):
+        Trainer(net, X, np.full(20, 12))
+    with pytest.raises(ValueError, match="the network needs"):
+        Trainer(net, np.zeros((4, 20, 20), np.uint8), np.zeros(4, np.uint8))
+
+
+def test_tiny_preset_learns_real_digits(shared_mnist):
+    """A few seconds of training on real digits lands far above chance (10%)."""
+    X, y = shared_mnist
+    net = Network(preset("tiny"), seed=0)
+    events = _run(Trainer(net, X[:3000], y[:3000], X[6500:7500], y[6500:7500],
+                          TrainConfig(epochs=1, batch_size=32)))
+    acc = [e for e in events if isinstance(e, EpochEvent)][-1].val_accuracy
+    assert acc > 0.8
