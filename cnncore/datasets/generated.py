@@ -296,24 +296,25 @@ def _render_group(rng: np.random.Generator, style, prepared, m: int, aspect_mean
 
 
 def _shift_to_centre(X: np.ndarray) -> np.ndarray:
-    """Integer-shift each image so its centre of mass lands on pixel (14, 14), as MNIST did."""
-    n = len(X)
+    """Shift each image (m, 28, 28) by whole pixels so its centre of mass lands on
+    pixel (14, 14), as MNIST did; pixels shifted out are dropped."""
     tot = X.sum(axis=(1, 2))
     r = np.arange(_OUT)
     safe = np.maximum(tot, 1e-9)
-    cy = (X.sum(axis=2) * r).sum(1) / safe
-    cx = (X.sum(axis=1) * r).sum(1) / safe
-    dy = np.where(tot > 0, np.rint(_CENTRE - cy), 0).astype(np.int64)
-    dx = np.where(tot > 0, np.rint(_CENTRE - cx), 0).astype(np.int64)
-    if not (dy.any() or dx.any()):
-        return X
-    src_r = r[None, :] - dy[:, None]                               # (n, 28)
-    src_c = r[None, :] - dx[:, None]
-    ok_r = (src_r >= 0) & (src_r < _OUT)
-    ok_c = (src_c >= 0) & (src_c < _OUT)
-    out = X[np.arange(n)[:, None, None], np.clip(src_r, 0, _OUT - 1)[:, :, None],
-            np.clip(src_c, 0, _OUT - 1)[:, None, :]]
-    return out * (ok_r[:, :, None] & ok_c[:, None, :])
+    dy = np.where(tot > 0, np.rint(_CENTRE - (X.sum(axis=2) @ r) / safe), 0).astype(np.int64)
+    dx = np.where(tot > 0, np.rint(_CENTRE - (X.sum(axis=1) @ r) / safe), 0).astype(np.int64)
+    out = X
+    # Shifts are small and few distinct ones occur: one slice copy per distinct shift.
+    for sy, sx in set(zip(dy.tolist(), dx.tolist())) - {(0, 0)}:
+        if out is X:
+            out = X.copy()
+        sel = np.flatnonzero((dy == sy) & (dx == sx))
+        moved = np.zeros((len(sel), _OUT, _OUT), dtype=X.dtype)
+        src = X[sel]
+        moved[:, max(sy, 0):_OUT + min(sy, 0), max(sx, 0):_OUT + min(sx, 0)] = \
+            src[:, max(-sy, 0):_OUT + min(-sy, 0), max(-sx, 0):_OUT + min(-sx, 0)]
+        out[sel] = moved
+    return out
 
 
 def generated_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -335,13 +336,13 @@ def generated_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         where = np.flatnonzero(y == c)
         weights = np.array([st[0] for st in STYLES[c]])
         style_of[where] = rng.choice(len(weights), size=len(where), p=weights / weights.sum())
-    X = np.zeros((n, _OUT, _OUT), dtype=np.float64)
+    X = np.zeros((n, _OUT, _OUT), dtype=np.uint8)
     chunk = 4096
     for c in range(10):
         for s, style in enumerate(STYLES[c]):
             where = np.flatnonzero((y == c) & (style_of == s))
             for start in range(0, len(where), chunk):
                 part = where[start:start + chunk]
-                X[part] = _render_group(rng, style, _PREPARED[c][s], len(part), _ASPECT[c])
-    X = _shift_to_centre(X)
-    return np.rint(X * 255.0).astype(np.uint8), y
+                ink = _render_group(rng, style, _PREPARED[c][s], len(part), _ASPECT[c])
+                X[part] = np.rint(_shift_to_centre(ink) * 255.0)
+    return X, y
