@@ -14,12 +14,14 @@ is present, the accuracy on those real digits (a check, never used for training)
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 
 def main(argv=None) -> int:

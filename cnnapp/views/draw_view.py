@@ -190,7 +190,9 @@ class DrawView(QtWidgets.QWidget):
     def _drawings(self):
         if self._dataset is None:
             from cnncore.datasets import DrawingsDataset
-            self._dataset = DrawingsDataset(data_dir() / "my_digits.npz")
+            self._dataset = DrawingsDataset(data_dir() / "my_digits.npz", recover=True)
+            if self._dataset.message:
+                self.state.say(self._dataset.message, 0)
         return self._dataset
 
     def _refresh_count(self) -> None:

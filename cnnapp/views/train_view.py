@@ -374,6 +374,7 @@ class TrainView(QtWidgets.QWidget):
         self._epoch_offset = 0
         self.state.snapshot = net.copy()
         self.state.training = True
+        self._limit_threads()
         self.worker = TrainWorker(net, loader, config, sample)
         self.worker.status.connect(self._on_status)
         self.worker.progress.connect(self._on_progress)
@@ -507,8 +508,29 @@ class TrainView(QtWidgets.QWidget):
             self.live.set_groups(groups)
         self.state.weightsChanged.emit()
 
+    def _limit_threads(self) -> None:
+        """Leave one core to the GUI thread while the worker trains (kernels use the others)."""
+        try:
+            import os
+
+            import cnncore
+            self._saved_threads = cnncore.get_num_threads()
+            cnncore.set_num_threads(max(1, min(self._saved_threads, (os.cpu_count() or 2) - 1)))
+        except Exception:  # noqa: BLE001
+            self._saved_threads = None
+
+    def _restore_threads(self) -> None:
+        if getattr(self, "_saved_threads", None):
+            try:
+                import cnncore
+                cnncore.set_num_threads(self._saved_threads)
+            except Exception:  # noqa: BLE001
+                pass
+            self._saved_threads = None
+
     def _on_finished(self, ev) -> None:
         self._last_finished = ev
+        self._restore_threads()
         net = self.state.network
         self.state.training = False
         self.state.snapshot = None
