@@ -24,6 +24,8 @@ so the defaults are our own small integers.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from . import activations, explain
@@ -138,6 +140,22 @@ class WorkedExample:
     def reshape_params(self) -> None:
         """Bring params whose shape depends on a setting back in line (after a setting change)."""
 
+    def _fit_refs(self, bd):
+        """Trim the leading unit axes of refs so they index this example's own arrays."""
+        if bd is None:
+            return None
+        arrays = {**self.results, **self.params}
+
+        def fit(ref):
+            if ref is None or ref.array not in arrays:
+                return ref
+            nd = np.ndim(arrays[ref.array])
+            idx = tuple(ref.index)
+            return explain.Ref(ref.array, idx[len(idx) - nd:] if len(idx) > nd else idx)
+        bd.terms = [dataclasses.replace(t, sources=tuple(fit(s) for s in t.sources)) for t in bd.terms]
+        bd.target = fit(bd.target)
+        return bd
+
     def reset(self) -> None:
         self.settings = dict(self.default_settings())
         self.params = {k: np.array(v, dtype=np.float64) for k, v in self.default_params().items()}
@@ -250,16 +268,18 @@ class StridedConvExample(WorkedExample):
     def explain(self, name, index):
         p, r = self.params, self.results
         keys = {"x": "a", "w": "w", "b": "c", "z": "z", "dz": "dz", "dw": "dw"}
+        index = tuple(index)
+        bd = None
         if name == "z":
-            return explain.conv_forward_terms(p["a"][None], p["w"][None, None], np.zeros(1), self.STRIDE, 0,
-                                              0, *index, value=r["z"][index], keys=keys)
-        if name in ("dw", "dw_identity"):
-            return explain.conv_backward_weight_terms(r["dz"][None], p["a"][None], self.STRIDE, 0, 0, 0,
-                                                      *index, value=r[name][index], keys=keys)
-        if name == "w_new":
-            return explain.update_terms(p["w"], r["dw"], p["alpha"], index, value=r["w_new"][index],
-                                        keys={"w": "w", "dw": "dw"})
-        return None
+            bd = explain.conv_forward_terms(p["a"][None], p["w"][None, None], None, self.STRIDE, 0,
+                                            0, *index, value=r["z"][index], keys=keys)
+        elif name in ("dw", "dw_identity"):
+            bd = explain.conv_backward_weight_terms(r["dz"][None], p["a"][None], self.STRIDE, 0, 0, 0,
+                                                    *index, value=r[name][index], keys=keys)
+        elif name == "w_new":
+            bd = explain.update_terms(p["w"], r["dw"], p["alpha"], index, value=r["w_new"][index],
+                                      keys={"w": "w", "dw": "dw", "w_new": "w_new"})
+        return self._fit_refs(bd)
 
 
 # ------------------------------------------------------------------------------ text 001 (b)
@@ -346,16 +366,20 @@ class PoolingExample(WorkedExample):
     def explain(self, name, index):
         s, r = self.settings, self.results
         x, dy = self.params["x"][None], self.params["dy"][None]
+        index = tuple(index)
+        keys = {"x": "x", "y": "y", "dy": "dy", "dx": "dx"}
+        bd = None
         if name == "y":
             f = explain.maxpool_forward_terms if s["mode"] == "max" else explain.avgpool_forward_terms
-            return f(x, s["size"], s["stride"], 0, *index, value=r["y"][index])
-        if name == "dx":
+            bd = f(x, s["size"], s["stride"], 0, *index, value=r["y"][index], keys=keys)
+        elif name == "dx":
             if s["mode"] == "max":
-                return explain.maxpool_backward_terms(dy, r["argmax"][None], (4, 4), s["size"], s["stride"],
-                                                      0, *index, value=r["dx"][index])
-            return explain.avgpool_backward_terms(dy, (4, 4), s["size"], s["stride"], 0, *index,
-                                                  value=r["dx"][index])
-        return None
+                bd = explain.maxpool_backward_terms(dy, r["argmax"][None], (4, 4), s["size"], s["stride"],
+                                                    0, *index, value=r["dx"][index], keys=keys)
+            else:
+                bd = explain.avgpool_backward_terms(dy, (4, 4), s["size"], s["stride"], 0, *index,
+                                                    value=r["dx"][index], keys=keys)
+        return self._fit_refs(bd)
 
 
 # ------------------------------------------------------------------------------------- text 002
@@ -402,10 +426,10 @@ class MultiChannelExample(WorkedExample):
         slide_filter = [[1, 0, 1], [0, 1, 0], [1, 0, 1]]
         w = np.zeros((2, 2, 3, 3))
         w[0, 0] = slide_filter
-        w[0, 1] = [[0, -1, 0], [-1, 1, -1], [0, -1, 0]]
+        w[0, 1] = [[0, 1, 0], [0, -1, 0], [0, 1, 0]]
         w[1, 0] = [[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]
         w[1, 1] = [[1, 1, 1], [0, 0, 0], [-1, -1, -1]]
-        return {"y0": [slide_map, second], "w": w, "b": [0.0, 1.0],
+        return {"y0": [slide_map, second], "w": w, "b": [0.0, -1.0],
                 "dy": self._default_dy(self.out_hw(self.default_settings()))}
 
     @staticmethod

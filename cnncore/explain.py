@@ -144,8 +144,9 @@ CONV_DB_EQ = "db(n) = Σ_(x,y) dz(n,x,y)"
 def conv_forward_terms(x, w, b, stride, padding, n, oy, ox, *, value=None, keys=None, prefix=()):
     """``z(n, oy, ox)`` of a convolution, term by term.
 
-    ``x (C, H, W)``, ``w (F, C, KH, KW)``, ``b (F,)``. One term per input map ``m``
-    and filter offset ``(i, j)`` (padding positions kept as zero terms), then ``b(n)``.
+    ``x (C, H, W)``, ``w (F, C, KH, KW)``, ``b (F,)`` or ``None`` (no bias term). One
+    term per input map ``m`` and filter offset ``(i, j)`` (padding positions kept as
+    zero terms), then ``b(n)``.
     """
     keys = keys or {}
     C, H, W = x.shape
@@ -168,7 +169,8 @@ def conv_forward_terms(x, w, b, stride, padding, n, oy, ox, *, value=None, keys=
                     npad += 1
                     terms.append(Term(label, (wv, 0.0), 0.0, (wref, None), padding=True,
                                       note="zero padding"))
-    terms.append(Term(f"b({n})", (float(b[n]),), float(b[n]), (_mk_ref(keys, prefix, "b", (n,)),)))
+    if b is not None:
+        terms.append(Term(f"b({n})", (float(b[n]),), float(b[n]), (_mk_ref(keys, prefix, "b", (n,)),)))
     notes = [f"The filter's top-left corner sits at input row {oy * SH - PH}, column {ox * SW - PW} "
              f"(output position × stride {SH}, {SW} − padding {PH}, {PW})."]
     if npad:

@@ -1,0 +1,151 @@
+"""The sum behind one number, term by term, with the real values.
+
+The backprop view calls :meth:`ArithmeticPanel.show_element` when a heatmap
+pixel is clicked; the worked examples call :meth:`ArithmeticPanel.show_breakdown`.
+All arithmetic comes from :mod:`cnncore.explain`; this widget only lays it out.
+``highlightRequested`` carries ``{array key: set of indices}`` of every number
+the element was computed from, so a map view can frame them.
+"""
+from __future__ import annotations
+
+import html
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from cnncore import explain
+
+from .grids import fmt   # importing grids also installs the PySide6 refcount guard (_refpin)
+
+__all__ = ["ArithmeticPanel"]
+
+MAX_ROWS = 2000
+
+
+class ArithmeticPanel(QtWidgets.QWidget):
+    """Title, general equation, the sum written out, a table of terms, and the check.
+
+    Signals: ``highlightRequested(dict)`` with the sources of the shown element.
+    """
+
+    highlightRequested = QtCore.Signal(object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("arithmeticPanel")
+        self.breakdown = None
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(4)
+        self.title = QtWidgets.QLabel("Click a number to see how it was computed.")
+        self.title.setObjectName("arithmeticTitle")
+        self.title.setWordWrap(True)
+        f = self.title.font()
+        f.setBold(True)
+        self.title.setFont(f)
+        self.equation = QtWidgets.QLabel("")
+        self.equation.setObjectName("arithmeticEquation")
+        self.equation.setWordWrap(True)
+        self.equation.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        self.equation.setStyleSheet("QLabel { background: #f5f7fb; border: 1px solid #d8dde8; "
+                                    "border-radius: 4px; padding: 6px; font-family: 'DejaVu Sans Mono', monospace; }")
+        self.written = QtWidgets.QLabel("")
+        self.written.setObjectName("arithmeticWritten")
+        self.written.setWordWrap(True)
+        self.written.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        self.written.setStyleSheet("QLabel { font-family: 'DejaVu Sans Mono', monospace; }")
+        self.table = QtWidgets.QTableWidget(0, 4)
+        self.table.setObjectName("arithmeticTerms")
+        self.table.setHorizontalHeaderLabels(["term", "numbers", "value", "comes from"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeToContents)
+        hh.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeToContents)
+        hh.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeToContents)
+        hh.setStretchLastSection(True)
+        self.check = QtWidgets.QLabel("")
+        self.check.setObjectName("arithmeticCheck")
+        self.check.setWordWrap(True)
+        self.notes = QtWidgets.QLabel("")
+        self.notes.setObjectName("arithmeticNotes")
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color: #444;")
+        for w in (self.title, self.equation, self.written):
+            lay.addWidget(w)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(self.check)
+        lay.addWidget(self.notes)
+        self.equation.hide()
+        self.table.hide()
+
+    # -------------------------------------------------------------- public
+    def show_element(self, trace, step, key, index) -> None:
+        """Explain ``trace.arrays[key][index]`` (index with or without the batch axis)."""
+        bd = explain.breakdown(trace, key, tuple(index), step)
+        self.show_breakdown(bd, where=f"{key}[{', '.join(str(i) for i in index)}]")
+
+    def clear(self) -> None:
+        self.breakdown = None
+        self.title.setText("Click a number to see how it was computed.")
+        for w in (self.equation, self.written, self.check, self.notes):
+            w.setText("")
+        self.equation.hide()
+        self.table.setRowCount(0)
+        self.table.hide()
+
+    def show_breakdown(self, bd, where: str = "") -> None:
+        """Lay out a :class:`cnncore.explain.Breakdown` (``None`` clears the panel)."""
+        if bd is None:
+            self.clear()
+            return
+        self.breakdown = bd
+        self.title.setText(bd.title + (f"   ({where})" if where else ""))
+        self.equation.setText(bd.equation)
+        self.equation.setVisible(bool(bd.equation))
+        self.written.setText(bd.written_out(digits=4, limit=10))
+        self._fill_table(bd)
+        self.check.setText(self._check_text(bd))
+        self.notes.setText(" ".join(bd.notes))
+        self.highlightRequested.emit(bd.sources())
+
+    # -------------------------------------------------------------- layout
+    def _fill_table(self, bd) -> None:
+        terms = bd.terms[:MAX_ROWS]
+        self.table.setRowCount(len(terms))
+        bold = QtGui.QFont(self.table.font())
+        bold.setBold(True)
+        grey = QtGui.QColor(140, 140, 140)
+        winner = QtGui.QColor(255, 226, 190)
+        for r, t in enumerate(terms):
+            numbers = " · ".join(fmt(f) for f in t.factors)
+            src = ", ".join(f"{s.array}[{', '.join(map(str, s.index))}]" for s in t.sources if s is not None)
+            if t.note:
+                src = f"{src}  ({t.note})" if src else t.note
+            cells = [t.label, numbers, fmt(t.value), src]
+            for c, text in enumerate(cells):
+                it = QtWidgets.QTableWidgetItem(text)
+                if t.padding:
+                    it.setForeground(grey)
+                if t.chosen:
+                    it.setBackground(winner)
+                    it.setFont(bold)
+                if c == 2:
+                    it.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
+                    it.setToolTip(repr(t.value))
+                self.table.setItem(r, c, it)
+        self.table.setVisible(len(bd.terms) > 0)
+
+    @staticmethod
+    def _check_text(bd) -> str:
+        n = len(bd.terms)
+        what = "Largest term" if bd.combine == "max" else ("Sum of the term" if n == 1 else f"Sum of the {n} terms")
+        shown = "" if n <= MAX_ROWS else f" (the table lists the first {MAX_ROWS})"
+        text = f"<b>{what}{shown}: {html.escape(fmt(bd.total))}</b>"
+        if bd.value is not None:
+            err = bd.error
+            ok = err <= 1e-4 * max(1.0, abs(bd.value))
+            colour = "#1a7f37" if ok else "#b42318"
+            text += (f" &nbsp; value computed by the kernels: {html.escape(fmt(bd.value))}"
+                     f" &nbsp; <span style='color:{colour}'>difference {err:.1e}</span>")
+        return text

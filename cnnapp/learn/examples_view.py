@@ -1,0 +1,227 @@
+"""Worked examples: the texts' small computations, every number editable.
+
+One page per :mod:`cnncore.examples` example. The learner double-clicks any
+number in an editable grid and types a new one; the example recomputes itself
+with the cnncore kernels and every grid and written-out equation below
+updates. Clicking a computed number shows its sum in the arithmetic panel and
+frames the numbers it came from.
+"""
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+from cnncore.examples import EXAMPLES
+
+from .arithmetic_panel import ArithmeticPanel
+from .grids import ArrayView
+
+__all__ = ["WorkedExamplesView", "ExamplePage"]
+
+_SETTING_NAMES = {"mode": "pooling", "stride": "stride", "size": "window", "padding": "padding"}
+
+
+class ExamplePage(QtWidgets.QWidget):
+    """Editable inputs, computed results, the equations written out and the arithmetic panel."""
+
+    changed = QtCore.Signal()
+
+    def __init__(self, example, parent=None):
+        super().__init__(parent)
+        self.example = example
+        self.setObjectName(f"example_{example.key}")
+        self.views: dict = {}
+        self._picked = None
+
+        top = QtWidgets.QVBoxLayout(self)
+        top.setContentsMargins(4, 4, 4, 4)
+        head = QtWidgets.QHBoxLayout()
+        title = QtWidgets.QLabel(example.title)
+        f = title.font()
+        f.setBold(True)
+        f.setPointSizeF(f.pointSizeF() * 1.15)
+        title.setFont(f)
+        head.addWidget(title)
+        head.addStretch(1)
+        self.setting_boxes = {}
+        for name, options in example.choices.items():
+            head.addWidget(QtWidgets.QLabel(_SETTING_NAMES.get(name, name) + ":"))
+            box = QtWidgets.QComboBox()
+            box.setObjectName(f"setting_{name}")
+            for o in options:
+                box.addItem(str(o))
+            box.setCurrentIndex(options.index(example.settings[name]))
+            box.currentIndexChanged.connect(lambda i, n=name, o=options: self._on_setting(n, o[i]))
+            head.addWidget(box)
+            self.setting_boxes[name] = box
+        self.reset_button = QtWidgets.QPushButton("Reset numbers")
+        self.reset_button.setObjectName("resetExample")
+        self.reset_button.setToolTip("Put back the example's original numbers and settings")
+        self.reset_button.clicked.connect(self.reset)
+        head.addWidget(self.reset_button)
+        top.addLayout(head)
+        summary = QtWidgets.QLabel(example.summary)
+        summary.setWordWrap(True)
+        top.addWidget(summary)
+        credit = QtWidgets.QLabel(f"<i>{example.credit}</i>")
+        credit.setStyleSheet("color: #666;")
+        credit.setWordWrap(True)
+        top.addWidget(credit)
+        self.status = QtWidgets.QLabel("Double-click a number in an editable grid to change it.")
+        self.status.setObjectName("exampleStatus")
+        self.status.setStyleSheet("color: #225;")
+        top.addWidget(self.status)
+
+        split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
+        left = QtWidgets.QWidget()
+        ll = QtWidgets.QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 6, 0)
+        ll.addWidget(self._section("Numbers you can edit"))
+        for name in example.editable:
+            v = ArrayView(name, example.labels[name], editable=True)
+            v.edited.connect(lambda idx, val, n=name: self._on_edit(n, idx, val))
+            v.picked.connect(lambda idx, n=name: self._on_pick(n, idx))
+            ll.addWidget(v)
+            self.views[name] = v
+        ll.addWidget(self._section("Computed by the kernels (click a number to see its sum)"))
+        for name in example.shown:
+            v = ArrayView(name, example.labels[name], editable=False)
+            v.picked.connect(lambda idx, n=name: self._on_pick(n, idx))
+            ll.addWidget(v)
+            self.views[name] = v
+        ll.addStretch(1)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(left)
+        split.addWidget(scroll)
+
+        right = QtWidgets.QWidget()
+        rl = QtWidgets.QVBoxLayout(right)
+        rl.setContentsMargins(6, 0, 0, 0)
+        self.lines = QtWidgets.QPlainTextEdit()
+        self.lines.setObjectName("exampleLines")
+        self.lines.setReadOnly(True)
+        self.lines.setLineWrapMode(QtWidgets.QPlainTextEdit.WidgetWidth)
+        self.lines.setStyleSheet("QPlainTextEdit { font-family: 'DejaVu Sans Mono', monospace; }")
+        rl.addWidget(self._section("Written out with the current numbers"))
+        rl.addWidget(self.lines, 3)
+        self.arithmetic = ArithmeticPanel()
+        rl.addWidget(self.arithmetic, 2)
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        top.addWidget(split, 1)
+        self.refresh()
+
+    @staticmethod
+    def _section(text):
+        lab = QtWidgets.QLabel(text)
+        lab.setStyleSheet("color: #1f3a68; font-weight: bold; border-bottom: 1px solid #c9cfdb; "
+                          "margin-top: 6px;")
+        return lab
+
+    # ------------------------------------------------------------ updates
+    def refresh(self) -> None:
+        ex = self.example
+        for name, v in self.views.items():
+            v.set_array(ex.params[name] if name in ex.params else ex.results[name])
+        self.lines.setPlainText("\n".join(ex.lines()))
+        if self._picked is not None:
+            self._on_pick(*self._picked)
+        else:
+            self._mark({})
+
+    def _mark(self, sources: dict, chosen: dict | None = None, target=None) -> None:
+        chosen = chosen or {}
+        for name, v in self.views.items():
+            hi = set(sources.get(name, ()))
+            if target is not None and target[0] == name:
+                hi.add(tuple(target[1]))
+            v.set_marks(hi, chosen.get(name, ()))
+
+    def _on_edit(self, name, index, value):
+        try:
+            self.example.set_value(name, index, value)
+        except (ValueError, KeyError) as e:
+            self.status.setText(f"Not changed: {e}")
+        else:
+            self.status.setText(f"{self.example.labels[name]} {list(index)} set to {value:g}; "
+                                "everything downstream was recomputed.")
+        self.refresh()
+        self.changed.emit()
+
+    def _on_setting(self, name, value):
+        try:
+            self.example.set_setting(name, value)
+        except ValueError as e:
+            self.status.setText(f"That setting does not fit: {e}")
+            box = self.setting_boxes[name]
+            box.blockSignals(True)
+            box.setCurrentIndex(self.example.choices[name].index(self.example.settings[name]))
+            box.blockSignals(False)
+        self._picked = None
+        self.arithmetic.clear()
+        self.refresh()
+        self.changed.emit()
+
+    def _on_pick(self, name, index):
+        if name not in self.example.results or name in self.example.params:
+            bd = None
+        else:
+            bd = self.example.explain(name, tuple(index))
+        if bd is None:
+            self._picked = None
+            self.arithmetic.clear()
+            self._mark({}, target=(name, index))
+            return
+        self._picked = (name, tuple(index))
+        self.arithmetic.show_breakdown(bd, where=f"{name}{list(index)}")
+        chosen = {}
+        for t in bd.terms:
+            if t.chosen and t.sources and t.sources[0] is not None:
+                chosen.setdefault(t.sources[0].array, set()).add(tuple(t.sources[0].index))
+        self._mark(bd.sources(), chosen, target=(name, index))
+
+    def reset(self) -> None:
+        self.example.reset()
+        for name, box in self.setting_boxes.items():
+            box.blockSignals(True)
+            box.setCurrentIndex(self.example.choices[name].index(self.example.settings[name]))
+            box.blockSignals(False)
+        self._picked = None
+        self.arithmetic.clear()
+        self.status.setText("Back to the example's own numbers.")
+        self.refresh()
+        self.changed.emit()
+
+
+class WorkedExamplesView(QtWidgets.QWidget):
+    """A chooser and one :class:`ExamplePage` per worked example."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("workedExamples")
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel("Example:"))
+        self.chooser = QtWidgets.QComboBox()
+        self.chooser.setObjectName("exampleChooser")
+        row.addWidget(self.chooser, 1)
+        lay.addLayout(row)
+        self.stack = QtWidgets.QStackedWidget()
+        lay.addWidget(self.stack, 1)
+        self.pages = []
+        for cls in EXAMPLES:
+            page = ExamplePage(cls())
+            self.pages.append(page)
+            self.stack.addWidget(page)
+            self.chooser.addItem(page.example.title)
+        self.chooser.currentIndexChanged.connect(self.stack.setCurrentIndex)
+
+    def page(self, key: str) -> ExamplePage:
+        return next(p for p in self.pages if p.example.key == key)
+
+    def show_example(self, key: str) -> ExamplePage:
+        i = next(i for i, p in enumerate(self.pages) if p.example.key == key)
+        self.chooser.setCurrentIndex(i)
+        return self.pages[i]

@@ -1,0 +1,279 @@
+"""Small arrays shown as grids of numbers, optionally editable, with highlighted cells.
+
+:class:`NumberGrid` is one 2-D plane (a ``QTableWidget``); :class:`ArrayView`
+lays out the planes of a 0-D…4-D array under a caption (maps side by side,
+filters as rows of channels) and speaks in full array indices.
+Cell colours follow the app's blue–white–red scale for signed numbers (pale,
+so the numbers stay readable); highlighted cells get an orange frame, chosen
+cells (a max-pool winner) a filled orange corner.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ._refpin import install as _install_refpin
+
+_install_refpin()   # PySide6 6.12 refcount bug (see _refpin); a no-op where not needed
+
+__all__ = ["NumberGrid", "ArrayView", "fmt"]
+
+_HILITE = QtGui.QColor(255, 140, 0)
+_CELL_W, _CELL_H = 54, 26
+
+
+def fmt(v) -> str:
+    v = float(v)
+    if v == 0:
+        return "0"
+    if abs(v) >= 1e4 or abs(v) < 1e-3:
+        return f"{v:.2e}"
+    return f"{v:.4g}"
+
+
+def _tint(v: float, scale: float) -> QtGui.QColor:
+    """Pale blue for negative, pale red for positive, white at zero."""
+    if not np.isfinite(v) or scale <= 0:
+        return QtGui.QColor(255, 255, 255)
+    t = max(-1.0, min(1.0, v / scale)) * 0.55
+    if t >= 0:
+        return QtGui.QColor(255, int(255 - 120 * t), int(255 - 140 * t))
+    t = -t
+    return QtGui.QColor(int(255 - 140 * t), int(255 - 90 * t), 255)
+
+
+class _Delegate(QtWidgets.QStyledItemDelegate):
+    def __init__(self, grid):
+        super().__init__(grid)
+        self.grid = grid
+
+    def paint(self, painter, option, index):
+        super().paint(painter, option, index)
+        cell = (index.row(), index.column())
+        if cell in self.grid._chosen:
+            painter.save()
+            r = option.rect
+            painter.setPen(QtCore.Qt.NoPen)
+            painter.setBrush(_HILITE)
+            painter.drawPolygon(QtGui.QPolygon([r.topRight() + QtCore.QPoint(-9, 0), r.topRight(),
+                                                r.topRight() + QtCore.QPoint(0, 9)]))
+            painter.restore()
+        if cell in self.grid._highlight:
+            painter.save()
+            painter.setPen(QtGui.QPen(_HILITE, 2.5))
+            painter.setBrush(QtCore.Qt.NoBrush)
+            painter.drawRect(option.rect.adjusted(1, 1, -2, -2))
+            painter.restore()
+
+
+class NumberGrid(QtWidgets.QTableWidget):
+    """One 2-D plane of numbers.
+
+    Signals: ``edited(row, col, value)`` after the learner typed a valid number
+    (editable grids only); ``picked(row, col)`` when a cell is clicked.
+    """
+
+    edited = QtCore.Signal(int, int, float)
+    picked = QtCore.Signal(int, int)
+
+    def __init__(self, editable=False, parent=None):
+        super().__init__(parent)
+        self.editable = editable
+        self._values = np.zeros((0, 0))
+        self._highlight: set = set()
+        self._chosen: set = set()
+        self._scale = 1.0
+        self._filling = False
+        self.setItemDelegate(_Delegate(self))
+        self.horizontalHeader().setVisible(False)
+        self.verticalHeader().setVisible(False)
+        self.horizontalHeader().setMinimumSectionSize(20)
+        self.verticalHeader().setMinimumSectionSize(16)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        self.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
+        self.setEditTriggers(QtWidgets.QAbstractItemView.DoubleClicked
+                             | QtWidgets.QAbstractItemView.EditKeyPressed
+                             | QtWidgets.QAbstractItemView.AnyKeyPressed
+                             if editable else QtWidgets.QAbstractItemView.NoEditTriggers)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Fixed, QtWidgets.QSizePolicy.Fixed)
+        self.setStyleSheet("QTableWidget { gridline-color: #c9cfdb; }")
+        self.itemChanged.connect(self._on_item_changed)
+        self.cellClicked.connect(lambda r, c: self.picked.emit(r, c))
+
+    def values(self) -> np.ndarray:
+        return self._values.copy()
+
+    def set_values(self, a, scale=None) -> None:
+        a = np.atleast_2d(np.asarray(a, dtype=np.float64))
+        self._values = a.copy()
+        finite = a[np.isfinite(a)]
+        self._scale = float(scale) if scale else (float(np.abs(finite).max()) if finite.size else 1.0)
+        self._filling = True
+        try:
+            if self.rowCount() != a.shape[0] or self.columnCount() != a.shape[1]:
+                self.setRowCount(a.shape[0])
+                self.setColumnCount(a.shape[1])
+                for c in range(a.shape[1]):
+                    self.setColumnWidth(c, _CELL_W)
+                for r in range(a.shape[0]):
+                    self.setRowHeight(r, _CELL_H)
+                self.setFixedSize(a.shape[1] * _CELL_W + 2 * self.frameWidth(),
+                                  a.shape[0] * _CELL_H + 2 * self.frameWidth())
+            for r in range(a.shape[0]):
+                for c in range(a.shape[1]):
+                    it = self.item(r, c)
+                    if it is None:
+                        it = QtWidgets.QTableWidgetItem()
+                        it.setTextAlignment(QtCore.Qt.AlignCenter)
+                        flags = QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable
+                        if self.editable:
+                            flags |= QtCore.Qt.ItemIsEditable
+                        it.setFlags(flags)
+                        self.setItem(r, c, it)
+                    it.setText(fmt(a[r, c]))
+                    it.setBackground(_tint(a[r, c], self._scale))
+                    it.setToolTip(repr(float(a[r, c])))
+        finally:
+            self._filling = False
+        self.viewport().update()
+
+    def set_marks(self, highlight=(), chosen=()) -> None:
+        self._highlight = set(highlight)
+        self._chosen = set(chosen)
+        self.viewport().update()
+
+    def highlighted(self) -> set:
+        return set(self._highlight)
+
+    def _on_item_changed(self, item):
+        if self._filling:
+            return
+        r, c = item.row(), item.column()
+        text = item.text().strip().replace("−", "-").replace(",", ".")
+        try:
+            v = float(text)
+            if not np.isfinite(v):
+                raise ValueError
+        except ValueError:
+            self._filling = True
+            item.setText(fmt(self._values[r, c]))
+            self._filling = False
+            return
+        self._values[r, c] = v
+        self.edited.emit(r, c, v)
+
+
+class ArrayView(QtWidgets.QWidget):
+    """A caption and the planes of one array, in full-index terms.
+
+    ``(H, W)`` → one grid; ``(C, H, W)`` → C grids side by side ("map m");
+    ``(F, C, KH, KW)`` → F rows of C grids ("filter n, channel m");
+    ``(K,)`` → one row; a scalar → one cell.
+    Signals: ``edited(index, value)``, ``picked(index)``.
+    """
+
+    edited = QtCore.Signal(object, float)
+    picked = QtCore.Signal(object)
+
+    def __init__(self, name: str, caption: str, editable=False, plane_label=None, parent=None):
+        super().__init__(parent)
+        self.name = name
+        self.editable = editable
+        self.plane_label = plane_label
+        self.setObjectName(f"array_{name}")
+        self._shape = None
+        self._grids: dict = {}
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        self.caption = QtWidgets.QLabel(caption)
+        f = self.caption.font()
+        f.setBold(True)
+        self.caption.setFont(f)
+        lay.addWidget(self.caption)
+        self._body = QtWidgets.QWidget()
+        self._grid_layout = QtWidgets.QGridLayout(self._body)
+        self._grid_layout.setContentsMargins(0, 0, 0, 0)
+        self._grid_layout.setHorizontalSpacing(10)
+        self._grid_layout.setVerticalSpacing(2)
+        lay.addWidget(self._body, 0, QtCore.Qt.AlignLeft)
+
+    def grids(self) -> dict:
+        """``plane prefix -> NumberGrid``."""
+        return dict(self._grids)
+
+    def _label(self, prefix, ndim):
+        if self.plane_label is not None:
+            return self.plane_label(prefix)
+        if ndim == 3:
+            return f"map {prefix[0]}"
+        if ndim == 4:
+            return f"filter {prefix[0]}, channel {prefix[1]}"
+        return ""
+
+    def _build(self, shape):
+        while self._grid_layout.count():
+            w = self._grid_layout.takeAt(0).widget()
+            if w is not None:
+                w.setParent(None)
+                w.deleteLater()
+        self._grids = {}
+        nd = len(shape)
+        if nd <= 2:
+            prefixes = [((), 0, 0)]
+        elif nd == 3:
+            prefixes = [((m,), 0, m) for m in range(shape[0])]
+        else:
+            prefixes = [((n, m), n, m) for n in range(shape[0]) for m in range(shape[1])]
+        for prefix, row, col in prefixes:
+            box = QtWidgets.QWidget()
+            bl = QtWidgets.QVBoxLayout(box)
+            bl.setContentsMargins(0, 0, 0, 0)
+            bl.setSpacing(1)
+            text = self._label(prefix, nd)
+            if text:
+                lab = QtWidgets.QLabel(text)
+                lab.setStyleSheet("color: #555;")
+                bl.addWidget(lab)
+            g = NumberGrid(self.editable)
+            g.setObjectName(f"grid_{self.name}_{'_'.join(map(str, prefix))}")
+            g.edited.connect(lambda r, c, v, p=prefix: self.edited.emit(self._full(p, r, c), v))
+            g.picked.connect(lambda r, c, p=prefix: self.picked.emit(self._full(p, r, c)))
+            bl.addWidget(g)
+            self._grid_layout.addWidget(box, row, col, QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
+            self._grids[prefix] = g
+        self._shape = tuple(shape)
+
+    def _full(self, prefix, r, c):
+        nd = len(self._shape)
+        if nd == 0:
+            return ()
+        if nd == 1:
+            return (c,)
+        return tuple(prefix) + (r, c)
+
+    def set_array(self, a) -> None:
+        a = np.asarray(a, dtype=np.float64)
+        if a.shape != self._shape:
+            self._build(a.shape)
+        scale = float(np.abs(a[np.isfinite(a)]).max()) if a.size and np.isfinite(a).any() else 1.0
+        for prefix, g in self._grids.items():
+            plane = a[prefix] if prefix else a
+            g.set_values(np.reshape(plane, (1, -1)) if plane.ndim < 2 else plane, scale or 1.0)
+
+    def set_marks(self, highlight=(), chosen=()) -> None:
+        """Frame the cells at these full indices; mark ``chosen`` ones as winners."""
+        per = {p: (set(), set()) for p in self._grids}
+        nd = len(self._shape or ())
+        for which, idxs in ((0, highlight), (1, chosen)):
+            for idx in idxs:
+                idx = tuple(idx)
+                if nd <= 1:
+                    p, cell = (), (0, idx[0] if idx else 0)
+                else:
+                    p, cell = idx[:-2], idx[-2:]
+                if p in per:
+                    per[p][which].add(cell)
+        for p, g in self._grids.items():
+            g.set_marks(*per[p])

@@ -1,0 +1,195 @@
+"""The identities the texts derive, drawn as maps, next to the kernels' results.
+
+For one conv layer's backward step:
+
+* input gradient: ``dz`` dilated by the stride, zero-padded by ``K−1``, convolved
+  with the filters turned by 180° and with in/out channels swapped, padding
+  cut away → ``dx``;
+* filter gradient: the (padded) input correlated with the dilated ``dz`` → ``dW``;
+
+each beside :func:`cnncore.conv2d_backward`'s result and their difference.
+The maps come from :func:`cnncore.examples.identity_maps` (built on
+:mod:`cnncore.identities`); nothing is computed here.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from cnncore.examples import MultiChannelExample, identity_maps
+
+from ._refpin import install as _install_refpin
+
+_install_refpin()   # PySide6 6.12 refcount bug (see _refpin); a no-op where not needed
+
+__all__ = ["IdentityView"]
+
+#: Maps up to this size are shown as numbers, larger ones as heatmaps.
+SMALL = 12
+
+
+def _groups(maps, x, dz, w, mode):
+    from cnnapp.widgets.heatmap import MapGroup
+    if mode == "dx":
+        scale = float(np.abs(maps["dx_kernel"]).max()) or 1e-12
+        return [
+            MapGroup("dz", dz, "1. dz, the gradient at the layer's affine maps", True),
+            MapGroup("dz_dilated", maps["dz_dilated"], "2. dilated by the stride (S − 1 zeros between)", True),
+            MapGroup("dz_padded", maps["dz_padded"], "3. zero-padded by K − 1 on every side", True),
+            MapGroup("w", w, "filters as used forward: filter n, channel m", True),
+            MapGroup("w_flipped", maps["w_flipped"], "4. each filter turned 180°, channels swapped", True),
+            MapGroup("dx_identity", maps["dx_identity"], "5. convolve, cut the forward padding away → dx", True),
+            MapGroup("dx_kernel", maps["dx_kernel"], "dx from the kernels (conv2d_backward)", True),
+            MapGroup("dx_diff", maps["dx_diff"],
+                     f"difference, on dx's colour scale (largest |·| = {np.abs(maps['dx_diff']).max():.1e})",
+                     True, levels=(-scale, scale)),
+        ]
+    scale = float(np.abs(maps["dw_kernel"]).max()) or 1e-12
+    return [
+        MapGroup("x", x, "1. the layer's input maps y(l−1, m)", False),
+        MapGroup("dz", dz, "2. dz(l, n)", True),
+        MapGroup("dz_dilated", maps["dz_dilated"], "3. dz dilated by the stride", True),
+        MapGroup("dw_identity", maps["dw_identity"], "4. input ⋆ dilated dz, stride 1 → dW(m, n)", True),
+        MapGroup("dw_kernel", maps["dw_kernel"], "dW from the kernels (conv2d_backward)", True),
+        MapGroup("dw_diff", maps["dw_diff"],
+                 f"difference, on dW's colour scale (largest |·| = {np.abs(maps['dw_diff']).max():.1e})",
+                 True, levels=(-scale, scale)),
+    ]
+
+
+class IdentityView(QtWidgets.QWidget):
+    """Choose a conv layer (of a trace, or the worked example) and see the textbook way drawn."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        from cnnapp.widgets.heatmap import MapGrid
+        self.setObjectName("identityView")
+        self.example = MultiChannelExample()
+        self.trace = None
+        self.maps = None
+        lay = QtWidgets.QVBoxLayout(self)
+        intro = QtWidgets.QLabel(
+            "The backward pass of a convolution is itself made of convolutions. Here the same "
+            "gradients are computed the textbook way, map by map, and set beside what the fast "
+            "kernels returned. The difference should be zero up to rounding (about 1e-7 in float32, "
+            "1e-16 in float64). The recipe follows the CMU 11-785 slides (text 002).")
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel("Layer:"))
+        self.source = QtWidgets.QComboBox()
+        self.source.setObjectName("identitySource")
+        row.addWidget(self.source, 1)
+        self.dx_button = QtWidgets.QRadioButton("gradient for the input (dx)")
+        self.dx_button.setObjectName("identityDx")
+        self.dw_button = QtWidgets.QRadioButton("gradient for the filters (dW)")
+        self.dw_button.setObjectName("identityDw")
+        self.dx_button.setChecked(True)
+        row.addWidget(self.dx_button)
+        row.addWidget(self.dw_button)
+        lay.addLayout(row)
+        self.summary = QtWidgets.QLabel("")
+        self.summary.setObjectName("identitySummary")
+        self.summary.setWordWrap(True)
+        lay.addWidget(self.summary)
+        self.stack = QtWidgets.QStackedWidget()
+        self.grid = MapGrid()
+        self.grid.setObjectName("identityMaps")
+        self.numbers = QtWidgets.QScrollArea()
+        self.numbers.setObjectName("identityNumbers")
+        self.numbers.setWidgetResizable(True)
+        self.stack.addWidget(self.numbers)
+        self.stack.addWidget(self.grid)
+        lay.addWidget(self.stack, 1)
+        self.number_views: dict = {}
+        self.source.currentIndexChanged.connect(self.refresh)
+        self.dx_button.toggled.connect(self.refresh)
+        self._fill_sources()
+
+    # -------------------------------------------------------------- sources
+    def _fill_sources(self):
+        self.source.blockSignals(True)
+        self.source.clear()
+        self._sources = [("example", None)]   # kept in Python, parallel to the combo's items
+        self.source.addItem("Worked example: two input maps, two 3×3 filters")
+        if self.trace is not None:
+            for i, layer in enumerate(self.trace.spec["layers"]):
+                if layer["type"] == "conv":
+                    k, s, p = layer["kernel"], layer["stride"], layer["padding"]
+                    self.source.addItem(f"Recorded trace, layer {i}: conv {layer['filters']} filters "
+                                        f"{k[0]}×{k[1]}, stride {s[0]}, padding {p[0]}")
+                    self._sources.append(("trace", i))
+        self.source.blockSignals(False)
+        self.refresh()
+
+    def set_trace(self, trace) -> None:
+        """Offer the conv layers of a recorded :class:`cnncore.trace.Trace`; show the last one."""
+        self.trace = trace
+        self._fill_sources()
+        if self.source.count() > 1:
+            self.source.setCurrentIndex(self.source.count() - 1)
+
+    def set_example(self, example) -> None:
+        """Follow a (possibly edited) :class:`cnncore.examples.MultiChannelExample`."""
+        self.example = example
+        self.refresh()
+
+    def select_layer(self, layer: int) -> None:
+        for k in range(self.source.count()):
+            if self._sources[k] == ("trace", layer):
+                self.source.setCurrentIndex(k)
+                return
+        raise ValueError(f"layer {layer} is not a conv layer of the trace")
+
+    def layer_arrays(self):
+        """``(x, dz, w, stride, padding)`` of the chosen layer (one sample)."""
+        k = self.source.currentIndex()
+        kind, i = self._sources[k] if 0 <= k < len(self._sources) else ("example", None)
+        if kind == "trace" and self.trace is not None:
+            A, layer = self.trace.arrays, self.trace.spec["layers"][i]
+            L = f"L{i}."
+            return (A[L + "x"][0], A[L + "dz"][0], A[L + "W"], tuple(layer["stride"]),
+                    tuple(layer["padding"]))
+        ex = self.example
+        s = ex.settings
+        return ex.params["y0"], ex.results["dz"], ex.params["w"], s["stride"], s["padding"]
+
+    def refresh(self, *_):
+        x, dz, w, stride, padding = self.layer_arrays()
+        self.maps = identity_maps(dz, x, w, stride, padding)
+        mode = "dx" if self.dx_button.isChecked() else "dw"
+        groups = _groups(self.maps, x, dz, w, mode)
+        if max(max(np.shape(g.array)[-2:]) for g in groups) <= SMALL:
+            self._show_numbers(groups)
+            self.stack.setCurrentWidget(self.numbers)
+        else:
+            self.grid.set_groups(groups)
+            self.stack.setCurrentWidget(self.grid)
+        S = stride if isinstance(stride, tuple) else (stride, stride)
+        P = padding if isinstance(padding, tuple) else (padding, padding)
+        K = w.shape[2:]
+        self.summary.setText(
+            f"Stride {S[0]}, padding {P[0]}, {K[0]}×{K[1]} filters, {w.shape[1]} input map(s), "
+            f"{w.shape[0]} filter(s). Largest difference from the kernels: "
+            f"dx {np.abs(self.maps['dx_diff']).max():.1e}, dW {np.abs(self.maps['dw_diff']).max():.1e}.")
+
+    def _show_numbers(self, groups) -> None:
+        """Small maps: every number visible, two groups per row."""
+        from .grids import ArrayView
+        body = QtWidgets.QWidget()
+        grid = QtWidgets.QGridLayout(body)
+        grid.setHorizontalSpacing(24)
+        grid.setVerticalSpacing(12)
+        self.number_views = {}
+        for k, g in enumerate(groups):
+            label = (lambda p: f"for input map {p[0]}, from filter {p[1]}") if g.key == "w_flipped" else None
+            v = ArrayView(g.key, g.title, editable=False, plane_label=label)
+            v.set_array(g.array)
+            grid.addWidget(v, k // 2, k % 2, QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
+            self.number_views[g.key] = v
+        grid.setRowStretch(len(groups) // 2 + 1, 1)
+        grid.setColumnStretch(2, 1)
+        old = self.numbers.takeWidget()
+        if old is not None:
+            old.deleteLater()
+        self.numbers.setWidget(body)

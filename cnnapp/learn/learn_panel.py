@@ -1,0 +1,50 @@
+"""The "Learn" tab: worked examples, concept checks, gradient check, identities.
+
+The app gives it what it has with :meth:`LearnPanel.set_network` (the current
+network, image and label, for the gradient check) and :meth:`LearnPanel.set_trace`
+(a recorded backprop trace, for the identity view). Without them every sub-tab
+still works on its own small example.
+"""
+from __future__ import annotations
+
+from PySide6 import QtWidgets
+
+from .examples_view import WorkedExamplesView
+from .gradcheck_view import GradCheckView
+from .identity_view import IdentityView
+from .quiz_view import ConceptChecksView
+
+__all__ = ["LearnPanel"]
+
+
+class LearnPanel(QtWidgets.QWidget):
+    """Sub-tabs: Worked examples, Concept checks, Gradient check, Identities."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("learnPanel")
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.setObjectName("learnTabs")
+        self.examples = WorkedExamplesView()
+        self.quiz = ConceptChecksView()
+        self.gradcheck = GradCheckView()
+        self.identities = IdentityView()
+        self.tabs.addTab(self.examples, "Worked examples")
+        self.tabs.addTab(self.quiz, "Concept checks")
+        self.tabs.addTab(self.gradcheck, "Gradient check")
+        self.tabs.addTab(self.identities, "Identities")
+        lay.addWidget(self.tabs)
+        # the identity view follows the multi-channel worked example as it is edited
+        page = self.examples.page("multichannel")
+        self.identities.set_example(page.example)
+        page.changed.connect(self.identities.refresh)
+
+    def set_network(self, net, image=None, label=None, source: str = "") -> None:
+        """Check gradients of this network on this image ``(C, H, W)`` and true label."""
+        self.gradcheck.set_network(net, image, label, source)
+
+    def set_trace(self, trace) -> None:
+        """Offer the conv layers of a recorded trace in the identity view."""
+        self.identities.set_trace(trace)

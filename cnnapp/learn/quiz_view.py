@@ -1,0 +1,218 @@
+"""Concept checks: multiple-choice questions with feedback for every answer.
+
+Questions come from ``assets/questions.json`` (:mod:`cnnapp.learn.questions`).
+Progress (which questions were answered right, which answer was picked last)
+is remembered in ``QSettings`` under ``learn/quiz/<id>`` so it survives a restart.
+"""
+from __future__ import annotations
+
+import html
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from .questions import QuestionFileError, load_questions
+
+from ._refpin import install as _install_refpin
+
+_install_refpin()   # PySide6 6.12 refcount bug (see _refpin); a no-op where not needed
+
+__all__ = ["ConceptChecksView"]
+
+_PREFIX = "learn/quiz/"
+
+
+def _settings() -> QtCore.QSettings:
+    try:
+        from cnnapp.settings import qsettings
+        return qsettings()
+    except ImportError:  # the app helper's settings module is not there: Qt's default store
+        return QtCore.QSettings("cnnlab", "CNN Lab")
+
+
+class ConceptChecksView(QtWidgets.QWidget):
+    """A list of questions on the left, the current question with its answers on the right.
+
+    Signals: ``answered(question_id, correct)``.
+    """
+
+    answered = QtCore.Signal(str, bool)
+
+    def __init__(self, parent=None, path=None):
+        super().__init__(parent)
+        self.setObjectName("conceptChecks")
+        self.settings = _settings()
+        try:
+            self.questions = load_questions(path)
+            error = None
+        except QuestionFileError as e:
+            self.questions, error = [], str(e)
+        self.current = 0
+
+        lay = QtWidgets.QHBoxLayout(self)
+        left = QtWidgets.QVBoxLayout()
+        self.progress = QtWidgets.QLabel("")
+        self.progress.setObjectName("quizProgress")
+        left.addWidget(self.progress)
+        self.list = QtWidgets.QListWidget()
+        self.list.setObjectName("quizList")
+        self.list.setMinimumWidth(240)
+        self.list.setMaximumWidth(320)
+        self.list.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        left.addWidget(self.list, 1)
+        self.reset_button = QtWidgets.QPushButton("Forget my answers")
+        self.reset_button.setObjectName("quizReset")
+        self.reset_button.clicked.connect(self.reset_progress)
+        left.addWidget(self.reset_button)
+        lay.addLayout(left)
+
+        right = QtWidgets.QVBoxLayout()
+        self.topic = QtWidgets.QLabel("")
+        self.topic.setObjectName("quizTopic")
+        self.topic.setStyleSheet("color: #1f3a68; font-weight: bold;")
+        right.addWidget(self.topic)
+        self.question = QtWidgets.QLabel(error or "")
+        self.question.setObjectName("quizQuestion")
+        self.question.setWordWrap(True)
+        self.question.setMaximumWidth(900)
+        f = self.question.font()
+        f.setPointSizeF(f.pointSizeF() * 1.15)
+        self.question.setFont(f)
+        right.addWidget(self.question)
+        self.answer_box = QtWidgets.QWidget()
+        self.answer_layout = QtWidgets.QVBoxLayout(self.answer_box)
+        self.answer_layout.setContentsMargins(8, 4, 0, 4)
+        self.group = QtWidgets.QButtonGroup(self)
+        self.buttons: list[QtWidgets.QRadioButton] = []
+        right.addWidget(self.answer_box)
+        row = QtWidgets.QHBoxLayout()
+        self.check_button = QtWidgets.QPushButton("Check answer")
+        self.check_button.setObjectName("quizCheck")
+        self.check_button.setDefault(True)
+        self.check_button.clicked.connect(self.check)
+        self.next_button = QtWidgets.QPushButton("Next question")
+        self.next_button.setObjectName("quizNext")
+        self.next_button.clicked.connect(self.next_question)
+        row.addWidget(self.check_button)
+        row.addWidget(self.next_button)
+        row.addStretch(1)
+        right.addLayout(row)
+        self.feedback = QtWidgets.QLabel("")
+        self.feedback.setObjectName("quizFeedback")
+        self.feedback.setWordWrap(True)
+        self.feedback.setTextFormat(QtCore.Qt.RichText)
+        self.feedback.setMaximumWidth(900)
+        self.feedback.setStyleSheet("QLabel { padding: 6px; }")
+        right.addWidget(self.feedback)
+        self.credit = QtWidgets.QLabel("")
+        self.credit.setWordWrap(True)
+        self.credit.setStyleSheet("color: #666;")
+        right.addWidget(self.credit)
+        right.addStretch(1)
+        lay.addLayout(right, 1)
+
+        for i, q in enumerate(self.questions):
+            self.list.addItem(QtWidgets.QListWidgetItem(f"{i + 1}. {q.topic}"))
+        self.list.currentRowChanged.connect(self.show_question)
+        self._update_list()
+        if self.questions:
+            first = next((i for i, q in enumerate(self.questions) if self.status(q.id) != "correct"), 0)
+            self.list.setCurrentRow(first)
+        else:
+            self.check_button.setEnabled(False)
+            self.next_button.setEnabled(False)
+
+    # ---------------------------------------------------------------- progress
+    def status(self, qid: str) -> str | None:
+        """``"correct"``, ``"wrong"`` or ``None`` (not tried yet)."""
+        v = self.settings.value(_PREFIX + qid + "/status", None)
+        return v if v in ("correct", "wrong") else None
+
+    def score(self) -> tuple[int, int]:
+        return sum(self.status(q.id) == "correct" for q in self.questions), len(self.questions)
+
+    def reset_progress(self) -> None:
+        self.settings.remove(_PREFIX.rstrip("/"))
+        self.settings.sync()
+        self._update_list()
+        self.show_question(self.current)
+
+    def _update_list(self) -> None:
+        marks = {"correct": ("✓", QtGui.QColor(26, 127, 55)), "wrong": ("✗", QtGui.QColor(180, 35, 24)),
+                 None: ("○", QtGui.QColor(90, 90, 90))}
+        for i, q in enumerate(self.questions):
+            st = self.status(q.id)
+            item = self.list.item(i)
+            mark, colour = marks[st]
+            item.setText(f"{mark}  {i + 1}. {q.topic}")
+            item.setForeground(colour)
+            item.setToolTip(f"{q.question}\n— " + {"correct": "answered correctly", "wrong": "not yet right",
+                                               None: "not tried yet"}[st])
+        good, total = self.score()
+        self.progress.setText(f"<b>{good} of {total}</b> answered correctly")
+
+    # ---------------------------------------------------------------- one question
+    def show_question(self, i: int) -> None:
+        if not 0 <= i < len(self.questions):
+            return
+        self.current = i
+        q = self.questions[i]
+        self.topic.setText(f"{q.topic}  ·  question {i + 1} of {len(self.questions)}")
+        self.question.setText(q.question)
+        for b in self.buttons:
+            self.group.removeButton(b)
+            b.setParent(None)
+            b.deleteLater()
+        self.buttons = []
+        for k, a in enumerate(q.answers):
+            b = QtWidgets.QRadioButton(a.text)
+            b.setObjectName(f"quizAnswer{k}")
+            self.group.addButton(b, k)
+            self.answer_layout.addWidget(b)
+            self.buttons.append(b)
+        last = self.settings.value(_PREFIX + q.id + "/choice", None)
+        self.feedback.setText("")
+        if last is not None:
+            try:
+                k = int(last)
+            except (TypeError, ValueError):
+                k = -1
+            if 0 <= k < len(self.buttons):
+                self.buttons[k].setChecked(True)
+                self._show_feedback(q, k)
+        self.credit.setText(q.credit or "")
+        if self.list.currentRow() != i:
+            self.list.setCurrentRow(i)
+
+    def choose(self, k: int) -> None:
+        """Select answer ``k`` of the current question (as a click would)."""
+        self.buttons[k].setChecked(True)
+
+    def check(self) -> bool | None:
+        """Mark the chosen answer, show its feedback and remember the result."""
+        if not self.questions:
+            return None
+        q = self.questions[self.current]
+        k = self.group.checkedId()
+        if k < 0:
+            self.feedback.setText("Pick one of the answers first.")
+            return None
+        correct = q.answers[k].correct
+        # once right, a question stays right; a wrong try only counts if it was never right
+        if correct or self.status(q.id) != "correct":
+            self.settings.setValue(_PREFIX + q.id + "/status", "correct" if correct else "wrong")
+        self.settings.setValue(_PREFIX + q.id + "/choice", k)
+        self.settings.sync()
+        self._show_feedback(q, k)
+        self._update_list()
+        self.answered.emit(q.id, correct)
+        return correct
+
+    def _show_feedback(self, q, k) -> None:
+        a = q.answers[k]
+        colour, word = ("#1a7f37", "Correct.") if a.correct else ("#b42318", "Not quite.")
+        self.feedback.setText(f"<span style='color:{colour}; font-weight:bold'>{word}</span> "
+                              f"{html.escape(a.feedback)}")
+
+    def next_question(self) -> None:
+        if self.questions:
+            self.show_question((self.current + 1) % len(self.questions))
