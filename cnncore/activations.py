@@ -48,9 +48,7 @@ def apply(name: str, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
     if name == "relu":
         return np.maximum(z, 0, out=out)
     if name == "leaky_relu":
-        out = np.empty_like(z) if out is None else out
-        np.multiply(z, np.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype, copy=False), out=out)
-        return out
+        return np.multiply(z, derivative(name, z, None), out=out)
     if name == "sigmoid":
         return _sigmoid(z, out)
     if name == "tanh":
@@ -68,7 +66,10 @@ def derivative(name: str, z: np.ndarray, y: np.ndarray) -> np.ndarray:
     if name == "relu":
         return (z > 0).astype(z.dtype)
     if name == "leaky_relu":
-        return np.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
+        d = (z > 0).astype(z.dtype)
+        d *= 1 - LEAKY_SLOPE
+        d += LEAKY_SLOPE
+        return d
     if name == "sigmoid":
         return y * (1 - y)
     if name == "tanh":
@@ -83,7 +84,7 @@ def backward(name: str, dy: np.ndarray, z: np.ndarray, y: np.ndarray) -> np.ndar
     if name == "none":
         return dy
     if name == "relu":
-        return np.where(z > 0, dy, dy.dtype.type(0))
+        return dy * (z > 0)          # (much faster than np.where with a scalar)
     if name == "leaky_relu":
-        return np.where(z > 0, dy, dy * dy.dtype.type(LEAKY_SLOPE))
+        return dy * derivative(name, z, None)
     return dy * derivative(name, z, y)

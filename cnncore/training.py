@@ -146,7 +146,9 @@ def shift_augment(X: np.ndarray, max_shift: int, rng: np.random.Generator, out: 
     """Shift each image of ``X (N, C, H, W)`` by a random whole number of pixels in
     ``[-max_shift, max_shift]`` along each axis (zeros move in), into ``out``.
 
-    One vectorised gather: no loop over samples.
+    Image ``i`` becomes ``pad(X[i])[:, dy_i:dy_i + H, dx_i:dx_i + W]`` with
+    ``dy_i, dx_i`` drawn from ``0..2·max_shift``. The loop runs over the
+    ``(2·max_shift + 1)²`` offsets, never over samples.
     """
     N, C, H, W = X.shape
     s = max_shift
@@ -154,11 +156,14 @@ def shift_augment(X: np.ndarray, max_shift: int, rng: np.random.Generator, out: 
     pad[:, :, s:s + H, s:s + W] = X
     dy = rng.integers(0, 2 * s + 1, size=N)
     dx = rng.integers(0, 2 * s + 1, size=N)
-    rows = dy[:, None] + np.arange(H)[None, :]            # (N, H)
-    cols = dx[:, None] + np.arange(W)[None, :]            # (N, W)
-    n = np.arange(N)[:, None, None, None]
-    c = np.arange(C)[None, :, None, None]
-    out[...] = pad[n, c, rows[:, None, :, None], cols[:, None, None, :]]
+    code = dy * (2 * s + 1) + dx
+    order = np.argsort(code, kind="stable")
+    bounds = np.searchsorted(code[order], np.arange((2 * s + 1) ** 2 + 1))
+    for k in range((2 * s + 1) ** 2):
+        members = order[bounds[k]:bounds[k + 1]]
+        if members.size:
+            oy, ox = divmod(k, 2 * s + 1)
+            out[members] = pad[members, :, oy:oy + H, ox:ox + W]
     return out
 
 
