@@ -98,13 +98,19 @@ class Breakdown:
                     out.setdefault(s.array, set()).add(tuple(s.index))
         return out
 
-    def written_out(self, digits: int = 4, limit: int = 12) -> str:
-        """The sum with its numbers, e.g. ``0.5·1 + (−0.25)·2 + 0.1 = 0.35``."""
+    def written_out(self, digits: int = 4, limit: int = 12, skip_zero: bool = False) -> str:
+        """The sum with its numbers, e.g. ``0.5·1 + (−0.25)·2 + 0.1 = 0.35``.
+
+        ``skip_zero`` leaves out terms that are exactly 0 (and says how many).
+        """
+        terms = [t for t in self.terms if t.value != 0] if skip_zero else self.terms
         parts = []
-        for t in self.terms[:limit]:
+        for t in terms[:limit]:
             parts.append("·".join(_num(f, digits) for f in t.factors))
-        if len(self.terms) > limit:
-            parts.append(f"… ({len(self.terms) - limit} more terms)")
+        if len(terms) > limit:
+            parts.append(f"… ({len(terms) - limit} more terms)")
+        if skip_zero and len(terms) < len(self.terms):
+            parts.append(f"({len(self.terms) - len(terms)} zero terms)")
         joiner = ", " if self.combine == "max" else " + "
         body = joiner.join(parts) if parts else "0"
         if self.combine == "max":

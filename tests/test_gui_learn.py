@@ -78,6 +78,9 @@ def test_worked_example_click_shows_sum_and_highlights_sources(panel, qtbot):
     qtbot.mouseClick(z_grid.viewport(), QtCore.Qt.LeftButton, pos=rect.center())
     bd = page.arithmetic.breakdown
     assert bd is not None and bd.total == pytest.approx(page.example.results["z"][1, 1])
+    nonzero = sum(t.value != 0 for t in bd.terms)
+    assert page.arithmetic.table.rowCount() == nonzero < 9     # zero terms hidden by default
+    page.arithmetic.hide_zeros.setChecked(False)
     assert page.arithmetic.table.rowCount() == 9
     # the window of z_4 is a[2:5, 2:5]; all nine cells and all nine weights are framed
     assert page.views["a"].grids()[()].highlighted() == {(r, c) for r in range(2, 5) for c in range(2, 5)}
@@ -187,7 +190,10 @@ def test_arithmetic_panel_show_element(qtbot, small_trace):
     bd = a.breakdown
     assert bd.value == pytest.approx(float(tr.arrays["L2.dx"][0, 1, 2, 3]))
     assert abs(bd.total - bd.value) < 1e-5
+    assert a.table.rowCount() == sum(t.value != 0 for t in bd.terms)
+    a.hide_zeros.setChecked(False)
     assert a.table.rowCount() == len(bd.terms)
+    assert "of them 0" in a.check.text() or all(t.value != 0 for t in bd.terms)
     assert got and all(k in tr.arrays for k in got[0])
     assert "dY(m,x,y)" in a.equation.text()
     a.show_element(tr, step, "L1.y", (0, 1, 2, 2))     # a max-pool output: the winner is marked

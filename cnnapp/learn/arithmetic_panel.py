@@ -64,6 +64,13 @@ class ArithmeticPanel(QtWidgets.QWidget):
         hh.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeToContents)
         hh.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeToContents)
         hh.setStretchLastSection(True)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.hide_zeros = QtWidgets.QCheckBox("Hide terms that are exactly 0")
+        self.hide_zeros.setObjectName("arithmeticHideZeros")
+        self.hide_zeros.setToolTip("Many terms vanish (a ReLU blocked the gradient, a window hung over the "
+                                   "padding); hide them to see the ones that count.")
+        self.hide_zeros.setChecked(True)
+        self.hide_zeros.toggled.connect(self._redraw)
         self.check = QtWidgets.QLabel("")
         self.check.setObjectName("arithmeticCheck")
         self.check.setWordWrap(True)
@@ -73,6 +80,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         self.notes.setStyleSheet("color: #444;")
         for w in (self.title, self.equation, self.written):
             lay.addWidget(w)
+        lay.addWidget(self.hide_zeros)
         lay.addWidget(self.table, 1)
         lay.addWidget(self.check)
         lay.addWidget(self.notes)
@@ -103,15 +111,32 @@ class ArithmeticPanel(QtWidgets.QWidget):
         self.title.setText(bd.title + (f"   ({where})" if where else ""))
         self.equation.setText(bd.equation)
         self.equation.setVisible(bool(bd.equation))
-        self.written.setText(bd.written_out(digits=4, limit=10))
-        self._fill_table(bd)
+        self._redraw()
         self.check.setText(self._check_text(bd))
         self.notes.setText(" ".join(bd.notes))
         self.highlightRequested.emit(bd.sources())
 
+    def shown_terms(self) -> list:
+        """The terms the table lists (zero terms dropped when hidden, except for a max)."""
+        bd = self.breakdown
+        if bd is None:
+            return []
+        if self.hide_zeros.isChecked() and bd.combine == "sum":
+            return [t for t in bd.terms if t.value != 0]
+        return list(bd.terms)
+
+    def _redraw(self, *_):
+        bd = self.breakdown
+        if bd is None:
+            return
+        skip = self.hide_zeros.isChecked() and bd.combine == "sum"
+        self.written.setText(bd.written_out(digits=4, limit=10, skip_zero=skip))
+        self._fill_table(bd)
+        self.check.setText(self._check_text(bd))
+
     # -------------------------------------------------------------- layout
     def _fill_table(self, bd) -> None:
-        terms = bd.terms[:MAX_ROWS]
+        terms = self.shown_terms()[:MAX_ROWS]
         self.table.setRowCount(len(terms))
         bold = QtGui.QFont(self.table.font())
         bold.setBold(True)
@@ -134,13 +159,17 @@ class ArithmeticPanel(QtWidgets.QWidget):
                     it.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
                     it.setToolTip(repr(t.value))
                 self.table.setItem(r, c, it)
-        self.table.setVisible(len(bd.terms) > 0)
+        self.table.setVisible(len(terms) > 0)
 
     @staticmethod
     def _check_text(bd) -> str:
+        """The sum of the terms beside the kernels' value and their difference."""
         n = len(bd.terms)
         what = "Largest term" if bd.combine == "max" else ("Sum of the term" if n == 1 else f"Sum of the {n} terms")
+        zeros = sum(t.value == 0 for t in bd.terms)
         shown = "" if n <= MAX_ROWS else f" (the table lists the first {MAX_ROWS})"
+        if zeros and bd.combine == "sum":
+            shown += f", {zeros} of them 0"
         text = f"<b>{what}{shown}: {html.escape(fmt(bd.total))}</b>"
         if bd.value is not None:
             err = bd.error

@@ -58,6 +58,7 @@ class ConceptChecksView(QtWidgets.QWidget):
         self.list.setMinimumWidth(240)
         self.list.setMaximumWidth(320)
         self.list.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        self.list.setSpacing(2)
         left.addWidget(self.list, 1)
         self.reset_button = QtWidgets.QPushButton("Forget my answers")
         self.reset_button.setObjectName("quizReset")
