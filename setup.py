@@ -96,6 +96,7 @@ def _extensions():
     ext = Extension(
         "cnncore._kernels",
         ["cnncore/_kernels.pyx"],
+        depends=["cnncore/_microkernels.h", "cnncore/_microkernels_impl.h"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=compile_args,
@@ -107,6 +108,6 @@ def _extensions():
 setup(
     packages=["cnncore", "cnncore.datasets", "cnnapp", "cnnapp.assets"],
     package_dir={"cnnapp.assets": "assets"},
-    package_data={"cnncore": ["presets/*.json", "*.pyx"], "cnnapp.assets": ["**/*"]},
+    package_data={"cnncore": ["presets/*.json", "*.pyx", "*.h"], "cnnapp.assets": ["**/*"]},
     ext_modules=_extensions(),
 )

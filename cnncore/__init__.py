@@ -5,7 +5,7 @@ Kernels (NCHW layout, filters ``(F, C, KH, KW)``, float32 or float64)::
     conv2d_forward, conv2d_backward
     maxpool2d_forward, maxpool2d_backward
     avgpool2d_forward, avgpool2d_backward
-    set_num_threads, get_num_threads
+    set_num_threads, get_num_threads, openmp_enabled
 
 The textbook identities the app draws: ``dilate``, ``flip_filters``.
 The slow twin of every kernel, written from the equations: ``cnncore.reference``.
@@ -18,6 +18,7 @@ from .kernels import (
     get_num_threads,
     maxpool2d_backward,
     maxpool2d_forward,
+    openmp_enabled,
     set_num_threads,
 )
 from .identities import dilate, flip_filters
@@ -27,7 +28,7 @@ __all__ = [
     "conv2d_forward", "conv2d_backward",
     "maxpool2d_forward", "maxpool2d_backward",
     "avgpool2d_forward", "avgpool2d_backward",
-    "set_num_threads", "get_num_threads",
+    "set_num_threads", "get_num_threads", "openmp_enabled",
     "dilate", "flip_filters",
     "conv_output_size", "ShapeError",
 ]

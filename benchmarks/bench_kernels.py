@@ -1,0 +1,250 @@
+"""Speed of the cnncore kernels against baselines timed in the same run.
+
+    python benchmarks/bench_kernels.py [--quick]
+
+For the layers of a small LeNet (1→8 5×5, max-pool 2, 8→16 5×5, max-pool 2)
+and a wider net (1→32 3×3 pad 1, pool 2, 32→64 3×3 pad 1, pool 2), at batch 1
+and 64, with 1 and 2 threads, it prints microseconds per call for forward and
+backward, GFLOP/s, and the ratio baseline_time / cnncore_time against
+
+* a NumPy im2col + matmul implementation (always), and
+* PyTorch's CPU convolution and pooling ops (when ``torch`` imports).
+
+A ratio above 1 means cnncore is faster. Absolute times vary from machine to
+machine and from minute to minute; the ratios, measured in the same process
+with interleaved repetitions, are what to compare. Pooling rotates through
+several different real inputs so that a fixed input cannot flatter the branch
+predictor.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cnncore  # noqa: E402
+from cnncore.shapes import conv_output_size  # noqa: E402
+
+try:
+    import torch
+    import torch.nn.functional as TF
+except ImportError:  # the baseline is optional
+    torch = None
+
+CONV_LAYERS = [
+    # name, N-independent shape: C, H, W, F, K, padding
+    ("lenet conv1 1→8 5×5", 1, 28, 28, 8, 5, 0),
+    ("lenet conv2 8→16 5×5", 8, 12, 12, 16, 5, 0),
+    ("wide conv1 1→32 3×3 p1", 1, 28, 28, 32, 3, 1),
+    ("wide conv2 32→64 3×3 p1", 32, 14, 14, 64, 3, 1),
+]
+POOL_LAYERS = [
+    ("lenet pool1 8×24×24", 8, 24, 24),
+    ("lenet pool2 16×8×8", 16, 8, 8),
+    ("wide pool1 32×28×28", 32, 28, 28),
+    ("wide pool2 64×14×14", 64, 14, 14),
+]
+
+
+def timeit(fn, min_time=0.15, repeats=5):
+    """Median seconds per call of ``fn`` over ``repeats`` runs of about ``min_time`` each."""
+    fn()
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt > min_time / 4 or n > 1 << 20:
+            break
+        n *= 4
+    n = max(1, int(n * (min_time / max(dt, 1e-9))))
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        runs.append((time.perf_counter() - t0) / n)
+    return statistics.median(runs)
+
+
+# ------------------------------------------------------ NumPy im2col baseline
+
+def _windows(xp, KH, KW, S):
+    v = np.lib.stride_tricks.sliding_window_view(xp, (KH, KW), axis=(2, 3))
+    return v[:, :, ::S, ::S]                                  # (N, C, Ho, Wo, KH, KW)
+
+
+def np_conv_forward(x, w, b, S, P):
+    xp = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
+    F, C, KH, KW = w.shape
+    cols = _windows(xp, KH, KW, S)
+    N, _, Ho, Wo = cols.shape[:4]
+    cols = cols.transpose(0, 2, 3, 1, 4, 5).reshape(N * Ho * Wo, C * KH * KW)
+    z = cols @ w.reshape(F, -1).T + b
+    return z.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
+
+
+def np_conv_backward(dz, x, w, S, P, need_dx):
+    xp = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
+    F, C, KH, KW = w.shape
+    cols = _windows(xp, KH, KW, S)
+    N, _, Ho, Wo = cols.shape[:4]
+    cols = cols.transpose(0, 2, 3, 1, 4, 5).reshape(N * Ho * Wo, C * KH * KW)
+    dzm = dz.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F)
+    dw = (dzm.T @ cols).reshape(w.shape)
+    db = dzm.sum(axis=0)
+    dx = None
+    if need_dx:
+        dcols = (dzm @ w.reshape(F, -1)).reshape(N, Ho, Wo, C, KH, KW)
+        dxp = np.zeros_like(xp)
+        for i in range(KH):
+            for j in range(KW):
+                dxp[:, :, i:i + S * Ho:S, j:j + S * Wo:S] += dcols[..., i, j].transpose(0, 3, 1, 2)
+        dx = dxp[:, :, P:P + x.shape[2], P:P + x.shape[3]]
+    return dx, dw, db
+
+
+def np_maxpool_forward(x, K):
+    N, C, H, W = x.shape
+    v = x[:, :, :H // K * K, :W // K * K].reshape(N, C, H // K, K, W // K, K)
+    v = v.transpose(0, 1, 2, 4, 3, 5).reshape(N, C, H // K, W // K, K * K)
+    k = v.argmax(axis=-1)
+    return np.take_along_axis(v, k[..., None], -1)[..., 0], k
+
+
+def np_maxpool_backward(dy, k, shape, K):
+    N, C, H, W = shape
+    Ho, Wo = dy.shape[2:]
+    d = np.zeros((N, C, Ho, Wo, K * K), dy.dtype)
+    np.put_along_axis(d, k[..., None], dy[..., None], -1)
+    dx = np.zeros(shape, dy.dtype)
+    dx[:, :, :Ho * K, :Wo * K] = d.reshape(N, C, Ho, Wo, K, K).transpose(0, 1, 2, 4, 3, 5).reshape(
+        N, C, Ho * K, Wo * K)
+    return dx
+
+
+# --------------------------------------------------------------------- runs
+
+def bench_conv(name, C, H, W, F, K, P, N, threads, rng, first):
+    x = rng.random((N, C, H, W), dtype=np.float32)
+    w = (rng.standard_normal((F, C, K, K)) * 0.1).astype(np.float32)
+    b = np.zeros(F, np.float32)
+    Ho, Wo = conv_output_size((H, W), K, 1, P)
+    dz = rng.standard_normal((N, F, Ho, Wo)).astype(np.float32)
+    macs = N * F * Ho * Wo * C * K * K
+    need_dx = not first
+    t = {}
+    t["ours_f"] = timeit(lambda: cnncore.conv2d_forward(x, w, b, 1, P))
+    t["ours_b"] = timeit(lambda: cnncore.conv2d_backward(dz, x, w, 1, P, need_dx=need_dx))
+    t["np_f"] = timeit(lambda: np_conv_forward(x, w, b, 1, P))
+    t["np_b"] = timeit(lambda: np_conv_backward(dz, x, w, 1, P, need_dx))
+    if torch is not None:
+        tx, tw, tb, tdz = (torch.from_numpy(a) for a in (x, w, b, dz))
+        t["pt_f"] = timeit(lambda: TF.conv2d(tx, tw, tb, 1, P))
+        mask = [need_dx, True, True]
+        t["pt_b"] = timeit(lambda: torch.ops.aten.convolution_backward(
+            tdz, tx, tw, [F], [1, 1], [P, P], [1, 1], False, [0, 0], 1, mask))
+    flops_f = 2 * macs
+    flops_b = 2 * macs * (2 if need_dx else 1)
+    return t, flops_f, flops_b
+
+
+def bench_pool(name, C, H, W, N, threads, rng):
+    inputs = [rng.random((N, C, H, W), dtype=np.float32) for _ in range(8)]
+    y0, a0 = cnncore.maxpool2d_forward(inputs[0], 2)
+    dys = [rng.standard_normal(y0.shape).astype(np.float32) for _ in range(8)]
+    args = [cnncore.maxpool2d_forward(xi, 2)[1] for xi in inputs]
+    it = {"i": 0}
+
+    def nxt():
+        it["i"] = (it["i"] + 1) % 8
+        return it["i"]
+
+    t = {}
+    t["ours_f"] = timeit(lambda: cnncore.maxpool2d_forward(inputs[nxt()], 2))
+    t["ours_b"] = timeit(lambda: cnncore.maxpool2d_backward(dys[(i := nxt())], args[i], inputs[i].shape))
+    t["np_f"] = timeit(lambda: np_maxpool_forward(inputs[nxt()], 2))
+    np_args = [np_maxpool_forward(xi, 2)[1] for xi in inputs]
+    t["np_b"] = timeit(lambda: np_maxpool_backward(dys[(i := nxt())], np_args[i], inputs[i].shape, 2))
+    if torch is not None:
+        tin = [torch.from_numpy(xi) for xi in inputs]
+        tdy = [torch.from_numpy(d) for d in dys]
+        tidx = [TF.max_pool2d_with_indices(ti, 2)[1] for ti in tin]
+        t["pt_f"] = timeit(lambda: TF.max_pool2d_with_indices(tin[nxt()], 2))
+        t["pt_b"] = timeit(lambda: torch.ops.aten.max_pool2d_with_indices_backward(
+            tdy[(i := nxt())], tin[i], [2, 2], [2, 2], [0, 0], [1, 1], False, tidx[i]))
+    nbytes = inputs[0].nbytes
+    return t, nbytes
+
+
+def ratio(t, base, key):
+    k = f"{base}_{key}"
+    return f"{t[k] / t['ours_' + key]:6.2f}x" if k in t else "     -"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="batch 64 and 2 threads only")
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(0)
+    print(f"cnncore OpenMP: {cnncore.openmp_enabled()}, torch: "
+          f"{torch.__version__ if torch else 'not importable (PyTorch columns left out)'}")
+    batches = [64] if args.quick else [1, 64]
+    threads = [2] if args.quick else [1, 2]
+    hdr = (f"{'layer':28s} {'N':>3s} {'thr':>3s} | {'fwd µs':>9s} {'GFLOP/s':>7s} {'vs np':>7s} "
+           f"{'vs torch':>8s} | {'bwd µs':>9s} {'GFLOP/s':>7s} {'vs np':>7s} {'vs torch':>8s}")
+    print("\nConvolution (backward of a first layer skips dx, as the network does)")
+    print(hdr)
+    totals = {}
+    for nt in threads:
+        cnncore.set_num_threads(nt)
+        if torch is not None:
+            torch.set_num_threads(nt)
+        for N in batches:
+            for li, (name, C, H, W, F, K, P) in enumerate(CONV_LAYERS):
+                t, ff, fb = bench_conv(name, C, H, W, F, K, P, N, nt, rng, first=name.endswith(("5×5", "p1")) and C == 1)
+                if name.startswith("lenet"):
+                    acc = totals.setdefault((N, nt), {})
+                    for key, v in t.items():
+                        acc[key] = acc.get(key, 0.0) + v
+                print(f"{name:28s} {N:3d} {nt:3d} | {t['ours_f'] * 1e6:9.1f} {ff / t['ours_f'] / 1e9:7.1f} "
+                      f"{ratio(t, 'np', 'f'):>7s} {ratio(t, 'pt', 'f'):>8s} | {t['ours_b'] * 1e6:9.1f} "
+                      f"{fb / t['ours_b'] / 1e9:7.1f} {ratio(t, 'np', 'b'):>7s} {ratio(t, 'pt', 'b'):>8s}")
+    print("\nMax pooling 2×2, stride 2 (GB/s = input bytes / forward time)")
+    print(f"{'layer':28s} {'N':>3s} {'thr':>3s} | {'fwd µs':>9s} {'GB/s':>7s} {'vs np':>7s} {'vs torch':>8s} | "
+          f"{'bwd µs':>9s} {'vs np':>7s} {'vs torch':>8s}")
+    for nt in threads:
+        cnncore.set_num_threads(nt)
+        if torch is not None:
+            torch.set_num_threads(nt)
+        for N in batches:
+            for name, C, H, W in POOL_LAYERS:
+                t, nbytes = bench_pool(name, C, H, W, N, nt, rng)
+                if name.startswith("lenet"):
+                    acc = totals.setdefault((N, nt), {})
+                    for key, v in t.items():
+                        acc[key] = acc.get(key, 0.0) + v
+                print(f"{name:28s} {N:3d} {nt:3d} | {t['ours_f'] * 1e6:9.1f} {nbytes / t['ours_f'] / 1e9:7.2f} "
+                      f"{ratio(t, 'np', 'f'):>7s} {ratio(t, 'pt', 'f'):>8s} | {t['ours_b'] * 1e6:9.1f} "
+                      f"{ratio(t, 'np', 'b'):>7s} {ratio(t, 'pt', 'b'):>8s}")
+    print("\nLeNet layers, forward + backward, all four layers summed")
+    print(f"{'N':>3s} {'thr':>3s} | {'cnncore µs':>10s} {'numpy µs':>10s} {'torch µs':>10s} | "
+          f"{'vs np':>7s} {'vs torch':>8s}")
+    for (N, nt), t in sorted(totals.items()):
+        ours = t["ours_f"] + t["ours_b"]
+        npt = t["np_f"] + t["np_b"]
+        pt = t.get("pt_f", 0) + t.get("pt_b", 0)
+        print(f"{N:3d} {nt:3d} | {ours * 1e6:10.1f} {npt * 1e6:10.1f} "
+              f"{(pt * 1e6 if pt else float('nan')):10.1f} | {npt / ours:6.2f}x "
+              f"{(f'{pt / ours:7.2f}x' if pt else '       -')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+# Private loop nests of cnncore. Compiler directives live in setup.py.
+#
+# Every function here trusts its caller: cnncore.kernels checks ndim, dtype,
+# contiguity and every shape relation before it calls in, because with bounds
+# checks off a wrong shape is a segfault. The loops run without the GIL, so
+# the app's window keeps painting while a worker thread trains.
+#
+# One convolution loop serves the whole layer, the way the texts derive it:
+#   forward      z  = x ⋆ w                        (stride 1; stride S keeps every S-th output)
+#   to the input dx = pad(dilate(dz), K−1) ⋆ rot180(w)ᵀ, padding stripped
+# and a second, reduction loop gives the filter gradient
+#   dw(f, c, i, j) = Σ_n Σ_y Σ_x dilate(dz)(n, f, y, x) · xp(n, c, y + i, x + j).
+#
+# Both loops use "wide rows": output position (y, x) and input position
+# (y + i, x + j) are both addressed in rows of the padded input width Wp, so
+# for one filter tap (c, i, j) a whole output plane is one contiguous run of
+# memory that reads one contiguous run of the input. The compiler turns those
+# runs into full-width vector code. The Wp − Wo extra columns of each output
+# row are computed and dropped by the caller (forward) or fed zeros (dw).
+
+from cython.parallel cimport prange
+
+ctypedef fused real:
+    float
+    double
+
+cdef extern from "_microkernels.h" nogil:
+    # the register tiles (C, see the header for why)
+    enum:
+        FB "CNN_FB"     # filters per tile
+        PB "CNN_PB"     # wide-row positions per forward tile
+    void cnn_wide_block_f(const float* x0, const Py_ssize_t* off, Py_ssize_t T,
+                          const float* wt, Py_ssize_t wt_stride, const float* b,
+                          float* out, Py_ssize_t out_stride, Py_ssize_t Lr)
+    void cnn_wide_block_d(const double* x0, const Py_ssize_t* off, Py_ssize_t T,
+                          const double* wt, Py_ssize_t wt_stride, const double* b,
+                          double* out, Py_ssize_t out_stride, Py_ssize_t Lr)
+    void cnn_dw_row_f(const float* xrow, Py_ssize_t N, Py_ssize_t ss, const float* dzw,
+                      Py_ssize_t Fr, Py_ssize_t Lr, Py_ssize_t f0, Py_ssize_t KW,
+                      float* dw, Py_ssize_t dw_stride)
+    void cnn_dw_row_d(const double* xrow, Py_ssize_t N, Py_ssize_t ss, const double* dzw,
+                      Py_ssize_t Fr, Py_ssize_t Lr, Py_ssize_t f0, Py_ssize_t KW,
+                      double* dw, Py_ssize_t dw_stride)
+
+
+cdef inline void _wide_block(const real* x0, const Py_ssize_t* off, Py_ssize_t T,
+                             const real* wt, Py_ssize_t wt_stride, const real* b,
+                             real* out, Py_ssize_t out_stride, Py_ssize_t Lr) noexcept nogil:
+    """out[f, p] = b[f] + Σ_t wt[f, t] · x0[off[t] + p] for FB filters and p < Lr."""
+    if real is float:
+        cnn_wide_block_f(x0, off, T, wt, wt_stride, b, out, out_stride, Lr)
+    else:
+        cnn_wide_block_d(x0, off, T, wt, wt_stride, b, out, out_stride, Lr)
+
+
+cdef inline void _dw_row(const real* xrow, Py_ssize_t N, Py_ssize_t ss, const real* dzw,
+                         Py_ssize_t Fr, Py_ssize_t Lr, Py_ssize_t f0, Py_ssize_t KW,
+                         real* dw, Py_ssize_t dw_stride) noexcept nogil:
+    """dw[f·dw_stride + j] = Σ_n Σ_p dzw[n, f0 + f, p] · xrow[n·ss + j + p] for FB filters, j < KW."""
+    if real is float:
+        cnn_dw_row_f(xrow, N, ss, dzw, Fr, Lr, f0, KW, dw, dw_stride)
+    else:
+        cnn_dw_row_d(xrow, N, ss, dzw, Fr, Lr, f0, KW, dw, dw_stride)
+
+
+def conv_wide(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[::1] off,
+              const real[:, ::1] wt, const real[::1] b, real[:, :, ::1] out, int nthreads):
+    """Wide-row convolution of N stacked samples.
+
+    xbuf     IN  N samples of ``sample_stride`` elements each (C planes Hp×Wp), plus
+                 slack at the end so the last block may read past the last plane
+    off      IN  (T,) offset of tap t = (c, i, j) within a sample: c·Hp·Wp + i·Wp + j
+    wt       IN  (Fr, T) weights, Fr a multiple of FB (zero rows pad the last block)
+    b        IN  (Fr,) biases
+    out      OUT (N, Fr, Lr) wide-row outputs, Lr a multiple of PB
+    Items are (sample, block of FB filters) pairs; each item owns its outputs.
+    """
+    cdef Py_ssize_t N = out.shape[0], Fr = out.shape[1], Lr = out.shape[2]
+    cdef Py_ssize_t T = off.shape[0], blocks = Fr // FB
+    cdef Py_ssize_t item, n, fb
+    for item in prange(N * blocks, nogil=True, num_threads=nthreads, schedule="static"):
+        n = item // blocks
+        fb = item % blocks
+        _wide_block(&xbuf[n * sample_stride], &off[0], T, &wt[fb * FB, 0], T,
+                    &b[fb * FB], &out[n, fb * FB, 0], Lr, Lr)
+
+
+def conv_filter_grad(const real[::1] xbuf, Py_ssize_t sample_stride, Py_ssize_t N,
+                     Py_ssize_t C, Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t Hp, Py_ssize_t Wp,
+                     const real[:, :, ::1] dzw, real[:, ::1] dw, int nthreads):
+    """Filter gradient as a reduction over the batch and the wide rows.
+
+    xbuf  IN  as in :func:`conv_wide` (N samples of C planes Hp×Wp, plus slack)
+    dzw   IN  (N, Fr, Lr) the (dilated) dz laid out in wide rows, zeros elsewhere
+    dw    OUT (Fr, C·KH·KW), columns in (c, i, j) row-major order
+    Items are (block of FB filters, c, i) triples; each owns its dw elements, so
+    the sums run in a fixed order whatever the thread count.
+    """
+    cdef Py_ssize_t Fr = dzw.shape[1], Lr = dzw.shape[2], T = C * KH * KW
+    cdef Py_ssize_t blocks = Fr // FB
+    cdef Py_ssize_t item, fb, c, i
+    for item in prange(blocks * C * KH, nogil=True, num_threads=nthreads, schedule="static"):
+        fb = item // (C * KH)
+        c = (item // KH) % C
+        i = item % KH
+        _dw_row(&xbuf[c * Hp * Wp + i * Wp], N, sample_stride, &dzw[0, 0, 0], Fr, Lr, fb * FB,
+                KW, &dw[fb * FB, (c * KH + i) * KW], T)
+
+
+# --------------------------------------------------------------------------
+# Max pooling. argmax holds the flat index row·W + col of each window's
+# winner within its H×W input plane. Ties go to the first element in
+# row-major order; a NaN wins its window (as np.argmax / np.max do).
+# --------------------------------------------------------------------------
+
+def maxpool_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
+                    long long[:, :, :, ::1] argmax,
+                    Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW,
+                    int nthreads):
+    """Each output row starts from its windows' top-left elements, then takes in
+    the other window members one (i, j) at a time across the whole row, so the
+    inner loop is branch-free and vectorises."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], W = x.shape[3]
+    cdef Py_ssize_t Ho = y.shape[2], Wo = y.shape[3]
+    cdef Py_ssize_t item, n, c, oy, ox, i, j, r
+    cdef long long base
+    cdef const real* src
+    cdef real* yrow
+    cdef long long* arow
+    cdef real v, best
+    cdef bint take
+    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="static"):
+        n = item // C
+        c = item % C
+        for oy in range(Ho):
+            r = oy * SH
+            yrow = &y[n, c, oy, 0]
+            arow = &argmax[n, c, oy, 0]
+            src = &x[n, c, r, 0]
+            for ox in range(Wo):
+                yrow[ox] = src[ox * SW]
+                arow[ox] = r * W + ox * SW
+            for i in range(KH):
+                src = &x[n, c, r + i, 0]
+                for j in range(KW):
+                    if i == 0 and j == 0:
+                        continue
+                    base = (r + i) * W + j
+                    for ox in range(Wo):
+                        v = src[ox * SW + j]
+                        best = yrow[ox]
+                        # strict '>' keeps the first of equal values (row-major
+                        # order); a NaN replaces a number, never the reverse
+                        take = (v > best) | ((v != v) & (best == best))
+                        yrow[ox] = v if take else best
+                        arow[ox] = (base + ox * SW) if take else arow[ox]
+
+
+def maxpool_backward(const real[:, :, :, ::1] dy, const long long[:, :, :, ::1] argmax,
+                     real[:, :, :, ::1] dx, int nthreads):
+    """``dx`` (zeroed by the caller) += dy at each recorded winner.
+
+    Returns the number of argmax entries outside the H×W plane (skipped); the
+    caller turns a non-zero count into a ValueError.
+    """
+    cdef Py_ssize_t N = dy.shape[0], C = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
+    cdef Py_ssize_t H = dx.shape[2], W = dx.shape[3]
+    cdef Py_ssize_t item, n, c, oy, ox
+    cdef long long k, plane = H * W
+    cdef Py_ssize_t bad = 0
+    cdef real* dst
+    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="static"):
+        n = item // C
+        c = item % C
+        dst = &dx[n, c, 0, 0]
+        for oy in range(Ho):
+            for ox in range(Wo):
+                k = argmax[n, c, oy, ox]
+                if 0 <= k < plane:
+                    dst[k] += dy[n, c, oy, ox]
+                else:
+                    bad += 1
+    return bad
+
+
+# --------------------------------------------------------------------------
+# Mean pooling: y = (1 / (KH·KW)) Σ window; backward spreads dy·1/(KH·KW) over
+# every member of the window, += where windows overlap.
+# --------------------------------------------------------------------------
+
+def avgpool_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
+                    Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW,
+                    int nthreads):
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
+    cdef Py_ssize_t Ho = y.shape[2], Wo = y.shape[3]
+    cdef Py_ssize_t item, n, c, oy, ox, i, j
+    cdef real s
+    cdef real scale = <real> 1.0 / <real> (KH * KW)
+    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="static"):
+        n = item // C
+        c = item % C
+        for oy in range(Ho):
+            for ox in range(Wo):
+                s = 0
+                for i in range(KH):
+                    for j in range(KW):
+                        s = s + x[n, c, oy * SH + i, ox * SW + j]
+                y[n, c, oy, ox] = s * scale
+
+
+def avgpool_backward(const real[:, :, :, ::1] dy, real[:, :, :, ::1] dx,
+                     Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW,
+                     int nthreads):
+    """``dx`` (zeroed by the caller) += dy / (KH·KW) over each window."""
+    cdef Py_ssize_t N = dy.shape[0], C = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
+    cdef Py_ssize_t item, n, c, oy, ox, i, j
+    cdef real g
+    cdef real scale = <real> 1.0 / <real> (KH * KW)
+    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="static"):
+        n = item // C
+        c = item % C
+        for oy in range(Ho):
+            for ox in range(Wo):
+                g = dy[n, c, oy, ox] * scale
+                for i in range(KH):
+                    for j in range(KW):
+                        dx[n, c, oy * SH + i, ox * SW + j] += g
+
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #define CNNCORE_OPENMP 1
+    #else
+    #define CNNCORE_OPENMP 0
+    #endif
+    """
+    int CNNCORE_OPENMP
+
+
+def openmp_enabled():
+    """True when this build was compiled with OpenMP (its loops can use several threads)."""
+    return CNNCORE_OPENMP == 1

@@ -1,0 +1,323 @@
+"""The Cython kernels against the NumPy twin, central differences and the texts' examples."""
+import threading
+
+import numpy as np
+import pytest
+
+import cnncore
+from cnncore import reference as ref
+from cnncore.identities import dilate, dw_via_correlation, dx_via_convolution, flip_filters
+from cnncore.shapes import pair
+
+TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
+def _conv_cases(count=48, seed=1234):
+    """Random layer shapes: 1–3 channels in and out, kernels 1–5 (non-square too),
+    stride 1–3, padding 0–2, batch 1–4, kept to those where the kernel fits."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        N, C, F = (int(v) for v in rng.integers(1, [5, 4, 4]))
+        KH, KW = (int(v) for v in rng.integers(1, 6, size=2))
+        S = (int(rng.integers(1, 4)), int(rng.integers(1, 4))) if rng.random() < 0.3 else int(rng.integers(1, 4))
+        P = (int(rng.integers(0, 3)), int(rng.integers(0, 3))) if rng.random() < 0.3 else int(rng.integers(0, 3))
+        H, W = (int(v) for v in rng.integers(1, 12, size=2))
+        PH, PW = pair(P, "p", minimum=0)
+        if KH > H + 2 * PH or KW > W + 2 * PW:
+            continue
+        cases.append((N, C, H, W, F, (KH, KW) if KH != KW else KH, S, P))
+    return cases
+
+
+CONV_CASES = _conv_cases()
+
+
+def _data(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CONV_CASES, ids=[str(c) for c in CONV_CASES])
+def test_conv_matches_reference(case, dtype):
+    N, C, H, W, F, K, S, P = case
+    KH, KW = pair(K, "k")
+    rng = np.random.default_rng(hash(case) % 2**32)
+    x = _data(rng, (N, C, H, W), dtype)
+    w = _data(rng, (F, C, KH, KW), dtype)
+    b = _data(rng, (F,), dtype)
+    z = cnncore.conv2d_forward(x, w, b, S, P)
+    z_ref = ref.conv2d_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), S, P)
+    assert z.dtype == dtype and z.shape == z_ref.shape
+    np.testing.assert_allclose(z, z_ref, **TOL[dtype])
+
+    dz = _data(rng, z.shape, dtype)
+    dx, dw, db = cnncore.conv2d_backward(dz, x, w, S, P)
+    dx_r, dw_r, db_r = ref.conv2d_backward(*(a.astype(np.float64) for a in (dz, x, w)), S, P)
+    for got, want in ((dx, dx_r), (dw, dw_r), (db, db_r)):
+        assert got.dtype == dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+@pytest.mark.parametrize("case", CONV_CASES[:16], ids=[str(c) for c in CONV_CASES[:16]])
+def test_conv_backward_is_the_textbook_convolutions(case):
+    """dx = pad(dilate(dz)) convolved with the flipped filters, padding stripped;
+    dw = the padded input correlated (stride 1) with dilate(dz)."""
+    N, C, H, W, F, K, S, P = case
+    KH, KW = pair(K, "k")
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((F, C, KH, KW))
+    z = cnncore.conv2d_forward(x, w, np.zeros(F), S, P)
+    dz = rng.standard_normal(z.shape)
+    dx, dw, _ = cnncore.conv2d_backward(dz, x, w, S, P)
+    np.testing.assert_allclose(dx, dx_via_convolution(dz, w, x.shape, S, P), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dw, dw_via_correlation(dz, x, (KH, KW), S, P), rtol=1e-12, atol=1e-12)
+
+
+def test_need_dx_false_skips_dx_and_keeps_dw_db():
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 1, 8, 8)), rng.standard_normal((3, 1, 3, 3))
+    dz = rng.standard_normal((2, 3, 6, 6))
+    dx, dw, db = cnncore.conv2d_backward(dz, x, w, need_dx=False)
+    _, dw_full, db_full = cnncore.conv2d_backward(dz, x, w)
+    assert dx is None
+    np.testing.assert_array_equal(dw, dw_full)
+    np.testing.assert_array_equal(db, db_full)
+
+
+# ---------------------------------------------------------------- identities
+
+def test_dilate_inserts_stride_minus_one_zeros():
+    dz = np.arange(1, 7, dtype=float).reshape(2, 3)
+    d = dilate(dz, (2, 3))
+    assert d.shape == (3, 7)
+    np.testing.assert_array_equal(d[::2, ::3], dz)
+    assert d.sum() == dz.sum() and np.count_nonzero(d) == 6
+    np.testing.assert_array_equal(dilate(dz, 1), dz)
+
+
+def test_flip_filters_rotates_and_swaps_channels():
+    w = np.arange(2 * 3 * 2 * 3, dtype=float).reshape(2, 3, 2, 3)
+    fw = flip_filters(w)
+    assert fw.shape == (3, 2, 2, 3)
+    for f in range(2):
+        for c in range(3):
+            np.testing.assert_array_equal(fw[c, f], np.rot90(w[f, c], 2))
+
+
+# ------------------------------------------------------- gradient checks
+
+def _central_difference(fn, arr, eps=1e-6):
+    grad = np.zeros_like(arr)
+    for idx in np.ndindex(arr.shape):
+        old = arr[idx]
+        arr[idx] = old + eps
+        up = fn()
+        arr[idx] = old - eps
+        down = fn()
+        arr[idx] = old
+        grad[idx] = (up - down) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize("S,P,K", [(1, 0, 3), (2, 1, 3), (3, 2, (2, 4)), ((2, 1), (0, 1), (3, 2))])
+def test_conv_gradients_match_central_differences(S, P, K):
+    rng = np.random.default_rng(3)
+    KH, KW = pair(K, "k")
+    x = rng.standard_normal((2, 2, 7, 6))
+    w = rng.standard_normal((3, 2, KH, KW))
+    b = rng.standard_normal(3)
+    g = rng.standard_normal(cnncore.conv2d_forward(x, w, b, S, P).shape)   # L = Σ g ⊙ z
+
+    def loss():
+        return float((cnncore.conv2d_forward(x, w, b, S, P) * g).sum())
+
+    dx, dw, db = cnncore.conv2d_backward(g, x, w, S, P)
+    np.testing.assert_allclose(dx, _central_difference(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dw, _central_difference(loss, w), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(db, _central_difference(loss, b), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("size,stride", [(2, None), (3, 2), ((2, 3), (1, 2))])
+def test_pool_gradients_match_central_differences(size, stride):
+    rng = np.random.default_rng(4)
+    # distinct values far apart, so no max changes under the ± eps nudge
+    x = rng.permutation(2 * 2 * 7 * 7).reshape(2, 2, 7, 7).astype(float) * 0.01
+    y, argmax = cnncore.maxpool2d_forward(x, size, stride)
+    g = rng.standard_normal(y.shape)
+    dx = cnncore.maxpool2d_backward(g, argmax, x.shape)
+    num = _central_difference(lambda: float((cnncore.maxpool2d_forward(x, size, stride)[0] * g).sum()), x)
+    np.testing.assert_allclose(dx, num, rtol=1e-6, atol=1e-8)
+    da = cnncore.avgpool2d_backward(g, x.shape, size, stride)
+    num = _central_difference(lambda: float((cnncore.avgpool2d_forward(x, size, stride) * g).sum()), x)
+    np.testing.assert_allclose(da, num, rtol=1e-6, atol=1e-8)
+
+
+# ------------------------------------------------------------- pooling
+
+POOL_CASES = [(2, None), (2, 1), (3, 2), (3, 3), ((2, 3), None), ((3, 1), (1, 2)), (1, 1), (3, 1)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size,stride", POOL_CASES)
+def test_pools_match_reference(size, stride, dtype):
+    rng = np.random.default_rng(5)
+    for shape in [(1, 1, 4, 4), (3, 2, 7, 9), (2, 3, 11, 6)]:
+        x = _data(rng, shape, dtype)
+        y, argmax = cnncore.maxpool2d_forward(x, size, stride)
+        y_r, a_r = ref.maxpool2d_forward(x, size, stride)
+        np.testing.assert_array_equal(y, y_r)
+        np.testing.assert_array_equal(argmax, a_r)
+        assert argmax.dtype == np.int64 and y.dtype == dtype
+        dy = _data(rng, y.shape, dtype)
+        np.testing.assert_allclose(cnncore.maxpool2d_backward(dy, argmax, shape),
+                                   ref.maxpool2d_backward(dy, a_r, shape), **TOL[dtype])
+        np.testing.assert_allclose(cnncore.avgpool2d_forward(x, size, stride),
+                                   ref.avgpool2d_forward(x, size, stride), **TOL[dtype])
+        np.testing.assert_allclose(cnncore.avgpool2d_backward(dy, shape, size, stride),
+                                   ref.avgpool2d_backward(dy, shape, size, stride), **TOL[dtype])
+
+
+def test_maxpool_ties_go_to_the_first_in_row_major_order():
+    x = np.array([[[[1, 3, 3, 0],
+                    [3, 2, 0, 3],
+                    [5, 5, 4, 4],
+                    [5, 5, 4, 4]]]], dtype=np.float32)
+    y, argmax = cnncore.maxpool2d_forward(x, 2)
+    np.testing.assert_array_equal(y[0, 0], [[3, 3], [5, 4]])
+    np.testing.assert_array_equal(argmax[0, 0], [[1, 2], [8, 10]])
+
+
+def test_overlapping_windows_accumulate_gradients():
+    """Size 3, stride 2: the centre column and row belong to two windows each."""
+    x = np.zeros((1, 1, 5, 5))
+    x[0, 0, 2, 2] = 1.0                      # the winner of all four windows
+    y, argmax = cnncore.maxpool2d_forward(x, 3, 2)
+    assert (argmax == 12).all()
+    dx = cnncore.maxpool2d_backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), argmax, x.shape)
+    assert dx[0, 0, 2, 2] == 10.0 and dx.sum() == 10.0
+    da = cnncore.avgpool2d_backward(np.ones((1, 1, 2, 2)), x.shape, 3, 2)
+    assert da[0, 0, 2, 2] == pytest.approx(4 / 9) and da[0, 0, 0, 0] == pytest.approx(1 / 9)
+    assert da[0, 0, 0, 2] == pytest.approx(2 / 9)
+
+
+def test_nan_is_data():
+    x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
+    x[0, 0, 0, 0] = np.nan
+    y, argmax = cnncore.maxpool2d_forward(x, 2)
+    assert np.isnan(y[0, 0, 0, 0]) and argmax[0, 0, 0, 0] == 0
+    np.testing.assert_array_equal(y[0, 0].ravel()[1:], [7, 13, 15])
+    z = cnncore.conv2d_forward(x, np.ones((1, 1, 2, 2)), np.zeros(1))
+    assert np.isnan(z[0, 0, 0, 0]) and np.isfinite(z[0, 0, 1:, :]).all() and np.isfinite(z[0, 0, :, 1:]).all()
+
+
+# -------------------------------------------------- the texts' worked examples
+
+def test_worked_example_5x5_input_3x3_filter_stride_2():
+    """001 text: 5×5 input a_1..a_25, 3×3 filter w_1..w_9, stride 2, no padding."""
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal(26)                      # a[1..25]; a[0] unused (1-based as in the text)
+    w = rng.standard_normal(10)                      # w[1..9]
+    x = a[1:].reshape(1, 1, 5, 5)
+    W = w[1:].reshape(1, 1, 3, 3)
+    z = cnncore.conv2d_forward(x, W, np.zeros(1), stride=2).ravel()     # z_1..z_4
+    assert z.shape == (4,)
+    # z_1 = w_1 a_1 + w_2 a_2 + w_3 a_3 + w_4 a_6 + … + w_9 a_13, and the others from a_3, a_11, a_13
+    for k, top_left in enumerate([1, 3, 11, 13]):
+        terms = [w[3 * r + c + 1] * a[top_left + 5 * r + c] for r in range(3) for c in range(3)]
+        assert z[k] == pytest.approx(sum(terms), rel=1e-12)
+    dLdz = rng.standard_normal(5)                    # ∂L/∂z_1..∂L/∂z_4
+    _, dW, _ = cnncore.conv2d_backward(dLdz[1:].reshape(1, 1, 2, 2), x, W, stride=2)
+    dW = np.concatenate([[np.nan], dW.ravel()])      # 1-based
+    # ∂L/∂w_1 = a_1 ∂L/∂z_1 + a_3 ∂L/∂z_2 + a_11 ∂L/∂z_3 + a_13 ∂L/∂z_4
+    assert dW[1] == pytest.approx(a[1] * dLdz[1] + a[3] * dLdz[2] + a[11] * dLdz[3] + a[13] * dLdz[4])
+    # ∂L/∂w_2 = a_2 ∂L/∂z_1 + a_4 ∂L/∂z_2 + a_12 ∂L/∂z_3 + a_14 ∂L/∂z_4
+    assert dW[2] == pytest.approx(a[2] * dLdz[1] + a[4] * dLdz[2] + a[12] * dLdz[3] + a[14] * dLdz[4])
+    for i in range(1, 10):                           # every w_i: four terms, shifted by its offset
+        off = 5 * ((i - 1) // 3) + (i - 1) % 3
+        expected = sum(a[t + off] * dLdz[k + 1] for k, t in enumerate([1, 3, 11, 13]))
+        assert dW[i] == pytest.approx(expected, rel=1e-12)
+
+
+def test_worked_example_4x4_maxpool():
+    """001 text: a 4×4 grid, 2×2 windows, stride 2 → (4 − 2)/2 + 1 = 2 outputs a side;
+    each gradient goes back to its window's maximum only."""
+    x = np.array([[[[1, 5, 2, 0],
+                    [3, 4, 8, 1],
+                    [0, 2, 6, 7],
+                    [9, 1, 3, 2]]]], dtype=np.float32)
+    y, argmax = cnncore.maxpool2d_forward(x, 2, 2)
+    np.testing.assert_array_equal(y[0, 0], [[5, 8], [9, 7]])
+    dy = np.array([[[[0.1, 0.2], [0.3, 0.4]]]], dtype=np.float32)
+    dx = cnncore.maxpool2d_backward(dy, argmax, x.shape)[0, 0]
+    expected = np.zeros((4, 4), np.float32)
+    expected[0, 1], expected[1, 2], expected[3, 0], expected[2, 3] = 0.1, 0.2, 0.3, 0.4
+    np.testing.assert_array_equal(dx, expected)
+
+
+# ---------------------------------------------- conversions and threads
+
+def test_non_contiguous_and_other_dtypes_are_converted():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 6, 9, 9))[:, ::2, ::-1, :]     # non-contiguous view
+    w = rng.integers(-2, 3, size=(2, 3, 3, 3))                  # ints
+    b = [0.5, -1.0]                                             # a list
+    z = cnncore.conv2d_forward(x, w, b)
+    assert z.dtype == np.float64                                # x is float64
+    np.testing.assert_allclose(z, ref.conv2d_forward(np.ascontiguousarray(x), w.astype(float),
+                                                     np.array(b), 1, 0), rtol=1e-12)
+    z32 = cnncore.conv2d_forward(x.astype(np.float16), w, np.float32(b))
+    assert z32.dtype == np.float32
+    y, _ = cnncore.maxpool2d_forward(np.arange(16, dtype=np.uint8).reshape(1, 1, 4, 4), 2)
+    assert y.dtype == np.float32 and y.max() == 15
+
+
+def test_thread_count_does_not_change_results():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((16, 4, 14, 14)).astype(np.float32)
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    dz = rng.standard_normal((16, 8, 14, 14)).astype(np.float32)
+    before = cnncore.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            cnncore.set_num_threads(n)
+            results.append((cnncore.conv2d_forward(x, w, np.zeros(8), 1, 1),
+                            *cnncore.conv2d_backward(dz, x, w, 1, 1)))
+    finally:
+        cnncore.set_num_threads(before)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)      # bit for bit: each thread owns its outputs
+
+
+def test_kernels_run_from_several_python_threads_at_once():
+    rng = np.random.default_rng(9)
+    xs = [rng.standard_normal((4, 2, 12, 12)) for _ in range(4)]
+    w = rng.standard_normal((3, 2, 3, 3))
+    expected = [ref.conv2d_forward(x, w, np.zeros(3), 1, 1) for x in xs]
+    errors = []
+
+    def work(i):
+        try:
+            for _ in range(20):
+                np.testing.assert_allclose(cnncore.conv2d_forward(xs[i], w, np.zeros(3), 1, 1),
+                                           expected[i], rtol=1e-12, atol=1e-12)
+                y, a = cnncore.maxpool2d_forward(xs[i], 2)
+                np.testing.assert_array_equal(y, ref.maxpool2d_forward(xs[i], 2)[0])
+        except Exception as exc:    # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+def test_set_num_threads_validates():
+    with pytest.raises(ValueError, match="set_num_threads"):
+        cnncore.set_num_threads(0)
+    with pytest.raises(ValueError, match="set_num_threads"):
+        cnncore.set_num_threads(1.5)
