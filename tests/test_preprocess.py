@@ -136,3 +136,37 @@ def test_resample_area_matches_block_mean():
     img = rng.random((12, 8))
     expected = img.reshape(3, 4, 2, 4).mean(axis=(1, 3))
     np.testing.assert_allclose(resample(img, (3, 2)), expected, atol=1e-12)
+
+
+def _mnist_like(X):
+    """Those digits whose ink box is exactly 20 pixels on its longer side (as MNIST stores them)."""
+    ink = X > 0
+    longer = np.maximum(ink.any(2).sum(1), ink.any(1).sum(1))
+    return X[longer == 20]
+
+
+@pytest.mark.parametrize("factor", [10, 7])
+def test_blown_up_digit_comes_back_unchanged(factor):
+    # A digit already in MNIST's convention, drawn `factor` times larger, must come
+    # back pixel for pixel: the area average undoes the blow-up exactly and the
+    # centre-of-mass placement puts it where it was.
+    from cnncore.datasets import generated_digits
+
+    X = _mnist_like(generated_digits(60, seed=3)[0])[:20]
+    assert len(X) >= 10
+    for img in X:
+        canvas = np.kron(img / 255.0, np.ones((factor, factor)))
+        padded = np.zeros((canvas.shape[0] + 37, canvas.shape[1] + 11))
+        padded[30:30 + canvas.shape[0], 4:4 + canvas.shape[1]] = canvas  # anywhere on the canvas
+        np.testing.assert_allclose(preprocess_drawing(padded), img / 255.0, atol=1e-6)
+
+
+def test_blown_up_real_digits_come_back_unchanged():
+    from cnncore.datasets import load_shared_mnist
+
+    real = load_shared_mnist()
+    if real is None:
+        pytest.skip("the shared MNIST digits are not beside the repo (../shared/data/mnist)")
+    for img in _mnist_like(real[0][:100]):
+        np.testing.assert_allclose(preprocess_drawing(np.kron(img / 255.0, np.ones((10, 10)))),
+                                   img / 255.0, atol=1e-6)

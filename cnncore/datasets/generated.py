@@ -209,7 +209,7 @@ _PREPARED = {c: [_prepare(st) for st in styles] for c, styles in STYLES.items()}
 
 
 def _render_group(rng: np.random.Generator, style, prepared, m: int, aspect_mean: float) -> np.ndarray:
-    """Render ``m`` random instances of one style: float32 (m, 28, 28) in [0, 1]."""
+    """Render ``m`` random instances of one style: float64 (m, 28, 28) ink in [0, 1]."""
     _, points, _, _ = style
     B, ids = prepared
     k = len(points)
