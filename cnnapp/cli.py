@@ -467,14 +467,15 @@ def _parser() -> _Parser:
     t.add_argument("--data", choices=("generated", "mnist", "shared"),
                    help="generated digits (default, offline), the full MNIST (downloaded once) or ../shared's digits")
     t.add_argument("--count", type=_positive_int, default=10000, help="how many generated digits (default 10000)")
-    t.add_argument("--epochs", type=_positive_int, default=5)
+    t.add_argument("--epochs", type=_positive_int, default=6)
     t.add_argument("--batch-size", type=_positive_int, default=32)
     t.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
     t.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
     t.add_argument("--momentum", type=_nonneg_float, default=0.9, help="SGD momentum (default 0.9)")
     t.add_argument("--weight-decay", type=_nonneg_float, default=0.0)
     t.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
-    t.add_argument("--augment", type=_nonneg_int, default=0, help="random shifts of up to N pixels (default 0)")
+    t.add_argument("--augment", type=_nonneg_int, default=1,
+                   help="shift training images at random by up to N pixels (default 1; 0 = off)")
     t.add_argument("--seed", type=_nonneg_int, default=0)
     t.add_argument("--holdout", type=_fraction, default=0.1,
                    help="fraction held out for evaluation, taken from the end of the data (default 0.1)")

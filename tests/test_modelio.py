@@ -64,7 +64,7 @@ def test_history_and_optimizer_state(tmp_path, rng):
     np.testing.assert_array_equal(other.optimizer_state["m.L0.W"], opt.m["L0.W"])
     opt2 = Adam(other.params())
     opt2.load_state_dict({k: v for k, v in other.optimizer_state.items() if k != "name"})
-    np.testing.assert_array_equal(opt2.v["L3.W"], opt.v["L3.W"])
+    np.testing.assert_array_equal(opt2.v["L2.W"], opt.v["L2.W"])
 
 
 def test_save_is_atomic_when_writing_fails(saved, monkeypatch):
