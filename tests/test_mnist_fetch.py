@@ -243,3 +243,43 @@ def test_connection_dropped_mid_file(tmp_path, digit_files):
 def test_empty_mirror_list_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="mirrors"):
         fetch_mnist(tmp_path, mirrors=[])
+
+
+def test_load_mnist_fetches_only_its_split(http_dir, digit_files, tmp_path):
+    from cnncore.datasets import load_mnist
+
+    folder, url = http_dir
+    files, md5 = digit_files
+    put(folder / "m", files)
+    cache = tmp_path / "c"
+    X, y = load_mnist("test", cache, mirrors=[url("m/")], checksums=md5)
+    assert X.shape == (2000, 28, 28) and X.dtype == np.uint8 and y.shape == (2000,)
+    assert sorted(p.name for p in cache.iterdir()) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    with pytest.raises(ValueError, match="split"):
+        load_mnist("validation", cache)
+
+
+class GarbageHandler(QuietHandler):
+    """Answers with something that is not HTTP at all."""
+
+    def handle_one_request(self):
+        self.raw_requestline = self.rfile.readline(65537)
+        self.wfile.write(b"SSH-2.0-nonsense\r\n\r\n")
+        self.wfile.flush()
+        self.close_connection = True
+
+
+def test_garbled_response_is_a_fetch_error(tmp_path, digit_files):
+    _, md5 = digit_files
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), GarbageHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(FetchError, match="could not download"):
+            fetch_mnist(tmp_path / "c", mirrors=[f"http://127.0.0.1:{server.server_address[1]}/"],
+                        checksums=md5, timeout=10)
+        assert list((tmp_path / "c").iterdir()) == []
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -13,6 +13,7 @@ MNIST is by Yann LeCun, Corinna Cortes and Christopher J. C. Burges
 from __future__ import annotations
 
 import hashlib
+import http.client
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -73,8 +74,13 @@ def _short_name(filename: str) -> str:
     return filename.split("-idx")[0] if "-idx" in filename else filename
 
 
+def _new_md5():
+    # md5 here checks integrity, not security (FIPS builds need the flag to allow it).
+    return hashlib.md5(usedforsecurity=False)
+
+
 def _md5_of(path: Path) -> str:
-    h = hashlib.md5()
+    h = _new_md5()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(_CHUNK), b""):
             h.update(block)
@@ -90,7 +96,7 @@ def _download(url: str, target: Path, expected_md5: str, name: str, progress: Pr
         with urllib.request.urlopen(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else 0
-            h = hashlib.md5()
+            h = _new_md5()
             done = 0
             if progress is not None:
                 progress(0, total, name)
@@ -159,7 +165,8 @@ def fetch_mnist(cache_dir=None, progress: Progress | None = None,
                 failures.append(f"{url}: {exc.reason}")
             except _ChecksumMismatch as exc:
                 failures.append(f"{url}: wrong checksum ({exc})")
-            except (OSError, ValueError) as exc:  # timeouts, resets, truncated bodies, bad URLs
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                # timeouts, resets, truncated bodies, garbled responses, bad URLs
                 failures.append(f"{url}: {type(exc).__name__}: {exc}")
             else:
                 break
@@ -171,16 +178,18 @@ def fetch_mnist(cache_dir=None, progress: Progress | None = None,
 
 
 def load_mnist(split: str = "train", cache_dir=None, progress: Progress | None = None,
-               mirrors: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+               mirrors: Sequence[str] | None = None, *,
+               checksums: Mapping[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The full MNIST ``split`` ("train": 60,000 digits, "test": 10,000), fetched if needed.
 
-    Returns ``(X uint8 (N, 28, 28), y uint8 (N,))``. Downloads only what is not
-    cached yet (see :func:`fetch_mnist`).
+    Returns ``(X uint8 (N, 28, 28), y uint8 (N,))``. Downloads only the split's two
+    files, and only when they are not cached yet (see :func:`fetch_mnist`, which
+    also explains ``cache_dir``, ``progress``, ``mirrors`` and ``checksums``).
     """
     prefix = {"train": "train", "test": "t10k"}.get(split)
     if prefix is None:
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
-    wanted = {MNIST_FILES[f"{prefix}-{k}"]: MNIST_MD5[MNIST_FILES[f"{prefix}-{k}"]]
-              for k in ("images", "labels")}
+    table = MNIST_MD5 if checksums is None else checksums
+    wanted = {MNIST_FILES[f"{prefix}-{k}"]: table[MNIST_FILES[f"{prefix}-{k}"]] for k in ("images", "labels")}
     paths = fetch_mnist(cache_dir, progress, mirrors, checksums=wanted)
     return load_idx_pair(paths[f"{prefix}-images"], paths[f"{prefix}-labels"])
