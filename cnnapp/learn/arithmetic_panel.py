@@ -86,6 +86,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         lay.addWidget(self.notes)
         self.equation.hide()
         self.table.hide()
+        self.hide_zeros.hide()
 
     # -------------------------------------------------------------- public
     def show_element(self, trace, step, key, index) -> None:
@@ -101,6 +102,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         self.equation.hide()
         self.table.setRowCount(0)
         self.table.hide()
+        self.hide_zeros.hide()
 
     def show_breakdown(self, bd, where: str = "") -> None:
         """Lay out a :class:`cnncore.explain.Breakdown` (``None`` clears the panel)."""
@@ -130,6 +132,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         if bd is None:
             return
         skip = self.hide_zeros.isChecked() and bd.combine == "sum"
+        self.hide_zeros.setVisible(bd.combine == "sum" and any(t.value == 0 for t in bd.terms))
         self.written.setText(bd.written_out(digits=4, limit=10, skip_zero=skip))
         self._fill_table(bd)
         self.check.setText(self._check_text(bd))

@@ -17,6 +17,17 @@ from .grids import ArrayView
 
 __all__ = ["WorkedExamplesView", "ExamplePage"]
 
+# how each example's grids are grouped into rows (names from cnncore.examples)
+_ROWS = {
+    "strided_conv": {"edit": [["a", "w"], ["v", "c", "t", "alpha"]],
+                     "shown": [["z", "dz", "dw"], ["w_new", "dz_dilated", "dw_identity"]]},
+    "pooling": {"edit": [["x", "dy"]], "shown": [["y", "dx"]]},
+    "multichannel": {"edit": [["y0", "b"], ["w", "dy"]],
+                     "shown": [["z", "y"], ["dz", "db"], ["dy0"], ["dw"]]},
+}
+# the element explained when a page opens, so the panel is never empty
+_FIRST_PICK = {"strided_conv": ("z", (0, 0)), "pooling": ("y", (0, 0)), "multichannel": ("z", (0, 0, 0))}
+
 _SETTING_NAMES = {"mode": "pooling", "stride": "stride", "size": "window", "padding": "padding"}
 
 
@@ -75,19 +86,30 @@ class ExamplePage(QtWidgets.QWidget):
         left = QtWidgets.QWidget()
         ll = QtWidgets.QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 6, 0)
+        rows = _ROWS.get(example.key, {})
         ll.addWidget(self._section("Numbers you can edit"))
-        for name in example.editable:
-            v = ArrayView(name, example.labels[name], editable=True)
-            v.edited.connect(lambda idx, val, n=name: self._on_edit(n, idx, val))
-            v.picked.connect(lambda idx, n=name: self._on_pick(n, idx))
-            ll.addWidget(v)
-            self.views[name] = v
+        for row in rows.get("edit", [[n] for n in example.editable]):
+            line = QtWidgets.QHBoxLayout()
+            line.setSpacing(24)
+            for name in row:
+                v = ArrayView(name, example.labels[name], editable=True)
+                v.edited.connect(lambda idx, val, n=name: self._on_edit(n, idx, val))
+                v.picked.connect(lambda idx, n=name: self._on_pick(n, idx))
+                line.addWidget(v, 0, QtCore.Qt.AlignTop)
+                self.views[name] = v
+            line.addStretch(1)
+            ll.addLayout(line)
         ll.addWidget(self._section("Computed by the kernels (click a number to see its sum)"))
-        for name in example.shown:
-            v = ArrayView(name, example.labels[name], editable=False)
-            v.picked.connect(lambda idx, n=name: self._on_pick(n, idx))
-            ll.addWidget(v)
-            self.views[name] = v
+        for row in rows.get("shown", [[n] for n in example.shown]):
+            line = QtWidgets.QHBoxLayout()
+            line.setSpacing(24)
+            for name in row:
+                v = ArrayView(name, example.labels[name], editable=False)
+                v.picked.connect(lambda idx, n=name: self._on_pick(n, idx))
+                line.addWidget(v, 0, QtCore.Qt.AlignTop)
+                self.views[name] = v
+            line.addStretch(1)
+            ll.addLayout(line)
         ll.addStretch(1)
         scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
@@ -111,6 +133,9 @@ class ExamplePage(QtWidgets.QWidget):
         split.setStretchFactor(1, 2)
         top.addWidget(split, 1)
         self.refresh()
+        first = _FIRST_PICK.get(example.key)
+        if first is not None:
+            self._on_pick(*first)
 
     @staticmethod
     def _section(text):

@@ -19,7 +19,7 @@ _install_refpin()   # PySide6 6.12 refcount bug (see _refpin); a no-op where not
 __all__ = ["NumberGrid", "ArrayView", "fmt"]
 
 _HILITE = QtGui.QColor(255, 140, 0)
-_CELL_W, _CELL_H = 54, 26
+_CELL_W, _CELL_H = 62, 26
 
 
 def fmt(v) -> str:
