@@ -48,7 +48,9 @@ class Layer:
         self.x = self.z = self.y = self.argmax = None
         self.dy = self.dz = self.dx = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward(self, x: np.ndarray, keep: bool = True) -> np.ndarray:
+        """``y`` for a batch ``x``; with ``keep=False`` nothing is stored on the layer
+        (inference: safe to run from another thread while this layer trains)."""
         raise NotImplementedError
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
@@ -93,11 +95,12 @@ class Conv(Layer):
         self.W[...] = rng.standard_normal(self.W.shape) * std
         self.b[...] = 0
 
-    def forward(self, x):
-        self.x = x
-        self.z = conv2d_forward(x, self.W, self.b, self.stride, self.padding)
-        self.y = activations.apply(self.activation, self.z)
-        return self.y
+    def forward(self, x, keep=True):
+        z = conv2d_forward(x, self.W, self.b, self.stride, self.padding)
+        y = activations.apply(self.activation, z)
+        if keep:
+            self.x, self.z, self.y = x, z, y
+        return y
 
     def backward(self, dy, need_dx=True):
         self.dy = dy
@@ -119,10 +122,11 @@ class MaxPool(_Pool):
 
     type = "maxpool"
 
-    def forward(self, x):
-        self.x = x
-        self.y, self.argmax = maxpool2d_forward(x, self.size, self.stride)
-        return self.y
+    def forward(self, x, keep=True):
+        y, argmax = maxpool2d_forward(x, self.size, self.stride)
+        if keep:
+            self.x, self.y, self.argmax = x, y, argmax
+        return y
 
     def backward(self, dy, need_dx=True):
         self.dy = dy
@@ -135,10 +139,11 @@ class AvgPool(_Pool):
 
     type = "avgpool"
 
-    def forward(self, x):
-        self.x = x
-        self.y = avgpool2d_forward(x, self.size, self.stride)
-        return self.y
+    def forward(self, x, keep=True):
+        y = avgpool2d_forward(x, self.size, self.stride)
+        if keep:
+            self.x, self.y = x, y
+        return y
 
     def backward(self, dy, need_dx=True):
         self.dy = dy
@@ -152,10 +157,11 @@ class Flatten(Layer):
 
     type = "flatten"
 
-    def forward(self, x):
-        self.x = x
-        self.y = x.reshape(x.shape[0], -1)
-        return self.y
+    def forward(self, x, keep=True):
+        y = x.reshape(x.shape[0], -1)
+        if keep:
+            self.x, self.y = x, y
+        return y
 
     def backward(self, dy, need_dx=True):
         self.dy = dy
@@ -180,13 +186,13 @@ class Dense(Layer):
         self.W[...] = rng.standard_normal(self.W.shape) * std
         self.b[...] = 0
 
-    def forward(self, x):
-        self.x = x
+    def forward(self, x, keep=True):
         z = x @ self.W.T
         z += self.b
-        self.z = z
-        self.y = activations.apply(self.activation, z)
-        return self.y
+        y = activations.apply(self.activation, z)
+        if keep:
+            self.x, self.z, self.y = x, z, y
+        return y
 
     def backward(self, dy, need_dx=True):
         self.dy = dy

@@ -145,20 +145,26 @@ class Network:
             raise TypeError(f"input must be numeric, got {x.dtype}")
         return np.ascontiguousarray(x, dtype=self.dtype)
 
-    def forward(self, x) -> np.ndarray:
-        """Logits ``(N, 10)`` for ``x (N, C, H, W)`` floats in [0, 1]. Layers keep their arrays."""
+    def forward(self, x, keep: bool = True) -> np.ndarray:
+        """Logits ``(N, 10)`` for ``x (N, C, H, W)`` floats in [0, 1].
+
+        With ``keep=True`` every layer keeps its arrays for :meth:`backward`;
+        ``keep=False`` stores nothing, so predictions may run in another thread
+        while this network trains.
+        """
         y = self._check_input(x)
         for layer in self.layers:
-            y = layer.forward(y)
+            y = layer.forward(y, keep)
         return y
 
     def predict_proba(self, x, batch_size: int = 500) -> np.ndarray:
-        """Softmax probabilities ``(N, 10)``, computed in chunks of ``batch_size``."""
+        """Softmax probabilities ``(N, 10)``, computed in chunks of ``batch_size``.
+
+        Stores nothing on the layers: safe to call from another thread during training."""
         x = np.asarray(x)
         out = np.empty((len(x), self.num_classes), dtype=self.dtype)
         for s in range(0, len(x), batch_size):
-            out[s:s + batch_size] = softmax(self.forward(x[s:s + batch_size]))
-        self.clear()
+            out[s:s + batch_size] = softmax(self.forward(x[s:s + batch_size], keep=False))
         return out
 
     def predict(self, x, batch_size: int = 500) -> np.ndarray:

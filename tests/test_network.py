@@ -143,3 +143,14 @@ def test_bad_inputs(rng):
         Network(preset("tiny"), dtype=np.int32)
     with pytest.raises(ArchitectureError):
         Network({"layers": [{"type": "dense", "units": 10}]})
+
+
+def test_predictions_leave_the_training_arrays_alone(rng):
+    """The app predicts from the GUI thread while the worker trains: that must not touch layer caches."""
+    net = Network(preset("lenet"))
+    x = rng.random((4, 1, 28, 28)).astype(np.float32)
+    net.forward(x)
+    kept = [(l.x, l.y) for l in net.layers]
+    net.predict_proba(rng.random((3, 1, 28, 28)))
+    net.forward(rng.random((2, 1, 28, 28)), keep=False)
+    assert all(l.x is a and l.y is b for l, (a, b) in zip(net.layers, kept))
