@@ -112,6 +112,10 @@ class WorkedExample:
         """The breakdown of ``results[name][index]`` (``None`` when there is none)."""
         return None
 
+    def chosen_cells(self) -> dict:
+        """``array name -> set of indices`` to mark as chosen at all times (max-pool winners)."""
+        return {}
+
     # editing
     def set_value(self, name: str, index, value: float) -> None:
         """Change one editable number and recompute everything downstream."""
@@ -279,7 +283,41 @@ class StridedConvExample(WorkedExample):
         elif name == "w_new":
             bd = explain.update_terms(p["w"], r["dw"], p["alpha"], index, value=r["w_new"][index],
                                       keys={"w": "w", "dw": "dw", "w_new": "w_new"})
-        return self._fit_refs(bd)
+        return self._text_labels(self._fit_refs(bd))
+
+    def _text_labels(self, bd):
+        """Relabel terms in the text's 1-based numbering: ``w3 · a13``, ``a1 · ∂L/∂z2``."""
+        if bd is None:
+            return None
+
+        def num(ref):
+            if ref is None:
+                return None
+            if ref.array == "a":
+                return f"a{self.a_number(*ref.index)}"
+            if ref.array in ("w", "dw", "w_new"):
+                k = ref.index[0] * 3 + ref.index[1] + 1
+                return {"w": f"w{k}", "dw": f"∂L/∂w{k}", "w_new": f"new w{k}"}[ref.array]
+            if ref.array in ("z", "dz"):
+                k = ref.index[0] * 2 + ref.index[1] + 1
+                return f"z{k}" if ref.array == "z" else f"∂L/∂z{k}"
+            return None
+
+        terms = []
+        for t in bd.terms:
+            names = [num(s_) for s_ in t.sources]
+            if t.label.startswith("−α"):
+                label = f"−α · {names[1]}"
+            elif all(names):
+                label = " · ".join(names)
+            else:
+                label = t.label
+            terms.append(dataclasses.replace(t, label=label))
+        bd.terms = terms
+        target = num(bd.target)
+        if target:
+            bd.title = bd.title.split(":")[0] + f": {target}"
+        return bd
 
 
 # ------------------------------------------------------------------------------ text 001 (b)
@@ -334,6 +372,11 @@ class PoolingExample(WorkedExample):
             y = avgpool2d_forward(x, s["size"], s["stride"])
             dx = avgpool2d_backward(dy, x.shape, s["size"], s["stride"])
             self.results = {"y": y[0, 0], "argmax": None, "dx": dx[0, 0]}
+
+    def chosen_cells(self):
+        if self.results.get("argmax") is None:
+            return {}
+        return {"x": {divmod(int(k), 4) for k in self.results["argmax"].ravel()}}
 
     def lines(self):
         s, x, r = self.settings, self.params["x"], self.results

@@ -200,3 +200,20 @@ def test_every_example_builds_and_rejects_bad_edits():
         name = ex.editable[0]
         with pytest.raises(ValueError):
             ex.set_value(name, (0,) * np.ndim(ex.params[name]), float("nan"))
+
+
+def test_strided_conv_breakdowns_use_text_numbering():
+    ex = StridedConvExample()
+    bd = ex.explain("dw", (0, 0))
+    assert [t.label for t in bd.terms] == ["∂L/∂z1 · a1", "∂L/∂z2 · a3", "∂L/∂z3 · a11", "∂L/∂z4 · a13"]
+    assert bd.title.endswith("∂L/∂w1")
+    bd = ex.explain("z", (1, 1))
+    assert bd.terms[0].label == "w1 · a13" and bd.terms[-1].label == "w9 · a25"
+    assert ex.explain("w_new", (0, 0)).terms[1].label == "−α · ∂L/∂w1"
+
+
+def test_pooling_winners_are_marked():
+    ex = PoolingExample()
+    assert ex.chosen_cells() == {"x": {(1, 0), (1, 3), (2, 0), (2, 2)}}
+    ex.set_setting("mode", "mean")
+    assert ex.chosen_cells() == {}

@@ -156,7 +156,9 @@ class ExamplePage(QtWidgets.QWidget):
             self._mark({})
 
     def _mark(self, sources: dict, chosen: dict | None = None, target=None) -> None:
-        chosen = chosen or {}
+        chosen = {k: set(v) for k, v in (chosen or {}).items()}
+        for k, v in self.example.chosen_cells().items():
+            chosen.setdefault(k, set()).update(v)
         for name, v in self.views.items():
             hi = set(sources.get(name, ()))
             if target is not None and target[0] == name:
