@@ -81,6 +81,12 @@ class ExamplePage(QtWidgets.QWidget):
         self.status.setObjectName("exampleStatus")
         self.status.setStyleSheet("color: #225;")
         top.addWidget(self.status)
+        legend = QtWidgets.QLabel("Orange frame: the numbers the selected element was computed from. "
+                                  "Orange corner: the winner of a max-pool window. Cell colours: red "
+                                  "positive, blue negative, white zero.")
+        legend.setStyleSheet("color: #666;")
+        legend.setWordWrap(True)
+        top.addWidget(legend)
 
         split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
         left = QtWidgets.QWidget()
@@ -204,7 +210,7 @@ class ExamplePage(QtWidgets.QWidget):
         self.arithmetic.show_breakdown(bd, where=f"{name}{list(index)}")
         chosen = {}
         for t in bd.terms:
-            if t.chosen and t.sources and t.sources[0] is not None:
+            if bd.combine == "max" and t.chosen and t.sources and t.sources[0] is not None:
                 chosen.setdefault(t.sources[0].array, set()).add(tuple(t.sources[0].index))
         self._mark(bd.sources(), chosen, target=(name, index))
 
