@@ -572,7 +572,14 @@ def breakdown(trace, key: str, index, step=None) -> Breakdown:
         if not 0 <= i < s:
             raise IndexError(f"index {index} is outside {key} with shape {arr.shape}")
     bd = _dispatch(trace, key, index, step)
-    bd.value = float(arr[full])
+    if key.endswith(".argmax"):
+        # the element is a position, not a number the terms add up to
+        W = A[key.replace("argmax", "x")].shape[-1]
+        r, c = divmod(int(arr[full]), W)
+        bd.value = None
+        bd.notes.append(f"Here argmax = {int(arr[full])} = row {r} · {W} + column {c}.")
+    else:
+        bd.value = float(arr[full])
     return _with_batch_refs(bd, A)
 
 

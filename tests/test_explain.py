@@ -273,3 +273,17 @@ def test_breakdown_maxpool_overlap_in_trace():
             found = True
             assert bd.total == pytest.approx(dx[idx])
     assert found
+
+
+def test_breakdown_of_non_float_and_scalar_keys():
+    tr = _trace(np.float64)
+    bd = explain.breakdown(tr, "L1.argmax", (0, 2, 1, 1))
+    assert bd.value is None and bd.combine == "max"
+    (win,) = [t for t in bd.terms if t.chosen]
+    W = tr.arrays["L1.x"].shape[-1]
+    assert win.sources[0].index[2] * W + win.sources[0].index[3] == tr.arrays["L1.argmax"][0, 2, 1, 1]
+    assert explain.breakdown(tr, "label", (0,)).value == 7
+    loss = explain.breakdown(tr, "loss", ())
+    assert loss.total == pytest.approx(float(tr.arrays["loss"]))
+    px = explain.breakdown(tr, "input", (0, 1, 3, 4))
+    assert px.value == tr.arrays["input"][0, 1, 3, 4]
