@@ -191,6 +191,8 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------- settings
     def restore_settings(self) -> None:
         s = st.qsettings()
+        if s.value("window/geometry") is None:
+            self.draw.show_example()     # first launch: the bars mean something at once
         geo = s.value("window/geometry")
         if isinstance(geo, (QtCore.QByteArray, bytes)):
             self.restoreGeometry(QtCore.QByteArray(geo))

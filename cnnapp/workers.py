@@ -150,20 +150,27 @@ class TrainWorker(QtCore.QObject):
 
     def _emit_snapshot(self) -> None:
         # Between batches the generator is suspended, so the weights are consistent here.
-        snap = self.net.copy()
-        maps = {}
-        if self.sample is not None:
-            snap.forward(np.asarray(self.sample, dtype=snap.dtype)[None, None])
-            maps["sample"] = np.asarray(self.sample)
-            for layer in snap.layers:
-                if layer.type in ("conv", "maxpool", "avgpool") and layer.y is not None:
-                    maps[f"L{layer.index}.y"] = np.array(layer.y, copy=True)
-            snap.clear()
-        for layer in snap.layers:
-            if layer.type == "conv":
-                maps[f"L{layer.index}.W"] = np.array(layer.W, copy=True)
-                break
+        snap, maps = network_maps(self.net, self.sample)
         self.snapshot.emit(snap, maps)
+
+
+def network_maps(net, sample=None):
+    """A copy of ``net`` and what the Train tab shows live: the first conv layer's filters and
+    the feature maps of ``sample`` ((28, 28) floats) after every spatial layer."""
+    snap = net.copy()
+    maps = {}
+    if sample is not None:
+        snap.forward(np.asarray(sample, dtype=snap.dtype)[None, None])
+        maps["sample"] = np.asarray(sample)
+        for layer in snap.layers:
+            if layer.type in ("conv", "maxpool", "avgpool") and layer.y is not None:
+                maps[f"L{layer.index}.y"] = np.array(layer.y, copy=True)
+        snap.clear()
+    for layer in snap.layers:
+        if layer.type == "conv":
+            maps[f"L{layer.index}.W"] = np.array(layer.W, copy=True)
+            break
+    return snap, maps
 
 
 class DownloadWorker(QtCore.QObject):

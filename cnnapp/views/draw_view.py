@@ -187,6 +187,18 @@ class DrawView(QtWidgets.QWidget):
                             f"{p[best]:.0%} sure</span>")
         self.label_combo.setCurrentIndex(best)
 
+    def show_example(self) -> None:
+        """Put a generated example digit on the sheet (first launch), so the bars show an answer."""
+        try:
+            from cnncore.datasets import generated_digits, to_input
+            X, y = generated_digits(10, seed=3)
+            k = int(np.flatnonzero(y == 3)[0]) if np.any(y == 3) else 0
+            self.canvas.set_array(to_input(X[k:k + 1])[0, 0])
+            self.canvas.clear_history()
+        except Exception:  # noqa: BLE001 - an empty sheet is fine too
+            return
+        self.state.say("An example digit to start with: press Delete and draw your own.", 15000)
+
     def _drawings(self):
         if self._dataset is None:
             from cnncore.datasets import DrawingsDataset

@@ -10,7 +10,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..settings import data_dir
 from ..widgets.heatmap import MapGroup, MapGrid
 from ..widgets.plots import AccuracyPlot, ConfusionPlot, LossPlot, SpeedPlot
-from ..workers import DownloadWorker, TrainWorker, start_in_thread
+from ..workers import DownloadWorker, TrainWorker, network_maps, start_in_thread
 
 SOURCES = [("generated", "Generated digits (offline)"), ("drawings", "My drawings"),
            ("shared", "MNIST subset beside the project"), ("mnist", "MNIST (download, 60,000 digits)"),
@@ -211,6 +211,20 @@ class TrainView(QtWidgets.QWidget):
 
         self._on_source()
         self._set_running(False)
+        self.state.networkChanged.connect(self.show_network_maps)
+        self.show_network_maps()
+
+    def show_network_maps(self) -> None:
+        """Filters and feature maps of the current network (when not training)."""
+        net = self.state.network
+        if net is None or self.state.training:
+            return
+        try:
+            _, maps = network_maps(net, self._sample())
+        except Exception as e:  # noqa: BLE001
+            self.state.say(f"Could not draw the filters: {e}")
+            return
+        self._show_maps(maps)
 
     # ------------------------------------------------------------ settings
     def settings_dict(self) -> dict:
@@ -495,6 +509,11 @@ class TrainView(QtWidgets.QWidget):
 
     def _on_snapshot(self, snap, maps) -> None:
         self.state.snapshot = snap
+        if self.bottom_tabs.currentWidget() is self.live or not self.live.map_count():
+            self._show_maps(maps)
+        self.state.weightsChanged.emit()
+
+    def _show_maps(self, maps) -> None:
         groups = []
         if "sample" in maps:
             groups.append(MapGroup("input", maps["sample"], "sample input (28 × 28)"))
@@ -504,9 +523,7 @@ class TrainView(QtWidgets.QWidget):
         for key, arr in maps.items():
             if key.endswith(".y"):
                 groups.append(MapGroup(key, arr, f"{key} — feature maps of the sample"))
-        if self.bottom_tabs.currentWidget() is self.live or not self.live.map_count():
-            self.live.set_groups(groups)
-        self.state.weightsChanged.emit()
+        self.live.set_groups(groups)
 
     def _limit_threads(self) -> None:
         """Leave one core to the GUI thread while the worker trains (kernels use the others)."""

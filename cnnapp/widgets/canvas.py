@@ -86,6 +86,9 @@ class DrawCanvas(QtWidgets.QWidget):
         self.strokeFinished.emit()
         return True
 
+    def clear_history(self) -> None:
+        self._undo.clear()
+
     def can_undo(self) -> bool:
         return bool(self._undo)
 

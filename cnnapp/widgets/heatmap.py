@@ -324,9 +324,9 @@ class MapGrid(QtWidgets.QScrollArea):
                 y += rows_used * (th + _GAP)
             elif kind0 == "matrix":
                 h, w = a.shape
-                s = min(12.0, max(1.0, avail / w))
+                s = min(12.0, avail / w)          # may go below 1 px per cell for wide matrices
                 if h * s > 400:
-                    s = max(0.5, 400.0 / h)
+                    s = 400.0 / h
                 rect = QtCore.QRectF(_GAP, y, w * s, h * s)
                 self._set_image(n_img, a, rect, levels, lut)
                 n_img += 1
