@@ -68,10 +68,37 @@ class Network:
         shapes = infer_shapes(self.spec)
         self.input_shape = tuple(self.spec["input"])
         self.num_classes = NUM_CLASSES
-        self.layers: list[Layer] = [build_layer(i, layer, s_in, s_out, self.dtype)
-                                    for i, (layer, (s_in, s_out)) in enumerate(zip(self.spec["layers"], shapes))]
+        self._build(shapes)
         self.history: list[dict] = []
         self.init_params(seed)
+
+    def _build(self, shapes):
+        """Make the layers, with every weight and bias a view into one flat buffer.
+
+        ``flat_params`` holds all parameters back to back (layer order, W then b)
+        and ``flat_grads`` their gradients in the same places, so an optimizer
+        can update the whole network with a handful of array operations.
+        ``decay_mask`` is 1 where a weight sits and 0 for biases.
+        """
+        self.layers: list[Layer] = [build_layer(i, layer, s_in, s_out, self.dtype)
+                                    for i, (layer, (s_in, s_out)) in enumerate(zip(self.spec["layers"], shapes))]
+        total = sum(l.W.size + l.b.size for l in self.layers if l.has_params)
+        self.flat_params = np.zeros(total, dtype=self.dtype)
+        self.flat_grads = np.zeros(total, dtype=self.dtype)
+        self.decay_mask = np.zeros(total, dtype=self.dtype)
+        o = 0
+        for layer in self.layers:
+            if not layer.has_params:
+                continue
+            for name in ("W", "b"):
+                a = getattr(layer, name)
+                n = a.size
+                setattr(layer, name, self.flat_params[o:o + n].reshape(a.shape))
+                setattr(layer, "_g" + name, self.flat_grads[o:o + n].reshape(a.shape))
+                setattr(layer, "d" + name, getattr(layer, "_g" + name))
+                if name == "W":
+                    self.decay_mask[o:o + n] = 1
+                o += n
 
     # ------------------------------------------------------------------ parameters
     def init_params(self, seed: int):
@@ -90,7 +117,8 @@ class Network:
         return out
 
     def grads(self) -> dict[str, np.ndarray]:
-        """The gradients from the last :meth:`loss_and_grads`, same keys as :meth:`params`."""
+        """The gradients from the last :meth:`loss_and_grads`, same keys as :meth:`params`
+        (views into ``flat_grads``; zeros before the first backward pass)."""
         out = {}
         for layer in self.layers:
             if layer.has_params:
@@ -123,9 +151,9 @@ class Network:
         other.seed = self.seed
         other.input_shape = self.input_shape
         other.num_classes = self.num_classes
-        other.layers = [build_layer(l.index, l.spec, l.in_shape, l.out_shape, self.dtype) for l in self.layers]
+        other._build([(l.in_shape, l.out_shape) for l in self.layers])
+        np.copyto(other.flat_params, self.flat_params)
         other.history = copy.deepcopy(self.history)
-        other.set_params(self.params())
         return other
 
     def clear(self):
@@ -192,6 +220,10 @@ class Network:
         d = dlogits
         for layer in reversed(self.layers):
             d = layer.backward(d, need_dx=layer.index > 0 or need_input_grad)
+            if layer.has_params:  # gather the gradients into flat_grads (grads() returns views of it)
+                layer._gW[...] = layer.dW
+                layer._gb[...] = layer.db
+                layer.dW, layer.db = layer._gW, layer._gb
         return d
 
     def __repr__(self):

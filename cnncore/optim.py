@@ -1,10 +1,15 @@
 """Optimizers: SGD with momentum and Adam, updating a network's weights in place.
 
-Both take the live parameter dict of :meth:`cnncore.network.Network.params`
-and, each step, the matching gradient dict. Weight decay is an L2 penalty
-``λ/2·‖W‖²`` on the weights only (not the biases): it adds ``λ·W`` to ``∂L/∂W``.
+Both take a dict of live parameter arrays — :meth:`cnncore.network.Network.params`,
+or ``{"all": net.flat_params}`` to update the whole network in a few array
+operations — and, each step, the matching gradient dict. Weight decay is an L2
+penalty ``λ/2·‖W‖²`` on the weights only (not the biases): it adds ``λ·W`` to
+``∂L/∂W``. Keys ending in ``.W`` decay; for a flat buffer pass
+``decay_mask={"all": net.decay_mask}``.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -14,16 +19,12 @@ __all__ = ["Optimizer", "SGD", "Adam", "make_optimizer", "DEFAULT_LR"]
 DEFAULT_LR = {"sgd": 0.05, "adam": 0.003}
 
 
-def _decays(key: str) -> bool:
-    return key.endswith(".W")
-
-
 class Optimizer:
     """Base class: ``step(grads)`` moves every parameter against its gradient."""
 
     name = "optimizer"
 
-    def __init__(self, params: dict, lr: float, weight_decay: float = 0.0):
+    def __init__(self, params: dict, lr: float, weight_decay: float = 0.0, decay_mask: dict | None = None):
         if not lr > 0:
             raise ValueError(f"learning rate must be positive, got {lr}")
         if weight_decay < 0:
@@ -32,13 +33,21 @@ class Optimizer:
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.t = 0
-        self._buf = {k: np.empty_like(p) for k, p in params.items()}
+        # Which entries decay: by default the weights ("….W") and not the biases;
+        # a mask array (1 = decays) serves a flat buffer that holds both.
+        self.decay_mask = {k: (None if k.endswith(".W") else False) for k in params}
+        if decay_mask is not None:
+            self.decay_mask.update(decay_mask)
+        self._buf = {k: np.empty_like(p) for k, p in params.items()} if weight_decay else {}
 
     def _grad(self, key: str, g: np.ndarray) -> np.ndarray:
-        """``g + λ·W`` for weights when decay is on (into a reused buffer), else ``g``."""
-        if self.weight_decay and _decays(key):
+        """``g + λ·w`` where weights decay (into a reused buffer), else ``g``."""
+        mask = self.decay_mask.get(key, False)
+        if self.weight_decay and mask is not False:
             buf = self._buf[key]
             np.multiply(self.params[key], self.weight_decay, out=buf)
+            if mask is not None:
+                buf *= mask
             buf += g
             return buf
         return g
@@ -59,8 +68,8 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def __init__(self, params, lr=DEFAULT_LR["sgd"], momentum=0.9, weight_decay=0.0):
-        super().__init__(params, lr, weight_decay)
+    def __init__(self, params, lr=DEFAULT_LR["sgd"], momentum=0.9, weight_decay=0.0, decay_mask=None):
+        super().__init__(params, lr, weight_decay, decay_mask)
         if not 0 <= momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         self.momentum = float(momentum)
@@ -94,8 +103,9 @@ class Adam(Optimizer):
 
     name = "adam"
 
-    def __init__(self, params, lr=DEFAULT_LR["adam"], betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, lr, weight_decay)
+    def __init__(self, params, lr=DEFAULT_LR["adam"], betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 decay_mask=None):
+        super().__init__(params, lr, weight_decay, decay_mask)
         self.beta1, self.beta2 = (float(b) for b in betas)
         self.eps = float(eps)
         self.m = {k: np.zeros_like(p) for k, p in params.items()}
@@ -109,17 +119,19 @@ class Adam(Optimizer):
         c1 = 1 - b1 ** self.t
         c2 = 1 - b2 ** self.t
         step = self.lr / c1
+        inv_sqrt_c2 = 1 / math.sqrt(c2)
         for k, p in self.params.items():
             g = self._grad(k, grads[k])
             m, v, tmp = self.m[k], self.v[k], self._tmp[k]
             m *= b1
-            m += (1 - b1) * g
+            np.multiply(g, 1 - b1, out=tmp)
+            m += tmp
             v *= b2
             np.multiply(g, g, out=tmp)
             tmp *= (1 - b2)
             v += tmp
             np.sqrt(v, out=tmp)
-            tmp *= 1 / np.sqrt(c2)
+            tmp *= inv_sqrt_c2
             tmp += self.eps
             np.divide(m, tmp, out=tmp)
             tmp *= step
@@ -139,10 +151,11 @@ class Adam(Optimizer):
 
 
 def make_optimizer(name: str, params: dict, lr: float | None = None, momentum: float = 0.9,
-                   weight_decay: float = 0.0) -> Optimizer:
+                   weight_decay: float = 0.0, decay_mask: dict | None = None) -> Optimizer:
     """``"sgd"`` or ``"adam"`` with the given settings (``lr=None``: the optimizer's default)."""
     if name == "sgd":
-        return SGD(params, lr if lr is not None else DEFAULT_LR["sgd"], momentum, weight_decay)
+        return SGD(params, lr if lr is not None else DEFAULT_LR["sgd"], momentum, weight_decay, decay_mask)
     if name == "adam":
-        return Adam(params, lr if lr is not None else DEFAULT_LR["adam"], weight_decay=weight_decay)
+        return Adam(params, lr if lr is not None else DEFAULT_LR["adam"], weight_decay=weight_decay,
+                    decay_mask=decay_mask)
     raise ValueError(f"unknown optimizer {name!r}; choose 'sgd' or 'adam'")

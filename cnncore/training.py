@@ -208,8 +208,10 @@ class Trainer:
             self.y_val = _labels(y_val, len(self.X_val), "held-out")
         else:
             self.X_val, self.y_val = None, None
-        self.optimizer = make_optimizer(self.config.optimizer, net.params(), self.config.lr,
-                                        self.config.momentum, self.config.weight_decay)
+        # One flat buffer holds every weight and bias: the update is a few array operations.
+        self.optimizer = make_optimizer(self.config.optimizer, {"all": net.flat_params}, self.config.lr,
+                                        self.config.momentum, self.config.weight_decay,
+                                        decay_mask={"all": net.decay_mask})
         self._lock = threading.Lock()
         self._base_lr = float(self.config.lr)
         self._running = threading.Event()
@@ -265,8 +267,9 @@ class Trainer:
         rng = np.random.default_rng(cfg.seed)
         xbuf = np.empty((bs,) + self.X.shape[1:], dtype=self.X.dtype)
         abuf = np.empty_like(xbuf) if cfg.augment else None
-        params = net.params()
-        snapshot = {k: np.empty_like(p) for k, p in params.items()}
+        flat = net.flat_params
+        snapshot = np.empty_like(flat)
+        grads = {"all": net.flat_grads}
         step = 0
         train_seconds = 0.0
         ips = None
@@ -293,8 +296,7 @@ class Trainer:
                     loss, probs = net.loss_and_grads(xb, yb)
                 if not math.isfinite(loss):
                     if step > 0:
-                        for k, p in params.items():
-                            p[...] = snapshot[k]
+                        np.copyto(flat, snapshot)
                     yield FinishedEvent(
                         "diverged",
                         f"the loss became {loss} in epoch {epoch}, batch {b + 1} (learning rate "
@@ -303,10 +305,9 @@ class Trainer:
                     return
                 lr = self._lr_at(step, total)
                 opt.lr = lr
-                for k, p in params.items():
-                    np.copyto(snapshot[k], p)
+                np.copyto(snapshot, flat)
                 with np.errstate(over="ignore", invalid="ignore"):
-                    opt.step(net.grads())
+                    opt.step(grads)
                 step += 1
                 dt = time.perf_counter() - t0
                 train_seconds += dt
