@@ -280,6 +280,32 @@ class StridedConvExample(WorkedExample):
         elif name in ("dw", "dw_identity"):
             bd = explain.conv_backward_weight_terms(r["dz"][None], p["a"][None], self.STRIDE, 0, 0, 0,
                                                     *index, value=r[name][index], keys=keys)
+        elif name == "dz":
+            k = index[0] * 2 + index[1] + 1
+            R = explain.Ref
+            bd = explain.custom(f"Chain rule: ∂L/∂z{k}", "∂L/∂zₖ = ∂L/∂ŷ · ∂ŷ/∂zₖ = (ŷ − t) · vₖ",
+                                R("dz", index),
+                                [(f"(ŷ − t) · v{k}", (r["dyhat"], p["v"][k - 1]), (None, R("v", (k - 1,))))],
+                                value=r["dz"][index],
+                                notes=[f"ŷ − t = {_n(r['yhat'])} − {_n(p['t'])} = {_n(r['dyhat'])}: how far the "
+                                       "prediction is off. The flattening passed z"
+                                       f"{k} to ŷ with weight v{k}."])
+            return bd
+        elif name == "dz_dilated":
+            S = self.STRIDE
+            R = explain.Ref
+            if index[0] % S or index[1] % S:
+                bd = explain.custom("Dilation: an inserted zero", "dilate(dz)(u, v) = dz(u/S, v/S) where S divides "
+                                    "both, else 0", R("dz_dilated", index), [("inserted zero", (0.0,), (None,))],
+                                    value=0.0, notes=[f"S − 1 = {S - 1} zero(s) sit between neighbouring gradients."])
+            else:
+                src = (index[0] // S, index[1] // S)
+                k = src[0] * 2 + src[1] + 1
+                bd = explain.custom("Dilation: a copied gradient", "dilate(dz)(u, v) = dz(u/S, v/S)",
+                                    R("dz_dilated", index), [(f"∂L/∂z{k}", (r["dz"][src],), (R("dz", src),))],
+                                    value=r["dz_dilated"][index],
+                                    notes=["Each gradient lands where its window started in the input."])
+            return bd
         elif name == "w_new":
             bd = explain.update_terms(p["w"], r["dw"], p["alpha"], index, value=r["w_new"][index],
                                       keys={"w": "w", "dw": "dw", "w_new": "w_new"})

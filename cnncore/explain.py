@@ -40,7 +40,7 @@ __all__ = [
     "flatten_forward_terms", "flatten_backward_terms",
     "dense_forward_terms", "dense_backward_input_terms", "dense_backward_weight_terms",
     "dense_backward_bias_terms",
-    "softmax_terms", "loss_terms", "loss_gradient_terms", "update_terms",
+    "softmax_terms", "loss_terms", "loss_gradient_terms", "update_terms", "custom",
 ]
 
 
@@ -137,6 +137,15 @@ def _finish(title, equation, target, terms, value, notes=(), combine="sum"):
         total = math.fsum(t.value for t in terms)
     return Breakdown(title, equation, target, list(terms), float(total),
                      None if value is None else float(value), combine, list(notes))
+
+
+def custom(title: str, equation: str, target: Ref, terms, value=None, notes=()) -> Breakdown:
+    """A breakdown from ``(label, factors, sources)`` triples; each term's value is its product."""
+    out = []
+    for label, factors, sources in terms:
+        factors = tuple(float(f) for f in factors)
+        out.append(Term(label, factors, math.prod(factors), tuple(sources)))
+    return _finish(title, equation, target, out, value, notes)
 
 
 # ----------------------------------------------------------------------------------------- conv

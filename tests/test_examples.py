@@ -217,3 +217,14 @@ def test_pooling_winners_are_marked():
     assert ex.chosen_cells() == {"x": {(1, 0), (1, 3), (2, 0), (2, 2)}}
     ex.set_setting("mode", "mean")
     assert ex.chosen_cells() == {}
+
+
+def test_strided_conv_chain_rule_and_dilation_breakdowns():
+    ex = StridedConvExample()
+    r = ex.results
+    for idx in np.ndindex(2, 2):
+        assert ex.explain("dz", idx).total == pytest.approx(r["dz"][idx])
+    for idx in np.ndindex(3, 3):
+        bd = ex.explain("dz_dilated", idx)
+        assert bd.total == pytest.approx(r["dz_dilated"][idx])
+    assert ex.explain("dz_dilated", (1, 0)).total == 0
