@@ -237,3 +237,11 @@ def test_pyside_refcount_guard(qtbot):
     assert sys.getrefcount(None) > 1000
     if _refpin._installed:
         assert sys.getrefcount(None) > 1 << 39
+
+
+def test_ask_about_a_backprop_step(panel, small_trace):
+    _, _, tr = small_trace
+    step = next(s for s in tr.steps if s.kind == "backward" and s.layer_type == "maxpool")
+    assert panel.ask_about(step)
+    assert panel.tabs.currentWidget() is panel.quiz
+    assert panel.quiz.questions[panel.quiz.current].step == "maxpool backward"

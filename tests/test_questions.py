@@ -66,3 +66,14 @@ def test_unreadable_file(tmp_path):
     p.write_text(json.dumps({"questions": "nope"}), encoding="utf-8")
     with pytest.raises(QuestionFileError):
         load_questions(p)
+
+
+def test_every_backprop_step_kind_has_a_question():
+    from cnnapp.learn.questions import questions_for_step
+    qs = load_questions()
+    for kind, layer_type in [("forward", "conv"), ("backward", "conv"), ("backward", "dense"),
+                             ("forward", "maxpool"), ("backward", "maxpool"), ("backward", "avgpool"),
+                             ("backward", "flatten"), ("loss", "softmax"), ("update", "conv")]:
+        found = questions_for_step(qs, kind, layer_type)
+        assert found, (kind, layer_type)
+    assert questions_for_step(qs, "forward", "nonsense") == []

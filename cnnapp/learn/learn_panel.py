@@ -45,6 +45,13 @@ class LearnPanel(QtWidgets.QWidget):
         """Check gradients of this network on this image ``(C, H, W)`` and true label."""
         self.gradcheck.set_network(net, image, label, source)
 
+    def ask_about(self, step) -> bool:
+        """Open the concept check that fits a backprop :class:`cnncore.trace.Step`; False if none."""
+        if self.quiz.ask_about(step.kind, step.layer_type):
+            self.tabs.setCurrentWidget(self.quiz)
+            return True
+        return False
+
     def set_trace(self, trace) -> None:
         """Offer the conv layers of a recorded trace in the identity view."""
         self.identities.set_trace(trace)

@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Answer", "Question", "QuestionFileError", "questions_path", "load_questions", "parse_questions"]
+__all__ = ["Answer", "Question", "QuestionFileError", "questions_path", "load_questions", "parse_questions",
+           "step_tags", "questions_for_step"]
 
 
 class QuestionFileError(ValueError):
@@ -104,3 +105,28 @@ def load_questions(path=None) -> list:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise QuestionFileError(f"{path}: cannot be read as JSON ({e})") from None
     return parse_questions(data)
+
+
+def step_tags(kind: str, layer_type: str) -> tuple:
+    """The ``step`` tags of the questions that fit one backprop step (``Step.kind``, ``Step.layer_type``)."""
+    if kind == "loss":
+        return ("loss",)
+    if kind == "update":
+        return ("update",)
+    if layer_type == "conv":
+        return ("forward conv",) if kind == "forward" else ("backward conv", "activation backward")
+    if layer_type == "dense":
+        return ("dense backward", "activation backward")
+    if layer_type == "maxpool":
+        return ("maxpool backward",)
+    if layer_type == "avgpool":
+        return ("avgpool backward",)
+    if layer_type == "flatten":
+        return ("flatten",)
+    return ()
+
+
+def questions_for_step(questions, kind: str, layer_type: str) -> list:
+    """The questions tagged for this kind of step, in file order."""
+    tags = step_tags(kind, layer_type)
+    return [q for q in questions if q.step in tags]

@@ -10,7 +10,7 @@ import html
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .questions import QuestionFileError, load_questions
+from .questions import QuestionFileError, load_questions, questions_for_step
 
 from ._refpin import install as _install_refpin
 
@@ -213,6 +213,15 @@ class ConceptChecksView(QtWidgets.QWidget):
         colour, word = ("#1a7f37", "Correct.") if a.correct else ("#b42318", "Not quite.")
         self.feedback.setText(f"<span style='color:{colour}; font-weight:bold'>{word}</span> "
                               f"{html.escape(a.feedback)}")
+
+    def ask_about(self, kind: str, layer_type: str) -> bool:
+        """Show a question about this kind of backprop step (one not yet answered right, if any)."""
+        fitting = questions_for_step(self.questions, kind, layer_type)
+        if not fitting:
+            return False
+        q = next((q for q in fitting if self.status(q.id) != "correct"), fitting[0])
+        self.show_question(self.questions.index(q))
+        return True
 
     def next_question(self) -> None:
         if self.questions:
