@@ -22,6 +22,7 @@ Window positions that fall in the zero padding are *kept* as zero terms (with
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -546,7 +547,6 @@ def _with_batch_refs(bd: Breakdown, arrays: dict) -> Breakdown:
         if _batched(ref.array) and len(ref.index) == arr.ndim - 1:
             return Ref(ref.array, (0,) + tuple(ref.index))
         return ref
-    import dataclasses
     bd.terms = [dataclasses.replace(t, sources=tuple(fix(s) for s in t.sources)) for t in bd.terms]
     bd.target = fix(bd.target)
     return bd
