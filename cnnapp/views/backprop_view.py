@@ -368,6 +368,10 @@ class BackpropView(QtWidgets.QWidget):
         k = max(0, min(n - 1, int(k)))
         self.index = k
         st = self.trace.steps[k]
+        if self.arithmetic is not None and hasattr(self.arithmetic, "clear"):
+            self.arithmetic.clear()
+        elif self.element_label is not None:
+            self.element_label.setText("Click a pixel to see its value here.")
         self.grid.set_groups(self.groups_for(st))
         self.title_label.setText(st.title)
         self.equation.setText(st.equation)

@@ -395,7 +395,7 @@ class TrainView(QtWidgets.QWidget):
         self.worker.epochDone.connect(self._on_epoch)
         self.worker.snapshot.connect(self._on_snapshot)
         self.worker.finished.connect(self._on_finished)
-        self.worker.failed.connect(lambda m: self.state.say(m, 0))
+        self.worker.failed.connect(self._on_failed)
         self._t0 = time.perf_counter()
         self.progress.setValue(0)
         self.eta.setText("Starting…")
@@ -452,6 +452,9 @@ class TrainView(QtWidgets.QWidget):
             self.pause_button.setChecked(False)
             self.pause_button.setText("Pause")
             self._on_source()
+
+    def _on_failed(self, text: str) -> None:
+        self.state.say(text, 0)
 
     def _on_status(self, text: str) -> None:
         self.eta.setText(text)
@@ -516,7 +519,7 @@ class TrainView(QtWidgets.QWidget):
     def _show_maps(self, maps) -> None:
         groups = []
         if "sample" in maps:
-            groups.append(MapGroup("input", maps["sample"], "sample input (28 × 28)"))
+            groups.append(MapGroup("input", np.asarray(maps["sample"])[None, None], "sample input (28 × 28)"))
         for key, arr in maps.items():
             if key.endswith(".W"):
                 groups.append(MapGroup(key, arr, f"{key} — first layer's filters", diverging=True))
@@ -576,6 +579,12 @@ class TrainView(QtWidgets.QWidget):
         if self.thread is not None:
             self.thread.quit()
             ok = self.thread.wait(timeout_ms) and ok
+            # Deliver the worker's last queued signals (finished, ...) now, not after closing.
+            QtCore.QCoreApplication.sendPostedEvents(self, QtCore.QEvent.MetaCall)
+            if self.state.training:
+                self.state.training = False
+                self.state.snapshot = None
+                self._restore_threads()
         if self.dl_thread is not None:
             # A download cannot be interrupted mid-file; it ends on its own (and is cached).
             self.dl_thread.quit()

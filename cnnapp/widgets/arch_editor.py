@@ -20,7 +20,7 @@ NEW_LAYER = {
 }
 # Editable columns, then computed ones.
 COLS = ("Layer", "Filters / units", "Kernel / size", "Stride", "Padding", "Activation",
-        "Output shape", "Parameters", "Multiply-adds")
+        "Output shape", "Parameters", "Multiply-adds", "Notes")
 TIPS = {
     "Layer": "Kind of layer: convolution, max or average pooling, flatten, fully connected (dense)",
     "Filters / units": "Number of filters (conv) or of output units (dense)",
@@ -31,8 +31,9 @@ TIPS = {
     "Output shape": "Shape of this layer's output: channels × height × width, or a vector length",
     "Parameters": "Weights and biases this layer learns",
     "Multiply-adds": "Multiply-add operations for one image in the forward pass",
+    "Notes": "What the layer does with its input, or why it does not fit",
 }
-C_OUT, C_PARAMS, C_MACS = 6, 7, 8
+C_OUT, C_PARAMS, C_MACS, C_NOTES = 6, 7, 8, 9
 ERROR_BG = QtGui.QColor(255, 226, 222)
 COMPUTED_BG = QtGui.QColor(244, 246, 250)
 
@@ -140,7 +141,22 @@ class ArchitectureEditor(QtWidgets.QWidget):
                     box.setValue(value[0])
                     box.blockSignals(False)
         layer[key] = value
+        self._sync_box(row, key, value)
         self._refresh()
+
+    def _sync_box(self, row: int, key: str, value) -> None:
+        """Show a value set from code (not typed) in its spin or combo box."""
+        col = {"filters": 1, "units": 1, "kernel": 2, "size": 2, "stride": 3, "padding": 4,
+               "activation": 5}.get(key)
+        box = self.table.cellWidget(row, col) if col is not None else None
+        if box is None:
+            return
+        box.blockSignals(True)
+        if isinstance(box, QtWidgets.QSpinBox):
+            box.setValue(_square(value))
+        elif isinstance(box, QtWidgets.QComboBox):
+            box.setCurrentText(str(value))
+        box.blockSignals(False)
 
     # ----------------------------------------------------------------- table
     def _spin(self, row: int, key: str, value: int, lo: int, hi: int, tip: str):
@@ -215,6 +231,20 @@ class ArchitectureEditor(QtWidgets.QWidget):
                     t.setItem(r, c, it)
                 it.setText(v if row.error is None else ("does not fit" if c == C_OUT else "—"))
                 it.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
+            note = t.item(r, C_NOTES)
+            if note is None:
+                note = QtWidgets.QTableWidgetItem()
+                note.setFlags(QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable)
+                t.setItem(r, C_NOTES, note)
+            if row.error:
+                note.setText(row.error)
+                note.setForeground(QtGui.QColor(176, 0, 32))
+            elif row.out_shape is None:
+                note.setText("shape unknown until the layers above fit")
+                note.setForeground(QtGui.QColor(110, 110, 110))
+            else:
+                note.setText(f"{_shape_text(row.in_shape)} → {_shape_text(row.out_shape)}")
+                note.setForeground(QtGui.QColor(80, 80, 80))
             bg = ERROR_BG if row.error else COMPUTED_BG
             tip = row.error or f"{row.text}: input {_shape_text(row.in_shape)} → output {_shape_text(row.out_shape)}"
             for c in range(len(COLS)):

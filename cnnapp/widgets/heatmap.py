@@ -252,7 +252,7 @@ class MapGrid(QtWidgets.QScrollArea):
 
     def _new_mark(self):
         it = QtWidgets.QGraphicsPathItem()
-        it.setPen(pg.mkPen((255, 60, 0), width=1.5))
+        it.setPen(pg.mkPen((255, 90, 0), width=1.2))
         it.setZValue(3)
         return it
 
@@ -298,7 +298,9 @@ class MapGrid(QtWidgets.QScrollArea):
             marks = np.asarray(g.marks) if g.marks is not None else None
             if kind0 == "plane":
                 h, w = plan[0][1].shape
-                s = float(max(1, min(12, round(72.0 / max(h, w)))))
+                # Maps with marked cells (max-pool winners) are drawn larger so the marks stay legible.
+                target = 150.0 if g.marks is not None else 72.0
+                s = float(max(1, min(12, round(target / max(h, w)))))
                 tw, th = w * s, h * s
                 grid = plan[0][4] is not None
                 per_row = max(1, int((avail + _GAP) // (tw + _GAP)))
@@ -319,8 +321,7 @@ class MapGrid(QtWidgets.QScrollArea):
                         m = marks[prefix] if marks.ndim == a.ndim else None
                         if m is not None:
                             for rr, cc in zip(*np.nonzero(m)):
-                                mark_path.addRect(rect.x() + cc * s + 0.5, rect.y() + rr * s + 0.5,
-                                                  s - 1, s - 1)
+                                mark_path.addRect(rect.x() + cc * s + 1, rect.y() + rr * s + 1, s - 2, s - 2)
                 y += rows_used * (th + _GAP)
             elif kind0 == "matrix":
                 h, w = a.shape

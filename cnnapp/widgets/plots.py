@@ -203,10 +203,12 @@ class ConfusionPlot(pg.PlotWidget):
         hi = max(1, int(m.max()))
         # Sequential colours on a square-root scale so the few mistakes stay visible.
         self._img.setImage(np.sqrt(m.astype(np.float32)), levels=(0, np.sqrt(hi)), lut=SEQ_LUT)
+        self._img.setRect(QtCore.QRectF(0, 0, 10, 10))
         for k, t in enumerate(self._labels):
             v = int(m.flat[k])
             t.setText(str(v) if v else "")
-            t.setColor((20, 20, 20) if v > 0.55 * hi else (255, 255, 255))
+            # Dark text on the bright (yellow-green) end of viridis, white on the dark end.
+            t.setColor((20, 20, 20) if v > 0.3 * hi else (255, 255, 255))
         self._m = m
 
     def matrix(self) -> np.ndarray:
