@@ -90,7 +90,7 @@ def test_same_seed_same_weights_bit_for_bit():
 def test_init_scales():
     net = Network(preset("wide"), seed=0, dtype=np.float64)
     W0 = net.params()["L0.W"]   # relu: He, std sqrt(2 / fan_in) with fan_in = 1·3·3
-    assert W0.std() == pytest.approx(np.sqrt(2 / 9), rel=0.15)
+    assert W0.std() == pytest.approx(np.sqrt(2 / 9), rel=0.25)  # 144 draws
     assert not net.params()["L0.b"].any()
 
 
