@@ -119,10 +119,7 @@ def _load_arch(value: str) -> dict:
 
 
 def _load_pair(images: str, labels: str):
-    try:
-        from cnncore.datasets import load_idx_pair
-    except ImportError:  # the package's front door not written yet
-        from cnncore.datasets.idx import load_idx_pair
+    from cnncore.datasets import load_idx_pair
 
     for name, p in (("--images", images), ("--labels", labels)):
         if not Path(p).is_file():
@@ -277,8 +274,16 @@ def _image_for_network(grey):
 # ----------------------------------------------------------------------------- commands
 
 def _cmd_train(args) -> int:
-    import numpy as np
+    import cnncore
 
+    before = cnncore.get_num_threads()
+    try:
+        return _train(args)
+    finally:
+        cnncore.set_num_threads(before)  # --threads is for this command only (matters when called in-process)
+
+
+def _train(args) -> int:
     import cnncore
     from cnncore.architecture import DEFAULT_PRESET, preset
     from cnncore.modelio import save_model
@@ -321,22 +326,20 @@ def _cmd_train(args) -> int:
         X, y = _load_pair(str(d / "mnist8k-images-idx3-ubyte.gz"), str(d / "mnist8k-labels-idx1-ubyte.gz"))
         source = str(d)
     else:  # mnist: the full training set, downloaded once into the user's data folder
-        from cnncore.datasets import fetch_mnist
+        from cnncore.datasets import load_mnist
 
         def progress(done, total, name):
-            if sys.stderr.isatty():
-                print(f"\rdownloading {name}: {done / 1e6:.1f}/{(total or 0) / 1e6:.1f} MB", end="", file=sys.stderr)
+            if sys.stderr.isatty() and not args.quiet:
+                size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+                print(f"\r\033[Kgetting {name}: {size}", end="", file=sys.stderr, flush=True)
 
         try:
-            files = fetch_mnist(progress=progress)
+            X, y = load_mnist("train", progress=progress)
         except (OSError, ValueError) as e:
             raise CliError(f"train: could not get MNIST: {e}") from None
-        if sys.stderr.isatty():
-            print(file=sys.stderr)
-        names = sorted(files)
-        img = next(files[n] for n in names if "train" in n and "image" in n)
-        lab = next(files[n] for n in names if "train" in n and "label" in n)
-        X, y = _load_pair(str(img), str(lab))
+        finally:
+            if sys.stderr.isatty() and not args.quiet:
+                print("\r\033[K", end="", file=sys.stderr)
         source = "MNIST (training set)"
 
     n_val = int(round(len(X) * args.holdout))

@@ -58,3 +58,18 @@ def shared_mnist(shared_mnist_dir):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def one_thread():
+    """Run the kernels on one thread for this test (restored afterwards).
+
+    For the tests that train on real digits: on a busy shared machine a second
+    OpenMP thread can make a step much slower, and the test is about results.
+    """
+    import cnncore
+
+    before = cnncore.get_num_threads()
+    cnncore.set_num_threads(1)
+    yield
+    cnncore.set_num_threads(before)

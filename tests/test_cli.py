@@ -202,3 +202,34 @@ def test_console_entry_without_qt(data, model, tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1].startswith("accuracy: ")
+
+
+def test_train_on_generated_digits(tmp_path, capsys):
+    out = tmp_path / "g.npz"
+    rc = main(["train", "--arch", "tiny", "--data", "generated", "--count", "300", "--epochs", "1", "--quiet",
+               "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0 and "300 generated digits" in text and "holding out 30" in text
+    assert load_model(out).spec["name"] == "tiny"
+
+
+def test_train_on_shared_digits(shared_mnist_dir, tmp_path, capsys):
+    out = tmp_path / "s.npz"
+    # one kernel thread: on a busy machine a second OpenMP thread can cost more than it gives
+    rc = main(["train", "--arch", "tiny", "--data", "shared", "--epochs", "1", "--holdout", "0.1875", "--quiet",
+               "--threads", "1", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0 and "on 6500 images" in text and "holding out 1500" in text
+
+
+def test_mnist_download_failure_is_one_line(tmp_path, capsys, monkeypatch):
+    import cnncore.datasets as ds
+
+    def fail(*args, **kwargs):
+        raise ds.FetchError("every mirror failed (test)")
+
+    monkeypatch.setattr(ds, "load_mnist", fail)
+    rc = main(["train", "--data", "mnist", "--out", str(tmp_path / "m.npz")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "could not get MNIST: every mirror failed" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m.npz").exists()

@@ -220,7 +220,7 @@ def test_trainer_input_errors():
         Trainer(net, np.zeros((4, 20, 20), np.uint8), np.zeros(4, np.uint8))
 
 
-def test_tiny_preset_learns_real_digits(shared_mnist):
+def test_tiny_preset_learns_real_digits(shared_mnist, one_thread):
     """A few seconds of training on real digits lands far above chance (10%)."""
     X, y = shared_mnist
     net = Network(preset("tiny"), seed=0)
