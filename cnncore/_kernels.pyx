@@ -41,6 +41,10 @@ cdef extern from "_microkernels.h" nogil:
     void cnn_dw_row_d(const double* xrow, Py_ssize_t N, Py_ssize_t ss, const double* dzw,
                       Py_ssize_t Fr, Py_ssize_t Lr, Py_ssize_t f0, Py_ssize_t KW,
                       double* dw, Py_ssize_t dw_stride)
+    void cnn_maxpool2x2_row_f(const float* r0, const float* r1, float* y, long long* argmax,
+                              Py_ssize_t Wo, long long base, int W)
+    void cnn_maxpool2x2_row_d(const double* r0, const double* r1, double* y, long long* argmax,
+                              Py_ssize_t Wo, long long base, int W)
 
 
 cdef inline void _wide_block(const real* x0, const Py_ssize_t* off, Py_ssize_t T,
@@ -113,6 +117,25 @@ def conv_filter_grad(const real[::1] xbuf, Py_ssize_t sample_stride, Py_ssize_t 
 # row-major order; a NaN wins its window (as np.argmax / np.max do).
 # --------------------------------------------------------------------------
 
+cdef inline bint _wins(real v, real best) noexcept nogil:
+    # strict '>' keeps the first of equal values (row-major order); a NaN
+    # replaces a number, never the reverse
+    return (v > best) | ((v != v) & (best == best))
+
+
+cdef void _maxpool_2x2_plane(const real* x, real* y, long long* argmax,
+                             Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo) noexcept nogil:
+    """The common 2×2, stride-2 case, one output row at a time (vectorised C tile)."""
+    cdef Py_ssize_t oy
+    for oy in range(Ho):
+        if real is float:
+            cnn_maxpool2x2_row_f(x + 2 * oy * W, x + (2 * oy + 1) * W, y + oy * Wo,
+                                 argmax + oy * Wo, Wo, 2 * oy * W, <int> W)
+        else:
+            cnn_maxpool2x2_row_d(x + 2 * oy * W, x + (2 * oy + 1) * W, y + oy * Wo,
+                                 argmax + oy * Wo, Wo, 2 * oy * W, <int> W)
+
+
 def maxpool_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
                     long long[:, :, :, ::1] argmax,
                     Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW,
@@ -132,6 +155,9 @@ def maxpool_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
     for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="static"):
         n = item // C
         c = item % C
+        if KH == 2 and KW == 2 and SH == 2 and SW == 2:
+            _maxpool_2x2_plane(&x[n, c, 0, 0], &y[n, c, 0, 0], &argmax[n, c, 0, 0], W, Ho, Wo)
+            continue
         for oy in range(Ho):
             r = oy * SH
             yrow = &y[n, c, oy, 0]
@@ -149,9 +175,7 @@ def maxpool_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
                     for ox in range(Wo):
                         v = src[ox * SW + j]
                         best = yrow[ox]
-                        # strict '>' keeps the first of equal values (row-major
-                        # order); a NaN replaces a number, never the reverse
-                        take = (v > best) | ((v != v) & (best == best))
+                        take = _wins(v, best)
                         yrow[ox] = v if take else best
                         arow[ox] = (base + ox * SW) if take else arow[ox]
 

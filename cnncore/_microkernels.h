@@ -30,8 +30,10 @@
 typedef float cnn_vec_f __attribute__((vector_size(CNN_VBYTES), aligned(4), may_alias));
 typedef double cnn_vec_d __attribute__((vector_size(CNN_VBYTES), aligned(8), may_alias));
 #define CNN_ALWAYS_INLINE static inline __attribute__((always_inline))
+#define CNN_RESTRICT __restrict__
 #else
 #define CNN_ALWAYS_INLINE static inline
+#define CNN_RESTRICT
 #endif
 
 #define CNN_REAL float

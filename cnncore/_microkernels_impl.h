@@ -125,3 +125,36 @@ static inline void CNN_SUFFIX(cnn_dw_row)(
         }
 }
 #endif
+
+/* One output row of 2x2, stride-2 max pooling. Window members are taken in
+   row-major order; a member wins when it is greater, or when it is NaN and the
+   current best is not: !(v <= best) is true for v > best and for a NaN on either
+   side, and (best == best) rules out a NaN best. The winner's offset is kept as
+   int (gcc does not vectorise stride-2 float loads next to 64-bit lanes) and
+   widened to the flat int64 index in a second pass. */
+static inline void CNN_SUFFIX(cnn_maxpool2x2_row)(
+        const CNN_REAL *CNN_RESTRICT r0, const CNN_REAL *CNN_RESTRICT r1, CNN_REAL *CNN_RESTRICT y,
+        long long *CNN_RESTRICT argmax, ptrdiff_t Wo, long long base, int W)
+{
+    int k[256];
+    for (ptrdiff_t o0 = 0; o0 < Wo; o0 += 256) {
+        const ptrdiff_t n = Wo - o0 < 256 ? Wo - o0 : 256;
+        const CNN_REAL *CNN_RESTRICT a0 = r0 + 2 * o0;
+        const CNN_REAL *CNN_RESTRICT a1 = r1 + 2 * o0;
+        CNN_REAL *CNN_RESTRICT yo = y + o0;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            CNN_REAL best = a0[2 * i], v;
+            int kk = 0;
+            v = a0[2 * i + 1];
+            if (!(v <= best) && best == best) { best = v; kk = 1; }
+            v = a1[2 * i];
+            if (!(v <= best) && best == best) { best = v; kk = W; }
+            v = a1[2 * i + 1];
+            if (!(v <= best) && best == best) { best = v; kk = W + 1; }
+            yo[i] = best;
+            k[i] = kk;
+        }
+        for (ptrdiff_t i = 0; i < n; i++)
+            argmax[o0 + i] = base + 2 * (o0 + i) + k[i];
+    }
+}

@@ -159,10 +159,13 @@ def _wide_conv(buf, view, w, b, dt, nt):
     Ho, Wo = Hp - KH + 1, Wp - KW + 1
     Fr, Lr = _round_up(F, _FB), _round_up(Ho * Wp, _PB)
     T = C * KH * KW
-    wt = np.zeros((Fr, T), dtype=dt)
-    wt[:F] = w.reshape(F, T)
-    bp = np.zeros(Fr, dtype=dt)
-    bp[:F] = b
+    if Fr == F:                     # no zero rows needed to fill the last block
+        wt, bp = w.reshape(F, T), b
+    else:
+        wt = np.zeros((Fr, T), dtype=dt)
+        wt[:F] = w.reshape(F, T)
+        bp = np.zeros(Fr, dtype=dt)
+        bp[:F] = b
     out = np.empty((N, Fr, Lr), dtype=dt)
     _kernels.conv_wide(buf, C * Hp * Wp, _tap_offsets(C, KH, KW, Hp, Wp), wt, bp, out, nt)
     return out[:, :F, :Ho * Wp].reshape(N, F, Ho, Wp)[:, :, :, :Wo]
@@ -195,7 +198,7 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
     buf, xp = _stacked((N, C, H + 2 * PH, W + 2 * PW), dt, _slack(KW))
     xp[:, :, PH:PH + H, PW:PW + W] = x
     nt = _threads_for(N * F * Ho * Wo * C * KH * KW * SH * SW)
-    z1 = _wide_conv(buf, xp, w, b, dt, nt)              # every stride-1 position
+    z1 = _wide_conv(buf, xp, _c(w, dt), _c(b, dt), dt, nt)    # every stride-1 position
     return np.ascontiguousarray(z1[:, :, ::SH, ::SW] if SH > 1 or SW > 1 else z1)
 
 

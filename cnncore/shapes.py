@@ -21,7 +21,11 @@ def pair(value, name: str, *, minimum: int = 1) -> tuple[int, int]:
     Accepts an int or a sequence of two ints (``3``, ``(3, 2)``, ``[3, 2]``).
     Raises ``TypeError`` for anything else and ``ValueError`` when too small.
     """
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+    if type(value) is int:                                       # the common cases, fast
+        out = (value, value)
+    elif type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
+        out = value
+    elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
         out = (int(value), int(value))
     elif (isinstance(value, (tuple, list)) and len(value) == 2
           and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)):
