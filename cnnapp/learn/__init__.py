@@ -10,18 +10,7 @@ from __future__ import annotations
 __all__ = ["LearnPanel", "ArithmeticPanel", "IdentityView"]
 
 
-def _guard_pyside():
-    # PySide6 6.12.0 on Python 3.11 loses a reference to True on every Python-side
-    # Signal.emit; see _refpin. Only done when Qt is already loaded (a Qt widget is coming).
-    import sys
-    if "PySide6.QtCore" in sys.modules:
-        from ._refpin import install
-        install()
-
-
 def __getattr__(name):
-    if name in __all__:
-        _guard_pyside()
     if name == "LearnPanel":
         from .learn_panel import LearnPanel
         return LearnPanel

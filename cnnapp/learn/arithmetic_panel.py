@@ -14,7 +14,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnncore import explain
 
-from .grids import fmt   # importing grids also installs the PySide6 refcount guard (_refpin)
+from .grids import fmt
 
 __all__ = ["ArithmeticPanel"]
 

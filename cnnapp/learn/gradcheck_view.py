@@ -11,10 +11,6 @@ from PySide6 import QtCore, QtWidgets
 
 from cnncore.gradcheck import INPUT, as_float64, check_targets, demo_setup, gradient_check, random_index
 
-from ._refpin import install as _install_refpin
-
-_install_refpin()   # PySide6 6.12 refcount bug (see _refpin); a no-op where not needed
-
 __all__ = ["GradCheckView"]
 
 _DIM_NAMES = {4: ("filter", "channel", "row", "column"), 2: ("unit", "input"), 1: ("element",),

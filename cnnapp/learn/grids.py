@@ -12,10 +12,6 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ._refpin import install as _install_refpin
-
-_install_refpin()   # PySide6 6.12 refcount bug (see _refpin); a no-op where not needed
-
 __all__ = ["NumberGrid", "ArrayView", "fmt"]
 
 _HILITE = QtGui.QColor(255, 140, 0)

@@ -18,10 +18,6 @@ from PySide6 import QtCore, QtWidgets
 
 from cnncore.examples import MultiChannelExample, identity_maps
 
-from ._refpin import install as _install_refpin
-
-_install_refpin()   # PySide6 6.12 refcount bug (see _refpin); a no-op where not needed
-
 __all__ = ["IdentityView"]
 
 #: Maps up to this size are shown as numbers, larger ones as heatmaps.

@@ -12,10 +12,6 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from .questions import QuestionFileError, load_questions, questions_for_step
 
-from ._refpin import install as _install_refpin
-
-_install_refpin()   # PySide6 6.12 refcount bug (see _refpin); a no-op where not needed
-
 __all__ = ["ConceptChecksView"]
 
 _PREFIX = "learn/quiz/"
