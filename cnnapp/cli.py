@@ -15,7 +15,6 @@ imported only when the GUI starts. All the arithmetic is in :mod:`cnncore`.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import struct

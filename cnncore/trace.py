@@ -16,7 +16,6 @@ texts' notation and a short explanation.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .network import Network, softmax_cross_entropy
+from .network import Network
 from .optim import DEFAULT_LR, make_optimizer
 
 __all__ = ["TrainConfig", "Trainer", "BatchEvent", "EpochEvent", "FinishedEvent", "evaluate",

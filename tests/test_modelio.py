@@ -135,3 +135,18 @@ def test_missing_file_and_folder(tmp_path):
     with pytest.raises(ModelFileError, match="folder"):
         load_model(tmp_path)
     assert issubclass(ModelFileError, ValueError)
+
+
+def test_atomic_helpers(tmp_path):
+    from cnncore._atomic import atomic_write, atomic_write_bytes, atomic_write_text
+
+    p = tmp_path / "a.txt"
+    atomic_write_text(p, "héllo\n")
+    assert p.read_text(encoding="utf-8") == "héllo\n"
+    atomic_write_bytes(p, b"\x00\x01")
+    assert p.read_bytes() == b"\x00\x01"
+    with pytest.raises(RuntimeError):
+        atomic_write(p, lambda f: (f.write(b"partial"), (_ for _ in ()).throw(RuntimeError("boom"))))
+    assert p.read_bytes() == b"\x00\x01" and sorted(x.name for x in tmp_path.iterdir()) == ["a.txt"]
+    with pytest.raises(ValueError):
+        atomic_write(p, lambda f: None, mode="a")
