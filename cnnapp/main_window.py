@@ -13,7 +13,8 @@ from .views.draw_view import DrawView
 from .views.state import AppState
 from .views.train_view import TrainView
 
-pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+# Antialiased curves with thousands of points cost the GUI thread more than they add.
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 
 def _learn_panel(parent):

@@ -13,8 +13,8 @@ import traceback
 import numpy as np
 from PySide6 import QtCore
 
-UPDATE_HZ = 15.0        # most progress signals per second
-SNAPSHOT_HZ = 3.0       # most weight snapshots (filters, feature maps, live predictions) per second
+UPDATE_HZ = 10.0        # most progress signals per second
+SNAPSHOT_HZ = 2.0       # most weight snapshots (filters, feature maps, live predictions) per second
 
 
 class TrainWorker(QtCore.QObject):

@@ -231,9 +231,9 @@ def test_pause_resume_and_stop(window, qtbot):
         train.start()
         qtbot.waitUntil(lambda: train.loss_plot.point_count() > 0, timeout=30000)
         window.findChild(QtWidgets.QPushButton, "trainPauseButton").click()
-        qtbot.wait(300)
+        qtbot.wait(500)                                  # the last batch and plot refresh land
         n = train.loss_plot.point_count()
-        qtbot.wait(300)
+        qtbot.wait(500)
         assert train.loss_plot.point_count() == n       # paused: no new batches
         window.findChild(QtWidgets.QPushButton, "trainPauseButton").click()
         qtbot.waitUntil(lambda: train.loss_plot.point_count() > n, timeout=10000)

@@ -209,6 +209,9 @@ class TrainView(QtWidgets.QWidget):
         lay = QtWidgets.QHBoxLayout(self)
         lay.addWidget(self.splitter)
 
+        self._pending = {"x": [], "loss": [], "ips": []}
+        self._plot_timer = QtCore.QTimer(self, singleShot=True, interval=250)
+        self._plot_timer.timeout.connect(self._flush_plots)
         self._on_source()
         self._set_running(False)
         self.state.networkChanged.connect(self.show_network_maps)
@@ -384,6 +387,10 @@ class TrainView(QtWidgets.QWidget):
         self.loss_plot.clear_data()
         self.acc_plot.clear_data()
         self.speed_plot.clear_data()
+        self._pending = {"x": [], "loss": [], "ips": []}
+        for plot in (self.loss_plot, self.speed_plot):
+            plot.set_epochs(self.epochs.value())
+        self.acc_plot.getPlotItem().setXRange(0.5, self.epochs.value() + 0.5, padding=0)
         self.gallery.clear()
         self._epoch_offset = 0
         self.state.snapshot = net.copy()
@@ -460,8 +467,13 @@ class TrainView(QtWidgets.QWidget):
         self.eta.setText(text)
 
     def _on_progress(self, d: dict) -> None:
-        self.loss_plot.add_points(d["x"], d["loss"])
-        self.speed_plot.add_points(d["x"], d["ips"])
+        # The curves are redrawn by a slower timer (_flush_plots): repainting plots is the
+        # costliest thing the GUI thread does while training.
+        self._pending["x"].extend(d["x"])
+        self._pending["loss"].extend(d["loss"])
+        self._pending["ips"].extend(d["ips"])
+        if not self._plot_timer.isActive():
+            self._plot_timer.start()
         p = float(d["progress"])
         self.progress.setValue(int(1000 * p))
         elapsed = time.perf_counter() - self._t0
@@ -471,7 +483,15 @@ class TrainView(QtWidgets.QWidget):
                              f"{d['ips'][-1]:,.0f} images/s · lr {d['lr']:.2g}<br>"
                              f"about {_duration(left)} left")
 
+    def _flush_plots(self) -> None:
+        p = self._pending
+        if p["x"]:
+            self.loss_plot.add_points(p["x"], p["loss"])
+            self.speed_plot.add_points(p["x"], p["ips"])
+            self._pending = {"x": [], "loss": [], "ips": []}
+
     def _on_epoch(self, ev) -> None:
+        self._flush_plots()
         val = None if not np.isfinite(ev.val_accuracy) else ev.val_accuracy
         self.acc_plot.add_epoch(ev.epoch, ev.train_accuracy, val)
         if ev.confusion is not None and np.asarray(ev.confusion).sum() > 0:
@@ -550,6 +570,8 @@ class TrainView(QtWidgets.QWidget):
 
     def _on_finished(self, ev) -> None:
         self._last_finished = ev
+        self._plot_timer.stop()
+        self._flush_plots()
         self._restore_threads()
         net = self.state.network
         self.state.training = False

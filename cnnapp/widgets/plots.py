@@ -76,7 +76,10 @@ class LossPlot(pg.PlotWidget):
         _style_plot(p, "Loss", "cross-entropy", "epoch")
         p.addLegend(offset=(-10, 10), labelTextColor="#333")
         self._raw = p.plot([], [], pen=pg.mkPen((150, 190, 225), width=1), name="per batch")
-        self._smooth = p.plot([], [], pen=pg.mkPen(ACCENT, width=2.5), name="smoothed")
+        self._smooth = p.plot([], [], pen=pg.mkPen(ACCENT, width=2), name="smoothed")
+        for c in (self._raw, self._smooth):   # long runs: draw at most about one point per pixel
+            c.setDownsampling(auto=True, method="peak")
+            c.setClipToView(True)
         self._alpha = smoothing
         self.clear_data()
 
@@ -101,6 +104,10 @@ class LossPlot(pg.PlotWidget):
 
     def point_count(self) -> int:
         return len(self._x)
+
+    def set_epochs(self, epochs: int) -> None:
+        """Fix the x axis to the whole run, so it is not recomputed on every update."""
+        self.getPlotItem().setXRange(0, max(1, epochs), padding=0.02)
 
 
 class AccuracyPlot(pg.PlotWidget):
@@ -152,13 +159,18 @@ class SpeedPlot(pg.PlotWidget):
         self.setToolTip("Training speed in images per second (forward and backward pass).")
         p = self.getPlotItem()
         _style_plot(p, "Speed", "images / s", "epoch")
-        self._curve = p.plot([], [], pen=pg.mkPen((44, 160, 44), width=2))
+        self._curve = p.plot([], [], pen=pg.mkPen((44, 160, 44), width=1.5))
+        self._curve.setDownsampling(auto=True, method="mean")
+        self._curve.setClipToView(True)
         self.clear_data()
 
     def clear_data(self) -> None:
         self._x: list[float] = []
         self._y: list[float] = []
         self._curve.setData([], [])
+
+    def set_epochs(self, epochs: int) -> None:
+        self.getPlotItem().setXRange(0, max(1, epochs), padding=0.02)
 
     def add_points(self, xs, ys) -> None:
         self._x.extend(float(x) for x in xs)
