@@ -143,28 +143,33 @@ def _labels(y, n: int, what: str) -> np.ndarray:
     return y.astype(np.intp)
 
 
-def shift_augment(X: np.ndarray, max_shift: int, rng: np.random.Generator, out: np.ndarray) -> np.ndarray:
+def shift_augment(X: np.ndarray, max_shift: int, rng: np.random.Generator, out: np.ndarray,
+                  scratch: np.ndarray | None = None) -> np.ndarray:
     """Shift each image of ``X (N, C, H, W)`` by a random whole number of pixels in
     ``[-max_shift, max_shift]`` along each axis (zeros move in), into ``out``.
 
-    Image ``i`` becomes ``pad(X[i])[:, dy_i:dy_i + H, dx_i:dx_i + W]`` with
-    ``dy_i, dx_i`` drawn from ``0..2·max_shift``. The loop runs over the
-    ``(2·max_shift + 1)²`` offsets, never over samples.
+    Image ``i`` becomes ``pad(X[i])[:, dy_i:dy_i + H, dx_i:dx_i + W]`` with the
+    offset drawn uniformly from ``0..2·max_shift`` along each axis. The images
+    of a batch arrive in random order, so drawing how many get each offset
+    (multinomial) and giving the offsets out in runs along the batch is the
+    same as drawing one offset per image, and every run is a plain slice copy.
+    ``scratch`` may be a zeroed ``(≥N, C, H + 2·max_shift, W + 2·max_shift)``
+    buffer reused between calls (only its interior is written; the border stays 0).
     """
     N, C, H, W = X.shape
     s = max_shift
-    pad = np.zeros((N, C, H + 2 * s, W + 2 * s), dtype=X.dtype)
+    side = 2 * s + 1
+    if scratch is None:
+        scratch = np.zeros((N, C, H + 2 * s, W + 2 * s), dtype=X.dtype)
+    pad = scratch[:N]
     pad[:, :, s:s + H, s:s + W] = X
-    dy = rng.integers(0, 2 * s + 1, size=N)
-    dx = rng.integers(0, 2 * s + 1, size=N)
-    code = dy * (2 * s + 1) + dx
-    order = np.argsort(code, kind="stable")
-    bounds = np.searchsorted(code[order], np.arange((2 * s + 1) ** 2 + 1))
-    for k in range((2 * s + 1) ** 2):
-        members = order[bounds[k]:bounds[k + 1]]
-        if members.size:
-            oy, ox = divmod(k, 2 * s + 1)
-            out[members] = pad[members, :, oy:oy + H, ox:ox + W]
+    counts = rng.multinomial(N, np.full(side * side, 1.0 / (side * side)))
+    start = 0
+    for k, c in enumerate(counts.tolist()):
+        if c:
+            oy, ox = divmod(k, side)
+            out[start:start + c] = pad[start:start + c, :, oy:oy + H, ox:ox + W]
+            start += c
     return out
 
 
@@ -267,6 +272,8 @@ class Trainer:
         rng = np.random.default_rng(cfg.seed)
         xbuf = np.empty((bs,) + self.X.shape[1:], dtype=self.X.dtype)
         abuf = np.empty_like(xbuf) if cfg.augment else None
+        pbuf = (np.zeros((bs, xbuf.shape[1], xbuf.shape[2] + 2 * cfg.augment, xbuf.shape[3] + 2 * cfg.augment),
+                         dtype=xbuf.dtype) if cfg.augment else None)
         flat = net.flat_params
         snapshot = np.empty_like(flat)
         grads = {"all": net.flat_grads}
@@ -290,7 +297,7 @@ class Trainer:
                 n = len(idx)
                 xb = np.take(self.X, idx, axis=0, out=xbuf[:n])
                 if cfg.augment:
-                    xb = shift_augment(xb, cfg.augment, rng, abuf[:n])
+                    xb = shift_augment(xb, cfg.augment, rng, abuf[:n], pbuf)
                 yb = self.y[idx]
                 with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught just below
                     loss, probs = net.loss_and_grads(xb, yb)

@@ -175,19 +175,24 @@ def test_sgd_momentum_matches_the_formulas(rng):
         make_optimizer("rmsprop", p)
 
 
-def test_shift_augment_moves_each_image(rng):
-    X = rng.random((6, 1, 5, 5)).astype(np.float32)
+@pytest.mark.parametrize("reuse", [False, True])
+def test_shift_augment_moves_each_image(rng, reuse):
+    X = rng.random((6, 2, 5, 5)).astype(np.float32)
     out = np.empty_like(X)
     r = np.random.default_rng(3)
-    shift_augment(X, 1, r, out)
+    scratch = np.zeros((8, 2, 7, 7), np.float32) if reuse else None
+    if reuse:
+        shift_augment(rng.random((6, 2, 5, 5)).astype(np.float32), 1, np.random.default_rng(0), out, scratch)
+    shift_augment(X, 1, r, out, scratch)
     r = np.random.default_rng(3)
-    dy = r.integers(0, 3, size=6)
-    dx = r.integers(0, 3, size=6)
+    code = np.repeat(np.arange(9), r.multinomial(6, np.full(9, 1 / 9)))
+    dy, dx = np.divmod(code, 3)
     assert len(set(zip(dy, dx))) > 1
     for i in range(6):  # the slow way: pad, then cut a window
-        pad = np.pad(X[i, 0], 1)
-        want = pad[dy[i]:dy[i] + 5, dx[i]:dx[i] + 5]
-        np.testing.assert_array_equal(out[i, 0], want)
+        for c in range(2):
+            pad = np.pad(X[i, c], 1)
+            want = pad[dy[i]:dy[i] + 5, dx[i]:dx[i] + 5]
+            np.testing.assert_array_equal(out[i, c], want)
 
 
 def test_evaluate(rng):
