@@ -19,5 +19,19 @@ def run(argv=None) -> int:
     if icon.exists():
         app.setWindowIcon(QtGui.QIcon(str(icon)))
     win = MainWindow()
+    previous_hook = sys.excepthook
+
+    def show_error(kind, value, tb):
+        # An unexpected error in a slot: say so in the window and keep running (no traceback
+        # in the user's face; it still goes to the terminal for a bug report).
+        try:
+            win.statusBar().showMessage(f"Something went wrong: {value}", 0)
+        except Exception:  # noqa: BLE001 - the window may be gone
+            pass
+        previous_hook(kind, value, tb)
+    sys.excepthook = show_error
     win.show()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        sys.excepthook = previous_hook

@@ -8,7 +8,6 @@ The kernels release the GIL, so the GUI keeps painting while a batch runs.
 from __future__ import annotations
 
 import time
-import traceback
 
 import numpy as np
 from PySide6 import QtCore
@@ -132,7 +131,6 @@ class TrainWorker(QtCore.QObject):
                     finished = ev
         except Exception as e:  # noqa: BLE001
             self.failed.emit(f"Training stopped by an error: {e}")
-            traceback.print_exc()
             finished = FinishedEvent("stopped", f"error: {e}")
         if buf["x"] and last is not None:
             self._emit_progress(buf, last, time.perf_counter() - t_start)

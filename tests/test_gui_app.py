@@ -444,3 +444,43 @@ def test_errors_show_in_the_window_not_as_tracebacks(window):
     window.backprop.source.setCurrentIndex(1)     # the drawing, but the canvas is empty
     assert not window.backprop.record()
     assert "canvas is empty" in window.statusBar().currentMessage()
+
+
+def test_first_launch_is_offline_and_the_bars_mean_something(qtbot):
+    """A fresh user (no settings yet): no dialog, the starter model answers an example digit."""
+    from cnnapp import MainWindow
+    t0 = time.perf_counter()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    assert time.perf_counter() - t0 < 10
+    assert not [x for x in QtWidgets.QApplication.topLevelWidgets()
+                if isinstance(x, QtWidgets.QDialog) and x.isVisible()]
+    assert w.tabs.currentWidget() is w.draw
+    assert not w.draw.canvas.is_empty()
+    p = w.findChild(QtWidgets.QWidget, "probabilityPlot").probabilities()
+    assert int(np.argmax(p)) == 3 and p.max() > 0.8, p
+    w.close()
+    # The second launch keeps the window as it was and shows no example.
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    assert w2.draw.canvas.is_empty()
+
+
+def test_mnist_download_failure_is_reported_in_the_window(window, qtbot):
+    train = window.train
+    with qtbot.waitSignal(window.state.message, timeout=20000,
+                          check_params_cb=lambda text, ms: "Could not download MNIST" in text):
+        train.download_mnist(mirrors=["http://127.0.0.1:9/"])   # nothing listens there
+    qtbot.waitUntil(lambda: train.dl_thread is None, timeout=20000)
+    assert not train.download_bar.isVisible()
+
+
+def test_backprop_traces_the_drawing_with_its_label(window):
+    stroke(window.draw.canvas, _circle())
+    window.draw.update_prediction()
+    window.draw.label_combo.setCurrentIndex(6)          # "I meant a 6"
+    bp = window.backprop
+    bp.source.setCurrentIndex(0)                          # automatic: the drawing, as it is not empty
+    assert bp.record()
+    assert bp.trace.label == 6
+    assert np.allclose(bp.trace.arrays["input"][0, 0], window.draw.network_input())

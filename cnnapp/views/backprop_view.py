@@ -305,7 +305,9 @@ class BackpropView(QtWidgets.QWidget):
         if mode == 1 and drawing is None:
             raise ValueError("The canvas is empty: draw a digit on the Draw tab first.")
         if drawing is not None:
-            return drawing, self.label_combo.currentIndex(), "your drawing"
+            label = self.state.drawing_label(self.label_combo.currentIndex())
+            self.label_combo.setCurrentIndex(label)
+            return drawing, label, "your drawing"
         X, y = self.samples()
         i = self.sample_spin.value()
         self.label_combo.setCurrentIndex(int(y[i]))

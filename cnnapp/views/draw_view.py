@@ -92,7 +92,8 @@ class DrawView(QtWidgets.QWidget):
         ab = QtWidgets.QHBoxLayout(add_box)
         self.label_combo = QtWidgets.QComboBox()
         self.label_combo.addItems([str(i) for i in range(10)])
-        self.label_combo.setToolTip("The digit you meant to draw")
+        self.label_combo.setToolTip("The digit you meant to draw (the Backprop tab uses it as the true digit)")
+        self.state.drawing_label_provider = self.label_combo.currentIndex
         self.add_button = QtWidgets.QPushButton("Add to my digits")
         self.add_button.setObjectName("addDrawingButton")
         self.add_button.setToolTip("Store this drawing with the chosen label in your own data set\n"

@@ -27,6 +27,7 @@ class AppState(QtCore.QObject):
         self.training = False     # a training run is going on
         self.history = None
         self.drawing_provider = None   # callable -> (28, 28) float32 input or None when empty
+        self.drawing_label_provider = None   # callable -> the digit the user says the drawing is
         self.datasets: dict = {}  # name -> (X uint8 (N,28,28), y) loaded so far
         # While training runs, the worker owns ``network``; the GUI reads this copy instead.
         self.snapshot = None
@@ -46,6 +47,9 @@ class AppState(QtCore.QObject):
 
     def current_drawing(self):
         return self.drawing_provider() if self.drawing_provider else None
+
+    def drawing_label(self, default: int = 0) -> int:
+        return int(self.drawing_label_provider()) if self.drawing_label_provider else default
 
     def say(self, text: str, ms: int = 6000) -> None:
         self.message.emit(text, ms)

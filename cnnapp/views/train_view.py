@@ -328,10 +328,11 @@ class TrainView(QtWidgets.QWidget):
                 return _split(*limit(*load_idx_pair(*idx_files)), frac)
         return load
 
-    def download_mnist(self) -> None:
+    def download_mnist(self, mirrors=None) -> None:
+        """Fetch MNIST in a worker thread (``mirrors``: other base URLs, for tests)."""
         if self.dl_thread is not None:
             return
-        self.dl_worker = DownloadWorker()
+        self.dl_worker = DownloadWorker(mirrors=mirrors)
         self.dl_worker.progress.connect(self._on_download_progress)
         self.dl_worker.finished.connect(self._on_download_done)
         self.dl_worker.failed.connect(self._on_download_failed)
