@@ -5,7 +5,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from . import qtguard
 from . import settings as st
 from .views.backprop_view import BackpropView
 from .views.build_view import BuildView
@@ -35,7 +34,6 @@ class MainWindow(QtWidgets.QMainWindow):
     a fresh network is built and the Draw tab says it is untrained."""
 
     def __init__(self, parent=None, load_settings: bool = True):
-        qtguard.install(QtWidgets.QApplication.instance())
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.setWindowTitle("CNN Lab — see how a convolutional network learns")
