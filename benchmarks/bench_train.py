@@ -30,6 +30,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+# As the app and the command line do (cnnapp/__init__.py): idle OpenMP threads sleep
+# instead of spinning. Applies to PyTorch's OpenMP threads too.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import cnncore  # noqa: E402
 from cnncore.architecture import DEFAULT_PRESET, PRESETS, summarize  # noqa: E402
@@ -208,7 +211,8 @@ def main(argv=None):
     if args.threads:
         cnncore.set_num_threads(args.threads)
     threads = cnncore.get_num_threads()
-    print(f"cnncore training benchmark: {threads} thread(s), {os.cpu_count()} CPUs, load average {_loadavg()}")
+    print(f"cnncore training benchmark: {threads} thread(s), {os.cpu_count()} CPUs, load average {_loadavg()}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     if not args.no_speed:
         print(f"\n{'preset':<8}{'batch':>6}{'ours img/s':>12}{'torch':>10}{'ratio':>8}")
         bench_speed(threads, args.seconds, not args.no_torch)
