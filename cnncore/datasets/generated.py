@@ -52,28 +52,31 @@ def _build_styles():
     # 1: a plain bar; with a flag at the top; with a flag and a foot.
     S[1] = [
         _style(5, [(0.5, 0.0), (0.5, 0.5), (0.5, 1.0)], [[0, 1, 2]]),
-        _style(2, [(0.2, 0.25), (0.6, 0.0), (0.58, 0.5), (0.55, 1.0)], [[0, 1], [1, 2, 3]]),
-        _style(1, [(0.25, 0.22), (0.55, 0.0), (0.53, 0.5), (0.5, 0.97), (0.15, 1.0), (0.9, 1.0)],
+        _style(2, [(0.3, 0.2), (0.6, 0.0), (0.58, 0.5), (0.55, 1.0)], [[0, 1], [1, 2, 3]]),
+        _style(1, [(0.3, 0.2), (0.55, 0.0), (0.53, 0.5), (0.5, 0.97), (0.15, 1.0), (0.9, 1.0)],
                [[0, 1], [1, 2, 3], [4, 3, 5]]),
     ]
-    # 2: hook, diagonal and a flat foot (sharp corner); the same with a small loop.
+    # 2: hook, diagonal and a flat foot (sharp corner); with a loop at the foot;
+    # drawn in one sweep; a small hook on a long straight diagonal (z-like).
     S[2] = [
         _style(4, [(0.05, 0.28), (0.3, 0.02), (0.7, 0.02), (0.93, 0.27), (0.75, 0.55), (0.35, 0.8),
                    (0.0, 1.0), (0.5, 0.98), (1.0, 1.0)],
                [[0, 1, 2, 3, 4, 5, 6], [6, 7, 8]]),
-        _style(3, [(0.05, 0.25), (0.35, 0.0), (0.78, 0.05), (0.9, 0.32), (0.6, 0.62), (0.15, 0.92),
-                   (0.22, 0.74), (0.45, 0.93), (0.75, 1.0), (1.0, 0.95)],
-               [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]]),
+        _style(3, [(0.05, 0.25), (0.35, 0.0), (0.78, 0.05), (0.9, 0.32), (0.6, 0.58), (0.2, 0.95),
+                   (0.02, 0.85), (0.12, 0.68), (0.35, 0.78), (0.5, 0.95), (0.8, 1.0), (1.0, 0.95)],
+               [list(range(12))]),
         _style(1, [(0.0, 0.22), (0.4, 0.0), (0.85, 0.12), (0.85, 0.4), (0.45, 0.72), (0.05, 1.0),
                    (0.55, 0.92), (1.0, 0.97)],
                [[0, 1, 2, 3, 4, 5, 6, 7]]),
+        _style(2, [(0.1, 0.2), (0.4, 0.0), (0.75, 0.08), (0.78, 0.3), (0.05, 1.0), (1.0, 0.97)],
+               [[0, 1, 2, 3, 4], [4, 5]]),
     ]
     # 3: two bowls meeting at a cusp; a flat-topped 3 (like a z on top of a bowl).
     S[3] = [
         _style(4, [(0.05, 0.15), (0.45, 0.0), (0.85, 0.12), (0.8, 0.35), (0.35, 0.48),
                    (0.85, 0.6), (0.92, 0.85), (0.5, 1.0), (0.0, 0.88)],
                [[0, 1, 2, 3, 4], [4, 5, 6, 7, 8]]),
-        _style(1, [(0.05, 0.0), (0.95, 0.0), (0.4, 0.4), (0.85, 0.55), (0.95, 0.82), (0.5, 1.0),
+        _style(2, [(0.05, 0.0), (0.95, 0.0), (0.4, 0.4), (0.85, 0.55), (0.95, 0.82), (0.5, 1.0),
                    (0.0, 0.85)],
                [[0, 1], [1, 2], [2, 3, 4, 5, 6]]),
         _style(2, [(0.1, 0.12), (0.5, 0.0), (0.9, 0.2), (0.6, 0.45), (0.3, 0.5), (0.6, 0.52),
@@ -100,7 +103,8 @@ def _build_styles():
                    (0.25, 0.98), (0.05, 0.82)],
                [[0, 1], [1, 2, 3, 4, 5, 6, 7]]),
     ]
-    # 6: a sweep down into a loop at the bottom; a straighter back and a smaller loop.
+    # 6: a sweep down into a loop at the bottom; a straighter back and a smaller loop;
+    # a long straight back; a big round loop under a short curl; an upright back.
     S[6] = [
         _style(3, [(0.85, 0.0), (0.45, 0.15), (0.15, 0.5), (0.1, 0.82), (0.45, 1.0), (0.85, 0.88),
                    (0.85, 0.62), (0.5, 0.5), (0.15, 0.68)],
@@ -111,6 +115,12 @@ def _build_styles():
         _style(2, [(0.8, 0.0), (0.35, 0.4), (0.05, 0.8), (0.35, 1.0), (0.85, 0.9), (0.9, 0.6),
                    (0.55, 0.42), (0.15, 0.6)],
                [list(range(8))]),
+        _style(2, [(0.75, 0.0), (0.4, 0.2), (0.12, 0.55), (0.15, 0.85), (0.45, 1.0), (0.82, 0.85),
+                   (0.85, 0.55), (0.5, 0.4), (0.18, 0.55)],
+               [list(range(9))]),
+        _style(2, [(0.3, 0.0), (0.18, 0.35), (0.12, 0.65), (0.3, 0.95), (0.7, 1.0), (0.92, 0.75),
+                   (0.7, 0.5), (0.35, 0.55), (0.15, 0.7)],
+               [list(range(9))]),
     ]
     # 7: bar and diagonal; with a crossbar; with a small hook where the bar starts.
     S[7] = [
@@ -118,9 +128,9 @@ def _build_styles():
                [[0, 1], [1, 2, 3]]),
         _style(1, [(0.0, 0.02), (1.0, 0.0), (0.62, 0.45), (0.35, 1.0), (0.3, 0.5), (0.9, 0.48)],
                [[0, 1], [1, 2, 3], [4, 5]]),
-        _style(2, [(0.0, 0.3), (0.05, 0.0), (0.5, 0.05), (1.0, 0.0), (0.6, 0.5), (0.45, 1.0)],
+        _style(3, [(0.0, 0.3), (0.05, 0.0), (0.5, 0.05), (1.0, 0.0), (0.6, 0.5), (0.45, 1.0)],
                [[0, 1], [1, 2, 3], [3, 4, 5]]),
-        _style(1, [(0.3, 0.02), (1.0, 0.0), (0.75, 0.5), (0.6, 1.0)],
+        _style(2, [(0.3, 0.02), (1.0, 0.0), (0.75, 0.5), (0.6, 1.0)],
                [[0, 1], [1, 2, 3]]),
     ]
     # 8: one S-shaped closed stroke; two stacked loops.
@@ -148,7 +158,7 @@ def _build_styles():
 
 STYLES = _build_styles()
 
-_SAMPLES_PER_SPAN = 10  # spline samples between two control points
+_SAMPLES_PER_UNIT = 60  # spline samples per unit of template length (unit box = 20 px)
 _OUT = 28               # image side
 _BOX = 20.0             # the longer side of the ink's bounding box
 # Mean width/height stretch per class, matched to the widths of real digits.
@@ -157,22 +167,31 @@ _FLOOR = 0.2           # profile level where a stroke's ink ends
 _CENTRE = 14.0          # where MNIST puts the centre of mass (row, column index)
 
 
-def _catmull_rom_matrix(k: int, closed: bool) -> np.ndarray:
+def _catmull_rom_matrix(ctrl: np.ndarray, closed: bool) -> np.ndarray:
     """Matrix ``B`` (S, k) so that ``B @ ctrl`` samples the uniform Catmull-Rom
-    spline through ``k`` control points (closed: back to the first one)."""
+    spline through the ``k`` control points ``ctrl`` (closed: back to the first).
+
+    Each span gets enough samples for its length in the template that, once
+    the digit is scaled to 20 pixels (and stretched a little by the random
+    transforms), consecutive samples stay well under a pixel apart; the
+    splatted ink then forms a smooth line rather than a string of beads.
+    """
+    k = len(ctrl)
     spans = k if closed else k - 1
-    t = np.arange(_SAMPLES_PER_SPAN) / _SAMPLES_PER_SPAN
-    # Basis of P(i-1), P(i), P(i+1), P(i+2) for a point t in [0, 1) of span i.
-    basis = 0.5 * np.stack([-t + 2 * t**2 - t**3,
-                            2 - 5 * t**2 + 3 * t**3,
-                            t + 4 * t**2 - 3 * t**3,
-                            -t**2 + t**3], axis=1)            # (T, 4)
     rows = []
     for i in range(spans):
-        # Open ends use a reflected phantom point: P(-1) = 2 P(0) - P(1).
+        length = float(np.linalg.norm(ctrl[(i + 1) % k] - ctrl[i]))
+        n = max(6, int(np.ceil(length * _SAMPLES_PER_UNIT)))
+        t = np.arange(n) / n
+        # Basis of P(i-1), P(i), P(i+1), P(i+2) for a point t in [0, 1) of span i.
+        basis = 0.5 * np.stack([-t + 2 * t**2 - t**3,
+                                2 - 5 * t**2 + 3 * t**3,
+                                t + 4 * t**2 - 3 * t**3,
+                                -t**2 + t**3], axis=1)            # (n, 4)
         for tb in basis:
             row = np.zeros(k)
             for j, w in zip((i - 1, i, i + 1, i + 2), tb):
+                # Open ends use a reflected phantom point: P(-1) = 2 P(0) - P(1).
                 if closed:
                     row[j % k] += w
                 elif j < 0:
@@ -196,7 +215,7 @@ def _prepare(style):
     k = len(points)
     mats, ids = [], []
     for s, idx in enumerate(strokes):
-        B = _catmull_rom_matrix(len(idx), s in closed)
+        B = _catmull_rom_matrix(points[idx], s in closed)
         full = np.zeros((B.shape[0], k))
         for col, p in enumerate(idx):
             full[:, p] += B[:, col]
