@@ -80,6 +80,7 @@ class TrainWorker(QtCore.QObject):
     @QtCore.Slot()
     def run(self) -> None:
         from cnncore.training import BatchEvent, EpochEvent, FinishedEvent, Trainer
+        _be_nice()
         try:
             self.status.emit("Preparing the data…")
             X, y, Xv, yv = self.load_data()
@@ -150,6 +151,18 @@ class TrainWorker(QtCore.QObject):
         # Between batches the generator is suspended, so the weights are consistent here.
         snap, maps = network_maps(self.net, self.sample)
         self.snapshot.emit(snap, maps)
+
+
+def _be_nice(increment: int = 10) -> None:
+    """Lower this thread's CPU priority (Linux: per-thread nice), so that on a busy machine the
+    GUI thread wins the CPU when it needs it and the training takes what is left."""
+    try:
+        import os
+        import threading
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment))
+    except (AttributeError, OSError):  # not Linux, or not allowed: keep the default priority
+        pass
 
 
 def network_maps(net, sample=None):
