@@ -26,13 +26,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-# As the app and the command line do (cnnapp/__init__.py): idle OpenMP threads sleep
-# instead of spinning. Applies to PyTorch's OpenMP threads too.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import cnnapp  # noqa: E402,F401  (first: sets the thread environment the app and CLI run with, before NumPy loads)
+
+import numpy as np  # noqa: E402
 
 import cnncore  # noqa: E402
 from cnncore.architecture import DEFAULT_PRESET, PRESETS, summarize  # noqa: E402
@@ -212,7 +210,7 @@ def main(argv=None):
         cnncore.set_num_threads(args.threads)
     threads = cnncore.get_num_threads()
     print(f"cnncore training benchmark: {threads} thread(s), {os.cpu_count()} CPUs, load average {_loadavg()}, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
     if not args.no_speed:
         print(f"\n{'preset':<8}{'batch':>6}{'ours img/s':>12}{'torch':>10}{'ratio':>8}")
         bench_speed(threads, args.seconds, not args.no_torch)
