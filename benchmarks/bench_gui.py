@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     tmp = tempfile.mkdtemp(prefix="bench_gui_")
     os.environ.setdefault("CNNLAB_CONFIG_DIR", tmp)
     os.environ.setdefault("CNNLAB_DATA_DIR", tmp)
-    from PySide6 import QtWidgets
+    from PySide6 import QtCore, QtWidgets
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     from cnncore.architecture import DEFAULT_PRESET, preset
     from cnncore.network import Network
@@ -110,12 +110,23 @@ def main(argv=None) -> int:
     n = bp.step_count()
     maps = 0
     frames = 0
+
+    class PaintCounter(QtCore.QObject):
+        count = 0
+
+        def eventFilter(self, obj, ev):
+            if ev.type() == QtCore.QEvent.Paint:
+                PaintCounter.count += 1
+            return False
+    counter = PaintCounter()
+    bp.grid.view.viewport().installEventFilter(counter)
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < 5.0:
         for k in range(n):
             bp.go(k)
-            bp.grid.view.viewport().repaint()
-            app.processEvents()
+            painted = PaintCounter.count
+            while PaintCounter.count == painted:      # until this step is on screen
+                app.processEvents()
             frames += 1
             maps += bp.grid.map_count()
     dt = time.perf_counter() - t0

@@ -372,8 +372,12 @@ class MapGrid(QtWidgets.QScrollArea):
 
     def _set_image(self, i, img, rect, levels, lut):
         it = self._item(self._images, self._new_image, i)
-        it.setImage(np.asarray(img, dtype=np.float32), levels=levels, lut=lut, autoLevels=False)
-        it.setRect(rect)
+        img = np.asarray(img, dtype=np.float32)
+        same_shape = it.image is not None and it.image.shape == img.shape
+        it.setImage(img, levels=levels, lut=lut, autoLevels=False)
+        if not (same_shape and getattr(it, "_cnn_rect", None) == rect):
+            it.setRect(rect)      # moving an item is costly in pyqtgraph: only when it changed
+            it._cnn_rect = QtCore.QRectF(rect)
 
     # ------------------------------------------------------------------- mouse
     def _tile_at(self, p: QtCore.QPointF):
