@@ -19,6 +19,7 @@ the weights from before the update that broke them.
 from __future__ import annotations
 
 import math
+import numbers
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -58,11 +59,13 @@ class TrainConfig:
             raise ValueError(f"optimizer must be 'adam' or 'sgd', not {self.optimizer!r}")
         if self.lr is None:
             self.lr = DEFAULT_LR[self.optimizer]
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+        if not (isinstance(self.lr, numbers.Real) and not isinstance(self.lr, bool)
+                and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"learning rate must be a positive number, got {self.lr!r}")
+        self.lr = float(self.lr)
         for name in ("batch_size", "epochs"):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name.replace('_', ' ')} must be a positive integer, got {v!r}")
         if not (self.weight_decay >= 0):
             raise ValueError(f"weight decay must be >= 0, got {self.weight_decay!r}")
@@ -70,7 +73,7 @@ class TrainConfig:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"schedule must be 'cosine' or 'constant', not {self.schedule!r}")
-        if not isinstance(self.augment, int) or self.augment < 0:
+        if not isinstance(self.augment, numbers.Integral) or isinstance(self.augment, bool) or self.augment < 0:
             raise ValueError(f"augment must be a pixel count >= 0, got {self.augment!r}")
 
     def to_dict(self) -> dict:
@@ -222,6 +225,7 @@ class Trainer:
         self._running = threading.Event()
         self._running.set()
         self._stop = threading.Event()
+        self._runs = 0
 
     # ------------------------------------------------------------------ controls (any thread)
     def pause(self):
@@ -269,7 +273,10 @@ class Trainer:
         bs = min(cfg.batch_size, N)
         nb = (N + bs - 1) // bs
         total = nb * cfg.epochs
-        rng = np.random.default_rng(cfg.seed)
+        # Run k of this trainer shuffles with its own stream, so "train again" sees new orders
+        # while every run stays reproducible.
+        rng = np.random.default_rng([cfg.seed, self._runs])
+        self._runs += 1
         xbuf = np.empty((bs,) + self.X.shape[1:], dtype=self.X.dtype)
         abuf = np.empty_like(xbuf) if cfg.augment else None
         pbuf = (np.zeros((bs, xbuf.shape[1], xbuf.shape[2] + 2 * cfg.augment, xbuf.shape[3] + 2 * cfg.augment),

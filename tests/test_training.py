@@ -233,3 +233,14 @@ def test_tiny_preset_learns_real_digits(shared_mnist, one_thread):
                           TrainConfig(epochs=1, batch_size=32)))
     acc = [e for e in events if isinstance(e, EpochEvent)][-1].val_accuracy
     assert acc > 0.8
+
+
+def test_run_again_continues_with_new_shuffles():
+    X, y = _toy(64)
+    net = Network(MICRO, seed=0)
+    tr = Trainer(net, X, y, config=TrainConfig(epochs=1, batch_size=16, lr=np.float32(0.01), augment=0))
+    assert tr.config.lr == pytest.approx(0.01) and isinstance(tr.config.lr, float)
+    first = [e.loss for e in tr.run() if isinstance(e, BatchEvent)]
+    second = [e.loss for e in tr.run() if isinstance(e, BatchEvent)]
+    assert len(net.history) == 2 and [h["epoch"] for h in net.history] == [1, 2]
+    assert first != second
