@@ -163,3 +163,23 @@ def test_bad_label_or_image():
         trace(net, np.zeros((28, 28)), 10)
     with pytest.raises(ValueError, match="image must have shape"):
         trace(net, np.zeros((28, 27)), 1)
+
+
+def test_avgpool_spreads_gradient_evenly(tr):
+    _, _, t = tr
+    a = t.arrays
+    dy, dx = a["L3.dy"], a["L3.dx"]            # avgpool 2×2, stride 2, on 6×6 maps
+    want = np.kron(dy, np.ones((1, 1, 2, 2))) / 4
+    np.testing.assert_allclose(dx, want, rtol=1e-6)
+
+
+def test_trace_gradients_equal_the_networks(rng):
+    net = Network(ARCH, seed=2, dtype=np.float64)
+    image = rng.random((1, 1, 28, 28))
+    t = trace(net, image, 3)
+    assert t.arrays["L0.W"].dtype == np.float64
+    loss, _ = net.loss_and_grads(image, [3])
+    assert float(t.arrays["loss"]) == pytest.approx(loss, rel=1e-12)
+    for k, g in net.grads().items():
+        i, name = k.split(".")
+        np.testing.assert_allclose(t.arrays[f"{i}.d{name}"], g, rtol=1e-12, atol=1e-15)
