@@ -484,3 +484,41 @@ def test_backprop_traces_the_drawing_with_its_label(window):
     assert bp.record()
     assert bp.trace.label == 6
     assert np.allclose(bp.trace.arrays["input"][0, 0], window.draw.network_input())
+
+
+def test_canvas_draws_with_a_pen_and_a_finger(qtbot):
+    from PySide6 import QtTest
+
+    from cnnapp.widgets.canvas import DrawCanvas
+    c = DrawCanvas()
+    qtbot.addWidget(c)
+    c.resize(300, 300)
+    c.show()
+    qtbot.waitExposed(c)
+    pen = QtGui.QPointingDevice("test pen", 1001, QtGui.QInputDevice.DeviceType.Stylus,
+                                QtGui.QPointingDevice.PointerType.Pen,
+                                QtGui.QInputDevice.Capability.Position | QtGui.QInputDevice.Capability.Pressure,
+                                1, 3)
+
+    def tablet(kind, y):
+        pos = QtCore.QPointF(150, y)
+        QtWidgets.QApplication.sendEvent(c, QtGui.QTabletEvent(
+            kind, pen, pos, c.mapToGlobal(pos), 0.8, 0, 0, 0, 0, 0, QtCore.Qt.NoModifier,
+            QtCore.Qt.LeftButton, QtCore.Qt.LeftButton))
+    tablet(QtCore.QEvent.TabletPress, 40)
+    tablet(QtCore.QEvent.TabletMove, 150)
+    tablet(QtCore.QEvent.TabletRelease, 260)
+    ink = c.array()
+    rows = np.flatnonzero(ink.max(axis=1) > 0.5)
+    assert rows.size > 150                       # a vertical line from top to bottom
+    assert np.all(ink[:, :100].max(axis=1) < 0.5)  # and nothing on the left
+    assert c.undo() and c.is_empty()
+    finger = QtTest.QTest.createTouchDevice()
+    QtTest.QTest.touchEvent(c, finger).press(0, QtCore.QPoint(40, 150)).commit()
+    for x in range(60, 260, 20):
+        QtTest.QTest.touchEvent(c, finger).move(0, QtCore.QPoint(x, 150)).commit()
+    QtTest.QTest.touchEvent(c, finger).release(0, QtCore.QPoint(260, 150)).commit()
+    ink = c.array()
+    assert (ink.max(axis=0) > 0.5).sum() > 150   # a horizontal line
+    # The brush is round and anti-aliased: grey levels between paper and full ink exist.
+    assert np.any((ink > 0.1) & (ink < 0.9))

@@ -220,6 +220,7 @@ class DrawCanvas(QtWidgets.QWidget):
         elif t == QtCore.QEvent.TabletMove:
             self._move(event.position(), pressure)
         elif t == QtCore.QEvent.TabletRelease:
+            self._move(event.position(), pressure)
             self._end()
         event.accept()  # accepted: Qt then sends no synthesized mouse events
 
