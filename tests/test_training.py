@@ -244,3 +244,16 @@ def test_run_again_continues_with_new_shuffles():
     second = [e.loss for e in tr.run() if isinstance(e, BatchEvent)]
     assert len(net.history) == 2 and [h["epoch"] for h in net.history] == [1, 2]
     assert first != second
+
+
+@pytest.mark.slow
+def test_default_preset_reaches_98_percent(shared_mnist):
+    """The issue's accuracy goal with the default preset and default settings (a few seconds of training;
+    the timing itself is measured by benchmarks/bench_train.py)."""
+    from cnncore.architecture import DEFAULT_PRESET
+
+    X, y = shared_mnist
+    net = Network(preset(DEFAULT_PRESET), seed=0)
+    events = _run(Trainer(net, X[:6500], y[:6500], X[6500:], y[6500:], TrainConfig()))
+    assert events[-1].reason == "done"
+    assert net.history[-1]["val_accuracy"] >= 0.98
