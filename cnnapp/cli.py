@@ -372,7 +372,7 @@ def _train(args) -> int:
             held = (f"held-out loss {ev.val_loss:.4f} accuracy {ev.val_accuracy:.4f}" if n_val
                     else "no held-out images")
             print(f"epoch {ev.epoch}/{config.epochs}: train loss {ev.train_loss:.4f} accuracy "
-                  f"{ev.train_accuracy:.4f}, {held} ({ev.seconds:.1f} s training)", flush=True)
+                  f"{ev.train_accuracy:.4f}, {held} ({ev.seconds:.2f} s training)", flush=True)
         else:
             finished = ev
     if tty:

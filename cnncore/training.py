@@ -343,4 +343,4 @@ class Trainer:
                                 "seconds": train_seconds, "images": seen})
             yield EpochEvent(epoch, loss_sum / seen, correct / seen, vl, va, conf, wrong, train_seconds)
         yield FinishedEvent("done", f"trained {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} "
-                                    f"({total} batches) in {train_seconds:.1f} s", train_seconds)
+                                    f"({total} batches) in {train_seconds:.2f} s", train_seconds)
