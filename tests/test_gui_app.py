@@ -522,3 +522,28 @@ def test_canvas_draws_with_a_pen_and_a_finger(qtbot):
     assert (ink.max(axis=0) > 0.5).sum() > 150   # a horizontal line
     # The brush is round and anti-aliased: grey levels between paper and full ink exist.
     assert np.any((ink > 0.1) & (ink < 0.9))
+
+
+def test_clicking_a_pixel_outlines_the_numbers_it_came_from(window):
+    bp = window.backprop
+    bp.source.setCurrentIndex(2)
+    assert bp.record()
+    k = next(i for i, s in enumerate(bp.trace.steps) if s.kind == "forward" and s.layer_type == "conv")
+    bp.go(k)
+    layer = bp.trace.steps[k].layer
+    key = f"L{layer}.z"
+    spec = bp.trace.spec["layers"][layer]
+    kh, kw = spec["kernel"]
+    cin = bp.trace.arrays[f"L{layer}.x"].shape[1]
+    # z(0, 2, 3, 4) reads a kh×kw window of every input channel, the same number of weights, and b.
+    n = bp._mark_sources(key, (0, 2, 3, 4), bp.current_step())
+    assert n == 2 * cin * kh * kw + 1
+    assert not bp.grid._target_mark.path().isEmpty()
+    # Clicking through the view does the same and reaches the arithmetic panel.
+    rect = bp.grid.scene_rect_of(key, (0, 2, 3, 4))
+    bp.grid._on_click(rect.center())
+    assert not bp.grid._source_marks.path().isEmpty()
+    if bp.arithmetic is not None:
+        assert bp.arithmetic.breakdown is not None
+    bp.next()       # a new step clears the outlines
+    assert bp.grid._source_marks.path().isEmpty()

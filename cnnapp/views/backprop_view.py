@@ -222,7 +222,8 @@ class BackpropView(QtWidgets.QWidget):
         self.legend = QtWidgets.QLabel(
             "<span style='color:#555'>Colours: activations in <b>viridis</b> (dark = low, yellow = high); "
             "weights, z and gradients in <b>blue–white–red</b> with white at zero and the same scale "
-            "on both sides. Orange squares: max-pool winners.</span>")
+            "on both sides. Orange squares: max-pool winners. Click a number: magenta frames show it "
+            "and the numbers it was computed from.</span>")
         self.legend.setWordWrap(True)
         right = QtWidgets.QWidget()
         rl = QtWidgets.QVBoxLayout(right)
@@ -487,6 +488,7 @@ class BackpropView(QtWidgets.QWidget):
         if self.trace is None:
             return
         step = self.current_step()
+        self._mark_sources(key, index, step)
         if self.arithmetic is not None:
             try:
                 self.arithmetic.show_element(self.trace, step, key, tuple(index))
@@ -505,6 +507,16 @@ class BackpropView(QtWidgets.QWidget):
             pass
         if self.element_label is not None:
             self.element_label.setText(text)
+
+    def _mark_sources(self, key, index, step) -> int:
+        """Outline the clicked element and every number it was computed from (cnncore.explain)."""
+        sources = {}
+        try:
+            from cnncore.explain import breakdown
+            sources = breakdown(self.trace, key, tuple(index), step).sources()
+        except Exception:  # noqa: BLE001 - no breakdown for this element: outline it alone
+            sources = {}
+        return self.grid.mark_elements((key, tuple(index)), sources)
 
     # ----------------------------------------------------------- export
     def export_pngs(self, folder) -> list[Path]:

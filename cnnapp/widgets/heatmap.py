@@ -180,6 +180,16 @@ class MapGrid(QtWidgets.QScrollArea):
         self._highlight.setZValue(20)
         self._highlight.hide()
         self.view.scene().addItem(self._highlight)
+        self._source_marks = QtWidgets.QGraphicsPathItem()
+        self._source_marks.setPen(pg.mkPen((230, 0, 230), width=1.5))
+        self._source_marks.setZValue(15)
+        self._target_mark = QtWidgets.QGraphicsPathItem()
+        self._target_mark.setPen(pg.mkPen((230, 0, 230), width=3))
+        self._target_mark.setZValue(16)
+        self.view.scene().addItem(self._source_marks)
+        self.view.scene().addItem(self._target_mark)
+        self._by_key: dict = {}
+        self._by_prefix: dict = {}
         self._title_font = QtGui.QFont(self.font())
         self._title_font.setBold(True)
         self._small_font = QtGui.QFont(self.font())
@@ -210,17 +220,56 @@ class MapGrid(QtWidgets.QScrollArea):
         return list(self._tiles)
 
     def scene_rect_of(self, key: str, index: tuple) -> QtCore.QRectF | None:
-        """Scene rectangle of one element (for tests and highlighting)."""
-        for t in self._tiles:
-            if t.key != key:
-                continue
-            h, w = t.data.shape
-            for r in range(h):
-                for c in range(w):
-                    if t.index_at(r, c) == tuple(index):
-                        cw, ch = t.rect.width() / w, t.rect.height() / h
-                        return QtCore.QRectF(t.rect.x() + c * cw, t.rect.y() + r * ch, cw, ch)
-        return None
+        """Scene rectangle of one element ``array[index]`` (full index), or None when not shown."""
+        index = tuple(int(i) for i in index)
+        tiles = self._by_key.get(key)
+        if not tiles:
+            return None
+        t0 = tiles[0]
+        if t0.kind == "plane":
+            n = len(t0.prefix)
+            if len(index) != n + 2:
+                return None
+            t = self._by_prefix.get((key, index[:n]))
+            if t is None:
+                return None
+            r, c = index[n], index[n + 1]
+        elif t0.kind == "matrix":
+            if len(index) != 2:
+                return None
+            t, (r, c) = t0, index
+        else:
+            t = t0
+            try:
+                flat = int(np.ravel_multi_index(index, t.shape)) if t.shape else 0
+            except ValueError:
+                return None
+            r, c = divmod(flat, t.cols)
+        h, w = t.data.shape
+        if not (0 <= r < h and 0 <= c < w):
+            return None
+        cw, ch = t.rect.width() / w, t.rect.height() / h
+        return QtCore.QRectF(t.rect.x() + c * cw, t.rect.y() + r * ch, cw, ch)
+
+    def mark_elements(self, target=None, sources: dict | None = None) -> int:
+        """Outline one element ``(key, index)`` and the elements it was computed from
+        (``{key: {index, ...}}``, e.g. ``Breakdown.sources()``). Returns how many were drawn."""
+        path = QtGui.QPainterPath()
+        n = 0
+        for key, indices in (sources or {}).items():
+            for idx in indices:
+                r = self.scene_rect_of(key, idx)
+                if r is not None:
+                    path.addRect(r.adjusted(0.5, 0.5, -0.5, -0.5))
+                    n += 1
+        self._source_marks.setPath(path)
+        tpath = QtGui.QPainterPath()
+        if target is not None:
+            r = self.scene_rect_of(*target)
+            if r is not None:
+                tpath.addRect(r.adjusted(-1, -1, 1, 1))
+        self._target_mark.setPath(tpath)
+        return n
 
     def grab_png(self, path: str) -> bool:
         return self.view.grab().save(path)
@@ -364,6 +413,13 @@ class MapGrid(QtWidgets.QScrollArea):
                 it.hide()
         self._n_images = n_img
         self._highlight.hide()
+        self._by_key, self._by_prefix = {}, {}
+        for t in self._tiles:
+            self._by_key.setdefault(t.key, []).append(t)
+            if t.kind == "plane":
+                self._by_prefix[(t.key, tuple(t.prefix))] = t
+        self._source_marks.setPath(QtGui.QPainterPath())
+        self._target_mark.setPath(QtGui.QPainterPath())
         width = max(avail + 2 * _GAP, 240)
         height = max(int(y), 60)
         rect = QtCore.QRectF(0, 0, width, height)
