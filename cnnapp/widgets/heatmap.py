@@ -190,6 +190,7 @@ class MapGrid(QtWidgets.QScrollArea):
         self.view.scene().addItem(self._target_mark)
         self._by_key: dict = {}
         self._by_prefix: dict = {}
+        self._marked = (None, None)
         self._title_font = QtGui.QFont(self.font())
         self._title_font.setBold(True)
         self._small_font = QtGui.QFont(self.font())
@@ -203,6 +204,7 @@ class MapGrid(QtWidgets.QScrollArea):
     # ------------------------------------------------------------------ public
     def set_groups(self, groups: list[MapGroup]) -> None:
         self._groups = list(groups)
+        self._marked = (None, None)
         self._arrays = {g.key: np.asarray(g.array) for g in self._groups}
         self._layout()
 
@@ -254,6 +256,7 @@ class MapGrid(QtWidgets.QScrollArea):
     def mark_elements(self, target=None, sources: dict | None = None) -> int:
         """Outline one element ``(key, index)`` and the elements it was computed from
         (``{key: {index, ...}}``, e.g. ``Breakdown.sources()``). Returns how many were drawn."""
+        self._marked = (target, sources)
         path = QtGui.QPainterPath()
         n = 0
         for key, indices in (sources or {}).items():
@@ -418,8 +421,9 @@ class MapGrid(QtWidgets.QScrollArea):
             self._by_key.setdefault(t.key, []).append(t)
             if t.kind == "plane":
                 self._by_prefix[(t.key, tuple(t.prefix))] = t
-        self._source_marks.setPath(QtGui.QPainterPath())
-        self._target_mark.setPath(QtGui.QPainterPath())
+        # Outlines survive a re-layout (resize) of the same maps; set_groups() drops them.
+        target, sources = self._marked
+        self.mark_elements(target, sources)
         width = max(avail + 2 * _GAP, 240)
         height = max(int(y), 60)
         rect = QtCore.QRectF(0, 0, width, height)
