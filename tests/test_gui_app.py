@@ -547,3 +547,39 @@ def test_clicking_a_pixel_outlines_the_numbers_it_came_from(window):
         assert bp.arithmetic.breakdown is not None
     bp.next()       # a new step clears the outlines
     assert bp.grid._source_marks.path().isEmpty()
+
+
+def test_train_on_an_idx_folder(window, qtbot, shared_mnist_dir, tmp_path):
+    from cnnapp.views.train_view import find_idx_pair
+    images, labels = find_idx_pair(shared_mnist_dir)
+    assert "images" in Path(images).name and "labels" in Path(labels).name
+    _tiny_network(window)
+    train = window.train
+    assert not train.set_idx_folder(tmp_path)               # an empty folder is refused, with a reason
+    assert "No pair of IDX" in window.statusBar().currentMessage()
+    train.source.setCurrentIndex(train.source.findData("idx"))
+    assert train.set_idx_folder(shared_mnist_dir)
+    train.count.setValue(640)
+    train.epochs.setValue(1)
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
+        assert train.start()
+    assert blocker.args[0].reason == "done"
+    assert train.confusion.matrix().sum() == 96      # 15% of 640 held out
+
+
+def test_bars_update_while_the_stroke_is_drawn(window, qtbot):
+    canvas = window.draw.canvas
+    plot = window.draw.probs
+    side = min(canvas.width(), canvas.height())
+    ox, oy = (canvas.width() - side) / 2, (canvas.height() - side) / 2
+    _send_mouse(canvas, QtCore.QEvent.MouseButtonPress, QtCore.QPointF(ox + side / 2, oy + side * 0.2),
+                QtCore.Qt.LeftButton)
+    updates = []
+    for k in range(30):      # keep moving (never lifting the pen) for ~0.6 s
+        _send_mouse(canvas, QtCore.QEvent.MouseMove,
+                    QtCore.QPointF(ox + side / 2, oy + side * (0.2 + 0.02 * k)), QtCore.Qt.LeftButton)
+        qtbot.wait(20)
+        updates.append(plot.probabilities().sum())
+    assert updates[-1] > 0.99            # the bars show an answer before the pen is lifted
+    _send_mouse(canvas, QtCore.QEvent.MouseButtonRelease, QtCore.QPointF(ox + side / 2, oy + side * 0.8),
+                QtCore.Qt.NoButton)

@@ -133,7 +133,8 @@ class DrawView(QtWidgets.QWidget):
 
         self._timer = QtCore.QTimer(self, singleShot=True, interval=40)
         self._timer.timeout.connect(self.update_prediction)
-        self.canvas.changed.connect(self._timer.start)
+        # Throttle, not debounce: while the pen moves the bars refresh every 40 ms.
+        self.canvas.changed.connect(self._schedule_prediction)
         self.canvas.strokeFinished.connect(self.update_prediction)
         self.canvas.strokeFinished.connect(self.state.drawingChanged)
         self.state.networkChanged.connect(self._on_network)
@@ -141,6 +142,10 @@ class DrawView(QtWidgets.QWidget):
         self._dataset = None
         self._refresh_count()
         self._on_network()
+
+    def _schedule_prediction(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
 
     # ----------------------------------------------------------------- helpers
     def network_input(self):

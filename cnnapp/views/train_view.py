@@ -14,7 +14,27 @@ from ..workers import DownloadWorker, TrainWorker, network_maps, start_in_thread
 
 SOURCES = [("generated", "Generated digits (offline)"), ("drawings", "My drawings"),
            ("shared", "MNIST subset beside the project"), ("mnist", "MNIST (download, 60,000 digits)"),
-           ("idx", "IDX files…")]
+           ("idx", "IDX folder…")]
+
+
+def find_idx_pair(folder):
+    """``(images, labels)`` paths of an IDX pair in ``folder`` (MNIST names; training files
+    first), or None."""
+    files = [p for p in sorted(Path(folder).iterdir()) if p.is_file()]
+    images = [p for p in files if "idx3" in p.name or "images" in p.name]
+    labels = [p for p in files if "idx1" in p.name or "labels" in p.name]
+    if not images or not labels:
+        return None
+
+    def key(p):
+        return (0 if "train" in p.name else 1, p.name)
+    images.sort(key=key)
+    for img in images:
+        stem = img.name.replace("images", "labels").replace("idx3", "idx1")
+        match = [lab for lab in labels if lab.name == stem]
+        if match:
+            return str(img), str(match[0])
+    return str(images[0]), str(sorted(labels, key=key)[0])
 
 
 def _split(X, y, fraction: float, seed: int = 0):
@@ -67,8 +87,9 @@ class TrainView(QtWidgets.QWidget):
         self.download_bar.setToolTip("MNIST download progress")
         self.download_bar.setTextVisible(True)
         self.download_bar.hide()
-        self.idx_button = QtWidgets.QPushButton("Choose IDX files…")
-        self.idx_button.setToolTip("Pick an images file and a labels file in MNIST's IDX format (.gz or raw)")
+        self.idx_button = QtWidgets.QPushButton("Choose IDX folder…")
+        self.idx_button.setToolTip("Pick a folder holding an images file and a labels file in MNIST's IDX "
+                                   "format (.gz or raw)")
         self.idx_button.clicked.connect(self.choose_idx)
         self.idx_button.hide()
         form.addRow("Source", self.source)
@@ -264,15 +285,22 @@ class TrainView(QtWidgets.QWidget):
         self.lr.setValue(0.003 if self.optimizer.currentData() == "adam" else 0.05)
 
     def choose_idx(self):
-        images, _ = QtWidgets.QFileDialog.getOpenFileName(self, "IDX images file", str(data_dir()),
-                                                          "IDX images (*idx3* *.gz *.ubyte);;All files (*)")
-        if not images:
-            return
-        labels, _ = QtWidgets.QFileDialog.getOpenFileName(self, "IDX labels file", str(Path(images).parent),
-                                                          "IDX labels (*idx1* *.gz *.ubyte);;All files (*)")
-        if labels:
-            self._idx_files = (images, labels)
-            self.state.say(f"Will train on {Path(images).name} with {Path(labels).name}")
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self, "Folder with IDX files (images and labels, .gz or raw)", str(data_dir()))
+        if folder:
+            self.set_idx_folder(folder)
+
+    def set_idx_folder(self, folder) -> bool:
+        """Use the images and labels files of an IDX folder (training files preferred)."""
+        found = find_idx_pair(folder)
+        if found is None:
+            self.state.say(f"No pair of IDX images and labels files in {folder}", 0)
+            return False
+        self._idx_files = found
+        self.idx_button.setText(f"{Path(folder).name}/{Path(found[0]).name}")
+        self.idx_button.setToolTip(f"Images: {found[0]}\nLabels: {found[1]}\nClick to choose another folder")
+        self.state.say(f"Will train on {Path(found[0]).name} with {Path(found[1]).name}")
+        return True
 
     def make_loader(self):
         """A callable for the worker thread returning (X, y, X_val, y_val), chosen from the form."""
@@ -321,7 +349,7 @@ class TrainView(QtWidgets.QWidget):
                 self.choose_idx()
                 idx_files = self._idx_files
                 if not idx_files:
-                    raise RuntimeError("choose an images file and a labels file first")
+                    raise RuntimeError("choose a folder with IDX images and labels files first")
 
             def load():
                 from cnncore.datasets import load_idx_pair
