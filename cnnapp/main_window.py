@@ -43,7 +43,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
-        self._load_initial_network()
+        self._load_initial_network(resume=load_settings)
         self.draw = DrawView(self.state)
         self.build = BuildView(self.state)
         self.train = TrainView(self.state)
@@ -75,7 +75,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.restore_settings()
 
     # ---------------------------------------------------------------- model
-    def _load_initial_network(self) -> None:
+    def _load_initial_network(self, resume: bool = True) -> None:
+        if resume and self._resume_session():
+            return
         path = st.starter_model_path()
         try:
             from cnncore.modelio import load_model
@@ -96,6 +98,36 @@ class MainWindow(QtWidgets.QMainWindow):
             reason += f"; no network could be built: {e2}"
         QtCore.QTimer.singleShot(0, self, lambda: self.state.say(
             f"The starter model could not be loaded ({reason}).", 0))
+
+    def _resume_session(self) -> bool:
+        """Reopen the network the last session closed with (it is saved on close)."""
+        path = st.session_model_path()
+        if not path.exists():
+            return False
+        try:
+            from cnncore.modelio import load_model
+            net = load_model(str(path))
+        except Exception as e:  # noqa: BLE001 - a bad file: fall back on the starter model
+            QtCore.QTimer.singleShot(0, self, lambda: self.state.say(
+                f"Could not reopen the network of the last session ({e}); using the starter model.", 0))
+            return False
+        self.state.set_network(net, "the network of your last session", trained=True,
+                               history=getattr(net, "history", None))
+        return True
+
+    def save_session(self) -> None:
+        """Keep the current network for the next launch, unless it is the starter model."""
+        net = self.state.network
+        path = st.session_model_path()
+        try:
+            if net is None or "starter" in self.state.source:
+                if path.exists():
+                    path.unlink()
+                return
+            from cnncore.modelio import save_model
+            save_model(str(path), net, history=getattr(net, "history", None))
+        except Exception:  # noqa: BLE001 - closing must never fail
+            pass
 
     def _on_network(self) -> None:
         self._on_network_text()
@@ -224,6 +256,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.backprop.stop_play()
         self.train.shutdown()
+        self.save_session()
         try:
             self.save_settings()
         except Exception:  # noqa: BLE001 - settings are a convenience, never block closing

@@ -55,6 +55,11 @@ def starter_model_path() -> Path:
     return assets_dir() / "starter_model.npz"
 
 
+def session_model_path() -> Path:
+    """Where the network in use is kept between launches (written on close)."""
+    return data_dir() / "last_session_model.npz"
+
+
 def value(s: QtCore.QSettings, key: str, default, kind=None):
     """Read a setting with a type; falls back on ``default`` when absent or malformed."""
     v = s.value(key, None)

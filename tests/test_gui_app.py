@@ -583,3 +583,25 @@ def test_bars_update_while_the_stroke_is_drawn(window, qtbot):
     assert updates[-1] > 0.99            # the bars show an answer before the pen is lifted
     _send_mouse(canvas, QtCore.QEvent.MouseButtonRelease, QtCore.QPointF(ox + side / 2, oy + side * 0.8),
                 QtCore.Qt.NoButton)
+
+
+def test_the_network_in_use_is_kept_for_the_next_launch(qtbot):
+    from cnncore.datasets import generated_digits, to_input
+
+    from cnnapp.main_window import MainWindow
+    w = MainWindow()
+    qtbot.addWidget(w)
+    _tiny_network(w)
+    X = to_input(generated_digits(20, seed=8)[0])
+    expected = w.state.network.predict_proba(X)
+    w.close()
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    assert "last session" in w2.state.source
+    assert np.array_equal(w2.state.network.predict_proba(X), expected)
+    # Back to the starter model: nothing is kept, the next launch starts from it again.
+    w2.state.set_network(w2.state.network, "the starter model", trained=True)
+    w2.close()
+    w3 = MainWindow()
+    qtbot.addWidget(w3)
+    assert "starter" in w3.state.source
