@@ -19,6 +19,21 @@ __all__ = ["Optimizer", "SGD", "Adam", "make_optimizer", "DEFAULT_LR"]
 DEFAULT_LR = {"sgd": 0.05, "adam": 0.003}
 
 
+def _flush_tiny(a: np.ndarray, tmp: np.ndarray, mask: np.ndarray) -> None:
+    """Set entries of ``a`` within a factor 10⁶ of the smallest normal float to 0.
+
+    A moment of a weight whose gradient stays 0 (a dead ReLU, a pixel that is
+    always blank) shrinks geometrically towards the subnormal floats, and CPUs
+    compute with those tens of times more slowly: without this a batch-1 Adam
+    step of the wide preset took 3.7 ms instead of 0.15 ms. Values this small
+    move no weight by anything a float32 can show.
+    """
+    np.abs(a, out=tmp)
+    np.less(tmp, np.finfo(a.dtype).tiny * 1e6, out=mask)
+    if mask.any():
+        np.copyto(a, 0, where=mask)
+
+
 class Optimizer:
     """Base class: ``step(grads)`` moves every parameter against its gradient."""
 
@@ -39,6 +54,8 @@ class Optimizer:
         if decay_mask is not None:
             self.decay_mask.update(decay_mask)
         self._buf = {k: np.empty_like(p) for k, p in params.items()} if weight_decay else {}
+        self._mask = {k: np.empty(p.shape, dtype=bool) for k, p in params.items()}
+        self._scratch = {k: np.empty_like(p) for k, p in params.items()}
 
     def _grad(self, key: str, g: np.ndarray) -> np.ndarray:
         """``g + λ·w`` where weights decay (into a reused buffer), else ``g``."""
@@ -84,6 +101,7 @@ class SGD(Optimizer):
                 v = self.v[k]
                 v *= self.momentum
                 v += g
+                _flush_tiny(v, self._scratch[k], self._mask[k])
                 g = v
             p -= lr * g
 
@@ -126,10 +144,13 @@ class Adam(Optimizer):
             m *= b1
             np.multiply(g, 1 - b1, out=tmp)
             m += tmp
+            _flush_tiny(m, tmp, self._mask[k])
             v *= b2
             np.multiply(g, g, out=tmp)
             tmp *= (1 - b2)
             v += tmp
+            if self.t % 32 == 0:  # v shrinks only by 0.999 a step: an occasional check is enough
+                _flush_tiny(v, tmp, self._mask[k])
             np.sqrt(v, out=tmp)
             tmp *= inv_sqrt_c2
             tmp += self.eps

@@ -257,3 +257,20 @@ def test_default_preset_reaches_98_percent(shared_mnist):
     events = _run(Trainer(net, X[:6500], y[:6500], X[6500:], y[6500:], TrainConfig()))
     assert events[-1].reason == "done"
     assert net.history[-1]["val_accuracy"] >= 0.98
+
+
+@pytest.mark.parametrize("make", [lambda p: Adam(p, lr=0.01), lambda p: SGD(p, lr=0.01, momentum=0.9)])
+def test_optimizer_state_never_goes_subnormal(make, rng):
+    """A weight whose gradient stays 0 must not leave subnormal floats in the optimizer (they are slow)."""
+    p = {"L0.W": rng.standard_normal(50).astype(np.float32)}
+    opt = make(p)
+    g = rng.standard_normal(50).astype(np.float32)
+    opt.step({"L0.W": g})
+    zero = {"L0.W": np.zeros(50, np.float32)}
+    for _ in range(1200):               # 0.9**1200 would be far below the smallest normal float32
+        opt.step(zero)
+    tiny = np.finfo(np.float32).tiny
+    for state in ([opt.m["L0.W"], opt.v["L0.W"]] if isinstance(opt, Adam) else [opt.v["L0.W"]]):
+        assert not np.any((state != 0) & (np.abs(state) < tiny))
+    if isinstance(opt, Adam):
+        assert not opt.m["L0.W"].any()
