@@ -29,6 +29,27 @@ def _learn_panel(parent):
         return label
 
 
+class LazyTab(QtWidgets.QWidget):
+    """A tab whose content is built the first time it is shown (keeps the start fast)."""
+
+    def __init__(self, factory, parent=None):
+        super().__init__(parent)
+        self._factory = factory
+        self.content = None
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+
+    def ensure(self):
+        if self.content is None:
+            self.content = self._factory(self)
+            self.layout().addWidget(self.content)
+        return self.content
+
+    def showEvent(self, ev):
+        self.ensure()
+        super().showEvent(ev)
+
+
 class MainWindow(QtWidgets.QMainWindow):
     """The app's window. Building it never blocks: the starter model is a small file; without it
     a fresh network is built and the Draw tab says it is untrained."""
@@ -48,7 +69,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.build = BuildView(self.state)
         self.train = TrainView(self.state)
         self.backprop = BackpropView(self.state)
-        self.learn = _learn_panel(self)
+        self.learn = LazyTab(_learn_panel)
         for w, name, tip in ((self.draw, "&Draw", "Draw a digit and see what the network answers (Ctrl+1)"),
                              (self.build, "&Build", "Edit the layers of the network (Ctrl+2)"),
                              (self.train, "&Train", "Train the network and watch it learn (Ctrl+3)"),

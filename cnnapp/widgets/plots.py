@@ -201,13 +201,7 @@ class ConfusionPlot(pg.PlotWidget):
         self._img.setRect(QtCore.QRectF(0, 0, 10, 10))
         p.addItem(self._img)
         p.setRange(xRange=(0, 10), yRange=(0, 10), padding=0.02)
-        self._labels = []
-        for r in range(10):
-            for c in range(10):
-                t = pg.TextItem("", anchor=(0.5, 0.5), color=(255, 255, 255))
-                t.setPos(c + 0.5, r + 0.5)
-                p.addItem(t)
-                self._labels.append(t)
+        self._labels = []          # the 100 count labels, made on the first real matrix
         self.set_matrix(np.zeros((10, 10), dtype=int))
 
     def set_matrix(self, m) -> None:
@@ -216,6 +210,14 @@ class ConfusionPlot(pg.PlotWidget):
         # Sequential colours on a square-root scale so the few mistakes stay visible.
         self._img.setImage(np.sqrt(m.astype(np.float32)), levels=(0, np.sqrt(hi)), lut=SEQ_LUT)
         self._img.setRect(QtCore.QRectF(0, 0, 10, 10))
+        if not self._labels and m.any():
+            p = self.getPlotItem()
+            for r in range(10):
+                for c in range(10):
+                    t = pg.TextItem("", anchor=(0.5, 0.5), color=(255, 255, 255))
+                    t.setPos(c + 0.5, r + 0.5)
+                    p.addItem(t)
+                    self._labels.append(t)
         for k, t in enumerate(self._labels):
             v = int(m.flat[k])
             t.setText(str(v) if v else "")
