@@ -222,8 +222,8 @@ class BackpropView(QtWidgets.QWidget):
         self.legend = QtWidgets.QLabel(
             "<span style='color:#555'>Colours: activations in <b>viridis</b> (dark = low, yellow = high); "
             "weights, z and gradients in <b>blue–white–red</b> with white at zero and the same scale "
-            "on both sides. Orange squares: max-pool winners. Click a number: magenta frames show it "
-            "and the numbers it was computed from.</span>")
+            "on both sides. Orange corner: the winner of a max-pool window. Click a number: orange "
+            "frames show it and the numbers it was computed from.</span>")
         self.legend.setWordWrap(True)
         right = QtWidgets.QWidget()
         rl = QtWidgets.QVBoxLayout(right)

@@ -176,15 +176,15 @@ class MapGrid(QtWidgets.QScrollArea):
         self._arrays: dict[str, np.ndarray] = {}
         self._n_images = 0
         self._highlight = QtWidgets.QGraphicsRectItem()
-        self._highlight.setPen(pg.mkPen((255, 140, 0), width=2))
+        self._highlight.setPen(pg.mkPen((20, 20, 20), width=1.5, style=QtCore.Qt.DashLine))
         self._highlight.setZValue(20)
         self._highlight.hide()
         self.view.scene().addItem(self._highlight)
         self._source_marks = QtWidgets.QGraphicsPathItem()
-        self._source_marks.setPen(pg.mkPen((230, 0, 230), width=1.5))
+        self._source_marks.setPen(pg.mkPen((255, 140, 0), width=1.5))
         self._source_marks.setZValue(15)
         self._target_mark = QtWidgets.QGraphicsPathItem()
-        self._target_mark.setPen(pg.mkPen((230, 0, 230), width=3))
+        self._target_mark.setPen(pg.mkPen((255, 140, 0), width=3.5))
         self._target_mark.setZValue(16)
         self.view.scene().addItem(self._source_marks)
         self.view.scene().addItem(self._target_mark)
@@ -304,7 +304,8 @@ class MapGrid(QtWidgets.QScrollArea):
 
     def _new_mark(self):
         it = QtWidgets.QGraphicsPathItem()
-        it.setPen(pg.mkPen((255, 90, 0), width=1.2))
+        it.setPen(QtGui.QPen(QtCore.Qt.NoPen))
+        it.setBrush(QtGui.QColor(255, 140, 0))
         it.setZValue(3)
         return it
 
@@ -373,7 +374,12 @@ class MapGrid(QtWidgets.QScrollArea):
                         m = marks[prefix] if marks.ndim == a.ndim else None
                         if m is not None:
                             for rr, cc in zip(*np.nonzero(m)):
-                                mark_path.addRect(rect.x() + cc * s + 1, rect.y() + rr * s + 1, s - 2, s - 2)
+                                # An orange corner on each winner, as in the Learn tab.
+                                x0, y0, k = rect.x() + cc * s, rect.y() + rr * s, max(2.0, s * 0.55)
+                                mark_path.addPolygon(QtGui.QPolygonF([QtCore.QPointF(x0, y0),
+                                                                      QtCore.QPointF(x0 + k, y0),
+                                                                      QtCore.QPointF(x0, y0 + k)]))
+                                mark_path.closeSubpath()
                 y += rows_used * (th + _GAP)
             elif kind0 == "matrix":
                 h, w = a.shape
