@@ -57,7 +57,7 @@ def _build_styles():
                [[0, 1], [1, 2, 3], [4, 3, 5]]),
     ]
     # 2: hook, diagonal and a flat foot (sharp corner); with a loop at the foot;
-    # drawn in one sweep; a small hook on a long straight diagonal (z-like).
+    # drawn in one sweep; a small hook on a long straight diagonal (z-like); a big curl at the foot.
     S[2] = [
         _style(4, [(0.05, 0.28), (0.3, 0.02), (0.7, 0.02), (0.93, 0.27), (0.75, 0.55), (0.35, 0.8),
                    (0.0, 1.0), (0.5, 0.98), (1.0, 1.0)],
@@ -70,6 +70,10 @@ def _build_styles():
                [[0, 1, 2, 3, 4, 5, 6, 7]]),
         _style(2, [(0.1, 0.2), (0.4, 0.0), (0.75, 0.08), (0.78, 0.3), (0.05, 1.0), (1.0, 0.97)],
                [[0, 1, 2, 3, 4], [4, 5]]),
+        _style(2, [(0.05, 0.3), (0.3, 0.02), (0.72, 0.0), (0.95, 0.25), (0.75, 0.52), (0.35, 0.78),
+                   (0.08, 0.97), (0.35, 1.0), (0.58, 0.85), (0.5, 0.68), (0.35, 0.8), (0.55, 0.97),
+                   (0.8, 1.0), (1.0, 0.93)],
+               [list(range(14))]),
     ]
     # 3: two bowls meeting at a cusp; a flat-topped 3 (like a z on top of a bowl).
     S[3] = [
