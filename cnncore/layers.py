@@ -41,6 +41,7 @@ class Layer:
         self.dtype = np.dtype(dtype)
         self.activation = spec.get("activation")
         self.W = self.b = self.dW = self.db = None
+        self._gW = self._gb = None  # set by Network: views into its flat gradient buffer
         self.clear()
 
     def clear(self):
@@ -198,8 +199,13 @@ class Dense(Layer):
         self.dy = dy
         dz = activations.backward(self.activation, dy, self.z, self.y)
         self.dz = dz
-        self.dW = dz.T @ self.x          # (units, inputs), summed over the batch
-        self.db = dz.sum(axis=0)
+        gW, gb = self._gW, self._gb
+        if gW is not None:  # inside a Network: write straight into its flat gradient buffer
+            self.dW = np.matmul(dz.T, self.x, out=gW)   # (units, inputs), summed over the batch
+            self.db = np.sum(dz, axis=0, out=gb)
+        else:
+            self.dW = dz.T @ self.x
+            self.db = dz.sum(axis=0)
         self.dx = dz @ self.W if need_dx else None
         return self.dx
 

@@ -220,7 +220,8 @@ class Network:
         d = dlogits
         for layer in reversed(self.layers):
             d = layer.backward(d, need_dx=layer.index > 0 or need_input_grad)
-            if layer.has_params:  # gather the gradients into flat_grads (grads() returns views of it)
+            if layer.has_params and layer.dW is not layer._gW:
+                # gather the gradients into flat_grads (grads() returns views of it)
                 layer._gW[...] = layer.dW
                 layer._gb[...] = layer.db
                 layer.dW, layer.db = layer._gW, layer._gb
