@@ -1,5 +1,4 @@
 """DrawingsDataset: the user's drawings, saved atomically on every change."""
-import os
 
 import numpy as np
 import pytest
