@@ -191,10 +191,11 @@ class DownloadWorker(QtCore.QObject):
     finished = QtCore.Signal(object)                  # dict name -> path
     failed = QtCore.Signal(str)
 
-    def __init__(self, cache_dir=None, mirrors=None):
+    def __init__(self, cache_dir=None, mirrors=None, checksums=None):
         super().__init__()
         self.cache_dir = cache_dir
         self.mirrors = mirrors
+        self.checksums = checksums
         self._last = 0.0
 
     @QtCore.Slot()
@@ -204,6 +205,8 @@ class DownloadWorker(QtCore.QObject):
             kw = {"cache_dir": self.cache_dir, "progress": self._progress}
             if self.mirrors is not None:
                 kw["mirrors"] = self.mirrors
+            if self.checksums is not None:
+                kw["checksums"] = self.checksums
             paths = fetch_mnist(**kw)
         except Exception as e:  # noqa: BLE001
             self.failed.emit(f"Could not download MNIST: {e}")

@@ -160,6 +160,9 @@ def test_architecture_that_does_not_fit_is_refused(window):
     assert window.state.network is before
     editor.set_value(2, "kernel", 5)
     assert editor.valid() and build.apply_button.isEnabled()
+    asked = []
+    build.confirm = lambda text: asked.append(text) or False     # "keep my trained weights"
+    assert build.apply() is False and window.state.network is before and asked
     build.confirm = lambda text: True
     assert build.apply() is True and window.state.network is not before
     assert not window.state.trained
@@ -605,3 +608,49 @@ def test_the_network_in_use_is_kept_for_the_next_launch(qtbot):
     w3 = MainWindow()
     qtbot.addWidget(w3)
     assert "starter" in w3.state.source
+
+
+def test_mnist_download_with_progress_then_training_starts(window, qtbot, tmp_path):
+    """MNIST from a local server (never the internet): the bar moves, then training starts."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    from conftest import write_idx
+    from cnncore.datasets import MNIST_FILES, generated_digits
+
+    served = tmp_path / "served"
+    served.mkdir()
+    X, y = generated_digits(400, seed=11)
+    write_idx(served / MNIST_FILES["train-images"], X)
+    write_idx(served / MNIST_FILES["train-labels"], y)
+    sums = {MNIST_FILES[k]: hashlib.md5((served / MNIST_FILES[k]).read_bytes()).hexdigest()
+            for k in ("train-images", "train-labels")}
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+
+    class Quiet(handler.func):
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _tiny_network(window)
+        train = window.train
+        train.source.setCurrentIndex(train.source.findData("mnist"))
+        train.epochs.setValue(1)
+        real = train.download_mnist
+        train.download_mnist = lambda: real(mirrors=[f"http://127.0.0.1:{server.server_address[1]}/"],
+                                            checksums=sums)
+        progress = []
+        train.download_bar.valueChanged.connect(progress.append)
+        with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
+            assert not train.start()          # first the download ...
+            assert train.download_bar.isVisibleTo(train)
+        assert blocker.args[0].reason == "done"  # ... then the training it was waiting for
+        assert progress and max(progress) == 1000
+        assert "downloaded" in train.download_bar.format() or "ready" in train.download_bar.format()
+        assert train.confusion.matrix().sum() == 60
+    finally:
+        server.shutdown()
+        server.server_close()

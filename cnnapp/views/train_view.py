@@ -336,8 +336,9 @@ class TrainView(QtWidgets.QWidget):
         elif key == "mnist":
             paths = self.state.datasets.get("mnist_paths")
             if paths is None:
+                self._start_after_download = True
                 self.download_mnist()
-                raise RuntimeError("MNIST is being downloaded; press Start again when it is done")
+                raise RuntimeError("MNIST is being downloaded first; training starts when it is ready")
 
             def load():
                 from cnncore.datasets import load_idx_pair
@@ -356,11 +357,12 @@ class TrainView(QtWidgets.QWidget):
                 return _split(*limit(*load_idx_pair(*idx_files)), frac)
         return load
 
-    def download_mnist(self, mirrors=None) -> None:
-        """Fetch MNIST in a worker thread (``mirrors``: other base URLs, for tests)."""
+    def download_mnist(self, mirrors=None, checksums=None) -> None:
+        """Fetch MNIST in a worker thread (``mirrors``, ``checksums``: other servers and files,
+        for tests)."""
         if self.dl_thread is not None:
             return
-        self.dl_worker = DownloadWorker(mirrors=mirrors)
+        self.dl_worker = DownloadWorker(mirrors=mirrors, checksums=checksums)
         self.dl_worker.progress.connect(self._on_download_progress)
         self.dl_worker.finished.connect(self._on_download_done)
         self.dl_worker.failed.connect(self._on_download_failed)
@@ -383,9 +385,14 @@ class TrainView(QtWidgets.QWidget):
         self.download_bar.setRange(0, 1)
         self.download_bar.setValue(1)
         self.download_bar.setFormat("MNIST is ready")
-        self.state.say("MNIST downloaded and checked. Press Start to train on it.")
+        self.state.say("MNIST downloaded and checked.")
+        if getattr(self, "_start_after_download", False):
+            self._start_after_download = False
+            if self.source.currentData() == "mnist" and self.thread is None:
+                QtCore.QTimer.singleShot(0, self, self.start)
 
     def _on_download_failed(self, msg):
+        self._start_after_download = False
         self.download_bar.hide()
         self.state.say(msg, 0)
 
