@@ -11,6 +11,11 @@
 ``--torch`` trains the same architecture in PyTorch instead (faster on some
 machines; used while the generator was tuned). The goal is 85% or more on the
 real digits.
+
+Measured on the 2-core development machine (lenet, Adam with the Trainer's
+defaults, batch 32): 60,000 digits, 3 epochs: 94.0% (seed 0) and 93.8% (seed 1);
+10,000 digits, 5 epochs: 91.6%. Generating 60,000 digits takes 4-12 s there,
+depending on how busy the machine is.
 """
 from __future__ import annotations
 
