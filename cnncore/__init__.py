@@ -10,6 +10,18 @@ Kernels (NCHW layout, filters ``(F, C, KH, KW)``, float32 or float64)::
 The textbook identities the app draws: ``dilate``, ``flip_filters``.
 The slow twin of every kernel, written from the equations: ``cnncore.reference``.
 """
+import os as _os
+
+# Set before NumPy loads its BLAS and the kernels load the OpenMP runtime; a
+# user's own setting wins. Idle OpenMP threads sleep instead of spinning: on a
+# laptop the GUI and other programs share the cores, and spinning threads made
+# training ten times slower there (10 s instead of 0.8 s an epoch, 2 busy
+# cores). The dense layers' matrix products are small, so one BLAS thread beats
+# a pool that idles next to the kernels' own threads.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+_os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+_os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 from .kernels import (
     avgpool2d_backward,
     avgpool2d_forward,

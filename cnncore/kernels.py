@@ -32,7 +32,7 @@ __all__ = [
 
 # Below this many multiply-adds a call runs on one thread: waking a second
 # thread costs more than it saves on a layer this small.
-_PARALLEL_MIN_WORK = 100_000
+_PARALLEL_MIN_WORK = 1_000_000
 
 
 def _default_threads() -> int:

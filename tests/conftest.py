@@ -6,16 +6,8 @@ test) and skips, saying why, when that folder is absent.
 """
 from __future__ import annotations
 
-import os
-
-# The same thread settings as the app and the command line (cnnapp/__init__.py),
-# set before NumPy and the kernels load: idle OpenMP threads sleep, BLAS runs on
-# one thread. On a busy machine spinning threads make every test much slower.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
-
-import gzip  # noqa: E402
+import cnncore  # noqa: F401  (first: it sets the thread environment before NumPy loads)
+import gzip
 import struct
 import sys
 from pathlib import Path
