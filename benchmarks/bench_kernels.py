@@ -14,12 +14,13 @@ A ratio above 1 means cnncore is faster. Absolute times vary from machine to
 machine and from minute to minute; the ratios, measured in the same process
 with interleaved repetitions, are what to compare. Pooling rotates through
 several different real inputs so that a fixed input cannot flatter the branch
-predictor.
+predictor. Inputs are real: the first convolution sees MNIST digits from
+``../shared/data/mnist`` (generated digits when that folder is absent), and
+every other layer sees the ReLU of a convolution of them.
 """
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -130,10 +131,39 @@ def np_maxpool_backward(dy, k, shape, K):
     return dx
 
 
+# --------------------------------------------------------------------- data
+
+def real_inputs(N, C, H, W, rng, count=1):
+    """``count`` batches of shape (N, C, H, W) made from real digits.
+
+    One channel at 28×28: the digits themselves. Otherwise: ReLU of random 5×5
+    filters over the digits (resized by cropping/tiling to H×W), which has the
+    sparse, clustered look of a real feature map.
+    """
+    from cnncore.datasets import generated_digits, load_shared_mnist, to_input
+    try:
+        X, _ = load_shared_mnist()
+    except Exception:                       # no ../shared here: generated digits instead
+        X, _ = generated_digits(2000, seed=0)
+    digits = to_input(X)                    # (M, 1, 28, 28) float32
+    out = []
+    for _ in range(count):
+        idx = rng.integers(0, len(digits), N)
+        d = digits[idx]
+        if C == 1 and (H, W) == (28, 28):
+            out.append(np.ascontiguousarray(d))
+            continue
+        w = rng.standard_normal((C, 1, 5, 5)).astype(np.float32) * 0.3
+        maps = np.maximum(cnncore.conv2d_forward(d, w, np.zeros(C, np.float32), 1, 2), 0)  # (N, C, 28, 28)
+        reps = (1, 1, -(-H // 28), -(-W // 28))
+        out.append(np.ascontiguousarray(np.tile(maps, reps)[:, :, :H, :W]))
+    return out
+
+
 # --------------------------------------------------------------------- runs
 
 def bench_conv(name, C, H, W, F, K, P, N, threads, rng, first):
-    x = rng.random((N, C, H, W), dtype=np.float32)
+    x = real_inputs(N, C, H, W, rng)[0]
     w = (rng.standard_normal((F, C, K, K)) * 0.1).astype(np.float32)
     b = np.zeros(F, np.float32)
     Ho, Wo = conv_output_size((H, W), K, 1, P)
@@ -157,7 +187,7 @@ def bench_conv(name, C, H, W, F, K, P, N, threads, rng, first):
 
 
 def bench_pool(name, C, H, W, N, threads, rng):
-    inputs = [rng.random((N, C, H, W), dtype=np.float32) for _ in range(8)]
+    inputs = real_inputs(N, C, H, W, rng, count=8)
     y0, a0 = cnncore.maxpool2d_forward(inputs[0], 2)
     dys = [rng.standard_normal(y0.shape).astype(np.float32) for _ in range(8)]
     args = [cnncore.maxpool2d_forward(xi, 2)[1] for xi in inputs]
@@ -182,6 +212,14 @@ def bench_pool(name, C, H, W, N, threads, rng):
             tdy[(i := nxt())], tin[i], [2, 2], [2, 2], [0, 0], [1, 1], False, tidx[i]))
     nbytes = inputs[0].nbytes
     return t, nbytes
+
+
+def add_lenet(totals, name, N, nt, t):
+    """Add a LeNet layer's times to the per-(batch, threads) totals."""
+    if name.startswith("lenet"):
+        acc = totals.setdefault((N, nt), {})
+        for key, v in t.items():
+            acc[key] = acc.get(key, 0.0) + v
 
 
 def ratio(t, base, key):
@@ -210,10 +248,7 @@ def main(argv=None):
         for N in batches:
             for li, (name, C, H, W, F, K, P) in enumerate(CONV_LAYERS):
                 t, ff, fb = bench_conv(name, C, H, W, F, K, P, N, nt, rng, first=name.endswith(("5×5", "p1")) and C == 1)
-                if name.startswith("lenet"):
-                    acc = totals.setdefault((N, nt), {})
-                    for key, v in t.items():
-                        acc[key] = acc.get(key, 0.0) + v
+                add_lenet(totals, name, N, nt, t)
                 print(f"{name:28s} {N:3d} {nt:3d} | {t['ours_f'] * 1e6:9.1f} {ff / t['ours_f'] / 1e9:7.1f} "
                       f"{ratio(t, 'np', 'f'):>7s} {ratio(t, 'pt', 'f'):>8s} | {t['ours_b'] * 1e6:9.1f} "
                       f"{fb / t['ours_b'] / 1e9:7.1f} {ratio(t, 'np', 'b'):>7s} {ratio(t, 'pt', 'b'):>8s}")
@@ -227,10 +262,7 @@ def main(argv=None):
         for N in batches:
             for name, C, H, W in POOL_LAYERS:
                 t, nbytes = bench_pool(name, C, H, W, N, nt, rng)
-                if name.startswith("lenet"):
-                    acc = totals.setdefault((N, nt), {})
-                    for key, v in t.items():
-                        acc[key] = acc.get(key, 0.0) + v
+                add_lenet(totals, name, N, nt, t)
                 print(f"{name:28s} {N:3d} {nt:3d} | {t['ours_f'] * 1e6:9.1f} {nbytes / t['ours_f'] / 1e9:7.2f} "
                       f"{ratio(t, 'np', 'f'):>7s} {ratio(t, 'pt', 'f'):>8s} | {t['ours_b'] * 1e6:9.1f} "
                       f"{ratio(t, 'np', 'b'):>7s} {ratio(t, 'pt', 'b'):>8s}")

@@ -6,18 +6,18 @@ test) and skips, saying why, when that folder is absent.
 """
 from __future__ import annotations
 
-import cnncore  # noqa: F401  (first: it sets the thread environment before NumPy loads)
 import gzip
 import struct
 import sys
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # test the working tree (built in place) without installing it
     sys.path.insert(0, str(REPO))
+
+import cnncore  # noqa: E402,F401  (before NumPy: it sets the thread environment)
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 SHARED_IMAGES = SHARED_MNIST / "mnist8k-images-idx3-ubyte.gz"
 SHARED_LABELS = SHARED_MNIST / "mnist8k-labels-idx1-ubyte.gz"
