@@ -18,6 +18,7 @@ if str(REPO) not in sys.path:  # test the working tree (built in place) without 
 import cnncore  # noqa: E402,F401  (before NumPy: it sets the thread environment)
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 SHARED_IMAGES = SHARED_MNIST / "mnist8k-images-idx3-ubyte.gz"
 SHARED_LABELS = SHARED_MNIST / "mnist8k-labels-idx1-ubyte.gz"
