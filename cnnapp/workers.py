@@ -79,6 +79,12 @@ class TrainWorker(QtCore.QObject):
     # ------------------------------------------------------------ worker side
     @QtCore.Slot()
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            _home(self)
+
+    def _run(self) -> None:
         from cnncore.training import BatchEvent, EpochEvent, FinishedEvent, Trainer
         _be_nice()
         try:
@@ -201,6 +207,12 @@ class DownloadWorker(QtCore.QObject):
     @QtCore.Slot()
     def run(self) -> None:
         try:
+            self._run()
+        finally:
+            _home(self)
+
+    def _run(self) -> None:
+        try:
             from cnncore.datasets import fetch_mnist
             kw = {"cache_dir": self.cache_dir, "progress": self._progress}
             if self.mirrors is not None:
@@ -220,16 +232,24 @@ class DownloadWorker(QtCore.QObject):
             self.progress.emit(done, total, str(name))
 
 
+def _home(worker: QtCore.QObject) -> None:
+    """Hand the worker back to the GUI thread when its run ends. Python owns the worker and
+    deletes it there; a ``deleteLater`` in the ending thread would race that deletion."""
+    app = QtCore.QCoreApplication.instance()
+    if app is not None:
+        worker.moveToThread(app.thread())
+
+
 def start_in_thread(worker: QtCore.QObject, parent: QtCore.QObject, name: str) -> QtCore.QThread:
-    """Move ``worker`` to a new QThread, run ``worker.run`` there, and clean both up when it ends."""
+    """Move ``worker`` to a new QThread (a child of ``parent``) and run ``worker.run`` there.
+    The thread quits when the worker says it is done; the caller keeps a reference to the
+    worker until the thread's ``finished`` signal and then drops it."""
     thread = QtCore.QThread(parent)
     thread.setObjectName(name)
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
-    done = getattr(worker, "finished")
-    done.connect(thread.quit)
-    if hasattr(worker, "failed") and isinstance(worker, DownloadWorker):
+    worker.finished.connect(thread.quit)
+    if isinstance(worker, DownloadWorker):
         worker.failed.connect(thread.quit)
-    thread.finished.connect(worker.deleteLater)
     thread.start()
     return thread

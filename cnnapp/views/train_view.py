@@ -397,6 +397,8 @@ class TrainView(QtWidgets.QWidget):
         self.state.say(msg, 0)
 
     def _on_download_thread_end(self):
+        if self.dl_thread is not None:
+            self.dl_thread.deleteLater()
         self.dl_thread = None
         self.dl_worker = None
 
@@ -626,6 +628,8 @@ class TrainView(QtWidgets.QWidget):
         self.trainingFinished.emit(ev)
 
     def _on_thread_end(self) -> None:
+        if self.thread is not None:
+            self.thread.deleteLater()
         self.thread = None
         self.worker = None
 
