@@ -35,7 +35,7 @@ class ProbabilityPlot(pg.PlotWidget):
         _style_plot(p, "What the network thinks", "probability", "digit")
         p.setMouseEnabled(False, False)
         p.hideButtons()
-        p.setYRange(0, 1.02, padding=0)
+        p.setYRange(0, 1.12, padding=0)   # room for the percentage above the tallest bar
         p.setXRange(-0.6, 9.6, padding=0)
         p.getAxis("bottom").setTicks([[(i, str(i)) for i in range(10)]])
         p.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
@@ -58,7 +58,7 @@ class ProbabilityPlot(pg.PlotWidget):
         brushes = [pg.mkBrush(ACCENT if i == best else GREY) for i in range(10)]
         self._bars.setOpts(height=p, brushes=brushes)
         self._text.setText(f"{p[best]:.0%}")
-        self._text.setPos(best, min(p[best] + 0.09, 1.0))
+        self._text.setPos(best, p[best] + 0.01)
 
     def probabilities(self) -> np.ndarray:
         return self._probs.copy()
