@@ -218,7 +218,11 @@ def test_training_in_the_worker_fills_the_plots_and_keeps_the_gui_alive(window, 
     assert blocker.args[0].reason == "done", blocker.args[0]
     assert window.findChild(QtWidgets.QWidget, "lossPlot").point_count() == 2 * 38
     assert window.findChild(QtWidgets.QWidget, "accuracyPlot").point_count() == 2
+    assert train.confusion.matrix().sum() == 0          # drawn when its tab is shown
+    train.bottom_tabs.setCurrentWidget(train.confusion)
     assert train.confusion.matrix().sum() == 300
+    train.bottom_tabs.setCurrentWidget(train.gallery)
+    assert train.gallery.count() > 0 and "→" in train.gallery.item(0).text()
     assert train.live.map_count() > 0
     assert max(gaps) < 1.0, f"the GUI thread stalled for {max(gaps):.2f} s"
     qtbot.waitUntil(lambda: not train.is_running(), timeout=5000)
@@ -567,6 +571,7 @@ def test_train_on_an_idx_folder(window, qtbot, shared_mnist_dir, tmp_path):
     with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
         assert train.start()
     assert blocker.args[0].reason == "done"
+    train.bottom_tabs.setCurrentWidget(train.confusion)
     assert train.confusion.matrix().sum() == 96      # 15% of 640 held out
 
 
@@ -650,7 +655,31 @@ def test_mnist_download_with_progress_then_training_starts(window, qtbot, tmp_pa
         assert blocker.args[0].reason == "done"  # ... then the training it was waiting for
         assert progress and max(progress) == 1000
         assert "downloaded" in train.download_bar.format() or "ready" in train.download_bar.format()
+        train.bottom_tabs.setCurrentWidget(train.confusion)
         assert train.confusion.matrix().sum() == 60
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_map_grid_updates_in_place_when_only_the_numbers_change(qtbot):
+    from cnnapp.widgets.heatmap import MapGrid, MapGroup
+    grid = MapGrid()
+    qtbot.addWidget(grid)
+    grid.resize(600, 400)
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(1, 4, 6, 6)).astype(np.float32)
+    grid.set_groups([MapGroup("L0.z", a, "z", diverging=True), MapGroup("probs", rng.random((1, 10)))])
+    items = list(grid.map_items())
+    rects = [QtCore.QRectF(t.rect) for t in grid.tiles()]
+    b = 3 * a
+    grid.set_groups([MapGroup("L0.z", b, "z", diverging=True), MapGroup("probs", rng.random((1, 10)))])
+    assert grid.map_items() == items and [t.rect for t in grid.tiles()] == rects
+    assert np.array_equal(items[2].image, b[0, 2])
+    lo, hi = items[0].getLevels()
+    assert hi == pytest.approx(float(np.abs(b).max())) and lo == pytest.approx(-hi)
+    rect = grid.scene_rect_of("L0.z", (0, 1, 2, 3))
+    got = []
+    grid.hovered.connect(lambda k, i, v: got.append(v))
+    grid._on_hover(rect.center())
+    assert got[-1] == pytest.approx(float(b[0, 1, 2, 3]))

@@ -211,6 +211,9 @@ class TrainView(QtWidgets.QWidget):
         self.bottom_tabs.addTab(self.confusion, "Confusion matrix")
         self.bottom_tabs.addTab(self.gallery, "Misclassified")
         self.bottom_tabs.setToolTip("")
+        self._epoch_views = None
+        self._shown_confusion = self._shown_gallery = None
+        self.bottom_tabs.currentChanged.connect(self._refresh_epoch_views)
         top = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
         top.addWidget(self.loss_plot)
         top.addWidget(self.acc_plot)
@@ -230,9 +233,9 @@ class TrainView(QtWidgets.QWidget):
         lay = QtWidgets.QHBoxLayout(self)
         lay.addWidget(self.splitter)
 
-        self._pending = {"x": [], "loss": [], "ips": []}
-        self._plot_timer = QtCore.QTimer(self, singleShot=True, interval=250)
-        self._plot_timer.timeout.connect(self._flush_plots)
+        self._pending = {"x": [], "loss": [], "ips": [], "x_speed": []}
+        self._plot_timer = QtCore.QTimer(self, singleShot=True, interval=150)
+        self._plot_timer.timeout.connect(lambda: self._flush_plots(everything=False))
         self._on_source()
         self._set_running(False)
         self.state.networkChanged.connect(self.show_network_maps)
@@ -425,7 +428,7 @@ class TrainView(QtWidgets.QWidget):
         self.loss_plot.clear_data()
         self.acc_plot.clear_data()
         self.speed_plot.clear_data()
-        self._pending = {"x": [], "loss": [], "ips": []}
+        self._pending = {"x": [], "loss": [], "ips": [], "x_speed": []}
         for plot in (self.loss_plot, self.speed_plot):
             plot.set_epochs(self.epochs.value())
         self.acc_plot.getPlotItem().setXRange(0.5, self.epochs.value() + 0.5, padding=0)
@@ -509,6 +512,7 @@ class TrainView(QtWidgets.QWidget):
         # costliest thing the GUI thread does while training.
         self._pending["x"].extend(d["x"])
         self._pending["loss"].extend(d["loss"])
+        self._pending["x_speed"].extend(d["x"])
         self._pending["ips"].extend(d["ips"])
         if not self._plot_timer.isActive():
             self._plot_timer.start()
@@ -521,34 +525,57 @@ class TrainView(QtWidgets.QWidget):
                              f"{d['ips'][-1]:,.0f} images/s · lr {d['lr']:.2g}<br>"
                              f"about {_duration(left)} left")
 
-    def _flush_plots(self) -> None:
+    def _flush_plots(self, everything: bool = True) -> None:
+        """Hand the batches received so far to the plots. From the timer the two curves take
+        turns, so one repaint never has to redraw both plots."""
         p = self._pending
-        if p["x"]:
+        if not (p["x"] or p["x_speed"]):
+            return
+        self._flush_turn = not getattr(self, "_flush_turn", False)
+        if (everything or self._flush_turn) and p["x"]:
             self.loss_plot.add_points(p["x"], p["loss"])
-            self.speed_plot.add_points(p["x"], p["ips"])
-            self._pending = {"x": [], "loss": [], "ips": []}
+            p["x"], p["loss"] = [], []
+        if (everything or not self._flush_turn) and p["x_speed"]:
+            self.speed_plot.add_points(p["x_speed"], p["ips"])
+            p["x_speed"], p["ips"] = [], []
+        if p["x"] or p["x_speed"]:
+            self._plot_timer.start()
 
     def _on_epoch(self, ev) -> None:
         self._flush_plots()
         val = None if not np.isfinite(ev.val_accuracy) else ev.val_accuracy
         self.acc_plot.add_epoch(ev.epoch, ev.train_accuracy, val)
-        if ev.confusion is not None and np.asarray(ev.confusion).sum() > 0:
-            self.confusion.set_matrix(ev.confusion)
-        self._fill_gallery(ev)
+        # The confusion matrix and the gallery are drawn when their tab is shown: rebuilding
+        # them for a hidden tab after every epoch would only cost the GUI thread time.
+        self._epoch_views = (ev, self.worker.X_val if self.worker is not None else None,
+                             self.worker.y_val if self.worker is not None else None)
+        self._refresh_epoch_views()
         msg = f"Epoch {ev.epoch}: training accuracy {ev.train_accuracy:.1%}"
         if val is not None:
             msg += f", held-out accuracy {val:.1%}"
         self.state.say(msg, 8000)
 
-    def _fill_gallery(self, ev) -> None:
-        w = self.worker
-        if w is None or w.X_val is None or len(ev.misclassified) == 0:
+    def _refresh_epoch_views(self, *_) -> None:
+        if self._epoch_views is None:
             return
-        snap = self.state.snapshot
+        ev, Xv, yv = self._epoch_views
+        current = self.bottom_tabs.currentWidget()
+        if current is self.confusion and self._shown_confusion is not ev:
+            if ev.confusion is not None and np.asarray(ev.confusion).sum() > 0:
+                self.confusion.set_matrix(ev.confusion)
+            self._shown_confusion = ev
+        elif current is self.gallery and self._shown_gallery is not ev:
+            self._fill_gallery(ev, Xv, yv)
+            self._shown_gallery = ev
+
+    def _fill_gallery(self, ev, X_val, y_val) -> None:
         self.gallery.clear()
+        if X_val is None or len(ev.misclassified) == 0:
+            return
+        snap = self.state.snapshot if self.state.training else self.state.network
         idx = np.asarray(ev.misclassified)[:60]
-        Xv = np.asarray(w.X_val)[idx]
-        yv = np.asarray(w.y_val)[idx]
+        Xv = np.asarray(X_val)[idx]
+        yv = np.asarray(y_val)[idx]
         preds = None
         if snap is not None:
             try:

@@ -191,6 +191,7 @@ class MapGrid(QtWidgets.QScrollArea):
         self._by_key: dict = {}
         self._by_prefix: dict = {}
         self._marked = (None, None)
+        self._group_recs: list = []
         self._title_font = QtGui.QFont(self.font())
         self._title_font.setBold(True)
         self._small_font = QtGui.QFont(self.font())
@@ -203,10 +204,52 @@ class MapGrid(QtWidgets.QScrollArea):
 
     # ------------------------------------------------------------------ public
     def set_groups(self, groups: list[MapGroup]) -> None:
+        same = self._same_layout(groups)
         self._groups = list(groups)
         self._marked = (None, None)
         self._arrays = {g.key: np.asarray(g.array) for g in self._groups}
-        self._layout()
+        if same:
+            self._update_in_place()     # e.g. live maps while training: new numbers, same shapes
+        else:
+            self._layout()
+
+    def _same_layout(self, groups) -> bool:
+        recs = self._group_recs
+        if not groups or len(groups) != len(recs):
+            return False
+        for g, r in zip(groups, recs):
+            if (g.key != r["key"] or np.shape(g.array) != r["shape"] or g.diverging != r["diverging"]
+                    or g.marks is not None or r["marks"] or (g.title or g.key) != r["title"]):
+                return False
+        return True
+
+    def _update_in_place(self) -> None:
+        fm = QtGui.QFontMetricsF(self._small_font)
+        for g, r in zip(self._groups, self._group_recs):
+            a = np.asarray(g.array, dtype=np.float32)
+            levels = g.levels or levels_for(a, g.diverging)
+            lut = lut_for(g.diverging)
+            lo_s, hi_s = _fmt(levels[0]), _fmt(levels[1])
+            self._texts[r["lo"]].setText(lo_s)
+            bx = r["tx"] + fm.horizontalAdvance(lo_s) + 6
+            if bx != r["bx"]:
+                self._bars[r["bar"]].setRect(QtCore.QRectF(bx, r["y"] + 5, _BAR_W, 10))
+                self._texts[r["hi"]].setPos(bx + _BAR_W + 6, r["y"] + 3)
+                r["bx"] = bx
+            self._texts[r["hi"]].setText(hi_s)
+            for i in range(*r["tiles"]):
+                t = self._tiles[i]
+                if t.kind == "plane":
+                    img = a[t.prefix]
+                elif t.kind == "matrix":
+                    img = a
+                else:
+                    flat = a.reshape(-1)
+                    img = np.full(t.data.size, np.nan, dtype=np.float32)
+                    img[:flat.size] = flat
+                    img = img.reshape(t.data.shape)
+                t.data = img
+                self._images[i].setImage(img, levels=levels, lut=lut, autoLevels=False)
 
     def groups(self) -> list[MapGroup]:
         return list(self._groups)
@@ -321,6 +364,7 @@ class MapGrid(QtWidgets.QScrollArea):
         avail = max(240, self.viewport().width() - 2 * _GAP)
         self._last_width = self.viewport().width()
         self._tiles = []
+        self._group_recs = []
         n_img = n_bar = n_txt = n_mark = 0
         y = float(_GAP)
         fm = QtGui.QFontMetricsF(self._small_font)
@@ -343,6 +387,9 @@ class MapGrid(QtWidgets.QScrollArea):
             bar.setRect(QtCore.QRectF(bx, y + 5, _BAR_W, 10))
             self._text(n_txt, hi_s, bx + _BAR_W + 6, y + 3, self._small_font, (80, 80, 80))
             n_txt += 1
+            rec = {"key": g.key, "shape": a.shape, "diverging": g.diverging, "marks": g.marks is not None,
+                   "title": g.title or g.key, "lo": n_txt - 2, "hi": n_txt - 1, "bar": n_bar - 1,
+                   "tx": tx, "bx": bx, "y": y, "start": n_img}
             y += _TITLE_H
             # Tiles.
             plan = plan_tiles(g.key, a)
@@ -415,6 +462,8 @@ class MapGrid(QtWidgets.QScrollArea):
                 mi = self._item(self._marks, self._new_mark, n_mark)
                 n_mark += 1
                 mi.setPath(mark_path)
+            rec["tiles"] = (rec.pop("start"), n_img)
+            self._group_recs.append(rec)
             y += _GROUP_GAP
         for pool, n in ((self._images, n_img), (self._bars, n_bar), (self._texts, n_txt),
                         (self._marks, n_mark)):

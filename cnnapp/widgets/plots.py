@@ -220,7 +220,9 @@ class ConfusionPlot(pg.PlotWidget):
                     self._labels.append(t)
         for k, t in enumerate(self._labels):
             v = int(m.flat[k])
-            t.setText(str(v) if v else "")
+            text = str(v) if v else ""
+            if t.textItem.toPlainText() != text:
+                t.setText(text)
             # Dark text on the bright (yellow-green) end of viridis, white on the dark end.
             t.setColor((20, 20, 20) if v > 0.3 * hi else (255, 255, 255))
         self._m = m
