@@ -24,7 +24,7 @@ import tempfile
 
 import numpy as np
 from Cython.Build import cythonize
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 
 DEBUG = os.environ.get("CNNCORE_DEBUG", "0") not in ("", "0")
 ARCH = os.environ.get("CNNCORE_ARCH") or ("generic" if os.environ.get("CIBUILDWHEEL") else "native")
@@ -105,7 +105,9 @@ def _extensions():
 
 
 setup(
-    packages=["cnncore", "cnncore.datasets", "cnnapp", "cnnapp.assets"],
+    # every package below cnncore/ and cnnapp/, plus the top-level assets/
+    # folder, installed as cnnapp.assets so the app finds it with importlib.resources
+    packages=find_packages(include=["cnncore", "cnncore.*", "cnnapp", "cnnapp.*"]) + ["cnnapp.assets"],
     package_dir={"cnnapp.assets": "assets"},
     package_data={"cnncore": ["presets/*.json", "*.pyx", "*.h"], "cnnapp.assets": ["**/*"]},
     ext_modules=_extensions(),

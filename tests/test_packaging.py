@@ -1,0 +1,42 @@
+"""What `pip install .` puts on a user's machine: every module, the presets and the assets.
+
+The tests import the working tree, so a package missing from setup.py would
+pass them all and still break the installed app. This builds the pure-Python
+part of the distribution (setuptools' build_py: no compiling) and compares it
+with the source tree.
+"""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    if not (ROOT / "setup.py").exists():
+        pytest.skip("not a source checkout")
+    out = tmp_path_factory.mktemp("build_py")
+    proc = subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
+def test_every_module_is_installed(built):
+    missing = [str(p.relative_to(ROOT)) for pkg in ("cnncore", "cnnapp")
+               for p in (ROOT / pkg).rglob("*.py") if not (built / p.relative_to(ROOT)).exists()]
+    assert not missing, f"pip install would leave out: {missing}"
+
+
+def test_assets_and_presets_are_installed(built):
+    assets = sorted(p.name for p in (ROOT / "assets").iterdir() if p.is_file())
+    assert "starter_model.npz" in assets and "questions.json" in assets
+    for name in assets:
+        assert (built / "cnnapp" / "assets" / name).exists(), f"assets/{name} is not installed"
+    presets = sorted(p.name for p in (ROOT / "cnncore" / "presets").glob("*.json"))
+    assert presets
+    for name in presets:
+        assert (built / "cnncore" / "presets" / name).exists(), f"preset {name} is not installed"
