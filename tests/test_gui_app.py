@@ -683,3 +683,19 @@ def test_map_grid_updates_in_place_when_only_the_numbers_change(qtbot):
     grid.hovered.connect(lambda k, i, v: got.append(v))
     grid._on_hover(rect.center())
     assert got[-1] == pytest.approx(float(b[0, 1, 2, 3]))
+
+
+def test_about_box_and_tab_shortcuts(window, qtbot):
+    window.activateWindow()
+    window.show_about()
+    box = next(w for w in QtWidgets.QApplication.topLevelWidgets()
+               if isinstance(w, QtWidgets.QMessageBox) and w.isVisible())
+    assert "Corinna Cortes" in box.text() and "CC BY-SA 3.0" in box.text()
+    box.close()
+    qtbot.waitUntil(lambda: not box.isVisible())
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is window, timeout=2000)
+    for key, view in ((QtCore.Qt.Key_3, window.train), (QtCore.Qt.Key_4, window.backprop),
+                      (QtCore.Qt.Key_1, window.draw)):
+        qtbot.keyClick(window.tabs, key, QtCore.Qt.ControlModifier)
+        assert window.tabs.currentWidget() is view
