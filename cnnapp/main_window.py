@@ -1,7 +1,6 @@
 """The main window: Draw, Build, Train, Backprop and Learn tabs around one shared network."""
 from __future__ import annotations
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 

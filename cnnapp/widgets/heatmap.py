@@ -11,7 +11,7 @@ Colour maps, the same everywhere in the app:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
