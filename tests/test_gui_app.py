@@ -242,6 +242,8 @@ def test_pause_resume_and_stop(window, qtbot):
         n = train.loss_plot.point_count()
         qtbot.wait(500)
         assert train.loss_plot.point_count() == n       # paused: no new batches
+        train.lr.setValue(0.0011)                        # the learning rate changes mid-run
+        assert train.worker.trainer.lr == pytest.approx(0.0011)
         window.findChild(QtWidgets.QPushButton, "trainPauseButton").click()
         qtbot.waitUntil(lambda: train.loss_plot.point_count() > n, timeout=10000)
         window.findChild(QtWidgets.QPushButton, "trainStopButton").click()
