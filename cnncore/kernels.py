@@ -15,6 +15,7 @@ non-contiguous arrays are converted. NaN is data: it passes through.
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 import os
 
@@ -87,7 +88,10 @@ def _as_real(a, name: str, ndim: int, layout: str):
 
 
 def _working_dtype(*arrays) -> type:
-    return np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    for a in arrays:
+        if a.dtype == np.float64:
+            return np.float64
+    return np.float32
 
 
 def _c(arr, dtype):
@@ -147,7 +151,7 @@ def _tap_offsets(C: int, KH: int, KW: int, Hp: int, Wp: int) -> np.ndarray:
 def _stacked(shape, dt, slack: int):
     """A zeroed flat buffer for ``shape = (N, C, Hp, Wp)`` plus ``slack`` trailing zeros,
     and the 4-D view of its first part. The wide-row loops may read into the slack."""
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     buf = np.zeros(size + slack, dtype=dt)
     return buf, buf[:size].reshape(shape)
 
