@@ -341,7 +341,7 @@ class BackpropView(QtWidgets.QWidget):
         self.thumb_img.setImage(img, levels=(0, 1), lut=GREY_LUT)
         p = tr.prediction
         self.info.setText(f"Traced {what}: true digit <b>{tr.label}</b>, network says <b>{p}</b> "
-                          f"({tr.probs[p]:.0%}), loss <b>{tr.loss:.4f}</b> · {len(tr.steps)} steps")
+                          f"({tr.probs[p]:.0%}), loss <b>{tr.loss:.4g}</b> · {len(tr.steps)} steps")
         self.timeline.blockSignals(True)
         self.timeline.clear()
         for k, st in enumerate(tr.steps):
@@ -371,6 +371,7 @@ class BackpropView(QtWidgets.QWidget):
         k = max(0, min(n - 1, int(k)))
         self.index = k
         st = self.trace.steps[k]
+        self.hover_label.setText("Hover a map to read its numbers.")
         if self.arithmetic is not None and hasattr(self.arithmetic, "clear"):
             self.arithmetic.clear()
         elif self.element_label is not None:
@@ -381,7 +382,7 @@ class BackpropView(QtWidgets.QWidget):
         extra = ""
         if st.kind == "loss":
             extra = (f"<br><br>True digit: <b>{self.trace.label}</b>; p(true digit) = "
-                     f"{self.trace.probs[self.trace.label]:.4f}; loss L = −log p = <b>{self.trace.loss:.4f}</b>.")
+                     f"{self.trace.probs[self.trace.label]:.6g}; loss L = −log p = <b>{self.trace.loss:.4g}</b>.")
         self.explanation.setText(st.explanation + extra)
         self.step_label.setText(f"Step {k + 1} of {n} · {st.kind}"
                                 + (f" · layer {st.layer} ({st.layer_type})" if st.layer is not None else ""))

@@ -441,7 +441,7 @@ class MapGrid(QtWidgets.QScrollArea):
             else:
                 flat = a.reshape(-1)
                 n = flat.size
-                s = 14.0 if n <= 16 else 10.0
+                s = 26.0 if n <= 16 else 10.0     # short vectors (logits, biases) get big cells
                 cols = max(1, min(n, int(avail // s), 40 if n > 40 else n))
                 rows = (n + cols - 1) // cols
                 img = np.full(rows * cols, np.nan, dtype=np.float32)
@@ -453,8 +453,9 @@ class MapGrid(QtWidgets.QScrollArea):
                 self._tiles.append(_Tile(g.key, img, rect, "vector", shape=a.shape, cols=cols))
                 if n <= 16:   # small vectors: print the index under each cell
                     for i in range(n):
-                        t = self._text(n_txt, str(i), _GAP + i * s + 3, y + s, self._small_font,
-                                       (110, 110, 110))
+                        label = str(i)
+                        t = self._text(n_txt, label, _GAP + i * s + (s - fm.horizontalAdvance(label)) / 2,
+                                       y + s, self._small_font, (110, 110, 110))
                         n_txt += 1
                     y += fm.height()
                 y += rows * s + _GAP
