@@ -19,8 +19,18 @@ def _style_plot(plot: pg.PlotItem, title: str, left: str, bottom: str) -> None:
         ax.setLabel(text, color="#333")
         ax.setPen(pg.mkPen("#888"))
         ax.setTextPen(pg.mkPen("#333"))
-    plot.showGrid(x=True, y=True, alpha=0.25)
+    # No pyqtgraph grid: its translucent lines across the whole plot make every repaint about
+    # six times dearer, and these plots repaint while training runs. Fixed reference lines
+    # (_guides) are drawn where a scale is known in advance.
     plot.setMenuEnabled(False)
+
+
+def _guides(plot: pg.PlotItem, values) -> None:
+    """Light horizontal reference lines at fixed values (cheap, opaque)."""
+    for v in values:
+        line = pg.InfiniteLine(pos=v, angle=0, movable=False, pen=pg.mkPen((226, 230, 238), width=1))
+        line.setZValue(-10)
+        plot.addItem(line, ignoreBounds=True)
 
 
 class ProbabilityPlot(pg.PlotWidget):
@@ -39,6 +49,7 @@ class ProbabilityPlot(pg.PlotWidget):
         p.setXRange(-0.6, 9.6, padding=0)
         p.getAxis("bottom").setTicks([[(i, str(i)) for i in range(10)]])
         p.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
+        _guides(p, (0.25, 0.5, 0.75, 1.0))
         self._bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7,
                                      brushes=[pg.mkBrush(GREY)] * 10, pen=pg.mkPen(None))
         p.addItem(self._bars)
@@ -123,6 +134,7 @@ class AccuracyPlot(pg.PlotWidget):
         _style_plot(p, "Accuracy", "accuracy", "epoch")
         p.addLegend(offset=(-10, -10), labelTextColor="#333")
         p.setYRange(0, 1, padding=0.02)
+        _guides(p, (0.25, 0.5, 0.75, 1.0))
         self._train = p.plot([], [], pen=pg.mkPen(ACCENT, width=2), symbol="o", symbolSize=7,
                              symbolBrush=ACCENT, symbolPen=None, name="training")
         self._val = p.plot([], [], pen=pg.mkPen(ORANGE, width=2), symbol="s", symbolSize=7,
