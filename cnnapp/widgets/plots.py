@@ -134,6 +134,7 @@ class AccuracyPlot(pg.PlotWidget):
         _style_plot(p, "Accuracy", "accuracy", "epoch")
         p.addLegend(offset=(-10, -10), labelTextColor="#333")
         p.setYRange(0, 1, padding=0.02)
+        p.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
         _guides(p, (0.25, 0.5, 0.75, 1.0))
         self._train = p.plot([], [], pen=pg.mkPen(ACCENT, width=2), symbol="o", symbolSize=7,
                              symbolBrush=ACCENT, symbolPen=None, name="training")
