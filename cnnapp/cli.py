@@ -188,6 +188,8 @@ def read_png(path) -> "np.ndarray":
     if ihdr is None or not idat:
         raise CliError(f"{path}: PNG without image data")
     W, H, depth, color, _, _, interlace = ihdr
+    if not (1 <= W <= 10_000 and 1 <= H <= 10_000):
+        raise CliError(f"{path}: a {W}×{H} PNG; expected an image of 1 to 10000 pixels a side")
     channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(color)
     if channels is None or depth not in (8, 16) or (color == 3 and depth != 8) or interlace:
         raise CliError(f"{path}: unsupported PNG (colour type {color}, bit depth {depth}"
@@ -530,6 +532,12 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as e:
         # ModelFileError, IDXError, ArchitectureError and file-system errors: the user's files.
         print(f"cnnapp: {e}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("cnnapp: not enough memory for that (a setting or file asks for a huge array)", file=sys.stderr)
+        return 2
+    except (RecursionError, OverflowError) as e:
+        print(f"cnnapp: a number or a file is far out of range ({type(e).__name__})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cnnapp: interrupted", file=sys.stderr)

@@ -10,6 +10,11 @@ import tempfile
 from pathlib import Path
 from typing import Callable, IO
 
+# Read once: os.umask can only be read by setting it, which would race with
+# other threads creating files.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_savez"]
 
 
@@ -33,9 +38,7 @@ def atomic_write(path, write_fn: Callable[[IO], None], mode: str = "wb", encodin
             os.fsync(f.fileno())
         try:
             # mkstemp makes the file private (0600); give it the usual permissions.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
+            os.chmod(tmp, 0o666 & ~_UMASK)
         except OSError:
             pass
         os.replace(tmp, path)

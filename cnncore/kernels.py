@@ -36,28 +36,37 @@ __all__ = [
 _PARALLEL_MIN_WORK = 1_000_000
 
 
-def _default_threads() -> int:
-    env = os.environ.get("CNNCORE_NUM_THREADS", "").strip()
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            pass
+def _cpus() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
 
 
+# More threads than this only add overhead, and an absurd count makes the OpenMP
+# runtime fail to create them (a crash, not an error).
+MAX_THREADS = max(64, 4 * _cpus())
+
+
+def _default_threads() -> int:
+    env = os.environ.get("CNNCORE_NUM_THREADS", "").strip()
+    if env:
+        try:
+            return min(max(1, int(env)), MAX_THREADS)
+        except ValueError:
+            pass
+    return _cpus()
+
+
 _num_threads = _default_threads()
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads in the kernels (default: the CPUs this process may
-    run on, or the ``CNNCORE_NUM_THREADS`` environment variable)."""
+    """Use ``n`` threads in the kernels, 1 to :data:`MAX_THREADS` (default: the CPUs
+    this process may run on, or the ``CNNCORE_NUM_THREADS`` environment variable)."""
     global _num_threads
-    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"set_num_threads expects an int >= 1, got {n!r}")
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"set_num_threads expects an int from 1 to {MAX_THREADS}, got {n!r}")
     _num_threads = int(n)
 
 
@@ -87,9 +96,14 @@ def _as_real(a, name: str, ndim: int, layout: str):
     return arr
 
 
+def _is_double(a) -> bool:
+    """float64 in any byte order, or a wider float: computed in float64."""
+    return a.dtype.kind == "f" and a.dtype.itemsize >= 8
+
+
 def _working_dtype(*arrays) -> type:
     for a in arrays:
-        if a.dtype == np.float64:
+        if _is_double(a):
             return np.float64
     return np.float32
 
@@ -171,12 +185,24 @@ def _wide_conv(buf, view, w, b, dt, nt):
         bp = np.zeros(Fr, dtype=dt)
         bp[:F] = b
     out = np.empty((N, Fr, Lr), dtype=dt)
-    _kernels.conv_wide(buf, C * Hp * Wp, _tap_offsets(C, KH, KW, Hp, Wp), wt, bp, out, nt)
+    off = _tap_offsets(C, KH, KW, Hp, Wp)
+    # the last tile reads up to here: the slack must cover it (see _slack)
+    if (N - 1) * C * Hp * Wp + off[-1] + Lr > buf.size:
+        raise RuntimeError("cnncore: input buffer too short for the wide-row tiles")
+    _kernels.conv_wide(buf, C * Hp * Wp, off, wt, bp, out, nt)
     return out[:, :F, :Ho * Wp].reshape(N, F, Ho, Wp)[:, :, :, :Wo]
 
 
 def _slack(KW: int) -> int:
     return KW + _PB
+
+
+def _dw_from_windows(dz, xp, KH, KW, SH, SW):
+    """``dw`` summed over the forward windows only (NumPy; the exact path for non-finite inputs)."""
+    N, F, Ho, Wo = dz.shape
+    win = np.lib.stride_tricks.sliding_window_view(xp, (KH, KW), axis=(2, 3))
+    win = win[:, :, :(Ho - 1) * SH + 1:SH, :(Wo - 1) * SW + 1:SW]        # (N, C, Ho, Wo, KH, KW)
+    return np.ascontiguousarray(np.einsum("nfyx,ncyxij->fcij", dz, win))
 
 
 # ------------------------------------------------------------- convolution
@@ -221,8 +247,8 @@ def conv2d_backward(dz, x, w, stride=1, padding=0, need_dx=True):
     computed as the texts derive them: ``dw`` is the padded input correlated
     with the dilated ``dz``; ``dx`` is the dilated ``dz``, zero-padded by
     ``K − 1``, convolved with the flipped, channel-swapped filters, with the
-    padding stripped (see :mod:`cnncore.identities`). A NaN or inf in ``x``
-    can reach every ``dw`` of its channel (the wide rows multiply it by zero).
+    padding stripped (see :mod:`cnncore.identities`). NaN and inf pass through
+    as data, reaching exactly the outputs whose sums include them.
     """
     x, w, SH, SW, PH, PW, Ho, Wo = _conv_args(x, w, stride, padding)
     dz = _as_real(dz, "dz", 4, "(N, F, Ho, Wo)")
@@ -246,6 +272,11 @@ def conv2d_backward(dz, x, w, stride=1, padding=0, need_dx=True):
     dwt = np.empty((Fr, C * KH * KW), dtype=dt)
     _kernels.conv_filter_grad(buf, C * Hp * Wp, N, C, KH, KW, Hp, Wp, dzw, dwt, nt)
     dw = np.ascontiguousarray(dwt[:F].reshape(F, C, KH, KW))
+    if not np.isfinite(dw).all() and not np.isfinite(xp).all():
+        # The wide rows multiply input pixels outside every window by zero, and
+        # 0·NaN is NaN: recompute from the windows alone, so a NaN or inf in x
+        # reaches exactly the taps that saw it.
+        dw = _dw_from_windows(np.asarray(dz, dtype=dt), xp, KH, KW, SH, SW)
     db = np.asarray(dz, dtype=dt).sum(axis=(0, 2, 3))
 
     dx = None
@@ -273,7 +304,7 @@ def _pool_args(x, size, stride):
 
 
 def _real_dtype(a):
-    return np.float64 if a.dtype == np.float64 else np.float32
+    return np.float64 if _is_double(a) else np.float32
 
 
 def maxpool2d_forward(x, size, stride=None):

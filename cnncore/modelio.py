@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -86,7 +87,9 @@ def _read(path) -> dict:
         if "pickle" in str(e):
             raise ModelFileError(f"{path}: contains Python objects (pickles), which model files never do") from None
         raise ModelFileError(f"{path}: not a readable model file ({e})") from None
-    except (OSError, zipfile.LargeZipFile, KeyError, RuntimeError) as e:
+    except (OSError, zipfile.LargeZipFile, KeyError, RuntimeError, zlib.error, NotImplementedError,
+            MemoryError) as e:
+        # damaged compressed data, an unknown compression method, an absurd size
         raise ModelFileError(f"{path}: not a readable model file ({type(e).__name__}: {e})") from None
 
 

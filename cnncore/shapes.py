@@ -11,6 +11,10 @@ import numbers
 __all__ = ["pair", "conv_output_size", "ShapeError"]
 
 
+# No image this app meets comes near it; past it, C integers would overflow.
+_LARGEST = 2**31 - 1
+
+
 class ShapeError(ValueError):
     """A layer's kernel, stride or padding does not fit its input."""
 
@@ -32,6 +36,8 @@ def pair(value, name: str, *, minimum: int = 1) -> tuple[int, int]:
         out = (int(value[0]), int(value[1]))
     else:
         raise TypeError(f"{name} must be an int or a pair of ints (h, w), got {value!r}")
+    if max(out) > _LARGEST:
+        raise ValueError(f"{name} must be at most {_LARGEST}, got {value!r}")
     if min(out) < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
     return out

@@ -233,3 +233,25 @@ def test_mnist_download_failure_is_one_line(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert rc == 2 and "could not get MNIST: every mirror failed" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_png_without_pixels_is_a_one_line_error(tmp_path):
+    """A PNG header claiming a 0×5 image is refused, not a traceback."""
+    import struct
+    import zlib as _zlib
+
+    from cnnapp.cli import main
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", _zlib.crc32(kind + body))
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 0, 5, 8, 0, 0, 0, 0))
+           + chunk(b"IDAT", _zlib.compress(b"")) + chunk(b"IEND", b""))
+    path = tmp_path / "empty.png"
+    path.write_bytes(png)
+    model = tmp_path / "m.npz"
+    from cnncore.architecture import preset
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    save_model(model, Network(preset("tiny"), seed=0))
+    assert main(["predict", str(model), str(path)]) == 2

@@ -47,6 +47,8 @@ CASES = [
     ("pool-size-0", "maxpool2d_forward(X, 0)", "ValueError", r"size must be at least 1"),
     ("pool-too-big", "maxpool2d_forward(X, 9)", "ValueError", r"needs an input of at least 9×9 but gets 8×8"),
     ("pool-stride-0", "avgpool2d_forward(X, 2, 0)", "ValueError", r"stride must be at least 1"),
+    ("pool-stride-huge", "maxpool2d_forward(X, 2, 2**63)", "ValueError", r"stride must be at most"),
+    ("padding-huge", "conv2d_forward(X, W, B, padding=2**40)", "ValueError", r"padding must be at most"),
     ("pool-3d", "maxpool2d_forward(np.zeros((8, 8, 1)), 2)", "ValueError", r"x must be 4-D"),
     ("pool-empty", "avgpool2d_forward(np.zeros((1, 0, 8, 8)), 2)", "ValueError", r"at least one element"),
     ("argmax-out-of-range", "maxpool2d_backward(np.ones((1, 1, 2, 2)), np.full((1, 1, 2, 2), 99), (1, 1, 4, 4))",

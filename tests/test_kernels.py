@@ -30,7 +30,10 @@ def _conv_cases(count=48, seed=1234):
     return cases
 
 
-CONV_CASES = _conv_cases()
+# the random cases plus the paths they rarely reach: several blocks of 4 filters
+# (F = 4, 5, 9) and filter rows wider than one 7-column pass of the dw tile
+CONV_CASES = _conv_cases() + [(2, 2, 9, 17, 4, 3, 1, 1), (1, 3, 8, 12, 5, (2, 8), 1, 0),
+                              (2, 1, 6, 20, 9, (3, 15), (1, 2), (1, 2)), (1, 2, 5, 9, 9, (1, 8), 2, 0)]
 
 
 def _data(rng, shape, dtype):
@@ -201,6 +204,40 @@ def test_overlapping_windows_accumulate_gradients():
     assert da[0, 0, 0, 2] == pytest.approx(2 / 9)
 
 
+def test_wide_rows_are_pooled_in_chunks():
+    """Rows of more than 256 outputs go through the 2×2 tile in several chunks."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((1, 2, 4, 1042)).astype(np.float32)
+    y, argmax = cnncore.maxpool2d_forward(x, 2)
+    y_r, a_r = ref.maxpool2d_forward(x, 2)
+    np.testing.assert_array_equal(y, y_r)
+    np.testing.assert_array_equal(argmax, a_r)
+
+
+@pytest.mark.parametrize("stride,pos", [(2, (5, 5)), (1, (0, 4)), (3, (2, 6))])
+def test_nan_reaches_exactly_the_filter_taps_that_saw_it(stride, pos):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((1, 2, 6, 7))
+    x[0, 1][pos] = np.nan
+    w = rng.standard_normal((3, 2, 3, 3))
+    z = cnncore.conv2d_forward(x, w, np.zeros(3), stride)
+    dz = rng.standard_normal(z.shape)
+    _, dw, _ = cnncore.conv2d_backward(dz, x, w, stride)
+    _, dw_r, _ = ref.conv2d_backward(dz, x, w, stride)
+    np.testing.assert_array_equal(np.isnan(dw), np.isnan(dw_r))
+    assert np.isfinite(dw[:, 0]).all()                    # channel 0 never saw the NaN
+    np.testing.assert_allclose(dw[~np.isnan(dw_r)], dw_r[~np.isnan(dw_r)], rtol=1e-12)
+
+
+def test_float64_in_either_byte_order_runs_in_float64():
+    x = np.arange(16, dtype=">f8").reshape(1, 1, 4, 4) / 3
+    z = cnncore.conv2d_forward(x, np.ones((1, 1, 2, 2)), np.zeros(1))
+    assert z.dtype == np.float64
+    np.testing.assert_allclose(z, ref.conv2d_forward(x.astype(np.float64), np.ones((1, 1, 2, 2)), np.zeros(1)),
+                               rtol=1e-15)
+    assert cnncore.maxpool2d_forward(x, 2)[0].dtype == np.float64
+
+
 def test_nan_is_data():
     x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
     x[0, 0, 0, 0] = np.nan
@@ -272,7 +309,8 @@ def test_non_contiguous_and_other_dtypes_are_converted():
     assert y.dtype == np.float32 and y.max() == 15
 
 
-def test_thread_count_does_not_change_results():
+def test_thread_count_does_not_change_results(monkeypatch):
+    monkeypatch.setattr(cnncore.kernels, "_PARALLEL_MIN_WORK", 0)     # every call may use threads
     rng = np.random.default_rng(8)
     x = rng.standard_normal((16, 4, 14, 14)).astype(np.float32)
     w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
@@ -282,13 +320,17 @@ def test_thread_count_does_not_change_results():
         results = []
         for n in (1, 2, 3):
             cnncore.set_num_threads(n)
+            y, argmax = cnncore.maxpool2d_forward(x, 3, 2)
             results.append((cnncore.conv2d_forward(x, w, np.zeros(8), 1, 1),
-                            *cnncore.conv2d_backward(dz, x, w, 1, 1)))
+                            *cnncore.conv2d_backward(dz, x, w, 1, 1), y, argmax,
+                            cnncore.maxpool2d_backward(y, argmax, x.shape),
+                            cnncore.avgpool2d_forward(x, 3, 2),
+                            cnncore.avgpool2d_backward(y, x.shape, 3, 2)))
     finally:
         cnncore.set_num_threads(before)
     for other in results[1:]:
         for a, b in zip(results[0], other):
-            np.testing.assert_array_equal(a, b)      # bit for bit: each thread owns its outputs
+            np.testing.assert_array_equal(a, b)      # bit for bit: each item owns its outputs
 
 
 def test_kernels_run_from_several_python_threads_at_once():
@@ -317,6 +359,8 @@ def test_kernels_run_from_several_python_threads_at_once():
 
 
 def test_set_num_threads_validates():
+    with pytest.raises(ValueError, match="set_num_threads"):
+        cnncore.set_num_threads(cnncore.kernels.MAX_THREADS + 1)
     with pytest.raises(ValueError, match="set_num_threads"):
         cnncore.set_num_threads(0)
     with pytest.raises(ValueError, match="set_num_threads"):

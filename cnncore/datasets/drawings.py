@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +103,8 @@ class DrawingsDataset:
                 images, labels = npz["images"], npz["labels"]
         except DrawingsFileError:
             raise
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, zlib.error,
+                NotImplementedError, MemoryError) as exc:
             raise DrawingsFileError(f"{path}: the drawings file is damaged and cannot be read "
                                     f"({type(exc).__name__}: {exc}).") from None
         if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
