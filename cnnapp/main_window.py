@@ -57,6 +57,9 @@ class MainWindow(QtWidgets.QMainWindow):
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.setWindowTitle("CNN Lab — see how a convolutional network learns")
+        icon = st.assets_dir() / "icon.svg"
+        if icon.exists():
+            self.setWindowIcon(QtGui.QIcon(str(icon)))
         self.state = AppState(self)
         self.state.message.connect(self._show_message)
 
