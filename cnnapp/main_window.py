@@ -261,6 +261,11 @@ class MainWindow(QtWidgets.QMainWindow):
         speed = st.value(s, "backprop/speed", 0, int)
         if speed:
             self.backprop.speed.setValue(speed)
+        self.backprop.source.setCurrentIndex(st.value(s, "backprop/source", 0, int))
+        self.backprop.sample_spin.setValue(st.value(s, "backprop/sample", 0, int))
+        brush = st.value(s, "draw/brush", 0, int)
+        if brush:
+            self.draw.brush.setValue(brush)
 
     def save_settings(self) -> None:
         s = st.qsettings()
@@ -271,6 +276,9 @@ class MainWindow(QtWidgets.QMainWindow):
         for k, v in self.train.settings_dict().items():
             s.setValue(f"train/{k}", v)
         s.setValue("backprop/speed", self.backprop.speed.value())
+        s.setValue("backprop/source", self.backprop.source.currentIndex())
+        s.setValue("backprop/sample", self.backprop.sample_spin.value())
+        s.setValue("draw/brush", self.draw.brush.value())
         s.sync()
 
     def _splitters(self):

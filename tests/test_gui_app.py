@@ -435,12 +435,21 @@ def test_settings_are_remembered(qtbot):
     w.train.lr.setValue(0.0123)
     w.train.epochs.setValue(7)
     w.tabs.setCurrentIndex(2)
+    w.backprop.source.setCurrentIndex(2)
+    w.backprop.sample_spin.setValue(17)
+    w.backprop.speed.setValue(9)
+    w.draw.brush.setValue(11)
+    w.train.splitter.setSizes([360, 900])
+    sizes = w.train.splitter.sizes()
     w.close()
     w2 = MainWindow()
     qtbot.addWidget(w2)
     assert w2.train.lr.value() == pytest.approx(0.0123)
     assert w2.train.epochs.value() == 7
     assert w2.tabs.currentIndex() == 2
+    assert (w2.backprop.source.currentIndex(), w2.backprop.sample_spin.value()) == (2, 17)
+    assert w2.backprop.speed.value() == 9 and w2.draw.brush.value() == 11
+    assert w2.train.splitter.sizes()[0] == sizes[0]
 
 
 def test_about_credits_mnist_authors(window):
