@@ -190,6 +190,10 @@ def network_maps(net, sample=None):
     return snap, maps
 
 
+class _Cancelled(Exception):
+    pass
+
+
 class DownloadWorker(QtCore.QObject):
     """Fetches MNIST with ``cnncore.datasets.fetch_mnist`` (checksums, cache in the data folder)."""
 
@@ -203,6 +207,11 @@ class DownloadWorker(QtCore.QObject):
         self.mirrors = mirrors
         self.checksums = checksums
         self._last = 0.0
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Stop at the next chunk (thread-safe); fetch_mnist then removes the partial file."""
+        self._cancelled = True
 
     @QtCore.Slot()
     def run(self) -> None:
@@ -226,6 +235,8 @@ class DownloadWorker(QtCore.QObject):
         self.finished.emit(paths)
 
     def _progress(self, done, total, name) -> None:
+        if self._cancelled:
+            raise _Cancelled("the download was cancelled")
         now = time.perf_counter()
         if now - self._last >= 1.0 / UPDATE_HZ or (total and done >= total):
             self._last = now

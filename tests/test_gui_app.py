@@ -710,3 +710,42 @@ def test_about_box_and_tab_shortcuts(window, qtbot):
                       (QtCore.Qt.Key_1, window.draw)):
         qtbot.keyClick(window.tabs, key, QtCore.Qt.ControlModifier)
         assert window.tabs.currentWidget() is view
+
+
+def test_closing_cancels_a_download(qtbot, tmp_path):
+    """A slow server: closing the window cancels the download instead of waiting for it."""
+    import http.server
+    import threading
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(10_000_000))
+            self.end_headers()
+            try:
+                for _ in range(400):
+                    self.wfile.write(b"\\0" * 4096)
+                    self.wfile.flush()
+                    time.sleep(0.02)
+            except OSError:
+                pass
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        from cnnapp.main_window import MainWindow
+        w = MainWindow(load_settings=False)
+        qtbot.addWidget(w)
+        w.train.download_mnist(mirrors=[f"http://127.0.0.1:{server.server_address[1]}/"])
+        thread = w.train.dl_thread
+        qtbot.waitUntil(lambda: w.train.download_bar.maximum() == 1000, timeout=10000)   # bytes flow
+        t0 = time.perf_counter()
+        w.close()
+        assert thread.isFinished() and time.perf_counter() - t0 < 5
+        from cnncore.datasets.mnist import mnist_cache_dir
+        assert not any(p.suffix == ".gz" for p in mnist_cache_dir().glob("*"))   # nothing partial kept
+    finally:
+        server.shutdown()
+        server.server_close()

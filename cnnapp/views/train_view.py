@@ -17,6 +17,9 @@ SOURCES = [("generated", "Generated digits (offline)"), ("drawings", "My drawing
            ("idx", "IDX folder…")]
 
 
+_ORPHANS: list = []   # download threads still blocked in a read when their window closed
+
+
 def find_idx_pair(folder):
     """``(images, labels)`` paths of an IDX pair in ``folder`` (MNIST names; training files
     first), or None."""
@@ -675,9 +678,15 @@ class TrainView(QtWidgets.QWidget):
                 self.state.snapshot = None
                 self._restore_threads()
         if self.dl_thread is not None:
-            # A download cannot be interrupted mid-file; it ends on its own (and is cached).
+            if self.dl_worker is not None:
+                self.dl_worker.cancel()          # stops at the next chunk, leaves nothing partial
             self.dl_thread.quit()
-            ok = self.dl_thread.wait(timeout_ms) and ok
+            if not self.dl_thread.wait(timeout_ms):
+                # Stuck in a network read: let it finish on its own rather than destroy a
+                # running thread with this widget.
+                _ORPHANS.append((self.dl_thread, self.dl_worker))
+                self.dl_thread.setParent(None)
+                ok = False
         return ok
 
     # -------------------------------------------------------------- files
