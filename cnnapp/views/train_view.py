@@ -670,7 +670,12 @@ class TrainView(QtWidgets.QWidget):
             self.worker.stop()
         if self.thread is not None:
             self.thread.quit()
-            ok = self.thread.wait(timeout_ms) and ok
+            if not self.thread.wait(timeout_ms):
+                # Still preparing data (the worker checks for stop once that is done): let it
+                # end on its own rather than destroy a running thread with this widget.
+                _ORPHANS.append((self.thread, self.worker))
+                self.thread.setParent(None)
+                ok = False
             # Deliver the worker's last queued signals (finished, ...) now, not after closing.
             QtCore.QCoreApplication.sendPostedEvents(self, QtCore.QEvent.MetaCall)
             if self.state.training:
