@@ -749,3 +749,34 @@ def test_closing_cancels_a_download(qtbot, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_conv_backward_step_shows_the_textbook_way(window):
+    """On a conv layer's backward step a toggle swaps the maps for the identities view:
+    the same dx and dW computed as whole-map convolutions, equal to the kernels' result."""
+    bp = window.backprop
+    window.tabs.setCurrentWidget(bp)
+    bp.source.setCurrentIndex(2)
+    assert bp.record()
+    toggle = window.findChild(QtWidgets.QPushButton, "backpropIdentityToggle")
+    forward = next(i for i, s in enumerate(bp.trace.steps) if s.kind == "forward" and s.layer_type == "conv")
+    bp.go(forward)
+    assert not toggle.isVisibleTo(bp)                       # only on conv backward steps
+    k = next(i for i, s in enumerate(bp.trace.steps)
+             if s.kind == "backward" and s.layer_type == "conv" and s.layer > 0)
+    bp.go(k)
+    assert toggle.isVisibleTo(bp)
+    toggle.click()
+    assert bp.map_stack.currentWidget() is bp.identity
+    layer = bp.trace.steps[k].layer
+    assert bp.identity._sources[bp.identity.source.currentIndex()] == ("trace", layer)
+    A = bp.trace.arrays
+    np.testing.assert_allclose(bp.identity.maps["dx_diff"], 0, atol=1e-5)
+    np.testing.assert_allclose(bp.identity.maps["dw_diff"], 0, atol=1e-5)
+    assert np.abs(A[f"L{layer}.dx"]).max() > 0                  # a real gradient, not zeros
+    bp.go(forward)                                              # other steps show their maps again
+    assert bp.map_stack.currentWidget() is bp.grid
+    bp.go(k)                                                    # and the toggle is remembered
+    assert bp.map_stack.currentWidget() is bp.identity
+    toggle.click()
+    assert bp.map_stack.currentWidget() is bp.grid

@@ -195,10 +195,26 @@ class BackpropView(QtWidgets.QWidget):
         self.hover_label = QtWidgets.QLabel("Hover a map to read its numbers.")
         self.hover_label.setObjectName("backpropHoverLabel")
         self.hover_label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        # On a conv layer's backward step the same gradients can be shown the
+        # textbook way (cnnapp.learn.IdentityView) in place of the maps.
+        self.identity_button = QtWidgets.QPushButton("Show the textbook way")
+        self.identity_button.setObjectName("backpropIdentityToggle")
+        self.identity_button.setCheckable(True)
+        self.identity_button.setToolTip(
+            "Compute this layer's dx and dW as whole-map convolutions, the way the texts derive them "
+            "(dilate dz, pad by K−1, convolve with the flipped filters; correlate the input with the "
+            "dilated dz), beside the kernels' result and their difference (T)")
+        self.identity_button.setShortcut(QtGui.QKeySequence("T"))
+        self.identity_button.toggled.connect(self._show_identity)
+        self.identity_button.setVisible(False)
+        self.identity = None            # built on first use
+        self.map_stack = QtWidgets.QStackedWidget()
+        self.map_stack.addWidget(self.grid)
         left = QtWidgets.QWidget()
         ll = QtWidgets.QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(self.grid, 1)
+        ll.addWidget(self.identity_button, 0, QtCore.Qt.AlignLeft)
+        ll.addWidget(self.map_stack, 1)
         ll.addWidget(self.hover_label)
 
         self.title_label = QtWidgets.QLabel("")
@@ -353,6 +369,8 @@ class BackpropView(QtWidgets.QWidget):
             it.setToolTip(st.title)
             self.timeline.addItem(it)
         self.timeline.blockSignals(False)
+        if self.identity is not None:
+            self.identity.set_trace(tr)
         self.traceChanged.emit()
         self.go(0)
 
@@ -390,8 +408,29 @@ class BackpropView(QtWidgets.QWidget):
         self.timeline.setCurrentRow(k)
         self.timeline.blockSignals(False)
         self.timeline.scrollToItem(self.timeline.item(k))
+        conv_backward = st.kind == "backward" and st.layer_type == "conv"
+        self.identity_button.setVisible(conv_backward)
+        if conv_backward and self.identity_button.isChecked():
+            self._show_identity(True)
+        else:
+            self.map_stack.setCurrentWidget(self.grid)
         self._update_nav()
         self.stepChanged.emit(k)
+
+    def _show_identity(self, on: bool) -> None:
+        """Swap the step's maps for the textbook computation of this conv layer's gradients."""
+        st = self.current_step()
+        self.identity_button.setText("Back to this step's maps" if on else "Show the textbook way")
+        if not on or st is None or st.kind != "backward" or st.layer_type != "conv":
+            self.map_stack.setCurrentWidget(self.grid)
+            return
+        if self.identity is None:
+            from cnnapp.learn.identity_view import IdentityView
+            self.identity = IdentityView()
+            self.map_stack.addWidget(self.identity)
+            self.identity.set_trace(self.trace)
+        self.identity.select_layer(st.layer)
+        self.map_stack.setCurrentWidget(self.identity)
 
     def groups_for(self, st) -> list[MapGroup]:
         A = self.trace.arrays
