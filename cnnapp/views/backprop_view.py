@@ -27,6 +27,20 @@ NAMES = {"x": "input x", "y": "output y", "z": "affine map z", "W": "weights W",
 GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
 
 
+def _save_atomic(path: Path, save) -> bool:
+    """``save(tmp_path) -> bool`` into a temporary file beside ``path``, then move it into place;
+    on failure nothing is left behind and ``path`` is untouched."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
+    try:
+        if save(str(tmp)):
+            os.replace(tmp, path)
+            return True
+        return False
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def split_key(key: str) -> tuple[int | None, str]:
     m = re.fullmatch(r"L(\d+)\.(\w+)", key)
     return (int(m.group(1)), m.group(2)) if m else (None, key)
@@ -577,14 +591,10 @@ class BackpropView(QtWidgets.QWidget):
             scale = max(1, int(round(224 / max(h, w))))
             big = qimg.scaled(w * scale, h * scale, QtCore.Qt.IgnoreAspectRatio, QtCore.Qt.FastTransformation)
             path = folder / name
-            tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
-            if big.save(str(tmp), "PNG"):
-                os.replace(tmp, path)
+            if _save_atomic(path, lambda tmp: big.save(tmp, "PNG")):
                 written.append(path)
         whole = folder / f"{stem}_all.png"
-        tmp = whole.with_name(f".{whole.name}.tmp{os.getpid()}.png")
-        if self.grid.grab_png(str(tmp)):
-            os.replace(tmp, whole)
+        if _save_atomic(whole, self.grid.grab_png):
             written.append(whole)
         return written
 

@@ -1,23 +1,17 @@
 """Build tab: edit the architecture, see every layer's shape and cost, apply it to a new network."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
+
+from cnncore._atomic import atomic_write_text
 
 from ..settings import data_dir
 from ..widgets.arch_editor import LAYER_TYPES, ArchitectureEditor
 
 _TYPE_NAMES = {"conv": "Convolution", "maxpool": "Max pooling", "avgpool": "Average pooling",
                "flatten": "Flatten", "dense": "Dense (fully connected)"}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class BuildView(QtWidgets.QWidget):
@@ -186,7 +180,7 @@ class BuildView(QtWidgets.QWidget):
 
     def save_file(self, path) -> bool:
         try:
-            _write_atomic(Path(path), self.editor.to_json() + "\n")
+            atomic_write_text(Path(path), self.editor.to_json() + "\n")
         except Exception as e:
             self._error(f"Could not save {Path(path).name}: {e}")
             return False
