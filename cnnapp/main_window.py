@@ -1,6 +1,7 @@
 """The main window: Draw, Build, Train, Backprop and Learn tabs around one shared network."""
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -168,6 +169,27 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_tab(self, i: int) -> None:
         if self.tabs.widget(i) is self.backprop and self.backprop.trace is None:
             QtCore.QTimer.singleShot(0, self, self.backprop.record)
+        if self.tabs.widget(i) is self.learn:
+            self._sync_learn()
+
+    def _sync_learn(self) -> None:
+        """Give the Learn tab the app's own network, input and trace (gradient check, identities)."""
+        panel = self.learn.ensure()
+        net = self.state.view_network()
+        if not hasattr(panel, "set_network") or net is None:
+            return
+        tr = self.backprop.trace
+        if tr is not None and tr.spec == net.spec:
+            image, label, what = np.asarray(tr.arrays["input"])[0], tr.label, "the Backprop tab's input"
+        else:
+            drawing = self.state.current_drawing()
+            image = None if drawing is None else np.asarray(drawing, dtype=np.float64)[None]
+            label = self.state.drawing_label() if drawing is not None else None
+            what = "your drawing" if drawing is not None else "a generated digit"
+        digit = "" if label is None else f", taken to be a {label}"
+        panel.set_network(net, image, label, f"The app's network ({self.state.source}) on {what}{digit}.")
+        if tr is not None:
+            panel.set_trace(tr)
 
     def _on_training_changed(self, *_):
         self.build._on_spec_changed()

@@ -780,3 +780,18 @@ def test_conv_backward_step_shows_the_textbook_way(window):
     assert bp.map_stack.currentWidget() is bp.identity
     toggle.click()
     assert bp.map_stack.currentWidget() is bp.grid
+
+
+def test_learn_tab_checks_the_apps_own_network(window):
+    """Opening the Learn tab hands it the app's network and the Backprop tab's input and trace."""
+    bp = window.backprop
+    bp.source.setCurrentIndex(2)
+    assert bp.record()
+    window.tabs.setCurrentWidget(window.learn)
+    panel = window.learn.content
+    gc = panel.gradcheck
+    assert gc.net is window.state.view_network()
+    assert gc.label == bp.trace.label
+    np.testing.assert_array_equal(gc.image, bp.trace.arrays["input"][0])
+    layer = next(i for i, s in enumerate(bp.trace.spec["layers"]) if s["type"] == "conv")
+    assert ("trace", layer) in panel.identities._sources
