@@ -85,6 +85,7 @@ class MainWindow(QtWidgets.QMainWindow):
             sc = QtGui.QShortcut(QtGui.QKeySequence(f"Ctrl+{k + 1}"), self)
             sc.activated.connect(lambda k=k: self.tabs.setCurrentIndex(k))
         self.tabs.currentChanged.connect(self._on_tab)
+        self.backprop.quizRequested.connect(self._quiz_about)
         self.train.trainingStarted.connect(self._on_training_changed)
         self.train.trainingFinished.connect(self._on_training_changed)
 
@@ -171,6 +172,14 @@ class MainWindow(QtWidgets.QMainWindow):
             QtCore.QTimer.singleShot(0, self, self.backprop.record)
         if self.tabs.widget(i) is self.learn:
             self._sync_learn()
+
+    def _quiz_about(self, step) -> None:
+        """Open the concept check that fits this backprop step."""
+        panel = self.learn.ensure()
+        if hasattr(panel, "ask_about") and panel.ask_about(step):
+            self.tabs.setCurrentWidget(self.learn)
+        else:
+            self.state.say("No concept check for this kind of step yet.")
 
     def _sync_learn(self) -> None:
         """Give the Learn tab the app's own network, input and trace (gradient check, identities)."""

@@ -795,3 +795,16 @@ def test_learn_tab_checks_the_apps_own_network(window):
     np.testing.assert_array_equal(gc.image, bp.trace.arrays["input"][0])
     layer = next(i for i, s in enumerate(bp.trace.spec["layers"]) if s["type"] == "conv")
     assert ("trace", layer) in panel.identities._sources
+
+
+def test_quiz_me_opens_a_question_about_the_current_step(window):
+    bp = window.backprop
+    bp.source.setCurrentIndex(2)
+    assert bp.record()
+    k = next(i for i, s in enumerate(bp.trace.steps) if s.kind == "forward" and s.layer_type == "maxpool")
+    bp.go(k)
+    window.findChild(QtWidgets.QPushButton, "backpropQuizButton").click()
+    assert window.tabs.currentWidget() is window.learn
+    quiz = window.learn.content.quiz
+    assert window.learn.content.tabs.currentWidget() is quiz
+    assert "pool" in quiz.questions[quiz.current].topic.lower()

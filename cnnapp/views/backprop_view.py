@@ -77,6 +77,7 @@ def _title(key: str, arr: np.ndarray) -> str:
 class BackpropView(QtWidgets.QWidget):
     traceChanged = QtCore.Signal()
     stepChanged = QtCore.Signal(int)
+    quizRequested = QtCore.Signal(object)      # the current cnncore.trace.Step
 
     def __init__(self, state, parent=None):
         super().__init__(parent)
@@ -186,6 +187,13 @@ class BackpropView(QtWidgets.QWidget):
         nav.addWidget(self.speed_label)
         nav.addSpacing(12)
         nav.addWidget(self.step_label, 1)
+        self.quiz_button = QtWidgets.QPushButton("Quiz me")
+        self.quiz_button.setObjectName("backpropQuizButton")
+        self.quiz_button.setToolTip("A concept check about this kind of step, on the Learn tab (Q)")
+        self.quiz_button.setShortcut(QtGui.QKeySequence("Q"))
+        self.quiz_button.clicked.connect(
+            lambda: self.current_step() is not None and self.quizRequested.emit(self.current_step()))
+        nav.addWidget(self.quiz_button)
         nav.addWidget(self.export_png_button)
         nav.addWidget(self.export_npz_button)
 
