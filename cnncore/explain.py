@@ -587,6 +587,11 @@ def breakdown(trace, key: str, index, step=None) -> Breakdown:
         r, c = divmod(int(arr[full]), W)
         bd.value = None
         bd.notes.append(f"Here argmax = {int(arr[full])} = row {r} · {W} + column {c}.")
+    elif getattr(step, "kind", None) == "update" and key.rsplit(".", 1)[-1] in ("W", "b"):
+        # the element shown is the updated parameter, which the trace does not store:
+        # the step itself, done in the parameters' own precision
+        grad = A[key.replace(".W", ".dW").replace(".b", ".db")]
+        bd.value = float(arr[full] - arr.dtype.type(trace.lr) * grad[full])
     else:
         bd.value = float(arr[full])
     return _with_batch_refs(bd, A)

@@ -256,6 +256,16 @@ def test_breakdown_index_without_batch_axis_and_update_step():
     bd = explain.breakdown(tr, "L0.W", (1, 0, 2, 2), step=update)
     W, dW = tr.arrays["L0.W"][1, 0, 2, 2], tr.arrays["L0.dW"][1, 0, 2, 2]
     assert bd.total == pytest.approx(W - tr.lr * dW)
+    # the element of an update step is the new weight: the sum must agree with it
+    assert bd.value == pytest.approx(W - tr.lr * dW) and bd.error == pytest.approx(0, abs=1e-12)
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-6)):
+        t = _trace(dtype)
+        for st in (s for s in t.steps if s.kind == "update"):
+            for part in ("W", "b"):
+                key = f"L{st.layer}.{part}"
+                idx = tuple(np.unravel_index(t.arrays[key].size - 1, t.arrays[key].shape))
+                b = explain.breakdown(t, key, idx, step=st)
+                assert abs(b.error) <= tol * max(1.0, abs(b.value)), (key, b.error)
     with pytest.raises(KeyError):
         explain.breakdown(tr, "L9.z", (0,))
     with pytest.raises(IndexError):
