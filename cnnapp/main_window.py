@@ -285,18 +285,20 @@ class MainWindow(QtWidgets.QMainWindow):
             v = s.value(f"splitters/{sp.objectName()}")
             if isinstance(v, (QtCore.QByteArray, bytes)):
                 sp.restoreState(QtCore.QByteArray(v))
-        self.tabs.setCurrentIndex(st.value(s, "window/tab", 0, int))
+        tab = st.value(s, "window/tab", 0, int)
+        self.tabs.setCurrentIndex(tab if 0 <= tab < self.tabs.count() else 0)
         d = {k: s.value(f"train/{k}") for k in ("source", "count", "holdout", "optimizer", "lr", "batch",
                                                    "epochs")}
         self.train.apply_settings({k: v for k, v in d.items() if v is not None})
         speed = st.value(s, "backprop/speed", 0, int)
         if speed:
-            self.backprop.speed.setValue(speed)
-        self.backprop.source.setCurrentIndex(st.value(s, "backprop/source", 0, int))
-        self.backprop.sample_spin.setValue(st.value(s, "backprop/sample", 0, int))
+            st.set_clamped(self.backprop.speed, speed)
+        source = st.value(s, "backprop/source", 0, int)
+        self.backprop.source.setCurrentIndex(source if 0 <= source < self.backprop.source.count() else 0)
+        st.set_clamped(self.backprop.sample_spin, st.value(s, "backprop/sample", 0, int))
         brush = st.value(s, "draw/brush", 0, int)
         if brush:
-            self.draw.brush.setValue(brush)
+            st.set_clamped(self.draw.brush, brush)
 
     def save_settings(self) -> None:
         s = st.qsettings()

@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+import math
+
 import os
 from pathlib import Path
 
@@ -69,6 +71,24 @@ def value(s: QtCore.QSettings, key: str, default, kind=None):
     try:
         if kind is bool:
             return v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes")
-        return kind(v)
-    except (TypeError, ValueError):
+        out = kind(v)
+    except (TypeError, ValueError, OverflowError):
         return default
+    if isinstance(out, float) and not math.isfinite(out):
+        return default
+    if isinstance(out, int) and not -2**31 <= out < 2**31:   # Qt widgets take C ints
+        return default
+    return out
+
+
+def set_clamped(widget, v) -> None:
+    """``widget.setValue(v)`` for a spin box or slider, with ``v`` kept inside its range
+    (a hand-edited or stale settings file must not stop the app from starting)."""
+    try:
+        v = float(v)
+    except (TypeError, ValueError, OverflowError):
+        return
+    if not math.isfinite(v):
+        return
+    v = min(max(v, widget.minimum()), widget.maximum())
+    widget.setValue(v if isinstance(widget.minimum(), float) else int(round(v)))

@@ -58,6 +58,7 @@ class ExamplePage(QtWidgets.QWidget):
             head.addWidget(QtWidgets.QLabel(_SETTING_NAMES.get(name, name) + ":"))
             box = QtWidgets.QComboBox()
             box.setObjectName(f"setting_{name}")
+            box.setToolTip(f"Change the example's {name}: every number below is computed again")
             for o in options:
                 box.addItem(str(o))
             box.setCurrentIndex(options.index(example.settings[name]))
@@ -239,6 +240,7 @@ class WorkedExamplesView(QtWidgets.QWidget):
         row.addWidget(QtWidgets.QLabel("Example:"))
         self.chooser = QtWidgets.QComboBox()
         self.chooser.setObjectName("exampleChooser")
+        self.chooser.setToolTip("Pick one of the texts' small examples to replay and edit")
         row.addWidget(self.chooser, 1)
         lay.addLayout(row)
         self.stack = QtWidgets.QStackedWidget()

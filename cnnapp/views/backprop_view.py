@@ -46,8 +46,10 @@ def split_key(key: str) -> tuple[int | None, str]:
     return (int(m.group(1)), m.group(2)) if m else (None, key)
 
 
-def is_signed(key: str) -> bool:
-    return split_key(key)[1] in SIGNED
+def is_signed(key: str, arr=None) -> bool:
+    """Gradients, weights and affine maps are signed; so is any map holding a negative number
+    (the output of tanh, leaky ReLU or no activation, the logits): those get the diverging scale."""
+    return split_key(key)[1] in SIGNED or (arr is not None and np.size(arr) > 0 and float(np.min(arr)) < 0)
 
 
 def map_keys(step) -> list[str]:
@@ -96,6 +98,11 @@ class BackpropView(QtWidgets.QWidget):
         self.sample_spin.setRange(0, 99)
         self.sample_spin.setToolTip("Which generated sample digit to trace")
         self.label_combo = QtWidgets.QComboBox()
+        # For a drawing, the true digit is the one chosen on the Draw tab, unless it is changed
+        # here after the last stroke.
+        self._label_set_here = False
+        self.label_combo.activated.connect(lambda *_: setattr(self, "_label_set_here", True))
+        self.state.drawingChanged.connect(lambda: setattr(self, "_label_set_here", False))
         self.label_combo.addItems([str(i) for i in range(10)])
         self.label_combo.setToolTip("The true digit: the loss and every gradient depend on it.\n"
                                     "For a sample it is filled in; for a drawing say what you drew.")
@@ -308,6 +315,7 @@ class BackpropView(QtWidgets.QWidget):
             sc = QtGui.QShortcut(QtGui.QKeySequence(keys), self)
             sc.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
             sc.activated.connect(slot)
+        self.state.networkChanged.connect(self._on_network_changed)
         self.play_timer = QtCore.QTimer(self)
         self.play_timer.timeout.connect(self._tick)
         self._on_speed(self.speed.value())
@@ -344,7 +352,8 @@ class BackpropView(QtWidgets.QWidget):
         if mode == 1 and drawing is None:
             raise ValueError("The canvas is empty: draw a digit on the Draw tab first.")
         if drawing is not None:
-            label = self.state.drawing_label(self.label_combo.currentIndex())
+            label = (self.label_combo.currentIndex() if self._label_set_here
+                     else self.state.drawing_label(self.label_combo.currentIndex()))
             self.label_combo.setCurrentIndex(label)
             return drawing, label, "your drawing"
         X, y = self.samples()
@@ -395,6 +404,21 @@ class BackpropView(QtWidgets.QWidget):
             self.identity.set_trace(tr)
         self.traceChanged.emit()
         self.go(0)
+
+    def _on_network_changed(self) -> None:
+        """A trace belongs to one network: record it again (now if this tab is shown, else on return)."""
+        if self.trace is None:
+            return
+        self.stop_play()
+        if self.isVisible():
+            self.record()
+            return
+        self.trace = None
+        self.timeline.clear()
+        self.grid.set_groups([])
+        self.info.setText("The network changed: the pass will be recorded again.")
+        self.step_label.setText("No trace yet")
+        self._update_nav()
 
     # ---------------------------------------------------------- stepping
     def step_count(self) -> int:
@@ -466,7 +490,7 @@ class BackpropView(QtWidgets.QWidget):
             if key not in A:
                 continue
             arr = np.asarray(A[key])
-            groups.append(MapGroup(key, arr, _title(key, arr), diverging=is_signed(key), marks=marks.get(key)))
+            groups.append(MapGroup(key, arr, _title(key, arr), diverging=is_signed(key, arr), marks=marks.get(key)))
         return groups
 
     def next(self):

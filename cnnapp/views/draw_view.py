@@ -94,6 +94,11 @@ class DrawView(QtWidgets.QWidget):
         self.label_combo.addItems([str(i) for i in range(10)])
         self.label_combo.setToolTip("The digit you meant to draw (the Backprop tab uses it as the true digit)")
         self.state.drawing_label_provider = self.label_combo.currentIndex
+        # The box follows the network's guess until the user picks a digit; from then on the
+        # user's choice stands (training updates must never relabel a drawing) until the sheet
+        # is wiped.
+        self._label_chosen = False
+        self.label_combo.activated.connect(self._on_label_chosen)
         self.add_button = QtWidgets.QPushButton("Add to my digits")
         self.add_button.setObjectName("addDrawingButton")
         self.add_button.setToolTip("Store this drawing with the chosen label in your own data set\n"
@@ -135,6 +140,7 @@ class DrawView(QtWidgets.QWidget):
         self._timer.timeout.connect(self.update_prediction)
         # Throttle, not debounce: while the pen moves the bars refresh every 40 ms.
         self.canvas.changed.connect(self._schedule_prediction)
+        self.canvas.changed.connect(self._forget_label_if_empty)
         self.canvas.strokeFinished.connect(self.update_prediction)
         self.canvas.strokeFinished.connect(self.state.drawingChanged)
         self.state.networkChanged.connect(self._on_network)
@@ -191,7 +197,15 @@ class DrawView(QtWidgets.QWidget):
         best = int(np.argmax(p))
         self.answer.setText(f"Looks like a <b>{best}</b><br><span style='font-size:small;color:#555'>"
                             f"{p[best]:.0%} sure</span>")
-        self.label_combo.setCurrentIndex(best)
+        if not self._label_chosen:
+            self.label_combo.setCurrentIndex(best)
+
+    def _on_label_chosen(self, *_):
+        self._label_chosen = True
+
+    def _forget_label_if_empty(self) -> None:
+        if self._label_chosen and float(self.canvas.array().max()) < 0.02:
+            self._label_chosen = False
 
     def show_example(self) -> None:
         """Put a generated example digit on the sheet (first launch), so the bars show an answer."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..settings import data_dir
+from ..settings import data_dir, set_clamped
 from ..widgets.heatmap import MapGroup, MapGrid
 from ..widgets.plots import AccuracyPlot, ConfusionPlot, LossPlot, SpeedPlot
 from ..workers import DownloadWorker, TrainWorker, network_maps, start_in_thread
@@ -266,19 +266,13 @@ class TrainView(QtWidgets.QWidget):
         i = self.source.findData(d.get("source"))
         if i >= 0 and d.get("source") != "idx":
             self.source.setCurrentIndex(i)
-        for w, k in ((self.count, "count"), (self.batch, "batch"), (self.epochs, "epochs")):
-            try:
-                w.setValue(int(d[k]))
-            except (KeyError, TypeError, ValueError):
-                pass
         i = self.optimizer.findData(d.get("optimizer"))
         if i >= 0:
             self.optimizer.setCurrentIndex(i)
-        for w, k in ((self.holdout, "holdout"), (self.lr, "lr")):
-            try:
-                w.setValue(float(d[k]))
-            except (KeyError, TypeError, ValueError):
-                pass
+        for w, k in ((self.count, "count"), (self.batch, "batch"), (self.epochs, "epochs"),
+                     (self.holdout, "holdout"), (self.lr, "lr")):
+            if k in d:
+                set_clamped(w, d[k])
 
     # ---------------------------------------------------------------- data
     def _on_source(self, *_):

@@ -48,6 +48,10 @@ def _shape_text(shape) -> str:
     return " × ".join(str(s) for s in shape)
 
 
+# Far beyond any network that trains in minutes on a laptop CPU; past it, memory runs out.
+MAX_PARAMS = 20_000_000
+
+
 class ArchitectureEditor(QtWidgets.QWidget):
     """Edits ``spec`` (a dict). ``specChanged`` fires after every edit; ``valid()`` tells whether
     every layer fits; ``problem()`` gives the first reason why not."""
@@ -221,6 +225,14 @@ class ArchitectureEditor(QtWidgets.QWidget):
             self._problem = str(e)
         if not self._spec["layers"]:
             self._problem = "The network has no layers: add at least a flatten and a dense layer of 10 units."
+        shape = list(self._spec.get("input", [1, 28, 28]))
+        if self._problem is None and shape != [1, 28, 28]:
+            self._problem = (f"The input is {' × '.join(map(str, shape))}, but the digits this app draws, "
+                             "generates and loads are 1 × 28 × 28 grey images.")
+        params = sum(r.params for r in self._summary)
+        if self._problem is None and params > MAX_PARAMS:
+            self._problem = (f"{params:,} parameters is more than this app trains on a laptop "
+                             f"(at most {MAX_PARAMS:,}).")
         for r, row in enumerate(self._summary):
             vals = (_shape_text(row.out_shape), f"{row.params:,}", f"{row.macs:,}")
             for c, v in zip((C_OUT, C_PARAMS, C_MACS), vals):

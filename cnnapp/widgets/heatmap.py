@@ -210,6 +210,7 @@ class MapGrid(QtWidgets.QScrollArea):
         self._arrays = {g.key: np.asarray(g.array) for g in self._groups}
         if same:
             self._update_in_place()     # e.g. live maps while training: new numbers, same shapes
+            self.mark_elements(None, None)   # outlines belonged to the old numbers
         else:
             self._layout()
 
