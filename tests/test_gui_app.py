@@ -912,3 +912,16 @@ def test_signed_outputs_get_the_diverging_scale(window):
     bp.go(0)
     groups = {g.key: g for g in bp.grid.groups()}
     assert not groups["L0.y"].diverging                      # ReLU output: never negative
+
+
+def test_opening_a_model_asks_before_dropping_unsaved_training(window, tmp_path):
+    path = tmp_path / "m.npz"
+    assert window.train.save_model(path)
+    window.state.unsaved = True                     # as after a training run in this session
+    asked = []
+    window.train.confirm = lambda text: asked.append(text) or False
+    before = window.state.network
+    assert not window.train.open_model(path) and window.state.network is before and asked
+    window.train.confirm = lambda text: True
+    assert window.train.open_model(path) and window.state.network is not before
+    assert not window.state.unsaved

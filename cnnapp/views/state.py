@@ -24,6 +24,7 @@ class AppState(QtCore.QObject):
         self.network = None
         self.source = ""          # e.g. "starter model", "trained here", a file name
         self.trained = False      # weights differ from a fresh initialisation
+        self.unsaved = False      # trained in this session and not saved to a file since
         self.training = False     # a training run is going on
         self.history = None
         self.drawing_provider = None   # callable -> (28, 28) float32 input or None when empty
@@ -36,6 +37,7 @@ class AppState(QtCore.QObject):
         self.network = net
         self.source = source
         self.trained = trained
+        self.unsaved = False
         self.history = history
         self.networkChanged.emit()
 

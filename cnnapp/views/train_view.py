@@ -56,6 +56,8 @@ class TrainView(QtWidgets.QWidget):
     def __init__(self, state, parent=None):
         super().__init__(parent)
         self.state = state
+        # Replaced in tests; asks before unsaved trained weights are thrown away.
+        self.confirm = self._ask
         self.worker = None
         self.thread = None
         self.dl_thread = None
@@ -640,6 +642,7 @@ class TrainView(QtWidgets.QWidget):
         self.state.snapshot = None
         if ev.reason in ("done", "stopped") and "could not start" not in ev.message:
             self.state.trained = True
+            self.state.unsaved = True
             self.state.source = "trained here"
             self.state.history = getattr(net, "history", None)
         self._set_running(False)
@@ -700,12 +703,16 @@ class TrainView(QtWidgets.QWidget):
         except Exception as e:  # noqa: BLE001
             self.state.say(f"Could not save the model: {e}", 0)
             return False
+        self.state.unsaved = False
         self.state.say(f"Saved the model to {path}")
         return True
 
     def open_model(self, path) -> bool:
         if self.state.training:
             self.state.say("Stop the training before opening another model.")
+            return False
+        if self.state.unsaved and not self.confirm(
+                "The network trained here has not been saved. Open the other model and discard it?"):
             return False
         try:
             from cnncore.modelio import load_model
@@ -725,6 +732,12 @@ class TrainView(QtWidgets.QWidget):
             if not path.endswith(".npz"):
                 path += ".npz"
             self.save_model(path)
+
+    def _ask(self, text: str) -> bool:
+        r = QtWidgets.QMessageBox.question(self, "Discard trained weights?", text,
+                                           QtWidgets.QMessageBox.Yes | QtWidgets.QMessageBox.Cancel,
+                                           QtWidgets.QMessageBox.Cancel)
+        return r == QtWidgets.QMessageBox.Yes
 
     def open_dialog(self):
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open model", str(data_dir()), "Model (*.npz)")
