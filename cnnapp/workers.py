@@ -16,7 +16,22 @@ UPDATE_HZ = 10.0        # most progress signals per second
 SNAPSHOT_HZ = 2.0       # most weight snapshots (filters, feature maps, live predictions) per second
 
 
-class TrainWorker(QtCore.QObject):
+class _ThreadWorker(QtCore.QObject):
+    """A worker whose ``run`` (started by :func:`start_in_thread`) does ``_run`` in its thread and
+    then hands the object back to the GUI thread, where Python deletes it."""
+
+    @QtCore.Slot()
+    def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            _home(self)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class TrainWorker(_ThreadWorker):
     """Drives ``cnncore.training.Trainer.run()`` in a worker thread.
 
     ``load_data`` is a callable run in the worker thread that returns
@@ -77,13 +92,6 @@ class TrainWorker(QtCore.QObject):
             self.trainer.set_lr(lr)
 
     # ------------------------------------------------------------ worker side
-    @QtCore.Slot()
-    def run(self) -> None:
-        try:
-            self._run()
-        finally:
-            _home(self)
-
     def _run(self) -> None:
         from cnncore.training import BatchEvent, EpochEvent, FinishedEvent, Trainer
         _be_nice()
@@ -194,7 +202,7 @@ class _Cancelled(Exception):
     pass
 
 
-class DownloadWorker(QtCore.QObject):
+class DownloadWorker(_ThreadWorker):
     """Fetches MNIST with ``cnncore.datasets.fetch_mnist`` (checksums, cache in the data folder)."""
 
     progress = QtCore.Signal(object, object, str)    # done bytes, total bytes (or None), file name
@@ -212,13 +220,6 @@ class DownloadWorker(QtCore.QObject):
     def cancel(self) -> None:
         """Stop at the next chunk (thread-safe); fetch_mnist then removes the partial file."""
         self._cancelled = True
-
-    @QtCore.Slot()
-    def run(self) -> None:
-        try:
-            self._run()
-        finally:
-            _home(self)
 
     def _run(self) -> None:
         try:
