@@ -925,3 +925,22 @@ def test_opening_a_model_asks_before_dropping_unsaved_training(window, tmp_path)
     window.train.confirm = lambda text: True
     assert window.train.open_model(path) and window.state.network is not before
     assert not window.state.unsaved
+
+
+def test_arrow_keys_in_a_spin_box_do_not_step_the_trace(window, qtbot):
+    bp = window.backprop
+    window.tabs.setCurrentWidget(bp)
+    bp.source.setCurrentIndex(2)
+    assert bp.record()
+    bp.go(3)
+    window.activateWindow()
+    qtbot.waitActive(window)                                   # key events go through shortcuts too
+    bp.sample_spin.setFocus()
+    qtbot.keyClick(bp.sample_spin, QtCore.Qt.Key_Right)       # moves the spin box's cursor only
+    qtbot.keyClick(bp.sample_spin, QtCore.Qt.Key_Left)
+    assert bp.index == 3
+    bp.setFocus()
+    qtbot.keyClick(bp, QtCore.Qt.Key_Right)
+    assert bp.index == 4
+    qtbot.keyClick(bp, QtCore.Qt.Key_Home)
+    assert bp.index == 0
