@@ -944,3 +944,18 @@ def test_arrow_keys_in_a_spin_box_do_not_step_the_trace(window, qtbot):
     assert bp.index == 4
     qtbot.keyClick(bp, QtCore.Qt.Key_Home)
     assert bp.index == 0
+
+
+def test_non_square_settings_from_a_file_are_shown_and_kept(window):
+    from cnncore.architecture import preset
+    build = window.build
+    spec = preset("lenet")
+    spec["layers"][0]["kernel"] = [5, 3]
+    spec["layers"][0]["stride"] = [1, 2]
+    build.editor.set_spec(spec)
+    t = build.editor.table
+    assert t.cellWidget(0, 2) is None and t.item(0, 2).text() == "5×3"
+    assert t.item(0, 3).text() == "1×2"
+    build.editor.set_value(0, "filters", 6)                       # editing another setting
+    got = build.editor.spec()["layers"][0]
+    assert got["kernel"] == [5, 3] and got["stride"] == [1, 2] and got["filters"] == 6

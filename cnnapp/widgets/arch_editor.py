@@ -173,6 +173,19 @@ class ArchitectureEditor(QtWidgets.QWidget):
         s.valueChanged.connect(lambda v, r=row, k=key: self.set_value(r, k, v))
         return s
 
+    def _pair_cell(self, row: int, col: int, key: str, value, lo: int, hi: int, tip: str) -> None:
+        """A spin box for a square setting; a non-square one (from a JSON file, e.g. a 5×3
+        kernel) is shown as it is and left alone: a single spin box would square it silently."""
+        h, w = (value, value) if isinstance(value, int) else value
+        if h == w:
+            self.table.setCellWidget(row, col, self._spin(row, key, h, lo, hi, tip))
+            return
+        it = QtWidgets.QTableWidgetItem(f"{h}×{w}")
+        it.setFlags(QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable)
+        it.setTextAlignment(QtCore.Qt.AlignCenter)
+        it.setToolTip(f"{tip}\nNot square ({h}×{w}): kept as the file says; edit the JSON file to change it.")
+        self.table.setItem(row, col, it)
+
     def _combo(self, row: int, key: str, items, value, tip: str):
         c = QtWidgets.QComboBox()
         c.addItems(list(items))
@@ -194,18 +207,18 @@ class ArchitectureEditor(QtWidgets.QWidget):
             t.setCellWidget(r, 0, self._combo(r, "type", LAYER_TYPES, kind, TIPS["Layer"]))
             if kind == "conv":
                 t.setCellWidget(r, 1, self._spin(r, "filters", layer["filters"], 1, 256, "Number of filters"))
-                t.setCellWidget(r, 2, self._spin(r, "kernel", _square(layer["kernel"]), 1, 28, TIPS["Kernel / size"]))
-                t.setCellWidget(r, 3, self._spin(r, "stride", _square(layer["stride"]), 1, 28, TIPS["Stride"]))
-                t.setCellWidget(r, 4, self._spin(r, "padding", _square(layer["padding"]), 0, 14, TIPS["Padding"]))
+                self._pair_cell(r, 2, "kernel", layer["kernel"], 1, 28, TIPS["Kernel / size"])
+                self._pair_cell(r, 3, "stride", layer["stride"], 1, 28, TIPS["Stride"])
+                self._pair_cell(r, 4, "padding", layer["padding"], 0, 14, TIPS["Padding"])
                 t.setCellWidget(r, 5, self._combo(r, "activation", ACTIVATIONS, layer["activation"], TIPS["Activation"]))
             elif kind in ("maxpool", "avgpool"):
-                t.setCellWidget(r, 2, self._spin(r, "size", _square(layer["size"]), 1, 28, "Window size"))
-                t.setCellWidget(r, 3, self._spin(r, "stride", _square(layer["stride"]), 1, 28, TIPS["Stride"]))
+                self._pair_cell(r, 2, "size", layer["size"], 1, 28, "Window size")
+                self._pair_cell(r, 3, "stride", layer["stride"], 1, 28, TIPS["Stride"])
             elif kind == "dense":
                 t.setCellWidget(r, 1, self._spin(r, "units", layer["units"], 1, 4096, "Number of output units"))
                 t.setCellWidget(r, 5, self._combo(r, "activation", ACTIVATIONS, layer["activation"], TIPS["Activation"]))
             for c in range(len(COLS)):
-                if t.cellWidget(r, c) is None:
+                if t.cellWidget(r, c) is None and t.item(r, c) is None:
                     it = QtWidgets.QTableWidgetItem("")
                     it.setFlags(QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable)
                     t.setItem(r, c, it)
