@@ -14,6 +14,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnncore import explain
 
+from cnnapp.widgets.equation import equation_label
+
 from .grids import fmt
 
 __all__ = ["ArithmeticPanel"]
@@ -42,12 +44,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         f = self.title.font()
         f.setBold(True)
         self.title.setFont(f)
-        self.equation = QtWidgets.QLabel("")
-        self.equation.setObjectName("arithmeticEquation")
-        self.equation.setWordWrap(True)
-        self.equation.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
-        self.equation.setStyleSheet("QLabel { background: #f5f7fb; border: 1px solid #d8dde8; "
-                                    "border-radius: 4px; padding: 6px; font-family: 'DejaVu Sans Mono', monospace; }")
+        self.equation = equation_label("arithmeticEquation", padding=6)
         self.written = QtWidgets.QLabel("")
         self.written.setObjectName("arithmeticWritten")
         self.written.setWordWrap(True)

@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..settings import data_dir
+from ..widgets.equation import equation_label
 from ..widgets.heatmap import MapGroup, MapGrid
 
 try:  # the teaching helper's panel; without it a click shows the value and its equation
@@ -253,13 +254,7 @@ class BackpropView(QtWidgets.QWidget):
         tf.setPointSizeF(tf.pointSizeF() * 1.25)
         tf.setBold(True)
         self.title_label.setFont(tf)
-        self.equation = QtWidgets.QLabel("")
-        self.equation.setObjectName("backpropEquation")
-        self.equation.setWordWrap(True)
-        self.equation.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
-        self.equation.setStyleSheet("QLabel { background: #f5f7fb; border: 1px solid #d8dde8; "
-                                    "border-radius: 4px; padding: 8px; font-family: 'DejaVu Sans Mono', "
-                                    "monospace; }")
+        self.equation = equation_label("backpropEquation")
         self.explanation = QtWidgets.QLabel("")
         self.explanation.setObjectName("backpropExplanation")
         self.explanation.setWordWrap(True)
