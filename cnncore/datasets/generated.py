@@ -41,24 +41,29 @@ def _style(weight, points, strokes, closed=()):
     return (float(weight), np.asarray(points, dtype=np.float64), [list(s) for s in strokes], set(closed))
 
 
-def _build_styles():
-    S = {}
+def _styles_0():
     # 0: a closed oval; an oval whose end overshoots its start; a narrow tilted one.
-    S[0] = [
+    return [
         _style(3, _ellipse(8), [list(range(8))], closed={0}),
         _style(2, _ellipse(10, turn=2.25 * np.pi, start=-np.pi / 2.4) , [list(range(10))]),
         _style(1, _ellipse(8, rx=0.36, ry=0.5), [list(range(8))], closed={0}),
     ]
+
+
+def _styles_1():
     # 1: a plain bar; with a flag at the top; with a flag and a foot.
-    S[1] = [
+    return [
         _style(5, [(0.5, 0.0), (0.5, 0.5), (0.5, 1.0)], [[0, 1, 2]]),
         _style(2, [(0.3, 0.2), (0.6, 0.0), (0.58, 0.5), (0.55, 1.0)], [[0, 1], [1, 2, 3]]),
         _style(1, [(0.3, 0.2), (0.55, 0.0), (0.53, 0.5), (0.5, 0.97), (0.15, 1.0), (0.9, 1.0)],
                [[0, 1], [1, 2, 3], [4, 3, 5]]),
     ]
+
+
+def _styles_2():
     # 2: hook, diagonal and a flat foot (sharp corner); with a loop at the foot;
     # drawn in one sweep; a small hook on a long straight diagonal (z-like); a big curl at the foot.
-    S[2] = [
+    return [
         _style(4, [(0.05, 0.28), (0.3, 0.02), (0.7, 0.02), (0.93, 0.27), (0.75, 0.55), (0.35, 0.8),
                    (0.0, 1.0), (0.5, 0.98), (1.0, 1.0)],
                [[0, 1, 2, 3, 4, 5, 6], [6, 7, 8]]),
@@ -75,8 +80,11 @@ def _build_styles():
                    (0.8, 1.0), (1.0, 0.93)],
                [list(range(14))]),
     ]
+
+
+def _styles_3():
     # 3: two bowls meeting at a cusp; a flat-topped 3 (like a z on top of a bowl).
-    S[3] = [
+    return [
         _style(4, [(0.05, 0.15), (0.45, 0.0), (0.85, 0.12), (0.8, 0.35), (0.35, 0.48),
                    (0.85, 0.6), (0.92, 0.85), (0.5, 1.0), (0.0, 0.88)],
                [[0, 1, 2, 3, 4], [4, 5, 6, 7, 8]]),
@@ -87,8 +95,11 @@ def _build_styles():
                    (0.95, 0.75), (0.6, 1.0), (0.05, 0.9)],
                [[0, 1, 2, 3, 4, 5, 6, 7, 8]]),
     ]
+
+
+def _styles_4():
     # 4: open (the left stroke and the upright are apart); closed (a triangle); tall upright.
-    S[4] = [
+    return [
         _style(3, [(0.3, 0.0), (0.05, 0.62), (1.0, 0.62), (0.78, 0.15), (0.74, 1.0)],
                [[0, 1, 2], [3, 4]]),
         _style(2, [(0.68, 0.0), (0.0, 0.68), (1.0, 0.68), (0.68, 1.0)],
@@ -98,8 +109,11 @@ def _build_styles():
         _style(2, [(0.2, 0.0), (0.1, 0.6), (0.85, 0.55), (0.8, 0.02), (0.78, 1.0)],
                [[0, 1], [1, 2], [3, 2, 4]]),
     ]
+
+
+def _styles_5():
     # 5: flag, upright and belly in three strokes; a rounder belly drawn on from the upright.
-    S[5] = [
+    return [
         _style(3, [(0.95, 0.0), (0.2, 0.02), (0.12, 0.45), (0.55, 0.36), (0.92, 0.6), (0.85, 0.9),
                    (0.45, 1.0), (0.0, 0.88)],
                [[0, 1], [1, 2], [2, 3, 4, 5, 6, 7]]),
@@ -107,9 +121,12 @@ def _build_styles():
                    (0.25, 0.98), (0.05, 0.82)],
                [[0, 1], [1, 2, 3, 4, 5, 6, 7]]),
     ]
+
+
+def _styles_6():
     # 6: a sweep down into a loop at the bottom; a straighter back and a smaller loop;
     # a long straight back; a big round loop under a short curl; an upright back.
-    S[6] = [
+    return [
         _style(3, [(0.85, 0.0), (0.45, 0.15), (0.15, 0.5), (0.1, 0.82), (0.45, 1.0), (0.85, 0.88),
                    (0.85, 0.62), (0.5, 0.5), (0.15, 0.68)],
                [list(range(9))]),
@@ -126,8 +143,11 @@ def _build_styles():
                    (0.7, 0.5), (0.35, 0.55), (0.15, 0.7)],
                [list(range(9))]),
     ]
+
+
+def _styles_7():
     # 7: bar and diagonal; with a crossbar; with a small hook where the bar starts.
-    S[7] = [
+    return [
         _style(4, [(0.0, 0.02), (1.0, 0.0), (0.62, 0.45), (0.35, 1.0)],
                [[0, 1], [1, 2, 3]]),
         _style(1, [(0.0, 0.02), (1.0, 0.0), (0.62, 0.45), (0.35, 1.0), (0.3, 0.5), (0.9, 0.48)],
@@ -137,16 +157,22 @@ def _build_styles():
         _style(2, [(0.3, 0.02), (1.0, 0.0), (0.75, 0.5), (0.6, 1.0)],
                [[0, 1], [1, 2, 3]]),
     ]
+
+
+def _styles_8():
     # 8: one S-shaped closed stroke; two stacked loops.
-    S[8] = [
+    return [
         _style(4, [(0.85, 0.12), (0.5, 0.0), (0.15, 0.14), (0.22, 0.38), (0.5, 0.5), (0.82, 0.65),
                    (0.88, 0.9), (0.5, 1.0), (0.12, 0.88), (0.18, 0.64), (0.5, 0.5), (0.78, 0.36)],
                [list(range(12))], closed={0}),
         _style(2, _ellipse(7, cy=0.24, rx=0.36, ry=0.24) + _ellipse(8, cy=0.73, rx=0.48, ry=0.27),
                [list(range(7)), list(range(7, 15))], closed={0, 1}),
     ]
+
+
+def _styles_9():
     # 9: loop and a straight stem; a stem that curves at the foot; a single-stroke 9.
-    S[9] = [
+    return [
         _style(4, [(0.88, 0.2), (0.5, 0.0), (0.12, 0.15), (0.12, 0.4), (0.5, 0.52), (0.85, 0.35),
                    (0.9, 0.1), (0.8, 1.0)],
                [[0, 1, 2, 3, 4, 5, 0], [6, 0, 7]]),
@@ -157,7 +183,13 @@ def _build_styles():
                    (0.85, 0.6), (0.75, 1.0)],
                [[0, 1, 2, 3, 4, 5, 6, 7]]),
     ]
-    return S
+
+
+def _build_styles():
+    """Every class's styles: ``{digit: [style, ...]}``."""
+    makers = (_styles_0, _styles_1, _styles_2, _styles_3, _styles_4,
+              _styles_5, _styles_6, _styles_7, _styles_8, _styles_9)
+    return {digit: make() for digit, make in enumerate(makers)}
 
 
 STYLES = _build_styles()
@@ -236,29 +268,46 @@ _PREPARED = {c: [_prepare(st) for st in styles] for c, styles in STYLES.items()}
 
 def _render_group(rng: np.random.Generator, style, prepared, m: int, aspect_mean: float,
                   slant_mean: float) -> np.ndarray:
-    """Render ``m`` random instances of one style: float64 (m, 28, 28) ink in [0, 1]."""
-    _, points, _, _ = style
+    """Render ``m`` random instances of one style: float64 (m, 28, 28) ink in [0, 1].
+
+    Every random number is drawn here or in the steps below in a fixed order
+    (skeleton, bend, affine, pen), so a seed gives the same bytes.
+    """
     B, ids = prepared
-    k = len(points)
+    pts = _jittered_skeleton(rng, style[1], B, m)
+    pts = _bend(rng, pts, m)
+    pts = _slant_and_turn(rng, pts, m, aspect_mean, slant_mean)
+    sigma, gain, press_amp, press_ph = _random_pen(rng, m)
+    pts = _fit_box(pts, sigma, gain)
+    w = _ink_per_sample(pts, ids, press_amp, press_ph)
+    # Centre: put the ink-weighted centre of mass at (14, 14).
+    com = (pts * w[..., None]).sum(1) / np.maximum(w.sum(1), 1e-9)[:, None]
+    pts = pts - com[:, None, :] + _CENTRE
+    return _pen(_splat(pts, w, m), sigma, gain)
 
-    # Per-image random parameters, all drawn here in a fixed order.
+
+def _jittered_skeleton(rng, points, B, m):
+    """Jitter the style's control points per image and sample its splines: (m, P, 2)."""
     jitter = rng.uniform(0.02, 0.08, m)[:, None, None]
-    ctrl = points[None] + rng.normal(0.0, 1.0, (m, k, 2)) * jitter
-    pts = np.einsum("pk,mkd->mpd", B, ctrl)                       # (m, P, 2)
+    ctrl = points[None] + rng.normal(0.0, 1.0, (m, len(points), 2)) * jitter
+    return np.einsum("pk,mkd->mpd", B, ctrl)
 
-    # Smooth random bending: two sine waves per axis across the figure.
+
+def _bend(rng, pts, m):
+    """Smooth random bending: two sine waves per axis across the figure."""
     amp = rng.uniform(0.0, 0.06, (m, 2, 2))
     freq = rng.uniform(1.0, 3.5, (m, 2, 2)) * np.pi
     phase = rng.uniform(0, 2 * np.pi, (m, 2, 2))
     x, yv = pts[..., 0], pts[..., 1]
-    pts = pts + np.stack([
-        (amp[:, 0, 0, None] * np.sin(freq[:, 0, 0, None] * yv + phase[:, 0, 0, None])
-         + amp[:, 0, 1, None] * np.sin(freq[:, 0, 1, None] * x + phase[:, 0, 1, None])),
-        (amp[:, 1, 0, None] * np.sin(freq[:, 1, 0, None] * x + phase[:, 1, 0, None])
-         + amp[:, 1, 1, None] * np.sin(freq[:, 1, 1, None] * yv + phase[:, 1, 1, None])),
-    ], axis=-1)
 
-    # Affine: aspect, slant (top leans right for positive), rotation.
+    def wave(axis, k, t):
+        return amp[:, axis, k, None] * np.sin(freq[:, axis, k, None] * t + phase[:, axis, k, None])
+
+    return pts + np.stack([wave(0, 0, yv) + wave(0, 1, x), wave(1, 0, x) + wave(1, 1, yv)], axis=-1)
+
+
+def _slant_and_turn(rng, pts, m, aspect_mean, slant_mean):
+    """Affine: aspect, slant (top leans right for positive), rotation."""
     aspect = aspect_mean * np.exp(rng.normal(0.0, 0.25, m))
     slant = rng.normal(slant_mean, 0.22, m)
     angle = rng.normal(0.0, 0.12, m)
@@ -266,36 +315,41 @@ def _render_group(rng: np.random.Generator, style, prepared, m: int, aspect_mean
     yv = pts[..., 1] - 0.5
     x = x - slant[:, None] * yv
     c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
-    pts = np.stack([c * x - s * yv, s * x + c * yv], axis=-1)
+    return np.stack([c * x - s * yv, s * x + c * yv], axis=-1)
 
-    # The pen: Gaussian softness sigma (px) and gain (how far the core saturates).
+
+def _random_pen(rng, m):
+    """The pen: Gaussian softness sigma (px), gain (how far the core saturates) and a
+    pressure that varies slowly along the stroke (amplitude, phase)."""
     sigma = rng.uniform(0.5, 0.9, m)
     gain = np.exp(rng.uniform(np.log(1.3), np.log(5.0), m))
-    # Pressure varies slowly along the stroke.
     press_amp = rng.uniform(0.0, 0.35, m)[:, None]
     press_ph = rng.uniform(0, 2 * np.pi, m)[:, None]
+    return sigma, gain, press_amp, press_ph
 
-    # Fit the ink's bounding box (skeleton + half the pen width) into 20x20.
+
+def _fit_box(pts, sigma, gain):
+    """Scale and centre so the ink's bounding box (skeleton + half the pen width) fits 20x20."""
     half = sigma * np.sqrt(2 * np.log(gain / (1.5 * _FLOOR)))   # about where the ink ends
     lo, hi = pts.min(axis=1), pts.max(axis=1)         # (m, 2)
     span = np.maximum((hi - lo).max(axis=1), 1e-6)
     scale = np.maximum(_BOX - 2 * half, 4.0) / span
-    pts = (pts - 0.5 * (lo + hi)[:, None, :]) * scale[:, None, None]
+    return (pts - 0.5 * (lo + hi)[:, None, :]) * scale[:, None, None]
 
-    # Ink per sample: the arc length it stands for, times pressure.
+
+def _ink_per_sample(pts, ids, press_amp, press_ph):
+    """Ink per sample: the arc length it stands for, times pressure: (m, P)."""
     seg = np.linalg.norm(np.diff(pts, axis=1), axis=-1)           # (m, P-1)
     seg = seg * (ids[1:] == ids[:-1])[None]                       # no ink between strokes
     w = np.zeros(pts.shape[:2])
     w[:, 1:] += 0.5 * seg
     w[:, :-1] += 0.5 * seg
     along = np.linspace(0, 2 * np.pi, pts.shape[1])[None]
-    w = w * (1.0 + press_amp * np.sin(along * 1.5 + press_ph))
+    return w * (1.0 + press_amp * np.sin(along * 1.5 + press_ph))
 
-    # Centre: put the ink-weighted centre of mass at (14, 14).
-    com = (pts * w[..., None]).sum(1) / np.maximum(w.sum(1), 1e-9)[:, None]
-    pts = pts - com[:, None, :] + _CENTRE
 
-    # Bilinear splat of the samples into a line-density image.
+def _splat(pts, w, m):
+    """Bilinear splat of the samples into a line-density image (m, 28, 28)."""
     px, py = pts[..., 0], pts[..., 1]
     x0, y0 = np.floor(px), np.floor(py)
     fx, fy = px - x0, py - y0
@@ -308,9 +362,12 @@ def _render_group(rng: np.random.Generator, style, prepared, m: int, aspect_mean
         ok = (xi >= 0) & (xi < _OUT) & (yi >= 0) & (yi < _OUT)
         flat = (img_base + yi * _OUT + xi)[ok]
         dens += np.bincount(flat, weights=(w * wt)[ok], minlength=m * _OUT * _OUT)
-    dens = dens.reshape(m, _OUT, _OUT)
+    return dens.reshape(m, _OUT, _OUT)
 
-    # Gaussian pen: separable blur as K @ img @ K^T with a per-image kernel K.
+
+def _pen(dens, sigma, gain):
+    """Blur the line density with the Gaussian pen and saturate: ink in [0, 1]."""
+    # Separable blur as K @ img @ K^T with a per-image kernel K.
     d = np.arange(_OUT, dtype=np.float64)
     K = np.exp(-((d[None, :, None] - d[None, None, :]) ** 2) / (2 * sigma[:, None, None] ** 2))
     K /= np.sqrt(2 * np.pi) * sigma[:, None, None]
