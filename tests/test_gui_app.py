@@ -959,3 +959,30 @@ def test_non_square_settings_from_a_file_are_shown_and_kept(window):
     build.editor.set_value(0, "filters", 6)                       # editing another setting
     got = build.editor.spec()["layers"][0]
     assert got["kernel"] == [5, 3] and got["stride"] == [1, 2] and got["filters"] == 6
+
+
+def test_arrow_keys_step_the_trace_whatever_has_the_focus(window, qtbot):
+    """Issue 13: after a click on the Backprop tab the tab bar has the focus; → must step, not jump tabs."""
+    bp = window.backprop
+    window.tabs.setCurrentWidget(bp)
+    bp.source.setCurrentIndex(2)
+    assert bp.record()
+    bp.go(2)
+    window.activateWindow()
+    qtbot.waitActive(window)
+    bar = window.tabs.tabBar()
+    for widget in (bar, bp.next_button, bp.speed, bp.timeline):
+        widget.setFocus()
+        before = bp.index
+        qtbot.keyClick(widget, QtCore.Qt.Key_Right)
+        assert window.tabs.currentWidget() is bp
+        assert bp.index == before + 1
+        qtbot.keyClick(widget, QtCore.Qt.Key_Left)
+        assert bp.index == before
+    qtbot.keyClick(bar, QtCore.Qt.Key_End)
+    assert bp.index == bp.step_count() - 1 and window.tabs.currentWidget() is bp
+    window.tabs.setCurrentWidget(window.draw)          # elsewhere the arrows are not the trace's
+    bp.go(2)
+    bar.setFocus()
+    qtbot.keyClick(bar, QtCore.Qt.Key_Right)
+    assert bp.index == 2 and window.tabs.currentWidget() is window.build

@@ -307,8 +307,11 @@ class BackpropView(QtWidgets.QWidget):
 
         for keys, slot in (("Left", self.prev), ("Right", self.next), ("Home", self.first), ("End", self.last),
                            ("Space", self.toggle_play), ("PgUp", self.prev), ("PgDown", self.next)):
+            # Whole-window keys, live only while this tab is shown (a hidden widget's shortcuts
+            # never fire): the tab bar or a button may have the focus. A text or spin box keeps its
+            # arrows (it claims them first through Qt's shortcut override).
             sc = QtGui.QShortcut(QtGui.QKeySequence(keys), self)
-            sc.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
+            sc.setContext(QtCore.Qt.WindowShortcut)
             sc.activated.connect(slot)
         self.state.networkChanged.connect(self._on_network_changed)
         self.play_timer = QtCore.QTimer(self)
