@@ -98,7 +98,9 @@ class EpochEvent:
     """After each epoch: training means over the epoch and a full pass over the held-out split.
 
     ``confusion[t, p]`` counts held-out images of true digit ``t`` predicted as
-    ``p``; ``misclassified`` indexes ``X_val``. Without a held-out split the
+    ``p``; ``misclassified`` indexes ``X_val`` and ``predicted[k]`` is the digit the
+    network answered for ``X_val[misclassified[k]]``: both come from the one pass
+    that also gave ``val_accuracy`` (the same weights). Without a held-out split the
     ``val_*`` fields are NaN and the arrays are empty.
     """
     epoch: int
@@ -109,14 +111,22 @@ class EpochEvent:
     confusion: np.ndarray = field(repr=False)
     misclassified: np.ndarray = field(repr=False)
     seconds: float = 0.0
+    predicted: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
 
 
 @dataclass(frozen=True)
 class FinishedEvent:
-    """The last event: ``reason`` is "done", "stopped" or "diverged"; ``message`` says what happened."""
+    """The last event: ``reason`` is "done", "stopped" or "diverged"; ``message`` says what happened.
+
+    ``val_accuracy`` is the held-out accuracy of the weights the run ends with (measured again
+    when a stop comes mid-epoch), over ``val_count`` images; NaN and 0 without a held-out split
+    or when the run diverged.
+    """
     reason: str
     message: str
     seconds: float = 0.0
+    val_accuracy: float = float("nan")
+    val_count: int = 0
 
 
 def as_network_input(X, dtype=np.float32) -> np.ndarray:
@@ -287,6 +297,7 @@ class Trainer:
         step = 0
         train_seconds = 0.0
         ips = None
+        last_val = None   # held-out accuracy of the latest weights measured, if any
         for epoch in range(1, cfg.epochs + 1):
             order = rng.permutation(N)
             loss_sum = 0.0
@@ -296,8 +307,10 @@ class Trainer:
                 if not self._running.is_set():
                     self._running.wait()
                 if self._stop.is_set():
-                    yield FinishedEvent("stopped", f"stopped by request in epoch {epoch}, before batch {b + 1} "
-                                                   f"of {nb}", train_seconds)
+                    if b > 0 or last_val is None:   # weights changed since the last held-out pass
+                        last_val = self._held_out()[1] if step > 0 else float("nan")
+                    yield FinishedEvent("stopped", f"stopped in epoch {epoch}, before batch {b + 1} of {nb}, "
+                                                   "as you asked", train_seconds, *self._val_summary(last_val))
                     return
                 t0 = time.perf_counter()
                 idx = order[b * bs:(b + 1) * bs]
@@ -332,15 +345,28 @@ class Trainer:
                 correct += hits
                 seen += n
                 yield BatchEvent(epoch, b + 1, nb, loss, hits / n, ips, step / total, lr)
-            if self.X_val is not None:
-                vl, va, conf, wrong, _ = evaluate(net, self.X_val, self.y_val)
-            else:
-                vl = va = float("nan")
-                conf, wrong = np.zeros((10, 10), np.int64), np.zeros(0, np.int64)
+            vl, va, conf, wrong, predicted = self._held_out()
+            last_val = va
             net.clear()
             net.history.append({"epoch": len(net.history) + 1, "train_loss": loss_sum / seen,
                                 "train_accuracy": correct / seen, "val_loss": vl, "val_accuracy": va,
                                 "seconds": train_seconds, "images": seen})
-            yield EpochEvent(epoch, loss_sum / seen, correct / seen, vl, va, conf, wrong, train_seconds)
+            yield EpochEvent(epoch, loss_sum / seen, correct / seen, vl, va, conf, wrong, train_seconds, predicted)
         yield FinishedEvent("done", f"trained {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} "
-                                    f"({total} batches) in {train_seconds:.2f} s", train_seconds)
+                                    f"({total} batches) in {train_seconds:.2f} s", train_seconds,
+                            *self._val_summary(last_val))
+
+    def _held_out(self):
+        """``(loss, accuracy, confusion, misclassified, predicted)`` of the current weights on the
+        held-out split, all from one pass (NaN and empty arrays without a split)."""
+        if self.X_val is None:
+            return (float("nan"), float("nan"), np.zeros((10, 10), np.int64), np.zeros(0, np.int64),
+                    np.zeros(0, np.int64))
+        vl, va, conf, wrong, probs = evaluate(self.net, self.X_val, self.y_val)
+        self.net.clear()
+        return vl, va, conf, wrong, probs.argmax(axis=1)[wrong].astype(np.int64)
+
+    def _val_summary(self, accuracy) -> tuple[float, int]:
+        if self.X_val is None or accuracy is None:
+            return float("nan"), 0
+        return float(accuracy), len(self.X_val)

@@ -274,3 +274,44 @@ def test_optimizer_state_never_goes_subnormal(make, rng):
         assert not np.any((state != 0) & (np.abs(state) < tiny))
     if isinstance(opt, Adam):
         assert not opt.m["L0.W"].any()
+
+
+def test_mistakes_and_their_predictions_come_from_the_same_weights():
+    """Issue 13 item 3: each epoch's misclassified indices carry the digits the network answered,
+    from the same pass that counted them (never re-predicted later with other weights)."""
+    X, y = _toy(300)
+    net = Network(MICRO, seed=3)
+    tr = Trainer(net, X[:240], y[:240], X[240:], y[240:], TrainConfig(epochs=3, batch_size=32, lr=0.01))
+    seen = 0
+    for ev in tr.run():
+        if isinstance(ev, EpochEvent):
+            now = net.predict(as_network_input(X[240:]))        # the weights right after the epoch
+            assert np.array_equal(ev.predicted, now[ev.misclassified])
+            assert np.all(ev.predicted != y[240:][ev.misclassified])
+            assert len(ev.predicted) == 60 - np.trace(ev.confusion)
+            seen += 1
+    assert seen == 3
+
+
+def test_the_final_event_carries_the_held_out_accuracy_of_the_final_weights():
+    X, y = _toy(300)
+    net = Network(MICRO, seed=3)
+    tr = Trainer(net, X[:240], y[:240], X[240:], y[240:], TrainConfig(epochs=3, batch_size=32, lr=0.01))
+    events = list(tr.run())
+    end = events[-1]
+    assert end.reason == "done" and end.val_count == 60
+    assert end.val_accuracy == [e for e in events if isinstance(e, EpochEvent)][-1].val_accuracy
+    # A stop in the middle of an epoch measures the weights it stops with.
+    net = Network(MICRO, seed=3)
+    tr = Trainer(net, X[:240], y[:240], X[240:], y[240:], TrainConfig(epochs=3, batch_size=32, lr=0.01))
+    for ev in tr.run():
+        if isinstance(ev, BatchEvent) and ev.epoch == 2 and ev.batch == 3:
+            tr.stop()
+        last = ev
+    assert last.reason == "stopped" and "as you asked" in last.message and "by request" not in last.message
+    _, acc, *_ = evaluate(net, X[240:], y[240:])
+    assert last.val_accuracy == acc and last.val_count == 60
+    # Without a held-out split there is nothing to say.
+    tr = Trainer(Network(MICRO), X[:64], y[:64], None, None, TrainConfig(epochs=1, batch_size=32))
+    end = list(tr.run())[-1]
+    assert np.isnan(end.val_accuracy) and end.val_count == 0
