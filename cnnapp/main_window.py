@@ -9,7 +9,7 @@ from . import settings as st
 from .views.backprop_view import BackpropView
 from .views.build_view import BuildView
 from .views.draw_view import DrawView
-from .views.state import AppState
+from .views.state import AppState, a_digit
 from .views.train_view import TrainView
 
 # Antialiased curves with thousands of points cost the GUI thread more than they add.
@@ -88,6 +88,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.backprop.quizRequested.connect(self._quiz_about)
         self.train.trainingStarted.connect(self._on_training_changed)
         self.train.trainingFinished.connect(self._on_training_changed)
+        self.train.openDigit.connect(self.open_digit)
 
         self._build_menus()
         self.status_label = QtWidgets.QLabel("")
@@ -173,6 +174,15 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.tabs.widget(i) is self.learn:
             self._sync_learn()
 
+    def open_digit(self, image, label: int, where: str) -> None:
+        """Show a digit from elsewhere (a held-out mistake) on the Draw tab or trace it on Backprop."""
+        if where == "draw":
+            self.draw.show_digit(image, label)
+            self.tabs.setCurrentWidget(self.draw)
+        else:
+            self.backprop.record(image, label, what="a held-out digit the network got wrong")
+            self.tabs.setCurrentWidget(self.backprop)
+
     def _quiz_about(self, step) -> None:
         """Open the concept check that fits this backprop step."""
         panel = self.learn.ensure()
@@ -195,7 +205,7 @@ class MainWindow(QtWidgets.QMainWindow):
             image = None if drawing is None else np.asarray(drawing, dtype=np.float64)[None]
             label = self.state.drawing_label() if drawing is not None else None
             what = "your drawing" if drawing is not None else "a generated digit"
-        digit = "" if label is None else f", taken to be a {label}"
+        digit = "" if label is None else f", taken to be {a_digit(label)}"
         panel.set_network(net, image, label, f"The app's network ({self.state.source}) on {what}{digit}.")
         if tr is not None:
             panel.set_trace(tr)
@@ -263,6 +273,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 "<tr><td><b>Ctrl+Return</b></td><td>use the edited architecture</td></tr>"
                 "<tr><td><b>F5</b> / <b>F6</b> / <b>Shift+F5</b></td><td>start / pause / stop training</td></tr>"
                 "<tr><td><b>Ctrl+R</b></td><td>record a backprop trace</td></tr>"
+                "<tr><td><b>T</b></td><td>Backprop, on a conv layer's backward step: show the textbook "
+                "way (and back)</td></tr>"
+                "<tr><td><b>Q</b></td><td>Backprop: a concept check about this step</td></tr>"
                 "<tr><td><b>← →</b>, <b>Home</b>, <b>End</b>, <b>Space</b></td>"
                 "<td>step through the trace, play</td></tr>"
                 "<tr><td><b>Ctrl+S</b> / <b>Ctrl+O</b></td><td>save / open a model</td></tr></table>")

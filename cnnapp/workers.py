@@ -47,6 +47,8 @@ class TrainWorker(_ThreadWorker):
             may use it freely) and ``{"sample": (28, 28), "L{i}.y": maps, "L0.W": filters}``.
         finished(object): the engine's FinishedEvent (always last, also after errors or a stop).
         failed(str): the run could not start or broke; the message says why.
+        ready(): the data is loaded and the first batch comes next (a run that cannot start
+            never sends it, so the GUI keeps the previous run's plots until then).
     """
 
     status = QtCore.Signal(str)
@@ -55,6 +57,7 @@ class TrainWorker(_ThreadWorker):
     snapshot = QtCore.Signal(object, object)
     finished = QtCore.Signal(object)
     failed = QtCore.Signal(str)
+    ready = QtCore.Signal()
 
     def __init__(self, net, load_data, config, sample=None):
         super().__init__()
@@ -111,6 +114,7 @@ class TrainWorker(_ThreadWorker):
                 self.trainer.stop()
             self.status.emit(f"Training on {len(X):,} images"
                              + (f", {len(Xv):,} held out" if Xv is not None and len(Xv) else "") + "…")
+            self.ready.emit()
         except Exception as e:  # noqa: BLE001 - reported in the window
             self.failed.emit(f"Could not start training: {e}")
             self.finished.emit(FinishedEvent("stopped", f"could not start: {e}"))

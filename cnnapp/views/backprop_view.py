@@ -360,7 +360,7 @@ class BackpropView(QtWidgets.QWidget):
         from cnncore.datasets import to_input
         return to_input(X[i:i + 1])[0, 0], int(y[i]), f"generated sample {i}"
 
-    def record(self, image=None, label=None) -> bool:
+    def record(self, image=None, label=None, what: str = "the given image") -> bool:
         net = self.state.view_network()
         if net is None:
             self.state.say("There is no network to trace.")
@@ -368,8 +368,6 @@ class BackpropView(QtWidgets.QWidget):
         try:
             if image is None:
                 image, label, what = self.chosen_input()
-            else:
-                what = "the given image"
             from cnncore.trace import trace
             tr = trace(net, np.asarray(image, dtype=np.float32), int(label))
         except Exception as e:  # noqa: BLE001 - shown in the window, never as a traceback

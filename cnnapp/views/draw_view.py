@@ -8,6 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..settings import data_dir
 from ..widgets.canvas import DrawCanvas
 from ..widgets.plots import ProbabilityPlot
+from .state import a_digit
 
 GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
 
@@ -86,6 +87,12 @@ class DrawView(QtWidgets.QWidget):
 
         self.probs = ProbabilityPlot()
         self.probs.setMinimumHeight(220)
+        self.always_note = QtWidgets.QLabel(
+            "The network always answers with one of the ten digits: it has no way to say “this is not a "
+            "digit”. A scribble or a letter X still gets an answer, often a confident one (say 85% a 4).")
+        self.always_note.setObjectName("alwaysPicksNote")
+        self.always_note.setWordWrap(True)
+        self.always_note.setStyleSheet("color: #555;")
 
         # Add to my digits.
         add_box = QtWidgets.QGroupBox("My digits")
@@ -120,6 +127,7 @@ class DrawView(QtWidgets.QWidget):
         right = QtWidgets.QVBoxLayout()
         right.addWidget(seen_box)
         right.addWidget(self.probs, 1)
+        right.addWidget(self.always_note)
         right.addWidget(add_box)
         right.addWidget(self.model_label)
 
@@ -195,10 +203,25 @@ class DrawView(QtWidgets.QWidget):
             return
         self.probs.set_probabilities(p)
         best = int(np.argmax(p))
-        self.answer.setText(f"Looks like a <b>{best}</b><br><span style='font-size:small;color:#555'>"
-                            f"{p[best]:.0%} sure</span>")
+        hint = ""
+        if self.drawing_is_small():
+            hint = ("<br><span style='font-size:small;color:#9a6700'>Your drawing is small: draw it larger, "
+                    "filling the dashed box. The network's input is blown up from it, strokes and all, "
+                    "so a tiny digit is easily misread.</span>")
+        article, digit = a_digit(best).split()
+        self.answer.setText(f"Looks like {article} <b>{digit}</b><br><span style='font-size:small;color:#555'>"
+                            f"{p[best]:.0%} sure</span>{hint}")
         if not self._label_chosen:
             self.label_combo.setCurrentIndex(best)
+
+    def drawing_is_small(self, share: float = 0.35) -> bool:
+        """True when the ink fits in less than ``share`` of the sheet's side both ways."""
+        ink = self.canvas.array() > 0.1
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        if len(rows) == 0:
+            return False
+        side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
+        return side < share * ink.shape[0]
 
     def _on_label_chosen(self, *_):
         self._label_chosen = True
@@ -206,6 +229,14 @@ class DrawView(QtWidgets.QWidget):
     def _forget_label_if_empty(self) -> None:
         if self._label_chosen and float(self.canvas.array().max()) < 0.02:
             self._label_chosen = False
+
+    def show_digit(self, image, label: int) -> None:
+        """Put a 28×28 digit (ink in [0, 1]) on the sheet, with its true digit chosen below."""
+        self.canvas.set_array(np.asarray(image, dtype=np.float32))
+        self.label_combo.setCurrentIndex(int(label))
+        self._label_chosen = True
+        self.update_prediction()
+        self.state.drawingChanged.emit()
 
     def show_example(self) -> None:
         """Put a generated example digit on the sheet (first launch), so the bars show an answer."""
@@ -249,5 +280,5 @@ class DrawView(QtWidgets.QWidget):
             return False
         self.state.datasets.pop("drawings", None)
         self._refresh_count()
-        self.state.say(f"Saved as a {label}; you now have {len(ds)} digits of your own.")
+        self.state.say(f"Saved as {a_digit(label)}; you now have {len(ds)} digits of your own.")
         return True

@@ -4,6 +4,11 @@ from __future__ import annotations
 from PySide6 import QtCore
 
 
+def a_digit(d: int) -> str:
+    """The digit with its English article: "a 3", "an 8"."""
+    return f"{'an' if int(d) == 8 else 'a'} {int(d)}"
+
+
 class AppState(QtCore.QObject):
     """Holds the current :class:`cnncore.network.Network`.
 

@@ -8,6 +8,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..settings import data_dir, set_clamped
+from .state import a_digit
 from ..widgets.heatmap import MapGroup, MapGrid
 from ..widgets.plots import AccuracyPlot, ConfusionPlot, LossPlot, SpeedPlot
 from ..workers import DownloadWorker, TrainWorker, network_maps, start_in_thread
@@ -52,6 +53,8 @@ def _split(X, y, fraction: float, seed: int = 0):
 class TrainView(QtWidgets.QWidget):
     trainingStarted = QtCore.Signal()
     trainingFinished = QtCore.Signal(object)
+    # A held-out digit to look at elsewhere: image (28, 28) floats in [0, 1], true digit, "draw"/"backprop".
+    openDigit = QtCore.Signal(object, int, str)
 
     def __init__(self, state, parent=None):
         super().__init__(parent)
@@ -118,8 +121,17 @@ class TrainView(QtWidgets.QWidget):
         self.lr.setRange(0.00001, 2.0)
         self.lr.setSingleStep(0.0005)
         self.lr.setValue(0.003)
-        self.lr.setToolTip("Learning rate: the size of each step. It may be changed while training runs.")
+        self.lr.setToolTip("Learning rate at the start of the run: the size of each step. With the cosine "
+                           "schedule it is lowered\nalong a half cosine to 0 by the last batch. It may be "
+                           "changed while training runs.")
         self.lr.valueChanged.connect(self._on_lr)
+        self.schedule = QtWidgets.QComboBox()
+        self.schedule.setObjectName("trainSchedule")
+        self.schedule.addItem("Cosine: glide to 0", "cosine")
+        self.schedule.addItem("Constant", "constant")
+        self.schedule.setToolTip("How the learning rate changes over the run. Cosine: it starts at the rate "
+                                 "above and falls\nsmoothly to 0 by the end, which lets the weights settle. "
+                                 "Constant: it stays as set.")
         self.batch = QtWidgets.QSpinBox()
         self.batch.setObjectName("trainBatchSize")
         self.batch.setRange(1, 1024)
@@ -132,6 +144,7 @@ class TrainView(QtWidgets.QWidget):
         self.epochs.setToolTip("Passes over the training digits")
         of.addRow("Optimizer", self.optimizer)
         of.addRow("Learning rate", self.lr)
+        of.addRow("Schedule", self.schedule)
         of.addRow("Batch size", self.batch)
         of.addRow("Epochs", self.epochs)
 
@@ -205,12 +218,14 @@ class TrainView(QtWidgets.QWidget):
         self.gallery = QtWidgets.QListWidget()
         self.gallery.setObjectName("misclassifiedGallery")
         self.gallery.setToolTip("Held-out digits the network got wrong after the last epoch "
-                                "(true digit → its answer)")
+                                "(true digit → its answer).\nClick one to open it on the Draw or the "
+                                "Backprop tab.")
         self.gallery.setViewMode(QtWidgets.QListView.IconMode)
         self.gallery.setIconSize(QtCore.QSize(56, 56))
         self.gallery.setGridSize(QtCore.QSize(76, 84))
         self.gallery.setResizeMode(QtWidgets.QListView.Adjust)
         self.gallery.setMovement(QtWidgets.QListView.Static)
+        self.gallery.itemClicked.connect(self._on_gallery_click)
         self.bottom_tabs = QtWidgets.QTabWidget()
         self.bottom_tabs.addTab(self.live, "Filters && feature maps")
         self.bottom_tabs.addTab(self.confusion, "Confusion matrix")
@@ -262,15 +277,17 @@ class TrainView(QtWidgets.QWidget):
     def settings_dict(self) -> dict:
         return {"source": self.source.currentData(), "count": self.count.value(),
                 "holdout": self.holdout.value(), "optimizer": self.optimizer.currentData(),
-                "lr": self.lr.value(), "batch": self.batch.value(), "epochs": self.epochs.value()}
+                "lr": self.lr.value(), "batch": self.batch.value(), "epochs": self.epochs.value(),
+                "schedule": self.schedule.currentData()}
 
     def apply_settings(self, d: dict) -> None:
         i = self.source.findData(d.get("source"))
         if i >= 0 and d.get("source") != "idx":
             self.source.setCurrentIndex(i)
-        i = self.optimizer.findData(d.get("optimizer"))
-        if i >= 0:
-            self.optimizer.setCurrentIndex(i)
+        for combo, k in ((self.optimizer, "optimizer"), (self.schedule, "schedule")):
+            i = combo.findData(d.get(k))
+            if i >= 0:
+                combo.setCurrentIndex(i)
         for w, k in ((self.count, "count"), (self.batch, "batch"), (self.epochs, "epochs"),
                      (self.holdout, "holdout"), (self.lr, "lr")):
             if k in d:
@@ -418,26 +435,21 @@ class TrainView(QtWidgets.QWidget):
         try:
             from cnncore.training import TrainConfig
             config = TrainConfig(optimizer=self.optimizer.currentData(), lr=float(self.lr.value()),
-                                 batch_size=self.batch.value(), epochs=self.epochs.value(), seed=0)
+                                 batch_size=self.batch.value(), epochs=self.epochs.value(), seed=0,
+                                 schedule=self.schedule.currentData())
             loader = self.make_loader()
         except Exception as e:  # noqa: BLE001
             self.state.say(f"Cannot train: {e}", 0)
             return False
         sample = self._sample()
-        self.loss_plot.clear_data()
-        self.acc_plot.clear_data()
-        self.speed_plot.clear_data()
         self._pending = {"x": [], "loss": [], "ips": [], "x_speed": []}
-        for plot in (self.loss_plot, self.speed_plot):
-            plot.set_epochs(self.epochs.value())
-        self.acc_plot.getPlotItem().setXRange(0.5, self.epochs.value() + 0.5, padding=0)
-        self.gallery.clear()
         self._epoch_offset = 0
         self.state.snapshot = net.copy()
         self.state.training = True
         self._limit_threads()
         self.worker = TrainWorker(net, loader, config, sample)
         self.worker.status.connect(self._on_status)
+        self.worker.ready.connect(self._clear_previous_run)
         self.worker.progress.connect(self._on_progress)
         self.worker.epochDone.connect(self._on_epoch)
         self.worker.snapshot.connect(self._on_snapshot)
@@ -452,6 +464,18 @@ class TrainView(QtWidgets.QWidget):
         self._set_running(True)
         self.trainingStarted.emit()
         return True
+
+    def _clear_previous_run(self) -> None:
+        """The new run has its data: only now do the last run's curves and mistakes go."""
+        epochs = self.worker.config.epochs if self.worker is not None else self.epochs.value()
+        self.loss_plot.clear_data()
+        self.acc_plot.clear_data()
+        self.speed_plot.clear_data()
+        for plot in (self.loss_plot, self.speed_plot):
+            plot.set_epochs(epochs)
+        self.acc_plot.getPlotItem().setXRange(0.5, epochs + 0.5, padding=0)
+        self.gallery.clear()
+        self._epoch_views = None
 
     def _sample(self):
         x = self.state.current_drawing()
@@ -484,6 +508,8 @@ class TrainView(QtWidgets.QWidget):
         if self.worker is not None:
             try:
                 self.worker.set_lr(value)
+                self._flush_plots()
+                self.loss_plot.mark_lr_change(value)
                 self.state.say(f"Learning rate set to {value:g} for the next batches.", 3000)
             except Exception as e:  # noqa: BLE001
                 self.state.say(str(e))
@@ -492,7 +518,7 @@ class TrainView(QtWidgets.QWidget):
         self.start_button.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
-        for w in (self.source, self.count, self.holdout, self.optimizer, self.batch, self.epochs,
+        for w in (self.source, self.count, self.holdout, self.optimizer, self.schedule, self.batch, self.epochs,
                   self.open_button, self.idx_button):
             w.setEnabled(not running)
         if not running:
@@ -521,8 +547,15 @@ class TrainView(QtWidgets.QWidget):
         left = elapsed * (1 - p) / p if p > 0 else float("nan")
         if not (self.worker is not None and self.pause_button.isChecked()):
             self.eta.setText(f"Epoch {d['epoch']}, batch {d['batch']} of {d['batches']} · "
-                             f"{d['ips'][-1]:,.0f} images/s · lr {d['lr']:.2g}<br>"
+                             f"{d['ips'][-1]:,.0f} images/s<br>{self._rate_text(d['lr'])}<br>"
                              f"about {_duration(left)} left")
+
+    def _rate_text(self, lr: float) -> str:
+        """The learning rate in use now, and how it relates to the box (never split from its value)."""
+        now = f"learning rate (lr)&nbsp;now&nbsp;{lr:.2g}"
+        if self.schedule.currentData() == "cosine":
+            return f"{now}: cosine schedule from&nbsp;{self.lr.value():g} down&nbsp;to&nbsp;0"
+        return now
 
     def _flush_plots(self, everything: bool = True) -> None:
         """Hand the batches received so far to the plots. From the timer the two curves take
@@ -568,20 +601,14 @@ class TrainView(QtWidgets.QWidget):
             self._shown_gallery = ev
 
     def _fill_gallery(self, ev, X_val, y_val) -> None:
+        """The held-out mistakes of ``ev``, with the answers of the same pass (``ev.predicted``)."""
         self.gallery.clear()
         if X_val is None or len(ev.misclassified) == 0:
             return
-        snap = self.state.snapshot if self.state.training else self.state.network
         idx = np.asarray(ev.misclassified)[:60]
+        preds = np.asarray(ev.predicted)[:60]
         Xv = np.asarray(X_val)[idx]
         yv = np.asarray(y_val)[idx]
-        preds = None
-        if snap is not None:
-            try:
-                from cnncore.datasets import to_input
-                preds = snap.predict(to_input(Xv) if Xv.dtype == np.uint8 else Xv)
-            except Exception:  # noqa: BLE001
-                preds = None
         for k in range(len(idx)):
             img = Xv[k]
             if img.dtype != np.uint8:
@@ -589,10 +616,27 @@ class TrainView(QtWidgets.QWidget):
             img = np.ascontiguousarray(img.reshape(28, 28))
             q = QtGui.QImage(img.data, 28, 28, 28, QtGui.QImage.Format_Grayscale8).copy()
             pix = QtGui.QPixmap.fromImage(q.scaled(56, 56))
-            text = f"{int(yv[k])} → {int(preds[k])}" if preds is not None else f"true {int(yv[k])}"
-            it = QtWidgets.QListWidgetItem(QtGui.QIcon(pix), text)
-            it.setToolTip(f"A {int(yv[k])}" + (f" the network read as {int(preds[k])}" if preds is not None else ""))
+            it = QtWidgets.QListWidgetItem(QtGui.QIcon(pix), f"{int(yv[k])} → {int(preds[k])}")
+            it.setToolTip(f"{a_digit(yv[k]).capitalize()} the network read as {int(preds[k])}. "
+                          "Click to open it on the Draw or the Backprop tab.")
+            it.setData(QtCore.Qt.UserRole, (img, int(yv[k])))
             self.gallery.addItem(it)
+
+    def _on_gallery_click(self, item) -> None:
+        menu = QtWidgets.QMenu(self)
+        menu.addAction("Open on the Draw tab", lambda: self.open_misclassified(self.gallery.row(item), "draw"))
+        menu.addAction("Trace it on the Backprop tab",
+                       lambda: self.open_misclassified(self.gallery.row(item), "backprop"))
+        menu.setAttribute(QtCore.Qt.WA_DeleteOnClose)
+        menu.popup(QtGui.QCursor.pos())
+
+    def open_misclassified(self, row: int, where: str) -> None:
+        """Hand gallery item ``row`` to the Draw (``"draw"``) or Backprop (``"backprop"``) tab."""
+        item = self.gallery.item(row)
+        if item is None:
+            return
+        img, label = item.data(QtCore.Qt.UserRole)
+        self.openDigit.emit(np.asarray(img, dtype=np.float32) / 255.0, label, where)
 
     def _on_snapshot(self, snap, maps) -> None:
         self.state.snapshot = snap
@@ -646,11 +690,11 @@ class TrainView(QtWidgets.QWidget):
             self.state.source = "trained here"
             self.state.history = getattr(net, "history", None)
         self._set_running(False)
-        text = {"done": "Finished", "stopped": "Stopped", "diverged": "Diverged"}.get(ev.reason, ev.reason)
-        self.eta.setText(f"{text}: {ev.message}")
+        text = finished_text(ev)
+        self.eta.setText(text)
         if ev.reason == "done":
             self.progress.setValue(1000)
-        self.state.say(f"{text}: {ev.message}", 0 if ev.reason == "diverged" else 10000)
+        self.state.say(text, 0 if ev.reason == "diverged" else 10000)
         self.state.weightsChanged.emit()
         self.trainingFinished.emit(ev)
 
@@ -743,6 +787,23 @@ class TrainView(QtWidgets.QWidget):
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open model", str(data_dir()), "Model (*.npz)")
         if path:
             self.open_model(path)
+
+
+def finished_text(ev) -> str:
+    """How a run ended, in words, with the held-out accuracy of the weights it ended with."""
+    msg = ev.message
+    if msg.startswith("stopped"):
+        text = msg[0].upper() + msg[1:] + "."
+    else:
+        head = {"done": "Finished", "stopped": "Stopped", "diverged": "Diverged"}.get(ev.reason, ev.reason)
+        text = f"{head}: {msg}" + ("" if msg.endswith(".") else ".")
+    n = getattr(ev, "val_count", 0)
+    acc = getattr(ev, "val_accuracy", float("nan"))
+    if n and np.isfinite(acc):
+        right = int(round(acc * n))
+        text += (f" On {n:,} held-out digits it never trained on, the network now answers {right:,} "
+                 f"correctly: {acc:.1%}.")
+    return text
 
 
 def _duration(s: float) -> str:

@@ -85,6 +85,7 @@ class LossPlot(pg.PlotWidget):
         self.setToolTip("Cross-entropy loss of every batch (light) and its smoothed trend (bold).")
         p = self.getPlotItem()
         _style_plot(p, "Loss", "cross-entropy", "epoch")
+        p.getAxis("left").enableAutoSIPrefix(False)   # plain units: a loss of 0.6 reads 0.6, not 600 (x0.001)
         p.addLegend(offset=(-10, 10), labelTextColor="#333")
         self._raw = p.plot([], [], pen=pg.mkPen((150, 190, 225), width=1), name="per batch")
         self._smooth = p.plot([], [], pen=pg.mkPen(ACCENT, width=2), name="smoothed")
@@ -100,6 +101,21 @@ class LossPlot(pg.PlotWidget):
         self._s: list[float] = []
         self._raw.setData([], [])
         self._smooth.setData([], [])
+        for line in getattr(self, "_lr_marks", []):
+            self.getPlotItem().removeItem(line)
+        self._lr_marks: list[pg.InfiniteLine] = []
+
+    def mark_lr_change(self, lr: float) -> None:
+        """A dashed vertical line after the latest batch, labelled with the new learning rate."""
+        x = self._x[-1] if self._x else 0.0
+        line = pg.InfiniteLine(pos=x, angle=90, movable=False, pen=pg.mkPen(ORANGE, width=1, style=QtCore.Qt.DashLine),
+                               label=f"lr {lr:g}", labelOpts={"position": 0.92, "color": ORANGE, "anchors": [(0, 0.5), (0, 0.5)]})
+        self.getPlotItem().addItem(line, ignoreBounds=True)
+        self._lr_marks.append(line)
+
+    def lr_marks(self) -> list[float]:
+        """Where the learning rate was changed, in epochs."""
+        return [float(line.value()) for line in self._lr_marks]
 
     def add_points(self, xs, ys) -> None:
         for x, y in zip(xs, ys):

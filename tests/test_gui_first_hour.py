@@ -1,0 +1,141 @@
+"""Issue 13 (a student's first hour), part A: what misled or stopped a newcomer (pytest-qt, headless)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+from PySide6 import QtCore, QtWidgets  # noqa: E402
+from test_gui_app import _no_leaked_windows, _private_dirs, _tiny_network, stroke, window  # noqa: E402,F401
+
+pytestmark = [pytest.mark.gui,
+              pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")]
+
+
+def _epoch_event(misclassified, predicted, val_acc=0.5):
+    from cnncore.training import EpochEvent
+    return EpochEvent(1, 0.5, 0.8, 0.6, val_acc, np.eye(10, dtype=np.int64), np.asarray(misclassified),
+                      1.0, np.asarray(predicted))
+
+
+def test_gallery_shows_the_answers_of_the_pass_that_found_the_mistakes(window):
+    """Item 3: the gallery never re-predicts with other (later) weights."""
+    from cnncore.datasets import generated_digits
+    X, y = generated_digits(20, seed=5)
+    wrong = np.array([2, 7, 11])
+    answers = (y[wrong] + 1) % 10
+    train = window.train
+    # The network now in the app reads these digits correctly (the starter model): a gallery
+    # that asked it would show "d → d".
+    assert np.all(window.state.network.predict(X[wrong][:, None] / 255.0) == y[wrong])
+    train._fill_gallery(_epoch_event(wrong, answers), X, y)
+    texts = [train.gallery.item(k).text() for k in range(train.gallery.count())]
+    assert texts == [f"{int(t)} → {int(p)}" for t, p in zip(y[wrong], answers)]
+    assert all(a != b for a, b in (t.split(" → ") for t in texts))
+
+
+def test_a_mistake_opens_on_the_draw_or_the_backprop_tab(window, qtbot):
+    """Item 10: clicking a misclassified digit offers the Draw and Backprop tabs."""
+    from cnncore.datasets import generated_digits
+    X, y = generated_digits(20, seed=5)
+    train = window.train
+    window.tabs.setCurrentWidget(train)
+    train._fill_gallery(_epoch_event([4], [(int(y[4]) + 3) % 10]), X, y)
+    train.open_misclassified(0, "draw")
+    assert window.tabs.currentWidget() is window.draw
+    assert window.draw.label_combo.currentIndex() == int(y[4])
+    seen = window.draw.network_input()
+    assert seen is not None and np.corrcoef(seen.ravel(), X[4].ravel())[0, 1] > 0.8
+    train.open_misclassified(0, "backprop")
+    assert window.tabs.currentWidget() is window.backprop
+    tr = window.backprop.trace
+    assert tr is not None and tr.label == int(y[4])
+    assert np.allclose(np.asarray(tr.arrays["input"])[0, 0], X[4] / 255.0, atol=1e-6)
+    assert "got wrong" in window.backprop.info.text()
+
+
+def test_the_end_of_a_run_says_the_held_out_accuracy_in_words():
+    from cnncore.training import FinishedEvent
+
+    from cnnapp.views.train_view import finished_text
+    text = finished_text(FinishedEvent("done", "trained 3 epochs (114 batches) in 2.00 s", 2.0, 0.9644, 900))
+    assert text.startswith("Finished: trained 3 epochs")
+    assert "868" in text and "900 held-out digits" in text and "96.4%" in text
+    text = finished_text(FinishedEvent("stopped", "stopped in epoch 2, before batch 5 of 38, as you asked",
+                                       1.0, 0.5, 10))
+    assert text.startswith("Stopped in epoch 2") and "Stopped: stopped" not in text and "5 correctly" in text
+    assert "held-out" not in finished_text(FinishedEvent("done", "trained 1 epoch", 1.0))
+
+
+def test_learning_rate_changes_are_marked_and_the_schedule_is_named(window, qtbot):
+    """Items 7 and 10: the lr box is the start of a named schedule; a change mid-run leaves a marker."""
+    _tiny_network(window)
+    train = window.train
+    train.count.setValue(1500)
+    train.epochs.setValue(3)
+    assert "cosine" in train.schedule.currentText().lower()
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
+        train.start()
+        qtbot.waitUntil(lambda: train.loss_plot.point_count() > 5, timeout=30000)
+        qtbot.waitUntil(lambda: "lr" in train.eta.text(), timeout=10000)
+        status = train.eta.text()
+        train.lr.setValue(0.001)
+        marks = train.loss_plot.lr_marks()
+        train.stop()
+    assert "cosine schedule from&nbsp;0.003" in status and "(lr)&nbsp;now&nbsp;" in status, status
+    assert len(marks) == 1 and 0 < marks[0] <= 3
+    ev = blocker.args[0]
+    assert ev.val_count > 0 and f"{ev.val_count:,} held-out digits" in train.eta.text()
+
+
+def test_a_run_that_cannot_start_keeps_the_last_runs_plots(window, qtbot):
+    _tiny_network(window)
+    train = window.train
+    train.loss_plot.add_points([0.1, 0.2], [2.0, 1.5])
+    train.acc_plot.add_epoch(1, 0.5, 0.4)
+    train.source.setCurrentIndex(train.source.findData("drawings"))   # none drawn: cannot start
+    with qtbot.waitSignal(train.trainingFinished, timeout=30000):
+        train.start()
+    assert train.loss_plot.point_count() == 2 and train.acc_plot.point_count() == 1
+    assert "could not start" in train.eta.text().lower()
+
+
+def test_loss_axis_reads_in_plain_units(window, qtbot):
+    train = window.train
+    train.loss_plot.add_points(np.linspace(0, 1, 50), np.linspace(0.6, 0.001, 50))
+    train.loss_plot.getPlotItem().setYRange(0, 0.6)
+    axis = train.loss_plot.getPlotItem().getAxis("left")
+    qtbot.wait(50)
+    assert axis.autoSIPrefixScale == 1.0 and "x0.001" not in axis.labelString()
+
+
+def test_article_and_shortcuts(window):
+    from cnnapp.views.state import a_digit
+    assert a_digit(8) == "an 8" and a_digit(3) == "a 3"
+    window.show_shortcuts()
+    box = [w for w in QtWidgets.QApplication.topLevelWidgets()
+           if isinstance(w, QtWidgets.QMessageBox) and w.windowTitle() == "Keyboard shortcuts"][0]
+    text = box.text()
+    box.close()
+    assert "<b>T</b>" in text and "<b>Q</b>" in text
+
+
+def test_the_draw_tab_says_the_network_must_pick_a_digit_and_asks_for_larger_drawings(window, qtbot):
+    """Items 9 and 10."""
+    draw = window.draw
+    window.tabs.setCurrentWidget(draw)
+    note = window.findChild(QtWidgets.QLabel, "alwaysPicksNote")
+    assert note is not None and note.isVisible() and "not a digit" in note.text()
+    canvas = draw.canvas
+    stroke(canvas, [(0.1, 0.1 + 0.15 * k / 10) for k in range(11)])          # a tiny "1" in a corner
+    draw.update_prediction()
+    assert draw.drawing_is_small() and "draw it larger" in draw.answer.text()
+    canvas.clear()
+    stroke(canvas, [(0.5, 0.15 + 0.7 * k / 20) for k in range(21)])          # a full-height "1"
+    draw.update_prediction()
+    assert not draw.drawing_is_small() and "larger" not in draw.answer.text()
