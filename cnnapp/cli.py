@@ -2,11 +2,13 @@
 
 ::
 
-    cnnapp train [--arch FILE|PRESET] [--images F --labels F | --data generated|mnist|shared]
+    cnnapp train [--arch FILE|PRESET] [--images F --labels F | --data SOURCE [--count N]]
                  [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam] [--seed N]
                  [--holdout FRACTION] --out MODEL.npz
-    cnnapp eval MODEL.npz --images F --labels F [--range START:STOP]
-    cnnapp trace MODEL.npz --images F --labels F --index I --out TRACE.npz
+    cnnapp eval MODEL.npz (--images F --labels F | --data SOURCE [--holdout F]) [--range START:STOP]
+    cnnapp trace MODEL.npz (--images F --labels F | --data SOURCE) --index I --out TRACE.npz
+
+SOURCE is one of the data sources of :mod:`cnncore.datasets.sources` (the app's too).
     cnnapp predict MODEL.npz IMAGE.png
 
 Bad arguments or files give one line on stderr and exit status 2. Qt is
@@ -261,10 +263,6 @@ def _train(args) -> int:
     from cnncore.network import Network
     from cnncore.training import BatchEvent, EpochEvent, TrainConfig, Trainer
 
-    if (args.images is None) != (args.labels is None):
-        raise CliError("train: --images and --labels go together")
-    if args.images is not None and args.data is not None:
-        raise CliError("train: give either --images/--labels or --data, not both")
     out = _check_out(args.out)
     spec = _load_arch(args.arch) if args.arch else preset(DEFAULT_PRESET)
     try:
@@ -280,45 +278,14 @@ def _train(args) -> int:
     if args.threads:
         cnncore.set_num_threads(args.threads)
 
-    if args.images is not None:
-        X, y = _load_pair(args.images, args.labels)
-        source = f"{args.images}"
-    elif (args.data or "generated") == "generated":
-        from cnncore.datasets import generated_digits
+    X, y, source = _data(args, "train")
+    from cnncore.datasets import held_out_split
 
-        X, y = generated_digits(args.count, seed=args.seed)
-        source = f"{args.count} generated digits"
-    elif args.data == "shared":
-        from cnncore.datasets import shared_mnist_dir
-
-        d = shared_mnist_dir()
-        if d is None:
-            raise CliError("train: --data shared: no ../shared/data/mnist beside the project")
-        X, y = _load_pair(str(d / "mnist8k-images-idx3-ubyte.gz"), str(d / "mnist8k-labels-idx1-ubyte.gz"))
-        source = str(d)
-    else:  # mnist: the full training set, downloaded once into the user's data folder
-        from cnncore.datasets import load_mnist
-
-        def progress(done, total, name):
-            if sys.stderr.isatty() and not args.quiet:
-                size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
-                print(f"\r\033[Kgetting {name}: {size}", end="", file=sys.stderr, flush=True)
-
-        try:
-            X, y = load_mnist("train", progress=progress)
-        except (OSError, ValueError) as e:
-            raise CliError(f"train: could not get MNIST: {e}") from None
-        finally:
-            if sys.stderr.isatty() and not args.quiet:
-                print("\r\033[K", end="", file=sys.stderr)
-        source = "MNIST (training set)"
-
-    n_val = int(round(len(X) * args.holdout))
-    n_train = len(X) - n_val
+    # The one held-out rule the app uses too (cnncore.datasets.held_out_split).
+    X_tr, y_tr, X_val, y_val = held_out_split(X, y, args.holdout)
+    n_train, n_val = len(X_tr), len(X_val)
     if n_train < 1:
         raise CliError(f"train: --holdout {args.holdout} leaves no training images out of {len(X)}")
-    # The held-out split is the end of the file, in file order: no image is in both parts.
-    X_tr, y_tr, X_val, y_val = X[:n_train], y[:n_train], X[n_train:], y[n_train:]
     try:
         trainer = Trainer(net, X_tr, y_tr, X_val if n_val else None, y_val if n_val else None, config)
     except ValueError as e:
@@ -358,6 +325,47 @@ def _train(args) -> int:
     return 0
 
 
+def _data(args, command: str):
+    """``(X, y, description)`` of ``--images/--labels`` or ``--data`` (the table in
+    :mod:`cnncore.datasets.sources`, the same the app offers)."""
+    from cnncore.datasets import SourceError, load_source
+
+    if (args.images is None) != (args.labels is None):
+        raise CliError(f"{command}: --images and --labels go together")
+    if args.images is not None and args.data is not None:
+        raise CliError(f"{command}: give either --images/--labels or --data, not both")
+    if args.images is not None:
+        X, y = _load_pair(args.images, args.labels)
+        return X, y, args.images
+    if args.data is None and command != "train":
+        raise CliError(f"{command}: give --images and --labels, or --data")
+    tty = sys.stderr.isatty() and not getattr(args, "quiet", False)
+
+    def progress(done, total, name):
+        if tty:
+            size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+            print(f"\r\033[Kgetting {name}: {size}", end="", file=sys.stderr, flush=True)
+    try:
+        return load_source(args.data or "generated", count=args.count, seed=args.seed, progress=progress)
+    except SourceError as e:
+        raise CliError(f"{command}: {e}") from None
+    finally:
+        if tty and args.data == "mnist":
+            print("\r\033[K", end="", file=sys.stderr)
+
+
+def _held_out(args, X, y):
+    """With ``--data``, the digits ``train`` held out of that source (the same rule and fraction)."""
+    if args.data is None:
+        return X, y, ""
+    from cnncore.datasets import held_out_split
+
+    _, _, Xv, yv = held_out_split(X, y, args.holdout)
+    if len(Xv) == 0:
+        raise CliError(f"--holdout {args.holdout} holds out no images of {len(X)}")
+    return Xv, yv, f" held out of {args.data} (--holdout {args.holdout:g})"
+
+
 def _select(X, y, rng, flag="--range"):
     if rng is None:
         return X, y, 0
@@ -375,12 +383,13 @@ def _cmd_eval(args) -> int:
     from cnncore.training import evaluate
 
     net = _load_model(args.model)
-    X, y = _load_pair(args.images, args.labels)
+    X, y, _ = _data(args, "eval")
+    X, y, which = _held_out(args, X, y)
     X, y, _ = _select(X, y, args.range)
     if X.shape[1:] != net.input_shape[1:] or net.input_shape[0] != 1:
         raise CliError(f"eval: images are {X.shape[1]}×{X.shape[2]}, the model needs {net.input_shape}")
     loss, acc, confusion, wrong, _ = evaluate(net, X, y)
-    print(f"{len(X)} images, loss {loss:.4f}, {len(wrong)} wrong")
+    print(f"{len(X)} images{which}, loss {loss:.4f}, {len(wrong)} wrong")
     print("confusion matrix (rows: true digit, columns: predicted digit)")
     print("      " + "".join(f"{p:>6}" for p in range(10)) + "   recall")
     for t in range(10):
@@ -396,7 +405,7 @@ def _cmd_trace(args) -> int:
 
     out = _check_out(args.out)
     net = _load_model(args.model)
-    X, y = _load_pair(args.images, args.labels)
+    X, y, _ = _data(args, "trace")
     if not 0 <= args.index < len(X):
         raise CliError(f"trace: --index {args.index} is out of range (the file has {len(X)} images, 0..{len(X) - 1})")
     t = trace(net, X[args.index], int(y[args.index]), lr=args.lr)
@@ -427,6 +436,24 @@ def _cmd_gui(args) -> int:
     return run([])
 
 
+def _data_arguments(p, default: str | None = None) -> None:
+    """``--images/--labels`` or ``--data`` (the sources of cnncore.datasets this installation has)."""
+    from cnncore.datasets import available_sources
+
+    offered = [s for s in available_sources() if not s.files]
+    p.add_argument("--images", metavar="F", help="IDX images file (.gz or raw)")
+    p.add_argument("--labels", metavar="F", help="IDX labels file (.gz or raw)")
+    p.add_argument("--data", choices=[s.key for s in offered],
+                   help="; ".join(f"{s.key}: {s.help}" for s in offered) + (f" (default {default})" if default else ""))
+    p.add_argument("--count", type=_positive_int, default=None,
+                   help="generated: how many (default 10000); other sources: use at most this many")
+
+
+def _holdout_argument(p, text: str) -> None:
+    p.add_argument("--holdout", type=_fraction, default=0.1,
+                   help=f"{text} (default 0.1; a fixed shuffle picks them, the app uses the same rule)")
+
+
 def _parser() -> _Parser:
     from cnncore.architecture import DEFAULT_PRESET
 
@@ -436,11 +463,7 @@ def _parser() -> _Parser:
 
     t = sub.add_parser("train", help="train a network and save it")
     t.add_argument("--arch", metavar="FILE|PRESET", help=f"architecture JSON file or preset (default {DEFAULT_PRESET})")
-    t.add_argument("--images", metavar="F", help="IDX images file (.gz or raw)")
-    t.add_argument("--labels", metavar="F", help="IDX labels file (.gz or raw)")
-    t.add_argument("--data", choices=("generated", "mnist", "shared"),
-                   help="generated digits (default, offline), the full MNIST (downloaded once) or ../shared's digits")
-    t.add_argument("--count", type=_positive_int, default=10000, help="how many generated digits (default 10000)")
+    _data_arguments(t, default="generated digits")
     t.add_argument("--epochs", type=_positive_int, default=6)
     t.add_argument("--batch-size", type=_positive_int, default=32)
     t.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
@@ -450,9 +473,8 @@ def _parser() -> _Parser:
     t.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
     t.add_argument("--augment", type=_nonneg_int, default=1,
                    help="shift training images at random by up to N pixels (default 1; 0 = off)")
-    t.add_argument("--seed", type=_nonneg_int, default=0)
-    t.add_argument("--holdout", type=_fraction, default=0.1,
-                   help="fraction held out for evaluation, taken from the end of the data (default 0.1)")
+    t.add_argument("--seed", type=_nonneg_int, default=0, help="weights, shuffles and generated digits")
+    _holdout_argument(t, "fraction held out for evaluation")
     t.add_argument("--threads", type=_positive_int, default=None, help="kernel threads (default: all CPUs)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--out", required=True, metavar="MODEL.npz")
@@ -460,15 +482,16 @@ def _parser() -> _Parser:
 
     e = sub.add_parser("eval", help="accuracy and confusion matrix of a model on labelled images")
     e.add_argument("model", metavar="MODEL.npz")
-    e.add_argument("--images", required=True, metavar="F")
-    e.add_argument("--labels", required=True, metavar="F")
+    _data_arguments(e)
+    e.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
+    _holdout_argument(e, "with --data: score the digits train held out of it, the same fraction")
     e.add_argument("--range", type=_range, default=None, metavar="START:STOP", help="only these images")
     e.set_defaults(func=_cmd_eval)
 
     r = sub.add_parser("trace", help="record one image's forward and backward pass as .npz")
     r.add_argument("model", metavar="MODEL.npz")
-    r.add_argument("--images", required=True, metavar="F")
-    r.add_argument("--labels", required=True, metavar="F")
+    _data_arguments(r)
+    r.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
     r.add_argument("--index", required=True, type=_nonneg_int, metavar="I")
     r.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate shown in the update steps")
     r.add_argument("--out", required=True, metavar="TRACE.npz")

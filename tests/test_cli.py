@@ -255,3 +255,33 @@ def test_png_without_pixels_is_a_one_line_error(tmp_path):
     from cnncore.network import Network
     save_model(model, Network(preset("tiny"), seed=0))
     assert main(["predict", str(model), str(path)]) == 2
+
+
+def test_eval_and_trace_take_the_same_data_sources_as_train(tmp_path, capsys):
+    """Issue 13 item 2: ``--data`` for eval and trace; eval scores the digits train held out."""
+    out = tmp_path / "g.npz"
+    assert main(["train", "--arch", "tiny", "--data", "generated", "--count", "200", "--epochs", "1",
+                 "--holdout", "0.2", "--quiet", "--out", str(out)]) == 0
+    assert "holding out 40" in capsys.readouterr().out
+    assert main(["eval", str(out), "--data", "generated", "--count", "200", "--holdout", "0.2"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("40 images held out of generated"), text
+    from cnncore.datasets import generated_digits, held_out_split
+    from cnncore.training import evaluate
+    X, y = generated_digits(200, seed=0)
+    _, _, Xv, yv = held_out_split(X, y, 0.2)
+    assert f"accuracy: {evaluate(load_model(out), Xv, yv)[1]:.4f}" in text
+    trace_out = tmp_path / "t.npz"
+    assert main(["trace", str(out), "--data", "generated", "--count", "200", "--index", "7",
+                 "--out", str(trace_out)]) == 0
+    assert f"label {int(y[7])}" in capsys.readouterr().out
+    assert main(["eval", str(out)]) == 2 and "--data" in capsys.readouterr().err
+
+
+def test_the_shared_subset_is_not_offered_by_an_installed_copy(tmp_path, capsys, monkeypatch):
+    from cnncore.datasets import paths
+    monkeypatch.setattr(paths, "shared_mnist_dir", lambda: None)
+    assert main(["train", "--data", "shared", "--out", str(tmp_path / "m.npz")]) == 2
+    assert "../shared" not in capsys.readouterr().err
+    assert main(["train", "--help"]) == 0
+    assert "shared" not in capsys.readouterr().out

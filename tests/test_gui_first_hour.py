@@ -139,3 +139,24 @@ def test_the_draw_tab_says_the_network_must_pick_a_digit_and_asks_for_larger_dra
     stroke(canvas, [(0.5, 0.15 + 0.7 * k / 20) for k in range(21)])          # a full-height "1"
     draw.update_prediction()
     assert not draw.drawing_is_small() and "larger" not in draw.answer.text()
+
+
+def test_the_app_offers_the_shared_subset_only_where_it_exists_and_splits_like_the_cli(qtbot, monkeypatch):
+    """Item 2: a user's install has no ../shared, so the Train tab does not offer it; the held-out
+    digits are those of the one rule (cnncore.datasets.held_out_split) the command line uses."""
+    from cnncore.datasets import generated_digits, held_out_split, paths
+
+    from cnnapp.views.state import AppState
+    from cnnapp.views.train_view import TrainView
+    monkeypatch.setattr(paths, "shared_mnist_dir", lambda: None)
+    view = TrainView(AppState())
+    qtbot.addWidget(view)
+    keys = [view.source.itemData(i) for i in range(view.source.count())]
+    assert "shared" not in keys and "generated" in keys
+    assert not any("beside" in view.source.itemText(i) for i in range(view.source.count()))
+    view.count.setValue(300)
+    view.holdout.setValue(0.2)
+    Xt, yt, Xv, yv = view.make_loader()()
+    X, y = generated_digits(300, seed=1)
+    expected = held_out_split(X, y, 0.2)
+    assert all(np.array_equal(a, b) for a, b in zip((Xt, yt, Xv, yv), expected))

@@ -253,7 +253,8 @@ class DrawView(QtWidgets.QWidget):
     def _drawings(self):
         if self._dataset is None:
             from cnncore.datasets import DrawingsDataset
-            self._dataset = DrawingsDataset(data_dir() / "my_digits.npz", recover=True)
+            from cnncore.datasets import DRAWINGS_FILE
+            self._dataset = DrawingsDataset(data_dir() / DRAWINGS_FILE, recover=True)
             if self._dataset.message:
                 self.state.say(self._dataset.message, 0)
         return self._dataset

@@ -5,18 +5,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from cnncore.datasets.sources import DRAWINGS_FILE
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..settings import data_dir, set_clamped
-from .state import a_digit
 from ..widgets.heatmap import MapGroup, MapGrid
 from ..widgets.plots import AccuracyPlot, ConfusionPlot, LossPlot, SpeedPlot
 from ..workers import DownloadWorker, TrainWorker, network_maps, start_in_thread
-
-SOURCES = [("generated", "Generated digits (offline)"), ("drawings", "My drawings"),
-           ("shared", "MNIST subset beside the project"), ("mnist", "MNIST (download, 60,000 digits)"),
-           ("idx", "IDX folder…")]
-
+from .state import a_digit
 
 _ORPHANS: list = []   # download threads still blocked in a read when their window closed
 
@@ -39,15 +35,6 @@ def find_idx_pair(folder):
         if match:
             return str(img), str(match[0])
     return str(images[0]), str(sorted(labels, key=key)[0])
-
-
-def _split(X, y, fraction: float, seed: int = 0):
-    """A reproducible shuffle-split into training and held-out parts (indices only)."""
-    n = len(X)
-    n_val = int(round(n * fraction)) if n >= 10 else 0
-    order = np.random.default_rng(seed).permutation(n)
-    v, t = order[:n_val], order[n_val:]
-    return X[t], y[t], X[v], y[v]
 
 
 class TrainView(QtWidgets.QWidget):
@@ -75,8 +62,9 @@ class TrainView(QtWidgets.QWidget):
         form = QtWidgets.QFormLayout(data_box)
         self.source = QtWidgets.QComboBox()
         self.source.setObjectName("trainSource")
-        for key, text in SOURCES:
-            self.source.addItem(text, key)
+        from cnncore.datasets import available_sources
+        for src in available_sources():
+            self.source.addItem(src.label, src.key)
         self.source.setToolTip("Which digits to learn from")
         self.source.currentIndexChanged.connect(self._on_source)
         self.count = QtWidgets.QSpinBox()
@@ -327,53 +315,29 @@ class TrainView(QtWidgets.QWidget):
         n = self.count.value()
         frac = self.holdout.value()
         idx_files = self._idx_files
-
-        def limit(X, y):
-            return X[:n], y[:n]
-
-        if key == "generated":
-            def load():
-                from cnncore.datasets import generated_digits
-                X, y = generated_digits(n, seed=1)
-                return _split(X, y, frac)
-        elif key == "drawings":
-            def load():
-                from cnncore.datasets import DrawingsDataset
-                ds = DrawingsDataset(data_dir() / "my_digits.npz")
-                if len(ds) < 10:
-                    raise ValueError(f"you have {len(ds)} drawings of your own; add at least 10 on the Draw tab")
-                return _split(ds.images, ds.labels, frac)
-        elif key == "shared":
-            def load():
-                from cnncore.datasets import load_idx_pair, shared_mnist_dir
-                d = shared_mnist_dir()
-                if d is None:
-                    raise ValueError("there is no MNIST subset beside the project")
-                imgs = sorted(Path(d).glob("*images*"))[0]
-                labs = sorted(Path(d).glob("*labels*"))[0]
-                return _split(*limit(*load_idx_pair(imgs, labs)), frac)
-        elif key == "mnist":
+        files = None
+        if key == "mnist":
             paths = self.state.datasets.get("mnist_paths")
             if paths is None:
                 self._start_after_download = True
                 self.download_mnist()
                 raise RuntimeError("MNIST is being downloaded first; training starts when it is ready")
-
-            def load():
-                from cnncore.datasets import load_idx_pair
-                imgs = next(p for k, p in paths.items() if "train" in k and "image" in k)
-                labs = next(p for k, p in paths.items() if "train" in k and "label" in k)
-                return _split(*limit(*load_idx_pair(imgs, labs)), frac)
-        else:
+            files = (next(p for k, p in paths.items() if "train" in k and "image" in k),
+                     next(p for k, p in paths.items() if "train" in k and "label" in k))
+        elif key == "idx":
             if not idx_files:
                 self.choose_idx()
                 idx_files = self._idx_files
                 if not idx_files:
                     raise RuntimeError("choose a folder with IDX images and labels files first")
+            files = idx_files
+        count = None if key == "drawings" else n
+        drawings = data_dir() / DRAWINGS_FILE
 
-            def load():
-                from cnncore.datasets import load_idx_pair
-                return _split(*limit(*load_idx_pair(*idx_files)), frac)
+        def load():
+            from cnncore.datasets import held_out_split, load_source
+            X, y, _ = load_source(key, count=count, seed=1, files=files, drawings=drawings)
+            return held_out_split(X, y, frac)
         return load
 
     def download_mnist(self, mirrors=None, checksums=None) -> None:

@@ -11,6 +11,8 @@ images into the network's float32 ``(N, 1, 28, 28)`` input in [0, 1].
 * :class:`DrawingsDataset`: the user's own labelled drawings, saved atomically.
 * :func:`preprocess_drawing`: a canvas drawing brought to MNIST's convention.
 * :func:`user_data_dir`, :func:`shared_mnist_dir`, :func:`load_shared_mnist`: where data lives.
+* :data:`SOURCES`, :func:`available_sources`, :func:`load_source`, :func:`held_out_split`: the data
+  sources the app and the command line offer, and the one held-out rule.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from .idx import IDXError, load_idx_pair, read_idx
 from .mnist import MNIST_FILES, MNIST_MD5, MNIST_MIRRORS, FetchError, fetch_mnist, load_mnist
 from .paths import SHARED_MNIST_IMAGES, SHARED_MNIST_LABELS, shared_mnist_dir, user_data_dir
 from .preprocess import preprocess_drawing, to_input
+from .sources import (DRAWINGS_FILE, SOURCES, DataSource, SourceError, available_sources, held_out_split,
+                      load_source)
 
 __all__ = [
     "IDXError", "read_idx", "load_idx_pair",
@@ -28,6 +32,8 @@ __all__ = [
     "DrawingsDataset", "DrawingsFileError",
     "preprocess_drawing", "to_input",
     "user_data_dir", "shared_mnist_dir", "load_shared_mnist",
+    "SOURCES", "DataSource", "SourceError", "DRAWINGS_FILE", "available_sources", "load_source",
+    "held_out_split",
 ]
 
 

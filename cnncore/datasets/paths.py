@@ -52,10 +52,14 @@ def shared_mnist_dir() -> Path | None:
     """The 8,000 shared real digits beside the repository, or None when absent.
 
     Looks for ``<repository root>/../shared/data/mnist`` holding both
-    ``mnist8k-images-idx3-ubyte.gz`` and ``mnist8k-labels-idx1-ubyte.gz``.
-    (The data is never part of the repository or of an installed package.)
+    ``mnist8k-images-idx3-ubyte.gz`` and ``mnist8k-labels-idx1-ubyte.gz``, and only
+    from a developer checkout (the package imported from a folder with the project's
+    ``pyproject.toml``): an installed copy lives in site-packages and never looks
+    beside it. (The data is never part of the repository or of an installed package.)
     """
     repo_root = Path(__file__).resolve().parents[2]
+    if not (repo_root / "pyproject.toml").is_file():
+        return None
     folder = (repo_root.parent / "shared" / "data" / "mnist").resolve()
     if (folder / SHARED_MNIST_IMAGES).is_file() and (folder / SHARED_MNIST_LABELS).is_file():
         return folder

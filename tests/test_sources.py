@@ -1,0 +1,66 @@
+"""The data sources the app and the command line share (issue 13 item 2, issue 12 §2)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnncore.datasets import generated_digits, held_out_split, load_source, paths, sources
+from cnncore.datasets.sources import SourceError, available_sources
+
+
+@pytest.fixture
+def no_shared(monkeypatch):
+    """An installation without the shared subset (any user's pip install)."""
+    monkeypatch.setattr(paths, "shared_mnist_dir", lambda: None)
+
+
+def test_the_shared_subset_is_offered_only_where_it_exists(no_shared, monkeypatch):
+    keys = [s.key for s in available_sources()]
+    assert "shared" not in keys and keys[0] == "generated" and "mnist" in keys
+    with pytest.raises(SourceError) as e:
+        load_source("shared")
+    assert "../shared" not in str(e.value)
+    monkeypatch.setattr(paths, "shared_mnist_dir", lambda: paths.Path("/somewhere"))
+    assert "shared" in [s.key for s in available_sources()]
+
+
+def test_an_installed_copy_never_looks_beside_site_packages(tmp_path, monkeypatch):
+    """The shared folder counts only beside a checkout (a folder with pyproject.toml)."""
+    site = tmp_path / "site-packages"
+    (site / "cnncore" / "datasets").mkdir(parents=True)
+    folder = tmp_path / "shared" / "data" / "mnist"
+    folder.mkdir(parents=True)
+    for name in (paths.SHARED_MNIST_IMAGES, paths.SHARED_MNIST_LABELS):
+        (folder / name).write_bytes(b"x")
+    monkeypatch.setattr(paths, "__file__", str(site / "cnncore" / "datasets" / "paths.py"))
+    assert paths.shared_mnist_dir() is None
+    (site / "pyproject.toml").write_text("[project]\n")          # now it looks like a checkout
+    assert paths.shared_mnist_dir() == folder.resolve()
+
+
+def test_one_held_out_rule():
+    X, y = generated_digits(200, seed=4)
+    order = np.argsort(y, kind="stable")                 # a file sorted by digit, like one's drawings
+    Xs, ys = X[order], y[order]
+    Xt, yt, Xv, yv = held_out_split(Xs, ys, 0.25)
+    assert len(Xv) == 50 and len(Xt) == 150
+    assert len(set(yv.tolist())) >= 8                    # not the tail of a sorted file (all 9s)
+    rows = {x.tobytes() for x in Xs}
+    assert {x.tobytes() for x in Xv} | {x.tobytes() for x in Xt} == rows
+    assert not {x.tobytes() for x in Xv} & {x.tobytes() for x in Xt}
+    again = held_out_split(Xs, ys, 0.25)
+    assert all(np.array_equal(a, b) for a, b in zip(again, (Xt, yt, Xv, yv)))
+    assert len(held_out_split(Xs, ys, 0.0)[2]) == 0
+
+
+def test_load_source_counts_and_reports(tmp_path):
+    X, y, what = load_source("generated", count=30, seed=2)
+    assert X.shape == (30, 28, 28) and "30 generated" in what
+    with pytest.raises(SourceError) as e:
+        load_source("drawings", drawings=tmp_path / "none.npz")
+    assert "add at least 10" in str(e.value)
+    with pytest.raises(SourceError):
+        load_source("idx", files=(tmp_path / "a", tmp_path / "b"))
+    with pytest.raises(SourceError):
+        load_source("nonsense")
+    assert sources.source("idx").files
