@@ -29,6 +29,14 @@ def _learn_panel(parent):
         return label
 
 
+def initial_size(available: QtCore.QSize) -> QtCore.QSize:
+    """The window's first size on a screen whose free area is ``available``: 1280×800 where that
+    fits, most of a large screen, and never more than the screen less room for a title bar."""
+    w = max(1280, int(available.width() * 0.85))
+    h = max(800, int(available.height() * 0.85))
+    return QtCore.QSize(min(w, available.width() - 8), min(h, available.height() - 40))
+
+
 class LazyTab(QtWidgets.QWidget):
     """A tab whose content is built the first time it is shown (keeps the start fast)."""
 
@@ -96,9 +104,18 @@ class MainWindow(QtWidgets.QMainWindow):
         self._on_network()
         self.state.networkChanged.connect(self._on_network)
         self.state.weightsChanged.connect(self._on_network_text)
-        self.resize(1280, 800)
+        self._fit_to_screen()
         if load_settings:
             self.restore_settings()
+
+    def _fit_to_screen(self) -> None:
+        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(1280, 800)
+            return
+        area = screen.availableGeometry()
+        self.resize(initial_size(area.size()))
+        self.move(area.center() - self.rect().center())
 
     # ---------------------------------------------------------------- model
     def _load_initial_network(self, resume: bool = True) -> None:

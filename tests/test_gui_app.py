@@ -986,3 +986,88 @@ def test_arrow_keys_step_the_trace_whatever_has_the_focus(window, qtbot):
     bar.setFocus()
     qtbot.keyClick(bar, QtCore.Qt.Key_Right)
     assert bp.index == 2 and window.tabs.currentWidget() is window.build
+
+
+def _misplaced_widgets(window) -> list[str]:
+    """Shown widgets that stick out of the window, or buttons squeezed below their text's width.
+    Widgets inside a scroll area are reached by scrolling and are not counted."""
+    bad = []
+    frame = window.rect()
+    for w in window.findChildren(QtWidgets.QWidget):
+        if not w.isVisibleTo(window) or w.isWindow():
+            continue
+        p, scrolled = w.parentWidget(), False
+        while p is not None and p is not window:
+            if isinstance(p, QtWidgets.QAbstractScrollArea) and p is not w:
+                scrolled = True
+                break
+            p = p.parentWidget()
+        if scrolled:
+            continue
+        r = QtCore.QRect(w.mapTo(window, QtCore.QPoint(0, 0)), w.size())
+        name = f"{type(w).__name__} {w.objectName()!r} {getattr(w, 'text', lambda: '')()!r}"
+        if not frame.contains(r):
+            bad.append(f"{name} at {r.getRect()} outside {frame.getRect()}")
+        elif isinstance(w, QtWidgets.QAbstractButton) and w.width() < w.sizeHint().width():
+            bad.append(f"{name} squeezed to {w.width()} < {w.sizeHint().width()} px")
+    return bad
+
+
+def _every_page(window, qtbot):
+    """Show each tab (and each Learn sub-tab, and the Backprop tab's textbook view) in turn."""
+    bp = window.backprop
+    for i in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(i)
+        qtbot.wait(30)
+        yield window.tabs.tabText(i)
+        if window.tabs.widget(i) is bp:
+            conv = [k for k, s in enumerate(bp.trace.steps) if s.kind == "backward" and s.layer_type == "conv"]
+            bp.go(conv[-1])
+            bp.identity_button.setChecked(True)
+            qtbot.wait(30)
+            yield "Backprop, the textbook way"
+            bp.identity_button.setChecked(False)
+    panel = window.learn.ensure()
+    for j in range(panel.tabs.count()):
+        panel.tabs.setCurrentIndex(j)
+        qtbot.wait(30)
+        yield "Learn: " + panel.tabs.tabText(j)
+
+
+def test_every_tab_fits_a_1024_by_640_screen(window, qtbot):
+    """Issue 13: at 1024×640 nothing may stick out of the window and no tab may widen it."""
+    window.backprop.source.setCurrentIndex(2)
+    assert window.backprop.record()
+    window.resize(1024, 640)
+    for page in _every_page(window, qtbot):
+        assert (window.width(), window.height()) == (1024, 640), f"{page} resized the window"
+        assert _misplaced_widgets(window) == [], page
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1000 and hint.height() <= 580     # room for a title bar and a panel
+
+
+def test_the_window_opens_at_a_size_that_fits_the_screen():
+    from cnnapp.main_window import initial_size
+    for avail in ((1024, 610), (1366, 740), (1920, 1040), (2560, 1400)):
+        size = initial_size(QtCore.QSize(*avail))
+        assert size.width() <= avail[0] and size.height() <= avail[1] - 30, avail   # a title bar above it
+    assert initial_size(QtCore.QSize(1920, 1040)).width() > 1280       # a big screen is used
+    small = initial_size(QtCore.QSize(1024, 610))
+    assert small.width() >= 980 and small.height() >= 540
+
+
+def test_heatmap_tiles_grow_with_the_room_they_have(qtbot):
+    from cnnapp.widgets.heatmap import MapGrid, MapGroup
+    grid = MapGrid()
+    qtbot.addWidget(grid)
+    grid.show()
+    qtbot.waitExposed(grid)
+    a = np.random.default_rng(0).normal(size=(1, 8, 24, 24)).astype(np.float32)
+    grid.set_groups([MapGroup("L0.z", a, "z", diverging=True)])
+    widths = []
+    for w in (600, 1400):
+        grid.resize(w, 500)
+        qtbot.wait(150)                   # the grid lays itself out again shortly after a resize
+        widths.append(grid.tiles()[0].rect.width())
+    assert widths[1] >= 1.5 * widths[0]
+    assert all(t.rect.right() <= grid.viewport().width() for t in grid.tiles())

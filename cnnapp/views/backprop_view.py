@@ -124,6 +124,7 @@ class BackpropView(QtWidgets.QWidget):
         tvb.setRange(QtCore.QRectF(0, 0, 28, 28), padding=0)
         self.info = QtWidgets.QLabel("")
         self.info.setObjectName("backpropInfo")
+        self.info.setWordWrap(True)          # wraps on a small screen instead of widening the window
 
         top = QtWidgets.QHBoxLayout()
         top.addWidget(QtWidgets.QLabel("Input"))
@@ -176,6 +177,7 @@ class BackpropView(QtWidgets.QWidget):
         self.step_label = QtWidgets.QLabel("No trace yet")
         self.step_label.setObjectName("backpropStepLabel")
         self.step_label.setToolTip("Where you are in the pass")
+        self.step_label.setWordWrap(True)
         f = self.step_label.font()
         f.setBold(True)
         self.step_label.setFont(f)

@@ -66,7 +66,7 @@ class DrawView(QtWidgets.QWidget):
         self.seen.setToolTip("The 28×28 picture the network actually gets: your drawing scaled into a\n"
                              "20×20 box and centred by its centre of mass, as in MNIST.")
         self.seen.setBackground("w")
-        self.seen.setFixedSize(168, 168)
+        self.seen.setFixedSize(140, 140)
         vb = self.seen.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         vb.setMenuEnabled(False)
         self.seen_img = pg.ImageItem(axisOrder="row-major")
@@ -86,7 +86,7 @@ class DrawView(QtWidgets.QWidget):
         sb.addWidget(self.answer, 1)
 
         self.probs = ProbabilityPlot()
-        self.probs.setMinimumHeight(220)
+        self.probs.setMinimumHeight(150)   # fits a 1024×640 screen
         self.always_note = QtWidgets.QLabel(
             "The network always answers with one of the ten digits: it has no way to say “this is not a "
             "digit”. A scribble or a letter X still gets an answer, often a confident one (say 85% a 4).")

@@ -30,6 +30,19 @@ _GAP = 6          # px between tiles
 _GROUP_GAP = 14   # px between groups
 _TITLE_H = 22     # px for a group's title line
 _BAR_W = 120      # px, colour bar length
+_BASE_WIDTH = 640  # px of room at which tiles have their base size; wider views draw them larger
+
+
+def zoom_for(avail: float) -> float:
+    """How much larger than the base size tiles are drawn in a view ``avail`` px wide (1 to 2.5)."""
+    return max(1.0, min(2.5, avail / _BASE_WIDTH))
+
+
+def plane_cell(h: int, w: int, marked: bool, zoom: float) -> float:
+    """Screen pixels per element of an ``h × w`` plane: a ~72 px tile at zoom 1 (~150 px when
+    max-pool winners are marked on it, so the marks stay legible), whole pixels, 1 to 16."""
+    target = (150.0 if marked else 72.0) * zoom
+    return float(max(1, min(16, round(target / max(h, w)))))
 
 
 def levels_for(array: np.ndarray, diverging: bool) -> tuple[float, float]:
@@ -201,6 +214,9 @@ class MapGrid(QtWidgets.QScrollArea):
         self._relayout_timer = QtCore.QTimer(self, singleShot=True, interval=60)
         self._relayout_timer.timeout.connect(self._layout)
         self._last_width = 0
+        #: One cell size for every plane (set by views that compare maps of different sizes, so a
+        #: zero-padded map is drawn larger than the map it pads, never smaller).
+        self.uniform_cells = False
 
     # ------------------------------------------------------------------ public
     def set_groups(self, groups: list[MapGroup]) -> None:
@@ -369,6 +385,8 @@ class MapGrid(QtWidgets.QScrollArea):
         n_img = n_bar = n_txt = n_mark = 0
         y = float(_GAP)
         fm = QtGui.QFontMetricsF(self._small_font)
+        zoom = zoom_for(avail)
+        common = self._common_cell(zoom) if self.uniform_cells else None
         for g in self._groups:
             a = np.asarray(g.array, dtype=np.float32)
             levels = g.levels or levels_for(a, g.diverging)
@@ -399,9 +417,7 @@ class MapGrid(QtWidgets.QScrollArea):
             marks = np.asarray(g.marks) if g.marks is not None else None
             if kind0 == "plane":
                 h, w = plan[0][1].shape
-                # Maps with marked cells (max-pool winners) are drawn larger so the marks stay legible.
-                target = 150.0 if g.marks is not None else 72.0
-                s = float(max(1, min(12, round(target / max(h, w)))))
+                s = common or plane_cell(h, w, g.marks is not None, zoom)
                 tw, th = w * s, h * s
                 grid = plan[0][4] is not None
                 per_row = max(1, int((avail + _GAP) // (tw + _GAP)))
@@ -431,7 +447,7 @@ class MapGrid(QtWidgets.QScrollArea):
                 y += rows_used * (th + _GAP)
             elif kind0 == "matrix":
                 h, w = a.shape
-                s = min(12.0, avail / w)          # may go below 1 px per cell for wide matrices
+                s = min(12.0 * zoom, avail / w)   # may go below 1 px per cell for wide matrices
                 if h * s > 400:
                     s = 400.0 / h
                 rect = QtCore.QRectF(_GAP, y, w * s, h * s)
@@ -442,7 +458,7 @@ class MapGrid(QtWidgets.QScrollArea):
             else:
                 flat = a.reshape(-1)
                 n = flat.size
-                s = 26.0 if n <= 16 else 10.0     # short vectors (logits, biases) get big cells
+                s = (26.0 if n <= 16 else 10.0) * zoom   # short vectors (logits, biases): big cells
                 cols = max(1, min(n, int(avail // s), 40 if n > 40 else n))
                 rows = (n + cols - 1) // cols
                 img = np.full(rows * cols, np.nan, dtype=np.float32)
@@ -486,6 +502,11 @@ class MapGrid(QtWidgets.QScrollArea):
         rect = QtCore.QRectF(0, 0, width, height)
         self.view.setFixedSize(int(width), int(height))
         self.view.setRange(rect, padding=0, lockAspect=True)
+
+    def _common_cell(self, zoom: float) -> float | None:
+        """The cell size that fits the largest plane of all groups (``uniform_cells``)."""
+        sides = [max(np.shape(g.array)[-2:]) for g in self._groups if np.ndim(g.array) >= 3]   # planes
+        return plane_cell(max(sides), max(sides), False, zoom) if sides else None
 
     def _set_image(self, i, img, rect, levels, lut):
         it = self._item(self._images, self._new_image, i)
