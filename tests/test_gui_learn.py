@@ -232,3 +232,65 @@ def test_ask_about_a_backprop_step(panel, small_trace):
     assert panel.ask_about(step)
     assert panel.tabs.currentWidget() is panel.quiz
     assert panel.quiz.questions[panel.quiz.current].step == "maxpool backward"
+
+
+def test_number_grids_show_every_number_in_full(qtbot):
+    """Issue 13: "-1.95e-05" was cut to "-1.95e-…" by a fixed column width."""
+    from cnnapp.learn.grids import NumberGrid
+    g = NumberGrid()
+    qtbot.addWidget(g)
+    g.set_values(np.array([[-1.953e-05, 0.5], [123456.7, -0.001234]]))
+    fm = g.fontMetrics()
+    for r in range(2):
+        for c in range(2):
+            assert fm.horizontalAdvance(g.item(r, c).text()) + 8 <= g.columnWidth(c), g.item(r, c).text()
+            assert float(g.item(r, c).toolTip()) == g.values()[r, c]      # the exact value on hover
+
+
+def test_identity_numbers_read_top_to_bottom_in_step_order(panel, qtbot):
+    ident = panel.identities
+    panel.tabs.setCurrentWidget(ident)
+    ident.source.setCurrentIndex(0)
+    for button in (ident.dx_button, ident.dw_button):
+        button.setChecked(True)
+        qtbot.wait(10)
+        views = list(ident.number_views.values())
+        tops = [v.mapTo(ident, QtCore.QPoint(0, 0)) for v in views]
+        assert all(b.y() > a.y() for a, b in zip(tops, tops[1:])), "each step below the one before"
+        assert len({p.x() for p in tops}) == 1
+
+
+def test_identity_heatmaps_use_one_cell_size_so_padding_looks_larger(panel, qtbot, small_trace):
+    _, _, tr = small_trace
+    panel.set_trace(tr)
+    ident = panel.identities
+    panel.tabs.setCurrentWidget(ident)
+    import cnnapp.learn.identity_view as iv
+    old, iv.SMALL = iv.SMALL, 2          # draw this small trace's layer as heatmaps
+    try:
+        ident.select_layer(0)
+        qtbot.wait(10)
+        assert ident.stack.currentWidget() is ident.grid
+        tiles = [t for t in ident.grid.tiles() if t.kind == "plane"]
+        cells = {round(t.rect.width() / t.data.shape[1], 6) for t in tiles}
+        assert len(cells) == 1, cells
+        width = {t.key: t.rect.width() for t in tiles}
+        assert width["dz_padded"] > width["dz"]
+    finally:
+        iv.SMALL = old
+
+
+def test_hidden_identity_view_draws_nothing_until_shown(panel, qtbot, small_trace):
+    """Issue 13: building the Learn tab and the textbook view drew every map at once (0.7 s)."""
+    from cnnapp.learn.grids import ArrayView
+    from cnnapp.learn.identity_view import IdentityView
+    ident = IdentityView()
+    qtbot.addWidget(ident)
+    ident.set_trace(small_trace[2])
+    ident.select_layer(0)
+    assert ident.maps is not None                 # the numbers are ready at once ...
+    assert ident.findChildren(ArrayView) == []    # ... the widgets wait for the view to be shown
+    assert ident.grid.map_count() == 0
+    ident.show()
+    qtbot.waitExposed(ident)
+    assert ident.findChildren(ArrayView) or ident.grid.map_count() > 0

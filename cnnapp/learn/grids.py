@@ -79,6 +79,7 @@ class NumberGrid(QtWidgets.QTableWidget):
         self._highlight: set = set()
         self._chosen: set = set()
         self._scale = 1.0
+        self._cell_w = _CELL_W
         self._filling = False
         self.setItemDelegate(_Delegate(self))
         self.horizontalHeader().setVisible(False)
@@ -107,15 +108,18 @@ class NumberGrid(QtWidgets.QTableWidget):
         self._scale = float(scale) if scale else (float(np.abs(finite).max()) if finite.size else 1.0)
         self._filling = True
         try:
-            if self.rowCount() != a.shape[0] or self.columnCount() != a.shape[1]:
+            texts = [[fmt(v) for v in row] for row in a]
+            cell_w = self._cell_width(texts)
+            if self.rowCount() != a.shape[0] or self.columnCount() != a.shape[1] or self._cell_w != cell_w:
                 self.setRowCount(a.shape[0])
                 self.setColumnCount(a.shape[1])
                 for c in range(a.shape[1]):
-                    self.setColumnWidth(c, _CELL_W)
+                    self.setColumnWidth(c, cell_w)
                 for r in range(a.shape[0]):
                     self.setRowHeight(r, _CELL_H)
-                self.setFixedSize(a.shape[1] * _CELL_W + 2 * self.frameWidth(),
+                self.setFixedSize(a.shape[1] * cell_w + 2 * self.frameWidth(),
                                   a.shape[0] * _CELL_H + 2 * self.frameWidth())
+                self._cell_w = cell_w
             for r in range(a.shape[0]):
                 for c in range(a.shape[1]):
                     it = self.item(r, c)
@@ -127,12 +131,18 @@ class NumberGrid(QtWidgets.QTableWidget):
                             flags |= QtCore.Qt.ItemIsEditable
                         it.setFlags(flags)
                         self.setItem(r, c, it)
-                    it.setText(fmt(a[r, c]))
+                    it.setText(texts[r][c])
                     it.setBackground(_tint(a[r, c], self._scale))
                     it.setToolTip(repr(float(a[r, c])))
         finally:
             self._filling = False
         self.viewport().update()
+
+    def _cell_width(self, texts) -> int:
+        """Columns wide enough for the longest number (never cut to "-1.95e-…")."""
+        fm = self.fontMetrics()
+        widest = max((fm.horizontalAdvance(t) for row in texts for t in row), default=0)
+        return max(_CELL_W, widest + 14)
 
     def set_marks(self, highlight=(), chosen=()) -> None:
         self._highlight = set(highlight)

@@ -65,10 +65,10 @@ class IdentityView(QtWidgets.QWidget):
         self.maps = None
         lay = QtWidgets.QVBoxLayout(self)
         intro = QtWidgets.QLabel(
-            "The backward pass of a convolution is itself made of convolutions. Here the same "
-            "gradients are computed the textbook way, map by map, and set beside what the fast "
-            "kernels returned. The difference should be zero up to rounding (about 1e-7 in float32, "
-            "1e-16 in float64). The recipe follows the CMU 11-785 slides (text 002).")
+            "The backward pass of a convolution is made of convolutions too: the same gradients, "
+            "worked out the textbook way one step at a time, next to the fast kernels' result.")
+        intro.setToolTip("The difference should be zero up to rounding (about 1e-7 in float32, 1e-16 in "
+                         "float64). The recipe follows the CMU 11-785 slides (text 002).")
         intro.setWordWrap(True)
         lay.addWidget(intro)
         row = QtWidgets.QHBoxLayout()
@@ -76,7 +76,11 @@ class IdentityView(QtWidgets.QWidget):
         self.source = QtWidgets.QComboBox()
         self.source.setObjectName("identitySource")
         self.source.setToolTip("The worked example, or a conv layer of the trace recorded on the Backprop tab")
+        self.source.setSizeAdjustPolicy(QtWidgets.QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.source.setMinimumContentsLength(24)     # long names are elided, never widen the window
         row.addWidget(self.source, 1)
+        lay.addLayout(row)
+        row = QtWidgets.QHBoxLayout()
         self.dx_button = QtWidgets.QRadioButton("gradient for the input (dx)")
         self.dx_button.setObjectName("identityDx")
         self.dx_button.setToolTip("dx: dilate dz, pad it by K−1, convolve with the flipped, channel-swapped filters")
@@ -86,6 +90,7 @@ class IdentityView(QtWidgets.QWidget):
         self.dx_button.setChecked(True)
         row.addWidget(self.dx_button)
         row.addWidget(self.dw_button)
+        row.addStretch(1)
         lay.addLayout(row)
         self.summary = QtWidgets.QLabel("")
         self.summary.setObjectName("identitySummary")
@@ -94,20 +99,23 @@ class IdentityView(QtWidgets.QWidget):
         self.stack = QtWidgets.QStackedWidget()
         self.grid = MapGrid()
         self.grid.setObjectName("identityMaps")
+        self.grid.uniform_cells = True     # a padded map is drawn larger than the map it pads
         self.numbers = QtWidgets.QScrollArea()
         self.numbers.setObjectName("identityNumbers")
         self.numbers.setWidgetResizable(True)
         self.stack.addWidget(self.numbers)
         self.stack.addWidget(self.grid)
         lay.addWidget(self.stack, 1)
-        self.number_views: dict = {}
+        self._number_views: dict = {}
+        self._groups: list = []
+        self._drawn = True
         self.source.currentIndexChanged.connect(self.refresh)
         self.dx_button.toggled.connect(self.refresh)
         self._fill_sources()
 
     # -------------------------------------------------------------- sources
-    def _fill_sources(self):
-        self.source.blockSignals(True)
+    def _fill_sources(self, refresh: bool = True):
+        blocked = self.source.blockSignals(True)
         self.source.clear()
         self._sources = [("example", None)]   # kept in Python, parallel to the combo's items
         self.source.addItem("Worked example: two input maps, two 3×3 filters")
@@ -118,15 +126,19 @@ class IdentityView(QtWidgets.QWidget):
                     self.source.addItem(f"Recorded trace, layer {i}: conv {layer['filters']} filters "
                                         f"{k[0]}×{k[1]}, stride {s[0]}, padding {p[0]}")
                     self._sources.append(("trace", i))
-        self.source.blockSignals(False)
-        self.refresh()
+        self.source.blockSignals(blocked)
+        if refresh:
+            self.refresh()
 
     def set_trace(self, trace) -> None:
         """Offer the conv layers of a recorded :class:`cnncore.trace.Trace`; show the last one."""
         self.trace = trace
-        self._fill_sources()
+        self.source.blockSignals(True)     # one refresh, for the layer finally chosen
+        self._fill_sources(refresh=False)
         if self.source.count() > 1:
             self.source.setCurrentIndex(self.source.count() - 1)
+        self.source.blockSignals(False)
+        self.refresh()
 
     def set_example(self, example) -> None:
         """Follow a (possibly edited) :class:`cnncore.examples.MultiChannelExample`."""
@@ -154,16 +166,16 @@ class IdentityView(QtWidgets.QWidget):
         return ex.params["y0"], ex.results["dz"], ex.params["w"], s["stride"], s["padding"]
 
     def refresh(self, *_):
+        """Compute the chosen layer's maps now; draw them now if shown, else when first shown."""
         x, dz, w, stride, padding = self.layer_arrays()
         self.maps = identity_maps(dz, x, w, stride, padding)
         mode = "dx" if self.dx_button.isChecked() else "dw"
-        groups = _groups(self.maps, x, dz, w, mode)
-        if max(max(np.shape(g.array)[-2:]) for g in groups) <= SMALL:
-            self._show_numbers(groups)
-            self.stack.setCurrentWidget(self.numbers)
-        else:
-            self.grid.set_groups(groups)
-            self.stack.setCurrentWidget(self.grid)
+        self._groups = _groups(self.maps, x, dz, w, mode)
+        small = max(max(np.shape(g.array)[-2:]) for g in self._groups) <= SMALL
+        self.stack.setCurrentWidget(self.numbers if small else self.grid)
+        self._drawn = False
+        if self.isVisible():
+            self._draw()
         S = stride if isinstance(stride, tuple) else (stride, stride)
         P = padding if isinstance(padding, tuple) else (padding, padding)
         K = w.shape[2:]
@@ -172,22 +184,39 @@ class IdentityView(QtWidgets.QWidget):
             f"{w.shape[0]} filter(s). Largest difference from the kernels: "
             f"dx {np.abs(self.maps['dx_diff']).max():.1e}, dW {np.abs(self.maps['dw_diff']).max():.1e}.")
 
+    @property
+    def number_views(self) -> dict:
+        """``key -> ArrayView`` of the maps shown as numbers (drawn now if still waiting)."""
+        if not self._drawn:
+            self._draw()
+        return self._number_views
+
+    def showEvent(self, ev):
+        super().showEvent(ev)
+        if not self._drawn:
+            self._draw()
+
+    def _draw(self) -> None:
+        self._drawn = True
+        if self.stack.currentWidget() is self.numbers:
+            self._show_numbers(self._groups)
+        else:
+            self.grid.set_groups(self._groups)
+
     def _show_numbers(self, groups) -> None:
-        """Small maps: every number visible, two groups per row."""
+        """Small maps: every number visible, one step under the other in reading order."""
         from .grids import ArrayView
         body = QtWidgets.QWidget()
-        grid = QtWidgets.QGridLayout(body)
-        grid.setHorizontalSpacing(24)
-        grid.setVerticalSpacing(12)
-        self.number_views = {}
-        for k, g in enumerate(groups):
+        column = QtWidgets.QVBoxLayout(body)
+        column.setSpacing(12)
+        self._number_views = {}
+        for g in groups:
             label = (lambda p: f"for input map {p[0]}, from filter {p[1]}") if g.key == "w_flipped" else None
             v = ArrayView(g.key, g.title, editable=False, plane_label=label)
             v.set_array(g.array)
-            grid.addWidget(v, k // 2, k % 2, QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
-            self.number_views[g.key] = v
-        grid.setRowStretch(len(groups) // 2 + 1, 1)
-        grid.setColumnStretch(2, 1)
+            column.addWidget(v, 0, QtCore.Qt.AlignLeft)
+            self._number_views[g.key] = v
+        column.addStretch(1)
         old = self.numbers.takeWidget()
         if old is not None:
             old.deleteLater()
