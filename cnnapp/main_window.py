@@ -180,8 +180,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if net is None:
             self.status_label.setText("no network")
             return
-        layers = " · ".join(
-            l["type"] if l["type"] != "conv" else f"conv{l['filters']}" for l in net.spec["layers"])
+        from cnncore.layers import layer_class
+        layers = " · ".join(layer_class(l["type"]).brief(l) for l in net.spec["layers"])
         self.status_label.setText(f"{layers}  ·  {net.num_params():,} parameters")
         self.status_label.setToolTip(f"The network in use: {self.state.source}")
 

@@ -12,6 +12,8 @@ import time
 import numpy as np
 from PySide6 import QtCore
 
+from cnncore.tracekeys import layer_key
+
 UPDATE_HZ = 10.0        # most progress signals per second
 SNAPSHOT_HZ = 2.0       # most weight snapshots (filters, feature maps, live predictions) per second
 
@@ -192,12 +194,12 @@ def network_maps(net, sample=None):
         snap.forward(np.asarray(sample, dtype=snap.dtype)[None, None])
         maps["sample"] = np.asarray(sample)
         for layer in snap.layers:
-            if layer.type in ("conv", "maxpool", "avgpool") and layer.y is not None:
-                maps[f"L{layer.index}.y"] = np.array(layer.y, copy=True)
+            if len(layer.out_shape) == 3 and layer.y is not None:     # every layer that gives maps
+                maps[layer_key(layer.index, "y")] = np.array(layer.y, copy=True)
         snap.clear()
     for layer in snap.layers:
-        if layer.type == "conv":
-            maps[f"L{layer.index}.W"] = np.array(layer.W, copy=True)
+        if layer.has_params and layer.W.ndim == 4:                    # the first layer of filters
+            maps[layer_key(layer.index, "W")] = np.array(layer.W, copy=True)
             break
     return snap, maps
 

@@ -9,16 +9,10 @@ An architecture is a small JSON document the user can edit, save and open::
        {"type": "flatten"},
        {"type": "dense", "units": 10, "activation": "none"}]}
 
-Layer types and their keys (defaults as in PyTorch)::
-
-    conv     filters, kernel, stride=1, padding=0, activation="relu"
-    maxpool  size, stride=size
-    avgpool  size, stride=size
-    flatten  (no keys)
-    dense    units, activation ("none" for the last layer, else "relu")
-
-``kernel``, ``stride``, ``padding`` and ``size`` take an int or ``[h, w]``.
-Activations: ``relu``, ``sigmoid``, ``tanh``, ``leaky_relu``, ``none``.
+Each layer type declares its keys, their defaults (as in PyTorch) and its
+shape rule in its own module of :mod:`cnncore.layers`; this module only reads
+those declarations (``LAYER_TYPES``). Window sizes, strides and paddings take
+an int or ``[h, w]``; activations are the names in ``cnncore.activations``.
 Layers are counted from 0, as in the trace keys ``L0.x``, ``L1.x``, ...
 
 Two kinds of problems are told apart:
@@ -39,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .activations import ACTIVATIONS
-from .shapes import ShapeError, conv_output_size
+from .layers import LAYER_TYPES as _REGISTRY
+from .layers import REQUIRED, LayerFitError, layer_class, shape_text
 
 __all__ = [
     "ArchitectureError", "LayerSummary", "parse_architecture", "summarize", "infer_shapes",
@@ -49,16 +44,8 @@ __all__ = [
 NUM_CLASSES = 10
 
 _TOP_KEYS = {"input", "layers", "name", "description"}
-_LAYER_KEYS = {
-    "conv": {"type", "filters", "kernel", "stride", "padding", "activation"},
-    "maxpool": {"type", "size", "stride"},
-    "avgpool": {"type", "size", "stride"},
-    "flatten": {"type"},
-    "dense": {"type", "units", "activation"},
-}
-_REQUIRED = {"conv": ("filters", "kernel"), "maxpool": ("size",), "avgpool": ("size",),
-             "flatten": (), "dense": ("units",)}
-LAYER_TYPES = tuple(_LAYER_KEYS)
+#: The layer types, in the order menus list them (each is a class in cnncore.layers).
+LAYER_TYPES = tuple(_REGISTRY)
 
 
 class ArchitectureError(ValueError):
@@ -101,7 +88,7 @@ def _where(i: int | None, layer: dict | None = None) -> str:
     if i is None:
         return "architecture"
     t = layer.get("type") if isinstance(layer, dict) else None
-    return f"layer {i} ({t})" if isinstance(t, str) and t in _LAYER_KEYS else f"layer {i}"
+    return f"layer {i} ({t})" if isinstance(t, str) and t in _REGISTRY else f"layer {i}"
 
 
 def _pair_value(value, key: str, i: int, layer: dict, minimum: int) -> list[int]:
@@ -145,41 +132,46 @@ def _activation(value, i: int, layer: dict) -> str:
     return value
 
 
-def _parse_layer(i: int, layer, is_last: bool) -> dict:
+_PARSERS = {
+    "count": lambda value, f, i, layer: _positive_int(value, f.key, i, layer),
+    "pair": lambda value, f, i, layer: _pair_value(value, f.key, i, layer, f.minimum),
+    "activation": lambda value, f, i, layer: _activation(value, i, layer),
+}
+
+
+def _layer_type(i: int, layer):
+    """The class of ``layer``'s type, or ArchitectureError when it is not a known one."""
     if not isinstance(layer, dict):
         raise ArchitectureError(
-            f"layer {i}: each layer must be an object like {{\"type\": \"conv\", ...}}, "
+            f"layer {i}: each layer must be an object like {{\"type\": \"{LAYER_TYPES[0]}\", ...}}, "
             f"not {type(layer).__name__}", i)
     if "type" not in layer:
         raise ArchitectureError(f"layer {i}: missing 'type' (one of {', '.join(LAYER_TYPES)})", i)
     t = layer["type"]
-    if not isinstance(t, str) or t not in _LAYER_KEYS:
+    if not isinstance(t, str) or t not in _REGISTRY:
         raise ArchitectureError(
             f"layer {i}: unknown layer type {json.dumps(t) if _jsonable(t) else repr(t)}; "
             f"choose one of {', '.join(LAYER_TYPES)}", i)
-    unknown = sorted(str(k) for k in layer if k not in _LAYER_KEYS[t])
+    return layer_class(t)
+
+
+def _parse_layer(i: int, layer, is_last: bool) -> dict:
+    cls = _layer_type(i, layer)
+    t = cls.type
+    allowed_keys = {"type"} | {f.key for f in cls.fields}
+    unknown = sorted(str(k) for k in layer if k not in allowed_keys)
     if unknown:
-        allowed = ", ".join(sorted(_LAYER_KEYS[t] - {"type"})) or "none"
+        allowed = ", ".join(sorted(allowed_keys - {"type"})) or "none"
         raise ArchitectureError(
             f"layer {i} ({t}): unknown key{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(repr(k) for k in unknown)} (allowed: {allowed})", i)
-    for key in _REQUIRED[t]:
-        if key not in layer:
-            raise ArchitectureError(f"layer {i} ({t}): missing '{key}'", i)
+    for f in cls.fields:
+        if f.default is REQUIRED and f.key not in layer:
+            raise ArchitectureError(f"layer {i} ({t}): missing '{f.key}'", i)
     out: dict = {"type": t}
-    if t == "conv":
-        out["filters"] = _positive_int(layer["filters"], "filters", i, layer)
-        out["kernel"] = _pair_value(layer["kernel"], "kernel", i, layer, 1)
-        out["stride"] = _pair_value(layer.get("stride", 1), "stride", i, layer, 1)
-        out["padding"] = _pair_value(layer.get("padding", 0), "padding", i, layer, 0)
-        out["activation"] = _activation(layer.get("activation", "relu"), i, layer)
-    elif t in ("maxpool", "avgpool"):
-        out["size"] = _pair_value(layer["size"], "size", i, layer, 1)
-        stride = layer.get("stride")
-        out["stride"] = list(out["size"]) if stride is None else _pair_value(stride, "stride", i, layer, 1)
-    elif t == "dense":
-        out["units"] = _positive_int(layer["units"], "units", i, layer)
-        out["activation"] = _activation(layer.get("activation", "none" if is_last else "relu"), i, layer)
+    for f in cls.fields:
+        value = layer[f.key] if f.key in layer else f.default_for(out, is_last)
+        out[f.key] = _PARSERS[f.kind](value, f, i, layer)
     return out
 
 
@@ -237,75 +229,21 @@ def to_json(spec, indent: int | None = 1) -> str:
 
 # ----------------------------------------------------------------------------- shapes
 
-def _hw(p) -> str:
-    return f"{p[0]}×{p[1]}"
-
-
-def _num(p) -> str:
-    return str(p[0]) if p[0] == p[1] else f"{p[0]}×{p[1]}"
-
-
 def describe_layer(layer: dict) -> str:
     """A short text for a normalized layer, e.g. ``conv 8 5×5 s1 p0 relu``."""
-    t = layer["type"]
-    if t == "conv":
-        return (f"conv {layer['filters']} {_hw(layer['kernel'])} s{_num(layer['stride'])} "
-                f"p{_num(layer['padding'])} {layer['activation']}")
-    if t in ("maxpool", "avgpool"):
-        return f"{t} {_hw(layer['size'])} s{_num(layer['stride'])}"
-    if t == "dense":
-        return f"dense {layer['units']} {layer['activation']}"
-    return t
-
-
-def _shape_text(shape) -> str:
-    if len(shape) == 1:
-        return f"a flat vector of {shape[0]}"
-    return f"{shape[0]} map{'s' if shape[0] != 1 else ''} of {shape[1]}×{shape[2]}"
+    return layer_class(layer["type"]).describe(layer)
 
 
 def _layer_step(i: int, layer: dict, in_shape: tuple, is_last: bool):
     """``(out_shape, params, macs)`` for one layer, or raise ArchitectureError."""
-    t = layer["type"]
-    if t in ("conv", "maxpool", "avgpool"):
-        if len(in_shape) != 3:
-            raise ArchitectureError(
-                f"layer {i} ({t}) needs maps (channels×height×width) but gets {_shape_text(in_shape)}; "
-                f"spatial layers must come before flatten", i)
-        C, H, W = in_shape
-        if t == "conv":
-            kernel, stride, padding = layer["kernel"], layer["stride"], layer["padding"]
-            what = f"conv {_hw(kernel)}, padding {_num(padding)}"
-        else:
-            kernel, stride, padding = layer["size"], layer["stride"], [0, 0]
-            what = f"{t} {_hw(kernel)}, stride {_num(stride)}"
-        try:
-            Ho, Wo = conv_output_size((H, W), kernel, stride, padding)
-        except ShapeError:
-            need = (max(kernel[0] - 2 * padding[0], 1), max(kernel[1] - 2 * padding[1], 1))
-            raise ArchitectureError(
-                f"layer {i} ({what}) needs an input of at least {_hw(need)} but gets {H}×{W}", i) from None
-        if t == "conv":
-            F = layer["filters"]
-            params = F * C * kernel[0] * kernel[1] + F
-            macs = F * Ho * Wo * C * kernel[0] * kernel[1]
-            out = (F, Ho, Wo)
-        else:
-            params, macs, out = 0, 0, (C, Ho, Wo)
-    elif t == "flatten":
-        n = 1
-        for s in in_shape:
-            n *= s
-        out, params, macs = (n,), 0, 0
-    else:  # dense
-        if len(in_shape) != 1:
-            raise ArchitectureError(
-                f"layer {i} (dense {layer['units']}) needs a flat vector but gets {_shape_text(in_shape)}; "
-                f"put a flatten layer before it", i)
-        D = in_shape[0]
-        out, params, macs = (layer["units"],), layer["units"] * D + layer["units"], layer["units"] * D
+    cls = layer_class(layer["type"])
+    try:
+        out = tuple(cls.output_shape(layer, in_shape))
+    except LayerFitError as e:
+        raise ArchitectureError(f"layer {i} ({e.what}) {e}", i) from None
+    params, macs = cls.cost(layer, in_shape, out)
     if is_last and out != (NUM_CLASSES,):
-        got = f"{out[0]}" if len(out) == 1 else _shape_text(out)
+        got = f"{out[0]}" if len(out) == 1 else shape_text(out)
         raise ArchitectureError(
             f"layer {i} ({describe_layer(layer)}) is the last layer, so it must give {NUM_CLASSES} outputs "
             f"(one logit per digit), but it gives {got}", i)
@@ -340,9 +278,7 @@ def summarize(spec) -> list[LayerSummary]:
 
 def _params_only(layer: dict, in_shape) -> int:
     # Parameter count when the input shape is unknown or wrong: only what the layer alone decides.
-    if layer["type"] == "conv" and in_shape is not None and len(in_shape) == 3:
-        return layer["filters"] * in_shape[0] * layer["kernel"][0] * layer["kernel"][1] + layer["filters"]
-    return 0
+    return layer_class(layer["type"]).params_alone(layer, in_shape)
 
 
 def infer_shapes(spec) -> list[tuple[tuple, tuple]]:

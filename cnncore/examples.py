@@ -33,17 +33,10 @@ from .identities import dilate, dw_via_correlation, dx_via_convolution, flip_fil
 from .kernels import (avgpool2d_backward, avgpool2d_forward, conv2d_backward, conv2d_forward,
                       maxpool2d_backward, maxpool2d_forward)
 from .shapes import conv_output_size
+from .terms import num as _n
 
 __all__ = ["WorkedExample", "StridedConvExample", "PoolingExample", "MultiChannelExample",
            "EXAMPLES", "identity_maps"]
-
-
-def _n(v, digits=4) -> str:
-    v = float(v)
-    if v == 0:
-        return "0"
-    s = f"{v:.{digits}g}".replace("-", "−")
-    return f"({s})" if v < 0 else s
 
 
 def identity_maps(dz, x, w, stride, padding) -> dict:

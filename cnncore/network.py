@@ -18,6 +18,7 @@ import numpy as np
 
 from .architecture import NUM_CLASSES, infer_shapes, parse_architecture
 from .layers import Layer, build_layer
+from .tracekeys import layer_key
 
 __all__ = ["Network", "softmax", "softmax_cross_entropy"]
 
@@ -112,8 +113,8 @@ class Network:
         out = {}
         for layer in self.layers:
             if layer.has_params:
-                out[f"L{layer.index}.W"] = layer.W
-                out[f"L{layer.index}.b"] = layer.b
+                out[layer_key(layer.index, "W")] = layer.W
+                out[layer_key(layer.index, "b")] = layer.b
         return out
 
     def grads(self) -> dict[str, np.ndarray]:
@@ -122,8 +123,8 @@ class Network:
         out = {}
         for layer in self.layers:
             if layer.has_params:
-                out[f"L{layer.index}.W"] = layer.dW
-                out[f"L{layer.index}.b"] = layer.db
+                out[layer_key(layer.index, "W")] = layer.dW
+                out[layer_key(layer.index, "b")] = layer.db
         return out
 
     def set_params(self, values: dict):

@@ -76,4 +76,5 @@ def test_every_backprop_step_kind_has_a_question():
                              ("backward", "flatten"), ("loss", "softmax"), ("update", "conv")]:
         found = questions_for_step(qs, kind, layer_type)
         assert found, (kind, layer_type)
-    assert questions_for_step(qs, "forward", "nonsense") == []
+    with pytest.raises(ValueError, match="unknown layer type 'nonsense'"):  # never taken for another type
+        questions_for_step(qs, "forward", "nonsense")

@@ -17,6 +17,8 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from cnncore.examples import MultiChannelExample, identity_maps
+from cnncore.layers import layer_class
+from cnncore.tracekeys import layer_key
 
 __all__ = ["IdentityView"]
 
@@ -121,7 +123,7 @@ class IdentityView(QtWidgets.QWidget):
         self.source.addItem("Worked example: two input maps, two 3×3 filters")
         if self.trace is not None:
             for i, layer in enumerate(self.trace.spec["layers"]):
-                if layer["type"] == "conv":
+                if layer_class(layer["type"]).identities:
                     k, s, p = layer["kernel"], layer["stride"], layer["padding"]
                     self.source.addItem(f"Recorded trace, layer {i}: conv {layer['filters']} filters "
                                         f"{k[0]}×{k[1]}, stride {s[0]}, padding {p[0]}")
@@ -158,9 +160,8 @@ class IdentityView(QtWidgets.QWidget):
         kind, i = self._sources[k] if 0 <= k < len(self._sources) else ("example", None)
         if kind == "trace" and self.trace is not None:
             A, layer = self.trace.arrays, self.trace.spec["layers"][i]
-            L = f"L{i}."
-            return (A[L + "x"][0], A[L + "dz"][0], A[L + "W"], tuple(layer["stride"]),
-                    tuple(layer["padding"]))
+            return (A[layer_key(i, "x")][0], A[layer_key(i, "dz")][0], A[layer_key(i, "W")],
+                    tuple(layer["stride"]), tuple(layer["padding"]))
         ex = self.example
         s = ex.settings
         return ex.params["y0"], ex.results["dz"], ex.params["w"], s["stride"], s["padding"]

@@ -108,22 +108,15 @@ def load_questions(path=None) -> list:
 
 
 def step_tags(kind: str, layer_type: str) -> tuple:
-    """The ``step`` tags of the questions that fit one backprop step (``Step.kind``, ``Step.layer_type``)."""
-    if kind == "loss":
-        return ("loss",)
-    if kind == "update":
-        return ("update",)
-    if layer_type == "conv":
-        return ("forward conv",) if kind == "forward" else ("backward conv", "activation backward")
-    if layer_type == "dense":
-        return ("dense backward", "activation backward")
-    if layer_type == "maxpool":
-        return ("maxpool backward",)
-    if layer_type == "avgpool":
-        return ("avgpool backward",)
-    if layer_type == "flatten":
-        return ("flatten",)
-    return ()
+    """The ``step`` tags of the questions that fit one backprop step (``Step.kind``, ``Step.layer_type``).
+
+    Each layer type declares its own tags (``quiz_tags`` in ``cnncore.layers``); an unknown
+    type raises ``ValueError``.
+    """
+    if kind in ("loss", "update"):
+        return (kind,)
+    from cnncore.layers import layer_class
+    return tuple(layer_class(layer_type).quiz_tags.get(kind, ()))
 
 
 def questions_for_step(questions, kind: str, layer_type: str) -> list:

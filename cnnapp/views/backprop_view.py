@@ -10,6 +10,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from cnncore.layers import layer_class
+from cnncore.tracekeys import layer_key, split_key
+
 from ..settings import data_dir
 from ..widgets.equation import equation_label
 from ..widgets.heatmap import MapGroup, MapGrid
@@ -40,11 +43,6 @@ def _save_atomic(path: Path, save) -> bool:
     finally:
         if tmp.exists():
             tmp.unlink()
-
-
-def split_key(key: str) -> tuple[int | None, str]:
-    m = re.fullmatch(r"L(\d+)\.(\w+)", key)
-    return (int(m.group(1)), m.group(2)) if m else (None, key)
 
 
 def is_signed(key: str, arr=None) -> bool:
@@ -452,7 +450,7 @@ class BackpropView(QtWidgets.QWidget):
         self.timeline.setCurrentRow(k)
         self.timeline.blockSignals(False)
         self.timeline.scrollToItem(self.timeline.item(k))
-        conv_backward = st.kind == "backward" and st.layer_type == "conv"
+        conv_backward = st.kind == "backward" and st.layer is not None and layer_class(st.layer_type).identities
         self.identity_button.setVisible(conv_backward)
         if conv_backward and self.identity_button.isChecked():
             self._show_identity(True)
@@ -465,7 +463,7 @@ class BackpropView(QtWidgets.QWidget):
         """Swap the step's maps for the textbook computation of this conv layer's gradients."""
         st = self.current_step()
         self.identity_button.setText("Back to this step's maps" if on else "Show the textbook way")
-        if not on or st is None or st.kind != "backward" or st.layer_type != "conv":
+        if not on or st is None or st.kind != "backward" or not layer_class(st.layer_type).identities:
             self.map_stack.setCurrentWidget(self.grid)
             return
         if self.identity is None:
@@ -480,10 +478,10 @@ class BackpropView(QtWidgets.QWidget):
         A = self.trace.arrays
         groups = []
         marks = {}
-        if st.layer is not None and f"L{st.layer}.argmax" in A:
-            xkey = f"L{st.layer}.x"
-            mask = winner_mask(A[f"L{st.layer}.argmax"], A[xkey].shape[2:])
-            marks = {xkey: mask, f"L{st.layer}.dx": mask}
+        if st.layer is not None and layer_key(st.layer, "argmax") in A:
+            xkey = layer_key(st.layer, "x")
+            mask = winner_mask(A[layer_key(st.layer, "argmax")], A[xkey].shape[2:])
+            marks = {xkey: mask, layer_key(st.layer, "dx"): mask}
         for key in map_keys(st):
             if key not in A:
                 continue

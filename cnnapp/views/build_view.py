@@ -8,10 +8,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from cnncore._atomic import atomic_write_text
 
 from ..settings import data_dir
-from ..widgets.arch_editor import LAYER_TYPES, ArchitectureEditor
+from cnncore.layers import LAYER_TYPES
 
-_TYPE_NAMES = {"conv": "Convolution", "maxpool": "Max pooling", "avgpool": "Average pooling",
-               "flatten": "Flatten", "dense": "Dense (fully connected)"}
+from ..widgets.arch_editor import ArchitectureEditor
 
 
 class BuildView(QtWidgets.QWidget):
@@ -36,8 +35,8 @@ class BuildView(QtWidgets.QWidget):
         add.setToolTip("Insert a layer below the selected one (Ctrl+Shift+A)")
         add.setPopupMode(QtWidgets.QToolButton.InstantPopup)
         menu = QtWidgets.QMenu(add)
-        for kind in LAYER_TYPES:
-            act = menu.addAction(_TYPE_NAMES[kind])
+        for kind, cls in LAYER_TYPES.items():
+            act = menu.addAction(cls.title)
             act.triggered.connect(lambda _=False, k=kind: self.editor.add_layer(k))
         add.setMenu(menu)
         QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Shift+A"), self, add.showMenu)

@@ -8,32 +8,48 @@ import json
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-LAYER_TYPES = ("conv", "maxpool", "avgpool", "flatten", "dense")
-ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "none")
-NEW_LAYER = {
-    "conv": {"type": "conv", "filters": 8, "kernel": [3, 3], "stride": [1, 1], "padding": [1, 1],
-             "activation": "relu"},
-    "maxpool": {"type": "maxpool", "size": [2, 2], "stride": [2, 2]},
-    "avgpool": {"type": "avgpool", "size": [2, 2], "stride": [2, 2]},
-    "flatten": {"type": "flatten"},
-    "dense": {"type": "dense", "units": 32, "activation": "relu"},
-}
+from cnncore import activations
+from cnncore.layers import LAYER_TYPES as REGISTRY
+
+#: The layer types (cnncore's registry, in menu order) and the activations.
+LAYER_TYPES = tuple(REGISTRY)
+ACTIVATIONS = activations.ACTIVATIONS
+
+
+def _new_layer(kind: str) -> dict:
+    """The settings a layer added in the editor starts with (each field's ``new`` value)."""
+    return {"type": kind, **{f.key: copy.deepcopy(f.new) for f in REGISTRY[kind].fields}}
+
+
+def _field_columns() -> tuple:
+    """The editable columns: every field column of every type, in the order they first appear."""
+    cols = []
+    for cls in REGISTRY.values():
+        cols += [f.column for f in cls.fields if f.column not in cols]
+    return tuple(cols)
+
+
+def _field_tips() -> dict:
+    """Per column, what its box means for each type that has one."""
+    tips = {}
+    for cls in REGISTRY.values():
+        for f in cls.fields:
+            tips.setdefault(f.column, []).append(f"{cls.title}: {f.tooltip}")
+    return {c: "\n".join(t) for c, t in tips.items()}
+
+
+FIELD_COLS = _field_columns()
 # Editable columns, then computed ones.
-COLS = ("Layer", "Filters / units", "Kernel / size", "Stride", "Padding", "Activation",
-        "Output shape", "Parameters", "Multiply-adds", "Notes")
+COLS = ("Layer",) + FIELD_COLS + ("Output shape", "Parameters", "Multiply-adds", "Notes")
 TIPS = {
-    "Layer": "Kind of layer: convolution, max or average pooling, flatten, fully connected (dense)",
-    "Filters / units": "Number of filters (conv) or of output units (dense)",
-    "Kernel / size": "Filter size (conv) or window size (pooling), in pixels",
-    "Stride": "How far the filter or window moves between outputs",
-    "Padding": "Zeros added around each input map before the convolution",
-    "Activation": "The function f in y = f(z) applied after the affine map",
+    "Layer": "Kind of layer: " + ", ".join(cls.title.lower() for cls in REGISTRY.values()),
+    **_field_tips(),
     "Output shape": "Shape of this layer's output: channels × height × width, or a vector length",
     "Parameters": "Weights and biases this layer learns",
     "Multiply-adds": "Multiply-add operations for one image in the forward pass",
     "Notes": "What the layer does with its input, or why it does not fit",
 }
-C_OUT, C_PARAMS, C_MACS, C_NOTES = 6, 7, 8, 9
+C_OUT, C_PARAMS, C_MACS, C_NOTES = (COLS.index(c) for c in ("Output shape", "Parameters", "Multiply-adds", "Notes"))
 ERROR_BG = QtGui.QColor(255, 226, 222)
 COMPUTED_BG = QtGui.QColor(244, 246, 250)
 
@@ -108,7 +124,7 @@ class ArchitectureEditor(QtWidgets.QWidget):
         if at is None:
             r = self.current_row()
             at = r + 1 if r >= 0 else max(0, len(layers) - 1)
-        layers.insert(at, copy.deepcopy(NEW_LAYER[kind]))
+        layers.insert(at, _new_layer(kind))
         self._rebuild(select=at)
 
     def remove_layer(self, row: int | None = None) -> None:
@@ -130,29 +146,26 @@ class ArchitectureEditor(QtWidgets.QWidget):
         layer = self._spec["layers"][row]
         if key == "type":
             if value != layer["type"]:
-                self._spec["layers"][row] = copy.deepcopy(NEW_LAYER[value])
+                self._spec["layers"][row] = _new_layer(value)
                 self._refresh()
                 # Rebuild the row's boxes after this signal returns (the combo is one of them).
                 QtCore.QTimer.singleShot(0, self, lambda r=row: self._rebuild(select=r))
             return
-        if key in ("kernel", "stride", "padding", "size"):
+        fields = {f.key: f for f in REGISTRY[layer["type"]].fields}
+        if fields[key].kind == "pair":
             value = [int(value), int(value)]
-            if key == "size" and layer.get("stride") == layer.get("size"):
-                layer["stride"] = list(value)   # pools: keep stride = size unless changed on its own
-                box = self.table.cellWidget(row, 3)
-                if isinstance(box, QtWidgets.QSpinBox):
-                    box.blockSignals(True)
-                    box.setValue(value[0])
-                    box.blockSignals(False)
+        for f in fields.values():
+            if f.follows == key and layer.get(f.key) == layer.get(key):
+                # e.g. a pooling stride stays equal to the window size unless changed on its own
+                layer[f.key] = list(value)
+                self._sync_box(row, f, value)
         layer[key] = value
-        self._sync_box(row, key, value)
+        self._sync_box(row, fields[key], value)
         self._refresh()
 
-    def _sync_box(self, row: int, key: str, value) -> None:
+    def _sync_box(self, row: int, field, value) -> None:
         """Show a value set from code (not typed) in its spin or combo box."""
-        col = {"filters": 1, "units": 1, "kernel": 2, "size": 2, "stride": 3, "padding": 4,
-               "activation": 5}.get(key)
-        box = self.table.cellWidget(row, col) if col is not None else None
+        box = self.table.cellWidget(row, COLS.index(field.column))
         if box is None:
             return
         box.blockSignals(True)
@@ -195,6 +208,17 @@ class ArchitectureEditor(QtWidgets.QWidget):
         c.currentTextChanged.connect(lambda v, r=row, k=key: self.set_value(r, k, v))
         return c
 
+    def _field_cell(self, row: int, field, value) -> None:
+        """The box for one field of one layer, in the field's column."""
+        col = COLS.index(field.column)
+        if field.kind == "count":
+            self.table.setCellWidget(row, col, self._spin(row, field.key, value, field.minimum, field.maximum,
+                                                          field.tooltip))
+        elif field.kind == "pair":
+            self._pair_cell(row, col, field.key, value, field.minimum, field.maximum, field.tooltip)
+        else:
+            self.table.setCellWidget(row, col, self._combo(row, field.key, ACTIVATIONS, value, field.tooltip))
+
     def _rebuild(self, select: int | None = None) -> None:
         self._building = True
         t = self.table
@@ -205,18 +229,8 @@ class ArchitectureEditor(QtWidgets.QWidget):
         for r, layer in enumerate(layers):
             kind = layer["type"]
             t.setCellWidget(r, 0, self._combo(r, "type", LAYER_TYPES, kind, TIPS["Layer"]))
-            if kind == "conv":
-                t.setCellWidget(r, 1, self._spin(r, "filters", layer["filters"], 1, 256, "Number of filters"))
-                self._pair_cell(r, 2, "kernel", layer["kernel"], 1, 28, TIPS["Kernel / size"])
-                self._pair_cell(r, 3, "stride", layer["stride"], 1, 28, TIPS["Stride"])
-                self._pair_cell(r, 4, "padding", layer["padding"], 0, 14, TIPS["Padding"])
-                t.setCellWidget(r, 5, self._combo(r, "activation", ACTIVATIONS, layer["activation"], TIPS["Activation"]))
-            elif kind in ("maxpool", "avgpool"):
-                self._pair_cell(r, 2, "size", layer["size"], 1, 28, "Window size")
-                self._pair_cell(r, 3, "stride", layer["stride"], 1, 28, TIPS["Stride"])
-            elif kind == "dense":
-                t.setCellWidget(r, 1, self._spin(r, "units", layer["units"], 1, 4096, "Number of output units"))
-                t.setCellWidget(r, 5, self._combo(r, "activation", ACTIVATIONS, layer["activation"], TIPS["Activation"]))
+            for f in REGISTRY[kind].fields:
+                self._field_cell(r, f, layer[f.key])
             for c in range(len(COLS)):
                 if t.cellWidget(r, c) is None and t.item(r, c) is None:
                     it = QtWidgets.QTableWidgetItem("")

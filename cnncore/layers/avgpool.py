@@ -1,0 +1,99 @@
+"""Average (mean) pooling: ``y`` is the mean of each window; backward spreads ``dy/(KH·KW)`` over it."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels import avgpool2d_backward, avgpool2d_forward
+from ..shapes import pair
+from ..terms import Term, finish, mk_ref, windows_covering
+from .base import StepText, shape_text
+from .pooling import Pool
+from .words import pair_text, window_fields
+
+__all__ = ["AvgPool", "avgpool_forward_terms", "avgpool_backward_terms"]
+
+
+class AvgPool(Pool):
+    """``y(c, x, y) = 1/(KH·KW) Σ`` window; backward: each window member gets ``dy/(KH·KW)``."""
+
+    type = "avgpool"
+    title = "Average pooling"
+    fields = window_fields("mean")
+    quiz_tags = {"forward": ("avgpool backward",), "backward": ("avgpool backward",)}
+
+    @classmethod
+    def forward_step(cls, spec, s_in, s_out, is_last):
+        kh, kw = spec["size"]
+        eq = (f"y(c,x,y) = 1/({kh}·{kw}) · Σ_i Σ_j x(c, xS+i, yS+j)   "
+              f"[window {kh}×{kw}, S = {pair_text(spec['stride'])}]")
+        ex = (f"Every {kh}×{kw} window of each map is replaced by the mean of its values, shrinking "
+              f"{shape_text(s_in)} to {s_out[1]}×{s_out[2]}. There are no weights here.")
+        return StepText(eq, ex, ("x", "y"))
+
+    @classmethod
+    def backward_step(cls, spec, s_in, s_out, has_dx):
+        kh, kw = spec["size"]
+        eq = f"dx(c, xS+i, yS+j) += dy(c,x,y) / ({kh}·{kw})"
+        ex = (f"Every input in a window contributed 1/{kh * kw} of its mean, so each output's gradient is "
+              "shared out evenly over its window (added up where windows overlap).")
+        return StepText(eq, ex, ("dy",) + (("dx",) if has_dx else ()))
+
+    @classmethod
+    def explain(cls, spec, part, index, arrays, keys):
+        size, S = spec["size"], spec["stride"]
+        if part == "y":
+            return avgpool_forward_terms(arrays("x"), size, S, *index, keys=keys)
+        if part == "dx":
+            return avgpool_backward_terms(arrays("dy"), arrays("x").shape[1:], size, S, *index, keys=keys)
+        return None
+
+    def forward(self, x, keep=True):
+        y = avgpool2d_forward(x, self.size, self.stride)
+        if keep:
+            self.x, self.y = x, y
+        return y
+
+    def backward(self, dy, need_dx=True):
+        self.dy = dy
+        self.dx = (avgpool2d_backward(np.ascontiguousarray(dy), self.x.shape, self.size, self.stride)
+                   if need_dx else None)
+        return self.dx
+
+
+# ----------------------------------------------------------------------------- per element
+
+def avgpool_forward_terms(x, size, stride, ch, oy, ox, *, value=None, keys=None, prefix=()):
+    """``y(ch, oy, ox) = (1/K²) Σ`` window; ``x (C, H, W)``."""
+    keys = keys or {}
+    KH, KW = pair(size, "size")
+    SH, SW = pair(stride if stride is not None else (KH, KW), "stride")
+    share = 1.0 / (KH * KW)
+    terms = []
+    for a in range(KH):
+        for bb in range(KW):
+            r, c = oy * SH + a, ox * SW + bb
+            v = float(x[ch, r, c])
+            terms.append(Term(f"y({ch},{r},{c}) · 1/{KH * KW}", (v, share), v * share,
+                              (mk_ref(keys, prefix, "x", (ch, r, c)), None)))
+    return finish(f"Mean pooling: y({ch},{oy},{ox})", "y(m,x,y) = (1/K²) Σ_window y(l−1,m,·,·)",
+                  mk_ref(keys, prefix, "y", (ch, oy, ox)), terms, value,
+                  [f"Each of the {KH * KW} window elements contributes a 1/{KH * KW} share."])
+
+
+def avgpool_backward_terms(dy, input_hw, size, stride, ch, iy, ix, *, value=None, keys=None,
+                           prefix=()):
+    """``dx(ch, iy, ix) = Σ (1/K²)·dy`` over every window containing the pixel; ``dy (C, Ho, Wo)``."""
+    keys = keys or {}
+    H, W = input_hw
+    KH, KW = pair(size, "size")
+    SH, SW = pair(stride if stride is not None else (KH, KW), "stride")
+    share = 1.0 / (KH * KW)
+    terms = [Term(f"dy({ch},{oy},{ox}) · 1/{KH * KW}", (float(dy[ch, oy, ox]), share),
+                  float(dy[ch, oy, ox]) * share, (mk_ref(keys, prefix, "dy", (ch, oy, ox)), None))
+             for oy, ox in windows_covering(H, W, KH, KW, SH, SW, iy, ix)]
+    notes = [f"{len(terms)} window(s) contain this pixel; each passes back a 1/{KH * KW} share "
+             "of its gradient (+= where windows overlap)."]
+    if not terms:
+        terms = [Term("no window covers this pixel", (0.0,), 0.0, (None,))]
+    return finish(f"Mean pooling backward: dx({ch},{iy},{ix})", "dx(m,k,l) += (1/K²) · dy(m,x,y)",
+                  mk_ref(keys, prefix, "dx", (ch, iy, ix)), terms, value, notes)

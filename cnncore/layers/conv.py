@@ -1,0 +1,254 @@
+"""Convolution: ``z(n,x,y) = Σ_m Σ_i Σ_j w(m,n,i,j)·y(m, xS+i−P, yS+j−P) + b(n)``, ``y = f(z)``.
+
+``W (F, C, KH, KW)``, ``b (F,)``; ``x (N, C, H, W)`` -> ``y (N, F, Ho, Wo)`` with
+``Ho = (H + 2P − KH) // S + 1`` (:func:`cnncore.shapes.conv_output_size`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations
+from ..kernels import conv2d_backward, conv2d_forward
+from ..shapes import pair
+from ..terms import Term, finish, mk_ref
+from .base import Field, StepText, Weighted, shape_text, window_output
+from .words import activation_field, hw, num_pair, pair_text
+
+__all__ = ["Conv", "conv_forward_terms", "conv_backward_input_terms", "conv_backward_weight_terms",
+           "conv_backward_bias_terms"]
+
+
+class Conv(Weighted):
+    """A convolution with ``filters`` filters of ``kernel``, then an activation."""
+
+    type = "conv"
+    title = "Convolution"
+    identities = True
+    quiz_tags = {"forward": ("forward conv",), "backward": ("backward conv", "activation backward")}
+    fields = (
+        Field("filters", "count", "Filters / units", "Number of filters (output maps)", maximum=256, new=8),
+        Field("kernel", "pair", "Kernel / size", "Filter size in pixels", new=[3, 3]),
+        Field("stride", "pair", "Stride", "How far the filter moves between outputs", default=1, new=[1, 1]),
+        Field("padding", "pair", "Padding", "Zeros added around each input map before the convolution",
+              default=0, minimum=0, maximum=14, new=[1, 1]),
+        activation_field("relu"),
+    )
+
+    def __init__(self, index, spec, in_shape, out_shape, dtype):
+        super().__init__(index, spec, in_shape, out_shape, dtype)
+        self.stride = tuple(spec["stride"])
+        self.padding = tuple(spec["padding"])
+        kh, kw = spec["kernel"]
+        self.W = np.zeros((spec["filters"], in_shape[0], kh, kw), dtype=self.dtype)
+        self.b = np.zeros(spec["filters"], dtype=self.dtype)
+
+    # ------------------------------------------------------------------ the type
+    @classmethod
+    def describe(cls, spec):
+        return (f"conv {spec['filters']} {hw(spec['kernel'])} s{num_pair(spec['stride'])} "
+                f"p{num_pair(spec['padding'])} {spec['activation']}")
+
+    @classmethod
+    def brief(cls, spec):
+        return f"conv{spec['filters']}"
+
+    @classmethod
+    def output_shape(cls, spec, in_shape):
+        cls.needs_maps(spec, in_shape)
+        kernel, padding = spec["kernel"], spec["padding"]
+        Ho, Wo = window_output(in_shape, kernel, spec["stride"], padding,
+                               f"conv {hw(kernel)}, padding {num_pair(padding)}")
+        return spec["filters"], Ho, Wo
+
+    @classmethod
+    def cost(cls, spec, in_shape, out_shape):
+        F, Ho, Wo = out_shape
+        k = in_shape[0] * spec["kernel"][0] * spec["kernel"][1]
+        return F * k + F, F * Ho * Wo * k
+
+    @classmethod
+    def params_alone(cls, spec, in_shape):
+        if in_shape is None or len(in_shape) != 3:
+            return 0
+        return spec["filters"] * in_shape[0] * spec["kernel"][0] * spec["kernel"][1] + spec["filters"]
+
+    # ------------------------------------------------------------------ trace words
+    @classmethod
+    def forward_step(cls, spec, s_in, s_out, is_last):
+        S, P, K = spec["stride"], spec["padding"], spec["kernel"]
+        f = activations.get(spec["activation"])
+        eq = ("z(n,x,y) = Σ_m Σ_i Σ_j w(m,n,i,j)·y(m,xS+i−P,yS+j−P) + b(n);  "
+              f"{f.equation}   [S = {pair_text(S)}, P = {pair_text(P)}]")
+        ex = (f"Each of the {spec['filters']} filters ({s_in[0]}×{K[0]}×{K[1]} weights and a bias) slides over "
+              f"{shape_text(s_in)} with stride {pair_text(S)} and padding {pair_text(P)}, summing "
+              f"weight×input products into one map of {s_out[1]}×{s_out[2]} per filter. "
+              f"Then {f.words}.")
+        return StepText(eq, ex, ("x", "W", "b", "z", "y"))
+
+    @classmethod
+    def backward_step(cls, spec, s_in, s_out, has_dx):
+        f = activations.get(spec["activation"])
+        eq = "dz = dy ⊙ f′(z);  dW = x ⋆ dilate(dz);  db(n) = Σ_x Σ_y dz(n,x,y)"
+        ex = (f"First the gradient passes back through the activation: {f.grad_words}. "
+              "Each weight's gradient correlates the layer's input with the (stride-dilated) dz maps, and "
+              "each bias collects the sum of its dz map.")
+        if has_dx:
+            eq += ";  dx = pad(dilate(dz)) ∗ rot180(W)ᵀ"
+            ex += (" The gradient for the input is a full convolution of the padded dz maps with the filters "
+                   "turned by 180° and with input and output channels swapped.")
+        else:
+            ex += " This is the first layer, so no gradient is needed for the image itself."
+        parts = ("dy", "z", "dz", "x", "dW", "db") + (("W", "dx") if has_dx else ())
+        return StepText(eq, ex, parts)
+
+    @classmethod
+    def explain(cls, spec, part, index, arrays, keys):
+        S, P = spec["stride"], spec["padding"]
+        if part == "z":
+            return conv_forward_terms(arrays("x"), arrays("W"), arrays("b"), S, P, *index, keys=keys)
+        if part == "dx":
+            return conv_backward_input_terms(arrays("dz"), arrays("W"), S, P, arrays("x").shape[1:], *index,
+                                             keys=keys)
+        if part == "dW":
+            return conv_backward_weight_terms(arrays("dz"), arrays("x"), S, P, *index, keys=keys)
+        if part == "db":
+            return conv_backward_bias_terms(arrays("dz"), index[0], keys=keys)
+        return cls.explain_activation(spec, part, index, arrays, keys)
+
+    # ------------------------------------------------------------------ the computation
+    def fans(self):
+        F, C, KH, KW = self.W.shape
+        return C * KH * KW, F * KH * KW
+
+    def forward(self, x, keep=True):
+        z = conv2d_forward(x, self.W, self.b, self.stride, self.padding)
+        return self.activate(x, z, keep)
+
+    def backward(self, dy, need_dx=True):
+        dz = np.ascontiguousarray(self.activation_grad(dy))
+        self.dz = dz
+        self.dx, self.dW, self.db = conv2d_backward(dz, self.x, self.W, self.stride, self.padding,
+                                                    need_dx=need_dx)
+        return self.dx
+
+
+# ----------------------------------------------------------------------------- per element
+
+CONV_FORWARD_EQ = "z(n,x,y) = Σ_m Σ_i Σ_j w(m,n,i,j) · y(m, xS+i−P, yS+j−P) + b(n)"
+CONV_DX_EQ = "dY(m,x,y) = Σ_n Σ_(x′,y′) dz(n,x′,y′) · w(m,n, x−x′S+P, y−y′S+P)"
+CONV_DW_EQ = "dW(m,n,i,j) = Σ_(x,y) dz(n,x,y) · y(m, xS+i−P, yS+j−P)"
+CONV_DB_EQ = "db(n) = Σ_(x,y) dz(n,x,y)"
+
+
+def conv_forward_terms(x, w, b, stride, padding, n, oy, ox, *, value=None, keys=None, prefix=()):
+    """``z(n, oy, ox)`` of a convolution, term by term.
+
+    ``x (C, H, W)``, ``w (F, C, KH, KW)``, ``b (F,)`` or ``None`` (no bias term). One
+    term per input map ``m`` and filter offset ``(i, j)`` (padding positions kept as
+    zero terms), then ``b(n)``.
+    """
+    keys = keys or {}
+    C, H, W = x.shape
+    _, _, KH, KW = w.shape
+    SH, SW = pair(stride, "stride")
+    PH, PW = pair(padding, "padding", minimum=0)
+    terms, npad = [], 0
+    for m in range(C):
+        for i in range(KH):
+            for j in range(KW):
+                r, c = oy * SH + i - PH, ox * SW + j - PW
+                wv = float(w[n, m, i, j])
+                wref = mk_ref(keys, prefix, "w", (n, m, i, j))
+                label = f"w({m},{n},{i},{j}) · y({m},{r},{c})"
+                if 0 <= r < H and 0 <= c < W:
+                    xv = float(x[m, r, c])
+                    terms.append(Term(label, (wv, xv), wv * xv,
+                                      (wref, mk_ref(keys, prefix, "x", (m, r, c)))))
+                else:
+                    npad += 1
+                    terms.append(Term(label, (wv, 0.0), 0.0, (wref, None), padding=True,
+                                      note="zero padding"))
+    if b is not None:
+        terms.append(Term(f"b({n})", (float(b[n]),), float(b[n]), (mk_ref(keys, prefix, "b", (n,)),)))
+    notes = [f"The filter's top-left corner sits at input row {oy * SH - PH}, column {ox * SW - PW} "
+             f"(output position × stride {SH}, {SW} − padding {PH}, {PW})."]
+    if npad:
+        notes.append(f"{npad} of the {C * KH * KW} window positions lie in the zero padding; "
+                     "they are listed as zero terms.")
+    return finish(f"Forward convolution: z({n},{oy},{ox})", CONV_FORWARD_EQ,
+                  mk_ref(keys, prefix, "z", (n, oy, ox)), terms, value, notes)
+
+
+def conv_backward_input_terms(dz, w, stride, padding, input_hw, m, iy, ix, *, value=None,
+                              keys=None, prefix=()):
+    """``dY(m, iy, ix)``: one term per output position that saw this input, over every filter.
+
+    ``dz (F, Ho, Wo)``, ``w (F, C, KH, KW)``, ``input_hw`` the unpadded ``(H, W)``.
+    """
+    keys = keys or {}
+    F, Ho, Wo = dz.shape
+    _, C, KH, KW = w.shape
+    SH, SW = pair(stride, "stride")
+    PH, PW = pair(padding, "padding", minimum=0)
+    terms = []
+    for n in range(F):
+        for oy in range(Ho):
+            i = iy - oy * SH + PH
+            if not 0 <= i < KH:
+                continue
+            for ox in range(Wo):
+                j = ix - ox * SW + PW
+                if not 0 <= j < KW:
+                    continue
+                g, wv = float(dz[n, oy, ox]), float(w[n, m, i, j])
+                terms.append(Term(f"dz({n},{oy},{ox}) · w({m},{n},{i},{j})", (g, wv), g * wv,
+                                  (mk_ref(keys, prefix, "dz", (n, oy, ox)),
+                                   mk_ref(keys, prefix, "w", (n, m, i, j)))))
+    notes = [f"{len(terms) // max(F, 1)} output position(s) per filter had this input inside their "
+             f"window; each links to it through one filter element, over all {F} filter(s)."]
+    if not terms:
+        notes = ["No window covered this input (the stride skipped it), so its gradient is 0."]
+        terms = [Term("no window covers this input", (0.0,), 0.0, (None,))]
+    return finish(f"Backward to the input: dY({m},{iy},{ix})", CONV_DX_EQ,
+                  mk_ref(keys, prefix, "dx", (m, iy, ix)), terms, value, notes)
+
+
+def conv_backward_weight_terms(dz, x, stride, padding, n, m, i, j, *, value=None, keys=None,
+                               prefix=()):
+    """``dW(m, n, i, j)`` (stored ``dw[n, m, i, j]``): one term per output position of map ``n``.
+
+    ``dz (F, Ho, Wo)``, ``x (C, H, W)``. Terms whose input lies in the padding are zero.
+    """
+    keys = keys or {}
+    _, Ho, Wo = dz.shape
+    C, H, W = x.shape
+    SH, SW = pair(stride, "stride")
+    PH, PW = pair(padding, "padding", minimum=0)
+    terms = []
+    for oy in range(Ho):
+        for ox in range(Wo):
+            r, c = oy * SH + i - PH, ox * SW + j - PW
+            g = float(dz[n, oy, ox])
+            label = f"dz({n},{oy},{ox}) · y({m},{r},{c})"
+            gref = mk_ref(keys, prefix, "dz", (n, oy, ox))
+            if 0 <= r < H and 0 <= c < W:
+                xv = float(x[m, r, c])
+                terms.append(Term(label, (g, xv), g * xv, (gref, mk_ref(keys, prefix, "x", (m, r, c)))))
+            else:
+                terms.append(Term(label, (g, 0.0), 0.0, (gref, None), padding=True, note="zero padding"))
+    notes = ["The filter element is shared by every window, so its gradient adds one term per "
+             f"output position: {Ho}×{Wo} = {Ho * Wo} terms."]
+    return finish(f"Backward to a filter: dW({m},{n},{i},{j})", CONV_DW_EQ,
+                  mk_ref(keys, prefix, "dw", (n, m, i, j)), terms, value, notes)
+
+
+def conv_backward_bias_terms(dz, n, *, value=None, keys=None, prefix=(), title="db"):
+    """``db(n) = Σ dz(n, x, y)``; ``dz (F, Ho, Wo)``."""
+    keys = keys or {}
+    terms = [Term(f"dz({n},{oy},{ox})", (float(dz[n, oy, ox]),), float(dz[n, oy, ox]),
+                  (mk_ref(keys, prefix, "dz", (n, oy, ox)),))
+             for oy in range(dz.shape[1]) for ox in range(dz.shape[2])]
+    return finish(f"Backward to a bias: db({n})", CONV_DB_EQ, mk_ref(keys, prefix, "db", (n,)),
+                  terms, value, ["The bias is added at every output position, so its gradient "
+                                 "is the sum of the whole dz map."])
+

@@ -1,0 +1,126 @@
+"""Max pooling: ``y`` is the largest ``x`` in each window; ``argmax`` records where it was
+(flat index ``row·W + column`` in its H×W plane) so the backward pass can send ``dy`` there."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels import maxpool2d_backward, maxpool2d_forward
+from ..shapes import pair
+from ..terms import Term, finish, mk_ref, num, windows_covering
+from .base import StepText, shape_text
+from .pooling import Pool
+from .words import pair_text, window_fields
+
+__all__ = ["MaxPool", "maxpool_forward_terms", "maxpool_backward_terms"]
+
+
+class MaxPool(Pool):
+    """``y(c, x, y) = max`` of the window; backward: the winner gets ``dy``, the rest 0."""
+
+    type = "maxpool"
+    title = "Max pooling"
+    fields = window_fields("largest value")
+    records = ("argmax",)
+    positions = ("argmax",)
+    quiz_tags = {"forward": ("maxpool backward",), "backward": ("maxpool backward",)}
+
+    @classmethod
+    def forward_step(cls, spec, s_in, s_out, is_last):
+        kh, kw = spec["size"]
+        eq = ("y(c,x,y) = max over i,j of x(c, xS+i, yS+j);  argmax(c,x,y) = the winning position   "
+              f"[window {kh}×{kw}, S = {pair_text(spec['stride'])}]")
+        ex = (f"Every {kh}×{kw} window of each map is replaced by its largest value, "
+              f"shrinking {shape_text(s_in)} to {s_out[1]}×{s_out[2]}. The position of each winner is "
+              f"remembered in argmax for the backward pass. There are no weights here.")
+        return StepText(eq, ex, ("x", "y", "argmax"))
+
+    @classmethod
+    def backward_step(cls, spec, s_in, s_out, has_dx):
+        eq = "dx(c, argmax(c,x,y)) += dy(c,x,y);  every other dx is 0"
+        ex = ("Only the input that won a window influenced the output, so the whole gradient of that output "
+              "goes back to the winner's position and the other positions get zero.")
+        return StepText(eq, ex, ("dy", "argmax") + (("dx",) if has_dx else ()))
+
+    @classmethod
+    def explain(cls, spec, part, index, arrays, keys):
+        size, S = spec["size"], spec["stride"]
+        if part in ("y", "argmax"):
+            bd = maxpool_forward_terms(arrays("x"), size, S, *index, keys=keys)
+            if part == "argmax":
+                W = arrays("x").shape[-1]
+                where = int(arrays("argmax")[tuple(index)])
+                bd.notes.append("argmax holds the winner's flat position row·W + column in its map.")
+                bd.notes.append(f"Here argmax = {where} = row {where // W} · {W} + column {where % W}.")
+            return bd
+        if part == "dx":
+            return maxpool_backward_terms(arrays("dy"), arrays("argmax"), arrays("x").shape[1:], size, S, *index,
+                                          keys=keys)
+        return None
+
+    def forward(self, x, keep=True):
+        y, argmax = maxpool2d_forward(x, self.size, self.stride)
+        if keep:
+            self.x, self.y, self.argmax = x, y, argmax
+        return y
+
+    def backward(self, dy, need_dx=True):
+        self.dy = dy
+        self.dx = maxpool2d_backward(np.ascontiguousarray(dy), self.argmax, self.x.shape) if need_dx else None
+        return self.dx
+
+
+# ----------------------------------------------------------------------------- per element
+
+def maxpool_forward_terms(x, size, stride, ch, oy, ox, *, value=None, keys=None, prefix=()):
+    """``y(ch, oy, ox) = max`` of its window; every window element is a term, the winner ``chosen``.
+
+    ``x (C, H, W)``. Ties go to the first element in row-major order (as the kernels do).
+    """
+    keys = keys or {}
+    KH, KW = pair(size, "size")
+    SH, SW = pair(stride if stride is not None else (KH, KW), "stride")
+    win = x[ch, oy * SH:oy * SH + KH, ox * SW:ox * SW + KW]
+    k = int(np.argmax(win))
+    terms = []
+    for a in range(KH):
+        for bb in range(KW):
+            r, c = oy * SH + a, ox * SW + bb
+            v = float(x[ch, r, c])
+            terms.append(Term(f"y({ch},{r},{c})", (v,), v, (mk_ref(keys, prefix, "x", (ch, r, c)),),
+                              chosen=(a * KW + bb == k)))
+    wr, wc = oy * SH + k // KW, ox * SW + k % KW
+    return finish(f"Max pooling: y({ch},{oy},{ox})", "y(m,x,y) = max over the window of y(l−1,m,·,·)",
+                  mk_ref(keys, prefix, "y", (ch, oy, ox)), terms, value,
+                  [f"The window starts at row {oy * SH}, column {ox * SW}; the winner is "
+                   f"y({ch},{wr},{wc}) = {num(x[ch, wr, wc])}, and its position is remembered "
+                   "(pidx) for the backward pass."], combine="max")
+
+
+def maxpool_backward_terms(dy, argmax, input_hw, size, stride, ch, iy, ix, *, value=None,
+                           keys=None, prefix=()):
+    """``dx(ch, iy, ix)``: ``+=`` the ``dy`` of every window whose winner (``argmax``) is this pixel.
+
+    ``dy, argmax (C, Ho, Wo)``; windows that contain the pixel but chose another get a 0 factor.
+    """
+    keys = keys or {}
+    H, W = input_hw
+    KH, KW = pair(size, "size")
+    SH, SW = pair(stride if stride is not None else (KH, KW), "stride")
+    flat = iy * W + ix
+    terms = []
+    for oy, ox in windows_covering(H, W, KH, KW, SH, SW, iy, ix):
+        won = int(argmax[ch, oy, ox]) == flat
+        g = float(dy[ch, oy, ox])
+        wr, wc = divmod(int(argmax[ch, oy, ox]), W)
+        terms.append(Term(f"dy({ch},{oy},{ox}) · [winner]", (g, 1.0 if won else 0.0),
+                          g if won else 0.0, (mk_ref(keys, prefix, "dy", (ch, oy, ox)), None),
+                          chosen=won,
+                          note="this pixel won the window" if won else f"the window chose ({wr},{wc})"))
+    won = sum(t.chosen for t in terms)
+    notes = [f"{len(terms)} window(s) contain this pixel; it won {won} of them."
+             + (" Gradients add up (+=) where overlapping windows chose it." if won > 1 else "")]
+    if not terms:
+        terms = [Term("no window covers this pixel", (0.0,), 0.0, (None,))]
+    return finish(f"Max pooling backward: dx({ch},{iy},{ix})",
+                  "dx(m,k,l) += dy(m,x,y) if (k,l) = pidx(m,x,y), else 0",
+                  mk_ref(keys, prefix, "dx", (ch, iy, ix)), terms, value, notes)

@@ -1,0 +1,29 @@
+"""What the pooling layer types share: a ``size`` window moved by ``stride``, one output per window
+(the Keras ``BasePooling`` idea). ``x (N, C, H, W)`` -> ``y (N, C, Ho, Wo)``,
+``Ho = (H − KH) // S + 1``."""
+from __future__ import annotations
+
+from .base import Layer, window_output
+from .words import hw, num_pair
+
+__all__ = ["Pool"]
+
+
+class Pool(Layer):
+    """Base class of the pooling types (not registered itself: it has no ``type``)."""
+
+    def __init__(self, index, spec, in_shape, out_shape, dtype):
+        super().__init__(index, spec, in_shape, out_shape, dtype)
+        self.size = tuple(spec["size"])
+        self.stride = tuple(spec["stride"])
+
+    @classmethod
+    def describe(cls, spec):
+        return f"{cls.type} {hw(spec['size'])} s{num_pair(spec['stride'])}"
+
+    @classmethod
+    def output_shape(cls, spec, in_shape):
+        cls.needs_maps(spec, in_shape)
+        size, stride = spec["size"], spec["stride"]
+        Ho, Wo = window_output(in_shape, size, stride, (0, 0), f"{cls.type} {hw(size)}, stride {num_pair(stride)}")
+        return in_shape[0], Ho, Wo

@@ -1,0 +1,166 @@
+"""The pieces of a per-element breakdown: :class:`Ref`, :class:`Term`, :class:`Breakdown`.
+
+Every layer type builds the breakdowns of its own elements from these
+(``cnncore/layers/*.py``); :mod:`cnncore.explain` finds the right one for a
+trace key. Conventions and notation: see :mod:`cnncore.explain`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import activations
+
+__all__ = ["Ref", "Term", "Breakdown", "custom", "num", "mk_ref", "finish", "windows_covering",
+           "activation_forward_terms", "activation_backward_terms"]
+
+@dataclass(frozen=True)
+class Ref:
+    """One element of one array: ``array`` is a role (``"x"``, ``"w"``…) or a trace key (``"L0.x"``)."""
+    array: str
+    index: tuple
+
+
+@dataclass(frozen=True)
+class Term:
+    """One term of a breakdown: ``value`` is the product of ``factors``.
+
+    ``sources[k]`` says where ``factors[k]`` came from (``None`` for a constant
+    such as ``1/K²`` or a padded zero). ``padding`` marks a window position
+    outside the input; ``chosen`` marks a max-pool winner.
+    """
+    label: str
+    factors: tuple
+    value: float
+    sources: tuple
+    padding: bool = False
+    chosen: bool = False
+    note: str = ""
+
+
+@dataclass
+class Breakdown:
+    """The arithmetic behind one element.
+
+    ``total`` combines the terms (their sum, or their maximum when
+    ``combine == "max"``); ``value`` is the element as the kernels computed it
+    (``None`` when not supplied). ``error`` is ``|total − value|``.
+    """
+    title: str
+    equation: str
+    target: Ref
+    terms: list
+    total: float
+    value: float | None = None
+    combine: str = "sum"
+    notes: list = field(default_factory=list)
+
+    @property
+    def error(self) -> float | None:
+        return None if self.value is None else abs(self.total - self.value)
+
+    def sources(self) -> dict:
+        """``array -> set of indices`` of every element this one was computed from."""
+        out: dict = {}
+        for t in self.terms:
+            for s in t.sources:
+                if s is not None:
+                    out.setdefault(s.array, set()).add(tuple(s.index))
+        return out
+
+    def written_out(self, digits: int = 4, limit: int = 12, skip_zero: bool = False) -> str:
+        """The sum with its numbers, e.g. ``0.5·1 + (−0.25)·2 + 0.1 = 0.35``.
+
+        ``skip_zero`` leaves out terms that are exactly 0 (and says how many).
+        """
+        terms = [t for t in self.terms if t.value != 0] if skip_zero else self.terms
+        parts = []
+        for t in terms[:limit]:
+            parts.append("·".join(num(f, digits) for f in t.factors))
+        if len(terms) > limit:
+            parts.append(f"… ({len(terms) - limit} more terms)")
+        if skip_zero and len(terms) < len(self.terms):
+            parts.append(f"({len(self.terms) - len(terms)} zero terms)")
+        joiner = ", " if self.combine == "max" else " + "
+        body = joiner.join(parts) if parts else "0"
+        if self.combine == "max":
+            body = f"max({body})"
+        return f"{body} = {num(self.total, digits)}"
+
+
+def num(v, digits=4) -> str:
+    v = float(v)
+    if v == 0:
+        return "0"
+    s = f"{v:.{digits}g}".replace("-", "−")
+    return f"({s})" if v < 0 else s
+
+
+def mk_ref(keys, prefix, role, idx):
+    return Ref(keys.get(role, role), tuple(prefix) + tuple(int(i) for i in idx))
+
+
+def finish(title, equation, target, terms, value, notes=(), combine="sum"):
+    if combine == "max":
+        total = max(t.value for t in terms)
+    else:
+        total = math.fsum(t.value for t in terms)
+    return Breakdown(title, equation, target, list(terms), float(total),
+                     None if value is None else float(value), combine, list(notes))
+
+
+def custom(title: str, equation: str, target: Ref, terms, value=None, notes=()) -> Breakdown:
+    """A breakdown from ``(label, factors, sources)`` triples; each term's value is its product."""
+    out = []
+    for label, factors, sources in terms:
+        factors = tuple(float(f) for f in factors)
+        out.append(Term(label, factors, math.prod(factors), tuple(sources)))
+    return finish(title, equation, target, out, value, notes)
+
+
+# ----------------------------------------------------------------------------------- activation
+
+def activation_forward_terms(z, fn, index, *, value=None, keys=None, prefix=()):
+    """``y = f(z)`` for one element of ``z`` (any shape)."""
+    keys = keys or {}
+    index = tuple(index)
+    zv = np.asarray(z, dtype=np.float64)[index]
+    yv = float(activations.apply(fn, np.array([zv]))[0])
+    f, _ = activations.formula(fn)
+    idx = ",".join(map(str, index))
+    return finish(f"Activation: y({idx}) = {fn}(z)", f"y = f(z),  {f}",
+                  mk_ref(keys, prefix, "y", index),
+                  [Term(f"{fn}(z({idx}))", (float(zv),), yv, (mk_ref(keys, prefix, "z", index),))],
+                  value, [f"z({idx}) = {num(zv)}, so f(z) = {num(yv)}."])
+
+
+def activation_backward_terms(dy, z, fn, index, *, value=None, keys=None, prefix=()):
+    """``dz = dy · f'(z)`` for one element (any shape)."""
+    keys = keys or {}
+    index = tuple(index)
+    zv = np.array([np.asarray(z, dtype=np.float64)[index]])
+    d = float(activations.derivative(fn, zv, activations.apply(fn, zv.copy()))[0])
+    g = float(np.asarray(dy)[index])
+    _, fp = activations.formula(fn)
+    idx = ",".join(map(str, index))
+    return finish(f"Through the activation: dz({idx})", f"dz = dy · f′(z),  {fp}",
+                  mk_ref(keys, prefix, "dz", index),
+                  [Term(f"dy({idx}) · f′(z({idx}))", (g, d), g * d,
+                        (mk_ref(keys, prefix, "dy", index), mk_ref(keys, prefix, "z", index)))],
+                  value, [f"z = {num(zv[0])}, so f′(z) = {num(d)}."])
+
+
+# ------------------------------------------------------------------------------------- pooling
+
+def windows_covering(H, W, KH, KW, SH, SW, r, c):
+    Ho, Wo = (H - KH) // SH + 1, (W - KW) // SW + 1
+    for oy in range(Ho):
+        if not oy * SH <= r < oy * SH + KH:
+            continue
+        for ox in range(Wo):
+            if ox * SW <= c < ox * SW + KW:
+                yield oy, ox
+
+
