@@ -430,10 +430,23 @@ def _cmd_predict(args) -> int:
     return 0
 
 
-def _cmd_gui(args) -> int:
-    from cnnapp.app import run
+def _gui(argv=None) -> int:
+    """Open the app, after checking that Qt can open a window here (else one line, exit 2)."""
+    from cnnapp.display_check import display_problem, install_hint
 
-    return run([])
+    problem = display_problem()
+    if problem:
+        raise CliError(problem)
+    try:
+        from cnnapp.app import run
+    except ImportError as e:  # e.g. libEGL or libGL missing: Qt's own libraries do not load
+        raise CliError(f"cnnapp: Qt could not be loaded ({e}). Install the system libraries it needs "
+                       f"({install_hint()}).") from None
+    return run(argv)
+
+
+def _cmd_gui(args) -> int:
+    return _gui([])
 
 
 def _data_arguments(p, default: str | None = None) -> None:
@@ -510,11 +523,9 @@ def _parser() -> _Parser:
 def main(argv=None) -> int:
     """Entry point of the ``cnnapp`` console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv:
-        from cnnapp.app import run
-
-        sys.exit(run())
     try:
+        if not argv:
+            return _gui()
         args = _parser().parse_args(argv)
         if args.command is None:
             raise CliError("cnnapp: give a command (train, eval, trace, predict, gui)")

@@ -7,6 +7,7 @@ test) and skips, saying why, when that folder is absent.
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import sys
 from pathlib import Path
@@ -14,6 +15,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # test the working tree (built in place) without installing it
     sys.path.insert(0, str(REPO))
+
+# GUI tests run offscreen (each GUI test file sets QT_QPA_PLATFORM=offscreen unless it is set).
+# CNNLAB_TEST_PLATFORM=xcb runs them on a real X server instead (CI does so once under Xvfb).
+if os.environ.get("CNNLAB_TEST_PLATFORM"):
+    os.environ["QT_QPA_PLATFORM"] = os.environ["CNNLAB_TEST_PLATFORM"]
 
 import cnncore  # noqa: E402,F401  (before NumPy: it sets the thread environment)
 import numpy as np  # noqa: E402

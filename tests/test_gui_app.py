@@ -54,6 +54,8 @@ def window(qtbot):
     w.resize(1280, 800)
     w.show()
     qtbot.waitExposed(w)
+    w.activateWindow()       # keyboard shortcuts need the active window (a real X server has no WM here)
+    qtbot.waitUntil(w.isActiveWindow, timeout=2000)
     yield w
     w.train.shutdown()
 
