@@ -160,3 +160,78 @@ def test_the_app_offers_the_shared_subset_only_where_it_exists_and_splits_like_t
     X, y = generated_digits(300, seed=1)
     expected = held_out_split(X, y, 0.2)
     assert all(np.array_equal(a, b) for a, b in zip((Xt, yt, Xv, yv), expected))
+
+
+def test_no_max_pool_winners_on_an_all_zero_map(window):
+    """Item 7: an all-zero map is all ties; it gets no winner corners (the others keep theirs)."""
+    from cnnapp.views.backprop_view import winner_mask
+    argmax = np.zeros((1, 2, 2, 2), dtype=np.int64)
+    argmax[0, :, :, :] = [[0, 2], [8, 10]]
+    x = np.ones((1, 2, 4, 4))
+    x[0, 1] = 0
+    mask = winner_mask(argmax, (4, 4), x)
+    assert mask[0, 0].sum() == 4 and mask[0, 1].sum() == 0
+    bp = window.backprop
+    bp.source.setCurrentIndex(2)
+    assert bp.record()
+    k = next(i for i, s in enumerate(bp.trace.steps) if s.kind == "forward" and s.layer_type == "maxpool")
+    xkey = f"L{bp.trace.steps[k].layer}.x"
+    bp.trace.arrays[xkey][0, 1] = 0.0              # as if the ReLU before it were off everywhere
+    marks = next(g for g in bp.groups_for(bp.trace.steps[k]) if g.key == xkey).marks
+    assert marks[0, 1].sum() == 0 and marks[0, 0].sum() > 0
+
+
+def test_changing_the_true_digit_traces_again(window, qtbot):
+    """Item 7: the shown trace never stays stale after the true digit changes."""
+    bp = window.backprop
+    window.tabs.setCurrentWidget(bp)
+    bp.source.setCurrentIndex(2)
+    assert bp.record()
+    before = bp.trace
+    new = (before.label + 3) % 10
+    bp.label_combo.setCurrentIndex(new)
+    bp.label_combo.activated.emit(new)
+    after = bp.trace
+    assert after is not before and after.label == new
+    assert np.array_equal(after.arrays["input"], before.arrays["input"])
+    assert after.loss != before.loss and f"true digit set to {new}" in bp.info.text()
+    assert bp.record() and bp.trace.label == new      # Record keeps the digit chosen here
+
+
+def test_a_filter_element_names_both_index_orders(window):
+    """Item 7: dW(m,n,i,j) in the texts' order beside the array's [n, m, i, j] is explained."""
+    bp = window.backprop
+    bp.source.setCurrentIndex(2)
+    assert bp.record()
+    if bp.arithmetic is None:
+        pytest.skip("no arithmetic panel in this build")
+    k, st = next((i, s) for i, s in enumerate(bp.trace.steps)
+                 if s.kind == "backward" and s.layer_type == "conv" and s.layer > 0)
+    bp.go(k)
+    key = f"L{st.layer}.dW"
+    assert bp.trace.arrays[key].shape[:2] > (1, 1)
+    bp._on_click(key, (0, 1, 1, 1))
+    title = bp.arithmetic.title.text()
+    assert "dW(1,0,1,1)" in title and f"{key}[0, 1, 1, 1]" in title and "same element" in title
+    bp._on_click(key, (1, 1, 1, 1))
+    assert "same element" not in bp.arithmetic.title.text()
+
+
+def test_gradient_check_below_the_floor_is_not_called_a_one_in_a_million_match(qtbot):
+    """Item 7: two gradients of ~0 have a meaningless relative error; the floor is stated."""
+    from cnncore.gradcheck import FLOOR, GradCheckResult
+
+    from cnnapp.learn.gradcheck_view import GradCheckView
+    r = GradCheckResult("L0.W", (0, 0, 1, 1), 0.1, 0.0, 3e-13, 3e-13, 1.0, 1e-5, 2.3, 2.3, 2.3)
+    assert r.agrees and r.below_floor
+    view = GradCheckView()
+    qtbot.addWidget(view)
+    view._show(r)
+    assert "one part in a million" not in view.verdict.text()
+    assert f"{FLOOR:g}" in view.verdict.text()
+    cells = [view.table.item(i, 1).text() for i in range(view.table.rowCount())]
+    assert not any(c.startswith("1.000e+00") for c in cells)
+    ok = GradCheckResult("L0.W", (0, 0, 1, 1), 0.1, 0.5, 0.5 + 1e-9, 1e-9, 2e-9, 1e-5, 2.3, 2.3, 2.3)
+    assert ok.agrees and not ok.below_floor
+    view._show(ok)
+    assert "one part in a million" in view.verdict.text()

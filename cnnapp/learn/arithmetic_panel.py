@@ -9,6 +9,7 @@ the element was computed from, so a map view can frame them.
 from __future__ import annotations
 
 import html
+import re
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -21,6 +22,21 @@ from .grids import fmt
 __all__ = ["ArithmeticPanel"]
 
 MAX_ROWS = 2000
+
+
+def index_order_note(title: str, index) -> str:
+    """Why a title's ``dW(m,n,i,j)`` and the array's ``[n, m, i, j]`` list the same numbers in
+    another order ("" when they agree). The equations follow the texts (input channel m first);
+    the arrays keep each filter's weights together (filter n first), as the kernels read them."""
+    found = re.search(r"\(([\d,]+)\)\s*$", title)
+    if not found:
+        return ""
+    shown = tuple(int(v) for v in found.group(1).split(","))
+    stored = tuple(int(v) for v in index)[-len(shown):]
+    if shown == stored or sorted(shown) != sorted(stored) or len(shown) != 4:
+        return ""
+    return (" — the same element: the equation writes (input channel m, filter n, row, column) "
+            "as the texts do; the array keeps each filter's weights together, filter n first")
 
 
 class ArithmeticPanel(QtWidgets.QWidget):
@@ -89,7 +105,8 @@ class ArithmeticPanel(QtWidgets.QWidget):
     def show_element(self, trace, step, key, index) -> None:
         """Explain ``trace.arrays[key][index]`` (index with or without the batch axis)."""
         bd = explain.breakdown(trace, key, tuple(index), step)
-        self.show_breakdown(bd, where=f"{key}[{', '.join(str(i) for i in index)}]")
+        where = f"{key}[{', '.join(str(i) for i in index)}]"
+        self.show_breakdown(bd, where=where + index_order_note(bd.title, index))
 
     def clear(self) -> None:
         self.breakdown = None

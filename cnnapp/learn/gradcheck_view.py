@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from cnncore.gradcheck import INPUT, as_float64, check_targets, demo_setup, gradient_check, random_index
+from cnncore.gradcheck import FLOOR, INPUT, as_float64, check_targets, demo_setup, gradient_check, random_index
 
 __all__ = ["GradCheckView"]
 
@@ -222,13 +222,21 @@ class GradCheckView(QtWidgets.QWidget):
             ("central difference (L(θ+ε) − L(θ−ε)) / 2ε", f"{r.numeric:.10g}"),
             ("backprop ∂L/∂θ", f"{r.analytic:.10g}"),
             ("|difference|", f"{r.abs_error:.3e}"),
-            ("relative error", f"{r.rel_error:.3e}"),
+            ("relative error", f"{r.rel_error:.3e}" if not r.below_floor else
+             f"not meaningful: they differ by less than {FLOOR:g}"),
         ]
         self.table.setRowCount(len(rows))
         for i, (a, b) in enumerate(rows):
             self.table.setItem(i, 0, QtWidgets.QTableWidgetItem(a))
             self.table.setItem(i, 1, QtWidgets.QTableWidgetItem(b))
-        if r.agrees:
+        if r.below_floor:
+            text = ("<span style='color:#1a7f37; font-weight:bold'>They agree: both are zero.</span> "
+                    f"The two gradients differ by less than {FLOOR:g}, where the central difference cannot "
+                    "tell a number from 0 (its rounding alone is about 1e-11). This element does not change "
+                    "the loss for this input, e.g. it only feeds a ReLU that is off. A relative error "
+                    "of numbers this small measures rounding, not backprop, so it is not used here.")
+            verdict = "agree (both ≈ 0)"
+        elif r.agrees:
             text = ("<span style='color:#1a7f37; font-weight:bold'>They agree.</span> "
                     "The two numbers match to better than one part in a million, so backprop's "
                     "gradient for this element is right.")
@@ -248,6 +256,6 @@ class GradCheckView(QtWidgets.QWidget):
         row = self.history.rowCount()
         self.history.insertRow(row)
         for c, v in enumerate((f"{r.target}[{idx}]", f"{r.analytic:.8g}", f"{r.numeric:.8g}",
-                               f"{r.rel_error:.1e}", verdict)):
+                               "—" if r.below_floor else f"{r.rel_error:.1e}", verdict)):
             self.history.setItem(row, c, QtWidgets.QTableWidgetItem(v))
         self.history.scrollToBottom()

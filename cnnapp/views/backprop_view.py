@@ -56,12 +56,16 @@ def map_keys(step) -> list[str]:
     return [k for k in step.maps if split_key(k)[1] not in NOT_MAPS]
 
 
-def winner_mask(argmax: np.ndarray, plane_shape: tuple) -> np.ndarray:
-    """Boolean ``(1, C, H, W)`` mask of the inputs that won a max-pool window."""
+def winner_mask(argmax: np.ndarray, plane_shape: tuple, x: np.ndarray | None = None) -> np.ndarray:
+    """Boolean ``(1, C, H, W)`` mask of the inputs that won a max-pool window. With the pooled
+    input ``x``, an all-zero plane gets no marks: there every window is a tie and the "winner" is
+    only the first cell, which would teach nothing."""
     n, c = argmax.shape[:2]
     mask = np.zeros((n, c, plane_shape[0] * plane_shape[1]), dtype=bool)
     for b in range(n):
         for ch in range(c):
+            if x is not None and not np.any(x[b, ch]):
+                continue
             mask[b, ch, np.asarray(argmax[b, ch]).reshape(-1)] = True
     return mask.reshape(n, c, *plane_shape)
 
@@ -84,6 +88,7 @@ class BackpropView(QtWidgets.QWidget):
         super().__init__(parent)
         self.state = state
         self.trace = None
+        self._what = ""
         self.index = 0
         self._samples = None
 
@@ -100,7 +105,7 @@ class BackpropView(QtWidgets.QWidget):
         # For a drawing, the true digit is the one chosen on the Draw tab, unless it is changed
         # here after the last stroke.
         self._label_set_here = False
-        self.label_combo.activated.connect(lambda *_: setattr(self, "_label_set_here", True))
+        self.label_combo.activated.connect(self._on_true_digit_chosen)
         self.state.drawingChanged.connect(lambda: setattr(self, "_label_set_here", False))
         self.label_combo.addItems([str(i) for i in range(10)])
         self.label_combo.setToolTip("The true digit: the loss and every gradient depend on it.\n"
@@ -262,7 +267,8 @@ class BackpropView(QtWidgets.QWidget):
         self.legend = QtWidgets.QLabel(
             "<span style='color:#555'>Colours: activations in <b>viridis</b> (dark = low, yellow = high); "
             "weights, z and gradients in <b>blue–white–red</b> with white at zero and the same scale "
-            "on both sides. Orange corner: the winner of a max-pool window. Click a number: orange "
+            "on both sides. Orange corner: the winner of a max-pool window (none on an all-zero map, "
+            "where every window is a tie). Click a number: orange "
             "frames show it and the numbers it was computed from.</span>")
         self.legend.setWordWrap(True)
         right = QtWidgets.QWidget()
@@ -337,11 +343,23 @@ class BackpropView(QtWidgets.QWidget):
     def _on_sample(self, *_):
         if self.source.currentIndex() == 1:
             return
+        self._label_set_here = False     # another sample comes with its own digit
         try:
             X, y = self.samples()
             self.label_combo.setCurrentIndex(int(y[self.sample_spin.value()]))
         except Exception:  # noqa: BLE001 - no data set: the label stays as it is
             pass
+
+    def _on_true_digit_chosen(self, *_):
+        """A new true digit changes the loss and every gradient: trace the same input again."""
+        self._label_set_here = True
+        label = self.label_combo.currentIndex()
+        if self.trace is None or self.trace.label == label:
+            return
+        image = np.asarray(self.trace.arrays["input"])[0, 0]
+        what = self._what.split(" (true digit")[0]
+        if self.record(image, label, what=f"{what} (true digit set to {label} here)"):
+            self.state.say(f"Traced again with true digit {label}: the loss and every gradient changed.")
 
     def chosen_input(self):
         """``(image (28, 28) float32, label, description)`` for the chosen source."""
@@ -356,9 +374,10 @@ class BackpropView(QtWidgets.QWidget):
             return drawing, label, "your drawing"
         X, y = self.samples()
         i = self.sample_spin.value()
-        self.label_combo.setCurrentIndex(int(y[i]))
+        label = self.label_combo.currentIndex() if self._label_set_here else int(y[i])
+        self.label_combo.setCurrentIndex(label)
         from cnncore.datasets import to_input
-        return to_input(X[i:i + 1])[0, 0], int(y[i]), f"generated sample {i}"
+        return to_input(X[i:i + 1])[0, 0], label, f"generated sample {i}"
 
     def record(self, image=None, label=None, what: str = "the given image") -> bool:
         net = self.state.view_network()
@@ -380,6 +399,7 @@ class BackpropView(QtWidgets.QWidget):
     def set_trace(self, tr, what: str = "") -> None:
         self.stop_play()
         self.trace = tr
+        self._what = what
         img = np.asarray(tr.arrays["input"])[0, 0]
         self.thumb_img.setImage(img, levels=(0, 1), lut=GREY_LUT)
         p = tr.prediction
@@ -480,7 +500,7 @@ class BackpropView(QtWidgets.QWidget):
         marks = {}
         if st.layer is not None and layer_key(st.layer, "argmax") in A:
             xkey = layer_key(st.layer, "x")
-            mask = winner_mask(A[layer_key(st.layer, "argmax")], A[xkey].shape[2:])
+            mask = winner_mask(A[layer_key(st.layer, "argmax")], A[xkey].shape[2:], np.asarray(A[xkey]))
             marks = {xkey: mask, layer_key(st.layer, "dx"): mask}
         for key in map_keys(st):
             if key not in A:
