@@ -112,6 +112,45 @@ def expected_keys(spec) -> list[str]:
     return keys
 
 
+def _expected_shapes(spec) -> dict:
+    """``key -> shape`` of every array a trace of this (parsed) architecture holds."""
+    shapes = {"input": (1, *spec["input"]), "label": (1,), "loss": ()}
+    for i, ((in_shape, out_shape), layer) in enumerate(zip(infer_shapes(spec), spec["layers"])):
+        L = f"L{i}."
+        shapes.update({L + "x": (1, *in_shape), L + "y": (1, *out_shape), L + "dy": (1, *out_shape)})
+        if i > 0:
+            shapes[L + "dx"] = (1, *in_shape)
+        if layer["type"] == "conv":
+            w = (layer["filters"], in_shape[0], *layer["kernel"])
+        elif layer["type"] == "dense":
+            w = (layer["units"], int(np.prod(in_shape)))
+        if layer["type"] in ("conv", "dense"):
+            shapes.update({L + "z": (1, *out_shape), L + "dz": (1, *out_shape), L + "W": w, L + "dW": w,
+                           L + "b": w[:1], L + "db": w[:1]})
+        if layer["type"] == "maxpool":
+            shapes[L + "argmax"] = (1, *out_shape)
+        shapes["probs"] = (1, *out_shape)
+    return shapes
+
+
+def _check_arrays(arrays: dict, spec) -> None:
+    """Raise ``ValueError`` naming the first array whose shape or values cannot belong to this pass."""
+    for key, shape in _expected_shapes(spec).items():
+        a = np.asarray(arrays[key])
+        if a.shape != shape:
+            raise ValueError(f"{key} has shape {a.shape}, the architecture gives {shape}")
+        if a.dtype.kind not in "fiu":
+            raise ValueError(f"{key} holds {a.dtype} values, not numbers")
+    classes = arrays["probs"].shape[1]
+    if not 0 <= int(arrays["label"][0]) < classes:
+        raise ValueError(f"label {int(arrays['label'][0])} is not one of the {classes} classes")
+    for i, layer in enumerate(spec["layers"]):
+        if layer["type"] == "maxpool":
+            arg, plane = arrays[f"L{i}.argmax"], arrays[f"L{i}.x"].shape[2:]
+            if arg.dtype.kind not in "iu" or arg.min() < 0 or arg.max() >= plane[0] * plane[1]:
+                raise ValueError(f"L{i}.argmax points outside its input maps")
+
+
 class Trace:
     """The arrays and steps of one recorded pass. Build with :func:`trace` or :meth:`Trace.load`."""
 
@@ -164,6 +203,10 @@ class Trace:
         missing = [k for k in keys if k not in arrays]
         if missing:
             raise TraceFileError(f"{path}: missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+        try:
+            _check_arrays(arrays, spec)
+        except ValueError as e:
+            raise TraceFileError(f"{path}: the arrays do not fit together: {e}") from None
         return cls(arrays, spec)
 
     def __repr__(self):

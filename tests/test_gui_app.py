@@ -1073,3 +1073,32 @@ def test_heatmap_tiles_grow_with_the_room_they_have(qtbot):
         widths.append(grid.tiles()[0].rect.width())
     assert widths[1] >= 1.5 * widths[0]
     assert all(t.rect.right() <= grid.viewport().width() for t in grid.tiles())
+
+
+def test_backprop_opens_a_saved_trace_and_refuses_a_bad_file(window, qtbot, tmp_path):
+    """Issue 13: a trace could be exported but never opened again."""
+    bp = window.backprop
+    window.tabs.setCurrentWidget(bp)
+    bp.source.setCurrentIndex(2)
+    bp.sample_spin.setValue(3)
+    assert bp.record()
+    assert bp.export_trace(tmp_path / "t.npz")
+    saved = {k: np.array(v) for k, v in bp.trace.arrays.items()}
+    bp.sample_spin.setValue(4)
+    assert bp.record()
+    assert bp.open_trace(tmp_path / "t.npz")
+    assert all(np.array_equal(bp.trace.arrays[k], saved[k]) for k in saved)
+    assert bp.index == 0 and bp.timeline.count() == bp.step_count()
+    assert bp.label_combo.currentIndex() == int(saved["label"][0])
+    bp.go(bp.step_count() - 1)            # every step of the opened trace can be drawn
+    shown = bp.trace
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file at all")
+    odd = dict(saved)
+    odd["L0.W"] = odd["L0.W"][:, :, :2]
+    np.savez(tmp_path / "odd.npz", **odd)
+    for path in (bad, tmp_path / "odd.npz", tmp_path / "absent.npz"):
+        assert not bp.open_trace(path)
+        assert bp.trace is shown                                  # the trace shown before stays
+        message = window.statusBar().currentMessage()
+        assert message.startswith("Could not open the trace") and path.name in message

@@ -183,3 +183,23 @@ def test_trace_gradients_equal_the_networks(rng):
     for k, g in net.grads().items():
         i, name = k.split(".")
         np.testing.assert_allclose(t.arrays[f"{i}.d{name}"], g, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("key, change, words", [
+    ("L0.W", lambda a: a[:, :, :3], "L0.W has shape"),
+    ("L2.dz", lambda a: a[..., 1:], "L2.dz has shape"),
+    ("probs", lambda a: a[:, :9], "probs has shape"),
+    ("label", lambda a: np.array([10]), "label 10 is not one of the 10 classes"),
+    ("L1.argmax", lambda a: a + 10_000, "L1.argmax points outside"),
+    ("L5.b", lambda a: a.astype(str), "holds"),
+])
+def test_load_refuses_arrays_that_do_not_fit_together(tmp_path, tr, key, change, words):
+    """A file with every key but a wrong shape or value is refused by the loader, not by a crash later."""
+    _, _, t = tr
+    arrays = dict(t.arrays)
+    arrays[key] = change(np.asarray(arrays[key]))
+    path = tmp_path / "odd.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(TraceFileError, match="do not fit together") as info:
+        Trace.load(path)
+    assert words in str(info.value)

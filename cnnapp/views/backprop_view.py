@@ -116,6 +116,10 @@ class BackpropView(QtWidgets.QWidget):
                                       "map (Ctrl+R)")
         self.record_button.setShortcut(QtGui.QKeySequence("Ctrl+R"))
         self.record_button.clicked.connect(lambda: self.record())
+        self.open_button = QtWidgets.QPushButton("Open trace…")
+        self.open_button.setObjectName("backpropOpenTraceButton")
+        self.open_button.setToolTip("Show a trace saved before with Export trace… or `cnnapp trace` (.npz)")
+        self.open_button.clicked.connect(self.open_trace_dialog)
         self.thumb = pg.GraphicsLayoutWidget()
         self.thumb.setBackground("w")
         self.thumb.setFixedSize(56, 56)
@@ -137,6 +141,7 @@ class BackpropView(QtWidgets.QWidget):
         top.addWidget(QtWidgets.QLabel("true digit"))
         top.addWidget(self.label_combo)
         top.addWidget(self.record_button)
+        top.addWidget(self.open_button)
         top.addSpacing(10)
         top.addWidget(self.thumb)
         top.addWidget(self.info, 1)
@@ -666,6 +671,25 @@ class BackpropView(QtWidgets.QWidget):
             return False
         self.state.say(f"Saved the trace to {path}")
         return True
+
+    def open_trace(self, path) -> bool:
+        """Show a trace file read by :meth:`cnncore.trace.Trace.load`; a file that is not one is
+        refused with the loader's reason and the trace shown before stays."""
+        from cnncore.trace import Trace, TraceFileError
+        try:
+            tr = Trace.load(str(path))
+        except TraceFileError as e:
+            self.state.say(f"Could not open the trace: {e}", 0)
+            return False
+        self.set_trace(tr, f"the file {Path(path).name}")
+        self.label_combo.setCurrentIndex(tr.label)
+        self.state.say(f"Opened the trace {path} (recorded with its own network, shown as it was saved)")
+        return True
+
+    def open_trace_dialog(self) -> bool:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open trace", str(data_dir()),
+                                                        "NumPy arrays (*.npz);;All files (*)")
+        return bool(path) and self.open_trace(path)
 
     def export_trace_dialog(self):
         if self.trace is None:
