@@ -1079,6 +1079,7 @@ def test_backprop_opens_a_saved_trace_and_refuses_a_bad_file(window, qtbot, tmp_
     """Issue 13: a trace could be exported but never opened again."""
     bp = window.backprop
     window.tabs.setCurrentWidget(bp)
+    qtbot.waitUntil(lambda: bp.trace is not None)      # the tab records its first trace itself
     bp.source.setCurrentIndex(2)
     bp.sample_spin.setValue(3)
     assert bp.record()
@@ -1102,3 +1103,55 @@ def test_backprop_opens_a_saved_trace_and_refuses_a_bad_file(window, qtbot, tmp_
         assert bp.trace is shown                                  # the trace shown before stays
         message = window.statusBar().currentMessage()
         assert message.startswith("Could not open the trace") and path.name in message
+
+
+def test_conv_forward_step_slides_the_filter_over_the_input(window, qtbot):
+    """Issue 13 (10): the filter's window moves over the input while its output map fills in."""
+    bp = window.backprop
+    window.tabs.setCurrentWidget(bp)
+    qtbot.waitUntil(lambda: bp.trace is not None)      # the tab records its first trace itself
+    bp.source.setCurrentIndex(2)
+    assert bp.record()
+    conv = next(k for k, s in enumerate(bp.trace.steps) if s.kind == "forward" and s.layer_type == "conv")
+    pool = next(k for k, s in enumerate(bp.trace.steps) if s.layer_type == "maxpool")
+    bp.go(pool)
+    assert not bp.slide_button.isVisible()
+    bp.go(conv)
+    assert bp.slide_button.isVisible()
+    L = f"L{bp.current_step().layer}."
+    z = bp.trace.arrays[L + "z"][0, 1]
+    bp._on_click(L + "z", (0, 1, 0, 0))          # choose filter 1 by clicking its output
+    qtbot.mouseClick(bp.slide_button, QtCore.Qt.LeftButton)
+    assert bp.slide.running() and bp.slide_button.text() == "Pause the filter"
+    bp.slide.timer.stop()                        # step by hand from here
+    for _ in range(3):
+        bp.slide.advance()
+    k = bp.slide.position
+    r, c = divmod(k, z.shape[1])
+    shown = next(it.image for it, t in zip(bp.slide.grid.map_items(), bp.slide.grid.tiles())
+                 if t.key == L + "z")
+    assert np.array_equal(shown.reshape(-1)[:k + 1], z.reshape(-1)[:k + 1])
+    assert np.isnan(shown.reshape(-1)[k + 1:]).all()
+    kh, kw = bp.trace.spec["layers"][bp.current_step().layer]["kernel"]
+    assert bp.map_stack.currentWidget() is bp.slide
+    window_rect = bp.slide.grid.cells_rect(L + "x", (0, 0), r, c, kh, kw)      # stride 1, no padding
+    assert bp.slide.grid._window_mark.path().boundingRect().contains(window_rect)
+    assert f"output row {r}, column {c}" in bp.hover_label.text()
+    bp.slide.timer.start()
+    qtbot.mouseClick(bp.slide_button, QtCore.Qt.LeftButton)            # pause
+    assert not bp.slide.running() and bp.slide.active() and bp.slide.position == k
+    bp.slide.timer.setInterval(1)
+    qtbot.mouseClick(bp.slide_button, QtCore.Qt.LeftButton)            # go on
+    assert bp.slide.running()
+    qtbot.wait(5)
+    assert bp.slide.active() and bp.slide.position > k
+    qtbot.waitUntil(lambda: not bp.slide.active(), timeout=20000)    # to the end: the full map
+    shown = next(it.image for it, t in zip(bp.slide.grid.map_items(), bp.slide.grid.tiles())
+                 if t.key == L + "z")
+    assert np.array_equal(shown, z) and bp.slide_button.text() == "Back to this step's maps"
+    qtbot.mouseClick(bp.slide_button, QtCore.Qt.LeftButton)
+    assert bp.map_stack.currentWidget() is bp.grid and bp.slide_button.text() == "Slide the filter"
+    qtbot.mouseClick(bp.slide_button, QtCore.Qt.LeftButton)            # again
+    assert bp.slide.running()
+    bp.next()                                                          # another step stops it
+    assert not bp.slide.active() and bp.map_stack.currentWidget() is bp.grid

@@ -15,6 +15,7 @@ from cnncore.tracekeys import layer_key, split_key
 
 from ..settings import data_dir
 from ..widgets.equation import equation_label
+from ..widgets.filter_slide import FilterSlideView
 from ..widgets.heatmap import MapGroup, MapGrid
 
 try:  # the teaching helper's panel; without it a click shows the value and its equation
@@ -248,12 +249,30 @@ class BackpropView(QtWidgets.QWidget):
         self.identity_button.toggled.connect(self._show_identity)
         self.identity_button.setVisible(False)
         self.identity = None            # built on first use
+        # On a conv layer's forward step the filter can be slid over the input, one output
+        # element at a time (pausable).
+        self.slide_button = QtWidgets.QPushButton("Slide the filter")
+        self.slide_button.setObjectName("backpropSlideButton")
+        self.slide_button.setToolTip("Watch the filter move over the input maps and fill its output map in, "
+                                     "one number at a time. Click an output or filter map first to "
+                                     "choose the filter. Click again to pause.")
+        self.slide_button.clicked.connect(self.toggle_slide)
+        self.slide_button.setVisible(False)
+        self.slide = FilterSlideView()
+        self.slide.moved.connect(self.hover_label.setText)
+        self.slide.finished.connect(self._on_slide_finished)
+        self._slide_filter = 0
         self.map_stack = QtWidgets.QStackedWidget()
         self.map_stack.addWidget(self.grid)
+        self.map_stack.addWidget(self.slide)
         left = QtWidgets.QWidget()
         ll = QtWidgets.QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(self.identity_button, 0, QtCore.Qt.AlignLeft)
+        step_tools = QtWidgets.QHBoxLayout()
+        step_tools.addWidget(self.identity_button)
+        step_tools.addWidget(self.slide_button)
+        step_tools.addStretch(1)
+        ll.addLayout(step_tools)
         ll.addWidget(self.map_stack, 1)
         ll.addWidget(self.hover_label)
 
@@ -455,6 +474,7 @@ class BackpropView(QtWidgets.QWidget):
             return
         k = max(0, min(n - 1, int(k)))
         self.index = k
+        self.slide.stop()
         st = self.trace.steps[k]
         self.hover_label.setText("Hover a map to read its numbers.")
         if self.arithmetic is not None and hasattr(self.arithmetic, "clear"):
@@ -477,6 +497,8 @@ class BackpropView(QtWidgets.QWidget):
         self.timeline.scrollToItem(self.timeline.item(k))
         conv_backward = st.kind == "backward" and st.layer is not None and layer_class(st.layer_type).identities
         self.identity_button.setVisible(conv_backward)
+        self.slide_button.setVisible(st.kind == "forward" and st.layer_type == "conv")
+        self.slide_button.setText("Slide the filter")
         if conv_backward and self.identity_button.isChecked():
             self._show_identity(True)
         else:
@@ -498,6 +520,26 @@ class BackpropView(QtWidgets.QWidget):
             self.identity.set_trace(self.trace)
         self.identity.select_layer(st.layer)
         self.map_stack.setCurrentWidget(self.identity)
+
+    def toggle_slide(self) -> None:
+        """Start, pause or resume the filter sliding over this conv step's input."""
+        st = self.current_step()
+        if self.slide.running():
+            self.slide.pause()
+        elif self.slide.active():
+            self.slide.resume()
+        elif self.map_stack.currentWidget() is self.slide:      # finished: back to all the maps
+            self.map_stack.setCurrentWidget(self.grid)
+        elif st is not None and st.kind == "forward" and st.layer_type == "conv":
+            self.stop_play()
+            layer = self.trace.spec["layers"][st.layer]
+            self.slide.start(self.trace.arrays, st.layer, layer, min(self._slide_filter, layer["filters"] - 1))
+            self.map_stack.setCurrentWidget(self.slide)
+        self.slide_button.setText("Pause the filter" if self.slide.running()
+                                  else "Go on sliding" if self.slide.active() else "Slide the filter")
+
+    def _on_slide_finished(self) -> None:
+        self.slide_button.setText("Back to this step's maps")
 
     def groups_for(self, st) -> list[MapGroup]:
         A = self.trace.arrays
@@ -594,6 +636,8 @@ class BackpropView(QtWidgets.QWidget):
     def _on_click(self, key, index):
         if self.trace is None:
             return
+        if split_key(key)[1] in ("z", "y", "W", "dz", "dW") and len(index) == 4:
+            self._slide_filter = int(index[1] if split_key(key)[1] in ("z", "y", "dz") else index[0])
         step = self.current_step()
         self._mark_sources(key, index, step)
         if self.arithmetic is not None:

@@ -199,8 +199,16 @@ class MapGrid(QtWidgets.QScrollArea):
         self._target_mark = QtWidgets.QGraphicsPathItem()
         self._target_mark.setPen(pg.mkPen((255, 140, 0), width=3.5))
         self._target_mark.setZValue(16)
+        self._window_mark = QtWidgets.QGraphicsPathItem()     # a sliding filter's window:
+        self._window_mark.setPen(pg.mkPen((20, 20, 20), width=4.5))   # dark rim, orange core,
+        self._window_mark.setZValue(17)                                  # seen on every colour map
+        self._window_core = QtWidgets.QGraphicsPathItem()
+        self._window_core.setPen(pg.mkPen((255, 140, 0), width=2))
+        self._window_core.setZValue(18)
+        self.view.scene().addItem(self._window_core)
         self.view.scene().addItem(self._source_marks)
         self.view.scene().addItem(self._target_mark)
+        self.view.scene().addItem(self._window_mark)
         self._by_key: dict = {}
         self._by_prefix: dict = {}
         self._marked = (None, None)
@@ -217,6 +225,8 @@ class MapGrid(QtWidgets.QScrollArea):
         #: One cell size for every plane (set by views that compare maps of different sizes, so a
         #: zero-padded map is drawn larger than the map it pads, never smaller).
         self.uniform_cells = False
+        #: Tiles this many times their usual size (a view with few maps draws them larger).
+        self.tile_scale = 1.0
 
     # ------------------------------------------------------------------ public
     def set_groups(self, groups: list[MapGroup]) -> None:
@@ -334,6 +344,35 @@ class MapGrid(QtWidgets.QScrollArea):
         self._target_mark.setPath(tpath)
         return n
 
+    def cells_rect(self, key: str, prefix: tuple, row: int, col: int, rows: int = 1,
+                   cols: int = 1) -> QtCore.QRectF | None:
+        """Scene rectangle of ``rows × cols`` cells from ``(row, col)`` of one plane, reaching past
+        its edges where asked (a filter window over zero padding); None when not shown."""
+        t = self._by_prefix.get((key, tuple(prefix)))
+        if t is None:
+            return None
+        h, w = t.data.shape
+        cw, ch = t.rect.width() / w, t.rect.height() / h
+        return QtCore.QRectF(t.rect.x() + col * cw, t.rect.y() + row * ch, cols * cw, rows * ch)
+
+    def show_windows(self, rects) -> None:
+        """Frame these scene rectangles (a filter's window on each input map); none hides the frames."""
+        path = QtGui.QPainterPath()
+        for r in rects or ():
+            if r is not None:
+                path.addRect(r)
+        self._window_mark.setPath(path)
+        self._window_core.setPath(path)
+
+    def set_plane(self, key: str, prefix: tuple, image: np.ndarray) -> bool:
+        """Draw another image (same shape; NaN shows as blank) on one plane, keeping its colour scale."""
+        t = self._by_prefix.get((key, tuple(prefix)))
+        if t is None or np.shape(image) != t.data.shape:
+            return False
+        item = self._images[next(i for i, u in enumerate(self._tiles) if u is t)]
+        item.setImage(np.asarray(image, dtype=np.float32), levels=item.getLevels(), autoLevels=False)
+        return True
+
     def grab_png(self, path: str) -> bool:
         return self.view.grab().save(path)
 
@@ -385,7 +424,7 @@ class MapGrid(QtWidgets.QScrollArea):
         n_img = n_bar = n_txt = n_mark = 0
         y = float(_GAP)
         fm = QtGui.QFontMetricsF(self._small_font)
-        zoom = zoom_for(avail)
+        zoom = zoom_for(avail) * self.tile_scale
         common = self._common_cell(zoom) if self.uniform_cells else None
         for g in self._groups:
             a = np.asarray(g.array, dtype=np.float32)
@@ -489,6 +528,7 @@ class MapGrid(QtWidgets.QScrollArea):
                 it.hide()
         self._n_images = n_img
         self._highlight.hide()
+        self.show_windows(None)
         self._by_key, self._by_prefix = {}, {}
         for t in self._tiles:
             self._by_key.setdefault(t.key, []).append(t)
