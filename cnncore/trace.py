@@ -113,23 +113,19 @@ def expected_keys(spec) -> list[str]:
 
 
 def _expected_shapes(spec) -> dict:
-    """``key -> shape`` of every array a trace of this (parsed) architecture holds."""
+    """``key -> shape`` of every array a trace of this (parsed) architecture holds: parameters and
+    their gradients as the network allocates them, every other recorded part shaped like ``y``."""
     shapes = {"input": (1, *spec["input"]), "label": (1,), "loss": ()}
-    for i, ((in_shape, out_shape), layer) in enumerate(zip(infer_shapes(spec), spec["layers"])):
-        L = f"L{i}."
-        shapes.update({L + "x": (1, *in_shape), L + "y": (1, *out_shape), L + "dy": (1, *out_shape)})
-        if i > 0:
-            shapes[L + "dx"] = (1, *in_shape)
-        if layer["type"] == "conv":
-            w = (layer["filters"], in_shape[0], *layer["kernel"])
-        elif layer["type"] == "dense":
-            w = (layer["units"], int(np.prod(in_shape)))
-        if layer["type"] in ("conv", "dense"):
-            shapes.update({L + "z": (1, *out_shape), L + "dz": (1, *out_shape), L + "W": w, L + "dW": w,
-                           L + "b": w[:1], L + "db": w[:1]})
-        if layer["type"] == "maxpool":
-            shapes[L + "argmax"] = (1, *out_shape)
-        shapes["probs"] = (1, *out_shape)
+    for layer in Network(spec, seed=0).layers:
+        key = lambda part, i=layer.index: layer_key(i, part)   # noqa: E731
+        shapes.update({key("x"): (1, *layer.in_shape), key("y"): (1, *layer.out_shape),
+                       key("dy"): (1, *layer.out_shape)})
+        if layer.index > 0:
+            shapes[key("dx")] = (1, *layer.in_shape)
+        for part in layer.records:
+            param = getattr(layer, part.removeprefix("d"), None) if part in ("W", "b", "dW", "db") else None
+            shapes[key(part)] = param.shape if param is not None else (1, *layer.out_shape)
+        shapes["probs"] = (1, *layer.out_shape)
     return shapes
 
 
@@ -145,10 +141,10 @@ def _check_arrays(arrays: dict, spec) -> None:
     if not 0 <= int(arrays["label"][0]) < classes:
         raise ValueError(f"label {int(arrays['label'][0])} is not one of the {classes} classes")
     for i, layer in enumerate(spec["layers"]):
-        if layer["type"] == "maxpool":
-            arg, plane = arrays[f"L{i}.argmax"], arrays[f"L{i}.x"].shape[2:]
+        for part in layer_class(layer["type"]).positions:      # flat indices into an input map
+            arg, plane = arrays[layer_key(i, part)], arrays[layer_key(i, "x")].shape[2:]
             if arg.dtype.kind not in "iu" or arg.min() < 0 or arg.max() >= plane[0] * plane[1]:
-                raise ValueError(f"L{i}.argmax points outside its input maps")
+                raise ValueError(f"{layer_key(i, part)} points outside its input maps")
 
 
 class Trace:
