@@ -235,3 +235,25 @@ def test_gradient_check_below_the_floor_is_not_called_a_one_in_a_million_match(q
     assert ok.agrees and not ok.below_floor
     view._show(ok)
     assert "one part in a million" in view.verdict.text()
+
+
+def test_build_updates_as_the_user_types_and_the_columns_stay_put(window, qtbot):
+    """Item 9: no Enter needed; a ⚠ or "does not fit" shifts no column."""
+    from cnncore.architecture import preset
+    ed = window.build.editor
+    window.tabs.setCurrentWidget(window.build)
+    ed.set_spec(preset("lenet"))
+    t = ed.table
+    col = next(c for c in range(t.columnCount())
+               if isinstance(t.cellWidget(2, c), QtWidgets.QSpinBox) and t.horizontalHeaderItem(c).text().startswith("Kernel"))
+    box = t.cellWidget(2, col)
+    edges = [t.horizontalHeader().sectionViewportPosition(c) for c in range(t.columnCount())]
+    header = t.verticalHeader().width()
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, "13")                      # typed, no Enter: 13×13 on 12×12 maps
+    assert not ed.valid() and t.verticalHeaderItem(2).text().startswith("⚠")
+    assert ed.spec()["layers"][2]["kernel"] in (13, [13, 13])
+    qtbot.wait(20)
+    assert [t.horizontalHeader().sectionViewportPosition(c) for c in range(t.columnCount())] == edges
+    assert t.verticalHeader().width() == header

@@ -88,6 +88,7 @@ class ArchitectureEditor(QtWidgets.QWidget):
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QtWidgets.QHeaderView.ResizeToContents)
         hh.setStretchLastSection(True)
+        self._fix_computed_widths()
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -182,7 +183,6 @@ class ArchitectureEditor(QtWidgets.QWidget):
         s.setValue(int(value))
         s.setToolTip(tip)
         s.setAccessibleName(f"layer {row} {key}")
-        s.setKeyboardTracking(False)
         s.valueChanged.connect(lambda v, r=row, k=key: self.set_value(r, k, v))
         return s
 
@@ -198,6 +198,17 @@ class ArchitectureEditor(QtWidgets.QWidget):
         it.setTextAlignment(QtCore.Qt.AlignCenter)
         it.setToolTip(f"{tip}\nNot square ({h}×{w}): kept as the file says; edit the JSON file to change it.")
         self.table.setItem(row, col, it)
+
+    def _fix_computed_widths(self) -> None:
+        """Room for the widest text a computed column or the row header can show ("does not fit",
+        "⚠ 12"), so nothing shifts sideways when a layer stops fitting and the ⚠ appears."""
+        fm = self.table.fontMetrics()
+        widest = {C_OUT: ("does not fit", "128 × 28 × 28"), C_PARAMS: ("9,999,999",), C_MACS: ("999,999,999",)}
+        hh = self.table.horizontalHeader()
+        for col, samples in widest.items():
+            hh.setSectionResizeMode(col, QtWidgets.QHeaderView.Fixed)
+            hh.resizeSection(col, max(fm.horizontalAdvance(t) for t in samples + (COLS[col],)) + 28)
+        self.table.verticalHeader().setMinimumWidth(fm.horizontalAdvance("⚠ 00") + 12)
 
     def _combo(self, row: int, key: str, items, value, tip: str):
         c = QtWidgets.QComboBox()
