@@ -309,15 +309,15 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------- settings
     def restore_settings(self) -> None:
         s = st.qsettings()
-        if s.value("window/geometry") is None:
+        geo = st.bytes_value(s, "window/geometry")
+        if geo is None:
             self.draw.show_example()     # first launch: the bars mean something at once
-        geo = s.value("window/geometry")
-        if isinstance(geo, (QtCore.QByteArray, bytes)):
-            self.restoreGeometry(QtCore.QByteArray(geo))
+        else:
+            self.restoreGeometry(geo)
         for sp in self._splitters():
-            v = s.value(f"splitters/{sp.objectName()}")
-            if isinstance(v, (QtCore.QByteArray, bytes)):
-                sp.restoreState(QtCore.QByteArray(v))
+            v = st.bytes_value(s, f"splitters/{sp.objectName()}")
+            if v is not None:
+                sp.restoreState(v)
         tab = st.value(s, "window/tab", 0, int)
         self.tabs.setCurrentIndex(tab if 0 <= tab < self.tabs.count() else 0)
         d = {k: s.value(f"train/{k}") for k in ("source", "count", "holdout", "optimizer", "lr", "batch",
@@ -332,12 +332,15 @@ class MainWindow(QtWidgets.QMainWindow):
         brush = st.value(s, "draw/brush", 0, int)
         if brush:
             st.set_clamped(self.draw.brush, brush)
+        note = st.take_message()
+        if note:
+            self.statusBar().showMessage(note, 30000)
 
     def save_settings(self) -> None:
         s = st.qsettings()
-        s.setValue("window/geometry", self.saveGeometry())
+        st.set_bytes(s, "window/geometry", self.saveGeometry())
         for sp in self._splitters():
-            s.setValue(f"splitters/{sp.objectName()}", sp.saveState())
+            st.set_bytes(s, f"splitters/{sp.objectName()}", sp.saveState())
         s.setValue("window/tab", self.tabs.currentIndex())
         for k, v in self.train.settings_dict().items():
             s.setValue(f"train/{k}", v)

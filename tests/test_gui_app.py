@@ -1155,3 +1155,71 @@ def test_conv_forward_step_slides_the_filter_over_the_input(window, qtbot):
     assert bp.slide.running()
     bp.next()                                                          # another step stops it
     assert not bp.slide.active() and bp.map_stack.currentWidget() is bp.grid
+_EVIL_WRITER = """
+import sys
+from PySide6 import QtCore
+class Evil:
+    def __reduce__(self):
+        return (open, (sys.argv[2], "w"))      # unpickling it creates a file
+s = QtCore.QSettings(sys.argv[1], QtCore.QSettings.IniFormat)
+s.setValue("train/lr", "0.01")
+s.setValue("window/tab", Evil())
+s.setValue("backprop/speed", Evil())
+s.setValue("learn/quiz/q1/status", Evil())
+s.sync()
+"""
+
+
+def test_a_settings_file_with_a_pickled_object_runs_no_code(qtbot, tmp_path):
+    """Qt unpickles ``@Variant(...PyObjectWrapper...)`` values: such lines never reach Qt."""
+    import subprocess
+    import sys
+
+    from cnnapp import settings as st
+    from cnnapp.main_window import MainWindow
+    crafted, marker = tmp_path / "crafted.ini", tmp_path / "PWNED"
+    subprocess.run([sys.executable, "-c", _EVIL_WRITER, str(crafted), str(marker)], check=True, timeout=60)
+    text = crafted.read_text(encoding="latin-1")
+    assert "@Variant(" in text and not marker.exists()
+    path = Path(os.environ["CNNLAB_CONFIG_DIR"]) / "cnnlab.ini"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="latin-1")
+    w = MainWindow()
+    qtbot.addWidget(w)
+    assert not marker.exists()
+    assert "not plain numbers or text" in w.statusBar().currentMessage()
+    assert abs(w.train.lr.value() - 0.01) < 1e-12                # the plain values are kept
+    kept = list(path.parent.glob("cnnlab.ini.refused-*"))
+    assert len(kept) == 1 and "@Variant(" in kept[0].read_text(encoding="latin-1")
+    w.close()                                                    # saving settings unpickles nothing either
+    assert not marker.exists() and "@" not in path.read_text(encoding="latin-1")
+    w.train.shutdown()
+
+
+def test_geometry_and_splitters_round_trip_as_plain_text(qtbot):
+    from cnnapp import settings as st
+    from cnnapp.main_window import MainWindow
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(700, 500)                                           # fits the offscreen screen
+    w.save_settings()
+    w.train.shutdown()
+    text = st.settings_path().read_text(encoding="latin-1")
+    assert "@" not in text and "geometry=" in text
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    assert (w2.width(), w2.height()) == (700, 500)
+    assert bytes(st.bytes_value(st.qsettings(), "window/geometry")) == bytes(w.saveGeometry())
+    w2.train.shutdown()
+
+
+def test_settings_path_that_is_not_a_regular_file_is_set_aside(qtbot):
+    from cnnapp import settings as st
+    path = st.settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    s = st.qsettings()                                           # never blocks on the FIFO
+    assert "not a regular file" in st.take_message()
+    s.setValue("window/tab", 1)
+    s.sync()
+    assert path.is_file() and st.value(st.qsettings(), "window/tab", 0, int) == 1
