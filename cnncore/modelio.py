@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import json
 import re
-import zipfile
-import zlib
 
 import numpy as np
 
 from ._atomic import atomic_savez
+from ._safeio import UnreadableFile, npz_members, open_regular, read_member
+from .limits import MAX_ARCH_TEXT, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS
 from .architecture import ArchitectureError, to_json
 from .network import Network
 
 __all__ = ["save_model", "load_model", "ModelFileError", "FORMAT"]
 
 FORMAT = "cnnlab-model-1"
-_PARAM_KEY = re.compile(r"^L\d+\.[Wb]$")
+_PARAM_KEY = re.compile(r"L\d+\.[Wb]")   # whole name: "$" would let "L0.W\n" through
 
 
 class ModelFileError(ValueError):
@@ -60,93 +60,167 @@ def save_model(path, net: Network, history=None, optimizer=None) -> None:
     atomic_savez(path, arrays)
 
 
-def _read(path) -> dict:
+_MEMBER_LIMIT = 4 * MAX_LAYERS + 16               # L*.W/b, opt.m/v.*, and the few text entries
+_BYTES_LIMIT = 4 * MAX_PARAMS * 8 + MAX_HISTORY_TEXT * 4 + MAX_ARCH_TEXT * 4
+_TEXT_LIMITS = {"format": 64, "architecture": MAX_ARCH_TEXT, "history": MAX_HISTORY_TEXT, "opt.name": 64}
+
+
+def _open(path):
+    """The file open for reading, or ModelFileError (missing, a folder, a FIFO, a device...)."""
     try:
-        with open(path, "rb") as f:  # our own handle: closed even when np.load fails half-way
-            magic = f.read(4)
-            if magic[:2] != b"PK":
-                what = "is empty" if not magic else "is not a model file (not an .npz archive)"
-                raise ModelFileError(f"{path}: {what}")
-            f.seek(0)
-            data = np.load(f, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ModelFileError(f"{path}: holds a single array, not a model (.npz archive)")
-            with data:
-                return {k: data[k] for k in data.files}
-    except ModelFileError:
-        raise
+        f = open_regular(path)
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ModelFileError(f"{path}: is a folder, not a model file") from None
     except PermissionError:
         raise ModelFileError(f"{path}: permission denied") from None
-    except (zipfile.BadZipFile, EOFError) as e:
-        raise ModelFileError(f"{path}: truncated or corrupt model file ({e})") from None
-    except ValueError as e:
-        if "pickle" in str(e):
-            raise ModelFileError(f"{path}: contains Python objects (pickles), which model files never do") from None
-        raise ModelFileError(f"{path}: not a readable model file ({e})") from None
-    except (OSError, zipfile.LargeZipFile, KeyError, RuntimeError, zlib.error, NotImplementedError,
-            MemoryError) as e:
-        # damaged compressed data, an unknown compression method, an absurd size
-        raise ModelFileError(f"{path}: not a readable model file ({type(e).__name__}: {e})") from None
+    except UnreadableFile as e:
+        raise ModelFileError(f"{path}: {'is a folder, not a model file' if 'folder' in str(e) else e}") from None
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot read the file ({e.strerror or e})") from None
+    try:
+        magic = f.read(4)
+        f.seek(0)
+    except OSError as e:
+        f.close()
+        raise ModelFileError(f"{path}: cannot read the file ({e.strerror or e})") from None
+    if magic[:2] != b"PK":
+        f.close()
+        what = "is empty" if not magic else "is not a model file (not an .npz archive)"
+        if magic[:4] == b"\x93NUM":
+            what = "holds a single array, not a model (.npz archive)"
+        raise ModelFileError(f"{path}: {what}")
+    return f
 
 
-def load_model(path) -> Network:
-    """Read a model written by :func:`save_model`; returns a :class:`Network` with ``.history``.
+def _text(path, zf, members, key: str, default: str | None = None) -> str | None:
+    """A text entry (a 0-d unicode array) read after checking its declared size."""
+    info = members.get(key)
+    if info is None:
+        return default
+    if info.dtype.kind != "U" or info.shape != ():
+        raise ModelFileError(f"{path}: {key!r} must be text")
+    if info.dtype.itemsize // 4 > _TEXT_LIMITS[key]:
+        raise ModelFileError(f"{path}: {key!r} is {info.dtype.itemsize // 4:,} characters long, "
+                             f"more than the {_TEXT_LIMITS[key]:,} allowed")
+    return str(read_member(zf, info))
 
-    Raises :class:`ModelFileError` when the file is missing, truncated, corrupt,
-    holds an invalid architecture, or its weights do not match the architecture
-    (missing, extra, wrong shape, not finite). The network uses the file's
-    float type (float32 or float64). Optimizer state, if present, is in
-    ``net.optimizer_state``.
-    """
-    arrays = _read(path)
-    if "architecture" not in arrays:
-        hint = " (it looks like a backprop trace)" if "input" in arrays and "probs" in arrays else ""
+
+def _check_entries(path, members) -> None:
+    if "architecture" not in members:
+        hint = " (it looks like a backprop trace)" if "input" in members and "probs" in members else ""
         raise ModelFileError(f"{path}: no 'architecture' entry, so this is not a model file{hint}")
-    fmt = str(arrays.get("format", FORMAT))
-    if fmt != FORMAT:
-        raise ModelFileError(f"{path}: unknown model format {fmt!r} (this version reads {FORMAT!r})")
-    arch = arrays["architecture"]
-    if arch.dtype.kind != "U" or arch.shape != ():
-        raise ModelFileError(f"{path}: 'architecture' must be JSON text")
     allowed = {"format", "architecture", "history"}
-    unexpected = sorted(k for k in arrays if k not in allowed and not _PARAM_KEY.match(k) and not k.startswith("opt."))
+    unexpected = sorted(k for k in members if k not in allowed and not _PARAM_KEY.fullmatch(k) and not k.startswith("opt."))
     if unexpected:
-        hint = " (it looks like a backprop trace, not a model)" if "probs" in arrays else ""
-        raise ModelFileError(f"{path}: unexpected entries {', '.join(unexpected[:6])}{hint}")
-    params = {k: v for k, v in arrays.items() if _PARAM_KEY.match(k)}
+        hint = " (it looks like a backprop trace, not a model)" if "probs" in members else ""
+        raise ModelFileError(f"{path}: unexpected entries {', '.join(_short(k) for k in unexpected[:6])}{hint}")
+
+
+def _short(name: str) -> str:
+    """A name from a file, fit for a one-line message."""
+    return name if name.isprintable() and len(name) <= 60 else repr(name[:60])
+
+
+def _network(path, zf, members) -> Network:
+    """The file's architecture as a network, built before any weight is read."""
+    fmt = _text(path, zf, members, "format", FORMAT)
+    if fmt != FORMAT:
+        raise ModelFileError(f"{path}: unknown model format {_short(fmt)!r} (this version reads {FORMAT!r})")
+    arch = _text(path, zf, members, "architecture")
+    params = {k: v for k, v in members.items() if _PARAM_KEY.fullmatch(k)}
     dtypes = {v.dtype for v in params.values()}
     if any(dt not in (np.dtype(np.float32), np.dtype(np.float64)) for dt in dtypes):
         raise ModelFileError(f"{path}: weights must be float32 or float64, found {sorted(str(d) for d in dtypes)}")
     dtype = np.float64 if np.dtype(np.float64) in dtypes else np.float32
     try:
-        net = Network(str(arch), seed=0, dtype=dtype)
+        return Network(arch, seed=0, dtype=dtype)
     except ArchitectureError as e:
         raise ModelFileError(f"{path}: its architecture is not valid: {e}") from None
+
+
+def _weights(path, zf, members, net: Network) -> dict:
+    """The weights, each checked against the architecture before it is read."""
     own = net.params()
+    params = {k: v for k, v in members.items() if _PARAM_KEY.fullmatch(k)}
     missing = sorted(set(own) - set(params))
     extra = sorted(set(params) - set(own))
     if missing:
         raise ModelFileError(f"{path}: the architecture needs {', '.join(missing)}, which the file lacks")
     if extra:
         raise ModelFileError(f"{path}: weights {', '.join(extra)} do not belong to any layer of its architecture")
-    for k, v in params.items():
-        if v.shape != own[k].shape:
-            raise ModelFileError(f"{path}: {k} has shape {v.shape} but the architecture needs {own[k].shape}")
+    out = {}
+    for k, info in params.items():
+        if info.shape != own[k].shape:
+            raise ModelFileError(f"{path}: {k} has shape {info.shape} but the architecture needs {own[k].shape}")
+        v = read_member(zf, info)
         if not np.all(np.isfinite(v)):
             raise ModelFileError(f"{path}: {k} contains NaN or infinite values")
-    net.set_params(params)
-    history = []
-    if "history" in arrays:
+        out[k] = v
+    return out
+
+
+def _optimizer_state(path, zf, members, net: Network) -> dict | None:
+    limit = max(net.num_params(), 1)
+    state = {}
+    for k, info in members.items():
+        if not k.startswith("opt."):
+            continue
+        if k == "opt.name":
+            state["name"] = np.array(_text(path, zf, members, k))
+            continue
+        if info.size > limit:
+            raise ModelFileError(f"{path}: optimizer entry {_short(k)} holds {info.size:,} values, more than "
+                                 f"the network's {limit:,} parameters")
+        state[k[4:]] = read_member(zf, info)
+    return state or None
+
+
+def _history(path, zf, members) -> list:
+    text = _text(path, zf, members, "history", "[]")
+    try:
+        history = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ModelFileError(f"{path}: its training history is not valid JSON ({e.msg})") from None
+    except RecursionError:
+        raise ModelFileError(f"{path}: its training history is nested too deeply") from None
+    except ValueError as e:                     # an integer of thousands of digits
+        raise ModelFileError(f"{path}: its training history is not readable ({e})") from None
+    if not isinstance(history, list):
+        raise ModelFileError(f"{path}: its training history must be a list")
+    return history
+
+
+def load_model(path) -> Network:
+    """Read a model written by :func:`save_model`; returns a :class:`Network` with ``.history``.
+
+    Raises :class:`ModelFileError` (and nothing else) when the file is missing, not a
+    regular file, truncated, corrupt, holds something other than ``.npy`` arrays,
+    declares arrays larger than its architecture (or :data:`cnncore.limits.MAX_PARAMS`)
+    allows, holds an invalid architecture, or its weights do not match it (missing,
+    extra, wrong shape, not finite). Sizes are checked from the arrays' headers before
+    any of their data is read. The network uses the file's float type (float32 or
+    float64). Optimizer state, if present, is in ``net.optimizer_state``.
+    """
+    with _open(path) as f:
         try:
-            history = json.loads(str(arrays["history"]))
-        except json.JSONDecodeError as e:
-            raise ModelFileError(f"{path}: its training history is not valid JSON ({e.msg})") from None
-        if not isinstance(history, list):
-            raise ModelFileError(f"{path}: its training history must be a list")
-    net.history = history
-    net.optimizer_state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")} or None
+            zf, members = npz_members(f, max_members=_MEMBER_LIMIT, max_bytes=_BYTES_LIMIT)
+        except UnreadableFile as e:
+            raise ModelFileError(f"{path}: not a readable model file: it {e}") from None
+        with zf:
+            try:
+                return _load(path, zf, members)
+            except UnreadableFile as e:
+                raise ModelFileError(f"{path}: not a readable model file: its {e}") from None
+            except MemoryError:
+                raise ModelFileError(f"{path}: not enough memory to read this model") from None
+
+
+def _load(path, zf, members) -> Network:
+    _check_entries(path, members)
+    net = _network(path, zf, members)
+    net.set_params(_weights(path, zf, members, net))
+    net.history = _history(path, zf, members)
+    net.optimizer_state = _optimizer_state(path, zf, members, net)
     return net

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import time
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .._atomic import atomic_savez
+from .._safeio import UnreadableFile, npz_members, open_regular, read_member
+from ..limits import MAX_DRAWINGS
 from .paths import user_data_dir
 
 __all__ = ["DrawingsDataset", "DrawingsFileError", "DEFAULT_DRAWINGS_NAME"]
@@ -56,6 +56,23 @@ def _as_label(label) -> int:
     return value
 
 
+def _check_headers(path, members):
+    """The members' headers, checked: uint8 images (N, 28, 28) and labels (N,), N at most MAX_DRAWINGS."""
+    if not {"images", "labels"} <= set(members):
+        raise DrawingsFileError(f"{path}: not a drawings file (it holds {sorted(members)}, "
+                                "expected 'images' and 'labels').")
+    images, labels = members["images"], members["labels"]
+    shape = images.shape
+    if images.dtype != np.uint8 or len(shape) != 3 or shape[1:] != (28, 28):
+        raise DrawingsFileError(f"{path}: 'images' should be uint8 (N, 28, 28), found {images.dtype} {shape}.")
+    if shape[0] > MAX_DRAWINGS:
+        raise DrawingsFileError(f"{path}: declares {shape[0]:,} drawings, more than the {MAX_DRAWINGS:,} allowed.")
+    if labels.dtype != np.uint8 or labels.shape != (shape[0],):
+        raise DrawingsFileError(f"{path}: 'labels' should be uint8 ({shape[0]},), "
+                                f"found {labels.dtype} {labels.shape}.")
+    return images, labels
+
+
 class DrawingsDataset:
     """The user's drawings with their labels, saved at once on every change.
 
@@ -75,7 +92,7 @@ class DrawingsDataset:
         self.message: str | None = None
         self._images = np.zeros((0, 28, 28), dtype=np.uint8)
         self._labels = np.zeros((0,), dtype=np.uint8)
-        if self.path.exists():
+        if self.path.exists() or self.path.is_symlink():
             try:
                 self._images, self._labels = self._read(self.path)
             except DrawingsFileError as exc:
@@ -93,29 +110,27 @@ class DrawingsDataset:
     # -- reading and writing -------------------------------------------------
     @staticmethod
     def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:
+        """The two arrays, or :class:`DrawingsFileError` (and nothing else) for any bad file.
+
+        Shapes and types are checked from the arrays' headers before their data is read,
+        so a small file that declares gigabytes is refused without inflating it.
+        """
         try:
-            # Open the file ourselves so it is closed even when np.load fails half-way.
-            with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
-                keys = set(npz.files)
-                if not {"images", "labels"} <= keys:
-                    raise DrawingsFileError(f"{path}: not a drawings file (it holds {sorted(keys)}, "
-                                            "expected 'images' and 'labels').")
-                images, labels = npz["images"], npz["labels"]
+            with open_regular(path) as f:
+                zf, members = npz_members(f, max_members=8, max_bytes=MAX_DRAWINGS * 785)
+                with zf:
+                    images, labels = _check_headers(path, members)
+                    images, labels = read_member(zf, images), read_member(zf, labels)
         except DrawingsFileError:
             raise
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, zlib.error,
-                NotImplementedError, MemoryError) as exc:
-            raise DrawingsFileError(f"{path}: the drawings file is damaged and cannot be read "
+        except UnreadableFile as exc:
+            raise DrawingsFileError(f"{path}: the drawings file is damaged and cannot be read: it {exc}.") from None
+        except (OSError, MemoryError) as exc:
+            raise DrawingsFileError(f"{path}: the drawings file cannot be read "
                                     f"({type(exc).__name__}: {exc}).") from None
-        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
-            raise DrawingsFileError(f"{path}: 'images' should be uint8 (N, 28, 28), "
-                                    f"found {images.dtype} {images.shape}.")
-        if labels.dtype != np.uint8 or labels.shape != (len(images),):
-            raise DrawingsFileError(f"{path}: 'labels' should be uint8 ({len(images)},), "
-                                    f"found {labels.dtype} {labels.shape}.")
         if labels.size and labels.max() > 9:
             raise DrawingsFileError(f"{path}: a label is {labels.max()}, not a digit 0-9.")
-        return images.copy(), labels.copy()
+        return images, labels
 
     def _move_aside(self) -> Path:
         stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -1,0 +1,168 @@
+"""Reading the user's files without trusting them: regular files only, sizes checked first.
+
+* :func:`open_regular` opens a file for reading only when it is a regular file, so a FIFO
+  (which would block), ``/dev/zero`` (which never ends) or a folder gives a clear error.
+* :func:`read_regular` reads a whole regular file of at most ``limit`` bytes.
+* :func:`npz_members` opens an ``.npz`` archive and reads every member's ``.npy`` header,
+  never its data, so a reader can check the shapes and types a file declares (and what
+  they would cost in memory) before reading a byte of them; :func:`read_member` then reads
+  one member, at most the size its header declared.
+
+Every problem raises :class:`UnreadableFile` (a ``ValueError``) whose text does not name the
+file: each reader puts it in its own error type, after the file's name.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+
+import numpy as np
+
+__all__ = ["UnreadableFile", "open_regular", "read_regular", "npz_members", "read_member", "MemberInfo"]
+
+
+class UnreadableFile(ValueError):
+    """A file that is not a regular file, too large, or not the archive it should be."""
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def open_regular(path, limit: int | None = None):
+    """Open ``path`` for binary reading when it is a regular file of at most ``limit`` bytes.
+
+    Raises ``FileNotFoundError``/``PermissionError`` as ``open`` does, and
+    :class:`UnreadableFile` for a folder, FIFO, device or socket, or a file over ``limit``.
+    A FIFO is opened without waiting for a writer, so this never blocks.
+    """
+    fd = os.open(os.fspath(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableFile(f"is {_kind(info.st_mode)}, not a regular file")
+        if limit is not None and info.st_size > limit:
+            raise UnreadableFile(f"is {info.st_size:,} bytes, more than the {limit:,} this kind of file "
+                                 f"can sensibly be")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (see :func:`open_regular`)."""
+    with open_regular(path, limit) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:                       # it grew while we read it
+        raise UnreadableFile(f"is more than the {limit:,} bytes this kind of file can sensibly be")
+    return data
+
+
+class MemberInfo:
+    """One ``.npy`` member of an archive: its name (without ``.npy``), shape, dtype and byte size."""
+
+    __slots__ = ("name", "zipname", "shape", "dtype", "nbytes")
+
+    def __init__(self, name, zipname, shape, dtype):
+        self.name, self.zipname, self.shape, self.dtype = name, zipname, tuple(shape), dtype
+        n = 1
+        for s in self.shape:
+            n *= int(s)
+        self.nbytes = n * dtype.itemsize
+
+    @property
+    def size(self) -> int:
+        return self.nbytes // self.dtype.itemsize if self.dtype.itemsize else 0
+
+
+# zipfile, zlib and NumPy's header parser raise a long and version-dependent list of types for
+# damaged bytes (BadZipFile, zlib.error, EOFError, ValueError, SyntaxError and tokenize.TokenError
+# from ast.literal_eval, OverflowError, RecursionError, MemoryError, ...). The input is untrusted
+# data and every one of them means "this file is damaged", so here, and only around those calls,
+# every Exception becomes UnreadableFile.
+_DAMAGE = Exception
+
+
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def npz_members(f, *, max_members: int, max_bytes: int) -> tuple[zipfile.ZipFile, dict[str, MemberInfo]]:
+    """The archive open on ``f`` and its members' headers, keyed by name without ``.npy``.
+
+    Refuses (with :class:`UnreadableFile`) a file that is not a zip archive, more than
+    ``max_members`` members, a member that is not a ``.npy`` array, a damaged header, an
+    array of Python objects, and members that together declare more than ``max_bytes``.
+    The caller closes the returned ``ZipFile``.
+    """
+    try:
+        zf = zipfile.ZipFile(f)
+    except _DAMAGE as e:
+        raise UnreadableFile(f"is truncated or corrupt, not a readable .npz archive ({_why(e)})") from None
+    try:
+        return zf, _headers(zf, max_members, max_bytes)
+    except BaseException:
+        zf.close()
+        raise
+
+
+def _headers(zf: zipfile.ZipFile, max_members: int, max_bytes: int) -> dict[str, MemberInfo]:
+    infos = zf.infolist()
+    if len(infos) > max_members:
+        raise UnreadableFile(f"holds {len(infos)} entries, more than the {max_members} expected")
+    out: dict[str, MemberInfo] = {}
+    total = 0
+    for zi in infos:
+        if not zi.filename.endswith(".npy"):
+            raise UnreadableFile(f"entry {_short(zi.filename)} is not a NumPy array (.npy)")
+        name = zi.filename[:-4]
+        try:
+            with zf.open(zi) as m:
+                version = np.lib.format.read_magic(m)
+                reader = _HEADER_READERS.get(version)
+                if reader is None:
+                    raise ValueError(f".npy format version {version[0]}.{version[1]} is not one NumPy writes")
+                shape, fortran, dtype = reader(m)
+        except _DAMAGE as e:
+            raise UnreadableFile(f"entry {_short(name)} is damaged ({_why(e)})") from None
+        if dtype.hasobject:
+            raise UnreadableFile(f"entry {_short(name)} holds Python objects (pickles), which are never read")
+        info = MemberInfo(name, zi.filename, shape, dtype)
+        total += info.nbytes
+        if total > max_bytes:
+            raise UnreadableFile(f"declares {total:,} bytes of arrays or more, over the {max_bytes:,} allowed")
+        out[name] = info
+    return out
+
+
+def read_member(zf: zipfile.ZipFile, info: MemberInfo) -> np.ndarray:
+    """Read one member whose header :func:`npz_members` checked; raises :class:`UnreadableFile`."""
+    try:
+        with zf.open(info.zipname) as m:
+            a = np.lib.format.read_array(m, allow_pickle=False)
+    except _DAMAGE as e:
+        raise UnreadableFile(f"entry {_short(info.name)} is damaged ({_why(e)})") from None
+    if a.shape != info.shape or a.dtype != info.dtype:
+        raise UnreadableFile(f"entry {_short(info.name)} is damaged (its header changed while reading)")
+    return a
+
+
+def _short(name: str) -> str:
+    """A member name fit for a one-line message (newlines and control characters escaped)."""
+    return repr(name[:60] + ("…" if len(name) > 60 else ""))
+
+
+def _why(e: BaseException) -> str:
+    text = " ".join(str(e).split())[:160]
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
