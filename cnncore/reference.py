@@ -24,6 +24,7 @@ __all__ = [
     "conv2d_forward", "conv2d_backward",
     "maxpool2d_forward", "maxpool2d_backward",
     "avgpool2d_forward", "avgpool2d_backward",
+    "downsample2d_forward", "downsample2d_backward", "upsample2d_forward", "upsample2d_backward",
 ]
 
 
@@ -144,4 +145,47 @@ def avgpool2d_backward(dy, input_shape, size, stride=None):
     dx = np.zeros(input_shape, dtype=dy.dtype)
     for oy, ox, r0, c0, KH, KW in _pool_windows(H, W, size, stride):
         dx[:, :, r0:r0 + KH, c0:c0 + KW] += dy[:, :, oy, ox][:, :, None, None] / (KH * KW)
+    return dx
+
+
+def downsample2d_forward(x, factor):
+    """Downsampling: ``y(n, c, x', y') = x(n, c, x'·S, y'·S)``, output ``⌊(H − 1)/S⌋ + 1`` each side."""
+    N, C, H, W = x.shape
+    S = factor
+    y = np.empty((N, C, (H - 1) // S + 1, (W - 1) // S + 1), dtype=x.dtype)
+    for oy in range(y.shape[2]):
+        for ox in range(y.shape[3]):
+            y[:, :, oy, ox] = x[:, :, oy * S, ox * S]
+    return y
+
+
+def downsample2d_backward(dy, input_shape, factor):
+    """Each ``dy`` goes back to the entry it was taken from; dropped entries get 0."""
+    dx = np.zeros(input_shape, dtype=dy.dtype)
+    S = factor
+    for oy in range(dy.shape[2]):
+        for ox in range(dy.shape[3]):
+            dx[:, :, oy * S, ox * S] = dy[:, :, oy, ox]
+    return dx
+
+
+def upsample2d_forward(x, factor):
+    """Upsampling: ``S − 1`` zero rows and columns between neighbours, output ``(H − 1)·S + 1`` each side."""
+    N, C, H, W = x.shape
+    S = factor
+    y = np.zeros((N, C, (H - 1) * S + 1, (W - 1) * S + 1), dtype=x.dtype)
+    for r in range(H):
+        for c in range(W):
+            y[:, :, r * S, c * S] = x[:, :, r, c]
+    return y
+
+
+def upsample2d_backward(dy, factor):
+    """Each input entry gets the gradient of the one output it was copied to."""
+    S = factor
+    N, C, Hy, Wy = dy.shape
+    dx = np.empty((N, C, (Hy - 1) // S + 1, (Wy - 1) // S + 1), dtype=dy.dtype)
+    for r in range(dx.shape[2]):
+        for c in range(dx.shape[3]):
+            dx[:, :, r, c] = dy[:, :, r * S, c * S]
     return dx

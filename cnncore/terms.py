@@ -44,8 +44,9 @@ class Term:
 class Breakdown:
     """The arithmetic behind one element.
 
-    ``total`` combines the terms (their sum, or their maximum when
-    ``combine == "max"``); ``value`` is the element as the kernels computed it
+    ``total`` combines the terms: their sum, their maximum when ``combine == "max"``,
+    or the square root of their sum when ``combine == "norm"`` (L2-norm pooling,
+    whose terms are the squares); ``value`` is the element as the kernels computed it
     (``None`` when not supplied). ``error`` is ``|total − value|``.
     """
     title: str
@@ -87,6 +88,8 @@ class Breakdown:
         body = joiner.join(parts) if parts else "0"
         if self.combine == "max":
             body = f"max({body})"
+        elif self.combine == "norm":
+            body = f"sqrt({body})"
         return f"{body} = {num(self.total, digits)}"
 
 
@@ -105,6 +108,8 @@ def mk_ref(keys, prefix, role, idx):
 def finish(title, equation, target, terms, value, notes=(), combine="sum"):
     if combine == "max":
         total = max(t.value for t in terms)
+    elif combine == "norm":
+        total = math.sqrt(math.fsum(t.value for t in terms))
     else:
         total = math.fsum(t.value for t in terms)
     return Breakdown(title, equation, target, list(terms), float(total),

@@ -105,3 +105,11 @@ def test_activation_table():
         activations.get("swish")
     assert activations.init_std("relu", 8, 2) == pytest.approx(0.5)
     assert activations.init_std("tanh", 6, 2) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("name", list(LAYER_TYPES))
+def test_every_type_has_a_concept_check_for_each_step(name):
+    from cnnapp.learn.questions import load_questions, questions_for_step
+    qs = load_questions()
+    for kind in ("forward", "backward"):
+        assert questions_for_step(qs, kind, name), (kind, name)

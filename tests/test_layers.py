@@ -6,24 +6,14 @@ import pytest
 
 from cnncore import activations
 from cnncore.architecture import describe_layer, parse_architecture
-from cnncore.layers import build_layer
-from cnncore.shapes import conv_output_size
+from cnncore.layers import build_layer, layer_class
 
 H = 1e-6
 
 
 def _layer(spec: dict, in_shape, dtype=np.float64, seed=0):
     spec = parse_architecture({"input": [1, 1, 1], "layers": [spec, {"type": "flatten"}]})["layers"][0]
-    if spec["type"] == "conv":
-        Ho, Wo = conv_output_size(in_shape[1:], spec["kernel"], spec["stride"], spec["padding"])
-        out = (spec["filters"], Ho, Wo)
-    elif spec["type"] in ("maxpool", "avgpool"):
-        Ho, Wo = conv_output_size(in_shape[1:], spec["size"], spec["stride"], 0)
-        out = (in_shape[0], Ho, Wo)
-    elif spec["type"] == "flatten":
-        out = (int(np.prod(in_shape)),)
-    else:
-        out = (spec["units"],)
+    out = layer_class(spec["type"]).output_shape(spec, in_shape)
     layer = build_layer(0, spec, in_shape, out, dtype)
     rng = np.random.default_rng(seed)
     layer.init_params(rng)

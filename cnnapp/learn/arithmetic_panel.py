@@ -182,7 +182,8 @@ class ArithmeticPanel(QtWidgets.QWidget):
     def _check_text(bd) -> str:
         """The sum of the terms beside the kernels' value and their difference."""
         n = len(bd.terms)
-        what = "Largest term" if bd.combine == "max" else ("Sum of the term" if n == 1 else f"Sum of the {n} terms")
+        what = {"max": "Largest term", "norm": f"Square root of the sum of the {n} squares"}.get(
+            bd.combine, "Sum of the term" if n == 1 else f"Sum of the {n} terms")
         zeros = sum(t.value == 0 for t in bd.terms)
         shown = "" if n <= MAX_ROWS else f" (the table lists the first {MAX_ROWS})"
         if zeros and bd.combine == "sum":

@@ -293,7 +293,9 @@ class ArchitectureEditor(QtWidgets.QWidget):
                 note.setText("shape unknown until the layers above fit")
                 note.setForeground(QtGui.QColor(110, 110, 110))
             else:
-                note.setText(f"{_shape_text(row.in_shape)} → {_shape_text(row.out_shape)}")
+                extra = REGISTRY[row.type].build_note(self._spec["layers"][r])
+                note.setText(f"{_shape_text(row.in_shape)} → {_shape_text(row.out_shape)}"
+                             + (f"; {extra}" if extra else ""))
                 note.setForeground(QtGui.QColor(80, 80, 80))
             bg = ERROR_BG if row.error else COMPUTED_BG
             tip = row.error or f"{row.text}: input {_shape_text(row.in_shape)} → output {_shape_text(row.out_shape)}"

@@ -14,11 +14,15 @@ from .base import LAYER_TYPES, REQUIRED, Field, Layer, LayerFitError, StepText, 
 from .conv import Conv
 from .maxpool import MaxPool
 from .avgpool import AvgPool
+from .l2pool import L2Pool
+from .downsample import Downsample
+from .upsample import Upsample
 from .flatten import Flatten
 from .dense import Dense
 
 __all__ = ["Layer", "Field", "StepText", "LayerFitError", "LAYER_TYPES", "layer_class", "build_layer",
-           "shape_text", "REQUIRED", "Conv", "MaxPool", "AvgPool", "Flatten", "Dense"]
+           "shape_text", "REQUIRED", "Conv", "MaxPool", "AvgPool", "L2Pool", "Downsample", "Upsample",
+           "Flatten", "Dense"]
 
 
 def build_layer(index: int, spec: dict, in_shape: tuple, out_shape: tuple, dtype) -> Layer:

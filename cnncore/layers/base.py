@@ -157,6 +157,11 @@ class Layer:
         return cls.type
 
     @classmethod
+    def build_note(cls, spec: dict) -> str:
+        """A short remark the Build editor adds to the layer's row ("" for none)."""
+        return ""
+
+    @classmethod
     def output_shape(cls, spec: dict, in_shape: tuple) -> tuple:
         """The output shape for ``in_shape`` (no batch axis); :class:`LayerFitError` when it does not fit."""
         raise NotImplementedError

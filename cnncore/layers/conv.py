@@ -12,7 +12,7 @@ from ..kernels import conv2d_backward, conv2d_forward
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref
 from .base import Field, StepText, Weighted, shape_text, window_output
-from .words import activation_field, hw, num_pair, pair_text
+from .words import STRIDE_COLUMN, activation_field, hw, num_pair, pair_text
 
 __all__ = ["Conv", "conv_forward_terms", "conv_backward_input_terms", "conv_backward_weight_terms",
            "conv_backward_bias_terms"]
@@ -28,7 +28,7 @@ class Conv(Weighted):
     fields = (
         Field("filters", "count", "Filters / units", "Number of filters (output maps)", maximum=256, new=8),
         Field("kernel", "pair", "Kernel / size", "Filter size in pixels", new=[3, 3]),
-        Field("stride", "pair", "Stride", "How far the filter moves between outputs", default=1, new=[1, 1]),
+        Field("stride", "pair", STRIDE_COLUMN, "How far the filter moves between outputs", default=1, new=[1, 1]),
         Field("padding", "pair", "Padding", "Zeros added around each input map before the convolution",
               default=0, minimum=0, maximum=14, new=[1, 1]),
         activation_field("relu"),

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from .base import Field
 
-__all__ = ["hw", "num_pair", "pair_text", "activation_field", "window_fields"]
+__all__ = ["hw", "num_pair", "pair_text", "activation_field", "window_fields", "STRIDE_COLUMN"]
+
+#: The Build editor column of every step size: a stride, or a resampling factor.
+STRIDE_COLUMN = "Stride / factor"
 
 
 def hw(p) -> str:
@@ -31,5 +34,5 @@ def window_fields(kind: str) -> tuple:
     """``size`` and ``stride`` (defaulting to ``size``) of a pooling window."""
     return (Field("size", "pair", "Kernel / size", f"Window size in pixels: each output is the {kind} of one window",
                   new=[2, 2]),
-            Field("stride", "pair", "Stride", "How far the window moves between outputs (default: its size)",
+            Field("stride", "pair", STRIDE_COLUMN, "How far the window moves between outputs (default: its size)",
                   default=lambda parsed, is_last: list(parsed["size"]), new=[2, 2], follows="size"))

@@ -1,0 +1,101 @@
+"""Upsampling (the ``002`` slides' upsampling or dilation layer): ``S − 1`` rows and columns of zeros
+go between neighbouring entries of every map. ``x (N, C, H, W)`` -> ``y (N, C, (H − 1)·S + 1,
+(W − 1)·S + 1)``, exactly ``cnncore.identities.dilate``; backward keeps every S-th row and column
+of ``dy``. Followed by a convolution it is a transposed (fractionally strided, stride 1/S) convolution."""
+from __future__ import annotations
+
+from ..identities import dilate
+from ..terms import Term, finish, mk_ref
+from .base import StepText, shape_text
+from .resampling import Resample, keep_every
+
+__all__ = ["Upsample", "upsample_forward_terms", "upsample_backward_terms", "TRANSPOSED_CONV_NOTE"]
+
+#: What the app says about an upsampling layer followed by a convolution.
+TRANSPOSED_CONV_NOTE = ("An upsampling layer followed by a convolution is what the slides call a transposed "
+                        "(or fractionally strided) convolution: spreading the map out by S and then "
+                        "convolving with stride 1 acts like a convolution with stride 1/S.")
+
+
+class Upsample(Resample):
+    """``y(m, xS, yS) = x(m, x, y)``, 0 between; ``dx(m, x, y) = dy(m, xS, yS)``."""
+
+    type = "upsample"
+    title = "Upsampling (insert zeros)"
+    fields = (Resample.factor_field("Put S − 1 rows and columns of zeros between neighbours (S = this factor)"),)
+    quiz_tags = {"forward": ("upsample",), "backward": ("upsample",)}
+
+    @classmethod
+    def build_note(cls, spec):
+        return "with a convolution after it: a transposed (fractionally strided) convolution"
+
+    @classmethod
+    def output_shape(cls, spec, in_shape):
+        cls.needs_maps(spec, in_shape)
+        C, H, W = in_shape
+        S = spec["factor"]
+        return C, (H - 1) * S + 1, (W - 1) * S + 1
+
+    @classmethod
+    def forward_step(cls, spec, s_in, s_out, is_last):
+        S = spec["factor"]
+        ex = (f"Between neighbouring entries of each map go {S - 1} row(s) and column(s) of zeros, so "
+              f"{shape_text(s_in)} become {s_out[1]}×{s_out[2]}; there are no weights here. "
+              + TRANSPOSED_CONV_NOTE.replace("An upsampling layer", "This layer"))
+        return StepText(f"y(m, xS, yS) = x(m,x,y);  y = 0 in between   [S = {S}]", ex, ("x", "y"))
+
+    @classmethod
+    def backward_step(cls, spec, s_in, s_out, has_dx):
+        ex = ("Only the entries copied from the input depend on it, so the input's gradient is every "
+              "S-th row and column of dy. The inserted zeros were constants: their gradient goes nowhere.")
+        return StepText("dx(m,x,y) = dy(m, xS, yS)", ex, ("dy",) + (("dx",) if has_dx else ()))
+
+    @classmethod
+    def explain(cls, spec, part, index, arrays, keys):
+        if part == "y":
+            return upsample_forward_terms(arrays("x"), spec["factor"], *index, keys=keys)
+        if part == "dx":
+            return upsample_backward_terms(arrays("dy"), spec["factor"], *index, keys=keys)
+        return None
+
+    def forward(self, x, keep=True):
+        y = dilate(x, self.factor)
+        if keep:
+            self.x, self.y = x, y
+        return y
+
+    def backward(self, dy, need_dx=True):
+        self.dy = dy
+        self.dx = keep_every(dy, self.factor) if need_dx else None
+        return self.dx
+
+
+# ----------------------------------------------------------------------------- per element
+
+def upsample_forward_terms(x, S, ch, oy, ox, *, value=None, keys=None, prefix=()):
+    """``y(ch, oy, ox)``: the input entry copied there, or an inserted 0; ``x (C, H, W)``."""
+    keys = keys or {}
+    target = mk_ref(keys, prefix, "y", (ch, oy, ox))
+    eq = "y(m, xS, yS) = x(m,x,y), 0 in between"
+    if oy % S or ox % S:
+        return finish(f"Upsampling: y({ch},{oy},{ox})", eq, target,
+                      [Term("inserted zero", (0.0,), 0.0, (None,), note="inserted zero")], value,
+                      [f"Row {oy} or column {ox} is not a multiple of {S}: this is one of the zeros put "
+                       "between the input's entries."])
+    r, c = oy // S, ox // S
+    v = float(x[ch, r, c])
+    return finish(f"Upsampling: y({ch},{oy},{ox})", eq, target,
+                  [Term(f"x({ch},{r},{c})", (v,), v, (mk_ref(keys, prefix, "x", (ch, r, c)),))], value,
+                  [f"Row {oy} and column {ox} are input row {r} and column {c} spread out by {S}."])
+
+
+def upsample_backward_terms(dy, S, ch, iy, ix, *, value=None, keys=None, prefix=()):
+    """``dx(ch, iy, ix) = dy(ch, iy·S, ix·S)``: one term."""
+    keys = keys or {}
+    r, c = iy * S, ix * S
+    g = float(dy[ch, r, c])
+    return finish(f"Upsampling backward: dx({ch},{iy},{ix})", "dx(m,x,y) = dy(m, xS, yS)",
+                  mk_ref(keys, prefix, "dx", (ch, iy, ix)),
+                  [Term(f"dy({ch},{r},{c})", (g,), g, (mk_ref(keys, prefix, "dy", (ch, r, c)),))], value,
+                  [f"This input entry was copied to output ({ch},{r},{c}) and nowhere else, so it gets "
+                   "that output's gradient."])
