@@ -294,3 +294,22 @@ def test_hidden_identity_view_draws_nothing_until_shown(panel, qtbot, small_trac
     ident.show()
     qtbot.waitExposed(ident)
     assert ident.findChildren(ArrayView) or ident.grid.map_count() > 0
+
+
+def test_hidden_worked_examples_are_filled_when_first_shown(qtbot):
+    """Issue 13 (8): the Learn tab built the grids of every worked example at its first opening."""
+    from cnnapp.learn.examples_view import WorkedExamplesView
+    from cnnapp.learn.grids import NumberGrid
+    v = WorkedExamplesView()
+    qtbot.addWidget(v)
+    v.show()
+    qtbot.waitExposed(v)
+    shown, hidden = v.pages[0], v.pages[1:]
+    assert shown.findChildren(NumberGrid) and shown.lines.toPlainText()
+    assert all(p.findChildren(NumberGrid) == [] for p in hidden)
+    page = v.show_example(hidden[0].example.key)
+    assert page.findChildren(NumberGrid) and page.lines.toPlainText() == "\n".join(page.example.lines())
+    key = next(iter(page.example.params))
+    want = np.asarray(page.example.params[key], dtype=float)
+    got = page.views[key].grids()
+    assert np.allclose(next(iter(got.values())).values().reshape(-1)[:1], want.reshape(-1)[:1])

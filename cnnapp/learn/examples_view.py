@@ -139,9 +139,19 @@ class ExamplePage(QtWidgets.QWidget):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         top.addWidget(split, 1)
+        self._filled = False      # the grids are filled the first time the page is shown
+
+    def showEvent(self, ev):
+        super().showEvent(ev)
+        if not self._filled:
+            self.fill()
+
+    def fill(self) -> None:
+        """Put the example's numbers into the grids and select its first element (once)."""
+        self._filled = True
         self.refresh()
-        first = _FIRST_PICK.get(example.key)
-        if first is not None:
+        first = _FIRST_PICK.get(self.example.key)
+        if first is not None and self._picked is None:
             self._on_pick(*first)
 
     @staticmethod
@@ -153,6 +163,8 @@ class ExamplePage(QtWidgets.QWidget):
 
     # ------------------------------------------------------------ updates
     def refresh(self) -> None:
+        if not self._filled:        # still hidden: filled with the current numbers when shown
+            return
         ex = self.example
         for name, v in self.views.items():
             v.set_array(ex.params[name] if name in ex.params else ex.results[name])
