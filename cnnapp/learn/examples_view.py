@@ -13,7 +13,7 @@ from PySide6 import QtCore, QtWidgets
 from cnncore.examples import EXAMPLES
 
 from .arithmetic_panel import ArithmeticPanel
-from .grids import ArrayView
+from .grids import ArrayView, FilledWhenShown
 
 __all__ = ["WorkedExamplesView", "ExamplePage"]
 
@@ -31,7 +31,7 @@ _FIRST_PICK = {"strided_conv": ("z", (0, 0)), "pooling": ("y", (0, 0)), "multich
 _SETTING_NAMES = {"mode": "pooling", "stride": "stride", "size": "window", "padding": "padding"}
 
 
-class ExamplePage(QtWidgets.QWidget):
+class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
     """Editable inputs, computed results, the equations written out and the arithmetic panel."""
 
     changed = QtCore.Signal()
@@ -139,16 +139,10 @@ class ExamplePage(QtWidgets.QWidget):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         top.addWidget(split, 1)
-        self._filled = False      # the grids are filled the first time the page is shown
-
-    def showEvent(self, ev):
-        super().showEvent(ev)
-        if not self._filled:
-            self.fill()
+        self.pending = True       # the grids are filled the first time the page is shown
 
     def fill(self) -> None:
         """Put the example's numbers into the grids and select its first element (once)."""
-        self._filled = True
         self.refresh()
         first = _FIRST_PICK.get(self.example.key)
         if first is not None and self._picked is None:
@@ -163,7 +157,7 @@ class ExamplePage(QtWidgets.QWidget):
 
     # ------------------------------------------------------------ updates
     def refresh(self) -> None:
-        if not self._filled:        # still hidden: filled with the current numbers when shown
+        if self.pending:        # still hidden: filled with the current numbers when shown
             return
         ex = self.example
         for name, v in self.views.items():

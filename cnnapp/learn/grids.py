@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-__all__ = ["NumberGrid", "ArrayView", "fmt"]
+__all__ = ["NumberGrid", "ArrayView", "fmt", "FilledWhenShown"]
 
 _HILITE = QtGui.QColor(255, 140, 0)
 _CELL_W, _CELL_H = 62, 26
@@ -283,3 +283,22 @@ class ArrayView(QtWidgets.QWidget):
                     per[p][which].add(cell)
         for p, g in self._grids.items():
             g.set_marks(*per[p])
+
+
+class FilledWhenShown:
+    """Mixin (before the Qt class) for a view whose many widgets wait until it is first shown:
+    set ``pending = True`` and :meth:`fill` runs at the next show (or call :meth:`fill_now`)."""
+
+    pending = False
+
+    def fill(self) -> None:
+        raise NotImplementedError
+
+    def fill_now(self) -> None:
+        if self.pending:
+            self.pending = False
+            self.fill()
+
+    def showEvent(self, ev):
+        super().showEvent(ev)
+        self.fill_now()

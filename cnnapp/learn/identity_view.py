@@ -20,6 +20,8 @@ from cnncore.examples import MultiChannelExample, identity_maps
 from cnncore.layers import layer_class
 from cnncore.tracekeys import layer_key
 
+from .grids import FilledWhenShown
+
 __all__ = ["IdentityView"]
 
 #: Maps up to this size are shown as numbers, larger ones as heatmaps.
@@ -55,7 +57,7 @@ def _groups(maps, x, dz, w, mode):
     ]
 
 
-class IdentityView(QtWidgets.QWidget):
+class IdentityView(FilledWhenShown, QtWidgets.QWidget):
     """Choose a conv layer (of a trace, or the worked example) and see the textbook way drawn."""
 
     def __init__(self, parent=None):
@@ -110,7 +112,6 @@ class IdentityView(QtWidgets.QWidget):
         lay.addWidget(self.stack, 1)
         self._number_views: dict = {}
         self._groups: list = []
-        self._drawn = True
         self.source.currentIndexChanged.connect(self.refresh)
         self.dx_button.toggled.connect(self.refresh)
         self._fill_sources()
@@ -174,9 +175,9 @@ class IdentityView(QtWidgets.QWidget):
         self._groups = _groups(self.maps, x, dz, w, mode)
         small = max(max(np.shape(g.array)[-2:]) for g in self._groups) <= SMALL
         self.stack.setCurrentWidget(self.numbers if small else self.grid)
-        self._drawn = False
+        self.pending = True
         if self.isVisible():
-            self._draw()
+            self.fill_now()
         S = stride if isinstance(stride, tuple) else (stride, stride)
         P = padding if isinstance(padding, tuple) else (padding, padding)
         K = w.shape[2:]
@@ -188,17 +189,11 @@ class IdentityView(QtWidgets.QWidget):
     @property
     def number_views(self) -> dict:
         """``key -> ArrayView`` of the maps shown as numbers (drawn now if still waiting)."""
-        if not self._drawn:
-            self._draw()
+        self.fill_now()
         return self._number_views
 
-    def showEvent(self, ev):
-        super().showEvent(ev)
-        if not self._drawn:
-            self._draw()
-
-    def _draw(self) -> None:
-        self._drawn = True
+    def fill(self) -> None:
+        """Draw the chosen layer's maps (as numbers or heatmaps)."""
         if self.stack.currentWidget() is self.numbers:
             self._show_numbers(self._groups)
         else:
