@@ -205,9 +205,9 @@ class DrawView(QtWidgets.QWidget):
         best = int(np.argmax(p))
         hint = ""
         if self.drawing_is_small():
-            hint = ("<br><span style='font-size:small;color:#9a6700'>Your drawing is small: draw it larger, "
-                    "filling the dashed box. The network's input is blown up from it, strokes and all, "
-                    "so a tiny digit is easily misread.</span>")
+            hint = ("<br><span style='font-size:small;color:#9a6700'>A small drawing: draw it larger, "
+                    "to fill the dashed box. A tiny digit is blown up, strokes and all, and easily "
+                    "misread.</span>")
         article, digit = a_digit(best).split()
         self.answer.setText(f"Looks like {article} <b>{digit}</b><br><span style='font-size:small;color:#555'>"
                             f"{p[best]:.0%} sure</span>{hint}")
