@@ -1,7 +1,9 @@
 """Per-element arithmetic: the sum behind any single number of a forward or backward pass.
 
-Every function here takes one sample's arrays (no batch axis) and the layer's
-hyperparameters, picks one output element, and returns a :class:`Breakdown`:
+Each layer type computes the breakdowns of its own elements (``explain`` in its
+module of :mod:`cnncore.layers`); the term functions take one sample's arrays (no
+batch axis) and the layer's hyperparameters, pick one output element, and return
+a :class:`Breakdown` (:mod:`cnncore.terms`):
 the general equation in the texts' notation, every term with its real numbers,
 where each number came from (so a view can highlight it on its map), the
 total of the terms and, when known, the value the kernels computed.
@@ -17,8 +19,10 @@ Conventions (the texts' notation, 0-based as in the CMU slides):
 Window positions that fall in the zero padding are *kept* as zero terms (with
 ``Term.padding`` set) so the whole ``K×K`` window can be drawn; they add 0.
 
-:func:`breakdown` dispatches on a :class:`cnncore.trace.Trace` key such as
-``"L0.z"`` or ``"L2.dx"`` and fills in ``value`` from the trace's arrays.
+:func:`breakdown` takes a :class:`cnncore.trace.Trace` key such as ``"L0.z"`` or
+``"L2.dx"``, answers the parts every layer shares (its input, parameters, the
+arriving gradient, the loss) itself, asks the layer's type for the rest, and
+fills in ``value`` from the trace's arrays.
 """
 from __future__ import annotations
 
@@ -28,6 +32,8 @@ import math
 import numpy as np
 
 from .layers import layer_class
+# Each layer type's term functions live in its own module; these names stay importable from here
+# for the worked examples and existing callers.
 from .layers.avgpool import avgpool_backward_terms, avgpool_forward_terms
 from .layers.conv import (conv_backward_bias_terms, conv_backward_input_terms, conv_backward_weight_terms,
                           conv_forward_terms)

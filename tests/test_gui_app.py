@@ -187,6 +187,34 @@ def test_architecture_editor_add_remove_move(window):
     assert ed.summary()[-1].out_shape == (10,)
 
 
+
+def test_build_offers_every_layer_type_with_its_own_fields(window):
+    from cnncore.layers import LAYER_TYPES
+    from cnnapp.widgets.arch_editor import COLS
+    build, ed = window.build, window.build.editor
+    menu = build.findChild(QtWidgets.QToolButton, "addLayerButton").menu()
+    assert [a.text() for a in menu.actions()] == [cls.title for cls in LAYER_TYPES.values()]
+    ed.set_spec({"input": [1, 28, 28], "layers": [
+        {"type": "conv", "filters": 4, "kernel": 3, "padding": 1}, {"type": "l2pool", "size": 2},
+        {"type": "downsample", "factor": 2}, {"type": "upsample", "factor": 3},
+        {"type": "flatten"}, {"type": "dense", "units": 10}]})
+    assert ed.valid(), ed.problem()
+    col = COLS.index("Stride / factor")
+    box = ed.table.cellWidget(3, col)
+    assert isinstance(box, QtWidgets.QSpinBox) and box.value() == 3
+    box.setValue(2)                                       # the factor is edited like any count
+    assert ed.spec()["layers"][3]["factor"] == 2 and ed.summary()[3].out_shape == (4, 13, 13)
+    assert "transposed" in ed.table.item(3, COLS.index("Notes")).text()
+    assert "0 where a whole window is 0" in ed.table.item(1, COLS.index("Notes")).text()
+    ed.set_value(1, "size", 3)                            # the l2pool stride follows its window size
+    assert ed.spec()["layers"][1]["stride"] == [3, 3]
+    ed.set_value(2, "type", "upsample")
+    assert ed.spec()["layers"][2] == {"type": "upsample", "factor": 2}
+    build.confirm = lambda text: True
+    assert build.apply() is True
+    assert [l.type for l in window.state.network.layers][:4] == ["conv", "l2pool", "upsample", "upsample"]
+
+
 def _tiny_network(window):
     from cnncore.architecture import preset
     from cnncore.network import Network

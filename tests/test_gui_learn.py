@@ -313,3 +313,19 @@ def test_hidden_worked_examples_are_filled_when_first_shown(qtbot):
     want = np.asarray(page.example.params[key], dtype=float)
     got = page.views[key].grids()
     assert np.allclose(next(iter(got.values())).values().reshape(-1)[:1], want.reshape(-1)[:1])
+
+
+def test_identity_view_names_upsample_then_conv_a_transposed_convolution(panel, qtbot):
+    spec = {"input": [1, 28, 28], "layers": [
+        {"type": "conv", "filters": 2, "kernel": 5, "stride": 2},
+        {"type": "upsample", "factor": 2},
+        {"type": "conv", "filters": 2, "kernel": 3},
+        {"type": "flatten"}, {"type": "dense", "units": 10}]}
+    tr = trace(Network(spec, seed=0), np.random.default_rng(0).random((28, 28)), 4)
+    panel.set_trace(tr)
+    ident = panel.identities
+    ident.select_layer(2)
+    assert "transposed" in ident.summary.text()
+    assert np.abs(ident.maps["dx_diff"]).max() < 1e-5
+    ident.select_layer(0)
+    assert "transposed" not in ident.summary.text()

@@ -184,7 +184,18 @@ class IdentityView(FilledWhenShown, QtWidgets.QWidget):
         self.summary.setText(
             f"Stride {S[0]}, padding {P[0]}, {K[0]}×{K[1]} filters, {w.shape[1]} input map(s), "
             f"{w.shape[0]} filter(s). Largest difference from the kernels: "
-            f"dx {np.abs(self.maps['dx_diff']).max():.1e}, dW {np.abs(self.maps['dw_diff']).max():.1e}.")
+            f"dx {np.abs(self.maps['dx_diff']).max():.1e}, dW {np.abs(self.maps['dw_diff']).max():.1e}."
+            + self._before_note())
+
+    def _before_note(self) -> str:
+        """What the layer before the chosen one makes of this convolution (an upsampling layer: a
+        transposed convolution), or ""."""
+        k = self.source.currentIndex()
+        kind, i = self._sources[k] if 0 <= k < len(self._sources) else ("example", None)
+        if kind != "trace" or self.trace is None or not i:
+            return ""
+        note = layer_class(self.trace.spec["layers"][i - 1]["type"]).before_conv_note
+        return f"\n{note}" if note else ""
 
     @property
     def number_views(self) -> dict:

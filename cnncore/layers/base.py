@@ -128,6 +128,8 @@ class Layer:
     quiz_tags: dict = {}
     #: True where the app's textbook-identities view applies (a convolution's gradients).
     identities = False
+    #: What this layer and a convolution right after it make together, for the identities view.
+    before_conv_note = ""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -24,6 +24,8 @@ class Upsample(Resample):
     title = "Upsampling (insert zeros)"
     fields = (Resample.factor_field("Put S − 1 rows and columns of zeros between neighbours (S = this factor)"),)
     quiz_tags = {"forward": ("upsample",), "backward": ("upsample",)}
+    before_conv_note = TRANSPOSED_CONV_NOTE + (" Its zeros are the dilation the textbook recipe applies to dz "
+                                               "in the backward pass of a strided convolution.")
 
     @classmethod
     def build_note(cls, spec):
