@@ -28,11 +28,11 @@ def test_gallery_shows_the_answers_of_the_pass_that_found_the_mistakes(window):
     from cnncore.datasets import generated_digits
     X, y = generated_digits(20, seed=5)
     wrong = np.array([2, 7, 11])
-    answers = (y[wrong] + 1) % 10
     train = window.train
-    # The network now in the app reads these digits correctly (the starter model): a gallery
-    # that asked it would show "d → d".
-    assert np.all(window.state.network.predict(X[wrong][:, None] / 255.0) == y[wrong])
+    # Answers neither the true digit nor what the app's network says now (a gallery that asked
+    # the network again would show its answers, often "d → d").
+    now = window.state.network.predict(X[wrong][:, None] / 255.0)
+    answers = np.array([next(d for d in range(10) if d not in (t, p)) for t, p in zip(y[wrong], now)])
     train._fill_gallery(_epoch_event(wrong, answers), X, y)
     texts = [train.gallery.item(k).text() for k in range(train.gallery.count())]
     assert texts == [f"{int(t)} → {int(p)}" for t, p in zip(y[wrong], answers)]
@@ -77,7 +77,7 @@ def test_learning_rate_changes_are_marked_and_the_schedule_is_named(window, qtbo
     _tiny_network(window)
     train = window.train
     train.count.setValue(1500)
-    train.epochs.setValue(3)
+    train.epochs.setValue(100)            # long enough to be running still when the rate changes
     assert "cosine" in train.schedule.currentText().lower()
     with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
         train.start()
@@ -88,7 +88,7 @@ def test_learning_rate_changes_are_marked_and_the_schedule_is_named(window, qtbo
         marks = train.loss_plot.lr_marks()
         train.stop()
     assert "cosine schedule from&nbsp;0.003" in status and "(lr)&nbsp;now&nbsp;" in status, status
-    assert len(marks) == 1 and 0 < marks[0] <= 3
+    assert len(marks) == 1 and 0 < marks[0] <= 100
     ev = blocker.args[0]
     assert ev.val_count > 0 and f"{ev.val_count:,} held-out digits" in train.eta.text()
 
