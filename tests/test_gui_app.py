@@ -1156,6 +1156,8 @@ def test_conv_forward_step_slides_the_filter_over_the_input(window, qtbot):
         bp.slide.advance()
     k = bp.slide.position
     r, c = divmod(k, z.shape[1])
+    window.resize(window.width() - 150, window.height())     # a re-layout keeps the progress
+    qtbot.wait(200)
     shown = next(it.image for it, t in zip(bp.slide.grid.map_items(), bp.slide.grid.tiles())
                  if t.key == L + "z")
     assert np.array_equal(shown.reshape(-1)[:k + 1], z.reshape(-1)[:k + 1])

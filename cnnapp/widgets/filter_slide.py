@@ -44,8 +44,10 @@ class FilterSlideView(QtWidgets.QWidget):
         lay.addWidget(self.grid, 1)
         self.timer = QtCore.QTimer(self, interval=interval_ms)
         self.timer.timeout.connect(self.advance)
-        self._job = None
+        self._job = None            # kept after the end, so a re-layout (resize) can redraw it
+        self._done = False
         self.position = -1
+        self.grid.laidOut.connect(self._redraw)
 
     # ------------------------------------------------------------------ control
     def start(self, arrays: dict, layer_index: int, layer: dict, filter_index: int = 0) -> None:
@@ -69,13 +71,14 @@ class FilterSlideView(QtWidgets.QWidget):
                      levels=levels_for(z, True)),
         ])
         self.position = -1
+        self._done = False
         self.timer.start()
 
     def pause(self) -> None:
         self.timer.stop()
 
     def resume(self) -> None:
-        if self._job is not None:
+        if self.active():
             self.timer.start()
 
     def running(self) -> bool:
@@ -83,7 +86,7 @@ class FilterSlideView(QtWidgets.QWidget):
 
     def active(self) -> bool:
         """Started and not yet finished or stopped (running or paused)."""
-        return self._job is not None
+        return self._job is not None and not self._done
 
     def stop(self) -> None:
         self.timer.stop()
@@ -91,17 +94,24 @@ class FilterSlideView(QtWidgets.QWidget):
         self.position = -1
         self.grid.show_windows(None)
 
+    def _redraw(self) -> None:
+        """Put the progress back after the grid placed its tiles anew (they show the start)."""
+        if self._job is not None and self.position >= 0:
+            self._draw(self._job, self.position)
+            if self._done:
+                self.grid.show_windows(None)
+
     # --------------------------------------------------------------------- ticks
     def advance(self) -> None:
         job = self._job
-        if job is None:
+        if not self.active():
             return
         total = job["z"].size
         self.position = min(total - 1, self.position + max(1, total // self.TICKS))
         self._draw(job, self.position)
         if self.position >= total - 1:
             self.timer.stop()
-            self._job = None
+            self._done = True
             self.grid.show_windows(None)
             self.finished.emit()
 

@@ -168,6 +168,7 @@ class MapGrid(QtWidgets.QScrollArea):
 
     hovered = QtCore.Signal(object, object, object)
     elementClicked = QtCore.Signal(str, object)
+    laidOut = QtCore.Signal()        # the tiles were placed anew (new maps, or a resize)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -542,6 +543,7 @@ class MapGrid(QtWidgets.QScrollArea):
         rect = QtCore.QRectF(0, 0, width, height)
         self.view.setFixedSize(int(width), int(height))
         self.view.setRange(rect, padding=0, lockAspect=True)
+        self.laidOut.emit()
 
     def _common_cell(self, zoom: float) -> float | None:
         """The cell size that fits the largest plane of all groups (``uniform_cells``)."""
