@@ -77,10 +77,11 @@ class GradCheckResult:
 
     @property
     def below_floor(self) -> bool:
-        """True when the gradients differ by less than :data:`FLOOR` but not to 1e-6 relative: both
-        are then (nearly) 0, where a relative error says nothing (0 against 1e-13 is a relative
-        error of 1, yet both mean "no effect")."""
-        return self.abs_error <= FLOOR and self.rel_error > 1e-6
+        """True when both gradients are within :data:`FLOOR` of 0, or differ by less than it
+        without agreeing to 1e-6 relative: both are then (nearly) 0, where a relative error says
+        nothing (0 against 1e-13 is a relative error of 1, yet both mean "no effect")."""
+        tiny = max(abs(self.analytic), abs(self.numeric)) <= FLOOR
+        return self.abs_error <= FLOOR and (tiny or self.rel_error > 1e-6)
 
 
 def relative_error(a: float, b: float) -> float:

@@ -257,3 +257,9 @@ def test_build_updates_as_the_user_types_and_the_columns_stay_put(window, qtbot)
     qtbot.wait(20)
     assert [t.horizontalHeader().sectionViewportPosition(c) for c in range(t.columnCount())] == edges
     assert t.verticalHeader().width() == header
+
+
+def test_two_exact_zeros_are_called_zero_too():
+    from cnncore.gradcheck import GradCheckResult
+    r = GradCheckResult("input", (0, 0, 0), 0.0, 0.0, 0.0, 0.0, 0.0, 1e-5, 2.3, 2.3, 2.3)
+    assert r.agrees and r.below_floor
