@@ -35,6 +35,8 @@ from pathlib import Path
 from .activations import ACTIVATIONS
 from .layers import LAYER_TYPES as _REGISTRY
 from .layers import REQUIRED, LayerFitError, layer_class, shape_text
+from .limits import (MAX_ACTIVATIONS, MAX_ARCH_TEXT, MAX_FIELD, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_LAYERS,
+                     MAX_PARAMS)
 
 __all__ = [
     "ArchitectureError", "LayerSummary", "parse_architecture", "summarize", "infer_shapes",
@@ -172,7 +174,68 @@ def _parse_layer(i: int, layer, is_last: bool) -> dict:
     for f in cls.fields:
         value = layer[f.key] if f.key in layer else f.default_for(out, is_last)
         out[f.key] = _PARSERS[f.kind](value, f, i, layer)
+    _check_ints(out, _where(i, layer), i)
     return out
+
+
+def _check_ints(values: dict, where: str, i: int | None) -> None:
+    """Every integer of a parsed entry is at most :data:`MAX_FIELD` (Qt's spin boxes and the
+    kernels take C ints): the one bound for every field of every layer type."""
+    for key, v in values.items():
+        items = v if isinstance(v, list) else [v]
+        if any(_is_int(x) and x > MAX_FIELD for x in items):
+            raise ArchitectureError(f"{where}: '{key}' is {_show(v)}, beyond the largest number accepted "
+                                    f"({MAX_FIELD:,})", i)
+
+
+def _show(v) -> str:
+    text = json.dumps(v) if _jsonable(v) else repr(v)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _bounded_int(text: str) -> int:
+    """``json.loads``'s integer parser, refusing numbers of absurd length (Python's own limit
+    raises a ValueError past 4,300 digits, and far smaller ones are already meaningless here)."""
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ArchitectureError(f"architecture: the number {text[:20]}… has {len(text.lstrip('-')):,} digits; "
+                                f"no field accepts more than {MAX_FIELD:,}")
+    return int(text)
+
+
+def _check_depth(spec) -> None:
+    """Refuse JSON nested deeper than :data:`MAX_JSON_DEPTH` (ours is 4 deep) or with more
+    than a million values, walking it without recursion."""
+    stack, seen = [(spec, 1)], 0
+    while stack:
+        node, depth = stack.pop()
+        seen += 1
+        if depth > MAX_JSON_DEPTH or seen > 1_000_000:
+            raise ArchitectureError(f"architecture: nested {'too deeply' if depth > MAX_JSON_DEPTH else 'too large'} "
+                                    f"to be an architecture (at most {MAX_JSON_DEPTH} levels)")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def _decode(spec):
+    """The JSON text (or bytes) as Python values; a dict or list is returned as is."""
+    if isinstance(spec, (bytes, bytearray)):
+        spec = spec.decode("utf-8", errors="replace")
+    if isinstance(spec, str):
+        if len(spec) > MAX_ARCH_TEXT:
+            raise ArchitectureError(f"architecture: {len(spec):,} characters of JSON, more than the "
+                                    f"{MAX_ARCH_TEXT:,} an architecture can need")
+        try:
+            spec = json.loads(spec, parse_int=_bounded_int)
+        except json.JSONDecodeError as e:
+            raise ArchitectureError(f"architecture is not valid JSON: {e.msg} at line {e.lineno}, "
+                                    f"column {e.colno}") from None
+        except RecursionError:
+            raise ArchitectureError(f"architecture: nested too deeply to be an architecture "
+                                    f"(at most {MAX_JSON_DEPTH} levels)") from None
+    _check_depth(spec)
+    return spec
 
 
 def parse_architecture(spec) -> dict:
@@ -180,18 +243,14 @@ def parse_architecture(spec) -> dict:
 
     ``spec`` is a dict or its JSON text. Defaults are filled in and every
     ``kernel``/``stride``/``padding``/``size`` becomes ``[h, w]``. Raises
-    :class:`ArchitectureError` for bad JSON, unknown keys or layer types and
-    values of the wrong kind. Shapes are not checked here: see
+    :class:`ArchitectureError`, and nothing else, for bad JSON, unknown keys or layer
+    types, values of the wrong kind, and sizes past :mod:`cnncore.limits` (JSON text
+    longer than ``MAX_ARCH_TEXT`` or nested deeper than ``MAX_JSON_DEPTH``, more than
+    ``MAX_LAYERS`` layers, an integer above ``MAX_FIELD``, an input of more than
+    ``MAX_ACTIVATIONS`` values). Shapes are not checked here: see
     :func:`infer_shapes` and :func:`summarize`.
     """
-    if isinstance(spec, (bytes, bytearray)):
-        spec = spec.decode("utf-8", errors="replace")
-    if isinstance(spec, str):
-        try:
-            spec = json.loads(spec)
-        except json.JSONDecodeError as e:
-            raise ArchitectureError(f"architecture is not valid JSON: {e.msg} at line {e.lineno}, "
-                                    f"column {e.colno}") from None
+    spec = _decode(spec)
     if not isinstance(spec, dict):
         raise ArchitectureError(
             f"an architecture must be a JSON object with 'input' and 'layers', not {type(spec).__name__}")
@@ -204,7 +263,11 @@ def parse_architecture(spec) -> dict:
     if not (isinstance(inp, (list, tuple)) and len(inp) == 3 and all(_is_int(v) and v >= 1 for v in inp)):
         raise ArchitectureError(
             f"architecture: 'input' must be [channels, height, width] with positive integers, "
-            f"not {json.dumps(inp) if _jsonable(inp) else repr(inp)}")
+            f"not {_show(inp)}")
+    _check_ints({"input": list(inp)}, "architecture", None)
+    if inp[0] * inp[1] * inp[2] > MAX_ACTIVATIONS:
+        raise ArchitectureError(f"architecture: an input of {inp[0]}×{inp[1]}×{inp[2]} values is more than "
+                                f"the {MAX_ACTIVATIONS:,} this app handles")
     if "layers" not in spec:
         raise ArchitectureError("architecture: missing 'layers' (a list of layer objects)")
     layers = spec["layers"]
@@ -212,6 +275,8 @@ def parse_architecture(spec) -> dict:
         raise ArchitectureError(f"architecture: 'layers' must be a list, not {type(layers).__name__}")
     if not layers:
         raise ArchitectureError("architecture: 'layers' is empty; the last layer must give the 10 logits")
+    if len(layers) > MAX_LAYERS:
+        raise ArchitectureError(f"architecture: {len(layers):,} layers, more than the {MAX_LAYERS} allowed")
     out = {"input": [int(v) for v in inp],
            "layers": [_parse_layer(i, layer, i == len(layers) - 1) for i, layer in enumerate(layers)]}
     for key in ("name", "description"):
@@ -241,13 +306,28 @@ def _layer_step(i: int, layer: dict, in_shape: tuple, is_last: bool):
         out = tuple(cls.output_shape(layer, in_shape))
     except LayerFitError as e:
         raise ArchitectureError(f"layer {i} ({e.what}) {e}", i) from None
+    except (ValueError, OverflowError) as e:     # sizes past what shapes.py computes with (C ints)
+        raise ArchitectureError(f"layer {i} ({describe_layer(layer)}): {e}", i) from None
     params, macs = cls.cost(layer, in_shape, out)
+    _check_budget(i, layer, out, params)
     if is_last and out != (NUM_CLASSES,):
         got = f"{out[0]}" if len(out) == 1 else shape_text(out)
         raise ArchitectureError(
             f"layer {i} ({describe_layer(layer)}) is the last layer, so it must give {NUM_CLASSES} outputs "
             f"(one logit per digit), but it gives {got}", i)
     return out, params, macs
+
+
+def _check_budget(i: int, layer: dict, out: tuple, params: int) -> None:
+    values = 1
+    for s in out:
+        values *= s
+    if values > MAX_ACTIVATIONS:
+        raise ArchitectureError(f"layer {i} ({describe_layer(layer)}) gives {values:,} values per image, more than "
+                                f"the {MAX_ACTIVATIONS:,} this app handles", i)
+    if params > MAX_PARAMS:
+        raise ArchitectureError(f"layer {i} ({describe_layer(layer)}) has {params:,} parameters, more than "
+                                f"the {MAX_PARAMS:,} this app handles", i)
 
 
 def summarize(spec) -> list[LayerSummary]:
@@ -282,15 +362,26 @@ def _params_only(layer: dict, in_shape) -> int:
 
 
 def infer_shapes(spec) -> list[tuple[tuple, tuple]]:
-    """``[(in_shape, out_shape), ...]`` per layer; raises :class:`ArchitectureError` at the first misfit."""
+    """``[(in_shape, out_shape), ...]`` per layer.
+
+    Raises :class:`ArchitectureError` (only) for a malformed ``spec``, at the first
+    layer that does not fit, and for a network past :mod:`cnncore.limits` (more than
+    ``MAX_PARAMS`` parameters, a layer of more than ``MAX_ACTIVATIONS`` values), so a
+    :class:`~cnncore.network.Network` is never built too large for the memory.
+    """
     spec = parse_architecture(spec)
     shape = tuple(spec["input"])
     out = []
     n = len(spec["layers"])
+    total = 0
     for i, layer in enumerate(spec["layers"]):
-        new, _, _ = _layer_step(i, layer, shape, i == n - 1)
+        new, params, _ = _layer_step(i, layer, shape, i == n - 1)
+        total += params
         out.append((shape, new))
         shape = new
+    if total > MAX_PARAMS:
+        raise ArchitectureError(f"the network has {total:,} parameters, more than the {MAX_PARAMS:,} "
+                                f"this app handles")
     return out
 
 

@@ -17,14 +17,15 @@ MAX_LAYERS = 256
 #: The largest integer any architecture field (filters, units, kernel, stride, padding, size,
 #: input sizes) may hold: Qt's spin boxes and the kernels take C ints.
 MAX_FIELD = 2**31 - 1
-#: Values one layer may produce for one image (a conv's maps, a dense layer's units).
-MAX_ACTIVATIONS = 16_000_000
+#: Values one layer may produce for one image (a conv's maps, a dense layer's units), and
+#: the size of the input (a batch of 32 such maps in float32 is 512 MB).
+MAX_ACTIVATIONS = 4_000_000
 #: Characters in an architecture's JSON text (ours are a few hundred).
 MAX_ARCH_TEXT = 1_000_000
 #: Nesting of an architecture's JSON (ours is 4 deep: object, layers, layer, [h, w]).
 MAX_JSON_DEPTH = 16
 #: Digits of one integer in an architecture's JSON.
-MAX_INT_DIGITS = 12
+MAX_INT_DIGITS = 30
 #: Characters of a model's training history (JSON text).
 MAX_HISTORY_TEXT = 16_000_000
 #: Bytes of data in one IDX file once decompressed (the full MNIST training images are 47 MB).

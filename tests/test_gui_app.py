@@ -923,7 +923,8 @@ def test_build_refuses_inputs_the_app_cannot_feed_and_huge_networks(window):
     spec = preset("tiny")
     spec["layers"][0]["filters"] = 100000
     build.editor.set_spec(spec)
-    assert not build.editor.valid() and "parameters" in build.editor.problem()
+    problem = build.editor.problem()                     # too many parameters or too many values per image
+    assert not build.editor.valid() and ("parameters" in problem or "values per image" in problem)
     build.editor.set_spec(preset("tiny"))
     assert build.editor.valid() and build.apply_button.isEnabled()
 
@@ -1253,3 +1254,27 @@ def test_settings_path_that_is_not_a_regular_file_is_set_aside(qtbot):
     s.setValue("window/tab", 1)
     s.sync()
     assert path.is_file() and st.value(st.qsettings(), "window/tab", 0, int) == 1
+
+
+@pytest.mark.parametrize("value", [2**40, 10**12, 2**31])
+def test_build_refuses_a_file_with_numbers_past_c_ints_and_keeps_working(window, tmp_path, value):
+    import json as _json
+    build = window.build
+    before = build.editor.spec()
+    path = tmp_path / "huge.json"
+    path.write_text(_json.dumps({"input": [1, 28, 28], "layers": [
+        {"type": "conv", "filters": value, "kernel": 3}, {"type": "flatten"}, {"type": "dense", "units": 10}]}))
+    assert not build.open_file(path)
+    text = build.status.text()
+    assert "Could not open huge.json" in text and "largest number accepted" in text
+    assert build.editor.spec() == before and build.apply_button.isEnabled()
+    build.editor.add_layer("flatten")                          # later edits still work
+    build.load_preset("tiny")
+    assert build.editor.valid()
+
+
+def test_build_open_refuses_a_fifo_at_once(window, tmp_path):
+    path = tmp_path / "arch.json"
+    os.mkfifo(path)
+    assert not window.build.open_file(path)
+    assert "not a regular file" in window.build.status.text()

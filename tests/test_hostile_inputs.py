@@ -158,3 +158,74 @@ def test_recover_mode_always_recovers(tmp_path, case):
     assert len(ds) == 0 and ds.recovered_from is not None and ds.message
     ds.append(np.zeros((28, 28), np.uint8), 3)                # adding drawings works again
     assert len(DrawingsDataset(path)) == 1
+
+
+# ----------------------------------------------------------------------------- architectures (items 8, 9, 11)
+
+def _arch(first: dict, n_flatten: int = 1) -> dict:
+    return {"input": [1, 28, 28], "layers": [first] + [{"type": "flatten"}] * n_flatten + [{"type": "dense", "units": 10}]}
+
+
+ARCH_CASES = {
+    "nested 1000 deep": '{"input": [1, 28, 28], "layers": ' + "[" * 1000 + "]" * 1000 + "}",
+    "4301 digits": '{"layers": [{"type": "dense", "units": ' + "7" * 4301 + "}]}",
+    "kernel 2^40": json.dumps(_arch({"type": "conv", "filters": 8, "kernel": 2**40})),
+    "padding 2^31-1": json.dumps(_arch({"type": "conv", "filters": 8, "kernel": 3, "padding": 2**31 - 1})),
+    "stride past 2^31 sizes": json.dumps({"input": [1, 2**31 - 1, 2**31 - 1], "layers": [
+        {"type": "conv", "filters": 1, "kernel": 1, "padding": 2**31 - 1}, {"type": "flatten"},
+        {"type": "dense", "units": 10}]}),
+    "10^9 filters": json.dumps(_arch({"type": "conv", "filters": 10**9, "kernel": 3})),
+    "150 M parameters": json.dumps({"input": [1, 28, 28], "layers": [
+        {"type": "flatten"}, {"type": "dense", "units": 190_000}, {"type": "dense", "units": 10}]}),
+}
+
+
+@pytest.mark.parametrize("case", list(ARCH_CASES))
+def test_architecture_api_raises_only_architecture_error(case):
+    from cnncore.architecture import ArchitectureError, infer_shapes, parse_architecture, summarize
+    text = ARCH_CASES[case]
+    for fn in (parse_architecture, summarize, infer_shapes, Network):
+        out, peak = peak_mb(fn, text)
+        if isinstance(out, Exception):
+            assert isinstance(out, ArchitectureError), f"{fn.__name__}: {out!r}"
+            assert "\n" not in str(out)
+        else:
+            assert fn in (parse_architecture, summarize)     # only these may accept a network too large
+        assert peak < 64, f"{fn.__name__}: {peak:.0f} MB"
+    with pytest.raises(ArchitectureError):
+        Network(text)
+
+
+def test_model_file_with_a_hostile_architecture_is_a_model_file_error(model_path, tmp_path, capsys):
+    for i, text in enumerate(ARCH_CASES.values()):
+        bad = tmp_path / f"arch{i}.npz"
+        rewrite_zip(model_path, bad, {"architecture.npy": None})
+        with zipfile.ZipFile(bad, "a") as z:
+            buf = io.BytesIO()
+            np.save(buf, np.array(text))
+            z.writestr("architecture.npy", buf.getvalue())
+        out, peak = peak_mb(load_model, bad)
+        assert isinstance(out, ModelFileError) and "\n" not in str(out), repr(out)
+        assert peak < 64
+
+
+def test_the_command_line_shares_the_apps_parameter_limit(tmp_path, capsys):
+    arch = tmp_path / "big.json"
+    arch.write_text(ARCH_CASES["150 M parameters"])
+    err = cli_one_line(capsys, ["train", "--arch", str(arch), "--count", "20", "--epochs", "1",
+                                "--out", str(tmp_path / "m.npz")])
+    assert "20,000,000" in err and not (tmp_path / "m.npz").exists()
+
+
+def test_layer_count_is_capped_and_refused_quickly():
+    import time
+
+    from cnncore.architecture import ArchitectureError, parse_architecture
+    from cnncore.limits import MAX_LAYERS
+    spec = {"input": [1, 28, 28], "layers": [{"type": "flatten"}] * 200_000 + [{"type": "dense", "units": 10}]}
+    t0 = time.perf_counter()
+    with pytest.raises(ArchitectureError, match=f"more than the {MAX_LAYERS} allowed"):
+        parse_architecture(spec)
+    assert time.perf_counter() - t0 < 5
+    ok = {"input": [1, 28, 28], "layers": [{"type": "flatten"}] * (MAX_LAYERS - 1) + [{"type": "dense", "units": 10}]}
+    assert len(parse_architecture(ok)["layers"]) == MAX_LAYERS

@@ -168,9 +168,14 @@ class BuildView(QtWidgets.QWidget):
         self.status.setText(text)
 
     def open_file(self, path) -> bool:
+        from cnncore._safeio import read_regular
+        from cnncore.limits import MAX_ARCH_TEXT
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = read_regular(path, 4 * MAX_ARCH_TEXT).decode("utf-8")   # never a FIFO or a device
             self.editor.set_spec(text)
+        except OSError as e:
+            self._error(f"Could not open {Path(path).name}: {e.strerror or e}")
+            return False
         except Exception as e:
             self._error(f"Could not open {Path(path).name}: {e}")
             return False

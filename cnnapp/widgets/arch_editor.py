@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnncore import activations
 from cnncore.layers import LAYER_TYPES as REGISTRY
+from cnncore.limits import MAX_PARAMS  # the one parameter limit of the app and the command line
 
 #: The layer types (cnncore's registry, in menu order) and the activations.
 LAYER_TYPES = tuple(REGISTRY)
@@ -62,10 +63,6 @@ def _shape_text(shape) -> str:
     if shape is None:
         return "—"
     return " × ".join(str(s) for s in shape)
-
-
-# Far beyond any network that trains in minutes on a laptop CPU; past it, memory runs out.
-MAX_PARAMS = 20_000_000
 
 
 class ArchitectureEditor(QtWidgets.QWidget):
