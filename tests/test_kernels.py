@@ -310,7 +310,7 @@ def test_non_contiguous_and_other_dtypes_are_converted():
 
 
 def test_thread_count_does_not_change_results(monkeypatch):
-    monkeypatch.setattr(cnncore.kernels, "_PARALLEL_MIN_WORK", 0)     # every call may use threads
+    monkeypatch.setattr(cnncore._threads, "_PARALLEL_MIN_WORK", 0)     # every call may use threads
     rng = np.random.default_rng(8)
     x = rng.standard_normal((16, 4, 14, 14)).astype(np.float32)
     w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)

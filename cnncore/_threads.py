@@ -1,0 +1,62 @@
+"""How many threads the kernels use, in one place (read by every kernel call)."""
+from __future__ import annotations
+
+import numbers
+import os
+
+from . import _kernels
+
+__all__ = ["MAX_THREADS", "set_num_threads", "get_num_threads", "openmp_enabled", "threads_for"]
+
+# Below this many multiply-adds a call runs on one thread: waking a second
+# thread costs more than it saves on a layer this small.
+_PARALLEL_MIN_WORK = 1_000_000
+
+
+def _cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# More threads than this only add overhead, and an absurd count makes the OpenMP
+# runtime fail to create them (a crash, not an error).
+MAX_THREADS = max(64, 4 * _cpus())
+
+
+def _default_threads() -> int:
+    env = os.environ.get("CNNCORE_NUM_THREADS", "").strip()
+    if env:
+        try:
+            return min(max(1, int(env)), MAX_THREADS)
+        except ValueError:
+            pass
+    return _cpus()
+
+
+_num_threads = _default_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads in the kernels, 1 to :data:`MAX_THREADS` (default: the CPUs
+    this process may run on, or the ``CNNCORE_NUM_THREADS`` environment variable)."""
+    global _num_threads
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"set_num_threads expects an int from 1 to {MAX_THREADS}, got {n!r}")
+    _num_threads = int(n)
+
+
+def get_num_threads() -> int:
+    """The number of threads the kernels use for large enough calls."""
+    return _num_threads
+
+
+def openmp_enabled() -> bool:
+    """True when the kernels were built with OpenMP and can use several threads."""
+    return _kernels.openmp_enabled()
+
+
+def threads_for(work: int) -> int:
+    """Threads for a call of ``work`` multiply-adds (or elements): 1 below the threshold."""
+    return _num_threads if work >= _PARALLEL_MIN_WORK else 1

@@ -1,0 +1,401 @@
+"""Prepared kernel calls: check once, then run lean.
+
+A plan is made for one layer shape: batch size, input shape ``(C, H, W)``,
+window, stride, padding and dtype. Its constructor validates all of them and
+derives every shape once, lays out the padded buffers and the filter taps'
+offsets, and owns the output and scratch buffers. Its calls then only check
+what memory safety needs and run the loop nests of :mod:`cnncore._kernels`::
+
+    plan = ConvPlan(64, (1, 28, 28), 8, (5, 5), (1, 1), (0, 0), np.float32)
+    z = plan.forward(x, W, b)                       # x (64, 1, 28, 28) float32
+    dx, dW, db = plan.backward(dz, x, W)
+
+The checked functions of :mod:`cnncore.kernels` validate their arguments,
+build a plan and run it, so there is one implementation and a plan's results
+are bit for bit those of the checked functions.
+
+Rules for callers:
+
+* An array a plan returns is one of its own buffers, valid until the plan's
+  next call of the same kind: ``forward`` overwrites what the last ``forward``
+  returned, ``backward`` what the last ``backward`` returned (so ``z`` from a
+  forward pass is still there after the backward pass of the same step).
+  Copy what you keep longer.
+* One thread at a time per plan. Code that may run while another thread uses
+  a plan (``Network.predict``, ``forward(keep=False)``) calls the checked
+  functions, which build a plan of their own with fresh buffers.
+* What a call still checks, because a wrong array would make the unchecked
+  loops read or write out of bounds: the shape and dtype of every array
+  argument (one tuple and one dtype comparison each). Contiguity is checked by
+  the kernels' typed memoryviews (a ``ValueError``) or does not matter
+  because the call copies the array into its own padded buffer.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+
+import numpy as np
+
+from . import _kernels
+from ._threads import threads_for
+from .shapes import conv_output_size, pair
+
+__all__ = ["ConvPlan", "MaxPoolPlan", "AvgPoolPlan"]
+
+# Block sizes of the wide-row loops in _kernels.pyx (FB filters × PB positions).
+_FB, _PB = 4, 32
+
+
+# ---------------------------------------------------------------- checking, once
+
+def _count(value, name: str) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    return int(value)
+
+
+def _chw(in_shape) -> tuple[int, int, int]:
+    try:
+        dims = tuple(in_shape)
+    except TypeError:
+        dims = ()
+    if len(dims) != 3:
+        raise ValueError(f"in_shape must be 3 ints (C, H, W), got {in_shape!r}")
+    return tuple(_count(d, "every size of in_shape") for d in dims)
+
+
+def _float_dtype(dtype) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def _expect(a, shape: tuple, dtype: np.dtype, name: str) -> None:
+    """The one check per array and call: the plan's loops index by these sizes."""
+    if a.shape != shape or a.dtype != dtype:
+        raise ValueError(f"{name} must be a {dtype} array of shape {shape} for this plan, "
+                         f"got {a.dtype} {a.shape}")
+
+
+# ---------------------------------------------------------------- layout
+
+def _round_up(n: int, m: int) -> int:
+    return -(-n // m) * m
+
+
+def _slack(KW: int) -> int:
+    return KW + _PB
+
+
+@functools.lru_cache(maxsize=64)
+def _tap_offsets(C: int, KH: int, KW: int, Hp: int, Wp: int) -> np.ndarray:
+    """Offset ``c·Hp·Wp + i·Wp + j`` of every filter tap (c, i, j), in row-major order."""
+    c, i, j = np.meshgrid(np.arange(C), np.arange(KH), np.arange(KW), indexing="ij")
+    off = (c * Hp * Wp + i * Wp + j).ravel().astype(np.intp)
+    off.flags.writeable = False
+    return off
+
+
+class _Padded:
+    """``(N, C, Hp, Wp)`` planes back to back in one zeroed flat buffer, plus ``slack``
+    trailing zeros the wide-row tiles may read past the last plane. Data goes into
+    ``inner`` (``rows`` × ``cols`` of every plane); everything else stays zero."""
+
+    def __init__(self, shape, dt, slack: int, rows: slice, cols: slice):
+        size = math.prod(shape)
+        self.buf = np.zeros(size + slack, dtype=dt)
+        self.view = self.buf[:size].reshape(shape)
+        self.inner = self.view[:, :, rows, cols]
+
+
+class _WideConv:
+    """Stride-1 'valid' convolution of a :class:`_Padded` input with ``F`` filters of
+    ``KH×KW`` taps, laid out in wide rows; ``result`` is the ``(N, F, Ho, Wo)`` view of
+    the outputs. ``rows`` is an ``(F, C·KH·KW)`` weight buffer when the filters do not
+    fill whole blocks of ``_FB`` (or ``own_weights``), else ``None``."""
+
+    def __init__(self, src: _Padded, F: int, KH: int, KW: int, own_weights: bool = False):
+        N, C, Hp, Wp = src.view.shape
+        dt = src.buf.dtype
+        Ho, Wo = Hp - KH + 1, Wp - KW + 1
+        Fr, Lr = _round_up(F, _FB), _round_up(Ho * Wp, _PB)
+        self.src, self.sample = src.buf, C * Hp * Wp
+        self.off = _tap_offsets(C, KH, KW, Hp, Wp)
+        # the last tile reads up to here: the slack must cover it (see _slack)
+        if (N - 1) * C * Hp * Wp + self.off[-1] + Lr > src.buf.size:
+            raise RuntimeError("cnncore: input buffer too short for the wide-row tiles")
+        padded = Fr != F or own_weights       # zero rows fill the last block of filters
+        self.wt = np.zeros((Fr, C * KH * KW), dtype=dt) if padded else None
+        self.rows = self.wt[:F] if padded else None
+        self.bias = np.zeros(Fr, dtype=dt)
+        self.F = F
+        self.out = np.empty((N, Fr, Lr), dtype=dt)
+        self.result = self.out[:, :F, :Ho * Wp].reshape(N, F, Ho, Wp)[:, :, :, :Wo]
+
+    def run(self, wt, b, nt: int):
+        """``wt (F, C·KH·KW)`` (may be ``rows``, already filled), ``b (F,)`` or ``None`` for 0."""
+        if self.wt is not None:
+            if wt is not self.rows:
+                self.rows[...] = wt
+            wt = self.wt
+        if b is not None:
+            if self.F == self.bias.shape[0]:
+                bias = b
+            else:
+                self.bias[:self.F] = b
+                bias = self.bias
+        else:
+            bias = self.bias
+        _kernels.conv_wide(self.src, self.sample, self.off, wt, bias, self.out, nt)
+        return self.result
+
+
+def _dw_from_windows(dz, xp, KH, KW, SH, SW):
+    """``dw`` summed over the forward windows only (NumPy; the exact path for non-finite inputs)."""
+    N, F, Ho, Wo = dz.shape
+    win = np.lib.stride_tricks.sliding_window_view(xp, (KH, KW), axis=(2, 3))
+    win = win[:, :, :(Ho - 1) * SH + 1:SH, :(Wo - 1) * SW + 1:SW]        # (N, C, Ho, Wo, KH, KW)
+    return np.ascontiguousarray(np.einsum("nfyx,ncyxij->fcij", dz, win))
+
+
+# ------------------------------------------------------------- convolution
+
+class _FilterGradParts:
+    """Buffers of ``dw``: the dilated ``dz`` in wide rows (zeros elsewhere) and the outputs."""
+
+    def __init__(self, N, F, C, KH, KW, Hd, Wd, Wp, SH, SW, dt):
+        Fr, Lr = _round_up(F, _FB), _round_up(Hd * Wp, _PB)
+        self.dzw = np.zeros((N, Fr, Lr), dtype=dt)
+        self.dz_into = self.dzw[:, :F, :Hd * Wp].reshape(N, F, Hd, Wp)[:, :, ::SH, :Wd:SW]
+        self.dwt = np.empty((Fr, C * KH * KW), dtype=dt) if Fr != F else None
+        self.dw = np.empty((F, C, KH, KW), dtype=dt)
+        self.db = np.empty(F, dtype=dt)
+
+
+class _InputGradParts:
+    """Buffers of ``dx``: the dilated ``dz`` padded by ``K − 1``, the flipped filters and ``dx``."""
+
+    def __init__(self, plan: "ConvPlan", Hd: int, Wd: int):
+        N, C, H, W = plan.x_shape
+        F, _, KH, KW = plan.w_shape
+        (SH, SW), (PH, PW) = plan.stride, plan.padding
+        Hp, Wp = H + 2 * PH, W + 2 * PW
+        self.dpad = _Padded((N, F, Hp + KH - 1, Wp + KW - 1), plan.dtype, _slack(KW),
+                            slice(KH - 1, KH - 1 + Hd, SH), slice(KW - 1, KW - 1 + Wd, SW))
+        self.conv = _WideConv(self.dpad, C, KH, KW, own_weights=True)      # result (N, C, Hp, Wp)
+        # w(f, c, i, j) lands at row c, tap (f, KH−1−i, KW−1−j): rot180(w), channels swapped
+        self.flipped = self.conv.rows.reshape(C, F, KH, KW).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+        self.strip = self.conv.result[:, :, PH:PH + H, PW:PW + W]
+        self.dx = np.empty((N, C, H, W), dtype=plan.dtype)
+
+
+class ConvPlan:
+    """A convolution layer's forward and backward pass for one batch size.
+
+    ``ConvPlan(batch, in_shape=(C, H, W), filters, kernel=(KH, KW), stride=(SH, SW),
+    padding=(PH, PW), dtype)``; ``kernel``, ``stride`` and ``padding`` also take one
+    int. Raises ``ValueError``/``TypeError`` for a bad argument and
+    :class:`~cnncore.shapes.ShapeError` when the window does not fit.
+    """
+
+    def __init__(self, batch, in_shape, filters, kernel, stride=1, padding=0, dtype=np.float32):
+        N, (C, H, W), F = _count(batch, "batch"), _chw(in_shape), _count(filters, "filters")
+        KH, KW = pair(kernel, "kernel")
+        SH, SW = pair(stride, "stride")
+        PH, PW = pair(padding, "padding", minimum=0)
+        Ho, Wo = conv_output_size((H, W), (KH, KW), (SH, SW), (PH, PW))
+        self.dtype = _float_dtype(dtype)
+        self.batch = N
+        self.in_shape, self.out_shape = (C, H, W), (F, Ho, Wo)
+        self.kernel, self.stride, self.padding = (KH, KW), (SH, SW), (PH, PW)
+        self.x_shape, self.w_shape, self.z_shape = (N, C, H, W), (F, C, KH, KW), (N, F, Ho, Wo)
+        self._taps = C * KH * KW
+        self._hd_wd = (Ho - 1) * SH + 1, (Wo - 1) * SW + 1       # dz dilated by the stride
+        self._fwd_work = N * F * Ho * Wo * C * KH * KW * SH * SW
+        self._bwd_work = N * F * self._hd_wd[0] * self._hd_wd[1] * C * KH * KW
+        self._xpad = self._fwd = self._dw = self._dx = None       # laid out on first use
+
+    def _input(self) -> _Padded:
+        """The zero-padded input, shared by the forward pass and the filter gradient."""
+        if self._xpad is None:
+            N, C, H, W = self.x_shape
+            (PH, PW), KW = self.padding, self.kernel[1]
+            self._xpad = _Padded((N, C, H + 2 * PH, W + 2 * PW), self.dtype, _slack(KW),
+                                 slice(PH, PH + H), slice(PW, PW + W))
+        return self._xpad
+
+    def _forward_parts(self):
+        conv = _WideConv(self._input(), self.w_shape[0], *self.kernel)
+        SH, SW = self.stride
+        picked = conv.result[:, :, ::SH, ::SW] if SH > 1 or SW > 1 else conv.result
+        self._fwd = conv, picked, np.empty(self.z_shape, dtype=self.dtype)
+        return self._fwd
+
+    def forward(self, x, w, b):
+        """``z (N, F, Ho, Wo)`` for ``x (N, C, H, W)``, ``w (F, C, KH, KW)``, ``b (F,)``
+        (see :func:`cnncore.kernels.conv2d_forward`)."""
+        dt = self.dtype
+        _expect(x, self.x_shape, dt, "x")
+        _expect(w, self.w_shape, dt, "w")
+        _expect(b, self.z_shape[1:2], dt, "b")
+        conv, picked, z = self._fwd or self._forward_parts()
+        self._xpad.inner[...] = x
+        conv.run(w.reshape(self.w_shape[0], self._taps), b, threads_for(self._fwd_work))
+        np.copyto(z, picked)
+        return z
+
+    def backward(self, dz, x, w, need_dx=True, dw=None, db=None):
+        """``(dx or None, dw, db)`` for ``dz`` of the shape :meth:`forward` gives (see
+        :func:`cnncore.kernels.conv2d_backward`). ``dw``/``db`` may name C-contiguous
+        arrays of the plan's dtype to write the gradients into (a network's flat
+        gradient buffer); by default they are the plan's own."""
+        dt = self.dtype
+        _expect(dz, self.z_shape, dt, "dz")
+        _expect(x, self.x_shape, dt, "x")
+        _expect(w, self.w_shape, dt, "w")
+        parts = self._dw or self._filter_grad_parts()
+        dw = parts.dw if dw is None else _out(dw, self.w_shape, dt, "dw")
+        db = parts.db if db is None else _out(db, self.z_shape[1:2], dt, "db")
+        nt = threads_for(self._bwd_work)
+        self._filter_grad(parts, dz, x, dw, nt)
+        np.sum(dz, axis=(0, 2, 3), out=db)
+        dx = self._input_grad(dz, w, nt) if need_dx else None
+        return dx, dw, db
+
+    def _filter_grad_parts(self):
+        N, C, H, W = self.x_shape
+        F, _, KH, KW = self.w_shape
+        Wp = W + 2 * self.padding[1]
+        self._dw = _FilterGradParts(N, F, C, KH, KW, *self._hd_wd, Wp, *self.stride, self.dtype)
+        return self._dw
+
+    def _filter_grad(self, parts, dz, x, dw, nt):
+        """dw: the padded input correlated with the dilated dz, laid out in wide rows."""
+        xpad = self._input()
+        xpad.inner[...] = x
+        np.copyto(parts.dz_into, dz)
+        N, C, Hp, Wp = xpad.view.shape
+        F, _, KH, KW = self.w_shape
+        dwt = dw.reshape(F, self._taps) if parts.dwt is None else parts.dwt
+        _kernels.conv_filter_grad(xpad.buf, C * Hp * Wp, N, C, KH, KW, Hp, Wp, parts.dzw, dwt, nt)
+        if parts.dwt is not None:
+            dw[...] = parts.dwt[:F].reshape(self.w_shape)
+        if not np.isfinite(dw).all() and not np.isfinite(xpad.view).all():
+            # The wide rows multiply input pixels outside every window by zero, and
+            # 0·NaN is NaN: recompute from the windows alone, so a NaN or inf in x
+            # reaches exactly the taps that saw it.
+            dw[...] = _dw_from_windows(dz, xpad.view, KH, KW, *self.stride)
+
+    def _input_grad(self, dz, w, nt):
+        """dx: dilate dz, pad by K − 1 (and by the rows no window reached), convolve
+        with the flipped filters, strip the forward padding P."""
+        parts = self._dx or self._input_grad_parts()
+        np.copyto(parts.dpad.inner, dz)
+        np.copyto(parts.flipped, w)
+        parts.conv.run(parts.conv.rows, None, nt)
+        np.copyto(parts.dx, parts.strip)
+        return parts.dx
+
+    def _input_grad_parts(self):
+        self._dx = _InputGradParts(self, *self._hd_wd)
+        return self._dx
+
+
+def _out(a, shape, dt, name):
+    """An output array given by the caller: written through a reshaped view, so it must be contiguous."""
+    _expect(a, shape, dt, name)
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    return a
+
+
+# ----------------------------------------------------------------- pooling
+
+class _PoolPlan:
+    """Shared set-up of the pooling plans: ``stride`` defaults to ``size``."""
+
+    def __init__(self, batch, in_shape, size, stride=None, dtype=np.float32):
+        N, (C, H, W) = _count(batch, "batch"), _chw(in_shape)
+        KH, KW = pair(size, "size")
+        SH, SW = pair(stride if stride is not None else (KH, KW), "stride")
+        Ho, Wo = conv_output_size((H, W), (KH, KW), (SH, SW), 0)
+        self.dtype = _float_dtype(dtype)
+        self.batch = N
+        self.in_shape, self.out_shape = (C, H, W), (C, Ho, Wo)
+        self.size, self.stride = (KH, KW), (SH, SW)
+        self.x_shape, self.y_shape = (N, C, H, W), (N, C, Ho, Wo)
+        self._work = N * C * H * W
+        self._y = self._dx = None                 # allocated on first use
+
+    def _y_buffer(self):
+        if self._y is None:
+            self._y = np.empty(self.y_shape, dtype=self.dtype)
+        return self._y
+
+    def _dx_zeroed(self):
+        if self._dx is None:
+            self._dx = np.zeros(self.x_shape, dtype=self.dtype)
+        else:
+            self._dx.fill(0)
+        return self._dx
+
+
+def route_to_winners(dy, argmax, dx, nt: int):
+    """``dx`` (zeroed) ``+= dy`` at each window's winner; a ``ValueError`` for an
+    ``argmax`` outside the plane (the kernel skips those, so nothing is written out of bounds)."""
+    bad = _kernels.maxpool_backward(dy, argmax, dx, nt)
+    if bad:
+        H, W = dx.shape[2:]
+        raise ValueError(f"argmax holds {bad} indices outside the {H}×{W} input plane "
+                         f"(valid: 0 to {H * W - 1})")
+    return dx
+
+
+class MaxPoolPlan(_PoolPlan):
+    """Max pooling for one batch size: ``forward(x) -> (y, argmax)``, ``backward(dy) -> dx``
+    (routing ``dy`` by the ``argmax`` of the last forward pass)."""
+
+    def __init__(self, batch, in_shape, size, stride=None, dtype=np.float32):
+        super().__init__(batch, in_shape, size, stride, dtype)
+        self._argmax = None
+
+    def forward(self, x):
+        _expect(x, self.x_shape, self.dtype, "x")
+        y = self._y_buffer()
+        if self._argmax is None:
+            self._argmax = np.empty(self.y_shape, dtype=np.int64)
+        (KH, KW), (SH, SW) = self.size, self.stride
+        _kernels.maxpool_forward(x, y, self._argmax, KH, KW, SH, SW, threads_for(self._work))
+        return y, self._argmax
+
+    def backward(self, dy, argmax=None):
+        """``dx``; ``argmax`` defaults to the one the last :meth:`forward` returned."""
+        _expect(dy, self.y_shape, self.dtype, "dy")
+        if argmax is None:
+            argmax = self._argmax
+            if argmax is None:
+                raise ValueError("backward needs the argmax of a forward pass first")
+        else:
+            _expect(argmax, self.y_shape, np.dtype(np.int64), "argmax")
+        return route_to_winners(dy, argmax, self._dx_zeroed(), threads_for(self._work))
+
+
+class AvgPoolPlan(_PoolPlan):
+    """Mean pooling for one batch size: ``forward(x) -> y``, ``backward(dy) -> dx``."""
+
+    def forward(self, x):
+        _expect(x, self.x_shape, self.dtype, "x")
+        y = self._y_buffer()
+        (KH, KW), (SH, SW) = self.size, self.stride
+        _kernels.avgpool_forward(x, y, KH, KW, SH, SW, threads_for(self._work))
+        return y
+
+    def backward(self, dy):
+        _expect(dy, self.y_shape, self.dtype, "dy")
+        dx = self._dx_zeroed()
+        (KH, KW), (SH, SW) = self.size, self.stride
+        _kernels.avgpool_backward(dy, dx, KH, KW, SH, SW, threads_for(self._work))
+        return dx
