@@ -9,7 +9,9 @@
 # GUI thread and other programs share the cores, and a statically assigned
 # share would make each call wait for whichever thread was descheduled
 # (measured: 1 ms calls taking 20 ms on a loaded 2-core machine). Each item
-# owns its outputs, so the schedule never changes a result.
+# owns its outputs, so the schedule never changes a result. With one thread the
+# same items run in a plain loop: entering an OpenMP region costs about 0.6 µs,
+# a good part of a whole layer at batch 1.
 #
 # One convolution loop serves the whole layer, the way the texts derive it:
 #   forward      z  = x ⋆ w                        (stride 1; stride S keeps every S-th output)
@@ -87,12 +89,26 @@ def conv_wide(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[:
     """
     cdef Py_ssize_t N = out.shape[0], Fr = out.shape[1], Lr = out.shape[2]
     cdef Py_ssize_t T = off.shape[0], blocks = Fr // FB
-    cdef Py_ssize_t item, n, fb
+    cdef Py_ssize_t item
+    if nthreads == 1:
+        with nogil:
+            for item in range(N * blocks):
+                _wide_item(item, blocks, &xbuf[0], sample_stride, &off[0], T, &wt[0, 0], &b[0],
+                           &out[0, 0, 0], Fr, Lr)
+        return
     for item in prange(N * blocks, nogil=True, num_threads=nthreads, schedule="guided"):
-        n = item // blocks
-        fb = item % blocks
-        _wide_block(&xbuf[n * sample_stride], &off[0], T, &wt[fb * FB, 0], T,
-                    &b[fb * FB], &out[n, fb * FB, 0], Lr, Lr)
+        _wide_item(item, blocks, &xbuf[0], sample_stride, &off[0], T, &wt[0, 0], &b[0],
+                   &out[0, 0, 0], Fr, Lr)
+
+
+cdef inline void _wide_item(Py_ssize_t item, Py_ssize_t blocks, const real* xbuf,
+                            Py_ssize_t sample_stride, const Py_ssize_t* off, Py_ssize_t T,
+                            const real* wt, const real* b, real* out, Py_ssize_t Fr,
+                            Py_ssize_t Lr) noexcept nogil:
+    """One (sample, block of FB filters) item of :func:`conv_wide`."""
+    cdef Py_ssize_t n = item // blocks, fb = item % blocks
+    _wide_block(xbuf + n * sample_stride, off, T, wt + fb * FB * T, T, b + fb * FB,
+                out + (n * Fr + fb * FB) * Lr, Lr, Lr)
 
 
 def conv_filter_grad(const real[::1] xbuf, Py_ssize_t sample_stride, Py_ssize_t N,
@@ -106,15 +122,28 @@ def conv_filter_grad(const real[::1] xbuf, Py_ssize_t sample_stride, Py_ssize_t 
     Items are (block of FB filters, c, i) triples; each owns its dw elements, so
     the sums run in a fixed order whatever the thread count.
     """
-    cdef Py_ssize_t Fr = dzw.shape[1], Lr = dzw.shape[2], T = C * KH * KW
+    cdef Py_ssize_t Fr = dzw.shape[1], Lr = dzw.shape[2]
     cdef Py_ssize_t blocks = Fr // FB
-    cdef Py_ssize_t item, fb, c, i
+    cdef Py_ssize_t item
+    if nthreads == 1:
+        with nogil:
+            for item in range(blocks * C * KH):
+                _dw_item(item, &xbuf[0], sample_stride, N, C, KH, KW, Hp, Wp, &dzw[0, 0, 0], Fr, Lr,
+                         &dw[0, 0])
+        return
     for item in prange(blocks * C * KH, nogil=True, num_threads=nthreads, schedule="guided"):
-        fb = item // (C * KH)
-        c = (item // KH) % C
-        i = item % KH
-        _dw_row(&xbuf[c * Hp * Wp + i * Wp], N, sample_stride, &dzw[0, 0, 0], Fr, Lr, fb * FB,
-                KW, &dw[fb * FB, (c * KH + i) * KW], T)
+        _dw_item(item, &xbuf[0], sample_stride, N, C, KH, KW, Hp, Wp, &dzw[0, 0, 0], Fr, Lr, &dw[0, 0])
+
+
+cdef inline void _dw_item(Py_ssize_t item, const real* xbuf, Py_ssize_t sample_stride,
+                          Py_ssize_t N, Py_ssize_t C, Py_ssize_t KH, Py_ssize_t KW,
+                          Py_ssize_t Hp, Py_ssize_t Wp, const real* dzw, Py_ssize_t Fr,
+                          Py_ssize_t Lr, real* dw) noexcept nogil:
+    """One (block of FB filters, c, i) item of :func:`conv_filter_grad`."""
+    cdef Py_ssize_t T = C * KH * KW
+    cdef Py_ssize_t fb = item // (C * KH), c = (item // KH) % C, i = item % KH
+    _dw_row(xbuf + c * Hp * Wp + i * Wp, N, sample_stride, dzw, Fr, Lr, fb * FB,
+            KW, dw + fb * FB * T + (c * KH + i) * KW, T)
 
 
 # --------------------------------------------------------------------------
@@ -148,42 +177,54 @@ def maxpool_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
                     int nthreads):
     """Each output row starts from its windows' top-left elements, then takes in
     the other window members one (i, j) at a time across the whole row, so the
-    inner loop is branch-free and vectorises."""
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], W = x.shape[3]
+    inner loop is branch-free and vectorises. Items are (sample, channel) planes."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t Ho = y.shape[2], Wo = y.shape[3]
-    cdef Py_ssize_t item, n, c, oy, ox, i, j, r
+    cdef Py_ssize_t item
+    if nthreads == 1:
+        with nogil:
+            for item in range(N * C):
+                _maxpool_plane(&x[0, 0, 0, 0] + item * H * W, &y[0, 0, 0, 0] + item * Ho * Wo,
+                               &argmax[0, 0, 0, 0] + item * Ho * Wo, W, Ho, Wo, KH, KW, SH, SW)
+        return
+    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
+        _maxpool_plane(&x[0, 0, 0, 0] + item * H * W, &y[0, 0, 0, 0] + item * Ho * Wo,
+                       &argmax[0, 0, 0, 0] + item * Ho * Wo, W, Ho, Wo, KH, KW, SH, SW)
+
+
+cdef inline void _maxpool_plane(const real* x, real* y, long long* argmax, Py_ssize_t W,
+                                Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t KH, Py_ssize_t KW,
+                                Py_ssize_t SH, Py_ssize_t SW) noexcept nogil:
+    cdef Py_ssize_t oy, ox, i, j, r
     cdef long long base
     cdef const real* src
     cdef real* yrow
     cdef long long* arow
     cdef real v, best
     cdef bint take
-    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
-        n = item // C
-        c = item % C
-        if KH == 2 and KW == 2 and SH == 2 and SW == 2:
-            _maxpool_2x2_plane(&x[n, c, 0, 0], &y[n, c, 0, 0], &argmax[n, c, 0, 0], W, Ho, Wo)
-            continue
-        for oy in range(Ho):
-            r = oy * SH
-            yrow = &y[n, c, oy, 0]
-            arow = &argmax[n, c, oy, 0]
-            src = &x[n, c, r, 0]
-            for ox in range(Wo):
-                yrow[ox] = src[ox * SW]
-                arow[ox] = r * W + ox * SW
-            for i in range(KH):
-                src = &x[n, c, r + i, 0]
-                for j in range(KW):
-                    if i == 0 and j == 0:
-                        continue
-                    base = (r + i) * W + j
-                    for ox in range(Wo):
-                        v = src[ox * SW + j]
-                        best = yrow[ox]
-                        take = _wins(v, best)
-                        yrow[ox] = v if take else best
-                        arow[ox] = (base + ox * SW) if take else arow[ox]
+    if KH == 2 and KW == 2 and SH == 2 and SW == 2:
+        _maxpool_2x2_plane(x, y, argmax, W, Ho, Wo)
+        return
+    for oy in range(Ho):
+        r = oy * SH
+        yrow = y + oy * Wo
+        arow = argmax + oy * Wo
+        src = x + r * W
+        for ox in range(Wo):
+            yrow[ox] = src[ox * SW]
+            arow[ox] = r * W + ox * SW
+        for i in range(KH):
+            src = x + (r + i) * W
+            for j in range(KW):
+                if i == 0 and j == 0:
+                    continue
+                base = (r + i) * W + j
+                for ox in range(Wo):
+                    v = src[ox * SW + j]
+                    best = yrow[ox]
+                    take = _wins(v, best)
+                    yrow[ox] = v if take else best
+                    arow[ox] = (base + ox * SW) if take else arow[ox]
 
 
 def maxpool_backward(const real[:, :, :, ::1] dy, const long long[:, :, :, ::1] argmax,
@@ -195,21 +236,31 @@ def maxpool_backward(const real[:, :, :, ::1] dy, const long long[:, :, :, ::1] 
     """
     cdef Py_ssize_t N = dy.shape[0], C = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
     cdef Py_ssize_t H = dx.shape[2], W = dx.shape[3]
-    cdef Py_ssize_t item, n, c, oy, ox
-    cdef long long k, plane = H * W
+    cdef Py_ssize_t item
     cdef Py_ssize_t bad = 0
-    cdef real* dst
+    if nthreads == 1:
+        with nogil:
+            for item in range(N * C):
+                bad += _maxpool_route(&dy[0, 0, 0, 0] + item * Ho * Wo, &argmax[0, 0, 0, 0] + item * Ho * Wo,
+                                      &dx[0, 0, 0, 0] + item * H * W, Ho * Wo, H * W)
+        return bad
     for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
-        n = item // C
-        c = item % C
-        dst = &dx[n, c, 0, 0]
-        for oy in range(Ho):
-            for ox in range(Wo):
-                k = argmax[n, c, oy, ox]
-                if 0 <= k < plane:
-                    dst[k] += dy[n, c, oy, ox]
-                else:
-                    bad += 1
+        bad += _maxpool_route(&dy[0, 0, 0, 0] + item * Ho * Wo, &argmax[0, 0, 0, 0] + item * Ho * Wo,
+                              &dx[0, 0, 0, 0] + item * H * W, Ho * Wo, H * W)
+    return bad
+
+
+cdef inline Py_ssize_t _maxpool_route(const real* dy, const long long* argmax, real* dst,
+                                      Py_ssize_t outputs, long long plane) noexcept nogil:
+    """One plane of :func:`maxpool_backward`; returns the count of indices outside it."""
+    cdef Py_ssize_t q, bad = 0
+    cdef long long k
+    for q in range(outputs):
+        k = argmax[q]
+        if 0 <= k < plane:
+            dst[k] += dy[q]
+        else:
+            bad += 1
     return bad
 
 
@@ -221,21 +272,33 @@ def maxpool_backward(const real[:, :, :, ::1] dy, const long long[:, :, :, ::1] 
 def avgpool_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
                     Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW,
                     int nthreads):
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1]
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t Ho = y.shape[2], Wo = y.shape[3]
-    cdef Py_ssize_t item, n, c, oy, ox, i, j
+    cdef Py_ssize_t item
+    if nthreads == 1:
+        with nogil:
+            for item in range(N * C):
+                _avgpool_plane(&x[0, 0, 0, 0] + item * H * W, &y[0, 0, 0, 0] + item * Ho * Wo,
+                               W, Ho, Wo, KH, KW, SH, SW)
+        return
+    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
+        _avgpool_plane(&x[0, 0, 0, 0] + item * H * W, &y[0, 0, 0, 0] + item * Ho * Wo,
+                       W, Ho, Wo, KH, KW, SH, SW)
+
+
+cdef inline void _avgpool_plane(const real* x, real* y, Py_ssize_t W, Py_ssize_t Ho,
+                                Py_ssize_t Wo, Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH,
+                                Py_ssize_t SW) noexcept nogil:
+    cdef Py_ssize_t oy, ox, i, j
     cdef real s
     cdef real scale = <real> 1.0 / <real> (KH * KW)
-    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
-        n = item // C
-        c = item % C
-        for oy in range(Ho):
-            for ox in range(Wo):
-                s = 0
-                for i in range(KH):
-                    for j in range(KW):
-                        s = s + x[n, c, oy * SH + i, ox * SW + j]
-                y[n, c, oy, ox] = s * scale
+    for oy in range(Ho):
+        for ox in range(Wo):
+            s = 0
+            for i in range(KH):
+                for j in range(KW):
+                    s = s + x[(oy * SH + i) * W + ox * SW + j]
+            y[oy * Wo + ox] = s * scale
 
 
 def avgpool_backward(const real[:, :, :, ::1] dy, real[:, :, :, ::1] dx,
@@ -243,18 +306,31 @@ def avgpool_backward(const real[:, :, :, ::1] dy, real[:, :, :, ::1] dx,
                      int nthreads):
     """``dx`` (zeroed by the caller) += dy / (KH·KW) over each window."""
     cdef Py_ssize_t N = dy.shape[0], C = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
-    cdef Py_ssize_t item, n, c, oy, ox, i, j
+    cdef Py_ssize_t H = dx.shape[2], W = dx.shape[3]
+    cdef Py_ssize_t item
+    if nthreads == 1:
+        with nogil:
+            for item in range(N * C):
+                _avgpool_spread(&dy[0, 0, 0, 0] + item * Ho * Wo, &dx[0, 0, 0, 0] + item * H * W,
+                                W, Ho, Wo, KH, KW, SH, SW)
+        return
+    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
+        _avgpool_spread(&dy[0, 0, 0, 0] + item * Ho * Wo, &dx[0, 0, 0, 0] + item * H * W,
+                        W, Ho, Wo, KH, KW, SH, SW)
+
+
+cdef inline void _avgpool_spread(const real* dy, real* dx, Py_ssize_t W, Py_ssize_t Ho,
+                                 Py_ssize_t Wo, Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH,
+                                 Py_ssize_t SW) noexcept nogil:
+    cdef Py_ssize_t oy, ox, i, j
     cdef real g
     cdef real scale = <real> 1.0 / <real> (KH * KW)
-    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
-        n = item // C
-        c = item % C
-        for oy in range(Ho):
-            for ox in range(Wo):
-                g = dy[n, c, oy, ox] * scale
-                for i in range(KH):
-                    for j in range(KW):
-                        dx[n, c, oy * SH + i, ox * SW + j] += g
+    for oy in range(Ho):
+        for ox in range(Wo):
+            g = dy[oy * Wo + ox] * scale
+            for i in range(KH):
+                for j in range(KW):
+                    dx[(oy * SH + i) * W + ox * SW + j] += g
 
 
 cdef extern from *:

@@ -261,7 +261,7 @@ class ConvPlan:
         db = parts.db if db is None else _out(db, self.z_shape[1:2], dt, "db")
         nt = threads_for(self._bwd_work)
         self._filter_grad(parts, dz, x, dw, nt)
-        np.sum(dz, axis=(0, 2, 3), out=db)
+        np.add.reduce(dz, axis=(0, 2, 3), out=db)
         dx = self._input_grad(dz, w, nt) if need_dx else None
         return dx, dw, db
 

@@ -1,9 +1,8 @@
 """Average (mean) pooling: ``y`` is the mean of each window; backward spreads ``dy/(KH·KW)`` over it."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..kernels import avgpool2d_backward, avgpool2d_forward
+from ..plans import AvgPoolPlan
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, windows_covering
 from .base import StepText, shape_text
@@ -47,17 +46,21 @@ class AvgPool(Pool):
             return avgpool_backward_terms(arrays("dy"), arrays("x").shape[1:], size, S, *index, keys=keys)
         return None
 
+    def _make_plan(self, batch):
+        return AvgPoolPlan(batch, self.in_shape, self.size, self.stride, self.dtype)
+
     def forward(self, x, keep=True):
-        y = avgpool2d_forward(x, self.size, self.stride)
+        plan = self._plan_for(x) if keep else None
+        y = plan.forward(x) if plan is not None else avgpool2d_forward(x, self.size, self.stride)
         if keep:
             self.x, self.y = x, y
         return y
 
-    def backward(self, dy, need_dx=True):
-        self.dy = dy
-        self.dx = (avgpool2d_backward(np.ascontiguousarray(dy), self.x.shape, self.size, self.stride)
-                   if need_dx else None)
-        return self.dx
+    def _planned_backward(self, plan, dy):
+        return plan.backward(dy)
+
+    def _checked_backward(self, dy):
+        return avgpool2d_backward(dy, self.x.shape, self.size, self.stride)
 
 
 # ----------------------------------------------------------------------------- per element

@@ -202,9 +202,34 @@ class Layer:
 
     # ------------------------------------------------------------ the computation
     def clear(self):
-        """Forget the arrays kept from the last forward and backward pass."""
+        """Forget the arrays kept from the last forward and backward pass (and the kernel plans)."""
         self.x = self.z = self.y = self.argmax = None
         self.dy = self.dz = self.dx = None
+        self._plans = {}
+
+    def _make_plan(self, batch: int):
+        """The prepared kernels (:mod:`cnncore.plans`) of this layer for ``batch`` samples;
+        only layer types that run kernels define it."""
+        raise NotImplementedError
+
+    def _plan_for(self, *arrays):
+        """The plan for these arrays' batch size (made on first use), or ``None`` when one
+        of them is not C-contiguous in the layer's dtype: the checked kernels take those.
+
+        A training pass (``keep=True``) runs the plan, so the arrays the layer keeps
+        are the plan's buffers, overwritten by the next pass; inference
+        (``keep=False``) calls the checked kernel functions, which allocate fresh
+        arrays, so it may run in another thread while this layer trains."""
+        for a in arrays:
+            if a.dtype != self.dtype or not a.flags.c_contiguous:
+                return None
+        batch = arrays[0].shape[0]
+        plan = self._plans.get(batch)
+        if plan is None:
+            if len(self._plans) >= 2:      # the training batch and the epoch's short last one
+                self._plans.clear()
+            plan = self._plans[batch] = self._make_plan(batch)
+        return plan
 
     def prepare(self, batch: int) -> None:
         """Get ready for batches of ``batch`` images (buffers, kernel plans). Called by Network."""

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import activations
 from ..kernels import conv2d_backward, conv2d_forward
+from ..plans import ConvPlan
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref
 from .base import Field, StepText, Weighted, shape_text, window_output
@@ -120,15 +121,27 @@ class Conv(Weighted):
         F, C, KH, KW = self.W.shape
         return C * KH * KW, F * KH * KW
 
+    def _make_plan(self, batch):
+        return ConvPlan(batch, self.in_shape, self.W.shape[0], self.W.shape[2:], self.stride, self.padding,
+                        self.dtype)
+
     def forward(self, x, keep=True):
-        z = conv2d_forward(x, self.W, self.b, self.stride, self.padding)
+        plan = self._plan_for(x) if keep else None
+        if plan is not None:
+            z = plan.forward(x, self.W, self.b)
+        else:
+            z = conv2d_forward(x, self.W, self.b, self.stride, self.padding)
         return self.activate(x, z, keep)
 
     def backward(self, dy, need_dx=True):
         dz = np.ascontiguousarray(self.activation_grad(dy))
         self.dz = dz
-        self.dx, self.dW, self.db = conv2d_backward(dz, self.x, self.W, self.stride, self.padding,
-                                                    need_dx=need_dx)
+        plan = self._plan_for(dz, self.x)
+        if plan is not None:     # inside a Network: dW and db go straight into its flat gradient buffer
+            self.dx, self.dW, self.db = plan.backward(dz, self.x, self.W, need_dx, self._gW, self._gb)
+        else:
+            self.dx, self.dW, self.db = conv2d_backward(dz, self.x, self.W, self.stride, self.padding,
+                                                        need_dx=need_dx)
         return self.dx
 
 

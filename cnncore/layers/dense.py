@@ -90,7 +90,7 @@ class Dense(Weighted):
         gW, gb = self._gW, self._gb
         if gW is not None:  # inside a Network: write straight into its flat gradient buffer
             self.dW = np.matmul(dz.T, self.x, out=gW)   # (units, inputs), summed over the batch
-            self.db = np.sum(dz, axis=0, out=gb)
+            self.db = np.add.reduce(dz, axis=0, out=gb)
         else:
             self.dW = dz.T @ self.x
             self.db = dz.sum(axis=0)

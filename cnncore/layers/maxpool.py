@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import maxpool2d_backward, maxpool2d_forward
+from ..plans import MaxPoolPlan
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, num, windows_covering
 from .base import StepText, shape_text
@@ -57,16 +58,21 @@ class MaxPool(Pool):
                                           keys=keys)
         return None
 
+    def _make_plan(self, batch):
+        return MaxPoolPlan(batch, self.in_shape, self.size, self.stride, self.dtype)
+
     def forward(self, x, keep=True):
-        y, argmax = maxpool2d_forward(x, self.size, self.stride)
+        plan = self._plan_for(x) if keep else None
+        y, argmax = plan.forward(x) if plan is not None else maxpool2d_forward(x, self.size, self.stride)
         if keep:
             self.x, self.y, self.argmax = x, y, argmax
         return y
 
-    def backward(self, dy, need_dx=True):
-        self.dy = dy
-        self.dx = maxpool2d_backward(np.ascontiguousarray(dy), self.argmax, self.x.shape) if need_dx else None
-        return self.dx
+    def _planned_backward(self, plan, dy):
+        return plan.backward(dy, self.argmax)
+
+    def _checked_backward(self, dy):
+        return maxpool2d_backward(dy, self.argmax, self.x.shape)
 
 
 # ----------------------------------------------------------------------------- per element

@@ -3,6 +3,8 @@
 ``Ho = (H − KH) // S + 1``."""
 from __future__ import annotations
 
+import numpy as np
+
 from .base import Layer, window_output
 from .words import hw, num_pair
 
@@ -16,6 +18,16 @@ class Pool(Layer):
         super().__init__(index, spec, in_shape, out_shape, dtype)
         self.size = tuple(spec["size"])
         self.stride = tuple(spec["stride"])
+
+    def backward(self, dy, need_dx=True):
+        self.dy = dy
+        if not need_dx:
+            self.dx = None
+            return None
+        dy = np.ascontiguousarray(dy)
+        plan = self._plan_for(dy)
+        self.dx = self._planned_backward(plan, dy) if plan is not None else self._checked_backward(dy)
+        return self.dx
 
     @classmethod
     def describe(cls, spec):
