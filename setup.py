@@ -95,7 +95,7 @@ def _extensions():
     ext = Extension(
         "cnncore._kernels",
         ["cnncore/_kernels.pyx"],
-        depends=["cnncore/_microkernels.h", "cnncore/_microkernels_impl.h"],
+        depends=["cnncore/_microkernels.h", "cnncore/_microkernels_impl.h", "cnncore/_update.h"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=compile_args,

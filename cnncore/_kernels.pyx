@@ -333,6 +333,40 @@ cdef inline void _avgpool_spread(const real* dy, real* dx, Py_ssize_t W, Py_ssiz
                     dx[(oy * SH + i) * W + ox * SW + j] += g
 
 
+# --------------------------------------------------------------------------
+# The Adam update in one pass (see _update.h): bit for bit the NumPy array
+# operations of cnncore.reference.adam_step, without a dozen passes over memory.
+# --------------------------------------------------------------------------
+
+cdef extern from "_update.h" nogil:
+    void cnn_adam_f(float* p, const float* grad, float* m, float* v, const float* mask,
+                    Py_ssize_t n, int decay, float wd, float b1, float omb1, float b2, float omb2,
+                    float inv_sqrt_c2, float eps, float step, float tiny, int flush_m, int flush_v)
+    void cnn_adam_d(double* p, const double* grad, double* m, double* v, const double* mask,
+                    Py_ssize_t n, int decay, double wd, double b1, double omb1, double b2,
+                    double omb2, double inv_sqrt_c2, double eps, double step, double tiny,
+                    int flush_m, int flush_v)
+
+
+def adam_update(real[::1] p, const real[::1] grad, real[::1] m, real[::1] v,
+                const real[::1] mask, int decay, real wd, real b1, real omb1, real b2, real omb2,
+                real inv_sqrt_c2, real eps, real step, real tiny, bint flush_m, bint flush_v):
+    """One Adam step on flat arrays of equal length (the caller checks that).
+
+    decay  0: none; 1: ``+ wd·p``; 2: ``+ (wd·p)·mask``. ``mask`` is read only for 2.
+    Scalars arrive as Python floats and are rounded to the element type, as
+    NumPy does with a Python scalar next to an array.
+    """
+    cdef Py_ssize_t n = p.shape[0]
+    with nogil:
+        if real is float:
+            cnn_adam_f(&p[0], &grad[0], &m[0], &v[0], &mask[0], n, decay, wd, b1, omb1, b2, omb2,
+                       inv_sqrt_c2, eps, step, tiny, flush_m, flush_v)
+        else:
+            cnn_adam_d(&p[0], &grad[0], &m[0], &v[0], &mask[0], n, decay, wd, b1, omb1, b2, omb2,
+                       inv_sqrt_c2, eps, step, tiny, flush_m, flush_v)
+
+
 cdef extern from *:
     """
     #ifdef _OPENMP

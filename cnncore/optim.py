@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from . import _kernels
+
 __all__ = ["Optimizer", "SGD", "Adam", "make_optimizer", "DEFAULT_LR"]
 
 #: Default learning rate per optimizer.
@@ -30,6 +32,11 @@ def _flush_period(decay: float) -> int:
     return max(1, int(math.log(_FLUSH_MARGIN / 10) / -math.log(decay)))
 
 
+def _tiny(dtype) -> float:
+    """Below this magnitude :func:`_flush_tiny` sets a value to 0 (computed in ``dtype``)."""
+    return float(np.finfo(dtype).tiny * _FLUSH_MARGIN)
+
+
 def _flush_tiny(a: np.ndarray, tmp: np.ndarray, mask: np.ndarray) -> None:
     """Set entries of ``a`` within a factor 10⁶ of the smallest normal float to 0.
 
@@ -41,7 +48,7 @@ def _flush_tiny(a: np.ndarray, tmp: np.ndarray, mask: np.ndarray) -> None:
     :func:`_flush_period` steps, which is often enough.
     """
     np.abs(a, out=tmp)
-    np.less(tmp, np.finfo(a.dtype).tiny * _FLUSH_MARGIN, out=mask)
+    np.less(tmp, _tiny(a.dtype), out=mask)
     if mask.any():
         np.copyto(a, 0, where=mask)
 
@@ -131,7 +138,13 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam: running means of ``g`` and ``g²`` with bias correction, step ``α·m̂/(√v̂ + ε)``."""
+    """Adam: running means of ``g`` and ``g²`` with bias correction, step ``α·m̂/(√v̂ + ε)``.
+
+    Each step is one pass of a compiled loop over every parameter array (see
+    ``cnncore/_update.h``), bit for bit the NumPy array operations of
+    :func:`cnncore.reference.adam_step`. The parameters must be C-contiguous
+    float32 or float64 arrays (a network's ``flat_params`` or ``params()`` are).
+    """
 
     name = "adam"
 
@@ -142,9 +155,22 @@ class Adam(Optimizer):
         self.eps = float(eps)
         self._period_m = _flush_period(self.beta1)
         self._period_v = _flush_period(self.beta2)
+        for k, p in params.items():
+            if p.dtype not in (np.float32, np.float64) or not p.flags.c_contiguous:
+                raise TypeError(f"Adam updates C-contiguous float32 or float64 arrays in place; "
+                                f"{k!r} is {p.dtype} {'contiguous' if p.flags.c_contiguous else 'strided'}")
         self.m = {k: np.zeros_like(p) for k, p in params.items()}
         self.v = {k: np.zeros_like(p) for k, p in params.items()}
-        self._tmp = {k: np.empty_like(p) for k, p in params.items()}
+        self._decay = {k: self._decay_args(k, p) for k, p in params.items()}
+
+    def _decay_args(self, key, p):
+        """``(mode, mask)`` for the kernel: 0 no decay, 1 every entry, 2 where ``mask`` is 1."""
+        mask = self.decay_mask.get(key, False)
+        if not self.weight_decay or mask is False:
+            return 0, p.reshape(-1)          # (the mask argument is not read)
+        if mask is None:
+            return 1, p.reshape(-1)
+        return 2, np.ascontiguousarray(np.broadcast_to(mask, p.shape), dtype=p.dtype).reshape(-1)
 
     def step(self, grads):
         self.t += 1
@@ -154,26 +180,17 @@ class Adam(Optimizer):
         c2 = 1 - b2 ** self.t
         step = self.lr / c1
         inv_sqrt_c2 = 1 / math.sqrt(c2)
+        flush_m = self.t % self._period_m == 0
+        flush_v = self.t % self._period_v == 0
         for k, p in self.params.items():
-            g = self._grad(k, grads[k])
-            m, v, tmp = self.m[k], self.v[k], self._tmp[k]
-            m *= b1
-            np.multiply(g, 1 - b1, out=tmp)
-            m += tmp
-            if self.t % self._period_m == 0:
-                _flush_tiny(m, tmp, self._mask[k])
-            v *= b2
-            np.multiply(g, g, out=tmp)
-            tmp *= (1 - b2)
-            v += tmp
-            if self.t % self._period_v == 0:
-                _flush_tiny(v, tmp, self._mask[k])
-            np.sqrt(v, out=tmp)
-            tmp *= inv_sqrt_c2
-            tmp += self.eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= step
-            p -= tmp
+            g = grads[k]
+            if g.shape != p.shape:
+                raise ValueError(f"the gradient of {k!r} has shape {g.shape}, the parameter {p.shape}")
+            decay, mask = self._decay[k]
+            _kernels.adam_update(p.reshape(-1), np.ascontiguousarray(g, dtype=p.dtype).reshape(-1),
+                                 self.m[k].reshape(-1), self.v[k].reshape(-1), mask, decay,
+                                 self.weight_decay, b1, 1 - b1, b2, 1 - b2, inv_sqrt_c2, self.eps, step,
+                                 _tiny(p.dtype), flush_m, flush_v)
 
     def state_dict(self):
         out = super().state_dict()

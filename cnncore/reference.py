@@ -16,6 +16,8 @@ All arrays are NCHW. Stride, padding and size take an int or an (h, w) pair.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .shapes import conv_output_size, pair
@@ -25,6 +27,7 @@ __all__ = [
     "maxpool2d_forward", "maxpool2d_backward",
     "avgpool2d_forward", "avgpool2d_backward",
     "downsample2d_forward", "downsample2d_backward", "upsample2d_forward", "upsample2d_backward",
+    "adam_step",
 ]
 
 
@@ -189,3 +192,38 @@ def upsample2d_backward(dy, factor):
         for c in range(dx.shape[3]):
             dx[:, :, r, c] = dy[:, :, r * S, c * S]
     return dx
+
+
+def adam_step(p, g, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, mask=None,
+              flush_m=False, flush_v=False):
+    """One Adam step in place, as NumPy array operations in the order the compiled
+    update (``cnncore/_update.h``) does them element by element::
+
+        g ← g + λ·w (·mask)            m ← β1·m + (1 − β1)·g        v ← β2·v + (1 − β2)·g²
+        w ← w − α/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε)
+
+    Each operation rounds to the arrays' dtype. ``flush_m``/``flush_v``: set the
+    moments within a factor 10⁶ of the smallest normal float to 0 first (the
+    optimizer does it every few hundred steps, see :mod:`cnncore.optim`).
+    """
+    b1, b2 = betas
+    tiny = np.finfo(p.dtype).tiny * 1e6
+    if weight_decay:
+        d = np.multiply(p, weight_decay)
+        if mask is not None:
+            d *= mask
+        g = d + g
+    m *= b1
+    m += np.multiply(g, 1 - b1)
+    if flush_m:
+        m[np.abs(m) < tiny] = 0
+    v *= b2
+    gg = np.multiply(g, g)
+    gg *= (1 - b2)
+    v += gg
+    if flush_v:
+        v[np.abs(v) < tiny] = 0
+    den = np.sqrt(v)
+    den *= 1 / math.sqrt(1 - b2 ** t)       # (Python floats: NumPy rounds them to the arrays' dtype)
+    den += eps
+    p -= np.divide(m, den) * (lr / (1 - b1 ** t))

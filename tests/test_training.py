@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from cnncore import reference
 from cnncore.architecture import preset
 from cnncore.network import Network
 from cnncore.optim import SGD, Adam, make_optimizer
@@ -159,6 +160,44 @@ def test_adam_matches_the_formulas(rng):
             ref[k] -= 0.01 * (m[k] / (1 - 0.9 ** t)) / (np.sqrt(v2[k] / (1 - 0.999 ** t)) + 1e-8)
     for k in p:
         np.testing.assert_allclose(p[k], ref[k], rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("decay", ["none", "all", "mask"])
+def test_adam_is_bit_for_bit_the_numpy_twin(dtype, decay, rng):
+    """The compiled one-pass update against reference.adam_step, including the steps
+    that flush moments near the subnormal range to 0."""
+    n = 300
+    p = rng.standard_normal(n).astype(dtype)
+    mask = (rng.random(n) < 0.6).astype(dtype)
+    kw = {"weight_decay": 0.0 if decay == "none" else 0.01}
+    if decay != "none":
+        kw["decay_mask"] = {"all": mask if decay == "mask" else None}     # None: every entry decays
+    opt = Adam({"all": p}, lr=3e-3, **kw)
+    twin = {"p": p.copy(), "m": np.zeros_like(p), "v": np.zeros_like(p)}
+    dead = rng.random(n) < 0.3               # weights that get no gradient after a tiny first one:
+    first = 1e-28 if dtype == np.float32 else 1e-295      # their moments shrink towards subnormal
+    for t in range(1, 260):
+        if t == 230:
+            opt.t = opt._period_v - 1        # also step onto a flush of v
+        g = (rng.standard_normal(n) * rng.choice([1e-3, 1.0, 1e3], n)).astype(dtype)
+        g[dead] = first if t == 1 else 0
+        opt.step({"all": g})
+        reference.adam_step(twin["p"], g, twin["m"], twin["v"], opt.t, 3e-3, eps=opt.eps,
+                            weight_decay=kw["weight_decay"], mask=mask if decay == "mask" else None,
+                            flush_m=opt.t % opt._period_m == 0, flush_v=opt.t % opt._period_v == 0)
+        assert np.array_equal(p, twin["p"]), t
+        assert np.array_equal(opt.m["all"], twin["m"]) and np.array_equal(opt.v["all"], twin["v"]), t
+    if decay != "all":                       # (weight decay keeps every moment alive)
+        quiet = dead & (mask == 0) if decay == "mask" else dead
+        assert quiet.any() and (opt.m["all"][quiet] == 0).all()       # the flushes did happen
+
+
+def test_adam_refuses_arrays_it_cannot_update_in_place():
+    with pytest.raises(TypeError, match="C-contiguous float32 or float64"):
+        Adam({"w": np.zeros((4, 4))[:, ::2]})
+    with pytest.raises(TypeError, match="C-contiguous float32 or float64"):
+        Adam({"w": np.zeros(4, np.int32)})
 
 
 def test_sgd_momentum_matches_the_formulas(rng):
