@@ -5,8 +5,10 @@ Kernels (NCHW layout, filters ``(F, C, KH, KW)``, float32 or float64)::
     conv2d_forward, conv2d_backward
     maxpool2d_forward, maxpool2d_backward
     avgpool2d_forward, avgpool2d_backward
+    l2pool2d_forward, l2pool2d_backward
     set_num_threads, get_num_threads, openmp_enabled
 
+Prepared calls for a training step (a layer shape checked once): ``cnncore.plans``.
 The textbook identities the app draws: ``dilate``, ``flip_filters``.
 The slow twin of every kernel, written from the equations: ``cnncore.reference``.
 """
@@ -28,6 +30,8 @@ from .kernels import (
     conv2d_backward,
     conv2d_forward,
     get_num_threads,
+    l2pool2d_backward,
+    l2pool2d_forward,
     maxpool2d_backward,
     maxpool2d_forward,
     openmp_enabled,
@@ -40,6 +44,7 @@ __all__ = [
     "conv2d_forward", "conv2d_backward",
     "maxpool2d_forward", "maxpool2d_backward",
     "avgpool2d_forward", "avgpool2d_backward",
+    "l2pool2d_forward", "l2pool2d_backward",
     "set_num_threads", "get_num_threads", "openmp_enabled",
     "dilate", "flip_filters",
     "conv_output_size", "ShapeError",

@@ -27,6 +27,7 @@
 # row are computed and dropped by the caller (forward) or fed zeros (dw).
 
 from cython.parallel cimport prange
+from libc.math cimport sqrt, sqrtf
 
 ctypedef fused real:
     float
@@ -331,6 +332,87 @@ cdef inline void _avgpool_spread(const real* dy, real* dx, Py_ssize_t W, Py_ssiz
             for i in range(KH):
                 for j in range(KW):
                     dx[(oy * SH + i) * W + ox * SW + j] += g
+
+
+# --------------------------------------------------------------------------
+# L2-norm pooling: y = sqrt(Σ window x²); backward dx += dy · x / y over every
+# member of the window (+= where windows overlap), and nothing where y = 0: a
+# window of zeros has no slope to follow. A NaN in y (from a NaN in x) is data
+# and reaches its window's dx.
+# --------------------------------------------------------------------------
+
+def l2pool_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
+                   Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW, int nthreads):
+    """Items are (sample, channel) planes; each owns its outputs."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t Ho = y.shape[2], Wo = y.shape[3]
+    cdef Py_ssize_t item
+    if nthreads == 1:
+        with nogil:
+            for item in range(N * C):
+                _l2pool_plane(&x[0, 0, 0, 0] + item * H * W, &y[0, 0, 0, 0] + item * Ho * Wo,
+                              W, Ho, Wo, KH, KW, SH, SW)
+        return
+    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
+        _l2pool_plane(&x[0, 0, 0, 0] + item * H * W, &y[0, 0, 0, 0] + item * Ho * Wo,
+                      W, Ho, Wo, KH, KW, SH, SW)
+
+
+cdef inline void _l2pool_plane(const real* x, real* y, Py_ssize_t W, Py_ssize_t Ho,
+                               Py_ssize_t Wo, Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH,
+                               Py_ssize_t SW) noexcept nogil:
+    """y = sqrt of the window's sum of squares, the members taken in row-major order."""
+    cdef Py_ssize_t oy, ox, i, j
+    cdef real s, v
+    for oy in range(Ho):
+        for ox in range(Wo):
+            s = 0
+            for i in range(KH):
+                for j in range(KW):
+                    v = x[(oy * SH + i) * W + ox * SW + j]
+                    s = s + v * v
+            if real is float:
+                y[oy * Wo + ox] = sqrtf(s)
+            else:
+                y[oy * Wo + ox] = sqrt(s)
+
+
+def l2pool_backward(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] x,
+                    const real[:, :, :, ::1] y, real[:, :, :, ::1] dx,
+                    Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW, int nthreads):
+    """``dx`` (zeroed by the caller) += (dy / y) · x over each window with y ≠ 0.
+    ``dy`` and ``y`` have the pooled shape, ``x`` and ``dx`` the input's."""
+    cdef Py_ssize_t N = dy.shape[0], C = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
+    cdef Py_ssize_t H = dx.shape[2], W = dx.shape[3]
+    cdef Py_ssize_t item
+    if nthreads == 1:
+        with nogil:
+            for item in range(N * C):
+                _l2pool_spread(&dy[0, 0, 0, 0] + item * Ho * Wo, &x[0, 0, 0, 0] + item * H * W,
+                               &y[0, 0, 0, 0] + item * Ho * Wo, &dx[0, 0, 0, 0] + item * H * W,
+                               W, Ho, Wo, KH, KW, SH, SW)
+        return
+    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
+        _l2pool_spread(&dy[0, 0, 0, 0] + item * Ho * Wo, &x[0, 0, 0, 0] + item * H * W,
+                       &y[0, 0, 0, 0] + item * Ho * Wo, &dx[0, 0, 0, 0] + item * H * W,
+                       W, Ho, Wo, KH, KW, SH, SW)
+
+
+cdef inline void _l2pool_spread(const real* dy, const real* x, const real* y, real* dx,
+                                Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t KH,
+                                Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW) noexcept nogil:
+    cdef Py_ssize_t oy, ox, i, j, k
+    cdef real g, n
+    for oy in range(Ho):
+        for ox in range(Wo):
+            n = y[oy * Wo + ox]
+            if n == 0:
+                continue
+            g = dy[oy * Wo + ox] / n
+            for i in range(KH):
+                for j in range(KW):
+                    k = (oy * SH + i) * W + ox * SW + j
+                    dx[k] += g * x[k]
 
 
 # --------------------------------------------------------------------------

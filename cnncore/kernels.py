@@ -22,12 +22,13 @@ import numbers
 import numpy as np
 
 from ._threads import MAX_THREADS, get_num_threads, openmp_enabled, set_num_threads, threads_for
-from .plans import AvgPoolPlan, ConvPlan, MaxPoolPlan, route_to_winners
+from .plans import AvgPoolPlan, ConvPlan, L2PoolPlan, MaxPoolPlan, route_to_winners
 
 __all__ = [
     "conv2d_forward", "conv2d_backward",
     "maxpool2d_forward", "maxpool2d_backward",
     "avgpool2d_forward", "avgpool2d_backward",
+    "l2pool2d_forward", "l2pool2d_backward",
     "set_num_threads", "get_num_threads", "openmp_enabled", "MAX_THREADS",
 ]
 
@@ -211,3 +212,27 @@ def avgpool2d_backward(dy, input_shape, size, stride=None):
         raise ValueError(f"dy must have shape {plan.y_shape} (the pooled shape of input_shape "
                          f"{(N, C, H, W)}), got shape {dy.shape}")
     return plan.backward(_c(dy, dt))
+
+
+def l2pool2d_forward(x, size, stride=None):
+    """L2-norm pooling: each output of ``y (N, C, Ho, Wo)`` is ``sqrt(Σ x²)`` over its
+    ``KH×KW`` window (stride defaults to size); PyTorch's ``lp_pool2d(x, 2, size, stride)``."""
+    x = _pool_x(x)
+    dt = _real_dtype(x)
+    return L2PoolPlan(x.shape[0], x.shape[1:], size, stride, dt).forward(_c(x, dt))
+
+
+def l2pool2d_backward(dy, x, y, size, stride=None):
+    """``dx`` shaped like ``x``: ``dx += dy · x / y`` for every member of each window (``+=``
+    where windows overlap). Where ``y = 0`` the whole window is 0 and has no slope: its
+    gradient is 0. ``y`` is what :func:`l2pool2d_forward` gave for ``x``; ``dy`` has its shape."""
+    x = _pool_x(x)
+    dy = _as_real(dy, "dy", 4, "(N, C, Ho, Wo)")
+    y = _as_real(y, "y", 4, "(N, C, Ho, Wo)")
+    dt = _working_dtype(dy, x, y)
+    plan = L2PoolPlan(x.shape[0], x.shape[1:], size, stride, dt)
+    for name, a in (("y", y), ("dy", dy)):
+        if a.shape != plan.y_shape:
+            raise ValueError(f"{name} must have shape {plan.y_shape} (the pooled shape of x {x.shape}), "
+                             f"got shape {a.shape}")
+    return plan.backward(_c(dy, dt), _c(x, dt), _c(y, dt))

@@ -42,7 +42,7 @@ from . import _kernels
 from ._threads import threads_for
 from .shapes import conv_output_size, pair
 
-__all__ = ["ConvPlan", "MaxPoolPlan", "AvgPoolPlan"]
+__all__ = ["ConvPlan", "MaxPoolPlan", "AvgPoolPlan", "L2PoolPlan"]
 
 # Block sizes of the wide-row loops in _kernels.pyx (FB filters × PB positions).
 _FB, _PB = 4, 32
@@ -398,4 +398,37 @@ class AvgPoolPlan(_PoolPlan):
         dx = self._dx_zeroed()
         (KH, KW), (SH, SW) = self.size, self.stride
         _kernels.avgpool_backward(dy, dx, KH, KW, SH, SW, threads_for(self._work))
+        return dx
+
+
+class L2PoolPlan(_PoolPlan):
+    """L2-norm pooling for one batch size: ``forward(x) -> y`` with ``y = sqrt(Σ_window x²)``;
+    ``backward(dy) -> dx`` with ``dx += dy · x / y`` over each window (0 where ``y = 0``),
+    from the ``x`` and ``y`` of the last forward pass (the caller must not change ``x``
+    in between) or those given."""
+
+    def __init__(self, batch, in_shape, size, stride=None, dtype=np.float32):
+        super().__init__(batch, in_shape, size, stride, dtype)
+        self._x = None
+
+    def forward(self, x):
+        _expect(x, self.x_shape, self.dtype, "x")
+        y = self._y_buffer()
+        (KH, KW), (SH, SW) = self.size, self.stride
+        _kernels.l2pool_forward(x, y, KH, KW, SH, SW, threads_for(self._work))
+        self._x = x
+        return y
+
+    def backward(self, dy, x=None, y=None):
+        _expect(dy, self.y_shape, self.dtype, "dy")
+        if x is None or y is None:
+            if self._x is None:
+                raise ValueError("backward needs the x and y of a forward pass first")
+            x, y = self._x, self._y
+        else:
+            _expect(x, self.x_shape, self.dtype, "x")
+            _expect(y, self.y_shape, self.dtype, "y")
+        dx = self._dx_zeroed()
+        (KH, KW), (SH, SW) = self.size, self.stride
+        _kernels.l2pool_backward(dy, x, y, dx, KH, KW, SH, SW, threads_for(self._work))
         return dx

@@ -27,6 +27,7 @@ __all__ = [
     "maxpool2d_forward", "maxpool2d_backward",
     "avgpool2d_forward", "avgpool2d_backward",
     "downsample2d_forward", "downsample2d_backward", "upsample2d_forward", "upsample2d_backward",
+    "l2pool2d_forward", "l2pool2d_backward",
     "adam_step",
 ]
 
@@ -148,6 +149,30 @@ def avgpool2d_backward(dy, input_shape, size, stride=None):
     dx = np.zeros(input_shape, dtype=dy.dtype)
     for oy, ox, r0, c0, KH, KW in _pool_windows(H, W, size, stride):
         dx[:, :, r0:r0 + KH, c0:c0 + KW] += dy[:, :, oy, ox][:, :, None, None] / (KH * KW)
+    return dx
+
+
+def l2pool2d_forward(x, size, stride=None):
+    """L2-norm pooling: ``y(n, c, x', y') = sqrt(Σ_i Σ_j x(n, c, x'S + i, y'S + j)²)``."""
+    N, C, H, W = x.shape
+    Ho, Wo = _pool_out_shape(x.shape, size, stride)
+    y = np.empty((N, C, Ho, Wo), dtype=x.dtype)
+    for oy, ox, r0, c0, KH, KW in _pool_windows(H, W, size, stride):
+        y[:, :, oy, ox] = np.sqrt((x[:, :, r0:r0 + KH, c0:c0 + KW] ** 2).sum(axis=(2, 3)))
+    return y
+
+
+def l2pool2d_backward(dy, x, y, size, stride=None):
+    """``dx(n, c, x'S + i, y'S + j) += dy(n, c, x', y') · x(n, c, x'S + i, y'S + j) / y(n, c, x', y')``
+    for every window, and nothing from a window whose ``y`` is 0 (all its members are 0)."""
+    N, C, H, W = x.shape
+    dx = np.zeros(x.shape, dtype=dy.dtype)
+    for oy, ox, r0, c0, KH, KW in _pool_windows(H, W, size, stride):
+        g = dy[:, :, oy, ox][:, :, None, None]
+        norm = y[:, :, oy, ox][:, :, None, None]
+        window = x[:, :, r0:r0 + KH, c0:c0 + KW]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dx[:, :, r0:r0 + KH, c0:c0 + KW] += np.where(norm == 0, 0, g * window / norm)
     return dx
 
 

@@ -6,7 +6,7 @@ import cnncore
 from cnncore import layers
 from cnncore.architecture import preset
 from cnncore.network import Network, softmax_cross_entropy
-from cnncore.plans import AvgPoolPlan, ConvPlan, MaxPoolPlan
+from cnncore.plans import AvgPoolPlan, ConvPlan, L2PoolPlan, MaxPoolPlan
 from cnncore.shapes import ShapeError
 
 
@@ -60,6 +60,7 @@ def test_pool_plans_are_bit_for_bit_the_checked_functions(size, stride, dt):
     shape = (3, 2, 9, 8)
     mp = MaxPoolPlan(shape[0], shape[1:], size, stride, dt)
     ap = AvgPoolPlan(shape[0], shape[1:], size, stride, dt)
+    lp = L2PoolPlan(shape[0], shape[1:], size, stride, dt)
     for _ in range(3):
         x = rng.standard_normal(shape).astype(dt)
         y, argmax = mp.forward(x)
@@ -69,6 +70,9 @@ def test_pool_plans_are_bit_for_bit_the_checked_functions(size, stride, dt):
         assert np.array_equal(mp.backward(dy), cnncore.maxpool2d_backward(dy, argmax_c, shape))
         assert np.array_equal(ap.forward(x), cnncore.avgpool2d_forward(x, size, stride))
         assert np.array_equal(ap.backward(dy), cnncore.avgpool2d_backward(dy, shape, size, stride))
+        y2 = lp.forward(x)
+        assert np.array_equal(y2, cnncore.l2pool2d_forward(x, size, stride))
+        assert np.array_equal(lp.backward(dy), cnncore.l2pool2d_backward(dy, x, y2, size, stride))
 
 
 def test_plans_check_everything_once_and_the_arrays_on_every_call():
@@ -120,6 +124,7 @@ def _train(spec, dtype, batches):
         {"type": "conv", "filters": 5, "kernel": [3, 2], "stride": [2, 1], "padding": [1, 0],
          "activation": "tanh"},
         {"type": "avgpool", "size": [2, 3], "stride": [1, 2]},
+        {"type": "l2pool", "size": 2, "stride": 1},
         {"type": "conv", "filters": 3, "kernel": 2, "activation": "sigmoid"},
         {"type": "maxpool", "size": 2, "stride": 1},
         {"type": "flatten"}, {"type": "dense", "units": 10}]},

@@ -4,9 +4,8 @@
 The same as PyTorch's ``lp_pool2d(x, 2, K, S)`` wherever that is defined."""
 from __future__ import annotations
 
-import numpy as np
-
-from .. import kernels
+from ..kernels import l2pool2d_backward, l2pool2d_forward
+from ..plans import L2PoolPlan
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, num, windows_covering
 from .base import StepText, shape_text
@@ -58,56 +57,24 @@ class L2Pool(Pool):
             return l2pool_backward_terms(arrays("dy"), arrays("x"), arrays("y"), size, S, *index, keys=keys)
         return None
 
+    def _make_plan(self, batch):
+        return L2PoolPlan(batch, self.in_shape, self.size, self.stride, self.dtype)
+
     def forward(self, x, keep=True):
-        y = _forward(x, self.size, self.stride)
+        plan = self._plan_for(x) if keep else None
+        y = plan.forward(x) if plan is not None else l2pool2d_forward(x, self.size, self.stride)
         if keep:
             self.x, self.y = x, y
         return y
 
-    def backward(self, dy, need_dx=True):
-        self.dy = dy
-        self.dx = (_backward(np.ascontiguousarray(dy), self.x, self.y, self.size, self.stride)
-                   if need_dx else None)
-        return self.dx
+    def _backward_reads(self):
+        return self.x, self.y
 
+    def _planned_backward(self, plan, dy):
+        return plan.backward(dy, self.x, self.y)
 
-def _forward(x, size, stride):
-    f = getattr(kernels, "l2pool2d_forward", None)
-    if f is not None:
-        return f(x, size, stride)
-    return _numpy_forward(x, size, stride)          # until the kernel lands
-
-
-def _backward(dy, x, y, size, stride):
-    f = getattr(kernels, "l2pool2d_backward", None)
-    if f is not None:
-        return f(dy, x, y, size, stride)
-    return _numpy_backward(dy, x, y, size, stride)
-
-
-def _numpy_forward(x, size, stride):
-    (KH, KW), (SH, SW) = pair(size, "size"), pair(stride, "stride")
-    N, C, H, W = x.shape
-    Ho, Wo = (H - KH) // SH + 1, (W - KW) // SW + 1
-    acc = np.zeros((N, C, Ho, Wo), dtype=x.dtype)
-    for i in range(KH):
-        for j in range(KW):
-            v = x[:, :, i:i + SH * (Ho - 1) + 1:SH, j:j + SW * (Wo - 1) + 1:SW]
-            acc += v * v
-    return np.sqrt(acc)
-
-
-def _numpy_backward(dy, x, y, size, stride):
-    (KH, KW), (SH, SW) = pair(size, "size"), pair(stride, "stride")
-    Ho, Wo = y.shape[2:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g = np.where(y > 0, dy / y, 0).astype(x.dtype)
-    dx = np.zeros_like(x)
-    for i in range(KH):
-        for j in range(KW):
-            sl = (slice(None), slice(None), slice(i, i + SH * (Ho - 1) + 1, SH), slice(j, j + SW * (Wo - 1) + 1, SW))
-            dx[sl] += g * x[sl]
-    return dx
+    def _checked_backward(self, dy):
+        return l2pool2d_backward(dy, self.x, self.y, self.size, self.stride)
 
 
 # ----------------------------------------------------------------------------- per element

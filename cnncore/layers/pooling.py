@@ -25,9 +25,13 @@ class Pool(Layer):
             self.dx = None
             return None
         dy = np.ascontiguousarray(dy)
-        plan = self._plan_for(dy)
+        plan = self._plan_for(dy, *self._backward_reads())
         self.dx = self._planned_backward(plan, dy) if plan is not None else self._checked_backward(dy)
         return self.dx
+
+    def _backward_reads(self) -> tuple:
+        """Kept arrays of the layer's dtype the backward pass reads besides ``dy``."""
+        return ()
 
     @classmethod
     def describe(cls, spec):
