@@ -39,16 +39,34 @@ def _loads(name: str) -> bool:
     return True
 
 
+def _connects(display: str) -> bool:
+    """True when an X server answers at ``display`` (libxcb's own connect, as Qt's plugin does)."""
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+        xcb.xcb_connect.restype = ctypes.c_void_p
+        xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+        xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+        xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+        conn = xcb.xcb_connect(display.encode(), None)
+        try:
+            return conn is not None and xcb.xcb_connection_has_error(conn) == 0
+        finally:
+            if conn is not None:
+                xcb.xcb_disconnect(conn)
+    except (OSError, AttributeError):
+        return True              # cannot tell: let Qt try
+
+
 def install_hint() -> str:
     return "; ".join(f"on {system}: {line}" for system, line in INSTALL_LINES.items())
 
 
-def display_problem(environ=None, platform: str | None = None, loads=None) -> str | None:
+def display_problem(environ=None, platform: str | None = None, loads=None, connects=None) -> str | None:
     """A message when Qt could not open a window here, else None.
 
     Checked only on Linux and only when Qt would pick xcb: ``QT_QPA_PLATFORM`` unset (or "xcb")
     and an X display (``DISPLAY``) without a Wayland one. ``loads(name) -> bool`` stands in for
-    the linker in tests.
+    the linker in tests, ``connects(display) -> bool`` for the X server.
     """
     env = os.environ if environ is None else environ
     loads = loads or _loads
@@ -64,6 +82,10 @@ def display_problem(environ=None, platform: str | None = None, loads=None) -> st
         return None              # Qt tries its Wayland plugin first
     missing = [name for name in XCB_LIBRARIES if not loads(name)]
     if not missing:
+        display = env.get("DISPLAY", "")
+        if display and not (connects or _connects)(display):
+            return (f"cnnapp: no X server answers at DISPLAY={display}. Start cnnapp from the desktop "
+                    "session it should open on (or check DISPLAY).")
         return None
     what = f"libraries {', '.join(missing)} are" if len(missing) > 1 else f"library {missing[0]} is"
     return (f"cnnapp: Qt cannot open a window: the system {what} missing. "

@@ -18,8 +18,22 @@ def test_a_missing_xcb_library_is_named_with_the_line_that_installs_it():
     assert "libxcb-cursor0" in INSTALL_LINES["Debian/Ubuntu"] and "xcb-util-cursor" in INSTALL_LINES["Fedora"]
 
 
+def test_no_x_server_at_the_display_is_said_before_qt_aborts():
+    msg = display_problem(X11, "linux", loads=lambda name: True, connects=lambda d: False)
+    assert msg is not None and "DISPLAY=:0" in msg
+    if sys.platform.startswith("linux"):
+        from cnnapp.display_check import _connects
+        if all(_loads_real(n) for n in XCB_LIBRARIES):
+            assert not _connects(":987")         # nothing listens there
+
+
+def _loads_real(name):
+    from cnnapp.display_check import _loads
+    return _loads(name)
+
+
 def test_nothing_to_say_when_qt_can_open_a_window_or_is_told_where():
-    assert display_problem(X11, "linux", loads=lambda name: True) is None
+    assert display_problem(X11, "linux", loads=lambda name: True, connects=lambda d: True) is None
     never = lambda name: False  # noqa: E731
     assert display_problem({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}, "linux", loads=never) is None
     assert display_problem({"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}, "linux", loads=never) is None
