@@ -10,7 +10,9 @@ so nothing outside it branches on the type's name:
 * what a trace records (:attr:`Layer.records`), the words and equations of its
   trace steps (:meth:`Layer.forward_step`, :meth:`Layer.backward_step`);
 * the per-element breakdown the app shows on a click (:meth:`Layer.explain`);
-* the concept-check tags of its steps (:attr:`Layer.quiz_tags`).
+* the concept-check tags of its steps (:attr:`Layer.quiz_tags`);
+* for a type that runs kernels, its prepared plan (``_make_plan``, :mod:`cnncore.plans`),
+  made once per batch size: a training pass then calls the raw kernels unchecked.
 
 Defining a subclass with a ``type`` registers it in :data:`LAYER_TYPES` (in
 the order the modules are imported, which is the order menus show).
@@ -230,9 +232,6 @@ class Layer:
                 self._plans.clear()
             plan = self._plans[batch] = self._make_plan(batch)
         return plan
-
-    def prepare(self, batch: int) -> None:
-        """Get ready for batches of ``batch`` images (buffers, kernel plans). Called by Network."""
 
     def forward(self, x: np.ndarray, keep: bool = True) -> np.ndarray:
         """``y`` for a batch ``x``; with ``keep=False`` nothing is stored on the layer
