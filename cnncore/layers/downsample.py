@@ -29,7 +29,7 @@ class Downsample(Resample):
     @classmethod
     def forward_step(cls, spec, s_in, s_out, is_last):
         S = spec["factor"]
-        ex = (f"Each map keeps rows and columns 0, {S}, {2 * S}, … and drops the {S - 1} between them, so "
+        ex = (f"Each map keeps rows and columns 0, {S}, {2 * S}, … and drops the others, so "
               f"{shape_text(s_in)} become {s_out[1]}×{s_out[2]}. A stride of {S} in a convolution or pooling "
               "does the same thing; there are no weights here.")
         return StepText(f"y(m,x,y) = x(m, xS, yS)   [S = {S}]", ex, ("x", "y"))

@@ -41,7 +41,8 @@ class Upsample(Resample):
     @classmethod
     def forward_step(cls, spec, s_in, s_out, is_last):
         S = spec["factor"]
-        ex = (f"Between neighbouring entries of each map go {S - 1} row(s) and column(s) of zeros, so "
+        gap = "one row and one column" if S == 2 else f"{S - 1} rows and {S - 1} columns"
+        ex = (f"Between neighbouring entries of each map go {gap} of zeros, so "
               f"{shape_text(s_in)} become {s_out[1]}×{s_out[2]}; there are no weights here. "
               + TRANSPOSED_CONV_NOTE.replace("An upsampling layer", "This layer"))
         return StepText(f"y(m, xS, yS) = x(m,x,y);  y = 0 in between   [S = {S}]", ex, ("x", "y"))
