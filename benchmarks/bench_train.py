@@ -1,51 +1,57 @@
 """Training speed and time-to-accuracy of the cnncore engine, with PyTorch as the baseline.
 
-    python benchmarks/bench_train.py [--threads N] [--seconds S] [--no-torch] [--no-accuracy]
+    python benchmarks/bench_train.py [--rounds R] [--seconds S] [--threads N]
+                                     [--no-torch] [--no-accuracy] [--no-speed]
 
 1. Images per second of one training step (forward, softmax cross-entropy,
    backward, Adam update) at batch 1 and batch 64, for every preset, and the
-   same network in PyTorch (CPU, same thread count) in the same process. The
-   two are measured in alternating rounds and the best round of each is kept,
-   so a busy machine hurts both alike. ratio = ours / torch (> 1: we are faster).
+   same network in PyTorch (CPU). Each engine runs in a process of its own,
+   with its own defaults: the two are never imported into one process, because
+   one engine's OpenMP settings change the other's (cnncore makes idle OpenMP
+   threads sleep, PyTorch's spin and compete with ours). The processes
+   alternate, round after round (cnncore first in odd rounds, PyTorch first in
+   even ones), so background load hits both alike; the table shows the median
+   round of each and ratio = ours / torch (> 1: we are faster). Both networks
+   start from the same weights (written by the cnncore process, read by the
+   PyTorch one), and the largest difference of their first logits is printed.
 2. Time to 98%: the default preset trained with the command line's default
    settings on the first 6,500 of the shared real digits, evaluated after every
    epoch on the other 1,500 (the last 1,500 of the file). Reports the training
    seconds (held-out evaluation excluded) when the held-out accuracy first
-   reaches 98%, and the final accuracy.
+   reaches 98%, and the final accuracy. Runs in a cnncore process of its own.
 
 The load average is printed before and after: other processes on the machine
 slow both engines down, and the accuracy run (which has no baseline) most.
 """
 from __future__ import annotations
 
-import argparse
-import gzip
 import os
-import struct
-import sys
-import time
-from pathlib import Path
+
+# The environment this script was started with: each engine's process starts from
+# it, never from what an import in this process set (cnncore sets OMP_WAIT_POLICY).
+_ENV = dict(os.environ)
+
+import argparse  # noqa: E402
+import gzip  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import struct  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-import cnnapp  # noqa: E402,F401  (first: sets the thread environment the app and CLI run with, before NumPy loads)
-
-import numpy as np  # noqa: E402
-
-import cnncore  # noqa: E402
-from cnncore.architecture import DEFAULT_PRESET, PRESETS, summarize  # noqa: E402
-from cnncore.network import Network  # noqa: E402
-from cnncore.optim import Adam  # noqa: E402
-from cnncore.training import EpochEvent, FinishedEvent, TrainConfig, Trainer  # noqa: E402
-
 SHARED = REPO.parent / "shared" / "data" / "mnist"
+BATCHES = (1, 64)
+ENGINES = ("cnncore", "torch")
 
-
-def _load(name: str) -> np.ndarray:
-    data = gzip.decompress((SHARED / name).read_bytes())
-    nd = data[3]
-    dims = struct.unpack(">" + "I" * nd, data[4:4 + 4 * nd])
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * nd).reshape(dims)
+# Each step trains on the next of a few fixed random batches with random labels. Repeating one
+# batch would drive its loss to zero and the gradients and Adam's moments into subnormal floats,
+# which every CPU computes very slowly: not what a real training step sees.
+_DATA_BATCHES = 32
 
 
 def _loadavg() -> str:
@@ -55,91 +61,17 @@ def _loadavg() -> str:
         return "?"
 
 
-# ----------------------------------------------------------------------------- speed
-
-# Each step trains on the next of a few fixed random batches with random labels. Repeating one
-# batch would drive its loss to zero and the gradients and Adam's moments into subnormal floats,
-# which every CPU computes very slowly: not what a real training step sees.
-_BATCHES = 32
-
-
-def _data(batch, input_shape):
+def _data(np, batch, input_shape):
     rng = np.random.default_rng(0)
-    xs = rng.random((_BATCHES, batch) + tuple(input_shape)).astype(np.float32)
-    ys = rng.integers(0, 10, (_BATCHES, batch))
+    xs = rng.random((_DATA_BATCHES, batch) + tuple(input_shape)).astype(np.float32)
+    ys = rng.integers(0, 10, (_DATA_BATCHES, batch))
     return xs, ys
 
 
-def _ours_step(spec, batch):
-    net = Network(spec, seed=0)
-    opt = Adam({"all": net.flat_params}, lr=1e-3, decay_mask={"all": net.decay_mask})  # as the Trainer does
-    grads = {"all": net.flat_grads}
-    xs, ys = _data(batch, net.input_shape)
-    k = [0]
-
-    def step():
-        i = k[0] = (k[0] + 1) % _BATCHES
-        net.loss_and_grads(xs[i], ys[i])
-        opt.step(grads)
-    return step, net
-
-
-def _torch_model(spec, net):
-    import torch
-    from torch import nn
-
-    acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU,
-            "none": nn.Identity}
-    mods = []
-    for row, layer in zip(summarize(spec), spec["layers"]):
-        t = layer["type"]
-        if t == "conv":
-            m = nn.Conv2d(row.in_shape[0], layer["filters"], tuple(layer["kernel"]), tuple(layer["stride"]),
-                          tuple(layer["padding"]))
-            mods += [m, acts[layer["activation"]]()]
-        elif t == "maxpool":
-            mods.append(nn.MaxPool2d(tuple(layer["size"]), tuple(layer["stride"])))
-        elif t == "avgpool":
-            mods.append(nn.AvgPool2d(tuple(layer["size"]), tuple(layer["stride"])))
-        elif t == "flatten":
-            mods.append(nn.Flatten())
-        else:
-            m = nn.Linear(row.in_shape[0], layer["units"])
-            mods += [m, acts[layer["activation"]]()]
-    model = nn.Sequential(*mods)
-    with torch.no_grad():  # the same weights, so the two compute the same thing
-        convs = [m for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
-        params = [l for l in net.layers if l.has_params]
-        for m, l in zip(convs, params):
-            m.weight.copy_(torch.from_numpy(l.W))
-            m.bias.copy_(torch.from_numpy(l.b))
-    return model
-
-
-def _torch_step(spec, batch, net):
-    import torch
-    import torch.nn.functional as F
-
-    model = _torch_model(spec, net)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    xs, ys = _data(batch, net.input_shape)
-    xs, ys = torch.from_numpy(xs), torch.from_numpy(ys)
-
-    # sanity: same logits as ours
-    with torch.no_grad():
-        diff = float(np.abs(model(xs[0]).numpy() - net.forward(xs[0].numpy(), keep=False)).max())
-    k = [0]
-
-    def step():
-        i = k[0] = (k[0] + 1) % _BATCHES
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(xs[i]), ys[i]).backward()
-        opt.step()
-    return step, diff
-
-
 def _rate(step, batch, seconds):
-    for _ in range(3):
+    """Images per second of ``step`` over at least ``seconds`` (after a short warm-up)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < min(0.2, seconds / 4):
         step()
     n, t0 = 0, time.perf_counter()
     while True:
@@ -150,51 +82,197 @@ def _rate(step, batch, seconds):
             return n * batch / dt
 
 
-def bench_speed(threads, seconds, use_torch):
-    torch = None
-    if use_torch:
-        try:
-            import torch
-            torch.set_num_threads(threads)
-        except ImportError:
-            torch = None
-    rows = []
-    for name in PRESETS:
-        spec = PRESETS[name]
-        for batch in (1, 64):
-            ours, net = _ours_step(spec, batch)
-            theirs, diff = _torch_step(spec, batch, net) if torch is not None else (None, None)
-            best_o = best_t = 0.0
-            for _ in range(3):  # alternate so that background load hits both
-                best_o = max(best_o, _rate(ours, batch, seconds / 3))
-                if theirs is not None:
-                    best_t = max(best_t, _rate(theirs, batch, seconds / 3))
-            rows.append((name, batch, best_o, best_t or None, diff))
-            t = f"{best_t:>10,.0f}" if best_t else f"{'-':>10}"
-            r = f"{best_o / best_t:>7.2f}×" if best_t else f"{'-':>8}"
-            print(f"{name:<8}{batch:>6}{best_o:>12,.0f}{t}{r}" + (f"   (max |Δlogit| {diff:.1e})" if diff is not None else ""),
-                  flush=True)
-    return rows
+# ----------------------------------------------------------------------------- the cnncore process
+
+def _cnncore_worker(args):
+    sys.path.insert(0, str(REPO))
+    import cnnapp  # noqa: F401  (first: sets the thread environment the app and CLI run with)
+    import numpy as np
+
+    import cnncore
+    from cnncore.network import Network
+    from cnncore.optim import Adam
+
+    if args.threads:
+        cnncore.set_num_threads(args.threads)
+    specs = json.loads(Path(args.specs).read_text())
+    out = {"threads": cnncore.get_num_threads(), "rates": {}}
+    for name, spec in specs.items():
+        for batch in BATCHES:
+            net = Network(spec, seed=0)
+            opt = Adam({"all": net.flat_params}, lr=1e-3, decay_mask={"all": net.decay_mask})  # as the Trainer does
+            grads = {"all": net.flat_grads}
+            xs, ys = _data(np, batch, net.input_shape)
+            if args.weights:   # what the PyTorch process starts from and must compute
+                np.savez(Path(args.weights) / f"{name}-{batch}.npz", logits=net.forward(xs[0], keep=False),
+                         **{k.replace(".", "_"): v for k, v in net.params().items()})
+            k = [0]
+
+            def step():
+                i = k[0] = (k[0] + 1) % _DATA_BATCHES
+                net.loss_and_grads(xs[i], ys[i])
+                opt.step(grads)
+            out["rates"][f"{name}/{batch}"] = _rate(step, batch, args.seconds)
+    print(json.dumps(out))
+
+
+# ----------------------------------------------------------------------------- the PyTorch process
+
+def _torch_model(torch, spec, params):
+    """The network of a normalized spec in PyTorch, with the weights in ``params`` (``L{i}_W``…)."""
+    from torch import nn
+
+    acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU,
+            "none": nn.Identity}
+    mods, shape = [], (1,) + tuple(spec["input"])
+    for i, layer in enumerate(spec["layers"]):
+        t = layer["type"]
+        if t == "conv":
+            m = nn.Conv2d(shape[1], layer["filters"], tuple(layer["kernel"]), tuple(layer["stride"]),
+                          tuple(layer["padding"]))
+        elif t == "dense":
+            m = nn.Linear(shape[1], layer["units"])
+        elif t in ("maxpool", "avgpool", "l2pool"):
+            size, stride = tuple(layer["size"]), tuple(layer["stride"])
+            m = {"maxpool": lambda: nn.MaxPool2d(size, stride), "avgpool": lambda: nn.AvgPool2d(size, stride),
+                 "l2pool": lambda: nn.LPPool2d(2, size, stride)}[t]()
+        elif t == "flatten":
+            m = nn.Flatten()
+        else:
+            raise SystemExit(f"bench_train: no PyTorch twin for a {t!r} layer")
+        if t in ("conv", "dense"):
+            with torch.no_grad():   # the same weights, so the two compute the same thing
+                m.weight.copy_(torch.from_numpy(params[f"L{i}_W"]))
+                m.bias.copy_(torch.from_numpy(params[f"L{i}_b"]))
+            mods += [m, acts[layer["activation"]]()]
+        else:
+            mods.append(m)
+        with torch.no_grad():
+            shape = tuple(m(torch.zeros(shape)).shape)
+    return nn.Sequential(*mods)
+
+
+def _torch_worker(args):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    specs = json.loads(Path(args.specs).read_text())
+    out = {"threads": torch.get_num_threads(), "rates": {}, "diff": {}}
+    for name, spec in specs.items():
+        for batch in BATCHES:
+            saved = np.load(Path(args.weights) / f"{name}-{batch}.npz")
+            model = _torch_model(torch, spec, saved)
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            xs, ys = _data(np, batch, spec["input"])
+            xs, ys = torch.from_numpy(xs), torch.from_numpy(ys)
+            with torch.no_grad():
+                out["diff"][f"{name}/{batch}"] = float(np.abs(model(xs[0]).numpy() - saved["logits"]).max())
+            k = [0]
+
+            def step():
+                i = k[0] = (k[0] + 1) % _DATA_BATCHES
+                opt.zero_grad(set_to_none=True)
+                F.cross_entropy(model(xs[i]), ys[i]).backward()
+                opt.step()
+            out["rates"][f"{name}/{batch}"] = _rate(step, batch, args.seconds)
+    print(json.dumps(out))
+
+
+# ----------------------------------------------------------------------------- the parent
+
+def _run(engine, args, specs, weights):
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", engine, "--specs", str(specs),
+           "--weights", str(weights), "--seconds", str(args.seconds)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    proc = subprocess.run(cmd, env=_ENV, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-1:] or ["(no message)"]
+        raise SystemExit(f"bench_train: the {engine} process failed: {tail[0]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _specs_file(tmp: Path) -> Path:
+    sys.path.insert(0, str(REPO))
+    from cnncore.architecture import PRESETS   # (plain JSON work: no kernels run in this process)
+
+    path = tmp / "specs.json"
+    path.write_text(json.dumps(PRESETS))
+    return path
+
+
+def bench_speed(args):
+    engines = ENGINES
+    if args.no_torch or importlib.util.find_spec("torch") is None:
+        if not args.no_torch:
+            print("PyTorch is not installed: cnncore alone (pip install torch==2.13.0 adds the baseline)")
+        engines = ENGINES[:1]
+    rounds = {e: [] for e in engines}
+    threads, diff = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = _specs_file(Path(tmp))
+        for r in range(args.rounds):    # cnncore first in the first round: it writes the weights
+            for engine in (engines if r % 2 == 0 else engines[::-1]):
+                res = _run(engine, args, specs, tmp)
+                rounds[engine].append(res["rates"])
+                threads[engine] = res["threads"]
+                diff.update(res.get("diff", {}))
+            print(f"  round {r + 1} of {args.rounds} done, load average {_loadavg()}", flush=True)
+    _table(rounds, threads, diff)
+
+
+def _table(rounds, threads, diff):
+    print("\nthreads: " + ", ".join(f"{e} {n}" for e, n in threads.items()))
+    print(f"\n{'preset':<8}{'batch':>6}{'cnncore img/s':>15}{'torch img/s':>13}{'ratio':>8}   (median of "
+          f"{len(rounds['cnncore'])} rounds; min–max)")
+    for cell in rounds["cnncore"][0]:
+        name, batch = cell.split("/")
+        ours = [r[cell] for r in rounds["cnncore"]]
+        mo = statistics.median(ours)
+        line = f"{name:<8}{batch:>6}{mo:>15,.0f}"
+        spread = f"{min(ours):,.0f}–{max(ours):,.0f}"
+        if rounds.get("torch"):
+            theirs = [r[cell] for r in rounds["torch"]]
+            mt = statistics.median(theirs)
+            line += f"{mt:>13,.0f}{mo / mt:>7.2f}×"
+            spread += f" vs {min(theirs):,.0f}–{max(theirs):,.0f}; max |Δlogit| {diff[cell]:.1e}"
+        print(f"{line}   ({spread})", flush=True)
 
 
 # ----------------------------------------------------------------------------- time to 98%
 
-def bench_accuracy(target=0.98):
-    if not (SHARED / "mnist8k-images-idx3-ubyte.gz").is_file():
-        print(f"time to {target:.0%}: skipped, no shared digits in {SHARED}")
-        return None
-    X = _load("mnist8k-images-idx3-ubyte.gz")
-    y = _load("mnist8k-labels-idx1-ubyte.gz")
-    from cnnapp.cli import _parser  # the command line's defaults, exactly
+def _load(name: str):
+    import numpy as np
 
-    args = _parser().parse_args(["train", "--out", "unused.npz"])
-    config = TrainConfig(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
-                         weight_decay=args.weight_decay, momentum=args.momentum, seed=args.seed,
-                         schedule=args.schedule, augment=args.augment)
-    net = Network(PRESETS[DEFAULT_PRESET], seed=args.seed)
+    data = gzip.decompress((SHARED / name).read_bytes())
+    nd = data[3]
+    dims = struct.unpack(">" + "I" * nd, data[4:4 + 4 * nd])
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * nd).reshape(dims)
+
+
+def _accuracy_worker(args, target=0.98):
+    sys.path.insert(0, str(REPO))
+    import cnnapp  # noqa: F401  (first: the app's thread environment)
+    import cnncore
+    from cnnapp.cli import _parser  # the command line's defaults, exactly
+    from cnncore.architecture import DEFAULT_PRESET, PRESETS
+    from cnncore.network import Network
+    from cnncore.training import EpochEvent, FinishedEvent, TrainConfig, Trainer
+
+    if args.threads:
+        cnncore.set_num_threads(args.threads)
+    X, y = _load("mnist8k-images-idx3-ubyte.gz"), _load("mnist8k-labels-idx1-ubyte.gz")
+    a = _parser().parse_args(["train", "--out", "unused.npz"])
+    config = TrainConfig(optimizer=a.optimizer, lr=a.lr, batch_size=a.batch_size, epochs=a.epochs,
+                         weight_decay=a.weight_decay, momentum=a.momentum, seed=a.seed,
+                         schedule=a.schedule, augment=a.augment)
+    net = Network(PRESETS[DEFAULT_PRESET], seed=a.seed)
     trainer = Trainer(net, X[:6500], y[:6500], X[6500:], y[6500:], config)
-    print(f"\ntime to {target:.0%}: preset {DEFAULT_PRESET!r}, {config}")
-    reached = None
+    print(f"\ntime to {target:.0%}: preset {DEFAULT_PRESET!r}, {config}, {cnncore.get_num_threads()} thread(s)")
+    reached = final = None
     wall = time.perf_counter()
     for ev in trainer.run():
         if isinstance(ev, EpochEvent):
@@ -210,27 +288,41 @@ def bench_accuracy(target=0.98):
     acc = net.history[-1]["val_accuracy"]
     print(f"  final held-out accuracy {acc:.4f}; {final.seconds:.2f} s of training, {wall:.2f} s with evaluation; "
           + (f"{target:.0%} first reached after {reached:.2f} s" if reached is not None else f"{target:.0%} not reached"))
-    return reached, acc, final.seconds
+
+
+def bench_accuracy(args):
+    if not (SHARED / "mnist8k-images-idx3-ubyte.gz").is_file():
+        print(f"\ntime to 98%: skipped, no shared digits in {SHARED}")
+        return
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "accuracy"]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    subprocess.run(cmd, env=_ENV, check=True)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--threads", type=int, default=None, help="threads for both engines (default: all CPUs)")
-    p.add_argument("--seconds", type=float, default=1.5, help="measuring time per cell and engine")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for both engines (default: each engine's own default)")
+    p.add_argument("--seconds", type=float, default=1.5, help="measuring time per cell, engine and round")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of both engines (median reported)")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--no-accuracy", action="store_true")
     p.add_argument("--no-speed", action="store_true")
+    p.add_argument("--worker", choices=ENGINES + ("accuracy",), help=argparse.SUPPRESS)
+    p.add_argument("--specs", help=argparse.SUPPRESS)
+    p.add_argument("--weights", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.threads:
-        cnncore.set_num_threads(args.threads)
-    threads = cnncore.get_num_threads()
-    print(f"cnncore training benchmark: {threads} thread(s), {os.cpu_count()} CPUs, load average {_loadavg()}, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
+    if args.worker:
+        {"cnncore": _cnncore_worker, "torch": _torch_worker, "accuracy": _accuracy_worker}[args.worker](args)
+        return
+    print(f"cnncore training benchmark: {os.cpu_count()} CPUs, load average {_loadavg()}; each engine in its "
+          f"own process (environment: OMP_WAIT_POLICY={_ENV.get('OMP_WAIT_POLICY')}, "
+          f"OPENBLAS_NUM_THREADS={_ENV.get('OPENBLAS_NUM_THREADS')})", flush=True)
     if not args.no_speed:
-        print(f"\n{'preset':<8}{'batch':>6}{'ours img/s':>12}{'torch':>10}{'ratio':>8}")
-        bench_speed(threads, args.seconds, not args.no_torch)
+        bench_speed(args)
     if not args.no_accuracy:
-        bench_accuracy()
+        bench_accuracy(args)
     print(f"\nload average at the end: {_loadavg()}")
 
 
