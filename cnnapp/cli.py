@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import struct
 import sys
 import time
-import zlib
 from pathlib import Path
 
 __all__ = ["main", "CliError", "read_png"]
@@ -74,12 +72,15 @@ def _range(text: str) -> tuple[int | None, int | None]:
 def _load_arch(value: str) -> dict:
     from cnncore.architecture import PRESETS, parse_architecture, preset
 
+    from cnncore._safeio import read_regular
+    from cnncore.limits import MAX_ARCH_TEXT
+
     path = Path(value)
-    if path.is_file():
+    if path.exists() or value not in PRESETS and os.sep in value:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise CliError(f"--arch {value}: cannot read the file ({e})") from None
+            text = read_regular(path, 4 * MAX_ARCH_TEXT).decode("utf-8")    # never a FIFO or a device
+        except (OSError, ValueError) as e:
+            raise CliError(f"--arch {value}: cannot read the file ({getattr(e, 'strerror', None) or e})") from None
         try:
             return parse_architecture(text)
         except ValueError as e:
@@ -102,9 +103,15 @@ def _load_pair(images: str, labels: str):
 
 
 def _check_out(path: str, flag: str = "--out") -> Path:
+    from cnncore._atomic import check_target
+
     p = Path(path)
     if p.is_dir():
         raise CliError(f"{flag} {path}: is a folder; give a file name")
+    try:
+        check_target(p)
+    except OSError as e:
+        raise CliError(f"{flag} {e}") from None
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise CliError(f"{flag} {path}: the folder {parent} does not exist")
@@ -127,108 +134,14 @@ def _bar(done: int, total: int, width: int = 28) -> str:
 # ----------------------------------------------------------------------------- PNG
 
 def read_png(path) -> "np.ndarray":
-    """Grey levels in [0, 1], shape ``(H, W)``, from a non-interlaced PNG (8 or 16 bits per sample,
-    grey, grey+alpha, RGB, RGBA or 8-bit palette). Transparent pixels count as white paper."""
-    import numpy as np
+    """Grey levels in [0, 1], shape ``(H, W)`` (:func:`cnncore.datasets.png.read_png`);
+    a bad or oversized file is a :class:`CliError`."""
+    from cnncore.datasets.png import PNGError, read_png as read
 
     try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise CliError(f"{path}: cannot read ({e.strerror or e})") from None
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise CliError(f"{path}: not a PNG image")
-    pos, idat, ihdr, palette, trns = 8, [], None, None, None
-    try:
-        while pos < len(data):
-            length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
-            body = data[pos + 8:pos + 8 + length]
-            if len(body) != length:
-                raise CliError(f"{path}: truncated PNG")
-            if ctype == b"IHDR":
-                ihdr = struct.unpack(">IIBBBBB", body)
-            elif ctype == b"PLTE":
-                palette = np.frombuffer(body, np.uint8).reshape(-1, 3)
-            elif ctype == b"tRNS":
-                trns = np.frombuffer(body, np.uint8)
-            elif ctype == b"IDAT":
-                idat.append(body)
-            elif ctype == b"IEND":
-                break
-            pos += 12 + length
-    except struct.error:
-        raise CliError(f"{path}: truncated PNG") from None
-    if ihdr is None or not idat:
-        raise CliError(f"{path}: PNG without image data")
-    W, H, depth, color, _, _, interlace = ihdr
-    if not (1 <= W <= 10_000 and 1 <= H <= 10_000):
-        raise CliError(f"{path}: a {W}×{H} PNG; expected an image of 1 to 10000 pixels a side")
-    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(color)
-    if channels is None or depth not in (8, 16) or (color == 3 and depth != 8) or interlace:
-        raise CliError(f"{path}: unsupported PNG (colour type {color}, bit depth {depth}"
-                       f"{', interlaced' if interlace else ''}); save it as a plain 8-bit PNG")
-    try:
-        raw = zlib.decompress(b"".join(idat))
-    except zlib.error as e:
-        raise CliError(f"{path}: corrupt PNG data ({e})") from None
-    bpp = channels * depth // 8
-    stride = W * bpp
-    if len(raw) < H * (stride + 1):
-        raise CliError(f"{path}: truncated PNG data")
-    rows = np.frombuffer(raw, np.uint8)[:H * (stride + 1)].reshape(H, stride + 1)
-    out = np.zeros((H, stride), dtype=np.uint8)
-    prev = np.zeros(stride, dtype=np.int64)
-    for r in range(H):
-        f, line = rows[r, 0], rows[r, 1:].astype(np.int64)
-        if f == 0:
-            cur = line
-        elif f == 2:
-            cur = (line + prev) & 255
-        elif f == 1:
-            cur = line.copy()
-            for c in range(bpp):  # a running sum per byte of the pixel
-                cur[c::bpp] = np.cumsum(line[c::bpp]) & 255
-        elif f in (3, 4):
-            cur = line.copy()
-            for i in range(stride):
-                a = cur[i - bpp] if i >= bpp else 0
-                b = prev[i]
-                if f == 3:
-                    cur[i] = (cur[i] + ((a + b) >> 1)) & 255
-                else:
-                    c = prev[i - bpp] if i >= bpp else 0
-                    p = a + b - c
-                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                    pred = a if (pa <= pb and pa <= pc) else (b if pb <= pc else c)
-                    cur[i] = (cur[i] + pred) & 255
-        else:
-            raise CliError(f"{path}: corrupt PNG (unknown row filter {f})")
-        out[r] = cur
-        prev = cur
-    if depth == 16:
-        px = out.reshape(H, W, channels, 2)
-        img = (px[..., 0].astype(np.float64) * 256 + px[..., 1]) / 65535
-    else:
-        img = out.reshape(H, W, channels).astype(np.float64) / 255
-    alpha = None
-    if color == 3:
-        if palette is None:
-            raise CliError(f"{path}: palette PNG without a palette")
-        index = out.reshape(H, W)
-        rgb = palette[np.minimum(index, len(palette) - 1)].astype(np.float64) / 255
-        grey = rgb @ np.array([0.299, 0.587, 0.114])
-        if trns is not None:
-            a = np.ones(256)
-            a[:len(trns)] = trns / 255
-            alpha = a[index]
-    elif color in (2, 6):
-        grey = img[..., :3] @ np.array([0.299, 0.587, 0.114])
-        alpha = img[..., 3] if color == 6 else None
-    else:
-        grey = img[..., 0]
-        alpha = img[..., 1] if color == 4 else None
-    if alpha is not None:
-        grey = grey * alpha + (1 - alpha)  # over white paper
-    return grey
+        return read(path)
+    except PNGError as e:
+        raise CliError(str(e)) from None
 
 
 def _image_for_network(grey):

@@ -64,7 +64,8 @@ def open_regular(path, limit: int | None = None):
 def read_regular(path, limit: int) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes (see :func:`open_regular`)."""
     with open_regular(path, limit) as f:
-        data = f.read(limit + 1)
+        size = os.fstat(f.fileno()).st_size        # read(limit) would reserve ``limit`` bytes at once
+        data = f.read(min(size, limit) + 1)
     if len(data) > limit:                       # it grew while we read it
         raise UnreadableFile(f"is more than the {limit:,} bytes this kind of file can sensibly be")
     return data

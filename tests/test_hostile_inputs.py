@@ -229,3 +229,162 @@ def test_layer_count_is_capped_and_refused_quickly():
     assert time.perf_counter() - t0 < 5
     ok = {"input": [1, 28, 28], "layers": [{"type": "flatten"}] * (MAX_LAYERS - 1) + [{"type": "dense", "units": 10}]}
     assert len(parse_architecture(ok)["layers"]) == MAX_LAYERS
+
+
+# ----------------------------------------------------------------------------- IDX (items 4, 11)
+
+def _idx_gzip_bomb(header: bytes, zeros: int) -> bytes:
+    import zlib
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)               # gzip framing
+    parts, chunk = [c.compress(header)], bytes(1 << 22)
+    for _ in range(zeros // len(chunk)):
+        parts.append(c.compress(chunk))
+    return b"".join(parts) + c.flush()
+
+
+@pytest.mark.parametrize("case", ["declares 784 MB", "declares 2^96", "inflates far past its header"])
+def test_idx_sizes_are_checked_before_inflating(tmp_path, case):
+    import struct
+
+    from cnncore.datasets import IDXError, read_idx
+    path = tmp_path / "x.gz"
+    if case == "declares 784 MB":
+        path.write_bytes(_idx_gzip_bomb(struct.pack(">IIII", 2051, 1_000_000, 28, 28) + bytes(100), 0))
+    elif case == "declares 2^96":
+        path.write_bytes(struct.pack(">IIII", 2051, 2**32 - 1, 2**32 - 1, 2**32 - 1) + bytes(16))
+    else:                                                     # 10 labels, then 64 MB of zeros
+        path.write_bytes(_idx_gzip_bomb(struct.pack(">II", 2049, 10) + bytes(10), 64 << 20))
+    out, peak = peak_mb(read_idx, path)
+    assert isinstance(out, IDXError) and "\n" not in str(out), repr(out)
+    assert "numpy" not in str(out).lower() and "overflow" not in str(out).lower()
+    assert peak < 16, f"{peak:.0f} MB traced"
+
+
+def test_idx_fifo_and_device_are_refused_at_once(tmp_path, capsys):
+    from cnncore.datasets import IDXError, read_idx
+    fifo = tmp_path / "labels"
+    os.mkfifo(fifo)
+    for p in (fifo, "/dev/zero"):
+        with pytest.raises(IDXError, match="not a regular file"):
+            read_idx(p)
+    cli_one_line(capsys, ["eval", "m.npz", "--images", "/dev/zero", "--labels", str(fifo)])
+
+
+# ----------------------------------------------------------------------------- PNG (items 4, 5, 11)
+
+def png_bytes(W, H, idat: bytes, depth=8, color=0, extra: bytes = b"") -> bytes:
+    import struct
+    import zlib
+
+    def chunk(t, body):
+        return struct.pack(">I", len(body)) + t + body + struct.pack(">I", zlib.crc32(t + body))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, depth, color, 0, 0, 0))
+            + extra + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def test_png_with_paeth_rows_decodes_quickly(tmp_path):
+    import time
+    import zlib
+
+    from cnnapp.cli import read_png
+    W = H = 3000
+    rows = b"".join(b"\x04" + bytes(W) for _ in range(H))     # every row Paeth-filtered
+    path = tmp_path / "big.png"
+    path.write_bytes(png_bytes(W, H, zlib.compress(rows, 9)))
+    assert path.stat().st_size < 64_000
+    t0 = time.perf_counter()
+    grey = read_png(path)
+    assert time.perf_counter() - t0 < 5                         # 28 s before
+    assert grey.shape == (H, W) and grey.max() == 0
+
+
+@pytest.mark.parametrize("case", ["10000x10000 16-bit", "6 GB of pixels", "bad palette", "bad tRNS",
+                                  "palette without PLTE", "truncated", "fifo", "dev_zero"])
+def test_bad_pngs_are_one_line_errors(tmp_path, capsys, model_path, case):
+    import zlib
+
+    from cnncore.datasets.png import PNGError, read_png
+    path = tmp_path / "x.png"
+    row = b"\x00" + bytes(4)
+    if case == "10000x10000 16-bit":
+        path.write_bytes(png_bytes(10000, 10000, zlib.compress(bytes(1 << 20)), depth=16, color=6))
+    elif case == "6 GB of pixels":
+        path.write_bytes(png_bytes(100_000, 60_000, zlib.compress(bytes(1 << 20))))
+    elif case == "bad palette":                                # PLTE length not a multiple of 3
+        path.write_bytes(png_bytes(4, 1, zlib.compress(row), color=3, extra=_chunk(b"PLTE", b"\x01\x02")))
+    elif case == "bad tRNS":                                   # more alpha entries than palette colours
+        path.write_bytes(png_bytes(4, 1, zlib.compress(row), color=3,
+                                   extra=_chunk(b"PLTE", bytes(3)) + _chunk(b"tRNS", bytes(300))))
+    elif case == "palette without PLTE":
+        path.write_bytes(png_bytes(4, 1, zlib.compress(row), color=3))
+    elif case == "truncated":
+        path.write_bytes(png_bytes(40, 40, zlib.compress(bytes(41 * 40)))[:60])
+    elif case == "fifo":
+        os.mkfifo(path)
+    else:
+        path = "/dev/zero"
+    out, peak = peak_mb(read_png, path)
+    if not isinstance(out, np.ndarray):                        # Pillow reads some of these leniently
+        assert isinstance(out, PNGError) and "\n" not in str(out), repr(out)
+        cli_one_line(capsys, ["predict", str(model_path), str(path)])
+    assert peak < 64, f"{peak:.0f} MB traced"
+
+
+def _chunk(t, body):
+    import struct
+    import zlib
+    return struct.pack(">I", len(body)) + t + body + struct.pack(">I", zlib.crc32(t + body))
+
+
+def test_16_bit_grey_keeps_its_levels(tmp_path):
+    from cnncore.datasets.png import read_png
+    levels = (np.arange(12) * 5000).astype(">u2").reshape(3, 4)
+    rows = b"".join(b"\x00" + r.tobytes() for r in levels)
+    import zlib
+    path = tmp_path / "g16.png"
+    path.write_bytes(png_bytes(4, 3, zlib.compress(rows), depth=16))
+    np.testing.assert_allclose(read_png(path), levels / 65535, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- writing (items 6, 7)
+
+def test_out_never_replaces_a_device_fifo_or_socket(tmp_path, capsys):
+    import socket
+    import stat
+
+    from cnncore._atomic import NotARegularFile, atomic_write_bytes
+    fifo, sock = tmp_path / "fifo", tmp_path / "sock"
+    os.mkfifo(fifo)
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(sock))
+    try:
+        for target in (fifo, sock, "/dev/null"):
+            with pytest.raises(NotARegularFile, match="only a regular file is ever replaced"):
+                atomic_write_bytes(target, b"x")
+            err = cli_one_line(capsys, ["train", "--count", "20", "--epochs", "1", "--out", str(target)])
+            assert "only a regular file" in err
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode) and stat.S_ISSOCK(os.stat(sock).st_mode)
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    finally:
+        s.close()
+    atomic_write_bytes(tmp_path / "plain", b"ok")              # a regular file is still written
+    assert (tmp_path / "plain").read_bytes() == b"ok"
+
+
+def test_stale_temp_files_of_killed_saves_are_removed_on_the_next_save(tmp_path):
+    import time
+
+    from cnncore._atomic import STALE_SECONDS, atomic_write_bytes
+    target = tmp_path / "model.npz"
+    old = [tmp_path / f".model.npz.{k:08d}.tmp" for k in range(3)]
+    fresh = tmp_path / ".model.npz.abcdefgh.tmp"               # a save in progress elsewhere
+    other = tmp_path / ".other.npz.abcdefgh.tmp"               # another file's
+    mine = tmp_path / "my.model.npz.abcdefgh.tmp"              # not our pattern
+    for p in old + [fresh, other, mine]:
+        p.write_bytes(b"half")
+    past = time.time() - STALE_SECONDS - 60
+    for p in old + [other, mine]:
+        os.utime(p, (past, past))
+    atomic_write_bytes(target, b"new")
+    assert not any(p.exists() for p in old)
+    assert fresh.exists() and other.exists() and mine.exists() and target.read_bytes() == b"new"

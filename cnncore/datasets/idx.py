@@ -13,7 +13,9 @@ which file and what is wrong, so the app can show it to the user as is.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -21,12 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .._safeio import UnreadableFile, open_regular
+from ..limits import MAX_IDX_BYTES
+
 __all__ = ["IDXError", "read_idx", "load_idx_pair", "IMAGES_MAGIC", "LABELS_MAGIC"]
 
 IMAGES_MAGIC = 2051  # 0x00000803: uint8, 3 dimensions
 LABELS_MAGIC = 2049  # 0x00000801: uint8, 1 dimension
 _GZIP_MAGIC = b"\x1f\x8b"
 _UBYTE = 0x08
+_CHUNK = 1 << 22
 _DTYPE_NAMES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short",
                 0x0C: "int", 0x0D: "float", 0x0E: "double"}
 
@@ -35,42 +41,55 @@ class IDXError(ValueError):
     """An IDX file is missing, unreadable, or does not hold what it claims."""
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's content, decompressed when it starts with the gzip magic bytes."""
+@contextlib.contextmanager
+def _stream(path: Path):
+    """The file's content as a stream, decompressed on the fly when it starts with the gzip
+    magic bytes (so only as much is inflated as is read). Regular files only."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        f = open_regular(path)
     except FileNotFoundError:
         raise IDXError(f"{path}: file not found") from None
+    except UnreadableFile as exc:
+        raise IDXError(f"{path}: {exc}") from None
     except OSError as exc:
         raise IDXError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-    if not raw:
-        raise IDXError(f"{path}: the file is empty")
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise IDXError(f"{path}: the gzip data is corrupt or truncated ({exc})") from None
-        if not raw:
-            raise IDXError(f"{path}: the file is empty once decompressed")
-    return raw
+    with f:
+        magic = f.read(2)
+        if not magic:
+            raise IDXError(f"{path}: the file is empty")
+        f.seek(0)
+        if magic == _GZIP_MAGIC:
+            with gzip.GzipFile(fileobj=f, mode="rb") as g:
+                yield g, True
+        else:
+            yield f, False
 
 
-def read_idx(path) -> np.ndarray:
-    """Read one IDX file of unsigned bytes (``.gz`` or raw; gzip is sniffed).
+def _read(stream, n: int, path: Path, gz: bool) -> bytes:
+    """At most ``n`` bytes, read in chunks (``read(n)`` would reserve all ``n`` bytes at once,
+    whatever the file holds); damaged gzip data becomes IDXError."""
+    chunks, got = [], 0
+    try:
+        while got < n:
+            b = stream.read(min(_CHUNK, n - got))
+            if not b:
+                break
+            chunks.append(b)
+            got += len(b)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise IDXError(f"{path}: the gzip data is corrupt or truncated ({exc})") from None
+    return b"".join(chunks)
 
-    Returns a uint8 array of the shape its header declares: ``(N, rows, cols)``
-    for an images file (magic 2051), ``(N,)`` for a labels file (magic 2049).
-    Raises :class:`IDXError` for a missing or empty file, corrupt gzip data, a
-    wrong magic number or element type, zero-sized dimensions, or a file whose
-    size does not match its header (truncated or with trailing bytes).
-    """
-    path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise IDXError(f"{path}: only {len(data)} bytes, too short for an IDX header")
-    zero1, zero2, dtype_code, ndim = data[0], data[1], data[2], data[3]
-    magic = struct.unpack(">I", data[:4])[0]
+
+def _header(stream, path: Path, gz: bool) -> tuple[int, ...]:
+    """The dimensions the header declares, after checking the magic number."""
+    head = _read(stream, 4, path, gz)
+    if gz and not head:
+        raise IDXError(f"{path}: the file is empty once decompressed")
+    if len(head) < 4:
+        raise IDXError(f"{path}: only {len(head)} bytes, too short for an IDX header")
+    zero1, zero2, dtype_code, ndim = head
+    magic = struct.unpack(">I", head)[0]
     if zero1 != 0 or zero2 != 0:
         raise IDXError(f"{path}: not an IDX file (magic number {magic} / 0x{magic:08x}; "
                        f"expected {IMAGES_MAGIC} for images or {LABELS_MAGIC} for labels)")
@@ -81,21 +100,44 @@ def read_idx(path) -> np.ndarray:
     if magic not in (IMAGES_MAGIC, LABELS_MAGIC):
         raise IDXError(f"{path}: magic number {magic} has {ndim} dimensions; expected "
                        f"{IMAGES_MAGIC} (images, 3 dimensions) or {LABELS_MAGIC} (labels, 1 dimension)")
-    header_len = 4 + 4 * ndim
-    if len(data) < header_len:
-        raise IDXError(f"{path}: truncated header ({len(data)} bytes, the header needs {header_len})")
-    dims = struct.unpack(f">{ndim}I", data[4:header_len])
+    rest = _read(stream, 4 * ndim, path, gz)
+    if len(rest) < 4 * ndim:
+        raise IDXError(f"{path}: truncated header ({4 + len(rest)} bytes, the header needs {4 + 4 * ndim})")
+    dims = struct.unpack(f">{ndim}I", rest)
     if any(d == 0 for d in dims):
         raise IDXError(f"{path}: the header declares a zero-sized dimension {dims}")
-    expected = int(np.prod(dims, dtype=np.int64))
-    have = len(data) - header_len
-    if have < expected:
-        raise IDXError(f"{path}: truncated: the header declares {' x '.join(map(str, dims))} = "
-                       f"{expected} bytes of data but the file holds only {have}")
-    if have > expected:
-        raise IDXError(f"{path}: {have - expected} unexpected bytes after the "
-                       f"{' x '.join(map(str, dims))} values the header declares")
-    return np.frombuffer(data, dtype=np.uint8, offset=header_len).reshape(dims).copy()
+    return dims
+
+
+def read_idx(path, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
+    """Read one IDX file of unsigned bytes (``.gz`` or raw; gzip is sniffed).
+
+    Returns a uint8 array of the shape its header declares: ``(N, rows, cols)``
+    for an images file (magic 2051), ``(N,)`` for a labels file (magic 2049).
+    Raises :class:`IDXError` (and nothing else) for a missing, empty or not regular
+    file, corrupt gzip data, a wrong magic number or element type, zero-sized
+    dimensions, a header declaring more than ``max_bytes`` of data (checked before
+    anything is allocated or inflated), or a file whose size does not match its
+    header (truncated or with trailing bytes). Compressed data is inflated only up
+    to the size the header declares (and one byte more, to see trailing data).
+    """
+    path = Path(path)
+    with _stream(path) as (stream, gz):
+        dims = _header(stream, path, gz)
+        expected = math.prod(dims)          # Python ints: four 2^32-1 sizes do not overflow
+        shape = " x ".join(map(str, dims))
+        if expected > max_bytes:
+            raise IDXError(f"{path}: the header declares {shape} = {expected:,} bytes of data, "
+                           f"more than the {max_bytes:,} this app reads")
+        data = _read(stream, expected, path, gz)
+        if len(data) < expected:
+            raise IDXError(f"{path}: truncated: the header declares {shape} = "
+                           f"{expected} bytes of data but the file holds only {len(data)}")
+        extra = len(_read(stream, 1 << 20, path, gz))
+        if extra:
+            more = "" if extra < 1 << 20 else "at least "
+            raise IDXError(f"{path}: {more}{extra} unexpected bytes after the {shape} values the header declares")
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims).copy()
 
 
 def load_idx_pair(images, labels) -> tuple[np.ndarray, np.ndarray]:
