@@ -151,8 +151,9 @@ class MainWindow(QtWidgets.QMainWindow):
             from cnncore.modelio import load_model
             net = load_model(str(path))
         except Exception as e:  # noqa: BLE001 - a bad file: fall back on the starter model
-            QtCore.QTimer.singleShot(0, self, lambda: self.state.say(
-                f"Could not reopen the network of the last session ({e}); using the starter model.", 0))
+            # The text is made here: Python unbinds ``e`` when the except block ends.
+            text = f"Could not reopen the network of the last session ({e}); using the starter model."
+            QtCore.QTimer.singleShot(0, self, lambda: self.state.say(text, 0))
             return False
         self.state.set_network(net, "the network of your last session", trained=True,
                                history=getattr(net, "history", None))

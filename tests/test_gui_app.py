@@ -1278,3 +1278,14 @@ def test_build_open_refuses_a_fifo_at_once(window, tmp_path):
     os.mkfifo(path)
     assert not window.build.open_file(path)
     assert "not a regular file" in window.build.status.text()
+
+
+def test_a_broken_session_model_is_reported_and_the_starter_model_used(qtbot, tmp_path):
+    from cnnapp import settings as st
+    from cnnapp.main_window import MainWindow
+    st.session_model_path().write_bytes(b"not a model")
+    w = MainWindow(load_settings=True)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: "Could not reopen" in w.statusBar().currentMessage(), timeout=3000)
+    assert w.state.network is not None
+    w.train.shutdown()
