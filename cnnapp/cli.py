@@ -229,11 +229,10 @@ def _train(args) -> int:
             finished = ev
     if tty:
         print("\r\033[K", end="", file=sys.stderr)
-    save_model(out, net, optimizer=trainer.optimizer)
-    if finished.reason == "diverged":
-        print(f"cnnapp train: {finished.message}", file=sys.stderr)
-        print(f"saved the last good weights to {out}")
+    if finished.reason == "diverged":     # such weights are no use: leave whatever is at --out as it was
+        print(f"cnnapp train: {finished.message} Nothing was saved to {out}.", file=sys.stderr)
         return 1
+    save_model(out, net, optimizer=trainer.optimizer)
     print(f"{finished.message}; saved to {out}")
     return 0
 

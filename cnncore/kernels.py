@@ -136,7 +136,11 @@ def conv2d_backward(dz, x, w, stride=1, padding=0, need_dx=True):
     with the dilated ``dz``; ``dx`` is the dilated ``dz``, zero-padded by
     ``K − 1``, convolved with the flipped, channel-swapped filters, with the
     padding stripped (see :mod:`cnncore.identities`). NaN and inf pass through
-    as data, reaching exactly the outputs whose sums include them.
+    as data, reaching exactly the outputs whose sums include them (as in
+    :func:`cnncore.reference.conv2d_backward`: a NaN or inf in ``x`` reaches the
+    ``dw`` taps that saw it, one in ``w`` the ``dx`` positions its windows covered;
+    those two cases are summed over the windows in NumPy, since the padded
+    fast paths would multiply them by zeros and spread NaN everywhere).
     """
     x, w = _conv_arrays(x, w)
     dz = _as_real(dz, "dz", 4, "(N, F, Ho, Wo)")

@@ -161,6 +161,21 @@ def _dw_from_windows(dz, xp, KH, KW, SH, SW):
     return np.ascontiguousarray(np.einsum("nfyx,ncyxij->fcij", dz, win))
 
 
+def _dx_from_windows(dz, w, x_shape, padding, stride):
+    """``dx`` as the sum over the forward windows only (NumPy; the exact path for a non-finite
+    ``w``: the fast path convolves zero-padded ``dz`` with ``w``, and 0·inf is NaN everywhere)."""
+    N, C, H, W = x_shape
+    KH, KW = w.shape[2:]
+    (PH, PW), (SH, SW) = padding, stride
+    Ho, Wo = dz.shape[2:]
+    dxp = np.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=dz.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            dxp[:, :, i:i + (Ho - 1) * SH + 1:SH, j:j + (Wo - 1) * SW + 1:SW] += np.einsum(
+                "nfyx,fc->ncyx", dz, w[:, :, i, j])
+    return dxp[:, :, PH:PH + H, PW:PW + W]
+
+
 # ------------------------------------------------------------- convolution
 
 class _FilterGradParts:
@@ -297,6 +312,9 @@ class ConvPlan:
         np.copyto(parts.flipped, w)
         parts.conv.run(parts.conv.rows, None, nt)
         np.copyto(parts.dx, parts.strip)
+        if not np.isfinite(w).all() and not np.isfinite(parts.dx).all():
+            with np.errstate(invalid="ignore", over="ignore"):
+                parts.dx[...] = _dx_from_windows(dz, w, self.x_shape, self.padding, self.stride)
         return parts.dx
 
     def _input_grad_parts(self):

@@ -14,7 +14,11 @@ between batches. The same network seed, data, config and seed give the same
 weights bit for bit (the shuffles come from ``config.seed`` only).
 
 A NaN or infinite loss stops training with reason ``"diverged"`` and puts back
-the weights from before the update that broke them.
+the weights from before the update that broke them. A run can also diverge without
+NaN: after each epoch, a mean loss far above a guess's (``ln 10``) or, after
+:data:`JUDGE_AFTER_STEPS` updates, a network still scoring like a guess stops it with
+reason ``"diverged"`` and a message saying what to change. Images with NaN or infinite
+pixels are refused by :class:`Trainer` as bad inputs (never blamed on the learning rate).
 """
 from __future__ import annotations
 
@@ -28,6 +32,11 @@ import numpy as np
 
 from .network import Network
 from .optim import DEFAULT_LR, make_optimizer
+
+#: The loss of a network that guesses uniformly among the 10 digits.
+CHANCE_LOSS = math.log(10)
+#: Updates after which a network still at chance has not learned (a sound run is far past it).
+JUDGE_AFTER_STEPS = 50
 
 __all__ = ["TrainConfig", "Trainer", "BatchEvent", "EpochEvent", "FinishedEvent", "evaluate",
            "as_network_input", "shift_augment"]
@@ -147,6 +156,14 @@ def as_network_input(X, dtype=np.float32) -> np.ndarray:
     return np.ascontiguousarray(X, dtype=dtype)
 
 
+def _finite_images(X: np.ndarray, what: str) -> None:
+    """ValueError naming the images with NaN or infinite pixels (bad inputs, not a bad learning rate)."""
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        bad = np.flatnonzero(~np.isfinite(X.reshape(len(X), -1)).all(axis=1))
+        raise ValueError(f"{len(bad)} {what} image{'s' if len(bad) != 1 else ''} (first: number {bad[0]}) "
+                         f"contain NaN or infinite pixel values; fix or drop them before training")
+
+
 def _labels(y, n: int, what: str) -> np.ndarray:
     y = np.asarray(y)
     if y.shape != (n,):
@@ -218,11 +235,13 @@ class Trainer:
             raise ValueError(f"training images have shape {self.X.shape[1:]}, the network needs {net.input_shape}")
         if len(self.X) == 0:
             raise ValueError("there are no training images")
+        _finite_images(self.X, "training")
         self.y = _labels(y_train, len(self.X), "training")
         if X_val is not None and len(X_val):
             self.X_val = as_network_input(X_val, net.dtype)
             if self.X_val.shape[1:] != net.input_shape:
                 raise ValueError(f"held-out images have shape {self.X_val.shape[1:]}, the network needs {net.input_shape}")
+            _finite_images(self.X_val, "held-out")
             self.y_val = _labels(y_val, len(self.X_val), "held-out")
         else:
             self.X_val, self.y_val = None, None
@@ -352,9 +371,36 @@ class Trainer:
                                 "train_accuracy": correct / seen, "val_loss": vl, "val_accuracy": va,
                                 "seconds": train_seconds, "images": seen})
             yield EpochEvent(epoch, loss_sum / seen, correct / seen, vl, va, conf, wrong, train_seconds, predicted)
+            verdict = self._diverged_without_nan(epoch, loss_sum / seen, correct / seen, va, step)
+            if verdict:
+                yield FinishedEvent("diverged", verdict, train_seconds, *self._val_summary(last_val))
+                return
         yield FinishedEvent("done", f"trained {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} "
                                     f"({total} batches) in {train_seconds:.2f} s", train_seconds,
                             *self._val_summary(last_val))
+
+    def _diverged_without_nan(self, epoch: int, loss: float, accuracy: float, val_accuracy: float,
+                              step: int) -> str | None:
+        """What went wrong when an epoch's mean loss exploded, or when the network still scores
+        like a guess after :data:`JUDGE_AFTER_STEPS` updates; None for a run that learns."""
+        exploded = loss > 4 * CHANCE_LOSS
+        at_chance = (step >= JUDGE_AFTER_STEPS and loss > 0.9 * CHANCE_LOSS and accuracy < 0.2
+                     and not val_accuracy >= 0.2)
+        if not (exploded or at_chance):
+            return None
+        what = (f"the mean loss of epoch {epoch} is {loss:.4g}, far above the {CHANCE_LOSS:.2f} of a blind guess"
+                if exploded else
+                f"after epoch {epoch} ({step} updates) the network still scores like a guess "
+                f"(accuracy {accuracy:.0%}, loss {loss:.3g}; guessing gives 10% and {CHANCE_LOSS:.2f})")
+        lr, default = self.lr, DEFAULT_LR.get(self.config.optimizer, 0.01)
+        if exploded or lr > 10 * default:
+            advice = (f"the learning rate {lr:.3g} is far too large for {self.config.optimizer}: the weights "
+                      f"jumped past any minimum. Try {default:g} (the default) or 10 times smaller than now")
+        elif lr < default / 100:
+            advice = f"the learning rate {lr:.3g} is too small to move the weights; try {default:g} (the default)"
+        else:
+            advice = ("try a smaller learning rate, another optimizer, or check that the labels match the images")
+        return f"{what}; training stopped. Most likely {advice}."
 
     def _held_out(self):
         """``(loss, accuracy, confusion, misclassified, predicted)`` of the current weights on the

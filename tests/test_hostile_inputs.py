@@ -388,3 +388,81 @@ def test_stale_temp_files_of_killed_saves_are_removed_on_the_next_save(tmp_path)
     atomic_write_bytes(target, b"new")
     assert not any(p.exists() for p in old)
     assert fresh.exists() and other.exists() and mine.exists() and target.read_bytes() == b"new"
+
+
+# ----------------------------------------------------------------------------- divergence without NaN (item 10)
+
+def _blocks(n=320, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n).astype(np.uint8)
+    X = (rng.random((n, 28, 28)) * 60).astype(np.uint8)
+    for i, label in enumerate(y):
+        r, c = divmod(int(label), 4)
+        X[i, 2 + 8 * r:8 + 8 * r, 2 + 6 * c:8 + 6 * c] = 255
+    return X, y
+
+
+def _events(optimizer, lr, epochs=3, y=None):
+    from cnncore.training import TrainConfig, Trainer
+    X, y0 = _blocks()
+    tr = Trainer(Network(preset("tiny"), seed=0), X, y0 if y is None else y, None, None,
+                 TrainConfig(optimizer=optimizer, lr=lr, epochs=epochs, batch_size=16, seed=0))
+    return list(tr.run())
+
+
+def test_an_exploded_loss_without_nan_is_divergence_and_names_the_learning_rate():
+    from cnncore.training import BatchEvent
+    events = _events("adam", 1e6)
+    assert all(np.isfinite(e.loss) for e in events if isinstance(e, BatchEvent))   # never NaN: finite blow-up
+    end = events[-1]
+    assert end.reason == "diverged" and "learning rate" in end.message and "too large" in end.message
+
+
+def test_a_network_stuck_at_chance_is_reported_with_what_to_change():
+    end = _events("sgd", 1e-9, epochs=4)[-1]
+    assert end.reason == "diverged" and "like a guess" in end.message and "too small" in end.message
+
+
+def test_a_healthy_run_is_not_flagged():
+    assert _events("adam", 0.003)[-1].reason == "done"
+
+
+def test_nan_pixels_are_bad_inputs_not_a_learning_rate_problem():
+    from cnncore.training import TrainConfig, Trainer
+    X, y = _blocks(40)
+    X = X.astype(np.float32)[:, None] / 255
+    X[7, 0, 3, 3] = np.nan
+    with pytest.raises(ValueError) as e:
+        Trainer(Network(preset("tiny")), X, y, None, None, TrainConfig())
+    assert "NaN" in str(e.value) and "number 7" in str(e.value) and "learning rate" not in str(e.value)
+
+
+def test_cli_train_exits_non_zero_and_saves_nothing_when_the_run_diverges(tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    out.write_bytes(b"the user's earlier model")
+    rc = main(["train", "--lr", "1e6", "--count", "400", "--epochs", "2", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "learning rate" in err and "Nothing was saved" in err
+    assert out.read_bytes() == b"the user's earlier model"
+
+
+# ----------------------------------------------------------------------------- kernels (item 11)
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1), ((1, 2), (2, 0))])
+def test_conv2d_backward_with_a_non_finite_weight_matches_the_reference(bad, stride, padding):
+    from cnncore import reference
+    from cnncore.kernels import conv2d_backward, conv2d_forward
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 9, 8))
+    w = rng.standard_normal((4, 3, 3, 2))
+    w[1, 2, 0, 1] = bad
+    z = conv2d_forward(x, np.nan_to_num(w), np.zeros(4), stride, padding)
+    dz = rng.standard_normal(z.shape)
+    with np.errstate(invalid="ignore", over="ignore"):
+        dx, dw, db = conv2d_backward(dz, x, w, stride, padding)
+        rdx, rdw, rdb = reference.conv2d_backward(dz, x, w, stride, padding)
+    assert np.isfinite(dx).any() and not np.isfinite(dx).all()     # not all-NaN: only what the weight reached
+    np.testing.assert_array_equal(np.isfinite(dx), np.isfinite(rdx))
+    np.testing.assert_allclose(np.nan_to_num(dx), np.nan_to_num(rdx), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dw, rdw, rtol=1e-10, atol=1e-10)
