@@ -24,8 +24,13 @@ __all__ = ["Network", "softmax", "softmax_cross_entropy"]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise ``p = e^z / Σ e^z`` of ``z (N, K)``, shifted by the row maximum so it never overflows."""
-    s = z - z.max(axis=1, keepdims=True)
+    """Row-wise ``p = e^z / Σ e^z`` of ``z (N, K)``, shifted by the row maximum so it never overflows.
+
+    Logits far apart (a damaged model's ±1e38) may overflow the shift to −inf, whose
+    exponential is the right 0; an infinite logit gives NaN, quietly (it is data).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = z - z.max(axis=1, keepdims=True)
     np.exp(s, out=s)
     s /= s.sum(axis=1, keepdims=True)
     return s

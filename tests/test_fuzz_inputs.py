@@ -1,0 +1,259 @@
+"""Seeded fuzzing of every file the app and the command line read.
+
+Valid model, architecture, IDX, PNG and drawings files are made here, then mutated (bytes
+flipped, inserted, deleted, truncated; integers set to extreme values; members of an archive
+rewritten with correct checksums so the damage reaches the parsers). Each mutated file goes
+through the Python API and, for some, through ``cnnapp`` in-process, and must give:
+
+* from the API, a result or only the documented exception (``ModelFileError``,
+  ``ArchitectureError``, ``IDXError``, ``PNGError``, ``DrawingsFileError``), and recover
+  mode of the drawings always recovers;
+* from the command line, exit 0, or exit 2 with exactly one line on stderr;
+* at most :data:`PEAK_MB` MB allocated (traced by ``tracemalloc``, NumPy's buffers
+  included) and at most :data:`SECONDS` seconds for one input.
+
+The run is bounded by time: ``CNNLAB_FUZZ_SECONDS`` (default 5, shared by the five kinds
+of file); ``CNNLAB_FUZZ_SEED`` picks another seed. ``pytest -s`` prints the counts.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import struct
+import time
+import tracemalloc
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+
+from cnnapp.cli import main
+from cnncore.architecture import ArchitectureError, parse_architecture, preset, summarize
+from cnncore.datasets import IDXError, load_idx_pair, read_idx
+from cnncore.datasets.drawings import DrawingsDataset, DrawingsFileError
+from cnncore.datasets.png import PNGError, read_png
+from cnncore.modelio import ModelFileError, load_model, save_model
+from cnncore.network import Network
+
+BUDGET = float(os.environ.get("CNNLAB_FUZZ_SECONDS", "5"))
+SEED = int(os.environ.get("CNNLAB_FUZZ_SEED", "14"))
+#: Peak memory one input may take (a 20 M-parameter network alone is 240 MB with its gradients).
+PEAK_MB = 512
+#: Time one input may take.
+SECONDS = 5.0
+_EXTREMES = [0, 1, 0x7F, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 10**6, 2**20]
+
+
+# ----------------------------------------------------------------------------- mutations
+
+def mutate(data: bytes, rng) -> bytes:
+    b = bytearray(data)
+    for _ in range(int(rng.integers(1, 4))):
+        op = int(rng.integers(0, 7))
+        pos = int(rng.integers(0, max(len(b), 1)))
+        if op == 0 and b:                                    # flip a few bytes
+            for _ in range(int(rng.integers(1, 9))):
+                b[int(rng.integers(0, len(b)))] = int(rng.integers(0, 256))
+        elif op == 1:                                        # an extreme 32-bit integer
+            v = _EXTREMES[int(rng.integers(0, len(_EXTREMES)))]
+            b[pos:pos + 4] = struct.pack(">I" if rng.random() < 0.5 else "<I", v)
+        elif op == 2:                                        # truncate
+            del b[pos:]
+        elif op == 3:                                        # insert random bytes
+            b[pos:pos] = rng.integers(0, 256, int(rng.integers(1, 64))).astype(np.uint8).tobytes()
+        elif op == 4:                                        # delete a range
+            del b[pos:pos + int(rng.integers(1, 64))]
+        elif op == 5 and b:                                  # duplicate a range
+            n = int(rng.integers(1, 256))
+            b[pos:pos] = b[pos:pos + n]
+        else:                                                # a huge or negative decimal number (text)
+            b[pos:pos] = str(int(rng.choice([-1, 10**9, 2**31, 2**40, 10**30, 10**400]))).encode()
+    return bytes(b)
+
+
+def mutate_member(data: bytes, rng) -> bytes:
+    """Rewrite one member of an .npz, mutated, with correct checksums."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            members = [(zi.filename, z.read(zi)) for zi in z.infolist()]
+    except Exception:  # noqa: BLE001 - an earlier mutation broke the archive: mutate the bytes
+        return mutate(data, rng)
+    k = int(rng.integers(0, len(members)))
+    name, body = members[k]
+    if rng.random() < 0.2:
+        name = name[:-4] + ("\n" if rng.random() < 0.5 else "") + ".npy"
+    members[k] = (name, mutate(body, rng))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED if rng.random() < 0.3 else zipfile.ZIP_STORED) as z:
+        for n, body in members:
+            z.writestr(n, body)
+    return out.getvalue()
+
+
+def fix_png_crcs(data: bytes) -> bytes:
+    """Recompute every chunk's CRC, so the damage reaches the decoder."""
+    out, pos = bytearray(data[:8]), 8
+    while pos + 8 <= len(data):
+        (n,) = struct.unpack(">I", data[pos:pos + 4])
+        body = data[pos + 4:pos + 8 + n]
+        if pos + 12 + n > len(data):
+            out += data[pos:]
+            break
+        out += data[pos:pos + 8 + n] + struct.pack(">I", zlib.crc32(body))
+        pos += 12 + n
+    return bytes(out)
+
+
+# ----------------------------------------------------------------------------- valid seeds
+
+def _png(grey: np.ndarray, color=0, filt=4, palette=False) -> bytes:
+    g = (grey * 255).astype(np.uint8)
+    H, W = g.shape
+    if palette:
+        color, px = 3, (g // 64)[..., None]
+    else:
+        px = g[..., None] if color == 0 else np.stack([g, g, g, np.full_like(g, 200)], axis=-1)
+    raw = b"".join(bytes([filt]) + row.tobytes() for row in px.reshape(H, -1))  # filter bytes on raw rows
+
+    def chunk(t, body):
+        return struct.pack(">I", len(body)) + t + body + struct.pack(">I", zlib.crc32(t + body))
+    extra = chunk(b"PLTE", bytes(range(12))) + chunk(b"tRNS", b"\xff\x80") if palette else b""
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, color, 0, 0, 0)) + extra
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def _idx(X: np.ndarray) -> bytes:
+    magic = 2051 if X.ndim == 3 else 2049
+    return struct.pack(f">I{X.ndim}I", magic, *X.shape) + X.astype(np.uint8).tobytes()
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fuzz")
+    rng = np.random.default_rng(SEED)
+    model = d / "model.npz"
+    save_model(model, Network(preset("tiny"), seed=0))
+    X = rng.integers(0, 256, (6, 28, 28)).astype(np.uint8)
+    y = rng.integers(0, 10, 6).astype(np.uint8)
+    (d / "images").write_bytes(_idx(X))
+    (d / "labels").write_bytes(_idx(y))
+    drawings = io.BytesIO()
+    np.savez(drawings, images=X, labels=y)
+    grey = rng.random((12, 10))
+    return {
+        "dir": d, "model": model, "images": d / "images", "labels": d / "labels",
+        "model_bytes": model.read_bytes(),
+        "arch": [json.dumps(preset(p)).encode() for p in ("tiny", "lenet")],
+        "idx": [_idx(X), _idx(y), gzip.compress(_idx(X)), gzip.compress(_idx(y))],
+        "png": [_png(grey, 0, 4), _png(grey, 6, 3), _png(grey, palette=True, filt=1)],
+        "drawings": drawings.getvalue(),
+    }
+
+
+# ----------------------------------------------------------------------------- the runs
+
+def _measure(fn, *args):
+    """``(result or exception, seconds, peak MB)``; only the documented types may escape ``fn``."""
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        out = fn(*args)
+    except Exception as e:  # noqa: BLE001 - the caller checks the type
+        out = e
+    finally:
+        seconds = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1] / (1 << 20)
+        tracemalloc.stop()
+    return out, seconds, peak
+
+
+def _cli(capsys, argv) -> int:
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc in (0, 2), (argv, rc, err)
+    if rc == 2:
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+    return rc
+
+
+def _case_model(seeds, rng, path, capsys, k):
+    data = seeds["model_bytes"]
+    path.write_bytes(mutate_member(data, rng) if rng.random() < 0.6 else mutate(data, rng))
+    yield load_model, (path,), ModelFileError
+    if k % 5 == 0:
+        _cli(capsys, ["eval", str(path), "--images", str(seeds["images"]), "--labels", str(seeds["labels"])])
+
+
+def _case_arch(seeds, rng, path, capsys, k):
+    text = mutate(seeds["arch"][k % 2], rng).decode("utf-8", errors="replace")
+    for fn in (parse_architecture, summarize, Network):
+        yield fn, (text,), ArchitectureError
+
+
+def _case_idx(seeds, rng, path, capsys, k):
+    src = seeds["idx"][k % 4]
+    if k % 4 >= 2 and rng.random() < 0.5:                   # damage inside the gzip stream
+        data = gzip.compress(mutate(gzip.decompress(src), rng))
+    else:
+        data = mutate(src, rng)
+    path.write_bytes(data)
+    yield read_idx, (path,), IDXError
+    pair = (path, seeds["labels"]) if k % 2 == 0 else (seeds["images"], path)
+    yield load_idx_pair, pair, IDXError
+    if k % 5 == 0:
+        _cli(capsys, ["eval", str(seeds["model"]), "--images", str(pair[0]), "--labels", str(pair[1])])
+
+
+def _case_png(seeds, rng, path, capsys, k):
+    data = mutate(seeds["png"][k % 3], rng)
+    path.write_bytes(fix_png_crcs(data) if rng.random() < 0.7 else data)
+    yield read_png, (path,), PNGError
+    if k % 5 == 0:
+        _cli(capsys, ["predict", str(seeds["model"]), str(path)])
+
+
+def _case_drawings(seeds, rng, path, capsys, k):
+    data = seeds["drawings"]
+    path.write_bytes(mutate_member(data, rng) if rng.random() < 0.6 else mutate(data, rng))
+    yield DrawingsDataset, (path,), DrawingsFileError
+    ds = DrawingsDataset(path, recover=True)                 # never raises: moves a bad file aside
+    ds.append(np.zeros((28, 28), np.uint8), 1)
+    if ds.recovered_from is not None:
+        ds.recovered_from.unlink()
+
+
+KINDS = {"model": _case_model, "architecture": _case_arch, "idx": _case_idx, "png": _case_png,
+         "drawings": _case_drawings}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_fuzzed_files_give_documented_errors_within_memory_and_time(seeds, kind, capsys, tmp_path):
+    rng = np.random.default_rng([SEED, list(KINDS).index(kind)])
+    stop = time.perf_counter() + BUDGET / len(KINDS)
+    counts = {"inputs": 0, "accepted": 0, "refused": 0}
+    worst_seconds = worst_mb = 0.0
+    k = 0
+    while time.perf_counter() < stop or k < 20:
+        path = tmp_path / f"{kind}-{k}"
+        for fn, args, allowed in KINDS[kind](seeds, rng, path, capsys, k):
+            out, seconds, peak = _measure(fn, *args)
+            counts["inputs"] += 1
+            if isinstance(out, Exception):
+                assert isinstance(out, allowed), f"{kind} case {k}: {fn.__name__} raised {out!r}"
+                assert "\n" not in str(out), f"{kind} case {k}: two-line message {str(out)!r}"
+                counts["refused"] += 1
+            else:
+                counts["accepted"] += 1
+            assert seconds < SECONDS, f"{kind} case {k}: {fn.__name__} took {seconds:.1f} s"
+            assert peak < PEAK_MB, f"{kind} case {k}: {fn.__name__} allocated {peak:.0f} MB"
+            worst_seconds, worst_mb = max(worst_seconds, seconds), max(worst_mb, peak)
+        if path.exists():
+            path.unlink()
+        k += 1
+    with capsys.disabled():
+        print(f"\nfuzz {kind}: {k} files, {counts['inputs']} calls, {counts['accepted']} accepted, "
+              f"{counts['refused']} refused with the documented error; slowest {worst_seconds:.3f} s, "
+              f"peak {worst_mb:.1f} MB")
