@@ -108,8 +108,7 @@ def _sanitise(path: Path) -> str | None:
         return None
     aside = _set_aside(path)
     _rewrite(path, kept)
-    return (f"The settings file held values that are not plain numbers or text (it could have run code); "
-            f"those were left out and the file was kept as {aside.name}.")
+    return f"Ignored settings that could run code; see {aside.name}"
 
 
 def _set_aside(path: Path) -> Path:

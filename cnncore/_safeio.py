@@ -19,7 +19,7 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["UnreadableFile", "open_regular", "read_regular", "npz_members", "read_member", "MemberInfo"]
+__all__ = ["UnreadableFile", "open_regular", "why_unreadable", "read_regular", "npz_members", "read_member", "MemberInfo"]
 
 
 class UnreadableFile(ValueError):
@@ -59,6 +59,19 @@ def open_regular(path, limit: int | None = None):
     except BaseException:
         os.close(fd)
         raise
+
+
+def why_unreadable(e: OSError) -> str:
+    """What :func:`open_regular`'s error means, in words that follow the file's name."""
+    if isinstance(e, FileNotFoundError):
+        return "no such file"
+    if isinstance(e, IsADirectoryError):
+        return "is a folder, not a regular file"
+    if isinstance(e, PermissionError):
+        return "permission denied"
+    if isinstance(e, UnreadableFile):
+        return str(e)
+    return f"cannot read the file ({e.strerror or e})"
 
 
 def read_regular(path, limit: int) -> bytes:

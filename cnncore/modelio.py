@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from ._atomic import atomic_savez
-from ._safeio import UnreadableFile, npz_members, open_regular, read_member
+from ._safeio import UnreadableFile, npz_members, open_regular, read_member, why_unreadable
 from .limits import MAX_ARCH_TEXT, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS
 from .architecture import ArchitectureError, to_json
 from .network import Network
@@ -69,16 +69,8 @@ def _open(path):
     """The file open for reading, or ModelFileError (missing, a folder, a FIFO, a device...)."""
     try:
         f = open_regular(path)
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a folder, not a model file") from None
-    except PermissionError:
-        raise ModelFileError(f"{path}: permission denied") from None
-    except UnreadableFile as e:
-        raise ModelFileError(f"{path}: {'is a folder, not a model file' if 'folder' in str(e) else e}") from None
-    except OSError as e:
-        raise ModelFileError(f"{path}: cannot read the file ({e.strerror or e})") from None
+    except (OSError, UnreadableFile) as e:
+        raise ModelFileError(f"{path}: {why_unreadable(e)}") from None
     try:
         magic = f.read(4)
         f.seek(0)

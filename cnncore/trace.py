@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._atomic import atomic_savez
+from ._safeio import npz_members, open_regular, read_member, why_unreadable
 from .architecture import infer_shapes, parse_architecture, to_json
 from .layers import layer_class
+from .limits import MAX_LAYERS
 from .network import Network, softmax_cross_entropy
 from .tracekeys import layer_key, split_key
 
@@ -183,10 +185,13 @@ class Trace:
     def load(cls, path) -> "Trace":
         """Read a trace written by :meth:`save`; raises :class:`TraceFileError` when it is not one."""
         try:
-            with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except FileNotFoundError:
-            raise TraceFileError(f"{path}: no such file") from None
+            # regular files only (a FIFO would block), every header checked before any data is read
+            with open_regular(path) as f:
+                zf, members = npz_members(f, max_members=64 * MAX_LAYERS, max_bytes=2 << 30)
+                with zf:
+                    arrays = {k: read_member(zf, info) for k, info in members.items()}
+        except OSError as e:
+            raise TraceFileError(f"{path}: {why_unreadable(e)}") from None
         except Exception as e:  # zipfile.BadZipFile, ValueError, OSError, EOFError ...
             raise TraceFileError(f"{path}: not a readable trace file ({type(e).__name__}: {e})") from None
         if "architecture" not in arrays:

@@ -1218,7 +1218,7 @@ def test_a_settings_file_with_a_pickled_object_runs_no_code(qtbot, tmp_path):
     w = MainWindow()
     qtbot.addWidget(w)
     assert not marker.exists()
-    assert "not plain numbers or text" in w.statusBar().currentMessage()
+    assert "Ignored settings that could run code" in w.statusBar().currentMessage()
     assert abs(w.train.lr.value() - 0.01) < 1e-12                # the plain values are kept
     kept = list(path.parent.glob("cnnlab.ini.refused-*"))
     assert len(kept) == 1 and "@Variant(" in kept[0].read_text(encoding="latin-1")

@@ -466,3 +466,11 @@ def test_conv2d_backward_with_a_non_finite_weight_matches_the_reference(bad, str
     np.testing.assert_array_equal(np.isfinite(dx), np.isfinite(rdx))
     np.testing.assert_allclose(np.nan_to_num(dx), np.nan_to_num(rdx), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(dw, rdw, rtol=1e-10, atol=1e-10)
+
+
+def test_trace_open_refuses_a_fifo_at_once(tmp_path):
+    from cnncore.trace import Trace, TraceFileError
+    path = tmp_path / "trace.npz"
+    os.mkfifo(path)
+    with pytest.raises(TraceFileError, match="named pipe"):
+        Trace.load(path)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._safeio import UnreadableFile, open_regular
+from .._safeio import UnreadableFile, open_regular, why_unreadable
 from ..limits import MAX_IDX_BYTES
 
 __all__ = ["IDXError", "read_idx", "load_idx_pair", "IMAGES_MAGIC", "LABELS_MAGIC"]
@@ -49,10 +49,8 @@ def _stream(path: Path):
         f = open_regular(path)
     except FileNotFoundError:
         raise IDXError(f"{path}: file not found") from None
-    except UnreadableFile as exc:
-        raise IDXError(f"{path}: {exc}") from None
-    except OSError as exc:
-        raise IDXError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    except (OSError, UnreadableFile) as exc:
+        raise IDXError(f"{path}: {why_unreadable(exc)}") from None
     with f:
         magic = f.read(2)
         if not magic:

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from .._safeio import UnreadableFile, read_regular
+from .._safeio import UnreadableFile, read_regular, why_unreadable
 from ..limits import MAX_PNG_BYTES, MAX_PNG_PIXELS, MAX_PNG_SIDE
 
 __all__ = ["PNGError", "read_png"]
@@ -50,12 +50,8 @@ def read_png(path) -> np.ndarray:
     """
     try:
         data = read_regular(path, MAX_PNG_BYTES)
-    except FileNotFoundError:
-        raise PNGError(f"{path}: no such file") from None
-    except UnreadableFile as e:
-        raise PNGError(f"{path}: {e}") from None
-    except OSError as e:
-        raise PNGError(f"{path}: cannot read ({e.strerror or e})") from None
+    except (OSError, UnreadableFile) as e:
+        raise PNGError(f"{path}: {why_unreadable(e)}") from None
     W, H = _declared_size(path, data)
     grey, alpha = _decode(path, data)
     if grey.shape != (H, W):
