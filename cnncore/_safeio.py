@@ -19,7 +19,7 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["UnreadableFile", "open_regular", "why_unreadable", "read_regular", "npz_members", "read_member", "MemberInfo"]
+__all__ = ["UnreadableFile", "open_regular", "why_unreadable", "member_text", "read_regular", "npz_members", "read_member", "MemberInfo"]
 
 
 class UnreadableFile(ValueError):
@@ -170,6 +170,16 @@ def read_member(zf: zipfile.ZipFile, info: MemberInfo) -> np.ndarray:
     if a.shape != info.shape or a.dtype != info.dtype:
         raise UnreadableFile(f"entry {_short(info.name)} is damaged (its header changed while reading)")
     return a
+
+
+def member_text(a: np.ndarray, name: str) -> str:
+    """A 0-d unicode array as ``str``; :class:`UnreadableFile` when it holds code points that
+    are not characters (past U+10FFFF, or surrogates): NumPy turns those into ``str`` objects
+    that later make Python itself fail (SystemError) when they are sliced or printed."""
+    codes = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("=")).reshape(1).view(np.uint32)
+    if codes.size and (codes.max() > 0x10FFFF or ((codes >= 0xD800) & (codes <= 0xDFFF)).any()):
+        raise UnreadableFile(f"entry {_short(name)} is not valid text (it holds impossible characters)")
+    return str(a[()])
 
 
 def _short(name: str) -> str:

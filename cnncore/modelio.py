@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from ._atomic import atomic_savez
-from ._safeio import UnreadableFile, npz_members, open_regular, read_member, why_unreadable
+from ._safeio import UnreadableFile, member_text, npz_members, open_regular, read_member, why_unreadable
 from .limits import MAX_ARCH_TEXT, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS
 from .architecture import ArchitectureError, to_json
 from .network import Network
@@ -96,7 +96,7 @@ def _text(path, zf, members, key: str, default: str | None = None) -> str | None
     if info.dtype.itemsize // 4 > _TEXT_LIMITS[key]:
         raise ModelFileError(f"{path}: {key!r} is {info.dtype.itemsize // 4:,} characters long, "
                              f"more than the {_TEXT_LIMITS[key]:,} allowed")
-    return str(read_member(zf, info))
+    return member_text(read_member(zf, info), key)
 
 
 def _check_entries(path, members) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._atomic import atomic_savez
-from ._safeio import npz_members, open_regular, read_member, why_unreadable
+from ._safeio import member_text, npz_members, open_regular, read_member, why_unreadable
 from .architecture import infer_shapes, parse_architecture, to_json
 from .layers import layer_class
 from .limits import MAX_LAYERS
@@ -197,7 +197,7 @@ class Trace:
         if "architecture" not in arrays:
             raise TraceFileError(f"{path}: no 'architecture' entry, so this is not a trace file")
         try:
-            spec = parse_architecture(str(arrays["architecture"]))
+            spec = parse_architecture(member_text(arrays["architecture"], "architecture"))
             keys = expected_keys(spec)
         except ValueError as e:
             raise TraceFileError(f"{path}: its architecture is not valid: {e}") from None

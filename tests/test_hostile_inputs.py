@@ -474,3 +474,17 @@ def test_trace_open_refuses_a_fifo_at_once(tmp_path):
     os.mkfifo(path)
     with pytest.raises(TraceFileError, match="named pipe"):
         Trace.load(path)
+
+
+def test_text_entries_with_impossible_code_points_are_model_file_errors(model_path, tmp_path):
+    """Found by the fuzz test: such text made Python raise SystemError further on."""
+    bad = tmp_path / "text.npz"
+    npy = bytearray(npy_bytes((), "<U1", struct_pack_le(0x7FFFFFFF)))   # one character that cannot exist
+    rewrite_zip(model_path, bad, {"format.npy": bytes(npy)})
+    with pytest.raises(ModelFileError, match="not valid text"):
+        load_model(bad)
+
+
+def struct_pack_le(v):
+    import struct
+    return struct.pack("<I", v)
