@@ -147,6 +147,27 @@ cdef inline void _dw_item(Py_ssize_t item, const real* xbuf, Py_ssize_t sample_s
             KW, dw + fb * FB * T + (c * KH + i) * KW, T)
 
 
+def all_finite(const real[::1] a):
+    """True when no element of ``a`` is NaN or ±inf (the exponent bits are not all ones)."""
+    cdef Py_ssize_t i, n = a.shape[0]
+    cdef const unsigned int* u32
+    cdef const unsigned long long* u64
+    cdef unsigned int bad32 = 0
+    cdef unsigned long long bad64 = 0
+    if n == 0:
+        return True
+    with nogil:
+        if real is float:
+            u32 = <const unsigned int*> &a[0]
+            for i in range(n):
+                bad32 |= (u32[i] & 0x7f800000u) == 0x7f800000u
+        else:
+            u64 = <const unsigned long long*> &a[0]
+            for i in range(n):
+                bad64 |= (u64[i] & 0x7ff0000000000000ull) == 0x7ff0000000000000ull
+    return bad32 == 0 and bad64 == 0
+
+
 # --------------------------------------------------------------------------
 # Max pooling. argmax holds the flat index row·W + col of each window's
 # winner within its H×W input plane. Ties go to the first element in

@@ -29,6 +29,8 @@
 #define CNN_VECTORS 1
 typedef float cnn_vec_f __attribute__((vector_size(CNN_VBYTES), aligned(4), may_alias));
 typedef double cnn_vec_d __attribute__((vector_size(CNN_VBYTES), aligned(8), may_alias));
+typedef int cnn_mask_f __attribute__((vector_size(CNN_VBYTES)));          /* lane indices */
+typedef long long cnn_mask_d __attribute__((vector_size(CNN_VBYTES)));
 #define CNN_ALWAYS_INLINE static inline __attribute__((always_inline))
 #define CNN_RESTRICT __restrict__
 #else
@@ -38,18 +40,22 @@ typedef double cnn_vec_d __attribute__((vector_size(CNN_VBYTES), aligned(8), may
 
 #define CNN_REAL float
 #define CNN_VEC cnn_vec_f
+#define CNN_MASK cnn_mask_f
 #define CNN_SUFFIX(name) name##_f
 #include "_microkernels_impl.h"
 #undef CNN_REAL
 #undef CNN_VEC
+#undef CNN_MASK
 #undef CNN_SUFFIX
 
 #define CNN_REAL double
 #define CNN_VEC cnn_vec_d
+#define CNN_MASK cnn_mask_d
 #define CNN_SUFFIX(name) name##_d
 #include "_microkernels_impl.h"
 #undef CNN_REAL
 #undef CNN_VEC
+#undef CNN_MASK
 #undef CNN_SUFFIX
 
 #endif

@@ -33,6 +33,39 @@ static inline void CNN_SUFFIX(cnn_wide_block)(
     }
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+/* Sum the lanes of K accumulator vectors into one scalar each, in the order
+   0 + v[0] + v[1] + ... + v[LANES-1] the scalar loop uses, LANES outputs at a
+   time: transpose a LANES x LANES block of accumulators with interleaving
+   shuffles (log2(LANES) rounds), then add the transposed vectors in order. The
+   same additions, so the same results, without a scalar add per lane. */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_lane_sums)(CNN_VEC *v, CNN_REAL *out)
+{
+    CNN_MASK lo, hi;
+    for (int i = 0; i < LANES / 2; i++) {
+        lo[2 * i] = i;
+        lo[2 * i + 1] = LANES + i;
+        hi[2 * i] = LANES / 2 + i;
+        hi[2 * i + 1] = LANES + LANES / 2 + i;
+    }
+    for (int round = 1; round < LANES; round *= 2) {
+        CNN_VEC t[LANES];
+        for (int i = 0; i < LANES / 2; i++) {
+            t[2 * i] = __builtin_shuffle(v[i], v[i + LANES / 2], lo);
+            t[2 * i + 1] = __builtin_shuffle(v[i], v[i + LANES / 2], hi);
+        }
+        for (int i = 0; i < LANES; i++)
+            v[i] = t[i];
+    }
+    CNN_VEC s = (CNN_VEC){0};
+    for (int q = 0; q < LANES; q++)
+        s += v[q];
+    for (int k = 0; k < LANES; k++)
+        out[k] = s[k];
+}
+#define CNN_TRANSPOSED_SUMS 1
+#endif
+
 /* J is a literal at every call site, so the j loops unroll and the
    CNN_FB x J accumulators stay in registers. */
 CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dw_row_j)(
@@ -58,6 +91,17 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dw_row_j)(
             }
         }
     }
+#ifdef CNN_TRANSPOSED_SUMS
+    for (int k0 = 0; k0 < CNN_FB * J; k0 += LANES) {
+        CNN_VEC v[LANES];
+        CNN_REAL s[LANES];
+        for (int k = 0; k < LANES; k++)
+            v[k] = k0 + k < CNN_FB * J ? acc[(k0 + k) / J][(k0 + k) % J] : (CNN_VEC){0};
+        CNN_SUFFIX(cnn_lane_sums)(v, s);
+        for (int k = 0; k < LANES && k0 + k < CNN_FB * J; k++)
+            dw[(k0 + k) / J * dw_stride + (k0 + k) % J] = s[k];
+    }
+#else
     for (int f = 0; f < CNN_FB; f++)
         for (int j = 0; j < J; j++) {
             CNN_REAL s = 0;
@@ -65,6 +109,7 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dw_row_j)(
                 s += acc[f][j][q];
             dw[f * dw_stride + j] = s;
         }
+#endif
 }
 
 static inline void CNN_SUFFIX(cnn_dw_row)(

@@ -162,6 +162,8 @@ class Adam(Optimizer):
         self.m = {k: np.zeros_like(p) for k, p in params.items()}
         self.v = {k: np.zeros_like(p) for k, p in params.items()}
         self._decay = {k: self._decay_args(k, p) for k, p in params.items()}
+        self._tiny = {p.dtype.char: _tiny(p.dtype) for p in params.values()}
+        self._flat = {k: (p.reshape(-1), self.m[k].reshape(-1), self.v[k].reshape(-1)) for k, p in params.items()}
 
     def _decay_args(self, key, p):
         """``(mode, mask)`` for the kernel: 0 no decay, 1 every entry, 2 where ``mask`` is 1."""
@@ -182,15 +184,15 @@ class Adam(Optimizer):
         inv_sqrt_c2 = 1 / math.sqrt(c2)
         flush_m = self.t % self._period_m == 0
         flush_v = self.t % self._period_v == 0
-        for k, p in self.params.items():
+        for k, (p, m, v) in self._flat.items():
             g = grads[k]
-            if g.shape != p.shape:
-                raise ValueError(f"the gradient of {k!r} has shape {g.shape}, the parameter {p.shape}")
+            if g.size != p.size or g.shape != self.params[k].shape:
+                raise ValueError(f"the gradient of {k!r} has shape {g.shape}, the parameter {self.params[k].shape}")
+            if g.dtype != p.dtype or not g.flags.c_contiguous:
+                g = np.ascontiguousarray(g, dtype=p.dtype)
             decay, mask = self._decay[k]
-            _kernels.adam_update(p.reshape(-1), np.ascontiguousarray(g, dtype=p.dtype).reshape(-1),
-                                 self.m[k].reshape(-1), self.v[k].reshape(-1), mask, decay,
-                                 self.weight_decay, b1, 1 - b1, b2, 1 - b2, inv_sqrt_c2, self.eps, step,
-                                 _tiny(p.dtype), flush_m, flush_v)
+            _kernels.adam_update(p, g.reshape(-1), m, v, mask, decay, self.weight_decay, b1, 1 - b1, b2, 1 - b2,
+                                 inv_sqrt_c2, self.eps, step, self._tiny[p.dtype.char], flush_m, flush_v)
 
     def state_dict(self):
         out = super().state_dict()

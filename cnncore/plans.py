@@ -298,7 +298,7 @@ class ConvPlan:
         _kernels.conv_filter_grad(xpad.buf, C * Hp * Wp, N, C, KH, KW, Hp, Wp, parts.dzw, dwt, nt)
         if parts.dwt is not None:
             dw[...] = parts.dwt[:F].reshape(self.w_shape)
-        if not np.isfinite(dw).all() and not np.isfinite(xpad.view).all():
+        if not _kernels.all_finite(dw.reshape(-1)) and not _kernels.all_finite(xpad.buf):
             # The wide rows multiply input pixels outside every window by zero, and
             # 0·NaN is NaN: recompute from the windows alone, so a NaN or inf in x
             # reaches exactly the taps that saw it.

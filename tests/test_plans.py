@@ -154,3 +154,17 @@ def test_inference_never_touches_the_training_buffers(rng):
     a.backward(softmax_cross_entropy(logits, labels)[2])
     b.loss_and_grads(x, labels)
     assert np.array_equal(a.flat_grads, b.flat_grads)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_all_finite_sees_every_nan_and_inf(dt):
+    """The check that sends a conv's dw to the exact path when a NaN or inf is about."""
+    from cnncore import _kernels
+    a = np.linspace(-1, 1, 1001).astype(dt)
+    a[3], a[4], a[5] = np.finfo(dt).max, -np.finfo(dt).max, np.finfo(dt).tiny / 8    # large and subnormal
+    assert _kernels.all_finite(a) and _kernels.all_finite(a[:0])
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in (0, 500, 1000):
+            b = a.copy()
+            b[where] = bad
+            assert not _kernels.all_finite(b), (bad, where)
