@@ -312,7 +312,7 @@ class ConvPlan:
         np.copyto(parts.flipped, w)
         parts.conv.run(parts.conv.rows, None, nt)
         np.copyto(parts.dx, parts.strip)
-        if not np.isfinite(w).all() and not np.isfinite(parts.dx).all():
+        if not _kernels.all_finite(w.reshape(-1)) and not _kernels.all_finite(parts.dx.reshape(-1)):
             with np.errstate(invalid="ignore", over="ignore"):
                 parts.dx[...] = _dx_from_windows(dz, w, self.x_shape, self.padding, self.stride)
         return parts.dx
