@@ -1,4 +1,4 @@
-"""The ``cnnapp`` command line: train, eval, trace, predict (and, with no arguments, the GUI).
+"""The ``cnnapp`` command line: train, eval, trace, predict, export (and, with no arguments, the GUI).
 
 ::
 
@@ -10,6 +10,7 @@
 
 SOURCE is one of the data sources of :mod:`cnncore.datasets.sources` (the app's too).
     cnnapp predict MODEL.npz IMAGE.png
+    cnnapp export MODEL.npz --to torch --out DIR | --to onnx --out FILE.onnx
 
 Bad arguments or files give one line on stderr and exit status 2. Qt is
 imported only when the GUI starts. All the arithmetic is in :mod:`cnncore`.
@@ -342,6 +343,34 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    """``cnnapp export MODEL.npz --to torch --out DIR`` or ``--to onnx --out FILE.onnx``."""
+    from cnncore.export import NEXT_STEPS, ExportError, export_onnx, export_torch
+
+    net = _load_model(args.model)
+    title = Path(args.model).name
+    try:
+        if args.to == "torch":
+            model_path, weights_path = export_torch(net, args.out, title)
+            print(f"wrote {model_path} and {weights_path}")
+        else:
+            print(f"wrote {export_onnx(net, _check_out(args.out), title)}")
+    except ExportError as e:
+        raise CliError(f"export: {e}") from None
+    print("next, in Python:\n    " + NEXT_STEPS[args.to].replace("\n", "\n    "))
+    return 0
+
+
+def _export_parser(sub) -> None:
+    x = sub.add_parser("export", help="write a model as PyTorch code and weights, or as an ONNX file")
+    x.add_argument("model", metavar="MODEL.npz")
+    x.add_argument("--to", required=True, choices=("torch", "onnx"),
+                   help="torch: DIR/model.py and DIR/weights.npz; onnx: one .onnx file (needs pip install "
+                        "\"cnnlab[export]\")")
+    x.add_argument("--out", required=True, metavar="DIR|FILE.onnx")
+    x.set_defaults(func=_cmd_export)
+
+
 def _gui(argv=None) -> int:
     """Open the app, after checking that Qt can open a window here (else one line, exit 2)."""
     from cnnapp.display_check import display_problem, install_hint
@@ -427,6 +456,8 @@ def _parser() -> _Parser:
     q.add_argument("image", metavar="IMAGE.png")
     q.set_defaults(func=_cmd_predict)
 
+    _export_parser(sub)
+
     g = sub.add_parser("gui", help="open the app (the same as no arguments)")
     g.set_defaults(func=_cmd_gui)
     return p
@@ -440,7 +471,7 @@ def main(argv=None) -> int:
             return _gui()
         args = _parser().parse_args(argv)
         if args.command is None:
-            raise CliError("cnnapp: give a command (train, eval, trace, predict, gui)")
+            raise CliError("cnnapp: give a command (train, eval, trace, predict, export, gui)")
         return args.func(args)
     except CliError as e:
         print(f"error: {e}" if not str(e).startswith("cnnapp") else f"{e}", file=sys.stderr)

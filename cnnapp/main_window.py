@@ -11,6 +11,7 @@ from .views.build_view import BuildView
 from .views.draw_view import DrawView
 from .views.state import AppState, a_digit
 from .views.train_view import TrainView
+from .widgets.export_dialog import open_export_dialog
 
 # Antialiased curves with thousands of points cost the GUI thread more than they add.
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
@@ -243,6 +244,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.open_action.setToolTip("Open a model saved before (.npz)")
         self.save_action = m.addAction("&Save model…", self.train.save_dialog, QtGui.QKeySequence.Save)
         self.save_action.setToolTip("Save the network's architecture and weights (.npz)")
+        a = m.addAction("Export &model…", lambda: open_export_dialog(self, self.state))
+        a.setToolTip("Write the network as PyTorch code and weights, or as an ONNX file")
         m.addSeparator()
         a = m.addAction("Open &architecture…", self.build.open_dialog)
         a.setToolTip("Open an architecture JSON file into the Build tab")

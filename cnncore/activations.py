@@ -6,7 +6,8 @@ texts' notation). The backward pass multiplies the arriving gradient by
 ``y`` as well as ``z`` because for sigmoid and tanh that is cheaper.
 
 :data:`TABLE` holds everything about one activation: ``f`` and ``f′`` as code,
-as formulas, and the words the trace and the app use for them. Everything else
+as formulas, the words the trace and the app use for them, and what it is in
+PyTorch and ONNX (for :mod:`cnncore.export`). Everything else
 (architecture checks, the Build editor's menu, trace steps, explain) reads it.
 """
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Activation:
     words: str             # what f does to z, for a forward step
     grad_words: str        # what f′ does to the gradient, for a backward step
     he_init: bool = False  # initial weights: He (ReLU family) or else Xavier/Glorot
+    torch: str = ""        # the PyTorch module, as source text (cnncore.export); "" for none
+    onnx: tuple = ()       # the ONNX operator and its attributes, ``(op, {attr: value})``; () for none
 
     @property
     def equation(self) -> str:
@@ -72,25 +75,29 @@ TABLE: dict[str, Activation] = {a.name: a for a in (
                lambda dy, z, y: dy * (z > 0),           # (much faster than np.where with a scalar)
                "f(z) = max(0, z)", "f′(z) = 1 if z > 0 else 0",
                "ReLU keeps the positive entries of z and sets the rest to 0",
-               "where z was negative or zero the gradient is blocked; elsewhere it passes unchanged", True),
+               "where z was negative or zero the gradient is blocked; elsewhere it passes unchanged", True,
+               "nn.ReLU()", ("Relu", {})),
     Activation("leaky_relu", lambda z, out=None: np.multiply(z, _leaky_slope(z), out=out),
                _leaky_slope,
                lambda dy, z, y: dy * _leaky_slope(z),
                f"f(z) = z if z > 0 else {LEAKY_SLOPE}·z", f"f′(z) = 1 if z > 0 else {LEAKY_SLOPE}",
                f"leaky ReLU keeps positive entries and scales negative ones by {LEAKY_SLOPE}",
-               f"where z was negative only {LEAKY_SLOPE} of the gradient passes", True),
+               f"where z was negative only {LEAKY_SLOPE} of the gradient passes", True,
+               f"nn.LeakyReLU({LEAKY_SLOPE})", ("LeakyRelu", {"alpha": LEAKY_SLOPE})),
     Activation("sigmoid", _sigmoid,
                lambda z, y: y * (1 - y),
                lambda dy, z, y: dy * (y * (1 - y)),
                "f(z) = 1 / (1 + e^(−z))", "f′(z) = f(z)·(1 − f(z))",
                "the sigmoid squashes every entry of z into (0, 1)",
-               "each entry is scaled by y·(1 − y), the sigmoid's slope at z"),
+               "each entry is scaled by y·(1 − y), the sigmoid's slope at z",
+               torch="nn.Sigmoid()", onnx=("Sigmoid", {})),
     Activation("tanh", lambda z, out=None: np.tanh(z, out=out),
                lambda z, y: 1 - y * y,
                lambda dy, z, y: dy * (1 - y * y),
                "f(z) = tanh(z)", "f′(z) = 1 − tanh²(z)",
                "tanh squashes every entry of z into (−1, 1)",
-               "each entry is scaled by 1 − y², the slope of tanh at z"),
+               "each entry is scaled by 1 − y², the slope of tanh at z",
+               torch="nn.Tanh()", onnx=("Tanh", {})),
     Activation("none", _identity,
                lambda z, y: np.ones_like(z),
                lambda dy, z, y: dy,

@@ -46,6 +46,14 @@ class AvgPool(Pool):
             return avgpool_backward_terms(arrays("dy"), arrays("x").shape[1:], size, S, *index, keys=keys)
         return None
 
+    @classmethod
+    def torch_modules(cls, spec, in_shape):
+        return (f"nn.AvgPool2d({cls.torch_window(spec)})",)
+
+    @classmethod
+    def onnx_nodes(cls, spec, in_shape, graph, x, params):
+        return graph.node("AveragePool", [x], **cls.onnx_window(spec))
+
     def _make_plan(self, batch):
         return AvgPoolPlan(batch, self.in_shape, self.size, self.stride, self.dtype)
 

@@ -12,7 +12,9 @@ so nothing outside it branches on the type's name:
 * the per-element breakdown the app shows on a click (:meth:`Layer.explain`);
 * the concept-check tags of its steps (:attr:`Layer.quiz_tags`);
 * for a type that runs kernels, its prepared plan (``_make_plan``, :mod:`cnncore.plans`),
-  made once per batch size: a training pass then calls the raw kernels unchecked.
+  made once per batch size: a training pass then calls the raw kernels unchecked;
+* what it is in PyTorch and in ONNX (:meth:`Layer.torch_modules`, :meth:`Layer.onnx_nodes`),
+  which :mod:`cnncore.export` writes out.
 
 Defining a subclass with a ``type`` registers it in :data:`LAYER_TYPES` (in
 the order the modules are imported, which is the order menus show).
@@ -244,6 +246,23 @@ class Layer:
     def init_params(self, rng: np.random.Generator):
         """Draw the initial weights (layers without parameters have nothing to draw)."""
 
+    # ------------------------------------------------------------ export (cnncore.export)
+    #: Source text of a small ``nn.Module`` class that :meth:`torch_modules` uses ("" for none).
+    torch_helper = ""
+
+    @classmethod
+    def torch_modules(cls, spec: dict, in_shape: tuple) -> tuple[str, ...]:
+        """This layer as PyTorch modules, as source text for an exported ``model.py``
+        (``"nn.Flatten()"``); a layer with weights gives its affine module first."""
+        raise NotImplementedError
+
+    @classmethod
+    def onnx_nodes(cls, spec: dict, in_shape: tuple, graph, x: str, params: dict) -> str:
+        """Add this layer's ONNX nodes to ``graph`` (a :class:`cnncore.export.OnnxGraph`), reading
+        the tensor named ``x``; ``params`` holds ``W`` and ``b`` of a layer with weights.
+        Returns the name of the layer's output."""
+        raise NotImplementedError
+
     def __repr__(self):
         return f"<{type(self).__name__} L{self.index} {self.in_shape} -> {self.out_shape}>"
 
@@ -279,6 +298,27 @@ class Weighted(Layer):
         self.dy = dy
         self.dz = activations.backward(self.activation, dy, self.z, self.y)
         return self.dz
+
+    @classmethod
+    def torch_affine(cls, spec: dict, in_shape: tuple) -> str:
+        """The PyTorch module of ``z`` (``nn.Conv2d(...)``), as source text."""
+        raise NotImplementedError
+
+    @classmethod
+    def onnx_affine(cls, spec: dict, graph, x: str, W: str, b: str) -> str:
+        """The ONNX node of ``z`` reading ``x`` and the constants ``W``, ``b``; returns its output."""
+        raise NotImplementedError
+
+    @classmethod
+    def torch_modules(cls, spec, in_shape):
+        f = activations.get(spec["activation"]).torch
+        return (cls.torch_affine(spec, in_shape),) + ((f,) if f else ())
+
+    @classmethod
+    def onnx_nodes(cls, spec, in_shape, graph, x, params):
+        z = cls.onnx_affine(spec, graph, x, graph.constant("W", params["W"]), graph.constant("b", params["b"]))
+        f = activations.get(spec["activation"]).onnx
+        return graph.node(f[0], [z], **f[1]) if f else z
 
     @classmethod
     def explain_activation(cls, spec, part, index, arrays, keys):

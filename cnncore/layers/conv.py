@@ -116,6 +116,17 @@ class Conv(Weighted):
             return conv_backward_bias_terms(arrays("dz"), index[0], keys=keys)
         return cls.explain_activation(spec, part, index, arrays, keys)
 
+    @classmethod
+    def torch_affine(cls, spec, in_shape):
+        return (f"nn.Conv2d({in_shape[0]}, {spec['filters']}, kernel_size={tuple(spec['kernel'])}, "
+                f"stride={tuple(spec['stride'])}, padding={tuple(spec['padding'])})")
+
+    @classmethod
+    def onnx_affine(cls, spec, graph, x, W, b):
+        (ph, pw), (sh, sw) = spec["padding"], spec["stride"]
+        return graph.node("Conv", [x, W, b], kernel_shape=list(spec["kernel"]), strides=[sh, sw],
+                          pads=[ph, pw, ph, pw])
+
     # ------------------------------------------------------------------ the computation
     def fans(self):
         F, C, KH, KW = self.W.shape

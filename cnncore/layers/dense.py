@@ -76,6 +76,14 @@ class Dense(Weighted):
             return dense_backward_bias_terms(arrays("dz"), index[0], keys=keys)
         return cls.explain_activation(spec, part, index, arrays, keys)
 
+    @classmethod
+    def torch_affine(cls, spec, in_shape):
+        return f"nn.Linear({in_shape[0]}, {spec['units']})"
+
+    @classmethod
+    def onnx_affine(cls, spec, graph, x, W, b):
+        return graph.node("Gemm", [x, W, b], transB=1)      # x·Wᵀ + b
+
     def fans(self):
         units, inputs = self.W.shape
         return inputs, units

@@ -4,6 +4,8 @@
 and zeros elsewhere. It is the stride of a strided convolution or pooling, as a layer of its own."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..terms import Term, finish, mk_ref
 from .base import StepText, shape_text
 from .resampling import Resample, keep_every, put_every
@@ -48,6 +50,28 @@ class Downsample(Resample):
         if part == "dx":
             return downsample_backward_terms(arrays("dy"), spec["factor"], *index, keys=keys)
         return None
+
+    torch_helper = '''class KeepEvery(nn.Module):
+    """Downsampling: every map keeps rows and columns 0, S, 2S, ... and drops the rest."""
+
+    def __init__(self, factor: int):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x[:, :, ::self.factor, ::self.factor]
+'''
+
+    @classmethod
+    def torch_modules(cls, spec, in_shape):
+        return (f"KeepEvery({spec['factor']})",)
+
+    @classmethod
+    def onnx_nodes(cls, spec, in_shape, graph, x, params):
+        S, H, W = spec["factor"], in_shape[1], in_shape[2]     # rows and columns 0, S, 2S, … up to H, W
+        ints = [graph.constant(what, np.array(v, dtype=np.int64))
+                for what, v in (("starts", [0, 0]), ("ends", [H, W]), ("axes", [2, 3]), ("steps", [S, S]))]
+        return graph.node("Slice", [x, *ints])
 
     def forward(self, x, keep=True):
         y = keep_every(x, self.factor)

@@ -43,6 +43,14 @@ class Flatten(Layer):
             return flatten_backward_terms(arrays("dy"), arrays("x").shape, *index, keys=keys)
         return None
 
+    @classmethod
+    def torch_modules(cls, spec, in_shape):
+        return ("nn.Flatten()",)
+
+    @classmethod
+    def onnx_nodes(cls, spec, in_shape, graph, x, params):
+        return graph.node("Flatten", [x], axis=1)
+
     def forward(self, x, keep=True):
         y = x.reshape(x.shape[0], -1)
         if keep:

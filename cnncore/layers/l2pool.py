@@ -57,6 +57,14 @@ class L2Pool(Pool):
             return l2pool_backward_terms(arrays("dy"), arrays("x"), arrays("y"), size, S, *index, keys=keys)
         return None
 
+    @classmethod
+    def torch_modules(cls, spec, in_shape):
+        return (f"nn.LPPool2d(2, {cls.torch_window(spec)})",)
+
+    @classmethod
+    def onnx_nodes(cls, spec, in_shape, graph, x, params):
+        return graph.node("LpPool", [x], p=2, **cls.onnx_window(spec))
+
     def _make_plan(self, batch):
         return L2PoolPlan(batch, self.in_shape, self.size, self.stride, self.dtype)
 

@@ -58,6 +58,14 @@ class MaxPool(Pool):
                                           keys=keys)
         return None
 
+    @classmethod
+    def torch_modules(cls, spec, in_shape):
+        return (f"nn.MaxPool2d({cls.torch_window(spec)})",)
+
+    @classmethod
+    def onnx_nodes(cls, spec, in_shape, graph, x, params):
+        return graph.node("MaxPool", [x], **cls.onnx_window(spec))
+
     def _make_plan(self, batch):
         return MaxPoolPlan(batch, self.in_shape, self.size, self.stride, self.dtype)
 

@@ -38,6 +38,16 @@ class Pool(Layer):
         return f"{cls.type} {hw(spec['size'])} s{num_pair(spec['stride'])}"
 
     @classmethod
+    def torch_window(cls, spec) -> str:
+        """``kernel_size=(2, 2), stride=(2, 2)`` for a PyTorch pooling module."""
+        return f"kernel_size={tuple(spec['size'])}, stride={tuple(spec['stride'])}"
+
+    @classmethod
+    def onnx_window(cls, spec) -> dict:
+        """The window attributes of an ONNX pooling node (no padding)."""
+        return {"kernel_shape": list(spec["size"]), "strides": list(spec["stride"])}
+
+    @classmethod
     def output_shape(cls, spec, in_shape):
         cls.needs_maps(spec, in_shape)
         size, stride = spec["size"], spec["stride"]

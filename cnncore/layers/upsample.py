@@ -4,6 +4,8 @@ go between neighbouring entries of every map. ``x (N, C, H, W)`` -> ``y (N, C, (
 of ``dy``. Followed by a convolution it is a transposed (fractionally strided, stride 1/S) convolution."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..identities import dilate
 from ..terms import Term, finish, mk_ref
 from .base import StepText, shape_text
@@ -60,6 +62,32 @@ class Upsample(Resample):
         if part == "dx":
             return upsample_backward_terms(arrays("dy"), spec["factor"], *index, keys=keys)
         return None
+
+    torch_helper = '''class InsertZeros(nn.Module):
+    """Upsampling: S - 1 rows and columns of zeros go between neighbouring entries of every map."""
+
+    def __init__(self, factor: int):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        S = self.factor
+        y = x.new_zeros(n, c, (h - 1) * S + 1, (w - 1) * S + 1)
+        y[:, :, ::S, ::S] = x
+        return y
+'''
+
+    @classmethod
+    def torch_modules(cls, spec, in_shape):
+        return (f"InsertZeros({spec['factor']})",)
+
+    @classmethod
+    def onnx_nodes(cls, spec, in_shape, graph, x, params):
+        # a transposed convolution with stride S whose 1×1 filter copies each map into itself (weight 1)
+        C, S = in_shape[0], spec["factor"]
+        ones = graph.constant("copy", np.ones((C, 1, 1, 1), dtype=np.float32))
+        return graph.node("ConvTranspose", [x, ones], group=C, kernel_shape=[1, 1], strides=[S, S])
 
     def forward(self, x, keep=True):
         y = dilate(x, self.factor)

@@ -1,0 +1,123 @@
+"""File → Export model…: the current network as PyTorch code and weights, or as an ONNX file
+(:mod:`cnncore.export` writes both), with two lines of Python saying what to do next."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from cnncore.export import EXPORT_EXTRA, MODEL_FILE, NEXT_STEPS, WEIGHTS_FILE, ExportError, export_onnx, export_torch
+from PySide6 import QtGui, QtWidgets
+
+__all__ = ["ExportDialog", "CHOICES"]
+
+#: key -> (button text, what the target is, its default name)
+CHOICES = {
+    "torch": (f"PyTorch: {MODEL_FILE} and {WEIGHTS_FILE} in a folder", "Folder", "cnnlab_model"),
+    "onnx": ("ONNX: one file for onnxruntime, Netron and other tools", "File", "model.onnx"),
+}
+
+
+def onnx_missing() -> bool:
+    return importlib.util.find_spec("onnx") is None
+
+
+class ExportDialog(QtWidgets.QDialog):
+    """Pick PyTorch or ONNX and where to write; Export writes it and says where it went."""
+
+    def __init__(self, net, folder: Path, title: str, parent=None):
+        super().__init__(parent)
+        self.setObjectName("exportDialog")
+        self.setWindowTitle("Export model")
+        self.net, self.folder, self.title = net, Path(folder), title
+        self.written: list[Path] = []
+        layout = QtWidgets.QVBoxLayout(self)
+        self.buttons = {}
+        for key, (text, _, _) in CHOICES.items():
+            b = self.buttons[key] = QtWidgets.QRadioButton(text)
+            b.toggled.connect(self._on_choice)
+            layout.addWidget(b)
+        row = QtWidgets.QHBoxLayout()
+        self.target_label = QtWidgets.QLabel()
+        self.target = QtWidgets.QLineEdit()
+        self.target.setObjectName("exportTarget")
+        browse = QtWidgets.QPushButton("Choose…")
+        browse.clicked.connect(self._browse)
+        for w in (self.target_label, self.target, browse):
+            row.addWidget(w)
+        layout.addLayout(row)
+        layout.addWidget(QtWidgets.QLabel("Then, in Python:"))
+        self.next_steps = QtWidgets.QLabel()
+        self.next_steps.setObjectName("exportNextSteps")
+        self.next_steps.setTextInteractionFlags(self.next_steps.textInteractionFlags()
+                                                | QtGui.Qt.TextSelectableByMouse)
+        self.next_steps.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.FixedFont))
+        layout.addWidget(self.next_steps)
+        self.status = QtWidgets.QLabel()
+        self.status.setObjectName("exportStatus")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        box = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.Close)
+        self.export_button = box.addButton("Export", QtWidgets.QDialogButtonBox.AcceptRole)
+        self.export_button.setObjectName("exportButton")
+        box.accepted.connect(self.export)
+        box.rejected.connect(self.reject)
+        layout.addWidget(box)
+        self.buttons["torch"].setChecked(True)
+
+    def choice(self) -> str:
+        return next(k for k, b in self.buttons.items() if b.isChecked())
+
+    def choose(self, key: str) -> None:
+        self.buttons[key].setChecked(True)
+
+    def _on_choice(self) -> None:
+        key = self.choice()
+        _, what, default = CHOICES[key]
+        self.target_label.setText(what + ":")
+        self.target.setText(str(self.folder / default))
+        self.next_steps.setText(NEXT_STEPS[key])
+        blocked = key == "onnx" and onnx_missing()
+        self.export_button.setEnabled(not blocked)
+        self.status.setText(f'ONNX export needs the onnx package: pip install "cnnlab[{EXPORT_EXTRA}]"'
+                            if blocked else "")
+
+    def _browse(self) -> None:
+        if self.choice() == "torch":
+            path = QtWidgets.QFileDialog.getExistingDirectory(self, "Export to folder", self.target.text())
+        else:
+            path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export ONNX file", self.target.text(),
+                                                            "ONNX (*.onnx)")
+        if path:
+            self.target.setText(path)
+
+    def export(self) -> bool:
+        """Write the chosen export to the target; the status line says where or what went wrong."""
+        target = self.target.text().strip()
+        if not target:
+            self.status.setText("Give a folder or file name first.")
+            return False
+        try:
+            if self.choice() == "torch":
+                self.written = list(export_torch(self.net, target, self.title))
+            else:
+                self.written = [export_onnx(self.net, target, self.title)]
+        except (ExportError, OSError) as e:
+            self.status.setText(f"Not exported: {e}")
+            return False
+        self.status.setText("Written: " + ", ".join(str(p) for p in self.written))
+        return True
+
+
+def open_export_dialog(parent, state) -> None:
+    """File → Export model…: the dialog for ``state``'s network (a copy while it trains)."""
+    from ..settings import data_dir
+
+    net = state.view_network()
+    if net is None:
+        state.say("There is no network to export yet.")
+        return
+    dialog = ExportDialog(net, data_dir(), state.source or "CNN Lab model", parent)
+    dialog.exec()
+    if dialog.written:
+        state.say("Exported to " + str(dialog.written[0].parent if dialog.choice() == "torch" else dialog.written[0]))
+    dialog.deleteLater()
