@@ -323,7 +323,10 @@ def _cmd_trace(args) -> int:
         raise CliError(f"trace: --index {args.index} is out of range (the file has {len(X)} images, 0..{len(X) - 1})")
     t = trace(net, X[args.index], int(y[args.index]), lr=args.lr)
     t.save(out)
-    print(f"image {args.index}: label {t.label}, predicted {t.prediction}, loss {t.loss:.4f}; "
+    from cnncore.update import rule_name
+    rule = rule_name(t.settings)
+    print(f"image {args.index}: label {t.label}, predicted {t.prediction}, loss {t.loss:.4f} "
+          f"({t.loss_next:.4f} after one {rule} step, lr {t.lr:g}); "
           f"{len(t.arrays)} arrays and {len(t.steps)} steps written to {out}")
     return 0
 
@@ -447,7 +450,9 @@ def _parser() -> _Parser:
     _data_arguments(r)
     r.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
     r.add_argument("--index", required=True, type=_nonneg_int, metavar="I")
-    r.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate shown in the update steps")
+    r.add_argument("--lr", type=_positive_float, default=None,
+                   help="show a plain gradient-descent update at this learning rate instead of the step the "
+                        "model's own optimizer makes next from its saved state")
     r.add_argument("--out", required=True, metavar="TRACE.npz")
     r.set_defaults(func=_cmd_trace)
 

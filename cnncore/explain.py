@@ -44,6 +44,7 @@ from .layers.maxpool import maxpool_backward_terms, maxpool_forward_terms
 from .terms import (Breakdown, Ref, Term, activation_backward_terms, activation_forward_terms, custom, finish,
                     mk_ref, num)
 from .tracekeys import layer_key, split_key
+from .update import STATE_PARTS, UPDATE_PARTS, update_terms_for
 
 __all__ = [
     "Ref", "Term", "Breakdown", "breakdown",
@@ -111,17 +112,17 @@ def update_terms(w, dw, lr, index, *, value=None, keys=None, prefix=()):
 
 # ------------------------------------------------------------------------------- trace dispatch
 
-_PARAM_SUFFIXES = ("W", "b", "dW", "db")
+_PARAM_SUFFIXES = ("W", "b", "dW", "db") + UPDATE_PARTS + STATE_PARTS
 
 
 def _batched(key: str) -> bool:
-    return key not in ("loss", "architecture") and split_key(key)[1] not in _PARAM_SUFFIXES
+    return key not in ("loss", "loss_next", "architecture", "optimizer") and split_key(key)[1] not in _PARAM_SUFFIXES
 
 
 def _layer_keys(i: int, records=()) -> dict:
     """Roles the term functions use (``"x"``, ``"w"``, ``"dw"``…) -> layer ``i``'s trace keys."""
     keys = {p: layer_key(i, p) for p in ("x", "y", "z", "dz", "dy", "dx", "b", "db", *records)}
-    keys.update({"w": layer_key(i, "W"), "dw": layer_key(i, "dW"), "w_new": layer_key(i, "W"),
+    keys.update({"w": layer_key(i, "W"), "dw": layer_key(i, "dW"), "w_new": layer_key(i, "W_next"),
                  "probs": "probs", "loss": "loss"})
     return keys
 
@@ -165,7 +166,8 @@ def breakdown(trace, key: str, index, step=None) -> Breakdown:
 
     ``index`` may include the batch axis of 1 or leave it out. ``step`` (a
     :class:`cnncore.trace.Step`) only matters for weights: in an ``"update"``
-    step a weight element is explained as ``w − α·dW``. Every ref in the result
+    step a weight element is explained as its update (the same as a click on
+    ``L{i}.W_next``, :func:`cnncore.update.update_terms_for`). Every ref in the result
     indexes the trace's own arrays (batch axis included). Raises ``KeyError``
     for a key the trace does not hold and ``IndexError`` for an index outside it.
     """
@@ -180,10 +182,7 @@ def breakdown(trace, key: str, index, step=None) -> Breakdown:
     if i is not None and part in layer_class(trace.spec["layers"][i]["type"]).positions:
         bd.value = None     # the element is a position, not a number the terms add up to
     elif getattr(step, "kind", None) == "update" and part in ("W", "b"):
-        # the element shown is the updated parameter, which the trace does not store:
-        # the step itself, done in the parameters' own precision
-        grad = A[layer_key(i, "d" + part)]
-        bd.value = float(arr[full] - arr.dtype.type(trace.lr) * grad[full])
+        bd.value = float(A[layer_key(i, part + "_next")][full])     # the element shown is the new parameter
     else:
         bd.value = float(arr[full])
     return _with_batch_refs(bd, A)
@@ -200,6 +199,10 @@ def _dispatch_network(trace, key, index):
         return loss_terms(A["probs"][0], int(A["label"][0]), keys=keys)
     if key == "label":
         return _plain("The true label", key, index, A["label"][0], "The digit the image shows.")
+    if key == "loss_next":
+        return _plain("The loss after the update", key, index, A[key],
+                      f"This image's loss run again through the network with every parameter updated "
+                      f"(it was {num(A['loss'])} before).")
     return _plain("An input pixel", key, index, A[key][(0,) + index],
                   "A pixel of the image (ink 0…1); nothing computed it.")
 
@@ -217,8 +220,7 @@ def _dispatch_links(trace, i, part, index, step):
         return bd
     if part in ("W", "b"):
         if getattr(step, "kind", None) == "update":
-            d = layer_key(i, "d" + part)
-            return update_terms(A[key], A[d], trace.lr, index, keys={"w": key, "dw": d, "w_new": key})
+            return update_terms_for(A, trace.settings, i, part, index)
         return _plain("A learned parameter", key, index, A[key][index],
                       "A weight or bias: training sets it; nothing in this pass computed it.")
     if i == len(trace.spec["layers"]) - 1:     # part == "dy" of the last layer
@@ -237,6 +239,13 @@ def _dispatch(trace, key, index, step):
         return _dispatch_network(trace, key, index)
     if part in ("x", "W", "b", "dy"):
         return _dispatch_links(trace, i, part, index, step)
+    if part in UPDATE_PARTS:
+        return update_terms_for(trace.arrays, trace.settings, i, part[0], index)
+    if part in STATE_PARTS:
+        what = "running mean m of its gradients" if part[0] == "m" else (
+            "running mean v of its squared gradients" if trace.settings["name"] == "adam" else "velocity v")
+        return _plain("Saved optimizer state", key, index, trace.arrays[key][index],
+                      f"The optimizer's {what} before this update, as the model saved it.")
     layer = trace.spec["layers"][i]
     cls = layer_class(layer["type"])
     A = trace.arrays

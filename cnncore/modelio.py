@@ -41,7 +41,8 @@ def save_model(path, net: Network, history=None, optimizer=None) -> None:
     """Write ``net`` (architecture and weights) to ``path`` atomically.
 
     ``history`` defaults to ``net.history`` (a list of JSON-able dicts).
-    ``optimizer`` (an :class:`cnncore.optim.Optimizer`) adds its state as ``opt.*``.
+    ``optimizer`` (an :class:`cnncore.optim.Optimizer`) adds its state as ``opt.*``; without
+    one, the state the network keeps from its last training run (``net.optimizer_state``) is written.
     The name is used as given (no ``.npz`` is appended).
     """
     history = net.history if history is None else history
@@ -53,10 +54,11 @@ def save_model(path, net: Network, history=None, optimizer=None) -> None:
               "history": np.array(history_text)}
     for k, v in net.params().items():
         arrays[k] = np.array(v, copy=True)
+    state = getattr(net, "optimizer_state", None)
     if optimizer is not None:
-        arrays["opt.name"] = np.array(optimizer.name)
-        for k, v in optimizer.state_dict().items():
-            arrays["opt." + k] = np.asarray(v)
+        state = {"name": np.array(optimizer.name), **optimizer.state_dict()}
+    for k, v in (state or {}).items():
+        arrays["opt." + k] = np.asarray(v)
     atomic_savez(path, arrays)
 
 

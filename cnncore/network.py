@@ -79,6 +79,9 @@ class Network:
         self.num_classes = NUM_CLASSES
         self._build(shapes)
         self.history: list[dict] = []
+        #: The state its optimizer left (``opt.*`` entries of a model file without the prefix, see
+        #: :func:`cnncore.optim.optimizer_from_state`), or None when nothing trained it here.
+        self.optimizer_state: dict | None = None
         self.init_params(seed)
 
     def _build(self, shapes):
@@ -163,6 +166,7 @@ class Network:
         other._build([(l.in_shape, l.out_shape) for l in self.layers])
         np.copyto(other.flat_params, self.flat_params)
         other.history = copy.deepcopy(self.history)
+        other.optimizer_state = copy.deepcopy(getattr(self, "optimizer_state", None))
         return other
 
     def clear(self):

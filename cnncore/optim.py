@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _kernels
 
-__all__ = ["Optimizer", "SGD", "Adam", "make_optimizer", "DEFAULT_LR"]
+__all__ = ["Optimizer", "SGD", "Adam", "make_optimizer", "optimizer_from_state", "DEFAULT_LR"]
 
 #: Default learning rate per optimizer.
 DEFAULT_LR = {"sgd": 0.05, "adam": 0.003}
@@ -91,9 +91,23 @@ class Optimizer:
     def step(self, grads: dict):
         raise NotImplementedError
 
+    def settings(self) -> dict:
+        """The rule and its hyperparameters as plain values: ``name``, ``lr``, ``weight_decay``,
+        the optimizer's own (``momentum``; ``beta1``, ``beta2``, ``eps``) and ``step``, the
+        number of updates made so far."""
+        return {"name": self.name, "lr": self.lr, **self._hyper(), "weight_decay": self.weight_decay,
+                "step": self.t}
+
+    def _hyper(self) -> dict:
+        return {}
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Arrays that resume this optimizer exactly (keys like ``"m.L0.W"``, ``"t"``)."""
-        return {"t": np.array(self.t, dtype=np.int64)}
+        """Arrays that resume this optimizer exactly (keys like ``"m.L0.W"``, ``"t"``), and its
+        hyperparameters (``"lr"``, ``"weight_decay"``, ``"momentum"`` or ``"beta1"``…) as 0-d arrays."""
+        out = {"t": np.array(self.t, dtype=np.int64)}
+        out.update({k: np.array(v, dtype=np.float64) for k, v in self.settings().items()
+                    if k not in ("name", "step")})
+        return out
 
     def load_state_dict(self, state: dict):
         self.t = int(state["t"])
@@ -111,6 +125,9 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self._period = _flush_period(self.momentum)
         self.v = {k: np.zeros_like(p) for k, p in params.items()}
+
+    def _hyper(self):
+        return {"momentum": self.momentum}
 
     def step(self, grads):
         self.t += 1
@@ -165,6 +182,9 @@ class Adam(Optimizer):
         self._tiny = {p.dtype.char: _tiny(p.dtype) for p in params.values()}
         self._flat = {k: (p.reshape(-1), self.m[k].reshape(-1), self.v[k].reshape(-1)) for k, p in params.items()}
 
+    def _hyper(self):
+        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
     def _decay_args(self, key, p):
         """``(mode, mask)`` for the kernel: 0 no decay, 1 every entry, 2 where ``mask`` is 1."""
         mask = self.decay_mask.get(key, False)
@@ -216,3 +236,31 @@ def make_optimizer(name: str, params: dict, lr: float | None = None, momentum: f
         return Adam(params, lr if lr is not None else DEFAULT_LR["adam"], weight_decay=weight_decay,
                     decay_mask=decay_mask)
     raise ValueError(f"unknown optimizer {name!r}; choose 'sgd' or 'adam'")
+
+
+def optimizer_from_state(state: dict, params: dict, decay_mask: dict | None = None) -> tuple[Optimizer, list[str]]:
+    """The optimizer a model was trained with, resumed from its saved state (a model file's ``opt.*``
+    entries without the prefix, as :func:`cnncore.modelio.load_model` gives them), over ``params``.
+
+    Returns the optimizer and the names of the hyperparameters the state did not hold (files
+    written before they were saved), for which the defaults were taken. ``ValueError`` when the
+    state names no known optimizer or its arrays do not fit ``params``.
+    """
+    name = str(state.get("name", ""))
+    if name not in DEFAULT_LR:
+        raise ValueError(f"the saved optimizer {name!r} is not one this version knows")
+    want = {"lr": DEFAULT_LR[name], "weight_decay": 0.0}
+    want.update({"momentum": 0.9} if name == "sgd" else {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8})
+    missing = [k for k in want if k not in state]
+    h = {k: float(np.asarray(state[k])) if k in state else v for k, v in want.items()}
+    if name == "sgd":
+        opt = SGD(params, h["lr"], h["momentum"], h["weight_decay"], decay_mask)
+    else:
+        opt = Adam(params, h["lr"], (h["beta1"], h["beta2"]), h["eps"], h["weight_decay"], decay_mask)
+    try:
+        opt.load_state_dict(state)
+    except KeyError as e:
+        raise ValueError(f"the saved {name} state has no entry {e.args[0]!r} for these parameters") from None
+    except ValueError as e:
+        raise ValueError(f"the saved {name} state does not fit these parameters ({e})") from None
+    return opt, missing

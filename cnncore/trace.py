@@ -11,6 +11,9 @@ counts layers from 0)::
                                      dW, db without a batch axis: they are parameters),
                                      argmax for max pooling (flat index of the winner
                                      in its H×W plane)
+    optimizer (JSON text)  loss_next ()   L{i}.W_next  L{i}.b_next   the update step and
+                                     the optimizer's state before it (L{i}.mW, vW, mb, vb):
+                                     see :mod:`cnncore.update`
 
 and an ordered list of :class:`Step` (forward of each layer, the loss, backward
 of each layer in reverse, the weight updates), each with its equation in the
@@ -29,11 +32,12 @@ from .layers import layer_class
 from .limits import MAX_LAYERS
 from .network import Network, softmax_cross_entropy
 from .tracekeys import layer_key, split_key
+from .update import PLAIN_LR, UPDATE_PARTS, next_update, read_settings, rule_equation, rule_words, state_parts
 
 __all__ = ["trace", "Trace", "Step", "TraceFileError", "DEFAULT_TRACE_LR"]
 
-#: Learning rate shown in the update steps when none is given.
-DEFAULT_TRACE_LR = 0.01
+#: Learning rate of the plain gradient-descent step shown for a model without optimizer state.
+DEFAULT_TRACE_LR = PLAIN_LR
 
 
 class TraceFileError(ValueError):
@@ -81,43 +85,61 @@ def _loss_step(last: int) -> Step:
         [layer_key(last, "y"), "probs", "label", "loss", layer_key(last, "dy")])
 
 
-def _update_steps(spec: dict, lr: float) -> list[Step]:
+def plain_settings(lr: float = DEFAULT_TRACE_LR) -> dict:
+    """The ``optimizer`` entry of plain gradient descent (no state) at rate ``lr``."""
+    return {"name": "sgd", "lr": float(lr), "momentum": 0.0, "weight_decay": 0.0, "step": 0, "source": "asked",
+            "why": f"Plain gradient descent with α = {float(lr):g}."}
+
+
+def _losses_words(losses) -> str:
+    if losses is None:
+        return ""
+    before, after = losses
+    change = "drops" if after < before else "rises" if after > before else "stays"
+    return (f" This image's loss {change} from {before:.6g} before the update to {after:.6g} after it "
+            "(recomputed with the new weights and biases of every layer).")
+
+
+def _update_steps(spec: dict, settings: dict, losses) -> list[Step]:
     steps = []
+    parts = ("W", "dW") + tuple(p for p in state_parts(settings) if p.endswith("W")) + ("W_next", "b", "db") \
+        + tuple(p for p in state_parts(settings) if p.endswith("b")) + ("b_next",)
     for i, layer in enumerate(spec["layers"]):
         cls = layer_class(layer["type"])
         if cls.has_params:
             steps.append(Step(
-                "update", i, cls.type, f"Layer {i} · {cls.describe(layer)} — update",
-                f"w ← w − α·∂L/∂w;  b ← b − α·∂L/∂b   [α = {lr:g}]",
-                f"Gradient descent moves every weight and bias a small step (learning rate α = {lr:g}) against its "
-                "gradient, so the loss for this image would drop a little.",
-                [layer_key(i, p) for p in ("W", "dW", "b", "db")]))
+                "update", i, cls.type, f"Layer {i} · {cls.describe(layer)} — update", rule_equation(settings),
+                rule_words(settings) + _losses_words(losses), [layer_key(i, p) for p in parts]))
     return steps
 
 
-def build_steps(spec: dict, lr: float = DEFAULT_TRACE_LR) -> list[Step]:
-    """The ordered steps for a normalized architecture (they depend only on the spec):
-    forward through each layer, the loss, backward through each layer, the weight updates."""
+def build_steps(spec: dict, settings: dict | None = None, losses=None) -> list[Step]:
+    """The ordered steps for a normalized architecture: forward through each layer, the loss,
+    backward through each layer, the weight updates (with the rule ``settings`` describes, the
+    ``optimizer`` entry of a trace; default plain gradient descent; ``losses`` is this image's
+    loss before and after the update, when known)."""
     spec = parse_architecture(spec)
     shapes = infer_shapes(spec)
     return (_layer_steps(spec, shapes, "forward") + [_loss_step(len(shapes) - 1)]
-            + _layer_steps(spec, shapes, "backward") + _update_steps(spec, lr))
+            + _layer_steps(spec, shapes, "backward")
+            + _update_steps(spec, settings or plain_settings(), losses))
 
 
 def expected_keys(spec) -> list[str]:
     """Every key a trace of this architecture holds, in a fixed order."""
     spec = parse_architecture(spec)
-    keys = ["input", "label", "probs", "loss", "architecture"]
+    keys = ["input", "label", "probs", "loss", "architecture", "optimizer", "loss_next"]
     for i, layer in enumerate(spec["layers"]):
-        parts = ["x", "y", "dy"] + (["dx"] if i > 0 else []) + list(layer_class(layer["type"]).records)
-        keys += [layer_key(i, p) for p in parts]
+        cls = layer_class(layer["type"])
+        parts = ["x", "y", "dy"] + (["dx"] if i > 0 else []) + list(cls.records)
+        keys += [layer_key(i, p) for p in parts + (list(UPDATE_PARTS) if cls.has_params else [])]
     return keys
 
 
 def _expected_shapes(spec) -> dict:
     """``key -> shape`` of every array a trace of this (parsed) architecture holds: parameters and
     their gradients as the network allocates them, every other recorded part shaped like ``y``."""
-    shapes = {"input": (1, *spec["input"]), "label": (1,), "loss": ()}
+    shapes = {"input": (1, *spec["input"]), "label": (1,), "loss": (), "loss_next": ()}
     for layer in Network(spec, seed=0).layers:
         key = lambda part, i=layer.index: layer_key(i, part)   # noqa: E731
         shapes.update({key("x"): (1, *layer.in_shape), key("y"): (1, *layer.out_shape),
@@ -127,8 +149,26 @@ def _expected_shapes(spec) -> dict:
         for part in layer.records:
             param = getattr(layer, part.removeprefix("d"), None) if part in ("W", "b", "dW", "db") else None
             shapes[key(part)] = param.shape if param is not None else (1, *layer.out_shape)
+        if layer.has_params:
+            shapes.update({key("W_next"): layer.W.shape, key("b_next"): layer.b.shape})
         shapes["probs"] = (1, *layer.out_shape)
     return shapes
+
+
+def _check_update(arrays: dict, spec) -> dict:
+    """The trace's optimizer settings, after checking it holds the state arrays they need."""
+    settings = read_settings(arrays)
+    for i, layer in enumerate(spec["layers"]):
+        if not layer_class(layer["type"]).has_params:
+            continue
+        for part in state_parts(settings):
+            key = layer_key(i, part)
+            param = arrays[layer_key(i, part[1:])]
+            if key not in arrays:
+                raise ValueError(f"the {settings['name']} update needs {key}, which is missing")
+            if np.shape(arrays[key]) != param.shape or np.asarray(arrays[key]).dtype.kind != "f":
+                raise ValueError(f"{key} has shape {np.shape(arrays[key])}, the architecture gives {param.shape}")
+    return settings
 
 
 def _check_arrays(arrays: dict, spec) -> None:
@@ -152,11 +192,22 @@ def _check_arrays(arrays: dict, spec) -> None:
 class Trace:
     """The arrays and steps of one recorded pass. Build with :func:`trace` or :meth:`Trace.load`."""
 
-    def __init__(self, arrays: dict, spec, lr: float = DEFAULT_TRACE_LR):
+    def __init__(self, arrays: dict, spec):
         self.spec = parse_architecture(spec)
         self.arrays = arrays
-        self.lr = float(lr)
-        self.steps = build_steps(self.spec, self.lr)
+        self.settings = read_settings(arrays)
+        losses = (float(arrays["loss"]), float(arrays["loss_next"])) if "loss_next" in arrays else None
+        self.steps = build_steps(self.spec, self.settings, losses)
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the update step."""
+        return float(self.settings["lr"])
+
+    @property
+    def loss_next(self) -> float:
+        """This image's loss after the update step."""
+        return float(self.arrays["loss_next"])
 
     @property
     def label(self) -> int:
@@ -206,6 +257,7 @@ class Trace:
             raise TraceFileError(f"{path}: missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
         try:
             _check_arrays(arrays, spec)
+            _check_update(arrays, spec)
         except ValueError as e:
             raise TraceFileError(f"{path}: the arrays do not fit together: {e}") from None
         return cls(arrays, spec)
@@ -228,13 +280,15 @@ def _as_image(image, input_shape) -> np.ndarray:
     return x
 
 
-def trace(net: Network, image, label: int, lr: float = DEFAULT_TRACE_LR) -> Trace:
-    """Record one forward and backward pass of ``image`` with true ``label``.
+def trace(net: Network, image, label: int, lr: float | None = None) -> Trace:
+    """Record one forward and backward pass of ``image`` with true ``label``, and the update.
 
     ``image`` is ``(H, W)``, ``(C, H, W)`` or ``(1, C, H, W)``, floats in [0, 1]
-    (uint8 is divided by 255). The network itself is not changed: the pass runs
-    on a copy, and the update steps only describe ``w ← w − α·dW`` with
-    ``α = lr``. Every array is a copy owned by the trace.
+    (uint8 is divided by 255). The network itself is not changed: the pass and the
+    update run on a copy. The update is the step the model's own optimizer makes
+    next from its saved state (:mod:`cnncore.update`); ``lr`` forces plain gradient
+    descent ``w ← w − α·dW`` with ``α = lr`` instead. Every array is a copy owned
+    by the trace.
     """
     if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) or not 0 <= label < net.num_classes:
         raise ValueError(f"label must be an integer 0..{net.num_classes - 1}, got {label!r}")
@@ -256,4 +310,8 @@ def trace(net: Network, image, label: int, lr: float = DEFAULT_TRACE_LR) -> Trac
         parts = ["x", "y", "dy"] + (["dx"] if layer.index > 0 else []) + list(layer.records)
         for p in parts:
             arrays[layer_key(layer.index, p)] = np.array(getattr(layer, p), copy=True)
-    return Trace(arrays, net.spec, lr)
+    arrays.update(next_update(work, lr))
+    arrays["loss_next"] = np.array(softmax_cross_entropy(work.forward(x, keep=False), labels)[0], dtype=np.float64)
+    ordered = {k: arrays[k] for k in expected_keys(net.spec)}     # in the fixed order, the optimizer state last
+    ordered.update(arrays)
+    return Trace(ordered, net.spec)

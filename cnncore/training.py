@@ -295,7 +295,20 @@ class Trainer:
 
     def run(self):
         """Generator of :class:`BatchEvent` (every batch), :class:`EpochEvent` (every epoch)
-        and a final :class:`FinishedEvent`."""
+        and a final :class:`FinishedEvent`.
+
+        When the run ends the network keeps its optimizer's state (``net.optimizer_state``, with
+        the base learning rate: the rate a further run starts with), so a trace can show the
+        update this optimizer really makes next and a saved model carries it.
+        """
+        try:
+            yield from self._run()
+        finally:
+            self.optimizer.lr = self.lr
+            state = {k: np.array(v, copy=True) for k, v in self.optimizer.state_dict().items()}
+            self.net.optimizer_state = {"name": np.array(self.optimizer.name), **state}
+
+    def _run(self):
         cfg = self.config
         net, opt = self.net, self.optimizer
         N = len(self.X)

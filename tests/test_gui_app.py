@@ -313,9 +313,9 @@ def expected_heatmaps(spec) -> list[int]:
     for r in rows:
         if r.type == "conv":
             cin, cout = _map_count(r.in_shape), _map_count(r.out_shape)
-            out.append(2 * cin * cout + 2)
+            out.append(3 * cin * cout + 3)      # W, dW, W_next; b, db, b_next (plain descent: no state)
         elif r.type == "dense":
-            out.append(4)
+            out.append(6)
     return out
 
 

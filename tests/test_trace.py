@@ -28,14 +28,14 @@ def tr():
 
 def test_keys_exactly_as_the_issue_lists(tr):
     _, _, t = tr
-    want = {"input", "label", "probs", "loss", "architecture"}
+    want = {"input", "label", "probs", "loss", "architecture", "optimizer", "loss_next"}
     types = [l["type"] for l in ARCH["layers"]]
     for i, kind in enumerate(types):
         want |= {f"L{i}.x", f"L{i}.y", f"L{i}.dy"}
         if i > 0:
             want.add(f"L{i}.dx")
         if kind in ("conv", "dense"):
-            want |= {f"L{i}.{k}" for k in ("z", "dz", "W", "b", "dW", "db")}
+            want |= {f"L{i}.{k}" for k in ("z", "dz", "W", "b", "dW", "db", "W_next", "b_next")}
         if kind == "maxpool":
             want.add(f"L{i}.argmax")
     assert set(t.arrays) == want
@@ -120,7 +120,8 @@ def test_steps_order_and_maps(tr):
     assert "rot180" not in by[("backward", 0)].equation and "L0.dx" not in by[("backward", 0)].maps
     assert "argmax" in by[("backward", 1)].equation
     assert "L = −log p(label)" in by[("loss", None)].equation
-    assert "w ← w − α·∂L/∂w" in by[("update", 0)].equation
+    assert "w ← w − α·g" in by[("update", 0)].equation and "α = 0.01" in by[("update", 0)].equation
+    assert "no optimizer state" in by[("update", 0)].explanation
 
 
 def test_trace_does_not_change_the_network(tr):

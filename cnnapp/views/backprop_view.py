@@ -23,12 +23,14 @@ try:  # the teaching helper's panel; without it a click shows the value and its 
 except Exception:  # noqa: BLE001 - any import problem means "not available"
     ArithmeticPanel = None
 
-SIGNED = {"z", "dy", "dz", "dx", "W", "b", "dW", "db"}
+SIGNED = {"z", "dy", "dz", "dx", "W", "b", "dW", "db", "W_next", "b_next", "mW", "mb"}
 NOT_MAPS = {"label", "loss", "argmax", "architecture"}
 KIND_COLOURS = {"forward": "#dbe9f6", "loss": "#fde2c8", "backward": "#f6dada", "update": "#dcefd9"}
 NAMES = {"x": "input x", "y": "output y", "z": "affine map z", "W": "weights W", "b": "biases b",
          "dy": "gradient dy", "dz": "gradient dz", "dx": "gradient dx", "dW": "weight gradient dW",
-         "db": "bias gradient db"}
+         "db": "bias gradient db", "W_next": "weights after the update", "b_next": "biases after the update",
+         "mW": "optimizer's m of W (before)", "mb": "optimizer's m of b (before)",
+         "vW": "optimizer's v of W (before)", "vb": "optimizer's v of b (before)"}
 GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
 
 
@@ -623,7 +625,7 @@ class BackpropView(QtWidgets.QWidget):
         arr = self.trace.arrays[key] if self.trace is not None else None
         where = ""
         if arr is not None and np.ndim(arr) == 4 and len(index) == 4:
-            if split_key(key)[1] in ("W", "dW"):
+            if split_key(key)[1] in ("W", "dW", "W_next", "mW", "vW"):
                 where = f"filter {index[0]}, channel {index[1]}, row {index[2]}, column {index[3]}"
             else:
                 where = f"channel {index[1]}, row {index[2]}, column {index[3]}"
