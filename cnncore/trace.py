@@ -95,7 +95,9 @@ def _losses_words(losses) -> str:
     if losses is None:
         return ""
     before, after = losses
-    change = "drops" if after < before else "rises" if after > before else "stays"
+    if after == before:
+        return f" This image's loss stays at {before:.6g} after the update (recomputed with the new parameters)."
+    change = "drops" if after < before else "rises"
     return (f" This image's loss {change} from {before:.6g} before the update to {after:.6g} after it "
             "(recomputed with the new weights and biases of every layer).")
 

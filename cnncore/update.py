@@ -218,4 +218,4 @@ def update_terms_for(arrays: dict, settings: dict, i: int, part: str, index) -> 
     eq = rule_equation(settings).split("   [")[0]
     return finish(f"Update: new {part.lower()}({idx})", eq, Ref(layer_key(i, part + "_next"), index), terms,
                   float(arrays[layer_key(i, part + "_next")][index]) if layer_key(i, part + "_next") in arrays
-                  else None, ["\n".join([gline, *lines]), settings["why"]])
+                  else None, ["\n".join([gline, *lines]) + "\n", settings["why"]])
