@@ -11,6 +11,7 @@ from cnncore import explain
 from cnncore.architecture import preset
 from cnncore.modelio import load_model, save_model
 from cnncore.network import Network, softmax_cross_entropy
+from cnncore.optim import make_optimizer
 from cnncore.trace import Trace, TraceFileError, trace
 from cnncore.training import TrainConfig, Trainer
 
@@ -35,11 +36,14 @@ def _layer_state(net, flat):
 
 
 def _trainers_own_step(net, trainer, image, label):
-    """What the trainer's optimizer object itself makes of this image's gradient (flat buffers)."""
-    work = net.copy()
-    trainer.optimizer.params = {"all": work.flat_params}
+    """What the trainer's optimizer makes of this image's gradient: built as the trainer builds it
+    (one flat buffer), resumed from the trainer's own optimizer state."""
+    work, cfg = net.copy(), trainer.config
+    opt = make_optimizer(cfg.optimizer, {"all": work.flat_params}, trainer.lr, cfg.momentum, cfg.weight_decay,
+                         decay_mask={"all": work.decay_mask})
+    opt.load_state_dict(trainer.optimizer.state_dict())
     work.loss_and_grads(np.asarray(image, np.float32)[None, None] / 255, np.array([label]))
-    trainer.optimizer.step({"all": work.flat_grads})
+    opt.step({"all": work.flat_grads})
     return work.params()
 
 
