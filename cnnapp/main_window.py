@@ -95,8 +95,7 @@ class MainWindow(QtWidgets.QMainWindow):
             sc.activated.connect(lambda k=k: self.tabs.setCurrentIndex(k))
         self.tabs.currentChanged.connect(self._on_tab)
         self.backprop.quizRequested.connect(self._quiz_about)
-        self.train.trainingStarted.connect(self._on_training_changed)
-        self.train.trainingFinished.connect(self._on_training_changed)
+        self.state.trainingChanged.connect(self._on_training_changed)
         self.train.openDigit.connect(self.open_digit)
 
         self._build_menus()
@@ -127,7 +126,7 @@ class MainWindow(QtWidgets.QMainWindow):
             from cnncore.modelio import load_model
             net = load_model(str(path))
             self.state.set_network(net, "the starter model (trained on generated digits)", trained=True,
-                                   history=getattr(net, "history", None))
+                                   starter=True)
             return
         except Exception as e:  # noqa: BLE001 - missing or unreadable starter model
             reason = str(e)
@@ -156,8 +155,7 @@ class MainWindow(QtWidgets.QMainWindow):
             text = f"Could not reopen the network of the last session ({e}); using the starter model."
             QtCore.QTimer.singleShot(0, self, lambda: self.state.say(text, 0))
             return False
-        self.state.set_network(net, "the network of your last session", trained=True,
-                               history=getattr(net, "history", None))
+        self.state.set_network(net, "the network of your last session", trained=True)
         return True
 
     def save_session(self) -> None:
@@ -165,7 +163,7 @@ class MainWindow(QtWidgets.QMainWindow):
         net = self.state.network
         path = st.session_model_path()
         try:
-            if net is None or "starter" in self.state.source:
+            if net is None or self.state.is_starter:
                 if path.exists():
                     path.unlink()
                 return
@@ -229,10 +227,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if tr is not None:
             panel.set_trace(tr)
 
-    def _on_training_changed(self, *_):
-        self.build._on_spec_changed()
-        self.save_action.setEnabled(not self.state.training)
-        self.open_action.setEnabled(not self.state.training)
+    def _on_training_changed(self, training: bool) -> None:
+        self.save_action.setEnabled(not training)
+        self.open_action.setEnabled(not training)
 
     def _show_message(self, text: str, ms: int) -> None:
         self.statusBar().showMessage(text, ms)
@@ -324,18 +321,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 sp.restoreState(v)
         tab = st.value(s, "window/tab", 0, int)
         self.tabs.setCurrentIndex(tab if 0 <= tab < self.tabs.count() else 0)
-        d = {k: s.value(f"train/{k}") for k in ("source", "count", "holdout", "optimizer", "lr", "batch",
-                                                   "epochs")}
-        self.train.apply_settings({k: v for k, v in d.items() if v is not None})
-        speed = st.value(s, "backprop/speed", 0, int)
-        if speed:
-            st.set_clamped(self.backprop.speed, speed)
-        source = st.value(s, "backprop/source", 0, int)
-        self.backprop.source.setCurrentIndex(source if 0 <= source < self.backprop.source.count() else 0)
-        st.set_clamped(self.backprop.sample_spin, st.value(s, "backprop/sample", 0, int))
-        brush = st.value(s, "draw/brush", 0, int)
-        if brush:
-            st.set_clamped(self.draw.brush, brush)
+        for prefix, view in self._views_with_settings().items():
+            view.apply_settings(st.read_group(s, prefix, view.settings_dict()))
         note = st.take_message()
         if note:
             self.statusBar().showMessage(note, 30000)
@@ -346,13 +333,13 @@ class MainWindow(QtWidgets.QMainWindow):
         for sp in self._splitters():
             st.set_bytes(s, f"splitters/{sp.objectName()}", sp.saveState())
         s.setValue("window/tab", self.tabs.currentIndex())
-        for k, v in self.train.settings_dict().items():
-            s.setValue(f"train/{k}", v)
-        s.setValue("backprop/speed", self.backprop.speed.value())
-        s.setValue("backprop/source", self.backprop.source.currentIndex())
-        s.setValue("backprop/sample", self.backprop.sample_spin.value())
-        s.setValue("draw/brush", self.draw.brush.value())
+        for prefix, view in self._views_with_settings().items():
+            st.write_group(s, prefix, view.settings_dict())
         s.sync()
+
+    def _views_with_settings(self) -> dict:
+        """Prefix in the settings file -> a view with ``settings_dict()`` and ``apply_settings(d)``."""
+        return {"draw": self.draw, "train": self.train, "backprop": self.backprop}
 
     def _splitters(self):
         return [sp for sp in self.findChildren(QtWidgets.QSplitter) if sp.objectName()]

@@ -122,7 +122,7 @@ def _set_aside(path: Path) -> Path:
 
 
 def _rewrite(path: Path, text: str) -> None:
-    from cnncore._atomic import atomic_write_bytes
+    from cnncore import atomic_write_bytes
 
     atomic_write_bytes(path, text.encode("latin-1"))
 
@@ -208,3 +208,28 @@ def set_clamped(widget, v) -> None:
         return
     v = min(max(v, widget.minimum()), widget.maximum())
     widget.setValue(v if isinstance(widget.minimum(), float) else int(round(v)))
+
+
+def read_group(s: QtCore.QSettings, prefix: str, keys) -> dict:
+    """The saved ``prefix/key`` values of one view, as the plain strings or numbers stored: only
+    the keys present, never an object. The view checks and converts each one itself."""
+    out = {}
+    for k in keys:
+        v = s.value(f"{prefix}/{k}", None)
+        if isinstance(v, (str, int, float, bool)):
+            out[k] = v
+    return out
+
+
+def write_group(s: QtCore.QSettings, prefix: str, d: dict) -> None:
+    for k, v in d.items():
+        s.setValue(f"{prefix}/{k}", v)
+
+
+def choice_index(v, count: int, default: int = 0) -> int:
+    """A saved position in a list of ``count`` choices, or ``default`` when it is not one."""
+    try:
+        i = int(v)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    return i if 0 <= i < count else default

@@ -11,6 +11,7 @@ Kernels (NCHW layout, filters ``(F, C, KH, KW)``, float32 or float64)::
 Prepared calls for a training step (a layer shape checked once): ``cnncore.plans``.
 The textbook identities the app draws: ``dilate``, ``flip_filters``.
 The slow twin of every kernel, written from the equations: ``cnncore.reference``.
+Writing a user's file atomically: ``atomic_write_bytes``, ``atomic_write_text``.
 """
 import os as _os
 
@@ -37,6 +38,7 @@ from .kernels import (
     openmp_enabled,
     set_num_threads,
 )
+from ._atomic import atomic_write_bytes, atomic_write_text
 from .identities import dilate, flip_filters
 from .shapes import ShapeError, conv_output_size
 
@@ -48,4 +50,5 @@ __all__ = [
     "set_num_threads", "get_num_threads", "openmp_enabled",
     "dilate", "flip_filters",
     "conv_output_size", "ShapeError",
+    "atomic_write_bytes", "atomic_write_text",
 ]

@@ -134,11 +134,11 @@ def test_the_draw_tab_says_the_network_must_pick_a_digit_and_asks_for_larger_dra
     canvas = draw.canvas
     stroke(canvas, [(0.1, 0.1 + 0.15 * k / 10) for k in range(11)])          # a tiny "1" in a corner
     draw.update_prediction()
-    assert draw.drawing_is_small() and "draw it larger" in draw.answer.text()
+    assert draw.drawing.is_small() and "draw it larger" in draw.answer.text()
     canvas.clear()
     stroke(canvas, [(0.5, 0.15 + 0.7 * k / 20) for k in range(21)])          # a full-height "1"
     draw.update_prediction()
-    assert not draw.drawing_is_small() and "larger" not in draw.answer.text()
+    assert not draw.drawing.is_small() and "larger" not in draw.answer.text()
 
 
 def test_the_app_offers_the_shared_subset_only_where_it_exists_and_splits_like_the_cli(qtbot, monkeypatch):

@@ -2,7 +2,6 @@
 with a heatmap of every map the step touches."""
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -10,22 +9,19 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from cnncore import atomic_write_bytes
 from cnncore.layers import layer_class
 from cnncore.tracekeys import layer_key, split_key
 
-from ..settings import data_dir
+from ..learn.arithmetic_panel import ArithmeticPanel
+from ..settings import choice_index, data_dir, set_clamped
+from ..state import Stepper, step_kind
 from ..widgets.equation import equation_label
 from ..widgets.filter_slide import FilterSlideView
 from ..widgets.heatmap import MapGroup, MapGrid
 
-try:  # the teaching helper's panel; without it a click shows the value and its equation
-    from cnnapp.learn.arithmetic_panel import ArithmeticPanel
-except Exception:  # noqa: BLE001 - any import problem means "not available"
-    ArithmeticPanel = None
-
 SIGNED = {"z", "dy", "dz", "dx", "W", "b", "dW", "db", "W_next", "b_next", "mW", "mb"}
 NOT_MAPS = {"label", "loss", "argmax", "architecture"}
-KIND_COLOURS = {"forward": "#dbe9f6", "loss": "#fde2c8", "backward": "#f6dada", "update": "#dcefd9"}
 NAMES = {"x": "input x", "y": "output y", "z": "affine map z", "W": "weights W", "b": "biases b",
          "dy": "gradient dy", "dz": "gradient dz", "dx": "gradient dx", "dW": "weight gradient dW",
          "db": "bias gradient db", "W_next": "weights after the update", "b_next": "biases after the update",
@@ -34,18 +30,13 @@ NAMES = {"x": "input x", "y": "output y", "z": "affine map z", "W": "weights W",
 GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
 
 
-def _save_atomic(path: Path, save) -> bool:
-    """``save(tmp_path) -> bool`` into a temporary file beside ``path``, then move it into place;
-    on failure nothing is left behind and ``path`` is untouched."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
-    try:
-        if save(str(tmp)):
-            os.replace(tmp, path)
-            return True
-        return False
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+def png_bytes(image) -> bytes:
+    """A ``QImage`` or ``QPixmap`` encoded as PNG."""
+    buf = QtCore.QBuffer()
+    buf.open(QtCore.QIODevice.WriteOnly)
+    if not image.save(buf, "PNG"):
+        raise OSError("the picture could not be encoded as PNG")
+    return bytes(buf.data())
 
 
 def is_signed(key: str, arr=None) -> bool:
@@ -83,19 +74,36 @@ def _title(key: str, arr: np.ndarray) -> str:
 
 
 class BackpropView(QtWidgets.QWidget):
+    """Records a trace of the chosen input and shows it one step at a time. Which step, whether it
+    plays and how fast live in a :class:`cnnapp.state.Stepper`; this view binds its buttons, slider,
+    timeline and timer to it."""
     traceChanged = QtCore.Signal()
     stepChanged = QtCore.Signal(int)
     quizRequested = QtCore.Signal(object)      # the current cnncore.trace.Step
 
-    def __init__(self, state, parent=None):
+    def __init__(self, state, stepper: Stepper | None = None, parent=None):
         super().__init__(parent)
         self.state = state
+        self.stepper = stepper if stepper is not None else Stepper()
         self.trace = None
         self._what = ""
-        self.index = 0
         self._samples = None
+        # For a drawing, the true digit is the one chosen on the Draw tab, unless it is changed
+        # here after the last stroke.
+        self._label_set_here = False
+        self._slide_filter = 0
+        self.identity = None            # the textbook way of a conv step's gradients, built on first use
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addLayout(self._build_input_row())
+        lay.addLayout(self._build_nav_row())
+        lay.addWidget(self._build_timeline())
+        lay.addWidget(self._build_splitter(), 1)
+        self._add_step_keys()
+        self._bind()
 
-        # ---- input choice
+    # ------------------------------------------------------------ builders
+    def _build_input_row(self) -> QtWidgets.QHBoxLayout:
+        """What to trace (source, sample, true digit), record and open, the traced input, its summary."""
         self.source = QtWidgets.QComboBox()
         self.source.setObjectName("backpropSource")
         self.source.addItems(["Automatic", "Current drawing", "Data set sample"])
@@ -105,11 +113,6 @@ class BackpropView(QtWidgets.QWidget):
         self.sample_spin.setRange(0, 99)
         self.sample_spin.setToolTip("Which generated sample digit to trace")
         self.label_combo = QtWidgets.QComboBox()
-        # For a drawing, the true digit is the one chosen on the Draw tab, unless it is changed
-        # here after the last stroke.
-        self._label_set_here = False
-        self.label_combo.activated.connect(self._on_true_digit_chosen)
-        self.state.drawingChanged.connect(lambda: setattr(self, "_label_set_here", False))
         self.label_combo.addItems([str(i) for i in range(10)])
         self.label_combo.setToolTip("The true digit: the loss and every gradient depend on it.\n"
                                     "For a sample it is filled in; for a drawing say what you drew.")
@@ -118,11 +121,23 @@ class BackpropView(QtWidgets.QWidget):
         self.record_button.setToolTip("Run one forward and backward pass of this input and keep every "
                                       "map (Ctrl+R)")
         self.record_button.setShortcut(QtGui.QKeySequence("Ctrl+R"))
-        self.record_button.clicked.connect(lambda: self.record())
         self.open_button = QtWidgets.QPushButton("Open trace…")
         self.open_button.setObjectName("backpropOpenTraceButton")
         self.open_button.setToolTip("Show a trace saved before with Export trace… or `cnnapp trace` (.npz)")
-        self.open_button.clicked.connect(self.open_trace_dialog)
+        self.info = QtWidgets.QLabel("")
+        self.info.setObjectName("backpropInfo")
+        self.info.setWordWrap(True)          # wraps on a small screen instead of widening the window
+        top = QtWidgets.QHBoxLayout()
+        for w in (QtWidgets.QLabel("Input"), self.source, QtWidgets.QLabel("sample"), self.sample_spin,
+                  QtWidgets.QLabel("true digit"), self.label_combo, self.record_button, self.open_button):
+            top.addWidget(w)
+        top.addSpacing(10)
+        top.addWidget(self._build_thumb())
+        top.addWidget(self.info, 1)
+        return top
+
+    def _build_thumb(self) -> pg.GraphicsLayoutWidget:
+        """A small picture of the traced input."""
         self.thumb = pg.GraphicsLayoutWidget()
         self.thumb.setBackground("w")
         self.thumb.setFixedSize(56, 56)
@@ -132,58 +147,38 @@ class BackpropView(QtWidgets.QWidget):
         self.thumb_img = pg.ImageItem(axisOrder="row-major")
         tvb.addItem(self.thumb_img)
         tvb.setRange(QtCore.QRectF(0, 0, 28, 28), padding=0)
-        self.info = QtWidgets.QLabel("")
-        self.info.setObjectName("backpropInfo")
-        self.info.setWordWrap(True)          # wraps on a small screen instead of widening the window
+        return self.thumb
 
-        top = QtWidgets.QHBoxLayout()
-        top.addWidget(QtWidgets.QLabel("Input"))
-        top.addWidget(self.source)
-        top.addWidget(QtWidgets.QLabel("sample"))
-        top.addWidget(self.sample_spin)
-        top.addWidget(QtWidgets.QLabel("true digit"))
-        top.addWidget(self.label_combo)
-        top.addWidget(self.record_button)
-        top.addWidget(self.open_button)
-        top.addSpacing(10)
-        top.addWidget(self.thumb)
-        top.addWidget(self.info, 1)
-        self.source.currentIndexChanged.connect(self._on_source)
-        self.sample_spin.valueChanged.connect(self._on_sample)
+    def _nav_button(self, text, icon, name, tip, key) -> QtWidgets.QToolButton:
+        b = QtWidgets.QToolButton()
+        b.setText(text)
+        b.setIcon(self.style().standardIcon(icon))
+        b.setObjectName(name)
+        b.setToolTip(f"{tip} ({key})")
+        b.setToolButtonStyle(QtCore.Qt.ToolButtonTextBesideIcon)
+        b.setMinimumWidth(72)
+        return b
 
-        # ---- navigation
-        sty = self.style()
-
-        def button(text, icon, name, tip, key, slot):
-            b = QtWidgets.QToolButton()
-            b.setText(text)
-            b.setIcon(sty.standardIcon(icon))
-            b.setObjectName(name)
-            b.setToolTip(f"{tip} ({key})")
-            b.setToolButtonStyle(QtCore.Qt.ToolButtonTextBesideIcon)
-            b.setMinimumWidth(72)
-            b.clicked.connect(slot)
-            return b
+    def _build_nav_row(self) -> QtWidgets.QHBoxLayout:
+        """First, previous, play, next, last; the speed; where you are; quiz and export."""
         SP = QtWidgets.QStyle.StandardPixmap
-        self._play_icon = sty.standardIcon(SP.SP_MediaPlay)
-        self._pause_icon = sty.standardIcon(SP.SP_MediaPause)
-        self.first_button = button("First", SP.SP_MediaSkipBackward, "backpropFirstButton", "First step",
-                                   "Home", self.first)
-        self.prev_button = button("Previous", SP.SP_MediaSeekBackward, "backpropPrevButton", "Previous step",
-                                  "Left arrow", self.prev)
-        self.play_button = button("Play", SP.SP_MediaPlay, "backpropPlayButton",
-                                  "Play the steps one after another", "Space", self.toggle_play)
-        self.next_button = button("Next", SP.SP_MediaSeekForward, "backpropNextButton", "Next step",
-                                  "Right arrow", self.next)
-        self.last_button = button("Last", SP.SP_MediaSkipForward, "backpropLastButton", "Last step", "End",
-                                  self.last)
+        self._play_icon = self.style().standardIcon(SP.SP_MediaPlay)
+        self._pause_icon = self.style().standardIcon(SP.SP_MediaPause)
+        self.first_button = self._nav_button("First", SP.SP_MediaSkipBackward, "backpropFirstButton",
+                                             "First step", "Home")
+        self.prev_button = self._nav_button("Previous", SP.SP_MediaSeekBackward, "backpropPrevButton",
+                                            "Previous step", "Left arrow")
+        self.play_button = self._nav_button("Play", SP.SP_MediaPlay, "backpropPlayButton",
+                                            "Play the steps one after another", "Space")
+        self.next_button = self._nav_button("Next", SP.SP_MediaSeekForward, "backpropNextButton",
+                                            "Next step", "Right arrow")
+        self.last_button = self._nav_button("Last", SP.SP_MediaSkipForward, "backpropLastButton",
+                                            "Last step", "End")
         self.speed = QtWidgets.QSlider(QtCore.Qt.Horizontal)
         self.speed.setObjectName("backpropSpeed")
-        self.speed.setRange(1, 20)
-        self.speed.setValue(4)
+        self.speed.setRange(int(Stepper.MIN_SPEED * 4), int(Stepper.MAX_SPEED * 4))   # quarter steps per second
         self.speed.setMaximumWidth(120)
         self.speed.setToolTip("Play speed in steps per second: 0.25 to 5")
-        self.speed.valueChanged.connect(self._on_speed)
         self.speed_label = QtWidgets.QLabel("")
         self.step_label = QtWidgets.QLabel("No trace yet")
         self.step_label.setObjectName("backpropStepLabel")
@@ -192,33 +187,32 @@ class BackpropView(QtWidgets.QWidget):
         f = self.step_label.font()
         f.setBold(True)
         self.step_label.setFont(f)
-        self.export_png_button = QtWidgets.QPushButton("Export maps…")
-        self.export_png_button.setObjectName("backpropExportPngButton")
-        self.export_png_button.setToolTip("Save every map of this step as a PNG file, plus the whole view")
-        self.export_png_button.clicked.connect(self.export_png_dialog)
-        self.export_npz_button = QtWidgets.QPushButton("Export trace…")
-        self.export_npz_button.setObjectName("backpropExportTraceButton")
-        self.export_npz_button.setToolTip("Save the whole trace as .npz (NumPy arrays, for notebooks)")
-        self.export_npz_button.clicked.connect(self.export_trace_dialog)
         nav = QtWidgets.QHBoxLayout()
-        for w in (self.first_button, self.prev_button, self.play_button, self.next_button, self.last_button):
+        for w in (self.first_button, self.prev_button, self.play_button, self.next_button, self.last_button,
+                  QtWidgets.QLabel("speed"), self.speed, self.speed_label):
             nav.addWidget(w)
-        nav.addWidget(QtWidgets.QLabel("speed"))
-        nav.addWidget(self.speed)
-        nav.addWidget(self.speed_label)
         nav.addSpacing(12)
         nav.addWidget(self.step_label, 1)
+        for w in self._build_step_actions():
+            nav.addWidget(w)
+        return nav
+
+    def _build_step_actions(self) -> tuple:
+        """Quiz me, Export maps…, Export trace…."""
         self.quiz_button = QtWidgets.QPushButton("Quiz me")
         self.quiz_button.setObjectName("backpropQuizButton")
         self.quiz_button.setToolTip("A concept check about this kind of step, on the Learn tab (Q)")
         self.quiz_button.setShortcut(QtGui.QKeySequence("Q"))
-        self.quiz_button.clicked.connect(
-            lambda: self.current_step() is not None and self.quizRequested.emit(self.current_step()))
-        nav.addWidget(self.quiz_button)
-        nav.addWidget(self.export_png_button)
-        nav.addWidget(self.export_npz_button)
+        self.export_png_button = QtWidgets.QPushButton("Export maps…")
+        self.export_png_button.setObjectName("backpropExportPngButton")
+        self.export_png_button.setToolTip("Save every map of this step as a PNG file, plus the whole view")
+        self.export_npz_button = QtWidgets.QPushButton("Export trace…")
+        self.export_npz_button.setObjectName("backpropExportTraceButton")
+        self.export_npz_button.setToolTip("Save the whole trace as .npz (NumPy arrays, for notebooks)")
+        return self.quiz_button, self.export_png_button, self.export_npz_button
 
-        # ---- timeline
+    def _build_timeline(self) -> QtWidgets.QListWidget:
+        """One coloured cell per step of the pass (filled by :meth:`set_trace`)."""
         self.timeline = QtWidgets.QListWidget()
         self.timeline.setObjectName("backpropTimeline")
         self.timeline.setToolTip("Every step of the pass: forward through each layer, the loss, backward "
@@ -229,12 +223,11 @@ class BackpropView(QtWidgets.QWidget):
         self.timeline.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
         self.timeline.setSpacing(2)
         self.timeline.setFixedHeight(self.fontMetrics().height() * 2 + 26)
-        self.timeline.currentRowChanged.connect(self._on_timeline)
+        return self.timeline
 
-        # ---- maps and text
+    def _build_maps_column(self) -> QtWidgets.QWidget:
+        """The step's maps (or the filter sliding, or the textbook way), their tools, the hover line."""
         self.grid = MapGrid()
-        self.grid.hovered.connect(self._on_hover)
-        self.grid.elementClicked.connect(self._on_click)
         self.hover_label = QtWidgets.QLabel("Hover a map to read its numbers.")
         self.hover_label.setObjectName("backpropHoverLabel")
         self.hover_label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
@@ -248,9 +241,7 @@ class BackpropView(QtWidgets.QWidget):
             "(dilate dz, pad by K−1, convolve with the flipped filters; correlate the input with the "
             "dilated dz), beside the kernels' result and their difference (T)")
         self.identity_button.setShortcut(QtGui.QKeySequence("T"))
-        self.identity_button.toggled.connect(self._show_identity)
         self.identity_button.setVisible(False)
-        self.identity = None            # built on first use
         # On a conv layer's forward step the filter can be slid over the input, one output
         # element at a time (pausable).
         self.slide_button = QtWidgets.QPushButton("Slide the filter")
@@ -258,12 +249,8 @@ class BackpropView(QtWidgets.QWidget):
         self.slide_button.setToolTip("Watch the filter move over the input maps and fill its output map in, "
                                      "one number at a time. Click an output or filter map first to "
                                      "choose the filter. Click again to pause.")
-        self.slide_button.clicked.connect(self.toggle_slide)
         self.slide_button.setVisible(False)
         self.slide = FilterSlideView()
-        self.slide.moved.connect(self.hover_label.setText)
-        self.slide.finished.connect(self._on_slide_finished)
-        self._slide_filter = 0
         self.map_stack = QtWidgets.QStackedWidget()
         self.map_stack.addWidget(self.grid)
         self.map_stack.addWidget(self.slide)
@@ -277,7 +264,10 @@ class BackpropView(QtWidgets.QWidget):
         ll.addLayout(step_tools)
         ll.addWidget(self.map_stack, 1)
         ll.addWidget(self.hover_label)
+        return left
 
+    def _build_text_column(self) -> QtWidgets.QWidget:
+        """The step's title, equation and explanation, the colour legend, the clicked number's sum."""
         self.title_label = QtWidgets.QLabel("")
         self.title_label.setObjectName("backpropTitle")
         self.title_label.setWordWrap(True)
@@ -304,39 +294,22 @@ class BackpropView(QtWidgets.QWidget):
         rl.addWidget(self.equation)
         rl.addWidget(self.explanation)
         rl.addWidget(self.legend)
-        if ArithmeticPanel is not None:
-            try:
-                self.arithmetic = ArithmeticPanel(right)
-            except Exception:  # noqa: BLE001
-                self.arithmetic = None
-        else:
-            self.arithmetic = None
-        if self.arithmetic is not None:
-            rl.addWidget(self.arithmetic, 1)
-            self.element_label = None
-        else:
-            self.element_label = QtWidgets.QLabel("Click a pixel to see its value here.")
-            self.element_label.setObjectName("backpropElementLabel")
-            self.element_label.setWordWrap(True)
-            self.element_label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
-            self.element_label.setAlignment(QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
-            rl.addWidget(self.element_label, 1)
+        self.arithmetic = ArithmeticPanel(right)
+        rl.addWidget(self.arithmetic, 1)
         rl.addStretch(0)
+        return right
 
+    def _build_splitter(self) -> QtWidgets.QSplitter:
         self.splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
         self.splitter.setObjectName("backpropSplitter")
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(right)
+        self.splitter.addWidget(self._build_maps_column())
+        self.splitter.addWidget(self._build_text_column())
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setSizes([760, 460])
+        return self.splitter
 
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.addLayout(top)
-        lay.addLayout(nav)
-        lay.addWidget(self.timeline)
-        lay.addWidget(self.splitter, 1)
-
+    def _add_step_keys(self) -> None:
         for keys, slot in (("Left", self.prev), ("Right", self.next), ("Home", self.first), ("End", self.last),
                            ("Space", self.toggle_play), ("PgUp", self.prev), ("PgDown", self.next)):
             # Whole-window keys, live only while this tab is shown (a hidden widget's shortcuts
@@ -345,12 +318,51 @@ class BackpropView(QtWidgets.QWidget):
             sc = QtGui.QShortcut(QtGui.QKeySequence(keys), self)
             sc.setContext(QtCore.Qt.WindowShortcut)
             sc.activated.connect(slot)
-        self.state.networkChanged.connect(self._on_network_changed)
+
+    def _bind(self) -> None:
+        """Widgets → stepper and slots; stepper events → widgets; the app state's signals."""
+        self.source.currentIndexChanged.connect(self._on_source)
+        self.sample_spin.valueChanged.connect(self._on_sample)
+        self.label_combo.activated.connect(self._on_true_digit_chosen)
+        self.record_button.clicked.connect(lambda: self.record())
+        self.open_button.clicked.connect(self.open_trace_dialog)
+        for button, slot in ((self.first_button, self.first), (self.prev_button, self.prev),
+                             (self.play_button, self.toggle_play), (self.next_button, self.next),
+                             (self.last_button, self.last), (self.export_png_button, self.export_png_dialog),
+                             (self.export_npz_button, self.export_trace_dialog)):
+            button.clicked.connect(slot)
+        self.quiz_button.clicked.connect(
+            lambda: self.current_step() is not None and self.quizRequested.emit(self.current_step()))
+        self.speed.valueChanged.connect(lambda v: setattr(self.stepper, "speed", v / 4.0))
+        self.timeline.currentRowChanged.connect(self._on_timeline)
+        self.grid.hovered.connect(self._on_hover)
+        self.grid.elementClicked.connect(self._on_click)
+        self.identity_button.toggled.connect(self._show_identity)
+        self.slide_button.clicked.connect(self.toggle_slide)
+        self.slide.moved.connect(self.hover_label.setText)
+        self.slide.finished.connect(self._on_slide_finished)
         self.play_timer = QtCore.QTimer(self)
-        self.play_timer.timeout.connect(self._tick)
-        self._on_speed(self.speed.value())
+        self.play_timer.timeout.connect(self.stepper.next)
+        self.stepper.index_changed.connect(self._show_step)
+        self.stepper.playing_changed.connect(self._show_playing)
+        self.stepper.speed_changed.connect(self._show_speed)
+        self.state.drawingChanged.connect(lambda: setattr(self, "_label_set_here", False))
+        self.state.networkChanged.connect(self._on_network_changed)
+        self._show_speed(self.stepper.speed)
+        self._show_playing(self.stepper.playing)
         self._on_source()
         self._update_nav()
+
+    def settings_dict(self) -> dict:
+        return {"speed": self.speed.value(), "source": self.source.currentIndex(),
+                "sample": self.sample_spin.value()}
+
+    def apply_settings(self, d: dict) -> None:
+        """Saved values as read by :func:`cnnapp.settings.read_group` (plain strings or numbers)."""
+        if "speed" in d:
+            set_clamped(self.speed, d["speed"])
+        self.source.setCurrentIndex(choice_index(d.get("source"), self.source.count()))
+        set_clamped(self.sample_spin, d.get("sample", 0))
 
     # ------------------------------------------------------------- input
     def samples(self):
@@ -395,7 +407,7 @@ class BackpropView(QtWidgets.QWidget):
             raise ValueError("The canvas is empty: draw a digit on the Draw tab first.")
         if drawing is not None:
             label = (self.label_combo.currentIndex() if self._label_set_here
-                     else self.state.drawing_label(self.label_combo.currentIndex()))
+                     else self.state.drawing_label())
             self.label_combo.setCurrentIndex(label)
             return drawing, label, "your drawing"
         X, y = self.samples()
@@ -423,7 +435,7 @@ class BackpropView(QtWidgets.QWidget):
         return True
 
     def set_trace(self, tr, what: str = "") -> None:
-        self.stop_play()
+        self.stepper.playing = False
         self.trace = tr
         self._what = what
         img = np.asarray(tr.arrays["input"])[0, 0]
@@ -434,69 +446,102 @@ class BackpropView(QtWidgets.QWidget):
         self.timeline.blockSignals(True)
         self.timeline.clear()
         for k, st in enumerate(tr.steps):
-            short = {"forward": "→", "loss": "loss", "backward": "←", "update": "update"}[st.kind]
-            text = f"{k + 1}\n{short} L{st.layer} {st.layer_type}" if st.layer is not None else f"{k + 1}\n{short}"
+            kind = step_kind(st.kind)
+            text = f"{k + 1}\n{kind.symbol}" + (f" L{st.layer} {st.layer_type}" if st.layer is not None else "")
             it = QtWidgets.QListWidgetItem(text)
             it.setTextAlignment(QtCore.Qt.AlignCenter)
-            it.setBackground(QtGui.QColor(KIND_COLOURS.get(st.kind, "#eee")))
+            it.setBackground(QtGui.QColor(kind.colour))
             it.setToolTip(st.title)
             self.timeline.addItem(it)
         self.timeline.blockSignals(False)
         if self.identity is not None:
             self.identity.set_trace(tr)
         self.traceChanged.emit()
-        self.go(0)
+        self.stepper.load(len(tr.steps))
 
     def _on_network_changed(self) -> None:
         """A trace belongs to one network: record it again (now if this tab is shown, else on return)."""
         if self.trace is None:
             return
-        self.stop_play()
+        self.stepper.playing = False
         if self.isVisible():
             self.record()
             return
         self.trace = None
         self.timeline.clear()
         self.grid.set_groups([])
+        self.stepper.load(0)
         self.info.setText("The network changed: the pass will be recorded again.")
-        self.step_label.setText("No trace yet")
-        self._update_nav()
 
     # ---------------------------------------------------------- stepping
+    @property
+    def index(self) -> int:
+        """The step shown (the stepper's)."""
+        return self.stepper.index
+
     def step_count(self) -> int:
-        return len(self.trace.steps) if self.trace is not None else 0
+        return self.stepper.count
 
     def current_step(self):
-        return self.trace.steps[self.index] if self.trace is not None else None
+        return self.trace.steps[self.stepper.index] if self.trace is not None and self.stepper.count else None
 
     def go(self, k: int) -> None:
-        n = self.step_count()
-        if n == 0:
+        self.stepper.index = k
+
+    def next(self):
+        self.stepper.next()
+
+    def prev(self):
+        self.stepper.prev()
+
+    def first(self):
+        self.stepper.first()
+
+    def last(self):
+        self.stepper.last()
+
+    def toggle_play(self):
+        self.stepper.toggle_play()
+
+    def stop_play(self):
+        self.stepper.playing = False
+
+    def _on_timeline(self, row: int):
+        if row >= 0:
+            self.stepper.index = row
+
+    def _show_step(self, k: int) -> None:
+        """Show step ``k`` of the trace: its maps, words, place on the timeline and tools."""
+        self.slide.stop()
+        self.hover_label.setText("Hover a map to read its numbers.")
+        self.arithmetic.clear()
+        st = self.current_step()
+        if st is None:
             self._update_nav()
             return
-        k = max(0, min(n - 1, int(k)))
-        self.index = k
-        self.slide.stop()
-        st = self.trace.steps[k]
-        self.hover_label.setText("Hover a map to read its numbers.")
-        if self.arithmetic is not None and hasattr(self.arithmetic, "clear"):
-            self.arithmetic.clear()
-        elif self.element_label is not None:
-            self.element_label.setText("Click a pixel to see its value here.")
         self.grid.set_groups(self.groups_for(st))
         self.title_label.setText(st.title)
         self.equation.setText(st.equation)
-        extra = ""
-        if st.kind == "loss":
-            extra = (f"<br><br>True digit: <b>{self.trace.label}</b>; p(true digit) = "
-                     f"{self.trace.probs[self.trace.label]:.6g}; loss L = −log p = <b>{self.trace.loss:.4g}</b>.")
-        self.explanation.setText(st.explanation + extra)
-        self.step_label.setText(f"Step {k + 1} of {n} · {st.kind}"
+        self.explanation.setText(st.explanation + self._loss_words(st))
+        self.step_label.setText(f"Step {k + 1} of {self.stepper.count} · {st.kind}"
                                 + (f" · layer {st.layer} ({st.layer_type})" if st.layer is not None else ""))
         self.timeline.blockSignals(True)
         self.timeline.setCurrentRow(k)
         self.timeline.blockSignals(False)
         self.timeline.scrollToItem(self.timeline.item(k))
+        self._show_step_tools(st)
+        self._update_nav()
+        self.stepChanged.emit(k)
+
+    def _loss_words(self, st) -> str:
+        if st.kind != "loss":
+            return ""
+        tr = self.trace
+        return (f"<br><br>True digit: <b>{tr.label}</b>; p(true digit) = "
+                f"{tr.probs[tr.label]:.6g}; loss L = −log p = <b>{tr.loss:.4g}</b>.")
+
+    def _show_step_tools(self, st) -> None:
+        """The textbook way on a conv backward step, the sliding filter on a conv forward step."""
         conv_backward = st.kind == "backward" and st.layer is not None and layer_class(st.layer_type).identities
         self.identity_button.setVisible(conv_backward)
         self.slide_button.setVisible(st.kind == "forward" and st.layer_type == "conv")
@@ -505,8 +550,31 @@ class BackpropView(QtWidgets.QWidget):
             self._show_identity(True)
         else:
             self.map_stack.setCurrentWidget(self.grid)
-        self._update_nav()
-        self.stepChanged.emit(k)
+
+    def _show_playing(self, on: bool) -> None:
+        if on:
+            self.play_timer.start()
+        else:
+            self.play_timer.stop()
+        self.play_button.setText("Pause" if on else "Play")
+        self.play_button.setIcon(self._pause_icon if on else self._play_icon)
+
+    def _show_speed(self, steps_per_s: float) -> None:
+        self.speed.blockSignals(True)
+        self.speed.setValue(int(round(steps_per_s * 4)))
+        self.speed.blockSignals(False)
+        self.play_timer.setInterval(self.stepper.interval_ms)
+        self.speed_label.setText(f"{steps_per_s:g}/s")
+
+    def _update_nav(self):
+        has = self.stepper.count > 0
+        back, on = self.stepper.can_go_back(), self.stepper.can_go_on()
+        for button, enabled in ((self.first_button, back), (self.prev_button, back), (self.next_button, on),
+                                (self.last_button, on), (self.play_button, has),
+                                (self.export_png_button, has), (self.export_npz_button, has)):
+            button.setEnabled(enabled)
+        if not has:
+            self.step_label.setText("No trace yet: press Record trace")
 
     def _show_identity(self, on: bool) -> None:
         """Swap the step's maps for the textbook computation of this conv layer's gradients."""
@@ -533,7 +601,7 @@ class BackpropView(QtWidgets.QWidget):
         elif self.map_stack.currentWidget() is self.slide:      # finished: back to all the maps
             self.map_stack.setCurrentWidget(self.grid)
         elif st is not None and st.kind == "forward" and st.layer_type == "conv":
-            self.stop_play()
+            self.stepper.playing = False
             layer = self.trace.spec["layers"][st.layer]
             self.slide.start(self.trace.arrays, st.layer, layer, min(self._slide_filter, layer["filters"] - 1))
             self.map_stack.setCurrentWidget(self.slide)
@@ -557,62 +625,6 @@ class BackpropView(QtWidgets.QWidget):
             arr = np.asarray(A[key])
             groups.append(MapGroup(key, arr, _title(key, arr), diverging=is_signed(key, arr), marks=marks.get(key)))
         return groups
-
-    def next(self):
-        if self.index < self.step_count() - 1:
-            self.go(self.index + 1)
-        else:
-            self.stop_play()
-
-    def prev(self):
-        if self.index > 0:
-            self.go(self.index - 1)
-
-    def first(self):
-        self.go(0)
-
-    def last(self):
-        self.go(self.step_count() - 1)
-
-    def _on_timeline(self, row: int):
-        if row >= 0 and row != self.index:
-            self.go(row)
-
-    def _on_speed(self, v: int):
-        steps_per_s = v / 4.0
-        self.play_timer.setInterval(int(1000 / steps_per_s))
-        self.speed_label.setText(f"{steps_per_s:g}/s")
-
-    def toggle_play(self):
-        if self.play_timer.isActive():
-            self.stop_play()
-        elif self.step_count():
-            if self.index >= self.step_count() - 1:
-                self.go(0)
-            self.play_timer.start()
-            self.play_button.setText("Pause")
-            self.play_button.setIcon(self._pause_icon)
-
-    def stop_play(self):
-        self.play_timer.stop()
-        self.play_button.setText("Play")
-        self.play_button.setIcon(self._play_icon)
-
-    def _tick(self):
-        self.next()
-
-    def _update_nav(self):
-        n = self.step_count()
-        has = n > 0
-        self.prev_button.setEnabled(has and self.index > 0)
-        self.first_button.setEnabled(has and self.index > 0)
-        self.next_button.setEnabled(has and self.index < n - 1)
-        self.last_button.setEnabled(has and self.index < n - 1)
-        self.play_button.setEnabled(has)
-        self.export_png_button.setEnabled(has)
-        self.export_npz_button.setEnabled(has)
-        if not has:
-            self.step_label.setText("No trace yet: press Record trace")
 
     # ----------------------------------------------------------- mouse
     def _on_hover(self, key, index, value):
@@ -642,24 +654,10 @@ class BackpropView(QtWidgets.QWidget):
             self._slide_filter = int(index[1] if split_key(key)[1] in ("z", "y", "dz") else index[0])
         step = self.current_step()
         self._mark_sources(key, index, step)
-        if self.arithmetic is not None:
-            try:
-                self.arithmetic.show_element(self.trace, step, key, tuple(index))
-                return
-            except Exception as e:  # noqa: BLE001
-                self.state.say(f"Could not explain {key}{list(index)}: {e}")
-        value = float(self.trace.arrays[key][tuple(index)])
-        text = self._describe(key, index, value)
         try:
-            from cnncore.explain import breakdown
-            bd = breakdown(self.trace, key, tuple(index), step)
-            terms = len(getattr(bd, "terms", []) or [])
-            text += (f"<br><br><tt>{bd.equation}</tt><br>{terms} term{'s' if terms != 1 else ''}"
-                     f", total {getattr(bd, 'total', value):.6g}")
-        except Exception:  # noqa: BLE001 - the value alone is still worth showing
-            pass
-        if self.element_label is not None:
-            self.element_label.setText(text)
+            self.arithmetic.show_element(self.trace, step, key, tuple(index))
+        except Exception as e:  # noqa: BLE001 - said in the status bar, never a traceback
+            self.state.say(f"Could not explain {key}{list(index)}: {e}")
 
     def _mark_sources(self, key, index, step) -> int:
         """Outline the clicked element and every number it was computed from (cnncore.explain)."""
@@ -678,7 +676,7 @@ class BackpropView(QtWidgets.QWidget):
         folder.mkdir(parents=True, exist_ok=True)
         st = self.current_step()
         written = []
-        stem = f"step{self.index + 1:02d}_{st.kind}" + (f"_L{st.layer}" if st.layer is not None else "")
+        stem = f"step{self.stepper.index + 1:02d}_{st.kind}" + (f"_L{st.layer}" if st.layer is not None else "")
         for item, tile in zip(self.grid.map_items(), self.grid.tiles()):
             label = re.sub(r"[^A-Za-z0-9]+", "_", tile.label).strip("_")
             name = f"{stem}_{tile.key.replace('.', '_')}" + (f"_{label}" if label else "") + ".png"
@@ -689,12 +687,8 @@ class BackpropView(QtWidgets.QWidget):
             h, w = tile.data.shape
             scale = max(1, int(round(224 / max(h, w))))
             big = qimg.scaled(w * scale, h * scale, QtCore.Qt.IgnoreAspectRatio, QtCore.Qt.FastTransformation)
-            path = folder / name
-            if _save_atomic(path, lambda tmp: big.save(tmp, "PNG")):
-                written.append(path)
-        whole = folder / f"{stem}_all.png"
-        if _save_atomic(whole, self.grid.grab_png):
-            written.append(whole)
+            written.append(atomic_write_bytes(folder / name, png_bytes(big)))
+        written.append(atomic_write_bytes(folder / f"{stem}_all.png", png_bytes(self.grid.grab_image())))
         return written
 
     def export_png_dialog(self):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnncore._atomic import atomic_write_text
+from cnncore import atomic_write_text
 
 from ..settings import data_dir
 from cnncore.layers import LAYER_TYPES
@@ -19,6 +19,7 @@ class BuildView(QtWidgets.QWidget):
         self.state = state
         self.editor = ArchitectureEditor()
         self.editor.specChanged.connect(self._on_spec_changed)
+        self.state.trainingChanged.connect(self._on_spec_changed)
         # Replaced in tests; asks before throwing trained weights away.
         self.confirm = self._ask
 

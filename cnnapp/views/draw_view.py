@@ -5,7 +5,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..settings import data_dir
+from ..settings import data_dir, set_clamped
 from ..widgets.canvas import DrawCanvas
 from ..widgets.plots import ProbabilityPlot
 from .state import a_digit
@@ -13,18 +13,32 @@ from .state import a_digit
 GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
 
 
-def _preprocess(ink: np.ndarray) -> np.ndarray:
-    from cnncore.datasets import preprocess_drawing
-    return preprocess_drawing(ink)
-
-
 class DrawView(QtWidgets.QWidget):
+    """Binds the canvas and the answer to ``state.drawing`` (:class:`cnnapp.state.Drawing`): every
+    change of the sheet goes into it, and the true-digit box follows its label."""
+
     def __init__(self, state, parent=None):
         super().__init__(parent)
         self.state = state
+        self.drawing = state.drawing
         self.canvas = DrawCanvas()
-        self.state.drawing_provider = self.network_input
+        self.drawing.set_ink(self.canvas.array())
+        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
+        self.splitter.setObjectName("drawSplitter")
+        self.splitter.addWidget(self._build_sheet_column())
+        self.splitter.addWidget(self._build_answer_column())
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.addWidget(self.splitter)
+        self._bind()
+        self._dataset = None
+        self._refresh_count()
+        self._on_network()
 
+    # ------------------------------------------------------------------ builders
+    def _build_sheet_column(self) -> QtWidgets.QWidget:
+        """The hint, the canvas, and below it undo, clear and the pen thickness."""
         undo = QtWidgets.QPushButton("Undo")
         undo.setObjectName("undoButton")
         undo.setToolTip("Take back the last stroke (Ctrl+Z)")
@@ -52,15 +66,40 @@ class DrawView(QtWidgets.QWidget):
         pen_label.setToolTip(self.brush.toolTip())
         tools.addWidget(pen_label)
         tools.addWidget(self.brush)
-
-        left = QtWidgets.QVBoxLayout()
+        column = QtWidgets.QWidget()
+        left = QtWidgets.QVBoxLayout(column)
         hint = QtWidgets.QLabel("Draw one digit, 0 to 9, as large as the dashed box.")
         hint.setObjectName("drawHint")
         left.addWidget(hint)
         left.addWidget(self.canvas, 1)
         left.addLayout(tools)
+        return column
 
-        # What the network sees: the 28x28 input after MNIST-style preprocessing.
+    def _build_answer_column(self) -> QtWidgets.QWidget:
+        """What the network sees and answers, the ten bars, the note, my digits, the model's name."""
+        self.probs = ProbabilityPlot()
+        self.probs.setMinimumHeight(150)   # fits a 1024×640 screen
+        self.always_note = QtWidgets.QLabel(
+            "The network always answers with one of the ten digits: it has no way to say “this is not a "
+            "digit”. A scribble or a letter X still gets an answer, often a confident one (say 85% a 4).")
+        self.always_note.setObjectName("alwaysPicksNote")
+        self.always_note.setWordWrap(True)
+        self.always_note.setStyleSheet("color: #555;")
+        self.model_label = QtWidgets.QLabel("")
+        self.model_label.setObjectName("modelLabel")
+        self.model_label.setWordWrap(True)
+        self.model_label.setStyleSheet("color: #555;")
+        column = QtWidgets.QWidget()
+        right = QtWidgets.QVBoxLayout(column)
+        right.addWidget(self._build_seen_box())
+        right.addWidget(self.probs, 1)
+        right.addWidget(self.always_note)
+        right.addWidget(self._build_my_digits_box())
+        right.addWidget(self.model_label)
+        return column
+
+    def _build_seen_box(self) -> QtWidgets.QGroupBox:
+        """The 28×28 input after MNIST-style preprocessing, and the network's answer beside it."""
         self.seen = pg.GraphicsLayoutWidget()
         self.seen.setObjectName("networkInputView")
         self.seen.setToolTip("The 28×28 picture the network actually gets: your drawing scaled into a\n"
@@ -84,28 +123,16 @@ class DrawView(QtWidgets.QWidget):
         self.answer.setFont(f)
         self.answer.setMinimumWidth(180)
         sb.addWidget(self.answer, 1)
+        return seen_box
 
-        self.probs = ProbabilityPlot()
-        self.probs.setMinimumHeight(150)   # fits a 1024×640 screen
-        self.always_note = QtWidgets.QLabel(
-            "The network always answers with one of the ten digits: it has no way to say “this is not a "
-            "digit”. A scribble or a letter X still gets an answer, often a confident one (say 85% a 4).")
-        self.always_note.setObjectName("alwaysPicksNote")
-        self.always_note.setWordWrap(True)
-        self.always_note.setStyleSheet("color: #555;")
-
-        # Add to my digits.
+    def _build_my_digits_box(self) -> QtWidgets.QGroupBox:
+        """The true digit of the drawing and the button that stores it in the user's data set."""
         add_box = QtWidgets.QGroupBox("My digits")
         ab = QtWidgets.QHBoxLayout(add_box)
         self.label_combo = QtWidgets.QComboBox()
         self.label_combo.addItems([str(i) for i in range(10)])
         self.label_combo.setToolTip("The digit you meant to draw (the Backprop tab uses it as the true digit)")
-        self.state.drawing_label_provider = self.label_combo.currentIndex
-        # The box follows the network's guess until the user picks a digit; from then on the
-        # user's choice stands (training updates must never relabel a drawing) until the sheet
-        # is wiped.
-        self._label_chosen = False
-        self.label_combo.activated.connect(self._on_label_chosen)
+        self.label_combo.setCurrentIndex(self.drawing.label)
         self.add_button = QtWidgets.QPushButton("Add to my digits")
         self.add_button.setObjectName("addDrawingButton")
         self.add_button.setToolTip("Store this drawing with the chosen label in your own data set\n"
@@ -118,44 +145,33 @@ class DrawView(QtWidgets.QWidget):
         ab.addWidget(self.label_combo)
         ab.addWidget(self.add_button)
         ab.addWidget(self.count_label, 1)
+        return add_box
 
-        self.model_label = QtWidgets.QLabel("")
-        self.model_label.setObjectName("modelLabel")
-        self.model_label.setWordWrap(True)
-        self.model_label.setStyleSheet("color: #555;")
-
-        right = QtWidgets.QVBoxLayout()
-        right.addWidget(seen_box)
-        right.addWidget(self.probs, 1)
-        right.addWidget(self.always_note)
-        right.addWidget(add_box)
-        right.addWidget(self.model_label)
-
-        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
-        self.splitter.setObjectName("drawSplitter")
-        lw = QtWidgets.QWidget()
-        lw.setLayout(left)
-        rw = QtWidgets.QWidget()
-        rw.setLayout(right)
-        self.splitter.addWidget(lw)
-        self.splitter.addWidget(rw)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        lay = QtWidgets.QHBoxLayout(self)
-        lay.addWidget(self.splitter)
-
+    def _bind(self) -> None:
+        """Sheet → drawing state → answer; the digit box ↔ the drawing's label; the network."""
         self._timer = QtCore.QTimer(self, singleShot=True, interval=40)
         self._timer.timeout.connect(self.update_prediction)
+        self.canvas.changed.connect(lambda: self.drawing.set_ink(self.canvas.array()))
         # Throttle, not debounce: while the pen moves the bars refresh every 40 ms.
         self.canvas.changed.connect(self._schedule_prediction)
-        self.canvas.changed.connect(self._forget_label_if_empty)
         self.canvas.strokeFinished.connect(self.update_prediction)
         self.canvas.strokeFinished.connect(self.state.drawingChanged)
+        # The box follows the network's guess until the user picks a digit; from then on the
+        # user's choice stands (training updates must never relabel a drawing) until the sheet
+        # is wiped.
+        self.label_combo.currentIndexChanged.connect(lambda i: setattr(self.drawing, "label", i))
+        self.label_combo.activated.connect(self.drawing.choose_label)
+        self.drawing.label_changed.connect(self.label_combo.setCurrentIndex)
         self.state.networkChanged.connect(self._on_network)
         self.state.weightsChanged.connect(self.update_prediction)
-        self._dataset = None
-        self._refresh_count()
-        self._on_network()
+
+    def settings_dict(self) -> dict:
+        return {"brush": self.brush.value()}
+
+    def apply_settings(self, d: dict) -> None:
+        """Saved values as read by :func:`cnnapp.settings.read_group` (plain strings or numbers)."""
+        if "brush" in d:
+            set_clamped(self.brush, d["brush"])
 
     def _schedule_prediction(self) -> None:
         if not self._timer.isActive():
@@ -164,11 +180,8 @@ class DrawView(QtWidgets.QWidget):
     # ----------------------------------------------------------------- helpers
     def network_input(self):
         """The preprocessed (28, 28) float32 input, or None when the sheet is empty."""
-        ink = self.canvas.array()
-        if float(ink.max()) < 0.02:
-            return None
         try:
-            return np.asarray(_preprocess(ink), dtype=np.float32)
+            return self.drawing.image()
         except Exception as e:  # preprocessing unavailable or failed: say so, do not crash
             self.state.say(f"Could not prepare the drawing: {e}")
             return None
@@ -204,37 +217,19 @@ class DrawView(QtWidgets.QWidget):
         self.probs.set_probabilities(p)
         best = int(np.argmax(p))
         hint = ""
-        if self.drawing_is_small():
+        if self.drawing.is_small():
             hint = ("<br><span style='font-size:small;color:#9a6700'>A small drawing: draw it larger, "
                     "to fill the dashed box. A tiny digit is blown up, strokes and all, and easily "
                     "misread.</span>")
         article, digit = a_digit(best).split()
         self.answer.setText(f"Looks like {article} <b>{digit}</b><br><span style='font-size:small;color:#555'>"
                             f"{p[best]:.0%} sure</span>{hint}")
-        if not self._label_chosen:
-            self.label_combo.setCurrentIndex(best)
-
-    def drawing_is_small(self, share: float = 0.35) -> bool:
-        """True when the ink fits in less than ``share`` of the sheet's side both ways."""
-        ink = self.canvas.array() > 0.1
-        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-        if len(rows) == 0:
-            return False
-        side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
-        return side < share * ink.shape[0]
-
-    def _on_label_chosen(self, *_):
-        self._label_chosen = True
-
-    def _forget_label_if_empty(self) -> None:
-        if self._label_chosen and float(self.canvas.array().max()) < 0.02:
-            self._label_chosen = False
+        self.drawing.suggest_label(best)
 
     def show_digit(self, image, label: int) -> None:
         """Put a 28×28 digit (ink in [0, 1]) on the sheet, with its true digit chosen below."""
         self.canvas.set_array(np.asarray(image, dtype=np.float32))
-        self.label_combo.setCurrentIndex(int(label))
-        self._label_chosen = True
+        self.drawing.choose_label(label)
         self.update_prediction()
         self.state.drawingChanged.emit()
 
@@ -272,14 +267,13 @@ class DrawView(QtWidgets.QWidget):
         if x is None:
             self.state.say("Draw a digit first, then add it.")
             return False
-        label = self.label_combo.currentIndex()
+        label = self.drawing.label
         try:
             ds = self._drawings()
             ds.append(x, label)
         except Exception as e:
             self.state.say(f"Could not save the drawing: {e}")
             return False
-        self.state.datasets.pop("drawings", None)
         self._refresh_count()
         self.state.say(f"Saved as {a_digit(label)}; you now have {len(ds)} digits of your own.")
         return True

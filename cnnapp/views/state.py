@@ -1,7 +1,10 @@
-"""The state the tabs share: the current network and where it came from."""
+"""The state the tabs share: the current network and where it came from, the drawing, whether a
+training run is going on."""
 from __future__ import annotations
 
 from PySide6 import QtCore
+
+from ..state import Drawing
 
 
 def a_digit(d: int) -> str:
@@ -10,41 +13,62 @@ def a_digit(d: int) -> str:
 
 
 class AppState(QtCore.QObject):
-    """Holds the current :class:`cnncore.network.Network`.
+    """Holds the current :class:`cnncore.network.Network` and the Draw tab's
+    :class:`cnnapp.state.Drawing`.
 
     Signals:
         networkChanged(): a different network (new architecture, opened file, ...).
         weightsChanged(): same network, new weights (training went on).
-        drawingChanged(): the canvas changed (the Backprop tab may trace it).
+        drawingChanged(): the user finished a stroke or a digit was put on the sheet.
+        trainingChanged(bool): a training run started (True) or ended (False).
         message(str, int): something to show in the status bar for ``int`` ms (0: until replaced).
     """
 
     networkChanged = QtCore.Signal()
     weightsChanged = QtCore.Signal()
     drawingChanged = QtCore.Signal()
+    trainingChanged = QtCore.Signal(bool)
     message = QtCore.Signal(str, int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.network = None
         self.source = ""          # e.g. "starter model", "trained here", a file name
+        self.is_starter = False   # the network is the starter model as shipped
         self.trained = False      # weights differ from a fresh initialisation
         self.unsaved = False      # trained in this session and not saved to a file since
-        self.training = False     # a training run is going on
-        self.history = None
-        self.drawing_provider = None   # callable -> (28, 28) float32 input or None when empty
-        self.drawing_label_provider = None   # callable -> the digit the user says the drawing is
-        self.datasets: dict = {}  # name -> (X uint8 (N,28,28), y) loaded so far
+        self._training = False
+        self.drawing = Drawing()
+        self.datasets: dict = {}  # name -> what was loaded or downloaded so far
         # While training runs, the worker owns ``network``; the GUI reads this copy instead.
         self.snapshot = None
 
-    def set_network(self, net, source: str, trained: bool, history=None) -> None:
+    @property
+    def training(self) -> bool:
+        """A training run is going on (the worker owns ``network`` meanwhile)."""
+        return self._training
+
+    @training.setter
+    def training(self, on: bool) -> None:
+        on = bool(on)
+        if on != self._training:
+            self._training = on
+            self.trainingChanged.emit(on)
+
+    def set_network(self, net, source: str, trained: bool, starter: bool = False) -> None:
         self.network = net
         self.source = source
+        self.is_starter = starter
         self.trained = trained
         self.unsaved = False
-        self.history = history
         self.networkChanged.emit()
+
+    def mark_trained(self, source: str) -> None:
+        """The same network, trained here since it was set: no longer the starter model as shipped."""
+        self.source = source
+        self.trained = True
+        self.unsaved = True
+        self.is_starter = False
 
     def view_network(self):
         """The network the GUI may run: a copy while training (the worker owns the live one)."""
@@ -53,10 +77,17 @@ class AppState(QtCore.QObject):
         return self.network
 
     def current_drawing(self):
-        return self.drawing_provider() if self.drawing_provider else None
+        """The drawing as the network's (28, 28) float32 input, or None while the sheet is empty
+        (or when it cannot be prepared, which is said in the status bar)."""
+        try:
+            return self.drawing.image()
+        except Exception as e:  # noqa: BLE001 - preprocessing failed: say so, do not crash
+            self.say(f"Could not prepare the drawing: {e}")
+            return None
 
-    def drawing_label(self, default: int = 0) -> int:
-        return int(self.drawing_label_provider()) if self.drawing_label_provider else default
+    def drawing_label(self) -> int:
+        """The digit the user says the drawing is (the network's guess until one is chosen)."""
+        return self.drawing.label
 
     def say(self, text: str, ms: int = 6000) -> None:
         self.message.emit(text, ms)

@@ -649,10 +649,7 @@ class TrainView(QtWidgets.QWidget):
         self.state.training = False
         self.state.snapshot = None
         if ev.reason in ("done", "stopped") and "could not start" not in ev.message:
-            self.state.trained = True
-            self.state.unsaved = True
-            self.state.source = "trained here"
-            self.state.history = getattr(net, "history", None)
+            self.state.mark_trained("trained here")
         self._set_running(False)
         text = finished_text(ev)
         self.eta.setText(text)
@@ -728,8 +725,7 @@ class TrainView(QtWidgets.QWidget):
         except Exception as e:  # noqa: BLE001
             self.state.say(f"Could not open {Path(path).name}: {e}", 0)
             return False
-        self.state.set_network(net, f"opened from {Path(path).name}", trained=True,
-                               history=getattr(net, "history", None))
+        self.state.set_network(net, f"opened from {Path(path).name}", trained=True)
         self.state.say(f"Opened {Path(path).name}")
         return True
 

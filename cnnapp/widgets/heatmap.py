@@ -374,8 +374,9 @@ class MapGrid(QtWidgets.QScrollArea):
         item.setImage(np.asarray(image, dtype=np.float32), levels=item.getLevels(), autoLevels=False)
         return True
 
-    def grab_png(self, path: str) -> bool:
-        return self.view.grab().save(path)
+    def grab_image(self) -> QtGui.QImage:
+        """The whole grid as drawn now."""
+        return self.view.grab().toImage()
 
     # ------------------------------------------------------------------ layout
     def resizeEvent(self, ev):

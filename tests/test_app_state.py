@@ -1,0 +1,185 @@
+"""The app's Qt-free state objects (cnnapp.state), tested without Qt or a display."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnnapp.state import STEP_KINDS, Drawing, Event, Stepper, step_kind
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _recorder(event):
+    seen = []
+    event.connect(lambda *a: seen.append(a[0] if len(a) == 1 else a))
+    return seen
+
+
+def test_the_state_package_imports_no_qt():
+    code = ("import sys, cnnapp.state; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_event_calls_each_callback_once_in_order_and_disconnects():
+    ev, calls = Event(), []
+    first, second = (lambda x: calls.append(("a", x))), (lambda x: calls.append(("b", x)))
+    ev.connect(first)
+    ev.connect(second)
+    ev.connect(first)                       # connecting twice calls once
+    ev.emit(1)
+    ev.disconnect(first)
+    ev.emit(2)
+    assert calls == [("a", 1), ("b", 1), ("b", 2)]
+
+
+# ------------------------------------------------------------------ stepper
+def test_stepper_index_is_clamped_and_announced_only_on_change():
+    s = Stepper()
+    seen = _recorder(s.index_changed)
+    s.load(5)
+    assert seen == [0]                      # a new sequence always shows its first step
+    s.index = 3
+    s.index = 3                             # no change, no event
+    s.index = 99
+    s.index = -4
+    assert seen == [0, 3, 4, 0] and s.index == 0
+    s.last()
+    s.prev()
+    assert s.index == 3 and s.can_go_on()
+    s.first()
+    assert s.index == 0 and not s.can_go_back()
+
+
+def test_stepper_with_no_steps_stays_at_zero_and_never_plays():
+    s = Stepper()
+    s.load(0)
+    s.index = 3
+    s.toggle_play()
+    s.playing = True
+    assert (s.index, s.playing, s.can_go_back(), s.can_go_on()) == (0, False, False, False)
+    with pytest.raises(ValueError):
+        s.load(-1)
+
+
+def test_stepper_play_stops_at_the_last_step_and_restarts_from_the_first():
+    s = Stepper()
+    playing = _recorder(s.playing_changed)
+    s.load(3)
+    s.toggle_play()
+    s.next()
+    s.next()
+    assert s.index == 2 and s.playing
+    s.next()                                # at the end: playing stops, the index stays
+    assert s.index == 2 and not s.playing
+    s.toggle_play()                         # from the end, play starts again at the first step
+    assert s.index == 0 and s.playing
+    s.load(4)                               # a new trace stops playing
+    assert playing == [True, False, True, False] and not s.playing
+
+
+def test_stepper_speed_in_quarter_steps_between_a_quarter_and_five():
+    s = Stepper()
+    seen = _recorder(s.speed_changed)
+    s.speed = 2.1
+    s.speed = 2.0                           # the same after rounding: no event
+    s.speed = 100
+    s.speed = 0
+    assert seen == [2.0, 5.0, 0.25]
+    assert s.interval_ms == 4000
+    s.speed = 4
+    assert s.interval_ms == 250
+    with pytest.raises(ValueError):
+        s.speed = float("nan")
+    with pytest.raises((TypeError, ValueError)):
+        s.speed = "fast"
+
+
+def test_every_kind_of_trace_step_has_its_entry_and_an_unknown_one_no_error():
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    from cnncore.trace import trace
+    net = Network(preset("tiny"), seed=0)
+    tr = trace(net, np.zeros((28, 28), np.float32), 3)
+    kinds = {st.kind for st in tr.steps}
+    assert kinds == set(STEP_KINDS)
+    for name, kind in STEP_KINDS.items():
+        assert step_kind(name) is kind and re.fullmatch(r"#[0-9a-f]{6}", kind.colour) and kind.symbol
+    other = step_kind("regularise")         # a kind added to cnncore.trace before the table
+    assert other.symbol == "regularise" and re.fullmatch(r"#[0-9a-f]{6}", other.colour)
+    assert len({k.colour for k in STEP_KINDS.values()}) == len(STEP_KINDS)
+
+
+# ------------------------------------------------------------------ drawing
+def _square(size=280, lo=40, hi=240):
+    ink = np.zeros((size, size), np.float32)
+    ink[lo:hi, lo:hi] = 1.0
+    return ink
+
+
+def test_drawing_image_is_the_preprocessed_ink_and_none_while_empty():
+    from cnncore.datasets import preprocess_drawing
+    d = Drawing()
+    assert d.image() is None and d.is_empty()
+    changed = _recorder(d.ink_changed)
+    d.set_ink(np.zeros((280, 280)))
+    assert d.image() is None
+    d.set_ink(_square())
+    img = d.image()
+    assert img.shape == (28, 28) and img.dtype == np.float32
+    assert np.array_equal(img, preprocess_drawing(_square()))
+    assert d.image() is img                 # prepared once per ink
+    d.set_ink(_square(lo=100, hi=140))
+    assert d.image() is not img and d.is_small() and not Drawing().is_small()
+    assert len(changed) == 3
+    with pytest.raises(ValueError):
+        d.set_ink(np.zeros(10))
+
+
+def test_drawing_label_follows_the_guess_until_chosen_and_again_after_a_wipe():
+    d = Drawing()
+    seen = _recorder(d.label_changed)
+    d.set_ink(_square())
+    d.suggest_label(4)
+    d.suggest_label(4)                      # same digit: no event
+    d.choose_label(6)
+    d.suggest_label(1)                      # the user's choice stands
+    assert d.label == 6 and seen == [4, 6]
+    d.set_ink(_square(lo=50))               # more ink: still the user's choice
+    d.suggest_label(2)
+    assert d.label == 6
+    d.set_ink(np.zeros((280, 280)))         # wiped: the network's guess again
+    d.suggest_label(2)
+    assert d.label == 2
+    for bad in (10, -1):
+        with pytest.raises(ValueError):
+            d.choose_label(bad)
+    assert d.label == 2
+
+
+# ------------------------------------------------------------------ app state (Qt signals, no display)
+def test_app_state_announces_training_only_on_change_and_a_trained_starter_is_no_starter():
+    from cnnapp.views.state import AppState
+    s = AppState()
+    seen = []
+    s.trainingChanged.connect(seen.append)
+    s.training = True
+    s.training = True
+    s.training = False
+    assert seen == [True, False]
+    s.set_network(object(), "the starter model", trained=True, starter=True)
+    assert s.is_starter and not s.unsaved
+    s.mark_trained("trained here")
+    assert not s.is_starter and s.unsaved and s.source == "trained here"
+
+
+def test_main_window_touches_no_private_attribute_of_a_view():
+    text = (ROOT / "cnnapp" / "main_window.py").read_text(encoding="utf-8")
+    reach = re.findall(r"self\.(?:draw|build|train|backprop|learn)\.(_\w+)", text)
+    assert reach == []
+    assert '" in self.state.source' not in text and "in state.source" not in text
