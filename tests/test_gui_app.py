@@ -1301,28 +1301,3 @@ def test_old_byte_array_settings_are_dropped_quietly_and_the_rest_kept():
     assert st.take_message() is None                             # written by an earlier version: no alarm
     assert st.value(s, "window/tab", 0, int) == 2 and s.value("learn/quiz/q1/status") == "right"
     assert "@" not in path.read_text(encoding="latin-1") and not list(path.parent.glob("*.refused-*"))
-
-
-def test_backprop_shows_a_step_kind_it_has_no_entry_for(window):
-    """Step kinds live in one table (cnnapp.state.STEP_KINDS); a new kind is shown by its name."""
-    import dataclasses
-    bp = window.backprop
-    assert bp.record()
-    tr = bp.trace
-    tr.steps[-1] = dataclasses.replace(tr.steps[-1], kind="regularise")
-    bp.set_trace(tr, "a test")
-    assert "regularise" in bp.timeline.item(len(tr.steps) - 1).text()
-    bp.last()
-    assert "regularise" in bp.step_label.text()
-
-
-def test_views_take_back_their_settings_and_refuse_nonsense(window):
-    """Each view saves and restores its own settings (plain strings in the file)."""
-    bp, draw = window.backprop, window.draw
-    bp.apply_settings({"speed": "12", "source": "2", "sample": "33"})
-    draw.apply_settings({"brush": "9"})
-    assert bp.settings_dict() == {"speed": 12, "source": 2, "sample": 33} and draw.settings_dict() == {"brush": 9}
-    assert bp.stepper.speed == 3.0 and bp.speed_label.text() == "3/s"
-    bp.apply_settings({"speed": "fast", "source": "-1", "sample": "1e99"})
-    draw.apply_settings({"brush": "nan"})
-    assert bp.settings_dict() == {"speed": 12, "source": 0, "sample": 99} and draw.settings_dict() == {"brush": 9}
