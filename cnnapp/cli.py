@@ -11,6 +11,7 @@
 SOURCE is one of the data sources of :mod:`cnncore.datasets.sources` (the app's too).
     cnnapp predict MODEL.npz IMAGE.png
     cnnapp export MODEL.npz --to torch --out DIR | --to onnx --out FILE.onnx
+    cnnapp inspect MODEL.npz ((--images F --labels F | --data SOURCE) --index I | --png FILE) --out X.npz
 
 Bad arguments or files give one line on stderr and exit status 2. Qt is
 imported only when the GUI starts. All the arithmetic is in :mod:`cnncore`.
@@ -55,6 +56,7 @@ _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 _nonneg_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 _positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
 _nonneg_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
+_digit = _number(int, lambda v: 0 <= v <= 9, "a digit 0..9")
 _fraction = _number(float, lambda v: 0 <= v < 1, "a fraction in [0, 1)")
 
 
@@ -374,6 +376,67 @@ def _export_parser(sub) -> None:
     x.set_defaults(func=_cmd_export)
 
 
+def _inspect_input(args, net):
+    """``(x (28, 28) floats in [0, 1], label or −1, where)`` of ``inspect``: a PNG or one labelled image."""
+    import numpy as np
+
+    if net.input_shape != (1, 28, 28):
+        raise CliError(f"inspect: the model needs inputs of {net.input_shape}, images give (1, 28, 28)")
+    if args.png is not None:
+        if args.images is not None or args.data is not None or args.index is not None:
+            raise CliError("inspect: give either --png or --images/--labels (or --data) with --index, not both")
+        return _image_for_network(read_png(args.png)), -1, args.png
+    if args.index is None:
+        raise CliError("inspect: give --index I with --images/--labels or --data (or a --png FILE)")
+    X, y, source = _data(args, "inspect")
+    if not 0 <= args.index < len(X):
+        raise CliError(f"inspect: --index {args.index} is out of range (there are {len(X)} images, "
+                       f"0..{len(X) - 1})")
+    return X[args.index].astype(np.float32) / np.float32(255), int(y[args.index]), f"image {args.index}"
+
+
+def _cmd_inspect(args) -> int:
+    """Saliency, Grad-CAM of every conv layer and the smallest adversarial change, as one .npz."""
+    import numpy as np
+
+    from cnncore._atomic import atomic_savez
+    from cnncore.inspect import Probe
+
+    out = _check_out(args.out)
+    net = _load_model(args.model)
+    x, label, where = _inspect_input(args, net)
+    probe = Probe(net)
+    g = probe.class_gradient(x, args.cls)
+    attack = probe.smallest_attack(x, target=args.target)
+    arrays = {"input": x[None, None], "label": np.int64(label), "predicted": np.int64(g.predicted),
+              "saliency": g.saliency[None]}
+    arrays.update({f"gradcam.L{i}": cam for i, cam in g.gradcam().items()})
+    arrays.update({"adversarial": attack.image[None], "adversarial_predicted": np.int64(attack.predicted),
+                   "epsilon": np.float64(attack.epsilon)})
+    atomic_savez(out, arrays)
+    change = (f"an L∞ change of {attack.epsilon:.3f} makes it answer {attack.predicted}" if attack.success
+              else f"no change up to {attack.epsilon:.2f} makes it answer "
+                   + ("another digit" if args.target is None else str(args.target)))
+    print(f"{where}: label {label if label >= 0 else 'unknown'}, predicted {g.predicted}; {change}; "
+          f"written to {out}")
+    return 0
+
+
+def _inspect_parser(sub) -> None:
+    s = sub.add_parser("inspect", help="saliency, Grad-CAM and an adversarial digit for one image, as .npz")
+    s.add_argument("model", metavar="MODEL.npz")
+    _data_arguments(s)
+    s.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
+    s.add_argument("--index", type=_nonneg_int, metavar="I", help="which image of --images or --data")
+    s.add_argument("--png", metavar="FILE", help="a PNG of a digit instead (its label is written as -1)")
+    s.add_argument("--class", dest="cls", type=_digit, default=None, metavar="C",
+                   help="the digit whose logit the saliency and Grad-CAM explain (default: the answer)")
+    s.add_argument("--target", type=_digit, default=None, metavar="D",
+                   help="push the adversarial digit towards this answer (default: any other answer)")
+    s.add_argument("--out", required=True, metavar="X.npz")
+    s.set_defaults(func=_cmd_inspect)
+
+
 def _gui(argv=None) -> int:
     """Open the app, after checking that Qt can open a window here (else one line, exit 2)."""
     from cnnapp.display_check import display_problem, install_hint
@@ -462,6 +525,7 @@ def _parser() -> _Parser:
     q.set_defaults(func=_cmd_predict)
 
     _export_parser(sub)
+    _inspect_parser(sub)
 
     g = sub.add_parser("gui", help="open the app (the same as no arguments)")
     g.set_defaults(func=_cmd_gui)
@@ -476,7 +540,7 @@ def main(argv=None) -> int:
             return _gui()
         args = _parser().parse_args(argv)
         if args.command is None:
-            raise CliError("cnnapp: give a command (train, eval, trace, predict, export, gui)")
+            raise CliError("cnnapp: give a command (train, eval, trace, predict, export, inspect, gui)")
         return args.func(args)
     except CliError as e:
         print(f"error: {e}" if not str(e).startswith("cnnapp") else f"{e}", file=sys.stderr)

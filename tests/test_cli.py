@@ -285,3 +285,86 @@ def test_the_shared_subset_is_not_offered_by_an_installed_copy(tmp_path, capsys,
     assert "../shared" not in capsys.readouterr().err
     assert main(["train", "--help"]) == 0
     assert "shared" not in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- inspect (issue 11)
+
+INSPECT_KEYS = {"input", "label", "predicted", "saliency", "gradcam.L0", "adversarial", "adversarial_predicted",
+                "epsilon"}
+
+
+def test_inspect_writes_saliency_gradcam_and_an_adversarial_digit(data, model, tmp_path, capsys):
+    from cnncore.inspect import Probe
+    out = tmp_path / "x.npz"
+    rc = main(["inspect", str(model), "--images", str(data["images"]), "--labels", str(data["labels"]),
+               "--index", "5", "--out", str(out)])
+    assert rc == 0 and f"written to {out}" in capsys.readouterr().out
+    with np.load(out) as f:
+        r = {k: f[k] for k in f.files}
+    assert set(r) == INSPECT_KEYS
+    net = load_model(model)
+    x = data["X"][5] / 255
+    np.testing.assert_allclose(r["input"], x[None, None], rtol=1e-6)
+    assert r["input"].shape == r["saliency"].shape == r["adversarial"].shape == (1, 1, 28, 28)
+    assert int(r["label"]) == int(data["y"][5])
+    assert int(r["predicted"]) == int(net.predict(r["input"])[0])
+    g = Probe(net, dtype=np.float64).class_gradient(x)            # the same numbers in float64
+    np.testing.assert_allclose(r["saliency"][0], g.saliency, rtol=1e-3, atol=1e-5 * np.abs(g.saliency).max())
+    assert r["gradcam.L0"].shape == (8, 8)                         # conv 5×5 stride 3 on 28×28
+    np.testing.assert_allclose(r["gradcam.L0"], g.gradcam()[0], rtol=1e-3, atol=1e-5)
+    eps = float(r["epsilon"])
+    assert 0 < eps <= 0.3
+    change = r["adversarial"].astype(np.float64) - r["input"].astype(np.float64)
+    assert np.abs(change).max() <= eps and 0 <= r["adversarial"].min() and r["adversarial"].max() <= 1
+    assert int(r["adversarial_predicted"]) == int(net.predict(r["adversarial"])[0])
+
+
+def test_inspect_a_png_towards_a_target(data, model, tmp_path, capsys):
+    png = _png(tmp_path / "d.png", data["X"][3] / 255)
+    out = tmp_path / "x.npz"
+    net = load_model(model)
+    answer = int(net.predict(data["X"][3:4] / 255)[0])
+    target = (answer + 1) % 10
+    assert main(["inspect", str(model), "--png", str(png), "--target", str(target), "--out", str(out)]) == 0
+    with np.load(out) as f:
+        assert set(f.files) == INSPECT_KEYS and int(f["label"]) == -1
+        assert int(f["predicted"]) == answer and int(f["adversarial_predicted"]) == target
+        assert int(f["adversarial_predicted"]) == int(net.predict(f["adversarial"])[0])
+
+
+def test_inspect_bad_arguments_one_line_exit_2(data, model, tmp_path, capsys):
+    imgs = ["--images", str(data["images"]), "--labels", str(data["labels"])]
+    out = ["--out", str(tmp_path / "x.npz")]
+    png = str(_png(tmp_path / "d.png", data["X"][3] / 255))
+    cases = [
+        ["inspect", str(model), *imgs, *out],                                  # no --index
+        ["inspect", str(model), *imgs, "--index", "200", *out],                # out of range
+        ["inspect", str(model), "--png", png, "--index", "1", *out],           # both
+        ["inspect", str(model), "--index", "1", *out],                         # no data
+        ["inspect", str(model), *imgs, "--index", "1", "--class", "10", *out],
+        ["inspect", str(model), *imgs, "--index", "1", "--target", "x", *out],
+        ["inspect", str(model), *imgs, "--index", "1", "--out", str(tmp_path / "no" / "x.npz")],
+        ["inspect", str(tmp_path / "none.npz"), *imgs, "--index", "1", *out],
+    ]
+    for argv in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_inspect_takes_the_data_sources(tmp_path, capsys):
+    from cnncore.architecture import preset
+    from cnncore.datasets import generated_digits
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    model = tmp_path / "m.npz"
+    save_model(model, Network(preset("lenet"), seed=0))
+    out = tmp_path / "x.npz"
+    assert main(["inspect", str(model), "--data", "generated", "--count", "20", "--index", "7",
+                 "--out", str(out)]) == 0
+    X, y = generated_digits(20, seed=0)
+    with np.load(out) as f:
+        assert set(f.files) == INSPECT_KEYS - {"gradcam.L0"} | {"gradcam.L0", "gradcam.L2"}
+        assert int(f["label"]) == int(y[7]) and f["gradcam.L2"].shape == (8, 8)
+        np.testing.assert_allclose(f["input"][0, 0], X[7] / 255, rtol=1e-6)
