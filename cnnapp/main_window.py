@@ -9,6 +9,7 @@ from . import settings as st
 from .views.backprop_view import BackpropView
 from .views.build_view import BuildView
 from .views.draw_view import DrawView
+from .views.inspect_view import InspectView
 from .views.state import AppState, a_digit
 from .views.train_view import TrainView
 from .widgets.export_dialog import open_export_dialog
@@ -82,15 +83,18 @@ class MainWindow(QtWidgets.QMainWindow):
         self.train = TrainView(self.state)
         self.backprop = BackpropView(self.state)
         self.learn = LazyTab(_learn_panel)
+        self.look = LazyTab(lambda parent: InspectView(self.state, parent))
         for w, name, tip in ((self.draw, "&Draw", "Draw a digit and see what the network answers (Ctrl+1)"),
                              (self.build, "&Build", "Edit the layers of the network (Ctrl+2)"),
                              (self.train, "&Train", "Train the network and watch it learn (Ctrl+3)"),
                              (self.backprop, "Back&prop", "Step through one forward and backward pass (Ctrl+4)"),
-                             (self.learn, "&Learn", "Lessons and questions (Ctrl+5)")):
+                             (self.learn, "&Learn", "Lessons and questions (Ctrl+5)"),
+                             (self.look, "Loo&k", "Where the network looks, how to fool it, what it wants to "
+                                                  "see (Ctrl+6)")):
             i = self.tabs.addTab(w, name)
             self.tabs.setTabToolTip(i, tip)
         self.setCentralWidget(self.tabs)
-        for k in range(5):
+        for k in range(self.tabs.count()):
             sc = QtGui.QShortcut(QtGui.QKeySequence(f"Ctrl+{k + 1}"), self)
             sc.activated.connect(lambda k=k: self.tabs.setCurrentIndex(k))
         self.tabs.currentChanged.connect(self._on_tab)
@@ -287,7 +291,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def show_shortcuts(self) -> None:
         text = ("<table cellpadding=3>"
-                "<tr><td><b>Ctrl+1 … Ctrl+5</b></td><td>switch tabs</td></tr>"
+                "<tr><td><b>Ctrl+1 … Ctrl+6</b></td><td>switch tabs</td></tr>"
                 "<tr><td><b>Ctrl+Z</b></td><td>undo the last stroke</td></tr>"
                 "<tr><td><b>Delete</b>, <b>Ctrl+L</b></td><td>clear the canvas</td></tr>"
                 "<tr><td><b>Ctrl+D</b></td><td>add the drawing to my digits</td></tr>"
@@ -347,6 +351,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.backprop.stop_play()
         self.train.shutdown()
+        if self.look.content is not None:
+            self.look.content.shutdown()
         self.save_session()
         try:
             self.save_settings()

@@ -7,6 +7,7 @@ The kernels release the GIL, so the GUI keeps painting while a batch runs.
 """
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -271,3 +272,105 @@ def start_in_thread(worker: QtCore.QObject, parent: QtCore.QObject, name: str) -
         worker.failed.connect(thread.quit)
     thread.start()
     return thread
+
+
+class JobWorker(_ThreadWorker):
+    """Runs ``job()`` once in its thread: ``done(result)`` or ``failed(message)``, then ``finished``."""
+
+    done = QtCore.Signal(object)
+    failed = QtCore.Signal(str)
+    finished = QtCore.Signal()
+
+    def __init__(self, job):
+        super().__init__()
+        self.job = job
+
+    def _run(self) -> None:
+        try:
+            result = self.job()
+        except Exception as e:  # noqa: BLE001 - reported in the window
+            self.failed.emit(str(e))
+        else:
+            self.done.emit(result)
+        finally:
+            self.finished.emit()
+
+
+class LatestJob(QtCore.QObject):
+    """One job at a time in a worker thread, for a view that follows its input live: a job submitted
+    while another runs waits, and a newer one replaces it (only the latest request matters).
+
+    Signals (in the GUI thread): ``done(result)``, ``failed(message)``."""
+
+    done = QtCore.Signal(object)
+    failed = QtCore.Signal(str)
+
+    def __init__(self, parent: QtCore.QObject, name: str):
+        super().__init__(parent)
+        self.name = name
+        self._pending = None
+        self._thread = None
+        self._worker = None
+
+    def submit(self, job) -> None:
+        self._pending = job
+        if self._thread is None:
+            self._start_next()
+
+    def busy(self) -> bool:
+        return self._thread is not None or self._pending is not None
+
+    def _start_next(self) -> None:
+        job, self._pending = self._pending, None
+        if job is None:
+            return
+        self._worker = JobWorker(job)
+        self._worker.done.connect(self.done)
+        self._worker.failed.connect(self.failed)
+        self._thread = start_in_thread(self._worker, self, self.name)
+        self._thread.finished.connect(self._on_end)
+
+    def _on_end(self) -> None:
+        if self._thread is not None:
+            self._thread.deleteLater()
+        self._thread = self._worker = None
+        self._start_next()
+
+    def shutdown(self, timeout_ms: int = 10000) -> None:
+        """Drop the waiting job and wait for the running one (window closing)."""
+        self._pending = None
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait(timeout_ms)
+            QtCore.QCoreApplication.sendPostedEvents(self, QtCore.QEvent.MetaCall)
+
+
+class FramesWorker(_ThreadWorker):
+    """Plays a generator of frames (``make_frames()``, called in the worker thread), one
+    ``frame(object)`` signal at most every ``interval`` seconds so a learner sees it evolve;
+    :meth:`stop` ends it at the next frame. ``failed(message)`` on an error, ``finished`` last."""
+
+    frame = QtCore.Signal(object)
+    failed = QtCore.Signal(str)
+    finished = QtCore.Signal()
+
+    def __init__(self, make_frames, interval: float = 0.05):
+        super().__init__()
+        self.make_frames = make_frames
+        self.interval = interval
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        _be_nice()
+        try:
+            for f in self.make_frames():
+                self.frame.emit(f)
+                if self._stop.wait(self.interval):
+                    break
+        except Exception as e:  # noqa: BLE001 - reported in the window
+            self.failed.emit(str(e))
+        finally:
+            self.finished.emit()

@@ -35,11 +35,16 @@ from .gradcheck import as_float64
 from .layers import Conv
 from .network import Network, softmax
 
-__all__ = ["Probe", "ClassGradient", "Attack", "Goal", "DreamFrame", "grad_cam", "upsample_map",
+__all__ = ["conv_layers", "Probe", "ClassGradient", "Attack", "Goal", "DreamFrame", "grad_cam", "upsample_map",
            "smoothness_penalty", "EPS_MAX"]
 
 #: The largest L∞ budget an adversarial search uses (pixels are in [0, 1]).
 EPS_MAX = 0.3
+
+
+def conv_layers(net: Network) -> list[int]:
+    """The indices of ``net``'s conv layers: the ones Grad-CAM maps and dreams of a filter are for."""
+    return [layer.index for layer in net.layers if isinstance(layer, Conv)]
 
 
 def grad_cam(A: np.ndarray, dA: np.ndarray) -> np.ndarray:
@@ -168,7 +173,7 @@ class Probe:
 
     def __init__(self, net: Network, dtype=None):
         self.net = _private_copy(net, dtype)
-        self.conv_layers = [l.index for l in self.net.layers if isinstance(l, Conv)]
+        self.conv_layers = conv_layers(self.net)
 
     # ------------------------------------------------------------------ inputs
     def as_input(self, x) -> np.ndarray:

@@ -1,0 +1,153 @@
+"""The Look tab (issue 11): saliency and Grad-CAM follow the drawing, the adversarial digit, the dream,
+all computed in workers on a copy of the network (pytest-qt, headless)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+from PySide6 import QtCore, QtWidgets  # noqa: E402
+
+from test_gui_app import _circle, _no_leaked_windows, _private_dirs, stroke, window  # noqa: E402,F401
+
+pytestmark = [pytest.mark.gui, pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")]
+
+
+@pytest.fixture
+def view(qtbot):
+    from cnnapp.settings import starter_model_path
+    from cnnapp.views.inspect_view import InspectView
+    from cnnapp.views.state import AppState
+    from cnncore.modelio import load_model
+    state = AppState()
+    state.set_network(load_model(starter_model_path()), "the starter model", trained=True)
+    v = InspectView(state)
+    v._test_state = state
+    qtbot.addWidget(v)
+    v.resize(1024, 640)
+    yield v
+    v.shutdown()
+
+
+def _wait_gradients(qtbot, view, before=None):
+    qtbot.waitUntil(lambda: view.gradients is not None and view.gradients is not before
+                    and not view.look_job.busy(), timeout=10000)
+    return view.gradients
+
+
+def test_a_data_set_digit_shows_saliency_and_gradcam_of_every_conv_layer(qtbot, view):
+    from cnncore.inspect import Probe
+    view.show()
+    qtbot.waitExposed(view)
+    g, cams = _wait_gradients(qtbot, view)
+    X, y, _ = view._data()
+    x = X[view.sample_spin.value()].astype(np.float32) / 255
+    expected = Probe(view.state.network).class_gradient(x)
+    np.testing.assert_allclose(g.saliency, expected.saliency, rtol=1e-5, atol=1e-7)
+    assert sorted(cams) == [0, 2]                                 # the starter model's two convs
+    assert [p.isVisible() for p in view.cam_panels] == [True, True]
+    assert view.cam_panels[0].image.image.shape == (28, 28, 3)
+    assert f"answers <b>{expected.predicted}</b>" in view.answer.text()
+    # another class to explain: the saliency of that digit's score
+    other = (expected.predicted + 1) % 10
+    view.cls.setCurrentIndex(view.cls.findData(other))
+    g2, _ = _wait_gradients(qtbot, view, g)
+    assert g2.cls == other
+    np.testing.assert_allclose(g2.saliency, Probe(view.state.network).class_gradient(x, other).saliency,
+                               rtol=1e-5, atol=1e-7)
+
+
+def test_drawing_updates_the_saliency_while_the_pen_moves(qtbot, view):
+    view.show()
+    qtbot.waitExposed(view)
+    first = _wait_gradients(qtbot, view)
+    view.canvas.clear()
+    stroke(view.canvas, _circle())
+    g, _ = _wait_gradients(qtbot, view, first)
+    assert view._sample is None
+    x = view.current_input()
+    from cnncore.inspect import Probe
+    np.testing.assert_allclose(g.saliency, Probe(view.state.network).class_gradient(x, g.cls).saliency,
+                               rtol=1e-5, atol=1e-7)
+
+
+def test_adversarial_digit_at_the_smallest_epsilon(qtbot, view):
+    view.show()
+    qtbot.waitExposed(view)
+    _wait_gradients(qtbot, view)
+    view.inner.setCurrentIndex(1)
+    view.attack_result = None
+    view.find_smallest()
+    qtbot.waitUntil(lambda: view.attack_result is not None and not view.attack_job.busy(), timeout=20000)
+    a = view.attack_result
+    net = view.state.network
+    assert a.success and int(net.predict(a.image[None])[0]) == a.predicted != a.original_predicted
+    assert np.abs(a.change).max() <= a.epsilon <= 0.3
+    assert view.eps.value() == int(np.ceil(a.epsilon * 100 - 1e-9))
+    assert f"answers <b>{a.predicted}</b>" in view.attack_text.text()
+    # towards a chosen digit, at the slider's budget
+    target = (a.original_predicted + 2) % 10
+    view.eps.setValue(30)
+    view.attack_result = None
+    view.target.setCurrentIndex(view.target.findData(target))
+    qtbot.waitUntil(lambda: view.attack_result is not None and view.attack_result.target == target
+                    and not view.attack_job.busy(), timeout=20000)
+    b = view.attack_result
+    assert b.epsilon == pytest.approx(0.3) and b.predicted == int(net.predict(b.image[None])[0])
+
+
+def test_dream_animates_in_a_worker_and_stops(qtbot, view):
+    view.show()
+    qtbot.waitExposed(view)
+    view.inner.setCurrentIndex(2)
+    assert view.goal.count() == 10 + 8 + 16                 # ten digits, then every filter of both convs
+    view.goal.setCurrentIndex(view.goal.findText("the score of digit 4"))
+    frames = []
+    view.toggle_dream()
+    assert view.dream_running() and view.dream_button.text() == "Stop"
+    view._dream_worker.frame.connect(frames.append)
+    qtbot.waitUntil(lambda: len(frames) >= 3, timeout=10000)
+    view.toggle_dream()                                     # stop
+    qtbot.waitUntil(lambda: not view.dream_running(), timeout=10000)
+    assert view.dream_button.text() == "Start"
+    steps = [f.step for f in frames]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+    assert "step" in view.dream_panel.caption.text()
+
+
+def test_looking_while_training_never_touches_the_live_network(qtbot, view):
+    """While training, the view reads AppState.view_network() (the snapshot), and the probe copies it."""
+    state = view.state
+    live = state.network
+    state.snapshot = live.copy()
+    state.training = True
+    before = live.flat_params.copy()
+    live.flat_params[:] = np.nan                # a network mid-update: must never be read
+    view.show()
+    qtbot.waitExposed(view)
+    g, _ = _wait_gradients(qtbot, view)
+    assert np.isfinite(g.saliency).all()
+    assert np.isnan(live.flat_params).all()
+    assert all(layer.y is None for layer in state.snapshot.layers)   # nothing kept on the snapshot either
+    live.flat_params[:] = before
+    state.training = False
+
+
+def test_the_look_tab_in_the_window_follows_the_draw_tab_and_closes_cleanly(qtbot, window):
+    window.draw.canvas.clear()
+    stroke(window.draw.canvas, _circle())
+    window.tabs.setCurrentWidget(window.look)
+    look = window.look.ensure()
+    assert window.tabs.tabText(window.tabs.currentIndex()) == "Loo&k"
+    qtbot.waitUntil(lambda: look.gradients is not None and not look.look_job.busy(), timeout=10000)
+    np.testing.assert_array_equal(look.current_input(), window.state.current_drawing())
+    look.inner.setCurrentIndex(2)
+    look.toggle_dream()
+    assert look.dream_running()
+    window.close()                                   # stops the dream and waits for it
+    assert not look.dream_running() or not look._dream_thread.isRunning()
