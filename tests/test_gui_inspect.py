@@ -151,3 +151,14 @@ def test_the_look_tab_in_the_window_follows_the_draw_tab_and_closes_cleanly(qtbo
     assert look.dream_running()
     window.close()                                   # stops the dream and waits for it
     assert not look.dream_running() or not look._dream_thread.isRunning()
+
+
+def test_data_set_digits_come_from_what_the_train_tab_loaded(qtbot, view):
+    view.state.datasets["mnist_paths"] = {"train_images": "/nowhere"}       # not images: passed over
+    X, y, what = view._data()
+    assert what == "generated digits" and X.shape[1:] == (28, 28)
+    mine = (np.full((3, 28, 28), 200, np.uint8), np.array([1, 2, 3], np.uint8))
+    view.state.datasets["shared"] = mine
+    view.show_sample(2)
+    np.testing.assert_allclose(view.current_input(), mine[0][2] / 255, rtol=1e-6)
+    assert view._sample_label == 3

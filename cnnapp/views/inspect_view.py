@@ -288,9 +288,9 @@ class InspectView(QtWidgets.QWidget):
         self.answer.setToolTip(f"Digit {i} of {what}")
 
     def _data(self):
-        for name, (X, y) in self.state.datasets.items():
-            if len(X):
-                return X, y, name
+        for name, value in self.state.datasets.items():      # labelled images loaded by the Train tab
+            if isinstance(value, tuple) and len(value) == 2 and getattr(value[0], "ndim", 0) == 3 and len(value[0]):
+                return value[0], value[1], name
         if self._examples is None:
             from cnncore.datasets import generated_digits
             self._examples = generated_digits(EXAMPLES, seed=11)
