@@ -195,7 +195,7 @@ def test_arithmetic_panel_show_element(qtbot, small_trace):
     assert a.table.rowCount() == len(bd.terms)
     assert "of them 0" in a.check.text() or all(t.value != 0 for t in bd.terms)
     assert got and all(k in tr.arrays for k in got[0])
-    assert "dY(m,x,y)" in a.equation.text()
+    assert "dx(m,r,c)" in a.equation.text()
     a.show_element(tr, step, "L1.y", (0, 1, 2, 2))     # a max-pool output: the winner is marked
     assert a.breakdown.combine == "max"
     assert "Largest term" in a.check.text()

@@ -180,7 +180,7 @@ def test_trace_holds_every_map_and_gradient(new_trace):
     for name in ("l2pool", "downsample", "upsample"):
         assert ("forward", name) in kinds and ("backward", name) in kinds
     up = next(s for s in t.steps if s.kind == "forward" and s.layer_type == "upsample")
-    assert "transposed" in up.explanation and "y(m, xS, yS) = x(m,x,y)" in up.equation
+    assert "transposed" in up.explanation and "y(m, rS, cS) = x(m,r,c)" in up.equation
     l2 = next(s for s in t.steps if s.kind == "backward" and s.layer_type == "l2pool")
     assert "0 where y = 0" in l2.equation and "y = 0" in l2.explanation
     for s in t.steps:

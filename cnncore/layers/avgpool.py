@@ -13,7 +13,7 @@ __all__ = ["AvgPool", "avgpool_forward_terms", "avgpool_backward_terms"]
 
 
 class AvgPool(Pool):
-    """``y(c, x, y) = 1/(KH·KW) Σ`` window; backward: each window member gets ``dy/(KH·KW)``."""
+    """``y(m, r, c) = 1/(KH·KW) Σ`` window; backward: each window member gets ``dy/(KH·KW)``."""
 
     type = "avgpool"
     title = "Average pooling"
@@ -23,7 +23,7 @@ class AvgPool(Pool):
     @classmethod
     def forward_step(cls, spec, s_in, s_out, is_last):
         kh, kw = spec["size"]
-        eq = (f"y(c,x,y) = 1/({kh}·{kw}) · Σ_i Σ_j x(c, xS+i, yS+j)   "
+        eq = (f"y(m,r,c) = 1/({kh}·{kw}) · Σ_i Σ_j x(m, rS+i, cS+j)   "
               f"[window {kh}×{kw}, S = {pair_text(spec['stride'])}]")
         ex = (f"Every {kh}×{kw} window of each map is replaced by the mean of its values, shrinking "
               f"{shape_text(s_in)} to {s_out[1]}×{s_out[2]}. There are no weights here.")
@@ -32,7 +32,7 @@ class AvgPool(Pool):
     @classmethod
     def backward_step(cls, spec, s_in, s_out, has_dx):
         kh, kw = spec["size"]
-        eq = f"dx(c, xS+i, yS+j) += dy(c,x,y) / ({kh}·{kw})"
+        eq = f"dx(m, rS+i, cS+j) += dy(m,r,c) / ({kh}·{kw})"
         ex = (f"Every input in a window contributed 1/{kh * kw} of its mean, so each output's gradient is "
               "shared out evenly over its window (added up where windows overlap).")
         return StepText(eq, ex, ("dy",) + (("dx",) if has_dx else ()))
@@ -84,9 +84,9 @@ def avgpool_forward_terms(x, size, stride, ch, oy, ox, *, value=None, keys=None,
         for bb in range(KW):
             r, c = oy * SH + a, ox * SW + bb
             v = float(x[ch, r, c])
-            terms.append(Term(f"y({ch},{r},{c}) · 1/{KH * KW}", (v, share), v * share,
+            terms.append(Term(f"x({ch},{r},{c}) · 1/{KH * KW}", (v, share), v * share,
                               (mk_ref(keys, prefix, "x", (ch, r, c)), None)))
-    return finish(f"Mean pooling: y({ch},{oy},{ox})", "y(m,x,y) = (1/K²) Σ_window y(l−1,m,·,·)",
+    return finish(f"Mean pooling: y({ch},{oy},{ox})", "y(m,r,c) = (1/K²) Σ_i Σ_j x(m, rS+i, cS+j)",
                   mk_ref(keys, prefix, "y", (ch, oy, ox)), terms, value,
                   [f"Each of the {KH * KW} window elements contributes a 1/{KH * KW} share."])
 
@@ -106,5 +106,5 @@ def avgpool_backward_terms(dy, input_hw, size, stride, ch, iy, ix, *, value=None
              "of its gradient (+= where windows overlap)."]
     if not terms:
         terms = [Term("no window covers this pixel", (0.0,), 0.0, (None,))]
-    return finish(f"Mean pooling backward: dx({ch},{iy},{ix})", "dx(m,k,l) += (1/K²) · dy(m,x,y)",
+    return finish(f"Mean pooling backward: dx({ch},{iy},{ix})", "dx(m, rS+i, cS+j) += (1/K²) · dy(m,r,c)",
                   mk_ref(keys, prefix, "dx", (ch, iy, ix)), terms, value, notes)

@@ -1,4 +1,4 @@
-"""Convolution: ``z(n,x,y) = Σ_m Σ_i Σ_j w(m,n,i,j)·y(m, xS+i−P, yS+j−P) + b(n)``, ``y = f(z)``.
+"""Convolution: ``z(n,r,c) = Σ_m Σ_i Σ_j w(m,n,i,j)·x(m, rS+i−P, cS+j−P) + b(n)``, ``y = f(z)``.
 
 ``W (F, C, KH, KW)``, ``b (F,)``; ``x (N, C, H, W)`` -> ``y (N, F, Ho, Wo)`` with
 ``Ho = (H + 2P − KH) // S + 1`` (:func:`cnncore.shapes.conv_output_size`).
@@ -78,8 +78,7 @@ class Conv(Weighted):
     def forward_step(cls, spec, s_in, s_out, is_last):
         S, P, K = spec["stride"], spec["padding"], spec["kernel"]
         f = activations.get(spec["activation"])
-        eq = ("z(n,x,y) = Σ_m Σ_i Σ_j w(m,n,i,j)·y(m,xS+i−P,yS+j−P) + b(n);  "
-              f"{f.equation}   [S = {pair_text(S)}, P = {pair_text(P)}]")
+        eq = (f"{CONV_FORWARD_EQ}, i.e. z = W ⋆ x + b;  {f.equation}   [S = {pair_text(S)}, P = {pair_text(P)}]")
         ex = (f"Each of the {spec['filters']} filters ({s_in[0]}×{K[0]}×{K[1]} weights and a bias) slides over "
               f"{shape_text(s_in)} with stride {pair_text(S)} and padding {pair_text(P)}, summing "
               f"weight×input products into one map of {s_out[1]}×{s_out[2]} per filter. "
@@ -89,14 +88,14 @@ class Conv(Weighted):
     @classmethod
     def backward_step(cls, spec, s_in, s_out, has_dx):
         f = activations.get(spec["activation"])
-        eq = "dz = dy ⊙ f′(z);  dW = x ⋆ dilate(dz);  db(n) = Σ_x Σ_y dz(n,x,y)"
+        eq = "dz = dy ⊙ f′(z);  dW(m,n) = x(m) ⋆ dilate(dz(n));  db(n) = Σ_r Σ_c dz(n,r,c)"
         ex = (f"First the gradient passes back through the activation: {f.grad_words}. "
-              "Each weight's gradient correlates the layer's input with the (stride-dilated) dz maps, and "
-              "each bias collects the sum of its dz map.")
+              "Each weight's gradient correlates the layer's input with its dz map dilated by the stride "
+              "(S − 1 zeros between values; the blog post writes this rot180(δ) ∗ a), and each bias sums its "
+              "dz map.")
         if has_dx:
-            eq += ";  dx = pad(dilate(dz)) ∗ rot180(W)ᵀ"
-            ex += (" The gradient for the input is a full convolution of the padded dz maps with the filters "
-                   "turned by 180° and with input and output channels swapped.")
+            eq += ";  dx = unpad_P(pad_K−1(dilate(dz)) ⋆ rot180(W)ᵀ)"
+            ex += " " + dx_words(spec, s_in, s_out)
         else:
             ex += " This is the first layer, so no gradient is needed for the image itself."
         parts = ("dy", "z", "dz", "x", "dW", "db") + (("W", "dx") if has_dx else ())
@@ -158,10 +157,29 @@ class Conv(Weighted):
 
 # ----------------------------------------------------------------------------- per element
 
-CONV_FORWARD_EQ = "z(n,x,y) = Σ_m Σ_i Σ_j w(m,n,i,j) · y(m, xS+i−P, yS+j−P) + b(n)"
-CONV_DX_EQ = "dY(m,x,y) = Σ_n Σ_(x′,y′) dz(n,x′,y′) · w(m,n, x−x′S+P, y−y′S+P)"
-CONV_DW_EQ = "dW(m,n,i,j) = Σ_(x,y) dz(n,x,y) · y(m, xS+i−P, yS+j−P)"
-CONV_DB_EQ = "db(n) = Σ_(x,y) dz(n,x,y)"
+CONV_FORWARD_EQ = "z(n,r,c) = Σ_m Σ_i Σ_j w(m,n,i,j) · x(m, rS+i−P, cS+j−P) + b(n)"
+CONV_DX_EQ = "dx(m,r,c) = Σ_n Σ_(r′,c′) dz(n,r′,c′) · w(m,n, r−r′S+P, c−c′S+P)"
+CONV_DW_EQ = "dW(m,n,i,j) = Σ_(r,c) dz(n,r,c) · x(m, rS+i−P, cS+j−P)"
+CONV_DB_EQ = "db(n) = Σ_(r,c) dz(n,r,c)"
+
+
+def dx_words(spec, s_in, s_out) -> str:
+    """How ``dx`` is made of whole maps, with this layer's sizes (the slides' recipe)."""
+    (SH, SW), (PH, PW), (KH, KW) = spec["stride"], spec["padding"], spec["kernel"]
+    _, Ho, Wo = s_out
+    dh, dw = (Ho - 1) * SH + 1, (Wo - 1) * SW + 1
+    ph, pw = dh + KH - 1, dw + KW - 1
+    border = (f"then the {pair_text(spec['padding'])}-wide border that belongs to the forward padding is "
+              f"deleted, leaving {s_in[1]}×{s_in[2]}" if PH or PW else "there is no forward padding to delete")
+    dilation = f"dilated by the stride to {dh}×{dw} and " if SH > 1 or SW > 1 else ""
+    full = (s_in[1] + 2 * PH, s_in[2] + 2 * PW)
+    size = ("the size of the padded input" if (ph, pw) == full else
+            f"short of the padded input's {full[0]}×{full[1]} by rows or columns no window reached (their "
+            "gradient is 0)")
+    return (f"For the input, the {Ho}×{Wo} dz maps are {dilation}padded with K − 1 zeros on every side and "
+            f"correlated with the filters turned by 180° and with input and output channels swapped (a true "
+            f"convolution ∗ with W): that gives {ph}×{pw} maps ((H+K−1)×(W+K−1) for an H×W "
+            f"{'dilated ' if dilation else ''}dz map), {size}; {border}.")
 
 
 def conv_forward_terms(x, w, b, stride, padding, n, oy, ox, *, value=None, keys=None, prefix=()):
@@ -183,7 +201,7 @@ def conv_forward_terms(x, w, b, stride, padding, n, oy, ox, *, value=None, keys=
                 r, c = oy * SH + i - PH, ox * SW + j - PW
                 wv = float(w[n, m, i, j])
                 wref = mk_ref(keys, prefix, "w", (n, m, i, j))
-                label = f"w({m},{n},{i},{j}) · y({m},{r},{c})"
+                label = f"w({m},{n},{i},{j}) · x({m},{r},{c})"
                 if 0 <= r < H and 0 <= c < W:
                     xv = float(x[m, r, c])
                     terms.append(Term(label, (wv, xv), wv * xv,
@@ -205,7 +223,7 @@ def conv_forward_terms(x, w, b, stride, padding, n, oy, ox, *, value=None, keys=
 
 def conv_backward_input_terms(dz, w, stride, padding, input_hw, m, iy, ix, *, value=None,
                               keys=None, prefix=()):
-    """``dY(m, iy, ix)``: one term per output position that saw this input, over every filter.
+    """``dx(m, iy, ix)``: one term per output position that saw this input, over every filter.
 
     ``dz (F, Ho, Wo)``, ``w (F, C, KH, KW)``, ``input_hw`` the unpadded ``(H, W)``.
     """
@@ -233,7 +251,7 @@ def conv_backward_input_terms(dz, w, stride, padding, input_hw, m, iy, ix, *, va
     if not terms:
         notes = ["No window covered this input (the stride skipped it), so its gradient is 0."]
         terms = [Term("no window covers this input", (0.0,), 0.0, (None,))]
-    return finish(f"Backward to the input: dY({m},{iy},{ix})", CONV_DX_EQ,
+    return finish(f"Backward to the input: dx({m},{iy},{ix})", CONV_DX_EQ,
                   mk_ref(keys, prefix, "dx", (m, iy, ix)), terms, value, notes)
 
 
@@ -253,7 +271,7 @@ def conv_backward_weight_terms(dz, x, stride, padding, n, m, i, j, *, value=None
         for ox in range(Wo):
             r, c = oy * SH + i - PH, ox * SW + j - PW
             g = float(dz[n, oy, ox])
-            label = f"dz({n},{oy},{ox}) · y({m},{r},{c})"
+            label = f"dz({n},{oy},{ox}) · x({m},{r},{c})"
             gref = mk_ref(keys, prefix, "dz", (n, oy, ox))
             if 0 <= r < H and 0 <= c < W:
                 xv = float(x[m, r, c])

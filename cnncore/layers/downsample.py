@@ -14,7 +14,7 @@ __all__ = ["Downsample", "downsample_forward_terms", "downsample_backward_terms"
 
 
 class Downsample(Resample):
-    """``y(m, x, y) = x(m, xS, yS)``; ``dx(m, xS, yS) = dy(m, x, y)``, 0 elsewhere."""
+    """``y(m, r, c) = x(m, rS, cS)``; ``dx(m, rS, cS) = dy(m, r, c)``, 0 elsewhere."""
 
     type = "downsample"
     title = "Downsampling"
@@ -34,13 +34,13 @@ class Downsample(Resample):
         ex = (f"Each map keeps rows and columns 0, {S}, {2 * S}, … and drops the others, so "
               f"{shape_text(s_in)} become {s_out[1]}×{s_out[2]}. A stride of {S} in a convolution or pooling "
               "does the same thing; there are no weights here.")
-        return StepText(f"y(m,x,y) = x(m, xS, yS)   [S = {S}]", ex, ("x", "y"))
+        return StepText(f"y(m,r,c) = x(m, rS, cS)   [S = {S}]", ex, ("x", "y"))
 
     @classmethod
     def backward_step(cls, spec, s_in, s_out, has_dx):
         ex = ("A kept entry passes its gradient back to the place it came from. The dropped entries never "
               "reached the output, so their gradient is 0.")
-        return StepText("dx(m, xS, yS) = dy(m,x,y);  every other dx is 0", ex,
+        return StepText("dx(m, rS, cS) = dy(m,r,c);  every other dx is 0", ex,
                         ("dy",) + (("dx",) if has_dx else ()))
 
     @classmethod
@@ -92,7 +92,7 @@ def downsample_forward_terms(x, S, ch, oy, ox, *, value=None, keys=None, prefix=
     keys = keys or {}
     r, c = oy * S, ox * S
     v = float(x[ch, r, c])
-    return finish(f"Downsampling: y({ch},{oy},{ox})", "y(m,x,y) = x(m, xS, yS)",
+    return finish(f"Downsampling: y({ch},{oy},{ox})", "y(m,r,c) = x(m, rS, cS)",
                   mk_ref(keys, prefix, "y", (ch, oy, ox)),
                   [Term(f"x({ch},{r},{c})", (v,), v, (mk_ref(keys, prefix, "x", (ch, r, c)),))], value,
                   [f"Output row {oy} and column {ox} are input row {oy}·{S} = {r} and column {ox}·{S} = {c}; "
@@ -103,7 +103,7 @@ def downsample_backward_terms(dy, S, ch, iy, ix, *, value=None, keys=None, prefi
     """``dx(ch, iy, ix)``: ``dy`` of the output it became, or 0 for a dropped row or column."""
     keys = keys or {}
     target = mk_ref(keys, prefix, "dx", (ch, iy, ix))
-    eq = "dx(m, xS, yS) = dy(m,x,y), 0 elsewhere"
+    eq = "dx(m, rS, cS) = dy(m,r,c), 0 elsewhere"
     if iy % S or ix % S:
         return finish(f"Downsampling backward: dx({ch},{iy},{ix})", eq, target,
                       [Term("dropped entry", (0.0,), 0.0, (None,), note="dropped")], value,

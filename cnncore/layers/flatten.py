@@ -27,11 +27,11 @@ class Flatten(Layer):
     def forward_step(cls, spec, s_in, s_out, is_last):
         ex = (f"The {shape_text(s_in)} are laid out one after another as a single vector of "
               f"{s_out[0]} numbers, channel by channel and row by row. Nothing is computed.")
-        return StepText("y(c·H·W + r·W + s) = x(c, r, s)", ex, ("x", "y"))
+        return StepText("y(m·H·W + r·W + c) = x(m, r, c)", ex, ("x", "y"))
 
     @classmethod
     def backward_step(cls, spec, s_in, s_out, has_dx):
-        return StepText("dx(c, r, s) = dy(c·H·W + r·W + s)",
+        return StepText("dx(m, r, c) = dy(m·H·W + r·W + c)",
                         "The gradient vector is folded back into the shape of the maps; the numbers do not change.",
                         ("dy",) + (("dx",) if has_dx else ()))
 
@@ -70,9 +70,9 @@ def flatten_forward_terms(x, k, *, value=None, keys=None, prefix=()):
     keys = keys or {}
     src = np.unravel_index(k, x.shape)
     v = float(x[src])
-    return finish(f"Flatten: y({k})", "y(k) = y(m, r, c) with k = (m·H + r)·W + c",
+    return finish(f"Flatten: y({k})", "y(k) = x(m, r, c) with k = (m·H + r)·W + c",
                   mk_ref(keys, prefix, "y", (k,)),
-                  [Term(f"y{tuple(int(s) for s in src)}", (v,), v, (mk_ref(keys, prefix, "x", src),))],
+                  [Term(f"x{tuple(int(s) for s in src)}", (v,), v, (mk_ref(keys, prefix, "x", src),))],
                   value, ["Flattening only re-labels numbers: the maps are read row by row, "
                           "map after map."])
 

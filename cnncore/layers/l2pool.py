@@ -20,7 +20,7 @@ ZERO_WINDOW_NOTE = ("Where a whole window is 0, y = 0 and x/y has no value (the 
 
 
 class L2Pool(Pool):
-    """``y(c, x, y) = sqrt(Σ_i Σ_j x(c, xS+i, yS+j)²)``; backward ``dx += dy·x/y`` (0 where ``y = 0``)."""
+    """``y(m, r, c) = sqrt(Σ_i Σ_j x(m, rS+i, cS+j)²)``; backward ``dx += dy·x/y`` (0 where ``y = 0``)."""
 
     type = "l2pool"
     title = "L2-norm pooling"
@@ -34,7 +34,7 @@ class L2Pool(Pool):
     @classmethod
     def forward_step(cls, spec, s_in, s_out, is_last):
         kh, kw = spec["size"]
-        eq = (f"y(c,x,y) = sqrt(Σ_i Σ_j x(c, xS+i, yS+j)²)   "
+        eq = (f"y(m,r,c) = sqrt(Σ_i Σ_j x(m, rS+i, cS+j)²)   "
               f"[window {kh}×{kw}, S = {pair_text(spec['stride'])}]")
         ex = (f"Every {kh}×{kw} window of each map is replaced by its length as a vector: the square root of the "
               f"sum of its squares, shrinking {shape_text(s_in)} to {s_out[1]}×{s_out[2]}. Large entries count "
@@ -43,7 +43,7 @@ class L2Pool(Pool):
 
     @classmethod
     def backward_step(cls, spec, s_in, s_out, has_dx):
-        eq = "dx(c, xS+i, yS+j) += dy(c,x,y) · x(c, xS+i, yS+j) / y(c,x,y);  0 where y = 0"
+        eq = "dx(m, rS+i, cS+j) += dy(m,r,c) · x(m, rS+i, cS+j) / y(m,r,c);  0 where y = 0"
         ex = ("The slope of a norm with respect to one member is that member divided by the norm, so each input "
               "gets dy times x/y from every window it is in (added up where windows overlap). " + ZERO_WINDOW_NOTE)
         return StepText(eq, ex, ("dy", "x", "y") + (("dx",) if has_dx else ()))
@@ -99,7 +99,7 @@ def l2pool_forward_terms(x, size, stride, ch, oy, ox, *, value=None, keys=None, 
             v = float(x[ch, r, c])
             src = mk_ref(keys, prefix, "x", (ch, r, c))
             terms.append(Term(f"x({ch},{r},{c})²", (v, v), v * v, (src, src)))
-    return finish(f"L2-norm pooling: y({ch},{oy},{ox})", "y(m,x,y) = sqrt(Σ_window x(m,·,·)²)",
+    return finish(f"L2-norm pooling: y({ch},{oy},{ox})", "y(m,r,c) = sqrt(Σ_i Σ_j x(m, rS+i, cS+j)²)",
                   mk_ref(keys, prefix, "y", (ch, oy, ox)), terms, value,
                   [f"The window starts at row {oy * SH}, column {ox * SW}; its {KH * KW} entries are squared, "
                    "added, and the square root of the sum is the output."], combine="norm")
@@ -130,5 +130,5 @@ def l2pool_backward_terms(dy, x, y, size, stride, ch, iy, ix, *, value=None, key
     if not terms:
         terms = [Term("no window covers this pixel", (0.0,), 0.0, (None,))]
     return finish(f"L2-norm pooling backward: dx({ch},{iy},{ix})",
-                  "dx(m,k,l) += dy(m,x,y) · x(m,k,l) / y(m,x,y)  (0 where y = 0)",
+                  "dx(m, rS+i, cS+j) += dy(m,r,c) · x(m, rS+i, cS+j) / y(m,r,c)  (0 where y = 0)",
                   mk_ref(keys, prefix, "dx", (ch, iy, ix)), terms, value, notes)

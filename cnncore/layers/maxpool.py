@@ -16,7 +16,7 @@ __all__ = ["MaxPool", "maxpool_forward_terms", "maxpool_backward_terms"]
 
 
 class MaxPool(Pool):
-    """``y(c, x, y) = max`` of the window; backward: the winner gets ``dy``, the rest 0."""
+    """``y(m, r, c) = max`` of the window; backward: the winner gets ``dy``, the rest 0."""
 
     type = "maxpool"
     title = "Max pooling"
@@ -28,7 +28,7 @@ class MaxPool(Pool):
     @classmethod
     def forward_step(cls, spec, s_in, s_out, is_last):
         kh, kw = spec["size"]
-        eq = ("y(c,x,y) = max over i,j of x(c, xS+i, yS+j);  argmax(c,x,y) = the winning position   "
+        eq = ("y(m,r,c) = max over i,j of x(m, rS+i, cS+j);  argmax(m,r,c) = the winning position   "
               f"[window {kh}×{kw}, S = {pair_text(spec['stride'])}]")
         ex = (f"Every {kh}×{kw} window of each map is replaced by its largest value, "
               f"shrinking {shape_text(s_in)} to {s_out[1]}×{s_out[2]}. The position of each winner is "
@@ -37,7 +37,7 @@ class MaxPool(Pool):
 
     @classmethod
     def backward_step(cls, spec, s_in, s_out, has_dx):
-        eq = "dx(c, argmax(c,x,y)) += dy(c,x,y);  every other dx is 0"
+        eq = "dx(m, argmax(m,r,c)) += dy(m,r,c);  every other dx is 0"
         ex = ("Only the input that won a window influenced the output, so the whole gradient of that output "
               "goes back to the winner's position and the other positions get zero.")
         return StepText(eq, ex, ("dy", "argmax") + (("dx",) if has_dx else ()))
@@ -100,13 +100,13 @@ def maxpool_forward_terms(x, size, stride, ch, oy, ox, *, value=None, keys=None,
         for bb in range(KW):
             r, c = oy * SH + a, ox * SW + bb
             v = float(x[ch, r, c])
-            terms.append(Term(f"y({ch},{r},{c})", (v,), v, (mk_ref(keys, prefix, "x", (ch, r, c)),),
+            terms.append(Term(f"x({ch},{r},{c})", (v,), v, (mk_ref(keys, prefix, "x", (ch, r, c)),),
                               chosen=(a * KW + bb == k)))
     wr, wc = oy * SH + k // KW, ox * SW + k % KW
-    return finish(f"Max pooling: y({ch},{oy},{ox})", "y(m,x,y) = max over the window of y(l−1,m,·,·)",
+    return finish(f"Max pooling: y({ch},{oy},{ox})", "y(m,r,c) = max over i,j of x(m, rS+i, cS+j)",
                   mk_ref(keys, prefix, "y", (ch, oy, ox)), terms, value,
                   [f"The window starts at row {oy * SH}, column {ox * SW}; the winner is "
-                   f"y({ch},{wr},{wc}) = {num(x[ch, wr, wc])}, and its position is remembered "
+                   f"x({ch},{wr},{wc}) = {num(x[ch, wr, wc])}, and its position is remembered "
                    "(pidx) for the backward pass."], combine="max")
 
 
@@ -136,5 +136,5 @@ def maxpool_backward_terms(dy, argmax, input_hw, size, stride, ch, iy, ix, *, va
     if not terms:
         terms = [Term("no window covers this pixel", (0.0,), 0.0, (None,))]
     return finish(f"Max pooling backward: dx({ch},{iy},{ix})",
-                  "dx(m,k,l) += dy(m,x,y) if (k,l) = pidx(m,x,y), else 0",
+                  "dx(m,r′,c′) += dy(m,r,c) if (r′,c′) = argmax(m,r,c), else 0",
                   mk_ref(keys, prefix, "dx", (ch, iy, ix)), terms, value, notes)

@@ -20,7 +20,7 @@ TRANSPOSED_CONV_NOTE = ("An upsampling layer followed by a convolution is what t
 
 
 class Upsample(Resample):
-    """``y(m, xS, yS) = x(m, x, y)``, 0 between; ``dx(m, x, y) = dy(m, xS, yS)``."""
+    """``y(m, rS, cS) = x(m, r, c)``, 0 between; ``dx(m, r, c) = dy(m, rS, cS)``."""
 
     type = "upsample"
     title = "Upsampling (insert zeros)"
@@ -47,13 +47,13 @@ class Upsample(Resample):
         ex = (f"Between neighbouring entries of each map go {gap} of zeros, so "
               f"{shape_text(s_in)} become {s_out[1]}×{s_out[2]}; there are no weights here. "
               + TRANSPOSED_CONV_NOTE.replace("An upsampling layer", "This layer"))
-        return StepText(f"y(m, xS, yS) = x(m,x,y);  y = 0 in between   [S = {S}]", ex, ("x", "y"))
+        return StepText(f"y(m, rS, cS) = x(m,r,c);  y = 0 in between   [S = {S}]", ex, ("x", "y"))
 
     @classmethod
     def backward_step(cls, spec, s_in, s_out, has_dx):
         ex = ("Only the entries copied from the input depend on it, so the input's gradient is every "
               "S-th row and column of dy. The inserted zeros were constants: their gradient goes nowhere.")
-        return StepText("dx(m,x,y) = dy(m, xS, yS)", ex, ("dy",) + (("dx",) if has_dx else ()))
+        return StepText("dx(m,r,c) = dy(m, rS, cS)", ex, ("dy",) + (("dx",) if has_dx else ()))
 
     @classmethod
     def explain(cls, spec, part, index, arrays, keys):
@@ -107,7 +107,7 @@ def upsample_forward_terms(x, S, ch, oy, ox, *, value=None, keys=None, prefix=()
     """``y(ch, oy, ox)``: the input entry copied there, or an inserted 0; ``x (C, H, W)``."""
     keys = keys or {}
     target = mk_ref(keys, prefix, "y", (ch, oy, ox))
-    eq = "y(m, xS, yS) = x(m,x,y), 0 in between"
+    eq = "y(m, rS, cS) = x(m,r,c), 0 in between"
     if oy % S or ox % S:
         return finish(f"Upsampling: y({ch},{oy},{ox})", eq, target,
                       [Term("inserted zero", (0.0,), 0.0, (None,), note="inserted zero")], value,
@@ -125,7 +125,7 @@ def upsample_backward_terms(dy, S, ch, iy, ix, *, value=None, keys=None, prefix=
     keys = keys or {}
     r, c = iy * S, ix * S
     g = float(dy[ch, r, c])
-    return finish(f"Upsampling backward: dx({ch},{iy},{ix})", "dx(m,x,y) = dy(m, xS, yS)",
+    return finish(f"Upsampling backward: dx({ch},{iy},{ix})", "dx(m,r,c) = dy(m, rS, cS)",
                   mk_ref(keys, prefix, "dx", (ch, iy, ix)),
                   [Term(f"dy({ch},{r},{c})", (g,), g, (mk_ref(keys, prefix, "dy", (ch, r, c)),))], value,
                   [f"This input entry was copied to output ({ch},{r},{c}) and nowhere else, so it gets "
