@@ -14,8 +14,9 @@ gives the :class:`cnncore.explain.Breakdown` of any result element.
 * :class:`PoolingExample` — the same chapter's 4×4 max pooling with 2×2
   windows and stride 2, forward and backward (mean pooling and overlapping
   windows as options, following the CMU slides, text 002).
-* :class:`MultiChannelExample` — two input maps, two filters, in the slides'
-  notation ``z(l,n,x,y) = Σ_m Σ_i Σ_j w_l(m,n,i,j) y(l−1,m,x+i,y+j) + b_l(n)``,
+* :class:`MultiChannelExample` — two input maps, two filters, after the slides'
+  ``z(l,n,x,y) = Σ_m Σ_i Σ_j w_l(m,n,i,j) y(l−1,m,x+i,y+j) + b_l(n)``, written in the
+  app's one notation (:mod:`cnncore.notation`: input ``x``, indices ``r, c``),
   with the slides' 5×5 binary map and ``[[1,0,1],[0,1,0],[1,0,1]]`` filter as
   the first channel, and the backward pass both ways (kernels and identities).
 
@@ -25,6 +26,7 @@ so the defaults are our own small integers.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 
@@ -101,6 +103,10 @@ class WorkedExample:
     def lines(self) -> list:
         return []
 
+    def heading(self) -> str:
+        """The title with the current settings (the class's ``title`` when it has none)."""
+        return self.title
+
     def explain(self, name: str, index: tuple):
         """The breakdown of ``results[name][index]`` (``None`` when there is none)."""
         return None
@@ -170,7 +176,7 @@ class StridedConvExample(WorkedExample):
     """
     key = "strided_conv"
     title = "5×5 input, 3×3 filter, stride 2"
-    credit = "After the worked example of the book chapter on backpropagation in CNNs (text 001)."
+    credit = "After the worked example of the book chapter “Back propagation in CNN”."
     summary = ("A single 3×3 filter slides over a 5×5 input two steps at a time, giving four "
                "outputs z₁…z₄. They are flattened and combined into one prediction ŷ, compared "
                "with a target t. Every weight touches all four outputs, so each ∂L/∂wᵢ is a "
@@ -180,9 +186,9 @@ class StridedConvExample(WorkedExample):
     labels = {
         "a": "input a (a₁…a₂₅)", "w": "filter w (w₁…w₉)", "v": "readout weights v₁…v₄",
         "c": "readout bias c", "t": "target t", "alpha": "learning rate α",
-        "z": "z = w ∗ a (stride 2)", "dz": "∂L/∂z", "dw": "∂L/∂w (kernel)",
+        "z": "z = w ⋆ a (stride 2)", "dz": "∂L/∂z", "dw": "∂L/∂w (kernel)",
         "w_new": "w − α·∂L/∂w", "dz_dilated": "∂L/∂z dilated by the stride",
-        "dw_identity": "a ∗ dilated ∂L/∂z (stride 1)",
+        "dw_identity": "a ⋆ dilated ∂L/∂z (stride 1)",
     }
     STRIDE = 2
 
@@ -256,8 +262,10 @@ class StridedConvExample(WorkedExample):
             num = " + ".join(f"{_n(self._a(ai))}·{_n(dzf[zk - 1])}" for ai, zk in t)
             out.append(f"∂L/∂w{i} = {sym}")
             out.append(f"    = {num} = {_n(dwf[i - 1])}")
+        k = next((k for k in range(9) if dwf[k] != 0), 0)       # a weight the step really moves
         out.append(f"Update with α = {_n(p['alpha'])}: new wᵢ = wᵢ − α·∂L/∂wᵢ, "
-                   f"e.g. new w1 = {_n(wf[0])} − {_n(p['alpha'])}·{_n(dwf[0])} = {_n(r['w_new'].reshape(-1)[0])}")
+                   f"e.g. new w{k + 1} = {_n(wf[k])} − {_n(p['alpha'])}·{_n(dwf[k])} = "
+                   f"{_n(r['w_new'].reshape(-1)[k])}")
         out.append("The same ∂L/∂w is the input convolved at stride 1 with ∂L/∂z dilated by the stride "
                    "(one zero between neighbours): see the last two grids.")
         return out
@@ -341,12 +349,29 @@ class StridedConvExample(WorkedExample):
 
 # ------------------------------------------------------------------------------ text 001 (b)
 
+def _diff(a) -> str:
+    """The largest |difference|: ``0`` when none, else in 1.2e−16 form (rounding)."""
+    v = float(np.abs(a).max()) if np.size(a) else 0.0
+    return "0" if v == 0 else f"{v:.1e} (rounding)".replace("-", "−")
+
+
+def _page_cells(text: str) -> str:
+    """``x(0,1,2)`` -> ``x23`` and ``(1,2)`` -> ``x23`` in a note: the pooling page's 1-based names."""
+    text = re.sub(r"\b(dx|dy|x|y)\(0,(\d+),(\d+)\)", lambda m: f"{m[1]}{int(m[2]) + 1}{int(m[3]) + 1}", text)
+    return re.sub(r"\((\d+),(\d+)\)", lambda m: f"x{int(m[1]) + 1}{int(m[2]) + 1}", text)
+
+
 class PoolingExample(WorkedExample):
     """Pooling a 4×4 grid: max (default) or mean, 2×2 windows, stride 2 (or 1: overlapping)."""
     key = "pooling"
     title = "4×4 max pooling, 2×2 windows, stride 2"
-    credit = ("After the max-pooling example of the book chapter (text 001); the mean pooling and "
-              "overlapping-window options follow the CMU lecture slides (text 002).")
+
+    def heading(self):
+        s = self.settings
+        return f"4×4 {s['mode']} pooling, {s['size']}×{s['size']} windows, stride {s['stride']}"
+    credit = ("After the max-pooling example of the book chapter “Back propagation in CNN”; the mean pooling "
+              "and overlapping-window options follow the CMU lecture slides “Deep Neural Networks: "
+              "Convolutional Networks III”.")
     summary = ("Pooling keeps one number per window: the largest (max) or the average (mean). It "
                "has nothing to learn. Going backward, max pooling hands each window's gradient to "
                "the element that won; mean pooling spreads it evenly. With stride 1 the windows "
@@ -441,7 +466,33 @@ class PoolingExample(WorkedExample):
             else:
                 bd = explain.avgpool_backward_terms(dy, (4, 4), s["size"], s["stride"], 0, *index,
                                                     value=r["dx"][index], keys=keys)
-        return self._fit_refs(bd)
+        return self._page_names(self._fit_refs(bd))
+
+    @staticmethod
+    def _page_names(bd):
+        """Name every term and the target as the page's lines do: ``x13``, ``y12``, ``dy21``, 1-based."""
+        if bd is None:
+            return None
+
+        def name(ref):
+            if ref is None or ref.array not in ("x", "y", "dy", "dx"):
+                return None
+            r, c = ref.index[-2:]
+            return f"{ref.array}{r + 1}{c + 1}"
+
+        terms = []
+        for t in bd.terms:
+            names = [name(s) for s in t.sources]
+            label = t.label
+            if names and names[0]:
+                rest = t.label.split(" · ", 1)[1:] if " · " in t.label else []
+                label = " · ".join([names[0], *rest])
+            terms.append(dataclasses.replace(t, label=label, note=_page_cells(t.note)))
+        bd.terms = terms
+        bd.notes = [_page_cells(n) for n in bd.notes]
+        if name(bd.target):
+            bd.title = bd.title.split(":")[0] + f": {name(bd.target)}"
+        return bd
 
 
 # ------------------------------------------------------------------------------------- text 002
@@ -454,20 +505,21 @@ class MultiChannelExample(WorkedExample):
     ``dw`` and ``db``, and :func:`identity_maps` the same by whole-map convolutions.
     """
     key = "multichannel"
-    title = "Two input maps, two filters (slides' notation)"
-    credit = ("In the notation of the CMU 11-785 lecture slides (text 002); the first input map "
-              "and the first filter channel are the slides' own 5×5 and 3×3 example.")
+    title = "Two input maps, two filters (after the lecture slides)"
+    credit = ("After “Deep Neural Networks: Convolutional Networks III” (CMU 11-785 lecture slides); the "
+              "first input map and the first filter channel are the slides' own 5×5 and 3×3 example. The "
+              "slides call the input y(l−1, m) and its gradient dY(l−1, m); here they are x(m) and dx(m).")
     summary = ("Each filter has one 3×3 channel per input map; each filter makes one affine map "
-               "z(l,n). Going backward, dz = dY·f′(z); the gradient for input map m gathers "
+               "z(n). Going backward, dz = dy·f′(z); the gradient for input map m gathers "
                "channel m of every filter, and the gradient for channel m of filter n pairs "
-               "input map m with dz(l,n). Click any output number to see its sum.")
+               "input map m with dz(n). Click any output number to see its sum.")
     editable = ("y0", "w", "b", "dy")
     shown = ("z", "y", "dz", "dy0", "dw", "db")
-    labels = {"y0": "input maps Y(l−1, m)", "w": "filters: w_l(m, n, ·, ·) for each n, m",
-              "b": "biases b_l(n)", "dy": "incoming gradient dDiv/dY(l, n)",
-              "z": "affine maps z(l, n)", "y": "activations Y(l, n) = relu(z)",
-              "dz": "dDiv/dz(l, n) = dY·f′(z)", "dy0": "dDiv/dY(l−1, m)",
-              "dw": "dDiv/dw_l(m, n, ·, ·)", "db": "dDiv/db_l(n)"}
+    labels = {"y0": "input maps x(m)", "w": "filters: w(m, n, ·, ·) for each n, m",
+              "b": "biases b(n)", "dy": "incoming gradient dy(n)",
+              "z": "affine maps z(n)", "y": "outputs y(n) = relu(z)",
+              "dz": "dz(n) = dy·f′(z)", "dy0": "input gradient dx(m)",
+              "dw": "filter gradient dW(m, n, ·, ·)", "db": "bias gradient db(n)"}
     choices = {"stride": (1, 2), "padding": (0, 1)}
     ACTIVATION = "relu"
 
@@ -525,21 +577,21 @@ class MultiChannelExample(WorkedExample):
         bd = self.explain("z", (0, 0, 0))
         out = [f"Stride S = {S}, padding P = {P}: each output map is "
                f"(5 + 2·{P} − 3)/{S} + 1 = {r['z'].shape[1]} per side.",
-               "z(l,n,x,y) = Σ_m Σ_i Σ_j w_l(m,n,i,j) · y(l−1, m, xS+i−P, yS+j−P) + b_l(n)",
-               f"z(l,0,0,0) = {bd.written_out(limit=19)}"]
+               "z(n,r,c) = Σ_m Σ_i Σ_j w(m,n,i,j) · x(m, rS+i−P, cS+j−P) + b(n)",
+               f"z(0,0,0) = {bd.written_out(limit=19)}"]
         first = sum(t.value for t in bd.terms[:9])
         out.append(f"    of which channel m = 0 (the slides' map and filter) gives {_n(first)}")
-        out.append("dDiv/dz(l,n,x,y) = dDiv/dY(l,n,x,y) · f′(z(l,n,x,y)),  f′(z) = 1 if z > 0 else 0")
+        out.append("dz(n,r,c) = dy(n,r,c) · f′(z(n,r,c)),  f′(z) = 1 if z > 0 else 0")
         bd = self.explain("dy0", (0, 2, 2))
-        out.append("dDiv/dY(l−1,m,x,y) = Σ_n Σ_(x′,y′) dDiv/dz(l,n,x′,y′) · w_l(m,n, x−x′S+P, y−y′S+P)")
-        out.append(f"dDiv/dY(l−1,0,2,2) = {bd.written_out(limit=18)}")
+        out.append("dx(m,r,c) = Σ_n Σ_(r′,c′) dz(n,r′,c′) · w(m,n, r−r′S+P, c−c′S+P)")
+        out.append(f"dx(0,2,2) = {bd.written_out(limit=18)}")
         bd = self.explain("dw", (0, 0, 1, 2))
-        out.append("dDiv/dw_l(m,n,i,j) = Σ_(x,y) dDiv/dz(l,n,x,y) · y(l−1, m, xS+i−P, yS+j−P)")
-        out.append(f"dDiv/dw_l(0,0,1,2) = {bd.written_out(limit=18)}")
-        out.append("Textbook way: dY(l−1) = (dz dilated by S, padded by K−1) convolved with the flipped, "
-                   "channel-swapped filters, padding cut away; largest difference from the kernels: "
-                   f"{np.abs(r['dx_diff']).max():.1e}. dw = input correlated with dilated dz; "
-                   f"largest difference {np.abs(r['dw_diff']).max():.1e}.")
+        out.append("dW(m,n,i,j) = Σ_(r,c) dz(n,r,c) · x(m, rS+i−P, cS+j−P)")
+        out.append(f"dW(0,0,1,2) = {bd.written_out(limit=18)}")
+        out.append("Textbook way: dx = unpad_P(pad_K−1(dilate(dz)) ⋆ rot180(W)ᵀ), the dz maps dilated by S, "
+                   "padded by K−1, correlated with the turned, channel-swapped filters and the forward padding "
+                   f"cut away; largest difference from the kernels: {_diff(r['dx_diff'])}. dW = x ⋆ dilate(dz); "
+                   f"largest difference {_diff(r['dw_diff'])}.")
         return out
 
     def explain(self, name, index):

@@ -90,7 +90,13 @@ class Breakdown:
             body = f"max({body})"
         elif self.combine == "norm":
             body = f"sqrt({body})"
-        return f"{body} = {num(self.total, digits)}"
+        return f"{body} = {num(self.shown_total(), digits)}"
+
+    def shown_total(self) -> float:
+        """``total``, or 0 when it is 0 up to the rounding of its terms (``0.1 − 0.3 + 0.2`` gives
+        ``2.8e−17`` in floats): a sum that is zero is printed as 0."""
+        scale = max((abs(t.value) for t in self.terms), default=0.0)
+        return 0.0 if abs(self.total) <= 1e-12 * scale else self.total
 
 
 def num(v, digits=4) -> str:

@@ -46,7 +46,8 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         top = QtWidgets.QVBoxLayout(self)
         top.setContentsMargins(4, 4, 4, 4)
         head = QtWidgets.QHBoxLayout()
-        title = QtWidgets.QLabel(example.title)
+        self.title = title = QtWidgets.QLabel(example.heading())
+        title.setObjectName("exampleTitle")
         f = title.font()
         f.setBold(True)
         f.setPointSizeF(f.pointSizeF() * 1.15)
@@ -163,6 +164,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         for name, v in self.views.items():
             v.set_array(ex.params[name] if name in ex.params else ex.results[name])
         self.lines.setPlainText("\n".join(ex.lines()))
+        self.title.setText(ex.heading())
         if self._picked is not None:
             self._on_pick(*self._picked)
         else:

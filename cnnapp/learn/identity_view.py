@@ -38,7 +38,8 @@ def _groups(maps, x, dz, w, mode):
             MapGroup("dz_padded", maps["dz_padded"], "3. zero-padded by K − 1 on every side", True),
             MapGroup("w", w, "filters as used forward: filter n, channel m", True),
             MapGroup("w_flipped", maps["w_flipped"], "4. each filter turned 180°, channels swapped", True),
-            MapGroup("dx_identity", maps["dx_identity"], "5. convolve, cut the forward padding away → dx", True),
+            MapGroup("dx_identity", maps["dx_identity"],
+                     "5. correlate (⋆) with the turned filters, i.e. dz ∗ W; cut the forward padding P away → dx", True),
             MapGroup("dx_kernel", maps["dx_kernel"], "dx from the kernels (conv2d_backward)", True),
             MapGroup("dx_diff", maps["dx_diff"],
                      f"difference, on dx's colour scale (largest |·| = {np.abs(maps['dx_diff']).max():.1e})",
@@ -46,10 +47,10 @@ def _groups(maps, x, dz, w, mode):
         ]
     scale = float(np.abs(maps["dw_kernel"]).max()) or 1e-12
     return [
-        MapGroup("x", x, "1. the layer's input maps y(l−1, m)", False),
+        MapGroup("x", x, "1. the layer's input maps x(m) (the slides' y(l−1, m))", False),
         MapGroup("dz", dz, "2. dz(l, n)", True),
         MapGroup("dz_dilated", maps["dz_dilated"], "3. dz dilated by the stride", True),
-        MapGroup("dw_identity", maps["dw_identity"], "4. input ⋆ dilated dz, stride 1 → dW(m, n)", True),
+        MapGroup("dw_identity", maps["dw_identity"], "4. x(m) ⋆ dilate(dz(n)), stride 1 → dW(m, n)", True),
         MapGroup("dw_kernel", maps["dw_kernel"], "dW from the kernels (conv2d_backward)", True),
         MapGroup("dw_diff", maps["dw_diff"],
                  f"difference, on dW's colour scale (largest |·| = {np.abs(maps['dw_diff']).max():.1e})",
@@ -72,7 +73,8 @@ class IdentityView(FilledWhenShown, QtWidgets.QWidget):
             "The backward pass of a convolution is made of convolutions too: the same gradients, "
             "worked out the textbook way one step at a time, next to the fast kernels' result.")
         intro.setToolTip("The difference should be zero up to rounding (about 1e-7 in float32, 1e-16 in "
-                         "float64). The recipe follows the CMU 11-785 slides (text 002).")
+                         "float64). The recipe follows the CMU 11-785 slides “Deep Neural Networks: "
+                         "Convolutional Networks III”.")
         intro.setWordWrap(True)
         lay.addWidget(intro)
         row = QtWidgets.QHBoxLayout()

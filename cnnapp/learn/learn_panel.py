@@ -12,13 +12,14 @@ from PySide6 import QtWidgets
 from .examples_view import WorkedExamplesView
 from .gradcheck_view import GradCheckView
 from .identity_view import IdentityView
+from .notation_view import NotationView
 from .quiz_view import ConceptChecksView
 
 __all__ = ["LearnPanel"]
 
 
 class LearnPanel(QtWidgets.QWidget):
-    """Sub-tabs: Worked examples, Concept checks, Gradient check, Identities."""
+    """Sub-tabs: Worked examples, Concept checks, Gradient check, Identities, Notation (the legend)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -31,10 +32,12 @@ class LearnPanel(QtWidgets.QWidget):
         self.quiz = ConceptChecksView()
         self.gradcheck = GradCheckView()
         self.identities = IdentityView()
+        self.notation = NotationView()
         self.tabs.addTab(self.examples, "Worked examples")
         self.tabs.addTab(self.quiz, "Concept checks")
         self.tabs.addTab(self.gradcheck, "Gradient check")
         self.tabs.addTab(self.identities, "Identities")
+        self.tabs.addTab(self.notation, "Notation")
         lay.addWidget(self.tabs)
         # the identity view follows the multi-channel worked example as it is edited
         page = self.examples.page("multichannel")

@@ -126,7 +126,7 @@ def maxpool_backward_terms(dy, argmax, input_hw, size, stride, ch, iy, ix, *, va
         won = int(argmax[ch, oy, ox]) == flat
         g = float(dy[ch, oy, ox])
         wr, wc = divmod(int(argmax[ch, oy, ox]), W)
-        terms.append(Term(f"dy({ch},{oy},{ox}) · [winner]", (g, 1.0 if won else 0.0),
+        terms.append(Term(f"dy({ch},{oy},{ox}) · " + ("[winner]" if won else "[lost]"), (g, 1.0 if won else 0.0),
                           g if won else 0.0, (mk_ref(keys, prefix, "dy", (ch, oy, ox)), None),
                           chosen=won,
                           note="this pixel won the window" if won else f"the window chose ({wr},{wc})"))
