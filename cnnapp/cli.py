@@ -195,6 +195,7 @@ def _train(args) -> int:
         cnncore.set_num_threads(args.threads)
 
     X, y, source = _data(args, "train")
+    _name_classes(net, args.data)
     from cnncore.datasets import held_out_split
 
     # The one held-out rule the app uses too (cnncore.datasets.held_out_split).
@@ -243,7 +244,7 @@ def _train(args) -> int:
 def _data(args, command: str):
     """``(X, y, description)`` of ``--images/--labels`` or ``--data`` (the table in
     :mod:`cnncore.datasets.sources`, the same the app offers)."""
-    from cnncore.datasets import SourceError, load_source
+    from cnncore.datasets import DOWNLOADS, SourceError, load_source
 
     if (args.images is None) != (args.labels is None):
         raise CliError(f"{command}: --images and --labels go together")
@@ -265,8 +266,26 @@ def _data(args, command: str):
     except SourceError as e:
         raise CliError(f"{command}: {e}") from None
     finally:
-        if tty and args.data == "mnist":
+        if tty and args.data in DOWNLOADS:
             print("\r\033[K", end="", file=sys.stderr)
+
+
+def _name_classes(net, key) -> None:
+    """A network trained on ``--data key`` carries its class names (digits for --images/--labels)."""
+    if key is not None:
+        from cnncore.datasets.sources import source
+
+        src = source(key)
+        net.learns(src.classes, src.dataset)
+
+
+def _legend(net) -> str:
+    """``"classes: 0 T-shirt/top, 1 Trouser, …"`` for a network that learnt something else than digits."""
+    from cnncore.architecture import DIGIT_CLASSES
+
+    if tuple(net.classes) == DIGIT_CLASSES:
+        return ""
+    return f"classes ({net.dataset or 'named in the model'}): " + ", ".join(f"{i} {c}" for i, c in enumerate(net.classes))
 
 
 def _held_out(args, X, y):
@@ -305,6 +324,8 @@ def _cmd_eval(args) -> int:
         raise CliError(f"eval: images are {X.shape[1]}×{X.shape[2]}, the model needs {net.input_shape}")
     loss, acc, confusion, wrong, _ = evaluate(net, X, y)
     print(f"{len(X)} images{which}, loss {loss:.4f}, {len(wrong)} wrong")
+    if _legend(net):
+        print(_legend(net))
     print("confusion matrix (rows: true digit, columns: predicted digit)")
     print("      " + "".join(f"{p:>6}" for p in range(10)) + "   recall")
     for t in range(10):
@@ -342,7 +363,13 @@ def _cmd_predict(args) -> int:
     if net.input_shape != (1, 28, 28):
         raise CliError(f"predict: the model needs inputs of {net.input_shape}, images give (1, 28, 28)")
     p = net.predict_proba(x[None, None])[0]
-    print(f"digit: {int(np.argmax(p))}")
+    best = int(np.argmax(p))
+    if _legend(net):
+        print(f"class: {best} {net.classes[best]} ({net.dataset or 'named in the model'})")
+        for d in range(10):
+            print(f"{d} {net.classes[d]}: {p[d]:.4f}")
+        return 0
+    print(f"digit: {best}")
     for d in range(10):
         print(f"{d}: {p[d]:.4f}")
     return 0

@@ -40,10 +40,12 @@ from .limits import (MAX_ACTIVATIONS, MAX_ARCH_TEXT, MAX_FIELD, MAX_INT_DIGITS, 
 
 __all__ = [
     "ArchitectureError", "LayerSummary", "parse_architecture", "summarize", "infer_shapes",
-    "to_json", "describe_layer", "PRESETS", "DEFAULT_PRESET", "preset", "NUM_CLASSES",
+    "to_json", "describe_layer", "PRESETS", "DEFAULT_PRESET", "preset", "NUM_CLASSES", "DIGIT_CLASSES",
 ]
 
 NUM_CLASSES = 10
+#: The class names of a network that learnt digits (every model file from before class names).
+DIGIT_CLASSES = tuple(str(d) for d in range(NUM_CLASSES))
 
 _TOP_KEYS = {"input", "layers", "name", "description"}
 #: The layer types, in the order menus list them (each is a class in cnncore.layers).

@@ -7,6 +7,8 @@ Keys::
     L{i}.W        conv (F, C, KH, KW) or dense (units, inputs), as in PyTorch
     L{i}.b        (F,) or (units,)
     history       JSON text: a list of per-epoch records (may be "[]")
+    classes       optional JSON text: the names of the 10 classes (absent: the digits 0–9)
+    dataset       optional text: the data set the classes come from ("Fashion-MNIST"; absent: "")
     opt.*         optional optimizer state (written when an optimizer is passed)
 
 Files are read with ``allow_pickle=False`` and written to a temporary file that
@@ -24,7 +26,7 @@ import numpy as np
 from ._atomic import atomic_savez
 from ._safeio import UnreadableFile, member_text, npz_members, open_regular, read_member, why_unreadable
 from .limits import MAX_ARCH_TEXT, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS
-from .architecture import ArchitectureError, to_json
+from .architecture import DIGIT_CLASSES, ArchitectureError, to_json
 from .network import Network
 
 __all__ = ["save_model", "load_model", "ModelFileError", "FORMAT"]
@@ -52,6 +54,9 @@ def save_model(path, net: Network, history=None, optimizer=None) -> None:
         raise ValueError(f"history must be JSON-serialisable: {e}") from None
     arrays = {"format": np.array(FORMAT), "architecture": np.array(to_json(net.spec)),
               "history": np.array(history_text)}
+    if tuple(net.classes) != DIGIT_CLASSES or net.dataset:
+        arrays["classes"] = np.array(json.dumps(list(net.classes), ensure_ascii=False))
+        arrays["dataset"] = np.array(net.dataset)
     for k, v in net.params().items():
         arrays[k] = np.array(v, copy=True)
     state = getattr(net, "optimizer_state", None)
@@ -64,7 +69,9 @@ def save_model(path, net: Network, history=None, optimizer=None) -> None:
 
 _MEMBER_LIMIT = 4 * MAX_LAYERS + 16               # L*.W/b, opt.m/v.*, and the few text entries
 _BYTES_LIMIT = 4 * MAX_PARAMS * 8 + MAX_HISTORY_TEXT * 4 + MAX_ARCH_TEXT * 4
-_TEXT_LIMITS = {"format": 64, "architecture": MAX_ARCH_TEXT, "history": MAX_HISTORY_TEXT, "opt.name": 64}
+_TEXT_LIMITS = {"format": 64, "architecture": MAX_ARCH_TEXT, "history": MAX_HISTORY_TEXT, "opt.name": 64,
+                "classes": 2000, "dataset": 200}
+_CLASS_NAME_LIMIT = 40
 
 
 def _open(path):
@@ -105,7 +112,7 @@ def _check_entries(path, members) -> None:
     if "architecture" not in members:
         hint = " (it looks like a backprop trace)" if "input" in members and "probs" in members else ""
         raise ModelFileError(f"{path}: no 'architecture' entry, so this is not a model file{hint}")
-    allowed = {"format", "architecture", "history"}
+    allowed = {"format", "architecture", "history", "classes", "dataset"}
     unexpected = sorted(k for k in members if k not in allowed and not _PARAM_KEY.fullmatch(k) and not k.startswith("opt."))
     if unexpected:
         hint = " (it looks like a backprop trace, not a model)" if "probs" in members else ""
@@ -186,6 +193,25 @@ def _history(path, zf, members) -> list:
     return history
 
 
+def _classes(path, zf, members, net: Network) -> None:
+    """The class names and data set (digits and "" for a file from before they were saved)."""
+    text = _text(path, zf, members, "classes")
+    dataset = _text(path, zf, members, "dataset", "")
+    if text is None:
+        net.learns(DIGIT_CLASSES, dataset)
+        return
+    try:
+        classes = json.loads(text)
+    except ValueError:
+        classes = None
+    if (not isinstance(classes, list) or len(classes) != net.num_classes
+            or not all(isinstance(c, str) and 0 < len(c) <= _CLASS_NAME_LIMIT and c.isprintable() for c in classes)):
+        raise ModelFileError(f"{path}: 'classes' must list {net.num_classes} short names")
+    if not dataset.isprintable():
+        raise ModelFileError(f"{path}: 'dataset' must be a line of text")
+    net.learns(classes, dataset)
+
+
 def load_model(path) -> Network:
     """Read a model written by :func:`save_model`; returns a :class:`Network` with ``.history``.
 
@@ -216,5 +242,6 @@ def _load(path, zf, members) -> Network:
     net = _network(path, zf, members)
     net.set_params(_weights(path, zf, members, net))
     net.history = _history(path, zf, members)
+    _classes(path, zf, members, net)
     net.optimizer_state = _optimizer_state(path, zf, members, net)
     return net

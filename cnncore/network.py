@@ -16,7 +16,7 @@ import copy
 
 import numpy as np
 
-from .architecture import NUM_CLASSES, infer_shapes, parse_architecture
+from .architecture import DIGIT_CLASSES, NUM_CLASSES, infer_shapes, parse_architecture
 from .layers import Layer, build_layer
 from .tracekeys import layer_key
 
@@ -77,6 +77,10 @@ class Network:
         shapes = infer_shapes(self.spec)
         self.input_shape = tuple(self.spec["input"])
         self.num_classes = NUM_CLASSES
+        #: The name of each output class and the data set they come from ("" for digits of no
+        #: particular set); set when training starts, kept in the model file.
+        self.classes: tuple[str, ...] = DIGIT_CLASSES
+        self.dataset = ""
         self._build(shapes)
         self.history: list[dict] = []
         #: The state its optimizer left (``opt.*`` entries of a model file without the prefix, see
@@ -152,6 +156,13 @@ class Network:
         for k, v in values.items():
             own[k][...] = v
 
+    def learns(self, classes, dataset: str = "") -> None:
+        """Name the output classes (``NUM_CLASSES`` short texts) and the data set they come from."""
+        classes = tuple(str(c) for c in classes)
+        if len(classes) != self.num_classes:
+            raise ValueError(f"a network has {self.num_classes} classes, not {len(classes)}")
+        self.classes, self.dataset = classes, str(dataset)
+
     def num_params(self) -> int:
         return sum(int(p.size) for p in self.params().values())
 
@@ -163,6 +174,7 @@ class Network:
         other.seed = self.seed
         other.input_shape = self.input_shape
         other.num_classes = self.num_classes
+        other.classes, other.dataset = self.classes, self.dataset
         other._build([(l.in_shape, l.out_shape) for l in self.layers])
         np.copyto(other.flat_params, self.flat_params)
         other.history = copy.deepcopy(self.history)

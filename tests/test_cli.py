@@ -228,7 +228,7 @@ def test_mnist_download_failure_is_one_line(tmp_path, capsys, monkeypatch):
     def fail(*args, **kwargs):
         raise ds.FetchError("every mirror failed (test)")
 
-    monkeypatch.setattr(ds, "load_mnist", fail)
+    monkeypatch.setattr(ds, "load_download", fail)
     rc = main(["train", "--data", "mnist", "--out", str(tmp_path / "m.npz")])
     err = capsys.readouterr().err
     assert rc == 2 and "could not get MNIST: every mirror failed" in err and len(err.strip().splitlines()) == 1

@@ -6,7 +6,9 @@ All images are uint8 ``(N, 28, 28)`` in MNIST's convention (0 = background,
 images into the network's float32 ``(N, 1, 28, 28)`` input in [0, 1].
 
 * :func:`read_idx`, :func:`load_idx_pair`, :class:`IDXError`: MNIST's IDX files.
-* :func:`fetch_mnist`, :func:`load_mnist`, :data:`MNIST_MIRRORS`: the full MNIST, downloaded on request.
+* :func:`fetch_mnist`, :func:`load_mnist`, :data:`MNIST_MIRRORS`: the full MNIST, downloaded on request;
+  :data:`DOWNLOADS`, :func:`fetch_download`, :func:`load_download`: the same for Fashion-MNIST and
+  Kuzushiji-MNIST.
 * :func:`generated_digits`: handwriting-like digits made offline, deterministic by seed.
 * :class:`DrawingsDataset`: the user's own labelled drawings, saved atomically.
 * :func:`preprocess_drawing`: a canvas drawing brought to MNIST's convention.
@@ -19,7 +21,8 @@ from __future__ import annotations
 from .drawings import DrawingsDataset, DrawingsFileError
 from .generated import generated_digits
 from .idx import IDXError, load_idx_pair, read_idx
-from .mnist import MNIST_FILES, MNIST_MD5, MNIST_MIRRORS, FetchError, fetch_mnist, load_mnist
+from .mnist import (DOWNLOADS, MNIST_FILES, MNIST_MD5, MNIST_MIRRORS, Download, FetchError, fetch_download,
+                    fetch_mnist, load_download, load_mnist)
 from .paths import SHARED_MNIST_IMAGES, SHARED_MNIST_LABELS, shared_mnist_dir, user_data_dir
 from .preprocess import preprocess_drawing, to_input
 from .sources import (DRAWINGS_FILE, SOURCES, DataSource, SourceError, available_sources, held_out_split,
@@ -28,6 +31,7 @@ from .sources import (DRAWINGS_FILE, SOURCES, DataSource, SourceError, available
 __all__ = [
     "IDXError", "read_idx", "load_idx_pair",
     "MNIST_MIRRORS", "MNIST_MD5", "MNIST_FILES", "FetchError", "fetch_mnist", "load_mnist",
+    "DOWNLOADS", "Download", "fetch_download", "load_download",
     "generated_digits",
     "DrawingsDataset", "DrawingsFileError",
     "preprocess_drawing", "to_input",

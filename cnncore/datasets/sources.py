@@ -20,6 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..architecture import DIGIT_CLASSES
+from .mnist import DOWNLOADS
+
 __all__ = ["DataSource", "SOURCES", "SourceError", "DRAWINGS_FILE", "available_sources", "source",
            "load_source", "held_out_split"]
 
@@ -38,12 +41,31 @@ class DataSource:
     help: str       # one phrase for ``cnnapp ... --help``
     files: bool = False     # the user names the files (IDX images and labels)
 
+    @property
+    def download(self):
+        """The :class:`~cnncore.datasets.mnist.Download` behind a downloaded source, else ``None``."""
+        return DOWNLOADS.get(self.key)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The name of each label 0..9 (digits, but for Fashion-MNIST and Kuzushiji-MNIST)."""
+        return self.download.classes if self.download else DIGIT_CLASSES
+
+    @property
+    def dataset(self) -> str:
+        """The data set's name for a model trained on it ("" for digits of no particular set)."""
+        return self.download.title if self.download else ""
+
 
 SOURCES: tuple[DataSource, ...] = (
     DataSource("generated", "Generated digits (offline)", "handwriting-like digits made on the spot (offline)"),
     DataSource("drawings", "My drawings", "the digits you drew and labelled on the Draw tab"),
     DataSource("shared", "MNIST subset beside the project", "the 8,000 real digits of ../shared (checkout only)"),
     DataSource("mnist", "MNIST (download, 60,000 digits)", "the full MNIST training set (downloaded once)"),
+    DataSource("fashion", "Fashion-MNIST (download, 60,000 clothes)",
+               "Zalando's 28×28 pictures of clothes and shoes in ten classes (downloaded once)"),
+    DataSource("kmnist", "Kuzushiji-MNIST (download, 60,000 characters)",
+               "ten cursive Japanese hiragana from old books (downloaded once)"),
     DataSource("idx", "IDX folder…", "an images file and a labels file in MNIST's IDX format", files=True),
 )
 
@@ -79,12 +101,13 @@ def _load_files(key: str, files, progress):
         if folder is None:
             raise SourceError("no data source 'shared' in this installation")
         return load_idx_pair(folder / SHARED_MNIST_IMAGES, folder / SHARED_MNIST_LABELS), "the shared MNIST subset"
-    if key == "mnist":
+    if key in DOWNLOADS:
         from .. import datasets   # looked up on the package, where tests may stand in for it
+        title = DOWNLOADS[key].title
         try:
-            return datasets.load_mnist("train", progress=progress), "MNIST (training set)"
+            return datasets.load_download(key, "train", progress=progress), f"{title} (training set)"
         except OSError as e:
-            raise SourceError(f"could not get MNIST: {e}") from None
+            raise SourceError(f"could not get {title}: {e}") from None
     raise SourceError("name the IDX images and labels files")
 
 
@@ -94,9 +117,10 @@ def load_source(key: str, *, count: int | None = None, seed: int = 0, files=None
 
     ``count``: how many digits to generate ("generated", default 10,000), or at most how many to
     use, the first in file order (every other source; default all). ``seed``: the generated
-    digits' seed. ``files``: ``(images, labels)`` paths for "idx", or the already fetched MNIST
-    files for "mnist". ``drawings``: the drawings file (default :data:`DRAWINGS_FILE` in the user
-    data folder). ``progress``: MNIST download progress (see :func:`cnncore.datasets.fetch_mnist`).
+    digits' seed. ``files``: ``(images, labels)`` paths for "idx", or the already fetched files of
+    a downloaded set ("mnist", "fashion", "kmnist"). ``drawings``: the drawings file (default
+    :data:`DRAWINGS_FILE` in the user data folder). ``progress``: download progress (see
+    :func:`cnncore.datasets.fetch_download`).
     """
     source(key)
     if key == "generated":
