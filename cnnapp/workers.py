@@ -210,14 +210,16 @@ class _Cancelled(Exception):
 
 
 class DownloadWorker(_ThreadWorker):
-    """Fetches MNIST with ``cnncore.datasets.fetch_mnist`` (checksums, cache in the data folder)."""
+    """Fetches a downloadable set (``key``: MNIST, Fashion-MNIST, Kuzushiji-MNIST) with
+    ``cnncore.datasets.fetch_download`` (checksums, cache in the data folder)."""
 
     progress = QtCore.Signal(object, object, str)    # done bytes, total bytes (or None), file name
     finished = QtCore.Signal(object)                  # dict name -> path
     failed = QtCore.Signal(str)
 
-    def __init__(self, cache_dir=None, mirrors=None, checksums=None):
+    def __init__(self, cache_dir=None, mirrors=None, checksums=None, key: str = "mnist"):
         super().__init__()
+        self.key = key
         self.cache_dir = cache_dir
         self.mirrors = mirrors
         self.checksums = checksums
@@ -225,20 +227,21 @@ class DownloadWorker(_ThreadWorker):
         self._cancelled = False
 
     def cancel(self) -> None:
-        """Stop at the next chunk (thread-safe); fetch_mnist then removes the partial file."""
+        """Stop at the next chunk (thread-safe); fetch_download then removes the partial file."""
         self._cancelled = True
 
     def _run(self) -> None:
         try:
-            from cnncore.datasets import fetch_mnist
+            from cnncore.datasets import fetch_download
             kw = {"cache_dir": self.cache_dir, "progress": self._progress}
             if self.mirrors is not None:
                 kw["mirrors"] = self.mirrors
             if self.checksums is not None:
                 kw["checksums"] = self.checksums
-            paths = fetch_mnist(**kw)
+            paths = fetch_download(self.key, **kw)
         except Exception as e:  # noqa: BLE001
-            self.failed.emit(f"Could not download MNIST: {e}")
+            from cnncore.datasets import DOWNLOADS
+            self.failed.emit(f"Could not download {DOWNLOADS[self.key].title}: {e}")
             return
         self.finished.emit(paths)
 

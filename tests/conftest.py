@@ -13,7 +13,10 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # test the working tree (built in place) without installing it
+# Test the working tree (built in place) without installing it; an installed copy (a wheel)
+# instead when the checkout has no built kernels (cibuildwheel) or CNNLAB_TEST_INSTALLED=1.
+_BUILT_HERE = any(p.suffix in (".so", ".pyd") for p in (REPO / "cnncore").glob("_kernels*"))
+if _BUILT_HERE and not os.environ.get("CNNLAB_TEST_INSTALLED") and str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 # GUI tests run offscreen (each GUI test file sets QT_QPA_PLATFORM=offscreen unless it is set).
@@ -24,6 +27,11 @@ if os.environ.get("CNNLAB_TEST_PLATFORM"):
 import cnncore  # noqa: E402,F401  (before NumPy: it sets the thread environment)
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+
+def pytest_report_header(config):
+    return f"cnncore imported from {Path(cnncore.__file__).parent}"
+
 
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 SHARED_IMAGES = SHARED_MNIST / "mnist8k-images-idx3-ubyte.gz"

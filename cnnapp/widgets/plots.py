@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
 from .heatmap import SEQ_LUT
 
@@ -23,6 +23,32 @@ def _style_plot(plot: pg.PlotItem, title: str, left: str, bottom: str) -> None:
     # six times dearer, and these plots repaint while training runs. Fixed reference lines
     # (_guides) are drawn where a scale is known in advance.
     plot.setMenuEnabled(False)
+
+
+def class_ticks(classes, offset: float = 0.0) -> list:
+    """Axis ticks naming the ten classes. Digits stand side by side; longer names (Fashion-MNIST's
+    "Ankle boot") take turns on two lines, so neighbours do not overlap."""
+    names = [str(c) for c in classes]
+    if all(len(n) <= 2 for n in names):
+        return [[(i + offset, n) for i, n in enumerate(names)]]
+    return [[(i + offset, n if i % 2 == 0 else "\n" + n) for i, n in enumerate(names)]]
+
+
+def _name_axis(axis: pg.AxisItem, ticks, classes) -> None:
+    """Put class names on an axis, every one shown (the end ones may reach past the plot), with
+    room for two lines below or the longest name beside."""
+    axis.setTicks(ticks)
+    digits = _is_digits(classes)
+    axis.setStyle(hideOverlappingLabels=digits)
+    if axis.orientation == "left":
+        width = QtGui.QFontMetrics(axis.font()).horizontalAdvance(max(classes, key=len))
+        axis.setWidth(None if digits else width + 34)
+    else:
+        axis.setHeight(None if digits else 2 * QtGui.QFontMetrics(axis.font()).height() + 30)
+
+
+def _is_digits(classes) -> bool:
+    return [str(c) for c in classes] == [str(i) for i in range(10)]
 
 
 def _guides(plot: pg.PlotItem, values) -> None:
@@ -56,6 +82,20 @@ class ProbabilityPlot(pg.PlotWidget):
         self._text = pg.TextItem("", color=(40, 40, 40), anchor=(0.5, 1.0))
         p.addItem(self._text)
         self._probs = np.zeros(10)
+
+    def set_classes(self, classes) -> None:
+        """Name the bars (the digits, or another data set's classes)."""
+        classes = tuple(str(c) for c in classes)
+        if classes == getattr(self, "_classes", None):
+            return
+        self._classes = classes
+        p = self.getPlotItem()
+        _name_axis(p.getAxis("bottom"), class_ticks(classes), classes)
+        p.getAxis("bottom").setLabel("digit" if _is_digits(classes) else "class", color="#333")
+        edge = 0.6 if _is_digits(classes) else 1.1      # room for the end names
+        p.setXRange(-edge, 9 + edge, padding=0)
+        self.setToolTip(f"How sure the network is about each {'digit' if _is_digits(classes) else 'class'} "
+                        "(softmax probabilities).")
 
     def set_probabilities(self, probs) -> None:
         if probs is None:
@@ -232,6 +272,18 @@ class ConfusionPlot(pg.PlotWidget):
         p.setRange(xRange=(0, 10), yRange=(0, 10), padding=0.02)
         self._labels = []          # the 100 count labels, made on the first real matrix
         self.set_matrix(np.zeros((10, 10), dtype=int))
+
+    def set_classes(self, classes) -> None:
+        """Name the rows and columns (the digits, or another data set's classes)."""
+        classes = tuple(str(c) for c in classes)
+        if classes == getattr(self, "_classes", None):
+            return
+        self._classes = classes
+        p, what = self.getPlotItem(), "digit" if _is_digits(classes) else "class"
+        _name_axis(p.getAxis("bottom"), class_ticks(classes, 0.5), classes)
+        _name_axis(p.getAxis("left"), [[(i + 0.5, c) for i, c in enumerate(classes)]], classes)
+        p.getAxis("left").setLabel(f"true {what}", color="#333")
+        p.getAxis("bottom").setLabel(f"predicted {what}", color="#333")
 
     def set_matrix(self, m) -> None:
         m = np.asarray(m)
