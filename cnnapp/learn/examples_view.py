@@ -45,6 +45,20 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
 
         top = QtWidgets.QVBoxLayout(self)
         top.setContentsMargins(4, 4, 4, 4)
+        top.addLayout(self._build_head())
+        for w in self._build_notes():
+            top.addWidget(w)
+        split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
+        split.addWidget(self._build_grids())
+        split.addWidget(self._build_written_out())
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        top.addWidget(split, 1)
+        self.pending = True       # the grids are filled the first time the page is shown
+
+    def _build_head(self) -> QtWidgets.QHBoxLayout:
+        """The title, a box per setting of the example, Reset numbers."""
+        example = self.example
         head = QtWidgets.QHBoxLayout()
         self.title = title = QtWidgets.QLabel(example.heading())
         title.setObjectName("exampleTitle")
@@ -71,59 +85,59 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         self.reset_button.setToolTip("Put back the example's original numbers and settings")
         self.reset_button.clicked.connect(self.reset)
         head.addWidget(self.reset_button)
-        top.addLayout(head)
-        summary = QtWidgets.QLabel(example.summary)
+        return head
+
+    def _build_notes(self) -> tuple:
+        """The summary, the credit, the status line and the legend, one under the other."""
+        summary = QtWidgets.QLabel(self.example.summary)
         summary.setWordWrap(True)
-        top.addWidget(summary)
-        credit = QtWidgets.QLabel(f"<i>{example.credit}</i>")
+        credit = QtWidgets.QLabel(f"<i>{self.example.credit}</i>")
         credit.setStyleSheet("color: #666;")
         credit.setWordWrap(True)
-        top.addWidget(credit)
         self.status = QtWidgets.QLabel("Double-click a number in an editable grid to change it.")
         self.status.setObjectName("exampleStatus")
         self.status.setStyleSheet("color: #225;")
-        top.addWidget(self.status)
         legend = QtWidgets.QLabel("Orange frame: the numbers the selected element was computed from. "
                                   "Orange corner: the winner of a max-pool window. Cell colours: red "
                                   "positive, blue negative, white zero.")
         legend.setStyleSheet("color: #666;")
         legend.setWordWrap(True)
-        top.addWidget(legend)
+        return summary, credit, self.status, legend
 
-        split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
+    def _build_grids(self) -> QtWidgets.QScrollArea:
+        """The editable grids, then the computed ones, in the rows :data:`_ROWS` gives."""
+        example = self.example
         left = QtWidgets.QWidget()
         ll = QtWidgets.QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 6, 0)
         rows = _ROWS.get(example.key, {})
         ll.addWidget(self._section("Numbers you can edit"))
         for row in rows.get("edit", [[n] for n in example.editable]):
-            line = QtWidgets.QHBoxLayout()
-            line.setSpacing(24)
-            for name in row:
-                v = ArrayView(name, example.labels[name], editable=True)
-                v.edited.connect(lambda idx, val, n=name: self._on_edit(n, idx, val))
-                v.picked.connect(lambda idx, n=name: self._on_pick(n, idx))
-                line.addWidget(v, 0, QtCore.Qt.AlignTop)
-                self.views[name] = v
-            line.addStretch(1)
-            ll.addLayout(line)
+            ll.addLayout(self._grid_row(row, editable=True))
         ll.addWidget(self._section("Computed by the kernels (click a number to see its sum)"))
         for row in rows.get("shown", [[n] for n in example.shown]):
-            line = QtWidgets.QHBoxLayout()
-            line.setSpacing(24)
-            for name in row:
-                v = ArrayView(name, example.labels[name], editable=False)
-                v.picked.connect(lambda idx, n=name: self._on_pick(n, idx))
-                line.addWidget(v, 0, QtCore.Qt.AlignTop)
-                self.views[name] = v
-            line.addStretch(1)
-            ll.addLayout(line)
+            ll.addLayout(self._grid_row(row, editable=False))
         ll.addStretch(1)
         scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(left)
-        split.addWidget(scroll)
+        return scroll
 
+    def _grid_row(self, names, editable: bool) -> QtWidgets.QHBoxLayout:
+        line = QtWidgets.QHBoxLayout()
+        line.setSpacing(24)
+        for name in names:
+            v = ArrayView(name, self.example.labels[name], editable=editable)
+            if editable:
+                v.edited.connect(lambda idx, val, n=name: self._on_edit(n, idx, val))
+            v.picked.connect(lambda idx, n=name: self._on_pick(n, idx))
+            line.addWidget(v, 0, QtCore.Qt.AlignTop)
+            self.views[name] = v
+        line.addStretch(1)
+        return line
+
+    def _build_written_out(self) -> QtWidgets.QWidget:
+        """The equations written out with the current numbers, and the arithmetic panel."""
         right = QtWidgets.QWidget()
         rl = QtWidgets.QVBoxLayout(right)
         rl.setContentsMargins(6, 0, 0, 0)
@@ -136,11 +150,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         rl.addWidget(self.lines, 3)
         self.arithmetic = ArithmeticPanel()
         rl.addWidget(self.arithmetic, 2)
-        split.addWidget(right)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        top.addWidget(split, 1)
-        self.pending = True       # the grids are filled the first time the page is shown
+        return right
 
     def fill(self) -> None:
         """Put the example's numbers into the grids and select its first element (once)."""

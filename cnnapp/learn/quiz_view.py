@@ -45,6 +45,12 @@ class ConceptChecksView(QtWidgets.QWidget):
         self.current = 0
 
         lay = QtWidgets.QHBoxLayout(self)
+        lay.addLayout(self._build_question_list())
+        lay.addLayout(self._build_question_side(error), 1)
+        self._fill_list()
+
+    def _build_question_list(self) -> QtWidgets.QVBoxLayout:
+        """How far the user got, the list of questions, Forget my answers."""
         left = QtWidgets.QVBoxLayout()
         self.progress = QtWidgets.QLabel("")
         self.progress.setObjectName("quizProgress")
@@ -61,8 +67,10 @@ class ConceptChecksView(QtWidgets.QWidget):
         self.reset_button.setToolTip("Clear the record of which questions you answered")
         self.reset_button.clicked.connect(self.reset_progress)
         left.addWidget(self.reset_button)
-        lay.addLayout(left)
+        return left
 
+    def _build_question_side(self, error: str | None) -> QtWidgets.QVBoxLayout:
+        """The topic and question (or why there are none), the answers, check and next, feedback."""
         right = QtWidgets.QVBoxLayout()
         self.topic = QtWidgets.QLabel("")
         self.topic.setObjectName("quizTopic")
@@ -82,6 +90,22 @@ class ConceptChecksView(QtWidgets.QWidget):
         self.group = QtWidgets.QButtonGroup(self)
         self.buttons: list[QtWidgets.QRadioButton] = []
         right.addWidget(self.answer_box)
+        right.addLayout(self._build_answer_buttons())
+        self.feedback = QtWidgets.QLabel("")
+        self.feedback.setObjectName("quizFeedback")
+        self.feedback.setWordWrap(True)
+        self.feedback.setTextFormat(QtCore.Qt.RichText)
+        self.feedback.setMaximumWidth(900)
+        self.feedback.setStyleSheet("QLabel { padding: 6px; }")
+        right.addWidget(self.feedback)
+        self.credit = QtWidgets.QLabel("")
+        self.credit.setWordWrap(True)
+        self.credit.setStyleSheet("color: #666;")
+        right.addWidget(self.credit)
+        right.addStretch(1)
+        return right
+
+    def _build_answer_buttons(self) -> QtWidgets.QHBoxLayout:
         row = QtWidgets.QHBoxLayout()
         self.check_button = QtWidgets.QPushButton("Check answer")
         self.check_button.setObjectName("quizCheck")
@@ -95,21 +119,10 @@ class ConceptChecksView(QtWidgets.QWidget):
         row.addWidget(self.check_button)
         row.addWidget(self.next_button)
         row.addStretch(1)
-        right.addLayout(row)
-        self.feedback = QtWidgets.QLabel("")
-        self.feedback.setObjectName("quizFeedback")
-        self.feedback.setWordWrap(True)
-        self.feedback.setTextFormat(QtCore.Qt.RichText)
-        self.feedback.setMaximumWidth(900)
-        self.feedback.setStyleSheet("QLabel { padding: 6px; }")
-        right.addWidget(self.feedback)
-        self.credit = QtWidgets.QLabel("")
-        self.credit.setWordWrap(True)
-        self.credit.setStyleSheet("color: #666;")
-        right.addWidget(self.credit)
-        right.addStretch(1)
-        lay.addLayout(right, 1)
+        return row
 
+    def _fill_list(self) -> None:
+        """One line per question; start at the first one not yet answered right."""
         for i, q in enumerate(self.questions):
             self.list.addItem(QtWidgets.QListWidgetItem(f"{i + 1}. {q.topic}"))
         self.list.currentRowChanged.connect(self.show_question)

@@ -23,24 +23,26 @@ class BuildView(QtWidgets.QWidget):
         # Replaced in tests; asks before throwing trained weights away.
         self.confirm = self._ask
 
-        bar = QtWidgets.QHBoxLayout()
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addLayout(self._build_bar())
+        self.input_label = QtWidgets.QLabel("Input: 1 × 28 × 28 (one grey 28×28 image)")
+        self.input_label.setToolTip("The shape of one input image: channels × height × width")
+        lay.addWidget(self.input_label)
+        lay.addWidget(self.editor, 1)
+        lay.addWidget(self._build_status())
+        lay.addLayout(self._build_apply_row())
+        self._fill_presets()
+        self.state.networkChanged.connect(self._on_network)
+        self._on_network()
+
+    def _build_bar(self) -> QtWidgets.QHBoxLayout:
+        """Presets; add, remove and move layers; open and save the architecture."""
         self.preset_combo = QtWidgets.QComboBox()
         self.preset_combo.setObjectName("presetCombo")
         self.preset_combo.setToolTip("Ready-made architectures to start from")
         load_preset = QtWidgets.QPushButton("Load preset")
         load_preset.setToolTip("Replace the table by the chosen preset")
         load_preset.clicked.connect(lambda: self.load_preset(self.preset_combo.currentText()))
-        add = QtWidgets.QToolButton()
-        add.setText("Add layer")
-        add.setObjectName("addLayerButton")
-        add.setToolTip("Insert a layer below the selected one (Ctrl+Shift+A)")
-        add.setPopupMode(QtWidgets.QToolButton.InstantPopup)
-        menu = QtWidgets.QMenu(add)
-        for kind, cls in LAYER_TYPES.items():
-            act = menu.addAction(cls.title)
-            act.triggered.connect(lambda _=False, k=kind: self.editor.add_layer(k))
-        add.setMenu(menu)
-        QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Shift+A"), self, add.showMenu)
         remove = QtWidgets.QPushButton("Remove")
         remove.setObjectName("removeLayerButton")
         remove.setToolTip("Delete the selected layer")
@@ -59,23 +61,42 @@ class BuildView(QtWidgets.QWidget):
         save_b = QtWidgets.QPushButton("Save…")
         save_b.setToolTip("Save this architecture as JSON")
         save_b.clicked.connect(self.save_dialog)
+        bar = QtWidgets.QHBoxLayout()
         for w in (QtWidgets.QLabel("Preset"), self.preset_combo, load_preset):
             bar.addWidget(w)
         bar.addSpacing(16)
-        for w in (add, remove, up, down):
+        for w in (self._build_add_button(), remove, up, down):
             bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(open_b)
         bar.addWidget(save_b)
+        return bar
 
-        self.input_label = QtWidgets.QLabel("Input: 1 × 28 × 28 (one grey 28×28 image)")
-        self.input_label.setToolTip("The shape of one input image: channels × height × width")
+    def _build_add_button(self) -> QtWidgets.QToolButton:
+        """Add layer, with a menu of every layer type in the registry."""
+        add = QtWidgets.QToolButton()
+        add.setText("Add layer")
+        add.setObjectName("addLayerButton")
+        add.setToolTip("Insert a layer below the selected one (Ctrl+Shift+A)")
+        add.setPopupMode(QtWidgets.QToolButton.InstantPopup)
+        menu = QtWidgets.QMenu(add)
+        for kind, cls in LAYER_TYPES.items():
+            act = menu.addAction(cls.title)
+            act.triggered.connect(lambda _=False, k=kind: self.editor.add_layer(k))
+        add.setMenu(menu)
+        QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Shift+A"), self, add.showMenu)
+        return add
 
+    def _build_status(self) -> QtWidgets.QLabel:
         self.status = QtWidgets.QLabel("")
         self.status.setObjectName("buildStatusLabel")
         self.status.setWordWrap(True)
         self.status.setTextFormat(QtCore.Qt.PlainText)
         self.status.setMinimumHeight(40)
+        return self.status
+
+    def _build_apply_row(self) -> QtWidgets.QHBoxLayout:
+        """The totals of the table and Use this network."""
         self.totals = QtWidgets.QLabel("")
         self.totals.setObjectName("buildTotals")
         self.apply_button = QtWidgets.QPushButton("Use this network")
@@ -87,22 +108,15 @@ class BuildView(QtWidgets.QWidget):
         bottom = QtWidgets.QHBoxLayout()
         bottom.addWidget(self.totals, 1)
         bottom.addWidget(self.apply_button)
+        return bottom
 
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.addLayout(bar)
-        lay.addWidget(self.input_label)
-        lay.addWidget(self.editor, 1)
-        lay.addWidget(self.status)
-        lay.addLayout(bottom)
-
+    def _fill_presets(self) -> None:
         try:
             from cnncore.architecture import DEFAULT_PRESET, PRESETS
             self.preset_combo.addItems(sorted(PRESETS))
             self.preset_combo.setCurrentText(DEFAULT_PRESET)
         except Exception as e:
             self.status.setText(f"Architectures are not available: {e}")
-        self.state.networkChanged.connect(self._on_network)
-        self._on_network()
 
     # --------------------------------------------------------------- actions
     def _on_network(self) -> None:

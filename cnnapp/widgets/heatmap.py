@@ -78,6 +78,44 @@ class MapGroup:
 
 
 @dataclass
+class _Used:
+    """How many pooled scene items a layout has used so far, per pool."""
+    images: int = 0
+    bars: int = 0
+    texts: int = 0
+    marks: int = 0
+
+    def next(self, pool: str) -> int:
+        """The index of the next free item of ``pool``, counted as used."""
+        i = getattr(self, pool)
+        setattr(self, pool, i + 1)
+        return i
+
+
+@dataclass
+class _GroupLayout:
+    """What the layout of one group needs: the group, its array, colour levels and table, the
+    room across, the zoom and the common cell size (None: each plane its own)."""
+    group: MapGroup
+    array: np.ndarray
+    levels: tuple
+    lut: np.ndarray
+    avail: float
+    zoom: float
+    common: float | None
+
+
+def _add_winner_corners(path: QtGui.QPainterPath, mask, rect: QtCore.QRectF, s: float) -> None:
+    """An orange corner on each winner of ``mask`` in the tile at ``rect`` (cells of ``s`` px),
+    as in the Learn tab."""
+    for rr, cc in zip(*np.nonzero(mask)):
+        x0, y0, k = rect.x() + cc * s, rect.y() + rr * s, max(2.0, s * 0.55)
+        path.addPolygon(QtGui.QPolygonF([QtCore.QPointF(x0, y0), QtCore.QPointF(x0 + k, y0),
+                                         QtCore.QPointF(x0, y0 + k)]))
+        path.closeSubpath()
+
+
+@dataclass
 class _Tile:
     key: str
     data: np.ndarray               # 2-D display image
@@ -419,123 +457,33 @@ class MapGrid(QtWidgets.QScrollArea):
         return t
 
     def _layout(self) -> None:
+        """Place every group top-down: its title line, then its tiles; hide what is left over."""
         avail = max(240, self.viewport().width() - 2 * _GAP)
         self._last_width = self.viewport().width()
         self._tiles = []
         self._group_recs = []
-        n_img = n_bar = n_txt = n_mark = 0
+        used = _Used()
         y = float(_GAP)
-        fm = QtGui.QFontMetricsF(self._small_font)
         zoom = zoom_for(avail) * self.tile_scale
         common = self._common_cell(zoom) if self.uniform_cells else None
         for g in self._groups:
             a = np.asarray(g.array, dtype=np.float32)
-            levels = g.levels or levels_for(a, g.diverging)
-            lut = lut_for(g.diverging)
-            # Title and colour bar on one line.
-            title = self._text(n_txt, g.title or g.key, _GAP, y, self._title_font)
-            n_txt += 1
-            tx = _GAP + title.boundingRect().width() + 16
-            lo_s, hi_s = _fmt(levels[0]), _fmt(levels[1])
-            self._text(n_txt, lo_s, tx, y + 3, self._small_font, (80, 80, 80))
-            n_txt += 1
-            bx = tx + fm.horizontalAdvance(lo_s) + 6
-            bar = self._item(self._bars, self._new_image, n_bar)
-            n_bar += 1
-            bar.setImage(np.linspace(0.0, 1.0, 256, dtype=np.float32)[None, :], levels=(0.0, 1.0),
-                         lut=lut)
-            bar.setRect(QtCore.QRectF(bx, y + 5, _BAR_W, 10))
-            self._text(n_txt, hi_s, bx + _BAR_W + 6, y + 3, self._small_font, (80, 80, 80))
-            n_txt += 1
-            rec = {"key": g.key, "shape": a.shape, "diverging": g.diverging, "marks": g.marks is not None,
-                   "title": g.title or g.key, "lo": n_txt - 2, "hi": n_txt - 1, "bar": n_bar - 1,
-                   "tx": tx, "bx": bx, "y": y, "start": n_img}
+            lay = _GroupLayout(g, a, g.levels or levels_for(a, g.diverging), lut_for(g.diverging),
+                               avail, zoom, common)
+            rec = self._lay_title(lay, y, used)
             y += _TITLE_H
-            # Tiles.
             plan = plan_tiles(g.key, a)
-            kind0 = plan[0][0]
-            mark_path = QtGui.QPainterPath() if g.marks is not None else None
-            marks = np.asarray(g.marks) if g.marks is not None else None
-            if kind0 == "plane":
-                h, w = plan[0][1].shape
-                s = common or plane_cell(h, w, g.marks is not None, zoom)
-                tw, th = w * s, h * s
-                grid = plan[0][4] is not None
-                per_row = max(1, int((avail + _GAP) // (tw + _GAP)))
-                rows_used = 0
-                for k, (_, img, prefix, label, pos) in enumerate(plan):
-                    if grid:   # one line per filter; wrap when it has too many channels
-                        f, ch = pos
-                        lines = (a.shape[1] + per_row - 1) // per_row
-                        r, c = f * lines + ch // per_row, ch % per_row
-                    else:
-                        r, c = divmod(k, per_row)
-                    rows_used = max(rows_used, r + 1)
-                    rect = QtCore.QRectF(_GAP + c * (tw + _GAP), y + r * (th + _GAP), tw, th)
-                    self._set_image(n_img, img, rect, levels, lut)
-                    n_img += 1
-                    self._tiles.append(_Tile(g.key, img, rect, "plane", prefix=prefix, label=label))
-                    if mark_path is not None:
-                        m = marks[prefix] if marks.ndim == a.ndim else None
-                        if m is not None:
-                            for rr, cc in zip(*np.nonzero(m)):
-                                # An orange corner on each winner, as in the Learn tab.
-                                x0, y0, k = rect.x() + cc * s, rect.y() + rr * s, max(2.0, s * 0.55)
-                                mark_path.addPolygon(QtGui.QPolygonF([QtCore.QPointF(x0, y0),
-                                                                      QtCore.QPointF(x0 + k, y0),
-                                                                      QtCore.QPointF(x0, y0 + k)]))
-                                mark_path.closeSubpath()
-                y += rows_used * (th + _GAP)
-            elif kind0 == "matrix":
-                h, w = a.shape
-                s = min(12.0 * zoom, avail / w)   # may go below 1 px per cell for wide matrices
-                if h * s > 400:
-                    s = 400.0 / h
-                rect = QtCore.QRectF(_GAP, y, w * s, h * s)
-                self._set_image(n_img, a, rect, levels, lut)
-                n_img += 1
-                self._tiles.append(_Tile(g.key, a, rect, "matrix", label="matrix"))
-                y += h * s + _GAP
+            if plan[0][0] == "plane":
+                y = self._lay_planes(lay, plan, y, used)
+            elif plan[0][0] == "matrix":
+                y = self._lay_matrix(lay, y, used)
             else:
-                flat = a.reshape(-1)
-                n = flat.size
-                s = (26.0 if n <= 16 else 10.0) * zoom   # short vectors (logits, biases): big cells
-                cols = max(1, min(n, int(avail // s), 40 if n > 40 else n))
-                rows = (n + cols - 1) // cols
-                img = np.full(rows * cols, np.nan, dtype=np.float32)
-                img[:n] = flat
-                img = img.reshape(rows, cols)
-                rect = QtCore.QRectF(_GAP, y, cols * s, rows * s)
-                self._set_image(n_img, img, rect, levels, lut)
-                n_img += 1
-                self._tiles.append(_Tile(g.key, img, rect, "vector", shape=a.shape, cols=cols))
-                if n <= 16:   # small vectors: print the index under each cell
-                    for i in range(n):
-                        label = str(i)
-                        t = self._text(n_txt, label, _GAP + i * s + (s - fm.horizontalAdvance(label)) / 2,
-                                       y + s, self._small_font, (110, 110, 110))
-                        n_txt += 1
-                    y += fm.height()
-                y += rows * s + _GAP
-            if mark_path is not None:
-                mi = self._item(self._marks, self._new_mark, n_mark)
-                n_mark += 1
-                mi.setPath(mark_path)
-            rec["tiles"] = (rec.pop("start"), n_img)
+                y = self._lay_vector(lay, y, used)
+            rec["tiles"] = (rec.pop("start"), used.images)
             self._group_recs.append(rec)
             y += _GROUP_GAP
-        for pool, n in ((self._images, n_img), (self._bars, n_bar), (self._texts, n_txt),
-                        (self._marks, n_mark)):
-            for it in pool[n:]:
-                it.hide()
-        self._n_images = n_img
-        self._highlight.hide()
-        self.show_windows(None)
-        self._by_key, self._by_prefix = {}, {}
-        for t in self._tiles:
-            self._by_key.setdefault(t.key, []).append(t)
-            if t.kind == "plane":
-                self._by_prefix[(t.key, tuple(t.prefix))] = t
+        self._hide_unused(used)
+        self._index_tiles()
         # Outlines survive a re-layout (resize) of the same maps; set_groups() drops them.
         target, sources = self._marked
         self.mark_elements(target, sources)
@@ -545,6 +493,105 @@ class MapGrid(QtWidgets.QScrollArea):
         self.view.setFixedSize(int(width), int(height))
         self.view.setRange(rect, padding=0, lockAspect=True)
         self.laidOut.emit()
+
+    def _lay_title(self, lay: "_GroupLayout", y: float, used: "_Used") -> dict:
+        """The group's title with its colour bar and the bar's two ends on one line."""
+        g, levels = lay.group, lay.levels
+        fm = QtGui.QFontMetricsF(self._small_font)
+        title = self._text(used.next("texts"), g.title or g.key, _GAP, y, self._title_font)
+        tx = _GAP + title.boundingRect().width() + 16
+        lo_s, hi_s = _fmt(levels[0]), _fmt(levels[1])
+        lo_i = used.next("texts")
+        self._text(lo_i, lo_s, tx, y + 3, self._small_font, (80, 80, 80))
+        bx = tx + fm.horizontalAdvance(lo_s) + 6
+        bar_i = used.next("bars")
+        bar = self._item(self._bars, self._new_image, bar_i)
+        bar.setImage(np.linspace(0.0, 1.0, 256, dtype=np.float32)[None, :], levels=(0.0, 1.0), lut=lay.lut)
+        bar.setRect(QtCore.QRectF(bx, y + 5, _BAR_W, 10))
+        hi_i = used.next("texts")
+        self._text(hi_i, hi_s, bx + _BAR_W + 6, y + 3, self._small_font, (80, 80, 80))
+        return {"key": g.key, "shape": lay.array.shape, "diverging": g.diverging, "marks": g.marks is not None,
+                "title": g.title or g.key, "lo": lo_i, "hi": hi_i, "bar": bar_i,
+                "tx": tx, "bx": bx, "y": y, "start": used.images}
+
+    def _lay_planes(self, lay: "_GroupLayout", plan: list, y: float, used: "_Used") -> float:
+        """2-D planes side by side, wrapping; a filter bank one line per filter. Returns the next y."""
+        a, g = lay.array, lay.group
+        h, w = plan[0][1].shape
+        s = lay.common or plane_cell(h, w, g.marks is not None, lay.zoom)
+        tw, th = w * s, h * s
+        grid = plan[0][4] is not None
+        per_row = max(1, int((lay.avail + _GAP) // (tw + _GAP)))
+        mark_path = QtGui.QPainterPath() if g.marks is not None else None
+        marks = np.asarray(g.marks) if g.marks is not None else None
+        rows_used = 0
+        for k, (_, img, prefix, label, pos) in enumerate(plan):
+            if grid:   # one line per filter; wrap when it has too many channels
+                f, ch = pos
+                lines = (a.shape[1] + per_row - 1) // per_row
+                r, c = f * lines + ch // per_row, ch % per_row
+            else:
+                r, c = divmod(k, per_row)
+            rows_used = max(rows_used, r + 1)
+            rect = QtCore.QRectF(_GAP + c * (tw + _GAP), y + r * (th + _GAP), tw, th)
+            self._set_image(used.next("images"), img, rect, lay.levels, lay.lut)
+            self._tiles.append(_Tile(g.key, img, rect, "plane", prefix=prefix, label=label))
+            if mark_path is not None and marks.ndim == a.ndim:
+                _add_winner_corners(mark_path, marks[prefix], rect, s)
+        if mark_path is not None:
+            self._item(self._marks, self._new_mark, used.next("marks")).setPath(mark_path)
+        return y + rows_used * (th + _GAP)
+
+    def _lay_matrix(self, lay: "_GroupLayout", y: float, used: "_Used") -> float:
+        """A dense layer's weights as one image. Returns the next y."""
+        a = lay.array
+        h, w = a.shape
+        s = min(12.0 * lay.zoom, lay.avail / w)   # may go below 1 px per cell for wide matrices
+        if h * s > 400:
+            s = 400.0 / h
+        rect = QtCore.QRectF(_GAP, y, w * s, h * s)
+        self._set_image(used.next("images"), a, rect, lay.levels, lay.lut)
+        self._tiles.append(_Tile(lay.group.key, a, rect, "matrix", label="matrix"))
+        return y + h * s + _GAP
+
+    def _lay_vector(self, lay: "_GroupLayout", y: float, used: "_Used") -> float:
+        """A vector in rows of cells; a short one (logits, biases) large, with each index below."""
+        a = lay.array
+        flat = a.reshape(-1)
+        n = flat.size
+        s = (26.0 if n <= 16 else 10.0) * lay.zoom
+        cols = max(1, min(n, int(lay.avail // s), 40 if n > 40 else n))
+        rows = (n + cols - 1) // cols
+        img = np.full(rows * cols, np.nan, dtype=np.float32)
+        img[:n] = flat
+        img = img.reshape(rows, cols)
+        rect = QtCore.QRectF(_GAP, y, cols * s, rows * s)
+        self._set_image(used.next("images"), img, rect, lay.levels, lay.lut)
+        self._tiles.append(_Tile(lay.group.key, img, rect, "vector", shape=a.shape, cols=cols))
+        if n <= 16:   # small vectors: print the index under each cell
+            fm = QtGui.QFontMetricsF(self._small_font)
+            for i in range(n):
+                label = str(i)
+                self._text(used.next("texts"), label, _GAP + i * s + (s - fm.horizontalAdvance(label)) / 2,
+                           y + s, self._small_font, (110, 110, 110))
+            y += fm.height()
+        return y + rows * s + _GAP
+
+    def _hide_unused(self, used: "_Used") -> None:
+        for pool, n in ((self._images, used.images), (self._bars, used.bars), (self._texts, used.texts),
+                        (self._marks, used.marks)):
+            for it in pool[n:]:
+                it.hide()
+        self._n_images = used.images
+        self._highlight.hide()
+        self.show_windows(None)
+
+    def _index_tiles(self) -> None:
+        self._by_key, self._by_prefix = {}, {}
+        for t in self._tiles:
+            self._by_key.setdefault(t.key, []).append(t)
+            if t.kind == "plane":
+                self._by_prefix[(t.key, tuple(t.prefix))] = t
 
     def _common_cell(self, zoom: float) -> float | None:
         """The cell size that fits the largest plane of all groups (``uniform_cells``)."""
