@@ -687,8 +687,8 @@ def test_mnist_download_with_progress_then_training_starts(window, qtbot, tmp_pa
         train.source.setCurrentIndex(train.source.findData("mnist"))
         train.epochs.setValue(1)
         real = train.download_mnist
-        train.download_mnist = lambda: real(mirrors=[f"http://127.0.0.1:{server.server_address[1]}/"],
-                                            checksums=sums)
+        train.download_mnist = lambda **kw: real(mirrors=[f"http://127.0.0.1:{server.server_address[1]}/"],
+                                                 checksums=sums, **kw)
         progress = []
         train.download_bar.valueChanged.connect(progress.append)
         with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:

@@ -19,6 +19,7 @@ from ..state import Stepper, step_kind
 from ..widgets.equation import equation_label
 from ..widgets.filter_slide import FilterSlideView
 from ..widgets.heatmap import MapGroup, MapGrid
+from .state import classes_of, other_dataset
 
 SIGNED = {"z", "dy", "dz", "dx", "W", "b", "dW", "db", "W_next", "b_next", "mW", "mb"}
 NOT_MAPS = {"label", "loss", "argmax", "architecture"}
@@ -128,8 +129,9 @@ class BackpropView(QtWidgets.QWidget):
         self.info.setObjectName("backpropInfo")
         self.info.setWordWrap(True)          # wraps on a small screen instead of widening the window
         top = QtWidgets.QHBoxLayout()
+        self.true_label = QtWidgets.QLabel("true digit")
         for w in (QtWidgets.QLabel("Input"), self.source, QtWidgets.QLabel("sample"), self.sample_spin,
-                  QtWidgets.QLabel("true digit"), self.label_combo, self.record_button, self.open_button):
+                  self.true_label, self.label_combo, self.record_button, self.open_button):
             top.addWidget(w)
         top.addSpacing(10)
         top.addWidget(self._build_thumb())
@@ -441,7 +443,8 @@ class BackpropView(QtWidgets.QWidget):
         img = np.asarray(tr.arrays["input"])[0, 0]
         self.thumb_img.setImage(img, levels=(0, 1), lut=GREY_LUT)
         p = tr.prediction
-        self.info.setText(f"Traced {what}: true digit <b>{tr.label}</b>, network says <b>{p}</b> "
+        kind, names = self._name_classes()
+        self.info.setText(f"Traced {what}: true {kind} <b>{names[tr.label]}</b>, network says <b>{names[p]}</b> "
                           f"({tr.probs[p]:.0%}), loss <b>{tr.loss:.4g}</b> · {len(tr.steps)} steps")
         self.timeline.blockSignals(True)
         self.timeline.clear()
@@ -459,8 +462,22 @@ class BackpropView(QtWidgets.QWidget):
         self.traceChanged.emit()
         self.stepper.load(len(tr.steps))
 
+    def _name_classes(self) -> tuple[str, tuple]:
+        """``("digit", digits)``, or ``("class", names)`` for a network that learnt another data set;
+        the true-class box names them too."""
+        net = self.state.view_network()
+        names = classes_of(net)
+        for i, name in enumerate(names):
+            text = name if not other_dataset(net) else f"{i} {name}"
+            if self.label_combo.itemText(i) != text:
+                self.label_combo.setItemText(i, text)
+        kind = "class" if other_dataset(net) else "digit"
+        self.true_label.setText(f"true {kind}")
+        return kind, names
+
     def _on_network_changed(self) -> None:
         """A trace belongs to one network: record it again (now if this tab is shown, else on return)."""
+        self._name_classes()
         if self.trace is None:
             return
         self.stepper.playing = False
@@ -537,7 +554,8 @@ class BackpropView(QtWidgets.QWidget):
         if st.kind != "loss":
             return ""
         tr = self.trace
-        return (f"<br><br>True digit: <b>{tr.label}</b>; p(true digit) = "
+        kind, names = self._name_classes()
+        return (f"<br><br>True {kind}: <b>{names[tr.label]}</b>; p(true {kind}) = "
                 f"{tr.probs[tr.label]:.6g}; loss L = −log p = <b>{tr.loss:.4g}</b>.")
 
     def _show_step_tools(self, st) -> None:

@@ -8,7 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..settings import data_dir, set_clamped
 from ..widgets.canvas import DrawCanvas
 from ..widgets.plots import ProbabilityPlot
-from .state import a_digit
+from .state import a_digit, classes_of, other_dataset
 
 GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
 
@@ -163,7 +163,7 @@ class DrawView(QtWidgets.QWidget):
         self.label_combo.activated.connect(self.drawing.choose_label)
         self.drawing.label_changed.connect(self.label_combo.setCurrentIndex)
         self.state.networkChanged.connect(self._on_network)
-        self.state.weightsChanged.connect(self.update_prediction)
+        self.state.weightsChanged.connect(self._on_network)      # training may have taught other classes
 
     def settings_dict(self) -> dict:
         return {"brush": self.brush.value()}
@@ -188,11 +188,18 @@ class DrawView(QtWidgets.QWidget):
 
     def _on_network(self) -> None:
         net = self.state.network
+        other = other_dataset(net)
         if net is None:
             self.model_label.setText("No network yet.")
+        elif other:
+            self.model_label.setText(f"Network: {self.state.source}. It learnt {other}, not digits: whatever "
+                                     "you draw here, it answers with one of those ten classes. This tab is for "
+                                     "digits; train on a digit source to read them.")
         else:
             self.model_label.setText(f"Network: {self.state.source}. Draw to see what it answers; "
                                      "train it on the Train tab to make it better.")
+        self.model_label.setStyleSheet("color: #9a6700;" if other else "color: #555;")
+        self.always_note.setVisible(not other)
         self.update_prediction()
 
     def update_prediction(self) -> None:
@@ -214,6 +221,7 @@ class DrawView(QtWidgets.QWidget):
         except Exception as e:
             self.state.say(f"The network could not read the drawing: {e}")
             return
+        self.probs.set_classes(classes_of(net))
         self.probs.set_probabilities(p)
         best = int(np.argmax(p))
         hint = ""
@@ -221,9 +229,12 @@ class DrawView(QtWidgets.QWidget):
             hint = ("<br><span style='font-size:small;color:#9a6700'>A small drawing: draw it larger, "
                     "to fill the dashed box. A tiny digit is blown up, strokes and all, and easily "
                     "misread.</span>")
+        sure = f"<br><span style='font-size:small;color:#555'>{p[best]:.0%} sure</span>{hint}"
+        if other_dataset(net):        # the answer names another data set's class; the drawing stays a digit
+            self.answer.setText(f"Looks like: <b>{classes_of(net)[best]}</b>{sure}")
+            return
         article, digit = a_digit(best).split()
-        self.answer.setText(f"Looks like {article} <b>{digit}</b><br><span style='font-size:small;color:#555'>"
-                            f"{p[best]:.0%} sure</span>{hint}")
+        self.answer.setText(f"Looks like {article} <b>{digit}</b>{sure}")
         self.drawing.suggest_label(best)
 
     def show_digit(self, image, label: int) -> None:

@@ -2,6 +2,7 @@
 training run is going on."""
 from __future__ import annotations
 
+from cnncore.architecture import DIGIT_CLASSES
 from PySide6 import QtCore
 
 from ..state import Drawing
@@ -10,6 +11,23 @@ from ..state import Drawing
 def a_digit(d: int) -> str:
     """The digit with its English article: "a 3", "an 8"."""
     return f"{'an' if int(d) == 8 else 'a'} {int(d)}"
+
+
+def classes_of(net) -> tuple[str, ...]:
+    """The names of a network's classes: the digits, or what it learnt instead (Fashion-MNIST's…)."""
+    return tuple(getattr(net, "classes", DIGIT_CLASSES)) if net is not None else DIGIT_CLASSES
+
+
+def other_dataset(net) -> str:
+    """The data set a network learnt when its classes are not the digits; "" for digits."""
+    if classes_of(net) == DIGIT_CLASSES:
+        return ""
+    return getattr(net, "dataset", "") or "another data set"
+
+
+def a_class(net, k: int) -> str:
+    """Class ``k`` in words: "a 3" for digits, the class's own name ("Sneaker", "tsu") otherwise."""
+    return a_digit(k) if not other_dataset(net) else classes_of(net)[int(k)]
 
 
 class AppState(QtCore.QObject):

@@ -5,14 +5,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from cnncore.datasets.mnist import DOWNLOADS
 from cnncore.datasets.sources import DRAWINGS_FILE
+from cnncore.datasets.sources import source as source_of
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..settings import data_dir, set_clamped
 from ..widgets.heatmap import MapGroup, MapGrid
 from ..widgets.plots import AccuracyPlot, ConfusionPlot, LossPlot, SpeedPlot
 from ..workers import DownloadWorker, TrainWorker, network_maps, start_in_thread
-from .state import a_digit
+from .state import a_class, classes_of
 
 _ORPHANS: list = []   # download threads still blocked in a read when their window closed
 
@@ -286,7 +288,7 @@ class TrainView(QtWidgets.QWidget):
         key = self.source.currentData()
         self.idx_button.setVisible(key == "idx")
         self.count.setEnabled(key != "drawings")
-        self.download_bar.setVisible(key == "mnist" and self.dl_thread is not None)
+        self.download_bar.setVisible(key in DOWNLOADS and self.dl_thread is not None)
 
     def _on_optimizer(self, *_):
         self.lr.setValue(0.003 if self.optimizer.currentData() == "adam" else 0.05)
@@ -316,12 +318,13 @@ class TrainView(QtWidgets.QWidget):
         frac = self.holdout.value()
         idx_files = self._idx_files
         files = None
-        if key == "mnist":
-            paths = self.state.datasets.get("mnist_paths")
+        if key in DOWNLOADS:
+            paths = self.state.datasets.get(f"{key}_paths")
             if paths is None:
                 self._start_after_download = True
-                self.download_mnist()
-                raise RuntimeError("MNIST is being downloaded first; training starts when it is ready")
+                self.download_mnist(key=key)
+                raise RuntimeError(f"{DOWNLOADS[key].title} is being downloaded first; training starts when it "
+                                   "is ready")
             files = (next(p for k, p in paths.items() if "train" in k and "image" in k),
                      next(p for k, p in paths.items() if "train" in k and "label" in k))
         elif key == "idx":
@@ -340,19 +343,19 @@ class TrainView(QtWidgets.QWidget):
             return held_out_split(X, y, frac)
         return load
 
-    def download_mnist(self, mirrors=None, checksums=None) -> None:
-        """Fetch MNIST in a worker thread (``mirrors``, ``checksums``: other servers and files,
-        for tests)."""
+    def download_mnist(self, mirrors=None, checksums=None, key: str = "mnist") -> None:
+        """Fetch MNIST (or another set of ``cnncore.datasets.DOWNLOADS``: ``key``) in a worker thread
+        (``mirrors``, ``checksums``: other servers and files, for tests)."""
         if self.dl_thread is not None:
             return
-        self.dl_worker = DownloadWorker(mirrors=mirrors, checksums=checksums)
+        self.dl_worker = DownloadWorker(mirrors=mirrors, checksums=checksums, key=key)
         self.dl_worker.progress.connect(self._on_download_progress)
         self.dl_worker.finished.connect(self._on_download_done)
         self.dl_worker.failed.connect(self._on_download_failed)
         self.download_bar.setRange(0, 0)
         self.download_bar.setFormat("connecting…")
         self.download_bar.show()
-        self.dl_thread = start_in_thread(self.dl_worker, self, "mnist-download")
+        self.dl_thread = start_in_thread(self.dl_worker, self, f"{key}-download")
         self.dl_thread.finished.connect(self._on_download_thread_end)
 
     def _on_download_progress(self, done, total, name):
@@ -364,14 +367,16 @@ class TrainView(QtWidgets.QWidget):
             self.download_bar.setFormat(f"{name}: {done / 1e6:.1f} MB")
 
     def _on_download_done(self, paths):
-        self.state.datasets["mnist_paths"] = {str(k): str(v) for k, v in dict(paths).items()}
+        key = self.dl_worker.key if self.dl_worker is not None else "mnist"
+        title = DOWNLOADS[key].title
+        self.state.datasets[f"{key}_paths"] = {str(k): str(v) for k, v in dict(paths).items()}
         self.download_bar.setRange(0, 1)
         self.download_bar.setValue(1)
-        self.download_bar.setFormat("MNIST is ready")
-        self.state.say("MNIST downloaded and checked.")
+        self.download_bar.setFormat(f"{title} is ready")
+        self.state.say(f"{title} downloaded and checked.")
         if getattr(self, "_start_after_download", False):
             self._start_after_download = False
-            if self.source.currentData() == "mnist" and self.thread is None:
+            if self.source.currentData() == key and self.thread is None:
                 QtCore.QTimer.singleShot(0, self, self.start)
 
     def _on_download_failed(self, msg):
@@ -405,6 +410,8 @@ class TrainView(QtWidgets.QWidget):
         except Exception as e:  # noqa: BLE001
             self.state.say(f"Cannot train: {e}", 0)
             return False
+        src = source_of(self.source.currentData())
+        net.learns(src.classes, src.dataset)       # the classes of what it learns from now on
         sample = self._sample()
         self._pending = {"x": [], "loss": [], "ips": [], "x_speed": []}
         self._epoch_offset = 0
@@ -558,6 +565,7 @@ class TrainView(QtWidgets.QWidget):
         current = self.bottom_tabs.currentWidget()
         if current is self.confusion and self._shown_confusion is not ev:
             if ev.confusion is not None and np.asarray(ev.confusion).sum() > 0:
+                self.confusion.set_classes(classes_of(self.state.view_network()))
                 self.confusion.set_matrix(ev.confusion)
             self._shown_confusion = ev
         elif current is self.gallery and self._shown_gallery is not ev:
@@ -573,6 +581,8 @@ class TrainView(QtWidgets.QWidget):
         preds = np.asarray(ev.predicted)[:60]
         Xv = np.asarray(X_val)[idx]
         yv = np.asarray(y_val)[idx]
+        net = self.state.view_network()
+        names = classes_of(net)
         for k in range(len(idx)):
             img = Xv[k]
             if img.dtype != np.uint8:
@@ -580,8 +590,9 @@ class TrainView(QtWidgets.QWidget):
             img = np.ascontiguousarray(img.reshape(28, 28))
             q = QtGui.QImage(img.data, 28, 28, 28, QtGui.QImage.Format_Grayscale8).copy()
             pix = QtGui.QPixmap.fromImage(q.scaled(56, 56))
-            it = QtWidgets.QListWidgetItem(QtGui.QIcon(pix), f"{int(yv[k])} → {int(preds[k])}")
-            it.setToolTip(f"{a_digit(yv[k]).capitalize()} the network read as {int(preds[k])}. "
+            it = QtWidgets.QListWidgetItem(QtGui.QIcon(pix), f"{names[int(yv[k])]} → {names[int(preds[k])]}")
+            it.setToolTip(f"{a_class(net, yv[k])[:1].upper() + a_class(net, yv[k])[1:]} the network read as "
+                          f"{names[int(preds[k])]}. "
                           "Click to open it on the Draw or the Backprop tab.")
             it.setData(QtCore.Qt.UserRole, (img, int(yv[k])))
             self.gallery.addItem(it)

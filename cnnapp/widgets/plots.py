@@ -279,11 +279,15 @@ class ConfusionPlot(pg.PlotWidget):
         if classes == getattr(self, "_classes", None):
             return
         self._classes = classes
-        p, what = self.getPlotItem(), "digit" if _is_digits(classes) else "class"
-        _name_axis(p.getAxis("bottom"), class_ticks(classes, 0.5), classes)
-        _name_axis(p.getAxis("left"), [[(i + 0.5, c) for i, c in enumerate(classes)]], classes)
-        p.getAxis("left").setLabel(f"true {what}", color="#333")
-        p.getAxis("bottom").setLabel(f"predicted {what}", color="#333")
+        p, digits = self.getPlotItem(), _is_digits(classes)
+        # names down the side ("3 Dress"); the columns, too narrow for names, are numbered alike
+        numbered = [f"{i} {c}" for i, c in enumerate(classes)]
+        _name_axis(p.getAxis("left"), [[(i + 0.5, c) for i, c in enumerate(classes if digits else numbered)]],
+                   classes)
+        p.getAxis("bottom").setTicks([[(i + 0.5, str(i)) for i in range(len(classes))]])
+        p.getAxis("left").setLabel("true digit" if digits else "true class", color="#333")
+        p.getAxis("bottom").setLabel("predicted digit" if digits else "predicted class (numbered as the rows)",
+                                     color="#333")
 
     def set_matrix(self, m) -> None:
         m = np.asarray(m)

@@ -1,0 +1,104 @@
+"""The app and the other data sets: Fashion-MNIST downloaded from a loopback server and trained on;
+then its class names on the probability bars, the confusion matrix, the gallery and the Backprop
+tab, and the Draw tab saying the network learnt something other than digits."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import hashlib  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from cnncore.architecture import DIGIT_CLASSES  # noqa: E402
+from cnncore.datasets import DOWNLOADS, MNIST_FILES, generated_digits  # noqa: E402
+from conftest import write_idx  # noqa: E402
+from test_gui_app import _no_leaked_windows, _private_dirs, _tiny_network, window  # noqa: E402,F401
+from test_mnist_fetch import serve  # noqa: E402
+
+pytestmark = [pytest.mark.gui,
+              pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")]
+
+FASHION = DOWNLOADS["fashion"].classes
+
+
+@pytest.fixture
+def fashion_server(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    X, y = generated_digits(400, seed=11)          # stand-ins: the app does not look at the pictures
+    write_idx(served / MNIST_FILES["train-images"], X)
+    write_idx(served / MNIST_FILES["train-labels"], y)
+    sums = {MNIST_FILES[k]: hashlib.md5((served / MNIST_FILES[k]).read_bytes()).hexdigest()
+            for k in ("train-images", "train-labels")}
+    base, server, thread = serve(served)
+    yield base, sums
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def _ticks(axis):
+    return [text.strip() for _, text in axis._tickLevels[0]]
+
+
+def test_fashion_downloads_trains_and_every_view_names_its_classes(window, qtbot, fashion_server):
+    base, sums = fashion_server
+    _tiny_network(window)
+    train = window.train
+    assert window.draw.probs.getPlotItem().getAxis("bottom").labelText == "digit"
+    train.source.setCurrentIndex(train.source.findData("fashion"))
+    train.epochs.setValue(1)
+    real = train.download_mnist
+    calls = []
+    train.download_mnist = lambda **kw: calls.append(kw) or real(mirrors=[base], checksums=sums, **kw)
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
+        assert not train.start()                  # first the download, then the training
+    assert calls == [{"key": "fashion"}] and blocker.args[0].reason == "done"
+    assert "Fashion-MNIST is ready" in train.download_bar.format()
+    net = window.state.network
+    assert net.classes == FASHION and net.dataset == "Fashion-MNIST"
+
+    train.bottom_tabs.setCurrentWidget(train.confusion)
+    plot = train.confusion.getPlotItem()
+    assert _ticks(plot.getAxis("left")) == [f"{i} {c}" for i, c in enumerate(FASHION)]
+    assert "predicted class" in plot.getAxis("bottom").labelText
+    train.bottom_tabs.setCurrentWidget(train.gallery)
+    if train.gallery.count():
+        assert " → " in train.gallery.item(0).text() and train.gallery.item(0).text().split(" → ")[0] in FASHION
+
+    draw = window.draw
+    X, _ = generated_digits(1, seed=3)
+    draw.show_digit(X[0] / 255.0, 3)
+    assert "Fashion-MNIST" in draw.model_label.text() and "not digits" in draw.model_label.text()
+    assert any(name in draw.answer.text() for name in FASHION) and not draw.always_note.isVisibleTo(draw)
+    assert _ticks(draw.probs.getPlotItem().getAxis("bottom")) == list(FASHION)
+
+    bp = window.backprop
+    assert bp.record(X[0] / 255.0, 9, what="a test picture")
+    assert "true class <b>Ankle boot</b>" in bp.info.text()
+    assert bp.label_combo.itemText(9) == "9 Ankle boot" and bp.true_label.text() == "true class"
+
+
+def test_a_digits_model_keeps_the_digits(window):
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+
+    _tiny_network(window)
+    other = Network(preset("tiny"), seed=0)
+    other.learns(DOWNLOADS["kmnist"].classes, "Kuzushiji-MNIST")
+    window.state.set_network(other, "k.npz", trained=True)
+    assert "Kuzushiji-MNIST" in window.draw.model_label.text()
+    assert window.backprop.label_combo.itemText(2) == "2 su"
+    window.state.set_network(Network(preset("tiny"), seed=1), "digits.npz", trained=True)
+    assert "not digits" not in window.draw.model_label.text() and window.draw.always_note.isVisibleTo(window.draw)
+    assert [window.backprop.label_combo.itemText(i) for i in range(10)] == list(DIGIT_CLASSES)
+    x = np.zeros((28, 28), np.float32)
+    x[8:20, 12:15] = 1
+    window.draw.show_digit(x, 1)
+    assert window.draw.answer.text().startswith("Looks like a") or window.draw.answer.text().startswith("Looks like an")
