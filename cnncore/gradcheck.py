@@ -107,19 +107,6 @@ def random_index(shape, rng=None) -> tuple:
     return tuple(int(rng.integers(0, s)) for s in shape)
 
 
-def _image(net, image) -> np.ndarray:
-    x = np.asarray(image, dtype=np.float64)
-    C, H, W = net.input_shape
-    if x.shape == (H, W) and C == 1:
-        x = x[None, None]
-    elif x.shape == (C, H, W):
-        x = x[None]
-    if x.shape != (1, C, H, W):
-        raise ValueError(f"image must have shape ({H}, {W}), ({C}, {H}, {W}) or (1, {C}, {H}, {W}), "
-                         f"got {np.shape(image)}")
-    return x.copy()
-
-
 def _loss(net, x, labels) -> float:
     loss, _, _ = softmax_cross_entropy(net.forward(x), labels)
     return float(loss)
@@ -137,7 +124,7 @@ def gradient_check(net: Network, image, label: int, target: str, index, eps: flo
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps!r}")
     work = net64 if net64 is not None else as_float64(net)
-    x = _image(work, image)
+    x = work.one_image(image).astype(np.float64)
     labels = np.array([int(label)], dtype=np.intp)
     targets = check_targets(work)
     if target not in targets:

@@ -198,6 +198,23 @@ class Network:
             raise TypeError(f"input must be numeric, got {x.dtype}")
         return np.ascontiguousarray(x, dtype=self.dtype)
 
+    def one_image(self, image) -> np.ndarray:
+        """One image as the batch of one this network reads, ``(1, C, H, W)``: ``image`` is
+        ``(H, W)`` (one channel), ``(C, H, W)`` or already ``(1, C, H, W)``; uint8 is divided by 255.
+        Raises ``ValueError`` naming the shapes accepted."""
+        x = np.asarray(image)
+        if x.dtype == np.uint8:
+            x = x.astype(np.float32) / 255
+        C, H, W = self.input_shape
+        if x.shape == (H, W) and C == 1:
+            x = x[None, None]
+        elif x.shape == (C, H, W):
+            x = x[None]
+        if x.shape != (1, C, H, W):
+            raise ValueError(f"image must have shape ({H}, {W}), ({C}, {H}, {W}) or (1, {C}, {H}, {W}), "
+                             f"got {np.shape(image)}")
+        return x
+
     def forward(self, x, keep: bool = True) -> np.ndarray:
         """Logits ``(N, 10)`` for ``x (N, C, H, W)`` floats in [0, 1].
 

@@ -268,20 +268,6 @@ class Trace:
         return f"<Trace label={self.label} prediction={self.prediction} loss={self.loss:.4g} {len(self.steps)} steps>"
 
 
-def _as_image(image, input_shape) -> np.ndarray:
-    x = np.asarray(image)
-    if x.dtype == np.uint8:
-        x = x.astype(np.float32) / 255
-    C, H, W = input_shape
-    if x.shape == (H, W) and C == 1:
-        x = x[None, None]
-    elif x.shape == (C, H, W):
-        x = x[None]
-    if x.shape != (1, C, H, W):
-        raise ValueError(f"image must have shape ({H}, {W}), ({C}, {H}, {W}) or (1, {C}, {H}, {W}), got {np.shape(image)}")
-    return x
-
-
 def trace(net: Network, image, label: int, lr: float | None = None) -> Trace:
     """Record one forward and backward pass of ``image`` with true ``label``, and the update.
 
@@ -295,7 +281,7 @@ def trace(net: Network, image, label: int, lr: float | None = None) -> Trace:
     if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) or not 0 <= label < net.num_classes:
         raise ValueError(f"label must be an integer 0..{net.num_classes - 1}, got {label!r}")
     work = net.copy()
-    x = _as_image(image, work.input_shape)
+    x = work.one_image(image)
     labels = np.array([int(label)], dtype=np.int64)
     logits = work.forward(x)
     loss, probs, dlogits = softmax_cross_entropy(logits, labels)

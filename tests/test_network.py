@@ -154,3 +154,22 @@ def test_predictions_leave_the_training_arrays_alone(rng):
     net.predict_proba(rng.random((3, 1, 28, 28)))
     net.forward(rng.random((2, 1, 28, 28)), keep=False)
     assert all(l.x is a and l.y is b for l, (a, b) in zip(net.layers, kept))
+
+
+def test_one_image_is_the_single_home_of_image_coercion():
+    """trace and gradient_check read one image the same way, through Network.one_image."""
+    from cnncore.gradcheck import gradient_check
+    from cnncore.trace import trace
+    net = Network(preset("tiny"), seed=0)
+    img = (np.arange(28 * 28) % 256).astype(np.uint8).reshape(28, 28)
+    x = net.one_image(img)
+    assert x.shape == (1, 1, 28, 28) and np.allclose(x[0, 0], img / 255)
+    for shape in ((1, 28, 28), (1, 1, 28, 28)):
+        assert np.array_equal(net.one_image(x.reshape(shape)), x)
+    with pytest.raises(ValueError, match=r"\(28, 28\), \(1, 28, 28\) or \(1, 1, 28, 28\)"):
+        net.one_image(np.zeros((27, 28)))
+    tr = trace(net, img, 3)
+    assert np.allclose(tr.arrays["input"], x)
+    a = gradient_check(net, img, 3, "L0.W", (0, 0, 1, 1))
+    b = gradient_check(net, img / 255, 3, "L0.W", (0, 0, 1, 1))
+    assert a.analytic == pytest.approx(b.analytic, rel=1e-6) and a.loss == pytest.approx(b.loss, rel=1e-9)
