@@ -1,0 +1,365 @@
+"""Predict, then reveal: questions about one element of a recorded pass, asked before its step is shown.
+
+:func:`ask` makes a question for one step of a :class:`cnncore.trace.Trace` from the
+learner's own network and image, so they never run out: a number (``z``, ``dz``,
+``dW``, ``dx``, a pooled value, a softmax output) judged within a stated
+tolerance, or a choice (which input of a max-pool window receives the gradient,
+the sign of a ``dz``, which output map a filter makes). The easy kinds (one
+term, a choice) come first; sums follow once the learner has a few right
+(:class:`Score`, kept as plain values between sessions). :func:`judge` marks an
+answer; the reveal is the step's own breakdown (:func:`cnncore.explain.breakdown`
+of ``question.key``/``question.index``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import activations
+from .explain import breakdown
+from .layers import layer_class
+from .terms import num
+from .tracekeys import layer_key, split_key
+
+__all__ = ["Question", "Verdict", "Score", "KINDS", "ask", "judge", "tolerance_for", "parse_number"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of question: its name in the score, the words for it, its level (1 easiest)."""
+    name: str
+    words: str
+    level: int
+
+
+KINDS = {k.name: k for k in (
+    Kind("dz1", "one-term dz = dy·f′(z)", 1),
+    Kind("sign", "sign of a dz", 1),
+    Kind("winner", "which max-pool input gets the gradient", 1),
+    Kind("filter_map", "which output map a filter makes", 1),
+    Kind("dw1", "one-term dense dW = dz·x", 1),
+    Kind("pool", "a pooled value", 2),
+    Kind("softmax", "a softmax output", 2),
+    Kind("z", "a sum z of weights times inputs", 3),
+    Kind("dW", "a filter gradient sum dW", 3),
+    Kind("dx", "an input gradient sum dx", 3),
+)}
+
+#: Right answers at a level before questions of the next level are asked.
+LEVEL_UP = 3
+#: Sums with more terms than this are not asked (nobody adds 256 products by hand).
+MAX_TERMS = 30
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question about ``trace.arrays[key][index]`` (``index`` includes a batch axis where the
+    array has one). ``choices`` is empty for a number; then ``answer`` is the value and
+    ``tolerance`` the largest error accepted; for a choice ``answer`` is the right choice's index."""
+    kind: str
+    step: int
+    key: str
+    index: tuple
+    prompt: str
+    given: tuple = ()
+    choices: tuple = ()
+    answer: float = 0.0
+    tolerance: float = 0.0
+
+    @property
+    def is_choice(self) -> bool:
+        return bool(self.choices)
+
+    def tolerance_text(self) -> str:
+        return f"within ±{num(self.tolerance, 2)}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``valid`` is False for an answer that is not a number or not a choice (not counted)."""
+    valid: bool
+    right: bool
+    message: str
+
+
+@dataclass
+class Score:
+    """Right and asked per kind; ``to_dict``/``from_dict`` keep it as plain values."""
+    right: dict = field(default_factory=dict)
+    asked: dict = field(default_factory=dict)
+
+    def record(self, kind: str, right: bool) -> None:
+        self.asked[kind] = self.asked.get(kind, 0) + 1
+        self.right[kind] = self.right.get(kind, 0) + int(bool(right))
+
+    def right_at_level(self, level: int) -> int:
+        return sum(n for k, n in self.right.items() if k in KINDS and KINDS[k].level == level)
+
+    def to_dict(self) -> dict:
+        return {k: [self.right.get(k, 0), self.asked[k]] for k in sorted(self.asked)}
+
+    @classmethod
+    def from_dict(cls, data) -> "Score":
+        """A score from :meth:`to_dict`'s plain values; anything malformed is left out."""
+        out = cls()
+        if isinstance(data, dict):
+            for k, v in data.items():
+                if (k in KINDS and isinstance(v, (list, tuple)) and len(v) == 2
+                        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in v) and v[0] <= v[1]):
+                    out.right[k], out.asked[k] = v[0], v[1]
+        return out
+
+    def summary(self) -> str:
+        if not self.asked:
+            return "no answers yet"
+        return ", ".join(f"{KINDS[k].words}: {r}/{n}" for k, (r, n) in self.to_dict().items())
+
+
+# ----------------------------------------------------------------------------------- judging
+
+def tolerance_for(value: float, scale: float = 0.0) -> float:
+    """The error accepted for a number: 2% of its size, and never less than 1% of ``scale`` (the
+    largest magnitude in its map), so a value near 0 is not asked to more digits than anyone would
+    type; at least 1e-9."""
+    return max(0.02 * abs(float(value)), 0.01 * abs(float(scale)), 1e-9)
+
+
+def parse_number(text: str) -> float | None:
+    """The number typed (``−`` or ``-``, a decimal comma, ``1e-3``), or None."""
+    t = str(text).strip().replace("−", "-").replace("\u2212", "-").replace(" ", "")
+    if t.count(",") == 1 and "." not in t:
+        t = t.replace(",", ".")
+    try:
+        v = float(t)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def judge(q: Question, answer) -> Verdict:
+    """Mark ``answer``: text or a number for a number question, the choice's index or its text for a
+    choice. The message says the right answer and, for a number, how far off the answer was."""
+    if q.is_choice:
+        k = answer if isinstance(answer, (int, np.integer)) and not isinstance(answer, bool) else None
+        if k is None:
+            t = str(answer).strip()
+            k = next((i for i, c in enumerate(q.choices) if c == t), None)
+            if k is None and t.isdigit():
+                k = int(t) - 1          # typed the choice's number, 1-based
+        if k is None or not 0 <= k < len(q.choices):
+            return Verdict(False, False, f"Choose one of the {len(q.choices)} answers (type its number).")
+        right = k == int(q.answer)
+        return Verdict(True, right, ("Right: " if right else "Not quite: the answer is ")
+                       + q.choices[int(q.answer)] + ".")
+    v = answer if isinstance(answer, (int, float, np.floating)) else parse_number(answer)
+    if v is None or not math.isfinite(float(v)):
+        return Verdict(False, False, "Type a number (for example 0.25 or −1.5e-3), then Enter.")
+    err = abs(float(v) - q.answer)
+    right = err <= q.tolerance * (1 + 1e-9)       # the edge counts (also after the float rounding of v ± tol)
+    return Verdict(True, right, f"{'Right' if right else 'Not quite'}: the value is {num(q.answer, 6)}, you said "
+                                f"{num(v, 6)} (off by {num(err, 2)}; accepted {q.tolerance_text()}).")
+
+
+# --------------------------------------------------------------------------------- asking
+
+def _full(arr, index) -> tuple:
+    index = tuple(int(i) for i in index)
+    return (0,) + index if len(index) == np.ndim(arr) - 1 else index
+
+
+def _number(trace, kind, step, key, index, prompt, given=()) -> Question:
+    arr = trace.arrays[key]
+    v = float(arr[_full(arr, index)])
+    scale = float(np.max(np.abs(arr))) if np.size(arr) else 0.0
+    return Question(kind, step, key, _full(arr, index), prompt, tuple(given), (), v, tolerance_for(v, scale))
+
+
+def _given_terms(bd, limit=MAX_TERMS) -> tuple:
+    """Each term of a breakdown with its numbers, not its product (the learner makes that)."""
+    return tuple(f"{t.label} = " + " · ".join(num(f) for f in t.factors) for t in bd.terms[:limit])
+
+
+def _shape(trace, key) -> tuple:
+    """The shape of one sample of ``trace.arrays[key]`` (parameters have no batch axis)."""
+    arr = trace.arrays[key]
+    return arr.shape if split_key(key)[1] in ("W", "b", "dW", "db") else arr.shape[1:]
+
+
+def _pick(rng, shape, want=None, tries=64):
+    """A random index into ``shape`` where ``want(index)`` holds, if one is found in ``tries``."""
+    idx = None
+    for _ in range(tries):
+        idx = tuple(int(rng.integers(0, s)) for s in shape)
+        if want is None or want(idx):
+            return idx
+    return idx
+
+
+def _candidates(trace, step_index) -> list[str]:
+    """The kinds of question this step can answer."""
+    st = trace.steps[step_index]
+    if st.kind == "loss":
+        return ["softmax"]
+    if st.layer is None or st.kind == "update":
+        return []
+    cls = layer_class(st.layer_type)
+    if st.kind == "forward":
+        if cls.has_params:
+            return ["z"] + (["filter_map"] if st.layer_type == "conv" else [])
+        return ["pool"] if st.layer_type in ("maxpool", "avgpool", "l2pool") else []
+    kinds = []
+    if cls.has_params:
+        kinds += ["dz1", "sign"] + (["dw1"] if st.layer_type == "dense" else ["dW"])
+        if st.layer > 0:
+            kinds.append("dx")
+    elif st.layer_type == "maxpool" and st.layer > 0:
+        kinds.append("winner")
+    return kinds
+
+
+def _choose_kind(kinds, score: Score, rng):
+    """The easiest level the learner has not mastered yet (``LEVEL_UP`` right answers), among ``kinds``."""
+    levels = sorted({KINDS[k].level for k in kinds})
+    level = levels[-1]
+    for lv in levels:
+        if score.right_at_level(lv) < LEVEL_UP:
+            level = lv
+            break
+    pool = [k for k in kinds if KINDS[k].level == level]
+    return pool[int(rng.integers(0, len(pool)))]
+
+
+def ask(trace, step_index: int, score: Score | None = None, rng=None) -> Question | None:
+    """A question about an element of step ``step_index`` (None when the step has nothing to ask:
+    an update step, or a layer whose sums are all too long)."""
+    rng = rng if rng is not None else np.random.default_rng()
+    score = score or Score()
+    kinds = _candidates(trace, step_index)
+    while kinds:
+        kind = _choose_kind(kinds, score, rng)
+        q = _MAKERS[kind](trace, step_index, rng)
+        if q is not None:
+            return q
+        kinds.remove(kind)
+    return None
+
+
+# ----------------------------------------------------------------------- one maker per kind
+
+def _activation_given(trace, i, index):
+    A, fn = trace.arrays, trace.spec["layers"][i]["activation"]
+    full = _full(A[layer_key(i, "dz")], index)
+    z, dy = float(A[layer_key(i, "z")][full]), float(A[layer_key(i, "dy")][full])
+    _, fp = activations.formula(fn)
+    return fn, (f"dy = {num(dy, 6)}", f"z = {num(z, 6)}", f"activation {fn}: {fp}")
+
+
+def _make_dz1(trace, step, rng):
+    i = trace.steps[step].layer
+    A = trace.arrays
+    dz, dy = A[layer_key(i, "dz")], A[layer_key(i, "dy")]
+    idx = _pick(rng, dz.shape[1:], lambda ix: dy[_full(dy, ix)] != 0)
+    fn, given = _activation_given(trace, i, idx)
+    where = ",".join(map(str, idx))
+    return _number(trace, "dz1", step, layer_key(i, "dz"), idx,
+                   f"Layer {i}: what is dz({where}) = dy · f′(z)?", given)
+
+
+def _make_sign(trace, step, rng):
+    i = trace.steps[step].layer
+    dz = trace.arrays[layer_key(i, "dz")]
+    idx = _pick(rng, dz.shape[1:], lambda ix: dz[_full(dz, ix)] != 0 or rng.random() < 0.15)
+    _, given = _activation_given(trace, i, idx)
+    v = float(dz[_full(dz, idx)])
+    answer = 0 if v > 0 else 1 if v < 0 else 2
+    where = ",".join(map(str, idx))
+    return Question("sign", step, layer_key(i, "dz"), _full(dz, idx),
+                    f"Layer {i}: is dz({where}) positive, negative or zero?", given,
+                    ("positive", "negative", "zero"), answer, 0.0)
+
+
+def _make_sum(kind, part):
+    def make(trace, step, rng):
+        st = trace.steps[step]
+        key = layer_key(st.layer, part)
+        for _ in range(16):
+            idx = _pick(rng, _shape(trace, key))
+            bd = breakdown(trace, key, idx, st)
+            live = [t for t in bd.terms if t.value != 0]
+            if len(bd.terms) <= MAX_TERMS and live:
+                where = ",".join(map(str, idx))
+                return _number(trace, kind, step, key, idx,
+                               f"Layer {st.layer}: what is {part}({where})? {bd.equation}", _given_terms(bd))
+        return None
+    return make
+
+
+def _make_dw1(trace, step, rng):
+    st = trace.steps[step]
+    key = layer_key(st.layer, "dW")
+    A = trace.arrays
+    dz, x = A[layer_key(st.layer, "dz")][0], A[layer_key(st.layer, "x")][0]
+    idx = _pick(rng, A[key].shape, lambda ix: dz[ix[0]] != 0 and x[ix[1]] != 0)
+    bd = breakdown(trace, key, idx, st)
+    return _number(trace, "dw1", step, key, idx, f"Layer {st.layer}: what is dW({idx[0]},{idx[1]}) = dz·x?",
+                   _given_terms(bd))
+
+
+def _make_pool(trace, step, rng):
+    st = trace.steps[step]
+    key = layer_key(st.layer, "y")
+    idx = _pick(rng, _shape(trace, key))
+    bd = breakdown(trace, key, idx, st)
+    what = {"maxpool": "the largest", "avgpool": "the mean", "l2pool": "the L2 norm (√ of the sum of squares)"}
+    where = ",".join(map(str, idx))
+    given = tuple(f"{t.label.split(' ·')[0].rstrip('²')} = {num(t.factors[0])}" for t in bd.terms)
+    return _number(trace, "pool", step, key, idx,
+                   f"Layer {st.layer}: y({where}) is {what[st.layer_type]} of its window. What is it?", given)
+
+
+def _make_softmax(trace, step, rng):
+    last = len(trace.spec["layers"]) - 1
+    z = trace.arrays[layer_key(last, "y")][0]
+    k = trace.label if rng.random() < 0.5 else int(rng.integers(0, z.shape[0]))
+    given = (", ".join(f"z({j}) = {num(v, 4)}" for j, v in enumerate(z)),)
+    return _number(trace, "softmax", step, "probs", (k,),
+                   f"What probability p({k}) = e^z({k}) / Σ_j e^z(j) does softmax give digit {k}?", given)
+
+
+def _make_winner(trace, step, rng):
+    st = trace.steps[step]
+    i = st.layer
+    A = trace.arrays
+    x, arg = A[layer_key(i, "x")][0], A[layer_key(i, "argmax")][0]
+    size, S = trace.spec["layers"][i]["size"], trace.spec["layers"][i]["stride"]
+    for _ in range(16):
+        m, r, c = _pick(rng, arg.shape)
+        win = x[m, r * S[0]:r * S[0] + size[0], c * S[1]:c * S[1] + size[1]]
+        if np.ptp(win) > 0:
+            break
+    cells = [(r * S[0] + a, c * S[1] + b) for a in range(size[0]) for b in range(size[1])]
+    W = x.shape[-1]
+    won = divmod(int(arg[m, r, c]), W)
+    choices = tuple(f"x({m},{p},{q}) = {num(x[m, p, q])}" for p, q in cells)
+    dy = float(A[layer_key(i, "dy")][0, m, r, c])
+    return Question("winner", step, layer_key(i, "dx"), (0, m, *won),
+                    f"Layer {i}: the window of output ({m},{r},{c}) sends dy = {num(dy)} back. Which input gets it?",
+                    (), choices, cells.index(won), 0.0)
+
+
+def _make_filter_map(trace, step, rng):
+    st = trace.steps[step]
+    F = trace.spec["layers"][st.layer]["filters"]
+    n = int(rng.integers(0, F))
+    C = trace.arrays[layer_key(st.layer, "x")].shape[1]
+    choices = tuple(f"z map {k}" for k in range(F)) + (f"one part of every z map ({C} input maps)",)
+    return Question("filter_map", step, layer_key(st.layer, "z"), (0, n, 0, 0),
+                    f"Layer {st.layer}: filter {n} has {C} channel(s), one per input map. Which output map does "
+                    "it make?", (), choices, n, 0.0)
+
+
+_MAKERS = {"dz1": _make_dz1, "sign": _make_sign, "z": _make_sum("z", "z"), "dW": _make_sum("dW", "dW"),
+           "dx": _make_sum("dx", "dx"), "dw1": _make_dw1, "pool": _make_pool, "softmax": _make_softmax,
+           "winner": _make_winner, "filter_map": _make_filter_map}
