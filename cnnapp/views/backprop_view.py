@@ -2,6 +2,7 @@
 with a heatmap of every map the step touches."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnncore import atomic_write_bytes
 from cnncore.layers import layer_class
+from cnncore.predict import Score
 from cnncore.tracekeys import layer_key, split_key
 
 from ..learn.arithmetic_panel import ArithmeticPanel
@@ -19,6 +21,7 @@ from ..state import Stepper, step_kind
 from ..widgets.equation import equation_label
 from ..widgets.filter_slide import FilterSlideView
 from ..widgets.heatmap import MapGroup, MapGrid
+from ..widgets.predict_panel import PredictPanel
 from .state import classes_of, other_dataset
 
 SIGNED = {"z", "dy", "dz", "dx", "W", "b", "dW", "db", "W_next", "b_next", "mW", "mb"}
@@ -94,6 +97,7 @@ class BackpropView(QtWidgets.QWidget):
         self._label_set_here = False
         self._slide_filter = 0
         self.identity = None            # the textbook way of a conv step's gradients, built on first use
+        self._rng = np.random.default_rng()     # picks the element a prediction asks about
         lay = QtWidgets.QVBoxLayout(self)
         lay.addLayout(self._build_input_row())
         lay.addLayout(self._build_nav_row())
@@ -200,7 +204,12 @@ class BackpropView(QtWidgets.QWidget):
         return nav
 
     def _build_step_actions(self) -> tuple:
-        """Quiz me, Export maps…, Export trace…."""
+        """Predict, Quiz me, Export maps…, Export trace…."""
+        self.predict_button = QtWidgets.QPushButton("Predict")
+        self.predict_button.setObjectName("backpropPredictButton")
+        self.predict_button.setCheckable(True)
+        self.predict_button.setToolTip("Before each step's maps are shown, predict one of its numbers "
+                                       "(type it, Enter); then see whether you were right and its arithmetic")
         self.quiz_button = QtWidgets.QPushButton("Quiz me")
         self.quiz_button.setObjectName("backpropQuizButton")
         self.quiz_button.setToolTip("A concept check about this kind of step, on the Learn tab (Q)")
@@ -211,7 +220,7 @@ class BackpropView(QtWidgets.QWidget):
         self.export_npz_button = QtWidgets.QPushButton("Export trace…")
         self.export_npz_button.setObjectName("backpropExportTraceButton")
         self.export_npz_button.setToolTip("Save the whole trace as .npz (NumPy arrays, for notebooks)")
-        return self.quiz_button, self.export_png_button, self.export_npz_button
+        return self.predict_button, self.quiz_button, self.export_png_button, self.export_npz_button
 
     def _build_timeline(self) -> QtWidgets.QListWidget:
         """One coloured cell per step of the pass (filled by :meth:`set_trace`)."""
@@ -264,6 +273,9 @@ class BackpropView(QtWidgets.QWidget):
         step_tools.addWidget(self.slide_button)
         step_tools.addStretch(1)
         ll.addLayout(step_tools)
+        self.predict = PredictPanel()        # predict mode: the question before the maps (cnncore.predict)
+        self.predict.setVisible(False)
+        ll.addWidget(self.predict)
         ll.addWidget(self.map_stack, 1)
         ll.addWidget(self.hover_label)
         return left
@@ -340,6 +352,8 @@ class BackpropView(QtWidgets.QWidget):
         self.grid.hovered.connect(self._on_hover)
         self.grid.elementClicked.connect(self._on_click)
         self.identity_button.toggled.connect(self._show_identity)
+        self.predict_button.toggled.connect(lambda on: self._show_step(self.stepper.index))
+        self.predict.revealed.connect(self._on_revealed)
         self.slide_button.clicked.connect(self.toggle_slide)
         self.slide.moved.connect(self.hover_label.setText)
         self.slide.finished.connect(self._on_slide_finished)
@@ -357,7 +371,7 @@ class BackpropView(QtWidgets.QWidget):
 
     def settings_dict(self) -> dict:
         return {"speed": self.speed.value(), "source": self.source.currentIndex(),
-                "sample": self.sample_spin.value()}
+                "sample": self.sample_spin.value(), "predict_score": json.dumps(self.predict.score.to_dict())}
 
     def apply_settings(self, d: dict) -> None:
         """Saved values as read by :func:`cnnapp.settings.read_group` (plain strings or numbers)."""
@@ -365,6 +379,10 @@ class BackpropView(QtWidgets.QWidget):
             set_clamped(self.speed, d["speed"])
         self.source.setCurrentIndex(choice_index(d.get("source"), self.source.count()))
         set_clamped(self.sample_spin, d.get("sample", 0))
+        try:
+            self.predict.set_score(Score.from_dict(json.loads(str(d.get("predict_score", "{}")))))
+        except ValueError:                   # a damaged saved score starts again from nothing
+            self.predict.set_score(Score())
 
     # ------------------------------------------------------------- input
     def samples(self):
@@ -547,8 +565,33 @@ class BackpropView(QtWidgets.QWidget):
         self.timeline.blockSignals(False)
         self.timeline.scrollToItem(self.timeline.item(k))
         self._show_step_tools(st)
+        self._ask_prediction(k)
         self._update_nav()
         self.stepChanged.emit(k)
+
+    def _ask_prediction(self, k: int) -> None:
+        """In predict mode (not while playing), hide the maps behind a question about this step."""
+        from cnncore.predict import ask
+        q = None
+        if self.predict_button.isChecked() and not self.stepper.playing and self.trace is not None:
+            q = ask(self.trace, k, self.predict.score, self._rng)
+        self.predict.setVisible(self.predict_button.isChecked())
+        self.map_stack.setVisible(q is None)
+        if q is None:
+            self.predict.question = None
+            self.predict.prompt.setText("Nothing to predict in this step: its maps are shown." if
+                                        self.predict_button.isChecked() else "")
+            self.predict.given.setText("")
+            self.predict.verdict.setText("")
+            self.predict.answer.setEnabled(False)
+        else:
+            self.predict.ask(q)
+
+    def _on_revealed(self, q, verdict) -> None:
+        """Show the maps, outline the element asked about and its sources, and its arithmetic."""
+        self.map_stack.setVisible(True)
+        self._on_click(q.key, q.index)
+        self.state.say("Predictions so far: " + self.predict.score.summary(), 8000)
 
     def _loss_words(self, st) -> str:
         if st.kind != "loss":

@@ -1,0 +1,89 @@
+"""Predict mode in the Backprop tab: keyboard only, judged against the trace, score kept."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6 import QtCore
+
+pytest.importorskip("pytestqt")
+pytestmark = [pytest.mark.gui, pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")]
+
+
+@pytest.fixture
+def bp(qtbot):
+    from cnnapp.main_window import MainWindow
+    w = MainWindow(load_settings=False)
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    w.tabs.setCurrentWidget(w.backprop)
+    view = w.backprop
+    view.source.setCurrentIndex(2)
+    view.sample_spin.setValue(3)
+    assert view.record()
+    yield view
+    w.train.shutdown()
+
+
+def _to_question(bp, qtbot, kind_of_step="backward"):
+    bp.predict_button.setChecked(True)
+    k = next(k for k, s in enumerate(bp.trace.steps) if s.kind == kind_of_step and s.layer_type == "conv")
+    bp.go(k)
+    assert bp.predict.question is not None
+    return bp.predict.question
+
+
+def _type(qtbot, bp, text):
+    bp.predict.answer.clear()
+    qtbot.keyClicks(bp.predict.answer, text)
+    qtbot.keyClick(bp.predict.answer, QtCore.Qt.Key_Return)
+
+
+def test_a_right_answer_reveals_the_maps_and_its_arithmetic(bp, qtbot):
+    q = _to_question(bp, qtbot)
+    assert not bp.map_stack.isVisible() and bp.predict.isVisible()
+    right = str(q.answer) if not q.is_choice else str(int(q.answer) + 1)
+    _type(qtbot, bp, right)
+    assert bp.map_stack.isVisible()
+    assert bp.predict.verdict.text().startswith("Right")
+    assert bp.predict.score.to_dict()[q.kind] == [1, 1]
+    assert bp.arithmetic.title.text()          # the breakdown of the element asked about
+
+
+def test_a_wrong_answer_says_the_value_and_counts(bp, qtbot):
+    q = _to_question(bp, qtbot)
+    if q.is_choice:
+        wrong = str((int(q.answer) + 1) % len(q.choices) + 1)
+    else:
+        wrong = str(q.answer + 3 * q.tolerance + 1)
+    _type(qtbot, bp, wrong)
+    assert bp.predict.verdict.text().startswith("Not quite")
+    assert bp.predict.score.to_dict()[q.kind] == [0, 1]
+    assert bp.map_stack.isVisible()
+
+
+def test_not_a_number_is_not_counted(bp, qtbot):
+    q = _to_question(bp, qtbot)
+    _type(qtbot, bp, "hello")
+    assert not bp.map_stack.isVisible() and q.kind not in bp.predict.score.to_dict()
+    assert "Type" in bp.predict.verdict.text() or "Choose" in bp.predict.verdict.text()
+
+
+def test_the_score_is_saved_with_the_settings(bp, qtbot):
+    q = _to_question(bp, qtbot)
+    _type(qtbot, bp, str(q.answer) if not q.is_choice else str(int(q.answer) + 1))
+    saved = bp.settings_dict()["predict_score"]
+    assert json.loads(saved)[q.kind] == [1, 1]
+    bp.apply_settings({"predict_score": '{"dz1": [2, 5]}'})
+    assert bp.predict.score.to_dict() == {"dz1": [2, 5]}
+    bp.apply_settings({"predict_score": "{not json"})
+    assert bp.predict.score.to_dict() == {}
+
+
+def test_predict_off_shows_the_maps(bp, qtbot):
+    _to_question(bp, qtbot)
+    bp.predict_button.setChecked(False)
+    assert bp.map_stack.isVisible() and not bp.predict.isVisible()
