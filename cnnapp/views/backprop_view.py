@@ -204,7 +204,7 @@ class BackpropView(QtWidgets.QWidget):
         return nav
 
     def _build_step_actions(self) -> tuple:
-        """Predict, Quiz me, Export maps…, Export trace…."""
+        """Quiz me, Export maps…, Export trace… (and the Predict toggle, placed over the maps)."""
         self.predict_button = QtWidgets.QPushButton("Predict")
         self.predict_button.setObjectName("backpropPredictButton")
         self.predict_button.setCheckable(True)
@@ -220,7 +220,7 @@ class BackpropView(QtWidgets.QWidget):
         self.export_npz_button = QtWidgets.QPushButton("Export trace…")
         self.export_npz_button.setObjectName("backpropExportTraceButton")
         self.export_npz_button.setToolTip("Save the whole trace as .npz (NumPy arrays, for notebooks)")
-        return self.predict_button, self.quiz_button, self.export_png_button, self.export_npz_button
+        return self.quiz_button, self.export_png_button, self.export_npz_button
 
     def _build_timeline(self) -> QtWidgets.QListWidget:
         """One coloured cell per step of the pass (filled by :meth:`set_trace`)."""
@@ -272,6 +272,7 @@ class BackpropView(QtWidgets.QWidget):
         step_tools.addWidget(self.identity_button)
         step_tools.addWidget(self.slide_button)
         step_tools.addStretch(1)
+        step_tools.addWidget(self.predict_button)
         ll.addLayout(step_tools)
         self.predict = PredictPanel()        # predict mode: the question before the maps (cnncore.predict)
         self.predict.setVisible(False)
@@ -379,10 +380,11 @@ class BackpropView(QtWidgets.QWidget):
             set_clamped(self.speed, d["speed"])
         self.source.setCurrentIndex(choice_index(d.get("source"), self.source.count()))
         set_clamped(self.sample_spin, d.get("sample", 0))
-        try:
-            self.predict.set_score(Score.from_dict(json.loads(str(d.get("predict_score", "{}")))))
-        except ValueError:                   # a damaged saved score starts again from nothing
-            self.predict.set_score(Score())
+        if "predict_score" in d:
+            try:
+                self.predict.set_score(Score.from_dict(json.loads(str(d["predict_score"]))))
+            except ValueError:                   # a damaged saved score starts again from nothing
+                self.predict.set_score(Score())
 
     # ------------------------------------------------------------- input
     def samples(self):
