@@ -1,6 +1,8 @@
 """The main window: Draw, Build, Train, Backprop and Learn tabs around one shared network."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -73,6 +75,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.setWindowIcon(QtGui.QIcon(str(icon)))
         self.state = AppState(self)
         self.state.message.connect(self._show_message)
+        # Replaced in tests; asks before unsaved trained weights are thrown away.
+        self.confirm = self._ask
 
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setObjectName("mainTabs")
@@ -101,6 +105,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.backprop.quizRequested.connect(self._quiz_about)
         self.state.trainingChanged.connect(self._on_training_changed)
         self.train.openDigit.connect(self.open_digit)
+        self.train.saveModelRequested.connect(self.save_model_dialog)
+        self.train.openModelRequested.connect(self.open_model_dialog)
 
         self._build_menus()
         self.status_label = QtWidgets.QLabel("")
@@ -176,6 +182,60 @@ class MainWindow(QtWidgets.QMainWindow):
         except Exception:  # noqa: BLE001 - closing must never fail
             pass
 
+    # ----------------------------------------------------------- model files
+    def save_model(self, path) -> bool:
+        """Save the network in use (architecture, weights, history) to ``path``."""
+        if self.state.training:
+            self.state.say("Stop or finish the training before saving.")
+            return False
+        try:
+            from cnncore.modelio import save_model
+            net = self.state.network
+            save_model(str(path), net, history=getattr(net, "history", None))
+        except Exception as e:  # noqa: BLE001
+            self.state.say(f"Could not save the model: {e}", 0)
+            return False
+        self.state.unsaved = False
+        self.state.say(f"Saved the model to {path}")
+        return True
+
+    def open_model(self, path) -> bool:
+        """Use the model saved at ``path``; asks first when weights trained here are unsaved."""
+        if self.state.training:
+            self.state.say("Stop the training before opening another model.")
+            return False
+        if self.state.unsaved and not self.confirm(
+                "The network trained here has not been saved. Open the other model and discard it?"):
+            return False
+        try:
+            from cnncore.modelio import load_model
+            net = load_model(str(path))
+        except Exception as e:  # noqa: BLE001
+            self.state.say(f"Could not open {Path(path).name}: {e}", 0)
+            return False
+        self.state.set_network(net, f"opened from {Path(path).name}", trained=True)
+        self.state.say(f"Opened {Path(path).name}")
+        return True
+
+    def save_model_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save model", str(st.data_dir() / "model.npz"),
+                                                        "Model (*.npz)")
+        if path:
+            if not path.endswith(".npz"):
+                path += ".npz"
+            self.save_model(path)
+
+    def open_model_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open model", str(st.data_dir()), "Model (*.npz)")
+        if path:
+            self.open_model(path)
+
+    def _ask(self, text: str) -> bool:
+        r = QtWidgets.QMessageBox.question(self, "Discard trained weights?", text,
+                                           QtWidgets.QMessageBox.Yes | QtWidgets.QMessageBox.Cancel,
+                                           QtWidgets.QMessageBox.Cancel)
+        return r == QtWidgets.QMessageBox.Yes
+
     def _on_network(self) -> None:
         self._on_network_text()
 
@@ -241,9 +301,9 @@ class MainWindow(QtWidgets.QMainWindow):
     # ---------------------------------------------------------------- menus
     def _build_menus(self) -> None:
         m = self.menuBar().addMenu("&File")
-        self.open_action = m.addAction("&Open model…", self.train.open_dialog, QtGui.QKeySequence.Open)
+        self.open_action = m.addAction("&Open model…", self.open_model_dialog, QtGui.QKeySequence.Open)
         self.open_action.setToolTip("Open a model saved before (.npz)")
-        self.save_action = m.addAction("&Save model…", self.train.save_dialog, QtGui.QKeySequence.Save)
+        self.save_action = m.addAction("&Save model…", self.save_model_dialog, QtGui.QKeySequence.Save)
         self.save_action.setToolTip("Save the network's architecture and weights (.npz)")
         a = m.addAction("Export &model…", lambda: open_export_dialog(self, self.state))
         a.setToolTip("Write the network as PyTorch code and weights, or as an ONNX file")

@@ -421,10 +421,10 @@ def test_save_reopen_same_predictions(window, qtbot, tmp_path):
     net = Network(window.state.network.spec, seed=123)
     window.state.set_network(net, "test", trained=True)
     path = tmp_path / "m.npz"
-    assert window.train.save_model(path)
+    assert window.save_model(path)
     other = MainWindow(load_settings=False)
     qtbot.addWidget(other)
-    assert other.train.open_model(path)
+    assert other.open_model(path)
     assert np.array_equal(other.state.network.predict_proba(X), net.predict_proba(X))
     stroke(window.draw.canvas, _circle())
     other.draw.canvas.set_array(window.draw.canvas.array())
@@ -436,7 +436,7 @@ def test_save_reopen_same_predictions(window, qtbot, tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a model")
     before = other.state.network
-    assert not other.train.open_model(bad)
+    assert not other.open_model(bad)
     assert other.state.network is before
     assert "Could not open" in other.statusBar().currentMessage()
 
@@ -947,14 +947,14 @@ def test_signed_outputs_get_the_diverging_scale(window):
 
 def test_opening_a_model_asks_before_dropping_unsaved_training(window, tmp_path):
     path = tmp_path / "m.npz"
-    assert window.train.save_model(path)
+    assert window.save_model(path)
     window.state.unsaved = True                     # as after a training run in this session
     asked = []
-    window.train.confirm = lambda text: asked.append(text) or False
+    window.confirm = lambda text: asked.append(text) or False
     before = window.state.network
-    assert not window.train.open_model(path) and window.state.network is before and asked
-    window.train.confirm = lambda text: True
-    assert window.train.open_model(path) and window.state.network is not before
+    assert not window.open_model(path) and window.state.network is before and asked
+    window.confirm = lambda text: True
+    assert window.open_model(path) and window.state.network is not before
     assert not window.state.unsaved
 
 

@@ -34,3 +34,21 @@ def test_views_take_back_their_settings_and_refuse_nonsense(window):
     draw.apply_settings({"brush": "nan"})
     assert bp.settings_dict() == {"speed": 12, "source": 0, "sample": 99, "predict_score": "{}"}
     assert draw.settings_dict() == {"brush": 9}
+
+
+def test_the_train_tabs_model_buttons_go_through_the_window(window, tmp_path, monkeypatch):
+    """Model files belong to the window (File menu); the Train tab's buttons only ask it."""
+    from PySide6 import QtWidgets
+    path = tmp_path / "from_button"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    window.train.save_button.click()
+    saved = tmp_path / "from_button.npz"
+    assert saved.is_file() and "Saved the model" in window.statusBar().currentMessage()
+    window.state.unsaved = True
+    asked = []
+    window.confirm = lambda text: asked.append(text) or False
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: (str(saved), ""))
+    before = window.state.network
+    window.train.open_button.click()
+    assert asked and window.state.network is before
+    assert not hasattr(window.train, "save_model") and not hasattr(window.train, "open_model")

@@ -50,7 +50,20 @@ class GradCheckView(QtWidgets.QWidget):
         self.source.setObjectName("gradCheckSource")
         self.source.setStyleSheet("color: #555;")
         lay.addWidget(self.source)
+        lay.addLayout(self._build_element_form())
+        lay.addLayout(self._build_buttons())
+        lay.addWidget(self._build_result_table())
+        self.verdict = QtWidgets.QLabel("")
+        self.verdict.setObjectName("gradCheckVerdict")
+        self.verdict.setWordWrap(True)
+        lay.addWidget(self.verdict)
+        hist_label = QtWidgets.QLabel("Checks so far")
+        hist_label.setStyleSheet("color: #1f3a68; font-weight: bold;")
+        lay.addWidget(hist_label)
+        lay.addWidget(self._build_history(), 1)
 
+    def _build_element_form(self) -> QtWidgets.QHBoxLayout:
+        """Which array, which element of it (one spin box per index), which ε."""
         form = QtWidgets.QHBoxLayout()
         form.addWidget(QtWidgets.QLabel("Check:"))
         self.target = QtWidgets.QComboBox()
@@ -72,7 +85,9 @@ class GradCheckView(QtWidgets.QWidget):
         self.eps.setCurrentIndex(2)
         form.addWidget(self.eps)
         form.addStretch(1)
-        lay.addLayout(form)
+        return form
+
+    def _build_buttons(self) -> QtWidgets.QHBoxLayout:
         buttons = QtWidgets.QHBoxLayout()
         self.check_button = QtWidgets.QPushButton("Check this element")
         self.check_button.setObjectName("gradCheckRun")
@@ -85,8 +100,10 @@ class GradCheckView(QtWidgets.QWidget):
         buttons.addWidget(self.check_button)
         buttons.addWidget(self.random_button)
         buttons.addStretch(1)
-        lay.addLayout(buttons)
+        return buttons
 
+    def _build_result_table(self) -> QtWidgets.QTableWidget:
+        """The last check, one quantity per row."""
         self.table = QtWidgets.QTableWidget(0, 2)
         self.table.setObjectName("gradCheckResult")
         self.table.horizontalHeader().setVisible(False)
@@ -96,14 +113,10 @@ class GradCheckView(QtWidgets.QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setFixedHeight(8 * 22 + 2 * self.table.frameWidth() + 2)
-        lay.addWidget(self.table)
-        self.verdict = QtWidgets.QLabel("")
-        self.verdict.setObjectName("gradCheckVerdict")
-        self.verdict.setWordWrap(True)
-        lay.addWidget(self.verdict)
-        hist_label = QtWidgets.QLabel("Checks so far")
-        hist_label.setStyleSheet("color: #1f3a68; font-weight: bold;")
-        lay.addWidget(hist_label)
+        return self.table
+
+    def _build_history(self) -> QtWidgets.QTableWidget:
+        """Every check so far, one per row."""
         self.history = QtWidgets.QTableWidget(0, 5)
         self.history.setObjectName("gradCheckHistory")
         self.history.setHorizontalHeaderLabels(["element", "backprop", "central difference",
@@ -113,7 +126,7 @@ class GradCheckView(QtWidgets.QWidget):
         self.history.horizontalHeader().setStretchLastSection(True)
         for c in range(4):
             self.history.horizontalHeader().setSectionResizeMode(c, QtWidgets.QHeaderView.ResizeToContents)
-        lay.addWidget(self.history, 1)
+        return self.history
 
     # ------------------------------------------------------------------ setup
     def set_network(self, net, image=None, label=None, source: str = "") -> None:

@@ -44,22 +44,65 @@ class TrainView(QtWidgets.QWidget):
     trainingFinished = QtCore.Signal(object)
     # A held-out digit to look at elsewhere: image (28, 28) floats in [0, 1], true digit, "draw"/"backprop".
     openDigit = QtCore.Signal(object, int, str)
+    saveModelRequested = QtCore.Signal()
+    openModelRequested = QtCore.Signal()
 
     def __init__(self, state, parent=None):
         super().__init__(parent)
         self.state = state
-        # Replaced in tests; asks before unsaved trained weights are thrown away.
-        self.confirm = self._ask
         self.worker = None
         self.thread = None
         self.dl_thread = None
         self.dl_worker = None
         self._idx_files = None
         self._t0 = 0.0
-        self._last_finished = None
         self._val_images = None
 
-        # ---- data
+        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
+        self.splitter.setObjectName("trainSplitter")
+        self.splitter.addWidget(self._build_controls())
+        self.splitter.addWidget(self._build_plots())
+        self.splitter.setStretchFactor(1, 1)
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.addWidget(self.splitter)
+        self._pending = {"x": [], "loss": [], "ips": [], "x_speed": []}
+        self._plot_timer = QtCore.QTimer(self, singleShot=True, interval=150)
+        self._plot_timer.timeout.connect(lambda: self._flush_plots(everything=False))
+        self._on_source()
+        self._set_running(False)
+        self.state.networkChanged.connect(self.show_network_maps)
+        self.show_network_maps()
+
+    # ------------------------------------------------------------ builders
+    def _build_controls(self) -> QtWidgets.QWidget:
+        """The left column: data, learning settings, start/pause/stop, progress, model files."""
+        left = QtWidgets.QWidget()
+        left.setObjectName("trainControls")
+        ll = QtWidgets.QVBoxLayout(left)
+        ll.addWidget(self._build_data_box())
+        ll.addWidget(self._build_learning_box())
+        ll.addLayout(self._build_run_buttons())
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setObjectName("trainProgress")
+        self.progress.setToolTip("Share of the planned batches done")
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("%p%")
+        self.eta = QtWidgets.QLabel("")
+        self.eta.setObjectName("trainEta")
+        self.eta.setWordWrap(True)
+        self.eta.setMinimumHeight(self.fontMetrics().height() * 3)
+        self.eta.setAlignment(QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
+        ll.addWidget(self.progress)
+        ll.addWidget(self.eta)
+        ll.addStretch(1)
+        ll.addLayout(self._build_model_buttons())
+        left.setMinimumWidth(300)
+        left.setMaximumWidth(380)
+        return left
+
+    def _build_data_box(self) -> QtWidgets.QGroupBox:
+        """Which digits, how many, how many held out; the IDX folder and the download bar."""
         data_box = QtWidgets.QGroupBox("Data")
         form = QtWidgets.QFormLayout(data_box)
         self.source = QtWidgets.QComboBox()
@@ -95,8 +138,10 @@ class TrainView(QtWidgets.QWidget):
         form.addRow("Held out", self.holdout)
         form.addRow(self.idx_button)
         form.addRow(self.download_bar)
+        return data_box
 
-        # ---- optimizer
+    def _build_learning_box(self) -> QtWidgets.QGroupBox:
+        """Optimizer, learning rate and its schedule, batch size, epochs."""
         opt_box = QtWidgets.QGroupBox("Learning")
         of = QtWidgets.QFormLayout(opt_box)
         self.optimizer = QtWidgets.QComboBox()
@@ -132,13 +177,13 @@ class TrainView(QtWidgets.QWidget):
         self.epochs.setRange(1, 200)
         self.epochs.setValue(3)
         self.epochs.setToolTip("Passes over the training digits")
-        of.addRow("Optimizer", self.optimizer)
-        of.addRow("Learning rate", self.lr)
-        of.addRow("Schedule", self.schedule)
-        of.addRow("Batch size", self.batch)
-        of.addRow("Epochs", self.epochs)
+        for label, w in (("Optimizer", self.optimizer), ("Learning rate", self.lr), ("Schedule", self.schedule),
+                         ("Batch size", self.batch), ("Epochs", self.epochs)):
+            of.addRow(label, w)
+        return opt_box
 
-        # ---- controls
+    def _build_run_buttons(self) -> QtWidgets.QHBoxLayout:
+        """Start, Pause, Stop."""
         SP = QtWidgets.QStyle.StandardPixmap
         self.start_button = QtWidgets.QPushButton(self.style().standardIcon(SP.SP_MediaPlay), "Start")
         self.start_button.setObjectName("trainStartButton")
@@ -159,47 +204,42 @@ class TrainView(QtWidgets.QWidget):
         buttons = QtWidgets.QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(b)
-        self.progress = QtWidgets.QProgressBar()
-        self.progress.setObjectName("trainProgress")
-        self.progress.setToolTip("Share of the planned batches done")
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setFormat("%p%")
-        self.eta = QtWidgets.QLabel("")
-        self.eta.setObjectName("trainEta")
-        self.eta.setWordWrap(True)
-        self.eta.setMinimumHeight(self.fontMetrics().height() * 3)
-        self.eta.setAlignment(QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
+        return buttons
 
-        files = QtWidgets.QHBoxLayout()
+    def _build_model_buttons(self) -> QtWidgets.QHBoxLayout:
+        """Save model… and Open model…: the window does the work (it owns the File menu)."""
         self.save_button = QtWidgets.QPushButton("Save model…")
         self.save_button.setObjectName("saveModelButton")
         self.save_button.setToolTip("Save the network's architecture and weights as .npz (Ctrl+S)")
-        self.save_button.clicked.connect(self.save_dialog)
+        self.save_button.clicked.connect(self.saveModelRequested)
         self.open_button = QtWidgets.QPushButton("Open model…")
         self.open_button.setObjectName("openModelButton")
         self.open_button.setToolTip("Open a model saved before (.npz) (Ctrl+O)")
-        self.open_button.clicked.connect(self.open_dialog)
+        self.open_button.clicked.connect(self.openModelRequested)
+        files = QtWidgets.QHBoxLayout()
         files.addWidget(self.save_button)
         files.addWidget(self.open_button)
+        return files
 
-        left = QtWidgets.QWidget()
-        left.setObjectName("trainControls")
-        ll = QtWidgets.QVBoxLayout(left)
-        ll.addWidget(data_box)
-        ll.addWidget(opt_box)
-        ll.addLayout(buttons)
-        ll.addWidget(self.progress)
-        ll.addWidget(self.eta)
-        ll.addStretch(1)
-        ll.addLayout(files)
-        left.setMinimumWidth(300)
-        left.setMaximumWidth(380)
-
-        # ---- plots
+    def _build_plots(self) -> QtWidgets.QSplitter:
+        """Loss, accuracy and speed side by side above the per-epoch views."""
         self.loss_plot = LossPlot()
         self.acc_plot = AccuracyPlot()
         self.speed_plot = SpeedPlot()
+        top = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
+        top.addWidget(self.loss_plot)
+        top.addWidget(self.acc_plot)
+        top.addWidget(self.speed_plot)
+        top.setSizes([420, 320, 240])
+        self.plot_splitter = QtWidgets.QSplitter(QtCore.Qt.Vertical)
+        self.plot_splitter.setObjectName("trainPlotSplitter")
+        self.plot_splitter.addWidget(top)
+        self.plot_splitter.addWidget(self._build_epoch_views())
+        self.plot_splitter.setSizes([330, 370])
+        return self.plot_splitter
+
+    def _build_epoch_views(self) -> QtWidgets.QTabWidget:
+        """Filters and feature maps, the confusion matrix, the misclassified digits."""
         self.live = MapGrid()
         self.live.setObjectName("liveMapGrid")
         self.live.setToolTip("The first layer's filters and one sample's feature maps, refreshed a few "
@@ -224,32 +264,7 @@ class TrainView(QtWidgets.QWidget):
         self._epoch_views = None
         self._shown_confusion = self._shown_gallery = None
         self.bottom_tabs.currentChanged.connect(self._refresh_epoch_views)
-        top = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
-        top.addWidget(self.loss_plot)
-        top.addWidget(self.acc_plot)
-        top.addWidget(self.speed_plot)
-        top.setSizes([420, 320, 240])
-        self.plot_splitter = QtWidgets.QSplitter(QtCore.Qt.Vertical)
-        self.plot_splitter.setObjectName("trainPlotSplitter")
-        self.plot_splitter.addWidget(top)
-        self.plot_splitter.addWidget(self.bottom_tabs)
-        self.plot_splitter.setSizes([330, 370])
-
-        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
-        self.splitter.setObjectName("trainSplitter")
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(self.plot_splitter)
-        self.splitter.setStretchFactor(1, 1)
-        lay = QtWidgets.QHBoxLayout(self)
-        lay.addWidget(self.splitter)
-
-        self._pending = {"x": [], "loss": [], "ips": [], "x_speed": []}
-        self._plot_timer = QtCore.QTimer(self, singleShot=True, interval=150)
-        self._plot_timer.timeout.connect(lambda: self._flush_plots(everything=False))
-        self._on_source()
-        self._set_running(False)
-        self.state.networkChanged.connect(self.show_network_maps)
-        self.show_network_maps()
+        return self.bottom_tabs
 
     def show_network_maps(self) -> None:
         """Filters and feature maps of the current network (when not training)."""
@@ -414,7 +429,6 @@ class TrainView(QtWidgets.QWidget):
         net.learns(src.classes, src.dataset)       # the classes of what it learns from now on
         sample = self._sample()
         self._pending = {"x": [], "loss": [], "ips": [], "x_speed": []}
-        self._epoch_offset = 0
         self.state.snapshot = net.copy()
         self.state.training = True
         self._limit_threads()
@@ -652,11 +666,9 @@ class TrainView(QtWidgets.QWidget):
             self._saved_threads = None
 
     def _on_finished(self, ev) -> None:
-        self._last_finished = ev
         self._plot_timer.stop()
         self._flush_plots()
         self._restore_threads()
-        net = self.state.network
         self.state.training = False
         self.state.snapshot = None
         if ev.reason in ("done", "stopped") and "could not start" not in ev.message:
@@ -706,58 +718,6 @@ class TrainView(QtWidgets.QWidget):
                 self.dl_thread.setParent(None)
                 ok = False
         return ok
-
-    # -------------------------------------------------------------- files
-    def save_model(self, path) -> bool:
-        if self.state.training:
-            self.state.say("Stop or finish the training before saving.")
-            return False
-        try:
-            from cnncore.modelio import save_model
-            net = self.state.network
-            save_model(str(path), net, history=getattr(net, "history", None))
-        except Exception as e:  # noqa: BLE001
-            self.state.say(f"Could not save the model: {e}", 0)
-            return False
-        self.state.unsaved = False
-        self.state.say(f"Saved the model to {path}")
-        return True
-
-    def open_model(self, path) -> bool:
-        if self.state.training:
-            self.state.say("Stop the training before opening another model.")
-            return False
-        if self.state.unsaved and not self.confirm(
-                "The network trained here has not been saved. Open the other model and discard it?"):
-            return False
-        try:
-            from cnncore.modelio import load_model
-            net = load_model(str(path))
-        except Exception as e:  # noqa: BLE001
-            self.state.say(f"Could not open {Path(path).name}: {e}", 0)
-            return False
-        self.state.set_network(net, f"opened from {Path(path).name}", trained=True)
-        self.state.say(f"Opened {Path(path).name}")
-        return True
-
-    def save_dialog(self):
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save model", str(data_dir() / "model.npz"),
-                                                        "Model (*.npz)")
-        if path:
-            if not path.endswith(".npz"):
-                path += ".npz"
-            self.save_model(path)
-
-    def _ask(self, text: str) -> bool:
-        r = QtWidgets.QMessageBox.question(self, "Discard trained weights?", text,
-                                           QtWidgets.QMessageBox.Yes | QtWidgets.QMessageBox.Cancel,
-                                           QtWidgets.QMessageBox.Cancel)
-        return r == QtWidgets.QMessageBox.Yes
-
-    def open_dialog(self):
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open model", str(data_dir()), "Model (*.npz)")
-        if path:
-            self.open_model(path)
 
 
 def finished_text(ev) -> str:
