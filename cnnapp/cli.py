@@ -174,30 +174,48 @@ def _cmd_train(args) -> int:
 
 def _train(args) -> int:
     import cnncore
-    from cnncore.architecture import DEFAULT_PRESET, preset
     from cnncore.modelio import save_model
-    from cnncore.network import Network
-    from cnncore.training import BatchEvent, EpochEvent, TrainConfig, Trainer
 
     out = _check_out(args.out)
+    net, config = _network_and_config(args)
+    if args.threads:
+        cnncore.set_num_threads(args.threads)
+    trainer, n_train, n_val, source = _trainer(args, net, config)
+    print(f"training {len(net.layers)}-layer network ({net.num_params()} parameters) on {n_train} images "
+          f"from {source}, holding out {n_val}; {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
+          f"{config.epochs} epochs, {cnncore.get_num_threads()} thread(s)", flush=True)
+    finished = _run_with_progress(trainer, config, n_val, tty=sys.stderr.isatty() and not args.quiet)
+    if finished.reason == "diverged":     # such weights are no use: leave whatever is at --out as it was
+        print(f"cnnapp train: {finished.message} Nothing was saved to {out}.", file=sys.stderr)
+        return 1
+    save_model(out, net, optimizer=trainer.optimizer)
+    print(f"{finished.message}; saved to {out}")
+    return 0
+
+
+def _network_and_config(args):
+    """The network to train (``--arch`` or the default preset) and the run's settings."""
+    from cnncore.architecture import DEFAULT_PRESET, preset
+    from cnncore.network import Network
+    from cnncore.training import TrainConfig
+
     spec = _load_arch(args.arch) if args.arch else preset(DEFAULT_PRESET)
     try:
         config = TrainConfig(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
                              epochs=args.epochs, weight_decay=args.weight_decay, momentum=args.momentum,
                              seed=args.seed, schedule=args.schedule, augment=args.augment)
+        return Network(spec, seed=args.seed), config
     except ValueError as e:
         raise CliError(f"train: {e}") from None
-    try:
-        net = Network(spec, seed=args.seed)
-    except ValueError as e:
-        raise CliError(f"train: {e}") from None
-    if args.threads:
-        cnncore.set_num_threads(args.threads)
+
+
+def _trainer(args, net, config):
+    """``(trainer, training images, held-out images, data description)`` for ``--data`` or the files."""
+    from cnncore.datasets import held_out_split
+    from cnncore.training import Trainer
 
     X, y, source = _data(args, "train")
     _name_classes(net, args.data)
-    from cnncore.datasets import held_out_split
-
     # The one held-out rule the app uses too (cnncore.datasets.held_out_split).
     X_tr, y_tr, X_val, y_val = held_out_split(X, y, args.holdout)
     n_train, n_val = len(X_tr), len(X_val)
@@ -207,11 +225,14 @@ def _train(args) -> int:
         trainer = Trainer(net, X_tr, y_tr, X_val if n_val else None, y_val if n_val else None, config)
     except ValueError as e:
         raise CliError(f"train: {e}") from None
+    return trainer, n_train, n_val, source
 
-    print(f"training {len(net.layers)}-layer network ({net.num_params()} parameters) on {n_train} images "
-          f"from {source}, holding out {n_val}; {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
-          f"{config.epochs} epochs, {cnncore.get_num_threads()} thread(s)", flush=True)
-    tty = sys.stderr.isatty() and not args.quiet
+
+def _run_with_progress(trainer, config, n_val: int, tty: bool):
+    """Run the trainer to its end: a live bar on a terminal, one line per epoch. Returns its
+    :class:`~cnncore.training.FinishedEvent`."""
+    from cnncore.training import BatchEvent, EpochEvent
+
     finished = None
     last_draw = 0.0
     for ev in trainer.run():
@@ -233,12 +254,7 @@ def _train(args) -> int:
             finished = ev
     if tty:
         print("\r\033[K", end="", file=sys.stderr)
-    if finished.reason == "diverged":     # such weights are no use: leave whatever is at --out as it was
-        print(f"cnnapp train: {finished.message} Nothing was saved to {out}.", file=sys.stderr)
-        return 1
-    save_model(out, net, optimizer=trainer.optimizer)
-    print(f"{finished.message}; saved to {out}")
-    return 0
+    return finished
 
 
 def _data(args, command: str):
