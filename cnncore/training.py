@@ -38,7 +38,7 @@ CHANCE_LOSS = math.log(10)
 #: Updates after which a network still at chance has not learned (a sound run is far past it).
 JUDGE_AFTER_STEPS = 50
 
-__all__ = ["TrainConfig", "Trainer", "BatchEvent", "EpochEvent", "FinishedEvent", "evaluate",
+__all__ = ["TrainConfig", "Trainer", "BatchEvent", "EpochEvent", "FinishedEvent", "Failure", "evaluate",
            "as_network_input", "shift_augment"]
 
 
@@ -121,6 +121,22 @@ class EpochEvent:
     misclassified: np.ndarray = field(repr=False)
     seconds: float = 0.0
     predicted: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a run that met a NaN or infinite loss leaves for a diagnosis
+    (:func:`cnncore.diagnostics.explain_divergence`): the weights that failed (``flat_params``
+    order; the network itself is back at the last good ones), the batch and its labels, the
+    loss, where it happened and the base learning rate of the run."""
+    params: np.ndarray = field(repr=False)
+    x: np.ndarray = field(repr=False)
+    labels: np.ndarray = field(repr=False)
+    loss: float
+    epoch: int
+    batch: int
+    lr: float
+    step: int
 
 
 @dataclass(frozen=True)
@@ -255,6 +271,8 @@ class Trainer:
         self._running.set()
         self._stop = threading.Event()
         self._runs = 0
+        #: After a NaN or infinite loss: what a diagnosis needs (:class:`Failure`), else None.
+        self.failure: Failure | None = None
 
     # ------------------------------------------------------------------ controls (any thread)
     def pause(self):
@@ -354,6 +372,8 @@ class Trainer:
                 with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught just below
                     loss, probs = net.loss_and_grads(xb, yb)
                 if not math.isfinite(loss):
+                    self.failure = Failure(flat.copy(), np.array(xb), yb.copy(), loss, epoch, b + 1,
+                                           self.lr, step)
                     if step > 0:
                         np.copyto(flat, snapshot)
                     yield FinishedEvent(

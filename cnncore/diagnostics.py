@@ -1,0 +1,255 @@
+"""Why training goes wrong: per-layer health while a run goes on, the layer that blew up when the
+loss became NaN, and what differs between two runs.
+
+::
+
+    monitor = TrainingMonitor(net)
+    for ev in trainer.run():
+        if isinstance(ev, BatchEvent):
+            monitor.observe(net)               # right after the batch, before the next one
+    print(monitor.reading())                   # one line for a learner
+    if trainer.failure is not None:            # the loss became NaN or infinite
+        print(explain_divergence(net, trainer.failure).message)
+
+Per layer with weights, after every batch (:class:`TrainingMonitor`):
+
+* the gradient norm ``‖∂L/∂θ‖`` of its weights and biases;
+* the update-to-weight ratio ``‖Δw‖/‖w‖`` of the step just made (about 10⁻³ is a healthy pace;
+  10⁻⁶ means the layer has almost stopped learning, 10⁻¹ that the steps are too large);
+* for a ReLU layer, the share of its units that were never active (``y > 0``) on any image of
+  the last ``window`` batches: dead units, whose gradient is always 0.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .architecture import describe_layer
+from .network import Network
+
+__all__ = ["TrainingMonitor", "Divergence", "explain_divergence", "RunRecord", "setting_differences",
+           "power_of_ten", "HEALTHY_RATIO"]
+
+#: A typical update-to-weight ratio of a layer that learns at a good pace.
+HEALTHY_RATIO = 1e-3
+_SUPER = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_of_ten(r: float) -> str:
+    """``r`` as the nearest power of ten in print: ``3e-6`` -> ``"10⁻⁶"`` (rounded in the log)."""
+    if not (r > 0 and math.isfinite(r)):
+        return str(r)
+    return "10" + str(round(math.log10(r))).translate(_SUPER)
+
+
+class TrainingMonitor:
+    """Per-layer gradient norms, update ratios and dead ReLUs of ``net``, batch after batch.
+
+    Call :meth:`observe` after each training batch (the layers still hold that batch's outputs
+    and gradients). ``series[i]`` holds layer ``i``'s lists ``"grad"``, ``"update"`` and ``"dead"``
+    (``dead`` only for ReLU layers), one entry per observed batch."""
+
+    def __init__(self, net: Network, window: int = 20):
+        self.window = window
+        self.weighted = [l.index for l in net.layers if l.has_params]
+        self.relu = [l.index for l in net.layers if l.has_params and l.activation == "relu"]
+        self.names = {l.index: describe_layer(l.spec) for l in net.layers}
+        self.series = {i: {"grad": [], "update": []} for i in self.weighted}
+        for i in self.relu:
+            self.series[i]["dead"] = []
+        self._active = {i: deque(maxlen=window) for i in self.relu}
+        self._before = {i: net.layers[i].W.copy() for i in self.weighted}
+        self.batches = 0
+
+    def observe(self, net: Network) -> dict:
+        """Record the batch just trained; returns ``{i: {"grad", "update"[, "dead"]}}`` of this batch."""
+        out = {}
+        for i in self.weighted:
+            layer = net.layers[i]
+            w = layer.W
+            g = math.sqrt(_sumsq(layer.dW) + _sumsq(layer.db))
+            norm = math.sqrt(_sumsq(w))
+            update = math.sqrt(_sumsq(w - self._before[i])) / norm if norm > 0 else float("inf")
+            np.copyto(self._before[i], w)
+            out[i] = {"grad": g, "update": update}
+            if i in self._active and layer.y is not None:
+                self._active[i].append(np.any(layer.y > 0, axis=0))
+                out[i]["dead"] = self.dead_fraction(i)
+            for k, v in out[i].items():
+                self.series[i][k].append(v)
+        self.batches += 1
+        return out
+
+    def dead_fraction(self, i: int) -> float:
+        """The share of layer ``i``'s units never active on the last ``window`` batches."""
+        masks = self._active[i]
+        if not masks:
+            return float("nan")
+        alive = np.logical_or.reduce(np.stack(masks), axis=0)
+        return float(1 - alive.mean())
+
+    def recent(self, i: int, key: str, n: int | None = None) -> float:
+        """The median of layer ``i``'s ``key`` over the last ``n`` batches (default: the window)."""
+        values = self.series[i].get(key, [])[-(n or self.window):]
+        return float(np.median(values)) if values else float("nan")
+
+    def reading(self) -> str:
+        """One line for a learner: the most pressing thing the numbers say, or that all is well."""
+        if not self.batches or not self.weighted:
+            return "No batch trained yet."
+        ratios = {i: self.recent(i, "update") for i in self.weighted}
+        fast = max(ratios, key=ratios.get)
+        slow = min(ratios, key=ratios.get)
+        if ratios[fast] > 0.05:
+            return (f"Layer {fast}'s updates are {power_of_ten(ratios[fast])} of its weights at every step: "
+                    "the steps are too large, lower the learning rate.")
+        dead = {i: self.dead_fraction(i) for i in self.relu}
+        worst = max(dead, key=dead.get) if dead else None
+        if worst is not None and dead[worst] > 0.5:
+            return (f"{dead[worst]:.0%} of layer {worst}'s ReLUs were never active in the last "
+                    f"{len(self._active[worst])} batches: they are dead, pass no gradient and no longer learn.")
+        if ratios[slow] == 0:
+            return f"Layer {slow}'s weights did not change in the last batches: it has stopped learning."
+        if ratios[slow] < 1e-5:
+            return (f"Layer {slow}'s updates are {power_of_ten(ratios[slow])} of its weights: "
+                    "it has almost stopped learning.")
+        grads = {i: self.recent(i, "grad") for i in self.weighted}
+        first, last = self.weighted[0], self.weighted[-1]
+        if len(self.weighted) > 1 and grads[last] > 0 and grads[first] < 1e-3 * grads[last]:
+            return (f"The gradient reaching layer {first} is {power_of_ten(grads[first] / grads[last])} of the "
+                    f"last layer's: it vanishes on the way back, so the early layers learn slowly.")
+        lo, hi = power_of_ten(ratios[slow]), power_of_ten(ratios[fast])
+        span = f"about {lo}" if lo == hi else f"between {lo} and {hi}"
+        return f"Every layer's updates are {span} of its weights: a healthy pace."
+
+
+# ----------------------------------------------------------------------------- divergence
+
+@dataclass(frozen=True)
+class Divergence:
+    """Which layer's values blew up first when the loss became NaN or infinite, and what to do.
+
+    ``growth[i]`` is how many times larger the RMS of layer ``i``'s output was with the failing
+    weights than with the last good ones, on the failing batch (inf where it overflowed)."""
+    layer: int
+    growth: dict = field(repr=False)
+    weight_growth: float
+    suggested_lr: float
+    message: str
+
+
+def explain_divergence(net: Network, failure, blowup: float = 100.0) -> Divergence:
+    """Run the failing batch through the failing weights and the last good ones (``net``'s own),
+    layer by layer: the first layer whose output turned non-finite, or grew more than ``blowup``
+    times, is where it blew up. ``failure`` is a :class:`cnncore.training.Failure`."""
+    bad = net.copy()
+    np.copyto(bad.flat_params, failure.params)
+    with np.errstate(over="ignore", invalid="ignore"):
+        rms_bad = _output_rms(bad, failure.x)
+        rms_good = _output_rms(net, failure.x)
+    growth = {i: (b / g if g > 0 else (1.0 if b == 0 else float("inf"))) if math.isfinite(b) else float("inf")
+              for i, (b, g) in enumerate(zip(rms_bad, rms_good))}
+    first = next((i for i in growth if not growth[i] < blowup), None)
+    if first is None:       # no single layer jumped: the last one's output is what overflowed
+        first = len(net.layers) - 1
+    culprit = _weighted_at_or_before(net, first)
+    w_growth = _weight_growth(net, bad, culprit)
+    suggested = _suggest_lr(failure.lr, w_growth)
+    return Divergence(first, growth, w_growth, suggested,
+                      _divergence_words(net, failure, first, culprit, growth[first], w_growth, suggested))
+
+
+def _output_rms(net: Network, x) -> list[float]:
+    y = np.ascontiguousarray(x, dtype=net.dtype)
+    out = []
+    for layer in net.layers:
+        y = layer.forward(y, keep=False)
+        out.append(float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))))
+    return out
+
+
+def _weighted_at_or_before(net: Network, i: int) -> int | None:
+    """The layer with weights that made layer ``i``'s output: ``i`` itself or the closest before it."""
+    for j in range(i, -1, -1):
+        if net.layers[j].has_params:
+            return j
+    return None
+
+
+def _weight_growth(good: Network, bad: Network, i: int | None) -> float:
+    if i is None:
+        return float("nan")
+    g = math.sqrt(_sumsq(good.layers[i].W))
+    with np.errstate(over="ignore", invalid="ignore"):
+        b = math.sqrt(_sumsq(bad.layers[i].W))
+    return b / g if g > 0 else float("inf")
+
+
+def _suggest_lr(lr: float, weight_growth: float) -> float:
+    """At least 10 times lower; 100 times when one update multiplied the weights by more than 100."""
+    factor = 100.0 if not weight_growth < 100 else 10.0
+    return float(f"{lr / factor:.1g}")
+
+
+def _divergence_words(net, failure, first, culprit, growth, w_growth, suggested) -> str:
+    loss = "not a number (NaN)" if math.isnan(failure.loss) else "infinite"
+    what = ("its output overflowed (infinite or NaN)" if not math.isfinite(growth)
+            else f"its output grew {growth:.3g} times in one step")
+    text = (f"The loss became {loss} in epoch {failure.epoch}, batch {failure.batch}. Layer {first} "
+            f"({describe_layer(net.layers[first].spec)}) blew up first: {what}")
+    if culprit is not None:
+        whose = "its weights" if culprit == first else f"it gets its input through layer {culprit}, whose weights"
+        if not math.isfinite(w_growth):
+            text += f"; {whose} overflowed in the last update"
+        elif w_growth > 1.5:
+            text += f"; {whose} grew {w_growth:.3g} times in the last update"
+    return (text + f". This usually means the learning rate ({failure.lr:.3g}) is too high: each step "
+            "overshoots, the next gradient is larger still, and the numbers run away. Restart from the last "
+            f"good weights with a learning rate of {suggested:g} or lower.")
+
+
+# ----------------------------------------------------------------------------- runs
+
+@dataclass
+class RunRecord:
+    """One training run kept for comparison: its ``settings`` (a :class:`TrainConfig`'s dict plus
+    the architecture and data), the network ``seed`` and its curves: ``batch_loss`` and
+    ``batch_accuracy`` per batch (with ``batch_x`` in epochs), ``epochs`` the per-epoch records."""
+    name: str
+    settings: dict
+    seed: int
+    batch_x: list = field(default_factory=list)
+    batch_loss: list = field(default_factory=list)
+    batch_accuracy: list = field(default_factory=list)
+    epochs: list = field(default_factory=list)
+    outcome: str = ""
+
+    def add_batch(self, ev) -> None:
+        self.batch_x.append(ev.epoch - 1 + ev.batch / ev.batches_per_epoch)
+        self.batch_loss.append(ev.loss)
+        self.batch_accuracy.append(ev.accuracy)
+
+    def add_epoch(self, ev) -> None:
+        self.epochs.append({"epoch": ev.epoch, "train_loss": ev.train_loss, "train_accuracy": ev.train_accuracy,
+                            "val_loss": ev.val_loss, "val_accuracy": ev.val_accuracy})
+
+
+def setting_differences(a: RunRecord, b: RunRecord) -> list[str]:
+    """``["lr: 0.003 → 0.03", ...]``: every setting (and the seed) that differs between two runs."""
+    out = [f"seed: {a.seed} → {b.seed}"] if a.seed != b.seed else []
+    for key in sorted(set(a.settings) | set(b.settings)):
+        va, vb = a.settings.get(key, "—"), b.settings.get(key, "—")
+        if va != vb:
+            out.append(f"{key.replace('_', ' ')}: {va} → {vb}")
+    return out
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _sumsq(a) -> float:
+    a = a.ravel().astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.dot(a, a))
