@@ -52,6 +52,11 @@ class TrainWorker(_ThreadWorker):
         failed(str): the run could not start or broke; the message says why.
         ready(): the data is loaded and the first batch comes next (a run that cannot start
             never sends it, so the GUI keeps the previous run's plots until then).
+        diverged(object): the loss became NaN or infinite: a :class:`cnncore.diagnostics.Divergence`
+            (sent before ``finished``).
+
+    Each progress dict also carries ``diagnostics`` (per batch, :meth:`TrainingMonitor.observe`'s
+    per-layer gradient norm, update ratio and dead ReLU share) and ``reading`` (one line).
     """
 
     status = QtCore.Signal(str)
@@ -61,6 +66,7 @@ class TrainWorker(_ThreadWorker):
     finished = QtCore.Signal(object)
     failed = QtCore.Signal(str)
     ready = QtCore.Signal()
+    diverged = QtCore.Signal(object)
 
     def __init__(self, net, load_data, config, sample=None):
         super().__init__()
@@ -99,6 +105,7 @@ class TrainWorker(_ThreadWorker):
 
     # ------------------------------------------------------------ worker side
     def _run(self) -> None:
+        from cnncore.diagnostics import TrainingMonitor
         from cnncore.training import BatchEvent, EpochEvent, FinishedEvent, Trainer
         _be_nice()
         try:
@@ -109,6 +116,7 @@ class TrainWorker(_ThreadWorker):
                 self.finished.emit(FinishedEvent("stopped", "stopped before the first batch"))
                 return
             self.trainer = Trainer(self.net, X, y, Xv, yv, self.config)
+            self.monitor = TrainingMonitor(self.net)
             if self._pending_lr is not None:
                 self.trainer.set_lr(self._pending_lr)
             if self._paused:
@@ -125,7 +133,7 @@ class TrainWorker(_ThreadWorker):
         t_start = time.perf_counter()
         last_emit = 0.0
         last_snap = 0.0
-        buf = {"x": [], "loss": [], "accuracy": [], "ips": []}
+        buf = {"x": [], "loss": [], "accuracy": [], "ips": [], "diagnostics": []}
         last = None
         finished = None
         try:
@@ -137,6 +145,7 @@ class TrainWorker(_ThreadWorker):
                     buf["loss"].append(ev.loss)
                     buf["accuracy"].append(ev.accuracy)
                     buf["ips"].append(ev.images_per_second)
+                    buf["diagnostics"].append(self.monitor.observe(self.net))
                     if now - last_emit >= 1.0 / UPDATE_HZ:
                         self._emit_progress(buf, last, now - t_start)
                         buf = {k: [] for k in buf}
@@ -156,6 +165,7 @@ class TrainWorker(_ThreadWorker):
             finished = FinishedEvent("stopped", f"error: {e}")
         if buf["x"] and last is not None:
             self._emit_progress(buf, last, time.perf_counter() - t_start)
+        self._explain_failure()
         try:
             self._emit_snapshot()
         except Exception:  # noqa: BLE001
@@ -165,8 +175,19 @@ class TrainWorker(_ThreadWorker):
     def _emit_progress(self, buf, ev, elapsed) -> None:
         d = dict(buf)
         d.update(progress=ev.progress, epoch=ev.epoch, batch=ev.batch, batches=ev.batches_per_epoch,
-                 lr=getattr(ev, "lr", float("nan")), elapsed=elapsed)
+                 lr=getattr(ev, "lr", float("nan")), elapsed=elapsed, reading=self.monitor.reading())
         self.progress.emit(d)
+
+    def _explain_failure(self) -> None:
+        """After a NaN or infinite loss: which layer blew up and what to change (``diverged``)."""
+        failure = getattr(self.trainer, "failure", None)
+        if failure is None:
+            return
+        from cnncore.diagnostics import explain_divergence
+        try:
+            self.diverged.emit(explain_divergence(self.net, failure))
+        except Exception as e:  # noqa: BLE001 - the finished message still says what happened
+            self.failed.emit(f"Could not work out where the values blew up: {e}")
 
     def _emit_snapshot(self) -> None:
         # Between batches the generator is suspended, so the weights are consistent here.

@@ -227,10 +227,11 @@ class RunRecord:
     epochs: list = field(default_factory=list)
     outcome: str = ""
 
-    def add_batch(self, ev) -> None:
-        self.batch_x.append(ev.epoch - 1 + ev.batch / ev.batches_per_epoch)
-        self.batch_loss.append(ev.loss)
-        self.batch_accuracy.append(ev.accuracy)
+    def add_batches(self, x, loss, accuracy) -> None:
+        """Batches at ``x`` (in epochs: epoch − 1 + batch / batches per epoch) with their loss and accuracy."""
+        self.batch_x.extend(x)
+        self.batch_loss.extend(loss)
+        self.batch_accuracy.extend(accuracy)
 
     def add_epoch(self, ev) -> None:
         self.epochs.append({"epoch": ev.epoch, "train_loss": ev.train_loss, "train_accuracy": ev.train_accuracy,

@@ -157,5 +157,5 @@ def test_run_differences_name_the_settings_that_differ():
     c = RunRecord("run 3", dict(a.settings), seed=5)
     assert setting_differences(a, c) == ["seed: 0 → 5"]
     assert setting_differences(a, RunRecord("same", dict(a.settings), seed=0)) == []
-    a.add_batch(BatchEvent(1, 2, 4, 1.5, 0.25, 100.0, 0.5))
-    assert a.batch_x == [0.5] and a.batch_loss == [1.5] and a.batch_accuracy == [0.25]
+    a.add_batches([0.25, 0.5], [2.0, 1.5], [0.0, 0.25])
+    assert a.batch_x == [0.25, 0.5] and a.batch_loss == [2.0, 1.5] and a.batch_accuracy == [0.0, 0.25]

@@ -1,0 +1,204 @@
+"""Train tab panels: how each layer is doing while a run goes on (and why it blew up), and two kept
+runs compared. The numbers come from :mod:`cnncore.diagnostics`, computed in the training worker."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+_PLOTS = (("grad", "Gradient norm ‖∂L/∂θ‖", True),
+          ("update", "Update ÷ weights ‖Δw‖/‖w‖", True),
+          ("dead", "Dead ReLUs (share)", False))
+
+
+def _plot(title: str, log: bool) -> pg.PlotWidget:
+    p = pg.PlotWidget(background="w")
+    p.setTitle(title, color="#333", size="9pt")
+    p.setLogMode(y=log)
+    p.showGrid(x=True, y=True, alpha=0.2)
+    p.setLabel("bottom", "epoch")
+    p.setMouseEnabled(x=False, y=False)
+    p.setMenuEnabled(False)
+    p.addLegend(offset=(-5, 5), labelTextSize="8pt")
+    return p
+
+
+class DiagnosticsPanel(QtWidgets.QWidget):
+    """Per layer: gradient norm, update-to-weight ratio and dead ReLUs, the one-line reading and,
+    after a NaN loss, which layer blew up with a button to restart at a lower rate.
+
+    Signals: ``restartRequested(float)``: start again from the last good weights at this rate."""
+
+    restartRequested = QtCore.Signal(float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.reading = QtWidgets.QLabel("Start training to see how each layer is doing.")
+        self.reading.setObjectName("diagnosticsReading")
+        self.reading.setWordWrap(True)
+        self.plots = {key: _plot(title, log) for key, title, log in _PLOTS}
+        self.plots["dead"].setYRange(0, 1)
+        self.blowup = QtWidgets.QLabel("")
+        self.blowup.setObjectName("divergenceText")
+        self.blowup.setWordWrap(True)
+        self.blowup.setStyleSheet("color: #a40000;")
+        self.restart = QtWidgets.QPushButton("")
+        self.restart.setObjectName("restartLowerButton")
+        self.restart.setToolTip("Train again from the last weights that gave a finite loss, at the lower rate")
+        self.restart.clicked.connect(lambda: self.restartRequested.emit(self._suggested))
+        self._suggested = 0.0
+        row = QtWidgets.QHBoxLayout()
+        for key, _, _ in _PLOTS:
+            row.addWidget(self.plots[key])
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addWidget(self.reading)
+        lay.addLayout(row, 1)
+        lay.addWidget(self.blowup)
+        lay.addWidget(self.restart, 0, QtCore.Qt.AlignLeft)
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget the last run (a new one is starting)."""
+        self.x: list = []
+        self.values: dict = {}            # (key, layer) -> list, aligned with x (NaN where absent)
+        self.curves: dict = {}
+        for p in self.plots.values():
+            p.clear()
+        self.blowup.setVisible(False)
+        self.restart.setVisible(False)
+
+    def follow(self, worker) -> None:
+        """Take a :class:`~cnnapp.workers.TrainWorker`'s signals from now on."""
+        worker.ready.connect(self.clear)
+        worker.progress.connect(self.add_progress)
+        worker.diverged.connect(self.show_divergence)
+
+    def add_progress(self, d: dict) -> None:
+        """A progress dict of the worker: ``x`` and ``diagnostics`` per batch, ``reading``."""
+        for x, per_layer in zip(d["x"], d.get("diagnostics", ())):
+            n = len(self.x)
+            self.x.append(x)
+            for i, values in per_layer.items():
+                for key, v in values.items():
+                    series = self.values.setdefault((key, i), [np.nan] * n)
+                    series.append(v if v > 0 or key == "dead" else np.nan)   # log plots: no zeros
+            for series in self.values.values():
+                series.extend([np.nan] * (len(self.x) - len(series)))
+        if "reading" in d:
+            self.reading.setText(d["reading"])
+        self._redraw()
+
+    def _redraw(self) -> None:
+        x = np.asarray(self.x)
+        for (key, i), series in self.values.items():
+            curve = self.curves.get((key, i))
+            if curve is None:
+                pen = pg.mkPen(_COLOURS[i % len(_COLOURS)], width=1.5)
+                curve = self.curves[(key, i)] = self.plots[key].plot(name=f"layer {i}", pen=pen, connect="finite")
+            curve.setData(x, np.asarray(series, dtype=float))
+
+    def show_divergence(self, div) -> None:
+        """A :class:`cnncore.diagnostics.Divergence`: the explanation and the restart button."""
+        self._suggested = float(div.suggested_lr)
+        self.blowup.setText(div.message)
+        self.restart.setText(f"Restart from the last good weights at learning rate {div.suggested_lr:g}")
+        self.blowup.setVisible(True)
+        self.restart.setVisible(True)
+
+
+class RunsPanel(QtWidgets.QWidget):
+    """Every run of this session kept (settings, seed, curves); two of them overlaid, with the
+    settings that differ named."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.records: list = []
+        self.current = None
+        self.a = QtWidgets.QComboBox()
+        self.a.setObjectName("compareRunA")
+        self.a.setToolTip("The first run to compare (drawn dashed)")
+        self.b = QtWidgets.QComboBox()
+        self.b.setObjectName("compareRunB")
+        self.b.setToolTip("The second run to compare (drawn solid)")
+        for box in (self.a, self.b):
+            box.currentIndexChanged.connect(self.redraw)
+        self.differences = QtWidgets.QLabel("Each training run is kept here; start two to compare them.")
+        self.differences.setObjectName("runDifferences")
+        self.differences.setWordWrap(True)
+        self.loss = _plot("Loss per batch", False)
+        self.accuracy = _plot("Accuracy per epoch (held-out where there is one)", False)
+        self.accuracy.setYRange(0, 1)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(QtWidgets.QLabel("Compare"))
+        top.addWidget(self.a)
+        top.addWidget(QtWidgets.QLabel("with"))
+        top.addWidget(self.b)
+        top.addStretch(1)
+        plots = QtWidgets.QHBoxLayout()
+        plots.addWidget(self.loss)
+        plots.addWidget(self.accuracy)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.differences)
+        lay.addLayout(plots, 1)
+
+    def begin(self, settings: dict, seed: int):
+        """A new run with these settings: kept, and compared with the one before it."""
+        from cnncore.diagnostics import RunRecord
+        record = RunRecord(f"run {len(self.records) + 1}", dict(settings), int(seed))
+        self.records.append(record)
+        for box in (self.a, self.b):
+            box.blockSignals(True)
+            box.addItem(record.name)
+            box.blockSignals(False)
+        self.a.setCurrentIndex(max(len(self.records) - 2, 0))
+        self.b.setCurrentIndex(len(self.records) - 1)
+        self.redraw()
+        return record
+
+    def follow(self, worker, settings: dict, seed: int) -> None:
+        """Keep the run a :class:`~cnnapp.workers.TrainWorker` is starting."""
+        self.current = self.begin(settings, seed)
+        # bound methods: Qt delivers the worker's signals in this widget's (the GUI) thread
+        worker.progress.connect(self._on_progress)
+        worker.epochDone.connect(self._on_epoch)
+        worker.finished.connect(self._on_finished)
+
+    def _on_progress(self, d) -> None:
+        self.current.add_batches(d["x"], d["loss"], d["accuracy"])
+        if self.current in self.selected():
+            self.redraw()
+
+    def _on_epoch(self, ev) -> None:
+        self.current.add_epoch(ev)
+        self.redraw()
+
+    def _on_finished(self, ev) -> None:
+        self.current.outcome = ev.reason
+
+    def selected(self):
+        pick = [self.a.currentIndex(), self.b.currentIndex()]
+        return [self.records[i] if 0 <= i < len(self.records) else None for i in pick]
+
+    def redraw(self) -> None:
+        from cnncore.diagnostics import setting_differences
+        self.loss.clear()
+        self.accuracy.clear()
+        a, b = self.selected()
+        for record, style in ((a, QtCore.Qt.DashLine), (b, QtCore.Qt.SolidLine)):
+            if record is None:
+                continue
+            pen = pg.mkPen("#1f77b4" if style == QtCore.Qt.DashLine else "#d62728", width=1.5, style=style)
+            self.loss.plot(record.batch_x, record.batch_loss, pen=pen, name=record.name)
+            ep = [e["epoch"] for e in record.epochs]
+            acc = [e["val_accuracy"] if np.isfinite(e["val_accuracy"]) else e["train_accuracy"]
+                   for e in record.epochs]
+            self.accuracy.plot(ep, acc, pen=pen, symbol="o", symbolSize=6, symbolBrush=pen.color(),
+                               name=record.name)
+        if a is None or b is None or a is b:
+            self.differences.setText("Pick two different runs to see what changed between them.")
+            return
+        diff = setting_differences(a, b)
+        self.differences.setText(f"{a.name} → {b.name}: " + ("; ".join(diff) if diff else
+                                 "the same settings (any difference comes from where training started)"))
