@@ -80,3 +80,36 @@ def test_live_diagnostics_and_a_nan_explained_with_a_restart(qtbot, panels):
     assert runs.records[0].epochs and len(runs.records[0].batch_loss) == 10
     runs.b.setCurrentIndex(0)
     assert "Pick two different runs" in runs.differences.text()
+
+
+def test_train_tab_shows_diagnostics_keeps_runs_and_restarts_at_a_lower_rate(qtbot):
+    from PySide6 import QtWidgets
+    from cnnapp.main_window import MainWindow
+    from test_gui_app import _tiny_network
+    w = MainWindow(load_settings=False)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        _tiny_network(w)
+        train = w.train
+        train.count.setValue(400)
+        train.epochs.setValue(1)
+        train.lr.setValue(0.004)
+        with qtbot.waitSignal(train.trainingFinished, timeout=60000):
+            w.findChild(QtWidgets.QPushButton, "trainStartButton").click()
+        qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
+        assert train.diagnostics.x and train.diagnostics.curves
+        assert train.diagnostics.reading.text().endswith(".")
+        first = train.runs.records[0]
+        assert first.settings["lr"] == pytest.approx(0.004) and "conv" in first.settings["architecture"]
+        # what the explanation's button asks for: the same network trained on at a lower rate
+        with qtbot.waitSignal(train.trainingFinished, timeout=60000):
+            train.diagnostics.restartRequested.emit(0.0004)
+        qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
+        assert train.lr.value() == pytest.approx(0.0004)
+        assert [r.name for r in train.runs.records] == ["run 1", "run 2"]
+        assert "lr: 0.004 → 0.0004" in train.runs.differences.text()
+        assert train.bottom_tabs.indexOf(train.diagnostics) >= 0 and train.bottom_tabs.indexOf(train.runs) >= 0
+    finally:
+        w.train.shutdown()
+        w.close()

@@ -7,12 +7,12 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 _COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
-_PLOTS = (("grad", "Gradient norm ‖∂L/∂θ‖", True),
-          ("update", "Update ÷ weights ‖Δw‖/‖w‖", True),
-          ("dead", "Dead ReLUs (share)", False))
+_PLOTS = (("grad", "Gradient ‖∂L/∂θ‖", True),
+          ("update", "Update ‖Δw‖/‖w‖", True),
+          ("dead", "Dead ReLUs", False))
 
 
-def _plot(title: str, log: bool) -> pg.PlotWidget:
+def _plot(title: str, log: bool, legend: bool = True) -> pg.PlotWidget:
     p = pg.PlotWidget(background="w")
     p.setTitle(title, color="#333", size="9pt")
     p.setLogMode(y=log)
@@ -20,8 +20,15 @@ def _plot(title: str, log: bool) -> pg.PlotWidget:
     p.setLabel("bottom", "epoch")
     p.setMouseEnabled(x=False, y=False)
     p.setMenuEnabled(False)
-    p.addLegend(offset=(-5, 5), labelTextSize="8pt")
+    if legend:
+        p.addLegend(offset=(-5, 5), labelTextSize="8pt")
     return p
+
+
+def _never_widens(w: QtWidgets.QWidget) -> None:
+    """A page of the Train tab's lower tabs must not make the plot side wider than it was: the
+    user's splitter position is restored exactly."""
+    w.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
 
 
 class DiagnosticsPanel(QtWidgets.QWidget):
@@ -34,10 +41,18 @@ class DiagnosticsPanel(QtWidgets.QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        _never_widens(self)
         self.reading = QtWidgets.QLabel("Start training to see how each layer is doing.")
         self.reading.setObjectName("diagnosticsReading")
         self.reading.setWordWrap(True)
-        self.plots = {key: _plot(title, log) for key, title, log in _PLOTS}
+        # one legend (the colours are the same layer in all three)
+        self.plots = {key: _plot(title, log, legend=key == "grad") for key, title, log in _PLOTS}
+        for key, tip in (("grad", "How large the gradient of each layer's weights and biases is, batch by batch"),
+                         ("update", "How much each step changes a layer's weights, as a share of their size: "
+                                    "about 10⁻³ is a good pace"),
+                         ("dead", "The share of a ReLU layer's units that gave 0 for every image of the last "
+                                  "20 batches")):
+            self.plots[key].setToolTip(tip)
         self.plots["dead"].setYRange(0, 1)
         self.blowup = QtWidgets.QLabel("")
         self.blowup.setObjectName("divergenceText")
@@ -113,6 +128,7 @@ class RunsPanel(QtWidgets.QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        _never_widens(self)
         self.records: list = []
         self.current = None
         self.a = QtWidgets.QComboBox()
@@ -127,7 +143,9 @@ class RunsPanel(QtWidgets.QWidget):
         self.differences.setObjectName("runDifferences")
         self.differences.setWordWrap(True)
         self.loss = _plot("Loss per batch", False)
-        self.accuracy = _plot("Accuracy per epoch (held-out where there is one)", False)
+        self.accuracy = _plot("Accuracy per epoch", False, legend=False)
+        self.accuracy.setToolTip("Held-out accuracy after each epoch (training accuracy for a run without "
+                                 "held-out digits)")
         self.accuracy.setYRange(0, 1)
         top = QtWidgets.QHBoxLayout()
         top.addWidget(QtWidgets.QLabel("Compare"))

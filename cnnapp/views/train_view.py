@@ -14,6 +14,7 @@ from ..settings import data_dir, set_clamped
 from ..widgets.heatmap import MapGroup, MapGrid
 from ..widgets.plots import AccuracyPlot, ConfusionPlot, LossPlot, SpeedPlot
 from ..workers import DownloadWorker, TrainWorker, network_maps, start_in_thread
+from .diagnostics_panel import DiagnosticsPanel, RunsPanel
 from .state import a_class, classes_of
 
 _ORPHANS: list = []   # download threads still blocked in a read when their window closed
@@ -260,6 +261,10 @@ class TrainView(QtWidgets.QWidget):
         self.bottom_tabs.addTab(self.live, "Filters && feature maps")
         self.bottom_tabs.addTab(self.confusion, "Confusion matrix")
         self.bottom_tabs.addTab(self.gallery, "Misclassified")
+        self.diagnostics, self.runs = DiagnosticsPanel(), RunsPanel()
+        self.diagnostics.restartRequested.connect(self.restart_at)
+        self.bottom_tabs.addTab(self.diagnostics, "Diagnostics")
+        self.bottom_tabs.addTab(self.runs, "Compare runs")
         self.bottom_tabs.setToolTip("")
         self._epoch_views = None
         self._shown_confusion = self._shown_gallery = None
@@ -440,6 +445,8 @@ class TrainView(QtWidgets.QWidget):
         self.worker.snapshot.connect(self._on_snapshot)
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
+        self.diagnostics.follow(self.worker)
+        self.runs.follow(self.worker, run_settings(config, net, self.source.currentText()), net.seed)
         self._t0 = time.perf_counter()
         self.progress.setValue(0)
         self.eta.setText("Starting…")
@@ -449,6 +456,12 @@ class TrainView(QtWidgets.QWidget):
         self._set_running(True)
         self.trainingStarted.emit()
         return True
+
+    def restart_at(self, lr: float) -> bool:
+        """Train again at learning rate ``lr`` (from the weights the network has: after a blow-up,
+        the last good ones)."""
+        self.lr.setValue(lr)
+        return self.start()
 
     def _clear_previous_run(self) -> None:
         """The new run has its data: only now do the last run's curves and mistakes go."""
@@ -718,6 +731,13 @@ class TrainView(QtWidgets.QWidget):
                 self.dl_thread.setParent(None)
                 ok = False
         return ok
+
+
+def run_settings(config, net, data: str) -> dict:
+    """What a kept run is compared by: the training settings, the architecture and the data."""
+    from cnncore.architecture import describe_layer
+    return config.to_dict() | {"architecture": " · ".join(describe_layer(l) for l in net.spec["layers"]),
+                               "data": data}
 
 
 def finished_text(ev) -> str:
