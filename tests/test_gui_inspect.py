@@ -162,3 +162,15 @@ def test_data_set_digits_come_from_what_the_train_tab_loaded(qtbot, view):
     view.show_sample(2)
     np.testing.assert_allclose(view.current_input(), mine[0][2] / 255, rtol=1e-6)
     assert view._sample_label == 3
+
+
+def test_a_network_of_other_classes_is_spoken_of_by_their_names(qtbot, view):
+    names = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
+    view.state.network.learns(names, "fashion")
+    view.state.networkChanged.emit()
+    assert view.cls.itemText(8) == "Sneaker" and view.target.itemText(1) == "T-shirt"
+    assert view.goal.itemText(9) == "the score of Boot"
+    view.show()
+    qtbot.waitExposed(view)
+    g, _ = _wait_gradients(qtbot, view)
+    assert f"answers <b>{names[g.predicted]}</b>" in view.answer.text()

@@ -14,7 +14,7 @@ from PySide6 import QtCore, QtWidgets
 from ..widgets.canvas import DrawCanvas
 from ..widgets.heatmap import DIV_LUT, SEQ_LUT
 from ..workers import FramesWorker, LatestJob, start_in_thread
-from .state import a_digit
+from .state import classes_of, other_dataset
 
 GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
 LIVE_MS = 80          # at most one saliency request per this many ms while the pen moves
@@ -308,7 +308,15 @@ class InspectView(QtWidgets.QWidget):
             self._live.start()
 
     # ------------------------------------------------------------------ network
+    def class_word(self, k: int) -> str:
+        """Class ``k`` as the menus and texts say it: "digit 3", or its own name ("Sneaker")."""
+        net = self.state.network
+        return classes_of(net)[int(k)] if other_dataset(net) else f"digit {int(k)}"
+
     def _on_network(self) -> None:
+        for box in (self.cls, self.target):
+            for k in range(10):
+                box.setItemText(k + 1, self.class_word(k))
         self._fill_goals()
         self._dirty = True
         if self.isVisible():
@@ -343,7 +351,7 @@ class InspectView(QtWidgets.QWidget):
         self.goal.blockSignals(True)
         self.goal.clear()
         for goal in self.goals:
-            self.goal.addItem(f"the score of digit {goal.index}" if goal.layer is None
+            self.goal.addItem(f"the score of {self.class_word(goal.index)}" if goal.layer is None
                               else f"filter {goal.index} of layer {goal.layer} (conv)")
         self.goal.setCurrentIndex(max(self.goal.findText(keep), 0))
         self.goal.blockSignals(False)
@@ -364,9 +372,10 @@ class InspectView(QtWidgets.QWidget):
         x, g, cams = result
         self.gradients = (g, cams)
         p = g.probabilities
-        label = "" if self._sample_label is None else f" (it is {a_digit(self._sample_label)})"
-        self.answer.setText(f"The network answers <b>{g.predicted}</b>, {p[g.predicted]:.0%} sure{label}. "
-                            f"Explaining the score of {g.cls}.")
+        name = classes_of(self.state.network)
+        label = "" if self._sample_label is None else f" (it is {name[self._sample_label]})"
+        self.answer.setText(f"The network answers <b>{name[g.predicted]}</b>, {p[g.predicted]:.0%} sure{label}. "
+                            f"Explaining the score of {name[g.cls]}.")
         self.seen.show_grey(x)
         s = g.saliency[0]
         self.saliency.show_signed(s)
@@ -428,7 +437,7 @@ class InspectView(QtWidgets.QWidget):
         self.original.caption.setText(f"answer {a.original_predicted}")
         self.fooled.caption.setText(f"answer {a.predicted}")
         self.change.caption.setText(f"every pixel within ±{a.epsilon:.3f}")
-        self.attack_text.setText(_attack_words(a, smallest))
+        self.attack_text.setText(_attack_words(a, smallest, classes_of(self.state.network)))
 
     # ------------------------------------------------------------------ dream
     def toggle_dream(self) -> None:
@@ -480,12 +489,13 @@ def _gradients(probe, x, c):
     return x, g, cams
 
 
-def _attack_words(a, smallest: bool) -> str:
-    was = f"It answered {a.original_predicted}"
+def _attack_words(a, smallest: bool, name) -> str:
+    """What the attack did, in words; ``name[k]`` is class ``k``'s name."""
+    was = f"It answered {name[a.original_predicted]}"
     if a.success:
         how = "The smallest budget found" if smallest else "With this budget"
-        return (f"{was}. {how}, ε = {a.epsilon:.3f}, it answers <b>{a.predicted}</b>: no pixel moved by more "
-                f"than {a.epsilon:.0%} of full brightness.")
-    goal = "another digit" if a.target is None else f"digit {a.target}"
+        return (f"{was}. {how}, ε = {a.epsilon:.3f}, it answers <b>{name[a.predicted]}</b>: no pixel moved by "
+                f"more than {a.epsilon:.0%} of full brightness.")
+    goal = "anything else" if a.target is None else name[a.target]
     return f"{was}, and with ε = {a.epsilon:.3f} it still does not answer {goal}" + (
-        f" (it answers {a.predicted})." if a.predicted != a.original_predicted else ".")
+        f" (it answers {name[a.predicted]})." if a.predicted != a.original_predicted else ".")
