@@ -109,6 +109,9 @@ def test_train_tab_shows_diagnostics_keeps_runs_and_restarts_at_a_lower_rate(qtb
         assert train.lr.value() == pytest.approx(0.0004)
         assert [r.name for r in train.runs.records] == ["run 1", "run 2"]
         assert "lr: 0.004 → 0.0004" in train.runs.differences.text()
+        # the second run went on from the first one's weights, and the comparison says so
+        assert first.settings["start"].startswith("new weights from seed")
+        assert "start: new weights from seed 0 → weights already trained for 1 epoch" in train.runs.differences.text()
         assert train.bottom_tabs.indexOf(train.diagnostics) >= 0 and train.bottom_tabs.indexOf(train.runs) >= 0
     finally:
         w.train.shutdown()

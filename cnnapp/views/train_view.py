@@ -734,10 +734,14 @@ class TrainView(QtWidgets.QWidget):
 
 
 def run_settings(config, net, data: str) -> dict:
-    """What a kept run is compared by: the training settings, the architecture and the data."""
+    """What a kept run is compared by: the training settings, the architecture, the data and where its
+    weights started (new ones from the network's seed, or the weights earlier epochs left)."""
     from cnncore.architecture import describe_layer
+    history = getattr(net, "history", None) or []
+    start = (f"new weights from seed {net.seed}" if not history
+             else f"weights already trained for {len(history)} epoch{'s' if len(history) != 1 else ''}")
     return config.to_dict() | {"architecture": " · ".join(describe_layer(l) for l in net.spec["layers"]),
-                               "data": data}
+                               "data": data, "start": start}
 
 
 def finished_text(ev) -> str:
