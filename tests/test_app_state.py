@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnapp.state import STEP_KINDS, Drawing, Event, Stepper, step_kind
+from cnnapp.state import IDLE, PAUSED, RUNNING, STEP_KINDS, Drawing, Event, Stepper, TrainingRun, step_kind
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -160,6 +160,68 @@ def test_drawing_label_follows_the_guess_until_chosen_and_again_after_a_wipe():
         with pytest.raises(ValueError):
             d.choose_label(bad)
     assert d.label == 2
+
+
+# ------------------------------------------------------------------ training run
+class _Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_training_run_phases_are_announced_once_and_a_second_start_is_refused():
+    run = TrainingRun(clock=_Clock())
+    phases = _recorder(run.phase_changed)
+    run.resume()                            # nothing to resume
+    run.pause()                             # nothing to pause
+    run.start()
+    with pytest.raises(RuntimeError):
+        run.start()
+    run.pause()
+    run.pause()
+    assert run.active and run.phase == PAUSED
+    run.resume()
+    run.finish()
+    run.finish()
+    assert phases == [RUNNING, PAUSED, RUNNING, IDLE] and not run.active
+
+
+def test_training_run_progress_is_a_share_and_the_time_left_follows_the_pace():
+    clock = _Clock()
+    run = TrainingRun(clock=clock)
+    seen = _recorder(run.progress_changed)
+    run.start()
+    assert np.isnan(run.seconds_left())
+    clock.t += 30
+    run.progress = 0.25
+    assert run.seconds_left() == pytest.approx(90.0)
+    run.progress = 0.25                     # no change, no event
+    run.progress = 7                        # kept inside [0, 1]
+    with pytest.raises(ValueError):
+        run.progress = float("nan")
+    run.finish(done=True)
+    assert seen == [0.0, 0.25, 1.0] and run.progress == 1.0
+    run.start()                             # a new run starts from nothing
+    assert run.progress == 0.0 and seen[-1] == 0.0
+
+
+def test_training_run_keeps_the_points_until_each_plot_takes_them():
+    run = TrainingRun(clock=_Clock())
+    run.start()
+    run.add_batches([0.1, 0.2], [2.3, 2.1], [900.0, 950.0])
+    run.add_batches([0.3], [1.9], [1000.0])
+    assert run.take_loss_points() == ([0.1, 0.2, 0.3], [2.3, 2.1, 1.9])
+    assert not run.has_loss_points() and run.has_speed_points()
+    assert run.take_speed_points() == ([0.1, 0.2, 0.3], [900.0, 950.0, 1000.0])
+    assert run.take_loss_points() == ([], [])
+    with pytest.raises(ValueError):
+        run.add_batches([0.4], [1.8, 1.7], [1.0])
+    run.add_batches([0.4], [1.8], [990.0])
+    run.finish()
+    run.start()                             # the last run's undrawn points go with it
+    assert not run.has_loss_points() and not run.has_speed_points()
 
 
 # ------------------------------------------------------------------ app state (Qt signals, no display)

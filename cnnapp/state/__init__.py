@@ -4,5 +4,7 @@ only when a value really changes (the model of napari's ``components``). A view 
 from .drawing import Drawing
 from .events import Event
 from .stepper import STEP_KINDS, StepKind, Stepper, step_kind
+from .training_run import IDLE, PAUSED, RUNNING, TrainingRun
 
-__all__ = ["Drawing", "Event", "STEP_KINDS", "StepKind", "Stepper", "step_kind"]
+__all__ = ["Drawing", "Event", "STEP_KINDS", "StepKind", "Stepper", "step_kind",
+           "IDLE", "PAUSED", "RUNNING", "TrainingRun"]

@@ -1,7 +1,6 @@
 """Train tab: choose the data and the optimizer, start / pause / stop, watch the plots live."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ from cnncore.datasets.sources import source as source_of
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..settings import data_dir, set_clamped
+from ..state import PAUSED, RUNNING, TrainingRun
 from ..widgets.heatmap import MapGroup, MapGrid
 from ..widgets.plots import AccuracyPlot, ConfusionPlot, LossPlot, SpeedPlot
 from ..workers import DownloadWorker, TrainWorker, network_maps, start_in_thread
@@ -48,15 +48,15 @@ class TrainView(QtWidgets.QWidget):
     saveModelRequested = QtCore.Signal()
     openModelRequested = QtCore.Signal()
 
-    def __init__(self, state, parent=None):
+    def __init__(self, state, run: TrainingRun | None = None, parent=None):
         super().__init__(parent)
         self.state = state
+        self.run = run if run is not None else TrainingRun()
         self.worker = None
         self.thread = None
         self.dl_thread = None
         self.dl_worker = None
         self._idx_files = None
-        self._t0 = 0.0
         self._val_images = None
 
         self.splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
@@ -66,11 +66,12 @@ class TrainView(QtWidgets.QWidget):
         self.splitter.setStretchFactor(1, 1)
         lay = QtWidgets.QHBoxLayout(self)
         lay.addWidget(self.splitter)
-        self._pending = {"x": [], "loss": [], "ips": [], "x_speed": []}
         self._plot_timer = QtCore.QTimer(self, singleShot=True, interval=150)
         self._plot_timer.timeout.connect(lambda: self._flush_plots(everything=False))
         self._on_source()
-        self._set_running(False)
+        self.run.phase_changed.connect(self._show_phase)
+        self.run.progress_changed.connect(lambda p: self.progress.setValue(int(round(1000 * p))))
+        self._show_phase(self.run.phase)
         self.state.networkChanged.connect(self.show_network_maps)
         self.show_network_maps()
 
@@ -433,7 +434,6 @@ class TrainView(QtWidgets.QWidget):
         src = source_of(self.source.currentData())
         net.learns(src.classes, src.dataset)       # the classes of what it learns from now on
         sample = self._sample()
-        self._pending = {"x": [], "loss": [], "ips": [], "x_speed": []}
         self.state.snapshot = net.copy()
         self.state.training = True
         self._limit_threads()
@@ -447,13 +447,10 @@ class TrainView(QtWidgets.QWidget):
         self.worker.failed.connect(self._on_failed)
         self.diagnostics.follow(self.worker)
         self.runs.follow(self.worker, run_settings(config, net, self.source.currentText()), net.seed)
-        self._t0 = time.perf_counter()
-        self.progress.setValue(0)
         self.eta.setText("Starting…")
-        self.pause_button.setChecked(False)
         self.thread = start_in_thread(self.worker, self, "training")
         self.thread.finished.connect(self._on_thread_end)
-        self._set_running(True)
+        self.run.start()
         self.trainingStarted.emit()
         return True
 
@@ -496,11 +493,11 @@ class TrainView(QtWidgets.QWidget):
             return
         if checked:
             self.worker.pause()
-            self.pause_button.setText("Resume")
+            self.run.pause()
             self.eta.setText("Paused. Press Resume to go on.")
         else:
             self.worker.resume()
-            self.pause_button.setText("Pause")
+            self.run.resume()
 
     def _on_lr(self, value: float) -> None:
         if self.worker is not None:
@@ -512,16 +509,20 @@ class TrainView(QtWidgets.QWidget):
             except Exception as e:  # noqa: BLE001
                 self.state.say(str(e))
 
-    def _set_running(self, running: bool) -> None:
+    def _show_phase(self, phase: str) -> None:
+        """Buttons and settings as the run's phase allows (idle, running, paused)."""
+        running = self.run.active
         self.start_button.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         for w in (self.source, self.count, self.holdout, self.optimizer, self.schedule, self.batch, self.epochs,
                   self.open_button, self.idx_button):
             w.setEnabled(not running)
+        self.pause_button.blockSignals(True)
+        self.pause_button.setChecked(phase == PAUSED)
+        self.pause_button.blockSignals(False)
+        self.pause_button.setText("Resume" if phase == PAUSED else "Pause")
         if not running:
-            self.pause_button.setChecked(False)
-            self.pause_button.setText("Pause")
             self._on_source()
 
     def _on_failed(self, text: str) -> None:
@@ -533,17 +534,12 @@ class TrainView(QtWidgets.QWidget):
     def _on_progress(self, d: dict) -> None:
         # The curves are redrawn by a slower timer (_flush_plots): repainting plots is the
         # costliest thing the GUI thread does while training.
-        self._pending["x"].extend(d["x"])
-        self._pending["loss"].extend(d["loss"])
-        self._pending["x_speed"].extend(d["x"])
-        self._pending["ips"].extend(d["ips"])
+        self.run.add_batches(d["x"], d["loss"], d["ips"])
         if not self._plot_timer.isActive():
             self._plot_timer.start()
-        p = float(d["progress"])
-        self.progress.setValue(int(1000 * p))
-        elapsed = time.perf_counter() - self._t0
-        left = elapsed * (1 - p) / p if p > 0 else float("nan")
-        if not (self.worker is not None and self.pause_button.isChecked()):
+        self.run.progress = d["progress"]
+        left = self.run.seconds_left()
+        if self.run.phase == RUNNING:
             self.eta.setText(f"Epoch {d['epoch']}, batch {d['batch']} of {d['batches']} · "
                              f"{d['ips'][-1]:,.0f} images/s<br>{self._rate_text(d['lr'])}<br>"
                              f"about {_duration(left)} left")
@@ -558,17 +554,15 @@ class TrainView(QtWidgets.QWidget):
     def _flush_plots(self, everything: bool = True) -> None:
         """Hand the batches received so far to the plots. From the timer the two curves take
         turns, so one repaint never has to redraw both plots."""
-        p = self._pending
-        if not (p["x"] or p["x_speed"]):
+        run = self.run
+        if not (run.has_loss_points() or run.has_speed_points()):
             return
         self._flush_turn = not getattr(self, "_flush_turn", False)
-        if (everything or self._flush_turn) and p["x"]:
-            self.loss_plot.add_points(p["x"], p["loss"])
-            p["x"], p["loss"] = [], []
-        if (everything or not self._flush_turn) and p["x_speed"]:
-            self.speed_plot.add_points(p["x_speed"], p["ips"])
-            p["x_speed"], p["ips"] = [], []
-        if p["x"] or p["x_speed"]:
+        if (everything or self._flush_turn) and run.has_loss_points():
+            self.loss_plot.add_points(*run.take_loss_points())
+        if (everything or not self._flush_turn) and run.has_speed_points():
+            self.speed_plot.add_points(*run.take_speed_points())
+        if run.has_loss_points() or run.has_speed_points():
             self._plot_timer.start()
 
     def _on_epoch(self, ev) -> None:
@@ -686,16 +680,15 @@ class TrainView(QtWidgets.QWidget):
         self.state.snapshot = None
         if ev.reason in ("done", "stopped") and "could not start" not in ev.message:
             self.state.mark_trained("trained here")
-        self._set_running(False)
+        self.run.finish(done=ev.reason == "done")
         text = finished_text(ev)
         self.eta.setText(text)
-        if ev.reason == "done":
-            self.progress.setValue(1000)
         self.state.say(text, 0 if ev.reason == "diverged" else 10000)
         self.state.weightsChanged.emit()
         self.trainingFinished.emit(ev)
 
     def _on_thread_end(self) -> None:
+        self.run.finish()           # already so, unless the worker ended without a word
         if self.thread is not None:
             self.thread.deleteLater()
         self.thread = None

@@ -1,0 +1,119 @@
+"""The Train tab's run: idle, running or paused; how far it got and how long is left; the curve
+points received from the worker and not drawn yet."""
+from __future__ import annotations
+
+import math
+import time
+
+from .events import Event
+
+IDLE, RUNNING, PAUSED = "idle", "running", "paused"
+
+
+class TrainingRun:
+    """One training run as the Train tab shows it.
+
+    ``start()``, ``pause()``, ``resume()``, ``finish()`` move between the phases; ``add_batches``
+    keeps what a progress report brings until the plots take it (``take_loss_points``,
+    ``take_speed_points``: the plots redraw less often than the worker reports).
+
+    Events (each only on a change): ``phase_changed(str)``, ``progress_changed(float)``.
+    """
+
+    def __init__(self, clock=time.perf_counter) -> None:
+        self.phase_changed = Event()
+        self.progress_changed = Event()
+        self._clock = clock
+        self._phase = IDLE
+        self._progress = 0.0
+        self._t0 = 0.0
+        self._loss_points: tuple[list, list] = ([], [])
+        self._speed_points: tuple[list, list] = ([], [])
+
+    # ---------------------------------------------------------------- phase
+    @property
+    def phase(self) -> str:
+        return self._phase
+
+    @property
+    def active(self) -> bool:
+        """Running or paused: the settings of the run cannot change."""
+        return self._phase != IDLE
+
+    def _set_phase(self, phase: str) -> None:
+        if phase != self._phase:
+            self._phase = phase
+            self.phase_changed.emit(phase)
+
+    def start(self) -> None:
+        """A new run from its first batch (the points of the last one are dropped)."""
+        if self.active:
+            raise RuntimeError("a run is going on already")
+        self._t0 = self._clock()
+        self._loss_points, self._speed_points = ([], []), ([], [])
+        self._progress = 0.0
+        self.progress_changed.emit(0.0)
+        self._set_phase(RUNNING)
+
+    def pause(self) -> None:
+        if self._phase == RUNNING:
+            self._set_phase(PAUSED)
+
+    def resume(self) -> None:
+        if self._phase == PAUSED:
+            self._set_phase(RUNNING)
+
+    def finish(self, done: bool = False) -> None:
+        """The run ended (``done``: every planned batch ran, so the progress is complete)."""
+        if done:
+            self.progress = 1.0
+        self._set_phase(IDLE)
+
+    # ------------------------------------------------------------- progress
+    @property
+    def progress(self) -> float:
+        """Share of the planned batches done, 0 to 1."""
+        return self._progress
+
+    @progress.setter
+    def progress(self, p: float) -> None:
+        p = float(p)
+        if not math.isfinite(p):
+            raise ValueError(f"progress is a share from 0 to 1, not {p}")
+        p = min(max(p, 0.0), 1.0)
+        if p != self._progress:
+            self._progress = p
+            self.progress_changed.emit(p)
+
+    def seconds_left(self) -> float:
+        """The time left at the pace so far (NaN before the first report)."""
+        if self._progress <= 0:
+            return float("nan")
+        elapsed = self._clock() - self._t0
+        return elapsed * (1 - self._progress) / self._progress
+
+    # --------------------------------------------------------------- points
+    def add_batches(self, x, loss, ips) -> None:
+        """Batches reported by the worker: their positions (in epochs), losses and images per second."""
+        if not len(x) == len(loss) == len(ips):
+            raise ValueError(f"one loss and one speed per batch: {len(x)}, {len(loss)}, {len(ips)}")
+        self._loss_points[0].extend(x)
+        self._loss_points[1].extend(loss)
+        self._speed_points[0].extend(x)
+        self._speed_points[1].extend(ips)
+
+    def has_loss_points(self) -> bool:
+        return bool(self._loss_points[0])
+
+    def has_speed_points(self) -> bool:
+        return bool(self._speed_points[0])
+
+    def take_loss_points(self) -> tuple[list, list]:
+        """``(x, loss)`` not drawn yet; they are drawn now."""
+        out, self._loss_points = self._loss_points, ([], [])
+        return out
+
+    def take_speed_points(self) -> tuple[list, list]:
+        """``(x, images per second)`` not drawn yet; they are drawn now."""
+        out, self._speed_points = self._speed_points, ([], [])
+        return out
