@@ -5,7 +5,7 @@
   ``weights.npz`` beside it, plain arrays that NumPy reads without pickle.
 * :func:`export_onnx` builds the ONNX graph with the ``onnx`` package alone (no PyTorch): input
   ``input`` of shape ``(N, C, H, W)`` with a dynamic batch axis ``N``, output ``logits``, opset
-  :data:`ONNX_OPSET`.
+  :data:`ONNX_OPSET`; the class names are in its metadata (``classes``, JSON text).
 
 Each layer type says what it is in PyTorch and ONNX in its own module
 (:meth:`cnncore.layers.Layer.torch_modules`, :meth:`~cnncore.layers.Layer.onnx_nodes`,
@@ -14,6 +14,7 @@ The weights are written as float32, whatever the network's float type.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +61,9 @@ def _input_words(net: Network) -> str:
 
 
 def _output_words(net: Network) -> str:
-    return (f"the logits, a float32 tensor of shape (N, {net.num_classes}): one score per class "
-            f"(0 to {net.num_classes - 1}).\nSoftmax over the last axis gives the probabilities.")
+    learnt = f" of {net.dataset}" if net.dataset else ""
+    return (f"the logits, a float32 tensor of shape (N, {net.num_classes}): one score per class{learnt}, "
+            "in the order of CLASSES.\nSoftmax over the last axis gives the probabilities.")
 
 
 def _layers(net: Network):
@@ -90,6 +92,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+#: The name of each output, in order{dataset}.
+CLASSES = {classes_tuple}
 
 {helpers}
 def build() -> nn.Sequential:
@@ -147,6 +152,7 @@ def torch_source(net: Network, title: str = DEFAULT_TITLE) -> str:
     return _TORCH_TEMPLATE.format(
         title=title, layers=len(net.layers), params=net.num_params(), input=_indent(_input_words(net)),
         output=_indent(_output_words(net)), weights=WEIGHTS_FILE, classes=net.num_classes,
+        dataset=f" ({net.dataset})" if net.dataset else "", classes_tuple=repr(tuple(net.classes)),
         helpers="".join(h + "\n\n" for h in helpers), modules="\n".join(lines),
         weight_map="{" + ", ".join(f'{i}: "{k}"' for i, k in weights.items()) + "}",
         first=first, first_index=first_index, input_shape=", ".join(str(s) for s in net.input_shape))
@@ -249,6 +255,8 @@ def onnx_model(net: Network, title: str = DEFAULT_TITLE):
     model = onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", ONNX_OPSET)],
                                    ir_version=_ONNX_IR_VERSION, producer_name="cnnlab",
                                    doc_string=title)
+    onnx.helper.set_model_props(model, {"classes": json.dumps(list(net.classes), ensure_ascii=False),
+                                        "dataset": net.dataset})
     onnx.checker.check_model(model)
     return model
 

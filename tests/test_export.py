@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import sys
 
 import numpy as np
@@ -92,6 +93,21 @@ def test_torch_source_is_readable_python_with_one_comment_per_layer():
     assert "class KeepEvery(nn.Module)" in text and "class InsertZeros(nn.Module)" in text
     assert "allow_pickle=False" in text and "torch.load" not in text      # plain arrays, no pickle
     assert "KeepEvery" not in torch_source(_net("pools"))     # helpers only where a layer uses them
+
+
+def test_the_class_names_go_with_both_exports(tmp_path):
+    from cnncore.datasets import DOWNLOADS
+
+    net = _net("pools")
+    assert "CLASSES = ('0', '1', '2'," in torch_source(net)
+    net.learns(DOWNLOADS["fashion"].classes, "Fashion-MNIST")
+    text = torch_source(net)
+    line = next(x for x in text.splitlines() if x.startswith("CLASSES = "))
+    assert ast.literal_eval(line.split("=", 1)[1].strip()) == DOWNLOADS["fashion"].classes
+    assert "one score per class of Fashion-MNIST" in text
+    onnx = pytest.importorskip("onnx")
+    props = {p.key: p.value for p in onnx.load(str(export_onnx(net, tmp_path / "f.onnx"))).metadata_props}
+    assert json.loads(props["classes"]) == list(DOWNLOADS["fashion"].classes) and props["dataset"] == "Fashion-MNIST"
 
 
 def test_torch_weights_file_is_plain_float32_arrays(tmp_path):
