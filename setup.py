@@ -13,9 +13,14 @@ Everything about how the extension is compiled lives here, in one place:
       has AVX-512, so the loops use the full width of this machine's units;
     - ``generic``: portable code for any x86-64 / arm64 machine. Use it for
       wheels meant for other machines (it is also chosen automatically under
-      cibuildwheel).
+      cibuildwheel). On x86-64 the same kernels are built twice more, for
+      AVX2 + FMA (``cnncore._kernels_avx2``) and for AVX-512
+      (``cnncore._kernels_avx512``), and ``cnncore._dispatch`` runs the
+      fastest one the CPU has, found at run time.
 """
+import glob
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -25,6 +30,7 @@ import tempfile
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, find_packages, setup
+from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("CNNCORE_DEBUG", "0") not in ("", "0")
 ARCH = os.environ.get("CNNCORE_ARCH") or ("generic" if os.environ.get("CIBUILDWHEEL") else "native")
@@ -81,6 +87,54 @@ def _arch_flags():
     return flags
 
 
+#: The extra builds of the kernels a generic x86-64 build carries: name -> (gcc/clang flags, MSVC flags).
+#: cnncore/_dispatch.py picks one at run time by the CPU features each needs (the two lists agree).
+VARIANTS = {
+    "avx2": (["-mavx2", "-mfma", "-mf16c"], ["/arch:AVX2"]),
+    "avx512": (["-mavx512f", "-mavx512cd", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mf16c",
+                "-mprefer-vector-width=512"], ["/arch:AVX512"]),
+}
+
+
+class BuildExt(build_ext):
+    """``build_ext --inplace`` without the other builds removes those an earlier in-place generic
+    build left in cnncore/: the run-time dispatch would pick them over the new kernels."""
+
+    def run(self):
+        if self.inplace:
+            built = {ext.name for ext in self.extensions}
+            for name in VARIANTS:
+                if f"cnncore._kernels_{name}" in built:
+                    continue
+                for path in glob.glob(os.path.join("cnncore", f"_kernels_{name}.*")):
+                    if path.endswith((".so", ".pyd")):
+                        os.remove(path)
+                        print(f"cnncore: removed {path} (an older build of the kernels)", file=sys.stderr)
+        super().run()
+
+
+def _variant_sources():
+    """``{name: the .pyx to build it from}``: a copy of _kernels.pyx under build/ named after the module
+    (Cython names a module's init function after its file), for a generic x86-64 build only."""
+    if ARCH != "generic" or platform.machine().lower() not in ("x86_64", "amd64"):
+        return {}
+    folder = os.path.join("build", "kernel_variants")
+    os.makedirs(folder, exist_ok=True)
+    out = {}
+    for name, (flags, _) in VARIANTS.items():
+        if os.name != "nt" and not _compiler_accepts(flags):
+            print(f"cnncore: the C compiler cannot build the {name} kernels; left out", file=sys.stderr)
+            continue
+        target = os.path.join(folder, f"_kernels_{name}.pyx")
+        with open("cnncore/_kernels.pyx", encoding="utf-8") as f:
+            text = f.read()
+        if not os.path.exists(target) or open(target, encoding="utf-8").read() != text:
+            with open(target, "w", encoding="utf-8") as f:
+                f.write(text)
+        out[name] = target
+    return out
+
+
 def _extensions():
     omp_compile, omp_link = _openmp_flags()
     if DEBUG:
@@ -92,16 +146,24 @@ def _extensions():
         opt = ["-O3", "-fno-math-errno"]
     compile_args = [*opt, *omp_compile, *_arch_flags()] if os.name != "nt" else ["/O2", "/openmp"]
     link_args = omp_link if os.name != "nt" else []
-    ext = Extension(
-        "cnncore._kernels",
-        ["cnncore/_kernels.pyx"],
-        depends=["cnncore/_microkernels.h", "cnncore/_microkernels_impl.h", "cnncore/_update.h"],
-        include_dirs=[np.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=compile_args,
-        extra_link_args=link_args,
-    )
-    return cythonize([ext], compiler_directives=COMPILER_DIRECTIVES, quiet=True)
+
+    def kernels(module, source, extra=()):
+        return Extension(
+            module,
+            [source],
+            depends=["cnncore/_kernels.pyx", "cnncore/_microkernels.h", "cnncore/_microkernels_impl.h",
+                     "cnncore/_update.h"],
+            include_dirs=[np.get_include(), "cnncore"],
+            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+            extra_compile_args=[*compile_args, *extra],
+            extra_link_args=link_args,
+        )
+
+    exts = [kernels("cnncore._kernels", "cnncore/_kernels.pyx")]
+    for name, source in _variant_sources().items():
+        flags, msvc = VARIANTS[name]
+        exts.append(kernels(f"cnncore._kernels_{name}", source, msvc if os.name == "nt" else flags))
+    return cythonize(exts, compiler_directives=COMPILER_DIRECTIVES, quiet=True)
 
 
 setup(
@@ -111,4 +173,5 @@ setup(
     package_dir={"cnnapp.assets": "assets"},
     package_data={"cnncore": ["presets/*.json", "*.pyx", "*.h"], "cnnapp.assets": ["**/*"]},
     ext_modules=_extensions(),
+    cmdclass={"build_ext": BuildExt},
 )

@@ -12,6 +12,7 @@ Prepared calls for a training step (a layer shape checked once): ``cnncore.plans
 The textbook identities the app draws: ``dilate``, ``flip_filters``.
 The slow twin of every kernel, written from the equations: ``cnncore.reference``.
 Writing a user's file atomically: ``atomic_write_bytes``, ``atomic_write_text``.
+Which build of the kernels runs (picked at run time by the CPU's features): ``KERNEL_BUILD``.
 """
 import os as _os
 
@@ -39,6 +40,7 @@ from .kernels import (
     set_num_threads,
 )
 from ._atomic import atomic_write_bytes, atomic_write_text
+from ._dispatch import VARIANT as KERNEL_BUILD
 from .identities import dilate, flip_filters
 from .shapes import ShapeError, conv_output_size
 
@@ -51,4 +53,5 @@ __all__ = [
     "dilate", "flip_filters",
     "conv_output_size", "ShapeError",
     "atomic_write_bytes", "atomic_write_text",
+    "KERNEL_BUILD",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numbers
 import os
 
-from . import _kernels
+from ._dispatch import _kernels
 
 __all__ = ["MAX_THREADS", "set_num_threads", "get_num_threads", "openmp_enabled", "threads_for"]
 

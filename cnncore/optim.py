@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from . import _kernels
+from ._dispatch import _kernels
 
 __all__ = ["Optimizer", "SGD", "Adam", "make_optimizer", "optimizer_from_state", "DEFAULT_LR"]
 

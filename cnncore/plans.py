@@ -38,7 +38,7 @@ import numbers
 
 import numpy as np
 
-from . import _kernels
+from ._dispatch import _kernels
 from ._threads import threads_for
 from .shapes import conv_output_size, pair
 

@@ -30,7 +30,7 @@ import pytest  # noqa: E402
 
 
 def pytest_report_header(config):
-    return f"cnncore imported from {Path(cnncore.__file__).parent}"
+    return f"cnncore imported from {Path(cnncore.__file__).parent}, kernels: {cnncore.KERNEL_BUILD} build"
 
 
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"

@@ -159,7 +159,7 @@ def test_inference_never_touches_the_training_buffers(rng):
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 def test_all_finite_sees_every_nan_and_inf(dt):
     """The check that sends a conv's dw to the exact path when a NaN or inf is about."""
-    from cnncore import _kernels
+    from cnncore._dispatch import _kernels
     a = np.linspace(-1, 1, 1001).astype(dt)
     a[3], a[4], a[5] = np.finfo(dt).max, -np.finfo(dt).max, np.finfo(dt).tiny / 8    # large and subnormal
     assert _kernels.all_finite(a) and _kernels.all_finite(a[:0])
