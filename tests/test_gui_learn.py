@@ -329,3 +329,31 @@ def test_identity_view_names_upsample_then_conv_a_transposed_convolution(panel, 
     assert np.abs(ident.maps["dx_diff"]).max() < 1e-5
     ident.select_layer(0)
     assert "transposed" not in ident.summary.text()
+
+
+def test_select_all_question_takes_every_true_statement(panel, qtbot):
+    """Issue 10: polls 1 and 3 of the slides are asked as they are, select-all (check boxes)."""
+    quiz = panel.quiz
+    panel.tabs.setCurrentWidget(quiz)
+    k = next(i for i, q in enumerate(quiz.questions) if q.id == "input-gradient-select-all")
+    quiz.show_question(k)
+    q = quiz.questions[k]
+    assert all(isinstance(b, QtWidgets.QCheckBox) for b in quiz.buttons) and "every true" in quiz.question.text()
+    quiz.choose(0)                                  # one of the three true statements only
+    assert quiz.check() is False
+    assert "Missed:" in quiz.feedback.text() and q.answers[1].feedback.split(".")[0] in quiz.feedback.text()
+    for i in sorted(q.correct_set):
+        quiz.choose(i)
+    assert quiz.check() is True and quiz.status(q.id) == "correct"
+    quiz.choose(3)                                  # and a false one too: wrong again
+    assert quiz.check() is False
+    # the saved ticks come back
+    from cnnapp.learn.quiz_view import ConceptChecksView
+    again = ConceptChecksView()
+    qtbot.addWidget(again)
+    again.show_question(k)
+    assert again.chosen() == [0, 1, 2, 3]
+    again.reset_progress()
+    # a single-answer question still gets radio buttons
+    quiz.show_question(next(i for i, q in enumerate(quiz.questions) if not q.select_all))
+    assert all(isinstance(b, QtWidgets.QRadioButton) for b in quiz.buttons)

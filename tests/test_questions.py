@@ -11,7 +11,8 @@ def test_questions_load_and_have_one_correct_answer():
     assert len(qs) >= 15
     assert len({q.id for q in qs}) == len(qs)
     for q in qs:
-        assert sum(a.correct for a in q.answers) == 1
+        n = sum(a.correct for a in q.answers)
+        assert n == 1 or (q.select_all and 1 <= n < len(q.answers))
         assert q.answers[q.correct_index].correct
         assert all(a.feedback and a.feedback != "Incorrect please try again" for a in q.answers)
         assert len(q.answers) >= 3
@@ -78,3 +79,42 @@ def test_every_backprop_step_kind_has_a_question():
         assert found, (kind, layer_type)
     with pytest.raises(ValueError, match="unknown layer type 'nonsense'"):  # never taken for another type
         questions_for_step(qs, "forward", "nonsense")
+
+
+# ------------------------------------------------------------------ issue 10: new checks, select-all
+
+def test_the_new_concept_checks_load_with_the_right_answers():
+    qs = {q.id: q for q in load_questions()}
+    want = {
+        "conv-layer-select-all": {0, 3},
+        "input-gradient-select-all": {0, 1, 2},
+        "input-gradient-size": {0},
+        "rot180-vs-correlation": {0},
+        "pooling-output-size": {0},
+        "stride-is-downsampling": {0},
+        "l2pool-gradient": None,
+        "downsample-gradient": None,
+        "upsample-transposed": None,
+    }
+    for qid, right in want.items():
+        assert qid in qs, qid
+        if right is not None:
+            assert qs[qid].correct_set == frozenset(right), qid
+    assert qs["conv-layer-select-all"].select_all and qs["input-gradient-select-all"].select_all
+    assert not qs["input-gradient-size"].select_all
+    assert "12×12" in qs["input-gradient-size"].answers[0].text
+    assert qs["pooling-output-size"].answers[0].text == "4×4"          # (9 − 3)/2 + 1
+    q = qs["conv-layer-select-all"]
+    assert q.is_right([3, 0]) and not q.is_right([0]) and not q.is_right([0, 1, 3])
+
+
+@pytest.mark.parametrize("answers,select,message", [
+    ([True, True], "all", "one correct and one wrong"),
+    ([False, False], "all", "one correct and one wrong"),
+    ([True, False], "some", "'select' must be"),
+])
+def test_select_all_rules(answers, select, message):
+    data = {"questions": [{"id": "a", "topic": "t", "question": "q", "select": select, "answers": [
+        {"text": f"x{k}", "correct": c, "feedback": "f"} for k, c in enumerate(answers)]}]}
+    with pytest.raises(QuestionFileError, match=message):
+        parse_questions(data)

@@ -3,7 +3,8 @@
 The file holds ``{"version": 1, "questions": [...]}``; each question has an
 ``id``, a ``topic``, the ``question`` text and ``answers``, each answer a
 ``text``, a ``correct`` flag and its own ``feedback``. Exactly one answer is
-correct. ``step`` (optional) names the backprop step type it checks and
+correct, unless ``"select": "all"`` makes it a select-all question (tick every
+true statement; at least one is true, and at least one is not). ``step`` (optional) names the backprop step type it checks and
 ``credit`` (optional) the text whose topic it follows.
 """
 from __future__ import annotations
@@ -35,10 +36,21 @@ class Question:
     answers: tuple
     step: str | None = None
     credit: str | None = None
+    select_all: bool = False
 
     @property
     def correct_index(self) -> int:
+        """The first correct answer (the only one, unless :attr:`select_all`)."""
         return next(i for i, a in enumerate(self.answers) if a.correct)
+
+    @property
+    def correct_set(self) -> frozenset:
+        """The indices of every correct answer."""
+        return frozenset(i for i, a in enumerate(self.answers) if a.correct)
+
+    def is_right(self, chosen) -> bool:
+        """Whether the answers ``chosen`` (indices) are exactly the correct ones."""
+        return frozenset(int(k) for k in chosen) == self.correct_set
 
 
 def questions_path() -> Path:
@@ -81,15 +93,21 @@ def parse_questions(data) -> list:
                 raise QuestionFileError(f"{aw}: must be an object with a true/false 'correct'")
             parsed.append(Answer(_text(a, "text", aw), a["correct"], _text(a, "feedback", aw)))
         n_correct = sum(a.correct for a in parsed)
-        if n_correct != 1:
+        select = q.get("select", "one")
+        if select not in ("one", "all"):
+            raise QuestionFileError(f"{where}: 'select' must be \"one\" or \"all\", not {select!r}")
+        if select == "one" and n_correct != 1:
             raise QuestionFileError(f"{where}: exactly one answer must be correct, found {n_correct}")
+        if select == "all" and not 1 <= n_correct < len(parsed):
+            raise QuestionFileError(f"{where}: a select-all question needs at least one correct and one wrong "
+                                    f"answer, found {n_correct} correct of {len(parsed)}")
         if len({a.text for a in parsed}) != len(parsed):
             raise QuestionFileError(f"{where}: two answers have the same text")
         step = q.get("step")
         credit = q.get("credit")
         out.append(Question(qid, _text(q, "topic", where), _text(q, "question", where), tuple(parsed),
                             step if isinstance(step, str) else None,
-                            credit if isinstance(credit, str) else None))
+                            credit if isinstance(credit, str) else None, select == "all"))
     if not out:
         raise QuestionFileError("the file holds no questions")
     return out

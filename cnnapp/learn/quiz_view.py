@@ -170,62 +170,89 @@ class ConceptChecksView(QtWidgets.QWidget):
         self.current = i
         q = self.questions[i]
         self.topic.setText(f"{q.topic}  ·  question {i + 1} of {len(self.questions)}")
-        self.question.setText(q.question)
+        self.question.setText(q.question + ("  (Select every true statement.)" if q.select_all else ""))
+        self.group.setExclusive(not q.select_all)
         for b in self.buttons:
             self.group.removeButton(b)
             b.setParent(None)
             b.deleteLater()
         self.buttons = []
         for k, a in enumerate(q.answers):
-            b = QtWidgets.QRadioButton(a.text)
+            b = QtWidgets.QCheckBox(a.text) if q.select_all else QtWidgets.QRadioButton(a.text)
             b.setObjectName(f"quizAnswer{k}")
-            b.setToolTip("Choose this answer, then press Check answer")
+            b.setToolTip("Tick every true statement, then press Check answer" if q.select_all
+                         else "Choose this answer, then press Check answer")
             self.group.addButton(b, k)
             self.answer_layout.addWidget(b)
             self.buttons.append(b)
         last = self.settings.value(_PREFIX + q.id + "/choice", None)
         self.feedback.setText("")
-        if last is not None:
-            try:
-                k = int(last)
-            except (TypeError, ValueError):
-                k = -1
-            if 0 <= k < len(self.buttons):
+        chosen = self._saved_choice(last, len(self.buttons))
+        if chosen:
+            for k in chosen:
                 self.buttons[k].setChecked(True)
-                self._show_feedback(q, k)
+            self._show_feedback(q, chosen)
         self.credit.setText(q.credit or "")
         if self.list.currentRow() != i:
             self.list.setCurrentRow(i)
 
+    @staticmethod
+    def _saved_choice(value, n: int) -> list[int]:
+        """The answers saved for a question (``"2"`` or ``"0,3"``), only indices that exist."""
+        if value is None:
+            return []
+        out = []
+        for part in str(value).split(","):
+            try:
+                k = int(part)
+            except ValueError:
+                return []
+            if not 0 <= k < n:
+                return []
+            out.append(k)
+        return out
+
     def choose(self, k: int) -> None:
-        """Select answer ``k`` of the current question (as a click would)."""
+        """Select answer ``k`` of the current question (as a click would; for a select-all
+        question it ticks ``k`` too)."""
         self.buttons[k].setChecked(True)
+
+    def chosen(self) -> list[int]:
+        return [k for k, b in enumerate(self.buttons) if b.isChecked()]
 
     def check(self) -> bool | None:
         """Mark the chosen answer, show its feedback and remember the result."""
         if not self.questions:
             return None
         q = self.questions[self.current]
-        k = self.group.checkedId()
-        if k < 0:
-            self.feedback.setText("Pick one of the answers first.")
+        chosen = self.chosen()
+        if not chosen:
+            self.feedback.setText("Tick the true statements first." if q.select_all else "Pick one of the answers first.")
             return None
-        correct = q.answers[k].correct
+        correct = q.is_right(chosen)
         # once right, a question stays right; a wrong try only counts if it was never right
         if correct or self.status(q.id) != "correct":
             self.settings.setValue(_PREFIX + q.id + "/status", "correct" if correct else "wrong")
-        self.settings.setValue(_PREFIX + q.id + "/choice", k)
+        self.settings.setValue(_PREFIX + q.id + "/choice", ",".join(map(str, chosen)))
         self.settings.sync()
-        self._show_feedback(q, k)
+        self._show_feedback(q, chosen)
         self._update_list()
         self.answered.emit(q.id, correct)
         return correct
 
-    def _show_feedback(self, q, k) -> None:
-        a = q.answers[k]
-        colour, word = ("#1a7f37", "Correct.") if a.correct else ("#b42318", "Not quite.")
-        self.feedback.setText(f"<span style='color:{colour}; font-weight:bold'>{word}</span> "
-                              f"{html.escape(a.feedback)}")
+    def _show_feedback(self, q, chosen) -> None:
+        """The verdict, then the feedback of every ticked answer (and, for a select-all question,
+        of every true statement left unticked)."""
+        right = q.is_right(chosen)
+        colour, word = ("#1a7f37", "Correct.") if right else ("#b42318", "Not quite.")
+        if not q.select_all:
+            body = html.escape(q.answers[chosen[0]].feedback)
+        else:
+            missed = sorted(q.correct_set - set(chosen))
+            lines = [f"{'✓' if q.answers[k].correct else '✗'} {html.escape(q.answers[k].feedback)}" for k in chosen]
+            lines += [f"Missed: {html.escape(q.answers[k].feedback)}" for k in missed]
+            body = "<br>".join(lines)
+        self.feedback.setText(f"<span style='color:{colour}; font-weight:bold'>{word}</span> {body}")
 
     def ask_about(self, kind: str, layer_type: str) -> bool:
         """Show a question about this kind of backprop step (one not yet answered right, if any)."""
