@@ -87,3 +87,26 @@ def test_predict_off_shows_the_maps(bp, qtbot):
     _to_question(bp, qtbot)
     bp.predict_button.setChecked(False)
     assert bp.map_stack.isVisible() and not bp.predict.isVisible()
+
+
+def test_colour_blind_safe_scale_is_a_setting(bp, qtbot):
+    from cnnapp.widgets import heatmap
+    try:
+        k = next(k for k, s in enumerate(bp.trace.steps) if s.kind == "backward" and s.layer_type == "conv")
+        bp.go(k)
+        signed = [it for it in bp.grid.map_items() if it.lut is not None and np.array_equal(it.lut, heatmap.DIV_LUT)]
+        assert signed and "blue–white–red" in bp.legend.text()
+        bp.colours.setCurrentIndex(1)
+        safe = heatmap.DIVERGING_SCALES["purple-white-orange"][1]
+        assert any(np.array_equal(it.lut, safe) for it in bp.grid.map_items())
+        assert not any(np.array_equal(it.lut, heatmap.DIV_LUT) for it in bp.grid.map_items())
+        assert "purple–white–orange (colour-blind safe)" in bp.legend.text()
+        assert bp.settings_dict()["colours"] == "purple-white-orange"
+        bp.apply_settings({"colours": "rainbow"})                  # not a scale: nothing changes
+        assert heatmap.diverging_name() == "purple-white-orange"
+        bp.apply_settings({"colours": "blue-white-red"})
+        assert bp.colours.currentIndex() == 0 and heatmap.diverging_name() == "blue-white-red"
+        with pytest.raises(ValueError):
+            heatmap.set_diverging("rainbow")
+    finally:
+        heatmap.set_diverging("blue-white-red")

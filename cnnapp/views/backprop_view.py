@@ -20,7 +20,7 @@ from ..settings import choice_index, data_dir, set_clamped
 from ..state import Stepper, step_kind
 from ..widgets.equation import equation_label
 from ..widgets.filter_slide import FilterSlideView
-from ..widgets.heatmap import MapGroup, MapGrid
+from ..widgets.heatmap import DIVERGING_SCALES, MapGroup, MapGrid, diverging_name, diverging_words, set_diverging
 from ..widgets.predict_panel import PredictPanel
 from .state import classes_of, other_dataset
 
@@ -203,6 +203,25 @@ class BackpropView(QtWidgets.QWidget):
             nav.addWidget(w)
         return nav
 
+    @staticmethod
+    def _legend_text() -> str:
+        return ("<span style='color:#555'>Colours: activations in <b>viridis</b> (dark = low, yellow = high); "
+                f"weights, z and gradients in <b>{diverging_words()}</b> with white at zero and the same scale "
+                "on both sides. Orange corner: the winner of a max-pool window (none on an all-zero map, "
+                "where every window is a tie). Click a number: orange "
+                "frames show it and the numbers it was computed from.</span>")
+
+    def set_colours(self, name: str) -> None:
+        """Signed maps in the diverging scale ``name`` (:data:`cnnapp.widgets.heatmap.DIVERGING_SCALES`)."""
+        set_diverging(name)
+        k = list(DIVERGING_SCALES).index(name)
+        if self.colours.currentIndex() != k:
+            self.colours.setCurrentIndex(k)
+        self.legend.setText(self._legend_text())
+        if self.trace is not None:
+            self.grid.set_groups([])          # redrawn with the new colours
+            self._show_step(self.stepper.index)
+
     def _build_step_actions(self) -> tuple:
         """Quiz me, Export maps…, Export trace… (and the Predict toggle, placed over the maps)."""
         self.predict_button = QtWidgets.QPushButton("Predict")
@@ -272,6 +291,14 @@ class BackpropView(QtWidgets.QWidget):
         step_tools.addWidget(self.identity_button)
         step_tools.addWidget(self.slide_button)
         step_tools.addStretch(1)
+        self.colours = QtWidgets.QComboBox()
+        self.colours.setObjectName("backpropColours")
+        self.colours.setToolTip("Colour scale of signed maps (weights, z, gradients); the purple–white–orange "
+                                "one stays clear with red–green colour blindness")
+        for words, _ in DIVERGING_SCALES.values():
+            self.colours.addItem(words.split(" (")[0])
+        step_tools.addWidget(QtWidgets.QLabel("Signed colours:"))
+        step_tools.addWidget(self.colours)
         step_tools.addWidget(self.predict_button)
         ll.addLayout(step_tools)
         self.predict = PredictPanel()        # predict mode: the question before the maps (cnncore.predict)
@@ -295,12 +322,7 @@ class BackpropView(QtWidgets.QWidget):
         self.explanation.setObjectName("backpropExplanation")
         self.explanation.setWordWrap(True)
         self.explanation.setAlignment(QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
-        self.legend = QtWidgets.QLabel(
-            "<span style='color:#555'>Colours: activations in <b>viridis</b> (dark = low, yellow = high); "
-            "weights, z and gradients in <b>blue–white–red</b> with white at zero and the same scale "
-            "on both sides. Orange corner: the winner of a max-pool window (none on an all-zero map, "
-            "where every window is a tie). Click a number: orange "
-            "frames show it and the numbers it was computed from.</span>")
+        self.legend = QtWidgets.QLabel(self._legend_text())
         self.legend.setWordWrap(True)
         right = QtWidgets.QWidget()
         rl = QtWidgets.QVBoxLayout(right)
@@ -355,6 +377,7 @@ class BackpropView(QtWidgets.QWidget):
         self.identity_button.toggled.connect(self._show_identity)
         self.predict_button.toggled.connect(lambda on: self._show_step(self.stepper.index))
         self.predict.revealed.connect(self._on_revealed)
+        self.colours.currentIndexChanged.connect(lambda k: self.set_colours(list(DIVERGING_SCALES)[k]))
         self.slide_button.clicked.connect(self.toggle_slide)
         self.slide.moved.connect(self.hover_label.setText)
         self.slide.finished.connect(self._on_slide_finished)
@@ -372,7 +395,8 @@ class BackpropView(QtWidgets.QWidget):
 
     def settings_dict(self) -> dict:
         return {"speed": self.speed.value(), "source": self.source.currentIndex(),
-                "sample": self.sample_spin.value(), "predict_score": json.dumps(self.predict.score.to_dict())}
+                "sample": self.sample_spin.value(), "predict_score": json.dumps(self.predict.score.to_dict()),
+                "colours": diverging_name()}
 
     def apply_settings(self, d: dict) -> None:
         """Saved values as read by :func:`cnnapp.settings.read_group` (plain strings or numbers)."""
@@ -380,6 +404,8 @@ class BackpropView(QtWidgets.QWidget):
             set_clamped(self.speed, d["speed"])
         self.source.setCurrentIndex(choice_index(d.get("source"), self.source.count()))
         set_clamped(self.sample_spin, d.get("sample", 0))
+        if str(d.get("colours")) in DIVERGING_SCALES:
+            self.set_colours(str(d["colours"]))
         if "predict_score" in d:
             try:
                 self.predict.set_score(Score.from_dict(json.loads(str(d["predict_score"]))))

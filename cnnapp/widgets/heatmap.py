@@ -8,6 +8,8 @@ Colour maps, the same everywhere in the app:
   * activations (input, ``x``, ``y``, probabilities): sequential (viridis), levels = [min, max];
   * signed quantities (gradients, weights, ``z``): diverging blue-white-red, centred on zero,
     with symmetric levels [-m, m]; every group carries its own colour bar with its scale.
+    :func:`set_diverging` switches every signed map to purple-white-orange, which readers
+    with red-green colour blindness tell apart as well (a setting on the Backprop tab).
 """
 from __future__ import annotations
 
@@ -25,6 +27,32 @@ DIVERGING = pg.ColorMap(
 )
 SEQ_LUT = SEQUENTIAL.getLookupTable(nPts=256, alpha=False)
 DIV_LUT = DIVERGING.getLookupTable(nPts=256, alpha=False)
+
+#: The diverging scales a user can choose: name -> (words, lookup table). The first is the default.
+#: Purple-white-orange is ColorBrewer's PuOr, chosen to stay apart under the common colour-vision deficiencies.
+DIVERGING_SCALES = {
+    "blue-white-red": ("blue–white–red", DIV_LUT),
+    "purple-white-orange": ("purple–white–orange (colour-blind safe)", pg.ColorMap(
+        pos=np.array([0.0, 0.25, 0.5, 0.75, 1.0]),
+        color=np.array([[45, 0, 75], [128, 115, 172], [247, 247, 247], [224, 130, 20], [127, 59, 8]],
+                       dtype=np.ubyte)).getLookupTable(nPts=256, alpha=False)),
+}
+_diverging = {"name": "blue-white-red"}
+
+
+def set_diverging(name: str) -> None:
+    """Draw every signed map from now on with the scale ``name`` (a key of :data:`DIVERGING_SCALES`)."""
+    if name not in DIVERGING_SCALES:
+        raise ValueError(f"no colour scale {name!r}; choose one of {', '.join(DIVERGING_SCALES)}")
+    _diverging["name"] = name
+
+
+def diverging_name() -> str:
+    return _diverging["name"]
+
+
+def diverging_words() -> str:
+    return DIVERGING_SCALES[_diverging["name"]][0]
 
 _GAP = 6          # px between tiles
 _GROUP_GAP = 14   # px between groups
@@ -62,7 +90,7 @@ def levels_for(array: np.ndarray, diverging: bool) -> tuple[float, float]:
 
 
 def lut_for(diverging: bool) -> np.ndarray:
-    return DIV_LUT if diverging else SEQ_LUT
+    return DIVERGING_SCALES[_diverging["name"]][1] if diverging else SEQ_LUT
 
 
 @dataclass
