@@ -21,6 +21,7 @@ from ..state import Stepper, step_kind
 from ..widgets.equation import equation_label
 from ..widgets.filter_slide import FilterSlideView
 from ..widgets.heatmap import DIVERGING_SCALES, MapGroup, MapGrid, diverging_name, diverging_words, set_diverging
+from ..widgets.loops_panel import LoopsPanel
 from ..widgets.predict_panel import PredictPanel
 from .state import classes_of, other_dataset
 
@@ -331,6 +332,8 @@ class BackpropView(QtWidgets.QWidget):
         rl.addWidget(self.equation)
         rl.addWidget(self.explanation)
         rl.addWidget(self.legend)
+        self.loops = LoopsPanel()          # the slides' loops on a conv step (cnncore.pseudocode)
+        rl.addWidget(self.loops)
         self.arithmetic = ArithmeticPanel(right)
         rl.addWidget(self.arithmetic, 1)
         rl.addStretch(0)
@@ -593,6 +596,7 @@ class BackpropView(QtWidgets.QWidget):
         self.timeline.blockSignals(False)
         self.timeline.scrollToItem(self.timeline.item(k))
         self._show_step_tools(st)
+        self.loops.show_step(self.trace, st)
         self._ask_prediction(k)
         self._update_nav()
         self.stepChanged.emit(k)
@@ -743,6 +747,7 @@ class BackpropView(QtWidgets.QWidget):
             self._slide_filter = int(index[1] if split_key(key)[1] in ("z", "y", "dz") else index[0])
         step = self.current_step()
         self._mark_sources(key, index, step)
+        self.loops.mark(key, index)
         try:
             self.arithmetic.show_element(self.trace, step, key, tuple(index))
         except Exception as e:  # noqa: BLE001 - said in the status bar, never a traceback
