@@ -207,14 +207,15 @@ def _candidates(trace, step_index) -> list[str]:
     cls = layer_class(st.layer_type)
     if st.kind == "forward":
         if cls.has_params:
-            return ["z"] + (["filter_map"] if st.layer_type == "conv" else [])
-        return ["pool"] if st.layer_type in ("maxpool", "avgpool", "l2pool") else []
+            return ["z"] + (["filter_map"] if cls.identities else [])      # a filter makes a map
+        return ["pool"] if "size" in trace.spec["layers"][st.layer] else []    # a window type
     kinds = []
     if cls.has_params:
-        kinds += ["dz1", "sign"] + (["dw1"] if st.layer_type == "dense" else ["dW"])
+        one_term = trace.arrays[layer_key(st.layer, "W")].ndim == 2           # a dense weight is used once
+        kinds += ["dz1", "sign"] + (["dw1"] if one_term else ["dW"])
         if st.layer > 0:
             kinds.append("dx")
-    elif st.layer_type == "maxpool" and st.layer > 0:
+    elif cls.positions and st.layer > 0:          # a max-pool-like type remembers its winners
         kinds.append("winner")
     return kinds
 
@@ -312,11 +313,11 @@ def _make_pool(trace, step, rng):
     key = layer_key(st.layer, "y")
     idx = _pick(rng, _shape(trace, key))
     bd = breakdown(trace, key, idx, st)
-    what = {"maxpool": "the largest", "avgpool": "the mean", "l2pool": "the L2 norm (√ of the sum of squares)"}
+    what = {"max": "the largest", "sum": "the mean", "norm": "the L2 norm (√ of the sum of squares)"}
     where = ",".join(map(str, idx))
     given = tuple(f"{t.label.split(' ·')[0].rstrip('²')} = {num(t.factors[0])}" for t in bd.terms)
     return _number(trace, "pool", step, key, idx,
-                   f"Layer {st.layer}: y({where}) is {what[st.layer_type]} of its window. What is it?", given)
+                   f"Layer {st.layer}: y({where}) is {what[bd.combine]} of its window. What is it?", given)
 
 
 def _make_softmax(trace, step, rng):

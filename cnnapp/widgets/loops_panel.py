@@ -7,6 +7,7 @@ import html
 from PySide6 import QtCore, QtWidgets
 
 from cnncore.architecture import infer_shapes
+from cnncore.layers import layer_class
 from cnncore.pseudocode import RULES, highlight, loop_lines
 from cnncore.tracekeys import split_key
 
@@ -31,8 +32,8 @@ class LoopsPanel(QtWidgets.QLabel):
     def show_step(self, trace, step) -> None:
         """The loops of ``step`` if it is a conv forward or backward step, nothing lit yet."""
         self.kind = None
-        if trace is not None and step is not None and step.layer_type == "conv" and step.kind in ("forward",
-                                                                                                  "backward"):
+        if (trace is not None and step is not None and step.layer is not None
+                and layer_class(step.layer_type).identities and step.kind in ("forward", "backward")):
             self.kind = step.kind
             spec = trace.spec["layers"][step.layer]
             s_in, s_out = infer_shapes(trace.spec)[step.layer]
