@@ -69,9 +69,11 @@ def test_the_backprop_tab_shows_the_loops_and_lights_the_clicked_line(qtbot):
     view.set_trace(t, "a test image")
     k = next(k for k, s in enumerate(t.steps) if s.kind == "backward" and s.layer_type == "conv")
     view.go(k)
+    assert view.loops.isHidden() and not view.loops_button.isHidden()      # off until asked for
+    view.loops_button.setChecked(True)
     assert not view.loops.isHidden() and view.loops.kind == "backward"
     view._on_click("L0.dW", (1, 0, 2, 2))
     assert view.loops.lit == (10,) and "background:#ffe08a'>            dW(m,n,i,j) +=" in view.loops.text()
     assert "dL/dw += y · dL/dz" in view.loops.text()
     view.go(next(k for k, s in enumerate(t.steps) if s.kind == "forward" and s.layer_type == "dense"))
-    assert view.loops.isHidden()
+    assert view.loops.isHidden() and view.loops_button.isHidden()

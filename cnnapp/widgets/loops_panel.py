@@ -24,6 +24,8 @@ class LoopsPanel(QtWidgets.QLabel):
         self.setWordWrap(True)
         self.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
         self.setStyleSheet("QLabel { background: #fafafa; border: 1px solid #ddd; padding: 4px; }")
+        # the loop lines do not wrap: on a narrow column they are cut on the right, never widen the window
+        self.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
         self.kind = None
         self.lit: tuple = ()
         self._layer = None
