@@ -105,16 +105,34 @@ class TrainWorker(_ThreadWorker):
 
     # ------------------------------------------------------------ worker side
     def _run(self) -> None:
-        from cnncore.diagnostics import TrainingMonitor
-        from cnncore.training import BatchEvent, EpochEvent, FinishedEvent, Trainer
+        from cnncore.training import FinishedEvent
         _be_nice()
+        if not self._prepare():
+            return
+        try:
+            finished = self._follow_run()
+        except Exception as e:  # noqa: BLE001
+            self.failed.emit(f"Training stopped by an error: {e}")
+            finished = FinishedEvent("stopped", f"error: {e}")
+        self._explain_failure()
+        try:
+            self._emit_snapshot()
+        except Exception:  # noqa: BLE001
+            pass
+        self.finished.emit(finished or FinishedEvent("stopped", "the run ended early"))
+
+    def _prepare(self) -> bool:
+        """Load the data and make the trainer (with any pause, stop or rate asked for meanwhile).
+        False when the run ends before its first batch (``finished`` is sent then)."""
+        from cnncore.diagnostics import TrainingMonitor
+        from cnncore.training import FinishedEvent, Trainer
         try:
             self.status.emit("Preparing the data…")
             X, y, Xv, yv = self.load_data()
             self.X_val, self.y_val = Xv, yv
             if self._stop_requested:
                 self.finished.emit(FinishedEvent("stopped", "stopped before the first batch"))
-                return
+                return False
             self.trainer = Trainer(self.net, X, y, Xv, yv, self.config)
             self.monitor = TrainingMonitor(self.net)
             if self._pending_lr is not None:
@@ -126,30 +144,32 @@ class TrainWorker(_ThreadWorker):
             self.status.emit(f"Training on {len(X):,} images"
                              + (f", {len(Xv):,} held out" if Xv is not None and len(Xv) else "") + "…")
             self.ready.emit()
+            return True
         except Exception as e:  # noqa: BLE001 - reported in the window
             self.failed.emit(f"Could not start training: {e}")
             self.finished.emit(FinishedEvent("stopped", f"could not start: {e}"))
-            return
+            return False
+
+    def _follow_run(self):
+        """Pass the trainer's events on: batches gathered into progress reports (``UPDATE_HZ``),
+        snapshots (``SNAPSHOT_HZ``), epochs as they come. Returns the run's FinishedEvent."""
+        from cnncore.training import BatchEvent, EpochEvent, FinishedEvent
         t_start = time.perf_counter()
-        last_emit = 0.0
-        last_snap = 0.0
+        last_emit = last_snap = 0.0
         buf = {"x": [], "loss": [], "accuracy": [], "ips": [], "diagnostics": []}
-        last = None
-        finished = None
+        last = finished = None
         try:
             for ev in self.trainer.run():
                 now = time.perf_counter()
                 if isinstance(ev, BatchEvent):
                     last = ev
-                    buf["x"].append(ev.epoch - 1 + ev.batch / ev.batches_per_epoch)
-                    buf["loss"].append(ev.loss)
-                    buf["accuracy"].append(ev.accuracy)
-                    buf["ips"].append(ev.images_per_second)
-                    buf["diagnostics"].append(self.monitor.observe(self.net))
+                    for k, v in (("x", ev.epoch - 1 + ev.batch / ev.batches_per_epoch), ("loss", ev.loss),
+                                 ("accuracy", ev.accuracy), ("ips", ev.images_per_second),
+                                 ("diagnostics", self.monitor.observe(self.net))):
+                        buf[k].append(v)
                     if now - last_emit >= 1.0 / UPDATE_HZ:
                         self._emit_progress(buf, last, now - t_start)
-                        buf = {k: [] for k in buf}
-                        last_emit = now
+                        buf, last_emit = {k: [] for k in buf}, now
                     if now - last_snap >= 1.0 / SNAPSHOT_HZ:
                         self._emit_snapshot()
                         last_snap = time.perf_counter()
@@ -160,17 +180,10 @@ class TrainWorker(_ThreadWorker):
                     self.epochDone.emit(ev)
                 elif isinstance(ev, FinishedEvent):
                     finished = ev
-        except Exception as e:  # noqa: BLE001
-            self.failed.emit(f"Training stopped by an error: {e}")
-            finished = FinishedEvent("stopped", f"error: {e}")
-        if buf["x"] and last is not None:
-            self._emit_progress(buf, last, time.perf_counter() - t_start)
-        self._explain_failure()
-        try:
-            self._emit_snapshot()
-        except Exception:  # noqa: BLE001
-            pass
-        self.finished.emit(finished or FinishedEvent("stopped", "the run ended early"))
+        finally:   # the batches since the last report, also after an error
+            if buf["x"] and last is not None:
+                self._emit_progress(buf, last, time.perf_counter() - t_start)
+        return finished
 
     def _emit_progress(self, buf, ev, elapsed) -> None:
         d = dict(buf)

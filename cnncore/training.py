@@ -236,6 +236,40 @@ def evaluate(net: Network, X, y, batch_size: int = 500):
     return loss, float(1 - len(wrong) / N), confusion, wrong, probs
 
 
+@dataclass
+class _Loop:
+    """Where one run of :meth:`Trainer.run` is: its batch plan and buffers, the steps taken, the
+    time spent, the smoothed speed, this epoch's sums and the latest held-out accuracy."""
+    bs: int
+    nb: int
+    total: int
+    rng: np.random.Generator
+    xbuf: np.ndarray
+    abuf: np.ndarray | None
+    pbuf: np.ndarray | None
+    snapshot: np.ndarray
+    step: int = 0
+    train_seconds: float = 0.0
+    ips: float | None = None
+    last_val: float | None = None
+    order: np.ndarray | None = None
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+
+    def start_epoch(self, n: int) -> None:
+        self.order = self.rng.permutation(n)
+        self.loss_sum, self.correct, self.seen = 0.0, 0, 0
+
+    def count_batch(self, n: int, loss: float, hits: int, seconds: float) -> None:
+        self.train_seconds += seconds
+        rate = n / seconds if seconds > 0 else float("inf")
+        self.ips = rate if self.ips is None else 0.8 * self.ips + 0.2 * rate
+        self.loss_sum += loss * n
+        self.correct += hits
+        self.seen += n
+
+
 class Trainer:
     """Trains ``net`` in place on ``(X_train, y_train)``, evaluating on ``(X_val, y_val)`` each epoch.
 
@@ -328,89 +362,98 @@ class Trainer:
 
     def _run(self):
         cfg = self.config
-        net, opt = self.net, self.optimizer
+        loop = self._new_loop()
+        for epoch in range(1, cfg.epochs + 1):
+            loop.start_epoch(len(self.X))
+            for b in range(loop.nb):
+                if not self._running.is_set():
+                    self._running.wait()
+                if self._stop.is_set():
+                    yield self._stopped(loop, epoch, b)
+                    return
+                ev = self._train_batch(loop, epoch, b)
+                yield ev
+                if isinstance(ev, FinishedEvent):
+                    return
+            yield self._end_epoch(loop, epoch)
+            verdict = self._diverged_without_nan(epoch, loop.loss_sum / loop.seen, loop.correct / loop.seen,
+                                                 loop.last_val, loop.step)
+            if verdict:
+                yield FinishedEvent("diverged", verdict, loop.train_seconds, *self._val_summary(loop.last_val))
+                return
+        yield FinishedEvent("done", f"trained {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} "
+                                    f"({loop.total} batches) in {loop.train_seconds:.2f} s", loop.train_seconds,
+                            *self._val_summary(loop.last_val))
+
+    def _new_loop(self) -> "_Loop":
+        """The batch plan and buffers of one run, and its own shuffling stream."""
+        cfg = self.config
         N = len(self.X)
         bs = min(cfg.batch_size, N)
         nb = (N + bs - 1) // bs
-        total = nb * cfg.epochs
         # Run k of this trainer shuffles with its own stream, so "train again" sees new orders
         # while every run stays reproducible.
         rng = np.random.default_rng([cfg.seed, self._runs])
         self._runs += 1
         xbuf = np.empty((bs,) + self.X.shape[1:], dtype=self.X.dtype)
-        abuf = np.empty_like(xbuf) if cfg.augment else None
-        pbuf = (np.zeros((bs, xbuf.shape[1], xbuf.shape[2] + 2 * cfg.augment, xbuf.shape[3] + 2 * cfg.augment),
-                         dtype=xbuf.dtype) if cfg.augment else None)
+        a = cfg.augment
+        abuf = np.empty_like(xbuf) if a else None
+        pbuf = (np.zeros((bs, xbuf.shape[1], xbuf.shape[2] + 2 * a, xbuf.shape[3] + 2 * a), dtype=xbuf.dtype)
+                if a else None)
+        return _Loop(bs, nb, nb * cfg.epochs, rng, xbuf, abuf, pbuf, np.empty_like(self.net.flat_params))
+
+    def _stopped(self, loop: "_Loop", epoch: int, b: int) -> FinishedEvent:
+        """The run stopped as asked, before batch ``b`` (0-based) of ``epoch``."""
+        if b > 0 or loop.last_val is None:   # weights changed since the last held-out pass
+            loop.last_val = self._held_out()[1] if loop.step > 0 else float("nan")
+        return FinishedEvent("stopped", f"stopped in epoch {epoch}, before batch {b + 1} of {loop.nb}, "
+                                        "as you asked", loop.train_seconds, *self._val_summary(loop.last_val))
+
+    def _train_batch(self, loop: "_Loop", epoch: int, b: int):
+        """One gradient step on batch ``b``: its :class:`BatchEvent`, or the :class:`FinishedEvent`
+        of a loss that is no longer finite (the last weights with a finite loss are put back)."""
+        cfg, net, opt = self.config, self.net, self.optimizer
         flat = net.flat_params
-        snapshot = np.empty_like(flat)
-        grads = {"all": net.flat_grads}
-        step = 0
-        train_seconds = 0.0
-        ips = None
-        last_val = None   # held-out accuracy of the latest weights measured, if any
-        for epoch in range(1, cfg.epochs + 1):
-            order = rng.permutation(N)
-            loss_sum = 0.0
-            correct = 0
-            seen = 0
-            for b in range(nb):
-                if not self._running.is_set():
-                    self._running.wait()
-                if self._stop.is_set():
-                    if b > 0 or last_val is None:   # weights changed since the last held-out pass
-                        last_val = self._held_out()[1] if step > 0 else float("nan")
-                    yield FinishedEvent("stopped", f"stopped in epoch {epoch}, before batch {b + 1} of {nb}, "
-                                                   "as you asked", train_seconds, *self._val_summary(last_val))
-                    return
-                t0 = time.perf_counter()
-                idx = order[b * bs:(b + 1) * bs]
-                n = len(idx)
-                xb = np.take(self.X, idx, axis=0, out=xbuf[:n])
-                if cfg.augment:
-                    xb = shift_augment(xb, cfg.augment, rng, abuf[:n], pbuf)
-                yb = self.y[idx]
-                with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught just below
-                    loss, probs = net.loss_and_grads(xb, yb)
-                if not math.isfinite(loss):
-                    self.failure = Failure(flat.copy(), np.array(xb), yb.copy(), loss, epoch, b + 1,
-                                           self.lr, step)
-                    if step > 0:
-                        np.copyto(flat, snapshot)
-                    yield FinishedEvent(
-                        "diverged",
-                        f"the loss became {loss} in epoch {epoch}, batch {b + 1} (learning rate "
-                        f"{self._lr_at(step, total):.3g}); training stopped and the last weights that gave a "
-                        f"finite loss were kept. Try a smaller learning rate.", train_seconds)
-                    return
-                lr = self._lr_at(step, total)
-                opt.lr = lr
-                np.copyto(snapshot, flat)
-                with np.errstate(over="ignore", invalid="ignore"):
-                    opt.step(grads)
-                step += 1
-                dt = time.perf_counter() - t0
-                train_seconds += dt
-                rate = n / dt if dt > 0 else float("inf")
-                ips = rate if ips is None else 0.8 * ips + 0.2 * rate
-                hits = int(np.count_nonzero(probs.argmax(axis=1) == yb))
-                loss_sum += loss * n
-                correct += hits
-                seen += n
-                yield BatchEvent(epoch, b + 1, nb, loss, hits / n, ips, step / total, lr)
-            vl, va, conf, wrong, predicted = self._held_out()
-            last_val = va
-            net.clear()
-            net.history.append({"epoch": len(net.history) + 1, "train_loss": loss_sum / seen,
-                                "train_accuracy": correct / seen, "val_loss": vl, "val_accuracy": va,
-                                "seconds": train_seconds, "images": seen})
-            yield EpochEvent(epoch, loss_sum / seen, correct / seen, vl, va, conf, wrong, train_seconds, predicted)
-            verdict = self._diverged_without_nan(epoch, loss_sum / seen, correct / seen, va, step)
-            if verdict:
-                yield FinishedEvent("diverged", verdict, train_seconds, *self._val_summary(last_val))
-                return
-        yield FinishedEvent("done", f"trained {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} "
-                                    f"({total} batches) in {train_seconds:.2f} s", train_seconds,
-                            *self._val_summary(last_val))
+        t0 = time.perf_counter()
+        idx = loop.order[b * loop.bs:(b + 1) * loop.bs]
+        n = len(idx)
+        xb = np.take(self.X, idx, axis=0, out=loop.xbuf[:n])
+        if cfg.augment:
+            xb = shift_augment(xb, cfg.augment, loop.rng, loop.abuf[:n], loop.pbuf)
+        yb = self.y[idx]
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught just below
+            loss, probs = net.loss_and_grads(xb, yb)
+        if not math.isfinite(loss):
+            self.failure = Failure(flat.copy(), np.array(xb), yb.copy(), loss, epoch, b + 1, self.lr, loop.step)
+            if loop.step > 0:
+                np.copyto(flat, loop.snapshot)
+            return FinishedEvent(
+                "diverged",
+                f"the loss became {loss} in epoch {epoch}, batch {b + 1} (learning rate "
+                f"{self._lr_at(loop.step, loop.total):.3g}); training stopped and the last weights that gave a "
+                f"finite loss were kept. Try a smaller learning rate.", loop.train_seconds)
+        lr = self._lr_at(loop.step, loop.total)
+        opt.lr = lr
+        np.copyto(loop.snapshot, flat)
+        with np.errstate(over="ignore", invalid="ignore"):
+            opt.step({"all": net.flat_grads})
+        loop.step += 1
+        dt = time.perf_counter() - t0
+        hits = int(np.count_nonzero(probs.argmax(axis=1) == yb))
+        loop.count_batch(n, loss, hits, dt)
+        return BatchEvent(epoch, b + 1, loop.nb, loss, hits / n, loop.ips, loop.step / loop.total, lr)
+
+    def _end_epoch(self, loop: "_Loop", epoch: int) -> EpochEvent:
+        """Score the held-out images, note the epoch in ``net.history``."""
+        net = self.net
+        vl, va, conf, wrong, predicted = self._held_out()
+        loop.last_val = va
+        net.clear()
+        train_loss, train_acc = loop.loss_sum / loop.seen, loop.correct / loop.seen
+        net.history.append({"epoch": len(net.history) + 1, "train_loss": train_loss,
+                            "train_accuracy": train_acc, "val_loss": vl, "val_accuracy": va,
+                            "seconds": loop.train_seconds, "images": loop.seen})
+        return EpochEvent(epoch, train_loss, train_acc, vl, va, conf, wrong, loop.train_seconds, predicted)
 
     def _diverged_without_nan(self, epoch: int, loss: float, accuracy: float, val_accuracy: float,
                               step: int) -> str | None:
