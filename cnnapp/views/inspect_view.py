@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ..widgets.canvas import DrawCanvas
-from ..widgets.heatmap import DIV_LUT, SEQ_LUT
+from ..widgets.heatmap import SEQ_LUT, lut_for
 from ..workers import FramesWorker, LatestJob, start_in_thread
 from .state import classes_of, other_dataset
 
@@ -67,7 +67,7 @@ class ImagePanel(QtWidgets.QWidget):
     def show_signed(self, img, m: float | None = None) -> None:
         img = np.asarray(img, np.float32)
         m = float(np.abs(img).max()) if m is None else m
-        self._set(img, levels=(-(m or 1.0), m or 1.0), lut=DIV_LUT)
+        self._set(img, levels=(-(m or 1.0), m or 1.0), lut=lut_for(True))      # the chosen signed scale
 
     def show_magnitude(self, img) -> None:
         img = np.asarray(img, np.float32)
