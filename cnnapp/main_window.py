@@ -361,6 +361,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 "<tr><td><b>T</b></td><td>Backprop, on a conv layer's backward step: show the textbook "
                 "way (and back)</td></tr>"
                 "<tr><td><b>Q</b></td><td>Backprop: a concept check about this step</td></tr>"
+                "<tr><td><b>L</b></td><td>Backprop, on a conv layer's step: the slides' loops beside it</td></tr>"
+                "<tr><td>type, <b>Return</b></td><td>Backprop in Predict mode: answer (a number, or the "
+                "choice's number)</td></tr>"
                 "<tr><td><b>← →</b>, <b>Home</b>, <b>End</b>, <b>Space</b></td>"
                 "<td>step through the trace, play</td></tr>"
                 "<tr><td><b>Ctrl+S</b> / <b>Ctrl+O</b></td><td>save / open a model</td></tr></table>")

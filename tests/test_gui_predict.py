@@ -110,3 +110,22 @@ def test_colour_blind_safe_scale_is_a_setting(bp, qtbot):
             heatmap.set_diverging("rainbow")
     finally:
         heatmap.set_diverging("blue-white-red")
+
+
+def test_a_network_trained_here_shows_its_own_adam_step(bp, qtbot):
+    """The Backprop tab's update step is the trainer's optimizer, resumed from the state it left."""
+    from cnncore.datasets import generated_digits
+    from cnncore.training import TrainConfig, Trainer
+    net = bp.state.network
+    X, y = generated_digits(64, seed=2)
+    for _ in Trainer(net, X, y, config=TrainConfig(epochs=1, batch_size=32, augment=0)).run():
+        pass
+    bp.state.set_network(net, "trained here", trained=True)
+    assert bp.record()
+    st = next(s for s in bp.trace.steps if s.kind == "update")
+    assert bp.trace.settings["name"] == "adam" and bp.trace.settings["step"] == 2
+    bp.go(bp.trace.steps.index(st))
+    assert "Adam" in bp.explanation.text() and "β1" in bp.equation.text()
+    assert any(g.key.endswith(".vW") for g in bp.groups_for(st))
+    bp._on_click(f"L{st.layer}.W_next", (0, 0, 0, 0))
+    assert "new w" in bp.arithmetic.title.text()
