@@ -146,6 +146,20 @@ def test_the_look_tab_in_the_window_follows_the_draw_tab_and_closes_cleanly(qtbo
     assert window.tabs.tabText(window.tabs.currentIndex()) == "Loo&k"
     qtbot.waitUntil(lambda: look.gradients is not None and not look.look_job.busy(), timeout=10000)
     np.testing.assert_array_equal(look.current_input(), window.state.current_drawing())
+    # a new drawing on the Draw tab is what the Look tab shows next
+    window.tabs.setCurrentWidget(window.draw)
+    stroke(window.draw.canvas, [(0.2, 0.8), (0.8, 0.2)])
+    before = look.current_input().copy()
+    window.tabs.setCurrentWidget(window.look)
+    assert not np.array_equal(look.current_input(), before)
+    np.testing.assert_array_equal(look.current_input(), window.state.current_drawing())
+    # drawing on the Look tab's own sheet stops following the Draw tab
+    stroke(look.canvas, [(0.3, 0.3), (0.6, 0.6)])
+    window.tabs.setCurrentWidget(window.draw)
+    stroke(window.draw.canvas, [(0.5, 0.1), (0.5, 0.9)])
+    mine = look.current_input().copy()
+    window.tabs.setCurrentWidget(window.look)
+    np.testing.assert_array_equal(look.current_input(), mine)
     look.inner.setCurrentIndex(2)
     look.toggle_dream()
     assert look.dream_running()

@@ -57,6 +57,10 @@ class ImagePanel(QtWidgets.QWidget):
             lay.addWidget(w)
         lay.addStretch(1)
 
+    def set_side(self, side: int) -> None:
+        self.view.setFixedSize(side, side)
+        self.caption.setMaximumWidth(max(side, 170))
+
     def _set(self, img, **kw) -> None:
         self.image.setImage(img, **kw)
         self._vb.setRange(QtCore.QRectF(0, 0, img.shape[1], img.shape[0]), padding=0)
@@ -102,6 +106,7 @@ class InspectView(QtWidgets.QWidget):
         self._sample_label = None
         self._examples = None
         self._dirty = True
+        self._from_draw = self._draw_changed = False   # following the Draw tab's drawing
         self._dream_thread = self._dream_worker = None
         self.gradients = None        # the latest (ClassGradient, cams) shown
         self.attack_result = None
@@ -128,6 +133,7 @@ class InspectView(QtWidgets.QWidget):
         self._live = QtCore.QTimer(self, singleShot=True, interval=LIVE_MS)
         self._live.timeout.connect(self.refresh)
         self.canvas.changed.connect(self._on_drawn)
+        self.state.drawingChanged.connect(self._on_draw_tab)
         self.state.networkChanged.connect(self._on_network)
         self.state.weightsChanged.connect(self._on_network)
         self._on_network()
@@ -263,6 +269,15 @@ class InspectView(QtWidgets.QWidget):
         area.setWidget(page)
         return area
 
+    def resizeEvent(self, ev) -> None:
+        """Larger pictures on a larger window (150 px at 1024 px wide, up to 300 px)."""
+        super().resizeEvent(ev)
+        side = int(max(150, min(300, (self.inner.width() - 80) / 4.5)))
+        for panel in (self.seen, self.saliency, self.saliency_abs, self.original, self.change, self.fooled,
+                      *self.cam_panels):
+            panel.set_side(side)
+        self.dream_panel.set_side(int(side * 1.4))
+
     # ------------------------------------------------------------------ the input
     def current_input(self):
         """The (28, 28) float32 input in [0, 1] looked at, or None (empty sheet)."""
@@ -275,11 +290,18 @@ class InspectView(QtWidgets.QWidget):
         return np.asarray(preprocess_drawing(ink), dtype=np.float32)
 
     def take_drawing(self) -> None:
+        """Look at the Draw tab's drawing; from now on a new drawing there is taken when this tab shows."""
         x = self.state.current_drawing()
         if x is None:
             self.state.say("The Draw tab's sheet is empty: draw a digit there or here.")
             return
         self._put(np.asarray(x, np.float32), None)
+        self._from_draw, self._draw_changed = True, False
+
+    def _on_draw_tab(self) -> None:
+        self._draw_changed = True
+        if self._from_draw and self.isVisible():
+            self.take_drawing()
 
     def show_sample(self, i: int) -> None:
         X, y, what = self._data()
@@ -304,6 +326,7 @@ class InspectView(QtWidgets.QWidget):
 
     def _on_drawn(self) -> None:
         self._sample = self._sample_label = None
+        self._from_draw = False
         if not self._live.isActive():
             self._live.start()
 
@@ -324,7 +347,9 @@ class InspectView(QtWidgets.QWidget):
 
     def showEvent(self, ev) -> None:
         super().showEvent(ev)
-        if self.canvas.is_empty() and self._sample is None:
+        if self._from_draw and self._draw_changed and self.state.current_drawing() is not None:
+            self.take_drawing()
+        elif self.canvas.is_empty() and self._sample is None:
             if self.state.current_drawing() is not None:
                 self.take_drawing()
             else:
@@ -385,7 +410,7 @@ class InspectView(QtWidgets.QWidget):
 
     def _show_cams(self, x, g, cams) -> None:
         while len(self.cam_panels) < len(cams):
-            panel = ImagePanel("", "Grad-CAM of this conv layer, over the digit")
+            panel = ImagePanel("", "Grad-CAM of this conv layer, over the digit", size=self.seen.view.width())
             self.cam_panels.append(panel)
             self.cam_box.insertWidget(len(self.cam_panels) - 1, panel)
         for panel in self.cam_panels[len(cams):]:
