@@ -22,7 +22,7 @@ the app's ``AppState.view_network()``, not the live network while it trains).
   the original answer, or towards a target), every step clipped to the L∞ ball of
   radius ε around the image and to [0, 1]; the smallest ε on a grid then a bisection.
 * **Dream**: gradient ascent on the input for a class logit or the mean of one conv
-  filter's map, with a penalty ``λ Σ (neighbour differences)²`` that keeps it smooth.
+  filter's map ``z`` (before its activation, so a ReLU that is off everywhere cannot stall it), with a penalty ``λ Σ (neighbour differences)²`` that keeps it smooth.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from typing import Iterator
 import numpy as np
 
 from .gradcheck import as_float64
+from .kernels import conv2d_backward, conv2d_forward
 from .layers import Conv
 from .network import Network, softmax
 
@@ -140,7 +141,7 @@ class Attack:
 @dataclass(frozen=True)
 class Goal:
     """What a dream maximises: class ``index``'s logit (``layer`` None) or the mean over positions
-    of filter ``index``'s map in conv layer ``layer`` (after its activation)."""
+    of filter ``index``'s map ``z`` in conv layer ``layer`` (its response before the activation)."""
     index: int
     layer: int | None = None
 
@@ -309,29 +310,45 @@ class Probe:
     # ------------------------------------------------------------------ dream
     def goal_gradient(self, x: np.ndarray, goal: Goal) -> tuple[float, np.ndarray]:
         """``(s, ∂s/∂x)`` for one image ``x (1, C, H, W)``: ``s`` the goal's value."""
+        self._check_goal(goal)
         if goal.layer is None:
-            upto = len(self.net.layers) - 1
+            def onehot(z):
+                d = np.zeros_like(z)
+                d[0, goal.index] = 1
+                return d
+            z, dx = self._input_gradient(x, len(self.net.layers) - 1, onehot)
+            self.net.clear()
+            return float(z[0, goal.index]), dx
+        return self._filter_gradient(x, goal.layer, goal.index)
+
+    def _check_goal(self, goal: Goal) -> None:
+        if goal.layer is None:
             if not 0 <= goal.index < self.net.num_classes:
                 raise ValueError(f"the class must be a digit 0..{self.net.num_classes - 1}, got {goal.index}")
-        else:
-            upto = goal.layer
-            if upto not in self.conv_layers:
-                raise ValueError(f"layer {upto} is not a conv layer (conv layers: {self.conv_layers})")
-            if not 0 <= goal.index < self.net.layers[upto].out_shape[0]:
-                raise ValueError(f"layer {upto} has {self.net.layers[upto].out_shape[0]} filters, "
-                                 f"not a filter {goal.index}")
+            return
+        if goal.layer not in self.conv_layers:
+            raise ValueError(f"layer {goal.layer} is not a conv layer (conv layers: {self.conv_layers})")
+        filters = self.net.layers[goal.layer].out_shape[0]
+        if not 0 <= goal.index < filters:
+            raise ValueError(f"layer {goal.layer} has {filters} filters, not a filter {goal.index}")
 
-        def seed(y):
-            d = np.zeros_like(y)
-            if goal.layer is None:
-                d[0, goal.index] = 1
-            else:
-                d[0, goal.index] = 1.0 / (y.shape[2] * y.shape[3])
-            return d
-        y, dx = self._input_gradient(x, upto, seed)
+    def _filter_gradient(self, x: np.ndarray, i: int, k: int) -> tuple[float, np.ndarray]:
+        """``s`` = the mean over positions of conv layer ``i``'s ``z`` (before its activation) for
+        filter ``k``, and ``∂s/∂x``. Before the activation, so a dream never starts dead: a ReLU
+        that gives 0 everywhere would pass no gradient at all."""
+        layers = self.net.layers
+        y = np.ascontiguousarray(x, dtype=self.net.dtype)
+        for layer in layers[:i]:
+            y = layer.forward(y, keep=True)
+        conv = layers[i]
+        z = conv2d_forward(y, conv.W, conv.b, conv.stride, conv.padding)
+        dz = np.zeros_like(z)
+        dz[0, k] = 1.0 / (z.shape[2] * z.shape[3])
+        d = conv2d_backward(dz, y, conv.W, conv.stride, conv.padding)[0]
+        for layer in reversed(layers[:i]):
+            d = layer.backward(d, need_dx=True)
         self.net.clear()
-        score = y[0, goal.index] if goal.layer is None else y[0, goal.index].mean()
-        return float(score), dx
+        return float(z[0, k].mean()), np.array(d)
 
     def dream(self, goal: Goal, steps: int = 150, rate: float = 0.05, smooth: float = 0.3,
               every: int = 5, seed: int = 0) -> Iterator[DreamFrame]:
