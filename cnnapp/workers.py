@@ -348,8 +348,12 @@ class LatestJob(QtCore.QObject):
         self._pending = None
         self._thread = None
         self._worker = None
+        self._closed = False
 
     def submit(self, job) -> None:
+        """Run ``job`` (after the running one, replacing any waiting one); ignored after :meth:`shutdown`."""
+        if self._closed:
+            return
         self._pending = job
         if self._thread is None:
             self._start_next()
@@ -374,7 +378,9 @@ class LatestJob(QtCore.QObject):
         self._start_next()
 
     def shutdown(self, timeout_ms: int = 10000) -> None:
-        """Drop the waiting job and wait for the running one (window closing)."""
+        """Drop the waiting job, wait for the running one and take no more (window closing): a thread
+        started later would be destroyed with its parent while still running."""
+        self._closed = True
         self._pending = None
         if self._thread is not None:
             self._thread.quit()

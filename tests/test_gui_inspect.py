@@ -188,3 +188,20 @@ def test_a_network_of_other_classes_is_spoken_of_by_their_names(qtbot, view):
     qtbot.waitExposed(view)
     g, _ = _wait_gradients(qtbot, view)
     assert f"answers <b>{names[g.predicted]}</b>" in view.answer.text()
+
+
+def test_nothing_starts_a_thread_after_shutdown(qtbot, view):
+    """A live-drawing timer or a click after the window closed must not start a worker thread: it would
+    be destroyed with the view while still running (Qt aborts the process)."""
+    view.show()
+    qtbot.waitExposed(view)
+    _wait_gradients(qtbot, view)
+    stroke(view.canvas, _circle())                 # arms the live timer
+    view.shutdown()
+    assert not view._live.isActive()
+    view.refresh()
+    view.run_attack()
+    view.find_smallest()
+    view.toggle_dream()
+    qtbot.wait(200)
+    assert not view.look_job.busy() and not view.attack_job.busy() and not view.dream_running()

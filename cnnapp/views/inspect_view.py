@@ -107,6 +107,7 @@ class InspectView(QtWidgets.QWidget):
         self._examples = None
         self._dirty = True
         self._from_draw = self._draw_changed = False   # following the Draw tab's drawing
+        self._closed = False                           # shut down: no more worker threads
         self._dream_thread = self._dream_worker = None
         self.gradients = None        # the latest (ClassGradient, cams) shown
         self.attack_result = None
@@ -469,6 +470,8 @@ class InspectView(QtWidgets.QWidget):
         if self._dream_thread is not None:
             self._dream_worker.stop()
             return
+        if self._closed:
+            return
         probe = self._probe()
         if probe is None:
             return
@@ -495,7 +498,9 @@ class InspectView(QtWidgets.QWidget):
         return self._dream_thread is not None
 
     def shutdown(self, timeout_ms: int = 10000) -> None:
-        """Stop the workers and wait for their threads (window closing)."""
+        """Stop the workers and wait for their threads (window closing); nothing starts afterwards."""
+        self._closed = True
+        self._live.stop()
         if self._dream_worker is not None:
             self._dream_worker.stop()
         if self._dream_thread is not None:
