@@ -129,3 +129,18 @@ def test_a_network_trained_here_shows_its_own_adam_step(bp, qtbot):
     assert any(g.key.endswith(".vW") for g in bp.groups_for(st))
     bp._on_click(f"L{st.layer}.W_next", (0, 0, 0, 0))
     assert "new w" in bp.arithmetic.title.text()
+
+
+def test_number_grids_follow_the_colour_scale(qtbot):
+    from cnnapp.learn.grids import _tint
+    from cnnapp.widgets import heatmap
+    try:
+        assert _tint(0.0, 1.0).getRgb()[:3] == (255, 255, 255)
+        red = _tint(1.0, 1.0).getRgb()[:3]
+        assert red[0] > red[2]                               # positive: reddish on blue–white–red
+        heatmap.set_diverging("purple-white-orange")
+        orange = _tint(1.0, 1.0).getRgb()[:3]
+        purple = _tint(-1.0, 1.0).getRgb()[:3]
+        assert orange != red and orange[0] > orange[2] and purple[2] > purple[1]
+    finally:
+        heatmap.set_diverging("blue-white-red")

@@ -3,14 +3,16 @@
 :class:`NumberGrid` is one 2-D plane (a ``QTableWidget``); :class:`ArrayView`
 lays out the planes of a 0-D…4-D array under a caption (maps side by side,
 filters as rows of channels) and speaks in full array indices.
-Cell colours follow the app's blue–white–red scale for signed numbers (pale,
-so the numbers stay readable); highlighted cells get an orange frame, chosen
+Cell colours are a pale tint of the app's signed colour scale (blue–white–red, or the
+colour-blind-safe one; so the numbers stay readable); highlighted cells get an orange frame, chosen
 cells (a max-pool winner) a filled orange corner.
 """
 from __future__ import annotations
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..widgets.heatmap import lut_for
 
 __all__ = ["NumberGrid", "ArrayView", "fmt", "FilledWhenShown"]
 
@@ -28,14 +30,14 @@ def fmt(v) -> str:
 
 
 def _tint(v: float, scale: float) -> QtGui.QColor:
-    """Pale blue for negative, pale red for positive, white at zero."""
-    if not np.isfinite(v) or scale <= 0:
+    """A pale tint of the app's signed colour scale (:func:`cnnapp.widgets.heatmap.lut_for`, so it follows
+    the colour-blind-safe setting): white at zero, deeper towards ±scale."""
+    if not np.isfinite(v) or scale <= 0 or v == 0:
         return QtGui.QColor(255, 255, 255)
-    t = max(-1.0, min(1.0, v / scale)) * 0.55
-    if t >= 0:
-        return QtGui.QColor(255, int(255 - 120 * t), int(255 - 140 * t))
-    t = -t
-    return QtGui.QColor(int(255 - 140 * t), int(255 - 90 * t), 255)
+    t = max(-1.0, min(1.0, v / scale))
+    r, g, b = (int(c) for c in lut_for(True)[int(round(127.5 + 127.5 * t))][:3])
+    k = 0.45                               # how much of the scale's colour; the rest is white
+    return QtGui.QColor(*(int(round(255 - k * (255 - c))) for c in (r, g, b)))
 
 
 class _Delegate(QtWidgets.QStyledItemDelegate):
