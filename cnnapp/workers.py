@@ -10,10 +10,9 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
 from PySide6 import QtCore
 
-from cnncore.tracekeys import layer_key
+from cnncore.network import network_maps
 
 UPDATE_HZ = 10.0        # most progress signals per second
 SNAPSHOT_HZ = 2.0       # most weight snapshots (filters, feature maps, live predictions) per second
@@ -218,25 +217,6 @@ def _be_nice(increment: int = 10) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment))
     except (AttributeError, OSError):  # not Linux, or not allowed: keep the default priority
         pass
-
-
-def network_maps(net, sample=None):
-    """A copy of ``net`` and what the Train tab shows live: the first conv layer's filters and
-    the feature maps of ``sample`` ((28, 28) floats) after every spatial layer."""
-    snap = net.copy()
-    maps = {}
-    if sample is not None:
-        snap.forward(np.asarray(sample, dtype=snap.dtype)[None, None])
-        maps["sample"] = np.asarray(sample)
-        for layer in snap.layers:
-            if len(layer.out_shape) == 3 and layer.y is not None:     # every layer that gives maps
-                maps[layer_key(layer.index, "y")] = np.array(layer.y, copy=True)
-        snap.clear()
-    for layer in snap.layers:
-        if layer.has_params and layer.W.ndim == 4:                    # the first layer of filters
-            maps[layer_key(layer.index, "W")] = np.array(layer.W, copy=True)
-            break
-    return snap, maps
 
 
 class _Cancelled(Exception):

@@ -20,7 +20,7 @@ from .architecture import DIGIT_CLASSES, NUM_CLASSES, infer_shapes, parse_archit
 from .layers import Layer, build_layer
 from .tracekeys import layer_key
 
-__all__ = ["Network", "softmax", "softmax_cross_entropy"]
+__all__ = ["Network", "softmax", "softmax_cross_entropy", "network_maps"]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -271,3 +271,22 @@ class Network:
 
     def __repr__(self):
         return f"<Network {len(self.layers)} layers, {self.num_params()} parameters, {self.dtype}>"
+
+
+def network_maps(net, sample=None):
+    """A copy of ``net`` and what the Train tab shows live: the first conv layer's filters and
+    the feature maps of ``sample`` ((28, 28) floats) after every spatial layer."""
+    snap = net.copy()
+    maps = {}
+    if sample is not None:
+        snap.forward(np.asarray(sample, dtype=snap.dtype)[None, None])
+        maps["sample"] = np.asarray(sample)
+        for layer in snap.layers:
+            if len(layer.out_shape) == 3 and layer.y is not None:     # every layer that gives maps
+                maps[layer_key(layer.index, "y")] = np.array(layer.y, copy=True)
+        snap.clear()
+    for layer in snap.layers:
+        if layer.has_params and layer.W.ndim == 4:                    # the first layer of filters
+            maps[layer_key(layer.index, "W")] = np.array(layer.W, copy=True)
+            break
+    return snap, maps

@@ -173,3 +173,20 @@ def test_one_image_is_the_single_home_of_image_coercion():
     a = gradient_check(net, img, 3, "L0.W", (0, 0, 1, 1))
     b = gradient_check(net, img / 255, 3, "L0.W", (0, 0, 1, 1))
     assert a.analytic == pytest.approx(b.analytic, rel=1e-6) and a.loss == pytest.approx(b.loss, rel=1e-9)
+
+
+def test_network_maps_copies_the_filters_and_the_sample_maps_without_qt():
+    from cnncore.network import network_maps
+    net = Network(preset("tiny"), seed=0)
+    sample = np.zeros((28, 28), np.float32)
+    sample[8:20, 12:16] = 1.0
+    snap, maps = network_maps(net, sample)
+    conv = [l for l in net.layers if l.has_params and l.W.ndim == 4]
+    spatial = [l for l in net.layers if len(l.out_shape) == 3]
+    assert set(maps) == {"sample", f"L{conv[0].index}.W"} | {f"L{l.index}.y" for l in spatial}
+    assert np.array_equal(maps[f"L{conv[0].index}.W"], conv[0].W)
+    first = net.layers[0]
+    assert maps[f"L{first.index}.y"].shape == (1,) + tuple(first.out_shape)
+    snap.flat_params[:] = 0                     # a copy: the network keeps its weights
+    assert np.any(net.flat_params != 0)
+    assert set(network_maps(net)[1]) == {f"L{conv[0].index}.W"}

@@ -7,13 +7,14 @@ import numpy as np
 from cnncore.datasets.mnist import DOWNLOADS
 from cnncore.datasets.sources import DRAWINGS_FILE
 from cnncore.datasets.sources import source as source_of
+from cnncore.network import network_maps
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..settings import data_dir, set_clamped
 from ..state import PAUSED, RUNNING, TrainingRun
 from ..widgets.heatmap import MapGroup, MapGrid
 from ..widgets.plots import AccuracyPlot, ConfusionPlot, LossPlot, SpeedPlot
-from ..workers import DownloadWorker, TrainWorker, network_maps, start_in_thread
+from ..workers import DownloadWorker, TrainWorker, start_in_thread
 from .diagnostics_panel import DiagnosticsPanel, RunsPanel
 from .state import a_class, classes_of
 
