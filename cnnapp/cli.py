@@ -75,7 +75,7 @@ def _range(text: str) -> tuple[int | None, int | None]:
 def _load_arch(value: str) -> dict:
     from cnncore.architecture import PRESETS, parse_architecture, preset
 
-    from cnncore._safeio import read_regular
+    from cnncore import read_regular
     from cnncore.limits import MAX_ARCH_TEXT
 
     path = Path(value)
@@ -106,7 +106,7 @@ def _load_pair(images: str, labels: str):
 
 
 def _check_out(path: str, flag: str = "--out") -> Path:
-    from cnncore._atomic import check_target
+    from cnncore import check_target
 
     p = Path(path)
     if p.is_dir():
@@ -442,7 +442,7 @@ def _cmd_inspect(args) -> int:
     """Saliency, Grad-CAM of every conv layer and the smallest adversarial change, as one .npz."""
     import numpy as np
 
-    from cnncore._atomic import atomic_savez
+    from cnncore import atomic_savez
     from cnncore.inspect import Probe
 
     out = _check_out(args.out)

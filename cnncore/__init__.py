@@ -11,7 +11,9 @@ Kernels (NCHW layout, filters ``(F, C, KH, KW)``, float32 or float64)::
 Prepared calls for a training step (a layer shape checked once): ``cnncore.plans``.
 The textbook identities the app draws: ``dilate``, ``flip_filters``.
 The slow twin of every kernel, written from the equations: ``cnncore.reference``.
-Writing a user's file atomically: ``atomic_write_bytes``, ``atomic_write_text``.
+Writing a user's file atomically: ``atomic_write_bytes``, ``atomic_write_text``, ``atomic_savez``;
+``check_target`` refuses a path that is not a regular file to replace; ``read_regular`` reads
+a user's file only when it is a regular one.
 Which build of the kernels runs (picked at run time by the CPU's features): ``KERNEL_BUILD``.
 """
 import os as _os
@@ -39,7 +41,8 @@ from .kernels import (
     openmp_enabled,
     set_num_threads,
 )
-from ._atomic import atomic_write_bytes, atomic_write_text
+from ._atomic import atomic_savez, atomic_write_bytes, atomic_write_text, check_target
+from ._safeio import read_regular
 from ._dispatch import VARIANT as KERNEL_BUILD
 from .identities import dilate, flip_filters
 from .shapes import ShapeError, conv_output_size
@@ -52,6 +55,6 @@ __all__ = [
     "set_num_threads", "get_num_threads", "openmp_enabled",
     "dilate", "flip_filters",
     "conv_output_size", "ShapeError",
-    "atomic_write_bytes", "atomic_write_text",
+    "atomic_write_bytes", "atomic_write_text", "atomic_savez", "check_target", "read_regular",
     "KERNEL_BUILD",
 ]

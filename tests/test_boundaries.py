@@ -39,3 +39,15 @@ def test_import_linter_contract_holds():
                          text=True, cwd=ROOT, env=_env(), timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "3 kept, 0 broken" in out.stdout
+
+
+def test_cnnapp_uses_only_cnncores_public_modules():
+    """The app reaches cnncore's helpers through their public names (``from cnncore import
+    atomic_write_text``), never through a private module such as ``cnncore._atomic``."""
+    import re
+    private = []
+    for path in sorted((ROOT / "cnnapp").rglob("*.py")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"\bcnncore(\.[a-z]\w*)*\._[a-z]", line):
+                private.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert private == []

@@ -183,7 +183,7 @@ class BuildView(QtWidgets.QWidget):
         self.status.setText(text)
 
     def open_file(self, path) -> bool:
-        from cnncore._safeio import read_regular
+        from cnncore import read_regular
         from cnncore.limits import MAX_ARCH_TEXT
         try:
             text = read_regular(path, 4 * MAX_ARCH_TEXT).decode("utf-8")   # never a FIFO or a device
