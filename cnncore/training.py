@@ -248,6 +248,7 @@ class _Loop:
     abuf: np.ndarray | None
     pbuf: np.ndarray | None
     snapshot: np.ndarray
+    grads: dict
     step: int = 0
     train_seconds: float = 0.0
     ips: float | None = None
@@ -400,7 +401,8 @@ class Trainer:
         abuf = np.empty_like(xbuf) if a else None
         pbuf = (np.zeros((bs, xbuf.shape[1], xbuf.shape[2] + 2 * a, xbuf.shape[3] + 2 * a), dtype=xbuf.dtype)
                 if a else None)
-        return _Loop(bs, nb, nb * cfg.epochs, rng, xbuf, abuf, pbuf, np.empty_like(self.net.flat_params))
+        return _Loop(bs, nb, nb * cfg.epochs, rng, xbuf, abuf, pbuf, np.empty_like(self.net.flat_params),
+                     {"all": self.net.flat_grads})
 
     def _stopped(self, loop: "_Loop", epoch: int, b: int) -> FinishedEvent:
         """The run stopped as asked, before batch ``b`` (0-based) of ``epoch``."""
@@ -436,7 +438,7 @@ class Trainer:
         opt.lr = lr
         np.copyto(loop.snapshot, flat)
         with np.errstate(over="ignore", invalid="ignore"):
-            opt.step({"all": net.flat_grads})
+            opt.step(loop.grads)
         loop.step += 1
         dt = time.perf_counter() - t0
         hits = int(np.count_nonzero(probs.argmax(axis=1) == yb))
