@@ -1,6 +1,6 @@
 """Training speed and time-to-accuracy of the cnncore engine, with PyTorch as the baseline.
 
-    python benchmarks/bench_train.py [--rounds R] [--seconds S] [--threads N]
+    python benchmarks/bench_train.py [--rounds R] [--seconds S] [--threads N] [--before SECONDS]
                                      [--no-torch] [--no-accuracy] [--no-speed]
 
 1. Images per second of one training step (forward, softmax cross-entropy,
@@ -11,7 +11,8 @@
    threads sleep, PyTorch's spin and compete with ours). The processes
    alternate, round after round (cnncore first in odd rounds, PyTorch first in
    even ones), so background load hits both alike; the table shows the median
-   round of each and ratio = ours / torch (> 1: we are faster). Both networks
+   round of each and ratio = ours / torch (> 1: we are faster), against the
+   goal of each cell (``GOALS``; every other cell: no slower than PyTorch). Both networks
    start from the same weights (written by the cnncore process, read by the
    PyTorch one), and the largest difference of their first logits is printed.
 2. Time to 98%: the default preset trained with the command line's default
@@ -19,6 +20,8 @@
    epoch on the other 1,500 (the last 1,500 of the file). Reports the training
    seconds (held-out evaluation excluded) when the held-out accuracy first
    reaches 98%, and the final accuracy. Runs in a cnncore process of its own.
+   With ``--before S`` (the time an earlier version took on this machine) it
+   prints the goal, ``TIME_TO_98_GOAL`` times shorter, and whether it is met.
 
 The load average is printed before and after: other processes on the machine
 slow both engines down, and the accuracy run (which has no baseline) most.
@@ -48,10 +51,27 @@ SHARED = REPO.parent / "shared" / "data" / "mnist"
 BATCHES = (1, 64)
 ENGINES = ("cnncore", "torch")
 
+# The goals of issues 8 and 9 (ours / PyTorch images per second); every other cell: >= 1.
+GOALS = {"lenet/64": 2.0, "wide/64": 1.5, "wide/1": 5.0, "lenet/1": 10.0}
+#: Time to 98%: at least this many times shorter than the time before the work of issue 9.
+TIME_TO_98_GOAL = 1.5
+
 # Each step trains on the next of a few fixed random batches with random labels. Repeating one
 # batch would drive its loss to zero and the gradients and Adam's moments into subnormal floats,
 # which every CPU computes very slowly: not what a real training step sees.
 _DATA_BATCHES = 32
+
+
+def cpu_name() -> str:
+    """The CPU's model name (what every figure must be quoted with), or the platform's guess."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or platform.machine()
 
 
 def _loadavg() -> str:
@@ -226,8 +246,8 @@ def bench_speed(args):
 
 def _table(rounds, threads, diff):
     print("\nthreads: " + ", ".join(f"{e} {n}" for e, n in threads.items()))
-    print(f"\n{'preset':<8}{'batch':>6}{'cnncore img/s':>15}{'torch img/s':>13}{'ratio':>8}   (median of "
-          f"{len(rounds['cnncore'])} rounds; min–max)")
+    print(f"\n{'preset':<8}{'batch':>6}{'cnncore img/s':>15}{'torch img/s':>13}{'ratio':>8}{'goal':>15}   "
+          f"(median of {len(rounds['cnncore'])} rounds; min–max)")
     for cell in rounds["cnncore"][0]:
         name, batch = cell.split("/")
         ours = [r[cell] for r in rounds["cnncore"]]
@@ -237,7 +257,9 @@ def _table(rounds, threads, diff):
         if rounds.get("torch"):
             theirs = [r[cell] for r in rounds["torch"]]
             mt = statistics.median(theirs)
-            line += f"{mt:>13,.0f}{mo / mt:>7.2f}×"
+            goal = GOALS.get(cell, 1.0)
+            verdict = "met" if mo / mt >= goal else "missed"
+            line += f"{mt:>13,.0f}{mo / mt:>7.2f}×{f'≥ {goal:g}× {verdict}':>15}"
             spread += f" vs {min(theirs):,.0f}–{max(theirs):,.0f}; max |Δlogit| {diff[cell]:.1e}"
         print(f"{line}   ({spread})", flush=True)
 
@@ -288,6 +310,10 @@ def _accuracy_worker(args, target=0.98):
     acc = net.history[-1]["val_accuracy"]
     print(f"  final held-out accuracy {acc:.4f}; {final.seconds:.2f} s of training, {wall:.2f} s with evaluation; "
           + (f"{target:.0%} first reached after {reached:.2f} s" if reached is not None else f"{target:.0%} not reached"))
+    if args.before and reached is not None:
+        goal = args.before / TIME_TO_98_GOAL
+        print(f"  before: {args.before:.2f} s on this machine; goal ≤ {goal:.2f} s ({TIME_TO_98_GOAL:g}× shorter): "
+              + ("met" if reached <= goal else "missed") + f" (before / now = {args.before / reached:.2f}×)")
 
 
 def bench_accuracy(args):
@@ -297,6 +323,8 @@ def bench_accuracy(args):
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "accuracy"]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
+    if args.before:
+        cmd += ["--before", str(args.before)]
     subprocess.run(cmd, env=_ENV, check=True)
 
 
@@ -306,6 +334,9 @@ def main(argv=None):
                    help="threads for both engines (default: each engine's own default)")
     p.add_argument("--seconds", type=float, default=1.5, help="measuring time per cell, engine and round")
     p.add_argument("--rounds", type=int, default=3, help="rounds of both engines (median reported)")
+    p.add_argument("--before", type=float, default=None, metavar="SECONDS",
+                   help="time to 98%% measured on this machine before the change being judged "
+                        "(prints the time-to-98%% goal against it)")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--no-accuracy", action="store_true")
     p.add_argument("--no-speed", action="store_true")
@@ -316,7 +347,7 @@ def main(argv=None):
     if args.worker:
         {"cnncore": _cnncore_worker, "torch": _torch_worker, "accuracy": _accuracy_worker}[args.worker](args)
         return
-    print(f"cnncore training benchmark: {os.cpu_count()} CPUs, load average {_loadavg()}; each engine in its "
+    print(f"cnncore training benchmark on {cpu_name()}: {os.cpu_count()} CPUs, load average {_loadavg()}; each engine in its "
           f"own process (environment: OMP_WAIT_POLICY={_ENV.get('OMP_WAIT_POLICY')}, "
           f"OPENBLAS_NUM_THREADS={_ENV.get('OPENBLAS_NUM_THREADS')})", flush=True)
     if not args.no_speed:
