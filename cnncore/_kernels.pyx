@@ -50,10 +50,10 @@ cdef extern from "_microkernels.h" nogil:
     void cnn_dw_row_d(const double* xrow, Py_ssize_t N, Py_ssize_t ss, const double* dzw,
                       Py_ssize_t Fr, Py_ssize_t Lr, Py_ssize_t f0, Py_ssize_t KW,
                       double* dw, Py_ssize_t dw_stride)
-    void cnn_maxpool2x2_row_f(const float* r0, const float* r1, float* y, long long* argmax,
-                              Py_ssize_t Wo, long long base, int W)
-    void cnn_maxpool2x2_row_d(const double* r0, const double* r1, double* y, long long* argmax,
-                              Py_ssize_t Wo, long long base, int W)
+    void cnn_maxpool2x2_plane_f(const float* x, float* y, long long* argmax, Py_ssize_t W,
+                                Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail)
+    void cnn_maxpool2x2_plane_d(const double* x, double* y, long long* argmax, Py_ssize_t W,
+                                Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail)
 
 
 cdef inline void _wide_block(const real* x0, const Py_ssize_t* off, Py_ssize_t T,
@@ -180,17 +180,14 @@ cdef inline bint _wins(real v, real best) noexcept nogil:
     return (v > best) | ((v != v) & (best == best))
 
 
-cdef void _maxpool_2x2_plane(const real* x, real* y, long long* argmax,
-                             Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo) noexcept nogil:
-    """The common 2×2, stride-2 case, one output row at a time (vectorised C tile)."""
-    cdef Py_ssize_t oy
-    for oy in range(Ho):
-        if real is float:
-            cnn_maxpool2x2_row_f(x + 2 * oy * W, x + (2 * oy + 1) * W, y + oy * Wo,
-                                 argmax + oy * Wo, Wo, 2 * oy * W, <int> W)
-        else:
-            cnn_maxpool2x2_row_d(x + 2 * oy * W, x + (2 * oy + 1) * W, y + oy * Wo,
-                                 argmax + oy * Wo, Wo, 2 * oy * W, <int> W)
+cdef inline void _maxpool_2x2_plane(const real* x, real* y, long long* argmax, Py_ssize_t W,
+                                    Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail) noexcept nogil:
+    """The common 2×2, stride-2 case (a branch-free vector tile in C); ``x_avail`` elements
+    from ``x`` on may be read."""
+    if real is float:
+        cnn_maxpool2x2_plane_f(x, y, argmax, W, Ho, Wo, x_avail)
+    else:
+        cnn_maxpool2x2_plane_d(x, y, argmax, W, Ho, Wo, x_avail)
 
 
 def maxpool_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
@@ -207,16 +204,18 @@ def maxpool_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
         with nogil:
             for item in range(N * C):
                 _maxpool_plane(&x[0, 0, 0, 0] + item * H * W, &y[0, 0, 0, 0] + item * Ho * Wo,
-                               &argmax[0, 0, 0, 0] + item * Ho * Wo, W, Ho, Wo, KH, KW, SH, SW)
+                               &argmax[0, 0, 0, 0] + item * Ho * Wo, W, Ho, Wo, KH, KW, SH, SW,
+                               (N * C - item) * H * W)
         return
     for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
         _maxpool_plane(&x[0, 0, 0, 0] + item * H * W, &y[0, 0, 0, 0] + item * Ho * Wo,
-                       &argmax[0, 0, 0, 0] + item * Ho * Wo, W, Ho, Wo, KH, KW, SH, SW)
+                       &argmax[0, 0, 0, 0] + item * Ho * Wo, W, Ho, Wo, KH, KW, SH, SW,
+                       (N * C - item) * H * W)
 
 
 cdef inline void _maxpool_plane(const real* x, real* y, long long* argmax, Py_ssize_t W,
                                 Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t KH, Py_ssize_t KW,
-                                Py_ssize_t SH, Py_ssize_t SW) noexcept nogil:
+                                Py_ssize_t SH, Py_ssize_t SW, Py_ssize_t x_avail) noexcept nogil:
     cdef Py_ssize_t oy, ox, i, j, r
     cdef long long base
     cdef const real* src
@@ -225,7 +224,7 @@ cdef inline void _maxpool_plane(const real* x, real* y, long long* argmax, Py_ss
     cdef real v, best
     cdef bint take
     if KH == 2 and KW == 2 and SH == 2 and SW == 2:
-        _maxpool_2x2_plane(x, y, argmax, W, Ho, Wo)
+        _maxpool_2x2_plane(x, y, argmax, W, Ho, Wo, x_avail)
         return
     for oy in range(Ho):
         r = oy * SH

@@ -171,35 +171,118 @@ static inline void CNN_SUFFIX(cnn_dw_row)(
 }
 #endif
 
-/* One output row of 2x2, stride-2 max pooling. Window members are taken in
-   row-major order; a member wins when it is greater, or when it is NaN and the
-   current best is not: !(v <= best) is true for v > best and for a NaN on either
-   side, and (best == best) rules out a NaN best. The winner's offset is kept as
-   int (gcc does not vectorise stride-2 float loads next to 64-bit lanes) and
-   widened to the flat int64 index in a second pass. */
-static inline void CNN_SUFFIX(cnn_maxpool2x2_row)(
-        const CNN_REAL *CNN_RESTRICT r0, const CNN_REAL *CNN_RESTRICT r1, CNN_REAL *CNN_RESTRICT y,
-        long long *CNN_RESTRICT argmax, ptrdiff_t Wo, long long base, int W)
+/* 2x2, stride-2 max pooling of one H x W plane into Ho x Wo outputs.
+
+   Window members are taken in row-major order; a member wins when it is
+   greater, or when it is NaN and the current best is not: !(v <= best) is true
+   for v > best and for a NaN on either side, and (best == best) rules out a
+   NaN best. So ties go to the first member and a NaN wins its window, as
+   np.argmax does. argmax gets the flat index row*W + col of each winner.
+
+   The vector tile takes LANES outputs at once, branch-free: it loads 2*LANES
+   inputs of each of the window's two rows, splits them into even and odd
+   columns, and picks with compares and blends. A tile near the end of a row
+   reads into the next row and computes lanes nobody asked for: they are
+   stored too (into the next output rows, which are written after them)
+   unless they would land past the plane's outputs; and a tile that would read
+   past the x_avail elements the caller owns reads through a small buffer. */
+#if defined(CNN_VECTORS) && defined(__GNUC__) && !defined(__clang__)
+#define LANES CNN_SUFFIX(CNN_LANES)
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_mp_tile)(
+        const CNN_REAL *r0, const CNN_REAL *r1, CNN_VEC *best, CNN_MASK *code, int W)
 {
-    int k[256];
-    for (ptrdiff_t o0 = 0; o0 < Wo; o0 += 256) {
-        const ptrdiff_t n = Wo - o0 < 256 ? Wo - o0 : 256;
-        const CNN_REAL *CNN_RESTRICT a0 = r0 + 2 * o0;
-        const CNN_REAL *CNN_RESTRICT a1 = r1 + 2 * o0;
-        CNN_REAL *CNN_RESTRICT yo = y + o0;
-        for (ptrdiff_t i = 0; i < n; i++) {
-            CNN_REAL best = a0[2 * i], v;
-            int kk = 0;
-            v = a0[2 * i + 1];
-            if (!(v <= best) && best == best) { best = v; kk = 1; }
-            v = a1[2 * i];
-            if (!(v <= best) && best == best) { best = v; kk = W; }
-            v = a1[2 * i + 1];
-            if (!(v <= best) && best == best) { best = v; kk = W + 1; }
-            yo[i] = best;
-            k[i] = kk;
+    CNN_MASK ev, od;
+    for (int i = 0; i < LANES; i++) {
+        ev[i] = 2 * i;
+        od[i] = 2 * i + 1;
+    }
+    const CNN_VEC a0 = *(const CNN_VEC *)r0, a1 = *(const CNN_VEC *)(r0 + LANES);
+    const CNN_VEC b0 = *(const CNN_VEC *)r1, b1 = *(const CNN_VEC *)(r1 + LANES);
+    const CNN_VEC v[3] = {__builtin_shuffle(a0, a1, od), __builtin_shuffle(b0, b1, ev),
+                          __builtin_shuffle(b0, b1, od)};
+    const CNN_MASK k[3] = {(CNN_MASK){0} + 1, (CNN_MASK){0} + W, (CNN_MASK){0} + (W + 1)};
+    CNN_VEC m = __builtin_shuffle(a0, a1, ev);
+    CNN_MASK c = (CNN_MASK){0};
+    for (int t = 0; t < 3; t++) {
+        const CNN_MASK take = ~(v[t] <= m) & (m == m);
+        m = (CNN_VEC)(((CNN_MASK)m & ~take) | ((CNN_MASK)v[t] & take));
+        c = (c & ~take) | (k[t] & take);
+    }
+    *best = m;
+    *code = c;
+}
+
+/* One tile of outputs o0.. of row oy: n of them are wanted (n <= LANES); the
+   tile stores all LANES lanes unless `exact`, and reads through a buffer
+   unless `direct`. */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_mp_put)(
+        const CNN_REAL *r0, const CNN_REAL *r1, CNN_REAL *y, long long *argmax,
+        ptrdiff_t n, long long first, int W, int direct, int exact)
+{
+    CNN_VEC m;
+    CNN_MASK c;
+    if (direct) {
+        CNN_SUFFIX(cnn_mp_tile)(r0, r1, &m, &c, W);
+    } else {
+        CNN_REAL t0[2 * LANES] = {0}, t1[2 * LANES] = {0};
+        for (ptrdiff_t i = 0; i < 2 * n; i++) {
+            t0[i] = r0[i];
+            t1[i] = r1[i];
         }
-        for (ptrdiff_t i = 0; i < n; i++)
-            argmax[o0 + i] = base + 2 * (o0 + i) + k[i];
+        CNN_SUFFIX(cnn_mp_tile)(t0, t1, &m, &c, W);
+    }
+    if (!exact) {
+        *(CNN_VEC *)y = m;
+        for (int i = 0; i < LANES; i++)
+            argmax[i] = first + 2 * i + c[i];
+    } else {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            y[i] = m[i];
+            argmax[i] = first + 2 * i + c[i];
+        }
     }
 }
+
+static inline void CNN_SUFFIX(cnn_maxpool2x2_plane)(
+        const CNN_REAL *x, CNN_REAL *y, long long *argmax, ptrdiff_t W, ptrdiff_t Ho,
+        ptrdiff_t Wo, ptrdiff_t x_avail)
+{
+    for (ptrdiff_t oy = 0; oy < Ho; oy++) {
+        const CNN_REAL *r0 = x + 2 * oy * W;
+        for (ptrdiff_t o0 = 0; o0 < Wo; o0 += LANES) {
+            const ptrdiff_t n = Wo - o0 < LANES ? Wo - o0 : LANES;
+            const int direct = (2 * oy + 1) * W + 2 * o0 + 2 * LANES <= x_avail;
+            const int exact = oy * Wo + o0 + LANES > Ho * Wo;
+            CNN_SUFFIX(cnn_mp_put)(r0 + 2 * o0, r0 + W + 2 * o0, y + oy * Wo + o0,
+                                   argmax + oy * Wo + o0, n, 2 * oy * W + 2 * o0, (int)W,
+                                   direct, exact);
+        }
+    }
+}
+#undef LANES
+
+#else  /* plain loops, the same choices */
+
+static inline void CNN_SUFFIX(cnn_maxpool2x2_plane)(
+        const CNN_REAL *x, CNN_REAL *y, long long *argmax, ptrdiff_t W, ptrdiff_t Ho,
+        ptrdiff_t Wo, ptrdiff_t x_avail)
+{
+    (void)x_avail;
+    for (ptrdiff_t oy = 0; oy < Ho; oy++) {
+        const CNN_REAL *r0 = x + 2 * oy * W, *r1 = r0 + W;
+        for (ptrdiff_t i = 0; i < Wo; i++) {
+            const CNN_REAL v[3] = {r0[2 * i + 1], r1[2 * i], r1[2 * i + 1]};
+            const long long k[3] = {1, W, W + 1};
+            CNN_REAL best = r0[2 * i];
+            long long kk = 0;
+            for (int t = 0; t < 3; t++) {
+                const int take = !(v[t] <= best) && best == best;
+                best = take ? v[t] : best;
+                kk = take ? k[t] : kk;
+            }
+            y[oy * Wo + i] = best;
+            argmax[oy * Wo + i] = 2 * oy * W + 2 * i + kk;
+        }
+    }
+}
+#endif

@@ -214,6 +214,23 @@ def test_wide_rows_are_pooled_in_chunks():
     np.testing.assert_array_equal(argmax, a_r)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_2x2_maxpool_tile_at_every_width_with_ties_and_nans(dtype):
+    """The vector tile of the 2×2 stride-2 case: rows narrower and wider than a vector, odd
+    sizes (last row or column unused), many ties and NaNs, planes of every size in one batch;
+    ties go to the first member in row-major order and a NaN wins, as np.argmax does."""
+    rng = np.random.default_rng(21)
+    for H in (2, 3, 5, 8):
+        for W in list(range(2, 40)) + [63, 64, 65]:
+            x = rng.integers(-2, 3, (3, 2, H, W)).astype(dtype)        # small integers: ties
+            x[rng.random(x.shape) < 0.05] = np.nan
+            x[rng.random(x.shape) < 0.02] = -np.inf
+            y, argmax = cnncore.maxpool2d_forward(x, 2)
+            y_r, a_r = ref.maxpool2d_forward(x, 2)
+            np.testing.assert_array_equal(y, y_r)
+            np.testing.assert_array_equal(argmax, a_r, err_msg=f"H={H} W={W}")
+
+
 @pytest.mark.parametrize("stride,pos", [(2, (5, 5)), (1, (0, 4)), (3, (2, 6))])
 def test_nan_reaches_exactly_the_filter_taps_that_saw_it(stride, pos):
     rng = np.random.default_rng(13)
