@@ -98,6 +98,8 @@ def test_train_tab_shows_diagnostics_keeps_runs_and_restarts_at_a_lower_rate(qtb
         with qtbot.waitSignal(train.trainingFinished, timeout=60000):
             w.findChild(QtWidgets.QPushButton, "trainStartButton").click()
         qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
+        w.tabs.setCurrentWidget(train)                            # a hidden panel is drawn when shown
+        train.bottom_tabs.setCurrentWidget(train.diagnostics)
         assert train.diagnostics.x and train.diagnostics.curves
         assert train.diagnostics.reading.text().endswith(".")
         first = train.runs.records[0]

@@ -6,6 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from ..widgets.redraw import PacedRedraw
+
 _COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 _PLOTS = (("grad", "Gradient ‖∂L/∂θ‖", True),
           ("update", "Update ‖Δw‖/‖w‖", True),
@@ -71,6 +73,8 @@ class DiagnosticsPanel(QtWidgets.QWidget):
         lay.addLayout(row, 1)
         lay.addWidget(self.blowup)
         lay.addWidget(self.restart, 0, QtCore.Qt.AlignLeft)
+        # drawn a few times a second while shown, once when shown again: never for a hidden tab
+        self.paced = PacedRedraw(self, self._redraw)
         self.clear()
 
     def clear(self) -> None:
@@ -88,6 +92,7 @@ class DiagnosticsPanel(QtWidgets.QWidget):
         worker.ready.connect(self.clear)
         worker.progress.connect(self.add_progress)
         worker.diverged.connect(self.show_divergence)
+        worker.finished.connect(self.paced.flush)
 
     def add_progress(self, d: dict) -> None:
         """A progress dict of the worker: ``x`` and ``diagnostics`` per batch, ``reading``."""
@@ -102,7 +107,7 @@ class DiagnosticsPanel(QtWidgets.QWidget):
                 series.extend([np.nan] * (len(self.x) - len(series)))
         if "reading" in d:
             self.reading.setText(d["reading"])
-        self._redraw()
+        self.paced.request()
 
     def _redraw(self) -> None:
         x = np.asarray(self.x)
@@ -143,6 +148,7 @@ class RunsPanel(QtWidgets.QWidget):
         self.differences.setObjectName("runDifferences")
         self.differences.setWordWrap(True)
         self.loss = _plot("Loss per batch", False)
+        self._curves: list = []       # (record, loss curve, accuracy curve) of the runs compared
         self.accuracy = _plot("Accuracy per epoch", False, legend=False)
         self.accuracy.setToolTip("Held-out accuracy after each epoch (training accuracy for a run without "
                                  "held-out digits)")
@@ -160,6 +166,7 @@ class RunsPanel(QtWidgets.QWidget):
         lay.addLayout(top)
         lay.addWidget(self.differences)
         lay.addLayout(plots, 1)
+        self.paced = PacedRedraw(self, self._fill)
 
     def begin(self, settings: dict, seed: int):
         """A new run with these settings: kept, and compared with the one before it."""
@@ -186,37 +193,51 @@ class RunsPanel(QtWidgets.QWidget):
     def _on_progress(self, d) -> None:
         self.current.add_batches(d["x"], d["loss"], d["accuracy"])
         if self.current in self.selected():
-            self.redraw()
+            self.paced.request()
 
     def _on_epoch(self, ev) -> None:
         self.current.add_epoch(ev)
-        self.redraw()
+        if self.current in self.selected():
+            self.paced.request()
 
     def _on_finished(self, ev) -> None:
         self.current.outcome = ev.reason
+        self.paced.flush()
 
     def selected(self):
         pick = [self.a.currentIndex(), self.b.currentIndex()]
         return [self.records[i] if 0 <= i < len(self.records) else None for i in pick]
 
     def redraw(self) -> None:
+        """The two runs picked: their curves made anew, and what differs between them named."""
         from cnncore.diagnostics import setting_differences
         self.loss.clear()
         self.accuracy.clear()
+        self._curves = []
         a, b = self.selected()
         for record, style in ((a, QtCore.Qt.DashLine), (b, QtCore.Qt.SolidLine)):
             if record is None:
                 continue
             pen = pg.mkPen("#1f77b4" if style == QtCore.Qt.DashLine else "#d62728", width=1.5, style=style)
-            self.loss.plot(record.batch_x, record.batch_loss, pen=pen, name=record.name)
-            ep = [e["epoch"] for e in record.epochs]
-            acc = [e["val_accuracy"] if np.isfinite(e["val_accuracy"]) else e["train_accuracy"]
-                   for e in record.epochs]
-            self.accuracy.plot(ep, acc, pen=pen, symbol="o", symbolSize=6, symbolBrush=pen.color(),
-                               name=record.name)
+            loss = self.loss.plot([], [], pen=pen, name=record.name)
+            loss.setDownsampling(auto=True, method="peak")     # long runs: about one point per pixel
+            loss.setClipToView(True)
+            acc = self.accuracy.plot([], [], pen=pen, symbol="o", symbolSize=6, symbolBrush=pen.color(),
+                                     name=record.name)
+            self._curves.append((record, loss, acc))
+        self.paced.request()
+        self.paced.flush()
         if a is None or b is None or a is b:
             self.differences.setText("Pick two different runs to see what changed between them.")
             return
         diff = setting_differences(a, b)
         self.differences.setText(f"{a.name} → {b.name}: " + ("; ".join(diff) if diff else
                                  "the same settings (any difference comes from where training started)"))
+
+    def _fill(self) -> None:
+        """The compared runs' curves as far as they got (a run going on grows them)."""
+        for record, loss, acc in self._curves:
+            loss.setData(record.batch_x, record.batch_loss)
+            ep = [e["epoch"] for e in record.epochs]
+            acc.setData(ep, [e["val_accuracy"] if np.isfinite(e["val_accuracy"]) else e["train_accuracy"]
+                             for e in record.epochs])
