@@ -37,19 +37,19 @@ cdef extern from "_microkernels.h" nogil:
     # the register tiles (C, see the header for why)
     enum:
         FB "CNN_FB"     # filters per tile
-        PB "CNN_PB"     # wide-row positions per forward tile
+        TC "CNN_TC"     # filter taps per filter-gradient call at most
     void cnn_wide_block_f(const float* x0, const Py_ssize_t* off, Py_ssize_t T,
                           const float* wt, Py_ssize_t wt_stride, const float* b,
                           float* out, Py_ssize_t out_stride, Py_ssize_t Lr)
     void cnn_wide_block_d(const double* x0, const Py_ssize_t* off, Py_ssize_t T,
                           const double* wt, Py_ssize_t wt_stride, const double* b,
                           double* out, Py_ssize_t out_stride, Py_ssize_t Lr)
-    void cnn_dw_row_f(const float* xrow, Py_ssize_t N, Py_ssize_t ss, const float* dzw,
-                      Py_ssize_t Fr, Py_ssize_t Lr, Py_ssize_t f0, Py_ssize_t KW,
-                      float* dw, Py_ssize_t dw_stride)
-    void cnn_dw_row_d(const double* xrow, Py_ssize_t N, Py_ssize_t ss, const double* dzw,
-                      Py_ssize_t Fr, Py_ssize_t Lr, Py_ssize_t f0, Py_ssize_t KW,
-                      double* dw, Py_ssize_t dw_stride)
+    void cnn_dw_taps_f(const float* x, Py_ssize_t N, Py_ssize_t ss, Py_ssize_t plane,
+                       const float* g, Py_ssize_t gs, Py_ssize_t Lr, const Py_ssize_t* off,
+                       Py_ssize_t T, float* dw, Py_ssize_t dw_stride)
+    void cnn_dw_taps_d(const double* x, Py_ssize_t N, Py_ssize_t ss, Py_ssize_t plane,
+                       const double* g, Py_ssize_t gs, Py_ssize_t Lr, const Py_ssize_t* off,
+                       Py_ssize_t T, double* dw, Py_ssize_t dw_stride)
     void cnn_maxpool2x2_plane_f(const float* x, float* y, long long* argmax, Py_ssize_t W,
                                 Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail)
     void cnn_maxpool2x2_plane_d(const double* x, double* y, long long* argmax, Py_ssize_t W,
@@ -66,14 +66,14 @@ cdef inline void _wide_block(const real* x0, const Py_ssize_t* off, Py_ssize_t T
         cnn_wide_block_d(x0, off, T, wt, wt_stride, b, out, out_stride, Lr)
 
 
-cdef inline void _dw_row(const real* xrow, Py_ssize_t N, Py_ssize_t ss, const real* dzw,
-                         Py_ssize_t Fr, Py_ssize_t Lr, Py_ssize_t f0, Py_ssize_t KW,
-                         real* dw, Py_ssize_t dw_stride) noexcept nogil:
-    """dw[f·dw_stride + j] = Σ_n Σ_p dzw[n, f0 + f, p] · xrow[n·ss + j + p] for FB filters, j < KW."""
+cdef inline void _dw_taps(const real* x, Py_ssize_t N, Py_ssize_t ss, Py_ssize_t plane,
+                          const real* g, Py_ssize_t gs, Py_ssize_t Lr, const Py_ssize_t* off,
+                          Py_ssize_t T, real* dw, Py_ssize_t dw_stride) noexcept nogil:
+    """dw[f·dw_stride + t] = Σ_n Σ_p g[n·gs + f·Lr + p] · x[n·ss + off[t] + p] for FB filters, t < T."""
     if real is float:
-        cnn_dw_row_f(xrow, N, ss, dzw, Fr, Lr, f0, KW, dw, dw_stride)
+        cnn_dw_taps_f(x, N, ss, plane, g, gs, Lr, off, T, dw, dw_stride)
     else:
-        cnn_dw_row_d(xrow, N, ss, dzw, Fr, Lr, f0, KW, dw, dw_stride)
+        cnn_dw_taps_d(x, N, ss, plane, g, gs, Lr, off, T, dw, dw_stride)
 
 
 def conv_wide(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[::1] off,
@@ -112,39 +112,45 @@ cdef inline void _wide_item(Py_ssize_t item, Py_ssize_t blocks, const real* xbuf
                 out + (n * Fr + fb * FB) * Lr, Lr, Lr)
 
 
-def conv_filter_grad(const real[::1] xbuf, Py_ssize_t sample_stride, Py_ssize_t N,
-                     Py_ssize_t C, Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t Hp, Py_ssize_t Wp,
+def conv_filter_grad(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[::1] off,
+                     Py_ssize_t C, Py_ssize_t Hp, Py_ssize_t Wp,
                      const real[:, :, ::1] dzw, real[:, ::1] dw, int nthreads):
     """Filter gradient as a reduction over the batch and the wide rows.
 
     xbuf  IN  as in :func:`conv_wide` (N samples of C planes Hp×Wp, plus slack)
+    off   IN  (T,) tap offsets as in :func:`conv_wide`, channel by channel
     dzw   IN  (N, Fr, Lr) the (dilated) dz laid out in wide rows, zeros elsewhere
-    dw    OUT (Fr, C·KH·KW), columns in (c, i, j) row-major order
-    Items are (block of FB filters, c, i) triples; each owns its dw elements, so
-    the sums run in a fixed order whatever the thread count.
+    dw    OUT (Fr, T), columns in (c, i, j) row-major order
+    Items are (block of FB filters, channel, run of at most TC taps); each owns its
+    dw elements, so the sums run in a fixed order whatever the thread count.
     """
-    cdef Py_ssize_t Fr = dzw.shape[1], Lr = dzw.shape[2]
-    cdef Py_ssize_t blocks = Fr // FB
+    cdef Py_ssize_t N = dzw.shape[0], Fr = dzw.shape[1], Lr = dzw.shape[2]
+    cdef Py_ssize_t T = off.shape[0], blocks = Fr // FB
+    cdef Py_ssize_t KK = T // C
+    cdef Py_ssize_t runs = (KK + TC - 1) // TC
     cdef Py_ssize_t item
     if nthreads == 1:
         with nogil:
-            for item in range(blocks * C * KH):
-                _dw_item(item, &xbuf[0], sample_stride, N, C, KH, KW, Hp, Wp, &dzw[0, 0, 0], Fr, Lr,
-                         &dw[0, 0])
+            for item in range(blocks * C * runs):
+                _dw_item(item, C, runs, KK, &xbuf[0], sample_stride, N, Hp * Wp, &off[0],
+                         &dzw[0, 0, 0], Fr, Lr, &dw[0, 0], T)
         return
-    for item in prange(blocks * C * KH, nogil=True, num_threads=nthreads, schedule="guided"):
-        _dw_item(item, &xbuf[0], sample_stride, N, C, KH, KW, Hp, Wp, &dzw[0, 0, 0], Fr, Lr, &dw[0, 0])
+    for item in prange(blocks * C * runs, nogil=True, num_threads=nthreads, schedule="guided"):
+        _dw_item(item, C, runs, KK, &xbuf[0], sample_stride, N, Hp * Wp, &off[0],
+                 &dzw[0, 0, 0], Fr, Lr, &dw[0, 0], T)
 
 
-cdef inline void _dw_item(Py_ssize_t item, const real* xbuf, Py_ssize_t sample_stride,
-                          Py_ssize_t N, Py_ssize_t C, Py_ssize_t KH, Py_ssize_t KW,
-                          Py_ssize_t Hp, Py_ssize_t Wp, const real* dzw, Py_ssize_t Fr,
-                          Py_ssize_t Lr, real* dw) noexcept nogil:
-    """One (block of FB filters, c, i) item of :func:`conv_filter_grad`."""
-    cdef Py_ssize_t T = C * KH * KW
-    cdef Py_ssize_t fb = item // (C * KH), c = (item // KH) % C, i = item % KH
-    _dw_row(xbuf + c * Hp * Wp + i * Wp, N, sample_stride, dzw, Fr, Lr, fb * FB,
-            KW, dw + fb * FB * T + (c * KH + i) * KW, T)
+cdef inline void _dw_item(Py_ssize_t item, Py_ssize_t C, Py_ssize_t runs, Py_ssize_t KK,
+                          const real* xbuf, Py_ssize_t sample_stride, Py_ssize_t N,
+                          Py_ssize_t plane, const Py_ssize_t* off, const real* dzw,
+                          Py_ssize_t Fr, Py_ssize_t Lr, real* dw, Py_ssize_t T) noexcept nogil:
+    """One (block of FB filters, channel c, run k of taps) item of :func:`conv_filter_grad`:
+    the KK taps of a channel go in ``runs`` runs as equal as possible."""
+    cdef Py_ssize_t fb = item // (C * runs), c = (item // runs) % C, k = item % runs
+    cdef Py_ssize_t q = KK // runs, r = KK % runs
+    cdef Py_ssize_t t0 = c * KK + k * q + (k if k < r else r)
+    _dw_taps(xbuf, N, sample_stride, plane, dzw + fb * FB * Lr, Fr * Lr, Lr, off + t0,
+             q + (1 if k < r else 0), dw + fb * FB * T + t0, T)
 
 
 def all_finite(const real[::1] a):

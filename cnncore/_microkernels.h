@@ -10,9 +10,12 @@
  * other compilers get the same arithmetic as scalar loops.
  *
  * cnn_wide_block_<t>: out[f][p] = b[f] + sum_t wt[f][t] * x0[off[t] + p]
- *                     for CNN_FB filters and p < Lr (Lr a multiple of CNN_PB).
- * cnn_dw_row_<t>:     dw[f][j] = sum_n sum_p dzw[n][f0 + f][p] * xrow[n*ss + j + p]
- *                     for CNN_FB filters and j < KW (Lr a multiple of CNN_PB).
+ *                     for CNN_FB filters and p < Lr (Lr a multiple of CNN_PB),
+ *                     in tiles of CNN_FB filters x up to CNN_NVMAX vectors.
+ * cnn_dw_taps_<t>:    dw[f][t] = sum_n sum_p g[n*gs + f*Lr + p] * x[n*ss + off[t] + p]
+ *                     for CNN_FB filters and T <= CNN_TC taps (Lr a multiple of CNN_PB),
+ *                     in tiles of CNN_FB filters x up to CNN_JB taps whose partial
+ *                     sums wait in L1 while the tile moves on to the next taps.
  */
 #ifndef CNNCORE_MICROKERNELS_H
 #define CNNCORE_MICROKERNELS_H
@@ -21,9 +24,27 @@
 #include <string.h>
 
 #define CNN_FB 4     /* filters per tile */
-#define CNN_PB 32    /* wide-row positions per forward tile */
-#define CNN_JB 7     /* filter columns per filter-gradient pass */
+#define CNN_PB 16    /* wide rows are padded to a multiple of this many positions */
+#define CNN_TC 30    /* taps per filter-gradient call at most (their partial sums stay in L1) */
+/* The target's vector width and register file. With AVX-512's 32 registers a
+   forward tile holds CNN_FB x CNN_NVMAX = 24 accumulators and the 6 input vectors
+   they share, a filter-gradient tile CNN_FB x CNN_JB = 24 and the 4 dz vectors;
+   with 16 registers (AVX2, SSE, NEON) smaller tiles fit without spills. 64-byte
+   vectors on a narrower target would be emulated with two or four registers each
+   (and spilled). */
+#if defined(__AVX512F__)
 #define CNN_VBYTES 64
+#define CNN_NVMAX 6  /* vectors of positions per forward tile */
+#define CNN_JB 6     /* taps per filter-gradient tile */
+#else
+#if defined(__AVX__)
+#define CNN_VBYTES 32
+#else
+#define CNN_VBYTES 16
+#endif
+#define CNN_NVMAX 3
+#define CNN_JB 2
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CNN_VECTORS 1

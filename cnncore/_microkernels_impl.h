@@ -1,35 +1,65 @@
 /* Included twice by _microkernels.h, once per element type (CNN_REAL). */
 
 #ifdef CNN_VECTORS
-enum { CNN_SUFFIX(CNN_LANES) = CNN_VBYTES / sizeof(CNN_REAL),
-       CNN_SUFFIX(CNN_NV) = CNN_PB / (CNN_VBYTES / sizeof(CNN_REAL)) };
+enum { CNN_SUFFIX(CNN_LANES) = CNN_VBYTES / sizeof(CNN_REAL) };
 #define LANES CNN_SUFFIX(CNN_LANES)
-#define NV CNN_SUFFIX(CNN_NV)
+
+/* Split n vectors into the fewest runs of at most most vectors, as equal as
+   possible (14 = 5 + 5 + 4, not 6 + 6 + 2): run k has q + (k < r) vectors. */
+#define CNN_RUNS(n, most, runs, q, r) \
+    const ptrdiff_t runs = ((n) + (most) - 1) / (most), q = (n) / (runs ? runs : 1), \
+                    r = (n) - q * runs
+
+/* CNN_FB filters x NV vectors of positions from p0, over all T taps. NV is a
+   literal at every call site, so the loops unroll and the accumulators stay in
+   registers; each weight is a broadcast memory operand of its FMAs. */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_wide_tile)(
+        const CNN_REAL *x0, const ptrdiff_t *off, ptrdiff_t T,
+        const CNN_REAL *wt, ptrdiff_t wt_stride, const CNN_REAL *b,
+        CNN_REAL *out, ptrdiff_t out_stride, const int NV)
+{
+    CNN_VEC acc[CNN_FB][CNN_NVMAX];
+    for (int f = 0; f < CNN_FB; f++)
+        for (int v = 0; v < NV; v++)
+            acc[f][v] = (CNN_VEC){0} + b[f];
+    for (ptrdiff_t t = 0; t < T; t++) {
+        const CNN_REAL *xs = x0 + off[t];
+        CNN_VEC xv[CNN_NVMAX];
+        for (int v = 0; v < NV; v++)
+            xv[v] = *(const CNN_VEC *)(xs + v * LANES);
+        for (int f = 0; f < CNN_FB; f++) {
+            const CNN_REAL w = wt[f * wt_stride + t];
+            for (int v = 0; v < NV; v++)
+                acc[f][v] += w * xv[v];
+        }
+    }
+    for (int f = 0; f < CNN_FB; f++)
+        for (int v = 0; v < NV; v++)
+            *(CNN_VEC *)(out + f * out_stride + v * LANES) = acc[f][v];
+}
 
 static inline void CNN_SUFFIX(cnn_wide_block)(
         const CNN_REAL *x0, const ptrdiff_t *off, ptrdiff_t T,
         const CNN_REAL *wt, ptrdiff_t wt_stride, const CNN_REAL *b,
         CNN_REAL *out, ptrdiff_t out_stride, ptrdiff_t Lr)
 {
-    for (ptrdiff_t p0 = 0; p0 < Lr; p0 += CNN_PB) {
-        CNN_VEC acc[CNN_FB][NV];
-        for (int f = 0; f < CNN_FB; f++)
-            for (int v = 0; v < NV; v++)
-                acc[f][v] = (CNN_VEC){0} + b[f];
-        for (ptrdiff_t t = 0; t < T; t++) {
-            const CNN_REAL *xs = x0 + off[t] + p0;
-            CNN_VEC xv[NV];
-            for (int v = 0; v < NV; v++)
-                xv[v] = *(const CNN_VEC *)(xs + v * LANES);
-            for (int f = 0; f < CNN_FB; f++) {
-                const CNN_REAL w = wt[f * wt_stride + t];
-                for (int v = 0; v < NV; v++)
-                    acc[f][v] += w * xv[v];
-            }
+    CNN_RUNS(Lr / LANES, CNN_NVMAX, runs, q, r);
+    ptrdiff_t p0 = 0;
+    for (ptrdiff_t k = 0; k < runs; k++) {
+        const ptrdiff_t nv = q + (k < r);
+        const CNN_REAL *x = x0 + p0;
+        CNN_REAL *o = out + p0;
+        switch (nv) {
+        case 1: CNN_SUFFIX(cnn_wide_tile)(x, off, T, wt, wt_stride, b, o, out_stride, 1); break;
+        case 2: CNN_SUFFIX(cnn_wide_tile)(x, off, T, wt, wt_stride, b, o, out_stride, 2); break;
+#if CNN_NVMAX == 6
+        case 3: CNN_SUFFIX(cnn_wide_tile)(x, off, T, wt, wt_stride, b, o, out_stride, 3); break;
+        case 4: CNN_SUFFIX(cnn_wide_tile)(x, off, T, wt, wt_stride, b, o, out_stride, 4); break;
+        case 5: CNN_SUFFIX(cnn_wide_tile)(x, off, T, wt, wt_stride, b, o, out_stride, 5); break;
+#endif
+        default: CNN_SUFFIX(cnn_wide_tile)(x, off, T, wt, wt_stride, b, o, out_stride, CNN_NVMAX); break;
         }
-        for (int f = 0; f < CNN_FB; f++)
-            for (int v = 0; v < NV; v++)
-                *(CNN_VEC *)(out + f * out_stride + p0 + v * LANES) = acc[f][v];
+        p0 += nv * LANES;
     }
 }
 
@@ -63,77 +93,95 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_lane_sums)(CNN_VEC *v, CNN_REAL *out)
     for (int k = 0; k < LANES; k++)
         out[k] = s[k];
 }
-#define CNN_TRANSPOSED_SUMS 1
+#else
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_lane_sums)(CNN_VEC *v, CNN_REAL *out)
+{
+    for (int k = 0; k < LANES; k++) {
+        CNN_REAL s = 0;
+        for (int q = 0; q < LANES; q++)
+            s += v[k][q];
+        out[k] = s;
+    }
+}
 #endif
 
-/* J is a literal at every call site, so the j loops unroll and the
-   CNN_FB x J accumulators stay in registers. */
-CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dw_row_j)(
-        const CNN_REAL *xrow, ptrdiff_t N, ptrdiff_t ss, const CNN_REAL *dzw,
-        ptrdiff_t Fr, ptrdiff_t Lr, ptrdiff_t f0, CNN_REAL *dw, ptrdiff_t dw_stride,
+/* Samples n0 <= n < n1 into the CNN_FB x J partial sums acc[f * acc_stride + j]
+   (vectors, one lane per position class p mod LANES). J is a literal at every
+   call site, so the j loops unroll and the tile stays in registers. */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dw_tile)(
+        const CNN_REAL *x, ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t ss, const CNN_REAL *g,
+        ptrdiff_t gs, ptrdiff_t Lr, const ptrdiff_t *off, CNN_VEC *acc, ptrdiff_t acc_stride,
         const int J)
 {
-    CNN_VEC acc[CNN_FB][CNN_JB];
+    CNN_VEC a[CNN_FB][CNN_JB];
     for (int f = 0; f < CNN_FB; f++)
         for (int j = 0; j < J; j++)
-            acc[f][j] = (CNN_VEC){0};
-    for (ptrdiff_t n = 0; n < N; n++) {
-        const CNN_REAL *xn = xrow + n * ss;
-        const CNN_REAL *gn = dzw + (n * Fr + f0) * Lr;
+            a[f][j] = acc[f * acc_stride + j];
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        const CNN_REAL *gn = g + n * gs;
+        const CNN_REAL *xn = x + n * ss;
         for (ptrdiff_t p = 0; p < Lr; p += LANES) {
-            CNN_VEC g[CNN_FB];
+            CNN_VEC gv[CNN_FB];
             for (int f = 0; f < CNN_FB; f++)
-                g[f] = *(const CNN_VEC *)(gn + f * Lr + p);
+                gv[f] = *(const CNN_VEC *)(gn + f * Lr + p);
             for (int j = 0; j < J; j++) {
-                const CNN_VEC xv = *(const CNN_VEC *)(xn + j + p);
+                const CNN_VEC xv = *(const CNN_VEC *)(xn + off[j] + p);
                 for (int f = 0; f < CNN_FB; f++)
-                    acc[f][j] += g[f] * xv;
+                    a[f][j] += gv[f] * xv;
             }
         }
     }
-#ifdef CNN_TRANSPOSED_SUMS
-    for (int k0 = 0; k0 < CNN_FB * J; k0 += LANES) {
+    for (int f = 0; f < CNN_FB; f++)
+        for (int j = 0; j < J; j++)
+            acc[f * acc_stride + j] = a[f][j];
+}
+
+/* The samples go by in chunks whose dz rows and input planes fit in L1 together
+   (about 24 KB), and each chunk passes every tile of taps before the next: the
+   dz rows come from L2 once per chunk, not once per tile. The partial sums of
+   every lane are the same additions in the same order whatever the chunking. */
+static inline void CNN_SUFFIX(cnn_dw_taps)(
+        const CNN_REAL *x, ptrdiff_t N, ptrdiff_t ss, ptrdiff_t plane, const CNN_REAL *g,
+        ptrdiff_t gs, ptrdiff_t Lr, const ptrdiff_t *off, ptrdiff_t T,
+        CNN_REAL *dw, ptrdiff_t dw_stride)
+{
+    CNN_VEC acc[CNN_FB * CNN_TC] __attribute__((aligned(CNN_VBYTES)));
+    const ptrdiff_t per_sample = (CNN_FB * Lr + plane) * (ptrdiff_t)sizeof(CNN_REAL);
+    const ptrdiff_t chunk = per_sample >= 24576 ? 1 : 24576 / per_sample;
+    CNN_RUNS(T, CNN_JB, runs, q, r);
+    for (int k = 0; k < CNN_FB * T; k++)
+        acc[k] = (CNN_VEC){0};
+    for (ptrdiff_t n0 = 0; n0 < N; n0 += chunk) {
+        const ptrdiff_t n1 = N - n0 < chunk ? N : n0 + chunk;
+        ptrdiff_t t0 = 0;
+        for (ptrdiff_t k = 0; k < runs; k++) {
+            const ptrdiff_t J = q + (k < r);
+            CNN_VEC *a = acc + t0;
+            const ptrdiff_t *o = off + t0;
+            switch (J) {
+            case 1: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 1); break;
+#if CNN_JB == 6
+            case 2: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 2); break;
+            case 3: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 3); break;
+            case 4: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 4); break;
+            case 5: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 5); break;
+#endif
+            default: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, CNN_JB); break;
+            }
+            t0 += J;
+        }
+    }
+    for (ptrdiff_t k0 = 0; k0 < CNN_FB * T; k0 += LANES) {
         CNN_VEC v[LANES];
         CNN_REAL s[LANES];
         for (int k = 0; k < LANES; k++)
-            v[k] = k0 + k < CNN_FB * J ? acc[(k0 + k) / J][(k0 + k) % J] : (CNN_VEC){0};
+            v[k] = k0 + k < CNN_FB * T ? acc[k0 + k] : (CNN_VEC){0};
         CNN_SUFFIX(cnn_lane_sums)(v, s);
-        for (int k = 0; k < LANES && k0 + k < CNN_FB * J; k++)
-            dw[(k0 + k) / J * dw_stride + (k0 + k) % J] = s[k];
-    }
-#else
-    for (int f = 0; f < CNN_FB; f++)
-        for (int j = 0; j < J; j++) {
-            CNN_REAL s = 0;
-            for (int q = 0; q < LANES; q++)
-                s += acc[f][j][q];
-            dw[f * dw_stride + j] = s;
-        }
-#endif
-}
-
-static inline void CNN_SUFFIX(cnn_dw_row)(
-        const CNN_REAL *xrow, ptrdiff_t N, ptrdiff_t ss, const CNN_REAL *dzw,
-        ptrdiff_t Fr, ptrdiff_t Lr, ptrdiff_t f0, ptrdiff_t KW,
-        CNN_REAL *dw, ptrdiff_t dw_stride)
-{
-    for (ptrdiff_t j0 = 0; j0 < KW; j0 += CNN_JB) {
-        const ptrdiff_t jn = KW - j0 < CNN_JB ? KW - j0 : CNN_JB;
-        const CNN_REAL *x = xrow + j0;
-        CNN_REAL *d = dw + j0;
-        switch (jn) {
-        case 1: CNN_SUFFIX(cnn_dw_row_j)(x, N, ss, dzw, Fr, Lr, f0, d, dw_stride, 1); break;
-        case 2: CNN_SUFFIX(cnn_dw_row_j)(x, N, ss, dzw, Fr, Lr, f0, d, dw_stride, 2); break;
-        case 3: CNN_SUFFIX(cnn_dw_row_j)(x, N, ss, dzw, Fr, Lr, f0, d, dw_stride, 3); break;
-        case 4: CNN_SUFFIX(cnn_dw_row_j)(x, N, ss, dzw, Fr, Lr, f0, d, dw_stride, 4); break;
-        case 5: CNN_SUFFIX(cnn_dw_row_j)(x, N, ss, dzw, Fr, Lr, f0, d, dw_stride, 5); break;
-        case 6: CNN_SUFFIX(cnn_dw_row_j)(x, N, ss, dzw, Fr, Lr, f0, d, dw_stride, 6); break;
-        default: CNN_SUFFIX(cnn_dw_row_j)(x, N, ss, dzw, Fr, Lr, f0, d, dw_stride, 7); break;
-        }
+        for (int k = 0; k < LANES && k0 + k < CNN_FB * T; k++)
+            dw[(k0 + k) / T * dw_stride + (k0 + k) % T] = s[k];
     }
 }
 #undef LANES
-#undef NV
 
 #else  /* no vector extensions: the same sums as plain loops */
 
@@ -153,20 +201,21 @@ static inline void CNN_SUFFIX(cnn_wide_block)(
     }
 }
 
-static inline void CNN_SUFFIX(cnn_dw_row)(
-        const CNN_REAL *xrow, ptrdiff_t N, ptrdiff_t ss, const CNN_REAL *dzw,
-        ptrdiff_t Fr, ptrdiff_t Lr, ptrdiff_t f0, ptrdiff_t KW,
+static inline void CNN_SUFFIX(cnn_dw_taps)(
+        const CNN_REAL *x, ptrdiff_t N, ptrdiff_t ss, ptrdiff_t plane, const CNN_REAL *g,
+        ptrdiff_t gs, ptrdiff_t Lr, const ptrdiff_t *off, ptrdiff_t T,
         CNN_REAL *dw, ptrdiff_t dw_stride)
 {
+    (void)plane;
     for (int f = 0; f < CNN_FB; f++)
-        for (ptrdiff_t j = 0; j < KW; j++) {
+        for (ptrdiff_t t = 0; t < T; t++) {
             CNN_REAL s = 0;
             for (ptrdiff_t n = 0; n < N; n++) {
-                const CNN_REAL *g = dzw + (n * Fr + f0 + f) * Lr;
-                const CNN_REAL *x = xrow + n * ss + j;
-                for (ptrdiff_t p = 0; p < Lr; p++) s += g[p] * x[p];
+                const CNN_REAL *gp = g + n * gs + f * Lr;
+                const CNN_REAL *xp = x + n * ss + off[t];
+                for (ptrdiff_t p = 0; p < Lr; p++) s += gp[p] * xp[p];
             }
-            dw[f * dw_stride + j] = s;
+            dw[f * dw_stride + t] = s;
         }
 }
 #endif

@@ -44,8 +44,9 @@ from .shapes import conv_output_size, pair
 
 __all__ = ["ConvPlan", "MaxPoolPlan", "AvgPoolPlan", "L2PoolPlan"]
 
-# Block sizes of the wide-row loops in _kernels.pyx (FB filters × PB positions).
-_FB, _PB = 4, 32
+# Block sizes of the wide-row loops in _kernels.pyx and _microkernels.h: tiles of
+# FB filters; wide rows padded to a multiple of PB positions.
+_FB, _PB = 4, 16
 
 
 # ---------------------------------------------------------------- checking, once
@@ -198,12 +199,16 @@ class _InputGradParts:
         F, _, KH, KW = plan.w_shape
         (SH, SW), (PH, PW) = plan.stride, plan.padding
         Hp, Wp = H + 2 * PH, W + 2 * PW
-        self.dpad = _Padded((N, F, Hp + KH - 1, Wp + KW - 1), plan.dtype, _slack(KW),
-                            slice(KH - 1, KH - 1 + Hd, SH), slice(KW - 1, KW - 1 + Wd, SW))
-        self.conv = _WideConv(self.dpad, C, KH, KW, own_weights=True)      # result (N, C, Hp, Wp)
+        # Rows and columns of the padded dz that reach only the forward padding of dx
+        # are left out (up to K − 1 on each side), so the wide rows cover little more
+        # than dx itself: 16×16 instead of 18×18 planes for a 3×3, padding-1 layer.
+        AH, AW = min(PH, KH - 1), min(PW, KW - 1)
+        self.dpad = _Padded((N, F, Hp + KH - 1 - 2 * AH, Wp + KW - 1 - 2 * AW), plan.dtype, _slack(KW),
+                            slice(KH - 1 - AH, KH - 1 - AH + Hd, SH), slice(KW - 1 - AW, KW - 1 - AW + Wd, SW))
+        self.conv = _WideConv(self.dpad, C, KH, KW, own_weights=True)  # result (N, C, Hp − 2AH, Wp − 2AW)
         # w(f, c, i, j) lands at row c, tap (f, KH−1−i, KW−1−j): rot180(w), channels swapped
         self.flipped = self.conv.rows.reshape(C, F, KH, KW).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
-        self.strip = self.conv.result[:, :, PH:PH + H, PW:PW + W]
+        self.strip = self.conv.result[:, :, PH - AH:PH - AH + H, PW - AW:PW - AW + W]
         self.dx = np.empty((N, C, H, W), dtype=plan.dtype)
 
 
@@ -295,7 +300,8 @@ class ConvPlan:
         N, C, Hp, Wp = xpad.view.shape
         F, _, KH, KW = self.w_shape
         dwt = dw.reshape(F, self._taps) if parts.dwt is None else parts.dwt
-        _kernels.conv_filter_grad(xpad.buf, C * Hp * Wp, N, C, KH, KW, Hp, Wp, parts.dzw, dwt, nt)
+        off = _tap_offsets(C, KH, KW, Hp, Wp)
+        _kernels.conv_filter_grad(xpad.buf, C * Hp * Wp, off, C, Hp, Wp, parts.dzw, dwt, nt)
         if parts.dwt is not None:
             dw[...] = parts.dwt[:F].reshape(self.w_shape)
         if not _kernels.all_finite(dw.reshape(-1)) and not _kernels.all_finite(xpad.buf):
@@ -305,8 +311,9 @@ class ConvPlan:
             dw[...] = _dw_from_windows(dz, xpad.view, KH, KW, *self.stride)
 
     def _input_grad(self, dz, w, nt):
-        """dx: dilate dz, pad by K − 1 (and by the rows no window reached), convolve
-        with the flipped filters, strip the forward padding P."""
+        """dx: dilate dz, pad by K − 1 (and by the rows no window reached; less the rows
+        and columns that reach only the forward padding), convolve with the flipped
+        filters, strip what is left of the forward padding P."""
         parts = self._dx or self._input_grad_parts()
         np.copyto(parts.dpad.inner, dz)
         np.copyto(parts.flipped, w)
