@@ -1,9 +1,17 @@
 """Speed of the cnncore kernels against baselines timed in the same run.
 
-    python benchmarks/bench_kernels.py [--quick]
+    python benchmarks/bench_kernels.py [--quick] [--tiles-only]
 
-For the layers of a small LeNet (1→8 5×5, max-pool 2, 8→16 5×5, max-pool 2)
-and a wider net (1→32 3×3 pad 1, pool 2, 32→64 3×3 pad 1, pool 2), at batch 1
+First, the register tiles alone: for each convolution of the ``lenet`` and
+``wide`` presets at batch 64 and 1, the loop calls of the forward pass, the
+filter gradient dW and the input gradient dx, each timed on its own (no
+copies), in GFLOP/s (2 FLOP per multiply-add of the textbook sums, so the
+wide-row columns computed and dropped count as overhead) and as a share of this
+machine's fp32 peak, measured in the same run by an FMA probe (a small C loop
+of independent vector FMAs compiled here with the system ``cc``).
+
+Then, for the layers of a small LeNet (1→8 5×5, max-pool 2, 8→16 5×5, max-pool 2)
+and the wide preset (1→16 3×3 pad 1, pool 2, 16→32 3×3 pad 1, pool 2), at batch 1
 and 64, with 1 and 2 threads, it prints microseconds per call for forward and
 backward, GFLOP/s, and the ratio baseline_time / cnncore_time against
 
@@ -21,7 +29,12 @@ every other layer sees the ReLU of a convolution of them.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +43,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cnncore  # noqa: E402
+from cnncore import plans  # noqa: E402
+from cnncore._dispatch import _kernels  # noqa: E402
 from cnncore.shapes import conv_output_size  # noqa: E402
 
 try:
@@ -42,14 +57,14 @@ CONV_LAYERS = [
     # name, N-independent shape: C, H, W, F, K, padding
     ("lenet conv1 1→8 5×5", 1, 28, 28, 8, 5, 0),
     ("lenet conv2 8→16 5×5", 8, 12, 12, 16, 5, 0),
-    ("wide conv1 1→32 3×3 p1", 1, 28, 28, 32, 3, 1),
-    ("wide conv2 32→64 3×3 p1", 32, 14, 14, 64, 3, 1),
+    ("wide conv1 1→16 3×3 p1", 1, 28, 28, 16, 3, 1),
+    ("wide conv2 16→32 3×3 p1", 16, 14, 14, 32, 3, 1),
 ]
 POOL_LAYERS = [
     ("lenet pool1 8×24×24", 8, 24, 24),
     ("lenet pool2 16×8×8", 16, 8, 8),
-    ("wide pool1 32×28×28", 32, 28, 28),
-    ("wide pool2 64×14×14", 64, 14, 14),
+    ("wide pool1 16×28×28", 16, 28, 28),
+    ("wide pool2 32×14×14", 32, 14, 14),
 ]
 
 
@@ -160,6 +175,134 @@ def real_inputs(N, C, H, W, rng, count=1):
     return out
 
 
+# ------------------------------------------------------------ FMA peak probe
+
+_PROBE_C = r"""
+/* CHAINS independent chains of full-width vector FMAs per thread: the fp32 peak. */
+#if defined(__AVX512F__)
+#define VBYTES 64
+#elif defined(__AVX__)
+#define VBYTES 32
+#else
+#define VBYTES 16
+#endif
+typedef float vec __attribute__((vector_size(VBYTES)));
+#define CHAIN(k) vec a##k = (vec){0} + (float)k;
+#define STEP(k) a##k = a##k * m + c; __asm__ volatile("" : "+x"(a##k));
+#define SUM(k) s += a##k;
+#define ALL(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+int probe_lanes(void) { return VBYTES / sizeof(float); }
+int probe_chains(void) { return 16; }
+float probe_run(int threads, long iters)
+{
+    float total = 0;
+    #pragma omp parallel num_threads(threads) reduction(+:total)
+    {
+        const vec m = (vec){0} + 0.999999f, c = (vec){0} + 1e-7f;
+        ALL(CHAIN)
+        for (long i = 0; i < iters; i++) { ALL(STEP) }
+        vec s = (vec){0};
+        ALL(SUM)
+        for (int l = 0; l < VBYTES / (int)sizeof(float); l++) total += s[l];
+    }
+    return total;
+}
+"""
+
+
+class FmaProbe:
+    """The machine's fp32 FMA throughput, from a probe compiled here (``cc -O2 -march=native``,
+    16 independent chains per thread). ``peak(threads)`` is GFLOP/s; None without a compiler."""
+
+    def __init__(self):
+        self.lib = None
+        cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+        if cc is None:
+            return
+        self._dir = tempfile.TemporaryDirectory()
+        src, lib = Path(self._dir.name, "probe.c"), Path(self._dir.name, "probe.so")
+        src.write_text(_PROBE_C)
+        flags = ["-O2", "-march=native", "-fopenmp", "-shared", "-fPIC"]
+        if subprocess.run([cc, *flags, str(src), "-o", str(lib)], capture_output=True).returncode:
+            return
+        self.lib = ctypes.CDLL(str(lib))
+        self.lib.probe_run.argtypes = [ctypes.c_int, ctypes.c_long]
+        self.lib.probe_run.restype = ctypes.c_float
+        self.flop_per_iter = 2 * self.lib.probe_lanes() * self.lib.probe_chains()
+
+    def peak(self, threads, repeats=5):
+        """GFLOP/s of ``threads`` threads: the best of ``repeats`` runs of about 20 ms."""
+        if self.lib is None:
+            return None
+        best, iters = 0.0, 1_000_000
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            self.lib.probe_run(threads, iters)
+            best = max(best, self.flop_per_iter * iters * threads / (time.perf_counter() - t0) / 1e9)
+        return best
+
+
+# ------------------------------------------------------------ the tiles alone
+
+TILE_LAYERS = [
+    # name, C, H, W, F, K, padding, needs dx (a first layer does not)
+    ("lenet conv1", 1, 28, 28, 8, 5, 0, False),
+    ("lenet conv2", 8, 12, 12, 16, 5, 0, True),
+    ("wide conv1", 1, 28, 28, 16, 3, 1, False),
+    ("wide conv2", 16, 14, 14, 32, 3, 1, True),
+]
+
+
+def tile_calls(plan, x, w, b, dz, nt):
+    """``{pass: the loop call of that pass alone}`` on the buffers of a ``ConvPlan`` (stride 1)
+    after one forward and backward pass laid them out and filled them."""
+    need_dx = plan.in_shape[0] > 1
+    plan.forward(x, w, b)
+    plan.backward(dz, x, w, need_dx=need_dx)
+    conv, parts, xpad = plan._fwd[0], plan._dw, plan._xpad
+    F = plan.w_shape[0]
+    wt = conv.wt if conv.wt is not None else np.ascontiguousarray(w.reshape(F, -1))
+    N, C, Hp, Wp = xpad.view.shape
+    KH, KW = plan.kernel
+    off = plans._tap_offsets(C, KH, KW, Hp, Wp)
+    dwt = np.empty((parts.dzw.shape[1], C * KH * KW), plan.dtype)
+    calls = {
+        "forward": lambda: _kernels.conv_wide(conv.src, conv.sample, conv.off, wt, conv.bias, conv.out, nt),
+        "dW": lambda: _kernels.conv_filter_grad(xpad.buf, C * Hp * Wp, off, C, Hp, Wp, parts.dzw, dwt, nt),
+    }
+    if need_dx:
+        dxc = plan._dx.conv
+        calls["dx"] = lambda: _kernels.conv_wide(dxc.src, dxc.sample, dxc.off, dxc.wt, dxc.bias, dxc.out, nt)
+    return calls
+
+
+def bench_tiles(batches, probe, rng):
+    """Each pass's loop call alone, per layer, batch size and the threads the plan would use."""
+    threads = cnncore.get_num_threads()
+    peaks = {nt: probe.peak(nt) for nt in sorted({1, threads})}
+    print(f"\nRegister tiles alone, float32 (the loop call of each pass; {threads} threads where the plan "
+          f"uses several). FMA probe peak: " + ", ".join(
+              f"{nt} thread{'s' * (nt > 1)} {p:.0f} GFLOP/s" if p else f"{nt}: no C compiler"
+              for nt, p in peaks.items()))
+    print(f"{'layer':12s} {'N':>3s} {'thr':>3s} {'pass':>8s} | {'µs':>8s} {'GFLOP/s':>8s} {'of peak':>8s}")
+    for N in batches:
+        for name, C, H, W, F, K, P, _ in TILE_LAYERS:
+            plan = plans.ConvPlan(N, (C, H, W), F, K, 1, P, np.float32)
+            x = real_inputs(N, C, H, W, rng)[0]
+            w = (rng.standard_normal(plan.w_shape) * 0.1).astype(np.float32)
+            b = np.zeros(F, np.float32)
+            dz = rng.standard_normal(plan.z_shape).astype(np.float32)
+            nt = plans.threads_for(plan._fwd_work)
+            flop = 2 * plan._fwd_work
+            for pass_name, call in tile_calls(plan, x, w, b, dz, nt).items():
+                t = timeit(call, min_time=0.05, repeats=7)
+                share = f"{flop / t / 1e9 / peaks[nt]:7.0%}" if peaks.get(nt) else "       -"
+                print(f"{name:12s} {N:3d} {nt:3d} {pass_name:>8s} | {t * 1e6:8.1f} {flop / t / 1e9:8.1f} {share:>8s}")
+    after = {nt: probe.peak(nt) for nt in peaks}
+    if probe.lib is not None:
+        print("FMA probe peak after the table: " + ", ".join(f"{nt} thr {p:.0f} GFLOP/s" for nt, p in after.items()))
+
+
 # --------------------------------------------------------------------- runs
 
 def bench_conv(name, C, H, W, F, K, P, N, threads, rng, first):
@@ -230,11 +373,15 @@ def ratio(t, base, key):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="batch 64 and 2 threads only")
+    ap.add_argument("--tiles-only", action="store_true", help="the register tiles' table only")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
     print(f"cnncore OpenMP: {cnncore.openmp_enabled()}, torch: "
           f"{torch.__version__ if torch else 'not importable (PyTorch columns left out)'}")
     batches = [64] if args.quick else [1, 64]
+    bench_tiles([64, 1], FmaProbe(), rng)
+    if args.tiles_only:
+        return
     threads = [2] if args.quick else [1, 2]
     hdr = (f"{'layer':28s} {'N':>3s} {'thr':>3s} | {'fwd µs':>9s} {'GFLOP/s':>7s} {'vs np':>7s} "
            f"{'vs torch':>8s} | {'bwd µs':>9s} {'GFLOP/s':>7s} {'vs np':>7s} {'vs torch':>8s}")

@@ -63,44 +63,48 @@ static inline void CNN_SUFFIX(cnn_wide_block)(
     }
 }
 
+/* Sum the lanes of LANES accumulator vectors: out[k] = the sum of v[k]'s lanes,
+   added as a tree (lane l + lane l + LANES/2 first, then the halves of those,
+   and so on: log2(LANES) dependent adds). GCC does it for LANES vectors at once:
+   each round adds the two halves of every block of lanes of two vectors,
+   interleaved by a pair of shuffles, and halves the number of vectors (LANES - 1
+   shuffle pairs in all, not one reduction per vector). The loop for other
+   compilers adds in the same order, so gives the same sums. */
 #if defined(__GNUC__) && !defined(__clang__)
-/* Sum the lanes of K accumulator vectors into one scalar each, in the order
-   0 + v[0] + v[1] + ... + v[LANES-1] the scalar loop uses, LANES outputs at a
-   time: transpose a LANES x LANES block of accumulators with interleaving
-   shuffles (log2(LANES) rounds), then add the transposed vectors in order. The
-   same additions, so the same results, without a scalar add per lane. */
+/* One round on n vectors: v[i] (i < n/2) = the two halves (n/2 lanes each) of
+   every block of n lanes of v[i] and v[i + n/2], added. n is a literal. */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_lane_round)(CNN_VEC *v, const int n)
+{
+    const int h = n / 2;
+    CNN_MASK lo, hi;
+    for (int l = 0; l < LANES; l++) {
+        const int block = l / n * n, o = l % n;
+        lo[l] = o < h ? block + o : LANES + block + o - h;
+        hi[l] = o < h ? block + o + h : LANES + block + o;
+    }
+    for (int i = 0; i < h; i++)
+        v[i] = __builtin_shuffle(v[i], v[i + h], lo) + __builtin_shuffle(v[i], v[i + h], hi);
+}
+
 CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_lane_sums)(CNN_VEC *v, CNN_REAL *out)
 {
-    CNN_MASK lo, hi;
-    for (int i = 0; i < LANES / 2; i++) {
-        lo[2 * i] = i;
-        lo[2 * i + 1] = LANES + i;
-        hi[2 * i] = LANES / 2 + i;
-        hi[2 * i + 1] = LANES + LANES / 2 + i;
-    }
-    for (int round = 1; round < LANES; round *= 2) {
-        CNN_VEC t[LANES];
-        for (int i = 0; i < LANES / 2; i++) {
-            t[2 * i] = __builtin_shuffle(v[i], v[i + LANES / 2], lo);
-            t[2 * i + 1] = __builtin_shuffle(v[i], v[i + LANES / 2], hi);
-        }
-        for (int i = 0; i < LANES; i++)
-            v[i] = t[i];
-    }
-    CNN_VEC s = (CNN_VEC){0};
-    for (int q = 0; q < LANES; q++)
-        s += v[q];
-    for (int k = 0; k < LANES; k++)
-        out[k] = s[k];
+    if (LANES >= 16) CNN_SUFFIX(cnn_lane_round)(v, 16);
+    if (LANES >= 8) CNN_SUFFIX(cnn_lane_round)(v, 8);
+    if (LANES >= 4) CNN_SUFFIX(cnn_lane_round)(v, 4);
+    CNN_SUFFIX(cnn_lane_round)(v, 2);
+    *(CNN_VEC *)out = v[0];
 }
 #else
 CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_lane_sums)(CNN_VEC *v, CNN_REAL *out)
 {
     for (int k = 0; k < LANES; k++) {
-        CNN_REAL s = 0;
+        CNN_REAL s[LANES];
         for (int q = 0; q < LANES; q++)
-            s += v[k][q];
-        out[k] = s;
+            s[q] = v[k][q];
+        for (int h = LANES / 2; h >= 1; h /= 2)
+            for (int q = 0; q < h; q++)
+                s[q] += s[q + h];
+        out[k] = s[0];
     }
 }
 #endif
@@ -145,11 +149,13 @@ static inline void CNN_SUFFIX(cnn_dw_taps)(
         ptrdiff_t gs, ptrdiff_t Lr, const ptrdiff_t *off, ptrdiff_t T,
         CNN_REAL *dw, ptrdiff_t dw_stride)
 {
-    CNN_VEC acc[CNN_FB * CNN_TC] __attribute__((aligned(CNN_VBYTES)));
+    /* LANES zero vectors past the last partial sum pad the last block of lane sums */
+    CNN_VEC acc[CNN_FB * CNN_TC + LANES] __attribute__((aligned(CNN_VBYTES)));
+    CNN_REAL sums[CNN_FB * CNN_TC + LANES];
     const ptrdiff_t per_sample = (CNN_FB * Lr + plane) * (ptrdiff_t)sizeof(CNN_REAL);
     const ptrdiff_t chunk = per_sample >= 24576 ? 1 : 24576 / per_sample;
     CNN_RUNS(T, CNN_JB, runs, q, r);
-    for (int k = 0; k < CNN_FB * T; k++)
+    for (int k = 0; k < CNN_FB * T + LANES; k++)
         acc[k] = (CNN_VEC){0};
     for (ptrdiff_t n0 = 0; n0 < N; n0 += chunk) {
         const ptrdiff_t n1 = N - n0 < chunk ? N : n0 + chunk;
@@ -173,13 +179,13 @@ static inline void CNN_SUFFIX(cnn_dw_taps)(
     }
     for (ptrdiff_t k0 = 0; k0 < CNN_FB * T; k0 += LANES) {
         CNN_VEC v[LANES];
-        CNN_REAL s[LANES];
         for (int k = 0; k < LANES; k++)
-            v[k] = k0 + k < CNN_FB * T ? acc[k0 + k] : (CNN_VEC){0};
-        CNN_SUFFIX(cnn_lane_sums)(v, s);
-        for (int k = 0; k < LANES && k0 + k < CNN_FB * T; k++)
-            dw[(k0 + k) / T * dw_stride + (k0 + k) % T] = s[k];
+            v[k] = acc[k0 + k];
+        CNN_SUFFIX(cnn_lane_sums)(v, sums + k0);
     }
+    for (int f = 0; f < CNN_FB; f++)
+        for (ptrdiff_t t = 0; t < T; t++)
+            dw[f * dw_stride + t] = sums[f * T + t];
 }
 #undef LANES
 

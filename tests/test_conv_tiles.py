@@ -1,0 +1,73 @@
+"""The convolution register tiles on the shapes that reach each of their paths.
+
+The forward tile splits a wide row into runs of up to 6 vectors; the filter-gradient
+tile splits a channel's taps into calls of at most 30 taps and tiles of up to 6, and
+takes the samples in chunks that fit in L1 (more samples per chunk when the planes
+are small). Each path is checked against the NumPy twin and, with 1, 2 and 3 threads,
+bit for bit against itself.
+"""
+import numpy as np
+import pytest
+
+import cnncore
+from cnncore import reference as ref
+from cnncore.plans import ConvPlan
+
+TOL = {np.float32: dict(rtol=3e-5, atol=3e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+CASES = [
+    # N, C, H, W, F, kernel, stride, padding
+    (40, 2, 5, 5, 5, 3, 1, 1),            # tiny planes: 25 (float32) samples per chunk, then 15
+    (3, 2, 9, 8, 9, (6, 7), 1, 2),        # 42 taps a channel: two calls of 21, tiles 6+5+5+5
+    (2, 1, 11, 13, 4, (7, 5), (2, 1), 3),  # padding past K − 1 on one side, stride 2
+    (5, 3, 14, 14, 6, 3, 1, 1),           # wide rows of 14 vectors: 5 + 5 + 4
+    (2, 1, 28, 28, 16, 3, 1, 1),          # the wide preset's first layer
+    (2, 8, 12, 12, 16, 5, 1, 0),          # lenet's second layer
+]
+
+
+def _run(case, dt, threads):
+    N, C, H, W, F, K, S, P = case
+    rng = np.random.default_rng(sum(map(hash, map(str, case))) % 2**32)
+    KH, KW = (K, K) if isinstance(K, int) else K
+    x = rng.standard_normal((N, C, H, W)).astype(dt)
+    w = rng.standard_normal((F, C, KH, KW)).astype(dt)
+    b = rng.standard_normal(F).astype(dt)
+    before = cnncore.get_num_threads()
+    cnncore.set_num_threads(threads)
+    try:
+        z = cnncore.conv2d_forward(x, w, b, S, P)
+        dz = rng.standard_normal(z.shape).astype(dt)
+        dx, dw, db = cnncore.conv2d_backward(dz, x, w, S, P)
+    finally:
+        cnncore.set_num_threads(before)
+    return (x, w, b, dz), (z, dx, dw, db)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_tiles_match_the_twin_and_any_thread_count(case, dt, monkeypatch):
+    monkeypatch.setattr(cnncore._threads, "_PARALLEL_MIN_WORK", 0)     # every call may use threads
+    (x, w, b, dz), got = _run(case, dt, 1)
+    S, P = case[6], case[7]
+    want = (ref.conv2d_forward(*(a.astype(np.float64) for a in (x, w, b)), S, P),
+            *ref.conv2d_backward(*(a.astype(np.float64) for a in (dz, x, w)), S, P))
+    for g, e in zip(got, want):
+        assert g.dtype == dt and g.shape == e.shape
+        np.testing.assert_allclose(g, e, **TOL[dt])
+    for threads in (2, 3):
+        for g, e in zip(_run(case, dt, threads)[1], got):
+            np.testing.assert_array_equal(g, e)          # each item owns its outputs
+
+
+def test_dx_wide_rows_cover_dx_and_not_the_forward_padding():
+    """For a 3×3, padding-1 layer the padded dz that dx's convolution reads is H×W plus
+    K − 1 − P a side, so its wide rows are as long as the forward pass's: 14 rows of 16."""
+    plan = ConvPlan(2, (16, 14, 14), 32, 3, 1, 1, np.float32)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(plan.x_shape).astype(np.float32)
+    w = rng.standard_normal(plan.w_shape).astype(np.float32)
+    plan.forward(x, w, np.zeros(32, np.float32))
+    plan.backward(rng.standard_normal(plan.z_shape).astype(np.float32), x, w)
+    assert plan._dx.dpad.view.shape == (2, 32, 16, 16)
+    assert plan._dx.conv.out.shape[2] == plan._fwd[0].out.shape[2] == 14 * 16
