@@ -54,6 +54,10 @@ cdef extern from "_microkernels.h" nogil:
                                 Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail)
     void cnn_maxpool2x2_plane_d(const double* x, double* y, long long* argmax, Py_ssize_t W,
                                 Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail)
+    void cnn_unpool2x2_plane_f(const float* dy, const long long* argmax, float* dx, Py_ssize_t H,
+                               Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t dy_avail)
+    void cnn_unpool2x2_plane_d(const double* dy, const long long* argmax, double* dx, Py_ssize_t H,
+                               Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t dy_avail)
 
 
 cdef inline void _wide_block(const real* x0, const Py_ssize_t* off, Py_ssize_t T,
@@ -439,6 +443,140 @@ cdef inline void _l2pool_spread(const real* dy, const real* x, const real* y, re
                 for j in range(KW):
                     k = (oy * SH + i) * W + ox * SW + j
                     dx[k] += g * x[k]
+
+
+# --------------------------------------------------------------------------
+# The cheap passes of a training step (C in _pointwise.h): a convolution's
+# activation, straight from its wide-row outputs; the gradient arriving at a
+# convolution turned into dz and written where its dw and dx loops read it,
+# with db summed on the way; max-pool 2×2 backward in one pass; a dense
+# layer's outer product at batch 1. Activation codes: 0 none, 1 ReLU.
+# --------------------------------------------------------------------------
+
+cdef extern from "_pointwise.h" nogil:
+    void cnn_act_plane_f(const float* src, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t Ho,
+                         Py_ssize_t Wo, float* z, float* y, int act)
+    void cnn_act_plane_d(const double* src, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t Ho,
+                         Py_ssize_t Wo, double* z, double* y, int act)
+    void cnn_grad_filter_f(const float* dy, const float* z, int act, float* dz, Py_ssize_t N,
+                           Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
+                           float* d1, const Py_ssize_t* s1, float* d2, const Py_ssize_t* s2,
+                           float* acc, float* db)
+    void cnn_grad_filter_d(const double* dy, const double* z, int act, double* dz, Py_ssize_t N,
+                           Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
+                           double* d1, const Py_ssize_t* s1, double* d2, const Py_ssize_t* s2,
+                           double* acc, double* db)
+    void cnn_outer_f(const float* a, Py_ssize_t m, const float* b, Py_ssize_t n, float* out)
+    void cnn_outer_d(const double* a, Py_ssize_t m, const double* b, Py_ssize_t n, double* out)
+
+
+cdef inline void _act_item(Py_ssize_t item, Py_ssize_t F, const real* src, const Py_ssize_t* ss,
+                           Py_ssize_t Ho, Py_ssize_t Wo, real* z, real* y, int act) noexcept nogil:
+    cdef Py_ssize_t n = item // F, f = item % F
+    if real is float:
+        cnn_act_plane_f(src + n * ss[0] + f * ss[1], ss[2], ss[3], Ho, Wo, z + item * Ho * Wo,
+                        y + item * Ho * Wo, act)
+    else:
+        cnn_act_plane_d(src + n * ss[0] + f * ss[1], ss[2], ss[3], Ho, Wo, z + item * Ho * Wo,
+                        y + item * Ho * Wo, act)
+
+
+def conv_activate(const real[:, :, :, :] src, real[:, :, :, ::1] z, real[:, :, :, ::1] y,
+                  int act, int nthreads):
+    """``z = src`` (any strides: the wide-row outputs of a convolution) and ``y = f(z)``
+    (``y`` untouched for act 0). All three have the shape (N, F, Ho, Wo); items are
+    (sample, filter) planes."""
+    cdef Py_ssize_t N = z.shape[0], F = z.shape[1], Ho = z.shape[2], Wo = z.shape[3]
+    cdef Py_ssize_t ss[4]
+    cdef Py_ssize_t item, k
+    for k in range(4):
+        ss[k] = src.strides[k] // <Py_ssize_t> sizeof(real)
+    if nthreads == 1:
+        with nogil:
+            for item in range(N * F):
+                _act_item(item, F, &src[0, 0, 0, 0], ss, Ho, Wo, &z[0, 0, 0, 0], &y[0, 0, 0, 0], act)
+        return
+    for item in prange(N * F, nogil=True, num_threads=nthreads, schedule="guided"):
+        _act_item(item, F, &src[0, 0, 0, 0], ss, Ho, Wo, &z[0, 0, 0, 0], &y[0, 0, 0, 0], act)
+
+
+cdef inline void _grad_filter(const real* dy, const real* z, int act, real* dz, Py_ssize_t N,
+                              Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
+                              real* d1, const Py_ssize_t* s1, real* d2, const Py_ssize_t* s2,
+                              real* acc, real* db) noexcept nogil:
+    if real is float:
+        cnn_grad_filter_f(dy, z, act, dz, N, F, Ho, Wo, f, d1, s1, d2, s2, acc + f * Ho * Wo, db)
+    else:
+        cnn_grad_filter_d(dy, z, act, dz, N, F, Ho, Wo, f, d1, s1, d2, s2, acc + f * Ho * Wo, db)
+
+
+def conv_grad_prologue(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] z, int act,
+                       real[:, :, :, ::1] dz, real[:, :, :, :] d1, real[:, :, :, :] d2,
+                       real[:, ::1] acc, real[::1] db, int nthreads):
+    """``dz = dy ⊙ f′(z)`` (act 0: ``dz`` is ``dy``, and ``z``, ``dz`` are not read or
+    written), copied into ``d1`` and ``d2`` (views of shape (N, F, Ho, Wo) with any strides,
+    or None), and ``db(f) = Σ dz(·, f, ·, ·)``. ``acc`` (F, Ho·Wo) is scratch. Items are
+    filters; each owns its dz planes and its db, so the sums run in one order."""
+    cdef Py_ssize_t N = dy.shape[0], F = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
+    cdef Py_ssize_t s1[4]
+    cdef Py_ssize_t s2[4]
+    cdef real* p1 = NULL
+    cdef real* p2 = NULL
+    cdef Py_ssize_t f, k
+    if d1 is not None:
+        p1 = &d1[0, 0, 0, 0]
+        for k in range(4):
+            s1[k] = d1.strides[k] // <Py_ssize_t> sizeof(real)
+    if d2 is not None:
+        p2 = &d2[0, 0, 0, 0]
+        for k in range(4):
+            s2[k] = d2.strides[k] // <Py_ssize_t> sizeof(real)
+    if nthreads == 1:
+        with nogil:
+            for f in range(F):
+                _grad_filter(&dy[0, 0, 0, 0], &z[0, 0, 0, 0], act, &dz[0, 0, 0, 0], N, F, Ho, Wo, f,
+                             p1, s1, p2, s2, &acc[0, 0], &db[0])
+        return
+    for f in prange(F, nogil=True, num_threads=nthreads, schedule="guided"):
+        _grad_filter(&dy[0, 0, 0, 0], &z[0, 0, 0, 0], act, &dz[0, 0, 0, 0], N, F, Ho, Wo, f,
+                     p1, s1, p2, s2, &acc[0, 0], &db[0])
+
+
+cdef inline void _unpool_item(const real* dy, const long long* argmax, real* dx, Py_ssize_t H,
+                              Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
+                              Py_ssize_t dy_avail) noexcept nogil:
+    if real is float:
+        cnn_unpool2x2_plane_f(dy, argmax, dx, H, W, Ho, Wo, dy_avail)
+    else:
+        cnn_unpool2x2_plane_d(dy, argmax, dx, H, W, Ho, Wo, dy_avail)
+
+
+def maxpool2x2_backward(const real[:, :, :, ::1] dy, const long long[:, :, :, ::1] argmax,
+                        real[:, :, :, ::1] dx, int nthreads):
+    """``dx`` (any contents) = ``0 + dy`` at each window's winner and 0 elsewhere, for the
+    2×2, stride-2 windows, when every ``argmax`` lies in its own window (the ones
+    :func:`maxpool_forward` wrote). Items are (sample, channel) planes."""
+    cdef Py_ssize_t N = dy.shape[0], C = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
+    cdef Py_ssize_t H = dx.shape[2], W = dx.shape[3]
+    cdef Py_ssize_t item
+    if nthreads == 1:
+        with nogil:
+            for item in range(N * C):
+                _unpool_item(&dy[0, 0, 0, 0] + item * Ho * Wo, &argmax[0, 0, 0, 0] + item * Ho * Wo,
+                             &dx[0, 0, 0, 0] + item * H * W, H, W, Ho, Wo, (N * C - item) * Ho * Wo)
+        return
+    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
+        _unpool_item(&dy[0, 0, 0, 0] + item * Ho * Wo, &argmax[0, 0, 0, 0] + item * Ho * Wo,
+                     &dx[0, 0, 0, 0] + item * H * W, H, W, Ho, Wo, (N * C - item) * Ho * Wo)
+
+
+def outer(const real[::1] a, const real[::1] b, real[:, ::1] out):
+    """``out(i, j) = a(i) · b(j)``; ``out`` has the shape (len(a), len(b))."""
+    with nogil:
+        if real is float:
+            cnn_outer_f(&a[0], a.shape[0], &b[0], b.shape[0], &out[0, 0])
+        else:
+            cnn_outer_d(&a[0], a.shape[0], &b[0], b.shape[0], &out[0, 0])
 
 
 # --------------------------------------------------------------------------

@@ -314,6 +314,76 @@ static inline void CNN_SUFFIX(cnn_maxpool2x2_plane)(
         }
     }
 }
+
+/* 2x2, stride-2 max-pool backward of one plane, for winners that each lie in
+   their own window (as cnn_maxpool2x2_plane finds them): every dx is written
+   once, 0 + dy at the winner (what += into zeros gives) and 0 elsewhere, with
+   no zeroing pass first. A tile takes LANES windows and one of their two
+   rows: it compares each winner's place in its window (0, 1, W or W + 1) with
+   the row's two places and interleaves the picks for even and odd columns.
+   The top rows of a row pair are written before the bottom rows, and those
+   before the next pair, so lanes past a row's end may be stored (later tiles
+   overwrite them) unless they would land past the plane; reads of dy and
+   argmax past the dy_avail elements the caller owns go through a buffer. */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_unpool_tile)(
+        const CNN_REAL *dy, const long long *argmax, long long first, int place,
+        CNN_REAL *dst, ptrdiff_t n, int direct, int exact)
+{
+    typedef long long idx_t __attribute__((vector_size(LANES * 8), aligned(8), may_alias));
+    CNN_VEC g;
+    idx_t a;
+    if (direct) {
+        g = *(const CNN_VEC *)dy;
+        a = *(const idx_t *)argmax;
+    } else {
+        g = (CNN_VEC){0};
+        a = (idx_t){0} - 1;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            g[i] = dy[i];
+            a[i] = argmax[i];
+        }
+    }
+    CNN_MASK lane, lo, hi;
+    for (int i = 0; i < LANES; i++) {
+        lane[i] = 2 * i;
+        lo[i] = i / 2 + (i % 2) * LANES;
+        hi[i] = LANES / 2 + i / 2 + (i % 2) * LANES;
+    }
+    const CNN_MASK gb = (CNN_MASK)(g + 0);
+    const CNN_MASK k = __builtin_convertvector(a - first, CNN_MASK) - lane;
+    const CNN_VEC even = (CNN_VEC)(gb & (k == place)), odd = (CNN_VEC)(gb & (k == place + 1));
+    const CNN_VEC out[2] = {__builtin_shuffle(even, odd, lo), __builtin_shuffle(even, odd, hi)};
+    if (!exact) {
+        *(CNN_VEC *)dst = out[0];
+        *(CNN_VEC *)(dst + LANES) = out[1];
+    } else {
+        for (ptrdiff_t i = 0; i < 2 * n; i++)
+            dst[i] = out[i / LANES][i % LANES];
+    }
+}
+
+static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
+        const CNN_REAL *dy, const long long *argmax, CNN_REAL *dx, ptrdiff_t H, ptrdiff_t W,
+        ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
+{
+    for (ptrdiff_t oy = 0; oy < Ho; oy++) {
+        for (int r = 0; r < 2; r++) {
+            CNN_REAL *row = dx + (2 * oy + r) * W;
+            for (ptrdiff_t o0 = 0; o0 < Wo; o0 += LANES) {
+                const ptrdiff_t n = Wo - o0 < LANES ? Wo - o0 : LANES;
+                const int direct = oy * Wo + o0 + LANES <= dy_avail;
+                const int exact = (2 * oy + r) * W + 2 * o0 + 2 * LANES > H * W;
+                CNN_SUFFIX(cnn_unpool_tile)(dy + oy * Wo + o0, argmax + oy * Wo + o0,
+                                            2 * oy * W + 2 * o0, r * (int)W, row + 2 * o0, n,
+                                            direct, exact);
+            }
+        }
+        for (ptrdiff_t c = 2 * Wo; c < W; c++)
+            dx[2 * oy * W + c] = dx[(2 * oy + 1) * W + c] = 0;
+    }
+    for (ptrdiff_t i = 2 * Ho * W; i < H * W; i++)
+        dx[i] = 0;
+}
 #undef LANES
 
 #else  /* plain loops, the same choices */
@@ -339,5 +409,26 @@ static inline void CNN_SUFFIX(cnn_maxpool2x2_plane)(
             argmax[oy * Wo + i] = 2 * oy * W + 2 * i + kk;
         }
     }
+}
+static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
+        const CNN_REAL *dy, const long long *argmax, CNN_REAL *dx, ptrdiff_t H, ptrdiff_t W,
+        ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
+{
+    (void)dy_avail;
+    for (ptrdiff_t oy = 0; oy < Ho; oy++) {
+        CNN_REAL *r0 = dx + 2 * oy * W, *r1 = r0 + W;
+        for (ptrdiff_t ox = 0; ox < Wo; ox++) {
+            const long long k = argmax[oy * Wo + ox] - (2 * oy * W + 2 * ox);
+            const CNN_REAL g = (CNN_REAL)0 + dy[oy * Wo + ox];
+            r0[2 * ox] = k == 0 ? g : (CNN_REAL)0;
+            r0[2 * ox + 1] = k == 1 ? g : (CNN_REAL)0;
+            r1[2 * ox] = k == W ? g : (CNN_REAL)0;
+            r1[2 * ox + 1] = k == W + 1 ? g : (CNN_REAL)0;
+        }
+        for (ptrdiff_t c = 2 * Wo; c < W; c++)
+            r0[c] = r1[c] = 0;
+    }
+    for (ptrdiff_t i = 2 * Ho * W; i < H * W; i++)
+        dx[i] = 0;
 }
 #endif

@@ -42,7 +42,7 @@ from ._dispatch import _kernels
 from ._threads import threads_for
 from .shapes import conv_output_size, pair
 
-__all__ = ["ConvPlan", "MaxPoolPlan", "AvgPoolPlan", "L2PoolPlan"]
+__all__ = ["ConvPlan", "MaxPoolPlan", "AvgPoolPlan", "L2PoolPlan", "weight_grad"]
 
 # Block sizes of the wide-row loops in _kernels.pyx and _microkernels.h: tiles of
 # FB filters; wide rows padded to a multiple of PB positions.
@@ -237,6 +237,8 @@ class ConvPlan:
         self._fwd_work = N * F * Ho * Wo * C * KH * KW * SH * SW
         self._bwd_work = N * F * self._hd_wd[0] * self._hd_wd[1] * C * KH * KW
         self._xpad = self._fwd = self._dw = self._dx = None       # laid out on first use
+        self._y = self._dz = None                                  # made by _own on first use
+        self._acc = np.empty((F, Ho * Wo), dtype=self.dtype)       # db's sums over the batch, per position
 
     def _input(self) -> _Padded:
         """The zero-padded input, shared by the forward pass and the filter gradient."""
@@ -257,33 +259,74 @@ class ConvPlan:
     def forward(self, x, w, b):
         """``z (N, F, Ho, Wo)`` for ``x (N, C, H, W)``, ``w (F, C, KH, KW)``, ``b (F,)``
         (see :func:`cnncore.kernels.conv2d_forward`)."""
+        return self._forward(x, w, b, 0)[0]
+
+    def forward_activated(self, x, w, b, act: int):
+        """``(z, y)``: :meth:`forward`'s ``z`` and ``y = f(z)``, made in one pass from the
+        loops' outputs; ``act`` is an activation's ``kernel`` code (:mod:`cnncore.activations`).
+        ``y`` is ``z`` itself for code 0 (no activation)."""
+        return self._forward(x, w, b, act)
+
+    def _forward(self, x, w, b, act):
         dt = self.dtype
         _expect(x, self.x_shape, dt, "x")
         _expect(w, self.w_shape, dt, "w")
         _expect(b, self.z_shape[1:2], dt, "b")
         conv, picked, z = self._fwd or self._forward_parts()
         self._xpad.inner[...] = x
-        conv.run(w.reshape(self.w_shape[0], self._taps), b, threads_for(self._fwd_work))
-        np.copyto(z, picked)
-        return z
+        nt = threads_for(self._fwd_work)
+        conv.run(w.reshape(self.w_shape[0], self._taps), b, nt)
+        y = z if act == 0 else self._own("_y")
+        _kernels.conv_activate(picked, z, y, act, nt)
+        return z, y
+
+    def _own(self, name):
+        """The plan's own ``z``-shaped buffer ``name`` (made on first use)."""
+        a = getattr(self, name, None)
+        if a is None:
+            a = np.empty(self.z_shape, dtype=self.dtype)
+            setattr(self, name, a)
+        return a
 
     def backward(self, dz, x, w, need_dx=True, dw=None, db=None):
         """``(dx or None, dw, db)`` for ``dz`` of the shape :meth:`forward` gives (see
         :func:`cnncore.kernels.conv2d_backward`). ``dw``/``db`` may name C-contiguous
         arrays of the plan's dtype to write the gradients into (a network's flat
         gradient buffer); by default they are the plan's own."""
+        _expect(dz, self.z_shape, self.dtype, "dz")
+        return self._backward(dz, dz, 0, x, w, need_dx, dw, db)[1:]
+
+    def backward_activated(self, dy, z, act, x, w, need_dx=True, dw=None, db=None):
+        """``(dz, dx or None, dw, db)`` from the gradient ``dy`` of ``y = f(z)``: ``dz = dy ⊙ f′(z)``
+        is formed in the pass that lays it out for the ``dw`` and ``dx`` loops and sums ``db``
+        (``act`` as in :meth:`forward_activated`; for code 0, ``dz`` is ``dy``)."""
+        _expect(dy, self.z_shape, self.dtype, "dy")
+        _expect(z, self.z_shape, self.dtype, "z")
+        return self._backward(dy, z, act, x, w, need_dx, dw, db)
+
+    def _backward(self, dy, z, act, x, w, need_dx, dw, db):
         dt = self.dtype
-        _expect(dz, self.z_shape, dt, "dz")
         _expect(x, self.x_shape, dt, "x")
         _expect(w, self.w_shape, dt, "w")
         parts = self._dw or self._filter_grad_parts()
         dw = parts.dw if dw is None else _out(dw, self.w_shape, dt, "dw")
         db = parts.db if db is None else _out(db, self.z_shape[1:2], dt, "db")
         nt = threads_for(self._bwd_work)
+        dz = self._own("_dz") if act else dy
+        dx_parts = (self._dx or self._input_grad_parts()) if need_dx else None
+        # dz, and dz copied to where the dw and dx loops read it, and db: one pass
+        _kernels.conv_grad_prologue(dy, z, act, dz, self._dz_target(parts.dz_into),
+                                    self._dz_target(dx_parts.dpad.inner) if need_dx else None,
+                                    self._acc, db, nt)
         self._filter_grad(parts, dz, x, dw, nt)
-        np.add.reduce(dz, axis=(0, 2, 3), out=db)
         dx = self._input_grad(dz, w, nt) if need_dx else None
-        return dx, dw, db
+        return dz, dx, dw, db
+
+    def _dz_target(self, view):
+        """A view the gradient pass writes ``dz`` into: it must have ``dz``'s shape."""
+        if view.shape != self.z_shape or view.dtype != self.dtype:
+            raise RuntimeError("cnncore: a dz layout does not match the plan")
+        return view
 
     def _filter_grad_parts(self):
         N, C, H, W = self.x_shape
@@ -293,10 +336,10 @@ class ConvPlan:
         return self._dw
 
     def _filter_grad(self, parts, dz, x, dw, nt):
-        """dw: the padded input correlated with the dilated dz, laid out in wide rows."""
+        """dw: the padded input correlated with the dilated dz, laid out in wide rows
+        (``dz`` is already in ``parts.dz_into``)."""
         xpad = self._input()
         xpad.inner[...] = x
-        np.copyto(parts.dz_into, dz)
         N, C, Hp, Wp = xpad.view.shape
         F, _, KH, KW = self.w_shape
         dwt = dw.reshape(F, self._taps) if parts.dwt is None else parts.dwt
@@ -313,9 +356,9 @@ class ConvPlan:
     def _input_grad(self, dz, w, nt):
         """dx: dilate dz, pad by K − 1 (and by the rows no window reached; less the rows
         and columns that reach only the forward padding), convolve with the flipped
-        filters, strip what is left of the forward padding P."""
+        filters, strip what is left of the forward padding P (``dz`` is already in
+        ``dpad.inner``)."""
         parts = self._dx or self._input_grad_parts()
-        np.copyto(parts.dpad.inner, dz)
         np.copyto(parts.flipped, w)
         parts.conv.run(parts.conv.rows, None, nt)
         np.copyto(parts.dx, parts.strip)
@@ -367,6 +410,11 @@ class _PoolPlan:
             self._dx.fill(0)
         return self._dx
 
+    def _dx_buffer(self):
+        if self._dx is None:
+            self._dx = np.empty(self.x_shape, dtype=self.dtype)
+        return self._dx
+
 
 def route_to_winners(dy, argmax, dx, nt: int):
     """``dx`` (zeroed) ``+= dy`` at each window's winner; a ``ValueError`` for an
@@ -399,13 +447,20 @@ class MaxPoolPlan(_PoolPlan):
     def backward(self, dy, argmax=None):
         """``dx``; ``argmax`` defaults to the one the last :meth:`forward` returned."""
         _expect(dy, self.y_shape, self.dtype, "dy")
-        if argmax is None:
+        own = argmax is None or argmax is self._argmax
+        if own:
             argmax = self._argmax
             if argmax is None:
                 raise ValueError("backward needs the argmax of a forward pass first")
         else:
             _expect(argmax, self.y_shape, np.dtype(np.int64), "argmax")
-        return route_to_winners(dy, argmax, self._dx_zeroed(), threads_for(self._work))
+        nt = threads_for(self._work)
+        if own and self.size == (2, 2) and self.stride == (2, 2):
+            # the winners our forward pass found each lie in their own window: write every
+            # dx once (the same numbers as += into zeros) instead of zeroing, then routing
+            _kernels.maxpool2x2_backward(dy, argmax, self._dx_buffer(), nt)
+            return self._dx
+        return route_to_winners(dy, argmax, self._dx_zeroed(), nt)
 
 
 class AvgPoolPlan(_PoolPlan):
@@ -457,3 +512,20 @@ class L2PoolPlan(_PoolPlan):
         (KH, KW), (SH, SW) = self.size, self.stride
         _kernels.l2pool_backward(dy, x, y, dx, KH, KW, SH, SW, threads_for(self._work))
         return dx
+
+
+# ------------------------------------------------------------------ dense
+
+def weight_grad(dz, x, out=None):
+    """A dense layer's ``dW = dzᵀ·x`` (summed over the batch) for ``dz (N, K)``, ``x (N, D)``,
+    into ``out (K, D)`` when given. At batch 1 it is an outer product, which the compiled
+    loop writes several times faster than a matrix product with an inner size of 1."""
+    compiled = (dz.shape[0] == 1 and dz.dtype == x.dtype and dz.dtype in (np.float32, np.float64)
+                and dz.flags.c_contiguous and x.flags.c_contiguous and (out is None or out.flags.c_contiguous))
+    if compiled:
+        if out is None:
+            out = np.empty((dz.shape[1], x.shape[1]), dtype=dz.dtype)
+        _kernels.outer(dz[0], x[0], out)
+        return out
+    return np.matmul(dz.T, x, out=out)
+

@@ -168,3 +168,109 @@ def test_all_finite_sees_every_nan_and_inf(dt):
             b = a.copy()
             b[where] = bad
             assert not _kernels.all_finite(b), (bad, where)
+
+
+# ----------------------------------------------------------- the passes around the loops
+
+def _specials(rng, shape, dt):
+    """Random numbers with ±0, NaN of either sign and ±inf sprinkled in."""
+    a = rng.standard_normal(shape).astype(dt)
+    special = np.array([0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf], dtype=dt)
+    pick = rng.random(shape) < 0.2
+    a[pick] = rng.choice(special, size=int(pick.sum()))
+    return a
+
+
+def _same_bits(a, b):
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_conv_activation_pass_is_numpys_relu_bit_for_bit(dt):
+    """The pass after the convolution loops gives z (a copy of the loops' outputs, strided or
+    not) and y = relu(z) exactly as np.maximum(z, 0): NaN passes, −0 becomes +0."""
+    from cnncore._dispatch import _kernels
+    rng = np.random.default_rng(31)
+    for shape, step in [((3, 5, 7, 9), 1), ((2, 4, 6, 30), 1), ((2, 3, 5, 8), 2)]:
+        src = _specials(rng, shape[:3] + (shape[3] * step + 3,), dt)[..., :shape[3] * step:step]
+        z, y = np.empty(shape, dt), np.empty(shape, dt)
+        _kernels.conv_activate(src, z, y, 1, 1)
+        assert _same_bits(z, np.ascontiguousarray(src))
+        with np.errstate(invalid="ignore"):
+            assert _same_bits(y, np.maximum(src, 0))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("stride,padding", [(1, 1), (2, 0), ((1, 2), (2, 1))])
+def test_activated_conv_plan_is_the_plain_plan_after_numpys_activation(stride, padding, dt):
+    """forward_activated/backward_activated: z, y, dz bit for bit NumPy's relu and its slope
+    dy·(z > 0); dx, dw, db those of backward(dz); and 'none' hands dy through as dz."""
+    rng = np.random.default_rng(32)
+    N, C, H, W, F = 3, 2, 9, 8, 6
+    plan = ConvPlan(N, (C, H, W), F, 3, stride, padding, dt)
+    x = rng.standard_normal((N, C, H, W)).astype(dt)
+    w = rng.standard_normal((F, C, 3, 3)).astype(dt)
+    b = rng.standard_normal(F).astype(dt)
+    z, y = (a.copy() for a in plan.forward_activated(x, w, b, 1))
+    assert np.array_equal(z, plan.forward(x, w, b)) and _same_bits(y, np.maximum(z, 0))
+    z = _specials(rng, z.shape, dt)                   # any z: the slope must match NumPy's
+    dy = _specials(rng, z.shape, dt)
+    dz = plan.backward_activated(dy, z, 1, x, w)[0].copy()
+    with np.errstate(invalid="ignore"):
+        assert _same_bits(dz, dy * (z > 0))
+    dz = np.where(np.isfinite(dz), dz, 0).astype(dt)   # finite, to compare the gradients exactly
+    dz_got, dx, dw, db = (a.copy() for a in plan.backward_activated(dz, z, 0, x, w))
+    want = plan.backward(dz, x, w)
+    assert _same_bits(dz_got, dz)
+    for got, expected in zip((dx, dw, db), want):
+        assert _same_bits(got, expected)
+    np.testing.assert_allclose(db, dz.sum(axis=(0, 2, 3)), rtol=1e-5)
+
+
+def test_gradient_pass_sums_db_in_one_order_whatever_the_threads(monkeypatch):
+    monkeypatch.setattr(cnncore._threads, "_PARALLEL_MIN_WORK", 0)
+    rng = np.random.default_rng(33)
+    x = rng.standard_normal((8, 3, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((10, 3, 3, 3)).astype(np.float32)
+    dy = rng.standard_normal((8, 10, 12, 12)).astype(np.float32)
+    z = rng.standard_normal((8, 10, 12, 12)).astype(np.float32)
+    before, results = cnncore.get_num_threads(), []
+    try:
+        for n in (1, 2, 3):
+            cnncore.set_num_threads(n)
+            plan = ConvPlan(8, (3, 12, 12), 10, 3, 1, 1, np.float32)
+            results.append([a.copy() for a in plan.backward_activated(dy, z, 1, x, w)])
+    finally:
+        cnncore.set_num_threads(before)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert _same_bits(a, b)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (3, 2, 7, 9), (1, 2, 5, 40), (2, 1, 2, 2)])
+def test_maxpool_2x2_backward_writes_what_routing_into_zeros_gives(shape, dt):
+    """The plan's own 2×2 winners: dx written in one pass (no zeroing) is bit for bit the
+    general routing (+= into zeros), odd sizes' unused last row and column included."""
+    rng = np.random.default_rng(34)
+    plan = MaxPoolPlan(shape[0], shape[1:], 2, None, dt)
+    for _ in range(2):                      # the second pass writes over the first one's dx
+        x = rng.integers(-2, 3, shape).astype(dt)
+        y, argmax = plan.forward(x)
+        dy = _specials(rng, y.shape, dt)
+        fast = plan.backward(dy).copy()
+        routed = plan.backward(dy, argmax.copy())         # not the plan's own: routed
+        assert _same_bits(fast, routed)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_dense_weight_gradient_at_batch_1_is_the_matrix_product(dt):
+    from cnncore.plans import weight_grad
+    rng = np.random.default_rng(35)
+    dz, x = rng.standard_normal((1, 7)).astype(dt), rng.standard_normal((1, 33)).astype(dt)
+    out = np.empty((7, 33), dt)
+    assert weight_grad(dz, x, out) is out
+    assert np.array_equal(out, dz.T @ x)
+    assert np.array_equal(weight_grad(dz, x), dz.T @ x)
+    dz, x = rng.standard_normal((5, 7)).astype(dt), rng.standard_normal((5, 33)).astype(dt)
+    np.testing.assert_allclose(weight_grad(dz, x), dz.T @ x, rtol=1e-6)

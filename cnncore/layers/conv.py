@@ -137,6 +137,11 @@ class Conv(Weighted):
 
     def forward(self, x, keep=True):
         plan = self._plan_for(x) if keep else None
+        code = activations.get(self.activation).kernel
+        if plan is not None and code is not None:     # the activation in the pass after the loops
+            z, y = plan.forward_activated(x, self.W, self.b, code)
+            self.x, self.z, self.y = x, z, y
+            return y
         if plan is not None:
             z = plan.forward(x, self.W, self.b)
         else:
@@ -144,6 +149,13 @@ class Conv(Weighted):
         return self.activate(x, z, keep)
 
     def backward(self, dy, need_dx=True):
+        code = activations.get(self.activation).kernel
+        plan = self._plan_for(dy, self.x, self.z) if code is not None else None
+        if plan is not None:     # dz formed in the pass that lays it out for the loops
+            self.dy = dy
+            self.dz, self.dx, self.dW, self.db = plan.backward_activated(dy, self.z, code, self.x, self.W,
+                                                                         need_dx, self._gW, self._gb)
+            return self.dx
         dz = np.ascontiguousarray(self.activation_grad(dy))
         self.dz = dz
         plan = self._plan_for(dz, self.x)

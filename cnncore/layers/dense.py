@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
+from ..plans import weight_grad
 from ..terms import Term, finish, mk_ref
 from .base import Field, LayerFitError, StepText, Weighted, shape_text
 from .words import activation_field
@@ -97,10 +98,10 @@ class Dense(Weighted):
         dz = self.activation_grad(dy)
         gW, gb = self._gW, self._gb
         if gW is not None:  # inside a Network: write straight into its flat gradient buffer
-            self.dW = np.matmul(dz.T, self.x, out=gW)   # (units, inputs), summed over the batch
+            self.dW = weight_grad(dz, self.x, out=gW)   # (units, inputs), summed over the batch
             self.db = np.add.reduce(dz, axis=0, out=gb)
         else:
-            self.dW = dz.T @ self.x
+            self.dW = weight_grad(dz, self.x)
             self.db = dz.sum(axis=0)
         self.dx = dz @ self.W if need_dx else None
         return self.dx
