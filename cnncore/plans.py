@@ -91,6 +91,20 @@ def _slack(KW: int) -> int:
     return KW + _PB
 
 
+_ALIGN = 64     # bytes: a cache line, and the widest vector the tiles load
+
+
+def _aligned_zeros(shape, dt) -> np.ndarray:
+    """Zeros starting on a cache line. NumPy's own large buffers start 16 bytes past
+    one, which makes every vector load and store of a wide row straddle two lines
+    (measured: the filter gradient 25–40% slower)."""
+    dt = np.dtype(dt)
+    nbytes = math.prod(shape) * dt.itemsize
+    raw = np.zeros(nbytes + _ALIGN, dtype=np.uint8)
+    start = -raw.ctypes.data % _ALIGN
+    return raw[start:start + nbytes].view(dt).reshape(shape)
+
+
 @functools.lru_cache(maxsize=64)
 def _tap_offsets(C: int, KH: int, KW: int, Hp: int, Wp: int) -> np.ndarray:
     """Offset ``c·Hp·Wp + i·Wp + j`` of every filter tap (c, i, j), in row-major order."""
@@ -107,7 +121,7 @@ class _Padded:
 
     def __init__(self, shape, dt, slack: int, rows: slice, cols: slice):
         size = math.prod(shape)
-        self.buf = np.zeros(size + slack, dtype=dt)
+        self.buf = _aligned_zeros((size + slack,), dt)
         self.view = self.buf[:size].reshape(shape)
         self.inner = self.view[:, :, rows, cols]
 
@@ -133,7 +147,7 @@ class _WideConv:
         self.rows = self.wt[:F] if padded else None
         self.bias = np.zeros(Fr, dtype=dt)
         self.F = F
-        self.out = np.empty((N, Fr, Lr), dtype=dt)
+        self.out = _aligned_zeros((N, Fr, Lr), dt)
         self.result = self.out[:, :F, :Ho * Wp].reshape(N, F, Ho, Wp)[:, :, :, :Wo]
 
     def run(self, wt, b, nt: int):
@@ -184,7 +198,7 @@ class _FilterGradParts:
 
     def __init__(self, N, F, C, KH, KW, Hd, Wd, Wp, SH, SW, dt):
         Fr, Lr = _round_up(F, _FB), _round_up(Hd * Wp, _PB)
-        self.dzw = np.zeros((N, Fr, Lr), dtype=dt)
+        self.dzw = _aligned_zeros((N, Fr, Lr), dt)
         self.dz_into = self.dzw[:, :F, :Hd * Wp].reshape(N, F, Hd, Wp)[:, :, ::SH, :Wd:SW]
         self.dwt = np.empty((Fr, C * KH * KW), dtype=dt) if Fr != F else None
         self.dw = np.empty((F, C, KH, KW), dtype=dt)

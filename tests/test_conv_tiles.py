@@ -71,3 +71,17 @@ def test_dx_wide_rows_cover_dx_and_not_the_forward_padding():
     plan.backward(rng.standard_normal(plan.z_shape).astype(np.float32), x, w)
     assert plan._dx.dpad.view.shape == (2, 32, 16, 16)
     assert plan._dx.conv.out.shape[2] == plan._fwd[0].out.shape[2] == 14 * 16
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_wide_row_buffers_start_on_a_cache_line(dt):
+    """The tiles' vector loads and stores are aligned only if every buffer they stream
+    starts on a 64-byte line (NumPy's large buffers start 16 bytes past one)."""
+    plan = ConvPlan(8, (16, 14, 14), 32, 3, 1, 1, dt)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(plan.x_shape).astype(dt)
+    w = rng.standard_normal(plan.w_shape).astype(dt)
+    plan.forward(x, w, np.zeros(32, dt))
+    plan.backward(rng.standard_normal(plan.z_shape).astype(dt), x, w)
+    for buf in (plan._xpad.buf, plan._fwd[0].out, plan._dw.dzw, plan._dx.dpad.buf, plan._dx.conv.out):
+        assert buf.ctypes.data % 64 == 0 and buf.dtype == dt and buf.flags.c_contiguous
