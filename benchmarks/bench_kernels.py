@@ -277,14 +277,19 @@ def tile_calls(plan, x, w, b, dz, nt):
 
 
 def bench_tiles(batches, probe, rng):
-    """Each pass's loop call alone, per layer, batch size and the threads the plan would use."""
+    """Each pass's loop call alone, per layer, batch size and the threads the plan would use.
+
+    Other programs on the machine take cores away at random moments, so the peak is
+    measured again just before each layer's rows: "of peak" is the share of what the
+    machine gave at that moment (both are the best of several runs)."""
     threads = cnncore.get_num_threads()
-    peaks = {nt: probe.peak(nt) for nt in sorted({1, threads})}
-    print(f"\nRegister tiles alone, float32 (the loop call of each pass; {threads} threads where the plan "
-          f"uses several). FMA probe peak: " + ", ".join(
+    start = {nt: probe.peak(nt) for nt in sorted({1, threads})}
+    print(f"\nRegister tiles alone, float32: the loop call of each pass ({threads} threads where the plan "
+          f"uses several), GFLOP/s of the textbook sums. FMA probe peak at the start: " + ", ".join(
               f"{nt} thread{'s' * (nt > 1)} {p:.0f} GFLOP/s" if p else f"{nt}: no C compiler"
-              for nt, p in peaks.items()))
-    print(f"{'layer':12s} {'N':>3s} {'thr':>3s} {'pass':>8s} | {'µs':>8s} {'GFLOP/s':>8s} {'of peak':>8s}")
+              for nt, p in start.items()))
+    print(f"{'layer':12s} {'N':>3s} {'thr':>3s} {'pass':>8s} | {'µs':>8s} {'GFLOP/s':>8s} | "
+          f"{'peak now':>8s} {'of peak':>8s}")
     for N in batches:
         for name, C, H, W, F, K, P, _ in TILE_LAYERS:
             plan = plans.ConvPlan(N, (C, H, W), F, K, 1, P, np.float32)
@@ -294,13 +299,15 @@ def bench_tiles(batches, probe, rng):
             dz = rng.standard_normal(plan.z_shape).astype(np.float32)
             nt = plans.threads_for(plan._fwd_work)
             flop = 2 * plan._fwd_work
+            peak = probe.peak(nt, repeats=3)
             for pass_name, call in tile_calls(plan, x, w, b, dz, nt).items():
-                t = timeit(call, min_time=0.05, repeats=7)
-                share = f"{flop / t / 1e9 / peaks[nt]:7.0%}" if peaks.get(nt) else "       -"
-                print(f"{name:12s} {N:3d} {nt:3d} {pass_name:>8s} | {t * 1e6:8.1f} {flop / t / 1e9:8.1f} {share:>8s}")
-    after = {nt: probe.peak(nt) for nt in peaks}
+                gflops = flop / timeit(call, min_time=0.05, repeats=7) / 1e9
+                share = f"{peak:8.0f} {gflops / peak:8.0%}" if peak else f"{'-':>8s} {'-':>8s}"
+                print(f"{name:12s} {N:3d} {nt:3d} {pass_name:>8s} | {flop / gflops / 1e3:8.1f} {gflops:8.1f} | "
+                      f"{share}")
     if probe.lib is not None:
-        print("FMA probe peak after the table: " + ", ".join(f"{nt} thr {p:.0f} GFLOP/s" for nt, p in after.items()))
+        print("FMA probe peak at the end: " + ", ".join(
+            f"{nt} thr {probe.peak(nt):.0f} GFLOP/s" for nt in start))
 
 
 # --------------------------------------------------------------------- runs
