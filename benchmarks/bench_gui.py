@@ -1,11 +1,14 @@
 """GUI responsiveness while training, and heatmap frame rate while stepping through a trace.
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--seconds 15] [--preset lenet]
+    python benchmarks/bench_gui.py [--seconds 20] [--preset lenet]          # offscreen
+    CNNLAB_TEST_PLATFORM=xcb xvfb-run -a python benchmarks/bench_gui.py     # a real X server
 
-1. A 10 ms QTimer on the GUI thread records the gap between its ticks, first with the window
-   idle (the baseline, same process), then while the default network trains in the worker
-   thread on generated digits with the live plots, filters and predictions updating.
-   Reports the longest gap and the 99th percentile. Goal: no gap over 30 ms.
+1. A 10 ms QTimer on the GUI thread records the gap between its ticks while the window's event
+   loop runs (as in the app), first with the window idle (the baseline, same process), then while
+   the default network trains (as the Train tab runs it: in a training process) on generated
+   digits with the live plots, filters and predictions updating. Reports the longest gap and the
+   99th percentile, each against its goal (longest <= 30 ms, p99 <= 20 ms), with the CPU and the
+   machine's load (other programs slow the window too: compare runs at a similar load).
 2. Frames per second of the Backprop tab's heatmap grid while stepping: every step of a trace
    is shown (items updated with setImage) and painted synchronously, over and over.
 """
@@ -17,14 +20,18 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_QPA_PLATFORM", os.environ.get("CNNLAB_TEST_PLATFORM", "offscreen"))
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+GOAL_LONGEST_MS = 30.0
+GOAL_P99_MS = 20.0
 
-def measure_gaps(app, seconds: float, while_fn=None) -> np.ndarray:
+
+def measure_gaps(seconds: float) -> np.ndarray:
+    """Gaps (ms) between the ticks of a 10 ms timer while an event loop runs for ``seconds``."""
     from PySide6 import QtCore
     gaps = []
     last = [time.perf_counter()]
@@ -37,12 +44,11 @@ def measure_gaps(app, seconds: float, while_fn=None) -> np.ndarray:
     timer.setTimerType(QtCore.Qt.PreciseTimer)
     timer.setInterval(10)
     timer.timeout.connect(tick)
-    timer.start()
-    t_end = time.perf_counter() + seconds
+    loop = QtCore.QEventLoop()
+    QtCore.QTimer.singleShot(int(seconds * 1000), loop.quit)
     last[0] = time.perf_counter()
-    while time.perf_counter() < t_end and (while_fn is None or while_fn()):
-        app.processEvents(QtCore.QEventLoop.AllEvents, 5)
-        time.sleep(0.0005)
+    timer.start()
+    loop.exec()
     timer.stop()
     return np.asarray(gaps[1:]) * 1000.0
 
@@ -52,12 +58,42 @@ def describe(name: str, gaps_ms: np.ndarray) -> str:
         return f"{name}: no ticks"
     return (f"{name}: {gaps_ms.size} ticks, median {np.median(gaps_ms):.1f} ms, "
             f"p99 {np.percentile(gaps_ms, 99):.1f} ms, longest {gaps_ms.max():.1f} ms, "
-            f"over 30 ms: {int(np.sum(gaps_ms > 30))}")
+            f"over 30 ms: {int(np.sum(gaps_ms > 30))}, over 20 ms: {int(np.sum(gaps_ms > 20))}")
+
+
+def against_goals(gaps_ms: np.ndarray) -> bool:
+    """Print the longest gap and the p99 beside their goals; True when both are met."""
+    longest = float(gaps_ms.max()) if gaps_ms.size else float("inf")
+    p99 = float(np.percentile(gaps_ms, 99)) if gaps_ms.size else float("inf")
+    ok = True
+    for name, value, goal in (("longest gap", longest, GOAL_LONGEST_MS), ("p99 gap", p99, GOAL_P99_MS)):
+        met = value <= goal
+        ok &= met
+        print(f"  {name:12s} {value:6.1f} ms   goal <= {goal:.0f} ms   {'met' if met else 'NOT met'}")
+    return ok
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    except OSError:
+        pass
+    import platform
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def load() -> str:
+    try:
+        return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "load average unknown"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--preset", default=None, help="architecture preset (default: the app's default)")
     ap.add_argument("--digits", type=int, default=12000)
     args = ap.parse_args(argv)
@@ -80,8 +116,9 @@ def main(argv=None) -> int:
     for _ in range(10):
         app.processEvents()
 
-    print(f"network: {name} preset; GUI timer 10 ms; {args.seconds:.0f} s per measurement")
-    idle = measure_gaps(app, min(5.0, args.seconds))
+    print(f"CPU: {cpu_model()}; Qt platform: {app.platformName()}; {load()}")
+    print(f"network: {name} preset; GUI timer 10 ms; {args.seconds:.0f} s of training measured")
+    idle = measure_gaps(min(5.0, args.seconds))
     print(describe("idle (baseline)", idle))
 
     win.tabs.setCurrentWidget(win.train)
@@ -94,9 +131,12 @@ def main(argv=None) -> int:
     while tr.loss_plot.point_count() == 0 and time.perf_counter() - t0 < 60:
         app.processEvents()
         time.sleep(0.005)
-    busy = measure_gaps(app, args.seconds)
+    where = tr.worker.ran_in if tr.worker is not None else "?"
+    busy = measure_gaps(args.seconds)
     ips = tr.speed_plot._y[-1] if tr.speed_plot._y else float("nan")
-    print(describe("training", busy) + f"  ({ips:,.0f} images/s in the worker)")
+    print(describe("training", busy) + f"  ({ips:,.0f} images/s, trained in a {where})")
+    print(f"  ({load()} at the end)")
+    ok = against_goals(busy)
     tr.stop()
     tr.shutdown()
     for _ in range(10):
@@ -132,8 +172,7 @@ def main(argv=None) -> int:
     dt = time.perf_counter() - t0
     print(f"heatmap grid while stepping: {frames / dt:.1f} steps/s ({maps / dt:,.0f} heatmaps/s, "
           f"{maps / frames:.1f} heatmaps per step on average, {n} steps)")
-    ok = busy.size and busy.max() <= 30
-    print("goal (no gap over 30 ms):", "met" if ok else "NOT met")
+    print("window goals (longest gap <= 30 ms, p99 <= 20 ms while training):", "met" if ok else "NOT met")
     win.close()
     win.deleteLater()
     app.processEvents()

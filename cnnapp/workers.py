@@ -1,21 +1,20 @@
 """Workers that run off the GUI thread: training, MNIST download.
 
-Each worker is a ``QObject`` moved to its own ``QThread`` (see :func:`start_in_thread`). Its
-``run`` slot loops over the engine's generator; the GUI thread only receives throttled signals
-and calls the engine's thread-safe knobs (``Trainer.pause/resume/stop/set_lr``) directly.
-The kernels release the GIL, so the GUI keeps painting while a batch runs.
+Each worker is a ``QObject`` moved to its own ``QThread`` (see :func:`start_in_thread`); the GUI
+thread only receives throttled signals. Training runs in a child process that the worker's thread
+follows (:mod:`cnnapp.training_session`): the Python between the kernels then never holds the
+window's GIL, so a busy machine cannot keep the window waiting on it.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 
 from PySide6 import QtCore
 
-from cnncore.network import network_maps
-
-UPDATE_HZ = 10.0        # most progress signals per second
-SNAPSHOT_HZ = 2.0       # most weight snapshots (filters, feature maps, live predictions) per second
+from .training_session import (SNAPSHOT_HZ, UPDATE_HZ, TrainingSession, adopt_parts, child_main,  # noqa: F401
+                               network_from_parts, network_parts)
 
 
 class _ThreadWorker(QtCore.QObject):
@@ -34,10 +33,15 @@ class _ThreadWorker(QtCore.QObject):
 
 
 class TrainWorker(_ThreadWorker):
-    """Drives ``cnncore.training.Trainer.run()`` in a worker thread.
+    """Trains ``net`` for the window: loads the data in its thread, then trains in a child process
+    (the Python and NumPy between the kernels then never hold the window's GIL, and a crash of the
+    engine ends that process, not the window), or in its own thread with ``in_process=False`` or
+    when no process can be started.
 
     ``load_data`` is a callable run in the worker thread that returns
     ``(X_train, y_train, X_val, y_val)``; loading (e.g. generating digits) then never blocks the GUI.
+    ``net`` ends with the weights, history and optimizer state the run leaves (a training process
+    hands them back before ``finished``; if that process dies, ``net`` keeps the weights it had).
 
     Signals (all queued to the GUI thread):
         status(str): what the worker is doing ("preparing the data", ...).
@@ -67,144 +71,169 @@ class TrainWorker(_ThreadWorker):
     ready = QtCore.Signal()
     diverged = QtCore.Signal(object)
 
-    def __init__(self, net, load_data, config, sample=None):
+    def __init__(self, net, load_data, config, sample=None, in_process: bool = True):
         super().__init__()
         self.net = net
         self.load_data = load_data
         self.config = config
         self.sample = sample
-        self.trainer = None
+        self.in_process = in_process
+        #: Where the run went: "process", "thread", or None before it starts.
+        self.ran_in = None
         self._stop_requested = False
-        self._paused = False
-        self._pending_lr = None
+        self._lock = threading.Lock()
+        self._session = None          # takes the controls once the run exists
+        self._controls: list = []     # controls given before that
         self.X_val = None
         self.y_val = None
 
     # --------------------------------------------------------- GUI-thread API
     def stop(self) -> None:
         self._stop_requested = True
-        t = self.trainer
-        if t is not None:
-            t.stop()
+        self._control("stop")
 
     def pause(self) -> None:
-        self._paused = True
-        if self.trainer is not None:
-            self.trainer.pause()
+        self._control("pause")
 
     def resume(self) -> None:
-        self._paused = False
-        if self.trainer is not None:
-            self.trainer.resume()
+        self._control("resume")
 
     def set_lr(self, lr: float) -> None:
-        self._pending_lr = float(lr)
-        if self.trainer is not None:
-            self.trainer.set_lr(lr)
+        lr = float(lr)
+        if not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"learning rate must be a positive number, got {lr!r}")
+        self._control("lr", lr)
+
+    def _control(self, kind: str, value=None) -> None:
+        with self._lock:
+            if self._session is None:
+                self._controls.append((kind, value))
+            else:
+                self._session.control(kind, value)
+
+    def _attach(self, session) -> None:
+        """From now on the controls go to ``session`` (those given so far first, in order)."""
+        with self._lock:
+            self._session = session
+            for kind, value in self._controls:
+                session.control(kind, value)
+            self._controls.clear()
 
     # ------------------------------------------------------------ worker side
     def _run(self) -> None:
-        from cnncore.training import FinishedEvent
-        _be_nice()
-        if not self._prepare():
-            return
+        child = _TrainingProcess.start() if self.in_process else None
+        if child is None:
+            _be_nice()
         try:
-            finished = self._follow_run()
-        except Exception as e:  # noqa: BLE001
-            self.failed.emit(f"Training stopped by an error: {e}")
-            finished = FinishedEvent("stopped", f"error: {e}")
-        self._explain_failure()
-        try:
-            self._emit_snapshot()
-        except Exception:  # noqa: BLE001
-            pass
-        self.finished.emit(finished or FinishedEvent("stopped", "the run ended early"))
+            data = self._load()
+            if isinstance(data, tuple):
+                finished = self._train_in(child, data) if child is not None else self._train_here(data)
+            else:
+                finished = data
+        finally:
+            if child is not None:
+                child.close()
+        self.finished.emit(finished)
 
-    def _prepare(self) -> bool:
-        """Load the data and make the trainer (with any pause, stop or rate asked for meanwhile).
-        False when the run ends before its first batch (``finished`` is sent then)."""
-        from cnncore.diagnostics import TrainingMonitor
-        from cnncore.training import FinishedEvent, Trainer
+    def _load(self):
+        """``(X, y, X_val, y_val)``, or the FinishedEvent of a run that ends before its first batch."""
+        from cnncore.training import FinishedEvent
         try:
             self.status.emit("Preparing the data…")
             X, y, Xv, yv = self.load_data()
-            self.X_val, self.y_val = Xv, yv
-            if self._stop_requested:
-                self.finished.emit(FinishedEvent("stopped", "stopped before the first batch"))
-                return False
-            self.trainer = Trainer(self.net, X, y, Xv, yv, self.config)
-            self.monitor = TrainingMonitor(self.net)
-            if self._pending_lr is not None:
-                self.trainer.set_lr(self._pending_lr)
-            if self._paused:
-                self.trainer.pause()
-            if self._stop_requested:
-                self.trainer.stop()
-            self.status.emit(f"Training on {len(X):,} images"
-                             + (f", {len(Xv):,} held out" if Xv is not None and len(Xv) else "") + "…")
-            self.ready.emit()
-            return True
         except Exception as e:  # noqa: BLE001 - reported in the window
             self.failed.emit(f"Could not start training: {e}")
-            self.finished.emit(FinishedEvent("stopped", f"could not start: {e}"))
-            return False
+            return FinishedEvent("stopped", f"could not start: {e}")
+        self.X_val, self.y_val = Xv, yv
+        if self._stop_requested:
+            return FinishedEvent("stopped", "stopped before the first batch")
+        return X, y, Xv, yv
 
-    def _follow_run(self):
-        """Pass the trainer's events on: batches gathered into progress reports (``UPDATE_HZ``),
-        snapshots (``SNAPSHOT_HZ``), epochs as they come. Returns the run's FinishedEvent."""
-        from cnncore.training import BatchEvent, EpochEvent, FinishedEvent
-        t_start = time.perf_counter()
-        last_emit = last_snap = 0.0
-        buf = {"x": [], "loss": [], "accuracy": [], "ips": [], "diagnostics": []}
-        last = finished = None
+    def _train_here(self, data):
+        self.ran_in = "thread"
+        session = TrainingSession(self.net, data, self.config, self.sample, self._emit)
+        self._attach(session)
+        return session.run()
+
+    def _emit(self, kind: str, *args) -> None:
+        getattr(self, kind).emit(*args)
+
+    def _train_in(self, child, data):
+        """Train in ``child`` and pass its messages on as signals; the FinishedEvent."""
+        import cnncore
+        from cnncore.training import FinishedEvent
+        self.ran_in = "process"
         try:
-            for ev in self.trainer.run():
-                now = time.perf_counter()
-                if isinstance(ev, BatchEvent):
-                    last = ev
-                    for k, v in (("x", ev.epoch - 1 + ev.batch / ev.batches_per_epoch), ("loss", ev.loss),
-                                 ("accuracy", ev.accuracy), ("ips", ev.images_per_second),
-                                 ("diagnostics", self.monitor.observe(self.net))):
-                        buf[k].append(v)
-                    if now - last_emit >= 1.0 / UPDATE_HZ:
-                        self._emit_progress(buf, last, now - t_start)
-                        buf, last_emit = {k: [] for k in buf}, now
-                    if now - last_snap >= 1.0 / SNAPSHOT_HZ:
-                        self._emit_snapshot()
-                        last_snap = time.perf_counter()
-                elif isinstance(ev, EpochEvent):
-                    if buf["x"]:
-                        self._emit_progress(buf, last, now - t_start)
-                        buf = {k: [] for k in buf}
-                    self.epochDone.emit(ev)
-                elif isinstance(ev, FinishedEvent):
-                    finished = ev
-        finally:   # the batches since the last report, also after an error
-            if buf["x"] and last is not None:
-                self._emit_progress(buf, last, time.perf_counter() - t_start)
-        return finished
+            child.conn.send((network_parts(self.net), data, self.config, self.sample, cnncore.get_num_threads()))
+        except (OSError, ValueError):
+            return self._lost(child, FinishedEvent)
+        self._attach(child)
+        while True:
+            try:
+                kind, args = child.conn.recv()
+            except (EOFError, OSError):
+                return self._lost(child, FinishedEvent)
+            if kind == "finished":
+                return args[0]
+            if kind == "trained":
+                adopt_parts(self.net, args[0])
+                continue
+            if kind == "snapshot":
+                args = (network_from_parts(args[0]), args[1])
+            self._emit(kind, *args)
 
-    def _emit_progress(self, buf, ev, elapsed) -> None:
-        d = dict(buf)
-        d.update(progress=ev.progress, epoch=ev.epoch, batch=ev.batch, batches=ev.batches_per_epoch,
-                 lr=getattr(ev, "lr", float("nan")), elapsed=elapsed, reading=self.monitor.reading())
-        self.progress.emit(d)
+    def _lost(self, child, FinishedEvent):
+        code = child.wait()
+        self.failed.emit(f"The training process ended unexpectedly (exit code {code}). The network keeps "
+                         "the weights it had before this run; the window goes on as before.")
+        return FinishedEvent("stopped", "the training process ended unexpectedly")
 
-    def _explain_failure(self) -> None:
-        """After a NaN or infinite loss: which layer blew up and what to change (``diverged``)."""
-        failure = getattr(self.trainer, "failure", None)
-        if failure is None:
-            return
-        from cnncore.diagnostics import explain_divergence
+
+class _TrainingProcess:
+    """A spawned process running :func:`cnnapp.training_session.child_main`: ``conn`` carries the run
+    down and its messages up, ``control`` (stop, pause, resume, rate) goes down a pipe of its own."""
+
+    def __init__(self, proc, conn, controls):
+        self.proc = proc
+        self.conn = conn
+        self._controls = controls
+
+    @classmethod
+    def start(cls):
+        """The process, started; None when this system cannot start one (the run then takes a thread)."""
+        import multiprocessing as mp
         try:
-            self.diverged.emit(explain_divergence(self.net, failure))
-        except Exception as e:  # noqa: BLE001 - the finished message still says what happened
-            self.failed.emit(f"Could not work out where the values blew up: {e}")
+            ctx = mp.get_context("spawn")
+            conn, child_conn = ctx.Pipe()
+            controls_in, controls = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=child_main, args=(child_conn, controls_in), daemon=True,
+                               name="cnnlab-training")
+            proc.start()
+        except Exception:  # noqa: BLE001 - no process: train in the thread
+            return None
+        child_conn.close()
+        controls_in.close()
+        return cls(proc, conn, controls)
 
-    def _emit_snapshot(self) -> None:
-        # Between batches the generator is suspended, so the weights are consistent here.
-        snap, maps = network_maps(self.net, self.sample)
-        self.snapshot.emit(snap, maps)
+    def control(self, kind: str, value=None) -> None:
+        try:
+            self._controls.send((kind, value))
+        except (OSError, ValueError):   # the process has ended: nothing left to control
+            pass
+
+    def wait(self, timeout: float = 5.0):
+        """The exit code once the process ended (it is ended after ``timeout`` seconds)."""
+        self.proc.join(timeout)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(timeout)
+        return self.proc.exitcode
+
+    def close(self) -> None:
+        """Close the pipes (a process still training stops after its batch) and wait for it."""
+        for c in (self._controls, self.conn):
+            c.close()
+        self.wait()
 
 
 def _be_nice(increment: int = 10) -> None:

@@ -80,3 +80,65 @@ def test_train_tab_panels_hidden_while_training_are_drawn_when_shown(qtbot):
     finally:
         w.train.shutdown()
         w.close()
+
+
+def _report(i: int, n: int = 4) -> dict:
+    x = [(i * n + k + 1) / 100 for k in range(n)]
+    return {"x": x, "loss": [2.0 - 0.01 * v for v in x], "accuracy": [0.5] * n, "ips": [1000.0 + i] * n,
+            "progress": x[-1] / 2, "epoch": 1, "batch": i * n + n, "batches": 100, "lr": 0.003, "elapsed": 1.0}
+
+
+@pytest.fixture
+def train_tab(qtbot):
+    from cnnapp.main_window import MainWindow
+    w = MainWindow(load_settings=False)
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    w.tabs.setCurrentWidget(w.train)
+    yield w.train
+    w.close()
+
+
+def test_progress_reports_are_shown_in_frames_not_one_repaint_each(qtbot, train_tab):
+    train = train_tab
+    train.run.start()
+    for i in range(10):                              # ten reports arrive at once
+        train._on_progress(_report(i))
+    assert train.progress.value() == 0 and "Epoch" not in train.eta.text()   # nothing redrawn per report
+    qtbot.waitUntil(lambda: train.progress.value() > 0, timeout=2000)
+    assert train.progress.value() == int(round(1000 * _report(9)["progress"]))   # the latest one
+    assert "batch 40 of 100" in train.eta.text() and "1,009 images/s" in train.eta.text()
+    qtbot.waitUntil(lambda: len(train.speed_plot._x) == 40, timeout=2000)
+    assert train.loss_plot.point_count() == 40       # every batch drawn, in a few frames
+    train.run.finish()
+
+
+def test_a_new_progress_text_repaints_only_itself_while_training(qtbot, train_tab):
+    from PySide6 import QtCore, QtGui
+    train = train_tab
+    train.run.start()
+    train._on_progress(_report(0))
+    train._show_report()
+    qtbot.wait(300)                                  # the run's start is laid out and painted
+    eta = train.eta.geometry()
+    shown = QtGui.QRegion(eta) + QtGui.QRegion(train.progress.geometry())   # what a report changes
+    wider = []
+
+    class Paints(QtCore.QObject):
+        def eventFilter(self, obj, ev):
+            if ev.type() == QtCore.QEvent.Paint and not (QtGui.QRegion(ev.rect()) - shown).isEmpty():
+                wider.append(ev.rect())
+            return False
+    paints = Paints()
+    train.controls.installEventFilter(paints)
+    for i in range(6):
+        train._on_progress(_report(i, n=1 + 7 * i))   # texts of different lengths
+        train._show_report()
+        qtbot.wait(30)
+    train.controls.removeEventFilter(paints)
+    assert "Epoch 1" in train.eta.text()
+    assert wider == []           # a label free to resize made the whole column (and window) repaint
+    assert train.eta.geometry() == eta
+    train.run.finish()
+    assert train.eta.maximumHeight() > 10000     # between runs the text takes the height it needs

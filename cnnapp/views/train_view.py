@@ -67,8 +67,11 @@ class TrainView(QtWidgets.QWidget):
         self.splitter.setStretchFactor(1, 1)
         lay = QtWidgets.QHBoxLayout(self)
         lay.addWidget(self.splitter)
+        # While training, the window is redrawn in frames (the progress, then one of the two
+        # curves), one every 150 ms at most, never once per report of the worker.
         self._plot_timer = QtCore.QTimer(self, singleShot=True, interval=150)
-        self._plot_timer.timeout.connect(lambda: self._flush_plots(everything=False))
+        self._plot_timer.timeout.connect(self._frame)
+        self._report = None          # the worker's latest progress report, not shown yet
         self._on_source()
         self.run.phase_changed.connect(self._show_phase)
         self.run.progress_changed.connect(lambda p: self.progress.setValue(int(round(1000 * p))))
@@ -79,8 +82,9 @@ class TrainView(QtWidgets.QWidget):
     # ------------------------------------------------------------ builders
     def _build_controls(self) -> QtWidgets.QWidget:
         """The left column: data, learning settings, start/pause/stop, progress, model files."""
-        left = QtWidgets.QWidget()
+        left = self.controls = QtWidgets.QWidget()
         left.setObjectName("trainControls")
+        left.installEventFilter(self)
         ll = QtWidgets.QVBoxLayout(left)
         ll.addWidget(self._build_data_box())
         ll.addWidget(self._build_learning_box())
@@ -94,7 +98,6 @@ class TrainView(QtWidgets.QWidget):
         self.eta = QtWidgets.QLabel("")
         self.eta.setObjectName("trainEta")
         self.eta.setWordWrap(True)
-        self.eta.setMinimumHeight(self.fontMetrics().height() * 3)
         self.eta.setAlignment(QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
         ll.addWidget(self.progress)
         ll.addWidget(self.eta)
@@ -519,12 +522,34 @@ class TrainView(QtWidgets.QWidget):
         for w in (self.source, self.count, self.holdout, self.optimizer, self.schedule, self.batch, self.epochs,
                   self.open_button, self.idx_button):
             w.setEnabled(not running)
+        self._hold_eta_size(running)
         self.pause_button.blockSignals(True)
         self.pause_button.setChecked(phase == PAUSED)
         self.pause_button.blockSignals(False)
         self.pause_button.setText("Resume" if phase == PAUSED else "Pause")
         if not running:
             self._on_source()
+
+    def _hold_eta_size(self, hold: bool) -> None:
+        """While a run goes on, the text under the progress bar keeps one size (the column's width,
+        room for six lines): each new text of a label free to change size lays out and repaints the
+        whole window. Between runs it takes the height its text needs."""
+        lines = self.eta.fontMetrics().lineSpacing()
+        if hold:
+            self.eta.setFixedSize(self._eta_width(self.controls.width()),
+                                  max(6 * lines, self.eta.sizeHint().height()))
+        else:
+            self.eta.setMinimumSize(0, 3 * lines)
+            self.eta.setMaximumSize(16777215, 16777215)          # QWIDGETSIZE_MAX: no limit
+
+    def _eta_width(self, column_width: int) -> int:
+        m = self.controls.layout().contentsMargins()
+        return max(1, column_width - m.left() - m.right())
+
+    def eventFilter(self, obj, ev) -> bool:
+        if obj is self.controls and ev.type() == QtCore.QEvent.Resize and self.run.active:
+            self.eta.setFixedWidth(self._eta_width(ev.size().width()))    # the column was resized
+        return super().eventFilter(obj, ev)
 
     def _on_failed(self, text: str) -> None:
         self.state.say(text, 0)
@@ -533,11 +558,23 @@ class TrainView(QtWidgets.QWidget):
         self.eta.setText(text)
 
     def _on_progress(self, d: dict) -> None:
-        # The curves are redrawn by a slower timer (_flush_plots): repainting plots is the
-        # costliest thing the GUI thread does while training.
+        # Shown by the next frame (_frame): repainting is the costliest thing the GUI thread
+        # does while training, and one repaint for several reports costs the same as for one.
         self.run.add_batches(d["x"], d["loss"], d["ips"])
+        self._report = d
         if not self._plot_timer.isActive():
             self._plot_timer.start()
+
+    def _frame(self) -> None:
+        """The progress of the latest report, and the batches since the last frame on one curve."""
+        self._show_report()
+        self._flush_plots(everything=False)
+
+    def _show_report(self) -> None:
+        """The progress bar and the epoch, speed, rate and time left of the latest report."""
+        d, self._report = self._report, None
+        if d is None:
+            return
         self.run.progress = d["progress"]
         left = self.run.seconds_left()
         if self.run.phase == RUNNING:
@@ -675,6 +712,7 @@ class TrainView(QtWidgets.QWidget):
 
     def _on_finished(self, ev) -> None:
         self._plot_timer.stop()
+        self._show_report()
         self._flush_plots()
         self._restore_threads()
         self.state.training = False
