@@ -132,10 +132,13 @@ class _WideConv:
     the outputs. ``rows`` is an ``(F, C·KH·KW)`` weight buffer when the filters do not
     fill whole blocks of ``_FB`` (or ``own_weights``), else ``None``."""
 
-    def __init__(self, src: _Padded, F: int, KH: int, KW: int, own_weights: bool = False):
+    def __init__(self, src: _Padded, F: int, KH: int, KW: int, own_weights: bool = False,
+                 cols: int | None = None):
         N, C, Hp, Wp = src.view.shape
         dt = src.buf.dtype
-        Ho, Wo = Hp - KH + 1, Wp - KW + 1
+        # cols: the columns of each wide row kept in result (more than Wp − KW + 1 when
+        # the input's rows share their zero padding, see _InputGradParts)
+        Ho, Wo = Hp - KH + 1, cols or Wp - KW + 1
         Fr, Lr = _round_up(F, _FB), _round_up(Ho * Wp, _PB)
         self.src, self.sample = src.buf, C * Hp * Wp
         self.off = _tap_offsets(C, KH, KW, Hp, Wp)
@@ -205,6 +208,20 @@ class _FilterGradParts:
         self.db = np.empty(F, dtype=dt)
 
 
+def _shared_padding_width(out_rows, width, left, Wd, first, W, KW):
+    """Row width of the padded dz for dx: ``width`` (each row padded on both sides), or
+    less when that saves wide-row positions and a row's right padding can be the next
+    row's ``left`` zero columns. A tap that reads past the end of a narrower row then
+    reads the next row's first columns, zeros while it reads fewer than ``left`` of
+    them: true of every kept output column ``first ≤ s < first + W`` when
+    ``first + W − 1 + KW − 1 − narrow < left``. Lenet's second layer: 12, not 16."""
+    narrow = max(left + Wd, first + W)
+    fits = first + W + KW - 2 - narrow < left
+    if fits and _round_up(out_rows * narrow, _PB) < _round_up(out_rows * width, _PB):
+        return narrow
+    return width
+
+
 class _InputGradParts:
     """Buffers of ``dx``: the dilated ``dz`` padded by ``K − 1``, the flipped filters and ``dx``."""
 
@@ -217,12 +234,14 @@ class _InputGradParts:
         # are left out (up to K − 1 on each side), so the wide rows cover little more
         # than dx itself: 16×16 instead of 18×18 planes for a 3×3, padding-1 layer.
         AH, AW = min(PH, KH - 1), min(PW, KW - 1)
-        self.dpad = _Padded((N, F, Hp + KH - 1 - 2 * AH, Wp + KW - 1 - 2 * AW), plan.dtype, _slack(KW),
-                            slice(KH - 1 - AH, KH - 1 - AH + Hd, SH), slice(KW - 1 - AW, KW - 1 - AW + Wd, SW))
-        self.conv = _WideConv(self.dpad, C, KH, KW, own_weights=True)  # result (N, C, Hp − 2AH, Wp − 2AW)
+        rows, left, top = Hp + KH - 1 - 2 * AH, KW - 1 - AW, PW - AW
+        width = _shared_padding_width(rows - KH + 1, Wp + KW - 1 - 2 * AW, left, Wd, top, W, KW)
+        self.dpad = _Padded((N, F, rows, width), plan.dtype, _slack(KW),
+                            slice(KH - 1 - AH, KH - 1 - AH + Hd, SH), slice(left, left + Wd, SW))
+        self.conv = _WideConv(self.dpad, C, KH, KW, own_weights=True, cols=top + W)
         # w(f, c, i, j) lands at row c, tap (f, KH−1−i, KW−1−j): rot180(w), channels swapped
         self.flipped = self.conv.rows.reshape(C, F, KH, KW).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
-        self.strip = self.conv.result[:, :, PH - AH:PH - AH + H, PW - AW:PW - AW + W]
+        self.strip = self.conv.result[:, :, PH - AH:PH - AH + H, top:top + W]
         self.dx = np.empty((N, C, H, W), dtype=plan.dtype)
 
 

@@ -85,3 +85,28 @@ def test_wide_row_buffers_start_on_a_cache_line(dt):
     plan.backward(rng.standard_normal(plan.z_shape).astype(dt), x, w)
     for buf in (plan._xpad.buf, plan._fwd[0].out, plan._dw.dzw, plan._dx.dpad.buf, plan._dx.conv.out):
         assert buf.ctypes.data % 64 == 0 and buf.dtype == dt and buf.flags.c_contiguous
+
+
+def test_dx_rows_share_their_zero_padding_where_that_saves_work():
+    """Lenet's second layer (8×8 dz, 5×5 filters, no padding): the padded dz's rows are
+    12 wide, not 16, the right padding of one row doubling as the left of the next."""
+    plan = ConvPlan(2, (8, 12, 12), 16, 5, 1, 0, np.float32)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(plan.x_shape).astype(np.float32)
+    w = rng.standard_normal(plan.w_shape).astype(np.float32)
+    plan.forward(x, w, np.zeros(16, np.float32))
+    plan.backward(rng.standard_normal(plan.z_shape).astype(np.float32), x, w)
+    assert plan._dx.dpad.view.shape == (2, 16, 16, 12)
+    assert plan._dx.conv.out.shape[2] == 12 * 12
+
+
+@pytest.mark.parametrize("K", [2, 3, 5, (3, 5), (5, 2)])
+@pytest.mark.parametrize("S", [1, 2, (1, 3)])
+@pytest.mark.parametrize("P", [0, 1, (0, 2), (2, 0)])
+def test_dx_with_shared_row_padding_matches_the_twin(K, S, P):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 2, 9, 11))
+    w = rng.standard_normal((3, 2) + ((K, K) if isinstance(K, int) else K))
+    dz = rng.standard_normal(cnncore.conv2d_forward(x, w, np.zeros(3), S, P).shape)
+    dx = cnncore.conv2d_backward(dz, x, w, S, P)[0]
+    np.testing.assert_allclose(dx, ref.conv2d_backward(dz, x, w, S, P)[0], rtol=1e-12, atol=1e-12)
