@@ -60,15 +60,20 @@ def test_tiles_match_the_twin_and_any_thread_count(case, dt, monkeypatch):
             np.testing.assert_array_equal(g, e)          # each item owns its outputs
 
 
+def _laid_out(plan):
+    """``plan`` after a forward and a backward pass, so every buffer of its layout exists."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(plan.x_shape).astype(plan.dtype)
+    w = rng.standard_normal(plan.w_shape).astype(plan.dtype)
+    plan.forward(x, w, np.zeros(plan.w_shape[0], plan.dtype))
+    plan.backward(rng.standard_normal(plan.z_shape).astype(plan.dtype), x, w)
+    return plan
+
+
 def test_dx_wide_rows_cover_dx_and_not_the_forward_padding():
     """For a 3×3, padding-1 layer the padded dz that dx's convolution reads is H×W plus
     K − 1 − P a side, so its wide rows are as long as the forward pass's: 14 rows of 16."""
-    plan = ConvPlan(2, (16, 14, 14), 32, 3, 1, 1, np.float32)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(plan.x_shape).astype(np.float32)
-    w = rng.standard_normal(plan.w_shape).astype(np.float32)
-    plan.forward(x, w, np.zeros(32, np.float32))
-    plan.backward(rng.standard_normal(plan.z_shape).astype(np.float32), x, w)
+    plan = _laid_out(ConvPlan(2, (16, 14, 14), 32, 3, 1, 1, np.float32))
     assert plan._dx.dpad.view.shape == (2, 32, 16, 16)
     assert plan._dx.conv.out.shape[2] == plan._fwd[0].out.shape[2] == 14 * 16
 
@@ -77,12 +82,7 @@ def test_dx_wide_rows_cover_dx_and_not_the_forward_padding():
 def test_wide_row_buffers_start_on_a_cache_line(dt):
     """The tiles' vector loads and stores are aligned only if every buffer they stream
     starts on a 64-byte line (NumPy's large buffers start 16 bytes past one)."""
-    plan = ConvPlan(8, (16, 14, 14), 32, 3, 1, 1, dt)
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal(plan.x_shape).astype(dt)
-    w = rng.standard_normal(plan.w_shape).astype(dt)
-    plan.forward(x, w, np.zeros(32, dt))
-    plan.backward(rng.standard_normal(plan.z_shape).astype(dt), x, w)
+    plan = _laid_out(ConvPlan(8, (16, 14, 14), 32, 3, 1, 1, dt))
     for buf in (plan._xpad.buf, plan._fwd[0].out, plan._dw.dzw, plan._dx.dpad.buf, plan._dx.conv.out):
         assert buf.ctypes.data % 64 == 0 and buf.dtype == dt and buf.flags.c_contiguous
 
@@ -90,12 +90,7 @@ def test_wide_row_buffers_start_on_a_cache_line(dt):
 def test_dx_rows_share_their_zero_padding_where_that_saves_work():
     """Lenet's second layer (8×8 dz, 5×5 filters, no padding): the padded dz's rows are
     12 wide, not 16, the right padding of one row doubling as the left of the next."""
-    plan = ConvPlan(2, (8, 12, 12), 16, 5, 1, 0, np.float32)
-    rng = np.random.default_rng(2)
-    x = rng.standard_normal(plan.x_shape).astype(np.float32)
-    w = rng.standard_normal(plan.w_shape).astype(np.float32)
-    plan.forward(x, w, np.zeros(16, np.float32))
-    plan.backward(rng.standard_normal(plan.z_shape).astype(np.float32), x, w)
+    plan = _laid_out(ConvPlan(2, (8, 12, 12), 16, 5, 1, 0, np.float32))
     assert plan._dx.dpad.view.shape == (2, 16, 16, 12)
     assert plan._dx.conv.out.shape[2] == 12 * 12
 
