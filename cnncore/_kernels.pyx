@@ -458,14 +458,18 @@ cdef extern from "_pointwise.h" nogil:
                          Py_ssize_t Wo, float* z, float* y, int act)
     void cnn_act_plane_d(const double* src, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t Ho,
                          Py_ssize_t Wo, double* z, double* y, int act)
-    void cnn_grad_filter_f(const float* dy, const float* z, int act, float* dz, Py_ssize_t N,
-                           Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
+    void cnn_grad_filter_f(const float* dy, const float* z, const Py_ssize_t* zs, int act,
+                           Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
                            float* d1, const Py_ssize_t* s1, float* d2, const Py_ssize_t* s2,
-                           float* acc, float* db)
-    void cnn_grad_filter_d(const double* dy, const double* z, int act, double* dz, Py_ssize_t N,
-                           Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
+                           float* acc, float* tmp, float* db)
+    void cnn_grad_filter_d(const double* dy, const double* z, const Py_ssize_t* zs, int act,
+                           Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
                            double* d1, const Py_ssize_t* s1, double* d2, const Py_ssize_t* s2,
-                           double* acc, double* db)
+                           double* acc, double* tmp, double* db)
+    double cnn_softmax_xent_f(const float* z, const Py_ssize_t* labels, Py_ssize_t N, Py_ssize_t K,
+                              float* p, float* dz, Py_ssize_t* bad)
+    double cnn_softmax_xent_d(const double* z, const Py_ssize_t* labels, Py_ssize_t N, Py_ssize_t K,
+                              double* p, double* dz, Py_ssize_t* bad)
     void cnn_outer_f(const float* a, Py_ssize_t m, const float* b, Py_ssize_t n, float* out)
     void cnn_outer_d(const double* a, Py_ssize_t m, const double* b, Py_ssize_t n, double* out)
 
@@ -473,73 +477,83 @@ cdef extern from "_pointwise.h" nogil:
 cdef inline void _act_item(Py_ssize_t item, Py_ssize_t F, const real* src, const Py_ssize_t* ss,
                            Py_ssize_t Ho, Py_ssize_t Wo, real* z, real* y, int act) noexcept nogil:
     cdef Py_ssize_t n = item // F, f = item % F
+    cdef real* zp = NULL
+    if z != NULL:
+        zp = z + item * Ho * Wo
     if real is float:
-        cnn_act_plane_f(src + n * ss[0] + f * ss[1], ss[2], ss[3], Ho, Wo, z + item * Ho * Wo,
-                        y + item * Ho * Wo, act)
+        cnn_act_plane_f(src + n * ss[0] + f * ss[1], ss[2], ss[3], Ho, Wo, zp, y + item * Ho * Wo, act)
     else:
-        cnn_act_plane_d(src + n * ss[0] + f * ss[1], ss[2], ss[3], Ho, Wo, z + item * Ho * Wo,
-                        y + item * Ho * Wo, act)
+        cnn_act_plane_d(src + n * ss[0] + f * ss[1], ss[2], ss[3], Ho, Wo, zp, y + item * Ho * Wo, act)
+
+
+cdef inline void _strides(const Py_ssize_t* strides, Py_ssize_t itemsize, Py_ssize_t* out) noexcept nogil:
+    cdef int k
+    for k in range(4):
+        out[k] = strides[k] // itemsize
 
 
 def conv_activate(const real[:, :, :, :] src, real[:, :, :, ::1] z, real[:, :, :, ::1] y,
                   int act, int nthreads):
-    """``z = src`` (any strides: the wide-row outputs of a convolution) and ``y = f(z)``
-    (``y`` untouched for act 0). All three have the shape (N, F, Ho, Wo); items are
-    (sample, filter) planes."""
-    cdef Py_ssize_t N = z.shape[0], F = z.shape[1], Ho = z.shape[2], Wo = z.shape[3]
+    """``z = src`` (any strides: the wide-row outputs of a convolution; ``z`` may be None,
+    then nothing is copied) and ``y = f(src)`` (``y`` untouched for act 0). All have the
+    shape (N, F, Ho, Wo); items are (sample, filter) planes."""
+    cdef Py_ssize_t N = y.shape[0], F = y.shape[1], Ho = y.shape[2], Wo = y.shape[3]
     cdef Py_ssize_t ss[4]
-    cdef Py_ssize_t item, k
-    for k in range(4):
-        ss[k] = src.strides[k] // <Py_ssize_t> sizeof(real)
+    cdef real* zp = NULL
+    cdef Py_ssize_t item
+    _strides(&src.strides[0], sizeof(real), ss)
+    if z is not None:
+        zp = &z[0, 0, 0, 0]
     if nthreads == 1:
         with nogil:
             for item in range(N * F):
-                _act_item(item, F, &src[0, 0, 0, 0], ss, Ho, Wo, &z[0, 0, 0, 0], &y[0, 0, 0, 0], act)
+                _act_item(item, F, &src[0, 0, 0, 0], ss, Ho, Wo, zp, &y[0, 0, 0, 0], act)
         return
     for item in prange(N * F, nogil=True, num_threads=nthreads, schedule="guided"):
-        _act_item(item, F, &src[0, 0, 0, 0], ss, Ho, Wo, &z[0, 0, 0, 0], &y[0, 0, 0, 0], act)
+        _act_item(item, F, &src[0, 0, 0, 0], ss, Ho, Wo, zp, &y[0, 0, 0, 0], act)
 
 
-cdef inline void _grad_filter(const real* dy, const real* z, int act, real* dz, Py_ssize_t N,
-                              Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
+cdef inline void _grad_filter(const real* dy, const real* z, const Py_ssize_t* zs, int act,
+                              Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
                               real* d1, const Py_ssize_t* s1, real* d2, const Py_ssize_t* s2,
-                              real* acc, real* db) noexcept nogil:
+                              real* acc, real* tmp, real* db) noexcept nogil:
+    cdef Py_ssize_t P = Ho * Wo
     if real is float:
-        cnn_grad_filter_f(dy, z, act, dz, N, F, Ho, Wo, f, d1, s1, d2, s2, acc + f * Ho * Wo, db)
+        cnn_grad_filter_f(dy, z, zs, act, N, F, Ho, Wo, f, d1, s1, d2, s2, acc + f * P, tmp + f * P, db)
     else:
-        cnn_grad_filter_d(dy, z, act, dz, N, F, Ho, Wo, f, d1, s1, d2, s2, acc + f * Ho * Wo, db)
+        cnn_grad_filter_d(dy, z, zs, act, N, F, Ho, Wo, f, d1, s1, d2, s2, acc + f * P, tmp + f * P, db)
 
 
-def conv_grad_prologue(const real[:, :, :, ::1] dy, const real[:, :, :, ::1] z, int act,
-                       real[:, :, :, ::1] dz, real[:, :, :, :] d1, real[:, :, :, :] d2,
-                       real[:, ::1] acc, real[::1] db, int nthreads):
-    """``dz = dy ⊙ f′(z)`` (act 0: ``dz`` is ``dy``, and ``z``, ``dz`` are not read or
-    written), copied into ``d1`` and ``d2`` (views of shape (N, F, Ho, Wo) with any strides,
-    or None), and ``db(f) = Σ dz(·, f, ·, ·)``. ``acc`` (F, Ho·Wo) is scratch. Items are
-    filters; each owns its dz planes and its db, so the sums run in one order."""
+def conv_grad_prologue(const real[:, :, :, ::1] dy, const real[:, :, :, :] z, int act,
+                       real[:, :, :, :] d1, real[:, :, :, :] d2, real[:, ::1] acc, real[:, ::1] tmp,
+                       real[::1] db, int nthreads):
+    """``dz = dy ⊙ f′(z)`` (act 0: ``dz`` is ``dy`` and ``z`` is not read; ``z`` may have any
+    strides) written into ``d1`` and ``d2`` (views of shape (N, F, Ho, Wo) with any strides,
+    or None), and ``db(f) = Σ dz(·, f, ·, ·)``. ``acc`` and ``tmp`` (F, Ho·Wo) are scratch.
+    Items are filters; each owns its dz planes and its db, so the sums run in one order."""
     cdef Py_ssize_t N = dy.shape[0], F = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
+    cdef Py_ssize_t zs[4]
     cdef Py_ssize_t s1[4]
     cdef Py_ssize_t s2[4]
     cdef real* p1 = NULL
     cdef real* p2 = NULL
-    cdef Py_ssize_t f, k
+    cdef Py_ssize_t f
+    _strides(&z.strides[0], sizeof(real), zs)
     if d1 is not None:
         p1 = &d1[0, 0, 0, 0]
-        for k in range(4):
-            s1[k] = d1.strides[k] // <Py_ssize_t> sizeof(real)
+        _strides(&d1.strides[0], sizeof(real), s1)
     if d2 is not None:
         p2 = &d2[0, 0, 0, 0]
-        for k in range(4):
-            s2[k] = d2.strides[k] // <Py_ssize_t> sizeof(real)
+        _strides(&d2.strides[0], sizeof(real), s2)
     if nthreads == 1:
         with nogil:
             for f in range(F):
-                _grad_filter(&dy[0, 0, 0, 0], &z[0, 0, 0, 0], act, &dz[0, 0, 0, 0], N, F, Ho, Wo, f,
-                             p1, s1, p2, s2, &acc[0, 0], &db[0])
+                _grad_filter(&dy[0, 0, 0, 0], &z[0, 0, 0, 0], zs, act, N, F, Ho, Wo, f,
+                             p1, s1, p2, s2, &acc[0, 0], &tmp[0, 0], &db[0])
         return
     for f in prange(F, nogil=True, num_threads=nthreads, schedule="guided"):
-        _grad_filter(&dy[0, 0, 0, 0], &z[0, 0, 0, 0], act, &dz[0, 0, 0, 0], N, F, Ho, Wo, f,
-                     p1, s1, p2, s2, &acc[0, 0], &db[0])
+        _grad_filter(&dy[0, 0, 0, 0], &z[0, 0, 0, 0], zs, act, N, F, Ho, Wo, f,
+                     p1, s1, p2, s2, &acc[0, 0], &tmp[0, 0], &db[0])
 
 
 cdef inline void _unpool_item(const real* dy, const long long* argmax, real* dx, Py_ssize_t H,
@@ -568,6 +582,20 @@ def maxpool2x2_backward(const real[:, :, :, ::1] dy, const long long[:, :, :, ::
     for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
         _unpool_item(&dy[0, 0, 0, 0] + item * Ho * Wo, &argmax[0, 0, 0, 0] + item * Ho * Wo,
                      &dx[0, 0, 0, 0] + item * H * W, H, W, Ho, Wo, (N * C - item) * Ho * Wo)
+
+
+def softmax_xent(const real[:, ::1] z, const Py_ssize_t[::1] labels, real[:, ::1] p,
+                 real[:, ::1] dz):
+    """``(Σ_n log p(n, label_n), bad)`` with ``p = softmax(z)`` and ``dz = (p − onehot) / N``
+    written for every row whose label lies in 0..K−1; ``bad`` counts the other rows."""
+    cdef Py_ssize_t N = z.shape[0], K = z.shape[1], bad = 0
+    cdef double s
+    with nogil:
+        if real is float:
+            s = cnn_softmax_xent_f(&z[0, 0], &labels[0], N, K, &p[0, 0], &dz[0, 0], &bad)
+        else:
+            s = cnn_softmax_xent_d(&z[0, 0], &labels[0], N, K, &p[0, 0], &dz[0, 0], &bad)
+    return s, bad
 
 
 def outer(const real[::1] a, const real[::1] b, real[:, ::1] out):

@@ -9,19 +9,23 @@
  * the forward ReLU, -0 becomes +0), so a layer gives the same numbers whether
  * its plan or NumPy applied the activation.
  *
- * cnn_act_plane_<t>:    one (sample, filter) plane: z = src (rows sy apart,
- *                       columns sx apart), y = f(z) (y unused for NONE).
- * cnn_grad_filter_<t>:  one filter f over the whole batch: dz = dy * f'(z),
- *                       dz copied to up to two strided destinations (the
- *                       layouts the dw and dx loops read), and db[f] = the sum
- *                       over positions p (in order) of the sums over samples n
- *                       (in order) of dz, the inner sums kept in acc[Ho*Wo]:
- *                       one order whatever the thread count.
+ * cnn_act_plane_<t>:    one (sample, filter) plane of src (rows sy apart, columns
+ *                       sx apart): z = src unless z is NULL, y = f(src) (y
+ *                       unused for NONE).
+ * cnn_grad_filter_<t>:  one filter f over the whole batch: dz = dy * f'(z) (z
+ *                       with strides zs; for NONE dz is dy), copied to up to two
+ *                       strided destinations (the layouts the dw and dx loops
+ *                       read), and db[f] = the sum over positions p (in order)
+ *                       of the sums over samples n (in order) of dz, the inner
+ *                       sums kept in acc[Ho*Wo]: one order whatever the thread
+ *                       count. tmp[Ho*Wo] holds one plane of dz at a time.
+ * cnn_softmax_xent_<t>: softmax cross-entropy of a batch of logits in one pass.
  * cnn_outer_<t>:        out[i][j] = a[i] * b[j].
  */
 #ifndef CNNCORE_POINTWISE_H
 #define CNNCORE_POINTWISE_H
 
+#include <math.h>
 #include <stddef.h>
 
 #define CNN_ACT_NONE 0
@@ -40,14 +44,58 @@
 #pragma GCC optimize("no-tree-loop-distribute-patterns")
 #endif
 
+/* With AVX-512 a short row is whole vectors with a masked last one, instead of a
+   vector loop that rows of 7 to 28 elements mostly skip and a scalar remainder. */
+#if defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define CNN_PW_MASKED 1
+#endif
+
 #define CNN_PW_T float
 #define CNN_PW_NAME(name) name##_f
+#define CNN_PW_EXP expf
+#define CNN_PW_LOG logf
+#ifdef CNN_PW_MASKED
+#define CNN_PW_LN 16
+#define CNN_PW_VEC __m512
+#define CNN_PW_LOAD(m, p) _mm512_maskz_loadu_ps((__mmask16)(m), p)
+#define CNN_PW_STORE(p, m, v) _mm512_mask_storeu_ps(p, (__mmask16)(m), v)
+#define CNN_PW_GT0(v) _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ)
+#define CNN_PW_LE0(v) _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LE_OQ)
+#define CNN_PW_ONES(m) _mm512_maskz_mov_ps((__mmask16)(m), _mm512_set1_ps(1.0f))
+#define CNN_PW_ZERO_AT(v, m) _mm512_mask_mov_ps(v, (__mmask16)(m), _mm512_setzero_ps())
+#define CNN_PW_MUL(a, b) _mm512_mul_ps(a, b)
+#endif
 #include "_pointwise_impl.h"
 #undef CNN_PW_T
 #undef CNN_PW_NAME
 
+#undef CNN_PW_EXP
+#undef CNN_PW_LOG
 #define CNN_PW_T double
 #define CNN_PW_NAME(name) name##_d
+#define CNN_PW_EXP exp
+#define CNN_PW_LOG log
+#ifdef CNN_PW_MASKED
+#undef CNN_PW_LN
+#undef CNN_PW_VEC
+#undef CNN_PW_LOAD
+#undef CNN_PW_STORE
+#undef CNN_PW_GT0
+#undef CNN_PW_LE0
+#undef CNN_PW_ONES
+#undef CNN_PW_ZERO_AT
+#define CNN_PW_LN 8
+#define CNN_PW_VEC __m512d
+#define CNN_PW_LOAD(m, p) _mm512_maskz_loadu_pd((__mmask8)(m), p)
+#define CNN_PW_STORE(p, m, v) _mm512_mask_storeu_pd(p, (__mmask8)(m), v)
+#define CNN_PW_GT0(v) _mm512_cmp_pd_mask(v, _mm512_setzero_pd(), _CMP_GT_OQ)
+#define CNN_PW_LE0(v) _mm512_cmp_pd_mask(v, _mm512_setzero_pd(), _CMP_LE_OQ)
+#define CNN_PW_ONES(m) _mm512_maskz_mov_pd((__mmask8)(m), _mm512_set1_pd(1.0))
+#define CNN_PW_ZERO_AT(v, m) _mm512_mask_mov_pd(v, (__mmask8)(m), _mm512_setzero_pd())
+#undef CNN_PW_MUL
+#define CNN_PW_MUL(a, b) _mm512_mul_pd(a, b)
+#endif
 #include "_pointwise_impl.h"
 #undef CNN_PW_T
 #undef CNN_PW_NAME

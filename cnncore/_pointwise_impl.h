@@ -1,5 +1,10 @@
 /* Included twice by _pointwise.h, once per element type (CNN_PW_T). */
 
+#ifdef CNN_PW_MASKED
+/* the lanes of a row's next vector that hold elements, `left` of them still to go */
+#define CNN_PW_ROW_MASK(left) ((left) >= CNN_PW_LN ? (1u << CNN_PW_LN) - 1 : (1u << (left)) - 1)
+#endif
+
 /* d[c * ds] = s[c * ss] for c < n: rows here are short (4 to 28 elements), so
    the contiguous case moves 32 bytes at a time and never calls memcpy. */
 static inline void CNN_PW_NAME(cnn_copy_row)(const CNN_PW_T *CNN_PW_RESTRICT s, ptrdiff_t ss,
@@ -11,6 +16,13 @@ static inline void CNN_PW_NAME(cnn_copy_row)(const CNN_PW_T *CNN_PW_RESTRICT s, 
             d[c * ds] = s[c * ss];
         return;
     }
+#ifdef CNN_PW_MASKED
+    for (; c < n; c += CNN_PW_LN) {
+        const unsigned m = CNN_PW_ROW_MASK(n - c);
+        CNN_PW_STORE(d + c, m, CNN_PW_LOAD(m, s + c));
+    }
+    return;
+#endif
 #ifdef CNN_PW_VECTORS
     typedef CNN_PW_T chunk __attribute__((vector_size(32), aligned(sizeof(CNN_PW_T)), may_alias));
     enum { L = 32 / sizeof(CNN_PW_T) };
@@ -21,35 +33,91 @@ static inline void CNN_PW_NAME(cnn_copy_row)(const CNN_PW_T *CNN_PW_RESTRICT s, 
         d[c] = s[c];
 }
 
+static inline void CNN_PW_NAME(cnn_relu_row)(const CNN_PW_T *CNN_PW_RESTRICT s, ptrdiff_t ss,
+                                             CNN_PW_T *CNN_PW_RESTRICT y, ptrdiff_t n)
+{
+#ifdef CNN_PW_MASKED
+    if (ss == 1) {
+        for (ptrdiff_t c = 0; c < n; c += CNN_PW_LN) {
+            const unsigned m = CNN_PW_ROW_MASK(n - c);
+            const CNN_PW_VEC v = CNN_PW_LOAD(m, s + c);
+            CNN_PW_STORE(y + c, m, CNN_PW_ZERO_AT(v, CNN_PW_LE0(v)));
+        }
+        return;
+    }
+#endif
+    if (ss == 1)
+        for (ptrdiff_t c = 0; c < n; c++)
+            y[c] = s[c] <= 0 ? (CNN_PW_T)0 : s[c];
+    else
+        for (ptrdiff_t c = 0; c < n; c++)
+            y[c] = s[c * ss] <= 0 ? (CNN_PW_T)0 : s[c * ss];
+}
+
 static inline void CNN_PW_NAME(cnn_act_plane)(const CNN_PW_T *src, ptrdiff_t sy, ptrdiff_t sx,
                                               ptrdiff_t Ho, ptrdiff_t Wo, CNN_PW_T *CNN_PW_RESTRICT z,
                                               CNN_PW_T *CNN_PW_RESTRICT y, int act)
 {
-    for (ptrdiff_t r = 0; r < Ho; r++)
-        CNN_PW_NAME(cnn_copy_row)(src + r * sy, sx, z + r * Wo, 1, Wo);
-    if (act == CNN_ACT_RELU)
-        for (ptrdiff_t i = 0; i < Ho * Wo; i++)
-            y[i] = z[i] <= 0 ? (CNN_PW_T)0 : z[i];
+    for (ptrdiff_t r = 0; r < Ho; r++) {
+        if (z)
+            CNN_PW_NAME(cnn_copy_row)(src + r * sy, sx, z + r * Wo, 1, Wo);
+        if (act == CNN_ACT_RELU)
+            CNN_PW_NAME(cnn_relu_row)(src + r * sy, sx, y + r * Wo, Wo);
+    }
+}
+
+/* dz = dy * f'(z) for one (sample, filter) plane into the contiguous plane dz;
+   z has rows zy and columns zx apart. */
+static inline void CNN_PW_NAME(cnn_slope_plane)(const CNN_PW_T *CNN_PW_RESTRICT dy, const CNN_PW_T *z,
+                                                ptrdiff_t zy, ptrdiff_t zx, ptrdiff_t Ho, ptrdiff_t Wo,
+                                                CNN_PW_T *CNN_PW_RESTRICT dz)
+{
+    for (ptrdiff_t r = 0; r < Ho; r++) {
+        const CNN_PW_T *CNN_PW_RESTRICT g = dy + r * Wo;
+        const CNN_PW_T *CNN_PW_RESTRICT zr = z + r * zy;
+        CNN_PW_T *CNN_PW_RESTRICT d = dz + r * Wo;
+#ifdef CNN_PW_MASKED
+        if (zx == 1) {
+            for (ptrdiff_t c = 0; c < Wo; c += CNN_PW_LN) {
+                const unsigned m = CNN_PW_ROW_MASK(Wo - c);
+                const CNN_PW_VEC slope = CNN_PW_ONES(CNN_PW_GT0(CNN_PW_LOAD(m, zr + c)));
+                CNN_PW_STORE(d + c, m, CNN_PW_MUL(CNN_PW_LOAD(m, g + c), slope));
+            }
+            continue;
+        }
+#endif
+        if (zx == 1)
+            for (ptrdiff_t c = 0; c < Wo; c++)
+                d[c] = g[c] * (CNN_PW_T)(zr[c] > 0);
+        else
+            for (ptrdiff_t c = 0; c < Wo; c++)
+                d[c] = g[c] * (CNN_PW_T)(zr[c * zx] > 0);
+    }
 }
 
 static inline void CNN_PW_NAME(cnn_grad_filter)(
-        const CNN_PW_T *dy, const CNN_PW_T *z, int act, CNN_PW_T *dz, ptrdiff_t N, ptrdiff_t F,
+        const CNN_PW_T *dy, const CNN_PW_T *z, const ptrdiff_t *zs, int act, ptrdiff_t N, ptrdiff_t F,
         ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t f, CNN_PW_T *d1, const ptrdiff_t *s1, CNN_PW_T *d2,
-        const ptrdiff_t *s2, CNN_PW_T *CNN_PW_RESTRICT acc, CNN_PW_T *db)
+        const ptrdiff_t *s2, CNN_PW_T *CNN_PW_RESTRICT acc, CNN_PW_T *CNN_PW_RESTRICT tmp, CNN_PW_T *db)
 {
     const ptrdiff_t P = Ho * Wo;
     for (ptrdiff_t i = 0; i < P; i++)
         acc[i] = 0;
     for (ptrdiff_t n = 0; n < N; n++) {
-        const ptrdiff_t o = (n * F + f) * P;
-        const CNN_PW_T *CNN_PW_RESTRICT g = dy + o;
-        const CNN_PW_T *plane = g;
+        const CNN_PW_T *plane = dy + (n * F + f) * P;
+#if defined(__GNUC__) || defined(__clang__)
+        if (n + 1 < N) {   /* the next sample's planes are F planes away: fetch them early */
+            const char *next = (const char *)(plane + F * P);
+            for (ptrdiff_t b = 0; b < P * (ptrdiff_t)sizeof(CNN_PW_T); b += 64)
+                __builtin_prefetch(next + b);
+            if (act == CNN_ACT_RELU)
+                for (ptrdiff_t r = 0; r < Ho; r++)
+                    __builtin_prefetch(z + (n + 1) * zs[0] + f * zs[1] + r * zs[2]);
+        }
+#endif
         if (act == CNN_ACT_RELU) {
-            const CNN_PW_T *CNN_PW_RESTRICT zp = z + o;
-            CNN_PW_T *CNN_PW_RESTRICT dp = dz + o;
-            for (ptrdiff_t i = 0; i < P; i++)
-                dp[i] = g[i] * (CNN_PW_T)(zp[i] > 0);
-            plane = dp;
+            CNN_PW_NAME(cnn_slope_plane)(plane, z + n * zs[0] + f * zs[1], zs[2], zs[3], Ho, Wo, tmp);
+            plane = tmp;
         }
         for (ptrdiff_t i = 0; i < P; i++)
             acc[i] += plane[i];
@@ -68,6 +136,39 @@ static inline void CNN_PW_NAME(cnn_grad_filter)(
     db[f] = s;
 }
 
+/* Softmax cross-entropy of N rows of K logits, as cnncore.network.softmax_cross_entropy
+   defines it: p = softmax(z) (shifted by the row's maximum; a NaN in a row makes the
+   row NaN), dz = (p - onehot) / N, and the returned sum over rows of
+   log p[label] (in double). *bad counts labels outside 0..K-1 (their rows are left). */
+static inline double CNN_PW_NAME(cnn_softmax_xent)(const CNN_PW_T *z, const ptrdiff_t *labels,
+                                                   ptrdiff_t N, ptrdiff_t K, CNN_PW_T *p,
+                                                   CNN_PW_T *dz, ptrdiff_t *bad)
+{
+    double sum = 0;
+    for (ptrdiff_t n = 0; n < N; n++) {
+        const CNN_PW_T *zr = z + n * K;
+        CNN_PW_T *pr = p + n * K, *dr = dz + n * K;
+        const ptrdiff_t label = labels[n];
+        if (label < 0 || label >= K) {
+            *bad += 1;
+            continue;
+        }
+        CNN_PW_T m = zr[0], total = 0;
+        for (ptrdiff_t k = 1; k < K; k++)
+            m = (zr[k] > m || zr[k] != zr[k]) && m == m ? zr[k] : m;
+        for (ptrdiff_t k = 0; k < K; k++) {
+            pr[k] = CNN_PW_EXP(zr[k] - m);
+            total += pr[k];
+        }
+        sum += (double)((zr[label] - m) - CNN_PW_LOG(total));
+        for (ptrdiff_t k = 0; k < K; k++) {
+            pr[k] = pr[k] / total;
+            dr[k] = (k == label ? pr[k] - 1 : pr[k]) / (CNN_PW_T)N;
+        }
+    }
+    return sum;
+}
+
 static inline void CNN_PW_NAME(cnn_outer)(const CNN_PW_T *a, ptrdiff_t m,
                                           const CNN_PW_T *CNN_PW_RESTRICT b, ptrdiff_t n,
                                           CNN_PW_T *CNN_PW_RESTRICT out)
@@ -79,3 +180,7 @@ static inline void CNN_PW_NAME(cnn_outer)(const CNN_PW_T *a, ptrdiff_t m,
             o[j] = ai * b[j];
     }
 }
+
+#ifdef CNN_PW_MASKED
+#undef CNN_PW_ROW_MASK
+#endif

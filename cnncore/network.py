@@ -16,6 +16,7 @@ import copy
 
 import numpy as np
 
+from ._dispatch import _kernels
 from .architecture import DIGIT_CLASSES, NUM_CLASSES, infer_shapes, parse_architecture
 from .layers import Layer, build_layer
 from .tracekeys import layer_key
@@ -41,22 +42,23 @@ def softmax_cross_entropy(z: np.ndarray, labels: np.ndarray):
 
     ``loss = mean_n(−log p(n, label_n))`` as a Python float (computed through
     log-sum-exp, so a huge logit gives a large finite loss, not inf);
-    ``p = softmax(z)``; ``dz = (p − onehot) / N``.
+    ``p = softmax(z)``; ``dz = (p − onehot) / N``. One compiled pass over the
+    logits (``IndexError`` for a label outside ``0..K−1``).
     """
     N, K = z.shape
-    # (the ufuncs' own reductions and take/put instead of np.max, np.sum, np.mean and
-    # fancy indexing, whose Python layers cost more than the arithmetic at batch 1)
-    at_label = np.arange(N) * K + labels          # flat index of each row's label
-    s = z - np.maximum.reduce(z, axis=1, keepdims=True)
-    e = np.exp(s)
-    total = np.add.reduce(e, axis=1, keepdims=True)
-    logp_label = s.take(at_label) - np.log(total[:, 0])
-    loss = -float(np.add.reduce(logp_label, dtype=np.float64)) / N     # the mean, in float64
-    p = e / total
-    dz = p.copy()
-    dz.put(at_label, dz.take(at_label) - 1)
-    dz /= N
-    return loss, p, dz
+    if z.dtype not in (np.float32, np.float64) or N == 0:
+        z = np.asarray(z, dtype=np.float64 if z.dtype.itemsize > 4 else np.float32)
+    z = np.ascontiguousarray(z)
+    labels = np.ascontiguousarray(labels, dtype=np.intp)
+    if labels.shape != (N,):
+        raise ValueError(f"labels must have shape ({N},), got {labels.shape}")
+    p, dz = np.empty_like(z), np.empty_like(z)
+    if N == 0:
+        return float("nan"), p, dz
+    total, bad = _kernels.softmax_xent(z, labels, p, dz)
+    if bad:
+        raise IndexError(f"{bad} labels lie outside 0..{K - 1}")
+    return -total / N, p, dz
 
 
 class Network:

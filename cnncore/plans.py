@@ -21,6 +21,9 @@ Rules for callers:
   returned, ``backward`` what the last ``backward`` returned (so ``z`` from a
   forward pass is still there after the backward pass of the same step).
   Copy what you keep longer.
+* ``backward`` given the very array the last ``forward`` read takes ``x`` as
+  ``forward`` copied it (change it in between and pass a copy to have the new
+  values read).
 * One thread at a time per plan. Code that may run while another thread uses
   a plan (``Network.predict``, ``forward(keep=False)``) calls the checked
   functions, which build a plan of their own with fresh buffers.
@@ -270,8 +273,11 @@ class ConvPlan:
         self._fwd_work = N * F * Ho * Wo * C * KH * KW * SH * SW
         self._bwd_work = N * F * self._hd_wd[0] * self._hd_wd[1] * C * KH * KW
         self._xpad = self._fwd = self._dw = self._dx = None       # laid out on first use
-        self._y = self._dz = None                                  # made by _own on first use
-        self._acc = np.empty((F, Ho * Wo), dtype=self.dtype)       # db's sums over the batch, per position
+        self._x_in = None                                          # the x the last forward copied
+        self._y = None                                             # made by _own on first use
+        # scratch of the gradient pass: db's sums over the batch per position, one plane of dz
+        self._acc = np.empty((F, Ho * Wo), dtype=self.dtype)
+        self._tmp = np.empty((F, Ho * Wo), dtype=self.dtype)
 
     def _input(self) -> _Padded:
         """The zero-padded input, shared by the forward pass and the filter gradient."""
@@ -297,7 +303,8 @@ class ConvPlan:
     def forward_activated(self, x, w, b, act: int):
         """``(z, y)``: :meth:`forward`'s ``z`` and ``y = f(z)``, made in one pass from the
         loops' outputs; ``act`` is an activation's ``kernel`` code (:mod:`cnncore.activations`).
-        ``y`` is ``z`` itself for code 0 (no activation)."""
+        With an activation ``z`` is a view of the loops' own outputs (not C-contiguous,
+        nothing copied); for code 0 (no activation) ``y`` is ``z`` itself, contiguous."""
         return self._forward(x, w, b, act)
 
     def _forward(self, x, w, b, act):
@@ -307,11 +314,15 @@ class ConvPlan:
         _expect(b, self.z_shape[1:2], dt, "b")
         conv, picked, z = self._fwd or self._forward_parts()
         self._xpad.inner[...] = x
+        self._x_in = x
         nt = threads_for(self._fwd_work)
         conv.run(w.reshape(self.w_shape[0], self._taps), b, nt)
-        y = z if act == 0 else self._own("_y")
-        _kernels.conv_activate(picked, z, y, act, nt)
-        return z, y
+        if act == 0:
+            _kernels.conv_activate(picked, z, z, 0, nt)
+            return z, z
+        y = self._own("_y")
+        _kernels.conv_activate(picked, None, y, act, nt)
+        return picked, y
 
     def _own(self, name):
         """The plan's own ``z``-shaped buffer ``name`` (made on first use)."""
@@ -332,7 +343,9 @@ class ConvPlan:
     def backward_activated(self, dy, z, act, x, w, need_dx=True, dw=None, db=None):
         """``(dz, dx or None, dw, db)`` from the gradient ``dy`` of ``y = f(z)``: ``dz = dy ⊙ f′(z)``
         is formed in the pass that lays it out for the ``dw`` and ``dx`` loops and sums ``db``
-        (``act`` as in :meth:`forward_activated`; for code 0, ``dz`` is ``dy``)."""
+        (``act`` as in :meth:`forward_activated`; ``z`` may have any strides). With an
+        activation ``dz`` is a view of the ``dw`` loop's input (not C-contiguous); for
+        code 0 it is ``dy``."""
         _expect(dy, self.z_shape, self.dtype, "dy")
         _expect(z, self.z_shape, self.dtype, "z")
         return self._backward(dy, z, act, x, w, need_dx, dw, db)
@@ -345,12 +358,12 @@ class ConvPlan:
         dw = parts.dw if dw is None else _out(dw, self.w_shape, dt, "dw")
         db = parts.db if db is None else _out(db, self.z_shape[1:2], dt, "db")
         nt = threads_for(self._bwd_work)
-        dz = self._own("_dz") if act else dy
         dx_parts = (self._dx or self._input_grad_parts()) if need_dx else None
-        # dz, and dz copied to where the dw and dx loops read it, and db: one pass
-        _kernels.conv_grad_prologue(dy, z, act, dz, self._dz_target(parts.dz_into),
+        # dz, written where the dw and dx loops read it, and db: one pass
+        _kernels.conv_grad_prologue(dy, z, act, self._dz_target(parts.dz_into),
                                     self._dz_target(dx_parts.dpad.inner) if need_dx else None,
-                                    self._acc, db, nt)
+                                    self._acc, self._tmp, db, nt)
+        dz = parts.dz_into if act else dy
         self._filter_grad(parts, dz, x, dw, nt)
         dx = self._input_grad(dz, w, nt) if need_dx else None
         return dz, dx, dw, db
@@ -372,7 +385,8 @@ class ConvPlan:
         """dw: the padded input correlated with the dilated dz, laid out in wide rows
         (``dz`` is already in ``parts.dz_into``)."""
         xpad = self._input()
-        xpad.inner[...] = x
+        if x is not self._x_in:       # (the forward pass left this x in the padded buffer)
+            xpad.inner[...] = x
         N, C, Hp, Wp = xpad.view.shape
         F, _, KH, KW = self.w_shape
         dwt = dw.reshape(F, self._taps) if parts.dwt is None else parts.dwt

@@ -190,3 +190,25 @@ def test_network_maps_copies_the_filters_and_the_sample_maps_without_qt():
     snap.flat_params[:] = 0                     # a copy: the network keeps its weights
     assert np.any(net.flat_params != 0)
     assert set(network_maps(net)[1]) == {f"L{conv[0].index}.W"}
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_softmax_cross_entropy_pass_matches_the_formulas(dt, rng):
+    """The compiled pass against NumPy's formulas, row by row, at batch 1 and 64; a label
+    outside the classes is an IndexError, never a read out of bounds."""
+    for n in (1, 64):
+        z = (rng.standard_normal((n, 10)) * 5).astype(dt)
+        labels = rng.integers(0, 10, n)
+        loss, p, dz = softmax_cross_entropy(z, labels)
+        e = np.exp(z.astype(np.float64) - z.max(axis=1, keepdims=True))
+        want_p = e / e.sum(axis=1, keepdims=True)
+        tol = dict(rtol=1e-5, atol=1e-7) if dt == np.float32 else dict(rtol=1e-12, atol=1e-15)
+        assert p.dtype == dt and dz.dtype == dt
+        np.testing.assert_allclose(p, want_p, **tol)
+        np.testing.assert_allclose(dz, (want_p - np.eye(10)[labels]) / n, **tol)
+        want_loss = -np.log(want_p[np.arange(n), labels]).mean()     # (float32 rounds log near 1)
+        assert loss == pytest.approx(want_loss, rel=1e-5, abs=1e-6 if dt == np.float32 else 1e-13)
+    with pytest.raises(IndexError):
+        softmax_cross_entropy(z, np.full(64, 10))
+    with pytest.raises(IndexError):
+        softmax_cross_entropy(z, np.full(64, -1))

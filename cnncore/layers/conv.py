@@ -150,7 +150,7 @@ class Conv(Weighted):
 
     def backward(self, dy, need_dx=True):
         code = activations.get(self.activation).kernel
-        plan = self._plan_for(dy, self.x, self.z) if code is not None else None
+        plan = self._plan_for(dy, self.x) if code is not None and self.z.dtype == self.dtype else None
         if plan is not None:     # dz formed in the pass that lays it out for the loops
             self.dy = dy
             self.dz, self.dx, self.dW, self.db = plan.backward_activated(dy, self.z, code, self.x, self.W,
