@@ -50,14 +50,16 @@ cdef extern from "_microkernels.h" nogil:
     void cnn_dw_taps_d(const double* x, Py_ssize_t N, Py_ssize_t ss, Py_ssize_t plane,
                        const double* g, Py_ssize_t gs, Py_ssize_t Lr, const Py_ssize_t* off,
                        Py_ssize_t T, double* dw, Py_ssize_t dw_stride)
-    void cnn_maxpool2x2_plane_f(const float* x, float* y, long long* argmax, Py_ssize_t W,
-                                Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail)
-    void cnn_maxpool2x2_plane_d(const double* x, double* y, long long* argmax, Py_ssize_t W,
-                                Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail)
-    void cnn_unpool2x2_plane_f(const float* dy, const long long* argmax, float* dx, Py_ssize_t H,
-                               Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t dy_avail)
-    void cnn_unpool2x2_plane_d(const double* dy, const long long* argmax, double* dx, Py_ssize_t H,
-                               Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t dy_avail)
+    void cnn_maxpool2x2_plane_f(const float* x, float* y, long long* argmax, unsigned char* codes,
+                                Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail)
+    void cnn_maxpool2x2_plane_d(const double* x, double* y, long long* argmax, unsigned char* codes,
+                                Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail)
+    void cnn_unpool2x2_plane_f(const float* dy, const long long* argmax, const unsigned char* codes,
+                               float* dx, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
+                               Py_ssize_t dy_avail)
+    void cnn_unpool2x2_plane_d(const double* dy, const long long* argmax, const unsigned char* codes,
+                               double* dx, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
+                               Py_ssize_t dy_avail)
 
 
 cdef inline void _wide_block(const real* x0, const Py_ssize_t* off, Py_ssize_t T,
@@ -190,14 +192,34 @@ cdef inline bint _wins(real v, real best) noexcept nogil:
     return (v > best) | ((v != v) & (best == best))
 
 
-cdef inline void _maxpool_2x2_plane(const real* x, real* y, long long* argmax, Py_ssize_t W,
-                                    Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail) noexcept nogil:
-    """The common 2×2, stride-2 case (a branch-free vector tile in C); ``x_avail`` elements
-    from ``x`` on may be read."""
+cdef inline void _maxpool_2x2_plane(const real* x, real* y, long long* argmax, unsigned char* codes,
+                                    Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
+                                    Py_ssize_t x_avail) noexcept nogil:
+    """The common 2×2, stride-2 case (a branch-free vector tile in C), writing ``argmax`` or
+    (``argmax`` NULL) window codes; ``x_avail`` elements from ``x`` on may be read."""
     if real is float:
-        cnn_maxpool2x2_plane_f(x, y, argmax, W, Ho, Wo, x_avail)
+        cnn_maxpool2x2_plane_f(x, y, argmax, codes, W, Ho, Wo, x_avail)
     else:
-        cnn_maxpool2x2_plane_d(x, y, argmax, W, Ho, Wo, x_avail)
+        cnn_maxpool2x2_plane_d(x, y, argmax, codes, W, Ho, Wo, x_avail)
+
+
+def maxpool2x2_codes(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
+                     unsigned char[:, :, :, ::1] codes, int nthreads):
+    """2×2, stride-2 max pooling that records each winner as its place in its window,
+    0..3 in row-major order (``argmax = (2r + code // 2)·W + 2c + code % 2``), one byte
+    instead of eight. Items are (sample, channel) planes."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t Ho = y.shape[2], Wo = y.shape[3]
+    cdef Py_ssize_t item
+    if nthreads == 1:
+        with nogil:
+            for item in range(N * C):
+                _maxpool_2x2_plane(&x[0, 0, 0, 0] + item * H * W, &y[0, 0, 0, 0] + item * Ho * Wo, NULL,
+                                   &codes[0, 0, 0, 0] + item * Ho * Wo, W, Ho, Wo, (N * C - item) * H * W)
+        return
+    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
+        _maxpool_2x2_plane(&x[0, 0, 0, 0] + item * H * W, &y[0, 0, 0, 0] + item * Ho * Wo, NULL,
+                           &codes[0, 0, 0, 0] + item * Ho * Wo, W, Ho, Wo, (N * C - item) * H * W)
 
 
 def maxpool_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
@@ -234,7 +256,7 @@ cdef inline void _maxpool_plane(const real* x, real* y, long long* argmax, Py_ss
     cdef real v, best
     cdef bint take
     if KH == 2 and KW == 2 and SH == 2 and SW == 2:
-        _maxpool_2x2_plane(x, y, argmax, W, Ho, Wo, x_avail)
+        _maxpool_2x2_plane(x, y, argmax, NULL, W, Ho, Wo, x_avail)
         return
     for oy in range(Ho):
         r = oy * SH
@@ -556,32 +578,45 @@ def conv_grad_prologue(const real[:, :, :, ::1] dy, const real[:, :, :, :] z, in
                      p1, s1, p2, s2, &acc[0, 0], &tmp[0, 0], &db[0])
 
 
-cdef inline void _unpool_item(const real* dy, const long long* argmax, real* dx, Py_ssize_t H,
-                              Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
-                              Py_ssize_t dy_avail) noexcept nogil:
-    if real is float:
-        cnn_unpool2x2_plane_f(dy, argmax, dx, H, W, Ho, Wo, dy_avail)
+cdef inline void _unpool_item(Py_ssize_t item, const real* dy, const long long* argmax,
+                              const unsigned char* codes, real* dx, Py_ssize_t H, Py_ssize_t W,
+                              Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t dy_avail) noexcept nogil:
+    cdef Py_ssize_t q = item * Ho * Wo
+    cdef const long long* a = NULL
+    cdef const unsigned char* c = NULL
+    if argmax != NULL:
+        a = argmax + q
     else:
-        cnn_unpool2x2_plane_d(dy, argmax, dx, H, W, Ho, Wo, dy_avail)
+        c = codes + q
+    if real is float:
+        cnn_unpool2x2_plane_f(dy + q, a, c, dx + item * H * W, H, W, Ho, Wo, dy_avail - q)
+    else:
+        cnn_unpool2x2_plane_d(dy + q, a, c, dx + item * H * W, H, W, Ho, Wo, dy_avail - q)
 
 
 def maxpool2x2_backward(const real[:, :, :, ::1] dy, const long long[:, :, :, ::1] argmax,
-                        real[:, :, :, ::1] dx, int nthreads):
+                        const unsigned char[:, :, :, ::1] codes, real[:, :, :, ::1] dx,
+                        int nthreads):
     """``dx`` (any contents) = ``0 + dy`` at each window's winner and 0 elsewhere, for the
-    2×2, stride-2 windows, when every ``argmax`` lies in its own window (the ones
-    :func:`maxpool_forward` wrote). Items are (sample, channel) planes."""
+    2×2, stride-2 windows, the winners given as ``argmax`` (each in its own window, as
+    :func:`maxpool_forward` writes them) or, with ``argmax`` None, as the ``codes`` of
+    :func:`maxpool2x2_codes`. Items are (sample, channel) planes."""
     cdef Py_ssize_t N = dy.shape[0], C = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
     cdef Py_ssize_t H = dx.shape[2], W = dx.shape[3]
+    cdef const long long* a = NULL
+    cdef const unsigned char* c = NULL
     cdef Py_ssize_t item
+    if argmax is not None:
+        a = &argmax[0, 0, 0, 0]
+    else:
+        c = &codes[0, 0, 0, 0]
     if nthreads == 1:
         with nogil:
             for item in range(N * C):
-                _unpool_item(&dy[0, 0, 0, 0] + item * Ho * Wo, &argmax[0, 0, 0, 0] + item * Ho * Wo,
-                             &dx[0, 0, 0, 0] + item * H * W, H, W, Ho, Wo, (N * C - item) * Ho * Wo)
+                _unpool_item(item, &dy[0, 0, 0, 0], a, c, &dx[0, 0, 0, 0], H, W, Ho, Wo, N * C * Ho * Wo)
         return
     for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
-        _unpool_item(&dy[0, 0, 0, 0] + item * Ho * Wo, &argmax[0, 0, 0, 0] + item * Ho * Wo,
-                     &dx[0, 0, 0, 0] + item * H * W, H, W, Ho, Wo, (N * C - item) * Ho * Wo)
+        _unpool_item(item, &dy[0, 0, 0, 0], a, c, &dx[0, 0, 0, 0], H, W, Ho, Wo, N * C * Ho * Wo)
 
 
 def softmax_xent(const real[:, ::1] z, const Py_ssize_t[::1] labels, real[:, ::1] p,

@@ -232,7 +232,9 @@ static inline void CNN_SUFFIX(cnn_dw_taps)(
    greater, or when it is NaN and the current best is not: !(v <= best) is true
    for v > best and for a NaN on either side, and (best == best) rules out a
    NaN best. So ties go to the first member and a NaN wins its window, as
-   np.argmax does. argmax gets the flat index row*W + col of each winner.
+   np.argmax does. argmax gets the flat index row*W + col of each winner, or
+   (argmax NULL) codes gets its place in its window, 0..3 in row-major order,
+   an eighth of the bytes.
 
    The vector tile takes LANES outputs at once, branch-free: it loads 2*LANES
    inputs of each of the window's two rows, splits them into even and odd
@@ -244,7 +246,7 @@ static inline void CNN_SUFFIX(cnn_dw_taps)(
 #if defined(CNN_VECTORS) && defined(__GNUC__) && !defined(__clang__)
 #define LANES CNN_SUFFIX(CNN_LANES)
 CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_mp_tile)(
-        const CNN_REAL *r0, const CNN_REAL *r1, CNN_VEC *best, CNN_MASK *code, int W)
+        const CNN_REAL *r0, const CNN_REAL *r1, CNN_VEC *best, CNN_MASK *code)
 {
     CNN_MASK ev, od;
     for (int i = 0; i < LANES; i++) {
@@ -255,7 +257,7 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_mp_tile)(
     const CNN_VEC b0 = *(const CNN_VEC *)r1, b1 = *(const CNN_VEC *)(r1 + LANES);
     const CNN_VEC v[3] = {__builtin_shuffle(a0, a1, od), __builtin_shuffle(b0, b1, ev),
                           __builtin_shuffle(b0, b1, od)};
-    const CNN_MASK k[3] = {(CNN_MASK){0} + 1, (CNN_MASK){0} + W, (CNN_MASK){0} + (W + 1)};
+    const CNN_MASK k[3] = {(CNN_MASK){0} + 1, (CNN_MASK){0} + 2, (CNN_MASK){0} + 3};
     CNN_VEC m = __builtin_shuffle(a0, a1, ev);
     CNN_MASK c = (CNN_MASK){0};
     for (int t = 0; t < 3; t++) {
@@ -269,38 +271,48 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_mp_tile)(
 
 /* One tile of outputs o0.. of row oy: n of them are wanted (n <= LANES); the
    tile stores all LANES lanes unless `exact`, and reads through a buffer
-   unless `direct`. */
+   unless `direct`. It writes argmax, or (argmax NULL) each winner's place in
+   its window as a code 0..3 (row-major), a byte. */
 CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_mp_put)(
-        const CNN_REAL *r0, const CNN_REAL *r1, CNN_REAL *y, long long *argmax,
+        const CNN_REAL *r0, const CNN_REAL *r1, CNN_REAL *y, void *winners, int coded,
         ptrdiff_t n, long long first, int W, int direct, int exact)
 {
+    unsigned char *codes = (unsigned char *)winners;
+    long long *argmax = (long long *)winners;
+    typedef unsigned char code_t __attribute__((vector_size(LANES), aligned(1), may_alias));
     CNN_VEC m;
     CNN_MASK c;
     if (direct) {
-        CNN_SUFFIX(cnn_mp_tile)(r0, r1, &m, &c, W);
+        CNN_SUFFIX(cnn_mp_tile)(r0, r1, &m, &c);
     } else {
         CNN_REAL t0[2 * LANES] = {0}, t1[2 * LANES] = {0};
         for (ptrdiff_t i = 0; i < 2 * n; i++) {
             t0[i] = r0[i];
             t1[i] = r1[i];
         }
-        CNN_SUFFIX(cnn_mp_tile)(t0, t1, &m, &c, W);
+        CNN_SUFFIX(cnn_mp_tile)(t0, t1, &m, &c);
     }
     if (!exact) {
         *(CNN_VEC *)y = m;
-        for (int i = 0; i < LANES; i++)
-            argmax[i] = first + 2 * i + c[i];
+        if (coded)
+            *(code_t *)codes = __builtin_convertvector(c, code_t);
+        else
+            for (int i = 0; i < LANES; i++)
+                argmax[i] = first + 2 * i + (c[i] & 1) + (c[i] >> 1) * W;
     } else {
         for (ptrdiff_t i = 0; i < n; i++) {
             y[i] = m[i];
-            argmax[i] = first + 2 * i + c[i];
+            if (coded)
+                codes[i] = (unsigned char)c[i];
+            else
+                argmax[i] = first + 2 * i + (c[i] & 1) + (c[i] >> 1) * W;
         }
     }
 }
 
 static inline void CNN_SUFFIX(cnn_maxpool2x2_plane)(
-        const CNN_REAL *x, CNN_REAL *y, long long *argmax, ptrdiff_t W, ptrdiff_t Ho,
-        ptrdiff_t Wo, ptrdiff_t x_avail)
+        const CNN_REAL *x, CNN_REAL *y, long long *argmax, unsigned char *codes, ptrdiff_t W,
+        ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t x_avail)
 {
     for (ptrdiff_t oy = 0; oy < Ho; oy++) {
         const CNN_REAL *r0 = x + 2 * oy * W;
@@ -308,9 +320,10 @@ static inline void CNN_SUFFIX(cnn_maxpool2x2_plane)(
             const ptrdiff_t n = Wo - o0 < LANES ? Wo - o0 : LANES;
             const int direct = (2 * oy + 1) * W + 2 * o0 + 2 * LANES <= x_avail;
             const int exact = oy * Wo + o0 + LANES > Ho * Wo;
-            CNN_SUFFIX(cnn_mp_put)(r0 + 2 * o0, r0 + W + 2 * o0, y + oy * Wo + o0,
-                                   argmax + oy * Wo + o0, n, 2 * oy * W + 2 * o0, (int)W,
-                                   direct, exact);
+            const ptrdiff_t q = oy * Wo + o0;
+            void *winners = codes ? (void *)(codes + q) : (void *)(argmax + q);
+            CNN_SUFFIX(cnn_mp_put)(r0 + 2 * o0, r0 + W + 2 * o0, y + q, winners, codes != NULL, n,
+                                   2 * oy * W + 2 * o0, (int)W, direct, exact);
         }
     }
 }
@@ -318,29 +331,36 @@ static inline void CNN_SUFFIX(cnn_maxpool2x2_plane)(
 /* 2x2, stride-2 max-pool backward of one plane, for winners that each lie in
    their own window (as cnn_maxpool2x2_plane finds them): every dx is written
    once, 0 + dy at the winner (what += into zeros gives) and 0 elsewhere, with
-   no zeroing pass first. A tile takes LANES windows and one of their two
-   rows: it compares each winner's place in its window (0, 1, W or W + 1) with
-   the row's two places and interleaves the picks for even and odd columns.
+   no zeroing pass first. The winners come as argmax or (argmax NULL) as
+   codes. A tile takes LANES windows and one of their two rows: it compares
+   each winner's place in its window with the row's two places and
+   interleaves the picks for even and odd columns.
    The top rows of a row pair are written before the bottom rows, and those
    before the next pair, so lanes past a row's end may be stored (later tiles
    overwrite them) unless they would land past the plane; reads of dy and
    argmax past the dy_avail elements the caller owns go through a buffer. */
 CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_unpool_tile)(
-        const CNN_REAL *dy, const long long *argmax, long long first, int place,
-        CNN_REAL *dst, ptrdiff_t n, int direct, int exact)
+        const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, long long first,
+        int W, int r, CNN_REAL *dst, ptrdiff_t n, int direct, int exact)
 {
     typedef long long idx_t __attribute__((vector_size(LANES * 8), aligned(8), may_alias));
-    CNN_VEC g;
-    idx_t a;
+    typedef unsigned char code_t __attribute__((vector_size(LANES), aligned(1), may_alias));
+    CNN_VEC g = (CNN_VEC){0};
+    idx_t a = (idx_t){0} - 1;
+    code_t b = (code_t){0} + 255;
     if (direct) {
         g = *(const CNN_VEC *)dy;
-        a = *(const idx_t *)argmax;
+        if (argmax)
+            a = *(const idx_t *)argmax;
+        else
+            b = *(const code_t *)codes;
     } else {
-        g = (CNN_VEC){0};
-        a = (idx_t){0} - 1;
         for (ptrdiff_t i = 0; i < n; i++) {
             g[i] = dy[i];
-            a[i] = argmax[i];
+            if (argmax)
+                a[i] = argmax[i];
+            else
+                b[i] = codes[i];
         }
     }
     CNN_MASK lane, lo, hi;
@@ -350,7 +370,10 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_unpool_tile)(
         hi[i] = LANES / 2 + i / 2 + (i % 2) * LANES;
     }
     const CNN_MASK gb = (CNN_MASK)(g + 0);
-    const CNN_MASK k = __builtin_convertvector(a - first, CNN_MASK) - lane;
+    /* the winner's place in its window as an offset (0, 1, W, W + 1) or a code (0..3) */
+    const CNN_MASK k = argmax ? __builtin_convertvector(a - first, CNN_MASK) - lane
+                              : __builtin_convertvector(b, CNN_MASK);
+    const int place = argmax ? r * W : 2 * r;
     const CNN_VEC even = (CNN_VEC)(gb & (k == place)), odd = (CNN_VEC)(gb & (k == place + 1));
     const CNN_VEC out[2] = {__builtin_shuffle(even, odd, lo), __builtin_shuffle(even, odd, hi)};
     if (!exact) {
@@ -363,8 +386,8 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_unpool_tile)(
 }
 
 static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
-        const CNN_REAL *dy, const long long *argmax, CNN_REAL *dx, ptrdiff_t H, ptrdiff_t W,
-        ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
+        const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, CNN_REAL *dx,
+        ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
 {
     for (ptrdiff_t oy = 0; oy < Ho; oy++) {
         for (int r = 0; r < 2; r++) {
@@ -373,8 +396,9 @@ static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
                 const ptrdiff_t n = Wo - o0 < LANES ? Wo - o0 : LANES;
                 const int direct = oy * Wo + o0 + LANES <= dy_avail;
                 const int exact = (2 * oy + r) * W + 2 * o0 + 2 * LANES > H * W;
-                CNN_SUFFIX(cnn_unpool_tile)(dy + oy * Wo + o0, argmax + oy * Wo + o0,
-                                            2 * oy * W + 2 * o0, r * (int)W, row + 2 * o0, n,
+                const ptrdiff_t q = oy * Wo + o0;
+                CNN_SUFFIX(cnn_unpool_tile)(dy + q, argmax ? argmax + q : NULL, codes ? codes + q : NULL,
+                                            2 * oy * W + 2 * o0, (int)W, r, row + 2 * o0, n,
                                             direct, exact);
             }
         }
@@ -389,36 +413,40 @@ static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
 #else  /* plain loops, the same choices */
 
 static inline void CNN_SUFFIX(cnn_maxpool2x2_plane)(
-        const CNN_REAL *x, CNN_REAL *y, long long *argmax, ptrdiff_t W, ptrdiff_t Ho,
-        ptrdiff_t Wo, ptrdiff_t x_avail)
+        const CNN_REAL *x, CNN_REAL *y, long long *argmax, unsigned char *codes, ptrdiff_t W,
+        ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t x_avail)
 {
     (void)x_avail;
     for (ptrdiff_t oy = 0; oy < Ho; oy++) {
         const CNN_REAL *r0 = x + 2 * oy * W, *r1 = r0 + W;
         for (ptrdiff_t i = 0; i < Wo; i++) {
             const CNN_REAL v[3] = {r0[2 * i + 1], r1[2 * i], r1[2 * i + 1]};
-            const long long k[3] = {1, W, W + 1};
             CNN_REAL best = r0[2 * i];
-            long long kk = 0;
+            int kk = 0;
             for (int t = 0; t < 3; t++) {
                 const int take = !(v[t] <= best) && best == best;
                 best = take ? v[t] : best;
-                kk = take ? k[t] : kk;
+                kk = take ? t + 1 : kk;
             }
             y[oy * Wo + i] = best;
-            argmax[oy * Wo + i] = 2 * oy * W + 2 * i + kk;
+            if (codes)
+                codes[oy * Wo + i] = (unsigned char)kk;
+            else
+                argmax[oy * Wo + i] = 2 * oy * W + 2 * i + (kk & 1) + (kk >> 1) * W;
         }
     }
 }
 static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
-        const CNN_REAL *dy, const long long *argmax, CNN_REAL *dx, ptrdiff_t H, ptrdiff_t W,
-        ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
+        const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, CNN_REAL *dx,
+        ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
 {
     (void)dy_avail;
     for (ptrdiff_t oy = 0; oy < Ho; oy++) {
         CNN_REAL *r0 = dx + 2 * oy * W, *r1 = r0 + W;
         for (ptrdiff_t ox = 0; ox < Wo; ox++) {
-            const long long k = argmax[oy * Wo + ox] - (2 * oy * W + 2 * ox);
+            const int c = codes ? codes[oy * Wo + ox] : 0;
+            const long long k = argmax ? argmax[oy * Wo + ox] - (2 * oy * W + 2 * ox)
+                                       : (c & 1) + (c >> 1) * W;
             const CNN_REAL g = (CNN_REAL)0 + dy[oy * Wo + ox];
             r0[2 * ox] = k == 0 ? g : (CNN_REAL)0;
             r0[2 * ox + 1] = k == 1 ? g : (CNN_REAL)0;

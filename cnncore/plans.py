@@ -476,38 +476,68 @@ def route_to_winners(dy, argmax, dx, nt: int):
 
 class MaxPoolPlan(_PoolPlan):
     """Max pooling for one batch size: ``forward(x) -> (y, argmax)``, ``backward(dy) -> dx``
-    (routing ``dy`` by the ``argmax`` of the last forward pass)."""
+    (routing ``dy`` by the winners of the last forward pass). ``forward_lean(x) -> y`` keeps
+    the 2×2, stride-2 winners as one-byte codes and widens them to ``argmax`` only when
+    :meth:`winners` is asked."""
 
     def __init__(self, batch, in_shape, size, stride=None, dtype=np.float32):
         super().__init__(batch, in_shape, size, stride, dtype)
-        self._argmax = None
+        self._argmax = self._codes = None
+        self._two = self.size == (2, 2) and self.stride == (2, 2)
+        self._coded = False          # the last forward pass left codes (not yet argmax)
 
     def forward(self, x):
         _expect(x, self.x_shape, self.dtype, "x")
         y = self._y_buffer()
-        if self._argmax is None:
-            self._argmax = np.empty(self.y_shape, dtype=np.int64)
         (KH, KW), (SH, SW) = self.size, self.stride
-        _kernels.maxpool_forward(x, y, self._argmax, KH, KW, SH, SW, threads_for(self._work))
+        _kernels.maxpool_forward(x, y, self._argmax_buffer(), KH, KW, SH, SW, threads_for(self._work))
+        self._coded = False
         return y, self._argmax
 
+    def _argmax_buffer(self):
+        if self._argmax is None:
+            self._argmax = np.empty(self.y_shape, dtype=np.int64)
+        return self._argmax
+
+    def forward_lean(self, x):
+        """``y``; the winners stay inside the plan (for :meth:`backward` and :meth:`winners`)."""
+        if not self._two:
+            return self.forward(x)[0]
+        _expect(x, self.x_shape, self.dtype, "x")
+        y = self._y_buffer()
+        if self._codes is None:
+            self._codes = np.empty(self.y_shape, dtype=np.uint8)
+        _kernels.maxpool2x2_codes(x, y, self._codes, threads_for(self._work))
+        self._coded = True
+        return y
+
+    def winners(self):
+        """The ``argmax`` (flat ``row·W + col``, int64) of the last forward pass."""
+        if self._coded:       # widen the codes: window corner + (0, 1, W, W + 1)[code]
+            W = self.x_shape[3]
+            Ho, Wo = self.y_shape[2:]
+            corner = (2 * W * np.arange(Ho)[:, None] + 2 * np.arange(Wo)).astype(np.int64)
+            np.add(np.array([0, 1, W, W + 1], dtype=np.int64)[self._codes], corner, out=self._argmax_buffer())
+            self._coded = False
+        return self._argmax
+
     def backward(self, dy, argmax=None):
-        """``dx``; ``argmax`` defaults to the one the last :meth:`forward` returned."""
+        """``dx``; ``argmax`` defaults to the winners of the last forward pass."""
         _expect(dy, self.y_shape, self.dtype, "dy")
         own = argmax is None or argmax is self._argmax
-        if own:
-            argmax = self._argmax
-            if argmax is None:
-                raise ValueError("backward needs the argmax of a forward pass first")
-        else:
+        if own and self._argmax is None and self._codes is None:
+            raise ValueError("backward needs the argmax of a forward pass first")
+        if not own:
             _expect(argmax, self.y_shape, np.dtype(np.int64), "argmax")
         nt = threads_for(self._work)
-        if own and self.size == (2, 2) and self.stride == (2, 2):
+        if own and self._two:
             # the winners our forward pass found each lie in their own window: write every
             # dx once (the same numbers as += into zeros) instead of zeroing, then routing
-            _kernels.maxpool2x2_backward(dy, argmax, self._dx_buffer(), nt)
+            codes = self._codes if self._coded or self._argmax is None else None
+            _kernels.maxpool2x2_backward(dy, None if codes is not None else self._argmax, codes,
+                                         self._dx_buffer(), nt)
             return self._dx
-        return route_to_winners(dy, argmax, self._dx_zeroed(), nt)
+        return route_to_winners(dy, self._argmax if own else argmax, self._dx_zeroed(), nt)
 
 
 class AvgPoolPlan(_PoolPlan):

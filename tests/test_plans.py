@@ -274,3 +274,36 @@ def test_dense_weight_gradient_at_batch_1_is_the_matrix_product(dt):
     assert np.array_equal(weight_grad(dz, x), dz.T @ x)
     dz, x = rng.standard_normal((5, 7)).astype(dt), rng.standard_normal((5, 33)).astype(dt)
     np.testing.assert_allclose(weight_grad(dz, x), dz.T @ x, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (3, 2, 7, 9), (1, 2, 5, 40), (2, 1, 2, 2), (4, 3, 28, 28)])
+def test_maxpool_codes_are_the_argmax_and_route_the_same(shape, dt):
+    """forward_lean keeps each 2×2 winner as a byte: y is forward's, winners() widens the codes
+    to forward's argmax bit for bit, and backward from the codes is routing into zeros."""
+    rng = np.random.default_rng(36)
+    lean = MaxPoolPlan(shape[0], shape[1:], 2, None, dt)
+    for widen_first in (False, True, False):
+        x = rng.integers(-2, 3, shape).astype(dt)
+        x[rng.random(shape) < 0.05] = np.nan
+        y = lean.forward_lean(x).copy()
+        y_c, argmax_c = cnncore.maxpool2d_forward(x, 2)
+        assert _same_bits(y, y_c)
+        if widen_first:
+            assert np.array_equal(lean.winners(), argmax_c)
+        dy = _specials(rng, y.shape, dt)
+        got = lean.backward(dy).copy()
+        assert _same_bits(got, cnncore.maxpool2d_backward(dy, argmax_c, shape))
+        assert np.array_equal(lean.winners(), argmax_c)
+
+
+def test_a_trained_maxpool_layer_shows_the_argmax_of_its_pass(rng):
+    """The Backprop tab and the trace read a max-pool layer's argmax after a training pass:
+    widened from the plan's codes, it is the checked function's argmax."""
+    net = Network(preset("lenet"), seed=3)
+    x = rng.random((5, 1, 28, 28))
+    net.loss_and_grads(x, np.array([1, 2, 3, 4, 5]))
+    for layer in net.layers:
+        if layer.type == "maxpool":
+            want = cnncore.maxpool2d_forward(layer.x, layer.size, layer.stride)[1]
+            assert layer.argmax.dtype == np.int64 and np.array_equal(layer.argmax, want)

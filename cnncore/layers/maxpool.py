@@ -69,15 +69,33 @@ class MaxPool(Pool):
     def _make_plan(self, batch):
         return MaxPoolPlan(batch, self.in_shape, self.size, self.stride, self.dtype)
 
+    @property
+    def argmax(self):
+        """Where each window's winner was (flat ``row·W + column``, int64); after a training
+        pass the plan widens it from its one-byte codes on the first read."""
+        if self._argmax is None and self._winners is not None:
+            self._argmax = self._winners.winners()
+        return self._argmax
+
+    @argmax.setter
+    def argmax(self, value):
+        self._argmax, self._winners = value, None
+
     def forward(self, x, keep=True):
         plan = self._plan_for(x) if keep else None
-        y, argmax = plan.forward(x) if plan is not None else maxpool2d_forward(x, self.size, self.stride)
+        if plan is not None:
+            y = plan.forward_lean(x)
+            self.x, self.y, self.argmax = x, y, None
+            self._winners = plan          # argmax on demand
+            return y
+        y, argmax = maxpool2d_forward(x, self.size, self.stride)
         if keep:
             self.x, self.y, self.argmax = x, y, argmax
         return y
 
     def _planned_backward(self, plan, dy):
-        return plan.backward(dy, self.argmax)
+        # the plan's own winners (codes or argmax) unless the argmax came from elsewhere
+        return plan.backward(dy, None if self._winners is plan else self.argmax)
 
     def _checked_backward(self, dy):
         return maxpool2d_backward(dy, self.argmax, self.x.shape)
