@@ -110,7 +110,8 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_lane_sums)(CNN_VEC *v, CNN_REAL *out)
 #endif
 
 /* Samples n0 <= n < n1 into the CNN_FB x J partial sums acc[f * acc_stride + j]
-   (vectors, one lane per position class p mod LANES). J is a literal at every
+   (vectors, one lane per position class p mod LANES; from zero, not from acc,
+   for the first chunk, n0 == 0). J is a literal at every
    call site, so the j loops unroll and the tile stays in registers. */
 CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dw_tile)(
         const CNN_REAL *x, ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t ss, const CNN_REAL *g,
@@ -120,7 +121,7 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dw_tile)(
     CNN_VEC a[CNN_FB][CNN_JB];
     for (int f = 0; f < CNN_FB; f++)
         for (int j = 0; j < J; j++)
-            a[f][j] = acc[f * acc_stride + j];
+            a[f][j] = n0 == 0 ? (CNN_VEC){0} : acc[f * acc_stride + j];
     for (ptrdiff_t n = n0; n < n1; n++) {
         const CNN_REAL *gn = g + n * gs;
         const CNN_REAL *xn = x + n * ss;
@@ -155,8 +156,8 @@ static inline void CNN_SUFFIX(cnn_dw_taps)(
     const ptrdiff_t per_sample = (CNN_FB * Lr + plane) * (ptrdiff_t)sizeof(CNN_REAL);
     const ptrdiff_t chunk = per_sample >= 24576 ? 1 : 24576 / per_sample;
     CNN_RUNS(T, CNN_JB, runs, q, r);
-    for (int k = 0; k < CNN_FB * T + LANES; k++)
-        acc[k] = (CNN_VEC){0};
+    for (int k = 0; k < LANES; k++)        /* the first chunk's tiles start from zero */
+        acc[CNN_FB * T + k] = (CNN_VEC){0};
     for (ptrdiff_t n0 = 0; n0 < N; n0 += chunk) {
         const ptrdiff_t n1 = N - n0 < chunk ? N : n0 + chunk;
         ptrdiff_t t0 = 0;
