@@ -131,7 +131,7 @@ def main(argv=None) -> int:
     while tr.loss_plot.point_count() == 0 and time.perf_counter() - t0 < 60:
         app.processEvents()
         time.sleep(0.005)
-    where = tr.worker.ran_in if tr.worker is not None else "?"
+    where = getattr(tr.worker, "ran_in", None) or "thread"
     busy = measure_gaps(args.seconds)
     ips = tr.speed_plot._y[-1] if tr.speed_plot._y else float("nan")
     print(describe("training", busy) + f"  ({ips:,.0f} images/s, trained in a {where})")
