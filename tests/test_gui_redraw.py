@@ -68,6 +68,7 @@ def test_train_tab_panels_hidden_while_training_are_drawn_when_shown(qtbot):
             train.start()
         qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
         diag, runs = train.diagnostics, train.runs
+        assert diag._unread                          # hidden: the reports were kept, not yet sorted
         assert diag.x and diag.paced.redraws == 0 and diag.paced.pending()
         assert runs.paced.pending() and runs.paced.redraws == 0
         train.bottom_tabs.setCurrentWidget(diag)

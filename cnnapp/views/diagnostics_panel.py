@@ -79,8 +79,9 @@ class DiagnosticsPanel(QtWidgets.QWidget):
 
     def clear(self) -> None:
         """Forget the last run (a new one is starting)."""
-        self.x: list = []
-        self.values: dict = {}            # (key, layer) -> list, aligned with x (NaN where absent)
+        self._x: list = []
+        self._values: dict = {}           # (key, layer) -> list, aligned with x (NaN where absent)
+        self._unread: list = []           # reports taken but not yet sorted into the series
         self.curves: dict = {}
         for p in self.plots.values():
             p.clear()
@@ -95,19 +96,38 @@ class DiagnosticsPanel(QtWidgets.QWidget):
         worker.finished.connect(self.paced.flush)
 
     def add_progress(self, d: dict) -> None:
-        """A progress dict of the worker: ``x`` and ``diagnostics`` per batch, ``reading``."""
-        for x, per_layer in zip(d["x"], d.get("diagnostics", ())):
-            n = len(self.x)
-            self.x.append(x)
-            for i, values in per_layer.items():
-                for key, v in values.items():
-                    series = self.values.setdefault((key, i), [np.nan] * n)
-                    series.append(v if v > 0 or key == "dead" else np.nan)   # log plots: no zeros
-            for series in self.values.values():
-                series.extend([np.nan] * (len(self.x) - len(series)))
+        """A progress dict of the worker: ``x`` and ``diagnostics`` per batch, ``reading``. Its
+        numbers are sorted into the series when they are needed (drawn, or read), not here: a
+        hidden panel costs the window nothing while a run goes on."""
+        self._unread.append((d["x"], d.get("diagnostics", ())))
         if "reading" in d:
             self.reading.setText(d["reading"])
         self.paced.request()
+
+    @property
+    def x(self) -> list:
+        """Where each batch reported so far is, in epochs."""
+        self._read()
+        return self._x
+
+    @property
+    def values(self) -> dict:
+        """``(key, layer) -> list`` aligned with :attr:`x` (NaN where a layer has no such number)."""
+        self._read()
+        return self._values
+
+    def _read(self) -> None:
+        unread, self._unread = self._unread, []
+        for xs, diagnostics in unread:
+            for x, per_layer in zip(xs, diagnostics):
+                n = len(self._x)
+                self._x.append(x)
+                for i, values in per_layer.items():
+                    for key, v in values.items():
+                        series = self._values.setdefault((key, i), [np.nan] * n)
+                        series.append(v if v > 0 or key == "dead" else np.nan)   # log plots: no zeros
+                for series in self._values.values():
+                    series.extend([np.nan] * (len(self._x) - len(series)))
 
     def _redraw(self) -> None:
         x = np.asarray(self.x)
