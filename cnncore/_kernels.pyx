@@ -480,11 +480,13 @@ cdef extern from "_pointwise.h" nogil:
                          Py_ssize_t Wo, float* z, float* y, int act)
     void cnn_act_plane_d(const double* src, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t Ho,
                          Py_ssize_t Wo, double* z, double* y, int act)
-    void cnn_grad_filter_f(const float* dy, const float* z, const Py_ssize_t* zs, int act,
+    void cnn_grad_filter_f(const float* dy, const unsigned char* codes, const float* z,
+                           const Py_ssize_t* zs, int act,
                            Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
                            float* d1, const Py_ssize_t* s1, float* d2, const Py_ssize_t* s2,
                            float* acc, float* tmp, float* db)
-    void cnn_grad_filter_d(const double* dy, const double* z, const Py_ssize_t* zs, int act,
+    void cnn_grad_filter_d(const double* dy, const unsigned char* codes, const double* z,
+                           const Py_ssize_t* zs, int act,
                            Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
                            double* d1, const Py_ssize_t* s1, double* d2, const Py_ssize_t* s2,
                            double* acc, double* tmp, double* db)
@@ -535,25 +537,31 @@ def conv_activate(const real[:, :, :, :] src, real[:, :, :, ::1] z, real[:, :, :
         _act_item(item, F, &src[0, 0, 0, 0], ss, Ho, Wo, zp, &y[0, 0, 0, 0], act)
 
 
-cdef inline void _grad_filter(const real* dy, const real* z, const Py_ssize_t* zs, int act,
-                              Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
-                              real* d1, const Py_ssize_t* s1, real* d2, const Py_ssize_t* s2,
-                              real* acc, real* tmp, real* db) noexcept nogil:
+cdef inline void _grad_filter(const real* dy, const unsigned char* codes, const real* z,
+                              const Py_ssize_t* zs, int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho,
+                              Py_ssize_t Wo, Py_ssize_t f, real* d1, const Py_ssize_t* s1, real* d2,
+                              const Py_ssize_t* s2, real* acc, real* tmp, real* db) noexcept nogil:
     cdef Py_ssize_t P = Ho * Wo
     if real is float:
-        cnn_grad_filter_f(dy, z, zs, act, N, F, Ho, Wo, f, d1, s1, d2, s2, acc + f * P, tmp + f * P, db)
+        cnn_grad_filter_f(dy, codes, z, zs, act, N, F, Ho, Wo, f, d1, s1, d2, s2, acc + f * P,
+                          tmp + 2 * f * P, db)
     else:
-        cnn_grad_filter_d(dy, z, zs, act, N, F, Ho, Wo, f, d1, s1, d2, s2, acc + f * P, tmp + f * P, db)
+        cnn_grad_filter_d(dy, codes, z, zs, act, N, F, Ho, Wo, f, d1, s1, d2, s2, acc + f * P,
+                          tmp + 2 * f * P, db)
 
 
-def conv_grad_prologue(const real[:, :, :, ::1] dy, const real[:, :, :, :] z, int act,
-                       real[:, :, :, :] d1, real[:, :, :, :] d2, real[:, ::1] acc, real[:, ::1] tmp,
-                       real[::1] db, int nthreads):
-    """``dz = dy ⊙ f′(z)`` (act 0: ``dz`` is ``dy`` and ``z`` is not read; ``z`` may have any
-    strides) written into ``d1`` and ``d2`` (views of shape (N, F, Ho, Wo) with any strides,
-    or None), and ``db(f) = Σ dz(·, f, ·, ·)``. ``acc`` and ``tmp`` (F, Ho·Wo) are scratch.
-    Items are filters; each owns its dz planes and its db, so the sums run in one order."""
-    cdef Py_ssize_t N = dy.shape[0], F = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
+def conv_grad_prologue(const real[:, :, :, ::1] dy, const unsigned char[:, :, :, ::1] codes,
+                       const real[:, :, :, :] z, int act, real[:, :, :, :] d1, real[:, :, :, :] d2,
+                       real[:, ::1] acc, real[:, ::1] tmp, real[::1] db, int nthreads):
+    """``dz = dy ⊙ f′(z)`` (act 0: ``dz`` is ``dy``; ``z`` (N, F, Ho, Wo) may have any strides)
+    written into ``d1`` and ``d2`` (views of z's shape with any strides, or None), and
+    ``db(f) = Σ dz(·, f, ·, ·)``. With ``codes`` (not None), ``dy`` is the gradient of a 2×2,
+    stride-2 max-pool of y = f(z), (N, F, Ho/2, Wo/2), and ``codes`` its winners
+    (:func:`maxpool2x2_codes`): dz is formed from them directly, as if the pool's backward
+    pass had written its dx first. ``acc`` (F, Ho·Wo) and ``tmp`` (F, 2·Ho·Wo) are scratch. Items are
+    filters; each owns its dz planes and its db, so the sums run in one order."""
+    cdef Py_ssize_t N = z.shape[0], F = z.shape[1], Ho = z.shape[2], Wo = z.shape[3]
+    cdef const unsigned char* cp = NULL
     cdef Py_ssize_t zs[4]
     cdef Py_ssize_t s1[4]
     cdef Py_ssize_t s2[4]
@@ -561,6 +569,8 @@ def conv_grad_prologue(const real[:, :, :, ::1] dy, const real[:, :, :, :] z, in
     cdef real* p2 = NULL
     cdef Py_ssize_t f
     _strides(&z.strides[0], sizeof(real), zs)
+    if codes is not None:
+        cp = &codes[0, 0, 0, 0]
     if d1 is not None:
         p1 = &d1[0, 0, 0, 0]
         _strides(&d1.strides[0], sizeof(real), s1)
@@ -570,11 +580,11 @@ def conv_grad_prologue(const real[:, :, :, ::1] dy, const real[:, :, :, :] z, in
     if nthreads == 1:
         with nogil:
             for f in range(F):
-                _grad_filter(&dy[0, 0, 0, 0], &z[0, 0, 0, 0], zs, act, N, F, Ho, Wo, f,
+                _grad_filter(&dy[0, 0, 0, 0], cp, &z[0, 0, 0, 0], zs, act, N, F, Ho, Wo, f,
                              p1, s1, p2, s2, &acc[0, 0], &tmp[0, 0], &db[0])
         return
     for f in prange(F, nogil=True, num_threads=nthreads, schedule="guided"):
-        _grad_filter(&dy[0, 0, 0, 0], &z[0, 0, 0, 0], zs, act, N, F, Ho, Wo, f,
+        _grad_filter(&dy[0, 0, 0, 0], cp, &z[0, 0, 0, 0], zs, act, N, F, Ho, Wo, f,
                      p1, s1, p2, s2, &acc[0, 0], &tmp[0, 0], &db[0])
 
 

@@ -18,7 +18,8 @@
  *                       read), and db[f] = the sum over positions p (in order)
  *                       of the sums over samples n (in order) of dz, the inner
  *                       sums kept in acc[Ho*Wo]: one order whatever the thread
- *                       count. tmp[Ho*Wo] holds one plane of dz at a time.
+ *                       count. tmp[2*Ho*Wo] holds one plane of dz at a time
+ *                       (and, with codes, the pool's dx before f').
  * cnn_softmax_xent_<t>: softmax cross-entropy of a batch of logits in one pass.
  * cnn_outer_<t>:        out[i][j] = a[i] * b[j].
  */
@@ -27,6 +28,8 @@
 
 #include <math.h>
 #include <stddef.h>
+
+#include "_microkernels.h"       /* the max-pool tiles */
 
 #define CNN_ACT_NONE 0
 #define CNN_ACT_RELU 1

@@ -95,27 +95,70 @@ static inline void CNN_PW_NAME(cnn_slope_plane)(const CNN_PW_T *CNN_PW_RESTRICT 
     }
 }
 
+/* One plane of dz from a 2x2, stride-2 max-pool's gradient: dyp (Ho/2 x Wo/2)
+   and the winners' codes (place in the window, 0..3): 0 + dyp at each winner
+   (what the pool's backward pass writes) times f'(z) there, 0 elsewhere, so dz
+   is bit for bit that of the pool's written dx. Rows of a dozen windows or
+   more go through the pool's vector tile into `spread` and then f'; narrower
+   ones (where that tile's lanes would mostly idle) are scattered one by one. */
+static inline void CNN_PW_NAME(cnn_unpool_slope_plane)(
+        const CNN_PW_T *dyp, const unsigned char *codes, const CNN_PW_T *z, ptrdiff_t zy,
+        ptrdiff_t zx, int act, ptrdiff_t Ho, ptrdiff_t Wo, CNN_PW_T *spread, CNN_PW_T *dz)
+{
+    const ptrdiff_t Hq = Ho / 2, Wq = Wo / 2;
+    if (Wq >= 12) {
+        CNN_PW_NAME(cnn_unpool2x2_plane)(dyp, NULL, codes, act == CNN_ACT_RELU ? spread : dz, Ho, Wo,
+                                         Hq, Wq, Hq * Wq);
+        if (act == CNN_ACT_RELU)
+            CNN_PW_NAME(cnn_slope_plane)(spread, z, zy, zx, Ho, Wo, dz);
+        return;
+    }
+    for (ptrdiff_t i = 0; i < Ho * Wo; i++)
+        dz[i] = 0;
+    for (ptrdiff_t oy = 0; oy < Hq; oy++)
+        for (ptrdiff_t ox = 0; ox < Wq; ox++) {
+            const int c = codes[oy * Wq + ox] & 3;
+            const ptrdiff_t r = 2 * oy + (c >> 1), col = 2 * ox + (c & 1);
+            CNN_PW_T g = (CNN_PW_T)0 + dyp[oy * Wq + ox];
+            if (act == CNN_ACT_RELU)
+                g = g * (CNN_PW_T)(z[r * zy + col * zx] > 0);
+            dz[r * Wo + col] = g;
+        }
+}
+
 static inline void CNN_PW_NAME(cnn_grad_filter)(
-        const CNN_PW_T *dy, const CNN_PW_T *z, const ptrdiff_t *zs, int act, ptrdiff_t N, ptrdiff_t F,
-        ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t f, CNN_PW_T *d1, const ptrdiff_t *s1, CNN_PW_T *d2,
-        const ptrdiff_t *s2, CNN_PW_T *CNN_PW_RESTRICT acc, CNN_PW_T *CNN_PW_RESTRICT tmp, CNN_PW_T *db)
+        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
+        ptrdiff_t N, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t f, CNN_PW_T *d1, const ptrdiff_t *s1,
+        CNN_PW_T *d2, const ptrdiff_t *s2, CNN_PW_T *CNN_PW_RESTRICT acc, CNN_PW_T *CNN_PW_RESTRICT tmp,
+        CNN_PW_T *db)
 {
     const ptrdiff_t P = Ho * Wo;
     for (ptrdiff_t i = 0; i < P; i++)
         acc[i] = 0;
     for (ptrdiff_t n = 0; n < N; n++) {
         const CNN_PW_T *plane = dy + (n * F + f) * P;
+        if (codes) {       /* dy is a 2x2 max-pool's gradient, a quarter of the plane */
+            const ptrdiff_t Q = (Ho / 2) * (Wo / 2);
+            CNN_PW_NAME(cnn_unpool_slope_plane)(dy + (n * F + f) * Q, codes + (n * F + f) * Q,
+                                                z + n * zs[0] + f * zs[1], zs[2], zs[3], act, Ho, Wo,
+                                                tmp + P, tmp);
+            plane = tmp;
+        }
 #if defined(__GNUC__) || defined(__clang__)
         if (n + 1 < N) {   /* the next sample's planes are F planes away: fetch them early */
-            const char *next = (const char *)(plane + F * P);
-            for (ptrdiff_t b = 0; b < P * (ptrdiff_t)sizeof(CNN_PW_T); b += 64)
+            const ptrdiff_t Q = codes ? (Ho / 2) * (Wo / 2) : P;
+            const char *next = (const char *)(dy + ((n + 1) * F + f) * Q);
+            for (ptrdiff_t b = 0; b < Q * (ptrdiff_t)sizeof(CNN_PW_T); b += 64)
                 __builtin_prefetch(next + b);
+            if (codes)
+                for (ptrdiff_t b = 0; b < Q; b += 64)
+                    __builtin_prefetch(codes + ((n + 1) * F + f) * Q + b);
             if (act == CNN_ACT_RELU)
                 for (ptrdiff_t r = 0; r < Ho; r++)
                     __builtin_prefetch(z + (n + 1) * zs[0] + f * zs[1] + r * zs[2]);
         }
 #endif
-        if (act == CNN_ACT_RELU) {
+        if (!codes && act == CNN_ACT_RELU) {
             CNN_PW_NAME(cnn_slope_plane)(plane, z + n * zs[0] + f * zs[1], zs[2], zs[3], Ho, Wo, tmp);
             plane = tmp;
         }

@@ -260,16 +260,38 @@ class Network:
         return loss, probs
 
     def backward(self, dlogits: np.ndarray, need_input_grad: bool = False):
-        """Back-propagate ``dlogits = ∂L/∂logits`` through every layer (after :meth:`forward`)."""
-        d = dlogits
-        for layer in reversed(self.layers):
-            d = layer.backward(d, need_dx=layer.index > 0 or need_input_grad)
-            if layer.has_params and layer.dW is not layer._gW:
-                # gather the gradients into flat_grads (grads() returns views of it)
-                layer._gW[...] = layer.dW
-                layer._gb[...] = layer.db
-                layer.dW, layer.db = layer._gW, layer._gb
+        """Back-propagate ``dlogits = ∂L/∂logits`` through every layer (after :meth:`forward`).
+
+        Where a layer hands its ``dx`` back unwritten (:meth:`Layer.pending_dx`, a 2×2
+        max-pool) and the layer before takes it in that form (:meth:`Layer.backward_from`,
+        a convolution), the two run as one pass; both still show their gradients.
+        """
+        d, layers = dlogits, self.layers
+        i = len(layers) - 1
+        while i >= 0:
+            layer = layers[i]
+            pending = layer.pending_dx(d) if i > 0 else None
+            if pending is not None:
+                before = layers[i - 1]
+                d = before.backward_from(pending, need_dx=before.index > 0 or need_input_grad)
+                if d is not NotImplemented:
+                    self._gather(before)
+                    i -= 2
+                    continue
+                d = pending.array()
+            else:
+                d = layer.backward(d, need_dx=layer.index > 0 or need_input_grad)
+                self._gather(layer)
+            i -= 1
         return d
+
+    @staticmethod
+    def _gather(layer):
+        """Gradients computed outside ``flat_grads`` go into it (:meth:`grads` returns views of it)."""
+        if layer.has_params and layer.dW is not layer._gW:
+            layer._gW[...] = layer.dW
+            layer._gb[...] = layer.db
+            layer.dW, layer.db = layer._gW, layer._gb
 
     def __repr__(self):
         return f"<Network {len(self.layers)} layers, {self.num_params()} parameters, {self.dtype}>"

@@ -45,7 +45,7 @@ from ._dispatch import _kernels
 from ._threads import threads_for
 from .shapes import conv_output_size, pair
 
-__all__ = ["ConvPlan", "MaxPoolPlan", "AvgPoolPlan", "L2PoolPlan", "weight_grad"]
+__all__ = ["ConvPlan", "MaxPoolPlan", "PendingUnpool", "AvgPoolPlan", "L2PoolPlan", "weight_grad"]
 
 # Block sizes of the wide-row loops in _kernels.pyx and _microkernels.h: tiles of
 # FB filters; wide rows padded to a multiple of PB positions.
@@ -277,7 +277,7 @@ class ConvPlan:
         self._y = None                                             # made by _own on first use
         # scratch of the gradient pass: db's sums over the batch per position, one plane of dz
         self._acc = np.empty((F, Ho * Wo), dtype=self.dtype)
-        self._tmp = np.empty((F, Ho * Wo), dtype=self.dtype)
+        self._tmp = np.empty((F, 2 * Ho * Wo), dtype=self.dtype)
 
     def _input(self) -> _Padded:
         """The zero-padded input, shared by the forward pass and the filter gradient."""
@@ -350,7 +350,18 @@ class ConvPlan:
         _expect(z, self.z_shape, self.dtype, "z")
         return self._backward(dy, z, act, x, w, need_dx, dw, db)
 
-    def _backward(self, dy, z, act, x, w, need_dx, dw, db):
+    def backward_pooled(self, pending, z, act, x, w, need_dx=True, dw=None, db=None):
+        """:meth:`backward_activated` for a layer whose ``y = f(z)`` went into a 2×2, stride-2
+        max-pool: ``pending`` (:class:`PendingUnpool`) holds the pool's gradient and winners,
+        and ``dz`` is formed from them in the same pass, never writing the pool's ``dx``.
+        ``dz`` is a view of the ``dw`` loop's input."""
+        N, F, Ho, Wo = self.z_shape
+        _expect(pending.dy, (N, F, Ho // 2, Wo // 2), self.dtype, "the pool's dy")
+        _expect(pending.codes, (N, F, Ho // 2, Wo // 2), np.dtype(np.uint8), "the pool's codes")
+        _expect(z, self.z_shape, self.dtype, "z")
+        return self._backward(pending.dy, z, act, x, w, need_dx, dw, db, pending.codes)
+
+    def _backward(self, dy, z, act, x, w, need_dx, dw, db, codes=None):
         dt = self.dtype
         _expect(x, self.x_shape, dt, "x")
         _expect(w, self.w_shape, dt, "w")
@@ -360,10 +371,10 @@ class ConvPlan:
         nt = threads_for(self._bwd_work)
         dx_parts = (self._dx or self._input_grad_parts()) if need_dx else None
         # dz, written where the dw and dx loops read it, and db: one pass
-        _kernels.conv_grad_prologue(dy, z, act, self._dz_target(parts.dz_into),
+        _kernels.conv_grad_prologue(dy, codes, z, act, self._dz_target(parts.dz_into),
                                     self._dz_target(dx_parts.dpad.inner) if need_dx else None,
                                     self._acc, self._tmp, db, nt)
-        dz = parts.dz_into if act else dy
+        dz = parts.dz_into if act or codes is not None else dy
         self._filter_grad(parts, dz, x, dw, nt)
         dx = self._input_grad(dz, w, nt) if need_dx else None
         return dz, dx, dw, db
@@ -485,6 +496,7 @@ class MaxPoolPlan(_PoolPlan):
         self._argmax = self._codes = None
         self._two = self.size == (2, 2) and self.stride == (2, 2)
         self._coded = False          # the last forward pass left codes (not yet argmax)
+        self.passes = 0              # forward passes so far (a PendingUnpool's winners expire)
 
     def forward(self, x):
         _expect(x, self.x_shape, self.dtype, "x")
@@ -492,6 +504,7 @@ class MaxPoolPlan(_PoolPlan):
         (KH, KW), (SH, SW) = self.size, self.stride
         _kernels.maxpool_forward(x, y, self._argmax_buffer(), KH, KW, SH, SW, threads_for(self._work))
         self._coded = False
+        self.passes += 1
         return y, self._argmax
 
     def _argmax_buffer(self):
@@ -509,7 +522,20 @@ class MaxPoolPlan(_PoolPlan):
             self._codes = np.empty(self.y_shape, dtype=np.uint8)
         _kernels.maxpool2x2_codes(x, y, self._codes, threads_for(self._work))
         self._coded = True
+        self.passes += 1
         return y
+
+    def pending(self, dy):
+        """The ``dx`` for ``dy`` as a :class:`PendingUnpool` (None unless the last forward pass
+        was :meth:`forward_lean`'s 2×2 one): a convolution before the pool forms its ``dz``
+        from it, and ``dx`` itself is written only if someone reads it."""
+        if not (self._two and self._coded) or dy.shape != self.y_shape or dy.dtype != self.dtype \
+                or not dy.flags.c_contiguous:
+            return None
+        if self.y_shape[3] < 12:
+            # measured: rows of fewer windows spread faster in the pool's own pass (7×7, 4×4 maps)
+            return None
+        return PendingUnpool(self, dy)
 
     def winners(self):
         """The ``argmax`` (flat ``row·W + col``, int64) of the last forward pass."""
@@ -538,6 +564,22 @@ class MaxPoolPlan(_PoolPlan):
                                          self._dx_buffer(), nt)
             return self._dx
         return route_to_winners(dy, self._argmax if own else argmax, self._dx_zeroed(), nt)
+
+
+class PendingUnpool:
+    """The ``dx`` of a 2×2 max-pool's backward pass, not written yet: the pool's gradient
+    ``dy`` and its winners' ``codes``. :meth:`array` writes ``dx`` (once) while the plan still
+    holds those winners, that is until its next forward pass; after that it gives None."""
+
+    def __init__(self, plan: MaxPoolPlan, dy):
+        self.plan, self.dy, self.codes = plan, dy, plan._codes
+        self._passes = plan.passes
+        self._dx = None
+
+    def array(self):
+        if self._dx is None and self.plan.passes == self._passes:
+            self._dx = self.plan.backward(self.dy)
+        return self._dx
 
 
 class AvgPoolPlan(_PoolPlan):

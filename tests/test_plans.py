@@ -307,3 +307,55 @@ def test_a_trained_maxpool_layer_shows_the_argmax_of_its_pass(rng):
         if layer.type == "maxpool":
             want = cnncore.maxpool2d_forward(layer.x, layer.size, layer.stride)[1]
             assert layer.argmax.dtype == np.int64 and np.array_equal(layer.argmax, want)
+
+
+def test_a_pool_hands_its_gradient_to_the_convolution_before_it(rng, monkeypatch):
+    """conv → 2×2 max-pool: the conv forms dz from the pool's gradient and winners in its own
+    pass (the pool's dx is never written during training), bit for bit as when the pool
+    writes dx first; the pool's dx and the conv's dy are still there when read."""
+    from cnncore.layers.maxpool import MaxPool
+    x, labels = rng.random((6, 1, 28, 28)), rng.integers(0, 10, 6)
+    used = []
+    real = ConvPlan.backward_pooled
+    monkeypatch.setattr(ConvPlan, "backward_pooled", lambda self, *a, **k: used.append(1) or real(self, *a, **k))
+    fused = Network(preset("wide"), seed=4)
+    fused.loss_and_grads(x, labels)
+    assert len(used) == 1                                 # 28×28 → 14×14 (not 14×14 → 7×7: narrow rows)
+    again = Network(preset("wide"), seed=4)
+    again.loss_and_grads(x, labels)
+    again.forward(x)                      # unread until a new pass replaced the winners: gone
+    assert again.layers[1].dx is None and again.layers[0].dy is None
+    monkeypatch.setattr(MaxPool, "pending_dx", lambda self, dy: None)
+    plain = Network(preset("wide"), seed=4)
+    plain.loss_and_grads(x, labels)
+    assert _same_bits(fused.flat_grads, plain.flat_grads)
+    for a, b in zip(fused.layers, plain.layers):
+        for part in ("dy", "dx", "dz"):
+            got, want = getattr(a, part, None), getattr(b, part, None)
+            assert (got is None) == (want is None), (a, part)
+            if got is not None:
+                assert np.array_equal(got, want), (a, part)
+    pool, conv = fused.layers[1], fused.layers[0]
+    assert np.array_equal(pool.dx, conv.dy)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("hw,act", [((8, 8), 1), ((14, 14), 1), ((28, 28), 1), ((9, 26), 1), ((28, 28), 0)])
+def test_conv_gradient_from_a_pending_pool_gradient_is_the_written_one(hw, act, dt):
+    """backward_pooled (both the vector and the narrow-row way, odd sizes, with and without an
+    activation) gives bit for bit what backward_activated gives from the pool's written dx."""
+    from cnncore.plans import PendingUnpool
+    rng = np.random.default_rng(37)
+    N, C, F = 3, 2, 5
+    plan = ConvPlan(N, (C,) + hw, F, 3, 1, 1, dt)
+    x = rng.standard_normal((N, C) + hw).astype(dt)
+    w = rng.standard_normal((F, C, 3, 3)).astype(dt)
+    z, y = plan.forward_activated(x, w, rng.standard_normal(F).astype(dt), act)
+    pool = MaxPoolPlan(N, (F,) + hw, 2, None, dt)
+    pool.forward_lean(np.ascontiguousarray(y))
+    dy = _specials(rng, pool.y_shape, dt)
+    dy[~np.isfinite(dy)] = 1.5
+    got = [a.copy() for a in plan.backward_pooled(PendingUnpool(pool, dy), z, act, x, w)]
+    want = plan.backward_activated(pool.backward(dy).copy(), z, act, x, w)
+    for g, e in zip(got, want):
+        assert _same_bits(g, np.ascontiguousarray(e))

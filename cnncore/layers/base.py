@@ -110,6 +110,24 @@ def shape_text(shape) -> str:
     return f"{shape[0]} map{'s' if shape[0] != 1 else ''} of {shape[1]}×{shape[2]}"
 
 
+class KeptGradient:
+    """A layer's ``dx`` or ``dy`` that may arrive as a :class:`~cnncore.plans.PendingUnpool`
+    (a 2×2 max-pool's ``dx`` the convolution before it consumed without its being written):
+    reading it writes the array then."""
+
+    def __set_name__(self, owner, name):
+        self.slot = "_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__.get(self.slot)
+        return value.array() if hasattr(value, "array") else value
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.slot] = value
+
+
 class Layer:
     """Base class. ``index`` counts from 0; ``in_shape``/``out_shape`` exclude the batch axis.
 
@@ -242,6 +260,17 @@ class Layer:
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         raise NotImplementedError
+
+    def pending_dx(self, dy: np.ndarray):
+        """Backward for ``dy`` with ``dx`` left unwritten, as a :class:`~cnncore.plans.PendingUnpool`
+        the layer before may consume in its own pass (:meth:`backward_from`); None when this
+        layer has no such form (the default) and :meth:`backward` is the way."""
+        return None
+
+    def backward_from(self, pending, need_dx: bool = True):
+        """:meth:`backward` from the next layer's pending ``dx`` (its ``dy`` here);
+        ``NotImplemented`` when this layer cannot take it in that form (the default)."""
+        return NotImplemented
 
     def init_params(self, rng: np.random.Generator):
         """Draw the initial weights (layers without parameters have nothing to draw)."""

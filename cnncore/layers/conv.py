@@ -12,7 +12,7 @@ from ..kernels import conv2d_backward, conv2d_forward
 from ..plans import ConvPlan
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref
-from .base import Field, StepText, Weighted, shape_text, window_output
+from .base import Field, KeptGradient, StepText, Weighted, shape_text, window_output
 from .words import STRIDE_COLUMN, activation_field, hw, num_pair, pair_text
 
 __all__ = ["Conv", "conv_forward_terms", "conv_backward_input_terms", "conv_backward_weight_terms",
@@ -147,6 +147,18 @@ class Conv(Weighted):
         else:
             z = conv2d_forward(x, self.W, self.b, self.stride, self.padding)
         return self.activate(x, z, keep)
+
+    dy = KeptGradient()
+
+    def backward_from(self, pending, need_dx=True):
+        code = activations.get(self.activation).kernel
+        plan = self._plan_for(pending.dy, self.x) if code is not None and self.z.dtype == self.dtype else None
+        if plan is None:
+            return NotImplemented
+        self.dy = pending       # written out only when read (the trace, the app)
+        self.dz, self.dx, self.dW, self.db = plan.backward_pooled(pending, self.z, code, self.x, self.W,
+                                                                  need_dx, self._gW, self._gb)
+        return self.dx
 
     def backward(self, dy, need_dx=True):
         code = activations.get(self.activation).kernel

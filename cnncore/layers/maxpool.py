@@ -8,7 +8,7 @@ from ..kernels import maxpool2d_backward, maxpool2d_forward
 from ..plans import MaxPoolPlan
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, num, windows_covering
-from .base import StepText, shape_text
+from .base import KeptGradient, StepText, shape_text
 from .pooling import Pool
 from .words import pair_text, window_fields
 
@@ -69,6 +69,8 @@ class MaxPool(Pool):
     def _make_plan(self, batch):
         return MaxPoolPlan(batch, self.in_shape, self.size, self.stride, self.dtype)
 
+    dx = KeptGradient()
+
     @property
     def argmax(self):
         """Where each window's winner was (flat ``row·W + column``, int64); after a training
@@ -92,6 +94,13 @@ class MaxPool(Pool):
         if keep:
             self.x, self.y, self.argmax = x, y, argmax
         return y
+
+    def pending_dx(self, dy):
+        plan = self._winners
+        pending = plan.pending(dy) if plan is not None else None
+        if pending is not None:
+            self.dy, self.dx = dy, pending
+        return pending
 
     def _planned_backward(self, plan, dy):
         # the plan's own winners (codes or argmax) unless the argmax came from elsewhere
