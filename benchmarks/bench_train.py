@@ -1,7 +1,7 @@
 """Training speed and time-to-accuracy of the cnncore engine, with PyTorch as the baseline.
 
     python benchmarks/bench_train.py [--rounds R] [--seconds S] [--threads N] [--before SECONDS]
-                                     [--no-torch] [--no-accuracy] [--no-speed]
+                                     [--no-torch] [--no-accuracy] [--no-speed] [--no-tiles]
 
 1. Images per second of one training step (forward, softmax cross-entropy,
    backward, Adam update) at batch 1 and batch 64, for every preset, and the
@@ -22,6 +22,9 @@
    reaches 98%, and the final accuracy. Runs in a cnncore process of its own.
    With ``--before S`` (the time an earlier version took on this machine) it
    prints the goal, ``TIME_TO_98_GOAL`` times shorter, and whether it is met.
+3. The convolution loops' GFLOP/s per layer and pass against the fp32 peak of
+   an FMA probe run beside them (``bench_kernels.py --tiles-only``, in a
+   process of its own). Leave out with ``--no-tiles``.
 
 The load average is printed before and after: other processes on the machine
 slow both engines down, and the accuracy run (which has no baseline) most.
@@ -246,7 +249,7 @@ def bench_speed(args):
 
 def _table(rounds, threads, diff):
     print("\nthreads: " + ", ".join(f"{e} {n}" for e, n in threads.items()))
-    print(f"\n{'preset':<8}{'batch':>6}{'cnncore img/s':>15}{'torch img/s':>13}{'ratio':>8}{'goal':>15}   "
+    print(f"\n{'preset':<8}{'batch':>6}{'cnncore img/s':>15}{'torch img/s':>13}{'ratio':>9}{'goal':>15}   "
           f"(median of {len(rounds['cnncore'])} rounds; min–max)")
     for cell in rounds["cnncore"][0]:
         name, batch = cell.split("/")
@@ -259,7 +262,7 @@ def _table(rounds, threads, diff):
             mt = statistics.median(theirs)
             goal = GOALS.get(cell, 1.0)
             verdict = "met" if mo / mt >= goal else "missed"
-            line += f"{mt:>13,.0f}{mo / mt:>7.2f}×{f'≥ {goal:g}× {verdict}':>15}"
+            line += f"{mt:>13,.0f}{mo / mt:>8.2f}×{f'≥ {goal:g}× {verdict}':>15}"
             spread += f" vs {min(theirs):,.0f}–{max(theirs):,.0f}; max |Δlogit| {diff[cell]:.1e}"
         print(f"{line}   ({spread})", flush=True)
 
@@ -328,6 +331,15 @@ def bench_accuracy(args):
     subprocess.run(cmd, env=_ENV, check=True)
 
 
+def bench_tiles(args):
+    """The convolutions' efficiency: bench_kernels' table of the register tiles, in a process of its own,
+    with the FMA probe's fp32 peak measured beside each layer."""
+    print("\nconvolution loops against this machine's fp32 peak (goal: every pass of the wide preset's "
+          "16→32 convolution at batch 64 ≥ 50% of peak)", flush=True)
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_kernels.py"), "--tiles-only"], env=_ENV,
+                   check=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=None,
@@ -340,6 +352,7 @@ def main(argv=None):
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--no-accuracy", action="store_true")
     p.add_argument("--no-speed", action="store_true")
+    p.add_argument("--no-tiles", action="store_true", help="leave out the convolution loops' share of the peak")
     p.add_argument("--worker", choices=ENGINES + ("accuracy",), help=argparse.SUPPRESS)
     p.add_argument("--specs", help=argparse.SUPPRESS)
     p.add_argument("--weights", help=argparse.SUPPRESS)
@@ -352,6 +365,8 @@ def main(argv=None):
           f"OPENBLAS_NUM_THREADS={_ENV.get('OPENBLAS_NUM_THREADS')})", flush=True)
     if not args.no_speed:
         bench_speed(args)
+    if not args.no_tiles:
+        bench_tiles(args)
     if not args.no_accuracy:
         bench_accuracy(args)
     print(f"\nload average at the end: {_loadavg()}")
