@@ -253,9 +253,13 @@ class Network:
         logits = self.forward(x)
         if labels.shape != (logits.shape[0],):
             raise ValueError(f"labels must have shape ({logits.shape[0]},), got {labels.shape}")
-        if labels.dtype.kind not in "iu" or (labels.size and (labels.min() < 0 or labels.max() >= self.num_classes)):
-            raise ValueError(f"labels must be integers 0..{self.num_classes - 1}")
-        loss, probs, dz = softmax_cross_entropy(logits, labels.astype(np.intp, copy=False))
+        bad = f"labels must be integers 0..{self.num_classes - 1}"
+        if labels.dtype.kind not in "iu":
+            raise ValueError(bad)
+        try:        # (the loss pass checks every label against the classes)
+            loss, probs, dz = softmax_cross_entropy(logits, labels.astype(np.intp, copy=False))
+        except IndexError:
+            raise ValueError(bad) from None
         self.backward(dz)
         return loss, probs
 
