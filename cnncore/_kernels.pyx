@@ -499,15 +499,19 @@ cdef extern from "_pointwise.h" nogil:
 
 
 cdef inline void _act_item(Py_ssize_t item, Py_ssize_t F, const real* src, const Py_ssize_t* ss,
-                           Py_ssize_t Ho, Py_ssize_t Wo, real* z, real* y, int act) noexcept nogil:
-    cdef Py_ssize_t n = item // F, f = item % F
+                           Py_ssize_t Ho, Py_ssize_t Wo, real* z, real* y, int act, real* pooled,
+                           unsigned char* codes) noexcept nogil:
+    cdef Py_ssize_t n = item // F, f = item % F, P = Ho * Wo, Q = (Ho // 2) * (Wo // 2)
     cdef real* zp = NULL
     if z != NULL:
-        zp = z + item * Ho * Wo
+        zp = z + item * P
     if real is float:
-        cnn_act_plane_f(src + n * ss[0] + f * ss[1], ss[2], ss[3], Ho, Wo, zp, y + item * Ho * Wo, act)
+        cnn_act_plane_f(src + n * ss[0] + f * ss[1], ss[2], ss[3], Ho, Wo, zp, y + item * P, act)
     else:
-        cnn_act_plane_d(src + n * ss[0] + f * ss[1], ss[2], ss[3], Ho, Wo, zp, y + item * Ho * Wo, act)
+        cnn_act_plane_d(src + n * ss[0] + f * ss[1], ss[2], ss[3], Ho, Wo, zp, y + item * P, act)
+    if pooled != NULL:      # the plane just written is in L1: pool it now (reads stay in the plane)
+        _maxpool_2x2_plane(y + item * P if act else zp, pooled + item * Q, NULL, codes + item * Q,
+                           Wo, Ho // 2, Wo // 2, P)
 
 
 cdef inline void _strides(const Py_ssize_t* strides, Py_ssize_t itemsize, Py_ssize_t* out) noexcept nogil:
@@ -517,24 +521,32 @@ cdef inline void _strides(const Py_ssize_t* strides, Py_ssize_t itemsize, Py_ssi
 
 
 def conv_activate(const real[:, :, :, :] src, real[:, :, :, ::1] z, real[:, :, :, ::1] y,
-                  int act, int nthreads):
+                  int act, real[:, :, :, ::1] pooled, unsigned char[:, :, :, ::1] codes,
+                  int nthreads):
     """``z = src`` (any strides: the wide-row outputs of a convolution; ``z`` may be None,
     then nothing is copied) and ``y = f(src)`` (``y`` untouched for act 0). All have the
-    shape (N, F, Ho, Wo); items are (sample, filter) planes."""
+    shape (N, F, Ho, Wo); items are (sample, filter) planes. With ``pooled`` and ``codes``
+    (not None; (N, F, Ho/2, Wo/2)) each plane of y (z for act 0) is max-pooled 2×2, stride 2,
+    as :func:`maxpool2x2_codes` does, while it is still in cache."""
     cdef Py_ssize_t N = y.shape[0], F = y.shape[1], Ho = y.shape[2], Wo = y.shape[3]
     cdef Py_ssize_t ss[4]
     cdef real* zp = NULL
+    cdef real* pp = NULL
+    cdef unsigned char* cp = NULL
     cdef Py_ssize_t item
     _strides(&src.strides[0], sizeof(real), ss)
     if z is not None:
         zp = &z[0, 0, 0, 0]
+    if pooled is not None:
+        pp = &pooled[0, 0, 0, 0]
+        cp = &codes[0, 0, 0, 0]
     if nthreads == 1:
         with nogil:
             for item in range(N * F):
-                _act_item(item, F, &src[0, 0, 0, 0], ss, Ho, Wo, zp, &y[0, 0, 0, 0], act)
+                _act_item(item, F, &src[0, 0, 0, 0], ss, Ho, Wo, zp, &y[0, 0, 0, 0], act, pp, cp)
         return
     for item in prange(N * F, nogil=True, num_threads=nthreads, schedule="guided"):
-        _act_item(item, F, &src[0, 0, 0, 0], ss, Ho, Wo, zp, &y[0, 0, 0, 0], act)
+        _act_item(item, F, &src[0, 0, 0, 0], ss, Ho, Wo, zp, &y[0, 0, 0, 0], act, pp, cp)
 
 
 cdef inline void _grad_filter(const real* dy, const unsigned char* codes, const real* z,

@@ -225,8 +225,15 @@ class Network:
         while this network trains.
         """
         y = self._check_input(x)
-        for layer in self.layers:
-            y = layer.forward(y, keep)
+        layers, i = self.layers, 0
+        while i < len(layers):
+            if keep and i + 1 < len(layers):       # a convolution and its max-pool as one pass
+                out = layers[i].forward_with(layers[i + 1], y)
+                if out is not NotImplemented:
+                    y, i = out, i + 2
+                    continue
+            y = layers[i].forward(y, keep)
+            i += 1
         return y
 
     def predict_proba(self, x, batch_size: int = 500) -> np.ndarray:

@@ -307,7 +307,15 @@ class ConvPlan:
         nothing copied); for code 0 (no activation) ``y`` is ``z`` itself, contiguous."""
         return self._forward(x, w, b, act)
 
-    def _forward(self, x, w, b, act):
+    def forward_pooled(self, x, w, b, act: int, pool: "MaxPoolPlan"):
+        """``(z, y, pooled)``: :meth:`forward_activated` (``act`` ≠ 0) with ``y`` max-pooled 2×2,
+        stride 2, in the same pass while each plane is in cache; ``pooled`` is the ``pool``
+        plan's own output, its winners kept as after its :meth:`MaxPoolPlan.forward_lean`."""
+        if act == 0 or not pool._two or pool.x_shape != self.z_shape or pool.dtype != self.dtype:
+            raise ValueError("forward_pooled needs an activation and a 2×2, stride-2 pool of z's shape")
+        return self._forward(x, w, b, act, pool)
+
+    def _forward(self, x, w, b, act, pool=None):
         dt = self.dtype
         _expect(x, self.x_shape, dt, "x")
         _expect(w, self.w_shape, dt, "w")
@@ -318,11 +326,19 @@ class ConvPlan:
         nt = threads_for(self._fwd_work)
         conv.run(w.reshape(self.w_shape[0], self._taps), b, nt)
         if act == 0:
-            _kernels.conv_activate(picked, z, z, 0, nt)
+            _kernels.conv_activate(picked, z, z, 0, None, None, nt)
             return z, z
         y = self._own("_y")
-        _kernels.conv_activate(picked, None, y, act, nt)
-        return picked, y
+        if pool is None:
+            _kernels.conv_activate(picked, None, y, act, None, None, nt)
+            return picked, y
+        pooled, codes = pool.lean_buffers()
+        _kernels.conv_activate(picked, None, y, act, pooled, codes, nt)
+        return picked, y, pooled
+
+    def y_buffer(self):
+        """The buffer :meth:`forward_activated` writes ``y`` into (for a pool that takes it)."""
+        return self._own("_y")
 
     def _own(self, name):
         """The plan's own ``z``-shaped buffer ``name`` (made on first use)."""
@@ -524,6 +540,15 @@ class MaxPoolPlan(_PoolPlan):
         self._coded = True
         self.passes += 1
         return y
+
+    def lean_buffers(self):
+        """``(y, codes)`` for a pass that pools into this plan (:meth:`ConvPlan.forward_pooled`):
+        afterwards the plan holds that pass's winners as after :meth:`forward_lean`."""
+        if self._codes is None:
+            self._codes = np.empty(self.y_shape, dtype=np.uint8)
+        self._coded = True
+        self.passes += 1
+        return self._y_buffer(), self._codes
 
     def pending(self, dy):
         """The ``dx`` for ``dy`` as a :class:`PendingUnpool` (None unless the last forward pass

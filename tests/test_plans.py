@@ -194,7 +194,7 @@ def test_conv_activation_pass_is_numpys_relu_bit_for_bit(dt):
     for shape, step in [((3, 5, 7, 9), 1), ((2, 4, 6, 30), 1), ((2, 3, 5, 8), 2)]:
         src = _specials(rng, shape[:3] + (shape[3] * step + 3,), dt)[..., :shape[3] * step:step]
         z, y = np.empty(shape, dt), np.empty(shape, dt)
-        _kernels.conv_activate(src, z, y, 1, 1)
+        _kernels.conv_activate(src, z, y, 1, None, None, 1)
         assert _same_bits(z, np.ascontiguousarray(src))
         with np.errstate(invalid="ignore"):
             assert _same_bits(y, np.maximum(src, 0))
@@ -359,3 +359,25 @@ def test_conv_gradient_from_a_pending_pool_gradient_is_the_written_one(hw, act, 
     want = plan.backward_activated(pool.backward(dy).copy(), z, act, x, w)
     for g, e in zip(got, want):
         assert _same_bits(g, np.ascontiguousarray(e))
+
+
+@pytest.mark.parametrize("spec", [preset("lenet"), preset("wide")], ids=["lenet", "wide"])
+def test_a_convolution_pools_its_maps_in_the_pass_that_makes_them(spec, rng, monkeypatch):
+    """conv (ReLU) → 2×2 max-pool forward as one pass: every kept array (x, z, y, argmax) and
+    the logits bit for bit as when the pool reads the conv's y afterwards."""
+    from cnncore.layers.conv import Conv
+    x = rng.random((4, 1, 28, 28))
+    used = []
+    real = ConvPlan.forward_pooled
+    monkeypatch.setattr(ConvPlan, "forward_pooled", lambda self, *a: used.append(1) or real(self, *a))
+    fused = Network(spec, seed=6)
+    got = fused.forward(x).copy()
+    assert len(used) == 2
+    monkeypatch.setattr(Conv, "forward_with", lambda self, nxt, x: NotImplemented)
+    plain = Network(spec, seed=6)
+    assert _same_bits(got, plain.forward(x))
+    for a, b in zip(fused.layers, plain.layers):
+        for part in ("x", "z", "y", "argmax"):
+            g, e = getattr(a, part, None), getattr(b, part, None)
+            assert (g is None) == (e is None) and (g is None or _same_bits(np.ascontiguousarray(g),
+                                                                           np.ascontiguousarray(e))), (a, part)

@@ -261,6 +261,17 @@ class Layer:
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         raise NotImplementedError
 
+    def forward_with(self, nxt: "Layer", x: np.ndarray):
+        """Forward this layer and the next one (``nxt``) as one pass, keeping both layers'
+        arrays as their own :meth:`forward` would; returns ``nxt``'s ``y``, or ``NotImplemented``
+        when the two have no such pass (the default)."""
+        return NotImplemented
+
+    def pool_plan(self, x: np.ndarray):
+        """The plan of a 2×2 max-pool that may pool ``x`` inside the pass that makes it
+        (:meth:`forward_with`), or None (the default)."""
+        return None
+
     def pending_dx(self, dy: np.ndarray):
         """Backward for ``dy`` with ``dx`` left unwritten, as a :class:`~cnncore.plans.PendingUnpool`
         the layer before may consume in its own pass (:meth:`backward_from`); None when this

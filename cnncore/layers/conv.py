@@ -150,6 +150,17 @@ class Conv(Weighted):
 
     dy = KeptGradient()
 
+    def forward_with(self, nxt, x):
+        code = activations.get(self.activation).kernel
+        plan = self._plan_for(x) if code else None
+        pool = nxt.pool_plan(plan.y_buffer()) if plan is not None else None
+        if pool is None:
+            return NotImplemented
+        z, y, pooled = plan.forward_pooled(x, self.W, self.b, code, pool)
+        self.x, self.z, self.y = x, z, y
+        nxt.kept_lean(y, pooled, pool)
+        return pooled
+
     def backward_from(self, pending, need_dx=True):
         code = activations.get(self.activation).kernel
         plan = self._plan_for(pending.dy, self.x) if code is not None and self.z.dtype == self.dtype else None

@@ -83,12 +83,20 @@ class MaxPool(Pool):
     def argmax(self, value):
         self._argmax, self._winners = value, None
 
+    def pool_plan(self, x):
+        plan = self._plan_for(x)
+        return plan if plan is not None and plan.size == (2, 2) and plan.stride == (2, 2) else None
+
+    def kept_lean(self, x, y, plan):
+        """Keep what a lean pass of ``plan`` made (its own or a convolution's, :meth:`forward_with`)."""
+        self.x, self.y, self.argmax = x, y, None
+        self._winners = plan          # argmax on demand
+
     def forward(self, x, keep=True):
         plan = self._plan_for(x) if keep else None
         if plan is not None:
             y = plan.forward_lean(x)
-            self.x, self.y, self.argmax = x, y, None
-            self._winners = plan          # argmax on demand
+            self.kept_lean(x, y, plan)
             return y
         y, argmax = maxpool2d_forward(x, self.size, self.stride)
         if keep:
