@@ -83,7 +83,7 @@ class TrainWorker(_ThreadWorker):
         self._stop_requested = False
         self._lock = threading.Lock()
         self._session = None          # takes the controls once the run exists
-        self._controls: list = []     # controls given before that
+        self._controls: list = []     # every control given, in order (a new session gets them all)
         self.X_val = None
         self.y_val = None
 
@@ -106,9 +106,8 @@ class TrainWorker(_ThreadWorker):
 
     def _control(self, kind: str, value=None) -> None:
         with self._lock:
-            if self._session is None:
-                self._controls.append((kind, value))
-            else:
+            self._controls.append((kind, value))
+            if self._session is not None:
                 self._session.control(kind, value)
 
     def _attach(self, session) -> None:
@@ -117,19 +116,17 @@ class TrainWorker(_ThreadWorker):
             self._session = session
             for kind, value in self._controls:
                 session.control(kind, value)
-            self._controls.clear()
 
     # ------------------------------------------------------------ worker side
     def _run(self) -> None:
         child = _TrainingProcess.start() if self.in_process else None
-        if child is None:
-            _be_nice()
         try:
             data = self._load()
-            if isinstance(data, tuple):
-                finished = self._train_in(child, data) if child is not None else self._train_here(data)
-            else:
-                finished = data
+            finished = None if isinstance(data, tuple) else data     # a run that ended before training
+            if finished is None and child is not None:
+                finished = self._train_in(child, data)
+            if finished is None:                 # no process, or one that died before it began
+                finished = self._train_here(data)
         finally:
             if child is not None:
                 child.close()
@@ -151,6 +148,7 @@ class TrainWorker(_ThreadWorker):
 
     def _train_here(self, data):
         self.ran_in = "thread"
+        _be_nice()
         session = TrainingSession(self.net, data, self.config, self.sample, self._emit)
         self._attach(session)
         return session.run()
@@ -159,27 +157,34 @@ class TrainWorker(_ThreadWorker):
         getattr(self, kind).emit(*args)
 
     def _train_in(self, child, data):
-        """Train in ``child`` and pass its messages on as signals; the FinishedEvent."""
+        """Train in ``child`` and pass its messages on as signals; the FinishedEvent, or None when the
+        process ended before saying anything (it could not start: the run then takes this thread)."""
         import cnncore
         from cnncore.training import FinishedEvent
         self.ran_in = "process"
         try:
             child.conn.send((network_parts(self.net), data, self.config, self.sample, cnncore.get_num_threads()))
         except (OSError, ValueError):
-            return self._lost(child, FinishedEvent)
+            child.wait()
+            return None
         self._attach(child)
+        heard = False
         while True:
             try:
                 kind, args = child.conn.recv()
             except (EOFError, OSError):
+                if not heard:
+                    child.wait()
+                    return None
                 return self._lost(child, FinishedEvent)
+            heard = True
             if kind == "finished":
                 return args[0]
             if kind == "trained":
                 adopt_parts(self.net, args[0])
                 continue
-            if kind == "snapshot":
-                args = (network_from_parts(args[0]), args[1])
+            if kind == "snapshot":     # held the GIL for as short a time as can be: copy, not build
+                args = (network_from_parts(args[0], like=self.net), args[1])
             self._emit(kind, *args)
 
     def _lost(self, child, FinishedEvent):

@@ -56,8 +56,14 @@ def test_a_run_trains_in_a_child_process_and_hands_back_the_same_weights_as_a_th
         net = Network(preset("tiny"), seed=3)
         worker = TrainWorker(net, lambda: (X[:256], y[:256], X[256:], y[256:]), config, in_process=in_process)
         worker.set_lr(0.002)                      # given before the run exists: it still reaches it
-        worker.progress.connect(lambda d: children.append((in_process, len(_training_children()))))
+        worker.pause()                            # held before its first batch, while we look
+        ready = []
+        worker.ready.connect(lambda: ready.append(1))
         thread, ends = _start(qtbot, worker, parent)
+        qtbot.waitUntil(lambda: bool(ready), timeout=60000)
+        qtbot.wait(100)
+        children.append((in_process, len(_training_children())))
+        worker.resume()
         assert _finish(qtbot, thread, ends).reason == "done"
         nets[in_process] = net
     assert {c for p, c in children if p} == {1} and {c for p, c in children if not p} == {0}
@@ -120,3 +126,27 @@ def test_stop_pause_and_resume_reach_the_training_process(qtbot):
     finished = _finish(qtbot, thread, ends)
     assert finished.reason == "stopped" and "as you asked" in finished.message and not _training_children()
     assert net.optimizer_state is not None           # the stopped run's weights came back
+
+
+def test_a_training_process_that_cannot_start_leaves_the_run_to_the_thread(qtbot, monkeypatch):
+    import sys
+    from PySide6 import QtCore
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    from cnncore.training import TrainConfig
+    import cnnapp.workers as workers
+    # the child runs sys.exit(conn, controls): it ends at once, having said nothing
+    monkeypatch.setattr(workers, "child_main", sys.exit)
+    parent = QtCore.QObject()
+    X, y = _digits()
+    net = Network(preset("tiny"), seed=3)
+    before = net.flat_params.copy()
+    worker = workers.TrainWorker(net, lambda: (X, y, None, None), TrainConfig(epochs=1))
+    worker.set_lr(0.002)                       # given to the process that died: the thread gets it too
+    failures = []
+    worker.failed.connect(failures.append)
+    thread, ends = _start(qtbot, worker, parent)
+    assert _finish(qtbot, thread, ends).reason == "done"
+    assert worker.ran_in == "thread" and failures == []
+    assert not np.array_equal(net.flat_params, before) and len(net.history) == 1
+    assert float(net.optimizer_state["lr"]) == pytest.approx(0.002)
