@@ -227,6 +227,26 @@ static inline void CNN_SUFFIX(cnn_dw_taps)(
 }
 #endif
 
+/* 2x2, stride-2 max-pool backward of one plane, one window at a time: zeros,
+   then 0 + dy at each winner (given as argmax, or as codes 0..3 with argmax
+   NULL). For rows of few windows, where a vector tile's lanes would idle. */
+static inline void CNN_SUFFIX(cnn_unpool2x2_scatter)(
+        const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, CNN_REAL *dx,
+        ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo)
+{
+    for (ptrdiff_t i = 0; i < H * W; i++)
+        dx[i] = 0;
+    for (ptrdiff_t oy = 0; oy < Ho; oy++)
+        for (ptrdiff_t ox = 0; ox < Wo; ox++) {
+            const ptrdiff_t q = oy * Wo + ox;
+            const int c = codes ? codes[q] & 3 : 0;
+            const ptrdiff_t k = argmax ? (ptrdiff_t)argmax[q]
+                                       : (2 * oy + (c >> 1)) * W + 2 * ox + (c & 1);
+            if (0 <= k && k < H * W)      /* (an argmax changed by its owner stays harmless) */
+                dx[k] = (CNN_REAL)0 + dy[q];
+        }
+}
+
 /* 2x2, stride-2 max pooling of one H x W plane into Ho x Wo outputs.
 
    Window members are taken in row-major order; a member wins when it is
@@ -390,6 +410,10 @@ static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
         const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, CNN_REAL *dx,
         ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
 {
+    if (Wo < 12) {     /* measured: 7 and 4 windows a row scatter faster than a tile spreads them */
+        CNN_SUFFIX(cnn_unpool2x2_scatter)(dy, argmax, codes, dx, H, W, Ho, Wo);
+        return;
+    }
     for (ptrdiff_t oy = 0; oy < Ho; oy++) {
         for (int r = 0; r < 2; r++) {
             CNN_REAL *row = dx + (2 * oy + r) * W;
@@ -442,22 +466,6 @@ static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
         ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
 {
     (void)dy_avail;
-    for (ptrdiff_t oy = 0; oy < Ho; oy++) {
-        CNN_REAL *r0 = dx + 2 * oy * W, *r1 = r0 + W;
-        for (ptrdiff_t ox = 0; ox < Wo; ox++) {
-            const int c = codes ? codes[oy * Wo + ox] : 0;
-            const long long k = argmax ? argmax[oy * Wo + ox] - (2 * oy * W + 2 * ox)
-                                       : (c & 1) + (c >> 1) * W;
-            const CNN_REAL g = (CNN_REAL)0 + dy[oy * Wo + ox];
-            r0[2 * ox] = k == 0 ? g : (CNN_REAL)0;
-            r0[2 * ox + 1] = k == 1 ? g : (CNN_REAL)0;
-            r1[2 * ox] = k == W ? g : (CNN_REAL)0;
-            r1[2 * ox + 1] = k == W + 1 ? g : (CNN_REAL)0;
-        }
-        for (ptrdiff_t c = 2 * Wo; c < W; c++)
-            r0[c] = r1[c] = 0;
-    }
-    for (ptrdiff_t i = 2 * Ho * W; i < H * W; i++)
-        dx[i] = 0;
+    CNN_SUFFIX(cnn_unpool2x2_scatter)(dy, argmax, codes, dx, H, W, Ho, Wo);
 }
 #endif
