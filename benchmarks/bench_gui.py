@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from _machine import cpu_name, load_average  # noqa: E402
 
 GOAL_LONGEST_MS = 30.0
 GOAL_P99_MS = 20.0
@@ -73,24 +74,6 @@ def against_goals(gaps_ms: np.ndarray) -> bool:
     return ok
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
-    except OSError:
-        pass
-    import platform
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-
-
-def load() -> str:
-    try:
-        return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "load average unknown"
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0)
@@ -116,7 +99,7 @@ def main(argv=None) -> int:
     for _ in range(10):
         app.processEvents()
 
-    print(f"CPU: {cpu_model()}; Qt platform: {app.platformName()}; {load()}")
+    print(f"CPU: {cpu_name()}; Qt platform: {app.platformName()}; load average {load_average()}")
     print(f"network: {name} preset; GUI timer 10 ms; {args.seconds:.0f} s of training measured")
     idle = measure_gaps(min(5.0, args.seconds))
     print(describe("idle (baseline)", idle))
@@ -135,7 +118,7 @@ def main(argv=None) -> int:
     busy = measure_gaps(args.seconds)
     ips = tr.speed_plot._y[-1] if tr.speed_plot._y else float("nan")
     print(describe("training", busy) + f"  ({ips:,.0f} images/s, trained in a {where})")
-    print(f"  ({load()} at the end)")
+    print(f"  (load average {load_average()} at the end)")
     ok = against_goals(busy)
     tr.stop()
     tr.shutdown()

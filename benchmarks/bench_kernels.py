@@ -16,7 +16,9 @@ and 64, with 1 and 2 threads, it prints microseconds per call for forward and
 backward, GFLOP/s, and the ratio baseline_time / cnncore_time against
 
 * a NumPy im2col + matmul implementation (always), and
-* PyTorch's CPU convolution and pooling ops (when ``torch`` imports).
+* PyTorch's CPU convolution and pooling ops (when ``torch`` imports; it is imported after
+  the tiles' table, so that table runs with one OpenMP runtime in the process; whole
+  training steps, where the two runtimes must never meet, are compared by bench_train.py).
 
 A ratio above 1 means cnncore is faster. Absolute times vary from machine to
 machine and from minute to minute; the ratios, measured in the same process
@@ -47,11 +49,20 @@ from cnncore import plans  # noqa: E402
 from cnncore._dispatch import _kernels  # noqa: E402
 from cnncore.shapes import conv_output_size  # noqa: E402
 
-try:
-    import torch
-    import torch.nn.functional as TF
-except ImportError:  # the baseline is optional
-    torch = None
+from _machine import cpu_name, load_average  # noqa: E402
+
+torch = TF = None     # PyTorch, the optional baseline: imported after the tiles' table (see _import_torch)
+
+
+def _import_torch():
+    """Import PyTorch for the comparison tables only: the tiles' table runs before, with no second
+    OpenMP runtime in the process."""
+    global torch, TF
+    try:
+        import torch
+        import torch.nn.functional as TF
+    except ImportError:
+        torch = TF = None
 
 CONV_LAYERS = [
     # name, N-independent shape: C, H, W, F, K, padding
@@ -383,12 +394,14 @@ def main(argv=None):
     ap.add_argument("--tiles-only", action="store_true", help="the register tiles' table only")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
-    print(f"cnncore OpenMP: {cnncore.openmp_enabled()}, torch: "
-          f"{torch.__version__ if torch else 'not importable (PyTorch columns left out)'}")
+    print(f"CPU: {cpu_name()}, load average {load_average()}; cnncore "
+          f"OpenMP: {cnncore.openmp_enabled()}")
     batches = [64] if args.quick else [1, 64]
     bench_tiles([64, 1], FmaProbe(), rng)
     if args.tiles_only:
         return
+    _import_torch()
+    print(f"\ntorch: {torch.__version__ if torch else 'not importable (PyTorch columns left out)'}")
     threads = [2] if args.quick else [1, 2]
     hdr = (f"{'layer':28s} {'N':>3s} {'thr':>3s} | {'fwd µs':>9s} {'GFLOP/s':>7s} {'vs np':>7s} "
            f"{'vs torch':>8s} | {'bwd µs':>9s} {'GFLOP/s':>7s} {'vs np':>7s} {'vs torch':>8s}")

@@ -49,6 +49,8 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from _machine import cpu_name, load_average  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "mnist"
 BATCHES = (1, 64)
@@ -63,25 +65,6 @@ TIME_TO_98_GOAL = 1.5
 # batch would drive its loss to zero and the gradients and Adam's moments into subnormal floats,
 # which every CPU computes very slowly: not what a real training step sees.
 _DATA_BATCHES = 32
-
-
-def cpu_name() -> str:
-    """The CPU's model name (what every figure must be quoted with), or the platform's guess."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or platform.machine()
-
-
-def _loadavg() -> str:
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "?"
 
 
 def _data(np, batch, input_shape):
@@ -243,7 +226,7 @@ def bench_speed(args):
                 rounds[engine].append(res["rates"])
                 threads[engine] = res["threads"]
                 diff.update(res.get("diff", {}))
-            print(f"  round {r + 1} of {args.rounds} done, load average {_loadavg()}", flush=True)
+            print(f"  round {r + 1} of {args.rounds} done, load average {load_average()}", flush=True)
     _table(rounds, threads, diff)
 
 
@@ -360,7 +343,7 @@ def main(argv=None):
     if args.worker:
         {"cnncore": _cnncore_worker, "torch": _torch_worker, "accuracy": _accuracy_worker}[args.worker](args)
         return
-    print(f"cnncore training benchmark on {cpu_name()}: {os.cpu_count()} CPUs, load average {_loadavg()}; each engine in its "
+    print(f"cnncore training benchmark on {cpu_name()}, load average {load_average()}; each engine in its "
           f"own process (environment: OMP_WAIT_POLICY={_ENV.get('OMP_WAIT_POLICY')}, "
           f"OPENBLAS_NUM_THREADS={_ENV.get('OPENBLAS_NUM_THREADS')})", flush=True)
     if not args.no_speed:
@@ -369,7 +352,7 @@ def main(argv=None):
         bench_tiles(args)
     if not args.no_accuracy:
         bench_accuracy(args)
-    print(f"\nload average at the end: {_loadavg()}")
+    print(f"\nload average at the end: {load_average()}")
 
 
 if __name__ == "__main__":
