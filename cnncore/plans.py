@@ -663,9 +663,12 @@ class L2PoolPlan(_PoolPlan):
 def weight_grad(dz, x, out=None):
     """A dense layer's ``dW = dzᵀ·x`` (summed over the batch) for ``dz (N, K)``, ``x (N, D)``,
     into ``out (K, D)`` when given. At batch 1 it is an outer product, which the compiled
-    loop writes several times faster than a matrix product with an inner size of 1."""
-    compiled = (dz.shape[0] == 1 and dz.dtype == x.dtype and dz.dtype in (np.float32, np.float64)
-                and dz.flags.c_contiguous and x.flags.c_contiguous and (out is None or out.flags.c_contiguous))
+    loop writes several times faster than a matrix product with an inner size of 1 (arrays it
+    does not fit, ``out`` of another shape included, go to ``np.matmul``, which refuses them)."""
+    compiled = (dz.ndim == x.ndim == 2 and dz.shape[0] == x.shape[0] == 1 and dz.dtype == x.dtype
+                and dz.dtype in (np.float32, np.float64) and dz.flags.c_contiguous and x.flags.c_contiguous
+                and (out is None or (out.shape == (dz.shape[1], x.shape[1]) and out.dtype == dz.dtype
+                                     and out.flags.c_contiguous)))
     if compiled:
         if out is None:
             out = np.empty((dz.shape[1], x.shape[1]), dtype=dz.dtype)

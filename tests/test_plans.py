@@ -276,6 +276,22 @@ def test_dense_weight_gradient_at_batch_1_is_the_matrix_product(dt):
     np.testing.assert_allclose(weight_grad(dz, x), dz.T @ x, rtol=1e-6)
 
 
+@pytest.mark.parametrize("out_shape", [(7, 34), (33, 7), (6, 33)])
+def test_dense_weight_gradient_at_batch_1_refuses_what_the_matrix_product_refuses(out_shape):
+    """The compiled outer product writes len(dz[0]) × len(x[0]) elements through ``out``'s
+    pointer: an ``out`` of another shape (or an ``x`` of another batch) is a ValueError, as
+    with np.matmul, never a write past ``out`` or a silently wrong layout."""
+    from cnncore.plans import weight_grad
+    rng = np.random.default_rng(37)
+    dz, x = rng.standard_normal((1, 7)), rng.standard_normal((1, 33))
+    out = np.full(out_shape, 5.0)
+    with pytest.raises(ValueError):
+        weight_grad(dz, x, out)
+    assert (out == 5.0).all()
+    with pytest.raises(ValueError):
+        weight_grad(dz, rng.standard_normal((2, 33)))
+
+
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(2, 3, 8, 8), (3, 2, 7, 9), (1, 2, 5, 40), (2, 1, 2, 2), (4, 3, 28, 28)])
 def test_maxpool_codes_are_the_argmax_and_route_the_same(shape, dt):
