@@ -139,6 +139,42 @@ def test_network_with_plans_trains_bit_for_bit_as_with_the_checked_functions(spe
     assert np.array_equal(lean.flat_params, checked.flat_params)
 
 
+KEPT = ("x", "z", "y", "argmax", "dy", "dz", "dx")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_kept_array_after_each_step_is_the_checked_functions(dtype):
+    """What the trace and the app read from the layers after a training step (views of plan
+    buffers, a pool's dx and a convolution's dy written only when read, argmax widened from
+    codes) is bit for bit what the same network keeps on the checked functions alone, step
+    after step with the batch size changing. The pairs: ReLU conv → 2×2 pool with odd rows and
+    rows of 14 windows (one fused pass each way), conv without activation, stride 2 → 2×2 pool
+    of 3 windows a row, sigmoid conv → 3×3/2 pool."""
+    spec = {"input": [1, 27, 29], "layers": [
+        {"type": "conv", "filters": 5, "kernel": [3, 2], "padding": [1, 0], "activation": "relu"},
+        {"type": "maxpool", "size": 2},
+        {"type": "conv", "filters": 6, "kernel": 3, "stride": 2, "padding": 1, "activation": "none"},
+        {"type": "maxpool", "size": 2},
+        {"type": "conv", "filters": 3, "kernel": 1, "activation": "sigmoid"},
+        {"type": "maxpool", "size": 3, "stride": 2},
+        {"type": "flatten"}, {"type": "dense", "units": 10}]}
+    lean, checked = Network(spec, seed=5, dtype=dtype), Network(spec, seed=5, dtype=dtype)
+    for layer in checked.layers:
+        layer._plan_for = lambda *arrays: None
+    rng = np.random.default_rng(12)
+    for n in (3, 1, 3, 2):
+        x = rng.random((n,) + lean.input_shape)
+        labels = rng.integers(0, 10, n)
+        assert lean.loss_and_grads(x, labels)[0] == checked.loss_and_grads(x, labels)[0]
+        for a, b in zip(lean.layers, checked.layers):
+            for part in KEPT:
+                got, want = getattr(a, part, None), getattr(b, part, None)
+                assert (got is None) == (want is None), (a, part)
+                if want is not None:
+                    assert got.shape == want.shape and np.array_equal(got, want), (a, part, n)
+    assert any(layer._plans for layer in lean.layers)       # the plans did run
+
+
 def test_inference_never_touches_the_training_buffers(rng):
     """predict (keep=False, e.g. from the GUI thread) between a training forward and backward
     pass, with the same batch size, leaves the gradients exactly as without it."""
