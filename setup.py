@@ -152,7 +152,7 @@ def _extensions():
             module,
             [source],
             depends=["cnncore/_kernels.pyx", "cnncore/_microkernels.h", "cnncore/_microkernels_impl.h",
-                     "cnncore/_update.h", "cnncore/_pointwise.h"],
+                     "cnncore/_update.h", "cnncore/_pointwise.h", "cnncore/_pointwise_impl.h"],
             include_dirs=[np.get_include(), "cnncore"],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             extra_compile_args=[*compile_args, *extra],

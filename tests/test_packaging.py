@@ -40,3 +40,15 @@ def test_assets_and_presets_are_installed(built):
     assert presets
     for name in presets:
         assert (built / "cnncore" / "presets" / name).exists(), f"preset {name} is not installed"
+
+
+def test_every_kernel_header_triggers_a_rebuild():
+    """``build_ext --inplace`` recompiles the kernels only when a file in their ``depends`` changed:
+    a header missing there leaves the old kernels running (and tested) after an edit to it."""
+    import re
+    text = (ROOT / "setup.py").read_text(encoding="utf-8")
+    found = re.search(r"depends=\[(.*?)\]", text, re.S)
+    assert found, "setup.py names no depends for the kernels"
+    listed = set(re.findall(r"[\"']([^\"']+)[\"']", found.group(1)))
+    headers = {f"cnncore/{p.name}" for p in (ROOT / "cnncore").glob("*.h")}
+    assert headers and not headers - listed, f"not in the kernels' depends: {sorted(headers - listed)}"
