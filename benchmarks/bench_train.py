@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 
 # The environment this script was started with: each engine's process starts from
-# it, never from what an import in this process set (cnncore sets OMP_WAIT_POLICY).
+# it, never from what an import in this process set (cnncore sets the OpenMP wait: GOMP_SPINCOUNT, KMP_BLOCKTIME).
 _ENV = dict(os.environ)
 
 import argparse  # noqa: E402
@@ -344,7 +344,7 @@ def main(argv=None):
         {"cnncore": _cnncore_worker, "torch": _torch_worker, "accuracy": _accuracy_worker}[args.worker](args)
         return
     print(f"cnncore training benchmark on {cpu_name()}, load average {load_average()}; each engine in its "
-          f"own process (environment: OMP_WAIT_POLICY={_ENV.get('OMP_WAIT_POLICY')}, "
+          f"own process (environment: OMP_WAIT_POLICY={_ENV.get('OMP_WAIT_POLICY')}, GOMP_SPINCOUNT={_ENV.get('GOMP_SPINCOUNT')}, "
           f"OPENBLAS_NUM_THREADS={_ENV.get('OPENBLAS_NUM_THREADS')})", flush=True)
     if not args.no_speed:
         bench_speed(args)
