@@ -679,23 +679,44 @@ cdef extern from "_update.h" nogil:
                     int flush_m, int flush_v)
 
 
+cdef enum:
+    ADAM_RUN = 4096     # elements per item of a parallel Adam step (its four arrays: 64 KB in float32)
+
+
 def adam_update(real[::1] p, const real[::1] grad, real[::1] m, real[::1] v,
                 const real[::1] mask, int decay, real wd, real b1, real omb1, real b2, real omb2,
-                real inv_sqrt_c2, real eps, real step, real tiny, bint flush_m, bint flush_v):
+                real inv_sqrt_c2, real eps, real step, real tiny, bint flush_m, bint flush_v,
+                int nthreads=1):
     """One Adam step on flat arrays of equal length (the caller checks that).
 
     decay  0: none; 1: ``+ wd·p``; 2: ``+ (wd·p)·mask``. ``mask`` is read only for 2.
     Scalars arrive as Python floats and are rounded to the element type, as
-    NumPy does with a Python scalar next to an array.
+    NumPy does with a Python scalar next to an array. Each element's update is
+    its own, so ``nthreads`` > 1 splits the arrays into runs of ``ADAM_RUN``
+    elements without changing a bit.
     """
-    cdef Py_ssize_t n = p.shape[0]
-    with nogil:
-        if real is float:
-            cnn_adam_f(&p[0], &grad[0], &m[0], &v[0], &mask[0], n, decay, wd, b1, omb1, b2, omb2,
-                       inv_sqrt_c2, eps, step, tiny, flush_m, flush_v)
-        else:
-            cnn_adam_d(&p[0], &grad[0], &m[0], &v[0], &mask[0], n, decay, wd, b1, omb1, b2, omb2,
-                       inv_sqrt_c2, eps, step, tiny, flush_m, flush_v)
+    cdef Py_ssize_t n = p.shape[0], runs = (n + ADAM_RUN - 1) // ADAM_RUN, r
+    if nthreads == 1 or runs < 2:
+        with nogil:
+            _adam_run(0, n, &p[0], &grad[0], &m[0], &v[0], &mask[0], decay, wd, b1, omb1, b2, omb2,
+                      inv_sqrt_c2, eps, step, tiny, flush_m, flush_v)
+        return
+    for r in prange(runs, nogil=True, num_threads=nthreads, schedule="guided"):
+        _adam_run(r * ADAM_RUN, min(n, (r + 1) * ADAM_RUN), &p[0], &grad[0], &m[0], &v[0], &mask[0], decay,
+                  wd, b1, omb1, b2, omb2, inv_sqrt_c2, eps, step, tiny, flush_m, flush_v)
+
+
+cdef inline void _adam_run(Py_ssize_t a, Py_ssize_t b, real* p, const real* grad, real* m, real* v,
+                           const real* mask, int decay, real wd, real b1, real omb1, real b2, real omb2,
+                           real inv_sqrt_c2, real eps, real step, real tiny, bint flush_m,
+                           bint flush_v) noexcept nogil:
+    """Elements ``a`` to ``b`` of :func:`adam_update`."""
+    if real is float:
+        cnn_adam_f(p + a, grad + a, m + a, v + a, mask + a if decay == 2 else mask, b - a, decay, wd, b1,
+                   omb1, b2, omb2, inv_sqrt_c2, eps, step, tiny, flush_m, flush_v)
+    else:
+        cnn_adam_d(p + a, grad + a, m + a, v + a, mask + a if decay == 2 else mask, b - a, decay, wd, b1,
+                   omb1, b2, omb2, inv_sqrt_c2, eps, step, tiny, flush_m, flush_v)
 
 
 cdef extern from *:

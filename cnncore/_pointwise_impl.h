@@ -126,6 +126,25 @@ static inline void CNN_PW_NAME(cnn_unpool_slope_plane)(
         }
 }
 
+/* The sum of a plane's P values in a fixed order: 16 interleaved partial sums
+   (element i goes to sum i mod 16), then the 16 added in order. One chain of P
+   dependent adds took P times an add's latency (about 1.2 us for a 28x28 plane,
+   a filter's whole db at batch 1); 16 chains run side by side, in vector lanes. */
+static inline CNN_PW_T CNN_PW_NAME(cnn_plane_sum)(const CNN_PW_T *CNN_PW_RESTRICT a, ptrdiff_t P)
+{
+    CNN_PW_T part[16] = {0};
+    ptrdiff_t i = 0;
+    for (; i + 16 <= P; i += 16)
+        for (int k = 0; k < 16; k++)
+            part[k] += a[i + k];
+    for (int k = 0; i < P; i++, k++)
+        part[k] += a[i];
+    CNN_PW_T s = 0;
+    for (int k = 0; k < 16; k++)
+        s += part[k];
+    return s;
+}
+
 static inline void CNN_PW_NAME(cnn_grad_filter)(
         const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
         ptrdiff_t N, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t f, CNN_PW_T *d1, const ptrdiff_t *s1,
@@ -173,10 +192,7 @@ static inline void CNN_PW_NAME(cnn_grad_filter)(
                                           s2[3], Wo);
         }
     }
-    CNN_PW_T s = 0;
-    for (ptrdiff_t i = 0; i < P; i++)
-        s += acc[i];
-    db[f] = s;
+    db[f] = CNN_PW_NAME(cnn_plane_sum)(acc, P);
 }
 
 /* Softmax cross-entropy of N rows of K logits, as cnncore.network.softmax_cross_entropy

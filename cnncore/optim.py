@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ._dispatch import _kernels
+from ._threads import threads_for
 
 __all__ = ["Optimizer", "SGD", "Adam", "make_optimizer", "optimizer_from_state", "DEFAULT_LR"]
 
@@ -22,6 +23,9 @@ DEFAULT_LR = {"sgd": 0.05, "adam": 0.003}
 
 
 _FLUSH_MARGIN = 1e6
+# An Adam step's square root and division per parameter take about as long as this many
+# multiply-adds of a kernel: enough parameters (about 30,000) and the step uses every thread.
+_ADAM_WORK = 32
 
 
 def _flush_period(decay: float) -> int:
@@ -212,7 +216,8 @@ class Adam(Optimizer):
                 g = np.ascontiguousarray(g, dtype=p.dtype)
             decay, mask = self._decay[k]
             _kernels.adam_update(p, g.reshape(-1), m, v, mask, decay, self.weight_decay, b1, 1 - b1, b2, 1 - b2,
-                                 inv_sqrt_c2, self.eps, step, self._tiny[p.dtype.char], flush_m, flush_v)
+                                 inv_sqrt_c2, self.eps, step, self._tiny[p.dtype.char], flush_m, flush_v,
+                                 threads_for(p.size * _ADAM_WORK))
 
     def state_dict(self):
         out = super().state_dict()

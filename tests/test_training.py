@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+import cnncore._threads
 from cnncore import reference
 from cnncore.architecture import preset
 from cnncore.network import Network
@@ -162,12 +163,13 @@ def test_adam_matches_the_formulas(rng):
         np.testing.assert_allclose(p[k], ref[k], rtol=1e-10)
 
 
+@pytest.mark.parametrize("n", [300, 70_001])        # 70,001: split over threads, in runs with a ragged end
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("decay", ["none", "all", "mask"])
-def test_adam_is_bit_for_bit_the_numpy_twin(dtype, decay, rng):
+def test_adam_is_bit_for_bit_the_numpy_twin(dtype, decay, n, rng, monkeypatch):
     """The compiled one-pass update against reference.adam_step, including the steps
-    that flush moments near the subnormal range to 0."""
-    n = 300
+    that flush moments near the subnormal range to 0, on one thread and on three."""
+    monkeypatch.setattr(cnncore._threads, "_num_threads", 3)
     p = rng.standard_normal(n).astype(dtype)
     mask = (rng.random(n) < 0.6).astype(dtype)
     kw = {"weight_decay": 0.0 if decay == "none" else 0.01}
