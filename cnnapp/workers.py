@@ -1,7 +1,7 @@
 """Workers that run off the GUI thread: training, MNIST download.
 
-Each worker is a ``QObject`` moved to its own ``QThread`` (see :func:`start_in_thread`); the GUI
-thread only receives throttled signals. Training runs in a child process that the worker's thread
+Each worker is a ``QObject`` whose ``run`` goes in a ``QThread`` of its own (see
+:func:`start_in_thread`); the GUI thread only receives throttled signals. Training runs in a child process that the worker's thread
 follows (:mod:`cnnapp.training_session`): the Python between the kernels then never holds the
 window's GIL, so a busy machine cannot keep the window waiting on it.
 """
@@ -18,15 +18,12 @@ from .training_session import (SNAPSHOT_HZ, UPDATE_HZ, TrainingSession, adopt_pa
 
 
 class _ThreadWorker(QtCore.QObject):
-    """A worker whose ``run`` (started by :func:`start_in_thread`) does ``_run`` in its thread and
-    then hands the object back to the GUI thread, where Python deletes it."""
+    """A worker whose ``run`` (started by :func:`start_in_thread`) does ``_run`` in its thread. The
+    object itself stays in the GUI thread, where Python deletes it."""
 
     @QtCore.Slot()
     def run(self) -> None:
-        try:
-            self._run()
-        finally:
-            _home(self)
+        self._run()
 
     def _run(self) -> None:
         raise NotImplementedError
@@ -302,22 +299,19 @@ class DownloadWorker(_ThreadWorker):
             self.progress.emit(done, total, str(name))
 
 
-def _home(worker: QtCore.QObject) -> None:
-    """Hand the worker back to the GUI thread when its run ends. Python owns the worker and
-    deletes it there; a ``deleteLater`` in the ending thread would race that deletion."""
-    app = QtCore.QCoreApplication.instance()
-    if app is not None:
-        worker.moveToThread(app.thread())
-
-
 def start_in_thread(worker: QtCore.QObject, parent: QtCore.QObject, name: str) -> QtCore.QThread:
-    """Move ``worker`` to a new QThread (a child of ``parent``) and run ``worker.run`` there.
-    The thread quits when the worker says it is done; the caller keeps a reference to the
-    worker until the thread's ``finished`` signal and then drops it."""
+    """Run ``worker.run`` in a new QThread (a child of ``parent``). The thread quits when the
+    worker says it is done; the caller keeps a reference to the worker until the thread's
+    ``finished`` signal and then drops it.
+
+    The worker object never changes threads: ``run`` is called directly by the thread's
+    ``started`` signal, in the new thread, and the worker's signals reach the GUI queued (they
+    are emitted off the receivers' thread). Moving it there and back deadlocked: a
+    ``moveToThread`` home at the end of a run waits for a Qt lock while holding the GIL, and
+    the GUI thread, destroying widgets under that lock, waited for the GIL."""
     thread = QtCore.QThread(parent)
     thread.setObjectName(name)
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
+    thread.started.connect(worker.run, QtCore.Qt.DirectConnection)
     worker.finished.connect(thread.quit)
     if isinstance(worker, DownloadWorker):
         worker.failed.connect(thread.quit)
