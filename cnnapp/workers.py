@@ -17,19 +17,7 @@ from .training_session import (SNAPSHOT_HZ, UPDATE_HZ, TrainingSession, adopt_pa
                                network_from_parts, network_parts)
 
 
-class _ThreadWorker(QtCore.QObject):
-    """A worker whose ``run`` (started by :func:`start_in_thread`) does ``_run`` in its thread. The
-    object itself stays in the GUI thread, where Python deletes it."""
-
-    @QtCore.Slot()
-    def run(self) -> None:
-        self._run()
-
-    def _run(self) -> None:
-        raise NotImplementedError
-
-
-class TrainWorker(_ThreadWorker):
+class TrainWorker(QtCore.QObject):
     """Trains ``net`` for the window: loads the data in its thread, then trains in a child process
     (the Python and NumPy between the kernels then never hold the window's GIL, and a crash of the
     engine ends that process, not the window), or in its own thread with ``in_process=False`` or
@@ -115,7 +103,8 @@ class TrainWorker(_ThreadWorker):
                 session.control(kind, value)
 
     # ------------------------------------------------------------ worker side
-    def _run(self) -> None:
+    @QtCore.Slot()
+    def run(self) -> None:
         child = _TrainingProcess.start() if self.in_process else None
         try:
             data = self._load()
@@ -254,7 +243,7 @@ class _Cancelled(Exception):
     pass
 
 
-class DownloadWorker(_ThreadWorker):
+class DownloadWorker(QtCore.QObject):
     """Fetches a downloadable set (``key``: MNIST, Fashion-MNIST, Kuzushiji-MNIST) with
     ``cnncore.datasets.fetch_download`` (checksums, cache in the data folder)."""
 
@@ -275,7 +264,8 @@ class DownloadWorker(_ThreadWorker):
         """Stop at the next chunk (thread-safe); fetch_download then removes the partial file."""
         self._cancelled = True
 
-    def _run(self) -> None:
+    @QtCore.Slot()
+    def run(self) -> None:
         try:
             from cnncore.datasets import fetch_download
             kw = {"cache_dir": self.cache_dir, "progress": self._progress}
@@ -319,7 +309,7 @@ def start_in_thread(worker: QtCore.QObject, parent: QtCore.QObject, name: str) -
     return thread
 
 
-class JobWorker(_ThreadWorker):
+class JobWorker(QtCore.QObject):
     """Runs ``job()`` once in its thread: ``done(result)`` or ``failed(message)``, then ``finished``."""
 
     done = QtCore.Signal(object)
@@ -330,7 +320,8 @@ class JobWorker(_ThreadWorker):
         super().__init__()
         self.job = job
 
-    def _run(self) -> None:
+    @QtCore.Slot()
+    def run(self) -> None:
         try:
             result = self.job()
         except Exception as e:  # noqa: BLE001 - reported in the window
@@ -396,7 +387,7 @@ class LatestJob(QtCore.QObject):
             QtCore.QCoreApplication.sendPostedEvents(self, QtCore.QEvent.MetaCall)
 
 
-class FramesWorker(_ThreadWorker):
+class FramesWorker(QtCore.QObject):
     """Plays a generator of frames (``make_frames()``, called in the worker thread), one
     ``frame(object)`` signal at most every ``interval`` seconds so a learner sees it evolve;
     :meth:`stop` ends it at the next frame. ``failed(message)`` on an error, ``finished`` last."""
@@ -414,7 +405,8 @@ class FramesWorker(_ThreadWorker):
     def stop(self) -> None:
         self._stop.set()
 
-    def _run(self) -> None:
+    @QtCore.Slot()
+    def run(self) -> None:
         _be_nice()
         try:
             for f in self.make_frames():
