@@ -116,7 +116,7 @@ def main(argv=None) -> int:
         time.sleep(0.005)
     where = getattr(tr.worker, "ran_in", None) or "thread"
     busy = measure_gaps(args.seconds)
-    ips = tr.speed_plot._y[-1] if tr.speed_plot._y else float("nan")
+    ips = tr.speed_plot.latest()
     print(describe("training", busy) + f"  ({ips:,.0f} images/s, trained in a {where})")
     print(f"  (load average {load_average()} at the end)")
     ok = against_goals(busy)

@@ -110,7 +110,7 @@ def test_progress_reports_are_shown_in_frames_not_one_repaint_each(qtbot, train_
     qtbot.waitUntil(lambda: train.progress.value() > 0, timeout=2000)
     assert train.progress.value() == int(round(1000 * _report(9)["progress"]))   # the latest one
     assert "batch 40 of 100" in train.eta.text() and "1,009 images/s" in train.eta.text()
-    qtbot.waitUntil(lambda: len(train.speed_plot._x) == 40, timeout=2000)
+    qtbot.waitUntil(lambda: train.speed_plot.point_count() == 40, timeout=2000)
     assert train.loss_plot.point_count() == 40       # every batch drawn, in a few frames
     train.run.finish()
 
@@ -143,3 +143,139 @@ def test_a_new_progress_text_repaints_only_itself_while_training(qtbot, train_ta
     assert train.eta.geometry() == eta
     train.run.finish()
     assert train.eta.maximumHeight() > 10000     # between runs the text takes the height it needs
+
+
+# ------------------------------------------------------------------ one part per frame
+
+@pytest.fixture
+def pacer(qtbot):
+    from PySide6 import QtWidgets
+    from cnnapp.widgets.redraw import FramePacer
+    w = QtWidgets.QWidget()
+    qtbot.addWidget(w)
+    drawn = []
+    parts = {name: (lambda n=name: drawn.append(n)) for name in ("a", "b", "c")}
+    return FramePacer(w, parts, interval_ms=20), drawn, w
+
+
+def test_marked_parts_are_drawn_one_per_frame_in_turn(qtbot, pacer):
+    p, drawn, _ = pacer
+    for name in ("c", "a", "b", "a"):
+        p.mark(name)
+    assert drawn == []                               # nothing drawn inside mark
+    qtbot.waitUntil(lambda: len(drawn) == 1, timeout=2000)
+    assert drawn == ["a"] and p.frames == 1          # one part in a frame, the first in order
+    qtbot.waitUntil(lambda: len(drawn) == 3, timeout=2000)
+    assert drawn == ["a", "b", "c"] and p.frames == 3 and p.marked() == set()
+    p.mark("a")                                      # the turn goes on after the part drawn last
+    p.mark("c")
+    qtbot.waitUntil(lambda: len(drawn) == 4, timeout=2000)
+    assert drawn[-1] == "a"
+    qtbot.wait(100)
+    assert drawn[-2:] == ["a", "c"] and p.frames == 5
+    with pytest.raises(KeyError):
+        p.mark("d")
+
+
+def test_flush_draws_every_marked_part_at_once(qtbot, pacer):
+    p, drawn, _ = pacer
+    p.mark("b")
+    p.mark("a")
+    p.flush()
+    assert drawn == ["a", "b"] and p.marked() == set()
+    p.draw("c")                                      # drawn now, marked or not
+    assert drawn == ["a", "b", "c"]
+    qtbot.wait(80)
+    assert drawn == ["a", "b", "c"]                  # nothing left for a frame
+
+
+def _epoch_event(epoch: int, acc: float):
+    from cnncore.training import EpochEvent
+    import numpy as np
+    return EpochEvent(epoch=epoch, train_loss=0.5, train_accuracy=acc, val_loss=0.6, val_accuracy=acc - 0.1,
+                      confusion=np.zeros((10, 10), dtype=int), misclassified=np.zeros(0, dtype=int),
+                      predicted=np.zeros(0, dtype=int))
+
+
+def test_train_tab_draws_reports_epochs_and_maps_in_separate_frames(qtbot, train_tab):
+    train = train_tab
+    train.run.start()
+    painted = []
+    train.frames._parts = {k: (lambda k=k, f=f: (painted.append(k), f())[1]) for k, f in train.frames._parts.items()}
+    train._on_progress(_report(0))
+    train._on_epoch(_epoch_event(1, 0.8))
+    train._on_epoch(_epoch_event(2, 0.9))
+    train._on_snapshot(train.state.network, {})
+    assert painted == [] and train.acc_plot.point_count() == 0     # nothing drawn as the signals come
+    qtbot.waitUntil(lambda: len(painted) == 5, timeout=3000)
+    assert painted == ["report", "loss", "speed", "epoch", "maps"]   # each in a frame of its own
+    assert train.acc_plot.point_count() == 2                        # no epoch lost when two came at once
+    assert train.loss_plot.point_count() == 4 and train.speed_plot.point_count() == 4
+    train.run.finish()
+
+
+def test_the_collector_leaves_the_window_s_objects_alone_during_a_run(qtbot):
+    import gc
+    from cnnapp.main_window import MainWindow
+    from test_gui_app import _tiny_network
+    w = MainWindow(load_settings=False)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        _tiny_network(w)
+        train = w.train
+        train.count.setValue(600)
+        train.epochs.setValue(2)
+        assert gc.get_freeze_count() == 0
+        with qtbot.waitSignal(train.trainingFinished, timeout=60000):
+            assert train.start()
+            frozen = gc.get_freeze_count()
+        qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
+        assert frozen > 1000                    # the objects before the run: out of the full passes
+        assert gc.get_freeze_count() == 0       # after it, collected as before
+    finally:
+        w.train.shutdown()
+        w.close()
+
+
+def test_a_long_loss_curve_is_drawn_with_about_one_point_per_pixel(qtbot):
+    import numpy as np
+    from cnnapp.widgets.plots import LossPlot
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.resize(500, 300)
+    plot.show()
+    plot.set_epochs(40)
+    rng = np.random.default_rng(0)
+    for k in range(40):                                   # 40 epochs of 1000 noisy batches
+        plot.add_points(k + np.arange(1000) / 1000, 1 + rng.random(1000))
+    qtbot.wait(50)
+    width = plot.getPlotItem().vb.width()
+    shown = len(plot._raw.curve.getData()[0])
+    assert plot.point_count() == 40000
+    assert shown <= 2.5 * width                           # peak: a low and a high per pixel
+
+
+def test_loss_curve_smooths_as_one_call_whatever_the_reports(qtbot):
+    import numpy as np
+    from cnnapp.widgets.plots import LossPlot
+    rng = np.random.default_rng(1)
+    y = 1 + rng.random(300)
+    y[[5, 77]] = np.nan                                   # a batch that blew up is left out
+    x = np.arange(300) / 100
+    whole, parts = LossPlot(), LossPlot()
+    qtbot.addWidget(whole)
+    qtbot.addWidget(parts)
+    whole.add_points(x, y)
+    for a in range(0, 300, 7):
+        parts.add_points(x[a:a + 7], y[a:a + 7])
+    keep = np.isfinite(y)
+    expect, prev = [], y[keep][0]
+    for v in y[keep]:
+        prev = 0.9 * prev + (1 - 0.9) * v           # s_t = a s_(t-1) + (1 - a) y_t, a = 0.9
+        expect.append(prev)
+    for plot in (whole, parts):
+        ex, ey = plot._raw.getData()
+        sx, sy = plot._smooth.getData()
+        assert np.array_equal(ex, x[keep]) and np.array_equal(ey, y[keep])
+        assert np.array_equal(sy, np.asarray(expect))

@@ -1,6 +1,7 @@
 """Train tab: choose the data and the optimizer, start / pause / stop, watch the plots live."""
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from ..settings import data_dir, set_clamped
 from ..state import PAUSED, RUNNING, TrainingRun
 from ..widgets.heatmap import MapGroup, MapGrid
 from ..widgets.plots import AccuracyPlot, ConfusionPlot, LossPlot, SpeedPlot
+from ..widgets.redraw import FramePacer
 from ..workers import DownloadWorker, TrainWorker, start_in_thread
 from .diagnostics_panel import DiagnosticsPanel, RunsPanel
 from .state import a_class, classes_of
@@ -67,11 +69,14 @@ class TrainView(QtWidgets.QWidget):
         self.splitter.setStretchFactor(1, 1)
         lay = QtWidgets.QHBoxLayout(self)
         lay.addWidget(self.splitter)
-        # While training, the window is redrawn in frames (the progress, then one of the two
-        # curves), one every 150 ms at most, never once per report of the worker.
-        self._plot_timer = QtCore.QTimer(self, singleShot=True, interval=150)
-        self._plot_timer.timeout.connect(self._frame)
+        # While training, the window is redrawn in frames, one part per frame (see FramePacer),
+        # never as a report of the worker arrives.
+        self.frames = FramePacer(self, {"report": self._show_report, "loss": self._draw_loss,
+                                        "speed": self._draw_speed, "epoch": self._draw_epochs,
+                                        "maps": self._draw_snapshot})
         self._report = None          # the worker's latest progress report, not shown yet
+        self._epochs = []            # the epochs ended since the last one drawn
+        self._maps = None            # the latest snapshot's filters and maps, not drawn yet
         self._on_source()
         self.run.phase_changed.connect(self._show_phase)
         self.run.progress_changed.connect(lambda p: self.progress.setValue(int(round(1000 * p))))
@@ -454,6 +459,9 @@ class TrainView(QtWidgets.QWidget):
         self.eta.setText("Starting…")
         self.thread = start_in_thread(self.worker, self, "training")
         self.thread.finished.connect(self._on_thread_end)
+        # The collector's full passes visit every object the window holds (about 50 ms, a stutter a
+        # few times a minute while reports arrive); during the run they visit only the newer ones.
+        gc.freeze()
         self.run.start()
         self.trainingStarted.emit()
         return True
@@ -507,7 +515,7 @@ class TrainView(QtWidgets.QWidget):
         if self.worker is not None:
             try:
                 self.worker.set_lr(value)
-                self._flush_plots()
+                self.frames.draw("loss")                # the mark goes after the batches so far
                 self.loss_plot.mark_lr_change(value)
                 self.state.say(f"Learning rate set to {value:g} for the next batches.", 3000)
             except Exception as e:  # noqa: BLE001
@@ -558,17 +566,12 @@ class TrainView(QtWidgets.QWidget):
         self.eta.setText(text)
 
     def _on_progress(self, d: dict) -> None:
-        # Shown by the next frame (_frame): repainting is the costliest thing the GUI thread
-        # does while training, and one repaint for several reports costs the same as for one.
+        # Shown by the next frames: repainting is the costliest thing the GUI thread does while
+        # training, and one repaint for several reports costs the same as for one.
         self.run.add_batches(d["x"], d["loss"], d["ips"])
         self._report = d
-        if not self._plot_timer.isActive():
-            self._plot_timer.start()
-
-    def _frame(self) -> None:
-        """The progress of the latest report, and the batches since the last frame on one curve."""
-        self._show_report()
-        self._flush_plots(everything=False)
+        for part in ("report", "loss", "speed"):
+            self.frames.mark(part)
 
     def _show_report(self) -> None:
         """The progress bar and the epoch, speed, rate and time left of the latest report."""
@@ -589,33 +592,36 @@ class TrainView(QtWidgets.QWidget):
             return f"{now}: cosine schedule from&nbsp;{self.lr.value():g} down&nbsp;to&nbsp;0"
         return now
 
-    def _flush_plots(self, everything: bool = True) -> None:
-        """Hand the batches received so far to the plots. From the timer the two curves take
-        turns, so one repaint never has to redraw both plots."""
-        run = self.run
-        if not (run.has_loss_points() or run.has_speed_points()):
-            return
-        self._flush_turn = not getattr(self, "_flush_turn", False)
-        if (everything or self._flush_turn) and run.has_loss_points():
-            self.loss_plot.add_points(*run.take_loss_points())
-        if (everything or not self._flush_turn) and run.has_speed_points():
-            self.speed_plot.add_points(*run.take_speed_points())
-        if run.has_loss_points() or run.has_speed_points():
-            self._plot_timer.start()
+    def _draw_loss(self) -> None:
+        """The batches received since the loss curve was drawn."""
+        if self.run.has_loss_points():
+            self.loss_plot.add_points(*self.run.take_loss_points())
+
+    def _draw_speed(self) -> None:
+        if self.run.has_speed_points():
+            self.speed_plot.add_points(*self.run.take_speed_points())
 
     def _on_epoch(self, ev) -> None:
-        self._flush_plots()
-        val = None if not np.isfinite(ev.val_accuracy) else ev.val_accuracy
-        self.acc_plot.add_epoch(ev.epoch, ev.train_accuracy, val)
+        self._epochs.append(ev)
         # The confusion matrix and the gallery are drawn when their tab is shown: rebuilding
         # them for a hidden tab after every epoch would only cost the GUI thread time.
         self._epoch_views = (ev, self.worker.X_val if self.worker is not None else None,
                              self.worker.y_val if self.worker is not None else None)
+        self.frames.mark("epoch")
+
+    def _draw_epochs(self) -> None:
+        """The accuracies of the epochs ended since the last frame, and what the last one says."""
+        epochs, self._epochs = self._epochs, []
+        for ev in epochs:
+            val = None if not np.isfinite(ev.val_accuracy) else ev.val_accuracy
+            self.acc_plot.add_epoch(ev.epoch, ev.train_accuracy, val)
         self._refresh_epoch_views()
-        msg = f"Epoch {ev.epoch}: training accuracy {ev.train_accuracy:.1%}"
-        if val is not None:
-            msg += f", held-out accuracy {val:.1%}"
-        self.state.say(msg, 8000)
+        if epochs:
+            ev = epochs[-1]
+            msg = f"Epoch {ev.epoch}: training accuracy {ev.train_accuracy:.1%}"
+            if np.isfinite(ev.val_accuracy):
+                msg += f", held-out accuracy {ev.val_accuracy:.1%}"
+            self.state.say(msg, 8000)
 
     def _refresh_epoch_views(self, *_) -> None:
         if self._epoch_views is None:
@@ -674,7 +680,13 @@ class TrainView(QtWidgets.QWidget):
 
     def _on_snapshot(self, snap, maps) -> None:
         self.state.snapshot = snap
-        if self.bottom_tabs.currentWidget() is self.live or not self.live.map_count():
+        self._maps = maps
+        self.frames.mark("maps")
+
+    def _draw_snapshot(self) -> None:
+        """The latest snapshot's filters and maps (when their tab shows), and the news of new weights."""
+        maps, self._maps = self._maps, None
+        if maps is not None and (self.bottom_tabs.currentWidget() is self.live or not self.live.map_count()):
             self._show_maps(maps)
         self.state.weightsChanged.emit()
 
@@ -711,9 +723,7 @@ class TrainView(QtWidgets.QWidget):
             self._saved_threads = None
 
     def _on_finished(self, ev) -> None:
-        self._plot_timer.stop()
-        self._show_report()
-        self._flush_plots()
+        self.frames.flush()
         self._restore_threads()
         self.state.training = False
         self.state.snapshot = None
@@ -727,6 +737,7 @@ class TrainView(QtWidgets.QWidget):
         self.trainingFinished.emit(ev)
 
     def _on_thread_end(self) -> None:
+        gc.unfreeze()
         self.run.finish()           # already so, unless the worker ended without a word
         if self.thread is not None:
             self.thread.deleteLater()

@@ -59,6 +59,44 @@ def _guides(plot: pg.PlotItem, values) -> None:
         plot.addItem(line, ignoreBounds=True)
 
 
+def _few_points_per_pixel(curve: pg.PlotDataItem, method: str) -> None:
+    """A long run's curve is drawn with about one point per pixel (``method`` picks each pixel's
+    value: "peak" keeps its lowest and highest, "mean" their mean), only over the visible epochs.
+    pyqtgraph's default of five points per pixel made a noisy loss curve cost 9 ms a repaint."""
+    curve.setDownsampling(auto=True, method=method)
+    curve.setClipToView(True)
+    curve.opts["autoDownsampleFactor"] = 1.0     # no setter in pyqtgraph; read on every update
+
+
+class _Series:
+    """Columns of floats that grow at the end (a buffer that doubles when full), read as views: adding
+    a few points costs the same at the end of a long run as at its start. Views handed out are never
+    written again (a full buffer is replaced, not resized in place)."""
+
+    def __init__(self, columns: int, capacity: int = 1024):
+        self._buf = np.empty((columns, capacity))
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def extend(self, *columns) -> None:
+        k = len(columns[0])
+        if self._n + k > self._buf.shape[1]:
+            grown = np.empty((self._buf.shape[0], max(2 * self._buf.shape[1], self._n + k)))
+            grown[:, :self._n] = self._buf[:, :self._n]
+            self._buf = grown
+        for row, values in zip(self._buf, columns):
+            row[self._n:self._n + k] = values
+        self._n += k
+
+    def columns(self) -> list:
+        return [row[:self._n] for row in self._buf]
+
+    def last(self, column: int, default: float) -> float:
+        return float(self._buf[column, self._n - 1]) if self._n else float(default)
+
+
 class ProbabilityPlot(pg.PlotWidget):
     """The ten class probabilities as bars; the most likely class in the accent colour."""
 
@@ -129,16 +167,13 @@ class LossPlot(pg.PlotWidget):
         p.addLegend(offset=(-10, 10), labelTextColor="#333")
         self._raw = p.plot([], [], pen=pg.mkPen((150, 190, 225), width=1), name="per batch")
         self._smooth = p.plot([], [], pen=pg.mkPen(ACCENT, width=2), name="smoothed")
-        for c in (self._raw, self._smooth):   # long runs: draw at most about one point per pixel
-            c.setDownsampling(auto=True, method="peak")
-            c.setClipToView(True)
+        for c in (self._raw, self._smooth):
+            _few_points_per_pixel(c, "peak")
         self._alpha = smoothing
         self.clear_data()
 
     def clear_data(self) -> None:
-        self._x: list[float] = []
-        self._y: list[float] = []
-        self._s: list[float] = []
+        self._points = _Series(3)        # epoch, loss, smoothed loss of every batch
         self._raw.setData([], [])
         self._smooth.setData([], [])
         for line in getattr(self, "_lr_marks", []):
@@ -147,7 +182,7 @@ class LossPlot(pg.PlotWidget):
 
     def mark_lr_change(self, lr: float) -> None:
         """A dashed vertical line after the latest batch, labelled with the new learning rate."""
-        x = self._x[-1] if self._x else 0.0
+        x = self._points.last(0, default=0.0)
         line = pg.InfiniteLine(pos=x, angle=90, movable=False, pen=pg.mkPen(ORANGE, width=1, style=QtCore.Qt.DashLine),
                                label=f"lr {lr:g}", labelOpts={"position": 0.92, "color": ORANGE, "anchors": [(0, 0.5), (0, 0.5)]})
         self.getPlotItem().addItem(line, ignoreBounds=True)
@@ -158,19 +193,23 @@ class LossPlot(pg.PlotWidget):
         return [float(line.value()) for line in self._lr_marks]
 
     def add_points(self, xs, ys) -> None:
-        for x, y in zip(xs, ys):
-            y = float(y)
-            if not np.isfinite(y):
-                continue
-            prev = self._s[-1] if self._s else y
-            self._x.append(float(x))
-            self._y.append(y)
-            self._s.append(self._alpha * prev + (1 - self._alpha) * y)
-        self._raw.setData(self._x, self._y)
-        self._smooth.setData(self._x, self._s)
+        """Append batches (epoch, loss); a loss that is not finite is left out."""
+        x, y = np.asarray(xs, dtype=float).reshape(-1), np.asarray(ys, dtype=float).reshape(-1)
+        keep = np.isfinite(y)
+        x, y = x[keep], y[keep]
+        if y.size == 0:
+            return
+        s = np.empty_like(y)
+        prev = self._points.last(2, default=y[0])
+        for i, v in enumerate(y.tolist()):           # a few batches per call: the run's start is kept
+            prev = s[i] = self._alpha * prev + (1 - self._alpha) * v
+        self._points.extend(x, y, s)
+        epochs, loss, smooth = self._points.columns()
+        self._raw.setData(epochs, loss)
+        self._smooth.setData(epochs, smooth)
 
     def point_count(self) -> int:
-        return len(self._x)
+        return len(self._points)
 
     def set_epochs(self, epochs: int) -> None:
         """Fix the x axis to the whole run, so it is not recomputed on every update."""
@@ -229,22 +268,26 @@ class SpeedPlot(pg.PlotWidget):
         p = self.getPlotItem()
         _style_plot(p, "Speed", "images / s", "epoch")
         self._curve = p.plot([], [], pen=pg.mkPen((44, 160, 44), width=1.5))
-        self._curve.setDownsampling(auto=True, method="mean")
-        self._curve.setClipToView(True)
+        _few_points_per_pixel(self._curve, "mean")
         self.clear_data()
 
     def clear_data(self) -> None:
-        self._x: list[float] = []
-        self._y: list[float] = []
+        self._points = _Series(2)        # epoch, images per second of every batch
         self._curve.setData([], [])
 
     def set_epochs(self, epochs: int) -> None:
         self.getPlotItem().setXRange(0, max(1, epochs), padding=0.02)
 
     def add_points(self, xs, ys) -> None:
-        self._x.extend(float(x) for x in xs)
-        self._y.extend(float(y) for y in ys)
-        self._curve.setData(self._x, self._y)
+        self._points.extend(np.asarray(xs, dtype=float).reshape(-1), np.asarray(ys, dtype=float).reshape(-1))
+        self._curve.setData(*self._points.columns())
+
+    def point_count(self) -> int:
+        return len(self._points)
+
+    def latest(self) -> float:
+        """The speed of the last batch drawn (NaN before the first)."""
+        return self._points.last(1, default=float("nan"))
 
 
 class ConfusionPlot(pg.PlotWidget):

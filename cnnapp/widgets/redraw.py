@@ -46,3 +46,60 @@ class PacedRedraw(QtCore.QObject):
         if obj is self._widget and ev.type() == QtCore.QEvent.Show and self._stale:
             self.flush()
         return False
+
+
+class FramePacer(QtCore.QObject):
+    """Draws the parts of a live view one per frame, so that no frame holds the GUI thread long.
+
+    ``parts`` maps a name to the function drawing that part (a plot, a label, a grid of maps), in the
+    order they take turns. :meth:`mark` says a part has new data; every ``interval_ms`` the next marked
+    part after the one drawn last is drawn, and nothing else. The window then repaints only that part,
+    and between two frames the event loop is free for the user's input: a frame that drew every part
+    at once (or a part drawn as each report arrives) held the GUI thread for 10 to 25 ms.
+    :meth:`flush` draws every marked part now (a run ended); :meth:`draw` one part now.
+    """
+
+    def __init__(self, parent: QtCore.QObject, parts: dict, interval_ms: int = 40):
+        super().__init__(parent)
+        self._parts = dict(parts)
+        self._order = list(self._parts)
+        self._marked: set[str] = set()
+        self._next = 0
+        self.frames = 0
+        self._timer = QtCore.QTimer(self, singleShot=True, interval=interval_ms)
+        self._timer.timeout.connect(self._frame)
+
+    def mark(self, name: str) -> None:
+        """Part ``name`` has new data: it is drawn in one of the next frames."""
+        if name not in self._parts:
+            raise KeyError(name)
+        self._marked.add(name)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def marked(self) -> set:
+        """The parts with data not drawn yet."""
+        return set(self._marked)
+
+    def draw(self, name: str) -> None:
+        """Draw part ``name`` now (whether marked or not)."""
+        self._marked.discard(name)
+        self._parts[name]()
+
+    def flush(self) -> None:
+        """Draw every marked part now, in order."""
+        self._timer.stop()
+        for name in self._order:
+            if name in self._marked:
+                self.draw(name)
+
+    def _frame(self) -> None:
+        for k in range(len(self._order)):
+            name = self._order[(self._next + k) % len(self._order)]
+            if name in self._marked:
+                self._next = (self._next + k + 1) % len(self._order)
+                self.frames += 1
+                self.draw(name)
+                break
+        if self._marked:
+            self._timer.start()
