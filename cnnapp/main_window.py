@@ -296,7 +296,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.open_action.setEnabled(not training)
 
     def _show_message(self, text: str, ms: int) -> None:
-        self.statusBar().showMessage(text, ms)
+        """``text`` in the status bar for ``ms`` ms (0: until the next), cut short with "…" where it
+        would run under the network's summary on the right (the whole text is then its tooltip)."""
+        bar = self.statusBar()
+        room = bar.width() - self.status_label.width() - 40
+        shown = bar.fontMetrics().elidedText(text, QtCore.Qt.ElideRight, max(room, 120))
+        bar.showMessage(shown, ms)
+        bar.setToolTip(text if shown != text else "")
 
     # ---------------------------------------------------------------- menus
     def _build_menus(self) -> None:

@@ -1302,3 +1302,45 @@ def test_old_byte_array_settings_are_dropped_quietly_and_the_rest_kept():
     assert st.take_message() is None                             # written by an earlier version: no alarm
     assert st.value(s, "window/tab", 0, int) == 2 and s.value("learn/quiz/q1/status") == "right"
     assert "@" not in path.read_text(encoding="latin-1") and not list(path.parent.glob("*.refused-*"))
+
+
+def test_epoch_labels_never_run_together_on_a_small_screen(window, qtbot):
+    """At 1024×640 the Speed plot is about 150 px wide: its epoch labels read "0.51.01.5" before."""
+    from PySide6 import QtGui
+    from cnnapp.widgets.plots import epoch_step
+    assert [epoch_step(v) for v in (0.03, 0.1, 0.11, 0.3, 1.0, 1.5, 2.5, 7.0)] == [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10]
+    assert epoch_step(0.2, whole=True) == 1
+    window.resize(1024, 640)
+    window.tabs.setCurrentWidget(window.train)
+    train = window.train
+    for plot in (train.loss_plot, train.speed_plot):
+        plot.set_epochs(3)
+    train.acc_plot.getPlotItem().setXRange(0.5, 3.5, padding=0)
+    qtbot.wait(100)
+    for plot in (train.loss_plot, train.acc_plot, train.speed_plot):
+        axis = plot.getPlotItem().getAxis("bottom")
+        lo, hi = axis.range
+        size = axis.geometry().width()
+        levels = axis.tickValues(lo, hi, size)
+        assert len(levels) == 1                                   # one level: no minor labels between
+        spacing, ticks = levels[0]
+        labels = axis.tickStrings(ticks, 1.0, spacing)
+        widest = max(QtGui.QFontMetricsF(axis.font()).horizontalAdvance(t) for t in labels)
+        assert len(ticks) >= 2 or plot is train.speed_plot, plot   # still some epochs named
+        assert spacing * size / (hi - lo) > widest, (plot, spacing, labels)
+    assert all(float(v).is_integer() for v in train.acc_plot.getPlotItem().getAxis("bottom").tickValues(
+        0.5, 3.5, 120)[0][1])                                      # accuracy: whole epochs only
+
+
+def test_a_long_status_message_is_cut_short_not_run_under_the_summary(window, qtbot):
+    window.resize(1024, 640)
+    qtbot.wait(50)
+    long = "Finished: trained 3 epochs (321 batches) in 0.41 s. " * 3
+    window.state.say(long, 0)
+    bar = window.statusBar()
+    shown = bar.currentMessage()
+    assert shown.endswith("…") and len(shown) < len(long)
+    assert bar.fontMetrics().horizontalAdvance(shown) <= bar.width() - window.status_label.width()
+    assert bar.toolTip() == long
+    window.state.say("Short news.", 0)
+    assert bar.currentMessage() == "Short news." and bar.toolTip() == ""

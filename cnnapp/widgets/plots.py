@@ -97,6 +97,40 @@ class _Series:
         return float(self._buf[column, self._n - 1]) if self._n else float(default)
 
 
+class EpochAxis(pg.AxisItem):
+    """A bottom axis of epochs whose labels never run together: one level of ticks at 1, 2 or 5
+    times a power of ten (whole epochs only if ``whole``), far enough apart for their labels.
+    pyqtgraph's own spacing put "0.5", "1.0" and "1.5" side by side on a plot 150 pixels wide."""
+
+    def __init__(self, whole: bool = False):
+        super().__init__("bottom")
+        self._whole = whole
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float):
+        span = abs(maxVal - minVal)
+        if span == 0 or size <= 0:
+            return []
+        metrics = QtGui.QFontMetricsF(self.font())
+        step = epoch_step(span * 12 / size, self._whole)
+        for _ in range(12):          # the widest label of a step, plus a space, must fit between ticks
+            label = self.tickStrings([max(abs(minVal), abs(maxVal))], 1.0, step)[0]
+            if step * size / span >= metrics.horizontalAdvance(label + "  "):
+                break
+            step = epoch_step(step * 1.01, self._whole)
+        return [(step, 0)]
+
+
+def epoch_step(at_least: float, whole: bool = False) -> float:
+    """The smallest of 1, 2, 5 times a power of ten that is at least ``at_least`` (at least 1 if ``whole``)."""
+    if whole:
+        at_least = max(at_least, 1.0)
+    power = 10.0 ** np.floor(np.log10(at_least))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * power >= at_least * (1 - 1e-9):
+            return float(m * power)
+    return float(10 * power)
+
+
 class ProbabilityPlot(pg.PlotWidget):
     """The ten class probabilities as bars; the most likely class in the accent colour."""
 
@@ -157,7 +191,7 @@ class LossPlot(pg.PlotWidget):
     """Loss per batch (thin, light) and an exponentially smoothed curve (bold) over epochs."""
 
     def __init__(self, parent=None, smoothing: float = 0.9):
-        super().__init__(parent, background="w")
+        super().__init__(parent, background="w", axisItems={"bottom": EpochAxis()})
         self.setObjectName("lossPlot")
         self.setAccessibleName("Training loss")
         self.setToolTip("Cross-entropy loss of every batch (light) and its smoothed trend (bold).")
@@ -220,7 +254,7 @@ class AccuracyPlot(pg.PlotWidget):
     """Training and held-out accuracy after each epoch."""
 
     def __init__(self, parent=None):
-        super().__init__(parent, background="w")
+        super().__init__(parent, background="w", axisItems={"bottom": EpochAxis(whole=True)})
         self.setObjectName("accuracyPlot")
         self.setAccessibleName("Accuracy per epoch")
         self.setToolTip("Share of digits classified correctly after each epoch:\n"
@@ -261,7 +295,7 @@ class SpeedPlot(pg.PlotWidget):
     """Images per second while training."""
 
     def __init__(self, parent=None):
-        super().__init__(parent, background="w")
+        super().__init__(parent, background="w", axisItems={"bottom": EpochAxis()})
         self.setObjectName("speedPlot")
         self.setAccessibleName("Training speed")
         self.setToolTip("Training speed in images per second (forward and backward pass).")
