@@ -60,3 +60,17 @@ def openmp_enabled() -> bool:
 def threads_for(work: int) -> int:
     """Threads for a call of ``work`` multiply-adds (or elements): 1 below the threshold."""
     return _num_threads if work >= _PARALLEL_MIN_WORK else 1
+
+
+def limit_blas_threads() -> bool:
+    """One thread for every BLAS library already loaded in this process (NumPy's); True if done.
+
+    For a process that imported NumPy before cnncore, when setting ``OPENBLAS_NUM_THREADS``
+    comes too late. Never raises: without threadpoolctl, or where it cannot act, nothing changes.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(limits=1, user_api="blas")
+    except Exception:  # noqa: BLE001 - a speed setting: the results are the same without it
+        return False
+    return True

@@ -410,3 +410,35 @@ def test_idle_threads_poll_briefly_then_sleep_unless_the_user_chose():
     assert _openmp_env_after_import(OMP_WAIT_POLICY="PASSIVE")["GOMP_SPINCOUNT"] is None
     assert _openmp_env_after_import(GOMP_SPINCOUNT="5")["GOMP_SPINCOUNT"] == "5"
     assert _openmp_env_after_import(KMP_BLOCKTIME="0")["KMP_BLOCKTIME"] == "0"
+
+
+def _blas_threads_after(code_first: str, **env):
+    """The thread counts of the BLAS libraries loaded in a fresh process that ran ``code_first``, then
+    ``import cnncore`` (from an environment with ``env`` and no BLAS thread variable of the user's)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    keys = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+    base = {k: v for k, v in os.environ.items() if k not in keys}
+    code = (f"{code_first}; import json, cnncore; from threadpoolctl import threadpool_info; "
+            "print(json.dumps([i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']))")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, cwd=root, check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def test_one_blas_thread_also_when_numpy_came_first():
+    """A notebook imports NumPy first: its BLAS threads (one per core) spun beside the kernels' own
+    and a wide-preset training step took 4 times as long."""
+    pytest.importorskip("threadpoolctl")
+    from cnncore._threads import _cpus
+    if _cpus() < 2:
+        pytest.skip("one core: a BLAS starts one thread whatever the order of the imports")
+    first = _blas_threads_after("import numpy, numpy.linalg")
+    if not first:
+        pytest.skip("this NumPy's BLAS is not one threadpoolctl can see")
+    assert first == [1] * len(first)
+    assert _blas_threads_after("import os") == [1] * len(first)                  # cnncore first: as before
+    assert 2 in _blas_threads_after("import numpy", OPENBLAS_NUM_THREADS="2", MKL_NUM_THREADS="2")  # the user's
