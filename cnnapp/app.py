@@ -25,7 +25,7 @@ def run(argv=None) -> int:
         # An unexpected error in a slot: say so in the window and keep running (no traceback
         # in the user's face; it still goes to the terminal for a bug report).
         try:
-            win.statusBar().showMessage(f"Something went wrong: {value}", 0)
+            win.show_message(f"Something went wrong: {value}", 0)
         except Exception:  # noqa: BLE001 - the window may be gone
             pass
         previous_hook(kind, value, tb)

@@ -74,7 +74,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if icon.exists():
             self.setWindowIcon(QtGui.QIcon(str(icon)))
         self.state = AppState(self)
-        self.state.message.connect(self._show_message)
+        self.state.message.connect(self.show_message)
+        self.statusBar().messageChanged.connect(self._on_message_changed)
         # Replaced in tests; asks before unsaved trained weights are thrown away.
         self.confirm = self._ask
 
@@ -295,14 +296,23 @@ class MainWindow(QtWidgets.QMainWindow):
         self.save_action.setEnabled(not training)
         self.open_action.setEnabled(not training)
 
-    def _show_message(self, text: str, ms: int) -> None:
+    STATUS_MARGIN_PX = 40        # between a message and the network's summary on the right
+
+    def show_message(self, text: str, ms: int = 6000) -> None:
         """``text`` in the status bar for ``ms`` ms (0: until the next), cut short with "…" where it
-        would run under the network's summary on the right (the whole text is then its tooltip)."""
+        would run under the network's summary on the right; the whole text is then the bar's
+        tooltip while the message shows. (Measured against the window's width: the bar's is not
+        known before the window first shows.)"""
         bar = self.statusBar()
-        room = bar.width() - self.status_label.width() - 40
+        width = bar.width() if bar.isVisible() else self.width()
+        room = width - self.status_label.sizeHint().width() - self.STATUS_MARGIN_PX
         shown = bar.fontMetrics().elidedText(text, QtCore.Qt.ElideRight, max(room, 120))
         bar.showMessage(shown, ms)
         bar.setToolTip(text if shown != text else "")
+
+    def _on_message_changed(self, text: str) -> None:
+        if not text:                  # the message timed out or was cleared: its tooltip goes too
+            self.statusBar().setToolTip("")
 
     # ---------------------------------------------------------------- menus
     def _build_menus(self) -> None:
@@ -398,7 +408,7 @@ class MainWindow(QtWidgets.QMainWindow):
             view.apply_settings(st.read_group(s, prefix, view.settings_dict()))
         note = st.take_message()
         if note:
-            self.statusBar().showMessage(note, 30000)
+            self.show_message(note, 30000)
 
     def save_settings(self) -> None:
         s = st.qsettings()

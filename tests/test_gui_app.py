@@ -263,6 +263,7 @@ def test_training_in_the_worker_fills_the_plots_and_keeps_the_gui_alive(window, 
 def test_pause_resume_and_stop(window, qtbot):
     _tiny_network(window)
     train = window.train
+    window.tabs.setCurrentWidget(train)     # the plots draw while their tab shows
     train.count.setValue(3000)
     train.epochs.setValue(50)
     with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
@@ -448,6 +449,7 @@ def test_close_during_training_stops_the_worker(qtbot):
     qtbot.addWidget(w)
     w.show()
     train = w.train
+    w.tabs.setCurrentWidget(train)          # the plots draw while their tab shows
     train.count.setValue(3000)
     train.epochs.setValue(100)
     assert train.start()
@@ -1344,3 +1346,17 @@ def test_a_long_status_message_is_cut_short_not_run_under_the_summary(window, qt
     assert bar.toolTip() == long
     window.state.say("Short news.", 0)
     assert bar.currentMessage() == "Short news." and bar.toolTip() == ""
+    window.state.say(long, 50)
+    assert bar.toolTip() == long
+    qtbot.waitUntil(lambda: bar.currentMessage() == "", timeout=2000)
+    assert bar.toolTip() == ""                  # the message timed out: its tooltip went with it
+
+
+def test_a_message_said_before_the_window_shows_uses_the_window_s_width(qtbot):
+    from cnnapp.main_window import MainWindow
+    w = MainWindow(load_settings=False)
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    text = "A model opened from a file says what it learned from and how well it did on held-out digits."
+    w.state.say(text, 0)
+    assert w.statusBar().currentMessage() == text      # not cut to the hidden bar's default width

@@ -76,6 +76,7 @@ def test_learning_rate_changes_are_marked_and_the_schedule_is_named(window, qtbo
     """Items 7 and 10: the lr box is the start of a named schedule; a change mid-run leaves a marker."""
     _tiny_network(window)
     train = window.train
+    window.tabs.setCurrentWidget(train)     # the plots draw while their tab shows
     train.count.setValue(1500)
     train.epochs.setValue(100)            # long enough to be running still when the rate changes
     assert "cosine" in train.schedule.currentText().lower()

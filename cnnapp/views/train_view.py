@@ -71,12 +71,15 @@ class TrainView(QtWidgets.QWidget):
         lay.addWidget(self.splitter)
         # While training, the window is redrawn in frames, one part per frame (see FramePacer),
         # never as a report of the worker arrives.
-        self.frames = FramePacer(self, {"report": self._show_report, "loss": self._draw_loss,
-                                        "speed": self._draw_speed, "epoch": self._draw_epochs,
-                                        "maps": self._draw_snapshot})
+        self.pacer = FramePacer(self, {"report": self._show_report, "loss": self._draw_loss,
+                                       "speed": self._draw_speed, "epoch": self._draw_epochs,
+                                       "maps": self._draw_snapshot})
+        # What waits for its frame: here the latest report, the epochs and the snapshot's maps;
+        # the batches' loss and speed wait in self.run (TrainingRun.take_loss_points, ...).
         self._report = None          # the worker's latest progress report, not shown yet
         self._epochs = []            # the epochs ended since the last one drawn
         self._maps = None            # the latest snapshot's filters and maps, not drawn yet
+        self._gc_frozen = False      # see _pause_full_collections
         self._on_source()
         self.run.phase_changed.connect(self._show_phase)
         self.run.progress_changed.connect(lambda p: self.progress.setValue(int(round(1000 * p))))
@@ -459,9 +462,7 @@ class TrainView(QtWidgets.QWidget):
         self.eta.setText("Starting…")
         self.thread = start_in_thread(self.worker, self, "training")
         self.thread.finished.connect(self._on_thread_end)
-        # The collector's full passes visit every object the window holds (about 50 ms, a stutter a
-        # few times a minute while reports arrive); during the run they visit only the newer ones.
-        gc.freeze()
+        self._pause_full_collections(True)
         self.run.start()
         self.trainingStarted.emit()
         return True
@@ -515,7 +516,7 @@ class TrainView(QtWidgets.QWidget):
         if self.worker is not None:
             try:
                 self.worker.set_lr(value)
-                self.frames.draw("loss")                # the mark goes after the batches so far
+                self.pacer.draw("loss")                # the mark goes after the batches so far
                 self.loss_plot.mark_lr_change(value)
                 self.state.say(f"Learning rate set to {value:g} for the next batches.", 3000)
             except Exception as e:  # noqa: BLE001
@@ -571,7 +572,7 @@ class TrainView(QtWidgets.QWidget):
         self.run.add_batches(d["x"], d["loss"], d["ips"])
         self._report = d
         for part in ("report", "loss", "speed"):
-            self.frames.mark(part)
+            self.pacer.mark(part)
 
     def _show_report(self) -> None:
         """The progress bar and the epoch, speed, rate and time left of the latest report."""
@@ -598,6 +599,7 @@ class TrainView(QtWidgets.QWidget):
             self.loss_plot.add_points(*self.run.take_loss_points())
 
     def _draw_speed(self) -> None:
+        """The speeds received since the speed curve was drawn."""
         if self.run.has_speed_points():
             self.speed_plot.add_points(*self.run.take_speed_points())
 
@@ -607,20 +609,19 @@ class TrainView(QtWidgets.QWidget):
         # them for a hidden tab after every epoch would only cost the GUI thread time.
         self._epoch_views = (ev, self.worker.X_val if self.worker is not None else None,
                              self.worker.y_val if self.worker is not None else None)
-        self.frames.mark("epoch")
+        self.pacer.mark("epoch")
 
     def _draw_epochs(self) -> None:
         """The accuracies of the epochs ended since the last frame, and what the last one says."""
         epochs, self._epochs = self._epochs, []
+        msg = None
         for ev in epochs:
-            val = None if not np.isfinite(ev.val_accuracy) else ev.val_accuracy
+            val = ev.val_accuracy if np.isfinite(ev.val_accuracy) else None
             self.acc_plot.add_epoch(ev.epoch, ev.train_accuracy, val)
+            msg = f"Epoch {ev.epoch}: training accuracy {ev.train_accuracy:.1%}" + (
+                f", held-out accuracy {val:.1%}" if val is not None else "")
         self._refresh_epoch_views()
-        if epochs:
-            ev = epochs[-1]
-            msg = f"Epoch {ev.epoch}: training accuracy {ev.train_accuracy:.1%}"
-            if np.isfinite(ev.val_accuracy):
-                msg += f", held-out accuracy {ev.val_accuracy:.1%}"
+        if msg is not None:
             self.state.say(msg, 8000)
 
     def _refresh_epoch_views(self, *_) -> None:
@@ -681,7 +682,7 @@ class TrainView(QtWidgets.QWidget):
     def _on_snapshot(self, snap, maps) -> None:
         self.state.snapshot = snap
         self._maps = maps
-        self.frames.mark("maps")
+        self.pacer.mark("maps")
 
     def _draw_snapshot(self) -> None:
         """The latest snapshot's filters and maps (when their tab shows), and the news of new weights."""
@@ -723,7 +724,12 @@ class TrainView(QtWidgets.QWidget):
             self._saved_threads = None
 
     def _on_finished(self, ev) -> None:
-        self.frames.flush()
+        try:
+            self.pacer.flush()
+        finally:         # the run is over even if drawing its last frames failed
+            self._end_run(ev)
+
+    def _end_run(self, ev) -> None:
         self._restore_threads()
         self.state.training = False
         self.state.snapshot = None
@@ -736,8 +742,20 @@ class TrainView(QtWidgets.QWidget):
         self.state.weightsChanged.emit()
         self.trainingFinished.emit(ev)
 
+    def _pause_full_collections(self, pause: bool) -> None:
+        """During a run the garbage collector's full passes leave out the objects made before it.
+        A full pass visits every object the window holds (52 ms here: the longest stutter while
+        reports arrive); the garbage of earlier runs is collected first, in one pass as Start is
+        pressed. Paired: nothing else in the app freezes the collector."""
+        if pause and not self._gc_frozen:
+            gc.collect()
+            gc.freeze()
+        elif not pause and self._gc_frozen:
+            gc.unfreeze()
+        self._gc_frozen = pause
+
     def _on_thread_end(self) -> None:
-        gc.unfreeze()
+        self._pause_full_collections(False)
         self.run.finish()           # already so, unless the worker ended without a word
         if self.thread is not None:
             self.thread.deleteLater()
@@ -763,6 +781,7 @@ class TrainView(QtWidgets.QWidget):
                 self.state.training = False
                 self.state.snapshot = None
                 self._restore_threads()
+            self._pause_full_collections(False)
         if self.dl_thread is not None:
             if self.dl_worker is not None:
                 self.dl_worker.cancel()          # stops at the next chunk, leaves nothing partial

@@ -1,6 +1,8 @@
 """pyqtgraph plots of the app. Every plot item is created once and updated with ``setData``/``setOpts``."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
@@ -65,13 +67,16 @@ def _few_points_per_pixel(curve: pg.PlotDataItem, method: str) -> None:
     pyqtgraph's default of five points per pixel made a noisy loss curve cost 9 ms a repaint."""
     curve.setDownsampling(auto=True, method=method)
     curve.setClipToView(True)
-    curve.opts["autoDownsampleFactor"] = 1.0     # no setter in pyqtgraph; read on every update
+    curve.setData(autoDownsampleFactor=1.0)      # (an option setData takes; there is no setter)
 
 
 class _Series:
-    """Columns of floats that grow at the end (a buffer that doubles when full), read as views: adding
-    a few points costs the same at the end of a long run as at its start. Views handed out are never
-    written again (a full buffer is replaced, not resized in place)."""
+    """Columns of floats (an epoch, then values) that grow at the end, read as views: adding a few
+    points costs the same at the end of a long run as at its start. The buffer holds column ``k``
+    in its row ``k`` and doubles when full.
+
+    The views handed out are never written again: :meth:`extend` writes only past them, and a full
+    buffer is replaced, not resized in place. (So there is no ``clear``: start a new series.)"""
 
     def __init__(self, columns: int, capacity: int = 1024):
         self._buf = np.empty((columns, capacity))
@@ -81,6 +86,7 @@ class _Series:
         return self._n
 
     def extend(self, *columns) -> None:
+        """Append the same number of values to every column."""
         k = len(columns[0])
         if self._n + k > self._buf.shape[1]:
             grown = np.empty((self._buf.shape[0], max(2 * self._buf.shape[1], self._n + k)))
@@ -91,9 +97,11 @@ class _Series:
         self._n += k
 
     def columns(self) -> list:
+        """Every column so far, as read-only-by-agreement views."""
         return [row[:self._n] for row in self._buf]
 
     def last(self, column: int, default: float) -> float:
+        """The latest value of ``column`` (``default`` while the series is empty)."""
         return float(self._buf[column, self._n - 1]) if self._n else float(default)
 
 
@@ -102,29 +110,36 @@ class EpochAxis(pg.AxisItem):
     times a power of ten (whole epochs only if ``whole``), far enough apart for their labels.
     pyqtgraph's own spacing put "0.5", "1.0" and "1.5" side by side on a plot 150 pixels wide."""
 
+    FIRST_GUESS_PX = 12      # the tightest spacing tried first: no label is narrower
+    GAP = "  "               # the room left between two labels, in spaces
+
     def __init__(self, whole: bool = False):
         super().__init__("bottom")
         self._whole = whole
 
     def tickSpacing(self, minVal: float, maxVal: float, size: float):
+        """One level of ticks: the smallest 1-2-5 step whose labels, with a gap, fit between ticks."""
         span = abs(maxVal - minVal)
-        if span == 0 or size <= 0:
+        if not (math.isfinite(span) and math.isfinite(size)) or span <= 0 or size <= 0:
             return []
         metrics = QtGui.QFontMetricsF(self.font())
-        step = epoch_step(span * 12 / size, self._whole)
-        for _ in range(12):          # the widest label of a step, plus a space, must fit between ticks
-            label = self.tickStrings([max(abs(minVal), abs(maxVal))], 1.0, step)[0]
-            if step * size / span >= metrics.horizontalAdvance(label + "  "):
-                break
-            step = epoch_step(step * 1.01, self._whole)
-        return [(step, 0)]
+        step = epoch_step(span * self.FIRST_GUESS_PX / size, self._whole)
+        while step > 0 and math.isfinite(step):
+            ends = self.tickStrings([minVal, maxVal], 1.0, step)
+            if step * size / span >= max(metrics.horizontalAdvance(t + self.GAP) for t in ends):
+                return [(step, 0)]
+            step = epoch_step(step * 1.5, self._whole)      # the next 1-2-5 step
+        return []
 
 
 def epoch_step(at_least: float, whole: bool = False) -> float:
-    """The smallest of 1, 2, 5 times a power of ten that is at least ``at_least`` (at least 1 if ``whole``)."""
+    """The smallest of 1, 2, 5 times a power of ten that is at least ``at_least`` (at least 1 if
+    ``whole``); 0 for an ``at_least`` that is not a positive finite number."""
     if whole:
         at_least = max(at_least, 1.0)
-    power = 10.0 ** np.floor(np.log10(at_least))
+    if not (math.isfinite(at_least) and at_least > 0):
+        return 0.0
+    power = 10.0 ** math.floor(math.log10(at_least))
     for m in (1.0, 2.0, 5.0, 10.0):
         if m * power >= at_least * (1 - 1e-9):
             return float(m * power)

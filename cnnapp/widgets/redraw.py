@@ -1,7 +1,7 @@
 """Redraws of a widget that follows a live stream (a training run's reports), paced for the GUI thread."""
 from __future__ import annotations
 
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 
 
 class PacedRedraw(QtCore.QObject):
@@ -55,19 +55,23 @@ class FramePacer(QtCore.QObject):
     order they take turns. :meth:`mark` says a part has new data; every ``interval_ms`` the next marked
     part after the one drawn last is drawn, and nothing else. The window then repaints only that part,
     and between two frames the event loop is free for the user's input: a frame that drew every part
-    at once (or a part drawn as each report arrives) held the GUI thread for 10 to 25 ms.
-    :meth:`flush` draws every marked part now (a run ended); :meth:`draw` one part now.
+    at once (or a part drawn as each report arrives) held the GUI thread for 10 to 25 ms. While
+    ``widget`` is hidden (another tab is on top) no frame is drawn; the marked parts are drawn in
+    turn once it shows again. :meth:`flush` draws every marked part now (a run ended); :meth:`draw`
+    one part now.
     """
 
-    def __init__(self, parent: QtCore.QObject, parts: dict, interval_ms: int = 40):
-        super().__init__(parent)
+    def __init__(self, widget: QtWidgets.QWidget, parts: dict, interval_ms: int = 40):
+        super().__init__(widget)
+        self._widget = widget
         self._parts = dict(parts)
         self._order = list(self._parts)
         self._marked: set[str] = set()
-        self._next = 0
-        self.frames = 0
+        self._next = 0                   # where the next frame starts looking: after the part drawn last
+        self.frames_drawn = 0
         self._timer = QtCore.QTimer(self, singleShot=True, interval=interval_ms)
         self._timer.timeout.connect(self._frame)
+        widget.installEventFilter(self)
 
     def mark(self, name: str) -> None:
         """Part ``name`` has new data: it is drawn in one of the next frames."""
@@ -87,19 +91,34 @@ class FramePacer(QtCore.QObject):
         self._parts[name]()
 
     def flush(self) -> None:
-        """Draw every marked part now, in order."""
+        """Draw every marked part now, in order (shown or not). If one raises, the others are still
+        drawn and the first error is raised after them."""
         self._timer.stop()
+        error = None
         for name in self._order:
             if name in self._marked:
-                self.draw(name)
+                try:
+                    self.draw(name)
+                except Exception as e:  # noqa: BLE001 - raised below, once every part had its turn
+                    error = error or e
+        if error is not None:
+            raise error
 
     def _frame(self) -> None:
+        if not self._widget.isVisible():
+            return                       # drawn in turn when shown again (eventFilter)
         for k in range(len(self._order)):
             name = self._order[(self._next + k) % len(self._order)]
             if name in self._marked:
                 self._next = (self._next + k + 1) % len(self._order)
-                self.frames += 1
+                self.frames_drawn += 1
                 self.draw(name)
                 break
         if self._marked:
             self._timer.start()
+
+    def eventFilter(self, obj, ev) -> bool:
+        if obj is self._widget and ev.type() == QtCore.QEvent.Show and self._marked \
+                and not self._timer.isActive():
+            self._timer.start()
+        return False
