@@ -1,6 +1,7 @@
 """The main window: Draw, Build, Train, Backprop and Learn tabs around one shared network."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -301,18 +302,28 @@ class MainWindow(QtWidgets.QMainWindow):
     def show_message(self, text: str, ms: int = 6000) -> None:
         """``text`` in the status bar for ``ms`` ms (0: until the next), cut short with "…" where it
         would run under the network's summary on the right; the whole text is then the bar's
-        tooltip while the message shows. (Measured against the window's width: the bar's is not
-        known before the window first shows.)"""
+        tooltip while the message shows, and it is cut again to the new room when the window is
+        resized. (Measured against the window's width: the bar's is not known before it shows.)"""
         bar = self.statusBar()
         width = bar.width() if bar.isVisible() else self.width()
         room = width - self.status_label.sizeHint().width() - self.STATUS_MARGIN_PX
         shown = bar.fontMetrics().elidedText(text, QtCore.Qt.ElideRight, max(room, 120))
+        self._message = (text, shown, time.monotonic() + ms / 1000 if ms > 0 else None)
         bar.showMessage(shown, ms)
         bar.setToolTip(text if shown != text else "")
 
     def _on_message_changed(self, text: str) -> None:
         if not text:                  # the message timed out or was cleared: its tooltip goes too
             self.statusBar().setToolTip("")
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        text, shown, until = getattr(self, "_message", (None, None, None))
+        bar = self.statusBar()
+        if text is not None and bar.currentMessage() == shown:     # still showing: cut it anew
+            left = None if until is None else until - time.monotonic()
+            if left is None or left > 0.05:
+                self.show_message(text, 0 if left is None else int(left * 1000))
 
     # ---------------------------------------------------------------- menus
     def _build_menus(self) -> None:

@@ -1360,3 +1360,17 @@ def test_a_message_said_before_the_window_shows_uses_the_window_s_width(qtbot):
     text = "A model opened from a file says what it learned from and how well it did on held-out digits."
     w.state.say(text, 0)
     assert w.statusBar().currentMessage() == text      # not cut to the hidden bar's default width
+
+
+def test_a_cut_message_is_cut_anew_when_the_window_grows(window, qtbot):
+    window.resize(1024, 640)
+    qtbot.wait(50)
+    text = "Finished: trained 3 epochs (321 batches) in 0.41 s. On 600 held-out digits it never trained on."
+    window.state.say(text, 0)
+    bar = window.statusBar()
+    assert bar.currentMessage().endswith("…")
+    window.resize(1600, 900)
+    qtbot.waitUntil(lambda: bar.currentMessage() == text, timeout=2000)   # room now: shown whole
+    assert bar.toolTip() == ""
+    window.resize(1024, 640)
+    qtbot.waitUntil(lambda: bar.currentMessage().endswith("…"), timeout=2000)
