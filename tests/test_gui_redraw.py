@@ -24,6 +24,20 @@ def paced(qtbot):
     return w, PacedRedraw(w, lambda: drawn.append(1), interval_ms=50), drawn
 
 
+@pytest.fixture
+def tiny_window(qtbot):
+    """The main window, shown, with the tiny preset's network (quick runs); its training stops after."""
+    from cnnapp.main_window import MainWindow
+    from test_gui_app import _tiny_network
+    w = MainWindow(load_settings=False)
+    qtbot.addWidget(w)
+    w.show()
+    _tiny_network(w)
+    yield w
+    w.train.shutdown()
+    w.close()
+
+
 def test_requests_while_shown_become_one_redraw(qtbot, paced):
     w, p, drawn = paced
     w.show()
@@ -51,36 +65,27 @@ def test_a_hidden_widget_is_drawn_once_when_shown(qtbot, paced):
     assert len(drawn) == 1
 
 
-def test_train_tab_panels_hidden_while_training_are_drawn_when_shown(qtbot):
-    from cnnapp.main_window import MainWindow
-    from test_gui_app import _tiny_network
-    w = MainWindow(load_settings=False)
-    qtbot.addWidget(w)
-    w.show()
-    try:
-        _tiny_network(w)
-        train = w.train
-        w.tabs.setCurrentWidget(train)
-        train.bottom_tabs.setCurrentWidget(train.live)
-        train.count.setValue(600)
-        train.epochs.setValue(2)
-        with qtbot.waitSignal(train.trainingFinished, timeout=60000):
-            train.start()
-        qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
-        diag, runs = train.diagnostics, train.runs
-        assert diag._unread                          # hidden: the reports were kept, not yet sorted
-        assert diag.x and diag.paced.redraws == 0 and diag.paced.pending()
-        assert runs.paced.pending() and runs.paced.redraws == 0
-        train.bottom_tabs.setCurrentWidget(diag)
-        assert diag.paced.redraws == 1 and diag.curves
-        n = len(diag.x)
-        assert all(len(c.getData()[0]) == n for c in diag.curves.values())
-        train.bottom_tabs.setCurrentWidget(runs)
-        record, loss, _ = runs._curves[-1]
-        assert len(loss.getData()[0]) == len(record.batch_x) == n
-    finally:
-        w.train.shutdown()
-        w.close()
+def test_train_tab_panels_hidden_while_training_are_drawn_when_shown(qtbot, tiny_window):
+    w = tiny_window
+    train = w.train
+    w.tabs.setCurrentWidget(train)
+    train.bottom_tabs.setCurrentWidget(train.live)
+    train.count.setValue(600)
+    train.epochs.setValue(2)
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000):
+        train.start()
+    qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
+    diag, runs = train.diagnostics, train.runs
+    assert diag._unread                          # hidden: the reports were kept, not yet sorted
+    assert diag.x and diag.paced.redraws == 0 and diag.paced.pending()
+    assert runs.paced.pending() and runs.paced.redraws == 0
+    train.bottom_tabs.setCurrentWidget(diag)
+    assert diag.paced.redraws == 1 and diag.curves
+    n = len(diag.x)
+    assert all(len(c.getData()[0]) == n for c in diag.curves.values())
+    train.bottom_tabs.setCurrentWidget(runs)
+    record, loss, _ = runs._curves[-1]
+    assert len(loss.getData()[0]) == len(record.batch_x) == n
 
 
 def _report(i: int, n: int = 4) -> dict:
@@ -256,28 +261,19 @@ def test_train_tab_draws_reports_epochs_and_maps_in_separate_frames(qtbot, train
     train.run.finish()
 
 
-def test_the_collector_leaves_the_window_s_objects_alone_during_a_run(qtbot):
+def test_the_collector_leaves_the_window_s_objects_alone_during_a_run(qtbot, tiny_window):
     import gc
-    from cnnapp.main_window import MainWindow
-    from test_gui_app import _tiny_network
-    w = MainWindow(load_settings=False)
-    qtbot.addWidget(w)
-    w.show()
-    try:
-        _tiny_network(w)
-        train = w.train
-        train.count.setValue(600)
-        train.epochs.setValue(2)
-        before = gc.get_freeze_count()
-        with qtbot.waitSignal(train.trainingFinished, timeout=60000):
-            assert train.start()
-            frozen = gc.get_freeze_count()
-        qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
-        assert frozen > before + 1000           # the objects before the run: out of the full passes
-        assert gc.get_freeze_count() == before  # after it, collected as before
-    finally:
-        w.train.shutdown()
-        w.close()
+    w = tiny_window
+    train = w.train
+    train.count.setValue(600)
+    train.epochs.setValue(2)
+    before = gc.get_freeze_count()
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000):
+        assert train.start()
+        frozen = gc.get_freeze_count()
+    qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
+    assert frozen > before + 1000           # the objects before the run: out of the full passes
+    assert gc.get_freeze_count() == before  # after it, collected as before
 
 
 def test_a_long_loss_curve_is_drawn_with_about_one_point_per_pixel(qtbot):
@@ -340,3 +336,22 @@ def test_a_run_ends_even_if_drawing_its_last_frames_fails(qtbot, train_tab):
             train._on_finished(FinishedEvent("done", "finished"))
     assert not train.state.training and not train.run.active
     assert train.eta.text() == "Finished: finished."           # the end-of-run sentence is shown
+
+
+def test_other_tabs_follow_a_run_while_the_train_tab_is_hidden(qtbot, tiny_window):
+    """The Train tab draws nothing while hidden, but the Draw tab's predictions get the new weights
+    and the status bar the epochs during the run, not only at its end."""
+    w = tiny_window
+    train = w.train
+    w.tabs.setCurrentWidget(w.draw)
+    train.count.setValue(1500)
+    train.epochs.setValue(30)                        # a few seconds: snapshots come twice a second
+    seen = []
+    w.state.weightsChanged.connect(lambda: seen.append("weights"))
+    w.state.message.connect(lambda text, ms: seen.append("epoch") if text.startswith("Epoch") else None)
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000):
+        assert train.start()
+        train.worker.epochDone.connect(lambda ev: seen.append("epochDone"))   # after the view's slot
+    last = len(seen) - 1 - seen[::-1].index("epochDone")
+    assert "weights" in seen[:last] and "epoch" in seen[:last], seen   # during the run, not at its end
+    assert train.pacer.frames_drawn == 0            # the hidden tab drew nothing during the run

@@ -373,6 +373,9 @@ def test_a_pool_hands_its_gradient_to_the_convolution_before_it(rng, monkeypatch
     fused = Network(preset("wide"), seed=4)
     fused.loss_and_grads(x, labels)
     assert len(used) == 1                                 # 28×28 → 14×14 (not 14×14 → 7×7: narrow rows)
+    used.clear()
+    Network(preset("wide"), seed=4).loss_and_grads(x[:1], labels[:1])
+    assert len(used) == 2                                 # batch 1: both pools (its calls cost more)
     again = Network(preset("wide"), seed=4)
     again.loss_and_grads(x, labels)
     again.forward(x)                      # unread until a new pass replaced the winners: gone

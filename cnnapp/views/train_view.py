@@ -73,7 +73,7 @@ class TrainView(QtWidgets.QWidget):
         # never as a report of the worker arrives.
         self.pacer = FramePacer(self, {"report": self._show_report, "loss": self._draw_loss,
                                        "speed": self._draw_speed, "epoch": self._draw_epochs,
-                                       "maps": self._draw_snapshot})
+                                       "maps": self._draw_maps})
         # What waits for its frame: here the latest report, the epochs and the snapshot's maps;
         # the batches' loss and speed wait in self.run (TrainingRun.take_loss_points, ...).
         self._report = None          # the worker's latest progress report, not shown yet
@@ -610,19 +610,19 @@ class TrainView(QtWidgets.QWidget):
         self._epoch_views = (ev, self.worker.X_val if self.worker is not None else None,
                              self.worker.y_val if self.worker is not None else None)
         self.pacer.mark("epoch")
+        # (the status bar shows on every tab: said now, not when the Train tab draws)
+        msg = f"Epoch {ev.epoch}: training accuracy {ev.train_accuracy:.1%}"
+        if np.isfinite(ev.val_accuracy):
+            msg += f", held-out accuracy {ev.val_accuracy:.1%}"
+        self.state.say(msg, 8000)
 
     def _draw_epochs(self) -> None:
-        """The accuracies of the epochs ended since the last frame, and what the last one says."""
+        """The accuracies of the epochs ended since the last frame, and the last one's views."""
         epochs, self._epochs = self._epochs, []
-        msg = None
         for ev in epochs:
             val = ev.val_accuracy if np.isfinite(ev.val_accuracy) else None
             self.acc_plot.add_epoch(ev.epoch, ev.train_accuracy, val)
-            msg = f"Epoch {ev.epoch}: training accuracy {ev.train_accuracy:.1%}" + (
-                f", held-out accuracy {val:.1%}" if val is not None else "")
         self._refresh_epoch_views()
-        if msg is not None:
-            self.state.say(msg, 8000)
 
     def _refresh_epoch_views(self, *_) -> None:
         if self._epoch_views is None:
@@ -683,13 +683,13 @@ class TrainView(QtWidgets.QWidget):
         self.state.snapshot = snap
         self._maps = maps
         self.pacer.mark("maps")
+        self.state.weightsChanged.emit()      # the other tabs (predictions) follow on their own
 
-    def _draw_snapshot(self) -> None:
-        """The latest snapshot's filters and maps (when their tab shows), and the news of new weights."""
+    def _draw_maps(self) -> None:
+        """The latest snapshot's filters and maps (when their tab shows)."""
         maps, self._maps = self._maps, None
         if maps is not None and (self.bottom_tabs.currentWidget() is self.live or not self.live.map_count()):
             self._show_maps(maps)
-        self.state.weightsChanged.emit()
 
     def _show_maps(self, maps) -> None:
         groups = []

@@ -107,15 +107,17 @@ class FramePacer(QtCore.QObject):
     def _frame(self) -> None:
         if not self._widget.isVisible():
             return                       # drawn in turn when shown again (eventFilter)
-        for k in range(len(self._order)):
-            name = self._order[(self._next + k) % len(self._order)]
-            if name in self._marked:
-                self._next = (self._next + k + 1) % len(self._order)
-                self.frames_drawn += 1
-                self.draw(name)
-                break
-        if self._marked:
-            self._timer.start()
+        try:
+            for k in range(len(self._order)):
+                name = self._order[(self._next + k) % len(self._order)]
+                if name in self._marked:
+                    self._next = (self._next + k + 1) % len(self._order)
+                    self.frames_drawn += 1
+                    self.draw(name)
+                    break
+        finally:                         # a part that failed does not hold up the others
+            if self._marked:
+                self._timer.start()
 
     def eventFilter(self, obj, ev) -> bool:
         if obj is self._widget and ev.type() == QtCore.QEvent.Show and self._marked \
