@@ -77,6 +77,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.state = AppState(self)
         self.state.message.connect(self.show_message)
         self.statusBar().messageChanged.connect(self._on_message_changed)
+        self._message = (None, None, None)     # the last message: whole, as shown, until (monotonic s)
         # Replaced in tests; asks before unsaved trained weights are thrown away.
         self.confirm = self._ask
 
@@ -318,7 +319,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
-        text, shown, until = getattr(self, "_message", (None, None, None))
+        text, shown, until = self._message
         bar = self.statusBar()
         if text is not None and bar.currentMessage() == shown:     # still showing: cut it anew
             left = None if until is None else until - time.monotonic()

@@ -135,9 +135,21 @@ class Conv(Weighted):
         return ConvPlan(batch, self.in_shape, self.W.shape[0], self.W.shape[2:], self.stride, self.padding,
                         self.dtype)
 
+    @property
+    def _act_code(self):
+        """The code of this layer's activation in the compiled passes (None: NumPy applies it)."""
+        return activations.get(self.activation).kernel
+
+    def _activated_plan(self, *arrays):
+        """The plan whose gradient pass also applies f′ (None: the activation is NumPy's, or
+        the forward pass kept ``z`` in another dtype)."""
+        if self._act_code is None or self.z.dtype != self.dtype:
+            return None
+        return self._plan_for(*arrays)
+
     def forward(self, x, keep=True):
         plan = self._plan_for(x) if keep else None
-        code = activations.get(self.activation).kernel
+        code = self._act_code
         if plan is not None and code is not None:     # the activation in the pass after the loops
             z, y = plan.forward_activated(x, self.W, self.b, code)
             self.x, self.z, self.y = x, z, y
@@ -151,8 +163,8 @@ class Conv(Weighted):
     dy = KeptGradient()
 
     def forward_with(self, nxt, x):
-        code = activations.get(self.activation).kernel
-        plan = self._plan_for(x) if code else None
+        code = self._act_code
+        plan = self._plan_for(x) if code else None      # (code 0, no activation: y is z, nothing to pool in)
         pool = nxt.pool_plan(plan.y_buffer()) if plan is not None else None
         if pool is None:
             return NotImplemented
@@ -162,22 +174,20 @@ class Conv(Weighted):
         return pooled
 
     def backward_from(self, pending, need_dx=True):
-        code = activations.get(self.activation).kernel
-        plan = self._plan_for(pending.dy, self.x) if code is not None and self.z.dtype == self.dtype else None
+        plan = self._activated_plan(pending.dy, self.x)
         if plan is None:
             return NotImplemented
         self.dy = pending       # written out only when read (the trace, the app)
-        self.dz, self.dx, self.dW, self.db = plan.backward_pooled(pending, self.z, code, self.x, self.W,
-                                                                  need_dx, self._gW, self._gb)
+        self.dz, self.dx, self.dW, self.db = plan.backward_pooled(pending, self.z, self._act_code, self.x,
+                                                                  self.W, need_dx, self._gW, self._gb)
         return self.dx
 
     def backward(self, dy, need_dx=True):
-        code = activations.get(self.activation).kernel
-        plan = self._plan_for(dy, self.x) if code is not None and self.z.dtype == self.dtype else None
+        plan = self._activated_plan(dy, self.x)
         if plan is not None:     # dz formed in the pass that lays it out for the loops
             self.dy = dy
-            self.dz, self.dx, self.dW, self.db = plan.backward_activated(dy, self.z, code, self.x, self.W,
-                                                                         need_dx, self._gW, self._gb)
+            self.dz, self.dx, self.dW, self.db = plan.backward_activated(dy, self.z, self._act_code, self.x,
+                                                                         self.W, need_dx, self._gW, self._gb)
             return self.dx
         dz = np.ascontiguousarray(self.activation_grad(dy))
         self.dz = dz
