@@ -485,7 +485,7 @@ class InspectView(QtWidgets.QWidget):
         self.dream_panel.title.setText(f"Painting for {goal.describe()}")
 
     def _show_frame(self, f) -> None:
-        self.dream_panel.show_grey(f.image)
+        self.dream_panel.show_grey(f.image[0])
         self.dream_panel.caption.setText(f"step {f.step}: score {f.score:.3g}, roughness {f.penalty:.3g}")
 
     def _on_dream_end(self) -> None:
