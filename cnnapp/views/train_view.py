@@ -122,7 +122,7 @@ class TrainView(QtWidgets.QWidget):
         self.source = QtWidgets.QComboBox()
         self.source.setObjectName("trainSource")
         from cnncore.datasets import available_sources
-        for src in available_sources():
+        for src in available_sources(for_app=True):
             self.source.addItem(src.label, src.key)
         self.source.setToolTip("Which digits to learn from")
         self.source.currentIndexChanged.connect(self._on_source)
