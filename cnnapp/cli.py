@@ -2,16 +2,20 @@
 
 ::
 
-    cnnapp train [--arch FILE|PRESET] [--images F --labels F | --data SOURCE [--count N]]
+    cnnapp train [--arch FILE|PRESET] [--images F --labels F | --data SOURCE [--count N] | --folder DIR]
                  [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam] [--seed N]
-                 [--holdout FRACTION] --out MODEL.npz
-    cnnapp eval MODEL.npz (--images F --labels F | --data SOURCE [--holdout F]) [--range START:STOP]
-    cnnapp trace MODEL.npz (--images F --labels F | --data SOURCE) --index I --out TRACE.npz
-
-SOURCE is one of the data sources of :mod:`cnncore.datasets.sources` (the app's too).
-    cnnapp predict MODEL.npz IMAGE.png
+                 [--augment N] [--flip|--no-flip] [--holdout FRACTION] --out MODEL.npz
+    cnnapp eval MODEL.npz (--images F --labels F | --data SOURCE [--holdout F] | --folder DIR) [--range START:STOP]
+    cnnapp trace MODEL.npz (--images F --labels F | --data SOURCE | --folder DIR) --index I --out TRACE.npz
+    cnnapp predict MODEL.npz PICTURE
     cnnapp export MODEL.npz --to torch --out DIR | --to onnx --out FILE.onnx
-    cnnapp inspect MODEL.npz ((--images F --labels F | --data SOURCE) --index I | --png FILE) --out X.npz
+    cnnapp inspect MODEL.npz ((--images F --labels F | --data SOURCE | --folder DIR) --index I | --image FILE)
+                   --out X.npz
+
+SOURCE is one of the data sources of :mod:`cnncore.datasets.sources` (the app's too); DIR a folder of
+pictures with one subfolder per class (:mod:`cnncore.datasets.folder`). A picture (PNG, JPEG, BMP,
+WebP) is brought to the model's own input (:mod:`cnncore.signature`). Defaults that differ by
+source or preset come from :mod:`cnncore.defaults`.
 
 Bad arguments or files give one line on stderr and exit status 2. Qt is
 imported only when the GUI starts. All the arithmetic is in :mod:`cnncore`.
@@ -147,19 +151,6 @@ def read_png(path) -> "np.ndarray":
         raise CliError(str(e)) from None
 
 
-def _image_for_network(grey):
-    """A PNG's grey levels as one MNIST-style 28×28 input (light ink on dark, centred)."""
-    import numpy as np
-
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    ink = 0 if border.mean() > 0.5 else 1  # a light border means dark ink on light paper
-    if grey.shape == (28, 28) and ink == 1:
-        return grey.astype(np.float32)
-    from cnncore.datasets import preprocess_drawing
-
-    return preprocess_drawing(grey, ink=ink)
-
-
 # ----------------------------------------------------------------------------- commands
 
 def _cmd_train(args) -> int:
@@ -177,13 +168,14 @@ def _train(args) -> int:
     from cnncore.modelio import save_model
 
     out = _check_out(args.out)
+    _fill_train_defaults(args)
     net, config = _network_and_config(args)
     if args.threads:
         cnncore.set_num_threads(args.threads)
     trainer, n_train, n_val, source = _trainer(args, net, config)
     print(f"training {len(net.layers)}-layer network ({net.num_params()} parameters) on {n_train} images "
           f"from {source}, holding out {n_val}; {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
-          f"{config.epochs} epochs, {cnncore.get_num_threads()} thread(s)", flush=True)
+          f"{config.epochs} epochs, {_augment_words(config)}, {cnncore.get_num_threads()} thread(s)", flush=True)
     finished = _run_with_progress(trainer, config, n_val, tty=sys.stderr.isatty() and not args.quiet)
     if finished.reason == "diverged":     # such weights are no use: leave whatever is at --out as it was
         print(f"cnnapp train: {finished.message} Nothing was saved to {out}.", file=sys.stderr)
@@ -193,39 +185,73 @@ def _train(args) -> int:
     return 0
 
 
+def _source_key(args) -> str | None:
+    """The data source named on the command line: a key of cnncore.datasets.SOURCES, None for IDX files."""
+    if args.folder is not None:
+        return "folder"
+    return None if args.images is not None else args.data
+
+
+def _fill_train_defaults(args) -> None:
+    """The settings not given on the command line, from the one table (cnncore.defaults) for this
+    source and preset."""
+    from cnncore.architecture import PRESETS
+    from cnncore.defaults import train_defaults
+
+    source = _source_key(args) or ("generated" if args.images is None else None)
+    named = args.arch if args.arch in PRESETS and not Path(args.arch).exists() else None
+    d = train_defaults(source, named if args.arch is None or named else "(a file)")
+    args.arch = d.preset if args.arch is None else args.arch
+    for name in ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "augment",
+                 "flip", "holdout"):
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(d, name))
+
+
+def _augment_words(config) -> str:
+    shifts = f"shifts of up to {config.augment} pixels" if config.augment else "no shifts"
+    return shifts + (" and mirror images" if config.flip else "")
+
+
 def _network_and_config(args):
-    """The network to train (``--arch`` or the default preset) and the run's settings."""
-    from cnncore.architecture import DEFAULT_PRESET, preset
+    """The network to train (``--arch``, a preset by default) and the run's settings."""
     from cnncore.network import Network
     from cnncore.training import TrainConfig
 
-    spec = _load_arch(args.arch) if args.arch else preset(DEFAULT_PRESET)
+    spec = _load_arch(args.arch)
     try:
         config = TrainConfig(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
                              epochs=args.epochs, weight_decay=args.weight_decay, momentum=args.momentum,
-                             seed=args.seed, schedule=args.schedule, augment=args.augment)
+                             seed=args.seed, schedule=args.schedule, augment=args.augment, flip=args.flip)
         return Network(spec, seed=args.seed), config
     except ValueError as e:
         raise CliError(f"train: {e}") from None
 
 
 def _trainer(args, net, config):
-    """``(trainer, training images, held-out images, data description)`` for ``--data`` or the files."""
+    """``(trainer, training images, held-out images, data description)`` for ``--data``, ``--folder`` or
+    the files; the network learns the data's class names (and, with ``--normalise``, its statistics)."""
     from cnncore.datasets import held_out_split
     from cnncore.training import Trainer
 
-    X, y, source = _data(args, "train")
-    _name_classes(net, args.data)
+    data = _data(args, "train", net)
+    net.learns(data.classes, data.dataset)
+    if args.folder is not None:
+        net.signature = net.signature.fitted("picture")
+    X = _as_input(data, net, "train")
     # The one held-out rule the app uses too (cnncore.datasets.held_out_split).
-    X_tr, y_tr, X_val, y_val = held_out_split(X, y, args.holdout)
+    X_tr, y_tr, X_val, y_val = held_out_split(X, data.y, args.holdout)
     n_train, n_val = len(X_tr), len(X_val)
     if n_train < 1:
         raise CliError(f"train: --holdout {args.holdout} leaves no training images out of {len(X)}")
+    if args.normalise:
+        from cnncore.signature import channel_statistics
+        net.normalises(*channel_statistics(X_tr))
     try:
         trainer = Trainer(net, X_tr, y_tr, X_val if n_val else None, y_val if n_val else None, config)
     except ValueError as e:
         raise CliError(f"train: {e}") from None
-    return trainer, n_train, n_val, source
+    return trainer, n_train, n_val, data.what
 
 
 def _run_with_progress(trainer, config, n_val: int, tty: bool):
@@ -257,51 +283,77 @@ def _run_with_progress(trainer, config, n_val: int, tty: bool):
     return finished
 
 
-def _data(args, command: str):
-    """``(X, y, description)`` of ``--images/--labels`` or ``--data`` (the table in
-    :mod:`cnncore.datasets.sources`, the same the app offers)."""
-    from cnncore.datasets import DOWNLOADS, SourceError, load_source
+def _data(args, command: str, net):
+    """The labelled pictures (:class:`cnncore.datasets.Labelled`) of ``--images/--labels``, ``--data``
+    or ``--folder`` (the sources of :mod:`cnncore.datasets.sources`, the same the app offers). A
+    folder's pictures are brought to ``net``'s input; outside training, its subfolders must be named
+    as ``net``'s classes. Notes on a folder's skipped or ignored files are printed."""
+    from cnncore.datasets import DOWNLOADS, Labelled, SourceError, load_labelled
 
-    if (args.images is None) != (args.labels is None):
-        raise CliError(f"{command}: --images and --labels go together")
-    if args.images is not None and args.data is not None:
-        raise CliError(f"{command}: give either --images/--labels or --data, not both")
+    _one_source(args, command)
     if args.images is not None:
         X, y = _load_pair(args.images, args.labels)
-        return X, y, args.images
-    if args.data is None and command != "train":
-        raise CliError(f"{command}: give --images and --labels, or --data")
+        return Labelled(X, y, _digit_classes() if command == "train" else net.classes, "", args.images)
+    key = _source_key(args)
+    if key is None and command != "train":
+        raise CliError(f"{command}: give --images and --labels, --data or --folder")
     tty = sys.stderr.isatty() and not getattr(args, "quiet", False)
 
     def progress(done, total, name):
         if tty:
-            size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+            size = (f"{done:,}/{total:,}" if name == "pictures" else
+                    f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB")
             print(f"\r\033[Kgetting {name}: {size}", end="", file=sys.stderr, flush=True)
     try:
-        return load_source(args.data or "generated", count=args.count, seed=args.seed, progress=progress)
+        data = load_labelled(key or "generated", count=args.count, seed=args.seed, progress=progress,
+                             files=args.folder, shape=net.input_shape,
+                             classes=None if command == "train" else net.classes)
     except SourceError as e:
         raise CliError(f"{command}: {e}") from None
     finally:
-        if tty and args.data in DOWNLOADS:
+        if tty and (key in DOWNLOADS or key in ("cifar10", "folder")):
             print("\r\033[K", end="", file=sys.stderr)
+    for note in data.notes:
+        print(f"note: {note}", flush=True)
+    return data
 
 
-def _name_classes(net, key) -> None:
-    """A network trained on ``--data key`` carries its class names (digits for --images/--labels)."""
-    if key is not None:
-        from cnncore.datasets.sources import source
+def _one_source(args, command: str) -> None:
+    """At most one of --images/--labels (both), --data and --folder."""
+    given = [f for f, v in (("--images/--labels", args.images), ("--data", args.data), ("--folder", args.folder))
+             if v is not None]
+    if (args.images is None) != (args.labels is None):
+        raise CliError(f"{command}: --images and --labels go together")
+    if len(given) > 1:
+        raise CliError(f"{command}: give one of {' or '.join(given)}, not both")
 
-        src = source(key)
-        net.learns(src.classes, src.dataset)
+
+def _digit_classes():
+    from cnncore.architecture import DIGIT_CLASSES
+    return DIGIT_CLASSES
+
+
+def _as_input(data, net, command: str):
+    """The pictures of ``data`` as ``(N, C, H, W)`` (uint8 or floats), after checking that they are
+    what ``net`` takes."""
+    X = data.X if data.X.ndim == 4 else data.X[:, None]
+    if X.shape[1:] != net.input_shape:
+        C, H, W = X.shape[1:]
+        hint = " (--arch cifar takes colour pictures of 32×32)" if C == 3 and command == "train" else ""
+        raise CliError(f"{command}: {data.what} are {C}×{H}×{W} pictures, the model takes "
+                       f"{net.signature.words()}{hint}")
+    return X
 
 
 def _legend(net) -> str:
     """``"classes: 0 T-shirt/top, 1 Trouser, …"`` for a network that learnt something else than digits."""
     from cnncore.architecture import DIGIT_CLASSES
+    from cnncore.datasets.folder import UNUSED_CLASS
 
     if tuple(net.classes) == DIGIT_CLASSES:
         return ""
-    return f"classes ({net.dataset or 'named in the model'}): " + ", ".join(f"{i} {c}" for i, c in enumerate(net.classes))
+    return f"classes ({net.dataset or 'named in the model'}): " + ", ".join(
+        f"{i} {c}" for i, c in enumerate(net.classes) if c != UNUSED_CLASS)
 
 
 def _held_out(args, X, y):
@@ -309,11 +361,13 @@ def _held_out(args, X, y):
     if args.data is None:
         return X, y, ""
     from cnncore.datasets import held_out_split
+    from cnncore.defaults import train_defaults
 
-    _, _, Xv, yv = held_out_split(X, y, args.holdout)
+    fraction = train_defaults(args.data, None).holdout if args.holdout is None else args.holdout
+    _, _, Xv, yv = held_out_split(X, y, fraction)
     if len(Xv) == 0:
-        raise CliError(f"--holdout {args.holdout} holds out no images of {len(X)}")
-    return Xv, yv, f" held out of {args.data} (--holdout {args.holdout:g})"
+        raise CliError(f"--holdout {fraction} holds out no images of {len(X)}")
+    return Xv, yv, f" held out of {args.data} (--holdout {fraction:g})"
 
 
 def _select(X, y, rng, flag="--range"):
@@ -333,16 +387,14 @@ def _cmd_eval(args) -> int:
     from cnncore.training import evaluate
 
     net = _load_model(args.model)
-    X, y, _ = _data(args, "eval")
-    X, y, which = _held_out(args, X, y)
+    data = _data(args, "eval", net)
+    X, y, which = _held_out(args, _as_input(data, net, "eval"), data.y)
     X, y, _ = _select(X, y, args.range)
-    if X.shape[1:] != net.input_shape[1:] or net.input_shape[0] != 1:
-        raise CliError(f"eval: images are {X.shape[1]}×{X.shape[2]}, the model needs {net.input_shape}")
     loss, acc, confusion, wrong, _ = evaluate(net, X, y)
     print(f"{len(X)} images{which}, loss {loss:.4f}, {len(wrong)} wrong")
     if _legend(net):
         print(_legend(net))
-    print("confusion matrix (rows: true digit, columns: predicted digit)")
+    print("confusion matrix (rows: true class, columns: predicted class)")
     print("      " + "".join(f"{p:>6}" for p in range(10)) + "   recall")
     for t in range(10):
         row = confusion[t]
@@ -357,33 +409,71 @@ def _cmd_trace(args) -> int:
 
     out = _check_out(args.out)
     net = _load_model(args.model)
-    X, y, _ = _data(args, "trace")
-    if not 0 <= args.index < len(X):
-        raise CliError(f"trace: --index {args.index} is out of range (the file has {len(X)} images, 0..{len(X) - 1})")
-    t = trace(net, X[args.index], int(y[args.index]), lr=args.lr)
+    x, label, where = _one_picture(args, net, "trace")
+    t = trace(net, x, label, lr=args.lr)
     t.save(out)
     from cnncore.update import rule_name
     rule = rule_name(t.settings)
-    print(f"image {args.index}: label {t.label}, predicted {t.prediction}, loss {t.loss:.4f} "
+    print(f"{where}: label {_named(net, t.label)}, predicted {_named(net, t.prediction)}, loss {t.loss:.4f} "
           f"({t.loss_next:.4f} after one {rule} step, lr {t.lr:g}); "
           f"{len(t.arrays)} arrays and {len(t.steps)} steps written to {out}")
     return 0
 
 
-def _cmd_predict(args) -> int:
+def _one_picture(args, net, command: str):
+    """``(x float32 (C, H, W) in [0, 1], label, where)``: picture ``--index`` of ``--folder``, ``--data``
+    or ``--images/--labels``, as ``net`` takes it."""
     import numpy as np
 
+    _one_source(args, command)
+    if args.folder is not None:
+        from cnncore.datasets.folder import FolderError, picture_at
+        try:
+            x, label, path = picture_at(args.folder, args.index, net.input_shape, net.classes)
+        except (FolderError, ValueError) as e:
+            raise CliError(f"{command}: {e}") from None
+        return x.astype(np.float32) / np.float32(255), label, str(path)
+    data = _data(args, command, net)
+    X = _as_input(data, net, command)
+    if not 0 <= args.index < len(X):
+        raise CliError(f"{command}: --index {args.index} is out of range (there are {len(X)} images, "
+                       f"0..{len(X) - 1})")
+    x = X[args.index]
+    x = x.astype(np.float32) / np.float32(255) if x.dtype == np.uint8 else x.astype(np.float32)
+    return x, int(data.y[args.index]), f"image {args.index}"
+
+
+def _named(net, c: int) -> str:
+    """Class ``c`` as a command prints it: ``3`` for a digit model, ``3 cat`` otherwise."""
+    return str(c) if not _legend(net) else f"{c} {net.classes[c]}"
+
+
+def _picture(path: str, net, command: str):
+    """A picture file (PNG, JPEG, BMP or WebP) as ``net``'s input ``(C, H, W)``, by the model's own rule."""
+    from cnncore.datasets.pictures import PictureError, picture_input
+
+    try:
+        return picture_input(path, net.signature)
+    except PictureError as e:
+        raise CliError(f"{command}: {e}") from None
+
+
+def _cmd_predict(args) -> int:
+    import numpy as np
+    from cnncore.datasets.folder import UNUSED_CLASS
+
     net = _load_model(args.model)
-    grey = read_png(args.image)
-    x = _image_for_network(grey)
-    if net.input_shape != (1, 28, 28):
-        raise CliError(f"predict: the model needs inputs of {net.input_shape}, images give (1, 28, 28)")
-    p = net.predict_proba(x[None, None])[0]
+    x = _picture(args.image, net, "predict")
+    p = net.predict_proba(x[None])[0]
     best = int(np.argmax(p))
     if _legend(net):
         print(f"class: {best} {net.classes[best]} ({net.dataset or 'named in the model'})")
-        for d in range(10):
-            print(f"{d} {net.classes[d]}: {p[d]:.4f}")
+        unused = [d for d in range(net.num_classes) if net.classes[d] == UNUSED_CLASS]
+        for d in range(net.num_classes):
+            if d not in unused:
+                print(f"{d} {net.classes[d]}: {p[d]:.4f}")
+        if unused:
+            print(f"the {len(unused)} outputs no class uses: {p[unused].sum():.4f}")
         return 0
     print(f"digit: {best}")
     for d in range(10):
@@ -420,22 +510,16 @@ def _export_parser(sub) -> None:
 
 
 def _inspect_input(args, net):
-    """``(x (28, 28) floats in [0, 1], label or −1, where)`` of ``inspect``: a PNG or one labelled image."""
-    import numpy as np
-
-    if net.input_shape != (1, 28, 28):
-        raise CliError(f"inspect: the model needs inputs of {net.input_shape}, images give (1, 28, 28)")
-    if args.png is not None:
-        if args.images is not None or args.data is not None or args.index is not None:
-            raise CliError("inspect: give either --png or --images/--labels (or --data) with --index, not both")
-        return _image_for_network(read_png(args.png)), -1, args.png
+    """``(x (C, H, W) floats in [0, 1], label or −1, where)`` of ``inspect``: a picture file or one
+    labelled picture."""
+    if args.image is not None:
+        if args.images is not None or args.data is not None or args.folder is not None or args.index is not None:
+            raise CliError("inspect: give either --image or --images/--labels (or --data, --folder) with --index, "
+                           "not both")
+        return _picture(args.image, net, "inspect"), -1, args.image
     if args.index is None:
-        raise CliError("inspect: give --index I with --images/--labels or --data (or a --png FILE)")
-    X, y, source = _data(args, "inspect")
-    if not 0 <= args.index < len(X):
-        raise CliError(f"inspect: --index {args.index} is out of range (there are {len(X)} images, "
-                       f"0..{len(X) - 1})")
-    return X[args.index].astype(np.float32) / np.float32(255), int(y[args.index]), f"image {args.index}"
+        raise CliError("inspect: give --index I with --images/--labels, --data or --folder (or an --image FILE)")
+    return _one_picture(args, net, "inspect")
 
 
 def _cmd_inspect(args) -> int:
@@ -451,31 +535,33 @@ def _cmd_inspect(args) -> int:
     probe = Probe(net)
     g = probe.class_gradient(x, args.cls)
     attack = probe.smallest_attack(x, target=args.target)
-    arrays = {"input": x[None, None], "label": np.int64(label), "predicted": np.int64(g.predicted),
+    arrays = {"input": x[None], "label": np.int64(label), "predicted": np.int64(g.predicted),
               "saliency": g.saliency[None]}
     arrays.update({f"gradcam.L{i}": cam for i, cam in g.gradcam().items()})
     arrays.update({"adversarial": attack.image[None], "adversarial_predicted": np.int64(attack.predicted),
                    "epsilon": np.float64(attack.epsilon)})
     atomic_savez(out, arrays)
-    change = (f"an L∞ change of {attack.epsilon:.3f} makes it answer {attack.predicted}" if attack.success
+    change = (f"an L∞ change of {attack.epsilon:.3f} makes it answer {_named(net, attack.predicted)}" if attack.success
               else f"no change up to {attack.epsilon:.2f} makes it answer "
-                   + ("another digit" if args.target is None else str(args.target)))
-    print(f"{where}: label {label if label >= 0 else 'unknown'}, predicted {g.predicted}; {change}; "
-          f"written to {out}")
+                   + ("another class" if args.target is None else _named(net, args.target)))
+    print(f"{where}: label {_named(net, label) if label >= 0 else 'unknown'}, predicted {_named(net, g.predicted)}; "
+          f"{change}; written to {out}")
     return 0
 
 
 def _inspect_parser(sub) -> None:
-    s = sub.add_parser("inspect", help="saliency, Grad-CAM and an adversarial digit for one image, as .npz")
+    s = sub.add_parser("inspect", help="saliency, Grad-CAM and an adversarial picture for one picture, as .npz")
     s.add_argument("model", metavar="MODEL.npz")
     _data_arguments(s)
     s.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
-    s.add_argument("--index", type=_nonneg_int, metavar="I", help="which image of --images or --data")
-    s.add_argument("--png", metavar="FILE", help="a PNG of a digit instead (its label is written as -1)")
+    _index_argument(s, required=False)
+    s.add_argument("--image", "--png", dest="image", metavar="FILE",
+                   help="a picture instead (PNG, JPEG, BMP or WebP, brought to the model's input; its label is "
+                        "written as -1)")
     s.add_argument("--class", dest="cls", type=_digit, default=None, metavar="C",
-                   help="the digit whose logit the saliency and Grad-CAM explain (default: the answer)")
+                   help="the class (0..9) whose logit the saliency and Grad-CAM explain (default: the answer)")
     s.add_argument("--target", type=_digit, default=None, metavar="D",
-                   help="push the adversarial digit towards this answer (default: any other answer)")
+                   help="push the adversarial picture towards this class (default: any other answer)")
     s.add_argument("--out", required=True, metavar="X.npz")
     s.set_defaults(func=_cmd_inspect)
 
@@ -500,7 +586,8 @@ def _cmd_gui(args) -> int:
 
 
 def _data_arguments(p, default: str | None = None) -> None:
-    """``--images/--labels`` or ``--data`` (the sources of cnncore.datasets this installation has)."""
+    """``--images/--labels``, ``--data`` (the sources of cnncore.datasets this installation has) or
+    ``--folder``."""
     from cnncore.datasets import available_sources
 
     offered = [s for s in available_sources() if not s.files]
@@ -508,36 +595,72 @@ def _data_arguments(p, default: str | None = None) -> None:
     p.add_argument("--labels", metavar="F", help="IDX labels file (.gz or raw)")
     p.add_argument("--data", choices=[s.key for s in offered],
                    help="; ".join(f"{s.key}: {s.help}" for s in offered) + (f" (default {default})" if default else ""))
+    _folder_argument(p)
     p.add_argument("--count", type=_positive_int, default=None,
                    help="generated: how many (default 10000); other sources: use at most this many")
 
 
+def _folder_argument(p) -> None:
+    p.add_argument("--folder", metavar="DIR",
+                   help="a folder of your own pictures (PNG, JPEG, BMP, WebP), one subfolder per class, classes in "
+                        "the sorted order of the subfolders' names; each picture is brought to the model's input "
+                        "by scaling its shorter side to fit and cutting out the centre, unreadable ones are "
+                        "skipped and named")
+
+
+def _index_argument(p, required: bool) -> None:
+    p.add_argument("--index", required=required, type=_nonneg_int, metavar="I",
+                   help="which picture of --images, --data or --folder (a folder's: class by class, each "
+                        "class's files in sorted order, from 0)")
+
+
 def _holdout_argument(p, text: str) -> None:
-    p.add_argument("--holdout", type=_fraction, default=0.1,
-                   help=f"{text} (default 0.1; a fixed shuffle picks them, the app uses the same rule)")
+    from cnncore.defaults import differences
+
+    p.add_argument("--holdout", type=_fraction, default=None,
+                   help=f"{text} (default {differences('holdout')}; a fixed shuffle picks them, the app uses the "
+                        "same rule)")
+
+
+def _train_arguments(t) -> None:
+    """train's data and learning settings; ``None`` defaults are filled from cnncore.defaults."""
+    from cnncore.defaults import default_preset, differences
+
+    t.add_argument("--arch", metavar="FILE|PRESET",
+                   help=f"architecture JSON file or preset (default {default_preset(None)}; --data cifar10 and "
+                        f"--folder: {default_preset('folder')})")
+    _data_arguments(t, default="generated digits")
+    t.add_argument("--epochs", type=_positive_int, default=None, help=f"default {differences('epochs')}")
+    t.add_argument("--batch-size", type=_positive_int, default=None, help=f"default {differences('batch_size')}")
+    t.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
+    t.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help=f"default {differences('optimizer')}")
+    t.add_argument("--momentum", type=_nonneg_float, default=None, help=f"SGD momentum (default {differences('momentum')})")
+    t.add_argument("--weight-decay", type=_nonneg_float, default=None,
+                   help=f"default {differences('weight_decay')}")
+    t.add_argument("--schedule", choices=("cosine", "constant"), default=None, help=f"default {differences('schedule')}")
+    t.add_argument("--augment", type=_nonneg_int, default=None,
+                   help=f"shift each training picture at random by up to N pixels, 0 = off (default "
+                        f"{differences('augment')})")
+    t.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"mirror a random half of each batch left to right, for pictures of things; never for "
+                        f"digits or letters (default {differences('flip')})")
+    t.add_argument("--seed", type=_nonneg_int, default=0, help="weights, shuffles and generated digits")
 
 
 def _parser() -> _Parser:
-    from cnncore.architecture import DEFAULT_PRESET
-
     p = _Parser(prog="cnnapp", description="Draw digits, train a small CNN and step through backpropagation. "
                                            "Without arguments the app opens.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train a network and save it")
-    t.add_argument("--arch", metavar="FILE|PRESET", help=f"architecture JSON file or preset (default {DEFAULT_PRESET})")
-    _data_arguments(t, default="generated digits")
-    t.add_argument("--epochs", type=_positive_int, default=6)
-    t.add_argument("--batch-size", type=_positive_int, default=32)
-    t.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
-    t.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
-    t.add_argument("--momentum", type=_nonneg_float, default=0.9, help="SGD momentum (default 0.9)")
-    t.add_argument("--weight-decay", type=_nonneg_float, default=0.0)
-    t.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
-    t.add_argument("--augment", type=_nonneg_int, default=1,
-                   help="shift training images at random by up to N pixels (default 1; 0 = off)")
-    t.add_argument("--seed", type=_nonneg_int, default=0, help="weights, shuffles and generated digits")
+    t = sub.add_parser("train", help="train a network and save it",
+                       description="Train a network and save it. Settings not given come from the defaults "
+                                   "table (cnncore/defaults.py), which differ by data source and preset as each "
+                                   "option says.")
+    _train_arguments(t)
     _holdout_argument(t, "fraction held out for evaluation")
+    t.add_argument("--normalise", action="store_true",
+                   help="scale each channel by the mean and spread of the training pictures, (x − mean) / std "
+                        "(the numbers are kept in the model and go with its exports, which still take [0, 1])")
     t.add_argument("--threads", type=_positive_int, default=None, help="kernel threads (default: all CPUs)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--out", required=True, metavar="MODEL.npz")
@@ -555,16 +678,16 @@ def _parser() -> _Parser:
     r.add_argument("model", metavar="MODEL.npz")
     _data_arguments(r)
     r.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
-    r.add_argument("--index", required=True, type=_nonneg_int, metavar="I")
+    _index_argument(r, required=True)
     r.add_argument("--lr", type=_positive_float, default=None,
                    help="show a plain gradient-descent update at this learning rate instead of the step the "
                         "model's own optimizer makes next from its saved state")
     r.add_argument("--out", required=True, metavar="TRACE.npz")
     r.set_defaults(func=_cmd_trace)
 
-    q = sub.add_parser("predict", help="classify a PNG image of a digit")
+    q = sub.add_parser("predict", help="classify a picture (a digit, or a colour picture for a colour model)")
     q.add_argument("model", metavar="MODEL.npz")
-    q.add_argument("image", metavar="IMAGE.png")
+    q.add_argument("image", metavar="PICTURE", help="PNG, JPEG, BMP or WebP, brought to the model's input")
     q.set_defaults(func=_cmd_predict)
 
     _export_parser(sub)
