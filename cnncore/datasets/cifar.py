@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .._safeio import UnreadableFile, open_regular, why_unreadable
-from .mnist import _CHUNK, _USER_AGENT, FetchError, Progress, _md5_of, _new_md5
+from .mnist import _CHUNK, _USER_AGENT, FetchError, Progress, _md5_of, _new_md5, stream_body
 from .paths import user_data_dir
 
 __all__ = ["CIFAR10", "Archive", "fetch_cifar10", "read_cifar10", "load_cifar10", "parse_records",
@@ -199,17 +199,7 @@ def _stream(response, f, h, done: int, total: int, name: str, progress: Progress
     the connection breaks, so the next call resumes after the last byte that arrived."""
     f.seek(done)
     try:
-        if progress is not None:
-            progress(done, total, name)
-        while True:
-            block = response.read(_CHUNK)
-            if not block:
-                break
-            f.write(block)
-            h.update(block)
-            done += len(block)
-            if progress is not None:
-                progress(done, total, name)
+        done = stream_body(response, f, h, done, total, name, progress)
     finally:
         f.flush()
         os.fsync(f.fileno())
