@@ -541,9 +541,9 @@ def _cmd_inspect(args) -> int:
     arrays.update({"adversarial": attack.image[None], "adversarial_predicted": np.int64(attack.predicted),
                    "epsilon": np.float64(attack.epsilon)})
     atomic_savez(out, arrays)
-    change = (f"an L∞ change of {attack.epsilon:.3f} makes it answer {_named(net, attack.predicted)}" if attack.success
-              else f"no change up to {attack.epsilon:.2f} makes it answer "
-                   + ("another class" if args.target is None else _named(net, args.target)))
+    change = (f"an L∞ change of {attack.epsilon:.3f} makes it answer {_named(net, attack.predicted)}"
+              if attack.success else f"no change up to {attack.epsilon:.2f} makes it answer "
+              + ("another class" if args.target is None else _named(net, args.target)))
     print(f"{where}: label {_named(net, label) if label >= 0 else 'unknown'}, predicted {_named(net, g.predicted)}; "
           f"{change}; written to {out}")
     return 0
@@ -634,10 +634,12 @@ def _train_arguments(t) -> None:
     t.add_argument("--batch-size", type=_positive_int, default=None, help=f"default {differences('batch_size')}")
     t.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
     t.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help=f"default {differences('optimizer')}")
-    t.add_argument("--momentum", type=_nonneg_float, default=None, help=f"SGD momentum (default {differences('momentum')})")
+    t.add_argument("--momentum", type=_nonneg_float, default=None,
+                   help=f"SGD momentum (default {differences('momentum')})")
     t.add_argument("--weight-decay", type=_nonneg_float, default=None,
                    help=f"default {differences('weight_decay')}")
-    t.add_argument("--schedule", choices=("cosine", "constant"), default=None, help=f"default {differences('schedule')}")
+    t.add_argument("--schedule", choices=("cosine", "constant"), default=None,
+                   help=f"default {differences('schedule')}")
     t.add_argument("--augment", type=_nonneg_int, default=None,
                    help=f"shift each training picture at random by up to N pixels, 0 = off (default "
                         f"{differences('augment')})")

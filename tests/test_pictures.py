@@ -207,14 +207,16 @@ def test_unreadable_pictures_are_skipped_counted_and_named_never_a_crash(tmp_pat
     root = _folder(tmp_path / "p", {"a": [("1.png", RED), ("2.png", RED)], "b": [("3.png", BLUE)]})
     (root / "a" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
     (root / "b" / "empty.png").write_bytes(b"")
+    _png_header_only(root / "b" / "huge.png", 20000, 20000)
     (root / "b" / "notes.txt").write_text("not a picture")
     (root / "b" / "Thumbs.db").write_bytes(b"\0" * 10)
     got = load_folder(root, (3, 8, 8))
     assert len(got.X) == 3 and got.y.tolist() == [0, 0, 1]
-    assert sorted(p.name for p, _ in got.skipped) == ["broken.jpg", "empty.png"]
+    assert sorted(p.name for p, _ in got.skipped) == ["broken.jpg", "empty.png", "huge.png"]
+    assert dict((p.name, why) for p, why in got.skipped)["huge.png"].startswith("a 20,000×20,000 picture takes")
     assert sorted(p.name for p in got.ignored) == ["Thumbs.db", "notes.txt"]
     skipped, ignored = got.notes()
-    assert skipped.startswith("skipped 2 pictures that could not be read: ") and "broken.jpg" in skipped
+    assert skipped.startswith("skipped 3 pictures that could not be read: ") and "broken.jpg" in skipped
     assert ignored.startswith("ignored 2 files that are not PNG, JPEG, BMP or WebP pictures")
 
 

@@ -28,8 +28,7 @@ import numpy as np
 from .._safeio import UnreadableFile, open_regular, why_unreadable
 from ..limits import MAX_PICTURE_BYTES, MAX_PICTURE_DECLARED_PIXELS, MAX_PICTURE_DECODED_BYTES
 
-__all__ = ["PICTURE_SUFFIXES", "PictureError", "read_picture", "picture_to_input", "picture_input", "read_grey",
-           "check_shape"]
+__all__ = ["PICTURE_SUFFIXES", "PictureError", "read_picture", "picture_input", "read_grey", "check_shape"]
 
 #: The file names read as pictures (case does not matter), and the decoders Pillow may use for them.
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -67,12 +66,6 @@ def read_picture(path, shape) -> np.ndarray:
     else) naming the file and what is wrong."""
     C, H, W = check_shape(shape)
     return _read(path, lambda im, name: _to_input(im, C, H, W, name))
-
-
-def picture_to_input(source, shape, name: str = "picture") -> np.ndarray:
-    """:func:`read_picture` of an open binary file; ``name`` goes in messages."""
-    C, H, W = check_shape(shape)
-    return _decode(source, name, lambda im, name: _to_input(im, C, H, W, name))
 
 
 def picture_input(path, signature) -> np.ndarray:
