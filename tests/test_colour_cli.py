@@ -148,7 +148,7 @@ def test_a_bad_folder_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, m
     assert not out.exists()
 
 
-def test_colour_data_for_a_grey_model_is_one_clear_line(colour_folder, tmp_path, capsys, monkeypatch):
+def test_colour_data_for_a_grey_model_is_one_clear_line(colour_folder, colour_model, tmp_path, capsys, monkeypatch):
     import cnncore.datasets as ds
     monkeypatch.setattr(ds, "load_cifar10", lambda split, progress=None: (
         np.zeros((20, 3, 32, 32), np.uint8), np.arange(20, dtype=np.uint8) % 10))
@@ -156,8 +156,11 @@ def test_colour_data_for_a_grey_model_is_one_clear_line(colour_folder, tmp_path,
     err = capsys.readouterr().err
     assert "are 3×32×32 pictures, the model takes 1×28×28: grey pictures" in err and "--arch cifar" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "m.npz").exists()
-    assert main(["eval", str(colour_folder / "m.npz"), "--folder", str(colour_folder)]) == 2
+    assert main(["eval", str(colour_model), "--folder", str(colour_folder)]) == 2
     assert "the model has no class 'test'" in capsys.readouterr().err
+    assert main(["train", "--folder", str(colour_folder / "train"), "--count", "10", "--out",
+                 str(tmp_path / "m.npz")]) == 2
+    assert "used whole (no count)" in capsys.readouterr().err
 
 
 def test_a_cifar_download_failure_is_one_line(tmp_path, capsys, monkeypatch):

@@ -158,6 +158,8 @@ def load_labelled(key: str, *, count: int | None = None, seed: int = 0, files=No
     """
     src = source(key)
     if key == "folder":
+        if count is not None:          # the first N in class order would leave whole classes out
+            raise SourceError("a folder's pictures are used whole (no count): make a folder of fewer pictures")
         got = _load_folder(files, shape, classes, progress)
     elif key in ARCHIVES:
         got = _load_archive(key, progress)
