@@ -207,9 +207,11 @@ def load_folder(root, shape, *, classes=None, progress: Progress | None = None) 
     ``classes``: a model's class names; each subfolder must then be named as one of them (its
     pictures get that class's index; empty subfolders are fine). Without, the subfolders are the
     classes, in sorted order: there must be 2 to ``NUM_CLASSES`` of them, none empty.
-    ``progress(done, total, "pictures")`` is called as pictures are read. Raises
-    :class:`FolderError` for a folder that cannot give labelled pictures (naming why), including
-    one whose every picture was skipped; a picture that cannot be read is skipped and noted.
+    ``progress(done, total, "pictures")`` is called as pictures are read (on as many threads as
+    the kernels use: Pillow decodes without holding Python's lock). Raises :class:`FolderError`
+    for a folder that cannot give labelled pictures (naming why), including one whose every
+    picture (or every picture of a class, when training) was skipped; a picture that cannot be
+    read is skipped and noted.
     """
     C, H, W = check_shape(shape)
     scan = scan_folder(root)
@@ -218,31 +220,49 @@ def load_folder(root, shape, *, classes=None, progress: Progress | None = None) 
     if n * C * H * W > MAX_FOLDER_BYTES:
         raise FolderError(f"{scan.root}: {n:,} pictures of {C}×{H}×{W} take {n * C * H * W / 1e9:.1f} GB, more "
                           f"than the {MAX_FOLDER_BYTES / 1e9:.1f} GB allowed; use fewer pictures or a smaller input")
-    X = np.empty((n, C, H, W), dtype=np.uint8)
-    y = np.empty(n, dtype=np.uint8)
-    ok, paths, skipped = 0, [], list(scan.skipped)
-    for k, (path, label) in enumerate(scan.files):
-        try:
-            X[ok] = read_picture(path, (C, H, W))
-        except PictureError as e:
-            skipped.append((path, str(e).removeprefix(f"{path}: ")))
-        else:
-            y[ok] = labels[label]
-            paths.append(path)
-            ok += 1
-        if progress is not None and (k % 256 == 255 or k == n - 1):
-            progress(k + 1, n, "pictures")
-    if ok == 0:
+    X, y, paths, skipped = _read_all(scan, (C, H, W), labels, progress)
+    if not paths:
         why = f" ({len(skipped):,} could not be read, e.g. {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
         raise FolderError(f"{scan.root}: no picture could be read{why}")
     if classes is None:                 # training: every class must keep pictures to learn from
-        lost = [f for label, f in enumerate(scan.folders) if not np.any(y[:ok] == label)]
+        lost = [f for label, f in enumerate(scan.folders) if not np.any(y == label)]
         if lost:
             first = next((f"{p}: {why}" for p, why in skipped if Path(p).is_relative_to(scan.root / lost[0])), "")
             raise FolderError(f"{scan.root}: no picture of the class folder {lost[0]} could be read ({first})")
     names = scan.classes if classes is None else tuple(classes)
-    return FolderPictures(X[:ok].copy() if ok < n else X, y[:ok].copy() if ok < n else y, names, paths, skipped,
-                          scan.ignored)
+    return FolderPictures(X, y, names, paths, skipped, scan.ignored)
+
+
+def _read_all(scan: FolderScan, shape, labels: list, progress):
+    """``(X uint8 (n, C, H, W), y uint8 (n,), paths, skipped)`` of the pictures that could be read, in
+    the scan's order, and (path, reason) for the others (after the scan's own)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .. import get_num_threads
+
+    def read(path):
+        try:
+            return read_picture(path, shape)
+        except PictureError as e:
+            return str(e).removeprefix(f"{path}: ")
+    n = len(scan.files)
+    X = np.empty((n,) + tuple(shape), dtype=np.uint8)
+    y = np.empty(n, dtype=np.uint8)
+    ok, paths, skipped = 0, [], list(scan.skipped)
+    with ThreadPoolExecutor(max_workers=max(1, get_num_threads())) as pool:
+        for k, ((path, label), got) in enumerate(zip(scan.files, pool.map(read, [p for p, _ in scan.files],
+                                                                          chunksize=64))):
+            if isinstance(got, str):
+                skipped.append((path, got))
+            else:
+                X[ok], y[ok] = got, labels[label]
+                paths.append(path)
+                ok += 1
+            if progress is not None and (k % 256 == 255 or k == n - 1):
+                progress(k + 1, n, "pictures")
+    if ok < n:
+        X, y = X[:ok].copy(), y[:ok].copy()
+    return X, y, paths, skipped
 
 
 def picture_at(root, index: int, shape, classes) -> tuple[np.ndarray, int, Path]:
