@@ -34,7 +34,7 @@ from . import activations, explain
 from .identities import dilate, dw_via_correlation, dx_via_convolution, flip_filters
 from .kernels import (avgpool2d_backward, avgpool2d_forward, conv2d_backward, conv2d_forward,
                       maxpool2d_backward, maxpool2d_forward)
-from .shapes import conv_output_size
+from .shapes import conv_output_size, output_size_words
 from .terms import num as _n
 
 __all__ = ["WorkedExample", "StridedConvExample", "PoolingExample", "MultiChannelExample",
@@ -45,9 +45,10 @@ def identity_maps(dz, x, w, stride, padding) -> dict:
     """The maps of the textbook backward pass of one conv layer, for drawing.
 
     ``dz (F, Ho, Wo)``, ``x (C, H, W)``, ``w (F, C, KH, KW)`` (one sample).
-    Returns ``dz_dilated (F, ·, ·)``, ``dz_padded`` (dilated, then ``K−1`` zeros
-    on every side), ``w_flipped (C, F, KH, KW)``, ``dx_identity``/``dx_kernel``/
-    ``dx_diff (C, H, W)`` and ``dw_identity``/``dw_kernel``/``dw_diff (F, C, KH, KW)``.
+    Returns ``x_padded (C, H + 2P, W + 2P)`` (the input as the forward pass saw it),
+    ``dz_dilated (F, ·, ·)``, ``dz_padded`` (dilated, then ``K−1`` zeros on every
+    side), ``w_flipped (C, F, KH, KW)``, ``dx_identity``/``dx_kernel``/``dx_diff (C, H, W)``
+    and ``dw_identity``/``dw_kernel``/``dw_diff (F, C, KH, KW)``.
     The identity results come from :mod:`cnncore.identities`, the kernel ones from
     :func:`cnncore.conv2d_backward`.
     """
@@ -59,7 +60,9 @@ def identity_maps(dz, x, w, stride, padding) -> dict:
     dx_k, dw_k, _ = conv2d_backward(dz, x, w, stride, padding)
     dx_i = dx_via_convolution(dz, w, x.shape, stride, padding)
     dw_i = dw_via_correlation(dz, x, (KH, KW), stride, padding)
+    PH, PW = (padding, padding) if np.ndim(padding) == 0 else tuple(padding)
     return {
+        "x_padded": np.pad(x[0], ((0, 0), (PH, PH), (PW, PW))),
         "dz_dilated": d[0],
         "dz_padded": np.pad(d[0], ((0, 0), (KH - 1, KH - 1), (KW - 1, KW - 1))),
         "w_flipped": flip_filters(w),
@@ -266,8 +269,8 @@ class StridedConvExample(WorkedExample):
         out.append(f"Update with α = {_n(p['alpha'])}: new wᵢ = wᵢ − α·∂L/∂wᵢ, "
                    f"e.g. new w{k + 1} = {_n(wf[k])} − {_n(p['alpha'])}·{_n(dwf[k])} = "
                    f"{_n(r['w_new'].reshape(-1)[k])}")
-        out.append("The same ∂L/∂w is the input convolved at stride 1 with ∂L/∂z dilated by the stride "
-                   "(one zero between neighbours): see the last two grids.")
+        out.append("The same ∂L/∂w is the input correlated (⋆) at stride 1 with ∂L/∂z dilated by the stride "
+                   "(one zero between neighbours), see the last two grids; the chapter calls this a convolution.")
         return out
 
     def explain(self, name, index):
@@ -426,7 +429,7 @@ class PoolingExample(WorkedExample):
         s, x, r = self.settings, self.params["x"], self.results
         K, S = s["size"], s["stride"]
         Ho, Wo = r["y"].shape
-        out = [f"Output size: (4 − {K})/{S} + 1 = {Ho} per side."]
+        out = [f"Output size per side: {output_size_words(4, K, S)}."]
         for oy in range(Ho):
             for ox in range(Wo):
                 cells = [(oy * S + i, ox * S + j) for i in range(K) for j in range(K)]
@@ -575,8 +578,8 @@ class MultiChannelExample(WorkedExample):
         s, p, r = self.settings, self.params, self.results
         S, P = s["stride"], s["padding"]
         bd = self.explain("z", (0, 0, 0))
-        out = [f"Stride S = {S}, padding P = {P}: each output map is "
-               f"(5 + 2·{P} − 3)/{S} + 1 = {r['z'].shape[1]} per side.",
+        out = [f"Stride S = {S}, padding P = {P}: each output map has {output_size_words(5, 3, S, P)} rows "
+               "and as many columns.",
                "z(n,r,c) = Σ_m Σ_i Σ_j w(m,n,i,j) · x(m, rS+i−P, cS+j−P) + b(n)",
                f"z(0,0,0) = {bd.written_out(limit=19)}"]
         first = sum(t.value for t in bd.terms[:9])
@@ -590,8 +593,9 @@ class MultiChannelExample(WorkedExample):
         out.append(f"dW(0,0,1,2) = {bd.written_out(limit=18)}")
         out.append("Textbook way: dx = unpad_P(pad_K−1(dilate(dz)) ⋆ rot180(W)ᵀ), the dz maps dilated by S, "
                    "padded by K−1, correlated with the turned, channel-swapped filters and the forward padding "
-                   f"cut away; largest difference from the kernels: {_diff(r['dx_diff'])}. dW = x ⋆ dilate(dz); "
-                   f"largest difference {_diff(r['dw_diff'])}.")
+                   f"cut away; largest difference from the kernels: {_diff(r['dx_diff'])}. dW = pad_P(x) ⋆ "
+                   f"dilate(dz), the input padded by P = {P} as in the forward pass and correlated with the dilated "
+                   f"dz (its first 3×3); largest difference {_diff(r['dw_diff'])}.")
         return out
 
     def explain(self, name, index):

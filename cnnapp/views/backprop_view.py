@@ -269,8 +269,8 @@ class BackpropView(QtWidgets.QWidget):
         self.identity_button.setCheckable(True)
         self.identity_button.setToolTip(
             "Compute this layer's dx and dW as whole-map convolutions, the way the texts derive them "
-            "(dilate dz, pad by K−1, convolve with the flipped filters; correlate the input with the "
-            "dilated dz), beside the kernels' result and their difference (T)")
+            "(dilate dz, pad by K−1, correlate (⋆) with the turned filters; correlate the input, padded by P, "
+            "with the dilated dz), beside the kernels' result and their difference (T)")
         self.identity_button.setShortcut(QtGui.QKeySequence("T"))
         self.identity_button.setVisible(False)
         # On a conv layer's forward step the filter can be slid over the input, one output
