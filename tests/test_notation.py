@@ -105,10 +105,10 @@ def test_pooling_example_uses_the_pages_names_and_a_title_that_follows_the_setti
     assert "x13" in "\n".join(ex.lines())
     assert "winner is x24" in bd.notes[0] or "winner is x" in bd.notes[0]
     assert ex.heading() == "4×4 max pooling, 2×2 windows, stride 2"
-    ex.set_setting("mode", "mean")
+    ex.set_setting("type", "avgpool")
     ex.set_setting("size", 3)
     ex.set_setting("stride", 1)
-    assert ex.heading() == "4×4 mean pooling, 3×3 windows, stride 1"
+    assert ex.heading() == "4×4 average pooling, 3×3 windows, stride 1"
     back = ex.explain("dx", (0, 0))
     assert back.terms[0].label.startswith("dy11") and back.title.endswith("dx11")
 

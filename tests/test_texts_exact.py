@@ -8,7 +8,6 @@ import os
 import re
 
 import numpy as np
-import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -176,3 +175,17 @@ def test_padding_to_keep_the_size_is_said_where_padding_is_met():
     assert "P = (K − 1)/2 = 1 keeps each map the size of its input" in fwd.explanation
     assert "P = (K − 1)/2 = 1 would keep the size" in _step("forward", 3).explanation
     assert "P = (K − 1)/2" in LEGEND and "centred" in LEGEND and "eq. 3" in LEGEND
+
+
+def test_8_the_loops_use_x_for_the_input_say_they_count_from_0_and_skip_the_padding(qtbot):
+    from cnnapp.widgets.loops_panel import LoopsPanel
+    t = trace(Network(SPEC, seed=0), np.random.default_rng(0).random((10, 10)), 1)
+    panel = LoopsPanel()
+    qtbot.addWidget(panel)
+    for kind in ("forward", "backward"):
+        panel.show_step(t, next(s for s in t.steps if s.kind == kind and s.layer == 1))
+        text = panel.text().replace("&#x27;", "'")
+        assert "dL/dy" not in text and "y·dL/dz" not in text          # dy is the output's gradient here
+        assert "count from 0" in text and "x + x′ − 1 is rS + i − P" in text
+        assert "padding zero" in text
+    assert "dL/dx += w · dL/dz" in text and "dL/dw += x · dL/dz" in text

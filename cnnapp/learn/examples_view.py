@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from cnncore.examples import EXAMPLES
+from cnncore.examples import worked_examples
 
 from .arithmetic_panel import ArithmeticPanel
 from .grids import ArrayView, FilledWhenShown
@@ -28,7 +28,7 @@ _ROWS = {
 # the element explained when a page opens, so the panel is never empty
 _FIRST_PICK = {"strided_conv": ("z", (0, 0)), "pooling": ("y", (0, 0)), "multichannel": ("z", (0, 0, 0))}
 
-_SETTING_NAMES = {"mode": "pooling", "stride": "stride", "size": "window", "padding": "padding"}
+_SETTING_NAMES = {"type": "pooling", "stride": "stride", "size": "window", "padding": "padding"}
 
 
 class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
@@ -75,7 +75,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
             box.setObjectName(f"setting_{name}")
             box.setToolTip(f"Change the example's {name}: every number below is computed again")
             for o in options:
-                box.addItem(str(o))
+                box.addItem(example.setting_text(name, o))
             box.setCurrentIndex(options.index(example.settings[name]))
             box.currentIndexChanged.connect(lambda i, n=name, o=options: self._on_setting(n, o[i]))
             head.addWidget(box)
@@ -264,7 +264,7 @@ class WorkedExamplesView(QtWidgets.QWidget):
         self.stack = QtWidgets.QStackedWidget()
         lay.addWidget(self.stack, 1)
         self.pages = []
-        for cls in EXAMPLES:
+        for cls in worked_examples():          # the examples the layer types declare
             page = ExamplePage(cls())
             self.pages.append(page)
             self.stack.addWidget(page)

@@ -10,9 +10,10 @@ import numpy as np
 from .. import activations
 from ..kernels import conv2d_backward, conv2d_forward
 from ..plans import ConvPlan
+from ..pseudocode import CONV_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref
-from .base import Field, KeptGradient, StepText, Weighted, shape_text, window_output
+from .base import Field, KeptGradient, StepText, Teaching, Weighted, shape_text, window_output
 from .words import STRIDE_COLUMN, activation_field, hw, num_pair, pair_text
 
 __all__ = ["Conv", "conv_forward_terms", "conv_backward_input_terms", "conv_backward_weight_terms",
@@ -26,6 +27,8 @@ class Conv(Weighted):
     title = "Convolution"
     identities = True
     quiz_tags = {"forward": ("forward conv",), "backward": ("backward conv", "activation backward")}
+    teaching = Teaching(predict={"forward": ("z", "filter_map"), "backward": ("dz1", "sign", "dW", "dx")},
+                        loops=CONV_LOOPS, examples=("strided_conv", "multichannel"))
     fields = (
         Field("filters", "count", "Filters / units", "Number of filters (output maps)", maximum=256, new=8),
         Field("kernel", "pair", "Kernel / size", "Filter size in pixels", new=[3, 3]),
