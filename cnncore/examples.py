@@ -398,7 +398,7 @@ class PoolingExample(WorkedExample):
     names the cells: ``x11 … x44``.
     """
     key = "pooling"
-    title = "4×4 pooling, 2×2 windows, stride 2"
+    title = "Pooling a 4×4 grid (after the book chapter's example)"
     credit = ("After the max-pooling example of the book chapter “Back propagation in CNN”; mean pooling and "
               "overlapping windows follow the CMU lecture slides “Deep Neural Networks: Convolutional Networks "
               "III”, and L2-norm pooling is the one the blog post “Backpropagation In Convolutional Neural "

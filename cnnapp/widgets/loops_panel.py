@@ -26,6 +26,14 @@ def step_listings(trace, step) -> tuple:
     return listings_for(layer_class(step.layer_type).teaching, step.kind, trace.spec["layers"][step.layer])
 
 
+def _line(line: str) -> str:
+    """One loop line as rich text: the code, then its comment in grey two spaces after it (not aligned
+    in a column, so that a narrow panel wraps few lines, and those at the comment)."""
+    code, sep, comment = line.partition("#")
+    text = html.escape(code.rstrip())
+    return text + (f"  <span style='color:#777'># {html.escape(comment.strip())}</span>" if sep else "")
+
+
 class LoopsPanel(QtWidgets.QLabel):
     """Shown on a step whose layer type declares loops for it; hidden on every other step."""
 
@@ -36,7 +44,7 @@ class LoopsPanel(QtWidgets.QLabel):
         self.setWordWrap(True)
         self.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
         self.setStyleSheet("QLabel { background: #fafafa; border: 1px solid #ddd; padding: 4px; }")
-        # the loop lines do not wrap: on a narrow column they are cut on the right, never widen the window
+        # a loop line too long for the column wraps (pre-wrap) rather than widen the window
         self.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
         self.kind = None
         self.listings: tuple = ()
@@ -83,10 +91,10 @@ class LoopsPanel(QtWidgets.QLabel):
         self.lit = dict(lit)
         parts = []
         for k, lst in enumerate(self.listings):
-            rows = [f"<span style='background:#ffe08a'>{html.escape(line)}</span>" if n in self.lit.get(k, ())
-                    else html.escape(line) for n, line in enumerate(lst.lines)]
+            rows = [f"<span style='background:#ffe08a'>{_line(line)}</span>" if n in self.lit.get(k, ())
+                    else _line(line) for n, line in enumerate(lst.lines)]
             said = (f"<br><span style='color:#1f3a68'>{html.escape(words[k])}</span>" if k in words else "")
-            parts.append(f"<b>{html.escape(lst.title)}</b><pre style='margin:2px 0'>" + "\n".join(rows)
+            parts.append(f"<b>{html.escape(lst.title)}</b><pre style='margin:2px 0; white-space: pre-wrap'>" + "\n".join(rows)
                          + f"</pre><span style='color:#666'>{html.escape(lst.note)}</span>{said}")
         if hint:
             parts.append(f"<span style='color:#444'>{html.escape(hint)}</span>")
