@@ -4,11 +4,15 @@
 learner's own network and image, so they never run out: a number (``z``, ``dz``,
 ``dW``, ``dx``, a pooled value, a softmax output) judged within a stated
 tolerance, or a choice (which input of a max-pool window receives the gradient,
-the sign of a ``dz``, which output map a filter makes). The easy kinds (one
+the sign of a ``dz``, which output map a filter makes). Which kinds a step asks
+is its layer type's declaration (``Teaching.predict``), never a guess from its
+spec. The tolerance follows the answer's size and, for a sum, its terms'
+(:func:`tolerance_for`); a number that 0 would pass, a sum with no product but 0,
+or a window whose largest value is shared is not asked. The easy kinds (one
 term, a choice) come first; sums follow once the learner has a few right
 (:class:`Score`, kept as plain values between sessions). :func:`judge` marks an
 answer; the reveal is the step's own breakdown (:func:`cnncore.explain.breakdown`
-of ``question.key``/``question.index``).
+of ``question.key``/``question.index``); filters are written ``w(m,n,i,j)`` in both.
 """
 from __future__ import annotations
 

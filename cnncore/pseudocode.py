@@ -264,25 +264,28 @@ _MAX_BACKWARD = (
     "    for c in 0 … Wo−1:",
     "      dx(m, pidx(m,r,c)) += dy(m,r,c)      # += : overlapping windows may pick the same input",
 )
-_MEAN_BACKWARD = (
-    "dx = 0",
-    "for m in 0 … C−1:",
-    "  for r in 0 … Ho−1:",
-    "    for c in 0 … Wo−1:",
-    "      for i in 0 … K−1:",
-    "        for j in 0 … K−1:",
+
+
+def _to_window_inputs(body: tuple) -> tuple:
+    """Backward loops that visit every input (i, j) of every window (m, r, c), then ``body``."""
+    return (
+        "dx = 0",
+        "for m in 0 … C−1:",
+        "  for r in 0 … Ho−1:",
+        "    for c in 0 … Wo−1:",
+        "      for i in 0 … K−1:",
+        "        for j in 0 … K−1:",
+        *body,
+    )
+
+
+_MEAN_BACKWARD = _to_window_inputs((
     "          dx(m, rS+i, cS+j) += dy(m,r,c) / K²      # += : windows may overlap",
-)
-_L2_BACKWARD = (
-    "dx = 0",
-    "for m in 0 … C−1:",
-    "  for r in 0 … Ho−1:",
-    "    for c in 0 … Wo−1:",
-    "      for i in 0 … K−1:",
-    "        for j in 0 … K−1:",
+))
+_L2_BACKWARD = _to_window_inputs((
     "          if y(m,r,c) > 0:                 # else the norm has no slope: nothing added",
     "            dx(m, rS+i, cS+j) += dy(m,r,c) · x(m, rS+i, cS+j) / y(m,r,c)",
-)
+))
 
 
 def _window_lit(result_lines: tuple, pidx_line=None):

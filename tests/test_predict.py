@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from cnncore import predict
+from cnncore.architecture import preset
 from cnncore.explain import breakdown
 from cnncore.network import Network
 from cnncore.predict import KINDS, Question, Score, ask, judge, parse_number, tolerance_for
@@ -167,13 +168,7 @@ def test_score_is_kept_as_plain_values():
 
 # ------------------------------------------------------------ issue 22: a predict mode that cannot be gamed
 
-LENET = {"input": [1, 28, 28], "layers": [
-    {"type": "conv", "filters": 8, "kernel": 5, "stride": 1, "padding": 0, "activation": "relu"},
-    {"type": "maxpool", "size": 2, "stride": 2},
-    {"type": "conv", "filters": 16, "kernel": 5, "stride": 1, "padding": 0, "activation": "relu"},
-    {"type": "maxpool", "size": 2, "stride": 2},
-    {"type": "flatten"},
-    {"type": "dense", "units": 10, "activation": "none"}]}
+LENET = preset("lenet")
 # padding, stride 2, avgpool, l2pool, upsample, downsample: the issue's second trace
 NINE = {"input": [1, 28, 28], "layers": [
     {"type": "conv", "filters": 6, "kernel": 3, "stride": 1, "padding": 1, "activation": "relu"},

@@ -149,6 +149,8 @@ def test_11_the_update_step_says_it_is_a_batch_of_one_and_shows_the_mean_loss():
     assert "makes next" not in st.explanation
     assert "batch of one" in st.explanation and "(1/T) Σ_t" in st.explanation
     assert "L = (1/T) Σ_t div_t" in st.equation
+    q = _questions()["batch-mean-gradient"]                   # and a concept check on the update step
+    assert q.step == "update" and "(1/T) Σ_t" in q.answers[q.correct_index].text
 
 
 def test_14_the_learner_reads_the_legend_letters_and_no_code_names():
