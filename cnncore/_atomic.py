@@ -15,8 +15,9 @@
 * A full disk (or another storage error) is :class:`WriteFailed`: one line naming the file
   and saying that the old one is intact.
 * It sweeps the folder of temporary files that killed writers left: those of a process of
-  this machine that is gone at once, others (another machine's, a pid in use again, an older
-  version's ``.<name>.XXXXXXXX.tmp``) once untouched for :data:`STALE_SECONDS`.
+  this machine that is gone at once (on POSIX systems, where ``os.kill(pid, 0)`` tells), others
+  (another machine's, a pid in use again, an older version's ``.<name>.XXXXXXXX.tmp``, any on
+  Windows) once untouched for :data:`STALE_SECONDS`.
 """
 from __future__ import annotations
 

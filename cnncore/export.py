@@ -92,7 +92,8 @@ def _shape(shape) -> str:
 # Data (the title, the data set, the class names, a digest) goes in only as ``repr()`` of a
 # top-level constant ($title, $dataset, $classes, $weight_map, $sha); the rest is our own text and
 # integers. torch_source() checks the result with ``ast`` before anything is written.
-_TORCH_TEMPLATE = string.Template('''"""A convolutional network exported from CNN Lab: $layers layers, $params parameters.
+_TORCH_TEMPLATE = string.Template('''\
+"""A convolutional network exported from CNN Lab: $layers layers, $params parameters.
 
 TITLE names the model it came from, DATASET what it learnt, CLASSES its outputs.
 
@@ -385,9 +386,10 @@ def onnx_model(net: Network, title: str = DEFAULT_TITLE):
         graph.nodes[-1].doc_string = f"L{layer.index} {cls.describe(spec)}: output {_shape(layer.out_shape)}"
         shapes.append(_float_tensor(onnx, x, layer.out_shape))
     graph.nodes.append(onnx.helper.make_node("Identity", [x], ["logits"], name="logits"))
+    words = f"Input: {_input_words(net)}\nOutput: {_output_words(net, 'the classes in its metadata')}"
     g = onnx.helper.make_graph(graph.nodes, "cnnlab", [_float_tensor(onnx, "input", net.input_shape)],
                                [_float_tensor(onnx, "logits", (net.num_classes,))], graph.constants,
-                               doc_string=f"Input: {_input_words(net)}\nOutput: {_output_words(net, 'the classes in its metadata')}",
+                               doc_string=words,
                                value_info=shapes)
     model = onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", ONNX_OPSET)],
                                    ir_version=_ONNX_IR_VERSION, producer_name="cnnlab",

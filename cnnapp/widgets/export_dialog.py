@@ -6,7 +6,8 @@ import importlib.util
 from pathlib import Path
 
 from cnncore import Output
-from cnncore.export import EXPORT_EXTRA, MODEL_FILE, NEXT_STEPS, WEIGHTS_FILE, ExportError, export_onnx, export_torch
+from cnncore.export import (EXPORT_EXTRA, MANIFEST_FILE, MODEL_FILE, NEXT_STEPS, WEIGHTS_FILE, ExportError,
+                            export_onnx, export_torch)
 from PySide6 import QtGui, QtWidgets
 
 __all__ = ["ExportDialog", "CHOICES"]
@@ -102,7 +103,8 @@ class ExportDialog(QtWidgets.QDialog):
         try:
             out = Output(target, self.inputs)
             if self.choice() == "torch":
-                self.written = list(export_torch(self.net, out, self.title))
+                model_path, weights_path = export_torch(self.net, out, self.title)
+                self.written = [model_path, weights_path, model_path.with_name(MANIFEST_FILE)]
             else:
                 self.written = [export_onnx(self.net, out, self.title)]
         except (ExportError, OSError) as e:
