@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnncore import atomic_write_bytes
+from cnncore import Output, atomic_write_bytes
 from cnncore.layers import layer_class
 from cnncore.predict import Score
 from cnncore.tracekeys import layer_key, split_key
@@ -269,8 +269,8 @@ class BackpropView(QtWidgets.QWidget):
         self.identity_button.setCheckable(True)
         self.identity_button.setToolTip(
             "Compute this layer's dx and dW as whole-map convolutions, the way the texts derive them "
-            "(dilate dz, pad by K−1, convolve with the flipped filters; correlate the input with the "
-            "dilated dz), beside the kernels' result and their difference (T)")
+            "(dilate dz, pad by K−1, correlate (⋆) with the turned filters; correlate the input, padded by P, "
+            "with the dilated dz), beside the kernels' result and their difference (T)")
         self.identity_button.setShortcut(QtGui.QKeySequence("T"))
         self.identity_button.setVisible(False)
         # On a conv layer's forward step the filter can be slid over the input, one output
@@ -294,7 +294,7 @@ class BackpropView(QtWidgets.QWidget):
         self.loops_button = QtWidgets.QPushButton("The slides' loops")
         self.loops_button.setObjectName("backpropLoopsButton")
         self.loops_button.setCheckable(True)
-        self.loops_button.setToolTip("Show the lecture slides' loops for this conv step beside it; a click on a "
+        self.loops_button.setToolTip("Show the lecture slides' loops for this step beside it; a click on a "
                                      "number lights the line that made it (L)")
         self.loops_button.setShortcut(QtGui.QKeySequence("L"))
         self.loops_button.setVisible(False)
@@ -340,7 +340,7 @@ class BackpropView(QtWidgets.QWidget):
         rl.addWidget(self.equation)
         rl.addWidget(self.explanation)
         rl.addWidget(self.legend)
-        self.loops = LoopsPanel()          # the slides' loops on a conv step (cnncore.pseudocode)
+        self.loops = LoopsPanel()          # the slides' loops of a step that has some (cnncore.pseudocode)
         rl.addWidget(self.loops)
         self.arithmetic = ArithmeticPanel(right)
         rl.addWidget(self.arithmetic, 1)
@@ -614,8 +614,7 @@ class BackpropView(QtWidgets.QWidget):
         self.timeline.scrollToItem(self.timeline.item(k))
         self._show_step_tools(st)
         self.loops.show_step(self.trace, st if self.loops_button.isChecked() else None)
-        self.loops_button.setVisible(st.layer is not None and st.kind in ("forward", "backward")
-                                     and layer_class(st.layer_type).identities)
+        self.loops_button.setVisible(LoopsPanel.has_loops(self.trace, st))
         self._ask_prediction(k)
         self._update_nav()
         self.stepChanged.emit(k)
@@ -818,7 +817,7 @@ class BackpropView(QtWidgets.QWidget):
 
     def export_trace(self, path) -> bool:
         try:
-            self.trace.save(str(path))
+            self.trace.save(Output(path, self.state.kept_files()))
         except Exception as e:  # noqa: BLE001
             self.state.say(f"Could not save the trace: {e}")
             return False

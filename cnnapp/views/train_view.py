@@ -457,6 +457,7 @@ class TrainView(QtWidgets.QWidget):
         self.worker.snapshot.connect(self._on_snapshot)
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
+        self.worker.notice.connect(self.state.say)
         self.diagnostics.follow(self.worker)
         self.runs.follow(self.worker, run_settings(config, net, self.source.currentText()), net.seed)
         self.eta.setText("Starting…")
