@@ -226,6 +226,7 @@ def test_unreadable_pictures_are_skipped_counted_and_named_never_a_crash(tmp_pat
     ("empty-class", "the class folder dog holds no pictures"),
     ("all-broken-class", "no picture of the class folder dog could be read"),
     ("eleven-classes", "11 class folders; a network here has 10 outputs"),
+    ("same-names", "give the same class name"),
     ("not-a-folder", "not a folder"),
     ("missing", "no such file"),
 ])
@@ -242,6 +243,8 @@ def test_a_folder_that_cannot_be_learnt_is_one_clear_line(tmp_path, make, match)
         (root / "dog").mkdir()
         if make == "all-broken-class":
             (root / "dog" / "x.png").write_bytes(b"broken")
+    elif make == "same-names":                 # equal once shortened to a class name's 40 characters
+        _folder(root, {"x" * 45 + "a": [("a.png", RED)], "x" * 45 + "b": [("b.png", RED)]})
     elif make == "eleven-classes":
         _folder(root, {f"c{i:02d}": [("a.png", RED)] for i in range(11)})
     elif make == "not-a-folder":

@@ -86,6 +86,7 @@ def scan_folder(root) -> FolderScan:
         raise FolderError(f"{root}: no subfolders{hint}; put each class's pictures in a subfolder named after it, "
                           "e.g. cat/ and dog/")
     scan = FolderScan(root, folders, tuple(class_name(f) for f in folders))
+    _check_distinct(root, folders, scan.classes)
     seen, budget = {(info.st_dev, info.st_ino)}, [MAX_FOLDER_ENTRIES]
     for label, name in enumerate(folders):
         found: list = []
@@ -94,6 +95,16 @@ def scan_folder(root) -> FolderScan:
         if len(scan.files) > MAX_FOLDER_PICTURES:
             raise FolderError(f"{root}: more than {MAX_FOLDER_PICTURES:,} pictures; use a folder of fewer")
     return scan
+
+
+def _check_distinct(root: Path, folders: list, classes: tuple) -> None:
+    """FolderError when two class folders give the same class name (shortened or made printable)."""
+    first: dict = {}
+    for folder, name in zip(folders, classes):
+        if name in first:
+            raise FolderError(f"{root}: the class folders {first[name]!r} and {folder!r} give the same class name "
+                              f"{name!r} (at most {MAX_CLASS_NAME} printable characters); rename one")
+        first[name] = folder
 
 
 def _entries(folder: Path) -> list:
