@@ -3,7 +3,7 @@
 ::
 
     d = train_defaults("cifar10", None)      # no --arch: the source's own preset, "cifar"
-    d.preset, d.epochs, d.flip               # "cifar", 15, True
+    d.preset, d.epochs, d.flip               # "cifar", 20, True
     train_defaults("mnist", "lenet").epochs  # 6
 
 :data:`BASE` holds the settings of every run; :data:`TABLE` the few that differ for a data source
@@ -50,9 +50,11 @@ BASE = TrainDefaults()
 #: ``(source, preset) -> {setting: value}``: where a source or a preset differs from :data:`BASE`.
 #: Colour pictures of things are learnt from a few thousand pictures only with more passes over
 #: them, each picture shifted by up to 2 pixels and mirrored half of the time (a mirrored cat is
-#: still a cat; a mirrored digit is not a digit, so the digit sources never flip).
+#: still a cat; a mirrored digit is not a digit, so the digit sources never flip). The cifar preset
+#: trained so on 3,294 of the shared CIFAR-10 pictures scores 58.8% on 1,000 others (mean of seeds
+#: 0-5; 61.1% for seeds 0-2), 57.7% after 15 epochs (benchmarks/bench_train.py measures it).
 TABLE: dict[tuple[str, str], dict] = {
-    ("*", "cifar"): {"epochs": 15, "augment": 2, "flip": True},
+    ("*", "cifar"): {"epochs": 20, "augment": 2, "flip": True},
     ("cifar10", "*"): {"preset": "cifar"},
     ("folder", "*"): {"preset": "cifar"},
 }
