@@ -193,6 +193,8 @@ def _source_key(args) -> str | None:
 def _fill_train_defaults(args) -> None:
     """The settings not given on the command line, from the one table (cnncore.defaults) for this
     source and preset."""
+    from dataclasses import replace
+
     from cnncore.architecture import PRESETS
     from cnncore.defaults import train_defaults
 
@@ -200,6 +202,8 @@ def _fill_train_defaults(args) -> None:
     named = args.arch if args.arch in PRESETS and not Path(args.arch).exists() else None
     d = train_defaults(source, named if args.arch is None or named else "(a file)")
     args.arch = d.preset if args.arch is None else args.arch
+    if args.lr is None and args.optimizer not in (None, d.optimizer):
+        d = replace(d, lr=None)            # the table's rate is its optimizer's: another starts at its own
     for name in ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "augment",
                  "flip", "holdout"):
         if getattr(args, name) is None:
@@ -633,7 +637,8 @@ def _train_arguments(t) -> None:
     _data_arguments(t, default="generated digits")
     t.add_argument("--epochs", type=_positive_int, default=None, help=f"default {differences('epochs')}")
     t.add_argument("--batch-size", type=_positive_int, default=None, help=f"default {differences('batch_size')}")
-    t.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
+    t.add_argument("--lr", type=_positive_float, default=None,
+                   help=f"learning rate (default {differences('lr')}; adam's own is 0.003, sgd's 0.05)")
     t.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help=f"default {differences('optimizer')}")
     t.add_argument("--momentum", type=_nonneg_float, default=None,
                    help=f"SGD momentum (default {differences('momentum')})")

@@ -111,14 +111,18 @@ def test_train_without_arch_on_a_folder_uses_the_table(colour_folder, tmp_path, 
     real = cli._network_and_config
 
     def spy(args):
-        seen.update(arch=args.arch, flip=args.flip, augment=args.augment, epochs=args.epochs)
+        seen.update(arch=args.arch, flip=args.flip, augment=args.augment, epochs=args.epochs, lr=args.lr)
         raise cli.CliError("stop here")
     monkeypatch.setattr(cli, "_network_and_config", spy)
     assert main(["train", "--folder", str(colour_folder / "train"), "--out", str(tmp_path / "m.npz")]) == 2
-    assert seen == {"arch": "cifar", "flip": True, "augment": 2, "epochs": TABLE[("*", "cifar")]["epochs"]}
+    cifar = TABLE[("*", "cifar")]
+    assert seen == {"arch": "cifar", "flip": True, "augment": 2, "epochs": cifar["epochs"], "lr": cifar["lr"]}
     assert main(["train", "--folder", str(colour_folder / "train"), "--no-flip", "--epochs", "2",
                  "--out", str(tmp_path / "m.npz")]) == 2
     assert seen["flip"] is False and seen["epochs"] == 2
+    assert main(["train", "--folder", str(colour_folder / "train"), "--optimizer", "sgd",
+                 "--out", str(tmp_path / "m.npz")]) == 2
+    assert seen["lr"] is None                     # SGD starts from its own rate, not Adam's of the table
     monkeypatch.setattr(cli, "_network_and_config", real)
 
 
