@@ -443,7 +443,7 @@ def _cmd_inspect(args) -> int:
     import numpy as np
 
     from cnncore import atomic_savez
-    from cnncore.inspect import Probe
+    from cnncore.probe import Probe
 
     out = _check_out(args.out)
     net = _load_model(args.model)

@@ -297,7 +297,7 @@ INSPECT_KEYS = {"input", "label", "predicted", "saliency", "gradcam.L0", "advers
 
 
 def test_inspect_writes_saliency_gradcam_and_an_adversarial_digit(data, model, tmp_path, capsys):
-    from cnncore.inspect import Probe
+    from cnncore.probe import Probe
     out = tmp_path / "x.npz"
     rc = main(["inspect", str(model), "--images", str(data["images"]), "--labels", str(data["labels"]),
                "--index", "5", "--out", str(out)])

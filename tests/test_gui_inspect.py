@@ -41,7 +41,7 @@ def _wait_gradients(qtbot, view, before=None):
 
 
 def test_a_data_set_digit_shows_saliency_and_gradcam_of_every_conv_layer(qtbot, view):
-    from cnncore.inspect import Probe
+    from cnncore.probe import Probe
     view.show()
     qtbot.waitExposed(view)
     g, cams = _wait_gradients(qtbot, view)
@@ -71,7 +71,7 @@ def test_drawing_updates_the_saliency_while_the_pen_moves(qtbot, view):
     g, _ = _wait_gradients(qtbot, view, first)
     assert view._sample is None
     x = view.current_input()
-    from cnncore.inspect import Probe
+    from cnncore.probe import Probe
     np.testing.assert_allclose(g.saliency, Probe(view.state.network).class_gradient(x, g.cls).saliency,
                                rtol=1e-5, atol=1e-7)
 

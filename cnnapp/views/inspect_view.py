@@ -1,8 +1,8 @@
 """Look tab: what the network looks at (saliency, Grad-CAM), how little it takes to fool it
 (an adversarial digit) and what a class or a filter wants to see (a dream, animated).
 
-All the arithmetic is :mod:`cnncore.inspect`, run in worker threads on a private copy of the
-network (a :class:`~cnncore.inspect.Probe` made here from ``AppState.view_network()``), so the
+All the arithmetic is :mod:`cnncore.probe`, run in worker threads on a private copy of the
+network (a :class:`~cnncore.probe.Probe` made here from ``AppState.view_network()``), so the
 GUI thread only paints and a network that is training is never touched.
 """
 from __future__ import annotations
@@ -363,12 +363,12 @@ class InspectView(QtWidgets.QWidget):
         net = self.state.view_network()
         if net is None:
             return None
-        from cnncore.inspect import Probe
+        from cnncore.probe import Probe
         return Probe(net)           # a private copy, made here in the GUI thread
 
     def _fill_goals(self) -> None:
         """The dream's menu: the ten digits' scores, then every filter of every conv layer."""
-        from cnncore.inspect import Goal, conv_layers
+        from cnncore.probe import Goal, conv_layers
         net = self.state.network
         self.goals = [Goal.of_class(d) for d in range(10)]
         for i in (conv_layers(net) if net is not None else []):
@@ -513,7 +513,7 @@ class InspectView(QtWidgets.QWidget):
 
 def _gradients(probe, x, c):
     """Worker side: ``(x, ClassGradient, {layer: (cam, cam stretched to the input)})``."""
-    from cnncore.inspect import upsample_map
+    from cnncore.probe import upsample_map
     g = probe.class_gradient(x, c)
     cams = {i: (cam, upsample_map(cam, x.shape)) for i, cam in g.gradcam().items()}
     return x, g, cams
