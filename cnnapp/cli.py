@@ -6,9 +6,11 @@
                  [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam] [--seed N]
                  [--holdout FRACTION] --out MODEL.npz
     cnnapp eval MODEL.npz (--images F --labels F | --data SOURCE [--holdout F]) [--range START:STOP]
-    cnnapp trace MODEL.npz (--images F --labels F | --data SOURCE) --index I --out TRACE.npz
+    cnnapp trace MODEL.npz (--images F --labels F | --data SOURCE) [--index I] --out TRACE.npz
 
-SOURCE is one of the data sources of :mod:`cnncore.datasets.sources` (the app's too).
+SOURCE is one of the data sources of :mod:`cnncore.datasets.sources` (the app's too). What is not
+given takes the defaults of :mod:`cnncore.defaults`, the app's: a model trained in the app and
+scored with ``eval --data SOURCE`` is scored on the digits the app held out.
     cnnapp predict MODEL.npz IMAGE.png
     cnnapp export MODEL.npz --to torch --out DIR | --to onnx --out FILE.onnx
     cnnapp inspect MODEL.npz ((--images F --labels F | --data SOURCE) --index I | --png FILE) --out X.npz
@@ -216,6 +218,7 @@ def _trainer(args, net, config):
 
     X, y, source = _data(args, "train")
     _name_classes(net, args.data)
+    args.holdout = _holdout(args)
     # The one held-out rule the app uses too (cnncore.datasets.held_out_split).
     X_tr, y_tr, X_val, y_val = held_out_split(X, y, args.holdout)
     n_train, n_val = len(X_tr), len(X_val)
@@ -261,6 +264,7 @@ def _data(args, command: str):
     """``(X, y, description)`` of ``--images/--labels`` or ``--data`` (the table in
     :mod:`cnncore.datasets.sources`, the same the app offers)."""
     from cnncore.datasets import DOWNLOADS, SourceError, load_source
+    from cnncore.defaults import run_defaults
 
     if (args.images is None) != (args.labels is None):
         raise CliError(f"{command}: --images and --labels go together")
@@ -277,8 +281,10 @@ def _data(args, command: str):
         if tty:
             size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
             print(f"\r\033[Kgetting {name}: {size}", end="", file=sys.stderr, flush=True)
+    key = args.data or "generated"
+    count = args.count if args.count is not None else run_defaults(key).count
     try:
-        return load_source(args.data or "generated", count=args.count, seed=args.seed, progress=progress)
+        return load_source(key, count=count, seed=args.data_seed, progress=progress)
     except SourceError as e:
         raise CliError(f"{command}: {e}") from None
     finally:
@@ -310,6 +316,7 @@ def _held_out(args, X, y):
         return X, y, ""
     from cnncore.datasets import held_out_split
 
+    args.holdout = _holdout(args)
     _, _, Xv, yv = held_out_split(X, y, args.holdout)
     if len(Xv) == 0:
         raise CliError(f"--holdout {args.holdout} holds out no images of {len(X)}")
@@ -358,8 +365,11 @@ def _cmd_trace(args) -> int:
     out = _check_out(args.out)
     net = _load_model(args.model)
     X, y, _ = _data(args, "trace")
-    if not 0 <= args.index < len(X):
+    if args.index is not None and not 0 <= args.index < len(X):
         raise CliError(f"trace: --index {args.index} is out of range (the file has {len(X)} images, 0..{len(X) - 1})")
+    if args.index is None:       # the picture the app traces first: one it gets wrong or is least sure of
+        from cnncore.defaults import trace_example
+        args.index = trace_example(net, X, y)
     t = trace(net, X[args.index], int(y[args.index]), lr=args.lr)
     t.save(out)
     from cnncore.update import rule_name
@@ -469,7 +479,7 @@ def _inspect_parser(sub) -> None:
     s = sub.add_parser("inspect", help="saliency, Grad-CAM and an adversarial digit for one image, as .npz")
     s.add_argument("model", metavar="MODEL.npz")
     _data_arguments(s)
-    s.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
+    _seed_alias(s)
     s.add_argument("--index", type=_nonneg_int, metavar="I", help="which image of --images or --data")
     s.add_argument("--png", metavar="FILE", help="a PNG of a digit instead (its label is written as -1)")
     s.add_argument("--class", dest="cls", type=_digit, default=None, metavar="C",
@@ -508,17 +518,38 @@ def _data_arguments(p, default: str | None = None) -> None:
     p.add_argument("--labels", metavar="F", help="IDX labels file (.gz or raw)")
     p.add_argument("--data", choices=[s.key for s in offered],
                    help="; ".join(f"{s.key}: {s.help}" for s in offered) + (f" (default {default})" if default else ""))
+    from cnncore.defaults import run_defaults
+    d = run_defaults("generated")
     p.add_argument("--count", type=_positive_int, default=None,
-                   help="generated: how many (default 10000); other sources: use at most this many")
+                   help=f"generated: how many (default {d.count}, the app's); other sources: use at most this "
+                        f"many (default {d.count}; your drawings: all)")
+    p.add_argument("--data-seed", type=_nonneg_int, default=d.data_seed, metavar="N",
+                   help=f"the generated digits' seed (default {d.data_seed}: the digits the app trains on)")
+
+
+def _seed_alias(p) -> None:
+    """``--seed``: the generated digits' seed, as ``--data-seed`` (kept for older scripts)."""
+    p.add_argument("--seed", type=_nonneg_int, dest="data_seed", default=argparse.SUPPRESS,
+                   help="the same as --data-seed")
 
 
 def _holdout_argument(p, text: str) -> None:
-    p.add_argument("--holdout", type=_fraction, default=0.1,
-                   help=f"{text} (default 0.1; a fixed shuffle picks them, the app uses the same rule)")
+    from cnncore.defaults import run_defaults
+    p.add_argument("--holdout", type=_fraction, default=None,
+                   help=f"{text} (default {run_defaults('generated').holdout:g}, the app's; a fixed shuffle picks "
+                        "them, the app uses the same rule)")
+
+
+def _holdout(args) -> float:
+    """``--holdout``, or the default of the data source (the app's)."""
+    from cnncore.defaults import run_defaults
+    key = args.data or ("idx" if getattr(args, "images", None) else "generated")
+    return args.holdout if args.holdout is not None else run_defaults(key).holdout
 
 
 def _parser() -> _Parser:
     from cnncore.architecture import DEFAULT_PRESET
+    from cnncore.defaults import run_defaults
 
     p = _Parser(prog="cnnapp", description="Draw digits, train a small CNN and step through backpropagation. "
                                            "Without arguments the app opens.")
@@ -527,7 +558,8 @@ def _parser() -> _Parser:
     t = sub.add_parser("train", help="train a network and save it")
     t.add_argument("--arch", metavar="FILE|PRESET", help=f"architecture JSON file or preset (default {DEFAULT_PRESET})")
     _data_arguments(t, default="generated digits")
-    t.add_argument("--epochs", type=_positive_int, default=6)
+    t.add_argument("--epochs", type=_positive_int, default=run_defaults("generated").epochs,
+                   help=f"passes over the training images (default {run_defaults('generated').epochs}, the app's)")
     t.add_argument("--batch-size", type=_positive_int, default=32)
     t.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
     t.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
@@ -536,7 +568,7 @@ def _parser() -> _Parser:
     t.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
     t.add_argument("--augment", type=_nonneg_int, default=1,
                    help="shift training images at random by up to N pixels (default 1; 0 = off)")
-    t.add_argument("--seed", type=_nonneg_int, default=0, help="weights, shuffles and generated digits")
+    t.add_argument("--seed", type=_nonneg_int, default=0, help="the weights and the shuffles")
     _holdout_argument(t, "fraction held out for evaluation")
     t.add_argument("--threads", type=_positive_int, default=None, help="kernel threads (default: all CPUs)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -546,7 +578,7 @@ def _parser() -> _Parser:
     e = sub.add_parser("eval", help="accuracy and confusion matrix of a model on labelled images")
     e.add_argument("model", metavar="MODEL.npz")
     _data_arguments(e)
-    e.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
+    _seed_alias(e)
     _holdout_argument(e, "with --data: score the digits train held out of it, the same fraction")
     e.add_argument("--range", type=_range, default=None, metavar="START:STOP", help="only these images")
     e.set_defaults(func=_cmd_eval)
@@ -554,8 +586,10 @@ def _parser() -> _Parser:
     r = sub.add_parser("trace", help="record one image's forward and backward pass as .npz")
     r.add_argument("model", metavar="MODEL.npz")
     _data_arguments(r)
-    r.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
-    r.add_argument("--index", required=True, type=_nonneg_int, metavar="I")
+    _seed_alias(r)
+    r.add_argument("--index", type=_nonneg_int, metavar="I",
+                   help="which image (default: among the first 100, the one the model gets wrong or is least "
+                        "sure of, as the app's Backprop tab picks it)")
     r.add_argument("--lr", type=_positive_float, default=None,
                    help="show a plain gradient-descent update at this learning rate instead of the step the "
                         "model's own optimizer makes next from its saved state")
