@@ -116,11 +116,11 @@ def test_a_network_trained_here_shows_its_own_adam_step(bp, qtbot):
     """The Backprop tab's update step is the trainer's optimizer, resumed from the state it left."""
     from cnncore.datasets import generated_digits
     from cnncore.training import TrainConfig, Trainer
-    net = bp.state.network
+    net = bp.session.network
     X, y = generated_digits(64, seed=2)
     for _ in Trainer(net, X, y, config=TrainConfig(epochs=1, batch_size=32, augment=0)).run():
         pass
-    bp.state.set_network(net, "trained here", trained=True)
+    bp.session.set_network(net, "trained here", trained=True)
     assert bp.record()
     st = next(s for s in bp.trace.steps if s.kind == "update")
     assert bp.trace.settings["name"] == "adam" and bp.trace.settings["step"] == 2

@@ -61,12 +61,12 @@ def test_backward_elements_light_the_rule_that_made_them(tr):
 
 def test_the_backprop_tab_shows_the_loops_and_lights_the_clicked_line(qtbot):
     from cnnapp.views.backprop_view import BackpropView
-    from cnnapp.views.state import AppState
-    state = AppState()
+    from cnnapp.state import Session
+    state = Session()
     view = BackpropView(state)
     qtbot.addWidget(view)
     t = trace(Network(SPEC, seed=0), np.random.default_rng(0).random((2, 9, 9)), 1)
-    view.set_trace(t, "a test image")
+    state.open_trace(t, "a test image")
     k = next(k for k, s in enumerate(t.steps) if s.kind == "backward" and s.layer_type == "conv")
     view.go(k)
     assert view.loops.isHidden() and not view.loops_button.isHidden()      # off until asked for

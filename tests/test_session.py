@@ -245,7 +245,7 @@ def test_an_opened_trace_file_is_its_own_picture():
     s.open_trace(tr, "t.npz")
     assert s.picture.origin == FILE and s.picture.label == tr.label and s.trace is tr
     assert s.trace_picture is s.picture and "t.npz" in s.picture.what
-    assert _names(seen) == ["picture_changed", "trace_changed"]
+    assert _names(seen) == ["trace_changed", "picture_changed"]
 
 
 def test_sample_set_prefers_the_data_the_train_tab_loaded():
@@ -266,3 +266,20 @@ def test_messages_go_to_whoever_listens():
     s.message.connect(lambda text, ms: said.append((text, ms)))
     s.say("hello", 0)
     assert said == [("hello", 0)]
+
+
+def test_no_view_module_is_longer_than_a_newcomer_can_hold():
+    """Issue 21: TrainView (833 lines) and BackpropView (853) became panels; no view module is over 450."""
+    long = {p.name: n for p in (ROOT / "cnnapp" / "views").glob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450}
+    assert not long, long
+
+
+def test_one_answer_to_is_a_run_going_on_in_the_app():
+    """``AppState.training``, ``TrainingRun.phase`` and ``TrainView.thread`` each answered it; now only the
+    session's run does (no view or window keeps a flag of its own)."""
+    import re
+    for p in list((ROOT / "cnnapp" / "views").glob("*.py")) + [ROOT / "cnnapp" / "main_window.py"]:
+        text = p.read_text(encoding="utf-8")
+        assert not re.search(r"self\.(training|_training|thread)\s*=", text), p.name
+    assert not (ROOT / "cnnapp" / "views" / "state.py").exists()

@@ -11,9 +11,10 @@ ORIGINS = {DRAWING: "your drawing", SAMPLE: "a data set sample", MISTAKE: "a hel
            SKETCH: "drawn on the Look tab", FILE: "a trace file"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Picture:
-    """One input picture, immutable: a change is a new Picture.
+    """One input picture, immutable: a change is a new Picture (and two pictures are the same only
+    when they are one object: their pixels are never compared).
 
     ``image`` is ``(C, H, W)`` float32 in [0, 1] (a 2-D image gets one channel); ``label`` the true
     class, or None when nobody said it (a sketch: the network's answer stands in); ``index`` its

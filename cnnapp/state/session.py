@@ -101,9 +101,16 @@ class Session:
         self.source, self.trained, self.is_starter, self.unsaved = str(source), bool(trained), bool(starter), False
         self.model_id += 1
         self._snapshot = None
-        self.set_result(None)
-        self._drop_trace()
-        self._picture_for_new_model()
+        # every field first, then the events: a listener sees the new model whole
+        had_result, self._result = self._result is not None, None
+        had_trace = self._drop_trace()
+        old, self._picture = self._picture, self._picture_for_new_model()
+        if had_result:
+            self.result_changed.emit(None)
+        if had_trace:
+            self.trace_changed.emit(None)
+        if self._picture is not old:
+            self.picture_changed.emit(self._picture)
         self.model_changed.emit()
 
     def mark_trained(self, source: str = "trained here") -> None:
@@ -180,8 +187,8 @@ class Session:
         if picture is self._picture:
             return
         self._picture = picture
-        if self._trace_picture is not picture:
-            self._drop_trace()
+        if self._trace_picture is not picture and self._drop_trace():
+            self.trace_changed.emit(None)
         self.picture_changed.emit(picture)
 
     def _check_fits(self, p: Picture) -> None:
@@ -286,25 +293,20 @@ class Session:
         if p is not None and p.origin == DRAWING and p.label != label:
             self.set_picture(p.with_label(label))
 
-    def _picture_for_new_model(self) -> None:
-        """A picture the app picked is picked again for the new model; a mistake of the old one says
-        whose it was; one the new model cannot take goes."""
+    def _picture_for_new_model(self) -> Picture | None:
+        """The picture for a new model: one the app picked is picked again, a mistake of the old model
+        says whose it was, one the new model cannot take goes."""
         p = self._picture
-        if p is None:
-            return
-        if p.picked:
-            p = None
-        elif p.origin == MISTAKE:
+        if p is None or p.picked:
+            return None
+        if p.origin == MISTAKE:
             p = Picture(MISTAKE, p.image, p.label, p.index,
                         p.what.replace("the network got wrong", "the previous network got wrong"))
         try:
-            if p is not None:
-                self._check_fits(p)
+            self._check_fits(p)
         except ValueError:
-            p = None
-        if p is not self._picture:
-            self._picture = p
-            self.picture_changed.emit(p)
+            return None
+        return p
 
     # ================================================================ the trace
     @property
@@ -334,21 +336,24 @@ class Session:
         """Show a trace read from a file (recorded with its own network): its input is the picture."""
         p = Picture(FILE, np.asarray(tr.arrays["input"])[0], tr.label, what=f"the file {name}")
         self._picture = p
-        self.picture_changed.emit(p)
         self.show_trace(tr, p)
+        self.picture_changed.emit(p)
 
     def show_trace(self, tr, picture: Picture) -> None:
+        """Show ``tr``, the trace of ``picture`` (the session's picture), from its first step."""
         self.stepper.playing = False
         self._trace, self._trace_picture = tr, picture
         self.trace_changed.emit(tr)
         self.stepper.load(len(tr.steps))
 
-    def _drop_trace(self) -> None:
-        if self._trace is not None:
-            self.stepper.playing = False
-            self._trace = self._trace_picture = None
-            self.stepper.load(0)
-            self.trace_changed.emit(None)
+    def _drop_trace(self) -> bool:
+        """Forget the trace (the caller says so, once the session is whole again); True if there was one."""
+        if self._trace is None:
+            return False
+        self.stepper.playing = False
+        self._trace = self._trace_picture = None
+        self.stepper.load(0)
+        return True
 
     # ============================================================== messages
     def say(self, text: str, ms: int = 6000) -> None:

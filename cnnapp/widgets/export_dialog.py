@@ -108,16 +108,16 @@ class ExportDialog(QtWidgets.QDialog):
         return True
 
 
-def open_export_dialog(parent, state) -> None:
-    """File → Export model…: the dialog for ``state``'s network (a copy while it trains)."""
+def open_export_dialog(parent, session) -> None:
+    """File → Export model…: the dialog for the session's network (a copy while it trains)."""
     from ..settings import data_dir
 
-    net = state.view_network()
+    net = session.view_network()
     if net is None:
-        state.say("There is no network to export yet.")
+        session.say("There is no network to export yet.")
         return
-    dialog = ExportDialog(net, data_dir(), state.source or "CNN Lab model", parent)
+    dialog = ExportDialog(net, data_dir(), session.source or "CNN Lab model", parent)
     dialog.exec()
     if dialog.written:
-        state.say("Exported to " + str(dialog.written[0].parent if dialog.choice() == "torch" else dialog.written[0]))
+        session.say("Exported to " + str(dialog.written[0].parent if dialog.choice() == "torch" else dialog.written[0]))
     dialog.deleteLater()

@@ -79,6 +79,17 @@ class PredictPanel(QtWidgets.QWidget):
         self.verdict.setText("")
         self.answer.setFocus()
 
+    def show_nothing(self, note: str) -> None:
+        """No question for this step: ``note`` says so, and nothing of the last question stays (its
+        numbers, its tolerance, the answer typed to it, its verdict)."""
+        self.question = None
+        self.prompt.setText(note)
+        self.given.setText("")
+        self.answer.clear()
+        self.answer.setEnabled(False)
+        self.answer_label.setText("Your answer:")
+        self.verdict.setText("")
+
     def submit(self):
         """Judge what was typed; a valid answer is counted and the step revealed."""
         if self.question is None or not self.answer.isEnabled():
