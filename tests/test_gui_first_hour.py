@@ -282,3 +282,26 @@ def test_two_exact_zeros_are_called_zero_too():
     from cnncore.gradcheck import GradCheckResult
     r = GradCheckResult("input", (0, 0, 0), 0.0, 0.0, 0.0, 0.0, 0.0, 1e-5, 2.3, 2.3, 2.3)
     assert r.agrees and r.below_floor
+
+
+def test_a_dense_layers_small_gradients_are_not_called_zero_nor_blamed_on_a_relu(qtbot):
+    """Issue 21, item 7: the verdict said "both are zero … it only feeds a ReLU that is off" for two
+    gradients of about 7e-07 of a dense layer that has no ReLU."""
+    from cnncore.architecture import preset
+    from cnncore.gradcheck import GradCheckResult
+    from cnncore.network import Network
+
+    from cnnapp.learn.gradcheck_view import GradCheckView
+    view = GradCheckView()
+    qtbot.addWidget(view)
+    net = Network(preset("lenet"), seed=0)
+    dense = next(i for i, l in enumerate(net.spec["layers"]) if l["type"] == "dense" and l.get("activation") != "relu")
+    view.set_network(net, None, 3, "a test")
+    view._show(GradCheckResult(f"L{dense}.W", (3, 4), 0.01, 7.0e-7, 7.0003e-7, 3e-11, 4.3e-5, 1e-5, 0.1, 0.1, 0.1))
+    text = view.verdict.text()
+    assert "agree" in text and "both are zero" not in text and "ReLU" not in text and "7.0e-07" in text
+    view._show(GradCheckResult(f"L{dense}.W", (3, 4), 0.01, 0.0, 0.0, 0.0, 0.0, 1e-5, 0.1, 0.1, 0.1))
+    assert "both are zero" in view.verdict.text() and "ReLU" not in view.verdict.text()
+    relu = next(i for i, l in enumerate(net.spec["layers"]) if l.get("activation") == "relu")
+    view._show(GradCheckResult(f"L{relu}.W", (0, 0, 1, 1), 0.01, 0.0, 0.0, 0.0, 0.0, 1e-5, 0.1, 0.1, 0.1))
+    assert "ReLU that is off" in view.verdict.text()
