@@ -403,7 +403,7 @@ def _cmd_predict(args) -> int:
 
 def _cmd_export(args) -> int:
     """``cnnapp export MODEL.npz --to torch --out DIR`` or ``--to onnx --out FILE.onnx``."""
-    from cnncore.export import NEXT_STEPS, ExportError, export_onnx, export_torch
+    from cnncore.export import ExportError, export_onnx, export_torch, next_steps
 
     net = _load_model(args.model)
     title = Path(args.model).name
@@ -415,7 +415,8 @@ def _cmd_export(args) -> int:
             print(f"wrote {export_onnx(net, _check_out(args.out), title)}")
     except ExportError as e:
         raise CliError(f"export: {e}") from None
-    print("next, in Python:\n    " + NEXT_STEPS[args.to].replace("\n", "\n    "))
+    text = next_steps(args.to, Path(args.out).resolve(), net.input_shape)
+    print("next, in Python:\n    " + text.replace("\n", "\n    "))
     return 0
 
 

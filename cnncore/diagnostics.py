@@ -118,7 +118,7 @@ class TrainingMonitor:
         lo, hi = power_of_ten(ratios[slow]), power_of_ten(ratios[fast])
         span = f"about {lo}" if lo == hi else f"between {lo} and {hi}"
         settled = self._settled_by_schedule()
-        if settled and ratios[slow] < 1e-5:
+        if settled:
             return (f"The learning rate has come down to {settled} of where it started, as the schedule means "
                     f"it to: the updates are {span} of the weights on purpose, and the weights settle.")
         if ratios[slow] == 0:
@@ -135,7 +135,8 @@ class TrainingMonitor:
 
     def _settled_by_schedule(self) -> str:
         """When the learning rate in use is under a twentieth of the highest of the run (a cosine
-        schedule near its end), that share in words ("2%", "0.1%"); else ""."""
+        schedule near its end: tiny updates are then what it asks for), that share in words ("2%",
+        "0.1%"); else ""."""
         if not self.lrs or max(self.lrs) <= 0:
             return ""
         share = self.lrs[-1] / max(self.lrs)

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from cnncore.export import MODEL_FILE, NEXT_STEPS  # noqa: E402
+from cnncore.export import MODEL_FILE, next_steps  # noqa: E402
 from test_export import _net  # noqa: E402
 
 pytestmark = [pytest.mark.gui,
@@ -26,12 +26,16 @@ def test_export_dialog_writes_both_and_shows_the_next_steps(qtbot, tmp_path, mon
     net = _net("resampling")
     dialog = ExportDialog(net, tmp_path, "digits.npz")
     qtbot.addWidget(dialog)
-    assert dialog.choice() == "torch" and dialog.next_steps.text() == NEXT_STEPS["torch"]
+    assert dialog.choice() == "torch"
+    assert dialog.next_steps.text() == next_steps("torch", dialog.target.text(), net.input_shape)
     dialog.target.setText(str(tmp_path / "t"))
+    assert repr(str(tmp_path / "t")) in dialog.next_steps.text()            # the folder as the box says
     assert dialog.export() and (tmp_path / "t" / MODEL_FILE).is_file()
     assert str(tmp_path / "t") in dialog.status.text()
     dialog.choose("onnx")
     assert dialog.target.text().endswith("model.onnx") and "onnxruntime" in dialog.next_steps.text()
+    dialog.target.setText(str(tmp_path / "mine.onnx"))
+    assert repr(str(tmp_path / "mine.onnx")) in dialog.next_steps.text() and "model.onnx" not in dialog.next_steps.text()
     (tmp_path / "afile").write_text("x")
     dialog.choose("torch")
     dialog.target.setText(str(tmp_path / "afile"))

@@ -137,7 +137,9 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         return line
 
     def _build_written_out(self) -> QtWidgets.QWidget:
-        """The equations written out with the current numbers, and the arithmetic panel."""
+        """The equations written out with the current numbers, and the arithmetic panel. The column
+        scrolls: on a low screen each part keeps the room to be read (eight lines of equations, a
+        few terms) instead of being squeezed to a line or to no row at all."""
         right = QtWidgets.QWidget()
         rl = QtWidgets.QVBoxLayout(right)
         rl.setContentsMargins(6, 0, 0, 0)
@@ -146,11 +148,18 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         self.lines.setReadOnly(True)
         self.lines.setLineWrapMode(QtWidgets.QPlainTextEdit.WidgetWidth)
         self.lines.setStyleSheet("QPlainTextEdit { font-family: 'DejaVu Sans Mono', monospace; }")
+        self.lines.setMinimumHeight(8 * self.lines.fontMetrics().lineSpacing() + 12)
         rl.addWidget(self._section("Written out with the current numbers"))
         rl.addWidget(self.lines, 3)
         self.arithmetic = ArithmeticPanel()
         rl.addWidget(self.arithmetic, 2)
-        return right
+        scroll = QtWidgets.QScrollArea()
+        scroll.setObjectName("exampleWrittenOut")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        scroll.setWidget(right)
+        return scroll
 
     def fill(self) -> None:
         """Put the example's numbers into the grids and select its first element (once)."""
@@ -162,6 +171,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
     @staticmethod
     def _section(text):
         lab = QtWidgets.QLabel(text)
+        lab.setWordWrap(True)           # a narrow column wraps it rather than cut it
         lab.setStyleSheet("color: #1f3a68; font-weight: bold; border-bottom: 1px solid #c9cfdb; "
                           "margin-top: 6px;")
         return lab

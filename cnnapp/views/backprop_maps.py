@@ -137,12 +137,25 @@ class StepMaps(QtWidgets.QWidget):
         self.map_stack.addWidget(self.grid)
         self.map_stack.addWidget(self.slide)
         self.predict = PredictPanel()        # predict mode: the question before the maps (cnncore.predict)
-        self.predict.setVisible(False)
+        # The question and the maps share the column's height: a long question (nine choices, the
+        # numbers given) scrolls, it never makes the column, and so the window, taller than the screen.
+        self.predict_area = QtWidgets.QScrollArea()
+        self.predict_area.setObjectName("predictArea")
+        self.predict_area.setWidgetResizable(True)
+        self.predict_area.setFrameShape(QtWidgets.QFrame.NoFrame)
+        self.predict_area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        self.predict_area.setWidget(self.predict)
+        self.predict_area.setVisible(False)
+        self.column = QtWidgets.QSplitter(QtCore.Qt.Vertical)
+        self.column.setObjectName("backpropPredictSplitter")
+        self.column.setChildrenCollapsible(False)
+        self.column.addWidget(self.predict_area)
+        self.column.addWidget(self.map_stack)
+        self.column.setStretchFactor(1, 1)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(self._build_tools())
-        lay.addWidget(self.predict)
-        lay.addWidget(self.map_stack, 1)
+        lay.addWidget(self.column, 1)
         lay.addWidget(self.hover_label)
         self.slide.moved.connect(self.hover_label.setText)
         self.slide.finished.connect(lambda: self.slide_button.setText("Back to this step's maps"))
@@ -236,6 +249,16 @@ class StepMaps(QtWidgets.QWidget):
         self.slide_button.setText("Pause the filter" if self.slide.running()
                                   else "Go on sliding" if self.slide.active() else "Slide the filter")
         return started
+
+    def show_question(self, on: bool, maps: bool) -> None:
+        """Predict mode's panel (``on``) and the maps (``maps``: shown, or hidden behind a question);
+        with both, the question keeps a third of the height and scrolls."""
+        self.predict_area.setVisible(on)
+        self.map_stack.setVisible(maps)
+        if on and maps:
+            h = max(self.column.height(), 3)
+            self.column.setSizes([h // 3, h - h // 3])
+            self.predict_area.ensureWidgetVisible(self.predict.verdict)     # the verdict, not the question's top
 
     def choose_filter(self, key: str, index) -> None:
         """A click on a conv map or filter chooses the filter the slide shows."""

@@ -244,8 +244,7 @@ class BackpropView(QtWidgets.QWidget):
         m = self.maps
         on = m.predict_button.isChecked()
         q = ask(self.trace, k, m.predict.score, self._rng) if on and not self.stepper.playing else None
-        m.predict.setVisible(on)
-        m.map_stack.setVisible(q is None)
+        m.show_question(on, q is None)
         if q is not None:
             m.predict.ask(q)
         else:
@@ -253,7 +252,7 @@ class BackpropView(QtWidgets.QWidget):
 
     def _on_revealed(self, q, verdict) -> None:
         """Show the maps, outline the element asked about and its sources, and its arithmetic."""
-        self.maps.map_stack.setVisible(True)
+        self.maps.show_question(True, True)
         self._on_click(q.key, q.index)
         self.session.say("Predictions so far: " + self.maps.predict.score.summary(), 8000)
 

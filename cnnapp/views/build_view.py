@@ -19,6 +19,7 @@ class BuildView(QtWidgets.QWidget):
         self.session = session
         self.editor = ArchitectureEditor()
         self.editor.specChanged.connect(self._on_spec_changed)
+        self.editor.refused.connect(lambda text: self.session.say(text, 8000))
         self.session.training_changed.connect(lambda on: self._on_spec_changed())
         # Replaced in tests; asks before throwing trained weights away.
         self.confirm = self._ask

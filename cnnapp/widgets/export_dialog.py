@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from cnncore.export import EXPORT_EXTRA, MODEL_FILE, NEXT_STEPS, WEIGHTS_FILE, ExportError, export_onnx, export_torch
+from cnncore.export import EXPORT_EXTRA, MODEL_FILE, WEIGHTS_FILE, ExportError, export_onnx, export_torch, next_steps
 from PySide6 import QtGui, QtWidgets
 
 __all__ = ["ExportDialog", "CHOICES"]
@@ -40,6 +40,7 @@ class ExportDialog(QtWidgets.QDialog):
         self.target_label = QtWidgets.QLabel()
         self.target = QtWidgets.QLineEdit()
         self.target.setObjectName("exportTarget")
+        self.target.textChanged.connect(lambda *_: self.choice_made() and self._show_next_steps())
         browse = QtWidgets.QPushButton("Choose…")
         browse.clicked.connect(self._browse)
         for w in (self.target_label, self.target, browse):
@@ -64,6 +65,9 @@ class ExportDialog(QtWidgets.QDialog):
         layout.addWidget(box)
         self.buttons["torch"].setChecked(True)
 
+    def choice_made(self) -> bool:
+        return any(b.isChecked() for b in self.buttons.values())
+
     def choice(self) -> str:
         return next(k for k, b in self.buttons.items() if b.isChecked())
 
@@ -75,11 +79,15 @@ class ExportDialog(QtWidgets.QDialog):
         _, what, default = CHOICES[key]
         self.target_label.setText(what + ":")
         self.target.setText(str(self.folder / default))
-        self.next_steps.setText(NEXT_STEPS[key])
+        self._show_next_steps()
         blocked = key == "onnx" and onnx_missing()
         self.export_button.setEnabled(not blocked)
         self.status.setText(f'ONNX export needs the onnx package: pip install "cnnlab[{EXPORT_EXTRA}]"'
                             if blocked else "")
+
+    def _show_next_steps(self) -> None:
+        """Two lines of Python for the export as the target box names it now."""
+        self.next_steps.setText(next_steps(self.choice(), self.target.text().strip(), self.net.input_shape))
 
     def _browse(self) -> None:
         if self.choice() == "torch":
