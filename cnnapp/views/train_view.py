@@ -168,6 +168,7 @@ class TrainView(QtWidgets.QWidget):
             worker = self.controller.start(loader, config, self._sample(), self.controls.source.currentData())
         except (RunRefused, ValueError) as e:
             s.say(f"Cannot train: {e}", 0)
+            self.controls.eta.setText(f"Cannot train yet: {e}.")     # the last run's words go
             return False
         self.results.diagnostics.follow(worker)
         self.results.runs.follow(worker, run_settings(config, s.network, self.controls.source.currentText()),
