@@ -118,6 +118,7 @@ class RunController(QtCore.QObject):
         w.snapshot.connect(self._on_snapshot)
         w.finished.connect(self._on_finished)
         w.failed.connect(self.failed)
+        w.notice.connect(self.session.say)
         self.started.emit(w)
         self.thread = thread = start_in_thread(w, self, "training")
         thread.finished.connect(lambda: self._on_thread_end(thread))
@@ -169,7 +170,9 @@ class RunController(QtCore.QObject):
         s, w = self.session, self.worker
         self._restore_threads()
         self._pause_full_collections(False)
-        if w is not None and ev.evaluation is not None:
+        if w is not None and (ev.evaluation is not None or self._ready):
+            # the held-out pass of the weights it ends with; none (a run that changed the weights but
+            # could not score them): no result, rather than an older one of other weights
             s.set_result(s.result_of(ev.evaluation, w.X_val, w.y_val, self._epochs, final=True))
         s.end_run(done=ev.reason == "done", changed_weights=self._ready and ev.reason in ("done", "stopped"))
         self.finished.emit(ev)

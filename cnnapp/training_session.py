@@ -9,7 +9,9 @@ the run's FinishedEvent.
 :func:`child_main` runs a session in a child process (``multiprocessing``, spawned): the window's
 Python then never waits for the training's. Its messages go up a pipe as ``(kind, args)``; a network
 travels as :func:`network_parts` (its layers' weights are views into one flat buffer, which a plain
-pickle would not keep), then ``("trained", parts)`` with the weights the run ends with and
+pickle would not keep); each ``("epochDone", (event, parts))`` carries the weights, history and
+optimizer state the epoch ended with (those its held-out accuracy is of: what the window keeps if
+the process dies later), then ``("trained", parts)`` with the weights the run ends with and
 ``("finished", event)`` last. It takes ``stop``, ``pause``, ``resume`` and ``("lr", rate)`` on a
 second pipe and stops when that pipe closes (the window went away).
 """
@@ -161,6 +163,14 @@ class TrainingSession:
         except Exception as e:  # noqa: BLE001 - the finished message still says what happened
             self.send("failed", f"Could not work out where the values blew up: {e}")
 
+    def optimizer_state(self) -> dict:
+        """The optimizer's state now, as :meth:`cnncore.training.Trainer.run` leaves it in
+        ``net.optimizer_state`` when a run ends: its arrays (copies) and the base learning rate."""
+        t = self.trainer
+        state = {k: np.array(v, copy=True) for k, v in t.optimizer.state_dict().items()}
+        state["lr"] = np.array(t.lr, dtype=np.float64)
+        return {"name": np.array(t.optimizer.name), **state}
+
     def _send_snapshot(self) -> None:
         # Between batches the generator is suspended, so the weights are consistent here.
         snap, maps = network_maps(self.net, self.sample)
@@ -169,11 +179,14 @@ class TrainingSession:
 
 # ------------------------------------------------------------------ networks across processes
 
-def network_parts(net: Network) -> dict:
+def network_parts(net: Network, optimizer_state=None) -> dict:
     """What rebuilds ``net`` in another process (:func:`network_from_parts`): architecture, seed,
-    dtype, weights, history, optimizer state, classes."""
+    dtype, weights (``(P,)``, the live buffer: pickle or copy it at once), history, optimizer state
+    (``optimizer_state`` when given, else the network's), classes."""
+    if optimizer_state is None:
+        optimizer_state = net.optimizer_state
     return {"spec": net.spec, "seed": net.seed, "dtype": net.dtype.str, "params": net.flat_params,
-            "history": net.history, "optimizer_state": net.optimizer_state,
+            "history": net.history, "optimizer_state": optimizer_state,
             "classes": net.classes, "dataset": net.dataset}
 
 
@@ -208,6 +221,8 @@ def child_main(conn, controls) -> None:
     def send(kind, *args):
         if kind == "snapshot":
             args = (network_parts(args[0]), args[1])
+        elif kind == "epochDone":   # the weights this epoch's accuracy is of, sent while they are
+            args = (args[0], network_parts(net, session.optimizer_state()))   # (the trainer waits)
         conn.send((kind, args))
     import cnncore
     cnncore.set_num_threads(threads)

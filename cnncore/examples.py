@@ -12,8 +12,12 @@ gives the :class:`cnncore.explain.Breakdown` of any result element.
   prediction; each ``z_i`` and each ``∂L/∂w_i`` written in its 1-based
   notation (``∂L/∂w_1 = a_1 ∂L/∂z_1 + a_3 ∂L/∂z_2 + a_11 ∂L/∂z_3 + a_13 ∂L/∂z_4``).
 * :class:`PoolingExample` — the same chapter's 4×4 max pooling with 2×2
-  windows and stride 2, forward and backward (mean pooling and overlapping
-  windows as options, following the CMU slides, text 002).
+  windows and stride 2, forward and backward, run with any pooling type that
+  declares it (mean and L2-norm pooling too) and overlapping windows as an
+  option, following the CMU slides (text 002).
+
+Which examples the Learn tab shows is the layer types' own declaration
+(``Teaching.examples``, :func:`worked_examples`).
 * :class:`MultiChannelExample` — two input maps, two filters, after the slides'
   ``z(l,n,x,y) = Σ_m Σ_i Σ_j w_l(m,n,i,j) y(l−1,m,x+i,y+j) + b_l(n)``, written in the
   app's one notation (:mod:`cnncore.notation`: input ``x``, indices ``r, c``),
@@ -32,22 +36,23 @@ import numpy as np
 
 from . import activations, explain
 from .identities import dilate, dw_via_correlation, dx_via_convolution, flip_filters
-from .kernels import (avgpool2d_backward, avgpool2d_forward, conv2d_backward, conv2d_forward,
-                      maxpool2d_backward, maxpool2d_forward)
-from .shapes import conv_output_size
+from .kernels import conv2d_backward, conv2d_forward
+from .layers import LAYER_TYPES
+from .shapes import conv_output_size, output_size_words
 from .terms import num as _n
 
 __all__ = ["WorkedExample", "StridedConvExample", "PoolingExample", "MultiChannelExample",
-           "EXAMPLES", "identity_maps"]
+           "EXAMPLE_TYPES", "worked_examples", "example_layer_types", "identity_maps"]
 
 
 def identity_maps(dz, x, w, stride, padding) -> dict:
     """The maps of the textbook backward pass of one conv layer, for drawing.
 
     ``dz (F, Ho, Wo)``, ``x (C, H, W)``, ``w (F, C, KH, KW)`` (one sample).
-    Returns ``dz_dilated (F, ·, ·)``, ``dz_padded`` (dilated, then ``K−1`` zeros
-    on every side), ``w_flipped (C, F, KH, KW)``, ``dx_identity``/``dx_kernel``/
-    ``dx_diff (C, H, W)`` and ``dw_identity``/``dw_kernel``/``dw_diff (F, C, KH, KW)``.
+    Returns ``x_padded (C, H + 2P, W + 2P)`` (the input as the forward pass saw it),
+    ``dz_dilated (F, ·, ·)``, ``dz_padded`` (dilated, then ``K−1`` zeros on every
+    side), ``w_flipped (C, F, KH, KW)``, ``dx_identity``/``dx_kernel``/``dx_diff (C, H, W)``
+    and ``dw_identity``/``dw_kernel``/``dw_diff (F, C, KH, KW)``.
     The identity results come from :mod:`cnncore.identities`, the kernel ones from
     :func:`cnncore.conv2d_backward`.
     """
@@ -59,7 +64,9 @@ def identity_maps(dz, x, w, stride, padding) -> dict:
     dx_k, dw_k, _ = conv2d_backward(dz, x, w, stride, padding)
     dx_i = dx_via_convolution(dz, w, x.shape, stride, padding)
     dw_i = dw_via_correlation(dz, x, (KH, KW), stride, padding)
+    PH, PW = (padding, padding) if np.ndim(padding) == 0 else tuple(padding)
     return {
+        "x_padded": np.pad(x[0], ((0, 0), (PH, PH), (PW, PW))),
         "dz_dilated": d[0],
         "dz_padded": np.pad(d[0], ((0, 0), (KH - 1, KH - 1), (KW - 1, KW - 1))),
         "w_flipped": flip_filters(w),
@@ -125,6 +132,10 @@ class WorkedExample:
             raise ValueError("a worked example needs finite numbers")
         self.params[name][tuple(index) if np.ndim(self.params[name]) else ()] = value
         self.recompute()
+
+    def setting_text(self, name: str, value) -> str:
+        """How one choice of setting ``name`` is shown (its value, by default)."""
+        return str(value)
 
     def set_setting(self, name: str, value) -> None:
         if name not in self.choices or value not in self.choices[name]:
@@ -266,8 +277,8 @@ class StridedConvExample(WorkedExample):
         out.append(f"Update with α = {_n(p['alpha'])}: new wᵢ = wᵢ − α·∂L/∂wᵢ, "
                    f"e.g. new w{k + 1} = {_n(wf[k])} − {_n(p['alpha'])}·{_n(dwf[k])} = "
                    f"{_n(r['w_new'].reshape(-1)[k])}")
-        out.append("The same ∂L/∂w is the input convolved at stride 1 with ∂L/∂z dilated by the stride "
-                   "(one zero between neighbours): see the last two grids.")
+        out.append("The same ∂L/∂w is the input correlated (⋆) at stride 1 with ∂L/∂z dilated by the stride "
+                   "(one zero between neighbours), see the last two grids; the chapter calls this a convolution.")
         return out
 
     def explain(self, name, index):
@@ -361,29 +372,65 @@ def _page_cells(text: str) -> str:
     return re.sub(r"\((\d+),(\d+)\)", lambda m: f"x{int(m[1]) + 1}{int(m[2]) + 1}", text)
 
 
-class PoolingExample(WorkedExample):
-    """Pooling a 4×4 grid: max (default) or mean, 2×2 windows, stride 2 (or 1: overlapping)."""
-    key = "pooling"
-    title = "4×4 max pooling, 2×2 windows, stride 2"
+def _page_names(bd):
+    """Name every term, note and the target as the pooling page's lines do: ``x13``, ``y12``, ``dy21``, 1-based."""
+    if bd is None:
+        return None
+    bd.terms = [dataclasses.replace(t, label=_page_cells(t.label), note=_page_cells(t.note)) for t in bd.terms]
+    bd.notes = [_page_cells(n) for n in bd.notes]
+    t = bd.target
+    if t is not None and t.array in ("x", "y", "dy", "dx"):
+        bd.title = bd.title.split(":")[0] + f": {t.array}{t.index[-2] + 1}{t.index[-1] + 1}"
+    return bd
 
-    def heading(self):
-        s = self.settings
-        return f"4×4 {s['mode']} pooling, {s['size']}×{s['size']} windows, stride {s['stride']}"
-    credit = ("After the max-pooling example of the book chapter “Back propagation in CNN”; the mean pooling "
-              "and overlapping-window options follow the CMU lecture slides “Deep Neural Networks: "
-              "Convolutional Networks III”.")
-    summary = ("Pooling keeps one number per window: the largest (max) or the average (mean). It "
-               "has nothing to learn. Going backward, max pooling hands each window's gradient to "
-               "the element that won; mean pooling spreads it evenly. With stride 1 the windows "
-               "overlap and a pixel can collect gradient from several windows (+=).")
+
+def _lowered(title: str) -> str:
+    """``"Max pooling"`` -> ``"max pooling"``; ``"L2-norm pooling"`` stays as it is."""
+    return title[:1].lower() + title[1:] if title[1:2].islower() else title
+
+
+class PoolingExample(WorkedExample):
+    """Pooling a 4×4 grid with any layer type that declares this example (``Teaching.examples``,
+    max pooling first), 2×2 windows (or 3×3), stride 2 (or 1: overlapping).
+
+    The example runs the layer type itself on ``x (4, 4)`` and ``dy``, and its breakdowns are
+    the type's own (:meth:`cnncore.layers.Layer.explain`), named as the book chapter's page
+    names the cells: ``x11 … x44``.
+    """
+    key = "pooling"
+    title = "Pooling a 4×4 grid (after the book chapter's example)"
+    credit = ("After the max-pooling example of the book chapter “Back propagation in CNN”; mean pooling and "
+              "overlapping windows follow the CMU lecture slides “Deep Neural Networks: Convolutional Networks "
+              "III”, and L2-norm pooling is the one the blog post “Backpropagation In Convolutional Neural "
+              "Networks” names.")
     editable = ("x", "dy")
     shown = ("y", "dx")
     labels = {"x": "input x (4×4)", "dy": "incoming gradient dy = ∂L/∂y",
               "y": "pooled output y", "dx": "gradient routed back ∂L/∂x"}
-    choices = {"mode": ("max", "mean"), "stride": (2, 1), "size": (2, 3)}
+
+    def __init__(self):
+        self.types = {cls.type: cls for cls in example_layer_types(self.key)}
+        if not self.types:
+            raise ValueError("no layer type declares the pooling example")
+        self.choices = {"type": tuple(self.types), "stride": (2, 1), "size": (2, 3)}
+        kinds = ", ".join(_lowered(cls.title) for cls in self.types.values())
+        self.summary = (f"Pooling keeps one number per window ({kinds}) and has nothing to learn. Going "
+                        "backward, each window's gradient goes back to the inputs that made its number, by the "
+                        "type's own rule: all of it to the winner of a max, an even share of a mean. With stride "
+                        "1 the windows overlap and an input can collect gradient from several windows (+=).")
+        self._arrays: dict = {}
+        super().__init__()
+
+    def heading(self):
+        s = self.settings
+        kind = _lowered(self.types[s["type"]].title)
+        return f"4×4 {kind}, {s['size']}×{s['size']} windows, stride {s['stride']}"
+
+    def setting_text(self, name, value) -> str:
+        return self.types[value].title if name == "type" else super().setting_text(name, value)
 
     def default_settings(self):
-        return {"mode": "max", "size": 2, "stride": 2}
+        return {"type": next(iter(self.types)), "size": 2, "stride": 2}
 
     def default_params(self):
         x = [[1, 3, 2, 1],
@@ -405,94 +452,67 @@ class PoolingExample(WorkedExample):
         if self.params["dy"].shape != hw:
             self.params["dy"] = self._default_dy(hw)
 
+    def _spec(self) -> dict:
+        s = self.settings
+        return {"type": s["type"], "size": [s["size"]] * 2, "stride": [s["stride"]] * 2}
+
     def recompute(self):
-        s, x = self.settings, self.params["x"][None, None]
-        dy = self.params["dy"][None, None]
-        if s["mode"] == "max":
-            y, argmax = maxpool2d_forward(x, s["size"], s["stride"])
-            dx = maxpool2d_backward(dy, argmax, x.shape)
-            self.results = {"y": y[0, 0], "argmax": argmax[0, 0], "dx": dx[0, 0]}
-        else:
-            y = avgpool2d_forward(x, s["size"], s["stride"])
-            dx = avgpool2d_backward(dy, x.shape, s["size"], s["stride"])
-            self.results = {"y": y[0, 0], "argmax": None, "dx": dx[0, 0]}
+        """Run the chosen layer type forward on ``x`` and backward on ``dy`` (float64, one map)."""
+        cls, spec = self.types[self.settings["type"]], self._spec()
+        layer = cls(0, spec, (1, 4, 4), cls.output_shape(spec, (1, 4, 4)), np.float64)
+        layer.forward(np.ascontiguousarray(self.params["x"][None, None]), keep=True)
+        layer.backward(np.ascontiguousarray(self.params["dy"][None, None]))
+        self._arrays = {p: np.array(getattr(layer, p)[0], dtype=getattr(layer, p).dtype)
+                        for p in ("x", "y", "dy", "dx", *cls.records)}
+        self.results = {"y": self._arrays["y"][0], "dx": self._arrays["dx"][0]}
 
     def chosen_cells(self):
-        if self.results.get("argmax") is None:
-            return {}
-        return {"x": {divmod(int(k), 4) for k in self.results["argmax"].ravel()}}
-
-    def lines(self):
-        s, x, r = self.settings, self.params["x"], self.results
-        K, S = s["size"], s["stride"]
-        Ho, Wo = r["y"].shape
-        out = [f"Output size: (4 − {K})/{S} + 1 = {Ho} per side."]
-        for oy in range(Ho):
-            for ox in range(Wo):
-                cells = [(oy * S + i, ox * S + j) for i in range(K) for j in range(K)]
-                names = ", ".join(f"x{r_ + 1}{c_ + 1}" for r_, c_ in cells)
-                nums = ", ".join(_n(x[c]) for c in cells)
-                if s["mode"] == "max":
-                    wr, wc = divmod(int(r["argmax"][oy, ox]), 4)
-                    out.append(f"y{oy + 1}{ox + 1} = max({names}) = max({nums}) = {_n(r['y'][oy, ox])}"
-                               f"  (winner x{wr + 1}{wc + 1})")
-                else:
-                    out.append(f"y{oy + 1}{ox + 1} = mean({names}) = {_n(r['y'][oy, ox])}")
-        out.append("Backward:")
-        if s["mode"] == "max":
-            for oy in range(Ho):
-                for ox in range(Wo):
-                    wr, wc = divmod(int(r["argmax"][oy, ox]), 4)
-                    out.append(f"∂L/∂x{wr + 1}{wc + 1} += dy{oy + 1}{ox + 1} = {_n(self.params['dy'][oy, ox])};"
-                               " the other elements of that window get 0 from it")
-        else:
-            out.append(f"every element of window (p, q) gets dy_pq / {K * K}, added up over the "
-                       "windows that contain it")
-        return out
+        """The cells the type records as positions (a max-pool's winners), flat ``row·4 + column``."""
+        cells = set()
+        for part in self.types[self.settings["type"]].positions:
+            cells |= {divmod(int(k), 4) for k in self._arrays[part].ravel()}
+        return {"x": cells} if cells else {}
 
     def explain(self, name, index):
-        s, r = self.settings, self.results
-        x, dy = self.params["x"][None], self.params["dy"][None]
-        index = tuple(index)
-        keys = {"x": "x", "y": "y", "dy": "dy", "dx": "dx"}
-        bd = None
-        if name == "y":
-            f = explain.maxpool_forward_terms if s["mode"] == "max" else explain.avgpool_forward_terms
-            bd = f(x, s["size"], s["stride"], 0, *index, value=r["y"][index], keys=keys)
-        elif name == "dx":
-            if s["mode"] == "max":
-                bd = explain.maxpool_backward_terms(dy, r["argmax"][None], (4, 4), s["size"], s["stride"],
-                                                    0, *index, value=r["dx"][index], keys=keys)
-            else:
-                bd = explain.avgpool_backward_terms(dy, (4, 4), s["size"], s["stride"], 0, *index,
-                                                    value=r["dx"][index], keys=keys)
-        return self._page_names(self._fit_refs(bd))
+        if name not in ("y", "dx"):
+            return None
+        cls = self.types[self.settings["type"]]
+        keys = {p: p for p in self._arrays}
+        bd = cls.explain(self._spec(), name, (0, *index), self._arrays.__getitem__, keys)
+        return _page_names(self._fit_refs(bd))
 
     @staticmethod
-    def _page_names(bd):
-        """Name every term and the target as the page's lines do: ``x13``, ``y12``, ``dy21``, 1-based."""
-        if bd is None:
-            return None
+    def _symbols(bd) -> str:
+        names = [t.label for t in bd.terms]
+        if bd.combine == "max":
+            return f"max({', '.join(names)})"
+        if bd.combine == "norm":
+            return f"sqrt({' + '.join(names)})"
+        return " + ".join(names)
 
-        def name(ref):
-            if ref is None or ref.array not in ("x", "y", "dy", "dx"):
-                return None
-            r, c = ref.index[-2:]
-            return f"{ref.array}{r + 1}{c + 1}"
-
-        terms = []
-        for t in bd.terms:
-            names = [name(s) for s in t.sources]
-            label = t.label
-            if names and names[0]:
-                rest = t.label.split(" · ", 1)[1:] if " · " in t.label else []
-                label = " · ".join([names[0], *rest])
-            terms.append(dataclasses.replace(t, label=label, note=_page_cells(t.note)))
-        bd.terms = terms
-        bd.notes = [_page_cells(n) for n in bd.notes]
-        if name(bd.target):
-            bd.title = bd.title.split(":")[0] + f": {name(bd.target)}"
-        return bd
+    def lines(self):
+        s, r = self.settings, self.results
+        K, S = s["size"], s["stride"]
+        Ho, Wo = r["y"].shape
+        out = [f"Output size per side: {output_size_words(4, K, S)}."]
+        for oy in range(Ho):
+            for ox in range(Wo):
+                bd = self.explain("y", (oy, ox))
+                won = [t.label for t in bd.terms if t.chosen]
+                out.append(f"y{oy + 1}{ox + 1} = {self._symbols(bd)} = {bd.written_out(limit=9)}"
+                           + (f"  (winner {won[0]})" if won and bd.combine == "max" else ""))
+        out.append("Backward, each input collects what the windows holding it send back (+=):")
+        zero = 0
+        for iy in range(4):
+            for ix in range(4):
+                if r["dx"][iy, ix] == 0:
+                    zero += 1
+                    continue
+                bd = self.explain("dx", (iy, ix))
+                out.append(f"∂L/∂x{iy + 1}{ix + 1} = {self._symbols(bd)} = {bd.written_out(limit=9)}")
+        if zero:
+            out.append(f"The other {zero} input(s) get 0 from the windows that hold them (or lie in none).")
+        return out
 
 
 # ------------------------------------------------------------------------------------- text 002
@@ -575,8 +595,8 @@ class MultiChannelExample(WorkedExample):
         s, p, r = self.settings, self.params, self.results
         S, P = s["stride"], s["padding"]
         bd = self.explain("z", (0, 0, 0))
-        out = [f"Stride S = {S}, padding P = {P}: each output map is "
-               f"(5 + 2·{P} − 3)/{S} + 1 = {r['z'].shape[1]} per side.",
+        out = [f"Stride S = {S}, padding P = {P}: each output map has {output_size_words(5, 3, S, P)} rows "
+               "and as many columns.",
                "z(n,r,c) = Σ_m Σ_i Σ_j w(m,n,i,j) · x(m, rS+i−P, cS+j−P) + b(n)",
                f"z(0,0,0) = {bd.written_out(limit=19)}"]
         first = sum(t.value for t in bd.terms[:9])
@@ -590,8 +610,9 @@ class MultiChannelExample(WorkedExample):
         out.append(f"dW(0,0,1,2) = {bd.written_out(limit=18)}")
         out.append("Textbook way: dx = unpad_P(pad_K−1(dilate(dz)) ⋆ rot180(W)ᵀ), the dz maps dilated by S, "
                    "padded by K−1, correlated with the turned, channel-swapped filters and the forward padding "
-                   f"cut away; largest difference from the kernels: {_diff(r['dx_diff'])}. dW = x ⋆ dilate(dz); "
-                   f"largest difference {_diff(r['dw_diff'])}.")
+                   f"cut away; largest difference from the kernels: {_diff(r['dx_diff'])}. dW = pad_P(x) ⋆ "
+                   f"dilate(dz), the input padded by P = {P} as in the forward pass and correlated with the dilated "
+                   f"dz (its first 3×3); largest difference {_diff(r['dw_diff'])}.")
         return out
 
     def explain(self, name, index):
@@ -620,4 +641,24 @@ class MultiChannelExample(WorkedExample):
         return None
 
 
-EXAMPLES = (StridedConvExample, PoolingExample, MultiChannelExample)
+#: Every worked example by its key; a layer type names the ones it appears in (``Teaching.examples``).
+EXAMPLE_TYPES = {cls.key: cls for cls in (StridedConvExample, MultiChannelExample, PoolingExample)}
+
+
+def example_layer_types(key: str) -> list:
+    """The registered layer types that declare the worked example ``key``, in registry order."""
+    return [cls for cls in LAYER_TYPES.values() if key in cls.teaching.examples]
+
+
+def worked_examples() -> list:
+    """The worked example classes the layer types declare, in registry order, each once; an example
+    key no example has is an error (never skipped)."""
+    out = []
+    for cls in LAYER_TYPES.values():
+        for key in cls.teaching.examples:
+            if key not in EXAMPLE_TYPES:
+                raise ValueError(f"layer type {cls.type!r} declares the worked example {key!r}; there are "
+                                 f"only {', '.join(EXAMPLE_TYPES)}")
+            if EXAMPLE_TYPES[key] not in out:
+                out.append(EXAMPLE_TYPES[key])
+    return out

@@ -26,7 +26,6 @@ fills in ``value`` from the trace's arrays.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -129,14 +128,19 @@ def _layer_keys(i: int, records=()) -> dict:
 
 def _with_batch_refs(bd: Breakdown, arrays: dict) -> Breakdown:
     """Prepend the batch index 0 to every ref into a batched trace array."""
+    short = {}      # array name -> the index length that lacks the batch axis (None: leave as it is)
+
     def fix(ref):
-        if ref is None or ref.array not in arrays:
+        if ref is None:
             return ref
-        arr = arrays[ref.array]
-        if _batched(ref.array) and len(ref.index) == arr.ndim - 1:
+        if ref.array not in short:
+            arr = arrays.get(ref.array)
+            short[ref.array] = arr.ndim - 1 if arr is not None and _batched(ref.array) else None
+        if len(ref.index) == short[ref.array]:
             return Ref(ref.array, (0,) + tuple(ref.index))
         return ref
-    bd.terms = [dataclasses.replace(t, sources=tuple(fix(s) for s in t.sources)) for t in bd.terms]
+    bd.terms = [Term(t.label, t.factors, t.value, tuple(fix(s) for s in t.sources), t.padding, t.chosen, t.note)
+                for t in bd.terms]
     bd.target = fix(bd.target)
     return bd
 

@@ -4,11 +4,15 @@
 learner's own network and image, so they never run out: a number (``z``, ``dz``,
 ``dW``, ``dx``, a pooled value, a softmax output) judged within a stated
 tolerance, or a choice (which input of a max-pool window receives the gradient,
-the sign of a ``dz``, which output map a filter makes). The easy kinds (one
+the sign of a ``dz``, which output map a filter makes). Which kinds a step asks
+is its layer type's declaration (``Teaching.predict``), never a guess from its
+spec. The tolerance follows the answer's size and, for a sum, its terms'
+(:func:`tolerance_for`); a number that 0 would pass, a sum with no product but 0,
+or a window whose largest value is shared is not asked. The easy kinds (one
 term, a choice) come first; sums follow once the learner has a few right
 (:class:`Score`, kept as plain values between sessions). :func:`judge` marks an
 answer; the reveal is the step's own breakdown (:func:`cnncore.explain.breakdown`
-of ``question.key``/``question.index``).
+of ``question.key``/``question.index``); filters are written ``w(m,n,i,j)`` in both.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import numpy as np
 from . import activations
 from .explain import breakdown
 from .layers import layer_class
+from .notation import index_text
 from .terms import num
 from .tracekeys import layer_key, split_key
 
@@ -119,11 +124,26 @@ class Score:
 
 # ----------------------------------------------------------------------------------- judging
 
-def tolerance_for(value: float, scale: float = 0.0) -> float:
-    """The error accepted for a number: 2% of its size, and never less than 1% of ``scale`` (the
-    largest magnitude in its map), so a value near 0 is not asked to more digits than anyone would
-    type; at least 1e-9."""
-    return max(0.02 * abs(float(value)), 0.01 * abs(float(scale)), 1e-9)
+#: The error accepted, as a share of the answer's size.
+RELATIVE = 0.02
+#: The error accepted for a sum, as a share of the sum of its terms' sizes (rounding the terms adds up).
+OF_TERMS = 0.005
+#: A number is asked only when its tolerance is at most this share of its size: typing 0 (or half
+#: the answer) is then never right.
+MAX_SHARE = 0.1
+
+
+def tolerance_for(value: float, terms=()) -> float:
+    """The error accepted for ``value``: 2% of its size, or, for a sum, 0.5% of the sizes of its
+    ``terms`` added up (each term rounded by the learner adds its own error), whichever is larger;
+    at least 1e-12. It follows the answer and its terms, never the rest of the map."""
+    spread = math.fsum(abs(float(t)) for t in terms)
+    return max(RELATIVE * abs(float(value)), OF_TERMS * spread, 1e-12)
+
+
+def _askable(value: float, tolerance: float) -> bool:
+    """Whether a number makes a fair question: 0 (and anything near it) must not pass."""
+    return abs(value) > 0 and tolerance <= MAX_SHARE * abs(value)
 
 
 def parse_number(text: str) -> float | None:
@@ -169,11 +189,16 @@ def _full(arr, index) -> tuple:
     return (0,) + index if len(index) == np.ndim(arr) - 1 else index
 
 
-def _number(trace, kind, step, key, index, prompt, given=()) -> Question:
+def _number(trace, kind, step, key, index, prompt, given=(), bd=None) -> Question | None:
+    """A number question about ``trace.arrays[key][index]``, its tolerance from its breakdown ``bd``
+    (the terms of a sum; a max or a norm follows the answer alone); None when 0 would pass."""
     arr = trace.arrays[key]
     v = float(arr[_full(arr, index)])
-    scale = float(np.max(np.abs(arr))) if np.size(arr) else 0.0
-    return Question(kind, step, key, _full(arr, index), prompt, tuple(given), (), v, tolerance_for(v, scale))
+    terms = [t.value for t in bd.terms] if bd is not None and bd.combine == "sum" else ()
+    tol = tolerance_for(v, terms)
+    if not _askable(v, tol):
+        return None
+    return Question(kind, step, key, _full(arr, index), prompt, tuple(given), (), v, tol)
 
 
 def _given_terms(bd, limit=MAX_TERMS) -> tuple:
@@ -188,36 +213,29 @@ def _shape(trace, key) -> tuple:
 
 
 def _pick(rng, shape, want=None, tries=64):
-    """A random index into ``shape`` where ``want(index)`` holds, if one is found in ``tries``."""
-    idx = None
+    """A random index into ``shape`` where ``want(index)`` holds, or None when ``tries`` found none."""
     for _ in range(tries):
         idx = tuple(int(rng.integers(0, s)) for s in shape)
         if want is None or want(idx):
             return idx
-    return idx
+    return None
+
+
+def _where(key, index) -> str:
+    """``dW(0,1,2,2)``: the element as the learner reads it, filters in the legend's order w(m,n,i,j)."""
+    part = split_key(key)[1]
+    return part + index_text(part, index)
 
 
 def _candidates(trace, step_index) -> list[str]:
-    """The kinds of question this step can answer."""
+    """The kinds of question this step can answer: the loss step's softmax, and for a layer's step
+    the kinds its type declares (``Teaching.predict``)."""
     st = trace.steps[step_index]
     if st.kind == "loss":
         return ["softmax"]
     if st.layer is None or st.kind == "update":
         return []
-    cls = layer_class(st.layer_type)
-    if st.kind == "forward":
-        if cls.has_params:
-            return ["z"] + (["filter_map"] if cls.identities else [])      # a filter makes a map
-        return ["pool"] if "size" in trace.spec["layers"][st.layer] else []    # a window type
-    kinds = []
-    if cls.has_params:
-        one_term = trace.arrays[layer_key(st.layer, "W")].ndim == 2           # a dense weight is used once
-        kinds += ["dz1", "sign"] + (["dw1"] if one_term else ["dW"])
-        if st.layer > 0:
-            kinds.append("dx")
-    elif cls.positions and st.layer > 0:          # a max-pool-like type remembers its winners
-        kinds.append("winner")
-    return kinds
+    return [k for k in layer_class(st.layer_type).teaching.predict.get(st.kind, ()) if k in KINDS]
 
 
 def _choose_kind(kinds, score: Score, rng):
@@ -234,7 +252,7 @@ def _choose_kind(kinds, score: Score, rng):
 
 def ask(trace, step_index: int, score: Score | None = None, rng=None) -> Question | None:
     """A question about an element of step ``step_index`` (None when the step has nothing to ask:
-    an update step, or a layer whose sums are all too long)."""
+    an update step, a type that declares no questions, or sums all too long)."""
     rng = rng if rng is not None else np.random.default_rng()
     score = score or Score()
     kinds = _candidates(trace, step_index)
@@ -259,40 +277,48 @@ def _activation_given(trace, i, index):
 
 def _make_dz1(trace, step, rng):
     i = trace.steps[step].layer
-    A = trace.arrays
-    dz, dy = A[layer_key(i, "dz")], A[layer_key(i, "dy")]
-    idx = _pick(rng, dz.shape[1:], lambda ix: dy[_full(dy, ix)] != 0)
-    fn, given = _activation_given(trace, i, idx)
-    where = ",".join(map(str, idx))
-    return _number(trace, "dz1", step, layer_key(i, "dz"), idx,
-                   f"Layer {i}: what is dz({where}) = dy · f′(z)?", given)
+    key = layer_key(i, "dz")
+    dz = trace.arrays[key]
+    idx = _pick(rng, dz.shape[1:], lambda ix: dz[_full(dz, ix)] != 0)      # 0 is the sign question's
+    if idx is None:
+        return None
+    _, given = _activation_given(trace, i, idx)
+    return _number(trace, "dz1", step, key, idx, f"Layer {i}: what is {_where(key, idx)} = dy · f′(z)?", given,
+                   breakdown(trace, key, idx, trace.steps[step]))
 
 
 def _make_sign(trace, step, rng):
     i = trace.steps[step].layer
-    dz = trace.arrays[layer_key(i, "dz")]
+    key = layer_key(i, "dz")
+    dz = trace.arrays[key]
     idx = _pick(rng, dz.shape[1:], lambda ix: dz[_full(dz, ix)] != 0 or rng.random() < 0.15)
+    if idx is None:
+        return None
     _, given = _activation_given(trace, i, idx)
     v = float(dz[_full(dz, idx)])
     answer = 0 if v > 0 else 1 if v < 0 else 2
-    where = ",".join(map(str, idx))
-    return Question("sign", step, layer_key(i, "dz"), _full(dz, idx),
-                    f"Layer {i}: is dz({where}) positive, negative or zero?", given,
-                    ("positive", "negative", "zero"), answer, 0.0)
+    return Question("sign", step, key, _full(dz, idx), f"Layer {i}: is {_where(key, idx)} positive, negative or zero?",
+                    given, ("positive", "negative", "zero"), answer, 0.0)
 
 
 def _make_sum(kind, part):
     def make(trace, step, rng):
         st = trace.steps[step]
         key = layer_key(st.layer, part)
+        if key not in trace.arrays:          # the first layer has no dx
+            return None
         for _ in range(16):
             idx = _pick(rng, _shape(trace, key))
             bd = breakdown(trace, key, idx, st)
-            live = [t for t in bd.terms if t.value != 0]
+            if len(bd.terms) > 4 * MAX_TERMS:      # this layer's sums are all long: no use trying others
+                return None
+            # a product that is not 0 (a bias alone, or only padding zeros, is no sum to work out)
+            live = [t for t in bd.terms if len(t.factors) > 1 and t.value != 0]
             if len(bd.terms) <= MAX_TERMS and live:
-                where = ",".join(map(str, idx))
-                return _number(trace, kind, step, key, idx,
-                               f"Layer {st.layer}: what is {part}({where})? {bd.equation}", _given_terms(bd))
+                q = _number(trace, kind, step, key, idx, f"Layer {st.layer}: what is {_where(key, idx)}? "
+                                                         f"{bd.equation}", _given_terms(bd), bd)
+                if q is not None:
+                    return q
         return None
     return make
 
@@ -303,58 +329,64 @@ def _make_dw1(trace, step, rng):
     A = trace.arrays
     dz, x = A[layer_key(st.layer, "dz")][0], A[layer_key(st.layer, "x")][0]
     idx = _pick(rng, A[key].shape, lambda ix: dz[ix[0]] != 0 and x[ix[1]] != 0)
+    if idx is None:
+        return None
     bd = breakdown(trace, key, idx, st)
-    return _number(trace, "dw1", step, key, idx, f"Layer {st.layer}: what is dW({idx[0]},{idx[1]}) = dz·x?",
-                   _given_terms(bd))
+    return _number(trace, "dw1", step, key, idx, f"Layer {st.layer}: what is {_where(key, idx)} = dz·x?",
+                   _given_terms(bd), bd)
 
 
 def _make_pool(trace, step, rng):
     st = trace.steps[step]
     key = layer_key(st.layer, "y")
-    idx = _pick(rng, _shape(trace, key))
-    bd = breakdown(trace, key, idx, st)
-    what = {"max": "the largest", "sum": "the mean", "norm": "the L2 norm (√ of the sum of squares)"}
-    where = ",".join(map(str, idx))
-    given = tuple(f"{t.label.split(' ·')[0].rstrip('²')} = {num(t.factors[0])}" for t in bd.terms)
-    return _number(trace, "pool", step, key, idx,
-                   f"Layer {st.layer}: y({where}) is {what[bd.combine]} of its window. What is it?", given)
+    for _ in range(16):
+        idx = _pick(rng, _shape(trace, key))
+        bd = breakdown(trace, key, idx, st)
+        given = tuple(f"{t.label} = " + " · ".join(num(f) for f in t.factors) for t in bd.terms)
+        q = _number(trace, "pool", step, key, idx, f"Layer {st.layer}: {bd.equation}. What is {_where(key, idx)}, "
+                                                   "worked out from its window?", given, bd)
+        if q is not None:
+            return q
+    return None
 
 
 def _make_softmax(trace, step, rng):
     last = len(trace.spec["layers"]) - 1
     z = trace.arrays[layer_key(last, "y")][0]
     k = trace.label if rng.random() < 0.5 else int(rng.integers(0, z.shape[0]))
-    given = (", ".join(f"z({j}) = {num(v, 4)}" for j, v in enumerate(z)),)
+    given = (", ".join(f"z({j}) = {num(v, 5)}" for j, v in enumerate(z)),)
     return _number(trace, "softmax", step, "probs", (k,),
-                   f"What probability p({k}) = e^z({k}) / Σ_j e^z(j) does softmax give digit {k}?", given)
+                   f"What probability p({k}) = e^z({k}) / Σ_j e^z(j) does softmax give class {k}?", given)
 
 
 def _make_winner(trace, step, rng):
+    """Which input of one window gets its gradient: read from the window's own breakdown (the
+    terms of a max, the winner ``chosen``); a window whose largest value is shared is never asked."""
     st = trace.steps[step]
-    i = st.layer
-    A = trace.arrays
-    x, arg = A[layer_key(i, "x")][0], A[layer_key(i, "argmax")][0]
-    size, S = trace.spec["layers"][i]["size"], trace.spec["layers"][i]["stride"]
+    key = layer_key(st.layer, "y")
+    if layer_key(st.layer, "dx") not in trace.arrays:
+        return None
     for _ in range(16):
-        m, r, c = _pick(rng, arg.shape)
-        win = x[m, r * S[0]:r * S[0] + size[0], c * S[1]:c * S[1] + size[1]]
-        if np.ptp(win) > 0:
-            break
-    cells = [(r * S[0] + a, c * S[1] + b) for a in range(size[0]) for b in range(size[1])]
-    W = x.shape[-1]
-    won = divmod(int(arg[m, r, c]), W)
-    choices = tuple(f"x({m},{p},{q}) = {num(x[m, p, q])}" for p, q in cells)
-    dy = float(A[layer_key(i, "dy")][0, m, r, c])
-    return Question("winner", step, layer_key(i, "dx"), (0, m, *won),
-                    f"Layer {i}: the window of output ({m},{r},{c}) sends dy = {num(dy)} back. Which input gets it?",
-                    (), choices, cells.index(won), 0.0)
+        idx = _pick(rng, _shape(trace, key))
+        bd = breakdown(trace, key, idx, st)
+        values = [t.value for t in bd.terms]
+        if bd.combine != "max" or values.count(max(values)) > 1:
+            continue                # a tie: which cell wins is a convention, not something to work out
+        won = next(k for k, t in enumerate(bd.terms) if t.chosen)
+        cells = [t.sources[0] for t in bd.terms]
+        choices = tuple(f"{t.label} = {num(t.value)}" for t in bd.terms)
+        dy = float(trace.arrays[layer_key(st.layer, "dy")][_full(trace.arrays[key], idx)])
+        return Question("winner", step, layer_key(st.layer, "dx"), tuple(cells[won].index),
+                        f"Layer {st.layer}: the window of output {_where(key, idx)} sends dy = {num(dy)} back. "
+                        "Which input gets it?", (), choices, won, 0.0)
+    return None
 
 
 def _make_filter_map(trace, step, rng):
     st = trace.steps[step]
-    F = trace.spec["layers"][st.layer]["filters"]
+    W = trace.arrays[layer_key(st.layer, "W")]
+    F, C = W.shape[:2]
     n = int(rng.integers(0, F))
-    C = trace.arrays[layer_key(st.layer, "x")].shape[1]
     choices = tuple(f"z map {k}" for k in range(F)) + (f"one part of every z map ({C} input maps)",)
     return Question("filter_map", step, layer_key(st.layer, "z"), (0, n, 0, 0),
                     f"Layer {st.layer}: filter {n} has {C} channel(s), one per input map. Which output map does "

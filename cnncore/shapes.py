@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["pair", "conv_output_size", "ShapeError"]
+__all__ = ["pair", "conv_output_size", "output_size_words", "ShapeError"]
 
 
 # No image this app meets comes near it; past it, C integers would overflow.
@@ -59,6 +59,20 @@ def conv_output_size(in_hw, kernel, stride=1, padding=0) -> tuple[int, int]:
             f"a {KH}×{KW} window with padding {_fmt(PH, PW)} needs an input of at least "
             f"{max(KH - 2 * PH, 1)}×{max(KW - 2 * PW, 1)} but gets {H}×{W}")
     return (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+
+
+def output_size_words(H: int, K: int, S: int = 1, P: int = 0) -> str:
+    """One side's output size written out for a learner, e.g. ``(5 − 3)/2 + 1 = 2`` or, when the
+    division is not exact, ``⌊(4 − 3)/2⌋ + 1 = 1`` and which rows the windows never reach."""
+    span = H + 2 * P - K
+    top = f"{H} + 2·{P} − {K}" if P else f"{H} − {K}"
+    out = span // S + 1
+    if span % S == 0:
+        return f"({top})/{S} + 1 = {out}" if S > 1 else f"{top} + 1 = {out}"
+    left = span % S
+    rows = "row and column" if left == 1 else f"{left} rows and columns"
+    return (f"⌊({top})/{S}⌋ + 1 = {out} (rounded down: the last {rows} of the "
+            f"{'padded ' if P else ''}input are never inside a window)")
 
 
 def _fmt(a: int, b: int) -> str:

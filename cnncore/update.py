@@ -1,10 +1,11 @@
-"""The update step of a trace: the step the model's own optimizer makes next on this image's gradient.
+"""The update step of a trace: one step of the model's own optimizer, taken on this one image's gradient.
 
 :func:`next_update` runs it on a traced network copy: the optimizer the model was
 trained with (SGD with momentum or Adam, :mod:`cnncore.optim`) is resumed from
 the state the model keeps (``net.optimizer_state``, a model file's ``opt.*``)
 with its hyperparameters, and makes one step with the gradient of the one traced
-image. A network without that state (never trained in this session, a file
+image: a batch of one, where training follows the mean gradient of a batch of T
+images (the slides' ``L = (1/T) Σ_t div_t``; :data:`BATCH_WORDS` says so). A network without that state (never trained in this session, a file
 without ``opt.*``) gets plain gradient descent ``w ← w − α·dW`` with
 :data:`PLAIN_LR`, and the step says so; ``lr=`` forces plain gradient descent at
 that rate. The trace keeps (see :mod:`cnncore.trace`)::
@@ -27,15 +28,22 @@ import math
 
 import numpy as np
 
+from .notation import index_text
 from .optim import SGD, optimizer_from_state
+from .training import TrainConfig
 from .terms import Ref, Term, finish, num
 from .tracekeys import layer_key, split_key
 
-__all__ = ["PLAIN_LR", "UPDATE_PARTS", "STATE_PARTS", "next_update", "read_settings", "state_parts", "rule_name",
+__all__ = ["PLAIN_LR", "BATCH_WORDS", "UPDATE_PARTS", "STATE_PARTS", "next_update", "read_settings", "state_parts", "rule_name",
            "update_terms_for", "rule_equation", "rule_words"]
 
 #: Learning rate of the plain gradient-descent step shown when a model has no optimizer state.
 PLAIN_LR = 0.01
+
+#: What the update step says about its batch of one (the slides' mean loss over T images), a clause.
+BATCH_WORDS = ("; it follows this one image's gradient, a batch of one, while training follows the mean gradient "
+               "of a batch of T images, (1/T) Σ_t ∂div_t/∂w, as the slides' loss L = (1/T) Σ_t div_t is their mean "
+               f"(T = {TrainConfig.batch_size} unless the Train tab says otherwise)")
 
 #: Trace parts a layer with parameters gets from the update step.
 UPDATE_PARTS = ("W_next", "b_next")
@@ -94,8 +102,8 @@ def _optimizer(net, lr):
         else:
             assumed = (f" The file does not record {', '.join(missing)}; the default is shown for "
                        f"{'them' if len(missing) > 1 else 'it'}." if missing else "")
-            return (opt, "saved", f"The step the model's own optimizer ({rule_name(opt.settings())}) makes next, resumed from "
-                                  f"the state it saved after {opt.t:,} updates, with its settings.{assumed}")
+            return (opt, "saved", f"One step of the model's own optimizer ({rule_name(opt.settings())}), resumed from the "
+                                  f"state it saved after {opt.t:,} updates, with its settings.{assumed}")
     else:
         why = ("This network keeps no optimizer state (it was not trained in this session and its file "
                f"holds none), so the step shown is plain gradient descent with α = {PLAIN_LR:g}: the rule "
@@ -145,7 +153,7 @@ def read_settings(arrays: dict) -> dict:
 
 def rule_equation(s: dict) -> str:
     """The update rule with its numbers, e.g. ``m ← β1·m + (1−β1)·g; … [α = 0.003, …]``."""
-    g = "g = ∂L/∂w + λ·w" if s["weight_decay"] else "g = ∂L/∂w"
+    g = "L = (1/T) Σ_t div_t, T = 1 here;  " + ("g = ∂L/∂w + λ·w" if s["weight_decay"] else "g = ∂L/∂w")
     if s["name"] == "adam":
         return (f"{g};  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  m̂ = m/(1−β1ᵗ);  v̂ = v/(1−β2ᵗ);  "
                 f"w ← w − α·m̂/(√v̂ + ε)   [α = {s['lr']:g}, β1 = {s['beta1']:g}, β2 = {s['beta2']:g}, "
@@ -169,7 +177,7 @@ def rule_words(s: dict) -> str:
         what = "Gradient descent moves every weight and bias a small step against its gradient"
     if s["weight_decay"]:
         what += "; weight decay adds λ·w to a weight's gradient (not a bias's), pulling weights towards 0"
-    return f"{s['why']} {what}."
+    return f"{s['why']} {what}{BATCH_WORDS}."
 
 
 # ----------------------------------------------------------------------------- per element
@@ -212,10 +220,10 @@ def update_terms_for(arrays: dict, settings: dict, i: int, part: str, index) -> 
              + ("  (biases do not decay)" if part == "b" and settings["weight_decay"] else ""))
     state_ref = Ref(layer_key(i, "v" + part), index) if layer_key(i, "v" + part) in arrays else None
     sources = (None, Ref(grad, index)) + ((state_ref,) if len(factors) == 3 else ())
-    idx = ",".join(map(str, index))
-    terms = [Term(f"{part.lower()}({idx})", (w,), w, (Ref(key, index),)),
+    idx = index_text(part, index)       # a filter in the written order w(m,n,i,j)
+    terms = [Term(f"{part.lower()}{idx}", (w,), w, (Ref(key, index),)),
              Term(label, factors, math.prod(factors), sources)]
     eq = rule_equation(settings).split("   [")[0]
-    return finish(f"Update: new {part.lower()}({idx})", eq, Ref(layer_key(i, part + "_next"), index), terms,
+    return finish(f"Update: new {part.lower()}{idx}", eq, Ref(layer_key(i, part + "_next"), index), terms,
                   float(arrays[layer_key(i, part + "_next")][index]) if layer_key(i, part + "_next") in arrays
                   else None, ["\n".join([gline, *lines]) + "\n", settings["why"]])

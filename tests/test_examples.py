@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from cnncore.examples import (EXAMPLES, MultiChannelExample, PoolingExample, StridedConvExample,
-                              identity_maps)
+from cnncore.examples import (MultiChannelExample, PoolingExample, StridedConvExample,
+                              identity_maps, worked_examples)
 
 
 def _a(ex, k):  # the text's a_k, 1-based row-major
@@ -111,11 +111,11 @@ def test_pooling_max_forward_backward():
 
 def test_pooling_mean_and_overlap():
     ex = PoolingExample()
-    ex.set_setting("mode", "mean")
+    ex.set_setting("type", "avgpool")
     x = ex.params["x"]
     assert ex.results["y"][0, 0] == pytest.approx(x[:2, :2].mean())
     assert ex.results["dx"][0, 0] == pytest.approx(ex.params["dy"][0, 0] / 4)
-    ex.set_setting("mode", "max")
+    ex.set_setting("type", "maxpool")
     ex.set_setting("stride", 1)
     assert ex.results["y"].shape == (3, 3) and ex.params["dy"].shape == (3, 3)
     ex.set_value("x", (1, 1), 100.0)  # wins all four windows that contain it
@@ -188,7 +188,7 @@ def test_identity_maps_shapes():
 
 
 def test_every_example_builds_and_rejects_bad_edits():
-    for cls in EXAMPLES:
+    for cls in worked_examples():
         ex = cls()
         assert ex.title and ex.credit and ex.summary and ex.lines()
         for name in ex.editable:
@@ -215,7 +215,7 @@ def test_strided_conv_breakdowns_use_text_numbering():
 def test_pooling_winners_are_marked():
     ex = PoolingExample()
     assert ex.chosen_cells() == {"x": {(1, 0), (1, 3), (2, 0), (2, 2)}}
-    ex.set_setting("mode", "mean")
+    ex.set_setting("type", "avgpool")
     assert ex.chosen_cells() == {}
 
 

@@ -357,3 +357,39 @@ def test_select_all_question_takes_every_true_statement(panel, qtbot):
     # a single-answer question still gets radio buttons
     quiz.show_question(next(i for i, q in enumerate(quiz.questions) if not q.select_all))
     assert all(isinstance(b, QtWidgets.QRadioButton) for b in quiz.buttons)
+
+
+def test_12_answers_are_shuffled_at_every_showing_and_a_seed_pins_the_order(qtbot, tmp_path, monkeypatch):
+    """Issue 22: the right answer was first in 23 of 26 one-answer questions, in the same order after a
+    restart. Now every showing draws a new order (select-all too); a seed pins it for a test."""
+    monkeypatch.setenv("CNNLAB_CONFIG_DIR", str(tmp_path))
+    from cnnapp.learn.quiz_view import ConceptChecksView
+    views = [ConceptChecksView(seed=7), ConceptChecksView(seed=7), ConceptChecksView(seed=8)]
+    for v in views:
+        qtbot.addWidget(v)
+    quiz = views[0]
+    first_right, orders = 0, {}
+    for _ in range(3):                                   # three showings of every question
+        for i, q in enumerate(quiz.questions):
+            quiz.show_question(i)
+            assert sorted(quiz.order) == list(range(len(q.answers)))
+            assert quiz.shown_answers() == [q.answers[k].text for k in quiz.order]
+            orders.setdefault(q.id, set()).add(tuple(quiz.order))
+            if not q.select_all:
+                first_right += quiz.order[0] == q.correct_index
+    one = sum(not q.select_all for q in quiz.questions)
+    assert first_right <= 0.45 * 3 * one                 # 1 in 4 expected; it was 23 in 26
+    assert sum(len(o) > 1 for o in orders.values()) >= 0.8 * len(orders)       # a new order per showing
+    assert any(len(o) > 1 for qid, o in orders.items() if next(q for q in quiz.questions if q.id == qid).select_all)
+    twin, other = views[1], views[2]
+    twin.show_question(0)
+    other.show_question(0)
+    fresh = ConceptChecksView(seed=7)
+    qtbot.addWidget(fresh)
+    fresh.show_question(0)
+    assert fresh.order == twin.order                      # the same seed, the same first order
+    # answers are named by their file index wherever they are listed
+    q = twin.questions[0]
+    twin.choose(q.correct_index)
+    assert twin.chosen() == [q.correct_index] and twin.check() is True
+    assert twin.buttons[twin.order.index(q.correct_index)].isChecked()

@@ -113,3 +113,137 @@ def test_every_type_has_a_concept_check_for_each_step(name):
     qs = load_questions()
     for kind in ("forward", "backward"):
         assert questions_for_step(qs, kind, name), (kind, name)
+
+
+# ------------------------------------------------------------ issue 22: one home for what a layer can teach
+
+@pytest.fixture
+def sumpool():
+    """A throwaway window type (a sum, not a mean) that declares what it teaches, registered for one test."""
+    from cnncore.layers import StepText, Teaching
+    from cnncore.layers.pooling import Pool
+    from cnncore.layers.words import window_fields
+    from cnncore.pseudocode import Highlight, Listing
+    from cnncore.terms import Term, finish, mk_ref, windows_covering
+
+    def lit(part, index, spec, s_in, s_out):
+        return Highlight((1,), f"window {index}") if part == "y" else None
+
+    class SumPool(Pool):
+        type = "sumpool"
+        title = "Sum pooling"
+        fields = window_fields("sum")
+        quiz_tags = {"forward": ("sumpool",), "backward": ("sumpool",)}
+        teaching = Teaching(predict={"forward": ("pool",), "backward": ("dx",)},
+                            loops={"forward": (Listing("Sum pooling, forward (a throwaway)",
+                                                       ("for every window (m, r, c):", "  y(m,r,c) = Σ of its x"),
+                                                       "", lit),)},
+                            examples=("pooling",))
+
+        @classmethod
+        def forward_step(cls, spec, s_in, s_out, is_last):
+            return StepText("y(m,r,c) = Σ_i Σ_j x(m, rS+i, cS+j)", "Each window becomes its sum.", ("x", "y"))
+
+        @classmethod
+        def backward_step(cls, spec, s_in, s_out, has_dx):
+            return StepText("dx(m, rS+i, cS+j) += dy(m,r,c)", "Each input gets the dy of every window holding it.",
+                            ("dy",) + (("dx",) if has_dx else ()))
+
+        @classmethod
+        def explain(cls, spec, part, index, arrays, keys):
+            (KH, KW), (SH, SW) = spec["size"], spec["stride"]
+            if part == "y":
+                m, r, c = index
+                cells = [(m, r * SH + i, c * SW + j) for i in range(KH) for j in range(KW)]
+                terms = [Term("x(" + ",".join(map(str, p)) + ")", (float(arrays("x")[p]),), float(arrays("x")[p]), (mk_ref(keys, (), "x", p),))
+                         for p in cells]
+                return finish(f"Sum pooling: y({m},{r},{c})", "y(m,r,c) = Σ_i Σ_j x(m, rS+i, cS+j)",
+                              mk_ref(keys, (), "y", index), terms, None)
+            if part == "dx":
+                m, iy, ix = index
+                H, W = arrays("x").shape[1:]
+                terms = [Term(f"dy({m},{r},{c}) · 1", (float(arrays("dy")[m, r, c]), 1.0),
+                              float(arrays("dy")[m, r, c]), (mk_ref(keys, (), "dy", (m, r, c)), None))
+                         for r, c in windows_covering(H, W, KH, KW, SH, SW, iy, ix)]
+                return finish(f"Sum pooling backward: dx({m},{iy},{ix})", "dx(m, rS+i, cS+j) += dy(m,r,c)",
+                              mk_ref(keys, (), "dx", index), terms or [Term("no window", (0.0,), 0.0, (None,))], None)
+            return None
+
+        def forward(self, x, keep=True):
+            (KH, KW), (SH, SW) = self.size, self.stride
+            Ho, Wo = self.out_shape[1:]
+            y = np.stack([np.stack([x[:, :, r * SH:r * SH + KH, c * SW:c * SW + KW].sum(axis=(2, 3))
+                                    for c in range(Wo)], -1) for r in range(Ho)], -2)
+            if keep:
+                self.x, self.y = x, y
+            return y
+
+        def backward(self, dy, need_dx=True):
+            (KH, KW), (SH, SW) = self.size, self.stride
+            self.dy, self.dx = dy, np.zeros_like(self.x)
+            for r in range(dy.shape[2]):
+                for c in range(dy.shape[3]):
+                    self.dx[:, :, r * SH:r * SH + KH, c * SW:c * SW + KW] += dy[:, :, r:r + 1, c:c + 1]
+            return self.dx if need_dx else None
+
+    try:
+        yield SumPool
+    finally:
+        del LAYER_TYPES["sumpool"]
+
+
+def test_a_new_layer_type_is_taught_from_its_own_declaration(sumpool, qtbot):
+    """Predict mode, the Backprop tab's loops panel and the Learn tab's worked examples all read
+    ``Teaching``: a type they have never heard of asks its questions, shows its loops and runs in
+    the pooling example, with no line of theirs naming it."""
+    from cnncore.network import Network
+    from cnncore.predict import KINDS, LEVEL_UP, Score, ask, judge
+    from cnncore.trace import trace
+    from cnnapp.learn.examples_view import WorkedExamplesView
+    from cnnapp.widgets.loops_panel import LoopsPanel
+    spec = {"input": [1, 8, 8], "layers": [{"type": "conv", "filters": 2, "kernel": 3, "padding": 1},
+                                           {"type": "sumpool", "size": 2}, {"type": "flatten"},
+                                           {"type": "dense", "units": 10}]}
+    t = trace(Network(spec, seed=0), np.random.default_rng(0).random((8, 8)), 3)
+    rng = np.random.default_rng(0)
+    # 1. predict mode asks its declared kinds, judged against its own sums
+    fwd = next(k for k, s in enumerate(t.steps) if s.kind == "forward" and s.layer_type == "sumpool")
+    q = ask(t, fwd, Score(), rng)
+    assert q.kind == "pool" and "Σ_i Σ_j x(m, rS+i, cS+j)" in q.prompt
+    _, m, r, c = q.index
+    assert q.answer == pytest.approx(float(t.arrays["L1.x"][0, m, 2 * r:2 * r + 2, 2 * c:2 * c + 2].sum()))
+    assert judge(q, repr(q.answer)).right and not judge(q, "0").right
+    mastered = Score()
+    for lv in (1, 2):
+        for _ in range(LEVEL_UP):
+            mastered.record(next(k for k, v in KINDS.items() if v.level == lv), True)
+    back = next(k for k, s in enumerate(t.steps) if s.kind == "backward" and s.layer_type == "sumpool")
+    assert ask(t, back, mastered, rng).kind == "dx"
+    # 2. the loops panel shows its loops and lights the line of a clicked y
+    panel = LoopsPanel()
+    qtbot.addWidget(panel)
+    panel.show_step(t, t.steps[fwd])
+    assert not panel.isHidden() and "Sum pooling, forward (a throwaway)" in panel.text()
+    assert panel.mark("L1.y", (0, 1, 2, 3)) and panel.lit == {0: (1,)}
+    panel.show_step(t, t.steps[back])                     # it declares no backward loops
+    assert panel.isHidden()
+    # 3. the Learn tab's pooling example offers it and runs it
+    view = WorkedExamplesView()
+    qtbot.addWidget(view)
+    page = view.page("pooling")
+    box = page.setting_boxes["type"]
+    assert "Sum pooling" in [box.itemText(k) for k in range(box.count())]
+    box.setCurrentIndex([box.itemText(k) for k in range(box.count())].index("Sum pooling"))
+    ex = page.example
+    assert ex.heading() == "4×4 sum pooling, 2×2 windows, stride 2"
+    assert ex.results["y"][0, 1] == ex.params["x"][:2, 2:].sum()
+    assert ex.explain("y", (0, 1)).total == ex.results["y"][0, 1]
+    assert "y12 = x13 + x14 + x23 + x24" in "\n".join(ex.lines())
+
+
+def test_a_worked_example_no_example_has_is_an_error(sumpool, monkeypatch):
+    from cnncore.examples import worked_examples
+    from cnncore.layers import Teaching
+    monkeypatch.setattr(sumpool, "teaching", Teaching(examples=("abacus",)))
+    with pytest.raises(ValueError, match="'sumpool' declares the worked example 'abacus'"):
+        worked_examples()

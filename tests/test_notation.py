@@ -51,7 +51,7 @@ def test_conv_steps_use_correlation_for_forward_and_dW_and_say_the_dx_recipe():
     fwd = by[("forward", 0)].equation
     assert "x(m, rS+i−P, cS+j−P)" in fwd and "z = W ⋆ x + b" in fwd and "∗" not in fwd
     back = by[("backward", 1)]
-    assert "dW(m,n) = x(m) ⋆ dilate(dz(n))" in back.equation
+    assert "dW(m,n) = pad_P(x(m)) ⋆ dilate(dz(n))" in back.equation
     assert "dx = unpad_P(pad_K−1(dilate(dz)) ⋆ rot180(W)ᵀ)" in back.equation
     # layer 1: 10×10 input, padding 1, 10×10 dz maps: padded by K−1 = 2 → 12×12, border deleted → 10×10
     assert "10×10 dz maps are padded with K − 1 zeros" in back.explanation
@@ -105,10 +105,10 @@ def test_pooling_example_uses_the_pages_names_and_a_title_that_follows_the_setti
     assert "x13" in "\n".join(ex.lines())
     assert "winner is x24" in bd.notes[0] or "winner is x" in bd.notes[0]
     assert ex.heading() == "4×4 max pooling, 2×2 windows, stride 2"
-    ex.set_setting("mode", "mean")
+    ex.set_setting("type", "avgpool")
     ex.set_setting("size", 3)
     ex.set_setting("stride", 1)
-    assert ex.heading() == "4×4 mean pooling, 3×3 windows, stride 1"
+    assert ex.heading() == "4×4 average pooling, 3×3 windows, stride 1"
     back = ex.explain("dx", (0, 0))
     assert back.terms[0].label.startswith("dy11") and back.title.endswith("dx11")
 
@@ -163,8 +163,8 @@ def test_identity_view_titles_use_the_legend(qtbot):
     from cnnapp.learn.identity_view import _groups
     ex = MultiChannelExample()
     maps = ex.results
-    titles = [g.title for g in _groups(maps, ex.params["y0"], ex.results["dz"], ex.params["w"], "dx")]
-    titles += [g.title for g in _groups(maps, ex.params["y0"], ex.results["dz"], ex.params["w"], "dw")]
+    titles = [g.title for g in _groups(maps, ex.results["dz"], ex.params["w"], "dx")]
+    titles += [g.title for g in _groups(maps, ex.results["dz"], ex.params["w"], "dw")]
     joined = "\n".join(titles)
-    assert "correlate (⋆)" in joined and "dz ∗ W" in joined and "x(m) ⋆ dilate(dz(n))" in joined
+    assert "correlate (⋆)" in joined and "dz ∗ W" in joined and "pad_P(x(m)) ⋆ dilate(dz(n))" in joined
     assert "y(l−1, m)" in joined and "the slides'" in joined       # the slides' name, said as theirs

@@ -115,7 +115,7 @@ def test_steps_order_and_maps(tr):
     by = {(s.kind, s.layer): s for s in t.steps}
     assert "w(m,n,i,j) · x(m, rS+i−P, cS+j−P)" in by[("forward", 0)].equation
     assert "dz = dy ⊙ f′(z)" in by[("backward", 2)].equation
-    assert "dW(m,n) = x(m) ⋆ dilate(dz(n))" in by[("backward", 2)].equation
+    assert "dW(m,n) = pad_P(x(m)) ⋆ dilate(dz(n))" in by[("backward", 2)].equation
     assert "rot180(W)" in by[("backward", 2)].equation
     assert "rot180" not in by[("backward", 0)].equation and "L0.dx" not in by[("backward", 0)].maps
     assert "argmax" in by[("backward", 1)].equation

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from cnncore.examples import EXAMPLES
+from cnncore.examples import worked_examples
 
-from .arithmetic_panel import ArithmeticPanel
+from .arithmetic_panel import ArithmeticPanel, index_order_note
 from .grids import ArrayView, FilledWhenShown
 
 __all__ = ["WorkedExamplesView", "ExamplePage"]
@@ -28,7 +28,7 @@ _ROWS = {
 # the element explained when a page opens, so the panel is never empty
 _FIRST_PICK = {"strided_conv": ("z", (0, 0)), "pooling": ("y", (0, 0)), "multichannel": ("z", (0, 0, 0))}
 
-_SETTING_NAMES = {"mode": "pooling", "stride": "stride", "size": "window", "padding": "padding"}
+_SETTING_NAMES = {"type": "pooling", "stride": "stride", "size": "window", "padding": "padding"}
 
 
 class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
@@ -46,10 +46,17 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         top = QtWidgets.QVBoxLayout(self)
         top.setContentsMargins(4, 4, 4, 4)
         top.addLayout(self._build_head())
-        for w in self._build_notes():
-            top.addWidget(w)
+        notes = self._build_notes()
+        top.addWidget(self.status)
+        # the notes head the grids' column only: the written-out sums beside them keep the full height
+        left = QtWidgets.QWidget()
+        ll = QtWidgets.QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        for w in notes:
+            ll.addWidget(w)
+        ll.addWidget(self._build_grids(), 1)
         split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
-        split.addWidget(self._build_grids())
+        split.addWidget(left)
         split.addWidget(self._build_written_out())
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
@@ -75,7 +82,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
             box.setObjectName(f"setting_{name}")
             box.setToolTip(f"Change the example's {name}: every number below is computed again")
             for o in options:
-                box.addItem(str(o))
+                box.addItem(example.setting_text(name, o))
             box.setCurrentIndex(options.index(example.settings[name]))
             box.currentIndexChanged.connect(lambda i, n=name, o=options: self._on_setting(n, o[i]))
             head.addWidget(box)
@@ -88,7 +95,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         return head
 
     def _build_notes(self) -> tuple:
-        """The summary, the credit, the status line and the legend, one under the other."""
+        """The summary, the credit and the legend (shown above the grids) and the status line."""
         summary = QtWidgets.QLabel(self.example.summary)
         summary.setWordWrap(True)
         credit = QtWidgets.QLabel(f"<i>{self.example.credit}</i>")
@@ -102,7 +109,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
                                   "positive, blue negative, white zero.")
         legend.setStyleSheet("color: #666;")
         legend.setWordWrap(True)
-        return summary, credit, self.status, legend
+        return summary, credit, legend
 
     def _build_grids(self) -> QtWidgets.QScrollArea:
         """The editable grids, then the computed ones, in the rows :data:`_ROWS` gives."""
@@ -137,9 +144,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         return line
 
     def _build_written_out(self) -> QtWidgets.QWidget:
-        """The equations written out with the current numbers, and the arithmetic panel. The column
-        scrolls: on a low screen each part keeps the room to be read (eight lines of equations, a
-        few terms) instead of being squeezed to a line or to no row at all."""
+        """The equations written out with the current numbers, and the arithmetic panel."""
         right = QtWidgets.QWidget()
         rl = QtWidgets.QVBoxLayout(right)
         rl.setContentsMargins(6, 0, 0, 0)
@@ -148,18 +153,19 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         self.lines.setReadOnly(True)
         self.lines.setLineWrapMode(QtWidgets.QPlainTextEdit.WidgetWidth)
         self.lines.setStyleSheet("QPlainTextEdit { font-family: 'DejaVu Sans Mono', monospace; }")
-        self.lines.setMinimumHeight(8 * self.lines.fontMetrics().lineSpacing() + 12)
         rl.addWidget(self._section("Written out with the current numbers"))
-        rl.addWidget(self.lines, 3)
         self.arithmetic = ArithmeticPanel()
-        rl.addWidget(self.arithmetic, 2)
-        scroll = QtWidgets.QScrollArea()
-        scroll.setObjectName("exampleWrittenOut")
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QtWidgets.QFrame.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
-        scroll.setWidget(right)
-        return scroll
+        # one column the learner can share out by dragging; on a short window the clicked sum's terms
+        # table keeps a few rows (it showed none at 1024×640 when the written-out lines took 3/5)
+        column = QtWidgets.QSplitter(QtCore.Qt.Vertical)
+        column.setChildrenCollapsible(False)
+        column.addWidget(self.lines)
+        column.addWidget(self.arithmetic)
+        column.setStretchFactor(0, 1)
+        column.setStretchFactor(1, 3)
+        column.setSizes([100, 300])
+        rl.addWidget(column, 1)
+        return right
 
     def fill(self) -> None:
         """Put the example's numbers into the grids and select its first element (once)."""
@@ -236,7 +242,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
             self._mark({}, target=(name, index))
             return
         self._picked = (name, tuple(index))
-        self.arithmetic.show_breakdown(bd, where=f"{name}{list(index)}")
+        self.arithmetic.show_breakdown(bd, where=f"{name}{list(index)}" + index_order_note(bd.title, index))
         chosen = {}
         for t in bd.terms:
             if bd.combine == "max" and t.chosen and t.sources and t.sources[0] is not None:
@@ -274,7 +280,7 @@ class WorkedExamplesView(QtWidgets.QWidget):
         self.stack = QtWidgets.QStackedWidget()
         lay.addWidget(self.stack, 1)
         self.pages = []
-        for cls in EXAMPLES:
+        for cls in worked_examples():          # the examples the layer types declare
             page = ExamplePage(cls())
             self.pages.append(page)
             self.stack.addWidget(page)

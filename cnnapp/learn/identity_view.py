@@ -2,10 +2,11 @@
 
 For one conv layer's backward step:
 
-* input gradient: ``dz`` dilated by the stride, zero-padded by ``K−1``, convolved
+* input gradient: ``dz`` dilated by the stride, zero-padded by ``K−1``, correlated
   with the filters turned by 180° and with in/out channels swapped, padding
   cut away → ``dx``;
-* filter gradient: the (padded) input correlated with the dilated ``dz`` → ``dW``;
+* filter gradient: the input, zero-padded by ``P``, correlated with the dilated ``dz``,
+  its first ``K×K`` → ``dW``;
 
 each beside :func:`cnncore.conv2d_backward`'s result and their difference.
 The maps come from :func:`cnncore.examples.identity_maps` (built on
@@ -28,7 +29,7 @@ __all__ = ["IdentityView"]
 SMALL = 12
 
 
-def _groups(maps, x, dz, w, mode):
+def _groups(maps, dz, w, mode):
     from cnnapp.widgets.heatmap import MapGroup
     if mode == "dx":
         scale = float(np.abs(maps["dx_kernel"]).max()) or 1e-12
@@ -40,18 +41,20 @@ def _groups(maps, x, dz, w, mode):
             MapGroup("w_flipped", maps["w_flipped"], "4. each filter turned 180°, channels swapped", True),
             MapGroup("dx_identity", maps["dx_identity"],
                      "5. correlate (⋆) with the turned filters, i.e. dz ∗ W; cut the forward padding P away → dx", True),
-            MapGroup("dx_kernel", maps["dx_kernel"], "dx from the kernels (conv2d_backward)", True),
+            MapGroup("dx_kernel", maps["dx_kernel"], "dx as the backward pass computes it (the app's loops)", True),
             MapGroup("dx_diff", maps["dx_diff"],
                      f"difference, on dx's colour scale (largest |·| = {np.abs(maps['dx_diff']).max():.1e})",
                      True, levels=(-scale, scale)),
         ]
     scale = float(np.abs(maps["dw_kernel"]).max()) or 1e-12
     return [
-        MapGroup("x", x, "1. the layer's input maps x(m) (the slides' y(l−1, m))", False),
-        MapGroup("dz", dz, "2. dz(l, n)", True),
+        MapGroup("x_padded", maps["x_padded"], "1. the layer's input maps x(m) (the slides' y(l−1, m)), zero-padded "
+                 "by P as in the forward pass: pad_P(x(m))", False),
+        MapGroup("dz", dz, "2. dz(n), the gradient at the layer's affine maps", True),
         MapGroup("dz_dilated", maps["dz_dilated"], "3. dz dilated by the stride", True),
-        MapGroup("dw_identity", maps["dw_identity"], "4. x(m) ⋆ dilate(dz(n)), stride 1 → dW(m, n)", True),
-        MapGroup("dw_kernel", maps["dw_kernel"], "dW from the kernels (conv2d_backward)", True),
+        MapGroup("dw_identity", maps["dw_identity"], "4. pad_P(x(m)) ⋆ dilate(dz(n)) at stride 1, its first K×K "
+                 "→ dW(m, n)", True),
+        MapGroup("dw_kernel", maps["dw_kernel"], "dW as the backward pass computes it (the app's loops)", True),
         MapGroup("dw_diff", maps["dw_diff"],
                  f"difference, on dW's colour scale (largest |·| = {np.abs(maps['dw_diff']).max():.1e})",
                  True, levels=(-scale, scale)),
@@ -89,10 +92,10 @@ class IdentityView(FilledWhenShown, QtWidgets.QWidget):
         row = QtWidgets.QHBoxLayout()
         self.dx_button = QtWidgets.QRadioButton("gradient for the input (dx)")
         self.dx_button.setObjectName("identityDx")
-        self.dx_button.setToolTip("dx: dilate dz, pad it by K−1, convolve with the flipped, channel-swapped filters")
+        self.dx_button.setToolTip("dx: dilate dz, pad it by K−1, correlate (⋆) with the turned, channel-swapped filters")
         self.dw_button = QtWidgets.QRadioButton("gradient for the filters (dW)")
         self.dw_button.setObjectName("identityDw")
-        self.dw_button.setToolTip("dW: correlate the padded input with the dilated dz, at stride 1")
+        self.dw_button.setToolTip("dW: correlate (⋆) the input, zero-padded by P, with the dilated dz, at stride 1")
         self.dx_button.setChecked(True)
         row.addWidget(self.dx_button)
         row.addWidget(self.dw_button)
@@ -174,7 +177,7 @@ class IdentityView(FilledWhenShown, QtWidgets.QWidget):
         x, dz, w, stride, padding = self.layer_arrays()
         self.maps = identity_maps(dz, x, w, stride, padding)
         mode = "dx" if self.dx_button.isChecked() else "dw"
-        self._groups = _groups(self.maps, x, dz, w, mode)
+        self._groups = _groups(self.maps, dz, w, mode)
         small = max(max(np.shape(g.array)[-2:]) for g in self._groups) <= SMALL
         self.stack.setCurrentWidget(self.numbers if small else self.grid)
         self.pending = True

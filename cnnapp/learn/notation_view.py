@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from cnncore.notation import TEXT_TITLES, legend_lines
+from cnncore.notation import INTRO, TEXT_TITLES, legend_lines
 
 __all__ = ["NotationView"]
 
@@ -15,10 +15,10 @@ class NotationView(QtWidgets.QWidget):
         super().__init__(parent)
         self.setObjectName("notationView")
         lay = QtWidgets.QVBoxLayout(self)
-        intro = QtWidgets.QLabel("Every equation in the app is written with these symbols. The texts use ∗ for "
-                                 "true convolution; what a conv layer computes here is correlation, written ⋆.")
-        intro.setWordWrap(True)
-        lay.addWidget(intro)
+        self.intro = QtWidgets.QLabel(INTRO)
+        self.intro.setObjectName("notationIntro")
+        self.intro.setWordWrap(True)
+        lay.addWidget(self.intro)
         rows = legend_lines()
         self.table = QtWidgets.QTableWidget(len(rows), 2)
         self.table.setObjectName("notationTable")
@@ -45,6 +45,6 @@ class NotationView(QtWidgets.QWidget):
         self.table.resizeRowsToContents()
 
     def shown_text(self) -> str:
-        """Everything the table says, one row a line (for tests and export)."""
-        return "\n".join(f"{self.table.item(k, 0).text()}  {self.table.item(k, 1).text()}"
-                         for k in range(self.table.rowCount()))
+        """The intro, then everything the table says, one row a line (for tests and export)."""
+        rows = (f"{self.table.item(k, 0).text()}  {self.table.item(k, 1).text()}" for k in range(self.table.rowCount()))
+        return "\n".join((self.intro.text(), *rows))

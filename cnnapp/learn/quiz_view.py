@@ -3,10 +3,14 @@
 Questions come from ``assets/questions.json`` (:mod:`cnnapp.learn.questions`).
 Progress (which questions were answered right, which answer was picked last)
 is remembered in ``QSettings`` under ``learn/quiz/<id>`` so it survives a restart.
+The answers of every question are shown in a new order each time it is shown
+(``seed`` pins the order, for tests), so the right one is not always in the same
+place; answers are always named by their index in the file.
 """
 from __future__ import annotations
 
 import html
+import random
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -33,9 +37,11 @@ class ConceptChecksView(QtWidgets.QWidget):
 
     answered = QtCore.Signal(str, bool)
 
-    def __init__(self, parent=None, path=None):
+    def __init__(self, parent=None, path=None, seed=None):
         super().__init__(parent)
         self.setObjectName("conceptChecks")
+        self._shuffle = random.Random(seed)     # a new order of the answers at every showing
+        self.order: list[int] = []               # the answers' file indices, top to bottom
         self.settings = _settings()
         try:
             self.questions = load_questions(path)
@@ -171,30 +177,41 @@ class ConceptChecksView(QtWidgets.QWidget):
         q = self.questions[i]
         self.topic.setText(f"{q.topic}  ·  question {i + 1} of {len(self.questions)}")
         self.question.setText(q.question + ("  (Select every true statement.)" if q.select_all else ""))
+        self._fill_answers(q)
+        last = self.settings.value(_PREFIX + q.id + "/choice", None)
+        self.feedback.setText("")
+        chosen = self._saved_choice(last, len(self.buttons))
+        if chosen:
+            for k in chosen:
+                self.choose(k)
+            self._show_feedback(q, chosen)
+        self.credit.setText(q.credit or "")
+        if self.list.currentRow() != i:
+            self.list.setCurrentRow(i)
+
+    def _fill_answers(self, q) -> None:
+        """One button per answer, in a new order: ``buttons[p]`` shows answer ``order[p]``."""
         self.group.setExclusive(not q.select_all)
         for b in self.buttons:
             self.group.removeButton(b)
             b.setParent(None)
             b.deleteLater()
         self.buttons = []
-        for k, a in enumerate(q.answers):
+        self.order = list(range(len(q.answers)))
+        self._shuffle.shuffle(self.order)
+        for pos, k in enumerate(self.order):
+            a = q.answers[k]
             b = QtWidgets.QCheckBox(a.text) if q.select_all else QtWidgets.QRadioButton(a.text)
-            b.setObjectName(f"quizAnswer{k}")
+            b.setObjectName(f"quizAnswer{pos}")
             b.setToolTip("Tick every true statement, then press Check answer" if q.select_all
                          else "Choose this answer, then press Check answer")
             self.group.addButton(b, k)
             self.answer_layout.addWidget(b)
             self.buttons.append(b)
-        last = self.settings.value(_PREFIX + q.id + "/choice", None)
-        self.feedback.setText("")
-        chosen = self._saved_choice(last, len(self.buttons))
-        if chosen:
-            for k in chosen:
-                self.buttons[k].setChecked(True)
-            self._show_feedback(q, chosen)
-        self.credit.setText(q.credit or "")
-        if self.list.currentRow() != i:
-            self.list.setCurrentRow(i)
+
+    def shown_answers(self) -> list[str]:
+        """The answers of the current question as listed, top to bottom."""
+        return [b.text() for b in self.buttons]
 
     @staticmethod
     def _saved_choice(value, n: int) -> list[int]:
@@ -213,12 +230,13 @@ class ConceptChecksView(QtWidgets.QWidget):
         return out
 
     def choose(self, k: int) -> None:
-        """Select answer ``k`` of the current question (as a click would; for a select-all
-        question it ticks ``k`` too)."""
-        self.buttons[k].setChecked(True)
+        """Select answer ``k`` (its index in the file, wherever it is listed) of the current
+        question, as a click would; for a select-all question it ticks ``k`` too."""
+        self.buttons[self.order.index(k)].setChecked(True)
 
     def chosen(self) -> list[int]:
-        return [k for k, b in enumerate(self.buttons) if b.isChecked()]
+        """The file indices of the answers selected, in file order."""
+        return sorted(k for k, b in zip(self.order, self.buttons) if b.isChecked())
 
     def check(self) -> bool | None:
         """Mark the chosen answer, show its feedback and remember the result."""

@@ -15,6 +15,7 @@ from cnncore.tracekeys import layer_key, split_key
 
 from ..widgets.filter_slide import FilterSlideView
 from ..widgets.heatmap import DIVERGING_SCALES, MapGroup, MapGrid
+from ..widgets.loops_panel import LoopsPanel
 from ..widgets.predict_panel import PredictPanel
 
 SIGNED = {"z", "dy", "dz", "dx", "W", "b", "dW", "db", "W_next", "b_next", "mW", "mb"}
@@ -175,15 +176,15 @@ class StepMaps(QtWidgets.QWidget):
         self.identity_button = self._button(
             "Show the textbook way", "backpropIdentityToggle",
             "Compute this layer's dx and dW as whole-map convolutions, the way the texts derive them (dilate dz, "
-            "pad by K−1, convolve with the flipped filters; correlate the input with the dilated dz), beside the "
-            "kernels' result and their difference (T)", "T")
+            "pad by K−1, correlate (⋆) with the turned filters; correlate the input, padded by P, with the dilated "
+            "dz), beside the kernels' result and their difference (T)", "T")
         self.slide_button = self._button(
             "Slide the filter", "backpropSlideButton",
             "Watch the filter move over the input maps and fill its output map in, one number at a time. Click "
             "an output or filter map first to choose the filter. Click again to pause.", checkable=False)
         self.loops_button = self._button(
             "The slides' loops", "backpropLoopsButton",
-            "Show the lecture slides' loops for this conv step beside it; a click on a number lights the line "
+            "Show the lecture slides' loops for this step beside it; a click on a number lights the line "
             "that made it (L)", "L")
         self.predict_button = self._button(
             "Predict", "backpropPredictButton",
@@ -214,7 +215,7 @@ class StepMaps(QtWidgets.QWidget):
         self.identity_button.setVisible(st.kind == "backward" and conv)
         self.slide_button.setVisible(st.kind == "forward" and st.layer_type == "conv")
         self.slide_button.setText("Slide the filter")
-        self.loops_button.setVisible(st.kind in ("forward", "backward") and conv)
+        self.loops_button.setVisible(LoopsPanel.has_loops(trace, st))
         self.show_identity(self.identity_button.isChecked(), trace, st)
 
     def show_identity(self, on: bool, trace, st) -> None:

@@ -75,7 +75,7 @@ class BackpropView(QtWidgets.QWidget):
         right = QtWidgets.QWidget()
         rl = QtWidgets.QVBoxLayout(right)
         rl.setContentsMargins(6, 0, 0, 0)
-        self.loops = LoopsPanel()          # the slides' loops on a conv step (cnncore.pseudocode)
+        self.loops = LoopsPanel()          # the slides' loops of a step that has some (cnncore.pseudocode)
         self.arithmetic = ArithmeticPanel(right)
         for w in (self.title_label, self.equation, self.explanation, self.legend, self.loops):
             rl.addWidget(w)

@@ -10,7 +10,7 @@ them. To add a type, write one module beside these and import it below.
 """
 from __future__ import annotations
 
-from .base import LAYER_TYPES, REQUIRED, Field, Layer, LayerFitError, StepText, layer_class, shape_text
+from .base import LAYER_TYPES, REQUIRED, Field, Layer, LayerFitError, StepText, Teaching, layer_class, shape_text
 from .conv import Conv
 from .maxpool import MaxPool
 from .avgpool import AvgPool
@@ -20,7 +20,7 @@ from .upsample import Upsample
 from .flatten import Flatten
 from .dense import Dense
 
-__all__ = ["Layer", "Field", "StepText", "LayerFitError", "LAYER_TYPES", "layer_class", "build_layer",
+__all__ = ["Layer", "Field", "StepText", "Teaching", "LayerFitError", "LAYER_TYPES", "layer_class", "build_layer",
            "shape_text", "REQUIRED", "Conv", "MaxPool", "AvgPool", "L2Pool", "Downsample", "Upsample",
            "Flatten", "Dense"]
 

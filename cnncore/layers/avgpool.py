@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from ..kernels import avgpool2d_backward, avgpool2d_forward
 from ..plans import AvgPoolPlan
+from ..pseudocode import MEANPOOL_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, windows_covering
-from .base import StepText, shape_text
+from .base import StepText, Teaching, shape_text
 from .pooling import Pool
 from .words import pair_text, window_fields
 
@@ -19,6 +20,8 @@ class AvgPool(Pool):
     title = "Average pooling"
     fields = window_fields("mean")
     quiz_tags = {"forward": ("avgpool backward",), "backward": ("avgpool backward",)}
+    teaching = Teaching(predict={"forward": ("pool",), "backward": ("dx",)}, loops=MEANPOOL_LOOPS,
+                        examples=("pooling",))
 
     @classmethod
     def forward_step(cls, spec, s_in, s_out, is_last):

@@ -11,6 +11,9 @@ so nothing outside it branches on the type's name:
   trace steps (:meth:`Layer.forward_step`, :meth:`Layer.backward_step`);
 * the per-element breakdown the app shows on a click (:meth:`Layer.explain`);
 * the concept-check tags of its steps (:attr:`Layer.quiz_tags`);
+* what it can teach (:attr:`Layer.teaching`, a :class:`Teaching`): the kinds of predict-mode
+  question its steps ask, the slides' loops shown beside its steps and the worked examples
+  it appears in; predict mode, the Backprop tab's loops panel and the Learn tab read it;
 * for a type that runs kernels, its prepared plan (``_make_plan``, :mod:`cnncore.plans`),
   made once per batch size: a training pass then calls the raw kernels unchecked;
 * what it is in PyTorch and in ONNX (:meth:`Layer.torch_modules`, :meth:`Layer.onnx_nodes`),
@@ -21,7 +24,7 @@ the order the modules are imported, which is the order menus show).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -30,7 +33,7 @@ from .. import activations
 from ..shapes import ShapeError, conv_output_size
 from ..terms import activation_backward_terms, activation_forward_terms
 
-__all__ = ["Layer", "Field", "StepText", "LayerFitError", "LAYER_TYPES", "layer_class", "shape_text",
+__all__ = ["Layer", "Field", "StepText", "Teaching", "LayerFitError", "LAYER_TYPES", "layer_class", "shape_text",
            "REQUIRED", "Weighted", "window_output"]
 
 #: Marks a field the JSON must give (no default).
@@ -73,6 +76,22 @@ class StepText:
     equation: str
     explanation: str
     parts: tuple
+
+
+@dataclass(frozen=True)
+class Teaching:
+    """What a layer type can teach; the readers ask this, never the type's name or its fields.
+
+    ``predict``: step kind (``"forward"``, ``"backward"``) -> the kinds of predict-mode question
+    its steps ask (names in :data:`cnncore.predict.KINDS`). ``loops``: step kind -> the slides'
+    loops shown beside the step (:class:`cnncore.pseudocode.Listing`, each shown for the specs
+    it fits). ``examples``: the worked examples (:data:`cnncore.examples.EXAMPLE_TYPES` keys) the
+    type appears in; the ``"pooling"`` example takes any type with a ``size`` and ``stride``
+    window whose :meth:`Layer.explain` gives ``y`` and ``dx``.
+    """
+    predict: dict = field(default_factory=dict)
+    loops: dict = field(default_factory=dict)
+    examples: tuple = ()
 
 
 class LayerFitError(ValueError):
@@ -148,6 +167,8 @@ class Layer:
     positions: tuple = ()
     #: Concept-check tags per step kind ("forward", "backward").
     quiz_tags: dict = {}
+    #: Predict-mode questions, the slides' loops and worked examples of this type (nothing by default).
+    teaching = Teaching()
     #: True where the app's textbook-identities view applies (a convolution's gradients).
     identities = False
     #: What this layer and a convolution right after it make together, for the identities view.

@@ -10,9 +10,10 @@ import numpy as np
 from .. import activations
 from ..kernels import conv2d_backward, conv2d_forward
 from ..plans import ConvPlan
+from ..pseudocode import CONV_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref
-from .base import Field, KeptGradient, StepText, Weighted, shape_text, window_output
+from .base import Field, KeptGradient, StepText, Teaching, Weighted, shape_text, window_output
 from .words import STRIDE_COLUMN, activation_field, hw, num_pair, pair_text
 
 __all__ = ["Conv", "conv_forward_terms", "conv_backward_input_terms", "conv_backward_weight_terms",
@@ -26,11 +27,14 @@ class Conv(Weighted):
     title = "Convolution"
     identities = True
     quiz_tags = {"forward": ("forward conv",), "backward": ("backward conv", "activation backward")}
+    teaching = Teaching(predict={"forward": ("z", "filter_map"), "backward": ("dz1", "sign", "dW", "dx")},
+                        loops=CONV_LOOPS, examples=("strided_conv", "multichannel"))
     fields = (
         Field("filters", "count", "Filters / units", "Number of filters (output maps)", maximum=256, new=8),
         Field("kernel", "pair", "Kernel / size", "Filter size in pixels", new=[3, 3]),
         Field("stride", "pair", STRIDE_COLUMN, "How far the filter moves between outputs", default=1, new=[1, 1]),
-        Field("padding", "pair", "Padding", "Zeros added around each input map before the convolution",
+        Field("padding", "pair", "Padding", "Zeros added around each input map before the convolution; "
+              "P = (K − 1)/2 keeps the map size at stride 1 (odd K)",
               default=0, minimum=0, maximum=14, new=[1, 1]),
         activation_field("relu"),
     )
@@ -82,17 +86,15 @@ class Conv(Weighted):
         ex = (f"Each of the {spec['filters']} filters ({s_in[0]}×{K[0]}×{K[1]} weights and a bias) slides over "
               f"{shape_text(s_in)} with stride {pair_text(S)} and padding {pair_text(P)}, summing "
               f"weight×input products into one map of {s_out[1]}×{s_out[2]} per filter. "
-              f"Then {f.words}.")
+              f"{padding_words(spec)}Then {f.words}.")
         return StepText(eq, ex, ("x", "W", "b", "z", "y"))
 
     @classmethod
     def backward_step(cls, spec, s_in, s_out, has_dx):
         f = activations.get(spec["activation"])
-        eq = "dz = dy ⊙ f′(z);  dW(m,n) = x(m) ⋆ dilate(dz(n));  db(n) = Σ_r Σ_c dz(n,r,c)"
+        eq = f"dz = dy ⊙ f′(z);  {dw_equation(spec, s_in, s_out)};  db(n) = Σ_r Σ_c dz(n,r,c)"
         ex = (f"First the gradient passes back through the activation: {f.grad_words}. "
-              "Each weight's gradient correlates the layer's input with its dz map dilated by the stride "
-              "(S − 1 zeros between values; the blog post writes this rot180(δ) ∗ a), and each bias sums its "
-              "dz map.")
+              + dw_words(spec, s_in, s_out) + ", and each bias sums its dz map.")
         if has_dx:
             eq += ";  dx = unpad_P(pad_K−1(dilate(dz)) ⋆ rot180(W)ᵀ)"
             ex += " " + dx_words(spec, s_in, s_out)
@@ -206,6 +208,49 @@ CONV_FORWARD_EQ = "z(n,r,c) = Σ_m Σ_i Σ_j w(m,n,i,j) · x(m, rS+i−P, cS+j�
 CONV_DX_EQ = "dx(m,r,c) = Σ_n Σ_(r′,c′) dz(n,r′,c′) · w(m,n, r−r′S+P, c−c′S+P)"
 CONV_DW_EQ = "dW(m,n,i,j) = Σ_(r,c) dz(n,r,c) · x(m, rS+i−P, cS+j−P)"
 CONV_DB_EQ = "db(n) = Σ_(r,c) dz(n,r,c)"
+
+
+def padding_words(spec) -> str:
+    """What the padding does to the map size, and the padding that keeps it (the book chapter's
+    "same" padding, P = (K − 1)/2 for an odd K at stride 1); "" when the filter is 1×1."""
+    K, P, S = spec["kernel"][0], spec["padding"][0], spec["stride"][0]
+    if K == 1 or spec["kernel"][0] != spec["kernel"][1] or spec["padding"][0] != spec["padding"][1]:
+        return ""
+    keep = f"P = (K − 1)/2 = {(K - 1) // 2}" if K % 2 else "an odd K with P = (K − 1)/2"
+    if 2 * P == K - 1:
+        at = "" if S == 1 else f" before the stride of {S} thins it out"
+        return f"Padding {keep} keeps each map the size of its input{at}: padding to keep the size. "
+    return (f"With P = {P} each map {'shrinks' if 2 * P < K - 1 else 'grows'} by {abs(K - 1 - 2 * P)} rows and "
+            f"columns{' before the stride' if S > 1 else ''}; {keep} would keep the size. ")
+
+
+def _dw_sizes(spec, s_in, s_out):
+    """``(padded input, dilated dz, their correlation)`` sizes ``(h, w)`` of the textbook dW."""
+    (SH, SW), (PH, PW) = spec["stride"], spec["padding"]
+    _, Ho, Wo = s_out
+    xp = (s_in[1] + 2 * PH, s_in[2] + 2 * PW)
+    d = ((Ho - 1) * SH + 1, (Wo - 1) * SW + 1)
+    return xp, d, (xp[0] - d[0] + 1, xp[1] - d[1] + 1)
+
+
+def dw_equation(spec, s_in, s_out) -> str:
+    """``dW(m,n) = pad_P(x(m)) ⋆ dilate(dz(n))``, cut to K×K when the stride left rows over."""
+    _, _, out = _dw_sizes(spec, s_in, s_out)
+    cut = ", cut to K×K" if out != tuple(spec["kernel"]) else ""
+    return f"dW(m,n) = pad_P(x(m)) ⋆ dilate(dz(n)){cut}"
+
+
+def dw_words(spec, s_in, s_out) -> str:
+    """How ``dW`` is made of whole maps, with this layer's sizes (the slides' filter derivative)."""
+    xp, d, out = _dw_sizes(spec, s_in, s_out)
+    K = tuple(spec["kernel"])
+    pad = (f", zero-padded by P = {pair_text(spec['padding'])} as in the forward pass ({hw(xp)}: the slides pad for "
+           "backprop an input that was padded going forward)," if any(spec["padding"]) else " (P = 0: no padding)")
+    dil = f"dilated by the stride to {hw(d)}" if d != tuple(s_out[1:]) else f"as it is ({hw(d)}, stride 1)"
+    cut = (f"{hw(out)}, of which the first {hw(K)} is dW (the stride left the last rows or columns unused)"
+           if out != K else f"{hw(out)}, one number per filter weight")
+    return (f"Each filter channel's gradient correlates (⋆) the layer's input map{pad} with its dz map {dil}; at "
+            f"stride 1 that gives {cut} (without stride and padding, the blog post's rot180(δ) ∗ a)")
 
 
 def dx_words(spec, s_in, s_out) -> str:

@@ -7,7 +7,7 @@ import numpy as np
 from .. import activations
 from ..plans import weight_grad
 from ..terms import Term, finish, mk_ref
-from .base import Field, LayerFitError, StepText, Weighted, shape_text
+from .base import Field, LayerFitError, StepText, Teaching, Weighted, shape_text
 from .words import activation_field
 
 __all__ = ["Dense", "dense_forward_terms", "dense_backward_input_terms", "dense_backward_weight_terms",
@@ -21,6 +21,8 @@ class Dense(Weighted):
     title = "Dense (fully connected)"
     quiz_tags = {"forward": ("dense backward", "activation backward"),
                  "backward": ("dense backward", "activation backward")}
+    # a dense weight is used once: its gradient is one product (dw1), not a sum
+    teaching = Teaching(predict={"forward": ("z",), "backward": ("dz1", "sign", "dw1", "dx")})
     fields = (
         Field("units", "count", "Filters / units", "Number of output units", maximum=4096, new=32),
         # the last layer gives the logits, so by default it has no activation

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from ..kernels import l2pool2d_backward, l2pool2d_forward
 from ..plans import L2PoolPlan
+from ..pseudocode import L2POOL_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, num, windows_covering
-from .base import StepText, shape_text
+from .base import StepText, Teaching, shape_text
 from .pooling import Pool
 from .words import pair_text, window_fields
 
@@ -26,6 +27,8 @@ class L2Pool(Pool):
     title = "L2-norm pooling"
     fields = window_fields("Euclidean norm (square root of the sum of squares)")
     quiz_tags = {"forward": ("l2pool",), "backward": ("l2pool",)}
+    teaching = Teaching(predict={"forward": ("pool",), "backward": ("dx",)}, loops=L2POOL_LOOPS,
+                        examples=("pooling",))
 
     @classmethod
     def build_note(cls, spec):

@@ -6,9 +6,10 @@ import numpy as np
 
 from ..kernels import maxpool2d_backward, maxpool2d_forward
 from ..plans import MaxPoolPlan
+from ..pseudocode import MAXPOOL_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, num, windows_covering
-from .base import KeptGradient, StepText, shape_text
+from .base import KeptGradient, StepText, Teaching, shape_text
 from .pooling import Pool
 from .words import pair_text, window_fields
 
@@ -24,6 +25,8 @@ class MaxPool(Pool):
     records = ("argmax",)
     positions = ("argmax",)
     quiz_tags = {"forward": ("maxpool backward",), "backward": ("maxpool backward",)}
+    teaching = Teaching(predict={"forward": ("pool",), "backward": ("winner",)}, loops=MAXPOOL_LOOPS,
+                        examples=("pooling",))
 
     @classmethod
     def forward_step(cls, spec, s_in, s_out, is_last):
@@ -138,11 +141,14 @@ def maxpool_forward_terms(x, size, stride, ch, oy, ox, *, value=None, keys=None,
             terms.append(Term(f"x({ch},{r},{c})", (v,), v, (mk_ref(keys, prefix, "x", (ch, r, c)),),
                               chosen=(a * KW + bb == k)))
     wr, wc = oy * SH + k // KW, ox * SW + k % KW
+    notes = [f"The window starts at row {oy * SH}, column {ox * SW}; the winner is "
+             f"x({ch},{wr},{wc}) = {num(x[ch, wr, wc])}, and its position is remembered "
+             "(pidx) for the backward pass."]
+    if int((win == win.flat[k]).sum()) > 1:
+        notes.append("Several entries share the largest value: the first of them in reading order (row by row) "
+                     "is recorded as the winner and gets the whole gradient; the others get 0.")
     return finish(f"Max pooling: y({ch},{oy},{ox})", "y(m,r,c) = max over i,j of x(m, rS+i, cS+j)",
-                  mk_ref(keys, prefix, "y", (ch, oy, ox)), terms, value,
-                  [f"The window starts at row {oy * SH}, column {ox * SW}; the winner is "
-                   f"x({ch},{wr},{wc}) = {num(x[ch, wr, wc])}, and its position is remembered "
-                   "(pidx) for the backward pass."], combine="max")
+                  mk_ref(keys, prefix, "y", (ch, oy, ox)), terms, value, notes, combine="max")
 
 
 def maxpool_backward_terms(dy, argmax, input_hw, size, stride, ch, iy, ix, *, value=None,

@@ -11,12 +11,22 @@ from ..terms import Term, finish, mk_ref
 from .base import StepText, shape_text
 from .resampling import Resample, keep_every
 
-__all__ = ["Upsample", "upsample_forward_terms", "upsample_backward_terms", "TRANSPOSED_CONV_NOTE"]
+__all__ = ["Upsample", "upsample_forward_terms", "upsample_backward_terms", "TRANSPOSED_CONV_NOTE", "SIZE_NOTE", "ADVICE"]
 
 #: What the app says about an upsampling layer followed by a convolution.
 TRANSPOSED_CONV_NOTE = ("An upsampling layer followed by a convolution is what the slides call a transposed "
                         "(or fractionally strided) convolution: spreading the map out by S and then "
                         "convolving with stride 1 acts like a convolution with stride 1/S.")
+
+
+#: Why the output is ``(H − 1)·S + 1`` and not ``S·H`` (a clause).
+SIZE_NOTE = ("(H − 1)·S + 1, not S·H: the slides speak of a map S times larger, but no zeros go after the last "
+             "entry here, so that downsampling by S gives the input back and the zeros sit where the backward pass "
+             "of a stride-S convolution dilates dz")
+
+#: The slides' advice on where an upsampling layer belongs, in our words (a clause).
+ADVICE = ("The slides advise a convolution after it: pooling straight after it would undo the spreading, and as "
+          "the last layer it would only add zeros")
 
 
 class Upsample(Resample):
@@ -31,7 +41,8 @@ class Upsample(Resample):
 
     @classmethod
     def build_note(cls, spec):
-        return "with a convolution after it: a transposed (fractionally strided) convolution"
+        return ("with a convolution after it: a transposed (fractionally strided) convolution; not useful "
+                "before pooling or as the last layer")
 
     @classmethod
     def output_shape(cls, spec, in_shape):
@@ -44,9 +55,9 @@ class Upsample(Resample):
     def forward_step(cls, spec, s_in, s_out, is_last):
         S = spec["factor"]
         gap = "one row and one column" if S == 2 else f"{S - 1} rows and {S - 1} columns"
-        ex = (f"Between neighbouring entries of each map go {gap} of zeros, so "
-              f"{shape_text(s_in)} become {s_out[1]}×{s_out[2]}; there are no weights here. "
-              + TRANSPOSED_CONV_NOTE.replace("An upsampling layer", "This layer"))
+        ex = (f"Between neighbouring entries of each map go {gap} of zeros, so {shape_text(s_in)} become "
+              f"{s_out[1]}×{s_out[2]}, {SIZE_NOTE}; there are no weights here. "
+              + TRANSPOSED_CONV_NOTE.replace("An upsampling layer", "This layer") + f" {ADVICE}.")
         return StepText(f"y(m, rS, cS) = x(m,r,c);  y = 0 in between   [S = {S}]", ex, ("x", "y"))
 
     @classmethod
