@@ -85,6 +85,19 @@ def test_2_both_look_pages_show_the_picture_drawn_last(window, qtbot):
     assert look.attack_result.original_predicted == 1
 
 
+def test_2_the_look_tab_opens_on_the_picture_the_backprop_tab_traced(window, qtbot):
+    """The picture is one for both tabs: the Look tab, built later, shows the one traced already."""
+    bp, s = window.backprop, window.session
+    window.tabs.setCurrentWidget(bp)
+    qtbot.waitUntil(lambda: bp.trace is not None, timeout=5000)
+    window.tabs.setCurrentWidget(window.look)
+    look = window.look.ensure()
+    assert not look.canvas.is_empty() and look.sample_spin.value() == s.picture.index
+    qtbot.waitUntil(lambda: look.gradients is not None and not look.look_job.busy(), timeout=10000)
+    assert f"(it is {s.picture.label})" in look.answer.text()
+    np.testing.assert_array_equal(look.current_input(), bp.trace.arrays["input"][0, 0])
+
+
 def test_3_a_run_stopped_mid_epoch_tells_one_story(window, qtbot):
     """Item 3: after Stop the text said 882 correct, the confusion matrix 889 and the gallery 11 mistakes."""
     _tiny_network(window)

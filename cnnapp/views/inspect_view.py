@@ -61,6 +61,7 @@ class InspectView(QtWidgets.QWidget):
         self._live.timeout.connect(self._take_sketch)
         self._bind()
         self._on_network()
+        self._on_picture(session.picture)          # a picture chosen before this tab was first shown
 
     def _build_input(self) -> QtWidgets.QVBoxLayout:
         self.canvas = DrawCanvas(size=280)
@@ -170,6 +171,8 @@ class InspectView(QtWidgets.QWidget):
             self._live.stop()
         if p is not None and p.origin == SAMPLE:
             self.sample_spin.setValue(p.index)
+        self.canvas.setToolTip("Draw a digit here: the saliency follows as you draw" + (
+            f"\nShown now: {p.what}" if p is not None else ""))
         self.render()
 
     # ------------------------------------------------------------------ the network
