@@ -413,7 +413,7 @@ class Trainer:
                 if isinstance(ev, FinishedEvent):
                     return
             yield self._end_epoch(loop, epoch)
-            val = loop.last_eval.accuracy if loop.last_eval is not None else None
+            val = loop.last_eval.accuracy if loop.last_eval is not None else float("nan")
             verdict = self._diverged_without_nan(epoch, loop.loss_sum / loop.seen, loop.correct / loop.seen,
                                                  val, loop.step)
             if verdict:
