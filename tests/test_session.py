@@ -1,7 +1,5 @@
 """The session (cnnapp.state.Session): one object without Qt holding what every tab shows, tested
-without a display."""
-import subprocess
-import sys
+without a display (tests/test_app_state.py checks that the package imports no Qt)."""
 from pathlib import Path
 
 import numpy as np
@@ -46,14 +44,6 @@ def _result(session, n=20, wrong=(1, 4, 7), epoch=1, final=False):
     np.add.at(confusion, (labels, answers), 1)
     ev = Evaluation(0.5, 1 - len(wrong) / n, confusion, wrong, predicted)
     return session.result_of(ev, images, labels, epoch, final)
-
-
-def test_the_session_imports_no_qt():
-    code = ("import sys, cnnapp.state.session; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_the_model_says_what_it_takes_and_its_classes():
