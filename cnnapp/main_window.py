@@ -191,13 +191,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.session.say("Stop or finish the training before saving.")
             return False
         try:
+            from cnncore import Output
             from cnncore.modelio import save_model
             net = self.session.network
-            save_model(str(path), net, history=getattr(net, "history", None))
+            save_model(Output(path, self.session.kept_files(model=False)), net, history=getattr(net, "history", None))
         except Exception as e:  # noqa: BLE001
             self.session.say(f"Could not save the model: {e}", 0)
             return False
-        self.session.mark_saved()
+        self.session.mark_saved(Path(path))
         self.session.say(f"Saved the model to {path}")
         return True
 
@@ -215,7 +216,7 @@ class MainWindow(QtWidgets.QMainWindow):
         except Exception as e:  # noqa: BLE001
             self.session.say(f"Could not open {Path(path).name}: {e}", 0)
             return False
-        self.session.set_network(net, f"opened from {Path(path).name}", trained=True)
+        self.session.set_network(net, f"opened from {Path(path).name}", trained=True, file=Path(path))
         self.session.say(f"Opened {Path(path).name}")
         return True
 

@@ -40,7 +40,8 @@ class ModelFileError(ValueError):
 
 
 def save_model(path, net: Network, history=None, optimizer=None) -> None:
-    """Write ``net`` (architecture and weights) to ``path`` atomically.
+    """Write ``net`` (architecture and weights) to ``path`` atomically, with the one writer:
+    ``path`` may be a :class:`cnncore.Output` naming the files it must not replace.
 
     ``history`` defaults to ``net.history`` (a list of JSON-able dicts).
     ``optimizer`` (an :class:`cnncore.optim.Optimizer`) adds its state as ``opt.*``; without

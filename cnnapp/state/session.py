@@ -54,6 +54,7 @@ class Session:
         self.is_starter = False         # the network is the starter model as shipped
         self.trained = False            # weights differ from a fresh initialisation
         self.unsaved = False            # trained here and not saved since
+        self.model_file = None          # the model file the network was opened from or saved to (a Path)
         self.model_id = 0               # counts the models of this session
         self._snapshot = None
         self._result = None
@@ -93,12 +94,14 @@ class Session:
     def a_class(self, k: int) -> str:
         return a_class(self.view_network(), k)
 
-    def set_network(self, net, source: str, trained: bool, starter: bool = False) -> None:
-        """Use ``net`` from now on: a new model. Refused while a run goes on (it owns the network)."""
+    def set_network(self, net, source: str, trained: bool, starter: bool = False, file=None) -> None:
+        """Use ``net`` from now on: a new model (opened from ``file``, a path, or None). Refused while a
+        run goes on (it owns the network)."""
         if self.training:
             raise RuntimeError("a training run owns the network: stop it first")
         self._network = net
         self.source, self.trained, self.is_starter, self.unsaved = str(source), bool(trained), bool(starter), False
+        self.model_file = file
         self.model_id += 1
         self._snapshot = None
         # every field first, then the events: a listener sees the new model whole
@@ -117,8 +120,23 @@ class Session:
         """The same network, trained here since it was set: no longer the starter model as shipped."""
         self.source, self.trained, self.unsaved, self.is_starter = source, True, True, False
 
-    def mark_saved(self) -> None:
+    def mark_saved(self, file) -> None:
+        """The network was saved to ``file`` (a path): nothing of it is unsaved now."""
         self.unsaved = False
+        self.model_file = file
+
+    def kept_files(self, model: bool = True) -> list:
+        """The user's files the app reads, which nothing it writes may replace (the writer refuses
+        them: :class:`cnncore.Output`): the drawings and, unless ``model`` is False (Save model
+        replaces it on purpose), the model file the network came from."""
+        from cnncore.datasets.paths import user_data_dir
+        from cnncore.datasets.sources import DRAWINGS_FILE
+        kept = [self.model_file] if model and self.model_file else []
+        try:
+            kept.append(user_data_dir() / DRAWINGS_FILE)
+        except OSError:             # no data folder: no drawings to keep either
+            pass
+        return kept
 
     def view_network(self):
         """The network the window may run: the run's copy while one goes on, else the network."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from cnncore import Output
 from cnncore.predict import Score
 
 from ..learn.arithmetic_panel import ArithmeticPanel
@@ -340,7 +341,7 @@ class BackpropView(QtWidgets.QWidget):
 
     def export_trace(self, path) -> bool:
         try:
-            self.trace.save(str(path))
+            self.trace.save(Output(path, self.session.kept_files()))
         except Exception as e:  # noqa: BLE001
             self.session.say(f"Could not save the trace: {e}")
             return False
