@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -13,7 +12,7 @@ from .views.backprop_view import BackpropView
 from .views.build_view import BuildView
 from .views.draw_view import DrawView
 from .views.inspect_view import InspectView
-from .state import Session, a_digit
+from .state import Session
 from .views.train_view import TrainView
 from .widgets.export_dialog import open_export_dialog
 
@@ -281,21 +280,15 @@ class MainWindow(QtWidgets.QMainWindow):
         net = s.view_network()
         if not hasattr(panel, "set_network") or net is None:
             return
-        tr = s.trace
-        if tr is not None and tr.spec == net.spec:
-            image, label, what = np.asarray(tr.arrays["input"])[0], tr.label, "the Backprop tab's input"
-        else:
-            try:
-                drawing = s.drawing.image()
-            except Exception:  # noqa: BLE001 - preprocessing failed: a generated digit instead
-                drawing = None
-            image = None if drawing is None else np.asarray(drawing, dtype=np.float64)[None]
-            label = s.drawing.label if drawing is not None else None
-            what = "your drawing" if drawing is not None else "a generated digit"
-        digit = "" if label is None else f", taken to be {a_digit(label)}"
+        try:
+            image, label, what = s.checked_input()
+        except ValueError:                 # no picture the network can take: the panel's own example
+            image = label = None
+            what = "an example of its own"
+        digit = "" if label is None else f", taken to be {s.a_class(label)}"
         panel.set_network(net, image, label, f"The app's network ({s.source}) on {what}{digit}.")
-        if tr is not None:
-            panel.set_trace(tr)
+        if s.trace is not None:
+            panel.set_trace(s.trace)
 
     def _on_training_changed(self, training: bool) -> None:
         self.save_action.setEnabled(not training)

@@ -273,3 +273,20 @@ def test_one_answer_to_is_a_run_going_on_in_the_app():
         text = p.read_text(encoding="utf-8")
         assert not re.search(r"self\.(training|_training|thread)\s*=", text), p.name
     assert not (ROOT / "cnnapp" / "views" / "state.py").exists()
+
+
+def test_the_learn_tab_checks_the_trace_or_else_the_picture():
+    """The gradient check runs on the one picture of the window: the trace's input while the trace is
+    of this network, else the picture (picked when none is chosen)."""
+    s = Session()
+    s.set_network(_net(), "t", trained=True)
+    image, label, what = s.checked_input()
+    assert s.picture.picked and np.array_equal(image, s.picture.image) and label == s.picture.label
+    s.take_sample(5)
+    tr = s.record()
+    image, label, what = s.checked_input()
+    assert label == tr.label and np.array_equal(image, tr.arrays["input"][0]) and "Backprop" in what
+    s.open_trace(__import__("cnncore.trace", fromlist=["trace"]).trace(_net(0, TINY | {"input": [1, 20, 20]}),
+                                                                       np.zeros((20, 20)), 3), "other.npz")
+    with pytest.raises(ValueError):
+        s.checked_input()          # a trace of another network, of a picture this one cannot take

@@ -326,6 +326,17 @@ class Session:
             return None
         return p
 
+    def checked_input(self):
+        """What the Learn tab's checks run on: ``(image (C, H, W), true class, words)``: the trace's
+        input when the trace is of this network, else the picture (picked when none is chosen)."""
+        net, tr = self.view_network(), self._trace
+        if tr is not None and net is not None and tr.spec == net.spec:
+            return np.asarray(tr.arrays["input"])[0], tr.label, f"the Backprop tab's input, {self._trace_picture.what}"
+        p = self.ensure_picture()
+        if p.shape != tuple(net.input_shape):
+            raise ValueError(f"the picture ({p.what}) is not of the size this network takes")
+        return p.image, self.true_label(p), p.what
+
     # ================================================================ the trace
     @property
     def trace(self):
