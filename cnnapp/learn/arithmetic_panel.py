@@ -78,8 +78,6 @@ class ArithmeticPanel(QtWidgets.QWidget):
         hh.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeToContents)
         hh.setStretchLastSection(True)
         self.table.verticalHeader().setDefaultSectionSize(22)
-        # room for a few terms whatever the window's height (a scrolling column holds the panel)
-        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 4 * 22 + 4)
         self.hide_zeros = QtWidgets.QCheckBox("Hide terms that are exactly 0")
         self.hide_zeros.setObjectName("arithmeticHideZeros")
         self.hide_zeros.setToolTip("Many terms vanish (a ReLU blocked the gradient, a window hung over the "
