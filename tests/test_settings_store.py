@@ -8,6 +8,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import errno  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -19,7 +20,14 @@ import pytest  # noqa: E402
 from cnnapp.state.legacy_ini import MAX_INI_BYTES, read_ini  # noqa: E402
 from cnnapp.state.settings_store import (MAX_BYTES, MAX_DEPTH, MAX_TEXT, SettingsStore,  # noqa: E402
                                          is_plain)
-from settings_texts import hostile_ini, ini_text  # noqa: E402
+from settings_texts import hostile_ini, hostile_json, ini_text  # noqa: E402
+
+
+
+def gui(test):
+    """A test that opens the app's window (``pytest -m gui`` selects these)."""
+    test = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")(test)
+    return pytest.mark.gui(test)
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +39,19 @@ def _private_dirs(tmp_path, monkeypatch):
 
 def _config() -> Path:
     return Path(os.environ["CNNLAB_CONFIG_DIR"])
+
+
+def _window(qtbot):
+    from cnnapp.main_window import MainWindow
+    w = MainWindow()
+    qtbot.addWidget(w)
+    return w
+
+
+def _note(w) -> str:
+    """The status bar's whole message (its tooltip when the bar shows it cut short)."""
+    bar = w.statusBar()
+    return bar.toolTip() or bar.currentMessage()
 
 
 # ----------------------------------------------------------------------------- the store
@@ -181,6 +202,117 @@ def test_60000_brackets_in_an_old_predict_score_leave_out_that_value_alone(tmp_p
     assert "Ignored 1 setting that" in s.take_message()
 
 
+# ----------------------------------------------------------------------------- the app, hostile files
+
+def _assert_harmless_values_shown(w):
+    from cnnapp import settings as st
+    assert w.tabs.currentIndex() == 2 and w.draw.brush.value() == 11
+    assert w.train.lr.value() == pytest.approx(0.0123) and w.train.epochs.value() == 7
+    assert w.backprop.sample_spin.value() == 17 and w.backprop.predict.score.to_dict() == {"dz1": [2, 5]}
+    quiz = st.store().group("learn/quiz")["step-loss"]
+    assert quiz == {"status": "correct", "choice": [0, 2]}
+
+
+@gui
+def test_no_payload_in_an_old_file_runs_and_its_plain_values_are_kept(qtbot, tmp_path):
+    name = "cnnlab.ini"
+    text, markers = hostile_ini(tmp_path)
+    _config().mkdir()
+    (_config() / name).write_bytes(text.encode("latin-1"))
+    w = _window(qtbot)
+    assert not [m for m in markers if Path(m).exists()]
+    _assert_harmless_values_shown(w)
+    note = _note(w)
+    assert f"Ignored {len(markers)} settings that could run code" in note
+    assert f"moved from {_config() / name} to settings.json" in note and "cnnlab.ini.migrated" in note
+    assert (_config() / "cnnlab.ini.migrated").exists() and not (_config() / name).exists()
+    assert "Variant" not in (_config() / "settings.json").read_text()
+    w.close()
+    w2 = _window(qtbot)                                          # and at the next start
+    _assert_harmless_values_shown(w2)
+    assert not [m for m in markers if Path(m).exists()]
+    w2.close()
+
+
+@gui
+def test_no_payload_in_the_json_file_runs_and_the_rest_is_used(qtbot, tmp_path):
+    text, markers = hostile_json(tmp_path)
+    _config().mkdir()
+    (_config() / "settings.json").write_text(text)
+    w = _window(qtbot)
+    _assert_harmless_values_shown(w)
+    assert w.train.count.value() == 6000 and w.backprop.speed.value() == 4    # the payload's keys: defaults
+    w.learn.ensure()
+    assert w.learn.content.quiz.status("step-flatten") is None
+    w.close()
+    assert not [m for m in markers if Path(m).exists()]
+
+
+# ----------------------------------------------------------------------------- the app, every value back
+
+def _change_every_setting(w, qtbot):
+    """Give every view's setting a value that is not its default; returns the quiz view."""
+    from cnncore.predict import Score
+    w.draw.brush.setValue(11)
+    t = w.train
+    t.source.setCurrentIndex(t.source.findData("drawings"))
+    t.optimizer.setCurrentIndex(1 - t.optimizer.currentIndex())
+    for spin, v in ((t.count, 1234), (t.holdout, 0.2), (t.lr, 0.0123), (t.batch, 16), (t.epochs, 7)):
+        spin.setValue(v)
+    t.schedule.setCurrentIndex(1 - t.schedule.currentIndex())
+    bp = w.backprop
+    bp.speed.setValue(9)
+    bp.source.setCurrentIndex(2)
+    bp.sample_spin.setValue(17)
+    bp.set_colours("purple-white-orange")
+    bp.predict.set_score(Score.from_dict({"dz1": [2, 5], "sign": [0, 3], "winner": [4, 4]}))
+    w.learn.ensure()
+    quiz = w.learn.content.quiz
+    for i, q in enumerate(quiz.questions[:4]):
+        quiz.show_question(i)
+        chosen = sorted(q.correct_set) if i % 2 == 0 else [k for k in range(len(q.answers)) if k not in q.correct_set][:1]
+        for k in chosen:
+            quiz.choose(k)
+        quiz.check()
+    w.tabs.setCurrentIndex(3)
+    w.resize(700, 500)
+    w.train.splitter.setSizes([360, 900])
+    return quiz
+
+
+@gui
+def test_every_value_the_app_writes_comes_back_and_nothing_is_refused(qtbot):
+    from cnnapp import settings as st
+    w = _window(qtbot)
+    w.show()
+    qtbot.waitExposed(w)
+    try:
+        quiz = _change_every_setting(w, qtbot)
+        views = {name: view.settings_dict() for name, view in w._views_with_settings().items()}
+        progress = st.store().group("learn/quiz")
+        assert len(progress) == 4 and {p["status"] for p in progress.values()} == {"correct", "wrong"}
+        statuses = [quiz.status(q.id) for q in quiz.questions]
+        w.save_settings()
+        states = {sp.objectName(): bytes(sp.saveState()) for sp in w._splitters()}
+        geometry, sizes = bytes(w.saveGeometry()), w.train.splitter.sizes()
+        w.close()
+        text = st.settings_path().read_text()
+        assert "@" not in text and json.loads(text)["backprop"]["predict_score"] == views["backprop"]["predict_score"]
+        w2 = _window(qtbot)
+        assert "etting" not in _note(w2)           # nothing refused, nothing to say
+        assert {name: view.settings_dict() for name, view in w2._views_with_settings().items()} == views
+        w2.learn.ensure()
+        assert [w2.learn.content.quiz.status(q.id) for q in quiz.questions] == statuses
+        assert st.store().get_bytes("window/geometry") == geometry
+        assert {name: st.store().get_bytes(f"splitters/{name}") for name in states} == states
+        assert w2.train.splitter.sizes()[0] == sizes[0] and w2.tabs.currentIndex() == 3
+        w2.close()
+    finally:
+        w.backprop.set_colours("blue-white-red")
+
+
+# ----------------------------------------------------------------------------- files that cannot be used
+
 def _deep_value(path: Path) -> None:
     path.write_text('{"train": {"lr": ' + "[" * 100000 + "]" * 100000 + '}}')
 
@@ -197,6 +329,61 @@ _BAD_FILES = {
 }
 
 
+@gui
+@pytest.mark.parametrize("kind", list(_BAD_FILES))
+def test_a_settings_file_that_cannot_be_read_is_set_aside_and_named(qtbot, kind):
+    from cnnapp import settings as st
+    _config().mkdir()
+    path = _config() / "settings.json"
+    _BAD_FILES[kind](path)
+    w = _window(qtbot)                                           # starts, with the defaults
+    assert w.train.lr.value() == pytest.approx(0.003)
+    aside = [p for p in _config().iterdir() if p.name.startswith("settings.json.unreadable-")]
+    assert len(aside) == 1
+    note = _note(w)
+    assert str(path) in note and aside[0].name in note and "defaults" in note
+    w.tabs.setCurrentIndex(1)
+    w.close()                                                    # a new file is written
+    assert json.loads(path.read_text())["window"]["tab"] == 1
+    assert st.store().take_message() is None
+
+
+def _a_file_in_the_way(folder: Path, monkeypatch) -> str:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("not a folder")
+    return "it is a file, not a folder"
+
+
+def _read_only_parent(folder: Path, monkeypatch) -> str:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.parent.chmod(0o555)
+    if os.access(folder.parent, os.W_OK):                        # root may write anyway: what a user meets
+        real = Path.mkdir
+
+        def refused(self, *a, **k):
+            if self == folder:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+            return real(self, *a, **k)
+        monkeypatch.setattr(Path, "mkdir", refused)
+    return os.strerror(errno.EACCES)
+
+
+@gui
+@pytest.mark.parametrize("cause", [_a_file_in_the_way, _read_only_parent])
+def test_a_config_folder_that_cannot_keep_settings_is_named_and_the_app_starts(qtbot, monkeypatch, tmp_path, cause):
+    folder = tmp_path / "parent" / "config"
+    monkeypatch.setenv("CNNLAB_CONFIG_DIR", str(folder))
+    why = cause(folder, monkeypatch)
+    try:
+        w = _window(qtbot)
+        note = _note(w)
+        assert f"Settings cannot be kept in {folder} ({why}): the app starts with its defaults" in note
+        w.close()                                                # saving at close raises nothing
+        assert not (folder / "settings.json").exists()
+    finally:
+        folder.parent.chmod(0o755)
+
+
 def test_each_unreadable_file_gives_the_defaults_and_a_message(tmp_path):
     """Without the window: the store opens empty (plain), says why, and never raises."""
     for k, make in enumerate(_BAD_FILES.values()):
@@ -205,3 +392,17 @@ def test_each_unreadable_file_gives_the_defaults_and_a_message(tmp_path):
         make(folder / "settings.json")
         s = SettingsStore.open(folder)
         assert s.data == {} and is_plain(s.data) and s.take_message()
+
+
+def test_nothing_in_the_app_hands_a_file_to_qsettings():
+    """No module of the app uses ``QSettings`` (a file it reads can run code at start-up)."""
+    import ast
+
+    import cnnapp
+    users = []
+    for path in Path(cnnapp.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Attribute, ast.Name, ast.alias)) and "QSettings" in (
+                    getattr(node, "attr", None), getattr(node, "id", None), getattr(node, "name", None)):
+                users.append(f"{path.name}:{node.lineno}" if hasattr(node, "lineno") else path.name)
+    assert not users
