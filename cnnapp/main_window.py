@@ -20,10 +20,10 @@ from .widgets.export_dialog import open_export_dialog
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 
-def _learn_panel(parent):
+def _learn_panel(parent, scores=None):
     try:
         from cnnapp.learn import LearnPanel
-        return LearnPanel(parent)
+        return LearnPanel(parent, scores)
     except Exception as e:  # noqa: BLE001 - the tab still exists, with a note
         label = QtWidgets.QLabel("The Learn tab is not available in this build"
                                  + (f" ({e})." if not isinstance(e, ImportError) else "."))
@@ -75,6 +75,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.setWindowIcon(QtGui.QIcon(str(icon)))
         self.session = Session()
         self.session.message.connect(self.show_message)
+        if load_settings:
+            st.load_store()                     # the settings file, read once (restore_settings uses it)
+        st.keep_scores(self.session.scores)     # the learner's answers, from the settings store and back
         self.statusBar().messageChanged.connect(self._on_message_changed)
         self._message = (None, None, None)     # the last message: whole, as shown, until (monotonic s)
         # Replaced in tests; asks before unsaved trained weights are thrown away.
@@ -88,7 +91,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.build = BuildView(self.session)
         self.train = TrainView(self.session)
         self.backprop = BackpropView(self.session)
-        self.learn = LazyTab(_learn_panel)
+        self.learn = LazyTab(lambda parent: _learn_panel(parent, self.session.scores))
         self.look = LazyTab(lambda parent: InspectView(self.session, parent))
         for w, name, tip in ((self.draw, "&Draw", "Draw a digit and see what the network answers (Ctrl+1)"),
                              (self.build, "&Build", "Edit the layers of the network (Ctrl+2)"),
@@ -400,33 +403,37 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ------------------------------------------------------------- settings
     def restore_settings(self) -> None:
-        s = st.qsettings()
-        geo = st.bytes_value(s, "window/geometry")
+        """Read the settings file (:func:`cnnapp.settings.load_store`) and give each part its own;
+        say once in the status bar what happened to a file that could not be used."""
+        s = st.store()
+        geo = s.get_bytes("window/geometry")
         if geo is None:
             self.draw.show_example()     # first launch: the bars mean something at once
         else:
-            self.restoreGeometry(geo)
+            self.restoreGeometry(QtCore.QByteArray(geo))
         for sp in self._splitters():
-            v = st.bytes_value(s, f"splitters/{sp.objectName()}")
+            v = s.get_bytes(f"splitters/{sp.objectName()}")
             if v is not None:
-                sp.restoreState(v)
-        tab = st.value(s, "window/tab", 0, int)
-        self.tabs.setCurrentIndex(tab if 0 <= tab < self.tabs.count() else 0)
+                sp.restoreState(QtCore.QByteArray(v))
+        self.tabs.setCurrentIndex(s.get("window/tab", 0, int, 0, self.tabs.count() - 1))
         for prefix, view in self._views_with_settings().items():
-            view.apply_settings(st.read_group(s, prefix, view.settings_dict()))
-        note = st.take_message()
+            view.apply_settings(s.group(prefix))
+        self.session.scores.read(s)
+        note = s.take_message()
         if note:
             self.show_message(note, 30000)
 
-    def save_settings(self) -> None:
-        s = st.qsettings()
-        st.set_bytes(s, "window/geometry", self.saveGeometry())
+    def save_settings(self) -> bool:
+        """Keep the window's and each view's settings (:meth:`SettingsStore.save`: never raises)."""
+        s = st.store()
+        s.set_bytes("window/geometry", self.saveGeometry().data())
         for sp in self._splitters():
-            st.set_bytes(s, f"splitters/{sp.objectName()}", sp.saveState())
-        s.setValue("window/tab", self.tabs.currentIndex())
+            s.set_bytes(f"splitters/{sp.objectName()}", sp.saveState().data())
+        s.set("window/tab", self.tabs.currentIndex())
         for prefix, view in self._views_with_settings().items():
-            st.write_group(s, prefix, view.settings_dict())
-        s.sync()
+            s.update(prefix, view.settings_dict())
+        self.session.scores.write(s)
+        return s.save()
 
     def _views_with_settings(self) -> dict:
         """Prefix in the settings file -> a view with ``settings_dict()`` and ``apply_settings(d)``."""

@@ -290,3 +290,44 @@ def test_the_learn_tab_checks_the_trace_or_else_the_picture():
                                                                        np.zeros((20, 20)), 3), "other.npz")
     with pytest.raises(ValueError):
         s.checked_input()          # a trace of another network, of a picture this one cannot take
+
+
+def test_the_learners_answers_go_through_the_settings_store_and_come_back(tmp_path):
+    """Issue 21: predict mode's score and the concept checks' progress are the session's, kept as plain
+    values of the settings store: every value written comes back, nothing of it is refused."""
+    from cnncore.predict import Score
+
+    from cnnapp.state.settings_store import SettingsStore
+    s = Session()
+    seen = []
+    s.scores.changed.connect(lambda: seen.append(1))
+    s.scores.record_prediction("dz1", True)
+    s.scores.record_prediction("dz1", False)
+    s.scores.record_prediction("sign", True)
+    s.scores.answer_quiz("step-loss", True, [1])
+    s.scores.answer_quiz("step-loss", False, [0])             # once right, a question stays right
+    s.scores.answer_quiz("conv/select all", False, [0, 2])    # any character in an id
+    assert len(seen) == 6 and s.scores.quiz_status("step-loss") == "correct"
+    store = SettingsStore(tmp_path)
+    s.scores.write(store)                                      # the store refuses what is not plain
+    assert store.save()
+    again = Session()
+    again.scores.read(SettingsStore.open(tmp_path))
+    assert again.scores.predict.to_dict() == {"dz1": [1, 2], "sign": [1, 1]}
+    assert again.scores.quiz_status("step-loss") == "correct" and again.scores.quiz_choice("step-loss") == [0]
+    assert again.scores.quiz_status("conv/select all") == "wrong"
+    assert again.scores.quiz_choice("conv/select all") == [0, 2]
+    assert again.scores.quiz_status("never asked") is None and again.scores.quiz_choice("never asked") == []
+    damaged = SettingsStore(tmp_path, {"backprop": {"predict_score": {"dz1": [5, 2], "sign": [1, 1]}},
+                                       "learn": {"quiz": {"a": {"status": "maybe"}, "b": "x",
+                                                          "c": {"status": "wrong", "choice": [-1]},
+                                                          "d": {"status": "wrong", "choice": [3]}}}})
+    again.scores.read(damaged)                                 # what is not one is left out
+    assert again.scores.predict.to_dict() == {"sign": [1, 1]}
+    assert [again.scores.quiz_status(q) for q in "abcd"] == [None, None, None, "wrong"]
+    again.scores.reset_quiz()
+    again.scores.set_predict(Score())
+    again.scores.write(damaged)
+    assert damaged.group("learn/quiz") == {} and damaged.get("backprop/predict_score", None, dict) == {}
+    with pytest.raises(TypeError):
+        again.scores.set_predict({"dz1": [1, 1]})

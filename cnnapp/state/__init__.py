@@ -7,11 +7,12 @@ from .drawing import Drawing
 from .events import Event
 from .picture import DRAWING, FILE, MISTAKE, ORIGINS, SAMPLE, SKETCH, Picture
 from .result import RunResult
+from .scores import Scores
 from .session import Session
 from .stepper import STEP_KINDS, StepKind, Stepper, step_kind
 from .training_run import IDLE, PAUSED, RUNNING, TrainingRun
 
 __all__ = ["Drawing", "Event", "STEP_KINDS", "StepKind", "Stepper", "step_kind",
-           "IDLE", "PAUSED", "RUNNING", "TrainingRun", "Session", "Picture", "RunResult",
+           "IDLE", "PAUSED", "RUNNING", "TrainingRun", "Session", "Picture", "RunResult", "Scores",
            "DRAWING", "FILE", "MISTAKE", "ORIGINS", "SAMPLE", "SKETCH",
            "a_class", "a_digit", "class_kind", "classes_of", "other_dataset", "plural"]

@@ -19,6 +19,7 @@ from .drawing import Drawing
 from .events import Event
 from .picture import DRAWING, FILE, MISTAKE, SAMPLE, Picture
 from .result import RunResult
+from .scores import Scores
 from .stepper import Stepper
 from .training_run import TrainingRun
 
@@ -38,7 +39,7 @@ class Session:
     * ``message(text, ms)``: something for the status bar, for ``ms`` ms (0: until the next).
 
     The drawing (:class:`Drawing`), the run (:class:`TrainingRun`) and the step (:class:`Stepper`)
-    are objects of their own with their own events.
+    are objects of their own with their own events, and so are the learner's answers (:class:`Scores`).
     """
 
     def __init__(self) -> None:
@@ -48,6 +49,7 @@ class Session:
         self.drawing = Drawing()
         self.run = TrainingRun()
         self.stepper = Stepper()
+        self.scores = Scores()          # predict mode's score and the concept checks' progress
         self.datasets: dict = {}        # name -> what was loaded or downloaded so far
         self._network = None
         self.source = ""                # e.g. "the starter model", "trained here", a file name

@@ -125,7 +125,7 @@ def export_pngs(grid: MapGrid, step, k: int, folder) -> list[Path]:
 class StepMaps(QtWidgets.QWidget):
     """The maps column. Its tools act on the trace and step given to :meth:`show_step`."""
 
-    def __init__(self, parent=None):
+    def __init__(self, scores=None, parent=None):
         super().__init__(parent)
         self.grid = MapGrid()
         self.hover_label = QtWidgets.QLabel(HOVER)
@@ -137,7 +137,7 @@ class StepMaps(QtWidgets.QWidget):
         self.map_stack = QtWidgets.QStackedWidget()
         self.map_stack.addWidget(self.grid)
         self.map_stack.addWidget(self.slide)
-        self.predict = PredictPanel()        # predict mode: the question before the maps (cnncore.predict)
+        self.predict = PredictPanel(scores)  # predict mode: the question before the maps (cnncore.predict)
         # The question and the maps share the column's height: a long question (nine choices, the
         # numbers given) scrolls, it never makes the column, and so the window, taller than the screen.
         self.predict_area = QtWidgets.QScrollArea()

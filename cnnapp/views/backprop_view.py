@@ -7,14 +7,12 @@ arithmetic of a clicked number (here). Which picture, which trace and which step
 this view renders them and sends the learner's choices back."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnncore import Output
-from cnncore.predict import Score
 
 from ..learn.arithmetic_panel import ArithmeticPanel
 from ..settings import choice_index, data_dir, set_clamped
@@ -41,7 +39,7 @@ class BackpropView(QtWidgets.QWidget):
         self._rng = np.random.default_rng()     # picks the element a prediction asks about
         self.input_row = PictureRow(session)
         self.nav = StepNav(self.stepper)
-        self.maps = StepMaps()
+        self.maps = StepMaps(session.scores)
         lay = QtWidgets.QVBoxLayout(self)
         lay.addWidget(self.input_row)
         lay.addWidget(self.nav)
@@ -303,13 +301,13 @@ class BackpropView(QtWidgets.QWidget):
 
     # ----------------------------------------------------------- settings
     def settings_dict(self) -> dict:
+        """The tab's own choices (the predict score is the session's: :class:`cnnapp.state.Scores`)."""
         p = self.session.picture
         chosen = p is not None and p.origin == SAMPLE and not p.picked       # a sample the learner chose
-        return {"speed": self.nav.speed.value(), "sample": p.index if chosen else -1,
-                "predict_score": json.dumps(self.maps.predict.score.to_dict()), "colours": diverging_name()}
+        return {"speed": self.nav.speed.value(), "sample": p.index if chosen else -1, "colours": diverging_name()}
 
     def apply_settings(self, d: dict) -> None:
-        """Saved values as read by :func:`cnnapp.settings.read_group` (plain strings or numbers)."""
+        """Saved plain values (:meth:`cnnapp.state.settings_store.SettingsStore.group`), checked here."""
         if "speed" in d:
             set_clamped(self.nav.speed, d["speed"])
         sample = choice_index(d.get("sample"), len(self.session.sample_set()[0]), -1)
@@ -317,11 +315,6 @@ class BackpropView(QtWidgets.QWidget):
             self.session.take_sample(sample)
         if str(d.get("colours")) in DIVERGING_SCALES:
             self.set_colours(str(d["colours"]))
-        if "predict_score" in d:
-            try:
-                self.maps.predict.set_score(Score.from_dict(json.loads(str(d["predict_score"]))))
-            except ValueError:                   # a damaged saved score starts again from nothing
-                self.maps.predict.set_score(Score())
 
     # ----------------------------------------------------------- files
     def export_pngs(self, folder) -> list[Path]:
