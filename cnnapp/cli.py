@@ -54,10 +54,20 @@ def _number(kind, ok, expected: str):
 
 _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 _nonneg_int = _number(int, lambda v: v >= 0, "an integer >= 0")
-_positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
 _nonneg_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
 _digit = _number(int, lambda v: 0 <= v <= 9, "a digit 0..9")
 _fraction = _number(float, lambda v: 0 <= v < 1, "a fraction in [0, 1)")
+
+
+def _learning_rate():
+    """The ``--lr`` type: a rate within the bounds a run and a trace accept (:mod:`cnncore.limits`)."""
+    from cnncore.limits import MAX_LR, MIN_LR
+    return _number(float, lambda v: MIN_LR <= v <= MAX_LR, f"a learning rate from {MIN_LR:g} to {MAX_LR:g}")
+
+
+def _epochs():
+    from cnncore.limits import MAX_EPOCHS
+    return _number(int, lambda v: 1 <= v <= MAX_EPOCHS, f"a number of epochs from 1 to {MAX_EPOCHS:,}")
 
 
 def _range(text: str) -> tuple[int | None, int | None]:
@@ -527,9 +537,9 @@ def _parser() -> _Parser:
     t = sub.add_parser("train", help="train a network and save it")
     t.add_argument("--arch", metavar="FILE|PRESET", help=f"architecture JSON file or preset (default {DEFAULT_PRESET})")
     _data_arguments(t, default="generated digits")
-    t.add_argument("--epochs", type=_positive_int, default=6)
+    t.add_argument("--epochs", type=_epochs(), default=6)
     t.add_argument("--batch-size", type=_positive_int, default=32)
-    t.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
+    t.add_argument("--lr", type=_learning_rate(), default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
     t.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
     t.add_argument("--momentum", type=_nonneg_float, default=0.9, help="SGD momentum (default 0.9)")
     t.add_argument("--weight-decay", type=_nonneg_float, default=0.0)
@@ -556,7 +566,7 @@ def _parser() -> _Parser:
     _data_arguments(r)
     r.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
     r.add_argument("--index", required=True, type=_nonneg_int, metavar="I")
-    r.add_argument("--lr", type=_positive_float, default=None,
+    r.add_argument("--lr", type=_learning_rate(), default=None,
                    help="show a plain gradient-descent update at this learning rate instead of the step the "
                         "model's own optimizer makes next from its saved state")
     r.add_argument("--out", required=True, metavar="TRACE.npz")

@@ -17,7 +17,7 @@ import copy
 import numpy as np
 
 from ._dispatch import _kernels
-from .architecture import DIGIT_CLASSES, NUM_CLASSES, infer_shapes, parse_architecture
+from .architecture import DIGIT_CLASSES, NUM_CLASSES, images_at_once, infer_shapes, parse_architecture
 from .layers import Layer, build_layer
 from .tracekeys import layer_key
 
@@ -237,13 +237,15 @@ class Network:
         return y
 
     def predict_proba(self, x, batch_size: int = 500) -> np.ndarray:
-        """Softmax probabilities ``(N, 10)``, computed in chunks of ``batch_size``.
+        """Softmax probabilities ``(N, 10)``, computed in chunks of ``batch_size`` images, or fewer
+        when that many would not fit :data:`cnncore.limits.MAX_INFERENCE_BYTES`.
 
         Stores nothing on the layers: safe to call from another thread during training."""
         x = np.asarray(x)
         out = np.empty((len(x), self.num_classes), dtype=self.dtype)
-        for s in range(0, len(x), batch_size):
-            out[s:s + batch_size] = softmax(self.forward(x[s:s + batch_size], keep=False))
+        step = images_at_once(self.spec, self.dtype.itemsize, batch_size)
+        for s in range(0, len(x), step):
+            out[s:s + step] = softmax(self.forward(x[s:s + step], keep=False))
         return out
 
     def predict(self, x, batch_size: int = 500) -> np.ndarray:

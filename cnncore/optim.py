@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import math
 
+import numbers
+
 import numpy as np
 
 from ._dispatch import _kernels
 from ._threads import threads_for
+from .limits import MAX_LR, MIN_LR
 
-__all__ = ["Optimizer", "SGD", "Adam", "make_optimizer", "optimizer_from_state", "DEFAULT_LR"]
+__all__ = ["Optimizer", "SGD", "Adam", "make_optimizer", "optimizer_from_state", "check_lr", "DEFAULT_LR"]
 
 #: Default learning rate per optimizer.
 DEFAULT_LR = {"sgd": 0.05, "adam": 0.003}
@@ -26,6 +29,17 @@ _FLUSH_MARGIN = 1e6
 # An Adam step's square root and division per parameter take about as long as this many
 # multiply-adds of a kernel: enough parameters (about 30,000) and the step uses every thread.
 _ADAM_WORK = 32
+
+
+def check_lr(lr) -> float:
+    """``lr`` as a float when it is a learning rate this app accepts (a run, a trace's step, the
+    app's boxes: :data:`~cnncore.limits.MIN_LR` to :data:`~cnncore.limits.MAX_LR`), else ``ValueError``."""
+    if not (isinstance(lr, numbers.Real) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"learning rate must be a positive number, got {lr!r}")
+    if not MIN_LR <= lr <= MAX_LR:
+        raise ValueError(f"learning rate {lr:g} is outside {MIN_LR:g} to {MAX_LR:g}: "
+                         + ("no weight would move" if lr < MIN_LR else "the weights would overflow at once"))
+    return float(lr)
 
 
 def _flush_period(decay: float) -> int:
@@ -63,12 +77,10 @@ class Optimizer:
     name = "optimizer"
 
     def __init__(self, params: dict, lr: float, weight_decay: float = 0.0, decay_mask: dict | None = None):
-        if not lr > 0:
-            raise ValueError(f"learning rate must be positive, got {lr}")
-        if weight_decay < 0:
-            raise ValueError(f"weight decay must be >= 0, got {weight_decay}")
+        if not (isinstance(weight_decay, numbers.Real) and math.isfinite(weight_decay) and weight_decay >= 0):
+            raise ValueError(f"weight decay must be a number >= 0, got {weight_decay}")
         self.params = params
-        self.lr = float(lr)
+        self.lr = check_lr(lr)
         self.weight_decay = float(weight_decay)
         self.t = 0
         # Which entries decay: by default the weights ("….W") and not the biases;
