@@ -371,6 +371,8 @@ def _cmd_trace(args) -> int:
     if not 0 <= args.index < len(X):
         raise CliError(f"trace: --index {args.index} is out of range (the file has {len(X)} images, 0..{len(X) - 1})")
     t = trace(net, X[args.index], int(y[args.index]), lr=args.lr)
+    if net.optimizer_note and args.lr is None:
+        print(f"cnnapp trace: note: {net.optimizer_note}", file=sys.stderr)
     t.save(out)
     from cnncore.update import rule_name
     rule = rule_name(t.settings)

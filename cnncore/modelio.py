@@ -28,6 +28,7 @@ from ._safeio import UnreadableFile, member_text, npz_members, open_regular, rea
 from .limits import MAX_ARCH_TEXT, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS
 from .architecture import DIGIT_CLASSES, ArchitectureError, to_json
 from .network import Network
+from .optim import check_state
 
 __all__ = ["save_model", "load_model", "ModelFileError", "FORMAT"]
 
@@ -162,20 +163,36 @@ def _weights(path, zf, members, net: Network) -> dict:
     return out
 
 
-def _optimizer_state(path, zf, members, net: Network) -> dict | None:
+def _optimizer_state(path, zf, members, net: Network) -> None:
+    """``net.optimizer_state`` from the ``opt.*`` entries, checked (:func:`cnncore.optim.check_state`).
+
+    A state this version cannot resume from is left out, and ``net.optimizer_note`` says why: the
+    weights are still good, and only a trace's update step uses the state (it then shows plain
+    gradient descent and says so), so refusing the whole model would lose it for nothing.
+    """
+    entries = {k: info for k, info in members.items() if k.startswith("opt.")}
+    if not entries:
+        return
+    try:
+        state = {k[4:]: _optimizer_entry(path, zf, members, k, info, net) for k, info in entries.items()}
+        check_state(state, net.params())
+    except UnreadableFile:                   # damaged bytes: the whole file is refused, as for any entry
+        raise
+    except ValueError as e:                  # (ModelFileError too: an entry that is not what it must be)
+        reason = str(e).removeprefix(f"{path}: ")
+        net.optimizer_note = f"the file's optimizer state was left out ({reason}); its weights are used as saved"
+        return
+    net.optimizer_state = state
+
+
+def _optimizer_entry(path, zf, members, key: str, info, net: Network) -> np.ndarray:
+    """One ``opt.*`` entry, read after checking its declared size against the network's."""
+    if key == "opt.name":
+        return np.array(_text(path, zf, members, key))
     limit = max(net.num_params(), 1)
-    state = {}
-    for k, info in members.items():
-        if not k.startswith("opt."):
-            continue
-        if k == "opt.name":
-            state["name"] = np.array(_text(path, zf, members, k))
-            continue
-        if info.size > limit:
-            raise ModelFileError(f"{path}: optimizer entry {_short(k)} holds {info.size:,} values, more than "
-                                 f"the network's {limit:,} parameters")
-        state[k[4:]] = read_member(zf, info)
-    return state or None
+    if info.size > limit:
+        raise ValueError(f"{_short(key)} holds {info.size:,} values, more than the network's {limit:,} parameters")
+    return read_member(zf, info)
 
 
 def _history(path, zf, members) -> list:
@@ -221,7 +238,8 @@ def load_model(path) -> Network:
     allows, holds an invalid architecture, or its weights do not match it (missing,
     extra, wrong shape, not finite). Sizes are checked from the arrays' headers before
     any of their data is read. The network uses the file's float type (float32 or
-    float64). Optimizer state, if present, is in ``net.optimizer_state``.
+    float64). Optimizer state, if present and usable, is in ``net.optimizer_state``; an unusable one
+    is left out, and ``net.optimizer_note`` says why.
     """
     with _open(path) as f:
         try:
@@ -243,5 +261,5 @@ def _load(path, zf, members) -> Network:
     net.set_params(_weights(path, zf, members, net))
     net.history = _history(path, zf, members)
     _classes(path, zf, members, net)
-    net.optimizer_state = _optimizer_state(path, zf, members, net)
+    _optimizer_state(path, zf, members, net)
     return net

@@ -88,6 +88,8 @@ class Network:
         #: The state its optimizer left (``opt.*`` entries of a model file without the prefix, see
         #: :func:`cnncore.optim.optimizer_from_state`), or None when nothing trained it here.
         self.optimizer_state: dict | None = None
+        #: Why a model file's optimizer state was left out when it was read ("" when it was not).
+        self.optimizer_note = ""
         self.init_params(seed)
 
     def _build(self, shapes):
@@ -181,6 +183,7 @@ class Network:
         np.copyto(other.flat_params, self.flat_params)
         other.history = copy.deepcopy(self.history)
         other.optimizer_state = copy.deepcopy(getattr(self, "optimizer_state", None))
+        other.optimizer_note = getattr(self, "optimizer_note", "")
         return other
 
     def clear(self):

@@ -376,6 +376,7 @@ class Trainer:
             self.optimizer.lr = self.lr
             state = {k: np.array(v, copy=True) for k, v in self.optimizer.state_dict().items()}
             self.net.optimizer_state = {"name": np.array(self.optimizer.name), **state}
+            self.net.optimizer_note = ""
 
     def _run(self):
         cfg = self.config

@@ -93,7 +93,10 @@ def _optimizer(net, lr):
                 f"Plain gradient descent at the learning rate asked for (α = {float(lr):g}), not the "
                 "optimizer the model was trained with.")
     state = getattr(net, "optimizer_state", None)
-    if state:
+    note = getattr(net, "optimizer_note", "")
+    if note:
+        why = f"{note[0].upper()}{note[1:]}, so this is plain gradient descent with α = {PLAIN_LR:g}."
+    elif state:
         try:
             opt, missing = optimizer_from_state(_layer_state(state, params), params)
         except ValueError as e:
