@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .activations import ACTIVATIONS
-from .budget import FLOAT32, LayerCost, batch_problem, inference_batch, network_problem
+from .budget import FLOAT32, LayerCost, batch_problem, network_problem
 from .layers import LAYER_TYPES as _REGISTRY
 from .layers import REQUIRED, LayerFitError, layer_class, shape_text
 from .limits import MAX_ACTIVATIONS, MAX_ARCH_TEXT, MAX_FIELD, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_LAYERS, MAX_PARAMS
@@ -42,7 +42,7 @@ from .limits import MAX_ACTIVATIONS, MAX_ARCH_TEXT, MAX_FIELD, MAX_INT_DIGITS, M
 __all__ = [
     "ArchitectureError", "LayerSummary", "parse_architecture", "summarize", "infer_shapes",
     "to_json", "describe_layer", "PRESETS", "DEFAULT_PRESET", "preset", "NUM_CLASSES", "DIGIT_CLASSES",
-    "layer_costs", "check_batch", "images_at_once",
+    "layer_costs", "check_batch",
 ]
 
 NUM_CLASSES = 10
@@ -419,12 +419,6 @@ def check_batch(spec, batch: int, itemsize: int = FLOAT32, images: int | None = 
     problem = batch_problem(layer_costs(spec), batch, itemsize, images)
     if problem is not None:
         raise ArchitectureError(problem)
-
-
-def images_at_once(spec, itemsize: int = FLOAT32, asked: int = 500) -> int:
-    """How many images a prediction pass runs at once: ``asked``, or fewer to fit
-    :data:`cnncore.limits.MAX_INFERENCE_BYTES`."""
-    return inference_batch(layer_costs(spec), itemsize, asked)
 
 
 # ----------------------------------------------------------------------------- presets

@@ -20,9 +20,8 @@ import numpy as np
 import pytest
 
 from cnnapp.cli import main
-from cnncore.architecture import (PRESETS, ArchitectureError, check_batch, images_at_once, infer_shapes,
-                                  layer_costs, summarize)
-from cnncore.budget import batch_bytes
+from cnncore.architecture import PRESETS, ArchitectureError, check_batch, infer_shapes, layer_costs, summarize
+from cnncore.budget import batch_bytes, inference_batch
 from cnncore.datasets import SourceError, load_source
 from cnncore.layers import LAYER_TYPES
 from cnncore.limits import (MAX_BATCH_BYTES, MAX_EPOCHS, MAX_LR, MAX_PICTURE_BYTES, MAX_WORK, MIN_LR)
@@ -250,7 +249,8 @@ def test_predictions_run_in_batches_that_fit():
                 {"type": "maxpool", "size": 4})
     per_image = batch_bytes(layer_costs(spec), 1, 4)
     assert per_image > 20 << 20 and per_image <= MAX_PICTURE_BYTES
-    assert 1 <= images_at_once(spec) < 20 and images_at_once(PRESETS["lenet"]) == 500
+    assert 1 <= inference_batch(layer_costs(spec), 4, 500) < 20
+    assert inference_batch(layer_costs(PRESETS["lenet"]), 4, 500) == 500
     net = Network(spec, seed=0)
     x = np.random.default_rng(1).random((25, 1, 28, 28)).astype(np.float32)
     tracemalloc.start()
