@@ -85,12 +85,14 @@ def read_regular(path, limit: int) -> bytes:
 
 
 class MemberInfo:
-    """One ``.npy`` member of an archive: its name (without ``.npy``), shape, dtype and byte size."""
+    """One ``.npy`` member of an archive: its name (without ``.npy``), shape, dtype and byte size;
+    ``zinfo`` its zip entry and ``offset`` where its data starts (the header's length)."""
 
-    __slots__ = ("name", "zipname", "shape", "dtype", "nbytes")
+    __slots__ = ("name", "zipname", "shape", "dtype", "nbytes", "zinfo", "offset")
 
-    def __init__(self, name, zipname, shape, dtype):
+    def __init__(self, name, zipname, shape, dtype, zinfo=None, offset=0):
         self.name, self.zipname, self.shape, self.dtype = name, zipname, tuple(shape), dtype
+        self.zinfo, self.offset = zinfo, offset
         n = 1
         for s in self.shape:
             n *= int(s)
@@ -148,11 +150,12 @@ def _headers(zf: zipfile.ZipFile, max_members: int, max_bytes: int) -> dict[str,
                 if reader is None:
                     raise ValueError(f".npy format version {version[0]}.{version[1]} is not one NumPy writes")
                 shape, fortran, dtype = reader(m)
+                offset = m.tell()
         except _DAMAGE as e:
             raise UnreadableFile(f"entry {_short(name)} is damaged ({_why(e)})") from None
         if dtype.hasobject:
             raise UnreadableFile(f"entry {_short(name)} holds Python objects (pickles), which are never read")
-        info = MemberInfo(name, zi.filename, shape, dtype)
+        info = MemberInfo(name, zi.filename, shape, dtype, zi, offset)
         total += info.nbytes
         if total > max_bytes:
             raise UnreadableFile(f"declares {total:,} bytes of arrays or more, over the {max_bytes:,} allowed")
@@ -161,9 +164,14 @@ def _headers(zf: zipfile.ZipFile, max_members: int, max_bytes: int) -> dict[str,
 
 
 def read_member(zf: zipfile.ZipFile, info: MemberInfo) -> np.ndarray:
-    """Read one member whose header :func:`npz_members` checked; raises :class:`UnreadableFile`."""
+    """Read one member whose header :func:`npz_members` checked; raises :class:`UnreadableFile`,
+    also for a member whose zip entry holds more (or less) than its header declares: nothing past
+    the declared array is ever inflated."""
+    if info.zinfo is not None and info.zinfo.file_size != info.offset + info.nbytes:
+        raise UnreadableFile(f"entry {_short(info.name)} is damaged (it holds {info.zinfo.file_size:,} bytes, "
+                             f"its header declares {info.offset + info.nbytes:,})")
     try:
-        with zf.open(info.zipname) as m:
+        with zf.open(info.zinfo or info.zipname) as m:
             a = np.lib.format.read_array(m, allow_pickle=False)
     except _DAMAGE as e:
         raise UnreadableFile(f"entry {_short(info.name)} is damaged ({_why(e)})") from None
