@@ -157,17 +157,35 @@ def read_png(path) -> "np.ndarray":
         raise CliError(str(e)) from None
 
 
-def _image_for_network(grey):
-    """A PNG's grey levels as one MNIST-style 28×28 input (light ink on dark, centred)."""
+def _image_for_network(grey, path):
+    """A PNG's grey levels as one MNIST-style 28×28 input (light ink on dark, centred); a
+    :class:`CliError` for a blank picture (one grey level, or no ink once it is centred), to which
+    any network would give some answer that means nothing."""
     import numpy as np
 
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     ink = 0 if border.mean() > 0.5 else 1  # a light border means dark ink on light paper
-    if grey.shape == (28, 28) and ink == 1:
-        return grey.astype(np.float32)
-    from cnncore.datasets import preprocess_drawing
+    if np.ptp(grey) < 1 / 255:
+        x = np.zeros((28, 28), np.float32)
+    elif grey.shape == (28, 28) and ink == 1:
+        x = grey.astype(np.float32)
+    else:
+        from cnncore.datasets import preprocess_drawing
+        x = preprocess_drawing(grey, ink=ink)
+    if not x.any():
+        raise CliError(f"{path}: the picture is blank (nothing drawn on it), so there is no digit to read")
+    return x
 
-    return preprocess_drawing(grey, ink=ink)
+
+def _answer(net, x, model: str):
+    """The probabilities ``(N, 10)`` of ``x (N, C, H, W)``; a :class:`CliError` when they are not numbers."""
+    from cnncore.network import not_a_number
+
+    p = net.predict_proba(x)
+    problem = not_a_number(net, p)
+    if problem:
+        raise CliError(f"{model}: {problem}")
+    return p
 
 
 # ----------------------------------------------------------------------------- commands
@@ -348,7 +366,10 @@ def _cmd_eval(args) -> int:
     X, y, _ = _select(X, y, args.range)
     if X.shape[1:] != net.input_shape[1:] or net.input_shape[0] != 1:
         raise CliError(f"eval: images are {X.shape[1]}×{X.shape[2]}, the model needs {net.input_shape}")
-    loss, acc, confusion, wrong, _ = evaluate(net, X, y)
+    loss, acc, confusion, wrong, probs = evaluate(net, X, y)
+    from cnncore.network import not_a_number
+    if not_a_number(net, probs):
+        raise CliError(f"{args.model}: {not_a_number(net, probs)}")
     print(f"{len(X)} images{which}, loss {loss:.4f}, {len(wrong)} wrong")
     if _legend(net):
         print(_legend(net))
@@ -370,7 +391,10 @@ def _cmd_trace(args) -> int:
     X, y, _ = _data(args, "trace")
     if not 0 <= args.index < len(X):
         raise CliError(f"trace: --index {args.index} is out of range (the file has {len(X)} images, 0..{len(X) - 1})")
-    t = trace(net, X[args.index], int(y[args.index]), lr=args.lr)
+    try:
+        t = trace(net, X[args.index], int(y[args.index]), lr=args.lr)
+    except ValueError as e:     # a pass whose numbers overflow: the model or the learning rate
+        raise CliError(f"trace: {args.model}: {e}") from None
     if net.optimizer_note and args.lr is None:
         print(f"cnnapp trace: note: {net.optimizer_note}", file=sys.stderr)
     t.save(out)
@@ -387,10 +411,10 @@ def _cmd_predict(args) -> int:
 
     net = _load_model(args.model)
     grey = read_png(args.image)
-    x = _image_for_network(grey)
+    x = _image_for_network(grey, args.image)
     if net.input_shape != (1, 28, 28):
         raise CliError(f"predict: the model needs inputs of {net.input_shape}, images give (1, 28, 28)")
-    p = net.predict_proba(x[None, None])[0]
+    p = _answer(net, x[None, None], args.model)[0]
     best = int(np.argmax(p))
     if _legend(net):
         print(f"class: {best} {net.classes[best]} ({net.dataset or 'named in the model'})")
@@ -440,7 +464,7 @@ def _inspect_input(args, net):
     if args.png is not None:
         if args.images is not None or args.data is not None or args.index is not None:
             raise CliError("inspect: give either --png or --images/--labels (or --data) with --index, not both")
-        return _image_for_network(read_png(args.png)), -1, args.png
+        return _image_for_network(read_png(args.png), args.png), -1, args.png
     if args.index is None:
         raise CliError("inspect: give --index I with --images/--labels or --data (or a --png FILE)")
     X, y, source = _data(args, "inspect")
@@ -460,6 +484,7 @@ def _cmd_inspect(args) -> int:
     out = _check_out(args.out)
     net = _load_model(args.model)
     x, label, where = _inspect_input(args, net)
+    _answer(net, x[None, None], args.model)
     probe = Probe(net)
     g = probe.class_gradient(x, args.cls)
     attack = probe.smallest_attack(x, target=args.target)
