@@ -141,11 +141,16 @@ def _check_headers(members: dict, want: dict) -> None:
     missing = [k for k in want if k not in members]
     if missing:
         raise _Refused(f"missing {_names(missing)}")
+    floats = members["input"].dtype if members["input"].dtype in _FLOATS else None     # the network's type
     for key, (shape, kind) in want.items():
         info = members[key]
         if info.shape != shape:
             raise _Refused(f"{_UNFIT}: {key} has shape {info.shape}, the architecture gives {shape}")
-        if not ((info.dtype in _FLOATS) if kind == "f" else (info.dtype.kind in "iu" and info.dtype.isnative)):
+        if kind == "f" and key not in ("loss", "loss_next"):        # (the losses are float64 whatever the type)
+            if info.dtype != floats:
+                raise _Refused(f"{_UNFIT}: {key} holds {info.dtype} values, not the {floats or 'float32 or float64'} "
+                               "numbers of its network")
+        elif not ((info.dtype in _FLOATS) if kind == "f" else (info.dtype.kind in "iu" and info.dtype.isnative)):
             need = "float32 or float64 numbers" if kind == "f" else "integers"
             raise _Refused(f"{_UNFIT}: {key} holds {info.dtype} values, not {need}")
 

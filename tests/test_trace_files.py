@@ -136,7 +136,14 @@ def test_an_entry_holding_more_than_its_header_declares_is_refused_unread(traces
 def test_an_entry_of_another_shape_or_type_is_refused_before_it_is_read(traces, tmp_path):
     arrays = dict(traces["plain"].arrays)
     arrays["L4.y"] = arrays["L4.y"].astype(np.float16)
-    with pytest.raises(TraceFileError, match="L4.y holds float16 values, not float32 or float64 numbers"):
+    with pytest.raises(TraceFileError, match="L4.y holds float16 values, not the float32 numbers of its network"):
+        Trace.load(_saved(tmp_path, arrays))
+    arrays["L4.y"] = traces["plain"].arrays["L4.y"]
+    arrays["L0.W"] = np.full(arrays["L0.W"].shape, 1e300)          # would overflow as the network's float32
+    with pytest.raises(TraceFileError, match="L0.W holds float64 values, not the float32 numbers"):
+        Trace.load(_saved(tmp_path, arrays))
+    arrays = {k: (a.astype(np.float16) if a.dtype == np.float32 else a) for k, a in traces["plain"].arrays.items()}
+    with pytest.raises(TraceFileError, match="input holds float16 values, not the float32 or float64 numbers"):
         Trace.load(_saved(tmp_path, arrays))
 
 
