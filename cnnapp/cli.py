@@ -179,13 +179,17 @@ def _image_for_network(grey, path):
 
 def _answer(net, x, model: str):
     """The probabilities ``(N, 10)`` of ``x (N, C, H, W)``; a :class:`CliError` when they are not numbers."""
+    p = net.predict_proba(x)
+    _refuse_not_a_number(net, p, model)
+    return p
+
+
+def _refuse_not_a_number(net, probs, model: str) -> None:
     from cnncore.network import not_a_number
 
-    p = net.predict_proba(x)
-    problem = not_a_number(net, p)
+    problem = not_a_number(net, probs)
     if problem:
         raise CliError(f"{model}: {problem}")
-    return p
 
 
 # ----------------------------------------------------------------------------- commands
@@ -367,9 +371,7 @@ def _cmd_eval(args) -> int:
     if X.shape[1:] != net.input_shape[1:] or net.input_shape[0] != 1:
         raise CliError(f"eval: images are {X.shape[1]}×{X.shape[2]}, the model needs {net.input_shape}")
     loss, acc, confusion, wrong, probs = evaluate(net, X, y)
-    from cnncore.network import not_a_number
-    if not_a_number(net, probs):
-        raise CliError(f"{args.model}: {not_a_number(net, probs)}")
+    _refuse_not_a_number(net, probs, args.model)
     print(f"{len(X)} images{which}, loss {loss:.4f}, {len(wrong)} wrong")
     if _legend(net):
         print(_legend(net))

@@ -361,7 +361,7 @@ def summarize(spec) -> list[LayerSummary]:
         try:
             out, macs, cost = _layer_step(i, layer, shape, i == n - 1)
             rows.append(LayerSummary(i, layer["type"], text, shape, out, cost.params, macs, None, cost.work,
-                                     cost.values))
+                                     cost.memory))
             shape = out
         except ArchitectureError as e:
             rows.append(LayerSummary(i, layer["type"], text, shape, None, _params_only(layer, shape), 0, str(e)))

@@ -25,13 +25,14 @@ FLOAT32 = 4
 
 @dataclass(frozen=True)
 class LayerCost:
-    """One layer's share of a network's cost for one image: ``values`` of its float type that a
-    training pass holds for it, ``work`` the steps of its forward pass (see ``Layer.work``)."""
+    """One layer's share of a network's cost for one image: ``work`` the steps of its forward pass
+    (``Layer.work``), ``memory`` the values of its float type a training pass holds for it
+    (``Layer.memory``)."""
     index: int
     text: str
     params: int
     work: int
-    values: int
+    memory: int
 
 
 def _largest(costs, key, unit) -> str:
@@ -51,7 +52,7 @@ def network_problem(costs: list[LayerCost]) -> tuple[str, int] | None:
     checks = (
         (lambda c: c.params, MAX_PARAMS, "the network has {} parameters, more than the {} this app handles",
          lambda v: f"{v:,}"),
-        (lambda c: c.values * FLOAT32, MAX_PICTURE_BYTES, "one image's training pass needs {} for the layers' "
+        (lambda c: c.memory * FLOAT32, MAX_PICTURE_BYTES, "one image's training pass needs {} for the layers' "
          "arrays, more than the {} this app allows", size_text),
         (lambda c: c.work, MAX_WORK, "one image's forward pass takes {} steps (multiply-adds, and every value a "
          "pool or a resampling reads), more than the {} this app runs in reasonable time", lambda v: f"{v:,}"),
@@ -67,7 +68,7 @@ def network_problem(costs: list[LayerCost]) -> tuple[str, int] | None:
 def batch_bytes(costs: list[LayerCost], batch: int, itemsize: int, images: int | None = None) -> int:
     """Bytes of the layers' arrays in a training pass of ``batch`` images. Over ``images`` images
     the epoch's short last batch counts too: each layer keeps its kernels' buffers for both sizes."""
-    return sum(c.values for c in costs) * (batch + _last(batch, images)) * itemsize
+    return sum(c.memory for c in costs) * (batch + _last(batch, images)) * itemsize
 
 
 def _last(batch: int, images: int | None) -> int:

@@ -24,8 +24,7 @@ from cnncore.architecture import PRESETS, ArchitectureError, check_batch, infer_
 from cnncore.budget import batch_bytes, inference_batch
 from cnncore.datasets import SourceError, load_source
 from cnncore.layers import LAYER_TYPES
-from cnncore.limits import (MAX_BATCH_BYTES, MAX_EPOCHS, MAX_LR, MAX_PICTURE_BYTES, MAX_WORK, MIN_LR)
-from cnncore.modelio import ModelFileError, load_model
+from cnncore.limits import MAX_BATCH_BYTES, MAX_EPOCHS, MAX_LR, MAX_PICTURE_BYTES, MAX_WORK, MIN_LR
 from cnncore.network import Network
 from cnncore.training import TrainConfig, Trainer
 
