@@ -121,10 +121,11 @@ def test_a_network_of_too_much_memory_is_refused_when_built():
     assert "and 251 more layers" in text and "\n" not in text
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="caps the address space and reads /proc: Linux")
 def test_the_issue_reproducers_are_refused_quickly_by_every_command(tmp_path):
     """In a child process whose address space is capped (an old run grew to 23 GB), every
     command and the loader refuse each model in one line, before any work: the child's
-    peak memory stays that of the interpreter."""
+    peak memory stays that of the interpreter (Linux: it reads its peak from /proc)."""
     for name, spec in (("slow", SLOW_POOL), ("huge", HUGE)):
         raw_model(tmp_path / f"{name}.npz", spec)
     (tmp_path / "huge.json").write_text(json.dumps(HUGE))
@@ -157,7 +158,9 @@ def test_the_issue_reproducers_are_refused_quickly_by_every_command(tmp_path):
                 out.append(["load", 0, ""])
             except ModelFileError as e:
                 out.append(["load", 2, str(e) + "\\n"])
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # this process's own peak (ru_maxrss would count the parent's pages it was forked with)
+        status = open("/proc/self/status").read()
+        peak = int(status.split("VmHWM:")[1].split()[0]) / 1024
         print(json.dumps({{"runs": out, "peak_mb": peak}}))
     """)
     env = {**os.environ, "PYTHONPATH": REPO}
@@ -167,7 +170,7 @@ def test_the_issue_reproducers_are_refused_quickly_by_every_command(tmp_path):
     for command, rc, err in result["runs"]:
         assert rc == 2 and err.count("\n") == 1, (command, rc, err, result)
         assert "forward pass takes" in err or "training pass needs" in err, (command, err, result)
-    assert result["peak_mb"] < 1000, result
+    assert result["peak_mb"] < 500, result
 
 
 def test_the_memory_count_bounds_what_a_training_step_really_holds():
