@@ -21,7 +21,7 @@ import numpy as np
 from ._safeio import UnreadableFile, member_text, npz_members, open_regular, read_member, why_unreadable
 from .architecture import describe_layer, parse_architecture
 from .layers import layer_class
-from .limits import MAX_ARCH_TEXT, MAX_LAYERS
+from .limits import MAX_ARCH_TEXT, MAX_LAYERS, MAX_OPTIMIZER_TEXT
 from .network import Network
 from .trace import TraceFileError, expected_keys, trace
 from .tracekeys import layer_key, split_key
@@ -29,8 +29,6 @@ from .update import HYPER, read_settings, state_parts
 
 __all__ = ["read_trace"]
 
-#: Characters of the ``optimizer`` entry (ours are a few hundred).
-_SETTINGS_TEXT = 16_000
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 #: How far a recorded array may be from this engine's (relative to the array's largest value):
 #: the same kernels give the same bits, so this only allows for another build's rounding.
@@ -73,7 +71,7 @@ def _read(zf, members) -> tuple[dict, dict]:
     except ValueError as e:
         raise _Refused(f"its architecture is not valid: {e}") from None
     try:
-        settings = read_settings({"optimizer": _text(zf, members, "optimizer", _SETTINGS_TEXT)})
+        settings = read_settings({"optimizer": _text(zf, members, "optimizer", MAX_OPTIMIZER_TEXT)})
     except _Refused:
         raise
     except ValueError as e:

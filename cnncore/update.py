@@ -138,8 +138,6 @@ def next_update(net, lr: float | None = None) -> dict:
 
 #: Where a trace's update rule came from (see :func:`next_update`).
 SOURCES = ("saved", "asked", "none")
-#: Characters of a trace's ``why`` sentence (ours are a few hundred).
-_WHY_LIMIT = 4000
 
 
 def read_settings(arrays: dict) -> dict:
@@ -163,7 +161,7 @@ def read_settings(arrays: dict) -> dict:
     if s.get("source") not in SOURCES:
         raise ValueError(f"the optimizer entry's source must be one of {', '.join(SOURCES)}")
     why = s.get("why")
-    if not isinstance(why, str) or not why.strip() or len(why) > _WHY_LIMIT or not why.isprintable():
+    if not isinstance(why, str) or not why.strip() or not why.isprintable():
         raise ValueError("the optimizer entry has no sentence saying why its rule is shown ('why')")
     return s
 
