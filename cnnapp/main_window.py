@@ -192,13 +192,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self.state.say("Stop or finish the training before saving.")
             return False
         try:
+            from cnncore import Output
             from cnncore.modelio import save_model
             net = self.state.network
-            save_model(str(path), net, history=getattr(net, "history", None))
+            save_model(Output(path, self.state.kept_files(model=False)), net, history=getattr(net, "history", None))
         except Exception as e:  # noqa: BLE001
             self.state.say(f"Could not save the model: {e}", 0)
             return False
         self.state.unsaved = False
+        self.state.model_file = Path(path)
         self.state.say(f"Saved the model to {path}")
         return True
 
@@ -217,6 +219,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.state.say(f"Could not open {Path(path).name}: {e}", 0)
             return False
         self.state.set_network(net, f"opened from {Path(path).name}", trained=True)
+        self.state.model_file = Path(path)
         self.state.say(f"Opened {Path(path).name}")
         return True
 

@@ -40,8 +40,9 @@ class ModelFileError(ValueError):
 
 
 def save_model(path, net: Network, history=None, optimizer=None) -> None:
-    """Write ``net`` (architecture and weights) to ``path`` atomically: :func:`model_arrays`.
-    The name is used as given (no ``.npz`` is appended)."""
+    """Write ``net`` (architecture and weights) to ``path`` atomically, with the one writer:
+    ``path`` may be a :class:`cnncore.Output` naming the files it must not replace. The arrays
+    are :func:`model_arrays`; the name is used as given (no ``.npz`` is appended)."""
     atomic_savez(path, model_arrays(net, history, optimizer))
 
 

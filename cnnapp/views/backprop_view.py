@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnncore import atomic_write_bytes
+from cnncore import Output, atomic_write_bytes
 from cnncore.layers import layer_class
 from cnncore.predict import Score
 from cnncore.tracekeys import layer_key, split_key
@@ -817,7 +817,7 @@ class BackpropView(QtWidgets.QWidget):
 
     def export_trace(self, path) -> bool:
         try:
-            self.trace.save(str(path))
+            self.trace.save(Output(path, self.state.kept_files()))
         except Exception as e:  # noqa: BLE001
             self.state.say(f"Could not save the trace: {e}")
             return False
