@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .layers import layer_class
-from .predict_makers import (AT, MAKERS, MAX_SHARE, MAX_TERMS, OF_TERMS, RELATIVE, Question,  # noqa: F401
-                             sample_shape, tolerance_for)
+from .predict_makers import AT, MAKERS, MAX_TERMS, Question, sample_shape, tolerance_for  # noqa: F401
 from .terms import num
 from .tracekeys import layer_key
 

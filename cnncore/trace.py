@@ -138,9 +138,10 @@ def expected_keys(spec) -> list[str]:
     return keys
 
 
-def _expected_shapes(spec) -> dict:
-    """``key -> shape`` of every array a trace of this (parsed) architecture holds: parameters and
-    their gradients as the network allocates them, every other recorded part shaped like ``y``."""
+def expected_shapes(spec) -> dict:
+    """``key -> shape`` of every array a trace of this (parsed) architecture holds, from the
+    architecture alone (no pass is run): parameters and their gradients as the network allocates
+    them, every other recorded part shaped like ``y``; the optimizer's state is not included."""
     shapes = {"input": (1, *spec["input"]), "label": (1,), "loss": (), "loss_next": ()}
     for layer in Network(spec, seed=0).layers:
         key = lambda part, i=layer.index: layer_key(i, part)   # noqa: E731
@@ -175,7 +176,7 @@ def _check_update(arrays: dict, spec) -> dict:
 
 def _check_arrays(arrays: dict, spec) -> None:
     """Raise ``ValueError`` naming the first array whose shape or values cannot belong to this pass."""
-    for key, shape in _expected_shapes(spec).items():
+    for key, shape in expected_shapes(spec).items():
         a = np.asarray(arrays[key])
         if a.shape != shape:
             raise ValueError(f"{key} has shape {a.shape}, the architecture gives {shape}")

@@ -229,6 +229,97 @@ KINDS = {"model": _case_model, "architecture": _case_arch, "idx": _case_idx, "pn
          "drawings": _case_drawings}
 
 
+# A lesson (cnncore.lesson): the .cnnlesson file, mutated in its members and bytes, and a student's
+# results file; only LessonFileError may escape, and a lesson that is accepted can be followed.
+
+def _lesson_seed(seeds):
+    """``(lesson, its file's bytes, a student's results as bytes)``, made once: a tiny model, two
+    pictures, a note, a predict question and a multiple choice."""
+    if "lesson" not in seeds:
+        from cnncore.lesson import (ChoiceQuestion, Element, Lesson, LessonRun, PredictQuestion, Source, Stop,
+                                    save_lesson)
+        X = np.random.default_rng(SEED).integers(0, 256, (2, 28, 28)).astype(np.uint8)
+        stops = (Stop("backprop", 0, 0, "# Look\n\nThe *z* maps."),
+                 Stop("backprop", 1, 3, "", Element("probs", (0, 7)), PredictQuestion("softmax")),
+                 Stop("learn", 0, 4, "", None, ChoiceQuestion("Which?", ("a", "b", "c"), (0, 2))))
+        lesson = Lesson(Network(preset("tiny"), seed=0), X, [2, 7], stops, Source("generated", 0, (0, 1)), "fuzz")
+        save_lesson(seeds["dir"] / "seed.cnnlesson", lesson)
+        run = LessonRun(lesson, "Ada")
+        run.next()
+        run.answer("0.1")
+        run.next()
+        run.answer([0, 2])
+        seeds["lesson"] = (lesson, (seeds["dir"] / "seed.cnnlesson").read_bytes(),
+                           json.dumps(run.results.to_json()).encode())
+    return seeds["lesson"]
+
+
+def _follow(path):
+    """Open a lesson and answer every question it asks (a number, or the first choice)."""
+    from cnncore.lesson import LessonRun, load_lesson
+    run = LessonRun(load_lesson(path), "Ada")
+    while True:
+        if run.must_answer:
+            q = run.question
+            run.answer([0] if hasattr(q, "right") else 0 if q.is_choice else "0.5")
+        if not run.next():
+            return run.score()
+
+
+_HOSTILE = [None, True, False, -1, 0, 1, 2**31, 2**63, 10**30, 1e308, -0.0, "", "x" * 1000, "\ud800", "L0.z\n",
+            [], [0] * 9, [[[[]]]], {}, {"type": "choice"}, {"key": "probs", "index": [0, 0]}]
+
+
+def _mutate_json(data: bytes, rng) -> bytes:
+    """One value of a JSON text (any depth) replaced by a hostile one: the damage reaches the checks
+    behind the parser."""
+    obj = json.loads(data)
+    paths, todo = [], [((), obj)]
+    while todo:
+        where, v = todo.pop()
+        paths.append(where)
+        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+        todo += [(where + (key,), child) for key, child in items]
+    where = paths[int(rng.integers(1, len(paths)))] if len(paths) > 1 else ()
+    parent = obj
+    for key in where[:-1]:
+        parent = parent[key]
+    if where:
+        parent[where[-1]] = _HOSTILE[int(rng.integers(0, len(_HOSTILE)))]
+    return json.dumps(obj).encode()
+
+
+def _with_member(data: bytes, name: str, body: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members[name] = body
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, b in members.items():
+            z.writestr(n, b)
+    return out.getvalue()
+
+
+def _case_lesson(seeds, rng, path, capsys, k):
+    from cnncore.lesson import LessonFileError, load_results
+    lesson, data, results = _lesson_seed(seeds)
+    if k % 3 == 2:
+        path.write_bytes(_mutate_json(results, rng) if rng.random() < 0.5 else mutate(results, rng))
+        yield load_results, (path,), LessonFileError
+        yield load_results, (path, lesson), LessonFileError
+        return
+    r = rng.random()
+    if r < 0.35:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            text = z.read("lesson.json")
+        data = _with_member(data, "lesson.json", _mutate_json(text, rng))
+    path.write_bytes(mutate_member(data, rng) if 0.35 <= r < 0.75 else mutate(data, rng) if r >= 0.75 else data)
+    yield _follow, (path,), LessonFileError
+
+
+KINDS["lesson"] = _case_lesson
+
+
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_fuzzed_files_give_documented_errors_within_memory_and_time(seeds, kind, capsys, tmp_path):
     rng = np.random.default_rng([SEED, list(KINDS).index(kind)])
