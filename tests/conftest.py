@@ -6,10 +6,13 @@ test) and skips, saying why, when that folder is absent.
 """
 from __future__ import annotations
 
+import atexit
 import gzip
 import os
+import shutil
 import struct
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,6 +21,11 @@ REPO = Path(__file__).resolve().parents[1]
 _BUILT_HERE = any(p.suffix in (".so", ".pyd") for p in (REPO / "cnncore").glob("_kernels*"))
 if _BUILT_HERE and not os.environ.get("CNNLAB_TEST_INSTALLED") and str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+# No test reads or writes the user's own settings (a window saves them when it closes, and would
+# migrate an old settings file): a folder of the run's own, unless a test sets another.
+os.environ["CNNLAB_CONFIG_DIR"] = tempfile.mkdtemp(prefix="cnnlab-test-config-")
+atexit.register(shutil.rmtree, os.environ["CNNLAB_CONFIG_DIR"], ignore_errors=True)
 
 # GUI tests run offscreen (each GUI test file sets QT_QPA_PLATFORM=offscreen unless it is set).
 # CNNLAB_TEST_PLATFORM=xcb runs them on a real X server instead (CI does so once under Xvfb).

@@ -2,17 +2,21 @@
 
 Valid model, architecture, IDX, PNG and drawings files are made here, then mutated (bytes
 flipped, inserted, deleted, truncated; integers set to extreme values; members of an archive
-rewritten with correct checksums so the damage reaches the parsers). Each mutated file goes
-through the Python API and, for some, through ``cnnapp`` in-process, and must give:
+rewritten with correct checksums so the damage reaches the parsers). Settings files are made
+from a grammar (``tests/settings_texts.py``: old INI files with sections, ``%`` keys, quoted,
+continued and escaped values, lists, Qt's ``@`` types, deep nesting, huge numbers; JSON files
+with hostile values), some of them mutated too. Each file goes through the Python API and, for
+some, through ``cnnapp`` in-process, and must give:
 
 * from the API, a result or only the documented exception (``ModelFileError``,
   ``ArchitectureError``, ``IDXError``, ``PNGError``, ``DrawingsFileError``), and recover
-  mode of the drawings always recovers;
+  mode of the drawings always recovers; the settings never raise and hold plain values only
+  (an old INI file gives text only);
 * from the command line, exit 0, or exit 2 with exactly one line on stderr;
 * at most :data:`PEAK_MB` MB allocated (traced by ``tracemalloc``, NumPy's buffers
   included) and at most :data:`SECONDS` seconds for one input.
 
-The run is bounded by time: ``CNNLAB_FUZZ_SECONDS`` (default 5, shared by the five kinds
+The run is bounded by time: ``CNNLAB_FUZZ_SECONDS`` (default 5, shared by the kinds
 of file); ``CNNLAB_FUZZ_SEED`` picks another seed. ``pytest -s`` prints the counts.
 """
 from __future__ import annotations
@@ -21,6 +25,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import struct
 import time
 import tracemalloc
@@ -31,12 +36,15 @@ import numpy as np
 import pytest
 
 from cnnapp.cli import main
+from cnnapp.state.legacy_ini import read_ini
+from cnnapp.state.settings_store import SettingsStore, is_plain
 from cnncore.architecture import ArchitectureError, parse_architecture, preset, summarize
 from cnncore.datasets import IDXError, load_idx_pair, read_idx
 from cnncore.datasets.drawings import DrawingsDataset, DrawingsFileError
 from cnncore.datasets.png import PNGError, read_png
 from cnncore.modelio import ModelFileError, load_model, save_model
 from cnncore.network import Network
+from settings_texts import ini_text, json_text
 
 BUDGET = float(os.environ.get("CNNLAB_FUZZ_SECONDS", "5"))
 SEED = int(os.environ.get("CNNLAB_FUZZ_SEED", "14"))
@@ -225,8 +233,44 @@ def _case_drawings(seeds, rng, path, capsys, k):
         ds.recovered_from.unlink()
 
 
+def _ini_texts(data: bytes) -> dict:
+    """An old INI file's values: text (or lists of text) only, whatever the file holds."""
+    values, typed = read_ini(data)
+    for v in values.values():
+        if not (type(v) is str or type(v) is list and all(type(x) is str for x in v)):
+            raise AssertionError(f"the INI reader built {type(v).__name__}")
+    return values
+
+
+def _open_settings(folder, legacy) -> dict:
+    """The load path the app takes at start (folder, JSON file or migration, setting aside), and
+    a save: never raises, and holds plain values only."""
+    store = SettingsStore.open(folder, legacy)
+    if not is_plain(store.data):
+        raise AssertionError(f"the settings hold what is not a plain value: {str(store.data)[:200]}")
+    store.save()
+    store.take_message()
+    return store.data
+
+
+def _case_settings(seeds, rng, path, capsys, k):
+    folder = path.with_name(path.name + ".d")
+    folder.mkdir()
+    legacy = folder / "cnnlab.ini"
+    if k % 2 == 0:
+        data = ini_text(rng)
+        data = mutate(data, rng) if rng.random() < 0.3 else data
+        yield _ini_texts, (data,), ()
+        legacy.write_bytes(data)
+    else:
+        data = json_text(rng)
+        (folder / "settings.json").write_bytes(mutate(data, rng) if rng.random() < 0.3 else data)
+    yield _open_settings, (folder, legacy), ()
+    shutil.rmtree(folder)
+
+
 KINDS = {"model": _case_model, "architecture": _case_arch, "idx": _case_idx, "png": _case_png,
-         "drawings": _case_drawings}
+         "drawings": _case_drawings, "settings": _case_settings}
 
 
 # A lesson (cnncore.lesson): the .cnnlesson file, mutated in its members and bytes, and a student's
