@@ -29,10 +29,10 @@ for _var, _prefix in (("CNNLAB_CONFIG_DIR", "cnnlab-test-config-"), ("CNNLAB_DAT
     os.environ[_var] = tempfile.mkdtemp(prefix=_prefix)
     atexit.register(shutil.rmtree, os.environ[_var], ignore_errors=True)
 
-# GUI tests run offscreen (each GUI test file sets QT_QPA_PLATFORM=offscreen unless it is set).
-# CNNLAB_TEST_PLATFORM=xcb runs them on a real X server instead (CI does so once under Xvfb).
-if os.environ.get("CNNLAB_TEST_PLATFORM"):
-    os.environ["QT_QPA_PLATFORM"] = os.environ["CNNLAB_TEST_PLATFORM"]
+# GUI tests run offscreen, here for every test file (a file that builds a widget without saying so
+# aborted when run alone on a machine without a display). CNNLAB_TEST_PLATFORM=xcb runs them on a
+# real X server instead (CI does so once under Xvfb).
+os.environ["QT_QPA_PLATFORM"] = os.environ.get("CNNLAB_TEST_PLATFORM") or os.environ.get("QT_QPA_PLATFORM") or "offscreen"
 
 import cnncore  # noqa: E402,F401  (before NumPy: it sets the thread environment)
 import numpy as np  # noqa: E402
