@@ -13,7 +13,8 @@ SOURCE is one of the data sources of :mod:`cnncore.datasets.sources` (the app's 
     cnnapp export MODEL.npz --to torch --out DIR | --to onnx --out FILE.onnx
     cnnapp inspect MODEL.npz ((--images F --labels F | --data SOURCE) --index I | --png FILE) --out X.npz
 
-Bad arguments or files give one line on stderr and exit status 2. Qt is
+Bad arguments or files give one line on stderr and exit status 2, and so does an ``--out``
+that is one of the files the command reads (under any name), refused before any work. Qt is
 imported only when the GUI starts. All the arithmetic is in :mod:`cnncore`.
 """
 from __future__ import annotations
@@ -115,22 +116,19 @@ def _load_pair(images: str, labels: str):
         raise CliError(str(e)) from None
 
 
-def _check_out(path: str, flag: str = "--out") -> Path:
-    from cnncore import check_target
+def _output(args, flag: str = "--out"):
+    """The command's ``--out`` as a :class:`cnncore.Output` that knows the files the command
+    reads (``MODEL.npz``, ``--images``, ``--labels``, ``--png``, an ``--arch`` file), checked now,
+    before any work: not one of them (the same file by any name), not a folder, FIFO, device
+    or socket, in a folder that exists. The writer checks it again when it writes."""
+    from cnncore import Output, OutputRefused
 
-    p = Path(path)
-    if p.is_dir():
-        raise CliError(f"{flag} {path}: is a folder; give a file name")
+    inputs = [getattr(args, name, None) for name in ("model", "images", "labels", "png", "arch")]
+    out = Output(args.out, inputs)
     try:
-        check_target(p)
-    except OSError as e:
+        return out.check()
+    except OutputRefused as e:
         raise CliError(f"{flag} {e}") from None
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise CliError(f"{flag} {path}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise CliError(f"{flag} {path}: cannot write in {parent}")
-    return p
 
 
 def _load_model(path: str):
@@ -208,7 +206,7 @@ def _train(args) -> int:
     import cnncore
     from cnncore.modelio import save_model
 
-    out = _check_out(args.out)
+    out = _output(args)
     net, config = _network_and_config(args)
     if args.threads:
         cnncore.set_num_threads(args.threads)
@@ -388,7 +386,7 @@ def _cmd_eval(args) -> int:
 def _cmd_trace(args) -> int:
     from cnncore.trace import trace
 
-    out = _check_out(args.out)
+    out = _output(args)
     net = _load_model(args.model)
     X, y, _ = _data(args, "trace")
     if not 0 <= args.index < len(X):
@@ -431,18 +429,21 @@ def _cmd_predict(args) -> int:
 
 def _cmd_export(args) -> int:
     """``cnnapp export MODEL.npz --to torch --out DIR`` or ``--to onnx --out FILE.onnx``."""
-    from cnncore.export import NEXT_STEPS, ExportError, export_onnx, export_torch
+    from cnncore import Output, OutputRefused
+    from cnncore.export import MANIFEST_FILE, NEXT_STEPS, ExportError, export_onnx, export_torch
 
     net = _load_model(args.model)
     title = Path(args.model).name
     try:
-        if args.to == "torch":
-            model_path, weights_path = export_torch(net, args.out, title)
-            print(f"wrote {model_path} and {weights_path}")
+        if args.to == "torch":       # a folder: export_torch checks its three files before writing any
+            model_path, weights_path = export_torch(net, Output(args.out, [args.model]), title)
+            print(f"wrote {model_path}, {weights_path} and {model_path.with_name(MANIFEST_FILE)}")
         else:
-            print(f"wrote {export_onnx(net, _check_out(args.out), title)}")
+            print(f"wrote {export_onnx(net, _output(args), title)}")
     except ExportError as e:
         raise CliError(f"export: {e}") from None
+    except OutputRefused as e:
+        raise CliError(f"--out {e}") from None
     print("next, in Python:\n    " + NEXT_STEPS[args.to].replace("\n", "\n    "))
     return 0
 
@@ -483,7 +484,7 @@ def _cmd_inspect(args) -> int:
     from cnncore import atomic_savez
     from cnncore.inspect import Probe
 
-    out = _check_out(args.out)
+    out = _output(args)
     net = _load_model(args.model)
     x, label, where = _inspect_input(args, net)
     _answer(net, x[None, None], args.model)

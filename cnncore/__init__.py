@@ -11,9 +11,11 @@ Kernels (NCHW layout, filters ``(F, C, KH, KW)``, float32 or float64)::
 Prepared calls for a training step (a layer shape checked once): ``cnncore.plans``.
 The textbook identities the app draws: ``dilate``, ``flip_filters``.
 The slow twin of every kernel, written from the equations: ``cnncore.reference``.
-Writing a user's file atomically: ``atomic_write_bytes``, ``atomic_write_text``, ``atomic_savez``;
-``check_target`` refuses a path that is not a regular file to replace; ``read_regular`` reads
-a user's file only when it is a regular one.
+Writing a user's file, all through one writer (``cnncore._atomic``): ``atomic_write_bytes``,
+``atomic_write_text``, ``atomic_savez`` to a path or an ``Output`` (a path and the files the command
+reads, which it never replaces); ``OutputRefused`` (nothing written: not a regular file, an input…)
+and ``WriteFailed`` (a full disk: the old file intact); ``check_target`` refuses a path that is not
+a regular file to replace; ``read_regular`` reads a user's file only when it is a regular one.
 Which build of the kernels runs (picked at run time by the CPU's features): ``KERNEL_BUILD``.
 """
 import os as _os
@@ -64,7 +66,8 @@ from .kernels import (
     openmp_enabled,
     set_num_threads,
 )
-from ._atomic import atomic_savez, atomic_write_bytes, atomic_write_text, check_target
+from ._atomic import (Output, OutputRefused, WriteFailed, atomic_savez, atomic_write_bytes, atomic_write_text,
+                      check_target)
 from ._safeio import read_regular
 from ._dispatch import VARIANT as KERNEL_BUILD
 from .identities import dilate, flip_filters
@@ -79,5 +82,6 @@ __all__ = [
     "dilate", "flip_filters",
     "conv_output_size", "ShapeError",
     "atomic_write_bytes", "atomic_write_text", "atomic_savez", "check_target", "read_regular",
+    "Output", "OutputRefused", "WriteFailed",
     "KERNEL_BUILD",
 ]

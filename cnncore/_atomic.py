@@ -1,32 +1,135 @@
-"""Write a user's file atomically: a temporary file in the same folder, then ``os.replace``.
+"""The one writer of every file the app and the command line write.
 
-Either the old file stays as it was or the new one is complete; a crash, a
-full disk or an exception in the middle never leaves a half-written file.
+:func:`atomic_write` (and :func:`atomic_write_bytes`, :func:`atomic_write_text`,
+:func:`atomic_savez` on top of it) is the only function that writes a user's file:
+
+* Before writing anything it refuses a target that is a folder, FIFO, device or socket
+  (:class:`NotARegularFile`), that lies in a folder that does not exist, or that is one of
+  the files the command reads (:class:`SameAsInput`: the same file by another name, a hard
+  link or a symbolic link to it included). A command says what it reads by writing to an
+  :class:`Output` (a path with its ``inputs``); the check is made again just before the
+  rename, and a command calls :meth:`Output.check` first, to refuse before doing its work.
+* It writes a temporary file beside the target, ``.<name>.<pid>.<host>.<random>.tmp``,
+  fsyncs it and moves it over the target with ``os.replace``: the old file stays as it was
+  or the new one is complete, whatever happens in between.
+* A full disk (or another storage error) is :class:`WriteFailed`: one line naming the file
+  and saying that the old one is intact.
+* It sweeps the folder of temporary files that killed writers left: those of a process of
+  this machine that is gone at once (on POSIX systems, where ``os.kill(pid, 0)`` tells), others
+  (another machine's, a pid in use again, an older version's ``.<name>.XXXXXXXX.tmp``, any on
+  Windows) once untouched for :data:`STALE_SECONDS`.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import re
+import socket
 import stat
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, IO
+from typing import IO, Callable, Iterable
 
 # Read once: os.umask can only be read by setting it, which would race with
 # other threads creating files.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_savez", "check_target",
-           "NotARegularFile", "STALE_SECONDS"]
+__all__ = ["Output", "atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_savez", "check_target",
+           "OutputRefused", "NotARegularFile", "SameAsInput", "WriteFailed", "STALE_SECONDS"]
 
 #: A temporary file of ours untouched for this long belongs to a save that was killed.
 STALE_SECONDS = 600
 
+#: Which machine wrote a temporary file (its pid means something only there).
+_HOST = hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:6]
+_TEMP = re.compile(r"\..+\.(?P<pid>[0-9]{1,10})\.(?P<host>[0-9a-f]{6})\.[a-z0-9_]{8}\.tmp")
+#: Errors of the disk or the file system, said as "could not be written" (others pass unchanged).
+_STORAGE_ERRORS = {getattr(errno, name) for name in
+                   ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS", "EACCES", "EPERM", "ENAMETOOLONG")
+                   if hasattr(errno, name)}
 
-class NotARegularFile(OSError):
+
+class OutputRefused(OSError):
+    """The target may not be written (nothing was): the message says why, in one line."""
+
+
+class NotARegularFile(OutputRefused):
     """The target exists and is a device, FIFO, socket or folder: never replaced."""
+
+
+class SameAsInput(OutputRefused):
+    """The target is a file the command reads (the same file by whatever name)."""
+
+
+class WriteFailed(OSError):
+    """Writing failed (a full disk, a read-only file system…); the old file is as it was."""
+
+    def __init__(self, path, error: OSError, existed: bool):
+        keep = "the old file is intact" if existed else "nothing was written"
+        super().__init__(f"{path}: could not be written ({error.strerror or error}); {keep}")
+        self.errno = error.errno
+
+
+class Output(os.PathLike):
+    """Where a command writes one file, and the files it reads (``inputs``), which it never replaces.
+
+    Path-like: it goes wherever a path does (``save_model(out, net)``, ``Trace.save(out)``,
+    ``export_onnx(net, out)``) and the writer keeps its inputs. ``inputs`` that are ``None`` or
+    do not exist are ignored.
+    """
+
+    def __init__(self, path, inputs: Iterable = ()):
+        if isinstance(path, Output):
+            inputs = (*path.inputs, *inputs)
+        self.path = Path(os.fspath(path))
+        self.inputs = tuple(Path(os.fspath(p)) for p in inputs if p is not None)
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def __repr__(self) -> str:
+        return f"Output({str(self.path)!r}, inputs={[str(p) for p in self.inputs]!r})"
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent if str(self.path.parent) else Path(".")
+
+    def inside(self, name: str) -> "Output":
+        """The file ``name`` in this output (a folder), with the same inputs."""
+        return Output(self.path / name, self.inputs)
+
+    def check(self) -> "Output":
+        """Raise :class:`OutputRefused` (a subclass says which) unless the writer may put a file
+        here: not a folder, FIFO, device or socket; in a folder that exists and is writable; not
+        one of the inputs. Returns itself."""
+        check_target(self.path)
+        if not self.folder.is_dir():
+            raise OutputRefused(f"{self.path}: the folder {self.folder} does not exist")
+        if not os.access(self.folder, os.W_OK):
+            raise OutputRefused(f"{self.path}: cannot write in the folder {self.folder}")
+        for source in self.inputs:
+            if _same_file(self.path, source):
+                raise SameAsInput(f"{self.path} is the same file as the input {source}: give the output "
+                                  "another name (nothing was written)")
+        return self
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """``a`` and ``b`` name the same existing file (symbolic links followed, hard links, ``./x``
+    and ``x``, another case on a case-insensitive file system)."""
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except (OSError, ValueError):
+        return False
+    if sa.st_ino == 0 or sb.st_ino == 0:        # a file system without inode numbers
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+    return os.path.samestat(sa, sb)
 
 
 def check_target(path) -> None:
@@ -44,42 +147,69 @@ def check_target(path) -> None:
         raise NotARegularFile(f"{path}: exists and is {kind}; only a regular file is ever replaced")
 
 
-def _remove_stale_temps(folder: Path, name: str) -> None:
-    """Delete our own temporary files for ``name`` (``.<name>.XXXXXXXX.tmp``, as mkstemp names
-    them) left by a save that was killed, once untouched for :data:`STALE_SECONDS`."""
-    pattern = re.compile(re.escape(f".{name}.") + r"[a-z0-9_]{8}\.tmp")
+# ----------------------------------------------------------------------------- temporary files
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine may still be running (True when it cannot be told)."""
+    if os.name != "posix" or pid <= 0:
+        return True         # Windows' os.kill would end the process: leave it to the age rule
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True          # someone else's process (EPERM), or no such pid number
+    return True
+
+
+def _temp_name_prefix(name: str) -> str:
+    return f".{name[:120]}.{os.getpid()}.{_HOST}."
+
+
+def _sweep(folder: Path, name: str) -> None:
+    """Delete temporary files of ours in ``folder`` left by writers that were killed: at once when
+    the process that wrote it (on this machine) is gone, else once untouched for
+    :data:`STALE_SECONDS`; an older version's ``.<name>.XXXXXXXX.tmp`` of this ``name`` by age."""
+    older = re.compile(re.escape(f".{name}.") + r"[a-z0-9_]{8}\.tmp")
     now = time.time()
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return
     for entry in entries:
-        if not pattern.fullmatch(entry.name):
+        ours = _TEMP.fullmatch(entry.name)
+        if not ours and not older.fullmatch(entry.name):
             continue
+        gone = bool(ours) and ours["host"] == _HOST and int(ours["pid"]) != os.getpid() and not _alive(int(ours["pid"]))
         try:
             info = entry.stat(follow_symlinks=False)
-            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > STALE_SECONDS:
+            if stat.S_ISREG(info.st_mode) and (gone or now - info.st_mtime > STALE_SECONDS):
                 os.unlink(entry.path)
         except OSError:
             pass
 
 
+# ----------------------------------------------------------------------------- the writer
+
 def atomic_write(path, write_fn: Callable[[IO], None], mode: str = "wb", encoding: str | None = None) -> Path:
     """Call ``write_fn(f)`` on a temporary file beside ``path``, then move it into place.
 
+    ``path`` is a path or an :class:`Output` (whose inputs are then never replaced).
     ``mode`` is ``"wb"`` (default) or ``"w"`` (then ``encoding`` defaults to UTF-8).
-    If ``write_fn`` raises, the temporary file is removed and ``path`` is untouched.
-    Raises :class:`NotARegularFile` (before writing anything) when ``path`` is a device,
-    FIFO, socket or folder. Temporary files of earlier saves of ``path`` that were killed
-    half-way are removed once stale. Returns ``path`` as a :class:`pathlib.Path`.
+    Raises :class:`OutputRefused` before writing anything (see :meth:`Output.check`), and
+    :class:`WriteFailed` when the disk is full or refuses the file; if ``write_fn`` raises,
+    its exception passes. In every case the temporary file is removed and ``path`` is as
+    it was. Returns ``path`` as a :class:`pathlib.Path`.
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', not {mode!r}")
-    path = Path(path)
-    check_target(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    _remove_stale_temps(folder, path.name)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    out = Output(path).check()
+    _sweep(out.folder, out.path.name)
+    existed = out.path.exists()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=_temp_name_prefix(out.path.name), suffix=".tmp", dir=out.folder)
+    except OSError as e:
+        raise WriteFailed(out.path, e, existed) from e
     try:
         kwargs = {"encoding": encoding or "utf-8", "newline": ""} if mode == "w" else {}
         with os.fdopen(fd, mode, **kwargs) as f:
@@ -91,29 +221,32 @@ def atomic_write(path, write_fn: Callable[[IO], None], mode: str = "wb", encodin
             os.chmod(tmp, 0o666 & ~_UMASK)
         except OSError:
             pass
-        check_target(path)          # again: something may have appeared there meanwhile
-        os.replace(tmp, path)
-    except BaseException:
+        out.check()          # again: something may have appeared there meanwhile
+        os.replace(tmp, out.path)
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and not isinstance(e, OutputRefused) and e.errno in _STORAGE_ERRORS:
+            raise WriteFailed(out.path, e, existed) from e
         raise
-    return path
+    return out.path
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically."""
+    """Write ``data`` to ``path`` (a path or an :class:`Output`) atomically."""
     return atomic_write(path, lambda f: f.write(data))
 
 
 def atomic_write_text(path, text: str, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to ``path`` atomically."""
+    """Write ``text`` to ``path`` (a path or an :class:`Output`) atomically."""
     return atomic_write(path, lambda f: f.write(text), mode="w", encoding=encoding)
 
 
 def atomic_savez(path, arrays: dict, compressed: bool = False) -> Path:
-    """``np.savez`` (or ``savez_compressed``) of ``arrays`` to ``path``, atomically.
+    """``np.savez`` (or ``savez_compressed``) of ``arrays`` to ``path`` (a path or an
+    :class:`Output`), atomically.
 
     The name is used exactly as given (NumPy would add ``.npz`` to a bare name).
     """

@@ -1,8 +1,11 @@
 """Carry a trained network on: PyTorch source code with its weights, or an ONNX graph.
 
 * :func:`export_torch` writes ``model.py`` (readable code a learner can edit: an ``nn.Sequential``
-  built layer by layer, each layer's output shape in a comment, ``load_model()``) and
-  ``weights.npz`` beside it, plain arrays that NumPy reads without pickle.
+  built layer by layer, each layer's output shape in a comment, ``load_model()``),
+  ``weights.npz`` beside it, plain arrays that NumPy reads without pickle, and last the manifest
+  ``export.json`` that lets ``load_model()`` refuse the files of two different exports.
+  The model's title, data set and class names are data: they go into ``model.py`` only as the
+  ``repr()`` of constants, and the code is parsed back before it is written.
 * :func:`export_onnx` builds the ONNX graph with the ``onnx`` package alone (no PyTorch): input
   ``input`` of shape ``(N, C, H, W)`` with a dynamic batch axis ``N``, output ``logits``, opset
   :data:`ONNX_OPSET`; the class names are in its metadata (``classes``, JSON text).
@@ -14,18 +17,22 @@ The weights are written as float32, whatever the network's float type.
 """
 from __future__ import annotations
 
+import ast
+import hashlib
 import json
+import string
 from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_savez, atomic_write_bytes, atomic_write_text
+from ._atomic import Output, atomic_savez, atomic_write_bytes, atomic_write_text
 from .layers import layer_class
 from .network import Network
 from .tracekeys import layer_key
 
 __all__ = ["export_torch", "export_onnx", "torch_source", "onnx_model", "OnnxGraph", "ExportError",
-           "ONNX_OPSET", "EXPORT_EXTRA", "MODEL_FILE", "WEIGHTS_FILE", "NEXT_STEPS"]
+           "ONNX_OPSET", "EXPORT_EXTRA", "MODEL_FILE", "WEIGHTS_FILE", "MANIFEST_FILE", "MANIFEST_FORMAT",
+           "NEXT_STEPS"]
 
 #: The ONNX operator set the graph uses (every operator here is in it unchanged since opset 11–13).
 ONNX_OPSET = 17
@@ -36,6 +43,9 @@ EXPORT_EXTRA = "export"
 MODEL_FILE = "model.py"
 DEFAULT_TITLE = "A convolutional network"
 WEIGHTS_FILE = "weights.npz"
+#: Written last beside them: the format, the SHA-256 of both files, the input shape and the classes.
+MANIFEST_FILE = "export.json"
+MANIFEST_FORMAT = "cnnlab-torch-export-1"
 
 #: What to do with each export next: two lines of Python.
 NEXT_STEPS = {
@@ -53,17 +63,18 @@ class ExportError(ValueError):
 # ----------------------------------------------------------------------------- shared words
 
 def _input_words(net: Network) -> str:
-    C, H, W = net.input_shape
+    C, H, W = (int(s) for s in net.input_shape)
     return (f"a float32 tensor of shape (N, {C}, {H}, {W}): N grey images of {H}×{W} pixels with\n"
             "values in [0, 1], scaled exactly as CNN Lab does: each 0–255 grey level divided by 255,\n"
             "light strokes (near 1) on a dark background (0); a drawing is first fitted into a 20×20\n"
             f"box and centred by its centre of mass in the {H}×{W} field, as MNIST's digits are.")
 
 
-def _output_words(net: Network) -> str:
-    learnt = f" of {net.dataset}" if net.dataset else ""
-    return (f"the logits, a float32 tensor of shape (N, {net.num_classes}): one score per class{learnt}, "
-            "in the order of CLASSES.\nSoftmax over the last axis gives the probabilities.")
+def _output_words(net: Network, order: str) -> str:
+    """What the output is; the class names are named by where they are (``order``), never written
+    here: this text goes into a docstring."""
+    return (f"the logits, a float32 tensor of shape (N, {int(net.num_classes)}): one score per class, "
+            f"in the order of {order}.\nSoftmax over the last axis gives the probabilities.")
 
 
 def _layers(net: Network):
@@ -78,55 +89,108 @@ def _shape(shape) -> str:
 
 # ----------------------------------------------------------------------------- PyTorch
 
-_TORCH_TEMPLATE = '''"""{title}: {layers} layers, {params:,} parameters, exported from CNN Lab.
+# Data (the title, the data set, the class names, a digest) goes in only as ``repr()`` of a
+# top-level constant ($title, $dataset, $classes, $weight_map, $sha); the rest is our own text and
+# integers. torch_source() checks the result with ``ast`` before anything is written.
+_TORCH_TEMPLATE = string.Template('''\
+"""A convolutional network exported from CNN Lab: $layers layers, $params parameters.
 
-Input:  {input}
-Output: {output}
+TITLE names the model it came from, DATASET what it learnt, CLASSES its outputs.
+
+Input:  $input
+Output: $output
 
     from model import load_model
-    model = load_model()          # the weights come from {weights} beside this file
-    logits = model(images)        # images as described above; returns (N, {classes})
+    model = load_model()          # the weights come from $weights beside this file
+    logits = model(images)        # images as described above; returns (N, $classes_count)
+
+Edit it as you like. load_model() first checks that $weights is the file exported with this
+model.py (and the one $manifest, written last, records), so that an export interrupted
+half-way is never run as half the old model and half the new.
 """
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-#: The name of each output, in order{dataset}.
-CLASSES = {classes_tuple}
+#: The model this was exported from, and the data set its classes come from.
+TITLE = $title
+DATASET = $dataset
+#: The name of each output, in order.
+CLASSES = $classes
 
-{helpers}
+$helpers
 def build() -> nn.Sequential:
     """The layers, with new random weights (load_model() puts the trained ones in)."""
     return nn.Sequential(
-{modules}
+$modules
     )
 
 
-#: Which module of build() takes which weights of {weights} ("{first}.W" and "{first}.b" go to module {first_index}).
-WEIGHTS = {weight_map}
+#: Which module of build() takes which weights of $weights ("$first.W" and "$first.b" go to module $first_index).
+WEIGHTS = $weight_map
+#: The SHA-256 of the $weights exported with this file.
+WEIGHTS_SHA256 = $sha
 
 
-def load_model(path=None) -> nn.Sequential:
+class ExportMismatch(RuntimeError):
+    """The weights are not the ones exported with this model.py."""
+
+
+def load_model(path=None, check=True) -> nn.Sequential:
     """The network with its trained weights, in eval mode.
 
-    path: the weights file (default: {weights} beside this file); plain arrays, read without pickle.
+    path: the weights file (default: $weights beside this file); plain arrays, read without pickle.
+    check: first make sure they are the weights exported with this file (check_export);
+    check=False loads them anyway, e.g. after you replaced $weights on purpose.
     """
+    path = Path(__file__).with_name("$weights") if path is None else Path(path)
+    if check:
+        check_export(path)
     model = build()
-    path = Path(__file__).with_name("{weights}") if path is None else Path(path)
     with np.load(path, allow_pickle=False) as weights, torch.no_grad():
         for index, key in WEIGHTS.items():
-            model[index].weight.copy_(torch.from_numpy(weights[key + ".W"]))
-            model[index].bias.copy_(torch.from_numpy(weights[key + ".b"]))
+            for name, part in (("weight", key + ".W"), ("bias", key + ".b")):
+                param, array = getattr(model[index], name), weights[part]
+                if tuple(param.shape) != array.shape:
+                    raise ValueError(f"{part} in {path.name} has shape {array.shape}, but module "
+                                     f"[{index}] of build() needs {tuple(param.shape)}")
+                param.copy_(torch.from_numpy(array))
     return model.eval()
+
+
+def check_export(path) -> None:
+    """Raise ExportMismatch unless the weights file at path is the one exported with this
+    model.py, and the one $manifest beside it records (when there is one)."""
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    recorded = [WEIGHTS_SHA256]
+    manifest = Path(__file__).with_name("$manifest")
+    if manifest.exists():
+        try:
+            recorded.append(json.loads(manifest.read_text(encoding="utf-8"))["files"]["$weights"])
+        except (OSError, ValueError, KeyError, TypeError):
+            recorded.append(None)
+    if any(r != digest for r in recorded):
+        raise ExportMismatch(f"{Path(path).parent}: this export was interrupted or edited: model.py and "
+                             "$weights are from different exports; export again (or load_model(check=False) "
+                             "to load these weights anyway)")
 
 
 if __name__ == "__main__":
     model = load_model()
     print(model)
-    print("logits of a blank image:", model(torch.zeros(1, {input_shape})))
-'''
+    print("logits of a blank image:", model(torch.zeros(1, $input_shape)))
+''')
+#: What model.py may hold at its top level besides its docstring, functions and classes.
+_TORCH_IMPORTS = {"hashlib", "json", "pathlib", "numpy", "torch"}
+
+
+def _comment(text: str) -> str:
+    """``text`` fit for a ``#`` comment: nothing that could end the line."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _torch_body(net: Network) -> tuple[list[str], list[str], dict]:
@@ -134,7 +198,7 @@ def _torch_body(net: Network) -> tuple[list[str], list[str], dict]:
     which layer's weights."""
     lines, helpers, weights, index = [], [], {}, 0
     for layer, cls, spec in _layers(net):
-        lines.append(f"        # L{layer.index} {cls.describe(spec)}: output {_shape(layer.out_shape)}")
+        lines.append(_comment(f"        # L{layer.index} {cls.describe(spec)}: output {_shape(layer.out_shape)}"))
         if cls.torch_helper and cls.torch_helper not in helpers:
             helpers.append(cls.torch_helper)
         for k, module in enumerate(cls.torch_modules(spec, layer.in_shape)):
@@ -145,43 +209,112 @@ def _torch_body(net: Network) -> tuple[list[str], list[str], dict]:
     return lines, helpers, weights
 
 
-def torch_source(net: Network, title: str = DEFAULT_TITLE) -> str:
-    """The text of ``model.py`` for ``net`` (see the module doc)."""
+def torch_source(net: Network, title: str = DEFAULT_TITLE, weights_sha256: str = "") -> str:
+    """The text of ``model.py`` for ``net`` (see the module doc); ``weights_sha256`` is the digest
+    of the ``weights.npz`` it goes with, which its ``load_model()`` checks.
+
+    ``title``, the data set and the class names are data: they go in as ``repr()`` of constants
+    (``TITLE``, ``DATASET``, ``CLASSES``), never into a docstring or a comment, and the text is
+    parsed back before it is returned (:class:`ExportError` if it is not the expected module)."""
     lines, helpers, weights = _torch_body(net)
     first_index, first = next(iter(weights.items())) if weights else (0, "L0")
-    return _TORCH_TEMPLATE.format(
-        title=title, layers=len(net.layers), params=net.num_params(), input=_indent(_input_words(net)),
-        output=_indent(_output_words(net)), weights=WEIGHTS_FILE, classes=net.num_classes,
-        dataset=f" ({net.dataset})" if net.dataset else "", classes_tuple=repr(tuple(net.classes)),
-        helpers="".join(h + "\n\n" for h in helpers), modules="\n".join(lines),
-        weight_map="{" + ", ".join(f'{i}: "{k}"' for i, k in weights.items()) + "}",
-        first=first, first_index=first_index, input_shape=", ".join(str(s) for s in net.input_shape))
+    constants = {"TITLE": str(title), "DATASET": str(net.dataset), "CLASSES": tuple(str(c) for c in net.classes),
+                 "WEIGHTS": weights, "WEIGHTS_SHA256": str(weights_sha256)}
+    text = _TORCH_TEMPLATE.substitute(
+        layers=len(net.layers), params=f"{net.num_params():,}", input=_indent(_input_words(net)),
+        output=_indent(_output_words(net, "CLASSES")), weights=WEIGHTS_FILE, manifest=MANIFEST_FILE,
+        classes_count=int(net.num_classes), title=repr(constants["TITLE"]), dataset=repr(constants["DATASET"]),
+        classes=repr(constants["CLASSES"]), helpers="".join(h + "\n\n" for h in helpers),
+        modules="\n".join(lines), weight_map=repr(weights), sha=repr(constants["WEIGHTS_SHA256"]),
+        first=first, first_index=first_index, input_shape=", ".join(str(int(s)) for s in net.input_shape))
+    _check_module(text, constants)
+    return text
+
+
+def _check_module(text: str, constants: dict) -> None:
+    """Raise :class:`ExportError` unless ``text`` parses to the module torch_source() means: a
+    docstring, imports of :data:`_TORCH_IMPORTS`, the ``constants`` as literals with exactly
+    these values, functions and classes without decorators or computed defaults, and the
+    ``__main__`` guard; nothing else runs at import."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as e:
+        raise ExportError(f"the generated model.py does not parse ({e.msg}): nothing was written") from None
+    doc, *body = tree.body
+    ok = isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)
+    found = {}
+    for node in body:
+        if isinstance(node, ast.Import):
+            ok &= all(a.name.split(".")[0] in _TORCH_IMPORTS for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            ok &= (node.module or "").split(".")[0] in _TORCH_IMPORTS
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                found[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                ok = False
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            defaults = node.args.defaults + node.args.kw_defaults if isinstance(node, ast.FunctionDef) else []
+            ok &= not node.decorator_list and all(isinstance(d, ast.Constant) for d in defaults if d is not None)
+        else:
+            ok &= ast.unparse(node).startswith("if __name__ == '__main__':\n")
+    if not ok or found != constants:
+        raise ExportError("the generated model.py is not the expected code (a fault in CNN Lab): nothing was written")
 
 
 def _indent(text: str) -> str:
     return text.replace("\n", "\n        ")
 
 
-def _folder(out) -> Path:
-    folder = Path(out)
+def _folder(out: Output) -> Path:
+    """The export's folder (made if its parent exists); :class:`ExportError` if it cannot be."""
+    folder = out.path
     if folder.exists() and not folder.is_dir():
-        raise ExportError(f"{out}: is a file; give a folder for model.py and {WEIGHTS_FILE}")
+        raise ExportError(f"{folder}: is a file; give a folder for {MODEL_FILE} and {WEIGHTS_FILE}")
     if not folder.parent.is_dir():
-        raise ExportError(f"{out}: the folder {folder.parent} does not exist")
+        raise ExportError(f"{folder}: the folder {folder.parent} does not exist")
     try:
         folder.mkdir(exist_ok=True)
     except OSError as e:
-        raise ExportError(f"{out}: cannot make the folder ({e.strerror or e})") from None
+        raise ExportError(f"{folder}: cannot make the folder ({e.strerror or e})") from None
     return folder
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def export_torch(net: Network, out, title: str = DEFAULT_TITLE) -> tuple[Path, Path]:
-    """Write ``out/model.py`` and ``out/weights.npz`` (the folder is made if its parent exists);
-    returns both paths. Each file is written atomically. PyTorch is not needed to write them."""
-    folder = _folder(out)
-    weights = {k: np.asarray(v, dtype=np.float32) for k, v in net.params().items()}
-    weights_path = atomic_savez(folder / WEIGHTS_FILE, weights)
-    model_path = atomic_write_text(folder / MODEL_FILE, torch_source(net, title))
+    """Write ``out/weights.npz``, ``out/model.py`` and, last, ``out/export.json``; returns the
+    paths of ``model.py`` and ``weights.npz``. PyTorch is not needed to write them.
+
+    ``out`` is a folder (made if its parent exists; ``.`` will do), as a path or an
+    :class:`~cnncore.Output` whose inputs none of the three files may be. Every target is
+    checked before any is written (:class:`~cnncore.OutputRefused`: a FIFO, a folder, an
+    input). Each file is written atomically, but not the three at once: the manifest
+    ``export.json`` (:data:`MANIFEST_FORMAT`, the SHA-256 of both files, the input shape, the
+    classes) is written last, and ``model.py`` holds the digest of its ``weights.npz``, so
+    its ``load_model()`` refuses a pair from two exports (one interrupted), in one line.
+    """
+    out = Output(out)
+    targets = {name: out.inside(name) for name in (WEIGHTS_FILE, MODEL_FILE, MANIFEST_FILE)}
+    if out.path.is_dir():
+        for target in targets.values():
+            target.check()
+    _folder(out)
+    arrays = {k: np.asarray(v, dtype=np.float32) for k, v in net.params().items()}
+    weights_path = atomic_savez(targets[WEIGHTS_FILE], arrays)
+    digest = _sha256(weights_path)
+    source = torch_source(net, title, digest).encode("utf-8")
+    model_path = atomic_write_bytes(targets[MODEL_FILE], source)
+    manifest = {"format": MANIFEST_FORMAT,
+                "files": {WEIGHTS_FILE: digest, MODEL_FILE: hashlib.sha256(source).hexdigest()},
+                "input_shape": [int(s) for s in net.input_shape], "classes": list(net.classes)}
+    atomic_write_text(targets[MANIFEST_FILE], json.dumps(manifest, indent=1, ensure_ascii=True) + "\n")
     return model_path, weights_path
 
 
@@ -236,6 +369,11 @@ def _float_tensor(onnx, name: str, shape: tuple):
     return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, ["N", *shape])
 
 
+def _utf8(text: str) -> str:
+    """``text`` with any lone surrogate (an undecodable byte of a file name) as a backslash escape."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def onnx_model(net: Network, title: str = DEFAULT_TITLE):
     """``net`` as an ``onnx.ModelProto`` (checked with ``onnx.checker``)."""
     onnx = _onnx()
@@ -248,21 +386,25 @@ def onnx_model(net: Network, title: str = DEFAULT_TITLE):
         graph.nodes[-1].doc_string = f"L{layer.index} {cls.describe(spec)}: output {_shape(layer.out_shape)}"
         shapes.append(_float_tensor(onnx, x, layer.out_shape))
     graph.nodes.append(onnx.helper.make_node("Identity", [x], ["logits"], name="logits"))
+    words = f"Input: {_input_words(net)}\nOutput: {_output_words(net, 'the classes in its metadata')}"
     g = onnx.helper.make_graph(graph.nodes, "cnnlab", [_float_tensor(onnx, "input", net.input_shape)],
                                [_float_tensor(onnx, "logits", (net.num_classes,))], graph.constants,
-                               doc_string=f"Input: {_input_words(net)}\nOutput: {_output_words(net)}",
+                               doc_string=words,
                                value_info=shapes)
     model = onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", ONNX_OPSET)],
                                    ir_version=_ONNX_IR_VERSION, producer_name="cnnlab",
-                                   doc_string=title)
-    onnx.helper.set_model_props(model, {"classes": json.dumps(list(net.classes), ensure_ascii=False),
-                                        "dataset": net.dataset})
+                                   doc_string=_utf8(title))
+    # Data, as data: protobuf strings, which nothing evaluates (UTF-8: a file name's undecodable
+    # bytes are written as backslash escapes).
+    onnx.helper.set_model_props(model, {"classes": _utf8(json.dumps(list(net.classes), ensure_ascii=False)),
+                                        "dataset": _utf8(net.dataset)})
     onnx.checker.check_model(model)
     return model
 
 
 def export_onnx(net: Network, path, title: str = DEFAULT_TITLE) -> Path:
-    """Write ``net`` as an ONNX file at ``path`` (atomically); needs the ``onnx`` package
-    (:class:`ExportError` naming the extra to install when it is missing)."""
+    """Write ``net`` as an ONNX file at ``path`` (a path or an :class:`~cnncore.Output`,
+    atomically); needs the ``onnx`` package (:class:`ExportError` naming the extra to install
+    when it is missing). The title, data set and class names are metadata strings."""
     model = onnx_model(net, title)
     return atomic_write_bytes(path, model.SerializeToString())

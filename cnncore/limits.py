@@ -111,3 +111,33 @@ def size_text(nbytes: float) -> str:
             value = nbytes / size
             return f"{value:,.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
     return f"{int(nbytes)} bytes"
+
+
+# ----------------------------------------------------------------------------- lessons (cnncore.lesson)
+# A lesson file (.cnnlesson) and a student's results file come from someone else: these bound
+# what they may declare, checked from the zip's and the arrays' headers before anything is read.
+__all__ += ["MAX_LESSON_STOPS", "MAX_LESSON_PICTURES", "MAX_LESSON_PICTURE_BYTES", "MAX_LESSON_TEXT",
+            "MAX_NOTE_CHARS", "MAX_TITLE_CHARS", "MAX_QUESTION_CHARS", "MAX_CHOICES", "MAX_CHOICE_CHARS",
+            "MAX_STUDENT_CHARS", "MAX_RESULTS_BYTES"]
+
+#: Stops of one lesson: one stop per step of a 256-layer network's trace is 769; a class hour
+#: holds a few dozen.
+MAX_LESSON_STOPS = 1_000
+#: Pictures one lesson carries, and their bytes together (64 colour pictures of 3×224×224 are
+#: 9.6 MB; a digit is 784 bytes).
+MAX_LESSON_PICTURES = 256
+MAX_LESSON_PICTURE_BYTES = 64 << 20
+#: Bytes of a lesson's text (``lesson.json``: the stops, notes and questions). A lesson of 100
+#: stops with a page of notes each is about 300 kB.
+MAX_LESSON_TEXT = 16 << 20
+#: Characters of one teacher's note (Markdown): about ten pages.
+MAX_NOTE_CHARS = 30_000
+#: Characters of a lesson's title, of a question's text, of one of its choices; choices of a question.
+MAX_TITLE_CHARS = 200
+MAX_QUESTION_CHARS = 2_000
+MAX_CHOICE_CHARS = 500
+MAX_CHOICES = 12
+#: Characters of a student's name, and bytes of a results file (a full lesson's answers are a
+#: few hundred kB).
+MAX_STUDENT_CHARS = 100
+MAX_RESULTS_BYTES = 4 << 20

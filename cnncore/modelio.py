@@ -30,7 +30,7 @@ from .architecture import DIGIT_CLASSES, ArchitectureError, to_json
 from .network import Network
 from .optim import check_state
 
-__all__ = ["save_model", "load_model", "ModelFileError", "FORMAT"]
+__all__ = ["save_model", "model_arrays", "load_model", "model_from_members", "ModelFileError", "FORMAT"]
 
 FORMAT = "cnnlab-model-1"
 _PARAM_KEY = re.compile(r"L\d+\.[Wb]")   # whole name: "$" would let "L0.W\n" through
@@ -41,12 +41,19 @@ class ModelFileError(ValueError):
 
 
 def save_model(path, net: Network, history=None, optimizer=None) -> None:
-    """Write ``net`` (architecture and weights) to ``path`` atomically.
+    """Write ``net`` (architecture and weights) to ``path`` atomically, with the one writer:
+    ``path`` may be a :class:`cnncore.Output` naming the files it must not replace. The arrays
+    are :func:`model_arrays`; the name is used as given (no ``.npz`` is appended)."""
+    atomic_savez(path, model_arrays(net, history, optimizer))
+
+
+def model_arrays(net: Network, history=None, optimizer=None) -> dict[str, np.ndarray]:
+    """The arrays of ``net``'s model file (the keys above): what :func:`save_model` writes, and what a
+    lesson (:mod:`cnncore.lesson`) embeds.
 
     ``history`` defaults to ``net.history`` (a list of JSON-able dicts).
     ``optimizer`` (an :class:`cnncore.optim.Optimizer`) adds its state as ``opt.*``; without
     one, the state the network keeps from its last training run (``net.optimizer_state``) is written.
-    The name is used as given (no ``.npz`` is appended).
     """
     history = net.history if history is None else history
     try:
@@ -65,7 +72,7 @@ def save_model(path, net: Network, history=None, optimizer=None) -> None:
         state = {"name": np.array(optimizer.name), **optimizer.state_dict()}
     for k, v in (state or {}).items():
         arrays["opt." + k] = np.asarray(v)
-    atomic_savez(path, arrays)
+    return arrays
 
 
 _MEMBER_LIMIT = 4 * MAX_LAYERS + 16               # L*.W/b, opt.m/v.*, and the few text entries
@@ -247,12 +254,22 @@ def load_model(path) -> Network:
         except UnreadableFile as e:
             raise ModelFileError(f"{path}: not a readable model file: it {e}") from None
         with zf:
-            try:
-                return _load(path, zf, members)
-            except UnreadableFile as e:
-                raise ModelFileError(f"{path}: not a readable model file: its {e}") from None
-            except MemoryError:
-                raise ModelFileError(f"{path}: not enough memory to read this model") from None
+            return model_from_members(path, zf, members)
+
+
+def model_from_members(path, zf, members: dict) -> Network:
+    """The model held by ``members`` (``name -> MemberInfo`` of :func:`cnncore._safeio.npz_members`,
+    named as in a model file, here or inside another archive such as a lesson's ``model/`` folder),
+    with every check of :func:`load_model`; ``path`` names it in the :class:`ModelFileError`."""
+    if len(members) > _MEMBER_LIMIT or sum(m.nbytes for m in members.values()) > _BYTES_LIMIT:
+        raise ModelFileError(f"{path}: holds {len(members)} arrays of {sum(m.nbytes for m in members.values()):,} "
+                             f"bytes, more than a model of at most {MAX_PARAMS:,} parameters can")
+    try:
+        return _load(path, zf, members)
+    except UnreadableFile as e:
+        raise ModelFileError(f"{path}: not a readable model file: its {e}") from None
+    except MemoryError:
+        raise ModelFileError(f"{path}: not enough memory to read this model") from None
 
 
 def _load(path, zf, members) -> Network:

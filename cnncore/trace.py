@@ -136,6 +136,26 @@ def expected_keys(spec) -> list[str]:
     return keys
 
 
+def expected_shapes(spec) -> dict:
+    """``key -> shape`` of every array a trace of this (parsed) architecture holds, from the
+    architecture alone (no pass is run): parameters and their gradients as the network allocates
+    them, every other recorded part shaped like ``y``; the optimizer's state is not included."""
+    shapes = {"input": (1, *spec["input"]), "label": (1,), "loss": (), "loss_next": ()}
+    for layer in Network(spec, seed=0).layers:
+        key = lambda part, i=layer.index: layer_key(i, part)   # noqa: E731
+        shapes.update({key("x"): (1, *layer.in_shape), key("y"): (1, *layer.out_shape),
+                       key("dy"): (1, *layer.out_shape)})
+        if layer.index > 0:
+            shapes[key("dx")] = (1, *layer.in_shape)
+        for part in layer.records:
+            param = getattr(layer, part.removeprefix("d"), None) if part in ("W", "b", "dW", "db") else None
+            shapes[key(part)] = param.shape if param is not None else (1, *layer.out_shape)
+        if layer.has_params:
+            shapes.update({key("W_next"): layer.W.shape, key("b_next"): layer.b.shape})
+        shapes["probs"] = (1, *layer.out_shape)
+    return shapes
+
+
 class Trace:
     """The arrays and steps of one recorded pass. Build with :func:`trace` or :meth:`Trace.load`."""
 

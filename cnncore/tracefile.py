@@ -23,7 +23,7 @@ from .architecture import describe_layer, parse_architecture
 from .layers import layer_class
 from .limits import MAX_ARCH_TEXT, MAX_LAYERS, MAX_OPTIMIZER_TEXT
 from .network import Network
-from .trace import TraceFileError, expected_keys, trace
+from .trace import TraceFileError, expected_keys, expected_shapes, trace
 from .tracekeys import layer_key, split_key
 from .update import HYPER, read_settings, state_parts
 
@@ -101,24 +101,13 @@ def _text(zf, members, key: str, limit: int) -> str:
 
 
 def _expected(spec: dict) -> dict:
-    """``key -> (shape, kinds)`` of every array a trace of this (parsed) architecture holds:
-    ``kinds`` ``"f"`` for numbers (float32 or float64) and ``"i"`` for labels and positions."""
-    want = {"input": (1, *spec["input"]), "label": (1,), "loss": (), "loss_next": ()}
-    for layer in Network(spec, seed=0).layers:         # the limits of a network apply here too
-        key = lambda part, i=layer.index: layer_key(i, part)   # noqa: E731
-        want.update({key("x"): (1, *layer.in_shape), key("y"): (1, *layer.out_shape),
-                     key("dy"): (1, *layer.out_shape)})
-        if layer.index > 0:
-            want[key("dx")] = (1, *layer.in_shape)
-        for part in layer.records:
-            param = getattr(layer, part.removeprefix("d"), None) if part in ("W", "b", "dW", "db") else None
-            want[key(part)] = param.shape if param is not None else (1, *layer.out_shape)
-        if layer.has_params:
-            want.update({key("W_next"): layer.W.shape, key("b_next"): layer.b.shape})
-        want["probs"] = (1, *layer.out_shape)
+    """``key -> (shape, kinds)`` of every array a trace of this (parsed) architecture holds
+    (:func:`cnncore.trace.expected_shapes`): ``kinds`` ``"f"`` for numbers (float32 or float64) and
+    ``"i"`` for labels and positions."""
     positions = {layer_key(i, p) for i, layer in enumerate(spec["layers"])
                  for p in layer_class(layer["type"]).positions}
-    return {k: (shape, "i" if k == "label" or k in positions else "f") for k, shape in want.items()}
+    return {k: (shape, "i" if k == "label" or k in positions else "f")
+            for k, shape in expected_shapes(spec).items()}
 
 
 def _state_shapes(spec: dict, settings: dict, want: dict) -> dict:

@@ -86,7 +86,8 @@ def test_torch_source_is_readable_python_with_one_comment_per_layer():
     net = _net("resampling")
     text = torch_source(net, "digits.npz")
     ast.parse(text)                                   # valid Python, with or without PyTorch here
-    assert text.startswith('"""digits.npz: 8 layers')
+    assert text.startswith('"""A convolutional network exported from CNN Lab: 8 layers')
+    assert "\nTITLE = 'digits.npz'\n" in text                 # the title as data, not in the docstring
     assert "float32 tensor of shape (N, 1, 28, 28)" in text and "divided by 255" in text and "logits" in text
     for layer in net.layers:
         assert f"# L{layer.index} " in text and f"output (N, {', '.join(map(str, layer.out_shape))})" in text
@@ -104,7 +105,7 @@ def test_the_class_names_go_with_both_exports(tmp_path):
     text = torch_source(net)
     line = next(x for x in text.splitlines() if x.startswith("CLASSES = "))
     assert ast.literal_eval(line.split("=", 1)[1].strip()) == DOWNLOADS["fashion"].classes
-    assert "one score per class of Fashion-MNIST" in text
+    assert "\nDATASET = 'Fashion-MNIST'\n" in text and "Fashion-MNIST" not in ast.get_docstring(ast.parse(text))
     onnx = pytest.importorskip("onnx")
     props = {p.key: p.value for p in onnx.load(str(export_onnx(net, tmp_path / "f.onnx"))).metadata_props}
     assert json.loads(props["classes"]) == list(DOWNLOADS["fashion"].classes) and props["dataset"] == "Fashion-MNIST"
@@ -188,7 +189,7 @@ def test_cli_export_writes_both_and_says_what_next(tmp_path, capsys):
     out = capsys.readouterr().out
     assert (tmp_path / "torch" / MODEL_FILE).is_file() and (tmp_path / "torch" / WEIGHTS_FILE).is_file()
     assert "from model import load_model" in out
-    assert (tmp_path / "torch" / MODEL_FILE).read_text(encoding="utf-8").startswith('"""m.npz: ')
+    assert "\nTITLE = 'm.npz'\n" in (tmp_path / "torch" / MODEL_FILE).read_text(encoding="utf-8")
     pytest.importorskip("onnx")
     assert main(["export", str(tmp_path / "m.npz"), "--to", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
     assert (tmp_path / "m.onnx").stat().st_size > 1000 and "onnxruntime" in capsys.readouterr().out

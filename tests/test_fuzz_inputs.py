@@ -1,16 +1,19 @@
 """Seeded fuzzing of every file the app and the command line read.
 
 Valid model, architecture, IDX, PNG and drawings files, traces (of every layer type, with each
-optimizer's step) and models with optimizer state are made here, then mutated (bytes flipped,
-inserted, deleted, truncated; integers set to extreme values; members of an archive rewritten
-with correct checksums so the damage reaches the parsers; a member's values, type or shape, a
-JSON entry's key, value or layer type changed); architectures of every layer type are also made
-with extreme fields. Each goes through the Python API and, for some, through ``cnnapp``
-in-process, and must give:
+optimizer's step), models with optimizer state and lessons are made here, then mutated (bytes
+flipped, inserted, deleted, truncated; integers set to extreme values; members of an archive
+rewritten with correct checksums so the damage reaches the parsers; a member's values, type or
+shape, a JSON entry's key, value or layer type changed); architectures of every layer type are
+also made with extreme fields. Settings files are made from a grammar (``tests/settings_texts.py``:
+old INI files with sections, ``%`` keys, quoted, continued and escaped values, lists, Qt's ``@``
+types, deep nesting, huge numbers; JSON files with hostile values), some of them mutated too. Each
+file goes through the Python API and, for some, through ``cnnapp`` in-process, and must give:
 
 * from the API, a result or only the documented exception (``ModelFileError``,
-  ``ArchitectureError``, ``IDXError``, ``PNGError``, ``DrawingsFileError``, ``TraceFileError``),
-  and recover mode of the drawings always recovers;
+  ``ArchitectureError``, ``IDXError``, ``PNGError``, ``DrawingsFileError``, ``TraceFileError``,
+  ``LessonFileError``), and recover mode of the drawings always recovers; the settings never raise
+  and hold plain values only (an old INI file gives text only);
 * from the command line, exit 0, or exit 2 with exactly one line on stderr;
 * at most :data:`PEAK_MB` MB allocated (traced by ``tracemalloc``, NumPy's buffers
   included) and at most :data:`SECONDS` seconds for one input.
@@ -24,6 +27,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import struct
 import time
 import tracemalloc
@@ -35,12 +39,15 @@ import numpy as np
 import pytest
 
 from cnnapp.cli import main
+from cnnapp.state.legacy_ini import read_ini
+from cnnapp.state.settings_store import SettingsStore, is_plain
 from cnncore.architecture import ArchitectureError, parse_architecture, preset, summarize
 from cnncore.datasets import IDXError, load_idx_pair, read_idx
 from cnncore.datasets.drawings import DrawingsDataset, DrawingsFileError
 from cnncore.datasets.png import PNGError, read_png
 from cnncore.modelio import ModelFileError, load_model, save_model
 from cnncore.network import Network
+from settings_texts import ini_text, json_text
 
 BUDGET = float(os.environ.get("CNNLAB_FUZZ_SECONDS", "5"))
 SEED = int(os.environ.get("CNNLAB_FUZZ_SEED", "14"))
@@ -397,11 +404,139 @@ def _case_layers(seeds, rng, path, capsys, k):
     yield net.predict_proba, (np.zeros((1, *net.input_shape), np.float32),), ()
 
 
+
+def _ini_texts(data: bytes) -> dict:
+    """An old INI file's values: text (or lists of text) only, whatever the file holds."""
+    values, typed = read_ini(data)
+    for v in values.values():
+        if not (type(v) is str or type(v) is list and all(type(x) is str for x in v)):
+            raise AssertionError(f"the INI reader built {type(v).__name__}")
+    return values
+
+
+def _open_settings(folder, legacy) -> dict:
+    """The load path the app takes at start (folder, JSON file or migration, setting aside), and
+    a save: never raises, and holds plain values only."""
+    store = SettingsStore.open(folder, legacy)
+    if not is_plain(store.data):
+        raise AssertionError(f"the settings hold what is not a plain value: {str(store.data)[:200]}")
+    store.save()
+    store.take_message()
+    return store.data
+
+
+def _case_settings(seeds, rng, path, capsys, k):
+    folder = path.with_name(path.name + ".d")
+    folder.mkdir()
+    legacy = folder / "cnnlab.ini"
+    if k % 2 == 0:
+        data = ini_text(rng)
+        data = mutate(data, rng) if rng.random() < 0.3 else data
+        yield _ini_texts, (data,), ()
+        legacy.write_bytes(data)
+    else:
+        data = json_text(rng)
+        (folder / "settings.json").write_bytes(mutate(data, rng) if rng.random() < 0.3 else data)
+    yield _open_settings, (folder, legacy), ()
+    shutil.rmtree(folder)
+
+
 KINDS = {"model": _case_model, "architecture": _case_arch, "idx": _case_idx, "png": _case_png,
-         "drawings": _case_drawings}
+         "drawings": _case_drawings, "settings": _case_settings}
+
+
+# A lesson (cnncore.lesson): the .cnnlesson file, mutated in its members and bytes, and a student's
+# results file; only LessonFileError may escape, and a lesson that is accepted can be followed.
+
+def _lesson_seed(seeds):
+    """``(lesson, its file's bytes, a student's results as bytes)``, made once: a tiny model, two
+    pictures, a note, a predict question and a multiple choice."""
+    if "lesson" not in seeds:
+        from cnncore.lesson import (ChoiceQuestion, Element, Lesson, LessonRun, PredictQuestion, Source, Stop,
+                                    save_lesson)
+        X = np.random.default_rng(SEED).integers(0, 256, (2, 28, 28)).astype(np.uint8)
+        stops = (Stop("backprop", 0, 0, "# Look\n\nThe *z* maps."),
+                 Stop("backprop", 1, 3, "", Element("probs", (0, 7)), PredictQuestion("softmax")),
+                 Stop("learn", 0, 4, "", None, ChoiceQuestion("Which?", ("a", "b", "c"), (0, 2))))
+        lesson = Lesson(Network(preset("tiny"), seed=0), X, [2, 7], stops, Source("generated", 0, (0, 1)), "fuzz")
+        save_lesson(seeds["dir"] / "seed.cnnlesson", lesson)
+        run = LessonRun(lesson, "Ada")
+        run.next()
+        run.answer("0.1")
+        run.next()
+        run.answer([0, 2])
+        seeds["lesson"] = (lesson, (seeds["dir"] / "seed.cnnlesson").read_bytes(),
+                           json.dumps(run.results.to_json()).encode())
+    return seeds["lesson"]
+
+
+def _follow(path):
+    """Open a lesson and answer every question it asks (a number, or the first choice)."""
+    from cnncore.lesson import LessonRun, load_lesson
+    run = LessonRun(load_lesson(path), "Ada")
+    while True:
+        if run.must_answer:
+            q = run.question
+            run.answer([0] if hasattr(q, "right") else 0 if q.is_choice else "0.5")
+        if not run.next():
+            return run.score()
+
+
+_HOSTILE = [None, True, False, -1, 0, 1, 2**31, 2**63, 10**30, 1e308, -0.0, "", "x" * 1000, "\ud800", "L0.z\n",
+            [], [0] * 9, [[[[]]]], {}, {"type": "choice"}, {"key": "probs", "index": [0, 0]}]
+
+
+def _mutate_json(data: bytes, rng) -> bytes:
+    """One value of a JSON text (any depth) replaced by a hostile one: the damage reaches the checks
+    behind the parser."""
+    obj = json.loads(data)
+    paths, todo = [], [((), obj)]
+    while todo:
+        where, v = todo.pop()
+        paths.append(where)
+        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+        todo += [(where + (key,), child) for key, child in items]
+    where = paths[int(rng.integers(1, len(paths)))] if len(paths) > 1 else ()
+    parent = obj
+    for key in where[:-1]:
+        parent = parent[key]
+    if where:
+        parent[where[-1]] = _HOSTILE[int(rng.integers(0, len(_HOSTILE)))]
+    return json.dumps(obj).encode()
+
+
+def _with_member(data: bytes, name: str, body: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members[name] = body
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, b in members.items():
+            z.writestr(n, b)
+    return out.getvalue()
+
+
+def _case_lesson(seeds, rng, path, capsys, k):
+    from cnncore.lesson import LessonFileError, load_results
+    lesson, data, results = _lesson_seed(seeds)
+    if k % 3 == 2:
+        path.write_bytes(_mutate_json(results, rng) if rng.random() < 0.5 else mutate(results, rng))
+        yield load_results, (path,), LessonFileError
+        yield load_results, (path, lesson), LessonFileError
+        return
+    r = rng.random()
+    if r < 0.35:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            text = z.read("lesson.json")
+        data = _with_member(data, "lesson.json", _mutate_json(text, rng))
+    path.write_bytes(mutate_member(data, rng) if 0.35 <= r < 0.75 else mutate(data, rng) if r >= 0.75 else data)
+    yield _follow, (path,), LessonFileError
+
+
 KINDS["trace"] = _case_trace
 KINDS["optimizer"] = _case_optimizer
 KINDS["layers"] = _case_layers
+KINDS["lesson"] = _case_lesson
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

@@ -39,3 +39,59 @@ def test_export_dialog_writes_both_and_shows_the_next_steps(qtbot, tmp_path, mon
     monkeypatch.setattr(export_dialog, "onnx_missing", lambda: True)
     dialog.choose("onnx")
     assert not dialog.export_button.isEnabled() and 'pip install "cnnlab[export]"' in dialog.status.text()
+
+
+def test_export_dialog_never_replaces_the_users_files(qtbot, tmp_path):
+    """The model the network came from (or any file the app keeps) is never an export's target."""
+    from cnncore.modelio import save_model
+    from cnnapp.widgets.export_dialog import ExportDialog
+
+    model = tmp_path / "weights.npz"                # a model file that happens to bear that name
+    save_model(model, _net("pools"))
+    before = model.read_bytes()
+    dialog = ExportDialog(_net("pools"), tmp_path, "weights.npz", inputs=[model])
+    qtbot.addWidget(dialog)
+    dialog.target.setText(str(tmp_path))            # the folder whose weights.npz is the model
+    assert not dialog.export() and "same file as the input" in dialog.status.text()
+    pytest.importorskip("onnx")
+    dialog.choose("onnx")
+    dialog.target.setText(str(model))
+    assert not dialog.export() and str(model) in dialog.status.text()
+    assert model.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["weights.npz"]
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    from cnnapp.main_window import MainWindow
+
+    monkeypatch.setenv("CNNLAB_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path / "data"))
+    w = MainWindow(load_settings=False)
+    qtbot.addWidget(w)
+    yield w
+    w.train.shutdown()
+
+
+def test_the_window_keeps_the_opened_model_and_the_drawings(window, tmp_path):
+    from cnncore.datasets.sources import DRAWINGS_FILE
+    from cnncore.modelio import save_model
+
+    model = tmp_path / "m.npz"
+    save_model(model, _net("pools"))
+    before = model.read_bytes()
+    said = []
+    window.state.message.connect(lambda text, ms: said.append(text))
+    assert window.open_model(model) and window.state.model_file == model
+    bp = window.backprop
+    bp.source.setCurrentIndex(2)
+    assert bp.record()
+    assert not bp.export_trace(model) and "same file as the input" in said[-1] and str(model) in said[-1]
+    assert model.read_bytes() == before
+    assert model in window.state.kept_files() and model not in window.state.kept_files(model=False)
+    drawings = window.state.kept_files()[-1]
+    assert drawings.name == DRAWINGS_FILE
+    drawings.write_bytes(b"my drawings")
+    assert not window.save_model(drawings) and drawings.read_bytes() == b"my drawings"
+    assert window.save_model(model) and window.state.model_file == model       # Save replaces it on purpose
+    window.state.set_network(_net("resampling"), "built here", trained=False)
+    assert window.state.model_file is None and model not in window.state.kept_files()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnncore import atomic_write_text
+from cnncore import Output, atomic_write_text
 
 from ..settings import data_dir
 from cnncore.layers import LAYER_TYPES
@@ -199,7 +199,7 @@ class BuildView(QtWidgets.QWidget):
 
     def save_file(self, path) -> bool:
         try:
-            atomic_write_text(Path(path), self.editor.to_json() + "\n")
+            atomic_write_text(Output(path, self.state.kept_files()), self.editor.to_json() + "\n")
         except Exception as e:
             self._error(f"Could not save {Path(path).name}: {e}")
             return False

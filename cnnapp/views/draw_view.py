@@ -170,7 +170,7 @@ class DrawView(QtWidgets.QWidget):
         return {"brush": self.brush.value()}
 
     def apply_settings(self, d: dict) -> None:
-        """Saved values as read by :func:`cnnapp.settings.read_group` (plain strings or numbers)."""
+        """Saved plain values (:meth:`cnnapp.state.settings_store.SettingsStore.group`), checked here."""
         if "brush" in d:
             set_clamped(self.brush, d["brush"])
 

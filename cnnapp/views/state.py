@@ -55,6 +55,7 @@ class AppState(QtCore.QObject):
         self.is_starter = False   # the network is the starter model as shipped
         self.trained = False      # weights differ from a fresh initialisation
         self.unsaved = False      # trained in this session and not saved to a file since
+        self.model_file = None    # the model file the network was opened from or saved to (a Path)
         self._training = False
         self.drawing = Drawing()
         self.datasets: dict = {}  # name -> what was loaded or downloaded so far
@@ -79,6 +80,7 @@ class AppState(QtCore.QObject):
         self.is_starter = starter
         self.trained = trained
         self.unsaved = False
+        self.model_file = None
         self.networkChanged.emit()
 
     def mark_trained(self, source: str) -> None:
@@ -87,6 +89,21 @@ class AppState(QtCore.QObject):
         self.trained = True
         self.unsaved = True
         self.is_starter = False
+
+    def kept_files(self, model: bool = True) -> list:
+        """The user's files the app reads, which nothing it writes may replace (the writer refuses
+        them: :class:`cnncore.Output`): the drawings and, unless ``model`` is False (Save model
+        replaces it on purpose), the model file the network came from."""
+        from cnncore.datasets.sources import DRAWINGS_FILE
+
+        from ..settings import data_dir
+
+        kept = [self.model_file] if model and self.model_file else []
+        try:
+            kept.append(data_dir() / DRAWINGS_FILE)
+        except OSError:             # no data folder: no drawings to keep either
+            pass
+        return kept
 
     def view_network(self):
         """The network the GUI may run: a copy while training (the worker owns the live one)."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from cnncore.export import EXPORT_EXTRA, MODEL_FILE, NEXT_STEPS, WEIGHTS_FILE, ExportError, export_onnx, export_torch
+from cnncore import Output
+from cnncore.export import (EXPORT_EXTRA, MANIFEST_FILE, MODEL_FILE, NEXT_STEPS, WEIGHTS_FILE, ExportError,
+                            export_onnx, export_torch)
 from PySide6 import QtGui, QtWidgets
 
 __all__ = ["ExportDialog", "CHOICES"]
@@ -24,11 +26,13 @@ def onnx_missing() -> bool:
 class ExportDialog(QtWidgets.QDialog):
     """Pick PyTorch or ONNX and where to write; Export writes it and says where it went."""
 
-    def __init__(self, net, folder: Path, title: str, parent=None):
+    def __init__(self, net, folder: Path, title: str, parent=None, inputs=()):
+        """``inputs``: the user's files that the export must never replace (the model file
+        the network came from, the drawings), refused by the writer."""
         super().__init__(parent)
         self.setObjectName("exportDialog")
         self.setWindowTitle("Export model")
-        self.net, self.folder, self.title = net, Path(folder), title
+        self.net, self.folder, self.title, self.inputs = net, Path(folder), title, tuple(inputs)
         self.written: list[Path] = []
         layout = QtWidgets.QVBoxLayout(self)
         self.buttons = {}
@@ -97,10 +101,12 @@ class ExportDialog(QtWidgets.QDialog):
             self.status.setText("Give a folder or file name first.")
             return False
         try:
+            out = Output(target, self.inputs)
             if self.choice() == "torch":
-                self.written = list(export_torch(self.net, target, self.title))
+                model_path, weights_path = export_torch(self.net, out, self.title)
+                self.written = [model_path, weights_path, model_path.with_name(MANIFEST_FILE)]
             else:
-                self.written = [export_onnx(self.net, target, self.title)]
+                self.written = [export_onnx(self.net, out, self.title)]
         except (ExportError, OSError) as e:
             self.status.setText(f"Not exported: {e}")
             return False
@@ -116,7 +122,7 @@ def open_export_dialog(parent, state) -> None:
     if net is None:
         state.say("There is no network to export yet.")
         return
-    dialog = ExportDialog(net, data_dir(), state.source or "CNN Lab model", parent)
+    dialog = ExportDialog(net, data_dir(), state.source or "CNN Lab model", parent, inputs=state.kept_files())
     dialog.exec()
     if dialog.written:
         state.say("Exported to " + str(dialog.written[0].parent if dialog.choice() == "torch" else dialog.written[0]))

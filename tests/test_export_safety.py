@@ -1,0 +1,263 @@
+"""Exports that cannot run what a file says, and a PyTorch export that is one unit.
+
+* A model's title (its file name), data set and class names go into ``model.py`` as data
+  (``repr()`` of constants): hostile strings are imported in a child process and nothing runs.
+* ``weights.npz``, ``model.py`` and, last, ``export.json``: every target is checked before any is
+  written, and ``load_model()`` refuses, in one line, a pair from two exports (one interrupted),
+  while a ``model.py`` the learner edited still loads.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from cnnapp.cli import main
+from cnncore import OutputRefused
+from cnncore.export import (MANIFEST_FILE, MANIFEST_FORMAT, MODEL_FILE, WEIGHTS_FILE, ExportError, _check_module,
+                            export_onnx, export_torch, torch_source)
+from cnncore.modelio import save_model
+from cnncore.network import Network
+from test_export import _images, _net
+
+BREAKOUT = '"""; __import__("os").mkdir("PWNED"); """'
+HOSTILE = [
+    BREAKOUT,
+    "'''; __import__('os').mkdir('PWNED'); '''",
+    "\\\"\"\"\n__import__('os').mkdir('PWNED')\n#",                   # a backslash before the quotes
+    "x\n__import__('os').mkdir('PWNED')",                              # a line break out of a comment
+    "\\N{BULLET} \\x00 \\u2028 \\",                                    # escapes that are text here
+    "a\u2028__import__('os').mkdir('PWNED')\u0085b\x0c\r",            # line separators Python or editors see
+    "nul\x00byte", "surrogate \udcff", "{title} $title %s {0}",
+]
+#: Printable ones, which a model file may hold (its loader refuses other class names and data sets).
+PRINTABLE = [s for s in HOSTILE if s.isprintable()]
+
+
+def _hostile_net(k: int) -> Network:
+    net = _net("pools")
+    texts = HOSTILE[k:] + HOSTILE[:k]
+    net.learns([f"{t[:30]}{i}" for i, t in enumerate((texts * 2)[:10])], texts[1])
+    return net
+
+
+_IMPORT_ALL = textwrap.dedent("""
+    import importlib.util, json, sys
+    import numpy as np, torch
+    out = []
+    for folder in sys.argv[1:]:
+        spec = importlib.util.spec_from_file_location(f"m{len(out)}", folder + "/model.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        x = torch.from_numpy(np.load(sys.argv[1] + "/../images.npy"))
+        with torch.no_grad():
+            logits = module.load_model()(x).numpy().tolist()
+        out.append({"title": module.TITLE, "dataset": module.DATASET, "classes": list(module.CLASSES),
+                    "logits": logits})
+    print(json.dumps(out))
+""")
+
+
+def _import_in_a_child(sandbox, folders) -> list:
+    """Import every ``folder/model.py`` in a child process whose working folder is ``sandbox``;
+    returns what each holds and its logits of :func:`_images`."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    np.save(folders[0].parent / "images.npy", _images())
+    run = subprocess.run([sys.executable, "-c", _IMPORT_ALL, *map(str, folders)], cwd=sandbox, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout)
+
+
+def test_hostile_titles_data_sets_and_class_names_are_data_in_model_py(tmp_path):
+    pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch)")
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    (tmp_path / "exports").mkdir()
+    nets, folders = [], []
+    for k, title in enumerate(HOSTILE):
+        nets.append(_hostile_net(k))
+        folders.append(export_torch(nets[-1], tmp_path / "exports" / f"e{k}", title)[0].parent)
+    got = _import_in_a_child(sandbox, folders)
+    assert os.listdir(sandbox) == [] and not list(tmp_path.rglob("PWNED"))      # nothing ran
+    for net, title, seen in zip(nets, HOSTILE, got):
+        assert seen["title"] == title and seen["dataset"] == net.dataset and tuple(seen["classes"]) == net.classes
+        np.testing.assert_allclose(seen["logits"], net.forward(_images(), keep=False), rtol=0, atol=1e-4)
+
+
+def test_hostile_file_names_and_model_texts_through_the_command_line(tmp_path, capsys):
+    """The title is the model's file name: anything a file name can hold, quotes and line breaks too."""
+    pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch)")
+    sandbox, models = tmp_path / "sandbox", tmp_path / "models"
+    sandbox.mkdir()
+    models.mkdir()
+    names = [BREAKOUT + ".npz", "x\n__import__('os').mkdir('PWNED')\n#.npz", "\\\"\"\"\u2028\u0085.npz",
+             "\udcff\"\"\"; __import__('os').mkdir('PWNED') #.npz"]
+    folders = []
+    for k, name in enumerate(names):
+        net = _net("pools")
+        net.learns([f"{PRINTABLE[(k + i) % len(PRINTABLE)][:30]}{i}" for i in range(10)], PRINTABLE[k % len(PRINTABLE)])
+        save_model(models / name, net)
+        folders.append(tmp_path / "exports" / f"e{k}")
+        folders[-1].parent.mkdir(exist_ok=True)
+        assert main(["export", str(models / name), "--to", "torch", "--out", str(folders[-1])]) == 0, \
+            capsys.readouterr().err
+    got = _import_in_a_child(sandbox, folders)
+    assert os.listdir(sandbox) == [] and not list(tmp_path.rglob("PWNED"))
+    assert [g["title"] for g in got] == names
+    assert [g["dataset"] for g in got] == [PRINTABLE[k % len(PRINTABLE)] for k in range(len(names))]
+
+
+def test_the_generated_module_is_checked_before_it_is_written():
+    net = _net("pools")
+    text = torch_source(net, "t", "ab")
+    constants = {"TITLE": "t", "DATASET": "", "CLASSES": net.classes, "WEIGHTS": {0: "L0", 3: "L2", 7: "L5", 9: "L6"},
+                 "WEIGHTS_SHA256": "ab"}
+    _check_module(text, constants)                                      # the real one passes
+    for bad in (text.replace("\nTITLE = 't'\n", "\nTITLE = 't'\n__import__('os')\n"),       # a statement that runs
+                text.replace("\nTITLE = 't'\n", "\nTITLE = str(1)\n"),                     # a value computed
+                text.replace("\nTITLE = 't'\n", "\nTITLE = 'u'\n"),                        # another value
+                text.replace("import hashlib\n", "import os\n"),
+                text.replace("def build()", "@print\ndef build()"),
+                text.replace("def load_model(path=None,", "def load_model(path=print(),"),
+                text + "\n)"):
+        with pytest.raises(ExportError, match="model.py"):
+            _check_module(bad, constants)
+
+
+def test_onnx_metadata_carries_hostile_strings_as_data(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    for k, title in enumerate(HOSTILE):
+        net = _hostile_net(k)
+        model = onnx.load(str(export_onnx(net, tmp_path / f"m{k}.onnx", title)))
+        props = {p.key: p.value for p in model.metadata_props}
+        assert json.loads(props["classes"]) == list(net.classes)       # JSON text: even a lone surrogate comes back
+        assert props["dataset"] == net.dataset.encode("utf-8", "backslashreplace").decode()
+        assert model.doc_string == title.encode("utf-8", "backslashreplace").decode()
+    ort = pytest.importorskip("onnxruntime")
+    got = ort.InferenceSession(str(tmp_path / "m0.onnx")).run(["logits"], {"input": _images()})[0]
+    np.testing.assert_allclose(got, _hostile_net(0).forward(_images(), keep=False), rtol=0, atol=1e-4)
+
+
+# ----------------------------------------------------------------------------- item 4: one unit
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _load(folder, name, **kw):
+    spec = importlib.util.spec_from_file_location(name, folder / MODEL_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.load_model(**kw)
+
+
+def test_the_manifest_is_written_last_and_records_both_files(tmp_path, monkeypatch):
+    from cnncore import _atomic
+
+    order, replace = [], os.replace
+    monkeypatch.setattr(_atomic.os, "replace", lambda a, b: (order.append(os.path.basename(b)), replace(a, b)))
+    net = _net("pools")
+    net.learns([f"c{i}" for i in range(10)], "set")
+    model_path, weights_path = export_torch(net, tmp_path)
+    assert order == [WEIGHTS_FILE, MODEL_FILE, MANIFEST_FILE]
+    manifest = json.loads((tmp_path / MANIFEST_FILE).read_text(encoding="utf-8"))
+    assert manifest == {"format": MANIFEST_FORMAT, "input_shape": [1, 28, 28], "classes": [f"c{i}" for i in range(10)],
+                        "files": {WEIGHTS_FILE: _sha(weights_path), MODEL_FILE: _sha(model_path)}}
+    assert f"\nWEIGHTS_SHA256 = '{_sha(weights_path)}'\n" in model_path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+@pytest.mark.parametrize("name", [MODEL_FILE, MANIFEST_FILE])
+def test_every_target_is_checked_before_any_is_written(tmp_path, capsys, kind, name):
+    out = tmp_path / "out"
+    export_torch(_net("pools"), out)
+    before = {p.name: _sha(p) for p in out.iterdir()}
+    (out / name).unlink()
+    os.mkfifo(out / name) if kind == "fifo" else (out / name).mkdir()
+    del before[name]
+    with pytest.raises(OutputRefused, match=name):
+        export_torch(_net("resampling"), out)
+    assert {p.name: _sha(p) for p in out.iterdir() if p.is_file()} == before       # weights.npz untouched
+    save_model(tmp_path / "m.npz", _net("resampling"))
+    assert main(["export", str(tmp_path / "m.npz"), "--to", "torch", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(out / name) in err
+    assert {p.name: _sha(p) for p in out.iterdir() if p.is_file()} == before
+
+
+class _Killed(BaseException):
+    """Stands for a SIGKILL: nothing after it runs."""
+
+
+def _interrupted(monkeypatch, folder, net, renames: int):
+    """Export ``net`` over ``folder``, stopped after ``renames`` of its three renames."""
+    from cnncore import _atomic
+
+    done, replace = [], os.replace
+
+    def stop(a, b):
+        if len(done) == renames:
+            raise _Killed
+        done.append(b)
+        replace(a, b)
+    with monkeypatch.context() as m:
+        m.setattr(_atomic.os, "replace", stop)
+        with pytest.raises(_Killed):
+            export_torch(net, folder)
+
+
+@pytest.mark.parametrize("renames", [1, 2])
+def test_an_interrupted_export_is_refused_in_one_line(tmp_path, monkeypatch, renames):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch)")
+    old, new = _net("pools"), _net("resampling")
+    export_torch(old, tmp_path)
+    _interrupted(monkeypatch, tmp_path, new, renames)          # new weights; old or new model.py; old manifest
+    with pytest.raises(Exception, match="this export was interrupted or edited: model.py and weights.npz are "
+                                        "from different exports; export again") as e:
+        _load(tmp_path, f"interrupted{renames}")
+    assert type(e.value).__name__ == "ExportMismatch" and "\n" not in str(e.value)
+    export_torch(new, tmp_path)                                # exporting again mends it
+    with torch.no_grad():
+        got = _load(tmp_path, f"again{renames}")(torch.from_numpy(_images())).numpy()
+    np.testing.assert_allclose(got, new.forward(_images(), keep=False), rtol=0, atol=1e-4)
+
+
+def test_a_first_export_interrupted_before_its_manifest_loads_its_matching_files(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    _interrupted(monkeypatch, tmp_path, _net("pools"), 2)
+    assert sorted(os.listdir(tmp_path)) == [MODEL_FILE, WEIGHTS_FILE]
+    assert not _load(tmp_path, "first").training
+
+
+def test_an_edited_model_py_still_loads_and_other_weights_need_check_false(tmp_path):
+    torch = pytest.importorskip("torch")
+    net = _net("pools")
+    export_torch(net, tmp_path)
+    source = tmp_path / MODEL_FILE
+    source.write_text(source.read_text(encoding="utf-8").replace("nn.ReLU()", "nn.ReLU(inplace=True)")
+                      + "\n# my notes\n", encoding="utf-8")
+    with torch.no_grad():
+        got = _load(tmp_path, "edited")(torch.from_numpy(_images())).numpy()
+    np.testing.assert_allclose(got, net.forward(_images(), keep=False), rtol=0, atol=1e-4)
+    # Weights of another export (the same layers, trained anew) put in on purpose:
+    other = _net("pools", seed=5)
+    export_torch(other, tmp_path / "other")
+    os.replace(tmp_path / "other" / WEIGHTS_FILE, tmp_path / WEIGHTS_FILE)
+    with pytest.raises(Exception, match=r"check=False"):
+        _load(tmp_path, "swapped")
+    with torch.no_grad():
+        got = _load(tmp_path, "swapped2", check=False)(torch.from_numpy(_images())).numpy()
+    np.testing.assert_allclose(got, other.forward(_images(), keep=False), rtol=0, atol=1e-4)
+    # build() edited to other layers: the shapes say which module no longer fits.
+    source.write_text(source.read_text(encoding="utf-8").replace("nn.Conv2d(1, 3,", "nn.Conv2d(1, 5,"),
+                      encoding="utf-8")
+    with pytest.raises(ValueError, match=r"L0.W in weights.npz has shape \(3, 1, 3, 2\), but module \[0\]"):
+        _load(tmp_path, "rebuilt", check=False)
