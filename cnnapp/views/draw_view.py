@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from cnncore.network import not_a_number
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..settings import data_dir, set_clamped
@@ -225,6 +226,12 @@ class DrawView(QtWidgets.QWidget):
             p = np.asarray(net.predict_proba(x[None, None]))[0]
         except Exception as e:
             self.session.say(f"The network could not read the drawing: {e}")
+            return
+        problem = not_a_number(net, p)
+        if problem:                    # no bars of NaN, no "looks like a 0"
+            self.probs.set_probabilities(None)
+            self.answer.setText("No answer: the network's output is not a number")
+            self.session.say(f"The network cannot read the drawing: {problem}.", 0)
             return
         self.probs.set_classes(classes_of(net))
         self.probs.set_probabilities(p)

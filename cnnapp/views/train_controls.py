@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cnncore.datasets.mnist import DOWNLOADS
 from cnncore.defaults import run_defaults
+from cnncore.limits import MAX_EPOCHS, MAX_LR, MIN_LR
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..run_control import DataChoice
@@ -126,7 +127,7 @@ class TrainControls(QtWidgets.QWidget):
         self.lr = QtWidgets.QDoubleSpinBox()
         self.lr.setObjectName("trainLearningRate")
         self.lr.setDecimals(5)
-        self.lr.setRange(0.00001, 2.0)
+        self.lr.setRange(MIN_LR, MAX_LR)             # the bounds every run accepts
         self.lr.setSingleStep(0.0005)
         self.lr.setValue(DEFAULT_LR[d.optimizer])
         self.lr.setToolTip("Learning rate at the start of the run: the size of each step. With the cosine "
@@ -138,7 +139,7 @@ class TrainControls(QtWidgets.QWidget):
             "falls\nsmoothly to 0 by the end, which lets the weights settle. Constant: it stays as set.",
             (("Cosine: glide to 0", "cosine"), ("Constant", "constant")), d.schedule)
         self.batch = self._spin("trainBatchSize", "Images per gradient step", 1, 1024, d.batch_size)
-        self.epochs = self._spin("trainEpochs", "Passes over the training digits", 1, 200, d.epochs)
+        self.epochs = self._spin("trainEpochs", "Passes over the training digits", 1, MAX_EPOCHS, d.epochs)
         for label, w in (("Optimizer", self.optimizer), ("Learning rate", self.lr), ("Schedule", self.schedule),
                          ("Batch size", self.batch), ("Epochs", self.epochs)):
             of.addRow(label, w)
@@ -245,10 +246,17 @@ class TrainControls(QtWidgets.QWidget):
         return DataChoice(key, self.count.value(), self.holdout.value(), self.idx_files if key == "idx" else None)
 
     def config(self):
+        """The run's settings; ``ValueError`` when a batch of this size would not fit (said before the
+        data is loaded)."""
+        from cnncore.architecture import check_batch
         from cnncore.training import TrainConfig
-        return TrainConfig(optimizer=self.optimizer.currentData(), lr=float(self.lr.value()),
-                           batch_size=self.batch.value(), epochs=self.epochs.value(), seed=0,
-                           schedule=self.schedule.currentData())
+        config = TrainConfig(optimizer=self.optimizer.currentData(), lr=float(self.lr.value()),
+                             batch_size=self.batch.value(), epochs=self.epochs.value(), seed=0,
+                             schedule=self.schedule.currentData())
+        net = self.session.network
+        if net is not None:
+            check_batch(net.spec, config.batch_size, net.dtype.itemsize)
+        return config
 
     def choose_idx(self):
         folder = QtWidgets.QFileDialog.getExistingDirectory(
