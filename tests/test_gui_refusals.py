@@ -17,7 +17,7 @@ from test_gui_app import _no_leaked_windows, _private_dirs, pytestmark, window  
 def said(window):
     """Every message the window says, whole (the status bar cuts a long one to its width)."""
     out = []
-    window.state.message.connect(lambda text, ms: out.append(text))
+    window.session.message.connect(lambda text, ms: out.append(text))
     return out
 
 
@@ -37,7 +37,7 @@ def _overflowing_network():
 
 
 def test_the_draw_tab_shows_no_bars_for_an_output_that_is_not_a_number(window, said):
-    window.state.set_network(_overflowing_network(), "a damaged model", trained=True)
+    window.session.set_network(_overflowing_network(), "a damaged model", trained=True)
     window.draw.canvas.set_array(_digit())
     window.draw.update_prediction()
     assert "not a number" in window.draw.answer.text()
@@ -47,9 +47,11 @@ def test_the_draw_tab_shows_no_bars_for_an_output_that_is_not_a_number(window, s
 
 
 def test_the_backprop_tab_records_no_trace_of_an_output_that_is_not_a_number(window, said):
-    window.state.set_network(_overflowing_network(), "a damaged model", trained=True)
+    from cnnapp.state import Picture
+    window.session.set_network(_overflowing_network(), "a damaged model", trained=True)
+    window.session.set_picture(Picture("sketch", _digit(), 3))
     before = window.backprop.trace
-    assert not window.backprop.record(_digit(), 3)
+    assert not window.backprop.record()
     assert window.backprop.trace is before
     message = said[-1]
     assert "nothing to trace" in message and "not a number" in message and "\n" not in message
@@ -87,9 +89,9 @@ def test_start_refuses_a_batch_whose_pass_would_not_fit(window, said):
     spec = {"input": [1, 28, 28], "layers": [
         {"type": "upsample", "factor": 4}, {"type": "conv", "filters": 32, "kernel": 3, "activation": "relu"},
         {"type": "maxpool", "size": 4}, {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "none"}]}
-    window.state.set_network(Network(spec, seed=0), "a large network", trained=False)
+    window.session.set_network(Network(spec, seed=0), "a large network", trained=False)
     window.train.batch.setValue(1024)
     assert not window.train.start()
     message = said[-1]
     assert "Cannot train: a training batch of 1,024 images needs" in message and "at most" in message
-    assert window.train.thread is None
+    assert window.train.controller.thread is None and not window.session.training
