@@ -14,6 +14,7 @@ from .views.draw_view import DrawView
 from .views.inspect_view import InspectView
 from .state import Session
 from .views.train_view import TrainView
+from .widgets.confirm import confirm_discard
 from .widgets.export_dialog import open_export_dialog
 
 # Antialiased curves with thousands of points cost the GUI thread more than they add.
@@ -81,7 +82,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().messageChanged.connect(self._on_message_changed)
         self._message = (None, None, None)     # the last message: whole, as shown, until (monotonic s)
         # Replaced in tests; asks before unsaved trained weights are thrown away.
-        self.confirm = self._ask
+        self.confirm = lambda text: confirm_discard(self, text)
 
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setObjectName("mainTabs")
@@ -234,12 +235,6 @@ class MainWindow(QtWidgets.QMainWindow):
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open model", str(st.data_dir()), "Model (*.npz)")
         if path:
             self.open_model(path)
-
-    def _ask(self, text: str) -> bool:
-        r = QtWidgets.QMessageBox.question(self, "Discard trained weights?", text,
-                                           QtWidgets.QMessageBox.Yes | QtWidgets.QMessageBox.Cancel,
-                                           QtWidgets.QMessageBox.Cancel)
-        return r == QtWidgets.QMessageBox.Yes
 
     def _on_network_text(self) -> None:
         net = self.session.network

@@ -11,6 +11,7 @@ from ..settings import data_dir
 from cnncore.layers import LAYER_TYPES
 
 from ..widgets.arch_editor import ArchitectureEditor
+from ..widgets.confirm import confirm_discard
 
 
 class BuildView(QtWidgets.QWidget):
@@ -22,7 +23,7 @@ class BuildView(QtWidgets.QWidget):
         self.editor.refused.connect(lambda text: self.session.say(text, 8000))
         self.session.training_changed.connect(lambda on: self._on_spec_changed())
         # Replaced in tests; asks before throwing trained weights away.
-        self.confirm = self._ask
+        self.confirm = lambda text: confirm_discard(self, text)
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.addLayout(self._build_bar())
@@ -172,12 +173,6 @@ class BuildView(QtWidgets.QWidget):
         self.session.set_network(net, "a new, untrained network (random weights)", trained=False)
         self.session.say("New network built: its weights are random until you train it.")
         return True
-
-    def _ask(self, text: str) -> bool:
-        r = QtWidgets.QMessageBox.question(self, "Discard trained weights?", text,
-                                           QtWidgets.QMessageBox.Yes | QtWidgets.QMessageBox.Cancel,
-                                           QtWidgets.QMessageBox.Cancel)
-        return r == QtWidgets.QMessageBox.Yes
 
     def _error(self, text: str) -> None:
         self.status.setStyleSheet("color: #b00020;")
