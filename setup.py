@@ -178,7 +178,12 @@ def _extensions():
             # Strict IEEE arithmetic: no -ffast-math family. The register tiles in
             # _microkernels.h vectorise by construction, so reductions need no
             # reassociation licence, and NaN and inf pass through as data.
-            opt = ["-O3", "-fno-math-errno"]
+            # -fno-trapping-math changes no value (nothing here reads the FE_*
+            # exception flags; clang assumes it by default): it lets gcc turn a
+            # select like the ReLU slope's dy * (z > 0) into vector code instead of
+            # a branch per element (without it that loop vectorised neither for
+            # SSE2 nor for NEON: "control flow in loop").
+            opt = ["-O3", "-fno-math-errno", "-fno-trapping-math"]
         compile_args, link_args = [*opt, *omp_compile, *_arch_flags()], omp_link
 
     def kernels(module, source, extra=()):
