@@ -55,10 +55,20 @@ def _number(kind, ok, expected: str):
 
 _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 _nonneg_int = _number(int, lambda v: v >= 0, "an integer >= 0")
-_positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
 _nonneg_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
 _digit = _number(int, lambda v: 0 <= v <= 9, "a digit 0..9")
 _fraction = _number(float, lambda v: 0 <= v < 1, "a fraction in [0, 1)")
+
+
+def _learning_rate():
+    """The ``--lr`` type: a rate within the bounds a run and a trace accept (:mod:`cnncore.limits`)."""
+    from cnncore.limits import MAX_LR, MIN_LR
+    return _number(float, lambda v: MIN_LR <= v <= MAX_LR, f"a learning rate from {MIN_LR:g} to {MAX_LR:g}")
+
+
+def _epochs():
+    from cnncore.limits import MAX_EPOCHS
+    return _number(int, lambda v: 1 <= v <= MAX_EPOCHS, f"a number of epochs from 1 to {MAX_EPOCHS:,}")
 
 
 def _range(text: str) -> tuple[int | None, int | None]:
@@ -145,17 +155,39 @@ def read_png(path) -> "np.ndarray":
         raise CliError(str(e)) from None
 
 
-def _image_for_network(grey):
-    """A PNG's grey levels as one MNIST-style 28×28 input (light ink on dark, centred)."""
+def _image_for_network(grey, path):
+    """A PNG's grey levels as one MNIST-style 28×28 input (light ink on dark, centred); a
+    :class:`CliError` for a blank picture (one grey level, or no ink once it is centred), to which
+    any network would give some answer that means nothing."""
     import numpy as np
 
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     ink = 0 if border.mean() > 0.5 else 1  # a light border means dark ink on light paper
-    if grey.shape == (28, 28) and ink == 1:
-        return grey.astype(np.float32)
-    from cnncore.datasets import preprocess_drawing
+    if np.ptp(grey) < 1 / 255:
+        x = np.zeros((28, 28), np.float32)
+    elif grey.shape == (28, 28) and ink == 1:
+        x = grey.astype(np.float32)
+    else:
+        from cnncore.datasets import preprocess_drawing
+        x = preprocess_drawing(grey, ink=ink)
+    if not x.any():
+        raise CliError(f"{path}: the picture is blank (nothing drawn on it), so there is no digit to read")
+    return x
 
-    return preprocess_drawing(grey, ink=ink)
+
+def _answer(net, x, model: str):
+    """The probabilities ``(N, 10)`` of ``x (N, C, H, W)``; a :class:`CliError` when they are not numbers."""
+    p = net.predict_proba(x)
+    _refuse_not_a_number(net, p, model)
+    return p
+
+
+def _refuse_not_a_number(net, probs, model: str) -> None:
+    from cnncore.network import not_a_number
+
+    problem = not_a_number(net, probs)
+    if problem:
+        raise CliError(f"{model}: {problem}")
 
 
 # ----------------------------------------------------------------------------- commands
@@ -336,7 +368,8 @@ def _cmd_eval(args) -> int:
     X, y, _ = _select(X, y, args.range)
     if X.shape[1:] != net.input_shape[1:] or net.input_shape[0] != 1:
         raise CliError(f"eval: images are {X.shape[1]}×{X.shape[2]}, the model needs {net.input_shape}")
-    loss, acc, confusion, wrong, _ = evaluate(net, X, y)
+    loss, acc, confusion, wrong, probs = evaluate(net, X, y)
+    _refuse_not_a_number(net, probs, args.model)
     print(f"{len(X)} images{which}, loss {loss:.4f}, {len(wrong)} wrong")
     if _legend(net):
         print(_legend(net))
@@ -358,7 +391,12 @@ def _cmd_trace(args) -> int:
     X, y, _ = _data(args, "trace")
     if not 0 <= args.index < len(X):
         raise CliError(f"trace: --index {args.index} is out of range (the file has {len(X)} images, 0..{len(X) - 1})")
-    t = trace(net, X[args.index], int(y[args.index]), lr=args.lr)
+    try:
+        t = trace(net, X[args.index], int(y[args.index]), lr=args.lr)
+    except ValueError as e:     # a pass whose numbers overflow: the model or the learning rate
+        raise CliError(f"trace: {args.model}: {e}") from None
+    if net.optimizer_note and args.lr is None:
+        print(f"cnnapp trace: note: {net.optimizer_note}", file=sys.stderr)
     t.save(out)
     from cnncore.update import rule_name
     rule = rule_name(t.settings)
@@ -373,10 +411,10 @@ def _cmd_predict(args) -> int:
 
     net = _load_model(args.model)
     grey = read_png(args.image)
-    x = _image_for_network(grey)
+    x = _image_for_network(grey, args.image)
     if net.input_shape != (1, 28, 28):
         raise CliError(f"predict: the model needs inputs of {net.input_shape}, images give (1, 28, 28)")
-    p = net.predict_proba(x[None, None])[0]
+    p = _answer(net, x[None, None], args.model)[0]
     best = int(np.argmax(p))
     if _legend(net):
         print(f"class: {best} {net.classes[best]} ({net.dataset or 'named in the model'})")
@@ -429,7 +467,7 @@ def _inspect_input(args, net):
     if args.png is not None:
         if args.images is not None or args.data is not None or args.index is not None:
             raise CliError("inspect: give either --png or --images/--labels (or --data) with --index, not both")
-        return _image_for_network(read_png(args.png)), -1, args.png
+        return _image_for_network(read_png(args.png), args.png), -1, args.png
     if args.index is None:
         raise CliError("inspect: give --index I with --images/--labels or --data (or a --png FILE)")
     X, y, source = _data(args, "inspect")
@@ -449,6 +487,7 @@ def _cmd_inspect(args) -> int:
     out = _output(args)
     net = _load_model(args.model)
     x, label, where = _inspect_input(args, net)
+    _answer(net, x[None, None], args.model)
     probe = Probe(net)
     g = probe.class_gradient(x, args.cls)
     attack = probe.smallest_attack(x, target=args.target)
@@ -528,9 +567,9 @@ def _parser() -> _Parser:
     t = sub.add_parser("train", help="train a network and save it")
     t.add_argument("--arch", metavar="FILE|PRESET", help=f"architecture JSON file or preset (default {DEFAULT_PRESET})")
     _data_arguments(t, default="generated digits")
-    t.add_argument("--epochs", type=_positive_int, default=6)
+    t.add_argument("--epochs", type=_epochs(), default=6)
     t.add_argument("--batch-size", type=_positive_int, default=32)
-    t.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
+    t.add_argument("--lr", type=_learning_rate(), default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
     t.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
     t.add_argument("--momentum", type=_nonneg_float, default=0.9, help="SGD momentum (default 0.9)")
     t.add_argument("--weight-decay", type=_nonneg_float, default=0.0)
@@ -557,7 +596,7 @@ def _parser() -> _Parser:
     _data_arguments(r)
     r.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
     r.add_argument("--index", required=True, type=_nonneg_int, metavar="I")
-    r.add_argument("--lr", type=_positive_float, default=None,
+    r.add_argument("--lr", type=_learning_rate(), default=None,
                    help="show a plain gradient-descent update at this learning rate instead of the step the "
                         "model's own optimizer makes next from its saved state")
     r.add_argument("--out", required=True, metavar="TRACE.npz")

@@ -407,33 +407,35 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ------------------------------------------------------------- settings
     def restore_settings(self) -> None:
-        s = st.qsettings()
-        geo = st.bytes_value(s, "window/geometry")
+        """Read the settings file (:func:`cnnapp.settings.load_store`) and give each part its own;
+        say once in the status bar what happened to a file that could not be used."""
+        s = st.load_store()
+        geo = s.get_bytes("window/geometry")
         if geo is None:
             self.draw.show_example()     # first launch: the bars mean something at once
         else:
-            self.restoreGeometry(geo)
+            self.restoreGeometry(QtCore.QByteArray(geo))
         for sp in self._splitters():
-            v = st.bytes_value(s, f"splitters/{sp.objectName()}")
+            v = s.get_bytes(f"splitters/{sp.objectName()}")
             if v is not None:
-                sp.restoreState(v)
-        tab = st.value(s, "window/tab", 0, int)
-        self.tabs.setCurrentIndex(tab if 0 <= tab < self.tabs.count() else 0)
+                sp.restoreState(QtCore.QByteArray(v))
+        self.tabs.setCurrentIndex(s.get("window/tab", 0, int, 0, self.tabs.count() - 1))
         for prefix, view in self._views_with_settings().items():
-            view.apply_settings(st.read_group(s, prefix, view.settings_dict()))
-        note = st.take_message()
+            view.apply_settings(s.group(prefix))
+        note = s.take_message()
         if note:
             self.show_message(note, 30000)
 
-    def save_settings(self) -> None:
-        s = st.qsettings()
-        st.set_bytes(s, "window/geometry", self.saveGeometry())
+    def save_settings(self) -> bool:
+        """Keep the window's and each view's settings (:meth:`SettingsStore.save`: never raises)."""
+        s = st.store()
+        s.set_bytes("window/geometry", self.saveGeometry().data())
         for sp in self._splitters():
-            st.set_bytes(s, f"splitters/{sp.objectName()}", sp.saveState())
-        s.setValue("window/tab", self.tabs.currentIndex())
+            s.set_bytes(f"splitters/{sp.objectName()}", sp.saveState().data())
+        s.set("window/tab", self.tabs.currentIndex())
         for prefix, view in self._views_with_settings().items():
-            st.write_group(s, prefix, view.settings_dict())
-        s.sync()
+            s.update(prefix, view.settings_dict())
+        return s.save()
 
     def _views_with_settings(self) -> dict:
         """Prefix in the settings file -> a view with ``settings_dict()`` and ``apply_settings(d)``."""

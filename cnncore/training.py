@@ -30,8 +30,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .architecture import check_batch
+from .limits import MAX_EPOCHS, max_shift, pictures_problem
 from .network import Network
-from .optim import DEFAULT_LR, make_optimizer
+from .optim import DEFAULT_LR, check_lr, make_optimizer
 
 #: The loss of a network that guesses uniformly among the 10 digits.
 CHANCE_LOSS = math.log(10)
@@ -68,14 +70,13 @@ class TrainConfig:
             raise ValueError(f"optimizer must be 'adam' or 'sgd', not {self.optimizer!r}")
         if self.lr is None:
             self.lr = DEFAULT_LR[self.optimizer]
-        if not (isinstance(self.lr, numbers.Real) and not isinstance(self.lr, bool)
-                and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"learning rate must be a positive number, got {self.lr!r}")
-        self.lr = float(self.lr)
+        self.lr = check_lr(self.lr)
         for name in ("batch_size", "epochs"):
             v = getattr(self, name)
             if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name.replace('_', ' ')} must be a positive integer, got {v!r}")
+        if self.epochs > MAX_EPOCHS:
+            raise ValueError(f"{self.epochs:,} epochs is more than the {MAX_EPOCHS:,} a run may have")
         if not (self.weight_decay >= 0):
             raise ValueError(f"weight decay must be >= 0, got {self.weight_decay!r}")
         if not (0 <= self.momentum < 1):
@@ -152,6 +153,22 @@ class FinishedEvent:
     seconds: float = 0.0
     val_accuracy: float = float("nan")
     val_count: int = 0
+
+
+def _check_sizes(net: Network, X_train, X_val, config: TrainConfig) -> None:
+    """Refuse, before any array of the run is made, training images whose float copy would not fit
+    :data:`~cnncore.limits.MAX_DATA_BYTES`, a shift that moves whole pictures out of view and a batch
+    whose pass would not fit :data:`~cnncore.limits.MAX_BATCH_BYTES`."""
+    C, H, W = net.input_shape
+    problem = pictures_problem(len(X_train) + (len(X_val) if X_val is not None else 0), C * H * W,
+                               net.dtype.itemsize)
+    if problem:
+        raise ValueError(problem)
+    if config.augment > max_shift(H, W):
+        raise ValueError(f"shifting {H}×{W} pictures by up to {config.augment:,} pixels moves them out of view; "
+                         f"augment by at most {max_shift(H, W)}")
+    N = len(X_train)
+    check_batch(net.spec, min(config.batch_size, N) or 1, net.dtype.itemsize, N)
 
 
 def as_network_input(X, dtype=np.float32) -> np.ndarray:
@@ -281,6 +298,7 @@ class Trainer:
     def __init__(self, net: Network, X_train, y_train, X_val=None, y_val=None, config: TrainConfig | None = None):
         self.net = net
         self.config = config if config is not None else TrainConfig()
+        _check_sizes(net, X_train, X_val, self.config)
         self.X = as_network_input(X_train, net.dtype)
         if self.X.shape[1:] != net.input_shape:
             raise ValueError(f"training images have shape {self.X.shape[1:]}, the network needs {net.input_shape}")
@@ -324,9 +342,7 @@ class Trainer:
 
     def set_lr(self, lr: float):
         """Change the base learning rate from the next batch on (the schedule still applies)."""
-        lr = float(lr)
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"learning rate must be a positive number, got {lr!r}")
+        lr = check_lr(lr)
         with self._lock:
             self._base_lr = lr
 
@@ -360,6 +376,7 @@ class Trainer:
             self.optimizer.lr = self.lr
             state = {k: np.array(v, copy=True) for k, v in self.optimizer.state_dict().items()}
             self.net.optimizer_state = {"name": np.array(self.optimizer.name), **state}
+            self.net.optimizer_note = ""
 
     def _run(self):
         cfg = self.config

@@ -1,8 +1,6 @@
 """Predict mode in the Backprop tab: keyboard only, judged against the trace, score kept."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from PySide6 import QtCore
@@ -76,11 +74,13 @@ def test_the_score_is_saved_with_the_settings(bp, qtbot):
     q = _to_question(bp, qtbot)
     _type(qtbot, bp, str(q.answer) if not q.is_choice else str(int(q.answer) + 1))
     saved = bp.settings_dict()["predict_score"]
-    assert json.loads(saved)[q.kind] == [1, 1]
-    bp.apply_settings({"predict_score": '{"dz1": [2, 5]}'})
+    assert saved == {q.kind: [1, 1]}                              # plain values, kept as they are
+    bp.apply_settings({"predict_score": {"dz1": [2, 5]}})
     assert bp.predict.score.to_dict() == {"dz1": [2, 5]}
-    bp.apply_settings({"predict_score": "{not json"})
-    assert bp.predict.score.to_dict() == {}
+    for damaged in ("{not json", "[" * 100000, {"dz1": [5, 2]}, {"dz1": "x"}, [1, 2], None):
+        bp.apply_settings({"predict_score": {"dz1": [2, 5]}})
+        bp.apply_settings({"predict_score": damaged})           # starts again from nothing
+        assert bp.predict.score.to_dict() == {}, damaged
 
 
 def test_predict_off_shows_the_maps(bp, qtbot):

@@ -23,17 +23,18 @@ def test_backprop_shows_a_step_kind_it_has_no_entry_for(window):
 
 
 def test_views_take_back_their_settings_and_refuse_nonsense(window):
-    """Each view saves and restores its own settings (plain strings in the file)."""
+    """Each view saves and restores its own settings (plain values in the file; text from a
+    hand-edited file is read too)."""
     bp, draw = window.backprop, window.draw
     bp.apply_settings({"speed": "12", "source": "2", "sample": "33"})
     draw.apply_settings({"brush": "9"})
-    assert bp.settings_dict() == {"speed": 12, "source": 2, "sample": 33, "predict_score": "{}",
+    assert bp.settings_dict() == {"speed": 12, "source": 2, "sample": 33, "predict_score": {},
                                  "colours": "blue-white-red"}
     assert draw.settings_dict() == {"brush": 9}
     assert bp.stepper.speed == 3.0 and bp.speed_label.text() == "3/s"
     bp.apply_settings({"speed": "fast", "source": "-1", "sample": "1e99"})
     draw.apply_settings({"brush": "nan"})
-    assert bp.settings_dict() == {"speed": 12, "source": 0, "sample": 99, "predict_score": "{}",
+    assert bp.settings_dict() == {"speed": 12, "source": 0, "sample": 99, "predict_score": {},
                                  "colours": "blue-white-red"}
     assert draw.settings_dict() == {"brush": 9}
 

@@ -10,6 +10,7 @@ import pytest
 import cnncore._threads
 from cnncore import reference
 from cnncore.architecture import preset
+from cnncore.limits import MAX_LR
 from cnncore.network import Network
 from cnncore.optim import SGD, Adam, make_optimizer
 from cnncore.training import (BatchEvent, EpochEvent, FinishedEvent, TrainConfig, Trainer, as_network_input,
@@ -91,9 +92,10 @@ def test_cosine_schedule_and_set_lr():
 def test_divergence_stops_and_keeps_last_good_weights():
     X, y = _toy(64)
     net = Network(MICRO, seed=1)
+    net.flat_params *= 1e18         # so large that a step at the largest learning rate overflows them
     start = {k: v.copy() for k, v in net.params().items()}
     tr = Trainer(net, X, y, None, None,
-                 TrainConfig(optimizer="sgd", lr=1e30, momentum=0.0, batch_size=16, schedule="constant"))
+                 TrainConfig(optimizer="sgd", lr=MAX_LR, momentum=0.0, batch_size=16, schedule="constant"))
     events = _run(tr)
     end = events[-1]
     assert isinstance(end, FinishedEvent) and end.reason == "diverged"

@@ -2,7 +2,6 @@
 with a heatmap of every map the step touches."""
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -415,11 +414,12 @@ class BackpropView(QtWidgets.QWidget):
 
     def settings_dict(self) -> dict:
         return {"speed": self.speed.value(), "source": self.source.currentIndex(),
-                "sample": self.sample_spin.value(), "predict_score": json.dumps(self.predict.score.to_dict()),
+                "sample": self.sample_spin.value(), "predict_score": self.predict.score.to_dict(),
                 "colours": diverging_name()}
 
     def apply_settings(self, d: dict) -> None:
-        """Saved values as read by :func:`cnnapp.settings.read_group` (plain strings or numbers)."""
+        """Saved plain values (:meth:`cnnapp.state.settings_store.SettingsStore.group`); each is
+        checked here (the predict score by :meth:`Score.from_dict`, which leaves out what is not one)."""
         if "speed" in d:
             set_clamped(self.speed, d["speed"])
         self.source.setCurrentIndex(choice_index(d.get("source"), self.source.count()))
@@ -427,10 +427,7 @@ class BackpropView(QtWidgets.QWidget):
         if str(d.get("colours")) in DIVERGING_SCALES:
             self.set_colours(str(d["colours"]))
         if "predict_score" in d:
-            try:
-                self.predict.set_score(Score.from_dict(json.loads(str(d["predict_score"]))))
-            except ValueError:                   # a damaged saved score starts again from nothing
-                self.predict.set_score(Score())
+            self.predict.set_score(Score.from_dict(d["predict_score"]))
 
     # ------------------------------------------------------------- input
     def samples(self):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from cnncore.network import not_a_number
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..settings import data_dir, set_clamped
@@ -169,7 +170,7 @@ class DrawView(QtWidgets.QWidget):
         return {"brush": self.brush.value()}
 
     def apply_settings(self, d: dict) -> None:
-        """Saved values as read by :func:`cnnapp.settings.read_group` (plain strings or numbers)."""
+        """Saved plain values (:meth:`cnnapp.state.settings_store.SettingsStore.group`), checked here."""
         if "brush" in d:
             set_clamped(self.brush, d["brush"])
 
@@ -220,6 +221,12 @@ class DrawView(QtWidgets.QWidget):
             p = np.asarray(net.predict_proba(x[None, None]))[0]
         except Exception as e:
             self.state.say(f"The network could not read the drawing: {e}")
+            return
+        problem = not_a_number(net, p)
+        if problem:                    # no bars of NaN, no "looks like a 0"
+            self.probs.set_probabilities(None)
+            self.answer.setText("No answer: the network's output is not a number")
+            self.state.say(f"The network cannot read the drawing: {problem}.", 0)
             return
         self.probs.set_classes(classes_of(net))
         self.probs.set_probabilities(p)

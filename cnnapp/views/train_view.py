@@ -8,6 +8,7 @@ import numpy as np
 from cnncore.datasets.mnist import DOWNLOADS
 from cnncore.datasets.sources import DRAWINGS_FILE
 from cnncore.datasets.sources import source as source_of
+from cnncore.limits import MAX_EPOCHS, MAX_LR, MIN_LR
 from cnncore.network import network_maps
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -167,7 +168,7 @@ class TrainView(QtWidgets.QWidget):
         self.lr = QtWidgets.QDoubleSpinBox()
         self.lr.setObjectName("trainLearningRate")
         self.lr.setDecimals(5)
-        self.lr.setRange(0.00001, 2.0)
+        self.lr.setRange(MIN_LR, MAX_LR)             # the bounds every run accepts
         self.lr.setSingleStep(0.0005)
         self.lr.setValue(0.003)
         self.lr.setToolTip("Learning rate at the start of the run: the size of each step. With the cosine "
@@ -188,7 +189,7 @@ class TrainView(QtWidgets.QWidget):
         self.batch.setToolTip("Images per gradient step")
         self.epochs = QtWidgets.QSpinBox()
         self.epochs.setObjectName("trainEpochs")
-        self.epochs.setRange(1, 200)
+        self.epochs.setRange(1, MAX_EPOCHS)
         self.epochs.setValue(3)
         self.epochs.setToolTip("Passes over the training digits")
         for label, w in (("Optimizer", self.optimizer), ("Learning rate", self.lr), ("Schedule", self.schedule),
@@ -435,10 +436,12 @@ class TrainView(QtWidgets.QWidget):
             self.state.say("Build a network on the Build tab first.")
             return False
         try:
+            from cnncore.architecture import check_batch
             from cnncore.training import TrainConfig
             config = TrainConfig(optimizer=self.optimizer.currentData(), lr=float(self.lr.value()),
                                  batch_size=self.batch.value(), epochs=self.epochs.value(), seed=0,
                                  schedule=self.schedule.currentData())
+            check_batch(net.spec, config.batch_size, net.dtype.itemsize)     # before the data is loaded
             loader = self.make_loader()
         except Exception as e:  # noqa: BLE001
             self.state.say(f"Cannot train: {e}", 0)

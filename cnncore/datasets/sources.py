@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..architecture import DIGIT_CLASSES
+from ..limits import pictures_problem
 from .mnist import DOWNLOADS
 
 __all__ = ["DataSource", "SOURCES", "SourceError", "DRAWINGS_FILE", "available_sources", "source",
@@ -126,6 +127,9 @@ def load_source(key: str, *, count: int | None = None, seed: int = 0, files=None
     if key == "generated":
         from .generated import generated_digits
         n = 10000 if count is None else count
+        problem = pictures_problem(n, 28 * 28)         # asked before a digit is drawn
+        if problem:
+            raise SourceError(f"generated digits: {problem}")
         X, y = generated_digits(n, seed=seed)
         return X, y, f"{n} generated digits"
     if key == "drawings":
