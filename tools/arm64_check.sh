@@ -7,13 +7,15 @@
 #     tools/arm64_check.sh                  # build, then the kernel tests
 #     tools/arm64_check.sh tests/test_kernels.py -k maxpool     # other pytest arguments
 #     tools/arm64_check.sh --vec-report     # also gcc's vectorisation report of the kernels
+#     CNNLAB_ARM64_CC="clang-14 --target=aarch64-linux-gnu" CNNLAB_ARM64_CFLAGS=-fopenmp=libgomp \
+#         tools/arm64_check.sh              # clang's code paths (those of the macOS wheels), GNU's OpenMP
 #
 # How: `debootstrap --foreign` fetches Debian bookworm's arm64 Python 3.11 with its headers and
 # libgomp into $CNNLAB_ARM64_DIR (default ~/.cache/cnnlab-arm64; the packages are unpacked, no
 # arm64 program runs: no binfmt or chroot needed), pip fetches NumPy (the host's version) and
 # pytest as aarch64 wheels beside it, and setup.py builds the kernels with aarch64-linux-gnu-gcc,
 # reading the arm64 Python's own sysconfig (so its compiler, flags and file names) in a copy of
-# this checkout ($CNNLAB_ARM64_DIR/src: the working tree as it is, committed or not). The tests
+# this checkout ($CNNLAB_ARM64_DIR/src-COMPILER: the working tree as it is, committed or not). The tests
 # then run in qemu-aarch64-static's arm64 Python. The arm64 kernels are held to the NumPy twin
 # like every build, not bit for bit to x86 (NEON fuses multiply-adds where SSE2 cannot).
 set -euo pipefail
@@ -23,7 +25,8 @@ dir=${CNNLAB_ARM64_DIR:-$HOME/.cache/cnnlab-arm64}
 python=${PYTHON:-python3}
 root=$dir/rootfs
 site=$dir/site-aarch64
-src=$dir/src
+cc=${CNNLAB_ARM64_CC:-aarch64-linux-gnu-gcc}
+src=$dir/src-${cc%% *}           # a copy of the checkout per compiler
 report=""
 if [[ ${1:-} == --vec-report ]]; then
     report=$dir/vec-report.txt
@@ -82,15 +85,15 @@ mkdir -p "$src"
 sysconf=$dir/sysconfig
 mkdir -p "$sysconf"
 cp "$root/usr/lib/python3.11/_sysconfigdata__aarch64-linux-gnu.py" "$sysconf/"
-cflags="-I$site/numpy/_core/include -I$root/usr/include/python3.11 -idirafter $root/usr/include"
+cflags="-I$site/numpy/_core/include -I$root/usr/include/python3.11 -idirafter $root/usr/include ${CNNLAB_ARM64_CFLAGS:-}"
 if [[ -n $report ]]; then
     cflags="$cflags -fopt-info-vec-all=$report.raw"
     rm -f "$report.raw"
 fi
-echo "arm64_check: building the kernels with aarch64-linux-gnu-gcc" >&2
+echo "arm64_check: building the kernels with $cc" >&2
 (cd "$src" &&
     PYTHONPATH=$sysconf _PYTHON_SYSCONFIGDATA_NAME=_sysconfigdata__aarch64-linux-gnu \
-    CC=aarch64-linux-gnu-gcc LDSHARED="aarch64-linux-gnu-gcc -shared" CFLAGS="$cflags" \
+    CC="$cc" LDSHARED="$cc -shared" CFLAGS="$cflags" \
     CNNCORE_ARCH=generic CNNCORE_REQUIRE_OPENMP=1 "$python" setup.py -q build_ext --inplace 2>&1 |
     grep -v "^warning\|^  warn" >&2 || true)
 built=$(ls "$src"/cnncore/_kernels.cpython-311-aarch64-linux-gnu.so)
