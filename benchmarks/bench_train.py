@@ -275,14 +275,14 @@ def _accuracy_worker(args, target=0.98):
     import cnnapp  # noqa: F401  (first: the app's thread environment)
     import cnncore
     from cnncore.architecture import DEFAULT_PRESET, PRESETS
-    from cnncore.defaults import train_defaults  # the command line's defaults, exactly
+    from cnncore.defaults import run_defaults  # the command line's defaults, exactly
     from cnncore.network import Network
     from cnncore.training import EpochEvent, FinishedEvent, TrainConfig, Trainer
 
     if args.threads:
         cnncore.set_num_threads(args.threads)
     X, y = _load("mnist8k-images-idx3-ubyte.gz"), _load("mnist8k-labels-idx1-ubyte.gz")
-    config = TrainConfig(seed=0, **train_defaults("shared", DEFAULT_PRESET).config_fields())
+    config = TrainConfig(seed=0, **run_defaults("shared", DEFAULT_PRESET).config_fields())
     net = Network(PRESETS[DEFAULT_PRESET], seed=0)
     trainer = Trainer(net, X[:6500], y[:6500], X[6500:], y[6500:], config)
     print(f"\ntime to {target:.0%}: preset {DEFAULT_PRESET!r}, {config}, {cnncore.get_num_threads()} thread(s)")
@@ -331,14 +331,14 @@ def _cifar_worker(args):
     from cnncore.architecture import preset
     from cnncore.datasets import held_out_split
     from cnncore.datasets.cifar import parse_records
-    from cnncore.defaults import train_defaults
+    from cnncore.defaults import run_defaults
     from cnncore.network import Network
     from cnncore.training import TrainConfig, Trainer, evaluate
 
     if args.threads:
         cnncore.set_num_threads(args.threads)
     X, y = parse_records(gzip.decompress(SHARED_CIFAR.read_bytes()))
-    d = train_defaults("folder", "cifar")
+    d = run_defaults("folder", "cifar")
     X_tr, y_tr, X_val, y_val = held_out_split(X[:3660], y[:3660], d.holdout)
     print(f"\ncifar preset, {d} on {len(X_tr)} pictures (held out {len(X_val)}), scored on the last 1,000 of "
           f"{len(X)}; {cnncore.get_num_threads()} thread(s)", flush=True)

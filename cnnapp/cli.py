@@ -6,7 +6,7 @@
                  [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam] [--seed N]
                  [--augment N] [--flip|--no-flip] [--holdout FRACTION] --out MODEL.npz
     cnnapp eval MODEL.npz (--images F --labels F | --data SOURCE [--holdout F] | --folder DIR) [--range START:STOP]
-    cnnapp trace MODEL.npz (--images F --labels F | --data SOURCE | --folder DIR) --index I --out TRACE.npz
+    cnnapp trace MODEL.npz (--images F --labels F | --data SOURCE | --folder DIR) [--index I] --out TRACE.npz
     cnnapp predict MODEL.npz PICTURE
     cnnapp export MODEL.npz --to torch --out DIR | --to onnx --out FILE.onnx
     cnnapp inspect MODEL.npz ((--images F --labels F | --data SOURCE | --folder DIR) --index I | --image FILE)
@@ -14,8 +14,9 @@
 
 SOURCE is one of the data sources of :mod:`cnncore.datasets.sources` (the app's too); DIR a folder of
 pictures with one subfolder per class (:mod:`cnncore.datasets.folder`). A picture (PNG, JPEG, BMP,
-WebP) is brought to the model's own input (:mod:`cnncore.signature`). Defaults that differ by
-source or preset come from :mod:`cnncore.defaults`.
+WebP) is brought to the model's own input (:mod:`cnncore.signature`). What is not given takes the
+defaults of :mod:`cnncore.defaults`, the app's, by source and preset: a model trained in the app
+and scored with ``eval --data SOURCE`` is scored on the digits the app held out.
 
 Bad arguments or files give one line on stderr and exit status 2, and so does an ``--out``
 that is one of the files the command reads (under any name), refused before any work. Qt is
@@ -59,10 +60,20 @@ def _number(kind, ok, expected: str):
 
 _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 _nonneg_int = _number(int, lambda v: v >= 0, "an integer >= 0")
-_positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
 _nonneg_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
 _digit = _number(int, lambda v: 0 <= v <= 9, "a digit 0..9")
 _fraction = _number(float, lambda v: 0 <= v < 1, "a fraction in [0, 1)")
+
+
+def _learning_rate():
+    """The ``--lr`` type: a rate within the bounds a run and a trace accept (:mod:`cnncore.limits`)."""
+    from cnncore.limits import MAX_LR, MIN_LR
+    return _number(float, lambda v: MIN_LR <= v <= MAX_LR, f"a learning rate from {MIN_LR:g} to {MAX_LR:g}")
+
+
+def _epochs():
+    from cnncore.limits import MAX_EPOCHS
+    return _number(int, lambda v: 1 <= v <= MAX_EPOCHS, f"a number of epochs from 1 to {MAX_EPOCHS:,}")
 
 
 def _range(text: str) -> tuple[int | None, int | None]:
@@ -149,6 +160,37 @@ def read_png(path) -> "np.ndarray":
         raise CliError(str(e)) from None
 
 
+def _picture(path: str, net, command: str):
+    """A picture file (PNG, JPEG, BMP or WebP) as ``net``'s input ``(C, H, W)``, by the model's own rule
+    (:func:`cnncore.datasets.pictures.picture_input`); a :class:`CliError` for a picture a digit model
+    finds blank (one grey level, or no ink once centred), to which any network would give some
+    answer that means nothing."""
+    from cnncore.datasets.pictures import PictureError, picture_input
+
+    try:
+        x = picture_input(path, net.signature)
+    except PictureError as e:
+        raise CliError(f"{command}: {e}") from None
+    if net.signature.fit == "digit" and not x.any():
+        raise CliError(f"{path}: the picture is blank (nothing drawn on it), so there is no digit to read")
+    return x
+
+
+def _answer(net, x, model: str):
+    """The probabilities ``(N, 10)`` of ``x (N, C, H, W)``; a :class:`CliError` when they are not numbers."""
+    p = net.predict_proba(x)
+    _refuse_not_a_number(net, p, model)
+    return p
+
+
+def _refuse_not_a_number(net, probs, model: str) -> None:
+    from cnncore.network import not_a_number
+
+    problem = not_a_number(net, probs)
+    if problem:
+        raise CliError(f"{model}: {problem}")
+
+
 # ----------------------------------------------------------------------------- commands
 
 def _cmd_train(args) -> int:
@@ -183,24 +225,24 @@ def _train(args) -> int:
     return 0
 
 
-def _source_key(args) -> str | None:
-    """The data source named on the command line: a key of cnncore.datasets.SOURCES, None for IDX files."""
+def _source_key(args) -> str:
+    """The data source named on the command line: a key of cnncore.datasets.SOURCES ("idx" for files
+    the user names, "generated" when none is named)."""
     if args.folder is not None:
         return "folder"
-    return None if args.images is not None else args.data
+    return "idx" if args.images is not None else args.data or "generated"
 
 
 def _fill_train_defaults(args) -> None:
-    """The settings not given on the command line, from the one table (cnncore.defaults) for this
-    source and preset."""
+    """The settings not given on the command line, from the one table (cnncore.defaults, the app's)
+    for this source and preset."""
     from dataclasses import replace
 
     from cnncore.architecture import PRESETS
-    from cnncore.defaults import train_defaults
+    from cnncore.defaults import run_defaults
 
-    source = _source_key(args) or ("generated" if args.images is None else None)
     named = args.arch if args.arch in PRESETS and not Path(args.arch).exists() else None
-    d = train_defaults(source, named if args.arch is None or named else "(a file)")
+    d = run_defaults(_source_key(args), named if args.arch is None or named else "(a file)")
     args.arch = d.preset if args.arch is None else args.arch
     if args.lr is None and args.optimizer not in (None, d.optimizer):
         d = replace(d, lr=None)            # the table's rate is its optimizer's: another starts at its own
@@ -291,13 +333,13 @@ def _data(args, command: str, net):
     folder's pictures are brought to ``net``'s input; outside training, its subfolders must be named
     as ``net``'s classes. Notes on a folder's skipped or ignored files are printed."""
     from cnncore.datasets import DOWNLOADS, Labelled, SourceError, load_labelled
+    from cnncore.defaults import run_defaults
 
     _one_source(args, command)
     if args.images is not None:
         X, y = _load_pair(args.images, args.labels)
         return Labelled(X, y, _digit_classes() if command == "train" else net.classes, "", args.images)
-    key = _source_key(args)
-    if key is None and command != "train":
+    if args.data is None and args.folder is None and command != "train":
         raise CliError(f"{command}: give --images and --labels, --data or --folder")
     tty = sys.stderr.isatty() and not getattr(args, "quiet", False)
 
@@ -306,10 +348,11 @@ def _data(args, command: str, net):
             size = (f"{done:,}/{total:,}" if name == "pictures" else
                     f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB")
             print(f"\r\033[Kgetting {name}: {size}", end="", file=sys.stderr, flush=True)
+    key = _source_key(args)
+    count = args.count if args.count is not None else run_defaults(key).count
     try:
-        data = load_labelled(key or "generated", count=args.count, seed=args.seed, progress=progress,
-                             files=args.folder, shape=net.input_shape,
-                             classes=None if command == "train" else net.classes)
+        data = load_labelled(key, count=count, seed=args.data_seed, progress=progress, files=args.folder,
+                             shape=net.input_shape, classes=None if command == "train" else net.classes)
     except SourceError as e:
         raise CliError(f"{command}: {e}") from None
     finally:
@@ -363,13 +406,12 @@ def _held_out(args, X, y):
     if args.data is None:
         return X, y, ""
     from cnncore.datasets import held_out_split
-    from cnncore.defaults import train_defaults
 
-    fraction = train_defaults(args.data, None).holdout if args.holdout is None else args.holdout
-    _, _, Xv, yv = held_out_split(X, y, fraction)
+    args.holdout = _holdout(args)
+    _, _, Xv, yv = held_out_split(X, y, args.holdout)
     if len(Xv) == 0:
-        raise CliError(f"--holdout {fraction} holds out no images of {len(X)}")
-    return Xv, yv, f" held out of {args.data} (--holdout {fraction:g})"
+        raise CliError(f"--holdout {args.holdout} holds out no images of {len(X)}")
+    return Xv, yv, f" held out of {args.data} (--holdout {args.holdout:g})"
 
 
 def _select(X, y, rng, flag="--range"):
@@ -392,7 +434,8 @@ def _cmd_eval(args) -> int:
     data = _data(args, "eval", net)
     X, y, which = _held_out(args, _as_input(data, net, "eval"), data.y)
     X, y, _ = _select(X, y, args.range)
-    loss, acc, confusion, wrong, _ = evaluate(net, X, y)
+    loss, acc, confusion, wrong, probs = evaluate(net, X, y)
+    _refuse_not_a_number(net, probs, args.model)
     print(f"{len(X)} images{which}, loss {loss:.4f}, {len(wrong)} wrong")
     if _legend(net):
         print(_legend(net))
@@ -412,7 +455,12 @@ def _cmd_trace(args) -> int:
     out = _output(args)
     net = _load_model(args.model)
     x, label, where = _one_picture(args, net, "trace")
-    t = trace(net, x, label, lr=args.lr)
+    try:
+        t = trace(net, x, label, lr=args.lr)
+    except ValueError as e:     # a pass whose numbers overflow: the model or the learning rate
+        raise CliError(f"trace: {args.model}: {e}") from None
+    if net.optimizer_note and args.lr is None:
+        print(f"cnnapp trace: note: {net.optimizer_note}", file=sys.stderr)
     t.save(out)
     from cnncore.update import rule_name
     rule = rule_name(t.settings)
@@ -424,11 +472,12 @@ def _cmd_trace(args) -> int:
 
 def _one_picture(args, net, command: str):
     """``(x float32 (C, H, W) in [0, 1], label, where)``: picture ``--index`` of ``--folder``, ``--data``
-    or ``--images/--labels``, as ``net`` takes it."""
+    or ``--images/--labels``, as ``net`` takes it; without ``--index`` the one the app traces first
+    (one the model gets wrong or is least sure of, :func:`cnncore.defaults.trace_example`)."""
     import numpy as np
 
     _one_source(args, command)
-    if args.folder is not None:
+    if args.folder is not None and args.index is not None:       # only that picture is read
         from cnncore.datasets.folder import FolderError, picture_at
         try:
             x, label, path = picture_at(args.folder, args.index, net.input_shape, net.classes)
@@ -437,9 +486,12 @@ def _one_picture(args, net, command: str):
         return x.astype(np.float32) / np.float32(255), label, str(path)
     data = _data(args, command, net)
     X = _as_input(data, net, command)
-    if not 0 <= args.index < len(X):
+    if args.index is not None and not 0 <= args.index < len(X):
         raise CliError(f"{command}: --index {args.index} is out of range (there are {len(X)} images, "
                        f"0..{len(X) - 1})")
+    if args.index is None:
+        from cnncore.defaults import trace_example
+        args.index = trace_example(net, X, data.y)
     x = X[args.index]
     x = x.astype(np.float32) / np.float32(255) if x.dtype == np.uint8 else x.astype(np.float32)
     return x, int(data.y[args.index]), f"image {args.index}"
@@ -450,23 +502,14 @@ def _named(net, c: int) -> str:
     return str(c) if not _legend(net) else f"{c} {net.classes[c]}"
 
 
-def _picture(path: str, net, command: str):
-    """A picture file (PNG, JPEG, BMP or WebP) as ``net``'s input ``(C, H, W)``, by the model's own rule."""
-    from cnncore.datasets.pictures import PictureError, picture_input
-
-    try:
-        return picture_input(path, net.signature)
-    except PictureError as e:
-        raise CliError(f"{command}: {e}") from None
-
-
 def _cmd_predict(args) -> int:
     import numpy as np
+
     from cnncore.datasets.folder import UNUSED_CLASS
 
     net = _load_model(args.model)
     x = _picture(args.image, net, "predict")
-    p = net.predict_proba(x[None])[0]
+    p = _answer(net, x[None], args.model)[0]
     best = int(np.argmax(p))
     if _legend(net):
         print(f"class: {best} {net.classes[best]} ({net.dataset or 'named in the model'})")
@@ -486,7 +529,7 @@ def _cmd_predict(args) -> int:
 def _cmd_export(args) -> int:
     """``cnnapp export MODEL.npz --to torch --out DIR`` or ``--to onnx --out FILE.onnx``."""
     from cnncore import Output, OutputRefused
-    from cnncore.export import MANIFEST_FILE, NEXT_STEPS, ExportError, export_onnx, export_torch
+    from cnncore.export import MANIFEST_FILE, ExportError, export_onnx, export_torch, next_steps
 
     net = _load_model(args.model)
     title = Path(args.model).name
@@ -500,7 +543,8 @@ def _cmd_export(args) -> int:
         raise CliError(f"export: {e}") from None
     except OutputRefused as e:
         raise CliError(f"--out {e}") from None
-    print("next, in Python:\n    " + NEXT_STEPS[args.to].replace("\n", "\n    "))
+    text = next_steps(args.to, Path(args.out).resolve(), net.input_shape)
+    print("next, in Python:\n    " + text.replace("\n", "\n    "))
     return 0
 
 
@@ -532,11 +576,12 @@ def _cmd_inspect(args) -> int:
     import numpy as np
 
     from cnncore import atomic_savez
-    from cnncore.inspect import Probe
+    from cnncore.probe import Probe
 
     out = _output(args)
     net = _load_model(args.model)
     x, label, where = _inspect_input(args, net)
+    _answer(net, x[None], args.model)
     probe = Probe(net)
     g = probe.class_gradient(x, args.cls)
     attack = probe.smallest_attack(x, target=args.target)
@@ -558,8 +603,10 @@ def _inspect_parser(sub) -> None:
     s = sub.add_parser("inspect", help="saliency, Grad-CAM and an adversarial picture for one picture, as .npz")
     s.add_argument("model", metavar="MODEL.npz")
     _data_arguments(s)
-    s.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
-    _index_argument(s, required=False)
+    _seed_alias(s)
+    s.add_argument("--index", type=_nonneg_int, metavar="I",
+                   help="which picture of --images, --data or --folder (a folder's: class by class, each "
+                        "class's files in sorted order, from 0)")
     s.add_argument("--image", "--png", dest="image", metavar="FILE",
                    help="a picture instead (PNG, JPEG, BMP or WebP, brought to the model's input; its label is "
                         "written as -1)")
@@ -591,8 +638,7 @@ def _cmd_gui(args) -> int:
 
 
 def _data_arguments(p, default: str | None = None) -> None:
-    """``--images/--labels``, ``--data`` (the sources of cnncore.datasets this installation has) or
-    ``--folder``."""
+    """``--images/--labels`` or ``--data`` (the sources of cnncore.datasets this installation has)."""
     from cnncore.datasets import available_sources
 
     offered = [s for s in available_sources() if not s.files]
@@ -600,31 +646,37 @@ def _data_arguments(p, default: str | None = None) -> None:
     p.add_argument("--labels", metavar="F", help="IDX labels file (.gz or raw)")
     p.add_argument("--data", choices=[s.key for s in offered],
                    help="; ".join(f"{s.key}: {s.help}" for s in offered) + (f" (default {default})" if default else ""))
-    _folder_argument(p)
-    p.add_argument("--count", type=_positive_int, default=None,
-                   help="generated: how many (default 10000); other sources: use at most this many")
-
-
-def _folder_argument(p) -> None:
     p.add_argument("--folder", metavar="DIR",
                    help="a folder of your own pictures (PNG, JPEG, BMP, WebP), one subfolder per class, classes in "
                         "the sorted order of the subfolders' names; each picture is brought to the model's input "
                         "by scaling its shorter side to fit and cutting out the centre, unreadable ones are "
                         "skipped and named")
+    from cnncore.defaults import run_defaults
+    d = run_defaults("generated")
+    p.add_argument("--count", type=_positive_int, default=None,
+                   help=f"generated: how many (default {d.count}, the app's); other sources: use at most this "
+                        f"many (default {d.count}; your drawings and a folder: all)")
+    p.add_argument("--data-seed", type=_nonneg_int, default=d.data_seed, metavar="N",
+                   help=f"the generated digits' seed (default {d.data_seed}: the digits the app trains on)")
 
 
-def _index_argument(p, required: bool) -> None:
-    p.add_argument("--index", required=required, type=_nonneg_int, metavar="I",
-                   help="which picture of --images, --data or --folder (a folder's: class by class, each "
-                        "class's files in sorted order, from 0)")
+def _seed_alias(p) -> None:
+    """``--seed``: the generated digits' seed, as ``--data-seed`` (kept for older scripts)."""
+    p.add_argument("--seed", type=_nonneg_int, dest="data_seed", default=argparse.SUPPRESS,
+                   help="the same as --data-seed")
 
 
 def _holdout_argument(p, text: str) -> None:
     from cnncore.defaults import differences
-
     p.add_argument("--holdout", type=_fraction, default=None,
-                   help=f"{text} (default {differences('holdout')}; a fixed shuffle picks them, the app uses the "
-                        "same rule)")
+                   help=f"{text} (default {differences('holdout')}, the app's; a fixed shuffle picks "
+                        "them, the app uses the same rule)")
+
+
+def _holdout(args) -> float:
+    """``--holdout``, or the default of the data source (the app's)."""
+    from cnncore.defaults import run_defaults
+    return args.holdout if args.holdout is not None else run_defaults(_source_key(args)).holdout
 
 
 def _train_arguments(t) -> None:
@@ -635,15 +687,15 @@ def _train_arguments(t) -> None:
                    help=f"architecture JSON file or preset (default {default_preset(None)}; --data cifar10 and "
                         f"--folder: {default_preset('folder')})")
     _data_arguments(t, default="generated digits")
-    t.add_argument("--epochs", type=_positive_int, default=None, help=f"default {differences('epochs')}")
+    t.add_argument("--epochs", type=_epochs(), default=None,
+                   help=f"passes over the training images (default {differences('epochs')}, the app's)")
     t.add_argument("--batch-size", type=_positive_int, default=None, help=f"default {differences('batch_size')}")
-    t.add_argument("--lr", type=_positive_float, default=None,
+    t.add_argument("--lr", type=_learning_rate(), default=None,
                    help=f"learning rate (default {differences('lr')}; adam's own is 0.003, sgd's 0.05)")
     t.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help=f"default {differences('optimizer')}")
     t.add_argument("--momentum", type=_nonneg_float, default=None,
                    help=f"SGD momentum (default {differences('momentum')})")
-    t.add_argument("--weight-decay", type=_nonneg_float, default=None,
-                   help=f"default {differences('weight_decay')}")
+    t.add_argument("--weight-decay", type=_nonneg_float, default=None, help=f"default {differences('weight_decay')}")
     t.add_argument("--schedule", choices=("cosine", "constant"), default=None,
                    help=f"default {differences('schedule')}")
     t.add_argument("--augment", type=_nonneg_int, default=None,
@@ -652,18 +704,19 @@ def _train_arguments(t) -> None:
     t.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                    help=f"mirror a random half of each batch left to right, for pictures of things; never for "
                         f"digits or letters (default {differences('flip')})")
-    t.add_argument("--seed", type=_nonneg_int, default=0, help="weights, shuffles and generated digits")
+    t.add_argument("--seed", type=_nonneg_int, default=0, help="the weights and the shuffles")
 
 
 def _parser() -> _Parser:
+
     p = _Parser(prog="cnnapp", description="Draw digits, train a small CNN and step through backpropagation. "
                                            "Without arguments the app opens.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a network and save it",
                        description="Train a network and save it. Settings not given come from the defaults "
-                                   "table (cnncore/defaults.py), which differ by data source and preset as each "
-                                   "option says.")
+                                   "table (cnncore/defaults.py, the app's), which differ by data source and preset "
+                                   "as each option says.")
     _train_arguments(t)
     _holdout_argument(t, "fraction held out for evaluation")
     t.add_argument("--normalise", action="store_true",
@@ -677,7 +730,7 @@ def _parser() -> _Parser:
     e = sub.add_parser("eval", help="accuracy and confusion matrix of a model on labelled images")
     e.add_argument("model", metavar="MODEL.npz")
     _data_arguments(e)
-    e.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
+    _seed_alias(e)
     _holdout_argument(e, "with --data: score the digits train held out of it, the same fraction")
     e.add_argument("--range", type=_range, default=None, metavar="START:STOP", help="only these images")
     e.set_defaults(func=_cmd_eval)
@@ -685,9 +738,12 @@ def _parser() -> _Parser:
     r = sub.add_parser("trace", help="record one image's forward and backward pass as .npz")
     r.add_argument("model", metavar="MODEL.npz")
     _data_arguments(r)
-    r.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
-    _index_argument(r, required=True)
-    r.add_argument("--lr", type=_positive_float, default=None,
+    _seed_alias(r)
+    r.add_argument("--index", type=_nonneg_int, metavar="I",
+                   help="which picture (a folder's: class by class, each class's files in sorted order, from 0; "
+                        "default: among the first 100, the one the model gets wrong or is least sure of, as the "
+                        "app's Backprop tab picks it)")
+    r.add_argument("--lr", type=_learning_rate(), default=None,
                    help="show a plain gradient-descent update at this learning rate instead of the step the "
                         "model's own optimizer makes next from its saved state")
     r.add_argument("--out", required=True, metavar="TRACE.npz")

@@ -1,102 +1,111 @@
-"""The training defaults, in one table keyed by data source and preset.
+"""The defaults of a training run, in one place for the app's Train tab and the ``cnnapp`` command line,
+and the rule that picks the picture a trace shows first.
 
-::
+:func:`run_defaults` gives them per data source and preset. They are the set learners meet in the
+app: 6,000 digits with 15 % held out (the fixed shuffle of :func:`cnncore.datasets.held_out_split`),
+3 epochs of Adam in batches of 32 on a cosine schedule, random shifts of up to a pixel, the
+generated digits drawn with seed :data:`DATA_SEED`. So ``cnnapp eval model.npz --data generated``
+scores the very digits the app held out when it trained that model. Every downloaded set is cut to
+its first 6,000 images too: the app trains on them in well under a minute.
 
-    d = train_defaults("cifar10", None)      # no --arch: the source's own preset, "cifar"
-    d.preset, d.epochs, d.flip               # "cifar", 15, True
-    train_defaults("mnist", "lenet").epochs  # 6
+Where a source or a preset differs, it says so in one of two tables: :data:`_BY_SOURCE` (a source's
+own defaults, among them the preset it trains when none is named: ``cifar10`` and a folder of
+pictures train ``cifar``) and :data:`_BY_PRESET` (what a preset changes over its source's: the
+colour pictures of ``cifar`` are learnt with more epochs, larger shifts and mirror images). The
+command line prints them in its ``--help`` (:func:`differences`).
 
-:data:`BASE` holds the settings of every run; :data:`TABLE` the few that differ for a data source
-or a preset, each row keyed by ``(source, preset)`` where ``"*"`` matches any. Rows apply from the
-least to the most particular: ``("*", "*")``, then ``("*", preset)``, then ``(source, "*")``, then
-``(source, preset)``, so a source may overrule what a preset asks for. The command line reads its
-defaults here (``cnnapp train --help`` prints them from this table).
+:func:`trace_example` is the picture a trace starts with when none is chosen (the app's Backprop
+tab, ``cnnapp trace`` without ``--index``): one the network gets wrong or is least sure of, so the
+first gradients a learner sees are not all about 0 (on a digit it is sure of, the loss is about
+1e-5 and so is every gradient).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
 
 from .architecture import DEFAULT_PRESET
 
-__all__ = ["TrainDefaults", "BASE", "TABLE", "train_defaults", "default_preset", "differences"]
+__all__ = ["RunDefaults", "run_defaults", "default_preset", "differences", "DATA_SEED", "TRACE_CANDIDATES",
+           "trace_example"]
+
+#: The seed of the generated digits the app and the command line train on and hold out.
+DATA_SEED = 1
+#: How many of a set's first images :func:`trace_example` looks through.
+TRACE_CANDIDATES = 100
 
 
 @dataclass(frozen=True)
-class TrainDefaults:
-    """One run's default settings (the fields of :class:`cnncore.training.TrainConfig`, the preset
-    and the held-out fraction). ``lr`` None: the optimizer's own default (Adam 0.003, SGD 0.05)."""
-    preset: str = DEFAULT_PRESET
-    epochs: int = 6
+class RunDefaults:
+    """What a run takes when nothing else is said.
+
+    ``count``: images to generate ("generated") or to use at most, the first in file order (None:
+    all of them); ``holdout``: the share held out; ``data_seed``: the generated digits' seed;
+    ``preset``: the architecture trained when none is named; ``lr``: the learning rate (None: the
+    optimizer's own, Adam 0.003, SGD 0.05; a rate given here is for ``optimizer``); ``augment``:
+    random shifts of up to that many pixels; ``flip``: mirror images (pictures of things only)."""
+    count: int | None = 6000
+    holdout: float = 0.15
+    data_seed: int = DATA_SEED
+    epochs: int = 3
     batch_size: int = 32
     optimizer: str = "adam"
+    schedule: str = "cosine"
+    preset: str = DEFAULT_PRESET
     lr: float | None = None
     momentum: float = 0.9
     weight_decay: float = 0.0
-    schedule: str = "cosine"
     augment: int = 1
     flip: bool = False
-    holdout: float = 0.1
 
     def config_fields(self) -> dict:
-        """The settings :class:`~cnncore.training.TrainConfig` takes (all but the preset and the holdout)."""
-        d = asdict(self)
-        del d["preset"], d["holdout"]
-        return d
+        """The settings :class:`~cnncore.training.TrainConfig` takes."""
+        return {f: getattr(self, f) for f in ("optimizer", "lr", "batch_size", "epochs", "weight_decay",
+                                              "momentum", "schedule", "augment", "flip")}
 
 
-#: Every run's defaults.
-BASE = TrainDefaults()
-
-#: ``(source, preset) -> {setting: value}``: where a source or a preset differs from :data:`BASE`.
-#: Colour pictures of things are learnt from a few thousand pictures only with more passes over
-#: them, each picture shifted by up to 2 pixels and mirrored half of the time (a mirrored cat is
-#: still a cat; a mirrored digit is not a digit, so the digit sources never flip). The cifar preset
-#: trained so on 3,294 of the shared CIFAR-10 pictures scores 59.0% on 1,000 others (mean of seeds
-#: 0-5, none below 56%; benchmarks/bench_train.py measures it); at Adam's usual 0.003 it is 57.7%,
-#: and a seed may drop to 54%. A rate (``lr``) here is for the default optimizer: another optimizer
-#: named on the command line starts from its own default.
-TABLE: dict[tuple[str, str], dict] = {
-    ("*", "cifar"): {"epochs": 15, "lr": 0.0015, "augment": 2, "flip": True},
-    ("cifar10", "*"): {"preset": "cifar"},
-    ("folder", "*"): {"preset": "cifar"},
-}
-
-
-def _rows(source: str, preset: str):
-    for key in (("*", "*"), ("*", preset), (source, "*"), (source, preset)):
-        if key in TABLE:
-            yield TABLE[key]
+_BASE = RunDefaults()
+#: Where a source differs from the base: one's own drawings are few, every one of them is used;
+#: CIFAR-10 and a folder of pictures are colour pictures, for the cifar preset (a folder's pictures
+#: are used whole).
+_BY_SOURCE = {"drawings": replace(_BASE, count=None),
+              "cifar10": replace(_BASE, preset="cifar"),
+              "folder": replace(_BASE, preset="cifar", count=None)}
+#: Where a preset differs from its source's defaults. Colour pictures of things are learnt from a
+#: few thousand pictures only with more passes over them, each picture shifted by up to 2 pixels and
+#: mirrored half of the time (a mirrored cat is still a cat; a mirrored digit is not a digit, so the
+#: digit presets never flip). The cifar preset trained so on 3,294 of the shared CIFAR-10 pictures
+#: scores 59.0% on 1,000 others (mean of seeds 0-5, none below 56%; benchmarks/bench_train.py
+#: measures it); at Adam's usual 0.003 it is 57.7%, and a seed may drop to 54%.
+_BY_PRESET: dict = {"cifar": {"epochs": 15, "lr": 0.0015, "augment": 2, "flip": True}}
 
 
 def default_preset(source: str | None) -> str:
-    """The preset a run on ``source`` uses when none is named."""
-    preset = BASE.preset
-    for key in (("*", "*"), (source or "*", "*")):
-        preset = TABLE.get(key, {}).get("preset", preset)
-    return preset
+    """The preset a run on ``source`` trains when none is named."""
+    return _BY_SOURCE.get(source, _BASE).preset
 
 
-def train_defaults(source: str | None, preset: str | None) -> TrainDefaults:
-    """The defaults of a run on ``source`` (a key of :data:`cnncore.datasets.SOURCES`; None: the
-    files the user names) with ``preset`` (None: the source's own, :func:`default_preset`; an
-    architecture file the user wrote: pass its name, which matches only ``"*"`` rows)."""
-    source = source or "*"
-    preset = preset or default_preset(source)
-    out = replace(BASE, preset=preset)
-    for row in _rows(source, preset):
-        out = replace(out, **{k: v for k, v in row.items() if k != "preset"})
-    return out
+def run_defaults(source: str, preset: str | None = None) -> RunDefaults:
+    """The defaults of a run on data source ``source`` (a key of :data:`cnncore.datasets.SOURCES`,
+    ``"idx"`` for files the user names) with architecture preset ``preset`` (None: the source's
+    own, :func:`default_preset`; an architecture file the user wrote: its name, which no table
+    holds)."""
+    d = _BY_SOURCE.get(source, _BASE)
+    preset = preset or d.preset
+    return replace(d, preset=preset, **_BY_PRESET.get(preset, {}))
 
 
 def differences(setting: str) -> str:
-    """``"6 (cifar preset: 15)"``: a setting's default and where it differs, for ``--help``."""
-    names = {f.name for f in fields(TrainDefaults)}
+    """``"3 (cifar preset: 15)"``: a setting's default and where a source or a preset changes it,
+    for ``--help``."""
+    names = {f.name for f in fields(RunDefaults)}
     if setting not in names:
         raise KeyError(f"no default {setting!r} (defaults: {', '.join(sorted(names))})")
-    base = getattr(BASE, setting)
-    words = [f"{'preset' if s == '*' else 'source'} {p if s == '*' else s}" + ("" if "*" in (s, p) else f" with {p}")
-             + f": {_show(row[setting])}" for (s, p), row in TABLE.items() if setting in row]
-    return _show(base) + (f" ({'; '.join(words)})" if words else "")
+    words = [f"{key} preset: {_show(row[setting])}" for key, row in _BY_PRESET.items() if setting in row]
+    words += [f"{key}: {_show(getattr(d, setting))}" for key, d in _BY_SOURCE.items()
+              if getattr(d, setting) != getattr(_BASE, setting)]
+    return _show(getattr(_BASE, setting)) + (f" ({'; '.join(words)})" if words else "")
 
 
 def _show(v) -> str:
@@ -105,3 +114,18 @@ def _show(v) -> str:
     if isinstance(v, bool):
         return "on" if v else "off"
     return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def trace_example(net, X, y, candidates: int = TRACE_CANDIDATES) -> int:
+    """The index, among the first ``candidates`` images of ``X``, of the one whose true class ``y``
+    the network gives the lowest probability: a mistake when there is one, else the answer it is
+    least sure of. ``X``: uint8 ``(N, H, W)`` or ``(N, C, H, W)``, or floats ``(N, C, H, W)`` in
+    [0, 1]; ``y``: ``(N,)``."""
+    from .training import as_network_input
+    n = min(len(X), int(candidates))
+    if n < 1:
+        raise ValueError("there is no image to choose from")
+    x = as_network_input(np.asarray(X[:n]), net.dtype)
+    p = net.predict_proba(x)
+    net.clear()
+    return int(np.argmin(p[np.arange(n), np.asarray(y[:n], dtype=np.intp)]))

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from cnnapp.cli import main
-from cnncore.defaults import BASE, TABLE, default_preset, differences, train_defaults
+from cnncore.defaults import _BY_PRESET, default_preset, differences, run_defaults
 from cnncore.modelio import load_model
 from cnncore.trace import Trace
 
@@ -86,13 +86,16 @@ def test_trace_and_inspect_a_picture_of_the_folder(colour_folder, colour_model, 
 
 
 def test_the_defaults_table_and_the_help_that_says_it():
-    d = train_defaults("cifar10", None)
-    assert d.preset == "cifar" and d.flip and d.augment == 2 and d.epochs == TABLE[("*", "cifar")]["epochs"]
-    assert train_defaults("folder", None).preset == default_preset("folder") == "cifar"
-    assert train_defaults("folder", "lenet") == BASE                  # digits never flip
-    assert train_defaults("mnist", "cifar").flip and train_defaults(None, None) == BASE
-    assert train_defaults("mnist", "(a file)").config_fields() == BASE.config_fields()
-    assert differences("flip") == "off (preset cifar: on)" and differences("batch_size") == str(BASE.batch_size)
+    base = run_defaults("generated")
+    d = run_defaults("cifar10")
+    assert d.preset == "cifar" and d.flip and d.augment == 2 and d.epochs == _BY_PRESET["cifar"]["epochs"]
+    assert d.count == base.count and d.holdout == base.holdout          # the source's own, the app's
+    assert run_defaults("folder").preset == default_preset("folder") == "cifar" and run_defaults("folder").count is None
+    assert run_defaults("folder", "lenet").config_fields() == base.config_fields()      # digits never flip
+    assert run_defaults("mnist", "cifar").flip and base.preset == "lenet" and not base.flip
+    assert run_defaults("mnist", "(a file)").config_fields() == base.config_fields()
+    assert differences("flip") == "off (cifar preset: on)" and differences("batch_size") == str(base.batch_size)
+    assert differences("preset") == "lenet (cifar10: cifar; folder: cifar)"
     with pytest.raises(KeyError):
         differences("colour")
 
@@ -101,7 +104,7 @@ def test_train_help_says_the_augmentation_and_its_defaults(capsys):
     assert main(["train", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "--flip, --no-flip mirror a random half of each batch left to right" in text
-    assert "(default off (preset cifar: on))" in text and "shift each training picture at random" in text
+    assert "(default off (cifar preset: on))" in text and "shift each training picture at random" in text
     assert "--folder DIR a folder of your own pictures" in text and "cifar10: 32×32 colour pictures" in text
 
 
@@ -115,7 +118,7 @@ def test_train_without_arch_on_a_folder_uses_the_table(colour_folder, tmp_path, 
         raise cli.CliError("stop here")
     monkeypatch.setattr(cli, "_network_and_config", spy)
     assert main(["train", "--folder", str(colour_folder / "train"), "--out", str(tmp_path / "m.npz")]) == 2
-    cifar = TABLE[("*", "cifar")]
+    cifar = _BY_PRESET["cifar"]
     assert seen == {"arch": "cifar", "flip": True, "augment": 2, "epochs": cifar["epochs"], "lr": cifar["lr"]}
     assert main(["train", "--folder", str(colour_folder / "train"), "--no-flip", "--epochs", "2",
                  "--out", str(tmp_path / "m.npz")]) == 2

@@ -111,6 +111,29 @@ def test_choice_questions_are_judged_against_the_trace(tr):
         assert q.choices[int(q.answer)] == f"z map {q.index[1]}"
 
 
+def test_a_chosen_element_is_asked_as_predict_mode_asks_it(tr):
+    """question_at (a lesson's stop) builds the very question ask() makes about that element; an
+    element that makes no fair question gives None, a kind the step does not ask is an error."""
+    qs = _all_questions(tr, seed=2)
+    for q in (q for q in qs if q.kind not in ("winner", "filter_map")):
+        assert predict.question_at(tr, q.step, q.kind, q.index) == q
+    for q in (q for q in qs if q.kind == "filter_map"):
+        n = q.index[1]
+        assert predict.question_at(tr, q.step, "filter_map", (n, 0, 1, 2)) == q
+    k = _steps(tr, "backward", "maxpool")[0]
+    dy = tr.arrays[f"L{tr.steps[k].layer}.dy"]
+    asked = [predict.question_at(tr, k, "winner", (0, *ix)) for ix in np.ndindex(dy.shape[1:])]
+    assert any(asked) and all(q is None or q.kind == "winner" for q in asked)
+    zero = next(ix for ix in np.ndindex(tr.arrays["L0.dz"].shape) if tr.arrays["L0.dz"][ix] == 0)
+    back0 = _steps(tr, "backward", "conv")[-1]
+    assert predict.question_at(tr, back0, "dz1", zero) is None            # 0 is the sign question's
+    assert predict.question_at(tr, back0, "sign", zero).choices[2] == "zero"
+    with pytest.raises(ValueError, match="asks no 'pool' question"):
+        predict.question_at(tr, back0, "pool", zero)
+    with pytest.raises(ValueError, match="outside its shape"):
+        predict.question_at(tr, back0, "sign", (0, 99, 0, 0))
+
+
 def test_easy_kinds_come_first_then_sums(tr):
     k = _steps(tr, "backward", "conv")[0]
     rng = np.random.default_rng(0)

@@ -10,7 +10,7 @@ import pytest
 
 from cnncore.architecture import DIGIT_CLASSES
 from cnncore.gradcheck import gradient_check
-from cnncore.inspect import Probe
+from cnncore.probe import Probe
 from cnncore.modelio import ModelFileError, load_model, save_model
 from cnncore.network import Network
 from cnncore.signature import Signature, channel_statistics

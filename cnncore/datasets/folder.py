@@ -21,7 +21,7 @@ import numpy as np
 
 from .._safeio import why_unreadable
 from ..architecture import NUM_CLASSES
-from ..limits import MAX_CLASS_NAME, MAX_FOLDER_BYTES, MAX_FOLDER_DEPTH, MAX_FOLDER_ENTRIES, MAX_FOLDER_PICTURES
+from ..limits import MAX_CLASS_NAME, MAX_FOLDER_DEPTH, MAX_FOLDER_ENTRIES, MAX_FOLDER_PICTURES, pictures_problem
 from .pictures import PICTURE_SUFFIXES, PictureError, check_shape, read_picture
 
 __all__ = ["FolderError", "FolderScan", "scan_folder", "FolderPictures", "load_folder", "picture_at", "model_classes",
@@ -227,10 +227,9 @@ def load_folder(root, shape, *, classes=None, progress: Progress | None = None) 
     C, H, W = check_shape(shape)
     scan = scan_folder(root)
     labels = _labels_for(scan, classes)
-    n = len(scan.files)
-    if n * C * H * W > MAX_FOLDER_BYTES:
-        raise FolderError(f"{scan.root}: {n:,} pictures of {C}×{H}×{W} take {n * C * H * W / 1e9:.1f} GB, more "
-                          f"than the {MAX_FOLDER_BYTES / 1e9:.1f} GB allowed; use fewer pictures or a smaller input")
+    problem = pictures_problem(len(scan.files), C * H * W)      # asked before a picture is read
+    if problem:
+        raise FolderError(f"{scan.root}: {problem}")
     X, y, paths, skipped = _read_all(scan, (C, H, W), labels, progress)
     if not paths:
         why = f" ({len(skipped):,} could not be read, e.g. {skipped[0][0]}: {skipped[0][1]})" if skipped else ""

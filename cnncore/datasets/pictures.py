@@ -26,7 +26,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from .._safeio import UnreadableFile, open_regular, why_unreadable
-from ..limits import MAX_PICTURE_BYTES, MAX_PICTURE_DECLARED_PIXELS, MAX_PICTURE_DECODED_BYTES
+from ..limits import MAX_PICTURE_FILE_BYTES, MAX_PICTURE_DECLARED_PIXELS, MAX_PICTURE_DECODED_BYTES
 
 __all__ = ["PICTURE_SUFFIXES", "PictureError", "read_picture", "picture_input", "read_grey", "check_shape"]
 
@@ -110,9 +110,9 @@ def check_shape(shape) -> tuple[int, int, int]:
 
 def _read(path, convert):
     """``convert(image, name)`` of the picture file at ``path``, opened only when it is a regular file
-    of at most :data:`~cnncore.limits.MAX_PICTURE_BYTES`; every failure a :class:`PictureError`."""
+    of at most :data:`~cnncore.limits.MAX_PICTURE_FILE_BYTES`; every failure a :class:`PictureError`."""
     try:
-        f = open_regular(path, MAX_PICTURE_BYTES)
+        f = open_regular(path, MAX_PICTURE_FILE_BYTES)
     except (OSError, UnreadableFile) as e:
         raise PictureError(f"{path}: {why_unreadable(e)}") from None
     with f:
