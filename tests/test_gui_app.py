@@ -445,7 +445,7 @@ def test_save_reopen_same_predictions(window, qtbot, tmp_path):
     from cnncore.architecture import preset
     from cnncore.modelio import save_model
     save_model(tmp_path / "colour.npz", Network(preset("cifar"), seed=0))
-    assert not other.open_model(tmp_path / "colour.npz") and other.state.network is before
+    assert not other.open_model(tmp_path / "colour.npz") and other.session.network is before
     assert other._message[0].startswith("colour.npz takes 3×32×32: colour (RGB) pictures")
 
 
