@@ -29,7 +29,7 @@ import numpy as np
 
 from ._atomic import atomic_savez
 from ._safeio import UnreadableFile, member_text, npz_members, open_regular, read_member, why_unreadable
-from .limits import MAX_ARCH_TEXT, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS
+from .limits import MAX_ARCH_TEXT, MAX_CLASS_NAME, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS
 from .architecture import DIGIT_CLASSES, ArchitectureError, to_json
 from .network import Network
 from .optim import check_state
@@ -88,7 +88,6 @@ _MEMBER_LIMIT = 4 * MAX_LAYERS + 16               # L*.W/b, opt.m/v.*, and the f
 _BYTES_LIMIT = 4 * MAX_PARAMS * 8 + MAX_HISTORY_TEXT * 4 + MAX_ARCH_TEXT * 4
 _TEXT_LIMITS = {"format": 64, "architecture": MAX_ARCH_TEXT, "history": MAX_HISTORY_TEXT, "opt.name": 64,
                 "classes": 2000, "dataset": 200, "input_fit": 20}
-_CLASS_NAME_LIMIT = 40
 
 
 def _open(path):
@@ -238,7 +237,7 @@ def _classes(path, zf, members, net: Network) -> None:
     except ValueError:
         classes = None
     if (not isinstance(classes, list) or len(classes) != net.num_classes
-            or not all(isinstance(c, str) and 0 < len(c) <= _CLASS_NAME_LIMIT and c.isprintable() for c in classes)):
+            or not all(isinstance(c, str) and 0 < len(c) <= MAX_CLASS_NAME and c.isprintable() for c in classes)):
         raise ModelFileError(f"{path}: 'classes' must list {net.num_classes} short names")
     if not dataset.isprintable():
         raise ModelFileError(f"{path}: 'dataset' must be a line of text")
