@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from ..architecture import DIGIT_CLASSES
-from .cifar import CIFAR10
 from ..limits import pictures_problem
+from .cifar import CIFAR10
 from .mnist import DOWNLOADS
 
 __all__ = ["DataSource", "SOURCES", "SourceError", "DRAWINGS_FILE", "available_sources", "source",
@@ -155,7 +155,7 @@ def load_labelled(key: str, *, count: int | None = None, seed: int = 0, files=No
     drawings file (default :data:`DRAWINGS_FILE` in the user data folder). ``progress``: download
     progress (see :func:`cnncore.datasets.fetch_download`), or a folder's pictures read.
     ``shape`` (C, H, W) and ``classes``: the input and class names of the model a folder's
-    pictures are for (:func:`cnncore.datasets.pictures.load_folder`; without ``classes`` the
+    pictures are for (:func:`cnncore.datasets.folder.load_folder`; without ``classes`` the
     subfolders are the classes).
     """
     src = source(key)
