@@ -14,13 +14,16 @@ file: each reader puts it in its own error type, after the file's name.
 """
 from __future__ import annotations
 
+import itertools
+import json
 import os
+import re
 import stat
 import zipfile
 
 import numpy as np
 
-__all__ = ["UnreadableFile", "open_regular", "why_unreadable", "member_text", "read_regular", "npz_members", "read_member", "read_text", "MemberInfo"]
+__all__ = ["UnreadableFile", "read_json", "json_nesting", "open_regular", "why_unreadable", "member_text", "read_regular", "npz_members", "read_member", "read_text", "MemberInfo"]
 
 
 class UnreadableFile(ValueError):
@@ -248,3 +251,42 @@ def _short(name: str) -> str:
 def _why(e: BaseException) -> str:
     text = " ".join(str(e).split())[:160]
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+# ----------------------------------------------------------------------------- JSON text in a file
+
+# A JSON string (to its closing quote, or to the end when it has none: never scanned twice).
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}.__getitem__
+#: Digits of one integer in a JSON text read from a file (a count of updates has 16 at most).
+_INT_DIGITS = 30
+
+
+def json_nesting(text: str) -> int:
+    """How deep the lists and objects of a JSON text nest (brackets in strings not counted), found
+    in linear time before ``json.loads`` meets them (which recurses once per level and fails with
+    ``RecursionError`` past Python's recursion limit)."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(itertools.accumulate(map(_STEP, brackets)), default=0)
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > _INT_DIGITS:
+        raise ValueError(f"an integer of {len(digits):,} digits")
+    return int(digits)
+
+
+def read_json(text: str, max_depth: int):
+    """The value of a JSON text from a file: nested at most ``max_depth`` deep (counted before it is
+    parsed), integers of at most 30 digits; :class:`UnreadableFile` saying why otherwise, in words
+    that follow "it" or the entry's name ("is not valid JSON (line 1, column 5: …)")."""
+    if json_nesting(text) > max_depth:
+        raise UnreadableFile(f"nests lists or objects more than {max_depth} deep")
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except json.JSONDecodeError as e:
+        raise UnreadableFile(f"is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except (ValueError, RecursionError) as e:       # an absurd integer; nesting counted above
+        raise UnreadableFile(f"is not valid JSON ({_why(e)})") from None
+

@@ -395,6 +395,11 @@ def layer_costs(spec) -> list[LayerCost]:
     return _walk(spec)[1]
 
 
+def shapes_and_costs(spec) -> tuple[list[tuple[tuple, tuple]], list[LayerCost]]:
+    """:func:`infer_shapes` and :func:`layer_costs` of ``spec`` from one walk over its layers."""
+    return _walk(spec)
+
+
 def _walk(spec) -> tuple[list, list[LayerCost]]:
     spec = parse_architecture(spec)
     shape = tuple(spec["input"])

@@ -24,7 +24,8 @@ import re
 import numpy as np
 
 from ._atomic import atomic_savez
-from ._safeio import UnreadableFile, member_text, npz_members, open_regular, read_member, why_unreadable
+from ._safeio import (UnreadableFile, member_text, npz_members, open_regular, read_json, read_member,
+                      why_unreadable)
 from .limits import MAX_ARCH_TEXT, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS
 from .architecture import DIGIT_CLASSES, ArchitectureError, to_json
 from .network import Network
@@ -79,6 +80,9 @@ _MEMBER_LIMIT = 4 * MAX_LAYERS + 16               # L*.W/b, opt.m/v.*, and the f
 _BYTES_LIMIT = 4 * MAX_PARAMS * 8 + MAX_HISTORY_TEXT * 4 + MAX_ARCH_TEXT * 4
 _TEXT_LIMITS = {"format": 64, "architecture": MAX_ARCH_TEXT, "history": MAX_HISTORY_TEXT, "opt.name": 64,
                 "classes": 2000, "dataset": 200}
+#: Nesting of a model's training history (a list of one flat record per epoch, and the lists of
+#: the diagnostics it may hold).
+_JSON_DEPTH = 8
 _CLASS_NAME_LIMIT = 40
 
 
@@ -205,13 +209,9 @@ def _optimizer_entry(path, zf, members, key: str, info, net: Network) -> np.ndar
 def _history(path, zf, members) -> list:
     text = _text(path, zf, members, "history", "[]")
     try:
-        history = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ModelFileError(f"{path}: its training history is not valid JSON ({e.msg})") from None
-    except RecursionError:
-        raise ModelFileError(f"{path}: its training history is nested too deeply") from None
-    except ValueError as e:                     # an integer of thousands of digits
-        raise ModelFileError(f"{path}: its training history is not readable ({e})") from None
+        history = read_json(text, _JSON_DEPTH)
+    except UnreadableFile as e:
+        raise ModelFileError(f"{path}: its training history {e}") from None
     if not isinstance(history, list):
         raise ModelFileError(f"{path}: its training history must be a list")
     return history
@@ -225,8 +225,8 @@ def _classes(path, zf, members, net: Network) -> None:
         net.learns(DIGIT_CLASSES, dataset)
         return
     try:
-        classes = json.loads(text)
-    except ValueError:
+        classes = read_json(text, 1)
+    except UnreadableFile:
         classes = None
     if (not isinstance(classes, list) or len(classes) != net.num_classes
             or not all(isinstance(c, str) and 0 < len(c) <= _CLASS_NAME_LIMIT and c.isprintable() for c in classes)):

@@ -17,7 +17,7 @@ import copy
 import numpy as np
 
 from ._dispatch import _kernels
-from .architecture import DIGIT_CLASSES, NUM_CLASSES, infer_shapes, layer_costs, parse_architecture
+from .architecture import DIGIT_CLASSES, NUM_CLASSES, parse_architecture, shapes_and_costs
 from .budget import inference_batch
 from .layers import Layer, build_layer
 from .tracekeys import layer_key
@@ -77,10 +77,9 @@ class Network:
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, not {self.dtype}")
         self.seed = seed
-        shapes = infer_shapes(self.spec)
         #: What one image costs each layer (:class:`cnncore.budget.LayerCost`): sizes the batches of
         #: :meth:`predict_proba` and of a training run.
-        self.costs = layer_costs(self.spec)
+        shapes, self.costs = shapes_and_costs(self.spec)
         self.input_shape = tuple(self.spec["input"])
         self.num_classes = NUM_CLASSES
         #: The name of each output class and the data set they come from ("" for digits of no

@@ -27,7 +27,7 @@ from .predict_makers import AT, MAKERS, MAX_TERMS, Question, sample_shape, toler
 from .terms import num
 from .tracekeys import layer_key
 
-__all__ = ["Question", "Verdict", "Score", "KINDS", "ask", "question_at", "kinds_for", "element_key", "judge",
+__all__ = ["Question", "Verdict", "Score", "KINDS", "ask", "question_at", "why_not_asked", "kinds_for", "element_key", "judge",
            "tolerance_for", "parse_number"]
 
 
@@ -203,3 +203,33 @@ def question_at(trace, step_index: int, kind: str, index) -> Question | None:
         raise ValueError(f"{key}{list(index)} is outside its shape {arr.shape}")
     sample = index if len(sample_shape(trace, key)) == arr.ndim else index[1:]
     return AT[kind](trace, step_index, sample)
+
+
+def why_not_asked(trace, step_index: int, kind: str, index) -> str:
+    """Why :func:`question_at` makes no question of ``kind`` about this element, in words that follow
+    "it makes no fair question: " (by the rules the makers apply: :func:`_live` products of a sum,
+    a shared largest value of a window, a number 0 would pass)."""
+    from .explain import breakdown
+    from .predict_makers import _live
+
+    st = trace.steps[step_index]
+    key = element_key(st, kind)
+    arr = trace.arrays.get(key)
+    if arr is None:
+        return f"the trace has no {key}"
+    index = tuple(int(i) for i in index)
+    sample = index if len(sample_shape(trace, key)) == arr.ndim else index[1:]
+    bd_key = layer_key(st.layer, "y") if kind in ("winner", "pool") else key
+    bd = breakdown(trace, bd_key, sample, st) if bd_key in trace.arrays else None
+    if bd is not None and bd.combine == "sum" and kind in ("z", "dW", "dx"):
+        live = _live(bd)
+        if not live:
+            return "its sum has no product that is not 0 (a bias alone, or only padding)"
+        if len(live) > MAX_TERMS:
+            return (f"its sum has {len(live):,} products that are not 0, more than the {MAX_TERMS} a learner "
+                    "can be asked to add up")
+    if kind == "winner" and bd is not None:
+        values = [t.value for t in bd.terms]
+        if values.count(max(values)) > 1:
+            return "the largest value of its window is shared, so which cell wins is a convention"
+    return "its answer is 0 or so close to 0 that typing 0 would be judged right"

@@ -89,8 +89,21 @@ def _number(trace, kind, step, key, index, prompt, given=(), bd=None) -> Questio
 
 
 def _given_terms(bd, limit=MAX_TERMS) -> tuple:
-    """Each term of a breakdown with its numbers, not its product (the learner makes that)."""
-    return tuple(f"{t.label} = " + " · ".join(num(f) for f in t.factors) for t in bd.terms[:limit])
+    """Each term of a breakdown with its numbers, not its product (the learner makes that); the
+    products that are 0 (a factor is 0: an input off, a unit whose gradient is 0) are said in one
+    line, not listed."""
+    shown = [t for t in bd.terms if len(t.factors) == 1 or t.value != 0][:limit]
+    lines = [f"{t.label} = " + " · ".join(num(f) for f in t.factors) for t in shown]
+    zeros = len(bd.terms) - len(shown)
+    if zeros:
+        lines.append(f"the other {zeros:,} product{'s' if zeros > 1 else ''} of the sum "
+                     f"{'are' if zeros > 1 else 'is'} 0 (a factor is 0)")
+    return tuple(lines)
+
+
+def _live(bd) -> list:
+    """The products of a breakdown that are not 0 (a bias alone is no product)."""
+    return [t for t in bd.terms if len(t.factors) > 1 and t.value != 0]
 
 
 def sample_shape(trace, key) -> tuple:
@@ -164,9 +177,10 @@ def _sum_at(kind, part):
         if key not in trace.arrays:          # the first layer has no dx
             return None
         bd = bd if bd is not None else breakdown(trace, key, idx, st)
-        # a product that is not 0 (a bias alone, or only padding zeros, is no sum to work out)
-        live = [t for t in bd.terms if len(t.factors) > 1 and t.value != 0]
-        if len(bd.terms) > MAX_TERMS or not live:
+        # a product that is not 0 (a bias alone, or only padding zeros, is no sum to work out), and
+        # not more of them than a learner can add up (the zero products are said in one line)
+        live = _live(bd)
+        if len(live) > MAX_TERMS or not live:
             return None
         return _number(trace, kind, step, key, idx, f"Layer {st.layer}: what is {_where(key, idx)}? {bd.equation}",
                        _given_terms(bd), bd)
@@ -184,7 +198,7 @@ def _make_sum(kind, part):
         for _ in range(16):
             idx = _pick(rng, sample_shape(trace, key))
             bd = breakdown(trace, key, idx, st)
-            if len(bd.terms) > 4 * MAX_TERMS:      # this layer's sums are all long: no use trying others
+            if len(_live(bd)) > 4 * MAX_TERMS:      # this layer's sums are all long: no use trying others
                 return None
             q = at(trace, step, idx, bd)
             if q is not None:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ._atomic import atomic_savez
 from .architecture import infer_shapes, parse_architecture, to_json
-from .layers import layer_class
+from .layers import build_layer, layer_class
 from .network import Network, not_a_number, softmax_cross_entropy
 from .tracekeys import layer_key, split_key
 from .update import PLAIN_LR, UPDATE_PARTS, next_update, read_settings, rule_equation, rule_words, state_parts
@@ -139,9 +139,12 @@ def expected_keys(spec) -> list[str]:
 def expected_shapes(spec) -> dict:
     """``key -> shape`` of every array a trace of this (parsed) architecture holds, from the
     architecture alone (no pass is run): parameters and their gradients as the network allocates
-    them, every other recorded part shaped like ``y``; the optimizer's state is not included."""
+    them, every other recorded part shaped like ``y``; the optimizer's state is not included.
+    The layers are made without drawing weights (a network's limits apply; no pass is run)."""
     shapes = {"input": (1, *spec["input"]), "label": (1,), "loss": (), "loss_next": ()}
-    for layer in Network(spec, seed=0).layers:
+    layers = [build_layer(i, layer, s_in, s_out, np.float32)
+              for i, (layer, (s_in, s_out)) in enumerate(zip(spec["layers"], infer_shapes(spec)))]
+    for layer in layers:
         key = lambda part, i=layer.index: layer_key(i, part)   # noqa: E731
         shapes.update({key("x"): (1, *layer.in_shape), key("y"): (1, *layer.out_shape),
                        key("dy"): (1, *layer.out_shape)})

@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from ._safeio import UnreadableFile, read_json
 from .notation import index_text
 from .optim import HYPER, SGD, check_setting, optimizer_from_state
 from .training import TrainConfig
@@ -144,10 +145,12 @@ def read_settings(arrays: dict) -> dict:
     """The ``optimizer`` entry of a trace as a dict, every key the views read checked: the name,
     each hyperparameter (:func:`cnncore.optim.check_setting`), ``step`` (a count from 0),
     ``source`` and the ``why`` sentence. ``ValueError`` naming the first that is wrong."""
+    if "optimizer" not in arrays:
+        raise ValueError("the optimizer entry is missing")
     try:
-        s = json.loads(str(arrays["optimizer"]))
-    except (KeyError, ValueError, RecursionError) as e:        # (JSONDecodeError is a ValueError)
-        raise ValueError(f"the optimizer entry is not readable JSON ({type(e).__name__})") from None
+        s = read_json(str(arrays["optimizer"]), 2)
+    except UnreadableFile as e:
+        raise ValueError(f"the optimizer entry {e}") from None
     if not isinstance(s, dict) or s.get("name") not in HYPER:
         raise ValueError("the optimizer entry names neither sgd nor adam")
     for key in ("lr", "weight_decay", *HYPER[s["name"]]):

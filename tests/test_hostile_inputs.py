@@ -489,3 +489,18 @@ def test_text_entries_with_impossible_code_points_are_model_file_errors(model_pa
 def struct_pack_le(v):
     import struct
     return struct.pack("<I", v)
+
+
+@pytest.mark.parametrize("entry, text", [("classes", "[" * 1999), ("history", "[" * 100_000),
+                                         ("history", "[" + "1" * 5000 + "]")])
+def test_json_entries_of_a_model_are_read_with_limits(model_path, tmp_path, entry, text):
+    """Every JSON text in a file goes through one reader (cnncore._safeio.read_json): 1,999 ``[``
+    in a model's class names escaped load_model as a RecursionError."""
+    bad = tmp_path / "bad.npz"
+    buf = io.BytesIO()
+    np.save(buf, np.array(text))
+    extra = {"dataset.npy": None} if entry == "classes" else {}
+    rewrite_zip(model_path, bad, {f"{entry}.npy": buf.getvalue(), **extra})
+    with pytest.raises(ModelFileError) as e:
+        load_model(bad)
+    assert "\n" not in str(e.value) and str(bad) in str(e.value)

@@ -381,3 +381,19 @@ def test_question_ordering_is_spelled_the_same_by_the_file_and_by_the_stop(made)
 def test_a_stop_checks_itself_when_made(bad):
     with pytest.raises(ValueError):
         bad()
+
+
+@pytest.mark.parametrize("text", ["Regardez\u00a0: la carte", "Valeur\u202f!", "soft\xadhyphen", "zw\u200bsp",
+                                  "emoji \U0001F600", "a\ttab"])
+def test_text_pasted_from_the_web_or_a_word_processor_is_a_note(text):
+    assert Stop("backprop", 0, 0, text).note == text
+    assert ChoiceQuestion(text, ("yes", "no")).text == text
+
+
+def test_windows_line_ends_become_newlines_and_control_characters_stay_out():
+    assert Stop("backprop", 0, 0, "one\r\ntwo\rthree").note == "one\ntwo\nthree"
+    for bad in ("bell\x07", "nul\x00", "esc\x1b[31m"):
+        with pytest.raises(ValueError, match="control characters"):
+            Stop("backprop", 0, 0, bad)
+    with pytest.raises(ValueError, match="line breaks"):        # a one-line text keeps to one line
+        ChoiceQuestion("which?", ("a\u2028b", "c"))

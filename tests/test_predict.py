@@ -155,8 +155,8 @@ def test_one_term_dz_is_dy_times_the_slope(tr):
 def test_sums_give_their_terms_not_the_total(tr):
     for q in _all_questions(tr, seed=8):
         if q.kind in ("z", "dW", "dx"):
-            assert 0 < len(q.given) <= predict.MAX_TERMS
-            assert all(" = " in g for g in q.given)
+            assert 0 < len(q.given) <= predict.MAX_TERMS + 1          # and the zero products in one line
+            assert all(" = " in g for g in q.given if not g.startswith("the other "))
 
 
 def test_no_question_for_an_update_step(tr):
@@ -312,3 +312,43 @@ def test_4_prompt_reveal_and_update_write_a_filter_index_the_same_way():
                                                             (2, 3, 3), (4, 2, 2))]
     assert all("m = 1, n = 3, i = 0, j = 1" in lst.lit("dW", (3, 1, 0, 1), t.spec["layers"][1], (2, 3, 3),
                                                        (4, 2, 2)).words for lst in lit) and lit
+
+
+@pytest.fixture(scope="module")
+def digit_trace():
+    """LeNet after a little training, on a generated digit: inputs and units that are 0 abound."""
+    from cnncore.datasets import generated_digits, to_input
+    from cnncore.training import TrainConfig, Trainer
+    X, y = generated_digits(200, seed=3)
+    net = Network(preset("lenet"), seed=0)
+    for _ in Trainer(net, X, y, None, None, TrainConfig(epochs=1)).run():
+        pass
+    return trace(net, to_input(X[:1])[0, 0], int(y[0]))
+
+
+def _first_conv_dW(tr):
+    return next(k for k, st in enumerate(tr.steps) if "dW" in predict.kinds_for(st) and st.layer == 0)
+
+
+def test_a_filter_gradient_sum_is_asked_where_few_of_its_products_are_not_0(digit_trace):
+    """A conv dW sums one product per output position (LeNet's first layer: 576); most are 0 where
+    the input is background or the unit is off, and only those that are not count against the
+    learner's limit (none of 1,849 elements was askable when every product counted)."""
+    from cnncore.predict import question_at
+    tr, step = digit_trace, _first_conv_dW(digit_trace)
+    W = tr.arrays["L0.dW"]
+    asked = [q for idx in np.ndindex(*W.shape) if (q := question_at(tr, step, "dW", idx)) is not None]
+    assert asked, "no filter gradient of the first layer is askable"
+    q = asked[0]
+    bd = breakdown(tr, "L0.dW", q.index, tr.steps[step])
+    zeros = sum(1 for t in bd.terms if t.value == 0)
+    assert len(q.given) <= predict.MAX_TERMS + 1 and zeros and f"the other {zeros:,} products" in q.given[-1]
+
+
+def test_why_an_element_makes_no_question_names_the_rule_it_breaks(digit_trace):
+    from cnncore.predict import question_at, why_not_asked
+    tr, step = digit_trace, _first_conv_dW(digit_trace)
+    W = tr.arrays["L0.dW"]
+    refused = [idx for idx in np.ndindex(*W.shape) if question_at(tr, step, "dW", idx) is None]
+    reasons = {why_not_asked(tr, step, "dW", idx) for idx in refused}
+    assert refused and any("products that are not 0, more than the 30" in r for r in reasons), reasons

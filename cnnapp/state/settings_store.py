@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from cnncore import atomic_write_text, read_regular
+from cnncore._safeio import json_nesting
 
 from .legacy_ini import MAX_INI_BYTES, read_ini
 
@@ -114,25 +115,12 @@ def _clean(d: dict, depth: int = 0) -> tuple[dict, int]:
     return out, dropped
 
 
-# A JSON string (to its closing quote, or to the end when it has none: never scanned twice).
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.S)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}.__getitem__
-
-
-def _nesting(text: str) -> int:
-    """How deep the lists and objects of a JSON text nest (brackets in strings not counted),
-    found in linear time before ``json.loads`` ever meets them."""
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    return max(itertools.accumulate(map(_STEP, brackets)), default=0)
-
-
 def loads(text: str):
     """Plain values from a JSON text, with limits: nested at most :data:`MAX_DEPTH` deep, no NaN or
     Infinity, integers of at most 20 digits (anything else raises :class:`SettingsFileError`)."""
     if len(text) > MAX_BYTES:
         raise SettingsFileError(f"is more than {MAX_BYTES:,} characters")
-    if _nesting(text) > MAX_DEPTH + 1:
+    if json_nesting(text) > MAX_DEPTH + 1:
         raise SettingsFileError(f"nests lists or objects more than {MAX_DEPTH} deep")
     try:
         return json.loads(text, parse_constant=lambda _: _NOT_PLAIN,

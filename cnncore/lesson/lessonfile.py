@@ -25,7 +25,7 @@ import zipfile
 import numpy as np
 
 from .._atomic import atomic_write
-from .._safeio import UnreadableFile, npz_members, open_regular, read_member, read_text, why_unreadable
+from .._safeio import UnreadableFile, npz_members, open_regular, read_json, read_member, read_text, why_unreadable
 from ..limits import MAX_LAYERS, MAX_LESSON_TEXT
 from ..modelio import ModelFileError, model_from_members
 from .content import MODEL_PREFIX, Lesson, LessonFileError, check_pictures, lesson_arrays, lesson_head, lesson_json
@@ -41,6 +41,9 @@ _TEXT = "lesson.json"
 _MAX_ENTRIES = 8 * MAX_LAYERS + 64
 _MAX_BYTES = 2 << 30
 _DATE = (1980, 1, 1, 0, 0, 0)
+
+#: Nesting of its JSON text (a list of stops, each with an element and a question, and their lists).
+_JSON_DEPTH = 8
 
 
 def save_lesson(path, lesson: Lesson):
@@ -141,11 +144,9 @@ def _check_entries(zf, members) -> None:
 
 def _json(text: str):
     try:
-        return json.loads(text)
-    except RecursionError:
-        raise ValueError(f"its {_TEXT} is nested too deeply") from None
-    except ValueError as e:                 # JSONDecodeError, or an integer of thousands of digits
-        raise ValueError(f"its {_TEXT} is not valid JSON ({' '.join(str(e).split())[:100]})") from None
+        return read_json(text, _JSON_DEPTH)
+    except UnreadableFile as e:
+        raise ValueError(f"its {_TEXT} {e}") from None
 
 
 def _pictures(zf, members, model):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .._atomic import atomic_write_text
-from .._safeio import UnreadableFile, read_regular, why_unreadable
+from .._safeio import UnreadableFile, read_json, read_regular, why_unreadable
 from ..limits import MAX_CHOICES, MAX_LESSON_STOPS, MAX_RESULTS_BYTES, MAX_STUDENT_CHARS, MAX_TITLE_CHARS
 from .content import Lesson, LessonFileError
 from .stops import ChoiceQuestion, check_text, fields
@@ -32,6 +32,9 @@ _ID = re.compile(r"[0-9a-f]{64}")
 _ANSWER_CHARS = 100
 #: Choices of a predict question (which of a layer's output maps a filter makes: one per filter, and one more).
 _MAX_PREDICT_CHOICES = 1 << 20
+
+#: Nesting of its JSON text (a list of stops, each with an element and a question, and their lists).
+_JSON_DEPTH = 8
 
 
 def _choice(i, n: int) -> bool:
@@ -132,11 +135,11 @@ def load_results(path, lesson: Lesson | None = None) -> Results:
 
 def _results(data: bytes) -> Results:
     try:
-        obj = json.loads(data.decode("utf-8"))
-    except RecursionError:
-        raise ValueError("not a results file (nested too deeply)") from None
-    except ValueError as e:          # not UTF-8, not JSON, an integer of thousands of digits
-        raise ValueError(f"not a results file ({' '.join(str(e).split())[:100]})") from None
+        obj = read_json(data.decode("utf-8"), _JSON_DEPTH)
+    except UnicodeDecodeError:
+        raise ValueError("not a results file (not UTF-8 text)") from None
+    except UnreadableFile as e:
+        raise ValueError(f"not a results file (it {e})") from None
     obj = fields(obj, {"format": str, "lesson": str, "title": str, "student": str, "answers": list}, "the results")
     if obj["format"] != RESULTS_FORMAT:
         raise ValueError(f"unknown results format {obj['format'][:40]!r} (this version reads {RESULTS_FORMAT!r})")

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..predict import Question, Verdict, judge, question_at
+from ..predict import Question, Verdict, judge, question_at, why_not_asked
 from ..trace import trace
 from .content import Lesson, LessonFileError
 from .results import Answer, Results, load_results, save_results
@@ -41,9 +41,9 @@ def lesson_questions(lesson: Lesson) -> dict[int, Question | ChoiceQuestion]:
                 traces[p] = trace(lesson.model, lesson.pictures[p], int(lesson.labels[p]))
             asked = question_at(traces[p], stop.step, q.kind, stop.element.index)
             if asked is None:
-                raise ValueError(f"stop {k + 1}: {stop.element} makes no fair {q.kind!r} question on picture {p} "
-                                 "(0 would pass, its window's largest value is shared, or its sum is too long); "
-                                 "choose another element")
+                why = why_not_asked(traces[p], stop.step, q.kind, stop.element.index)
+                raise ValueError(f"stop {k + 1}: {stop.element} makes no fair {q.kind!r} question on picture {p}: "
+                                 f"{why}; choose another element")
             out[k] = asked
     return out
 

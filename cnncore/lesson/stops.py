@@ -12,6 +12,7 @@ Stops are counted from 0 in files and in the API, and written from 1 for people 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from ..limits import MAX_CHOICE_CHARS, MAX_CHOICES, MAX_NOTE_CHARS, MAX_QUESTION_CHARS
@@ -26,19 +27,25 @@ TABS = ("draw", "build", "train", "backprop", "learn", "look")
 _KEY = re.compile(r"(L\d{1,4}\.[A-Za-z_]{1,16}|[a-z_]{1,16})")
 #: Dimensions of an element's index (a conv layer's maps with the batch axis have 4).
 _MAX_DIMS = 6
-#: Characters a note may hold besides printable ones (Markdown's lines and indents).
+#: Control characters a text of several lines may hold (Markdown's lines and indents).
 _NOTE_SPACE = "\n\t"
 
 
 def check_text(value, what: str, limit: int, lines: bool = False) -> str:
-    """``value`` when it is text of at most ``limit`` characters (one line unless ``lines``, and no
-    other control character, nor a lone surrogate that UTF-8 cannot write); else ``ValueError``."""
+    """``value`` when it is text of at most ``limit`` characters, else ``ValueError``: one line unless
+    ``lines`` (then Windows' and old Macs' line ends become ``\n``, which is returned), no control
+    character (Unicode category Cc) but a note's line breaks and tabs, no lone surrogate that UTF-8
+    cannot write. Everything else is text a teacher may paste: no-break and thin spaces, soft
+    hyphens, zero-width joiners, emoji."""
     if not isinstance(value, str):
         raise ValueError(f"{what} must be text, not {type(value).__name__}")
+    if lines:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
     if len(value) > limit:
         raise ValueError(f"{what} is {len(value):,} characters long, more than the {limit:,} allowed")
     allowed = _NOTE_SPACE if lines else ""
-    if not all(c.isprintable() or c in allowed for c in value):
+    breaks = ("Cc",) if lines else ("Cc", "Zl", "Zp")
+    if any(unicodedata.category(c) in breaks and c not in allowed for c in value):
         raise ValueError(f"{what} holds control characters" + ("" if lines else " or line breaks"))
     try:
         value.encode("utf-8")
@@ -92,7 +99,7 @@ class ChoiceQuestion:
     right: tuple = field(default=(0,))
 
     def __post_init__(self):
-        check_text(self.text, "a question's text", MAX_QUESTION_CHARS, lines=True)
+        object.__setattr__(self, "text", check_text(self.text, "a question's text", MAX_QUESTION_CHARS, lines=True))
         if not self.text.strip():
             raise ValueError("a question's text is empty")
         if not isinstance(self.choices, (tuple, list)) or not 2 <= len(self.choices) <= MAX_CHOICES:
@@ -129,7 +136,7 @@ class Stop:
             raise ValueError(f"a stop's tab must be one of {', '.join(TABS)}, not {self.tab!r:.40}")
         _count(self.picture, "a stop's picture")
         _count(self.step, "a stop's step")
-        check_text(self.note, "a note", MAX_NOTE_CHARS, lines=True)
+        object.__setattr__(self, "note", check_text(self.note, "a note", MAX_NOTE_CHARS, lines=True))
         if self.element is not None and not isinstance(self.element, Element):
             raise ValueError("a stop's element must be an Element")
         if self.question is not None and not isinstance(self.question, (PredictQuestion, ChoiceQuestion)):
