@@ -14,7 +14,7 @@ import numpy as np
 
 from cnncore.lesson import TABS, ChoiceQuestion, Element, Lesson, PredictQuestion, Source, Stop, save_lesson
 from cnncore.lesson.stops import check_stop
-from cnncore.predict import KINDS, element_key, kinds_for, question_at
+from cnncore.predict import KINDS, element_key, kinds_for, question_at, why_not_asked
 
 from .events import Event
 from .lesson_player import lesson_pictures
@@ -151,9 +151,9 @@ class LessonRecorder:
         from cnncore.trace import expected_shapes
         check_stop(stop, k, self._lesson_steps(), expected_shapes(self.model.spec), len(self._pictures))
         if isinstance(stop.question, PredictQuestion) and self._asked(stop) is None:
+            why = why_not_asked(self._traces[stop.picture], stop.step, stop.question.kind, stop.element.index)
             raise ValueError(f"{stop.element} makes no fair {KINDS[stop.question.kind].words!r} question on "
-                             "this picture (0 would pass, its window's largest value is shared, or its sum is too "
-                             "long): select another element")
+                             f"this picture: {why}; select another element")
         if self.stops[k] != stop:
             self.stops[k] = stop
             self.changed.emit()
