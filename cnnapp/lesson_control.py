@@ -6,6 +6,7 @@ file or a name. The lesson's state is the session's (:class:`cnnapp.state.Lesson
 from __future__ import annotations
 
 import os
+from html import escape
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -203,7 +204,7 @@ class LessonControl(QtCore.QObject):
         try:
             k = self.recorder.capture(TABS[self.window.tabs.currentIndex()])
         except ValueError as e:
-            panel.say(f"<span style='color:#b00020'>Not added: {e}</span>")
+            panel.say(f"<span style='color:#b00020'>Not added: {escape(str(e))}</span>")
             return None
         panel.say(f"Stop {k + 1} added. Write its note and choose its question; F9 adds the next.")
         return k
@@ -221,7 +222,7 @@ class LessonControl(QtCore.QObject):
             written = self.recorder.save(path)
         except (OSError, ValueError) as e:
             self.session.say(f"Could not save the lesson: {e}", 0)
-            self.panel.say(f"<span style='color:#b00020'>Not saved: {e}</span>")
+            self.panel.say(f"<span style='color:#b00020'>Not saved: {escape(str(e))}</span>")
             return False
         self._save_to = Path(written)
         text = (f"Saved the lesson ({len(self.recorder.stops)} stops) to {written}. Students open it with File → "

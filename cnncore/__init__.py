@@ -68,7 +68,7 @@ from .kernels import (
 )
 from ._atomic import (Output, OutputRefused, WriteFailed, atomic_savez, atomic_write_bytes, atomic_write_text,
                       check_target)
-from ._safeio import read_regular
+from ._safeio import json_nesting, read_regular
 from ._dispatch import VARIANT as KERNEL_BUILD
 from .identities import dilate, flip_filters
 from .shapes import ShapeError, conv_output_size
@@ -82,6 +82,7 @@ __all__ = [
     "dilate", "flip_filters",
     "conv_output_size", "ShapeError",
     "atomic_write_bytes", "atomic_write_text", "atomic_savez", "check_target", "read_regular",
+    "json_nesting",
     "Output", "OutputRefused", "WriteFailed",
     "KERNEL_BUILD",
 ]

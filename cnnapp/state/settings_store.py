@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from cnncore import atomic_write_text, read_regular
-from cnncore._safeio import json_nesting
+from cnncore import json_nesting
 
 from .legacy_ini import MAX_INI_BYTES, read_ini
 

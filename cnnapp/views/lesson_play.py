@@ -4,6 +4,8 @@ student's answers to it; everything works from the keyboard (Alt+→ / Alt+← m
 Tab, arrows and Space choose)."""
 from __future__ import annotations
 
+from html import escape
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnncore.lesson import ChoiceQuestion
@@ -78,7 +80,9 @@ class LessonPlayPanel(QtWidgets.QWidget):
         f.setBold(True)
         f.setPointSizeF(f.pointSizeF() * 1.2)
         self.title.setFont(f)
+        self.title.setTextFormat(QtCore.Qt.PlainText)
         self.where = QtWidgets.QLabel("")
+        self.where.setTextFormat(QtCore.Qt.PlainText)
         self.where.setObjectName("lessonWhere")
         self.where.setWordWrap(True)
         box = QtWidgets.QWidget()
@@ -180,9 +184,9 @@ class LessonPlayPanel(QtWidgets.QWidget):
         self.verdict.setText("")
         if q is None:
             return
-        teacher = isinstance(q, ChoiceQuestion)
-        given = "" if teacher else "".join(f"<br><tt>{line}</tt>" for line in q.given)
-        self.prompt.setText((q.text if teacher else q.prompt).replace("\n", "<br>") + given
+        teacher = isinstance(q, ChoiceQuestion)        # the teacher's words are text, never markup
+        given = "" if teacher else "".join(f"<br><tt>{escape(line)}</tt>" for line in q.given)
+        self.prompt.setText(escape(q.text if teacher else q.prompt).replace("\n", "<br>") + given
                             + ("<br><i>Choose all that apply.</i>" if teacher else ""))
         number = not teacher and not q.is_choice
         self.answer_edit.setVisible(number)

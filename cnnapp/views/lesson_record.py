@@ -3,6 +3,8 @@ edited in place, Save. It renders a :class:`cnnapp.state.LessonRecorder`; F9 (an
 adds what the window shows as a stop, which the window does (it knows the tab)."""
 from __future__ import annotations
 
+from html import escape
+
 from PySide6 import QtCore, QtWidgets
 
 from cnncore.lesson import ChoiceQuestion, PredictQuestion
@@ -193,7 +195,7 @@ class LessonRecordPanel(QtWidgets.QWidget):
         try:
             edit(*args)
         except ValueError as e:
-            self.status.setText(f"<span style='color:#b00020'>{e}</span>")
+            self.status.setText(f"<span style='color:#b00020'>{escape(str(e))}</span>")
             return False
         self.status.setText("")
         return True
