@@ -13,7 +13,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..widgets.heatmap import lut_for
-from ..widgets.numbers import Plane, offer_numbers
+from ..widgets.picture_numbers import Plane, offer_numbers
 
 __all__ = ["NumberGrid", "ArrayView", "fmt", "FilledWhenShown"]
 

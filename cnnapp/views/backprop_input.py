@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..widgets.numbers import Plane, offer_numbers
+from ..widgets.picture_numbers import Plane, offer_numbers
 from ..widgets.wrap_row import WrapRow
 from ..state import DRAWING, FILE, LESSON, MISTAKE, SAMPLE, SKETCH
 

@@ -8,7 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..settings import data_dir, set_clamped
 from ..widgets.canvas import DrawCanvas
-from ..widgets.numbers import Plane, offer_numbers
+from ..widgets.picture_numbers import Plane, offer_numbers
 from ..widgets.plots import ProbabilityPlot
 from ..state import a_digit, classes_of, other_dataset, plural
 

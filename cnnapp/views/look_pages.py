@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ..widgets.heatmap import SEQ_LUT, lut_for
-from ..widgets.numbers import Plane, offer_numbers
+from ..widgets.picture_numbers import Plane, offer_numbers
 
 GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
 

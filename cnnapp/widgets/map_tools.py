@@ -14,7 +14,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .map_tiles import plan_tiles
-from .numbers import NumbersDialog, Plane, copy_key, copy_text, tsv, tsv_blocks
+from .picture_numbers import NumbersDialog, Plane, copy_key, copy_text, tsv, tsv_blocks
 
 __all__ = ["MapGridTools", "ALONE_MAX_CELL"]
 

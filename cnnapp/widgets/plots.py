@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from .heatmap import SEQ_LUT
-from .numbers import Plane, offer_numbers
+from .picture_numbers import Plane, offer_numbers
 
 ACCENT = (31, 119, 180)
 ORANGE = (255, 127, 14)
