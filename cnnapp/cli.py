@@ -637,8 +637,9 @@ def _cmd_gui(args) -> int:
     return _gui([])
 
 
-def _data_arguments(p, default: str | None = None) -> None:
-    """``--images/--labels`` or ``--data`` (the sources of cnncore.datasets this installation has)."""
+def _data_arguments(p, default: str | None = None, folder: bool = True) -> None:
+    """``--images/--labels``, ``--data`` (the sources of cnncore.datasets this installation has) or,
+    with ``folder``, ``--folder`` (a folder of pictures)."""
     from cnncore.datasets import available_sources
 
     offered = [s for s in available_sources() if not s.files]
@@ -646,11 +647,12 @@ def _data_arguments(p, default: str | None = None) -> None:
     p.add_argument("--labels", metavar="F", help="IDX labels file (.gz or raw)")
     p.add_argument("--data", choices=[s.key for s in offered],
                    help="; ".join(f"{s.key}: {s.help}" for s in offered) + (f" (default {default})" if default else ""))
-    p.add_argument("--folder", metavar="DIR",
-                   help="a folder of your own pictures (PNG, JPEG, BMP, WebP), one subfolder per class, classes in "
-                        "the sorted order of the subfolders' names; each picture is brought to the model's input "
-                        "by scaling its shorter side to fit and cutting out the centre, unreadable ones are "
-                        "skipped and named")
+    if folder:
+        p.add_argument("--folder", metavar="DIR",
+                       help="a folder of your own pictures (PNG, JPEG, BMP, WebP), one subfolder per class, classes in "
+                            "the sorted order of the subfolders' names; each picture is brought to the model's input "
+                            "by scaling its shorter side to fit and cutting out the centre, unreadable ones are "
+                            "skipped and named")
     from cnncore.defaults import run_defaults
     d = run_defaults("generated")
     p.add_argument("--count", type=_positive_int, default=None,
@@ -756,6 +758,8 @@ def _parser() -> _Parser:
 
     _export_parser(sub)
     _inspect_parser(sub)
+    from .cli_lesson import add_lesson_parser       # cnnapp lesson new|show|report
+    add_lesson_parser(sub)
 
     g = sub.add_parser("gui", help="open the app (the same as no arguments)")
     g.set_defaults(func=_cmd_gui)
@@ -770,7 +774,7 @@ def main(argv=None) -> int:
             return _gui()
         args = _parser().parse_args(argv)
         if args.command is None:
-            raise CliError("cnnapp: give a command (train, eval, trace, predict, export, inspect, gui)")
+            raise CliError("cnnapp: give a command (train, eval, trace, predict, export, inspect, lesson, gui)")
         return args.func(args)
     except CliError as e:
         print(f"error: {e}" if not str(e).startswith("cnnapp") else f"{e}", file=sys.stderr)
