@@ -24,11 +24,13 @@ defaults of :mod:`cnncore.defaults`, the app's, by source and preset: a model tr
 and scored with ``eval --data SOURCE`` is scored on the digits the app held out.
 
 Bad arguments or files give one line on stderr and exit status 2, and so does an ``--out`` that is
-one of the files the command reads (under any name), refused before any work. Qt is imported
-only when the GUI starts. All the arithmetic is in :mod:`cnncore`.
+one of the files the command reads (under any name), refused before any work. A reader that goes
+away (``cnnapp predict m.npz x.png | head -1``) ends any command quietly, exit status 1. Qt is
+imported only when the GUI starts. All the arithmetic is in :mod:`cnncore`.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from . import cmd_eval, cmd_export, cmd_inspect, cmd_lesson, cmd_predict, cmd_trace, cmd_train
@@ -44,7 +46,14 @@ COMMANDS = (cmd_train, cmd_eval, cmd_trace, cmd_predict, cmd_export, cmd_inspect
 def main(argv=None) -> int:
     """Entry point of the ``cnnapp`` console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    return _run(argv)
+    try:
+        try:
+            return _run(argv)
+        finally:
+            if sys.stdout is not None:      # (None under pythonw)
+                sys.stdout.flush()      # a reader that went away shows here, not in the last flush at exit
+    except BrokenPipeError:
+        return _reader_gone()
 
 
 def _run(argv: list) -> int:
@@ -56,6 +65,8 @@ def _run(argv: list) -> int:
         if args.command is None:
             raise CliError("cnnapp: give a command (train, eval, trace, predict, export, inspect, lesson, gui)")
         return args.func(args)
+    except BrokenPipeError:         # an OSError, but not one of the user's files: see main()
+        raise
     except CliError as e:
         print(f"error: {e}" if not str(e).startswith("cnnapp") else f"{e}", file=sys.stderr)
         return 2
@@ -74,6 +85,20 @@ def _run(argv: list) -> int:
         return 130
     except SystemExit as e:  # --help / --version
         return e.code if isinstance(e.code, int) else 0
+
+
+def _reader_gone() -> int:
+    """The program reading our output closed it (``cnnapp predict m.npz x.png | head -1``): stop
+    without a word, as Python's documentation advises for SIGPIPE ("Note on SIGPIPE" in
+    :mod:`signal`): standard output goes to the null device, so that the interpreter's last flush
+    has nothing to complain about, and the exit status is 1."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):    # no file behind sys.stdout (a test's capture)
+        pass
+    return 1
 
 
 def _parser() -> Parser:
