@@ -73,8 +73,9 @@ def _entry(name: str) -> zipfile.ZipInfo:
 
 
 def load_lesson(path) -> Lesson:
-    """The lesson in ``path``; :class:`LessonFileError` (one line, naming the file) when it is not a
-    lesson this version can show: see the module's docstring for what is checked."""
+    """The lesson in ``path`` (its :attr:`~cnncore.lesson.Lesson.file`); :class:`LessonFileError` (one
+    line, naming the file) when it is not a lesson this version can show: see the module's docstring
+    for what is checked."""
     with user_archive(path, LessonFileError, kind="lesson file", container="a zip archive", max_members=_MAX_ENTRIES,
                       max_bytes=_MAX_BYTES, texts={_TEXT: MAX_LESSON_TEXT}, refused=(ValueError,)) as (zf, members):
         return _read(path, zf, members)
@@ -89,7 +90,7 @@ def _read(path, zf, members) -> Lesson:
     except ModelFileError as e:         # it names the lesson's model already
         raise LessonFileError(str(e)) from None
     pictures, labels = _pictures(zf, members, model)
-    lesson = Lesson(model, pictures, labels, stops, source, title)
+    lesson = Lesson(model, pictures, labels, stops, source, title, file=path)
     if lesson.id != ident:
         raise ValueError(f"its id does not match its content (it was changed after it was saved); "
                          "save it again from the app")
