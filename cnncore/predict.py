@@ -4,7 +4,8 @@
 learner's own network and image, so they never run out: a number (``z``, ``dz``,
 ``dW``, ``dx``, a pooled value, a softmax output) judged within a stated
 tolerance, or a choice (which input of a max-pool window receives the gradient,
-the sign of a ``dz``, which output map a filter makes). Which kinds a step asks
+the sign of a ``dz``, which output map a filter makes, which entry an up- or
+downsampling layer copies). Which kinds a step asks
 is its layer type's declaration (``Teaching.predict``), never a guess from its
 spec. The tolerance follows the answer's size and, for a sum, its terms'
 (:func:`tolerance_for`); a number that 0 would pass, a sum with no product but 0,
@@ -49,6 +50,8 @@ KINDS = {k.name: k for k in (
     Kind("winner", "which max-pool input gets the gradient", 1, "dy"),
     Kind("filter_map", "which output map a filter makes", 1, "W"),
     Kind("dw1", "one-term dense dW = dz·x", 1, "dW"),
+    Kind("copied", "which input a resampled value is copied from", 1, "y"),
+    Kind("copied_dx", "which output's gradient a resampled input gets", 1, "dx"),
     Kind("pool", "a pooled value", 2, "y"),
     Kind("softmax", "a softmax output", 2, "probs"),
     Kind("z", "a sum z of weights times inputs", 3, "z"),

@@ -305,8 +305,52 @@ def _make_filter_map(trace, step, rng):
     return _filter_map_at(trace, step, (int(rng.integers(0, F)),))
 
 
+#: The choice that says no input entry is copied to the asked element (an inserted or a dropped place).
+NOTHING_COPIED = "none of them: it is 0"
+
+
+def _copied_at(part: str, source: str):
+    """A resampling layer's question: which element of ``source`` is copied to element ``idx`` of
+    ``part`` (``y`` from ``x`` forward, ``dx`` from ``dy`` backward), or none (a 0 put there). The
+    right choice is the element's own one-term breakdown; the others are the places a learner who
+    forgot the factor S, or which way it goes, would name."""
+    def at(trace, step, idx):
+        st = trace.steps[step]
+        key = layer_key(st.layer, part)
+        if key not in trace.arrays:
+            return None
+        bd = breakdown(trace, key, idx, st)
+        if len(bd.terms) != 1:
+            return None
+        term = bd.terms[0]
+        right = NOTHING_COPIED if term.sources[0] is None else term.label
+        S = int(trace.spec["layers"][st.layer]["factor"])
+        ch, i, j = (int(v) for v in idx)
+        H, W = trace.arrays[layer_key(st.layer, source)].shape[-2:]
+        places = ((i, j), (i // S, j // S), (i * S, j * S), (i // S + 1, j // S))
+        choices = [f"{source}({ch},{a},{b})" for a, b in places if a < H and b < W] + [NOTHING_COPIED]
+        choices = list(dict.fromkeys(choices if right in choices else [right, *choices]))
+        if len(choices) < 2:
+            return None
+        return Question(_COPIED_KIND[part], step, key, _full(trace.arrays[key], idx),
+                        f"Layer {st.layer} ({bd.equation}): which {source} is copied to {_where(key, idx)}?",
+                        (), tuple(choices), choices.index(right), 0.0)
+    return at
+
+
+_COPIED_KIND = {"y": "copied", "dx": "copied_dx"}
+
+
+def _make_copied_dx(trace, step, rng):
+    if layer_key(trace.steps[step].layer, "dx") not in trace.arrays:      # the first layer sends nothing back
+        return None
+    return _pick_at(AT["copied_dx"], "dx")(trace, step, rng)
+
+
 AT = {"dz1": _dz1_at, "sign": _sign_at, "z": _sum_at("z", "z"), "dW": _sum_at("dW", "dW"), "dx": _sum_at("dx", "dx"),
-       "dw1": _dw1_at, "pool": _pool_at, "softmax": _softmax_at, "winner": _winner_at, "filter_map": _filter_map_at}
+       "dw1": _dw1_at, "pool": _pool_at, "softmax": _softmax_at, "winner": _winner_at, "filter_map": _filter_map_at,
+       "copied": _copied_at("y", "x"), "copied_dx": _copied_at("dx", "dy")}
 MAKERS = {"dz1": _make_dz1, "sign": _make_sign, "z": _make_sum("z", "z"), "dW": _make_sum("dW", "dW"),
            "dx": _make_sum("dx", "dx"), "dw1": _make_dw1, "pool": _pick_at(_pool_at, "y"),
-           "softmax": _make_softmax, "winner": _make_winner, "filter_map": _make_filter_map}
+           "softmax": _make_softmax, "winner": _make_winner, "filter_map": _make_filter_map,
+           "copied": _pick_at(AT["copied"], "y"), "copied_dx": _make_copied_dx}

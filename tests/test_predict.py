@@ -53,9 +53,65 @@ def _mastered(*levels):
     return s
 
 
-def test_every_kind_is_asked_from_the_trace(tr):
-    kinds = {q.kind for q in _all_questions(tr)}
+RESAMPLED = {"input": [1, 8, 8], "layers": [
+    {"type": "conv", "filters": 2, "kernel": 3, "padding": 1, "activation": "relu"},
+    {"type": "upsample", "factor": 2},
+    {"type": "conv", "filters": 2, "kernel": 3, "stride": 2, "activation": "relu"},
+    {"type": "downsample", "factor": 2},
+    {"type": "flatten"},
+    {"type": "dense", "units": 10}]}
+
+
+@pytest.fixture(scope="module")
+def resampled():
+    return trace(Network(RESAMPLED, seed=1), np.random.default_rng(0).random((8, 8)).astype(np.float32), 1)
+
+
+def test_every_kind_is_asked_from_the_trace(tr, resampled):
+    kinds = {q.kind for q in _all_questions(tr) + _all_questions(resampled)}
     assert kinds == set(KINDS), set(KINDS) - kinds
+
+
+#: Where each resampling step copies from, written from the layers' equations: (type, step kind) ->
+#: whether element (i, j) of the asked array comes from element (a, b) of its source, factor S.
+_COPIES = {("upsample", "forward"): lambda i, j, a, b, S: (a * S, b * S) == (i, j),
+           ("downsample", "forward"): lambda i, j, a, b, S: (a, b) == (i * S, j * S),
+           ("upsample", "backward"): lambda i, j, a, b, S: (a, b) == (i * S, j * S),
+           ("downsample", "backward"): lambda i, j, a, b, S: (a * S, b * S) == (i, j)}
+
+
+def test_an_up_or_downsampling_step_asks_where_each_value_is_copied_from(resampled):
+    """Every element of every resampling step: the one right choice is the place its layer's equation
+    names, holding the same number, or "none" exactly where the element is a 0 put there; every other
+    choice is judged wrong (before, these types asked nothing: no declaration)."""
+    from cnncore.predict_makers import NOTHING_COPIED
+    tr, seen = resampled, set()
+    for k, st in enumerate(tr.steps):
+        if st.layer_type not in ("upsample", "downsample") or st.kind not in ("forward", "backward"):
+            continue
+        kind = "copied" if st.kind == "forward" else "copied_dx"
+        assert predict.kinds_for(st) == [kind]
+        S = tr.spec["layers"][st.layer]["factor"]
+        source = "x" if kind == "copied" else "dy"
+        key = predict.element_key(st, kind)
+        src = tr.arrays[f"L{st.layer}.{source}"][0]
+        for idx in np.ndindex(tr.arrays[key].shape):
+            q = predict.question_at(tr, k, kind, idx)
+            _, m, i, j = idx
+            names = [(a, b) for a in range(src.shape[1]) for b in range(src.shape[2])
+                     if _COPIES[st.layer_type, st.kind](i, j, a, b, S)]
+            right = q.choices[q.answer]
+            if names:
+                (a, b), = names
+                assert right == f"{source}({m},{a},{b})" and src[m, a, b] == tr.arrays[key][idx]
+            else:
+                assert right == NOTHING_COPIED and tr.arrays[key][idx] == 0
+            assert all(not judge(q, w).right for w in range(len(q.choices)) if w != q.answer)
+            assert len(q.choices) >= 2 and len(set(q.choices)) == len(q.choices)
+            seen.add((st.layer_type, st.kind, right == NOTHING_COPIED))
+    assert seen == {("upsample", "forward", True), ("upsample", "forward", False), ("downsample", "forward", False),
+                    ("upsample", "backward", False), ("downsample", "backward", True),
+                    ("downsample", "backward", False)}
 
 
 def test_number_answers_are_the_traces_own_numbers(tr):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..terms import Term, finish, mk_ref
-from .base import StepText, shape_text
+from .base import StepText, Teaching, shape_text
 from .resampling import Resample, keep_every, put_every
 
 __all__ = ["Downsample", "downsample_forward_terms", "downsample_backward_terms"]
@@ -20,6 +20,7 @@ class Downsample(Resample):
     title = "Downsampling"
     fields = (Resample.factor_field("Keep every S-th row and column (S = this factor), drop the rest"),)
     quiz_tags = {"forward": ("downsample",), "backward": ("downsample",)}
+    teaching = Teaching(predict={"forward": ("copied",), "backward": ("copied_dx",)})
 
     @classmethod
     def output_shape(cls, spec, in_shape):

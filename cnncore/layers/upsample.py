@@ -8,7 +8,7 @@ import numpy as np
 
 from ..identities import dilate
 from ..terms import Term, finish, mk_ref
-from .base import StepText, shape_text
+from .base import StepText, Teaching, shape_text
 from .resampling import Resample, keep_every
 
 __all__ = ["Upsample", "upsample_forward_terms", "upsample_backward_terms", "TRANSPOSED_CONV_NOTE", "SIZE_NOTE", "ADVICE"]
@@ -36,6 +36,7 @@ class Upsample(Resample):
     title = "Upsampling (insert zeros)"
     fields = (Resample.factor_field("Put S − 1 rows and columns of zeros between neighbours (S = this factor)"),)
     quiz_tags = {"forward": ("upsample",), "backward": ("upsample",)}
+    teaching = Teaching(predict={"forward": ("copied",), "backward": ("copied_dx",)})
     before_conv_note = TRANSPOSED_CONV_NOTE + (" Its zeros are the dilation the textbook recipe applies to dz "
                                                "in the backward pass of a strided convolution.")
 
