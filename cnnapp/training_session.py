@@ -163,14 +163,6 @@ class TrainingSession:
         except Exception as e:  # noqa: BLE001 - the finished message still says what happened
             self.send("failed", f"Could not work out where the values blew up: {e}")
 
-    def optimizer_state(self) -> dict:
-        """The optimizer's state now, as :meth:`cnncore.training.Trainer.run` leaves it in
-        ``net.optimizer_state`` when a run ends: its arrays (copies) and the base learning rate."""
-        t = self.trainer
-        state = {k: np.array(v, copy=True) for k, v in t.optimizer.state_dict().items()}
-        state["lr"] = np.array(t.lr, dtype=np.float64)
-        return {"name": np.array(t.optimizer.name), **state}
-
     def _send_snapshot(self) -> None:
         # Between batches the generator is suspended, so the weights are consistent here.
         snap, maps = network_maps(self.net, self.sample)
@@ -221,7 +213,7 @@ def child_main(conn, controls) -> None:
         if kind == "snapshot":
             args = (network_parts(args[0]), args[1])
         elif kind == "epochDone":   # the weights this epoch's accuracy is of, sent while they are
-            args = (args[0], network_parts(net, session.optimizer_state()))   # (the trainer waits)
+            args = (args[0], network_parts(net, session.trainer.optimizer_state()))   # (the trainer waits)
         conn.send((kind, args))
     import cnncore
     cnncore.set_num_threads(threads)

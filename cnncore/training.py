@@ -424,9 +424,16 @@ class Trainer:
             yield from self._run()
         finally:
             self.optimizer.lr = self.lr
-            state = {k: np.array(v, copy=True) for k, v in self.optimizer.state_dict().items()}
-            self.net.optimizer_state = {"name": np.array(self.optimizer.name), **state}
+            self.net.optimizer_state = self.optimizer_state()
             self.net.optimizer_note = ""
+
+    def optimizer_state(self) -> dict:
+        """The optimizer's state now as plain arrays (copies), with the base learning rate (the rate a
+        further run starts with, not the schedule's of the last batch): what ``net.optimizer_state``
+        holds when a run ends, and what a model saved between two batches carries."""
+        state = {k: np.array(v, copy=True) for k, v in self.optimizer.state_dict().items()}
+        state["lr"] = np.array(self.lr, dtype=np.float64)
+        return {"name": np.array(self.optimizer.name), **state}
 
     def _run(self):
         cfg = self.config
