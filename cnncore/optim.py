@@ -53,15 +53,18 @@ def check_lr(lr) -> float:
     return float(lr)
 
 
-def check_setting(key: str, value) -> float:
+def check_setting(key: str, value, name: str | None = None) -> float:
     """``value`` as a float when it is a value hyperparameter ``key`` may take (``lr``,
     ``weight_decay``, ``momentum``, ``beta1``, ``beta2``, ``eps``: a finite real number in its
-    range), else ``ValueError`` saying what it must be. Saved states and traces are read by this."""
+    range), else ``ValueError`` saying what it must be, calling it ``name`` (``key`` itself by default:
+    a saved state's member, a keyword). Saved states, traces, the optimizers and a run's settings
+    are all checked by this."""
+    name = name or key
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{key} is {value!r}, not a finite number")
+        raise ValueError(f"{name} is {value!r}, not a finite number")
     ok, words = _RANGES[key]
     if not ok(value):
-        raise ValueError(f"{key} is {value:g}; it must be {words}")
+        raise ValueError(f"{name} is {value:g}; it must be {words}")
     return float(value)
 
 
@@ -100,8 +103,7 @@ class Optimizer:
     name = "optimizer"
 
     def __init__(self, params: dict, lr: float, weight_decay: float = 0.0, decay_mask: dict | None = None):
-        if not (isinstance(weight_decay, numbers.Real) and math.isfinite(weight_decay) and weight_decay >= 0):
-            raise ValueError(f"weight decay must be a number >= 0, got {weight_decay}")
+        weight_decay = check_setting("weight_decay", weight_decay)
         self.params = params
         self.lr = check_lr(lr)
         self.weight_decay = float(weight_decay)
@@ -159,9 +161,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=DEFAULT_LR["sgd"], momentum=0.9, weight_decay=0.0, decay_mask=None):
         super().__init__(params, lr, weight_decay, decay_mask)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        self.momentum = float(momentum)
+        self.momentum = check_setting("momentum", momentum)
         self._period = _flush_period(self.momentum)
         self.v = {k: np.zeros_like(p) for k, p in params.items()}
 
@@ -207,8 +207,8 @@ class Adam(Optimizer):
     def __init__(self, params, lr=DEFAULT_LR["adam"], betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  decay_mask=None):
         super().__init__(params, lr, weight_decay, decay_mask)
-        self.beta1, self.beta2 = (float(b) for b in betas)
-        self.eps = float(eps)
+        self.beta1, self.beta2 = (check_setting(k, b) for k, b in zip(("beta1", "beta2"), betas))
+        self.eps = check_setting("eps", eps)
         self._period_m = _flush_period(self.beta1)
         self._period_v = _flush_period(self.beta2)
         for k, p in params.items():

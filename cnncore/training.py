@@ -33,7 +33,7 @@ import numpy as np
 from .architecture import check_batch
 from .limits import MAX_EPOCHS, max_shift, pictures_problem
 from .network import Network
-from .optim import DEFAULT_LR, check_lr, make_optimizer
+from .optim import DEFAULT_LR, check_lr, check_setting, make_optimizer
 
 #: The loss of a network that guesses uniformly among the 10 digits.
 CHANCE_LOSS = math.log(10)
@@ -80,10 +80,8 @@ class TrainConfig:
                 raise ValueError(f"{name.replace('_', ' ')} must be a positive integer, got {v!r}")
         if self.epochs > MAX_EPOCHS:
             raise ValueError(f"{self.epochs:,} epochs is more than the {MAX_EPOCHS:,} a run may have")
-        if not (self.weight_decay >= 0):
-            raise ValueError(f"weight decay must be >= 0, got {self.weight_decay!r}")
-        if not (0 <= self.momentum < 1):
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        self.weight_decay = check_setting("weight_decay", self.weight_decay, "weight decay")  # optim's ranges
+        self.momentum = check_setting("momentum", self.momentum)
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"schedule must be 'cosine' or 'constant', not {self.schedule!r}")
         if not isinstance(self.augment, numbers.Integral) or isinstance(self.augment, bool) or self.augment < 0:

@@ -126,3 +126,26 @@ def test_a_file_from_before_hyperparameters_were_saved_still_resumes(saved, tmp_
     assert net.optimizer_state is not None and net.optimizer_note == ""
     t = trace(net, np.zeros((28, 28), np.float32), 3)
     assert t.settings["source"] == "saved" and "does not record" in t.settings["why"]
+
+
+@pytest.mark.parametrize("key, bad", [("momentum", 1.0), ("momentum", -0.1), ("weight_decay", -1e-3),
+                                      ("weight_decay", float("inf")), ("beta1", 1.0), ("beta2", 1.0), ("eps", 0.0)])
+def test_a_run_an_optimizer_and_a_saved_state_refuse_a_setting_with_the_same_words(key, bad):
+    """One home for what each hyperparameter may be (optim's ranges): a run's settings, an optimizer
+    made in code and a saved state read back say the same. Adam took β = 1 (its bias correction then
+    divides by 0) and the run's own checks were a second copy of the ranges."""
+    from cnncore.optim import Adam, SGD, check_setting
+    from cnncore.training import TrainConfig
+    with pytest.raises(ValueError) as saved:
+        check_setting(key, bad)
+    params = {"w": np.zeros(3, np.float32)}
+    make = {"momentum": lambda: SGD(params, momentum=bad), "weight_decay": lambda: SGD(params, weight_decay=bad),
+            "beta1": lambda: Adam(params, betas=(bad, 0.999)), "beta2": lambda: Adam(params, betas=(0.9, bad)),
+            "eps": lambda: Adam(params, eps=bad)}[key]
+    with pytest.raises(ValueError) as made:
+        make()
+    assert str(made.value) == str(saved.value) and str(saved.value).startswith(key)
+    if key in ("momentum", "weight_decay"):
+        with pytest.raises(ValueError) as config:
+            TrainConfig(**{key: bad})
+        assert str(config.value) == str(saved.value).replace(key, key.replace("_", " "))
