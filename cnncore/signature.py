@@ -25,9 +25,11 @@ import numpy as np
 
 from .architecture import DIGIT_CLASSES, DIGIT_SHAPE, NUM_CLASSES
 
-__all__ = ["Signature", "channel_statistics", "FITS"]
+__all__ = ["Signature", "channel_statistics", "channel_names", "FITS"]
 
 _CHANNEL_WORDS = {1: "grey", 3: "colour (RGB)"}
+#: What each input channel of a picture is: one grey plane, or the red, green and blue planes.
+_CHANNEL_NAMES = {1: ("grey",), 3: ("R", "G", "B")}
 #: The rules that bring a picture to a model's input (see the module text).
 FITS = ("digit", "picture")
 
@@ -75,6 +77,11 @@ class Signature:
     @property
     def channels(self) -> int:
         return self.shape[0]
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        """What each input channel is (:func:`channel_names`): ``("R", "G", "B")`` for colour."""
+        return channel_names(self.channels)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -131,6 +138,13 @@ class Signature:
         if not self.normalises:
             return d
         return d / np.asarray(self.std, dtype=d.dtype).reshape(1, -1, 1, 1)
+
+
+def channel_names(channels: int) -> tuple[str, ...]:
+    """The name of each of a picture's ``channels`` input planes, in order: ``("grey",)`` for one,
+    ``("R", "G", "B")`` for three (red, green, blue: the order of every colour input here), and
+    ``("channel 0", …)`` for any other count."""
+    return _CHANNEL_NAMES.get(int(channels), tuple(f"channel {m}" for m in range(int(channels))))
 
 
 def _per_channel(values, channels: int, what: str) -> tuple[float, ...]:

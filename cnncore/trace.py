@@ -29,6 +29,7 @@ from ._atomic import atomic_savez
 from .architecture import infer_shapes, parse_architecture, to_json
 from .layers import build_layer, layer_class
 from .network import Network, not_a_number, softmax_cross_entropy
+from .signature import channel_names
 from .tracekeys import layer_key, split_key
 from .update import PLAIN_LR, UPDATE_PARTS, next_update, read_settings, rule_equation, rule_words, state_parts
 
@@ -68,8 +69,21 @@ def _layer_steps(spec: dict, shapes: list, kind: str) -> list[Step]:
         else:
             text = cls.backward_step(layer, s_in, s_out, i > 0)
         steps.append(Step(kind, i, cls.type, f"Layer {i} · {cls.describe(layer)} — {kind}", text.equation,
-                          text.explanation, [layer_key(i, p) for p in text.parts]))
+                          text.explanation + (_picture_words(layer, s_in, text.parts) if i == 0 else ""),
+                          [layer_key(i, p) for p in text.parts]))
     return steps
+
+
+def _picture_words(layer: dict, s_in, parts) -> str:
+    """For the first layer of a colour network: its input maps are the picture's colour planes."""
+    names = channel_names(s_in[0])
+    if len(names) < 2 or "x" not in parts:
+        return ""
+    filters = (" Each filter has one channel per colour, drawn after the filter's colour patch."
+               if "kernel" in layer and "W" in parts else "")
+    return (f" Here the input maps m = 0 … {len(names) - 1} are the picture's {', '.join(names[:-1])} and "
+            f"{names[-1]} planes (drawn after the picture itself), so every sum over m adds up the picture's "
+            f"{len(names)} colours.{filters}")
 
 
 def _loss_step(last: int) -> Step:
