@@ -18,15 +18,12 @@ import numpy as np
 from .classes import a_class, class_kind, classes_of, other_dataset
 from .drawing import Drawing
 from .events import Event
-from .picture import DRAWING, FILE, MISTAKE, SAMPLE, Picture
+from .picture import DRAWING, FILE, MISTAKE, OPENED, SAMPLE, Picture
 from .result import RunResult
+from .samples import SAMPLE_COUNT, SAMPLE_SEED, Samples, none_to_pick  # noqa: F401  (the seed: lessons)
 from .scores import Scores
 from .stepper import Stepper
 from .training_run import RunStart, TrainingRun
-
-#: Generated digits the tabs offer as samples while no data set is loaded.
-SAMPLE_COUNT = 100
-SAMPLE_SEED = 2024
 
 
 class Session:
@@ -54,6 +51,7 @@ class Session:
         self.run = TrainingRun()
         self.stepper = Stepper()
         self.scores = Scores()          # predict mode's score and the concept checks' progress
+        self.samples = Samples()        # the pictures offered as samples (samples.changed: new ones)
         self.datasets: dict = {}        # name -> what was loaded or downloaded so far
         self._network = None
         self.source = ""                # e.g. "the starter model", "trained here", a file name
@@ -66,7 +64,6 @@ class Session:
         self._result = None
         self._picture = None
         self._trace = self._trace_picture = None
-        self._samples = None
         self._element = None
         self._start = None              # RunStart of this model's last run
         self.lesson = None              # the LessonPlayer a student follows (cnnapp.state.lesson_player)
@@ -290,25 +287,50 @@ class Session:
         return p
 
     def sample_set(self):
-        """``(X, y, name)``: labelled images to pick samples from. The Train tab's data once it is
-        loaded, else generated digits (made once)."""
-        for name, value in self.datasets.items():
-            if isinstance(value, tuple) and len(value) == 2 and getattr(value[0], "ndim", 0) == 3 and len(value[0]):
-                return value[0], value[1], name
-        if self._samples is None:
-            from cnncore.datasets import generated_digits
-            X, y = generated_digits(SAMPLE_COUNT, seed=SAMPLE_SEED)
-            self._samples = (X, y, "generated digits")
-        return self._samples
+        """``(X, y, name)``: labelled pictures to pick samples from (:class:`~cnnapp.state.samples.Samples`):
+        generated digits for a digit network, else the held-out pictures of the last run it can take
+        (none yet: ``X`` is empty)."""
+        got = self.samples.for_network(self.view_network())
+        return got.X, got.y, got.name
 
     def take_sample(self, i: int, picked: bool = False) -> Picture:
-        """Look at sample ``i`` of :meth:`sample_set` (its label is its true class)."""
+        """Look at sample ``i`` of :meth:`sample_set` (its label is its true class); ``ValueError``
+        when there are none."""
         X, y, name = self.sample_set()
+        if not len(X):
+            raise ValueError(none_to_pick(self.view_network()))
         i = int(i) % len(X)
         img = np.asarray(X[i])
         img = img.astype(np.float32) / 255 if img.dtype == np.uint8 else img.astype(np.float32)
         what = f"sample {i} of the {name}" + (", the one the network is least sure of" if picked else "")
         p = Picture(SAMPLE, img, int(y[i]), index=i, what=what, picked=picked)
+        self.set_picture(p)
+        return p
+
+    def take_picture_file(self, path) -> Picture:
+        """Look at the picture file at ``path`` (PNG, JPEG, BMP, WebP), brought to the network's input
+        by its own rule (:func:`cnncore.datasets.pictures.picture_input`); ``ValueError`` (a
+        :class:`~cnncore.datasets.PictureError`) saying why it cannot be used."""
+        from pathlib import Path
+
+        from cnncore.datasets.pictures import picture_input
+        net = self._picture_network()
+        return self._take_opened(picture_input(path, net.signature), f"the picture {Path(path).name}")
+
+    def take_picture_bytes(self, data: bytes, name: str = "the picture on the clipboard") -> Picture:
+        """Look at a picture file's bytes (a picture pasted from the clipboard, as PNG)."""
+        from cnncore.datasets.pictures import picture_bytes_input
+        net = self._picture_network()
+        return self._take_opened(picture_bytes_input(data, net.signature, name), name)
+
+    def _picture_network(self):
+        net = self.view_network()
+        if net is None:
+            raise ValueError("There is no network to show a picture to.")
+        return net
+
+    def _take_opened(self, image, what: str) -> Picture:
+        p = Picture(OPENED, image, None, what=what)
         self.set_picture(p)
         return p
 
@@ -334,6 +356,8 @@ class Session:
             raise ValueError("There is no network yet.")
         from cnncore.defaults import trace_example
         X, y, _ = self.sample_set()
+        if not len(X):
+            raise ValueError(none_to_pick(net))
         return self.take_sample(trace_example(net, X, y), picked=True)
 
     def _follow_drawing(self) -> None:
