@@ -90,6 +90,13 @@ def test_every_control_of_every_window_has_an_accessible_name(window, qtbot, tmp
     dialog = window.backprop.maps.grid.show_numbers()          # the numbers' table
     assert dialog is not None and not unnamed_controls(dialog) and len(controls(dialog)) >= 4
     dialog.close()
+    from cnnapp.widgets.export_dialog import ExportDialog
+    export = ExportDialog(window.session.network, tmp_path, "m.npz", window)     # File > Export model…
+    for key, button in export.buttons.items():                  # each choice names its target its own way
+        button.setChecked(True)
+        assert not unnamed_controls(export), key
+    assert len(controls(export)) >= 5
+    export.close()
     window.lessons.record()                                     # a teacher's panel
     window.lessons.capture()
     assert not unnamed_controls(window)

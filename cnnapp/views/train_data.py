@@ -48,8 +48,6 @@ class DataBox(QtWidgets.QGroupBox):
     def __init__(self, session, parent=None):
         super().__init__("Data", parent)
         self.session = session
-        self.idx_files = None
-        self.picture_folder = None            # the folder of pictures chosen (a str), or None
         form = QtWidgets.QFormLayout(self)
         form.addRow("Source", self._build_source())
         self.count = QtWidgets.QSpinBox()
@@ -127,6 +125,16 @@ class DataBox(QtWidgets.QGroupBox):
         return label
 
     # ---------------------------------------------------------------- the choice
+    @property
+    def idx_files(self):
+        """The IDX images and labels files picked (the session keeps them, :meth:`Session.choose_files`)."""
+        return self.session.data_files.get("idx")
+
+    @property
+    def picture_folder(self):
+        """The folder of pictures picked (a str; the session keeps it), or None."""
+        return self.session.data_files.get("folder")
+
     def key(self) -> str:
         return self.source.currentData()
 
@@ -179,7 +187,7 @@ class DataBox(QtWidgets.QGroupBox):
         if found is None:
             self.session.say(f"No pair of IDX images and labels files in {folder}", 0)
             return False
-        self.idx_files = found
+        self.session.choose_files("idx", found)
         self.idx_button.setText(f"{Path(folder).name}/{Path(found[0]).name}")
         self.idx_button.setToolTip(f"Images: {found[0]}\nLabels: {found[1]}\nClick to choose another folder")
         self.session.say(f"Will train on {Path(found[0]).name} with {Path(found[1]).name}")
@@ -200,7 +208,7 @@ class DataBox(QtWidgets.QGroupBox):
         except FolderError as e:
             self.session.say(str(e), 0)
             return False
-        self.picture_folder = str(folder)
+        self.session.choose_files("folder", str(folder))
         n = len(scan.files)
         self.folder_button.setText(f"{Path(folder).name}/: {len(scan.classes)} classes, {n:,} pictures")
         self.folder_button.setToolTip(f"{folder}\nClasses (subfolders, in this order): {', '.join(scan.classes)}"

@@ -44,6 +44,7 @@ class ExportDialog(QtWidgets.QDialog):
         self.target_label = QtWidgets.QLabel()
         self.target = QtWidgets.QLineEdit()
         self.target.setObjectName("exportTarget")
+        self.target_label.setBuddy(self.target)                  # its name for a screen reader
         self.target.textChanged.connect(lambda *_: self.choice_made() and self._show_next_steps())
         browse = QtWidgets.QPushButton("Choose…")
         browse.clicked.connect(self._browse)
