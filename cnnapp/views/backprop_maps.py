@@ -16,9 +16,9 @@ from cnncore.tracekeys import layer_key, split_key
 
 from ..widgets.buttons import push_button
 from ..widgets.filter_slide import FilterSlideView
-from ..widgets.colour_scales import colour_patches
 from ..widgets.heatmap import DIVERGING_SCALES, MapGroup, MapGrid
 from ..widgets.loops_panel import LoopsPanel
+from ..widgets.pictures import colour_map_group
 from ..widgets.predict_panel import PredictPanel
 
 SIGNED = {"z", "dy", "dz", "dx", "W", "b", "dW", "db", "W_next", "b_next", "mW", "mb"}
@@ -69,13 +69,13 @@ def winner_mask(argmax: np.ndarray, plane_shape: tuple, x: np.ndarray | None = N
 PATCHES = ("W", "dW", "W_next")
 
 
-def _title(key: str, arr: np.ndarray, colour: str = "") -> str:
+def _title(key: str, arr: np.ndarray) -> str:
     i, name = split_key(key)
     shape = " × ".join(str(s) for s in arr.shape)
     if i is None:
         words = {"input": "input image", "probs": "probabilities p"}.get(key, key)
-        return f"{words}{colour}   ({shape})"
-    return f"{key} — {NAMES.get(name, name)} of layer {i}{colour}   ({shape})"
+        return f"{words}   ({shape})"
+    return f"{key} — {NAMES.get(name, name)} of layer {i}   ({shape})"
 
 
 def picture_channels(trace, key: str):
@@ -87,20 +87,20 @@ def picture_channels(trace, key: str):
     return names if over_picture and len(names) == 3 else None
 
 
-def colour_of(trace, key: str, arr: np.ndarray):
-    """``(levels in [0, 1] to draw in colour, words for the title)`` of an array over a colour picture's
-    planes (:func:`picture_channels`): the picture itself for the input, each filter as a colour
-    patch for the first layer's weights; ``(None, "")`` for any other array."""
+def _group(trace, key: str, arr: np.ndarray, marks) -> MapGroup:
+    """The heatmaps of one array; over a colour picture's planes (:func:`picture_channels`) each row
+    drawn first in colour: the picture itself for the input, each filter as a colour patch for the
+    first layer's weights and their gradient."""
+    kw = {"diverging": is_signed(key, arr), "marks": marks}
     if picture_channels(trace, key) is None or np.ndim(arr) != 4 or np.shape(arr)[1] != 3:
-        return None, ""
-    if split_key(key)[1] in PATCHES:
-        return colour_patches(arr), ": each filter as a colour patch (grey = 0), then its R, G and B channels"
-    return np.asarray(trace.arrays["input"]), ": the picture, then its R, G and B planes"
+        return MapGroup(key, arr, _title(key, arr), **kw)
+    picture = None if split_key(key)[1] in PATCHES else np.asarray(trace.arrays["input"])
+    return colour_map_group(key, arr, _title(key, arr), picture, **kw)
 
 
 def groups_for(trace, st) -> list[MapGroup]:
     """The heatmaps of step ``st`` of ``trace``: every array it touches, max-pool winners marked; a
-    colour picture and the first layer's filters over it also in colour (:func:`colour_of`)."""
+    colour picture and the first layer's filters over it also in colour (:func:`_group`)."""
     A = trace.arrays
     marks = {}
     if st.layer is not None and layer_key(st.layer, "argmax") in A:
@@ -111,9 +111,7 @@ def groups_for(trace, st) -> list[MapGroup]:
     for key in map_keys(st):
         if key in A:
             arr = np.asarray(A[key])
-            colour, words = colour_of(trace, key, arr)
-            groups.append(MapGroup(key, arr, _title(key, arr, words), diverging=is_signed(key, arr),
-                                   marks=marks.get(key), colour=colour, channels=picture_channels(trace, key)))
+            groups.append(_group(trace, key, arr, marks.get(key)))
     return groups
 
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnncore.signature import channel_names
-
-from ..widgets.colour_scales import colour_patches
 from ..widgets.heatmap import MapGroup, MapGrid
-from ..widgets.pictures import picture_qimage
+from ..widgets.pictures import colour_map_group, picture_qimage
 from ..widgets.plots import ConfusionPlot
 from .diagnostics_panel import DiagnosticsPanel, RunsPanel
 
@@ -115,18 +112,15 @@ class ResultsPanel(QtWidgets.QTabWidget):
         if "sample" in maps:
             sample = np.asarray(maps["sample"])
             sample = sample.reshape((1,) * (4 - sample.ndim) + sample.shape)
-            colour = sample.shape[1] == 3
-            groups.append(MapGroup("input", sample, f"sample input ({' × '.join(map(str, sample.shape[-2:]))})"
-                                   + (": the picture, then its R, G and B planes" if colour else ""),
-                                   colour=sample if colour else None, channels=channel_names(3) if colour else None))
+            title = f"sample input   ({' × '.join(map(str, sample.shape[-2:]))})"
+            groups.append(colour_map_group("input", sample, title, sample) if sample.shape[1] == 3
+                          else MapGroup("input", sample, title))
         for key, arr in maps.items():
             if key.endswith(".W"):
-                colour = np.ndim(arr) == 4 and np.shape(arr)[1] == 3
-                groups.append(MapGroup(key, arr, f"{key} — first layer's filters"
-                                       + (", each as a colour patch (grey = 0), then its R, G and B channels"
-                                          if colour else ""), diverging=True,
-                                       colour=colour_patches(arr) if colour else None,
-                                       channels=channel_names(3) if colour else None))
+                title = f"{key} — first layer's filters"
+                groups.append(colour_map_group(key, arr, title, diverging=True)
+                              if np.ndim(arr) == 4 and np.shape(arr)[1] == 3 else
+                              MapGroup(key, arr, title, diverging=True))
         for key, arr in maps.items():
             if key.endswith(".y"):
                 groups.append(MapGroup(key, arr, f"{key} — feature maps of the sample"))

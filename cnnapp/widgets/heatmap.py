@@ -224,8 +224,8 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
                 common = self.alone_cell(*alone[1][1].shape, title_h, _GAP)
             lay = _GroupLayout(g, a, g.levels or levels_for(a, g.diverging), lut_for(g.diverging),
                                avail, zoom, common)
-            rec = self._lay_title(lay, y, used)
-            y += title_h
+            rec = self._lay_title(lay, y, used, title_h)
+            y += rec["height"]
             plan = plan_tiles(g.key, a, g.colour, g.channels) if alone is None else [alone[1]]
             if plan[0][0] in ("plane", "colour"):
                 y = self._lay_planes(lay, plan, y, used)
@@ -248,26 +248,35 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
         self.view.setRange(rect, padding=0, lockAspect=True)
         self.laidOut.emit()
 
-    def _lay_title(self, lay: "_GroupLayout", y: float, used: "_Used") -> dict:
-        """The group's title with its colour bar and the bar's two ends on one line."""
+    def _lay_title(self, lay: "_GroupLayout", y: float, used: "_Used", title_h: float) -> dict:
+        """The group's title with its colour bar and the bar's two ends: on one line, or, when the
+        title leaves the bar no room, the bar on a line of its own under it (a title wider than the
+        maps is cut in the middle, whole in its tooltip). The record's ``height`` is the lines'."""
         g, levels = lay.group, lay.levels
-        fm = QtGui.QFontMetricsF(self._small_font)
-        title = self._text(used.next("texts"), g.title or g.key, _GAP, y, self._title_font)
-        tx = _GAP + title.boundingRect().width() + 16
+        fm, tfm = QtGui.QFontMetricsF(self._small_font), QtGui.QFontMetricsF(self._title_font)
         lo_s, hi_s = fmt_level(levels[0]), fmt_level(levels[1])
+        bar_w = 16 + fm.horizontalAdvance(lo_s) + 6 + _BAR_W + 6 + fm.horizontalAdvance(hi_s)
+        full = g.title or g.key
+        text, height, by = full, title_h, y
+        if tfm.horizontalAdvance(full) + bar_w > lay.avail:
+            text = tfm.elidedText(full, QtCore.Qt.ElideMiddle, lay.avail)
+            height, by = title_h + 16, y + title_h - 4
+        title = self._text(used.next("texts"), text, _GAP, y, self._title_font)
+        title.setToolTip(full if text != full else "")
+        tx = _GAP + title.boundingRect().width() + 16 if by == y else _GAP
         lo_i = used.next("texts")
-        self._text(lo_i, lo_s, tx, y + 3, self._small_font, (80, 80, 80))
+        self._text(lo_i, lo_s, tx, by + 3, self._small_font, (80, 80, 80))
         bx = tx + fm.horizontalAdvance(lo_s) + 6
         bar_i = used.next("bars")
         bar = self._item(self._bars, self._new_image, bar_i)
         bar.setImage(np.linspace(0.0, 1.0, 256, dtype=np.float32)[None, :], levels=(0.0, 1.0), lut=lay.lut)
-        bar.setRect(QtCore.QRectF(bx, y + 5, _BAR_W, 10))
+        bar.setRect(QtCore.QRectF(bx, by + 5, _BAR_W, 10))
         hi_i = used.next("texts")
-        self._text(hi_i, hi_s, bx + _BAR_W + 6, y + 3, self._small_font, (80, 80, 80))
+        self._text(hi_i, hi_s, bx + _BAR_W + 6, by + 3, self._small_font, (80, 80, 80))
         return {"key": g.key, "shape": lay.array.shape, "diverging": g.diverging, "marks": g.marks is not None,
                 "colour": g.colour is not None,
-                "title": g.title or g.key, "lo": lo_i, "hi": hi_i, "bar": bar_i,
-                "tx": tx, "bx": bx, "y": y, "start": used.images}
+                "title": full, "lo": lo_i, "hi": hi_i, "bar": bar_i,
+                "tx": tx, "bx": bx, "y": by, "height": height, "start": used.images}
 
     def _lay_planes(self, lay: "_GroupLayout", plan: list, y: float, used: "_Used") -> float:
         """2-D planes side by side, wrapping; a filter bank one line per filter. Returns the next y."""
@@ -301,7 +310,7 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
                 continue
             self._set_image(used.next("images"), img, rect, lay.levels, lay.lut)
             self._tiles.append(_Tile(g.key, img, rect, "plane", prefix=prefix, label=label))
-            if mark_path is not None and marks.ndim == a.ndim:
+            if mark_path is not None and marks.ndim == lay.array.ndim:
                 _add_winner_corners(mark_path, marks[prefix], rect, s)
         if mark_path is not None:
             self._item(self._marks, self._new_mark, used.next("marks")).setPath(mark_path)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtGui
 
-from .colour_scales import rgb_image
+from .colour_scales import colour_patches, rgb_image
+from .map_tiles import MapGroup
 from .picture_numbers import Plane
 
-__all__ = ["GREY_LUT", "show_picture_on", "picture_qimage", "picture_planes"]
+__all__ = ["GREY_LUT", "show_picture_on", "picture_qimage", "picture_planes", "colour_map_group"]
 
 GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
 
@@ -43,3 +44,18 @@ def picture_planes(name: str, image) -> list:
     if len(image) == 1:
         return [Plane(name, image[0])]
     return [Plane(f"{name}, {c}", plane) for c, plane in zip(channel_names(len(image)), image)]
+
+
+def colour_map_group(key: str, array, title: str, picture=None, **kw) -> MapGroup:
+    """The heatmaps of an array over a colour picture's R, G and B planes, ``(N, 3, H, W)``, each row
+    drawn first in colour: ``picture`` ``(N, 3, H, W)`` in [0, 1] (the picture itself, for its planes),
+    or without it the array as filters, each a colour patch (:func:`colour_patches`). The title says
+    so; ``kw`` as :class:`MapGroup` takes it (``diverging``, ``marks``)."""
+    from cnncore.signature import channel_names
+    if picture is not None:
+        colour, words = np.asarray(picture), "the picture, then its R, G and B planes"
+    else:
+        colour, words = colour_patches(array), "each filter in colour, then its R, G, B"
+    shape = title.rfind("   (")             # the words go before the shape at the title's end
+    title = f"{title[:shape]}: {words}{title[shape:]}" if shape > 0 else f"{title}: {words}"
+    return MapGroup(key, array, title, colour=colour, channels=channel_names(3), **kw)
