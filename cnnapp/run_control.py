@@ -36,29 +36,33 @@ class DataChoice:
     files: tuple | str | None = None
 
 
-def source_shape(key: str) -> tuple | None:
-    """The ``(C, H, W)`` of a source's pictures: CIFAR-10's 3×32×32, the digit sources' 1×28×28, or
-    None for a folder of pictures (read at whatever input the network takes)."""
-    from cnncore.architecture import DIGIT_SHAPE
-    from cnncore.datasets.sources import source
-    if key == "folder":
-        return None
-    return tuple(getattr(source(key).download, "shape", DIGIT_SHAPE))
-
-
-def shape_problem(key: str, net) -> str | None:
-    """Why ``net`` cannot learn from source ``key`` (its pictures are of another shape), or None."""
+def shape_problem(key: str, net, short: bool = False) -> str | None:
+    """Why ``net`` cannot learn from source ``key`` (its pictures are of another shape,
+    :attr:`cnncore.datasets.DataSource.shape`), or None; ``short``: without what to do (a note beside
+    the button that does it)."""
     from cnncore.datasets.sources import source
     from cnncore.defaults import default_preset
     from cnncore.signature import Signature
-    need = source_shape(key)
-    if need is None or net is None or tuple(net.input_shape) == need:
+    need = source(key).shape
+    if need is None or net is None or tuple(net.input_shape) == tuple(need):
         return None
-    src = source(key)
-    what = src.dataset or "the digits"
-    return (f"{what}'s pictures are {Signature(need).words()}, and the network takes {net.signature.words()}: "
-            f"use the {default_preset(key)} preset (or build a network of {'×'.join(map(str, need))} on the "
-            "Build tab)")
+    what = f"{source(key).dataset}'s pictures are" if source(key).dataset else "the digits are"
+    text = f"{what} {Signature(tuple(need)).brief()}; this network takes {net.signature.brief()} ones"
+    return text if short else (f"{text}: use the {default_preset(key)} preset (or build a network of "
+                               f"{'×'.join(map(str, need))} on the Build tab)")
+
+
+def fitting_source(key: str, net, offered) -> str:
+    """The source to offer ``net``: ``key`` when it takes that source's pictures; else, of the sources
+    ``offered`` whose pictures it takes, the one it learnt from (a folder of pictures, when it learnt
+    classes of no source), else the first."""
+    from cnncore.datasets.sources import SOURCES
+    if net is None or shape_problem(key, net) is None:
+        return key
+    fits = [k for k in offered if shape_problem(k, net) is None]
+    by_set = {s.dataset: s.key for s in SOURCES if s.dataset}
+    learnt = by_set.get(net.dataset, "folder" if net.dataset else None)
+    return learnt if learnt in fits else next(iter(fits), key)
 
 
 def learnt_from(choice: DataChoice, net) -> tuple[tuple, str, str]:
@@ -149,7 +153,7 @@ class RunController(QtCore.QObject):
                              else "choose the folder of pictures first (one subfolder per class)")
         count = None if choice.key in ("drawings", "folder") else choice.count
         net = self.session.network
-        shape = tuple(net.input_shape)
+        shape = tuple(net.input_shape) if net is not None else None     # a folder's pictures are fitted to it
         drawings = data_dir() / DRAWINGS_FILE
 
         def load():
@@ -157,7 +161,7 @@ class RunController(QtCore.QObject):
             from cnncore.defaults import run_defaults
             got = load_labelled(choice.key, count=count, seed=run_defaults(choice.key).data_seed, files=files,
                                 drawings=drawings, shape=shape, progress=self.reading.emit)
-            if choice.key == "folder" and tuple(got.classes) != tuple(net.classes):   # (set by start())
+            if choice.key == "folder" and net is not None and tuple(got.classes) != tuple(net.classes):  # start()'s
                 raise SourceError("the folder's class subfolders changed since Start was pressed; press it again")
             for note in got.notes:      # a folder's files named from the folder on: the column is narrow
                 note = note.replace(f"{Path(files)}{os.sep}", "") if choice.key == "folder" else note

@@ -103,6 +103,11 @@ class Signature:
         kind = _CHANNEL_WORDS.get(C, f"{C}-channel")
         return f"{C}×{H}×{W}: {kind} pictures of {H}×{W} pixels"
 
+    def brief(self) -> str:
+        """``"colour (RGB) 32×32"``, ``"grey 28×28"``: the input in a few words, for a short note."""
+        C, H, W = self.shape
+        return f"{_CHANNEL_WORDS.get(C, f'{C}-channel')} {H}×{W}"
+
     def normalisation_words(self) -> str:
         """How the engine scales its input: one line ("" without normalisation)."""
         if not self.normalises:

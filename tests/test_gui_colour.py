@@ -279,7 +279,7 @@ def test_a_colour_source_says_the_network_must_take_its_pictures_and_switches(wi
     train = window.train
     train.source.setCurrentIndex(train.source.findData("cifar10"))
     data = train.controls.data
-    assert data.fit_note.isVisibleTo(train) and "3×32×32" in data.fit_note.text()
+    assert data.fit_note.isVisibleTo(train) and "colour (RGB) 32×32" in data.fit_note.text()
     assert data.preset_button.isVisibleTo(train) and data.preset_button.text() == "Use the cifar preset"
     said = []
     window.session.message.connect(lambda text, ms: said.append(text))

@@ -100,11 +100,15 @@ class TrainControls(QtWidgets.QWidget):
         self.schedule = self._combo(
             "trainSchedule", "How the learning rate changes over the run. Cosine: it starts at the rate above and "
             "falls\nsmoothly to 0 by the end, which lets the weights settle. Constant: it stays as set.",
-            (("Cosine: glide to 0", "cosine"), ("Constant", "constant")), d.schedule)
+            (("Cosine to 0", "cosine"), ("Constant", "constant")), d.schedule)
         self.batch = self._spin("trainBatchSize", "Images per gradient step", 1, APP_MAX_BATCH, d.batch_size)
         self.epochs = self._spin("trainEpochs", "Passes over the training pictures", 1, MAX_EPOCHS, d.epochs)
-        for label, w in (("Optimizer", self.optimizer), ("Learning rate", self.lr), ("Schedule", self.schedule),
-                         ("Batch size", self.batch), ("Epochs", self.epochs), ("Augment", self._build_augment(d))):
+        self.schedule.setAccessibleName("Learning rate schedule")
+        rate = QtWidgets.QHBoxLayout()              # the rate and its schedule share a line: room for Augment
+        rate.addWidget(self.lr, 1)
+        rate.addWidget(self.schedule, 1)
+        for label, w in (("Optimizer", self.optimizer), ("Learning rate", rate), ("Batch size", self.batch),
+                         ("Epochs", self.epochs), ("Augment", self._build_augment(d))):
             of.addRow(label, w)
         return opt_box
 
@@ -114,6 +118,7 @@ class TrainControls(QtWidgets.QWidget):
                                 "in a new way every epoch: the network learns the thing, not its exact place",
                                 0, 4, d.augment)
         self.shift.setSuffix(" px shifts")
+        self.shift.setAccessibleName("Random shifts of each training picture, in pixels")
         self.flip = QtWidgets.QCheckBox("mirror images")
         self.flip.setObjectName("trainFlip")
         self.flip.setToolTip("Mirror a random half of each batch left to right: a mirrored cat is still a cat "
@@ -197,11 +202,17 @@ class TrainControls(QtWidgets.QWidget):
         return {"source": self.source.currentData(), "count": self.count.value(),
                 "holdout": self.holdout.value(), "optimizer": self.optimizer.currentData(),
                 "lr": self.lr.value(), "batch": self.batch.value(), "epochs": self.epochs.value(),
-                "schedule": self.schedule.currentData(), "augment": self.shift.value(), "flip": self.flip.isChecked()}
+                "schedule": self.schedule.currentData(), "augment": self.shift.value(), "flip": self.flip.isChecked(),
+                "folder": self.data.picture_folder or ""}
 
     def apply_settings(self, d: dict) -> None:
-        i = self.source.findData(d.get("source"))
-        if i >= 0 and d.get("source") not in ("idx", "folder"):
+        """Saved plain values, checked here: the source (a folder of pictures with its folder, when it
+        can still be used; an IDX folder is picked again), the learning settings."""
+        key, i = d.get("source"), self.source.findData(d.get("source"))
+        if key == "folder" and isinstance(d.get("folder"), str) and d["folder"]:
+            if not self.data.set_picture_folder(d["folder"], say=False):
+                i = -1
+        if i >= 0 and key != "idx":
             self.source.setCurrentIndex(i)
         for combo, k in ((self.optimizer, "optimizer"), (self.schedule, "schedule")):
             i = combo.findData(d.get(k))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from ..run_control import DataChoice, shape_problem
+from ..run_control import DataChoice, fitting_source, shape_problem
 from ..settings import data_dir
 
 
@@ -74,7 +74,7 @@ class DataBox(QtWidgets.QGroupBox):
         self.download_bar.hide()
         form.addRow(self.download_bar)
         self.source.currentIndexChanged.connect(lambda *_: self.sourceChanged.emit(self.key()))
-        session.model_changed.connect(self.show_fit)
+        session.model_changed.connect(self._follow_network)
         self.show_fit()
 
     def _build_source(self) -> QtWidgets.QComboBox:
@@ -138,6 +138,15 @@ class DataBox(QtWidgets.QGroupBox):
     def key(self) -> str:
         return self.source.currentData()
 
+    def _follow_network(self) -> None:
+        """A network that cannot take the chosen source's pictures brings a source it can (the one it
+        learnt from, :func:`~cnnapp.run_control.fitting_source`)."""
+        offered = [self.source.itemData(k) for k in range(self.source.count())]
+        key = fitting_source(self.key(), self.session.network, offered)
+        if key != self.key():
+            self.source.setCurrentIndex(self.source.findData(key))
+        self.show_fit()
+
     def show_source(self, running: bool) -> None:
         """The buttons and boxes the chosen source uses (none while a run goes on)."""
         key = self.key()
@@ -154,15 +163,14 @@ class DataBox(QtWidgets.QGroupBox):
         them in grey), offering the preset that fits."""
         from cnncore.defaults import default_preset
         key, net = self.key(), self.session.network
-        text = shape_problem(key, net)
+        text, wrong = shape_problem(key, net, short=True), True
         if text is None and key == "folder" and net is not None and net.input_shape[0] == 1:
-            text = (f"The pictures will be read as the network takes them: {net.signature.words()}. For colour, "
-                    f"use the {default_preset(key)} preset (3×32×32).")
-        self.fit_note.setText(text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".") if text else "")
-        self.fit_note.setStyleSheet("color: #b00020;" if shape_problem(key, net) else "color: #9a6700;")
+            text, wrong = f"The pictures will be read as this network takes them: {net.signature.brief()}", False
+        self.fit_note.setText(text[:1].upper() + text[1:] + "." if text else "")
+        self.fit_note.setStyleSheet("color: #b00020;" if wrong else "color: #9a6700;")
         self.fit_note.setVisible(bool(text))
         self.preset_button.setProperty("preset", default_preset(key))
-        self.preset_button.setText(f"Use the {default_preset(key)} preset")
+        self.preset_button.setText(f"Use the {default_preset(key)} preset" + ("" if wrong else " (colour)"))
         self.preset_button.setVisible(bool(text) and not self.session.training)
 
     def choice(self, ask=True) -> DataChoice:
@@ -199,14 +207,15 @@ class DataBox(QtWidgets.QGroupBox):
         if folder:
             self.set_picture_folder(folder)
 
-    def set_picture_folder(self, folder) -> bool:
+    def set_picture_folder(self, folder, say: bool = True) -> bool:
         """Use a folder of pictures (listed now, read when the run starts); one that cannot give
-        classes is said in one line and the folder chosen before stays."""
+        classes is said in one line (unless ``say`` is False) and the folder chosen before stays."""
         from cnncore.datasets.folder import FolderError, scan_folder
         try:
             scan = scan_folder(folder)
         except FolderError as e:
-            self.session.say(str(e), 0)
+            if say:
+                self.session.say(str(e), 0)
             return False
         self.session.choose_files("folder", str(folder))
         n = len(scan.files)
@@ -214,8 +223,8 @@ class DataBox(QtWidgets.QGroupBox):
         self.folder_button.setToolTip(f"{folder}\nClasses (subfolders, in this order): {', '.join(scan.classes)}"
                                       + (f"\n{len(scan.ignored):,} files that are not pictures are left out"
                                          if scan.ignored else "") + "\nClick to choose another folder")
-        self.session.say(f"Will train on the {n:,} pictures of {Path(folder).name}: "
-                         f"{', '.join(scan.classes)}")
+        if say:
+            self.session.say(f"Will train on the {n:,} pictures of {Path(folder).name}: {', '.join(scan.classes)}")
         return True
 
     # ---------------------------------------------------------------- progress

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..architecture import DIGIT_CLASSES
+from ..architecture import DIGIT_CLASSES, DIGIT_SHAPE
 from ..limits import pictures_problem
 from .cifar import CIFAR10
 from .mnist import DOWNLOADS
@@ -53,6 +53,8 @@ class DataSource:
     files: bool = False     # the user names the files (IDX images and labels, or a folder of pictures)
     #: Offered by the app's Train tab (False: the command line's only).
     app: bool = True
+    #: The ``(C, H, W)`` of its pictures; None: whatever the network takes (a folder's are fitted to it).
+    shape: tuple | None = DIGIT_SHAPE
 
     @property
     def download(self):
@@ -82,8 +84,10 @@ SOURCES: tuple[DataSource, ...] = (
                "ten cursive Japanese hiragana from old books (downloaded once)"),
     DataSource("idx", "IDX folder…", "an images file and a labels file in MNIST's IDX format", files=True),
     DataSource("cifar10", "CIFAR-10 (download, 50,000 colour pictures)",
-               "32×32 colour pictures of ten kinds of animals and vehicles (a 162 MB download, once)"),
-    DataSource("folder", "A folder of pictures…", "your own pictures, one subfolder per class", files=True),
+               "32×32 colour pictures of ten kinds of animals and vehicles (a 162 MB download, once)",
+               shape=CIFAR10.shape),
+    DataSource("folder", "A folder of pictures…", "your own pictures, one subfolder per class", files=True,
+               shape=None),
 )
 
 
