@@ -929,10 +929,13 @@ def test_build_refuses_inputs_the_app_cannot_feed_and_huge_networks(window):
     from cnncore.architecture import preset
     build = window.build
     spec = preset("tiny")
-    spec["input"] = [3, 32, 32]
+    spec["input"] = [2, 32, 32]                          # pictures have 1 (grey) or 3 (colour) planes
     build.editor.set_spec(spec)
-    assert not build.editor.valid() and "1 × 28 × 28" in build.editor.problem()
+    assert not build.editor.valid() and "1 (grey) or 3 (colour" in build.editor.problem()
     assert not build.apply_button.isEnabled()
+    spec["input"] = [3, 32, 32]                          # a colour input the app feeds (tests/test_gui_colour.py)
+    build.editor.set_spec(spec)
+    assert build.editor.valid(), build.editor.problem()
     spec = preset("tiny")
     spec["layers"][0]["filters"] = 100000
     build.editor.set_spec(spec)

@@ -239,15 +239,19 @@ def test_an_opened_trace_file_is_its_own_picture():
 
 
 def test_sample_set_prefers_the_data_the_train_tab_loaded():
+    from cnncore.architecture import DIGIT_CLASSES
     s = Session()
     X, y, name = s.sample_set()
     assert name == "generated digits" and len(X) == 100
-    mine = (np.zeros((5, 28, 28), np.uint8), np.arange(5))
-    s.datasets["my set"] = mine
-    assert s.sample_set()[2] == "my set"
     s.set_network(_net(), "t", trained=False)
+    changed = []
+    s.samples.changed.connect(lambda: changed.append(1))
+    s.samples.keep_held_out(np.zeros((5, 28, 28), np.uint8), np.arange(5), DIGIT_CLASSES, "my set")
+    assert changed and s.sample_set()[2] == "held-out pictures of my set"
     p = s.take_sample(7)                            # wraps around the set
-    assert p.index == 2 and p.label == 2 and "my set" in p.what
+    assert p.index == 2 and p.label == 2 and "my set" in p.what and p.shape == (1, 28, 28)
+    s.samples.keep_held_out(np.zeros((5, 28, 28), np.uint8), np.arange(5), ("a", "b"), "other classes")
+    assert s.sample_set()[2] == "generated digits"  # pictures of classes the network does not know: not its samples
 
 
 def test_messages_go_to_whoever_listens():

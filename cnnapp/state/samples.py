@@ -1,10 +1,10 @@
 """The labelled pictures the tabs offer as samples to trace and look at, without Qt.
 
-A network that reads digits by MNIST's recipe (its signature's ``fit`` is ``"digit"``) gets generated
-digits, made once. Any other network (a colour one, one trained on a folder of pictures) gets the
-held-out pictures of the last run whose pictures it takes: the same shape and the same class names,
-so a sample's label is a class of that network; until such a run, none (the tabs then offer to
-open a picture).
+The held-out pictures of the last run the Train tab started, for every network that takes them (the
+same shape and the same class names, so a sample's label is a class of that network). Else a network
+that reads digits by MNIST's recipe (its signature's ``fit`` is ``"digit"``) gets generated digits,
+made once; any other (a colour one, one trained on a folder of pictures) none until such a run: the
+tabs then offer to open a picture.
 """
 from __future__ import annotations
 
@@ -46,20 +46,19 @@ class Samples:
         self._held_out = None
 
     def keep_held_out(self, X, y, classes, name: str) -> None:
-        """The held-out pictures of the run that starts now (``X (N, C, H, W)``, ``y (N,)``, the
-        classes the network learns from them)."""
-        X = np.asarray(X)
-        self._held_out = SampleSet(X if X.ndim == 4 else X[:, None], np.asarray(y), tuple(classes),
-                                   f"held-out pictures of {name}" if name else "held-out pictures")
+        """The held-out pictures of the run that starts now (``X (N, C, H, W)``, or ``(N, H, W)`` grey,
+        ``y (N,)``, the classes the network learns from them)."""
+        self._held_out = SampleSet(np.asarray(X), np.asarray(y), tuple(classes),
+                                   f"held-out pictures of {name or 'the last run'}")
         self.changed.emit()
 
     def for_network(self, net) -> SampleSet:
         """The samples ``net`` is offered (see the module text); an empty set when there are none."""
+        held = self._held_out
+        if net is not None and held is not None and held.fits(net):
+            return held
         if net is None or net.signature.fit == "digit":
             return self._generated()
-        held = self._held_out
-        if held is not None and held.fits(net):
-            return held
         C, H, W = net.input_shape
         return SampleSet(np.zeros((0, C, H, W), np.uint8), np.zeros(0, np.uint8), tuple(net.classes), "")
 

@@ -86,6 +86,13 @@ class Session:
         return tuple(self._network.input_shape) if self._network is not None else None
 
     @property
+    def takes_drawings(self) -> bool:
+        """The network (or none yet) takes the Draw tab's sheet: grey 28×28 digits. Else the tabs
+        offer a picture of your own instead."""
+        from cnncore.architecture import DIGIT_SHAPE
+        return self.input_shape in (None, DIGIT_SHAPE)
+
+    @property
     def classes(self) -> tuple[str, ...]:
         """The names of the network's classes (the digits, or what it learnt instead)."""
         return classes_of(self.view_network())
@@ -298,8 +305,8 @@ class Session:
 
     def sample_set(self):
         """``(X, y, name)``: labelled pictures to pick samples from (:class:`~cnnapp.state.samples.Samples`):
-        generated digits for a digit network, else the held-out pictures of the last run it can take
-        (none yet: ``X`` is empty)."""
+        the held-out pictures of the last run when the network takes them, else generated digits for a
+        digit network (none for any other: ``X`` is empty)."""
         got = self.samples.for_network(self.view_network())
         return got.X, got.y, got.name
 

@@ -7,7 +7,6 @@ from contextlib import ExitStack, contextmanager
 
 import numpy as np
 import pyqtgraph as pg
-from cnncore.architecture import DIGIT_SHAPE
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..widgets.picture_numbers import offer_numbers
@@ -165,7 +164,7 @@ class PictureRow(QtWidgets.QWidget):
         self.sample_spin.setToolTip(f"Which of the {name} to trace" if len(X) else
                                     "No samples yet: train the network, or open a picture")
         self.sample_spin.setEnabled(bool(len(X)) and (p is None or p.origin == SAMPLE))
-        drawings = s.input_shape in (None, DIGIT_SHAPE)          # the Draw tab's sheet is a grey 28×28 digit
+        drawings = s.takes_drawings          # the Draw tab's sheet is a grey 28×28 digit
         self.source.model().item(next(k for k, c in enumerate(CHOICES) if c[1] == DRAWING)).setEnabled(drawings)
         self.source.model().item(next(k for k, c in enumerate(CHOICES) if c[1] == SAMPLE)).setEnabled(bool(len(X)))
         self.label_combo.setEnabled(p is not None)
@@ -191,9 +190,10 @@ class PictureRow(QtWidgets.QWidget):
         names, p = s.classes, tr.prediction
         if s.trace_picture.origin == FILE:
             names = tuple(str(k) for k in range(len(tr.probs))) if len(tr.probs) != len(names) else names
-        self.info.setText(f"Traced {s.trace_picture.what}: true {s.class_kind} <b>{names[tr.label]}</b>, network "
-                          f"says <b>{names[p]}</b> ({tr.probs[p]:.0%}), loss <b>{tr.loss:.4g}</b> · "
-                          f"{len(tr.steps)} steps")
+        truth = (f"true {s.class_kind} <b>{names[tr.label]}</b>" if s.trace_picture.label is not None else
+                 f"no true {s.class_kind} given (the loss takes its answer; choose one in the box)")
+        self.info.setText(f"Traced {s.trace_picture.what}: {truth}, network says <b>{names[p]}</b> "
+                          f"({tr.probs[p]:.0%}), loss <b>{tr.loss:.4g}</b> · {len(tr.steps)} steps")
 
     def show_error(self, text: str) -> None:
         self.info.setText(f"<span style='color:#b00020'>{text}</span>")

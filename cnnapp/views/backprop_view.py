@@ -101,6 +101,7 @@ class BackpropView(QtWidgets.QWidget):
         text.setFrameShape(QtWidgets.QFrame.NoFrame)
         text.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
         text.setWidget(self._build_text_column())
+        self.text_scroll = text
         self.splitter.addWidget(text)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
@@ -312,6 +313,14 @@ class BackpropView(QtWidgets.QWidget):
             self.arithmetic.show_element(self.trace, step, key, tuple(index))
         except Exception as e:  # noqa: BLE001 - said in the status bar, never a traceback
             self.session.say(f"Could not explain {key}{list(index)}: {e}")
+        QtCore.QTimer.singleShot(0, self, self._scroll_to_arithmetic)
+
+    def _scroll_to_arithmetic(self) -> None:
+        """On a small screen the step's words fill the column: bring the clicked number's sum into view."""
+        bar, view = self.text_scroll.verticalScrollBar(), self.text_scroll.viewport().height()
+        top = self.arithmetic.mapTo(self.text_scroll.widget(), QtCore.QPoint(0, 0)).y()
+        if not bar.value() <= top <= bar.value() + view // 2:
+            bar.setValue(top - 6)
 
     def _mark_sources(self, key, index, step) -> int:
         """Outline the clicked element and every number it was computed from (cnncore.explain)."""

@@ -208,7 +208,7 @@ class DrawView(QtWidgets.QWidget):
 
     def digits(self) -> bool:
         """The network reads the sheet's 28×28 grey digits (else: a picture of your own, :class:`PicturePage`)."""
-        return self.session.input_shape in (None, DIGIT_SHAPE)
+        return self.session.takes_drawings
 
     def _on_network(self) -> None:
         net = self.session.network

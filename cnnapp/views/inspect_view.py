@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from cnncore.architecture import DIGIT_SHAPE
 
 from ..state import SAMPLE, SKETCH, Picture
 from ..widgets.canvas import DrawCanvas
@@ -162,7 +161,7 @@ class InspectView(QtWidgets.QWidget):
 
     def digits(self) -> bool:
         """The network reads 28×28 grey digits: the input is a sheet to draw on (else a picture of your own)."""
-        return self.session.input_shape in (None, DIGIT_SHAPE)
+        return self.session.takes_drawings
 
     def take_drawing(self) -> None:
         """Look at the Draw tab's drawing (and follow it from now on)."""
@@ -348,7 +347,8 @@ class InspectView(QtWidgets.QWidget):
         self._dream_thread = start_in_thread(self._dream_worker, self, "look-dream")
         self._dream_thread.finished.connect(self._on_dream_end)
         self.dream.dream_button.setText("Stop")
-        self.dream.dream_panel.title.setText(f"Painting for {goal.describe()}")
+        what = self.class_word(goal.index) if goal.layer is None else goal.describe()     # a class by its name
+        self.dream.dream_panel.title.setText(f"Painting for {what}")
 
     def _on_dream_end(self) -> None:
         if self._dream_thread is not None:

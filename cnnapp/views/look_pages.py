@@ -149,9 +149,9 @@ class WherePage(_Page):
         self.lay.addLayout(row(self.seen, self.saliency, self.saliency_abs))
         self.lay.addWidget(note("Grad-CAM, per conv layer: each filter map is weighted by how much it raises the "
                                 "score on average, the weighted maps are added, negatives dropped, and the result "
-                                "is stretched over the digit (bright: where it raises the score most). Early "
-                                "layers follow strokes and background; the last conv layer's map says most about "
-                                "the answer."))
+                                "is stretched over the picture (bright: where it raises the score most). Early "
+                                "layers follow strokes, edges and background; the last conv layer's map says most "
+                                "about the answer."))
         self.lay.addLayout(self.cam_box)
         self.lay.addStretch(1)
 
@@ -178,7 +178,7 @@ class WherePage(_Page):
         self.saliency_abs.caption.setText("bright red: the pixel's red level matters most, and so on" if colour
                                           else "")
         while len(self.cam_panels) < len(cams):
-            panel = ImagePanel("", "Grad-CAM of this conv layer, over the digit", size=self.seen.view.width())
+            panel = ImagePanel("", "Grad-CAM of this conv layer, over the picture", size=self.seen.view.width())
             self.cam_panels.append(panel)
             self.cam_box.insertWidget(len(self.cam_panels) - 1, panel)
         for panel in self.cam_panels[len(cams):]:
@@ -278,7 +278,7 @@ class DreamPage(_Page):
         super().__init__(parent)
         self.goal = QtWidgets.QComboBox()
         self.goal.setObjectName("lookGoal")
-        self.goal.setToolTip("What to make large: the score of a digit, or the average of one filter's map")
+        self.goal.setToolTip("What to make large: the score of a class, or the average of one filter's map")
         self.dream_button = QtWidgets.QPushButton("Start")
         self.dream_button.setObjectName("lookDreamButton")
         self.dream_button.setToolTip("Start or stop painting (runs in the background)")
@@ -287,8 +287,8 @@ class DreamPage(_Page):
         self.lay.addLayout(row(self.dream_panel))
         self.lay.addWidget(note("Starting from a grey picture, each step nudges every pixel along the gradient of "
                                 "the chosen score, with a small pull towards smooth pictures so the result is "
-                                "not just noise. What appears is what the network responds to, not a digit a "
-                                "person would draw."))
+                                "not just noise. What appears is what the network responds to, not a picture a "
+                                "person would draw or take."))
         self.lay.addStretch(1)
         self.goals: list = []
 

@@ -5,7 +5,6 @@ whether one goes on, and its last result, are the session's."""
 from __future__ import annotations
 
 import numpy as np
-from cnncore.architecture import DIGIT_SHAPE
 from cnncore.network import network_maps
 from PySide6 import QtCore, QtWidgets
 
@@ -125,7 +124,7 @@ class TrainView(QtWidgets.QWidget):
         generated digit; for any other, the session's picture when the network takes it, else its
         first sample (None: no picture yet; a run then shows its first held-out picture)."""
         s = self.session
-        if s.input_shape not in (None, DIGIT_SHAPE):
+        if not s.takes_drawings:
             if s.picture is not None and s.picture.shape == s.input_shape:
                 return s.picture.image
             X, _, _ = s.sample_set()
