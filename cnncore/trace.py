@@ -127,7 +127,8 @@ def _update_steps(spec: dict, settings: dict, losses) -> list[Step]:
         if cls.has_params:
             steps.append(Step(
                 "update", i, cls.type, f"Layer {i} · {cls.describe(layer)} — update", rule_equation(settings),
-                rule_words(settings) + _losses_words(losses), [layer_key(i, p) for p in parts]))
+                rule_words(settings) + _losses_words(losses), [layer_key(i, p) for p in parts],
+                channel_names(spec["input"][0]) if i == 0 else ()))
     return steps
 
 
