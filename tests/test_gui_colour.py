@@ -200,7 +200,9 @@ def test_look_pages_run_in_colour_on_a_held_out_picture(trained, qtbot):
     look.inner.setCurrentWidget(look.dream)
     frames = []
     look.dream.dream_panel.image.sigImageChanged.connect(lambda: frames.append(look.dream.dream_panel.image.image))
+    look.dream.goal.setCurrentIndex(0)
     look.toggle_dream()
+    assert look.dream.dream_panel.title.text() == f"Painting for {CLASSES[0]}"      # a class by its name
     qtbot.waitUntil(lambda: len(frames) >= 2, timeout=20000)
     look.toggle_dream()
     qtbot.waitUntil(lambda: not look.dream_running(), timeout=20000)
@@ -235,6 +237,13 @@ def test_draw_offers_a_picture_of_your_own_with_the_live_prediction(trained, qtb
     trained.tabs.setCurrentWidget(bp)
     qtbot.waitUntil(lambda: s.trace is not None, timeout=10000)
     assert s.trace_picture is s.picture and bp.source.currentText() == "A picture you opened"
+    assert "no true class given" in bp.info.text() and "true class <b>" not in bp.info.text()
+    trained.tabs.setCurrentWidget(trained.look)                           # and the Look tab looks at it
+    look = trained.look.ensure()
+    qtbot.waitUntil(lambda: look.gradients is not None and not look.look_job.busy(), timeout=20000)
+    assert look.input_pages.currentIndex() == 1 and look.picture_panel.image.image.shape == (32, 32, 3)
+    np.testing.assert_array_equal(look.current_input(), s.picture.image)
+    assert look.picture_panel.caption.text() == "the picture on the clipboard"
 
 
 def test_a_colour_model_file_opens_and_the_tabs_say_how_to_get_a_picture(window, qtbot, tmp_path):
@@ -395,3 +404,151 @@ def test_real_cifar10_pictures_train_and_trace(window, qtbot, shared_cifar, tmp_
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+# ----------------------------------------------------------------------------- the small screen, the quiz
+
+def _text_items_inside(grid) -> list:
+    """The maps' visible words whose right end lies past the maps' width (cut off)."""
+    width = grid.view.width()
+    return [t.text() for t in grid._texts if t.isVisible() and t.sceneBoundingRect().right() > width + 1]
+
+
+def test_at_1024_by_640_the_titles_and_the_three_plane_sum_are_in_view(trained, qtbot):
+    """The colour titles were cut at the maps' edge; the sum of a clicked z sat below the step's words."""
+    s, bp = trained.session, trained.backprop
+    trained.resize(1024, 640)
+    trained.tabs.setCurrentWidget(bp)
+    qtbot.waitUntil(lambda: s.trace is not None, timeout=10000)
+    s.stepper.index = next(k for k, st in enumerate(s.trace.steps) if st.kind == "forward" and st.layer == 0)
+    qtbot.wait(50)
+    grid = bp.maps.grid
+    assert _text_items_inside(grid) == []
+    view = bp.text_scroll.viewport()
+    top = lambda: bp.arithmetic.mapTo(view, QtCore.QPoint(0, 0)).y()      # noqa: E731
+    assert top() > view.height() // 2                                   # below the step's long words
+    s.select_element("L0.z", (0, 1, 5, 5))
+    qtbot.waitUntil(lambda: 0 <= top() < view.height() // 2, timeout=3000)
+    assert bp.arithmetic.table.rowCount() == 28 and not bp.arithmetic.table.visibleRegion().isEmpty()
+
+
+def test_quiz_me_on_the_first_conv_of_a_colour_network_asks_about_the_three_planes(trained, qtbot):
+    s, bp = trained.session, trained.backprop
+    trained.tabs.setCurrentWidget(bp)
+    qtbot.waitUntil(lambda: s.trace is not None, timeout=10000)
+    s.stepper.index = next(k for k, st in enumerate(s.trace.steps) if st.kind == "forward" and st.layer == 0)
+    bp.nav.quiz_button.click()
+    quiz = trained.learn.ensure().quiz
+    assert trained.tabs.currentWidget() is trained.learn
+    assert quiz.questions[quiz.current].id == "colour-planes-sum"
+
+
+def test_quiz_me_on_a_grey_first_conv_asks_another_question_first(window, qtbot):
+    s, bp = window.session, window.backprop
+    window.tabs.setCurrentWidget(bp)
+    qtbot.waitUntil(lambda: s.trace is not None, timeout=10000)
+    s.stepper.index = next(k for k, st in enumerate(s.trace.steps) if st.kind == "forward" and st.layer == 0)
+    bp.nav.quiz_button.click()
+    quiz = window.learn.ensure().quiz
+    q = quiz.questions[quiz.current]
+    assert q.step == "forward conv" and q.id != "colour-planes-sum"
+
+
+# ----------------------------------------------------------------------------- transitions
+
+def _open_saved(window, tmp_path, name, net) -> None:
+    from cnncore.modelio import save_model
+    save_model(tmp_path / name, net)
+    assert window.open_model(tmp_path / name)
+
+
+def test_a_colour_model_after_a_grey_one_and_back_every_tab_follows(window, qtbot, tmp_path):
+    """One session: opening a model changes what every tab shows (Draw's page, Look's input, Backprop's
+    choices and trace, the Train tab's source), and back again."""
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    s, bp, draw, train = window.session, window.backprop, window.draw, window.train
+    look = window.look.ensure()
+
+    def drawing_offered():
+        return bp.source.model().item(bp.source.findText("Your drawing")).isEnabled()
+
+    def traced(shape):
+        window.tabs.setCurrentWidget(bp)
+        qtbot.waitUntil(lambda: s.trace is not None, timeout=10000)
+        assert s.trace.arrays["input"].shape == shape
+
+    traced((1, 1, 28, 28))
+    grey = s.network
+    for shape, net in (((3, 32, 32), Network(preset("cifar"), seed=0)), ((1, 28, 28), grey),
+                       ((3, 32, 32), Network(preset("cifar"), seed=1))):
+        colour = shape[0] == 3
+        _open_saved(window, tmp_path, f"m{id(net)}.npz", net)
+        assert s.input_shape == shape and s.trace is None                  # the old model's trace went
+        assert (draw.left.currentWidget() is draw.picture_page) == colour
+        assert look.input_pages.currentIndex() == (1 if colour else 0)
+        assert drawing_offered() == (not colour)
+        assert train.source.currentData() == ("cifar10" if colour else "generated")
+        assert not train.controls.data.fit_note.isVisibleTo(train)
+        if colour:                                                        # no samples: a picture of one's own
+            window.tabs.setCurrentWidget(bp)
+            qtbot.waitUntil(lambda: "Open a picture" in bp.info.text(), timeout=5000)
+            from cnnapp.widgets.open_picture import paste_picture
+            image = QtGui.QImage(40, 30, QtGui.QImage.Format_RGB888)
+            image.fill(QtGui.QColor(200, 30, 30))
+            assert paste_picture(s, image)
+        traced((1,) + shape)
+
+
+def test_stop_a_colour_run_midway_and_look_at_other_tabs_meanwhile(window, qtbot, colour_folder):
+    """During a run the tabs look at the network as it trains (a copy); Stop ends the run at once."""
+    _tiny_colour(window)
+    s, train = window.session, window.train
+    train.source.setCurrentIndex(train.source.findData("folder"))
+    assert train.controls.set_picture_folder(colour_folder)
+    train.epochs.setValue(500)
+    with qtbot.waitSignal(train.trainingStarted, timeout=20000):
+        assert train.start()
+    qtbot.waitUntil(lambda: s.samples.for_network(s.view_network()).X.shape[0] > 0, timeout=30000)
+    assert s.training
+    window.tabs.setCurrentWidget(window.backprop)                         # a held-out picture, traced
+    qtbot.waitUntil(lambda: s.trace is not None, timeout=20000)
+    assert s.trace.arrays["input"].shape == (1, 3, 32, 32)
+    window.tabs.setCurrentWidget(window.look)
+    look = window.look.ensure()
+    qtbot.waitUntil(lambda: look.gradients is not None and not look.look_job.busy(), timeout=20000)
+    assert look.gradients[0].saliency.shape == (3, 32, 32)
+    window.tabs.setCurrentWidget(window.draw)
+    assert window.draw.probs.probabilities() is not None and s.training
+    with qtbot.waitSignal(train.trainingFinished, timeout=30000) as blocker:
+        train.stop()
+    assert blocker.args[0].reason == "stopped" and not s.training
+    assert s.network.classes[:3] == CLASSES and s.input_shape == (3, 32, 32)
+    assert train.controls.start_button.isEnabled() and train.source.isEnabled()
+
+
+def test_a_restart_remembers_the_colour_network_its_source_and_folder(qtbot, colour_folder):
+    """The settings keep the source (and a folder of pictures' folder), the session the network; a
+    remembered CIFAR-10 starts no download until Start is pressed (offline-safe at start)."""
+    from cnnapp.main_window import MainWindow
+    w = MainWindow(load_settings=False)
+    qtbot.addWidget(w)
+    _tiny_colour(w)
+    w.train.source.setCurrentIndex(w.train.source.findData("folder"))
+    assert w.train.controls.set_picture_folder(colour_folder)
+    w.close()
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    assert w2.session.input_shape == (3, 32, 32) and w2.draw.left.currentWidget() is w2.draw.picture_page
+    assert w2.train.source.currentData() == "folder"
+    assert w2.train.controls.data.picture_folder == str(colour_folder)
+    assert "3 classes" in w2.train.controls.folder_button.text()
+    w2.train.source.setCurrentIndex(w2.train.source.findData("cifar10"))
+    w2.close()
+    w3 = MainWindow()
+    qtbot.addWidget(w3)
+    try:
+        assert w3.train.source.currentData() == "cifar10" and w3.train.dl_thread is None
+        assert w3.session.input_shape == (3, 32, 32) and not w3.train.controls.data.fit_note.isVisibleTo(w3.train)
+    finally:
+        w3.close()

@@ -83,6 +83,7 @@ class BackpropView(QtWidgets.QWidget):
         rl.setContentsMargins(6, 0, 0, 0)
         self.loops = LoopsPanel()          # the slides' loops of a step that has some (cnncore.pseudocode)
         self.arithmetic = ArithmeticPanel(right)
+        self.arithmetic.table.setMinimumHeight(150)     # a few terms even on a small screen (the column scrolls)
         for w in (self.title_label, self.equation, self.explanation, self.legend, self.loops):
             rl.addWidget(w)
         rl.addWidget(self.arithmetic, 1)
@@ -139,6 +140,7 @@ class BackpropView(QtWidgets.QWidget):
         m.grid.hovered.connect(self._on_hover)
         m.grid.elementClicked.connect(self._on_click)
         s.element_changed.connect(self._on_element)
+        s.picture_changed.connect(self._on_picture)
         s.lesson_changed.connect(self._follow_lesson)
         m.identity_button.toggled.connect(lambda on: m.show_identity(on, self.trace, self.current_step()))
         m.predict_button.toggled.connect(lambda on: self._show_step(self.stepper.index))
@@ -178,6 +180,12 @@ class BackpropView(QtWidgets.QWidget):
         elif self.maps.identity is not None:
             self.maps.identity.set_trace(tr)
         self.traceChanged.emit()
+
+    def _on_picture(self, p) -> None:
+        """A picture chosen while no trace is shown (none could be recorded: a colour network before any
+        run has no samples) is traced at once when this tab shows."""
+        if p is not None and self.trace is None and self.isVisible():
+            QtCore.QTimer.singleShot(0, self, self._record_if_missing)
 
     def _record_if_missing(self) -> None:
         if self.session.trace is None and self.isVisible() and self.session.network is not None:
