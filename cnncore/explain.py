@@ -213,12 +213,14 @@ def _name_colour_planes(bd: Breakdown, trace) -> Breakdown:
             planes.setdefault(m, []).append(k)
             bd.terms[k] = Term(f"{t.label} [{names[m]}]", t.factors, t.value, t.sources, t.padding, t.chosen, t.note)
     if len(planes) > 1:
-        parts = [f"{names[m]} (m = {m}) {num(math.fsum(bd.terms[k].value for k in ks))} over {len(ks)} terms"
+        def value(v):           # a subtotal alone, not a factor: no brackets around a negative one
+            return num(v).strip("()")
+        parts = [f"{names[m]} (m = {m}): {value(math.fsum(bd.terms[k].value for k in ks))} from {len(ks)} terms"
                  for m, ks in sorted(planes.items())]
         rest = [t for k, t in enumerate(bd.terms) if not any(k in ks for ks in planes.values())]
         bd.notes.append("The sum runs over the picture's " + ", ".join(names[:-1]) + f" and {names[-1]} planes, "
                         "each through its own channel of the filter: " + "; ".join(parts)
-                        + (f"; then {', '.join(t.label for t in rest)} {num(math.fsum(t.value for t in rest))}"
+                        + (f"; then {', '.join(t.label for t in rest)}: {value(math.fsum(t.value for t in rest))}"
                            if rest else "") + ".")
     target = plane(bd.target)
     if len(planes) == 1 and target is None:

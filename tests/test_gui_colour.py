@@ -144,7 +144,7 @@ def test_a_first_conv_z_is_the_sum_over_the_three_planes(trained, qtbot):
     assert "R, G and B planes" in notes
     for m, name in enumerate("RGB"):                      # each plane's subtotal, as the notes say it
         sub = sum(t.value for t in bd.terms if t.label.endswith(f"[{name}]"))
-        assert f"{name} (m = {m}) {num(sub)} over 9 terms" in notes
+        assert f"{name} (m = {m}): {num(sub).strip('()')} from 9 terms" in notes
     shown = bp.maps.grid.mark_elements(s.element, bd.sources())           # every plane's window outlined
     assert shown >= 3
 
@@ -430,6 +430,8 @@ def test_at_1024_by_640_the_titles_and_the_three_plane_sum_are_in_view(trained, 
     s.select_element("L0.z", (0, 1, 5, 5))
     qtbot.waitUntil(lambda: 0 <= top() < view.height() // 2, timeout=3000)
     assert bp.arithmetic.table.rowCount() == 28 and not bp.arithmetic.table.visibleRegion().isEmpty()
+    s.stepper.next()                                                    # the next step's words from their start
+    assert bp.text_scroll.verticalScrollBar().value() == 0
 
 
 def test_quiz_me_on_the_first_conv_of_a_colour_network_asks_about_the_three_planes(trained, qtbot):

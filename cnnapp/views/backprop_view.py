@@ -249,6 +249,7 @@ class BackpropView(QtWidgets.QWidget):
         if st is None:
             return
         self.maps.show_step(self.trace, st)
+        self.text_scroll.verticalScrollBar().setValue(0)         # a new step's words from their start
         self.title_label.setText(st.title)
         self.equation.setText(st.equation)
         self.explanation.setText(st.explanation + self._loss_words(st))
