@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
-from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtGui  # noqa: E402
 from test_gui_app import _no_leaked_windows, _private_dirs, window  # noqa: E402,F401
 
 from cnncore.terms import num  # noqa: E402

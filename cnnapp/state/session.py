@@ -324,30 +324,15 @@ class Session:
         self.set_picture(p)
         return p
 
-    def take_picture_file(self, path) -> Picture:
-        """Look at the picture file at ``path`` (PNG, JPEG, BMP, WebP), brought to the network's input
-        by its own rule (:func:`cnncore.datasets.pictures.picture_input`); ``ValueError`` (a
-        :class:`~cnncore.datasets.PictureError`) saying why it cannot be used."""
-        from pathlib import Path
-
-        from cnncore.datasets.pictures import picture_input
-        net = self._picture_network()
-        return self._take_opened(picture_input(path, net.signature), f"the picture {Path(path).name}")
-
-    def take_picture_bytes(self, data: bytes, name: str = "the picture on the clipboard") -> Picture:
-        """Look at a picture file's bytes (a picture pasted from the clipboard, as PNG)."""
-        from cnncore.datasets.pictures import picture_bytes_input
-        net = self._picture_network()
-        return self._take_opened(picture_bytes_input(data, net.signature, name), name)
-
-    def _picture_network(self):
+    def take_opened(self, read, what: str) -> Picture:
+        """Look at a picture of the user's own, ``read(signature)`` bringing it to the network's input
+        by the network's rule (:func:`cnncore.datasets.pictures.picture_input` of a file, or
+        ``picture_bytes_input`` of the clipboard's bytes); ``ValueError`` (a ``PictureError``) says why
+        it cannot be used."""
         net = self.view_network()
         if net is None:
             raise ValueError("There is no network to show a picture to.")
-        return net
-
-    def _take_opened(self, image, what: str) -> Picture:
-        p = Picture(OPENED, image, None, what=what)
+        p = Picture(OPENED, read(net.signature), None, what=what)
         self.set_picture(p)
         return p
 

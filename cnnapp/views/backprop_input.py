@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from contextlib import ExitStack, contextmanager
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 

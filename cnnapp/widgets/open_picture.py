@@ -1,9 +1,12 @@
 """Open a picture of your own (a file, or the one on the clipboard) as the session's picture: the Draw
 tab's way for a colour model, and the Backprop and Look tabs'. The picture is brought to the
-network's input by the network's own rule (:meth:`cnnapp.state.Session.take_picture_file`, which
-asks the model's signature); nothing here knows the rule."""
+network's input by the network's own rule (``cnncore.datasets.pictures``, which asks the model's
+signature; :meth:`cnnapp.state.Session.take_opened`); nothing here knows the rule."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from cnncore.datasets.pictures import picture_bytes_input, picture_input
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..settings import data_dir
@@ -17,7 +20,7 @@ def open_picture_file(session, path) -> bool:
     """Make the picture file at ``path`` the session's picture; a file that cannot be used is said in
     one line (the status bar) and the picture shown before stays."""
     try:
-        p = session.take_picture_file(path)
+        p = session.take_opened(lambda sig: picture_input(path, sig), f"the picture {Path(path).name}")
     except ValueError as e:
         session.say(f"Could not use the picture: {e}", 0)
         return False
@@ -36,7 +39,8 @@ def paste_picture(session, image: QtGui.QImage | None = None) -> bool:
     buf.open(QtCore.QIODevice.WriteOnly)
     image.save(buf, "PNG")
     try:
-        p = session.take_picture_bytes(bytes(buf.data()))
+        what = "the picture on the clipboard"
+        p = session.take_opened(lambda sig: picture_bytes_input(bytes(buf.data()), sig, what), what)
     except ValueError as e:
         session.say(f"Could not use the picture on the clipboard: {e}", 0)
         return False
