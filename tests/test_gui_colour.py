@@ -103,6 +103,12 @@ def test_a_folder_trains_a_colour_network_and_names_what_it_skipped(trained, col
     assert ticks[:3] == [f"{i} {c}" for i, c in enumerate(CLASSES)]
     live = train.live
     assert any(t.kind == "colour" and t.key == "L0.W" for t in live.tiles())   # the filters as colour patches
+    from cnnapp.views.train_results import GALLERY_MAX
+    gallery, r = train.gallery, s.result                                   # mistakes by their classes' names
+    train.bottom_tabs.setCurrentWidget(gallery)
+    shown = [gallery.item(k).text() for k in range(gallery.count())]
+    assert r.mistakes and len(shown) == min(r.mistakes, GALLERY_MAX) and all(" → " in t for t in shown)
+    assert all(t.split(" → ")[0] in CLASSES + ("(unused)",) for t in shown)
 
 
 def test_backprop_shows_the_picture_its_planes_and_colour_filters(trained, qtbot):
@@ -187,6 +193,7 @@ def test_look_pages_run_in_colour_on_a_held_out_picture(trained, qtbot):
     look = trained.look.ensure()
     qtbot.waitUntil(lambda: look.gradients is not None and not look.look_job.busy(), timeout=20000)
     assert s.picture is not None and s.picture.shape == (3, 32, 32)
+    assert [look.cls.itemText(k) for k in (1, 2, 3)] == list(CLASSES)     # whose score: by the classes' names
     where = look.where
     assert where.seen.image.image.shape == (32, 32, 3) and where.saliency_abs.image.image.shape == (32, 32, 3)
     assert where.saliency_abs.values.shape == (3, 32, 32)
@@ -434,25 +441,24 @@ def test_at_1024_by_640_the_titles_and_the_three_plane_sum_are_in_view(trained, 
     assert bp.text_scroll.verticalScrollBar().value() == 0
 
 
-def test_quiz_me_on_the_first_conv_of_a_colour_network_asks_about_the_three_planes(trained, qtbot):
-    s, bp = trained.session, trained.backprop
-    trained.tabs.setCurrentWidget(bp)
-    qtbot.waitUntil(lambda: s.trace is not None, timeout=10000)
-    s.stepper.index = next(k for k, st in enumerate(s.trace.steps) if st.kind == "forward" and st.layer == 0)
-    bp.nav.quiz_button.click()
-    quiz = trained.learn.ensure().quiz
-    assert trained.tabs.currentWidget() is trained.learn
-    assert quiz.questions[quiz.current].id == "colour-planes-sum"
-
-
-def test_quiz_me_on_a_grey_first_conv_asks_another_question_first(window, qtbot):
+def _quiz_about_the_first_conv(window, qtbot):
+    """Quiz me on the first conv's forward step: the question the Learn tab then shows."""
     s, bp = window.session, window.backprop
     window.tabs.setCurrentWidget(bp)
     qtbot.waitUntil(lambda: s.trace is not None, timeout=10000)
     s.stepper.index = next(k for k, st in enumerate(s.trace.steps) if st.kind == "forward" and st.layer == 0)
     bp.nav.quiz_button.click()
     quiz = window.learn.ensure().quiz
-    q = quiz.questions[quiz.current]
+    assert window.tabs.currentWidget() is window.learn
+    return quiz.questions[quiz.current]
+
+
+def test_quiz_me_on_the_first_conv_of_a_colour_network_asks_about_the_three_planes(trained, qtbot):
+    assert _quiz_about_the_first_conv(trained, qtbot).id == "colour-planes-sum"
+
+
+def test_quiz_me_on_a_grey_first_conv_asks_another_question_first(window, qtbot):
+    q = _quiz_about_the_first_conv(window, qtbot)
     assert q.step == "forward conv" and q.id != "colour-planes-sum"
 
 
