@@ -19,6 +19,7 @@ from .views.train_view import TrainView
 from .widgets import help_boxes
 from .widgets.confirm import confirm_discard
 from .widgets.export_dialog import open_export_dialog
+from .widgets.open_picture import open_picture_dialog
 from .widgets.zoom import TabZoomer
 
 # Antialiased curves with thousands of points cost the GUI thread more than they add.
@@ -118,6 +119,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.train.openDigit.connect(self.open_digit)
         self.train.saveModelRequested.connect(self.save_model_dialog)
         self.train.openModelRequested.connect(self.open_model_dialog)
+        self.train.presetRequested.connect(self.build.use_preset)
 
         self._build_menus()
         self.zoomer = TabZoomer(self, self.tabs, TABS, beside=[self.lessons.dock])
@@ -225,11 +227,6 @@ class MainWindow(QtWidgets.QMainWindow):
         except Exception as e:  # noqa: BLE001
             self.session.say(f"Could not open {Path(path).name}: {e}", 0)
             return False
-        from cnncore.architecture import DIGIT_SHAPE
-        if net.input_shape != DIGIT_SHAPE:     # until the tabs show colour pictures (issue 23)
-            self.session.say(f"{Path(path).name} takes {net.signature.words()}; the app's tabs show grey 28×28 "
-                             "models for now. Use it from the command line: cnnapp eval, trace, predict, inspect.", 0)
-            return False
         self.session.set_network(net, f"opened from {Path(path).name}", trained=True, file=Path(path))
         self.session.say(f"Opened {Path(path).name}")
         return True
@@ -267,7 +264,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if p is None:
             return
         if where == "draw":
-            self.draw.show_digit(p.plane(), p.label)
+            if self.draw.digits():          # else the Draw tab shows the session's picture itself
+                self.draw.show_digit(p.plane(), p.label)
             self.tabs.setCurrentWidget(self.draw)
         else:
             self.tabs.setCurrentWidget(self.backprop)
@@ -346,6 +344,8 @@ class MainWindow(QtWidgets.QMainWindow):
         a = m.addAction("Save a&rchitecture…", self.build.save_dialog)
         a.setToolTip("Save the Build tab's architecture as JSON")
         m.addSeparator()
+        a = m.addAction("Open a &picture…", lambda: open_picture_dialog(self, self.session))
+        a.setToolTip("A picture of your own (PNG, JPEG, BMP, WebP) for the network to answer, trace and look at")
         a = m.addAction("Open &trace…", lambda: self.backprop.open_trace_dialog()
                         and self.tabs.setCurrentWidget(self.backprop))
         a.setToolTip("Show a saved backprop trace (.npz) on the Backprop tab")

@@ -10,8 +10,11 @@ from __future__ import annotations
 import gc
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6 import QtCore
+
+from cnncore.datasets.sources import DRAWINGS_FILE
 
 from .workers import DownloadWorker, TrainWorker, start_in_thread
 
@@ -25,11 +28,67 @@ class RunRefused(Exception):
 @dataclass(frozen=True)
 class DataChoice:
     """The data of a run: source ``key`` (:data:`cnncore.datasets.SOURCES`), at most ``count``
-    images (None: all), the share ``holdout`` held out, the IDX ``files`` (images, labels) for "idx"."""
+    images (None: all), the share ``holdout`` held out, the ``files`` the user named: ``(images,
+    labels)`` for "idx", the folder for "folder"."""
     key: str
     count: int | None
     holdout: float
-    files: tuple | None = None
+    files: tuple | str | None = None
+
+
+def shape_problem(key: str, net, short: bool = False) -> str | None:
+    """Why ``net`` cannot learn from source ``key`` (its pictures are of another shape,
+    :attr:`cnncore.datasets.DataSource.shape`), or None; ``short``: without what to do (a note beside
+    the button that does it)."""
+    from cnncore.datasets.sources import source
+    from cnncore.defaults import default_preset
+    from cnncore.signature import Signature
+    need = source(key).shape
+    if need is None or net is None or tuple(net.input_shape) == tuple(need):
+        return None
+    what = f"{source(key).dataset}'s pictures are" if source(key).dataset else "the digits are"
+    text = f"{what} {Signature(tuple(need)).brief()}; this network takes {net.signature.brief()} ones"
+    return text if short else (f"{text}: use the {default_preset(key)} preset (or build a network of "
+                               f"{'×'.join(map(str, need))} on the Build tab)")
+
+
+def fitting_source(key: str, net, offered) -> str:
+    """The source to offer ``net``: ``key`` when it takes that source's pictures; else, of the sources
+    ``offered`` whose pictures it takes, the one it learnt from (a folder of pictures, when it learnt
+    classes of no source), else the first."""
+    from cnncore.datasets.sources import SOURCES
+    if net is None or shape_problem(key, net) is None:
+        return key
+    fits = [k for k in offered if shape_problem(k, net) is None]
+    by_set = {s.dataset: s.key for s in SOURCES if s.dataset}
+    learnt = by_set.get(net.dataset, "folder" if net.dataset else None)
+    return learnt if learnt in fits else next(iter(fits), key)
+
+
+def learnt_from(choice: DataChoice, net) -> tuple[tuple, str, str]:
+    """``(class names, data set's name, fitting rule)`` a network takes on when it learns from
+    ``choice``: a source's own classes; a folder's subfolders (listed now: :class:`RunRefused` when it
+    cannot give classes), whose pictures it then reads by the picture rule, as the command line's
+    ``train --folder`` does. Every other source keeps the network's usual rule."""
+    from cnncore.datasets.folder import FolderError, class_name, model_classes, scan_folder
+    from cnncore.datasets.sources import source
+    if choice.key != "folder":
+        src = source(choice.key)
+        return src.classes, src.dataset, net.signature.default_fit
+    try:
+        classes = model_classes(scan_folder(choice.files).classes)
+    except FolderError as e:
+        raise RunRefused(str(e)) from None
+    return classes, class_name(Path(choice.files).resolve().name), "picture"
+
+
+def _downloaded(paths: dict):
+    """The files a download left (:class:`cnnapp.workers.DownloadWorker`'s ``{name: path}``) as the
+    source reads them: an archive's path, or the training images and labels."""
+    if "archive" in paths:
+        return paths["archive"]
+    return (next(p for k, p in paths.items() if "train" in k and "image" in k),
+            next(p for k, p in paths.items() if "train" in k and "label" in k))
 
 
 class RunController(QtCore.QObject):
@@ -39,7 +98,9 @@ class RunController(QtCore.QObject):
     ``ready()`` (the data is loaded: the last run's curves may go), ``progress(dict)``,
     ``epochEnded(EpochEvent)``, ``snapshot(maps)``, ``finished(FinishedEvent)`` (the session has
     taken the end of the run already), ``failed(str)``; ``downloadProgress(done, total, name)``,
-    ``downloaded(key)``, ``downloadFailed(str)``.
+    ``downloaded(key)``, ``downloadFailed(str)``; from the worker's thread while the data is read:
+    ``reading(done, total, what)`` (a folder's pictures), ``notes(str)`` (one line for each kind of file
+    of a folder skipped or ignored).
     """
     started = QtCore.Signal(object)
     status = QtCore.Signal(str)
@@ -52,6 +113,8 @@ class RunController(QtCore.QObject):
     downloadProgress = QtCore.Signal(object, object, str)
     downloaded = QtCore.Signal(str)
     downloadFailed = QtCore.Signal(str)
+    reading = QtCore.Signal(object, object, str)
+    notes = QtCore.Signal(str)
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
@@ -67,46 +130,58 @@ class RunController(QtCore.QObject):
     # ------------------------------------------------------------------ data
     def loader(self, choice: DataChoice, then=None):
         """A callable for the worker thread returning ``(X, y, X_val, y_val)``. A set not downloaded
-        yet is fetched first (``then()`` is called when it is ready) and :class:`RunRefused` says so."""
-        from cnncore.datasets.mnist import DOWNLOADS
-        from cnncore.datasets.sources import DRAWINGS_FILE
+        yet is fetched first (``then()`` is called when it is ready) and :class:`RunRefused` says so.
+        A folder's pictures are read at the network's input (``reading`` reports their progress,
+        ``notes`` the files skipped or ignored)."""
+        from cnncore.datasets.sources import source
 
         from .settings import data_dir
+        src = source(choice.key)
+        problem = shape_problem(choice.key, self.session.network)
+        if problem:
+            raise RunRefused(problem)
         files = choice.files
-        if choice.key in DOWNLOADS:
+        if src.download is not None:
             paths = self.session.datasets.get(f"{choice.key}_paths")
             if paths is None:
                 self._after_download = (choice.key, then)
                 self.download(choice.key)
-                raise RunRefused(f"{DOWNLOADS[choice.key].title} is being downloaded first; training starts "
-                                 "when it is ready")
-            files = (next(p for k, p in paths.items() if "train" in k and "image" in k),
-                     next(p for k, p in paths.items() if "train" in k and "label" in k))
-        elif choice.key == "idx" and not files:
-            raise RunRefused("choose a folder with IDX images and labels files first")
-        count = None if choice.key == "drawings" else choice.count
+                raise RunRefused(f"{src.dataset} is being downloaded first; training starts when it is ready")
+            files = _downloaded(paths)
+        elif choice.key in ("idx", "folder") and not files:
+            raise RunRefused("choose a folder with IDX images and labels files first" if choice.key == "idx"
+                             else "choose the folder of pictures first (one subfolder per class)")
+        count = None if choice.key in ("drawings", "folder") else choice.count
+        net = self.session.network
+        shape = tuple(net.input_shape) if net is not None else None     # a folder's pictures are fitted to it
         drawings = data_dir() / DRAWINGS_FILE
 
         def load():
-            from cnncore.datasets import held_out_split, load_source
+            from cnncore.datasets import SourceError, held_out_split, load_labelled
             from cnncore.defaults import run_defaults
-            X, y, _ = load_source(choice.key, count=count, seed=run_defaults(choice.key).data_seed, files=files,
-                                  drawings=drawings)
-            return held_out_split(X, y, choice.holdout)
+            got = load_labelled(choice.key, count=count, seed=run_defaults(choice.key).data_seed, files=files,
+                                drawings=drawings, shape=shape, progress=self.reading.emit)
+            if choice.key == "folder" and net is not None and tuple(got.classes) != tuple(net.classes):  # start()'s
+                raise SourceError("the folder's class subfolders changed since Start was pressed; press it again")
+            for note in got.notes:      # a folder's files named from the folder on: the column is narrow
+                note = note.replace(f"{Path(files)}{os.sep}", "") if choice.key == "folder" else note
+                self.notes.emit(note[:1].upper() + note[1:] + ".")
+            return held_out_split(got.X, got.y, choice.holdout)
         return load
 
     # ------------------------------------------------------------------ runs
-    def start(self, loader, config, sample, source_key: str) -> TrainWorker:
+    def start(self, loader, config, sample, choice: DataChoice) -> TrainWorker:
         """Train the session's network with ``config`` on what ``loader`` returns (in the worker's
-        thread); ``sample`` (28, 28) is the input whose maps the snapshots carry."""
-        from cnncore.datasets.sources import source
+        thread), the data ``choice`` says; ``sample`` (one picture, ``(H, W)`` or ``(C, H, W)``) is the
+        input whose maps the snapshots carry."""
         s = self.session
         if s.training:
             raise RunRefused("a run is going on already")
         if s.network is None:
             raise RunRefused("Build a network on the Build tab first.")
-        src = source(source_key)
-        s.network.learns(src.classes, src.dataset)      # the classes of what it learns from now on
+        classes, dataset, fit = learnt_from(choice, s.network)
+        s.network.learns(classes, dataset)      # the classes of what it learns from now on
+        s.network.signature = s.network.signature.fitted(fit)
         s.start_run(config.seed)
         self._ready, self._epochs = False, 0
         self._limit_threads()
@@ -148,6 +223,9 @@ class RunController(QtCore.QObject):
 
     def _on_ready(self) -> None:
         self._ready = True
+        w, s = self.worker, self.session
+        if w is not None and w.X_val is not None and len(w.X_val):
+            s.samples.keep_held_out(w.X_val, w.y_val, w.net.classes, w.net.dataset)
         self.ready.emit()
 
     def _on_epoch(self, ev) -> None:
@@ -229,10 +307,10 @@ class RunController(QtCore.QObject):
         return self.dl_thread is not None
 
     def _on_download_done(self, paths) -> None:
-        from cnncore.datasets.mnist import DOWNLOADS
+        from cnncore.datasets.sources import source
         key = self.dl_worker.key if self.dl_worker is not None else "mnist"
         self.session.datasets[f"{key}_paths"] = {str(k): str(v) for k, v in dict(paths).items()}
-        self.session.say(f"{DOWNLOADS[key].title} downloaded and checked.")
+        self.session.say(f"{source(key).dataset} downloaded and checked.")
         self.downloaded.emit(key)
         waiting, self._after_download = self._after_download, None
         if waiting is not None and waiting[0] == key and waiting[1] is not None and not self.session.training:

@@ -146,7 +146,7 @@ class TrainWorker(QtCore.QObject):
 
     def _load(self):
         """``(X, y, X_val, y_val)``, or the FinishedEvent of a run that ends before its first batch."""
-        from cnncore.training import FinishedEvent
+        from cnncore.training import FinishedEvent, as_network_input
         try:
             self.status.emit("Preparing the data…")
             X, y, Xv, yv = self.load_data()
@@ -154,6 +154,8 @@ class TrainWorker(QtCore.QObject):
             self.failed.emit(f"Could not start training: {e}")
             return FinishedEvent("stopped", f"could not start: {e}")
         self.X_val, self.y_val = Xv, yv
+        if self.sample is None and Xv is not None and len(Xv):      # the maps of the first held-out picture
+            self.sample = as_network_input(Xv[:1])[0]
         if self._stop_requested:
             return FinishedEvent("stopped", "stopped before the first batch")
         return X, y, Xv, yv
@@ -310,8 +312,11 @@ class _Cancelled(Exception):
 
 
 class DownloadWorker(QtCore.QObject):
-    """Fetches a downloadable set (``key``: MNIST, Fashion-MNIST, Kuzushiji-MNIST) with
-    ``cnncore.datasets.fetch_download`` (checksums, cache in the data folder)."""
+    """Fetches a downloadable set (``key``: MNIST, Fashion-MNIST, Kuzushiji-MNIST with
+    ``cnncore.datasets.fetch_download``; CIFAR-10's archive with ``fetch_cifar10``, resumable):
+    checksums, cache in the data folder. ``mirrors`` and ``checksums`` stand in for the published
+    servers and sums (for an archive: its URLs and its md5); ``finished`` gives ``{name: path}``
+    (an archive's is ``{"archive": path}``)."""
 
     progress = QtCore.Signal(object, object, str)    # done bytes, total bytes (or None), file name
     finished = QtCore.Signal(object)                  # dict name -> path
@@ -332,17 +337,21 @@ class DownloadWorker(QtCore.QObject):
 
     @QtCore.Slot()
     def run(self) -> None:
+        from cnncore.datasets.sources import ARCHIVES, source
         try:
-            from cnncore.datasets import fetch_download
-            kw = {"cache_dir": self.cache_dir, "progress": self._progress}
-            if self.mirrors is not None:
-                kw["mirrors"] = self.mirrors
-            if self.checksums is not None:
-                kw["checksums"] = self.checksums
-            paths = fetch_download(self.key, **kw)
+            if self.key in ARCHIVES:
+                from cnncore.datasets import fetch_cifar10
+                paths = {"archive": fetch_cifar10(self.cache_dir, self._progress, self.mirrors, md5=self.checksums)}
+            else:
+                from cnncore.datasets import fetch_download
+                kw = {"cache_dir": self.cache_dir, "progress": self._progress}
+                if self.mirrors is not None:
+                    kw["mirrors"] = self.mirrors
+                if self.checksums is not None:
+                    kw["checksums"] = self.checksums
+                paths = fetch_download(self.key, **kw)
         except Exception as e:  # noqa: BLE001
-            from cnncore.datasets import DOWNLOADS
-            self.failed.emit(f"Could not download {DOWNLOADS[self.key].title}: {e}")
+            self.failed.emit(f"Could not download {source(self.key).dataset}: {e}")
             return
         self.finished.emit(paths)
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .activations import ACTIVATIONS
-from .budget import FLOAT32, LayerCost, batch_problem, network_problem
+from .budget import FLOAT32, LayerCost, batch_problem, largest_training_batch, network_problem
 from .layers import LAYER_TYPES as _REGISTRY
 from .layers import REQUIRED, LayerFitError, layer_class, shape_text
 from .limits import MAX_ACTIVATIONS, MAX_ARCH_TEXT, MAX_FIELD, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_LAYERS, MAX_PARAMS
@@ -42,7 +42,7 @@ from .limits import MAX_ACTIVATIONS, MAX_ARCH_TEXT, MAX_FIELD, MAX_INT_DIGITS, M
 __all__ = [
     "ArchitectureError", "LayerSummary", "parse_architecture", "summarize", "infer_shapes",
     "to_json", "describe_layer", "PRESETS", "DEFAULT_PRESET", "preset", "NUM_CLASSES", "DIGIT_CLASSES",
-    "DIGIT_SHAPE", "layer_costs", "check_batch",
+    "DIGIT_SHAPE", "layer_costs", "check_batch", "max_batch",
 ]
 
 NUM_CLASSES = 10
@@ -426,6 +426,12 @@ def check_batch(spec, batch: int, itemsize: int = FLOAT32, images: int | None = 
     problem = batch_problem(layer_costs(spec), batch, itemsize, images)
     if problem is not None:
         raise ArchitectureError(problem)
+
+
+def max_batch(spec, itemsize: int = FLOAT32) -> int:
+    """The largest training batch :func:`check_batch` lets pass for any number of training images
+    (0 when not one image fits): the most the app's batch box offers for this architecture."""
+    return largest_training_batch(layer_costs(spec), itemsize)
 
 
 # ----------------------------------------------------------------------------- presets

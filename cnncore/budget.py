@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from .limits import MAX_BATCH_BYTES, MAX_INFERENCE_BYTES, MAX_PARAMS, MAX_PICTURE_BYTES, MAX_WORK, size_text
 
-__all__ = ["LayerCost", "network_problem", "batch_bytes", "batch_problem", "largest_batch", "inference_batch"]
+__all__ = ["LayerCost", "network_problem", "batch_bytes", "batch_problem", "largest_batch", "largest_training_batch",
+           "inference_batch"]
 
 #: The working float type's size: the per-image limits are counted in float32.
 FLOAT32 = 4
@@ -82,14 +83,24 @@ def batch_problem(costs: list[LayerCost], batch: int, itemsize: int, images: int
     need = batch_bytes(costs, batch, itemsize, images)
     if need <= MAX_BATCH_BYTES:
         return None
-    cap = fits = largest_batch(costs, itemsize, MAX_BATCH_BYTES)
-    while fits > 1 and fits + _last(fits, images) > cap:
-        fits -= 1            # its short last batch must fit beside it (at most cap/2 steps)
+    fits = largest_training_batch(costs, itemsize, images)
     last = _last(batch, images)
     what = f"a training batch of {batch:,} images" + (f" (and the epoch's last one of {last:,})" if last else "")
     return (f"{what} needs {size_text(need)} for the layers' arrays ({size_text(batch_bytes(costs, 1, itemsize))} "
             f"an image), more than the {size_text(MAX_BATCH_BYTES)} allowed; "
             + (f"use a batch size of at most {fits:,}" if fits else "not even one image fits"))
+
+
+def largest_training_batch(costs: list[LayerCost], itemsize: int, images: int | None = None) -> int:
+    """The largest training batch :func:`batch_problem` lets pass over ``images`` training images, its
+    epoch's short last batch beside it; with ``images`` None, over any number of them (the last batch
+    may then hold one image less than the batch). 0 when not one image fits."""
+    cap = fits = largest_batch(costs, itemsize, MAX_BATCH_BYTES)
+    if images is None:
+        return (cap + 1) // 2        # a batch b and a last batch of b − 1 fit the cap
+    while fits > 1 and fits + _last(fits, images) > cap:
+        fits -= 1            # its short last batch must fit beside it (at most cap/2 steps)
+    return fits
 
 
 def largest_batch(costs: list[LayerCost], itemsize: int, budget: int) -> int:

@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from .layers import layer_class
+from .signature import channel_names
 # Each layer type's term functions live in its own module; these names stay importable from here
 # for the worked examples and existing callers.
 from .layers.avgpool import avgpool_backward_terms, avgpool_forward_terms
@@ -111,6 +112,7 @@ def update_terms(w, dw, lr, index, *, value=None, keys=None, prefix=()):
 
 # ------------------------------------------------------------------------------- trace dispatch
 
+_PIXEL_WORDS = "A pixel's level in the input picture (0…1, unless the model normalises its input); nothing computed it."
 _PARAM_SUFFIXES = ("W", "b", "dW", "db") + UPDATE_PARTS + STATE_PARTS
 
 
@@ -189,7 +191,45 @@ def breakdown(trace, key: str, index, step=None) -> Breakdown:
         bd.value = float(A[layer_key(i, part + "_next")][full])     # the element shown is the new parameter
     else:
         bd.value = float(arr[full])
-    return _with_batch_refs(bd, A)
+    return _name_colour_planes(_with_batch_refs(bd, A), trace)
+
+
+def _name_colour_planes(bd: Breakdown, trace) -> Breakdown:
+    """On a colour picture's pass, say which plane (R, G or B) each of the picture's numbers in
+    ``bd`` belongs to: after its term's label (``w(0,2,0,0) · x(0,2,3) [R]``), and, for a sum over
+    several planes (a first conv's z), what each plane adds up to. ``bd``'s refs carry the batch axis."""
+    names = channel_names(trace.spec["input"][0])
+    if len(names) < 2:
+        return bd
+    picture = ("input", layer_key(0, "x"))
+    planes: dict = {}                   # plane m -> [terms]
+
+    def plane(ref):
+        return ref.index[1] if ref is not None and ref.array in picture and len(ref.index) == 4 else None
+
+    for k, t in enumerate(bd.terms):
+        m = next((plane(r) for r in t.sources if plane(r) is not None), None)
+        if m is not None:
+            planes.setdefault(m, []).append(k)
+            bd.terms[k] = Term(f"{t.label} [{names[m]}]", t.factors, t.value, t.sources, t.padding, t.chosen, t.note)
+    if len(planes) > 1:
+        def value(v):           # a subtotal alone, not a factor: no brackets around a negative one
+            return num(v).strip("()")
+        parts = [f"{names[m]} (m = {m}): {value(math.fsum(bd.terms[k].value for k in ks))} from {len(ks)} terms"
+                 for m, ks in sorted(planes.items())]
+        rest = [t for k, t in enumerate(bd.terms) if not any(k in ks for ks in planes.values())]
+        bd.notes.append("The sum runs over the picture's " + ", ".join(names[:-1]) + f" and {names[-1]} planes, "
+                        "each through its own channel of the filter: " + "; ".join(parts)
+                        + (f"; then {', '.join(t.label for t in rest)}: {value(math.fsum(t.value for t in rest))}"
+                           if rest else "") + ".")
+    target = plane(bd.target)
+    if len(planes) == 1 and target is None:
+        m = next(iter(planes))
+        bd.notes.append(f"The picture's numbers here are of its {names[m]} plane (input map m = {m}).")
+    if target is not None:
+        bd.notes.append(f"This is the {names[target]} level of pixel ({bd.target.index[2]}, {bd.target.index[3]}) "
+                        f"of the colour picture (input map m = {target}).")
+    return bd
 
 
 def _dispatch_network(trace, key, index):
@@ -208,7 +248,7 @@ def _dispatch_network(trace, key, index):
                       f"This image's loss run again through the network with every parameter updated "
                       f"(it was {num(A['loss'])} before).")
     return _plain("An input pixel", key, index, A[key][(0,) + index],
-                  "A pixel of the image (ink 0…1); nothing computed it.")
+                  _PIXEL_WORDS)
 
 
 def _dispatch_links(trace, i, part, index, step):
@@ -218,7 +258,7 @@ def _dispatch_links(trace, i, part, index, step):
     if part == "x":
         if i == 0:
             return _plain("An input pixel", key, index, A[key][(0,) + index],
-                          "A pixel of the image (ink 0…1); nothing computed it.")
+                          _PIXEL_WORDS)
         bd = _dispatch(trace, layer_key(i - 1, "y"), index, step)
         bd.notes.append(f"Layer {i}'s input is layer {i - 1}'s output.")
         return bd

@@ -25,9 +25,11 @@ import numpy as np
 
 from .architecture import DIGIT_CLASSES, DIGIT_SHAPE, NUM_CLASSES
 
-__all__ = ["Signature", "channel_statistics", "FITS"]
+__all__ = ["Signature", "channel_statistics", "channel_names", "FITS"]
 
 _CHANNEL_WORDS = {1: "grey", 3: "colour (RGB)"}
+#: What each input channel of a picture is: one grey plane, or the red, green and blue planes.
+_CHANNEL_NAMES = {1: ("grey",), 3: ("R", "G", "B")}
 #: The rules that bring a picture to a model's input (see the module text).
 FITS = ("digit", "picture")
 
@@ -77,6 +79,11 @@ class Signature:
         return self.shape[0]
 
     @property
+    def channel_names(self) -> tuple[str, ...]:
+        """What each input channel is (:func:`channel_names`): ``("R", "G", "B")`` for colour."""
+        return channel_names(self.channels)
+
+    @property
     def size(self) -> tuple[int, int]:
         """``(H, W)``."""
         return self.shape[1], self.shape[2]
@@ -95,6 +102,11 @@ class Signature:
         C, H, W = self.shape
         kind = _CHANNEL_WORDS.get(C, f"{C}-channel")
         return f"{C}×{H}×{W}: {kind} pictures of {H}×{W} pixels"
+
+    def brief(self) -> str:
+        """``"colour (RGB) 32×32"``, ``"grey 28×28"``: the input in a few words, for a short note."""
+        C, H, W = self.shape
+        return f"{_CHANNEL_WORDS.get(C, f'{C}-channel')} {H}×{W}"
 
     def normalisation_words(self) -> str:
         """How the engine scales its input: one line ("" without normalisation)."""
@@ -131,6 +143,13 @@ class Signature:
         if not self.normalises:
             return d
         return d / np.asarray(self.std, dtype=d.dtype).reshape(1, -1, 1, 1)
+
+
+def channel_names(channels: int) -> tuple[str, ...]:
+    """The name of each of a picture's ``channels`` input planes, in order: ``("grey",)`` for one,
+    ``("R", "G", "B")`` for three (red, green, blue: the order of every colour input here), and
+    ``("channel 0", …)`` for any other count."""
+    return _CHANNEL_NAMES.get(int(channels), tuple(f"channel {m}" for m in range(int(channels))))
 
 
 def _per_channel(values, channels: int, what: str) -> tuple[float, ...]:

@@ -29,6 +29,7 @@ from ._atomic import atomic_savez
 from .architecture import infer_shapes, parse_architecture, to_json
 from .layers import build_layer, layer_class
 from .network import Network, not_a_number, softmax_cross_entropy
+from .signature import channel_names
 from .tracekeys import layer_key, split_key
 from .update import PLAIN_LR, UPDATE_PARTS, next_update, read_settings, rule_equation, rule_words, state_parts
 
@@ -52,6 +53,8 @@ class Step:
     equation: str
     explanation: str
     maps: list = field(default_factory=list)
+    #: The first layer's steps: the picture's planes its input maps are (``("R", "G", "B")``, ``("grey",)``).
+    planes: tuple = ()
 
 
 def _layer_steps(spec: dict, shapes: list, kind: str) -> list[Step]:
@@ -67,9 +70,24 @@ def _layer_steps(spec: dict, shapes: list, kind: str) -> list[Step]:
             text = cls.forward_step(layer, s_in, s_out, i == last)
         else:
             text = cls.backward_step(layer, s_in, s_out, i > 0)
+        planes = channel_names(s_in[0]) if i == 0 else ()
         steps.append(Step(kind, i, cls.type, f"Layer {i} · {cls.describe(layer)} — {kind}", text.equation,
-                          text.explanation, [layer_key(i, p) for p in text.parts]))
+                          text.explanation + _picture_words(planes, text.parts),
+                          [layer_key(i, p) for p in text.parts], planes))
     return steps
+
+
+def _picture_words(planes: tuple, parts) -> str:
+    """For the first layer of a colour network: its input maps are the picture's colour planes, and
+    its filters (when it has some) one channel per colour."""
+    if len(planes) < 2 or "x" not in parts:
+        return ""
+    filters = (" Each filter has one channel per colour: the maps show it first as a colour patch, at each "
+               "place the colour that makes it answer most (grey: weights of 0), then channel by channel."
+               if "W" in parts else "")
+    return (f" Here the input maps m = 0 … {len(planes) - 1} are the picture's {', '.join(planes[:-1])} and "
+            f"{planes[-1]} planes (drawn after the picture itself), so every sum over m adds up the picture's "
+            f"{len(planes)} colours.{filters}")
 
 
 def _loss_step(last: int) -> Step:
@@ -109,7 +127,8 @@ def _update_steps(spec: dict, settings: dict, losses) -> list[Step]:
         if cls.has_params:
             steps.append(Step(
                 "update", i, cls.type, f"Layer {i} · {cls.describe(layer)} — update", rule_equation(settings),
-                rule_words(settings) + _losses_words(losses), [layer_key(i, p) for p in parts]))
+                rule_words(settings) + _losses_words(losses), [layer_key(i, p) for p in parts],
+                channel_names(spec["input"][0]) if i == 0 else ()))
     return steps
 
 

@@ -278,8 +278,8 @@ def test_load_cifar10_and_the_source_table(server, tmp_path, monkeypatch):
     X, y = load_cifar10("test", tmp_path / "c", urls=[url], md5=md5)
     assert X.shape == (RECORDS, 3, 32, 32)
     src = {s.key: s for s in available_sources()}["cifar10"]
-    assert not src.app and src.classes == CIFAR10.classes and src.dataset == "CIFAR-10"
-    assert "cifar10" not in [s.key for s in available_sources(for_app=True)]      # the app's list is digits yet
+    assert src.app and src.classes == CIFAR10.classes and src.dataset == "CIFAR-10"
+    assert {"cifar10", "folder"} <= {s.key for s in available_sources(for_app=True)}    # the app offers colour
     monkeypatch.setattr(datasets, "load_cifar10", lambda split, progress=None: load_cifar10(
         split, tmp_path / "c", progress, urls=[url], md5=md5))
     got = load_labelled("cifar10")

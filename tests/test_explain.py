@@ -297,3 +297,60 @@ def test_breakdown_of_non_float_and_scalar_keys():
     assert loss.total == pytest.approx(float(tr.arrays["loss"]))
     px = explain.breakdown(tr, "input", (0, 1, 3, 4))
     assert px.value == tr.arrays["input"][0, 1, 3, 4]
+
+
+# --------------------------------------------------------------------------- a colour picture's planes
+
+_COLOUR = {"input": [3, 6, 6], "layers": [
+    {"type": "conv", "filters": 2, "kernel": 3, "stride": 1, "padding": 1, "activation": "relu"},
+    {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "none"}]}
+
+
+def _colour_trace(spec=_COLOUR):
+    from cnncore.network import Network
+    from cnncore.trace import trace
+    net = Network(spec, seed=3)
+    x = np.random.default_rng(4).random(tuple(spec["input"]), dtype=np.float32)
+    return trace(net, x, 2)
+
+
+def test_a_first_conv_z_on_a_colour_picture_names_each_plane_and_its_subtotal():
+    """Issue 23: z(n,r,c) of the first conv sums over the R, G and B planes; each product says its
+    plane, and a note gives what each plane adds up to, which with the bias is z itself."""
+    tr = _colour_trace()
+    bd = explain.breakdown(tr, "L0.z", (0, 1, 2, 3))
+    z = float(tr.arrays["L0.z"][0, 1, 2, 3])
+    planes = {"R": [], "G": [], "B": []}
+    for t in bd.terms:
+        m = next((s.index[1] for s in t.sources if s is not None and s.array == "L0.x"), None)
+        if m is None:
+            assert t.label.startswith("b(") and "[" not in t.label
+            bias = t.value
+        else:
+            assert t.label.endswith(f" [{'RGB'[m]}]"), t.label
+            planes["RGB"[m]].append(t.value)
+    assert [len(v) for v in planes.values()] == [9, 9, 9]
+    note = next(n for n in bd.notes if n.startswith("The sum runs over the picture's R, G and B planes"))
+    for m, name in enumerate("RGB"):
+        assert f"{name} (m = {m}): {explain.num(math.fsum(planes[name])).strip('()')} from 9 terms" in note
+    assert f"then b(1): {explain.num(bias).strip('()')}." in note and "(−" not in note
+    assert _close(math.fsum(sum(planes.values(), [])) + bias, z, 1e-5)
+
+
+def test_a_colour_pixel_and_a_first_filter_gradient_say_their_plane():
+    tr = _colour_trace()
+    bd = explain.breakdown(tr, "input", (0, 1, 4, 5))
+    assert "This is the G level of pixel (4, 5) of the colour picture (input map m = 1)." in bd.notes
+    bd = explain.breakdown(tr, "L0.dW", (1, 2, 0, 1))       # dW(m = 2): products of dz and the B plane
+    assert "The picture's numbers here are of its B plane (input map m = 2)." in bd.notes
+    assert all(t.label.endswith(" [B]") for t in bd.terms if any(s is not None and s.array == "L0.x"
+                                                                  for s in t.sources))
+
+
+def test_a_grey_picture_and_a_later_layer_name_no_plane():
+    grey = dict(_COLOUR, input=[1, 6, 6])
+    bd = explain.breakdown(_colour_trace(grey), "L0.z", (0, 1, 2, 3))
+    assert not any("[" in t.label for t in bd.terms) and not any("planes" in n for n in bd.notes)
+    deep = dict(_COLOUR, layers=[_COLOUR["layers"][0], dict(_COLOUR["layers"][0]), *_COLOUR["layers"][1:]])
+    bd = explain.breakdown(_colour_trace(deep), "L1.z", (0, 0, 2, 3))    # sums over maps, not colours
+    assert not any("[" in t.label for t in bd.terms) and not any("R, G and B" in n for n in bd.notes)

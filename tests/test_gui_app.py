@@ -441,12 +441,11 @@ def test_save_reopen_same_predictions(window, qtbot, tmp_path):
     assert not other.open_model(bad)
     assert other.session.network is before
     assert "Could not open" in other.statusBar().currentMessage()
-    # A colour model (the command line's cifar preset) is refused with what to do, until the tabs show colour.
+    # A colour model (the cifar preset) opens too: every tab follows it (tests/test_gui_colour.py).
     from cnncore.architecture import preset
     from cnncore.modelio import save_model
     save_model(tmp_path / "colour.npz", Network(preset("cifar"), seed=0))
-    assert not other.open_model(tmp_path / "colour.npz") and other.session.network is before
-    assert other._message[0].startswith("colour.npz takes 3×32×32: colour (RGB) pictures")
+    assert other.open_model(tmp_path / "colour.npz") and other.session.input_shape == (3, 32, 32)
 
 
 def test_close_during_training_stops_the_worker(qtbot):
@@ -930,10 +929,13 @@ def test_build_refuses_inputs_the_app_cannot_feed_and_huge_networks(window):
     from cnncore.architecture import preset
     build = window.build
     spec = preset("tiny")
-    spec["input"] = [3, 32, 32]
+    spec["input"] = [2, 32, 32]                          # pictures have 1 (grey) or 3 (colour) planes
     build.editor.set_spec(spec)
-    assert not build.editor.valid() and "1 × 28 × 28" in build.editor.problem()
+    assert not build.editor.valid() and "1 (grey) or 3 (colour" in build.editor.problem()
     assert not build.apply_button.isEnabled()
+    spec["input"] = [3, 32, 32]                          # a colour input the app feeds (tests/test_gui_colour.py)
+    build.editor.set_spec(spec)
+    assert build.editor.valid(), build.editor.problem()
     spec = preset("tiny")
     spec["layers"][0]["filters"] = 100000
     build.editor.set_spec(spec)

@@ -144,14 +144,14 @@ def test_the_look_tab_in_the_window_follows_the_draw_tab_and_closes_cleanly(qtbo
     assert window.tabs.tabText(window.tabs.currentIndex()) == "Loo&k"
     window.findChild(QtWidgets.QPushButton, "lookFromDraw").click()
     qtbot.waitUntil(lambda: look.gradients is not None and not look.look_job.busy(), timeout=10000)
-    np.testing.assert_array_equal(look.current_input(), window.session.drawing.image())
+    np.testing.assert_array_equal(look.current_input()[0], window.session.drawing.image())
     # a new drawing on the Draw tab is what the Look tab shows next
     window.tabs.setCurrentWidget(window.draw)
     before = look.current_input().copy()
     stroke(window.draw.canvas, [(0.2, 0.8), (0.8, 0.2)])
     window.tabs.setCurrentWidget(window.look)
     assert not np.array_equal(look.current_input(), before)
-    np.testing.assert_array_equal(look.current_input(), window.session.drawing.image())
+    np.testing.assert_array_equal(look.current_input()[0], window.session.drawing.image())
     # drawing on the Look tab's own sheet stops following the Draw tab
     stroke(look.canvas, [(0.3, 0.3), (0.6, 0.6)])
     window.tabs.setCurrentWidget(window.draw)
@@ -167,14 +167,14 @@ def test_the_look_tab_in_the_window_follows_the_draw_tab_and_closes_cleanly(qtbo
 
 
 def test_data_set_digits_come_from_what_the_train_tab_loaded(qtbot, view):
-    view.session.datasets["mnist_paths"] = {"train_images": "/nowhere"}       # not images: passed over
     X, y, what = view._data()
     assert what == "generated digits" and X.shape[1:] == (28, 28)
     mine = (np.full((3, 28, 28), 200, np.uint8), np.array([1, 2, 3], np.uint8))
-    view.session.datasets["shared"] = mine
+    view.session.samples.keep_held_out(*mine, view.session.classes, "MNIST")    # a run's held-out digits
+    assert view.sample_spin.maximum() == 2
     view.show_sample(2)
-    np.testing.assert_allclose(view.current_input(), mine[0][2] / 255, rtol=1e-6)
-    assert view.session.picture.label == 3 and "shared" in view.session.picture.what
+    np.testing.assert_allclose(view.current_input(), mine[0][2:] / 255, rtol=1e-6)
+    assert view.session.picture.label == 3 and "held-out pictures of MNIST" in view.session.picture.what
 
 
 def test_a_network_of_other_classes_is_spoken_of_by_their_names(qtbot, view):

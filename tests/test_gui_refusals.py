@@ -90,6 +90,10 @@ def test_start_refuses_a_batch_whose_pass_would_not_fit(window, said):
         {"type": "upsample", "factor": 4}, {"type": "conv", "filters": 32, "kernel": 3, "activation": "relu"},
         {"type": "maxpool", "size": 4}, {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "none"}]}
     window.session.set_network(Network(spec, seed=0), "a large network", trained=False)
+    from cnncore.architecture import max_batch
+    window.train.batch.setValue(1024)                    # the box offers at most what fits (issue 23)
+    assert window.train.batch.value() == max_batch(spec) < 1024 and "at most" in window.train.batch.toolTip()
+    window.train.batch.setMaximum(1024)                  # and Start refuses a batch that would not fit anyway
     window.train.batch.setValue(1024)
     assert not window.train.start()
     message = said[-1]

@@ -81,7 +81,7 @@ def test_2_both_look_pages_show_the_picture_drawn_last(window, qtbot):
                     and "answers <b>1</b>" in look.answer.text(), timeout=10000)
     look.inner.setCurrentIndex(1)
     qtbot.waitUntil(lambda: look.attack_result is not first and not look.attack_job.busy(), timeout=20000)
-    np.testing.assert_allclose(look.attack_result.original[0], look.current_input(), atol=1e-6)
+    np.testing.assert_allclose(look.attack_result.original, look.current_input(), atol=1e-6)
     assert look.attack_result.original_predicted == 1
 
 
@@ -95,7 +95,7 @@ def test_2_the_look_tab_opens_on_the_picture_the_backprop_tab_traced(window, qtb
     assert not look.canvas.is_empty() and look.sample_spin.value() == s.picture.index
     qtbot.waitUntil(lambda: look.gradients is not None and not look.look_job.busy(), timeout=10000)
     assert f"(it is {s.picture.label})" in look.answer.text()
-    np.testing.assert_array_equal(look.current_input(), bp.trace.arrays["input"][0, 0])
+    np.testing.assert_array_equal(look.current_input(), bp.trace.arrays["input"][0])
 
 
 def test_3_a_run_stopped_mid_epoch_tells_one_story(window, qtbot):

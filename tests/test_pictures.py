@@ -315,3 +315,22 @@ def test_progress_is_reported_while_a_folder_is_read(tmp_path):
     seen = []
     load_folder(root, (3, 4, 4), progress=lambda done, total, what: seen.append((done, total, what)))
     assert seen == [(256, 301, "pictures"), (301, 301, "pictures")]
+
+
+def test_a_picture_s_bytes_fit_as_its_file_does(tmp_path, monkeypatch):
+    """A picture on the clipboard arrives as PNG bytes: the model's own rule fits it, the same numbers as
+    from a file; too many bytes or bytes that are no picture are one line naming it."""
+    from cnncore.datasets.pictures import picture_bytes_input
+    rng = np.random.default_rng(0)
+    path = tmp_path / "photo.png"
+    Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(path)
+    for sig in (Signature((3, 32, 32)), Signature((1, 28, 28), fit="picture"), Signature((1, 28, 28))):
+        got = picture_bytes_input(path.read_bytes(), sig)
+        np.testing.assert_array_equal(got, picture_input(path, sig))
+        assert got.shape == sig.shape and got.dtype == np.float32
+    with pytest.raises(PictureError, match=r"^the picture on the clipboard: .*") as e:
+        picture_bytes_input(b"not a picture", Signature((3, 32, 32)), "the picture on the clipboard")
+    assert "\n" not in str(e.value)
+    monkeypatch.setattr(pictures, "MAX_PICTURE_FILE_BYTES", 100)
+    with pytest.raises(PictureError, match="more than the 100 a picture file may have"):
+        picture_bytes_input(path.read_bytes(), Signature((3, 32, 32)))

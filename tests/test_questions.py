@@ -118,3 +118,26 @@ def test_select_all_rules(answers, select, message):
         {"text": f"x{k}", "correct": c, "feedback": "f"} for k, c in enumerate(answers)]}]}
     with pytest.raises(QuestionFileError, match=message):
         parse_questions(data)
+
+
+def test_a_colour_question_is_asked_first_about_a_step_over_a_colour_picture():
+    """Issue 23: the multi-channel sum checked on R, G and B, first for the first conv of a colour network."""
+    from cnnapp.learn.questions import questions_for_step
+    qs = load_questions()
+    colour = [q for q in qs if q.colour]
+    assert [q.id for q in colour] == ["colour-planes-sum"] and colour[0].step == "forward conv"
+    q = colour[0]
+    assert q.select_all and [a.correct for a in q.answers] == [True, True, False, False]
+    assert "27 products" in q.answers[0].text and "9 from each of the R, G and B planes" in q.answers[0].text
+    assert questions_for_step(qs, "forward", "conv", colour=True)[0] is q
+    grey = questions_for_step(qs, "forward", "conv")
+    assert grey[-1] is q and grey[0] is not q and len(grey) > 1
+
+
+def test_a_question_s_picture_is_colour_or_left_out():
+    base = {"id": "q", "topic": "t", "question": "?", "answers": [
+        {"text": "a", "correct": True, "feedback": "f"}, {"text": "b", "correct": False, "feedback": "f"}]}
+    assert parse_questions({"questions": [dict(base, picture="colour")]})[0].colour
+    assert not parse_questions({"questions": [base]})[0].colour
+    with pytest.raises(QuestionFileError, match="'picture' must be \"colour\""):
+        parse_questions({"questions": [dict(base, picture="grey")]})

@@ -239,15 +239,19 @@ def test_an_opened_trace_file_is_its_own_picture():
 
 
 def test_sample_set_prefers_the_data_the_train_tab_loaded():
+    from cnncore.architecture import DIGIT_CLASSES
     s = Session()
     X, y, name = s.sample_set()
     assert name == "generated digits" and len(X) == 100
-    mine = (np.zeros((5, 28, 28), np.uint8), np.arange(5))
-    s.datasets["my set"] = mine
-    assert s.sample_set()[2] == "my set"
     s.set_network(_net(), "t", trained=False)
+    changed = []
+    s.samples.changed.connect(lambda: changed.append(1))
+    s.samples.keep_held_out(np.zeros((5, 28, 28), np.uint8), np.arange(5), DIGIT_CLASSES, "my set")
+    assert changed and s.sample_set()[2] == "held-out pictures of my set"
     p = s.take_sample(7)                            # wraps around the set
-    assert p.index == 2 and p.label == 2 and "my set" in p.what
+    assert p.index == 2 and p.label == 2 and "my set" in p.what and p.shape == (1, 28, 28)
+    s.samples.keep_held_out(np.zeros((5, 28, 28), np.uint8), np.arange(5), ("a", "b"), "other classes")
+    assert s.sample_set()[2] == "generated digits"  # pictures of classes the network does not know: not its samples
 
 
 def test_messages_go_to_whoever_listens():
@@ -331,3 +335,28 @@ def test_the_learners_answers_go_through_the_settings_store_and_come_back(tmp_pa
     assert damaged.group("learn/quiz") == {} and damaged.get("backprop/predict_score", None, dict) == {}
     with pytest.raises(TypeError):
         again.scores.set_predict({"dz1": [1, 1]})
+
+
+def test_a_picture_of_one_s_own_is_fitted_by_the_network_s_rule_and_looked_at(tmp_path):
+    """Issue 23: Open a picture… (a file or the clipboard's bytes) for any network, its rule asked of cnncore."""
+    from PIL import Image
+
+    from cnncore.architecture import preset
+    from cnncore.datasets.pictures import picture_input
+    from cnncore.network import Network
+    s = Session()
+    with pytest.raises(ValueError, match="no network"):
+        s.take_opened(lambda sig: None, "x")
+    s.set_network(Network(preset("cifar"), seed=0), "colour", trained=False)
+    path = tmp_path / "cat.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)).save(path)
+    seen = []
+    s.picture_changed.connect(seen.append)
+    p = s.take_opened(lambda sig: picture_input(path, sig), "the picture cat.png")
+    assert p.origin == "opened" and p.label is None and p.shape == (3, 32, 32) and seen == [p] and s.picture is p
+    np.testing.assert_array_equal(p.image, picture_input(path, s.network.signature))
+    assert s.true_label(p) == int(np.argmax(s.network.predict_proba(p.image[None])[0]))   # the loss takes its answer
+    (tmp_path / "bad.png").write_bytes(b"no")
+    with pytest.raises(ValueError, match="bad.png"):
+        s.take_opened(lambda sig: picture_input(tmp_path / "bad.png", sig), "the picture bad.png")
+    assert s.picture is p

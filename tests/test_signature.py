@@ -167,3 +167,11 @@ def test_both_exports_take_zero_one_pictures(tmp_path):
         path = export_onnx(net, tmp_path / "m.onnx")
         got = ort.InferenceSession(str(path)).run(["logits"], {"input": x})[0]
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
+
+
+def test_each_input_plane_has_a_name_and_the_input_a_few_words():
+    from cnncore.signature import channel_names
+    assert channel_names(1) == ("grey",) and channel_names(3) == ("R", "G", "B")
+    assert channel_names(2) == ("channel 0", "channel 1")
+    assert Signature((3, 32, 32)).channel_names == ("R", "G", "B")
+    assert Signature((3, 32, 32)).brief() == "colour (RGB) 32×32" and Signature((1, 28, 28)).brief() == "grey 28×28"

@@ -64,3 +64,11 @@ def test_load_source_counts_and_reports(tmp_path):
     with pytest.raises(SourceError):
         load_source("nonsense")
     assert sources.source("idx").files
+
+
+def test_each_source_says_the_shape_of_its_pictures():
+    """The Train tab asks before a download whether the network takes a source's pictures."""
+    from cnncore.architecture import DIGIT_SHAPE
+    shapes = {s.key: s.shape for s in sources.SOURCES}
+    assert shapes["cifar10"] == (3, 32, 32) and shapes["folder"] is None
+    assert all(shapes[k] == DIGIT_SHAPE for k in ("generated", "drawings", "mnist", "fashion", "kmnist", "idx"))

@@ -221,3 +221,26 @@ def test_a_traces_shapes_come_from_the_architecture_without_drawing_weights(monk
     monkeypatch.setattr(Layer, "init_params", refuse)
     shapes = expected_shapes(spec)
     assert shapes and all(recorded[k].shape == shape for k, shape in shapes.items())
+
+
+def test_the_first_layer_of_a_colour_network_says_its_maps_are_the_picture_s_planes():
+    """Issue 23: the first layer's steps carry the picture's plane names (Quiz me asks about them) and say
+    that the sum over m adds up R, G and B; later layers and grey networks say nothing of colour."""
+    from cnncore.trace import build_steps
+    colour = {"input": [3, 8, 8], "layers": [
+        {"type": "conv", "filters": 2, "kernel": 3, "stride": 1, "padding": 1, "activation": "relu"},
+        {"type": "conv", "filters": 2, "kernel": 3, "stride": 1, "padding": 1, "activation": "relu"},
+        {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "none"}]}
+    steps = build_steps(colour)
+    first = [s for s in steps if s.layer == 0]
+    assert [s.kind for s in first] == ["forward", "backward"] + ["update"] * (len(first) - 2)
+    assert all(s.planes == ("R", "G", "B") for s in first)
+    assert all(s.planes == () for s in steps if s.layer != 0)
+    forward = first[0]
+    assert ("the input maps m = 0 … 2 are the picture's R, G and B planes (drawn after the picture itself), so "
+            "every sum over m adds up the picture's 3 colours. Each filter has one channel per colour") \
+        in forward.explanation
+    assert not any("R, G and B" in s.explanation for s in steps if s.layer != 0)
+    grey = build_steps(dict(colour, input=[1, 8, 8]))
+    assert next(s for s in grey if s.layer == 0).planes == ("grey",)
+    assert not any("R, G and B" in s.explanation for s in grey)

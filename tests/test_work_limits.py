@@ -320,3 +320,17 @@ def test_learning_rates_are_bounded_in_one_place(lr, capsys, tmp_path):
         assert err.count("\n") == 1 and "expected a learning rate from 1e-05 to 1000" in err
     for ok in (MIN_LR, MAX_LR):
         TrainConfig(lr=ok)
+
+
+def test_the_batch_box_offers_the_largest_batch_every_training_set_takes():
+    """The app's batch box stops at max_batch: that batch passes check_batch whatever the number of
+    training pictures (its epoch's short last batch beside it), and one more fails for some number."""
+    from cnncore.architecture import max_batch, preset
+    spec = preset("cifar")
+    top = max_batch(spec)
+    assert 1 < top < 1024                                    # the cifar preset's memory limit, not the app's 1,024
+    for images in (top, top + 1, 2 * top - 1, 2 * top, 50_000, 50_001):
+        check_batch(spec, top, images=images)
+    with pytest.raises(ArchitectureError, match="use a batch size of at most"):
+        check_batch(spec, top + 1, images=2 * (top + 1) - 1)
+    assert max_batch(preset("lenet")) >= 1024

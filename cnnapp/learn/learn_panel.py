@@ -51,7 +51,7 @@ class LearnPanel(QtWidgets.QWidget):
 
     def ask_about(self, step) -> bool:
         """Open the concept check that fits a backprop :class:`cnncore.trace.Step`; False if none."""
-        if self.quiz.ask_about(step.kind, step.layer_type):
+        if self.quiz.ask_about(step.kind, step.layer_type, colour=len(step.planes) == 3):
             self.tabs.setCurrentWidget(self.quiz)
             return True
         return False

@@ -5,7 +5,9 @@ The file holds ``{"version": 1, "questions": [...]}``; each question has an
 ``text``, a ``correct`` flag and its own ``feedback``. Exactly one answer is
 correct, unless ``"select": "all"`` makes it a select-all question (tick every
 true statement; at least one is true, and at least one is not). ``step`` (optional) names the backprop step type it checks and
-``credit`` (optional) the text whose topic it follows.
+``credit`` (optional) the text whose topic it follows. ``"picture": "colour"`` (optional): the question
+is about a colour picture's planes, asked first about a step whose input maps are a colour picture's
+R, G and B planes (:attr:`cnncore.trace.Step.planes`) and after the others elsewhere.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ class Question:
     step: str | None = None
     credit: str | None = None
     select_all: bool = False
+    colour: bool = False            # about a colour picture's planes ("picture": "colour")
 
     @property
     def correct_index(self) -> int:
@@ -105,9 +108,12 @@ def parse_questions(data) -> list:
             raise QuestionFileError(f"{where}: two answers have the same text")
         step = q.get("step")
         credit = q.get("credit")
+        picture = q.get("picture", "any")
+        if picture not in ("any", "colour"):
+            raise QuestionFileError(f"{where}: 'picture' must be \"colour\" (or left out), not {picture!r}")
         out.append(Question(qid, _text(q, "topic", where), _text(q, "question", where), tuple(parsed),
                             step if isinstance(step, str) else None,
-                            credit if isinstance(credit, str) else None, select == "all"))
+                            credit if isinstance(credit, str) else None, select == "all", picture == "colour"))
     if not out:
         raise QuestionFileError("the file holds no questions")
     return out
@@ -137,7 +143,9 @@ def step_tags(kind: str, layer_type: str) -> tuple:
     return tuple(layer_class(layer_type).quiz_tags.get(kind, ()))
 
 
-def questions_for_step(questions, kind: str, layer_type: str) -> list:
-    """The questions tagged for this kind of step, in file order."""
+def questions_for_step(questions, kind: str, layer_type: str, colour: bool = False) -> list:
+    """The questions tagged for this kind of step, in file order; those about a colour picture's
+    planes first when the step's input maps are a colour picture's (``colour``), else last."""
     tags = step_tags(kind, layer_type)
-    return [q for q in questions if q.step in tags]
+    fitting = [q for q in questions if q.step in tags]
+    return sorted(fitting, key=lambda q: q.colour != colour)

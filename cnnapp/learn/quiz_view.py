@@ -255,9 +255,10 @@ class ConceptChecksView(QtWidgets.QWidget):
             body = "<br>".join(lines)
         self.feedback.setText(f"<span style='color:{colour}; font-weight:bold'>{word}</span> {body}")
 
-    def ask_about(self, kind: str, layer_type: str) -> bool:
-        """Show a question about this kind of backprop step (one not yet answered right, if any)."""
-        fitting = questions_for_step(self.questions, kind, layer_type)
+    def ask_about(self, kind: str, layer_type: str, colour: bool = False) -> bool:
+        """Show a question about this kind of backprop step (one not yet answered right, if any; one
+        about a colour picture's planes first for a step over them, ``colour``)."""
+        fitting = questions_for_step(self.questions, kind, layer_type, colour)
         if not fitting:
             return False
         q = next((q for q in fitting if self.status(q.id) != "correct"), fitting[0])

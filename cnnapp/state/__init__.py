@@ -5,7 +5,7 @@ objects are tested without a display."""
 from .classes import a_class, a_digit, class_kind, classes_of, other_dataset, plural
 from .drawing import Drawing
 from .events import Event
-from .picture import DRAWING, FILE, LESSON, MISTAKE, ORIGINS, SAMPLE, SKETCH, Picture
+from .picture import DRAWING, FILE, LESSON, MISTAKE, OPENED, ORIGINS, SAMPLE, SKETCH, Picture
 from .lesson_player import LessonPlayer, lesson_pictures, results_path_for
 from .lesson_recorder import LessonRecorder
 from .result import RunResult
@@ -17,5 +17,5 @@ from .training_run import IDLE, PAUSED, RUNNING, RunStart, TrainingRun
 __all__ = ["Drawing", "Event", "STEP_KINDS", "StepKind", "Stepper", "step_kind",
            "IDLE", "PAUSED", "RUNNING", "RunStart", "TrainingRun", "LessonPlayer", "LessonRecorder",
            "lesson_pictures", "results_path_for", "Session", "Picture", "RunResult", "Scores",
-           "DRAWING", "FILE", "LESSON", "MISTAKE", "ORIGINS", "SAMPLE", "SKETCH",
+           "DRAWING", "FILE", "LESSON", "MISTAKE", "OPENED", "ORIGINS", "SAMPLE", "SKETCH",
            "a_class", "a_digit", "class_kind", "classes_of", "other_dataset", "plural"]

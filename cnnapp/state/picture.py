@@ -6,9 +6,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 #: Where a picture comes from, and how the tabs name it.
-DRAWING, SAMPLE, MISTAKE, SKETCH, FILE, LESSON = "drawing", "sample", "mistake", "sketch", "file", "lesson"
+DRAWING, SAMPLE, MISTAKE, SKETCH, FILE, LESSON, OPENED = ("drawing", "sample", "mistake", "sketch", "file", "lesson",
+                                                          "opened")
 ORIGINS = {DRAWING: "your drawing", SAMPLE: "a data set sample", MISTAKE: "a held-out mistake",
-           SKETCH: "drawn on the Look tab", FILE: "a trace file", LESSON: "a lesson's picture"}
+           SKETCH: "drawn on the Look tab", FILE: "a trace file", LESSON: "a lesson's picture",
+           OPENED: "a picture you opened"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,5 +58,11 @@ class Picture:
         return replace(self, label=label)
 
     def plane(self) -> np.ndarray:
-        """The picture as one ``(H, W)`` plane to show (the mean over its channels)."""
+        """The picture as one ``(H, W)`` plane (a grey picture's own; the mean of a colour picture's),
+        for the grey views (the Draw tab's sheet)."""
         return self.image[0] if self.image.shape[0] == 1 else self.image.mean(axis=0)
+
+    @property
+    def colour(self) -> bool:
+        """Three planes (R, G, B), not one grey plane."""
+        return self.image.shape[0] == 3

@@ -18,15 +18,12 @@ import numpy as np
 from .classes import a_class, class_kind, classes_of, other_dataset
 from .drawing import Drawing
 from .events import Event
-from .picture import DRAWING, FILE, MISTAKE, SAMPLE, Picture
+from .picture import DRAWING, FILE, MISTAKE, OPENED, SAMPLE, Picture
 from .result import RunResult
+from .samples import SAMPLE_COUNT, SAMPLE_SEED, Samples, none_to_pick  # noqa: F401  (the seed: lessons)
 from .scores import Scores
 from .stepper import Stepper
 from .training_run import RunStart, TrainingRun
-
-#: Generated digits the tabs offer as samples while no data set is loaded.
-SAMPLE_COUNT = 100
-SAMPLE_SEED = 2024
 
 
 class Session:
@@ -54,6 +51,7 @@ class Session:
         self.run = TrainingRun()
         self.stepper = Stepper()
         self.scores = Scores()          # predict mode's score and the concept checks' progress
+        self.samples = Samples()        # the pictures offered as samples (samples.changed: new ones)
         self.datasets: dict = {}        # name -> what was loaded or downloaded so far
         self.data_files: dict = {}      # source key -> the files picked for it ("idx": (images, labels))
         self._network = None
@@ -67,7 +65,6 @@ class Session:
         self._result = None
         self._picture = None
         self._trace = self._trace_picture = None
-        self._samples = None
         self._element = None
         self._start = None              # RunStart of this model's last run
         self.lesson = None              # the LessonPlayer a student follows (cnnapp.state.lesson_player)
@@ -87,6 +84,13 @@ class Session:
     def input_shape(self) -> tuple | None:
         """What the network takes, ``(C, H, W)``; None without a network."""
         return tuple(self._network.input_shape) if self._network is not None else None
+
+    @property
+    def takes_drawings(self) -> bool:
+        """The network (or none yet) takes the Draw tab's sheet: grey 28×28 digits. Else the tabs
+        offer a picture of your own instead."""
+        from cnncore.architecture import DIGIT_SHAPE
+        return self.input_shape in (None, DIGIT_SHAPE)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -300,25 +304,35 @@ class Session:
         return p
 
     def sample_set(self):
-        """``(X, y, name)``: labelled images to pick samples from. The Train tab's data once it is
-        loaded, else generated digits (made once)."""
-        for name, value in self.datasets.items():
-            if isinstance(value, tuple) and len(value) == 2 and getattr(value[0], "ndim", 0) == 3 and len(value[0]):
-                return value[0], value[1], name
-        if self._samples is None:
-            from cnncore.datasets import generated_digits
-            X, y = generated_digits(SAMPLE_COUNT, seed=SAMPLE_SEED)
-            self._samples = (X, y, "generated digits")
-        return self._samples
+        """``(X, y, name)``: labelled pictures to pick samples from (:class:`~cnnapp.state.samples.Samples`):
+        the held-out pictures of the last run when the network takes them, else generated digits for a
+        digit network (none for any other: ``X`` is empty)."""
+        got = self.samples.for_network(self.view_network())
+        return got.X, got.y, got.name
 
     def take_sample(self, i: int, picked: bool = False) -> Picture:
-        """Look at sample ``i`` of :meth:`sample_set` (its label is its true class)."""
+        """Look at sample ``i`` of :meth:`sample_set` (its label is its true class); ``ValueError``
+        when there are none."""
         X, y, name = self.sample_set()
+        if not len(X):
+            raise ValueError(none_to_pick(self.view_network()))
         i = int(i) % len(X)
         img = np.asarray(X[i])
         img = img.astype(np.float32) / 255 if img.dtype == np.uint8 else img.astype(np.float32)
         what = f"sample {i} of the {name}" + (", the one the network is least sure of" if picked else "")
         p = Picture(SAMPLE, img, int(y[i]), index=i, what=what, picked=picked)
+        self.set_picture(p)
+        return p
+
+    def take_opened(self, read, what: str) -> Picture:
+        """Look at a picture of the user's own, ``read(signature)`` bringing it to the network's input
+        by the network's rule (:func:`cnncore.datasets.pictures.picture_input` of a file, or
+        ``picture_bytes_input`` of the clipboard's bytes); ``ValueError`` (a ``PictureError``) says why
+        it cannot be used."""
+        net = self.view_network()
+        if net is None:
+            raise ValueError("There is no network to show a picture to.")
+        p = Picture(OPENED, read(net.signature), None, what=what)
         self.set_picture(p)
         return p
 
@@ -344,6 +358,8 @@ class Session:
             raise ValueError("There is no network yet.")
         from cnncore.defaults import trace_example
         X, y, _ = self.sample_set()
+        if not len(X):
+            raise ValueError(none_to_pick(net))
         return self.take_sample(trace_example(net, X, y), picked=True)
 
     def _follow_drawing(self) -> None:

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from contextlib import ExitStack, contextmanager
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..widgets.picture_numbers import Plane, offer_numbers
+from ..widgets.picture_numbers import offer_numbers
 from ..widgets.wrap_row import WrapRow
-from ..state import DRAWING, FILE, LESSON, MISTAKE, SAMPLE, SKETCH
+from ..state import DRAWING, FILE, LESSON, MISTAKE, OPENED, SAMPLE, SKETCH
+from ..widgets.open_picture import picture_button
+from ..widgets.pictures import picture_planes, show_picture_on
 
-GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
 #: The source box's entries: what each is, and whether it can be chosen here.
 CHOICES = (("Picked for you", None, True), ("Your drawing", DRAWING, True), ("Data set sample", SAMPLE, True),
            ("A held-out mistake", MISTAKE, False), ("Drawn on the Look tab", SKETCH, False),
-           ("A trace file", FILE, False), ("A lesson's picture", LESSON, False))
+           ("A trace file", FILE, False), ("A lesson's picture", LESSON, False),
+           ("A picture you opened", OPENED, False))
 
 
 class PictureRow(QtWidgets.QWidget):
@@ -49,6 +50,7 @@ class PictureRow(QtWidgets.QWidget):
         self.record_button.setObjectName("backpropRecordButton")
         self.record_button.setToolTip("Run one forward and backward pass of this input and keep every map (Ctrl+R)")
         self.record_button.setShortcut(QtGui.QKeySequence("Ctrl+R"))
+        self.picture_button = picture_button(session, "backpropOpenPictureButton")
         self.open_button = QtWidgets.QPushButton("Open trace…")
         self.open_button.setObjectName("backpropOpenTraceButton")
         self.open_button.setToolTip("Show a trace saved before with Export trace… or `cnnapp trace` (.npz)")
@@ -60,7 +62,7 @@ class PictureRow(QtWidgets.QWidget):
                   self.true_label, self.label_combo):
             choose.addWidget(w)
         choose.addStretch(1)                        # (two lines: the first keeps its boxes together)
-        for w in (self.record_button, self.open_button):
+        for w in (self.record_button, self.picture_button, self.open_button):
             shown.addWidget(w)
         shown.addSpacing(10)
         shown.addWidget(self._build_thumb())
@@ -80,7 +82,7 @@ class PictureRow(QtWidgets.QWidget):
         self.thumb.setToolTip("The traced input")
         self.thumb.setAccessibleName("The traced input")
         offer_numbers(self.thumb, lambda: [] if self.session.trace_picture is None else
-                      [Plane("the traced input", self.session.trace_picture.plane())])
+                      picture_planes("the traced input", self.session.trace_picture.image))
         self._thumb_box = self.thumb.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self._thumb_box.setMenuEnabled(False)
         self.thumb_img = pg.ImageItem(axisOrder="row-major")
@@ -97,6 +99,8 @@ class PictureRow(QtWidgets.QWidget):
         s.picture_changed.connect(lambda p: self.show_picture())
         s.trace_changed.connect(lambda tr: self.show_trace())
         s.model_changed.connect(self.show_classes)
+        s.model_changed.connect(self.show_picture)          # which choices the new network can take
+        s.samples.changed.connect(self.show_picture)
         s.weights_changed.connect(self.show_classes)        # a run may have taught it other classes
 
     # ------------------------------------------------------ choices -> session
@@ -119,7 +123,10 @@ class PictureRow(QtWidgets.QWidget):
     def _on_sample(self, i: int) -> None:
         p = self.session.picture
         if p is None or p.origin == SAMPLE:
-            self.session.take_sample(i)
+            try:
+                self.session.take_sample(i)
+            except ValueError as e:
+                self.session.say(str(e))
 
     def _on_label(self, k: int) -> None:
         try:
@@ -149,12 +156,16 @@ class PictureRow(QtWidgets.QWidget):
         row = 0 if p is None or p.picked else next(k for k, c in enumerate(CHOICES) if c[1] == p.origin)
         with _quiet(self.source, self.sample_spin, self.label_combo):
             self.source.setCurrentIndex(row)
-            self.sample_spin.setRange(0, len(X) - 1)
+            self.sample_spin.setRange(0, max(len(X) - 1, 0))
             if p is not None and p.origin == SAMPLE:
                 self.sample_spin.setValue(p.index)
             self._show_label(p)
-        self.sample_spin.setToolTip(f"Which of the {name} to trace")
-        self.sample_spin.setEnabled(p is None or p.origin == SAMPLE)
+        self.sample_spin.setToolTip(f"Which of the {name} to trace" if len(X) else
+                                    "No samples yet: train the network, or open a picture")
+        self.sample_spin.setEnabled(bool(len(X)) and (p is None or p.origin == SAMPLE))
+        drawings = s.takes_drawings          # the Draw tab's sheet is a grey 28×28 digit
+        self.source.model().item(next(k for k, c in enumerate(CHOICES) if c[1] == DRAWING)).setEnabled(drawings)
+        self.source.model().item(next(k for k, c in enumerate(CHOICES) if c[1] == SAMPLE)).setEnabled(bool(len(X)))
         self.label_combo.setEnabled(p is not None)
 
     def _show_label(self, p) -> None:
@@ -172,15 +183,16 @@ class PictureRow(QtWidgets.QWidget):
             self.thumb_img.clear()
             self.info.setText("")
             return
-        img = s.trace_picture.plane()
-        self.thumb_img.setImage(img, levels=(0, 1), lut=GREY_LUT)
-        self._thumb_box.setRange(QtCore.QRectF(0, 0, img.shape[1], img.shape[0]), padding=0)
+        img = s.trace_picture.image
+        show_picture_on(self.thumb_img, img)
+        self._thumb_box.setRange(QtCore.QRectF(0, 0, img.shape[2], img.shape[1]), padding=0)
         names, p = s.classes, tr.prediction
         if s.trace_picture.origin == FILE:
             names = tuple(str(k) for k in range(len(tr.probs))) if len(tr.probs) != len(names) else names
-        self.info.setText(f"Traced {s.trace_picture.what}: true {s.class_kind} <b>{names[tr.label]}</b>, network "
-                          f"says <b>{names[p]}</b> ({tr.probs[p]:.0%}), loss <b>{tr.loss:.4g}</b> · "
-                          f"{len(tr.steps)} steps")
+        truth = (f"true {s.class_kind} <b>{names[tr.label]}</b>" if s.trace_picture.label is not None else
+                 f"no true {s.class_kind} given (the loss takes its answer)")
+        self.info.setText(f"Traced {s.trace_picture.what}: {truth}, network says <b>{names[p]}</b> "
+                          f"({tr.probs[p]:.0%}), loss <b>{tr.loss:.4g}</b> · {len(tr.steps)} steps")
 
     def show_error(self, text: str) -> None:
         self.info.setText(f"<span style='color:#b00020'>{text}</span>")

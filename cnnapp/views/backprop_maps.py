@@ -11,12 +11,14 @@ from PySide6 import QtCore, QtWidgets
 
 from cnncore import atomic_write_bytes
 from cnncore.layers import layer_class
+from cnncore.signature import channel_names
 from cnncore.tracekeys import layer_key, split_key
 
 from ..widgets.buttons import push_button
 from ..widgets.filter_slide import FilterSlideView
 from ..widgets.heatmap import DIVERGING_SCALES, MapGroup, MapGrid
 from ..widgets.loops_panel import LoopsPanel
+from ..widgets.pictures import colour_map_group
 from ..widgets.predict_panel import PredictPanel
 
 SIGNED = {"z", "dy", "dz", "dx", "W", "b", "dW", "db", "W_next", "b_next", "mW", "mb"}
@@ -63,6 +65,10 @@ def winner_mask(argmax: np.ndarray, plane_shape: tuple, x: np.ndarray | None = N
     return mask.reshape(n, c, *plane_shape)
 
 
+#: The first layer's parameters drawn as colour patches on a colour picture's pass.
+PATCHES = ("W", "dW", "W_next")
+
+
 def _title(key: str, arr: np.ndarray) -> str:
     i, name = split_key(key)
     shape = " × ".join(str(s) for s in arr.shape)
@@ -72,8 +78,29 @@ def _title(key: str, arr: np.ndarray) -> str:
     return f"{key} — {NAMES.get(name, name)} of layer {i}   ({shape})"
 
 
+def picture_channels(trace, key: str):
+    """The names of the picture's planes ("R", "G", "B") when ``key`` is an array over them (the input,
+    the first layer's input and filters) on a colour picture's pass, else None."""
+    names = channel_names(trace.spec["input"][0])
+    i, part = split_key(key)
+    over_picture = key == "input" or (i == 0 and (part == "x" or part in PATCHES))
+    return names if over_picture and len(names) == 3 else None
+
+
+def _group(trace, key: str, arr: np.ndarray, marks) -> MapGroup:
+    """The heatmaps of one array; over a colour picture's planes (:func:`picture_channels`) each row
+    drawn first in colour: the picture itself for the input, each filter as a colour patch for the
+    first layer's weights and their gradient."""
+    kw = {"diverging": is_signed(key, arr), "marks": marks}
+    if picture_channels(trace, key) is None or np.ndim(arr) != 4 or np.shape(arr)[1] != 3:
+        return MapGroup(key, arr, _title(key, arr), **kw)
+    picture = None if split_key(key)[1] in PATCHES else np.asarray(trace.arrays["input"])
+    return colour_map_group(key, arr, _title(key, arr), picture, **kw)
+
+
 def groups_for(trace, st) -> list[MapGroup]:
-    """The heatmaps of step ``st`` of ``trace``: every array it touches, max-pool winners marked."""
+    """The heatmaps of step ``st`` of ``trace``: every array it touches, max-pool winners marked; a
+    colour picture and the first layer's filters over it also in colour (:func:`_group`)."""
     A = trace.arrays
     marks = {}
     if st.layer is not None and layer_key(st.layer, "argmax") in A:
@@ -84,7 +111,7 @@ def groups_for(trace, st) -> list[MapGroup]:
     for key in map_keys(st):
         if key in A:
             arr = np.asarray(A[key])
-            groups.append(MapGroup(key, arr, _title(key, arr), diverging=is_signed(key, arr), marks=marks.get(key)))
+            groups.append(_group(trace, key, arr, marks.get(key)))
     return groups
 
 
@@ -93,10 +120,12 @@ def describe(trace, key, index, value) -> str:
     arr = trace.arrays[key] if trace is not None else None
     where = ""
     if arr is not None and np.ndim(arr) == 4 and len(index) == 4:
+        names = picture_channels(trace, key)
+        channel = f"channel {index[1]}" + (f" ({names[index[1]]})" if names is not None else "")
         if split_key(key)[1] in ("W", "dW", "W_next", "mW", "vW"):
-            where = f"filter {index[0]}, channel {index[1]}, row {index[2]}, column {index[3]}"
+            where = f"filter {index[0]}, {channel}, row {index[2]}, column {index[3]}"
         else:
-            where = f"channel {index[1]}, row {index[2]}, column {index[3]}"
+            where = f"{channel}, row {index[2]}, column {index[3]}"
     elif arr is not None and np.ndim(arr) == 2 and len(index) == 2:
         where = f"unit {index[0]}, input {index[1]}" if arr.shape[0] != 1 else f"element {index[1]}"
     elif len(index) == 1:

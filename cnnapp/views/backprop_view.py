@@ -83,6 +83,7 @@ class BackpropView(QtWidgets.QWidget):
         rl.setContentsMargins(6, 0, 0, 0)
         self.loops = LoopsPanel()          # the slides' loops of a step that has some (cnncore.pseudocode)
         self.arithmetic = ArithmeticPanel(right)
+        self.arithmetic.table.setMinimumHeight(150)     # a few terms even on a small screen (the column scrolls)
         for w in (self.title_label, self.equation, self.explanation, self.legend, self.loops):
             rl.addWidget(w)
         rl.addWidget(self.arithmetic, 1)
@@ -101,6 +102,7 @@ class BackpropView(QtWidgets.QWidget):
         text.setFrameShape(QtWidgets.QFrame.NoFrame)
         text.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
         text.setWidget(self._build_text_column())
+        self.text_scroll = text
         self.splitter.addWidget(text)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
@@ -138,6 +140,7 @@ class BackpropView(QtWidgets.QWidget):
         m.grid.hovered.connect(self._on_hover)
         m.grid.elementClicked.connect(self._on_click)
         s.element_changed.connect(self._on_element)
+        s.picture_changed.connect(self._on_picture)
         s.lesson_changed.connect(self._follow_lesson)
         m.identity_button.toggled.connect(lambda on: m.show_identity(on, self.trace, self.current_step()))
         m.predict_button.toggled.connect(lambda on: self._show_step(self.stepper.index))
@@ -177,6 +180,12 @@ class BackpropView(QtWidgets.QWidget):
         elif self.maps.identity is not None:
             self.maps.identity.set_trace(tr)
         self.traceChanged.emit()
+
+    def _on_picture(self, p) -> None:
+        """A picture chosen while no trace is shown (none could be recorded: a colour network before any
+        run has no samples) is traced at once when this tab shows."""
+        if p is not None and self.trace is None and self.isVisible():
+            QtCore.QTimer.singleShot(0, self, self._record_if_missing)
 
     def _record_if_missing(self) -> None:
         if self.session.trace is None and self.isVisible() and self.session.network is not None:
@@ -240,6 +249,7 @@ class BackpropView(QtWidgets.QWidget):
         if st is None:
             return
         self.maps.show_step(self.trace, st)
+        self.text_scroll.verticalScrollBar().setValue(0)         # a new step's words from their start
         self.title_label.setText(st.title)
         self.equation.setText(st.equation)
         self.explanation.setText(st.explanation + self._loss_words(st))
@@ -312,6 +322,14 @@ class BackpropView(QtWidgets.QWidget):
             self.arithmetic.show_element(self.trace, step, key, tuple(index))
         except Exception as e:  # noqa: BLE001 - said in the status bar, never a traceback
             self.session.say(f"Could not explain {key}{list(index)}: {e}")
+        QtCore.QTimer.singleShot(0, self, self._scroll_to_arithmetic)
+
+    def _scroll_to_arithmetic(self) -> None:
+        """On a small screen the step's words fill the column: bring the clicked number's sum into view."""
+        bar, view = self.text_scroll.verticalScrollBar(), self.text_scroll.viewport().height()
+        top = self.arithmetic.mapTo(self.text_scroll.widget(), QtCore.QPoint(0, 0)).y()
+        if not bar.value() <= top <= bar.value() + view // 2:
+            bar.setValue(top - 6)
 
     def _mark_sources(self, key, index, step) -> int:
         """Outline the clicked element and every number it was computed from (cnncore.explain)."""

@@ -27,9 +27,6 @@ class BuildView(QtWidgets.QWidget):
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.addLayout(self._build_bar())
-        self.input_label = QtWidgets.QLabel("Input: 1 × 28 × 28 (one grey 28×28 image)")
-        self.input_label.setToolTip("The shape of one input image: channels × height × width")
-        lay.addWidget(self.input_label)
         lay.addWidget(self.editor, 1)
         lay.addWidget(self._build_status())
         lay.addLayout(self._build_apply_row())
@@ -114,9 +111,13 @@ class BuildView(QtWidgets.QWidget):
 
     def _fill_presets(self) -> None:
         try:
-            from cnncore.architecture import DEFAULT_PRESET, DIGIT_SHAPE, PRESETS
-            # The app's sources give digits: the colour presets come with its colour views (issue 23).
-            self.preset_combo.addItems(sorted(n for n, s in PRESETS.items() if tuple(s["input"]) == DIGIT_SHAPE))
+            from cnncore.architecture import DEFAULT_PRESET, PRESETS
+            from cnncore.signature import Signature
+            self.preset_combo.addItems(sorted(PRESETS))
+            for k in range(self.preset_combo.count()):
+                spec = PRESETS[self.preset_combo.itemText(k)]
+                self.preset_combo.setItemData(k, f"{spec.get('description', '')} Input: "
+                                              f"{Signature(tuple(spec['input'])).words()}.", QtCore.Qt.ToolTipRole)
             self.preset_combo.setCurrentText(DEFAULT_PRESET)
         except Exception as e:
             self.status.setText(f"Architectures are not available: {e}")
@@ -135,6 +136,13 @@ class BuildView(QtWidgets.QWidget):
             self.editor.set_spec(preset(name))
         except Exception as e:
             self._error(str(e))
+
+    def use_preset(self, name: str) -> bool:
+        """Build a new network of preset ``name`` (asked for elsewhere: the Train tab, when the network
+        in use cannot take the source's pictures); refused as :meth:`apply` refuses."""
+        self.load_preset(name)
+        self.preset_combo.setCurrentText(name)
+        return self.apply()
 
     def _on_spec_changed(self) -> None:
         ok = self.editor.valid()

@@ -6,13 +6,16 @@ import pyqtgraph as pg
 from cnncore.network import not_a_number
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from cnncore.architecture import DIGIT_SHAPE
+
 from ..settings import data_dir, set_clamped
 from ..widgets.canvas import DrawCanvas
-from ..widgets.picture_numbers import Plane, offer_numbers
+from ..widgets.picture_numbers import offer_numbers
+from ..widgets.pictures import GREY_LUT, picture_planes, show_picture_on
+from .draw_picture import PicturePage
 from ..widgets.plots import ProbabilityPlot
 from ..state import a_digit, classes_of, other_dataset, plural
 
-GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
 
 
 class DrawView(QtWidgets.QWidget):
@@ -29,7 +32,11 @@ class DrawView(QtWidgets.QWidget):
         self.drawing.set_ink(self.canvas.array())
         self.splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
         self.splitter.setObjectName("drawSplitter")
-        self.splitter.addWidget(self._build_sheet_column())
+        self.left = QtWidgets.QStackedWidget()           # the sheet (digits), or a picture of your own
+        self.picture_page = PicturePage(session)
+        self.left.addWidget(self._build_sheet_column())
+        self.left.addWidget(self.picture_page)
+        self.splitter.addWidget(self.left)
         self.splitter.addWidget(self._build_answer_column())
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
@@ -100,7 +107,8 @@ class DrawView(QtWidgets.QWidget):
         right.addWidget(self._build_seen_box())
         right.addWidget(self.probs, 1)
         right.addWidget(self.always_note)
-        right.addWidget(self._build_my_digits_box())
+        self.my_digits = self._build_my_digits_box()
+        right.addWidget(self.my_digits)
         right.addWidget(self.model_label)
         return column
 
@@ -113,14 +121,15 @@ class DrawView(QtWidgets.QWidget):
         self.seen.setBackground("w")
         self.seen.setFixedSize(140, 140)
         self.seen.setAccessibleName("What the network sees")
-        offer_numbers(self.seen, lambda: [Plane("what the network sees (28×28)", self.seen_img.image)])
+        self._seen = np.zeros((1, 28, 28), np.float32)          # the picture shown there, (C, H, W)
+        offer_numbers(self.seen, lambda: picture_planes("what the network sees", self._seen))
         vb = self.seen.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         vb.setMenuEnabled(False)
         self.seen_img = pg.ImageItem(axisOrder="row-major")
         self.seen_img.setImage(np.zeros((28, 28), np.float32), levels=(0, 1), lut=GREY_LUT)
         vb.addItem(self.seen_img)
         vb.setRange(QtCore.QRectF(0, 0, 28, 28), padding=0)
-        seen_box = QtWidgets.QGroupBox("What the network sees (28×28)")
+        self.seen_box = seen_box = QtWidgets.QGroupBox("What the network sees (28×28)")
         sb = QtWidgets.QHBoxLayout(seen_box)
         sb.addWidget(self.seen, 0, QtCore.Qt.AlignLeft)
         self.answer = QtWidgets.QLabel("")
@@ -174,6 +183,7 @@ class DrawView(QtWidgets.QWidget):
         self.drawing.label_changed.connect(self.label_combo.setCurrentIndex)
         self.session.model_changed.connect(self._on_network)
         self.session.weights_changed.connect(self._on_network)      # training may have taught other classes
+        self.session.picture_changed.connect(lambda p: self.digits() or self.update_prediction())
 
     def settings_dict(self) -> dict:
         return {"brush": self.brush.value()}
@@ -196,8 +206,23 @@ class DrawView(QtWidgets.QWidget):
             self.session.say(f"Could not prepare the drawing: {e}")
             return None
 
+    def digits(self) -> bool:
+        """The network reads the sheet's 28×28 grey digits (else: a picture of your own, :class:`PicturePage`)."""
+        return self.session.takes_drawings
+
     def _on_network(self) -> None:
         net = self.session.network
+        digits = self.digits()
+        self.left.setCurrentIndex(0 if digits else 1)
+        self.my_digits.setVisible(digits)
+        C, H, W = self.session.input_shape or DIGIT_SHAPE
+        self.seen_box.setTitle(f"What the network sees ({C}×{H}×{W})" if C > 1 else f"What the network sees ({H}×{W})")
+        if not digits:
+            self.model_label.setText(f"Network: {self.session.source}.")
+            self.model_label.setStyleSheet("color: #555;")
+            self.always_note.setVisible(False)
+            self.update_prediction()
+            return
         other = other_dataset(net)
         if net is None:
             self.model_label.setText("No network yet.")
@@ -212,24 +237,43 @@ class DrawView(QtWidgets.QWidget):
         self.always_note.setVisible(not other)
         self.update_prediction()
 
+    def _show_seen(self, image) -> None:
+        """What the network sees: a picture ``(C, H, W)`` in [0, 1] (or None: an empty one)."""
+        C, H, W = self.session.input_shape or DIGIT_SHAPE
+        self._seen = np.zeros((C, H, W), np.float32) if image is None else np.asarray(image, np.float32)
+        show_picture_on(self.seen_img, self._seen)
+        self.seen_img.getViewBox().setRange(QtCore.QRectF(0, 0, self._seen.shape[2], self._seen.shape[1]), padding=0)
+
+    def _network_picture(self):
+        """The picture the network answers for: the drawing ``(1, 28, 28)``, or for a network of other
+        pictures the session's picture when it takes it; None when there is none."""
+        if self.digits():
+            x = self.network_input()
+            return None if x is None else x[None]
+        p = self.session.picture
+        return p.image if p is not None and p.shape == self.session.input_shape else None
+
     def update_prediction(self) -> None:
         self._timer.stop()
-        x = self.network_input()
+        digits = self.digits()
+        x = self._network_picture()
+        if not digits:
+            self.picture_page.render(self.session.network, None if x is None else self.session.picture)
         if x is None:
-            self.seen_img.setImage(np.zeros((28, 28), np.float32), levels=(0, 1), lut=GREY_LUT)
+            self._show_seen(None)
             self.probs.set_probabilities(None)
-            self.answer.setText("Draw a digit…")
+            self.answer.setText("Draw a digit…" if digits else "Open a picture…")
             return
-        self.seen_img.setImage(x, levels=(0, 1), lut=GREY_LUT)
+        self._show_seen(x)
         net = self.session.view_network()
         if net is None:
             self.probs.set_probabilities(None)
             self.answer.setText("")
             return
         try:
-            p = np.asarray(net.predict_proba(x[None, None]))[0]
+            p = np.asarray(net.predict_proba(x[None]))[0]
         except Exception as e:
-            self.session.say(f"The network could not read the drawing: {e}")
+            self.session.say(f"The network could not read the {'drawing' if digits else 'picture'}: {e}")
             return
         problem = not_a_number(net, p)
         if problem:                    # no bars of NaN, no "looks like a 0"
@@ -240,6 +284,10 @@ class DrawView(QtWidgets.QWidget):
         self.probs.set_classes(classes_of(net))
         self.probs.set_probabilities(p)
         best = int(np.argmax(p))
+        if not digits:
+            self.answer.setText(f"Looks like: <b>{classes_of(net)[best]}</b><br><span style='font-size:small;"
+                                f"color:#555'>{p[best]:.0%} sure</span>")
+            return
         hint = ""
         if self.drawing.is_small():
             hint = ("<br><span style='font-size:small;color:#9a6700'>A small drawing: draw it larger, "

@@ -13,10 +13,12 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+
 from ..state import SAMPLE, SKETCH, Picture
 from ..widgets.canvas import DrawCanvas
+from ..widgets.open_picture import picture_button
 from ..workers import FramesWorker, LatestJob, start_in_thread
-from .look_pages import DreamPage, FoolPage, WherePage, row
+from .look_pages import DreamPage, FoolPage, ImagePanel, WherePage, row
 
 LIVE_MS = 80          # at most one picture from the sheet per this many ms while the pen moves
 
@@ -64,7 +66,8 @@ class InspectView(QtWidgets.QWidget):
         self._on_network()
         self._on_picture(session.picture)          # a picture chosen before this tab was first shown
 
-    def _build_input(self) -> QtWidgets.QVBoxLayout:
+    def _build_sheet(self) -> QtWidgets.QWidget:
+        """For a digit network: a sheet to draw on, and the Draw tab's drawing."""
         self.canvas = DrawCanvas(size=280)
         self.canvas.setObjectName("lookCanvas")
         self.canvas.setFixedSize(260, 260)
@@ -77,6 +80,30 @@ class InspectView(QtWidgets.QWidget):
         clear.setObjectName("lookClear")
         clear.setToolTip("Wipe the sheet")
         clear.clicked.connect(self.canvas.clear)
+        page = QtWidgets.QWidget()
+        col = QtWidgets.QVBoxLayout(page)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(QtWidgets.QLabel("Draw a digit, or pick one:"))
+        col.addWidget(self.canvas)
+        col.addLayout(row(from_draw, clear))
+        return page
+
+    def _build_picture(self) -> QtWidgets.QWidget:
+        """For any other network: the picture looked at, and Open a picture…."""
+        self.picture_panel = ImagePanel("", "The picture looked at, as the network takes it", size=260)
+        self.picture_panel.setObjectName("lookPicture")
+        page = QtWidgets.QWidget()
+        col = QtWidgets.QVBoxLayout(page)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(QtWidgets.QLabel("Open a picture, or pick a held-out one:"))
+        col.addLayout(row(picture_button(self.session, "lookOpenPicture")))
+        col.addWidget(self.picture_panel)
+        return page
+
+    def _build_input(self) -> QtWidgets.QVBoxLayout:
+        self.input_pages = QtWidgets.QStackedWidget()       # the sheet (digits), or a picture
+        self.input_pages.addWidget(self._build_sheet())
+        self.input_pages.addWidget(self._build_picture())
         self.sample_spin = QtWidgets.QSpinBox()
         self.sample_spin.setObjectName("lookSample")
         self.sample_spin.setAccessibleName("Data set digit number")
@@ -96,10 +123,9 @@ class InspectView(QtWidgets.QWidget):
         self.answer.setObjectName("lookAnswer")
         self.answer.setWordWrap(True)
         self.answer.setMaximumWidth(300)
+        self.sample_button = sample
         col = QtWidgets.QVBoxLayout()
-        col.addWidget(QtWidgets.QLabel("Draw a digit, or pick one:"))
-        col.addWidget(self.canvas)
-        col.addLayout(row(from_draw, clear))
+        col.addWidget(self.input_pages)
         col.addLayout(row(sample, self.sample_spin))
         col.addLayout(row(QtWidgets.QLabel("Explain the score of"), self.cls))
         col.addWidget(self.answer)
@@ -117,6 +143,7 @@ class InspectView(QtWidgets.QWidget):
         self.inner.currentChanged.connect(lambda *_: self.render())
         s.picture_changed.connect(self._on_picture)
         s.model_changed.connect(self._on_network)
+        s.samples.changed.connect(self._on_samples)
         s.weights_changed.connect(lambda: self.render())
 
     def resizeEvent(self, ev) -> None:
@@ -128,9 +155,13 @@ class InspectView(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ the picture
     def current_input(self):
-        """The picture looked at as one (H, W) float32 plane in [0, 1], or None."""
-        p = self.session.picture
-        return None if p is None else p.plane()
+        """The picture looked at, ``(C, H, W)`` float32 in [0, 1], or None (none, or not one the network takes)."""
+        p, shape = self.session.picture, self.session.input_shape
+        return None if p is None or p.shape != shape else p.image
+
+    def digits(self) -> bool:
+        """The network reads 28×28 grey digits: the input is a sheet to draw on (else a picture of your own)."""
+        return self.session.takes_drawings
 
     def take_drawing(self) -> None:
         """Look at the Draw tab's drawing (and follow it from now on)."""
@@ -140,7 +171,10 @@ class InspectView(QtWidgets.QWidget):
             self.session.say("The Draw tab's sheet is empty: draw a digit there or here.")
 
     def show_sample(self, i: int) -> None:
-        self.session.take_sample(i)
+        try:
+            self.session.take_sample(i)
+        except ValueError as e:
+            self.session.say(str(e))
 
     def _data(self):
         return self.session.sample_set()
@@ -166,7 +200,10 @@ class InspectView(QtWidgets.QWidget):
 
     def _on_picture(self, p) -> None:
         """The sheet shows the picture (unless it was drawn here), and the shown page follows it."""
-        if p is not None and p.origin != SKETCH:
+        if p is not None and not self.digits():
+            self.picture_panel.show_picture(p.image)
+            self.picture_panel.caption.setText(p.what)
+        elif p is not None and p.origin != SKETCH:
             self.canvas.blockSignals(True)
             self.canvas.set_array(p.plane())
             self.canvas.blockSignals(False)
@@ -184,13 +221,30 @@ class InspectView(QtWidgets.QWidget):
         return s.classes[int(k)] if s.other_dataset else f"digit {int(k)}"
 
     def _on_network(self) -> None:
+        digits = self.digits()
+        self.input_pages.setCurrentIndex(0 if digits else 1)
+        self.fool.set_channels(self.session.input_shape[0] if self.session.input_shape else 1)
         for box in (self.cls, self.fool.target):
+            box.setItemText(0, "its answer" if box is self.cls else
+                            f"any other {'digit' if digits and not self.session.other_dataset else 'class'}")
             for k in range(10):
                 box.setItemText(k + 1, self.class_word(k))
         self.dream.fill_goals(self.session.view_network(), self.class_word)
-        X, _, _ = self.session.sample_set()
-        self.sample_spin.setRange(0, len(X) - 1)
+        self._on_samples()
+        if not digits:
+            self.picture_panel.image.clear()
+            self._on_picture(self.session.picture if self.current_input() is not None else None)
         self.render()
+
+    def _on_samples(self) -> None:
+        X, _, name = self.session.sample_set()
+        self.sample_spin.setRange(0, max(len(X) - 1, 0))
+        self.sample_spin.setEnabled(bool(len(X)))
+        self.sample_button.setEnabled(bool(len(X)))
+        self.sample_button.setText("Data set digit" if self.digits() else "Held-out picture")
+        self.sample_spin.setToolTip(f"Which of the {name}" if len(X) else
+                                    "No samples yet: train the network (its held-out pictures become the "
+                                    "samples), or open a picture")
 
     def showEvent(self, ev) -> None:
         super().showEvent(ev)
@@ -230,7 +284,8 @@ class InspectView(QtWidgets.QWidget):
         """Compute saliency and Grad-CAM of the picture in a worker (latest request wins)."""
         x, probe = self.current_input(), self._probe()
         if x is None or probe is None:
-            self.answer.setText("Draw a digit…" if probe is not None else "No network yet.")
+            self.answer.setText(("Draw a digit…" if self.digits() else "Open a picture…") if probe is not None
+                                else "No network yet.")
             return
         self._shown[self.where] = (self.session.picture, self.session.view_network())
         c, p = self.cls.currentData(), self.session.picture
@@ -257,7 +312,7 @@ class InspectView(QtWidgets.QWidget):
         self.fool.eps_label.setText(f"{self.epsilon():.2f}")
         x, probe = self.current_input(), self._probe()
         if x is None or probe is None:
-            self.fool.clear("Draw a digit or pick one first.")
+            self.fool.clear("Draw a digit or pick one first." if self.digits() else "Open a picture or pick one first.")
             return
         self._shown[self.fool] = (self.session.picture, self.session.view_network())
         eps, target = self.epsilon(), self.fool.target.currentData()
@@ -292,7 +347,8 @@ class InspectView(QtWidgets.QWidget):
         self._dream_thread = start_in_thread(self._dream_worker, self, "look-dream")
         self._dream_thread.finished.connect(self._on_dream_end)
         self.dream.dream_button.setText("Stop")
-        self.dream.dream_panel.title.setText(f"Painting for {goal.describe()}")
+        what = self.class_word(goal.index) if goal.layer is None else goal.describe()     # a class by its name
+        self.dream.dream_panel.title.setText(f"Painting for {what}")
 
     def _on_dream_end(self) -> None:
         if self._dream_thread is not None:
@@ -321,5 +377,5 @@ def _gradients(probe, x, c):
     """Worker side: ``(x, ClassGradient, {layer: (cam, cam stretched to the input)})``."""
     from cnncore.probe import upsample_map
     g = probe.class_gradient(x, c)
-    cams = {i: (cam, upsample_map(cam, x.shape)) for i, cam in g.gradcam().items()}
+    cams = {i: (cam, upsample_map(cam, x.shape[-2:])) for i, cam in g.gradcam().items()}
     return x, g, cams

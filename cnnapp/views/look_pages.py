@@ -6,19 +6,27 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from ..widgets.colour_scales import rgb_image
 from ..widgets.heatmap import SEQ_LUT, lut_for
-from ..widgets.picture_numbers import Plane, offer_numbers
+from ..widgets.picture_numbers import offer_numbers
+from ..widgets.pictures import GREY_LUT, picture_planes, show_picture_on
 
-GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
-
-
-def overlay(digit: np.ndarray, heat: np.ndarray) -> np.ndarray:
-    """An RGB ``(H, W, 3)`` uint8 picture: the digit in grey with ``heat`` (``(H, W)`` in [0, 1])
-    laid over it in the sequential colours, opaque where the heat is high."""
-    grey = np.clip(digit, 0, 1)[..., None] * 255.0
+def overlay(picture: np.ndarray, heat: np.ndarray) -> np.ndarray:
+    """An RGB ``(H, W, 3)`` uint8 picture: the picture (``(C, H, W)`` grey or colour, or ``(H, W)``)
+    with ``heat`` (``(H, W)`` in [0, 1]) laid over it in the sequential colours, opaque where the heat
+    is high."""
+    picture = np.asarray(picture)
+    base = (rgb_image(picture) if picture.ndim == 3 and len(picture) == 3
+            else np.repeat(np.clip(picture.reshape(picture.shape[-2:]), 0, 1)[..., None] * 255.0, 3, axis=2))
     colour = SEQ_LUT[np.clip((heat * 255).astype(int), 0, 255)].astype(np.float64)
     a = (0.75 * np.clip(heat, 0, 1))[..., None]
-    return ((1 - a) * grey + a * colour).astype(np.ubyte)
+    return ((1 - a) * base + a * colour).astype(np.ubyte)
+
+
+def change_picture(change: np.ndarray, eps: float) -> np.ndarray:
+    """A colour picture's change ``(3, H, W)`` within ±``eps`` as levels in [0, 1]: grey where nothing
+    changed, each of R, G and B brighter where that level was raised (and darker where lowered)."""
+    return 0.5 + 0.5 * np.asarray(change, dtype=np.float64) / max(float(eps), 1e-6)
 
 
 class ImagePanel(QtWidgets.QWidget):
@@ -36,9 +44,9 @@ class ImagePanel(QtWidgets.QWidget):
         self.view.setFixedSize(size, size)
         self.view.setToolTip(tooltip)
         self.view.setAccessibleName(title or tooltip)
-        self.values = None          # the numbers the picture shows (H, W)
-        offer_numbers(self.view, lambda: [] if self.values is None else
-                      [Plane(self.title.text() or self.view.toolTip(), self.values)])
+        self.values = None          # the numbers the picture shows (H, W), or (C, H, W) for a colour one
+        offer_numbers(self.view, lambda: [] if self.values is None else picture_planes(
+            self.title.text() or self.view.toolTip(), self.values if self.values.ndim == 3 else self.values[None]))
         vb = self.view.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         vb.setMenuEnabled(False)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -74,8 +82,17 @@ class ImagePanel(QtWidgets.QWidget):
         self._set(img, levels=(0, float(img.max()) or 1.0), lut=SEQ_LUT)
 
     def show_rgb(self, rgb, values) -> None:
-        """An RGB picture ``(H, W, 3)`` of the numbers ``values`` ``(H, W)`` (what Ctrl+C copies)."""
+        """An RGB picture ``(H, W, 3)`` of the numbers ``values`` ``(H, W)`` or ``(C, H, W)`` (what Ctrl+C copies)."""
         self._set(rgb, values, levels=(0, 255))
+
+    def show_picture(self, image, values=None) -> None:
+        """A picture ``(C, H, W)`` in [0, 1]: grey, or in colour (its R, G and B planes are its numbers)."""
+        image = np.asarray(image, np.float32)
+        self.values = np.asarray(image if values is None else values, dtype=np.float32)
+        if self.values.ndim == 3 and len(self.values) == 1:
+            self.values = self.values[0]
+        show_picture_on(self.image, image)
+        self._vb.setRange(QtCore.QRectF(0, 0, image.shape[-1], image.shape[-2]), padding=0)
 
 
 def row(*widgets) -> QtWidgets.QHBoxLayout:
@@ -132,9 +149,9 @@ class WherePage(_Page):
         self.lay.addLayout(row(self.seen, self.saliency, self.saliency_abs))
         self.lay.addWidget(note("Grad-CAM, per conv layer: each filter map is weighted by how much it raises the "
                                 "score on average, the weighted maps are added, negatives dropped, and the result "
-                                "is stretched over the digit (bright: where it raises the score most). Early "
-                                "layers follow strokes and background; the last conv layer's map says most about "
-                                "the answer."))
+                                "is stretched over the picture (bright: where it raises the score most). Early "
+                                "layers follow strokes, edges and background; the last conv layer's map says most "
+                                "about the answer."))
         self.lay.addLayout(self.cam_box)
         self.lay.addStretch(1)
 
@@ -142,14 +159,26 @@ class WherePage(_Page):
         return [self.seen, self.saliency, self.saliency_abs, *self.cam_panels]
 
     def show(self, x, g, cams) -> None:
-        """``x`` (H, W) the input, ``g`` its ClassGradient, ``cams`` ``{layer: (cam, cam stretched to x)}``."""
-        self.seen.show_grey(x)
-        s = g.saliency[0]
+        """``x`` (C, H, W) the input, ``g`` its ClassGradient, ``cams`` ``{layer: (cam, cam stretched to x)}``.
+        A colour picture's saliency is shown summed over its R, G and B levels (signed) and in colour:
+        each of R, G, B as bright as that level of the pixel matters (|∂z/∂x| of the three, on one scale)."""
+        self.seen.show_picture(x)
+        colour = len(g.saliency) == 3
+        s = g.saliency.sum(axis=0)
         self.saliency.show_signed(s)
-        self.saliency_abs.show_magnitude(np.abs(s))
-        self.saliency.caption.setText(f"largest |∂z_{g.cls}/∂x| = {np.abs(s).max():.3g}")
+        self.saliency.title.setText("Saliency, R + G + B (signed)" if colour else "Saliency (signed)")
+        if colour:
+            a = np.abs(g.saliency)
+            self.saliency_abs.show_picture(a / (float(a.max()) or 1.0), a)
+            self.saliency_abs.title.setText("Saliency |∂z/∂x| in colour")
+        else:
+            self.saliency_abs.show_magnitude(np.abs(s))
+            self.saliency_abs.title.setText("Saliency |∂z/∂x|")
+        self.saliency.caption.setText(f"largest |∂z_{g.cls}/∂x| = {np.abs(g.saliency).max():.3g}")
+        self.saliency_abs.caption.setText("bright red: the pixel's red level matters most, and so on" if colour
+                                          else "")
         while len(self.cam_panels) < len(cams):
-            panel = ImagePanel("", "Grad-CAM of this conv layer, over the digit", size=self.seen.view.width())
+            panel = ImagePanel("", "Grad-CAM of this conv layer, over the picture", size=self.seen.view.width())
             self.cam_panels.append(panel)
             self.cam_box.insertWidget(len(self.cam_panels) - 1, panel)
         for panel in self.cam_panels[len(cams):]:
@@ -174,7 +203,8 @@ class FoolPage(_Page):
         self.eps.setAccessibleName("Budget ε")
         self.eps.setRange(1, 30)
         self.eps.setValue(10)
-        self.eps.setToolTip("ε: how far any pixel may move (0.01 to 0.30 of full brightness)")
+        self.eps.setToolTip("ε: how far any pixel's level may move (0.01 to 0.30 of full brightness; in a colour "
+                            "picture each of its R, G and B levels)")
         self.eps_label = QtWidgets.QLabel("")
         self.target = QtWidgets.QComboBox()
         self.target.setObjectName("lookTarget")
@@ -207,6 +237,13 @@ class FoolPage(_Page):
     def epsilon(self) -> float:
         return self.eps.value() / 100.0
 
+    def set_channels(self, channels: int) -> None:
+        """Words for a grey (1) or a colour (3) picture."""
+        self.colour = channels == 3
+        self.change.view.setToolTip("What is added to each level: grey is no change, redder where red was "
+                                    "raised, and so on (each of R, G, B within ±ε)" if self.colour else
+                                    "What is added to each pixel: red brighter, blue darker")
+
     def show(self, a, smallest: bool, names) -> None:
         """An :class:`cnncore.probe.Attack`; ``smallest``: the smallest budget found (the slider follows)."""
         if smallest and a.success:
@@ -214,12 +251,16 @@ class FoolPage(_Page):
             self.eps.setValue(max(1, int(np.ceil(a.epsilon * 100 - 1e-9))))
             self.eps.blockSignals(False)
         self.eps_label.setText(f"{a.epsilon:.3f}" if smallest and a.success else f"{self.epsilon():.2f}")
-        self.original.show_grey(a.original[0])
-        self.change.show_signed(a.change[0], max(a.epsilon, 1e-6))
-        self.fooled.show_grey(a.image[0])
+        self.original.show_picture(a.original)
+        if len(a.change) == 3:
+            self.change.show_picture(change_picture(a.change, a.epsilon), a.change)
+        else:
+            self.change.show_signed(a.change[0], max(a.epsilon, 1e-6))
+        self.fooled.show_picture(a.image)
         self.original.caption.setText(f"answer {names[a.original_predicted]}")
         self.fooled.caption.setText(f"answer {names[a.predicted]}")
-        self.change.caption.setText(f"every pixel within ±{a.epsilon:.3f}")
+        self.change.caption.setText(f"every {'R, G and B level' if len(a.change) == 3 else 'pixel'} within "
+                                    f"±{a.epsilon:.3f}")
         self.attack_text.setText(attack_words(a, smallest, names))
 
     def clear(self, text: str = "") -> None:
@@ -237,7 +278,7 @@ class DreamPage(_Page):
         super().__init__(parent)
         self.goal = QtWidgets.QComboBox()
         self.goal.setObjectName("lookGoal")
-        self.goal.setToolTip("What to make large: the score of a digit, or the average of one filter's map")
+        self.goal.setToolTip("What to make large: the score of a class, or the average of one filter's map")
         self.dream_button = QtWidgets.QPushButton("Start")
         self.dream_button.setObjectName("lookDreamButton")
         self.dream_button.setToolTip("Start or stop painting (runs in the background)")
@@ -246,8 +287,8 @@ class DreamPage(_Page):
         self.lay.addLayout(row(self.dream_panel))
         self.lay.addWidget(note("Starting from a grey picture, each step nudges every pixel along the gradient of "
                                 "the chosen score, with a small pull towards smooth pictures so the result is "
-                                "not just noise. What appears is what the network responds to, not a digit a "
-                                "person would draw."))
+                                "not just noise. What appears is what the network responds to, not a picture a "
+                                "person would draw or take."))
         self.lay.addStretch(1)
         self.goals: list = []
 
@@ -270,7 +311,7 @@ class DreamPage(_Page):
         self.goal.blockSignals(False)
 
     def show_frame(self, f) -> None:
-        self.dream_panel.show_grey(f.image[0])
+        self.dream_panel.show_picture(f.image)
         self.dream_panel.caption.setText(f"step {f.step}: score {f.score:.3g}, roughness {f.penalty:.3g}")
 
 
@@ -279,7 +320,8 @@ def attack_words(a, smallest: bool, name) -> str:
     was = f"It answered {name[a.original_predicted]}"
     if a.success:
         how = "The smallest budget found" if smallest else "With this budget"
-        return (f"{was}. {how}, ε = {a.epsilon:.3f}, it answers <b>{name[a.predicted]}</b>: no pixel moved by "
+        level = "no pixel's R, G or B level" if len(a.image) == 3 else "no pixel"
+        return (f"{was}. {how}, ε = {a.epsilon:.3f}, it answers <b>{name[a.predicted]}</b>: {level} moved by "
                 f"more than {a.epsilon:.0%} of full brightness.")
     goal = "anything else" if a.target is None else name[a.target]
     return f"{was}, and with ε = {a.epsilon:.3f} it still does not answer {goal}" + (

@@ -3,42 +3,24 @@ and what the run says, the model files. The values a run starts with come from h
 goes on is the session's (the buttons follow its phase)."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from cnncore.datasets.mnist import DOWNLOADS
 from cnncore.defaults import run_defaults
 from cnncore.limits import MAX_EPOCHS, MAX_LR, MIN_LR
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..run_control import DataChoice
-from ..settings import data_dir, set_clamped
+from ..settings import set_clamped
 from ..state import PAUSED
+from .train_data import DataBox
 
-
-def find_idx_pair(folder):
-    """``(images, labels)`` paths of an IDX pair in ``folder`` (MNIST names; training files
-    first), or None."""
-    files = [p for p in sorted(Path(folder).iterdir()) if p.is_file()]
-    images = [p for p in files if "idx3" in p.name or "images" in p.name]
-    labels = [p for p in files if "idx1" in p.name or "labels" in p.name]
-    if not images or not labels:
-        return None
-
-    def key(p):
-        return (0 if "train" in p.name else 1, p.name)
-    images.sort(key=key)
-    for img in images:
-        stem = img.name.replace("images", "labels").replace("idx3", "idx1")
-        match = [lab for lab in labels if lab.name == stem]
-        if match:
-            return str(img), str(match[0])
-    return str(images[0]), str(sorted(labels, key=key)[0])
+#: The largest batch the app's box offers (less where the network's memory limit says so).
+APP_MAX_BATCH = 1024
 
 
 class TrainControls(QtWidgets.QWidget):
     """Signals: ``startRequested()``, ``againRequested()`` (train again from the last run's start),
     ``stopRequested()``, ``pauseToggled(bool)``, ``lrChanged(float)``, ``saveModelRequested()``,
-    ``openModelRequested()``."""
+    ``openModelRequested()``, ``presetRequested(str)`` (a new network of this preset, which takes the
+    source's pictures)."""
     startRequested = QtCore.Signal()
     againRequested = QtCore.Signal()
     stopRequested = QtCore.Signal()
@@ -46,11 +28,13 @@ class TrainControls(QtWidgets.QWidget):
     lrChanged = QtCore.Signal(float)
     saveModelRequested = QtCore.Signal()
     openModelRequested = QtCore.Signal()
+    presetRequested = QtCore.Signal(str)
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
         self.session = session
         self.setObjectName("trainControls")
+        self._learning = None          # the learning defaults last set (cnncore.defaults.RunDefaults.config_fields)
         ll = QtWidgets.QVBoxLayout(self)
         ll.addWidget(self._build_data_box())
         ll.addWidget(self._build_learning_box())
@@ -71,50 +55,27 @@ class TrainControls(QtWidgets.QWidget):
         self.setMinimumWidth(300)
         self.setMaximumWidth(380)
         self._defaults_for_source()
+        self._cap_batch()
         run = session.run
         run.phase_changed.connect(self._show_phase)
         session.model_changed.connect(lambda: self._show_phase(run.phase))
+        session.model_changed.connect(self._cap_batch)
+        session.model_changed.connect(self._learning_defaults)         # another preset, other defaults
         run.progress_changed.connect(lambda p: self.progress.setValue(int(round(1000 * p))))
         self._show_phase(run.phase)
 
     # ------------------------------------------------------------ builders
-    def _build_data_box(self) -> QtWidgets.QGroupBox:
-        """Which digits, how many, how many held out; the IDX folder and the download bar."""
-        from cnncore.datasets import available_sources
-        data_box = QtWidgets.QGroupBox("Data")
-        form = QtWidgets.QFormLayout(data_box)
-        self.source = QtWidgets.QComboBox()
-        self.source.setObjectName("trainSource")
-        for src in available_sources(for_app=True):
-            self.source.addItem(src.label, src.key)
-        self.source.setToolTip("Which digits to learn from (choosing one sets its usual count and share held out)")
-        self.count = QtWidgets.QSpinBox()
-        self.count.setObjectName("trainCount")
-        self.count.setRange(100, 60000)
-        self.count.setSingleStep(1000)
-        self.count.setToolTip("How many digits to generate (or use at most from the data set)")
-        self.holdout = QtWidgets.QDoubleSpinBox()
-        self.holdout.setObjectName("trainHoldout")
-        self.holdout.setRange(0.0, 0.5)
-        self.holdout.setSingleStep(0.05)
-        self.holdout.setToolTip("Share of the digits kept aside to measure accuracy on unseen data")
-        self.download_bar = QtWidgets.QProgressBar()
-        self.download_bar.setObjectName("downloadProgress")
-        self.download_bar.setToolTip("Download progress")
-        self.download_bar.setTextVisible(True)
-        self.download_bar.hide()
-        self.idx_button = QtWidgets.QPushButton("Choose IDX folder…")
-        self.idx_button.setToolTip("Pick a folder holding an images file and a labels file in MNIST's IDX "
-                                   "format (.gz or raw)")
-        self.idx_button.clicked.connect(self.choose_idx)
-        self.idx_button.hide()
-        form.addRow("Source", self.source)
-        form.addRow("Digits", self.count)
-        form.addRow("Held out", self.holdout)
-        form.addRow(self.idx_button)
-        form.addRow(self.download_bar)
-        self.source.currentIndexChanged.connect(self._defaults_for_source)
-        return data_box
+    def _build_data_box(self) -> DataBox:
+        """Which pictures, how many, how many held out (:class:`~cnnapp.views.train_data.DataBox`)."""
+        self.data = DataBox(self.session)
+        for name in ("source", "count", "holdout", "download_bar", "idx_button", "folder_button"):
+            setattr(self, name, getattr(self.data, name))
+        for name in ("choose_idx", "set_idx_folder", "choose_folder", "set_picture_folder", "show_download",
+                     "show_downloaded"):
+            setattr(self, name, getattr(self.data, name))
+        self.data.sourceChanged.connect(self._defaults_for_source)
+        self.data.presetRequested.connect(self.presetRequested)
+        return self.data
 
     def _build_learning_box(self) -> QtWidgets.QGroupBox:
         """Optimizer, learning rate and its schedule, batch size, epochs."""
@@ -139,13 +100,36 @@ class TrainControls(QtWidgets.QWidget):
         self.schedule = self._combo(
             "trainSchedule", "How the learning rate changes over the run. Cosine: it starts at the rate above and "
             "falls\nsmoothly to 0 by the end, which lets the weights settle. Constant: it stays as set.",
-            (("Cosine: glide to 0", "cosine"), ("Constant", "constant")), d.schedule)
-        self.batch = self._spin("trainBatchSize", "Images per gradient step", 1, 1024, d.batch_size)
-        self.epochs = self._spin("trainEpochs", "Passes over the training digits", 1, MAX_EPOCHS, d.epochs)
-        for label, w in (("Optimizer", self.optimizer), ("Learning rate", self.lr), ("Schedule", self.schedule),
-                         ("Batch size", self.batch), ("Epochs", self.epochs)):
+            (("Cosine to 0", "cosine"), ("Constant", "constant")), d.schedule)
+        self.batch = self._spin("trainBatchSize", "Images per gradient step", 1, APP_MAX_BATCH, d.batch_size)
+        self.epochs = self._spin("trainEpochs", "Passes over the training pictures", 1, MAX_EPOCHS, d.epochs)
+        self.schedule.setAccessibleName("Learning rate schedule")
+        rate = QtWidgets.QHBoxLayout()              # the rate and its schedule share a line: room for Augment
+        rate.addWidget(self.lr, 1)
+        rate.addWidget(self.schedule, 1)
+        for label, w in (("Optimizer", self.optimizer), ("Learning rate", rate), ("Batch size", self.batch),
+                         ("Epochs", self.epochs), ("Augment", self._build_augment(d))):
             of.addRow(label, w)
         return opt_box
+
+    def _build_augment(self, d) -> QtWidgets.QWidget:
+        """Random shifts of each training picture, and mirror images (for pictures of things)."""
+        self.shift = self._spin("trainShift", "Shift each training picture by up to this many pixels at random, "
+                                "in a new way every epoch: the network learns the thing, not its exact place",
+                                0, 4, d.augment)
+        self.shift.setSuffix(" px shifts")
+        self.shift.setAccessibleName("Random shifts of each training picture, in pixels")
+        self.flip = QtWidgets.QCheckBox("mirror images")
+        self.flip.setObjectName("trainFlip")
+        self.flip.setToolTip("Mirror a random half of each batch left to right: a mirrored cat is still a cat "
+                             "(for pictures of things; a mirrored digit is not a digit)")
+        self.flip.setChecked(d.flip)
+        row = QtWidgets.QWidget()
+        lay = QtWidgets.QHBoxLayout(row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.shift)
+        lay.addWidget(self.flip, 1)
+        return row
 
     @staticmethod
     def _combo(name, tip, items, current) -> QtWidgets.QComboBox:
@@ -218,42 +202,65 @@ class TrainControls(QtWidgets.QWidget):
         return {"source": self.source.currentData(), "count": self.count.value(),
                 "holdout": self.holdout.value(), "optimizer": self.optimizer.currentData(),
                 "lr": self.lr.value(), "batch": self.batch.value(), "epochs": self.epochs.value(),
-                "schedule": self.schedule.currentData()}
+                "schedule": self.schedule.currentData(), "augment": self.shift.value(), "flip": self.flip.isChecked(),
+                "folder": self.data.picture_folder or ""}
 
     def apply_settings(self, d: dict) -> None:
-        i = self.source.findData(d.get("source"))
-        if i >= 0 and d.get("source") != "idx":
+        """Saved plain values, checked here: the source (a folder of pictures with its folder, when it
+        can still be used; an IDX folder is picked again), the learning settings."""
+        key, i = d.get("source"), self.source.findData(d.get("source"))
+        if key == "folder" and isinstance(d.get("folder"), str) and d["folder"]:
+            if not self.data.set_picture_folder(d["folder"], say=False):
+                i = -1
+        if i >= 0 and key != "idx":
             self.source.setCurrentIndex(i)
         for combo, k in ((self.optimizer, "optimizer"), (self.schedule, "schedule")):
             i = combo.findData(d.get(k))
             if i >= 0:
                 combo.setCurrentIndex(i)
         for w, k in ((self.count, "count"), (self.batch, "batch"), (self.epochs, "epochs"),
-                     (self.holdout, "holdout"), (self.lr, "lr")):
+                     (self.holdout, "holdout"), (self.lr, "lr"), (self.shift, "augment")):
             if k in d:
                 set_clamped(w, d[k])
+        if isinstance(d.get("flip"), bool):
+            self.flip.setChecked(d["flip"])
 
     # ---------------------------------------------------------------- data
     def _defaults_for_source(self, *_) -> None:
-        """The source's usual count and share held out (:func:`cnncore.defaults.run_defaults`)."""
-        key = self.source.currentData()
-        d = run_defaults(key)
+        """The source's usual count and share held out, and its learning settings (:meth:`_learning_defaults`:
+        CIFAR-10 with the cifar preset learns longer, with mirror images)."""
+        d = self._defaults()
         if d.count is not None:
             self.count.setValue(d.count)
         self.holdout.setValue(d.holdout)
-        self._show_source()
+        self._learning_defaults()
 
-    def _show_source(self) -> None:
-        key = self.source.currentData()
-        self.idx_button.setVisible(key == "idx")
-        self.count.setEnabled(key != "drawings" and not self.session.training)
+    def _defaults(self):
+        """:func:`cnncore.defaults.run_defaults` of the chosen source and the network's preset."""
+        from cnncore.architecture import PRESETS
+        net = self.session.network
+        name = net.spec.get("name") if net is not None else None
+        return run_defaults(self.source.currentData(), name if name in PRESETS else None)
+
+    def _learning_defaults(self) -> None:
+        """The learning settings of the source and the network's preset, where they differ from those
+        set last (a learner's own settings stay while the defaults do not change)."""
+        from cnncore.optim import DEFAULT_LR
+        d = self._defaults()
+        learning = d.config_fields()
+        if learning != self._learning:
+            self._learning = learning
+            self.optimizer.setCurrentIndex(self.optimizer.findData(d.optimizer))
+            self.lr.setValue(d.lr if d.lr is not None else DEFAULT_LR[d.optimizer])
+            self.schedule.setCurrentIndex(self.schedule.findData(d.schedule))
+            for box, value in ((self.batch, d.batch_size), (self.epochs, d.epochs), (self.shift, d.augment)):
+                set_clamped(box, value)
+            self.flip.setChecked(d.flip)
+        self.data.show_source(self.session.training)
 
     def choice(self, ask=True) -> DataChoice:
-        """The data of the next run (for an IDX folder not chosen yet, asked for first)."""
-        key = self.source.currentData()
-        if key == "idx" and not self.idx_files and ask:
-            self.choose_idx()
-        return DataChoice(key, self.count.value(), self.holdout.value(), self.idx_files if key == "idx" else None)
+        """The data of the next run (for a folder not chosen yet, asked for first)."""
+        return self.data.choice(ask)
 
     def config(self):
         """The run's settings; ``ValueError`` when a batch of this size would not fit (said before the
@@ -262,60 +269,28 @@ class TrainControls(QtWidgets.QWidget):
         from cnncore.training import TrainConfig
         config = TrainConfig(optimizer=self.optimizer.currentData(), lr=float(self.lr.value()),
                              batch_size=self.batch.value(), epochs=self.epochs.value(), seed=0,
-                             schedule=self.schedule.currentData())
+                             schedule=self.schedule.currentData(), augment=self.shift.value(),
+                             flip=self.flip.isChecked())
         net = self.session.network
         if net is not None:
             check_batch(net.spec, config.batch_size, net.dtype.itemsize)
         return config
 
-    @property
-    def idx_files(self):
-        """The IDX images and labels files picked (the session keeps them, :meth:`Session.choose_files`)."""
-        return self.session.data_files.get("idx")
-
-    def choose_idx(self):
-        folder = QtWidgets.QFileDialog.getExistingDirectory(
-            self, "Folder with IDX files (images and labels, .gz or raw)", str(data_dir()))
-        if folder:
-            self.set_idx_folder(folder)
-
-    def set_idx_folder(self, folder) -> bool:
-        """Use the images and labels files of an IDX folder (training files preferred)."""
-        found = find_idx_pair(folder)
-        if found is None:
-            self.session.say(f"No pair of IDX images and labels files in {folder}", 0)
-            return False
-        self.session.choose_files("idx", found)
-        self.idx_button.setText(f"{Path(folder).name}/{Path(found[0]).name}")
-        self.idx_button.setToolTip(f"Images: {found[0]}\nLabels: {found[1]}\nClick to choose another folder")
-        self.session.say(f"Will train on {Path(found[0]).name} with {Path(found[1]).name}")
-        return True
-
-    def show_download(self, done, total, name) -> None:
-        """A download's progress (``done`` None: it is starting)."""
-        self.download_bar.show()
-        if done is None:
-            self.download_bar.setRange(0, 0)
-            self.download_bar.setFormat("connecting…")
-        elif total:
-            self.download_bar.setRange(0, 1000)
-            self.download_bar.setValue(int(1000 * done / total))
-            self.download_bar.setFormat(f"{name}: {done / 1e6:.1f} of {total / 1e6:.1f} MB")
-        else:
-            self.download_bar.setFormat(f"{name}: {done / 1e6:.1f} MB")
-
-    def show_downloaded(self, key: str) -> None:
-        self.download_bar.setRange(0, 1)
-        self.download_bar.setValue(1)
-        self.download_bar.setFormat(f"{DOWNLOADS[key].title} is ready")
+    def _cap_batch(self) -> None:
+        """The batch box offers at most the largest batch the network's memory limit lets pass
+        (:func:`cnncore.architecture.max_batch`), and the app's 1,024."""
+        from cnncore.architecture import max_batch
+        net = self.session.network
+        top = APP_MAX_BATCH if net is None else max(1, min(APP_MAX_BATCH, max_batch(net.spec, net.dtype.itemsize)))
+        self.batch.setMaximum(top)
+        self.batch.setToolTip("Images per gradient step" + (f" (at most {top:,} for this network: a larger batch "
+                                                             "would need more than 2 GB)" if top < APP_MAX_BATCH
+                                                             else ""))
 
     def show_download_failed(self, message: str) -> None:
         """In full, in the column (the status bar may cut it), with the ways to train without a network."""
-        self.download_bar.hide()
         self.progress.setValue(0)
-        self.eta.setText(f"<span style='color:#b00020'>{message.rstrip('.')}.</span><br>Without a connection, "
-                         "choose <b>IDX folder…</b> as the source and pick a folder that holds MNIST's files "
-                         "(e.g. copied from another computer), or train on <b>Generated digits</b>.")
+        self.eta.setText(self.data.show_download_failed(message))
 
     # ---------------------------------------------------------------- phase
     def _show_phase(self, phase: str) -> None:
@@ -326,7 +301,8 @@ class TrainControls(QtWidgets.QWidget):
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         for w in (self.source, self.count, self.holdout, self.optimizer, self.schedule, self.batch, self.epochs,
-                  self.open_button, self.idx_button):
+                  self.shift, self.flip, self.open_button, self.idx_button, self.folder_button,
+                  self.data.preset_button):
             w.setEnabled(not running)
         self._hold_eta_size(running)
         self.pause_button.blockSignals(True)
@@ -334,7 +310,7 @@ class TrainControls(QtWidgets.QWidget):
         self.pause_button.blockSignals(False)
         self.pause_button.setText("Resume" if phase == PAUSED else "Pause")
         if not running:
-            self._show_source()
+            self.data.show_source(running)
 
     def _hold_eta_size(self, hold: bool) -> None:
         """While a run goes on, the text under the progress bar keeps one size (the column's width,

@@ -7,6 +7,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..widgets.heatmap import MapGroup, MapGrid
+from ..widgets.pictures import colour_map_group, picture_qimage
 from ..widgets.plots import ConfusionPlot
 from .diagnostics_panel import DiagnosticsPanel, RunsPanel
 
@@ -44,7 +45,7 @@ class ResultsPanel(QtWidgets.QTabWidget):
         g = QtWidgets.QListWidget()
         g.setObjectName("misclassifiedGallery")
         g.setAccessibleName("Misclassified held-out pictures")
-        g.setToolTip("Held-out digits the network got wrong in the result shown (true digit → its answer).\n"
+        g.setToolTip("Held-out pictures the network got wrong in the result shown (true class → its answer).\n"
                      "Click one to open it on the Draw or the Backprop tab.")
         g.setViewMode(QtWidgets.QListView.IconMode)
         g.setIconSize(QtCore.QSize(56, 56))
@@ -77,9 +78,7 @@ class ResultsPanel(QtWidgets.QTabWidget):
         names = self.session.classes
         for k in range(min(r.mistakes, GALLERY_MAX)):
             img, true, answer, _ = r.mistake(k)
-            plane = np.ascontiguousarray((np.clip(img.mean(axis=0), 0, 1) * 255).astype(np.uint8))
-            h, w = plane.shape
-            q = QtGui.QImage(plane.data, w, h, w, QtGui.QImage.Format_Grayscale8).copy()
+            q = picture_qimage(img)
             it = QtWidgets.QListWidgetItem(QtGui.QIcon(QtGui.QPixmap.fromImage(q.scaled(56, 56))),
                                            f"{names[true]} → {names[answer]}")
             words = self.session.a_class(true)
@@ -112,11 +111,16 @@ class ResultsPanel(QtWidgets.QTabWidget):
         groups = []
         if "sample" in maps:
             sample = np.asarray(maps["sample"])
-            groups.append(MapGroup("input", sample.reshape((1,) * (4 - sample.ndim) + sample.shape),
-                                   f"sample input ({' × '.join(map(str, sample.shape[-2:]))})"))
+            sample = sample.reshape((1,) * (4 - sample.ndim) + sample.shape)
+            title = f"sample input   ({' × '.join(map(str, sample.shape[-2:]))})"
+            groups.append(colour_map_group("input", sample, title, sample) if sample.shape[1] == 3
+                          else MapGroup("input", sample, title))
         for key, arr in maps.items():
             if key.endswith(".W"):
-                groups.append(MapGroup(key, arr, f"{key} — first layer's filters", diverging=True))
+                title = f"{key} — first layer's filters"
+                groups.append(colour_map_group(key, arr, title, diverging=True)
+                              if np.ndim(arr) == 4 and np.shape(arr)[1] == 3 else
+                              MapGroup(key, arr, title, diverging=True))
         for key, arr in maps.items():
             if key.endswith(".y"):
                 groups.append(MapGroup(key, arr, f"{key} — feature maps of the sample"))

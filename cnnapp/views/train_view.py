@@ -12,7 +12,8 @@ from ..run_control import RunController, RunRefused
 from ..state import RUNNING
 from ..widgets.plots import AccuracyPlot, LossPlot, SpeedPlot
 from ..widgets.redraw import FramePacer
-from .train_controls import TrainControls, find_idx_pair  # noqa: F401  (find_idx_pair: for tests and scripts)
+from .train_controls import TrainControls
+from .train_data import find_idx_pair  # noqa: F401  (for tests and scripts)
 from .train_results import ResultsPanel, finished_text, run_settings
 
 
@@ -23,6 +24,7 @@ class TrainView(QtWidgets.QWidget):
     openDigit = QtCore.Signal(str)
     saveModelRequested = QtCore.Signal()
     openModelRequested = QtCore.Signal()
+    presetRequested = QtCore.Signal(str)       # a new network of this preset (the window asks the Build tab)
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
@@ -80,6 +82,7 @@ class TrainView(QtWidgets.QWidget):
         c.lrChanged.connect(self._on_lr)
         c.saveModelRequested.connect(self.saveModelRequested)
         c.openModelRequested.connect(self.openModelRequested)
+        c.presetRequested.connect(self.presetRequested)
         self.results.openMistake.connect(lambda k, where: self.openDigit.emit(where))
         self.results.diagnostics.restartRequested.connect(self.restart_at)
         ctl.status.connect(c.eta.setText)
@@ -90,6 +93,8 @@ class TrainView(QtWidgets.QWidget):
         ctl.finished.connect(self._on_finished)
         ctl.failed.connect(lambda text: s.say(text, 0))
         ctl.downloadProgress.connect(c.show_download)
+        ctl.reading.connect(c.show_download)
+        ctl.notes.connect(c.data.show_notes)
         ctl.downloaded.connect(c.show_downloaded)
         ctl.downloadFailed.connect(self._on_download_failed)
         s.model_changed.connect(self._on_model_changed)
@@ -115,12 +120,20 @@ class TrainView(QtWidgets.QWidget):
         self.results.show_maps(maps)
 
     def _sample(self):
-        """The input whose maps are shown: the drawing, else a generated digit."""
+        """The input whose maps are shown: for a network of grey 28×28 pictures the drawing, else a
+        generated digit; for any other, the session's picture when the network takes it, else its
+        first sample (None: no picture yet; a run then shows its first held-out picture)."""
+        s = self.session
+        if not s.takes_drawings:
+            if s.picture is not None and s.picture.shape == s.input_shape:
+                return s.picture.image
+            X, _, _ = s.sample_set()
+            return np.asarray(X[0], dtype=np.float32) / 255 if len(X) and X.dtype == np.uint8 else None
         try:
-            x = self.session.drawing.image()
+            x = s.drawing.image()
         except Exception:  # noqa: BLE001 - preprocessing failed: a generated digit instead
             x = None
-        if x is not None and self.session.input_shape in (None, (1,) + x.shape):
+        if x is not None:
             return x
         try:
             from cnncore.datasets import generated_digits, to_input
@@ -170,9 +183,10 @@ class TrainView(QtWidgets.QWidget):
             if same_start and s.same_start() is None:
                 raise RunRefused("no run of this network to start again from yet")
             loader = self.make_loader()
+            self.controls.data.show_notes("")              # the last folder's notes go
             if same_start:
                 config.seed = s.restore_start().seed
-            worker = self.controller.start(loader, config, self._sample(), self.controls.source.currentData())
+            worker = self.controller.start(loader, config, self._sample(), self.controls.choice(ask=False))
         except (RunRefused, ValueError) as e:
             s.say(f"Cannot train: {e}", 0)
             self.controls.eta.setText(f"Cannot train yet: {e}.")     # the last run's words go

@@ -9,9 +9,12 @@ import json
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnncore import activations
+from cnncore.architecture import DIGIT_SHAPE
 from cnncore.layers import LAYER_TYPES as REGISTRY
 from cnncore.limits import MAX_PARAMS  # the one parameter limit of the app and the command line
 
+#: The largest input side the editor's boxes offer (a 3×512×512 picture is 786,432 values).
+MAX_INPUT_SIDE = 512
 #: The layer types (cnncore's registry, in menu order) and the activations.
 LAYER_TYPES = tuple(REGISTRY)
 ACTIVATIONS = activations.ACTIVATIONS
@@ -111,11 +114,59 @@ class ArchitectureEditor(QtWidgets.QWidget):
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(self._build_input_row())
         lay.addWidget(self.table)
-        self._spec = {"input": [1, 28, 28], "layers": []}
+        self._spec = {"input": list(DIGIT_SHAPE), "layers": []}
         self._summary = []
         self._problem = None
         self._building = False
+
+    def _build_input_row(self) -> QtWidgets.QHBoxLayout:
+        """The input's channels (grey or colour) and size, and what they mean in words."""
+        self.channels = QtWidgets.QComboBox()
+        self.channels.setObjectName("inputChannels")
+        self.channels.setAccessibleName("input channels")
+        self.channels.setToolTip("Grey pictures have one channel; colour pictures three, their R, G and B planes")
+        for text, c in (("1 (grey)", 1), ("3 (colour: R, G, B)", 3)):
+            self.channels.addItem(text, c)
+        self.channels.currentIndexChanged.connect(lambda *_: self._set_input())
+        self.in_sides = []
+        for key, name in (("height", "inputHeight"), ("width", "inputWidth")):
+            box = QtWidgets.QSpinBox()
+            box.setObjectName(name)
+            box.setAccessibleName(f"input {key}")
+            box.setRange(1, MAX_INPUT_SIDE)
+            box.setToolTip(f"The input picture's {key} in pixels (1 to {MAX_INPUT_SIDE}); pictures of a folder are "
+                           "scaled and cut to it, the digits are 28, CIFAR-10's pictures 32")
+            box.valueChanged.connect(lambda *_: self._set_input())
+            self.in_sides.append(box)
+        self.input_words = QtWidgets.QLabel("")
+        self.input_words.setObjectName("inputWords")
+        self.input_words.setStyleSheet("color: #555;")
+        row = QtWidgets.QHBoxLayout()
+        for w in (QtWidgets.QLabel("Input:"), self.channels, QtWidgets.QLabel("×"), self.in_sides[0],
+                  QtWidgets.QLabel("×"), self.in_sides[1], self.input_words):
+            row.addWidget(w)
+        row.addStretch(1)
+        return row
+
+    def _show_input(self) -> None:
+        """The input boxes as the spec says (without answering back)."""
+        from cnncore.signature import Signature
+        C, H, W = self._spec["input"]
+        for box, v in ((self.channels, None), (self.in_sides[0], H), (self.in_sides[1], W)):
+            box.blockSignals(True)
+            if v is None:
+                box.setCurrentIndex(box.findData(C))
+            else:
+                box.setValue(v)
+            box.blockSignals(False)
+        self.input_words.setText(Signature((C, H, W)).words())
+
+    def _set_input(self) -> None:
+        C = self.channels.currentData() or self._spec["input"][0]
+        self._spec["input"] = [int(C), self.in_sides[0].value(), self.in_sides[1].value()]
+        self._rebuild(select=self.current_row())       # the boxes' ranges follow the input's size
 
     # ------------------------------------------------------------------ spec
     def spec(self) -> dict:
@@ -241,18 +292,22 @@ class ArchitectureEditor(QtWidgets.QWidget):
         return c
 
     def _field_cell(self, row: int, field, value) -> None:
-        """The box for one field of one layer, in the field's column."""
+        """The box for one field of one layer, in the field's column (a window's size, stride or
+        padding reaches as far for a larger input as ``field.maximum`` does for a 28×28 one)."""
         col = COLS.index(field.column)
         if field.kind == "count":
             self.table.setCellWidget(row, col, self._spin(row, field.key, value, field.minimum, field.maximum,
                                                           field.tooltip))
         elif field.kind == "pair":
-            self._pair_cell(row, col, field.key, value, field.minimum, field.maximum, field.tooltip)
+            side = max(self._spec["input"][1:])
+            hi = max(field.maximum, -(-field.maximum * side // DIGIT_SHAPE[1]))
+            self._pair_cell(row, col, field.key, value, field.minimum, hi, field.tooltip)
         else:
             self.table.setCellWidget(row, col, self._combo(row, field.key, ACTIVATIONS, value, field.tooltip))
 
     def _rebuild(self, select: int | None = None) -> None:
         self._building = True
+        self._show_input()
         t = self.table
         layers = self._spec["layers"]
         t.clearContents()
@@ -284,10 +339,10 @@ class ArchitectureEditor(QtWidgets.QWidget):
             self._problem = str(e)
         if not self._spec["layers"]:
             self._problem = "The network has no layers: add at least a flatten and a dense layer of 10 units."
-        shape = list(self._spec.get("input", [1, 28, 28]))
-        if self._problem is None and shape != [1, 28, 28]:
-            self._problem = (f"The input is {' × '.join(map(str, shape))}, but the digits this app draws, "
-                             "generates and loads are 1 × 28 × 28 grey images.")
+        channels = self._spec["input"][0]
+        if self._problem is None and channels not in (1, 3):
+            self._problem = (f"The input has {channels} channels, but pictures give 1 (grey) or 3 (colour: "
+                             "R, G, B).")
         params = sum(r.params for r in self._summary)
         if self._problem is None and params > MAX_PARAMS:
             self._problem = (f"{params:,} parameters is more than this app trains on a laptop "

@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 
 __all__ = ["SEQUENTIAL", "DIVERGING", "SEQ_LUT", "DIV_LUT", "DIVERGING_SCALES", "set_diverging", "diverging_name",
-           "diverging_words", "levels_for", "lut_for", "fmt_level"]
+           "diverging_words", "levels_for", "lut_for", "fmt_level", "rgb_image", "colour_patches"]
 
 SEQUENTIAL = pg.colormap.get("viridis")
 DIVERGING = pg.ColorMap(
@@ -72,3 +72,19 @@ def fmt_level(v: float) -> str:
     if abs(v) >= 1000 or abs(v) < 0.001:
         return f"{v:.2e}"
     return f"{v:.3g}"
+
+
+def rgb_image(planes) -> np.ndarray:
+    """A colour picture to draw: ``planes (3, H, W)``, the R, G and B levels in [0, 1] (clipped), as
+    uint8 ``(H, W, 3)``."""
+    a = np.clip(np.nan_to_num(np.asarray(planes, dtype=np.float64)), 0, 1)
+    return np.ascontiguousarray((np.rint(a * 255)).astype(np.ubyte).transpose(1, 2, 0))
+
+
+def colour_patches(filters) -> np.ndarray:
+    """First-layer filters as colour patches: ``filters (F, 3, K, K)`` signed weights to levels in
+    [0, 1], ``0.5 + 0.5·w / max|w|`` with the largest ``|w|`` of each filter, so grey is a weight of
+    0 and each filter shows the colour it responds to most (however small its weights)."""
+    w = np.asarray(filters, dtype=np.float64)
+    m = np.abs(w).reshape(len(w), -1).max(axis=1).reshape(-1, 1, 1, 1)
+    return 0.5 + 0.5 * w / np.where(m > 0, m, 1.0)

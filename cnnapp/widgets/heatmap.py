@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .colour_scales import (DIV_LUT, DIVERGING, DIVERGING_SCALES, SEQ_LUT, SEQUENTIAL, diverging_name,  # noqa: F401
-                            diverging_words, fmt_level, levels_for, lut_for, set_diverging)
+                            diverging_words, fmt_level, levels_for, lut_for, rgb_image, set_diverging)
 from .map_tiles import (_BAR_W, _GAP, _GROUP_GAP, _TITLE_H, MapGroup, _add_winner_corners,  # noqa: F401
                         _GridView, _GroupLayout, _Tile, _Used, plan_tiles, plane_cell, zoom_for)
 from .map_marks import MapGridMarks
@@ -113,7 +113,8 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
             return False
         for g, r in zip(groups, recs):
             if (g.key != r["key"] or np.shape(g.array) != r["shape"] or g.diverging != r["diverging"]
-                    or g.marks is not None or r["marks"] or (g.title or g.key) != r["title"]):
+                    or g.marks is not None or r["marks"] or (g.title or g.key) != r["title"]
+                    or (g.colour is not None) != r["colour"]):
                 return False
         return True
 
@@ -133,6 +134,9 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
             self._texts[r["hi"]].setText(hi_s)
             for i in range(*r["tiles"]):
                 t = self._tiles[i]
+                if t.kind == "colour":
+                    self._images[i].setImage(rgb_image(g.colour[t.prefix[0]]), levels=(0, 255), autoLevels=False)
+                    continue
                 if t.kind == "plane":
                     img = a[t.prefix]
                 elif t.kind == "matrix":
@@ -220,10 +224,10 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
                 common = self.alone_cell(*alone[1][1].shape, title_h, _GAP)
             lay = _GroupLayout(g, a, g.levels or levels_for(a, g.diverging), lut_for(g.diverging),
                                avail, zoom, common)
-            rec = self._lay_title(lay, y, used)
-            y += title_h
-            plan = plan_tiles(g.key, a) if alone is None else [alone[1]]
-            if plan[0][0] == "plane":
+            rec = self._lay_title(lay, y, used, title_h)
+            y += rec["height"]
+            plan = plan_tiles(g.key, a, g.colour, g.channels) if alone is None else [alone[1]]
+            if plan[0][0] in ("plane", "colour"):
                 y = self._lay_planes(lay, plan, y, used)
             elif plan[0][0] == "matrix":
                 y = self._lay_matrix(lay, y, used)
@@ -244,49 +248,69 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
         self.view.setRange(rect, padding=0, lockAspect=True)
         self.laidOut.emit()
 
-    def _lay_title(self, lay: "_GroupLayout", y: float, used: "_Used") -> dict:
-        """The group's title with its colour bar and the bar's two ends on one line."""
+    def _lay_title(self, lay: "_GroupLayout", y: float, used: "_Used", title_h: float) -> dict:
+        """The group's title with its colour bar and the bar's two ends: on one line, or, when the
+        title leaves the bar no room, the bar on a line of its own under it (a title wider than the
+        maps is cut in the middle, whole in its tooltip). The record's ``height`` is the lines'."""
         g, levels = lay.group, lay.levels
-        fm = QtGui.QFontMetricsF(self._small_font)
-        title = self._text(used.next("texts"), g.title or g.key, _GAP, y, self._title_font)
-        tx = _GAP + title.boundingRect().width() + 16
+        fm, tfm = QtGui.QFontMetricsF(self._small_font), QtGui.QFontMetricsF(self._title_font)
         lo_s, hi_s = fmt_level(levels[0]), fmt_level(levels[1])
+        bar_w = 16 + fm.horizontalAdvance(lo_s) + 6 + _BAR_W + 6 + fm.horizontalAdvance(hi_s)
+        full = g.title or g.key
+        text, height, by = full, title_h, y
+        if tfm.horizontalAdvance(full) + bar_w > lay.avail:
+            text = tfm.elidedText(full, QtCore.Qt.ElideMiddle, lay.avail)
+            height, by = title_h + 16, y + title_h - 4
+        title = self._text(used.next("texts"), text, _GAP, y, self._title_font)
+        title.setToolTip(full if text != full else "")
+        tx = _GAP + title.boundingRect().width() + 16 if by == y else _GAP
         lo_i = used.next("texts")
-        self._text(lo_i, lo_s, tx, y + 3, self._small_font, (80, 80, 80))
+        self._text(lo_i, lo_s, tx, by + 3, self._small_font, (80, 80, 80))
         bx = tx + fm.horizontalAdvance(lo_s) + 6
         bar_i = used.next("bars")
         bar = self._item(self._bars, self._new_image, bar_i)
         bar.setImage(np.linspace(0.0, 1.0, 256, dtype=np.float32)[None, :], levels=(0.0, 1.0), lut=lay.lut)
-        bar.setRect(QtCore.QRectF(bx, y + 5, _BAR_W, 10))
+        bar.setRect(QtCore.QRectF(bx, by + 5, _BAR_W, 10))
         hi_i = used.next("texts")
-        self._text(hi_i, hi_s, bx + _BAR_W + 6, y + 3, self._small_font, (80, 80, 80))
+        self._text(hi_i, hi_s, bx + _BAR_W + 6, by + 3, self._small_font, (80, 80, 80))
         return {"key": g.key, "shape": lay.array.shape, "diverging": g.diverging, "marks": g.marks is not None,
-                "title": g.title or g.key, "lo": lo_i, "hi": hi_i, "bar": bar_i,
-                "tx": tx, "bx": bx, "y": y, "start": used.images}
+                "colour": g.colour is not None,
+                "title": full, "lo": lo_i, "hi": hi_i, "bar": bar_i,
+                "tx": tx, "bx": bx, "y": by, "height": height, "start": used.images}
 
     def _lay_planes(self, lay: "_GroupLayout", plan: list, y: float, used: "_Used") -> float:
         """2-D planes side by side, wrapping; a filter bank one line per filter. Returns the next y."""
-        a, g = lay.array, lay.group
-        h, w = plan[0][1].shape
+        g = lay.group
+        h, w = plan[0][1].shape[:2]
         s = lay.common or plane_cell(h, w, g.marks is not None, lay.zoom)
         tw, th = w * s, h * s
         grid = plan[0][4] is not None
         per_row = max(1, int((lay.avail + _GAP) // (tw + _GAP)))
         mark_path = QtGui.QPainterPath() if g.marks is not None else None
         marks = np.asarray(g.marks) if g.marks is not None else None
+        across = max(e[4][1] for e in plan) + 1 if grid else 0      # tiles in a filter's line
+        # filters of a few tiles each (a colour patch and R, G, B) side by side, a tile's gap between
+        side_by_side = max(1, (per_row + 1) // (across + 1)) if grid and g.colour is not None else 1
         rows_used = 0
-        for k, (_, img, prefix, label, pos) in enumerate(plan):
-            if grid:   # one line per filter; wrap when it has too many channels
+        for k, (kind, img, prefix, label, pos) in enumerate(plan):
+            if side_by_side > 1:
                 f, ch = pos
-                lines = (a.shape[1] + per_row - 1) // per_row
+                r, c = f // side_by_side, (f % side_by_side) * (across + 1) + ch
+            elif grid:   # one line per filter; wrap when it has too many channels
+                f, ch = pos
+                lines = (across + per_row - 1) // per_row
                 r, c = f * lines + ch // per_row, ch % per_row
             else:
                 r, c = divmod(k, per_row)
             rows_used = max(rows_used, r + 1)
             rect = QtCore.QRectF(_GAP + c * (tw + _GAP), y + r * (th + _GAP), tw, th)
+            if kind == "colour":        # a colour picture: its levels drawn as they are
+                self._set_image(used.next("images"), img, rect, (0, 255), None)
+                self._tiles.append(_Tile(g.key, img.mean(axis=2) / 255.0, rect, "colour", prefix=prefix, label=label))
+                continue
             self._set_image(used.next("images"), img, rect, lay.levels, lay.lut)
             self._tiles.append(_Tile(g.key, img, rect, "plane", prefix=prefix, label=label))
-            if mark_path is not None and marks.ndim == a.ndim:
+            if mark_path is not None and marks.ndim == lay.array.ndim:
                 _add_winner_corners(mark_path, marks[prefix], rect, s)
         if mark_path is not None:
             self._item(self._marks, self._new_mark, used.next("marks")).setPath(mark_path)
@@ -350,7 +374,7 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
 
     def _set_image(self, i, img, rect, levels, lut):
         it = self._item(self._images, self._new_image, i)
-        img = np.asarray(img, dtype=np.float32)
+        img = np.asarray(img, dtype=np.ubyte if lut is None else np.float32)     # no table: RGB levels
         same_shape = it.image is not None and it.image.shape == img.shape
         it.setImage(img, levels=levels, lut=lut, autoLevels=False)
         if not (same_shape and getattr(it, "_cnn_rect", None) == rect):

@@ -31,13 +31,20 @@ def plane_cell(h: int, w: int, marked: bool, zoom: float) -> float:
 @dataclass
 class MapGroup:
     """One array to draw: ``key`` (e.g. ``"L1.dz"``), the array, a title, its colour map kind
-    and optionally a boolean mask (same shape) of cells to mark (max-pool winners)."""
+    and optionally a boolean mask (same shape) of cells to mark (max-pool winners).
+
+    A ``(N, 3, H, W)`` array of a colour picture's planes (or of first-layer filters over them) may
+    carry ``colour``: ``(N, 3, H, W)`` levels in [0, 1] drawn as one colour picture before each
+    row's three planes (:func:`~cnnapp.widgets.colour_scales.rgb_image`); ``channels`` then names
+    the planes ("R", "G", "B")."""
     key: str
     array: np.ndarray
     title: str = ""
     diverging: bool = False
     marks: np.ndarray | None = None
     levels: tuple[float, float] | None = None
+    colour: np.ndarray | None = None
+    channels: tuple | None = None
 
 
 @dataclass
@@ -83,13 +90,15 @@ class _Tile:
     key: str
     data: np.ndarray               # 2-D display image
     rect: QtCore.QRectF
-    kind: str                      # "plane", "vector" or "matrix"
+    kind: str                      # "plane", "colour" (a picture of three planes), "vector" or "matrix"
     prefix: tuple = ()
     shape: tuple = ()              # original array shape (vector tiles)
     cols: int = 1
     label: str = ""
 
     def index_at(self, r: int, c: int):
+        if self.kind == "colour":           # a colour picture: three numbers, not one (its planes give them)
+            return None
         if self.kind == "vector":
             flat = r * self.cols + c
             n = int(np.prod(self.shape)) if self.shape else 1
@@ -99,26 +108,35 @@ class _Tile:
         return tuple(self.prefix) + (int(r), int(c))
 
 
-def plan_tiles(key: str, array: np.ndarray) -> list[tuple[str, np.ndarray | None, tuple, str, tuple]]:
+def plan_tiles(key: str, array: np.ndarray, colour=None,
+               channels=None) -> list[tuple[str, np.ndarray | None, tuple, str, tuple]]:
     """How an array is cut into 2-D heatmaps: a list of (kind, image|None, prefix, label, grid pos).
 
     * ``(1, C, H, W)`` maps -> C planes; ``(F, C, KH, KW)`` filters -> F x C planes (one row per
       filter; a single row when C == 1); ``(C, H, W)`` -> C planes;
     * ``(1, n)``, ``(n,)`` and scalars -> one vector strip; other 2-D arrays -> one matrix.
-    The grid position is (row, col) for filters and None for maps that simply wrap.
+    The grid position is (row, col) for filters and None for maps that simply wrap. With
+    ``colour`` (levels in [0, 1] of the 4-D array's shape), each row of planes starts with a
+    ``"colour"`` entry, its image uint8 ``(H, W, 3)``; ``channels`` names the planes in the labels.
     """
+    from .colour_scales import rgb_image
     a = np.asarray(array)
     out = []
     if a.ndim == 4:
         n0, c = a.shape[0], a.shape[1]
+        first = 1 if colour is not None else 0
         for f in range(n0):
+            if colour is not None:
+                out.append(("colour", rgb_image(colour[f]), (f,), "colour" if n0 == 1 else f"filter {f}, colour",
+                            (f, 0) if n0 > 1 else None))
             for ch in range(c):
+                name = f"channel {ch}" + (f" ({channels[ch]})" if channels is not None else "")
                 if n0 == 1:
-                    label, pos = f"channel {ch}", None
-                elif c == 1:
+                    label, pos = name, None
+                elif c == 1 and colour is None:
                     label, pos = f"filter {f}", None
                 else:
-                    label, pos = f"filter {f}, channel {ch}", (f, ch)
+                    label, pos = f"filter {f}, {name}", (f, ch + first)
                 out.append(("plane", a[f, ch], (f, ch), label, pos))
     elif a.ndim == 3:
         for ch in range(a.shape[0]):

@@ -40,12 +40,13 @@ class MapGridTools:
 
     # ------------------------------------------------------------ the numbers
     def _tile_for_copy(self):
-        """The tile the keyboard's cursor is on, else the one of the element marked, else the first."""
-        tiles = self.tiles()
+        """The tile the keyboard's cursor is on, else the one of the element marked, else the first
+        (a colour picture's tile gives way to its first plane: its numbers are its planes')."""
+        tiles = [t for t in self.tiles() if t.kind != "colour"]
         if not tiles:
             return None
-        if self.cursor is not None and self.cursor[0] < len(tiles):
-            return tiles[self.cursor[0]]
+        if self.cursor is not None and self.cursor[0] < len(self.tiles()):
+            return self._number_tile(self.tiles()[self.cursor[0]])
         target = self._marked[0]
         if target is not None:
             hit = next((t for t in tiles if t.key == target[0] and (t.kind != "plane" or
@@ -53,6 +54,13 @@ class MapGridTools:
             if hit is not None:
                 return hit
         return tiles[0]
+
+    def _number_tile(self, tile):
+        """``tile``, or for a colour picture's tile the first plane it is made of."""
+        if tile is None or tile.kind != "colour":
+            return tile
+        return next(t for t in self.tiles() if t.key == tile.key and t.kind == "plane"
+                    and tuple(t.prefix[:1]) == tuple(tile.prefix))
 
     def plane_of(self, tile) -> Plane:
         """The numbers of one tile: a plane, a matrix, or a vector in its own shape (one row)."""
@@ -74,7 +82,8 @@ class MapGridTools:
 
     def copy_group(self, key: str) -> str:
         """Every map of array ``key``, each under its name."""
-        text = tsv_blocks([(p.name, p.values) for p in (self.plane_of(t) for t in self.tiles() if t.key == key)])
+        text = tsv_blocks([(p.name, p.values) for p in (self.plane_of(t) for t in self.tiles()
+                                                         if t.key == key and t.kind != "colour")])
         copy_text(text)
         return text
 
@@ -84,7 +93,7 @@ class MapGridTools:
         tile = tile or self._tile_for_copy()
         if tile is None:
             return None
-        same = [t for t in self.tiles() if t.key == tile.key]
+        same = [t for t in self.tiles() if t.key == tile.key and t.kind != "colour"]
         dialog = NumbersDialog([self.plane_of(t) for t in same], same.index(tile), self.window())
         dialog.chosen.connect(self.elementClicked)
         dialog.setAttribute(QtCore.Qt.WA_DeleteOnClose)
@@ -93,13 +102,14 @@ class MapGridTools:
 
     def contextMenuEvent(self, ev) -> None:
         hit = self._tile_at(self.view.mapToScene(self.view.mapFrom(self, ev.pos())))
-        tile = hit[0] if hit is not None and ev.reason() != QtGui.QContextMenuEvent.Keyboard else self._tile_for_copy()
+        tile = (self._number_tile(hit[0]) if hit is not None and ev.reason() != QtGui.QContextMenuEvent.Keyboard
+                else self._tile_for_copy())
         if tile is None:
             return
         m = QtWidgets.QMenu(self)
         m.addAction(f"Copy the numbers of {self.plane_of(tile).name}",
                     lambda: self.copy_numbers(tile)).setShortcut(QtGui.QKeySequence.Copy)
-        if sum(t.key == tile.key for t in self.tiles()) > 1:
+        if sum(t.key == tile.key and t.kind != "colour" for t in self.tiles()) > 1:
             m.addAction(f"Copy every map of {tile.key}", lambda: self.copy_group(tile.key))
         m.addAction("Show the numbers as a table…", lambda: self.show_numbers(tile))
         if tile.kind == "plane":
@@ -187,13 +197,16 @@ class MapGridTools:
     def _move_cursor(self, dr: int, dc: int) -> None:
         tiles = self.tiles()
         if self.cursor is None or self.cursor[0] >= len(tiles):
-            self.cursor = (0, 0, 0)
+            self.cursor = (next((k for k, t in enumerate(tiles) if t.kind != "colour"), 0), 0, 0)
         else:
             k, r, c = self.cursor
             h, w = tiles[k].data.shape
             r, c = r + dr, c + dc
             if not (0 <= r < h and 0 <= c < w):          # past the edge: the next (or previous) map
-                k = (k + (1 if dr + dc > 0 else -1)) % len(tiles)
+                step = 1 if dr + dc > 0 else -1
+                k = (k + step) % len(tiles)
+                while tiles[k].kind == "colour" and any(t.kind != "colour" for t in tiles):
+                    k = (k + step) % len(tiles)          # a colour picture holds no one number: its planes do
                 h, w = tiles[k].data.shape
                 r = min(max(r, 0), h - 1) if dc else (0 if dr > 0 else h - 1)
                 c = min(max(c, 0), w - 1) if dr else (0 if dc > 0 else w - 1)

@@ -56,6 +56,7 @@ class Archive:
     members: dict                   # split -> member names inside the archive
     classes: tuple[str, ...]
     credit: str
+    shape: tuple = (3, 32, 32)      # each picture's (C, H, W)
 
 
 CIFAR10 = Archive(

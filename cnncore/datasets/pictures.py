@@ -18,6 +18,7 @@ against :data:`~cnncore.limits.MAX_PICTURE_DECODED_BYTES` before its pixels are 
 """
 from __future__ import annotations
 
+import io
 import math
 import threading
 import warnings
@@ -28,7 +29,8 @@ import numpy as np
 from .._safeio import UnreadableFile, open_regular, why_unreadable
 from ..limits import MAX_PICTURE_FILE_BYTES, MAX_PICTURE_DECLARED_PIXELS, MAX_PICTURE_DECODED_BYTES
 
-__all__ = ["PICTURE_SUFFIXES", "PictureError", "read_picture", "picture_input", "read_grey", "check_shape"]
+__all__ = ["PICTURE_SUFFIXES", "PictureError", "read_picture", "picture_input", "picture_bytes_input", "read_grey",
+           "check_shape"]
 
 #: The file names read as pictures (case does not matter), and the decoders Pillow may use for them.
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -73,10 +75,27 @@ def picture_input(path, signature) -> np.ndarray:
     float32 ``(C, H, W)`` in [0, 1], made by the model's fitting rule (``"digit"``: MNIST's recipe,
     :func:`~cnncore.datasets.preprocess.digit_from_picture`; ``"picture"``: :func:`read_picture`).
     Raises :class:`PictureError`."""
+    return _fitted(lambda convert: _read(path, convert), signature)
+
+
+def picture_bytes_input(data: bytes, signature, name: str = "the picture") -> np.ndarray:
+    """:func:`picture_input` of a picture file's bytes (say, a picture on the clipboard, encoded as
+    PNG), named ``name`` in messages; at most :data:`~cnncore.limits.MAX_PICTURE_FILE_BYTES` of them.
+    Raises :class:`PictureError`."""
+    data = bytes(data)
+    if len(data) > MAX_PICTURE_FILE_BYTES:
+        raise PictureError(f"{name}: {len(data):,} bytes is more than the {MAX_PICTURE_FILE_BYTES:,} a picture "
+                           "file may have")
+    return _fitted(lambda convert: _decode(io.BytesIO(data), name, convert), signature)
+
+
+def _fitted(read, signature) -> np.ndarray:
+    """The model's fitting rule on one picture: ``read(convert)`` decodes it and returns ``convert``'s result."""
     if signature.fit == "digit":
         from .preprocess import digit_from_picture
-        return digit_from_picture(read_grey(path))[None]
-    return read_picture(path, signature.shape).astype(np.float32) / np.float32(255)
+        return digit_from_picture(read(_grey))[None]
+    C, H, W = check_shape(signature.shape)
+    return read(lambda im, name: _to_input(im, C, H, W, name)).astype(np.float32) / np.float32(255)
 
 
 #: The longest side a picture of a digit is read at (MNIST's box is 20 pixels: plenty to spare).

@@ -2,7 +2,7 @@
 and the one rule that splits a source into training and held-out digits.
 
 * :data:`SOURCES`: every source, with the words the app shows for it, and whether the app offers
-  it yet (``app``: the colour sources are the command line's until the app's views show colour).
+  it (``app``).
 * :func:`available_sources`: the sources this installation can offer. The shared 8,000-digit subset
   exists only in a developer checkout (``../shared/data/mnist`` beside the project); anywhere else it
   is left out, never offered and never mentioned.
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..architecture import DIGIT_CLASSES
+from ..architecture import DIGIT_CLASSES, DIGIT_SHAPE
 from ..limits import pictures_problem
 from .cifar import CIFAR10
 from .mnist import DOWNLOADS
@@ -51,9 +51,10 @@ class DataSource:
     label: str      # what the app's menu shows
     help: str       # one phrase for ``cnnapp ... --help``
     files: bool = False     # the user names the files (IDX images and labels, or a folder of pictures)
-    #: Offered by the app's Train tab. False: the command line's only, until the app's views show
-    #: colour pictures (issue 23); switch it on there.
+    #: Offered by the app's Train tab (False: the command line's only).
     app: bool = True
+    #: The ``(C, H, W)`` of its pictures; None: whatever the network takes (a folder's are fitted to it).
+    shape: tuple | None = DIGIT_SHAPE
 
     @property
     def download(self):
@@ -83,9 +84,10 @@ SOURCES: tuple[DataSource, ...] = (
                "ten cursive Japanese hiragana from old books (downloaded once)"),
     DataSource("idx", "IDX folder…", "an images file and a labels file in MNIST's IDX format", files=True),
     DataSource("cifar10", "CIFAR-10 (download, 50,000 colour pictures)",
-               "32×32 colour pictures of ten kinds of animals and vehicles (a 162 MB download, once)", app=False),
+               "32×32 colour pictures of ten kinds of animals and vehicles (a 162 MB download, once)",
+               shape=CIFAR10.shape),
     DataSource("folder", "A folder of pictures…", "your own pictures, one subfolder per class", files=True,
-               app=False),
+               shape=None),
 )
 
 
@@ -153,8 +155,8 @@ def load_labelled(key: str, *, count: int | None = None, seed: int = 0, files=No
     the app's 6,000), or at most how many to
     use, the first in file order (every other source; default all). ``seed``: the generated
     digits' seed. ``files``: ``(images, labels)`` paths for "idx", the folder for "folder", or the
-    already fetched files of a downloaded set ("mnist", "fashion", "kmnist"). ``drawings``: the
-    drawings file (default :data:`DRAWINGS_FILE` in the user data folder). ``progress``: download
+    already fetched files of a downloaded set ("mnist", "fashion", "kmnist"; "cifar10": its archive).
+    ``drawings``: the drawings file (default :data:`DRAWINGS_FILE` in the user data folder). ``progress``: download
     progress (see :func:`cnncore.datasets.fetch_download`), or a folder's pictures read.
     ``shape`` (C, H, W) and ``classes``: the input and class names of the model a folder's
     pictures are for (:func:`cnncore.datasets.folder.load_folder`; without ``classes`` the
@@ -166,7 +168,7 @@ def load_labelled(key: str, *, count: int | None = None, seed: int = 0, files=No
             raise SourceError("a folder's pictures are used whole (no count): make a folder of fewer pictures")
         got = _load_folder(files, shape, classes, progress)
     elif key in ARCHIVES:
-        got = _load_archive(key, progress)
+        got = _load_archive(key, files, progress)
     else:
         X, y, what = _load_digits(key, count, seed, files, drawings, progress)
         got = Labelled(X, y, src.classes, src.dataset, what)
@@ -249,12 +251,14 @@ def _load_digits(key, count, seed, files, drawings, progress):
     return X, y, what
 
 
-def _load_archive(key: str, progress) -> Labelled:
+def _load_archive(key: str, files, progress) -> Labelled:
+    """The archive's training pictures: from ``files`` (the archive, already fetched), else fetched first."""
     from .. import datasets   # looked up on the package, where tests may stand in for it
     from .cifar import CifarError
     archive = ARCHIVES[key]
     try:
-        X, y = datasets.load_cifar10("train", progress=progress)
+        X, y = (datasets.read_cifar10(files, "train") if files is not None
+                else datasets.load_cifar10("train", progress=progress))
     except (OSError, CifarError) as e:
         raise SourceError(f"could not get {archive.title}: {e}") from None
     return Labelled(X, y, archive.classes, archive.title, f"{archive.title} (training set)")

@@ -1,0 +1,77 @@
+"""The labelled pictures the tabs offer as samples to trace and look at, without Qt.
+
+The held-out pictures of the last run the Train tab started, for every network that takes them (the
+same shape and the same class names, so a sample's label is a class of that network). Else a network
+that reads digits by MNIST's recipe (its signature's ``fit`` is ``"digit"``) gets generated digits,
+made once; any other (a colour one, one trained on a folder of pictures) none until such a run: the
+tabs then offer to open a picture.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .events import Event
+
+#: Generated digits the tabs offer as samples to a digit network.
+SAMPLE_COUNT = 100
+SAMPLE_SEED = 2024
+GENERATED = "generated digits"
+
+
+@dataclass(frozen=True)
+class SampleSet:
+    """``X`` uint8 ``(N, C, H, W)`` or ``(N, H, W)`` (or floats in [0, 1]), ``y`` ``(N,)`` the true
+    classes, ``classes`` the names they index, ``name`` the set's words ("generated digits",
+    "held-out pictures of CIFAR-10")."""
+    X: np.ndarray = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    classes: tuple
+    name: str
+
+    def fits(self, net) -> bool:
+        """Pictures ``net`` takes, labelled with its own classes."""
+        shape = tuple(self.X.shape[1:]) if self.X.ndim == 4 else (1,) + tuple(self.X.shape[1:])
+        return shape == tuple(net.input_shape) and tuple(self.classes) == tuple(net.classes)
+
+
+class Samples:
+    """The sample sets: :meth:`for_network` picks one. Event ``changed()``: a run's held-out
+    pictures arrived (the sample boxes' ranges may change)."""
+
+    def __init__(self) -> None:
+        self.changed = Event()
+        self._digits = None
+        self._held_out = None
+
+    def keep_held_out(self, X, y, classes, name: str) -> None:
+        """The held-out pictures of the run that starts now (``X (N, C, H, W)``, or ``(N, H, W)`` grey,
+        ``y (N,)``, the classes the network learns from them)."""
+        self._held_out = SampleSet(np.asarray(X), np.asarray(y), tuple(classes),
+                                   f"held-out pictures of {name or 'the last run'}")
+        self.changed.emit()
+
+    def for_network(self, net) -> SampleSet:
+        """The samples ``net`` is offered (see the module text); an empty set when there are none."""
+        held = self._held_out
+        if net is not None and held is not None and held.fits(net):
+            return held
+        if net is None or net.signature.fit == "digit":
+            return self._generated()
+        C, H, W = net.input_shape
+        return SampleSet(np.zeros((0, C, H, W), np.uint8), np.zeros(0, np.uint8), tuple(net.classes), "")
+
+    def _generated(self) -> SampleSet:
+        if self._digits is None:
+            from cnncore.architecture import DIGIT_CLASSES
+            from cnncore.datasets import generated_digits
+            X, y = generated_digits(SAMPLE_COUNT, seed=SAMPLE_SEED)
+            self._digits = SampleSet(X, y, DIGIT_CLASSES, GENERATED)
+        return self._digits
+
+
+def none_to_pick(net) -> str:
+    """Why a network has no samples yet, and what to do: one sentence for the user."""
+    return (f"There are no pictures of {net.signature.words()} to pick from yet: train the network on the "
+            "Train tab (its held-out pictures become the samples) or open a picture (Open a picture…).")
