@@ -2,7 +2,7 @@
 
     python benchmarks/kill_training.py [--kills 100] [--epochs 20] [--seed 0]
 
-Runs the app's :class:`cnnapp.workers.TrainWorker` headless (a Qt event loop, no window) on a tiny
+Runs the app's :class:`cnnapp.train_worker.TrainWorker` headless (a Qt event loop, no window) on a tiny
 network and generated digits, over and over, and SIGKILLs its training process at a random moment of
 each run: before it takes the run, while it starts, mid-epoch, between epochs, or after it ended. Each
 time it checks, against the same run done by the engine in this process (every epoch's weights,
@@ -61,7 +61,8 @@ class Run:
         from PySide6 import QtCore
         from cnncore.architecture import preset
         from cnncore.network import Network
-        from cnnapp.workers import TrainWorker, start_in_thread
+        from cnnapp.train_worker import TrainWorker
+        from cnnapp.workers import start_in_thread
         self.net = Network(preset("tiny"), seed=SEED)
         self.worker = TrainWorker(self.net, lambda: data, config)
         self.epochs, self.failures, self.finished = [], [], None

@@ -16,7 +16,8 @@ from PySide6 import QtCore
 
 from cnncore.datasets.sources import DRAWINGS_FILE
 
-from .workers import DownloadWorker, TrainWorker, start_in_thread
+from .train_worker import TrainWorker
+from .workers import DownloadWorker, start_in_thread
 
 _ORPHANS: list = []   # threads still blocked in a read when their window closed
 

@@ -3,7 +3,7 @@
 :class:`TrainingSession` drives :meth:`cnncore.training.Trainer.run` and says what happens through
 ``send(kind, *args)``: ``status``, ``ready``, ``progress`` (batches gathered, at most ``UPDATE_HZ`` a
 second), ``snapshot`` (weights and maps, at most ``SNAPSHOT_HZ``), ``epochDone``, ``failed``,
-``diverged`` (the kinds are :class:`cnnapp.workers.TrainWorker`'s signal names). :meth:`run` returns
+``diverged`` (the kinds are :class:`cnnapp.train_worker.TrainWorker`'s signal names). :meth:`run` returns
 the run's FinishedEvent.
 
 :func:`child_main` runs a session in a child process (``multiprocessing``, spawned): the window's

@@ -27,7 +27,8 @@ def _train(qtbot, panels, config, spec=BOUNDED_FIRST, count=300):
     """Run a real TrainWorker in its thread, the panels following it; returns the FinishedEvent."""
     from cnncore.datasets import generated_digits
     from cnncore.network import Network
-    from cnnapp.workers import TrainWorker, start_in_thread
+    from cnnapp.train_worker import TrainWorker
+    from cnnapp.workers import start_in_thread
     X, y = generated_digits(count, seed=1)
     worker = TrainWorker(Network(spec, seed=0), lambda: (X, y, None, None), config)
     diag, runs = panels

@@ -68,7 +68,7 @@ def test_a_run_trains_in_a_child_process_and_hands_back_the_same_weights_as_a_th
     from cnncore.architecture import preset
     from cnncore.network import Network
     from cnncore.training import TrainConfig
-    from cnnapp.workers import TrainWorker
+    from cnnapp.train_worker import TrainWorker
     parent = QtCore.QObject()
     X, y = _digits()
     config = TrainConfig(epochs=2, batch_size=32)
@@ -120,7 +120,7 @@ def test_a_training_process_killed_mid_run_leaves_the_weights_of_the_last_epoch_
     from cnncore.network import Network
     from cnncore.training import TrainConfig
     from cnnapp.views.train_view import finished_text
-    from cnnapp.workers import TrainWorker
+    from cnnapp.train_worker import TrainWorker
     parent = QtCore.QObject()
     X, y = _digits()
     data = (X[:256], y[:256], X[256:], y[256:])
@@ -155,7 +155,7 @@ def test_a_training_process_that_dies_before_an_epoch_ends_leaves_the_network_as
     from cnncore.architecture import preset
     from cnncore.network import Network
     from cnncore.training import TrainConfig
-    from cnnapp.workers import TrainWorker
+    from cnnapp.train_worker import TrainWorker
     parent = QtCore.QObject()
     X, y = _digits(2000)
     net = Network(preset("tiny"), seed=0)
@@ -181,7 +181,7 @@ def test_stop_pause_and_resume_reach_the_training_process(qtbot):
     from cnncore.architecture import preset
     from cnncore.network import Network
     from cnncore.training import TrainConfig
-    from cnnapp.workers import TrainWorker
+    from cnnapp.train_worker import TrainWorker
     parent = QtCore.QObject()
     X, y = _digits(2000)
     net = Network(preset("tiny"), seed=0)
@@ -209,7 +209,7 @@ def test_a_training_process_that_dies_at_once_is_reported_not_run_again_in_the_t
     from cnncore.architecture import preset
     from cnncore.network import Network
     from cnncore.training import TrainConfig
-    import cnnapp.workers as workers
+    import cnnapp.train_worker as workers
     # the child runs sys.exit(conn, controls): it ends at once, having said nothing
     monkeypatch.setattr(workers, "child_main", sys.exit)
     parent = QtCore.QObject()
@@ -233,7 +233,7 @@ def test_a_system_that_cannot_start_a_process_trains_in_the_thread_and_says_so(q
     from cnncore.architecture import preset
     from cnncore.network import Network
     from cnncore.training import TrainConfig
-    from cnnapp.workers import TrainWorker
+    from cnnapp.train_worker import TrainWorker
 
     def refuse(self):
         raise OSError(11, "Resource temporarily unavailable")

@@ -96,7 +96,7 @@ class DiagnosticsPanel(QtWidgets.QWidget):
         self.restart.setVisible(False)
 
     def follow(self, worker) -> None:
-        """Take a :class:`~cnnapp.workers.TrainWorker`'s signals from now on."""
+        """Take a :class:`~cnnapp.train_worker.TrainWorker`'s signals from now on."""
         worker.ready.connect(self.clear)
         worker.progress.connect(self.add_progress)
         worker.diverged.connect(self.show_divergence)
@@ -216,7 +216,7 @@ class RunsPanel(QtWidgets.QWidget):
         return record
 
     def follow(self, worker, settings: dict, seed: int, start: str = "") -> None:
-        """Keep the run a :class:`~cnnapp.workers.TrainWorker` is starting (from ``start``)."""
+        """Keep the run a :class:`~cnnapp.train_worker.TrainWorker` is starting (from ``start``)."""
         self.current = self.begin(settings, seed, start)
         # bound methods: Qt delivers the worker's signals in this widget's (the GUI) thread
         worker.progress.connect(self._on_progress)
