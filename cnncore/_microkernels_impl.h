@@ -188,6 +188,139 @@ static inline void CNN_SUFFIX(cnn_dw_taps)(
         for (ptrdiff_t t = 0; t < T; t++)
             dw[f * dw_stride + t] = sums[f * T + t];
 }
+
+/* A dense layer's three products (cnn_dense_dot, cnn_dense_rows; the loops over tiles
+   are in _kernels.pyx). Every output is one sum in a fixed order, whatever the tiling
+   and the thread count. */
+
+/* z[r][u] = (the sum over j < D of x[r][j] * w[u][j]) + b[u] for R rows of x (R <= 2,
+   rows D apart) and U units of w (U <= 4, rows D apart), z's rows K apart. The sum
+   runs in LANES interleaved partial sums (element j in lane j mod LANES; a last,
+   partial vector reads zeros past D), added as a tree (lane l + lane l + LANES/2
+   first). R and U are literals at every call site. */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dot_tile)(
+        const CNN_REAL *x, const CNN_REAL *w, const CNN_REAL *b, CNN_REAL *z, ptrdiff_t K, ptrdiff_t D,
+        const int R, const int U)
+{
+    CNN_VEC acc[2][4];
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < U; u++)
+            acc[r][u] = (CNN_VEC){0};
+    ptrdiff_t j = 0;
+    for (; j + LANES <= D; j += LANES) {
+        CNN_VEC xv[2], wv[4];
+        for (int r = 0; r < R; r++)
+            xv[r] = *(const CNN_VEC *)(x + r * D + j);
+        for (int u = 0; u < U; u++)
+            wv[u] = *(const CNN_VEC *)(w + u * D + j);
+        for (int r = 0; r < R; r++)
+            for (int u = 0; u < U; u++)
+                acc[r][u] += xv[r] * wv[u];
+    }
+    if (j < D) {
+        CNN_VEC xv[2], wv[4];
+        for (int r = 0; r < R; r++) {
+            xv[r] = (CNN_VEC){0};
+            for (ptrdiff_t l = 0; l < D - j; l++)
+                xv[r][l] = x[r * D + j + l];
+        }
+        for (int u = 0; u < U; u++) {
+            wv[u] = (CNN_VEC){0};
+            for (ptrdiff_t l = 0; l < D - j; l++)
+                wv[u][l] = w[u * D + j + l];
+        }
+        for (int r = 0; r < R; r++)
+            for (int u = 0; u < U; u++)
+                acc[r][u] += xv[r] * wv[u];
+    }
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < U; u++) {
+            CNN_REAL s[LANES];
+            for (int l = 0; l < LANES; l++)
+                s[l] = acc[r][u][l];
+            for (int h = LANES / 2; h >= 1; h /= 2)
+                for (int l = 0; l < h; l++)
+                    s[l] += s[l + h];
+            z[r * K + u] = s[0] + b[u];
+        }
+}
+
+/* Units u0 <= u < u0 + 4 (fewer at the end) of every row of z (N x K):
+   z = x w^T + b for x (N x D) and w (K x D). */
+static inline void CNN_SUFFIX(cnn_dense_dot)(
+        const CNN_REAL *x, const CNN_REAL *w, const CNN_REAL *b, CNN_REAL *z, ptrdiff_t N, ptrdiff_t K,
+        ptrdiff_t D, ptrdiff_t u0)
+{
+    const int U = K - u0 < 4 ? (int)(K - u0) : 4;
+    const CNN_REAL *wu = w + u0 * D;
+    for (ptrdiff_t n = 0; n < N; n += 2) {
+        const int R = N - n < 2 ? 1 : 2;
+        const CNN_REAL *xn = x + n * D;
+        CNN_REAL *zn = z + n * K + u0;
+#define CNN_DOT_CASE(r, u) case 4 * (r) + (u): \
+        CNN_SUFFIX(cnn_dot_tile)(xn, wu, b + u0, zn, K, D, r, u); break;
+        switch (4 * R + U) {
+        CNN_DOT_CASE(1, 1) CNN_DOT_CASE(1, 2) CNN_DOT_CASE(1, 3) CNN_DOT_CASE(1, 4)
+        CNN_DOT_CASE(2, 1) CNN_DOT_CASE(2, 2) CNN_DOT_CASE(2, 3) default: CNN_DOT_CASE(2, 4)
+        }
+#undef CNN_DOT_CASE
+    }
+}
+
+/* out[r][j] = the sum over t < T of a[r * ar + t * at] * B[t * D + j], for R rows
+   (R <= 4; out's rows D apart) and NV vectors of columns from j0: the first product,
+   then each next one added, in t order (one chain per element, so the same sum in
+   every lane and in the scalar columns past the last whole vector). */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_rows_tile)(
+        const CNN_REAL *a, ptrdiff_t ar, ptrdiff_t at, const CNN_REAL *B, ptrdiff_t T, ptrdiff_t D,
+        CNN_REAL *out, ptrdiff_t j0, const int R, const int NV)
+{
+    CNN_VEC acc[4][4];
+    for (int v = 0; v < NV; v++) {
+        const CNN_VEC bv = *(const CNN_VEC *)(B + j0 + v * LANES);
+        for (int r = 0; r < R; r++)
+            acc[r][v] = a[r * ar] * bv;
+    }
+    for (ptrdiff_t t = 1; t < T; t++) {
+        const CNN_REAL *Bt = B + t * D + j0;
+        for (int v = 0; v < NV; v++) {
+            const CNN_VEC bv = *(const CNN_VEC *)(Bt + v * LANES);
+            for (int r = 0; r < R; r++)
+                acc[r][v] += a[r * ar + t * at] * bv;
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++)
+            *(CNN_VEC *)(out + r * D + j0 + v * LANES) = acc[r][v];
+}
+
+/* Rows r0 <= r < r0 + 4 (fewer at the end, out of `rows`) of out (rows x D):
+   out[r][j] = sum_t a[r * ar + t * at] * B[t][j] (see cnn_rows_tile). A dense layer's
+   dx = dz W (a = dz, ar = K, at = 1, B = W) and dW = dz^T x (a = dz, ar = 1, at = K,
+   B = x). */
+static inline void CNN_SUFFIX(cnn_dense_rows)(
+        const CNN_REAL *a, ptrdiff_t ar, ptrdiff_t at, const CNN_REAL *B, ptrdiff_t T, ptrdiff_t D,
+        CNN_REAL *out, ptrdiff_t rows, ptrdiff_t r0)
+{
+    const int R = rows - r0 < 4 ? (int)(rows - r0) : 4;
+    const CNN_REAL *ar0 = a + r0 * ar;
+    CNN_REAL *o = out + r0 * D;
+    ptrdiff_t j = 0;
+#define CNN_ROWS_CASE(r, nv) case r: \
+    CNN_SUFFIX(cnn_rows_tile)(ar0, ar, at, B, T, D, o, j, r, nv); break;
+    for (; j + 4 * LANES <= D; j += 4 * LANES)
+        switch (R) { CNN_ROWS_CASE(1, 4) CNN_ROWS_CASE(2, 4) CNN_ROWS_CASE(3, 4) default: CNN_ROWS_CASE(4, 4) }
+    for (; j + LANES <= D; j += LANES)
+        switch (R) { CNN_ROWS_CASE(1, 1) CNN_ROWS_CASE(2, 1) CNN_ROWS_CASE(3, 1) default: CNN_ROWS_CASE(4, 1) }
+#undef CNN_ROWS_CASE
+    for (; j < D; j++)
+        for (int r = 0; r < R; r++) {
+            CNN_REAL s = ar0[r * ar] * B[j];
+            for (ptrdiff_t t = 1; t < T; t++)
+                s += ar0[r * ar + t * at] * B[t * D + j];
+            o[r * D + j] = s;
+        }
+}
 #undef LANES
 
 #else  /* no vector extensions: the same sums as plain loops */
@@ -225,6 +358,35 @@ static inline void CNN_SUFFIX(cnn_dw_taps)(
             dw[f * dw_stride + t] = s;
         }
 }
+
+static inline void CNN_SUFFIX(cnn_dense_dot)(
+        const CNN_REAL *x, const CNN_REAL *w, const CNN_REAL *b, CNN_REAL *z, ptrdiff_t N, ptrdiff_t K,
+        ptrdiff_t D, ptrdiff_t u0)
+{
+    const ptrdiff_t u1 = K - u0 < 4 ? K : u0 + 4;
+    for (ptrdiff_t n = 0; n < N; n++)
+        for (ptrdiff_t u = u0; u < u1; u++) {
+            CNN_REAL s = 0;
+            for (ptrdiff_t j = 0; j < D; j++)
+                s += x[n * D + j] * w[u * D + j];
+            z[n * K + u] = s + b[u];
+        }
+}
+
+static inline void CNN_SUFFIX(cnn_dense_rows)(
+        const CNN_REAL *a, ptrdiff_t ar, ptrdiff_t at, const CNN_REAL *B, ptrdiff_t T, ptrdiff_t D,
+        CNN_REAL *out, ptrdiff_t rows, ptrdiff_t r0)
+{
+    const ptrdiff_t r1 = rows - r0 < 4 ? rows : r0 + 4;
+    for (ptrdiff_t r = r0; r < r1; r++)
+        for (ptrdiff_t j = 0; j < D; j++) {
+            CNN_REAL s = a[r * ar] * B[j];
+            for (ptrdiff_t t = 1; t < T; t++)
+                s += a[r * ar + t * at] * B[t * D + j];
+            out[r * D + j] = s;
+        }
+}
+
 #endif
 
 /* 2x2, stride-2 max-pool backward of one plane, one window at a time: zeros,

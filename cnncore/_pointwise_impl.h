@@ -228,18 +228,6 @@ static inline double CNN_PW_NAME(cnn_softmax_xent)(const CNN_PW_T *z, const ptrd
     return sum;
 }
 
-static inline void CNN_PW_NAME(cnn_outer)(const CNN_PW_T *a, ptrdiff_t m,
-                                          const CNN_PW_T *CNN_PW_RESTRICT b, ptrdiff_t n,
-                                          CNN_PW_T *CNN_PW_RESTRICT out)
-{
-    for (ptrdiff_t i = 0; i < m; i++) {
-        const CNN_PW_T ai = a[i];
-        CNN_PW_T *CNN_PW_RESTRICT o = out + i * n;
-        for (ptrdiff_t j = 0; j < n; j++)
-            o[j] = ai * b[j];
-    }
-}
-
 #ifdef CNN_PW_MASKED
 #undef CNN_PW_ROW_MASK
 #endif

@@ -45,7 +45,7 @@ from ._dispatch import _kernels
 from ._threads import threads_for
 from .shapes import conv_output_size, pair
 
-__all__ = ["ConvPlan", "MaxPoolPlan", "PendingUnpool", "AvgPoolPlan", "L2PoolPlan", "weight_grad"]
+__all__ = ["ConvPlan", "MaxPoolPlan", "PendingUnpool", "AvgPoolPlan", "L2PoolPlan"]
 
 # Block sizes of the wide-row loops in _kernels.pyx and _microkernels.h: tiles of
 # FB filters; wide rows padded to a multiple of PB positions.
@@ -171,6 +171,22 @@ class _WideConv:
         else:
             bias = self.bias
         _kernels.conv_wide(self.src, self.sample, self.off, wt, bias, self.out, nt)
+        return self.result
+
+    def compile(self, step, wt, b, nt: int):
+        """:meth:`run`'s copies and loop as ops of a compiled step (:class:`cnncore.step.StepBuilder`)."""
+        if self.wt is not None:
+            if wt is not self.rows:
+                step.copy(wt, self.rows)
+            wt = self.wt
+        bias = self.bias
+        if b is not None:
+            if self.F == self.bias.shape[0]:
+                bias = b
+            else:
+                step.copy(b, self.bias[:self.F])
+        N, Fr, Lr = self.out.shape
+        step.op("conv", nt, 0, [self.src, self.off, wt, bias, self.out], [self.sample, self.off.size, N, Fr, Lr])
         return self.result
 
 
@@ -336,6 +352,27 @@ class ConvPlan:
         _kernels.conv_activate(picked, None, y, act, pooled, codes, nt)
         return picked, y, pooled
 
+    def compile_forward(self, step, x, w, b, act, pool=None):
+        """:meth:`_forward`'s copy, loops and pass as ops of a compiled step (:mod:`cnncore.step`),
+        reading ``x`` (an array the step writes first, or its batch): ``(z, y)``, or ``(z, y, pooled)``
+        with ``pool``."""
+        conv, picked, z = self._fwd or self._forward_parts()
+        step.copy(x, self._xpad.inner)
+        nt = threads_for(self._fwd_work)
+        conv.compile(step, w.reshape(self.w_shape[0], self._taps), b, nt)
+        if act == 0:
+            self._activate_op(step, picked, z, z, 0, None, None, nt)
+            return z, z
+        y = self._own("_y")
+        pooled, codes = pool.lean_buffers() if pool is not None else (None, None)
+        self._activate_op(step, picked, None, y, act, pooled, codes, nt)
+        return (picked, y) if pool is None else (picked, y, pooled)
+
+    @staticmethod
+    def _activate_op(step, src, z, y, act, pooled, codes, nt):
+        from .step import strides4
+        step.op("act", nt, act, [src, z, y, pooled, codes], strides4(src) + list(y.shape))
+
     def y_buffer(self):
         """The buffer :meth:`forward_activated` writes ``y`` into (for a pool that takes it)."""
         return self._own("_y")
@@ -394,6 +431,36 @@ class ConvPlan:
         self._filter_grad(parts, dz, x, dw, nt)
         dx = self._input_grad(dz, w, nt) if need_dx else None
         return dz, dx, dw, db
+
+    def compile_backward(self, step, dy, z, act, w, need_dx, dw, db, codes=None):
+        """:meth:`_backward` (after :meth:`compile_forward`, so ``x`` is in the padded buffer) as ops
+        of a compiled step: ``(dz, dx or None)``; ``dw`` and ``db`` are written where given."""
+        from .step import strides4
+        parts = self._dw or self._filter_grad_parts()
+        nt = threads_for(self._bwd_work)
+        dx_parts = (self._dx or self._input_grad_parts()) if need_dx else None
+        d1 = self._dz_target(parts.dz_into)
+        d2 = self._dz_target(dx_parts.dpad.inner) if need_dx else None
+        step.op("prologue", nt, act, [dy, codes, z, d1, d2, self._acc, self._tmp, db],
+                strides4(z) + strides4(d1) + (strides4(d2) if need_dx else [0] * 4) + list(self.z_shape))
+        dz = parts.dz_into if act or codes is not None else dy
+        xpad = self._input()
+        N, C, Hp, Wp = xpad.view.shape
+        F = self.w_shape[0]
+        dwt = dw.reshape(F, self._taps) if parts.dwt is None else parts.dwt
+        _, Fr, Lr = parts.dzw.shape
+        off = _tap_offsets(C, *self.kernel, Hp, Wp)
+        step.op("dw", nt, 0, [xpad.buf, off, parts.dzw, dwt], [C * Hp * Wp, off.size, C, Hp * Wp, N, Fr, Lr])
+        if parts.dwt is not None:
+            step.copy(parts.dwt[:F].reshape(self.w_shape), dw)
+        step.exact(dw, xpad.buf)
+        if not need_dx:
+            return dz, None
+        step.copy(w, dx_parts.flipped)
+        dx_parts.conv.compile(step, dx_parts.conv.rows, None, nt)
+        step.copy(dx_parts.strip, dx_parts.dx)
+        step.exact(w, dx_parts.dx)
+        return dz, dx_parts.dx
 
     def _dz_target(self, view):
         """A view the gradient pass writes ``dz`` into: it must have ``dz``'s shape."""
@@ -557,10 +624,6 @@ class MaxPoolPlan(_PoolPlan):
         if not (self._two and self._coded) or dy.shape != self.y_shape or dy.dtype != self.dtype \
                 or not dy.flags.c_contiguous:
             return None
-        if self.y_shape[3] < 12 and self.y_shape[0] > 1:
-            # measured: above batch 1, rows of fewer windows (7×7, 4×4 maps) spread faster in the
-            # pool's own pass; at batch 1 that pass's calls cost more than it saves (wide: 13 µs)
-            return None
         return PendingUnpool(self, dy)
 
     def winners(self):
@@ -657,23 +720,3 @@ class L2PoolPlan(_PoolPlan):
         (KH, KW), (SH, SW) = self.size, self.stride
         _kernels.l2pool_backward(dy, x, y, dx, KH, KW, SH, SW, threads_for(self._work))
         return dx
-
-
-# ------------------------------------------------------------------ dense
-
-def weight_grad(dz, x, out=None):
-    """A dense layer's ``dW = dzᵀ·x`` (summed over the batch) for ``dz (N, K)``, ``x (N, D)``,
-    into ``out (K, D)`` when given. At batch 1 it is an outer product, which the compiled
-    loop writes several times faster than a matrix product with an inner size of 1 (arrays it
-    does not fit, ``out`` of another shape included, go to ``np.matmul``, which refuses them)."""
-    compiled = (dz.ndim == x.ndim == 2 and dz.shape[0] == x.shape[0] == 1 and dz.dtype == x.dtype
-                and dz.dtype in (np.float32, np.float64) and dz.flags.c_contiguous and x.flags.c_contiguous
-                and (out is None or (out.shape == (dz.shape[1], x.shape[1]) and out.dtype == dz.dtype
-                                     and out.flags.c_contiguous)))
-    if compiled:
-        if out is None:
-            out = np.empty((dz.shape[1], x.shape[1]), dtype=dz.dtype)
-        _kernels.outer(dz[0], x[0], out)
-        return out
-    return np.matmul(dz.T, x, out=out)
-

@@ -9,7 +9,7 @@ from ..plans import MaxPoolPlan
 from ..pseudocode import MAXPOOL_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, num, windows_covering
-from .base import KeptGradient, StepText, Teaching, shape_text
+from .base import StepText, Teaching, shape_text
 from .pooling import Pool
 from .words import pair_text, window_fields
 
@@ -72,8 +72,6 @@ class MaxPool(Pool):
     def _make_plan(self, batch):
         return MaxPoolPlan(batch, self.in_shape, self.size, self.stride, self.dtype)
 
-    dx = KeptGradient()
-
     @property
     def argmax(self):
         """Where each window's winner was (flat ``row·W + column``, int64); after a training
@@ -86,12 +84,8 @@ class MaxPool(Pool):
     def argmax(self, value):
         self._argmax, self._winners = value, None
 
-    def pool_plan(self, x):
-        plan = self._plan_for(x)
-        return plan if plan is not None and plan.size == (2, 2) and plan.stride == (2, 2) else None
-
     def kept_lean(self, x, y, plan):
-        """Keep what a lean pass of ``plan`` made (its own or a convolution's, :meth:`forward_with`)."""
+        """Keep what a lean pass of ``plan`` made (its own, or a convolution's in :class:`~.pairs.ConvMaxPool`)."""
         self.x, self.y, self.argmax = x, y, None
         self._winners = plan          # argmax on demand
 
@@ -105,13 +99,6 @@ class MaxPool(Pool):
         if keep:
             self.x, self.y, self.argmax = x, y, argmax
         return y
-
-    def pending_dx(self, dy):
-        plan = self._winners
-        pending = plan.pending(dy) if plan is not None else None
-        if pending is not None:
-            self.dy, self.dx = dy, pending
-        return pending
 
     def _planned_backward(self, plan, dy):
         # the plan's own winners (codes or argmax) unless the argmax came from elsewhere
