@@ -38,6 +38,14 @@ cdef extern from "_microkernels.h" nogil:
     enum:
         FB "CNN_FB"     # filters per tile
         TC "CNN_TC"     # filter taps per filter-gradient call at most
+        FJ "CNN_FJ"     # taps per tile of the filter gradient by vectors of filters
+        VBYTES "CNN_VBYTES"
+    void cnn_dwf_taps_f(const float* x, Py_ssize_t ss, const Py_ssize_t* pos, Py_ssize_t P, const float* g,
+                        Py_ssize_t Fp, Py_ssize_t n0, Py_ssize_t n1, const Py_ssize_t* off, Py_ssize_t J,
+                        Py_ssize_t KW, float* out, Py_ssize_t T)
+    void cnn_dwf_taps_d(const double* x, Py_ssize_t ss, const Py_ssize_t* pos, Py_ssize_t P, const double* g,
+                        Py_ssize_t Fp, Py_ssize_t n0, Py_ssize_t n1, const Py_ssize_t* off, Py_ssize_t J,
+                        Py_ssize_t KW, double* out, Py_ssize_t T)
     void cnn_wide_block_f(const float* x0, const Py_ssize_t* off, Py_ssize_t T,
                           const float* wt, Py_ssize_t wt_stride, const float* b,
                           float* out, Py_ssize_t out_stride, Py_ssize_t Lr)
@@ -175,6 +183,73 @@ cdef inline void _dw_item(Py_ssize_t item, Py_ssize_t C, Py_ssize_t runs, Py_ssi
     cdef Py_ssize_t t0 = c * KK + k * q + (k if k < r else r)
     _dw_taps(xbuf, N, sample_stride, plane, dzw + fb * FB * Lr, Fr * Lr, Lr, off + t0,
              q + (1 if k < r else 0), dw + fb * FB * T + t0, T)
+
+
+#: Elements of one vector of this build, by element size (float32: 4, float64: 8): a layer whose
+#: filters fill whole vectors takes the filter gradient by vectors of filters.
+VECTOR_LANES = {4: VBYTES // 4, 8: VBYTES // 8}
+
+cdef enum:
+    DWF_CHUNK = 16      # samples per item of conv_filter_grad_vf (their sums are added in order)
+
+FILTER_GRAD_SAMPLES = DWF_CHUNK
+
+
+cdef void _dwf_loop(const real* xbuf, Py_ssize_t ss, const Py_ssize_t* off, Py_ssize_t T, Py_ssize_t KW,
+                    const Py_ssize_t* pos, Py_ssize_t P, const real* g, Py_ssize_t N, Py_ssize_t F, real* dw,
+                    real* partial, int nthreads) noexcept nogil:
+    """The loop of :func:`conv_filter_grad_vf` (also an op of a compiled step). The taps go in runs of
+    whole filter rows (KW taps each) where the tiles read rows, of single taps elsewhere."""
+    cdef Py_ssize_t unit = KW if KW == 3 or KW == 5 else 1
+    cdef Py_ssize_t units = T // unit, most = FJ // unit
+    cdef Py_ssize_t runs = (units + most - 1) // most, chunks = (N + DWF_CHUNK - 1) // DWF_CHUNK
+    cdef Py_ssize_t items = (F // (VBYTES // sizeof(real))) * runs * chunks
+    cdef Py_ssize_t item, c, i
+    if nthreads == 1:
+        for item in range(items):
+            _dwf_item(item, runs, chunks, unit, units, xbuf, ss, off, T, KW, pos, P, g, N, F, dw, partial)
+    else:
+        for item in prange(items, num_threads=nthreads, schedule="guided"):
+            _dwf_item(item, runs, chunks, unit, units, xbuf, ss, off, T, KW, pos, P, g, N, F, dw, partial)
+    for c in range(1, chunks):          # the chunks' sums, added in order
+        for i in range(F * T):
+            dw[i] = dw[i] + partial[(c - 1) * F * T + i]
+
+
+cdef inline void _dwf_item(Py_ssize_t item, Py_ssize_t runs, Py_ssize_t chunks, Py_ssize_t unit, Py_ssize_t units,
+                           const real* xbuf, Py_ssize_t ss, const Py_ssize_t* off, Py_ssize_t T, Py_ssize_t KW,
+                           const Py_ssize_t* pos, Py_ssize_t P, const real* g, Py_ssize_t N, Py_ssize_t F, real* dw,
+                           real* partial) noexcept nogil:
+    """One (vector of filters, run of taps, chunk of samples) item: chunk 0 writes dw, chunk c > 0
+    its own part of ``partial``. The runs are as equal as possible, in whole units of taps."""
+    cdef Py_ssize_t lanes = VBYTES // sizeof(real)
+    cdef Py_ssize_t v = item // (runs * chunks), k = (item // chunks) % runs, c = item % chunks
+    cdef Py_ssize_t q = units // runs, r = units % runs
+    cdef Py_ssize_t t0 = (k * q + (k if k < r else r)) * unit, J = (q + (1 if k < r else 0)) * unit
+    cdef Py_ssize_t n0 = c * DWF_CHUNK, n1 = min(N, (c + 1) * DWF_CHUNK)
+    cdef real* out = (dw if c == 0 else partial + (c - 1) * F * T) + v * lanes * T + t0
+    if real is float:
+        cnn_dwf_taps_f(xbuf, ss, pos, P, g + v * lanes, F, n0, n1, off + t0, J, KW, out, T)
+    else:
+        cnn_dwf_taps_d(xbuf, ss, pos, P, g + v * lanes, F, n0, n1, off + t0, J, KW, out, T)
+
+
+def conv_filter_grad_vf(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[::1] off, Py_ssize_t KW,
+                        const Py_ssize_t[::1] pos, const real[:, :, ::1] dzt, real[:, ::1] dw, real[::1] partial,
+                        int nthreads):
+    """Filter gradient by vectors of filters, for F a multiple of ``VECTOR_LANES``.
+
+    xbuf     IN  as in :func:`conv_wide` (N samples of C padded planes)
+    off      IN  (T,) tap offsets as in :func:`conv_wide`, filter rows of KW taps
+    pos      IN  (P,) offset in a padded plane of the input each output position starts at
+    dzt      IN  (N, P, F) dz, positions-major
+    dw       OUT (F, T)
+    partial  scratch of (ceil(N / 16) − 1)·F·T elements (at least 1)
+    Items are (vector of filters, run of taps, 16 samples); the runs of samples are added in order.
+    """
+    with nogil:
+        _dwf_loop(&xbuf[0], sample_stride, &off[0], off.shape[0], KW, &pos[0], pos.shape[0], &dzt[0, 0, 0],
+                  dzt.shape[0], dzt.shape[2], &dw[0, 0], &partial[0], nthreads)
 
 
 cdef bint _all_finite(const real* a, Py_ssize_t n) noexcept nogil:
@@ -515,6 +590,14 @@ cdef extern from "_pointwise.h" nogil:
                            Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
                            double* d1, const Py_ssize_t* s1, double* d2, const Py_ssize_t* s2,
                            double* acc, double* tmp, double* db)
+    void cnn_grad_block_f(const float* dy, const unsigned char* codes, const float* z, const Py_ssize_t* zs,
+                          int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
+                          Py_ssize_t B, float* d1, float* d2, const Py_ssize_t* s2, float* acc, float* tmp,
+                          float* db)
+    void cnn_grad_block_d(const double* dy, const unsigned char* codes, const double* z, const Py_ssize_t* zs,
+                          int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
+                          Py_ssize_t B, double* d1, double* d2, const Py_ssize_t* s2, double* acc, double* tmp,
+                          double* db)
     double cnn_softmax_xent_f(const float* z, const Py_ssize_t* labels, Py_ssize_t N, Py_ssize_t K,
                               float* p, float* dz, Py_ssize_t* bad)
     double cnn_softmax_xent_d(const double* z, const Py_ssize_t* labels, Py_ssize_t N, Py_ssize_t K,
@@ -608,14 +691,36 @@ cdef void _prologue_loop(const real* dy, const unsigned char* codes, const real*
                          int act, real* p1, const Py_ssize_t* s1, real* p2, const Py_ssize_t* s2, real* acc,
                          real* tmp, real* db, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo,
                          int nthreads) noexcept nogil:
-    """The loop of :func:`conv_grad_prologue` (also an op of a compiled step)."""
-    cdef Py_ssize_t f
+    """The loop of :func:`conv_grad_prologue` (also an op of a compiled step). Items are filters, or
+    blocks of a vector's worth of filters where ``d1`` is laid out positions-major (N, Ho·Wo, F), as
+    the filter gradient by vectors of filters reads it."""
+    cdef Py_ssize_t f, B = VBYTES // sizeof(real)
+    cdef bint blocks = (p1 != NULL and F % B == 0 and s1[1] == 1 and s1[3] == F and s1[2] == Wo * F
+                        and s1[0] == Ho * Wo * F)
+    if blocks:
+        if nthreads == 1:
+            for f in range(F // B):
+                _grad_block(dy, codes, z, zs, act, N, F, Ho, Wo, f * B, B, p1, p2, s2, acc, tmp, db)
+        else:
+            for f in prange(F // B, num_threads=nthreads, schedule="guided"):
+                _grad_block(dy, codes, z, zs, act, N, F, Ho, Wo, f * B, B, p1, p2, s2, acc, tmp, db)
+        return
     if nthreads == 1:
         for f in range(F):
             _grad_filter(dy, codes, z, zs, act, N, F, Ho, Wo, f, p1, s1, p2, s2, acc, tmp, db)
         return
     for f in prange(F, num_threads=nthreads, schedule="guided"):
         _grad_filter(dy, codes, z, zs, act, N, F, Ho, Wo, f, p1, s1, p2, s2, acc, tmp, db)
+
+
+cdef inline void _grad_block(const real* dy, const unsigned char* codes, const real* z, const Py_ssize_t* zs,
+                             int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
+                             Py_ssize_t B, real* d1, real* d2, const Py_ssize_t* s2, real* acc, real* tmp,
+                             real* db) noexcept nogil:
+    if real is float:
+        cnn_grad_block_f(dy, codes, z, zs, act, N, F, Ho, Wo, f0, B, d1, d2, s2, acc, tmp, db)
+    else:
+        cnn_grad_block_d(dy, codes, z, zs, act, N, F, Ho, Wo, f0, B, d1, d2, s2, acc, tmp, db)
 
 
 def conv_grad_prologue(const real[:, :, :, ::1] dy, const unsigned char[:, :, :, ::1] codes,
@@ -903,6 +1008,7 @@ cdef enum:
     OP_SLOPE = 12     # relu_slope: p: dy, z, dz; n: count
     OP_LOSS = 13      # softmax_xent of the run's labels: p: z, probs, dz; n: N, K
     OP_ADAM = 14      # adam_update: p: param, grad, m, v, mask; n: count, decay; f: wd, b1, 1-b1, b2, 1-b2, eps, tiny
+    OP_DWF = 15       # conv_filter_grad_vf: p: xbuf, off, pos, dzt, dw, partial; n: sample stride, T, P, N, F, KW
 
 cdef enum:
     # what Program.run returns
@@ -915,7 +1021,7 @@ STEP_DONE, STEP_DIVERGED, STEP_EXACT = DONE, DIVERGED, EXACT
 #: The op kinds by name, for cnncore.step.
 OPS = {"copy": OP_COPY, "conv": OP_CONV, "act": OP_ACT, "prologue": OP_PROLOGUE, "dw": OP_DW, "exact": OP_EXACT,
        "unpool": OP_UNPOOL, "dense": OP_DENSE, "rows": OP_ROWS, "colsum": OP_COLSUM, "activate": OP_ACTIVATE,
-       "slope": OP_SLOPE, "loss": OP_LOSS, "adam": OP_ADAM}
+       "slope": OP_SLOPE, "loss": OP_LOSS, "adam": OP_ADAM, "dwf": OP_DWF}
 
 cdef struct Op:
     int kind
@@ -999,6 +1105,9 @@ cdef int _op(const Op* o, StepRun* r) noexcept nogil:
                    n[0], <int> n[1], <float> o.f[0], <float> o.f[1], <float> o.f[2], <float> o.f[3],
                    <float> o.f[4], r.adam[0], <float> o.f[5], r.adam[1], <float> o.f[6], r.flush[0], r.flush[1],
                    o.nt)
+    elif k == OP_DWF:
+        _dwf_loop(<const float*> o.p[0], n[0], <const Py_ssize_t*> o.p[1], n[1], n[5], <const Py_ssize_t*> o.p[2],
+                  n[2], <const float*> o.p[3], n[3], n[4], <float*> o.p[4], <float*> o.p[5], o.nt)
     return DONE
 
 
@@ -1032,7 +1141,7 @@ cdef class Program:
         cdef Op* grown
         cdef Op* o
         cdef int i
-        if len(pointers) > 8 or len(sizes) > 16 or len(scalars) > 8 or not 1 <= kind <= OP_ADAM:
+        if len(pointers) > 8 or len(sizes) > 16 or len(scalars) > 8 or not 1 <= kind <= OP_DWF:
             raise ValueError("cnncore: a malformed step op")
         grown = <Op*> realloc(self.ops, (self.count + 1) * sizeof(Op))
         if grown == NULL:

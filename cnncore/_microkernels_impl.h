@@ -321,6 +321,146 @@ static inline void CNN_SUFFIX(cnn_dense_rows)(
             o[r * D + j] = s;
         }
 }
+
+/* The filter gradient by vectors of filters (see _microkernels.h): LANES filters from
+   g (rows of Fp filters per position, samples P rows apart) and J taps from off,
+   samples n0 <= n < n1, into out[l * T + j] (filter l of the vector, tap j). Every
+   multiply-add reads one input element, broadcast to the lanes: no position is
+   computed and dropped. Each lane sums a sample's positions in one chain, in order,
+   and adds that sum to its total for the samples, in order (one chain over all
+   of them lost digits: 3,000 terms of float32). J is a literal at every call site. */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dwf_tile)(
+        const CNN_REAL *x, ptrdiff_t ss, const ptrdiff_t *pos, ptrdiff_t P, const CNN_REAL *g,
+        ptrdiff_t Fp, ptrdiff_t n0, ptrdiff_t n1, const ptrdiff_t *off, CNN_REAL *out, ptrdiff_t T,
+        const int J)
+{
+    CNN_VEC acc[CNN_FJ], total[CNN_FJ];
+    for (int j = 0; j < J; j++)
+        total[j] = (CNN_VEC){0};
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        const CNN_REAL *xn = x + n * ss;
+        const CNN_REAL *gn = g + n * P * Fp;
+        for (int j = 0; j < J; j++)
+            acc[j] = (CNN_VEC){0};
+        for (ptrdiff_t p = 0; p < P; p++) {
+            const CNN_VEC d = *(const CNN_VEC *)(gn + p * Fp);
+            const CNN_REAL *xp = xn + pos[p];
+            for (int j = 0; j < J; j++)
+                acc[j] += d * xp[off[j]];
+        }
+        for (int j = 0; j < J; j++)
+            total[j] += acc[j];
+    }
+    for (int j = 0; j < J; j++)
+        for (int l = 0; l < LANES; l++)
+            out[l * T + j] = total[j][l];
+}
+
+/* cnn_dwf_tile for R whole filter rows of KW taps (KW and R literals): each row's
+   taps are KW neighbouring inputs, read at constant displacements from one pointer
+   per row, so the tile needs R address registers instead of one offset per tap (24
+   offsets do not fit the general registers: the compiler moved them through vector
+   registers, one transfer per multiply-add on a port the multiply-adds need). */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dwr_tile)(
+        const CNN_REAL *x, ptrdiff_t ss, const ptrdiff_t *pos, ptrdiff_t P, const CNN_REAL *g,
+        ptrdiff_t Fp, ptrdiff_t n0, ptrdiff_t n1, const ptrdiff_t *off, CNN_REAL *out, ptrdiff_t T,
+        const int R, const int KW)
+{
+    CNN_VEC acc[CNN_FJ], total[CNN_FJ];
+    ptrdiff_t row[CNN_FJ];
+    for (int r = 0; r < R; r++)
+        row[r] = off[r * KW];
+    for (int k = 0; k < R * KW; k++)
+        total[k] = (CNN_VEC){0};
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        const CNN_REAL *xn = x + n * ss;
+        const CNN_REAL *gn = g + n * P * Fp;
+        for (int k = 0; k < R * KW; k++)
+            acc[k] = (CNN_VEC){0};
+        for (ptrdiff_t p = 0; p < P; p++) {
+            const CNN_VEC d = *(const CNN_VEC *)(gn + p * Fp);
+            const CNN_REAL *xp = xn + pos[p];
+            for (int r = 0; r < R; r++) {
+                const CNN_REAL *xr = xp + row[r];
+                for (int j = 0; j < KW; j++)
+                    acc[r * KW + j] += d * xr[j];
+            }
+        }
+        for (int k = 0; k < R * KW; k++)
+            total[k] += acc[k];
+    }
+    for (int k = 0; k < R * KW; k++)
+        for (int l = 0; l < LANES; l++)
+            out[l * T + k] = total[k][l];
+}
+
+/* J taps from off (a run of whole rows of KW taps where KW is 3 or 5: see cnn_dwr_tile). */
+static inline void CNN_SUFFIX(cnn_dwf_taps)(
+        const CNN_REAL *x, ptrdiff_t ss, const ptrdiff_t *pos, ptrdiff_t P, const CNN_REAL *g,
+        ptrdiff_t Fp, ptrdiff_t n0, ptrdiff_t n1, const ptrdiff_t *off, ptrdiff_t J, ptrdiff_t KW,
+        CNN_REAL *out, ptrdiff_t T)
+{
+#define CNN_DWR(r, kw) case r: CNN_SUFFIX(cnn_dwr_tile)(x, ss, pos, P, g, Fp, n0, n1, off, out, T, r, kw); return;
+    if (KW == 3 && J % 3 == 0)
+        switch (J / 3) {
+        CNN_DWR(1, 3) CNN_DWR(2, 3) CNN_DWR(3, 3)
+#if CNN_FJ == 24
+        CNN_DWR(4, 3) CNN_DWR(5, 3) CNN_DWR(6, 3) CNN_DWR(7, 3) CNN_DWR(8, 3)
+#else
+        CNN_DWR(4, 3)
+#endif
+        }
+    if (KW == 5 && J % 5 == 0)
+        switch (J / 5) {
+        CNN_DWR(1, 5) CNN_DWR(2, 5)
+#if CNN_FJ == 24
+        CNN_DWR(3, 5) CNN_DWR(4, 5)
+#endif
+        }
+#undef CNN_DWR
+#define CNN_DWF(j) case j: CNN_SUFFIX(cnn_dwf_tile)(x, ss, pos, P, g, Fp, n0, n1, off, out, T, j); break;
+    switch (J) {
+    CNN_DWF(1) CNN_DWF(2) CNN_DWF(3) CNN_DWF(4) CNN_DWF(5) CNN_DWF(6) CNN_DWF(7) CNN_DWF(8)
+    CNN_DWF(9) CNN_DWF(10) CNN_DWF(11)
+#if CNN_FJ == 24
+    CNN_DWF(12) CNN_DWF(13) CNN_DWF(14) CNN_DWF(15) CNN_DWF(16) CNN_DWF(17) CNN_DWF(18) CNN_DWF(19)
+    CNN_DWF(20) CNN_DWF(21) CNN_DWF(22) CNN_DWF(23)
+#endif
+    default: CNN_DWF(CNN_FJ)
+    }
+#undef CNN_DWF
+}
+
+/* out[q * F + b] = planes[b][p0 + q] for b, q < LANES: LANES positions of LANES planes
+   written positions-major (rows F apart), as a transposition in registers (log2(LANES)
+   rounds of two-source shuffles) instead of one scattered store per element. */
+static inline void CNN_SUFFIX(cnn_transpose_block)(const CNN_REAL *const *planes, ptrdiff_t p0, CNN_REAL *out,
+                                                   ptrdiff_t F)
+{
+    CNN_VEC v[LANES];
+    for (int b = 0; b < LANES; b++)
+        v[b] = *(const CNN_VEC *)(planes[b] + p0);
+#define CNN_TRANSPOSE_ROUND(s) do { \
+        CNN_MASK lo, hi; \
+        for (int l = 0; l < LANES; l++) { \
+            lo[l] = (l & (s)) ? LANES + l - (s) : l; \
+            hi[l] = (l & (s)) ? LANES + l : l + (s); \
+        } \
+        for (int i = 0; i < LANES; i++) \
+            if (!(i & (s))) { \
+                const CNN_VEC a = v[i], c = v[i + (s)]; \
+                v[i] = __builtin_shuffle(a, c, lo); \
+                v[i + (s)] = __builtin_shuffle(a, c, hi); \
+            } \
+    } while (0)
+    if (LANES >= 16) CNN_TRANSPOSE_ROUND(8);
+    if (LANES >= 8) CNN_TRANSPOSE_ROUND(4);
+    if (LANES >= 4) CNN_TRANSPOSE_ROUND(2);
+    CNN_TRANSPOSE_ROUND(1);
+#undef CNN_TRANSPOSE_ROUND
+    for (int q = 0; q < LANES; q++)
+        *(CNN_VEC *)(out + q * F) = v[q];
+}
 #undef LANES
 
 #else  /* no vector extensions: the same sums as plain loops */
@@ -385,6 +525,36 @@ static inline void CNN_SUFFIX(cnn_dense_rows)(
                 s += a[r * ar + t * at] * B[t * D + j];
             out[r * D + j] = s;
         }
+}
+
+
+static inline void CNN_SUFFIX(cnn_dwf_taps)(
+        const CNN_REAL *x, ptrdiff_t ss, const ptrdiff_t *pos, ptrdiff_t P, const CNN_REAL *g,
+        ptrdiff_t Fp, ptrdiff_t n0, ptrdiff_t n1, const ptrdiff_t *off, ptrdiff_t J, ptrdiff_t KW,
+        CNN_REAL *out, ptrdiff_t T)
+{
+    (void)KW;
+    for (ptrdiff_t l = 0; l < CNN_VBYTES / (ptrdiff_t)sizeof(CNN_REAL); l++)
+        for (ptrdiff_t j = 0; j < J; j++) {
+            CNN_REAL total = 0;
+            for (ptrdiff_t n = n0; n < n1; n++) {
+                CNN_REAL s = 0;
+                for (ptrdiff_t p = 0; p < P; p++)
+                    s += g[n * P * Fp + p * Fp + l] * x[n * ss + pos[p] + off[j]];
+                total += s;
+            }
+            out[l * T + j] = total;
+        }
+}
+
+
+static inline void CNN_SUFFIX(cnn_transpose_block)(const CNN_REAL *const *planes, ptrdiff_t p0, CNN_REAL *out,
+                                                   ptrdiff_t F)
+{
+    const int L = CNN_VBYTES / (int)sizeof(CNN_REAL);
+    for (int q = 0; q < L; q++)
+        for (int b = 0; b < L; b++)
+            out[q * F + b] = planes[b][p0 + q];
 }
 
 #endif

@@ -216,15 +216,29 @@ def _dx_from_windows(dz, w, x_shape, padding, stride):
 # ------------------------------------------------------------- convolution
 
 class _FilterGradParts:
-    """Buffers of ``dw``: the dilated ``dz`` in wide rows (zeros elsewhere) and the outputs."""
+    """Buffers of ``dw``. Where the filters fill whole vectors (``by_filters``): ``dz`` laid out
+    positions-major (``dzt (N, Ho·Wo, F)``), the input offset of each output position and the
+    scratch of the sums of later runs of samples; each multiply-add then reads one input element
+    of a window, and none is computed and dropped. Else the dilated ``dz`` in wide rows (zeros
+    elsewhere, ``dzw``). And the outputs."""
 
-    def __init__(self, N, F, C, KH, KW, Hd, Wd, Wp, SH, SW, dt):
+    def __init__(self, N, F, C, KH, KW, Ho, Wo, Hd, Wd, Wp, SH, SW, dt):
+        self.by_filters = F % _kernels.VECTOR_LANES[dt.itemsize] == 0
+        self.dw = np.empty((F, C, KH, KW), dtype=dt)
+        self.db = np.empty(F, dtype=dt)
+        if self.by_filters:
+            self.dzt = _aligned_zeros((N, Ho * Wo, F), dt)
+            self.dz_into = self.dzt.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
+            rows, cols = np.meshgrid(np.arange(Ho) * SH * Wp, np.arange(Wo) * SW, indexing="ij")
+            self.pos = (rows + cols).ravel().astype(np.intp)
+            runs = -(-N // _kernels.FILTER_GRAD_SAMPLES)
+            self.partial = np.empty(max(1, (runs - 1) * F * C * KH * KW), dtype=dt)
+            self.dwt = None
+            return
         Fr, Lr = _round_up(F, _FB), _round_up(Hd * Wp, _PB)
         self.dzw = _aligned_zeros((N, Fr, Lr), dt)
         self.dz_into = self.dzw[:, :F, :Hd * Wp].reshape(N, F, Hd, Wp)[:, :, ::SH, :Wd:SW]
         self.dwt = np.empty((Fr, C * KH * KW), dtype=dt) if Fr != F else None
-        self.dw = np.empty((F, C, KH, KW), dtype=dt)
-        self.db = np.empty(F, dtype=dt)
 
 
 def _shared_padding_width(out_rows, width, left, Wd, first, W, KW):
@@ -448,12 +462,16 @@ class ConvPlan:
         N, C, Hp, Wp = xpad.view.shape
         F = self.w_shape[0]
         dwt = dw.reshape(F, self._taps) if parts.dwt is None else parts.dwt
-        _, Fr, Lr = parts.dzw.shape
         off = _tap_offsets(C, *self.kernel, Hp, Wp)
-        step.op("dw", nt, 0, [xpad.buf, off, parts.dzw, dwt], [C * Hp * Wp, off.size, C, Hp * Wp, N, Fr, Lr])
-        if parts.dwt is not None:
-            step.copy(parts.dwt[:F].reshape(self.w_shape), dw)
-        step.exact(dw, xpad.buf)
+        if parts.by_filters:
+            step.op("dwf", nt, 0, [xpad.buf, off, parts.pos, parts.dzt, dwt, parts.partial],
+                    [C * Hp * Wp, off.size, parts.pos.size, N, F, self.kernel[1]])
+        else:
+            _, Fr, Lr = parts.dzw.shape
+            step.op("dw", nt, 0, [xpad.buf, off, parts.dzw, dwt], [C * Hp * Wp, off.size, C, Hp * Wp, N, Fr, Lr])
+            if parts.dwt is not None:
+                step.copy(parts.dwt[:F].reshape(self.w_shape), dw)
+            step.exact(dw, xpad.buf)
         if not need_dx:
             return dz, None
         step.copy(w, dx_parts.flipped)
@@ -472,7 +490,7 @@ class ConvPlan:
         N, C, H, W = self.x_shape
         F, _, KH, KW = self.w_shape
         Wp = W + 2 * self.padding[1]
-        self._dw = _FilterGradParts(N, F, C, KH, KW, *self._hd_wd, Wp, *self.stride, self.dtype)
+        self._dw = _FilterGradParts(N, F, C, KH, KW, *self.z_shape[2:], *self._hd_wd, Wp, *self.stride, self.dtype)
         return self._dw
 
     def _filter_grad(self, parts, dz, x, dw, nt):
@@ -485,6 +503,9 @@ class ConvPlan:
         F, _, KH, KW = self.w_shape
         dwt = dw.reshape(F, self._taps) if parts.dwt is None else parts.dwt
         off = _tap_offsets(C, KH, KW, Hp, Wp)
+        if parts.by_filters:        # (every product a window's: a NaN or inf reaches only its taps)
+            _kernels.conv_filter_grad_vf(xpad.buf, C * Hp * Wp, off, KW, parts.pos, parts.dzt, dwt, parts.partial, nt)
+            return
         _kernels.conv_filter_grad(xpad.buf, C * Hp * Wp, off, C, Hp, Wp, parts.dzw, dwt, nt)
         if parts.dwt is not None:
             dw[...] = parts.dwt[:F].reshape(self.w_shape)
