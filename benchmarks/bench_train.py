@@ -110,7 +110,11 @@ def _cnncore_worker(args):
     import cnncore
     from cnncore.network import Network
     from cnncore.optim import Adam
-    from cnncore.step import compile_step
+    try:
+        from cnncore.step import compile_step
+    except ImportError:          # a checkout from before the compiled step (--native-tree, --generic-tree)
+        def compile_step(*args, **kwargs):
+            return None
 
     if args.threads:
         cnncore.set_num_threads(args.threads)
@@ -206,11 +210,15 @@ def _torch_worker(args):
 
 # ----------------------------------------------------------------------------- the parent
 
+#: Checkouts to measure instead of this one's (--native-tree, --generic-tree: an earlier version's builds).
+TREES: dict = {}
+
+
 def _tree_env(build: str) -> tuple[str, dict]:
     """The checkout a build's process imports cnncore from, and its environment."""
     if build == "native":
-        return str(REPO), dict(_ENV, CNNCORE_KERNELS="")
-    return str(_generic_tree()), dict(_ENV, CNNCORE_KERNELS=build)
+        return str(TREES.get("native") or REPO), dict(_ENV, CNNCORE_KERNELS="")
+    return str(TREES.get("generic") or _generic_tree()), dict(_ENV, CNNCORE_KERNELS=build)
 
 
 def _generic_tree() -> Path:
@@ -413,6 +421,10 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=3, help="rounds of both engines (median reported)")
     p.add_argument("--builds", type=_builds, default=_builds("native,avx2,base"),
                    help="builds of the kernels to measure, of " + ", ".join(BUILDS) + " (default native,avx2,base)")
+    p.add_argument("--native-tree", metavar="DIR", help="measure the native build in this checkout (e.g. an earlier "
+                                                        "version's, for a before-and-after)")
+    p.add_argument("--generic-tree", metavar="DIR", help="take the avx2/avx512/base kernels from this checkout's "
+                                                         "generic build (CNNCORE_ARCH=generic, in place)")
     p.add_argument("--folds", type=int, default=3, help="folds of 1,000 held-out digits for the accuracy (default 3)")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--no-accuracy", action="store_true")
@@ -423,6 +435,7 @@ def main(argv=None):
     p.add_argument("--tree", help=argparse.SUPPRESS)
     p.add_argument("--weights", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    TREES.update(native=args.native_tree, generic=args.generic_tree)
     if args.worker:
         {"cnncore": _cnncore_worker, "torch": _torch_worker, "accuracy": _accuracy_worker}[args.worker](args)
         return

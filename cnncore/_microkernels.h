@@ -42,6 +42,7 @@
 #define CNN_NVMAX 6  /* vectors of positions per forward tile */
 #define CNN_JB 6     /* taps per filter-gradient tile */
 #define CNN_FJ 24    /* taps per tile of the filter gradient by vectors of filters */
+#define CNN_DR 4     /* rows per tile of a dense layer's dot products (x 4 units) */
 #else
 #if defined(__AVX__)
 #define CNN_VBYTES 32
@@ -51,6 +52,7 @@
 #define CNN_NVMAX 3
 #define CNN_JB 2
 #define CNN_FJ 12
+#define CNN_DR 2
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)

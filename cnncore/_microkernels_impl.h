@@ -193,32 +193,33 @@ static inline void CNN_SUFFIX(cnn_dw_taps)(
    are in _kernels.pyx). Every output is one sum in a fixed order, whatever the tiling
    and the thread count. */
 
-/* z[r][u] = (the sum over j < D of x[r][j] * w[u][j]) + b[u] for R rows of x (R <= 2,
-   rows D apart) and U units of w (U <= 4, rows D apart), z's rows K apart. The sum
-   runs in LANES interleaved partial sums (element j in lane j mod LANES; a last,
-   partial vector reads zeros past D), added as a tree (lane l + lane l + LANES/2
-   first). R and U are literals at every call site. */
+/* z[r][u] = (the sum over j < D of x[r][j] * w[u][j]) + b[u] for R rows of x (R <=
+   CNN_DR, rows D apart) and U units of w (U <= 4, rows D apart), z's rows K apart. The
+   sum runs in LANES interleaved partial sums (element j in lane j mod LANES; a last,
+   partial vector reads zeros past D), added as a tree (cnn_lane_sums: the CNN_DR x 4
+   tile is whole blocks of LANES accumulators). R and U are literals at every call site. */
 CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dot_tile)(
         const CNN_REAL *x, const CNN_REAL *w, const CNN_REAL *b, CNN_REAL *z, ptrdiff_t K, ptrdiff_t D,
         const int R, const int U)
 {
-    CNN_VEC acc[2][4];
-    for (int r = 0; r < R; r++)
-        for (int u = 0; u < U; u++)
-            acc[r][u] = (CNN_VEC){0};
+    enum { TILE = CNN_DR * 4 };
+    CNN_VEC acc[TILE + LANES];
+    CNN_REAL sums[TILE + LANES];
+    for (int k = 0; k < TILE + LANES; k++)
+        acc[k] = (CNN_VEC){0};
     ptrdiff_t j = 0;
     for (; j + LANES <= D; j += LANES) {
-        CNN_VEC xv[2], wv[4];
+        CNN_VEC xv[CNN_DR], wv[4];
         for (int r = 0; r < R; r++)
             xv[r] = *(const CNN_VEC *)(x + r * D + j);
         for (int u = 0; u < U; u++)
             wv[u] = *(const CNN_VEC *)(w + u * D + j);
         for (int r = 0; r < R; r++)
             for (int u = 0; u < U; u++)
-                acc[r][u] += xv[r] * wv[u];
+                acc[r * 4 + u] += xv[r] * wv[u];
     }
     if (j < D) {
-        CNN_VEC xv[2], wv[4];
+        CNN_VEC xv[CNN_DR], wv[4];
         for (int r = 0; r < R; r++) {
             xv[r] = (CNN_VEC){0};
             for (ptrdiff_t l = 0; l < D - j; l++)
@@ -231,18 +232,13 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dot_tile)(
         }
         for (int r = 0; r < R; r++)
             for (int u = 0; u < U; u++)
-                acc[r][u] += xv[r] * wv[u];
+                acc[r * 4 + u] += xv[r] * wv[u];
     }
+    for (int k = 0; k < R * 4; k += LANES)
+        CNN_SUFFIX(cnn_lane_sums)(acc + k, sums + k);
     for (int r = 0; r < R; r++)
-        for (int u = 0; u < U; u++) {
-            CNN_REAL s[LANES];
-            for (int l = 0; l < LANES; l++)
-                s[l] = acc[r][u][l];
-            for (int h = LANES / 2; h >= 1; h /= 2)
-                for (int l = 0; l < h; l++)
-                    s[l] += s[l + h];
-            z[r * K + u] = s[0] + b[u];
-        }
+        for (int u = 0; u < U; u++)
+            z[r * K + u] = sums[r * 4 + u] + b[u];
 }
 
 /* Units u0 <= u < u0 + 4 (fewer at the end) of every row of z (N x K):
@@ -253,15 +249,19 @@ static inline void CNN_SUFFIX(cnn_dense_dot)(
 {
     const int U = K - u0 < 4 ? (int)(K - u0) : 4;
     const CNN_REAL *wu = w + u0 * D;
-    for (ptrdiff_t n = 0; n < N; n += 2) {
-        const int R = N - n < 2 ? 1 : 2;
+    for (ptrdiff_t n = 0; n < N; n += CNN_DR) {
+        const int R = N - n < CNN_DR ? (int)(N - n) : CNN_DR;
         const CNN_REAL *xn = x + n * D;
         CNN_REAL *zn = z + n * K + u0;
 #define CNN_DOT_CASE(r, u) case 4 * (r) + (u): \
         CNN_SUFFIX(cnn_dot_tile)(xn, wu, b + u0, zn, K, D, r, u); break;
         switch (4 * R + U) {
         CNN_DOT_CASE(1, 1) CNN_DOT_CASE(1, 2) CNN_DOT_CASE(1, 3) CNN_DOT_CASE(1, 4)
-        CNN_DOT_CASE(2, 1) CNN_DOT_CASE(2, 2) CNN_DOT_CASE(2, 3) default: CNN_DOT_CASE(2, 4)
+        CNN_DOT_CASE(2, 1) CNN_DOT_CASE(2, 2) CNN_DOT_CASE(2, 3) CNN_DOT_CASE(2, 4)
+#if CNN_DR == 4
+        CNN_DOT_CASE(3, 1) CNN_DOT_CASE(3, 2) CNN_DOT_CASE(3, 3) CNN_DOT_CASE(3, 4)
+        CNN_DOT_CASE(4, 1) CNN_DOT_CASE(4, 2) CNN_DOT_CASE(4, 3) CNN_DOT_CASE(4, 4)
+#endif
         }
 #undef CNN_DOT_CASE
     }
