@@ -52,6 +52,11 @@ sys.path.insert(0, _TREE)
 
 import cnncore  # noqa: E402
 from cnncore import plans  # noqa: E402
+from cnncore._threads import threads_for  # noqa: E402
+try:
+    from cnncore.layers.conv_plan import ConvPlan  # noqa: E402
+except ImportError:      # (a checkout from before the plans moved beside their layers: --tree)
+    ConvPlan = plans.ConvPlan
 from cnncore._dispatch import _kernels  # noqa: E402
 from cnncore.shapes import conv_output_size  # noqa: E402
 
@@ -322,12 +327,12 @@ def bench_tiles(batches, probe, rng):
           f"{'peak now':>8s} {'of peak':>8s}")
     for N in batches:
         for name, C, H, W, F, K, P, _ in TILE_LAYERS:
-            plan = plans.ConvPlan(N, (C, H, W), F, K, 1, P, np.float32)
+            plan = ConvPlan(N, (C, H, W), F, K, 1, P, np.float32)
             x = real_inputs(N, C, H, W, rng)[0]
             w = (rng.standard_normal(plan.w_shape) * 0.1).astype(np.float32)
             b = np.zeros(F, np.float32)
             dz = rng.standard_normal(plan.z_shape).astype(np.float32)
-            nt = plans.threads_for(plan._fwd_work)
+            nt = threads_for(plan._fwd_work)
             flop = 2 * plan._fwd_work
             peak = probe.peak(nt, repeats=3)
             for pass_name, call in tile_calls(plan, x, w, b, dz, nt).items():

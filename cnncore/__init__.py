@@ -8,7 +8,8 @@ Kernels (NCHW layout, filters ``(F, C, KH, KW)``, float32 or float64)::
     l2pool2d_forward, l2pool2d_backward
     set_num_threads, get_num_threads, openmp_enabled
 
-Prepared calls for a training step (a layer shape checked once): ``cnncore.plans``.
+Prepared calls for a training step (a layer shape checked once): each layer type's plan, beside it in
+``cnncore.layers``; a whole training step compiled: ``cnncore.step``.
 The textbook identities the app draws: ``dilate``, ``flip_filters``.
 The slow twin of every kernel, written from the equations: ``cnncore.reference``.
 Writing a user's file, all through one writer (``cnncore._atomic``): ``atomic_write_bytes``,

@@ -13,7 +13,7 @@ import pytest
 
 import cnncore
 from cnncore import reference as ref
-from cnncore.plans import ConvPlan
+from cnncore.layers.conv_plan import ConvPlan
 
 TOL = {np.float32: dict(rtol=3e-5, atol=3e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
 

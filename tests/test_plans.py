@@ -6,7 +6,10 @@ import cnncore
 from cnncore import layers
 from cnncore.architecture import preset
 from cnncore.network import Network, softmax_cross_entropy
-from cnncore.plans import AvgPoolPlan, ConvPlan, L2PoolPlan, MaxPoolPlan
+from cnncore.layers.avgpool import AvgPoolPlan
+from cnncore.layers.conv_plan import ConvPlan
+from cnncore.layers.l2pool import L2PoolPlan
+from cnncore.layers.maxpool import MaxPoolPlan
 from cnncore.shapes import ShapeError
 
 
@@ -419,7 +422,7 @@ def test_a_pool_hands_its_gradient_to_the_convolution_before_it(rng, monkeypatch
 def test_conv_gradient_from_a_pending_pool_gradient_is_the_written_one(hw, act, dt):
     """backward_pooled (both the vector and the narrow-row way, odd sizes, with and without an
     activation) gives bit for bit what backward_activated gives from the pool's written dx."""
-    from cnncore.plans import PendingUnpool
+    from cnncore.layers.maxpool import PendingUnpool
     rng = np.random.default_rng(37)
     N, C, F = 3, 2, 5
     plan = ConvPlan(N, (C,) + hw, F, 3, 1, 1, dt)

@@ -14,7 +14,8 @@ so nothing outside it branches on the type's name:
 * what it can teach (:attr:`Layer.teaching`, a :class:`Teaching`): the kinds of predict-mode
   question its steps ask, the slides' loops shown beside its steps and the worked examples
   it appears in; predict mode, the Backprop tab's loops panel and the Learn tab read it;
-* for a type that runs kernels, its prepared plan (``_make_plan``, :mod:`cnncore.plans`),
+* for a type that runs kernels, its prepared plan (``_make_plan``; the plan class beside the layer
+  in its module, sharing :mod:`cnncore.plans`),
   made once per batch size: a training pass then calls the raw kernels unchecked; and its
   part of a compiled training step (``compile_forward``, ``compile_backward``,
   :mod:`cnncore.step`). Two layers that run as one pass are a named pair of

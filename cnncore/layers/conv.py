@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
-from ..kernels import conv2d_backward, conv2d_forward
-from ..plans import ConvPlan
+from .. import kernels
 from ..pseudocode import CONV_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref
 from .base import Field, StepText, Teaching, Weighted, shape_text, window_output
+from .conv_plan import ConvPlan
 from .words import STRIDE_COLUMN, activation_field, hw, num_pair, pair_text
 
 __all__ = ["Conv", "conv_forward_terms", "conv_backward_input_terms", "conv_backward_weight_terms",
@@ -159,7 +159,7 @@ class Conv(Weighted):
         if plan is not None:
             z = plan.forward(x, self.W, self.b)
         else:
-            z = conv2d_forward(x, self.W, self.b, self.stride, self.padding)
+            z = kernels.conv2d_forward(x, self.W, self.b, self.stride, self.padding)
         return self.activate(x, z, keep)
 
     def backward(self, dy, need_dx=True):
@@ -175,13 +175,13 @@ class Conv(Weighted):
         if plan is not None:     # inside a Network: dW and db go straight into its flat gradient buffer
             self.dx, self.dW, self.db = plan.backward(dz, self.x, self.W, need_dx, self._gW, self._gb)
         else:
-            self.dx, self.dW, self.db = conv2d_backward(dz, self.x, self.W, self.stride, self.padding,
+            self.dx, self.dW, self.db = kernels.conv2d_backward(dz, self.x, self.W, self.stride, self.padding,
                                                         need_dx=need_dx)
         return self.dx
 
     def compile_forward(self, step, x, pool=None):
         """:meth:`forward` as ops of a compiled step (:mod:`cnncore.step`) on a plan of its own;
-        with ``pool`` (a :class:`~cnncore.plans.MaxPoolPlan`, from :class:`~.pairs.ConvMaxPool`) ``y`` is
+        with ``pool`` (a :class:`~.maxpool.MaxPoolPlan`, from :class:`~.pairs.ConvMaxPool`) ``y`` is
         pooled in the same pass and the pooled maps are returned. None: no compiled form (an
         activation only NumPy applies)."""
         code = self._act_code

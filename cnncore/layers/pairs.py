@@ -10,14 +10,13 @@ convolution's pass still has it in cache (:meth:`ConvPlan.forward_pooled`) and k
 winners as one-byte codes. Backward, the convolution forms ``dz`` from the pool's ``dy`` and
 codes in the pass that lays ``dz`` out for its loops (:meth:`ConvPlan.backward_pooled`), and the
 pool's ``dx`` (the convolution's ``dy``) is written only if someone reads it (a
-:class:`~cnncore.plans.PendingUnpool` kept as a deferred value, :class:`~.base.Kept`).
+:class:`~.maxpool.PendingUnpool` kept as a deferred value, :class:`~.base.Kept`).
 """
 from __future__ import annotations
 
 from .._threads import threads_for
-from ..plans import PendingUnpool
 from .conv import Conv
-from .maxpool import MaxPool
+from .maxpool import MaxPool, PendingUnpool
 
 __all__ = ["ConvMaxPool", "PAIRS", "stages"]
 
