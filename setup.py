@@ -5,18 +5,27 @@ Everything about how the extension is compiled lives here, in one place:
 * Compiler directives for every .pyx (bounds checks off for speed). Set
   ``CNNCORE_DEBUG=1`` to build with bounds checks, wraparound checks and
   ``-O0 -g`` back on (tests then catch an out-of-range index as an exception).
-* OpenMP: used when the compiler accepts ``-fopenmp``; otherwise the
-  ``prange`` loops compile to plain serial loops.
+* OpenMP: ``-fopenmp`` (gcc, clang), or Apple clang's ``-Xpreprocessor -fopenmp``
+  with ``-lomp`` when libomp's header and library are on the paths CPPFLAGS/CFLAGS
+  and LDFLAGS name (the macOS wheels bundle libomp, see pyproject.toml); otherwise
+  the ``prange`` loops compile to plain serial loops, or, with
+  ``CNNCORE_REQUIRE_OPENMP=1`` (the wheels), the build stops.
 * Target CPU, chosen by ``CNNCORE_ARCH``:
     - ``native`` (default for a build on the user's own machine, e.g.
       ``pip install .``): ``-march=native`` with 512-bit vectors where the CPU
       has AVX-512, so the loops use the full width of this machine's units;
-    - ``generic``: portable code for any x86-64 / arm64 machine. Use it for
-      wheels meant for other machines (it is also chosen automatically under
-      cibuildwheel). On x86-64 the same kernels are built twice more, for
-      AVX2 + FMA (``cnncore._kernels_avx2``) and for AVX-512
+    - ``generic``: portable code for any x86-64 / arm64 machine (SSE2 on
+      x86-64, NEON on arm64: both baselines). Use it for wheels meant for
+      other machines (it is also chosen automatically under cibuildwheel).
+      When the compiler targets x86-64 the same kernels are built twice more,
+      for AVX2 + FMA (``cnncore._kernels_avx2``) and for AVX-512
       (``cnncore._kernels_avx512``), and ``cnncore._dispatch`` runs the
       fastest one the CPU has, found at run time.
+
+Every probe of the compiler below runs it with the flags the build itself gets
+from the environment (CPPFLAGS, CFLAGS, LDFLAGS, and ARCHFLAGS on macOS), so a
+cross build (tools/arm64_check.sh; cibuildwheel's x86-64 wheels on an arm64
+Mac) asks the compiler about the machine it builds for, not the one it runs on.
 """
 import glob
 import os
@@ -48,8 +57,15 @@ COMPILER_DIRECTIVES = {
 }
 
 
+def _env_flags():
+    """The compiler flags the build takes from the environment (distutils adds them to every
+    compile and link); ARCHFLAGS is how a macOS build picks its target (``-arch x86_64``)."""
+    names = ("CPPFLAGS", "CFLAGS", "LDFLAGS") + (("ARCHFLAGS",) if sys.platform == "darwin" else ())
+    return [flag for name in names for flag in os.environ.get(name, "").split()]
+
+
 def _compiler_accepts(flags, source="int main(void){return 0;}\n"):
-    """True when the C compiler builds a tiny program with these flags."""
+    """True when the C compiler builds a tiny program with these flags (and the environment's)."""
     cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
     cc = cc.split()
     if shutil.which(cc[0]) is None:
@@ -58,19 +74,35 @@ def _compiler_accepts(flags, source="int main(void){return 0;}\n"):
         src = os.path.join(tmp, "probe.c")
         with open(src, "w") as f:
             f.write(source)
-        cmd = [*cc, *flags, src, "-o", os.path.join(tmp, "probe")]
+        cmd = [*cc, *_env_flags(), *flags, src, "-o", os.path.join(tmp, "probe")]
         try:
             return subprocess.run(cmd, capture_output=True).returncode == 0
         except OSError:
             return False
 
 
+def _targets_x86_64():
+    """True when the compiler builds for x86-64 (where the AVX2 and AVX-512 builds apply)."""
+    if os.name == "nt":
+        return platform.machine().lower() in ("x86_64", "amd64")
+    return _compiler_accepts([], "#if !defined(__x86_64__)\n#error not x86-64\n#endif\n"
+                                 "int main(void){return 0;}\n")
+
+
 def _openmp_flags():
+    """(compile flags, link flags) for OpenMP: gcc's and clang's ``-fopenmp``, else Apple
+    clang's spelling (its driver has no ``-fopenmp``: the preprocessor takes it and libomp
+    is linked by name), else none."""
     if os.environ.get("CNNCORE_NO_OPENMP"):
         return [], []
     probe = "#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n"
-    if _compiler_accepts(["-fopenmp"], probe):
-        return ["-fopenmp"], ["-fopenmp"]
+    for compile_flags, link_flags in ((["-fopenmp"], ["-fopenmp"]),
+                                      (["-Xpreprocessor", "-fopenmp"], ["-lomp"])):
+        if _compiler_accepts([*compile_flags, *link_flags], probe):
+            return compile_flags, link_flags
+    if os.environ.get("CNNCORE_REQUIRE_OPENMP", "0") not in ("", "0"):
+        sys.exit("cnncore: CNNCORE_REQUIRE_OPENMP is set but the C compiler has no OpenMP: put omp.h "
+                 "and libomp on the paths CPPFLAGS/CFLAGS and LDFLAGS name (-I..., -L...)")
     print("cnncore: the C compiler has no OpenMP; kernels will run on one thread", file=sys.stderr)
     return [], []
 
@@ -116,7 +148,7 @@ class BuildExt(build_ext):
 def _variant_sources():
     """``{name: the .pyx to build it from}``: a copy of _kernels.pyx under build/ named after the module
     (Cython names a module's init function after its file), for a generic x86-64 build only."""
-    if ARCH != "generic" or platform.machine().lower() not in ("x86_64", "amd64"):
+    if ARCH != "generic" or not _targets_x86_64():
         return {}
     folder = os.path.join("build", "kernel_variants")
     os.makedirs(folder, exist_ok=True)
@@ -136,16 +168,23 @@ def _variant_sources():
 
 
 def _extensions():
-    omp_compile, omp_link = _openmp_flags()
-    if DEBUG:
-        opt = ["-O0", "-g"]
+    if os.name == "nt":
+        compile_args, link_args = ["/O2", "/openmp"], []        # MSVC: OpenMP is always there
     else:
-        # Strict IEEE arithmetic: no -ffast-math family. The register tiles in
-        # _microkernels.h vectorise by construction, so reductions need no
-        # reassociation licence, and NaN and inf pass through as data.
-        opt = ["-O3", "-fno-math-errno"]
-    compile_args = [*opt, *omp_compile, *_arch_flags()] if os.name != "nt" else ["/O2", "/openmp"]
-    link_args = omp_link if os.name != "nt" else []
+        omp_compile, omp_link = _openmp_flags()
+        if DEBUG:
+            opt = ["-O0", "-g"]
+        else:
+            # Strict IEEE arithmetic: no -ffast-math family. The register tiles in
+            # _microkernels.h vectorise by construction, so reductions need no
+            # reassociation licence, and NaN and inf pass through as data.
+            # -fno-trapping-math changes no value (nothing here reads the FE_*
+            # exception flags; clang assumes it by default): it lets gcc turn a
+            # select like the ReLU slope's dy * (z > 0) into vector code instead of
+            # a branch per element (without it that loop vectorised neither for
+            # SSE2 nor for NEON: "control flow in loop").
+            opt = ["-O3", "-fno-math-errno", "-fno-trapping-math"]
+        compile_args, link_args = [*opt, *omp_compile, *_arch_flags()], omp_link
 
     def kernels(module, source, extra=()):
         return Extension(

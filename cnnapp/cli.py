@@ -6,9 +6,11 @@
                  [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam] [--seed N]
                  [--holdout FRACTION] --out MODEL.npz
     cnnapp eval MODEL.npz (--images F --labels F | --data SOURCE [--holdout F]) [--range START:STOP]
-    cnnapp trace MODEL.npz (--images F --labels F | --data SOURCE) --index I --out TRACE.npz
+    cnnapp trace MODEL.npz (--images F --labels F | --data SOURCE) [--index I] --out TRACE.npz
 
-SOURCE is one of the data sources of :mod:`cnncore.datasets.sources` (the app's too).
+SOURCE is one of the data sources of :mod:`cnncore.datasets.sources` (the app's too). What is not
+given takes the defaults of :mod:`cnncore.defaults`, the app's: a model trained in the app and
+scored with ``eval --data SOURCE`` is scored on the digits the app held out.
     cnnapp predict MODEL.npz IMAGE.png
     cnnapp export MODEL.npz --to torch --out DIR | --to onnx --out FILE.onnx
     cnnapp inspect MODEL.npz ((--images F --labels F | --data SOURCE) --index I | --png FILE) --out X.npz
@@ -55,10 +57,20 @@ def _number(kind, ok, expected: str):
 
 _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 _nonneg_int = _number(int, lambda v: v >= 0, "an integer >= 0")
-_positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
 _nonneg_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
 _digit = _number(int, lambda v: 0 <= v <= 9, "a digit 0..9")
 _fraction = _number(float, lambda v: 0 <= v < 1, "a fraction in [0, 1)")
+
+
+def _learning_rate():
+    """The ``--lr`` type: a rate within the bounds a run and a trace accept (:mod:`cnncore.limits`)."""
+    from cnncore.limits import MAX_LR, MIN_LR
+    return _number(float, lambda v: MIN_LR <= v <= MAX_LR, f"a learning rate from {MIN_LR:g} to {MAX_LR:g}")
+
+
+def _epochs():
+    from cnncore.limits import MAX_EPOCHS
+    return _number(int, lambda v: 1 <= v <= MAX_EPOCHS, f"a number of epochs from 1 to {MAX_EPOCHS:,}")
 
 
 def _range(text: str) -> tuple[int | None, int | None]:
@@ -145,17 +157,39 @@ def read_png(path) -> "np.ndarray":
         raise CliError(str(e)) from None
 
 
-def _image_for_network(grey):
-    """A PNG's grey levels as one MNIST-style 28×28 input (light ink on dark, centred)."""
+def _image_for_network(grey, path):
+    """A PNG's grey levels as one MNIST-style 28×28 input (light ink on dark, centred); a
+    :class:`CliError` for a blank picture (one grey level, or no ink once it is centred), to which
+    any network would give some answer that means nothing."""
     import numpy as np
 
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     ink = 0 if border.mean() > 0.5 else 1  # a light border means dark ink on light paper
-    if grey.shape == (28, 28) and ink == 1:
-        return grey.astype(np.float32)
-    from cnncore.datasets import preprocess_drawing
+    if np.ptp(grey) < 1 / 255:
+        x = np.zeros((28, 28), np.float32)
+    elif grey.shape == (28, 28) and ink == 1:
+        x = grey.astype(np.float32)
+    else:
+        from cnncore.datasets import preprocess_drawing
+        x = preprocess_drawing(grey, ink=ink)
+    if not x.any():
+        raise CliError(f"{path}: the picture is blank (nothing drawn on it), so there is no digit to read")
+    return x
 
-    return preprocess_drawing(grey, ink=ink)
+
+def _answer(net, x, model: str):
+    """The probabilities ``(N, 10)`` of ``x (N, C, H, W)``; a :class:`CliError` when they are not numbers."""
+    p = net.predict_proba(x)
+    _refuse_not_a_number(net, p, model)
+    return p
+
+
+def _refuse_not_a_number(net, probs, model: str) -> None:
+    from cnncore.network import not_a_number
+
+    problem = not_a_number(net, probs)
+    if problem:
+        raise CliError(f"{model}: {problem}")
 
 
 # ----------------------------------------------------------------------------- commands
@@ -214,6 +248,7 @@ def _trainer(args, net, config):
 
     X, y, source = _data(args, "train")
     _name_classes(net, args.data)
+    args.holdout = _holdout(args)
     # The one held-out rule the app uses too (cnncore.datasets.held_out_split).
     X_tr, y_tr, X_val, y_val = held_out_split(X, y, args.holdout)
     n_train, n_val = len(X_tr), len(X_val)
@@ -259,6 +294,7 @@ def _data(args, command: str):
     """``(X, y, description)`` of ``--images/--labels`` or ``--data`` (the table in
     :mod:`cnncore.datasets.sources`, the same the app offers)."""
     from cnncore.datasets import DOWNLOADS, SourceError, load_source
+    from cnncore.defaults import run_defaults
 
     if (args.images is None) != (args.labels is None):
         raise CliError(f"{command}: --images and --labels go together")
@@ -275,8 +311,10 @@ def _data(args, command: str):
         if tty:
             size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
             print(f"\r\033[Kgetting {name}: {size}", end="", file=sys.stderr, flush=True)
+    key = args.data or "generated"
+    count = args.count if args.count is not None else run_defaults(key).count
     try:
-        return load_source(args.data or "generated", count=args.count, seed=args.seed, progress=progress)
+        return load_source(key, count=count, seed=args.data_seed, progress=progress)
     except SourceError as e:
         raise CliError(f"{command}: {e}") from None
     finally:
@@ -308,6 +346,7 @@ def _held_out(args, X, y):
         return X, y, ""
     from cnncore.datasets import held_out_split
 
+    args.holdout = _holdout(args)
     _, _, Xv, yv = held_out_split(X, y, args.holdout)
     if len(Xv) == 0:
         raise CliError(f"--holdout {args.holdout} holds out no images of {len(X)}")
@@ -336,7 +375,8 @@ def _cmd_eval(args) -> int:
     X, y, _ = _select(X, y, args.range)
     if X.shape[1:] != net.input_shape[1:] or net.input_shape[0] != 1:
         raise CliError(f"eval: images are {X.shape[1]}×{X.shape[2]}, the model needs {net.input_shape}")
-    loss, acc, confusion, wrong, _ = evaluate(net, X, y)
+    loss, acc, confusion, wrong, probs = evaluate(net, X, y)
+    _refuse_not_a_number(net, probs, args.model)
     print(f"{len(X)} images{which}, loss {loss:.4f}, {len(wrong)} wrong")
     if _legend(net):
         print(_legend(net))
@@ -356,9 +396,17 @@ def _cmd_trace(args) -> int:
     out = _output(args)
     net = _load_model(args.model)
     X, y, _ = _data(args, "trace")
-    if not 0 <= args.index < len(X):
+    if args.index is not None and not 0 <= args.index < len(X):
         raise CliError(f"trace: --index {args.index} is out of range (the file has {len(X)} images, 0..{len(X) - 1})")
-    t = trace(net, X[args.index], int(y[args.index]), lr=args.lr)
+    if args.index is None:       # the picture the app traces first: one it gets wrong or is least sure of
+        from cnncore.defaults import trace_example
+        args.index = trace_example(net, X, y)
+    try:
+        t = trace(net, X[args.index], int(y[args.index]), lr=args.lr)
+    except ValueError as e:     # a pass whose numbers overflow: the model or the learning rate
+        raise CliError(f"trace: {args.model}: {e}") from None
+    if net.optimizer_note and args.lr is None:
+        print(f"cnnapp trace: note: {net.optimizer_note}", file=sys.stderr)
     t.save(out)
     from cnncore.update import rule_name
     rule = rule_name(t.settings)
@@ -373,10 +421,10 @@ def _cmd_predict(args) -> int:
 
     net = _load_model(args.model)
     grey = read_png(args.image)
-    x = _image_for_network(grey)
+    x = _image_for_network(grey, args.image)
     if net.input_shape != (1, 28, 28):
         raise CliError(f"predict: the model needs inputs of {net.input_shape}, images give (1, 28, 28)")
-    p = net.predict_proba(x[None, None])[0]
+    p = _answer(net, x[None, None], args.model)[0]
     best = int(np.argmax(p))
     if _legend(net):
         print(f"class: {best} {net.classes[best]} ({net.dataset or 'named in the model'})")
@@ -392,7 +440,7 @@ def _cmd_predict(args) -> int:
 def _cmd_export(args) -> int:
     """``cnnapp export MODEL.npz --to torch --out DIR`` or ``--to onnx --out FILE.onnx``."""
     from cnncore import Output, OutputRefused
-    from cnncore.export import MANIFEST_FILE, NEXT_STEPS, ExportError, export_onnx, export_torch
+    from cnncore.export import MANIFEST_FILE, ExportError, export_onnx, export_torch, next_steps
 
     net = _load_model(args.model)
     title = Path(args.model).name
@@ -406,7 +454,8 @@ def _cmd_export(args) -> int:
         raise CliError(f"export: {e}") from None
     except OutputRefused as e:
         raise CliError(f"--out {e}") from None
-    print("next, in Python:\n    " + NEXT_STEPS[args.to].replace("\n", "\n    "))
+    text = next_steps(args.to, Path(args.out).resolve(), net.input_shape)
+    print("next, in Python:\n    " + text.replace("\n", "\n    "))
     return 0
 
 
@@ -429,7 +478,7 @@ def _inspect_input(args, net):
     if args.png is not None:
         if args.images is not None or args.data is not None or args.index is not None:
             raise CliError("inspect: give either --png or --images/--labels (or --data) with --index, not both")
-        return _image_for_network(read_png(args.png)), -1, args.png
+        return _image_for_network(read_png(args.png), args.png), -1, args.png
     if args.index is None:
         raise CliError("inspect: give --index I with --images/--labels or --data (or a --png FILE)")
     X, y, source = _data(args, "inspect")
@@ -444,11 +493,12 @@ def _cmd_inspect(args) -> int:
     import numpy as np
 
     from cnncore import atomic_savez
-    from cnncore.inspect import Probe
+    from cnncore.probe import Probe
 
     out = _output(args)
     net = _load_model(args.model)
     x, label, where = _inspect_input(args, net)
+    _answer(net, x[None, None], args.model)
     probe = Probe(net)
     g = probe.class_gradient(x, args.cls)
     attack = probe.smallest_attack(x, target=args.target)
@@ -470,7 +520,7 @@ def _inspect_parser(sub) -> None:
     s = sub.add_parser("inspect", help="saliency, Grad-CAM and an adversarial digit for one image, as .npz")
     s.add_argument("model", metavar="MODEL.npz")
     _data_arguments(s)
-    s.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
+    _seed_alias(s)
     s.add_argument("--index", type=_nonneg_int, metavar="I", help="which image of --images or --data")
     s.add_argument("--png", metavar="FILE", help="a PNG of a digit instead (its label is written as -1)")
     s.add_argument("--class", dest="cls", type=_digit, default=None, metavar="C",
@@ -509,17 +559,38 @@ def _data_arguments(p, default: str | None = None) -> None:
     p.add_argument("--labels", metavar="F", help="IDX labels file (.gz or raw)")
     p.add_argument("--data", choices=[s.key for s in offered],
                    help="; ".join(f"{s.key}: {s.help}" for s in offered) + (f" (default {default})" if default else ""))
+    from cnncore.defaults import run_defaults
+    d = run_defaults("generated")
     p.add_argument("--count", type=_positive_int, default=None,
-                   help="generated: how many (default 10000); other sources: use at most this many")
+                   help=f"generated: how many (default {d.count}, the app's); other sources: use at most this "
+                        f"many (default {d.count}; your drawings: all)")
+    p.add_argument("--data-seed", type=_nonneg_int, default=d.data_seed, metavar="N",
+                   help=f"the generated digits' seed (default {d.data_seed}: the digits the app trains on)")
+
+
+def _seed_alias(p) -> None:
+    """``--seed``: the generated digits' seed, as ``--data-seed`` (kept for older scripts)."""
+    p.add_argument("--seed", type=_nonneg_int, dest="data_seed", default=argparse.SUPPRESS,
+                   help="the same as --data-seed")
 
 
 def _holdout_argument(p, text: str) -> None:
-    p.add_argument("--holdout", type=_fraction, default=0.1,
-                   help=f"{text} (default 0.1; a fixed shuffle picks them, the app uses the same rule)")
+    from cnncore.defaults import run_defaults
+    p.add_argument("--holdout", type=_fraction, default=None,
+                   help=f"{text} (default {run_defaults('generated').holdout:g}, the app's; a fixed shuffle picks "
+                        "them, the app uses the same rule)")
+
+
+def _holdout(args) -> float:
+    """``--holdout``, or the default of the data source (the app's)."""
+    from cnncore.defaults import run_defaults
+    key = args.data or ("idx" if getattr(args, "images", None) else "generated")
+    return args.holdout if args.holdout is not None else run_defaults(key).holdout
 
 
 def _parser() -> _Parser:
     from cnncore.architecture import DEFAULT_PRESET
+    from cnncore.defaults import run_defaults
 
     p = _Parser(prog="cnnapp", description="Draw digits, train a small CNN and step through backpropagation. "
                                            "Without arguments the app opens.")
@@ -528,16 +599,17 @@ def _parser() -> _Parser:
     t = sub.add_parser("train", help="train a network and save it")
     t.add_argument("--arch", metavar="FILE|PRESET", help=f"architecture JSON file or preset (default {DEFAULT_PRESET})")
     _data_arguments(t, default="generated digits")
-    t.add_argument("--epochs", type=_positive_int, default=6)
+    t.add_argument("--epochs", type=_epochs(), default=run_defaults("generated").epochs,
+                   help=f"passes over the training images (default {run_defaults('generated').epochs}, the app's)")
     t.add_argument("--batch-size", type=_positive_int, default=32)
-    t.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
+    t.add_argument("--lr", type=_learning_rate(), default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
     t.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
     t.add_argument("--momentum", type=_nonneg_float, default=0.9, help="SGD momentum (default 0.9)")
     t.add_argument("--weight-decay", type=_nonneg_float, default=0.0)
     t.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
     t.add_argument("--augment", type=_nonneg_int, default=1,
                    help="shift training images at random by up to N pixels (default 1; 0 = off)")
-    t.add_argument("--seed", type=_nonneg_int, default=0, help="weights, shuffles and generated digits")
+    t.add_argument("--seed", type=_nonneg_int, default=0, help="the weights and the shuffles")
     _holdout_argument(t, "fraction held out for evaluation")
     t.add_argument("--threads", type=_positive_int, default=None, help="kernel threads (default: all CPUs)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -547,7 +619,7 @@ def _parser() -> _Parser:
     e = sub.add_parser("eval", help="accuracy and confusion matrix of a model on labelled images")
     e.add_argument("model", metavar="MODEL.npz")
     _data_arguments(e)
-    e.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
+    _seed_alias(e)
     _holdout_argument(e, "with --data: score the digits train held out of it, the same fraction")
     e.add_argument("--range", type=_range, default=None, metavar="START:STOP", help="only these images")
     e.set_defaults(func=_cmd_eval)
@@ -555,9 +627,11 @@ def _parser() -> _Parser:
     r = sub.add_parser("trace", help="record one image's forward and backward pass as .npz")
     r.add_argument("model", metavar="MODEL.npz")
     _data_arguments(r)
-    r.add_argument("--seed", type=_nonneg_int, default=0, help="the generated digits' seed (as for train)")
-    r.add_argument("--index", required=True, type=_nonneg_int, metavar="I")
-    r.add_argument("--lr", type=_positive_float, default=None,
+    _seed_alias(r)
+    r.add_argument("--index", type=_nonneg_int, metavar="I",
+                   help="which image (default: among the first 100, the one the model gets wrong or is least "
+                        "sure of, as the app's Backprop tab picks it)")
+    r.add_argument("--lr", type=_learning_rate(), default=None,
                    help="show a plain gradient-descent update at this learning rate instead of the step the "
                         "model's own optimizer makes next from its saved state")
     r.add_argument("--out", required=True, metavar="TRACE.npz")

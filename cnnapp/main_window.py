@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -13,18 +12,19 @@ from .views.backprop_view import BackpropView
 from .views.build_view import BuildView
 from .views.draw_view import DrawView
 from .views.inspect_view import InspectView
-from .views.state import AppState, a_digit
+from .state import Session
 from .views.train_view import TrainView
+from .widgets.confirm import confirm_discard
 from .widgets.export_dialog import open_export_dialog
 
 # Antialiased curves with thousands of points cost the GUI thread more than they add.
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 
-def _learn_panel(parent):
+def _learn_panel(parent, scores=None):
     try:
         from cnnapp.learn import LearnPanel
-        return LearnPanel(parent)
+        return LearnPanel(parent, scores)
     except Exception as e:  # noqa: BLE001 - the tab still exists, with a note
         label = QtWidgets.QLabel("The Learn tab is not available in this build"
                                  + (f" ({e})." if not isinstance(e, ImportError) else "."))
@@ -74,23 +74,26 @@ class MainWindow(QtWidgets.QMainWindow):
         icon = st.assets_dir() / "icon.svg"
         if icon.exists():
             self.setWindowIcon(QtGui.QIcon(str(icon)))
-        self.state = AppState(self)
-        self.state.message.connect(self.show_message)
+        self.session = Session()
+        self.session.message.connect(self.show_message)
+        if load_settings:
+            st.load_store()                     # the settings file, read once (restore_settings uses it)
+        st.keep_scores(self.session.scores)     # the learner's answers, from the settings store and back
         self.statusBar().messageChanged.connect(self._on_message_changed)
         self._message = (None, None, None)     # the last message: whole, as shown, until (monotonic s)
         # Replaced in tests; asks before unsaved trained weights are thrown away.
-        self.confirm = self._ask
+        self.confirm = lambda text: confirm_discard(self, text)
 
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
         self._load_initial_network(resume=load_settings)
-        self.draw = DrawView(self.state)
-        self.build = BuildView(self.state)
-        self.train = TrainView(self.state)
-        self.backprop = BackpropView(self.state)
-        self.learn = LazyTab(_learn_panel)
-        self.look = LazyTab(lambda parent: InspectView(self.state, parent))
+        self.draw = DrawView(self.session)
+        self.build = BuildView(self.session)
+        self.train = TrainView(self.session)
+        self.backprop = BackpropView(self.session)
+        self.learn = LazyTab(lambda parent: _learn_panel(parent, self.session.scores))
+        self.look = LazyTab(lambda parent: InspectView(self.session, parent))
         for w, name, tip in ((self.draw, "&Draw", "Draw a digit and see what the network answers (Ctrl+1)"),
                              (self.build, "&Build", "Edit the layers of the network (Ctrl+2)"),
                              (self.train, "&Train", "Train the network and watch it learn (Ctrl+3)"),
@@ -106,7 +109,7 @@ class MainWindow(QtWidgets.QMainWindow):
             sc.activated.connect(lambda k=k: self.tabs.setCurrentIndex(k))
         self.tabs.currentChanged.connect(self._on_tab)
         self.backprop.quizRequested.connect(self._quiz_about)
-        self.state.trainingChanged.connect(self._on_training_changed)
+        self.session.training_changed.connect(self._on_training_changed)
         self.train.openDigit.connect(self.open_digit)
         self.train.saveModelRequested.connect(self.save_model_dialog)
         self.train.openModelRequested.connect(self.open_model_dialog)
@@ -114,9 +117,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_menus()
         self.status_label = QtWidgets.QLabel("")
         self.statusBar().addPermanentWidget(self.status_label)
-        self._on_network()
-        self.state.networkChanged.connect(self._on_network)
-        self.state.weightsChanged.connect(self._on_network_text)
+        self._on_network_text()
+        self.session.model_changed.connect(self._on_network_text)
+        self.session.weights_changed.connect(self._on_network_text)
         self._fit_to_screen()
         if load_settings:
             self.restore_settings()
@@ -138,8 +141,8 @@ class MainWindow(QtWidgets.QMainWindow):
         try:
             from cnncore.modelio import load_model
             net = load_model(str(path))
-            self.state.set_network(net, "the starter model (trained on generated digits)", trained=True,
-                                   starter=True)
+            self.session.set_network(net, "the starter model (trained on generated digits)", trained=True,
+                                     starter=True)
             return
         except Exception as e:  # noqa: BLE001 - missing or unreadable starter model
             reason = str(e)
@@ -147,12 +150,11 @@ class MainWindow(QtWidgets.QMainWindow):
             from cnncore.architecture import DEFAULT_PRESET, preset
             from cnncore.network import Network
             net = Network(preset(DEFAULT_PRESET), seed=0)
-            self.state.set_network(net, "an untrained network (random weights): train it on the Train tab",
-                                   trained=False)
+            self.session.set_network(net, "an untrained network (random weights): train it on the Train tab",
+                                     trained=False)
         except Exception as e2:  # noqa: BLE001
-            self.state.network = None
             reason += f"; no network could be built: {e2}"
-        QtCore.QTimer.singleShot(0, self, lambda: self.state.say(
+        QtCore.QTimer.singleShot(0, self, lambda: self.session.say(
             f"The starter model could not be loaded ({reason}).", 0))
 
     def _resume_session(self) -> bool:
@@ -166,17 +168,17 @@ class MainWindow(QtWidgets.QMainWindow):
         except Exception as e:  # noqa: BLE001 - a bad file: fall back on the starter model
             # The text is made here: Python unbinds ``e`` when the except block ends.
             text = f"Could not reopen the network of the last session ({e}); using the starter model."
-            QtCore.QTimer.singleShot(0, self, lambda: self.state.say(text, 0))
+            QtCore.QTimer.singleShot(0, self, lambda: self.session.say(text, 0))
             return False
-        self.state.set_network(net, "the network of your last session", trained=True)
+        self.session.set_network(net, "the network of your last session", trained=True)
         return True
 
     def save_session(self) -> None:
         """Keep the current network for the next launch, unless it is the starter model."""
-        net = self.state.network
+        net = self.session.network
         path = st.session_model_path()
         try:
-            if net is None or self.state.is_starter:
+            if net is None or self.session.is_starter:
                 if path.exists():
                     path.unlink()
                 return
@@ -188,39 +190,37 @@ class MainWindow(QtWidgets.QMainWindow):
     # ----------------------------------------------------------- model files
     def save_model(self, path) -> bool:
         """Save the network in use (architecture, weights, history) to ``path``."""
-        if self.state.training:
-            self.state.say("Stop or finish the training before saving.")
+        if self.session.training:
+            self.session.say("Stop or finish the training before saving.")
             return False
         try:
             from cnncore import Output
             from cnncore.modelio import save_model
-            net = self.state.network
-            save_model(Output(path, self.state.kept_files(model=False)), net, history=getattr(net, "history", None))
+            net = self.session.network
+            save_model(Output(path, self.session.kept_files(model=False)), net, history=getattr(net, "history", None))
         except Exception as e:  # noqa: BLE001
-            self.state.say(f"Could not save the model: {e}", 0)
+            self.session.say(f"Could not save the model: {e}", 0)
             return False
-        self.state.unsaved = False
-        self.state.model_file = Path(path)
-        self.state.say(f"Saved the model to {path}")
+        self.session.mark_saved(Path(path))
+        self.session.say(f"Saved the model to {path}")
         return True
 
     def open_model(self, path) -> bool:
         """Use the model saved at ``path``; asks first when weights trained here are unsaved."""
-        if self.state.training:
-            self.state.say("Stop the training before opening another model.")
+        if self.session.training:
+            self.session.say("Stop the training before opening another model.")
             return False
-        if self.state.unsaved and not self.confirm(
+        if self.session.unsaved and not self.confirm(
                 "The network trained here has not been saved. Open the other model and discard it?"):
             return False
         try:
             from cnncore.modelio import load_model
             net = load_model(str(path))
         except Exception as e:  # noqa: BLE001
-            self.state.say(f"Could not open {Path(path).name}: {e}", 0)
+            self.session.say(f"Could not open {Path(path).name}: {e}", 0)
             return False
-        self.state.set_network(net, f"opened from {Path(path).name}", trained=True)
-        self.state.model_file = Path(path)
-        self.state.say(f"Opened {Path(path).name}")
+        self.session.set_network(net, f"opened from {Path(path).name}", trained=True, file=Path(path))
+        self.session.say(f"Opened {Path(path).name}")
         return True
 
     def save_model_dialog(self) -> None:
@@ -236,39 +236,32 @@ class MainWindow(QtWidgets.QMainWindow):
         if path:
             self.open_model(path)
 
-    def _ask(self, text: str) -> bool:
-        r = QtWidgets.QMessageBox.question(self, "Discard trained weights?", text,
-                                           QtWidgets.QMessageBox.Yes | QtWidgets.QMessageBox.Cancel,
-                                           QtWidgets.QMessageBox.Cancel)
-        return r == QtWidgets.QMessageBox.Yes
-
-    def _on_network(self) -> None:
-        self._on_network_text()
-
     def _on_network_text(self) -> None:
-        net = self.state.network
+        net = self.session.network
         if net is None:
             self.status_label.setText("no network")
             return
         from cnncore.layers import layer_class
         layers = " · ".join(layer_class(l["type"]).brief(l) for l in net.spec["layers"])
         self.status_label.setText(f"{layers}  ·  {net.num_params():,} parameters")
-        self.status_label.setToolTip(f"The network in use: {self.state.source}")
+        self.status_label.setToolTip(f"The network in use: {self.session.source}")
 
     def _on_tab(self, i: int) -> None:
-        if self.tabs.widget(i) is self.backprop and self.backprop.trace is None:
-            QtCore.QTimer.singleShot(0, self, self.backprop.record)
         if self.tabs.widget(i) is self.learn:
             self._sync_learn()
 
-    def open_digit(self, image, label: int, where: str) -> None:
-        """Show a digit from elsewhere (a held-out mistake) on the Draw tab or trace it on Backprop."""
+    def open_digit(self, where: str) -> None:
+        """Show the session's picture (a held-out mistake) on the Draw tab, or trace it on Backprop."""
+        p = self.session.picture
+        if p is None:
+            return
         if where == "draw":
-            self.draw.show_digit(image, label)
+            self.draw.show_digit(p.plane(), p.label)
             self.tabs.setCurrentWidget(self.draw)
         else:
-            self.backprop.record(image, label, what="a held-out digit the network got wrong")
             self.tabs.setCurrentWidget(self.backprop)
+            if self.session.trace is None:
+                self.backprop.record()
 
     def _quiz_about(self, step) -> None:
         """Open the concept check that fits this backprop step."""
@@ -276,26 +269,24 @@ class MainWindow(QtWidgets.QMainWindow):
         if hasattr(panel, "ask_about") and panel.ask_about(step):
             self.tabs.setCurrentWidget(self.learn)
         else:
-            self.state.say("No concept check for this kind of step yet.")
+            self.session.say("No concept check for this kind of step yet.")
 
     def _sync_learn(self) -> None:
         """Give the Learn tab the app's own network, input and trace (gradient check, identities)."""
         panel = self.learn.ensure()
-        net = self.state.view_network()
+        s = self.session
+        net = s.view_network()
         if not hasattr(panel, "set_network") or net is None:
             return
-        tr = self.backprop.trace
-        if tr is not None and tr.spec == net.spec:
-            image, label, what = np.asarray(tr.arrays["input"])[0], tr.label, "the Backprop tab's input"
-        else:
-            drawing = self.state.current_drawing()
-            image = None if drawing is None else np.asarray(drawing, dtype=np.float64)[None]
-            label = self.state.drawing_label() if drawing is not None else None
-            what = "your drawing" if drawing is not None else "a generated digit"
-        digit = "" if label is None else f", taken to be {a_digit(label)}"
-        panel.set_network(net, image, label, f"The app's network ({self.state.source}) on {what}{digit}.")
-        if tr is not None:
-            panel.set_trace(tr)
+        try:
+            image, label, what = s.checked_input()
+        except ValueError:                 # no picture the network can take: the panel's own example
+            image = label = None
+            what = "an example of its own"
+        digit = "" if label is None else f", taken to be {s.a_class(label)}"
+        panel.set_network(net, image, label, f"The app's network ({s.source}) on {what}{digit}.")
+        if s.trace is not None:
+            panel.set_trace(s.trace)
 
     def _on_training_changed(self, training: bool) -> None:
         self.save_action.setEnabled(not training)
@@ -336,7 +327,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.open_action.setToolTip("Open a model saved before (.npz)")
         self.save_action = m.addAction("&Save model…", self.save_model_dialog, QtGui.QKeySequence.Save)
         self.save_action.setToolTip("Save the network's architecture and weights (.npz)")
-        a = m.addAction("Export &model…", lambda: open_export_dialog(self, self.state))
+        a = m.addAction("Export &model…", lambda: open_export_dialog(self, self.session))
         a.setToolTip("Write the network as PyTorch code and weights, or as an ONNX file")
         m.addSeparator()
         a = m.addAction("Open &architecture…", self.build.open_dialog)
@@ -407,33 +398,37 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ------------------------------------------------------------- settings
     def restore_settings(self) -> None:
-        s = st.qsettings()
-        geo = st.bytes_value(s, "window/geometry")
+        """Read the settings file (:func:`cnnapp.settings.load_store`) and give each part its own;
+        say once in the status bar what happened to a file that could not be used."""
+        s = st.store()
+        geo = s.get_bytes("window/geometry")
         if geo is None:
             self.draw.show_example()     # first launch: the bars mean something at once
         else:
-            self.restoreGeometry(geo)
+            self.restoreGeometry(QtCore.QByteArray(geo))
         for sp in self._splitters():
-            v = st.bytes_value(s, f"splitters/{sp.objectName()}")
+            v = s.get_bytes(f"splitters/{sp.objectName()}")
             if v is not None:
-                sp.restoreState(v)
-        tab = st.value(s, "window/tab", 0, int)
-        self.tabs.setCurrentIndex(tab if 0 <= tab < self.tabs.count() else 0)
+                sp.restoreState(QtCore.QByteArray(v))
+        self.tabs.setCurrentIndex(s.get("window/tab", 0, int, 0, self.tabs.count() - 1))
         for prefix, view in self._views_with_settings().items():
-            view.apply_settings(st.read_group(s, prefix, view.settings_dict()))
-        note = st.take_message()
+            view.apply_settings(s.group(prefix))
+        self.session.scores.read(s)
+        note = s.take_message()
         if note:
             self.show_message(note, 30000)
 
-    def save_settings(self) -> None:
-        s = st.qsettings()
-        st.set_bytes(s, "window/geometry", self.saveGeometry())
+    def save_settings(self) -> bool:
+        """Keep the window's and each view's settings (:meth:`SettingsStore.save`: never raises)."""
+        s = st.store()
+        s.set_bytes("window/geometry", self.saveGeometry().data())
         for sp in self._splitters():
-            st.set_bytes(s, f"splitters/{sp.objectName()}", sp.saveState())
-        s.setValue("window/tab", self.tabs.currentIndex())
+            s.set_bytes(f"splitters/{sp.objectName()}", sp.saveState().data())
+        s.set("window/tab", self.tabs.currentIndex())
         for prefix, view in self._views_with_settings().items():
-            st.write_group(s, prefix, view.settings_dict())
-        s.sync()
+            s.update(prefix, view.settings_dict())
+        self.session.scores.write(s)
+        return s.save()
 
     def _views_with_settings(self) -> dict:
         """Prefix in the settings file -> a view with ``settings_dict()`` and ``apply_settings(d)``."""

@@ -126,7 +126,7 @@ class TrainingSession:
                 if isinstance(ev, BatchEvent):
                     last = ev
                     for k, v in zip(_BATCH_KEYS, (ev.epoch - 1 + ev.batch / ev.batches_per_epoch, ev.loss,
-                                                  ev.accuracy, ev.images_per_second, self.monitor.observe(self.net))):
+                                                  ev.accuracy, ev.images_per_second, self.monitor.observe(self.net, ev.lr))):
                         buf[k].append(v)
                     if now - last_emit >= 1.0 / UPDATE_HZ:
                         self._send_progress(buf, last, now - t_start)

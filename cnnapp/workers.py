@@ -205,7 +205,7 @@ class TrainWorker(QtCore.QObject):
         how = _how_it_ended(child.wait())
         when = (f"after epoch {last_epoch[0].epoch} of {self.config.epochs}" if last_epoch is not None
                 else "before its first epoch ended")
-        seconds, val_accuracy, val_count = 0.0, float("nan"), 0
+        seconds, val_accuracy, val_count, evaluation = 0.0, float("nan"), 0, None
         if trained:                       # died after handing back its weights, before the last word
             kept = "the network keeps the weights the run ended with"
         elif last_epoch is not None:
@@ -215,13 +215,14 @@ class TrainWorker(QtCore.QObject):
             seconds = ev.seconds
             if self.y_val is not None and len(self.y_val) and np.isfinite(ev.val_accuracy):
                 val_accuracy, val_count = float(ev.val_accuracy), len(self.y_val)
+                evaluation = ev.evaluation          # of the weights kept: the result the window shows
         else:
             kept = "the network keeps the weights it had before this run"
         if not trained:                   # the last snapshot came from later in the run
             self._resend_snapshot()
         message = f"the training process ended unexpectedly ({how}) {when}; {kept}."
         self.failed.emit(message[0].upper() + message[1:])
-        return FinishedEvent("stopped", message, seconds, val_accuracy, val_count)
+        return FinishedEvent("stopped", message, seconds, val_accuracy, val_count, evaluation)
 
     def _resend_snapshot(self) -> None:
         """A snapshot of the weights ``net`` now keeps."""

@@ -6,20 +6,24 @@
 * :func:`npz_members` opens an ``.npz`` archive and reads every member's ``.npy`` header,
   never its data, so a reader can check the shapes and types a file declares (and what
   they would cost in memory) before reading a byte of them; :func:`read_member` then reads
-  one member, at most the size its header declared.
+  one member, at most the size its header declared. An archive may also hold named text
+  entries (a lesson's ``lesson.json``), each of a bounded declared size, read by :func:`read_text`.
 
 Every problem raises :class:`UnreadableFile` (a ``ValueError``) whose text does not name the
 file: each reader puts it in its own error type, after the file's name.
 """
 from __future__ import annotations
 
+import itertools
+import json
 import os
+import re
 import stat
 import zipfile
 
 import numpy as np
 
-__all__ = ["UnreadableFile", "open_regular", "why_unreadable", "member_text", "read_regular", "npz_members", "read_member", "MemberInfo"]
+__all__ = ["UnreadableFile", "read_json", "json_nesting", "open_regular", "why_unreadable", "member_text", "read_regular", "npz_members", "read_member", "read_text", "MemberInfo"]
 
 
 class UnreadableFile(ValueError):
@@ -85,12 +89,14 @@ def read_regular(path, limit: int) -> bytes:
 
 
 class MemberInfo:
-    """One ``.npy`` member of an archive: its name (without ``.npy``), shape, dtype and byte size."""
+    """One ``.npy`` member of an archive: its name (without ``.npy``), shape, dtype and byte size;
+    ``zinfo`` its zip entry and ``offset`` where its data starts (the header's length)."""
 
-    __slots__ = ("name", "zipname", "shape", "dtype", "nbytes")
+    __slots__ = ("name", "zipname", "shape", "dtype", "nbytes", "zinfo", "offset")
 
-    def __init__(self, name, zipname, shape, dtype):
+    def __init__(self, name, zipname, shape, dtype, zinfo=None, offset=0):
         self.name, self.zipname, self.shape, self.dtype = name, zipname, tuple(shape), dtype
+        self.zinfo, self.offset = zinfo, offset
         n = 1
         for s in self.shape:
             n *= int(s)
@@ -112,32 +118,44 @@ _DAMAGE = Exception
 _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
-def npz_members(f, *, max_members: int, max_bytes: int) -> tuple[zipfile.ZipFile, dict[str, MemberInfo]]:
+def npz_members(f, *, max_members: int, max_bytes: int,
+                texts: dict[str, int] | None = None) -> tuple[zipfile.ZipFile, dict[str, MemberInfo]]:
     """The archive open on ``f`` and its members' headers, keyed by name without ``.npy``.
 
     Refuses (with :class:`UnreadableFile`) a file that is not a zip archive, more than
     ``max_members`` members, a member that is not a ``.npy`` array, a damaged header, an
     array of Python objects, and members that together declare more than ``max_bytes``.
-    The caller closes the returned ``ZipFile``.
+    ``texts`` (entry name -> its largest size in bytes) names the entries that may be text
+    instead: each is refused when it declares more, counts towards ``max_bytes`` and is left
+    out of the result (read it with :func:`read_text`). The caller closes the returned ``ZipFile``.
     """
     try:
         zf = zipfile.ZipFile(f)
     except _DAMAGE as e:
         raise UnreadableFile(f"is truncated or corrupt, not a readable .npz archive ({_why(e)})") from None
     try:
-        return zf, _headers(zf, max_members, max_bytes)
+        return zf, _headers(zf, max_members, max_bytes, texts or {})
     except BaseException:
         zf.close()
         raise
 
 
-def _headers(zf: zipfile.ZipFile, max_members: int, max_bytes: int) -> dict[str, MemberInfo]:
+def _headers(zf: zipfile.ZipFile, max_members: int, max_bytes: int, texts: dict) -> dict[str, MemberInfo]:
     infos = zf.infolist()
     if len(infos) > max_members:
         raise UnreadableFile(f"holds {len(infos)} entries, more than the {max_members} expected")
     out: dict[str, MemberInfo] = {}
     total = 0
     for zi in infos:
+        if _holds_more(zi):
+            raise UnreadableFile(f"entry {_short(zi.filename)} holds more data than the {zi.file_size:,} bytes "
+                                 "it declares")
+        if zi.filename in texts:
+            if zi.file_size > texts[zi.filename]:
+                raise UnreadableFile(f"entry {_short(zi.filename)} declares {zi.file_size:,} bytes, more than the "
+                                     f"{texts[zi.filename]:,} it may hold")
+            total += zi.file_size
+            continue
         if not zi.filename.endswith(".npy"):
             raise UnreadableFile(f"entry {_short(zi.filename)} is not a NumPy array (.npy)")
         name = zi.filename[:-4]
@@ -148,11 +166,12 @@ def _headers(zf: zipfile.ZipFile, max_members: int, max_bytes: int) -> dict[str,
                 if reader is None:
                     raise ValueError(f".npy format version {version[0]}.{version[1]} is not one NumPy writes")
                 shape, fortran, dtype = reader(m)
+                offset = m.tell()
         except _DAMAGE as e:
             raise UnreadableFile(f"entry {_short(name)} is damaged ({_why(e)})") from None
         if dtype.hasobject:
             raise UnreadableFile(f"entry {_short(name)} holds Python objects (pickles), which are never read")
-        info = MemberInfo(name, zi.filename, shape, dtype)
+        info = MemberInfo(name, zi.filename, shape, dtype, zi, offset)
         total += info.nbytes
         if total > max_bytes:
             raise UnreadableFile(f"declares {total:,} bytes of arrays or more, over the {max_bytes:,} allowed")
@@ -160,16 +179,58 @@ def _headers(zf: zipfile.ZipFile, max_members: int, max_bytes: int) -> dict[str,
     return out
 
 
+def _holds_more(zi: zipfile.ZipInfo) -> bool:
+    """Whether an entry's stored data is longer than any honest encoding of its declared size: a
+    stored entry is its size, a deflated one at most zlib's ``deflateBound`` of it (the rest would
+    inflate past the declared size; ``zipfile`` stops there, but such an entry is not what it says)."""
+    n = zi.file_size
+    if zi.compress_type == zipfile.ZIP_STORED:
+        return zi.compress_size != n
+    if zi.compress_type == zipfile.ZIP_DEFLATED:
+        return zi.compress_size > n + (n >> 12) + (n >> 14) + (n >> 25) + 13 + 64
+    return False
+
+
 def read_member(zf: zipfile.ZipFile, info: MemberInfo) -> np.ndarray:
-    """Read one member whose header :func:`npz_members` checked; raises :class:`UnreadableFile`."""
+    """Read one member whose header :func:`npz_members` checked; raises :class:`UnreadableFile`,
+    also for a member whose zip entry holds more (or less) than its header declares: nothing past
+    the declared array is ever inflated."""
+    if info.zinfo is not None and info.zinfo.file_size != info.offset + info.nbytes:
+        raise UnreadableFile(f"entry {_short(info.name)} is damaged (it holds {info.zinfo.file_size:,} bytes, "
+                             f"its header declares {info.offset + info.nbytes:,})")
     try:
-        with zf.open(info.zipname) as m:
+        with zf.open(info.zinfo or info.zipname) as m:
             a = np.lib.format.read_array(m, allow_pickle=False)
     except _DAMAGE as e:
         raise UnreadableFile(f"entry {_short(info.name)} is damaged ({_why(e)})") from None
     if a.shape != info.shape or a.dtype != info.dtype:
         raise UnreadableFile(f"entry {_short(info.name)} is damaged (its header changed while reading)")
     return a
+
+
+def read_text(zf: zipfile.ZipFile, name: str, limit: int) -> str:
+    """The UTF-8 text of entry ``name`` (one :func:`npz_members` let through as text): never more
+    than ``limit`` bytes read, and no more than its declared size inflated (``zipfile`` stops there,
+    and a stream that goes on fails its checksum); :class:`UnreadableFile` when it is damaged or
+    not UTF-8 text."""
+    try:
+        info = zf.getinfo(name)
+        if info.file_size > limit:
+            raise UnreadableFile(f"entry {_short(name)} declares {info.file_size:,} bytes, more than the {limit:,} "
+                                 "it may hold")
+        with zf.open(info) as m:
+            data = m.read(limit + 1)
+    except UnreadableFile:
+        raise
+    except _DAMAGE as e:
+        raise UnreadableFile(f"entry {_short(name)} is damaged ({_why(e)})") from None
+    if len(data) != info.file_size:
+        raise UnreadableFile(f"entry {_short(name)} is damaged (it holds {len(data):,} bytes, not the "
+                             f"{info.file_size:,} it declares)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UnreadableFile(f"entry {_short(name)} is not UTF-8 text ({_why(e)})") from None
 
 
 def member_text(a: np.ndarray, name: str) -> str:
@@ -190,3 +251,42 @@ def _short(name: str) -> str:
 def _why(e: BaseException) -> str:
     text = " ".join(str(e).split())[:160]
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+# ----------------------------------------------------------------------------- JSON text in a file
+
+# A JSON string (to its closing quote, or to the end when it has none: never scanned twice).
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}.__getitem__
+#: Digits of one integer in a JSON text read from a file (a count of updates has 16 at most).
+_INT_DIGITS = 30
+
+
+def json_nesting(text: str) -> int:
+    """How deep the lists and objects of a JSON text nest (brackets in strings not counted), found
+    in linear time before ``json.loads`` meets them (which recurses once per level and fails with
+    ``RecursionError`` past Python's recursion limit)."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(itertools.accumulate(map(_STEP, brackets)), default=0)
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > _INT_DIGITS:
+        raise ValueError(f"an integer of {len(digits):,} digits")
+    return int(digits)
+
+
+def read_json(text: str, max_depth: int):
+    """The value of a JSON text from a file: nested at most ``max_depth`` deep (counted before it is
+    parsed), integers of at most 30 digits; :class:`UnreadableFile` saying why otherwise, in words
+    that follow "it" or the entry's name ("is not valid JSON (line 1, column 5: …)")."""
+    if json_nesting(text) > max_depth:
+        raise UnreadableFile(f"nests lists or objects more than {max_depth} deep")
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except json.JSONDecodeError as e:
+        raise UnreadableFile(f"is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except (ValueError, RecursionError) as e:       # an absurd integer; nesting counted above
+        raise UnreadableFile(f"is not valid JSON ({_why(e)})") from None
+

@@ -27,20 +27,22 @@ Two kinds of problems are told apart:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
 from .activations import ACTIVATIONS
+from .budget import FLOAT32, LayerCost, batch_problem, network_problem
 from .layers import LAYER_TYPES as _REGISTRY
 from .layers import REQUIRED, LayerFitError, layer_class, shape_text
-from .limits import (MAX_ACTIVATIONS, MAX_ARCH_TEXT, MAX_FIELD, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_LAYERS,
-                     MAX_PARAMS)
+from .limits import MAX_ACTIVATIONS, MAX_ARCH_TEXT, MAX_FIELD, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_LAYERS, MAX_PARAMS
 
 __all__ = [
     "ArchitectureError", "LayerSummary", "parse_architecture", "summarize", "infer_shapes",
     "to_json", "describe_layer", "PRESETS", "DEFAULT_PRESET", "preset", "NUM_CLASSES", "DIGIT_CLASSES",
+    "layer_costs", "check_batch",
 ]
 
 NUM_CLASSES = 10
@@ -70,7 +72,11 @@ class LayerSummary:
 
     ``in_shape``/``out_shape`` are ``(C, H, W)`` for maps or ``(D,)`` for a flat
     vector, and ``None`` after a layer that does not fit. ``params`` counts
-    weights and biases; ``macs`` the multiply-adds of one image's forward pass.
+    weights and biases; ``macs`` the multiply-adds of one image's forward pass (for a layer
+    without weights, the values it reads or writes); ``work`` the steps its kernels take for
+    them and ``memory`` the values one image's training pass holds for it (``Layer.work``,
+    ``Layer.memory``: what the limits of :mod:`cnncore.budget` add up). ``error`` says why the
+    layer does not fit, or why the network as a whole is refused (on the layer that takes most).
     """
     index: int
     type: str
@@ -80,6 +86,8 @@ class LayerSummary:
     params: int
     macs: int
     error: str | None
+    work: int = 0
+    memory: int = 0
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -302,7 +310,7 @@ def describe_layer(layer: dict) -> str:
 
 
 def _layer_step(i: int, layer: dict, in_shape: tuple, is_last: bool):
-    """``(out_shape, params, macs)`` for one layer, or raise ArchitectureError."""
+    """``(out_shape, macs, LayerCost)`` for one layer, or raise ArchitectureError."""
     cls = layer_class(layer["type"])
     try:
         out = tuple(cls.output_shape(layer, in_shape))
@@ -317,7 +325,9 @@ def _layer_step(i: int, layer: dict, in_shape: tuple, is_last: bool):
         raise ArchitectureError(
             f"layer {i} ({describe_layer(layer)}) is the last layer, so it must give {NUM_CLASSES} outputs "
             f"(one logit per digit), but it gives {got}", i)
-    return out, params, macs
+    cost = LayerCost(i, describe_layer(layer), params, cls.work(layer, in_shape, out),
+                     cls.memory(layer, in_shape, out))
+    return out, macs, cost
 
 
 def _check_budget(i: int, layer: dict, out: tuple, params: int) -> None:
@@ -349,12 +359,17 @@ def summarize(spec) -> list[LayerSummary]:
             rows.append(LayerSummary(i, layer["type"], text, None, None, _params_only(layer, None), 0, None))
             continue
         try:
-            out, params, macs = _layer_step(i, layer, shape, i == n - 1)
-            rows.append(LayerSummary(i, layer["type"], text, shape, out, params, macs, None))
+            out, macs, cost = _layer_step(i, layer, shape, i == n - 1)
+            rows.append(LayerSummary(i, layer["type"], text, shape, out, cost.params, macs, None, cost.work,
+                                     cost.memory))
             shape = out
         except ArchitectureError as e:
             rows.append(LayerSummary(i, layer["type"], text, shape, None, _params_only(layer, shape), 0, str(e)))
             shape = None
+    if shape is not None:              # every layer fits: the network as a whole may still be too much
+        problem = network_problem([LayerCost(r.index, r.text, r.params, r.work, r.memory) for r in rows])
+        if problem is not None:
+            rows[problem[1]] = dataclasses.replace(rows[problem[1]], error=problem[0])
     return rows
 
 
@@ -368,23 +383,47 @@ def infer_shapes(spec) -> list[tuple[tuple, tuple]]:
 
     Raises :class:`ArchitectureError` (only) for a malformed ``spec``, at the first
     layer that does not fit, and for a network past :mod:`cnncore.limits` (more than
-    ``MAX_PARAMS`` parameters, a layer of more than ``MAX_ACTIVATIONS`` values), so a
-    :class:`~cnncore.network.Network` is never built too large for the memory.
+    ``MAX_PARAMS`` parameters, a layer of more than ``MAX_ACTIVATIONS`` values, more than
+    ``MAX_WORK`` steps or ``MAX_PICTURE_BYTES`` of arrays for one image), so a
+    :class:`~cnncore.network.Network` is never built too slow or too large for the memory.
     """
+    return _walk(spec)[0]
+
+
+def layer_costs(spec) -> list[LayerCost]:
+    """What one image costs each layer (:class:`cnncore.budget.LayerCost`); raises as :func:`infer_shapes`."""
+    return _walk(spec)[1]
+
+
+def shapes_and_costs(spec) -> tuple[list[tuple[tuple, tuple]], list[LayerCost]]:
+    """:func:`infer_shapes` and :func:`layer_costs` of ``spec`` from one walk over its layers."""
+    return _walk(spec)
+
+
+def _walk(spec) -> tuple[list, list[LayerCost]]:
     spec = parse_architecture(spec)
     shape = tuple(spec["input"])
-    out = []
+    shapes, costs = [], []
     n = len(spec["layers"])
-    total = 0
     for i, layer in enumerate(spec["layers"]):
-        new, params, _ = _layer_step(i, layer, shape, i == n - 1)
-        total += params
-        out.append((shape, new))
+        new, _, cost = _layer_step(i, layer, shape, i == n - 1)
+        shapes.append((shape, new))
+        costs.append(cost)
         shape = new
-    if total > MAX_PARAMS:
-        raise ArchitectureError(f"the network has {total:,} parameters, more than the {MAX_PARAMS:,} "
-                                f"this app handles")
-    return out
+    problem = network_problem(costs)
+    if problem is not None:
+        raise ArchitectureError(*problem)
+    return shapes, costs
+
+
+def check_batch(spec, batch: int, itemsize: int = FLOAT32, images: int | None = None) -> None:
+    """Raise :class:`ArchitectureError` when a training batch of ``batch`` images (over ``images``
+    training images: the epoch's short last batch counts too) needs more memory than
+    :data:`cnncore.limits.MAX_BATCH_BYTES`, saying which batch size fits; checked before any
+    array of the run is made. ``itemsize``: bytes of the network's float type."""
+    problem = batch_problem(layer_costs(spec), batch, itemsize, images)
+    if problem is not None:
+        raise ArchitectureError(problem)
 
 
 # ----------------------------------------------------------------------------- presets

@@ -63,9 +63,13 @@ class TrainingMonitor:
         self._active = {i: deque(maxlen=window) for i in self.relu}
         self._before = {i: net.layers[i].W.copy() for i in self.weighted}
         self.batches = 0
+        self.lrs: list = []           # the learning rate of each observed batch, when it was given
 
-    def observe(self, net: Network) -> dict:
-        """Record the batch just trained; returns ``{i: {"grad", "update"[, "dead"]}}`` of this batch."""
+    def observe(self, net: Network, lr: float | None = None) -> dict:
+        """Record the batch just trained (at learning rate ``lr``, when known); returns
+        ``{i: {"grad", "update"[, "dead"]}}`` of this batch."""
+        if lr is not None and math.isfinite(lr):
+            self.lrs.append(float(lr))
         out = {}
         for i in self.weighted:
             layer = net.layers[i]
@@ -111,6 +115,12 @@ class TrainingMonitor:
         if worst is not None and dead[worst] > 0.5:
             return (f"{dead[worst]:.0%} of layer {worst}'s ReLUs were never active in the last "
                     f"{len(self._active[worst])} batches: they are dead, pass no gradient and no longer learn.")
+        lo, hi = power_of_ten(ratios[slow]), power_of_ten(ratios[fast])
+        span = f"about {lo}" if lo == hi else f"between {lo} and {hi}"
+        settled = self._settled_by_schedule()
+        if settled:
+            return (f"The learning rate has come down to {settled} of where it started, as the schedule means "
+                    f"it to: the updates are {span} of the weights on purpose, and the weights settle.")
         if ratios[slow] == 0:
             return f"Layer {slow}'s weights did not change in the last batches: it has stopped learning."
         if ratios[slow] < 1e-5:
@@ -121,9 +131,16 @@ class TrainingMonitor:
         if len(self.weighted) > 1 and grads[last] > 0 and grads[first] < 1e-3 * grads[last]:
             return (f"The gradient reaching layer {first} is {power_of_ten(grads[first] / grads[last])} of the "
                     f"last layer's: it vanishes on the way back, so the early layers learn slowly.")
-        lo, hi = power_of_ten(ratios[slow]), power_of_ten(ratios[fast])
-        span = f"about {lo}" if lo == hi else f"between {lo} and {hi}"
         return f"Every layer's updates are {span} of its weights: a healthy pace."
+
+    def _settled_by_schedule(self) -> str:
+        """When the learning rate in use is under a twentieth of the highest of the run (a cosine
+        schedule near its end: tiny updates are then what it asks for), that share in words ("2%",
+        "0.1%"); else ""."""
+        if not self.lrs or max(self.lrs) <= 0:
+            return ""
+        share = self.lrs[-1] / max(self.lrs)
+        return f"{100 * share:.2g}%" if share < 0.05 else ""
 
 
 # ----------------------------------------------------------------------------- divergence

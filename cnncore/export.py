@@ -32,7 +32,7 @@ from .tracekeys import layer_key
 
 __all__ = ["export_torch", "export_onnx", "torch_source", "onnx_model", "OnnxGraph", "ExportError",
            "ONNX_OPSET", "EXPORT_EXTRA", "MODEL_FILE", "WEIGHTS_FILE", "MANIFEST_FILE", "MANIFEST_FORMAT",
-           "NEXT_STEPS"]
+           "next_steps"]
 
 #: The ONNX operator set the graph uses (every operator here is in it unchanged since opset 11–13).
 ONNX_OPSET = 17
@@ -47,13 +47,20 @@ WEIGHTS_FILE = "weights.npz"
 MANIFEST_FILE = "export.json"
 MANIFEST_FORMAT = "cnnlab-torch-export-1"
 
-#: What to do with each export next: two lines of Python.
-NEXT_STEPS = {
-    "torch": "from model import load_model     # run beside model.py and weights.npz\n"
-             "logits = load_model()(images)    # images: float32 tensor (N, 1, 28, 28) in [0, 1]",
-    "onnx": "import onnxruntime as ort\n"
-            "logits = ort.InferenceSession(\"model.onnx\").run([\"logits\"], {\"input\": images})[0]",
-}
+
+def next_steps(kind: str, target, input_shape=(1, 28, 28)) -> str:
+    """What to do next with an export written to ``target`` (the folder of a "torch" export, the
+    file of an "onnx" one) for inputs of ``input_shape`` (C, H, W): two lines of Python, the
+    path written with ``repr`` (never pasted in as text)."""
+    shape = "(N, " + ", ".join(str(int(s)) for s in input_shape) + ")"
+    if kind == "torch":
+        return (f"from model import load_model     # run in {str(target)!r}, beside {MODEL_FILE} and {WEIGHTS_FILE}\n"
+                f"logits = load_model()(images)    # images: float32 tensor {shape} in [0, 1]")
+    if kind == "onnx":
+        return ("import onnxruntime as ort\n"
+                f"logits = ort.InferenceSession({str(target)!r}).run([\"logits\"], {{\"input\": images}})[0]"
+                f"    # images: float32 {shape}")
+    raise ValueError(f"no export {kind!r}: torch or onnx")
 
 
 class ExportError(ValueError):

@@ -72,16 +72,23 @@ class GradCheckResult:
 
     @property
     def agrees(self) -> bool:
-        """True when the two gradients match to 1e-6 (relative) or both are below :data:`FLOOR`."""
-        return self.rel_error <= 1e-6 or self.below_floor
+        """True when the two gradients match to 1e-6 (relative), or differ by less than
+        :data:`FLOOR`: closer than that a central difference cannot tell two numbers apart."""
+        return self.rel_error <= 1e-6 or self.abs_error <= FLOOR
 
     @property
     def below_floor(self) -> bool:
-        """True when both gradients are within :data:`FLOOR` of 0, or differ by less than it
-        without agreeing to 1e-6 relative: both are then (nearly) 0, where a relative error says
-        nothing (0 against 1e-13 is a relative error of 1, yet both mean "no effect")."""
-        tiny = max(abs(self.analytic), abs(self.numeric)) <= FLOOR
-        return self.abs_error <= FLOOR and (tiny or self.rel_error > 1e-6)
+        """True when both gradients are within :data:`FLOOR` of 0: both are 0 as far as a central
+        difference can tell, where a relative error says nothing (0 against 1e-13 is a relative
+        error of 1, yet both mean "no effect")."""
+        return max(abs(self.analytic), abs(self.numeric)) <= FLOOR
+
+    @property
+    def within_rounding(self) -> bool:
+        """True when the gradients are not 0 (say both about 7e-7) and differ by less than
+        :data:`FLOOR` without agreeing to 1e-6 relative: small numbers, matched as closely as the
+        central difference's own rounding allows (its relative error measures that rounding)."""
+        return not self.below_floor and self.abs_error <= FLOOR and self.rel_error > 1e-6
 
 
 def relative_error(a: float, b: float) -> float:

@@ -24,12 +24,14 @@ import re
 import numpy as np
 
 from ._atomic import atomic_savez
-from ._safeio import UnreadableFile, member_text, npz_members, open_regular, read_member, why_unreadable
+from ._safeio import (UnreadableFile, member_text, npz_members, open_regular, read_json, read_member,
+                      why_unreadable)
 from .limits import MAX_ARCH_TEXT, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS
 from .architecture import DIGIT_CLASSES, ArchitectureError, to_json
 from .network import Network
+from .optim import check_state
 
-__all__ = ["save_model", "load_model", "ModelFileError", "FORMAT"]
+__all__ = ["save_model", "model_arrays", "load_model", "model_from_members", "ModelFileError", "FORMAT"]
 
 FORMAT = "cnnlab-model-1"
 _PARAM_KEY = re.compile(r"L\d+\.[Wb]")   # whole name: "$" would let "L0.W\n" through
@@ -41,12 +43,18 @@ class ModelFileError(ValueError):
 
 def save_model(path, net: Network, history=None, optimizer=None) -> None:
     """Write ``net`` (architecture and weights) to ``path`` atomically, with the one writer:
-    ``path`` may be a :class:`cnncore.Output` naming the files it must not replace.
+    ``path`` may be a :class:`cnncore.Output` naming the files it must not replace. The arrays
+    are :func:`model_arrays`; the name is used as given (no ``.npz`` is appended)."""
+    atomic_savez(path, model_arrays(net, history, optimizer))
+
+
+def model_arrays(net: Network, history=None, optimizer=None) -> dict[str, np.ndarray]:
+    """The arrays of ``net``'s model file (the keys above): what :func:`save_model` writes, and what a
+    lesson (:mod:`cnncore.lesson`) embeds.
 
     ``history`` defaults to ``net.history`` (a list of JSON-able dicts).
     ``optimizer`` (an :class:`cnncore.optim.Optimizer`) adds its state as ``opt.*``; without
     one, the state the network keeps from its last training run (``net.optimizer_state``) is written.
-    The name is used as given (no ``.npz`` is appended).
     """
     history = net.history if history is None else history
     try:
@@ -65,13 +73,16 @@ def save_model(path, net: Network, history=None, optimizer=None) -> None:
         state = {"name": np.array(optimizer.name), **optimizer.state_dict()}
     for k, v in (state or {}).items():
         arrays["opt." + k] = np.asarray(v)
-    atomic_savez(path, arrays)
+    return arrays
 
 
 _MEMBER_LIMIT = 4 * MAX_LAYERS + 16               # L*.W/b, opt.m/v.*, and the few text entries
 _BYTES_LIMIT = 4 * MAX_PARAMS * 8 + MAX_HISTORY_TEXT * 4 + MAX_ARCH_TEXT * 4
 _TEXT_LIMITS = {"format": 64, "architecture": MAX_ARCH_TEXT, "history": MAX_HISTORY_TEXT, "opt.name": 64,
                 "classes": 2000, "dataset": 200}
+#: Nesting of a model's training history (a list of one flat record per epoch, and the lists of
+#: the diagnostics it may hold).
+_JSON_DEPTH = 8
 _CLASS_NAME_LIMIT = 40
 
 
@@ -163,32 +174,44 @@ def _weights(path, zf, members, net: Network) -> dict:
     return out
 
 
-def _optimizer_state(path, zf, members, net: Network) -> dict | None:
+def _optimizer_state(path, zf, members, net: Network) -> None:
+    """``net.optimizer_state`` from the ``opt.*`` entries, checked (:func:`cnncore.optim.check_state`).
+
+    A state this version cannot resume from is left out, and ``net.optimizer_note`` says why: the
+    weights are still good, and only a trace's update step uses the state (it then shows plain
+    gradient descent and says so), so refusing the whole model would lose it for nothing.
+    """
+    entries = {k: info for k, info in members.items() if k.startswith("opt.")}
+    if not entries:
+        return
+    try:
+        state = {k[4:]: _optimizer_entry(path, zf, members, k, info, net) for k, info in entries.items()}
+        check_state(state, net.params())
+    except UnreadableFile:                   # damaged bytes: the whole file is refused, as for any entry
+        raise
+    except ValueError as e:                  # (ModelFileError too: an entry that is not what it must be)
+        reason = str(e).removeprefix(f"{path}: ")
+        net.optimizer_note = f"the file's optimizer state was left out ({reason}); its weights are used as saved"
+        return
+    net.optimizer_state = state
+
+
+def _optimizer_entry(path, zf, members, key: str, info, net: Network) -> np.ndarray:
+    """One ``opt.*`` entry, read after checking its declared size against the network's."""
+    if key == "opt.name":
+        return np.array(_text(path, zf, members, key))
     limit = max(net.num_params(), 1)
-    state = {}
-    for k, info in members.items():
-        if not k.startswith("opt."):
-            continue
-        if k == "opt.name":
-            state["name"] = np.array(_text(path, zf, members, k))
-            continue
-        if info.size > limit:
-            raise ModelFileError(f"{path}: optimizer entry {_short(k)} holds {info.size:,} values, more than "
-                                 f"the network's {limit:,} parameters")
-        state[k[4:]] = read_member(zf, info)
-    return state or None
+    if info.size > limit:
+        raise ValueError(f"{_short(key)} holds {info.size:,} values, more than the network's {limit:,} parameters")
+    return read_member(zf, info)
 
 
 def _history(path, zf, members) -> list:
     text = _text(path, zf, members, "history", "[]")
     try:
-        history = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ModelFileError(f"{path}: its training history is not valid JSON ({e.msg})") from None
-    except RecursionError:
-        raise ModelFileError(f"{path}: its training history is nested too deeply") from None
-    except ValueError as e:                     # an integer of thousands of digits
-        raise ModelFileError(f"{path}: its training history is not readable ({e})") from None
+        history = read_json(text, _JSON_DEPTH)
+    except UnreadableFile as e:
+        raise ModelFileError(f"{path}: its training history {e}") from None
     if not isinstance(history, list):
         raise ModelFileError(f"{path}: its training history must be a list")
     return history
@@ -202,8 +225,8 @@ def _classes(path, zf, members, net: Network) -> None:
         net.learns(DIGIT_CLASSES, dataset)
         return
     try:
-        classes = json.loads(text)
-    except ValueError:
+        classes = read_json(text, 1)
+    except UnreadableFile:
         classes = None
     if (not isinstance(classes, list) or len(classes) != net.num_classes
             or not all(isinstance(c, str) and 0 < len(c) <= _CLASS_NAME_LIMIT and c.isprintable() for c in classes)):
@@ -222,7 +245,8 @@ def load_model(path) -> Network:
     allows, holds an invalid architecture, or its weights do not match it (missing,
     extra, wrong shape, not finite). Sizes are checked from the arrays' headers before
     any of their data is read. The network uses the file's float type (float32 or
-    float64). Optimizer state, if present, is in ``net.optimizer_state``.
+    float64). Optimizer state, if present and usable, is in ``net.optimizer_state``; an unusable one
+    is left out, and ``net.optimizer_note`` says why.
     """
     with _open(path) as f:
         try:
@@ -230,12 +254,22 @@ def load_model(path) -> Network:
         except UnreadableFile as e:
             raise ModelFileError(f"{path}: not a readable model file: it {e}") from None
         with zf:
-            try:
-                return _load(path, zf, members)
-            except UnreadableFile as e:
-                raise ModelFileError(f"{path}: not a readable model file: its {e}") from None
-            except MemoryError:
-                raise ModelFileError(f"{path}: not enough memory to read this model") from None
+            return model_from_members(path, zf, members)
+
+
+def model_from_members(path, zf, members: dict) -> Network:
+    """The model held by ``members`` (``name -> MemberInfo`` of :func:`cnncore._safeio.npz_members`,
+    named as in a model file, here or inside another archive such as a lesson's ``model/`` folder),
+    with every check of :func:`load_model`; ``path`` names it in the :class:`ModelFileError`."""
+    if len(members) > _MEMBER_LIMIT or sum(m.nbytes for m in members.values()) > _BYTES_LIMIT:
+        raise ModelFileError(f"{path}: holds {len(members)} arrays of {sum(m.nbytes for m in members.values()):,} "
+                             f"bytes, more than a model of at most {MAX_PARAMS:,} parameters can")
+    try:
+        return _load(path, zf, members)
+    except UnreadableFile as e:
+        raise ModelFileError(f"{path}: not a readable model file: its {e}") from None
+    except MemoryError:
+        raise ModelFileError(f"{path}: not enough memory to read this model") from None
 
 
 def _load(path, zf, members) -> Network:
@@ -244,5 +278,5 @@ def _load(path, zf, members) -> Network:
     net.set_params(_weights(path, zf, members, net))
     net.history = _history(path, zf, members)
     _classes(path, zf, members, net)
-    net.optimizer_state = _optimizer_state(path, zf, members, net)
+    _optimizer_state(path, zf, members, net)
     return net

@@ -17,12 +17,13 @@ import copy
 import numpy as np
 
 from ._dispatch import _kernels
-from .architecture import DIGIT_CLASSES, NUM_CLASSES, infer_shapes, parse_architecture
+from .architecture import DIGIT_CLASSES, NUM_CLASSES, parse_architecture, shapes_and_costs
+from .budget import inference_batch
 from .layers import Layer, build_layer
 from .layers.pairs import stages
 from .tracekeys import layer_key
 
-__all__ = ["Network", "softmax", "softmax_cross_entropy", "network_maps"]
+__all__ = ["Network", "softmax", "softmax_cross_entropy", "network_maps", "not_a_number"]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -77,7 +78,9 @@ class Network:
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, not {self.dtype}")
         self.seed = seed
-        shapes = infer_shapes(self.spec)
+        #: What one image costs each layer (:class:`cnncore.budget.LayerCost`): sizes the batches of
+        #: :meth:`predict_proba` and of a training run.
+        shapes, self.costs = shapes_and_costs(self.spec)
         self.input_shape = tuple(self.spec["input"])
         self.num_classes = NUM_CLASSES
         #: The name of each output class and the data set they come from ("" for digits of no
@@ -89,6 +92,8 @@ class Network:
         #: The state its optimizer left (``opt.*`` entries of a model file without the prefix, see
         #: :func:`cnncore.optim.optimizer_from_state`), or None when nothing trained it here.
         self.optimizer_state: dict | None = None
+        #: Why a model file's optimizer state was left out when it was read ("" when it was not).
+        self.optimizer_note = ""
         self.init_params(seed)
 
     def _build(self, shapes):
@@ -179,12 +184,14 @@ class Network:
         other.dtype = self.dtype
         other.seed = self.seed
         other.input_shape = self.input_shape
+        other.costs = self.costs
         other.num_classes = self.num_classes
         other.classes, other.dataset = self.classes, self.dataset
         other._build([(l.in_shape, l.out_shape) for l in self.layers])
         np.copyto(other.flat_params, self.flat_params)
         other.history = copy.deepcopy(self.history)
         other.optimizer_state = copy.deepcopy(getattr(self, "optimizer_state", None))
+        other.optimizer_note = getattr(self, "optimizer_note", "")
         return other
 
     def clear(self):
@@ -234,13 +241,16 @@ class Network:
         return y
 
     def predict_proba(self, x, batch_size: int = 500) -> np.ndarray:
-        """Softmax probabilities ``(N, 10)``, computed in chunks of ``batch_size``.
+        """Softmax probabilities ``(N, 10)``, computed in chunks of ``batch_size`` images, or fewer
+        when that many would not fit :data:`cnncore.limits.MAX_INFERENCE_BYTES`.
 
         Stores nothing on the layers: safe to call from another thread during training."""
         x = np.asarray(x)
         out = np.empty((len(x), self.num_classes), dtype=self.dtype)
-        for s in range(0, len(x), batch_size):
-            out[s:s + batch_size] = softmax(self.forward(x[s:s + batch_size], keep=False))
+        step = inference_batch(self.costs, self.dtype.itemsize, batch_size)
+        with np.errstate(over="ignore", invalid="ignore"):  # a damaged model's NaN is data (see not_a_number)
+            for s in range(0, len(x), step):
+                out[s:s + step] = softmax(self.forward(x[s:s + step], keep=False))
         return out
 
     def predict(self, x, batch_size: int = 500) -> np.ndarray:
@@ -288,6 +298,20 @@ class Network:
 
     def __repr__(self):
         return f"<Network {len(self.layers)} layers, {self.num_params()} parameters, {self.dtype}>"
+
+
+def not_a_number(net: Network, values, what: str = "output") -> str | None:
+    """Why ``values`` (the network's probabilities, loss or another of its arrays for some
+    images) cannot be shown, or None when every one is a finite number. A network whose
+    weights are huge (a damaged file's 1e38) overflows its sums to inf, and inf − inf is NaN:
+    its argmax would name class 0 and its loss read "nan", so callers refuse it with these words."""
+    a = np.asarray(values)
+    if a.dtype.kind not in "fc" or np.isfinite(a).all():
+        return None
+    largest = float(np.max(np.abs(net.flat_params), initial=0.0))
+    cause = (f" because its weights reach {largest:.3g} and the sums overflow; retrain it or open another model"
+             if largest > 1e6 else "")
+    return f"the network's {what} is not a number (NaN or infinite){cause}"
 
 
 def network_maps(net, sample=None):

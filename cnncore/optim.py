@@ -11,21 +11,58 @@ from __future__ import annotations
 
 import math
 
+import numbers
+
 import numpy as np
 
 from ._dispatch import _kernels
 from ._threads import threads_for
+from .limits import MAX_LR, MIN_LR
 
-__all__ = ["Optimizer", "SGD", "Adam", "make_optimizer", "optimizer_from_state", "DEFAULT_LR"]
+__all__ = ["Optimizer", "SGD", "Adam", "make_optimizer", "optimizer_from_state", "check_lr", "check_setting",
+           "check_state", "DEFAULT_LR", "HYPER"]
 
 #: Default learning rate per optimizer.
 DEFAULT_LR = {"sgd": 0.05, "adam": 0.003}
+#: The hyperparameters each optimizer keeps besides ``lr`` and ``weight_decay``, with their defaults.
+HYPER = {"sgd": {"momentum": 0.9}, "adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}}
+#: What each hyperparameter may be: a decay factor below 1 (at 1 Adam's bias correction divides
+#: by 1 − 1 = 0 and a velocity never forgets), ε above 0 and at most 1, a weight decay ≥ 0.
+_RANGES = {"lr": (lambda v: MIN_LR <= v <= MAX_LR, f"from {MIN_LR:g} to {MAX_LR:g}"),
+           "momentum": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
+           "beta1": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
+           "beta2": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
+           "eps": (lambda v: 0 < v <= 1, "above 0 and at most 1"),
+           "weight_decay": (lambda v: v >= 0, "at least 0")}
 
 
 _FLUSH_MARGIN = 1e6
 # An Adam step's square root and division per parameter take about as long as this many
 # multiply-adds of a kernel: enough parameters (about 30,000) and the step uses every thread.
 _ADAM_WORK = 32
+
+
+def check_lr(lr) -> float:
+    """``lr`` as a float when it is a learning rate this app accepts (a run, a trace's step, the
+    app's boxes: :data:`~cnncore.limits.MIN_LR` to :data:`~cnncore.limits.MAX_LR`), else ``ValueError``."""
+    if not (isinstance(lr, numbers.Real) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"learning rate must be a positive number, got {lr!r}")
+    if not MIN_LR <= lr <= MAX_LR:
+        raise ValueError(f"learning rate {lr:g} is outside {MIN_LR:g} to {MAX_LR:g}: "
+                         + ("no weight would move" if lr < MIN_LR else "the weights would overflow at once"))
+    return float(lr)
+
+
+def check_setting(key: str, value) -> float:
+    """``value`` as a float when it is a value hyperparameter ``key`` may take (``lr``,
+    ``weight_decay``, ``momentum``, ``beta1``, ``beta2``, ``eps``: a finite real number in its
+    range), else ``ValueError`` saying what it must be. Saved states and traces are read by this."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{key} is {value!r}, not a finite number")
+    ok, words = _RANGES[key]
+    if not ok(value):
+        raise ValueError(f"{key} is {value:g}; it must be {words}")
+    return float(value)
 
 
 def _flush_period(decay: float) -> int:
@@ -63,12 +100,10 @@ class Optimizer:
     name = "optimizer"
 
     def __init__(self, params: dict, lr: float, weight_decay: float = 0.0, decay_mask: dict | None = None):
-        if not lr > 0:
-            raise ValueError(f"learning rate must be positive, got {lr}")
-        if weight_decay < 0:
-            raise ValueError(f"weight decay must be >= 0, got {weight_decay}")
+        if not (isinstance(weight_decay, numbers.Real) and math.isfinite(weight_decay) and weight_decay >= 0):
+            raise ValueError(f"weight decay must be a number >= 0, got {weight_decay}")
         self.params = params
-        self.lr = float(lr)
+        self.lr = check_lr(lr)
         self.weight_decay = float(weight_decay)
         self.t = 0
         # Which entries decay: by default the weights ("….W") and not the biases;
@@ -252,19 +287,73 @@ def make_optimizer(name: str, params: dict, lr: float | None = None, momentum: f
     raise ValueError(f"unknown optimizer {name!r}; choose 'sgd' or 'adam'")
 
 
+def _scalar(state: dict, key: str):
+    """A 0-d real number of a saved state (an int for ``t``), checked."""
+    a = np.asarray(state[key])
+    if a.shape != () or a.dtype.kind not in ("iu" if key == "t" else "fiu"):
+        what = "an integer" if key == "t" else "a real number"
+        raise ValueError(f"opt.{key} holds {a.dtype} values of shape {a.shape}, not {what}")
+    if key == "t":
+        if not 0 <= int(a) <= 2**53:
+            raise ValueError(f"opt.t is {int(a)}; it counts the updates made, from 0")
+        return int(a)
+    try:
+        return check_setting(key, float(a))
+    except ValueError as e:
+        raise ValueError(f"opt.{e}") from None
+
+
+def _moment(state: dict, key: str, shape: tuple, nonnegative: bool) -> None:
+    a = np.asarray(state[key])
+    if a.dtype.kind != "f" or a.shape != shape:
+        raise ValueError(f"opt.{key} holds {a.dtype} values of shape {a.shape}; the network needs floats of "
+                         f"shape {shape}")
+    if not np.isfinite(a).all() or (nonnegative and (a < 0).any()):
+        raise ValueError(f"opt.{key} holds " + ("NaN or infinite values" if not np.isfinite(a).all()
+                                                 else "negative running means of squares"))
+
+
+def check_state(state: dict, params: dict) -> str:
+    """The optimizer's name when ``state`` (a model file's ``opt.*`` entries without the prefix)
+    is one this version resumes over ``params`` (``{"L0.W": W, …}``), else ``ValueError`` naming
+    the first entry that is not: the name, the hyperparameters (real, finite, in range: see
+    :func:`check_setting`), ``t`` a count from 0, every moment array (``m.``/``v.`` of each
+    parameter or of ``all`` of them) of floats, finite, of the parameter's shape, and nothing else."""
+    name = str(np.asarray(state.get("name", "")))
+    if name not in HYPER:
+        raise ValueError(f"opt.name {name[:40]!r} is not an optimizer this version knows")
+    moments = ("v",) if name == "sgd" else ("m", "v")
+    total = (sum(int(np.prod(p.shape)) for p in params.values()),)
+    shapes = {f"{m}.{k}": tuple(p.shape) for m in moments for k, p in params.items()}
+    shapes.update({f"{m}.all": total for m in moments})
+    known = {"name", "t", "lr", "weight_decay", *HYPER[name], *shapes}
+    extra = sorted(str(k) for k in state if k not in known)
+    if extra:
+        raise ValueError(f"opt.{extra[0][:40]} is not an entry of a saved {name} state")
+    if "t" not in state:
+        raise ValueError("opt.t (the updates made so far) is missing")
+    for key in ("t", "lr", "weight_decay", *HYPER[name]):
+        if key in state:
+            _scalar(state, key)
+    for m in moments:
+        keys = [f"{m}.all"] if f"{m}.all" in state else [f"{m}.{k}" for k in params]
+        for key in keys:
+            if key not in state:
+                raise ValueError(f"opt.{key} is missing")
+            _moment(state, key, shapes[key], nonnegative=(name == "adam" and m == "v"))
+    return name
+
+
 def optimizer_from_state(state: dict, params: dict, decay_mask: dict | None = None) -> tuple[Optimizer, list[str]]:
     """The optimizer a model was trained with, resumed from its saved state (a model file's ``opt.*``
     entries without the prefix, as :func:`cnncore.modelio.load_model` gives them), over ``params``.
 
     Returns the optimizer and the names of the hyperparameters the state did not hold (files
-    written before they were saved), for which the defaults were taken. ``ValueError`` when the
-    state names no known optimizer or its arrays do not fit ``params``.
+    written before they were saved), for which the defaults were taken. ``ValueError`` (from
+    :func:`check_state`) when the state is not one to resume over ``params``.
     """
-    name = str(state.get("name", ""))
-    if name not in DEFAULT_LR:
-        raise ValueError(f"the saved optimizer {name!r} is not one this version knows")
-    want = {"lr": DEFAULT_LR[name], "weight_decay": 0.0}
-    want.update({"momentum": 0.9} if name == "sgd" else {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8})
+    name = check_state(state, params)
+    want = {"lr": DEFAULT_LR[name], "weight_decay": 0.0, **HYPER[name]}
     missing = [k for k in want if k not in state]
     h = {k: float(np.asarray(state[k])) if k in state else v for k, v in want.items()}
     if name == "sgd":

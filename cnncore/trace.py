@@ -26,11 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._atomic import atomic_savez
-from ._safeio import member_text, npz_members, open_regular, read_member, why_unreadable
 from .architecture import infer_shapes, parse_architecture, to_json
-from .layers import layer_class
-from .limits import MAX_LAYERS
-from .network import Network, softmax_cross_entropy
+from .layers import build_layer, layer_class
+from .network import Network, not_a_number, softmax_cross_entropy
 from .tracekeys import layer_key, split_key
 from .update import PLAIN_LR, UPDATE_PARTS, next_update, read_settings, rule_equation, rule_words, state_parts
 
@@ -138,11 +136,15 @@ def expected_keys(spec) -> list[str]:
     return keys
 
 
-def _expected_shapes(spec) -> dict:
-    """``key -> shape`` of every array a trace of this (parsed) architecture holds: parameters and
-    their gradients as the network allocates them, every other recorded part shaped like ``y``."""
+def expected_shapes(spec) -> dict:
+    """``key -> shape`` of every array a trace of this (parsed) architecture holds, from the
+    architecture alone (no pass is run): parameters and their gradients as the network allocates
+    them, every other recorded part shaped like ``y``; the optimizer's state is not included.
+    The layers are made without drawing weights (a network's limits apply; no pass is run)."""
     shapes = {"input": (1, *spec["input"]), "label": (1,), "loss": (), "loss_next": ()}
-    for layer in Network(spec, seed=0).layers:
+    layers = [build_layer(i, layer, s_in, s_out, np.float32)
+              for i, (layer, (s_in, s_out)) in enumerate(zip(spec["layers"], infer_shapes(spec)))]
+    for layer in layers:
         key = lambda part, i=layer.index: layer_key(i, part)   # noqa: E731
         shapes.update({key("x"): (1, *layer.in_shape), key("y"): (1, *layer.out_shape),
                        key("dy"): (1, *layer.out_shape)})
@@ -155,40 +157,6 @@ def _expected_shapes(spec) -> dict:
             shapes.update({key("W_next"): layer.W.shape, key("b_next"): layer.b.shape})
         shapes["probs"] = (1, *layer.out_shape)
     return shapes
-
-
-def _check_update(arrays: dict, spec) -> dict:
-    """The trace's optimizer settings, after checking it holds the state arrays they need."""
-    settings = read_settings(arrays)
-    for i, layer in enumerate(spec["layers"]):
-        if not layer_class(layer["type"]).has_params:
-            continue
-        for part in state_parts(settings):
-            key = layer_key(i, part)
-            param = arrays[layer_key(i, part[1:])]
-            if key not in arrays:
-                raise ValueError(f"the {settings['name']} update needs {key}, which is missing")
-            if np.shape(arrays[key]) != param.shape or np.asarray(arrays[key]).dtype.kind != "f":
-                raise ValueError(f"{key} has shape {np.shape(arrays[key])}, the architecture gives {param.shape}")
-    return settings
-
-
-def _check_arrays(arrays: dict, spec) -> None:
-    """Raise ``ValueError`` naming the first array whose shape or values cannot belong to this pass."""
-    for key, shape in _expected_shapes(spec).items():
-        a = np.asarray(arrays[key])
-        if a.shape != shape:
-            raise ValueError(f"{key} has shape {a.shape}, the architecture gives {shape}")
-        if a.dtype.kind not in "fiu":
-            raise ValueError(f"{key} holds {a.dtype} values, not numbers")
-    classes = arrays["probs"].shape[1]
-    if not 0 <= int(arrays["label"][0]) < classes:
-        raise ValueError(f"label {int(arrays['label'][0])} is not one of the {classes} classes")
-    for i, layer in enumerate(spec["layers"]):
-        for part in layer_class(layer["type"]).positions:      # flat indices into an input map
-            arg, plane = arrays[layer_key(i, part)], arrays[layer_key(i, "x")].shape[2:]
-            if arg.dtype.kind not in "iu" or arg.min() < 0 or arg.max() >= plane[0] * plane[1]:
-                raise ValueError(f"{layer_key(i, part)} points outside its input maps")
 
 
 class Trace:
@@ -236,36 +204,20 @@ class Trace:
 
     @classmethod
     def load(cls, path) -> "Trace":
-        """Read a trace written by :meth:`save`; raises :class:`TraceFileError` when it is not one."""
-        try:
-            # regular files only (a FIFO would block), every header checked before any data is read
-            with open_regular(path) as f:
-                zf, members = npz_members(f, max_members=64 * MAX_LAYERS, max_bytes=2 << 30)
-                with zf:
-                    arrays = {k: read_member(zf, info) for k, info in members.items()}
-        except OSError as e:
-            raise TraceFileError(f"{path}: {why_unreadable(e)}") from None
-        except Exception as e:  # zipfile.BadZipFile, ValueError, OSError, EOFError ...
-            raise TraceFileError(f"{path}: not a readable trace file ({type(e).__name__}: {e})") from None
-        if "architecture" not in arrays:
-            raise TraceFileError(f"{path}: no 'architecture' entry, so this is not a trace file")
-        try:
-            spec = parse_architecture(member_text(arrays["architecture"], "architecture"))
-            keys = expected_keys(spec)
-        except ValueError as e:
-            raise TraceFileError(f"{path}: its architecture is not valid: {e}") from None
-        missing = [k for k in keys if k not in arrays]
-        if missing:
-            raise TraceFileError(f"{path}: missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
-        try:
-            _check_arrays(arrays, spec)
-            _check_update(arrays, spec)
-        except ValueError as e:
-            raise TraceFileError(f"{path}: the arrays do not fit together: {e}") from None
-        return cls(arrays, spec)
+        """Read a trace written by :meth:`save`; raises :class:`TraceFileError` (one line) when it is
+        not one to show: see :mod:`cnncore.tracefile` for what is checked, and in which order."""
+        from .tracefile import read_trace
+        return cls(*read_trace(path))
 
     def __repr__(self):
         return f"<Trace label={self.label} prediction={self.prediction} loss={self.loss:.4g} {len(self.steps)} steps>"
+
+
+def _refuse_not_finite(arrays: dict, what: str, advice: str) -> None:
+    """``ValueError`` naming the first array of a pass that holds NaN or an infinity."""
+    for key, a in arrays.items():
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise ValueError(f"{what}: {key} is not a number (NaN or infinite){advice}")
 
 
 def trace(net: Network, image, label: int, lr: float | None = None) -> Trace:
@@ -277,15 +229,23 @@ def trace(net: Network, image, label: int, lr: float | None = None) -> Trace:
     next from its saved state (:mod:`cnncore.update`); ``lr`` forces plain gradient
     descent ``w ← w − α·dW`` with ``α = lr`` instead. Every array is a copy owned
     by the trace.
+
+    ``ValueError`` when a number of the pass is not one (NaN or infinite): the network's
+    output (its weights overflow the sums), a gradient, or the update step (too large a
+    learning rate). Such a trace would explain nothing, and :meth:`Trace.load` refuses it.
     """
     if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) or not 0 <= label < net.num_classes:
         raise ValueError(f"label must be an integer 0..{net.num_classes - 1}, got {label!r}")
     work = net.copy()
     x = work.one_image(image)
     labels = np.array([int(label)], dtype=np.int64)
-    logits = work.forward(x)
-    loss, probs, dlogits = softmax_cross_entropy(logits, labels)
-    work.backward(dlogits)
+    with np.errstate(over="ignore", invalid="ignore"):      # numbers that overflow are refused below
+        logits = work.forward(x)
+        loss, probs, dlogits = softmax_cross_entropy(logits, labels)
+        problem = not_a_number(work, np.append(probs, loss))
+        if problem:
+            raise ValueError(f"nothing to trace: {problem}")
+        work.backward(dlogits)
 
     arrays: dict[str, np.ndarray] = {
         "input": np.array(work.layers[0].x, copy=True),
@@ -298,8 +258,13 @@ def trace(net: Network, image, label: int, lr: float | None = None) -> Trace:
         parts = ["x", "y", "dy"] + (["dx"] if layer.index > 0 else []) + list(layer.records)
         for p in parts:
             arrays[layer_key(layer.index, p)] = np.array(getattr(layer, p), copy=True)
-    arrays.update(next_update(work, lr))
-    arrays["loss_next"] = np.array(softmax_cross_entropy(work.forward(x, keep=False), labels)[0], dtype=np.float64)
+    _refuse_not_finite(arrays, "the backward pass overflows", "")
+    with np.errstate(over="ignore", invalid="ignore"):
+        step = next_update(work, lr)
+        step["loss_next"] = np.array(softmax_cross_entropy(work.forward(x, keep=False), labels)[0], dtype=np.float64)
+    _refuse_not_finite(step, f"the update step (α = {read_settings(step)['lr']:g}) overflows",
+                       "; show the step at a smaller learning rate")
+    arrays.update(step)
     ordered = {k: arrays[k] for k in expected_keys(net.spec)}     # in the fixed order, the optimizer state last
     ordered.update(arrays)
     return Trace(ordered, net.spec)

@@ -31,8 +31,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ._threads import get_num_threads
+from .architecture import check_batch
+from .limits import MAX_EPOCHS, max_shift, pictures_problem
 from .network import Network
-from .optim import DEFAULT_LR, make_optimizer
+from .optim import DEFAULT_LR, check_lr, make_optimizer
 from .step import DIVERGED, DONE, compile_step
 
 #: The loss of a network that guesses uniformly among the 10 digits.
@@ -40,8 +42,8 @@ CHANCE_LOSS = math.log(10)
 #: Updates after which a network still at chance has not learned (a sound run is far past it).
 JUDGE_AFTER_STEPS = 50
 
-__all__ = ["TrainConfig", "Trainer", "BatchEvent", "EpochEvent", "FinishedEvent", "Failure", "evaluate",
-           "as_network_input", "shift_augment"]
+__all__ = ["TrainConfig", "Trainer", "BatchEvent", "EpochEvent", "FinishedEvent", "Failure", "Evaluation",
+           "evaluate", "as_network_input", "shift_augment"]
 
 
 @dataclass
@@ -70,14 +72,13 @@ class TrainConfig:
             raise ValueError(f"optimizer must be 'adam' or 'sgd', not {self.optimizer!r}")
         if self.lr is None:
             self.lr = DEFAULT_LR[self.optimizer]
-        if not (isinstance(self.lr, numbers.Real) and not isinstance(self.lr, bool)
-                and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"learning rate must be a positive number, got {self.lr!r}")
-        self.lr = float(self.lr)
+        self.lr = check_lr(self.lr)
         for name in ("batch_size", "epochs"):
             v = getattr(self, name)
             if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name.replace('_', ' ')} must be a positive integer, got {v!r}")
+        if self.epochs > MAX_EPOCHS:
+            raise ValueError(f"{self.epochs:,} epochs is more than the {MAX_EPOCHS:,} a run may have")
         if not (self.weight_decay >= 0):
             raise ValueError(f"weight decay must be >= 0, got {self.weight_decay!r}")
         if not (0 <= self.momentum < 1):
@@ -105,6 +106,32 @@ class BatchEvent:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """One pass of one set of weights over the held-out images: everything a result shows.
+
+    ``confusion[t, p]`` (10, 10) counts images of true class ``t`` answered ``p``; ``misclassified``
+    (K,) indexes the held-out images answered wrongly and ``predicted`` (K,) holds those answers.
+    The accuracy, the count right, the matrix and the mistakes all come from this one pass, so
+    they always agree (``right == confusion.trace() == count - len(misclassified)``).
+    """
+    loss: float
+    accuracy: float
+    confusion: np.ndarray = field(repr=False)
+    misclassified: np.ndarray = field(repr=False)
+    predicted: np.ndarray = field(repr=False)
+
+    @property
+    def count(self) -> int:
+        """How many held-out images were scored."""
+        return int(np.asarray(self.confusion).sum())
+
+    @property
+    def right(self) -> int:
+        """How many of them the network answered correctly."""
+        return self.count - len(self.misclassified)
+
+
+@dataclass(frozen=True)
 class EpochEvent:
     """After each epoch: training means over the epoch and a full pass over the held-out split.
 
@@ -123,6 +150,13 @@ class EpochEvent:
     misclassified: np.ndarray = field(repr=False)
     seconds: float = 0.0
     predicted: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+
+    @property
+    def evaluation(self) -> Evaluation | None:
+        """The held-out pass of this epoch's weights (None without a held-out split)."""
+        if not np.isfinite(self.val_accuracy):
+            return None
+        return Evaluation(self.val_loss, self.val_accuracy, self.confusion, self.misclassified, self.predicted)
 
 
 @dataclass(frozen=True)
@@ -145,15 +179,33 @@ class Failure:
 class FinishedEvent:
     """The last event: ``reason`` is "done", "stopped" or "diverged"; ``message`` says what happened.
 
-    ``val_accuracy`` is the held-out accuracy of the weights the run ends with (measured again
-    when a stop comes mid-epoch), over ``val_count`` images; NaN and 0 without a held-out split
-    or when the run diverged.
+    ``evaluation`` is the held-out pass of the weights the run ends with (made again when a stop
+    comes mid-epoch or a NaN loss put earlier weights back): its accuracy, confusion matrix and
+    mistakes belong together. ``val_accuracy`` and ``val_count`` repeat its accuracy and size;
+    NaN, 0 and None without a held-out split or before any update.
     """
     reason: str
     message: str
     seconds: float = 0.0
     val_accuracy: float = float("nan")
     val_count: int = 0
+    evaluation: Evaluation | None = field(default=None, repr=False)
+
+
+def _check_sizes(net: Network, X_train, X_val, config: TrainConfig) -> None:
+    """Refuse, before any array of the run is made, training images whose float copy would not fit
+    :data:`~cnncore.limits.MAX_DATA_BYTES`, a shift that moves whole pictures out of view and a batch
+    whose pass would not fit :data:`~cnncore.limits.MAX_BATCH_BYTES`."""
+    C, H, W = net.input_shape
+    problem = pictures_problem(len(X_train) + (len(X_val) if X_val is not None else 0), C * H * W,
+                               net.dtype.itemsize)
+    if problem:
+        raise ValueError(problem)
+    if config.augment > max_shift(H, W):
+        raise ValueError(f"shifting {H}×{W} pictures by up to {config.augment:,} pixels moves them out of view; "
+                         f"augment by at most {max_shift(H, W)}")
+    N = len(X_train)
+    check_batch(net.spec, min(config.batch_size, N) or 1, net.dtype.itemsize, N)
 
 
 def as_network_input(X, dtype=np.float32) -> np.ndarray:
@@ -256,7 +308,8 @@ class _Loop:
     step: int = 0
     train_seconds: float = 0.0
     ips: float | None = None
-    last_val: float | None = None
+    last_eval: Evaluation | None = None     # the held-out pass of the weights as they are now
+    evaluated: bool = False                 # last_eval is of the current weights
     order: np.ndarray | None = None
     loss_sum: float = 0.0
     correct: int = 0
@@ -285,6 +338,7 @@ class Trainer:
     def __init__(self, net: Network, X_train, y_train, X_val=None, y_val=None, config: TrainConfig | None = None):
         self.net = net
         self.config = config if config is not None else TrainConfig()
+        _check_sizes(net, X_train, X_val, self.config)
         self.X = as_network_input(X_train, net.dtype)
         if self.X.shape[1:] != net.input_shape:
             raise ValueError(f"training images have shape {self.X.shape[1:]}, the network needs {net.input_shape}")
@@ -328,9 +382,7 @@ class Trainer:
 
     def set_lr(self, lr: float):
         """Change the base learning rate from the next batch on (the schedule still applies)."""
-        lr = float(lr)
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"learning rate must be a positive number, got {lr!r}")
+        lr = check_lr(lr)
         with self._lock:
             self._base_lr = lr
 
@@ -364,6 +416,7 @@ class Trainer:
             self.optimizer.lr = self.lr
             state = {k: np.array(v, copy=True) for k, v in self.optimizer.state_dict().items()}
             self.net.optimizer_state = {"name": np.array(self.optimizer.name), **state}
+            self.net.optimizer_note = ""
 
     def _run(self):
         cfg = self.config
@@ -381,14 +434,14 @@ class Trainer:
                 if isinstance(ev, FinishedEvent):
                     return
             yield self._end_epoch(loop, epoch)
+            val = loop.last_eval.accuracy if loop.last_eval is not None else float("nan")
             verdict = self._diverged_without_nan(epoch, loop.loss_sum / loop.seen, loop.correct / loop.seen,
-                                                 loop.last_val, loop.step)
+                                                 val, loop.step)
             if verdict:
-                yield FinishedEvent("diverged", verdict, loop.train_seconds, *self._val_summary(loop.last_val))
+                yield self._finished(loop, "diverged", verdict)
                 return
-        yield FinishedEvent("done", f"trained {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} "
-                                    f"({loop.total} batches) in {loop.train_seconds:.2f} s", loop.train_seconds,
-                            *self._val_summary(loop.last_val))
+        yield self._finished(loop, "done", f"trained {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} "
+                                           f"({loop.total} batches) in {loop.train_seconds:.2f} s")
 
     def _new_loop(self) -> "_Loop":
         """The batch plan and buffers of one run, and its own shuffling stream."""
@@ -410,10 +463,18 @@ class Trainer:
 
     def _stopped(self, loop: "_Loop", epoch: int, b: int) -> FinishedEvent:
         """The run stopped as asked, before batch ``b`` (0-based) of ``epoch``."""
-        if b > 0 or loop.last_val is None:   # weights changed since the last held-out pass
-            loop.last_val = self._held_out()[1] if loop.step > 0 else float("nan")
-        return FinishedEvent("stopped", f"stopped in epoch {epoch}, before batch {b + 1} of {loop.nb}, "
-                                        "as you asked", loop.train_seconds, *self._val_summary(loop.last_val))
+        return self._finished(loop, "stopped", f"stopped in epoch {epoch}, before batch {b + 1} of {loop.nb}, "
+                                               "as you asked")
+
+    def _finished(self, loop: "_Loop", reason: str, message: str) -> FinishedEvent:
+        """The last event, with the held-out pass of the weights the run ends with: the last epoch's
+        when no update came since, else a new one (none before the first update)."""
+        if not loop.evaluated and loop.step > 0 and self.X_val is not None:
+            loop.last_eval = self._evaluation()
+            loop.evaluated = True
+        ev = loop.last_eval if loop.step > 0 else None
+        acc, n = (ev.accuracy, ev.count) if ev is not None else (float("nan"), 0)
+        return FinishedEvent(reason, message, loop.train_seconds, acc, n, ev)
 
     def _train_batch(self, loop: "_Loop", epoch: int, b: int):
         """One gradient step on batch ``b``: its :class:`BatchEvent`, or the :class:`FinishedEvent`
@@ -438,16 +499,18 @@ class Trainer:
             self.failure = Failure(flat.copy(), np.array(xb), yb.copy(), loss, epoch, b + 1, self.lr, loop.step)
             if loop.step > 0:
                 np.copyto(flat, loop.snapshot)
-            return FinishedEvent(
-                "diverged",
+                loop.evaluated = False          # the weights went back one update
+            return self._finished(
+                loop, "diverged",
                 f"the loss became {loss} in epoch {epoch}, batch {b + 1} (learning rate "
                 f"{lr:.3g}); training stopped and the last weights that gave a "
-                f"finite loss were kept. Try a smaller learning rate.", loop.train_seconds)
+                f"finite loss were kept. Try a smaller learning rate.")
         if status != DONE:
             np.copyto(loop.snapshot, flat)
             with np.errstate(over="ignore", invalid="ignore"):
                 opt.step(loop.grads)
         loop.step += 1
+        loop.evaluated = False
         dt = time.perf_counter() - t0
         hits = int(np.count_nonzero(probs.argmax(axis=1) == yb))
         loop.count_batch(n, loss, hits, dt)
@@ -466,7 +529,8 @@ class Trainer:
         """Score the held-out images, note the epoch in ``net.history``."""
         net = self.net
         vl, va, conf, wrong, predicted = self._held_out()
-        loop.last_val = va
+        if self.X_val is not None:
+            loop.last_eval, loop.evaluated = Evaluation(vl, va, conf, wrong, predicted), True
         net.clear()
         train_loss, train_acc = loop.loss_sum / loop.seen, loop.correct / loop.seen
         net.history.append({"epoch": len(net.history) + 1, "train_loss": train_loss,
@@ -507,7 +571,6 @@ class Trainer:
         self.net.clear()
         return vl, va, conf, wrong, probs.argmax(axis=1)[wrong].astype(np.int64)
 
-    def _val_summary(self, accuracy) -> tuple[float, int]:
-        if self.X_val is None or accuracy is None:
-            return float("nan"), 0
-        return float(accuracy), len(self.X_val)
+    def _evaluation(self) -> Evaluation:
+        """The held-out pass of the current weights (there is a held-out split)."""
+        return Evaluation(*self._held_out())

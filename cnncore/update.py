@@ -28,8 +28,9 @@ import math
 
 import numpy as np
 
+from ._safeio import UnreadableFile, read_json
 from .notation import index_text
-from .optim import SGD, optimizer_from_state
+from .optim import HYPER, SGD, check_setting, optimizer_from_state
 from .training import TrainConfig
 from .terms import Ref, Term, finish, num
 from .tracekeys import layer_key, split_key
@@ -93,7 +94,10 @@ def _optimizer(net, lr):
                 f"Plain gradient descent at the learning rate asked for (α = {float(lr):g}), not the "
                 "optimizer the model was trained with.")
     state = getattr(net, "optimizer_state", None)
-    if state:
+    note = getattr(net, "optimizer_note", "")
+    if note:
+        why = f"{note[0].upper()}{note[1:]}, so this is plain gradient descent with α = {PLAIN_LR:g}."
+    elif state:
         try:
             opt, missing = optimizer_from_state(_layer_state(state, params), params)
         except ValueError as e:
@@ -133,19 +137,35 @@ def next_update(net, lr: float | None = None) -> dict:
     return out
 
 
+#: Where a trace's update rule came from (see :func:`next_update`).
+SOURCES = ("saved", "asked", "none")
+
+
 def read_settings(arrays: dict) -> dict:
-    """The ``optimizer`` entry of a trace as a dict (``ValueError`` when it is not one)."""
+    """The ``optimizer`` entry of a trace as a dict, every key the views read checked: the name,
+    each hyperparameter (:func:`cnncore.optim.check_setting`), ``step`` (a count from 0),
+    ``source`` and the ``why`` sentence. ``ValueError`` naming the first that is wrong."""
+    if "optimizer" not in arrays:
+        raise ValueError("the optimizer entry is missing")
     try:
-        s = json.loads(str(arrays["optimizer"]))
-    except (KeyError, json.JSONDecodeError, RecursionError) as e:
-        raise ValueError(f"the optimizer entry is not readable JSON ({type(e).__name__})") from None
-    if not isinstance(s, dict) or s.get("name") not in ("sgd", "adam"):
+        s = read_json(str(arrays["optimizer"]), 2)
+    except UnreadableFile as e:
+        raise ValueError(f"the optimizer entry {e}") from None
+    if not isinstance(s, dict) or s.get("name") not in HYPER:
         raise ValueError("the optimizer entry names neither sgd nor adam")
-    need = ("lr", "weight_decay", "step") + (("beta1", "beta2", "eps") if s["name"] == "adam" else ("momentum",))
-    for k in need:
-        v = s.get(k)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            raise ValueError(f"the optimizer entry has no usable {k!r}")
+    for key in ("lr", "weight_decay", *HYPER[s["name"]]):
+        try:
+            check_setting(key, s.get(key))
+        except ValueError as e:
+            raise ValueError(f"the optimizer entry's {e}") from None
+    step = s.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= 2**53:
+        raise ValueError(f"the optimizer entry's step is {str(step)[:20]}, not a count of updates")
+    if s.get("source") not in SOURCES:
+        raise ValueError(f"the optimizer entry's source must be one of {', '.join(SOURCES)}")
+    why = s.get("why")
+    if not isinstance(why, str) or not why.strip() or not why.isprintable():
+        raise ValueError("the optimizer entry has no sentence saying why its rule is shown ('why')")
     return s
 
 

@@ -6,10 +6,13 @@ test) and skips, saying why, when that folder is absent.
 """
 from __future__ import annotations
 
+import atexit
 import gzip
 import os
+import shutil
 import struct
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,10 +22,17 @@ _BUILT_HERE = any(p.suffix in (".so", ".pyd") for p in (REPO / "cnncore").glob("
 if _BUILT_HERE and not os.environ.get("CNNLAB_TEST_INSTALLED") and str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-# GUI tests run offscreen (each GUI test file sets QT_QPA_PLATFORM=offscreen unless it is set).
-# CNNLAB_TEST_PLATFORM=xcb runs them on a real X server instead (CI does so once under Xvfb).
-if os.environ.get("CNNLAB_TEST_PLATFORM"):
-    os.environ["QT_QPA_PLATFORM"] = os.environ["CNNLAB_TEST_PLATFORM"]
+# No test reads or writes the user's own settings or files (a window saves its settings and the
+# network in use when it closes, and would migrate an old settings file): folders of the run's own,
+# unless a test sets others.
+for _var, _prefix in (("CNNLAB_CONFIG_DIR", "cnnlab-test-config-"), ("CNNLAB_DATA_DIR", "cnnlab-test-data-")):
+    os.environ[_var] = tempfile.mkdtemp(prefix=_prefix)
+    atexit.register(shutil.rmtree, os.environ[_var], ignore_errors=True)
+
+# GUI tests run offscreen, here for every test file (a file that builds a widget without saying so
+# aborted when run alone on a machine without a display). CNNLAB_TEST_PLATFORM=xcb runs them on a
+# real X server instead (CI does so once under Xvfb).
+os.environ["QT_QPA_PLATFORM"] = os.environ.get("CNNLAB_TEST_PLATFORM") or os.environ.get("QT_QPA_PLATFORM") or "offscreen"
 
 import cnncore  # noqa: E402,F401  (before NumPy: it sets the thread environment)
 import numpy as np  # noqa: E402

@@ -224,19 +224,21 @@ def test_training_run_keeps_the_points_until_each_plot_takes_them():
     assert not run.has_loss_points() and not run.has_speed_points()
 
 
-# ------------------------------------------------------------------ app state (Qt signals, no display)
-def test_app_state_announces_training_only_on_change_and_a_trained_starter_is_no_starter():
-    from cnnapp.views.state import AppState
-    s = AppState()
+# ------------------------------------------------------------------ the session (no Qt, no display)
+def test_the_session_announces_training_only_on_change_and_a_trained_starter_is_no_starter():
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+
+    from cnnapp.state import Session
+    s = Session()
     seen = []
-    s.trainingChanged.connect(seen.append)
-    s.training = True
-    s.training = True
-    s.training = False
-    assert seen == [True, False]
-    s.set_network(object(), "the starter model", trained=True, starter=True)
+    s.training_changed.connect(seen.append)
+    s.set_network(Network(preset("tiny")), "the starter model", trained=True, starter=True)
     assert s.is_starter and not s.unsaved
-    s.mark_trained("trained here")
+    s.start_run()
+    s.run.pause()
+    s.end_run(done=False, changed_weights=True)
+    assert seen == [True, False]
     assert not s.is_starter and s.unsaved and s.source == "trained here"
 
 
@@ -244,4 +246,4 @@ def test_main_window_touches_no_private_attribute_of_a_view():
     text = (ROOT / "cnnapp" / "main_window.py").read_text(encoding="utf-8")
     reach = re.findall(r"self\.(?:draw|build|train|backprop|learn)\.(_\w+)", text)
     assert reach == []
-    assert '" in self.state.source' not in text and "in state.source" not in text
+    assert '" in self.session.source' not in text and "in session.source" not in text

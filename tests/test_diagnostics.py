@@ -159,3 +159,23 @@ def test_run_differences_name_the_settings_that_differ():
     assert setting_differences(a, RunRecord("same", dict(a.settings), seed=0)) == []
     a.add_batches([0.25, 0.5], [2.0, 1.5], [0.0, 0.25])
     assert a.batch_x == [0.25, 0.5] and a.batch_loss == [2.0, 1.5] and a.batch_accuracy == [0.0, 0.25]
+
+
+def test_the_end_of_a_cosine_schedule_is_no_fault():
+    """Issue 21, item 8: at the end of every cosine run the reading said "Layer 0's updates are 10⁻⁶ of
+    its weights: it has almost stopped learning": the schedule bringing the rate to 0, not a fault."""
+    rng = np.random.default_rng(3)
+    readings = []
+    for rates in ((3e-3,) * 25 + (3e-5,) * 25, (None,) * 50, (3e-3,) * 50):
+        net = Network(SMALL, seed=1, dtype=np.float64)
+        monitor = TrainingMonitor(net)
+        for k, lr in enumerate(rates):
+            net.loss_and_grads(rng.random((4, 1, 12, 12)), rng.integers(0, 10, 4))
+            for i in (0, 3):
+                net.layers[i].W[...] *= 1 + (1e-3 if k < 25 else 1e-6)     # the last steps are tiny
+            monitor.observe(net, lr)
+        readings.append(monitor.reading())
+    at_the_end, unknown, constant = readings
+    assert "stopped learning" not in at_the_end and "schedule" in at_the_end, at_the_end
+    assert "come down to 1% of where it started" in at_the_end and "10⁻⁶" in at_the_end, at_the_end
+    assert "almost stopped learning" in unknown and "almost stopped learning" in constant     # the rate did not fall

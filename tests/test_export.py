@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from cnncore import activations
-from cnncore.export import (EXPORT_EXTRA, MODEL_FILE, NEXT_STEPS, ONNX_OPSET, WEIGHTS_FILE, ExportError,
-                            export_onnx, export_torch, torch_source)
+from cnncore.export import (EXPORT_EXTRA, MODEL_FILE, ONNX_OPSET, WEIGHTS_FILE, ExportError,
+                            export_onnx, export_torch, next_steps, torch_source)
 from cnncore.layers import LAYER_TYPES
 from cnncore.network import Network
 
@@ -171,10 +171,14 @@ def test_onnx_export_without_the_package_names_the_extra(tmp_path, monkeypatch):
     assert not (tmp_path / "m.onnx").exists()
 
 
-def test_next_steps_are_two_lines_of_python():
-    for text in NEXT_STEPS.values():
-        assert len(text.splitlines()) == 2
+def test_next_steps_are_two_lines_of_python_naming_the_file_written():
+    """Issue 21, item 12: the ONNX hint said "model.onnx" whatever --out was."""
+    for kind, target in (("torch", "my dir/out"), ("onnx", "runs/digits 'v2'.onnx"), ("onnx", "a\nb.onnx")):
+        text = next_steps(kind, target, (3, 32, 32))
+        assert len(text.splitlines()) == 2 and repr(target) in text and "(N, 3, 32, 32)" in text
         ast.parse(text)
+    with pytest.raises(ValueError):
+        next_steps("keras", "x")
 
 
 # ----------------------------------------------------------------------------- the command line
@@ -191,8 +195,10 @@ def test_cli_export_writes_both_and_says_what_next(tmp_path, capsys):
     assert "from model import load_model" in out
     assert "\nTITLE = 'm.npz'\n" in (tmp_path / "torch" / MODEL_FILE).read_text(encoding="utf-8")
     pytest.importorskip("onnx")
-    assert main(["export", str(tmp_path / "m.npz"), "--to", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
-    assert (tmp_path / "m.onnx").stat().st_size > 1000 and "onnxruntime" in capsys.readouterr().out
+    assert main(["export", str(tmp_path / "m.npz"), "--to", "onnx", "--out", str(tmp_path / "digits.onnx")]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "digits.onnx").stat().st_size > 1000 and "onnxruntime" in out
+    assert repr(str(tmp_path / "digits.onnx")) in out and "model.onnx" not in out     # the file written
 
 
 def test_cli_export_errors_are_one_line(tmp_path, capsys, monkeypatch):

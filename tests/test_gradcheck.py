@@ -109,3 +109,15 @@ def test_kink_is_recognised_at_a_maxpool_tie():
     assert found
     smooth = gradient_check(net, np.random.default_rng(0).random((1, 8, 8)), 2, INPUT, (0, 3, 3))
     assert smooth.agrees and not smooth.kink
+
+
+def test_small_gradients_that_match_to_the_rounding_are_not_called_zero():
+    """Issue 21, item 7: on a dense layer both gradients were about 7e-07 and agreed to 4 digits, and the
+    check called them "both zero"; they are small numbers matched as closely as a central difference can."""
+    from cnncore.gradcheck import GradCheckResult
+    r = GradCheckResult("L5.W", (3, 40), 0.01, 7.0e-7, 7.0003e-7, 3e-11, 3e-11 / 7.0003e-7, 1e-5, 0.1, 0.1, 0.1)
+    assert r.agrees and r.within_rounding and not r.below_floor
+    zero = GradCheckResult("L5.W", (3, 40), 0.01, 0.0, 3e-13, 3e-13, 1.0, 1e-5, 0.1, 0.1, 0.1)
+    assert zero.agrees and zero.below_floor and not zero.within_rounding
+    wrong = GradCheckResult("L5.W", (3, 40), 0.01, 7.0e-7, 9.0e-7, 2e-7, 0.22, 1e-5, 0.1, 0.1, 0.1)
+    assert not wrong.agrees and not wrong.within_rounding

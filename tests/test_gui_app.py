@@ -107,11 +107,11 @@ def test_starter_model_loads_and_predicts(window):
     path = starter_model_path()
     assert path.exists() and path.stat().st_size < 200 * 1024
     net = load_model(str(path))
-    assert "starter" in window.state.source and window.state.trained
+    assert "starter" in window.session.source and window.session.trained
     X, y = generated_digits(300, seed=99)   # digits the starter model never saw
     acc = float(np.mean(net.predict(to_input(X)) == y))
     assert acc > 0.9, acc
-    same = window.state.network.predict(to_input(X[:50]))
+    same = window.session.network.predict(to_input(X[:50]))
     assert np.array_equal(same, net.predict(to_input(X[:50])))
 
 
@@ -149,7 +149,7 @@ def test_add_drawing_to_my_digits_is_saved(window, tmp_path):
 
 def test_architecture_that_does_not_fit_is_refused(window):
     build = window.build
-    before = window.state.network
+    before = window.session.network
     editor = build.editor
     editor.set_spec(__import__("cnncore.architecture", fromlist=["preset"]).preset("lenet"))
     assert editor.valid() and build.apply_button.isEnabled()
@@ -160,15 +160,15 @@ def test_architecture_that_does_not_fit_is_refused(window):
     assert "layer 2" in status and "12×12" in status, status
     assert editor.table.verticalHeaderItem(2).text().startswith("⚠")
     assert build.apply() is False
-    assert window.state.network is before
+    assert window.session.network is before
     editor.set_value(2, "kernel", 5)
     assert editor.valid() and build.apply_button.isEnabled()
     asked = []
     build.confirm = lambda text: asked.append(text) or False     # "keep my trained weights"
-    assert build.apply() is False and window.state.network is before and asked
+    assert build.apply() is False and window.session.network is before and asked
     build.confirm = lambda text: True
-    assert build.apply() is True and window.state.network is not before
-    assert not window.state.trained
+    assert build.apply() is True and window.session.network is not before
+    assert not window.session.trained
 
 
 def test_architecture_editor_add_remove_move(window):
@@ -212,13 +212,13 @@ def test_build_offers_every_layer_type_with_its_own_fields(window):
     assert ed.spec()["layers"][2] == {"type": "upsample", "factor": 2}
     build.confirm = lambda text: True
     assert build.apply() is True
-    assert [l.type for l in window.state.network.layers][:4] == ["conv", "l2pool", "upsample", "upsample"]
+    assert [l.type for l in window.session.network.layers][:4] == ["conv", "l2pool", "upsample", "upsample"]
 
 
 def _tiny_network(window):
     from cnncore.architecture import preset
     from cnncore.network import Network
-    window.state.set_network(Network(preset("tiny"), seed=0), "tiny test network", trained=False)
+    window.session.set_network(Network(preset("tiny"), seed=0), "tiny test network", trained=False)
 
 
 def test_training_in_the_worker_fills_the_plots_and_keeps_the_gui_alive(window, qtbot):
@@ -257,7 +257,7 @@ def test_training_in_the_worker_fills_the_plots_and_keeps_the_gui_alive(window, 
     assert train.live.map_count() > 0
     assert max(gaps) < 1.0, f"the GUI thread stalled for {max(gaps):.2f} s"
     qtbot.waitUntil(lambda: not train.is_running(), timeout=5000)
-    assert window.state.trained and not window.state.training
+    assert window.session.trained and not window.session.training
 
 
 def test_pause_resume_and_stop(window, qtbot):
@@ -280,7 +280,7 @@ def test_pause_resume_and_stop(window, qtbot):
         window.findChild(QtWidgets.QPushButton, "trainStopButton").click()
     assert blocker.args[0].reason == "stopped"
     # the rate reached the trainer (in the training process): the run ends with it as its base rate
-    assert float(window.state.network.optimizer_state["lr"]) == pytest.approx(0.0011)
+    assert float(window.session.network.optimizer_state["lr"]) == pytest.approx(0.0011)
 
 
 def _map_count(shape) -> int:
@@ -327,7 +327,7 @@ def test_step_through_a_whole_trace_forward_and_back(window, qtbot):
     bp.source.setCurrentIndex(2)         # a data set sample
     bp.sample_spin.setValue(3)
     assert bp.record()
-    spec = window.state.network.spec
+    spec = window.session.network.spec
     expected = expected_heatmaps(spec)
     grid = window.findChild(QtWidgets.QWidget, "mapGrid")
     label = window.findChild(QtWidgets.QLabel, "backpropStepLabel")
@@ -420,14 +420,14 @@ def test_save_reopen_same_predictions(window, qtbot, tmp_path):
     from cnnapp.main_window import MainWindow
     X = to_input(generated_digits(40, seed=5)[0])
     # A network with weights of its own, so reopening the starter model would not pass by chance.
-    net = Network(window.state.network.spec, seed=123)
-    window.state.set_network(net, "test", trained=True)
+    net = Network(window.session.network.spec, seed=123)
+    window.session.set_network(net, "test", trained=True)
     path = tmp_path / "m.npz"
     assert window.save_model(path)
     other = MainWindow(load_settings=False)
     qtbot.addWidget(other)
     assert other.open_model(path)
-    assert np.array_equal(other.state.network.predict_proba(X), net.predict_proba(X))
+    assert np.array_equal(other.session.network.predict_proba(X), net.predict_proba(X))
     stroke(window.draw.canvas, _circle())
     other.draw.canvas.set_array(window.draw.canvas.array())
     assert np.array_equal(other.draw.canvas.array(), window.draw.canvas.array())
@@ -437,9 +437,9 @@ def test_save_reopen_same_predictions(window, qtbot, tmp_path):
     # A broken file is refused with a message, and nothing changes.
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a model")
-    before = other.state.network
+    before = other.session.network
     assert not other.open_model(bad)
-    assert other.state.network is before
+    assert other.session.network is before
     assert "Could not open" in other.statusBar().currentMessage()
 
 
@@ -454,12 +454,12 @@ def test_close_during_training_stops_the_worker(qtbot):
     train.epochs.setValue(100)
     assert train.start()
     qtbot.waitUntil(lambda: train.loss_plot.point_count() > 0, timeout=30000)
-    thread = train.thread
+    thread = train.controller.thread
     t0 = time.perf_counter()
     assert w.close()
     assert thread.isFinished()
     assert time.perf_counter() - t0 < 5
-    assert not w.state.training
+    assert not w.session.training
 
 
 def test_settings_are_remembered(qtbot):
@@ -493,9 +493,13 @@ def test_about_credits_mnist_authors(window):
 
 
 def test_errors_show_in_the_window_not_as_tracebacks(window):
-    window.backprop.source.setCurrentIndex(1)     # the drawing, but the canvas is empty
+    window.draw.canvas.clear()
+    window.backprop.source.setCurrentIndex(1)     # the drawing, but the sheet is empty
+    assert "sheet is empty" in window.statusBar().currentMessage()
+    assert window.backprop.source.currentIndex() != 1        # the box shows the picture there is
+    window.session.set_picture(__import__("cnnapp.state", fromlist=["Picture"]).Picture("file", np.zeros((9, 9)), 1))
     assert not window.backprop.record()
-    assert "canvas is empty" in window.statusBar().currentMessage()
+    assert "Could not record the trace" in window.statusBar().currentMessage()
 
 
 def test_first_launch_is_offline_and_the_bars_mean_something(qtbot):
@@ -520,7 +524,7 @@ def test_first_launch_is_offline_and_the_bars_mean_something(qtbot):
 
 def test_mnist_download_failure_is_reported_in_the_window(window, qtbot):
     train = window.train
-    with qtbot.waitSignal(window.state.message, timeout=20000,
+    with qtbot.waitSignal(window.session.message, timeout=20000,
                           check_params_cb=lambda text, ms: "Could not download MNIST" in text):
         train.download_mnist(mirrors=["http://127.0.0.1:9/"])   # nothing listens there
     qtbot.waitUntil(lambda: train.dl_thread is None, timeout=20000)
@@ -532,7 +536,7 @@ def test_backprop_traces_the_drawing_with_its_label(window):
     window.draw.update_prediction()
     window.draw.label_combo.setCurrentIndex(6)          # "I meant a 6"
     bp = window.backprop
-    bp.source.setCurrentIndex(0)                          # automatic: the drawing, as it is not empty
+    bp.source.setCurrentIndex(1)                          # the drawing
     assert bp.record()
     assert bp.trace.label == 6
     assert np.allclose(bp.trace.arrays["input"][0, 0], window.draw.network_input())
@@ -646,18 +650,18 @@ def test_the_network_in_use_is_kept_for_the_next_launch(qtbot):
     qtbot.addWidget(w)
     _tiny_network(w)
     X = to_input(generated_digits(20, seed=8)[0])
-    expected = w.state.network.predict_proba(X)
+    expected = w.session.network.predict_proba(X)
     w.close()
     w2 = MainWindow()
     qtbot.addWidget(w2)
-    assert "last session" in w2.state.source
-    assert np.array_equal(w2.state.network.predict_proba(X), expected)
+    assert "last session" in w2.session.source
+    assert np.array_equal(w2.session.network.predict_proba(X), expected)
     # Back to the starter model: nothing is kept, the next launch starts from it again.
-    w2.state.set_network(w2.state.network, "the starter model", trained=True, starter=True)
+    w2.session.set_network(w2.session.network, "the starter model", trained=True, starter=True)
     w2.close()
     w3 = MainWindow()
     qtbot.addWidget(w3)
-    assert "starter" in w3.state.source
+    assert "starter" in w3.session.source
 
 
 def test_mnist_download_with_progress_then_training_starts(window, qtbot, tmp_path):
@@ -689,9 +693,9 @@ def test_mnist_download_with_progress_then_training_starts(window, qtbot, tmp_pa
         train = window.train
         train.source.setCurrentIndex(train.source.findData("mnist"))
         train.epochs.setValue(1)
-        real = train.download_mnist
-        train.download_mnist = lambda **kw: real(mirrors=[f"http://127.0.0.1:{server.server_address[1]}/"],
-                                                 checksums=sums, **kw)
+        real = train.controller.download
+        train.controller.download = lambda key, **kw: real(
+            key, mirrors=[f"http://127.0.0.1:{server.server_address[1]}/"], checksums=sums)
         progress = []
         train.download_bar.valueChanged.connect(progress.append)
         with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
@@ -824,7 +828,7 @@ def test_learn_tab_checks_the_apps_own_network(window):
     window.tabs.setCurrentWidget(window.learn)
     panel = window.learn.content
     gc = panel.gradcheck
-    assert gc.net is window.state.view_network()
+    assert gc.net is window.session.view_network()
     assert gc.label == bp.trace.label
     np.testing.assert_array_equal(gc.image, bp.trace.arrays["input"][0])
     layer = next(i for i, s in enumerate(bp.trace.spec["layers"]) if s["type"] == "conv")
@@ -856,17 +860,17 @@ def test_the_users_digit_label_is_never_overwritten_by_the_network(window, qtbot
     draw.label_combo.activated.emit(7)                                      # the user says 7
     stroke(canvas, [(0.45, 0.2), (0.55, 0.2)])
     draw.update_prediction()
-    window.state.weightsChanged.emit()                                     # as training does
+    window.session.weights_changed.emit()                                     # as training does
     assert draw.label_combo.currentIndex() == 7
     bp = window.backprop
-    bp.source.setCurrentIndex(0)                                           # the current drawing
+    bp.source.setCurrentIndex(1)                                           # the current drawing
     assert bp.record() and bp.trace.label == 7
     window.findChild(QtWidgets.QPushButton, "clearButton").click()
     stroke(canvas, [(0.5, 0.18 + 0.64 * k / 20) for k in range(21)])
     qtbot.waitUntil(lambda: draw.label_combo.currentIndex() == 1, timeout=2000)   # guessing again
 
 
-def test_a_new_network_replaces_the_recorded_trace(window):
+def test_a_new_network_replaces_the_recorded_trace(window, qtbot):
     from cnncore.architecture import preset
     from cnncore.network import Network
     bp = window.backprop
@@ -874,14 +878,16 @@ def test_a_new_network_replaces_the_recorded_trace(window):
     bp.source.setCurrentIndex(2)
     assert bp.record()
     old = bp.trace
-    window.state.set_network(Network(preset("tiny"), seed=1), "a test network", trained=False)
-    assert bp.trace is not old and bp.trace.spec == window.state.network.spec      # re-recorded (shown)
+    window.session.set_network(Network(preset("tiny"), seed=1), "a test network", trained=False)
+    assert bp.trace is None                                                        # never the old one's
+    qtbot.waitUntil(lambda: bp.trace is not None, timeout=5000)                    # re-recorded (shown)
+    assert bp.trace is not old and bp.trace.spec == window.session.network.spec
     window.tabs.setCurrentWidget(window.draw)
-    window.state.set_network(Network(preset("lenet"), seed=2), "another", trained=False)
+    window.session.set_network(Network(preset("lenet"), seed=2), "another", trained=False)
     assert bp.trace is None and not bp.next_button.isEnabled()                     # dropped (hidden)
     window.tabs.setCurrentWidget(bp)                                               # recorded on return
-    QtCore.QCoreApplication.processEvents()
-    assert bp.trace is not None and bp.trace.spec == window.state.network.spec
+    qtbot.waitUntil(lambda: bp.trace is not None, timeout=5000)
+    assert bp.trace.spec == window.session.network.spec
 
 
 def test_outlines_go_when_the_numbers_change(window):
@@ -900,12 +906,11 @@ def test_outlines_go_when_the_numbers_change(window):
 def test_out_of_range_saved_settings_do_not_stop_the_app(qtbot, tmp_path):
     from cnnapp import settings as st
     from cnnapp.main_window import MainWindow
-    s = st.qsettings()
-    s.setValue("train/count", "99999999999")
-    s.setValue("window/tab", "99999999999")
-    s.setValue("train/lr", "nan")
-    s.setValue("backprop/sample", "-5")
-    s.sync()
+    s = st.store()
+    s.update("train", {"count": "99999999999", "lr": "nan"})
+    s.set("window/tab", "99999999999")
+    s.set("backprop/sample", -5)
+    s.save()
     w = MainWindow()
     qtbot.addWidget(w)
     assert 0 <= w.tabs.currentIndex() < w.tabs.count()
@@ -951,14 +956,14 @@ def test_signed_outputs_get_the_diverging_scale(window):
 def test_opening_a_model_asks_before_dropping_unsaved_training(window, tmp_path):
     path = tmp_path / "m.npz"
     assert window.save_model(path)
-    window.state.unsaved = True                     # as after a training run in this session
+    window.session.unsaved = True                     # as after a training run in this session
     asked = []
     window.confirm = lambda text: asked.append(text) or False
-    before = window.state.network
-    assert not window.open_model(path) and window.state.network is before and asked
+    before = window.session.network
+    assert not window.open_model(path) and window.session.network is before and asked
     window.confirm = lambda text: True
-    assert window.open_model(path) and window.state.network is not before
-    assert not window.state.unsaved
+    assert window.open_model(path) and window.session.network is not before
+    assert not window.session.unsaved
 
 
 def test_arrow_keys_in_a_spin_box_do_not_step_the_trace(window, qtbot):
@@ -1189,74 +1194,24 @@ def test_conv_forward_step_slides_the_filter_over_the_input(window, qtbot):
     assert bp.slide.running()
     bp.next()                                                          # another step stops it
     assert not bp.slide.active() and bp.map_stack.currentWidget() is bp.grid
-_EVIL_WRITER = """
-import sys
-from PySide6 import QtCore
-class Evil:
-    def __reduce__(self):
-        return (open, (sys.argv[2], "w"))      # unpickling it creates a file
-s = QtCore.QSettings(sys.argv[1], QtCore.QSettings.IniFormat)
-s.setValue("train/lr", "0.01")
-s.setValue("window/tab", Evil())
-s.setValue("backprop/speed", Evil())
-s.setValue("learn/quiz/q1/status", Evil())
-s.sync()
-"""
-
-
-def test_a_settings_file_with_a_pickled_object_runs_no_code(qtbot, tmp_path):
-    """Qt unpickles ``@Variant(...PyObjectWrapper...)`` values: such lines never reach Qt."""
-    import subprocess
-    import sys
-
-    from cnnapp import settings as st
-    from cnnapp.main_window import MainWindow
-    crafted, marker = tmp_path / "crafted.ini", tmp_path / "PWNED"
-    subprocess.run([sys.executable, "-c", _EVIL_WRITER, str(crafted), str(marker)], check=True, timeout=60)
-    text = crafted.read_text(encoding="latin-1")
-    assert "@Variant(" in text and not marker.exists()
-    path = Path(os.environ["CNNLAB_CONFIG_DIR"]) / "cnnlab.ini"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="latin-1")
-    w = MainWindow()
-    qtbot.addWidget(w)
-    assert not marker.exists()
-    assert "Ignored settings that could run code" in w.statusBar().currentMessage()
-    assert abs(w.train.lr.value() - 0.01) < 1e-12                # the plain values are kept
-    kept = list(path.parent.glob("cnnlab.ini.refused-*"))
-    assert len(kept) == 1 and "@Variant(" in kept[0].read_text(encoding="latin-1")
-    w.close()                                                    # saving settings unpickles nothing either
-    assert not marker.exists() and "@" not in path.read_text(encoding="latin-1")
-    w.train.shutdown()
-
-
 def test_geometry_and_splitters_round_trip_as_plain_text(qtbot):
+    import base64
+    import json
+
     from cnnapp import settings as st
     from cnnapp.main_window import MainWindow
     w = MainWindow()
     qtbot.addWidget(w)
     w.resize(700, 500)                                           # fits the offscreen screen
-    w.save_settings()
+    assert w.save_settings()
     w.train.shutdown()
-    text = st.settings_path().read_text(encoding="latin-1")
-    assert "@" not in text and "geometry=" in text
+    saved = json.loads(st.settings_path().read_text())
+    assert base64.b64decode(saved["window"]["geometry"]) == bytes(w.saveGeometry())
+    assert base64.b64decode(saved["splitters"]["trainSplitter"]) == bytes(w.train.splitter.saveState())
     w2 = MainWindow()
     qtbot.addWidget(w2)
     assert (w2.width(), w2.height()) == (700, 500)
-    assert bytes(st.bytes_value(st.qsettings(), "window/geometry")) == bytes(w.saveGeometry())
     w2.train.shutdown()
-
-
-def test_settings_path_that_is_not_a_regular_file_is_set_aside(qtbot):
-    from cnnapp import settings as st
-    path = st.settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.mkfifo(path)
-    s = st.qsettings()                                           # never blocks on the FIFO
-    assert "not a regular file" in st.take_message()
-    s.setValue("window/tab", 1)
-    s.sync()
-    assert path.is_file() and st.value(st.qsettings(), "window/tab", 0, int) == 1
 
 
 @pytest.mark.parametrize("value", [2**40, 10**12, 2**31])
@@ -1290,20 +1245,8 @@ def test_a_broken_session_model_is_reported_and_the_starter_model_used(qtbot, tm
     w = MainWindow(load_settings=True)
     qtbot.addWidget(w)
     qtbot.waitUntil(lambda: "Could not reopen" in w.statusBar().currentMessage(), timeout=3000)
-    assert w.state.network is not None
+    assert w.session.network is not None
     w.train.shutdown()
-
-
-def test_old_byte_array_settings_are_dropped_quietly_and_the_rest_kept():
-    from cnnapp import settings as st
-    path = st.settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text('[window]\ngeometry=@ByteArray(\\x1\\xd9\\xd0\\xcb\\0\\x3)\ntab=2\n'
-                    '[learn]\nquiz\\q1\\status=right\n', encoding="latin-1")
-    s = st.qsettings()
-    assert st.take_message() is None                             # written by an earlier version: no alarm
-    assert st.value(s, "window/tab", 0, int) == 2 and s.value("learn/quiz/q1/status") == "right"
-    assert "@" not in path.read_text(encoding="latin-1") and not list(path.parent.glob("*.refused-*"))
 
 
 def test_epoch_labels_never_run_together_on_a_small_screen(window, qtbot):
@@ -1338,15 +1281,15 @@ def test_a_long_status_message_is_cut_short_not_run_under_the_summary(window, qt
     window.resize(1024, 640)
     qtbot.wait(50)
     long = "Finished: trained 3 epochs (321 batches) in 0.41 s. " * 3
-    window.state.say(long, 0)
+    window.session.say(long, 0)
     bar = window.statusBar()
     shown = bar.currentMessage()
     assert shown.endswith("…") and len(shown) < len(long)
     assert bar.fontMetrics().horizontalAdvance(shown) <= bar.width() - window.status_label.width()
     assert bar.toolTip() == long
-    window.state.say("Short news.", 0)
+    window.session.say("Short news.", 0)
     assert bar.currentMessage() == "Short news." and bar.toolTip() == ""
-    window.state.say(long, 50)
+    window.session.say(long, 50)
     assert bar.toolTip() == long
     qtbot.waitUntil(lambda: bar.currentMessage() == "", timeout=2000)
     assert bar.toolTip() == ""                  # the message timed out: its tooltip went with it
@@ -1358,7 +1301,7 @@ def test_a_message_said_before_the_window_shows_uses_the_window_s_width(qtbot):
     qtbot.addWidget(w)
     w.resize(1280, 800)
     text = "A model opened from a file says what it learned from and how well it did on held-out digits."
-    w.state.say(text, 0)
+    w.session.say(text, 0)
     assert w.statusBar().currentMessage() == text      # not cut to the hidden bar's default width
 
 
@@ -1366,7 +1309,7 @@ def test_a_cut_message_is_cut_anew_when_the_window_grows(window, qtbot):
     window.resize(1024, 640)
     qtbot.wait(50)
     text = "Finished: trained 3 epochs (321 batches) in 0.41 s. On 600 held-out digits it never trained on."
-    window.state.say(text, 0)
+    window.session.say(text, 0)
     bar = window.statusBar()
     assert bar.currentMessage().endswith("…")
     window.resize(1600, 900)

@@ -54,14 +54,14 @@ def test_fashion_downloads_trains_and_every_view_names_its_classes(window, qtbot
     assert window.draw.probs.getPlotItem().getAxis("bottom").labelText == "digit"
     train.source.setCurrentIndex(train.source.findData("fashion"))
     train.epochs.setValue(1)
-    real = train.download_mnist
+    real = train.controller.download
     calls = []
-    train.download_mnist = lambda **kw: calls.append(kw) or real(mirrors=[base], checksums=sums, **kw)
+    train.controller.download = lambda key, **kw: calls.append(key) or real(key, mirrors=[base], checksums=sums)
     with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
         assert not train.start()                  # first the download, then the training
-    assert calls == [{"key": "fashion"}] and blocker.args[0].reason == "done"
+    assert calls == ["fashion"] and blocker.args[0].reason == "done"
     assert "Fashion-MNIST is ready" in train.download_bar.format()
-    net = window.state.network
+    net = window.session.network
     assert net.classes == FASHION and net.dataset == "Fashion-MNIST"
 
     train.bottom_tabs.setCurrentWidget(train.confusion)
@@ -80,7 +80,9 @@ def test_fashion_downloads_trains_and_every_view_names_its_classes(window, qtbot
     assert _ticks(draw.probs.getPlotItem().getAxis("bottom")) == list(FASHION)
 
     bp = window.backprop
-    assert bp.record(X[0] / 255.0, 9, what="a test picture")
+    from cnnapp.state import Picture
+    window.session.set_picture(Picture("sketch", X[0] / 255.0, 9, what="a test picture"))
+    assert bp.record()
     assert "true class <b>Ankle boot</b>" in bp.info.text()
     assert bp.label_combo.itemText(9) == "9 Ankle boot" and bp.true_label.text() == "true class"
 
@@ -92,10 +94,10 @@ def test_a_digits_model_keeps_the_digits(window):
     _tiny_network(window)
     other = Network(preset("tiny"), seed=0)
     other.learns(DOWNLOADS["kmnist"].classes, "Kuzushiji-MNIST")
-    window.state.set_network(other, "k.npz", trained=True)
+    window.session.set_network(other, "k.npz", trained=True)
     assert "Kuzushiji-MNIST" in window.draw.model_label.text()
     assert window.backprop.label_combo.itemText(2) == "2 su"
-    window.state.set_network(Network(preset("tiny"), seed=1), "digits.npz", trained=True)
+    window.session.set_network(Network(preset("tiny"), seed=1), "digits.npz", trained=True)
     assert "not digits" not in window.draw.model_label.text() and window.draw.always_note.isVisibleTo(window.draw)
     assert [window.backprop.label_combo.itemText(i) for i in range(10)] == list(DIGIT_CLASSES)
     x = np.zeros((28, 28), np.float32)

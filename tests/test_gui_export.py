@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from cnncore.export import MODEL_FILE, NEXT_STEPS  # noqa: E402
+from cnncore.export import MODEL_FILE, next_steps  # noqa: E402
 from test_export import _net  # noqa: E402
 
 pytestmark = [pytest.mark.gui,
@@ -26,12 +26,16 @@ def test_export_dialog_writes_both_and_shows_the_next_steps(qtbot, tmp_path, mon
     net = _net("resampling")
     dialog = ExportDialog(net, tmp_path, "digits.npz")
     qtbot.addWidget(dialog)
-    assert dialog.choice() == "torch" and dialog.next_steps.text() == NEXT_STEPS["torch"]
+    assert dialog.choice() == "torch"
+    assert dialog.next_steps.text() == next_steps("torch", dialog.target.text(), net.input_shape)
     dialog.target.setText(str(tmp_path / "t"))
+    assert repr(str(tmp_path / "t")) in dialog.next_steps.text()            # the folder as the box says
     assert dialog.export() and (tmp_path / "t" / MODEL_FILE).is_file()
     assert str(tmp_path / "t") in dialog.status.text()
     dialog.choose("onnx")
     assert dialog.target.text().endswith("model.onnx") and "onnxruntime" in dialog.next_steps.text()
+    dialog.target.setText(str(tmp_path / "mine.onnx"))
+    assert repr(str(tmp_path / "mine.onnx")) in dialog.next_steps.text() and "model.onnx" not in dialog.next_steps.text()
     (tmp_path / "afile").write_text("x")
     dialog.choose("torch")
     dialog.target.setText(str(tmp_path / "afile"))
@@ -80,18 +84,18 @@ def test_the_window_keeps_the_opened_model_and_the_drawings(window, tmp_path):
     save_model(model, _net("pools"))
     before = model.read_bytes()
     said = []
-    window.state.message.connect(lambda text, ms: said.append(text))
-    assert window.open_model(model) and window.state.model_file == model
+    window.session.message.connect(lambda text, ms: said.append(text))
+    assert window.open_model(model) and window.session.model_file == model
     bp = window.backprop
     bp.source.setCurrentIndex(2)
     assert bp.record()
     assert not bp.export_trace(model) and "same file as the input" in said[-1] and str(model) in said[-1]
     assert model.read_bytes() == before
-    assert model in window.state.kept_files() and model not in window.state.kept_files(model=False)
-    drawings = window.state.kept_files()[-1]
+    assert model in window.session.kept_files() and model not in window.session.kept_files(model=False)
+    drawings = window.session.kept_files()[-1]
     assert drawings.name == DRAWINGS_FILE
     drawings.write_bytes(b"my drawings")
     assert not window.save_model(drawings) and drawings.read_bytes() == b"my drawings"
-    assert window.save_model(model) and window.state.model_file == model       # Save replaces it on purpose
-    window.state.set_network(_net("resampling"), "built here", trained=False)
-    assert window.state.model_file is None and model not in window.state.kept_files()
+    assert window.save_model(model) and window.session.model_file == model       # Save replaces it on purpose
+    window.session.set_network(_net("resampling"), "built here", trained=False)
+    assert window.session.model_file is None and model not in window.session.kept_files()

@@ -17,10 +17,18 @@ pytestmark = [pytest.mark.gui,
               pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")]
 
 
-def _epoch_event(misclassified, predicted, val_acc=0.5):
-    from cnncore.training import EpochEvent
-    return EpochEvent(1, 0.5, 0.8, 0.6, val_acc, np.eye(10, dtype=np.int64), np.asarray(misclassified),
-                      1.0, np.asarray(predicted))
+def _show_result(window, X, y, misclassified, predicted):
+    """The session's result: a pass over ``X`` that got ``misclassified`` wrong, answering ``predicted``."""
+    from cnncore.training import Evaluation
+    answers = np.asarray(y).astype(np.int64)
+    answers[np.asarray(misclassified, dtype=int)] = predicted
+    confusion = np.zeros((10, 10), np.int64)
+    np.add.at(confusion, (np.asarray(y, dtype=int), answers), 1)
+    ev = Evaluation(0.6, 1 - len(misclassified) / len(y), confusion, np.asarray(misclassified),
+                    np.asarray(predicted))
+    s = window.session
+    s.set_result(s.result_of(ev, X, y, 1, final=False))
+    window.train.bottom_tabs.setCurrentWidget(window.train.gallery)
 
 
 def test_gallery_shows_the_answers_of_the_pass_that_found_the_mistakes(window):
@@ -31,9 +39,9 @@ def test_gallery_shows_the_answers_of_the_pass_that_found_the_mistakes(window):
     train = window.train
     # Answers neither the true digit nor what the app's network says now (a gallery that asked
     # the network again would show its answers, often "d → d").
-    now = window.state.network.predict(X[wrong][:, None] / 255.0)
+    now = window.session.network.predict(X[wrong][:, None] / 255.0)
     answers = np.array([next(d for d in range(10) if d not in (t, p)) for t, p in zip(y[wrong], now)])
-    train._fill_gallery(_epoch_event(wrong, answers), X, y)
+    _show_result(window, X, y, wrong, answers)
     texts = [train.gallery.item(k).text() for k in range(train.gallery.count())]
     assert texts == [f"{int(t)} → {int(p)}" for t, p in zip(y[wrong], answers)]
     assert all(a != b for a, b in (t.split(" → ") for t in texts))
@@ -45,12 +53,13 @@ def test_a_mistake_opens_on_the_draw_or_the_backprop_tab(window, qtbot):
     X, y = generated_digits(20, seed=5)
     train = window.train
     window.tabs.setCurrentWidget(train)
-    train._fill_gallery(_epoch_event([4], [(int(y[4]) + 3) % 10]), X, y)
+    _show_result(window, X, y, [4], [(int(y[4]) + 3) % 10])
     train.open_misclassified(0, "draw")
     assert window.tabs.currentWidget() is window.draw
     assert window.draw.label_combo.currentIndex() == int(y[4])
     seen = window.draw.network_input()
     assert seen is not None and np.corrcoef(seen.ravel(), X[4].ravel())[0, 1] > 0.8
+    window.tabs.setCurrentWidget(train)
     train.open_misclassified(0, "backprop")
     assert window.tabs.currentWidget() is window.backprop
     tr = window.backprop.trace
@@ -59,15 +68,23 @@ def test_a_mistake_opens_on_the_draw_or_the_backprop_tab(window, qtbot):
     assert "got wrong" in window.backprop.info.text()
 
 
+def _evaluation(right, n):
+    from cnncore.training import Evaluation
+    confusion = np.zeros((10, 10), np.int64)
+    confusion[0, 0], confusion[0, 1] = right, n - right
+    return Evaluation(0.1, right / n, confusion, np.arange(n - right), np.ones(n - right, np.int64))
+
+
 def test_the_end_of_a_run_says_the_held_out_accuracy_in_words():
     from cnncore.training import FinishedEvent
 
     from cnnapp.views.train_view import finished_text
-    text = finished_text(FinishedEvent("done", "trained 3 epochs (114 batches) in 2.00 s", 2.0, 0.9644, 900))
+    text = finished_text(FinishedEvent("done", "trained 3 epochs (114 batches) in 2.00 s", 2.0, 868 / 900, 900,
+                                       _evaluation(868, 900)))
     assert text.startswith("Finished: trained 3 epochs")
     assert "868" in text and "900 held-out digits" in text and "96.4%" in text
     text = finished_text(FinishedEvent("stopped", "stopped in epoch 2, before batch 5 of 38, as you asked",
-                                       1.0, 0.5, 10))
+                                       1.0, 0.5, 10, _evaluation(5, 10)))
     assert text.startswith("Stopped in epoch 2") and "Stopped: stopped" not in text and "5 correctly" in text
     assert "held-out" not in finished_text(FinishedEvent("done", "trained 1 epoch", 1.0))
 
@@ -116,7 +133,7 @@ def test_loss_axis_reads_in_plain_units(window, qtbot):
 
 
 def test_article_and_shortcuts(window):
-    from cnnapp.views.state import a_digit
+    from cnnapp.state import a_digit
     assert a_digit(8) == "an 8" and a_digit(3) == "a 3"
     window.show_shortcuts()
     box = [w for w in QtWidgets.QApplication.topLevelWidgets()
@@ -147,10 +164,10 @@ def test_the_app_offers_the_shared_subset_only_where_it_exists_and_splits_like_t
     digits are those of the one rule (cnncore.datasets.held_out_split) the command line uses."""
     from cnncore.datasets import generated_digits, held_out_split, paths
 
-    from cnnapp.views.state import AppState
+    from cnnapp.state import Session
     from cnnapp.views.train_view import TrainView
     monkeypatch.setattr(paths, "shared_mnist_dir", lambda: None)
-    view = TrainView(AppState())
+    view = TrainView(Session())
     qtbot.addWidget(view)
     keys = [view.source.itemData(i) for i in range(view.source.count())]
     assert "shared" not in keys and "generated" in keys
@@ -165,7 +182,7 @@ def test_the_app_offers_the_shared_subset_only_where_it_exists_and_splits_like_t
 
 def test_no_max_pool_winners_on_an_all_zero_map(window):
     """Item 7: an all-zero map is all ties; it gets no winner corners (the others keep theirs)."""
-    from cnnapp.views.backprop_view import winner_mask
+    from cnnapp.views.backprop_maps import winner_mask
     argmax = np.zeros((1, 2, 2, 2), dtype=np.int64)
     argmax[0, :, :, :] = [[0, 2], [8, 10]]
     x = np.ones((1, 2, 4, 4))
@@ -192,10 +209,11 @@ def test_changing_the_true_digit_traces_again(window, qtbot):
     new = (before.label + 3) % 10
     bp.label_combo.setCurrentIndex(new)
     bp.label_combo.activated.emit(new)
+    qtbot.waitUntil(lambda: bp.trace is not None, timeout=5000)         # traced again as the tab shows
     after = bp.trace
     assert after is not before and after.label == new
     assert np.array_equal(after.arrays["input"], before.arrays["input"])
-    assert after.loss != before.loss and f"true digit set to {new}" in bp.info.text()
+    assert after.loss != before.loss and f"true digit <b>{new}</b>" in bp.info.text()
     assert bp.record() and bp.trace.label == new      # Record keeps the digit chosen here
 
 
@@ -264,3 +282,26 @@ def test_two_exact_zeros_are_called_zero_too():
     from cnncore.gradcheck import GradCheckResult
     r = GradCheckResult("input", (0, 0, 0), 0.0, 0.0, 0.0, 0.0, 0.0, 1e-5, 2.3, 2.3, 2.3)
     assert r.agrees and r.below_floor
+
+
+def test_a_dense_layers_small_gradients_are_not_called_zero_nor_blamed_on_a_relu(qtbot):
+    """Issue 21, item 7: the verdict said "both are zero … it only feeds a ReLU that is off" for two
+    gradients of about 7e-07 of a dense layer that has no ReLU."""
+    from cnncore.architecture import preset
+    from cnncore.gradcheck import GradCheckResult
+    from cnncore.network import Network
+
+    from cnnapp.learn.gradcheck_view import GradCheckView
+    view = GradCheckView()
+    qtbot.addWidget(view)
+    net = Network(preset("lenet"), seed=0)
+    dense = next(i for i, l in enumerate(net.spec["layers"]) if l["type"] == "dense" and l.get("activation") != "relu")
+    view.set_network(net, None, 3, "a test")
+    view._show(GradCheckResult(f"L{dense}.W", (3, 4), 0.01, 7.0e-7, 7.0003e-7, 3e-11, 4.3e-5, 1e-5, 0.1, 0.1, 0.1))
+    text = view.verdict.text()
+    assert "agree" in text and "both are zero" not in text and "ReLU" not in text and "7.0e-07" in text
+    view._show(GradCheckResult(f"L{dense}.W", (3, 4), 0.01, 0.0, 0.0, 0.0, 0.0, 1e-5, 0.1, 0.1, 0.1))
+    assert "both are zero" in view.verdict.text() and "ReLU" not in view.verdict.text()
+    relu = next(i for i, l in enumerate(net.spec["layers"]) if l.get("activation") == "relu")
+    view._show(GradCheckResult(f"L{relu}.W", (0, 0, 1, 1), 0.01, 0.0, 0.0, 0.0, 0.0, 1e-5, 0.1, 0.1, 0.1))
+    assert "ReLU that is off" in view.verdict.text()

@@ -22,12 +22,11 @@ pytestmark = [pytest.mark.gui, pytest.mark.qt_log_ignore(r"This plugin does not 
 def view(qtbot):
     from cnnapp.settings import starter_model_path
     from cnnapp.views.inspect_view import InspectView
-    from cnnapp.views.state import AppState
+    from cnnapp.state import Session
     from cnncore.modelio import load_model
-    state = AppState()
-    state.set_network(load_model(starter_model_path()), "the starter model", trained=True)
-    v = InspectView(state)
-    v._test_state = state
+    session = Session()
+    session.set_network(load_model(starter_model_path()), "the starter model", trained=True)
+    v = InspectView(session)
     qtbot.addWidget(v)
     v.resize(1024, 640)
     yield v
@@ -41,13 +40,13 @@ def _wait_gradients(qtbot, view, before=None):
 
 
 def test_a_data_set_digit_shows_saliency_and_gradcam_of_every_conv_layer(qtbot, view):
-    from cnncore.inspect import Probe
+    from cnncore.probe import Probe
     view.show()
     qtbot.waitExposed(view)
     g, cams = _wait_gradients(qtbot, view)
     X, y, _ = view._data()
     x = X[view.sample_spin.value()].astype(np.float32) / 255
-    expected = Probe(view.state.network).class_gradient(x)
+    expected = Probe(view.session.network).class_gradient(x)
     np.testing.assert_allclose(g.saliency, expected.saliency, rtol=1e-5, atol=1e-7)
     assert sorted(cams) == [0, 2]                                 # the starter model's two convs
     assert [p.isVisible() for p in view.cam_panels] == [True, True]
@@ -58,7 +57,7 @@ def test_a_data_set_digit_shows_saliency_and_gradcam_of_every_conv_layer(qtbot, 
     view.cls.setCurrentIndex(view.cls.findData(other))
     g2, _ = _wait_gradients(qtbot, view, g)
     assert g2.cls == other
-    np.testing.assert_allclose(g2.saliency, Probe(view.state.network).class_gradient(x, other).saliency,
+    np.testing.assert_allclose(g2.saliency, Probe(view.session.network).class_gradient(x, other).saliency,
                                rtol=1e-5, atol=1e-7)
 
 
@@ -69,10 +68,10 @@ def test_drawing_updates_the_saliency_while_the_pen_moves(qtbot, view):
     view.canvas.clear()
     stroke(view.canvas, _circle())
     g, _ = _wait_gradients(qtbot, view, first)
-    assert view._sample is None
+    assert view.session.picture.origin == "sketch" and view.session.picture.label is None
     x = view.current_input()
-    from cnncore.inspect import Probe
-    np.testing.assert_allclose(g.saliency, Probe(view.state.network).class_gradient(x, g.cls).saliency,
+    from cnncore.probe import Probe
+    np.testing.assert_allclose(g.saliency, Probe(view.session.network).class_gradient(x, g.cls).saliency,
                                rtol=1e-5, atol=1e-7)
 
 
@@ -85,7 +84,7 @@ def test_adversarial_digit_at_the_smallest_epsilon(qtbot, view):
     view.find_smallest()
     qtbot.waitUntil(lambda: view.attack_result is not None and not view.attack_job.busy(), timeout=20000)
     a = view.attack_result
-    net = view.state.network
+    net = view.session.network
     assert a.success and int(net.predict(a.image[None])[0]) == a.predicted != a.original_predicted
     assert np.abs(a.change).max() <= a.epsilon <= 0.3
     assert view.eps.value() == int(np.ceil(a.epsilon * 100 - 1e-9))
@@ -121,11 +120,10 @@ def test_dream_animates_in_a_worker_and_stops(qtbot, view):
 
 
 def test_looking_while_training_never_touches_the_live_network(qtbot, view):
-    """While training, the view reads AppState.view_network() (the snapshot), and the probe copies it."""
-    state = view.state
-    live = state.network
-    state.snapshot = live.copy()
-    state.training = True
+    """While training, the view reads Session.view_network() (the snapshot), and the probe copies it."""
+    session = view.session
+    live = session.network
+    session.start_run()
     before = live.flat_params.copy()
     live.flat_params[:] = np.nan                # a network mid-update: must never be read
     view.show()
@@ -133,9 +131,9 @@ def test_looking_while_training_never_touches_the_live_network(qtbot, view):
     g, _ = _wait_gradients(qtbot, view)
     assert np.isfinite(g.saliency).all()
     assert np.isnan(live.flat_params).all()
-    assert all(layer.y is None for layer in state.snapshot.layers)   # nothing kept on the snapshot either
+    assert all(layer.y is None for layer in session.view_network().layers)   # nothing kept on the snapshot
     live.flat_params[:] = before
-    state.training = False
+    session.end_run(done=False, changed_weights=False)
 
 
 def test_the_look_tab_in_the_window_follows_the_draw_tab_and_closes_cleanly(qtbot, window):
@@ -144,15 +142,16 @@ def test_the_look_tab_in_the_window_follows_the_draw_tab_and_closes_cleanly(qtbo
     window.tabs.setCurrentWidget(window.look)
     look = window.look.ensure()
     assert window.tabs.tabText(window.tabs.currentIndex()) == "Loo&k"
+    window.findChild(QtWidgets.QPushButton, "lookFromDraw").click()
     qtbot.waitUntil(lambda: look.gradients is not None and not look.look_job.busy(), timeout=10000)
-    np.testing.assert_array_equal(look.current_input(), window.state.current_drawing())
+    np.testing.assert_array_equal(look.current_input(), window.session.drawing.image())
     # a new drawing on the Draw tab is what the Look tab shows next
     window.tabs.setCurrentWidget(window.draw)
-    stroke(window.draw.canvas, [(0.2, 0.8), (0.8, 0.2)])
     before = look.current_input().copy()
+    stroke(window.draw.canvas, [(0.2, 0.8), (0.8, 0.2)])
     window.tabs.setCurrentWidget(window.look)
     assert not np.array_equal(look.current_input(), before)
-    np.testing.assert_array_equal(look.current_input(), window.state.current_drawing())
+    np.testing.assert_array_equal(look.current_input(), window.session.drawing.image())
     # drawing on the Look tab's own sheet stops following the Draw tab
     stroke(look.canvas, [(0.3, 0.3), (0.6, 0.6)])
     window.tabs.setCurrentWidget(window.draw)
@@ -168,20 +167,20 @@ def test_the_look_tab_in_the_window_follows_the_draw_tab_and_closes_cleanly(qtbo
 
 
 def test_data_set_digits_come_from_what_the_train_tab_loaded(qtbot, view):
-    view.state.datasets["mnist_paths"] = {"train_images": "/nowhere"}       # not images: passed over
+    view.session.datasets["mnist_paths"] = {"train_images": "/nowhere"}       # not images: passed over
     X, y, what = view._data()
     assert what == "generated digits" and X.shape[1:] == (28, 28)
     mine = (np.full((3, 28, 28), 200, np.uint8), np.array([1, 2, 3], np.uint8))
-    view.state.datasets["shared"] = mine
+    view.session.datasets["shared"] = mine
     view.show_sample(2)
     np.testing.assert_allclose(view.current_input(), mine[0][2] / 255, rtol=1e-6)
-    assert view._sample_label == 3
+    assert view.session.picture.label == 3 and "shared" in view.session.picture.what
 
 
 def test_a_network_of_other_classes_is_spoken_of_by_their_names(qtbot, view):
     names = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
-    view.state.network.learns(names, "fashion")
-    view.state.networkChanged.emit()
+    view.session.network.learns(names, "fashion")
+    view.session.model_changed.emit()
     assert view.cls.itemText(8) == "Sneaker" and view.target.itemText(1) == "T-shirt"
     assert view.goal.itemText(9) == "the score of Boot"
     view.show()

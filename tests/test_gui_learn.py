@@ -150,13 +150,44 @@ def test_concept_checks_feedback_and_progress_persist(panel, qtbot):
     assert quiz.check() is True
     assert quiz.score()[0] == 1
     assert "1 of" in quiz.progress.text()
-    # a new view (as after a restart) reads the same progress from QSettings
+    # kept at once as plain values in settings.json; a new view after a restart (the file read
+    # again) shows the same progress
+    import json
+
+    from cnnapp import settings as st
     from cnnapp.learn.quiz_view import ConceptChecksView
+    saved = json.loads(st.settings_path().read_text())["learn"]["quiz"]
+    assert saved == {q.id: {"status": "correct", "choice": [q.correct_index]}}
+    st.load_store()
     again = ConceptChecksView()
     qtbot.addWidget(again)
     assert again.status(q.id) == "correct" and again.score()[0] == 1
+    again.show_question([x.id for x in again.questions].index(q.id))
+    assert again.chosen() == [q.correct_index]                     # the last answer is ticked again
     again.reset_progress()
-    assert again.score()[0] == 0
+    assert again.score()[0] == 0 and "quiz" not in json.loads(st.settings_path().read_text()).get("learn", {})
+
+
+def test_quiz_progress_of_an_old_settings_file_is_kept(qtbot, tmp_path, monkeypatch):
+    """Progress an earlier version kept in its INI file (``learn/quiz/<id>/status`` and ``choice``)
+    is moved to the settings store once and shown."""
+    from cnnapp import settings as st
+    from cnnapp.learn.quiz_view import ConceptChecksView
+    monkeypatch.setenv("CNNLAB_CONFIG_DIR", str(tmp_path / "old"))
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "cnnlab.ini").write_text(
+        '[learn]\nquiz\\step-loss\\status=correct\nquiz\\step-loss\\choice=1\n'
+        'quiz\\conv-layer-select-all\\status=wrong\nquiz\\conv-layer-select-all\\choice="0,2"\n')
+    st.load_store()
+    view = ConceptChecksView()
+    qtbot.addWidget(view)
+    assert view.status("step-loss") == "correct" and view.status("conv-layer-select-all") == "wrong"
+    ids = [q.id for q in view.questions]
+    view.show_question(ids.index("step-loss"))
+    assert view.chosen() == [1] and view.feedback.text()             # its feedback shown again
+    view.show_question(ids.index("conv-layer-select-all"))
+    assert view.chosen() == [0, 2]
+    assert (tmp_path / "old" / "cnnlab.ini.migrated").exists()
 
 
 def test_gradient_check_view(panel, qtbot, small_trace):

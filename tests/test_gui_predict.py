@@ -1,13 +1,13 @@
 """Predict mode in the Backprop tab: keyboard only, judged against the trace, score kept."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from PySide6 import QtCore
 
 pytest.importorskip("pytestqt")
+from test_gui_app import _no_leaked_windows, _private_dirs  # noqa: E402,F401 - a score is saved at each answer
+
 pytestmark = [pytest.mark.gui, pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")]
 
 
@@ -72,15 +72,22 @@ def test_not_a_number_is_not_counted(bp, qtbot):
     assert "Type" in bp.predict.verdict.text() or "Choose" in bp.predict.verdict.text()
 
 
-def test_the_score_is_saved_with_the_settings(bp, qtbot):
+def test_the_score_is_the_sessions_and_saved_in_the_store_at_each_answer(bp, qtbot):
+    from cnnapp import settings as st
+    from cnnapp.state.settings_store import SettingsStore
     q = _to_question(bp, qtbot)
     _type(qtbot, bp, str(q.answer) if not q.is_choice else str(int(q.answer) + 1))
-    saved = bp.settings_dict()["predict_score"]
-    assert json.loads(saved)[q.kind] == [1, 1]
-    bp.apply_settings({"predict_score": '{"dz1": [2, 5]}'})
+    scores = bp.session.scores
+    assert bp.predict.score is scores.predict and scores.predict.to_dict() == {q.kind: [1, 1]}
+    on_disk = SettingsStore.open(st.config_folder())             # the file, read anew: saved already
+    assert on_disk.get("backprop/predict_score", {}, dict) == {q.kind: [1, 1]}   # plain values
+    assert "predict_score" not in bp.settings_dict()              # one home: the session's scores
+    store = SettingsStore(st.config_folder(), {"backprop": {"predict_score": {"dz1": [2, 5]}}})
+    scores.read(store)
     assert bp.predict.score.to_dict() == {"dz1": [2, 5]}
-    bp.apply_settings({"predict_score": "{not json"})
-    assert bp.predict.score.to_dict() == {}
+    for damaged in ("{not json", "[" * 1000, {"dz1": [5, 2]}, {"dz1": "x"}, [1, 2], None):
+        scores.read(SettingsStore(st.config_folder(), {"backprop": {"predict_score": damaged}}))
+        assert bp.predict.score.to_dict() == {}, damaged         # starts again from nothing
 
 
 def test_predict_off_shows_the_maps(bp, qtbot):
@@ -116,11 +123,11 @@ def test_a_network_trained_here_shows_its_own_adam_step(bp, qtbot):
     """The Backprop tab's update step is the trainer's optimizer, resumed from the state it left."""
     from cnncore.datasets import generated_digits
     from cnncore.training import TrainConfig, Trainer
-    net = bp.state.network
+    net = bp.session.network
     X, y = generated_digits(64, seed=2)
     for _ in Trainer(net, X, y, config=TrainConfig(epochs=1, batch_size=32, augment=0)).run():
         pass
-    bp.state.set_network(net, "trained here", trained=True)
+    bp.session.set_network(net, "trained here", trained=True)
     assert bp.record()
     st = next(s for s in bp.trace.steps if s.kind == "update")
     assert bp.trace.settings["name"] == "adam" and bp.trace.settings["step"] == 2

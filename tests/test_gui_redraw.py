@@ -249,7 +249,7 @@ def test_train_tab_draws_reports_epochs_and_maps_in_separate_frames(qtbot, train
         train._on_progress(_report(0))
         train._on_epoch(_epoch_event(1, 0.8))
         train._on_epoch(_epoch_event(2, 0.9))
-        train._on_snapshot(train.state.network, {})
+        train.controller._on_snapshot(train.session.network, {})
         assert painted == [] and train.acc_plot.point_count() == 0   # nothing drawn as the signals come
         qtbot.waitUntil(lambda: len(painted) == 5, timeout=3000)
     finally:
@@ -323,18 +323,17 @@ def test_loss_curve_smooths_as_one_call_whatever_the_reports(qtbot):
 def test_a_run_ends_even_if_drawing_its_last_frames_fails(qtbot, train_tab):
     from cnncore.training import FinishedEvent
     train = train_tab
-    train.run.start()
-    train.state.training = True
+    train.session.start_run()
     train.bottom_tabs.setCurrentWidget(train.live)
 
     def broken(groups):
         raise RuntimeError("drawing failed")
     train.live.set_groups = broken
-    train._on_snapshot(train.state.network, {"sample": __import__("numpy").zeros((28, 28))})
-    with qtbot.waitSignal(train.trainingFinished, timeout=1000):
-        with pytest.raises(RuntimeError):
-            train._on_finished(FinishedEvent("done", "finished"))
-    assert not train.state.training and not train.run.active
+    train.controller._on_snapshot(train.session.network, {"sample": __import__("numpy").zeros((28, 28))})
+    with qtbot.waitSignal(train.trainingFinished, timeout=1000), qtbot.capture_exceptions() as raised:
+        train.controller._on_finished(FinishedEvent("done", "finished"))
+    assert raised and isinstance(raised[0][1], RuntimeError)
+    assert not train.session.training and not train.run.active
     assert train.eta.text() == "Finished: finished."           # the end-of-run sentence is shown
 
 
@@ -347,8 +346,8 @@ def test_other_tabs_follow_a_run_while_the_train_tab_is_hidden(qtbot, tiny_windo
     train.count.setValue(1500)
     train.epochs.setValue(30)                        # a few seconds: snapshots come twice a second
     seen = []
-    w.state.weightsChanged.connect(lambda: seen.append("weights"))
-    w.state.message.connect(lambda text, ms: seen.append("epoch") if text.startswith("Epoch") else None)
+    w.session.weights_changed.connect(lambda: seen.append("weights"))
+    w.session.message.connect(lambda text, ms: seen.append("epoch") if text.startswith("Epoch") else None)
     with qtbot.waitSignal(train.trainingFinished, timeout=60000):
         assert train.start()
         train.worker.epochDone.connect(lambda ev: seen.append("epochDone"))   # after the view's slot

@@ -266,7 +266,7 @@ def _window_run(train, epochs: int) -> None:
 
 def test_the_window_keeps_the_last_epoch_of_a_killed_run_and_says_so(qtbot, window):
     _tiny_network(window)
-    train, state = window.train, window.state
+    train, state = window.train, window.session
     net = state.network
     before = net.flat_params.copy()
     said = []
@@ -291,7 +291,7 @@ def test_the_window_says_when_it_trains_in_its_own_thread(qtbot, window, monkeyp
         raise OSError(11, "Resource temporarily unavailable")
     monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", refuse)
     _tiny_network(window)
-    train, state = window.train, window.state
+    train, state = window.train, window.session
     said = []
     state.message.connect(lambda text, ms: said.append(text))
     with qtbot.waitSignal(train.trainingFinished, timeout=60000):

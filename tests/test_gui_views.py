@@ -16,25 +16,25 @@ def test_backprop_shows_a_step_kind_it_has_no_entry_for(window):
     assert bp.record()
     tr = bp.trace
     tr.steps[-1] = dataclasses.replace(tr.steps[-1], kind="regularise")
-    bp.set_trace(tr, "a test")
+    window.session.show_trace(tr, window.session.trace_picture)
     assert "regularise" in bp.timeline.item(len(tr.steps) - 1).text()
     bp.last()
     assert "regularise" in bp.step_label.text()
 
 
 def test_views_take_back_their_settings_and_refuse_nonsense(window):
-    """Each view saves and restores its own settings (plain strings in the file)."""
+    """Each view saves and restores its own settings (plain values in the file; text from a
+    hand-edited file is read too)."""
     bp, draw = window.backprop, window.draw
-    bp.apply_settings({"speed": "12", "source": "2", "sample": "33"})
+    bp.apply_settings({"speed": "12", "sample": "33"})
     draw.apply_settings({"brush": "9"})
-    assert bp.settings_dict() == {"speed": 12, "source": 2, "sample": 33, "predict_score": "{}",
-                                 "colours": "blue-white-red"}
+    assert bp.settings_dict() == {"speed": 12, "sample": 33, "colours": "blue-white-red"}
     assert draw.settings_dict() == {"brush": 9}
     assert bp.stepper.speed == 3.0 and bp.speed_label.text() == "3/s"
-    bp.apply_settings({"speed": "fast", "source": "-1", "sample": "1e99"})
+    assert window.session.picture.index == 33 and bp.source.currentIndex() == 2
+    bp.apply_settings({"speed": "fast", "sample": "1e99"})
     draw.apply_settings({"brush": "nan"})
-    assert bp.settings_dict() == {"speed": 12, "source": 0, "sample": 99, "predict_score": "{}",
-                                 "colours": "blue-white-red"}
+    assert bp.settings_dict() == {"speed": 12, "sample": 33, "colours": "blue-white-red"}
     assert draw.settings_dict() == {"brush": 9}
 
 
@@ -46,11 +46,11 @@ def test_the_train_tabs_model_buttons_go_through_the_window(window, tmp_path, mo
     window.train.save_button.click()
     saved = tmp_path / "from_button.npz"
     assert saved.is_file() and "Saved the model" in window.statusBar().currentMessage()
-    window.state.unsaved = True
+    window.session.unsaved = True
     asked = []
     window.confirm = lambda text: asked.append(text) or False
     monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: (str(saved), ""))
-    before = window.state.network
+    before = window.session.network
     window.train.open_button.click()
-    assert asked and window.state.network is before
+    assert asked and window.session.network is before
     assert not hasattr(window.train, "save_model") and not hasattr(window.train, "open_model")

@@ -17,6 +17,7 @@ import pytest
 from cnnapp.cli import main
 from cnncore.architecture import preset
 from cnncore.datasets.drawings import DrawingsDataset, DrawingsFileError
+from cnncore.limits import MAX_LR, MIN_LR
 from cnncore.modelio import ModelFileError, load_model, save_model
 from cnncore.network import Network
 
@@ -412,14 +413,14 @@ def _events(optimizer, lr, epochs=3, y=None):
 
 def test_an_exploded_loss_without_nan_is_divergence_and_names_the_learning_rate():
     from cnncore.training import BatchEvent
-    events = _events("adam", 1e6)
+    events = _events("adam", MAX_LR)
     assert all(np.isfinite(e.loss) for e in events if isinstance(e, BatchEvent))   # never NaN: finite blow-up
     end = events[-1]
     assert end.reason == "diverged" and "learning rate" in end.message and "too large" in end.message
 
 
 def test_a_network_stuck_at_chance_is_reported_with_what_to_change():
-    end = _events("sgd", 1e-9, epochs=4)[-1]
+    end = _events("sgd", MIN_LR, epochs=4)[-1]
     assert end.reason == "diverged" and "like a guess" in end.message and "too small" in end.message
 
 
@@ -440,7 +441,7 @@ def test_nan_pixels_are_bad_inputs_not_a_learning_rate_problem():
 def test_cli_train_exits_non_zero_and_saves_nothing_when_the_run_diverges(tmp_path, capsys):
     out = tmp_path / "m.npz"
     out.write_bytes(b"the user's earlier model")
-    rc = main(["train", "--lr", "1e6", "--count", "400", "--epochs", "2", "--quiet", "--out", str(out)])
+    rc = main(["train", "--lr", str(MAX_LR), "--count", "400", "--epochs", "2", "--quiet", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 1 and "learning rate" in err and "Nothing was saved" in err
     assert out.read_bytes() == b"the user's earlier model"
@@ -488,3 +489,18 @@ def test_text_entries_with_impossible_code_points_are_model_file_errors(model_pa
 def struct_pack_le(v):
     import struct
     return struct.pack("<I", v)
+
+
+@pytest.mark.parametrize("entry, text", [("classes", "[" * 1999), ("history", "[" * 100_000),
+                                         ("history", "[" + "1" * 5000 + "]")])
+def test_json_entries_of_a_model_are_read_with_limits(model_path, tmp_path, entry, text):
+    """Every JSON text in a file goes through one reader (cnncore._safeio.read_json): 1,999 ``[``
+    in a model's class names escaped load_model as a RecursionError."""
+    bad = tmp_path / "bad.npz"
+    buf = io.BytesIO()
+    np.save(buf, np.array(text))
+    extra = {"dataset.npy": None} if entry == "classes" else {}
+    rewrite_zip(model_path, bad, {f"{entry}.npy": buf.getvalue(), **extra})
+    with pytest.raises(ModelFileError) as e:
+        load_model(bad)
+    assert "\n" not in str(e.value) and str(bad) in str(e.value)

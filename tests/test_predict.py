@@ -111,6 +111,29 @@ def test_choice_questions_are_judged_against_the_trace(tr):
         assert q.choices[int(q.answer)] == f"z map {q.index[1]}"
 
 
+def test_a_chosen_element_is_asked_as_predict_mode_asks_it(tr):
+    """question_at (a lesson's stop) builds the very question ask() makes about that element; an
+    element that makes no fair question gives None, a kind the step does not ask is an error."""
+    qs = _all_questions(tr, seed=2)
+    for q in (q for q in qs if q.kind not in ("winner", "filter_map")):
+        assert predict.question_at(tr, q.step, q.kind, q.index) == q
+    for q in (q for q in qs if q.kind == "filter_map"):
+        n = q.index[1]
+        assert predict.question_at(tr, q.step, "filter_map", (n, 0, 1, 2)) == q
+    k = _steps(tr, "backward", "maxpool")[0]
+    dy = tr.arrays[f"L{tr.steps[k].layer}.dy"]
+    asked = [predict.question_at(tr, k, "winner", (0, *ix)) for ix in np.ndindex(dy.shape[1:])]
+    assert any(asked) and all(q is None or q.kind == "winner" for q in asked)
+    zero = next(ix for ix in np.ndindex(tr.arrays["L0.dz"].shape) if tr.arrays["L0.dz"][ix] == 0)
+    back0 = _steps(tr, "backward", "conv")[-1]
+    assert predict.question_at(tr, back0, "dz1", zero) is None            # 0 is the sign question's
+    assert predict.question_at(tr, back0, "sign", zero).choices[2] == "zero"
+    with pytest.raises(ValueError, match="asks no 'pool' question"):
+        predict.question_at(tr, back0, "pool", zero)
+    with pytest.raises(ValueError, match="outside its shape"):
+        predict.question_at(tr, back0, "sign", (0, 99, 0, 0))
+
+
 def test_easy_kinds_come_first_then_sums(tr):
     k = _steps(tr, "backward", "conv")[0]
     rng = np.random.default_rng(0)
@@ -132,8 +155,8 @@ def test_one_term_dz_is_dy_times_the_slope(tr):
 def test_sums_give_their_terms_not_the_total(tr):
     for q in _all_questions(tr, seed=8):
         if q.kind in ("z", "dW", "dx"):
-            assert 0 < len(q.given) <= predict.MAX_TERMS
-            assert all(" = " in g for g in q.given)
+            assert 0 < len(q.given) <= predict.MAX_TERMS + 1          # and the zero products in one line
+            assert all(" = " in g for g in q.given if not g.startswith("the other "))
 
 
 def test_no_question_for_an_update_step(tr):
@@ -289,3 +312,43 @@ def test_4_prompt_reveal_and_update_write_a_filter_index_the_same_way():
                                                             (2, 3, 3), (4, 2, 2))]
     assert all("m = 1, n = 3, i = 0, j = 1" in lst.lit("dW", (3, 1, 0, 1), t.spec["layers"][1], (2, 3, 3),
                                                        (4, 2, 2)).words for lst in lit) and lit
+
+
+@pytest.fixture(scope="module")
+def digit_trace():
+    """LeNet after a little training, on a generated digit: inputs and units that are 0 abound."""
+    from cnncore.datasets import generated_digits, to_input
+    from cnncore.training import TrainConfig, Trainer
+    X, y = generated_digits(200, seed=3)
+    net = Network(preset("lenet"), seed=0)
+    for _ in Trainer(net, X, y, None, None, TrainConfig(epochs=1)).run():
+        pass
+    return trace(net, to_input(X[:1])[0, 0], int(y[0]))
+
+
+def _first_conv_dW(tr):
+    return next(k for k, st in enumerate(tr.steps) if "dW" in predict.kinds_for(st) and st.layer == 0)
+
+
+def test_a_filter_gradient_sum_is_asked_where_few_of_its_products_are_not_0(digit_trace):
+    """A conv dW sums one product per output position (LeNet's first layer: 576); most are 0 where
+    the input is background or the unit is off, and only those that are not count against the
+    learner's limit (none of 1,849 elements was askable when every product counted)."""
+    from cnncore.predict import question_at
+    tr, step = digit_trace, _first_conv_dW(digit_trace)
+    W = tr.arrays["L0.dW"]
+    asked = [q for idx in np.ndindex(*W.shape) if (q := question_at(tr, step, "dW", idx)) is not None]
+    assert asked, "no filter gradient of the first layer is askable"
+    q = asked[0]
+    bd = breakdown(tr, "L0.dW", q.index, tr.steps[step])
+    zeros = sum(1 for t in bd.terms if t.value == 0)
+    assert len(q.given) <= predict.MAX_TERMS + 1 and zeros and f"the other {zeros:,} products" in q.given[-1]
+
+
+def test_why_an_element_makes_no_question_names_the_rule_it_breaks(digit_trace):
+    from cnncore.predict import question_at, why_not_asked
+    tr, step = digit_trace, _first_conv_dW(digit_trace)
+    W = tr.arrays["L0.dW"]
+    refused = [idx for idx in np.ndindex(*W.shape) if question_at(tr, step, "dW", idx) is None]
+    reasons = {why_not_asked(tr, step, "dW", idx) for idx in refused}
+    assert refused and any("products that are not 0, more than the 30" in r for r in reasons), reasons

@@ -74,12 +74,12 @@ def test_backward_elements_light_the_rule_that_made_them(tr):
 
 def test_the_backprop_tab_shows_the_loops_and_lights_the_clicked_line(qtbot):
     from cnnapp.views.backprop_view import BackpropView
-    from cnnapp.views.state import AppState
-    state = AppState()
+    from cnnapp.state import Session
+    state = Session()
     view = BackpropView(state)
     qtbot.addWidget(view)
     t = trace(Network(SPEC, seed=0), np.random.default_rng(0).random((2, 9, 9)), 1)
-    view.set_trace(t, "a test image")
+    state.open_trace(t, "a test image")
     k = next(k for k, s in enumerate(t.steps) if s.kind == "backward" and s.layer_type == "conv")
     view.go(k)
     assert view.loops.isHidden() and not view.loops_button.isHidden()      # off until asked for
@@ -105,11 +105,12 @@ def test_pooling_steps_show_the_slides_pooling_loops_with_the_producing_line_lit
     """Issue 22: the slides' max-pool loops (pidx, += for overlapping windows) and mean pooling, with
     downsampling; the loops panel showed only on conv steps."""
     from cnnapp.views.backprop_view import BackpropView
-    from cnnapp.views.state import AppState
-    view = BackpropView(AppState())
+    from cnnapp.state import Session
+    session = Session()
+    view = BackpropView(session)
     qtbot.addWidget(view)
     t = trace(Network(POOLS, seed=0), np.random.default_rng(0).random((8, 8)), 1)
-    view.set_trace(t, "a test image")
+    session.open_trace(t, "a test image")
     view.loops_button.setChecked(True)
     step = {(s.kind, s.layer): k for k, s in enumerate(t.steps)}
     view.go(step[("forward", 1)])

@@ -111,10 +111,19 @@ def test_5_a_flip_then_correlate_is_never_called_convolving():
                 assert "correlat" in a.text.lower()
     ex = StridedConvExample()
     assert "convolved" not in ex.lines()[-1] and "correlated (⋆)" in ex.lines()[-1]
+
+
+def test_5_the_identities_view_says_correlate_where_the_learner_reads_it(qtbot):
     from cnnapp.learn.identity_view import IdentityView
-    import inspect
-    src = inspect.getsource(IdentityView.__init__)
-    assert "convolve with the flipped" not in src and "correlate (⋆) with the turned" in src
+    view = IdentityView()
+    qtbot.addWidget(view)
+    view.source.setCurrentIndex(0)
+    view.dx_button.setChecked(True)
+    view.refresh()
+    shown = [view.dx_button.toolTip(), *(g.title for g in view._groups)]
+    assert not any(re.search(r"\b[Cc]onvolve", t) for t in shown), shown
+    assert "correlate (⋆) with the turned" in view.dx_button.toolTip()
+    assert any(t.startswith("5. correlate (⋆) with the turned filters") for t in shown), shown
 
 
 def test_6_the_legend_says_who_writes_which_sign(qtbot):

@@ -10,6 +10,7 @@ import pytest
 import cnncore._threads
 from cnncore import reference
 from cnncore.architecture import preset
+from cnncore.limits import MAX_LR
 from cnncore.network import Network
 from cnncore.optim import SGD, Adam, make_optimizer
 from cnncore.training import (BatchEvent, EpochEvent, FinishedEvent, TrainConfig, Trainer, as_network_input,
@@ -91,9 +92,10 @@ def test_cosine_schedule_and_set_lr():
 def test_divergence_stops_and_keeps_last_good_weights():
     X, y = _toy(64)
     net = Network(MICRO, seed=1)
+    net.flat_params *= 1e18         # so large that a step at the largest learning rate overflows them
     start = {k: v.copy() for k, v in net.params().items()}
     tr = Trainer(net, X, y, None, None,
-                 TrainConfig(optimizer="sgd", lr=1e30, momentum=0.0, batch_size=16, schedule="constant"))
+                 TrainConfig(optimizer="sgd", lr=MAX_LR, momentum=0.0, batch_size=16, schedule="constant"))
     events = _run(tr)
     end = events[-1]
     assert isinstance(end, FinishedEvent) and end.reason == "diverged"
@@ -356,3 +358,48 @@ def test_the_final_event_carries_the_held_out_accuracy_of_the_final_weights():
     tr = Trainer(Network(MICRO), X[:64], y[:64], None, None, TrainConfig(epochs=1, batch_size=32))
     end = list(tr.run())[-1]
     assert np.isnan(end.val_accuracy) and end.val_count == 0
+
+
+def test_a_stop_mid_epoch_ends_with_one_evaluation_of_the_weights_it_stops_with():
+    """Issue 21, item 3: the accuracy, the confusion matrix and the mistakes of the final event come
+    from one pass of the final weights (they said 882, 889 and 11 mistakes after a stop)."""
+    X, y = _toy(300)
+    net = Network(MICRO, seed=3)
+    tr = Trainer(net, X[:240], y[:240], X[240:], y[240:], TrainConfig(epochs=3, batch_size=32, lr=0.01))
+    epochs = []
+    for ev in tr.run():
+        if isinstance(ev, EpochEvent):
+            epochs.append(ev)
+        if isinstance(ev, BatchEvent) and ev.epoch == 2 and ev.batch == 3:
+            tr.stop()
+        last = ev
+    e = last.evaluation
+    assert last.reason == "stopped" and e is not None and e.count == 60
+    loss, acc, confusion, wrong, probs = evaluate(net, X[240:], y[240:])
+    assert e.accuracy == acc == last.val_accuracy and np.array_equal(e.confusion, confusion)
+    assert np.array_equal(e.misclassified, wrong) and np.array_equal(e.predicted, probs.argmax(1)[wrong])
+    assert e.right == np.trace(e.confusion) == 60 - len(e.misclassified) == round(acc * 60)
+    # a run that ends at an epoch's end hands on that epoch's pass
+    net = Network(MICRO, seed=3)
+    events = list(Trainer(net, X[:240], y[:240], X[240:], y[240:], TrainConfig(epochs=2, batch_size=32)).run())
+    ep, end = [v for v in events if isinstance(v, EpochEvent)][-1], events[-1]
+    assert end.evaluation.accuracy == ep.val_accuracy
+    assert np.array_equal(end.evaluation.misclassified, ep.misclassified)
+
+
+def test_a_nan_loss_ends_with_the_evaluation_of_the_weights_put_back():
+    X, y = _toy(300)
+    net = Network(MICRO, seed=3)
+    tr = Trainer(net, X[:240], y[:240], X[240:], y[240:], TrainConfig(epochs=3, batch_size=32))
+    real, calls = net.loss_and_grads, []
+
+    def blows_up_in_epoch_2(xb, yb):          # the first batch of epoch 2 (8 batches an epoch)
+        calls.append(1)
+        loss, probs = real(xb, yb)
+        return (float("nan") if len(calls) == 9 else loss), probs
+    net.loss_and_grads = blows_up_in_epoch_2
+    end = list(tr.run())[-1]
+    assert end.reason == "diverged" and "loss became nan" in end.message
+    _, acc, confusion, wrong, _ = evaluate(net, X[240:], y[240:])     # the weights put back
+    assert end.evaluation.accuracy == acc and np.array_equal(end.evaluation.confusion, confusion)
+    assert np.array_equal(end.evaluation.misclassified, wrong)

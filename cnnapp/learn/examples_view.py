@@ -177,6 +177,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
     @staticmethod
     def _section(text):
         lab = QtWidgets.QLabel(text)
+        lab.setWordWrap(True)           # a narrow column wraps it rather than cut it
         lab.setStyleSheet("color: #1f3a68; font-weight: bold; border-bottom: 1px solid #c9cfdb; "
                           "margin-top: 6px;")
         return lab

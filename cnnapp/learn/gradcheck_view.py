@@ -225,6 +225,15 @@ class GradCheckView(QtWidgets.QWidget):
         self.checked.emit(r)
         return r
 
+    def _why_no_effect(self, target: str) -> str:
+        """Why an element can leave the loss alone, for its layer: ", e.g. …" or ""."""
+        if target == INPUT or self.net is None:
+            return ""
+        spec = self.net.spec["layers"][int(target.split(".")[0][1:])]
+        if spec.get("activation") == "relu":
+            return ", e.g. it only feeds a ReLU that is off"
+        return ""
+
     def _show(self, r) -> None:
         idx = ", ".join(map(str, r.index))
         rows = [
@@ -244,11 +253,18 @@ class GradCheckView(QtWidgets.QWidget):
             self.table.setItem(i, 1, QtWidgets.QTableWidgetItem(b))
         if r.below_floor:
             text = ("<span style='color:#1a7f37; font-weight:bold'>They agree: both are zero.</span> "
-                    f"The two gradients differ by less than {FLOOR:g}, where the central difference cannot "
-                    "tell a number from 0 (its rounding alone is about 1e-11). This element does not change "
-                    "the loss for this input, e.g. it only feeds a ReLU that is off. A relative error "
-                    "of numbers this small measures rounding, not backprop, so it is not used here.")
+                    f"Both gradients are within {FLOOR:g} of 0, where the central difference cannot tell a "
+                    "number from 0 (its rounding alone is about 1e-11). This element does not change the loss "
+                    f"for this input{self._why_no_effect(r.target)}. A relative error of numbers this small "
+                    "measures rounding, not backprop, so it is not used here.")
             verdict = "agree (both ≈ 0)"
+        elif r.within_rounding:
+            text = ("<span style='color:#1a7f37; font-weight:bold'>They agree, as closely as a central "
+                    f"difference can tell.</span> Both are about {r.analytic:.1e}, small but not zero; they "
+                    f"differ by {r.abs_error:.1e}, less than {FLOOR:g}, which is the central difference's own "
+                    f"rounding (about 1e-11). For numbers this small that rounding is a relative error of "
+                    f"{r.rel_error:.0e}, so backprop's gradient is right to every digit the check can see.")
+            verdict = "agree (to the rounding)"
         elif r.agrees:
             text = ("<span style='color:#1a7f37; font-weight:bold'>They agree.</span> "
                     "The two numbers match to better than one part in a million, so backprop's "

@@ -21,7 +21,7 @@ __all__ = ["LearnPanel"]
 class LearnPanel(QtWidgets.QWidget):
     """Sub-tabs: Worked examples, Concept checks, Gradient check, Identities, Notation (the legend)."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, scores=None):
         super().__init__(parent)
         self.setObjectName("learnPanel")
         lay = QtWidgets.QVBoxLayout(self)
@@ -29,7 +29,7 @@ class LearnPanel(QtWidgets.QWidget):
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setObjectName("learnTabs")
         self.examples = WorkedExamplesView()
-        self.quiz = ConceptChecksView()
+        self.quiz = ConceptChecksView(scores=scores)     # the session's progress, when the window gives it
         self.gradcheck = GradCheckView()
         self.identities = IdentityView()
         self.notation = NotationView()

@@ -1,8 +1,10 @@
 """Concept checks: multiple-choice questions with feedback for every answer.
 
 Questions come from ``assets/questions.json`` (:mod:`cnnapp.learn.questions`).
-Progress (which questions were answered right, which answer was picked last)
-is remembered in ``QSettings`` under ``learn/quiz/<id>`` so it survives a restart.
+Progress (which questions were answered right, which answers were picked last) is the
+session's (:class:`cnnapp.state.Scores`), kept in the app's settings store as plain values,
+``learn/quiz`` → ``{<id>: {"status": "correct" | "wrong", "choice": [k, ...]}}``, saved at
+each answer so it survives a restart (:func:`cnnapp.settings.keep_scores`).
 The answers of every question are shown in a new order each time it is shown
 (``seed`` pins the order, for tests), so the right one is not always in the same
 place; answers are always named by their index in the file.
@@ -14,19 +16,11 @@ import random
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..settings import keep_scores
+from ..state import Scores
 from .questions import QuestionFileError, load_questions, questions_for_step
 
 __all__ = ["ConceptChecksView"]
-
-_PREFIX = "learn/quiz/"
-
-
-def _settings() -> QtCore.QSettings:
-    try:
-        from cnnapp.settings import qsettings
-        return qsettings()
-    except ImportError:  # the app helper's settings module is not there: Qt's default store
-        return QtCore.QSettings("cnnlab", "CNN Lab")
 
 
 class ConceptChecksView(QtWidgets.QWidget):
@@ -37,12 +31,14 @@ class ConceptChecksView(QtWidgets.QWidget):
 
     answered = QtCore.Signal(str, bool)
 
-    def __init__(self, parent=None, path=None, seed=None):
+    def __init__(self, parent=None, path=None, seed=None, scores: Scores | None = None):
         super().__init__(parent)
         self.setObjectName("conceptChecks")
+        if scores is None:                       # on its own (no window): its own, kept in the store
+            scores = keep_scores(Scores())
+        self.scores = scores
         self._shuffle = random.Random(seed)     # a new order of the answers at every showing
         self.order: list[int] = []               # the answers' file indices, top to bottom
-        self.settings = _settings()
         try:
             self.questions = load_questions(path)
             error = None
@@ -143,15 +139,13 @@ class ConceptChecksView(QtWidgets.QWidget):
     # ---------------------------------------------------------------- progress
     def status(self, qid: str) -> str | None:
         """``"correct"``, ``"wrong"`` or ``None`` (not tried yet)."""
-        v = self.settings.value(_PREFIX + qid + "/status", None)
-        return v if v in ("correct", "wrong") else None
+        return self.scores.quiz_status(qid)
 
     def score(self) -> tuple[int, int]:
         return sum(self.status(q.id) == "correct" for q in self.questions), len(self.questions)
 
     def reset_progress(self) -> None:
-        self.settings.remove(_PREFIX.rstrip("/"))
-        self.settings.sync()
+        self.scores.reset_quiz()
         self._update_list()
         self.show_question(self.current)
 
@@ -178,9 +172,8 @@ class ConceptChecksView(QtWidgets.QWidget):
         self.topic.setText(f"{q.topic}  ·  question {i + 1} of {len(self.questions)}")
         self.question.setText(q.question + ("  (Select every true statement.)" if q.select_all else ""))
         self._fill_answers(q)
-        last = self.settings.value(_PREFIX + q.id + "/choice", None)
         self.feedback.setText("")
-        chosen = self._saved_choice(last, len(self.buttons))
+        chosen = self._saved_choice(self.scores.quiz_choice(q.id), len(self.buttons))
         if chosen:
             for k in chosen:
                 self.choose(k)
@@ -215,19 +208,11 @@ class ConceptChecksView(QtWidgets.QWidget):
 
     @staticmethod
     def _saved_choice(value, n: int) -> list[int]:
-        """The answers saved for a question (``"2"`` or ``"0,3"``), only indices that exist."""
-        if value is None:
+        """The answers saved for a question (a list of indices), only when each one exists."""
+        if not isinstance(value, list) or not value:
             return []
-        out = []
-        for part in str(value).split(","):
-            try:
-                k = int(part)
-            except ValueError:
-                return []
-            if not 0 <= k < n:
-                return []
-            out.append(k)
-        return out
+        ok = all(type(k) is int and 0 <= k < n for k in value)
+        return list(value) if ok else []
 
     def choose(self, k: int) -> None:
         """Select answer ``k`` (its index in the file, wherever it is listed) of the current
@@ -249,10 +234,7 @@ class ConceptChecksView(QtWidgets.QWidget):
             return None
         correct = q.is_right(chosen)
         # once right, a question stays right; a wrong try only counts if it was never right
-        if correct or self.status(q.id) != "correct":
-            self.settings.setValue(_PREFIX + q.id + "/status", "correct" if correct else "wrong")
-        self.settings.setValue(_PREFIX + q.id + "/choice", ",".join(map(str, chosen)))
-        self.settings.sync()
+        self.scores.answer_quiz(q.id, correct, chosen)
         self._show_feedback(q, chosen)
         self._update_list()
         self.answered.emit(q.id, correct)

@@ -1,10 +1,18 @@
-"""What the views show, kept without Qt: each object validates in its setters and emits its events
-only when a value really changes (the model of napari's ``components``). A view takes one in its
-``__init__`` and binds its widgets to it; the objects are tested without a display."""
+"""What the views show, kept without Qt, all of it in one :class:`Session`: each object validates in
+its setters and emits its events only when a value really changes (the model of napari's
+``components``). A view takes the session in its ``__init__`` and binds its widgets to it; the
+objects are tested without a display."""
+from .classes import a_class, a_digit, class_kind, classes_of, other_dataset, plural
 from .drawing import Drawing
 from .events import Event
+from .picture import DRAWING, FILE, MISTAKE, ORIGINS, SAMPLE, SKETCH, Picture
+from .result import RunResult
+from .scores import Scores
+from .session import Session
 from .stepper import STEP_KINDS, StepKind, Stepper, step_kind
 from .training_run import IDLE, PAUSED, RUNNING, TrainingRun
 
 __all__ = ["Drawing", "Event", "STEP_KINDS", "StepKind", "Stepper", "step_kind",
-           "IDLE", "PAUSED", "RUNNING", "TrainingRun"]
+           "IDLE", "PAUSED", "RUNNING", "TrainingRun", "Session", "Picture", "RunResult", "Scores",
+           "DRAWING", "FILE", "MISTAKE", "ORIGINS", "SAMPLE", "SKETCH",
+           "a_class", "a_digit", "class_kind", "classes_of", "other_dataset", "plural"]

@@ -17,11 +17,14 @@ class Drawing:
     empty (computed once per ink). The digit follows the network's guess (``suggest_label``) until
     the user chooses one (``choose_label``); from then on it stands until the sheet is emptied.
 
-    Events: ``ink_changed()`` on every new ink, ``label_changed(int)`` when the digit changes.
+    Events: ``ink_changed()`` on every new ink (while a stroke is drawn too), ``finished()`` when a
+    stroke ends or a digit is put on the sheet (:meth:`finish`), ``label_changed(int)`` when the
+    digit changes.
     """
 
     def __init__(self) -> None:
         self.ink_changed = Event()
+        self.finished = Event()
         self.label_changed = Event()
         self._ink = None
         self._image = None
@@ -42,6 +45,10 @@ class Drawing:
         if self.is_empty():
             self.label_chosen = False       # a wiped sheet takes the network's guess again
         self.ink_changed.emit()
+
+    def finish(self) -> None:
+        """The pen was lifted (or a digit put on the sheet): what is drawn now is the drawing."""
+        self.finished.emit()
 
     def is_empty(self) -> bool:
         return self._ink is None or self._ink.size == 0 or float(self._ink.max()) < EMPTY_INK

@@ -11,17 +11,19 @@ from ..settings import data_dir
 from cnncore.layers import LAYER_TYPES
 
 from ..widgets.arch_editor import ArchitectureEditor
+from ..widgets.confirm import confirm_discard
 
 
 class BuildView(QtWidgets.QWidget):
-    def __init__(self, state, parent=None):
+    def __init__(self, session, parent=None):
         super().__init__(parent)
-        self.state = state
+        self.session = session
         self.editor = ArchitectureEditor()
         self.editor.specChanged.connect(self._on_spec_changed)
-        self.state.trainingChanged.connect(self._on_spec_changed)
+        self.editor.refused.connect(lambda text: self.session.say(text, 8000))
+        self.session.training_changed.connect(lambda on: self._on_spec_changed())
         # Replaced in tests; asks before throwing trained weights away.
-        self.confirm = self._ask
+        self.confirm = lambda text: confirm_discard(self, text)
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.addLayout(self._build_bar())
@@ -32,7 +34,7 @@ class BuildView(QtWidgets.QWidget):
         lay.addWidget(self._build_status())
         lay.addLayout(self._build_apply_row())
         self._fill_presets()
-        self.state.networkChanged.connect(self._on_network)
+        self.session.model_changed.connect(self._on_network)
         self._on_network()
 
     def _build_bar(self) -> QtWidgets.QHBoxLayout:
@@ -120,7 +122,7 @@ class BuildView(QtWidgets.QWidget):
 
     # --------------------------------------------------------------- actions
     def _on_network(self) -> None:
-        net = self.state.network
+        net = self.session.network
         if net is not None:
             self.editor.set_spec(net.spec)
             self._applied = self.editor.spec()
@@ -135,7 +137,7 @@ class BuildView(QtWidgets.QWidget):
 
     def _on_spec_changed(self) -> None:
         ok = self.editor.valid()
-        self.apply_button.setEnabled(ok and not self.state.training)
+        self.apply_button.setEnabled(ok and not self.session.training)
         if ok:
             params, macs = self.editor.totals()
             self.totals.setText(f"{len(self.editor.spec()['layers'])} layers · {params:,} parameters · "
@@ -154,12 +156,12 @@ class BuildView(QtWidgets.QWidget):
         does not fit, while training runs, or when the user keeps the trained weights."""
         if not self.editor.valid():
             self._error("Cannot be trained yet: " + (self.editor.problem() or "?"))
-            self.state.say("The architecture does not fit: " + (self.editor.problem() or "?"))
+            self.session.say("The architecture does not fit: " + (self.editor.problem() or "?"))
             return False
-        if self.state.training:
-            self.state.say("Stop the training before changing the network.")
+        if self.session.training:
+            self.session.say("Stop the training before changing the network.")
             return False
-        if self.state.trained and not self.confirm(
+        if self.session.trained and not self.confirm(
                 "The current network has trained weights. Build the new architecture and discard them?"):
             return False
         from cnncore.network import Network
@@ -168,15 +170,9 @@ class BuildView(QtWidgets.QWidget):
         except Exception as e:
             self._error(f"Could not build the network: {e}")
             return False
-        self.state.set_network(net, "a new, untrained network (random weights)", trained=False)
-        self.state.say("New network built: its weights are random until you train it.")
+        self.session.set_network(net, "a new, untrained network (random weights)", trained=False)
+        self.session.say("New network built: its weights are random until you train it.")
         return True
-
-    def _ask(self, text: str) -> bool:
-        r = QtWidgets.QMessageBox.question(self, "Discard trained weights?", text,
-                                           QtWidgets.QMessageBox.Yes | QtWidgets.QMessageBox.Cancel,
-                                           QtWidgets.QMessageBox.Cancel)
-        return r == QtWidgets.QMessageBox.Yes
 
     def _error(self, text: str) -> None:
         self.status.setStyleSheet("color: #b00020;")
@@ -194,16 +190,16 @@ class BuildView(QtWidgets.QWidget):
         except Exception as e:
             self._error(f"Could not open {Path(path).name}: {e}")
             return False
-        self.state.say(f"Opened {Path(path).name}")
+        self.session.say(f"Opened {Path(path).name}")
         return True
 
     def save_file(self, path) -> bool:
         try:
-            atomic_write_text(Output(path, self.state.kept_files()), self.editor.to_json() + "\n")
+            atomic_write_text(Output(path, self.session.kept_files()), self.editor.to_json() + "\n")
         except Exception as e:
             self._error(f"Could not save {Path(path).name}: {e}")
             return False
-        self.state.say(f"Saved {Path(path).name}")
+        self.session.say(f"Saved {Path(path).name}")
         return True
 
     def open_dialog(self) -> None:

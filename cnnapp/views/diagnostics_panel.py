@@ -6,6 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from ..widgets.plots import DecadeAxis
 from ..widgets.redraw import PacedRedraw
 
 _COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
@@ -15,7 +16,7 @@ _PLOTS = (("grad", "Gradient ‖∂L/∂θ‖", True),
 
 
 def _plot(title: str, log: bool, legend: bool = True) -> pg.PlotWidget:
-    p = pg.PlotWidget(background="w")
+    p = pg.PlotWidget(background="w", axisItems={"left": DecadeAxis("left")} if log else None)
     p.setTitle(title, color="#333", size="9pt")
     p.setLogMode(y=log)
     p.showGrid(x=True, y=True, alpha=0.2)
@@ -47,8 +48,10 @@ class DiagnosticsPanel(QtWidgets.QWidget):
         self.reading = QtWidgets.QLabel("Start training to see how each layer is doing.")
         self.reading.setObjectName("diagnosticsReading")
         self.reading.setWordWrap(True)
-        # one legend (the colours are the same layer in all three)
-        self.plots = {key: _plot(title, log, legend=key == "grad") for key, title, log in _PLOTS}
+        # one legend for the three, above them (inside a plot it lay over the curves)
+        self.legend = QtWidgets.QLabel("")
+        self.legend.setObjectName("diagnosticsLegend")
+        self.plots = {key: _plot(title, log, legend=False) for key, title, log in _PLOTS}
         for key, tip in (("grad", "How large the gradient of each layer's weights and biases is, batch by batch"),
                          ("update", "How much each step changes a layer's weights, as a share of their size: "
                                     "about 10⁻³ is a good pace"),
@@ -70,6 +73,7 @@ class DiagnosticsPanel(QtWidgets.QWidget):
             row.addWidget(self.plots[key])
         lay = QtWidgets.QVBoxLayout(self)
         lay.addWidget(self.reading)
+        lay.addWidget(self.legend)
         lay.addLayout(row, 1)
         lay.addWidget(self.blowup)
         lay.addWidget(self.restart, 0, QtCore.Qt.AlignLeft)
@@ -85,6 +89,7 @@ class DiagnosticsPanel(QtWidgets.QWidget):
         self.curves: dict = {}
         for p in self.plots.values():
             p.clear()
+        self.legend.setText("")
         self.blowup.setVisible(False)
         self.restart.setVisible(False)
 
@@ -137,6 +142,9 @@ class DiagnosticsPanel(QtWidgets.QWidget):
                 pen = pg.mkPen(_COLOURS[i % len(_COLOURS)], width=1.5)
                 curve = self.curves[(key, i)] = self.plots[key].plot(name=f"layer {i}", pen=pen, connect="finite")
             curve.setData(x, np.asarray(series, dtype=float))
+        layers = sorted({i for _, i in self.curves})
+        self.legend.setText("&nbsp;&nbsp;".join(
+            f"<span style='color:{_COLOURS[i % len(_COLOURS)]}'>━━</span> layer {i}" for i in layers))
 
     def show_divergence(self, div) -> None:
         """A :class:`cnncore.diagnostics.Divergence`: the explanation and the restart button."""

@@ -3,24 +3,27 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from cnncore.network import not_a_number
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..settings import data_dir, set_clamped
 from ..widgets.canvas import DrawCanvas
 from ..widgets.plots import ProbabilityPlot
-from .state import a_digit, classes_of, other_dataset
+from ..state import a_digit, classes_of, other_dataset, plural
 
 GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
 
 
 class DrawView(QtWidgets.QWidget):
-    """Binds the canvas and the answer to ``state.drawing`` (:class:`cnnapp.state.Drawing`): every
+    """Binds the canvas and the answer to ``session.drawing`` (:class:`cnnapp.state.Drawing`): every
     change of the sheet goes into it, and the true-digit box follows its label."""
 
-    def __init__(self, state, parent=None):
+    HINT = "Draw one digit, 0 to 9, as large as the dashed box."
+
+    def __init__(self, session, parent=None):
         super().__init__(parent)
-        self.state = state
-        self.drawing = state.drawing
+        self.session = session
+        self.drawing = session.drawing
         self.canvas = DrawCanvas()
         self.drawing.set_ink(self.canvas.array())
         self.splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
@@ -68,9 +71,10 @@ class DrawView(QtWidgets.QWidget):
         tools.addWidget(self.brush)
         column = QtWidgets.QWidget()
         left = QtWidgets.QVBoxLayout(column)
-        hint = QtWidgets.QLabel("Draw one digit, 0 to 9, as large as the dashed box.")
-        hint.setObjectName("drawHint")
-        left.addWidget(hint)
+        self.hint = QtWidgets.QLabel(self.HINT)
+        self.hint.setObjectName("drawHint")
+        self.hint.setWordWrap(True)
+        left.addWidget(self.hint)
         left.addWidget(self.canvas, 1)
         left.addLayout(tools)
         return column
@@ -155,21 +159,23 @@ class DrawView(QtWidgets.QWidget):
         # Throttle, not debounce: while the pen moves the bars refresh every 40 ms.
         self.canvas.changed.connect(self._schedule_prediction)
         self.canvas.strokeFinished.connect(self.update_prediction)
-        self.canvas.strokeFinished.connect(self.state.drawingChanged)
+        self.canvas.strokeFinished.connect(self.drawing.finish)
+        # the example digit's hint ("press Delete and draw your own") goes with the first change
+        self.canvas.changed.connect(lambda: self.hint.setText(self.HINT))
         # The box follows the network's guess until the user picks a digit; from then on the
         # user's choice stands (training updates must never relabel a drawing) until the sheet
         # is wiped.
         self.label_combo.currentIndexChanged.connect(lambda i: setattr(self.drawing, "label", i))
         self.label_combo.activated.connect(self.drawing.choose_label)
         self.drawing.label_changed.connect(self.label_combo.setCurrentIndex)
-        self.state.networkChanged.connect(self._on_network)
-        self.state.weightsChanged.connect(self._on_network)      # training may have taught other classes
+        self.session.model_changed.connect(self._on_network)
+        self.session.weights_changed.connect(self._on_network)      # training may have taught other classes
 
     def settings_dict(self) -> dict:
         return {"brush": self.brush.value()}
 
     def apply_settings(self, d: dict) -> None:
-        """Saved values as read by :func:`cnnapp.settings.read_group` (plain strings or numbers)."""
+        """Saved plain values (:meth:`cnnapp.state.settings_store.SettingsStore.group`), checked here."""
         if "brush" in d:
             set_clamped(self.brush, d["brush"])
 
@@ -183,20 +189,20 @@ class DrawView(QtWidgets.QWidget):
         try:
             return self.drawing.image()
         except Exception as e:  # preprocessing unavailable or failed: say so, do not crash
-            self.state.say(f"Could not prepare the drawing: {e}")
+            self.session.say(f"Could not prepare the drawing: {e}")
             return None
 
     def _on_network(self) -> None:
-        net = self.state.network
+        net = self.session.network
         other = other_dataset(net)
         if net is None:
             self.model_label.setText("No network yet.")
         elif other:
-            self.model_label.setText(f"Network: {self.state.source}. It learnt {other}, not digits: whatever "
+            self.model_label.setText(f"Network: {self.session.source}. It learnt {other}, not digits: whatever "
                                      "you draw here, it answers with one of those ten classes. This tab is for "
                                      "digits; train on a digit source to read them.")
         else:
-            self.model_label.setText(f"Network: {self.state.source}. Draw to see what it answers; "
+            self.model_label.setText(f"Network: {self.session.source}. Draw to see what it answers; "
                                      "train it on the Train tab to make it better.")
         self.model_label.setStyleSheet("color: #9a6700;" if other else "color: #555;")
         self.always_note.setVisible(not other)
@@ -211,7 +217,7 @@ class DrawView(QtWidgets.QWidget):
             self.answer.setText("Draw a digit…")
             return
         self.seen_img.setImage(x, levels=(0, 1), lut=GREY_LUT)
-        net = self.state.view_network()
+        net = self.session.view_network()
         if net is None:
             self.probs.set_probabilities(None)
             self.answer.setText("")
@@ -219,7 +225,13 @@ class DrawView(QtWidgets.QWidget):
         try:
             p = np.asarray(net.predict_proba(x[None, None]))[0]
         except Exception as e:
-            self.state.say(f"The network could not read the drawing: {e}")
+            self.session.say(f"The network could not read the drawing: {e}")
+            return
+        problem = not_a_number(net, p)
+        if problem:                    # no bars of NaN, no "looks like a 0"
+            self.probs.set_probabilities(None)
+            self.answer.setText("No answer: the network's output is not a number")
+            self.session.say(f"The network cannot read the drawing: {problem}.", 0)
             return
         self.probs.set_classes(classes_of(net))
         self.probs.set_probabilities(p)
@@ -240,9 +252,9 @@ class DrawView(QtWidgets.QWidget):
     def show_digit(self, image, label: int) -> None:
         """Put a 28×28 digit (ink in [0, 1]) on the sheet, with its true digit chosen below."""
         self.canvas.set_array(np.asarray(image, dtype=np.float32))
-        self.drawing.choose_label(label)
+        if label is not None:
+            self.drawing.choose_label(label)
         self.update_prediction()
-        self.state.drawingChanged.emit()
 
     def show_example(self) -> None:
         """Put a generated example digit on the sheet (first launch), so the bars show an answer."""
@@ -254,7 +266,7 @@ class DrawView(QtWidgets.QWidget):
             self.canvas.clear_history()
         except Exception:  # noqa: BLE001 - an empty sheet is fine too
             return
-        self.state.say("An example digit to start with: press Delete and draw your own.", 15000)
+        self.hint.setText("An example digit to start with: press Delete and draw your own.")
 
     def _drawings(self):
         if self._dataset is None:
@@ -262,7 +274,7 @@ class DrawView(QtWidgets.QWidget):
             from cnncore.datasets import DRAWINGS_FILE
             self._dataset = DrawingsDataset(data_dir() / DRAWINGS_FILE, recover=True)
             if self._dataset.message:
-                self.state.say(self._dataset.message, 0)
+                self.session.say(self._dataset.message, 0)
         return self._dataset
 
     def _refresh_count(self) -> None:
@@ -276,15 +288,15 @@ class DrawView(QtWidgets.QWidget):
     def add_to_my_digits(self) -> bool:
         x = self.network_input()
         if x is None:
-            self.state.say("Draw a digit first, then add it.")
+            self.session.say("Draw a digit first, then add it.")
             return False
         label = self.drawing.label
         try:
             ds = self._drawings()
             ds.append(x, label)
         except Exception as e:
-            self.state.say(f"Could not save the drawing: {e}")
+            self.session.say(f"Could not save the drawing: {e}")
             return False
         self._refresh_count()
-        self.state.say(f"Saved as {a_digit(label)}; you now have {len(ds)} digits of your own.")
+        self.session.say(f"Saved as {a_digit(label)}; you now have {plural(len(ds), 'digit')} of your own.")
         return True

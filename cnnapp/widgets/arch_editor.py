@@ -59,6 +59,26 @@ def _square(v) -> int:
     return int(v[0]) if isinstance(v, (list, tuple)) else int(v)
 
 
+class _FieldBox(QtWidgets.QSpinBox):
+    """A spin box that shows a number typed past its largest value instead of refusing the keystroke
+    (a plain spin box turns a typed 30 into 3, silently), then, on Enter or leaving it, sets the
+    largest and says so (``tooLarge(typed)``)."""
+    tooLarge = QtCore.Signal(int)
+
+    def validate(self, text, pos):
+        t = text.strip()
+        if t.isdigit() and int(t) > self.maximum():
+            return QtGui.QValidator.Intermediate, text, pos
+        return super().validate(text, pos)
+
+    def fixup(self, text):
+        t = text.strip()
+        if t.isdigit() and int(t) > self.maximum():
+            self.tooLarge.emit(int(t))
+            return str(self.maximum())
+        return super().fixup(text)
+
+
 def _shape_text(shape) -> str:
     if shape is None:
         return "—"
@@ -70,6 +90,7 @@ class ArchitectureEditor(QtWidgets.QWidget):
     every layer fits; ``problem()`` gives the first reason why not."""
 
     specChanged = QtCore.Signal()
+    refused = QtCore.Signal(str)       # a typed value past a box's range was cut to its largest: why
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -175,12 +196,14 @@ class ArchitectureEditor(QtWidgets.QWidget):
 
     # ----------------------------------------------------------------- table
     def _spin(self, row: int, key: str, value: int, lo: int, hi: int, tip: str):
-        s = QtWidgets.QSpinBox()
+        s = _FieldBox()
         s.setRange(lo, hi)
         s.setValue(int(value))
-        s.setToolTip(tip)
+        s.setToolTip(f"{tip} ({lo} to {hi})")
         s.setAccessibleName(f"layer {row} {key}")
         s.valueChanged.connect(lambda v, r=row, k=key: self.set_value(r, k, v))
+        s.tooLarge.connect(lambda typed, r=row, k=key, hi=hi: self.refused.emit(
+            f"Layer {r}: {k} {typed} is more than this box takes; set to {hi}, its largest."))
         return s
 
     def _pair_cell(self, row: int, col: int, key: str, value, lo: int, hi: int, tip: str) -> None:

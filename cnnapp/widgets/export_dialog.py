@@ -6,8 +6,8 @@ import importlib.util
 from pathlib import Path
 
 from cnncore import Output
-from cnncore.export import (EXPORT_EXTRA, MANIFEST_FILE, MODEL_FILE, NEXT_STEPS, WEIGHTS_FILE, ExportError,
-                            export_onnx, export_torch)
+from cnncore.export import (EXPORT_EXTRA, MANIFEST_FILE, MODEL_FILE, WEIGHTS_FILE, ExportError, export_onnx,
+                            export_torch, next_steps)
 from PySide6 import QtGui, QtWidgets
 
 __all__ = ["ExportDialog", "CHOICES"]
@@ -44,6 +44,7 @@ class ExportDialog(QtWidgets.QDialog):
         self.target_label = QtWidgets.QLabel()
         self.target = QtWidgets.QLineEdit()
         self.target.setObjectName("exportTarget")
+        self.target.textChanged.connect(lambda *_: self.choice_made() and self._show_next_steps())
         browse = QtWidgets.QPushButton("Choose…")
         browse.clicked.connect(self._browse)
         for w in (self.target_label, self.target, browse):
@@ -68,6 +69,9 @@ class ExportDialog(QtWidgets.QDialog):
         layout.addWidget(box)
         self.buttons["torch"].setChecked(True)
 
+    def choice_made(self) -> bool:
+        return any(b.isChecked() for b in self.buttons.values())
+
     def choice(self) -> str:
         return next(k for k, b in self.buttons.items() if b.isChecked())
 
@@ -79,11 +83,15 @@ class ExportDialog(QtWidgets.QDialog):
         _, what, default = CHOICES[key]
         self.target_label.setText(what + ":")
         self.target.setText(str(self.folder / default))
-        self.next_steps.setText(NEXT_STEPS[key])
+        self._show_next_steps()
         blocked = key == "onnx" and onnx_missing()
         self.export_button.setEnabled(not blocked)
         self.status.setText(f'ONNX export needs the onnx package: pip install "cnnlab[{EXPORT_EXTRA}]"'
                             if blocked else "")
+
+    def _show_next_steps(self) -> None:
+        """Two lines of Python for the export as the target box names it now."""
+        self.next_steps.setText(next_steps(self.choice(), self.target.text().strip(), self.net.input_shape))
 
     def _browse(self) -> None:
         if self.choice() == "torch":
@@ -114,16 +122,16 @@ class ExportDialog(QtWidgets.QDialog):
         return True
 
 
-def open_export_dialog(parent, state) -> None:
-    """File → Export model…: the dialog for ``state``'s network (a copy while it trains)."""
+def open_export_dialog(parent, session) -> None:
+    """File → Export model…: the dialog for the session's network (a copy while it trains)."""
     from ..settings import data_dir
 
-    net = state.view_network()
+    net = session.view_network()
     if net is None:
-        state.say("There is no network to export yet.")
+        session.say("There is no network to export yet.")
         return
-    dialog = ExportDialog(net, data_dir(), state.source or "CNN Lab model", parent, inputs=state.kept_files())
+    dialog = ExportDialog(net, data_dir(), session.source or "CNN Lab model", parent, inputs=session.kept_files())
     dialog.exec()
     if dialog.written:
-        state.say("Exported to " + str(dialog.written[0].parent if dialog.choice() == "torch" else dialog.written[0]))
+        session.say("Exported to " + str(dialog.written[0].parent if dialog.choice() == "torch" else dialog.written[0]))
     dialog.deleteLater()

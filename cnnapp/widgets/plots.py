@@ -105,6 +105,25 @@ class _Series:
         return float(self._buf[column, self._n - 1]) if self._n else float(default)
 
 
+class DecadeAxis(pg.AxisItem):
+    """A log axis labelled at whole powers of ten only ("10⁻³"), at most one label per 30 px. pyqtgraph
+    labels every minor tick, and on a plot spanning less than a decade they stack into an unreadable
+    column ("0.01 0.009 0.008 … 0.006"). With no power of ten in view, the two ends are labelled."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
+        lo, hi = math.ceil(minVal - 1e-9), math.floor(maxVal + 1e-9)
+        step = max(1, math.ceil((hi - lo + 1) / max(1.0, size / 30)))
+        majors = [float(v) for v in range(lo, hi + 1, step)]
+        if not majors:
+            majors = [minVal, maxVal] if size >= 60 else [minVal]
+        return [(None, majors)]
+
+    def logTickStrings(self, values, scale, spacing):
+        from cnncore.diagnostics import power_of_ten
+        return [power_of_ten(10.0 ** round(v)) if abs(v - round(v)) < 1e-6 else f"{10.0 ** v:.1g}"
+                for v in values]
+
+
 class EpochAxis(pg.AxisItem):
     """A bottom axis of epochs whose labels never run together: one level of ticks at 1, 2 or 5
     times a power of ten (whole epochs only if ``whole``), far enough apart for their labels.
@@ -196,7 +215,12 @@ class ProbabilityPlot(pg.PlotWidget):
         brushes = [pg.mkBrush(ACCENT if i == best else GREY) for i in range(10)]
         self._bars.setOpts(height=p, brushes=brushes)
         self._text.setText(f"{p[best]:.0%}")
-        self._text.setPos(best, p[best] + 0.01)
+        # Above a short bar; inside a tall one, in white: above it, the text would run past the top
+        # of a low plot (a 1024×640 screen) and be cut.
+        inside = p[best] > 0.5
+        self._text.setColor((255, 255, 255) if inside else (40, 40, 40))
+        self._text.setAnchor((0.5, 0.0) if inside else (0.5, 1.0))
+        self._text.setPos(best, p[best] - 0.01 if inside else p[best] + 0.01)
 
     def probabilities(self) -> np.ndarray:
         return self._probs.copy()

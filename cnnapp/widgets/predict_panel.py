@@ -3,8 +3,8 @@
 The questions and their judging are :mod:`cnncore.predict`; this panel shows a
 :class:`cnncore.predict.Question`, reads the answer (type, Enter; for a choice its
 number), marks it and emits ``revealed(question, verdict)`` so the view can show the
-step's maps and the element's arithmetic. The running score per kind is a
-:class:`cnncore.predict.Score` (plain values, saved with the view's settings).
+step's maps and the element's arithmetic. The running score per kind is the session's
+(:class:`cnnapp.state.Scores`, kept in the settings store at every answer).
 """
 from __future__ import annotations
 
@@ -12,16 +12,19 @@ from PySide6 import QtCore, QtWidgets
 
 from cnncore.predict import Score, judge
 
+from ..state import Scores
+
 __all__ = ["PredictPanel"]
 
 
 class PredictPanel(QtWidgets.QWidget):
     revealed = QtCore.Signal(object, object)     # Question, Verdict (None when skipped)
 
-    def __init__(self, parent=None):
+    def __init__(self, scores: Scores | None = None, parent=None):
         super().__init__(parent)
         self.setObjectName("predictPanel")
-        self.score = Score()
+        self.scores = scores if scores is not None else Scores()
+        self.scores.changed.connect(self._show_tally)
         self.question = None
         lay = QtWidgets.QVBoxLayout(self)
         head = QtWidgets.QLabel("<b>Predict first.</b> Work out the answer from the numbers given before "
@@ -79,6 +82,17 @@ class PredictPanel(QtWidgets.QWidget):
         self.verdict.setText("")
         self.answer.setFocus()
 
+    def show_nothing(self, note: str) -> None:
+        """No question for this step: ``note`` says so, and nothing of the last question stays (its
+        numbers, its tolerance, the answer typed to it, its verdict)."""
+        self.question = None
+        self.prompt.setText(note)
+        self.given.setText("")
+        self.answer.clear()
+        self.answer.setEnabled(False)
+        self.answer_label.setText("Your answer:")
+        self.verdict.setText("")
+
     def submit(self):
         """Judge what was typed; a valid answer is counted and the step revealed."""
         if self.question is None or not self.answer.isEnabled():
@@ -88,7 +102,7 @@ class PredictPanel(QtWidgets.QWidget):
             self.verdict.setStyleSheet("color: #8a5a00;")
             self.verdict.setText(v.message)
             return v
-        self.score.record(self.question.kind, v.right)
+        self.scores.record_prediction(self.question.kind, v.right)
         self._reveal(v)
         return v
 
@@ -106,6 +120,10 @@ class PredictPanel(QtWidgets.QWidget):
     def _show_tally(self) -> None:
         self.tally.setText("Score so far: " + self.score.summary())
 
+    @property
+    def score(self) -> Score:
+        """The score so far (the session's)."""
+        return self.scores.predict
+
     def set_score(self, score: Score) -> None:
-        self.score = score
-        self._show_tally()
+        self.scores.set_predict(score)

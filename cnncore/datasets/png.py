@@ -3,12 +3,15 @@
 The declared size in the ``IHDR`` chunk is checked against :mod:`cnncore.limits` before
 anything is inflated, and the pixels are decoded by Pillow (C code, with its own
 decompression-bomb checks), so neither a small file that expands to gigabytes nor a
-large image with expensive row filters can stall the command.
+large image with expensive row filters can stall the command. Before Pillow sees it, the
+file must hold what its header promises: every row (Pillow fills missing ones with 0) and,
+for a palette image, its palette (Pillow reads one without as black).
 """
 from __future__ import annotations
 
 import struct
 import warnings
+import zlib
 
 import numpy as np
 
@@ -53,12 +56,58 @@ def read_png(path) -> np.ndarray:
     except (OSError, UnreadableFile) as e:
         raise PNGError(f"{path}: {why_unreadable(e)}") from None
     W, H = _declared_size(path, data)
+    _check_complete(path, data, W, H)
     grey, alpha = _decode(path, data)
     if grey.shape != (H, W):
         raise PNGError(f"{path}: damaged PNG (its pixels do not match its {W}×{H} header)")
     if alpha is not None:
         grey = grey * alpha + (1 - alpha)               # over white paper
     return grey
+
+
+#: Adam7's passes: first column and row, column and row step.
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _row_bytes(W: int, H: int, bits: int, interlaced: bool) -> int:
+    """Bytes of the filtered rows a ``W×H`` image of ``bits`` per pixel inflates to (a filter
+    byte per row; each Adam7 pass has rows of its own)."""
+    if not interlaced:
+        return H * (1 + (W * bits + 7) // 8)
+    total = 0
+    for x0, y0, dx, dy in _ADAM7:
+        w, h = -(-(W - x0) // dx), -(-(H - y0) // dy)
+        if w > 0 and h > 0:
+            total += h * (1 + (w * bits + 7) // 8)
+    return total
+
+
+def _check_complete(path, data: bytes, W: int, H: int) -> None:
+    """PNGError for a palette image without a ``PLTE`` chunk, or image data (``IDAT``) that
+    inflates to fewer bytes than its rows need: counted while inflating, never kept."""
+    depth, color, interlace = data[24], data[25], data[28]
+    pos, plte, idat = 8, False, []
+    while pos + 8 <= len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"PLTE":
+            plte = True
+        elif kind == b"IDAT":
+            idat.append(data[pos + 8:pos + 8 + n])
+        elif kind == b"IEND":
+            break
+        pos += 12 + n
+    if color == 3 and not plte:
+        raise PNGError(f"{path}: damaged PNG (a palette image without its palette, the PLTE chunk)")
+    need = _row_bytes(W, H, _CHANNELS[color] * depth, interlace == 1)
+    got, stream, inflate = 0, b"".join(idat), zlib.decompressobj()
+    try:
+        while stream and got < need:
+            got += len(inflate.decompress(stream, 1 << 20))
+            stream = inflate.unconsumed_tail
+    except zlib.error as e:
+        raise PNGError(f"{path}: damaged PNG (its image data does not inflate: {e})") from None
+    if got < need:
+        raise PNGError(f"{path}: damaged PNG (its image data holds {got:,} of the {need:,} bytes its {H} rows need)")
 
 
 def _decode(path, data: bytes) -> tuple[np.ndarray, np.ndarray | None]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..architecture import DIGIT_CLASSES
+from ..limits import pictures_problem
 from .mnist import DOWNLOADS
 
 __all__ = ["DataSource", "SOURCES", "SourceError", "DRAWINGS_FILE", "available_sources", "source",
@@ -115,7 +116,8 @@ def load_source(key: str, *, count: int | None = None, seed: int = 0, files=None
                 progress=None):
     """``(X, y, description)`` of source ``key``.
 
-    ``count``: how many digits to generate ("generated", default 10,000), or at most how many to
+    ``count``: how many digits to generate ("generated", default :func:`cnncore.defaults.run_defaults`'s,
+    the app's 6,000), or at most how many to
     use, the first in file order (every other source; default all). ``seed``: the generated
     digits' seed. ``files``: ``(images, labels)`` paths for "idx", or the already fetched files of
     a downloaded set ("mnist", "fashion", "kmnist"). ``drawings``: the drawings file (default
@@ -125,7 +127,11 @@ def load_source(key: str, *, count: int | None = None, seed: int = 0, files=None
     source(key)
     if key == "generated":
         from .generated import generated_digits
-        n = 10000 if count is None else count
+        from ..defaults import run_defaults
+        n = run_defaults("generated").count if count is None else count
+        problem = pictures_problem(n, 28 * 28)         # asked before a digit is drawn
+        if problem:
+            raise SourceError(f"generated digits: {problem}")
         X, y = generated_digits(n, seed=seed)
         return X, y, f"{n} generated digits"
     if key == "drawings":

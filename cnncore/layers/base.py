@@ -38,7 +38,7 @@ from ..shapes import ShapeError, conv_output_size
 from ..terms import activation_backward_terms, activation_forward_terms
 
 __all__ = ["Layer", "Field", "StepText", "Teaching", "LayerFitError", "LAYER_TYPES", "layer_class", "shape_text",
-           "REQUIRED", "Weighted", "window_output", "Kept"]
+           "shape_size", "REQUIRED", "Weighted", "window_output", "Kept"]
 
 #: Marks a field the JSON must give (no default).
 REQUIRED = object()
@@ -124,6 +124,14 @@ def window_output(in_shape: tuple, kernel, stride, padding, what: str) -> tuple[
     except ShapeError:
         need = (max(kernel[0] - 2 * padding[0], 1), max(kernel[1] - 2 * padding[1], 1))
         raise LayerFitError(what, f"needs an input of at least {need[0]}×{need[1]} but gets {H}×{W}") from None
+
+
+def shape_size(shape) -> int:
+    """Values in one array of ``shape`` (no batch axis)."""
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
 
 
 def shape_text(shape) -> str:
@@ -221,8 +229,25 @@ class Layer:
 
     @classmethod
     def cost(cls, spec: dict, in_shape: tuple, out_shape: tuple) -> tuple[int, int]:
-        """``(parameters, multiply-adds of one image's forward pass)``."""
-        return 0, 0
+        """``(parameters, multiply-adds of one image's forward pass)``; a layer without weights
+        counts the values it reads or writes instead (a pool's every window member, a resampling's
+        every copy), so no layer is free however large it is."""
+        return 0, shape_size(out_shape)
+
+    @classmethod
+    def work(cls, spec: dict, in_shape: tuple, out_shape: tuple) -> int:
+        """The steps the kernels take for one image's forward pass (what the time limit
+        :data:`cnncore.limits.MAX_WORK` counts): the multiply-adds of :meth:`cost`, unless the
+        kernels compute more than the arithmetic needs (a strided convolution)."""
+        return cls.cost(spec, in_shape, out_shape)[1]
+
+    @classmethod
+    def memory(cls, spec: dict, in_shape: tuple, out_shape: tuple) -> int:
+        """Values (of the network's float type) one image's training pass holds for this layer:
+        what its forward pass keeps and its backward pass makes, transients included. This
+        default is ``y``, a temporary of its size and ``dx``; the memory limits of
+        :mod:`cnncore.limits` add these up (a test holds them to the measured peak)."""
+        return 2 * shape_size(out_shape) + shape_size(in_shape)
 
     @classmethod
     def params_alone(cls, spec: dict, in_shape) -> int:
@@ -339,6 +364,11 @@ class Weighted(Layer):
 
     has_params = True
     records = ("z", "dz", "W", "b", "dW", "db")
+
+    @classmethod
+    def memory(cls, spec, in_shape, out_shape):
+        # z, dz and two temporaries of their size (the affine map's sum, f'(z) of an activation)
+        return super().memory(spec, in_shape, out_shape) + 4 * shape_size(out_shape)
 
     def init_params(self, rng):
         fan_in, fan_out = self.fans()

@@ -12,7 +12,7 @@ from .. import kernels
 from ..pseudocode import CONV_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref
-from .base import Field, StepText, Teaching, Weighted, shape_text, window_output
+from .base import Field, StepText, Teaching, Weighted, shape_size, shape_text, window_output
 from .conv_plan import ConvPlan
 from .words import STRIDE_COLUMN, activation_field, hw, num_pair, pair_text
 
@@ -70,6 +70,20 @@ class Conv(Weighted):
         F, Ho, Wo = out_shape
         k = in_shape[0] * spec["kernel"][0] * spec["kernel"][1]
         return F * k + F, F * Ho * Wo * k
+
+    @classmethod
+    def work(cls, spec, in_shape, out_shape):
+        # the kernels compute z at every stride-1 position and keep every S-th (cnncore.plans)
+        C, H, W = in_shape
+        (KH, KW), (PH, PW) = spec["kernel"], spec["padding"]
+        return out_shape[0] * (H + 2 * PH - KH + 1) * (W + 2 * PW - KW + 1) * C * KH * KW
+
+    @classmethod
+    def memory(cls, spec, in_shape, out_shape):
+        # the plan's buffers; an activation the kernels do not apply makes dz and f'(z) in NumPy
+        numpy_dz = 0 if activations.get(spec["activation"]).kernel is not None else 3 * shape_size(out_shape)
+        return ConvPlan.values_per_image(in_shape, spec["filters"], spec["kernel"], spec["stride"],
+                                         spec["padding"]) + shape_size(out_shape) + numpy_dz
 
     @classmethod
     def params_alone(cls, spec, in_shape):

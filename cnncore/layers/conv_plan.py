@@ -107,6 +107,22 @@ class ConvPlan:
         self._acc = np.empty((F, Ho * Wo), dtype=self.dtype)
         self._tmp = np.empty((F, 2 * Ho * Wo), dtype=self.dtype)
 
+    @staticmethod
+    def values_per_image(in_shape, filters: int, kernel, stride, padding) -> int:
+        """Values per image that a plan's buffers hold through a training step (each a little
+        generously): the padded input, the stride-1 outputs in wide rows, ``z`` and ``y``, the
+        ``dz`` the filter gradient reads (dilated in wide rows, or positions-major where the
+        filters fill whole vectors: never more), the padded ``dz`` and its wide-row outputs for
+        ``dx``, and ``dx``. The memory limits count a convolution by this (``Conv.memory``)."""
+        (C, H, W), F = in_shape, filters
+        (KH, KW), (SH, SW), (PH, PW) = kernel, stride, padding
+        Hp, Wp = H + 2 * PH, W + 2 * PW
+        Ho, Wo = (Hp - KH) // SH + 1, (Wp - KW) // SW + 1
+        rows, width = Hp + KH - 1, Wp + KW - 1                   # the padded dz of dx, at most
+        return (C * Hp * Wp + _round_up(F, _FB) * _round_up((Hp - KH + 1) * Wp, _PB) + 2 * F * Ho * Wo
+                + _round_up(F, _FB) * _round_up(((Ho - 1) * SH + 1) * Wp, _PB)
+                + F * rows * width + _round_up(C, _FB) * _round_up((rows - KH + 1) * width, _PB) + C * H * W)
+
     def _input(self) -> _Padded:
         """The zero-padded input, shared by the forward pass and the filter gradient."""
         if self._xpad is None:

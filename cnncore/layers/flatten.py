@@ -24,6 +24,14 @@ class Flatten(Layer):
         return (n,)
 
     @classmethod
+    def cost(cls, spec, in_shape, out_shape):
+        return 0, 0                     # y and dx are views of x and dy: nothing is computed
+
+    @classmethod
+    def memory(cls, spec, in_shape, out_shape):
+        return 0
+
+    @classmethod
     def forward_step(cls, spec, s_in, s_out, is_last):
         ex = (f"The {shape_text(s_in)} are laid out one after another as a single vector of "
               f"{s_out[0]} numbers, channel by channel and row by row. Nothing is computed.")

@@ -11,7 +11,7 @@ from ..plans import PoolPlan, _expect
 from ..pseudocode import MAXPOOL_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, num, windows_covering
-from .base import StepText, Teaching, shape_text
+from .base import StepText, Teaching, shape_size, shape_text
 from .pooling import Pool
 from .words import pair_text, window_fields
 
@@ -29,6 +29,10 @@ class MaxPool(Pool):
     quiz_tags = {"forward": ("maxpool backward",), "backward": ("maxpool backward",)}
     teaching = Teaching(predict={"forward": ("pool",), "backward": ("winner",)}, loops=MAXPOOL_LOOPS,
                         examples=("pooling",))
+
+    @classmethod
+    def memory(cls, spec, in_shape, out_shape):
+        return super().memory(spec, in_shape, out_shape) + 2 * shape_size(out_shape)     # argmax, int64
 
     @classmethod
     def forward_step(cls, spec, s_in, s_out, is_last):

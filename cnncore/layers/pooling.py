@@ -48,6 +48,11 @@ class Pool(Layer):
         return {"kernel_shape": list(spec["size"]), "strides": list(spec["stride"])}
 
     @classmethod
+    def cost(cls, spec, in_shape, out_shape):
+        C, Ho, Wo = out_shape
+        return 0, C * Ho * Wo * spec["size"][0] * spec["size"][1]      # every member of every window
+
+    @classmethod
     def output_shape(cls, spec, in_shape):
         cls.needs_maps(spec, in_shape)
         size, stride = spec["size"], spec["stride"]

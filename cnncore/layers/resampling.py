@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Field, Layer
+from .base import Field, Layer, shape_size
 from .words import STRIDE_COLUMN
 
 __all__ = ["Resample", "keep_every", "put_every"]
@@ -37,6 +37,12 @@ class Resample(Layer):
     @classmethod
     def factor_field(cls, tooltip: str) -> Field:
         return Field("factor", "count", STRIDE_COLUMN, tooltip, maximum=8, new=2)
+
+    @classmethod
+    def cost(cls, spec, in_shape, out_shape):
+        # one copy of each value, and zeros for the rest of the larger of x and y (upsampling's y,
+        # downsampling's dx in the backward pass)
+        return 0, shape_size(in_shape) + shape_size(out_shape)
 
     @classmethod
     def describe(cls, spec):

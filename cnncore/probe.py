@@ -11,7 +11,7 @@
 
 Everything runs on a :class:`Probe`'s own copy of the network, so a network that is
 training in another thread is never disturbed (give the Probe a snapshot, such as
-the app's ``AppState.view_network()``, not the live network while it trains).
+the app's ``Session.view_network()``, not the live network while it trains).
 
 * **Saliency**: ``∂z_c/∂x``, the gradient of class ``c``'s logit (before the softmax)
   with respect to every input pixel, one backward pass seeded with a one-hot vector.

@@ -1,0 +1,278 @@
+"""Training runs and data downloads for the window, out of the views: the worker threads, the kernel
+threads left to the GUI while a run goes on, the collector's pause, and what the session learns of
+a run (its start, the copy of the weights the window runs, each epoch's result, its end).
+
+Whether a run goes on is the session's answer (:attr:`cnnapp.state.Session.training`); this object
+only keeps the threads that carry it out.
+"""
+from __future__ import annotations
+
+import gc
+import os
+from dataclasses import dataclass
+
+from PySide6 import QtCore
+
+from .workers import DownloadWorker, TrainWorker, start_in_thread
+
+_ORPHANS: list = []   # threads still blocked in a read when their window closed
+
+
+class RunRefused(Exception):
+    """A run cannot start now; the message says why, in one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class DataChoice:
+    """The data of a run: source ``key`` (:data:`cnncore.datasets.SOURCES`), at most ``count``
+    images (None: all), the share ``holdout`` held out, the IDX ``files`` (images, labels) for "idx"."""
+    key: str
+    count: int | None
+    holdout: float
+    files: tuple | None = None
+
+
+class RunController(QtCore.QObject):
+    """Starts, steers and ends the session's training runs and fetches the downloadable data sets.
+
+    Signals (GUI thread): ``started(worker)`` (panels may follow its signals), ``status(str)``,
+    ``ready()`` (the data is loaded: the last run's curves may go), ``progress(dict)``,
+    ``epochEnded(EpochEvent)``, ``snapshot(maps)``, ``finished(FinishedEvent)`` (the session has
+    taken the end of the run already), ``failed(str)``; ``downloadProgress(done, total, name)``,
+    ``downloaded(key)``, ``downloadFailed(str)``.
+    """
+    started = QtCore.Signal(object)
+    status = QtCore.Signal(str)
+    ready = QtCore.Signal()
+    progress = QtCore.Signal(object)
+    epochEnded = QtCore.Signal(object)
+    snapshot = QtCore.Signal(object)
+    finished = QtCore.Signal(object)
+    failed = QtCore.Signal(str)
+    downloadProgress = QtCore.Signal(object, object, str)
+    downloaded = QtCore.Signal(str)
+    downloadFailed = QtCore.Signal(str)
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.worker = self.thread = None
+        self.dl_worker = self.dl_thread = None
+        self._ready = False
+        self._epochs = 0
+        self._saved_threads = None
+        self._gc_frozen = False
+        self._after_download = None        # (key, start): a run waiting for its download
+
+    # ------------------------------------------------------------------ data
+    def loader(self, choice: DataChoice, then=None):
+        """A callable for the worker thread returning ``(X, y, X_val, y_val)``. A set not downloaded
+        yet is fetched first (``then()`` is called when it is ready) and :class:`RunRefused` says so."""
+        from cnncore.datasets.mnist import DOWNLOADS
+        from cnncore.datasets.sources import DRAWINGS_FILE
+
+        from .settings import data_dir
+        files = choice.files
+        if choice.key in DOWNLOADS:
+            paths = self.session.datasets.get(f"{choice.key}_paths")
+            if paths is None:
+                self._after_download = (choice.key, then)
+                self.download(choice.key)
+                raise RunRefused(f"{DOWNLOADS[choice.key].title} is being downloaded first; training starts "
+                                 "when it is ready")
+            files = (next(p for k, p in paths.items() if "train" in k and "image" in k),
+                     next(p for k, p in paths.items() if "train" in k and "label" in k))
+        elif choice.key == "idx" and not files:
+            raise RunRefused("choose a folder with IDX images and labels files first")
+        count = None if choice.key == "drawings" else choice.count
+        drawings = data_dir() / DRAWINGS_FILE
+
+        def load():
+            from cnncore.datasets import held_out_split, load_source
+            from cnncore.defaults import run_defaults
+            X, y, _ = load_source(choice.key, count=count, seed=run_defaults(choice.key).data_seed, files=files,
+                                  drawings=drawings)
+            return held_out_split(X, y, choice.holdout)
+        return load
+
+    # ------------------------------------------------------------------ runs
+    def start(self, loader, config, sample, source_key: str) -> TrainWorker:
+        """Train the session's network with ``config`` on what ``loader`` returns (in the worker's
+        thread); ``sample`` (28, 28) is the input whose maps the snapshots carry."""
+        from cnncore.datasets.sources import source
+        s = self.session
+        if s.training:
+            raise RunRefused("a run is going on already")
+        if s.network is None:
+            raise RunRefused("Build a network on the Build tab first.")
+        src = source(source_key)
+        s.network.learns(src.classes, src.dataset)      # the classes of what it learns from now on
+        s.start_run()
+        self._ready, self._epochs = False, 0
+        self._limit_threads()
+        self.worker = w = TrainWorker(s.network, loader, config, sample)
+        w.status.connect(self.status)
+        w.ready.connect(self._on_ready)
+        w.progress.connect(self.progress)
+        w.epochDone.connect(self._on_epoch)
+        w.snapshot.connect(self._on_snapshot)
+        w.finished.connect(self._on_finished)
+        w.failed.connect(self.failed)
+        w.notice.connect(self.session.say)
+        self.started.emit(w)
+        self.thread = thread = start_in_thread(w, self, "training")
+        thread.finished.connect(lambda: self._on_thread_end(thread))
+        self._pause_full_collections(True)
+        return w
+
+    def stop(self) -> None:
+        if self.worker is not None and self.session.training:
+            self.worker.stop()
+
+    def pause(self, on: bool) -> None:
+        if self.worker is None or not self.session.training:
+            return
+        if on:
+            self.worker.pause()
+            self.session.run.pause()
+        else:
+            self.worker.resume()
+            self.session.run.resume()
+
+    def set_lr(self, lr: float) -> bool:
+        """The learning rate of the next batches; False when no run goes on."""
+        if self.worker is None or not self.session.training:
+            return False
+        self.worker.set_lr(lr)
+        return True
+
+    def _on_ready(self) -> None:
+        self._ready = True
+        self.ready.emit()
+
+    def _on_epoch(self, ev) -> None:
+        s, w = self.session, self.worker
+        self._epochs = ev.epoch
+        if w is not None:
+            s.set_result(s.result_of(ev.evaluation, w.X_val, w.y_val, ev.epoch, final=False))
+        self.epochEnded.emit(ev)
+        msg = f"Epoch {ev.epoch}: training accuracy {ev.train_accuracy:.1%}"
+        if ev.evaluation is not None:
+            msg += f", held-out accuracy {ev.val_accuracy:.1%}"
+        s.say(msg, 8000)
+
+    def _on_snapshot(self, net, maps) -> None:
+        self.session.set_snapshot(net)          # the other tabs (predictions) follow on their own
+        self.snapshot.emit(maps)
+
+    def _on_finished(self, ev) -> None:
+        """The run's end: the result of the weights it ends with, then the session hears of it."""
+        s, w = self.session, self.worker
+        self._restore_threads()
+        self._pause_full_collections(False)
+        if w is not None and (ev.evaluation is not None or self._ready):
+            # the held-out pass of the weights it ends with; none (a run that changed the weights but
+            # could not score them): no result, rather than an older one of other weights
+            s.set_result(s.result_of(ev.evaluation, w.X_val, w.y_val, self._epochs, final=True))
+        s.end_run(done=ev.reason == "done", changed_weights=self._ready and ev.reason in ("done", "stopped"))
+        self.finished.emit(ev)
+
+    def _on_thread_end(self, thread) -> None:
+        thread.deleteLater()
+        if thread is not self.thread:
+            return
+        self._pause_full_collections(False)
+        self.thread = self.worker = None
+        if self.session.training:           # the worker ended without a word
+            self._restore_threads()
+            self.session.end_run(done=False, changed_weights=False)
+
+    def _limit_threads(self) -> None:
+        """Leave one core to the GUI thread while the run goes on (the kernels use the others)."""
+        import cnncore
+        self._saved_threads = cnncore.get_num_threads()
+        cnncore.set_num_threads(max(1, min(self._saved_threads, (os.cpu_count() or 2) - 1)))
+
+    def _restore_threads(self) -> None:
+        if self._saved_threads:
+            import cnncore
+            cnncore.set_num_threads(self._saved_threads)
+        self._saved_threads = None
+
+    def _pause_full_collections(self, pause: bool) -> None:
+        """During a run the garbage collector's full passes leave out the objects made before it.
+        A full pass visits every object the window holds (52 ms here: the longest stutter while
+        reports arrive); the garbage of earlier runs is collected first, in one pass as the run
+        starts. Paired: nothing else in the app freezes the collector."""
+        if pause and not self._gc_frozen:
+            gc.collect()
+            gc.freeze()
+        elif not pause and self._gc_frozen:
+            gc.unfreeze()
+        self._gc_frozen = pause
+
+    # ------------------------------------------------------------- downloads
+    def download(self, key: str = "mnist", mirrors=None, checksums=None) -> None:
+        """Fetch a set of ``cnncore.datasets.DOWNLOADS`` in a worker thread (``mirrors``, ``checksums``:
+        other servers and files, for tests)."""
+        if self.dl_thread is not None:
+            return
+        self.dl_worker = DownloadWorker(mirrors=mirrors, checksums=checksums, key=key)
+        self.dl_worker.progress.connect(self.downloadProgress)
+        self.dl_worker.finished.connect(self._on_download_done)
+        self.dl_worker.failed.connect(self._on_download_failed)
+        self.downloadProgress.emit(None, None, key)
+        self.dl_thread = start_in_thread(self.dl_worker, self, f"{key}-download")
+        self.dl_thread.finished.connect(self._on_download_thread_end)
+
+    def downloading(self) -> bool:
+        return self.dl_thread is not None
+
+    def _on_download_done(self, paths) -> None:
+        from cnncore.datasets.mnist import DOWNLOADS
+        key = self.dl_worker.key if self.dl_worker is not None else "mnist"
+        self.session.datasets[f"{key}_paths"] = {str(k): str(v) for k, v in dict(paths).items()}
+        self.session.say(f"{DOWNLOADS[key].title} downloaded and checked.")
+        self.downloaded.emit(key)
+        waiting, self._after_download = self._after_download, None
+        if waiting is not None and waiting[0] == key and waiting[1] is not None and not self.session.training:
+            QtCore.QTimer.singleShot(0, self, waiting[1])
+
+    def _on_download_failed(self, msg: str) -> None:
+        self._after_download = None
+        self.downloadFailed.emit(msg)
+
+    def _on_download_thread_end(self) -> None:
+        if self.dl_thread is not None:
+            self.dl_thread.deleteLater()
+        self.dl_thread = self.dl_worker = None
+
+    # -------------------------------------------------------------- closing
+    def shutdown(self, timeout_ms: int = 10000) -> bool:
+        """Stop the run and the download and wait for their threads (window closing)."""
+        ok = self._wait(self.thread, self.worker, self.worker.stop if self.worker is not None else None,
+                        timeout_ms)
+        if self.thread is not None:
+            # Deliver the worker's last queued signals (finished, ...) now, not after closing.
+            QtCore.QCoreApplication.sendPostedEvents(self, QtCore.QEvent.MetaCall)
+            if self.session.training:
+                self._restore_threads()
+                self.session.end_run(done=False, changed_weights=False)
+            self._pause_full_collections(False)
+        cancel = self.dl_worker.cancel if self.dl_worker is not None else None   # stops at the next chunk
+        return self._wait(self.dl_thread, self.dl_worker, cancel, timeout_ms) and ok
+
+    @staticmethod
+    def _wait(thread, worker, stop, timeout_ms: int) -> bool:
+        if thread is None:
+            return True
+        if stop is not None:
+            stop()
+        thread.quit()
+        if thread.wait(timeout_ms):
+            return True
+        # Still preparing data or stuck in a network read: let it end on its own rather than
+        # destroy a running thread with this object.
+        _ORPHANS.append((thread, worker))
+        thread.setParent(None)
+        return False

@@ -1,0 +1,36 @@
+"""A network's classes in words: the digits, or what it learnt instead (Fashion-MNIST's clothes, …)."""
+from __future__ import annotations
+
+from cnncore.architecture import DIGIT_CLASSES
+
+
+def a_digit(d: int) -> str:
+    """The digit with its English article: "a 3", "an 8"."""
+    return f"{'an' if int(d) == 8 else 'a'} {int(d)}"
+
+
+def classes_of(net) -> tuple[str, ...]:
+    """The names of a network's classes: the digits, or what it learnt instead (Fashion-MNIST's…)."""
+    return tuple(getattr(net, "classes", DIGIT_CLASSES)) if net is not None else DIGIT_CLASSES
+
+
+def other_dataset(net) -> str:
+    """The data set a network learnt when its classes are not the digits; "" for digits."""
+    if classes_of(net) == DIGIT_CLASSES:
+        return ""
+    return getattr(net, "dataset", "") or "another data set"
+
+
+def a_class(net, k: int) -> str:
+    """Class ``k`` in words: "a 3" for digits, the class's own name ("Sneaker", "tsu") otherwise."""
+    return a_digit(k) if not other_dataset(net) else classes_of(net)[int(k)]
+
+
+def class_kind(net) -> str:
+    """"digit" for a network of digits, "class" for one that learnt another data set."""
+    return "class" if other_dataset(net) else "digit"
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``n`` and the word in the number it needs: "1 digit", "2 digits", "1,000 digits"."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"

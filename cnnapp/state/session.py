@@ -1,0 +1,391 @@
+"""The session: everything the window shows, in one object without Qt.
+
+The current model (the network, where it came from, what it takes and the copy the window may run
+while it trains), the drawing, the picture the Backprop and Look tabs look at, the training run
+and its last consistent result, the trace and the step. Every tab renders from it and listens to
+its events; none keeps a copy of its own. Setters validate, and an event fires only on a change.
+Opening another model starts over: the result, the mistakes and the trace of the old one go, and
+a picture that was one of its mistakes says so.
+
+All of it is changed in the GUI thread (workers report there through Qt's queued signals), so the
+events need no lock.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .classes import a_class, class_kind, classes_of, other_dataset
+from .drawing import Drawing
+from .events import Event
+from .picture import DRAWING, FILE, MISTAKE, SAMPLE, Picture
+from .result import RunResult
+from .scores import Scores
+from .stepper import Stepper
+from .training_run import TrainingRun
+
+#: Generated digits the tabs offer as samples while no data set is loaded.
+SAMPLE_COUNT = 100
+SAMPLE_SEED = 2024
+
+
+class Session:
+    """What the window shows. Events (``Event``, each only on a change):
+
+    * ``model_changed()``: another network (opened, built, the starter model): all of the old one is gone;
+    * ``weights_changed()``: the same network with new weights (a run went on or ended);
+    * ``training_changed(bool)``: a run started or ended (``run.phase_changed`` says pause too);
+    * ``result_changed(RunResult | None)``, ``picture_changed(Picture | None)``,
+      ``trace_changed(Trace | None)``;
+    * ``message(text, ms)``: something for the status bar, for ``ms`` ms (0: until the next).
+
+    The drawing (:class:`Drawing`), the run (:class:`TrainingRun`) and the step (:class:`Stepper`)
+    are objects of their own with their own events, and so are the learner's answers (:class:`Scores`).
+    """
+
+    def __init__(self) -> None:
+        for name in ("model_changed", "weights_changed", "training_changed", "result_changed",
+                     "picture_changed", "trace_changed", "message"):
+            setattr(self, name, Event())
+        self.drawing = Drawing()
+        self.run = TrainingRun()
+        self.stepper = Stepper()
+        self.scores = Scores()          # predict mode's score and the concept checks' progress
+        self.datasets: dict = {}        # name -> what was loaded or downloaded so far
+        self._network = None
+        self.source = ""                # e.g. "the starter model", "trained here", a file name
+        self.is_starter = False         # the network is the starter model as shipped
+        self.trained = False            # weights differ from a fresh initialisation
+        self.unsaved = False            # trained here and not saved since
+        self.model_file = None          # the model file the network was opened from or saved to (a Path)
+        self.model_id = 0               # counts the models of this session
+        self._snapshot = None
+        self._result = None
+        self._picture = None
+        self._trace = self._trace_picture = None
+        self._samples = None
+        self._was_training = False
+        self.run.phase_changed.connect(self._on_phase)
+        self.drawing.finished.connect(self._follow_drawing)
+        self.drawing.label_changed.connect(self._follow_drawing_label)
+
+    # ================================================================ the model
+    @property
+    def network(self):
+        """The current :class:`cnncore.network.Network` (owned by the run while one goes on)."""
+        return self._network
+
+    @property
+    def input_shape(self) -> tuple | None:
+        """What the network takes, ``(C, H, W)``; None without a network."""
+        return tuple(self._network.input_shape) if self._network is not None else None
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The names of the network's classes (the digits, or what it learnt instead)."""
+        return classes_of(self.view_network())
+
+    @property
+    def class_kind(self) -> str:
+        """"digit", or "class" for a network that learnt another data set."""
+        return class_kind(self.view_network())
+
+    @property
+    def other_dataset(self) -> str:
+        return other_dataset(self.view_network())
+
+    def a_class(self, k: int) -> str:
+        return a_class(self.view_network(), k)
+
+    def set_network(self, net, source: str, trained: bool, starter: bool = False, file=None) -> None:
+        """Use ``net`` from now on: a new model (opened from ``file``, a path, or None). Refused while a
+        run goes on (it owns the network)."""
+        if self.training:
+            raise RuntimeError("a training run owns the network: stop it first")
+        self._network = net
+        self.source, self.trained, self.is_starter, self.unsaved = str(source), bool(trained), bool(starter), False
+        self.model_file = file
+        self.model_id += 1
+        self._snapshot = None
+        # every field first, then the events: a listener sees the new model whole
+        had_result, self._result = self._result is not None, None
+        had_trace = self._drop_trace()
+        old, self._picture = self._picture, self._picture_for_new_model()
+        if had_result:
+            self.result_changed.emit(None)
+        if had_trace:
+            self.trace_changed.emit(None)
+        if self._picture is not old:
+            self.picture_changed.emit(self._picture)
+        self.model_changed.emit()
+
+    def mark_trained(self, source: str = "trained here") -> None:
+        """The same network, trained here since it was set: no longer the starter model as shipped."""
+        self.source, self.trained, self.unsaved, self.is_starter = source, True, True, False
+
+    def mark_saved(self, file) -> None:
+        """The network was saved to ``file`` (a path): nothing of it is unsaved now."""
+        self.unsaved = False
+        self.model_file = file
+
+    def kept_files(self, model: bool = True) -> list:
+        """The user's files the app reads, which nothing it writes may replace (the writer refuses
+        them: :class:`cnncore.Output`): the drawings and, unless ``model`` is False (Save model
+        replaces it on purpose), the model file the network came from."""
+        from cnncore.datasets.paths import user_data_dir
+        from cnncore.datasets.sources import DRAWINGS_FILE
+        kept = [self.model_file] if model and self.model_file else []
+        try:
+            kept.append(user_data_dir() / DRAWINGS_FILE)
+        except OSError:             # no data folder: no drawings to keep either
+            pass
+        return kept
+
+    def view_network(self):
+        """The network the window may run: the run's copy while one goes on, else the network."""
+        return self._snapshot if self.training and self._snapshot is not None else self._network
+
+    # ================================================================== the run
+    @property
+    def training(self) -> bool:
+        """The one answer to "is a run going on" (running or paused): the run's phase."""
+        return self.run.active
+
+    def start_run(self) -> None:
+        """A run begins: from now on the window runs a copy (:meth:`view_network`)."""
+        if self._network is None:
+            raise RuntimeError("there is no network to train")
+        self._snapshot = self._network.copy()
+        self.run.start()
+
+    def set_snapshot(self, net) -> None:
+        """A copy of the weights the run has now (the window runs it)."""
+        if self.training:
+            self._snapshot = net
+            self.weights_changed.emit()
+
+    def end_run(self, done: bool, changed_weights: bool) -> None:
+        """The run ended (``done``: every batch ran); ``changed_weights``: it made updates."""
+        self._snapshot = None
+        if changed_weights:
+            self.mark_trained()
+        self.run.finish(done=done)
+        self.weights_changed.emit()
+
+    def _on_phase(self, phase: str) -> None:
+        if self.training != self._was_training:
+            self._was_training = self.training
+            self.training_changed.emit(self.training)
+
+    @property
+    def result(self) -> RunResult | None:
+        """The last consistent result of this model's run (an epoch's, or the run's end), or None."""
+        return self._result
+
+    def set_result(self, result: RunResult | None) -> None:
+        if result is not None and result.model != self.model_id:
+            return               # made for a model that is gone: nothing of it is shown
+        if result is not self._result:
+            self._result = result
+            self.result_changed.emit(result)
+
+    def result_of(self, evaluation, images, labels, epoch: int, final: bool) -> RunResult | None:
+        """A :class:`RunResult` of this model (None without an evaluation)."""
+        if evaluation is None or images is None:
+            return None
+        return RunResult(evaluation, images, labels, int(epoch), bool(final), self.model_id)
+
+    # ============================================================== the picture
+    @property
+    def picture(self) -> Picture | None:
+        """What the Backprop and Look tabs look at (None: not chosen yet)."""
+        return self._picture
+
+    def set_picture(self, picture: Picture | None) -> None:
+        """Look at ``picture`` from now on; the trace of another picture goes."""
+        if picture is not None:
+            self._check_fits(picture)
+        if picture is self._picture:
+            return
+        self._picture = picture
+        if self._trace_picture is not picture and self._drop_trace():
+            self.trace_changed.emit(None)
+        self.picture_changed.emit(picture)
+
+    def _check_fits(self, p: Picture) -> None:
+        shape = self.input_shape
+        if p.origin != FILE and shape is not None and p.shape != shape:
+            raise ValueError(f"the network takes pictures of {' × '.join(map(str, shape))}, "
+                             f"this one is {' × '.join(map(str, p.shape))}")
+        if p.label is not None and p.label >= len(self.classes):
+            raise ValueError(f"the network knows {len(self.classes)} classes, not a class {p.label}")
+
+    def set_label(self, label: int) -> None:
+        """The picture's true class. A drawing's is the Draw tab's digit: it is chosen there too."""
+        p = self._picture or self.ensure_picture()
+        label = int(label)
+        if not 0 <= label < len(self.classes):
+            raise ValueError(f"a true class is 0 to {len(self.classes) - 1}, not {label}")
+        if p.origin == DRAWING:
+            self.drawing.choose_label(label)        # the picture follows (_follow_drawing_label)
+            if self._picture is not None and self._picture.label != label:
+                self.set_picture(self._picture.with_label(label))
+        elif p.label != label:
+            self.set_picture(p.with_label(label))
+
+    def true_label(self, picture: Picture | None = None) -> int:
+        """The picture's true class; for one nobody labelled, the network's answer."""
+        p = picture or self._picture
+        if p is None:
+            raise ValueError("there is no picture")
+        if p.label is not None:
+            return p.label
+        net = self.view_network()
+        if net is None:
+            return 0
+        return int(np.argmax(net.predict_proba(net.one_image(p.image))[0]))
+
+    def take_drawing(self) -> Picture:
+        """Look at the Draw tab's drawing (and follow it as it changes)."""
+        image = self.drawing.image()
+        if image is None:
+            raise ValueError("The Draw tab's sheet is empty: draw a digit there first.")
+        p = Picture(DRAWING, image, self.drawing.label, what="your drawing")
+        self.set_picture(p)
+        return p
+
+    def sample_set(self):
+        """``(X, y, name)``: labelled images to pick samples from. The Train tab's data once it is
+        loaded, else generated digits (made once)."""
+        for name, value in self.datasets.items():
+            if isinstance(value, tuple) and len(value) == 2 and getattr(value[0], "ndim", 0) == 3 and len(value[0]):
+                return value[0], value[1], name
+        if self._samples is None:
+            from cnncore.datasets import generated_digits
+            X, y = generated_digits(SAMPLE_COUNT, seed=SAMPLE_SEED)
+            self._samples = (X, y, "generated digits")
+        return self._samples
+
+    def take_sample(self, i: int, picked: bool = False) -> Picture:
+        """Look at sample ``i`` of :meth:`sample_set` (its label is its true class)."""
+        X, y, name = self.sample_set()
+        i = int(i) % len(X)
+        img = np.asarray(X[i])
+        img = img.astype(np.float32) / 255 if img.dtype == np.uint8 else img.astype(np.float32)
+        what = f"sample {i} of the {name}" + (", the one the network is least sure of" if picked else "")
+        p = Picture(SAMPLE, img, int(y[i]), index=i, what=what, picked=picked)
+        self.set_picture(p)
+        return p
+
+    def take_mistake(self, k: int) -> Picture:
+        """Look at mistake ``k`` of the result (a held-out image the network got wrong)."""
+        r = self._result
+        if r is None or not 0 <= k < r.mistakes:
+            raise ValueError("there is no such mistake in the last result")
+        img, true, answer, i = r.mistake(k)
+        when = "at the end of the run" if r.final else f"after epoch {r.epoch}"
+        what = (f"a held-out {self.class_kind} the network got wrong {when} "
+                f"(it answered {self.classes[answer]})")
+        p = Picture(MISTAKE, img, true, index=i, what=what)
+        self.set_picture(p)
+        return p
+
+    def ensure_picture(self) -> Picture:
+        """The picture; when none is chosen, the sample the network is least sure of."""
+        if self._picture is not None:
+            return self._picture
+        net = self.view_network()
+        if net is None:
+            raise ValueError("There is no network yet.")
+        from cnncore.defaults import trace_example
+        X, y, _ = self.sample_set()
+        return self.take_sample(trace_example(net, X, y), picked=True)
+
+    def _follow_drawing(self) -> None:
+        p = self._picture
+        if p is not None and p.origin == DRAWING and not self.drawing.is_empty():
+            try:
+                self.take_drawing()
+            except Exception as e:  # noqa: BLE001 - preprocessing failed: the old picture stays
+                self.say(f"Could not prepare the drawing: {e}")
+
+    def _follow_drawing_label(self, label: int) -> None:
+        p = self._picture
+        if p is not None and p.origin == DRAWING and p.label != label:
+            self.set_picture(p.with_label(label))
+
+    def _picture_for_new_model(self) -> Picture | None:
+        """The picture for a new model: one the app picked is picked again, a mistake of the old model
+        says whose it was, one the new model cannot take goes."""
+        p = self._picture
+        if p is None or p.picked:
+            return None
+        if p.origin == MISTAKE:
+            p = Picture(MISTAKE, p.image, p.label, p.index,
+                        p.what.replace("the network got wrong", "the previous network got wrong"))
+        try:
+            self._check_fits(p)
+        except ValueError:
+            return None
+        return p
+
+    def checked_input(self):
+        """What the Learn tab's checks run on: ``(image (C, H, W), true class, words)``: the trace's
+        input when the trace is of this network, else the picture (picked when none is chosen)."""
+        net, tr = self.view_network(), self._trace
+        if tr is not None and net is not None and tr.spec == net.spec:
+            return np.asarray(tr.arrays["input"])[0], tr.label, f"the Backprop tab's input, {self._trace_picture.what}"
+        p = self.ensure_picture()
+        if p.shape != tuple(net.input_shape):
+            raise ValueError(f"the picture ({p.what}) is not of the size this network takes")
+        return p.image, self.true_label(p), p.what
+
+    # ================================================================ the trace
+    @property
+    def trace(self):
+        """The recorded pass of :attr:`trace_picture` (a :class:`cnncore.trace.Trace`), or None."""
+        return self._trace
+
+    @property
+    def trace_picture(self) -> Picture | None:
+        return self._trace_picture
+
+    def record(self):
+        """Trace the picture (chosen, else picked) with the network the window may run."""
+        net = self.view_network()
+        if net is None:
+            raise ValueError("There is no network to trace.")
+        p = self.ensure_picture()
+        if p.shape != tuple(net.input_shape):
+            raise ValueError(f"the network takes pictures of {' × '.join(map(str, net.input_shape))}, "
+                             f"this one is {' × '.join(map(str, p.shape))}")
+        from cnncore.trace import trace
+        tr = trace(net, p.image, self.true_label(p))
+        self.show_trace(tr, p)
+        return tr
+
+    def open_trace(self, tr, name: str) -> None:
+        """Show a trace read from a file (recorded with its own network): its input is the picture."""
+        p = Picture(FILE, np.asarray(tr.arrays["input"])[0], tr.label, what=f"the file {name}")
+        self._picture = p
+        self.show_trace(tr, p)
+        self.picture_changed.emit(p)
+
+    def show_trace(self, tr, picture: Picture) -> None:
+        """Show ``tr``, the trace of ``picture`` (the session's picture), from its first step."""
+        self.stepper.playing = False
+        self._trace, self._trace_picture = tr, picture
+        self.trace_changed.emit(tr)
+        self.stepper.load(len(tr.steps))
+
+    def _drop_trace(self) -> bool:
+        """Forget the trace (the caller says so, once the session is whole again); True if there was one."""
+        if self._trace is None:
+            return False
+        self.stepper.playing = False
+        self._trace = self._trace_picture = None
+        self.stepper.load(0)
+        return True
+
+    # ============================================================== messages
+    def say(self, text: str, ms: int = 6000) -> None:
+        self.message.emit(str(text), int(ms))

@@ -1,0 +1,184 @@
+"""The Backprop tab's top row: which picture to trace (the session's picture: where it comes from, which
+sample, its true class), Record and Open, a thumbnail of the traced input and what the trace says.
+Every box shows the session; a choice made here goes to the session, never into a box of its own."""
+from __future__ import annotations
+
+from contextlib import ExitStack, contextmanager
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..state import DRAWING, FILE, MISTAKE, SAMPLE, SKETCH
+
+GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
+#: The source box's entries: what each is, and whether it can be chosen here.
+CHOICES = (("Picked for you", None, True), ("Your drawing", DRAWING, True), ("Data set sample", SAMPLE, True),
+           ("A held-out mistake", MISTAKE, False), ("Drawn on the Look tab", SKETCH, False),
+           ("A trace file", FILE, False))
+
+
+class PictureRow(QtWidgets.QWidget):
+    """Signals: ``recordRequested()``, ``openRequested()``."""
+    recordRequested = QtCore.Signal()
+    openRequested = QtCore.Signal()
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.source = QtWidgets.QComboBox()
+        self.source.setObjectName("backpropSource")
+        for i, (text, _, choosable) in enumerate(CHOICES):
+            self.source.addItem(text)
+            if not choosable:             # shown when the picture comes from elsewhere, never chosen here
+                self.source.model().item(i).setEnabled(False)
+        self.source.setToolTip("What to trace. Picked for you: the sample the network is least sure of. "
+                               "A held-out mistake comes from the Train tab, a trace file from File → Open trace…")
+        self.sample_spin = QtWidgets.QSpinBox()
+        self.sample_spin.setObjectName("backpropSample")
+        self.sample_spin.setToolTip("Which sample to trace")
+        self.label_combo = QtWidgets.QComboBox()
+        self.label_combo.setObjectName("backpropTrueClass")
+        self.label_combo.setToolTip("The true class: the loss and every gradient depend on it.\n"
+                                    "For a sample it is filled in; for a drawing say what you drew.")
+        self.true_label = QtWidgets.QLabel("true digit")
+        self.record_button = QtWidgets.QPushButton("Record trace")
+        self.record_button.setObjectName("backpropRecordButton")
+        self.record_button.setToolTip("Run one forward and backward pass of this input and keep every map (Ctrl+R)")
+        self.record_button.setShortcut(QtGui.QKeySequence("Ctrl+R"))
+        self.open_button = QtWidgets.QPushButton("Open trace…")
+        self.open_button.setObjectName("backpropOpenTraceButton")
+        self.open_button.setToolTip("Show a trace saved before with Export trace… or `cnnapp trace` (.npz)")
+        self.info = QtWidgets.QLabel("")
+        self.info.setObjectName("backpropInfo")
+        self.info.setWordWrap(True)          # wraps on a small screen instead of widening the window
+        row = QtWidgets.QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        for w in (QtWidgets.QLabel("Input"), self.source, QtWidgets.QLabel("sample"), self.sample_spin,
+                  self.true_label, self.label_combo, self.record_button, self.open_button):
+            row.addWidget(w)
+        row.addSpacing(10)
+        row.addWidget(self._build_thumb())
+        row.addWidget(self.info, 1)
+        self._bind()
+        self.show_classes()
+        self.show_picture()
+
+    def _build_thumb(self) -> pg.GraphicsLayoutWidget:
+        """A small picture of the traced input."""
+        self.thumb = pg.GraphicsLayoutWidget()
+        self.thumb.setBackground("w")
+        self.thumb.setFixedSize(56, 56)
+        self.thumb.setToolTip("The traced input")
+        self._thumb_box = self.thumb.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
+        self._thumb_box.setMenuEnabled(False)
+        self.thumb_img = pg.ImageItem(axisOrder="row-major")
+        self._thumb_box.addItem(self.thumb_img)
+        return self.thumb
+
+    def _bind(self) -> None:
+        s = self.session
+        self.source.currentIndexChanged.connect(self._on_source)
+        self.sample_spin.valueChanged.connect(self._on_sample)
+        self.label_combo.activated.connect(self._on_label)
+        self.record_button.clicked.connect(self.recordRequested)
+        self.open_button.clicked.connect(self.openRequested)
+        s.picture_changed.connect(lambda p: self.show_picture())
+        s.trace_changed.connect(lambda tr: self.show_trace())
+        s.model_changed.connect(self.show_classes)
+        s.weights_changed.connect(self.show_classes)        # a run may have taught it other classes
+
+    # ------------------------------------------------------ choices -> session
+    def _on_source(self, i: int) -> None:
+        origin = CHOICES[i][1] if 0 <= i < len(CHOICES) else None
+        s = self.session
+        try:
+            if i == 0:
+                if s.picture is None or not s.picture.picked:
+                    s.set_picture(None)
+                    s.ensure_picture()
+            elif origin == DRAWING:
+                s.take_drawing()
+            elif origin == SAMPLE:
+                s.take_sample(self.sample_spin.value())
+        except ValueError as e:
+            s.say(str(e))
+        self.show_picture()              # the box shows the session's picture, whatever was chosen
+
+    def _on_sample(self, i: int) -> None:
+        p = self.session.picture
+        if p is None or p.origin == SAMPLE:
+            self.session.take_sample(i)
+
+    def _on_label(self, k: int) -> None:
+        try:
+            self.session.set_label(k)
+        except ValueError as e:
+            self.session.say(str(e))
+            self.show_picture()
+
+    # ------------------------------------------------------- session -> boxes
+    def show_classes(self) -> None:
+        """The true-class box names the network's classes ("3", or "3 Dress")."""
+        s = self.session
+        other = bool(s.other_dataset)
+        texts = [f"{i} {n}" if other else n for i, n in enumerate(s.classes)]
+        if texts == [self.label_combo.itemText(i) for i in range(self.label_combo.count())]:
+            return
+        with _quiet(self.label_combo):
+            self.label_combo.clear()
+            self.label_combo.addItems(texts)
+        self.true_label.setText(f"true {s.class_kind}")
+        self.show_picture()
+
+    def show_picture(self) -> None:
+        """The boxes as the session's picture says (nothing chosen yet: one is picked at Record)."""
+        s, p = self.session, self.session.picture
+        X, _, name = s.sample_set()
+        row = 0 if p is None or p.picked else next(k for k, c in enumerate(CHOICES) if c[1] == p.origin)
+        with _quiet(self.source, self.sample_spin, self.label_combo):
+            self.source.setCurrentIndex(row)
+            self.sample_spin.setRange(0, len(X) - 1)
+            if p is not None and p.origin == SAMPLE:
+                self.sample_spin.setValue(p.index)
+            self._show_label(p)
+        self.sample_spin.setToolTip(f"Which of the {name} to trace")
+        self.sample_spin.setEnabled(p is None or p.origin == SAMPLE)
+        self.label_combo.setEnabled(p is not None)
+
+    def _show_label(self, p) -> None:
+        if p is None:
+            return
+        try:
+            self.label_combo.setCurrentIndex(self.session.true_label(p))
+        except Exception:  # noqa: BLE001 - a picture the network cannot read: its box stays
+            pass
+
+    def show_trace(self) -> None:
+        """The traced input and what the pass says of it (the network's answer, the loss)."""
+        s, tr = self.session, self.session.trace
+        if tr is None:
+            self.thumb_img.clear()
+            self.info.setText("")
+            return
+        img = s.trace_picture.plane()
+        self.thumb_img.setImage(img, levels=(0, 1), lut=GREY_LUT)
+        self._thumb_box.setRange(QtCore.QRectF(0, 0, img.shape[1], img.shape[0]), padding=0)
+        names, p = s.classes, tr.prediction
+        if s.trace_picture.origin == FILE:
+            names = tuple(str(k) for k in range(len(tr.probs))) if len(tr.probs) != len(names) else names
+        self.info.setText(f"Traced {s.trace_picture.what}: true {s.class_kind} <b>{names[tr.label]}</b>, network "
+                          f"says <b>{names[p]}</b> ({tr.probs[p]:.0%}), loss <b>{tr.loss:.4g}</b> · "
+                          f"{len(tr.steps)} steps")
+
+    def show_error(self, text: str) -> None:
+        self.info.setText(f"<span style='color:#b00020'>{text}</span>")
+
+
+@contextmanager
+def _quiet(*widgets):
+    """The widgets' signals blocked meanwhile (a box set to show the session does not answer back)."""
+    with ExitStack() as stack:
+        for w in widgets:
+            stack.enter_context(QtCore.QSignalBlocker(w))
+        yield

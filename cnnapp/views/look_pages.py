@@ -1,0 +1,271 @@
+"""The Look tab's three pages: where the network looks (saliency, Grad-CAM), fooling it (an adversarial
+picture) and what it wants to see (a dream). Each page only draws what the view hands it."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from ..widgets.heatmap import SEQ_LUT, lut_for
+
+GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
+
+
+def overlay(digit: np.ndarray, heat: np.ndarray) -> np.ndarray:
+    """An RGB ``(H, W, 3)`` uint8 picture: the digit in grey with ``heat`` (``(H, W)`` in [0, 1])
+    laid over it in the sequential colours, opaque where the heat is high."""
+    grey = np.clip(digit, 0, 1)[..., None] * 255.0
+    colour = SEQ_LUT[np.clip((heat * 255).astype(int), 0, 255)].astype(np.float64)
+    a = (0.75 * np.clip(heat, 0, 1))[..., None]
+    return ((1 - a) * grey + a * colour).astype(np.ubyte)
+
+
+class ImagePanel(QtWidgets.QWidget):
+    """A square picture with a title above and a caption below."""
+
+    def __init__(self, title: str, tooltip: str = "", size: int = 150, parent=None):
+        super().__init__(parent)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.setSpacing(2)
+        self.title = QtWidgets.QLabel(title)
+        self.title.setStyleSheet("font-weight: bold;")
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground("w")
+        self.view.setFixedSize(size, size)
+        self.view.setToolTip(tooltip)
+        vb = self.view.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
+        vb.setMenuEnabled(False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        vb.addItem(self.image)
+        self._vb = vb
+        self.caption = QtWidgets.QLabel("")
+        self.caption.setWordWrap(True)
+        self.caption.setStyleSheet("color: #555;")
+        self.caption.setMaximumWidth(max(size, 170))
+        for w in (self.title, self.view, self.caption):
+            lay.addWidget(w)
+        lay.addStretch(1)
+
+    def set_side(self, side: int) -> None:
+        self.view.setFixedSize(side, side)
+        self.caption.setMaximumWidth(max(side, 170))
+
+    def _set(self, img, **kw) -> None:
+        self.image.setImage(img, **kw)
+        self._vb.setRange(QtCore.QRectF(0, 0, img.shape[1], img.shape[0]), padding=0)
+
+    def show_grey(self, img) -> None:
+        self._set(np.asarray(img, np.float32), levels=(0, 1), lut=GREY_LUT)
+
+    def show_signed(self, img, m: float | None = None) -> None:
+        img = np.asarray(img, np.float32)
+        m = float(np.abs(img).max()) if m is None else m
+        self._set(img, levels=(-(m or 1.0), m or 1.0), lut=lut_for(True))      # the chosen signed scale
+
+    def show_magnitude(self, img) -> None:
+        img = np.asarray(img, np.float32)
+        self._set(img, levels=(0, float(img.max()) or 1.0), lut=SEQ_LUT)
+
+    def show_rgb(self, rgb) -> None:
+        self._set(rgb, levels=(0, 255))
+
+
+def row(*widgets) -> QtWidgets.QHBoxLayout:
+    lay = QtWidgets.QHBoxLayout()
+    for w in widgets:
+        lay.addWidget(w) if isinstance(w, QtWidgets.QWidget) else lay.addLayout(w)
+    lay.addStretch(1)
+    return lay
+
+
+def note(text: str) -> QtWidgets.QLabel:
+    label = QtWidgets.QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #555;")
+    return label
+
+
+class _Page(QtWidgets.QScrollArea):
+    """A page that scrolls rather than widen the window."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QtWidgets.QFrame.NoFrame)
+        self.page = QtWidgets.QWidget()
+        self.setWidget(self.page)
+        self.lay = QtWidgets.QVBoxLayout(self.page)
+
+    def panels(self) -> list:
+        return []
+
+    def set_side(self, side: int) -> None:
+        for panel in self.panels():
+            panel.set_side(side)
+
+
+class WherePage(_Page):
+    """What it sees, the saliency (signed and its size), and Grad-CAM of every conv layer."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.seen = ImagePanel("What it sees", "The input the network gets")
+        self.saliency = ImagePanel("Saliency (signed)", "∂z/∂x: red pixels raise the score when made "
+                                   "brighter, blue ones lower it")
+        self.saliency_abs = ImagePanel("Saliency |∂z/∂x|", "How much each pixel matters, whichever way")
+        self.cam_box = QtWidgets.QHBoxLayout()
+        self.cam_box.addStretch(1)
+        self.cam_panels: list[ImagePanel] = []
+        self.lay.addLayout(row(self.seen, self.saliency, self.saliency_abs))
+        self.lay.addWidget(note("Grad-CAM, per conv layer: each filter map is weighted by how much it raises the "
+                                "score on average, the weighted maps are added, negatives dropped, and the result "
+                                "is stretched over the digit (bright: where it raises the score most). Early "
+                                "layers follow strokes and background; the last conv layer's map says most about "
+                                "the answer."))
+        self.lay.addLayout(self.cam_box)
+        self.lay.addStretch(1)
+
+    def panels(self) -> list:
+        return [self.seen, self.saliency, self.saliency_abs, *self.cam_panels]
+
+    def show(self, x, g, cams) -> None:
+        """``x`` (H, W) the input, ``g`` its ClassGradient, ``cams`` ``{layer: (cam, cam stretched to x)}``."""
+        self.seen.show_grey(x)
+        s = g.saliency[0]
+        self.saliency.show_signed(s)
+        self.saliency_abs.show_magnitude(np.abs(s))
+        self.saliency.caption.setText(f"largest |∂z_{g.cls}/∂x| = {np.abs(s).max():.3g}")
+        while len(self.cam_panels) < len(cams):
+            panel = ImagePanel("", "Grad-CAM of this conv layer, over the digit", size=self.seen.view.width())
+            self.cam_panels.append(panel)
+            self.cam_box.insertWidget(len(self.cam_panels) - 1, panel)
+        for panel in self.cam_panels[len(cams):]:
+            panel.setVisible(False)
+        for panel, (i, (cam, up)) in zip(self.cam_panels, cams.items()):
+            panel.setVisible(True)
+            top = float(up.max())
+            panel.show_rgb(overlay(x, up / top if top > 0 else up))
+            panel.title.setText(f"Grad-CAM, layer {i}")
+            panel.caption.setText(f"{cam.shape[0]}×{cam.shape[1]} map" if top > 0 else
+                                  f"{cam.shape[0]}×{cam.shape[1]}: no region raises the score of {g.cls}")
+
+
+class FoolPage(_Page):
+    """The budget ε and the target, the original, the change and the changed picture."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.eps = QtWidgets.QSlider(QtCore.Qt.Horizontal)
+        self.eps.setObjectName("lookEpsilon")
+        self.eps.setRange(1, 30)
+        self.eps.setValue(10)
+        self.eps.setToolTip("ε: how far any pixel may move (0.01 to 0.30 of full brightness)")
+        self.eps_label = QtWidgets.QLabel("")
+        self.target = QtWidgets.QComboBox()
+        self.target.setObjectName("lookTarget")
+        self.target.addItem("any other digit", None)
+        for d in range(10):
+            self.target.addItem(f"digit {d}", d)
+        self.target.setToolTip("Push the answer away from the current one, or towards a digit you choose")
+        self.smallest = QtWidgets.QPushButton("Find the smallest ε")
+        self.smallest.setObjectName("lookSmallest")
+        self.smallest.setToolTip("Search for the smallest budget that changes the answer (up to 0.30)")
+        self.original = ImagePanel("Original", "The picture as it is")
+        self.change = ImagePanel("Change", "What is added to each pixel: red brighter, blue darker")
+        self.fooled = ImagePanel("Changed picture", "The original plus the change, kept within [0, 1]")
+        self.attack_text = QtWidgets.QLabel("")
+        self.attack_text.setObjectName("lookAttackText")
+        self.attack_text.setWordWrap(True)
+        self.lay.addLayout(row(QtWidgets.QLabel("Budget ε"), self.eps, self.eps_label, QtWidgets.QLabel("towards"),
+                               self.target, self.smallest))
+        self.lay.addLayout(row(self.original, self.change, self.fooled))
+        self.lay.addWidget(self.attack_text)
+        self.lay.addWidget(note("Each step moves every pixel by a small amount in the direction that hurts the "
+                                "current answer most (the sign of the gradient), never further than ε from the "
+                                "original and always between black and white. Changes a person barely sees can "
+                                "be enough: the network reads pixels, not strokes."))
+        self.lay.addStretch(1)
+
+    def panels(self) -> list:
+        return [self.original, self.change, self.fooled]
+
+    def epsilon(self) -> float:
+        return self.eps.value() / 100.0
+
+    def show(self, a, smallest: bool, names) -> None:
+        """An :class:`cnncore.probe.Attack`; ``smallest``: the smallest budget found (the slider follows)."""
+        if smallest and a.success:
+            self.eps.blockSignals(True)
+            self.eps.setValue(max(1, int(np.ceil(a.epsilon * 100 - 1e-9))))
+            self.eps.blockSignals(False)
+        self.eps_label.setText(f"{a.epsilon:.3f}" if smallest and a.success else f"{self.epsilon():.2f}")
+        self.original.show_grey(a.original[0])
+        self.change.show_signed(a.change[0], max(a.epsilon, 1e-6))
+        self.fooled.show_grey(a.image[0])
+        self.original.caption.setText(f"answer {names[a.original_predicted]}")
+        self.fooled.caption.setText(f"answer {names[a.predicted]}")
+        self.change.caption.setText(f"every pixel within ±{a.epsilon:.3f}")
+        self.attack_text.setText(attack_words(a, smallest, names))
+
+    def clear(self, text: str = "") -> None:
+        for panel in self.panels():
+            panel.image.clear()
+            panel.caption.setText("")
+        self.attack_text.setText(text)
+
+
+class DreamPage(_Page):
+    """What to make large, Start / Stop, and the picture painted so far."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.goal = QtWidgets.QComboBox()
+        self.goal.setObjectName("lookGoal")
+        self.goal.setToolTip("What to make large: the score of a digit, or the average of one filter's map")
+        self.dream_button = QtWidgets.QPushButton("Start")
+        self.dream_button.setObjectName("lookDreamButton")
+        self.dream_button.setToolTip("Start or stop painting (runs in the background)")
+        self.dream_panel = ImagePanel("Painted input", "The input that gradient ascent has found so far", size=220)
+        self.lay.addLayout(row(QtWidgets.QLabel("Make large:"), self.goal, self.dream_button))
+        self.lay.addLayout(row(self.dream_panel))
+        self.lay.addWidget(note("Starting from a grey picture, each step nudges every pixel along the gradient of "
+                                "the chosen score, with a small pull towards smooth pictures so the result is "
+                                "not just noise. What appears is what the network responds to, not a digit a "
+                                "person would draw."))
+        self.lay.addStretch(1)
+        self.goals: list = []
+
+    def set_side(self, side: int) -> None:
+        self.dream_panel.set_side(int(side * 1.4))
+
+    def fill_goals(self, net, class_word) -> None:
+        """The menu: every class's score, then every filter of every conv layer."""
+        from cnncore.probe import Goal, conv_layers
+        self.goals = [Goal.of_class(d) for d in range(10)]
+        for i in (conv_layers(net) if net is not None else []):
+            self.goals += [Goal.of_filter(i, k) for k in range(net.layers[i].out_shape[0])]
+        keep = self.goal.currentText()
+        self.goal.blockSignals(True)
+        self.goal.clear()
+        for goal in self.goals:
+            self.goal.addItem(f"the score of {class_word(goal.index)}" if goal.layer is None
+                              else f"filter {goal.index} of layer {goal.layer} (conv)")
+        self.goal.setCurrentIndex(max(self.goal.findText(keep), 0))
+        self.goal.blockSignals(False)
+
+    def show_frame(self, f) -> None:
+        self.dream_panel.show_grey(f.image)
+        self.dream_panel.caption.setText(f"step {f.step}: score {f.score:.3g}, roughness {f.penalty:.3g}")
+
+
+def attack_words(a, smallest: bool, name) -> str:
+    """What the attack did, in words; ``name[k]`` is class ``k``'s name."""
+    was = f"It answered {name[a.original_predicted]}"
+    if a.success:
+        how = "The smallest budget found" if smallest else "With this budget"
+        return (f"{was}. {how}, ε = {a.epsilon:.3f}, it answers <b>{name[a.predicted]}</b>: no pixel moved by "
+                f"more than {a.epsilon:.0%} of full brightness.")
+    goal = "anything else" if a.target is None else name[a.target]
+    return f"{was}, and with ε = {a.epsilon:.3f} it still does not answer {goal}" + (
+        f" (it answers {name[a.predicted]})." if a.predicted != a.original_predicted else ".")

@@ -1,0 +1,150 @@
+"""The Train tab's lower half: the filters and feature maps, the confusion matrix and the gallery of
+mistakes (both drawn from the session's one result, so they always agree with each other and with
+the run's last words), the diagnostics and the runs compared."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..widgets.heatmap import MapGroup, MapGrid
+from ..widgets.plots import ConfusionPlot
+from .diagnostics_panel import DiagnosticsPanel, RunsPanel
+
+GALLERY_MAX = 60       # mistakes shown at most
+
+
+class ResultsPanel(QtWidgets.QTabWidget):
+    """Signals: ``openMistake(int, str)``: mistake ``k`` of the result is now the session's picture,
+    to be shown on the "draw" or the "backprop" tab."""
+    openMistake = QtCore.Signal(int, str)
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.live = MapGrid()
+        self.live.setObjectName("liveMapGrid")
+        self.live.setToolTip("The first layer's filters and one sample's feature maps, refreshed a few "
+                             "times per second while training")
+        self.confusion = ConfusionPlot()
+        self.gallery = self._build_gallery()
+        self.addTab(self.live, "Filters && feature maps")
+        self.addTab(self.confusion, "Confusion matrix")
+        self.addTab(self.gallery, "Misclassified")
+        self.diagnostics, self.runs = DiagnosticsPanel(), RunsPanel()
+        self.addTab(self.diagnostics, "Diagnostics")
+        self.addTab(self.runs, "Compare runs")
+        self._shown = {}              # page -> the result it shows (drawn when the page is shown)
+        self.currentChanged.connect(self.refresh)
+        session.result_changed.connect(self.refresh)
+        session.model_changed.connect(self.diagnostics.clear)
+
+    def _build_gallery(self) -> QtWidgets.QListWidget:
+        g = QtWidgets.QListWidget()
+        g.setObjectName("misclassifiedGallery")
+        g.setToolTip("Held-out digits the network got wrong in the result shown (true digit → its answer).\n"
+                     "Click one to open it on the Draw or the Backprop tab.")
+        g.setViewMode(QtWidgets.QListView.IconMode)
+        g.setIconSize(QtCore.QSize(56, 56))
+        g.setGridSize(QtCore.QSize(76, 84))
+        g.setResizeMode(QtWidgets.QListView.Adjust)
+        g.setMovement(QtWidgets.QListView.Static)
+        g.itemClicked.connect(self._on_gallery_click)
+        return g
+
+    # ------------------------------------------------------------- the result
+    def refresh(self, *_) -> None:
+        """Draw the shown page from the session's result if it shows another one (the confusion matrix
+        and the gallery are made only when their page is shown: a hidden page costs nothing)."""
+        r = self.session.result
+        page = self.currentWidget()
+        if page not in (self.confusion, self.gallery) or self._shown.get(page, False) is r:
+            return
+        self._shown[page] = r
+        if page is self.confusion:
+            self.confusion.set_classes(self.session.classes)
+            self.confusion.set_matrix(r.evaluation.confusion if r is not None else np.zeros((10, 10), np.int64))
+        else:
+            self._fill_gallery(r)
+
+    def _fill_gallery(self, r) -> None:
+        """The result's mistakes, with the answers of the same pass."""
+        self.gallery.clear()
+        if r is None:
+            return
+        names = self.session.classes
+        for k in range(min(r.mistakes, GALLERY_MAX)):
+            img, true, answer, _ = r.mistake(k)
+            plane = np.ascontiguousarray((np.clip(img.mean(axis=0), 0, 1) * 255).astype(np.uint8))
+            h, w = plane.shape
+            q = QtGui.QImage(plane.data, w, h, w, QtGui.QImage.Format_Grayscale8).copy()
+            it = QtWidgets.QListWidgetItem(QtGui.QIcon(QtGui.QPixmap.fromImage(q.scaled(56, 56))),
+                                           f"{names[true]} → {names[answer]}")
+            words = self.session.a_class(true)
+            it.setToolTip(f"{words[:1].upper() + words[1:]} the network read as {names[answer]}. "
+                          "Click to open it on the Draw or the Backprop tab.")
+            self.gallery.addItem(it)
+
+    def _on_gallery_click(self, item) -> None:
+        row = self.gallery.row(item)
+        menu = QtWidgets.QMenu(self)
+        menu.addAction("Open on the Draw tab", lambda: self.open_mistake(row, "draw"))
+        menu.addAction("Trace it on the Backprop tab", lambda: self.open_mistake(row, "backprop"))
+        menu.setAttribute(QtCore.Qt.WA_DeleteOnClose)
+        menu.popup(QtGui.QCursor.pos())
+
+    def open_mistake(self, k: int, where: str) -> bool:
+        """Make mistake ``k`` of the shown result the session's picture and say where to show it."""
+        if self._shown.get(self.gallery) is not self.session.result:
+            return False                    # the gallery shows a result that is gone: nothing to open
+        try:
+            self.session.take_mistake(k)
+        except ValueError:
+            return False
+        self.openMistake.emit(k, where)
+        return True
+
+    # ------------------------------------------------------------- the maps
+    def show_maps(self, maps: dict) -> None:
+        """The first layer's filters and one sample's feature maps (``network_maps``'s dict)."""
+        groups = []
+        if "sample" in maps:
+            sample = np.asarray(maps["sample"])
+            groups.append(MapGroup("input", sample.reshape((1,) * (4 - sample.ndim) + sample.shape),
+                                   f"sample input ({' × '.join(map(str, sample.shape[-2:]))})"))
+        for key, arr in maps.items():
+            if key.endswith(".W"):
+                groups.append(MapGroup(key, arr, f"{key} — first layer's filters", diverging=True))
+        for key, arr in maps.items():
+            if key.endswith(".y"):
+                groups.append(MapGroup(key, arr, f"{key} — feature maps of the sample"))
+        self.live.set_groups(groups)
+
+    def wants_maps(self) -> bool:
+        """The maps page is shown, or has nothing yet."""
+        return self.currentWidget() is self.live or not self.live.map_count()
+
+
+def finished_text(ev, noun: str = "digits") -> str:
+    """How a run ended, in words, with the held-out result of the weights it ended with."""
+    msg = ev.message
+    if msg.startswith("stopped"):
+        text = msg[0].upper() + msg[1:] + "."
+    else:
+        head = {"done": "Finished", "stopped": "Stopped", "diverged": "Diverged"}.get(ev.reason, ev.reason)
+        text = f"{head}: {msg}" + ("" if msg.endswith(".") else ".")
+    e = getattr(ev, "evaluation", None)
+    if e is not None and e.count:
+        text += (f" On {e.count:,} held-out {noun} it never trained on, the network now answers {e.right:,} "
+                 f"correctly: {e.accuracy:.1%}.")
+    return text
+
+
+def run_settings(config, net, data: str) -> dict:
+    """What a kept run is compared by: the training settings, the architecture, the data and where its
+    weights started (new ones from the network's seed, or the weights earlier epochs left)."""
+    from cnncore.architecture import describe_layer
+    history = getattr(net, "history", None) or []
+    start = (f"new weights from seed {net.seed}" if not history
+             else f"weights already trained for {len(history)} epoch{'s' if len(history) != 1 else ''}")
+    return config.to_dict() | {"architecture": " · ".join(describe_layer(l) for l in net.spec["layers"]),
+                               "data": data, "start": start}

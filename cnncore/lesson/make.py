@@ -1,0 +1,72 @@
+"""A new lesson to edit, and a lesson in words: what ``cnnapp lesson new`` and ``lesson show`` print.
+
+:func:`new_lesson` makes a lesson of one picture with one stop per step of its trace, on the
+Backprop tab, with empty notes and no questions yet, ready for the teacher's. :func:`describe`
+gives one line per stop.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..modelio import load_model
+from ..predict import KINDS
+from ..trace import build_steps
+from .content import Lesson, Source
+from .stops import ChoiceQuestion, PredictQuestion, Stop
+
+__all__ = ["new_lesson", "describe"]
+
+_NOTE_CHARS = 50
+
+
+def new_lesson(model_path, source: str, index: int, *, seed: int = 0, count: int | None = None, files=None,
+               title: str | None = None) -> Lesson:
+    """A lesson on picture ``index`` of data source ``source`` (:func:`cnncore.datasets.load_source`
+    with ``seed``, ``count`` and ``files`` as ``cnnapp trace`` takes them) through the model in
+    ``model_path``: one stop per step of its trace, no questions yet. Raises
+    :class:`~cnncore.modelio.ModelFileError`, :class:`~cnncore.datasets.SourceError`, or
+    ``ValueError`` for an index out of range or pictures the model does not read."""
+    from ..datasets import load_source
+
+    net = load_model(model_path)
+    X, y, _ = load_source(source, count=count, seed=seed, files=files)
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(X):
+        raise ValueError(f"picture {index} is out of range ({source} has {len(X)} pictures, 0..{len(X) - 1})")
+    picture = np.asarray(X[index])
+    if picture.ndim == 2:
+        picture = picture[None]
+    if picture.shape != net.input_shape:
+        raise ValueError(f"{source}'s pictures are {'×'.join(map(str, picture.shape))}, the model reads "
+                         f"{'×'.join(map(str, net.input_shape))}")
+    stops = [Stop("backprop", 0, k) for k in range(len(build_steps(net.spec)))]
+    title = title if title is not None else f"{Path(model_path).stem}: picture {index} of {source}"
+    return Lesson(net, picture[None].astype(np.uint8), [int(y[index])], stops, Source(source, seed, (int(index),)),
+                  title)
+
+
+def describe(lesson: Lesson) -> list[str]:
+    """One line per stop: ``"3. backprop · step 2 (Layer 1 · maxpool 2×2 — forward) · picture 0 (7) ·
+    L1.y[0, 2, 3, 1] · asks: a pooled value · note: …"``, stops counted from 1."""
+    lines = []
+    for k, s in enumerate(lesson.stops):
+        label = int(lesson.labels[s.picture])
+        parts = [f"{k + 1}. {s.tab}", f"step {s.step} ({lesson.steps[s.step].title})",
+                 f"picture {s.picture} (a {lesson.model.classes[label]})"]
+        if s.element is not None:
+            parts.append(str(s.element))
+        if isinstance(s.question, PredictQuestion):
+            parts.append(f"asks: {KINDS[s.question.kind].words}")
+        elif isinstance(s.question, ChoiceQuestion):
+            parts.append(f"asks: {_short(s.question.text)} ({len(s.question.choices)} choices)")
+        note = " ".join(line.strip("# ") for line in s.note.splitlines() if line.strip("# "))
+        if note:
+            parts.append(f"note: {_short(note)}")
+        lines.append(" · ".join(parts))
+    return lines
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _NOTE_CHARS else text[:_NOTE_CHARS - 1] + "…"
