@@ -70,6 +70,10 @@ BUILDS = ("native", "avx512", "avx2", "base")
 GOALS = {"lenet/64": 2.5, "lenet/1": 10.0, "wide/64": 2.0, "wide/1": 5.0, "tiny/64": 2.0, "tiny/1": 10.0,
          "colour/64": 2.0, "colour/1": 5.0}
 BASE_GOALS = {"64": 0.75, "1": 5.0}
+#: PyTorch held to a build's instruction set (its own dispatch and oneDNN's), as on a machine that has
+#: no more: the baseline a wheel's avx2 or base kernels meet on a laptop without AVX-512 or AVX2.
+TORCH_ISA = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+             "base": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}}
 #: Held-out accuracy after at most this many seconds of training with the command line's defaults.
 ACCURACY_GOAL, ACCURACY_SECONDS = 0.99, 5.0
 
@@ -245,7 +249,9 @@ def _generic_tree() -> Path:
 
 
 def _run(engine, args, specs, weights, build="native"):
-    tree, env = _tree_env(build)
+    tree, env = _tree_env(build if engine == "cnncore" else "native")
+    if engine == "torch":
+        env.update(TORCH_ISA.get(build, {}))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", engine, "--specs", str(specs),
            "--weights", str(weights), "--seconds", str(args.seconds), "--tree", tree]
     if args.threads:
@@ -272,7 +278,7 @@ def bench_speed(args):
         if not args.no_torch:
             print("PyTorch is not installed: cnncore alone (pip install torch==2.13.0 adds the baseline)")
     else:
-        runners.append(("torch", "native"))
+        runners += [("torch", "native")] + [("torch", b) for b in args.builds if b in TORCH_ISA]
     rounds = {r: [] for r in runners}
     threads, diff, kernels = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -294,13 +300,19 @@ def _goal(build: str, cell: str) -> float:
 
 
 def _table(rounds, threads, diff, kernels):
+    """Per build: our images/s against PyTorch at its full instruction set (the goal's baseline) and,
+    for avx2 and base, against PyTorch held to the build's own (what a laptop without more runs)."""
     print("\nthreads: " + ", ".join(f"{e} {n}" for e, n in threads.items()))
     torch = rounds.get(("torch", "native"))
     for (engine, build), runs in rounds.items():
         if engine != "cnncore":
             continue
-        print(f"\nbuild {build} (kernels: {kernels[(engine, build)]}), median of {len(runs)} rounds; min–max")
-        print(f"{'preset':<8}{'batch':>6}{'cnncore img/s':>15}{'torch img/s':>13}{'ratio':>9}{'goal':>16}")
+        same = rounds.get(("torch", build)) if build in TORCH_ISA else None
+        print(f"\nbuild {build} (kernels: {kernels[(engine, build)]}), median of {len(runs)} rounds; min–max"
+              + (f"; 'same ISA': PyTorch held to {build} ({', '.join(f'{k}={v}' for k, v in TORCH_ISA[build].items())})"
+                 if same else ""))
+        print(f"{'preset':<8}{'batch':>6}{'cnncore img/s':>15}{'torch img/s':>13}{'ratio':>9}{'goal':>16}"
+              + (f"{'same ISA':>22}" if same else ""))
         for cell in runs[0]:
             name, batch = cell.split("/")
             ours = [r[cell] for r in runs]
@@ -311,9 +323,11 @@ def _table(rounds, threads, diff, kernels):
                 theirs = [r[cell] for r in torch]
                 mt = statistics.median(theirs)
                 goal = _goal(build, cell)
-                verdict = "met" if mo / mt >= goal else "missed"
-                line += f"{mt:>13,.0f}{mo / mt:>8.2f}×{f'≥ {goal:g}× {verdict}':>16}"
+                line += f"{mt:>13,.0f}{mo / mt:>8.2f}×{f'≥ {goal:g}× ' + ('met' if mo / mt >= goal else 'missed'):>16}"
                 spread += f" vs {min(theirs):,.0f}–{max(theirs):,.0f}; max |Δlogit| {diff[cell]:.1e}"
+                if same:
+                    ms = statistics.median([r[cell] for r in same])
+                    line += f"{ms:>10,.0f} {mo / ms:5.2f}× {'met' if mo / ms >= goal else 'missed':>6}"
             print(f"{line}   ({spread})", flush=True)
 
 
@@ -400,6 +414,8 @@ def bench_tiles(args):
           "peak at batch 64, and at batch 1 for every pass above 10 MFLOP)", flush=True)
     for build in args.builds:
         tree, env = _tree_env(build)
+        if args.threads:
+            env["CNNCORE_NUM_THREADS"] = str(args.threads)
         print(f"\nbuild {build}:", flush=True)
         subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_kernels.py"), "--tiles-only", "--isa", build,
                         "--tree", tree], env=env, check=True)

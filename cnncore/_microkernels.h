@@ -43,6 +43,7 @@
 #define CNN_JB 6     /* taps per filter-gradient tile */
 #define CNN_FJ 24    /* taps per tile of the filter gradient by vectors of filters */
 #define CNN_DR 4     /* rows per tile of a dense layer's dot products (x 4 units) */
+#define CNN_RV 4     /* vectors of columns per tile of a dense layer's sums of rows (x 4 rows) */
 #else
 #if defined(__AVX__)
 #define CNN_VBYTES 32
@@ -53,6 +54,7 @@
 #define CNN_JB 2
 #define CNN_FJ 12
 #define CNN_DR 2
+#define CNN_RV 2     /* (4 rows x 4 vectors would spill 16 registers) */
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)

@@ -275,7 +275,7 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_rows_tile)(
         const CNN_REAL *a, ptrdiff_t ar, ptrdiff_t at, const CNN_REAL *B, ptrdiff_t T, ptrdiff_t D,
         CNN_REAL *out, ptrdiff_t j0, const int R, const int NV)
 {
-    CNN_VEC acc[4][4];
+    CNN_VEC acc[4][CNN_RV];
     for (int v = 0; v < NV; v++) {
         const CNN_VEC bv = *(const CNN_VEC *)(B + j0 + v * LANES);
         for (int r = 0; r < R; r++)
@@ -308,8 +308,10 @@ static inline void CNN_SUFFIX(cnn_dense_rows)(
     ptrdiff_t j = 0;
 #define CNN_ROWS_CASE(r, nv) case r: \
     CNN_SUFFIX(cnn_rows_tile)(ar0, ar, at, B, T, D, o, j, r, nv); break;
-    for (; j + 4 * LANES <= D; j += 4 * LANES)
-        switch (R) { CNN_ROWS_CASE(1, 4) CNN_ROWS_CASE(2, 4) CNN_ROWS_CASE(3, 4) default: CNN_ROWS_CASE(4, 4) }
+    for (; j + CNN_RV * LANES <= D; j += CNN_RV * LANES)
+        switch (R) {
+        CNN_ROWS_CASE(1, CNN_RV) CNN_ROWS_CASE(2, CNN_RV) CNN_ROWS_CASE(3, CNN_RV) default: CNN_ROWS_CASE(4, CNN_RV)
+        }
     for (; j + LANES <= D; j += LANES)
         switch (R) { CNN_ROWS_CASE(1, 1) CNN_ROWS_CASE(2, 1) CNN_ROWS_CASE(3, 1) default: CNN_ROWS_CASE(4, 1) }
 #undef CNN_ROWS_CASE
