@@ -71,6 +71,9 @@ from ._atomic import (Output, OutputRefused, WriteFailed, atomic_savez, atomic_w
                       check_target)
 from ._safeio import read_regular
 from ._dispatch import VARIANT as KERNEL_BUILD
+from ._blas import use_numpy_blas as _use_numpy_blas
+
+_use_numpy_blas()       # a dense layer's products above a batch of one: NumPy's BLAS (see cnncore._blas)
 from .identities import dilate, flip_filters
 from .shapes import ShapeError, conv_output_size
 

@@ -820,10 +820,68 @@ def softmax_xent(const real[:, ::1] z, const Py_ssize_t[::1] labels, real[:, ::1
 # one sum in a fixed order, so any thread count gives the same bits.
 # --------------------------------------------------------------------------
 
+# The BLAS NumPy brought (cnncore._blas finds it): above a batch of one, a dense layer's three
+# matrix products are its gemm calls (on one thread, as cnncore keeps NumPy's BLAS), in the
+# layer-by-layer path and in a compiled step alike; none found: the tiles below.
+ctypedef void (*gemm32_f)(int, int, int, int, int, int, float, const float*, int, const float*, int, float,
+                          float*, int) noexcept nogil
+ctypedef void (*gemm64_f)(int, int, int, long long, long long, long long, float, const float*, long long,
+                          const float*, long long, float, float*, long long) noexcept nogil
+ctypedef void (*gemm32_d)(int, int, int, int, int, int, double, const double*, int, const double*, int, double,
+                          double*, int) noexcept nogil
+ctypedef void (*gemm64_d)(int, int, int, long long, long long, long long, double, const double*, long long,
+                          const double*, long long, double, double*, long long) noexcept nogil
+cdef void* _sgemm = NULL
+cdef void* _dgemm = NULL
+cdef bint _ilp64 = False
+
+cdef enum:
+    ROW_MAJOR = 101     # CBLAS_ORDER, CBLAS_TRANSPOSE
+    NO_TRANS = 111
+    TRANS = 112
+
+
+def set_blas(size_t sgemm, size_t dgemm, bint ilp64):
+    """Use the cblas_sgemm and cblas_dgemm at these addresses (0: none) for dense products."""
+    global _sgemm, _dgemm, _ilp64
+    _sgemm, _dgemm, _ilp64 = <void*> sgemm, <void*> dgemm, ilp64
+
+
+def blas_in_use():
+    """True when a dense layer's products above a batch of one are the BLAS gemm calls."""
+    return _sgemm != NULL and _dgemm != NULL
+
+
+cdef bint _gemm(bint ta, bint tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const real* A, Py_ssize_t lda,
+                const real* B, Py_ssize_t ldb, real* C, Py_ssize_t ldc) noexcept nogil:
+    """C = op(A)·op(B) (row-major, C's rows ldc apart) by the BLAS; False when there is none."""
+    cdef int oa = TRANS if ta else NO_TRANS, ob = TRANS if tb else NO_TRANS
+    if _sgemm == NULL or _dgemm == NULL:
+        return False
+    if real is float:
+        if _ilp64:
+            (<gemm64_f> _sgemm)(ROW_MAJOR, oa, ob, M, N, K, 1, A, lda, B, ldb, 0, C, ldc)
+        else:
+            (<gemm32_f> _sgemm)(ROW_MAJOR, oa, ob, <int> M, <int> N, <int> K, 1, A, <int> lda, B, <int> ldb, 0, C,
+                                <int> ldc)
+    else:
+        if _ilp64:
+            (<gemm64_d> _dgemm)(ROW_MAJOR, oa, ob, M, N, K, 1, A, lda, B, ldb, 0, C, ldc)
+        else:
+            (<gemm32_d> _dgemm)(ROW_MAJOR, oa, ob, <int> M, <int> N, <int> K, 1, A, <int> lda, B, <int> ldb, 0, C,
+                                <int> ldc)
+    return True
+
+
 cdef void _dense_dot_loop(const real* x, const real* w, const real* b, real* z, Py_ssize_t N, Py_ssize_t K,
                           Py_ssize_t D, int nthreads) noexcept nogil:
-    """Items are blocks of 4 units over every row."""
-    cdef Py_ssize_t item
+    """Items are blocks of 4 units over every row; above a batch of one, x·Wᵀ by the BLAS, then + b."""
+    cdef Py_ssize_t item, n, k
+    if N > 1 and _gemm(False, True, N, K, D, x, D, w, D, z, K):
+        for n in range(N):
+            for k in range(K):
+                z[n * K + k] = z[n * K + k] + b[k]
+        return
     if nthreads == 1:
         for item in range((K + 3) // 4):
             _dense_dot(x, w, b, z, N, K, D, 4 * item)
@@ -848,8 +906,13 @@ def dense_forward(const real[:, ::1] x, const real[:, ::1] w, const real[::1] b,
 
 cdef void _dense_rows_loop(const real* a, Py_ssize_t ar, Py_ssize_t at, const real* B, Py_ssize_t T,
                            Py_ssize_t D, real* out, Py_ssize_t rows, int nthreads) noexcept nogil:
-    """Items are blocks of 4 rows of ``out``."""
+    """Items are blocks of 4 rows of ``out``. Above a batch of one (a transposed ``a``, ar = 1: dW
+    = dzᵀ·x over T samples; else dx = dz·W over ``rows`` samples), the BLAS product."""
     cdef Py_ssize_t item
+    if ar == 1 and T > 1 and _gemm(True, False, rows, D, T, a, at, B, D, out, D):
+        return
+    if ar != 1 and rows > 1 and _gemm(False, False, rows, D, T, a, ar, B, D, out, D):
+        return
     if nthreads == 1:
         for item in range((rows + 3) // 4):
             _dense_rows(a, ar, at, B, T, D, out, rows, 4 * item)
