@@ -644,6 +644,8 @@ def _parser() -> _Parser:
 
     _export_parser(sub)
     _inspect_parser(sub)
+    from .cli_lesson import add_lesson_parser       # cnnapp lesson new|show|report
+    add_lesson_parser(sub)
 
     g = sub.add_parser("gui", help="open the app (the same as no arguments)")
     g.set_defaults(func=_cmd_gui)
@@ -658,7 +660,7 @@ def main(argv=None) -> int:
             return _gui()
         args = _parser().parse_args(argv)
         if args.command is None:
-            raise CliError("cnnapp: give a command (train, eval, trace, predict, export, inspect, gui)")
+            raise CliError("cnnapp: give a command (train, eval, trace, predict, export, inspect, lesson, gui)")
         return args.func(args)
     except CliError as e:
         print(f"error: {e}" if not str(e).startswith("cnnapp") else f"{e}", file=sys.stderr)

@@ -5,17 +5,21 @@ import time
 from pathlib import Path
 
 import pyqtgraph as pg
+from cnncore.lesson import TABS
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from . import settings as st
+from .lesson_control import LessonControl
 from .views.backprop_view import BackpropView
 from .views.build_view import BuildView
 from .views.draw_view import DrawView
 from .views.inspect_view import InspectView
 from .state import Session
 from .views.train_view import TrainView
+from .widgets import help_boxes
 from .widgets.confirm import confirm_discard
 from .widgets.export_dialog import open_export_dialog
+from .widgets.zoom import TabZoomer
 
 # Antialiased curves with thousands of points cost the GUI thread more than they add.
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
@@ -86,6 +90,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setObjectName("mainTabs")
+        self.tabs.setAccessibleName("Tabs")
         self.tabs.setDocumentMode(True)
         self._load_initial_network(resume=load_settings)
         self.draw = DrawView(self.session)
@@ -115,6 +120,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.train.openModelRequested.connect(self.open_model_dialog)
 
         self._build_menus()
+        self.zoomer = TabZoomer(self, self.tabs, TABS, beside=[self.lessons.dock])
         self.status_label = QtWidgets.QLabel("")
         self.statusBar().addPermanentWidget(self.status_label)
         self._on_network_text()
@@ -340,6 +346,7 @@ class MainWindow(QtWidgets.QMainWindow):
         a.setToolTip("Show a saved backprop trace (.npz) on the Backprop tab")
         a = m.addAction("E&xport trace…", self.backprop.export_trace_dialog)
         a.setToolTip("Save the recorded backprop trace as .npz")
+        self.lessons = LessonControl(self, m)       # Open a lesson…, Record a lesson, Edit a lesson…
         m.addSeparator()
         q = m.addAction("&Quit", self.close, QtGui.QKeySequence.Quit)
         q.setToolTip("Close the window (training is stopped first)")
@@ -357,44 +364,13 @@ class MainWindow(QtWidgets.QMainWindow):
             menu.setToolTipsVisible(True)
 
     def about_text(self) -> str:
-        try:
-            return (st.assets_dir() / "about.html").read_text(encoding="utf-8")
-        except OSError:
-            return ("<h2>CNN Lab</h2><p>MNIST: Yann LeCun, Corinna Cortes and Christopher J.C. Burges, "
-                    "licensed CC BY-SA 3.0.</p>")
+        return help_boxes.about_text()
 
     def show_about(self) -> None:
-        box = QtWidgets.QMessageBox(self)
-        box.setWindowTitle("About CNN Lab")
-        box.setTextFormat(QtCore.Qt.RichText)
-        box.setText(self.about_text())
-        box.setAttribute(QtCore.Qt.WA_DeleteOnClose)
-        box.open()
+        help_boxes.show_about(self)
 
     def show_shortcuts(self) -> None:
-        text = ("<table cellpadding=3>"
-                "<tr><td><b>Ctrl+1 … Ctrl+6</b></td><td>switch tabs</td></tr>"
-                "<tr><td><b>Ctrl+Z</b></td><td>undo the last stroke</td></tr>"
-                "<tr><td><b>Delete</b>, <b>Ctrl+L</b></td><td>clear the canvas</td></tr>"
-                "<tr><td><b>Ctrl+D</b></td><td>add the drawing to my digits</td></tr>"
-                "<tr><td><b>Ctrl+Return</b></td><td>use the edited architecture</td></tr>"
-                "<tr><td><b>F5</b> / <b>F6</b> / <b>Shift+F5</b></td><td>start / pause / stop training</td></tr>"
-                "<tr><td><b>Ctrl+R</b></td><td>record a backprop trace</td></tr>"
-                "<tr><td><b>T</b></td><td>Backprop, on a conv layer's backward step: show the textbook "
-                "way (and back)</td></tr>"
-                "<tr><td><b>Q</b></td><td>Backprop: a concept check about this step</td></tr>"
-                "<tr><td><b>L</b></td><td>Backprop, on a conv layer's step: the slides' loops beside it</td></tr>"
-                "<tr><td>type, <b>Return</b></td><td>Backprop in Predict mode: answer (a number, or the "
-                "choice's number)</td></tr>"
-                "<tr><td><b>← →</b>, <b>Home</b>, <b>End</b>, <b>Space</b></td>"
-                "<td>step through the trace, play</td></tr>"
-                "<tr><td><b>Ctrl+S</b> / <b>Ctrl+O</b></td><td>save / open a model</td></tr></table>")
-        box = QtWidgets.QMessageBox(self)
-        box.setWindowTitle("Keyboard shortcuts")
-        box.setTextFormat(QtCore.Qt.RichText)
-        box.setText(text)
-        box.setAttribute(QtCore.Qt.WA_DeleteOnClose)
-        box.open()
+        help_boxes.show_shortcuts(self)
 
     # ------------------------------------------------------------- settings
     def restore_settings(self) -> None:
@@ -411,6 +387,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if v is not None:
                 sp.restoreState(QtCore.QByteArray(v))
         self.tabs.setCurrentIndex(s.get("window/tab", 0, int, 0, self.tabs.count() - 1))
+        self.zoomer.zoom.read(s.group("window/zoom"))
         for prefix, view in self._views_with_settings().items():
             view.apply_settings(s.group(prefix))
         self.session.scores.read(s)
@@ -425,6 +402,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for sp in self._splitters():
             s.set_bytes(f"splitters/{sp.objectName()}", sp.saveState().data())
         s.set("window/tab", self.tabs.currentIndex())
+        s.set("window/zoom", self.zoomer.zoom.to_dict())
         for prefix, view in self._views_with_settings().items():
             s.update(prefix, view.settings_dict())
         self.session.scores.write(s)

@@ -107,7 +107,7 @@ class RunController(QtCore.QObject):
             raise RunRefused("Build a network on the Build tab first.")
         src = source(source_key)
         s.network.learns(src.classes, src.dataset)      # the classes of what it learns from now on
-        s.start_run()
+        s.start_run(config.seed)
         self._ready, self._epochs = False, 0
         self._limit_threads()
         self.worker = w = TrainWorker(s.network, loader, config, sample)

@@ -16,7 +16,8 @@ Writing a user's file, all through one writer (``cnncore._atomic``): ``atomic_wr
 ``atomic_write_text``, ``atomic_savez`` to a path or an ``Output`` (a path and the files the command
 reads, which it never replaces); ``OutputRefused`` (nothing written: not a regular file, an input…)
 and ``WriteFailed`` (a full disk: the old file intact); ``check_target`` refuses a path that is not
-a regular file to replace; ``read_regular`` reads a user's file only when it is a regular one.
+a regular file to replace; ``read_regular`` reads a user's file only when it is a regular one, and
+``json_nesting`` tells how deep a JSON text nests before it is parsed.
 Which build of the kernels runs (picked at run time by the CPU's features): ``KERNEL_BUILD``.
 """
 import os as _os
@@ -69,7 +70,7 @@ from .kernels import (
 )
 from ._atomic import (Output, OutputRefused, WriteFailed, atomic_savez, atomic_write_bytes, atomic_write_text,
                       check_target)
-from ._safeio import read_regular
+from ._safeio import json_nesting, read_regular
 from ._dispatch import VARIANT as KERNEL_BUILD
 from ._blas import use_numpy_blas as _use_numpy_blas
 
@@ -85,7 +86,7 @@ __all__ = [
     "set_num_threads", "get_num_threads", "openmp_enabled",
     "dilate", "flip_filters",
     "conv_output_size", "ShapeError",
-    "atomic_write_bytes", "atomic_write_text", "atomic_savez", "check_target", "read_regular",
+    "atomic_write_bytes", "atomic_write_text", "atomic_savez", "check_target", "read_regular", "json_nesting",
     "Output", "OutputRefused", "WriteFailed",
     "KERNEL_BUILD",
 ]

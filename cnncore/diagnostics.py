@@ -31,7 +31,7 @@ from .architecture import describe_layer
 from .network import Network
 
 __all__ = ["TrainingMonitor", "Divergence", "explain_divergence", "RunRecord", "setting_differences",
-           "power_of_ten", "HEALTHY_RATIO"]
+           "start_mark", "compare_runs", "power_of_ten", "HEALTHY_RATIO"]
 
 #: A typical update-to-weight ratio of a layer that learns at a good pace.
 HEALTHY_RATIO = 1e-3
@@ -230,14 +230,27 @@ def _divergence_words(net, failure, first, culprit, growth, w_growth, suggested)
 
 # ----------------------------------------------------------------------------- runs
 
+def start_mark(params, seed: int) -> str:
+    """16 hex digits naming where a run starts: its initial weights (``params``, the flat array of
+    every weight and bias) and its shuffle ``seed`` (:attr:`cnncore.training.TrainConfig.seed`).
+    Two runs with the same mark begin from the same weights and see the images in the same order."""
+    import hashlib
+    a = np.ascontiguousarray(params)
+    h = hashlib.sha256(f"{a.dtype.str} {a.shape} {int(seed)}\n".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
 @dataclass
 class RunRecord:
     """One training run kept for comparison: its ``settings`` (a :class:`TrainConfig`'s dict plus
-    the architecture and data), the network ``seed`` and its curves: ``batch_loss`` and
-    ``batch_accuracy`` per batch (with ``batch_x`` in epochs), ``epochs`` the per-epoch records."""
+    the architecture and data), the network ``seed``, where it started (``start``, a
+    :func:`start_mark`, "" when not known) and its curves: ``batch_loss`` and ``batch_accuracy`` per
+    batch (with ``batch_x`` in epochs), ``epochs`` the per-epoch records."""
     name: str
     settings: dict
     seed: int
+    start: str = ""
     batch_x: list = field(default_factory=list)
     batch_loss: list = field(default_factory=list)
     batch_accuracy: list = field(default_factory=list)
@@ -253,6 +266,21 @@ class RunRecord:
     def add_epoch(self, ev) -> None:
         self.epochs.append({"epoch": ev.epoch, "train_loss": ev.train_loss, "train_accuracy": ev.train_accuracy,
                             "val_loss": ev.val_loss, "val_accuracy": ev.val_accuracy})
+
+
+def compare_runs(a: RunRecord, b: RunRecord) -> str:
+    """One sentence on what differs between runs ``a`` and ``b``: the settings that changed and
+    whether both began from the same start (the same weights and shuffle order: then the changed
+    settings are all that differs)."""
+    diff = setting_differences(a, b)
+    same = bool(a.start) and a.start == b.start
+    changed = "; ".join(diff)
+    if same:
+        return (f"{a.name} → {b.name}, from the same start (the same initial weights, the images in the same "
+                "order): " + (f"only {changed} changed, so that is all that makes them differ." if diff else
+                              "nothing changed, so the two runs should match number for number."))
+    return f"{a.name} → {b.name}: " + (changed if diff else
+                                        "the same settings (any difference comes from where training started)")
 
 
 def setting_differences(a: RunRecord, b: RunRecord) -> list[str]:

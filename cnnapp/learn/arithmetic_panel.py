@@ -68,6 +68,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         self.written.setStyleSheet("QLabel { font-family: 'DejaVu Sans Mono', monospace; }")
         self.table = QtWidgets.QTableWidget(0, 4)
         self.table.setObjectName("arithmeticTerms")
+        self.table.setAccessibleName("The terms of the sum")
         self.table.setHorizontalHeaderLabels(["term", "numbers", "value", "comes from"])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
@@ -83,6 +84,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         self.hide_zeros.setToolTip("Many terms vanish (a ReLU blocked the gradient, a window hung over the "
                                    "padding); hide them to see the ones that count.")
         self.hide_zeros.setChecked(True)
+        self.hide_zeros.setMinimumWidth(self.hide_zeros.sizeHint().width())      # never cut short
         self.hide_zeros.toggled.connect(self._redraw)
         self.check = QtWidgets.QLabel("")
         self.check.setObjectName("arithmeticCheck")

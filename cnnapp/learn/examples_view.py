@@ -13,6 +13,7 @@ from PySide6 import QtCore, QtWidgets
 from cnncore.examples import worked_examples
 
 from .arithmetic_panel import ArithmeticPanel, index_order_note
+from ..widgets.wrap_row import WrapRow
 from .grids import ArrayView, FilledWhenShown
 
 __all__ = ["WorkedExamplesView", "ExamplePage"]
@@ -73,11 +74,11 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         f.setBold(True)
         f.setPointSizeF(f.pointSizeF() * 1.15)
         title.setFont(f)
-        head.addWidget(title)
-        head.addStretch(1)
+        settings = QtWidgets.QHBoxLayout()
+        settings.addStretch(1)
         self.setting_boxes = {}
         for name, options in example.choices.items():
-            head.addWidget(QtWidgets.QLabel(_SETTING_NAMES.get(name, name) + ":"))
+            settings.addWidget(QtWidgets.QLabel(_SETTING_NAMES.get(name, name) + ":"))
             box = QtWidgets.QComboBox()
             box.setObjectName(f"setting_{name}")
             box.setToolTip(f"Change the example's {name}: every number below is computed again")
@@ -85,13 +86,14 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
                 box.addItem(example.setting_text(name, o))
             box.setCurrentIndex(options.index(example.settings[name]))
             box.currentIndexChanged.connect(lambda i, n=name, o=options: self._on_setting(n, o[i]))
-            head.addWidget(box)
+            settings.addWidget(box)
             self.setting_boxes[name] = box
         self.reset_button = QtWidgets.QPushButton("Reset numbers")
         self.reset_button.setObjectName("resetExample")
         self.reset_button.setToolTip("Put back the example's original numbers and settings")
         self.reset_button.clicked.connect(self.reset)
-        head.addWidget(self.reset_button)
+        settings.addWidget(self.reset_button)
+        head.addWidget(WrapRow(title, settings))       # one line, or two when the room is narrow
         return head
 
     def _build_notes(self) -> tuple:
@@ -103,6 +105,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         credit.setWordWrap(True)
         self.status = QtWidgets.QLabel("Double-click a number in an editable grid to change it.")
         self.status.setObjectName("exampleStatus")
+        self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #225;")
         legend = QtWidgets.QLabel("Orange frame: the numbers the selected element was computed from. "
                                   "Orange corner: the winner of a max-pool window. Cell colours: red "
@@ -126,6 +129,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
             ll.addLayout(self._grid_row(row, editable=False))
         ll.addStretch(1)
         scroll = QtWidgets.QScrollArea()
+        scroll.setAccessibleName("The example's numbers")
         scroll.setWidgetResizable(True)
         scroll.setWidget(left)
         return scroll
@@ -150,6 +154,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         rl.setContentsMargins(6, 0, 0, 0)
         self.lines = QtWidgets.QPlainTextEdit()
         self.lines.setObjectName("exampleLines")
+        self.lines.setAccessibleName("The equations written out with the current numbers")
         self.lines.setReadOnly(True)
         self.lines.setLineWrapMode(QtWidgets.QPlainTextEdit.WidgetWidth)
         self.lines.setStyleSheet("QPlainTextEdit { font-family: 'DejaVu Sans Mono', monospace; }")

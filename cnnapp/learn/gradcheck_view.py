@@ -48,6 +48,7 @@ class GradCheckView(QtWidgets.QWidget):
         lay.addWidget(intro)
         self.source = QtWidgets.QLabel("")
         self.source.setObjectName("gradCheckSource")
+        self.source.setWordWrap(True)           # a long network's name never widens the window
         self.source.setStyleSheet("color: #555;")
         lay.addWidget(self.source)
         lay.addLayout(self._build_element_form())
@@ -106,6 +107,7 @@ class GradCheckView(QtWidgets.QWidget):
         """The last check, one quantity per row."""
         self.table = QtWidgets.QTableWidget(0, 2)
         self.table.setObjectName("gradCheckResult")
+        self.table.setAccessibleName("The last gradient check")
         self.table.horizontalHeader().setVisible(False)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
@@ -119,6 +121,7 @@ class GradCheckView(QtWidgets.QWidget):
         """Every check so far, one per row."""
         self.history = QtWidgets.QTableWidget(0, 5)
         self.history.setObjectName("gradCheckHistory")
+        self.history.setAccessibleName("Every gradient check so far")
         self.history.setHorizontalHeaderLabels(["element", "backprop", "central difference",
                                                 "relative error", "verdict"])
         self.history.verticalHeader().setVisible(False)
@@ -182,6 +185,7 @@ class GradCheckView(QtWidgets.QWidget):
             self.index_layout.addWidget(QtWidgets.QLabel(n))
             s = QtWidgets.QSpinBox()
             s.setObjectName(f"gradCheckIndex{k}")
+            s.setAccessibleName(n)
             s.setRange(0, size - 1)
             s.setToolTip(f"{n}: 0 to {size - 1}")
             self.index_layout.addWidget(s)

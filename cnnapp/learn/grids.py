@@ -13,6 +13,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..widgets.heatmap import lut_for
+from ..widgets.picture_numbers import Plane, offer_numbers
 
 __all__ = ["NumberGrid", "ArrayView", "fmt", "FilledWhenShown"]
 
@@ -99,6 +100,13 @@ class NumberGrid(QtWidgets.QTableWidget):
         self.setStyleSheet("QTableWidget { gridline-color: #c9cfdb; }")
         self.itemChanged.connect(self._on_item_changed)
         self.cellClicked.connect(lambda r, c: self.picked.emit(r, c))
+        offer_numbers(self, lambda: [Plane(self.accessibleName() or "numbers", self._values)])
+
+    def keyPressEvent(self, ev) -> None:
+        if ev.matches(QtGui.QKeySequence.Copy):      # the whole plane, not the current cell alone
+            self.copy_numbers()
+        else:
+            super().keyPressEvent(ev)
 
     def values(self) -> np.ndarray:
         return self._values.copy()
@@ -246,6 +254,7 @@ class ArrayView(QtWidgets.QWidget):
                 bl.addWidget(lab)
             g = NumberGrid(self.editable)
             g.setObjectName(f"grid_{self.name}_{'_'.join(map(str, prefix))}")
+            g.setAccessibleName(" ".join(t for t in (self.caption.text(), text) if t) or self.name)
             g.edited.connect(lambda r, c, v, p=prefix: self.edited.emit(self._full(p, r, c), v))
             g.picked.connect(lambda r, c, p=prefix: self.picked.emit(self._full(p, r, c)))
             bl.addWidget(g)

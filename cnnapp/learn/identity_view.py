@@ -111,6 +111,7 @@ class IdentityView(FilledWhenShown, QtWidgets.QWidget):
         self.grid.uniform_cells = True     # a padded map is drawn larger than the map it pads
         self.numbers = QtWidgets.QScrollArea()
         self.numbers.setObjectName("identityNumbers")
+        self.numbers.setAccessibleName("The textbook computation's numbers")
         self.numbers.setWidgetResizable(True)
         self.stack.addWidget(self.numbers)
         self.stack.addWidget(self.grid)

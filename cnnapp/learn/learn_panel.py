@@ -28,6 +28,7 @@ class LearnPanel(QtWidgets.QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setObjectName("learnTabs")
+        self.tabs.setAccessibleName("Learn pages")
         self.examples = WorkedExamplesView()
         self.quiz = ConceptChecksView(scores=scores)     # the session's progress, when the window gives it
         self.gradcheck = GradCheckView()

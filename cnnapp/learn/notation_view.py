@@ -22,6 +22,7 @@ class NotationView(QtWidgets.QWidget):
         rows = legend_lines()
         self.table = QtWidgets.QTableWidget(len(rows), 2)
         self.table.setObjectName("notationTable")
+        self.table.setAccessibleName("Notation: symbol and meaning")
         self.table.setHorizontalHeaderLabels(["symbol", "meaning"])
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)

@@ -59,6 +59,7 @@ class ConceptChecksView(QtWidgets.QWidget):
         left.addWidget(self.progress)
         self.list = QtWidgets.QListWidget()
         self.list.setObjectName("quizList")
+        self.list.setAccessibleName("Concept checks")
         self.list.setMinimumWidth(240)
         self.list.setMaximumWidth(320)
         self.list.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)

@@ -5,14 +5,17 @@ objects are tested without a display."""
 from .classes import a_class, a_digit, class_kind, classes_of, other_dataset, plural
 from .drawing import Drawing
 from .events import Event
-from .picture import DRAWING, FILE, MISTAKE, ORIGINS, SAMPLE, SKETCH, Picture
+from .picture import DRAWING, FILE, LESSON, MISTAKE, ORIGINS, SAMPLE, SKETCH, Picture
+from .lesson_player import LessonPlayer, lesson_pictures, results_path_for
+from .lesson_recorder import LessonRecorder
 from .result import RunResult
 from .scores import Scores
 from .session import Session
 from .stepper import STEP_KINDS, StepKind, Stepper, step_kind
-from .training_run import IDLE, PAUSED, RUNNING, TrainingRun
+from .training_run import IDLE, PAUSED, RUNNING, RunStart, TrainingRun
 
 __all__ = ["Drawing", "Event", "STEP_KINDS", "StepKind", "Stepper", "step_kind",
-           "IDLE", "PAUSED", "RUNNING", "TrainingRun", "Session", "Picture", "RunResult", "Scores",
-           "DRAWING", "FILE", "MISTAKE", "ORIGINS", "SAMPLE", "SKETCH",
+           "IDLE", "PAUSED", "RUNNING", "RunStart", "TrainingRun", "LessonPlayer", "LessonRecorder",
+           "lesson_pictures", "results_path_for", "Session", "Picture", "RunResult", "Scores",
+           "DRAWING", "FILE", "LESSON", "MISTAKE", "ORIGINS", "SAMPLE", "SKETCH",
            "a_class", "a_digit", "class_kind", "classes_of", "other_dataset", "plural"]

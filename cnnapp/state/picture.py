@@ -6,9 +6,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 #: Where a picture comes from, and how the tabs name it.
-DRAWING, SAMPLE, MISTAKE, SKETCH, FILE = "drawing", "sample", "mistake", "sketch", "file"
+DRAWING, SAMPLE, MISTAKE, SKETCH, FILE, LESSON = "drawing", "sample", "mistake", "sketch", "file", "lesson"
 ORIGINS = {DRAWING: "your drawing", SAMPLE: "a data set sample", MISTAKE: "a held-out mistake",
-           SKETCH: "drawn on the Look tab", FILE: "a trace file"}
+           SKETCH: "drawn on the Look tab", FILE: "a trace file", LESSON: "a lesson's picture"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -18,8 +18,8 @@ class Picture:
 
     ``image`` is ``(C, H, W)`` float32 in [0, 1] (a 2-D image gets one channel); ``label`` the true
     class, or None when nobody said it (a sketch: the network's answer stands in); ``index`` its
-    number in the set it came from (a sample, a held-out mistake), else None; ``what`` the words the
-    tabs show ("generated sample 3"); ``picked``: chosen by the app, not by the learner.
+    number in the set it came from (a sample, a held-out mistake, a lesson's picture), else None;
+    ``what`` the words the tabs show ("generated sample 3"); ``picked``: chosen by the app, not by the learner.
     """
     origin: str
     image: np.ndarray = field(repr=False)

@@ -2,7 +2,8 @@
 
 The current model (the network, where it came from, what it takes and the copy the window may run
 while it trains), the drawing, the picture the Backprop and Look tabs look at, the training run
-and its last consistent result, the trace and the step. Every tab renders from it and listens to
+(and where the last one started) and its last consistent result, the trace, the step and the
+element selected on it. Every tab renders from it and listens to
 its events; none keeps a copy of its own. Setters validate, and an event fires only on a change.
 Opening another model starts over: the result, the mistakes and the trace of the old one go, and
 a picture that was one of its mistakes says so.
@@ -21,7 +22,7 @@ from .picture import DRAWING, FILE, MISTAKE, SAMPLE, Picture
 from .result import RunResult
 from .scores import Scores
 from .stepper import Stepper
-from .training_run import TrainingRun
+from .training_run import RunStart, TrainingRun
 
 #: Generated digits the tabs offer as samples while no data set is loaded.
 SAMPLE_COUNT = 100
@@ -36,6 +37,9 @@ class Session:
     * ``training_changed(bool)``: a run started or ended (``run.phase_changed`` says pause too);
     * ``result_changed(RunResult | None)``, ``picture_changed(Picture | None)``,
       ``trace_changed(Trace | None)``;
+    * ``element_changed((key, index) | None)``: the element selected on the step shown (a click on a
+      map, a lesson's stop); another step or trace drops it;
+    * ``lesson_changed(LessonPlayer | None)``: a lesson is followed now, or none (another model ends it);
     * ``message(text, ms)``: something for the status bar, for ``ms`` ms (0: until the next).
 
     The drawing (:class:`Drawing`), the run (:class:`TrainingRun`) and the step (:class:`Stepper`)
@@ -44,7 +48,7 @@ class Session:
 
     def __init__(self) -> None:
         for name in ("model_changed", "weights_changed", "training_changed", "result_changed",
-                     "picture_changed", "trace_changed", "message"):
+                     "picture_changed", "trace_changed", "element_changed", "lesson_changed", "message"):
             setattr(self, name, Event())
         self.drawing = Drawing()
         self.run = TrainingRun()
@@ -63,7 +67,11 @@ class Session:
         self._picture = None
         self._trace = self._trace_picture = None
         self._samples = None
+        self._element = None
+        self._start = None              # RunStart of this model's last run
+        self.lesson = None              # the LessonPlayer a student follows (cnnapp.state.lesson_player)
         self._was_training = False
+        self.stepper.index_changed.connect(lambda k: self.select_element(None))
         self.run.phase_changed.connect(self._on_phase)
         self.drawing.finished.connect(self._follow_drawing)
         self.drawing.label_changed.connect(self._follow_drawing_label)
@@ -101,11 +109,12 @@ class Session:
         run goes on (it owns the network)."""
         if self.training:
             raise RuntimeError("a training run owns the network: stop it first")
+        self.follow_lesson(None)                # a lesson's stops are about its own network
         self._network = net
         self.source, self.trained, self.is_starter, self.unsaved = str(source), bool(trained), bool(starter), False
         self.model_file = file
         self.model_id += 1
-        self._snapshot = None
+        self._snapshot = self._start = None
         # every field first, then the events: a listener sees the new model whole
         had_result, self._result = self._result is not None, None
         had_trace = self._drop_trace()
@@ -117,6 +126,12 @@ class Session:
         if self._picture is not old:
             self.picture_changed.emit(self._picture)
         self.model_changed.emit()
+
+    def follow_lesson(self, player) -> None:
+        """Follow ``player`` (a :class:`~cnnapp.state.lesson_player.LessonPlayer` that has begun), or no lesson."""
+        if player is not self.lesson:
+            self.lesson = player
+            self.lesson_changed.emit(player)
 
     def mark_trained(self, source: str = "trained here") -> None:
         """The same network, trained here since it was set: no longer the starter model as shipped."""
@@ -150,12 +165,33 @@ class Session:
         """The one answer to "is a run going on" (running or paused): the run's phase."""
         return self.run.active
 
-    def start_run(self) -> None:
-        """A run begins: from now on the window runs a copy (:meth:`view_network`)."""
+    def start_run(self, seed: int = 0) -> None:
+        """A run begins, shuffling with ``seed``: from now on the window runs a copy
+        (:meth:`view_network`), and the weights it starts from are kept (:meth:`same_start`)."""
         if self._network is None:
             raise RuntimeError("there is no network to train")
         self._snapshot = self._network.copy()
+        self._start = RunStart(self._network.copy(), int(seed), self.model_id)
         self.run.start()
+
+    def same_start(self) -> RunStart | None:
+        """Where this model's last run started (its weights and shuffle seed), or None."""
+        return self._start if self._start is not None and self._start.model == self.model_id else None
+
+    def restore_start(self) -> RunStart:
+        """Put back the weights (history, optimizer state) the last run started from, so that the
+        next run with :attr:`RunStart.seed` sees the same start and the same shuffles."""
+        start = self.same_start()
+        if start is None or self.training:
+            raise RuntimeError("no run of this network to start again" if start is None
+                               else "a training run owns the network: stop it first")
+        net, old = self._network, start.network
+        np.copyto(net.flat_params, old.flat_params)
+        net.history = [dict(h) for h in old.history]
+        net.optimizer_state = old.copy().optimizer_state
+        self.mark_trained()
+        self.weights_changed.emit()
+        return start
 
     def set_snapshot(self, net) -> None:
         """A copy of the weights the run has now (the window runs it)."""
@@ -375,7 +411,26 @@ class Session:
         self.stepper.playing = False
         self._trace, self._trace_picture = tr, picture
         self.trace_changed.emit(tr)
-        self.stepper.load(len(tr.steps))
+        self.stepper.load(len(tr.steps))         # (a new step drops the element selected)
+
+    @property
+    def element(self) -> tuple | None:
+        """``(key, index)`` of the element selected on the step shown (``index`` the full index,
+        batch axis included), or None."""
+        return self._element
+
+    def select_element(self, key: str | None, index=()) -> None:
+        """Select ``trace.arrays[key][index]`` (None: nothing); ``ValueError`` when the trace has no such element."""
+        el = None
+        if key is not None:
+            arr = self._trace.arrays.get(key) if self._trace is not None else None
+            index = tuple(int(i) for i in index)
+            if arr is None or len(index) != np.ndim(arr) or not all(0 <= i < n for i, n in zip(index, np.shape(arr))):
+                raise ValueError(f"the trace has no element {key}{list(index)}")
+            el = (key, index)
+        if el != self._element:
+            self._element = el
+            self.element_changed.emit(el)
 
     def _drop_trace(self) -> bool:
         """Forget the trace (the caller says so, once the session is whole again); True if there was one."""
@@ -389,3 +444,4 @@ class Session:
     # ============================================================== messages
     def say(self, text: str, ms: int = 6000) -> None:
         self.message.emit(str(text), int(ms))
+

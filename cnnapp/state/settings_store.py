@@ -29,8 +29,7 @@ import re
 import time
 from pathlib import Path
 
-from cnncore import atomic_write_text, read_regular
-from cnncore._safeio import json_nesting
+from cnncore import atomic_write_text, json_nesting, read_regular
 
 from .legacy_ini import MAX_INI_BYTES, read_ini
 

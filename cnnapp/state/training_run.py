@@ -117,3 +117,14 @@ class TrainingRun:
         """``(x, images per second)`` not drawn yet; they are drawn now."""
         out, self._speed_points = self._speed_points, ([], [])
         return out
+
+
+class RunStart:
+    """Where a run started: a copy of the ``network`` (weights, history, optimizer state), the
+    trainer's shuffle ``seed`` and the session's ``model`` id; ``mark`` tells two starts apart
+    (:func:`cnncore.diagnostics.start_mark`)."""
+
+    def __init__(self, network, seed: int, model: int) -> None:
+        from cnncore.diagnostics import start_mark
+        self.network, self.seed, self.model = network, seed, model
+        self.mark = start_mark(network.flat_params, seed)

@@ -9,13 +9,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..state import DRAWING, FILE, MISTAKE, SAMPLE, SKETCH
+from ..widgets.picture_numbers import Plane, offer_numbers
+from ..widgets.wrap_row import WrapRow
+from ..state import DRAWING, FILE, LESSON, MISTAKE, SAMPLE, SKETCH
 
 GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
 #: The source box's entries: what each is, and whether it can be chosen here.
 CHOICES = (("Picked for you", None, True), ("Your drawing", DRAWING, True), ("Data set sample", SAMPLE, True),
            ("A held-out mistake", MISTAKE, False), ("Drawn on the Look tab", SKETCH, False),
-           ("A trace file", FILE, False))
+           ("A trace file", FILE, False), ("A lesson's picture", LESSON, False))
 
 
 class PictureRow(QtWidgets.QWidget):
@@ -36,6 +38,7 @@ class PictureRow(QtWidgets.QWidget):
                                "A held-out mistake comes from the Train tab, a trace file from File → Open trace…")
         self.sample_spin = QtWidgets.QSpinBox()
         self.sample_spin.setObjectName("backpropSample")
+        self.sample_spin.setAccessibleName("Sample number")
         self.sample_spin.setToolTip("Which sample to trace")
         self.label_combo = QtWidgets.QComboBox()
         self.label_combo.setObjectName("backpropTrueClass")
@@ -52,14 +55,19 @@ class PictureRow(QtWidgets.QWidget):
         self.info = QtWidgets.QLabel("")
         self.info.setObjectName("backpropInfo")
         self.info.setWordWrap(True)          # wraps on a small screen instead of widening the window
+        choose, shown = QtWidgets.QHBoxLayout(), QtWidgets.QHBoxLayout()
+        for w in (QtWidgets.QLabel("Input"), self.source, QtWidgets.QLabel("sample"), self.sample_spin,
+                  self.true_label, self.label_combo):
+            choose.addWidget(w)
+        choose.addStretch(1)                        # (two lines: the first keeps its boxes together)
+        for w in (self.record_button, self.open_button):
+            shown.addWidget(w)
+        shown.addSpacing(10)
+        shown.addWidget(self._build_thumb())
+        shown.addWidget(self.info, 1)
         row = QtWidgets.QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        for w in (QtWidgets.QLabel("Input"), self.source, QtWidgets.QLabel("sample"), self.sample_spin,
-                  self.true_label, self.label_combo, self.record_button, self.open_button):
-            row.addWidget(w)
-        row.addSpacing(10)
-        row.addWidget(self._build_thumb())
-        row.addWidget(self.info, 1)
+        row.addWidget(WrapRow(choose, shown))       # one line, or two on a small screen
         self._bind()
         self.show_classes()
         self.show_picture()
@@ -70,6 +78,9 @@ class PictureRow(QtWidgets.QWidget):
         self.thumb.setBackground("w")
         self.thumb.setFixedSize(56, 56)
         self.thumb.setToolTip("The traced input")
+        self.thumb.setAccessibleName("The traced input")
+        offer_numbers(self.thumb, lambda: [] if self.session.trace_picture is None else
+                      [Plane("the traced input", self.session.trace_picture.plane())])
         self._thumb_box = self.thumb.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self._thumb_box.setMenuEnabled(False)
         self.thumb_img = pg.ImageItem(axisOrder="row-major")

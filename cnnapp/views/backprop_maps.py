@@ -7,12 +7,13 @@ import re
 from pathlib import Path
 
 import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from cnncore import atomic_write_bytes
 from cnncore.layers import layer_class
 from cnncore.tracekeys import layer_key, split_key
 
+from ..widgets.buttons import push_button
 from ..widgets.filter_slide import FilterSlideView
 from ..widgets.heatmap import DIVERGING_SCALES, MapGroup, MapGrid
 from ..widgets.loops_panel import LoopsPanel
@@ -142,6 +143,7 @@ class StepMaps(QtWidgets.QWidget):
         # numbers given) scrolls, it never makes the column, and so the window, taller than the screen.
         self.predict_area = QtWidgets.QScrollArea()
         self.predict_area.setObjectName("predictArea")
+        self.predict_area.setAccessibleName("Predict mode's question")
         self.predict_area.setWidgetResizable(True)
         self.predict_area.setFrameShape(QtWidgets.QFrame.NoFrame)
         self.predict_area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
@@ -161,35 +163,26 @@ class StepMaps(QtWidgets.QWidget):
         self.slide.moved.connect(self.hover_label.setText)
         self.slide.finished.connect(lambda: self.slide_button.setText("Back to this step's maps"))
 
-    def _button(self, text, name, tip, key=None, checkable=True) -> QtWidgets.QPushButton:
-        b = QtWidgets.QPushButton(text)
-        b.setObjectName(name)
-        b.setCheckable(checkable)
-        b.setToolTip(tip)
-        if key:
-            b.setShortcut(QtGui.QKeySequence(key))
-        return b
-
     def _build_tools(self) -> QtWidgets.QHBoxLayout:
         """The textbook way (conv backward), Slide the filter (conv forward), the slides' loops, the
         signed colours, Predict."""
-        self.identity_button = self._button(
+        self.identity_button = push_button(
             "Show the textbook way", "backpropIdentityToggle",
             "Compute this layer's dx and dW as whole-map convolutions, the way the texts derive them (dilate dz, "
             "pad by K−1, correlate (⋆) with the turned filters; correlate the input, padded by P, with the dilated "
-            "dz), beside the kernels' result and their difference (T)", "T")
-        self.slide_button = self._button(
+            "dz), beside the kernels' result and their difference (T)", "T", checkable=True)
+        self.slide_button = push_button(
             "Slide the filter", "backpropSlideButton",
             "Watch the filter move over the input maps and fill its output map in, one number at a time. Click "
-            "an output or filter map first to choose the filter. Click again to pause.", checkable=False)
-        self.loops_button = self._button(
+            "an output or filter map first to choose the filter. Click again to pause.")
+        self.loops_button = push_button(
             "The slides' loops", "backpropLoopsButton",
             "Show the lecture slides' loops for this step beside it; a click on a number lights the line "
-            "that made it (L)", "L")
-        self.predict_button = self._button(
+            "that made it (L)", "L", checkable=True)
+        self.predict_button = push_button(
             "Predict", "backpropPredictButton",
             "Before each step's maps are shown, predict one of its numbers (type it, Enter); then see whether you "
-            "were right and its arithmetic")
+            "were right and its arithmetic", checkable=True)
         self.colours = QtWidgets.QComboBox()
         self.colours.setObjectName("backpropColours")
         self.colours.setToolTip("Colour scale of signed maps (weights, z, gradients); the purple–white–orange "

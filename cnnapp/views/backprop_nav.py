@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..state import Stepper, step_kind
+from ..widgets.wrap_row import WrapRow
 
 
 class StepNav(QtWidgets.QWidget):
@@ -49,6 +50,7 @@ class StepNav(QtWidgets.QWidget):
                                             "Last step", "End")
         self.speed = QtWidgets.QSlider(QtCore.Qt.Horizontal)
         self.speed.setObjectName("backpropSpeed")
+        self.speed.setAccessibleName("Play speed")
         self.speed.setRange(int(Stepper.MIN_SPEED * 4), int(Stepper.MAX_SPEED * 4))   # quarter steps per second
         self.speed.setMaximumWidth(120)
         self.speed.setToolTip("Play speed in steps per second: 0.25 to 5")
@@ -70,20 +72,24 @@ class StepNav(QtWidgets.QWidget):
         self.export_npz_button = QtWidgets.QPushButton("Export trace…")
         self.export_npz_button.setObjectName("backpropExportTraceButton")
         self.export_npz_button.setToolTip("Save the whole trace as .npz (NumPy arrays, for notebooks)")
-        nav = QtWidgets.QHBoxLayout()
+        steps, where = QtWidgets.QHBoxLayout(), QtWidgets.QHBoxLayout()
         for w in (self.first_button, self.prev_button, self.play_button, self.next_button, self.last_button,
                   QtWidgets.QLabel("speed"), self.speed, self.speed_label):
-            nav.addWidget(w)
-        nav.addSpacing(12)
-        nav.addWidget(self.step_label, 1)
+            steps.addWidget(w)
+        steps.addStretch(1)
+        where.addSpacing(12)
+        where.addWidget(self.step_label, 1)
         for w in (self.quiz_button, self.export_png_button, self.export_npz_button):
-            nav.addWidget(w)
+            where.addWidget(w)
+        nav = QtWidgets.QHBoxLayout()
+        nav.addWidget(WrapRow(steps, where))        # one line, or two on a small screen
         return nav
 
     def _build_timeline(self) -> QtWidgets.QListWidget:
         """One coloured cell per step of the pass (filled by :meth:`show_trace`)."""
         self.timeline = QtWidgets.QListWidget()
         self.timeline.setObjectName("backpropTimeline")
+        self.timeline.setAccessibleName("Steps of the pass")
         self.timeline.setToolTip("Every step of the pass: forward through each layer, the loss, backward "
                                  "through each layer, the updates. Click one to jump there.")
         self.timeline.setFlow(QtWidgets.QListView.LeftToRight)

@@ -44,6 +44,13 @@ class BackpropView(QtWidgets.QWidget):
         lay.addWidget(self.input_row)
         lay.addWidget(self.nav)
         lay.addWidget(self._build_splitter(), 1)
+        self.held_label = QtWidgets.QLabel("<b>Answer the lesson's question first</b> (in the Lesson panel): this "
+                                           "step's maps and numbers are shown after it.")
+        self.held_label.setObjectName("backpropHeld")
+        self.held_label.setWordWrap(True)
+        self.held_label.setAlignment(QtCore.Qt.AlignCenter)
+        self.held_label.hide()
+        lay.addWidget(self.held_label, 1)
         # the panels' widgets, as the window, the settings and the tests reach them
         for name in ("source", "sample_spin", "label_combo", "true_label", "info", "record_button", "open_button"):
             setattr(self, name, getattr(self.input_row, name))
@@ -89,6 +96,7 @@ class BackpropView(QtWidgets.QWidget):
         # the words of a step can be long (an Adam update, the slides' loops): they scroll, the window keeps its size
         text = QtWidgets.QScrollArea()
         text.setObjectName("backpropTextScroll")
+        text.setAccessibleName("The step in words")
         text.setWidgetResizable(True)
         text.setFrameShape(QtWidgets.QFrame.NoFrame)
         text.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
@@ -129,6 +137,8 @@ class BackpropView(QtWidgets.QWidget):
             lambda: self.current_step() is not None and self.quizRequested.emit(self.current_step()))
         m.grid.hovered.connect(self._on_hover)
         m.grid.elementClicked.connect(self._on_click)
+        s.element_changed.connect(self._on_element)
+        s.lesson_changed.connect(self._follow_lesson)
         m.identity_button.toggled.connect(lambda on: m.show_identity(on, self.trace, self.current_step()))
         m.predict_button.toggled.connect(lambda on: self._show_step(self.stepper.index))
         m.predict.revealed.connect(self._on_revealed)
@@ -279,8 +289,21 @@ class BackpropView(QtWidgets.QWidget):
         return describe(self.trace, key, index, value)
 
     def _on_click(self, key, index):
+        """Select the element clicked (the session's; :meth:`_on_element` shows it)."""
         if self.trace is None:
             return
+        try:
+            self.session.select_element(key, index)
+        except ValueError as e:
+            self.session.say(str(e))
+
+    def _on_element(self, el) -> None:
+        """The session's selected element: outlined with the numbers it was computed from, its arithmetic."""
+        if el is None:
+            self.maps.grid.mark_elements(None, None)
+            self.arithmetic.clear()
+            return
+        key, index = el
         self.maps.choose_filter(key, index)
         step = self.current_step()
         self._mark_sources(key, index, step)
@@ -298,6 +321,22 @@ class BackpropView(QtWidgets.QWidget):
         except Exception:  # noqa: BLE001 - no breakdown for this element: outline it alone
             sources = {}
         return self.maps.grid.mark_elements((key, tuple(index)), sources)
+
+    def _follow_lesson(self, player) -> None:
+        if player is not None:
+            player.changed.connect(self._show_held)
+        self._show_held()
+
+    def _show_held(self) -> None:
+        """While a lesson's question waits, the step's maps and numbers stay hidden."""
+        p = self.session.lesson
+        held = p is not None and p.must_answer
+        self.splitter.setVisible(not held)
+        self.held_label.setVisible(held)
+        if held:        # what the network says and the loss would answer the question
+            self.input_row.info.setText("<i>What the network says of it is shown after your answer.</i>")
+        else:
+            self.input_row.show_trace()
 
     # ----------------------------------------------------------- settings
     def settings_dict(self) -> dict:

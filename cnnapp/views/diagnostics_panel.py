@@ -18,6 +18,7 @@ _PLOTS = (("grad", "Gradient ‖∂L/∂θ‖", True),
 def _plot(title: str, log: bool, legend: bool = True) -> pg.PlotWidget:
     p = pg.PlotWidget(background="w", axisItems={"left": DecadeAxis("left")} if log else None)
     p.setTitle(title, color="#333", size="9pt")
+    p.setAccessibleName(title)
     p.setLogMode(y=log)
     p.showGrid(x=True, y=True, alpha=0.2)
     p.setLabel("bottom", "epoch")
@@ -65,6 +66,7 @@ class DiagnosticsPanel(QtWidgets.QWidget):
         self.blowup.setStyleSheet("color: #a40000;")
         self.restart = QtWidgets.QPushButton("")
         self.restart.setObjectName("restartLowerButton")
+        self.restart.setAccessibleName("Restart from the last good weights at a lower learning rate")
         self.restart.setToolTip("Train again from the last weights that gave a finite loss, at the lower rate")
         self.restart.clicked.connect(lambda: self.restartRequested.emit(self._suggested))
         self._suggested = 0.0
@@ -166,9 +168,11 @@ class RunsPanel(QtWidgets.QWidget):
         self.current = None
         self.a = QtWidgets.QComboBox()
         self.a.setObjectName("compareRunA")
+        self.a.setAccessibleName("First run to compare")
         self.a.setToolTip("The first run to compare (drawn dashed)")
         self.b = QtWidgets.QComboBox()
         self.b.setObjectName("compareRunB")
+        self.b.setAccessibleName("Second run to compare")
         self.b.setToolTip("The second run to compare (drawn solid)")
         for box in (self.a, self.b):
             box.currentIndexChanged.connect(self.redraw)
@@ -196,10 +200,11 @@ class RunsPanel(QtWidgets.QWidget):
         lay.addLayout(plots, 1)
         self.paced = PacedRedraw(self, self._fill)
 
-    def begin(self, settings: dict, seed: int):
-        """A new run with these settings: kept, and compared with the one before it."""
+    def begin(self, settings: dict, seed: int, start: str = ""):
+        """A new run with these settings, from ``start`` (:func:`cnncore.diagnostics.start_mark`):
+        kept, and compared with the one before it."""
         from cnncore.diagnostics import RunRecord
-        record = RunRecord(f"run {len(self.records) + 1}", dict(settings), int(seed))
+        record = RunRecord(f"run {len(self.records) + 1}", dict(settings), int(seed), start)
         self.records.append(record)
         for box in (self.a, self.b):
             box.blockSignals(True)
@@ -210,9 +215,9 @@ class RunsPanel(QtWidgets.QWidget):
         self.redraw()
         return record
 
-    def follow(self, worker, settings: dict, seed: int) -> None:
-        """Keep the run a :class:`~cnnapp.workers.TrainWorker` is starting."""
-        self.current = self.begin(settings, seed)
+    def follow(self, worker, settings: dict, seed: int, start: str = "") -> None:
+        """Keep the run a :class:`~cnnapp.workers.TrainWorker` is starting (from ``start``)."""
+        self.current = self.begin(settings, seed, start)
         # bound methods: Qt delivers the worker's signals in this widget's (the GUI) thread
         worker.progress.connect(self._on_progress)
         worker.epochDone.connect(self._on_epoch)
@@ -238,7 +243,7 @@ class RunsPanel(QtWidgets.QWidget):
 
     def redraw(self) -> None:
         """The two runs picked: their curves made anew, and what differs between them named."""
-        from cnncore.diagnostics import setting_differences
+        from cnncore.diagnostics import compare_runs
         self.loss.clear()
         self.accuracy.clear()
         self._curves = []
@@ -258,9 +263,7 @@ class RunsPanel(QtWidgets.QWidget):
         if a is None or b is None or a is b:
             self.differences.setText("Pick two different runs to see what changed between them.")
             return
-        diff = setting_differences(a, b)
-        self.differences.setText(f"{a.name} → {b.name}: " + ("; ".join(diff) if diff else
-                                 "the same settings (any difference comes from where training started)"))
+        self.differences.setText(compare_runs(a, b))
 
     def _fill(self) -> None:
         """The compared runs' curves as far as they got (a run going on grows them)."""

@@ -8,6 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..settings import data_dir, set_clamped
 from ..widgets.canvas import DrawCanvas
+from ..widgets.picture_numbers import Plane, offer_numbers
 from ..widgets.plots import ProbabilityPlot
 from ..state import a_digit, classes_of, other_dataset, plural
 
@@ -56,6 +57,7 @@ class DrawView(QtWidgets.QWidget):
             sc.setContext(QtCore.Qt.WidgetWithChildrenShortcut)
             sc.activated.connect(self.canvas.clear)
         self.brush = QtWidgets.QSlider(QtCore.Qt.Horizontal)
+        self.brush.setAccessibleName("Brush width")
         self.brush.setRange(4, 14)
         self.brush.setValue(int(round(self.canvas.brush_width() * 100)))
         self.brush.setToolTip("Pen thickness (as a share of the sheet)")
@@ -110,6 +112,8 @@ class DrawView(QtWidgets.QWidget):
                              "20×20 box and centred by its centre of mass, as in MNIST.")
         self.seen.setBackground("w")
         self.seen.setFixedSize(140, 140)
+        self.seen.setAccessibleName("What the network sees")
+        offer_numbers(self.seen, lambda: [Plane("what the network sees (28×28)", self.seen_img.image)])
         vb = self.seen.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         vb.setMenuEnabled(False)
         self.seen_img = pg.ImageItem(axisOrder="row-major")

@@ -49,6 +49,7 @@ class InspectView(QtWidgets.QWidget):
         lay.addLayout(self._build_input(), 0)
         self.inner = QtWidgets.QTabWidget()
         self.inner.setObjectName("lookTabs")
+        self.inner.setAccessibleName("Look pages")
         for page, title, tip in ((self.where, "Where it looks", "Saliency and Grad-CAM: which pixels and which "
                                   "regions raise the score"),
                                  (self.fool, "Fooling it", "The smallest change to the pixels that makes the "
@@ -78,6 +79,7 @@ class InspectView(QtWidgets.QWidget):
         clear.clicked.connect(self.canvas.clear)
         self.sample_spin = QtWidgets.QSpinBox()
         self.sample_spin.setObjectName("lookSample")
+        self.sample_spin.setAccessibleName("Data set digit number")
         self.sample_spin.setToolTip("Which digit of the data set (the Train tab's data once loaded, "
                                     "else generated digits)")
         sample = QtWidgets.QPushButton("Data set digit")

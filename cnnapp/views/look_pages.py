@@ -7,6 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ..widgets.heatmap import SEQ_LUT, lut_for
+from ..widgets.picture_numbers import Plane, offer_numbers
 
 GREY_LUT = np.repeat(np.arange(256, dtype=np.ubyte)[:, None], 3, axis=1)
 
@@ -34,6 +35,10 @@ class ImagePanel(QtWidgets.QWidget):
         self.view.setBackground("w")
         self.view.setFixedSize(size, size)
         self.view.setToolTip(tooltip)
+        self.view.setAccessibleName(title or tooltip)
+        self.values = None          # the numbers the picture shows (H, W)
+        offer_numbers(self.view, lambda: [] if self.values is None else
+                      [Plane(self.title.text() or self.view.toolTip(), self.values)])
         vb = self.view.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         vb.setMenuEnabled(False)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -51,7 +56,8 @@ class ImagePanel(QtWidgets.QWidget):
         self.view.setFixedSize(side, side)
         self.caption.setMaximumWidth(max(side, 170))
 
-    def _set(self, img, **kw) -> None:
+    def _set(self, img, values=None, **kw) -> None:
+        self.values = np.asarray(img if values is None else values, dtype=np.float32)
         self.image.setImage(img, **kw)
         self._vb.setRange(QtCore.QRectF(0, 0, img.shape[1], img.shape[0]), padding=0)
 
@@ -67,8 +73,9 @@ class ImagePanel(QtWidgets.QWidget):
         img = np.asarray(img, np.float32)
         self._set(img, levels=(0, float(img.max()) or 1.0), lut=SEQ_LUT)
 
-    def show_rgb(self, rgb) -> None:
-        self._set(rgb, levels=(0, 255))
+    def show_rgb(self, rgb, values) -> None:
+        """An RGB picture ``(H, W, 3)`` of the numbers ``values`` ``(H, W)`` (what Ctrl+C copies)."""
+        self._set(rgb, values, levels=(0, 255))
 
 
 def row(*widgets) -> QtWidgets.QHBoxLayout:
@@ -89,8 +96,12 @@ def note(text: str) -> QtWidgets.QLabel:
 class _Page(QtWidgets.QScrollArea):
     """A page that scrolls rather than widen the window."""
 
+    #: What a screen reader calls the page.
+    NAME = ""
+
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.setAccessibleName(self.NAME)
         self.setWidgetResizable(True)
         self.setFrameShape(QtWidgets.QFrame.NoFrame)
         self.page = QtWidgets.QWidget()
@@ -107,6 +118,7 @@ class _Page(QtWidgets.QScrollArea):
 
 class WherePage(_Page):
     """What it sees, the saliency (signed and its size), and Grad-CAM of every conv layer."""
+    NAME = "Where it looks"
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -145,7 +157,7 @@ class WherePage(_Page):
         for panel, (i, (cam, up)) in zip(self.cam_panels, cams.items()):
             panel.setVisible(True)
             top = float(up.max())
-            panel.show_rgb(overlay(x, up / top if top > 0 else up))
+            panel.show_rgb(overlay(x, up / top if top > 0 else up), up)
             panel.title.setText(f"Grad-CAM, layer {i}")
             panel.caption.setText(f"{cam.shape[0]}×{cam.shape[1]} map" if top > 0 else
                                   f"{cam.shape[0]}×{cam.shape[1]}: no region raises the score of {g.cls}")
@@ -153,11 +165,13 @@ class WherePage(_Page):
 
 class FoolPage(_Page):
     """The budget ε and the target, the original, the change and the changed picture."""
+    NAME = "Fooling it"
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.eps = QtWidgets.QSlider(QtCore.Qt.Horizontal)
         self.eps.setObjectName("lookEpsilon")
+        self.eps.setAccessibleName("Budget ε")
         self.eps.setRange(1, 30)
         self.eps.setValue(10)
         self.eps.setToolTip("ε: how far any pixel may move (0.01 to 0.30 of full brightness)")
@@ -217,6 +231,7 @@ class FoolPage(_Page):
 
 class DreamPage(_Page):
     """What to make large, Start / Stop, and the picture painted so far."""
+    NAME = "What it wants to see"
 
     def __init__(self, parent=None):
         super().__init__(parent)

@@ -36,9 +36,11 @@ def find_idx_pair(folder):
 
 
 class TrainControls(QtWidgets.QWidget):
-    """Signals: ``startRequested()``, ``stopRequested()``, ``pauseToggled(bool)``, ``lrChanged(float)``,
-    ``saveModelRequested()``, ``openModelRequested()``."""
+    """Signals: ``startRequested()``, ``againRequested()`` (train again from the last run's start),
+    ``stopRequested()``, ``pauseToggled(bool)``, ``lrChanged(float)``, ``saveModelRequested()``,
+    ``openModelRequested()``."""
     startRequested = QtCore.Signal()
+    againRequested = QtCore.Signal()
     stopRequested = QtCore.Signal()
     pauseToggled = QtCore.Signal(bool)
     lrChanged = QtCore.Signal(float)
@@ -72,6 +74,7 @@ class TrainControls(QtWidgets.QWidget):
         self._defaults_for_source()
         run = session.run
         run.phase_changed.connect(self._show_phase)
+        session.model_changed.connect(lambda: self._show_phase(run.phase))
         run.progress_changed.connect(lambda p: self.progress.setValue(int(round(1000 * p))))
         self._show_phase(run.phase)
 
@@ -164,8 +167,8 @@ class TrainControls(QtWidgets.QWidget):
         box.setValue(value)
         return box
 
-    def _build_run_buttons(self) -> QtWidgets.QHBoxLayout:
-        """Start, Pause, Stop."""
+    def _build_run_buttons(self) -> QtWidgets.QGridLayout:
+        """Start, Pause, Stop; Train again from the same start."""
         SP = QtWidgets.QStyle.StandardPixmap
         self.start_button = QtWidgets.QPushButton(self.style().standardIcon(SP.SP_MediaPlay), "Start")
         self.start_button.setObjectName("trainStartButton")
@@ -183,9 +186,17 @@ class TrainControls(QtWidgets.QWidget):
         self.stop_button.setToolTip("Stop after the current batch and keep the weights learned so far (Shift+F5)")
         self.stop_button.setShortcut(QtGui.QKeySequence("Shift+F5"))
         self.stop_button.clicked.connect(self.stopRequested)
-        buttons = QtWidgets.QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.stop_button):
-            buttons.addWidget(b)
+        self.again_button = QtWidgets.QPushButton("Train again from the same start")
+        self.again_button.setObjectName("trainAgainButton")
+        self.again_button.setToolTip("Put back the weights the last run started from and train with the settings "
+                                     "above, the images shuffled in the same order: the two runs then differ only in "
+                                     "what you changed (Ctrl+F5; Compare runs says so)")
+        self.again_button.setShortcut(QtGui.QKeySequence("Ctrl+F5"))
+        self.again_button.clicked.connect(self.againRequested)
+        buttons = QtWidgets.QGridLayout()
+        for k, b in enumerate((self.start_button, self.pause_button, self.stop_button)):
+            buttons.addWidget(b, 0, k)
+        buttons.addWidget(self.again_button, 1, 0, 1, 3)
         return buttons
 
     def _build_model_buttons(self) -> QtWidgets.QHBoxLayout:
@@ -307,6 +318,7 @@ class TrainControls(QtWidgets.QWidget):
         """Buttons and settings as the run's phase allows (idle, running, paused)."""
         running = self.session.run.active
         self.start_button.setEnabled(not running)
+        self.again_button.setEnabled(not running and self.session.same_start() is not None)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         for w in (self.source, self.count, self.holdout, self.optimizer, self.schedule, self.batch, self.epochs,

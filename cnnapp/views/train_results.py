@@ -21,6 +21,8 @@ class ResultsPanel(QtWidgets.QTabWidget):
     def __init__(self, session, parent=None):
         super().__init__(parent)
         self.session = session
+        self.setAccessibleName("Results of training")
+        self.setElideMode(QtCore.Qt.ElideRight)       # narrow (a lesson beside it): shorter names, no arrows
         self.live = MapGrid()
         self.live.setObjectName("liveMapGrid")
         self.live.setToolTip("The first layer's filters and one sample's feature maps, refreshed a few "
@@ -41,6 +43,7 @@ class ResultsPanel(QtWidgets.QTabWidget):
     def _build_gallery(self) -> QtWidgets.QListWidget:
         g = QtWidgets.QListWidget()
         g.setObjectName("misclassifiedGallery")
+        g.setAccessibleName("Misclassified held-out pictures")
         g.setToolTip("Held-out digits the network got wrong in the result shown (true digit → its answer).\n"
                      "Click one to open it on the Draw or the Backprop tab.")
         g.setViewMode(QtWidgets.QListView.IconMode)

@@ -74,6 +74,7 @@ class TrainView(QtWidgets.QWidget):
     def _bind(self) -> None:
         c, ctl, s = self.controls, self.controller, self.session
         c.startRequested.connect(lambda: self.start())
+        c.againRequested.connect(lambda: self.start(same_start=True))
         c.stopRequested.connect(self.stop)
         c.pauseToggled.connect(self._on_pause)
         c.lrChanged.connect(self._on_lr)
@@ -158,13 +159,19 @@ class TrainView(QtWidgets.QWidget):
         """A callable for the worker thread returning (X, y, X_val, y_val), chosen from the form."""
         return self.controller.loader(self.controls.choice(), then=self.start)
 
-    def start(self) -> bool:
+    def start(self, same_start: bool = False) -> bool:
+        """Train with the form's settings; ``same_start``: from the weights the last run started from,
+        shuffling as it did (:meth:`cnnapp.state.Session.restore_start`)."""
         s = self.session
         if s.training:
             return False
         try:
             config = self.controls.config()
+            if same_start and s.same_start() is None:
+                raise RunRefused("no run of this network to start again from yet")
             loader = self.make_loader()
+            if same_start:
+                config.seed = s.restore_start().seed
             worker = self.controller.start(loader, config, self._sample(), self.controls.source.currentData())
         except (RunRefused, ValueError) as e:
             s.say(f"Cannot train: {e}", 0)
@@ -172,7 +179,7 @@ class TrainView(QtWidgets.QWidget):
             return False
         self.results.diagnostics.follow(worker)
         self.results.runs.follow(worker, run_settings(config, s.network, self.controls.source.currentText()),
-                                 s.network.seed)
+                                 s.network.seed, s.same_start().mark)
         self.controls.eta.setText("Starting…")
         self.trainingStarted.emit()
         return True

@@ -96,6 +96,7 @@ class ArchitectureEditor(QtWidgets.QWidget):
         super().__init__(parent)
         self.table = QtWidgets.QTableWidget(0, len(COLS))
         self.table.setObjectName("architectureTable")
+        self.table.setAccessibleName("Layers of the network")
         self.table.setToolTip("One row per layer, from the input (top) to the ten outputs (bottom)")
         self.table.setHorizontalHeaderLabels(COLS)
         for i, c in enumerate(COLS):

@@ -4,227 +4,25 @@
 coordinates inside a scrolling :class:`pyqtgraph.GraphicsView`. Items are pooled: they are
 created once and then only updated with ``setImage`` and ``setRect``, so stepping is cheap.
 
-Colour maps, the same everywhere in the app:
-  * activations (input, ``x``, ``y``, probabilities): sequential (viridis), levels = [min, max];
-  * signed quantities (gradients, weights, ``z``): diverging blue-white-red, centred on zero,
-    with symmetric levels [-m, m]; every group carries its own colour bar with its scale.
-    :func:`set_diverging` switches every signed map to purple-white-orange, which readers
-    with red-green colour blindness tell apart as well (a setting on the Backprop tab).
+Colour maps are the app's (:mod:`cnnapp.widgets.colour_scales`); every group carries its own colour
+bar with its scale. The numbers behind the pictures, the keyboard, one map alone and the zoom are
+:class:`cnnapp.widgets.map_tools.MapGridTools`'.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-SEQUENTIAL = pg.colormap.get("viridis")
-DIVERGING = pg.ColorMap(
-    pos=np.array([0.0, 0.25, 0.5, 0.75, 1.0]),
-    color=np.array([[5, 48, 97], [67, 147, 195], [247, 247, 247], [214, 96, 77], [103, 0, 31]],
-                   dtype=np.ubyte),
-)
-SEQ_LUT = SEQUENTIAL.getLookupTable(nPts=256, alpha=False)
-DIV_LUT = DIVERGING.getLookupTable(nPts=256, alpha=False)
-
-#: The diverging scales a user can choose: name -> (words, lookup table). The first is the default.
-#: Purple-white-orange is ColorBrewer's PuOr, chosen to stay apart under the common colour-vision deficiencies.
-DIVERGING_SCALES = {
-    "blue-white-red": ("blue–white–red", DIV_LUT),
-    "purple-white-orange": ("purple–white–orange (colour-blind safe)", pg.ColorMap(
-        pos=np.array([0.0, 0.25, 0.5, 0.75, 1.0]),
-        color=np.array([[45, 0, 75], [128, 115, 172], [247, 247, 247], [224, 130, 20], [127, 59, 8]],
-                       dtype=np.ubyte)).getLookupTable(nPts=256, alpha=False)),
-}
-_diverging = {"name": "blue-white-red"}
+from .colour_scales import (DIV_LUT, DIVERGING, DIVERGING_SCALES, SEQ_LUT, SEQUENTIAL, diverging_name,  # noqa: F401
+                            diverging_words, fmt_level, levels_for, lut_for, set_diverging)
+from .map_tiles import (_BAR_W, _GAP, _GROUP_GAP, _TITLE_H, MapGroup, _add_winner_corners,  # noqa: F401
+                        _GridView, _GroupLayout, _Tile, _Used, plan_tiles, plane_cell, zoom_for)
+from .map_marks import MapGridMarks
+from .map_tools import MapGridTools
 
 
-def set_diverging(name: str) -> None:
-    """Draw every signed map from now on with the scale ``name`` (a key of :data:`DIVERGING_SCALES`)."""
-    if name not in DIVERGING_SCALES:
-        raise ValueError(f"no colour scale {name!r}; choose one of {', '.join(DIVERGING_SCALES)}")
-    _diverging["name"] = name
-
-
-def diverging_name() -> str:
-    return _diverging["name"]
-
-
-def diverging_words() -> str:
-    return DIVERGING_SCALES[_diverging["name"]][0]
-
-_GAP = 6          # px between tiles
-_GROUP_GAP = 14   # px between groups
-_TITLE_H = 22     # px for a group's title line
-_BAR_W = 120      # px, colour bar length
-_BASE_WIDTH = 640  # px of room at which tiles have their base size; wider views draw them larger
-
-
-def zoom_for(avail: float) -> float:
-    """How much larger than the base size tiles are drawn in a view ``avail`` px wide (1 to 2.5)."""
-    return max(1.0, min(2.5, avail / _BASE_WIDTH))
-
-
-def plane_cell(h: int, w: int, marked: bool, zoom: float) -> float:
-    """Screen pixels per element of an ``h × w`` plane: a ~72 px tile at zoom 1 (~150 px when
-    max-pool winners are marked on it, so the marks stay legible), whole pixels, 1 to 16."""
-    target = (150.0 if marked else 72.0) * zoom
-    return float(max(1, min(16, round(target / max(h, w)))))
-
-
-def levels_for(array: np.ndarray, diverging: bool) -> tuple[float, float]:
-    """Display levels: symmetric around zero for signed maps, [min, max] otherwise."""
-    a = np.asarray(array)
-    finite = a[np.isfinite(a)] if a.size else a
-    if finite.size == 0:
-        return (-1.0, 1.0) if diverging else (0.0, 1.0)
-    if diverging:
-        m = float(np.max(np.abs(finite)))
-        m = m if m > 0 else 1.0   # all zero: any symmetric scale shows white
-        return (-m, m)
-    lo, hi = float(finite.min()), float(finite.max())
-    if hi <= lo:
-        hi = lo + (abs(lo) if lo else 1.0)
-    return (lo, hi)
-
-
-def lut_for(diverging: bool) -> np.ndarray:
-    return DIVERGING_SCALES[_diverging["name"]][1] if diverging else SEQ_LUT
-
-
-@dataclass
-class MapGroup:
-    """One array to draw: ``key`` (e.g. ``"L1.dz"``), the array, a title, its colour map kind
-    and optionally a boolean mask (same shape) of cells to mark (max-pool winners)."""
-    key: str
-    array: np.ndarray
-    title: str = ""
-    diverging: bool = False
-    marks: np.ndarray | None = None
-    levels: tuple[float, float] | None = None
-
-
-@dataclass
-class _Used:
-    """How many pooled scene items a layout has used so far, per pool."""
-    images: int = 0
-    bars: int = 0
-    texts: int = 0
-    marks: int = 0
-
-    def next(self, pool: str) -> int:
-        """The index of the next free item of ``pool``, counted as used."""
-        i = getattr(self, pool)
-        setattr(self, pool, i + 1)
-        return i
-
-
-@dataclass
-class _GroupLayout:
-    """What the layout of one group needs: the group, its array, colour levels and table, the
-    room across, the zoom and the common cell size (None: each plane its own)."""
-    group: MapGroup
-    array: np.ndarray
-    levels: tuple
-    lut: np.ndarray
-    avail: float
-    zoom: float
-    common: float | None
-
-
-def _add_winner_corners(path: QtGui.QPainterPath, mask, rect: QtCore.QRectF, s: float) -> None:
-    """An orange corner on each winner of ``mask`` in the tile at ``rect`` (cells of ``s`` px),
-    as in the Learn tab."""
-    for rr, cc in zip(*np.nonzero(mask)):
-        x0, y0, k = rect.x() + cc * s, rect.y() + rr * s, max(2.0, s * 0.55)
-        path.addPolygon(QtGui.QPolygonF([QtCore.QPointF(x0, y0), QtCore.QPointF(x0 + k, y0),
-                                         QtCore.QPointF(x0, y0 + k)]))
-        path.closeSubpath()
-
-
-@dataclass
-class _Tile:
-    key: str
-    data: np.ndarray               # 2-D display image
-    rect: QtCore.QRectF
-    kind: str                      # "plane", "vector" or "matrix"
-    prefix: tuple = ()
-    shape: tuple = ()              # original array shape (vector tiles)
-    cols: int = 1
-    label: str = ""
-
-    def index_at(self, r: int, c: int):
-        if self.kind == "vector":
-            flat = r * self.cols + c
-            n = int(np.prod(self.shape)) if self.shape else 1
-            if flat >= n:
-                return None
-            return tuple(int(i) for i in np.unravel_index(flat, self.shape)) if self.shape else ()
-        return tuple(self.prefix) + (int(r), int(c))
-
-
-def plan_tiles(key: str, array: np.ndarray) -> list[tuple[str, np.ndarray | None, tuple, str, tuple]]:
-    """How an array is cut into 2-D heatmaps: a list of (kind, image|None, prefix, label, grid pos).
-
-    * ``(1, C, H, W)`` maps -> C planes; ``(F, C, KH, KW)`` filters -> F x C planes (one row per
-      filter; a single row when C == 1); ``(C, H, W)`` -> C planes;
-    * ``(1, n)``, ``(n,)`` and scalars -> one vector strip; other 2-D arrays -> one matrix.
-    The grid position is (row, col) for filters and None for maps that simply wrap.
-    """
-    a = np.asarray(array)
-    out = []
-    if a.ndim == 4:
-        n0, c = a.shape[0], a.shape[1]
-        for f in range(n0):
-            for ch in range(c):
-                if n0 == 1:
-                    label, pos = f"channel {ch}", None
-                elif c == 1:
-                    label, pos = f"filter {f}", None
-                else:
-                    label, pos = f"filter {f}, channel {ch}", (f, ch)
-                out.append(("plane", a[f, ch], (f, ch), label, pos))
-    elif a.ndim == 3:
-        for ch in range(a.shape[0]):
-            out.append(("plane", a[ch], (ch,), f"channel {ch}", None))
-    elif a.ndim == 2 and a.shape[0] != 1:
-        out.append(("matrix", a, (), "", None))
-    else:
-        out.append(("vector", None, (), "", None))
-    return out
-
-
-class _GridView(pg.GraphicsView):
-    hovered = QtCore.Signal(object)   # scene QPointF or None
-    clicked = QtCore.Signal(object)
-
-    def __init__(self, parent=None):
-        super().__init__(parent, background="w")
-        self.setMouseTracking(True)
-        self.enableMouse(False)
-
-    def mouseMoveEvent(self, ev):
-        self.hovered.emit(self.mapToScene(ev.position().toPoint()))
-        ev.accept()
-
-    def leaveEvent(self, ev):
-        self.hovered.emit(None)
-        super().leaveEvent(ev)
-
-    def mousePressEvent(self, ev):
-        if ev.button() == QtCore.Qt.LeftButton:
-            self.clicked.emit(self.mapToScene(ev.position().toPoint()))
-        ev.accept()
-
-    def mouseReleaseEvent(self, ev):
-        ev.accept()
-
-    def wheelEvent(self, ev):
-        ev.ignore()  # let the scroll area scroll
-
-
-class MapGrid(QtWidgets.QScrollArea):
+class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
     """All heatmaps of one step. ``set_groups([MapGroup, ...])`` replaces what is shown.
 
     Signals:
@@ -294,12 +92,14 @@ class MapGrid(QtWidgets.QScrollArea):
         self.uniform_cells = False
         #: Tiles this many times their usual size (a view with few maps draws them larger).
         self.tile_scale = 1.0
+        self._init_tools()
 
     # ------------------------------------------------------------------ public
     def set_groups(self, groups: list[MapGroup]) -> None:
         same = self._same_layout(groups)
         self._groups = list(groups)
         self._marked = (None, None)
+        self.cursor = self.cursor if same else None
         self._arrays = {g.key: np.asarray(g.array) for g in self._groups}
         if same:
             self._update_in_place()     # e.g. live maps while training: new numbers, same shapes
@@ -323,7 +123,7 @@ class MapGrid(QtWidgets.QScrollArea):
             a = np.asarray(g.array, dtype=np.float32)
             levels = g.levels or levels_for(a, g.diverging)
             lut = lut_for(g.diverging)
-            lo_s, hi_s = _fmt(levels[0]), _fmt(levels[1])
+            lo_s, hi_s = fmt_level(levels[0]), fmt_level(levels[1])
             self._texts[r["lo"]].setText(lo_s)
             bx = r["tx"] + fm.horizontalAdvance(lo_s) + 6
             if bx != r["bx"]:
@@ -357,88 +157,6 @@ class MapGrid(QtWidgets.QScrollArea):
 
     def tiles(self) -> list[_Tile]:
         return list(self._tiles)
-
-    def scene_rect_of(self, key: str, index: tuple) -> QtCore.QRectF | None:
-        """Scene rectangle of one element ``array[index]`` (full index), or None when not shown."""
-        index = tuple(int(i) for i in index)
-        tiles = self._by_key.get(key)
-        if not tiles:
-            return None
-        t0 = tiles[0]
-        if t0.kind == "plane":
-            n = len(t0.prefix)
-            if len(index) != n + 2:
-                return None
-            t = self._by_prefix.get((key, index[:n]))
-            if t is None:
-                return None
-            r, c = index[n], index[n + 1]
-        elif t0.kind == "matrix":
-            if len(index) != 2:
-                return None
-            t, (r, c) = t0, index
-        else:
-            t = t0
-            try:
-                flat = int(np.ravel_multi_index(index, t.shape)) if t.shape else 0
-            except ValueError:
-                return None
-            r, c = divmod(flat, t.cols)
-        h, w = t.data.shape
-        if not (0 <= r < h and 0 <= c < w):
-            return None
-        cw, ch = t.rect.width() / w, t.rect.height() / h
-        return QtCore.QRectF(t.rect.x() + c * cw, t.rect.y() + r * ch, cw, ch)
-
-    def mark_elements(self, target=None, sources: dict | None = None) -> int:
-        """Outline one element ``(key, index)`` and the elements it was computed from
-        (``{key: {index, ...}}``, e.g. ``Breakdown.sources()``). Returns how many were drawn."""
-        self._marked = (target, sources)
-        path = QtGui.QPainterPath()
-        n = 0
-        for key, indices in (sources or {}).items():
-            for idx in indices:
-                r = self.scene_rect_of(key, idx)
-                if r is not None:
-                    path.addRect(r.adjusted(0.5, 0.5, -0.5, -0.5))
-                    n += 1
-        self._source_marks.setPath(path)
-        tpath = QtGui.QPainterPath()
-        if target is not None:
-            r = self.scene_rect_of(*target)
-            if r is not None:
-                tpath.addRect(r.adjusted(-1, -1, 1, 1))
-        self._target_mark.setPath(tpath)
-        return n
-
-    def cells_rect(self, key: str, prefix: tuple, row: int, col: int, rows: int = 1,
-                   cols: int = 1) -> QtCore.QRectF | None:
-        """Scene rectangle of ``rows × cols`` cells from ``(row, col)`` of one plane, reaching past
-        its edges where asked (a filter window over zero padding); None when not shown."""
-        t = self._by_prefix.get((key, tuple(prefix)))
-        if t is None:
-            return None
-        h, w = t.data.shape
-        cw, ch = t.rect.width() / w, t.rect.height() / h
-        return QtCore.QRectF(t.rect.x() + col * cw, t.rect.y() + row * ch, cols * cw, rows * ch)
-
-    def show_windows(self, rects) -> None:
-        """Frame these scene rectangles (a filter's window on each input map); none hides the frames."""
-        path = QtGui.QPainterPath()
-        for r in rects or ():
-            if r is not None:
-                path.addRect(r)
-        self._window_mark.setPath(path)
-        self._window_core.setPath(path)
-
-    def set_plane(self, key: str, prefix: tuple, image: np.ndarray) -> bool:
-        """Draw another image (same shape; NaN shows as blank) on one plane, keeping its colour scale."""
-        t = self._by_prefix.get((key, tuple(prefix)))
-        if t is None or np.shape(image) != t.data.shape:
-            return False
-        item = self._images[next(i for i, u in enumerate(self._tiles) if u is t)]
-        item.setImage(np.asarray(image, dtype=np.float32), levels=item.getLevels(), autoLevels=False)
-        return True
 
     def grab_image(self) -> QtGui.QImage:
         """The whole grid as drawn now."""
@@ -492,15 +210,19 @@ class MapGrid(QtWidgets.QScrollArea):
         self._group_recs = []
         used = _Used()
         y = float(_GAP)
-        zoom = zoom_for(avail) * self.tile_scale
+        zoom = zoom_for(avail) * self.tile_scale * self.zoom
+        title_h = max(_TITLE_H, QtGui.QFontMetricsF(self._title_font).height() + 6)
         common = self._common_cell(zoom) if self.uniform_cells else None
-        for g in self._groups:
+        alone = self._alone_plan()
+        for g in self._groups if alone is None else [alone[0]]:
             a = np.asarray(g.array, dtype=np.float32)
+            if alone is not None:
+                common = self.alone_cell(*alone[1][1].shape, title_h, _GAP)
             lay = _GroupLayout(g, a, g.levels or levels_for(a, g.diverging), lut_for(g.diverging),
                                avail, zoom, common)
             rec = self._lay_title(lay, y, used)
-            y += _TITLE_H
-            plan = plan_tiles(g.key, a)
+            y += title_h
+            plan = plan_tiles(g.key, a) if alone is None else [alone[1]]
             if plan[0][0] == "plane":
                 y = self._lay_planes(lay, plan, y, used)
             elif plan[0][0] == "matrix":
@@ -528,7 +250,7 @@ class MapGrid(QtWidgets.QScrollArea):
         fm = QtGui.QFontMetricsF(self._small_font)
         title = self._text(used.next("texts"), g.title or g.key, _GAP, y, self._title_font)
         tx = _GAP + title.boundingRect().width() + 16
-        lo_s, hi_s = _fmt(levels[0]), _fmt(levels[1])
+        lo_s, hi_s = fmt_level(levels[0]), fmt_level(levels[1])
         lo_i = used.next("texts")
         self._text(lo_i, lo_s, tx, y + 3, self._small_font, (80, 80, 80))
         bx = tx + fm.horizontalAdvance(lo_s) + 6
@@ -668,11 +390,3 @@ class MapGrid(QtWidgets.QScrollArea):
         hit = self._tile_at(p)
         if hit is not None:
             self.elementClicked.emit(hit[0].key, hit[3])
-
-
-def _fmt(v: float) -> str:
-    if v == 0:
-        return "0"
-    if abs(v) >= 1000 or abs(v) < 0.001:
-        return f"{v:.2e}"
-    return f"{v:.3g}"

@@ -8,6 +8,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from .heatmap import SEQ_LUT
+from .picture_numbers import Plane, offer_numbers
 
 ACCENT = (31, 119, 180)
 ORANGE = (255, 127, 14)
@@ -377,6 +378,7 @@ class ConfusionPlot(pg.PlotWidget):
         p.showGrid(x=False, y=False)
         p.setMouseEnabled(False, False)
         p.hideButtons()
+        p.setMenuEnabled(False)          # the right button offers the numbers (offer_numbers)
         p.invertY(True)
         p.setAspectLocked(True)
         ticks = [[(i + 0.5, str(i)) for i in range(10)]]
@@ -388,6 +390,7 @@ class ConfusionPlot(pg.PlotWidget):
         p.setRange(xRange=(0, 10), yRange=(0, 10), padding=0.02)
         self._labels = []          # the 100 count labels, made on the first real matrix
         self.set_matrix(np.zeros((10, 10), dtype=int))
+        offer_numbers(self, lambda: [Plane("confusion matrix (rows: true class, columns: answer)", self._m)])
 
     def set_classes(self, classes) -> None:
         """Name the rows and columns (the digits, or another data set's classes)."""

@@ -42,6 +42,7 @@ class PredictPanel(QtWidgets.QWidget):
         self.given.setStyleSheet("font-family: 'DejaVu Sans Mono', monospace;")
         self.answer = QtWidgets.QLineEdit()
         self.answer.setObjectName("predictAnswer")
+        self.answer.setAccessibleName("Your answer")
         self.answer.returnPressed.connect(self.submit)
         row = QtWidgets.QHBoxLayout()
         self.answer_label = QtWidgets.QLabel("Your answer:")

@@ -16,7 +16,7 @@ from ..trace import build_steps
 from .content import Lesson, Source
 from .stops import ChoiceQuestion, PredictQuestion, Stop
 
-__all__ = ["new_lesson", "describe"]
+__all__ = ["new_lesson", "describe", "stop_line"]
 
 _NOTE_CHARS = 50
 
@@ -49,22 +49,30 @@ def new_lesson(model_path, source: str, index: int, *, seed: int = 0, count: int
 def describe(lesson: Lesson) -> list[str]:
     """One line per stop: ``"3. backprop · step 2 (Layer 1 · maxpool 2×2 — forward) · picture 0 (7) ·
     L1.y[0, 2, 3, 1] · asks: a pooled value · note: …"``, stops counted from 1."""
-    lines = []
-    for k, s in enumerate(lesson.stops):
-        label = int(lesson.labels[s.picture])
-        parts = [f"{k + 1}. {s.tab}", f"step {s.step} ({lesson.steps[s.step].title})",
-                 f"picture {s.picture} (a {lesson.model.classes[label]})"]
-        if s.element is not None:
-            parts.append(str(s.element))
-        if isinstance(s.question, PredictQuestion):
-            parts.append(f"asks: {KINDS[s.question.kind].words}")
-        elif isinstance(s.question, ChoiceQuestion):
-            parts.append(f"asks: {_short(s.question.text)} ({len(s.question.choices)} choices)")
-        note = " ".join(line.strip("# ") for line in s.note.splitlines() if line.strip("# "))
-        if note:
-            parts.append(f"note: {_short(note)}")
-        lines.append(" · ".join(parts))
-    return lines
+    return [stop_line(k, s, lesson.steps, lesson.labels, lesson.model.classes) for k, s in enumerate(lesson.stops)]
+
+
+def stop_line(k: int, s: Stop, steps, labels, classes) -> str:
+    """Stop ``k`` (from 0) in one line (see :func:`describe`): ``steps`` of the lesson's model's trace,
+    ``labels`` of its pictures, ``classes`` of its model."""
+    parts = [f"{k + 1}. {s.tab}", f"step {s.step} ({steps[s.step].title})",
+             f"picture {s.picture} ({_a(classes[int(labels[s.picture])])})"]
+    if s.element is not None:
+        parts.append(str(s.element))
+    if isinstance(s.question, PredictQuestion):
+        parts.append(f"asks: {KINDS[s.question.kind].words}")
+    elif isinstance(s.question, ChoiceQuestion):
+        parts.append(f"asks: {_short(s.question.text)} ({len(s.question.choices)} choices)")
+    note = " ".join(line.strip("# ") for line in s.note.splitlines() if line.strip("# "))
+    if note:
+        parts.append(f"note: {_short(note)}")
+    return " · ".join(parts)
+
+
+def _a(name: str) -> str:
+    """``"a 7"``, ``"an 8"``, ``"an Ankle boot"``: a class name with its article."""
+    vowel = name[:1].lower() in "aeiou" or name in ("8", "11", "18") or name.startswith("8")
+    return f"{'an' if vowel else 'a'} {name}"
 
 
 def _short(text: str) -> str:

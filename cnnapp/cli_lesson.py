@@ -1,0 +1,110 @@
+"""``cnnapp lesson``: lessons from the command line (the app makes and follows them too: File → Record a
+lesson, Open a lesson…).
+
+::
+
+    cnnapp lesson new MODEL.npz (--data SOURCE | --images F --labels F) --index N --out L.cnnlesson [--title T]
+    cnnapp lesson show L.cnnlesson
+    cnnapp lesson report RESULTS.json... --out TABLE.csv [--lesson L.cnnlesson]
+
+``new`` makes one stop per step of that picture's trace, on the Backprop tab, with no notes or
+questions yet: open it in the app (File → Edit a lesson…) to write them. ``show`` prints the stops,
+one line each. ``report`` writes one row per student and one column per question; results of
+another lesson, or of another version of it, are refused with the reason. Everything that computes
+is :mod:`cnncore.lesson`; problems are one line on stderr and exit status 2 (:func:`cnnapp.cli.main`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["add_lesson_parser"]
+
+
+def add_lesson_parser(sub) -> None:
+    """The ``lesson`` command and its three subcommands, under ``sub`` (the main parser's subparsers)."""
+    from .cli import _Parser, _data_arguments, _nonneg_int, _seed_alias
+
+    p = sub.add_parser("lesson", help="make a lesson, show one, or turn students' results into a table")
+    lsub = p.add_subparsers(dest="lesson_command", metavar="new|show|report", parser_class=_Parser)
+    p.set_defaults(func=_no_subcommand)
+
+    n = lsub.add_parser("new", help="a lesson with one stop per step of one picture's trace, to edit in the app")
+    n.add_argument("model", metavar="MODEL.npz")
+    _data_arguments(n)
+    _seed_alias(n)
+    n.add_argument("--index", type=_nonneg_int, required=True, metavar="N", help="which picture of the source")
+    n.add_argument("--title", default=None, help="the lesson's title (default: the model's name and the picture)")
+    n.add_argument("--out", required=True, metavar="L.cnnlesson")
+    n.set_defaults(func=_cmd_new)
+
+    s = lsub.add_parser("show", help="the stops of a lesson, one line each")
+    s.add_argument("lesson", metavar="L.cnnlesson")
+    s.set_defaults(func=_cmd_show)
+
+    r = lsub.add_parser("report", help="one row per student, one column per question, as CSV")
+    r.add_argument("results", nargs="+", metavar="RESULTS.json")
+    r.add_argument("--lesson", default=None, metavar="L.cnnlesson",
+                   help="judge every answer again by the lesson and name its questions (default: the results' own)")
+    r.add_argument("--out", required=True, metavar="TABLE.csv")
+    r.set_defaults(func=_cmd_report)
+
+
+def _no_subcommand(args) -> int:
+    from .cli import CliError
+    raise CliError("cnnapp lesson: give a subcommand (new, show, report)")
+
+
+def _cmd_new(args) -> int:
+    from cnncore.defaults import run_defaults
+    from cnncore.lesson import SUFFIX, new_lesson, save_lesson
+
+    from .cli import CliError, _output
+
+    out = _output(args)
+    if (args.images is None) != (args.labels is None) or (args.images is None) == (args.data is None):
+        raise CliError("lesson new: give --data SOURCE, or --images and --labels")
+    key = "idx" if args.images is not None else args.data
+    count = args.count if args.count is not None else run_defaults(key).count
+    files = (args.images, args.labels) if args.images is not None else None
+    lesson = new_lesson(args.model, key, args.index, seed=args.data_seed, count=count, files=files, title=args.title)
+    written = save_lesson(out, lesson)
+    label = int(lesson.labels[0])
+    print(f"wrote {written}: {len(lesson.stops)} stops on picture {args.index} of {key} "
+          f"(a {lesson.model.classes[label]}), no notes or questions yet")
+    if not str(written).endswith(SUFFIX):
+        print(f"note: the app offers lesson files ending in {SUFFIX}")
+    print("next: write its notes and questions in the app (File → Edit a lesson…), then hand it out")
+    return 0
+
+
+def _cmd_show(args) -> int:
+    from cnncore.lesson import describe, load_lesson
+
+    lesson = load_lesson(args.lesson)
+    m = lesson.model
+    print(f"{lesson.title or Path(args.lesson).name} · id {lesson.id[:16]}…")
+    print(f"network: {m.num_params():,} parameters, input {'×'.join(map(str, m.input_shape))}; "
+          f"{len(lesson.pictures)} picture{'s' if len(lesson.pictures) != 1 else ''} from {lesson.source.key}; "
+          f"{len(lesson.stops)} stops, {len(lesson.question_stops())} asking a question")
+    for line in describe(lesson):
+        print(line)
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from cnncore import Output, OutputRefused
+    from cnncore.lesson import load_lesson, report, write_report
+
+    from .cli import CliError
+
+    out = Output(args.out, [*args.results, args.lesson])
+    try:
+        out.check()
+    except OutputRefused as e:
+        raise CliError(f"--out {e}") from None
+    lesson = load_lesson(args.lesson) if args.lesson is not None else None
+    rows = report(args.results, lesson)
+    written = write_report(out, rows)
+    print(f"wrote {written}: {len(rows) - 1} student{'s' if len(rows) != 2 else ''}, "
+          f"{len(rows[0]) - 2} question{'s' if len(rows[0]) != 3 else ''}")
+    return 0

@@ -1,0 +1,245 @@
+"""Lessons in the window: File → Open a lesson… (a student), Record a lesson and Edit a lesson… (a
+teacher), the dock beside the maps that holds the lesson's panel, and the dialogs that ask for a
+file or a name. The lesson's state is the session's (:class:`cnnapp.state.LessonPlayer`,
+:class:`cnnapp.state.LessonRecorder`); a lesson file this version cannot use is refused in one line
+(the status bar) before anything of the session changes."""
+from __future__ import annotations
+
+import os
+from html import escape
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from cnncore.lesson import SUFFIX, TABS, LessonFileError
+from cnncore.lesson.results import check_student
+
+from . import settings as st
+from .state import LessonPlayer, LessonRecorder, results_path_for
+from .views.lesson_play import LessonPlayPanel
+from .views.lesson_record import LessonRecordPanel
+
+__all__ = ["LessonControl"]
+
+_FILTER = f"Lessons (*{SUFFIX});;All files (*)"
+
+
+class LessonControl(QtCore.QObject):
+    """The window's lessons. ``ask_open_path``, ``ask_save_path``, ``ask_student`` and
+    ``ask_results_path`` are the dialogs (tests replace them)."""
+
+    def __init__(self, window, menu: QtWidgets.QMenu):
+        super().__init__(window)
+        self.window, self.session = window, window.session
+        self.recorder = None
+        self._tab = self._save_to = None
+        self.dock = QtWidgets.QDockWidget("Lesson", window)
+        self.dock.setObjectName("lessonDock")
+        self.dock.setFeatures(QtWidgets.QDockWidget.DockWidgetMovable | QtWidgets.QDockWidget.DockWidgetFloatable)
+        self.dock.setMinimumWidth(240)
+        self.dock.hide()
+        window.addDockWidget(QtCore.Qt.RightDockWidgetArea, self.dock)
+        self._add_actions(menu)
+        self.ask_open_path = lambda title: QtWidgets.QFileDialog.getOpenFileName(window, title, str(st.data_dir()),
+                                                                                  _FILTER)[0]
+        self.ask_save_path = lambda: QtWidgets.QFileDialog.getSaveFileName(
+            window, "Save the lesson", str(st.data_dir() / f"lesson{SUFFIX}"), _FILTER)[0]
+        self.ask_results_path = lambda default: QtWidgets.QFileDialog.getSaveFileName(
+            window, "Where your answers go", str(default), "Results (*.json)")[0]
+        self.ask_student = self._ask_student
+        self.session.lesson_changed.connect(self._on_lesson)
+        f9 = QtGui.QShortcut(QtGui.QKeySequence("F9"), window)
+        f9.setContext(QtCore.Qt.WindowShortcut)
+        f9.activated.connect(self.capture)
+
+    def _add_actions(self, menu: QtWidgets.QMenu) -> None:
+        menu.addSeparator()
+        for text, slot, key, tip in (
+                ("Open a &lesson…", self.open_dialog, "Ctrl+Shift+O",
+                 "Follow a lesson a teacher made (.cnnlesson): its notes, its questions, your answers saved"),
+                ("Record a lesso&n", self.record, "Ctrl+Shift+R",
+                 "Make a lesson: move through the app and add what it shows as stops (F9), write notes and questions"),
+                ("&Edit a lesson…", self.edit_dialog, None, "Change a lesson's notes, questions and stops")):
+            a = menu.addAction(text, slot)
+            a.setToolTip(tip)
+            if key:
+                a.setShortcut(QtGui.QKeySequence(key))
+
+    @property
+    def panel(self):
+        """The lesson's panel in the dock (a student's or a teacher's), or None."""
+        area = self.dock.widget()
+        return area.widget() if area is not None else None
+
+    def _panel(self, widget) -> None:
+        """Show ``widget`` in the dock (None: close it). It scrolls: on a small screen the dock stays
+        narrow beside the maps rather than widen the window."""
+        old = self.dock.widget()
+        area = None
+        if widget is not None:
+            area = QtWidgets.QScrollArea()
+            area.setObjectName("lessonScroll")
+            area.setAccessibleName("Lesson")
+            area.setWidgetResizable(True)
+            area.setFrameShape(QtWidgets.QFrame.NoFrame)
+            area.setWidget(widget)
+        self.dock.setWidget(area)
+        if old is not None:
+            old.deleteLater()
+        self.dock.setVisible(widget is not None)
+        if widget is not None:          # a quarter of the window beside the maps (a note is read there)
+            self.window.resizeDocks([self.dock], [max(280, min(520, self.window.width() // 4))],
+                                    QtCore.Qt.Horizontal)
+
+    # ---------------------------------------------------------------- student
+    def open_dialog(self) -> bool:
+        path = self.ask_open_path("Open a lesson")
+        return bool(path) and self.open_lesson(path)
+
+    def open_lesson(self, path, student: str | None = None, results_path=None) -> bool:
+        """Follow the lesson in ``path`` as ``student`` (asked when None); answers go beside the lesson
+        (asked where when that folder cannot be written). A bad file is refused in one line and the
+        session stays as it was."""
+        if not self._may_replace_model("Open the lesson"):
+            return False
+        if student is None:
+            student = self.ask_student()
+            if not student:
+                return False
+        try:
+            student = check_student(student)
+            if results_path is None and not os.access(Path(path).resolve().parent, os.W_OK):
+                results_path = self.ask_results_path(results_path_for(path, student).name) or None
+            player = LessonPlayer.open(self.session, path, student, results_path)
+        except (LessonFileError, ValueError) as e:
+            self.session.say(f"Could not open the lesson: {e}", 0)
+            return False
+        self.stop_recording()
+        player.begin()
+        self.session.follow_lesson(player)
+        panel = LessonPlayPanel(player)
+        panel.closeRequested.connect(lambda: self.session.follow_lesson(None))
+        panel.saveAsRequested.connect(self.save_answers_dialog)
+        self._panel(panel)
+        player.changed.connect(self._show_tab)
+        self._tab = None
+        self._show_tab()
+        panel.focus_answer()
+        self.session.say(f"Following {Path(path).name} as {student}: Alt+→ for the next stop. Your answers go to "
+                         f"{player.results_path}.", 10000)
+        return True
+
+    def _ask_student(self) -> str:
+        text, ok = QtWidgets.QInputDialog.getText(self.window, "Open a lesson",
+                                                  "Your name (it goes into your results file):")
+        return text if ok else ""
+
+    def _show_tab(self) -> None:
+        """The tab the lesson's stop shows (when the stop changed: the student may look elsewhere meanwhile)."""
+        p = self.session.lesson
+        if p is not None and self._tab != p.position:
+            self._tab = p.position
+            self.window.tabs.setCurrentIndex(TABS.index(p.tab))
+
+    def _on_lesson(self, player) -> None:
+        if player is None and isinstance(self.panel, LessonPlayPanel):
+            self._panel(None)
+
+    def save_answers_dialog(self) -> bool:
+        p = self.session.lesson
+        if p is None:
+            return False
+        path = self.ask_results_path(p.results_path or results_path_for(p.name, p.student))
+        if not path:
+            return False
+        try:
+            p.save_as(path)
+        except (OSError, ValueError) as e:
+            self.session.say(f"Could not save your answers: {e}", 0)
+            return False
+        self.session.say(f"Your answers are saved to {path} from now on.")
+        return True
+
+    # ---------------------------------------------------------------- teacher
+    def record(self) -> LessonRecorder | None:
+        """Start recording a lesson of the network in use (its first stop takes it)."""
+        self.session.follow_lesson(None)
+        self._start_recorder(LessonRecorder(self.session))
+        self.session.say("Recording a lesson: go to what the class should see and press F9 to add it as a stop.", 10000)
+        return self.recorder
+
+    def edit_dialog(self) -> bool:
+        path = self.ask_open_path("Edit a lesson")
+        return bool(path) and self.edit_lesson(path)
+
+    def edit_lesson(self, path) -> bool:
+        """Record on from the lesson in ``path``: its network and pictures in the session, its stops kept."""
+        from cnncore.lesson import load_lesson
+        if not self._may_replace_model("Edit the lesson"):
+            return False
+        try:
+            lesson = load_lesson(path)
+        except LessonFileError as e:
+            self.session.say(f"Could not open the lesson: {e}", 0)
+            return False
+        self.session.follow_lesson(None)
+        self._start_recorder(LessonRecorder.from_lesson(self.session, lesson))
+        self._save_to = Path(path)
+        return True
+
+    def _start_recorder(self, recorder) -> None:
+        self.recorder = recorder
+        self._save_to = None
+        panel = LessonRecordPanel(recorder)
+        panel.addRequested.connect(self.capture)
+        panel.saveRequested.connect(self.save_dialog)
+        panel.closeRequested.connect(self.stop_recording)
+        self._panel(panel)
+
+    def capture(self) -> int | None:
+        """Add what the window shows as a stop (F9); the reason in one line when it cannot be."""
+        if self.recorder is None:
+            return None
+        panel = self.panel
+        try:
+            k = self.recorder.capture(TABS[self.window.tabs.currentIndex()])
+        except ValueError as e:
+            panel.say(f"<span style='color:#b00020'>Not added: {escape(str(e))}</span>")
+            return None
+        panel.say(f"Stop {k + 1} added. Write its note and choose its question; F9 adds the next.")
+        return k
+
+    def save_dialog(self) -> bool:
+        path = self.ask_save_path() if self._save_to is None else str(self._save_to)
+        if not path:
+            return False
+        if not path.endswith(SUFFIX):
+            path += SUFFIX
+        return self.save_recording(path)
+
+    def save_recording(self, path) -> bool:
+        try:
+            written = self.recorder.save(path)
+        except (OSError, ValueError) as e:
+            self.session.say(f"Could not save the lesson: {e}", 0)
+            self.panel.say(f"<span style='color:#b00020'>Not saved: {escape(str(e))}</span>")
+            return False
+        self._save_to = Path(written)
+        text = (f"Saved the lesson ({len(self.recorder.stops)} stops) to {written}. Students open it with File → "
+                "Open a lesson…")
+        self.session.say(text)
+        self.panel.say(text)
+        return True
+
+    def stop_recording(self) -> None:
+        if self.recorder is not None:
+            self.recorder = None
+            self._panel(None)
+
+    def _may_replace_model(self, what: str) -> bool:
+        s = self.session
+        if s.training:
+            s.say("Stop the training before opening a lesson (it brings its own network).")
+            return False
+        return not s.unsaved or self.window.confirm(
+            f"The network trained here has not been saved. {what} (it brings its own network) and discard it?")

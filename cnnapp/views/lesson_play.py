@@ -1,0 +1,262 @@
+"""The student's side of a lesson: the teacher's note beside the maps, the stop's question answered before
+its step is revealed, Back and Next. It renders a :class:`cnnapp.state.LessonPlayer` and sends the
+student's answers to it; everything works from the keyboard (Alt+→ / Alt+← move, Return answers,
+Tab, arrows and Space choose)."""
+from __future__ import annotations
+
+from html import escape
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from cnncore.lesson import ChoiceQuestion
+
+from ..widgets.buttons import push_button
+
+__all__ = ["LessonPlayPanel", "NoteView"]
+
+_CLAIMED = (QtCore.Qt.Key_Space, QtCore.Qt.Key_Left, QtCore.Qt.Key_Right, QtCore.Qt.Key_Up, QtCore.Qt.Key_Down,
+            QtCore.Qt.Key_Home, QtCore.Qt.Key_End)
+
+
+class NoteView(QtWidgets.QTextBrowser):
+    """A teacher's note, Markdown. It loads nothing (a note names no file this app would read) and
+    opens only web links, in the browser."""
+
+    def __init__(self, name: str, parent=None):
+        super().__init__(parent)
+        self.setObjectName(name)
+        self.setOpenLinks(False)
+        self.anchorClicked.connect(lambda url: url.scheme() in ("http", "https")
+                                   and QtGui.QDesktopServices.openUrl(url))
+
+    def loadResource(self, kind, url):
+        return None
+
+
+class _ChoiceKeys:
+    """Space and the arrows are the choice's while it has the focus (the Backprop tab's step keys are
+    window shortcuts and would take them first)."""
+
+    def event(self, ev) -> bool:
+        if ev.type() == QtCore.QEvent.ShortcutOverride and ev.key() in _CLAIMED and not ev.modifiers():
+            ev.accept()
+            return True
+        return super().event(ev)
+
+
+class _Radio(_ChoiceKeys, QtWidgets.QRadioButton):
+    pass
+
+
+class _Check(_ChoiceKeys, QtWidgets.QCheckBox):
+    pass
+
+
+class LessonPlayPanel(QtWidgets.QWidget):
+    """Signals: ``closeRequested()``, ``saveAsRequested()``."""
+    closeRequested = QtCore.Signal()
+    saveAsRequested = QtCore.Signal()
+
+    def __init__(self, player, parent=None):
+        super().__init__(parent)
+        self.setObjectName("lessonPlayPanel")
+        self.player = player
+        self._shown = None              # the position whose question the widgets show
+        self.choices: list = []
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addWidget(self._build_head())
+        lay.addWidget(self._build_note(), 3)
+        lay.addWidget(self._build_question(), 2)
+        lay.addLayout(self._build_buttons())
+        player.changed.connect(self.render)
+        self.render()
+
+    # ------------------------------------------------------------ builders
+    def _build_head(self) -> QtWidgets.QWidget:
+        self.title = QtWidgets.QLabel("")
+        self.title.setObjectName("lessonTitle")
+        self.title.setWordWrap(True)
+        f = self.title.font()
+        f.setBold(True)
+        f.setPointSizeF(f.pointSizeF() * 1.2)
+        self.title.setFont(f)
+        self.title.setTextFormat(QtCore.Qt.PlainText)
+        self.where = QtWidgets.QLabel("")
+        self.where.setTextFormat(QtCore.Qt.PlainText)
+        self.where.setObjectName("lessonWhere")
+        self.where.setWordWrap(True)
+        box = QtWidgets.QWidget()
+        bl = QtWidgets.QVBoxLayout(box)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addWidget(self.title)
+        bl.addWidget(self.where)
+        return box
+
+    def _build_note(self) -> NoteView:
+        self.note = NoteView("lessonNote")
+        self.note.setAccessibleName("The teacher's note")
+        self.note.setToolTip("What the teacher wrote for this stop")
+        return self.note
+
+    def _build_question(self) -> QtWidgets.QGroupBox:
+        self.question_box = QtWidgets.QGroupBox("Before you see it")
+        self.question_box.setObjectName("lessonQuestion")
+        self.prompt = QtWidgets.QLabel("")
+        self.prompt.setObjectName("lessonPrompt")
+        self.prompt.setWordWrap(True)
+        self.prompt.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        self.answer_edit = QtWidgets.QLineEdit()
+        self.answer_edit.setObjectName("lessonAnswer")
+        self.answer_edit.setAccessibleName("Your answer")
+        self.answer_edit.setToolTip("Type the number, then Return")
+        self.answer_edit.returnPressed.connect(self.submit)
+        self.choice_area = QtWidgets.QWidget()
+        self.choice_layout = QtWidgets.QVBoxLayout(self.choice_area)
+        self.choice_layout.setContentsMargins(0, 0, 0, 0)
+        self.answer_button = push_button("&Answer", "lessonAnswerButton",
+                                         "Give this answer (Return); the step is shown after it", slot=self.submit)
+        self.verdict = QtWidgets.QLabel("")
+        self.verdict.setObjectName("lessonVerdict")
+        self.verdict.setWordWrap(True)
+        ql = QtWidgets.QVBoxLayout(self.question_box)
+        for w in (self.prompt, self.answer_edit, self.choice_area, self.answer_button, self.verdict):
+            ql.addWidget(w)
+        ql.addStretch(1)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setObjectName("lessonQuestionScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.NoFrame)
+        scroll.setFocusPolicy(QtCore.Qt.NoFocus)
+        scroll.setWidget(self.question_box)
+        self._question_scroll = scroll
+        return scroll
+
+    def _build_buttons(self) -> QtWidgets.QGridLayout:
+        self.back_button = push_button("← Back", "lessonBack", "The previous stop (Alt+←)", "Alt+Left")
+        self.next_button = push_button("Next stop →", "lessonNext", "The next stop (Alt+→); a question waits "
+                                        "for its answer first", "Alt+Right")
+        self.score_label = QtWidgets.QLabel("")
+        self.score_label.setObjectName("lessonScore")
+        self.save_button = push_button("Save answers as…", "lessonSaveAs",
+                                        "Write your answers to a file of your choice (and keep writing there)")
+        self.close_button = push_button("Close the lesson", "lessonClose",
+                                         "Stop following the lesson (your answers are saved already)")
+        self.back_button.clicked.connect(self.player.back)
+        self.next_button.clicked.connect(self.player.next)
+        self.save_button.clicked.connect(self.saveAsRequested)
+        self.close_button.clicked.connect(self.closeRequested)
+        grid = QtWidgets.QGridLayout()
+        grid.addWidget(self.back_button, 0, 0)
+        grid.addWidget(self.next_button, 0, 1)
+        grid.addWidget(self.score_label, 1, 0, 1, 2)
+        grid.addWidget(self.save_button, 2, 0)
+        grid.addWidget(self.close_button, 2, 1)
+        return grid
+
+    # -------------------------------------------------------------- render
+    def render(self) -> None:
+        """The player's stop: where, the note, the question (as asked, or answered), the buttons."""
+        p = self.player
+        self.title.setText(p.lesson.title or p.name)
+        self.where.setText(f"Stop {p.position + 1} of {p.count} · {p.student} · answers saved to "
+                           f"{p.results_path if p.results_path is not None else '(nowhere yet: Save answers as…)'}")
+        self.note.setMarkdown(p.stop.note or "*No note for this stop.*")
+        moved = self._shown != p.position
+        if moved:
+            self._show_question(p.question)
+            self._shown = p.position
+        self._show_answer()
+        right, asked = p.score()
+        self.score_label.setText(f"{right} of {asked} question{'s' if asked != 1 else ''} right so far")
+        self.back_button.setEnabled(p.position > 0)
+        self.next_button.setEnabled(not p.must_answer and p.position + 1 < p.count)
+        if moved and self.isVisible():
+            self.focus_answer()
+
+    def _show_question(self, q) -> None:
+        """The widgets for ``q``: a box for a number, round buttons for a predict choice, check boxes for
+        the teacher's multiple choice."""
+        for b in self.choices:
+            b.setParent(None)
+            b.deleteLater()
+        self.choices = []
+        self.question_box.setVisible(q is not None)
+        self.verdict.setText("")
+        if q is None:
+            return
+        teacher = isinstance(q, ChoiceQuestion)        # the teacher's words are text, never markup
+        given = "" if teacher else "".join(f"<br><tt>{escape(line)}</tt>" for line in q.given)
+        self.prompt.setText(escape(q.text if teacher else q.prompt).replace("\n", "<br>") + given
+                            + ("<br><i>Choose all that apply.</i>" if teacher else ""))
+        number = not teacher and not q.is_choice
+        self.answer_edit.setVisible(number)
+        self.answer_edit.clear()
+        if number:
+            self.answer_edit.setPlaceholderText(f"a number, {q.tolerance_text()}")
+        for k, text in enumerate(q.choices):
+            b = (_Check if teacher else _Radio)(f"{k + 1}. {text}")
+            b.setObjectName(f"lessonChoice{k}")
+            b.setToolTip("Space ticks it; Return gives the answer" if teacher else "Arrows choose; Return gives the answer")
+            self.choice_layout.addWidget(b)
+            b.show()                    # now (a layout shows a new child later): it takes the focus next
+            self.choices.append(b)
+
+    def _show_answer(self) -> None:
+        a = self.player.answered()
+        waiting = self.player.must_answer
+        for w in (self.answer_edit, self.answer_button, *self.choices):
+            w.setEnabled(waiting)
+        if a is None:
+            return
+        if isinstance(a.answer, str):
+            self.answer_edit.setText(a.answer)
+        chosen = a.answer if isinstance(a.answer, tuple) else (a.answer,) if isinstance(a.answer, int) else ()
+        for k, b in enumerate(self.choices):
+            b.setChecked(k in chosen)
+        if not self.verdict.text():
+            self._say(a.right, "Right." if a.right else "Not right.")
+
+    def _say(self, right: bool, text: str) -> None:
+        self.verdict.setStyleSheet("color: #1b7a1b; font-weight: bold;" if right else "color: #b00020; font-weight: bold;")
+        self.verdict.setText(text)
+
+    # ------------------------------------------------------------- answering
+    def given(self):
+        """What the student gave: the text typed, the chosen round button's index, the ticked boxes."""
+        q = self.player.question
+        if isinstance(q, ChoiceQuestion):
+            return [k for k, b in enumerate(self.choices) if b.isChecked()]
+        if q is not None and q.is_choice:
+            return next((k for k, b in enumerate(self.choices) if b.isChecked()), None)
+        return self.answer_edit.text()
+
+    def submit(self):
+        """Answer the stop's question with what the widgets hold; the verdict shows, the step is revealed."""
+        p = self.player
+        if not p.must_answer:
+            return None
+        try:
+            verdict = p.answer(self.given())
+        except OSError as e:
+            self._say(False, f"Your answer is kept but could not be saved ({e}); use Save answers as….")
+            return None
+        if not verdict.valid:
+            self.verdict.setStyleSheet("color: #8a5a00;")
+            self.verdict.setText(verdict.message)
+            return verdict
+        self._say(verdict.right, verdict.message)
+        self.next_button.setFocus() if self.next_button.isEnabled() else self.back_button.setFocus()
+        return verdict
+
+    def focus_answer(self) -> None:
+        """Put the keyboard where the student acts next: the answer, else Next."""
+        if self.player.must_answer:
+            (self.choices[0] if self.choices else self.answer_edit).setFocus()
+        elif self.next_button.isEnabled():
+            self.next_button.setFocus()
+
+    def keyPressEvent(self, ev) -> None:
+        if ev.key() in (QtCore.Qt.Key_Return, QtCore.Qt.Key_Enter) and self.player.must_answer:
+            self.submit()
+        else:
+            super().keyPressEvent(ev)

@@ -1,0 +1,110 @@
+"""The window's zoom for a projector: Ctrl+= (or Ctrl++), Ctrl+− and Ctrl+0, and Ctrl+wheel, draw the
+current tab's maps and text larger or smaller (:class:`cnnapp.state.zoom.Zoom` keeps each tab's factor).
+
+Maps (every :class:`~cnnapp.widgets.heatmap.MapGrid`) are drawn ``factor`` times their size with their
+titles; text (labels, text boxes, tables and lists) is set ``factor`` times the size it was made at.
+Widgets made after a zoom take it the next time the tab is shown or zoomed.
+"""
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..state.zoom import Zoom
+from .heatmap import MapGrid
+
+__all__ = ["TabZoomer"]
+
+_TEXT = (QtWidgets.QLabel, QtWidgets.QTextEdit, QtWidgets.QPlainTextEdit, QtWidgets.QAbstractItemView)
+_BASE = "cnnZoomBase"          # the widget's own font size, kept on it the first time it is zoomed
+
+
+class TabZoomer(QtCore.QObject):
+    """Zooms the current page of ``tabs`` (pages named ``names`` in order) and the widgets ``beside``
+    it (a dock: the lesson's note) with the factor of ``zoom``."""
+
+    def __init__(self, window: QtWidgets.QWidget, tabs: QtWidgets.QTabWidget, names, zoom: Zoom | None = None,
+                 beside=()):
+        super().__init__(window)
+        self.tabs, self.names, self.zoom = tabs, list(names), zoom or Zoom()
+        self.beside = list(beside)
+        for keys, slot in ((QtGui.QKeySequence.ZoomIn, self.zoom_in), ("Ctrl+=", self.zoom_in),
+                           (QtGui.QKeySequence.ZoomOut, self.zoom_out), ("Ctrl+0", self.reset)):
+            sc = QtGui.QShortcut(QtGui.QKeySequence(keys), window)
+            sc.setContext(QtCore.Qt.WindowShortcut)
+            sc.activated.connect(slot)
+        tabs.currentChanged.connect(lambda k: self.apply())
+        self.zoom.changed.connect(lambda tab, f: tab == self.current() and self.apply())
+        self._filtered: set = set()
+
+    def current(self) -> str:
+        k = self.tabs.currentIndex()
+        return self.names[k] if 0 <= k < len(self.names) else ""
+
+    def factor(self) -> float:
+        return self.zoom.factor(self.current())
+
+    def zoom_in(self) -> float:
+        return self._said(self.zoom.zoom_in(self.current()))
+
+    def zoom_out(self) -> float:
+        return self._said(self.zoom.zoom_out(self.current()))
+
+    def reset(self) -> float:
+        return self._said(self.zoom.reset(self.current()))
+
+    def _said(self, factor: float) -> float:
+        window = self.parent()
+        if hasattr(window, "show_message"):
+            window.show_message(f"Zoom {factor:.0%} on this tab (Ctrl+= larger, Ctrl+− smaller, Ctrl+0 as made)", 3000)
+        return factor
+
+    def apply(self) -> None:
+        """Draw the current page (and the widgets beside it) at its tab's factor."""
+        page, factor = self.tabs.currentWidget(), self.factor()
+        for root in [page, *self.beside]:
+            if root is not None:
+                self._zoom_tree(root, factor)
+
+    def _zoom_tree(self, root: QtWidgets.QWidget, factor: float) -> None:
+        self._watch(root)
+        grids = root.findChildren(MapGrid)
+        for grid in grids:
+            grid.set_zoom(factor)
+        inside = {id(w) for g in grids for w in g.findChildren(QtWidgets.QWidget)}
+        for w in root.findChildren(QtWidgets.QWidget):
+            if isinstance(w, QtWidgets.QAbstractScrollArea):
+                self._watch(w.viewport())
+            if isinstance(w, _TEXT) and id(w) not in inside:
+                scale_font(w, factor)
+
+    def _watch(self, w: QtWidgets.QWidget) -> None:
+        if id(w) not in self._filtered:
+            self._filtered.add(id(w))
+            w.installEventFilter(self)
+            w.destroyed.connect(lambda *_, k=id(w): self._filtered.discard(k))
+
+    def eventFilter(self, obj, ev) -> bool:
+        if ev.type() == QtCore.QEvent.Wheel and ev.modifiers() & QtCore.Qt.ControlModifier:
+            dy = ev.angleDelta().y()
+            if dy:
+                self.zoom_in() if dy > 0 else self.zoom_out()
+            return True
+        return False
+
+
+def scale_font(w: QtWidgets.QWidget, factor: float) -> None:
+    """Set ``w``'s font ``factor`` times the size it had when it was first zoomed."""
+    if w.minimumHeight() == w.maximumHeight():     # a strip of fixed height (the timeline) keeps its text
+        return
+    base = w.property(_BASE)
+    if base is None:
+        f = w.font()
+        base = f.pointSizeF() if f.pointSizeF() > 0 else -float(f.pixelSize())
+        w.setProperty(_BASE, base)
+    f = QtGui.QFont(w.font())
+    if base > 0:
+        f.setPointSizeF(base * factor)
+    else:
+        f.setPixelSize(max(1, int(round(-base * factor))))
+    if f != w.font():
+        w.setFont(f)

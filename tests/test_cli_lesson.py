@@ -1,0 +1,104 @@
+"""``cnnapp lesson new|show|report`` (issue 25): a lesson to edit from a model and a picture, its stops in
+one line each, the class's table; bad arguments and another version's results are one line, exit 2."""
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from cnncore.architecture import preset
+from cnncore.lesson import ChoiceQuestion, LessonRun, Stop, load_lesson, save_lesson
+from cnncore.modelio import save_model
+from cnncore.network import Network
+from cnnapp.cli import main
+
+
+@pytest.fixture
+def model(tmp_path):
+    save_model(tmp_path / "m.npz", Network(preset("lenet"), seed=1))
+    return tmp_path / "m.npz"
+
+
+def _one_line_refusal(capsys, argv, *words):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and all(w in err for w in words), err
+    return err
+
+
+def test_new_makes_one_stop_per_step_and_show_prints_them(model, tmp_path, capsys):
+    from cnncore.trace import build_steps
+    out = tmp_path / "seven.cnnlesson"
+    assert main(["lesson", "new", str(model), "--data", "generated", "--count", "20", "--index", "7",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    lesson = load_lesson(out)
+    n = len(build_steps(lesson.model.spec))
+    assert f"wrote {out}: {n} stops on picture 7 of generated" in printed and "File → Edit a lesson" in printed
+    assert [s.step for s in lesson.stops] == list(range(n)) and lesson.source.indices == (7,)
+    from cnncore.datasets import generated_digits
+    X, y = generated_digits(20, seed=1)
+    np.testing.assert_array_equal(lesson.pictures[0, 0], X[7])          # --data-seed's default: the app's digits
+    assert main(["lesson", "show", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("m: picture 7 of generated · id ") and f"{n} stops, 0 asking a question" in lines[1]
+    assert len(lines) == 2 + n and lines[2].startswith("1. backprop · step 0 (Layer 0 · conv")
+    assert f"({'an' if y[7] == 8 else 'a'} {y[7]})" in lines[2]
+
+
+def test_new_and_show_refuse_in_one_line(model, tmp_path, capsys):
+    out = str(tmp_path / "x.cnnlesson")
+    _one_line_refusal(capsys, ["lesson", "new", str(model), "--data", "generated", "--count", "5", "--index", "5",
+                               "--out", out], "picture 5 is out of range", "0..4")
+    _one_line_refusal(capsys, ["lesson", "new", str(model), "--index", "0", "--out", out], "give --data SOURCE")
+    _one_line_refusal(capsys, ["lesson", "new", str(model), "--data", "generated", "--index", "0", "--out",
+                               str(model)], "--out", "same file")
+    _one_line_refusal(capsys, ["lesson", "show", str(model)], "not a lesson file")
+    _one_line_refusal(capsys, ["lesson"], "give a subcommand")
+    assert not (tmp_path / "x.cnnlesson").exists() and model.exists()
+
+
+def _results(tmp_path, lesson, student, answers):
+    clock = iter(datetime(2025, 5, 6, 9, k, tzinfo=timezone.utc) for k in range(60))
+    run = LessonRun(lesson, student, tmp_path / f"{student}.json", clock=lambda: next(clock))
+    for stop, given in answers:
+        while run.position < stop:
+            assert run.next()
+        assert run.answer(given).valid
+    return tmp_path / f"{student}.json"
+
+
+def test_report_turns_the_classes_results_into_one_table_and_refuses_another_version(model, tmp_path, capsys):
+    assert main(["lesson", "new", str(model), "--data", "generated", "--count", "5", "--index", "1",
+                 "--out", str(tmp_path / "l.cnnlesson")]) == 0
+    base = load_lesson(tmp_path / "l.cnnlesson")
+    q = ChoiceQuestion("=Which layers have weights?", ("conv", "maxpool", "dense"), (0, 2))
+    lesson = base.replace(stops=[Stop("build", 0, 0, "", None, q), Stop("backprop", 0, 1, "Look.")])
+    save_lesson(tmp_path / "l.cnnlesson", lesson)
+    ada = _results(tmp_path, lesson, "Ada", [(0, [0, 2])])
+    bob = _results(tmp_path, lesson, "Bob", [(0, 1)])
+    table = tmp_path / "class.csv"
+    capsys.readouterr()
+    assert main(["lesson", "report", str(ada), str(bob), "--out", str(table)]) == 0
+    assert capsys.readouterr().out == f"wrote {table}: 2 students, 1 question\n"
+    rows = list(csv.reader(table.read_text(encoding="utf-8-sig").splitlines()))
+    assert rows == [["student", "stop 1", "right (of 1)"], ["Ada", "right: choices 1, 3", "1"],
+                    ["Bob", "wrong: choice 2", "0"]]
+    assert main(["lesson", "report", str(ada), str(bob), "--lesson", str(tmp_path / "l.cnnlesson"),
+                 "--out", str(table)]) == 0
+    rows = list(csv.reader(table.read_text(encoding="utf-8-sig").splitlines()))
+    assert rows[0][1] == "stop 1: =Which layers have weights?" and rows[1][1] == "right: conv + dense"
+    edited = lesson.replace(title="edited")                   # another version of the lesson
+    eve = _results(tmp_path, edited, "Eve", [(0, [0, 2])])
+    before = table.read_bytes()
+    err = _one_line_refusal(capsys, ["lesson", "report", str(ada), str(eve), "--out", str(table)],
+                            str(eve), "another lesson or another version of it")
+    assert "report each lesson's results apart" in err and table.read_bytes() == before
+    _one_line_refusal(capsys, ["lesson", "report", str(eve), "--lesson", str(tmp_path / "l.cnnlesson"),
+                               "--out", str(table)], "another lesson or another version")
+    _one_line_refusal(capsys, ["lesson", "report", str(ada), "--out", str(ada)], "--out", "same file")
+    (tmp_path / "junk.json").write_text("{")
+    _one_line_refusal(capsys, ["lesson", "report", str(tmp_path / "junk.json"), "--out", str(table)],
+                      "not a results file")

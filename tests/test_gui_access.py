@@ -1,0 +1,254 @@
+"""Issue 25: a window the whole class can read, and the numbers behind every picture. Every control of
+every window has an accessible name; every heatmap gives its values as tab-separated text; the
+maps take the keyboard; Ctrl+= / Ctrl+− / Ctrl+0 and Ctrl+wheel zoom the current tab; one map
+alone fills the maps' area (pytest-qt, offscreen)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
+from test_gui_app import _misplaced_widgets, _no_leaked_windows, _private_dirs, stroke, window  # noqa: E402,F401
+
+from cnnapp.widgets.wrap_row import WrapRow  # noqa: E402
+
+pytestmark = [pytest.mark.gui,
+              pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")]
+
+Qt = QtCore.Qt
+ONE = [(0.5, 0.18 + 0.64 * k / 20) for k in range(21)]
+
+
+def _lenet(window, seed=1):
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    window.session.set_network(Network(preset("lenet"), seed=seed), "LeNet", trained=False)
+
+
+def _traced(qtbot, window):
+    window.tabs.setCurrentWidget(window.backprop)
+    qtbot.waitUntil(lambda: window.session.trace is not None, timeout=10000)
+    return window.session.trace
+
+
+def _table(text: str) -> np.ndarray:
+    """Tab-separated text back into numbers (an empty cell is NaN)."""
+    return np.array([[float(v) if v else np.nan for v in line.split("\t")] for line in text.strip("\n").split("\n")])
+
+
+def _clipboard() -> str:
+    return QtWidgets.QApplication.clipboard().text()
+
+
+def _menu_action(qtbot, widget, words: str, pos=None):
+    """Open ``widget``'s context menu (from the keyboard when no ``pos``) and trigger the entry with ``words``."""
+    pos = pos or QtCore.QPoint(5, 5)
+    reason = QtGui.QContextMenuEvent.Keyboard
+    ev = QtGui.QContextMenuEvent(reason, pos, widget.mapToGlobal(pos))
+    QtWidgets.QApplication.sendEvent(widget, ev)
+    menu = next(w for w in QtWidgets.QApplication.topLevelWidgets() if isinstance(w, QtWidgets.QMenu) and w.isVisible())
+    action = next(a for a in menu.actions() if words in a.text())
+    action.trigger()
+    menu.close()
+    return action.text()
+
+
+def _build_everything(qtbot, window, tmp_path):
+    """Every tab and page shown once, the Backprop tab's tools, a lesson being recorded, a NumbersDialog."""
+    for k in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(k)
+    learn, look = window.learn.ensure(), window.look.ensure()
+    for tabs in (learn.tabs, look.inner, window.train.bottom_tabs):
+        for k in range(tabs.count()):
+            tabs.setCurrentIndex(k)
+    tr = _traced(qtbot, window)
+    bp = window.backprop
+    conv_back = max(k for k, st in enumerate(tr.steps) if st.kind == "backward" and st.layer_type == "conv")
+    window.session.stepper.index = conv_back
+    bp.maps.identity_button.setChecked(True)          # the textbook way, built on first use
+    bp.maps.predict_button.setChecked(True)
+    qtbot.waitUntil(lambda: bp.maps.identity is not None, timeout=5000)
+
+
+def test_every_control_of_every_window_has_an_accessible_name(window, qtbot, tmp_path):
+    from cnncore.lesson import ChoiceQuestion, PredictQuestion, Stop, new_lesson, save_lesson
+    from cnncore.modelio import save_model
+    from cnncore.trace import trace
+
+    from cnnapp.widgets.access import accessible_name, controls, unnamed_controls
+    _lenet(window)
+    _build_everything(qtbot, window, tmp_path)
+    assert len(controls(window)) > 150
+    missing = [(type(w).__name__, w.objectName()) for w in unnamed_controls(window)]
+    assert not missing
+    dialog = window.backprop.maps.grid.show_numbers()          # the numbers' table
+    assert dialog is not None and not unnamed_controls(dialog) and len(controls(dialog)) >= 4
+    dialog.close()
+    window.lessons.record()                                     # a teacher's panel
+    window.lessons.capture()
+    assert not unnamed_controls(window)
+    window.lessons.stop_recording()
+    save_model(tmp_path / "m.npz", window.session.network)      # a student's panel, both kinds of question
+    base = new_lesson(tmp_path / "m.npz", "generated", 2, count=5)
+    t = trace(base.model, base.pictures[0], int(base.labels[0]))
+    pool = next(k for k, st in enumerate(t.steps) if st.kind == "backward" and st.layer_type == "maxpool")
+    from cnncore import predict
+    dy = f"L{t.steps[pool].layer}.dy"
+    window_ix = next(ix for ix in np.ndindex(t.arrays[dy].shape) if predict.question_at(t, pool, "winner", ix))
+    from cnncore.lesson import Element
+    lesson = base.replace(stops=[Stop("backprop", 0, pool, "# Which?", Element(dy, window_ix),
+                                      PredictQuestion("winner")),
+                                 Stop("build", 0, 0, "", None, ChoiceQuestion("Which?", ("a", "b", "c"), (1,)))])
+    save_lesson(tmp_path / "l.cnnlesson", lesson)
+    window.confirm = lambda text: True
+    assert window.lessons.open_lesson(tmp_path / "l.cnnlesson", "Ada")
+    panel = window.lessons.panel
+    assert len(panel.choices) >= 2 and all(accessible_name(b) for b in panel.choices)
+    assert not unnamed_controls(window)
+    assert accessible_name(window.backprop.maps.grid) and window.backprop.maps.grid.accessibleDescription()
+
+
+@pytest.mark.qt_log_ignore(r"This plugin does not support (raise\(\)|grabbing the keyboard|propagateSizeHints)")
+def test_every_heatmap_gives_its_numbers_tab_separated(window, qtbot, tmp_path):
+    _lenet(window)
+    tr = _traced(qtbot, window)
+    grid = window.backprop.maps.grid
+    grid.setFocus()
+    qtbot.keyClick(grid, Qt.Key_C, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: _clipboard().count("\n") == 28, timeout=3000)          # the first map: the input
+    np.testing.assert_array_equal(_table(_clipboard()).astype(np.float32), tr.arrays["L0.x"][0, 0])
+    for _ in range(1 + 28):                                  # the cursor on, and past the input: L0.W
+        qtbot.keyClick(grid, Qt.Key_Right)
+    assert _menu_action(qtbot, grid, "Copy every map of").endswith("L0.W")
+    blocks = _clipboard().strip().split("\n\n")
+    assert len(blocks) == 8 and blocks[3].startswith("L0.W filter 3")
+    np.testing.assert_array_equal(_table(blocks[3].split("\n", 1)[1]).astype(np.float32), tr.arrays["L0.W"][3, 0])
+    cm = window.train.confusion                              # the confusion matrix: counts
+    cm.set_matrix(np.arange(100).reshape(10, 10))
+    cm.copy_numbers()
+    np.testing.assert_array_equal(_table(_clipboard()), np.arange(100).reshape(10, 10))
+    window.backprop.input_row.thumb.copy_numbers()                   # the traced input's thumbnail
+    np.testing.assert_array_equal(_table(_clipboard()).astype(np.float32), tr.arrays["input"][0, 0])
+    window.tabs.setCurrentWidget(window.draw)                # what the network sees of a drawing
+    stroke(window.draw.canvas, ONE)
+    qtbot.waitUntil(lambda: window.draw.seen_img.image is not None and window.draw.seen_img.image.max() > 0,
+                    timeout=3000)
+    window.draw.seen.copy_numbers()
+    np.testing.assert_array_equal(_table(_clipboard()).astype(np.float32), window.draw.seen_img.image)
+    window.tabs.setCurrentWidget(window.look)                # Look: saliency
+    look = window.look.ensure()
+    qtbot.waitUntil(lambda: look.gradients is not None and not look.look_job.busy(), timeout=20000)
+    panel = look.where.saliency
+    panel.view.copy_numbers()
+    np.testing.assert_array_equal(_table(_clipboard()).astype(np.float32), panel.values)
+    window.tabs.setCurrentWidget(window.learn)               # Learn: a worked example's numbers
+    learn = window.learn.ensure()
+    from cnnapp.learn.grids import NumberGrid
+    qtbot.waitUntil(lambda: any(g.isVisible() for g in learn.examples.findChildren(NumberGrid)), timeout=5000)
+    g = next(g for g in learn.examples.findChildren(NumberGrid) if g.isVisible())
+    g.setFocus()
+    qtbot.keyClick(g, Qt.Key_C, Qt.ControlModifier)
+    np.testing.assert_allclose(_table(_clipboard()), g.values())
+
+
+def test_the_maps_take_the_keyboard_and_their_table_selects_an_element(window, qtbot):
+    _lenet(window)
+    tr = _traced(qtbot, window)
+    s, bp = window.session, window.backprop
+    grid = bp.maps.grid
+    said = []
+    grid.hovered.connect(lambda key, index, value: said.append((key, index, value)))
+    grid.setFocus()
+    for key in (Qt.Key_Right, Qt.Key_Right, Qt.Key_Down):                      # the stepper keeps its step
+        qtbot.keyClick(grid, key)
+    assert s.stepper.index == 0 and said[-1][:2] == ("L0.x", (0, 0, 1, 1))
+    assert said[-1][2] == pytest.approx(float(tr.arrays["L0.x"][0, 0, 1, 1]))
+    qtbot.keyClick(grid, Qt.Key_Return)
+    assert s.element == ("L0.x", (0, 0, 1, 1))
+    for _ in range(28 - 1):                                                      # past the right edge: L0.W
+        qtbot.keyClick(grid, Qt.Key_Right)
+    assert said[-1][0] == "L0.W"
+    dialog = grid.show_numbers()
+    assert dialog.which.count() == 8 and dialog.plane.key == "L0.W"
+    dialog.which.setCurrentIndex(5)
+    dialog.table.setCurrentCell(2, 3)
+    qtbot.keyClick(dialog.table, Qt.Key_Return)
+    assert s.element == ("L0.W", (5, 0, 2, 3))
+    dialog.table.clearSelection()
+    dialog.table.setRangeSelected(QtWidgets.QTableWidgetSelectionRange(0, 0, 1, 1), True)
+    np.testing.assert_array_equal(_table(dialog.copy()).astype(np.float32), tr.arrays["L0.W"][5, 0, :2, :2])
+    dialog.close()
+
+
+def test_zoom_keys_and_ctrl_wheel_draw_the_current_tabs_maps_and_text_larger(window, qtbot):
+    _lenet(window)
+    _traced(qtbot, window)
+    bp, zoom = window.backprop, window.zoomer
+    grid, title = bp.maps.grid, bp.title_label
+    qtbot.waitUntil(lambda: bool(grid.tiles()), timeout=3000)
+    side, size = grid.tiles()[0].rect.width(), title.font().pointSizeF()
+    label_size = window.draw.findChild(QtWidgets.QLabel, "answerLabel").font().pointSizeF()
+    for _ in range(3):
+        qtbot.keyClick(window, Qt.Key_Equal, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: zoom.factor() == 1.75, timeout=3000)
+    assert grid.zoom == 1.75 and grid.tiles()[0].rect.width() > 1.5 * side
+    assert title.font().pointSizeF() == pytest.approx(1.75 * size)
+    pos = QtCore.QPointF(10, 10)
+    wheel = QtGui.QWheelEvent(pos, grid.viewport().mapToGlobal(pos), QtCore.QPoint(), QtCore.QPoint(0, 120),
+                              Qt.NoButton, Qt.ControlModifier, Qt.NoScrollPhase, False)
+    QtWidgets.QApplication.sendEvent(grid.viewport(), wheel)
+    assert zoom.factor() == 2.0
+    qtbot.keyClick(window, Qt.Key_Minus, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: zoom.factor() == 1.75, timeout=3000)
+    window.tabs.setCurrentWidget(window.draw)                      # another tab keeps its own size
+    assert window.draw.findChild(QtWidgets.QLabel, "answerLabel").font().pointSizeF() == pytest.approx(label_size)
+    window.tabs.setCurrentWidget(bp)
+    qtbot.keyClick(window, Qt.Key_0, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: zoom.factor() == 1.0, timeout=3000)
+    assert title.font().pointSizeF() == pytest.approx(size) and grid.tiles()[0].rect.width() == pytest.approx(side)
+    zoom.zoom.set("backprop", 2.5)
+    window.save_settings()                                          # kept as plain numbers
+    from cnnapp import settings as st
+    assert st.store().group("window")["zoom"] == {"backprop": 2.5}
+
+
+def test_one_map_alone_fills_the_maps_area_at_1920x1080_and_1024x640_holds(window, qtbot):
+    _lenet(window)
+    window.resize(1920, 1080)
+    tr = _traced(qtbot, window)
+    grid = window.backprop.maps.grid
+    qtbot.waitUntil(lambda: abs(grid.viewport().width() - grid._last_width) <= 8 and bool(grid.tiles()),
+                    timeout=3000)
+    z = next(t for t in grid.tiles() if t.key == "L0.z")
+    before = z.rect.width()
+    grid.setFocus()
+    k = grid.tiles().index(z)
+    grid.cursor = (k, 0, 0)
+    qtbot.keyClick(grid, Qt.Key_M)                                  # the map under the cursor, alone
+    assert grid.alone == ("L0.z", (0, 0)) and len(grid.tiles()) == 1
+    alone = grid.tiles()[0].rect
+    assert alone.width() >= 300 and alone.width() > 2 * before, (alone, before)
+    assert alone.height() <= grid.viewport().height()               # on the screen, not under it
+    assert tr.arrays["L0.z"].shape[-1] * 16 > 300                   # (LeNet's first maps are 24×24)
+    window.session.stepper.index = 1                                # a step without L0.z shows every map
+    assert len(grid.tiles()) > 1
+    window.session.stepper.index = 0
+    qtbot.keyClick(grid, Qt.Key_M)
+    assert grid.alone is None and len(grid.tiles()) > 1
+    window.lessons.record()                                         # the lesson dock open on a small screen
+    window.resize(1024, 640)
+    qtbot.waitUntil(lambda: window.width() == 1024, timeout=3000)
+    for k in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(k)
+        QtCore.QCoreApplication.processEvents()
+        assert window.size() == QtCore.QSize(1024, 640), window.tabs.tabText(k)
+        assert _misplaced_widgets(window) == [], window.tabs.tabText(k)
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1000 and hint.height() <= 580         # room for a title bar and a panel
+    assert window.backprop.nav.findChild(WrapRow).wrapped          # the step buttons take two lines there

@@ -1,0 +1,222 @@
+"""Issue 25 in the window: a teacher records a lesson with the keyboard, students follow it with the
+keyboard alone, and the class's answers become one table (pytest-qt, offscreen)."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+from PySide6 import QtCore, QtWidgets  # noqa: E402
+from test_gui_app import _no_leaked_windows, _private_dirs, window  # noqa: E402,F401
+
+pytestmark = [pytest.mark.gui,
+              pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")]
+
+Qt = QtCore.Qt
+
+
+def _press(qtbot, window, key, mod=Qt.NoModifier, until=None):
+    """One key press where the keyboard is (the widget with the focus, else the window); ``until``:
+    what it does, waited for (a shortcut comes through the window system's queue)."""
+    qtbot.keyClick(QtWidgets.QApplication.focusWidget() or window, key, mod)
+    if until is not None:
+        qtbot.waitUntil(until, timeout=5000)
+
+
+def _lenet(window):
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    window.session.set_network(Network(preset("lenet"), seed=1), "LeNet for a lesson", trained=False)
+
+
+def _record(qtbot, window, path):
+    """The teacher's key presses: three stops (a note; a predict question on a chosen element; a
+    multiple choice on the Build tab), a title, Save."""
+    s, bp = window.session, window.backprop
+    _press(qtbot, window, Qt.Key_R, Qt.ControlModifier | Qt.ShiftModifier,            # Record a lesson
+           until=lambda: window.lessons.recorder is not None)
+    panel, rec = window.lessons.panel, window.lessons.recorder
+    assert panel.isVisible()
+    _press(qtbot, window, Qt.Key_4, Qt.ControlModifier, until=lambda: window.tabs.currentWidget() is bp)
+    qtbot.waitUntil(lambda: s.trace is not None, timeout=10000)
+    _press(qtbot, window, Qt.Key_F9, until=lambda: len(rec.stops) == 1)                # stop 1: step 1
+    panel.note.setFocus()
+    qtbot.keyClicks(panel.note, "# Forward")
+    qtbot.keyClick(panel.note, Qt.Key_Return)
+    qtbot.keyClicks(panel.note, "Each map is one **filter's** answer.")
+    loss = next(k for k, st in enumerate(s.trace.steps) if st.kind == "loss")
+    grid = bp.maps.grid
+    grid.setFocus()                                                                    # (Tab to the maps)
+    for k in range(loss):                                                              # on to the loss step
+        _press(qtbot, window, Qt.Key_PageDown, until=lambda k=k: s.stepper.index == k + 1)
+    assert s.stepper.index == loss
+    want = ("probs", (0, int(s.trace.label)))
+    for _ in range(200):                                    # the arrows walk the maps to p(true class)
+        _press(qtbot, window, Qt.Key_Right)
+        tile, r, c = grid._cursor_tile()
+        if (tile.key, tile.index_at(r, c)) == want:
+            break
+    _press(qtbot, window, Qt.Key_Return)                                               # select it
+    assert s.element == want
+    _press(qtbot, window, Qt.Key_F9, until=lambda: len(rec.stops) == 2)                # stop 2
+    panel.kind.setFocus()
+    _press(qtbot, window, Qt.Key_Down)                                                 # Predict: a softmax output
+    _press(qtbot, window, Qt.Key_2, Qt.ControlModifier, until=lambda: window.tabs.currentWidget() is window.build)
+    _press(qtbot, window, Qt.Key_F9, until=lambda: len(rec.stops) == 3)                # stop 3
+    panel.kind.setFocus()
+    _press(qtbot, window, Qt.Key_End)                                                  # your own multiple choice
+    qtbot.keyClicks(panel.choice_text, "Which layers have weights?")
+    for line in ("* conv", "maxpool", "* dense"):
+        qtbot.keyClicks(panel.choice_lines, line)
+        qtbot.keyClick(panel.choice_lines, Qt.Key_Return)
+    panel.use_choice.setFocus()
+    _press(qtbot, window, Qt.Key_Space)                                                # Use this question
+    qtbot.keyClicks(panel.title_edit, "Backprop in three stops")
+    window.lessons.ask_save_path = lambda: str(path)
+    _press(qtbot, window, Qt.Key_S, Qt.ControlModifier | Qt.ShiftModifier, until=path.exists)   # Save lesson…
+    return loss
+
+
+def _follow(qtbot, window, path, student, right: bool):
+    """A student opens the lesson and answers with the keyboard only (``right``: the right answers,
+    else wrong ones); returns the results file."""
+    lessons = window.lessons
+    lessons.ask_open_path = lambda title: str(path)
+    lessons.ask_student = lambda: student
+    _press(qtbot, window, Qt.Key_O, Qt.ControlModifier | Qt.ShiftModifier,             # Open a lesson…
+           until=lambda: window.session.lesson is not None)
+    player, panel = window.session.lesson, lessons.panel
+    assert player is not None and player.position == 0 and not player.must_answer
+    assert panel.note.toPlainText().startswith("Forward") and window.tabs.currentWidget() is window.backprop
+    _press(qtbot, window, Qt.Key_Right, Qt.AltModifier, until=lambda: player.position == 1)   # stop 2: a question
+    assert player.position == 1 and player.must_answer
+    assert window.backprop.held_label.isVisibleTo(window) and not window.backprop.splitter.isVisibleTo(window)
+    assert QtWidgets.QApplication.focusWidget() is panel.answer_edit
+    assert not panel.next_button.isEnabled() and not player.next() and player.position == 1   # answer first
+    q = player.question
+    qtbot.keyClicks(panel.answer_edit, f"{q.answer:.6g}" if right else "0.9")
+    _press(qtbot, window, Qt.Key_Return)
+    assert not player.must_answer and player.answered().right == right
+    assert window.backprop.splitter.isVisibleTo(window) and window.session.element == ("probs", q.index)
+    _press(qtbot, window, Qt.Key_Right, Qt.AltModifier, until=lambda: player.position == 2)   # stop 3, Build tab
+    assert player.position == 2 and window.tabs.currentWidget() is window.build
+    first = panel.choices[0]
+    assert QtWidgets.QApplication.focusWidget() is first
+    _press(qtbot, window, Qt.Key_Space)                                                # tick "conv"
+    if right:
+        _press(qtbot, window, Qt.Key_Tab)
+        _press(qtbot, window, Qt.Key_Tab)
+        assert QtWidgets.QApplication.focusWidget() is panel.choices[2]
+        _press(qtbot, window, Qt.Key_Space)                                            # and "dense"
+    _press(qtbot, window, Qt.Key_Return)
+    assert player.answered() is not None and player.answered().right == right
+    out = player.results_path
+    assert json.loads(out.read_text())["student"] == student
+    _press(qtbot, window, Qt.Key_Left, Qt.AltModifier, until=lambda: player.position == 1)    # back: always
+    assert player.position == 1 and not player.must_answer
+    panel.close_button.click()
+    assert window.session.lesson is None and not lessons.dock.isVisible()
+    return out, q
+
+
+def test_a_lesson_recorded_by_key_presses_is_followed_by_keyboard_and_reported(window, qtbot, tmp_path):
+    from cnncore.lesson import PredictQuestion, load_lesson
+
+    from cnnapp.cli import main
+    _lenet(window)
+    path = tmp_path / "backprop.cnnlesson"
+    loss = _record(qtbot, window, path)
+    lesson = load_lesson(path)
+    assert lesson.title == "Backprop in three stops"
+    assert [(st.tab, st.step) for st in lesson.stops] == [("backprop", 0), ("backprop", loss), ("build", loss)]
+    assert lesson.stops[0].note == "# Forward\nEach map is one **filter's** answer."
+    assert lesson.stops[1].question == PredictQuestion("softmax") and lesson.stops[1].element.key == "probs"
+    assert lesson.stops[2].question.right == (0, 2)
+    window.lessons.stop_recording()
+    window.confirm = lambda text: True
+    ada, q = _follow(qtbot, window, path, "Ada", right=True)
+    bob, _ = _follow(qtbot, window, path, "Bob", right=False)
+    assert ada.name == "backprop - Ada.results.json" and ada.parent == tmp_path
+    table = tmp_path / "class.csv"
+    assert main(["lesson", "report", str(ada), str(bob), "--out", str(table)]) == 0
+    assert _rows(table) == [["student", "stop 2", "stop 3", "right (of 2)"],
+                            ["Ada", f"right: {q.answer:.6g}", "right: choices 1, 3", "2"],
+                            ["Bob", "wrong: 0.9", "wrong: choice 1", "0"]]
+    assert main(["lesson", "report", str(ada), str(bob), "--lesson", str(path), "--out", str(table)]) == 0
+    assert _rows(table) == [["student", "stop 2: a softmax output", "stop 3: Which layers have weights?",
+                             "right (of 2)"],
+                            ["Ada", f"right: {q.answer:.6g}", "right: conv + dense", "2"],
+                            ["Bob", "wrong: 0.9", "wrong: conv", "0"]]
+
+
+def _rows(table):
+    return list(csv.reader(table.read_text(encoding="utf-8-sig").splitlines()))
+
+
+def test_a_bad_lesson_file_is_refused_in_one_line_and_the_session_stays(window, qtbot, tmp_path):
+    import pickle
+    import zipfile
+    s = window.session
+    before, net = s.model_id, s.network
+    from cnncore.lesson import new_lesson, save_lesson
+    from cnncore.modelio import save_model
+    save_model(tmp_path / "m.npz", net)
+    save_lesson(tmp_path / "good.cnnlesson", new_lesson(tmp_path / "m.npz", "generated", 1, count=5))
+    whole = (tmp_path / "good.cnnlesson").read_bytes()
+    bad = {"empty.cnnlesson": b"", "text.cnnlesson": b"not a lesson\n", "model.cnnlesson": None,
+           "pickle.cnnlesson": None, "truncated.cnnlesson": whole[: len(whole) // 2]}
+    for name, data in bad.items():
+        p = tmp_path / name
+        if name == "model.cnnlesson":
+            p.write_bytes((tmp_path / "m.npz").read_bytes())            # a model file, not a lesson
+        elif name == "pickle.cnnlesson":
+            with zipfile.ZipFile(p, "w") as z:
+                z.writestr("lesson.json", "{}")
+                z.writestr("pictures.npy", pickle.dumps(np.zeros(3)))
+        else:
+            p.write_bytes(data)
+        assert not window.lessons.open_lesson(p, "Ada")
+        said = window.statusBar().currentMessage()
+        assert said.startswith("Could not open the lesson: ") and "\n" not in said and name in said
+        assert s.model_id == before and s.network is net and s.lesson is None
+        assert not window.lessons.dock.isVisible() and not list(tmp_path.glob("*.results.json"))
+        assert not window.lessons.edit_lesson(p) and s.model_id == before and window.lessons.recorder is None
+
+
+def test_a_lesson_brings_its_own_network_and_a_question_hides_what_would_answer_it(window, qtbot, tmp_path):
+    """Opening a lesson is a new session (its network, its picture); while a question waits the
+    Backprop tab shows neither the maps nor the loss and answer above them."""
+    from cnncore.architecture import preset
+    from cnncore.lesson import Element, PredictQuestion, Stop, new_lesson, save_lesson
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    from cnncore.trace import trace
+    save_model(tmp_path / "m.npz", Network(preset("lenet"), seed=4))
+    base = new_lesson(tmp_path / "m.npz", "generated", 5, count=10)
+    t = trace(base.model, base.pictures[0], int(base.labels[0]))
+    loss = next(k for k, st in enumerate(t.steps) if st.kind == "loss")
+    lesson = base.replace(stops=[Stop("backprop", 0, loss, "Predict!", Element("probs", (0, int(base.labels[0]))),
+                                      PredictQuestion("softmax"))])
+    save_lesson(tmp_path / "l.cnnlesson", lesson)
+    window.confirm = lambda text: True
+    window.tabs.setCurrentWidget(window.draw)
+    assert window.lessons.open_lesson(tmp_path / "l.cnnlesson", "Ada")
+    s, bp = window.session, window.backprop
+    assert np.array_equal(s.network.flat_params, lesson.model.flat_params) and "lesson" in s.source
+    assert s.picture.origin == "lesson" and s.trace.loss == pytest.approx(t.loss) and s.stepper.index == loss
+    assert window.tabs.currentWidget() is bp and bp.held_label.isVisible()
+    assert not bp.splitter.isVisible() and "loss" not in bp.input_row.info.text()    # "loss 2.3" would tell
+    assert "shown after your answer" in bp.input_row.info.text()
+    assert bp.input_row.source.currentText() == "A lesson's picture"
+    s.stepper.index = 0                                          # stepping elsewhere shows nothing either
+    assert bp.held_label.isVisible()
+    window.open_model(tmp_path / "m.npz")                        # another network ends the lesson
+    assert s.lesson is None and not window.lessons.dock.isVisible() and not bp.held_label.isVisible()
+    assert "after your answer" not in bp.input_row.info.text()

@@ -1,0 +1,56 @@
+"""Issue 25, the same start again: "Train again from the same start" puts back the weights the last run
+began with and shuffles as it did, so two runs differ only in what the learner changed; Compare runs
+says so (pytest-qt, offscreen, real training runs)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+from PySide6 import QtCore  # noqa: E402
+from test_gui_app import _no_leaked_windows, _private_dirs, _tiny_network, window  # noqa: E402,F401
+
+pytestmark = [pytest.mark.gui,
+              pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")]
+
+
+def _run(qtbot, window, lr, again=False):
+    train = window.train
+    train.lr.setValue(lr)
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000):
+        if again:
+            qtbot.keyClick(window, QtCore.Qt.Key_F5, QtCore.Qt.ControlModifier)       # Ctrl+F5
+        else:
+            assert train.start()
+    qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
+    return train.runs.records[-1]
+
+
+def test_train_again_from_the_same_start_differs_only_in_what_was_changed(window, qtbot):
+    _tiny_network(window)
+    train, s = window.train, window.session
+    window.tabs.setCurrentWidget(train)
+    train.count.setValue(400)
+    train.epochs.setValue(1)
+    assert not train.controls.again_button.isEnabled()                 # no run to start again from yet
+    first_weights = s.network.flat_params.copy()
+    run1 = _run(qtbot, window, 0.003)
+    trained = s.network.flat_params.copy()
+    assert train.controls.again_button.isEnabled() and not np.array_equal(trained, first_weights)
+    run2 = _run(qtbot, window, 0.01, again=True)
+    assert run2.start == run1.start and run2.settings["start"] == run1.settings["start"]
+    # the first batch is scored before any update: from the same weights and the same first batch,
+    # the same loss, whatever the learning rate
+    assert run2.batch_loss[0] == run1.batch_loss[0]
+    text = train.runs.differences.text()
+    assert text.startswith("run 1 → run 2, from the same start") and "only lr: 0.003 → 0.01 changed" in text
+    run3 = _run(qtbot, window, 0.01)                                     # Start: on from run 2's weights
+    assert run3.start != run2.start and run3.batch_loss[0] != run2.batch_loss[0]
+    assert "from the same start" not in train.runs.differences.text()
+    s.set_network(s.network.copy(), "another model", trained=True)      # another model: no start to go back to
+    assert not train.controls.again_button.isEnabled() and s.same_start() is None
