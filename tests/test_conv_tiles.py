@@ -26,7 +26,7 @@ CASES = [
     (2, 1, 28, 28, 16, 3, 1, 1),          # the wide preset's first layer
     (2, 8, 12, 12, 16, 5, 1, 0),          # lenet's second layer
     # the filter gradient by vectors of filters (F a multiple of every build's lanes, 16):
-    (33, 16, 14, 14, 32, 3, 1, 1),        # wide's second layer: rows of 3 taps, 8 a tile; 3 runs of samples
+    (17, 16, 14, 14, 32, 3, 1, 1),        # wide's second layer: rows of 3 taps, 8 a tile; 2 runs of samples
     (17, 8, 12, 12, 16, 5, 1, 0),         # lenet's second: rows of 5, 4 a tile (200 taps: 9 tiles); 2 runs
     (3, 2, 11, 9, 16, (4, 2), (2, 3), 1),  # rows of 2 taps: single taps a tile; strides, padding
     (1, 30, 6, 6, 16, 1, 1, 0),           # 1×1 kernels, 30 taps: two tiles of single taps
