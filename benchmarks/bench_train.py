@@ -346,6 +346,7 @@ def _cli_training(a, X, y):
     """The Trainer ``cnnapp train`` makes from the parsed arguments ``a`` and images ``X``, ``y``."""
     from cnncore.architecture import DEFAULT_PRESET, preset
     from cnncore.datasets.sources import held_out_split
+    from cnncore.defaults import run_defaults
     from cnncore.network import Network
     from cnncore.training import TrainConfig, Trainer
 
@@ -353,7 +354,10 @@ def _cli_training(a, X, y):
                          weight_decay=a.weight_decay, momentum=a.momentum, seed=a.seed,
                          schedule=a.schedule, augment=a.augment)
     net = Network(preset(a.arch or DEFAULT_PRESET), seed=a.seed)
-    X_tr, y_tr, X_val, y_val = held_out_split(X, y, a.holdout)
+    d = run_defaults("idx")             # images from files, as --images/--labels give them
+    count = a.count if a.count is not None else d.count
+    X, y = (X, y) if count is None else (X[:count], y[:count])
+    X_tr, y_tr, X_val, y_val = held_out_split(X, y, a.holdout if a.holdout is not None else d.holdout)
     return net, Trainer(net, X_tr, y_tr, X_val, y_val, config)
 
 
@@ -369,11 +373,11 @@ def _accuracy_worker(args):
     if args.threads:
         cnncore.set_num_threads(args.threads)
     X, y = _load("mnist8k-images-idx3-ubyte.gz"), _load("mnist8k-labels-idx1-ubyte.gz")
-    a = _parser().parse_args(["train", "--out", "unused.npz"])
+    a = _parser().parse_args(["train", "--out", "unused.npz", *args.train_args.split()])
     folds = np.array_split(np.random.default_rng(2024).permutation(len(X)), len(X) // 1000)
-    print(f"\naccuracy after ≤ {ACCURACY_SECONDS:g} s of `cnnapp train` with its defaults ({a.arch or 'default preset'}, "
-          f"{a.epochs} epochs, batch {a.batch_size}, {a.optimizer}, augment {a.augment}), {cnncore.get_num_threads()} "
-          f"thread(s): trained on 7,000 of the 8,000 shared digits (the command line holds out {a.holdout:g} of them), "
+    print(f"\naccuracy after ≤ {ACCURACY_SECONDS:g} s of `cnnapp train {args.train_args or '(its defaults)'}` "
+          f"({a.arch or 'default preset'}, {a.epochs} epochs, batch {a.batch_size}, {a.optimizer}, augment {a.augment}), "
+          f"{cnncore.get_num_threads()} thread(s): the command line's share of 7,000 of the 8,000 shared digits, "
           f"scored on the other 1,000 (±0.3 points of noise)", flush=True)
     finals = []
     for k in range(args.folds):
@@ -401,7 +405,8 @@ def bench_accuracy(args):
     if not (SHARED / "mnist8k-images-idx3-ubyte.gz").is_file():
         print(f"\naccuracy: skipped, no shared digits in {SHARED}")
         return
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "accuracy", "--folds", str(args.folds)]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "accuracy", "--folds", str(args.folds),
+           "--train-args", args.train_args]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     subprocess.run(cmd, env=_ENV, check=True)
@@ -441,6 +446,8 @@ def main(argv=None):
                                                         "version's, for a before-and-after)")
     p.add_argument("--generic-tree", metavar="DIR", help="take the avx2/avx512/base kernels from this checkout's "
                                                          "generic build (CNNCORE_ARCH=generic, in place)")
+    p.add_argument("--train-args", default="", metavar="ARGS",
+                   help="arguments of `cnnapp train` for the accuracy run (default: none, its defaults)")
     p.add_argument("--folds", type=int, default=3, help="folds of 1,000 held-out digits for the accuracy (default 3)")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--no-accuracy", action="store_true")
