@@ -2,18 +2,21 @@
 
 ::
 
-    cnnapp train [--arch FILE|PRESET] [--images F --labels F | --data SOURCE [--count N]]
+    cnnapp train [--arch FILE|PRESET] [--images F --labels F | --data SOURCE [--count N] | --folder DIR]
                  [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam] [--seed N]
-                 [--holdout FRACTION] --out MODEL.npz
-    cnnapp eval MODEL.npz (--images F --labels F | --data SOURCE [--holdout F]) [--range START:STOP]
-    cnnapp trace MODEL.npz (--images F --labels F | --data SOURCE) [--index I] --out TRACE.npz
-
-SOURCE is one of the data sources of :mod:`cnncore.datasets.sources` (the app's too). What is not
-given takes the defaults of :mod:`cnncore.defaults`, the app's: a model trained in the app and
-scored with ``eval --data SOURCE`` is scored on the digits the app held out.
-    cnnapp predict MODEL.npz IMAGE.png
+                 [--augment N] [--flip|--no-flip] [--holdout FRACTION] --out MODEL.npz
+    cnnapp eval MODEL.npz (--images F --labels F | --data SOURCE [--holdout F] | --folder DIR) [--range START:STOP]
+    cnnapp trace MODEL.npz (--images F --labels F | --data SOURCE | --folder DIR) [--index I] --out TRACE.npz
+    cnnapp predict MODEL.npz PICTURE
     cnnapp export MODEL.npz --to torch --out DIR | --to onnx --out FILE.onnx
-    cnnapp inspect MODEL.npz ((--images F --labels F | --data SOURCE) --index I | --png FILE) --out X.npz
+    cnnapp inspect MODEL.npz ((--images F --labels F | --data SOURCE | --folder DIR) --index I | --image FILE)
+                   --out X.npz
+
+SOURCE is one of the data sources of :mod:`cnncore.datasets.sources` (the app's too); DIR a folder of
+pictures with one subfolder per class (:mod:`cnncore.datasets.folder`). A picture (PNG, JPEG, BMP,
+WebP) is brought to the model's own input (:mod:`cnncore.signature`). What is not given takes the
+defaults of :mod:`cnncore.defaults`, the app's, by source and preset: a model trained in the app
+and scored with ``eval --data SOURCE`` is scored on the digits the app held out.
 
 Bad arguments or files give one line on stderr and exit status 2, and so does an ``--out``
 that is one of the files the command reads (under any name), refused before any work. Qt is
@@ -120,12 +123,12 @@ def _load_pair(images: str, labels: str):
 
 def _output(args, flag: str = "--out"):
     """The command's ``--out`` as a :class:`cnncore.Output` that knows the files the command
-    reads (``MODEL.npz``, ``--images``, ``--labels``, ``--png``, an ``--arch`` file), checked now,
+    reads (``MODEL.npz``, ``--images``, ``--labels``, ``--image``, an ``--arch`` file), checked now,
     before any work: not one of them (the same file by any name), not a folder, FIFO, device
     or socket, in a folder that exists. The writer checks it again when it writes."""
     from cnncore import Output, OutputRefused
 
-    inputs = [getattr(args, name, None) for name in ("model", "images", "labels", "png", "arch")]
+    inputs = [getattr(args, name, None) for name in ("model", "images", "labels", "image", "arch")]
     out = Output(args.out, inputs)
     try:
         return out.check()
@@ -157,22 +160,18 @@ def read_png(path) -> "np.ndarray":
         raise CliError(str(e)) from None
 
 
-def _image_for_network(grey, path):
-    """A PNG's grey levels as one MNIST-style 28×28 input (light ink on dark, centred); a
-    :class:`CliError` for a blank picture (one grey level, or no ink once it is centred), to which
-    any network would give some answer that means nothing."""
-    import numpy as np
+def _picture(path: str, net, command: str):
+    """A picture file (PNG, JPEG, BMP or WebP) as ``net``'s input ``(C, H, W)``, by the model's own rule
+    (:func:`cnncore.datasets.pictures.picture_input`); a :class:`CliError` for a picture a digit model
+    finds blank (one grey level, or no ink once centred), to which any network would give some
+    answer that means nothing."""
+    from cnncore.datasets.pictures import PictureError, picture_input
 
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    ink = 0 if border.mean() > 0.5 else 1  # a light border means dark ink on light paper
-    if np.ptp(grey) < 1 / 255:
-        x = np.zeros((28, 28), np.float32)
-    elif grey.shape == (28, 28) and ink == 1:
-        x = grey.astype(np.float32)
-    else:
-        from cnncore.datasets import preprocess_drawing
-        x = preprocess_drawing(grey, ink=ink)
-    if not x.any():
+    try:
+        x = picture_input(path, net.signature)
+    except PictureError as e:
+        raise CliError(f"{command}: {e}") from None
+    if net.signature.fit == "digit" and not x.any():
         raise CliError(f"{path}: the picture is blank (nothing drawn on it), so there is no digit to read")
     return x
 
@@ -209,13 +208,14 @@ def _train(args) -> int:
     from cnncore.modelio import save_model
 
     out = _output(args)
+    _fill_train_defaults(args)
     net, config = _network_and_config(args)
     if args.threads:
         cnncore.set_num_threads(args.threads)
     trainer, n_train, n_val, source = _trainer(args, net, config)
     print(f"training {len(net.layers)}-layer network ({net.num_params()} parameters) on {n_train} images "
           f"from {source}, holding out {n_val}; {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
-          f"{config.epochs} epochs, {cnncore.get_num_threads()} thread(s)", flush=True)
+          f"{config.epochs} epochs, {_augment_words(config)}, {cnncore.get_num_threads()} thread(s)", flush=True)
     finished = _run_with_progress(trainer, config, n_val, tty=sys.stderr.isatty() and not args.quiet)
     if finished.reason == "diverged":     # such weights are no use: leave whatever is at --out as it was
         print(f"cnnapp train: {finished.message} Nothing was saved to {out}.", file=sys.stderr)
@@ -225,40 +225,77 @@ def _train(args) -> int:
     return 0
 
 
+def _source_key(args) -> str:
+    """The data source named on the command line: a key of cnncore.datasets.SOURCES ("idx" for files
+    the user names, "generated" when none is named)."""
+    if args.folder is not None:
+        return "folder"
+    return "idx" if args.images is not None else args.data or "generated"
+
+
+def _fill_train_defaults(args) -> None:
+    """The settings not given on the command line, from the one table (cnncore.defaults, the app's)
+    for this source and preset."""
+    from dataclasses import replace
+
+    from cnncore.architecture import PRESETS
+    from cnncore.defaults import run_defaults
+
+    named = args.arch if args.arch in PRESETS and not Path(args.arch).exists() else None
+    d = run_defaults(_source_key(args), named if args.arch is None or named else "(a file)")
+    args.arch = d.preset if args.arch is None else args.arch
+    if args.lr is None and args.optimizer not in (None, d.optimizer):
+        d = replace(d, lr=None)            # the table's rate is its optimizer's: another starts at its own
+    for name in ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "augment",
+                 "flip", "holdout"):
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(d, name))
+
+
+def _augment_words(config) -> str:
+    shifts = f"shifts of up to {config.augment} pixels" if config.augment else "no shifts"
+    return shifts + (" and mirror images" if config.flip else "")
+
+
 def _network_and_config(args):
-    """The network to train (``--arch`` or the default preset) and the run's settings."""
-    from cnncore.architecture import DEFAULT_PRESET, preset
+    """The network to train (``--arch``, a preset by default) and the run's settings."""
     from cnncore.network import Network
     from cnncore.training import TrainConfig
 
-    spec = _load_arch(args.arch) if args.arch else preset(DEFAULT_PRESET)
+    spec = _load_arch(args.arch)
     try:
         config = TrainConfig(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
                              epochs=args.epochs, weight_decay=args.weight_decay, momentum=args.momentum,
-                             seed=args.seed, schedule=args.schedule, augment=args.augment)
+                             seed=args.seed, schedule=args.schedule, augment=args.augment, flip=args.flip)
         return Network(spec, seed=args.seed), config
     except ValueError as e:
         raise CliError(f"train: {e}") from None
 
 
 def _trainer(args, net, config):
-    """``(trainer, training images, held-out images, data description)`` for ``--data`` or the files."""
+    """``(trainer, training images, held-out images, data description)`` for ``--data``, ``--folder`` or
+    the files; the network learns the data's class names (and, with ``--normalise``, its statistics)."""
     from cnncore.datasets import held_out_split
     from cnncore.training import Trainer
 
-    X, y, source = _data(args, "train")
-    _name_classes(net, args.data)
-    args.holdout = _holdout(args)
+    data = _data(args, "train", net)
+    net.learns(data.classes, data.dataset)
+    if args.folder is not None:
+        net.signature = net.signature.fitted("picture")
+    X = _as_input(data, net, "train")
     # The one held-out rule the app uses too (cnncore.datasets.held_out_split).
-    X_tr, y_tr, X_val, y_val = held_out_split(X, y, args.holdout)
+    X_tr, y_tr, X_val, y_val = held_out_split(X, data.y, args.holdout)
     n_train, n_val = len(X_tr), len(X_val)
     if n_train < 1:
         raise CliError(f"train: --holdout {args.holdout} leaves no training images out of {len(X)}")
+    if args.normalise:
+        from cnncore.signature import channel_statistics
+        net.normalises(*channel_statistics(X_tr))
     try:
         trainer = Trainer(net, X_tr, y_tr, X_val if n_val else None, y_val if n_val else None, config)
     except ValueError as e:
         raise CliError(f"train: {e}") from None
-    return trainer, n_train, n_val, source
+    return trainer, n_train, n_val, data.what
 
 
 def _run_with_progress(trainer, config, n_val: int, tty: bool):
@@ -290,54 +327,78 @@ def _run_with_progress(trainer, config, n_val: int, tty: bool):
     return finished
 
 
-def _data(args, command: str):
-    """``(X, y, description)`` of ``--images/--labels`` or ``--data`` (the table in
-    :mod:`cnncore.datasets.sources`, the same the app offers)."""
-    from cnncore.datasets import DOWNLOADS, SourceError, load_source
+def _data(args, command: str, net):
+    """The labelled pictures (:class:`cnncore.datasets.Labelled`) of ``--images/--labels``, ``--data``
+    or ``--folder`` (the sources of :mod:`cnncore.datasets.sources`, the same the app offers). A
+    folder's pictures are brought to ``net``'s input; outside training, its subfolders must be named
+    as ``net``'s classes. Notes on a folder's skipped or ignored files are printed."""
+    from cnncore.datasets import DOWNLOADS, Labelled, SourceError, load_labelled
     from cnncore.defaults import run_defaults
 
-    if (args.images is None) != (args.labels is None):
-        raise CliError(f"{command}: --images and --labels go together")
-    if args.images is not None and args.data is not None:
-        raise CliError(f"{command}: give either --images/--labels or --data, not both")
+    _one_source(args, command)
     if args.images is not None:
         X, y = _load_pair(args.images, args.labels)
-        return X, y, args.images
-    if args.data is None and command != "train":
-        raise CliError(f"{command}: give --images and --labels, or --data")
+        return Labelled(X, y, _digit_classes() if command == "train" else net.classes, "", args.images)
+    if args.data is None and args.folder is None and command != "train":
+        raise CliError(f"{command}: give --images and --labels, --data or --folder")
     tty = sys.stderr.isatty() and not getattr(args, "quiet", False)
 
     def progress(done, total, name):
         if tty:
-            size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+            size = (f"{done:,}/{total:,}" if name == "pictures" else
+                    f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB")
             print(f"\r\033[Kgetting {name}: {size}", end="", file=sys.stderr, flush=True)
-    key = args.data or "generated"
+    key = _source_key(args)
     count = args.count if args.count is not None else run_defaults(key).count
     try:
-        return load_source(key, count=count, seed=args.data_seed, progress=progress)
+        data = load_labelled(key, count=count, seed=args.data_seed, progress=progress, files=args.folder,
+                             shape=net.input_shape, classes=None if command == "train" else net.classes)
     except SourceError as e:
         raise CliError(f"{command}: {e}") from None
     finally:
-        if tty and args.data in DOWNLOADS:
+        if tty and (key in DOWNLOADS or key in ("cifar10", "folder")):
             print("\r\033[K", end="", file=sys.stderr)
+    for note in data.notes:
+        print(f"note: {note}", flush=True)
+    return data
 
 
-def _name_classes(net, key) -> None:
-    """A network trained on ``--data key`` carries its class names (digits for --images/--labels)."""
-    if key is not None:
-        from cnncore.datasets.sources import source
+def _one_source(args, command: str) -> None:
+    """At most one of --images/--labels (both), --data and --folder."""
+    given = [f for f, v in (("--images/--labels", args.images), ("--data", args.data), ("--folder", args.folder))
+             if v is not None]
+    if (args.images is None) != (args.labels is None):
+        raise CliError(f"{command}: --images and --labels go together")
+    if len(given) > 1:
+        raise CliError(f"{command}: give one of {' or '.join(given)}, not both")
 
-        src = source(key)
-        net.learns(src.classes, src.dataset)
+
+def _digit_classes():
+    from cnncore.architecture import DIGIT_CLASSES
+    return DIGIT_CLASSES
+
+
+def _as_input(data, net, command: str):
+    """The pictures of ``data`` as ``(N, C, H, W)`` (uint8 or floats), after checking that they are
+    what ``net`` takes."""
+    X = data.X if data.X.ndim == 4 else data.X[:, None]
+    if X.shape[1:] != net.input_shape:
+        C, H, W = X.shape[1:]
+        hint = " (--arch cifar takes colour pictures of 32×32)" if C == 3 and command == "train" else ""
+        raise CliError(f"{command}: {data.what} are {C}×{H}×{W} pictures, the model takes "
+                       f"{net.signature.words()}{hint}")
+    return X
 
 
 def _legend(net) -> str:
     """``"classes: 0 T-shirt/top, 1 Trouser, …"`` for a network that learnt something else than digits."""
     from cnncore.architecture import DIGIT_CLASSES
+    from cnncore.datasets.folder import UNUSED_CLASS
 
     if tuple(net.classes) == DIGIT_CLASSES:
         return ""
-    return f"classes ({net.dataset or 'named in the model'}): " + ", ".join(f"{i} {c}" for i, c in enumerate(net.classes))
+    return f"classes ({net.dataset or 'named in the model'}): " + ", ".join(
+        f"{i} {c}" for i, c in enumerate(net.classes) if c != UNUSED_CLASS)
 
 
 def _held_out(args, X, y):
@@ -370,17 +431,15 @@ def _cmd_eval(args) -> int:
     from cnncore.training import evaluate
 
     net = _load_model(args.model)
-    X, y, _ = _data(args, "eval")
-    X, y, which = _held_out(args, X, y)
+    data = _data(args, "eval", net)
+    X, y, which = _held_out(args, _as_input(data, net, "eval"), data.y)
     X, y, _ = _select(X, y, args.range)
-    if X.shape[1:] != net.input_shape[1:] or net.input_shape[0] != 1:
-        raise CliError(f"eval: images are {X.shape[1]}×{X.shape[2]}, the model needs {net.input_shape}")
     loss, acc, confusion, wrong, probs = evaluate(net, X, y)
     _refuse_not_a_number(net, probs, args.model)
     print(f"{len(X)} images{which}, loss {loss:.4f}, {len(wrong)} wrong")
     if _legend(net):
         print(_legend(net))
-    print("confusion matrix (rows: true digit, columns: predicted digit)")
+    print("confusion matrix (rows: true class, columns: predicted class)")
     print("      " + "".join(f"{p:>6}" for p in range(10)) + "   recall")
     for t in range(10):
         row = confusion[t]
@@ -395,14 +454,9 @@ def _cmd_trace(args) -> int:
 
     out = _output(args)
     net = _load_model(args.model)
-    X, y, _ = _data(args, "trace")
-    if args.index is not None and not 0 <= args.index < len(X):
-        raise CliError(f"trace: --index {args.index} is out of range (the file has {len(X)} images, 0..{len(X) - 1})")
-    if args.index is None:       # the picture the app traces first: one it gets wrong or is least sure of
-        from cnncore.defaults import trace_example
-        args.index = trace_example(net, X, y)
+    x, label, where = _one_picture(args, net, "trace")
     try:
-        t = trace(net, X[args.index], int(y[args.index]), lr=args.lr)
+        t = trace(net, x, label, lr=args.lr)
     except ValueError as e:     # a pass whose numbers overflow: the model or the learning rate
         raise CliError(f"trace: {args.model}: {e}") from None
     if net.optimizer_note and args.lr is None:
@@ -410,26 +464,61 @@ def _cmd_trace(args) -> int:
     t.save(out)
     from cnncore.update import rule_name
     rule = rule_name(t.settings)
-    print(f"image {args.index}: label {t.label}, predicted {t.prediction}, loss {t.loss:.4f} "
+    print(f"{where}: label {_named(net, t.label)}, predicted {_named(net, t.prediction)}, loss {t.loss:.4f} "
           f"({t.loss_next:.4f} after one {rule} step, lr {t.lr:g}); "
           f"{len(t.arrays)} arrays and {len(t.steps)} steps written to {out}")
     return 0
 
 
+def _one_picture(args, net, command: str):
+    """``(x float32 (C, H, W) in [0, 1], label, where)``: picture ``--index`` of ``--folder``, ``--data``
+    or ``--images/--labels``, as ``net`` takes it; without ``--index`` the one the app traces first
+    (one the model gets wrong or is least sure of, :func:`cnncore.defaults.trace_example`)."""
+    import numpy as np
+
+    _one_source(args, command)
+    if args.folder is not None and args.index is not None:       # only that picture is read
+        from cnncore.datasets.folder import FolderError, picture_at
+        try:
+            x, label, path = picture_at(args.folder, args.index, net.input_shape, net.classes)
+        except (FolderError, ValueError) as e:
+            raise CliError(f"{command}: {e}") from None
+        return x.astype(np.float32) / np.float32(255), label, str(path)
+    data = _data(args, command, net)
+    X = _as_input(data, net, command)
+    if args.index is not None and not 0 <= args.index < len(X):
+        raise CliError(f"{command}: --index {args.index} is out of range (there are {len(X)} images, "
+                       f"0..{len(X) - 1})")
+    if args.index is None:
+        from cnncore.defaults import trace_example
+        args.index = trace_example(net, X, data.y)
+    x = X[args.index]
+    x = x.astype(np.float32) / np.float32(255) if x.dtype == np.uint8 else x.astype(np.float32)
+    return x, int(data.y[args.index]), f"image {args.index}"
+
+
+def _named(net, c: int) -> str:
+    """Class ``c`` as a command prints it: ``3`` for a digit model, ``3 cat`` otherwise."""
+    return str(c) if not _legend(net) else f"{c} {net.classes[c]}"
+
+
 def _cmd_predict(args) -> int:
     import numpy as np
 
+    from cnncore.datasets.folder import UNUSED_CLASS
+
     net = _load_model(args.model)
-    grey = read_png(args.image)
-    x = _image_for_network(grey, args.image)
-    if net.input_shape != (1, 28, 28):
-        raise CliError(f"predict: the model needs inputs of {net.input_shape}, images give (1, 28, 28)")
-    p = _answer(net, x[None, None], args.model)[0]
+    x = _picture(args.image, net, "predict")
+    p = _answer(net, x[None], args.model)[0]
     best = int(np.argmax(p))
     if _legend(net):
         print(f"class: {best} {net.classes[best]} ({net.dataset or 'named in the model'})")
-        for d in range(10):
-            print(f"{d} {net.classes[d]}: {p[d]:.4f}")
+        unused = [d for d in range(net.num_classes) if net.classes[d] == UNUSED_CLASS]
+        for d in range(net.num_classes):
+            if d not in unused:
+                print(f"{d} {net.classes[d]}: {p[d]:.4f}")
+        if unused:
+            print(f"the {len(unused)} outputs no class uses: {p[unused].sum():.4f}")
         return 0
     print(f"digit: {best}")
     for d in range(10):
@@ -470,22 +559,16 @@ def _export_parser(sub) -> None:
 
 
 def _inspect_input(args, net):
-    """``(x (28, 28) floats in [0, 1], label or −1, where)`` of ``inspect``: a PNG or one labelled image."""
-    import numpy as np
-
-    if net.input_shape != (1, 28, 28):
-        raise CliError(f"inspect: the model needs inputs of {net.input_shape}, images give (1, 28, 28)")
-    if args.png is not None:
-        if args.images is not None or args.data is not None or args.index is not None:
-            raise CliError("inspect: give either --png or --images/--labels (or --data) with --index, not both")
-        return _image_for_network(read_png(args.png), args.png), -1, args.png
+    """``(x (C, H, W) floats in [0, 1], label or −1, where)`` of ``inspect``: a picture file or one
+    labelled picture."""
+    if args.image is not None:
+        if args.images is not None or args.data is not None or args.folder is not None or args.index is not None:
+            raise CliError("inspect: give either --image or --images/--labels (or --data, --folder) with --index, "
+                           "not both")
+        return _picture(args.image, net, "inspect"), -1, args.image
     if args.index is None:
-        raise CliError("inspect: give --index I with --images/--labels or --data (or a --png FILE)")
-    X, y, source = _data(args, "inspect")
-    if not 0 <= args.index < len(X):
-        raise CliError(f"inspect: --index {args.index} is out of range (there are {len(X)} images, "
-                       f"0..{len(X) - 1})")
-    return X[args.index].astype(np.float32) / np.float32(255), int(y[args.index]), f"image {args.index}"
+        raise CliError("inspect: give --index I with --images/--labels, --data or --folder (or an --image FILE)")
+    return _one_picture(args, net, "inspect")
 
 
 def _cmd_inspect(args) -> int:
@@ -498,35 +581,39 @@ def _cmd_inspect(args) -> int:
     out = _output(args)
     net = _load_model(args.model)
     x, label, where = _inspect_input(args, net)
-    _answer(net, x[None, None], args.model)
+    _answer(net, x[None], args.model)
     probe = Probe(net)
     g = probe.class_gradient(x, args.cls)
     attack = probe.smallest_attack(x, target=args.target)
-    arrays = {"input": x[None, None], "label": np.int64(label), "predicted": np.int64(g.predicted),
+    arrays = {"input": x[None], "label": np.int64(label), "predicted": np.int64(g.predicted),
               "saliency": g.saliency[None]}
     arrays.update({f"gradcam.L{i}": cam for i, cam in g.gradcam().items()})
     arrays.update({"adversarial": attack.image[None], "adversarial_predicted": np.int64(attack.predicted),
                    "epsilon": np.float64(attack.epsilon)})
     atomic_savez(out, arrays)
-    change = (f"an L∞ change of {attack.epsilon:.3f} makes it answer {attack.predicted}" if attack.success
-              else f"no change up to {attack.epsilon:.2f} makes it answer "
-                   + ("another digit" if args.target is None else str(args.target)))
-    print(f"{where}: label {label if label >= 0 else 'unknown'}, predicted {g.predicted}; {change}; "
-          f"written to {out}")
+    change = (f"an L∞ change of {attack.epsilon:.3f} makes it answer {_named(net, attack.predicted)}"
+              if attack.success else f"no change up to {attack.epsilon:.2f} makes it answer "
+              + ("another class" if args.target is None else _named(net, args.target)))
+    print(f"{where}: label {_named(net, label) if label >= 0 else 'unknown'}, predicted {_named(net, g.predicted)}; "
+          f"{change}; written to {out}")
     return 0
 
 
 def _inspect_parser(sub) -> None:
-    s = sub.add_parser("inspect", help="saliency, Grad-CAM and an adversarial digit for one image, as .npz")
+    s = sub.add_parser("inspect", help="saliency, Grad-CAM and an adversarial picture for one picture, as .npz")
     s.add_argument("model", metavar="MODEL.npz")
     _data_arguments(s)
     _seed_alias(s)
-    s.add_argument("--index", type=_nonneg_int, metavar="I", help="which image of --images or --data")
-    s.add_argument("--png", metavar="FILE", help="a PNG of a digit instead (its label is written as -1)")
+    s.add_argument("--index", type=_nonneg_int, metavar="I",
+                   help="which picture of --images, --data or --folder (a folder's: class by class, each "
+                        "class's files in sorted order, from 0)")
+    s.add_argument("--image", "--png", dest="image", metavar="FILE",
+                   help="a picture instead (PNG, JPEG, BMP or WebP, brought to the model's input; its label is "
+                        "written as -1)")
     s.add_argument("--class", dest="cls", type=_digit, default=None, metavar="C",
-                   help="the digit whose logit the saliency and Grad-CAM explain (default: the answer)")
+                   help="the class (0..9) whose logit the saliency and Grad-CAM explain (default: the answer)")
     s.add_argument("--target", type=_digit, default=None, metavar="D",
-                   help="push the adversarial digit towards this answer (default: any other answer)")
+                   help="push the adversarial picture towards this class (default: any other answer)")
     s.add_argument("--out", required=True, metavar="X.npz")
     s.set_defaults(func=_cmd_inspect)
 
@@ -550,8 +637,9 @@ def _cmd_gui(args) -> int:
     return _gui([])
 
 
-def _data_arguments(p, default: str | None = None) -> None:
-    """``--images/--labels`` or ``--data`` (the sources of cnncore.datasets this installation has)."""
+def _data_arguments(p, default: str | None = None, folder: bool = True) -> None:
+    """``--images/--labels``, ``--data`` (the sources of cnncore.datasets this installation has) or,
+    with ``folder``, ``--folder`` (a folder of pictures)."""
     from cnncore.datasets import available_sources
 
     offered = [s for s in available_sources() if not s.files]
@@ -559,11 +647,17 @@ def _data_arguments(p, default: str | None = None) -> None:
     p.add_argument("--labels", metavar="F", help="IDX labels file (.gz or raw)")
     p.add_argument("--data", choices=[s.key for s in offered],
                    help="; ".join(f"{s.key}: {s.help}" for s in offered) + (f" (default {default})" if default else ""))
+    if folder:
+        p.add_argument("--folder", metavar="DIR",
+                       help="a folder of your own pictures (PNG, JPEG, BMP, WebP), one subfolder per class, classes in "
+                            "the sorted order of the subfolders' names; each picture is brought to the model's input "
+                            "by scaling its shorter side to fit and cutting out the centre, unreadable ones are "
+                            "skipped and named")
     from cnncore.defaults import run_defaults
     d = run_defaults("generated")
     p.add_argument("--count", type=_positive_int, default=None,
                    help=f"generated: how many (default {d.count}, the app's); other sources: use at most this "
-                        f"many (default {d.count}; your drawings: all)")
+                        f"many (default {d.count}; your drawings and a folder: all)")
     p.add_argument("--data-seed", type=_nonneg_int, default=d.data_seed, metavar="N",
                    help=f"the generated digits' seed (default {d.data_seed}: the digits the app trains on)")
 
@@ -575,42 +669,61 @@ def _seed_alias(p) -> None:
 
 
 def _holdout_argument(p, text: str) -> None:
-    from cnncore.defaults import run_defaults
+    from cnncore.defaults import differences
     p.add_argument("--holdout", type=_fraction, default=None,
-                   help=f"{text} (default {run_defaults('generated').holdout:g}, the app's; a fixed shuffle picks "
+                   help=f"{text} (default {differences('holdout')}, the app's; a fixed shuffle picks "
                         "them, the app uses the same rule)")
 
 
 def _holdout(args) -> float:
     """``--holdout``, or the default of the data source (the app's)."""
     from cnncore.defaults import run_defaults
-    key = args.data or ("idx" if getattr(args, "images", None) else "generated")
-    return args.holdout if args.holdout is not None else run_defaults(key).holdout
+    return args.holdout if args.holdout is not None else run_defaults(_source_key(args)).holdout
+
+
+def _train_arguments(t) -> None:
+    """train's data and learning settings; ``None`` defaults are filled from cnncore.defaults."""
+    from cnncore.defaults import default_preset, differences
+
+    t.add_argument("--arch", metavar="FILE|PRESET",
+                   help=f"architecture JSON file or preset (default {default_preset(None)}; --data cifar10 and "
+                        f"--folder: {default_preset('folder')})")
+    _data_arguments(t, default="generated digits")
+    t.add_argument("--epochs", type=_epochs(), default=None,
+                   help=f"passes over the training images (default {differences('epochs')}, the app's)")
+    t.add_argument("--batch-size", type=_positive_int, default=None, help=f"default {differences('batch_size')}")
+    t.add_argument("--lr", type=_learning_rate(), default=None,
+                   help=f"learning rate (default {differences('lr')}; adam's own is 0.003, sgd's 0.05)")
+    t.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help=f"default {differences('optimizer')}")
+    t.add_argument("--momentum", type=_nonneg_float, default=None,
+                   help=f"SGD momentum (default {differences('momentum')})")
+    t.add_argument("--weight-decay", type=_nonneg_float, default=None, help=f"default {differences('weight_decay')}")
+    t.add_argument("--schedule", choices=("cosine", "constant"), default=None,
+                   help=f"default {differences('schedule')}")
+    t.add_argument("--augment", type=_nonneg_int, default=None,
+                   help=f"shift each training picture at random by up to N pixels, 0 = off (default "
+                        f"{differences('augment')})")
+    t.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"mirror a random half of each batch left to right, for pictures of things; never for "
+                        f"digits or letters (default {differences('flip')})")
+    t.add_argument("--seed", type=_nonneg_int, default=0, help="the weights and the shuffles")
 
 
 def _parser() -> _Parser:
-    from cnncore.architecture import DEFAULT_PRESET
-    from cnncore.defaults import run_defaults
 
     p = _Parser(prog="cnnapp", description="Draw digits, train a small CNN and step through backpropagation. "
                                            "Without arguments the app opens.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train a network and save it")
-    t.add_argument("--arch", metavar="FILE|PRESET", help=f"architecture JSON file or preset (default {DEFAULT_PRESET})")
-    _data_arguments(t, default="generated digits")
-    t.add_argument("--epochs", type=_epochs(), default=run_defaults("generated").epochs,
-                   help=f"passes over the training images (default {run_defaults('generated').epochs}, the app's)")
-    t.add_argument("--batch-size", type=_positive_int, default=32)
-    t.add_argument("--lr", type=_learning_rate(), default=None, help="learning rate (default: adam 0.003, sgd 0.05)")
-    t.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
-    t.add_argument("--momentum", type=_nonneg_float, default=0.9, help="SGD momentum (default 0.9)")
-    t.add_argument("--weight-decay", type=_nonneg_float, default=0.0)
-    t.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
-    t.add_argument("--augment", type=_nonneg_int, default=1,
-                   help="shift training images at random by up to N pixels (default 1; 0 = off)")
-    t.add_argument("--seed", type=_nonneg_int, default=0, help="the weights and the shuffles")
+    t = sub.add_parser("train", help="train a network and save it",
+                       description="Train a network and save it. Settings not given come from the defaults "
+                                   "table (cnncore/defaults.py, the app's), which differ by data source and preset "
+                                   "as each option says.")
+    _train_arguments(t)
     _holdout_argument(t, "fraction held out for evaluation")
+    t.add_argument("--normalise", action="store_true",
+                   help="scale each channel by the mean and spread of the training pictures, (x − mean) / std "
+                        "(the numbers are kept in the model and go with its exports, which still take [0, 1])")
     t.add_argument("--threads", type=_positive_int, default=None, help="kernel threads (default: all CPUs)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--out", required=True, metavar="MODEL.npz")
@@ -629,17 +742,18 @@ def _parser() -> _Parser:
     _data_arguments(r)
     _seed_alias(r)
     r.add_argument("--index", type=_nonneg_int, metavar="I",
-                   help="which image (default: among the first 100, the one the model gets wrong or is least "
-                        "sure of, as the app's Backprop tab picks it)")
+                   help="which picture (a folder's: class by class, each class's files in sorted order, from 0; "
+                        "default: among the first 100, the one the model gets wrong or is least sure of, as the "
+                        "app's Backprop tab picks it)")
     r.add_argument("--lr", type=_learning_rate(), default=None,
                    help="show a plain gradient-descent update at this learning rate instead of the step the "
                         "model's own optimizer makes next from its saved state")
     r.add_argument("--out", required=True, metavar="TRACE.npz")
     r.set_defaults(func=_cmd_trace)
 
-    q = sub.add_parser("predict", help="classify a PNG image of a digit")
+    q = sub.add_parser("predict", help="classify a picture (a digit, or a colour picture for a colour model)")
     q.add_argument("model", metavar="MODEL.npz")
-    q.add_argument("image", metavar="IMAGE.png")
+    q.add_argument("image", metavar="PICTURE", help="PNG, JPEG, BMP or WebP, brought to the model's input")
     q.set_defaults(func=_cmd_predict)
 
     _export_parser(sub)

@@ -30,7 +30,7 @@ def add_lesson_parser(sub) -> None:
 
     n = lsub.add_parser("new", help="a lesson with one stop per step of one picture's trace, to edit in the app")
     n.add_argument("model", metavar="MODEL.npz")
-    _data_arguments(n)
+    _data_arguments(n, folder=False)           # a lesson's pictures come from a source's digits
     _seed_alias(n)
     n.add_argument("--index", type=_nonneg_int, required=True, metavar="N", help="which picture of the source")
     n.add_argument("--title", default=None, help="the lesson's title (default: the model's name and the picture)")

@@ -225,6 +225,11 @@ class MainWindow(QtWidgets.QMainWindow):
         except Exception as e:  # noqa: BLE001
             self.session.say(f"Could not open {Path(path).name}: {e}", 0)
             return False
+        from cnncore.architecture import DIGIT_SHAPE
+        if net.input_shape != DIGIT_SHAPE:     # until the tabs show colour pictures (issue 23)
+            self.session.say(f"{Path(path).name} takes {net.signature.words()}; the app's tabs show grey 28×28 "
+                             "models for now. Use it from the command line: cnnapp eval, trace, predict, inspect.", 0)
+            return False
         self.session.set_network(net, f"opened from {Path(path).name}", trained=True, file=Path(path))
         self.session.say(f"Opened {Path(path).name}")
         return True

@@ -182,12 +182,11 @@ class TrainingSession:
 def network_parts(net: Network, optimizer_state=None) -> dict:
     """What rebuilds ``net`` in another process (:func:`network_from_parts`): architecture, seed,
     dtype, weights (``(P,)``, the live buffer: pickle or copy it at once), history, optimizer state
-    (``optimizer_state`` when given, else the network's), classes."""
+    (``optimizer_state`` when given, else the network's), signature (classes, input normalisation)."""
     if optimizer_state is None:
         optimizer_state = net.optimizer_state
     return {"spec": net.spec, "seed": net.seed, "dtype": net.dtype.str, "params": net.flat_params,
-            "history": net.history, "optimizer_state": optimizer_state,
-            "classes": net.classes, "dataset": net.dataset}
+            "history": net.history, "optimizer_state": optimizer_state, "signature": net.signature}
 
 
 def network_from_parts(parts: dict, like: Network | None = None) -> Network:
@@ -200,11 +199,11 @@ def network_from_parts(parts: dict, like: Network | None = None) -> Network:
 
 
 def adopt_parts(net: Network, parts: dict) -> None:
-    """Give ``net`` (the same architecture) the weights, history, optimizer state and classes of ``parts``."""
+    """Give ``net`` (the same architecture) the weights, history, optimizer state and signature of ``parts``."""
     np.copyto(net.flat_params, parts["params"])
     net.history = list(parts["history"])
     net.optimizer_state = parts["optimizer_state"]
-    net.classes, net.dataset = tuple(parts["classes"]), parts["dataset"]
+    net.signature = parts["signature"]
 
 
 # ------------------------------------------------------------------ the child process

@@ -42,12 +42,14 @@ from .limits import MAX_ACTIVATIONS, MAX_ARCH_TEXT, MAX_FIELD, MAX_INT_DIGITS, M
 __all__ = [
     "ArchitectureError", "LayerSummary", "parse_architecture", "summarize", "infer_shapes",
     "to_json", "describe_layer", "PRESETS", "DEFAULT_PRESET", "preset", "NUM_CLASSES", "DIGIT_CLASSES",
-    "layer_costs", "check_batch",
+    "DIGIT_SHAPE", "layer_costs", "check_batch",
 ]
 
 NUM_CLASSES = 10
 #: The class names of a network that learnt digits (every model file from before class names).
 DIGIT_CLASSES = tuple(str(d) for d in range(NUM_CLASSES))
+#: The input of the digit sources (MNIST's grey 28×28), and of an architecture that names none.
+DIGIT_SHAPE = (1, 28, 28)
 
 _TOP_KEYS = {"input", "layers", "name", "description"}
 #: The layer types, in the order menus list them (each is a class in cnncore.layers).
@@ -269,7 +271,7 @@ def parse_architecture(spec) -> dict:
         raise ArchitectureError(
             f"architecture: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(repr(k) for k in unknown)} "
             f"(allowed: {', '.join(sorted(_TOP_KEYS))})")
-    inp = spec.get("input", [1, 28, 28])
+    inp = spec.get("input", list(DIGIT_SHAPE))
     if not (isinstance(inp, (list, tuple)) and len(inp) == 3 and all(_is_int(v) and v >= 1 for v in inp)):
         raise ArchitectureError(
             f"architecture: 'input' must be [channels, height, width] with positive integers, "

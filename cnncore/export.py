@@ -70,11 +70,23 @@ class ExportError(ValueError):
 # ----------------------------------------------------------------------------- shared words
 
 def _input_words(net: Network) -> str:
-    C, H, W = (int(s) for s in net.input_shape)
-    return (f"a float32 tensor of shape (N, {C}, {H}, {W}): N grey images of {H}×{W} pixels with\n"
-            "values in [0, 1], scaled exactly as CNN Lab does: each 0–255 grey level divided by 255,\n"
-            "light strokes (near 1) on a dark background (0); a drawing is first fitted into a 20×20\n"
-            f"box and centred by its centre of mass in the {H}×{W} field, as MNIST's digits are.")
+    """What the exported model takes, from the network's signature (shape, channels, normalisation)."""
+    sig = net.signature
+    C, H, W = sig.shape
+    if sig.fit == "digit":                 # the convention of the digit sources and the Draw tab
+        text = (f"a float32 tensor of shape (N, {C}, {H}, {W}): N grey images of {H}×{W} pixels with\n"
+                "values in [0, 1], scaled exactly as CNN Lab does: each 0–255 grey level divided by 255,\n"
+                "light strokes (near 1) on a dark background (0); a drawing is first fitted into a 20×20\n"
+                f"box and centred by its centre of mass in the {H}×{W} field, as MNIST's digits are.")
+    else:
+        planes = {1: "one grey channel", 3: "its R, G and B planes in that order"}.get(C, f"{C} channels")
+        text = (f"a float32 tensor of shape (N, {C}, {H}, {W}): N pictures of {H}×{W} pixels, {planes},\n"
+                "values in [0, 1] (each 0–255 level divided by 255). CNN Lab brings a picture of another\n"
+                f"size to {H}×{W} by scaling its shorter side to fit and cutting out the centre.")
+    if sig.normalises:
+        text += ("\nThe model normalises them itself (its first module): "
+                 + sig.normalisation_words() + ".")
+    return text
 
 
 def _output_words(net: Network, order: str) -> str:
@@ -204,6 +216,12 @@ def _torch_body(net: Network) -> tuple[list[str], list[str], dict]:
     """The module lines (with a comment per layer), the helper classes, and which module takes
     which layer's weights."""
     lines, helpers, weights, index = [], [], {}, 0
+    sig = net.signature
+    if sig.normalises:                    # the input normalisation comes first, so the model takes [0, 1]
+        helpers.append(_TORCH_NORMALISE)
+        lines.append(_comment(f"        # the input: {sig.normalisation_words()}"))
+        lines.append(f"        Normalise(mean={sig.mean!r}, std={sig.std!r}),".ljust(80) + f"# [{index}]")
+        index += 1
     for layer, cls, spec in _layers(net):
         lines.append(_comment(f"        # L{layer.index} {cls.describe(spec)}: output {_shape(layer.out_shape)}"))
         if cls.torch_helper and cls.torch_helper not in helpers:
@@ -214,6 +232,18 @@ def _torch_body(net: Network) -> tuple[list[str], list[str], dict]:
             lines.append(f"        {module},".ljust(80) + f"# [{index}]")
             index += 1
     return lines, helpers, weights
+
+
+_TORCH_NORMALISE = '''class Normalise(nn.Module):
+    """(x - mean) / std per channel: the model takes pictures with values in [0, 1]."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std'''
 
 
 def torch_source(net: Network, title: str = DEFAULT_TITLE, weights_sha256: str = "") -> str:
@@ -385,7 +415,7 @@ def onnx_model(net: Network, title: str = DEFAULT_TITLE):
     """``net`` as an ``onnx.ModelProto`` (checked with ``onnx.checker``)."""
     onnx = _onnx()
     graph = OnnxGraph(onnx)
-    x, shapes = "input", []
+    x, shapes = _onnx_normalise(graph, net), []
     for layer, cls, spec in _layers(net):
         graph.index = layer.index
         params = {"W": layer.W, "b": layer.b} if layer.has_params else {}
@@ -407,6 +437,20 @@ def onnx_model(net: Network, title: str = DEFAULT_TITLE):
                                         "dataset": _utf8(net.dataset)})
     onnx.checker.check_model(model)
     return model
+
+
+def _onnx_normalise(graph: OnnxGraph, net: Network) -> str:
+    """The input's normalisation ``(x − mean) / std`` (Sub and Div nodes, named ``L0.…``, before
+    layer 0's own) when the network has one; returns the name of what layer 0 reads."""
+    sig = net.signature
+    if not sig.normalises:
+        return "input"
+    shape = (1, sig.channels, 1, 1)
+    mean = graph.constant("input_mean", np.reshape(sig.mean, shape))
+    std = graph.constant("input_std", np.reshape(sig.std, shape))
+    x = graph.node("Div", [graph.node("Sub", ["input", mean]), std])
+    graph.nodes[-1].doc_string = f"the input: {sig.normalisation_words()}"
+    return x
 
 
 def export_onnx(net: Network, path, title: str = DEFAULT_TITLE) -> Path:

@@ -96,9 +96,10 @@ def relative_error(a: float, b: float) -> float:
 
 
 def as_float64(net: Network) -> Network:
-    """A float64 copy of ``net`` with the same weights."""
+    """A float64 copy of ``net`` with the same weights and signature (classes, input normalisation)."""
     out = Network(net.spec, seed=getattr(net, "seed", 0), dtype=np.float64)
     out.set_params({k: np.asarray(v, dtype=np.float64) for k, v in net.params().items()})
+    out.signature = net.signature
     return out
 
 

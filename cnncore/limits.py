@@ -141,3 +141,32 @@ MAX_CHOICES = 12
 #: few hundred kB).
 MAX_STUDENT_CHARS = 100
 MAX_RESULTS_BYTES = 4 << 20
+
+
+# ----------------------------------------------------------------------------- pictures (issue 23)
+# Colour pictures and folders of the user's own pictures (cnncore.datasets.pictures), the CIFAR-10
+# archive (cnncore.datasets.cifar). Kept in one block so the other limits can move around it. A folder's
+# pictures as the network reads them are bounded by MAX_DATA_BYTES (pictures_problem) like every source's.
+
+__all__ += ["MAX_PICTURE_FILE_BYTES", "MAX_PICTURE_DECODED_BYTES", "MAX_PICTURE_DECLARED_PIXELS", "MAX_FOLDER_PICTURES",
+            "MAX_FOLDER_ENTRIES", "MAX_FOLDER_DEPTH", "MAX_CLASS_NAME"]
+
+#: Bytes of one picture file (PNG, JPEG, BMP or WebP): a 48-megapixel phone JPEG is 10 to 25 MB.
+MAX_PICTURE_FILE_BYTES = 128 << 20
+#: Memory one picture may take once decoded, counted as 4 bytes a pixel after a JPEG was decoded
+#: at a reduced scale (Pillow's draft mode: a 48-megapixel photo decodes at 1/8 of each side for
+#: a 32×32 input). The limit is on this memory, not on the file's pixels: a 20,000×20,000 PNG
+#: (1.6 GB) is refused, a 48-megapixel PNG (192 MB) opens.
+MAX_PICTURE_DECODED_BYTES = 256 << 20
+#: Pixels a picture's header may declare at all: Pillow's decompression-bomb bound while we open a
+#: picture (its own default, 179 megapixels, would refuse a 200-megapixel phone JPEG that decodes
+#: in 3 MB at 1/8 scale).
+MAX_PICTURE_DECLARED_PIXELS = 1 << 30
+#: Picture files in one folder of pictures (the whole CIFAR-10 as files is 60,000).
+MAX_FOLDER_PICTURES = 250_000
+#: Entries (files and folders of every kind) listed in a folder of pictures before giving up.
+MAX_FOLDER_ENTRIES = 1_000_000
+#: Levels of subfolders read inside one class's folder.
+MAX_FOLDER_DEPTH = 16
+#: Characters of one class name (a folder's name is shortened to it).
+MAX_CLASS_NAME = 40

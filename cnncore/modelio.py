@@ -9,6 +9,10 @@ Keys::
     history       JSON text: a list of per-epoch records (may be "[]")
     classes       optional JSON text: the names of the 10 classes (absent: the digits 0–9)
     dataset       optional text: the data set the classes come from ("Fashion-MNIST"; absent: "")
+    input_mean    optional float64 (C,): with input_std, the normalisation the engine applies to
+    input_std     every [0, 1] input, (x − mean) / std per channel (absent: none; see cnncore.signature)
+    input_fit     optional text: how a picture is fitted to the input, "digit" or "picture"
+                  (absent: "digit" for a 1×28×28 input, else "picture")
     opt.*         optional optimizer state (written when an optimizer is passed)
 
 Files are read with ``allow_pickle=False`` and written to a temporary file that
@@ -26,7 +30,7 @@ import numpy as np
 from ._atomic import atomic_savez
 from ._safeio import (UnreadableFile, member_text, npz_members, open_regular, read_json, read_member,
                       why_unreadable)
-from .limits import MAX_ARCH_TEXT, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS
+from .limits import MAX_ARCH_TEXT, MAX_CLASS_NAME, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS
 from .architecture import DIGIT_CLASSES, ArchitectureError, to_json
 from .network import Network
 from .optim import check_state
@@ -66,6 +70,11 @@ def model_arrays(net: Network, history=None, optimizer=None) -> dict[str, np.nda
     if tuple(net.classes) != DIGIT_CLASSES or net.dataset:
         arrays["classes"] = np.array(json.dumps(list(net.classes), ensure_ascii=False))
         arrays["dataset"] = np.array(net.dataset)
+    if net.signature.fit != net.signature.default_fit:
+        arrays["input_fit"] = np.array(net.signature.fit)
+    if net.signature.normalises:
+        arrays["input_mean"] = np.array(net.signature.mean, dtype=np.float64)
+        arrays["input_std"] = np.array(net.signature.std, dtype=np.float64)
     for k, v in net.params().items():
         arrays[k] = np.array(v, copy=True)
     state = getattr(net, "optimizer_state", None)
@@ -79,11 +88,10 @@ def model_arrays(net: Network, history=None, optimizer=None) -> dict[str, np.nda
 _MEMBER_LIMIT = 4 * MAX_LAYERS + 16               # L*.W/b, opt.m/v.*, and the few text entries
 _BYTES_LIMIT = 4 * MAX_PARAMS * 8 + MAX_HISTORY_TEXT * 4 + MAX_ARCH_TEXT * 4
 _TEXT_LIMITS = {"format": 64, "architecture": MAX_ARCH_TEXT, "history": MAX_HISTORY_TEXT, "opt.name": 64,
-                "classes": 2000, "dataset": 200}
+                "classes": 2000, "dataset": 200, "input_fit": 20}
 #: Nesting of a model's training history (a list of one flat record per epoch, and the lists of
 #: the diagnostics it may hold).
 _JSON_DEPTH = 8
-_CLASS_NAME_LIMIT = 40
 
 
 def _open(path):
@@ -124,7 +132,7 @@ def _check_entries(path, members) -> None:
     if "architecture" not in members:
         hint = " (it looks like a backprop trace)" if "input" in members and "probs" in members else ""
         raise ModelFileError(f"{path}: no 'architecture' entry, so this is not a model file{hint}")
-    allowed = {"format", "architecture", "history", "classes", "dataset"}
+    allowed = {"format", "architecture", "history", "classes", "dataset", "input_fit"} | set(_NORMALISATION)
     unexpected = sorted(k for k in members if k not in allowed and not _PARAM_KEY.fullmatch(k) and not k.startswith("opt."))
     if unexpected:
         hint = " (it looks like a backprop trace, not a model)" if "probs" in members else ""
@@ -229,11 +237,41 @@ def _classes(path, zf, members, net: Network) -> None:
     except UnreadableFile:
         classes = None
     if (not isinstance(classes, list) or len(classes) != net.num_classes
-            or not all(isinstance(c, str) and 0 < len(c) <= _CLASS_NAME_LIMIT and c.isprintable() for c in classes)):
+            or not all(isinstance(c, str) and 0 < len(c) <= MAX_CLASS_NAME and c.isprintable() for c in classes)):
         raise ModelFileError(f"{path}: 'classes' must list {net.num_classes} short names")
     if not dataset.isprintable():
         raise ModelFileError(f"{path}: 'dataset' must be a line of text")
     net.learns(classes, dataset)
+
+
+#: The entries of an input normalisation (both or neither), one float per input channel.
+_NORMALISATION = ("input_mean", "input_std")
+
+
+def _input_rules(path, zf, members, net: Network) -> None:
+    """The fitting rule and the input normalisation, if the file has them (files from before them
+    have neither)."""
+    fit = _text(path, zf, members, "input_fit")
+    if fit is not None:
+        try:
+            net.signature = net.signature.fitted(fit)
+        except ValueError as e:
+            raise ModelFileError(f"{path}: {e}") from None
+    present = [k for k in _NORMALISATION if k in members]
+    if not present:
+        return
+    C = net.input_shape[0]
+    if len(present) != 2:
+        raise ModelFileError(f"{path}: it has {present[0]!r} without {(set(_NORMALISATION) - set(present)).pop()!r}")
+    for k in _NORMALISATION:
+        if members[k].shape != (C,) or members[k].dtype.kind != "f":
+            raise ModelFileError(f"{path}: {k!r} must hold {C} floats, one per input channel")
+    try:
+        net.normalises(read_member(zf, members["input_mean"]), read_member(zf, members["input_std"]))
+    except ValueError as e:
+        if isinstance(e, UnreadableFile):
+            raise
+        raise ModelFileError(f"{path}: {e}") from None
 
 
 def load_model(path) -> Network:
@@ -278,5 +316,6 @@ def _load(path, zf, members) -> Network:
     net.set_params(_weights(path, zf, members, net))
     net.history = _history(path, zf, members)
     _classes(path, zf, members, net)
+    _input_rules(path, zf, members, net)
     _optimizer_state(path, zf, members, net)
     return net

@@ -3,7 +3,7 @@
 ::
 
     net = Network(preset("lenet"), seed=0)
-    loss, probs = net.loss_and_grads(x, labels)   # x (N, 1, 28, 28) float in [0, 1]
+    loss, probs = net.loss_and_grads(x, labels)   # x (N, C, H, W) float in [0, 1]
     net.grads()["L0.W"]                           # ∂L/∂W of layer 0, shape (F, C, KH, KW)
 
 The loss is the mean over the batch of ``L = −log p_label`` with
@@ -21,6 +21,7 @@ from .architecture import DIGIT_CLASSES, NUM_CLASSES, parse_architecture, shapes
 from .budget import inference_batch
 from .layers import Layer, build_layer
 from .layers.pairs import stages
+from .signature import Signature
 from .tracekeys import layer_key
 
 __all__ = ["Network", "softmax", "softmax_cross_entropy", "network_maps", "not_a_number"]
@@ -81,12 +82,11 @@ class Network:
         #: What one image costs each layer (:class:`cnncore.budget.LayerCost`): sizes the batches of
         #: :meth:`predict_proba` and of a training run.
         shapes, self.costs = shapes_and_costs(self.spec)
-        self.input_shape = tuple(self.spec["input"])
         self.num_classes = NUM_CLASSES
-        #: The name of each output class and the data set they come from ("" for digits of no
-        #: particular set); set when training starts, kept in the model file.
-        self.classes: tuple[str, ...] = DIGIT_CLASSES
-        self.dataset = ""
+        #: What the network takes and gives (:class:`~cnncore.signature.Signature`): its input shape,
+        #: any normalisation of that input, the name of each output class and the data set they
+        #: come from; set when training starts, kept in the model file.
+        self.signature = Signature(tuple(self.spec["input"]), DIGIT_CLASSES)
         self._build(shapes)
         self.history: list[dict] = []
         #: The state its optimizer left (``opt.*`` entries of a model file without the prefix, see
@@ -167,12 +167,27 @@ class Network:
         for k, v in values.items():
             own[k][...] = v
 
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one input picture (the architecture's ``input``)."""
+        return self.signature.shape
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.signature.classes
+
+    @property
+    def dataset(self) -> str:
+        return self.signature.dataset
+
     def learns(self, classes, dataset: str = "") -> None:
         """Name the output classes (``NUM_CLASSES`` short texts) and the data set they come from."""
-        classes = tuple(str(c) for c in classes)
-        if len(classes) != self.num_classes:
-            raise ValueError(f"a network has {self.num_classes} classes, not {len(classes)}")
-        self.classes, self.dataset = classes, str(dataset)
+        self.signature = self.signature.learns(classes, dataset)
+
+    def normalises(self, mean, std) -> None:
+        """Scale every input as ``(x − mean) / std`` per channel before the first layer (``C`` numbers
+        each; both ``None``: no normalisation). See :mod:`cnncore.signature`."""
+        self.signature = self.signature.normalised(mean, std)
 
     def num_params(self) -> int:
         return sum(int(p.size) for p in self.params().values())
@@ -183,10 +198,9 @@ class Network:
         other.spec = copy.deepcopy(self.spec)
         other.dtype = self.dtype
         other.seed = self.seed
-        other.input_shape = self.input_shape
         other.costs = self.costs
         other.num_classes = self.num_classes
-        other.classes, other.dataset = self.classes, self.dataset
+        other.signature = self.signature
         other._build([(l.in_shape, l.out_shape) for l in self.layers])
         np.copyto(other.flat_params, self.flat_params)
         other.history = copy.deepcopy(self.history)
@@ -231,11 +245,12 @@ class Network:
     def forward(self, x, keep: bool = True) -> np.ndarray:
         """Logits ``(N, 10)`` for ``x (N, C, H, W)`` floats in [0, 1].
 
-        With ``keep=True`` every layer keeps its arrays for :meth:`backward`;
+        The first layer gets ``x`` normalised as the signature says (``x`` itself without
+        normalisation). With ``keep=True`` every layer keeps its arrays for :meth:`backward`;
         ``keep=False`` stores nothing, so predictions may run in another thread
         while this network trains.
         """
-        y = self._check_input(x)
+        y = self.signature.normalise(self._check_input(x))
         for stage in (self.stages if keep else self.layers):
             y = stage.forward(y, keep)
         return y
@@ -280,13 +295,16 @@ class Network:
     def backward(self, dlogits: np.ndarray, need_input_grad: bool = False):
         """Back-propagate ``dlogits = ∂L/∂logits`` through every layer (after :meth:`forward`),
         stage by stage (:attr:`stages`: a named pair runs its two layers as one pass, and both
-        still show their gradients)."""
+        still show their gradients).
+
+        With ``need_input_grad`` it returns the gradient with respect to the [0, 1] input ``x``
+        of :meth:`forward` (through the normalisation, when there is one)."""
         d = dlogits
         for stage in reversed(self.stages):
             d = stage.backward(d, need_dx=stage.index > 0 or need_input_grad)
             for layer in stage.layers:
                 self._gather(layer)
-        return d
+        return self.signature.input_gradient(d) if need_input_grad else d
 
     @staticmethod
     def _gather(layer):
@@ -316,11 +334,12 @@ def not_a_number(net: Network, values, what: str = "output") -> str | None:
 
 def network_maps(net, sample=None):
     """A copy of ``net`` and what the Train tab shows live: the first conv layer's filters and
-    the feature maps of ``sample`` ((28, 28) floats) after every spatial layer."""
+    the feature maps of ``sample`` (one picture as :meth:`Network.one_image` takes it) after every
+    spatial layer."""
     snap = net.copy()
     maps = {}
     if sample is not None:
-        snap.forward(np.asarray(sample, dtype=snap.dtype)[None, None])
+        snap.forward(snap.one_image(np.asarray(sample, dtype=snap.dtype)))
         maps["sample"] = np.asarray(sample)
         for layer in snap.layers:
             if len(layer.out_shape) == 3 and layer.y is not None:     # every layer that gives maps

@@ -3,7 +3,7 @@
 ::
 
     probe = Probe(net)                        # a private copy: net itself is never touched
-    g = probe.class_gradient(x)               # x (28, 28) floats in [0, 1]; c = the predicted digit
+    g = probe.class_gradient(x)               # x (C, H, W) floats in [0, 1]; c = the predicted class
     g.saliency                                # ∂z_c/∂x, (C, H, W), signed
     g.gradcam()                               # {conv layer index: relu(Σ_k α_k A_k) of its output's H×W}
     a = probe.smallest_attack(x)              # the smallest L∞ change (ε ≤ 0.3) that changes the answer
@@ -56,7 +56,7 @@ def grad_cam(A: np.ndarray, dA: np.ndarray) -> np.ndarray:
     return np.maximum(np.tensordot(alpha, A, axes=1), 0)
 
 
-def upsample_map(m: np.ndarray, shape=(28, 28)) -> np.ndarray:
+def upsample_map(m: np.ndarray, shape) -> np.ndarray:
     """``m (h, w)`` stretched over ``shape`` by bilinear interpolation, pixel centres aligned
     (each output pixel samples ``m`` at ``(i + ½)·h/H − ½``, clamped at the edges)."""
     m = np.asarray(m, dtype=np.float64)
@@ -159,7 +159,7 @@ class Goal:
 
 @dataclass(frozen=True)
 class DreamFrame:
-    """One frame of a dream: ``image (H, W)`` after ``step`` steps, its ``score`` (the goal's value)
+    """One frame of a dream: ``image (C, H, W)`` after ``step`` steps, its ``score`` (the goal's value)
     and the smoothness ``penalty``."""
     step: int
     image: np.ndarray
@@ -206,16 +206,18 @@ class Probe:
     # ------------------------------------------------------------------ gradients
     def _input_gradient(self, x: np.ndarray, upto: int, seed) -> tuple[np.ndarray, np.ndarray]:
         """Forward ``x (N, C, H, W)`` through layers ``0..upto``; back-propagate ``seed(y)`` (the
-        gradient at layer ``upto``'s output ``y``) to the input. Returns ``(y, ∂/∂x)``, copies."""
+        gradient at layer ``upto``'s output ``y``) to the input (through the network's input
+        normalisation, when it has one). Returns ``(y, ∂/∂x)``, copies."""
         layers = self.net.layers[:upto + 1]
-        y = np.ascontiguousarray(x, dtype=self.net.dtype)
+        sig = self.net.signature
+        y = sig.normalise(np.ascontiguousarray(x, dtype=self.net.dtype))
         for layer in layers:
             y = layer.forward(y, keep=True)
         y = np.array(y)                     # a plan's buffer is valid until its next call
         d = seed(y)
         for layer in reversed(layers):
             d = layer.backward(d, need_dx=True)
-        return y, np.array(d)
+        return y, np.array(sig.input_gradient(d))
 
     def class_gradient(self, x, c: int | None = None) -> ClassGradient:
         """Logits and ``∂z_c/∂x`` of one image; ``c`` defaults to the predicted digit."""
@@ -336,8 +338,8 @@ class Probe:
         """``s`` = the mean over positions of conv layer ``i``'s ``z`` (before its activation) for
         filter ``k``, and ``∂s/∂x``. Before the activation, so a dream never starts dead: a ReLU
         that gives 0 everywhere would pass no gradient at all."""
-        layers = self.net.layers
-        y = np.ascontiguousarray(x, dtype=self.net.dtype)
+        layers, sig = self.net.layers, self.net.signature
+        y = sig.normalise(np.ascontiguousarray(x, dtype=self.net.dtype))
         for layer in layers[:i]:
             y = layer.forward(y, keep=True)
         conv = layers[i]
@@ -348,7 +350,7 @@ class Probe:
         for layer in reversed(layers[:i]):
             d = layer.backward(d, need_dx=True)
         self.net.clear()
-        return float(z[0, k].mean()), np.array(d)
+        return float(z[0, k].mean()), np.array(sig.input_gradient(d))
 
     def dream(self, goal: Goal, steps: int = 150, rate: float = 0.05, smooth: float = 0.3,
               every: int = 5, seed: int = 0) -> Iterator[DreamFrame]:
@@ -363,7 +365,7 @@ class Probe:
             score, g = self.goal_gradient(x, goal)
             penalty, gp = smoothness_penalty(x.astype(np.float64))
             if k % every == 0 or k == steps:
-                yield DreamFrame(k, x[0, 0].copy(), score, penalty)
+                yield DreamFrame(k, x[0].copy(), score, penalty)
             if k == steps:
                 return
             direction = _unit(g) - smooth * _unit(gp)

@@ -15,7 +15,7 @@ that run the same loops in the same order as the layer-by-layer path: a step is 
 afterwards the layers keep what that path keeps.
 
 A network with a layer that has no compiled form (an activation only NumPy applies, a pooling
-type without ops, float64) has no step: :func:`compile_step` returns None and training goes
+type without ops), a normalised input (:mod:`cnncore.signature`) or float64 has no step: :func:`compile_step` returns None and training goes
 through the layers. What only the layer-by-layer path computes exactly (a label out of range, a
 NaN or infinity where the fast sums would spread it) stops the step before the update with
 :data:`EXACT`; the caller runs that path then.
@@ -160,8 +160,8 @@ def compile_step(net, batch: int, optimizer=None, snapshot=False) -> TrainingSte
         if type(optimizer) not in (Adam, SGD) or list(optimizer.params) != ["all"] \
                 or optimizer.params["all"] is not net.flat_params:
             raise ValueError("a compiled step updates with Adam or SGD over {'all': net.flat_params}")
-    if net.dtype != np.float32:
-        return None
+    if net.dtype != np.float32 or net.signature.normalises:
+        return None         # (a normalised input: the step has no op for it yet)
     b = StepBuilder(batch, net.input_shape)
     y = BATCH
     for stage in net.stages:

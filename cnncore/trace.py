@@ -248,7 +248,8 @@ def trace(net: Network, image, label: int, lr: float | None = None) -> Trace:
         work.backward(dlogits)
 
     arrays: dict[str, np.ndarray] = {
-        "input": np.array(work.layers[0].x, copy=True),
+        # The picture as given, in [0, 1]; L0.x is what the first layer got (normalised, if the model is).
+        "input": np.array(x, dtype=work.dtype, copy=True),
         "label": labels,
         "probs": np.array(probs, copy=True),
         "loss": np.array(loss, dtype=np.float64),

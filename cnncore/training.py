@@ -43,7 +43,7 @@ CHANCE_LOSS = math.log(10)
 JUDGE_AFTER_STEPS = 50
 
 __all__ = ["TrainConfig", "Trainer", "BatchEvent", "EpochEvent", "FinishedEvent", "Failure", "Evaluation",
-           "evaluate", "as_network_input", "shift_augment"]
+           "evaluate", "as_network_input", "shift_augment", "flip_augment"]
 
 
 @dataclass
@@ -55,7 +55,9 @@ class TrainConfig:
     the run, which settles the weights at the end) or ``"constant"``.
     ``augment`` shifts each training image by up to that many pixels at random
     (0 = off); the default 1 costs little and keeps a small training set from
-    being learnt by heart. ``momentum`` is used by SGD only.
+    being learnt by heart. ``flip`` mirrors a random half of each batch left to right (for
+    pictures of things, where a mirrored cat is still a cat; never for digits or letters).
+    ``momentum`` is used by SGD only.
     """
     optimizer: str = "adam"
     lr: float | None = None
@@ -66,6 +68,7 @@ class TrainConfig:
     seed: int = 0
     schedule: str = "cosine"
     augment: int = 1
+    flip: bool = False
 
     def __post_init__(self):
         if self.optimizer not in ("adam", "sgd"):
@@ -87,6 +90,9 @@ class TrainConfig:
             raise ValueError(f"schedule must be 'cosine' or 'constant', not {self.schedule!r}")
         if not isinstance(self.augment, numbers.Integral) or isinstance(self.augment, bool) or self.augment < 0:
             raise ValueError(f"augment must be a pixel count >= 0, got {self.augment!r}")
+        if not isinstance(self.flip, (bool, np.bool_)):
+            raise ValueError(f"flip must be True or False, got {self.flip!r}")
+        self.flip = bool(self.flip)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -273,6 +279,14 @@ def shift_augment(X: np.ndarray, max_shift: int, rng: np.random.Generator, out: 
     return out
 
 
+def flip_augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Mirror each image of ``X (N, C, H, W)`` left to right with probability ½, in place
+    (``X[i] ← X[i][:, :, ::-1]``); returns ``X``."""
+    chosen = np.flatnonzero(rng.random(len(X)) < 0.5)
+    X[chosen] = X[chosen][..., ::-1]
+    return X
+
+
 def evaluate(net: Network, X, y, batch_size: int = 500):
     """``(loss, accuracy, confusion (10, 10) int64, misclassified indices, probs)`` on a labelled set."""
     X = as_network_input(X, net.dtype)
@@ -331,7 +345,7 @@ class _Loop:
 class Trainer:
     """Trains ``net`` in place on ``(X_train, y_train)``, evaluating on ``(X_val, y_val)`` each epoch.
 
-    Images are uint8 ``(N, 28, 28)`` or floats ``(N, C, H, W)`` in [0, 1];
+    Images are uint8 ``(N, H, W)`` (one channel) or ``(N, C, H, W)``, or floats ``(N, C, H, W)`` in [0, 1];
     labels are ints 0..9. ``X_val`` may be ``None`` (no held-out split).
     """
 
@@ -487,6 +501,8 @@ class Trainer:
         xb = np.take(self.X, idx, axis=0, out=loop.xbuf[:n])
         if cfg.augment:
             xb = shift_augment(xb, cfg.augment, loop.rng, loop.abuf[:n], loop.pbuf)
+        if cfg.flip:                          # xb is a buffer of the loop's: flipped in place
+            flip_augment(xb, loop.rng)
         yb = self.y[idx]
         lr = self._lr_at(loop.step, loop.total)
         opt.lr = lr

@@ -1,8 +1,9 @@
 """Shared fixtures.
 
-``shared_mnist`` gives the 8,000 real digits of ``<repo>/../shared/data/mnist``
-(read here with a tiny IDX reader, so these fixtures depend on nothing under
-test) and skips, saying why, when that folder is absent.
+``shared_mnist`` gives the 8,000 real digits of ``<repo>/../shared/data/mnist`` and
+``shared_cifar`` the 4,660 real CIFAR-10 pictures of ``<repo>/../shared/data/cifar10`` (each read
+here with a tiny reader of its own, so these fixtures depend on nothing under test); each skips,
+saying why, when its folder is absent.
 """
 from __future__ import annotations
 
@@ -79,6 +80,20 @@ def shared_mnist(shared_mnist_dir):
     y = _read_idx_gz(SHARED_LABELS)
     assert X.shape == (8000, 28, 28) and y.shape == (8000,)
     return X, y
+
+
+SHARED_CIFAR = REPO.parent / "shared" / "data" / "cifar10"
+SHARED_CIFAR_FILE = SHARED_CIFAR / "cifar10-4660-train.bin.gz"
+
+
+@pytest.fixture(scope="session")
+def shared_cifar():
+    """``(X uint8 (4660, 3, 32, 32), y uint8 (4660,))``: the shared real CIFAR-10 pictures (read here
+    with a reader of its own: a label byte, then the R, G and B planes of each record), or skip."""
+    if not SHARED_CIFAR_FILE.is_file():
+        pytest.skip(f"real CIFAR-10 pictures not found in {SHARED_CIFAR} (the project's ../shared folder)")
+    rec = np.frombuffer(gzip.decompress(SHARED_CIFAR_FILE.read_bytes()), np.uint8).reshape(-1, 3073)
+    return rec[:, 1:].reshape(-1, 3, 32, 32).copy(), rec[:, 0].copy()
 
 
 @pytest.fixture

@@ -193,7 +193,8 @@ def test_architecture_error_is_value_error():
 
 
 def test_presets():
-    assert set(PRESETS) == {"tiny", "lenet", "wide"}
+    assert set(PRESETS) == {"tiny", "lenet", "wide", "cifar"}
+    assert PRESETS["cifar"]["input"] == [3, 32, 32] and PRESETS["lenet"]["input"] == [1, 28, 28]
     assert DEFAULT_PRESET in PRESETS
     for name in PRESETS:
         rows = summarize(PRESETS[name])

@@ -441,6 +441,12 @@ def test_save_reopen_same_predictions(window, qtbot, tmp_path):
     assert not other.open_model(bad)
     assert other.session.network is before
     assert "Could not open" in other.statusBar().currentMessage()
+    # A colour model (the command line's cifar preset) is refused with what to do, until the tabs show colour.
+    from cnncore.architecture import preset
+    from cnncore.modelio import save_model
+    save_model(tmp_path / "colour.npz", Network(preset("cifar"), seed=0))
+    assert not other.open_model(tmp_path / "colour.npz") and other.session.network is before
+    assert other._message[0].startswith("colour.npz takes 3×32×32: colour (RGB) pictures")
 
 
 def test_close_during_training_stops_the_worker(qtbot):

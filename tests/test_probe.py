@@ -148,12 +148,12 @@ def test_upsample_map_by_hand_and_against_pytorch():
     # pixel centres: rows sample at −0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1)
     np.testing.assert_allclose(up[0], [0.0, 0.25, 0.75, 1.0])
     np.testing.assert_allclose(up[:, 0], [0.0, 0.5, 1.5, 2.0])
-    np.testing.assert_allclose(upsample_map(np.full((5, 5), 0.7)), np.full((28, 28), 0.7))
+    np.testing.assert_allclose(upsample_map(np.full((5, 5), 0.7), (28, 28)), np.full((28, 28), 0.7))
     torch = pytest.importorskip("torch", reason="PyTorch is not installed")
     r = np.random.default_rng(2).random((8, 8))
     expected = torch.nn.functional.interpolate(torch.tensor(r)[None, None], size=(28, 28), mode="bilinear",
                                                align_corners=False)[0, 0].numpy()
-    np.testing.assert_allclose(upsample_map(r), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(upsample_map(r, (28, 28)), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_smoothness_penalty_gradient_equals_central_differences():
@@ -270,9 +270,9 @@ def test_dream_raises_its_goal(starter, goal):
     assert [f.step for f in frames] == [0, 10, 20, 30, 40]
     assert frames[-1].score > frames[0].score + 0.5 * abs(frames[0].score)
     for f in frames:
-        assert f.image.shape == (28, 28) and 0 <= f.image.min() and f.image.max() <= 1
+        assert f.image.shape == (1, 28, 28) and 0 <= f.image.min() and f.image.max() <= 1
     if goal.layer is None:
-        assert int(starter.predict(frames[-1].image[None, None])[0]) == 7
+        assert int(starter.predict(frames[-1].image[None])[0]) == 7
 
 
 def test_no_module_takes_a_name_of_the_standard_library():

@@ -14,7 +14,7 @@ from cnncore.limits import MAX_LR
 from cnncore.network import Network
 from cnncore.optim import SGD, Adam, make_optimizer
 from cnncore.training import (BatchEvent, EpochEvent, FinishedEvent, TrainConfig, Trainer, as_network_input,
-                              evaluate, shift_augment)
+                              evaluate, flip_augment, shift_augment)
 
 MICRO = {"input": [1, 28, 28], "layers": [
     {"type": "conv", "filters": 3, "kernel": 5, "stride": 3, "activation": "relu"},
@@ -238,6 +238,26 @@ def test_shift_augment_moves_each_image(rng, reuse):
             np.testing.assert_array_equal(out[i, c], want)
 
 
+def test_flip_augment_mirrors_a_random_half_in_place(rng):
+    X = rng.random((400, 3, 4, 5)).astype(np.float32)
+    out = X.copy()
+    assert flip_augment(out, np.random.default_rng(7)) is out
+    chosen = np.random.default_rng(7).random(400) < 0.5
+    np.testing.assert_array_equal(out[chosen], X[chosen][..., ::-1])     # left to right, every channel
+    np.testing.assert_array_equal(out[~chosen], X[~chosen])
+    assert 150 < chosen.sum() < 250
+
+
+def test_flips_change_the_run_and_stay_reproducible():
+    X, y = _toy()
+    runs = []
+    for flip in (True, True, False):
+        net = Network(MICRO, seed=5)
+        _run(Trainer(net, X, y, None, None, TrainConfig(epochs=1, batch_size=16, seed=9, flip=flip)))
+        runs.append(net.flat_params.tobytes())
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
 def test_evaluate(rng):
     net = Network(MICRO)
     X, y = _toy(50)
@@ -251,7 +271,8 @@ def test_evaluate(rng):
 @pytest.mark.parametrize("kwargs,msg", [
     ({"optimizer": "rmsprop"}, "optimizer"), ({"lr": 0}, "learning rate"), ({"lr": float("nan")}, "learning rate"),
     ({"batch_size": 0}, "batch size"), ({"epochs": 1.5}, "epochs"), ({"momentum": 1.0}, "momentum"),
-    ({"weight_decay": -1}, "weight decay"), ({"schedule": "step"}, "schedule"), ({"augment": -1}, "augment")])
+    ({"weight_decay": -1}, "weight decay"), ({"schedule": "step"}, "schedule"), ({"augment": -1}, "augment"),
+    ({"flip": "yes"}, "flip")])
 def test_config_errors(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
         TrainConfig(**kwargs)

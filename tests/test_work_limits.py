@@ -223,7 +223,10 @@ def _colour(name, side):
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_fits_every_batch_the_app_offers(name):
     Network(PRESETS[name])
-    check_batch(PRESETS[name], 1024, 4, images=1024 + 1023)     # the app's largest, the worst last batch
+    # The app's largest batch and the worst last batch; a colour preset (the command line's until the app
+    # shows colour, issue 23: 1.3 MB an image) the largest batch colour pictures take (test_colour_pictures_fit).
+    batch = 1024 if PRESETS[name]["input"] == [1, 28, 28] else 512
+    check_batch(PRESETS[name], batch, 4, images=2 * batch - 1)
 
 
 def test_colour_pictures_fit():

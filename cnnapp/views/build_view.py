@@ -114,8 +114,9 @@ class BuildView(QtWidgets.QWidget):
 
     def _fill_presets(self) -> None:
         try:
-            from cnncore.architecture import DEFAULT_PRESET, PRESETS
-            self.preset_combo.addItems(sorted(PRESETS))
+            from cnncore.architecture import DEFAULT_PRESET, DIGIT_SHAPE, PRESETS
+            # The app's sources give digits: the colour presets come with its colour views (issue 23).
+            self.preset_combo.addItems(sorted(n for n, s in PRESETS.items() if tuple(s["input"]) == DIGIT_SHAPE))
             self.preset_combo.setCurrentText(DEFAULT_PRESET)
         except Exception as e:
             self.status.setText(f"Architectures are not available: {e}")

@@ -270,7 +270,7 @@ class DreamPage(_Page):
         self.goal.blockSignals(False)
 
     def show_frame(self, f) -> None:
-        self.dream_panel.show_grey(f.image)
+        self.dream_panel.show_grey(f.image[0])
         self.dream_panel.caption.setText(f"step {f.step}: score {f.score:.3g}, roughness {f.penalty:.3g}")
 
 

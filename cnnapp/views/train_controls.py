@@ -86,7 +86,7 @@ class TrainControls(QtWidgets.QWidget):
         form = QtWidgets.QFormLayout(data_box)
         self.source = QtWidgets.QComboBox()
         self.source.setObjectName("trainSource")
-        for src in available_sources():
+        for src in available_sources(for_app=True):
             self.source.addItem(src.label, src.key)
         self.source.setToolTip("Which digits to learn from (choosing one sets its usual count and share held out)")
         self.count = QtWidgets.QSpinBox()

@@ -145,6 +145,23 @@ def _md5_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def stream_body(response, f, h, done: int, total: int, name: str, progress: Progress | None) -> int:
+    """Copy an HTTP response's body to ``f``, feeding the hash ``h`` and calling
+    ``progress(done, total, name)`` first and after each block; returns the bytes done (counting
+    from ``done``, what a resumed download already had)."""
+    if progress is not None:
+        progress(done, total, name)
+    while True:
+        block = response.read(_CHUNK)
+        if not block:
+            return done
+        f.write(block)
+        h.update(block)
+        done += len(block)
+        if progress is not None:
+            progress(done, total, name)
+
+
 def _download(url: str, target: Path, expected_md5: str, name: str, progress: Progress | None,
               timeout: float) -> None:
     """Stream ``url`` into ``target`` atomically, verifying the md5 before it is moved into place."""
@@ -155,18 +172,7 @@ def _download(url: str, target: Path, expected_md5: str, name: str, progress: Pr
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else 0
             h = _new_md5()
-            done = 0
-            if progress is not None:
-                progress(0, total, name)
-            while True:
-                block = response.read(_CHUNK)
-                if not block:
-                    break
-                f.write(block)
-                h.update(block)
-                done += len(block)
-                if progress is not None:
-                    progress(done, total, name)
+            done = stream_body(response, f, h, 0, total, name, progress)
             if total and done != total:
                 raise OSError(f"connection closed after {done} of {total} bytes")
             digest = h.hexdigest()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["preprocess_drawing", "to_input", "resample"]
+__all__ = ["preprocess_drawing", "to_input", "resample", "digit_from_picture"]
 
 _OUT = 28
 _BOX = 20
@@ -100,6 +100,21 @@ def preprocess_drawing(canvas, ink: float = 1) -> np.ndarray:
     r1, c1 = min(top + nh, _OUT), min(left + nw, _OUT)
     out[r0:r1, c0:c1] = small[r0 - top:r1 - top, c0 - left:c1 - left]
     return out
+
+
+def digit_from_picture(grey) -> np.ndarray:
+    """A picture of a digit (grey levels in [0, 1], ``(H, W)``, either dark ink on light paper or
+    light on dark) as MNIST would have stored it: float32 ``(28, 28)``. A light border means dark
+    ink on paper (turned round); a 28×28 picture of light ink is taken as it is; a picture of one
+    grey level is blank (all zeros)."""
+    grey = np.asarray(grey, dtype=np.float64)
+    if np.ptp(grey) < 1 / 255:                 # one grey level: nothing drawn, whatever its shade
+        return np.zeros((_OUT, _OUT), np.float32)
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    ink = 0 if border.mean() > 0.5 else 1
+    if grey.shape == (_OUT, _OUT) and ink == 1:
+        return grey.astype(np.float32)
+    return preprocess_drawing(grey, ink=ink)
 
 
 def to_input(X) -> np.ndarray:

@@ -1,11 +1,15 @@
 """The data sources the app's Train tab and the ``cnnapp`` command line both offer, in one table,
 and the one rule that splits a source into training and held-out digits.
 
-* :data:`SOURCES`: every source, with the words the app shows for it.
+* :data:`SOURCES`: every source, with the words the app shows for it, and whether the app offers
+  it yet (``app``: the colour sources are the command line's until the app's views show colour).
 * :func:`available_sources`: the sources this installation can offer. The shared 8,000-digit subset
   exists only in a developer checkout (``../shared/data/mnist`` beside the project); anywhere else it
   is left out, never offered and never mentioned.
-* :func:`load_source`: ``(X uint8 (N, 28, 28), y uint8 (N,), description)`` of a source.
+* :func:`load_labelled`: a source's pictures with their labels and class names (:class:`Labelled`);
+  :func:`load_source`: ``(X uint8, y uint8 (N,), description)`` of a source, the same pictures. The
+  digit sources give ``X (N, 28, 28)``, CIFAR-10 ``(N, 3, 32, 32)``, a folder of pictures
+  ``(N, C, H, W)`` at the input shape asked for.
 * :func:`held_out_split`: the held-out rule. A fixed shuffle (seed 0, whatever the training seed)
   picks ``round(N · fraction)`` digits to hold out; both parts keep file order. A fixed shuffle,
   not the end of the file, because files are often sorted (one's own drawings are usually drawn
@@ -15,17 +19,21 @@ Every failure is a :class:`SourceError` (a ``ValueError``) with a sentence for t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..architecture import DIGIT_CLASSES
 from ..limits import pictures_problem
+from .cifar import CIFAR10
 from .mnist import DOWNLOADS
 
 __all__ = ["DataSource", "SOURCES", "SourceError", "DRAWINGS_FILE", "available_sources", "source",
-           "load_source", "held_out_split"]
+           "load_source", "load_labelled", "Labelled", "held_out_split", "ARCHIVES"]
+
+#: The sources downloaded as one archive of pictures (not MNIST's four files).
+ARCHIVES = {CIFAR10.key: CIFAR10}
 
 #: The user's own labelled drawings, in the user data folder.
 DRAWINGS_FILE = "my_digits.npz"
@@ -40,16 +48,20 @@ class DataSource:
     key: str        # the value of ``--data`` and of the app's settings
     label: str      # what the app's menu shows
     help: str       # one phrase for ``cnnapp ... --help``
-    files: bool = False     # the user names the files (IDX images and labels)
+    files: bool = False     # the user names the files (IDX images and labels, or a folder of pictures)
+    #: Offered by the app's Train tab. False: the command line's only, until the app's views show
+    #: colour pictures (issue 23); switch it on there.
+    app: bool = True
 
     @property
     def download(self):
-        """The :class:`~cnncore.datasets.mnist.Download` behind a downloaded source, else ``None``."""
-        return DOWNLOADS.get(self.key)
+        """The :class:`~cnncore.datasets.mnist.Download` or :class:`~cnncore.datasets.cifar.Archive`
+        behind a downloaded source, else ``None``."""
+        return DOWNLOADS.get(self.key) or ARCHIVES.get(self.key)
 
     @property
     def classes(self) -> tuple[str, ...]:
-        """The name of each label 0..9 (digits, but for Fashion-MNIST and Kuzushiji-MNIST)."""
+        """The name of each label 0..9 (digits, but for the downloaded sets; a folder's are its own)."""
         return self.download.classes if self.download else DIGIT_CLASSES
 
     @property
@@ -68,6 +80,10 @@ SOURCES: tuple[DataSource, ...] = (
     DataSource("kmnist", "Kuzushiji-MNIST (download, 60,000 characters)",
                "ten cursive Japanese hiragana from old books (downloaded once)"),
     DataSource("idx", "IDX folder…", "an images file and a labels file in MNIST's IDX format", files=True),
+    DataSource("cifar10", "CIFAR-10 (download, 50,000 colour pictures)",
+               "32×32 colour pictures of ten kinds of animals and vehicles (a 162 MB download, once)", app=False),
+    DataSource("folder", "A folder of pictures…", "your own pictures, one subfolder per class", files=True,
+               app=False),
 )
 
 
@@ -83,9 +99,10 @@ def _shared_dir():
     return shared_mnist_dir()
 
 
-def available_sources() -> list[DataSource]:
-    """The sources this installation can offer (the shared subset only where it exists)."""
-    return [s for s in SOURCES if s.key != "shared" or _shared_dir() is not None]
+def available_sources(*, for_app: bool = False) -> list[DataSource]:
+    """The sources this installation can offer (the shared subset only where it exists);
+    ``for_app``: only those the app's Train tab offers (``DataSource.app``)."""
+    return [s for s in SOURCES if (s.key != "shared" or _shared_dir() is not None) and (s.app or not for_app)]
 
 
 def _load_files(key: str, files, progress):
@@ -112,19 +129,59 @@ def _load_files(key: str, files, progress):
     raise SourceError("name the IDX images and labels files")
 
 
-def load_source(key: str, *, count: int | None = None, seed: int = 0, files=None, drawings=None,
-                progress=None):
-    """``(X, y, description)`` of source ``key``.
+@dataclass(frozen=True)
+class Labelled:
+    """A source's pictures and what they are: ``X`` uint8 ``(N, 28, 28)`` (digits) or ``(N, C, H, W)``,
+    ``y`` uint8 ``(N,)``, the name of each of a network's outputs (``classes``, the label's index),
+    the data set's name (``dataset``, "" for digits of no particular set), a description
+    (``what``), and ``notes`` (one line each: a folder's skipped pictures and ignored files)."""
+    X: np.ndarray = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    classes: tuple
+    dataset: str
+    what: str
+    notes: tuple = ()
+
+
+def load_labelled(key: str, *, count: int | None = None, seed: int = 0, files=None, drawings=None,
+                  progress=None, shape=None, classes=None) -> Labelled:
+    """The pictures of source ``key`` with their labels and class names.
 
     ``count``: how many digits to generate ("generated", default :func:`cnncore.defaults.run_defaults`'s,
     the app's 6,000), or at most how many to
     use, the first in file order (every other source; default all). ``seed``: the generated
-    digits' seed. ``files``: ``(images, labels)`` paths for "idx", or the already fetched files of
-    a downloaded set ("mnist", "fashion", "kmnist"). ``drawings``: the drawings file (default
-    :data:`DRAWINGS_FILE` in the user data folder). ``progress``: download progress (see
-    :func:`cnncore.datasets.fetch_download`).
+    digits' seed. ``files``: ``(images, labels)`` paths for "idx", the folder for "folder", or the
+    already fetched files of a downloaded set ("mnist", "fashion", "kmnist"). ``drawings``: the
+    drawings file (default :data:`DRAWINGS_FILE` in the user data folder). ``progress``: download
+    progress (see :func:`cnncore.datasets.fetch_download`), or a folder's pictures read.
+    ``shape`` (C, H, W) and ``classes``: the input and class names of the model a folder's
+    pictures are for (:func:`cnncore.datasets.folder.load_folder`; without ``classes`` the
+    subfolders are the classes).
     """
-    source(key)
+    src = source(key)
+    if key == "folder":
+        if count is not None:          # the first N in class order would leave whole classes out
+            raise SourceError("a folder's pictures are used whole (no count): make a folder of fewer pictures")
+        got = _load_folder(files, shape, classes, progress)
+    elif key in ARCHIVES:
+        got = _load_archive(key, progress)
+    else:
+        X, y, what = _load_digits(key, count, seed, files, drawings, progress)
+        got = Labelled(X, y, src.classes, src.dataset, what)
+    if count is not None and count < len(got.X) and key != "generated":
+        got = Labelled(got.X[:count], got.y[:count], got.classes, got.dataset, f"the first {count} of {got.what}",
+                       got.notes)
+    return got
+
+
+def load_source(key: str, *, count: int | None = None, seed: int = 0, files=None, drawings=None,
+                progress=None):
+    """``(X, y, description)`` of source ``key`` (:func:`load_labelled`, which also names the classes)."""
+    got = load_labelled(key, count=count, seed=seed, files=files, drawings=drawings, progress=progress)
+    return got.X, got.y, got.what
+
+
+def _load_digits(key, count, seed, files, drawings, progress):
     if key == "generated":
         from .generated import generated_digits
         from ..defaults import run_defaults
@@ -140,12 +197,34 @@ def load_source(key: str, *, count: int | None = None, seed: int = 0, files=None
         ds = DrawingsDataset(Path(drawings) if drawings is not None else user_data_dir() / DRAWINGS_FILE)
         if len(ds) < 10:
             raise SourceError(f"you have {len(ds)} drawings of your own; add at least 10 on the Draw tab")
-        X, y, what = ds.images, ds.labels, f"{len(ds)} of your drawings"
-    else:
-        (X, y), what = _load_files(key, files, progress)
-    if count is not None and count < len(X):
-        X, y, what = X[:count], y[:count], f"the first {count} of {what}"
+        return ds.images, ds.labels, f"{len(ds)} of your drawings"
+    (X, y), what = _load_files(key, files, progress)
     return X, y, what
+
+
+def _load_archive(key: str, progress) -> Labelled:
+    from .. import datasets   # looked up on the package, where tests may stand in for it
+    from .cifar import CifarError
+    archive = ARCHIVES[key]
+    try:
+        X, y = datasets.load_cifar10("train", progress=progress)
+    except (OSError, CifarError) as e:
+        raise SourceError(f"could not get {archive.title}: {e}") from None
+    return Labelled(X, y, archive.classes, archive.title, f"{archive.title} (training set)")
+
+
+def _load_folder(folder, shape, classes, progress) -> Labelled:
+    from .folder import FolderError, class_name, load_folder, model_classes
+    if folder is None or shape is None:
+        raise SourceError("name the folder of pictures and the input they are for")
+    try:
+        got = load_folder(folder, shape, classes=classes, progress=progress)
+        names = model_classes(got.classes)
+    except FolderError as e:
+        raise SourceError(str(e)) from None
+    kinds = len(got.classes) if classes is None else len(set(got.y.tolist()))
+    what = f"{len(got.X):,} pictures of {kinds} classes in {folder}"
+    return Labelled(got.X, got.y, names, class_name(Path(folder).resolve().name), what, tuple(got.notes()))
 
 
 def held_out_split(X, y, fraction: float):

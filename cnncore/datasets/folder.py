@@ -1,0 +1,290 @@
+"""A folder of the user's own pictures, one subfolder per class (:func:`load_folder`).
+
+The folder follows torchvision's ``ImageFolder`` rule: one subfolder per class, classes in the
+sorted order of the subfolders' names (hidden ones, whose names start with ".", left out), the
+pictures of a class anywhere below its subfolder. Files whose names do not end in a picture
+suffix are ignored and counted; pictures that cannot be read are skipped, each named with the
+reason. Links are followed, but a folder is never read twice, so a link that loops is skipped by
+name. Each picture is brought to the model's input by :func:`cnncore.datasets.pictures.read_picture`.
+Everything is listed and checked (the classes, the counts, the memory the pictures will take)
+before the first picture is read, so a folder that cannot be used fails before any work.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .._safeio import why_unreadable
+from ..architecture import NUM_CLASSES
+from ..limits import MAX_CLASS_NAME, MAX_FOLDER_DEPTH, MAX_FOLDER_ENTRIES, MAX_FOLDER_PICTURES, pictures_problem
+from .pictures import PICTURE_SUFFIXES, PictureError, check_shape, read_picture
+
+__all__ = ["FolderError", "FolderScan", "scan_folder", "FolderPictures", "load_folder", "picture_at", "model_classes",
+           "class_name", "UNUSED_CLASS"]
+
+#: The name of an output no class of a folder uses (a network has NUM_CLASSES outputs).
+UNUSED_CLASS = "(unused)"
+
+Progress = Callable[[int, int, str], None]
+
+
+class FolderError(ValueError):
+    """A folder cannot give labelled pictures (no class subfolders, one class, ...); the text says why."""
+
+
+@dataclass
+class FolderScan:
+    """A folder listed: ``classes`` (the sorted subfolder names, as class names), ``files`` (every
+    picture's path and class index, class by class, each class's in sorted order), the files
+    ``ignored`` because their names are not pictures', and ``skipped`` (path, reason) for what was
+    not read at all (a link back to a folder already read, a folder nested too deep)."""
+    root: Path
+    folders: list
+    classes: tuple
+    files: list = field(default_factory=list)
+    ignored: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+
+    def counts(self) -> list[int]:
+        n = [0] * len(self.classes)
+        for _, label in self.files:
+            n[label] += 1
+        return n
+
+
+def class_name(folder: str) -> str:
+    """A folder's name as a class name: printable, at most MAX_CLASS_NAME characters."""
+    text = "".join(c if c.isprintable() else "?" for c in folder).strip() or "?"
+    return text if len(text) <= MAX_CLASS_NAME else text[:MAX_CLASS_NAME - 1] + "…"
+
+
+def _is_picture(name: str) -> bool:
+    return name.lower().endswith(PICTURE_SUFFIXES)
+
+
+def scan_folder(root) -> FolderScan:
+    """List a folder of pictures (see the module text) without opening a picture. Raises
+    :class:`FolderError` when ``root`` is not a folder, has no class subfolders, or holds more
+    than :data:`~cnncore.limits.MAX_FOLDER_PICTURES` pictures (or ``MAX_FOLDER_ENTRIES`` entries)."""
+    root = Path(root)
+    try:
+        info = os.stat(root)
+    except OSError as e:
+        raise FolderError(f"{root}: {why_unreadable(e)}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise FolderError(f"{root}: not a folder; give a folder with one subfolder of pictures per class")
+    entries = _entries(root)
+    folders = sorted(e.name for e in entries if not e.name.startswith(".") and _is_dir(e))
+    if not folders:
+        loose = sum(1 for e in entries if _is_picture(e.name))
+        hint = f" (its {loose:,} pictures lie loose in it)" if loose else ""
+        raise FolderError(f"{root}: no subfolders{hint}; put each class's pictures in a subfolder named after it, "
+                          "e.g. cat/ and dog/")
+    scan = FolderScan(root, folders, tuple(class_name(f) for f in folders))
+    _check_distinct(root, folders, scan.classes)
+    seen, budget = {(info.st_dev, info.st_ino)}, [MAX_FOLDER_ENTRIES]
+    for label, name in enumerate(folders):
+        found: list = []
+        _walk(root / name, 0, seen, found, scan, budget)
+        scan.files.extend((p, label) for p in sorted(found))
+        if len(scan.files) > MAX_FOLDER_PICTURES:
+            raise FolderError(f"{root}: more than {MAX_FOLDER_PICTURES:,} pictures; use a folder of fewer")
+    return scan
+
+
+def _check_distinct(root: Path, folders: list, classes: tuple) -> None:
+    """FolderError when two class folders give the same class name (shortened or made printable)."""
+    first: dict = {}
+    for folder, name in zip(folders, classes):
+        if name in first:
+            raise FolderError(f"{root}: the class folders {first[name]!r} and {folder!r} give the same class name "
+                              f"{name!r} (at most {MAX_CLASS_NAME} printable characters); rename one")
+        first[name] = folder
+
+
+def _entries(folder: Path) -> list:
+    try:
+        with os.scandir(folder) as it:
+            return list(it)
+    except OSError as e:
+        raise FolderError(f"{folder}: {why_unreadable(e)}") from None
+
+
+def _is_dir(entry) -> bool:
+    try:
+        return entry.is_dir()            # follows links
+    except OSError:
+        return False
+
+
+def _walk(folder: Path, depth: int, seen: set, found: list, scan: FolderScan, budget: list) -> None:
+    """Add the pictures under ``folder`` to ``found`` (links followed, each folder once)."""
+    try:
+        info = os.stat(folder)
+        with os.scandir(folder) as it:
+            entries = list(it)
+    except OSError as e:
+        scan.skipped.append((folder, why_unreadable(e)))
+        return
+    key = (info.st_dev, info.st_ino)
+    if key in seen:
+        scan.skipped.append((folder, "a link back to a folder already read"))
+        return
+    seen.add(key)
+    budget[0] -= len(entries)
+    if budget[0] < 0:
+        raise FolderError(f"{scan.root}: more than {MAX_FOLDER_ENTRIES:,} files and folders; use a smaller folder")
+    for e in sorted(entries, key=lambda e: e.name):
+        path = folder / e.name
+        if e.name.startswith("."):
+            continue
+        if _is_dir(e):
+            if depth + 1 > MAX_FOLDER_DEPTH:
+                scan.skipped.append((path, f"nested more than {MAX_FOLDER_DEPTH} folders deep"))
+            else:
+                _walk(path, depth + 1, seen, found, scan, budget)
+        elif _is_picture(e.name):
+            found.append(path)
+        else:
+            scan.ignored.append(path)
+
+
+@dataclass
+class FolderPictures:
+    """The pictures of a folder at a model's input size: ``X`` uint8 ``(N, C, H, W)``, ``y`` uint8
+    ``(N,)`` (indices into ``classes``), ``paths`` (each picture's file), and the scan's notes:
+    ``skipped`` (path, reason) for every picture not read, ``ignored`` the files that are not pictures."""
+    X: np.ndarray
+    y: np.ndarray
+    classes: tuple
+    paths: list
+    skipped: list
+    ignored: list
+
+    def notes(self, shown: int = 3) -> list[str]:
+        """One line each for the skipped pictures (the first few named) and the ignored files."""
+        lines = []
+        if self.skipped:
+            names = "; ".join(f"{p}: {why}" for p, why in self.skipped[:shown])
+            more = f" (and {len(self.skipped) - shown:,} more)" if len(self.skipped) > shown else ""
+            lines.append(f"skipped {len(self.skipped):,} picture{'s' if len(self.skipped) != 1 else ''} "
+                         f"that could not be read: {names}{more}")
+        if self.ignored:
+            names = ", ".join(str(p) for p in self.ignored[:shown])
+            more = f" and {len(self.ignored) - shown:,} more" if len(self.ignored) > shown else ""
+            lines.append(f"ignored {len(self.ignored):,} file{'s' if len(self.ignored) != 1 else ''} that are not "
+                         f"PNG, JPEG, BMP or WebP pictures: {names}{more}")
+        return lines
+
+
+def model_classes(classes) -> tuple[str, ...]:
+    """A folder's class names as a network's ``NUM_CLASSES`` outputs (the rest named ``(unused)``)."""
+    classes = tuple(classes)
+    if len(classes) > NUM_CLASSES:
+        raise FolderError(f"{len(classes)} classes; a network here has {NUM_CLASSES} outputs, so at most "
+                          f"{NUM_CLASSES} classes")
+    return classes + (UNUSED_CLASS,) * (NUM_CLASSES - len(classes))
+
+
+def _labels_for(scan: FolderScan, classes) -> list:
+    """Each subfolder's label: its index in ``classes`` (a model's), or its own order (training)."""
+    if classes is None:
+        if len(scan.classes) < 2:
+            raise FolderError(f"{scan.root}: only one class ({scan.classes[0]}); a network learns to tell at least "
+                              "two apart: add a subfolder for each other class")
+        if len(scan.classes) > NUM_CLASSES:
+            raise FolderError(f"{scan.root}: {len(scan.classes)} class folders; a network here has {NUM_CLASSES} "
+                              f"outputs, so at most {NUM_CLASSES} classes")
+        empty = [f for f, n in zip(scan.folders, scan.counts()) if n == 0]
+        if empty:
+            raise FolderError(f"{scan.root}: the class folder {empty[0]} holds no pictures; add some or remove it")
+        return list(range(len(scan.classes)))
+    known = {c: i for i, c in enumerate(classes)}
+    missing = [c for c in scan.classes if c not in known]
+    if missing:
+        raise FolderError(f"{scan.root}: the model has no class {missing[0]!r} (its classes: "
+                          f"{', '.join(c for c in classes if c != UNUSED_CLASS)})")
+    return [known[c] for c in scan.classes]
+
+
+def load_folder(root, shape, *, classes=None, progress: Progress | None = None) -> FolderPictures:
+    """Every picture of a folder at input ``shape (C, H, W)`` (:func:`read_picture`).
+
+    ``classes``: a model's class names; each subfolder must then be named as one of them (its
+    pictures get that class's index; empty subfolders are fine). Without, the subfolders are the
+    classes, in sorted order: there must be 2 to ``NUM_CLASSES`` of them, none empty.
+    ``progress(done, total, "pictures")`` is called as pictures are read (on as many threads as
+    the kernels use: Pillow decodes without holding Python's lock). Raises :class:`FolderError`
+    for a folder that cannot give labelled pictures (naming why), including one whose every
+    picture (or every picture of a class, when training) was skipped; a picture that cannot be
+    read is skipped and noted.
+    """
+    C, H, W = check_shape(shape)
+    scan = scan_folder(root)
+    labels = _labels_for(scan, classes)
+    problem = pictures_problem(len(scan.files), C * H * W)      # asked before a picture is read
+    if problem:
+        raise FolderError(f"{scan.root}: {problem}")
+    X, y, paths, skipped = _read_all(scan, (C, H, W), labels, progress)
+    if not paths:
+        why = f" ({len(skipped):,} could not be read, e.g. {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
+        raise FolderError(f"{scan.root}: no picture could be read{why}")
+    if classes is None:                 # training: every class must keep pictures to learn from
+        lost = [f for label, f in enumerate(scan.folders) if not np.any(y == label)]
+        if lost:
+            first = next((f"{p}: {why}" for p, why in skipped if Path(p).is_relative_to(scan.root / lost[0])), "")
+            raise FolderError(f"{scan.root}: no picture of the class folder {lost[0]} could be read ({first})")
+    names = scan.classes if classes is None else tuple(classes)
+    return FolderPictures(X, y, names, paths, skipped, scan.ignored)
+
+
+def _read_all(scan: FolderScan, shape, labels: list, progress):
+    """``(X uint8 (n, C, H, W), y uint8 (n,), paths, skipped)`` of the pictures that could be read, in
+    the scan's order, and (path, reason) for the others (after the scan's own)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .. import get_num_threads
+
+    def read(path):
+        try:
+            return read_picture(path, shape)
+        except PictureError as e:
+            return str(e).removeprefix(f"{path}: ")
+    n = len(scan.files)
+    X = np.empty((n,) + tuple(shape), dtype=np.uint8)
+    y = np.empty(n, dtype=np.uint8)
+    ok, paths, skipped = 0, [], list(scan.skipped)
+    with ThreadPoolExecutor(max_workers=max(1, get_num_threads())) as pool:
+        for k, ((path, label), got) in enumerate(zip(scan.files, pool.map(read, [p for p, _ in scan.files],
+                                                                          chunksize=64))):
+            if isinstance(got, str):
+                skipped.append((path, got))
+            else:
+                X[ok], y[ok] = got, labels[label]
+                paths.append(path)
+                ok += 1
+            if progress is not None and (k % 256 == 255 or k == n - 1):
+                progress(k + 1, n, "pictures")
+    if ok < n:
+        X, y = X[:ok].copy(), y[:ok].copy()
+    return X, y, paths, skipped
+
+
+def picture_at(root, index: int, shape, classes) -> tuple[np.ndarray, int, Path]:
+    """Picture ``index`` of a folder (class by class, each class's files in sorted order, as
+    :func:`load_folder` reads them) at input ``shape``: ``(uint8 (C, H, W), its class's index in
+    the model's ``classes``, its path)``. Only that picture is read. Raises :class:`FolderError`
+    for an index past the folder's pictures and :class:`~cnncore.datasets.pictures.PictureError`
+    when that picture cannot be read."""
+    scan = scan_folder(root)
+    labels = _labels_for(scan, classes)
+    if not 0 <= index < len(scan.files):
+        raise FolderError(f"{scan.root}: --index {index} is out of range (it has {len(scan.files):,} pictures, "
+                          f"0..{len(scan.files) - 1})")
+    path, label = scan.files[index]
+    return read_picture(path, shape), labels[label], path

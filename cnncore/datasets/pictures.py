@@ -1,0 +1,188 @@
+"""One of the user's pictures brought to a model's input (a folder of them: :mod:`.folder`).
+
+A picture (:func:`read_picture`), PNG, JPEG, BMP or WebP, read by Pillow, becomes the model's
+``(C, H, W)`` input (:class:`~cnncore.signature.Signature` ``shape``) by one rule:
+
+1. turned upright as its EXIF orientation says (phone photos);
+2. made grey (``C = 1``) or RGB (``C = 3``): transparent parts are laid over white paper, 16-bit
+   levels scaled to 8 bits, palette and CMYK pictures converted;
+3. scaled, keeping its proportions, until it covers ``H×W`` (its shorter side, relative to the
+   input's, fits exactly), and the centre ``H×W`` cut out. Shrinking averages (anti-aliased
+   bilinear), so a large photo does not alias.
+
+A JPEG is decoded at a reduced scale when it is much larger than the input (Pillow's draft
+mode), so a 48-megapixel photo costs a few megabytes; every picture's decoded size is checked
+against :data:`~cnncore.limits.MAX_PICTURE_DECODED_BYTES` before its pixels are decoded.
+
+:func:`picture_input` applies a model's own fitting rule (MNIST's recipe for a digit model).
+"""
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+
+from .._safeio import UnreadableFile, open_regular, why_unreadable
+from ..limits import MAX_PICTURE_FILE_BYTES, MAX_PICTURE_DECLARED_PIXELS, MAX_PICTURE_DECODED_BYTES
+
+__all__ = ["PICTURE_SUFFIXES", "PictureError", "read_picture", "picture_input", "read_grey", "check_shape"]
+
+#: The file names read as pictures (case does not matter), and the decoders Pillow may use for them.
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+_FORMATS = ["PNG", "JPEG", "BMP", "WEBP"]
+
+
+class PictureError(ValueError):
+    """One picture cannot be used (missing, not a picture, damaged, too large); the text names it."""
+
+
+# ----------------------------------------------------------------------------- one picture
+
+_PILLOW_LIMIT = threading.Lock()
+
+
+@contextmanager
+def _declared_pixel_limit():
+    """Pillow's decompression-bomb bound set to ours while a picture's header is read (our own
+    check, on decoded memory, comes after); its warnings below that bound are ours to judge."""
+    from PIL import Image
+
+    with _PILLOW_LIMIT, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        before = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = MAX_PICTURE_DECLARED_PIXELS // 2        # Pillow refuses past twice this
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = before
+
+
+def read_picture(path, shape) -> np.ndarray:
+    """The picture at ``path`` as a model's input of ``shape (C, H, W)``: uint8 ``(C, H, W)``
+    (C 1 or 3), made by the rule of the module text. Raises :class:`PictureError` (and nothing
+    else) naming the file and what is wrong."""
+    C, H, W = check_shape(shape)
+    return _read(path, lambda im, name: _to_input(im, C, H, W, name))
+
+
+def picture_input(path, signature) -> np.ndarray:
+    """A picture file as one input of the model whose :class:`~cnncore.signature.Signature` is given:
+    float32 ``(C, H, W)`` in [0, 1], made by the model's fitting rule (``"digit"``: MNIST's recipe,
+    :func:`~cnncore.datasets.preprocess.digit_from_picture`; ``"picture"``: :func:`read_picture`).
+    Raises :class:`PictureError`."""
+    if signature.fit == "digit":
+        from .preprocess import digit_from_picture
+        return digit_from_picture(read_grey(path))[None]
+    return read_picture(path, signature.shape).astype(np.float32) / np.float32(255)
+
+
+#: The longest side a picture of a digit is read at (MNIST's box is 20 pixels: plenty to spare).
+_DIGIT_READ_SIDE = 560
+
+
+def read_grey(path) -> np.ndarray:
+    """A picture's grey levels in [0, 1], float64 ``(h, w)``, transparent parts over white paper,
+    shrunk (keeping its proportions) to at most 560 pixels a side. Raises :class:`PictureError`."""
+    return _read(path, _grey)
+
+
+def _grey(im, name: str) -> np.ndarray:
+    from PIL import Image
+
+    side = _DIGIT_READ_SIDE
+    if im.format == "JPEG":
+        im.draft("L", (min(im.size[0], side), min(im.size[1], side)))
+    im = _decoded(im, name, 1)
+    im.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return np.asarray(im, dtype=np.float64) / 255
+
+
+def check_shape(shape) -> tuple[int, int, int]:
+    """``(C, H, W)`` of a model's input that pictures can give (C 1 or 3), else :class:`PictureError`."""
+    C, H, W = (int(s) for s in shape)
+    if C not in (1, 3):
+        raise PictureError(f"the model takes {C}-channel inputs; pictures give 1 (grey) or 3 (colour) channels")
+    return C, H, W
+
+
+def _read(path, convert):
+    """``convert(image, name)`` of the picture file at ``path``, opened only when it is a regular file
+    of at most :data:`~cnncore.limits.MAX_PICTURE_FILE_BYTES`; every failure a :class:`PictureError`."""
+    try:
+        f = open_regular(path, MAX_PICTURE_FILE_BYTES)
+    except (OSError, UnreadableFile) as e:
+        raise PictureError(f"{path}: {why_unreadable(e)}") from None
+    with f:
+        return _decode(f, str(path), convert)
+
+
+def _decode(source, name: str, convert):
+    from PIL import Image
+
+    try:
+        with _declared_pixel_limit():
+            im = Image.open(source, formats=_FORMATS)
+        with im:
+            return convert(im, name)
+    except PictureError:
+        raise
+    except MemoryError:
+        raise PictureError(f"{name}: not enough memory to decode this picture") from None
+    # Pillow raises many types for damaged data (OSError, SyntaxError, ValueError, struct.error,
+    # zlib.error, EOFError, DecompressionBombError, ...): the input is untrusted bytes and each
+    # means the same, so every Exception here is this picture's error.
+    except Exception as e:  # noqa: BLE001 - see above
+        text = " ".join(str(e).split())[:120] or type(e).__name__
+        if isinstance(e, Image.UnidentifiedImageError):
+            text = "not a PNG, JPEG, BMP or WebP picture"
+        raise PictureError(f"{name}: {text}") from None
+
+
+def _decoded(im, name: str, C: int):
+    """The picture decoded (after its size was checked), upright, as "L" (C = 1) or "RGB"."""
+    from PIL import ImageOps
+
+    w, h = im.size
+    if w * h * 4 > MAX_PICTURE_DECODED_BYTES:
+        raise PictureError(f"{name}: a {w:,}×{h:,} picture takes {w * h * 4 / 1e6:,.0f} MB decoded, more than the "
+                           f"{MAX_PICTURE_DECODED_BYTES / 1e6:,.0f} MB one picture may take; make it smaller first")
+    im.load()
+    if "exif" in im.info:                     # a phone photo may be stored on its side
+        im = ImageOps.exif_transpose(im) or im
+    return _plain_mode(im, C)
+
+
+def _to_input(im, C: int, H: int, W: int, name: str) -> np.ndarray:
+    from PIL import Image
+
+    w, h = im.size
+    scale = max(W / w, H / h)                 # the shorter side (relative to the input's) fits
+    if im.format == "JPEG":                   # decode at 1/2, 1/4 or 1/8 when that still leaves 2× the detail
+        im.draft("L" if C == 1 else "RGB", (max(1, math.ceil(2 * w * scale)), max(1, math.ceil(2 * h * scale))))
+    im = _decoded(im, name, C)
+    w, h = im.size
+    scale = max(W / w, H / h)
+    cw, ch = W / scale, H / scale
+    if (w, h) != (W, H):
+        box = ((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2)
+        im = im.resize((W, H), Image.Resampling.BILINEAR, box=box, reducing_gap=3.0)
+    a = np.asarray(im, dtype=np.uint8)
+    return np.ascontiguousarray(a[None] if C == 1 else a.transpose(2, 0, 1))
+
+
+def _plain_mode(im, C: int):
+    """The picture as "L" (C = 1) or "RGB" (C = 3): alpha laid over white, 16-bit scaled to 8 bits."""
+    from PIL import Image
+
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        a = np.asarray(im.convert("I"), dtype=np.float64)          # 16-bit levels: Pillow's "L" would clip
+        hi = 65535.0 if a.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(np.rint(a * (255.0 / hi)), 0, 255).astype(np.uint8), "L")
+    if im.mode == "P" or im.mode in ("LA", "PA", "RGBA", "La", "RGBa") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(paper, rgba)
+    return im.convert("L" if C == 1 else "RGB")

@@ -1,0 +1,162 @@
+"""What a model takes and what it gives, in one place: its :class:`Signature`.
+
+A network keeps one (``net.signature``); every data source, export and command that feeds it or
+names its answers reads it from there instead of assuming MNIST's 28×28 grey digits:
+
+* ``shape``: the input ``(C, H, W)``. ``C`` is 1 for grey pictures and 3 for colour (R, G, B
+  planes, in that order); pictures are brought to ``H×W`` by :mod:`cnncore.datasets.pictures`.
+* ``classes``: the name of each output, in order, and ``dataset``, the data set they come from
+  ("" for digits of no particular set).
+* ``mean`` and ``std``: an optional normalisation of the input, one number per channel. The
+  engine (:meth:`cnncore.network.Network.forward`) takes pictures with values in [0, 1] and
+  hands the first layer ``(x − mean) / std``; a model file keeps the numbers and both exports
+  apply them, so every form of a model takes the same [0, 1] pictures.
+* ``fit``: how a picture of any size becomes an input (:func:`cnncore.datasets.pictures.picture_input`):
+  ``"digit"``, MNIST's recipe for a grey 28×28 digit model (the ink found, fitted into 20×20 and
+  centred by its mass, dark ink on light paper turned round), or ``"picture"``, the shorter side
+  scaled to fit and the centre cut out (every other model, and one trained on a folder of pictures).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .architecture import DIGIT_CLASSES, DIGIT_SHAPE, NUM_CLASSES
+
+__all__ = ["Signature", "channel_statistics", "FITS"]
+
+_CHANNEL_WORDS = {1: "grey", 3: "colour (RGB)"}
+#: The rules that bring a picture to a model's input (see the module text).
+FITS = ("digit", "picture")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A model's input shape ``(C, H, W)``, its class names and its input normalisation.
+
+    ``mean`` and ``std`` are both ``None`` (no normalisation) or ``C`` finite numbers each,
+    every ``std`` > 0. Raises ``ValueError`` for anything else, or for a number of class
+    names other than :data:`~cnncore.architecture.NUM_CLASSES`.
+    """
+    shape: tuple[int, int, int]
+    classes: tuple[str, ...] = DIGIT_CLASSES
+    dataset: str = ""
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    fit: str | None = None             # None: "digit" for the digit sources' input, else "picture"
+
+    def __post_init__(self):
+        shape = tuple(int(s) for s in self.shape)
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"an input shape is (channels, height, width), got {self.shape}")
+        object.__setattr__(self, "shape", shape)
+        classes = tuple(str(c) for c in self.classes)
+        if len(classes) != NUM_CLASSES:
+            raise ValueError(f"a network has {NUM_CLASSES} classes, not {len(classes)}")
+        object.__setattr__(self, "classes", classes)
+        object.__setattr__(self, "dataset", str(self.dataset))
+        if (self.mean is None) != (self.std is None):
+            raise ValueError("an input normalisation needs both a mean and a standard deviation per channel")
+        if self.mean is not None:
+            mean, std = _per_channel(self.mean, shape[0], "mean"), _per_channel(self.std, shape[0], "std")
+            if min(std) <= 0:
+                raise ValueError(f"every channel's standard deviation must be > 0, got {std}")
+            object.__setattr__(self, "mean", mean)
+            object.__setattr__(self, "std", std)
+        fit = self.default_fit if self.fit is None else self.fit
+        if fit not in FITS or (fit == "digit" and shape != DIGIT_SHAPE):
+            raise ValueError(f"the rule that fits a picture to the input must be 'picture' (or 'digit' for a "
+                             f"{'×'.join(map(str, DIGIT_SHAPE))} input), not {self.fit!r}")
+        object.__setattr__(self, "fit", fit)
+
+    # ------------------------------------------------------------------ what it is
+    @property
+    def channels(self) -> int:
+        return self.shape[0]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(H, W)``."""
+        return self.shape[1], self.shape[2]
+
+    @property
+    def normalises(self) -> bool:
+        return self.mean is not None
+
+    @property
+    def default_fit(self) -> str:
+        """The fitting rule of a model that does not name one (every file from before the rule)."""
+        return "digit" if self.shape == DIGIT_SHAPE else "picture"
+
+    def words(self) -> str:
+        """``"3×32×32: colour (RGB) pictures of 32×32 pixels"``, for messages and exports."""
+        C, H, W = self.shape
+        kind = _CHANNEL_WORDS.get(C, f"{C}-channel")
+        return f"{C}×{H}×{W}: {kind} pictures of {H}×{W} pixels"
+
+    def normalisation_words(self) -> str:
+        """How the engine scales its input: one line ("" without normalisation)."""
+        if not self.normalises:
+            return ""
+        pairs = ", ".join(f"{m:.4g}/{s:.4g}" for m, s in zip(self.mean, self.std))
+        return f"each channel c becomes (x_c − mean_c) / std_c with mean/std {pairs}"
+
+    # ------------------------------------------------------------------ changed copies
+    def learns(self, classes, dataset: str = "") -> "Signature":
+        """This signature with other class names."""
+        return replace(self, classes=tuple(classes), dataset=dataset)
+
+    def fitted(self, fit: str) -> "Signature":
+        """This signature with another rule for fitting pictures to the input (:data:`FITS`)."""
+        return replace(self, fit=fit)
+
+    def normalised(self, mean, std) -> "Signature":
+        """This signature with the normalisation ``(mean, std)`` (both ``None``: none)."""
+        return replace(self, mean=None if mean is None else tuple(mean), std=None if std is None else tuple(std))
+
+    # ------------------------------------------------------------------ the arithmetic
+    def normalise(self, x: np.ndarray) -> np.ndarray:
+        """``(x − mean) / std`` per channel of ``x (N, C, H, W)`` (a new array in ``x``'s float
+        type), or ``x`` itself without normalisation."""
+        if not self.normalises:
+            return x
+        m, s = (np.asarray(v, dtype=x.dtype).reshape(1, -1, 1, 1) for v in (self.mean, self.std))
+        return (x - m) / s
+
+    def input_gradient(self, d: np.ndarray) -> np.ndarray:
+        """The gradient with respect to the [0, 1] input from the one with respect to the first
+        layer's (normalised) input ``d (N, C, H, W)``: ``d / std`` (chain rule), or ``d`` itself."""
+        if not self.normalises:
+            return d
+        return d / np.asarray(self.std, dtype=d.dtype).reshape(1, -1, 1, 1)
+
+
+def _per_channel(values, channels: int, what: str) -> tuple[float, ...]:
+    out = tuple(float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1))
+    if len(out) != channels or not all(math.isfinite(v) for v in out):
+        raise ValueError(f"the input normalisation's {what} must be {channels} finite numbers, one per channel, "
+                         f"got {len(out)}")
+    return out
+
+
+def channel_statistics(X) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``(mean, std)`` of each channel over pictures ``X (N, C, H, W)`` (uint8 0..255 or floats in
+    [0, 1]), in the [0, 1] scale; a channel without spread gets std 1. Computed in chunks, so
+    60,000 pictures need no float copy of them all."""
+    X = np.asarray(X)
+    if X.ndim != 4 or len(X) == 0:
+        raise ValueError(f"pictures must be (N, C, H, W) with N ≥ 1, got {X.shape}")
+    scale = 255.0 if X.dtype == np.uint8 else 1.0
+    C = X.shape[1]
+    total, squares, count = np.zeros(C), np.zeros(C), 0
+    for s in range(0, len(X), 4096):
+        chunk = X[s:s + 4096].astype(np.float64) / scale
+        total += chunk.sum(axis=(0, 2, 3))
+        squares += (chunk * chunk).sum(axis=(0, 2, 3))
+        count += chunk.shape[0] * chunk.shape[2] * chunk.shape[3]
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean * mean, 0))
+    std = np.where(std > 1e-6, std, 1.0)
+    return tuple(float(v) for v in mean), tuple(float(v) for v in std)
