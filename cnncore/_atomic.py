@@ -113,18 +113,22 @@ class Output(os.PathLike):
             raise OutputRefused(f"{self.path}: the folder {self.folder} does not exist")
         if not os.access(self.folder, os.W_OK):
             raise OutputRefused(f"{self.path}: cannot write in the folder {self.folder}")
+        try:
+            target = os.stat(self.path)
+        except (OSError, ValueError):
+            return self                 # nothing there yet: it is none of the inputs (a folder's thousands unasked)
         for source in self.inputs:
-            if _same_file(self.path, source):
+            if _same_file(self.path, source, target):
                 raise SameAsInput(f"{self.path} is the same file as the input {source}: give the output "
                                   "another name (nothing was written)")
         return self
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    """``a`` and ``b`` name the same existing file (symbolic links followed, hard links, ``./x``
-    and ``x``, another case on a case-insensitive file system)."""
+def _same_file(a: Path, b: Path, sa: os.stat_result) -> bool:
+    """``a`` (whose ``os.stat`` is ``sa``) and ``b`` name the same existing file (symbolic links
+    followed, hard links, ``./x`` and ``x``, another case on a case-insensitive file system)."""
     try:
-        sa, sb = os.stat(a), os.stat(b)
+        sb = os.stat(b)
     except (OSError, ValueError):
         return False
     if sa.st_ino == 0 or sb.st_ino == 0:        # a file system without inode numbers

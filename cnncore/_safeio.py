@@ -8,12 +8,16 @@
   they would cost in memory) before reading a byte of them; :func:`read_member` then reads
   one member, at most the size its header declared. An archive may also hold named text
   entries (a lesson's ``lesson.json``), each of a bounded declared size, read by :func:`read_text`.
+* :func:`user_archive` is how a reader opens the user's archive (a model, a lesson, a trace): a
+  regular file, ``PK`` first, the members' headers checked, and every failure of opening it or of
+  reading it in the ``with`` block one line of the reader's own error class (:func:`reading`).
 
 Every problem raises :class:`UnreadableFile` (a ``ValueError``) whose text does not name the
 file: each reader puts it in its own error type, after the file's name.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -23,7 +27,8 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["UnreadableFile", "read_json", "json_nesting", "open_regular", "why_unreadable", "member_text", "read_regular", "npz_members", "read_member", "read_text", "MemberInfo"]
+__all__ = ["UnreadableFile", "read_json", "json_nesting", "open_regular", "why_unreadable", "member_text", "read_regular",
+           "npz_members", "read_member", "read_text", "MemberInfo", "user_archive", "reading"]
 
 
 class UnreadableFile(ValueError):
@@ -251,6 +256,64 @@ def _short(name: str) -> str:
 def _why(e: BaseException) -> str:
     text = " ".join(str(e).split())[:160]
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+# ----------------------------------------------------------------------------- the user's archive
+
+@contextlib.contextmanager
+def user_archive(path, error: type, *, kind: str, container: str = "an .npz archive", max_members: int,
+                 max_bytes: int, texts: dict[str, int] | None = None, refused: tuple = ()):
+    """The user's archive at ``path`` open for reading: ``with user_archive(...) as (zf, members):``,
+    ``members`` the headers of :func:`npz_members` (``max_members``, ``max_bytes`` and ``texts`` are
+    its limits). A regular file only; one that does not start as a zip archive does (``PK``) is
+    refused before zipfile looks at it. Every failure, of opening it or of what the ``with`` block
+    reads, is ``error`` (the reader's class) of one line naming ``path``: see :func:`reading`, which
+    ``kind`` ("model file") and ``refused`` go to; ``container`` names the format in a refusal
+    ("is not a model file (not an .npz archive)")."""
+    with reading(path, error, kind, refused):
+        try:
+            f = open_regular(path)
+        except (OSError, UnreadableFile) as e:
+            raise error(f"{path}: {why_unreadable(e)}") from None
+        with f:
+            _check_magic(f, path, error, kind, container)
+            zf, members = npz_members(f, max_members=max_members, max_bytes=max_bytes, texts=texts)
+            with zf:
+                yield zf, members
+
+
+def _check_magic(f, path, error: type, kind: str, container: str) -> None:
+    try:
+        magic = f.read(4)
+        f.seek(0)
+    except OSError as e:
+        raise error(f"{path}: cannot read the file ({e.strerror or e})") from None
+    if magic[:2] != b"PK":
+        what = "is empty" if not magic else f"is not a {kind} (not {container})"
+        if magic[:4] == b"\x93NUM":
+            what = f"holds a single array, not a {kind} ({container})"
+        raise error(f"{path}: {what}")
+
+
+@contextlib.contextmanager
+def reading(path, error: type, kind: str, refused: tuple = ()):
+    """Inside: every failure of reading the user's file ``path`` becomes one ``error`` line naming it.
+    ``error`` itself passes; :class:`UnreadableFile` is "not a readable <kind>: it is …" (or "its
+    entry … is …"); the ``refused`` exception types (the reader's own reasons) follow the path as
+    they are; an ``OSError`` says what it means (:func:`why_unreadable`); a ``MemoryError`` says
+    there is not enough memory for this file."""
+    try:
+        yield
+    except error:
+        raise
+    except UnreadableFile as e:
+        raise error(f"{path}: not a readable {kind}: {'its' if str(e).startswith('entry') else 'it'} {e}") from None
+    except refused as e:
+        raise error(f"{path}: {e}") from None
+    except OSError as e:
+        raise error(f"{path}: {why_unreadable(e)}") from None
+    except MemoryError:
+        raise error(f"{path}: not enough memory to read this {kind.removesuffix(' file')}") from None
 
 
 # ----------------------------------------------------------------------------- JSON text in a file

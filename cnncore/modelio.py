@@ -28,8 +28,7 @@ import re
 import numpy as np
 
 from ._atomic import atomic_savez
-from ._safeio import (UnreadableFile, member_text, npz_members, open_regular, read_json, read_member,
-                      why_unreadable)
+from ._safeio import UnreadableFile, member_text, read_json, read_member, reading, user_archive
 from .limits import MAX_ARCH_TEXT, MAX_CLASS_NAME, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS
 from .architecture import DIGIT_CLASSES, ArchitectureError, to_json
 from .network import Network
@@ -92,27 +91,6 @@ _TEXT_LIMITS = {"format": 64, "architecture": MAX_ARCH_TEXT, "history": MAX_HIST
 #: Nesting of a model's training history (a list of one flat record per epoch, and the lists of
 #: the diagnostics it may hold).
 _JSON_DEPTH = 8
-
-
-def _open(path):
-    """The file open for reading, or ModelFileError (missing, a folder, a FIFO, a device...)."""
-    try:
-        f = open_regular(path)
-    except (OSError, UnreadableFile) as e:
-        raise ModelFileError(f"{path}: {why_unreadable(e)}") from None
-    try:
-        magic = f.read(4)
-        f.seek(0)
-    except OSError as e:
-        f.close()
-        raise ModelFileError(f"{path}: cannot read the file ({e.strerror or e})") from None
-    if magic[:2] != b"PK":
-        f.close()
-        what = "is empty" if not magic else "is not a model file (not an .npz archive)"
-        if magic[:4] == b"\x93NUM":
-            what = "holds a single array, not a model (.npz archive)"
-        raise ModelFileError(f"{path}: {what}")
-    return f
 
 
 def _text(path, zf, members, key: str, default: str | None = None) -> str | None:
@@ -286,13 +264,9 @@ def load_model(path) -> Network:
     float64). Optimizer state, if present and usable, is in ``net.optimizer_state``; an unusable one
     is left out, and ``net.optimizer_note`` says why.
     """
-    with _open(path) as f:
-        try:
-            zf, members = npz_members(f, max_members=_MEMBER_LIMIT, max_bytes=_BYTES_LIMIT)
-        except UnreadableFile as e:
-            raise ModelFileError(f"{path}: not a readable model file: it {e}") from None
-        with zf:
-            return model_from_members(path, zf, members)
+    with user_archive(path, ModelFileError, kind="model file", max_members=_MEMBER_LIMIT,
+                      max_bytes=_BYTES_LIMIT) as (zf, members):
+        return model_from_members(path, zf, members)
 
 
 def model_from_members(path, zf, members: dict) -> Network:
@@ -302,12 +276,8 @@ def model_from_members(path, zf, members: dict) -> Network:
     if len(members) > _MEMBER_LIMIT or sum(m.nbytes for m in members.values()) > _BYTES_LIMIT:
         raise ModelFileError(f"{path}: holds {len(members)} arrays of {sum(m.nbytes for m in members.values()):,} "
                              f"bytes, more than a model of at most {MAX_PARAMS:,} parameters can")
-    try:
+    with reading(path, ModelFileError, "model file"):
         return _load(path, zf, members)
-    except UnreadableFile as e:
-        raise ModelFileError(f"{path}: not a readable model file: its {e}") from None
-    except MemoryError:
-        raise ModelFileError(f"{path}: not enough memory to read this model") from None
 
 
 def _load(path, zf, members) -> Network:

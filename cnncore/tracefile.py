@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._safeio import UnreadableFile, member_text, npz_members, open_regular, read_member, why_unreadable
+from ._safeio import member_text, read_member, user_archive
 from .architecture import describe_layer, parse_architecture
 from .layers import layer_class
 from .limits import MAX_ARCH_TEXT, MAX_LAYERS, MAX_OPTIMIZER_TEXT
@@ -45,19 +45,9 @@ class _Refused(ValueError):
 def read_trace(path) -> tuple[dict, dict]:
     """``(arrays, normalized architecture)`` of the trace file at ``path``; :class:`TraceFileError`
     (one line, naming the file) when it is not one to show."""
-    try:
-        with open_regular(path) as f:       # regular files only: a FIFO would block
-            zf, members = npz_members(f, max_members=64 * MAX_LAYERS, max_bytes=2 << 30)
-            with zf:
-                return _read(zf, members)
-    except _Refused as e:
-        raise TraceFileError(f"{path}: {e}") from None
-    except OSError as e:
-        raise TraceFileError(f"{path}: {why_unreadable(e)}") from None
-    except UnreadableFile as e:
-        raise TraceFileError(f"{path}: not a readable trace file: it {e}") from None
-    except MemoryError:
-        raise TraceFileError(f"{path}: not enough memory to read this trace") from None
+    with user_archive(path, TraceFileError, kind="trace file", max_members=64 * MAX_LAYERS, max_bytes=2 << 30,
+                      refused=(_Refused,)) as (zf, members):
+        return _read(zf, members)
 
 
 def _read(zf, members) -> tuple[dict, dict]:

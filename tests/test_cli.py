@@ -204,6 +204,33 @@ def test_console_entry_without_qt(data, model, tmp_path):
     assert r.stdout.strip().splitlines()[-1].startswith("accuracy: ")
 
 
+def _run_into_a_closed_pipe(argv) -> subprocess.CompletedProcess:
+    """Run ``cnnapp ARGV`` as a real process whose standard output is a pipe nobody reads any more
+    (``cnnapp … | head -0``): its read end is closed before the command starts, so every write fails."""
+    import os
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        return subprocess.run([sys.executable, "-m", "cnnapp", *argv], stdout=w, stderr=subprocess.PIPE, text=True,
+                              cwd=REPO, timeout=120)
+    finally:
+        os.close(w)
+
+
+@pytest.mark.parametrize("command", ["predict", "eval", "trace", "train"])
+def test_a_reader_that_went_away_ends_any_command_quietly(data, model, tmp_path, command):
+    """``cnnapp predict m.npz x.png | head -1``: exit status 1 as Python's SIGPIPE note has it, nothing on
+    stderr (it said "cnnapp: [Errno 32] Broken pipe", exit 2, and Python's own "Exception ignored")."""
+    png = _png(tmp_path / "d.png", np.pad(np.ones((12, 6)), ((8, 8), (11, 11))))
+    source = ["--images", str(data["images"]), "--labels", str(data["labels"])]
+    argv = {"predict": ["predict", str(model), str(png)], "eval": ["eval", str(model), *source],
+            "trace": ["trace", str(model), *source, "--index", "0", "--out", str(tmp_path / "t.npz")],
+            "train": ["train", "--arch", str(data["arch"]), *source, "--epochs", "1", "--out", str(tmp_path / "m.npz")],
+            }[command]
+    done = _run_into_a_closed_pipe(argv)
+    assert done.returncode == 1 and done.stderr == "", done.stderr
+
+
 def test_train_on_generated_digits(tmp_path, capsys):
     out = tmp_path / "g.npz"
     rc = main(["train", "--arch", "tiny", "--data", "generated", "--count", "300", "--epochs", "1", "--quiet",

@@ -109,14 +109,15 @@ def test_train_help_says_the_augmentation_and_its_defaults(capsys):
 
 
 def test_train_without_arch_on_a_folder_uses_the_table(colour_folder, tmp_path, capsys, monkeypatch):
-    import cnnapp.cli as cli
+    import cnnapp.cli.cmd_train as cmd_train
+    from cnnapp.cli import CliError
     seen = {}
-    real = cli._network_and_config
+    real = cmd_train.network_and_config
 
     def spy(args):
         seen.update(arch=args.arch, flip=args.flip, augment=args.augment, epochs=args.epochs, lr=args.lr)
-        raise cli.CliError("stop here")
-    monkeypatch.setattr(cli, "_network_and_config", spy)
+        raise CliError("stop here")
+    monkeypatch.setattr(cmd_train, "network_and_config", spy)
     assert main(["train", "--folder", str(colour_folder / "train"), "--out", str(tmp_path / "m.npz")]) == 2
     cifar = _BY_PRESET["cifar"]
     assert seen == {"arch": "cifar", "flip": True, "augment": 2, "epochs": cifar["epochs"], "lr": cifar["lr"]}
@@ -126,7 +127,7 @@ def test_train_without_arch_on_a_folder_uses_the_table(colour_folder, tmp_path, 
     assert main(["train", "--folder", str(colour_folder / "train"), "--optimizer", "sgd",
                  "--out", str(tmp_path / "m.npz")]) == 2
     assert seen["lr"] is None                     # SGD starts from its own rate, not Adam's of the table
-    monkeypatch.setattr(cli, "_network_and_config", real)
+    monkeypatch.setattr(cmd_train, "network_and_config", real)
 
 
 @pytest.mark.parametrize("make, match", [

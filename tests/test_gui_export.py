@@ -92,8 +92,7 @@ def test_the_window_keeps_the_opened_model_and_the_drawings(window, tmp_path):
     assert not bp.export_trace(model) and "same file as the input" in said[-1] and str(model) in said[-1]
     assert model.read_bytes() == before
     assert model in window.session.kept_files() and model not in window.session.kept_files(model=False)
-    drawings = window.session.kept_files()[-1]
-    assert drawings.name == DRAWINGS_FILE
+    drawings = next(p for p in window.session.kept_files() if p.name == DRAWINGS_FILE)
     drawings.write_bytes(b"my drawings")
     assert not window.save_model(drawings) and drawings.read_bytes() == b"my drawings"
     assert window.save_model(model) and window.session.model_file == model       # Save replaces it on purpose

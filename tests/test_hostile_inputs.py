@@ -504,3 +504,33 @@ def test_json_entries_of_a_model_are_read_with_limits(model_path, tmp_path, entr
     with pytest.raises(ModelFileError) as e:
         load_model(bad)
     assert "\n" not in str(e.value) and str(bad) in str(e.value)
+
+
+def _readers():
+    """The three readers of the user's archives (cnncore._safeio.user_archive) and their error classes."""
+    from cnncore.lesson import LessonFileError, load_lesson
+    from cnncore.trace import Trace, TraceFileError
+    return {"model": (load_model, ModelFileError), "lesson": (load_lesson, LessonFileError),
+            "trace": (Trace.load, TraceFileError)}
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: p.write_bytes(b""), "is empty"),
+    (lambda p: p.write_bytes(b"a text file\n"), "is not a {kind} file (not a"),
+    (lambda p: p.write_bytes(b"\x93NUMPY" + b"\0" * 40), "holds a single array, not a {kind} file"),
+    (lambda p: os.mkfifo(p), "is a named pipe (FIFO), not a regular file"),
+    (lambda p: zipfile.ZipFile(p, "w").writestr("x.txt", "hi"),
+     "not a readable {kind} file: its entry 'x.txt' is not a NumPy array (.npy)"),
+], ids=["empty", "text", "one-array", "fifo", "not-npy"])
+@pytest.mark.parametrize("kind", ["model", "lesson", "trace"])
+def test_every_archive_reader_says_the_same_in_its_own_error(tmp_path, kind, make, reason):
+    """One way to open a user's archive: a trace file that is empty, text or a FIFO was "not a
+    readable trace file: it is truncated or corrupt … (BadZipFile …)", and "it entry 'x' …" was
+    written for models and traces."""
+    read, error = _readers()[kind]
+    path = tmp_path / "file"
+    make(path)
+    with pytest.raises(error) as info:
+        read(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: ") and reason.format(kind=kind) in text and "\n" not in text, text

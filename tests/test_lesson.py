@@ -248,6 +248,49 @@ def test_results_of_another_version_of_the_lesson_are_refused_with_the_reason(ma
     assert report([carol], v2)[1][0] == "Carol"
 
 
+def _copy(path, dst):
+    dst.write_bytes(path.read_bytes())
+    return dst
+
+
+def test_a_students_answers_never_replace_the_lesson_they_follow(made, tmp_path):
+    """LessonRun(lesson, name, results_path=<the lesson file>) wrote the results over the lesson."""
+    path = _copy(made.path, tmp_path / "l.cnnlesson")
+    before = path.read_bytes()
+    lesson = load_lesson(path)
+    for other in (path, tmp_path / "." / "l.cnnlesson"):
+        with pytest.raises(LessonFileError, match="the answers cannot go there: .* same file as the input") as e:
+            run = LessonRun(lesson, "Ada", other)
+            assert run.next() and run.answer(repr(run.question.answer)).right
+        assert "\n" not in str(e.value) and path.read_bytes() == before
+    run = LessonRun(lesson, "Ada", None, clock=_clock())
+    assert run.next() and run.answer(repr(run.question.answer)).right
+    (tmp_path / "link.json").symlink_to(path)
+    for other in (path, tmp_path / "link.json"):
+        with pytest.raises(LessonFileError, match="same file"):
+            run.save_as(other)
+    assert run.results_path is None and path.read_bytes() == before and load_lesson(path).id == made.lesson.id
+    assert run.save_as(tmp_path / "ada.json") == tmp_path / "ada.json"
+    assert load_results(tmp_path / "ada.json", lesson).answers == run.results.answers
+    assert lesson.file == path and lesson.replace(title="edited").file is None     # an edited copy is no file
+
+
+def test_the_class_table_never_replaces_a_file_it_was_read_from(made, tmp_path):
+    """write_report over a results file that report() read destroyed it: the table knows its inputs."""
+    from cnncore import OutputRefused
+    path = _copy(made.path, tmp_path / "l.cnnlesson")
+    lesson = load_lesson(path)
+    ada = _answer(made, tmp_path / "ada.json", "Ada", {1: "0.1"})
+    rows = report([ada], lesson)
+    for target in (ada, path):
+        before = target.read_bytes()
+        with pytest.raises(OutputRefused, match="same file as the input"):
+            write_report(target, rows)
+        assert target.read_bytes() == before
+    assert set(rows.inputs) == {ada, path}
+    assert write_report(tmp_path / "class.csv", rows).read_text(encoding="utf-8-sig").startswith("student,")
+
+
 # ----------------------------------------------------------------------------- bad files
 
 def _entries(path) -> dict:

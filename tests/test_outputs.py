@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -133,6 +134,115 @@ def test_an_output_without_inputs_is_written_as_before(tmp_path):
     target = tmp_path / "plain.bin"
     assert atomic_write_bytes(Output(target, [tmp_path / "missing", None]), b"ok") == target
     assert target.read_bytes() == b"ok"
+
+
+# ------------------------------------------------------------------- never over what a data source reads
+
+@pytest.fixture
+def drawings(tmp_path, monkeypatch):
+    """Twelve labelled drawings in a data folder of the test's own: the file --data drawings reads."""
+    from cnncore.datasets import DRAWINGS_FILE, DrawingsDataset
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path / "data"))
+    ds = DrawingsDataset(tmp_path / "data" / DRAWINGS_FILE)
+    rng = np.random.default_rng(0)
+    for k in range(12):
+        ds.append(rng.integers(0, 256, (28, 28)).astype(np.uint8), k % 10)
+    return ds.path
+
+
+@pytest.mark.parametrize("command", [
+    lambda m, out: ["train", "--arch", "tiny", "--data", "drawings", "--epochs", "1", "--out", str(out)],
+    lambda m, out: ["trace", str(m), "--data", "drawings", "--index", "0", "--out", str(out)],
+    lambda m, out: ["inspect", str(m), "--data", "drawings", "--index", "0", "--out", str(out)],
+], ids=["train", "trace", "inspect"])
+def test_no_command_writes_over_the_drawings_it_reads(model, drawings, capsys, command):
+    """``train --data drawings --out <data folder>/my_digits.npz`` replaced the drawings and exited 0."""
+    before = digest(drawings)
+    err = refused(capsys, command(model, drawings), drawings)
+    assert "same file" in err and digest(drawings) == before and temps(drawings.parent) == []
+
+
+def _picture_folder(root):
+    from PIL import Image
+    for name, level in (("dark", 30), ("light", 220)):
+        (root / name).mkdir(parents=True)
+        for k in range(3):
+            Image.new("L", (28, 28), level + k).save(root / name / f"{k}.png")
+    return root
+
+
+@pytest.mark.parametrize("how", ["same", "hardlink"])
+def test_no_command_writes_over_a_picture_of_its_folder(model, tmp_path, capsys, how):
+    folder = _picture_folder(tmp_path / "pictures")
+    picture = folder / "light" / "1.png"
+    out = _alias(picture, how) if how == "same" else tmp_path / "elsewhere.png"
+    if how == "hardlink":
+        os.link(picture, out)
+    before = digest(picture)
+    for argv in (["train", "--arch", "tiny", "--folder", str(folder), "--epochs", "1", "--out", str(out)],
+                 ["trace", str(model), "--folder", str(folder), "--index", "0", "--out", str(out)]):
+        err = refused(capsys, argv, picture)
+        assert "same file" in err and digest(picture) == before
+
+
+@pytest.mark.parametrize("key, name", [("mnist", "train-images-idx3-ubyte.gz"), ("fashion", "t10k-labels-idx1-ubyte.gz"),
+                                       ("cifar10", "cifar-10-binary.tar.gz")])
+def test_train_never_writes_over_a_downloaded_set(tmp_path, capsys, monkeypatch, key, name):
+    """A downloaded set's files in the data folder are the source's: refused before it is fetched or read
+    (here a stand-in for the download, which training on would have written over)."""
+    from cnncore import datasets
+    from cnncore.datasets.sources import source
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path / "data"))
+    fetched = []
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr(datasets, "load_download", lambda *a, **k: fetched.append(a) or (
+        rng.integers(0, 256, (20, 28, 28)).astype(np.uint8), np.arange(20, dtype=np.uint8) % 10))
+    monkeypatch.setattr(datasets, "load_cifar10", lambda *a, **k: fetched.append(a) or (
+        rng.integers(0, 256, (20, 3, 32, 32)).astype(np.uint8), np.arange(20, dtype=np.uint8) % 10))
+    target = tmp_path / "data" / source(key).download.folder / name
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"the downloaded set")
+    arch = "cifar" if key == "cifar10" else "tiny"
+    refused(capsys, ["train", "--arch", arch, "--data", key, "--epochs", "1", "--out", str(target)], target)
+    assert target.read_bytes() == b"the downloaded set" and fetched == []
+
+
+def test_the_files_a_source_reads_are_named_without_reading_them(tmp_path, monkeypatch):
+    from cnncore.datasets import DRAWINGS_FILE, source_files
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path / "data"))
+    folder = _picture_folder(tmp_path / "pictures")
+    assert source_files("generated") == [] and source_files("idx") == []
+    assert source_files("drawings") == [tmp_path / "data" / DRAWINGS_FILE]
+    assert source_files("idx", files=("a", "b")) == [Path("a"), Path("b")]
+    assert sorted(source_files("folder", files=folder)) == sorted(folder.glob("*/*.png"))
+    assert source_files("folder", files=tmp_path / "missing") == []          # loading it says why
+    assert len(source_files("kmnist")) == 4 and source_files("cifar10")[0].name == "cifar-10-binary.tar.gz"
+    assert not (tmp_path / "data").exists()                                  # nothing made, nothing fetched
+
+
+@pytest.mark.gui
+def test_the_apps_save_never_replaces_the_idx_files_picked_in_the_train_tab(qtbot, tmp_path, monkeypatch):
+    pytest.importorskip("PySide6")
+    from cnnapp.main_window import MainWindow
+
+    monkeypatch.setenv("CNNLAB_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path / "data"))
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    images = write_idx(idx / "train-images-idx3-ubyte.gz", np.zeros((20, 28, 28), np.uint8))
+    write_idx(idx / "train-labels-idx1-ubyte.gz", np.arange(20) % 10)
+    window = MainWindow(load_settings=False)
+    qtbot.addWidget(window)
+    said = []
+    window.session.message.connect(lambda text, ms: said.append(text))
+    try:
+        assert window.train.set_idx_folder(idx)
+        before = digest(images)
+        assert not window.save_model(images)
+        assert "same file as the input" in said[-1] and digest(images) == before
+        assert images in window.session.kept_files(model=False)
+    finally:
+        window.train.shutdown()
 
 
 # ----------------------------------------------------------------------------- item 6: killed writers, full disks

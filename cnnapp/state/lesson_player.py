@@ -144,12 +144,11 @@ class LessonPlayer:
         return verdict
 
     def save_as(self, path) -> Path:
-        """Write the answers so far to ``path`` and keep writing there."""
-        from cnncore.lesson import save_results
-        save_results(path, self.run.results)
-        self.run.results_path = Path(path)
+        """Write the answers so far to ``path`` and keep writing there (never over the lesson:
+        :class:`LessonFileError`, nothing written)."""
+        written = self.run.save_as(path)
         self.changed.emit()
-        return self.run.results_path
+        return written
 
     def score(self) -> tuple[int, int]:
         return self.run.score()

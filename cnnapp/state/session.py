@@ -55,6 +55,7 @@ class Session:
         self.stepper = Stepper()
         self.scores = Scores()          # predict mode's score and the concept checks' progress
         self.datasets: dict = {}        # name -> what was loaded or downloaded so far
+        self.data_files: dict = {}      # source key -> the files picked for it ("idx": (images, labels))
         self._network = None
         self.source = ""                # e.g. "the starter model", "trained here", a file name
         self.is_starter = False         # the network is the starter model as shipped
@@ -142,17 +143,26 @@ class Session:
         self.unsaved = False
         self.model_file = file
 
+    def choose_files(self, key: str, files) -> None:
+        """The user picked ``files`` for data source ``key`` (``"idx"``: ``(images, labels)``; ``"folder"``:
+        the folder), as :func:`cnncore.datasets.load_labelled` takes them: what a run reads from it, and
+        what nothing the app writes may replace (:meth:`kept_files`)."""
+        from cnncore.datasets.sources import source
+        source(key)
+        self.data_files[key] = files
+
     def kept_files(self, model: bool = True) -> list:
         """The user's files the app reads, which nothing it writes may replace (the writer refuses
-        them: :class:`cnncore.Output`): the drawings and, unless ``model`` is False (Save model
-        replaces it on purpose), the model file the network came from."""
-        from cnncore.datasets.paths import user_data_dir
-        from cnncore.datasets.sources import DRAWINGS_FILE
+        them: :class:`cnncore.Output`): unless ``model`` is False (Save model replaces it on purpose),
+        the model file the network came from; and every data source's files as the source names them
+        (:func:`cnncore.datasets.source_files`): the drawings, the downloaded sets in the data folder,
+        the IDX files or the folder of pictures picked in the Train tab."""
+        from cnncore.datasets import SOURCES, source_files
         kept = [self.model_file] if model and self.model_file else []
-        try:
-            kept.append(user_data_dir() / DRAWINGS_FILE)
-        except OSError:             # no data folder: no drawings to keep either
-            pass
+        for s in SOURCES:
+            fetched = self.datasets.get(f"{s.key}_paths")      # a download's files, where it put them
+            files = self.data_files.get(s.key, tuple(fetched.values()) if fetched else None)
+            kept += source_files(s.key, files=files)
         return kept
 
     def view_network(self):

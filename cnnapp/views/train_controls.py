@@ -51,7 +51,6 @@ class TrainControls(QtWidgets.QWidget):
         super().__init__(parent)
         self.session = session
         self.setObjectName("trainControls")
-        self.idx_files = None
         ll = QtWidgets.QVBoxLayout(self)
         ll.addWidget(self._build_data_box())
         ll.addWidget(self._build_learning_box())
@@ -269,6 +268,11 @@ class TrainControls(QtWidgets.QWidget):
             check_batch(net.spec, config.batch_size, net.dtype.itemsize)
         return config
 
+    @property
+    def idx_files(self):
+        """The IDX images and labels files picked (the session keeps them, :meth:`Session.choose_files`)."""
+        return self.session.data_files.get("idx")
+
     def choose_idx(self):
         folder = QtWidgets.QFileDialog.getExistingDirectory(
             self, "Folder with IDX files (images and labels, .gz or raw)", str(data_dir()))
@@ -281,7 +285,7 @@ class TrainControls(QtWidgets.QWidget):
         if found is None:
             self.session.say(f"No pair of IDX images and labels files in {folder}", 0)
             return False
-        self.idx_files = found
+        self.session.choose_files("idx", found)
         self.idx_button.setText(f"{Path(folder).name}/{Path(found[0]).name}")
         self.idx_button.setToolTip(f"Images: {found[0]}\nLabels: {found[1]}\nClick to choose another folder")
         self.session.say(f"Will train on {Path(found[0]).name} with {Path(found[1]).name}")

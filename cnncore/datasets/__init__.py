@@ -20,7 +20,8 @@ Labels are uint8 ``(N,)``, indices into the source's class names.
 * :func:`preprocess_drawing`: a canvas drawing brought to MNIST's convention.
 * :func:`user_data_dir`, :func:`shared_mnist_dir`, :func:`load_shared_mnist`: where data lives.
 * :data:`SOURCES`, :func:`available_sources`, :func:`load_source`, :func:`load_labelled`,
-  :func:`held_out_split`: the data sources the app and the command line offer, and the one held-out rule.
+  :func:`source_files`, :func:`held_out_split`: the data sources the app and the command line offer, the
+  files each reads, and the one held-out rule.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from .folder import FolderError, load_folder
 from .pictures import PictureError, picture_input, read_picture
 from .preprocess import preprocess_drawing, to_input
 from .sources import (DRAWINGS_FILE, SOURCES, DataSource, Labelled, SourceError, available_sources, held_out_split,
-                      load_labelled, load_source)
+                      load_labelled, load_source, source_files)
 
 __all__ = [
     "IDXError", "read_idx", "load_idx_pair",
@@ -48,7 +49,7 @@ __all__ = [
     "preprocess_drawing", "to_input",
     "user_data_dir", "shared_mnist_dir", "load_shared_mnist",
     "SOURCES", "DataSource", "SourceError", "DRAWINGS_FILE", "available_sources", "load_source",
-    "load_labelled", "Labelled",
+    "load_labelled", "Labelled", "source_files",
     "held_out_split",
 ]
 

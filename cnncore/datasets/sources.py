@@ -10,6 +10,8 @@ and the one rule that splits a source into training and held-out digits.
   :func:`load_source`: ``(X uint8, y uint8 (N,), description)`` of a source, the same pictures. The
   digit sources give ``X (N, 28, 28)``, CIFAR-10 ``(N, 3, 32, 32)``, a folder of pictures
   ``(N, C, H, W)`` at the input shape asked for.
+* :func:`source_files`: the files a source reads (or keeps, for a downloaded set), found without
+  reading or downloading anything, which nothing the app or the command line writes may replace.
 * :func:`held_out_split`: the held-out rule. A fixed shuffle (seed 0, whatever the training seed)
   picks ``round(N · fraction)`` digits to hold out; both parts keep file order. A fixed shuffle,
   not the end of the file, because files are often sorted (one's own drawings are usually drawn
@@ -30,7 +32,7 @@ from .cifar import CIFAR10
 from .mnist import DOWNLOADS
 
 __all__ = ["DataSource", "SOURCES", "SourceError", "DRAWINGS_FILE", "available_sources", "source",
-           "load_source", "load_labelled", "Labelled", "held_out_split", "ARCHIVES"]
+           "load_source", "load_labelled", "source_files", "Labelled", "held_out_split", "ARCHIVES"]
 
 #: The sources downloaded as one archive of pictures (not MNIST's four files).
 ARCHIVES = {CIFAR10.key: CIFAR10}
@@ -179,6 +181,51 @@ def load_source(key: str, *, count: int | None = None, seed: int = 0, files=None
     """``(X, y, description)`` of source ``key`` (:func:`load_labelled`, which also names the classes)."""
     got = load_labelled(key, count=count, seed=seed, files=files, drawings=drawings, progress=progress)
     return got.X, got.y, got.what
+
+
+def source_files(key: str, *, files=None, drawings=None) -> list[Path]:
+    """The files :func:`load_labelled` reads for source ``key`` given the same ``files`` and ``drawings``
+    (and, for a downloaded set, every file its download keeps), found without reading a picture or
+    downloading anything: the drawings file, the IDX images and labels named, the pictures of a
+    folder (listed as :func:`~cnncore.datasets.folder.scan_folder` lists them; none when it cannot be
+    listed, which loading it then says), the shared subset's two files, a download's files in the user
+    data folder. ``[]`` for generated digits and for files not named yet. A writer given these as its
+    inputs (:class:`cnncore.Output`) never replaces them."""
+    source(key)                          # an unknown key is a SourceError, as for load_labelled
+    if key == "drawings":
+        return [Path(drawings)] if drawings is not None else _in_data_folder(DRAWINGS_FILE)
+    if key == "folder":
+        return _folder_files(files)
+    if key == "shared":
+        from .paths import SHARED_MNIST_IMAGES, SHARED_MNIST_LABELS
+        folder = _shared_dir()
+        return [folder / SHARED_MNIST_IMAGES, folder / SHARED_MNIST_LABELS] if folder is not None else []
+    named = [Path(p) for p in files or () if p is not None]
+    if key in DOWNLOADS:
+        return named + _in_data_folder(*(f"{DOWNLOADS[key].folder}/{name}" for name in DOWNLOADS[key].md5))
+    if key in ARCHIVES:
+        return named + _in_data_folder(f"{ARCHIVES[key].folder}/{ARCHIVES[key].filename}")
+    return named                         # "idx": the two files named; "generated": none
+
+
+def _in_data_folder(*names) -> list[Path]:
+    """``names`` in the user data folder (none when there is no such folder: no home folder at all)."""
+    from .paths import user_data_dir
+    try:
+        folder = user_data_dir()
+    except (OSError, RuntimeError, KeyError):
+        return []
+    return [folder / name for name in names]
+
+
+def _folder_files(folder) -> list[Path]:
+    from .folder import FolderError, scan_folder
+    if folder is None:
+        return []
+    try:
+        return [path for path, _ in scan_folder(folder).files]
+    except FolderError:
+        return []
 
 
 def _load_digits(key, count, seed, files, drawings, progress):

@@ -16,11 +16,11 @@ elements with the teacher's notes and questions, one student's answers, and the 
 from .content import FORMAT, Lesson, LessonFileError, Source
 from .lessonfile import SUFFIX, load_lesson, save_lesson
 from .make import describe, new_lesson
-from .report import report, write_report
+from .report import Report, report, write_report
 from .results import Answer, Results, load_results, save_results
 from .run import LessonRun, judge_answer, lesson_questions
 from .stops import TABS, ChoiceQuestion, Element, PredictQuestion, Stop
 
 __all__ = ["FORMAT", "SUFFIX", "TABS", "Lesson", "LessonFileError", "Source", "Stop", "Element", "PredictQuestion",
            "ChoiceQuestion", "save_lesson", "load_lesson", "LessonRun", "lesson_questions", "judge_answer",
-           "Answer", "Results", "save_results", "load_results", "report", "write_report", "new_lesson", "describe"]
+           "Answer", "Results", "save_results", "load_results", "Report", "report", "write_report", "new_lesson", "describe"]

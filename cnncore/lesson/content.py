@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -62,10 +63,12 @@ class Lesson:
     ``pictures`` uint8 ``(N, C, H, W)`` at the model's input shape (``(N, H, W)`` is taken for one
     channel), ``labels`` ``(N,)`` their true classes, ``stops`` (:class:`~cnncore.lesson.stops.Stop`),
     ``source`` and ``title``. ``ValueError`` (one line) when any part does not fit the others.
-    Treat it as a value (never change its model's weights in place): :meth:`replace` gives an
-    edited copy."""
+    ``file``: the file it was read from (:func:`~cnncore.lesson.load_lesson`; None for one made
+    here), which what is written of it (a student's results, the class's table) never replaces; not
+    part of its content. Treat it as a value (never change its model's weights in place):
+    :meth:`replace` gives an edited copy (read from no file)."""
 
-    def __init__(self, model: Network, pictures, labels, stops, source: Source, title: str = ""):
+    def __init__(self, model: Network, pictures, labels, stops, source: Source, title: str = "", *, file=None):
         if not isinstance(model, Network):
             raise ValueError("a lesson's model must be a Network")
         if not isinstance(source, Source):
@@ -86,6 +89,7 @@ class Lesson:
                 raise ValueError(f"stop {k + 1} is not a Stop")
             check_stop(stop, k, self.steps, shapes, len(self.pictures))
         self.stops = stops
+        self.file = Path(file) if file is not None else None
 
     def replace(self, **changes) -> "Lesson":
         """A copy with some of ``model``, ``pictures``, ``labels``, ``stops``, ``source``, ``title`` changed."""

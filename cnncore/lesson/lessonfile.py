@@ -25,7 +25,7 @@ import zipfile
 import numpy as np
 
 from .._atomic import atomic_write
-from .._safeio import UnreadableFile, npz_members, open_regular, read_json, read_member, read_text, why_unreadable
+from .._safeio import UnreadableFile, read_json, read_member, read_text, user_archive
 from ..limits import MAX_LAYERS, MAX_LESSON_TEXT
 from ..modelio import ModelFileError, model_from_members
 from .content import MODEL_PREFIX, Lesson, LessonFileError, check_pictures, lesson_arrays, lesson_head, lesson_json
@@ -73,55 +73,24 @@ def _entry(name: str) -> zipfile.ZipInfo:
 
 
 def load_lesson(path) -> Lesson:
-    """The lesson in ``path``; :class:`LessonFileError` (one line, naming the file) when it is not a
-    lesson this version can show: see the module's docstring for what is checked."""
-    try:
-        f = open_regular(path)
-    except (OSError, UnreadableFile) as e:
-        raise LessonFileError(f"{path}: {why_unreadable(e)}") from None
-    with f:
-        try:
-            magic = f.read(4)
-            f.seek(0)
-        except OSError as e:
-            raise LessonFileError(f"{path}: cannot read the file ({e.strerror or e})") from None
-        if magic[:2] != b"PK":
-            raise LessonFileError(f"{path}: {'is empty' if not magic else 'is not a lesson file (not a zip archive)'}")
-        try:
-            zf, members = npz_members(f, max_members=_MAX_ENTRIES, max_bytes=_MAX_BYTES,
-                                      texts={_TEXT: MAX_LESSON_TEXT})
-        except UnreadableFile as e:
-            raise LessonFileError(f"{path}: not a readable lesson file: {_subject(e)}") from None
-        with zf:
-            return _read_guarded(path, zf, members)
-
-
-def _read_guarded(path, zf, members) -> Lesson:
-    """:func:`_read`, every failure one :class:`LessonFileError` line."""
-    try:
+    """The lesson in ``path`` (its :attr:`~cnncore.lesson.Lesson.file`); :class:`LessonFileError` (one
+    line, naming the file) when it is not a lesson this version can show: see the module's docstring
+    for what is checked."""
+    with user_archive(path, LessonFileError, kind="lesson file", container="a zip archive", max_members=_MAX_ENTRIES,
+                      max_bytes=_MAX_BYTES, texts={_TEXT: MAX_LESSON_TEXT}, refused=(ValueError,)) as (zf, members):
         return _read(path, zf, members)
-    except ModelFileError as e:
-        raise LessonFileError(str(e)) from None
-    except UnreadableFile as e:
-        raise LessonFileError(f"{path}: not a readable lesson file: {_subject(e)}") from None
-    except ValueError as e:
-        raise LessonFileError(f"{path}: {e}") from None
-    except MemoryError:
-        raise LessonFileError(f"{path}: not enough memory to read this lesson") from None
-
-
-def _subject(e: UnreadableFile) -> str:
-    """:mod:`cnncore._safeio`'s words after their subject: "its entry 'x' is …", "it is truncated …"."""
-    return f"{'its' if str(e).startswith('entry') else 'it'} {e}"
 
 
 def _read(path, zf, members) -> Lesson:
     _check_entries(zf, members)
     ident, title, source, stops = lesson_head(_json(read_text(zf, _TEXT, MAX_LESSON_TEXT)))
-    model = model_from_members(f"{path}'s model", zf,
-                               {k[len(MODEL_PREFIX):]: v for k, v in members.items() if k.startswith(MODEL_PREFIX)})
+    try:
+        model = model_from_members(f"{path}'s model", zf,
+                                   {k[len(MODEL_PREFIX):]: v for k, v in members.items() if k.startswith(MODEL_PREFIX)})
+    except ModelFileError as e:         # it names the lesson's model already
+        raise LessonFileError(str(e)) from None
     pictures, labels = _pictures(zf, members, model)
-    lesson = Lesson(model, pictures, labels, stops, source, title)
+    lesson = Lesson(model, pictures, labels, stops, source, title, file=path)
     if lesson.id != ident:
         raise ValueError(f"its id does not match its content (it was changed after it was saved); "
                          "save it again from the app")

@@ -10,26 +10,38 @@ spreadsheet shows it as text instead of running it as a formula.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..predict import KINDS, Question
-from .._atomic import atomic_write
+from .._atomic import Output, atomic_write
 from .content import Lesson, LessonFileError
 from .results import Results, load_results
 from .run import judge_answer, lesson_questions
 from .stops import ChoiceQuestion, PredictQuestion
 
-__all__ = ["report", "write_report", "csv_cell"]
+__all__ = ["Report", "report", "write_report", "csv_cell"]
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _CHOICE_CHARS = 30
 
 
-def report(results_paths, lesson: Lesson | None = None) -> list[list[str]]:
+class Report(list):
+    """The rows of the class's table (lists of text, the header first) and the files they were read
+    from (``inputs``: the results files and the lesson's file), which :func:`write_report` never
+    replaces."""
+
+    def __init__(self, rows, inputs=()):
+        super().__init__(rows)
+        self.inputs = tuple(Path(p) for p in inputs if p is not None)
+
+
+def report(results_paths, lesson: Lesson | None = None) -> Report:
     """The table as rows of text: ``["student", "stop 3: …", …, "right (of N)"]``, then for each results
     file its student, for each question ``"right: <answer>"``, ``"wrong: <answer>"`` or ``""`` (not
-    answered), and how many are right. :class:`LessonFileError` (one line, naming the file) for a file
-    that is not a results file, or is another lesson's or another version's than ``lesson`` (or,
-    without it, than the first file's)."""
-    results, first = [], None
+    answered), and how many are right; a :class:`Report`, which knows the files it was read from.
+    :class:`LessonFileError` (one line, naming the file) for a file that is not a results file, or is
+    another lesson's or another version's than ``lesson`` (or, without it, than the first file's)."""
+    results, first, results_paths = [], None, list(results_paths)
     for path in results_paths:
         r = load_results(path, lesson)
         if first is None:
@@ -43,7 +55,8 @@ def report(results_paths, lesson: Lesson | None = None) -> list[list[str]]:
     else:
         columns, asked = sorted({a.stop for r in results for a in r.answers}), {}
     header = ["student", *(_heading(k, lesson) for k in columns), f"right (of {len(columns)})"]
-    return [header] + [_row(r, columns, asked) for r in results]
+    return Report([header] + [_row(r, columns, asked) for r in results],
+                  [*results_paths, lesson.file if lesson is not None else None])
 
 
 def _heading(k: int, lesson: Lesson | None) -> str:
@@ -87,11 +100,12 @@ def csv_cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA) else text
 
 
-def write_report(path, rows) -> object:
+def write_report(path, rows: Report) -> Path:
     """Write ``rows`` (see :func:`report`) to ``path`` as CSV (UTF-8 with a byte-order mark, which
-    spreadsheets need to read accents), through the one writer; returns the path."""
+    spreadsheets need to read accents), through the one writer, never over a file the report was read
+    from (:attr:`Report.inputs`; :class:`cnncore.OutputRefused`, nothing written); returns the path."""
     import csv
 
     def write(f):
         csv.writer(f, lineterminator="\r\n").writerows([[csv_cell(c) for c in row] for row in rows])
-    return atomic_write(path, write, mode="w", encoding="utf-8-sig")
+    return atomic_write(Output(path, getattr(rows, "inputs", ())), write, mode="w", encoding="utf-8-sig")

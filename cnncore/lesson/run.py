@@ -10,10 +10,12 @@ each answer and writes the results file after every one. No Qt: the app's lesson
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .._atomic import Output, OutputRefused, SameAsInput
 from ..predict import Question, Verdict, judge, question_at, why_not_asked
 from ..trace import trace
 from .content import Lesson, LessonFileError
@@ -81,12 +83,14 @@ def _is_index(v) -> bool:
 
 class LessonRun:
     """One student following ``lesson``: the current stop (``position``, from 0), its question,
-    the answers so far (``results``), written to ``results_path`` after each answer when given.
+    the answers so far (``results``), written to ``results_path`` after each answer when given,
+    through the one writer, which never replaces the lesson's own file (:attr:`Lesson.file`).
 
     A stop's question must be answered before its step is revealed (:attr:`must_answer`), and
     before the student moves on; going back is always allowed. ``clock`` gives the time of an
     answer (default: now, with the local UTC offset). :class:`LessonFileError` when the lesson
-    cannot be followed (a predict question with no fair answer on its picture), before any stop.
+    cannot be followed (a predict question with no fair answer on its picture), or when
+    ``results_path`` is the lesson's file (under any name), before any stop.
     """
 
     def __init__(self, lesson: Lesson, student: str, results_path=None, *,
@@ -97,7 +101,7 @@ class LessonRun:
             raise LessonFileError(f"{lesson.title or 'this lesson'} cannot be followed: {e}") from None
         self.lesson = lesson
         self.results = results if results is not None else Results(student, lesson.id, lesson.title)
-        self.results_path = results_path
+        self.results_path = self._never_the_lesson(results_path)
         self._clock = clock or (lambda: datetime.now().astimezone())
         self.position = 0
 
@@ -158,8 +162,29 @@ class LessonRun:
             self.results.answers.append(Answer(self.position, kept, verdict.right,
                                                self._clock().isoformat(timespec="seconds")))
             if self.results_path is not None:
-                save_results(self.results_path, self.results)
+                save_results(Output(self.results_path, [self.lesson.file]), self.results)
         return verdict
+
+    def save_as(self, path) -> Path:
+        """Write the answers so far to ``path`` and keep writing there (the lesson's file is refused,
+        :class:`LessonFileError`, before anything is written); returns the path."""
+        path = self._never_the_lesson(path)
+        save_results(Output(path, [self.lesson.file]), self.results)
+        self.results_path = path
+        return path
+
+    def _never_the_lesson(self, path) -> Path | None:
+        """``path`` as a Path (None stays None); :class:`LessonFileError` when it is the lesson's own file
+        (any other reason not to write there is said when the answers are written)."""
+        if path is None:
+            return None
+        try:
+            Output(path, [self.lesson.file]).check()
+        except SameAsInput as e:
+            raise LessonFileError(f"the answers cannot go there: {e}") from None
+        except OutputRefused:
+            pass
+        return Path(path)
 
     def score(self) -> tuple[int, int]:
         """``(right, asked)`` over the lesson's questions."""

@@ -17,22 +17,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["add_lesson_parser"]
+from .args import CliError, Parser, nonneg_int
+from .data import data_arguments, seed_alias
+from .outputs import output
+
+__all__ = ["add_parser"]
 
 
-def add_lesson_parser(sub) -> None:
+def add_parser(sub) -> None:
     """The ``lesson`` command and its three subcommands, under ``sub`` (the main parser's subparsers)."""
-    from .cli import _Parser, _data_arguments, _nonneg_int, _seed_alias
-
     p = sub.add_parser("lesson", help="make a lesson, show one, or turn students' results into a table")
-    lsub = p.add_subparsers(dest="lesson_command", metavar="new|show|report", parser_class=_Parser)
+    lsub = p.add_subparsers(dest="lesson_command", metavar="new|show|report", parser_class=Parser)
     p.set_defaults(func=_no_subcommand)
 
     n = lsub.add_parser("new", help="a lesson with one stop per step of one picture's trace, to edit in the app")
     n.add_argument("model", metavar="MODEL.npz")
-    _data_arguments(n, folder=False)           # a lesson's pictures come from a source's digits
-    _seed_alias(n)
-    n.add_argument("--index", type=_nonneg_int, required=True, metavar="N", help="which picture of the source")
+    data_arguments(n, folder=False)           # a lesson's pictures come from a source's digits
+    seed_alias(n)
+    n.add_argument("--index", type=nonneg_int, required=True, metavar="N", help="which picture of the source")
     n.add_argument("--title", default=None, help="the lesson's title (default: the model's name and the picture)")
     n.add_argument("--out", required=True, metavar="L.cnnlesson")
     n.set_defaults(func=_cmd_new)
@@ -50,7 +52,6 @@ def add_lesson_parser(sub) -> None:
 
 
 def _no_subcommand(args) -> int:
-    from .cli import CliError
     raise CliError("cnnapp lesson: give a subcommand (new, show, report)")
 
 
@@ -58,9 +59,7 @@ def _cmd_new(args) -> int:
     from cnncore.defaults import run_defaults
     from cnncore.lesson import SUFFIX, new_lesson, save_lesson
 
-    from .cli import CliError, _output
-
-    out = _output(args)
+    out = output(args)
     if (args.images is None) != (args.labels is None) or (args.images is None) == (args.data is None):
         raise CliError("lesson new: give --data SOURCE, or --images and --labels")
     key = "idx" if args.images is not None else args.data
@@ -92,16 +91,9 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from cnncore import Output, OutputRefused
     from cnncore.lesson import load_lesson, report, write_report
 
-    from .cli import CliError
-
-    out = Output(args.out, [*args.results, args.lesson])
-    try:
-        out.check()
-    except OutputRefused as e:
-        raise CliError(f"--out {e}") from None
+    out = output(args, also=[*args.results, args.lesson])
     lesson = load_lesson(args.lesson) if args.lesson is not None else None
     rows = report(args.results, lesson)
     written = write_report(out, rows)

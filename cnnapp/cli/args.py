@@ -1,0 +1,68 @@
+"""What the user types: the parser that reports a mistake in one line, the argument types and their caps.
+
+Every type here is an argparse ``type=``: it returns the value or raises ``ArgumentTypeError``
+("expected …, got '…'"), which :class:`Parser` turns into a :class:`CliError` (one line on stderr,
+exit status 2, see :func:`cnnapp.cli.main`). The caps (epochs, learning rates) are those of
+:mod:`cnncore.limits`, which the app uses too.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+
+__all__ = ["CliError", "Parser", "positive_int", "nonneg_int", "nonneg_float", "digit", "fraction",
+           "learning_rate", "epochs", "index_range"]
+
+
+class CliError(Exception):
+    """A problem with the user's arguments or files: reported in one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise CliError(f"{self.prog}: {message}")
+
+
+def _number(kind, ok, expected: str):
+    """An argparse type: ``kind(text)`` that must pass ``ok``, else "expected <expected>"."""
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            v = None
+        if v is None or not ok(v):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return v
+    return parse
+
+
+positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+nonneg_int = _number(int, lambda v: v >= 0, "an integer >= 0")
+nonneg_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
+digit = _number(int, lambda v: 0 <= v <= 9, "a digit 0..9")
+fraction = _number(float, lambda v: 0 <= v < 1, "a fraction in [0, 1)")
+
+
+def learning_rate():
+    """The ``--lr`` type: a rate within the bounds a run and a trace accept (:mod:`cnncore.limits`)."""
+    from cnncore.limits import MAX_LR, MIN_LR
+    return _number(float, lambda v: MIN_LR <= v <= MAX_LR, f"a learning rate from {MIN_LR:g} to {MAX_LR:g}")
+
+
+def epochs():
+    """The ``--epochs`` type: 1 to :data:`cnncore.limits.MAX_EPOCHS`."""
+    from cnncore.limits import MAX_EPOCHS
+    return _number(int, lambda v: 1 <= v <= MAX_EPOCHS, f"a number of epochs from 1 to {MAX_EPOCHS:,}")
+
+
+def index_range(text: str) -> tuple[int | None, int | None]:
+    """The ``--range START:STOP`` type; either end may be left out (``6500:``) or count from the end."""
+    parts = text.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        a = int(parts[0]) if parts[0] else None
+        b = int(parts[1]) if parts[1] else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:STOP (e.g. 6500:8000), got {text!r}") from None
+    return a, b

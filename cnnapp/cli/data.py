@@ -1,0 +1,215 @@
+"""Where a command's pictures come from: the data sources' arguments, the labelled pictures they give,
+one picture of them, or one picture file.
+
+``--data SOURCE`` (the sources of :mod:`cnncore.datasets.sources`, the app's too), ``--images`` and
+``--labels`` (IDX files) or ``--folder DIR`` (one subfolder per class, :mod:`cnncore.datasets.folder`);
+at most one of them. A picture file (PNG, JPEG, BMP, WebP) is brought to the model's own input
+(:mod:`cnncore.signature`). Everything that reads is in :mod:`cnncore.datasets`; here the user's
+arguments become its calls, and its errors one :class:`~cnnapp.cli.args.CliError` line.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .args import CliError, fraction, nonneg_int, positive_int
+
+__all__ = ["data_arguments", "seed_alias", "holdout_argument", "holdout", "source_key", "one_source", "data",
+           "as_input", "one_picture", "picture", "read_png", "load_pair"]
+
+
+# ----------------------------------------------------------------------------- arguments
+
+def data_arguments(p, default: str | None = None, folder: bool = True) -> None:
+    """``--images/--labels``, ``--data`` (the sources of cnncore.datasets this installation has) or,
+    with ``folder``, ``--folder`` (a folder of pictures)."""
+    from cnncore.datasets import available_sources
+    from cnncore.defaults import run_defaults
+
+    offered = [s for s in available_sources() if not s.files]
+    p.add_argument("--images", metavar="F", help="IDX images file (.gz or raw)")
+    p.add_argument("--labels", metavar="F", help="IDX labels file (.gz or raw)")
+    p.add_argument("--data", choices=[s.key for s in offered],
+                   help="; ".join(f"{s.key}: {s.help}" for s in offered) + (f" (default {default})" if default else ""))
+    if folder:
+        p.add_argument("--folder", metavar="DIR",
+                       help="a folder of your own pictures (PNG, JPEG, BMP, WebP), one subfolder per class, classes in "
+                            "the sorted order of the subfolders' names; each picture is brought to the model's input "
+                            "by scaling its shorter side to fit and cutting out the centre, unreadable ones are "
+                            "skipped and named")
+    d = run_defaults("generated")
+    p.add_argument("--count", type=positive_int, default=None,
+                   help=f"generated: how many (default {d.count}, the app's); other sources: use at most this "
+                        f"many (default {d.count}; your drawings and a folder: all)")
+    p.add_argument("--data-seed", type=nonneg_int, default=d.data_seed, metavar="N",
+                   help=f"the generated digits' seed (default {d.data_seed}: the digits the app trains on)")
+
+
+def seed_alias(p) -> None:
+    """``--seed``: the generated digits' seed, as ``--data-seed`` (kept for older scripts)."""
+    p.add_argument("--seed", type=nonneg_int, dest="data_seed", default=argparse.SUPPRESS,
+                   help="the same as --data-seed")
+
+
+def holdout_argument(p, text: str) -> None:
+    from cnncore.defaults import differences
+    p.add_argument("--holdout", type=fraction, default=None,
+                   help=f"{text} (default {differences('holdout')}, the app's; a fixed shuffle picks "
+                        "them, the app uses the same rule)")
+
+
+def holdout(args) -> float:
+    """``--holdout``, or the default of the data source (the app's)."""
+    from cnncore.defaults import run_defaults
+    return args.holdout if args.holdout is not None else run_defaults(source_key(args)).holdout
+
+
+def source_key(args) -> str:
+    """The data source named on the command line: a key of cnncore.datasets.SOURCES ("idx" for files
+    the user names, "generated" when none is named)."""
+    if getattr(args, "folder", None) is not None:
+        return "folder"
+    return "idx" if args.images is not None else args.data or "generated"
+
+
+def one_source(args, command: str) -> None:
+    """At most one of --images/--labels (both), --data and --folder."""
+    given = [f for f, v in (("--images/--labels", args.images), ("--data", args.data), ("--folder", args.folder))
+             if v is not None]
+    if (args.images is None) != (args.labels is None):
+        raise CliError(f"{command}: --images and --labels go together")
+    if len(given) > 1:
+        raise CliError(f"{command}: give one of {' or '.join(given)}, not both")
+
+
+# ----------------------------------------------------------------------------- labelled pictures
+
+def load_pair(images: str, labels: str):
+    """``(X uint8 (N, 28, 28), y uint8 (N,))`` of two IDX files."""
+    from cnncore.datasets import load_idx_pair
+
+    for name, p in (("--images", images), ("--labels", labels)):
+        if not Path(p).is_file():
+            raise CliError(f"{name} {p}: no such file")
+    try:
+        return load_idx_pair(images, labels)
+    except (ValueError, OSError) as e:
+        raise CliError(str(e)) from None
+
+
+def data(args, command: str, net):
+    """The labelled pictures (:class:`cnncore.datasets.Labelled`) of ``--images/--labels``, ``--data``
+    or ``--folder`` (the sources of :mod:`cnncore.datasets.sources`, the same the app offers). A
+    folder's pictures are brought to ``net``'s input; outside training, its subfolders must be named
+    as ``net``'s classes. Notes on a folder's skipped or ignored files are printed."""
+    from cnncore.architecture import DIGIT_CLASSES
+    from cnncore.datasets import Labelled, SourceError, load_labelled
+    from cnncore.defaults import run_defaults
+
+    one_source(args, command)
+    if args.images is not None:
+        X, y = load_pair(args.images, args.labels)
+        return Labelled(X, y, DIGIT_CLASSES if command == "train" else net.classes, "", args.images)
+    if args.data is None and args.folder is None and command != "train":
+        raise CliError(f"{command}: give --images and --labels, --data or --folder")
+    key = source_key(args)
+    count = args.count if args.count is not None else run_defaults(key).count
+    progress = _Progress(key, sys.stderr.isatty() and not getattr(args, "quiet", False))
+    try:
+        got = load_labelled(key, count=count, seed=args.data_seed, progress=progress, files=args.folder,
+                            shape=net.input_shape, classes=None if command == "train" else net.classes)
+    except SourceError as e:
+        raise CliError(f"{command}: {e}") from None
+    finally:
+        progress.done()
+    for note in got.notes:
+        print(f"note: {note}", flush=True)
+    return got
+
+
+class _Progress:
+    """A download's or a folder's progress, one line on a terminal redrawn in place."""
+
+    def __init__(self, key: str, tty: bool):
+        from cnncore.datasets import DOWNLOADS
+        self.tty = tty
+        self.shown = tty and (key in DOWNLOADS or key in ("cifar10", "folder"))
+
+    def __call__(self, done, total, name) -> None:
+        if self.tty:
+            size = (f"{done:,}/{total:,}" if name == "pictures" else
+                    f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB")
+            print(f"\r\033[Kgetting {name}: {size}", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.shown:
+            print("\r\033[K", end="", file=sys.stderr)
+
+
+def as_input(data, net, command: str):
+    """The pictures of ``data`` as ``(N, C, H, W)`` (uint8 or floats), after checking that they are
+    what ``net`` takes."""
+    X = data.X if data.X.ndim == 4 else data.X[:, None]
+    if X.shape[1:] != net.input_shape:
+        C, H, W = X.shape[1:]
+        hint = " (--arch cifar takes colour pictures of 32×32)" if C == 3 and command == "train" else ""
+        raise CliError(f"{command}: {data.what} are {C}×{H}×{W} pictures, the model takes "
+                       f"{net.signature.words()}{hint}")
+    return X
+
+
+# ----------------------------------------------------------------------------- one picture
+
+def one_picture(args, net, command: str):
+    """``(x float32 (C, H, W) in [0, 1], label, where)``: picture ``--index`` of ``--folder``, ``--data``
+    or ``--images/--labels``, as ``net`` takes it; without ``--index`` the one the app traces first
+    (one the model gets wrong or is least sure of, :func:`cnncore.defaults.trace_example`)."""
+    import numpy as np
+
+    one_source(args, command)
+    if args.folder is not None and args.index is not None:       # only that picture is read
+        from cnncore.datasets.folder import FolderError, picture_at
+        try:
+            x, label, path = picture_at(args.folder, args.index, net.input_shape, net.classes)
+        except (FolderError, ValueError) as e:
+            raise CliError(f"{command}: {e}") from None
+        return x.astype(np.float32) / np.float32(255), label, str(path)
+    got = data(args, command, net)
+    X = as_input(got, net, command)
+    if args.index is not None and not 0 <= args.index < len(X):
+        raise CliError(f"{command}: --index {args.index} is out of range (there are {len(X)} images, "
+                       f"0..{len(X) - 1})")
+    if args.index is None:
+        from cnncore.defaults import trace_example
+        args.index = trace_example(net, X, got.y)
+    x = X[args.index]
+    x = x.astype(np.float32) / np.float32(255) if x.dtype == np.uint8 else x.astype(np.float32)
+    return x, int(got.y[args.index]), f"image {args.index}"
+
+
+def picture(path: str, net, command: str):
+    """A picture file (PNG, JPEG, BMP or WebP) as ``net``'s input ``(C, H, W)``, by the model's own rule
+    (:func:`cnncore.datasets.pictures.picture_input`); a :class:`CliError` for a picture a digit model
+    finds blank (one grey level, or no ink once centred), to which any network would give some
+    answer that means nothing."""
+    from cnncore.datasets.pictures import PictureError, picture_input
+
+    try:
+        x = picture_input(path, net.signature)
+    except PictureError as e:
+        raise CliError(f"{command}: {e}") from None
+    if net.signature.fit == "digit" and not x.any():
+        raise CliError(f"{path}: the picture is blank (nothing drawn on it), so there is no digit to read")
+    return x
+
+
+def read_png(path) -> "np.ndarray":
+    """Grey levels in [0, 1], shape ``(H, W)`` (:func:`cnncore.datasets.png.read_png`);
+    a bad or oversized file is a :class:`CliError`."""
+    from cnncore.datasets.png import PNGError, read_png as read
+
+    try:
+        return read(path)
+    except PNGError as e:
+        raise CliError(str(e)) from None

@@ -1,0 +1,37 @@
+"""A command's ``--out``: the one writer's :class:`cnncore.Output`, which knows every file the command
+reads and never replaces one of them: the model, a picture file, an ``--arch`` file, and the files of
+its data source, as the source itself names them (:func:`cnncore.datasets.source_files`: the drawings
+of ``--data drawings``, a downloaded set's files, ``--images`` and ``--labels``, a ``--folder``'s
+pictures)."""
+from __future__ import annotations
+
+from .args import CliError
+from .data import source_key
+
+__all__ = ["output", "data_files"]
+
+
+def output(args, flag: str = "--out", also=()):
+    """The command's ``--out`` as a :class:`cnncore.Output` that knows the files the command
+    reads (``MODEL.npz``, ``--image``, an ``--arch`` file, the data source's files, and ``also``),
+    checked now, before any work: not one of them (the same file by any name), not a folder, FIFO,
+    device or socket, in a folder that exists. The writer checks it again when it writes."""
+    from cnncore import Output, OutputRefused
+
+    inputs = [getattr(args, name, None) for name in ("model", "image", "arch")]
+    out = Output(args.out, [*inputs, *data_files(args), *also])
+    try:
+        return out.check()
+    except OutputRefused as e:
+        raise CliError(f"{flag} {e}") from None
+
+
+def data_files(args) -> list:
+    """The files the command's data source reads (none for a command that takes no data source)."""
+    from cnncore.datasets import source_files
+
+    if not hasattr(args, "data"):
+        return []
+    key = source_key(args)
+    files = {"folder": getattr(args, "folder", None), "idx": (args.images, args.labels)}.get(key)
+    return source_files(key, files=files)
