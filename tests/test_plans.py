@@ -305,10 +305,12 @@ def test_maxpool_2x2_backward_writes_what_routing_into_zeros_gives(shape, dt):
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("N,D,K,act", [(1, 33, 7, "relu"), (5, 37, 10, "none"), (64, 1568, 64, "relu"),
                                        (3, 16, 5, "sigmoid"), (2, 3, 1, "relu")])
-def test_dense_plan_is_the_matrix_products_and_the_same_on_any_thread_count(N, D, K, act, dt):
+def test_dense_plan_is_the_matrix_products_and_the_same_on_any_thread_count(N, D, K, act, dt, dense_products,
+                                                                           monkeypatch):
     """A dense layer's compiled products: z = x·Wᵀ + b, dW = dzᵀ·x, db, dx = dz·W (within rounding of
     NumPy's), the activation and its slope bit for bit NumPy's, and the same bits on 1 and 3 threads
-    (tails of fewer than a vector's lanes, one unit, a batch of one)."""
+    (tails of fewer than a vector's lanes, one unit, a batch of one), by the BLAS and by the tiles."""
+    monkeypatch.setattr(cnncore._threads, "_PARALLEL_MIN_WORK", 0)     # every product may use threads
     from cnncore import activations
     from cnncore.layers.dense import DensePlan
     rng = np.random.default_rng(35)

@@ -40,9 +40,10 @@ def _same(a, b) -> bool:
 @pytest.mark.parametrize("name,batch,threads", [("lenet", 1, 1), ("lenet", 3, 2), ("lenet", 64, 2),
                                                 ("wide", 1, 2), ("wide", 5, 1), ("wide", 33, 2),
                                                 ("tiny", 1, 1), ("tiny", 7, 2)])
-def test_a_compiled_step_is_bit_for_bit_the_layer_by_layer_step(name, batch, threads):
+def test_a_compiled_step_is_bit_for_bit_the_layer_by_layer_step(name, batch, threads, dense_products):
     """Loss, probabilities, every gradient, the weights and Adam's moments after each of several
-    steps, and every array the layers keep, bit for bit loss_and_grads + Adam.step."""
+    steps, and every array the layers keep, bit for bit loss_and_grads + Adam.step (a dense layer's
+    products by the BLAS and by the tiles)."""
     (a, oa), (b, ob) = _pair(preset(name), weight_decay=1e-3)
     before = cnncore.get_num_threads()
     cnncore.set_num_threads(threads)
@@ -68,6 +69,33 @@ def test_a_compiled_step_is_bit_for_bit_the_layer_by_layer_step(name, batch, thr
                         assert _same(np.ascontiguousarray(kb[part]), np.ascontiguousarray(ka[part])), (i, part)
     finally:
         cnncore.set_num_threads(before)
+
+
+def _three_steps(name, batch, threads):
+    """The losses, probabilities, weights and Adam's moments of three compiled steps on ``threads``."""
+    (_, _), (net, opt) = _pair(preset(name), weight_decay=1e-3)
+    before = cnncore.get_num_threads()
+    cnncore.set_num_threads(threads)
+    try:
+        step = compile_step(net, batch, opt)
+        rng, out = np.random.default_rng(batch), []
+        for _ in range(3):
+            x = rng.random((batch,) + tuple(net.input_shape)).astype(np.float32)
+            status, loss, p = step.run(x, rng.integers(0, 10, batch).astype(np.intp))
+            assert status == DONE
+            out += [np.array([loss]), p.copy()]
+    finally:
+        cnncore.set_num_threads(before)
+    return out + [net.flat_params.copy(), opt.m["all"].copy(), opt.v["all"].copy()]
+
+
+@pytest.mark.parametrize("name,batch", [("lenet", 64), ("wide", 1), ("wide", 9), ("tiny", 5), ("cifar", 3)])
+def test_a_compiled_step_gives_the_same_bits_on_one_thread_and_on_two(name, batch, dense_products, monkeypatch):
+    """Every loop of the step split between two threads (no call too small for them): the losses,
+    probabilities, weights and Adam's moments bit for bit one thread's."""
+    monkeypatch.setattr(cnncore._threads, "_PARALLEL_MIN_WORK", 0)
+    for one, two in zip(_three_steps(name, batch, 1), _three_steps(name, batch, 2)):
+        assert _same(one, two)
 
 
 def test_a_compiled_step_runs_sgd_after_its_passes():
