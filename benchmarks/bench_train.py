@@ -2,7 +2,7 @@
 
     python benchmarks/bench_train.py [--rounds R] [--seconds S] [--threads N] [--folds K]
                                      [--builds native,avx2,base] [--no-torch] [--no-accuracy]
-                                     [--no-cifar] [--no-speed] [--no-tiles]
+                                     [--no-cifar] [--no-speed] [--no-tiles] [--quiet-wait S]
 
 1. Images per second of one training step (forward, softmax cross-entropy,
    backward, Adam update: the compiled step the Trainer runs, cnncore.step) at
@@ -37,7 +37,10 @@
    ``--no-cifar``; skipped, saying so, without the shared pictures.
 
 The load average is printed before and after: other processes on the machine
-slow both engines down, and the accuracy run (which has no baseline) most.
+slow both engines down, and the accuracy run (which has no baseline) most. Each
+process (and each fold of the accuracy run, each build's table of the loops)
+waits until other programs leave the cores nearly idle (``--quiet-wait``), and
+the cores they kept busy while it ran are printed beside its figures.
 """
 from __future__ import annotations
 
@@ -61,7 +64,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from _machine import cpu_name, load_average  # noqa: E402
+from _machine import OthersLoad, cpu_name, load_average, wait_until_quiet  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "mnist"
@@ -82,6 +85,11 @@ BASE_GOALS = {"64": 0.75, "1": 5.0}
 #: no more: the baseline a wheel's avx2 or base kernels meet on a laptop without AVX-512 or AVX2.
 TORCH_ISA = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
              "base": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}}
+#: Another program on the machine (a test run beside the benchmark) takes cores from both engines for
+#: minutes at a time, which medians of a few rounds do not absorb on two cores: each process waits
+#: (at most --quiet-wait seconds) until others keep fewer than QUIET_CORES cores busy, and a process
+#: during which they kept more than RERUN_CORES busy runs again (at most RERUNS times).
+QUIET_CORES, RERUN_CORES, RERUNS = 0.2, 0.5, 2
 #: Held-out accuracy after at most this many seconds of training with the command line's defaults.
 ACCURACY_GOAL, ACCURACY_SECONDS = 0.99, 5.0
 
@@ -222,33 +230,40 @@ def _torch_worker(args):
 
 # ----------------------------------------------------------------------------- the parent
 
-#: Checkouts to measure instead of this one's (--native-tree, --generic-tree: an earlier version's builds).
+#: Checkouts to measure instead of this one's (--native-tree, --generic-tree: an earlier version's builds),
+#: and the one measured beside it in the same rounds (--before).
 TREES: dict = {}
 
 
-def _tree_env(build: str) -> tuple[str, dict]:
-    """The checkout a build's process imports cnncore from, and its environment."""
-    if build == "native":
-        return str(TREES.get("native") or REPO), dict(_ENV, CNNCORE_KERNELS="")
-    return str(TREES.get("generic") or _generic_tree()), dict(_ENV, CNNCORE_KERNELS=build)
+def _tree_env(build: str, before: bool = False) -> tuple[str, dict]:
+    """The checkout a build's process imports cnncore from, and its environment; ``before``: the
+    --before checkout's (its native build in place, its generic one made under its build/bench-generic/)."""
+    if before:
+        root = Path(TREES["before"])
+        tree = root if build == "native" else _generic_tree(root)
+    elif build == "native":
+        tree = TREES.get("native") or REPO
+    else:
+        tree = TREES.get("generic") or _generic_tree(REPO)
+    return str(tree), dict(_ENV, CNNCORE_KERNELS="" if build == "native" else build)
 
 
-def _generic_tree() -> Path:
-    """A generic build (a wheel's kernels: base, avx2, avx512) of this checkout's sources, made once
-    under build/bench-generic/ and made again when a source changed."""
-    tree = REPO / "build" / "bench-generic"
-    sources = sorted(p for p in (REPO / "cnncore").rglob("*") if p.suffix in (".py", ".pyx", ".h", ".json"))
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources + [REPO / "setup.py"])).hexdigest()
+def _generic_tree(root: Path) -> Path:
+    """A generic build (a wheel's kernels: base, avx2, avx512) of the sources of the checkout ``root``,
+    made once under its build/bench-generic/ and made again when a source changed."""
+    tree = root / "build" / "bench-generic"
+    sources = sorted(p for p in (root / "cnncore").rglob("*") if p.suffix in (".py", ".pyx", ".h", ".json"))
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources + [root / "setup.py"])).hexdigest()
     stamp = tree / "sources.sha256"
     if stamp.is_file() and stamp.read_text() == digest:
         return tree
-    print("  building the generic kernels (base, avx2, avx512) under build/bench-generic/ …", flush=True)
+    print(f"  building the generic kernels (base, avx2, avx512) under {tree} …", flush=True)
     shutil.rmtree(tree, ignore_errors=True)
     ignore = shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__", "*.html")
     for folder in ("cnncore", "cnnapp", "assets"):
-        shutil.copytree(REPO / folder, tree / folder, ignore=ignore)
+        shutil.copytree(root / folder, tree / folder, ignore=ignore)
     for name in ("setup.py", "pyproject.toml", "README.md"):
-        shutil.copy2(REPO / name, tree / name)
+        shutil.copy2(root / name, tree / name)
     env = dict(_ENV, CNNCORE_ARCH="generic")
     subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"], cwd=tree, env=env, check=True,
                    capture_output=True)
@@ -257,18 +272,27 @@ def _generic_tree() -> Path:
 
 
 def _run(engine, args, specs, weights, build="native"):
-    tree, env = _tree_env(build if engine == "cnncore" else "native")
+    """One process of ``engine`` (cnncore; before: cnncore from the --before checkout; torch) at ``build``."""
+    tree, env = _tree_env("native" if engine == "torch" else build, before=engine == "before")
     if engine == "torch":
         env.update(TORCH_ISA.get(build, {}))
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", engine, "--specs", str(specs),
-           "--weights", str(weights), "--seconds", str(args.seconds), "--tree", tree]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "torch" if engine == "torch" else "cnncore",
+           "--specs", str(specs), "--seconds", str(args.seconds), "--tree", tree]
+    if engine != "before":       # the weights both engines start from: this checkout's
+        cmd += ["--weights", str(weights)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-1:] or ["(no message)"]
-        raise SystemExit(f"bench_train: the {engine} process ({build}) failed: {tail[0]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    for _ in range(RERUNS + 1):
+        if args.quiet_wait:
+            wait_until_quiet(QUIET_CORES, args.quiet_wait)
+        with OthersLoad() as others:
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = proc.stderr.strip().splitlines()[-1:] or ["(no message)"]
+            raise SystemExit(f"bench_train: the {engine} process ({build}) failed: {tail[0]}")
+        if not args.quiet_wait or others.cores is None or others.cores <= RERUN_CORES:
+            break
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]), others=others.cores)
 
 
 def _specs_file(tmp: Path) -> Path:
@@ -281,14 +305,14 @@ def _specs_file(tmp: Path) -> Path:
 
 
 def bench_speed(args):
-    runners = [("cnncore", b) for b in args.builds]
+    runners = [("cnncore", b) for b in args.builds] + [("before", b) for b in args.builds if args.before]
     if args.no_torch or importlib.util.find_spec("torch") is None:
         if not args.no_torch:
             print("PyTorch is not installed: cnncore alone (pip install torch==2.13.0 adds the baseline)")
     else:
         runners += [("torch", "native")] + [("torch", b) for b in args.builds if b in TORCH_ISA]
     rounds = {r: [] for r in runners}
-    threads, diff, kernels = {}, {}, {}
+    threads, diff, kernels, others = {}, {}, {}, {r: [] for r in runners}
     with tempfile.TemporaryDirectory() as tmp:
         specs = _specs_file(Path(tmp))
         for r in range(args.rounds):    # cnncore first in the first round: it writes the weights
@@ -296,47 +320,74 @@ def bench_speed(args):
             for engine, build in order:
                 res = _run(engine, args, specs, tmp, build)
                 rounds[(engine, build)].append(res["rates"])
+                others[(engine, build)].append(res["others"])
                 threads[engine] = res["threads"]
                 kernels[(engine, build)] = res.get("kernels", "")
                 diff.update(res.get("diff", {}))
-            print(f"  round {r + 1} of {args.rounds} done, load average {load_average()}", flush=True)
-    _table(rounds, threads, diff, kernels)
+            print(f"  round {r + 1} of {args.rounds} done, load average {load_average()}; other programs kept "
+                  f"{_cores([others[k][-1] for k in runners])} busy during its processes", flush=True)
+    _table(rounds, threads, diff, kernels, others)
+
+
+def _cores(values) -> str:
+    """``0.02–0.31 cores``: the range of other programs' use of the cores (? where the system does not say)."""
+    known = [v for v in values if v is not None]
+    return f"{min(known):.2f}–{max(known):.2f} cores" if known else "? cores"
 
 
 def _goal(build: str, cell: str) -> float:
     return BASE_GOALS[cell.split("/")[1]] if build == "base" else GOALS.get(cell, 1.0)
 
 
-def _table(rounds, threads, diff, kernels):
-    """Per build: our images/s against PyTorch at its full instruction set (the goal's baseline) and,
-    for avx2 and base, against PyTorch held to the build's own (what a laptop without more runs)."""
+def _table(rounds, threads, diff, kernels, others):
+    """Per build: our images/s against PyTorch at its full instruction set (the goal's baseline); for avx2
+    and base, against PyTorch held to the build's own (what a laptop without more runs); with --before,
+    the earlier checkout's images/s measured in the same rounds, its ratio and ours over it."""
     print("\nthreads: " + ", ".join(f"{e} {n}" for e, n in threads.items()))
     torch = rounds.get(("torch", "native"))
     for (engine, build), runs in rounds.items():
         if engine != "cnncore":
             continue
         same = rounds.get(("torch", build)) if build in TORCH_ISA else None
-        print(f"\nbuild {build} (kernels: {kernels[(engine, build)]}), median of {len(runs)} rounds; min–max"
+        before = rounds.get(("before", build))
+        busy = [v for k in ((engine, build), ("before", build), ("torch", "native"), ("torch", build))
+                for v in others.get(k, [])]
+        print(f"\nbuild {build} (kernels: {kernels[(engine, build)]}), median of {len(runs)} rounds; min–max; "
+              f"other programs kept {_cores(busy)} busy during these processes"
               + (f"; 'same ISA': PyTorch held to {build} ({', '.join(f'{k}={v}' for k, v in TORCH_ISA[build].items())})"
-                 if same else ""))
-        print(f"{'preset':<8}{'batch':>6}{'cnncore img/s':>15}{'torch img/s':>13}{'ratio':>9}{'goal':>16}"
-              + (f"{'same ISA':>22}" if same else ""))
+                 if same else "")
+              + (f"; before: {TREES['before']} (kernels: {kernels[('before', build)]})" if before else ""))
+        print(f"{'preset':<8}{'batch':>6}{'cnncore img/s':>15}" + (f"{'torch img/s':>13}{'ratio':>9}{'goal':>16}"
+                                                                  if torch else "")
+              + (f"{'same ISA':>22}" if same else "")
+              + (f"{'before':>10}{'ratio' if torch else '':>8}{'now/before':>11}" if before else ""))
         for cell in runs[0]:
-            name, batch = cell.split("/")
-            ours = [r[cell] for r in runs]
-            mo = statistics.median(ours)
-            line = f"{name:<8}{batch:>6}{mo:>15,.0f}"
-            spread = f"{min(ours):,.0f}–{max(ours):,.0f}"
-            if torch:
-                theirs = [r[cell] for r in torch]
-                mt = statistics.median(theirs)
-                goal = _goal(build, cell)
-                line += f"{mt:>13,.0f}{mo / mt:>8.2f}×{f'≥ {goal:g}× ' + ('met' if mo / mt >= goal else 'missed'):>16}"
-                spread += f" vs {min(theirs):,.0f}–{max(theirs):,.0f}; max |Δlogit| {diff[cell]:.1e}"
-                if same:
-                    ms = statistics.median([r[cell] for r in same])
-                    line += f"{ms:>10,.0f} {mo / ms:5.2f}× {'met' if mo / ms >= goal else 'missed':>6}"
-            print(f"{line}   ({spread})", flush=True)
+            print(_row(build, cell, runs, torch, same, before, diff), flush=True)
+
+
+def _row(build, cell, runs, torch, same, before, diff) -> str:
+    """One line of a build's table: ``cell`` (``lenet/64``) in each set of rounds (None: not measured)."""
+    name, batch = cell.split("/")
+    ours = [r[cell] for r in runs]
+    mo = statistics.median(ours)
+    line = f"{name:<8}{batch:>6}{mo:>15,.0f}"
+    spread = f"{min(ours):,.0f}–{max(ours):,.0f}"
+    mt = None
+    if torch:
+        theirs = [r[cell] for r in torch]
+        mt = statistics.median(theirs)
+        goal = _goal(build, cell)
+        line += f"{mt:>13,.0f}{mo / mt:>8.2f}×{f'≥ {goal:g}× ' + ('met' if mo / mt >= goal else 'missed'):>16}"
+        spread += f" vs {min(theirs):,.0f}–{max(theirs):,.0f}; max |Δlogit| {diff[cell]:.1e}"
+        if same:
+            ms = statistics.median([r[cell] for r in same])
+            line += f"{ms:>10,.0f} {mo / ms:5.2f}× {'met' if mo / ms >= goal else 'missed':>6}"
+    if before:
+        was = [r[cell] for r in before]
+        mb = statistics.median(was)
+        line += f"{mb:>10,.0f}" + (f"{mb / mt:>7.2f}×" if mt else f"{'':>8}") + f"{mo / mb:>10.2f}×"
+        spread += f"; before {min(was):,.0f}–{max(was):,.0f}"
+    return f"{line}   ({spread})"
 
 
 # ----------------------------------------------------------------------------- time to 98%
@@ -396,14 +447,18 @@ def _accuracy_worker(args):
         test[folds[k]] = True
         net, trainer = _cli_training(a, X[~test], y[~test])
         within, seconds = None, 0.0
-        for ev in trainer.run():
-            if isinstance(ev, EpochEvent) and ev.seconds <= ACCURACY_SECONDS:
-                within = evaluate(net, X[test], y[test])[1]
-            elif isinstance(ev, FinishedEvent):
-                seconds = ev.seconds
+        if args.quiet_wait:
+            wait_until_quiet(QUIET_CORES, args.quiet_wait)
+        with OthersLoad() as others:
+            for ev in trainer.run():
+                if isinstance(ev, EpochEvent) and ev.seconds <= ACCURACY_SECONDS:
+                    within = evaluate(net, X[test], y[test])[1]
+                elif isinstance(ev, FinishedEvent):
+                    seconds = ev.seconds
         final = evaluate(net, X[test], y[test])[1]
         finals.append(final)
-        print(f"  fold {k + 1}: {final:.2%} after {seconds:.2f} s of training (load {load_average()})"
+        print(f"  fold {k + 1}: {final:.2%} after {seconds:.2f} s of training (load {load_average()}; other "
+              f"programs kept {_cores([others.cores])} busy)"
               + ("" if seconds <= ACCURACY_SECONDS else f"; {within:.2%} at the last epoch within "
                                                          f"{ACCURACY_SECONDS:g} s" if within is not None else ""),
               flush=True)
@@ -417,7 +472,7 @@ def bench_accuracy(args):
         print(f"\naccuracy: skipped, no shared digits in {SHARED}")
         return
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "accuracy", "--folds", str(args.folds),
-           "--train-args", args.train_args]
+           f"--train-args={args.train_args}", "--quiet-wait", str(args.quiet_wait)]   # = : ARGS may start with -
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     subprocess.run(cmd, env=_ENV, check=True)
@@ -476,12 +531,17 @@ def bench_tiles(args):
     print("\nconvolution loops against this machine's fp32 peak (goal: every pass of lenet and wide ≥ 60% of the "
           "peak at batch 64, and at batch 1 for every pass above 10 MFLOP)", flush=True)
     for build in args.builds:
-        tree, env = _tree_env(build)
-        if args.threads:
-            env["CNNCORE_NUM_THREADS"] = str(args.threads)
-        print(f"\nbuild {build}:", flush=True)
-        subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_kernels.py"), "--tiles-only", "--isa", build,
-                        "--tree", tree], env=env, check=True)
+        for before in (False, True) if args.before else (False,):
+            tree, env = _tree_env(build, before)
+            if args.threads:
+                env["CNNCORE_NUM_THREADS"] = str(args.threads)
+            if args.quiet_wait:
+                wait_until_quiet(QUIET_CORES, args.quiet_wait)
+            print(f"\nbuild {build}{' before (' + tree + ')' if before else ''}:", flush=True)
+            with OthersLoad() as busy:
+                subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_kernels.py"), "--tiles-only", "--isa",
+                                build, "--tree", tree], env=env, check=True)
+            print(f"(other programs kept {_cores([busy.cores])} busy during this table)", flush=True)
 
 
 def _builds(text: str) -> list[str]:
@@ -498,10 +558,17 @@ def main(argv=None):
                    help="threads for both engines (default: each engine's own default)")
     p.add_argument("--seconds", type=float, default=1.5, help="measuring time per cell, engine and round")
     p.add_argument("--rounds", type=int, default=3, help="rounds of both engines (median reported)")
+    p.add_argument("--quiet-wait", type=float, default=120.0, metavar="S",
+                   help=f"before each process, wait at most S seconds until other programs keep fewer than "
+                        f"{QUIET_CORES:g} cores busy, and run a process again (at most {RERUNS} times) when they "
+                        f"kept more than {RERUN_CORES:g} busy during it (0: neither)")
     p.add_argument("--builds", type=_builds, default=_builds("native,avx2,base"),
                    help="builds of the kernels to measure, of " + ", ".join(BUILDS) + " (default native,avx2,base)")
     p.add_argument("--native-tree", metavar="DIR", help="measure the native build in this checkout (e.g. an earlier "
                                                         "version's, for a before-and-after)")
+    p.add_argument("--before", metavar="DIR",
+                   help="measure this checkout's builds too (e.g. main's, with its native build in place), in the "
+                        "same alternating rounds, and print its figures beside these")
     p.add_argument("--generic-tree", metavar="DIR", help="take the avx2/avx512/base kernels from this checkout's "
                                                          "generic build (CNNCORE_ARCH=generic, in place)")
     p.add_argument("--train-args", default="", metavar="ARGS",
@@ -517,7 +584,7 @@ def main(argv=None):
     p.add_argument("--tree", help=argparse.SUPPRESS)
     p.add_argument("--weights", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    TREES.update(native=args.native_tree, generic=args.generic_tree)
+    TREES.update(native=args.native_tree, generic=args.generic_tree, before=args.before)
     if args.worker:
         {"cnncore": _cnncore_worker, "torch": _torch_worker, "accuracy": _accuracy_worker,
          "cifar": _cifar_worker}[args.worker](args)
