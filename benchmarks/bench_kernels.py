@@ -1,6 +1,6 @@
 """Speed of the cnncore kernels against baselines timed in the same run.
 
-    python benchmarks/bench_kernels.py [--quick] [--tiles-only]
+    python benchmarks/bench_kernels.py [--quick] [--tiles-only] [--isa native|avx512|avx2|base] [--tree DIR]
 
 First, the register tiles alone: for each convolution of the ``lenet`` and
 ``wide`` presets at batch 64 and 1, the loop calls of the forward pass, the
@@ -8,7 +8,11 @@ filter gradient dW and the input gradient dx, each timed on its own (no
 copies), in GFLOP/s (2 FLOP per multiply-add of the textbook sums, so the
 wide-row columns computed and dropped count as overhead) and as a share of this
 machine's fp32 peak, measured in the same run by an FMA probe (a small C loop
-of independent vector FMAs compiled here with the system ``cc``).
+of independent vector FMAs compiled here with the system ``cc`` for the
+instruction set of the build being measured, ``--isa``: an ``avx2`` build of a
+wheel is held to an AVX2 probe, the portable ``base`` build to SSE2's multiply
+and add). ``--tree`` imports cnncore from another checkout (a generic build;
+``CNNCORE_KERNELS`` picks its kernels).
 
 Then, for the layers of a small LeNet (1→8 5×5, max-pool 2, 8→16 5×5, max-pool 2)
 and the wide preset (1→16 3×3 pad 1, pool 2, 16→32 3×3 pad 1, pool 2), at batch 1
@@ -42,10 +46,17 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# --tree DIR: the checkout to import cnncore from (read before the import)
+_TREE = sys.argv[sys.argv.index("--tree") + 1] if "--tree" in sys.argv[:-1] else str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, _TREE)
 
 import cnncore  # noqa: E402
 from cnncore import plans  # noqa: E402
+from cnncore._threads import threads_for  # noqa: E402
+try:
+    from cnncore.layers.conv_plan import ConvPlan  # noqa: E402
+except ImportError:      # (a checkout from before the plans moved beside their layers: --tree)
+    ConvPlan = plans.ConvPlan
 from cnncore._dispatch import _kernels  # noqa: E402
 from cnncore.shapes import conv_output_size  # noqa: E402
 
@@ -221,11 +232,21 @@ float probe_run(int threads, long iters)
 """
 
 
-class FmaProbe:
-    """The machine's fp32 FMA throughput, from a probe compiled here (``cc -O2 -march=native``,
-    16 independent chains per thread). ``peak(threads)`` is GFLOP/s; None without a compiler."""
+#: The probe's compiler flags for the instruction set of each build (setup.py's VARIANTS).
+ISA_FLAGS = {
+    "native": ["-march=native", "-mprefer-vector-width=512"],
+    "avx512": ["-mavx512f", "-mavx512cd", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma"],
+    "avx2": ["-mavx2", "-mfma"],
+    "base": [],
+}
 
-    def __init__(self):
+
+class FmaProbe:
+    """The machine's fp32 multiply-add throughput for one instruction set, from a probe compiled
+    here (``cc -O2`` with the flags of ``isa``, 16 independent chains per thread). ``peak(threads)``
+    is GFLOP/s; None without a compiler."""
+
+    def __init__(self, isa: str = "native"):
         self.lib = None
         cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
         if cc is None:
@@ -233,7 +254,7 @@ class FmaProbe:
         self._dir = tempfile.TemporaryDirectory()
         src, lib = Path(self._dir.name, "probe.c"), Path(self._dir.name, "probe.so")
         src.write_text(_PROBE_C)
-        flags = ["-O2", "-march=native", "-fopenmp", "-shared", "-fPIC"]
+        flags = ["-O2", *ISA_FLAGS[isa], "-fopenmp", "-shared", "-fPIC"]
         if subprocess.run([cc, *flags, str(src), "-o", str(lib)], capture_output=True).returncode:
             return
         self.lib = ctypes.CDLL(str(lib))
@@ -276,11 +297,14 @@ def tile_calls(plan, x, w, b, dz, nt):
     N, C, Hp, Wp = xpad.view.shape
     KH, KW = plan.kernel
     off = plans._tap_offsets(C, KH, KW, Hp, Wp)
-    dwt = np.empty((parts.dzw.shape[1], C * KH * KW), plan.dtype)
-    calls = {
-        "forward": lambda: _kernels.conv_wide(conv.src, conv.sample, conv.off, wt, conv.bias, conv.out, nt),
-        "dW": lambda: _kernels.conv_filter_grad(xpad.buf, C * Hp * Wp, off, C, Hp, Wp, parts.dzw, dwt, nt),
-    }
+    calls = {"forward": lambda: _kernels.conv_wide(conv.src, conv.sample, conv.off, wt, conv.bias, conv.out, nt)}
+    if getattr(parts, "by_filters", False):      # filters in whole vectors: by vectors of filters, over the windows only
+        dwt = np.empty((F, C * KH * KW), plan.dtype)
+        calls["dW"] = lambda: _kernels.conv_filter_grad_vf(xpad.buf, C * Hp * Wp, off, KW, parts.pos, parts.dzt, dwt,
+                                                           parts.partial, nt)
+    else:
+        dwt = np.empty((parts.dzw.shape[1], C * KH * KW), plan.dtype)
+        calls["dW"] = lambda: _kernels.conv_filter_grad(xpad.buf, C * Hp * Wp, off, C, Hp, Wp, parts.dzw, dwt, nt)
     if need_dx:
         dxc = plan._dx.conv
         calls["dx"] = lambda: _kernels.conv_wide(dxc.src, dxc.sample, dxc.off, dxc.wt, dxc.bias, dxc.out, nt)
@@ -303,12 +327,12 @@ def bench_tiles(batches, probe, rng):
           f"{'peak now':>8s} {'of peak':>8s}")
     for N in batches:
         for name, C, H, W, F, K, P, _ in TILE_LAYERS:
-            plan = plans.ConvPlan(N, (C, H, W), F, K, 1, P, np.float32)
+            plan = ConvPlan(N, (C, H, W), F, K, 1, P, np.float32)
             x = real_inputs(N, C, H, W, rng)[0]
             w = (rng.standard_normal(plan.w_shape) * 0.1).astype(np.float32)
             b = np.zeros(F, np.float32)
             dz = rng.standard_normal(plan.z_shape).astype(np.float32)
-            nt = plans.threads_for(plan._fwd_work)
+            nt = threads_for(plan._fwd_work)
             flop = 2 * plan._fwd_work
             peak = probe.peak(nt, repeats=3)
             for pass_name, call in tile_calls(plan, x, w, b, dz, nt).items():
@@ -392,12 +416,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="batch 64 and 2 threads only")
     ap.add_argument("--tiles-only", action="store_true", help="the register tiles' table only")
+    ap.add_argument("--isa", choices=tuple(ISA_FLAGS), default="native",
+                    help="the instruction set of the build measured, for the FMA probe (default native)")
+    ap.add_argument("--tree", help="import cnncore from this checkout")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
-    print(f"CPU: {cpu_name()}, load average {load_average()}; cnncore "
-          f"OpenMP: {cnncore.openmp_enabled()}")
+    print(f"CPU: {cpu_name()}, load average {load_average()}; cnncore kernels {cnncore.KERNEL_BUILD} from {_TREE}, "
+          f"OpenMP: {cnncore.openmp_enabled()}; FMA probe: {args.isa}")
     batches = [64] if args.quick else [1, 64]
-    bench_tiles([64, 1], FmaProbe(), rng)
+    bench_tiles([64, 1], FmaProbe(args.isa), rng)
     if args.tiles_only:
         return
     _import_torch()

@@ -8,7 +8,8 @@ Kernels (NCHW layout, filters ``(F, C, KH, KW)``, float32 or float64)::
     l2pool2d_forward, l2pool2d_backward
     set_num_threads, get_num_threads, openmp_enabled
 
-Prepared calls for a training step (a layer shape checked once): ``cnncore.plans``.
+Prepared calls for a training step (a layer shape checked once): each layer type's plan, beside it in
+``cnncore.layers``; a whole training step compiled: ``cnncore.step``.
 The textbook identities the app draws: ``dilate``, ``flip_filters``.
 The slow twin of every kernel, written from the equations: ``cnncore.reference``.
 Writing a user's file, all through one writer (``cnncore._atomic``): ``atomic_write_bytes``,
@@ -71,6 +72,9 @@ from ._atomic import (Output, OutputRefused, WriteFailed, atomic_savez, atomic_w
                       check_target)
 from ._safeio import json_nesting, read_regular
 from ._dispatch import VARIANT as KERNEL_BUILD
+from ._blas import use_numpy_blas as _use_numpy_blas
+
+_use_numpy_blas()       # a dense layer's products above a batch of one: NumPy's BLAS (see cnncore._blas)
 from .identities import dilate, flip_filters
 from .shapes import ShapeError, conv_output_size
 

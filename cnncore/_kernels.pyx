@@ -38,6 +38,14 @@ cdef extern from "_microkernels.h" nogil:
     enum:
         FB "CNN_FB"     # filters per tile
         TC "CNN_TC"     # filter taps per filter-gradient call at most
+        FJ "CNN_FJ"     # taps per tile of the filter gradient by vectors of filters
+        VBYTES "CNN_VBYTES"
+    void cnn_dwf_taps_f(const float* x, Py_ssize_t ss, const Py_ssize_t* pos, Py_ssize_t P, const float* g,
+                        Py_ssize_t Fp, Py_ssize_t n0, Py_ssize_t n1, const Py_ssize_t* off, Py_ssize_t J,
+                        Py_ssize_t KW, float* out, Py_ssize_t T)
+    void cnn_dwf_taps_d(const double* x, Py_ssize_t ss, const Py_ssize_t* pos, Py_ssize_t P, const double* g,
+                        Py_ssize_t Fp, Py_ssize_t n0, Py_ssize_t n1, const Py_ssize_t* off, Py_ssize_t J,
+                        Py_ssize_t KW, double* out, Py_ssize_t T)
     void cnn_wide_block_f(const float* x0, const Py_ssize_t* off, Py_ssize_t T,
                           const float* wt, Py_ssize_t wt_stride, const float* b,
                           float* out, Py_ssize_t out_stride, Py_ssize_t Lr)
@@ -60,6 +68,14 @@ cdef extern from "_microkernels.h" nogil:
     void cnn_unpool2x2_plane_d(const double* dy, const long long* argmax, const unsigned char* codes,
                                double* dx, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
                                Py_ssize_t dy_avail)
+    void cnn_dense_dot_f(const float* x, const float* w, const float* b, float* z, Py_ssize_t N,
+                         Py_ssize_t K, Py_ssize_t D, Py_ssize_t u0)
+    void cnn_dense_dot_d(const double* x, const double* w, const double* b, double* z, Py_ssize_t N,
+                         Py_ssize_t K, Py_ssize_t D, Py_ssize_t u0)
+    void cnn_dense_rows_f(const float* a, Py_ssize_t ar, Py_ssize_t at, const float* B, Py_ssize_t T,
+                          Py_ssize_t D, float* out, Py_ssize_t rows, Py_ssize_t r0)
+    void cnn_dense_rows_d(const double* a, Py_ssize_t ar, Py_ssize_t at, const double* B, Py_ssize_t T,
+                          Py_ssize_t D, double* out, Py_ssize_t rows, Py_ssize_t r0)
 
 
 cdef inline void _wide_block(const real* x0, const Py_ssize_t* off, Py_ssize_t T,
@@ -82,6 +98,20 @@ cdef inline void _dw_taps(const real* x, Py_ssize_t N, Py_ssize_t ss, Py_ssize_t
         cnn_dw_taps_d(x, N, ss, plane, g, gs, Lr, off, T, dw, dw_stride)
 
 
+cdef void _conv_wide_loop(const real* xbuf, Py_ssize_t sample_stride, const Py_ssize_t* off, Py_ssize_t T,
+                          const real* wt, const real* b, real* out, Py_ssize_t N, Py_ssize_t Fr,
+                          Py_ssize_t Lr, int nthreads) noexcept nogil:
+    """The loop of :func:`conv_wide` (also an op of a compiled step)."""
+    cdef Py_ssize_t blocks = Fr // FB
+    cdef Py_ssize_t item
+    if nthreads == 1:
+        for item in range(N * blocks):
+            _wide_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr)
+        return
+    for item in prange(N * blocks, num_threads=nthreads, schedule="guided"):
+        _wide_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr)
+
+
 def conv_wide(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[::1] off,
               const real[:, ::1] wt, const real[::1] b, real[:, :, ::1] out, int nthreads):
     """Wide-row convolution of N stacked samples.
@@ -94,18 +124,9 @@ def conv_wide(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[:
     out      OUT (N, Fr, Lr) wide-row outputs, Lr a multiple of PB
     Items are (sample, block of FB filters) pairs; each item owns its outputs.
     """
-    cdef Py_ssize_t N = out.shape[0], Fr = out.shape[1], Lr = out.shape[2]
-    cdef Py_ssize_t T = off.shape[0], blocks = Fr // FB
-    cdef Py_ssize_t item
-    if nthreads == 1:
-        with nogil:
-            for item in range(N * blocks):
-                _wide_item(item, blocks, &xbuf[0], sample_stride, &off[0], T, &wt[0, 0], &b[0],
-                           &out[0, 0, 0], Fr, Lr)
-        return
-    for item in prange(N * blocks, nogil=True, num_threads=nthreads, schedule="guided"):
-        _wide_item(item, blocks, &xbuf[0], sample_stride, &off[0], T, &wt[0, 0], &b[0],
-                   &out[0, 0, 0], Fr, Lr)
+    with nogil:
+        _conv_wide_loop(&xbuf[0], sample_stride, &off[0], off.shape[0], &wt[0, 0], &b[0], &out[0, 0, 0],
+                        out.shape[0], out.shape[1], out.shape[2], nthreads)
 
 
 cdef inline void _wide_item(Py_ssize_t item, Py_ssize_t blocks, const real* xbuf,
@@ -116,6 +137,22 @@ cdef inline void _wide_item(Py_ssize_t item, Py_ssize_t blocks, const real* xbuf
     cdef Py_ssize_t n = item // blocks, fb = item % blocks
     _wide_block(xbuf + n * sample_stride, off, T, wt + fb * FB * T, T, b + fb * FB,
                 out + (n * Fr + fb * FB) * Lr, Lr, Lr)
+
+
+cdef void _filter_grad_loop(const real* xbuf, Py_ssize_t sample_stride, const Py_ssize_t* off, Py_ssize_t T,
+                            Py_ssize_t C, Py_ssize_t plane, const real* dzw, Py_ssize_t N, Py_ssize_t Fr,
+                            Py_ssize_t Lr, real* dw, int nthreads) noexcept nogil:
+    """The loop of :func:`conv_filter_grad` (also an op of a compiled step)."""
+    cdef Py_ssize_t blocks = Fr // FB
+    cdef Py_ssize_t KK = T // C
+    cdef Py_ssize_t runs = (KK + TC - 1) // TC
+    cdef Py_ssize_t item
+    if nthreads == 1:
+        for item in range(blocks * C * runs):
+            _dw_item(item, C, runs, KK, xbuf, sample_stride, N, plane, off, dzw, Fr, Lr, dw, T)
+        return
+    for item in prange(blocks * C * runs, num_threads=nthreads, schedule="guided"):
+        _dw_item(item, C, runs, KK, xbuf, sample_stride, N, plane, off, dzw, Fr, Lr, dw, T)
 
 
 def conv_filter_grad(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[::1] off,
@@ -130,20 +167,9 @@ def conv_filter_grad(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ss
     Items are (block of FB filters, channel, run of at most TC taps); each owns its
     dw elements, so the sums run in a fixed order whatever the thread count.
     """
-    cdef Py_ssize_t N = dzw.shape[0], Fr = dzw.shape[1], Lr = dzw.shape[2]
-    cdef Py_ssize_t T = off.shape[0], blocks = Fr // FB
-    cdef Py_ssize_t KK = T // C
-    cdef Py_ssize_t runs = (KK + TC - 1) // TC
-    cdef Py_ssize_t item
-    if nthreads == 1:
-        with nogil:
-            for item in range(blocks * C * runs):
-                _dw_item(item, C, runs, KK, &xbuf[0], sample_stride, N, Hp * Wp, &off[0],
-                         &dzw[0, 0, 0], Fr, Lr, &dw[0, 0], T)
-        return
-    for item in prange(blocks * C * runs, nogil=True, num_threads=nthreads, schedule="guided"):
-        _dw_item(item, C, runs, KK, &xbuf[0], sample_stride, N, Hp * Wp, &off[0],
-                 &dzw[0, 0, 0], Fr, Lr, &dw[0, 0], T)
+    with nogil:
+        _filter_grad_loop(&xbuf[0], sample_stride, &off[0], off.shape[0], C, Hp * Wp, &dzw[0, 0, 0],
+                          dzw.shape[0], dzw.shape[1], dzw.shape[2], &dw[0, 0], nthreads)
 
 
 cdef inline void _dw_item(Py_ssize_t item, Py_ssize_t C, Py_ssize_t runs, Py_ssize_t KK,
@@ -159,25 +185,99 @@ cdef inline void _dw_item(Py_ssize_t item, Py_ssize_t C, Py_ssize_t runs, Py_ssi
              q + (1 if k < r else 0), dw + fb * FB * T + t0, T)
 
 
-def all_finite(const real[::1] a):
-    """True when no element of ``a`` is NaN or ±inf (the exponent bits are not all ones)."""
-    cdef Py_ssize_t i, n = a.shape[0]
+#: Elements of one vector of this build, by element size (float32: 4, float64: 8): a layer whose
+#: filters fill whole vectors takes the filter gradient by vectors of filters.
+VECTOR_LANES = {4: VBYTES // 4, 8: VBYTES // 8}
+
+cdef enum:
+    DWF_CHUNK = 16      # samples per item of conv_filter_grad_vf (their sums are added in order)
+
+FILTER_GRAD_SAMPLES = DWF_CHUNK
+
+
+cdef void _dwf_loop(const real* xbuf, Py_ssize_t ss, const Py_ssize_t* off, Py_ssize_t T, Py_ssize_t KW,
+                    const Py_ssize_t* pos, Py_ssize_t P, const real* g, Py_ssize_t N, Py_ssize_t F, real* dw,
+                    real* partial, int nthreads) noexcept nogil:
+    """The loop of :func:`conv_filter_grad_vf` (also an op of a compiled step). The taps go in runs of
+    whole filter rows (KW taps each) where the tiles read rows, of single taps elsewhere."""
+    cdef Py_ssize_t unit = KW if KW == 3 or KW == 5 else 1
+    cdef Py_ssize_t units = T // unit, most = FJ // unit
+    cdef Py_ssize_t runs = (units + most - 1) // most, chunks = (N + DWF_CHUNK - 1) // DWF_CHUNK
+    cdef Py_ssize_t items = (F // (VBYTES // sizeof(real))) * runs * chunks
+    cdef Py_ssize_t item, c, i
+    if nthreads == 1:
+        for item in range(items):
+            _dwf_item(item, runs, chunks, unit, units, xbuf, ss, off, T, KW, pos, P, g, N, F, dw, partial)
+    else:
+        for item in prange(items, num_threads=nthreads, schedule="guided"):
+            _dwf_item(item, runs, chunks, unit, units, xbuf, ss, off, T, KW, pos, P, g, N, F, dw, partial)
+    for c in range(1, chunks):          # the chunks' sums, added in order
+        for i in range(F * T):
+            dw[i] = dw[i] + partial[(c - 1) * F * T + i]
+
+
+cdef inline void _dwf_item(Py_ssize_t item, Py_ssize_t runs, Py_ssize_t chunks, Py_ssize_t unit, Py_ssize_t units,
+                           const real* xbuf, Py_ssize_t ss, const Py_ssize_t* off, Py_ssize_t T, Py_ssize_t KW,
+                           const Py_ssize_t* pos, Py_ssize_t P, const real* g, Py_ssize_t N, Py_ssize_t F, real* dw,
+                           real* partial) noexcept nogil:
+    """One (vector of filters, run of taps, chunk of samples) item: chunk 0 writes dw, chunk c > 0
+    its own part of ``partial``. The runs are as equal as possible, in whole units of taps."""
+    cdef Py_ssize_t lanes = VBYTES // sizeof(real)
+    cdef Py_ssize_t v = item // (runs * chunks), k = (item // chunks) % runs, c = item % chunks
+    cdef Py_ssize_t q = units // runs, r = units % runs
+    cdef Py_ssize_t t0 = (k * q + (k if k < r else r)) * unit, J = (q + (1 if k < r else 0)) * unit
+    cdef Py_ssize_t n0 = c * DWF_CHUNK, n1 = min(N, (c + 1) * DWF_CHUNK)
+    cdef real* out = (dw if c == 0 else partial + (c - 1) * F * T) + v * lanes * T + t0
+    if real is float:
+        cnn_dwf_taps_f(xbuf, ss, pos, P, g + v * lanes, F, n0, n1, off + t0, J, KW, out, T)
+    else:
+        cnn_dwf_taps_d(xbuf, ss, pos, P, g + v * lanes, F, n0, n1, off + t0, J, KW, out, T)
+
+
+def conv_filter_grad_vf(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[::1] off, Py_ssize_t KW,
+                        const Py_ssize_t[::1] pos, const real[:, :, ::1] dzt, real[:, ::1] dw, real[::1] partial,
+                        int nthreads):
+    """Filter gradient by vectors of filters, for F a multiple of ``VECTOR_LANES``.
+
+    xbuf     IN  as in :func:`conv_wide` (N samples of C padded planes)
+    off      IN  (T,) tap offsets as in :func:`conv_wide`, filter rows of KW taps
+    pos      IN  (P,) offset in a padded plane of the input each output position starts at
+    dzt      IN  (N, P, F) dz, positions-major
+    dw       OUT (F, T)
+    partial  scratch of (ceil(N / 16) − 1)·F·T elements (at least 1)
+    Items are (vector of filters, run of taps, 16 samples); the runs of samples are added in order.
+    """
+    with nogil:
+        _dwf_loop(&xbuf[0], sample_stride, &off[0], off.shape[0], KW, &pos[0], pos.shape[0], &dzt[0, 0, 0],
+                  dzt.shape[0], dzt.shape[2], &dw[0, 0], &partial[0], nthreads)
+
+
+cdef bint _all_finite(const real* a, Py_ssize_t n) noexcept nogil:
+    """True when no element of ``a[:n]`` is NaN or ±inf (the exponent bits are not all ones)."""
+    cdef Py_ssize_t i
     cdef const unsigned int* u32
     cdef const unsigned long long* u64
     cdef unsigned int bad32 = 0
     cdef unsigned long long bad64 = 0
-    if n == 0:
+    if real is float:
+        u32 = <const unsigned int*> a
+        for i in range(n):
+            bad32 |= (u32[i] & 0x7f800000u) == 0x7f800000u
+    else:
+        u64 = <const unsigned long long*> a
+        for i in range(n):
+            bad64 |= (u64[i] & 0x7ff0000000000000ull) == 0x7ff0000000000000ull
+    return bad32 == 0 and bad64 == 0
+
+
+def all_finite(const real[::1] a):
+    """True when no element of ``a`` is NaN or ±inf (the exponent bits are not all ones)."""
+    cdef bint ok = True
+    if a.shape[0] == 0:
         return True
     with nogil:
-        if real is float:
-            u32 = <const unsigned int*> &a[0]
-            for i in range(n):
-                bad32 |= (u32[i] & 0x7f800000u) == 0x7f800000u
-        else:
-            u64 = <const unsigned long long*> &a[0]
-            for i in range(n):
-                bad64 |= (u64[i] & 0x7ff0000000000000ull) == 0x7ff0000000000000ull
-    return bad32 == 0 and bad64 == 0
+        ok = _all_finite(&a[0], a.shape[0])
+    return ok
 
 
 # --------------------------------------------------------------------------
@@ -472,7 +572,7 @@ cdef inline void _l2pool_spread(const real* dy, const real* x, const real* y, re
 # activation, straight from its wide-row outputs; the gradient arriving at a
 # convolution turned into dz and written where its dw and dx loops read it,
 # with db summed on the way; max-pool 2×2 backward in one pass; a dense
-# layer's outer product at batch 1. Activation codes: 0 none, 1 ReLU.
+# layer's activation and its slope (codes: ACTIVATION_CODES).
 # --------------------------------------------------------------------------
 
 cdef extern from "_pointwise.h" nogil:
@@ -490,12 +590,30 @@ cdef extern from "_pointwise.h" nogil:
                            Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
                            double* d1, const Py_ssize_t* s1, double* d2, const Py_ssize_t* s2,
                            double* acc, double* tmp, double* db)
+    void cnn_grad_block_f(const float* dy, const unsigned char* codes, const float* z, const Py_ssize_t* zs,
+                          int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
+                          Py_ssize_t B, float* d1, float* d2, const Py_ssize_t* s2, float* acc, float* tmp,
+                          float* db)
+    void cnn_grad_block_d(const double* dy, const unsigned char* codes, const double* z, const Py_ssize_t* zs,
+                          int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
+                          Py_ssize_t B, double* d1, double* d2, const Py_ssize_t* s2, double* acc, double* tmp,
+                          double* db)
     double cnn_softmax_xent_f(const float* z, const Py_ssize_t* labels, Py_ssize_t N, Py_ssize_t K,
                               float* p, float* dz, Py_ssize_t* bad)
     double cnn_softmax_xent_d(const double* z, const Py_ssize_t* labels, Py_ssize_t N, Py_ssize_t K,
                               double* p, double* dz, Py_ssize_t* bad)
-    void cnn_outer_f(const float* a, Py_ssize_t m, const float* b, Py_ssize_t n, float* out)
-    void cnn_outer_d(const double* a, Py_ssize_t m, const double* b, Py_ssize_t n, double* out)
+    void cnn_slope_plane_f(const float* dy, const float* z, Py_ssize_t zy, Py_ssize_t zx, Py_ssize_t Ho,
+                           Py_ssize_t Wo, float* dz)
+    void cnn_slope_plane_d(const double* dy, const double* z, Py_ssize_t zy, Py_ssize_t zx, Py_ssize_t Ho,
+                           Py_ssize_t Wo, double* dz)
+    const char* const cnn_act_names[]
+    enum:
+        ACT_COUNT "CNN_ACT_COUNT"
+
+
+#: Activation name -> the code of the compiled passes that apply it (the one table is
+#: CNN_ACTIVATIONS in _pointwise.h; cnncore.activations reads it from here).
+ACTIVATION_CODES = {cnn_act_names[i].decode(): i for i in range(ACT_COUNT)}
 
 
 cdef inline void _act_item(Py_ssize_t item, Py_ssize_t F, const real* src, const Py_ssize_t* ss,
@@ -520,6 +638,19 @@ cdef inline void _strides(const Py_ssize_t* strides, Py_ssize_t itemsize, Py_ssi
         out[k] = strides[k] // itemsize
 
 
+cdef void _activate_loop(const real* src, const Py_ssize_t* ss, real* z, real* y, int act, real* pooled,
+                         unsigned char* codes, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo,
+                         int nthreads) noexcept nogil:
+    """The loop of :func:`conv_activate` (also an op of a compiled step); ``ss``: src's strides in elements."""
+    cdef Py_ssize_t item
+    if nthreads == 1:
+        for item in range(N * F):
+            _act_item(item, F, src, ss, Ho, Wo, z, y, act, pooled, codes)
+        return
+    for item in prange(N * F, num_threads=nthreads, schedule="guided"):
+        _act_item(item, F, src, ss, Ho, Wo, z, y, act, pooled, codes)
+
+
 def conv_activate(const real[:, :, :, :] src, real[:, :, :, ::1] z, real[:, :, :, ::1] y,
                   int act, real[:, :, :, ::1] pooled, unsigned char[:, :, :, ::1] codes,
                   int nthreads):
@@ -528,25 +659,19 @@ def conv_activate(const real[:, :, :, :] src, real[:, :, :, ::1] z, real[:, :, :
     shape (N, F, Ho, Wo); items are (sample, filter) planes. With ``pooled`` and ``codes``
     (not None; (N, F, Ho/2, Wo/2)) each plane of y (z for act 0) is max-pooled 2×2, stride 2,
     as :func:`maxpool2x2_codes` does, while it is still in cache."""
-    cdef Py_ssize_t N = y.shape[0], F = y.shape[1], Ho = y.shape[2], Wo = y.shape[3]
     cdef Py_ssize_t ss[4]
     cdef real* zp = NULL
     cdef real* pp = NULL
     cdef unsigned char* cp = NULL
-    cdef Py_ssize_t item
     _strides(&src.strides[0], sizeof(real), ss)
     if z is not None:
         zp = &z[0, 0, 0, 0]
     if pooled is not None:
         pp = &pooled[0, 0, 0, 0]
         cp = &codes[0, 0, 0, 0]
-    if nthreads == 1:
-        with nogil:
-            for item in range(N * F):
-                _act_item(item, F, &src[0, 0, 0, 0], ss, Ho, Wo, zp, &y[0, 0, 0, 0], act, pp, cp)
-        return
-    for item in prange(N * F, nogil=True, num_threads=nthreads, schedule="guided"):
-        _act_item(item, F, &src[0, 0, 0, 0], ss, Ho, Wo, zp, &y[0, 0, 0, 0], act, pp, cp)
+    with nogil:
+        _activate_loop(&src[0, 0, 0, 0], ss, zp, &y[0, 0, 0, 0], act, pp, cp, y.shape[0], y.shape[1], y.shape[2],
+                       y.shape[3], nthreads)
 
 
 cdef inline void _grad_filter(const real* dy, const unsigned char* codes, const real* z,
@@ -562,6 +687,42 @@ cdef inline void _grad_filter(const real* dy, const unsigned char* codes, const 
                           tmp + 2 * f * P, db)
 
 
+cdef void _prologue_loop(const real* dy, const unsigned char* codes, const real* z, const Py_ssize_t* zs,
+                         int act, real* p1, const Py_ssize_t* s1, real* p2, const Py_ssize_t* s2, real* acc,
+                         real* tmp, real* db, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo,
+                         int nthreads) noexcept nogil:
+    """The loop of :func:`conv_grad_prologue` (also an op of a compiled step). Items are filters, or
+    blocks of a vector's worth of filters where ``d1`` is laid out positions-major (N, Ho·Wo, F), as
+    the filter gradient by vectors of filters reads it."""
+    cdef Py_ssize_t f, B = VBYTES // sizeof(real)
+    cdef bint blocks = (p1 != NULL and F % B == 0 and s1[1] == 1 and s1[3] == F and s1[2] == Wo * F
+                        and s1[0] == Ho * Wo * F)
+    if blocks:
+        if nthreads == 1:
+            for f in range(F // B):
+                _grad_block(dy, codes, z, zs, act, N, F, Ho, Wo, f * B, B, p1, p2, s2, acc, tmp, db)
+        else:
+            for f in prange(F // B, num_threads=nthreads, schedule="guided"):
+                _grad_block(dy, codes, z, zs, act, N, F, Ho, Wo, f * B, B, p1, p2, s2, acc, tmp, db)
+        return
+    if nthreads == 1:
+        for f in range(F):
+            _grad_filter(dy, codes, z, zs, act, N, F, Ho, Wo, f, p1, s1, p2, s2, acc, tmp, db)
+        return
+    for f in prange(F, num_threads=nthreads, schedule="guided"):
+        _grad_filter(dy, codes, z, zs, act, N, F, Ho, Wo, f, p1, s1, p2, s2, acc, tmp, db)
+
+
+cdef inline void _grad_block(const real* dy, const unsigned char* codes, const real* z, const Py_ssize_t* zs,
+                             int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
+                             Py_ssize_t B, real* d1, real* d2, const Py_ssize_t* s2, real* acc, real* tmp,
+                             real* db) noexcept nogil:
+    if real is float:
+        cnn_grad_block_f(dy, codes, z, zs, act, N, F, Ho, Wo, f0, B, d1, d2, s2, acc, tmp, db)
+    else:
+        cnn_grad_block_d(dy, codes, z, zs, act, N, F, Ho, Wo, f0, B, d1, d2, s2, acc, tmp, db)
+
+
 def conv_grad_prologue(const real[:, :, :, ::1] dy, const unsigned char[:, :, :, ::1] codes,
                        const real[:, :, :, :] z, int act, real[:, :, :, :] d1, real[:, :, :, :] d2,
                        real[:, ::1] acc, real[:, ::1] tmp, real[::1] db, int nthreads):
@@ -572,14 +733,12 @@ def conv_grad_prologue(const real[:, :, :, ::1] dy, const unsigned char[:, :, :,
     (:func:`maxpool2x2_codes`): dz is formed from them directly, as if the pool's backward
     pass had written its dx first. ``acc`` (F, Ho·Wo) and ``tmp`` (F, 2·Ho·Wo) are scratch. Items are
     filters; each owns its dz planes and its db, so the sums run in one order."""
-    cdef Py_ssize_t N = z.shape[0], F = z.shape[1], Ho = z.shape[2], Wo = z.shape[3]
     cdef const unsigned char* cp = NULL
     cdef Py_ssize_t zs[4]
     cdef Py_ssize_t s1[4]
     cdef Py_ssize_t s2[4]
     cdef real* p1 = NULL
     cdef real* p2 = NULL
-    cdef Py_ssize_t f
     _strides(&z.strides[0], sizeof(real), zs)
     if codes is not None:
         cp = &codes[0, 0, 0, 0]
@@ -589,15 +748,9 @@ def conv_grad_prologue(const real[:, :, :, ::1] dy, const unsigned char[:, :, :,
     if d2 is not None:
         p2 = &d2[0, 0, 0, 0]
         _strides(&d2.strides[0], sizeof(real), s2)
-    if nthreads == 1:
-        with nogil:
-            for f in range(F):
-                _grad_filter(&dy[0, 0, 0, 0], cp, &z[0, 0, 0, 0], zs, act, N, F, Ho, Wo, f,
-                             p1, s1, p2, s2, &acc[0, 0], &tmp[0, 0], &db[0])
-        return
-    for f in prange(F, nogil=True, num_threads=nthreads, schedule="guided"):
-        _grad_filter(&dy[0, 0, 0, 0], cp, &z[0, 0, 0, 0], zs, act, N, F, Ho, Wo, f,
-                     p1, s1, p2, s2, &acc[0, 0], &tmp[0, 0], &db[0])
+    with nogil:
+        _prologue_loop(&dy[0, 0, 0, 0], cp, &z[0, 0, 0, 0], zs, act, p1, s1, p2, s2, &acc[0, 0], &tmp[0, 0],
+                       &db[0], z.shape[0], z.shape[1], z.shape[2], z.shape[3], nthreads)
 
 
 cdef inline void _unpool_item(Py_ssize_t item, const real* dy, const long long* argmax,
@@ -616,6 +769,19 @@ cdef inline void _unpool_item(Py_ssize_t item, const real* dy, const long long* 
         cnn_unpool2x2_plane_d(dy + q, a, c, dx + item * H * W, H, W, Ho, Wo, dy_avail - q)
 
 
+cdef void _unpool_loop(const real* dy, const long long* argmax, const unsigned char* codes, real* dx,
+                       Py_ssize_t planes, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
+                       int nthreads) noexcept nogil:
+    """The loop of :func:`maxpool2x2_backward` (also an op of a compiled step)."""
+    cdef Py_ssize_t item
+    if nthreads == 1:
+        for item in range(planes):
+            _unpool_item(item, dy, argmax, codes, dx, H, W, Ho, Wo, planes * Ho * Wo)
+        return
+    for item in prange(planes, num_threads=nthreads, schedule="guided"):
+        _unpool_item(item, dy, argmax, codes, dx, H, W, Ho, Wo, planes * Ho * Wo)
+
+
 def maxpool2x2_backward(const real[:, :, :, ::1] dy, const long long[:, :, :, ::1] argmax,
                         const unsigned char[:, :, :, ::1] codes, real[:, :, :, ::1] dx,
                         int nthreads):
@@ -623,22 +789,15 @@ def maxpool2x2_backward(const real[:, :, :, ::1] dy, const long long[:, :, :, ::
     2×2, stride-2 windows, the winners given as ``argmax`` (each in its own window, as
     :func:`maxpool_forward` writes them) or, with ``argmax`` None, as the ``codes`` of
     :func:`maxpool2x2_codes`. Items are (sample, channel) planes."""
-    cdef Py_ssize_t N = dy.shape[0], C = dy.shape[1], Ho = dy.shape[2], Wo = dy.shape[3]
-    cdef Py_ssize_t H = dx.shape[2], W = dx.shape[3]
     cdef const long long* a = NULL
     cdef const unsigned char* c = NULL
-    cdef Py_ssize_t item
     if argmax is not None:
         a = &argmax[0, 0, 0, 0]
     else:
         c = &codes[0, 0, 0, 0]
-    if nthreads == 1:
-        with nogil:
-            for item in range(N * C):
-                _unpool_item(item, &dy[0, 0, 0, 0], a, c, &dx[0, 0, 0, 0], H, W, Ho, Wo, N * C * Ho * Wo)
-        return
-    for item in prange(N * C, nogil=True, num_threads=nthreads, schedule="guided"):
-        _unpool_item(item, &dy[0, 0, 0, 0], a, c, &dx[0, 0, 0, 0], H, W, Ho, Wo, N * C * Ho * Wo)
+    with nogil:
+        _unpool_loop(&dy[0, 0, 0, 0], a, c, &dx[0, 0, 0, 0], dy.shape[0] * dy.shape[1], dx.shape[2], dx.shape[3],
+                     dy.shape[2], dy.shape[3], nthreads)
 
 
 def softmax_xent(const real[:, ::1] z, const Py_ssize_t[::1] labels, real[:, ::1] p,
@@ -655,13 +814,168 @@ def softmax_xent(const real[:, ::1] z, const Py_ssize_t[::1] labels, real[:, ::1
     return s, bad
 
 
-def outer(const real[::1] a, const real[::1] b, real[:, ::1] out):
-    """``out(i, j) = a(i) · b(j)``; ``out`` has the shape (len(a), len(b))."""
-    with nogil:
-        if real is float:
-            cnn_outer_f(&a[0], a.shape[0], &b[0], b.shape[0], &out[0, 0])
+# --------------------------------------------------------------------------
+# A dense layer (C tiles in _microkernels_impl.h): z = x·Wᵀ + b as dot products,
+# dx = dz·W and dW = dzᵀ·x as sums of rows, db as column sums. Every output is
+# one sum in a fixed order, so any thread count gives the same bits.
+# --------------------------------------------------------------------------
+
+# The BLAS NumPy brought (cnncore._blas finds it): above a batch of one, a dense layer's three
+# matrix products are its gemm calls (on one thread, as cnncore keeps NumPy's BLAS), in the
+# layer-by-layer path and in a compiled step alike; none found: the tiles below.
+ctypedef void (*gemm32_f)(int, int, int, int, int, int, float, const float*, int, const float*, int, float,
+                          float*, int) noexcept nogil
+ctypedef void (*gemm64_f)(int, int, int, long long, long long, long long, float, const float*, long long,
+                          const float*, long long, float, float*, long long) noexcept nogil
+ctypedef void (*gemm32_d)(int, int, int, int, int, int, double, const double*, int, const double*, int, double,
+                          double*, int) noexcept nogil
+ctypedef void (*gemm64_d)(int, int, int, long long, long long, long long, double, const double*, long long,
+                          const double*, long long, double, double*, long long) noexcept nogil
+cdef void* _sgemm = NULL
+cdef void* _dgemm = NULL
+cdef bint _ilp64 = False
+
+cdef enum:
+    ROW_MAJOR = 101     # CBLAS_ORDER, CBLAS_TRANSPOSE
+    NO_TRANS = 111
+    TRANS = 112
+
+
+def set_blas(size_t sgemm, size_t dgemm, bint ilp64):
+    """Use the cblas_sgemm and cblas_dgemm at these addresses (0: none) for dense products."""
+    global _sgemm, _dgemm, _ilp64
+    _sgemm, _dgemm, _ilp64 = <void*> sgemm, <void*> dgemm, ilp64
+
+
+def blas_in_use():
+    """True when a dense layer's products above a batch of one are the BLAS gemm calls."""
+    return _sgemm != NULL and _dgemm != NULL
+
+
+cdef bint _gemm(bint ta, bint tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const real* A, Py_ssize_t lda,
+                const real* B, Py_ssize_t ldb, real* C, Py_ssize_t ldc) noexcept nogil:
+    """C = op(A)·op(B) (row-major, C's rows ldc apart) by the BLAS; False when there is none."""
+    cdef int oa = TRANS if ta else NO_TRANS, ob = TRANS if tb else NO_TRANS
+    if _sgemm == NULL or _dgemm == NULL:
+        return False
+    if real is float:
+        if _ilp64:
+            (<gemm64_f> _sgemm)(ROW_MAJOR, oa, ob, M, N, K, 1, A, lda, B, ldb, 0, C, ldc)
         else:
-            cnn_outer_d(&a[0], a.shape[0], &b[0], b.shape[0], &out[0, 0])
+            (<gemm32_f> _sgemm)(ROW_MAJOR, oa, ob, <int> M, <int> N, <int> K, 1, A, <int> lda, B, <int> ldb, 0, C,
+                                <int> ldc)
+    else:
+        if _ilp64:
+            (<gemm64_d> _dgemm)(ROW_MAJOR, oa, ob, M, N, K, 1, A, lda, B, ldb, 0, C, ldc)
+        else:
+            (<gemm32_d> _dgemm)(ROW_MAJOR, oa, ob, <int> M, <int> N, <int> K, 1, A, <int> lda, B, <int> ldb, 0, C,
+                                <int> ldc)
+    return True
+
+
+cdef void _dense_dot_loop(const real* x, const real* w, const real* b, real* z, Py_ssize_t N, Py_ssize_t K,
+                          Py_ssize_t D, int nthreads) noexcept nogil:
+    """Items are blocks of 4 units over every row; above a batch of one, x·Wᵀ by the BLAS, then + b."""
+    cdef Py_ssize_t item, n, k
+    if N > 1 and _gemm(False, True, N, K, D, x, D, w, D, z, K):
+        for n in range(N):
+            for k in range(K):
+                z[n * K + k] = z[n * K + k] + b[k]
+        return
+    if nthreads == 1:
+        for item in range((K + 3) // 4):
+            _dense_dot(x, w, b, z, N, K, D, 4 * item)
+        return
+    for item in prange((K + 3) // 4, num_threads=nthreads, schedule="guided"):
+        _dense_dot(x, w, b, z, N, K, D, 4 * item)
+
+
+cdef inline void _dense_dot(const real* x, const real* w, const real* b, real* z, Py_ssize_t N, Py_ssize_t K,
+                            Py_ssize_t D, Py_ssize_t u0) noexcept nogil:
+    if real is float:
+        cnn_dense_dot_f(x, w, b, z, N, K, D, u0)
+    else:
+        cnn_dense_dot_d(x, w, b, z, N, K, D, u0)
+
+
+def dense_forward(const real[:, ::1] x, const real[:, ::1] w, const real[::1] b, real[:, ::1] z, int nthreads):
+    """``z = x·Wᵀ + b``: x (N, D), w (K, D), b (K,), z (N, K) OUT."""
+    with nogil:
+        _dense_dot_loop(&x[0, 0], &w[0, 0], &b[0], &z[0, 0], x.shape[0], w.shape[0], w.shape[1], nthreads)
+
+
+cdef void _dense_rows_loop(const real* a, Py_ssize_t ar, Py_ssize_t at, const real* B, Py_ssize_t T,
+                           Py_ssize_t D, real* out, Py_ssize_t rows, int nthreads) noexcept nogil:
+    """Items are blocks of 4 rows of ``out``. Above a batch of one (a transposed ``a``, ar = 1: dW
+    = dzᵀ·x over T samples; else dx = dz·W over ``rows`` samples), the BLAS product."""
+    cdef Py_ssize_t item
+    if ar == 1 and T > 1 and _gemm(True, False, rows, D, T, a, at, B, D, out, D):
+        return
+    if ar != 1 and rows > 1 and _gemm(False, False, rows, D, T, a, ar, B, D, out, D):
+        return
+    if nthreads == 1:
+        for item in range((rows + 3) // 4):
+            _dense_rows(a, ar, at, B, T, D, out, rows, 4 * item)
+        return
+    for item in prange((rows + 3) // 4, num_threads=nthreads, schedule="guided"):
+        _dense_rows(a, ar, at, B, T, D, out, rows, 4 * item)
+
+
+cdef inline void _dense_rows(const real* a, Py_ssize_t ar, Py_ssize_t at, const real* B, Py_ssize_t T,
+                             Py_ssize_t D, real* out, Py_ssize_t rows, Py_ssize_t r0) noexcept nogil:
+    if real is float:
+        cnn_dense_rows_f(a, ar, at, B, T, D, out, rows, r0)
+    else:
+        cnn_dense_rows_d(a, ar, at, B, T, D, out, rows, r0)
+
+
+def dense_rows(const real[:, ::1] a, bint transposed, const real[:, ::1] B, real[:, ::1] out, int nthreads):
+    """``out = a·B`` (``transposed`` false: dx = dz·W) or ``aᵀ·B`` (true: dW = dzᵀ·x), each output
+    summed over the rows of ``B`` in order. a (N, K); B (N or K, D); out (K or N, D) OUT."""
+    cdef Py_ssize_t ar = 1 if transposed else a.shape[1], at = a.shape[1] if transposed else 1
+    with nogil:
+        _dense_rows_loop(&a[0, 0], ar, at, &B[0, 0], B.shape[0], B.shape[1], &out[0, 0], out.shape[0], nthreads)
+
+
+cdef void _column_sums(const real* a, Py_ssize_t N, Py_ssize_t K, real* out) noexcept nogil:
+    cdef Py_ssize_t n, k
+    for k in range(K):
+        out[k] = a[k]
+    for n in range(1, N):
+        for k in range(K):
+            out[k] = out[k] + a[n * K + k]
+
+
+def column_sums(const real[:, ::1] a, real[::1] out):
+    """``out(k) = a(0, k) + a(1, k) + …`` (a dense layer's db), added in row order."""
+    with nogil:
+        _column_sums(&a[0, 0], a.shape[0], a.shape[1], &out[0])
+
+
+cdef void _pointwise(const real* z, real* y, Py_ssize_t n, int act) noexcept nogil:
+    if real is float:
+        cnn_act_plane_f(z, 0, 1, 1, n, NULL, y, act)
+    else:
+        cnn_act_plane_d(z, 0, 1, 1, n, NULL, y, act)
+
+
+cdef void _slope(const real* dy, const real* z, real* dz, Py_ssize_t n) noexcept nogil:
+    if real is float:
+        cnn_slope_plane_f(dy, z, 0, 1, 1, n, dz)
+    else:
+        cnn_slope_plane_d(dy, z, 0, 1, 1, n, dz)
+
+
+def activate(const real[::1] z, real[::1] y, int act):
+    """``y = f(z)`` for an activation with a compiled code other than 0 (as :func:`conv_activate`)."""
+    with nogil:
+        _pointwise(&z[0], &y[0], z.shape[0], act)
+
+
+def relu_slope(const real[::1] dy, const real[::1] z, real[::1] dz):
+    """``dz = dy ⊙ (z > 0)``, as :func:`conv_grad_prologue` forms it for ReLU."""
+    with nogil:
+        _slope(&dy[0], &z[0], &dz[0], dy.shape[0])
 
 
 # --------------------------------------------------------------------------
@@ -683,6 +997,20 @@ cdef enum:
     ADAM_RUN = 4096     # elements per item of a parallel Adam step (its four arrays: 64 KB in float32)
 
 
+cdef void _adam_loop(real* p, const real* grad, real* m, real* v, const real* mask, Py_ssize_t n, int decay,
+                     real wd, real b1, real omb1, real b2, real omb2, real inv_sqrt_c2, real eps, real step,
+                     real tiny, bint flush_m, bint flush_v, int nthreads) noexcept nogil:
+    """The loop of :func:`adam_update` (also an op of a compiled step)."""
+    cdef Py_ssize_t runs = (n + ADAM_RUN - 1) // ADAM_RUN, r
+    if nthreads == 1 or runs < 2:
+        _adam_run(0, n, p, grad, m, v, mask, decay, wd, b1, omb1, b2, omb2, inv_sqrt_c2, eps, step, tiny,
+                  flush_m, flush_v)
+        return
+    for r in prange(runs, num_threads=nthreads, schedule="guided"):
+        _adam_run(r * ADAM_RUN, min(n, (r + 1) * ADAM_RUN), p, grad, m, v, mask, decay, wd, b1, omb1, b2, omb2,
+                  inv_sqrt_c2, eps, step, tiny, flush_m, flush_v)
+
+
 def adam_update(real[::1] p, const real[::1] grad, real[::1] m, real[::1] v,
                 const real[::1] mask, int decay, real wd, real b1, real omb1, real b2, real omb2,
                 real inv_sqrt_c2, real eps, real step, real tiny, bint flush_m, bint flush_v,
@@ -695,15 +1023,9 @@ def adam_update(real[::1] p, const real[::1] grad, real[::1] m, real[::1] v,
     its own, so ``nthreads`` > 1 splits the arrays into runs of ``ADAM_RUN``
     elements without changing a bit.
     """
-    cdef Py_ssize_t n = p.shape[0], runs = (n + ADAM_RUN - 1) // ADAM_RUN, r
-    if nthreads == 1 or runs < 2:
-        with nogil:
-            _adam_run(0, n, &p[0], &grad[0], &m[0], &v[0], &mask[0], decay, wd, b1, omb1, b2, omb2,
-                      inv_sqrt_c2, eps, step, tiny, flush_m, flush_v)
-        return
-    for r in prange(runs, nogil=True, num_threads=nthreads, schedule="guided"):
-        _adam_run(r * ADAM_RUN, min(n, (r + 1) * ADAM_RUN), &p[0], &grad[0], &m[0], &v[0], &mask[0], decay,
-                  wd, b1, omb1, b2, omb2, inv_sqrt_c2, eps, step, tiny, flush_m, flush_v)
+    with nogil:
+        _adam_loop(&p[0], &grad[0], &m[0], &v[0], &mask[0], p.shape[0], decay, wd, b1, omb1, b2, omb2,
+                   inv_sqrt_c2, eps, step, tiny, flush_m, flush_v, nthreads)
 
 
 cdef inline void _adam_run(Py_ssize_t a, Py_ssize_t b, real* p, const real* grad, real* m, real* v,
@@ -717,6 +1039,212 @@ cdef inline void _adam_run(Py_ssize_t a, Py_ssize_t b, real* p, const real* grad
     else:
         cnn_adam_d(p + a, grad + a, m + a, v + a, mask + a if decay == 2 else mask, b - a, decay, wd, b1,
                    omb1, b2, omb2, inv_sqrt_c2, eps, step, tiny, flush_m, flush_v)
+
+
+# --------------------------------------------------------------------------
+# A compiled training step (float32): the loops above as a list of ops on
+# buffers laid out once, run in one call without the GIL and without Python
+# between them. cnncore.step builds the list from the layers' plans, which
+# check every shape and pointer once; an op trusts them.
+# --------------------------------------------------------------------------
+
+cimport numpy as cnp
+from libc.math cimport isfinite
+from libc.stdlib cimport free, realloc
+from libc.string cimport memcpy
+
+cnp.import_array()
+
+cdef enum:
+    # the op kinds; what each reads from Op.p (pointers), Op.n (sizes) and Op.f (scalars)
+    OP_COPY = 1       # p: src (NULL: the run's batch), dst; n: shape[4], src strides[4], dst strides[4]
+    OP_CONV = 2       # conv_wide: p: xbuf, off, wt, b, out; n: sample stride, T, N, Fr, Lr
+    OP_ACT = 3        # conv_activate: p: src, z, y, pooled, codes; n: src strides[4], N, F, Ho, Wo
+    OP_PROLOGUE = 4   # conv_grad_prologue: p: dy, codes, z, d1, d2, acc, tmp, db; n: zs[4], s1[4], s2[4], N, F, Ho, Wo
+    OP_DW = 5         # conv_filter_grad: p: xbuf, off, dzw, dw; n: sample stride, T, C, plane, N, Fr, Lr
+    OP_EXACT = 6      # p: a, b; n: len(a), len(b): neither finite -> STEP_EXACT (the exact NumPy sums)
+    OP_UNPOOL = 7     # maxpool2x2_backward from codes: p: dy, codes, dx; n: planes, H, W, Ho, Wo
+    OP_DENSE = 8      # dense_forward: p: x, w, b, z; n: N, K, D
+    OP_ROWS = 9       # dense_rows: p: a, B, out; n: ar, at, T, D, rows
+    OP_COLSUM = 10    # column_sums: p: a, out; n: N, K
+    OP_ACTIVATE = 11  # activate: p: z, y; n: count
+    OP_SLOPE = 12     # relu_slope: p: dy, z, dz; n: count
+    OP_LOSS = 13      # softmax_xent of the run's labels: p: z, probs, dz; n: N, K
+    OP_ADAM = 14      # adam_update: p: param, grad, m, v, mask; n: count, decay; f: wd, b1, 1-b1, b2, 1-b2, eps, tiny
+    OP_DWF = 15       # conv_filter_grad_vf: p: xbuf, off, pos, dzt, dw, partial; n: sample stride, T, P, N, F, KW
+
+cdef enum:
+    # what Program.run returns
+    DONE = 0          # the whole step ran
+    DIVERGED = 1      # the loss is NaN or infinite: stopped after it (no gradients, no update)
+    EXACT = 2         # a case only the checked path computes exactly (a label out of range, a
+                      # non-finite value where the fast sums would spread it): stopped before the update
+
+STEP_DONE, STEP_DIVERGED, STEP_EXACT = DONE, DIVERGED, EXACT
+#: The op kinds by name, for cnncore.step.
+OPS = {"copy": OP_COPY, "conv": OP_CONV, "act": OP_ACT, "prologue": OP_PROLOGUE, "dw": OP_DW, "exact": OP_EXACT,
+       "unpool": OP_UNPOOL, "dense": OP_DENSE, "rows": OP_ROWS, "colsum": OP_COLSUM, "activate": OP_ACTIVATE,
+       "slope": OP_SLOPE, "loss": OP_LOSS, "adam": OP_ADAM, "dwf": OP_DWF}
+
+cdef struct Op:
+    int kind
+    int nt
+    int act
+    void* p[8]
+    Py_ssize_t n[16]
+    double f[8]
+
+cdef struct StepRun:
+    const float* x
+    const Py_ssize_t* labels
+    double total
+    float adam[2]        # 1/√c2 and the step size of this run's update
+    int flush[2]
+
+
+cdef void _copy4(const float* src, float* dst, const Py_ssize_t* n) noexcept nogil:
+    """dst[a, b, c, d] = src[a, b, c, d] with n = shape[4], src strides[4], dst strides[4] (elements)."""
+    cdef Py_ssize_t a, b, c, d
+    cdef const float* s
+    cdef float* t
+    for a in range(n[0]):
+        for b in range(n[1]):
+            for c in range(n[2]):
+                s = src + a * n[4] + b * n[5] + c * n[6]
+                t = dst + a * n[8] + b * n[9] + c * n[10]
+                if n[7] == 1 and n[11] == 1:
+                    memcpy(t, s, n[3] * sizeof(float))
+                else:
+                    for d in range(n[3]):
+                        t[d * n[11]] = s[d * n[7]]
+
+
+cdef int _op(const Op* o, StepRun* r) noexcept nogil:
+    cdef const Py_ssize_t* n = o.n
+    cdef Py_ssize_t bad = 0
+    cdef int k = o.kind
+    if k == OP_COPY:
+        _copy4(<const float*> o.p[0] if o.p[0] != NULL else r.x, <float*> o.p[1], n)
+    elif k == OP_CONV:
+        _conv_wide_loop(<const float*> o.p[0], n[0], <const Py_ssize_t*> o.p[1], n[1], <const float*> o.p[2],
+                        <const float*> o.p[3], <float*> o.p[4], n[2], n[3], n[4], o.nt)
+    elif k == OP_ACT:
+        _activate_loop(<const float*> o.p[0], n, <float*> o.p[1], <float*> o.p[2], o.act, <float*> o.p[3],
+                       <unsigned char*> o.p[4], n[4], n[5], n[6], n[7], o.nt)
+    elif k == OP_PROLOGUE:
+        _prologue_loop(<const float*> o.p[0], <const unsigned char*> o.p[1], <const float*> o.p[2], n, o.act,
+                       <float*> o.p[3], n + 4, <float*> o.p[4], n + 8, <float*> o.p[5], <float*> o.p[6],
+                       <float*> o.p[7], n[12], n[13], n[14], n[15], o.nt)
+    elif k == OP_DW:
+        _filter_grad_loop(<const float*> o.p[0], n[0], <const Py_ssize_t*> o.p[1], n[1], n[2], n[3],
+                          <const float*> o.p[2], n[4], n[5], n[6], <float*> o.p[3], o.nt)
+    elif k == OP_EXACT:
+        if not _all_finite(<const float*> o.p[0], n[0]) and not _all_finite(<const float*> o.p[1], n[1]):
+            return EXACT
+    elif k == OP_UNPOOL:
+        _unpool_loop(<const float*> o.p[0], NULL, <const unsigned char*> o.p[1], <float*> o.p[2], n[0], n[1],
+                     n[2], n[3], n[4], o.nt)
+    elif k == OP_DENSE:
+        _dense_dot_loop(<const float*> o.p[0], <const float*> o.p[1], <const float*> o.p[2], <float*> o.p[3],
+                        n[0], n[1], n[2], o.nt)
+    elif k == OP_ROWS:
+        _dense_rows_loop(<const float*> o.p[0], n[0], n[1], <const float*> o.p[1], n[2], n[3], <float*> o.p[2],
+                         n[4], o.nt)
+    elif k == OP_COLSUM:
+        _column_sums(<const float*> o.p[0], n[0], n[1], <float*> o.p[1])
+    elif k == OP_ACTIVATE:
+        _pointwise(<const float*> o.p[0], <float*> o.p[1], n[0], o.act)
+    elif k == OP_SLOPE:
+        _slope(<const float*> o.p[0], <const float*> o.p[1], <float*> o.p[2], n[0])
+    elif k == OP_LOSS:
+        r.total = cnn_softmax_xent_f(<const float*> o.p[0], r.labels, n[0], n[1], <float*> o.p[1],
+                                     <float*> o.p[2], &bad)
+        if bad:
+            return EXACT
+        if not isfinite(r.total):
+            return DIVERGED
+    elif k == OP_ADAM:
+        _adam_loop(<float*> o.p[0], <const float*> o.p[1], <float*> o.p[2], <float*> o.p[3], <const float*> o.p[4],
+                   n[0], <int> n[1], <float> o.f[0], <float> o.f[1], <float> o.f[2], <float> o.f[3],
+                   <float> o.f[4], r.adam[0], <float> o.f[5], r.adam[1], <float> o.f[6], r.flush[0], r.flush[1],
+                   o.nt)
+    elif k == OP_DWF:
+        _dwf_loop(<const float*> o.p[0], n[0], <const Py_ssize_t*> o.p[1], n[1], n[5], <const Py_ssize_t*> o.p[2],
+                  n[2], <const float*> o.p[3], n[3], n[4], <float*> o.p[4], <float*> o.p[5], o.nt)
+    return DONE
+
+
+cdef class Program:
+    """A list of ops (the ``OP_*`` kinds above) run in order by :meth:`run` until one stops
+    the step. Built by :mod:`cnncore.step`, which passes raw addresses of arrays it keeps
+    alive here (:meth:`keep`) and has checked: nothing here can check them again."""
+    cdef Op* ops
+    cdef Py_ssize_t count
+    cdef list kept
+    cdef readonly tuple x_shape
+    cdef public double total
+
+    def __cinit__(self, tuple x_shape):
+        self.ops = NULL
+        self.count = 0
+        self.kept = []
+        self.x_shape = x_shape
+        self.total = 0
+
+    def __dealloc__(self):
+        free(self.ops)
+
+    def keep(self, *arrays):
+        """Hold references to the arrays whose addresses the ops use."""
+        self.kept.extend(arrays)
+
+    def add(self, int kind, int nt, int act, pointers, sizes, scalars=()):
+        """Append one op: ``pointers`` (up to 8 addresses, 0 for NULL), ``sizes`` (up to 16 ints),
+        ``scalars`` (up to 8 floats)."""
+        cdef Op* grown
+        cdef Op* o
+        cdef int i
+        if len(pointers) > 8 or len(sizes) > 16 or len(scalars) > 8 or not 1 <= kind <= OP_DWF:
+            raise ValueError("cnncore: a malformed step op")
+        grown = <Op*> realloc(self.ops, (self.count + 1) * sizeof(Op))
+        if grown == NULL:
+            raise MemoryError()
+        self.ops = grown
+        o = &self.ops[self.count]
+        o.kind, o.nt, o.act = kind, max(nt, 1), act
+        for i in range(8):
+            o.p[i] = <void*> <size_t> (pointers[i] if i < len(pointers) else 0)
+            o.f[i] = scalars[i] if i < len(scalars) else 0
+        for i in range(16):
+            o.n[i] = sizes[i] if i < len(sizes) else 0
+        self.count += 1
+
+    def run(self, cnp.ndarray x, cnp.ndarray labels, float inv_sqrt_c2=0, float step=0, bint flush_m=False,
+            bint flush_v=False):
+        """Run every op on the batch ``x`` (float32, C-contiguous, ``x_shape``) with ``labels``
+        (intp, (N,)): :data:`STEP_DONE`, :data:`STEP_DIVERGED` or :data:`STEP_EXACT`. ``total`` is then
+        the sum over the batch of log p(label). The update's scalars are those of this step."""
+        cdef StepRun r
+        cdef Py_ssize_t i
+        cdef int status = DONE
+        if (cnp.PyArray_TYPE(x) != cnp.NPY_FLOAT32 or not cnp.PyArray_IS_C_CONTIGUOUS(x)
+                or x.shape[0] != self.x_shape[0] or x.size != self.x_shape[0] * self.x_shape[1]):
+            raise ValueError(f"the batch must be a C-contiguous float32 array of shape {self.x_shape}")
+        if (cnp.PyArray_TYPE(labels) != cnp.NPY_INTP or not cnp.PyArray_IS_C_CONTIGUOUS(labels)
+                or cnp.PyArray_NDIM(labels) != 1 or labels.shape[0] != self.x_shape[0]):
+            raise ValueError(f"the labels must be a C-contiguous intp array of shape ({self.x_shape[0]},)")
+        r.x = <const float*> cnp.PyArray_DATA(x)
+        r.labels = <const Py_ssize_t*> cnp.PyArray_DATA(labels)
+        r.total = 0
+        r.adam[0], r.adam[1] = inv_sqrt_c2, step
+        r.flush[0], r.flush[1] = flush_m, flush_v
+        with nogil:
+            for i in range(self.count):
+                status = _op(&self.ops[i], &r)
+                if status != DONE:
+                    break
+        self.total = r.total
+        return status
 
 
 cdef extern from *:

@@ -16,6 +16,11 @@
  *                     for CNN_FB filters and T <= CNN_TC taps (Lr a multiple of CNN_PB),
  *                     in tiles of CNN_FB filters x up to CNN_JB taps whose partial
  *                     sums wait in L1 while the tile moves on to the next taps.
+ * cnn_dwf_taps_<t>:   the same sums by vectors of filters, for layers whose filters
+ *                     fill whole vectors: out[f][t] = sum_n sum_p g[n][p][f] *
+ *                     x[n*ss + pos[p] + off[t]] over the valid positions p only (dz
+ *                     laid out positions-major, pos[] the input offset of each), each
+ *                     a chain of multiply-adds in (n, p) order, up to CNN_FJ taps a tile.
  */
 #ifndef CNNCORE_MICROKERNELS_H
 #define CNNCORE_MICROKERNELS_H
@@ -36,6 +41,9 @@
 #define CNN_VBYTES 64
 #define CNN_NVMAX 6  /* vectors of positions per forward tile */
 #define CNN_JB 6     /* taps per filter-gradient tile */
+#define CNN_FJ 24    /* taps per tile of the filter gradient by vectors of filters */
+#define CNN_DR 4     /* rows per tile of a dense layer's dot products (x 4 units) */
+#define CNN_RV 4     /* vectors of columns per tile of a dense layer's sums of rows (x 4 rows) */
 #else
 #if defined(__AVX__)
 #define CNN_VBYTES 32
@@ -44,6 +52,9 @@
 #endif
 #define CNN_NVMAX 3
 #define CNN_JB 2
+#define CNN_FJ 12
+#define CNN_DR 2
+#define CNN_RV 2     /* (4 rows x 4 vectors would spill 16 registers) */
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)

@@ -188,6 +188,281 @@ static inline void CNN_SUFFIX(cnn_dw_taps)(
         for (ptrdiff_t t = 0; t < T; t++)
             dw[f * dw_stride + t] = sums[f * T + t];
 }
+
+/* A dense layer's three products (cnn_dense_dot, cnn_dense_rows; the loops over tiles
+   are in _kernels.pyx). Every output is one sum in a fixed order, whatever the tiling
+   and the thread count. */
+
+/* z[r][u] = (the sum over j < D of x[r][j] * w[u][j]) + b[u] for R rows of x (R <=
+   CNN_DR, rows D apart) and U units of w (U <= 4, rows D apart), z's rows K apart. The
+   sum runs in LANES interleaved partial sums (element j in lane j mod LANES; a last,
+   partial vector reads zeros past D), added as a tree (cnn_lane_sums: the CNN_DR x 4
+   tile is whole blocks of LANES accumulators). R and U are literals at every call site. */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dot_tile)(
+        const CNN_REAL *x, const CNN_REAL *w, const CNN_REAL *b, CNN_REAL *z, ptrdiff_t K, ptrdiff_t D,
+        const int R, const int U)
+{
+    enum { TILE = CNN_DR * 4 };
+    CNN_VEC acc[TILE + LANES];
+    CNN_REAL sums[TILE + LANES];
+    for (int k = 0; k < TILE + LANES; k++)
+        acc[k] = (CNN_VEC){0};
+    ptrdiff_t j = 0;
+    for (; j + LANES <= D; j += LANES) {
+        CNN_VEC xv[CNN_DR], wv[4];
+        for (int r = 0; r < R; r++)
+            xv[r] = *(const CNN_VEC *)(x + r * D + j);
+        for (int u = 0; u < U; u++)
+            wv[u] = *(const CNN_VEC *)(w + u * D + j);
+        for (int r = 0; r < R; r++)
+            for (int u = 0; u < U; u++)
+                acc[r * 4 + u] += xv[r] * wv[u];
+    }
+    if (j < D) {
+        CNN_VEC xv[CNN_DR], wv[4];
+        for (int r = 0; r < R; r++) {
+            xv[r] = (CNN_VEC){0};
+            for (ptrdiff_t l = 0; l < D - j; l++)
+                xv[r][l] = x[r * D + j + l];
+        }
+        for (int u = 0; u < U; u++) {
+            wv[u] = (CNN_VEC){0};
+            for (ptrdiff_t l = 0; l < D - j; l++)
+                wv[u][l] = w[u * D + j + l];
+        }
+        for (int r = 0; r < R; r++)
+            for (int u = 0; u < U; u++)
+                acc[r * 4 + u] += xv[r] * wv[u];
+    }
+    for (int k = 0; k < R * 4; k += LANES)
+        CNN_SUFFIX(cnn_lane_sums)(acc + k, sums + k);
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < U; u++)
+            z[r * K + u] = sums[r * 4 + u] + b[u];
+}
+
+/* Units u0 <= u < u0 + 4 (fewer at the end) of every row of z (N x K):
+   z = x w^T + b for x (N x D) and w (K x D). */
+static inline void CNN_SUFFIX(cnn_dense_dot)(
+        const CNN_REAL *x, const CNN_REAL *w, const CNN_REAL *b, CNN_REAL *z, ptrdiff_t N, ptrdiff_t K,
+        ptrdiff_t D, ptrdiff_t u0)
+{
+    const int U = K - u0 < 4 ? (int)(K - u0) : 4;
+    const CNN_REAL *wu = w + u0 * D;
+    for (ptrdiff_t n = 0; n < N; n += CNN_DR) {
+        const int R = N - n < CNN_DR ? (int)(N - n) : CNN_DR;
+        const CNN_REAL *xn = x + n * D;
+        CNN_REAL *zn = z + n * K + u0;
+#define CNN_DOT_CASE(r, u) case 4 * (r) + (u): \
+        CNN_SUFFIX(cnn_dot_tile)(xn, wu, b + u0, zn, K, D, r, u); break;
+        switch (4 * R + U) {
+        CNN_DOT_CASE(1, 1) CNN_DOT_CASE(1, 2) CNN_DOT_CASE(1, 3) CNN_DOT_CASE(1, 4)
+        CNN_DOT_CASE(2, 1) CNN_DOT_CASE(2, 2) CNN_DOT_CASE(2, 3) CNN_DOT_CASE(2, 4)
+#if CNN_DR == 4
+        CNN_DOT_CASE(3, 1) CNN_DOT_CASE(3, 2) CNN_DOT_CASE(3, 3) CNN_DOT_CASE(3, 4)
+        CNN_DOT_CASE(4, 1) CNN_DOT_CASE(4, 2) CNN_DOT_CASE(4, 3) CNN_DOT_CASE(4, 4)
+#endif
+        }
+#undef CNN_DOT_CASE
+    }
+}
+
+/* out[r][j] = the sum over t < T of a[r * ar + t * at] * B[t * D + j], for R rows
+   (R <= 4; out's rows D apart) and NV vectors of columns from j0: the first product,
+   then each next one added, in t order (one chain per element, so the same sum in
+   every lane and in the scalar columns past the last whole vector). */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_rows_tile)(
+        const CNN_REAL *a, ptrdiff_t ar, ptrdiff_t at, const CNN_REAL *B, ptrdiff_t T, ptrdiff_t D,
+        CNN_REAL *out, ptrdiff_t j0, const int R, const int NV)
+{
+    CNN_VEC acc[4][CNN_RV];
+    for (int v = 0; v < NV; v++) {
+        const CNN_VEC bv = *(const CNN_VEC *)(B + j0 + v * LANES);
+        for (int r = 0; r < R; r++)
+            acc[r][v] = a[r * ar] * bv;
+    }
+    for (ptrdiff_t t = 1; t < T; t++) {
+        const CNN_REAL *Bt = B + t * D + j0;
+        for (int v = 0; v < NV; v++) {
+            const CNN_VEC bv = *(const CNN_VEC *)(Bt + v * LANES);
+            for (int r = 0; r < R; r++)
+                acc[r][v] += a[r * ar + t * at] * bv;
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++)
+            *(CNN_VEC *)(out + r * D + j0 + v * LANES) = acc[r][v];
+}
+
+/* Rows r0 <= r < r0 + 4 (fewer at the end, out of `rows`) of out (rows x D):
+   out[r][j] = sum_t a[r * ar + t * at] * B[t][j] (see cnn_rows_tile). A dense layer's
+   dx = dz W (a = dz, ar = K, at = 1, B = W) and dW = dz^T x (a = dz, ar = 1, at = K,
+   B = x). */
+static inline void CNN_SUFFIX(cnn_dense_rows)(
+        const CNN_REAL *a, ptrdiff_t ar, ptrdiff_t at, const CNN_REAL *B, ptrdiff_t T, ptrdiff_t D,
+        CNN_REAL *out, ptrdiff_t rows, ptrdiff_t r0)
+{
+    const int R = rows - r0 < 4 ? (int)(rows - r0) : 4;
+    const CNN_REAL *ar0 = a + r0 * ar;
+    CNN_REAL *o = out + r0 * D;
+    ptrdiff_t j = 0;
+#define CNN_ROWS_CASE(r, nv) case r: \
+    CNN_SUFFIX(cnn_rows_tile)(ar0, ar, at, B, T, D, o, j, r, nv); break;
+    for (; j + CNN_RV * LANES <= D; j += CNN_RV * LANES)
+        switch (R) {
+        CNN_ROWS_CASE(1, CNN_RV) CNN_ROWS_CASE(2, CNN_RV) CNN_ROWS_CASE(3, CNN_RV) default: CNN_ROWS_CASE(4, CNN_RV)
+        }
+    for (; j + LANES <= D; j += LANES)
+        switch (R) { CNN_ROWS_CASE(1, 1) CNN_ROWS_CASE(2, 1) CNN_ROWS_CASE(3, 1) default: CNN_ROWS_CASE(4, 1) }
+#undef CNN_ROWS_CASE
+    for (; j < D; j++)
+        for (int r = 0; r < R; r++) {
+            CNN_REAL s = ar0[r * ar] * B[j];
+            for (ptrdiff_t t = 1; t < T; t++)
+                s += ar0[r * ar + t * at] * B[t * D + j];
+            o[r * D + j] = s;
+        }
+}
+
+/* The filter gradient by vectors of filters (see _microkernels.h): LANES filters from
+   g (rows of Fp filters per position, samples P rows apart) and J taps from off,
+   samples n0 <= n < n1, into out[l * T + j] (filter l of the vector, tap j). Every
+   multiply-add reads one input element, broadcast to the lanes: no position is
+   computed and dropped. Each lane sums a sample's positions in one chain, in order,
+   and adds that sum to its total for the samples, in order (one chain over all
+   of them lost digits: 3,000 terms of float32). J is a literal at every call site. */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dwf_tile)(
+        const CNN_REAL *x, ptrdiff_t ss, const ptrdiff_t *pos, ptrdiff_t P, const CNN_REAL *g,
+        ptrdiff_t Fp, ptrdiff_t n0, ptrdiff_t n1, const ptrdiff_t *off, CNN_REAL *out, ptrdiff_t T,
+        const int J)
+{
+    CNN_VEC acc[CNN_FJ], total[CNN_FJ];
+    for (int j = 0; j < J; j++)
+        total[j] = (CNN_VEC){0};
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        const CNN_REAL *xn = x + n * ss;
+        const CNN_REAL *gn = g + n * P * Fp;
+        for (int j = 0; j < J; j++)
+            acc[j] = (CNN_VEC){0};
+        for (ptrdiff_t p = 0; p < P; p++) {
+            const CNN_VEC d = *(const CNN_VEC *)(gn + p * Fp);
+            const CNN_REAL *xp = xn + pos[p];
+            for (int j = 0; j < J; j++)
+                acc[j] += d * xp[off[j]];
+        }
+        for (int j = 0; j < J; j++)
+            total[j] += acc[j];
+    }
+    for (int j = 0; j < J; j++)
+        for (int l = 0; l < LANES; l++)
+            out[l * T + j] = total[j][l];
+}
+
+/* cnn_dwf_tile for R whole filter rows of KW taps (KW and R literals): each row's
+   taps are KW neighbouring inputs, read at constant displacements from one pointer
+   per row, so the tile needs R address registers instead of one offset per tap (24
+   offsets do not fit the general registers: the compiler moved them through vector
+   registers, one transfer per multiply-add on a port the multiply-adds need). */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dwr_tile)(
+        const CNN_REAL *x, ptrdiff_t ss, const ptrdiff_t *pos, ptrdiff_t P, const CNN_REAL *g,
+        ptrdiff_t Fp, ptrdiff_t n0, ptrdiff_t n1, const ptrdiff_t *off, CNN_REAL *out, ptrdiff_t T,
+        const int R, const int KW)
+{
+    CNN_VEC acc[CNN_FJ], total[CNN_FJ];
+    ptrdiff_t row[CNN_FJ];
+    for (int r = 0; r < R; r++)
+        row[r] = off[r * KW];
+    for (int k = 0; k < R * KW; k++)
+        total[k] = (CNN_VEC){0};
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        const CNN_REAL *xn = x + n * ss;
+        const CNN_REAL *gn = g + n * P * Fp;
+        for (int k = 0; k < R * KW; k++)
+            acc[k] = (CNN_VEC){0};
+        for (ptrdiff_t p = 0; p < P; p++) {
+            const CNN_VEC d = *(const CNN_VEC *)(gn + p * Fp);
+            const CNN_REAL *xp = xn + pos[p];
+            for (int r = 0; r < R; r++) {
+                const CNN_REAL *xr = xp + row[r];
+                for (int j = 0; j < KW; j++)
+                    acc[r * KW + j] += d * xr[j];
+            }
+        }
+        for (int k = 0; k < R * KW; k++)
+            total[k] += acc[k];
+    }
+    for (int k = 0; k < R * KW; k++)
+        for (int l = 0; l < LANES; l++)
+            out[l * T + k] = total[k][l];
+}
+
+/* J taps from off (a run of whole rows of KW taps where KW is 3 or 5: see cnn_dwr_tile). */
+static inline void CNN_SUFFIX(cnn_dwf_taps)(
+        const CNN_REAL *x, ptrdiff_t ss, const ptrdiff_t *pos, ptrdiff_t P, const CNN_REAL *g,
+        ptrdiff_t Fp, ptrdiff_t n0, ptrdiff_t n1, const ptrdiff_t *off, ptrdiff_t J, ptrdiff_t KW,
+        CNN_REAL *out, ptrdiff_t T)
+{
+#define CNN_DWR(r, kw) case r: CNN_SUFFIX(cnn_dwr_tile)(x, ss, pos, P, g, Fp, n0, n1, off, out, T, r, kw); return;
+    if (KW == 3 && J % 3 == 0)
+        switch (J / 3) {
+        CNN_DWR(1, 3) CNN_DWR(2, 3) CNN_DWR(3, 3)
+#if CNN_FJ == 24
+        CNN_DWR(4, 3) CNN_DWR(5, 3) CNN_DWR(6, 3) CNN_DWR(7, 3) CNN_DWR(8, 3)
+#else
+        CNN_DWR(4, 3)
+#endif
+        }
+    if (KW == 5 && J % 5 == 0)
+        switch (J / 5) {
+        CNN_DWR(1, 5) CNN_DWR(2, 5)
+#if CNN_FJ == 24
+        CNN_DWR(3, 5) CNN_DWR(4, 5)
+#endif
+        }
+#undef CNN_DWR
+#define CNN_DWF(j) case j: CNN_SUFFIX(cnn_dwf_tile)(x, ss, pos, P, g, Fp, n0, n1, off, out, T, j); break;
+    switch (J) {
+    CNN_DWF(1) CNN_DWF(2) CNN_DWF(3) CNN_DWF(4) CNN_DWF(5) CNN_DWF(6) CNN_DWF(7) CNN_DWF(8)
+    CNN_DWF(9) CNN_DWF(10) CNN_DWF(11)
+#if CNN_FJ == 24
+    CNN_DWF(12) CNN_DWF(13) CNN_DWF(14) CNN_DWF(15) CNN_DWF(16) CNN_DWF(17) CNN_DWF(18) CNN_DWF(19)
+    CNN_DWF(20) CNN_DWF(21) CNN_DWF(22) CNN_DWF(23)
+#endif
+    default: CNN_DWF(CNN_FJ)
+    }
+#undef CNN_DWF
+}
+
+/* out[q * F + b] = planes[b][p0 + q] for b, q < LANES: LANES positions of LANES planes
+   written positions-major (rows F apart), as a transposition in registers (log2(LANES)
+   rounds of two-source shuffles) instead of one scattered store per element. */
+static inline void CNN_SUFFIX(cnn_transpose_block)(const CNN_REAL *const *planes, ptrdiff_t p0, CNN_REAL *out,
+                                                   ptrdiff_t F)
+{
+    CNN_VEC v[LANES];
+    for (int b = 0; b < LANES; b++)
+        v[b] = *(const CNN_VEC *)(planes[b] + p0);
+#define CNN_TRANSPOSE_ROUND(s) do { \
+        CNN_MASK lo, hi; \
+        for (int l = 0; l < LANES; l++) { \
+            lo[l] = (l & (s)) ? LANES + l - (s) : l; \
+            hi[l] = (l & (s)) ? LANES + l : l + (s); \
+        } \
+        for (int i = 0; i < LANES; i++) \
+            if (!(i & (s))) { \
+                const CNN_VEC a = v[i], c = v[i + (s)]; \
+                v[i] = __builtin_shuffle(a, c, lo); \
+                v[i + (s)] = __builtin_shuffle(a, c, hi); \
+            } \
+    } while (0)
+    if (LANES >= 16) CNN_TRANSPOSE_ROUND(8);
+    if (LANES >= 8) CNN_TRANSPOSE_ROUND(4);
+    if (LANES >= 4) CNN_TRANSPOSE_ROUND(2);
+    CNN_TRANSPOSE_ROUND(1);
+#undef CNN_TRANSPOSE_ROUND
+    for (int q = 0; q < LANES; q++)
+        *(CNN_VEC *)(out + q * F) = v[q];
+}
 #undef LANES
 
 #else  /* no vector extensions: the same sums as plain loops */
@@ -225,6 +500,65 @@ static inline void CNN_SUFFIX(cnn_dw_taps)(
             dw[f * dw_stride + t] = s;
         }
 }
+
+static inline void CNN_SUFFIX(cnn_dense_dot)(
+        const CNN_REAL *x, const CNN_REAL *w, const CNN_REAL *b, CNN_REAL *z, ptrdiff_t N, ptrdiff_t K,
+        ptrdiff_t D, ptrdiff_t u0)
+{
+    const ptrdiff_t u1 = K - u0 < 4 ? K : u0 + 4;
+    for (ptrdiff_t n = 0; n < N; n++)
+        for (ptrdiff_t u = u0; u < u1; u++) {
+            CNN_REAL s = 0;
+            for (ptrdiff_t j = 0; j < D; j++)
+                s += x[n * D + j] * w[u * D + j];
+            z[n * K + u] = s + b[u];
+        }
+}
+
+static inline void CNN_SUFFIX(cnn_dense_rows)(
+        const CNN_REAL *a, ptrdiff_t ar, ptrdiff_t at, const CNN_REAL *B, ptrdiff_t T, ptrdiff_t D,
+        CNN_REAL *out, ptrdiff_t rows, ptrdiff_t r0)
+{
+    const ptrdiff_t r1 = rows - r0 < 4 ? rows : r0 + 4;
+    for (ptrdiff_t r = r0; r < r1; r++)
+        for (ptrdiff_t j = 0; j < D; j++) {
+            CNN_REAL s = a[r * ar] * B[j];
+            for (ptrdiff_t t = 1; t < T; t++)
+                s += a[r * ar + t * at] * B[t * D + j];
+            out[r * D + j] = s;
+        }
+}
+
+
+static inline void CNN_SUFFIX(cnn_dwf_taps)(
+        const CNN_REAL *x, ptrdiff_t ss, const ptrdiff_t *pos, ptrdiff_t P, const CNN_REAL *g,
+        ptrdiff_t Fp, ptrdiff_t n0, ptrdiff_t n1, const ptrdiff_t *off, ptrdiff_t J, ptrdiff_t KW,
+        CNN_REAL *out, ptrdiff_t T)
+{
+    (void)KW;
+    for (ptrdiff_t l = 0; l < CNN_VBYTES / (ptrdiff_t)sizeof(CNN_REAL); l++)
+        for (ptrdiff_t j = 0; j < J; j++) {
+            CNN_REAL total = 0;
+            for (ptrdiff_t n = n0; n < n1; n++) {
+                CNN_REAL s = 0;
+                for (ptrdiff_t p = 0; p < P; p++)
+                    s += g[n * P * Fp + p * Fp + l] * x[n * ss + pos[p] + off[j]];
+                total += s;
+            }
+            out[l * T + j] = total;
+        }
+}
+
+
+static inline void CNN_SUFFIX(cnn_transpose_block)(const CNN_REAL *const *planes, ptrdiff_t p0, CNN_REAL *out,
+                                                   ptrdiff_t F)
+{
+    const int L = CNN_VBYTES / (int)sizeof(CNN_REAL);
+    for (int q = 0; q < L; q++)
+        for (int b = 0; b < L; b++)
+            out[q * F + b] = planes[b][p0 + q];
+}
+
 #endif
 
 /* 2x2, stride-2 max-pool backward of one plane, one window at a time: zeros,

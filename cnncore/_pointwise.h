@@ -3,7 +3,7 @@
  * arriving at a convolution before its dw and dx loops read it. Each is one
  * pass over the maps where NumPy took several (copy, activation, copy, sum).
  *
- * Activation codes: CNN_ACT_NONE (y = z, dz = dy) and CNN_ACT_RELU
+ * Activation codes (CNN_ACTIVATIONS below): CNN_ACT_NONE (y = z, dz = dy) and CNN_ACT_RELU
  * (y = z <= 0 ? 0 : z, dz = dy * (z > 0)); element by element these are
  * NumPy's np.maximum(z, 0) and dy * (z > 0), bit for bit (NaN passes through
  * the forward ReLU, -0 becomes +0), so a layer gives the same numbers whether
@@ -20,8 +20,8 @@
  *                       sums kept in acc[Ho*Wo]: one order whatever the thread
  *                       count. tmp[2*Ho*Wo] holds one plane of dz at a time
  *                       (and, with codes, the pool's dx before f').
+ * cnn_slope_plane_<t>:  dz = dy * (z > 0) (ReLU's slope) of one plane.
  * cnn_softmax_xent_<t>: softmax cross-entropy of a batch of logits in one pass.
- * cnn_outer_<t>:        out[i][j] = a[i] * b[j].
  */
 #ifndef CNNCORE_POINTWISE_H
 #define CNNCORE_POINTWISE_H
@@ -31,8 +31,19 @@
 
 #include "_microkernels.h"       /* the max-pool tiles */
 
-#define CNN_ACT_NONE 0
-#define CNN_ACT_RELU 1
+/* The activations the compiled passes apply: one row each (NAME, name, code). Their
+   codes are CNN_ACT_<NAME>, and cnncore.activations reads the names and codes from
+   this table (cnncore._kernels.ACTIVATION_CODES): there is no second list. */
+#define CNN_ACTIVATIONS(X) X(NONE, none, 0) X(RELU, relu, 1)
+
+#define CNN_ACT_ENUM(NAME, name, code) CNN_ACT_##NAME = code,
+#define CNN_ACT_NAME(NAME, name, code) [code] = #name,
+#define CNN_ACT_ONE(NAME, name, code) + 1
+enum { CNN_ACTIVATIONS(CNN_ACT_ENUM) CNN_ACT_COUNT = 0 CNN_ACTIVATIONS(CNN_ACT_ONE) };
+static const char *const cnn_act_names[] = { CNN_ACTIVATIONS(CNN_ACT_NAME) };
+#undef CNN_ACT_ENUM
+#undef CNN_ACT_NAME
+#undef CNN_ACT_ONE
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CNN_PW_RESTRICT __restrict__

@@ -195,6 +195,57 @@ static inline void CNN_PW_NAME(cnn_grad_filter)(
     db[f] = CNN_PW_NAME(cnn_plane_sum)(acc, P);
 }
 
+/* cnn_grad_filter for the B filters f0 <= f < f0 + B (B <= 16) with d1 laid out
+   positions-major, (N, Ho*Wo, F): the B values of a position are written together, one
+   cache line, instead of B lines a value each (the filter gradient by vectors of
+   filters reads this layout). acc and tmp are the bases of every filter's scratch
+   (acc + f*P, tmp + 2*f*P as cnn_grad_filter has them); each filter's dz and db are
+   those cnn_grad_filter gives. */
+static inline void CNN_PW_NAME(cnn_grad_block)(
+        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
+        ptrdiff_t N, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t f0, ptrdiff_t B, CNN_PW_T *d1,
+        CNN_PW_T *d2, const ptrdiff_t *s2, CNN_PW_T *acc, CNN_PW_T *tmp, CNN_PW_T *db)
+{
+    const ptrdiff_t P = Ho * Wo, Q = (Ho / 2) * (Wo / 2);
+    const CNN_PW_T *planes[16];
+    for (ptrdiff_t b = 0; b < B; b++)
+        for (ptrdiff_t i = 0; i < P; i++)
+            acc[(f0 + b) * P + i] = 0;
+    for (ptrdiff_t n = 0; n < N; n++) {
+        for (ptrdiff_t b = 0; b < B; b++) {
+            const ptrdiff_t f = f0 + b;
+            const CNN_PW_T *plane = dy + (n * F + f) * P;
+            CNN_PW_T *t = tmp + 2 * f * P, *CNN_PW_RESTRICT a = acc + f * P;
+            if (codes) {
+                CNN_PW_NAME(cnn_unpool_slope_plane)(dy + (n * F + f) * Q, codes + (n * F + f) * Q,
+                                                    z + n * zs[0] + f * zs[1], zs[2], zs[3], act, Ho, Wo,
+                                                    t + P, t);
+                plane = t;
+            } else if (act == CNN_ACT_RELU) {
+                CNN_PW_NAME(cnn_slope_plane)(plane, z + n * zs[0] + f * zs[1], zs[2], zs[3], Ho, Wo, t);
+                plane = t;
+            }
+            for (ptrdiff_t i = 0; i < P; i++)
+                a[i] += plane[i];
+            if (d2)
+                for (ptrdiff_t r = 0; r < Ho; r++)
+                    CNN_PW_NAME(cnn_copy_row)(plane + r * Wo, 1, d2 + n * s2[0] + f * s2[1] + r * s2[2],
+                                              s2[3], Wo);
+            planes[b] = plane;
+        }
+        CNN_PW_T *out = d1 + n * P * F + f0;
+        ptrdiff_t p = 0;
+        if (B == CNN_VBYTES / (ptrdiff_t)sizeof(CNN_PW_T))
+            for (; p + B <= P; p += B)
+                CNN_PW_NAME(cnn_transpose_block)(planes, p, out + p * F, F);
+        for (; p < P; p++)
+            for (ptrdiff_t b = 0; b < B; b++)
+                out[p * F + b] = planes[b][p];
+    }
+    for (ptrdiff_t b = 0; b < B; b++)
+        db[f0 + b] = CNN_PW_NAME(cnn_plane_sum)(acc + (f0 + b) * P, P);
+}
+
 /* Softmax cross-entropy of N rows of K logits, as cnncore.network.softmax_cross_entropy
    defines it: p = softmax(z) (shifted by the row's maximum; a NaN in a row makes the
    row NaN), dz = (p - onehot) / N, and the returned sum over rows of
@@ -226,18 +277,6 @@ static inline double CNN_PW_NAME(cnn_softmax_xent)(const CNN_PW_T *z, const ptrd
         }
     }
     return sum;
-}
-
-static inline void CNN_PW_NAME(cnn_outer)(const CNN_PW_T *a, ptrdiff_t m,
-                                          const CNN_PW_T *CNN_PW_RESTRICT b, ptrdiff_t n,
-                                          CNN_PW_T *CNN_PW_RESTRICT out)
-{
-    for (ptrdiff_t i = 0; i < m; i++) {
-        const CNN_PW_T ai = a[i];
-        CNN_PW_T *CNN_PW_RESTRICT o = out + i * n;
-        for (ptrdiff_t j = 0; j < n; j++)
-            o[j] = ai * b[j];
-    }
 }
 
 #ifdef CNN_PW_MASKED

@@ -17,6 +17,8 @@ from typing import Callable
 
 import numpy as np
 
+from ._dispatch import _kernels
+
 __all__ = ["ACTIVATIONS", "TABLE", "Activation", "LEAKY_SLOPE", "apply", "derivative", "backward", "formula",
            "get", "init_std"]
 
@@ -38,9 +40,13 @@ class Activation:
     he_init: bool = False  # initial weights: He (ReLU family) or else Xavier/Glorot
     torch: str = ""        # the PyTorch module, as source text (cnncore.export); "" for none
     onnx: tuple = ()       # the ONNX operator and its attributes, ``(op, {attr: value})``; () for none
-    #: The code of the compiled passes that apply f and f′ bit for bit as ``f`` and ``grad`` do
-    #: (:mod:`cnncore.plans`: a convolution's activation in the pass after its loops); None: NumPy only.
-    kernel: int | None = None
+
+    @property
+    def kernel(self) -> int | None:
+        """The code of the compiled passes that apply f and f′ bit for bit as ``f`` and ``grad`` do
+        (a convolution's activation in the pass after its loops, a dense layer's, a compiled
+        step's), from their one table (``CNN_ACTIVATIONS`` in ``_pointwise.h``); None: NumPy only."""
+        return _kernels.ACTIVATION_CODES.get(self.name)
 
     @property
     def equation(self) -> str:
@@ -79,7 +85,7 @@ TABLE: dict[str, Activation] = {a.name: a for a in (
                "f(z) = max(0, z)", "f′(z) = 1 if z > 0 else 0",
                "ReLU keeps the positive entries of z and sets the rest to 0",
                "where z was negative or zero the gradient is blocked; elsewhere it passes unchanged", True,
-               "nn.ReLU()", ("Relu", {}), kernel=1),
+               "nn.ReLU()", ("Relu", {})),
     Activation("leaky_relu", lambda z, out=None: np.multiply(z, _leaky_slope(z), out=out),
                _leaky_slope,
                lambda dy, z, y: dy * _leaky_slope(z),
@@ -106,7 +112,7 @@ TABLE: dict[str, Activation] = {a.name: a for a in (
                lambda dy, z, y: dy,
                "f(z) = z", "f′(z) = 1",
                "there is no activation, so y is z itself",
-               "without an activation dz equals dy", kernel=0),
+               "without an activation dz equals dy"),
 )}
 
 #: The names, in the order menus list them.

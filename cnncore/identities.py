@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import conv2d_forward
+from . import kernels
 from .shapes import pair
 
 __all__ = ["dilate", "flip_filters", "dx_via_convolution", "dw_via_correlation"]
@@ -71,7 +71,7 @@ def dx_via_convolution(dz, w, input_shape, stride=1, padding=0):
     extra_h = (H + 2 * PH) - (d.shape[2] + KH - 1)
     extra_w = (W + 2 * PW) - (d.shape[3] + KW - 1)
     d = np.pad(d, ((0, 0), (0, 0), (KH - 1, KH - 1 + extra_h), (KW - 1, KW - 1 + extra_w)))
-    dxp = conv2d_forward(d, flip_filters(w), np.zeros(C, dtype=d.dtype))
+    dxp = kernels.conv2d_forward(d, flip_filters(w), np.zeros(C, dtype=d.dtype))
     return np.ascontiguousarray(dxp[:, :, PH:PH + H, PW:PW + W])
 
 
@@ -92,6 +92,6 @@ def dw_via_correlation(dz, x, kernel, stride=1, padding=0):
     d = dilate(dz, stride)
     xp = np.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
     # the batch axis plays the role of the channel axis of an ordinary convolution
-    out = conv2d_forward(xp.transpose(1, 0, 2, 3), d.transpose(1, 0, 2, 3),
+    out = kernels.conv2d_forward(xp.transpose(1, 0, 2, 3), d.transpose(1, 0, 2, 3),
                          np.zeros(d.shape[1], dtype=d.dtype))          # (C, F, ≥KH, ≥KW)
     return np.ascontiguousarray(out[:, :, :KH, :KW].transpose(1, 0, 2, 3))

@@ -2,7 +2,7 @@
 
 Each function validates its arguments (ndim, dtype, channel agreement, every
 shape relation, stride/size/padding ranges), converts arrays to C-contiguous
-float32 or float64, then builds a plan of :mod:`cnncore.plans` (fresh output
+float32 or float64, then builds the layer type's plan (:mod:`cnncore.plans`; fresh output
 buffers: safe from any thread) and runs it, so the loop nests of
 :mod:`cnncore._kernels` run without the GIL. A wrong call raises ``ValueError``
 or ``TypeError`` naming the argument, what was expected and what came; nothing
@@ -22,7 +22,10 @@ import numbers
 import numpy as np
 
 from ._threads import MAX_THREADS, get_num_threads, openmp_enabled, set_num_threads, threads_for
-from .plans import AvgPoolPlan, ConvPlan, L2PoolPlan, MaxPoolPlan, route_to_winners
+from .layers.avgpool import AvgPoolPlan
+from .layers.conv_plan import ConvPlan
+from .layers.l2pool import L2PoolPlan
+from .layers.maxpool import MaxPoolPlan, route_to_winners
 
 __all__ = [
     "conv2d_forward", "conv2d_backward",

@@ -20,6 +20,7 @@ from ._dispatch import _kernels
 from .architecture import DIGIT_CLASSES, NUM_CLASSES, parse_architecture, shapes_and_costs
 from .budget import inference_batch
 from .layers import Layer, build_layer
+from .layers.pairs import stages
 from .signature import Signature
 from .tracekeys import layer_key
 
@@ -105,6 +106,9 @@ class Network:
         """
         self.layers: list[Layer] = [build_layer(i, layer, s_in, s_out, self.dtype)
                                     for i, (layer, (s_in, s_out)) in enumerate(zip(self.spec["layers"], shapes))]
+        #: What a training pass runs: the layers, two at a time where they make a named pair
+        #: (:mod:`cnncore.layers.pairs`, a convolution and its max-pool as one pass).
+        self.stages = stages(self.layers)
         total = sum(l.W.size + l.b.size for l in self.layers if l.has_params)
         self.flat_params = np.zeros(total, dtype=self.dtype)
         self.flat_grads = np.zeros(total, dtype=self.dtype)
@@ -247,15 +251,8 @@ class Network:
         while this network trains.
         """
         y = self.signature.normalise(self._check_input(x))
-        layers, i = self.layers, 0
-        while i < len(layers):
-            if keep and i + 1 < len(layers):       # a convolution and its max-pool as one pass
-                out = layers[i].forward_with(layers[i + 1], y)
-                if out is not NotImplemented:
-                    y, i = out, i + 2
-                    continue
-            y = layers[i].forward(y, keep)
-            i += 1
+        for stage in (self.stages if keep else self.layers):
+            y = stage.forward(y, keep)
         return y
 
     def predict_proba(self, x, batch_size: int = 500) -> np.ndarray:
@@ -296,32 +293,17 @@ class Network:
         return loss, probs
 
     def backward(self, dlogits: np.ndarray, need_input_grad: bool = False):
-        """Back-propagate ``dlogits = ∂L/∂logits`` through every layer (after :meth:`forward`).
+        """Back-propagate ``dlogits = ∂L/∂logits`` through every layer (after :meth:`forward`),
+        stage by stage (:attr:`stages`: a named pair runs its two layers as one pass, and both
+        still show their gradients).
 
         With ``need_input_grad`` it returns the gradient with respect to the [0, 1] input ``x``
-        of :meth:`forward` (through the normalisation, when there is one).
-
-        Where a layer hands its ``dx`` back unwritten (:meth:`Layer.pending_dx`, a 2×2
-        max-pool) and the layer before takes it in that form (:meth:`Layer.backward_from`,
-        a convolution), the two run as one pass; both still show their gradients.
-        """
-        d, layers = dlogits, self.layers
-        i = len(layers) - 1
-        while i >= 0:
-            layer = layers[i]
-            pending = layer.pending_dx(d) if i > 0 else None
-            if pending is not None:
-                before = layers[i - 1]
-                d = before.backward_from(pending, need_dx=before.index > 0 or need_input_grad)
-                if d is not NotImplemented:
-                    self._gather(before)
-                    i -= 2
-                    continue
-                d = pending.array()
-            else:
-                d = layer.backward(d, need_dx=layer.index > 0 or need_input_grad)
+        of :meth:`forward` (through the normalisation, when there is one)."""
+        d = dlogits
+        for stage in reversed(self.stages):
+            d = stage.backward(d, need_dx=stage.index > 0 or need_input_grad)
+            for layer in stage.layers:
                 self._gather(layer)
-            i -= 1
         return self.signature.input_gradient(d) if need_input_grad else d
 
     @staticmethod

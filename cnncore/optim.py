@@ -233,16 +233,25 @@ class Adam(Optimizer):
             return 1, p.reshape(-1)
         return 2, np.ascontiguousarray(np.broadcast_to(mask, p.shape), dtype=p.dtype).reshape(-1)
 
+    def next_step(self) -> tuple[float, float, bool, bool]:
+        """``(1/√c2, α/c1, flush_m, flush_v)`` of the next update (step ``t + 1``): the scalars of
+        the compiled pass, which a compiled training step (:mod:`cnncore.step`) takes too."""
+        t = self.t + 1
+        # Bias-corrected: w -= α/c1 · m / (√v / √c2 + ε), as PyTorch computes it.
+        c1 = 1 - self.beta1 ** t
+        c2 = 1 - self.beta2 ** t
+        return 1 / math.sqrt(c2), self.lr / c1, t % self._period_m == 0, t % self._period_v == 0
+
+    def threads(self, size: int | None = None) -> int:
+        """Threads of an update of ``size`` parameters (default: all of them)."""
+        if size is None:
+            size = sum(p.size for p in self.params.values())
+        return threads_for(size * _ADAM_WORK)
+
     def step(self, grads):
+        inv_sqrt_c2, step, flush_m, flush_v = self.next_step()
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        # Bias-corrected: w -= α/c1 · m / (√v / √c2 + ε), as PyTorch computes it.
-        c1 = 1 - b1 ** self.t
-        c2 = 1 - b2 ** self.t
-        step = self.lr / c1
-        inv_sqrt_c2 = 1 / math.sqrt(c2)
-        flush_m = self.t % self._period_m == 0
-        flush_v = self.t % self._period_v == 0
         for k, (p, m, v) in self._flat.items():
             g = grads[k]
             if g.size != p.size or g.shape != self.params[k].shape:
@@ -252,7 +261,7 @@ class Adam(Optimizer):
             decay, mask = self._decay[k]
             _kernels.adam_update(p, g.reshape(-1), m, v, mask, decay, self.weight_decay, b1, 1 - b1, b2, 1 - b2,
                                  inv_sqrt_c2, self.eps, step, self._tiny[p.dtype.char], flush_m, flush_v,
-                                 threads_for(p.size * _ADAM_WORK))
+                                 self.threads(p.size))
 
     def state_dict(self):
         out = super().state_dict()

@@ -1,6 +1,9 @@
-"""Prepared kernel calls: check once, then run lean.
+"""Prepared kernel calls: check once, then run lean. What every layer type's plan shares.
 
-A plan is made for one layer shape: batch size, input shape ``(C, H, W)``,
+Each layer type's plan lives beside its layer (:class:`~cnncore.layers.conv_plan.ConvPlan`,
+:class:`~cnncore.layers.maxpool.MaxPoolPlan`, :class:`~cnncore.layers.dense.DensePlan`, …); this
+module holds what they share: the checks, the aligned and padded buffers, the wide-row
+convolution. A plan is made for one layer shape: batch size, input shape ``(C, H, W)``,
 window, stride, padding and dtype. Its constructor validates all of them and
 derives every shape once, lays out the padded buffers and the filter taps'
 offsets, and owns the output and scratch buffers. Its calls then only check
@@ -45,7 +48,7 @@ from ._dispatch import _kernels
 from ._threads import threads_for
 from .shapes import conv_output_size, pair
 
-__all__ = ["ConvPlan", "MaxPoolPlan", "PendingUnpool", "AvgPoolPlan", "L2PoolPlan", "weight_grad"]
+__all__ = ["PoolPlan"]
 
 # Block sizes of the wide-row loops in _kernels.pyx and _microkernels.h: tiles of
 # FB filters; wide rows padded to a multiple of PB positions.
@@ -173,6 +176,22 @@ class _WideConv:
         _kernels.conv_wide(self.src, self.sample, self.off, wt, bias, self.out, nt)
         return self.result
 
+    def compile(self, step, wt, b, nt: int):
+        """:meth:`run`'s copies and loop as ops of a compiled step (:class:`cnncore.step.StepBuilder`)."""
+        if self.wt is not None:
+            if wt is not self.rows:
+                step.copy(wt, self.rows)
+            wt = self.wt
+        bias = self.bias
+        if b is not None:
+            if self.F == self.bias.shape[0]:
+                bias = b
+            else:
+                step.copy(b, self.bias[:self.F])
+        N, Fr, Lr = self.out.shape
+        step.op("conv", nt, 0, [self.src, self.off, wt, bias, self.out], [self.sample, self.off.size, N, Fr, Lr])
+        return self.result
+
 
 def _dw_from_windows(dz, xp, KH, KW, SH, SW):
     """``dw`` summed over the forward windows only (NumPy; the exact path for non-finite inputs)."""
@@ -197,270 +216,6 @@ def _dx_from_windows(dz, w, x_shape, padding, stride):
     return dxp[:, :, PH:PH + H, PW:PW + W]
 
 
-# ------------------------------------------------------------- convolution
-
-class _FilterGradParts:
-    """Buffers of ``dw``: the dilated ``dz`` in wide rows (zeros elsewhere) and the outputs."""
-
-    def __init__(self, N, F, C, KH, KW, Hd, Wd, Wp, SH, SW, dt):
-        Fr, Lr = _round_up(F, _FB), _round_up(Hd * Wp, _PB)
-        self.dzw = _aligned_zeros((N, Fr, Lr), dt)
-        self.dz_into = self.dzw[:, :F, :Hd * Wp].reshape(N, F, Hd, Wp)[:, :, ::SH, :Wd:SW]
-        self.dwt = np.empty((Fr, C * KH * KW), dtype=dt) if Fr != F else None
-        self.dw = np.empty((F, C, KH, KW), dtype=dt)
-        self.db = np.empty(F, dtype=dt)
-
-
-def _shared_padding_width(out_rows, width, left, Wd, first, W, KW):
-    """Row width of the padded dz for dx: ``width`` (each row padded on both sides), or
-    less when that saves wide-row positions and a row's right padding can be the next
-    row's ``left`` zero columns. A tap that reads past the end of a narrower row then
-    reads the next row's first columns, zeros while it reads fewer than ``left`` of
-    them: true of every kept output column ``first ≤ s < first + W`` when
-    ``first + W − 1 + KW − 1 − narrow < left``. Lenet's second layer: 12, not 16."""
-    narrow = max(left + Wd, first + W)
-    fits = first + W + KW - 2 - narrow < left
-    if fits and _round_up(out_rows * narrow, _PB) < _round_up(out_rows * width, _PB):
-        return narrow
-    return width
-
-
-class _InputGradParts:
-    """Buffers of ``dx``: the dilated ``dz`` padded by ``K − 1``, the flipped filters and ``dx``."""
-
-    def __init__(self, plan: "ConvPlan", Hd: int, Wd: int):
-        N, C, H, W = plan.x_shape
-        F, _, KH, KW = plan.w_shape
-        (SH, SW), (PH, PW) = plan.stride, plan.padding
-        Hp, Wp = H + 2 * PH, W + 2 * PW
-        # Rows and columns of the padded dz that reach only the forward padding of dx
-        # are left out (up to K − 1 on each side), so the wide rows cover little more
-        # than dx itself: 16×16 instead of 18×18 planes for a 3×3, padding-1 layer.
-        AH, AW = min(PH, KH - 1), min(PW, KW - 1)
-        rows, left, top = Hp + KH - 1 - 2 * AH, KW - 1 - AW, PW - AW
-        width = _shared_padding_width(rows - KH + 1, Wp + KW - 1 - 2 * AW, left, Wd, top, W, KW)
-        self.dpad = _Padded((N, F, rows, width), plan.dtype, _slack(KW),
-                            slice(KH - 1 - AH, KH - 1 - AH + Hd, SH), slice(left, left + Wd, SW))
-        self.conv = _WideConv(self.dpad, C, KH, KW, own_weights=True, cols=top + W)
-        # w(f, c, i, j) lands at row c, tap (f, KH−1−i, KW−1−j): rot180(w), channels swapped
-        self.flipped = self.conv.rows.reshape(C, F, KH, KW).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
-        self.strip = self.conv.result[:, :, PH - AH:PH - AH + H, top:top + W]
-        self.dx = np.empty((N, C, H, W), dtype=plan.dtype)
-
-
-class ConvPlan:
-    """A convolution layer's forward and backward pass for one batch size.
-
-    ``ConvPlan(batch, in_shape=(C, H, W), filters, kernel=(KH, KW), stride=(SH, SW),
-    padding=(PH, PW), dtype)``; ``kernel``, ``stride`` and ``padding`` also take one
-    int. Raises ``ValueError``/``TypeError`` for a bad argument and
-    :class:`~cnncore.shapes.ShapeError` when the window does not fit.
-    """
-
-    def __init__(self, batch, in_shape, filters, kernel, stride=1, padding=0, dtype=np.float32):
-        N, (C, H, W), F = _count(batch, "batch"), _chw(in_shape), _count(filters, "filters")
-        KH, KW = pair(kernel, "kernel")
-        SH, SW = pair(stride, "stride")
-        PH, PW = pair(padding, "padding", minimum=0)
-        Ho, Wo = conv_output_size((H, W), (KH, KW), (SH, SW), (PH, PW))
-        self.dtype = _float_dtype(dtype)
-        self.batch = N
-        self.in_shape, self.out_shape = (C, H, W), (F, Ho, Wo)
-        self.kernel, self.stride, self.padding = (KH, KW), (SH, SW), (PH, PW)
-        self.x_shape, self.w_shape, self.z_shape = (N, C, H, W), (F, C, KH, KW), (N, F, Ho, Wo)
-        self._taps = C * KH * KW
-        self._hd_wd = (Ho - 1) * SH + 1, (Wo - 1) * SW + 1       # dz dilated by the stride
-        self._fwd_work = N * F * Ho * Wo * C * KH * KW * SH * SW
-        self._bwd_work = N * F * self._hd_wd[0] * self._hd_wd[1] * C * KH * KW
-        self._xpad = self._fwd = self._dw = self._dx = None       # laid out on first use
-        self._x_in = None                                          # the x the last forward copied
-        self._y = None                                             # made by _own on first use
-        # scratch of the gradient pass: db's sums over the batch per position, one plane of dz
-        self._acc = np.empty((F, Ho * Wo), dtype=self.dtype)
-        self._tmp = np.empty((F, 2 * Ho * Wo), dtype=self.dtype)
-
-    @staticmethod
-    def values_per_image(in_shape, filters: int, kernel, stride, padding) -> int:
-        """Values per image that a plan's buffers hold through a training step (each a little
-        generously): the padded input, the stride-1 outputs in wide rows, ``z`` and ``y``, the
-        dilated ``dz`` in wide rows for ``dw``, the padded ``dz`` and its wide-row outputs for
-        ``dx``, and ``dx``. The memory limits count a convolution by this (``Conv.memory``)."""
-        (C, H, W), F = in_shape, filters
-        (KH, KW), (SH, SW), (PH, PW) = kernel, stride, padding
-        Hp, Wp = H + 2 * PH, W + 2 * PW
-        Ho, Wo = (Hp - KH) // SH + 1, (Wp - KW) // SW + 1
-        rows, width = Hp + KH - 1, Wp + KW - 1                   # the padded dz of dx, at most
-        return (C * Hp * Wp + _round_up(F, _FB) * _round_up((Hp - KH + 1) * Wp, _PB) + 2 * F * Ho * Wo
-                + _round_up(F, _FB) * _round_up(((Ho - 1) * SH + 1) * Wp, _PB)
-                + F * rows * width + _round_up(C, _FB) * _round_up((rows - KH + 1) * width, _PB) + C * H * W)
-
-    def _input(self) -> _Padded:
-        """The zero-padded input, shared by the forward pass and the filter gradient."""
-        if self._xpad is None:
-            N, C, H, W = self.x_shape
-            (PH, PW), KW = self.padding, self.kernel[1]
-            self._xpad = _Padded((N, C, H + 2 * PH, W + 2 * PW), self.dtype, _slack(KW),
-                                 slice(PH, PH + H), slice(PW, PW + W))
-        return self._xpad
-
-    def _forward_parts(self):
-        conv = _WideConv(self._input(), self.w_shape[0], *self.kernel)
-        SH, SW = self.stride
-        picked = conv.result[:, :, ::SH, ::SW] if SH > 1 or SW > 1 else conv.result
-        self._fwd = conv, picked, np.empty(self.z_shape, dtype=self.dtype)
-        return self._fwd
-
-    def forward(self, x, w, b):
-        """``z (N, F, Ho, Wo)`` for ``x (N, C, H, W)``, ``w (F, C, KH, KW)``, ``b (F,)``
-        (see :func:`cnncore.kernels.conv2d_forward`)."""
-        return self._forward(x, w, b, 0)[0]
-
-    def forward_activated(self, x, w, b, act: int):
-        """``(z, y)``: :meth:`forward`'s ``z`` and ``y = f(z)``, made in one pass from the
-        loops' outputs; ``act`` is an activation's ``kernel`` code (:mod:`cnncore.activations`).
-        With an activation ``z`` is a view of the loops' own outputs (not C-contiguous,
-        nothing copied); for code 0 (no activation) ``y`` is ``z`` itself, contiguous."""
-        return self._forward(x, w, b, act)
-
-    def forward_pooled(self, x, w, b, act: int, pool: "MaxPoolPlan"):
-        """``(z, y, pooled)``: :meth:`forward_activated` (``act`` ≠ 0) with ``y`` max-pooled 2×2,
-        stride 2, in the same pass while each plane is in cache; ``pooled`` is the ``pool``
-        plan's own output, its winners kept as after its :meth:`MaxPoolPlan.forward_lean`."""
-        if act == 0 or not pool._two or pool.x_shape != self.z_shape or pool.dtype != self.dtype:
-            raise ValueError("forward_pooled needs an activation and a 2×2, stride-2 pool of z's shape")
-        return self._forward(x, w, b, act, pool)
-
-    def _forward(self, x, w, b, act, pool=None):
-        dt = self.dtype
-        _expect(x, self.x_shape, dt, "x")
-        _expect(w, self.w_shape, dt, "w")
-        _expect(b, self.z_shape[1:2], dt, "b")
-        conv, picked, z = self._fwd or self._forward_parts()
-        self._xpad.inner[...] = x
-        self._x_in = x
-        nt = threads_for(self._fwd_work)
-        conv.run(w.reshape(self.w_shape[0], self._taps), b, nt)
-        if act == 0:
-            _kernels.conv_activate(picked, z, z, 0, None, None, nt)
-            return z, z
-        y = self._own("_y")
-        if pool is None:
-            _kernels.conv_activate(picked, None, y, act, None, None, nt)
-            return picked, y
-        pooled, codes = pool.lean_buffers()
-        _kernels.conv_activate(picked, None, y, act, pooled, codes, nt)
-        return picked, y, pooled
-
-    def y_buffer(self):
-        """The buffer :meth:`forward_activated` writes ``y`` into (for a pool that takes it)."""
-        return self._own("_y")
-
-    def _own(self, name):
-        """The plan's own ``z``-shaped buffer ``name`` (made on first use)."""
-        a = getattr(self, name, None)
-        if a is None:
-            a = np.empty(self.z_shape, dtype=self.dtype)
-            setattr(self, name, a)
-        return a
-
-    def backward(self, dz, x, w, need_dx=True, dw=None, db=None):
-        """``(dx or None, dw, db)`` for ``dz`` of the shape :meth:`forward` gives (see
-        :func:`cnncore.kernels.conv2d_backward`). ``dw``/``db`` may name C-contiguous
-        arrays of the plan's dtype to write the gradients into (a network's flat
-        gradient buffer); by default they are the plan's own."""
-        _expect(dz, self.z_shape, self.dtype, "dz")
-        return self._backward(dz, dz, 0, x, w, need_dx, dw, db)[1:]
-
-    def backward_activated(self, dy, z, act, x, w, need_dx=True, dw=None, db=None):
-        """``(dz, dx or None, dw, db)`` from the gradient ``dy`` of ``y = f(z)``: ``dz = dy ⊙ f′(z)``
-        is formed in the pass that lays it out for the ``dw`` and ``dx`` loops and sums ``db``
-        (``act`` as in :meth:`forward_activated`; ``z`` may have any strides). With an
-        activation ``dz`` is a view of the ``dw`` loop's input (not C-contiguous); for
-        code 0 it is ``dy``."""
-        _expect(dy, self.z_shape, self.dtype, "dy")
-        _expect(z, self.z_shape, self.dtype, "z")
-        return self._backward(dy, z, act, x, w, need_dx, dw, db)
-
-    def backward_pooled(self, pending, z, act, x, w, need_dx=True, dw=None, db=None):
-        """:meth:`backward_activated` for a layer whose ``y = f(z)`` went into a 2×2, stride-2
-        max-pool: ``pending`` (:class:`PendingUnpool`) holds the pool's gradient and winners,
-        and ``dz`` is formed from them in the same pass, never writing the pool's ``dx``.
-        ``dz`` is a view of the ``dw`` loop's input."""
-        N, F, Ho, Wo = self.z_shape
-        _expect(pending.dy, (N, F, Ho // 2, Wo // 2), self.dtype, "the pool's dy")
-        _expect(pending.codes, (N, F, Ho // 2, Wo // 2), np.dtype(np.uint8), "the pool's codes")
-        _expect(z, self.z_shape, self.dtype, "z")
-        return self._backward(pending.dy, z, act, x, w, need_dx, dw, db, pending.codes)
-
-    def _backward(self, dy, z, act, x, w, need_dx, dw, db, codes=None):
-        dt = self.dtype
-        _expect(x, self.x_shape, dt, "x")
-        _expect(w, self.w_shape, dt, "w")
-        parts = self._dw or self._filter_grad_parts()
-        dw = parts.dw if dw is None else _out(dw, self.w_shape, dt, "dw")
-        db = parts.db if db is None else _out(db, self.z_shape[1:2], dt, "db")
-        nt = threads_for(self._bwd_work)
-        dx_parts = (self._dx or self._input_grad_parts()) if need_dx else None
-        # dz, written where the dw and dx loops read it, and db: one pass
-        _kernels.conv_grad_prologue(dy, codes, z, act, self._dz_target(parts.dz_into),
-                                    self._dz_target(dx_parts.dpad.inner) if need_dx else None,
-                                    self._acc, self._tmp, db, nt)
-        dz = parts.dz_into if act or codes is not None else dy
-        self._filter_grad(parts, dz, x, dw, nt)
-        dx = self._input_grad(dz, w, nt) if need_dx else None
-        return dz, dx, dw, db
-
-    def _dz_target(self, view):
-        """A view the gradient pass writes ``dz`` into: it must have ``dz``'s shape."""
-        if view.shape != self.z_shape or view.dtype != self.dtype:
-            raise RuntimeError("cnncore: a dz layout does not match the plan")
-        return view
-
-    def _filter_grad_parts(self):
-        N, C, H, W = self.x_shape
-        F, _, KH, KW = self.w_shape
-        Wp = W + 2 * self.padding[1]
-        self._dw = _FilterGradParts(N, F, C, KH, KW, *self._hd_wd, Wp, *self.stride, self.dtype)
-        return self._dw
-
-    def _filter_grad(self, parts, dz, x, dw, nt):
-        """dw: the padded input correlated with the dilated dz, laid out in wide rows
-        (``dz`` is already in ``parts.dz_into``)."""
-        xpad = self._input()
-        if x is not self._x_in:       # (the forward pass left this x in the padded buffer)
-            xpad.inner[...] = x
-        N, C, Hp, Wp = xpad.view.shape
-        F, _, KH, KW = self.w_shape
-        dwt = dw.reshape(F, self._taps) if parts.dwt is None else parts.dwt
-        off = _tap_offsets(C, KH, KW, Hp, Wp)
-        _kernels.conv_filter_grad(xpad.buf, C * Hp * Wp, off, C, Hp, Wp, parts.dzw, dwt, nt)
-        if parts.dwt is not None:
-            dw[...] = parts.dwt[:F].reshape(self.w_shape)
-        if not _kernels.all_finite(dw.reshape(-1)) and not _kernels.all_finite(xpad.buf):
-            # The wide rows multiply input pixels outside every window by zero, and
-            # 0·NaN is NaN: recompute from the windows alone, so a NaN or inf in x
-            # reaches exactly the taps that saw it.
-            dw[...] = _dw_from_windows(dz, xpad.view, KH, KW, *self.stride)
-
-    def _input_grad(self, dz, w, nt):
-        """dx: dilate dz, pad by K − 1 (and by the rows no window reached; less the rows
-        and columns that reach only the forward padding), convolve with the flipped
-        filters, strip what is left of the forward padding P (``dz`` is already in
-        ``dpad.inner``)."""
-        parts = self._dx or self._input_grad_parts()
-        np.copyto(parts.flipped, w)
-        parts.conv.run(parts.conv.rows, None, nt)
-        np.copyto(parts.dx, parts.strip)
-        if not _kernels.all_finite(w.reshape(-1)) and not _kernels.all_finite(parts.dx.reshape(-1)):
-            with np.errstate(invalid="ignore", over="ignore"):
-                parts.dx[...] = _dx_from_windows(dz, w, self.x_shape, self.padding, self.stride)
-        return parts.dx
-
-    def _input_grad_parts(self):
-        self._dx = _InputGradParts(self, *self._hd_wd)
-        return self._dx
-
-
 def _out(a, shape, dt, name):
     """An output array given by the caller: written through a reshaped view, so it must be contiguous."""
     _expect(a, shape, dt, name)
@@ -469,9 +224,7 @@ def _out(a, shape, dt, name):
     return a
 
 
-# ----------------------------------------------------------------- pooling
-
-class _PoolPlan:
+class PoolPlan:
     """Shared set-up of the pooling plans: ``stride`` defaults to ``size``."""
 
     def __init__(self, batch, in_shape, size, stride=None, dtype=np.float32):
@@ -503,192 +256,3 @@ class _PoolPlan:
         if self._dx is None:
             self._dx = np.empty(self.x_shape, dtype=self.dtype)
         return self._dx
-
-
-def route_to_winners(dy, argmax, dx, nt: int):
-    """``dx`` (zeroed) ``+= dy`` at each window's winner; a ``ValueError`` for an
-    ``argmax`` outside the plane (the kernel skips those, so nothing is written out of bounds)."""
-    bad = _kernels.maxpool_backward(dy, argmax, dx, nt)
-    if bad:
-        H, W = dx.shape[2:]
-        raise ValueError(f"argmax holds {bad} indices outside the {H}×{W} input plane "
-                         f"(valid: 0 to {H * W - 1})")
-    return dx
-
-
-class MaxPoolPlan(_PoolPlan):
-    """Max pooling for one batch size: ``forward(x) -> (y, argmax)``, ``backward(dy) -> dx``
-    (routing ``dy`` by the winners of the last forward pass). ``forward_lean(x) -> y`` keeps
-    the 2×2, stride-2 winners as one-byte codes and widens them to ``argmax`` only when
-    :meth:`winners` is asked."""
-
-    def __init__(self, batch, in_shape, size, stride=None, dtype=np.float32):
-        super().__init__(batch, in_shape, size, stride, dtype)
-        self._argmax = self._codes = None
-        self._two = self.size == (2, 2) and self.stride == (2, 2)
-        self._coded = False          # the last forward pass left codes (not yet argmax)
-        self.passes = 0              # forward passes so far (a PendingUnpool's winners expire)
-
-    def forward(self, x):
-        _expect(x, self.x_shape, self.dtype, "x")
-        y = self._y_buffer()
-        (KH, KW), (SH, SW) = self.size, self.stride
-        _kernels.maxpool_forward(x, y, self._argmax_buffer(), KH, KW, SH, SW, threads_for(self._work))
-        self._coded = False
-        self.passes += 1
-        return y, self._argmax
-
-    def _argmax_buffer(self):
-        if self._argmax is None:
-            self._argmax = np.empty(self.y_shape, dtype=np.int64)
-        return self._argmax
-
-    def forward_lean(self, x):
-        """``y``; the winners stay inside the plan (for :meth:`backward` and :meth:`winners`)."""
-        if not self._two:
-            return self.forward(x)[0]
-        _expect(x, self.x_shape, self.dtype, "x")
-        y = self._y_buffer()
-        if self._codes is None:
-            self._codes = np.empty(self.y_shape, dtype=np.uint8)
-        _kernels.maxpool2x2_codes(x, y, self._codes, threads_for(self._work))
-        self._coded = True
-        self.passes += 1
-        return y
-
-    def lean_buffers(self):
-        """``(y, codes)`` for a pass that pools into this plan (:meth:`ConvPlan.forward_pooled`):
-        afterwards the plan holds that pass's winners as after :meth:`forward_lean`."""
-        if self._codes is None:
-            self._codes = np.empty(self.y_shape, dtype=np.uint8)
-        self._coded = True
-        self.passes += 1
-        return self._y_buffer(), self._codes
-
-    def pending(self, dy):
-        """The ``dx`` for ``dy`` as a :class:`PendingUnpool` (None unless the last forward pass
-        was :meth:`forward_lean`'s 2×2 one): a convolution before the pool forms its ``dz``
-        from it, and ``dx`` itself is written only if someone reads it."""
-        if not (self._two and self._coded) or dy.shape != self.y_shape or dy.dtype != self.dtype \
-                or not dy.flags.c_contiguous:
-            return None
-        if self.y_shape[3] < 12 and self.y_shape[0] > 1:
-            # measured: above batch 1, rows of fewer windows (7×7, 4×4 maps) spread faster in the
-            # pool's own pass; at batch 1 that pass's calls cost more than it saves (wide: 13 µs)
-            return None
-        return PendingUnpool(self, dy)
-
-    def winners(self):
-        """The ``argmax`` (flat ``row·W + col``, int64) of the last forward pass."""
-        if self._coded:       # widen the codes: window corner + (0, 1, W, W + 1)[code]
-            W = self.x_shape[3]
-            Ho, Wo = self.y_shape[2:]
-            corner = (2 * W * np.arange(Ho)[:, None] + 2 * np.arange(Wo)).astype(np.int64)
-            np.add(np.array([0, 1, W, W + 1], dtype=np.int64)[self._codes], corner, out=self._argmax_buffer())
-            self._coded = False
-        return self._argmax
-
-    def backward(self, dy, argmax=None):
-        """``dx``; ``argmax`` defaults to the winners of the last forward pass."""
-        _expect(dy, self.y_shape, self.dtype, "dy")
-        own = argmax is None or argmax is self._argmax
-        if own and self._argmax is None and self._codes is None:
-            raise ValueError("backward needs the argmax of a forward pass first")
-        if not own:
-            _expect(argmax, self.y_shape, np.dtype(np.int64), "argmax")
-        nt = threads_for(self._work)
-        if own and self._two:
-            # the winners our forward pass found each lie in their own window: write every
-            # dx once (the same numbers as += into zeros) instead of zeroing, then routing
-            codes = self._codes if self._coded or self._argmax is None else None
-            _kernels.maxpool2x2_backward(dy, None if codes is not None else self._argmax, codes,
-                                         self._dx_buffer(), nt)
-            return self._dx
-        return route_to_winners(dy, self._argmax if own else argmax, self._dx_zeroed(), nt)
-
-
-class PendingUnpool:
-    """The ``dx`` of a 2×2 max-pool's backward pass, not written yet: the pool's gradient
-    ``dy`` and its winners' ``codes``. :meth:`array` writes ``dx`` (once) while the plan still
-    holds those winners, that is until its next forward pass; after that it gives None."""
-
-    def __init__(self, plan: MaxPoolPlan, dy):
-        self.plan, self.dy, self.codes = plan, dy, plan._codes
-        self._passes = plan.passes
-        self._dx = None
-
-    def array(self):
-        if self._dx is None and self.plan.passes == self._passes:
-            self._dx = self.plan.backward(self.dy)
-        return self._dx
-
-
-class AvgPoolPlan(_PoolPlan):
-    """Mean pooling for one batch size: ``forward(x) -> y``, ``backward(dy) -> dx``."""
-
-    def forward(self, x):
-        _expect(x, self.x_shape, self.dtype, "x")
-        y = self._y_buffer()
-        (KH, KW), (SH, SW) = self.size, self.stride
-        _kernels.avgpool_forward(x, y, KH, KW, SH, SW, threads_for(self._work))
-        return y
-
-    def backward(self, dy):
-        _expect(dy, self.y_shape, self.dtype, "dy")
-        dx = self._dx_zeroed()
-        (KH, KW), (SH, SW) = self.size, self.stride
-        _kernels.avgpool_backward(dy, dx, KH, KW, SH, SW, threads_for(self._work))
-        return dx
-
-
-class L2PoolPlan(_PoolPlan):
-    """L2-norm pooling for one batch size: ``forward(x) -> y`` with ``y = sqrt(Σ_window x²)``;
-    ``backward(dy) -> dx`` with ``dx += dy · x / y`` over each window (0 where ``y = 0``),
-    from the ``x`` and ``y`` of the last forward pass (the caller must not change ``x``
-    in between) or those given."""
-
-    def __init__(self, batch, in_shape, size, stride=None, dtype=np.float32):
-        super().__init__(batch, in_shape, size, stride, dtype)
-        self._x = None
-
-    def forward(self, x):
-        _expect(x, self.x_shape, self.dtype, "x")
-        y = self._y_buffer()
-        (KH, KW), (SH, SW) = self.size, self.stride
-        _kernels.l2pool_forward(x, y, KH, KW, SH, SW, threads_for(self._work))
-        self._x = x
-        return y
-
-    def backward(self, dy, x=None, y=None):
-        _expect(dy, self.y_shape, self.dtype, "dy")
-        if x is None or y is None:
-            if self._x is None:
-                raise ValueError("backward needs the x and y of a forward pass first")
-            x, y = self._x, self._y
-        else:
-            _expect(x, self.x_shape, self.dtype, "x")
-            _expect(y, self.y_shape, self.dtype, "y")
-        dx = self._dx_zeroed()
-        (KH, KW), (SH, SW) = self.size, self.stride
-        _kernels.l2pool_backward(dy, x, y, dx, KH, KW, SH, SW, threads_for(self._work))
-        return dx
-
-
-# ------------------------------------------------------------------ dense
-
-def weight_grad(dz, x, out=None):
-    """A dense layer's ``dW = dzᵀ·x`` (summed over the batch) for ``dz (N, K)``, ``x (N, D)``,
-    into ``out (K, D)`` when given. At batch 1 it is an outer product, which the compiled
-    loop writes several times faster than a matrix product with an inner size of 1 (arrays it
-    does not fit, ``out`` of another shape included, go to ``np.matmul``, which refuses them)."""
-    compiled = (dz.ndim == x.ndim == 2 and dz.shape[0] == x.shape[0] == 1 and dz.dtype == x.dtype
-                and dz.dtype in (np.float32, np.float64) and dz.flags.c_contiguous and x.flags.c_contiguous
-                and (out is None or (out.shape == (dz.shape[1], x.shape[1]) and out.dtype == dz.dtype
-                                     and out.flags.c_contiguous)))
-    if compiled:
-        if out is None:
-            out = np.empty((dz.shape[1], x.shape[1]), dtype=dz.dtype)
-        _kernels.outer(dz[0], x[0], out)
-        return out
-    return np.matmul(dz.T, x, out=out)
-

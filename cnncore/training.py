@@ -30,10 +30,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ._threads import get_num_threads
 from .architecture import check_batch
 from .limits import MAX_EPOCHS, max_shift, pictures_problem
 from .network import Network
 from .optim import DEFAULT_LR, check_lr, check_setting, make_optimizer
+from .step import DIVERGED, DONE, compile_step
 
 #: The loss of a network that guesses uniformly among the 10 digits.
 CHANCE_LOSS = math.log(10)
@@ -313,6 +315,8 @@ class _Loop:
     pbuf: np.ndarray | None
     snapshot: np.ndarray
     grads: dict
+    #: The compiled step of each batch size met in this run (the batch and the epoch's short last one).
+    steps: dict = field(default_factory=dict)
     step: int = 0
     train_seconds: float = 0.0
     ips: float | None = None
@@ -505,8 +509,13 @@ class Trainer:
         if cfg.flip:                          # xb is a buffer of the loop's: flipped in place
             flip_augment(xb, loop.rng)
         yb = self.y[idx]
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught just below
-            loss, probs = net.loss_and_grads(xb, yb)
+        lr = self._lr_at(loop.step, loop.total)
+        opt.lr = lr
+        step = self._compiled(loop, n)
+        status, loss, probs = step.run(xb, yb) if step is not None else (None, None, None)
+        if status not in (DONE, DIVERGED):    # no step, or a case only the layer-by-layer path computes exactly
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught just below
+                loss, probs = net.loss_and_grads(xb, yb)
         if not math.isfinite(loss):
             self.failure = Failure(flat.copy(), np.array(xb), yb.copy(), loss, epoch, b + 1, self.lr, loop.step)
             if loop.step > 0:
@@ -515,19 +524,27 @@ class Trainer:
             return self._finished(
                 loop, "diverged",
                 f"the loss became {loss} in epoch {epoch}, batch {b + 1} (learning rate "
-                f"{self._lr_at(loop.step, loop.total):.3g}); training stopped and the last weights that gave a "
+                f"{lr:.3g}); training stopped and the last weights that gave a "
                 f"finite loss were kept. Try a smaller learning rate.")
-        lr = self._lr_at(loop.step, loop.total)
-        opt.lr = lr
-        np.copyto(loop.snapshot, flat)
-        with np.errstate(over="ignore", invalid="ignore"):
-            opt.step(loop.grads)
+        if status != DONE:
+            np.copyto(loop.snapshot, flat)
+            with np.errstate(over="ignore", invalid="ignore"):
+                opt.step(loop.grads)
         loop.step += 1
         loop.evaluated = False
         dt = time.perf_counter() - t0
         hits = int(np.count_nonzero(probs.argmax(axis=1) == yb))
         loop.count_batch(n, loss, hits, dt)
         return BatchEvent(epoch, b + 1, loop.nb, loss, hits / n, loop.ips, loop.step / loop.total, lr)
+
+    def _compiled(self, loop: "_Loop", n: int):
+        """The compiled step (:mod:`cnncore.step`: forward, loss, backward, snapshot and update in
+        one call, bit for bit the layer-by-layer path) for batches of ``n``; None for a network
+        without one. Made again when the thread count changed."""
+        step = loop.steps.get(n, False)
+        if step is False or (step is not None and step.threads != get_num_threads()):
+            step = loop.steps[n] = compile_step(self.net, n, self.optimizer, snapshot=loop.snapshot)
+        return step
 
     def _end_epoch(self, loop: "_Loop", epoch: int) -> EpochEvent:
         """Score the held-out images, note the epoch in ``net.history``."""

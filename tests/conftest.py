@@ -114,3 +114,20 @@ def one_thread():
     cnncore.set_num_threads(1)
     yield
     cnncore.set_num_threads(before)
+
+
+@pytest.fixture(params=["blas", "tiles"])
+def dense_products(request):
+    """A dense layer's matrix products above a batch of one as NumPy's BLAS gemm computes them (where
+    cnncore found one beside NumPy) or as the kernels' own tiles do (what runs where none is found)."""
+    from cnncore import _blas
+    from cnncore._dispatch import _kernels
+
+    found = _kernels.blas_in_use()
+    if request.param == "blas" and not found:
+        pytest.skip("no BLAS found beside NumPy: the tiles compute every product")
+    if request.param == "tiles":
+        _kernels.set_blas(0, 0, False)
+    yield request.param
+    if found and not _kernels.blas_in_use():
+        assert _blas.use_numpy_blas()

@@ -13,7 +13,7 @@ import pytest
 
 import cnncore
 from cnncore import reference as ref
-from cnncore.plans import ConvPlan
+from cnncore.layers.conv_plan import ConvPlan
 
 TOL = {np.float32: dict(rtol=3e-5, atol=3e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
 
@@ -25,6 +25,12 @@ CASES = [
     (5, 3, 14, 14, 6, 3, 1, 1),           # wide rows of 14 vectors: 5 + 5 + 4
     (2, 1, 28, 28, 16, 3, 1, 1),          # the wide preset's first layer
     (2, 8, 12, 12, 16, 5, 1, 0),          # lenet's second layer
+    # the filter gradient by vectors of filters (F a multiple of every build's lanes, 16):
+    (17, 16, 14, 14, 32, 3, 1, 1),        # wide's second layer: rows of 3 taps, 8 a tile; 2 runs of samples
+    (17, 8, 12, 12, 16, 5, 1, 0),         # lenet's second: rows of 5, 4 a tile (200 taps: 9 tiles); 2 runs
+    (3, 2, 11, 9, 16, (4, 2), (2, 3), 1),  # rows of 2 taps: single taps a tile; strides, padding
+    (1, 30, 6, 6, 16, 1, 1, 0),           # 1×1 kernels, 30 taps: two tiles of single taps
+    (2, 1, 9, 9, 48, (3, 5), 2, 2),       # 3 vectors of filters, rows of 5, stride 2
 ]
 
 
@@ -85,7 +91,8 @@ def test_wide_row_buffers_start_on_a_cache_line(dt):
     """The tiles' vector loads and stores are aligned only if every buffer they stream
     starts on a 64-byte line (NumPy's large buffers start 16 bytes past one)."""
     plan = _laid_out(ConvPlan(8, (16, 14, 14), 32, 3, 1, 1, dt))
-    for buf in (plan._xpad.buf, plan._fwd[0].out, plan._dw.dzw, plan._dx.dpad.buf, plan._dx.conv.out):
+    dz = plan._dw.dzt if plan._dw.by_filters else plan._dw.dzw      # (32 filters: by vectors of filters)
+    for buf in (plan._xpad.buf, plan._fwd[0].out, dz, plan._dx.dpad.buf, plan._dx.conv.out):
         assert buf.ctypes.data % 64 == 0 and buf.dtype == dt and buf.flags.c_contiguous
 
 

@@ -442,3 +442,22 @@ def test_one_blas_thread_also_when_numpy_came_first():
     assert first == [1] * len(first)
     assert _blas_threads_after("import os") == [1] * len(first)                  # cnncore first: as before
     assert 2 in _blas_threads_after("import numpy", OPENBLAS_NUM_THREADS="2", MKL_NUM_THREADS="2")  # the user's
+
+
+def test_a_dense_layer_runs_the_blas_numpy_wheels_bring_and_the_tiles_where_there_is_none(monkeypatch):
+    """NumPy's wheels carry scipy-openblas (numpy.libs/ on Linux and Windows): cnncore hands its gemm to
+    the kernels, and nothing beyond NumPy is installed for it. No library to be found: the tiles."""
+    from pathlib import Path
+
+    from cnncore import _blas
+    from cnncore._dispatch import _kernels
+    if not list((Path(np.__file__).resolve().parent.parent / "numpy.libs").glob("libscipy_openblas*")):
+        pytest.skip("this NumPy is not a wheel that carries scipy-openblas beside it")
+    assert _kernels.blas_in_use()
+    monkeypatch.setattr(_blas, "_numpy_blas_paths", lambda: ["/nonexistent/libblas.so", np.__file__])
+    try:
+        _kernels.set_blas(0, 0, False)
+        assert not _blas.use_numpy_blas() and not _kernels.blas_in_use()
+    finally:
+        monkeypatch.undo()
+        assert _blas.use_numpy_blas()

@@ -6,7 +6,10 @@ import cnncore
 from cnncore import layers
 from cnncore.architecture import preset
 from cnncore.network import Network, softmax_cross_entropy
-from cnncore.plans import AvgPoolPlan, ConvPlan, L2PoolPlan, MaxPoolPlan
+from cnncore.layers.avgpool import AvgPoolPlan
+from cnncore.layers.conv_plan import ConvPlan
+from cnncore.layers.l2pool import L2PoolPlan
+from cnncore.layers.maxpool import MaxPoolPlan
 from cnncore.shapes import ShapeError
 
 
@@ -300,32 +303,54 @@ def test_maxpool_2x2_backward_writes_what_routing_into_zeros_gives(shape, dt):
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-def test_dense_weight_gradient_at_batch_1_is_the_matrix_product(dt):
-    from cnncore.plans import weight_grad
+@pytest.mark.parametrize("N,D,K,act", [(1, 33, 7, "relu"), (5, 37, 10, "none"), (64, 1568, 64, "relu"),
+                                       (3, 16, 5, "sigmoid"), (2, 3, 1, "relu")])
+def test_dense_plan_is_the_matrix_products_and_the_same_on_any_thread_count(N, D, K, act, dt, dense_products,
+                                                                           monkeypatch):
+    """A dense layer's compiled products: z = x·Wᵀ + b, dW = dzᵀ·x, db, dx = dz·W (within rounding of
+    NumPy's), the activation and its slope bit for bit NumPy's, and the same bits on 1 and 3 threads
+    (tails of fewer than a vector's lanes, one unit, a batch of one), by the BLAS and by the tiles."""
+    monkeypatch.setattr(cnncore._threads, "_PARALLEL_MIN_WORK", 0)     # every product may use threads
+    from cnncore import activations
+    from cnncore.layers.dense import DensePlan
     rng = np.random.default_rng(35)
-    dz, x = rng.standard_normal((1, 7)).astype(dt), rng.standard_normal((1, 33)).astype(dt)
-    out = np.empty((7, 33), dt)
-    assert weight_grad(dz, x, out) is out
-    assert np.array_equal(out, dz.T @ x)
-    assert np.array_equal(weight_grad(dz, x), dz.T @ x)
-    dz, x = rng.standard_normal((5, 7)).astype(dt), rng.standard_normal((5, 33)).astype(dt)
-    np.testing.assert_allclose(weight_grad(dz, x), dz.T @ x, rtol=1e-6)
+    x, w, b = (rng.standard_normal(s).astype(dt) for s in ((N, D), (K, D), (K,)))
+    dy = rng.standard_normal((N, K)).astype(dt)
+    before, runs = cnncore.get_num_threads(), []
+    try:
+        for nt in (1, 3):
+            cnncore.set_num_threads(nt)
+            plan = DensePlan(N, D, K, act, dt)
+            z, y = (a.copy() for a in plan.forward(x, w, b))
+            runs.append((z, y) + tuple(a.copy() for a in plan.backward(dy, z, y, x, w)))
+    finally:
+        cnncore.set_num_threads(before)
+    for a, c in zip(*runs):
+        assert _same_bits(a, c)
+    z, y, dz, dx, dw, db = runs[0]
+    tol = dict(rtol=1e-5, atol=1e-4) if dt == np.float32 else dict(rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(z, x @ w.T + b, **tol)
+    f = activations.get(act)
+    assert _same_bits(y, f.f(z, None)) and _same_bits(dz, np.asarray(f.grad(dy, z, y), dtype=dt))
+    np.testing.assert_allclose(dw, dz.T @ x, **tol)
+    np.testing.assert_allclose(dx, dz @ w, **tol)
+    np.testing.assert_allclose(db, dz.sum(axis=0), **tol)
 
 
-@pytest.mark.parametrize("out_shape", [(7, 34), (33, 7), (6, 33)])
-def test_dense_weight_gradient_at_batch_1_refuses_what_the_matrix_product_refuses(out_shape):
-    """The compiled outer product writes len(dz[0]) × len(x[0]) elements through ``out``'s
-    pointer: an ``out`` of another shape (or an ``x`` of another batch) is a ValueError, as
-    with np.matmul, never a write past ``out`` or a silently wrong layout."""
-    from cnncore.plans import weight_grad
+@pytest.mark.parametrize("which", ["x", "w", "dy", "dw"])
+def test_a_dense_plan_refuses_an_array_of_another_shape(which):
+    """The compiled products index by the plan's sizes: an array of another shape is a ValueError,
+    never a read or write past its end."""
+    from cnncore.layers.dense import DensePlan
     rng = np.random.default_rng(37)
-    dz, x = rng.standard_normal((1, 7)), rng.standard_normal((1, 33))
-    out = np.full(out_shape, 5.0)
+    plan = DensePlan(2, 33, 7, "relu")
+    good = {"x": (2, 33), "w": (7, 33), "dy": (2, 7), "dw": (7, 33)}
+    arrays = {k: rng.standard_normal(v).astype(np.float32) for k, v in good.items()}
+    arrays[which] = rng.standard_normal((3, 40)).astype(np.float32)
+    b = np.zeros(7, np.float32)
     with pytest.raises(ValueError):
-        weight_grad(dz, x, out)
-    assert (out == 5.0).all()
-    with pytest.raises(ValueError):
-        weight_grad(dz, rng.standard_normal((2, 33)))
+        z, y = plan.forward(arrays["x"], arrays["w"], b)
+        plan.backward(arrays["dy"], z, y, arrays["x"], arrays["w"], True, arrays["dw"])
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
@@ -365,7 +390,7 @@ def test_a_pool_hands_its_gradient_to_the_convolution_before_it(rng, monkeypatch
     """conv → 2×2 max-pool: the conv forms dz from the pool's gradient and winners in its own
     pass (the pool's dx is never written during training), bit for bit as when the pool
     writes dx first; the pool's dx and the conv's dy are still there when read."""
-    from cnncore.layers.maxpool import MaxPool
+    from cnncore.layers.pairs import ConvMaxPool
     x, labels = rng.random((6, 1, 28, 28)), rng.integers(0, 10, 6)
     used = []
     real = ConvPlan.backward_pooled
@@ -380,7 +405,7 @@ def test_a_pool_hands_its_gradient_to_the_convolution_before_it(rng, monkeypatch
     again.loss_and_grads(x, labels)
     again.forward(x)                      # unread until a new pass replaced the winners: gone
     assert again.layers[1].dx is None and again.layers[0].dy is None
-    monkeypatch.setattr(MaxPool, "pending_dx", lambda self, dy: None)
+    monkeypatch.setattr(ConvMaxPool, "_consumes", staticmethod(lambda pool_plan: False))
     plain = Network(preset("wide"), seed=4)
     plain.loss_and_grads(x, labels)
     assert _same_bits(fused.flat_grads, plain.flat_grads)
@@ -399,7 +424,7 @@ def test_a_pool_hands_its_gradient_to_the_convolution_before_it(rng, monkeypatch
 def test_conv_gradient_from_a_pending_pool_gradient_is_the_written_one(hw, act, dt):
     """backward_pooled (both the vector and the narrow-row way, odd sizes, with and without an
     activation) gives bit for bit what backward_activated gives from the pool's written dx."""
-    from cnncore.plans import PendingUnpool
+    from cnncore.layers.maxpool import PendingUnpool
     rng = np.random.default_rng(37)
     N, C, F = 3, 2, 5
     plan = ConvPlan(N, (C,) + hw, F, 3, 1, 1, dt)
@@ -420,7 +445,7 @@ def test_conv_gradient_from_a_pending_pool_gradient_is_the_written_one(hw, act, 
 def test_a_convolution_pools_its_maps_in_the_pass_that_makes_them(spec, rng, monkeypatch):
     """conv (ReLU) → 2×2 max-pool forward as one pass: every kept array (x, z, y, argmax) and
     the logits bit for bit as when the pool reads the conv's y afterwards."""
-    from cnncore.layers.conv import Conv
+    from cnncore.layers.pairs import ConvMaxPool
     x = rng.random((4, 1, 28, 28))
     used = []
     real = ConvPlan.forward_pooled
@@ -428,7 +453,7 @@ def test_a_convolution_pools_its_maps_in_the_pass_that_makes_them(spec, rng, mon
     fused = Network(spec, seed=6)
     got = fused.forward(x).copy()
     assert len(used) == 2
-    monkeypatch.setattr(Conv, "forward_with", lambda self, nxt, x: NotImplemented)
+    monkeypatch.setattr(ConvMaxPool, "of", classmethod(lambda cls, first, second: None))
     plain = Network(spec, seed=6)
     assert _same_bits(got, plain.forward(x))
     for a, b in zip(fused.layers, plain.layers):

@@ -408,18 +408,34 @@ def test_a_stop_mid_epoch_ends_with_one_evaluation_of_the_weights_it_stops_with(
     assert np.array_equal(end.evaluation.misclassified, ep.misclassified)
 
 
-def test_a_nan_loss_ends_with_the_evaluation_of_the_weights_put_back():
+@pytest.mark.parametrize("path", ["layers", "compiled"])
+def test_a_nan_loss_ends_with_the_evaluation_of_the_weights_put_back(path, monkeypatch):
+    """Through the layers (a network without a compiled step) and through the compiled step."""
+    from cnncore import step as compiled, training
     X, y = _toy(300)
     net = Network(MICRO, seed=3)
     tr = Trainer(net, X[:240], y[:240], X[240:], y[240:], TrainConfig(epochs=3, batch_size=32))
-    real, calls = net.loss_and_grads, []
+    calls = []
+    if path == "layers":
+        monkeypatch.setattr(training, "compile_step", lambda *a, **k: None)
+        real = net.loss_and_grads
 
-    def blows_up_in_epoch_2(xb, yb):          # the first batch of epoch 2 (8 batches an epoch)
-        calls.append(1)
-        loss, probs = real(xb, yb)
-        return (float("nan") if len(calls) == 9 else loss), probs
-    net.loss_and_grads = blows_up_in_epoch_2
+        def blows_up_in_epoch_2(xb, yb):          # the first batch of epoch 2 (8 batches an epoch)
+            calls.append(1)
+            loss, probs = real(xb, yb)
+            return (float("nan") if len(calls) == 9 else loss), probs
+        net.loss_and_grads = blows_up_in_epoch_2
+    else:
+        real = compiled.TrainingStep.run
+
+        def blows_up_in_epoch_2(self, xb, yb):    # weights of NaN give a NaN loss
+            calls.append(1)
+            if len(calls) == 9:
+                self.net.flat_params[:] = np.nan
+            return real(self, xb, yb)
+        monkeypatch.setattr(compiled.TrainingStep, "run", blows_up_in_epoch_2)
     end = list(tr.run())[-1]
+    assert len(calls) == 9
     assert end.reason == "diverged" and "loss became nan" in end.message
     _, acc, confusion, wrong, _ = evaluate(net, X[240:], y[240:])     # the weights put back
     assert end.evaluation.accuracy == acc and np.array_equal(end.evaluation.confusion, confusion)

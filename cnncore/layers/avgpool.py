@@ -1,8 +1,12 @@
 """Average (mean) pooling: ``y`` is the mean of each window; backward spreads ``dy/(KH·KW)`` over it."""
 from __future__ import annotations
 
-from ..kernels import avgpool2d_backward, avgpool2d_forward
-from ..plans import AvgPoolPlan
+import numpy as np
+
+from .. import kernels
+from .._dispatch import _kernels
+from .._threads import threads_for
+from ..plans import PoolPlan, _expect
 from ..pseudocode import MEANPOOL_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, windows_covering
@@ -10,7 +14,7 @@ from .base import StepText, Teaching, shape_text
 from .pooling import Pool
 from .words import pair_text, window_fields
 
-__all__ = ["AvgPool", "avgpool_forward_terms", "avgpool_backward_terms"]
+__all__ = ["AvgPool", "AvgPoolPlan", "avgpool_forward_terms", "avgpool_backward_terms"]
 
 
 class AvgPool(Pool):
@@ -62,7 +66,7 @@ class AvgPool(Pool):
 
     def forward(self, x, keep=True):
         plan = self._plan_for(x) if keep else None
-        y = plan.forward(x) if plan is not None else avgpool2d_forward(x, self.size, self.stride)
+        y = plan.forward(x) if plan is not None else kernels.avgpool2d_forward(x, self.size, self.stride)
         if keep:
             self.x, self.y = x, y
         return y
@@ -71,7 +75,27 @@ class AvgPool(Pool):
         return plan.backward(dy)
 
     def _checked_backward(self, dy):
-        return avgpool2d_backward(dy, self.x.shape, self.size, self.stride)
+        return kernels.avgpool2d_backward(dy, self.x.shape, self.size, self.stride)
+
+
+# ----------------------------------------------------------------------------- the plan
+
+class AvgPoolPlan(PoolPlan):
+    """Mean pooling for one batch size: ``forward(x) -> y``, ``backward(dy) -> dx``."""
+
+    def forward(self, x):
+        _expect(x, self.x_shape, self.dtype, "x")
+        y = self._y_buffer()
+        (KH, KW), (SH, SW) = self.size, self.stride
+        _kernels.avgpool_forward(x, y, KH, KW, SH, SW, threads_for(self._work))
+        return y
+
+    def backward(self, dy):
+        _expect(dy, self.y_shape, self.dtype, "dy")
+        dx = self._dx_zeroed()
+        (KH, KW), (SH, SW) = self.size, self.stride
+        _kernels.avgpool_backward(dy, dx, KH, KW, SH, SW, threads_for(self._work))
+        return dx
 
 
 # ----------------------------------------------------------------------------- per element

@@ -14,8 +14,12 @@ so nothing outside it branches on the type's name:
 * what it can teach (:attr:`Layer.teaching`, a :class:`Teaching`): the kinds of predict-mode
   question its steps ask, the slides' loops shown beside its steps and the worked examples
   it appears in; predict mode, the Backprop tab's loops panel and the Learn tab read it;
-* for a type that runs kernels, its prepared plan (``_make_plan``, :mod:`cnncore.plans`),
-  made once per batch size: a training pass then calls the raw kernels unchecked;
+* for a type that runs kernels, its prepared plan (``_make_plan``; the plan class beside the layer
+  in its module, sharing :mod:`cnncore.plans`),
+  made once per batch size: a training pass then calls the raw kernels unchecked; and its
+  part of a compiled training step (``compile_forward``, ``compile_backward``,
+  :mod:`cnncore.step`). Two layers that run as one pass are a named pair of
+  :mod:`cnncore.layers.pairs`, never hooks on the layers;
 * what it is in PyTorch and in ONNX (:meth:`Layer.torch_modules`, :meth:`Layer.onnx_nodes`),
   which :mod:`cnncore.export` writes out.
 
@@ -34,7 +38,7 @@ from ..shapes import ShapeError, conv_output_size
 from ..terms import activation_backward_terms, activation_forward_terms
 
 __all__ = ["Layer", "Field", "StepText", "Teaching", "LayerFitError", "LAYER_TYPES", "layer_class", "shape_text",
-           "shape_size", "REQUIRED", "Weighted", "window_output"]
+           "shape_size", "REQUIRED", "Weighted", "window_output", "Kept"]
 
 #: Marks a field the JSON must give (no default).
 REQUIRED = object()
@@ -137,10 +141,11 @@ def shape_text(shape) -> str:
     return f"{shape[0]} map{'s' if shape[0] != 1 else ''} of {shape[1]}×{shape[2]}"
 
 
-class KeptGradient:
-    """A layer's ``dx`` or ``dy`` that may arrive as a :class:`~cnncore.plans.PendingUnpool`
-    (a 2×2 max-pool's ``dx`` the convolution before it consumed without its being written):
-    reading it writes the array then."""
+class Kept:
+    """What a layer keeps as ``dx`` or ``dy``. A fused pair (:mod:`cnncore.layers.pairs`) may keep a
+    gradient it never needed written as a deferred value (an object with ``array()``, e.g. a 2×2
+    max-pool's ``dx`` its convolution took from the pool's ``dy`` and winners): reading it writes
+    the array then."""
 
     def __set_name__(self, owner, name):
         self.slot = "_" + name
@@ -181,6 +186,9 @@ class Layer:
     identities = False
     #: What this layer and a convolution right after it make together, for the identities view.
     before_conv_note = ""
+    #: The gradients it keeps (a fused pair may keep them deferred, written when read).
+    dy = Kept()
+    dx = Kept()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -299,6 +307,22 @@ class Layer:
             plan = self._plans[batch] = self._make_plan(batch)
         return plan
 
+    @property
+    def layers(self) -> tuple:
+        """What this layer runs as a stage of a training pass (:func:`cnncore.layers.pairs.stages`): itself."""
+        return (self,)
+
+    def compile_forward(self, step, x):
+        """This layer's forward pass as ops of a compiled training step (:mod:`cnncore.step`), on plans
+        of its own, reading ``x`` (an array an earlier op writes, or ``cnncore.step.BATCH``); returns
+        the array its ``y`` is in, or None when the type has no compiled form (the default)."""
+        return None
+
+    def compile_backward(self, step, dy, need_dx: bool):
+        """The backward pass as ops of a compiled step (after :meth:`compile_forward`): the array its
+        ``dx`` is in (None without ``need_dx``). Both say what the layer keeps (``step.keep``)."""
+        raise NotImplementedError
+
     def forward(self, x: np.ndarray, keep: bool = True) -> np.ndarray:
         """``y`` for a batch ``x``; with ``keep=False`` nothing is stored on the layer
         (inference: safe to run from another thread while this layer trains)."""
@@ -306,28 +330,6 @@ class Layer:
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         raise NotImplementedError
-
-    def forward_with(self, nxt: "Layer", x: np.ndarray):
-        """Forward this layer and the next one (``nxt``) as one pass, keeping both layers'
-        arrays as their own :meth:`forward` would; returns ``nxt``'s ``y``, or ``NotImplemented``
-        when the two have no such pass (the default)."""
-        return NotImplemented
-
-    def pool_plan(self, x: np.ndarray):
-        """The plan of a 2×2 max-pool that may pool ``x`` inside the pass that makes it
-        (:meth:`forward_with`), or None (the default)."""
-        return None
-
-    def pending_dx(self, dy: np.ndarray):
-        """Backward for ``dy`` with ``dx`` left unwritten, as a :class:`~cnncore.plans.PendingUnpool`
-        the layer before may consume in its own pass (:meth:`backward_from`); None when this
-        layer has no such form (the default) and :meth:`backward` is the way."""
-        return None
-
-    def backward_from(self, pending, need_dx: bool = True):
-        """:meth:`backward` from the next layer's pending ``dx`` (its ``dy`` here);
-        ``NotImplemented`` when this layer cannot take it in that form (the default)."""
-        return NotImplemented
 
     def init_params(self, rng: np.random.Generator):
         """Draw the initial weights (layers without parameters have nothing to draw)."""

@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
-from ..kernels import conv2d_backward, conv2d_forward
-from ..plans import ConvPlan
+from .. import kernels
 from ..pseudocode import CONV_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref
-from .base import Field, KeptGradient, StepText, Teaching, Weighted, shape_size, shape_text, window_output
+from .base import Field, StepText, Teaching, Weighted, shape_size, shape_text, window_output
+from .conv_plan import ConvPlan
 from .words import STRIDE_COLUMN, activation_field, hw, num_pair, pair_text
 
 __all__ = ["Conv", "conv_forward_terms", "conv_backward_input_terms", "conv_backward_weight_terms",
@@ -173,30 +173,8 @@ class Conv(Weighted):
         if plan is not None:
             z = plan.forward(x, self.W, self.b)
         else:
-            z = conv2d_forward(x, self.W, self.b, self.stride, self.padding)
+            z = kernels.conv2d_forward(x, self.W, self.b, self.stride, self.padding)
         return self.activate(x, z, keep)
-
-    dy = KeptGradient()
-
-    def forward_with(self, nxt, x):
-        code = self._act_code
-        plan = self._plan_for(x) if code else None      # (code 0, no activation: y is z, nothing to pool in)
-        pool = nxt.pool_plan(plan.y_buffer()) if plan is not None else None
-        if pool is None:
-            return NotImplemented
-        z, y, pooled = plan.forward_pooled(x, self.W, self.b, code, pool)
-        self.x, self.z, self.y = x, z, y
-        nxt.kept_lean(y, pooled, pool)
-        return pooled
-
-    def backward_from(self, pending, need_dx=True):
-        plan = self._activated_plan(pending.dy, self.x)
-        if plan is None:
-            return NotImplemented
-        self.dy = pending       # written out only when read (the trace, the app)
-        self.dz, self.dx, self.dW, self.db = plan.backward_pooled(pending, self.z, self._act_code, self.x,
-                                                                  self.W, need_dx, self._gW, self._gb)
-        return self.dx
 
     def backward(self, dy, need_dx=True):
         plan = self._activated_plan(dy, self.x)
@@ -211,9 +189,32 @@ class Conv(Weighted):
         if plan is not None:     # inside a Network: dW and db go straight into its flat gradient buffer
             self.dx, self.dW, self.db = plan.backward(dz, self.x, self.W, need_dx, self._gW, self._gb)
         else:
-            self.dx, self.dW, self.db = conv2d_backward(dz, self.x, self.W, self.stride, self.padding,
+            self.dx, self.dW, self.db = kernels.conv2d_backward(dz, self.x, self.W, self.stride, self.padding,
                                                         need_dx=need_dx)
         return self.dx
+
+    def compile_forward(self, step, x, pool=None):
+        """:meth:`forward` as ops of a compiled step (:mod:`cnncore.step`) on a plan of its own;
+        with ``pool`` (a :class:`~.maxpool.MaxPoolPlan`, from :class:`~.pairs.ConvMaxPool`) ``y`` is
+        pooled in the same pass and the pooled maps are returned. None: no compiled form (an
+        activation only NumPy applies)."""
+        code = self._act_code
+        if code is None:
+            return None
+        plan = self._make_plan(step.batch)
+        out = plan.compile_forward(step, x, self.W, self.b, code, pool)
+        step.saved[self] = plan, out[0], out[1]
+        step.keep(self, x=x if isinstance(x, np.ndarray) else plan._xpad.inner, z=out[0], y=out[1])
+        return out[-1]
+
+    def compile_backward(self, step, dy, need_dx, codes=None):
+        """:meth:`backward` (``codes``: a pooled ``dy``'s winners) as ops of a compiled step: ``dx``."""
+        plan, z, _ = step.saved[self]
+        dz, dx = plan.compile_backward(step, dy, z, self._act_code, self.W, need_dx, self._gW, self._gb, codes)
+        step.keep(self, dz=dz, dx=dx, dW=self._gW, db=self._gb)
+        if codes is None:
+            step.keep(self, dy=dy)
+        return dx
 
 
 # ----------------------------------------------------------------------------- per element

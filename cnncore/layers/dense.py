@@ -1,16 +1,19 @@
 """Dense (fully connected): ``z = x·Wᵀ + b``, ``y = f(z)``; ``W (units, inputs)`` as in PyTorch,
-``x (N, inputs)``. A NumPy matrix product; gradients go straight into the network's flat buffer."""
+``x (N, inputs)``. The compiled products of :class:`DensePlan` (every output one sum in a fixed
+order); gradients go straight into the network's flat buffer."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import activations
-from ..plans import weight_grad
+from .._dispatch import _kernels
+from .._threads import threads_for
+from ..plans import _expect
 from ..terms import Term, finish, mk_ref
 from .base import Field, LayerFitError, StepText, Teaching, Weighted, shape_text
 from .words import activation_field
 
-__all__ = ["Dense", "dense_forward_terms", "dense_backward_input_terms", "dense_backward_weight_terms",
+__all__ = ["Dense", "DensePlan", "dense_forward_terms", "dense_backward_input_terms", "dense_backward_weight_terms",
            "dense_backward_bias_terms"]
 
 
@@ -91,22 +94,144 @@ class Dense(Weighted):
         units, inputs = self.W.shape
         return inputs, units
 
+    def _make_plan(self, batch):
+        return DensePlan(batch, self.W.shape[1], self.W.shape[0], self.activation, self.dtype)
+
+    def _fresh_plan(self, *arrays):
+        """A plan with buffers of its own for arrays the kept plans do not take (inference, which may
+        run in another thread; another dtype or strides): the arrays in the layer's dtype."""
+        return self._make_plan(len(arrays[0])), [np.ascontiguousarray(a, dtype=self.dtype) for a in arrays]
+
     def forward(self, x, keep=True):
-        z = x @ self.W.T
-        z += self.b
-        return self.activate(x, z, keep)
+        plan = self._plan_for(x) if keep else None
+        if plan is None:
+            plan, (x,) = self._fresh_plan(x)
+        z, y = plan.forward(x, self.W, self.b)
+        if keep:
+            self.x, self.z, self.y = x, z, y
+        return y
 
     def backward(self, dy, need_dx=True):
-        dz = self.activation_grad(dy)
-        gW, gb = self._gW, self._gb
-        if gW is not None:  # inside a Network: write straight into its flat gradient buffer
-            self.dW = weight_grad(dz, self.x, out=gW)   # (units, inputs), summed over the batch
-            self.db = np.add.reduce(dz, axis=0, out=gb)
-        else:
-            self.dW = weight_grad(dz, self.x)
-            self.db = dz.sum(axis=0)
-        self.dx = dz @ self.W if need_dx else None
+        self.dy = dy
+        plan = self._plan_for(dy, self.x, self.z)
+        args = (dy, self.z, self.y, self.x)
+        if plan is None:
+            plan, args = self._fresh_plan(*args)
+        # inside a Network dW and db go straight into its flat gradient buffer
+        self.dz, self.dx, self.dW, self.db = plan.backward(*args, self.W, need_dx, self._gW, self._gb)
         return self.dx
+
+    def compile_forward(self, step, x):
+        plan = self._make_plan(step.batch)
+        if plan.code is None or not isinstance(x, np.ndarray):
+            return None
+        z, y = plan.compile_forward(step, x, self.W, self.b)
+        step.saved[self] = plan, x, z
+        step.keep(self, x=x, z=z, y=y)
+        return y
+
+    def compile_backward(self, step, dy, need_dx):
+        plan, x, z = step.saved[self]
+        dz, dx = plan.compile_backward(step, dy, z, x, self.W, need_dx, self._gW, self._gb)
+        step.keep(self, dy=dy, dz=dz, dx=dx, dW=self._gW, db=self._gb)
+        return dx
+
+
+class DensePlan:
+    """A dense layer's passes for one batch size: ``x (N, D)``, ``w (K, D)``, ``b (K,)``, ``z``,
+    ``y``, ``dz (N, K)``, ``dx (N, D)``. ``activation`` is applied by its compiled pass where it
+    has a code (:mod:`cnncore.activations`), else by NumPy. Arrays it returns are its own buffers,
+    overwritten by its next call of the same kind (ValueError for an array of another shape or
+    dtype; the kernels' memoryviews refuse one with strides)."""
+
+    def __init__(self, batch, inputs, units, activation, dtype=np.float32):
+        self.dtype = np.dtype(dtype)
+        self.activation = activations.get(activation)
+        self.code = self.activation.kernel
+        N, D, K = batch, inputs, units
+        self.x_shape, self.w_shape, self.z_shape = (N, D), (K, D), (N, K)
+        self._nt = threads_for(N * K * D)
+        self._z = self._y = self._dz = self._dx = None        # made on first use
+
+    def _buffer(self, name, shape):
+        a = getattr(self, name)
+        if a is None:
+            a = np.empty(shape, dtype=self.dtype)
+            setattr(self, name, a)
+        return a
+
+    def forward(self, x, w, b):
+        """``(z, y)``: ``z = x·Wᵀ + b``, ``y = f(z)`` (``y`` is ``z`` for no activation)."""
+        dt = self.dtype
+        _expect(x, self.x_shape, dt, "x")
+        _expect(w, self.w_shape, dt, "w")
+        _expect(b, self.w_shape[:1], dt, "b")
+        z = self._buffer("_z", self.z_shape)
+        _kernels.dense_forward(x, w, b, z, self._nt)
+        if self.code == 0:
+            return z, z
+        if self.code is None:
+            return z, self.activation.f(z, None)
+        y = self._buffer("_y", self.z_shape)
+        _kernels.activate(z.reshape(-1), y.reshape(-1), self.code)
+        return z, y
+
+    def backward(self, dy, z, y, x, w, need_dx=True, dw=None, db=None):
+        """``(dz, dx or None, dw, db)`` from the gradient ``dy`` of ``y = f(z)``: ``dz = dy ⊙ f′(z)``,
+        ``dW = dzᵀ·x`` and ``db`` (summed over the batch in order), ``dx = dz·W``; ``dw``/``db``
+        may name the C-contiguous arrays to write into."""
+        dt = self.dtype
+        for a, shape, name in ((dy, self.z_shape, "dy"), (z, self.z_shape, "z"), (x, self.x_shape, "x"),
+                               (w, self.w_shape, "w")):
+            _expect(a, shape, dt, name)
+        if self.code == 0:
+            dz = dy
+        elif self.code is None:
+            dz = np.ascontiguousarray(self.activation.grad(dy, z, y), dtype=dt)
+        else:
+            dz = self._buffer("_dz", self.z_shape)
+            _kernels.relu_slope(dy.reshape(-1), z.reshape(-1), dz.reshape(-1))
+        dw = np.empty(self.w_shape, dt) if dw is None else dw
+        db = np.empty(self.w_shape[:1], dt) if db is None else db
+        _expect(dw, self.w_shape, dt, "dw")
+        _expect(db, self.w_shape[:1], dt, "db")
+        _kernels.dense_rows(dz, True, x, dw, self._nt)
+        _kernels.column_sums(dz, db)
+        dx = None
+        if need_dx:
+            dx = self._buffer("_dx", self.x_shape)
+            _kernels.dense_rows(dz, False, w, dx, self._nt)
+        return dz, dx, dw, db
+
+    def compile_forward(self, step, x, w, b):
+        """:meth:`forward` as ops of a compiled step (:mod:`cnncore.step`; an activation with a code)."""
+        N, D = self.x_shape
+        K = self.w_shape[0]
+        _expect(x, self.x_shape, self.dtype, "x")
+        z = self._buffer("_z", self.z_shape)
+        step.op("dense", self._nt, 0, [x, w, b, z], [N, K, D])
+        if self.code == 0:
+            return z, z
+        y = self._buffer("_y", self.z_shape)
+        step.op("activate", 1, self.code, [z, y], [z.size])
+        return z, y
+
+    def compile_backward(self, step, dy, z, x, w, need_dx, dw, db):
+        """:meth:`backward` as ops of a compiled step: ``(dz, dx or None)``."""
+        N, D = self.x_shape
+        K = self.w_shape[0]
+        _expect(dy, self.z_shape, self.dtype, "dy")
+        dz = dy
+        if self.code != 0:
+            dz = self._buffer("_dz", self.z_shape)
+            step.op("slope", 1, self.code, [dy, z, dz], [dz.size])
+        step.op("rows", self._nt, 0, [dz, x, dw], [1, K, N, D, K])
+        step.op("colsum", 1, 0, [dz, db], [N, K])
+        if not need_dx:
+            return dz, None
+        dx = self._buffer("_dx", self.x_shape)
+        step.op("rows", self._nt, 0, [dz, w, dx], [K, 1, K, D, N])
+        return dz, dx
 
 
 # ----------------------------------------------------------------------------- per element

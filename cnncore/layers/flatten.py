@@ -70,6 +70,19 @@ class Flatten(Layer):
         self.dx = dy.reshape(self.x.shape) if need_dx else None
         return self.dx
 
+    def compile_forward(self, step, x):
+        if not isinstance(x, np.ndarray) or not x.flags.c_contiguous:
+            return None         # (a view of the batch, or of maps with strides: no op gives one)
+        y = x.reshape(x.shape[0], -1)
+        step.saved[self] = x
+        step.keep(self, x=x, y=y)
+        return y
+
+    def compile_backward(self, step, dy, need_dx):
+        dx = dy.reshape(step.saved[self].shape) if need_dx else None
+        step.keep(self, dy=dy, dx=dx)
+        return dx
+
 
 # ----------------------------------------------------------------------------- per element
 

@@ -4,8 +4,12 @@
 The same as PyTorch's ``lp_pool2d(x, 2, K, S)`` wherever that is defined."""
 from __future__ import annotations
 
-from ..kernels import l2pool2d_backward, l2pool2d_forward
-from ..plans import L2PoolPlan
+import numpy as np
+
+from .. import kernels
+from .._dispatch import _kernels
+from .._threads import threads_for
+from ..plans import PoolPlan, _expect
 from ..pseudocode import L2POOL_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, num, windows_covering
@@ -13,7 +17,7 @@ from .base import StepText, Teaching, shape_text
 from .pooling import Pool
 from .words import pair_text, window_fields
 
-__all__ = ["L2Pool", "l2pool_forward_terms", "l2pool_backward_terms", "ZERO_WINDOW_NOTE"]
+__all__ = ["L2Pool", "L2PoolPlan", "l2pool_forward_terms", "l2pool_backward_terms", "ZERO_WINDOW_NOTE"]
 
 #: What the app says about a window whose norm is 0.
 ZERO_WINDOW_NOTE = ("Where a whole window is 0, y = 0 and x/y has no value (the norm has a sharp point "
@@ -73,7 +77,7 @@ class L2Pool(Pool):
 
     def forward(self, x, keep=True):
         plan = self._plan_for(x) if keep else None
-        y = plan.forward(x) if plan is not None else l2pool2d_forward(x, self.size, self.stride)
+        y = plan.forward(x) if plan is not None else kernels.l2pool2d_forward(x, self.size, self.stride)
         if keep:
             self.x, self.y = x, y
         return y
@@ -85,7 +89,42 @@ class L2Pool(Pool):
         return plan.backward(dy, self.x, self.y)
 
     def _checked_backward(self, dy):
-        return l2pool2d_backward(dy, self.x, self.y, self.size, self.stride)
+        return kernels.l2pool2d_backward(dy, self.x, self.y, self.size, self.stride)
+
+
+# ----------------------------------------------------------------------------- the plan
+
+class L2PoolPlan(PoolPlan):
+    """L2-norm pooling for one batch size: ``forward(x) -> y`` with ``y = sqrt(Σ_window x²)``;
+    ``backward(dy) -> dx`` with ``dx += dy · x / y`` over each window (0 where ``y = 0``),
+    from the ``x`` and ``y`` of the last forward pass (the caller must not change ``x``
+    in between) or those given."""
+
+    def __init__(self, batch, in_shape, size, stride=None, dtype=np.float32):
+        super().__init__(batch, in_shape, size, stride, dtype)
+        self._x = None
+
+    def forward(self, x):
+        _expect(x, self.x_shape, self.dtype, "x")
+        y = self._y_buffer()
+        (KH, KW), (SH, SW) = self.size, self.stride
+        _kernels.l2pool_forward(x, y, KH, KW, SH, SW, threads_for(self._work))
+        self._x = x
+        return y
+
+    def backward(self, dy, x=None, y=None):
+        _expect(dy, self.y_shape, self.dtype, "dy")
+        if x is None or y is None:
+            if self._x is None:
+                raise ValueError("backward needs the x and y of a forward pass first")
+            x, y = self._x, self._y
+        else:
+            _expect(x, self.x_shape, self.dtype, "x")
+            _expect(y, self.y_shape, self.dtype, "y")
+        dx = self._dx_zeroed()
+        (KH, KW), (SH, SW) = self.size, self.stride
+        _kernels.l2pool_backward(dy, x, y, dx, KH, KW, SH, SW, threads_for(self._work))
+        return dx
 
 
 # ----------------------------------------------------------------------------- per element

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import maxpool2d_backward, maxpool2d_forward
-from ..plans import MaxPoolPlan
+from .. import kernels
+from .._dispatch import _kernels
+from .._threads import threads_for
+from ..plans import PoolPlan, _expect
 from ..pseudocode import MAXPOOL_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, num, windows_covering
-from .base import KeptGradient, StepText, Teaching, shape_size, shape_text
+from .base import StepText, Teaching, shape_size, shape_text
 from .pooling import Pool
 from .words import pair_text, window_fields
 
-__all__ = ["MaxPool", "maxpool_forward_terms", "maxpool_backward_terms"]
+__all__ = ["MaxPool", "MaxPoolPlan", "PendingUnpool", "route_to_winners", "maxpool_forward_terms", "maxpool_backward_terms"]
 
 
 class MaxPool(Pool):
@@ -76,8 +78,6 @@ class MaxPool(Pool):
     def _make_plan(self, batch):
         return MaxPoolPlan(batch, self.in_shape, self.size, self.stride, self.dtype)
 
-    dx = KeptGradient()
-
     @property
     def argmax(self):
         """Where each window's winner was (flat ``row·W + column``, int64); after a training
@@ -90,12 +90,8 @@ class MaxPool(Pool):
     def argmax(self, value):
         self._argmax, self._winners = value, None
 
-    def pool_plan(self, x):
-        plan = self._plan_for(x)
-        return plan if plan is not None and plan.size == (2, 2) and plan.stride == (2, 2) else None
-
     def kept_lean(self, x, y, plan):
-        """Keep what a lean pass of ``plan`` made (its own or a convolution's, :meth:`forward_with`)."""
+        """Keep what a lean pass of ``plan`` made (its own, or a convolution's in :class:`~.pairs.ConvMaxPool`)."""
         self.x, self.y, self.argmax = x, y, None
         self._winners = plan          # argmax on demand
 
@@ -105,24 +101,133 @@ class MaxPool(Pool):
             y = plan.forward_lean(x)
             self.kept_lean(x, y, plan)
             return y
-        y, argmax = maxpool2d_forward(x, self.size, self.stride)
+        y, argmax = kernels.maxpool2d_forward(x, self.size, self.stride)
         if keep:
             self.x, self.y, self.argmax = x, y, argmax
         return y
-
-    def pending_dx(self, dy):
-        plan = self._winners
-        pending = plan.pending(dy) if plan is not None else None
-        if pending is not None:
-            self.dy, self.dx = dy, pending
-        return pending
 
     def _planned_backward(self, plan, dy):
         # the plan's own winners (codes or argmax) unless the argmax came from elsewhere
         return plan.backward(dy, None if self._winners is plan else self.argmax)
 
     def _checked_backward(self, dy):
-        return maxpool2d_backward(dy, self.argmax, self.x.shape)
+        return kernels.maxpool2d_backward(dy, self.argmax, self.x.shape)
+
+
+# ----------------------------------------------------------------------------- the plan
+
+def route_to_winners(dy, argmax, dx, nt: int):
+    """``dx`` (zeroed) ``+= dy`` at each window's winner; a ``ValueError`` for an
+    ``argmax`` outside the plane (the kernel skips those, so nothing is written out of bounds)."""
+    bad = _kernels.maxpool_backward(dy, argmax, dx, nt)
+    if bad:
+        H, W = dx.shape[2:]
+        raise ValueError(f"argmax holds {bad} indices outside the {H}×{W} input plane "
+                         f"(valid: 0 to {H * W - 1})")
+    return dx
+
+
+class MaxPoolPlan(PoolPlan):
+    """Max pooling for one batch size: ``forward(x) -> (y, argmax)``, ``backward(dy) -> dx``
+    (routing ``dy`` by the winners of the last forward pass). ``forward_lean(x) -> y`` keeps
+    the 2×2, stride-2 winners as one-byte codes and widens them to ``argmax`` only when
+    :meth:`winners` is asked."""
+
+    def __init__(self, batch, in_shape, size, stride=None, dtype=np.float32):
+        super().__init__(batch, in_shape, size, stride, dtype)
+        self._argmax = self._codes = None
+        self._two = self.size == (2, 2) and self.stride == (2, 2)
+        self._coded = False          # the last forward pass left codes (not yet argmax)
+        self.passes = 0              # forward passes so far (a PendingUnpool's winners expire)
+
+    def forward(self, x):
+        _expect(x, self.x_shape, self.dtype, "x")
+        y = self._y_buffer()
+        (KH, KW), (SH, SW) = self.size, self.stride
+        _kernels.maxpool_forward(x, y, self._argmax_buffer(), KH, KW, SH, SW, threads_for(self._work))
+        self._coded = False
+        self.passes += 1
+        return y, self._argmax
+
+    def _argmax_buffer(self):
+        if self._argmax is None:
+            self._argmax = np.empty(self.y_shape, dtype=np.int64)
+        return self._argmax
+
+    def forward_lean(self, x):
+        """``y``; the winners stay inside the plan (for :meth:`backward` and :meth:`winners`)."""
+        if not self._two:
+            return self.forward(x)[0]
+        _expect(x, self.x_shape, self.dtype, "x")
+        y = self._y_buffer()
+        if self._codes is None:
+            self._codes = np.empty(self.y_shape, dtype=np.uint8)
+        _kernels.maxpool2x2_codes(x, y, self._codes, threads_for(self._work))
+        self._coded = True
+        self.passes += 1
+        return y
+
+    def lean_buffers(self):
+        """``(y, codes)`` for a pass that pools into this plan (:meth:`ConvPlan.forward_pooled`):
+        afterwards the plan holds that pass's winners as after :meth:`forward_lean`."""
+        if self._codes is None:
+            self._codes = np.empty(self.y_shape, dtype=np.uint8)
+        self._coded = True
+        self.passes += 1
+        return self._y_buffer(), self._codes
+
+    def pending(self, dy):
+        """The ``dx`` for ``dy`` as a :class:`PendingUnpool` (None unless the last forward pass
+        was :meth:`forward_lean`'s 2×2 one): a convolution before the pool forms its ``dz``
+        from it, and ``dx`` itself is written only if someone reads it."""
+        if not (self._two and self._coded) or dy.shape != self.y_shape or dy.dtype != self.dtype \
+                or not dy.flags.c_contiguous:
+            return None
+        return PendingUnpool(self, dy)
+
+    def winners(self):
+        """The ``argmax`` (flat ``row·W + col``, int64) of the last forward pass."""
+        if self._coded:       # widen the codes: window corner + (0, 1, W, W + 1)[code]
+            W = self.x_shape[3]
+            Ho, Wo = self.y_shape[2:]
+            corner = (2 * W * np.arange(Ho)[:, None] + 2 * np.arange(Wo)).astype(np.int64)
+            np.add(np.array([0, 1, W, W + 1], dtype=np.int64)[self._codes], corner, out=self._argmax_buffer())
+            self._coded = False
+        return self._argmax
+
+    def backward(self, dy, argmax=None):
+        """``dx``; ``argmax`` defaults to the winners of the last forward pass."""
+        _expect(dy, self.y_shape, self.dtype, "dy")
+        own = argmax is None or argmax is self._argmax
+        if own and self._argmax is None and self._codes is None:
+            raise ValueError("backward needs the argmax of a forward pass first")
+        if not own:
+            _expect(argmax, self.y_shape, np.dtype(np.int64), "argmax")
+        nt = threads_for(self._work)
+        if own and self._two:
+            # the winners our forward pass found each lie in their own window: write every
+            # dx once (the same numbers as += into zeros) instead of zeroing, then routing
+            codes = self._codes if self._coded or self._argmax is None else None
+            _kernels.maxpool2x2_backward(dy, None if codes is not None else self._argmax, codes,
+                                         self._dx_buffer(), nt)
+            return self._dx
+        return route_to_winners(dy, self._argmax if own else argmax, self._dx_zeroed(), nt)
+
+
+class PendingUnpool:
+    """The ``dx`` of a 2×2 max-pool's backward pass, not written yet: the pool's gradient
+    ``dy`` and its winners' ``codes``. :meth:`array` writes ``dx`` (once) while the plan still
+    holds those winners, that is until its next forward pass; after that it gives None."""
+
+    def __init__(self, plan: MaxPoolPlan, dy):
+        self.plan, self.dy, self.codes = plan, dy, plan._codes
+        self._passes = plan.passes
+        self._dx = None
+
+    def array(self):
+        if self._dx is None and self.plan.passes == self._passes:
+            self._dx = self.plan.backward(self.dy)
+        return self._dx
 
 
 # ----------------------------------------------------------------------------- per element

@@ -1,0 +1,348 @@
+"""A convolution layer's plan (:class:`ConvPlan`): its forward and backward passes for one batch size,
+on buffers laid out once (see :mod:`cnncore.plans` for the rules every plan keeps)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._dispatch import _kernels
+from .._threads import threads_for
+from ..plans import (_FB, _PB, _Padded, _WideConv, _aligned_zeros, _chw, _count, _dw_from_windows, _dx_from_windows,
+                     _expect, _float_dtype, _out, _round_up, _slack, _tap_offsets)
+from ..shapes import conv_output_size, pair
+
+__all__ = ["ConvPlan"]
+
+
+class _FilterGradParts:
+    """Buffers of ``dw``. Where the filters fill whole vectors (``by_filters``): ``dz`` laid out
+    positions-major (``dzt (N, Ho·Wo, F)``), the input offset of each output position and the
+    scratch of the sums of later runs of samples; each multiply-add then reads one input element
+    of a window, and none is computed and dropped. Else the dilated ``dz`` in wide rows (zeros
+    elsewhere, ``dzw``). And the outputs."""
+
+    def __init__(self, N, F, C, KH, KW, Ho, Wo, Hd, Wd, Wp, SH, SW, dt):
+        self.by_filters = F % _kernels.VECTOR_LANES[dt.itemsize] == 0
+        self.dw = np.empty((F, C, KH, KW), dtype=dt)
+        self.db = np.empty(F, dtype=dt)
+        if self.by_filters:
+            self.dzt = _aligned_zeros((N, Ho * Wo, F), dt)
+            self.dz_into = self.dzt.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
+            rows, cols = np.meshgrid(np.arange(Ho) * SH * Wp, np.arange(Wo) * SW, indexing="ij")
+            self.pos = (rows + cols).ravel().astype(np.intp)
+            runs = -(-N // _kernels.FILTER_GRAD_SAMPLES)
+            self.partial = np.empty(max(1, (runs - 1) * F * C * KH * KW), dtype=dt)
+            self.dwt = None
+            return
+        Fr, Lr = _round_up(F, _FB), _round_up(Hd * Wp, _PB)
+        self.dzw = _aligned_zeros((N, Fr, Lr), dt)
+        self.dz_into = self.dzw[:, :F, :Hd * Wp].reshape(N, F, Hd, Wp)[:, :, ::SH, :Wd:SW]
+        self.dwt = np.empty((Fr, C * KH * KW), dtype=dt) if Fr != F else None
+
+
+def _shared_padding_width(out_rows, width, left, Wd, first, W, KW):
+    """Row width of the padded dz for dx: ``width`` (each row padded on both sides), or
+    less when that saves wide-row positions and a row's right padding can be the next
+    row's ``left`` zero columns. A tap that reads past the end of a narrower row then
+    reads the next row's first columns, zeros while it reads fewer than ``left`` of
+    them: true of every kept output column ``first ≤ s < first + W`` when
+    ``first + W − 1 + KW − 1 − narrow < left``. Lenet's second layer: 12, not 16."""
+    narrow = max(left + Wd, first + W)
+    fits = first + W + KW - 2 - narrow < left
+    if fits and _round_up(out_rows * narrow, _PB) < _round_up(out_rows * width, _PB):
+        return narrow
+    return width
+
+
+class _InputGradParts:
+    """Buffers of ``dx``: the dilated ``dz`` padded by ``K − 1``, the flipped filters and ``dx``."""
+
+    def __init__(self, plan: "ConvPlan", Hd: int, Wd: int):
+        N, C, H, W = plan.x_shape
+        F, _, KH, KW = plan.w_shape
+        (SH, SW), (PH, PW) = plan.stride, plan.padding
+        Hp, Wp = H + 2 * PH, W + 2 * PW
+        # Rows and columns of the padded dz that reach only the forward padding of dx
+        # are left out (up to K − 1 on each side), so the wide rows cover little more
+        # than dx itself: 16×16 instead of 18×18 planes for a 3×3, padding-1 layer.
+        AH, AW = min(PH, KH - 1), min(PW, KW - 1)
+        rows, left, top = Hp + KH - 1 - 2 * AH, KW - 1 - AW, PW - AW
+        width = _shared_padding_width(rows - KH + 1, Wp + KW - 1 - 2 * AW, left, Wd, top, W, KW)
+        self.dpad = _Padded((N, F, rows, width), plan.dtype, _slack(KW),
+                            slice(KH - 1 - AH, KH - 1 - AH + Hd, SH), slice(left, left + Wd, SW))
+        self.conv = _WideConv(self.dpad, C, KH, KW, own_weights=True, cols=top + W)
+        # w(f, c, i, j) lands at row c, tap (f, KH−1−i, KW−1−j): rot180(w), channels swapped
+        self.flipped = self.conv.rows.reshape(C, F, KH, KW).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+        self.strip = self.conv.result[:, :, PH - AH:PH - AH + H, top:top + W]
+        self.dx = np.empty((N, C, H, W), dtype=plan.dtype)
+
+
+class ConvPlan:
+    """A convolution layer's forward and backward pass for one batch size.
+
+    ``ConvPlan(batch, in_shape=(C, H, W), filters, kernel=(KH, KW), stride=(SH, SW),
+    padding=(PH, PW), dtype)``; ``kernel``, ``stride`` and ``padding`` also take one
+    int. Raises ``ValueError``/``TypeError`` for a bad argument and
+    :class:`~cnncore.shapes.ShapeError` when the window does not fit.
+    """
+
+    def __init__(self, batch, in_shape, filters, kernel, stride=1, padding=0, dtype=np.float32):
+        N, (C, H, W), F = _count(batch, "batch"), _chw(in_shape), _count(filters, "filters")
+        KH, KW = pair(kernel, "kernel")
+        SH, SW = pair(stride, "stride")
+        PH, PW = pair(padding, "padding", minimum=0)
+        Ho, Wo = conv_output_size((H, W), (KH, KW), (SH, SW), (PH, PW))
+        self.dtype = _float_dtype(dtype)
+        self.batch = N
+        self.in_shape, self.out_shape = (C, H, W), (F, Ho, Wo)
+        self.kernel, self.stride, self.padding = (KH, KW), (SH, SW), (PH, PW)
+        self.x_shape, self.w_shape, self.z_shape = (N, C, H, W), (F, C, KH, KW), (N, F, Ho, Wo)
+        self._taps = C * KH * KW
+        self._hd_wd = (Ho - 1) * SH + 1, (Wo - 1) * SW + 1       # dz dilated by the stride
+        self._fwd_work = N * F * Ho * Wo * C * KH * KW * SH * SW
+        self._bwd_work = N * F * self._hd_wd[0] * self._hd_wd[1] * C * KH * KW
+        self._xpad = self._fwd = self._dw = self._dx = None       # laid out on first use
+        self._x_in = None                                          # the x the last forward copied
+        self._y = None                                             # made by _own on first use
+        # scratch of the gradient pass: db's sums over the batch per position, one plane of dz
+        self._acc = np.empty((F, Ho * Wo), dtype=self.dtype)
+        self._tmp = np.empty((F, 2 * Ho * Wo), dtype=self.dtype)
+
+    @staticmethod
+    def values_per_image(in_shape, filters: int, kernel, stride, padding) -> int:
+        """Values per image that a plan's buffers hold through a training step (each a little
+        generously): the padded input, the stride-1 outputs in wide rows, ``z`` and ``y``, the
+        ``dz`` the filter gradient reads (dilated in wide rows, or positions-major where the
+        filters fill whole vectors: never more), the padded ``dz`` and its wide-row outputs for
+        ``dx``, and ``dx``. The memory limits count a convolution by this (``Conv.memory``)."""
+        (C, H, W), F = in_shape, filters
+        (KH, KW), (SH, SW), (PH, PW) = kernel, stride, padding
+        Hp, Wp = H + 2 * PH, W + 2 * PW
+        Ho, Wo = (Hp - KH) // SH + 1, (Wp - KW) // SW + 1
+        rows, width = Hp + KH - 1, Wp + KW - 1                   # the padded dz of dx, at most
+        return (C * Hp * Wp + _round_up(F, _FB) * _round_up((Hp - KH + 1) * Wp, _PB) + 2 * F * Ho * Wo
+                + _round_up(F, _FB) * _round_up(((Ho - 1) * SH + 1) * Wp, _PB)
+                + F * rows * width + _round_up(C, _FB) * _round_up((rows - KH + 1) * width, _PB) + C * H * W)
+
+    def _input(self) -> _Padded:
+        """The zero-padded input, shared by the forward pass and the filter gradient."""
+        if self._xpad is None:
+            N, C, H, W = self.x_shape
+            (PH, PW), KW = self.padding, self.kernel[1]
+            self._xpad = _Padded((N, C, H + 2 * PH, W + 2 * PW), self.dtype, _slack(KW),
+                                 slice(PH, PH + H), slice(PW, PW + W))
+        return self._xpad
+
+    def _forward_parts(self):
+        conv = _WideConv(self._input(), self.w_shape[0], *self.kernel)
+        SH, SW = self.stride
+        picked = conv.result[:, :, ::SH, ::SW] if SH > 1 or SW > 1 else conv.result
+        self._fwd = conv, picked, np.empty(self.z_shape, dtype=self.dtype)
+        return self._fwd
+
+    def forward(self, x, w, b):
+        """``z (N, F, Ho, Wo)`` for ``x (N, C, H, W)``, ``w (F, C, KH, KW)``, ``b (F,)``
+        (see :func:`cnncore.kernels.conv2d_forward`)."""
+        return self._forward(x, w, b, 0)[0]
+
+    def forward_activated(self, x, w, b, act: int):
+        """``(z, y)``: :meth:`forward`'s ``z`` and ``y = f(z)``, made in one pass from the
+        loops' outputs; ``act`` is an activation's ``kernel`` code (:mod:`cnncore.activations`).
+        With an activation ``z`` is a view of the loops' own outputs (not C-contiguous,
+        nothing copied); for code 0 (no activation) ``y`` is ``z`` itself, contiguous."""
+        return self._forward(x, w, b, act)
+
+    def forward_pooled(self, x, w, b, act: int, pool: "MaxPoolPlan"):
+        """``(z, y, pooled)``: :meth:`forward_activated` (``act`` ≠ 0) with ``y`` max-pooled 2×2,
+        stride 2, in the same pass while each plane is in cache; ``pooled`` is the ``pool``
+        plan's own output, its winners kept as after its :meth:`MaxPoolPlan.forward_lean`."""
+        if act == 0 or not pool._two or pool.x_shape != self.z_shape or pool.dtype != self.dtype:
+            raise ValueError("forward_pooled needs an activation and a 2×2, stride-2 pool of z's shape")
+        return self._forward(x, w, b, act, pool)
+
+    def _forward(self, x, w, b, act, pool=None):
+        dt = self.dtype
+        _expect(x, self.x_shape, dt, "x")
+        _expect(w, self.w_shape, dt, "w")
+        _expect(b, self.z_shape[1:2], dt, "b")
+        conv, picked, z = self._fwd or self._forward_parts()
+        self._xpad.inner[...] = x
+        self._x_in = x
+        nt = threads_for(self._fwd_work)
+        conv.run(w.reshape(self.w_shape[0], self._taps), b, nt)
+        if act == 0:
+            _kernels.conv_activate(picked, z, z, 0, None, None, nt)
+            return z, z
+        y = self._own("_y")
+        if pool is None:
+            _kernels.conv_activate(picked, None, y, act, None, None, nt)
+            return picked, y
+        pooled, codes = pool.lean_buffers()
+        _kernels.conv_activate(picked, None, y, act, pooled, codes, nt)
+        return picked, y, pooled
+
+    def compile_forward(self, step, x, w, b, act, pool=None):
+        """:meth:`_forward`'s copy, loops and pass as ops of a compiled step (:mod:`cnncore.step`),
+        reading ``x`` (an array the step writes first, or its batch): ``(z, y)``, or ``(z, y, pooled)``
+        with ``pool``."""
+        conv, picked, z = self._fwd or self._forward_parts()
+        step.copy(x, self._xpad.inner)
+        nt = threads_for(self._fwd_work)
+        conv.compile(step, w.reshape(self.w_shape[0], self._taps), b, nt)
+        if act == 0:
+            self._activate_op(step, picked, z, z, 0, None, None, nt)
+            return z, z
+        y = self._own("_y")
+        pooled, codes = pool.lean_buffers() if pool is not None else (None, None)
+        self._activate_op(step, picked, None, y, act, pooled, codes, nt)
+        return (picked, y) if pool is None else (picked, y, pooled)
+
+    @staticmethod
+    def _activate_op(step, src, z, y, act, pooled, codes, nt):
+        from ..step import strides4
+        step.op("act", nt, act, [src, z, y, pooled, codes], strides4(src) + list(y.shape))
+
+    def y_buffer(self):
+        """The buffer :meth:`forward_activated` writes ``y`` into (for a pool that takes it)."""
+        return self._own("_y")
+
+    def _own(self, name):
+        """The plan's own ``z``-shaped buffer ``name`` (made on first use)."""
+        a = getattr(self, name, None)
+        if a is None:
+            a = np.empty(self.z_shape, dtype=self.dtype)
+            setattr(self, name, a)
+        return a
+
+    def backward(self, dz, x, w, need_dx=True, dw=None, db=None):
+        """``(dx or None, dw, db)`` for ``dz`` of the shape :meth:`forward` gives (see
+        :func:`cnncore.kernels.conv2d_backward`). ``dw``/``db`` may name C-contiguous
+        arrays of the plan's dtype to write the gradients into (a network's flat
+        gradient buffer); by default they are the plan's own."""
+        _expect(dz, self.z_shape, self.dtype, "dz")
+        return self._backward(dz, dz, 0, x, w, need_dx, dw, db)[1:]
+
+    def backward_activated(self, dy, z, act, x, w, need_dx=True, dw=None, db=None):
+        """``(dz, dx or None, dw, db)`` from the gradient ``dy`` of ``y = f(z)``: ``dz = dy ⊙ f′(z)``
+        is formed in the pass that lays it out for the ``dw`` and ``dx`` loops and sums ``db``
+        (``act`` as in :meth:`forward_activated`; ``z`` may have any strides). With an
+        activation ``dz`` is a view of the ``dw`` loop's input (not C-contiguous); for
+        code 0 it is ``dy``."""
+        _expect(dy, self.z_shape, self.dtype, "dy")
+        _expect(z, self.z_shape, self.dtype, "z")
+        return self._backward(dy, z, act, x, w, need_dx, dw, db)
+
+    def backward_pooled(self, pending, z, act, x, w, need_dx=True, dw=None, db=None):
+        """:meth:`backward_activated` for a layer whose ``y = f(z)`` went into a 2×2, stride-2
+        max-pool: ``pending`` (:class:`PendingUnpool`) holds the pool's gradient and winners,
+        and ``dz`` is formed from them in the same pass, never writing the pool's ``dx``.
+        ``dz`` is a view of the ``dw`` loop's input."""
+        N, F, Ho, Wo = self.z_shape
+        _expect(pending.dy, (N, F, Ho // 2, Wo // 2), self.dtype, "the pool's dy")
+        _expect(pending.codes, (N, F, Ho // 2, Wo // 2), np.dtype(np.uint8), "the pool's codes")
+        _expect(z, self.z_shape, self.dtype, "z")
+        return self._backward(pending.dy, z, act, x, w, need_dx, dw, db, pending.codes)
+
+    def _backward(self, dy, z, act, x, w, need_dx, dw, db, codes=None):
+        dt = self.dtype
+        _expect(x, self.x_shape, dt, "x")
+        _expect(w, self.w_shape, dt, "w")
+        parts = self._dw or self._filter_grad_parts()
+        dw = parts.dw if dw is None else _out(dw, self.w_shape, dt, "dw")
+        db = parts.db if db is None else _out(db, self.z_shape[1:2], dt, "db")
+        nt = threads_for(self._bwd_work)
+        dx_parts = (self._dx or self._input_grad_parts()) if need_dx else None
+        # dz, written where the dw and dx loops read it, and db: one pass
+        _kernels.conv_grad_prologue(dy, codes, z, act, self._dz_target(parts.dz_into),
+                                    self._dz_target(dx_parts.dpad.inner) if need_dx else None,
+                                    self._acc, self._tmp, db, nt)
+        dz = parts.dz_into if act or codes is not None else dy
+        self._filter_grad(parts, dz, x, dw, nt)
+        dx = self._input_grad(dz, w, nt) if need_dx else None
+        return dz, dx, dw, db
+
+    def compile_backward(self, step, dy, z, act, w, need_dx, dw, db, codes=None):
+        """:meth:`_backward` (after :meth:`compile_forward`, so ``x`` is in the padded buffer) as ops
+        of a compiled step: ``(dz, dx or None)``; ``dw`` and ``db`` are written where given."""
+        from ..step import strides4
+        parts = self._dw or self._filter_grad_parts()
+        nt = threads_for(self._bwd_work)
+        dx_parts = (self._dx or self._input_grad_parts()) if need_dx else None
+        d1 = self._dz_target(parts.dz_into)
+        d2 = self._dz_target(dx_parts.dpad.inner) if need_dx else None
+        step.op("prologue", nt, act, [dy, codes, z, d1, d2, self._acc, self._tmp, db],
+                strides4(z) + strides4(d1) + (strides4(d2) if need_dx else [0] * 4) + list(self.z_shape))
+        dz = parts.dz_into if act or codes is not None else dy
+        xpad = self._input()
+        N, C, Hp, Wp = xpad.view.shape
+        F = self.w_shape[0]
+        dwt = dw.reshape(F, self._taps) if parts.dwt is None else parts.dwt
+        off = _tap_offsets(C, *self.kernel, Hp, Wp)
+        if parts.by_filters:
+            step.op("dwf", nt, 0, [xpad.buf, off, parts.pos, parts.dzt, dwt, parts.partial],
+                    [C * Hp * Wp, off.size, parts.pos.size, N, F, self.kernel[1]])
+        else:
+            _, Fr, Lr = parts.dzw.shape
+            step.op("dw", nt, 0, [xpad.buf, off, parts.dzw, dwt], [C * Hp * Wp, off.size, C, Hp * Wp, N, Fr, Lr])
+            if parts.dwt is not None:
+                step.copy(parts.dwt[:F].reshape(self.w_shape), dw)
+            step.exact(dw, xpad.buf)
+        if not need_dx:
+            return dz, None
+        step.copy(w, dx_parts.flipped)
+        dx_parts.conv.compile(step, dx_parts.conv.rows, None, nt)
+        step.copy(dx_parts.strip, dx_parts.dx)
+        step.exact(w, dx_parts.dx)
+        return dz, dx_parts.dx
+
+    def _dz_target(self, view):
+        """A view the gradient pass writes ``dz`` into: it must have ``dz``'s shape."""
+        if view.shape != self.z_shape or view.dtype != self.dtype:
+            raise RuntimeError("cnncore: a dz layout does not match the plan")
+        return view
+
+    def _filter_grad_parts(self):
+        N, C, H, W = self.x_shape
+        F, _, KH, KW = self.w_shape
+        Wp = W + 2 * self.padding[1]
+        self._dw = _FilterGradParts(N, F, C, KH, KW, *self.z_shape[2:], *self._hd_wd, Wp, *self.stride, self.dtype)
+        return self._dw
+
+    def _filter_grad(self, parts, dz, x, dw, nt):
+        """dw: the padded input correlated with the dilated dz, laid out in wide rows
+        (``dz`` is already in ``parts.dz_into``)."""
+        xpad = self._input()
+        if x is not self._x_in:       # (the forward pass left this x in the padded buffer)
+            xpad.inner[...] = x
+        N, C, Hp, Wp = xpad.view.shape
+        F, _, KH, KW = self.w_shape
+        dwt = dw.reshape(F, self._taps) if parts.dwt is None else parts.dwt
+        off = _tap_offsets(C, KH, KW, Hp, Wp)
+        if parts.by_filters:        # (every product a window's: a NaN or inf reaches only its taps)
+            _kernels.conv_filter_grad_vf(xpad.buf, C * Hp * Wp, off, KW, parts.pos, parts.dzt, dwt, parts.partial, nt)
+            return
+        _kernels.conv_filter_grad(xpad.buf, C * Hp * Wp, off, C, Hp, Wp, parts.dzw, dwt, nt)
+        if parts.dwt is not None:
+            dw[...] = parts.dwt[:F].reshape(self.w_shape)
+        if not _kernels.all_finite(dw.reshape(-1)) and not _kernels.all_finite(xpad.buf):
+            # The wide rows multiply input pixels outside every window by zero, and
+            # 0·NaN is NaN: recompute from the windows alone, so a NaN or inf in x
+            # reaches exactly the taps that saw it.
+            dw[...] = _dw_from_windows(dz, xpad.view, KH, KW, *self.stride)
+
+    def _input_grad(self, dz, w, nt):
+        """dx: dilate dz, pad by K − 1 (and by the rows no window reached; less the rows
+        and columns that reach only the forward padding), convolve with the flipped
+        filters, strip what is left of the forward padding P (``dz`` is already in
+        ``dpad.inner``)."""
+        parts = self._dx or self._input_grad_parts()
+        np.copyto(parts.flipped, w)
+        parts.conv.run(parts.conv.rows, None, nt)
+        np.copyto(parts.dx, parts.strip)
+        if not _kernels.all_finite(w.reshape(-1)) and not _kernels.all_finite(parts.dx.reshape(-1)):
+            with np.errstate(invalid="ignore", over="ignore"):
+                parts.dx[...] = _dx_from_windows(dz, w, self.x_shape, self.padding, self.stride)
+        return parts.dx
+
+    def _input_grad_parts(self):
+        self._dx = _InputGradParts(self, *self._hd_wd)
+        return self._dx

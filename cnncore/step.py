@@ -1,0 +1,200 @@
+"""A network's whole training step, compiled: forward, loss, backward and the update in one call.
+
+::
+
+    step = compile_step(net, 32, adam, snapshot=True)       # adam over {"all": net.flat_params}
+    status, loss, probs = step.run(x, labels)               # x (32, C, H, W) float32, labels (32,) intp
+
+The step is a :class:`cnncore._kernels.Program`: a list of the kernels' loops on buffers laid
+out once, which runs without the GIL and without returning to Python between layers (a batch-1
+step of the layer-by-layer path spent about half its time in Python and in typed-memoryview
+set-up). Each layer type, and each named pair of :mod:`cnncore.layers.pairs`, adds its own ops
+(``compile_forward``, ``compile_backward``) through a :class:`StepBuilder`, on plans of its own
+that run the same loops in the same order as the layer-by-layer path: a step is bit for bit
+:meth:`Network.loss_and_grads` followed by the optimizer's ``step`` (``tests/test_step.py``), and
+afterwards the layers keep what that path keeps.
+
+A network with a layer that has no compiled form (an activation only NumPy applies, a pooling
+type without ops), a normalised input (:mod:`cnncore.signature`) or float64 has no step: :func:`compile_step` returns None and training goes
+through the layers. What only the layer-by-layer path computes exactly (a label out of range, a
+NaN or infinity where the fast sums would spread it) stops the step before the update with
+:data:`EXACT`; the caller runs that path then.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._dispatch import _kernels
+from ._threads import get_num_threads
+from .optim import Adam, SGD
+
+__all__ = ["TrainingStep", "StepBuilder", "compile_step", "DONE", "DIVERGED", "EXACT", "BATCH"]
+
+#: What :meth:`TrainingStep.run` reports: the whole step ran; the loss was not finite (no
+#: gradients, no update); a case for the layer-by-layer path (nothing updated).
+DONE, DIVERGED, EXACT = _kernels.STEP_DONE, _kernels.STEP_DIVERGED, _kernels.STEP_EXACT
+
+#: Stands for the batch of each run where an op reads the network's input.
+BATCH = object()
+
+_OPERANDS = (np.dtype(np.float32), np.dtype(np.intp), np.dtype(np.uint8))
+
+
+def strides4(a: np.ndarray) -> list[int]:
+    """The strides of ``a`` in elements, as four axes (leading axes of 1 first)."""
+    return [0] * (4 - a.ndim) + [s // a.dtype.itemsize for s in a.strides]
+
+
+class StepBuilder:
+    """Collects the ops of a compiled step for ``batch`` samples of ``input_shape`` (float32).
+
+    Ops take the arrays a plan laid out and sizes the plan derived from them, as the plans'
+    own calls pass them to the loops: nothing checks them again when the step runs. The
+    program keeps every array an op points into alive."""
+
+    def __init__(self, batch: int, input_shape: tuple):
+        self.batch = batch
+        self.x_shape = (batch,) + tuple(input_shape)
+        self.program = _kernels.Program((batch, int(np.prod(input_shape))))
+        #: ``(object, {attribute: value})``: set after each complete step (what layers keep).
+        self.kept: list[tuple] = []
+        #: What a stage's forward ops left for its backward ops, by stage.
+        self.saved: dict = {}
+
+    def op(self, kind: str, nt: int, act: int, arrays, sizes, scalars=()) -> None:
+        """Append an op of ``kind`` (a key of ``_kernels.OPS``) reading and writing ``arrays``
+        (None for a NULL pointer)."""
+        pointers = []
+        for a in arrays:
+            if a is None:
+                pointers.append(0)
+                continue
+            if a.dtype not in _OPERANDS:
+                raise TypeError(f"cnncore: a compiled step reads float32 arrays, not {a.dtype}")
+            self.program.keep(a)
+            pointers.append(a.__array_interface__["data"][0])
+        self.program.add(_kernels.OPS[kind], nt, act, pointers, [int(s) for s in sizes], scalars)
+
+    def copy(self, src, dst: np.ndarray) -> None:
+        """``dst[...] = src`` for arrays of one shape with any strides (``src`` may be :data:`BATCH`)."""
+        if src is BATCH:
+            if dst.shape != self.x_shape:
+                raise ValueError(f"cnncore: the batch {self.x_shape} cannot go into {dst.shape}")
+            src_strides = [0] * (4 - len(self.x_shape)) + _contiguous(self.x_shape)
+            src = None
+        else:
+            if src.shape != dst.shape or src.dtype != dst.dtype:
+                raise ValueError(f"cnncore: a copy of {src.dtype} {src.shape} into {dst.dtype} {dst.shape}")
+            src_strides = strides4(src)
+        shape = [1] * (4 - dst.ndim) + list(dst.shape)
+        self.op("copy", 1, 0, [src, dst], shape + src_strides + strides4(dst))
+
+    def exact(self, a: np.ndarray, b: np.ndarray) -> None:
+        """Stop with :data:`EXACT` where neither ``a`` nor ``b`` is all finite (contiguous arrays):
+        the case the layer-by-layer path recomputes from the windows alone."""
+        for v in (a, b):
+            if not v.flags.c_contiguous:
+                raise ValueError("cnncore: a finiteness check reads contiguous arrays")
+        self.op("exact", 1, 0, [a, b], [a.size, b.size])
+
+    def keep(self, obj, **values) -> None:
+        """After each complete step set these attributes of ``obj`` (a layer's ``dx`` and ``dy``
+        through their :class:`~cnncore.layers.base.Kept` slots)."""
+        self.kept.append((obj, {("_" + k if k in ("dx", "dy") else k): v for k, v in values.items()}))
+
+
+def _contiguous(shape) -> list[int]:
+    """The strides in elements of a C-contiguous array of ``shape``."""
+    out, s = [], 1
+    for n in reversed(shape):
+        out.append(s)
+        s *= n
+    return out[::-1]
+
+
+class TrainingStep:
+    """The compiled training step of a network for one batch size (see :func:`compile_step`)."""
+
+    def __init__(self, net, batch: int, optimizer, builder: StepBuilder, probs, snapshot):
+        self.net, self.batch, self.optimizer = net, batch, optimizer
+        self._program = builder.program
+        self._kept = builder.kept
+        self._probs = probs
+        #: The weights from before the last update (``flat_params`` order), when asked for.
+        self.snapshot = snapshot
+        #: The thread setting the ops were built for (a new setting needs a new step).
+        self.threads = get_num_threads()
+
+    def run(self, x: np.ndarray, labels: np.ndarray):
+        """One step on ``x (batch, C, H, W)`` float32 and ``labels (batch,)`` intp, both C-contiguous:
+        ``(status, loss, probs)``. With :data:`DONE` the gradients are in ``net.flat_grads``, the
+        layers keep what a training pass keeps, the snapshot holds the weights from before the
+        update and the optimizer has stepped; ``probs`` is the step's own buffer, overwritten by
+        the next run. With :data:`DIVERGED` only the loss was computed; with :data:`EXACT` nothing
+        was updated."""
+        opt = self.optimizer
+        if type(opt) is Adam:
+            status = self._program.run(x, labels, *opt.next_step())
+        else:
+            status = self._program.run(x, labels)
+        loss = -self._program.total / self.batch
+        if status == DONE:
+            if type(opt) is Adam:
+                opt.t += 1
+            elif opt is not None:
+                opt.step({"all": self.net.flat_grads})
+            for obj, values in self._kept:
+                obj.__dict__.update(values)
+        return status, loss, self._probs
+
+
+def compile_step(net, batch: int, optimizer=None, snapshot=False) -> TrainingStep | None:
+    """The compiled training step of ``net`` for ``batch`` samples, or None when the network has
+    no compiled form (float64, or a layer without ops). ``optimizer``: None (forward and backward
+    alone), or an :class:`~cnncore.optim.Adam` (its update is an op of the step) or
+    :class:`~cnncore.optim.SGD` (run after it) over ``{"all": net.flat_params}``, as
+    :class:`~cnncore.training.Trainer` makes them. ``snapshot``: True, or an array like
+    ``flat_params`` to write into, keeps a copy of the weights from before each update
+    (:attr:`TrainingStep.snapshot`)."""
+    if optimizer is not None:
+        if type(optimizer) not in (Adam, SGD) or list(optimizer.params) != ["all"] \
+                or optimizer.params["all"] is not net.flat_params:
+            raise ValueError("a compiled step updates with Adam or SGD over {'all': net.flat_params}")
+    if net.dtype != np.float32 or net.signature.normalises:
+        return None         # (a normalised input: the step has no op for it yet)
+    b = StepBuilder(batch, net.input_shape)
+    y = BATCH
+    for stage in net.stages:
+        y = stage.compile_forward(b, y)
+        if y is None:
+            return None
+    probs, d = _loss(b, y)
+    for stage in reversed(net.stages):
+        d = stage.compile_backward(b, d, stage.index > 0)
+    snap = None
+    if snapshot is not False and snapshot is not None:
+        snap = np.empty_like(net.flat_params) if snapshot is True else snapshot
+        b.copy(net.flat_params, snap)
+    if type(optimizer) is Adam:
+        _adam(b, optimizer, net.flat_grads)
+    return TrainingStep(net, batch, optimizer, b, probs, snap)
+
+
+def _loss(b: StepBuilder, logits: np.ndarray):
+    """Softmax cross-entropy of ``logits (N, K)`` and each run's labels: ``(probs, dlogits)``."""
+    if logits.ndim != 2 or not logits.flags.c_contiguous:
+        raise ValueError("cnncore: the logits of a compiled step must be a contiguous (N, K) array")
+    probs, dlogits = np.empty_like(logits), np.empty_like(logits)
+    b.op("loss", 1, 0, [logits, probs, dlogits], logits.shape)
+    return probs, dlogits
+
+
+def _adam(b: StepBuilder, opt: Adam, grads: np.ndarray) -> None:
+    """The optimizer's update of its one flat group, as :meth:`Adam.step` makes it (the scalars of
+    each step come with :meth:`TrainingStep.run`)."""
+    p, m, v = opt._flat["all"]
+    decay, mask = opt._decay["all"]
+    if grads.shape != p.shape:
+        raise ValueError("cnncore: the gradients do not match the parameters")
+    scalars = (opt.weight_decay, opt.beta1, 1 - opt.beta1, opt.beta2, 1 - opt.beta2, opt.eps, opt._tiny[p.dtype.char])
+    b.op("adam", opt.threads(), 0, [p, grads, m, v, mask], [p.size, decay], scalars)

@@ -1,0 +1,176 @@
+"""The compiled training step (cnncore.step): bit for bit the layer-by-layer path, on any thread
+count; the cases it leaves to that path; networks without one; what the Trainer runs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cnncore
+from cnncore import training
+from cnncore.architecture import preset
+from cnncore.network import Network
+from cnncore.optim import SGD, Adam
+from cnncore.step import DIVERGED, DONE, EXACT, compile_step
+
+_PARTS = ("x", "z", "y", "dy", "dz", "dx", "argmax")
+
+
+def _pair(spec, opt_kind="adam", seed=0, **opt_args):
+    """Two networks with the same weights and an optimizer each (as the Trainer makes them)."""
+    out = []
+    for _ in range(2):
+        net = Network(spec, seed=seed)
+        if opt_kind == "adam":
+            opt = Adam({"all": net.flat_params}, lr=3e-3, decay_mask={"all": net.decay_mask}, **opt_args)
+        else:
+            opt = SGD({"all": net.flat_params}, lr=0.05, momentum=0.9, decay_mask={"all": net.decay_mask}, **opt_args)
+        out.append((net, opt))
+    return out
+
+
+def _kept(net):
+    return [{p: (None if getattr(l, p, None) is None else np.array(getattr(l, p))) for p in _PARTS}
+            for l in net.layers]
+
+
+def _same(a, b) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+@pytest.mark.parametrize("name,batch,threads", [("lenet", 1, 1), ("lenet", 3, 2), ("lenet", 64, 2),
+                                                ("wide", 1, 2), ("wide", 5, 1), ("wide", 33, 2),
+                                                ("tiny", 1, 1), ("tiny", 7, 2)])
+def test_a_compiled_step_is_bit_for_bit_the_layer_by_layer_step(name, batch, threads, dense_products):
+    """Loss, probabilities, every gradient, the weights and Adam's moments after each of several
+    steps, and every array the layers keep, bit for bit loss_and_grads + Adam.step (a dense layer's
+    products by the BLAS and by the tiles)."""
+    (a, oa), (b, ob) = _pair(preset(name), weight_decay=1e-3)
+    before = cnncore.get_num_threads()
+    cnncore.set_num_threads(threads)
+    try:
+        step = compile_step(b, batch, ob, snapshot=True)
+        rng = np.random.default_rng(batch)
+        for _ in range(4):
+            x = rng.random((batch, 1, 28, 28)).astype(np.float32)
+            labels = rng.integers(0, 10, batch).astype(np.intp)
+            la, pa = a.loss_and_grads(x, labels)
+            kept_a = _kept(a)
+            snap = a.flat_params.copy()
+            oa.step({"all": a.flat_grads})
+            status, lb, pb = step.run(x, labels)
+            assert status == DONE and lb == la and _same(pb, pa)
+            assert _same(b.flat_grads, a.flat_grads) and _same(b.flat_params, a.flat_params)
+            assert _same(step.snapshot, snap) and ob.t == oa.t
+            assert _same(ob.m["all"], oa.m["all"]) and _same(ob.v["all"], oa.v["all"])
+            for i, (ka, kb) in enumerate(zip(kept_a, _kept(b))):
+                for part in _PARTS:
+                    assert (ka[part] is None) == (kb[part] is None), (i, part)
+                    if ka[part] is not None:
+                        assert _same(np.ascontiguousarray(kb[part]), np.ascontiguousarray(ka[part])), (i, part)
+    finally:
+        cnncore.set_num_threads(before)
+
+
+def _three_steps(name, batch, threads):
+    """The losses, probabilities, weights and Adam's moments of three compiled steps on ``threads``."""
+    (_, _), (net, opt) = _pair(preset(name), weight_decay=1e-3)
+    before = cnncore.get_num_threads()
+    cnncore.set_num_threads(threads)
+    try:
+        step = compile_step(net, batch, opt)
+        rng, out = np.random.default_rng(batch), []
+        for _ in range(3):
+            x = rng.random((batch,) + tuple(net.input_shape)).astype(np.float32)
+            status, loss, p = step.run(x, rng.integers(0, 10, batch).astype(np.intp))
+            assert status == DONE
+            out += [np.array([loss]), p.copy()]
+    finally:
+        cnncore.set_num_threads(before)
+    return out + [net.flat_params.copy(), opt.m["all"].copy(), opt.v["all"].copy()]
+
+
+@pytest.mark.parametrize("name,batch", [("lenet", 64), ("wide", 1), ("wide", 9), ("tiny", 5), ("cifar", 3)])
+def test_a_compiled_step_gives_the_same_bits_on_one_thread_and_on_two(name, batch, dense_products, monkeypatch):
+    """Every loop of the step split between two threads (no call too small for them): the losses,
+    probabilities, weights and Adam's moments bit for bit one thread's."""
+    monkeypatch.setattr(cnncore._threads, "_PARALLEL_MIN_WORK", 0)
+    for one, two in zip(_three_steps(name, batch, 1), _three_steps(name, batch, 2)):
+        assert _same(one, two)
+
+
+def test_a_compiled_step_runs_sgd_after_its_passes():
+    (a, oa), (b, ob) = _pair(preset("lenet"), "sgd")
+    step = compile_step(b, 4, ob)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x, labels = rng.random((4, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 4).astype(np.intp)
+        a.loss_and_grads(x, labels)
+        oa.step({"all": a.flat_grads})
+        assert step.run(x, labels)[0] == DONE
+    assert _same(b.flat_params, a.flat_params) and _same(ob.v["all"], oa.v["all"])
+
+
+def test_a_loss_that_is_not_finite_stops_the_step_before_the_gradients_and_the_update():
+    (a, oa), (b, ob) = _pair(preset("tiny"))
+    b.flat_params[:] = np.float32(1e30)       # logits of ±inf: the loss is NaN
+    a.flat_params[:] = b.flat_params
+    step = compile_step(b, 2, ob)
+    x, labels = np.ones((2, 1, 28, 28), np.float32), np.array([1, 2], np.intp)
+    weights, grads = b.flat_params.copy(), b.flat_grads.copy()
+    status, loss, _ = step.run(x, labels)
+    want = a.loss_and_grads(x, labels)[0]
+    assert status == DIVERGED and not np.isfinite(loss) and np.isnan(loss) == np.isnan(want)
+    assert _same(b.flat_params, weights) and _same(b.flat_grads, grads) and ob.t == 0
+
+
+def test_a_label_out_of_range_is_left_to_the_checked_path():
+    (_, _), (b, ob) = _pair(preset("lenet"))
+    step = compile_step(b, 2, ob)
+    weights = b.flat_params.copy()
+    assert step.run(np.zeros((2, 1, 28, 28), np.float32), np.array([3, 10], np.intp))[0] == EXACT
+    assert _same(b.flat_params, weights) and ob.t == 0
+    with pytest.raises(ValueError, match="labels must be integers"):
+        b.loss_and_grads(np.zeros((2, 1, 28, 28), np.float32), np.array([3, 10]))
+
+
+@pytest.mark.parametrize("what", ["x", "labels"])
+def test_a_compiled_step_refuses_a_batch_it_was_not_made_for(what):
+    (_, _), (b, ob) = _pair(preset("tiny"))
+    step = compile_step(b, 3, ob)
+    x, labels = np.zeros((3, 1, 28, 28), np.float32), np.zeros(3, np.intp)
+    bad = {"x": (np.zeros((4, 1, 28, 28), np.float32), labels), "labels": (x, np.zeros(3, np.int32))}[what]
+    with pytest.raises(ValueError):
+        step.run(*bad)
+
+
+@pytest.mark.parametrize("spec,dtype", [
+    ({"input": [1, 28, 28], "layers": [{"type": "conv", "filters": 4, "kernel": 5, "activation": "sigmoid"},
+                                       {"type": "flatten"}, {"type": "dense", "units": 10}]}, np.float32),
+    ({"input": [1, 28, 28], "layers": [{"type": "conv", "filters": 4, "kernel": 5},
+                                       {"type": "avgpool", "size": 2}, {"type": "flatten"},
+                                       {"type": "dense", "units": 10}]}, np.float32),
+    (preset("lenet"), np.float64)], ids=["sigmoid", "avgpool", "float64"])
+def test_a_network_with_a_layer_without_ops_has_no_compiled_step(spec, dtype):
+    net = Network(spec, seed=0, dtype=dtype)
+    assert compile_step(net, 2) is None
+
+
+def test_the_trainer_runs_the_compiled_step_and_trains_as_the_layers_would(monkeypatch):
+    """The same run, weights and losses with the compiled step as without it (the Trainer's other
+    path), batches of 16 and the epoch's short last batch of 8 included."""
+    rng = np.random.default_rng(5)
+    X, y = (rng.random((40, 28, 28)) * 255).astype(np.uint8), rng.integers(0, 10, 40)
+    config = training.TrainConfig(batch_size=16, epochs=2, seed=1)
+    made = []
+    real = training.compile_step
+    monkeypatch.setattr(training, "compile_step", lambda *a, **k: made.append(a[1]) or real(*a, **k))
+    compiled = Network(preset("lenet"), seed=2)
+    losses = [e.loss for e in training.Trainer(compiled, X, y, config=config).run()
+              if isinstance(e, training.BatchEvent)]
+    assert sorted(made) == [8, 16]
+    monkeypatch.setattr(training, "compile_step", lambda *a, **k: None)
+    layered = Network(preset("lenet"), seed=2)
+    want = [e.loss for e in training.Trainer(layered, X, y, config=config).run()
+            if isinstance(e, training.BatchEvent)]
+    assert losses == want and _same(compiled.flat_params, layered.flat_params)
+    assert compiled.optimizer_state["t"] == layered.optimizer_state["t"] == 6
