@@ -152,7 +152,8 @@ class RunController(QtCore.QObject):
         elif choice.key in ("idx", "folder") and not files:
             raise RunRefused("choose a folder with IDX images and labels files first" if choice.key == "idx"
                              else "choose the folder of pictures first (one subfolder per class)")
-        count = None if choice.key in ("drawings", "folder") else choice.count
+        from cnncore.defaults import uses_whole
+        count = None if uses_whole(choice.key) else choice.count
         net = self.session.network
         shape = tuple(net.input_shape) if net is not None else None     # a folder's pictures are fitted to it
         drawings = data_dir() / DRAWINGS_FILE

@@ -443,15 +443,3 @@ def test_trace_without_an_index_takes_the_picture_the_model_is_least_sure_of(tmp
     p = net.predict_proba(X[:100, None] / 255.0)[np.arange(100), y[:100]]
     assert tr.probs[tr.label] == pytest.approx(p.min(), rel=1e-4) and tr.loss > 0.05
 
-
-def test_the_idx_files_a_user_names_are_used_whole(data, tmp_path, capsys):
-    """Files the user names are theirs: all of them are learnt from (the first 6,000 were, and the 8,000
-    shared digits then scored 97.4 % where all of them for 6 epochs give 98.7 %)."""
-    from cnncore.defaults import run_defaults
-    X = np.repeat(data["X"], 31, axis=0)[:6100]                 # more than a downloaded set's 6,000
-    y = np.repeat(data["y"], 31, axis=0)[:6100]
-    images, labels = write_idx(tmp_path / "i.gz", X), write_idx(tmp_path / "l.gz", y)
-    assert main(["train", "--arch", str(data["arch"]), "--images", str(images), "--labels", str(labels),
-                 "--epochs", "1", "--quiet", "--threads", "1", "--out", str(tmp_path / "m.npz")]) == 0
-    text = capsys.readouterr().out
-    assert f"holding out {round(6100 * run_defaults('idx').holdout)}" in text, text

@@ -620,13 +620,14 @@ def test_train_on_an_idx_folder(window, qtbot, shared_mnist_dir, tmp_path):
     assert "No pair of IDX" in window.statusBar().currentMessage()
     train.source.setCurrentIndex(train.source.findData("idx"))
     assert train.set_idx_folder(shared_mnist_dir)
+    assert not train.count.isEnabled()                      # the files a user names are used whole
     train.count.setValue(640)
     train.epochs.setValue(1)
     with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
         assert train.start()
     assert blocker.args[0].reason == "done"
     train.bottom_tabs.setCurrentWidget(train.confusion)
-    assert train.confusion.matrix().sum() == 96      # 15% of 640 held out
+    assert train.confusion.matrix().sum() == 1200    # 15% of all 8,000 held out (the first 640 were taken)
 
 
 def test_bars_update_while_the_stroke_is_drawn(window, qtbot):

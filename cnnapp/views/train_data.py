@@ -152,9 +152,10 @@ class DataBox(QtWidgets.QGroupBox):
         key = self.key()
         self.idx_button.setVisible(key == "idx")
         self.folder_button.setVisible(key == "folder")
-        self.count.setEnabled(key not in ("drawings", "folder") and not running)
-        self.count.setToolTip("Every picture of the folder is used (a folder's pictures are used whole)"
-                              if key == "folder" else
+        from cnncore.defaults import uses_whole
+        self.count.setEnabled(not uses_whole(key) and not running)
+        self.count.setToolTip("Every picture of the files you chose is used (files you name are used whole)"
+                              if uses_whole(key) else
                               "How many digits to generate (or pictures to use at most, the first of the data set)")
         self.show_fit()
 
