@@ -186,7 +186,8 @@ class ProbabilityPlot(pg.PlotWidget):
         self._bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7,
                                      brushes=[pg.mkBrush(GREY)] * 10, pen=pg.mkPen(None))
         p.addItem(self._bars)
-        self._text = pg.TextItem("", color=(40, 40, 40), anchor=(0.5, 1.0))
+        # dark on a white box: readable over the bar and beside it ("100%" is wider than a bar)
+        self._text = pg.TextItem("", color=(40, 40, 40), anchor=(0.5, 1.0), fill=pg.mkBrush(255, 255, 255, 225))
         p.addItem(self._text)
         self._probs = np.zeros(10)
 
@@ -216,10 +217,9 @@ class ProbabilityPlot(pg.PlotWidget):
         brushes = [pg.mkBrush(ACCENT if i == best else GREY) for i in range(10)]
         self._bars.setOpts(height=p, brushes=brushes)
         self._text.setText(f"{p[best]:.0%}")
-        # Above a short bar; inside a tall one, in white: above it, the text would run past the top
-        # of a low plot (a 1024×640 screen) and be cut.
+        # Above a short bar; inside a tall one: above it, the text would run past the top of a low
+        # plot (a 1024×640 screen) and be cut.
         inside = p[best] > 0.5
-        self._text.setColor((255, 255, 255) if inside else (40, 40, 40))
         self._text.setAnchor((0.5, 0.0) if inside else (0.5, 1.0))
         self._text.setPos(best, p[best] - 0.01 if inside else p[best] + 0.01)
 
