@@ -1246,6 +1246,28 @@ cdef class Program:
         self.total = r.total
         return status
 
+    def time_ops(self, cnp.ndarray x, cnp.ndarray labels, int reps=20):
+        """For benchmarks: each op's kind and its median seconds over ``reps`` runs of the whole
+        list, op by op (the update's scalars are zero: weights do not move)."""
+        from time import perf_counter
+        cdef StepRun r
+        cdef Py_ssize_t i
+        cdef int rep
+        self.run(x, labels)
+        r.x = <const float*> cnp.PyArray_DATA(x)
+        r.labels = <const Py_ssize_t*> cnp.PyArray_DATA(labels)
+        r.adam[0], r.adam[1] = 0, 0
+        r.flush[0], r.flush[1] = 0, 0
+        times = [[] for i in range(self.count)]
+        for rep in range(reps):
+            r.total = 0
+            for i in range(self.count):
+                t0 = perf_counter()
+                with nogil:
+                    _op(&self.ops[i], &r)
+                times[i].append(perf_counter() - t0)
+        return [(self.ops[i].kind, sorted(times[i])[reps // 2]) for i in range(self.count)]
+
 
 cdef extern from *:
     """

@@ -13,6 +13,7 @@ import pytest
 
 import cnncore
 from cnncore import reference as ref
+from cnncore.layers import conv_plan
 from cnncore.layers.conv_plan import ConvPlan
 
 TOL = {np.float32: dict(rtol=3e-5, atol=3e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
@@ -25,7 +26,8 @@ CASES = [
     (5, 3, 14, 14, 6, 3, 1, 1),           # wide rows of 14 vectors: 5 + 5 + 4
     (2, 1, 28, 28, 16, 3, 1, 1),          # the wide preset's first layer
     (2, 8, 12, 12, 16, 5, 1, 0),          # lenet's second layer
-    # the filter gradient by vectors of filters (F a multiple of every build's lanes, 16):
+    # filters that fill every build's vectors (16): the filter gradient by vectors of filters where
+    # the rule picks it (lenet's second layer, stride 2) and always with the rule 'filters':
     (17, 16, 14, 14, 32, 3, 1, 1),        # wide's second layer: rows of 3 taps, 8 a tile; 2 runs of samples
     (17, 8, 12, 12, 16, 5, 1, 0),         # lenet's second: rows of 5, 4 a tile (200 taps: 9 tiles); 2 runs
     (3, 2, 11, 9, 16, (4, 2), (2, 3), 1),  # rows of 2 taps: single taps a tile; strides, padding
@@ -52,10 +54,13 @@ def _run(case, dt, threads):
     return (x, w, b, dz), (z, dx, dw, db)
 
 
+@pytest.mark.parametrize("rule", ["measured", "filters"])
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_tiles_match_the_twin_and_any_thread_count(case, dt, monkeypatch):
+def test_tiles_match_the_twin_and_any_thread_count(case, dt, rule, monkeypatch):
     monkeypatch.setattr(cnncore._threads, "_PARALLEL_MIN_WORK", 0)     # every call may use threads
+    if rule == "filters":       # by vectors of filters wherever the filters fill them
+        monkeypatch.setattr(conv_plan, "_ROWS_WASTE", 0.0)
     (x, w, b, dz), got = _run(case, dt, 1)
     S, P = case[6], case[7]
     want = (ref.conv2d_forward(*(a.astype(np.float64) for a in (x, w, b)), S, P),
@@ -78,6 +83,20 @@ def _laid_out(plan):
     return plan
 
 
+@pytest.mark.parametrize("batch, in_shape, filters, kernel, stride, padding, by_filters", [
+    (64, (16, 14, 14), 32, 3, 1, 1, False),  # wide's second layer: 224 wide-row positions for 196
+    (64, (24, 16, 16), 48, 3, 1, 1, False),  # cifar's second: 288 for 256
+    (64, (8, 12, 12), 16, 5, 1, 0, True),    # lenet's second: 96 for 64
+    (64, (1, 28, 28), 16, 5, 2, 0, True),    # stride 2: 656 for 144
+    (1, (16, 14, 14), 32, 3, 1, 1, True),    # batch 1
+    (64, (16, 14, 14), 20, 3, 1, 1, False),  # 20 filters fill no build's vectors
+])
+def test_the_filter_gradient_goes_by_vectors_of_filters_where_wide_rows_waste_work(
+        batch, in_shape, filters, kernel, stride, padding, by_filters):
+    plan = _laid_out(ConvPlan(batch, in_shape, filters, kernel, stride, padding, np.float32))
+    assert plan._dw.by_filters is by_filters
+
+
 def test_dx_wide_rows_cover_dx_and_not_the_forward_padding():
     """For a 3×3, padding-1 layer the padded dz that dx's convolution reads is H×W plus
     K − 1 − P a side, so its wide rows are as long as the forward pass's: 14 rows of 16."""
@@ -91,7 +110,7 @@ def test_wide_row_buffers_start_on_a_cache_line(dt):
     """The tiles' vector loads and stores are aligned only if every buffer they stream
     starts on a 64-byte line (NumPy's large buffers start 16 bytes past one)."""
     plan = _laid_out(ConvPlan(8, (16, 14, 14), 32, 3, 1, 1, dt))
-    dz = plan._dw.dzt if plan._dw.by_filters else plan._dw.dzw      # (32 filters: by vectors of filters)
+    dz = plan._dw.dzt if plan._dw.by_filters else plan._dw.dzw
     for buf in (plan._xpad.buf, plan._fwd[0].out, dz, plan._dx.dpad.buf, plan._dx.conv.out):
         assert buf.ctypes.data % 64 == 0 and buf.dtype == dt and buf.flags.c_contiguous
 

@@ -13,15 +13,33 @@ from ..shapes import conv_output_size, pair
 __all__ = ["ConvPlan"]
 
 
+#: The wide rows' positions per output position above which the filter gradient goes by vectors of
+#: filters. Measured (dW alone at batch 64, Xeon, 2 threads; native, avx2 and base builds): at 1.06
+#: to 1.14 (cifar's and wide's layers: padding 1, stride 1) the wide rows were 1.1 to 2.4 times faster
+#: (wide's first layer on the native build, 0.9 times), at 1.17 and above (lenet's 5×5 windows,
+#: tiny's stride 2: 4.6) 1.1 to 4 times slower.
+_ROWS_WASTE = 1.15
+
+
+def _by_filters(N: int, F: int, positions: int, wide_positions: int, dt) -> bool:
+    """Whether a layer takes its filter gradient by vectors of filters: its ``F`` filters fill whole
+    vectors, and the wide rows would compute many products outside every window (``wide_positions``
+    of them, rounded up to the row blocks, per ``positions`` outputs), or the batch is 1 (where the
+    vectors of filters were as fast or faster on every layer measured)."""
+    if F % _kernels.VECTOR_LANES[dt.itemsize]:
+        return False
+    return N == 1 or _round_up(wide_positions, _PB) > _ROWS_WASTE * positions
+
+
 class _FilterGradParts:
-    """Buffers of ``dw``. Where the filters fill whole vectors (``by_filters``): ``dz`` laid out
+    """Buffers of ``dw``. By vectors of filters (``by_filters``, see :func:`_by_filters`): ``dz`` laid out
     positions-major (``dzt (N, Ho·Wo, F)``), the input offset of each output position and the
     scratch of the sums of later runs of samples; each multiply-add then reads one input element
     of a window, and none is computed and dropped. Else the dilated ``dz`` in wide rows (zeros
     elsewhere, ``dzw``). And the outputs."""
 
     def __init__(self, N, F, C, KH, KW, Ho, Wo, Hd, Wd, Wp, SH, SW, dt):
-        self.by_filters = F % _kernels.VECTOR_LANES[dt.itemsize] == 0
+        self.by_filters = _by_filters(N, F, Ho * Wo, Hd * Wp, dt)
         self.dw = np.empty((F, C, KH, KW), dtype=dt)
         self.db = np.empty(F, dtype=dt)
         if self.by_filters:
