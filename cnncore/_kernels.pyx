@@ -26,7 +26,7 @@
 # runs into full-width vector code. The Wp − Wo extra columns of each output
 # row are computed and dropped by the caller (forward) or fed zeros (dw).
 
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport sqrt, sqrtf
 
 ctypedef fused real:
@@ -580,24 +580,16 @@ cdef extern from "_pointwise.h" nogil:
                          Py_ssize_t Wo, float* z, float* y, int act)
     void cnn_act_plane_d(const double* src, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t Ho,
                          Py_ssize_t Wo, double* z, double* y, int act)
-    void cnn_grad_filter_f(const float* dy, const unsigned char* codes, const float* z,
-                           const Py_ssize_t* zs, int act,
-                           Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
-                           float* d1, const Py_ssize_t* s1, float* d2, const Py_ssize_t* s2,
-                           float* acc, float* tmp, float* db)
-    void cnn_grad_filter_d(const double* dy, const unsigned char* codes, const double* z,
-                           const Py_ssize_t* zs, int act,
-                           Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f,
-                           double* d1, const Py_ssize_t* s1, double* d2, const Py_ssize_t* s2,
-                           double* acc, double* tmp, double* db)
-    void cnn_grad_block_f(const float* dy, const unsigned char* codes, const float* z, const Py_ssize_t* zs,
-                          int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
-                          Py_ssize_t B, float* d1, float* d2, const Py_ssize_t* s2, float* acc, float* tmp,
-                          float* db)
-    void cnn_grad_block_d(const double* dy, const unsigned char* codes, const double* z, const Py_ssize_t* zs,
-                          int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
-                          Py_ssize_t B, double* d1, double* d2, const Py_ssize_t* s2, double* acc, double* tmp,
-                          double* db)
+    void cnn_dz_item_f(const float* dy, const unsigned char* codes, const float* z, const Py_ssize_t* zs,
+                       int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
+                       Py_ssize_t B, Py_ssize_t r0, Py_ssize_t r1, float* d1, const Py_ssize_t* s1, int pm,
+                       float* d2, const Py_ssize_t* s2, float* acc, float* tmp)
+    void cnn_dz_item_d(const double* dy, const unsigned char* codes, const double* z, const Py_ssize_t* zs,
+                       int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
+                       Py_ssize_t B, Py_ssize_t r0, Py_ssize_t r1, double* d1, const Py_ssize_t* s1, int pm,
+                       double* d2, const Py_ssize_t* s2, double* acc, double* tmp)
+    float cnn_plane_sum_f(const float* a, Py_ssize_t P)
+    double cnn_plane_sum_d(const double* a, Py_ssize_t P)
     double cnn_softmax_xent_f(const float* z, const Py_ssize_t* labels, Py_ssize_t N, Py_ssize_t K,
                               float* p, float* dz, Py_ssize_t* bad)
     double cnn_softmax_xent_d(const double* z, const Py_ssize_t* labels, Py_ssize_t N, Py_ssize_t K,
@@ -674,83 +666,109 @@ def conv_activate(const real[:, :, :, :] src, real[:, :, :, ::1] z, real[:, :, :
                        y.shape[3], nthreads)
 
 
-cdef inline void _grad_filter(const real* dy, const unsigned char* codes, const real* z,
-                              const Py_ssize_t* zs, int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho,
-                              Py_ssize_t Wo, Py_ssize_t f, real* d1, const Py_ssize_t* s1, real* d2,
-                              const Py_ssize_t* s2, real* acc, real* tmp, real* db) noexcept nogil:
-    cdef Py_ssize_t P = Ho * Wo
+cdef enum:
+    DZ_ITEMS = 4        # items per thread the gradient pass aims for (rows of planes split to get them)
+
+
+cdef inline void _dz_item(Py_ssize_t item, Py_ssize_t chunks, Py_ssize_t rows, Py_ssize_t B, const real* dy,
+                          const unsigned char* codes, const real* z, const Py_ssize_t* zs, int act, Py_ssize_t N,
+                          Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, real* d1, const Py_ssize_t* s1, int pm,
+                          real* d2, const Py_ssize_t* s2, real* acc, real* tmp) noexcept nogil:
+    """One (block of B filters, chunk of ``rows`` rows) item of :func:`_prologue_loop`."""
+    cdef Py_ssize_t f0 = (item // chunks) * B, r0 = (item % chunks) * rows, r1 = min(Ho, r0 + rows)
     if real is float:
-        cnn_grad_filter_f(dy, codes, z, zs, act, N, F, Ho, Wo, f, d1, s1, d2, s2, acc + f * P,
-                          tmp + 2 * f * P, db)
+        cnn_dz_item_f(dy, codes, z, zs, act, N, F, Ho, Wo, f0, B, r0, r1, d1, s1, pm, d2, s2, acc, tmp)
     else:
-        cnn_grad_filter_d(dy, codes, z, zs, act, N, F, Ho, Wo, f, d1, s1, d2, s2, acc + f * P,
-                          tmp + 2 * f * P, db)
+        cnn_dz_item_d(dy, codes, z, zs, act, N, F, Ho, Wo, f0, B, r0, r1, d1, s1, pm, d2, s2, acc, tmp)
+
+
+cdef inline bint _positions_major(const Py_ssize_t* s1, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo) noexcept nogil:
+    """Whether strides ``s1`` (N, F, Ho, Wo) are those of a positions-major (N, Ho·Wo, F) array."""
+    return s1[1] == 1 and s1[3] == F and s1[2] == Wo * F and s1[0] == Ho * Wo * F
+
+
+cdef inline Py_ssize_t _dz_block(const Py_ssize_t* s1, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo,
+                                 Py_ssize_t lanes) noexcept nogil:
+    """Filters per item of the gradient pass: a vector's worth (``lanes``) where d1 is
+    positions-major and they fill it, else 1."""
+    return lanes if _positions_major(s1, F, Ho, Wo) and F % lanes == 0 else 1
+
+
+cdef inline Py_ssize_t _dz_rows(Py_ssize_t blocks, Py_ssize_t Ho, int nthreads) noexcept nogil:
+    """Rows of a plane per item: all of them, or an even part (the pool's windows span two rows)
+    where the blocks of filters are fewer than :data:`DZ_ITEMS` an thread."""
+    cdef Py_ssize_t parts = (DZ_ITEMS * nthreads + blocks - 1) // blocks if nthreads > 1 else 1
+    cdef Py_ssize_t rows = (Ho + parts - 1) // parts
+    return min(Ho, max(2, rows + rows % 2))
 
 
 cdef void _prologue_loop(const real* dy, const unsigned char* codes, const real* z, const Py_ssize_t* zs,
-                         int act, real* p1, const Py_ssize_t* s1, real* p2, const Py_ssize_t* s2, real* acc,
+                         int act, real* d1, const Py_ssize_t* s1, real* d2, const Py_ssize_t* s2, real* acc,
                          real* tmp, real* db, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo,
                          int nthreads) noexcept nogil:
-    """The loop of :func:`conv_grad_prologue` (also an op of a compiled step). Items are filters, or
-    blocks of a vector's worth of filters where ``d1`` is laid out positions-major (N, Ho·Wo, F), as
-    the filter gradient by vectors of filters reads it."""
-    cdef Py_ssize_t f, B = VBYTES // sizeof(real)
-    cdef bint blocks = (p1 != NULL and F % B == 0 and s1[1] == 1 and s1[3] == F and s1[2] == Wo * F
-                        and s1[0] == Ho * Wo * F)
-    if blocks:
-        if nthreads == 1:
-            for f in range(F // B):
-                _grad_block(dy, codes, z, zs, act, N, F, Ho, Wo, f * B, B, p1, p2, s2, acc, tmp, db)
-        else:
-            for f in prange(F // B, num_threads=nthreads, schedule="guided"):
-                _grad_block(dy, codes, z, zs, act, N, F, Ho, Wo, f * B, B, p1, p2, s2, acc, tmp, db)
-        return
+    """The loop of :func:`conv_grad_prologue` (also an op of a compiled step). Items are (block of
+    filters, rows of their planes), over every sample in order: each owns the dz it writes and
+    the sums over samples of its positions (in ``acc``, (F, Ho·Wo)), so every sum runs in one order
+    whatever the thread count; each thread forms its planes in its own part of ``tmp``. Then
+    db(f) is the sum of acc's plane f."""
+    cdef int pm = _positions_major(s1, F, Ho, Wo)
+    cdef Py_ssize_t B = _dz_block(s1, F, Ho, Wo, VBYTES // sizeof(real))
+    cdef Py_ssize_t rows = _dz_rows(F // B, Ho, nthreads), chunks = (Ho + rows - 1) // rows
+    cdef Py_ssize_t item, f, per = 2 * B * rows * Wo
     if nthreads == 1:
-        for f in range(F):
-            _grad_filter(dy, codes, z, zs, act, N, F, Ho, Wo, f, p1, s1, p2, s2, acc, tmp, db)
-        return
-    for f in prange(F, num_threads=nthreads, schedule="guided"):
-        _grad_filter(dy, codes, z, zs, act, N, F, Ho, Wo, f, p1, s1, p2, s2, acc, tmp, db)
-
-
-cdef inline void _grad_block(const real* dy, const unsigned char* codes, const real* z, const Py_ssize_t* zs,
-                             int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
-                             Py_ssize_t B, real* d1, real* d2, const Py_ssize_t* s2, real* acc, real* tmp,
-                             real* db) noexcept nogil:
-    if real is float:
-        cnn_grad_block_f(dy, codes, z, zs, act, N, F, Ho, Wo, f0, B, d1, d2, s2, acc, tmp, db)
+        for item in range((F // B) * chunks):
+            _dz_item(item, chunks, rows, B, dy, codes, z, zs, act, N, F, Ho, Wo, d1, s1, pm, d2, s2, acc, tmp)
     else:
-        cnn_grad_block_d(dy, codes, z, zs, act, N, F, Ho, Wo, f0, B, d1, d2, s2, acc, tmp, db)
+        for item in prange((F // B) * chunks, num_threads=nthreads, schedule="guided"):
+            _dz_item(item, chunks, rows, B, dy, codes, z, zs, act, N, F, Ho, Wo, d1, s1, pm, d2, s2, acc,
+                     tmp + threadid() * per)
+    for f in range(F):
+        db[f] = _plane_sum(acc + f * Ho * Wo, Ho * Wo)
+
+
+cdef inline real _plane_sum(const real* a, Py_ssize_t P) noexcept nogil:
+    if real is float:
+        return cnn_plane_sum_f(a, P)
+    else:
+        return cnn_plane_sum_d(a, P)
+
+
+def prologue_scratch(Py_ssize_t Ho, Py_ssize_t Wo, int nthreads) -> tuple:
+    """The shape of ``tmp`` that :func:`conv_grad_prologue` needs on ``nthreads`` threads (enough
+    for any layout of ``d1``)."""
+    return (max(nthreads, 1) * (VBYTES // 4), 2 * Ho * Wo)
 
 
 def conv_grad_prologue(const real[:, :, :, ::1] dy, const unsigned char[:, :, :, ::1] codes,
                        const real[:, :, :, :] z, int act, real[:, :, :, :] d1, real[:, :, :, :] d2,
                        real[:, ::1] acc, real[:, ::1] tmp, real[::1] db, int nthreads):
     """``dz = dy ⊙ f′(z)`` (act 0: ``dz`` is ``dy``; ``z`` (N, F, Ho, Wo) may have any strides)
-    written into ``d1`` and ``d2`` (views of z's shape with any strides, or None), and
+    written into ``d1`` and ``d2`` (views of z's shape with any strides; ``d2`` may be None), and
     ``db(f) = Σ dz(·, f, ·, ·)``. With ``codes`` (not None), ``dy`` is the gradient of a 2×2,
     stride-2 max-pool of y = f(z), (N, F, Ho/2, Wo/2), and ``codes`` its winners
     (:func:`maxpool2x2_codes`): dz is formed from them directly, as if the pool's backward
-    pass had written its dx first. ``acc`` (F, Ho·Wo) and ``tmp`` (F, 2·Ho·Wo) are scratch. Items are
-    filters; each owns its dz planes and its db, so the sums run in one order."""
+    pass had written its dx first. ``acc`` (F, Ho·Wo) and ``tmp`` (:func:`prologue_scratch`) are
+    scratch. Each item owns what it writes and each sum runs in one order, whatever the thread
+    count."""
     cdef const unsigned char* cp = NULL
     cdef Py_ssize_t zs[4]
     cdef Py_ssize_t s1[4]
     cdef Py_ssize_t s2[4]
-    cdef real* p1 = NULL
     cdef real* p2 = NULL
+    cdef Py_ssize_t F = z.shape[1], Ho = z.shape[2], Wo = z.shape[3]
     _strides(&z.strides[0], sizeof(real), zs)
+    _strides(&d1.strides[0], sizeof(real), s1)
+    if tmp.shape[0] * tmp.shape[1] < max(nthreads, 1) * _dz_block(s1, F, Ho, Wo, VBYTES // sizeof(real)) * 2 * Ho * Wo \
+            or acc.shape[0] * acc.shape[1] < F * Ho * Wo:
+        raise ValueError("cnncore: the gradient pass's scratch is too small")
     if codes is not None:
         cp = &codes[0, 0, 0, 0]
-    if d1 is not None:
-        p1 = &d1[0, 0, 0, 0]
-        _strides(&d1.strides[0], sizeof(real), s1)
     if d2 is not None:
         p2 = &d2[0, 0, 0, 0]
         _strides(&d2.strides[0], sizeof(real), s2)
     with nogil:
-        _prologue_loop(&dy[0, 0, 0, 0], cp, &z[0, 0, 0, 0], zs, act, p1, s1, p2, s2, &acc[0, 0], &tmp[0, 0],
-                       &db[0], z.shape[0], z.shape[1], z.shape[2], z.shape[3], nthreads)
+        _prologue_loop(&dy[0, 0, 0, 0], cp, &z[0, 0, 0, 0], zs, act, &d1[0, 0, 0, 0], s1, p2, s2, &acc[0, 0],
+                       &tmp[0, 0], &db[0], z.shape[0], F, Ho, Wo, nthreads)
 
 
 cdef inline void _unpool_item(Py_ssize_t item, const real* dy, const long long* argmax,

@@ -12,14 +12,12 @@
  * cnn_act_plane_<t>:    one (sample, filter) plane of src (rows sy apart, columns
  *                       sx apart): z = src unless z is NULL, y = f(src) (y
  *                       unused for NONE).
- * cnn_grad_filter_<t>:  one filter f over the whole batch: dz = dy * f'(z) (z
- *                       with strides zs; for NONE dz is dy), copied to up to two
- *                       strided destinations (the layouts the dw and dx loops
- *                       read), and db[f] = the sum over positions p (in order)
- *                       of the sums over samples n (in order) of dz, the inner
- *                       sums kept in acc[Ho*Wo]: one order whatever the thread
- *                       count. tmp[2*Ho*Wo] holds one plane of dz at a time
- *                       (and, with codes, the pool's dx before f').
+ * cnn_dz_item_<t>:      dz = dy * f'(z) (z with strides zs; for NONE dz is dy) of a
+ *                       few filters and rows of their planes, over the whole batch,
+ *                       copied to up to two destinations (the layouts the dw and dx
+ *                       loops read), with the sums over samples n (in order) of each
+ *                       position kept in acc; db[f] is then the sum over positions
+ *                       (cnn_plane_sum): one order whatever the thread count.
  * cnn_slope_plane_<t>:  dz = dy * (z > 0) (ReLU's slope) of one plane.
  * cnn_softmax_xent_<t>: softmax cross-entropy of a batch of logits in one pass.
  */

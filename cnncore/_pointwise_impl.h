@@ -145,105 +145,124 @@ static inline CNN_PW_T CNN_PW_NAME(cnn_plane_sum)(const CNN_PW_T *CNN_PW_RESTRIC
     return s;
 }
 
-static inline void CNN_PW_NAME(cnn_grad_filter)(
+/* Rows r0 <= r < r1 of one plane of dz = dy * f'(z), of sample n and filter f (r0 even
+   where there are codes): dy's own rows (act NONE, no codes), else formed in
+   tmp[2*(r1-r0)*Wo]. With codes, dy is a 2x2 max-pool's gradient, a quarter of the plane,
+   and tmp's second half holds the pool's dx before f'. Row r is at [(r - r0) * Wo]. */
+static inline const CNN_PW_T *CNN_PW_NAME(cnn_dz_rows)(
         const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
-        ptrdiff_t N, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t f, CNN_PW_T *d1, const ptrdiff_t *s1,
-        CNN_PW_T *d2, const ptrdiff_t *s2, CNN_PW_T *CNN_PW_RESTRICT acc, CNN_PW_T *CNN_PW_RESTRICT tmp,
-        CNN_PW_T *db)
+        ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t n, ptrdiff_t f, ptrdiff_t r0, ptrdiff_t r1,
+        CNN_PW_T *tmp)
 {
-    const ptrdiff_t P = Ho * Wo;
-    for (ptrdiff_t i = 0; i < P; i++)
-        acc[i] = 0;
-    for (ptrdiff_t n = 0; n < N; n++) {
-        const CNN_PW_T *plane = dy + (n * F + f) * P;
-        if (codes) {       /* dy is a 2x2 max-pool's gradient, a quarter of the plane */
-            const ptrdiff_t Q = (Ho / 2) * (Wo / 2);
-            CNN_PW_NAME(cnn_unpool_slope_plane)(dy + (n * F + f) * Q, codes + (n * F + f) * Q,
-                                                z + n * zs[0] + f * zs[1], zs[2], zs[3], act, Ho, Wo,
-                                                tmp + P, tmp);
-            plane = tmp;
-        }
-#if defined(__GNUC__) || defined(__clang__)
-        if (n + 1 < N) {   /* the next sample's planes are F planes away: fetch them early */
-            const ptrdiff_t Q = codes ? (Ho / 2) * (Wo / 2) : P;
-            const char *next = (const char *)(dy + ((n + 1) * F + f) * Q);
-            for (ptrdiff_t b = 0; b < Q * (ptrdiff_t)sizeof(CNN_PW_T); b += 64)
-                __builtin_prefetch(next + b);
-            if (codes)
-                for (ptrdiff_t b = 0; b < Q; b += 64)
-                    __builtin_prefetch(codes + ((n + 1) * F + f) * Q + b);
-            if (act == CNN_ACT_RELU)
-                for (ptrdiff_t r = 0; r < Ho; r++)
-                    __builtin_prefetch(z + (n + 1) * zs[0] + f * zs[1] + r * zs[2]);
-        }
-#endif
-        if (!codes && act == CNN_ACT_RELU) {
-            CNN_PW_NAME(cnn_slope_plane)(plane, z + n * zs[0] + f * zs[1], zs[2], zs[3], Ho, Wo, tmp);
-            plane = tmp;
-        }
-        for (ptrdiff_t i = 0; i < P; i++)
-            acc[i] += plane[i];
-        for (ptrdiff_t r = 0; r < Ho; r++) {
-            if (d1)
-                CNN_PW_NAME(cnn_copy_row)(plane + r * Wo, 1, d1 + n * s1[0] + f * s1[1] + r * s1[2],
-                                          s1[3], Wo);
-            if (d2)
-                CNN_PW_NAME(cnn_copy_row)(plane + r * Wo, 1, d2 + n * s2[0] + f * s2[1] + r * s2[2],
-                                          s2[3], Wo);
-        }
+    const ptrdiff_t R = r1 - r0, Wq = Wo / 2;
+    const CNN_PW_T *zp = z + n * zs[0] + f * zs[1] + r0 * zs[2];
+    if (codes) {
+        const ptrdiff_t q = (n * F + f) * (Ho / 2) * Wq + (r0 / 2) * Wq;
+        CNN_PW_NAME(cnn_unpool_slope_plane)(dy + q, codes + q, zp, zs[2], zs[3], act, R, Wo, tmp + R * Wo, tmp);
+        return tmp;
     }
-    db[f] = CNN_PW_NAME(cnn_plane_sum)(acc, P);
+    const CNN_PW_T *g = dy + (n * F + f) * Ho * Wo + r0 * Wo;
+    if (act == CNN_ACT_RELU) {
+        CNN_PW_NAME(cnn_slope_plane)(g, zp, zs[2], zs[3], R, Wo, tmp);
+        return tmp;
+    }
+    return g;
 }
 
-/* cnn_grad_filter for the B filters f0 <= f < f0 + B (B <= 16) with d1 laid out
-   positions-major, (N, Ho*Wo, F): the B values of a position are written together, one
-   cache line, instead of B lines a value each (the filter gradient by vectors of
-   filters reads this layout). acc and tmp are the bases of every filter's scratch
-   (acc + f*P, tmp + 2*f*P as cnn_grad_filter has them); each filter's dz and db are
-   those cnn_grad_filter gives. */
-static inline void CNN_PW_NAME(cnn_grad_block)(
-        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
-        ptrdiff_t N, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t f0, ptrdiff_t B, CNN_PW_T *d1,
-        CNN_PW_T *d2, const ptrdiff_t *s2, CNN_PW_T *acc, CNN_PW_T *tmp, CNN_PW_T *db)
+/* a[i] += g[i] for i < n */
+static inline void CNN_PW_NAME(cnn_add_row)(const CNN_PW_T *CNN_PW_RESTRICT g, CNN_PW_T *CNN_PW_RESTRICT a, ptrdiff_t n)
 {
-    const ptrdiff_t P = Ho * Wo, Q = (Ho / 2) * (Wo / 2);
+    for (ptrdiff_t i = 0; i < n; i++)
+        a[i] += g[i];
+}
+
+/* Fetch early what cnn_dz_rows reads of sample n: the same filter's planes of one sample
+   and the next are F planes apart, too far for the hardware's own prefetch to follow. */
+static inline void CNN_PW_NAME(cnn_dz_prefetch)(
+        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
+        ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t n, ptrdiff_t f, ptrdiff_t r0, ptrdiff_t r1)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    const ptrdiff_t Wq = Wo / 2;
+    if (codes) {
+        const ptrdiff_t q = (n * F + f) * (Ho / 2) * Wq + (r0 / 2) * Wq, Q = ((r1 - r0) / 2) * Wq;
+        for (ptrdiff_t b = 0; b < Q * (ptrdiff_t)sizeof(CNN_PW_T); b += 64)
+            __builtin_prefetch((const char *)(dy + q) + b);
+        for (ptrdiff_t b = 0; b < Q; b += 64)
+            __builtin_prefetch(codes + q + b);
+    } else {
+        const CNN_PW_T *g = dy + (n * F + f) * Ho * Wo + r0 * Wo;
+        for (ptrdiff_t b = 0; b < (r1 - r0) * Wo * (ptrdiff_t)sizeof(CNN_PW_T); b += 64)
+            __builtin_prefetch((const char *)g + b);
+    }
+    if (act == CNN_ACT_RELU)
+        for (ptrdiff_t r = r0; r < r1; r++)
+            __builtin_prefetch(z + n * zs[0] + f * zs[1] + r * zs[2]);
+#else
+    (void)dy; (void)codes; (void)z; (void)zs; (void)act; (void)F; (void)Ho; (void)Wo; (void)n; (void)f;
+    (void)r0; (void)r1;
+#endif
+}
+
+/* One item of a convolution's gradient pass: the filters f0 <= f < f0 + B (B <= 16) and the
+   rows r0 <= r < r1 of their planes, over every sample in order. dz is written where the dw
+   and dx loops read it: into d2 (strides s2; NULL: not wanted) and d1, which is
+   positions-major (N, Ho*Wo, F) when `pm` (the B values of a position written together, one
+   cache line, by a transposition in registers where B fills a vector), else has strides s1;
+   and acc[f*Ho*Wo + p] = 0 + the sum over samples (in order) of dz at p, for those rows'
+   positions p. tmp: B * 2*(r1-r0)*Wo scratch. */
+CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
+        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
+        ptrdiff_t N, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t f0, ptrdiff_t B, ptrdiff_t r0,
+        ptrdiff_t r1, CNN_PW_T *d1, const ptrdiff_t *s1, int pm, CNN_PW_T *d2, const ptrdiff_t *s2,
+        CNN_PW_T *acc, CNN_PW_T *tmp)
+{
+    const ptrdiff_t P = Ho * Wo, R = r1 - r0, L = R * Wo;
     const CNN_PW_T *planes[16];
     for (ptrdiff_t b = 0; b < B; b++)
-        for (ptrdiff_t i = 0; i < P; i++)
-            acc[(f0 + b) * P + i] = 0;
+        for (ptrdiff_t i = 0; i < L; i++)
+            acc[(f0 + b) * P + r0 * Wo + i] = 0;
     for (ptrdiff_t n = 0; n < N; n++) {
         for (ptrdiff_t b = 0; b < B; b++) {
             const ptrdiff_t f = f0 + b;
-            const CNN_PW_T *plane = dy + (n * F + f) * P;
-            CNN_PW_T *t = tmp + 2 * f * P, *CNN_PW_RESTRICT a = acc + f * P;
-            if (codes) {
-                CNN_PW_NAME(cnn_unpool_slope_plane)(dy + (n * F + f) * Q, codes + (n * F + f) * Q,
-                                                    z + n * zs[0] + f * zs[1], zs[2], zs[3], act, Ho, Wo,
-                                                    t + P, t);
-                plane = t;
-            } else if (act == CNN_ACT_RELU) {
-                CNN_PW_NAME(cnn_slope_plane)(plane, z + n * zs[0] + f * zs[1], zs[2], zs[3], Ho, Wo, t);
-                plane = t;
-            }
-            for (ptrdiff_t i = 0; i < P; i++)
-                a[i] += plane[i];
-            if (d2)
-                for (ptrdiff_t r = 0; r < Ho; r++)
-                    CNN_PW_NAME(cnn_copy_row)(plane + r * Wo, 1, d2 + n * s2[0] + f * s2[1] + r * s2[2],
+            const CNN_PW_T *rows = CNN_PW_NAME(cnn_dz_rows)(dy, codes, z, zs, act, F, Ho, Wo, n, f,
+                                                                          r0, r1, tmp + 2 * b * L);
+            if (n + 1 < N)
+                CNN_PW_NAME(cnn_dz_prefetch)(dy, codes, z, zs, act, F, Ho, Wo, n + 1, f, r0, r1);
+            CNN_PW_NAME(cnn_add_row)(rows, acc + f * P + r0 * Wo, L);
+            for (ptrdiff_t r = 0; r < R; r++) {
+                if (!pm)
+                    CNN_PW_NAME(cnn_copy_row)(rows + r * Wo, 1, d1 + n * s1[0] + f * s1[1] + (r0 + r) * s1[2],
+                                              s1[3], Wo);
+                if (d2)
+                    CNN_PW_NAME(cnn_copy_row)(rows + r * Wo, 1, d2 + n * s2[0] + f * s2[1] + (r0 + r) * s2[2],
                                               s2[3], Wo);
-            planes[b] = plane;
+            }
+            planes[b] = rows;
         }
-        CNN_PW_T *out = d1 + n * P * F + f0;
+        if (!pm)
+            continue;
+        CNN_PW_T *out = d1 + (n * P + r0 * Wo) * F + f0;
         ptrdiff_t p = 0;
         if (B == CNN_VBYTES / (ptrdiff_t)sizeof(CNN_PW_T))
-            for (; p + B <= P; p += B)
+            for (; p + B <= L; p += B)
                 CNN_PW_NAME(cnn_transpose_block)(planes, p, out + p * F, F);
-        for (; p < P; p++)
+        for (; p < L; p++)
             for (ptrdiff_t b = 0; b < B; b++)
                 out[p * F + b] = planes[b][p];
     }
-    for (ptrdiff_t b = 0; b < B; b++)
-        db[f0 + b] = CNN_PW_NAME(cnn_plane_sum)(acc + (f0 + b) * P, P);
+}
+
+static inline void CNN_PW_NAME(cnn_dz_item)(
+        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
+        ptrdiff_t N, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t f0, ptrdiff_t B, ptrdiff_t r0,
+        ptrdiff_t r1, CNN_PW_T *d1, const ptrdiff_t *s1, int pm, CNN_PW_T *d2, const ptrdiff_t *s2,
+        CNN_PW_T *acc, CNN_PW_T *tmp)
+{
+    if (B == 1)     /* (one filter an item: the compiler's own copy of the loops, for B = 1) */
+        CNN_PW_NAME(cnn_dz_item_b)(dy, codes, z, zs, act, N, F, Ho, Wo, f0, 1, r0, r1, d1, s1, pm, d2, s2, acc, tmp);
+    else
+        CNN_PW_NAME(cnn_dz_item_b)(dy, codes, z, zs, act, N, F, Ho, Wo, f0, B, r0, r1, d1, s1, pm, d2, s2, acc, tmp);
 }
 
 /* Softmax cross-entropy of N rows of K logits, as cnncore.network.softmax_cross_entropy

@@ -121,9 +121,10 @@ class ConvPlan:
         self._xpad = self._fwd = self._dw = self._dx = None       # laid out on first use
         self._x_in = None                                          # the x the last forward copied
         self._y = None                                             # made by _own on first use
-        # scratch of the gradient pass: db's sums over the batch per position, one plane of dz
+        # scratch of the gradient pass: db's sums over the batch per position; each thread's planes
+        # of dz (:meth:`_scratch`)
         self._acc = np.empty((F, Ho * Wo), dtype=self.dtype)
-        self._tmp = np.empty((F, 2 * Ho * Wo), dtype=self.dtype)
+        self._tmp = None
 
     @staticmethod
     def values_per_image(in_shape, filters: int, kernel, stride, padding) -> int:
@@ -272,7 +273,7 @@ class ConvPlan:
         # dz, written where the dw and dx loops read it, and db: one pass
         _kernels.conv_grad_prologue(dy, codes, z, act, self._dz_target(parts.dz_into),
                                     self._dz_target(dx_parts.dpad.inner) if need_dx else None,
-                                    self._acc, self._tmp, db, nt)
+                                    self._acc, self._scratch(nt), db, nt)
         dz = parts.dz_into if act or codes is not None else dy
         self._filter_grad(parts, dz, x, dw, nt)
         dx = self._input_grad(dz, w, nt) if need_dx else None
@@ -287,7 +288,7 @@ class ConvPlan:
         dx_parts = (self._dx or self._input_grad_parts()) if need_dx else None
         d1 = self._dz_target(parts.dz_into)
         d2 = self._dz_target(dx_parts.dpad.inner) if need_dx else None
-        step.op("prologue", nt, act, [dy, codes, z, d1, d2, self._acc, self._tmp, db],
+        step.op("prologue", nt, act, [dy, codes, z, d1, d2, self._acc, self._scratch(nt), db],
                 strides4(z) + strides4(d1) + (strides4(d2) if need_dx else [0] * 4) + list(self.z_shape))
         dz = parts.dz_into if act or codes is not None else dy
         xpad = self._input()
@@ -311,6 +312,14 @@ class ConvPlan:
         step.copy(dx_parts.strip, dx_parts.dx)
         step.exact(w, dx_parts.dx)
         return dz, dx_parts.dx
+
+    def _scratch(self, nt: int) -> np.ndarray:
+        """Each of ``nt`` threads' planes of dz in the gradient pass (grown, never shrunk: a compiled
+        step keeps the one it was built with)."""
+        shape = _kernels.prologue_scratch(*self.z_shape[2:], nt)
+        if self._tmp is None or self._tmp.shape[0] < shape[0]:
+            self._tmp = np.empty(shape, dtype=self.dtype)
+        return self._tmp
 
     def _dz_target(self, view):
         """A view the gradient pass writes ``dz`` into: it must have ``dz``'s shape."""

@@ -1,0 +1,80 @@
+"""A convolution's gradient pass (``conv_grad_prologue``): dz = dy ⊙ f′(z), formed from a 2×2 max-pool's
+gradient and winners or from dy itself, written where the dw and dx loops read it, and db.
+
+Items are blocks of filters and, where those are fewer than the threads want, rows of their
+planes (an even number: a pool's window spans two rows); every output is held to NumPy here,
+bit for bit where it is one product per element, and to itself on every thread count."""
+import numpy as np
+import pytest
+
+from cnncore._dispatch import _kernels
+
+LANES = _kernels.VECTOR_LANES[4]
+
+
+def _case(N, F, H, W, pooled, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((N, F, H, W)).astype(np.float32)
+    if not pooled:
+        return z, rng.standard_normal(z.shape).astype(np.float32), None, None
+    y = np.maximum(z, 0)
+    pool = np.empty((N, F, H // 2, W // 2), np.float32)
+    codes = np.empty(pool.shape, np.uint8)
+    _kernels.maxpool2x2_codes(np.ascontiguousarray(y), pool, codes, 1)
+    dyp = rng.standard_normal(pool.shape).astype(np.float32)
+    spread = np.zeros_like(z)            # the pool's backward pass: dy to each window's winner
+    n, f, r, c = np.indices(pool.shape)
+    spread[n, f, 2 * r + codes // 2, 2 * c + codes % 2] = dyp
+    return z, spread, dyp, codes
+
+
+def _run(z, dy, codes, layout, threads):
+    N, F, H, W = z.shape
+    if layout == "positions":       # the filter gradient by vectors of filters reads (N, H·W, F)
+        d1buf = np.full((N, H * W, F), np.nan, np.float32)
+        d1 = d1buf.reshape(N, H, W, F).transpose(0, 3, 1, 2)
+    else:                           # rows with a margin, as the wide rows lay them out
+        d1buf = np.full((N, F, H + 1, W + 3), np.nan, np.float32)
+        d1 = d1buf[:, :, 1:, 2:-1]
+    d2buf = np.full((N, F, H + 2, W + 2), np.nan, np.float32)
+    d2 = d2buf[:, :, 1:-1, 1:-1]
+    acc = np.empty((F, H * W), np.float32)
+    tmp = np.empty(_kernels.prologue_scratch(H, W, threads), np.float32)
+    db = np.empty(F, np.float32)
+    _kernels.conv_grad_prologue(dy, codes, z, 1, d1, d2, acc, tmp, db, threads)
+    return d1.copy(), d2.copy(), db, d1buf, d2buf
+
+
+@pytest.mark.parametrize("layout", ["positions", "rows"])
+@pytest.mark.parametrize("pooled", [True, False])
+@pytest.mark.parametrize("N, F, H, W", [
+    (3, LANES, 28, 28),          # one block of filters: rows split among the threads
+    (2, 2 * LANES, 13, 26),      # odd rows under a pool: the last row is no window's
+    (1, 8, 8, 8),
+    (5, 3, 10, 6),               # filters that fill no vector
+    (2, 4 * LANES, 6, 30),       # blocks enough: whole planes
+])
+def test_dz_and_db_match_numpy_on_every_thread_count(N, F, H, W, pooled, layout):
+    z, dy_full, dyp, codes = _case(N, F, H, W, pooled)
+    dz = dy_full * (z > 0)
+    want_db = dz.astype(np.float64).sum(axis=(0, 2, 3))
+    first = None
+    for threads in (1, 2, 3, 4):
+        d1, d2, db, d1buf, d2buf = _run(z, dyp if pooled else dy_full, codes, layout, threads)
+        np.testing.assert_array_equal(d1, dz)            # one product per element: exact
+        np.testing.assert_array_equal(d2, dz)
+        assert np.isnan(d2buf[:, :, 0]).all() and np.isnan(d2buf[:, :, -1]).all()   # nothing past its view
+        assert np.isnan(d1buf).sum() == d1buf.size - dz.size
+        np.testing.assert_allclose(db, want_db, rtol=2e-5, atol=2e-5)
+        if first is None:
+            first = db
+        np.testing.assert_array_equal(db, first)         # every sum in one order
+
+
+def test_the_scratch_a_thread_count_needs_is_checked():
+    z, dy, _, _ = _case(2, LANES, 12, 12, False)
+    d1 = np.empty_like(z)
+    tmp = np.empty((1, 2 * 12 * 12), np.float32)        # one thread's worth of one filter
+    with pytest.raises(ValueError, match="scratch"):
+        _kernels.conv_grad_prologue(dy, None, z, 1, d1, None, np.empty((LANES, 144), np.float32), tmp,
+                                    np.empty(LANES, np.float32), 4)
