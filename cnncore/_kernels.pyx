@@ -63,10 +63,10 @@ cdef extern from "_microkernels.h" nogil:
     void cnn_maxpool2x2_plane_d(const double* x, double* y, long long* argmax, unsigned char* codes,
                                 Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail)
     void cnn_unpool2x2_plane_f(const float* dy, const long long* argmax, const unsigned char* codes,
-                               float* dx, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
+                               const float* pooled, float* dx, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
                                Py_ssize_t dy_avail)
     void cnn_unpool2x2_plane_d(const double* dy, const long long* argmax, const unsigned char* codes,
-                               double* dx, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
+                               const double* pooled, double* dx, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
                                Py_ssize_t dy_avail)
     void cnn_dense_dot_f(const float* x, const float* w, const float* b, float* z, Py_ssize_t N,
                          Py_ssize_t K, Py_ssize_t D, Py_ssize_t u0)
@@ -580,11 +580,11 @@ cdef extern from "_pointwise.h" nogil:
                          Py_ssize_t Wo, float* z, float* y, int act)
     void cnn_act_plane_d(const double* src, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t Ho,
                          Py_ssize_t Wo, double* z, double* y, int act)
-    void cnn_dz_item_f(const float* dy, const unsigned char* codes, const float* z, const Py_ssize_t* zs,
+    void cnn_dz_item_f(const float* dy, const unsigned char* codes, const float* pooled, const float* z, const Py_ssize_t* zs,
                        int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
                        Py_ssize_t B, Py_ssize_t r0, Py_ssize_t r1, float* d1, const Py_ssize_t* s1, int pm,
                        float* d2, const Py_ssize_t* s2, float* acc, float* tmp)
-    void cnn_dz_item_d(const double* dy, const unsigned char* codes, const double* z, const Py_ssize_t* zs,
+    void cnn_dz_item_d(const double* dy, const unsigned char* codes, const double* pooled, const double* z, const Py_ssize_t* zs,
                        int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
                        Py_ssize_t B, Py_ssize_t r0, Py_ssize_t r1, double* d1, const Py_ssize_t* s1, int pm,
                        double* d2, const Py_ssize_t* s2, double* acc, double* tmp)
@@ -671,15 +671,15 @@ cdef enum:
 
 
 cdef inline void _dz_item(Py_ssize_t item, Py_ssize_t chunks, Py_ssize_t rows, Py_ssize_t B, const real* dy,
-                          const unsigned char* codes, const real* z, const Py_ssize_t* zs, int act, Py_ssize_t N,
+                          const unsigned char* codes, const real* pooled, const real* z, const Py_ssize_t* zs, int act, Py_ssize_t N,
                           Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, real* d1, const Py_ssize_t* s1, int pm,
                           real* d2, const Py_ssize_t* s2, real* acc, real* tmp) noexcept nogil:
     """One (block of B filters, chunk of ``rows`` rows) item of :func:`_prologue_loop`."""
     cdef Py_ssize_t f0 = (item // chunks) * B, r0 = (item % chunks) * rows, r1 = min(Ho, r0 + rows)
     if real is float:
-        cnn_dz_item_f(dy, codes, z, zs, act, N, F, Ho, Wo, f0, B, r0, r1, d1, s1, pm, d2, s2, acc, tmp)
+        cnn_dz_item_f(dy, codes, pooled, z, zs, act, N, F, Ho, Wo, f0, B, r0, r1, d1, s1, pm, d2, s2, acc, tmp)
     else:
-        cnn_dz_item_d(dy, codes, z, zs, act, N, F, Ho, Wo, f0, B, r0, r1, d1, s1, pm, d2, s2, acc, tmp)
+        cnn_dz_item_d(dy, codes, pooled, z, zs, act, N, F, Ho, Wo, f0, B, r0, r1, d1, s1, pm, d2, s2, acc, tmp)
 
 
 cdef inline bint _positions_major(const Py_ssize_t* s1, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo) noexcept nogil:
@@ -702,7 +702,8 @@ cdef inline Py_ssize_t _dz_rows(Py_ssize_t blocks, Py_ssize_t Ho, int nthreads) 
     return min(Ho, max(2, rows + rows % 2))
 
 
-cdef void _prologue_loop(const real* dy, const unsigned char* codes, const real* z, const Py_ssize_t* zs,
+cdef void _prologue_loop(const real* dy, const unsigned char* codes, const real* pooled, const real* z,
+                         const Py_ssize_t* zs,
                          int act, real* d1, const Py_ssize_t* s1, real* d2, const Py_ssize_t* s2, real* acc,
                          real* tmp, real* db, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo,
                          int nthreads) noexcept nogil:
@@ -714,13 +715,13 @@ cdef void _prologue_loop(const real* dy, const unsigned char* codes, const real*
     cdef int pm = _positions_major(s1, F, Ho, Wo)
     cdef Py_ssize_t B = _dz_block(s1, F, Ho, Wo, VBYTES // sizeof(real))
     cdef Py_ssize_t rows = _dz_rows(F // B, Ho, nthreads), chunks = (Ho + rows - 1) // rows
-    cdef Py_ssize_t item, f, per = 2 * B * rows * Wo
+    cdef Py_ssize_t item, f, per = B * rows * Wo
     if nthreads == 1:
         for item in range((F // B) * chunks):
-            _dz_item(item, chunks, rows, B, dy, codes, z, zs, act, N, F, Ho, Wo, d1, s1, pm, d2, s2, acc, tmp)
+            _dz_item(item, chunks, rows, B, dy, codes, pooled, z, zs, act, N, F, Ho, Wo, d1, s1, pm, d2, s2, acc, tmp)
     else:
         for item in prange((F // B) * chunks, num_threads=nthreads, schedule="guided"):
-            _dz_item(item, chunks, rows, B, dy, codes, z, zs, act, N, F, Ho, Wo, d1, s1, pm, d2, s2, acc,
+            _dz_item(item, chunks, rows, B, dy, codes, pooled, z, zs, act, N, F, Ho, Wo, d1, s1, pm, d2, s2, acc,
                      tmp + threadid() * per)
     for f in range(F):
         db[f] = _plane_sum(acc + f * Ho * Wo, Ho * Wo)
@@ -736,18 +737,19 @@ cdef inline real _plane_sum(const real* a, Py_ssize_t P) noexcept nogil:
 def prologue_scratch(Py_ssize_t Ho, Py_ssize_t Wo, int nthreads) -> tuple:
     """The shape of ``tmp`` that :func:`conv_grad_prologue` needs on ``nthreads`` threads (enough
     for any layout of ``d1``)."""
-    return (max(nthreads, 1) * (VBYTES // 4), 2 * Ho * Wo)
+    return (max(nthreads, 1) * (VBYTES // 4), Ho * Wo)
 
 
 def conv_grad_prologue(const real[:, :, :, ::1] dy, const unsigned char[:, :, :, ::1] codes,
-                       const real[:, :, :, :] z, int act, real[:, :, :, :] d1, real[:, :, :, :] d2,
+                       const real[:, :, :, ::1] pooled, const real[:, :, :, :] z, int act, real[:, :, :, :] d1, real[:, :, :, :] d2,
                        real[:, ::1] acc, real[:, ::1] tmp, real[::1] db, int nthreads):
     """``dz = dy ⊙ f′(z)`` (act 0: ``dz`` is ``dy``; ``z`` (N, F, Ho, Wo) may have any strides)
     written into ``d1`` and ``d2`` (views of z's shape with any strides; ``d2`` may be None), and
     ``db(f) = Σ dz(·, f, ·, ·)``. With ``codes`` (not None), ``dy`` is the gradient of a 2×2,
-    stride-2 max-pool of y = f(z), (N, F, Ho/2, Wo/2), and ``codes`` its winners
-    (:func:`maxpool2x2_codes`): dz is formed from them directly, as if the pool's backward
-    pass had written its dx first. ``acc`` (F, Ho·Wo) and ``tmp`` (:func:`prologue_scratch`) are
+    stride-2 max-pool of y = f(z), (N, F, Ho/2, Wo/2), ``codes`` its winners
+    (:func:`maxpool2x2_codes`) and ``pooled`` its output: dz is formed from them directly, as
+    if the pool's backward pass had written its dx first, with ReLU's slope at a winner read
+    from ``pooled`` (z > 0 exactly where f(z) > 0), not from z. ``acc`` (F, Ho·Wo) and ``tmp`` (:func:`prologue_scratch`) are
     scratch. Each item owns what it writes and each sum runs in one order, whatever the thread
     count."""
     cdef const unsigned char* cp = NULL
@@ -755,19 +757,24 @@ def conv_grad_prologue(const real[:, :, :, ::1] dy, const unsigned char[:, :, :,
     cdef Py_ssize_t s1[4]
     cdef Py_ssize_t s2[4]
     cdef real* p2 = NULL
+    cdef const real* pp = NULL
     cdef Py_ssize_t F = z.shape[1], Ho = z.shape[2], Wo = z.shape[3]
     _strides(&z.strides[0], sizeof(real), zs)
     _strides(&d1.strides[0], sizeof(real), s1)
-    if tmp.shape[0] * tmp.shape[1] < max(nthreads, 1) * _dz_block(s1, F, Ho, Wo, VBYTES // sizeof(real)) * 2 * Ho * Wo \
+    if tmp.shape[0] * tmp.shape[1] < max(nthreads, 1) * _dz_block(s1, F, Ho, Wo, VBYTES // sizeof(real)) * Ho * Wo \
             or acc.shape[0] * acc.shape[1] < F * Ho * Wo:
         raise ValueError("cnncore: the gradient pass's scratch is too small")
     if codes is not None:
+        if pooled is None or pooled.shape[0] != codes.shape[0] or pooled.shape[1] != codes.shape[1] \
+                or pooled.shape[2] != codes.shape[2] or pooled.shape[3] != codes.shape[3]:
+            raise ValueError("cnncore: the pool's output must come with its codes")
         cp = &codes[0, 0, 0, 0]
+        pp = &pooled[0, 0, 0, 0]
     if d2 is not None:
         p2 = &d2[0, 0, 0, 0]
         _strides(&d2.strides[0], sizeof(real), s2)
     with nogil:
-        _prologue_loop(&dy[0, 0, 0, 0], cp, &z[0, 0, 0, 0], zs, act, &d1[0, 0, 0, 0], s1, p2, s2, &acc[0, 0],
+        _prologue_loop(&dy[0, 0, 0, 0], cp, pp, &z[0, 0, 0, 0], zs, act, &d1[0, 0, 0, 0], s1, p2, s2, &acc[0, 0],
                        &tmp[0, 0], &db[0], z.shape[0], F, Ho, Wo, nthreads)
 
 
@@ -782,9 +789,9 @@ cdef inline void _unpool_item(Py_ssize_t item, const real* dy, const long long* 
     else:
         c = codes + q
     if real is float:
-        cnn_unpool2x2_plane_f(dy + q, a, c, dx + item * H * W, H, W, Ho, Wo, dy_avail - q)
+        cnn_unpool2x2_plane_f(dy + q, a, c, NULL, dx + item * H * W, H, W, Ho, Wo, dy_avail - q)
     else:
-        cnn_unpool2x2_plane_d(dy + q, a, c, dx + item * H * W, H, W, Ho, Wo, dy_avail - q)
+        cnn_unpool2x2_plane_d(dy + q, a, c, NULL, dx + item * H * W, H, W, Ho, Wo, dy_avail - q)
 
 
 cdef void _unpool_loop(const real* dy, const long long* argmax, const unsigned char* codes, real* dx,
@@ -1078,7 +1085,7 @@ cdef enum:
     OP_COPY = 1       # p: src (NULL: the run's batch), dst; n: shape[4], src strides[4], dst strides[4]
     OP_CONV = 2       # conv_wide: p: xbuf, off, wt, b, out; n: sample stride, T, N, Fr, Lr
     OP_ACT = 3        # conv_activate: p: src, z, y, pooled, codes; n: src strides[4], N, F, Ho, Wo
-    OP_PROLOGUE = 4   # conv_grad_prologue: p: dy, codes, z, d1, d2, acc, tmp, db; n: zs[4], s1[4], s2[4], N, F, Ho, Wo
+    OP_PROLOGUE = 4   # conv_grad_prologue: p: dy, codes, z, d1, d2, acc, tmp, db, pooled; n: zs[4], s1[4], s2[4], N, F, Ho, Wo
     OP_DW = 5         # conv_filter_grad: p: xbuf, off, dzw, dw; n: sample stride, T, C, plane, N, Fr, Lr
     OP_EXACT = 6      # p: a, b; n: len(a), len(b): neither finite -> STEP_EXACT (the exact NumPy sums)
     OP_UNPOOL = 7     # maxpool2x2_backward from codes: p: dy, codes, dx; n: planes, H, W, Ho, Wo
@@ -1108,7 +1115,7 @@ cdef struct Op:
     int kind
     int nt
     int act
-    void* p[8]
+    void* p[10]
     Py_ssize_t n[16]
     double f[8]
 
@@ -1150,7 +1157,8 @@ cdef int _op(const Op* o, StepRun* r) noexcept nogil:
         _activate_loop(<const float*> o.p[0], n, <float*> o.p[1], <float*> o.p[2], o.act, <float*> o.p[3],
                        <unsigned char*> o.p[4], n[4], n[5], n[6], n[7], o.nt)
     elif k == OP_PROLOGUE:
-        _prologue_loop(<const float*> o.p[0], <const unsigned char*> o.p[1], <const float*> o.p[2], n, o.act,
+        _prologue_loop(<const float*> o.p[0], <const unsigned char*> o.p[1], <const float*> o.p[8],
+                       <const float*> o.p[2], n, o.act,
                        <float*> o.p[3], n + 4, <float*> o.p[4], n + 8, <float*> o.p[5], <float*> o.p[6],
                        <float*> o.p[7], n[12], n[13], n[14], n[15], o.nt)
     elif k == OP_DW:
@@ -1217,12 +1225,12 @@ cdef class Program:
         self.kept.extend(arrays)
 
     def add(self, int kind, int nt, int act, pointers, sizes, scalars=()):
-        """Append one op: ``pointers`` (up to 8 addresses, 0 for NULL), ``sizes`` (up to 16 ints),
+        """Append one op: ``pointers`` (up to 10 addresses, 0 for NULL), ``sizes`` (up to 16 ints),
         ``scalars`` (up to 8 floats)."""
         cdef Op* grown
         cdef Op* o
         cdef int i
-        if len(pointers) > 8 or len(sizes) > 16 or len(scalars) > 8 or not 1 <= kind <= OP_DWF:
+        if len(pointers) > 10 or len(sizes) > 16 or len(scalars) > 8 or not 1 <= kind <= OP_DWF:
             raise ValueError("cnncore: a malformed step op")
         grown = <Op*> realloc(self.ops, (self.count + 1) * sizeof(Op))
         if grown == NULL:
@@ -1230,8 +1238,9 @@ cdef class Program:
         self.ops = grown
         o = &self.ops[self.count]
         o.kind, o.nt, o.act = kind, max(nt, 1), act
-        for i in range(8):
+        for i in range(10):
             o.p[i] = <void*> <size_t> (pointers[i] if i < len(pointers) else 0)
+        for i in range(8):
             o.f[i] = scalars[i] if i < len(scalars) else 0
         for i in range(16):
             o.n[i] = sizes[i] if i < len(sizes) else 0

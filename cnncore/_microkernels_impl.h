@@ -563,10 +563,13 @@ static inline void CNN_SUFFIX(cnn_transpose_block)(const CNN_REAL *const *planes
 
 /* 2x2, stride-2 max-pool backward of one plane, one window at a time: zeros,
    then 0 + dy at each winner (given as argmax, or as codes 0..3 with argmax
-   NULL). For rows of few windows, where a vector tile's lanes would idle. */
+   NULL); with `pooled` (the pool's output, not NULL), that times (pooled > 0):
+   dz of a ReLU before the pool, whose slope at a winner is f'(z) = (z > 0) =
+   (f(z) > 0), f(z) being what the pool output. For rows of few windows, where a
+   vector tile's lanes would idle. */
 static inline void CNN_SUFFIX(cnn_unpool2x2_scatter)(
-        const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, CNN_REAL *dx,
-        ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo)
+        const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, const CNN_REAL *pooled,
+        CNN_REAL *dx, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo)
 {
     for (ptrdiff_t i = 0; i < H * W; i++)
         dx[i] = 0;
@@ -577,7 +580,7 @@ static inline void CNN_SUFFIX(cnn_unpool2x2_scatter)(
             const ptrdiff_t k = argmax ? (ptrdiff_t)argmax[q]
                                        : (2 * oy + (c >> 1)) * W + 2 * ox + (c & 1);
             if (0 <= k && k < H * W)      /* (an argmax changed by its owner stays harmless) */
-                dx[k] = (CNN_REAL)0 + dy[q];
+                dx[k] = pooled ? ((CNN_REAL)0 + dy[q]) * (CNN_REAL)(pooled[q] > 0) : (CNN_REAL)0 + dy[q];
         }
 }
 
@@ -695,12 +698,12 @@ static inline void CNN_SUFFIX(cnn_maxpool2x2_plane)(
    overwrite them) unless they would land past the plane; reads of dy and
    argmax past the dy_avail elements the caller owns go through a buffer. */
 CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_unpool_tile)(
-        const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, long long first,
-        int W, int r, CNN_REAL *dst, ptrdiff_t n, int direct, int exact)
+        const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, const CNN_REAL *pooled,
+        long long first, int W, int r, CNN_REAL *dst, ptrdiff_t n, int direct, int exact)
 {
     typedef long long idx_t __attribute__((vector_size(LANES * 8), aligned(8), may_alias));
     typedef unsigned char code_t __attribute__((vector_size(LANES), aligned(1), may_alias));
-    CNN_VEC g = (CNN_VEC){0};
+    CNN_VEC g = (CNN_VEC){0}, y = (CNN_VEC){0};
     idx_t a = (idx_t){0} - 1;
     code_t b = (code_t){0} + 255;
     if (direct) {
@@ -709,6 +712,8 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_unpool_tile)(
             a = *(const idx_t *)argmax;
         else
             b = *(const code_t *)codes;
+        if (pooled)
+            y = *(const CNN_VEC *)pooled;
     } else {
         for (ptrdiff_t i = 0; i < n; i++) {
             g[i] = dy[i];
@@ -716,6 +721,8 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_unpool_tile)(
                 a[i] = argmax[i];
             else
                 b[i] = codes[i];
+            if (pooled)
+                y[i] = pooled[i];
         }
     }
     CNN_MASK lane, lo, hi;
@@ -724,7 +731,10 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_unpool_tile)(
         lo[i] = i / 2 + (i % 2) * LANES;
         hi[i] = LANES / 2 + i / 2 + (i % 2) * LANES;
     }
-    const CNN_MASK gb = (CNN_MASK)(g + 0);
+    g = g + 0;
+    if (pooled)        /* times ReLU's slope at the winner: y = f(z) there is what the pool output */
+        g = g * (CNN_VEC)((y > 0) & (CNN_MASK)((CNN_VEC){0} + 1));
+    const CNN_MASK gb = (CNN_MASK)g;
     /* the winner's place in its window as an offset (0, 1, W, W + 1) or a code (0..3) */
     const CNN_MASK k = argmax ? __builtin_convertvector(a - first, CNN_MASK) - lane
                               : __builtin_convertvector(b, CNN_MASK);
@@ -741,11 +751,11 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_unpool_tile)(
 }
 
 static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
-        const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, CNN_REAL *dx,
-        ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
+        const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, const CNN_REAL *pooled,
+        CNN_REAL *dx, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
 {
     if (Wo < 12) {     /* measured: 7 and 4 windows a row scatter faster than a tile spreads them */
-        CNN_SUFFIX(cnn_unpool2x2_scatter)(dy, argmax, codes, dx, H, W, Ho, Wo);
+        CNN_SUFFIX(cnn_unpool2x2_scatter)(dy, argmax, codes, pooled, dx, H, W, Ho, Wo);
         return;
     }
     for (ptrdiff_t oy = 0; oy < Ho; oy++) {
@@ -757,7 +767,7 @@ static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
                 const int exact = (2 * oy + r) * W + 2 * o0 + 2 * LANES > H * W;
                 const ptrdiff_t q = oy * Wo + o0;
                 CNN_SUFFIX(cnn_unpool_tile)(dy + q, argmax ? argmax + q : NULL, codes ? codes + q : NULL,
-                                            2 * oy * W + 2 * o0, (int)W, r, row + 2 * o0, n,
+                                            pooled ? pooled + q : NULL, 2 * oy * W + 2 * o0, (int)W, r, row + 2 * o0, n,
                                             direct, exact);
             }
         }
@@ -796,10 +806,10 @@ static inline void CNN_SUFFIX(cnn_maxpool2x2_plane)(
     }
 }
 static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
-        const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, CNN_REAL *dx,
-        ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
+        const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, const CNN_REAL *pooled,
+        CNN_REAL *dx, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
 {
     (void)dy_avail;
-    CNN_SUFFIX(cnn_unpool2x2_scatter)(dy, argmax, codes, dx, H, W, Ho, Wo);
+    CNN_SUFFIX(cnn_unpool2x2_scatter)(dy, argmax, codes, pooled, dx, H, W, Ho, Wo);
 }
 #endif

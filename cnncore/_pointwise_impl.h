@@ -95,35 +95,18 @@ static inline void CNN_PW_NAME(cnn_slope_plane)(const CNN_PW_T *CNN_PW_RESTRICT 
     }
 }
 
-/* One plane of dz from a 2x2, stride-2 max-pool's gradient: dyp (Ho/2 x Wo/2)
-   and the winners' codes (place in the window, 0..3): 0 + dyp at each winner
-   (what the pool's backward pass writes) times f'(z) there, 0 elsewhere, so dz
-   is bit for bit that of the pool's written dx. Rows of a dozen windows or
-   more go through the pool's vector tile into `spread` and then f'; narrower
-   ones (where that tile's lanes would mostly idle) are scattered one by one. */
+/* One plane of dz from a 2x2, stride-2 max-pool's gradient: dyp (Ho/2 x Wo/2) and the
+   winners' codes (place in the window, 0..3): 0 + dyp at each winner (what the pool's
+   backward pass writes) times f'(z) there, 0 elsewhere, so dz is bit for bit that of the
+   pool's written dx. For ReLU, f'(z) at a winner is (pooled > 0), pooled the pool's output
+   (Ho/2 x Wo/2): z itself is never read. */
 static inline void CNN_PW_NAME(cnn_unpool_slope_plane)(
-        const CNN_PW_T *dyp, const unsigned char *codes, const CNN_PW_T *z, ptrdiff_t zy,
-        ptrdiff_t zx, int act, ptrdiff_t Ho, ptrdiff_t Wo, CNN_PW_T *spread, CNN_PW_T *dz)
+        const CNN_PW_T *dyp, const unsigned char *codes, const CNN_PW_T *pooled, int act, ptrdiff_t Ho,
+        ptrdiff_t Wo, CNN_PW_T *dz)
 {
     const ptrdiff_t Hq = Ho / 2, Wq = Wo / 2;
-    if (Wq >= 12) {
-        CNN_PW_NAME(cnn_unpool2x2_plane)(dyp, NULL, codes, act == CNN_ACT_RELU ? spread : dz, Ho, Wo,
-                                         Hq, Wq, Hq * Wq);
-        if (act == CNN_ACT_RELU)
-            CNN_PW_NAME(cnn_slope_plane)(spread, z, zy, zx, Ho, Wo, dz);
-        return;
-    }
-    for (ptrdiff_t i = 0; i < Ho * Wo; i++)
-        dz[i] = 0;
-    for (ptrdiff_t oy = 0; oy < Hq; oy++)
-        for (ptrdiff_t ox = 0; ox < Wq; ox++) {
-            const int c = codes[oy * Wq + ox] & 3;
-            const ptrdiff_t r = 2 * oy + (c >> 1), col = 2 * ox + (c & 1);
-            CNN_PW_T g = (CNN_PW_T)0 + dyp[oy * Wq + ox];
-            if (act == CNN_ACT_RELU)
-                g = g * (CNN_PW_T)(z[r * zy + col * zx] > 0);
-            dz[r * Wo + col] = g;
-        }
+    CNN_PW_NAME(cnn_unpool2x2_plane)(dyp, NULL, codes, act == CNN_ACT_RELU ? pooled : NULL, dz, Ho, Wo, Hq, Wq,
+                                     Hq * Wq);
 }
 
 /* The sum of a plane's P values in a fixed order: 16 interleaved partial sums
@@ -147,18 +130,18 @@ static inline CNN_PW_T CNN_PW_NAME(cnn_plane_sum)(const CNN_PW_T *CNN_PW_RESTRIC
 
 /* Rows r0 <= r < r1 of one plane of dz = dy * f'(z), of sample n and filter f (r0 even
    where there are codes): dy's own rows (act NONE, no codes), else formed in
-   tmp[2*(r1-r0)*Wo]. With codes, dy is a 2x2 max-pool's gradient, a quarter of the plane,
-   and tmp's second half holds the pool's dx before f'. Row r is at [(r - r0) * Wo]. */
+   tmp[(r1-r0)*Wo]. With codes, dy is a 2x2 max-pool's gradient, a quarter of the plane,
+   and pooled the pool's output (cnn_unpool_slope_plane). Row r is at [(r - r0) * Wo]. */
 static inline const CNN_PW_T *CNN_PW_NAME(cnn_dz_rows)(
-        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
-        ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t n, ptrdiff_t f, ptrdiff_t r0, ptrdiff_t r1,
-        CNN_PW_T *tmp)
+        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *pooled, const CNN_PW_T *z,
+        const ptrdiff_t *zs, int act, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t n, ptrdiff_t f,
+        ptrdiff_t r0, ptrdiff_t r1, CNN_PW_T *tmp)
 {
     const ptrdiff_t R = r1 - r0, Wq = Wo / 2;
     const CNN_PW_T *zp = z + n * zs[0] + f * zs[1] + r0 * zs[2];
     if (codes) {
         const ptrdiff_t q = (n * F + f) * (Ho / 2) * Wq + (r0 / 2) * Wq;
-        CNN_PW_NAME(cnn_unpool_slope_plane)(dy + q, codes + q, zp, zs[2], zs[3], act, R, Wo, tmp + R * Wo, tmp);
+        CNN_PW_NAME(cnn_unpool_slope_plane)(dy + q, codes + q, pooled + q, act, R, Wo, tmp);
         return tmp;
     }
     const CNN_PW_T *g = dy + (n * F + f) * Ho * Wo + r0 * Wo;
@@ -179,28 +162,32 @@ static inline void CNN_PW_NAME(cnn_add_row)(const CNN_PW_T *CNN_PW_RESTRICT g, C
 /* Fetch early what cnn_dz_rows reads of sample n: the same filter's planes of one sample
    and the next are F planes apart, too far for the hardware's own prefetch to follow. */
 static inline void CNN_PW_NAME(cnn_dz_prefetch)(
-        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
-        ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t n, ptrdiff_t f, ptrdiff_t r0, ptrdiff_t r1)
+        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *pooled, const CNN_PW_T *z,
+        const ptrdiff_t *zs, int act, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t n, ptrdiff_t f,
+        ptrdiff_t r0, ptrdiff_t r1)
 {
 #if defined(__GNUC__) || defined(__clang__)
     const ptrdiff_t Wq = Wo / 2;
     if (codes) {
         const ptrdiff_t q = (n * F + f) * (Ho / 2) * Wq + (r0 / 2) * Wq, Q = ((r1 - r0) / 2) * Wq;
-        for (ptrdiff_t b = 0; b < Q * (ptrdiff_t)sizeof(CNN_PW_T); b += 64)
+        for (ptrdiff_t b = 0; b < Q * (ptrdiff_t)sizeof(CNN_PW_T); b += 64) {
             __builtin_prefetch((const char *)(dy + q) + b);
+            if (act == CNN_ACT_RELU)
+                __builtin_prefetch((const char *)(pooled + q) + b);
+        }
         for (ptrdiff_t b = 0; b < Q; b += 64)
             __builtin_prefetch(codes + q + b);
-    } else {
-        const CNN_PW_T *g = dy + (n * F + f) * Ho * Wo + r0 * Wo;
-        for (ptrdiff_t b = 0; b < (r1 - r0) * Wo * (ptrdiff_t)sizeof(CNN_PW_T); b += 64)
-            __builtin_prefetch((const char *)g + b);
+        return;
     }
+    const CNN_PW_T *g = dy + (n * F + f) * Ho * Wo + r0 * Wo;
+    for (ptrdiff_t b = 0; b < (r1 - r0) * Wo * (ptrdiff_t)sizeof(CNN_PW_T); b += 64)
+        __builtin_prefetch((const char *)g + b);
     if (act == CNN_ACT_RELU)
         for (ptrdiff_t r = r0; r < r1; r++)
             __builtin_prefetch(z + n * zs[0] + f * zs[1] + r * zs[2]);
 #else
-    (void)dy; (void)codes; (void)z; (void)zs; (void)act; (void)F; (void)Ho; (void)Wo; (void)n; (void)f;
-    (void)r0; (void)r1;
+    (void)dy; (void)codes; (void)pooled; (void)z; (void)zs; (void)act; (void)F; (void)Ho; (void)Wo; (void)n;
+    (void)f; (void)r0; (void)r1;
 #endif
 }
 
@@ -210,9 +197,9 @@ static inline void CNN_PW_NAME(cnn_dz_prefetch)(
    positions-major (N, Ho*Wo, F) when `pm` (the B values of a position written together, one
    cache line, by a transposition in registers where B fills a vector), else has strides s1;
    and acc[f*Ho*Wo + p] = 0 + the sum over samples (in order) of dz at p, for those rows'
-   positions p. tmp: B * 2*(r1-r0)*Wo scratch. */
+   positions p. tmp: B * (r1-r0)*Wo scratch. */
 CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
-        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
+        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *pooled, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
         ptrdiff_t N, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t f0, ptrdiff_t B, ptrdiff_t r0,
         ptrdiff_t r1, CNN_PW_T *d1, const ptrdiff_t *s1, int pm, CNN_PW_T *d2, const ptrdiff_t *s2,
         CNN_PW_T *acc, CNN_PW_T *tmp)
@@ -225,10 +212,10 @@ CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
     for (ptrdiff_t n = 0; n < N; n++) {
         for (ptrdiff_t b = 0; b < B; b++) {
             const ptrdiff_t f = f0 + b;
-            const CNN_PW_T *rows = CNN_PW_NAME(cnn_dz_rows)(dy, codes, z, zs, act, F, Ho, Wo, n, f,
-                                                                          r0, r1, tmp + 2 * b * L);
+            const CNN_PW_T *rows = CNN_PW_NAME(cnn_dz_rows)(dy, codes, pooled, z, zs, act, F, Ho, Wo, n, f,
+                                                                          r0, r1, tmp + b * L);
             if (n + 1 < N)
-                CNN_PW_NAME(cnn_dz_prefetch)(dy, codes, z, zs, act, F, Ho, Wo, n + 1, f, r0, r1);
+                CNN_PW_NAME(cnn_dz_prefetch)(dy, codes, pooled, z, zs, act, F, Ho, Wo, n + 1, f, r0, r1);
             CNN_PW_NAME(cnn_add_row)(rows, acc + f * P + r0 * Wo, L);
             for (ptrdiff_t r = 0; r < R; r++) {
                 if (!pm)
@@ -254,15 +241,15 @@ CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
 }
 
 static inline void CNN_PW_NAME(cnn_dz_item)(
-        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
+        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *pooled, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
         ptrdiff_t N, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t f0, ptrdiff_t B, ptrdiff_t r0,
         ptrdiff_t r1, CNN_PW_T *d1, const ptrdiff_t *s1, int pm, CNN_PW_T *d2, const ptrdiff_t *s2,
         CNN_PW_T *acc, CNN_PW_T *tmp)
 {
     if (B == 1)     /* (one filter an item: the compiler's own copy of the loops, for B = 1) */
-        CNN_PW_NAME(cnn_dz_item_b)(dy, codes, z, zs, act, N, F, Ho, Wo, f0, 1, r0, r1, d1, s1, pm, d2, s2, acc, tmp);
+        CNN_PW_NAME(cnn_dz_item_b)(dy, codes, pooled, z, zs, act, N, F, Ho, Wo, f0, 1, r0, r1, d1, s1, pm, d2, s2, acc, tmp);
     else
-        CNN_PW_NAME(cnn_dz_item_b)(dy, codes, z, zs, act, N, F, Ho, Wo, f0, B, r0, r1, d1, s1, pm, d2, s2, acc, tmp);
+        CNN_PW_NAME(cnn_dz_item_b)(dy, codes, pooled, z, zs, act, N, F, Ho, Wo, f0, B, r0, r1, d1, s1, pm, d2, s2, acc, tmp);
 }
 
 /* Softmax cross-entropy of N rows of K logits, as cnncore.network.softmax_cross_entropy

@@ -16,19 +16,21 @@ def _case(N, F, H, W, pooled, seed=0):
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((N, F, H, W)).astype(np.float32)
     if not pooled:
-        return z, rng.standard_normal(z.shape).astype(np.float32), None, None
+        return z, rng.standard_normal(z.shape).astype(np.float32), None, None, None
+    z.reshape(-1)[::7] = np.nan         # NaN wins its window; its slope is 0
     y = np.maximum(z, 0)
     pool = np.empty((N, F, H // 2, W // 2), np.float32)
     codes = np.empty(pool.shape, np.uint8)
     _kernels.maxpool2x2_codes(np.ascontiguousarray(y), pool, codes, 1)
     dyp = rng.standard_normal(pool.shape).astype(np.float32)
+    dyp.reshape(-1)[::5] = np.inf       # inf · 0 is NaN where the slope is 0, as NumPy has it
     spread = np.zeros_like(z)            # the pool's backward pass: dy to each window's winner
     n, f, r, c = np.indices(pool.shape)
     spread[n, f, 2 * r + codes // 2, 2 * c + codes % 2] = dyp
-    return z, spread, dyp, codes
+    return z, spread, dyp, codes, pool
 
 
-def _run(z, dy, codes, layout, threads):
+def _run(z, dy, codes, pool, layout, threads):
     N, F, H, W = z.shape
     if layout == "positions":       # the filter gradient by vectors of filters reads (N, H·W, F)
         d1buf = np.full((N, H * W, F), np.nan, np.float32)
@@ -41,7 +43,7 @@ def _run(z, dy, codes, layout, threads):
     acc = np.empty((F, H * W), np.float32)
     tmp = np.empty(_kernels.prologue_scratch(H, W, threads), np.float32)
     db = np.empty(F, np.float32)
-    _kernels.conv_grad_prologue(dy, codes, z, 1, d1, d2, acc, tmp, db, threads)
+    _kernels.conv_grad_prologue(dy, codes, pool, z, 1, d1, d2, acc, tmp, db, threads)
     return d1.copy(), d2.copy(), db, d1buf, d2buf
 
 
@@ -55,16 +57,18 @@ def _run(z, dy, codes, layout, threads):
     (2, 4 * LANES, 6, 30),       # blocks enough: whole planes
 ])
 def test_dz_and_db_match_numpy_on_every_thread_count(N, F, H, W, pooled, layout):
-    z, dy_full, dyp, codes = _case(N, F, H, W, pooled)
-    dz = dy_full * (z > 0)
-    want_db = dz.astype(np.float64).sum(axis=(0, 2, 3))
+    z, dy_full, dyp, codes, pool = _case(N, F, H, W, pooled)
+    with np.errstate(invalid="ignore"):
+        dz = dy_full * (z > 0)
+        want_db = dz.astype(np.float64).sum(axis=(0, 2, 3))
     first = None
     for threads in (1, 2, 3, 4):
-        d1, d2, db, d1buf, d2buf = _run(z, dyp if pooled else dy_full, codes, layout, threads)
-        np.testing.assert_array_equal(d1, dz)            # one product per element: exact
-        np.testing.assert_array_equal(d2, dz)
+        d1, d2, db, d1buf, d2buf = _run(z, dyp if pooled else dy_full, codes, pool, layout, threads)
+        for got in (d1, d2):     # one product per element: exact, down to the sign of a zero
+            np.testing.assert_array_equal(got, dz)
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(dz))
         assert np.isnan(d2buf[:, :, 0]).all() and np.isnan(d2buf[:, :, -1]).all()   # nothing past its view
-        assert np.isnan(d1buf).sum() == d1buf.size - dz.size
+        assert np.isnan(d1buf).sum() == d1buf.size - dz.size + np.isnan(dz).sum()
         np.testing.assert_allclose(db, want_db, rtol=2e-5, atol=2e-5)
         if first is None:
             first = db
@@ -72,9 +76,18 @@ def test_dz_and_db_match_numpy_on_every_thread_count(N, F, H, W, pooled, layout)
 
 
 def test_the_scratch_a_thread_count_needs_is_checked():
-    z, dy, _, _ = _case(2, LANES, 12, 12, False)
+    z, dy, _, _, _ = _case(2, LANES, 12, 12, False)
     d1 = np.empty_like(z)
-    tmp = np.empty((1, 2 * 12 * 12), np.float32)        # one thread's worth of one filter
+    tmp = np.empty((1, 12 * 12), np.float32)        # one thread's worth of one filter
     with pytest.raises(ValueError, match="scratch"):
-        _kernels.conv_grad_prologue(dy, None, z, 1, d1, None, np.empty((LANES, 144), np.float32), tmp,
+        _kernels.conv_grad_prologue(dy, None, None, z, 1, d1, None, np.empty((LANES, 144), np.float32), tmp,
                                     np.empty(LANES, np.float32), 4)
+
+
+def test_codes_come_with_the_pools_output():
+    z, _, dyp, codes, _ = _case(2, LANES, 12, 12, True)
+    with pytest.raises(ValueError, match="pool's output"):
+        _kernels.conv_grad_prologue(dyp, codes, None, z, 1, np.empty_like(z), None,
+                                    np.empty((LANES, 144), np.float32),
+                                    np.empty(_kernels.prologue_scratch(12, 12, 1), np.float32),
+                                    np.empty(LANES, np.float32), 1)

@@ -207,10 +207,12 @@ class Conv(Weighted):
         step.keep(self, x=x if isinstance(x, np.ndarray) else plan._xpad.inner, z=out[0], y=out[1])
         return out[-1]
 
-    def compile_backward(self, step, dy, need_dx, codes=None):
-        """:meth:`backward` (``codes``: a pooled ``dy``'s winners) as ops of a compiled step: ``dx``."""
+    def compile_backward(self, step, dy, need_dx, codes=None, pooled=None):
+        """:meth:`backward` (``codes``, ``pooled``: a 2×2 max-pool's winners and output, whose gradient
+        ``dy`` is) as ops of a compiled step: ``dx``."""
         plan, z, _ = step.saved[self]
-        dz, dx = plan.compile_backward(step, dy, z, self._act_code, self.W, need_dx, self._gW, self._gb, codes)
+        dz, dx = plan.compile_backward(step, dy, z, self._act_code, self.W, need_dx, self._gW, self._gb, codes,
+                                       pooled)
         step.keep(self, dz=dz, dx=dx, dW=self._gW, db=self._gb)
         if codes is None:
             step.keep(self, dy=dy)

@@ -258,10 +258,11 @@ class ConvPlan:
         N, F, Ho, Wo = self.z_shape
         _expect(pending.dy, (N, F, Ho // 2, Wo // 2), self.dtype, "the pool's dy")
         _expect(pending.codes, (N, F, Ho // 2, Wo // 2), np.dtype(np.uint8), "the pool's codes")
+        _expect(pending.pooled, (N, F, Ho // 2, Wo // 2), self.dtype, "the pool's output")
         _expect(z, self.z_shape, self.dtype, "z")
-        return self._backward(pending.dy, z, act, x, w, need_dx, dw, db, pending.codes)
+        return self._backward(pending.dy, z, act, x, w, need_dx, dw, db, pending.codes, pending.pooled)
 
-    def _backward(self, dy, z, act, x, w, need_dx, dw, db, codes=None):
+    def _backward(self, dy, z, act, x, w, need_dx, dw, db, codes=None, pooled=None):
         dt = self.dtype
         _expect(x, self.x_shape, dt, "x")
         _expect(w, self.w_shape, dt, "w")
@@ -271,7 +272,7 @@ class ConvPlan:
         nt = threads_for(self._bwd_work)
         dx_parts = (self._dx or self._input_grad_parts()) if need_dx else None
         # dz, written where the dw and dx loops read it, and db: one pass
-        _kernels.conv_grad_prologue(dy, codes, z, act, self._dz_target(parts.dz_into),
+        _kernels.conv_grad_prologue(dy, codes, pooled, z, act, self._dz_target(parts.dz_into),
                                     self._dz_target(dx_parts.dpad.inner) if need_dx else None,
                                     self._acc, self._scratch(nt), db, nt)
         dz = parts.dz_into if act or codes is not None else dy
@@ -279,7 +280,7 @@ class ConvPlan:
         dx = self._input_grad(dz, w, nt) if need_dx else None
         return dz, dx, dw, db
 
-    def compile_backward(self, step, dy, z, act, w, need_dx, dw, db, codes=None):
+    def compile_backward(self, step, dy, z, act, w, need_dx, dw, db, codes=None, pooled=None):
         """:meth:`_backward` (after :meth:`compile_forward`, so ``x`` is in the padded buffer) as ops
         of a compiled step: ``(dz, dx or None)``; ``dw`` and ``db`` are written where given."""
         from ..step import strides4
@@ -288,7 +289,7 @@ class ConvPlan:
         dx_parts = (self._dx or self._input_grad_parts()) if need_dx else None
         d1 = self._dz_target(parts.dz_into)
         d2 = self._dz_target(dx_parts.dpad.inner) if need_dx else None
-        step.op("prologue", nt, act, [dy, codes, z, d1, d2, self._acc, self._scratch(nt), db],
+        step.op("prologue", nt, act, [dy, codes, z, d1, d2, self._acc, self._scratch(nt), db, pooled],
                 strides4(z) + strides4(d1) + (strides4(d2) if need_dx else [0] * 4) + list(self.z_shape))
         dz = parts.dz_into if act or codes is not None else dy
         xpad = self._input()

@@ -216,11 +216,12 @@ class MaxPoolPlan(PoolPlan):
 
 class PendingUnpool:
     """The ``dx`` of a 2×2 max-pool's backward pass, not written yet: the pool's gradient
-    ``dy`` and its winners' ``codes``. :meth:`array` writes ``dx`` (once) while the plan still
-    holds those winners, that is until its next forward pass; after that it gives None."""
+    ``dy``, its winners' ``codes`` and its output ``pooled`` (their values). :meth:`array` writes
+    ``dx`` (once) while the plan still holds those winners, that is until its next forward pass;
+    after that it gives None."""
 
     def __init__(self, plan: MaxPoolPlan, dy):
-        self.plan, self.dy, self.codes = plan, dy, plan._codes
+        self.plan, self.dy, self.codes, self.pooled = plan, dy, plan._codes, plan._y_buffer()
         self._passes = plan.passes
         self._dx = None
 

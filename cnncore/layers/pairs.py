@@ -90,7 +90,8 @@ class ConvMaxPool:
             step.keep(pending, _dx=None)         # written anew when read after each step
             step.keep(self.pool, dy=dy, dx=pending)
             step.keep(self.conv, dy=pending)
-            return self.conv.compile_backward(step, dy, need_dx, codes=pool_plan._codes)
+            return self.conv.compile_backward(step, dy, need_dx, codes=pool_plan._codes,
+                                              pooled=pool_plan._y_buffer())
         dx = pool_plan._dx_buffer()
         N, C, H, W = pool_plan.x_shape
         step.op("unpool", threads_for(pool_plan._work), 0, [dy, pool_plan._codes, dx],
