@@ -33,7 +33,7 @@
 #define CNN_TC 30    /* taps per filter-gradient call at most (their partial sums stay in L1) */
 /* The target's vector width and register file. With AVX-512's 32 registers a
    forward tile holds CNN_FB x CNN_NVMAX = 24 accumulators and the 6 input vectors
-   they share, a filter-gradient tile CNN_FB x CNN_JB = 24 and the 4 dz vectors;
+   they share, a filter-gradient tile CNN_FB x CNN_JB = 24, its 6 input vectors and a dz vector;
    with 16 registers (AVX2, SSE, NEON) smaller tiles fit without spills. 64-byte
    vectors on a narrower target would be emulated with two or four registers each
    (and spilled). */
@@ -51,7 +51,11 @@
 #define CNN_VBYTES 16
 #endif
 #define CNN_NVMAX 3
-#define CNN_JB 2
+#if defined(__FMA__) || defined(__aarch64__)
+#define CNN_JB 3     /* 4 x 3 accumulators, 3 input vectors and a dz vector: 16 registers */
+#else
+#define CNN_JB 2     /* (without FMA each product needs a register of its own) */
+#endif
 #define CNN_FJ 12
 #define CNN_DR 2
 #define CNN_RV 2     /* (4 rows x 4 vectors would spill 16 registers) */

@@ -126,13 +126,15 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dw_tile)(
         const CNN_REAL *gn = g + n * gs;
         const CNN_REAL *xn = x + n * ss;
         for (ptrdiff_t p = 0; p < Lr; p += LANES) {
-            CNN_VEC gv[CNN_FB];
-            for (int f = 0; f < CNN_FB; f++)
-                gv[f] = *(const CNN_VEC *)(gn + f * Lr + p);
-            for (int j = 0; j < J; j++) {
-                const CNN_VEC xv = *(const CNN_VEC *)(xn + off[j] + p);
-                for (int f = 0; f < CNN_FB; f++)
-                    a[f][j] += gv[f] * xv;
+            /* the J input vectors stay in registers and each filter's dz vector passes once:
+               J + 1 registers beside the accumulators, not CNN_FB + 1 */
+            CNN_VEC xv[CNN_JB];
+            for (int j = 0; j < J; j++)
+                xv[j] = *(const CNN_VEC *)(xn + off[j] + p);
+            for (int f = 0; f < CNN_FB; f++) {
+                const CNN_VEC gv = *(const CNN_VEC *)(gn + f * Lr + p);
+                for (int j = 0; j < J; j++)
+                    a[f][j] += gv * xv[j];
             }
         }
     }
@@ -167,8 +169,10 @@ static inline void CNN_SUFFIX(cnn_dw_taps)(
             const ptrdiff_t *o = off + t0;
             switch (J) {
             case 1: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 1); break;
-#if CNN_JB == 6
+#if CNN_JB >= 3
             case 2: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 2); break;
+#endif
+#if CNN_JB == 6
             case 3: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 3); break;
             case 4: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 4); break;
             case 5: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 5); break;
