@@ -28,6 +28,7 @@
 
 from cython.parallel cimport prange, threadid
 from libc.math cimport sqrt, sqrtf
+from libc.string cimport memcpy
 
 ctypedef fused real:
     float
@@ -1024,16 +1025,17 @@ cdef enum:
 
 cdef void _adam_loop(real* p, const real* grad, real* m, real* v, const real* mask, Py_ssize_t n, int decay,
                      real wd, real b1, real omb1, real b2, real omb2, real inv_sqrt_c2, real eps, real step,
-                     real tiny, bint flush_m, bint flush_v, int nthreads) noexcept nogil:
-    """The loop of :func:`adam_update` (also an op of a compiled step)."""
+                     real tiny, bint flush_m, bint flush_v, real* snap, int nthreads) noexcept nogil:
+    """The loop of :func:`adam_update` (also an op of a compiled step, which may ask for ``snap``: a
+    copy of the parameters from before the update, each run's taken just before it runs)."""
     cdef Py_ssize_t runs = (n + ADAM_RUN - 1) // ADAM_RUN, r
     if nthreads == 1 or runs < 2:
         _adam_run(0, n, p, grad, m, v, mask, decay, wd, b1, omb1, b2, omb2, inv_sqrt_c2, eps, step, tiny,
-                  flush_m, flush_v)
+                  flush_m, flush_v, snap)
         return
     for r in prange(runs, num_threads=nthreads, schedule="guided"):
         _adam_run(r * ADAM_RUN, min(n, (r + 1) * ADAM_RUN), p, grad, m, v, mask, decay, wd, b1, omb1, b2, omb2,
-                  inv_sqrt_c2, eps, step, tiny, flush_m, flush_v)
+                  inv_sqrt_c2, eps, step, tiny, flush_m, flush_v, snap)
 
 
 def adam_update(real[::1] p, const real[::1] grad, real[::1] m, real[::1] v,
@@ -1050,14 +1052,17 @@ def adam_update(real[::1] p, const real[::1] grad, real[::1] m, real[::1] v,
     """
     with nogil:
         _adam_loop(&p[0], &grad[0], &m[0], &v[0], &mask[0], p.shape[0], decay, wd, b1, omb1, b2, omb2,
-                   inv_sqrt_c2, eps, step, tiny, flush_m, flush_v, nthreads)
+                   inv_sqrt_c2, eps, step, tiny, flush_m, flush_v, NULL, nthreads)
 
 
 cdef inline void _adam_run(Py_ssize_t a, Py_ssize_t b, real* p, const real* grad, real* m, real* v,
                            const real* mask, int decay, real wd, real b1, real omb1, real b2, real omb2,
                            real inv_sqrt_c2, real eps, real step, real tiny, bint flush_m,
-                           bint flush_v) noexcept nogil:
-    """Elements ``a`` to ``b`` of :func:`adam_update`."""
+                           bint flush_v, real* snap) noexcept nogil:
+    """Elements ``a`` to ``b`` of :func:`adam_update` (their parameters first copied to ``snap``
+    unless it is NULL: the run is then in cache for the update)."""
+    if snap != NULL:
+        memcpy(snap + a, p + a, (b - a) * sizeof(real))
     if real is float:
         cnn_adam_f(p + a, grad + a, m + a, v + a, mask + a if decay == 2 else mask, b - a, decay, wd, b1,
                    omb1, b2, omb2, inv_sqrt_c2, eps, step, tiny, flush_m, flush_v)
@@ -1076,7 +1081,6 @@ cdef inline void _adam_run(Py_ssize_t a, Py_ssize_t b, real* p, const real* grad
 cimport numpy as cnp
 from libc.math cimport isfinite
 from libc.stdlib cimport free, realloc
-from libc.string cimport memcpy
 
 cnp.import_array()
 
@@ -1095,7 +1099,7 @@ cdef enum:
     OP_ACTIVATE = 11  # activate: p: z, y; n: count
     OP_SLOPE = 12     # relu_slope: p: dy, z, dz; n: count
     OP_LOSS = 13      # softmax_xent of the run's labels: p: z, probs, dz; n: N, K
-    OP_ADAM = 14      # adam_update: p: param, grad, m, v, mask; n: count, decay; f: wd, b1, 1-b1, b2, 1-b2, eps, tiny
+    OP_ADAM = 14      # adam_update: p: param, grad, m, v, mask, snapshot (NULL: none); n: count, decay; f: wd, b1, 1-b1, b2, 1-b2, eps, tiny
     OP_DWF = 15       # conv_filter_grad_vf: p: xbuf, off, pos, dzt, dw, partial; n: sample stride, T, P, N, F, KW
 
 cdef enum:
@@ -1193,7 +1197,7 @@ cdef int _op(const Op* o, StepRun* r) noexcept nogil:
         _adam_loop(<float*> o.p[0], <const float*> o.p[1], <float*> o.p[2], <float*> o.p[3], <const float*> o.p[4],
                    n[0], <int> n[1], <float> o.f[0], <float> o.f[1], <float> o.f[2], <float> o.f[3],
                    <float> o.f[4], r.adam[0], <float> o.f[5], r.adam[1], <float> o.f[6], r.flush[0], r.flush[1],
-                   o.nt)
+                   <float*> o.p[5], o.nt)
     elif k == OP_DWF:
         _dwf_loop(<const float*> o.p[0], n[0], <const Py_ssize_t*> o.p[1], n[1], n[5], <const Py_ssize_t*> o.p[2],
                   n[2], <const float*> o.p[3], n[3], n[4], <float*> o.p[4], <float*> o.p[5], o.nt)

@@ -174,9 +174,12 @@ def compile_step(net, batch: int, optimizer=None, snapshot=False) -> TrainingSte
     snap = None
     if snapshot is not False and snapshot is not None:
         snap = np.empty_like(net.flat_params) if snapshot is True else snapshot
-        b.copy(net.flat_params, snap)
+        if snap.shape != net.flat_params.shape or snap.dtype != net.flat_params.dtype:
+            raise ValueError("cnncore: a snapshot must be an array like the network's flat_params")
     if type(optimizer) is Adam:
-        _adam(b, optimizer, net.flat_grads)
+        _adam(b, optimizer, net.flat_grads, snap)     # (each run of the weights copied as it updates them)
+    elif snap is not None:
+        b.copy(net.flat_params, snap)
     return TrainingStep(net, batch, optimizer, b, probs, snap)
 
 
@@ -189,12 +192,13 @@ def _loss(b: StepBuilder, logits: np.ndarray):
     return probs, dlogits
 
 
-def _adam(b: StepBuilder, opt: Adam, grads: np.ndarray) -> None:
+def _adam(b: StepBuilder, opt: Adam, grads: np.ndarray, snap: np.ndarray | None) -> None:
     """The optimizer's update of its one flat group, as :meth:`Adam.step` makes it (the scalars of
-    each step come with :meth:`TrainingStep.run`)."""
+    each step come with :meth:`TrainingStep.run`), copying the weights into ``snap`` first unless
+    it is None."""
     p, m, v = opt._flat["all"]
     decay, mask = opt._decay["all"]
     if grads.shape != p.shape:
         raise ValueError("cnncore: the gradients do not match the parameters")
     scalars = (opt.weight_decay, opt.beta1, 1 - opt.beta1, opt.beta2, 1 - opt.beta2, opt.eps, opt._tiny[p.dtype.char])
-    b.op("adam", opt.threads(), 0, [p, grads, m, v, mask], [p.size, decay], scalars)
+    b.op("adam", opt.threads(), 0, [p, grads, m, v, mask, snap], [p.size, decay], scalars)
