@@ -37,7 +37,7 @@ if [[ ${#tests[@]} -eq 0 ]]; then
     # every test file that holds a kernel to the NumPy twin, or picks or checks a build
     tests=(tests/test_kernels.py tests/test_conv_tiles.py tests/test_plans.py tests/test_l2pool_kernel.py
            tests/test_kernel_errors.py tests/test_dispatch.py tests/test_update.py tests/test_layers.py
-           tests/test_gradcheck.py)
+           tests/test_gradcheck.py tests/test_grad_pass.py tests/test_step.py)
 fi
 
 for tool in qemu-aarch64-static aarch64-linux-gnu-gcc debootstrap; do
