@@ -25,9 +25,10 @@ def data_arguments(p, default: str | None = None, folder: bool = True) -> None:
     """``--images/--labels``, ``--data`` (the sources of cnncore.datasets this installation has) or,
     with ``folder``, ``--folder`` (a folder of pictures)."""
     from cnncore.datasets import available_sources
-    from cnncore.defaults import run_defaults
+    from cnncore.defaults import run_defaults, uses_whole
 
     offered = [s for s in available_sources() if not s.files]
+    whole = [s.key for s in offered if uses_whole(s.key)]
     p.add_argument("--images", metavar="F", help="IDX images file (.gz or raw)")
     p.add_argument("--labels", metavar="F", help="IDX labels file (.gz or raw)")
     p.add_argument("--data", choices=[s.key for s in offered],
@@ -41,7 +42,7 @@ def data_arguments(p, default: str | None = None, folder: bool = True) -> None:
     d = run_defaults("generated")
     p.add_argument("--count", type=positive_int, default=None,
                    help=f"generated: how many (default {d.count}, the app's); other sources: use at most this "
-                        f"many (default {d.count}; your drawings and a folder: all)")
+                        f"many (default {d.count}; {', '.join(whole + ['the files you name'])}: all)")
     p.add_argument("--data-seed", type=nonneg_int, default=d.data_seed, metavar="N",
                    help=f"the generated digits' seed (default {d.data_seed}: the digits the app trains on)")
 

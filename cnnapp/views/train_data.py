@@ -154,7 +154,7 @@ class DataBox(QtWidgets.QGroupBox):
         self.folder_button.setVisible(key == "folder")
         from cnncore.defaults import uses_whole
         self.count.setEnabled(not uses_whole(key) and not running)
-        self.count.setToolTip("Every picture of the files you chose is used (files you name are used whole)"
+        self.count.setToolTip("Every picture of this source is used (files you name are used whole)"
                               if uses_whole(key) else
                               "How many digits to generate (or pictures to use at most, the first of the data set)")
         self.show_fit()
