@@ -1,12 +1,13 @@
 """How many threads the kernels use, in one place (read by every kernel call)."""
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
 
 from ._dispatch import _kernels
 
-__all__ = ["MAX_THREADS", "set_num_threads", "get_num_threads", "openmp_enabled", "threads_for"]
+__all__ = ["MAX_THREADS", "set_num_threads", "get_num_threads", "openmp_enabled", "threads_for", "threads_set_to"]
 
 # Below this many multiply-adds a call runs on one thread: waking a second
 # thread costs more than it saves on a layer this small.
@@ -45,6 +46,19 @@ def set_num_threads(n: int) -> None:
     if not isinstance(n, numbers.Integral) or isinstance(n, bool) or not 1 <= n <= MAX_THREADS:
         raise ValueError(f"set_num_threads expects an int from 1 to {MAX_THREADS}, got {n!r}")
     _num_threads = int(n)
+
+
+@contextlib.contextmanager
+def threads_set_to(n: int):
+    """The kernels' thread count set to ``n`` for the calls (and the plans made) inside the block,
+    then put back. (Another Python thread's kernel call meanwhile may run on ``n`` threads: every
+    kernel gives the same bits on any count.)"""
+    before = _num_threads
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        set_num_threads(before)
 
 
 def get_num_threads() -> int:

@@ -28,7 +28,7 @@ from ._dispatch import _kernels
 from ._threads import get_num_threads
 from .optim import Adam, SGD
 
-__all__ = ["TrainingStep", "StepBuilder", "compile_step", "DONE", "DIVERGED", "EXACT", "BATCH"]
+__all__ = ["TrainingStep", "StepBuilder", "compile_step", "ThreadPicker", "DONE", "DIVERGED", "EXACT", "BATCH"]
 
 #: What :meth:`TrainingStep.run` reports: the whole step ran; the loss was not finite (no
 #: gradients, no update); a case for the layer-by-layer path (nothing updated).
@@ -202,3 +202,46 @@ def _adam(b: StepBuilder, opt: Adam, grads: np.ndarray, snap: np.ndarray | None)
         raise ValueError("cnncore: the gradients do not match the parameters")
     scalars = (opt.weight_decay, opt.beta1, 1 - opt.beta1, opt.beta2, 1 - opt.beta2, opt.eps, opt._tiny[p.dtype.char])
     b.op("adam", opt.threads(), 0, [p, grads, m, v, mask, snap], [p.size, decay], scalars)
+
+
+class ThreadPicker:
+    """Which thread count a run's compiled steps take: the kernels' setting, or one thread.
+
+    Where other programs keep a core busy, a step's loops on two threads wait at every barrier
+    for the thread that lost its core (measured on 2 cores: about ten times slower than one
+    thread). A step gives the same bits on any thread count (``tests/test_step.py``), so a run
+    may change its count at any step: after :data:`FIRST` seconds of steps and then every
+    :data:`EVERY`, the other count runs :data:`TRIAL` seconds' worth, and the count with fewer
+    seconds per image in its latest stretch is kept.
+
+    ``threads()``: the count of the next step; ``record(seconds, images)`` after each step."""
+
+    FIRST, EVERY, TRIAL = 0.3, 4.0, 0.25
+
+    def __init__(self, threads: int):
+        #: The kernels' thread setting this picker was made for.
+        self.setting = threads
+        self.main = threads
+        self._other = 1 if threads > 1 else None
+        self._trying = False
+        self._due = self.FIRST          # seconds of steps on the main count until the next trial
+        self._stretch = [0.0, 0]        # this stretch: seconds, images
+        self._main_cost = None          # seconds per image of the main count's last stretch
+
+    def threads(self) -> int:
+        return self._other if self._trying else self.main
+
+    def record(self, seconds: float, images: int) -> None:
+        st = self._stretch
+        st[0] += seconds
+        st[1] += images
+        if self._other is None:
+            return
+        if self._trying:
+            if st[0] >= self.TRIAL:
+                if st[0] / st[1] < self._main_cost:
+                    self.main, self._other = self._other, self.main
+                self._trying, self._stretch, self._due = False, [0.0, 0], self.EVERY
+        elif st[0] >= self._due:
+            self._main_cost = st[0] / st[1]
+            self._trying, self._stretch = True, [0.0, 0]

@@ -30,12 +30,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ._threads import get_num_threads
+from ._threads import get_num_threads, threads_set_to
 from .architecture import check_batch
 from .limits import MAX_EPOCHS, max_shift, pictures_problem
 from .network import Network
 from .optim import DEFAULT_LR, check_lr, check_setting, make_optimizer
-from .step import DIVERGED, DONE, compile_step
+from .step import DIVERGED, DONE, ThreadPicker, compile_step
 
 #: The loss of a network that guesses uniformly among the 10 digits.
 CHANCE_LOSS = math.log(10)
@@ -315,8 +315,11 @@ class _Loop:
     pbuf: np.ndarray | None
     snapshot: np.ndarray
     grads: dict
-    #: The compiled step of each batch size met in this run (the batch and the epoch's short last one).
+    #: The compiled step of each batch size met in this run (the batch and the epoch's short last one)
+    #: and thread count, by ``(batch, threads)``.
     steps: dict = field(default_factory=dict)
+    #: The thread count of each step (the setting's, or one where other programs take a core).
+    threads: ThreadPicker = field(default_factory=lambda: ThreadPicker(get_num_threads()))
     step: int = 0
     train_seconds: float = 0.0
     ips: float | None = None
@@ -512,7 +515,11 @@ class Trainer:
         lr = self._lr_at(loop.step, loop.total)
         opt.lr = lr
         step = self._compiled(loop, n)
-        status, loss, probs = step.run(xb, yb) if step is not None else (None, None, None)
+        status, loss, probs = None, None, None
+        if step is not None:
+            t_step = time.perf_counter()
+            status, loss, probs = step.run(xb, yb)
+            loop.threads.record(time.perf_counter() - t_step, n)
         if status not in (DONE, DIVERGED):    # no step, or a case only the layer-by-layer path computes exactly
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught just below
                 loss, probs = net.loss_and_grads(xb, yb)
@@ -539,11 +546,16 @@ class Trainer:
 
     def _compiled(self, loop: "_Loop", n: int):
         """The compiled step (:mod:`cnncore.step`: forward, loss, backward, snapshot and update in
-        one call, bit for bit the layer-by-layer path) for batches of ``n``; None for a network
-        without one. Made again when the thread count changed."""
-        step = loop.steps.get(n, False)
-        if step is False or (step is not None and step.threads != get_num_threads()):
-            step = loop.steps[n] = compile_step(self.net, n, self.optimizer, snapshot=loop.snapshot)
+        one call, bit for bit the layer-by-layer path) for batches of ``n`` on the thread count
+        ``loop.threads`` picks; None for a network without one. Made anew when the kernels'
+        thread setting changed."""
+        if loop.threads.setting != get_num_threads():
+            loop.threads, loop.steps = ThreadPicker(get_num_threads()), {}
+        key = (n, loop.threads.threads())
+        step = loop.steps.get(key, False)
+        if step is False:
+            with threads_set_to(key[1]):
+                step = loop.steps[key] = compile_step(self.net, n, self.optimizer, snapshot=loop.snapshot)
         return step
 
     def _end_epoch(self, loop: "_Loop", epoch: int) -> EpochEvent:

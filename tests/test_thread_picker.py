@@ -1,0 +1,71 @@
+"""A run's steps may move between thread counts (cnncore.step.ThreadPicker): where other programs
+take a core, one thread beats two waiting at every barrier for the one that lost its core."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import cnncore
+from cnncore.architecture import preset
+from cnncore.network import Network
+from cnncore.step import ThreadPicker
+from cnncore.training import TrainConfig, Trainer
+
+
+def _steps(picker, cost, seconds):
+    """Record steps of 10 images for ``seconds``, each costing ``cost[threads]`` seconds an image;
+    the thread counts taken, step by step."""
+    taken, t = [], 0.0
+    while t < seconds:
+        n = picker.threads()
+        taken.append(n)
+        picker.record(10 * cost[n], 10)
+        t += 10 * cost[n]
+    return taken
+
+
+def test_it_moves_to_one_thread_where_that_is_faster_and_tries_two_again():
+    picker = ThreadPicker(2)
+    taken = _steps(picker, {2: 0.01, 1: 0.001}, 10.0)     # two threads ten times slower
+    assert taken[0] == 2 and picker.main == 1
+    first_one = taken.index(1)
+    assert sum(0.1 for n in taken[:first_one]) <= ThreadPicker.FIRST + 0.1   # found within FIRST s
+    assert taken.count(2) < 0.2 * len(taken) and 2 in taken[first_one + 1:]  # tried again later
+
+
+def test_it_keeps_the_setting_where_that_is_faster():
+    picker = ThreadPicker(2)
+    taken = _steps(picker, {2: 0.001, 1: 0.0017}, 10.0)
+    assert picker.main == 2 and 0 < taken.count(1) < 0.1 * len(taken)
+
+
+def test_one_thread_is_never_tried_against_itself():
+    picker = ThreadPicker(1)
+    assert set(_steps(picker, {1: 0.001}, 5.0)) == {1}
+
+
+@pytest.mark.skipif(not cnncore.openmp_enabled(), reason="the kernels were built without OpenMP")
+def test_a_run_that_changes_its_thread_count_every_step_gives_the_same_weights(monkeypatch):
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (200, 28, 28)).astype(np.uint8)
+    y = rng.integers(0, 10, 200).astype(np.uint8)
+    config = TrainConfig(epochs=2, batch_size=32, seed=3)
+
+    def train():
+        net = Network(preset("lenet"), seed=1)
+        for _ in Trainer(net, X[:160], y[:160], X[160:], y[160:], config).run():
+            pass
+        return net.flat_params.copy()
+
+    before = cnncore.get_num_threads()
+    cnncore.set_num_threads(2)
+    try:
+        steady = train()
+        counts = itertools.cycle([2, 1])
+        monkeypatch.setattr(ThreadPicker, "threads", lambda self: next(counts))
+        flipping = train()
+    finally:
+        cnncore.set_num_threads(before)
+    np.testing.assert_array_equal(flipping, steady)
