@@ -186,14 +186,16 @@ class TrainView(QtWidgets.QWidget):
             self.controls.data.show_notes("")              # the last folder's notes go
             if same_start:
                 config.seed = s.restore_start().seed
+            # where the run's weights start, read before it starts (once it runs, s.network is the
+            # run's latest snapshot)
+            settings, seed = run_settings(config, s.network, self.controls.source.currentText()), s.network.seed
             worker = self.controller.start(loader, config, self._sample(), self.controls.choice(ask=False))
         except (RunRefused, ValueError) as e:
             s.say(f"Cannot train: {e}", 0)
             self.controls.eta.setText(f"Cannot train yet: {e}.")     # the last run's words go
             return False
         self.results.diagnostics.follow(worker)
-        self.results.runs.follow(worker, run_settings(config, s.network, self.controls.source.currentText()),
-                                 s.network.seed, s.same_start().mark)
+        self.results.runs.follow(worker, settings, seed, s.same_start().mark)
         self.controls.eta.setText("Starting…")
         self.trainingStarted.emit()
         return True
