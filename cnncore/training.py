@@ -315,8 +315,8 @@ class _Loop:
     pbuf: np.ndarray | None
     snapshot: np.ndarray
     grads: dict
-    #: The compiled step of each batch size met in this run (the batch and the epoch's short last one)
-    #: and thread count, by ``(batch, threads)``.
+    #: The compiled step of each batch size met in this run (the batch and the epoch's short last one),
+    #: by ``(batch, threads)``, for the thread count the steps run on now.
     steps: dict = field(default_factory=dict)
     #: The thread count of each step (the setting's, or one where other programs take a core).
     threads: ThreadPicker = field(default_factory=lambda: ThreadPicker(get_num_threads()))
@@ -554,6 +554,9 @@ class Trainer:
         key = (n, loop.threads.threads())
         step = loop.steps.get(key, False)
         if step is False:
+            # one thread count's steps at a time: each step has buffers of its own (hundreds of MB at a
+            # large batch), and making one again takes milliseconds
+            loop.steps = {k: v for k, v in loop.steps.items() if k[1] == key[1]}
             with threads_set_to(key[1]):
                 step = loop.steps[key] = compile_step(self.net, n, self.optimizer, snapshot=loop.snapshot)
         return step

@@ -65,7 +65,16 @@ def test_a_run_that_changes_its_thread_count_every_step_gives_the_same_weights(m
         steady = train()
         counts = itertools.cycle([2, 1])
         monkeypatch.setattr(ThreadPicker, "threads", lambda self: next(counts))
+        held = []
+        compiled = Trainer._compiled
+
+        def watched(self, loop, n):
+            step = compiled(self, loop, n)
+            held.append({threads for _, threads in loop.steps})
+            return step
+        monkeypatch.setattr(Trainer, "_compiled", watched)
         flipping = train()
     finally:
         cnncore.set_num_threads(before)
     np.testing.assert_array_equal(flipping, steady)
+    assert {2} in held and {1} in held and all(len(h) == 1 for h in held)   # one count's buffers at a time
