@@ -64,11 +64,11 @@ cdef extern from "_microkernels.h" nogil:
     void cnn_maxpool2x2_plane_d(const double* x, double* y, long long* argmax, unsigned char* codes,
                                 Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail)
     void cnn_unpool2x2_plane_f(const float* dy, const long long* argmax, const unsigned char* codes,
-                               const float* pooled, float* dx, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
-                               Py_ssize_t dy_avail)
+                               const float* pooled, float* dx, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho,
+                               Py_ssize_t Wo, Py_ssize_t dy_avail)
     void cnn_unpool2x2_plane_d(const double* dy, const long long* argmax, const unsigned char* codes,
-                               const double* pooled, double* dx, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
-                               Py_ssize_t dy_avail)
+                               const double* pooled, double* dx, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho,
+                               Py_ssize_t Wo, Py_ssize_t dy_avail)
     void cnn_dense_dot_f(const float* x, const float* w, const float* b, float* z, Py_ssize_t N,
                          Py_ssize_t K, Py_ssize_t D, Py_ssize_t u0)
     void cnn_dense_dot_d(const double* x, const double* w, const double* b, double* z, Py_ssize_t N,
@@ -581,12 +581,14 @@ cdef extern from "_pointwise.h" nogil:
                          Py_ssize_t Wo, float* z, float* y, int act)
     void cnn_act_plane_d(const double* src, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t Ho,
                          Py_ssize_t Wo, double* z, double* y, int act)
-    void cnn_dz_item_f(const float* dy, const unsigned char* codes, const float* pooled, const float* z, const Py_ssize_t* zs,
-                       int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
+    void cnn_dz_item_f(const float* dy, const unsigned char* codes, const float* pooled, const float* z,
+                       const Py_ssize_t* zs, int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo,
+                       Py_ssize_t f0,
                        Py_ssize_t B, Py_ssize_t r0, Py_ssize_t r1, float* d1, const Py_ssize_t* s1, int pm,
                        float* d2, const Py_ssize_t* s2, float* acc, float* tmp)
-    void cnn_dz_item_d(const double* dy, const unsigned char* codes, const double* pooled, const double* z, const Py_ssize_t* zs,
-                       int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f0,
+    void cnn_dz_item_d(const double* dy, const unsigned char* codes, const double* pooled, const double* z,
+                       const Py_ssize_t* zs, int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo,
+                       Py_ssize_t f0,
                        Py_ssize_t B, Py_ssize_t r0, Py_ssize_t r1, double* d1, const Py_ssize_t* s1, int pm,
                        double* d2, const Py_ssize_t* s2, double* acc, double* tmp)
     float cnn_plane_sum_f(const float* a, Py_ssize_t P)
@@ -672,8 +674,9 @@ cdef enum:
 
 
 cdef inline void _dz_item(Py_ssize_t item, Py_ssize_t chunks, Py_ssize_t rows, Py_ssize_t B, const real* dy,
-                          const unsigned char* codes, const real* pooled, const real* z, const Py_ssize_t* zs, int act, Py_ssize_t N,
-                          Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, real* d1, const Py_ssize_t* s1, int pm,
+                          const unsigned char* codes, const real* pooled, const real* z, const Py_ssize_t* zs,
+                          int act, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, real* d1,
+                          const Py_ssize_t* s1, int pm,
                           real* d2, const Py_ssize_t* s2, real* acc, real* tmp) noexcept nogil:
     """One (block of B filters, chunk of ``rows`` rows) item of :func:`_prologue_loop`."""
     cdef Py_ssize_t f0 = (item // chunks) * B, r0 = (item % chunks) * rows, r1 = min(Ho, r0 + rows)
@@ -697,7 +700,7 @@ cdef inline Py_ssize_t _dz_block(const Py_ssize_t* s1, Py_ssize_t F, Py_ssize_t 
 
 cdef inline Py_ssize_t _dz_rows(Py_ssize_t blocks, Py_ssize_t Ho, int nthreads) noexcept nogil:
     """Rows of a plane per item: all of them, or an even part (the pool's windows span two rows)
-    where the blocks of filters are fewer than :data:`DZ_ITEMS` an thread."""
+    where the blocks of filters are fewer than :data:`DZ_ITEMS` a thread."""
     cdef Py_ssize_t parts = (DZ_ITEMS * nthreads + blocks - 1) // blocks if nthreads > 1 else 1
     cdef Py_ssize_t rows = (Ho + parts - 1) // parts
     return min(Ho, max(2, rows + rows % 2))
@@ -742,17 +745,17 @@ def prologue_scratch(Py_ssize_t Ho, Py_ssize_t Wo, int nthreads) -> tuple:
 
 
 def conv_grad_prologue(const real[:, :, :, ::1] dy, const unsigned char[:, :, :, ::1] codes,
-                       const real[:, :, :, ::1] pooled, const real[:, :, :, :] z, int act, real[:, :, :, :] d1, real[:, :, :, :] d2,
-                       real[:, ::1] acc, real[:, ::1] tmp, real[::1] db, int nthreads):
+                       const real[:, :, :, ::1] pooled, const real[:, :, :, :] z, int act, real[:, :, :, :] d1,
+                       real[:, :, :, :] d2, real[:, ::1] acc, real[:, ::1] tmp, real[::1] db, int nthreads):
     """``dz = dy ⊙ f′(z)`` (act 0: ``dz`` is ``dy``; ``z`` (N, F, Ho, Wo) may have any strides)
     written into ``d1`` and ``d2`` (views of z's shape with any strides; ``d2`` may be None), and
     ``db(f) = Σ dz(·, f, ·, ·)``. With ``codes`` (not None), ``dy`` is the gradient of a 2×2,
     stride-2 max-pool of y = f(z), (N, F, Ho/2, Wo/2), ``codes`` its winners
     (:func:`maxpool2x2_codes`) and ``pooled`` its output: dz is formed from them directly, as
     if the pool's backward pass had written its dx first, with ReLU's slope at a winner read
-    from ``pooled`` (z > 0 exactly where f(z) > 0), not from z. ``acc`` (F, Ho·Wo) and ``tmp`` (:func:`prologue_scratch`) are
-    scratch. Each item owns what it writes and each sum runs in one order, whatever the thread
-    count."""
+    from ``pooled`` (z > 0 exactly where f(z) > 0), not from z. ``acc`` (F, Ho·Wo) and ``tmp``
+    (:func:`prologue_scratch`) are scratch. Each item owns what it writes and each sum runs in one
+    order, whatever the thread count."""
     cdef const unsigned char* cp = NULL
     cdef Py_ssize_t zs[4]
     cdef Py_ssize_t s1[4]
@@ -1089,7 +1092,8 @@ cdef enum:
     OP_COPY = 1       # p: src (NULL: the run's batch), dst; n: shape[4], src strides[4], dst strides[4]
     OP_CONV = 2       # conv_wide: p: xbuf, off, wt, b, out; n: sample stride, T, N, Fr, Lr
     OP_ACT = 3        # conv_activate: p: src, z, y, pooled, codes; n: src strides[4], N, F, Ho, Wo
-    OP_PROLOGUE = 4   # conv_grad_prologue: p: dy, codes, z, d1, d2, acc, tmp, db, pooled; n: zs[4], s1[4], s2[4], N, F, Ho, Wo
+    OP_PROLOGUE = 4   # conv_grad_prologue: p: dy, codes, z, d1, d2, acc, tmp, db, pooled;
+                      #   n: zs[4], s1[4], s2[4], N, F, Ho, Wo
     OP_DW = 5         # conv_filter_grad: p: xbuf, off, dzw, dw; n: sample stride, T, C, plane, N, Fr, Lr
     OP_EXACT = 6      # p: a, b; n: len(a), len(b): neither finite -> STEP_EXACT (the exact NumPy sums)
     OP_UNPOOL = 7     # maxpool2x2_backward from codes: p: dy, codes, dx; n: planes, H, W, Ho, Wo
@@ -1099,7 +1103,8 @@ cdef enum:
     OP_ACTIVATE = 11  # activate: p: z, y; n: count
     OP_SLOPE = 12     # relu_slope: p: dy, z, dz; n: count
     OP_LOSS = 13      # softmax_xent of the run's labels: p: z, probs, dz; n: N, K
-    OP_ADAM = 14      # adam_update: p: param, grad, m, v, mask, snapshot (NULL: none); n: count, decay; f: wd, b1, 1-b1, b2, 1-b2, eps, tiny
+    OP_ADAM = 14      # adam_update: p: param, grad, m, v, mask, snapshot (NULL: none); n: count, decay;
+                      #   f: wd, b1, 1-b1, b2, 1-b2, eps, tiny
     OP_DWF = 15       # conv_filter_grad_vf: p: xbuf, off, pos, dzt, dw, partial; n: sample stride, T, P, N, F, KW
 
 cdef enum:
@@ -1276,28 +1281,6 @@ cdef class Program:
                     break
         self.total = r.total
         return status
-
-    def time_ops(self, cnp.ndarray x, cnp.ndarray labels, int reps=20):
-        """For benchmarks: each op's kind and its median seconds over ``reps`` runs of the whole
-        list, op by op (the update's scalars are zero: weights do not move)."""
-        from time import perf_counter
-        cdef StepRun r
-        cdef Py_ssize_t i
-        cdef int rep
-        self.run(x, labels)
-        r.x = <const float*> cnp.PyArray_DATA(x)
-        r.labels = <const Py_ssize_t*> cnp.PyArray_DATA(labels)
-        r.adam[0], r.adam[1] = 0, 0
-        r.flush[0], r.flush[1] = 0, 0
-        times = [[] for i in range(self.count)]
-        for rep in range(reps):
-            r.total = 0
-            for i in range(self.count):
-                t0 = perf_counter()
-                with nogil:
-                    _op(&self.ops[i], &r)
-                times[i].append(perf_counter() - t0)
-        return [(self.ops[i].kind, sorted(times[i])[reps // 2]) for i in range(self.count)]
 
 
 cdef extern from *:

@@ -771,7 +771,8 @@ static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
                 const int exact = (2 * oy + r) * W + 2 * o0 + 2 * LANES > H * W;
                 const ptrdiff_t q = oy * Wo + o0;
                 CNN_SUFFIX(cnn_unpool_tile)(dy + q, argmax ? argmax + q : NULL, codes ? codes + q : NULL,
-                                            pooled ? pooled + q : NULL, 2 * oy * W + 2 * o0, (int)W, r, row + 2 * o0, n,
+                                            pooled ? pooled + q : NULL, 2 * oy * W + 2 * o0, (int)W, r,
+                                            row + 2 * o0, n,
                                             direct, exact);
             }
         }

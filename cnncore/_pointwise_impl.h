@@ -95,20 +95,6 @@ static inline void CNN_PW_NAME(cnn_slope_plane)(const CNN_PW_T *CNN_PW_RESTRICT 
     }
 }
 
-/* One plane of dz from a 2x2, stride-2 max-pool's gradient: dyp (Ho/2 x Wo/2) and the
-   winners' codes (place in the window, 0..3): 0 + dyp at each winner (what the pool's
-   backward pass writes) times f'(z) there, 0 elsewhere, so dz is bit for bit that of the
-   pool's written dx. For ReLU, f'(z) at a winner is (pooled > 0), pooled the pool's output
-   (Ho/2 x Wo/2): z itself is never read. */
-static inline void CNN_PW_NAME(cnn_unpool_slope_plane)(
-        const CNN_PW_T *dyp, const unsigned char *codes, const CNN_PW_T *pooled, int act, ptrdiff_t Ho,
-        ptrdiff_t Wo, CNN_PW_T *dz)
-{
-    const ptrdiff_t Hq = Ho / 2, Wq = Wo / 2;
-    CNN_PW_NAME(cnn_unpool2x2_plane)(dyp, NULL, codes, act == CNN_ACT_RELU ? pooled : NULL, dz, Ho, Wo, Hq, Wq,
-                                     Hq * Wq);
-}
-
 /* The sum of a plane's P values in a fixed order: 16 interleaved partial sums
    (element i goes to sum i mod 16), then the 16 added in order. One chain of P
    dependent adds took P times an add's latency (about 1.2 us for a 28x28 plane,
@@ -130,30 +116,34 @@ static inline CNN_PW_T CNN_PW_NAME(cnn_plane_sum)(const CNN_PW_T *CNN_PW_RESTRIC
 
 /* Rows r0 <= r < r1 of one plane of dz = dy * f'(z), of sample n and filter f (r0 even
    where there are codes): dy's own rows (act NONE, no codes), else formed in
-   tmp[(r1-r0)*Wo]. With codes, dy is a 2x2 max-pool's gradient, a quarter of the plane,
-   and pooled the pool's output (cnn_unpool_slope_plane). Row r is at [(r - r0) * Wo]. */
+   tmp[(r1-r0)*Wo]. Row r is at [(r - r0) * Wo]. With codes, dy is a 2x2 max-pool's
+   gradient (a quarter of the plane) and codes its winners' places (0..3): dz is 0 + dy at
+   each winner (what the pool's backward pass writes) times f'(z) there, 0 elsewhere, bit
+   for bit dz of the pool's written dx; for ReLU f'(z) at a winner is (pooled > 0), pooled
+   the pool's output, so z itself is never read. */
 static inline const CNN_PW_T *CNN_PW_NAME(cnn_dz_rows)(
         const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *pooled, const CNN_PW_T *z,
         const ptrdiff_t *zs, int act, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t n, ptrdiff_t f,
         ptrdiff_t r0, ptrdiff_t r1, CNN_PW_T *tmp)
 {
     const ptrdiff_t R = r1 - r0, Wq = Wo / 2;
-    const CNN_PW_T *zp = z + n * zs[0] + f * zs[1] + r0 * zs[2];
     if (codes) {
-        const ptrdiff_t q = (n * F + f) * (Ho / 2) * Wq + (r0 / 2) * Wq;
-        CNN_PW_NAME(cnn_unpool_slope_plane)(dy + q, codes + q, pooled + q, act, R, Wo, tmp);
+        const ptrdiff_t q = (n * F + f) * (Ho / 2) * Wq + (r0 / 2) * Wq, Rq = R / 2;
+        CNN_PW_NAME(cnn_unpool2x2_plane)(dy + q, NULL, codes + q, act == CNN_ACT_RELU ? pooled + q : NULL, tmp,
+                                         R, Wo, Rq, Wq, Rq * Wq);
         return tmp;
     }
     const CNN_PW_T *g = dy + (n * F + f) * Ho * Wo + r0 * Wo;
     if (act == CNN_ACT_RELU) {
-        CNN_PW_NAME(cnn_slope_plane)(g, zp, zs[2], zs[3], R, Wo, tmp);
+        CNN_PW_NAME(cnn_slope_plane)(g, z + n * zs[0] + f * zs[1] + r0 * zs[2], zs[2], zs[3], R, Wo, tmp);
         return tmp;
     }
     return g;
 }
 
 /* a[i] += g[i] for i < n */
-static inline void CNN_PW_NAME(cnn_add_row)(const CNN_PW_T *CNN_PW_RESTRICT g, CNN_PW_T *CNN_PW_RESTRICT a, ptrdiff_t n)
+static inline void CNN_PW_NAME(cnn_add_row)(const CNN_PW_T *CNN_PW_RESTRICT g, CNN_PW_T *CNN_PW_RESTRICT a,
+                                            ptrdiff_t n)
 {
     for (ptrdiff_t i = 0; i < n; i++)
         a[i] += g[i];
@@ -199,7 +189,8 @@ static inline void CNN_PW_NAME(cnn_dz_prefetch)(
    and acc[f*Ho*Wo + p] = 0 + the sum over samples (in order) of dz at p, for those rows'
    positions p. tmp: B * (r1-r0)*Wo scratch. */
 CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
-        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *pooled, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
+        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *pooled, const CNN_PW_T *z,
+        const ptrdiff_t *zs, int act,
         ptrdiff_t N, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t f0, ptrdiff_t B, ptrdiff_t r0,
         ptrdiff_t r1, CNN_PW_T *d1, const ptrdiff_t *s1, int pm, CNN_PW_T *d2, const ptrdiff_t *s2,
         CNN_PW_T *acc, CNN_PW_T *tmp)
@@ -212,8 +203,8 @@ CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
     for (ptrdiff_t n = 0; n < N; n++) {
         for (ptrdiff_t b = 0; b < B; b++) {
             const ptrdiff_t f = f0 + b;
-            const CNN_PW_T *rows = CNN_PW_NAME(cnn_dz_rows)(dy, codes, pooled, z, zs, act, F, Ho, Wo, n, f,
-                                                                          r0, r1, tmp + b * L);
+            const CNN_PW_T *rows = CNN_PW_NAME(cnn_dz_rows)(dy, codes, pooled, z, zs, act, F, Ho, Wo, n, f, r0, r1,
+                                                            tmp + b * L);
             if (n + 1 < N)
                 CNN_PW_NAME(cnn_dz_prefetch)(dy, codes, pooled, z, zs, act, F, Ho, Wo, n + 1, f, r0, r1);
             CNN_PW_NAME(cnn_add_row)(rows, acc + f * P + r0 * Wo, L);
@@ -241,15 +232,18 @@ CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
 }
 
 static inline void CNN_PW_NAME(cnn_dz_item)(
-        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *pooled, const CNN_PW_T *z, const ptrdiff_t *zs, int act,
+        const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *pooled, const CNN_PW_T *z,
+        const ptrdiff_t *zs, int act,
         ptrdiff_t N, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t f0, ptrdiff_t B, ptrdiff_t r0,
         ptrdiff_t r1, CNN_PW_T *d1, const ptrdiff_t *s1, int pm, CNN_PW_T *d2, const ptrdiff_t *s2,
         CNN_PW_T *acc, CNN_PW_T *tmp)
 {
     if (B == 1)     /* (one filter an item: the compiler's own copy of the loops, for B = 1) */
-        CNN_PW_NAME(cnn_dz_item_b)(dy, codes, pooled, z, zs, act, N, F, Ho, Wo, f0, 1, r0, r1, d1, s1, pm, d2, s2, acc, tmp);
+        CNN_PW_NAME(cnn_dz_item_b)(dy, codes, pooled, z, zs, act, N, F, Ho, Wo, f0, 1, r0, r1, d1, s1, pm, d2, s2,
+                                   acc, tmp);
     else
-        CNN_PW_NAME(cnn_dz_item_b)(dy, codes, pooled, z, zs, act, N, F, Ho, Wo, f0, B, r0, r1, d1, s1, pm, d2, s2, acc, tmp);
+        CNN_PW_NAME(cnn_dz_item_b)(dy, codes, pooled, z, zs, act, N, F, Ho, Wo, f0, B, r0, r1, d1, s1, pm, d2, s2,
+                                   acc, tmp);
 }
 
 /* Softmax cross-entropy of N rows of K logits, as cnncore.network.softmax_cross_entropy
