@@ -591,6 +591,12 @@ cdef extern from "_pointwise.h" nogil:
                        Py_ssize_t f0,
                        Py_ssize_t B, Py_ssize_t r0, Py_ssize_t r1, double* d1, const Py_ssize_t* s1, int pm,
                        double* d2, const Py_ssize_t* s2, double* acc, double* tmp)
+    void cnn_fold_plane_f(const float* cols, Py_ssize_t Lr, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t KH,
+                          Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW, Py_ssize_t PH, Py_ssize_t PW, float* dx,
+                          Py_ssize_t H, Py_ssize_t W)
+    void cnn_fold_plane_d(const double* cols, Py_ssize_t Lr, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t KH,
+                          Py_ssize_t KW, Py_ssize_t SH, Py_ssize_t SW, Py_ssize_t PH, Py_ssize_t PW, double* dx,
+                          Py_ssize_t H, Py_ssize_t W)
     float cnn_plane_sum_f(const float* a, Py_ssize_t P)
     double cnn_plane_sum_d(const double* a, Py_ssize_t P)
     double cnn_softmax_xent_f(const float* z, const Py_ssize_t* labels, Py_ssize_t N, Py_ssize_t K,
@@ -611,20 +617,19 @@ cdef extern from "_pointwise.h" nogil:
 ACTIVATION_CODES = {cnn_act_names[i].decode(): i for i in range(ACT_COUNT)}
 
 
-cdef inline void _act_item(Py_ssize_t item, Py_ssize_t F, const real* src, const Py_ssize_t* ss,
-                           Py_ssize_t Ho, Py_ssize_t Wo, real* z, real* y, int act, real* pooled,
-                           unsigned char* codes) noexcept nogil:
-    cdef Py_ssize_t n = item // F, f = item % F, P = Ho * Wo, Q = (Ho // 2) * (Wo // 2)
-    cdef real* zp = NULL
-    if z != NULL:
-        zp = z + item * P
+cdef inline void _act_plane(const real* src, const Py_ssize_t* ss, Py_ssize_t Ho, Py_ssize_t Wo, real* z, real* y,
+                            int act) noexcept nogil:
+    """One plane of :func:`conv_activate`: ``src`` has rows ``ss[2]`` and columns ``ss[3]`` apart."""
     if real is float:
-        cnn_act_plane_f(src + n * ss[0] + f * ss[1], ss[2], ss[3], Ho, Wo, zp, y + item * P, act)
+        cnn_act_plane_f(src, ss[2], ss[3], Ho, Wo, z, y, act)
     else:
-        cnn_act_plane_d(src + n * ss[0] + f * ss[1], ss[2], ss[3], Ho, Wo, zp, y + item * P, act)
-    if pooled != NULL:      # the plane just written is in L1: pool it now (reads stay in the plane)
-        _maxpool_2x2_plane(y + item * P if act else zp, pooled + item * Q, NULL, codes + item * Q,
-                           Wo, Ho // 2, Wo // 2, P)
+        cnn_act_plane_d(src, ss[2], ss[3], Ho, Wo, z, y, act)
+
+
+cdef inline void _act_item(Py_ssize_t item, Py_ssize_t F, const real* src, const Py_ssize_t* ss,
+                           Py_ssize_t Ho, Py_ssize_t Wo, real* z, real* y, int act) noexcept nogil:
+    _act_plane(src + (item // F) * ss[0] + (item % F) * ss[1], ss, Ho, Wo, z + item * Ho * Wo if z != NULL else NULL,
+               y + item * Ho * Wo, act)
 
 
 cdef inline void _strides(const Py_ssize_t* strides, Py_ssize_t itemsize, Py_ssize_t* out) noexcept nogil:
@@ -633,39 +638,91 @@ cdef inline void _strides(const Py_ssize_t* strides, Py_ssize_t itemsize, Py_ssi
         out[k] = strides[k] // itemsize
 
 
-cdef void _activate_loop(const real* src, const Py_ssize_t* ss, real* z, real* y, int act, real* pooled,
-                         unsigned char* codes, Py_ssize_t N, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo,
-                         int nthreads) noexcept nogil:
+cdef void _activate_loop(const real* src, const Py_ssize_t* ss, real* z, real* y, int act, Py_ssize_t N,
+                         Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, int nthreads) noexcept nogil:
     """The loop of :func:`conv_activate` (also an op of a compiled step); ``ss``: src's strides in elements."""
     cdef Py_ssize_t item
     if nthreads == 1:
         for item in range(N * F):
-            _act_item(item, F, src, ss, Ho, Wo, z, y, act, pooled, codes)
+            _act_item(item, F, src, ss, Ho, Wo, z, y, act)
         return
     for item in prange(N * F, num_threads=nthreads, schedule="guided"):
-        _act_item(item, F, src, ss, Ho, Wo, z, y, act, pooled, codes)
+        _act_item(item, F, src, ss, Ho, Wo, z, y, act)
 
 
-def conv_activate(const real[:, :, :, :] src, real[:, :, :, ::1] z, real[:, :, :, ::1] y,
-                  int act, real[:, :, :, ::1] pooled, unsigned char[:, :, :, ::1] codes,
-                  int nthreads):
+cdef inline void _wide_pool_item(Py_ssize_t item, Py_ssize_t blocks, const real* xbuf, Py_ssize_t sample_stride,
+                                 const Py_ssize_t* off, Py_ssize_t T, const real* wt, const real* b, real* out,
+                                 Py_ssize_t Fr, Py_ssize_t Lr, const Py_ssize_t* ss, Py_ssize_t F, Py_ssize_t Ho,
+                                 Py_ssize_t Wo, real* y, int act, real* pooled,
+                                 unsigned char* codes) noexcept nogil:
+    """One (sample, block of FB filters) item of :func:`_wide_pool_loop`: the block's planes of z,
+    then each plane's y = f(z) (at the plane's place in ``y`` where ``ss[4]``, else over the last
+    one in ``y``, a thread's scratch plane) max-pooled while z and y are in L1."""
+    cdef Py_ssize_t n = item // blocks, f, P = Ho * Wo, Q = (Ho // 2) * (Wo // 2)
+    cdef real* yp = y
+    _wide_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr)
+    for f in range((item % blocks) * FB, min(F, (item % blocks + 1) * FB)):
+        if ss[4] != 0:
+            yp = y + (n * F + f) * P
+        _act_plane(out + n * ss[0] + f * ss[1], ss, Ho, Wo, NULL, yp, act)
+        _maxpool_2x2_plane(yp, pooled + (n * F + f) * Q, NULL, codes + (n * F + f) * Q, Wo, Ho // 2, Wo // 2, P)
+
+
+cdef void _wide_pool_loop(const real* xbuf, Py_ssize_t sample_stride, const Py_ssize_t* off, Py_ssize_t T,
+                          const real* wt, const real* b, real* out, Py_ssize_t N, Py_ssize_t Fr, Py_ssize_t Lr,
+                          const Py_ssize_t* ss, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, real* y, int act,
+                          real* pooled, unsigned char* codes, int nthreads) noexcept nogil:
+    """The loop of :func:`conv_wide_pooled` (also an op of a compiled step). ``ss``: the strides of
+    z within ``out`` (sample, filter, row, column) and whether ``y`` keeps every plane (else it
+    is ``nthreads`` scratch planes of ``Ho·Wo``, one a thread)."""
+    cdef Py_ssize_t blocks = Fr // FB
+    cdef Py_ssize_t item
+    if nthreads == 1:
+        for item in range(N * blocks):
+            _wide_pool_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr, ss, F, Ho, Wo, y, act,
+                            pooled, codes)
+        return
+    for item in prange(N * blocks, num_threads=nthreads, schedule="guided"):
+        _wide_pool_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr, ss, F, Ho, Wo,
+                        y if ss[4] != 0 else y + threadid() * Ho * Wo, act, pooled, codes)
+
+
+def conv_wide_pooled(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[::1] off,
+                     const real[:, ::1] wt, const real[::1] b, real[:, :, ::1] out, const real[:, :, :, :] z,
+                     real[:, :, ::1] y, int act,
+                     real[:, :, :, ::1] pooled, unsigned char[:, :, :, ::1] codes, int nthreads):
+    """:func:`conv_wide`, then, item by item while its planes are in cache, :func:`conv_activate`
+    of them with ``pooled`` and ``codes``: ``z`` (N, F, Ho, Wo) is the view of ``out`` that holds
+    the convolution's values (any strides), ``y`` is (N·F, Ho, Wo) (every plane of f(z) kept) or
+    (nthreads, Ho, Wo) (one scratch plane a thread: f(z) is not kept). ``act`` ≠ 0."""
+    cdef Py_ssize_t ss[5]
+    cdef Py_ssize_t N = out.shape[0], F = z.shape[1], Ho = z.shape[2], Wo = z.shape[3]
+    if act == 0 or z.shape[0] != N or pooled.shape[0] != N or pooled.shape[1] != F or Ho // 2 != pooled.shape[2] \
+            or Wo // 2 != pooled.shape[3] or y.shape[1] != Ho or y.shape[2] != Wo:
+        raise ValueError("conv_wide_pooled: z, y and pooled do not match")
+    if <const void*> &z[0, 0, 0, 0] != <void*> &out[0, 0, 0]:
+        raise ValueError("conv_wide_pooled: z is not a view of out from its start")
+    if y.shape[0] != N * F and y.shape[0] < max(1, nthreads):
+        raise ValueError("conv_wide_pooled: y has neither every plane nor one a thread")
+    _strides(&z.strides[0], sizeof(real), ss)
+    ss[4] = y.shape[0] == N * F
+    with nogil:
+        _wide_pool_loop(&xbuf[0], sample_stride, &off[0], off.shape[0], &wt[0, 0], &b[0], &out[0, 0, 0], N,
+                        out.shape[1], out.shape[2], ss, F, Ho, Wo, &y[0, 0, 0], act,
+                        &pooled[0, 0, 0, 0], &codes[0, 0, 0, 0], nthreads)
+
+
+def conv_activate(const real[:, :, :, :] src, real[:, :, :, ::1] z, real[:, :, :, ::1] y, int act, int nthreads):
     """``z = src`` (any strides: the wide-row outputs of a convolution; ``z`` may be None,
     then nothing is copied) and ``y = f(src)`` (``y`` untouched for act 0). All have the
-    shape (N, F, Ho, Wo); items are (sample, filter) planes. With ``pooled`` and ``codes``
-    (not None; (N, F, Ho/2, Wo/2)) each plane of y (z for act 0) is max-pooled 2×2, stride 2,
-    as :func:`maxpool2x2_codes` does, while it is still in cache."""
+    shape (N, F, Ho, Wo); items are (sample, filter) planes."""
     cdef Py_ssize_t ss[4]
     cdef real* zp = NULL
-    cdef real* pp = NULL
-    cdef unsigned char* cp = NULL
     _strides(&src.strides[0], sizeof(real), ss)
     if z is not None:
         zp = &z[0, 0, 0, 0]
-    if pooled is not None:
-        pp = &pooled[0, 0, 0, 0]
-        cp = &codes[0, 0, 0, 0]
     with nogil:
-        _activate_loop(&src[0, 0, 0, 0], ss, zp, &y[0, 0, 0, 0], act, pp, cp, y.shape[0], y.shape[1], y.shape[2],
+        _activate_loop(&src[0, 0, 0, 0], ss, zp, &y[0, 0, 0, 0], act, y.shape[0], y.shape[1], y.shape[2],
                        y.shape[3], nthreads)
 
 
@@ -736,6 +793,63 @@ cdef inline real _plane_sum(const real* a, Py_ssize_t P) noexcept nogil:
         return cnn_plane_sum_f(a, P)
     else:
         return cnn_plane_sum_d(a, P)
+
+
+cdef enum:
+    # conv_fold's geometry, in order
+    G_SAMPLE, G_T, G_R, G_LR, G_N, G_C, G_H, G_W, G_HO, G_WO, G_KH, G_KW, G_SH, G_SW, G_PH, G_PW, G_COUNT
+
+
+cdef inline void _fold_item(Py_ssize_t n, const real* dz, const Py_ssize_t* g, const Py_ssize_t* off,
+                            const real* wt, const real* b, real* cols, real* dx) noexcept nogil:
+    """Sample n of :func:`conv_fold`: its rows of products into ``cols`` (R, Lr), then each
+    channel's plane of dx from them."""
+    cdef Py_ssize_t fb, c, T = g[G_T], Lr = g[G_LR], KK = g[G_KH] * g[G_KW], HW = g[G_H] * g[G_W]
+    for fb in range(g[G_R] // FB):
+        _wide_block(dz + n * g[G_SAMPLE], off, T, wt + fb * FB * T, T, b + fb * FB, cols + fb * FB * Lr, Lr, Lr)
+    for c in range(g[G_C]):
+        if real is float:
+            cnn_fold_plane_f(cols + c * KK * Lr, Lr, g[G_HO], g[G_WO], g[G_KH], g[G_KW], g[G_SH], g[G_SW], g[G_PH],
+                             g[G_PW], dx + (n * g[G_C] + c) * HW, g[G_H], g[G_W])
+        else:
+            cnn_fold_plane_d(cols + c * KK * Lr, Lr, g[G_HO], g[G_WO], g[G_KH], g[G_KW], g[G_SH], g[G_SW], g[G_PH],
+                             g[G_PW], dx + (n * g[G_C] + c) * HW, g[G_H], g[G_W])
+
+
+cdef void _fold_loop(const real* dz, const Py_ssize_t* g, const Py_ssize_t* off, const real* wt, const real* b,
+                     real* cols, real* dx, int nthreads) noexcept nogil:
+    """The loop of :func:`conv_fold` (also an op of a compiled step); items are samples."""
+    cdef Py_ssize_t n
+    if nthreads == 1:
+        for n in range(g[G_N]):
+            _fold_item(n, dz, g, off, wt, b, cols, dx)
+        return
+    for n in prange(g[G_N], num_threads=nthreads, schedule="guided"):
+        _fold_item(n, dz, g, off, wt, b, cols + threadid() * g[G_R] * g[G_LR], dx)
+
+
+def conv_fold(const real[::1] dzbuf, const Py_ssize_t[::1] geometry, const Py_ssize_t[::1] off,
+              const real[:, ::1] wt, const real[::1] b, real[:, :, ::1] cols, real[:, :, :, ::1] dx, int nthreads):
+    """A convolution's dx as its transposed convolution's scatter, sample by sample: the products
+    cols((c, i, j), p) = b(c, i, j) + Σ_t wt((c, i, j), t) · dzbuf(n·sample + off(t) + p) for p <
+    Lr (the wide-row tiles; ``off(t)`` = t·Ho·Wo: a 1×1 convolution over dz's planes, ``b`` zeros),
+    then each added into dx (:c:func:`cnn_fold_plane`).
+
+    geometry IN  (sample stride of dzbuf, T, R, Lr, N, C, H, W, Ho, Wo, KH, KW, SH, SW, PH, PW)
+    dzbuf    IN  N samples of T planes of Ho·Wo values, with at least Lr − Ho·Wo after the last
+    wt       IN  (R, T), R a multiple of FB and ≥ C·KH·KW; b (R,)
+    cols     --  (at least nthreads, R, Lr) scratch, one a thread
+    dx       OUT (N, C, H, W)
+    """
+    cdef const Py_ssize_t* g = &geometry[0]
+    if geometry.shape[0] != G_COUNT or g[G_R] % FB or g[G_R] < g[G_C] * g[G_KH] * g[G_KW] or g[G_LR] < g[G_HO] * g[G_WO] \
+            or wt.shape[0] != g[G_R] or wt.shape[1] != g[G_T] or off.shape[0] != g[G_T] or b.shape[0] != g[G_R] \
+            or cols.shape[0] < max(1, nthreads) or cols.shape[1] != g[G_R] or cols.shape[2] != g[G_LR] \
+            or dx.shape[0] != g[G_N] or dx.shape[1] != g[G_C] or dx.shape[2] != g[G_H] or dx.shape[3] != g[G_W] \
+            or (g[G_N] - 1) * g[G_SAMPLE] + off[g[G_T] - 1] + g[G_LR] > dzbuf.shape[0]:
+        raise ValueError("conv_fold: the buffers do not match the geometry")
+    with nogil:
+        _fold_loop(&dzbuf[0], g, &off[0], &wt[0, 0], &b[0], &cols[0, 0, 0], &dx[0, 0, 0, 0], nthreads)
 
 
 def prologue_scratch(Py_ssize_t Ho, Py_ssize_t Wo, int nthreads) -> tuple:
@@ -1091,7 +1205,7 @@ cdef enum:
     # the op kinds; what each reads from Op.p (pointers), Op.n (sizes) and Op.f (scalars)
     OP_COPY = 1       # p: src (NULL: the run's batch), dst; n: shape[4], src strides[4], dst strides[4]
     OP_CONV = 2       # conv_wide: p: xbuf, off, wt, b, out; n: sample stride, T, N, Fr, Lr
-    OP_ACT = 3        # conv_activate: p: src, z, y, pooled, codes; n: src strides[4], N, F, Ho, Wo
+    OP_ACT = 3        # conv_activate: p: src, z, y; n: src strides[4], N, F, Ho, Wo
     OP_PROLOGUE = 4   # conv_grad_prologue: p: dy, codes, z, d1, d2, acc, tmp, db, pooled;
                       #   n: zs[4], s1[4], s2[4], N, F, Ho, Wo
     OP_DW = 5         # conv_filter_grad: p: xbuf, off, dzw, dw; n: sample stride, T, C, plane, N, Fr, Lr
@@ -1106,6 +1220,9 @@ cdef enum:
     OP_ADAM = 14      # adam_update: p: param, grad, m, v, mask, snapshot (NULL: none); n: count, decay;
                       #   f: wd, b1, 1-b1, b2, 1-b2, eps, tiny
     OP_DWF = 15       # conv_filter_grad_vf: p: xbuf, off, pos, dzt, dw, partial; n: sample stride, T, P, N, F, KW
+    OP_CONVPOOL = 16  # conv_wide_pooled: p: xbuf, off, wt, b, out, y, pooled, codes;
+                      #   n: sample stride, T, N, Fr, Lr, z's strides[4] + (y keeps every plane), F, Ho, Wo
+    OP_FOLD = 17      # conv_fold: p: dzbuf, off, wt, b, cols, dx; n: geometry[16]
 
 cdef enum:
     # what Program.run returns
@@ -1118,7 +1235,8 @@ STEP_DONE, STEP_DIVERGED, STEP_EXACT = DONE, DIVERGED, EXACT
 #: The op kinds by name, for cnncore.step.
 OPS = {"copy": OP_COPY, "conv": OP_CONV, "act": OP_ACT, "prologue": OP_PROLOGUE, "dw": OP_DW, "exact": OP_EXACT,
        "unpool": OP_UNPOOL, "dense": OP_DENSE, "rows": OP_ROWS, "colsum": OP_COLSUM, "activate": OP_ACTIVATE,
-       "slope": OP_SLOPE, "loss": OP_LOSS, "adam": OP_ADAM, "dwf": OP_DWF}
+       "slope": OP_SLOPE, "loss": OP_LOSS, "adam": OP_ADAM, "dwf": OP_DWF, "convpool": OP_CONVPOOL,
+       "fold": OP_FOLD}
 
 cdef struct Op:
     int kind
@@ -1162,9 +1280,16 @@ cdef int _op(const Op* o, StepRun* r) noexcept nogil:
     elif k == OP_CONV:
         _conv_wide_loop(<const float*> o.p[0], n[0], <const Py_ssize_t*> o.p[1], n[1], <const float*> o.p[2],
                         <const float*> o.p[3], <float*> o.p[4], n[2], n[3], n[4], o.nt)
+    elif k == OP_CONVPOOL:
+        _wide_pool_loop(<const float*> o.p[0], n[0], <const Py_ssize_t*> o.p[1], n[1], <const float*> o.p[2],
+                        <const float*> o.p[3], <float*> o.p[4], n[2], n[3], n[4], n + 5, n[10], n[11], n[12],
+                        <float*> o.p[5], o.act, <float*> o.p[6], <unsigned char*> o.p[7], o.nt)
+    elif k == OP_FOLD:
+        _fold_loop(<const float*> o.p[0], n, <const Py_ssize_t*> o.p[1], <const float*> o.p[2],
+                   <const float*> o.p[3], <float*> o.p[4], <float*> o.p[5], o.nt)
     elif k == OP_ACT:
-        _activate_loop(<const float*> o.p[0], n, <float*> o.p[1], <float*> o.p[2], o.act, <float*> o.p[3],
-                       <unsigned char*> o.p[4], n[4], n[5], n[6], n[7], o.nt)
+        _activate_loop(<const float*> o.p[0], n, <float*> o.p[1], <float*> o.p[2], o.act, n[4], n[5], n[6], n[7],
+                       o.nt)
     elif k == OP_PROLOGUE:
         _prologue_loop(<const float*> o.p[0], <const unsigned char*> o.p[1], <const float*> o.p[8],
                        <const float*> o.p[2], n, o.act,
@@ -1239,7 +1364,7 @@ cdef class Program:
         cdef Op* grown
         cdef Op* o
         cdef int i
-        if len(pointers) > 10 or len(sizes) > 16 or len(scalars) > 8 or not 1 <= kind <= OP_DWF:
+        if len(pointers) > 10 or len(sizes) > 16 or len(scalars) > 8 or not 1 <= kind <= OP_FOLD:
             raise ValueError("cnncore: a malformed step op")
         grown = <Op*> realloc(self.ops, (self.count + 1) * sizeof(Op))
         if grown == NULL:

@@ -27,6 +27,9 @@
 
 #include <stddef.h>
 #include <string.h>
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h>
+#endif
 
 #define CNN_FB 4     /* filters per tile */
 #define CNN_PB 16    /* wide rows are padded to a multiple of this many positions */

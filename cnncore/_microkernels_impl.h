@@ -631,6 +631,34 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_mp_tile)(
     *code = c;
 }
 
+/* The LANES window codes (0..3) of c as LANES bytes at dst. GCC narrows a whole vector
+   in one instruction only with AVX-512 (vpmovdb); with AVX2 it would move each lane out
+   through a general register, so the low bytes are gathered by a byte shuffle, and with
+   SSE2 by two saturating packs (exact: the codes are small). */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_store_codes)(CNN_MASK c, unsigned char *dst)
+{
+#if CNN_VBYTES == 32 && !defined(__AVX512F__)
+    typedef unsigned char bytes_t __attribute__((vector_size(CNN_VBYTES)));
+    bytes_t pick;
+    for (int i = 0; i < CNN_VBYTES; i++)
+        pick[i] = i < LANES ? i * (CNN_VBYTES / LANES) : 0;
+    const bytes_t b = __builtin_shuffle((bytes_t)c, pick);
+    memcpy(dst, &b, LANES);
+#elif CNN_VBYTES == 16 && defined(__SSE2__)
+    if (LANES == 4) {
+        const __m128i w = _mm_packs_epi32((__m128i)c, (__m128i)c);
+        const int b = _mm_cvtsi128_si32(_mm_packus_epi16(w, w));
+        memcpy(dst, &b, 4);
+    } else {
+        dst[0] = (unsigned char)c[0];
+        dst[1] = (unsigned char)c[1];
+    }
+#else
+    typedef unsigned char code_t __attribute__((vector_size(LANES), aligned(1), may_alias));
+    *(code_t *)dst = __builtin_convertvector(c, code_t);
+#endif
+}
+
 /* One tile of outputs o0.. of row oy: n of them are wanted (n <= LANES); the
    tile stores all LANES lanes unless `exact`, and reads through a buffer
    unless `direct`. It writes argmax, or (argmax NULL) each winner's place in
@@ -641,7 +669,6 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_mp_put)(
 {
     unsigned char *codes = (unsigned char *)winners;
     long long *argmax = (long long *)winners;
-    typedef unsigned char code_t __attribute__((vector_size(LANES), aligned(1), may_alias));
     CNN_VEC m;
     CNN_MASK c;
     if (direct) {
@@ -657,7 +684,7 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_mp_put)(
     if (!exact) {
         *(CNN_VEC *)y = m;
         if (coded)
-            *(code_t *)codes = __builtin_convertvector(c, code_t);
+            CNN_SUFFIX(cnn_store_codes)(c, codes);
         else
             for (int i = 0; i < LANES; i++)
                 argmax[i] = first + 2 * i + (c[i] & 1) + (c[i] >> 1) * W;

@@ -246,6 +246,46 @@ static inline void CNN_PW_NAME(cnn_dz_item)(
                                    acc, tmp);
 }
 
+/* One channel's plane of dx (H x W) from its KH x KW rows of the transposed convolution's
+   products, cols[(i * KW + j) * Lr + y * Wo + x] = the sum over filters of w(f, c, i, j) *
+   dz(f, y, x): each added, tap by tap, at (y * SH + i - PH, x * SW + j - PW), where
+   that lies in dx, from zero. Every sum of dx is over the windows' own products. The taps
+   go column by column (j outer): the adds of one j into a row are at the same places, and
+   a load that overlaps part of a store still in flight (the next j's) would wait for it. */
+static inline void CNN_PW_NAME(cnn_fold_plane)(const CNN_PW_T *CNN_PW_RESTRICT cols, ptrdiff_t Lr, ptrdiff_t Ho,
+                                               ptrdiff_t Wo, ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t SH,
+                                               ptrdiff_t SW, ptrdiff_t PH, ptrdiff_t PW,
+                                               CNN_PW_T *CNN_PW_RESTRICT dx, ptrdiff_t H, ptrdiff_t W)
+{
+    for (ptrdiff_t k = 0; k < H * W; k++)
+        dx[k] = 0;
+    for (ptrdiff_t j = 0; j < KW; j++) {
+        /* the columns x with 0 <= x * SW + j - PW < W */
+        const ptrdiff_t x0 = j >= PW ? 0 : (PW - j + SW - 1) / SW;
+        ptrdiff_t x1 = W - 1 - j + PW < 0 ? 0 : (W - 1 - j + PW) / SW + 1;
+        x1 = x1 < Wo ? x1 : Wo;
+        for (ptrdiff_t i = 0; i < KH; i++) {
+            /* the rows y with 0 <= y * SH + i - PH < H */
+            const ptrdiff_t y0 = i >= PH ? 0 : (PH - i + SH - 1) / SH;
+            ptrdiff_t y1 = H - 1 - i + PH < 0 ? 0 : (H - 1 - i + PH) / SH + 1;
+            y1 = y1 < Ho ? y1 : Ho;
+            if (x0 >= x1 || y0 >= y1)
+                continue;
+            const CNN_PW_T *CNN_PW_RESTRICT g = cols + (i * KW + j) * Lr + y0 * Wo + x0;
+            CNN_PW_T *CNN_PW_RESTRICT d = dx + (y0 * SH + i - PH) * W + x0 * SW + j - PW;
+            const ptrdiff_t n = x1 - x0;
+            if (SW == 1)
+                for (ptrdiff_t y = y0; y < y1; y++, g += Wo, d += SH * W)
+                    for (ptrdiff_t x = 0; x < n; x++)
+                        d[x] += g[x];
+            else
+                for (ptrdiff_t y = y0; y < y1; y++, g += Wo, d += SH * W)
+                    for (ptrdiff_t x = 0; x < n; x++)
+                        d[x * SW] += g[x];
+        }
+    }
+}
+
 /* Softmax cross-entropy of N rows of K logits, as cnncore.network.softmax_cross_entropy
    defines it: p = softmax(z) (shifted by the row's maximum; a NaN in a row makes the
    row NaN), dz = (p - onehot) / N, and the returned sum over rows of

@@ -159,8 +159,11 @@ class _WideConv:
         self.out = _aligned_zeros((N, Fr, Lr), dt)
         self.result = self.out[:, :F, :Ho * Wp].reshape(N, F, Ho, Wp)[:, :, :, :Wo]
 
-    def run(self, wt, b, nt: int):
-        """``wt (F, C·KH·KW)`` (may be ``rows``, already filled), ``b (F,)`` or ``None`` for 0."""
+    def run(self, wt, b, nt: int, pool=None):
+        """``wt (F, C·KH·KW)`` (may be ``rows``, already filled), ``b (F,)`` or ``None`` for 0.
+        ``pool``: ``(z, y, act, pooled, codes)`` to pass each block's planes of ``z`` (a view of
+        ``result``) through the activation and a 2×2 max-pool while they are in cache (see
+        :func:`cnncore._kernels.conv_wide_pooled`)."""
         if self.wt is not None:
             if wt is not self.rows:
                 self.rows[...] = wt
@@ -173,10 +176,13 @@ class _WideConv:
                 bias = self.bias
         else:
             bias = self.bias
-        _kernels.conv_wide(self.src, self.sample, self.off, wt, bias, self.out, nt)
+        if pool is None:
+            _kernels.conv_wide(self.src, self.sample, self.off, wt, bias, self.out, nt)
+        else:
+            _kernels.conv_wide_pooled(self.src, self.sample, self.off, wt, bias, self.out, *pool, nt)
         return self.result
 
-    def compile(self, step, wt, b, nt: int):
+    def compile(self, step, wt, b, nt: int, pool=None):
         """:meth:`run`'s copies and loop as ops of a compiled step (:class:`cnncore.step.StepBuilder`)."""
         if self.wt is not None:
             if wt is not self.rows:
@@ -189,7 +195,17 @@ class _WideConv:
             else:
                 step.copy(b, self.bias[:self.F])
         N, Fr, Lr = self.out.shape
-        step.op("conv", nt, 0, [self.src, self.off, wt, bias, self.out], [self.sample, self.off.size, N, Fr, Lr])
+        sizes = [self.sample, self.off.size, N, Fr, Lr]
+        if pool is None:
+            step.op("conv", nt, 0, [self.src, self.off, wt, bias, self.out], sizes)
+            return self.result
+        z, y, act, pooled, codes = pool
+        if z.__array_interface__["data"][0] != self.out.__array_interface__["data"][0] or y.shape[1:] != z.shape[2:] \
+                or (y.shape[0] != z.shape[0] * z.shape[1] and y.shape[0] < nt):
+            raise ValueError("cnncore: a pooled convolution's z, y and pooled do not match its outputs")
+        from .step import strides4
+        step.op("convpool", nt, act, [self.src, self.off, wt, bias, self.out, y, pooled, codes],
+                sizes + strides4(z) + [int(y.shape[0] == z.shape[0] * z.shape[1])] + list(z.shape[1:]))
         return self.result
 
 

@@ -37,6 +37,9 @@ DONE, DIVERGED, EXACT = _kernels.STEP_DONE, _kernels.STEP_DIVERGED, _kernels.STE
 #: Stands for the batch of each run where an op reads the network's input.
 BATCH = object()
 
+#: What a layer keeps through :class:`~cnncore.layers.base.Kept` slots (``_x`` for ``x``).
+_KEPT = ("x", "y", "dx", "dy")
+
 _OPERANDS = (np.dtype(np.float32), np.dtype(np.intp), np.dtype(np.uint8))
 
 
@@ -98,9 +101,9 @@ class StepBuilder:
         self.op("exact", 1, 0, [a, b], [a.size, b.size])
 
     def keep(self, obj, **values) -> None:
-        """After each complete step set these attributes of ``obj`` (a layer's ``dx`` and ``dy``
-        through their :class:`~cnncore.layers.base.Kept` slots)."""
-        self.kept.append((obj, {("_" + k if k in ("dx", "dy") else k): v for k, v in values.items()}))
+        """After each complete step set these attributes of ``obj`` (a layer's ``x``, ``y``, ``dx``
+        and ``dy`` through their :class:`~cnncore.layers.base.Kept` slots)."""
+        self.kept.append((obj, {("_" + k if k in _KEPT else k): v for k, v in values.items()}))
 
 
 def _contiguous(shape) -> list[int]:

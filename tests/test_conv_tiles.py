@@ -13,7 +13,7 @@ import pytest
 
 import cnncore
 from cnncore import reference as ref
-from cnncore.layers import conv_plan
+from cnncore.layers import conv_dx, conv_plan
 from cnncore.layers.conv_plan import ConvPlan
 
 TOL = {np.float32: dict(rtol=3e-5, atol=3e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
@@ -123,11 +123,26 @@ def test_wide_row_buffers_start_on_a_cache_line(dt):
 
 
 def test_dx_rows_share_their_zero_padding_where_that_saves_work():
-    """Lenet's second layer (8×8 dz, 5×5 filters, no padding): the padded dz's rows are
-    12 wide, not 16, the right padding of one row doubling as the left of the next."""
-    plan = _laid_out(ConvPlan(2, (8, 12, 12), 16, 5, 1, 0, np.float32))
-    assert plan._dx.dpad.view.shape == (2, 16, 16, 12)
-    assert plan._dx.conv.out.shape[2] == 12 * 12
+    """Lenet's second layer (8×8 dz, 5×5 filters, no padding) as a full convolution: the padded
+    dz's rows are 12 wide, not 16, the right padding of one row doubling as the left of the next."""
+    full = conv_dx._FullConvParts(ConvPlan(2, (8, 12, 12), 16, 5, 1, 0, np.float32))
+    assert full.dpad.view.shape == (2, 16, 16, 12)
+    assert full.conv.out.shape[2] == 12 * 12
+
+
+@pytest.mark.parametrize("in_shape,filters,kernel,stride,padding,fold", [
+    ((8, 12, 12), 16, 5, 1, 0, True),      # lenet's second layer: 56 % of the full convolution's products pad
+    ((1, 28, 28), 8, 5, 2, 0, True),       # tiny's: dz dilated by the stride (and one channel)
+    ((16, 14, 14), 32, 3, 1, 1, False),    # wide's second layer: the padding is a thin rim
+    ((24, 16, 16), 48, 3, 1, 1, False),    # cifar's
+])
+def test_dx_goes_by_the_scatter_where_the_full_convolution_multiplies_mostly_padding(
+        in_shape, filters, kernel, stride, padding, fold):
+    """float32 layers; a float64 layer (the worked examples) keeps the textbook's full convolution."""
+    plan = _laid_out(ConvPlan(64, in_shape, filters, kernel, stride, padding, np.float32))
+    assert isinstance(plan._dx, conv_dx._FoldParts if fold else conv_dx._FullConvParts)
+    plan = _laid_out(ConvPlan(64, in_shape, filters, kernel, stride, padding, np.float64))
+    assert isinstance(plan._dx, conv_dx._FullConvParts)
 
 
 @pytest.mark.parametrize("K", [2, 3, 5, (3, 5), (5, 2)])
@@ -156,12 +171,14 @@ def _random_case(rng):
     return N, C, H, W, F, K, S, P
 
 
+@pytest.mark.parametrize("dx_by", ["full convolution", "scatter"])
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-def test_random_shapes_match_the_twin_and_any_thread_count(dt, monkeypatch):
+def test_random_shapes_match_the_twin_and_any_thread_count(dt, dx_by, monkeypatch):
     """Every wide-row layout (the tiles read past the last plane into the buffers' slack) on
-    40 drawn shapes: forward, dx, dw and db against the NumPy twin, bit for bit with 2 and 3
-    threads."""
+    40 drawn shapes, dx by either way: forward, dx, dw and db against the NumPy twin, bit for
+    bit with 2 and 3 threads."""
     monkeypatch.setattr(cnncore._threads, "_PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(conv_dx, "_by_scatter", lambda plan: dx_by == "scatter")
     rng = np.random.default_rng(91 if dt == np.float32 else 92)
     for _ in range(40):
         case = _random_case(rng)

@@ -233,10 +233,46 @@ def test_conv_activation_pass_is_numpys_relu_bit_for_bit(dt):
     for shape, step in [((3, 5, 7, 9), 1), ((2, 4, 6, 30), 1), ((2, 3, 5, 8), 2)]:
         src = _specials(rng, shape[:3] + (shape[3] * step + 3,), dt)[..., :shape[3] * step:step]
         z, y = np.empty(shape, dt), np.empty(shape, dt)
-        _kernels.conv_activate(src, z, y, 1, None, None, 1)
+        _kernels.conv_activate(src, z, y, 1, 1)
         assert _same_bits(z, np.ascontiguousarray(src))
         with np.errstate(invalid="ignore"):
             assert _same_bits(y, np.maximum(src, 0))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_pooled_convolution_pass_is_the_convolution_then_the_pooled_activation_pass(dt, threads):
+    """conv_wide_pooled, which activates and pools each block of filters' planes as soon as the
+    loops have written them: the loops' outputs, y = relu(z), the pooled maps and the winners'
+    codes bit for bit conv_wide followed by conv_activate, whether y keeps every plane or is one
+    scratch plane a thread (odd map sizes, NaN, ±inf and ±0 in x, filters that do not fill a
+    block of the tiles). A y of neither shape is refused."""
+    from cnncore._dispatch import _kernels
+    from cnncore.plans import _Padded, _WideConv, _slack
+    rng = np.random.default_rng(33)
+    for N, C, H, W, F, K in [(3, 2, 9, 11, 6, 3), (2, 1, 12, 12, 8, 5), (5, 3, 7, 30, 3, 2)]:
+        src = _Padded((N, C, H, W), dt, _slack(K), slice(0, H), slice(0, W))
+        src.inner[...] = _specials(rng, (N, C, H, W), dt)
+        wt = rng.standard_normal((F, C * K * K)).astype(dt)
+        b = rng.standard_normal(F).astype(dt)
+        Ho, Wo = H - K + 1, W - K + 1
+        ref = _WideConv(src, F, K, K)
+        z = ref.run(wt, b, threads)
+        y, pooled = np.empty(z.shape, dt), np.empty((N, F, Ho // 2, Wo // 2), dt)
+        codes = np.empty(pooled.shape, np.uint8)
+        _kernels.conv_activate(z, None, y, 1, threads)
+        _kernels.maxpool2x2_codes(y, pooled, codes, threads)
+        for keep in (True, False):
+            conv = _WideConv(src, F, K, K)
+            y2 = np.full((N * F if keep else threads, Ho, Wo), 7, dt)
+            pooled2, codes2 = np.full_like(pooled, 7), np.full_like(codes, 7)
+            z2 = conv.run(wt, b, threads, (conv.result, y2, 1, pooled2, codes2))
+            assert _same_bits(conv.out, ref.out) and _same_bits(np.ascontiguousarray(z2), np.ascontiguousarray(z))
+            assert _same_bits(pooled2, pooled) and _same_bits(codes2, codes), (N, C, H, W, F, K, keep)
+            if keep:
+                assert _same_bits(y2.reshape(y.shape), y)
+        with pytest.raises(ValueError):
+            conv.run(wt, b, threads, (conv.result, np.empty((N * F, Ho, Wo + 1), dt), 1, pooled2, codes2))
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])

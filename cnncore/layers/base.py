@@ -142,10 +142,11 @@ def shape_text(shape) -> str:
 
 
 class Kept:
-    """What a layer keeps as ``dx`` or ``dy``. A fused pair (:mod:`cnncore.layers.pairs`) may keep a
-    gradient it never needed written as a deferred value (an object with ``array()``, e.g. a 2×2
-    max-pool's ``dx`` its convolution took from the pool's ``dy`` and winners): reading it writes
-    the array then."""
+    """What a layer keeps as ``x``, ``y``, ``dx`` or ``dy``. A fused pair (:mod:`cnncore.layers.pairs`)
+    may keep an array it never needed written as a deferred value (an object with ``array()``: a
+    2×2 max-pool's ``dx`` its convolution took from the pool's ``dy`` and winners, or in a compiled
+    step the activations ``y`` the pool took plane by plane from scratch): reading it writes the
+    array then."""
 
     def __set_name__(self, owner, name):
         self.slot = "_" + name
@@ -187,6 +188,8 @@ class Layer:
     #: What this layer and a convolution right after it make together, for the identities view.
     before_conv_note = ""
     #: The gradients it keeps (a fused pair may keep them deferred, written when read).
+    x = Kept()
+    y = Kept()
     dy = Kept()
     dx = Kept()
 

@@ -9,6 +9,7 @@ from .._threads import threads_for
 from ..plans import (_FB, _PB, _Padded, _WideConv, _aligned_zeros, _chw, _count, _dw_from_windows, _dx_from_windows,
                      _expect, _float_dtype, _out, _round_up, _slack, _tap_offsets)
 from ..shapes import conv_output_size, pair
+from .conv_dx import input_grad_parts
 
 __all__ = ["ConvPlan"]
 
@@ -57,41 +58,21 @@ class _FilterGradParts:
         self.dwt = np.empty((Fr, C * KH * KW), dtype=dt) if Fr != F else None
 
 
-def _shared_padding_width(out_rows, width, left, Wd, first, W, KW):
-    """Row width of the padded dz for dx: ``width`` (each row padded on both sides), or
-    less when that saves wide-row positions and a row's right padding can be the next
-    row's ``left`` zero columns. A tap that reads past the end of a narrower row then
-    reads the next row's first columns, zeros while it reads fewer than ``left`` of
-    them: true of every kept output column ``first ≤ s < first + W`` when
-    ``first + W − 1 + KW − 1 − narrow < left``. Lenet's second layer: 12, not 16."""
-    narrow = max(left + Wd, first + W)
-    fits = first + W + KW - 2 - narrow < left
-    if fits and _round_up(out_rows * narrow, _PB) < _round_up(out_rows * width, _PB):
-        return narrow
-    return width
+class PendingActivation:
+    """``y = f(z)`` of a compiled step's convolution whose pool took each plane of ``y`` from a
+    thread's scratch in the convolution's own pass: written (once a step, into the plan's ``y``
+    buffer) when read. The step sets ``_y`` back to None after each run."""
 
+    def __init__(self, plan: "ConvPlan", z: np.ndarray, act: int):
+        self.plan, self.z, self.act = plan, z, act
+        self._y = None
 
-class _InputGradParts:
-    """Buffers of ``dx``: the dilated ``dz`` padded by ``K − 1``, the flipped filters and ``dx``."""
-
-    def __init__(self, plan: "ConvPlan", Hd: int, Wd: int):
-        N, C, H, W = plan.x_shape
-        F, _, KH, KW = plan.w_shape
-        (SH, SW), (PH, PW) = plan.stride, plan.padding
-        Hp, Wp = H + 2 * PH, W + 2 * PW
-        # Rows and columns of the padded dz that reach only the forward padding of dx
-        # are left out (up to K − 1 on each side), so the wide rows cover little more
-        # than dx itself: 16×16 instead of 18×18 planes for a 3×3, padding-1 layer.
-        AH, AW = min(PH, KH - 1), min(PW, KW - 1)
-        rows, left, top = Hp + KH - 1 - 2 * AH, KW - 1 - AW, PW - AW
-        width = _shared_padding_width(rows - KH + 1, Wp + KW - 1 - 2 * AW, left, Wd, top, W, KW)
-        self.dpad = _Padded((N, F, rows, width), plan.dtype, _slack(KW),
-                            slice(KH - 1 - AH, KH - 1 - AH + Hd, SH), slice(left, left + Wd, SW))
-        self.conv = _WideConv(self.dpad, C, KH, KW, own_weights=True, cols=top + W)
-        # w(f, c, i, j) lands at row c, tap (f, KH−1−i, KW−1−j): rot180(w), channels swapped
-        self.flipped = self.conv.rows.reshape(C, F, KH, KW).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
-        self.strip = self.conv.result[:, :, PH - AH:PH - AH + H, top:top + W]
-        self.dx = np.empty((N, C, H, W), dtype=plan.dtype)
+    def array(self) -> np.ndarray:
+        if self._y is None:
+            y = self.plan._own("_y")
+            _kernels.conv_activate(self.z, None, y, self.act, threads_for(self.plan._fwd_work))
+            self._y = y
+        return self._y
 
 
 class ConvPlan:
@@ -187,17 +168,19 @@ class ConvPlan:
         self._xpad.inner[...] = x
         self._x_in = x
         nt = threads_for(self._fwd_work)
-        conv.run(w.reshape(self.w_shape[0], self._taps), b, nt)
+        w_rows = w.reshape(self.w_shape[0], self._taps)
+        if pool is not None:
+            y = self._own("_y")
+            pooled, codes = pool.lean_buffers()
+            conv.run(w_rows, b, nt, (picked, y.reshape(-1, *y.shape[2:]), act, pooled, codes))
+            return picked, y, pooled
+        conv.run(w_rows, b, nt)
         if act == 0:
-            _kernels.conv_activate(picked, z, z, 0, None, None, nt)
+            _kernels.conv_activate(picked, z, z, 0, nt)
             return z, z
         y = self._own("_y")
-        if pool is None:
-            _kernels.conv_activate(picked, None, y, act, None, None, nt)
-            return picked, y
-        pooled, codes = pool.lean_buffers()
-        _kernels.conv_activate(picked, None, y, act, pooled, codes, nt)
-        return picked, y, pooled
+        _kernels.conv_activate(picked, None, y, act, nt)
+        return picked, y
 
     def compile_forward(self, step, x, w, b, act, pool=None):
         """:meth:`_forward`'s copy, loops and pass as ops of a compiled step (:mod:`cnncore.step`),
@@ -206,19 +189,26 @@ class ConvPlan:
         conv, picked, z = self._fwd or self._forward_parts()
         step.copy(x, self._xpad.inner)
         nt = threads_for(self._fwd_work)
-        conv.compile(step, w.reshape(self.w_shape[0], self._taps), b, nt)
+        w_rows = w.reshape(self.w_shape[0], self._taps)
+        if pool is not None:        # y only in a scratch plane a thread: written when read
+            pooled, codes = pool.lean_buffers()
+            scratch = np.empty((nt,) + self.z_shape[2:], dtype=self.dtype)
+            conv.compile(step, w_rows, b, nt, (picked, scratch, act, pooled, codes))
+            y = PendingActivation(self, picked, act)
+            step.keep(y, _y=None)
+            return picked, y, pooled
+        conv.compile(step, w_rows, b, nt)
         if act == 0:
-            self._activate_op(step, picked, z, z, 0, None, None, nt)
+            self._activate_op(step, picked, z, z, 0, nt)
             return z, z
         y = self._own("_y")
-        pooled, codes = pool.lean_buffers() if pool is not None else (None, None)
-        self._activate_op(step, picked, None, y, act, pooled, codes, nt)
-        return (picked, y) if pool is None else (picked, y, pooled)
+        self._activate_op(step, picked, None, y, act, nt)
+        return picked, y
 
     @staticmethod
-    def _activate_op(step, src, z, y, act, pooled, codes, nt):
+    def _activate_op(step, src, z, y, act, nt):
         from ..step import strides4
-        step.op("act", nt, act, [src, z, y, pooled, codes], strides4(src) + list(y.shape))
+        step.op("act", nt, act, [src, z, y], strides4(src) + list(y.shape))
 
     def y_buffer(self):
         """The buffer :meth:`forward_activated` writes ``y`` into (for a pool that takes it)."""
@@ -308,11 +298,9 @@ class ConvPlan:
             step.exact(dw, xpad.buf)
         if not need_dx:
             return dz, None
-        step.copy(w, dx_parts.flipped)
-        dx_parts.conv.compile(step, dx_parts.conv.rows, None, nt)
-        step.copy(dx_parts.strip, dx_parts.dx)
-        step.exact(w, dx_parts.dx)
-        return dz, dx_parts.dx
+        dx = dx_parts.compile(step, w, nt)
+        step.exact(w, dx)
+        return dz, dx
 
     def _scratch(self, nt: int) -> np.ndarray:
         """Each of ``nt`` threads' planes of dz in the gradient pass (grown, never shrunk: a compiled
@@ -358,19 +346,14 @@ class ConvPlan:
             dw[...] = _dw_from_windows(dz, xpad.view, KH, KW, *self.stride)
 
     def _input_grad(self, dz, w, nt):
-        """dx: dilate dz, pad by K − 1 (and by the rows no window reached; less the rows
-        and columns that reach only the forward padding), convolve with the flipped
-        filters, strip what is left of the forward padding P (``dz`` is already in
-        ``dpad.inner``)."""
+        """dx by the layer's dx parts (:mod:`.conv_dx`; ``dz`` is already in ``dpad.inner``)."""
         parts = self._dx or self._input_grad_parts()
-        np.copyto(parts.flipped, w)
-        parts.conv.run(parts.conv.rows, None, nt)
-        np.copyto(parts.dx, parts.strip)
-        if not _kernels.all_finite(w.reshape(-1)) and not _kernels.all_finite(parts.dx.reshape(-1)):
+        dx = parts.run(w, nt)
+        if not _kernels.all_finite(w.reshape(-1)) and not _kernels.all_finite(dx.reshape(-1)):
             with np.errstate(invalid="ignore", over="ignore"):
-                parts.dx[...] = _dx_from_windows(dz, w, self.x_shape, self.padding, self.stride)
-        return parts.dx
+                dx[...] = _dx_from_windows(dz, w, self.x_shape, self.padding, self.stride)
+        return dx
 
     def _input_grad_parts(self):
-        self._dx = _InputGradParts(self, *self._hd_wd)
+        self._dx = input_grad_parts(self)
         return self._dx
