@@ -58,6 +58,10 @@ try:
 except ImportError:      # (a checkout from before the plans moved beside their layers: --tree)
     ConvPlan = plans.ConvPlan
 from cnncore._dispatch import _kernels  # noqa: E402
+try:
+    from cnncore.layers import conv_dx  # noqa: E402
+except ImportError:      # (a checkout from before dx had two ways)
+    conv_dx = None
 from cnncore.shapes import conv_output_size  # noqa: E402
 
 from _machine import cpu_name, load_average  # noqa: E402
@@ -305,7 +309,11 @@ def tile_calls(plan, x, w, b, dz, nt):
     else:
         dwt = np.empty((parts.dzw.shape[1], C * KH * KW), plan.dtype)
         calls["dW"] = lambda: _kernels.conv_filter_grad(xpad.buf, C * Hp * Wp, off, C, Hp, Wp, parts.dzw, dwt, nt)
-    if need_dx:
+    if need_dx and conv_dx is not None and isinstance(plan._dx, conv_dx._FoldParts):    # the scatter: its products and adds, one loop
+        dxp = plan._dx
+        calls["dx"] = lambda: _kernels.conv_fold(dxp.dpad.buf, dxp.geometry, dxp.off, dxp.wt, dxp.bias, dxp.cols(nt),
+                                                 dxp.dx, nt)
+    elif need_dx:
         dxc = plan._dx.conv
         calls["dx"] = lambda: _kernels.conv_wide(dxc.src, dxc.sample, dxc.off, dxc.wt, dxc.bias, dxc.out, nt)
     return calls

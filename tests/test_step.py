@@ -157,7 +157,8 @@ def test_a_network_with_a_layer_without_ops_has_no_compiled_step(spec, dtype):
 
 def test_the_trainer_runs_the_compiled_step_and_trains_as_the_layers_would(monkeypatch):
     """The same run, weights and losses with the compiled step as without it (the Trainer's other
-    path), batches of 16 and the epoch's short last batch of 8 included."""
+    path), batches of 16 and the epoch's short last batch of 8 included. (Under emulation a step
+    outlasts the ThreadPicker's first trial: a step is then made again for the other count.)"""
     rng = np.random.default_rng(5)
     X, y = (rng.random((40, 28, 28)) * 255).astype(np.uint8), rng.integers(0, 10, 40)
     config = training.TrainConfig(batch_size=16, epochs=2, seed=1)
@@ -167,7 +168,7 @@ def test_the_trainer_runs_the_compiled_step_and_trains_as_the_layers_would(monke
     compiled = Network(preset("lenet"), seed=2)
     losses = [e.loss for e in training.Trainer(compiled, X, y, config=config).run()
               if isinstance(e, training.BatchEvent)]
-    assert sorted(made) == [8, 16]
+    assert set(made) == {8, 16}      # (again for a batch size where the ThreadPicker tried another count)
     monkeypatch.setattr(training, "compile_step", lambda *a, **k: None)
     layered = Network(preset("lenet"), seed=2)
     want = [e.loss for e in training.Trainer(layered, X, y, config=config).run()
