@@ -16,6 +16,8 @@
 # One convolution loop serves the whole layer, the way the texts derive it:
 #   forward      z  = x ⋆ w                        (stride 1; stride S keeps every S-th output)
 #   to the input dx = pad(dilate(dz), K−1) ⋆ rot180(w)ᵀ, padding stripped
+#                (or, where that would mostly multiply padding, as the same sums scattered:
+#                each tap's Σ_f w(f, c, i, j)·dz(f, ·) added where its window lies, conv_fold)
 # and a second, reduction loop gives the filter gradient
 #   dw(f, c, i, j) = Σ_n Σ_y Σ_x dilate(dz)(n, f, y, x) · xp(n, c, y + i, x + j).
 #
@@ -687,29 +689,37 @@ cdef void _wide_pool_loop(const real* xbuf, Py_ssize_t sample_stride, const Py_s
                         y if ss[4] != 0 else y + threadid() * Ho * Wo, act, pooled, codes)
 
 
+def check_conv_pooled(real[:, :, ::1] out, const real[:, :, :, :] z, real[:, :, ::1] y, int act,
+                      real[:, :, :, ::1] pooled, unsigned char[:, :, :, ::1] codes, int nthreads) -> bool:
+    """Raise ValueError unless the operands of :func:`conv_wide_pooled` fit together; True where
+    ``y`` keeps every plane (else it has one scratch plane a thread)."""
+    cdef Py_ssize_t N = out.shape[0], F = z.shape[1], Ho = z.shape[2], Wo = z.shape[3]
+    if not 0 < act < ACT_COUNT or z.shape[0] != N or <const void*> &z[0, 0, 0, 0] != <void*> &out[0, 0, 0]:
+        raise ValueError("conv_wide_pooled: an activation, and z a view of out from its start")
+    if pooled.shape[0] != N or pooled.shape[1] != F or pooled.shape[2] != Ho // 2 or pooled.shape[3] != Wo // 2 \
+            or any(codes.shape[k] != pooled.shape[k] for k in range(4)) or y.shape[1] != Ho or y.shape[2] != Wo:
+        raise ValueError("conv_wide_pooled: z, y, pooled and codes do not match")
+    if y.shape[0] != N * F and y.shape[0] < max(1, nthreads):
+        raise ValueError("conv_wide_pooled: y has neither every plane nor one a thread")
+    return y.shape[0] == N * F
+
+
 def conv_wide_pooled(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[::1] off,
                      const real[:, ::1] wt, const real[::1] b, real[:, :, ::1] out, const real[:, :, :, :] z,
                      real[:, :, ::1] y, int act,
                      real[:, :, :, ::1] pooled, unsigned char[:, :, :, ::1] codes, int nthreads):
     """:func:`conv_wide`, then, item by item while its planes are in cache, :func:`conv_activate`
-    of them with ``pooled`` and ``codes``: ``z`` (N, F, Ho, Wo) is the view of ``out`` that holds
-    the convolution's values (any strides), ``y`` is (N·F, Ho, Wo) (every plane of f(z) kept) or
-    (nthreads, Ho, Wo) (one scratch plane a thread: f(z) is not kept). ``act`` ≠ 0."""
+    of them and a 2×2, stride-2 max-pool as :func:`maxpool2x2_codes`: ``z`` (N, F, Ho, Wo) is the
+    view of ``out`` that holds the convolution's values (any strides), ``y`` is (N·F, Ho, Wo)
+    (every plane of f(z) kept) or (nthreads, Ho, Wo) (one scratch plane a thread: f(z) is not
+    kept), ``act`` an activation's code (not 0); see :func:`check_conv_pooled`."""
     cdef Py_ssize_t ss[5]
-    cdef Py_ssize_t N = out.shape[0], F = z.shape[1], Ho = z.shape[2], Wo = z.shape[3]
-    if act == 0 or z.shape[0] != N or pooled.shape[0] != N or pooled.shape[1] != F or Ho // 2 != pooled.shape[2] \
-            or Wo // 2 != pooled.shape[3] or y.shape[1] != Ho or y.shape[2] != Wo:
-        raise ValueError("conv_wide_pooled: z, y and pooled do not match")
-    if <const void*> &z[0, 0, 0, 0] != <void*> &out[0, 0, 0]:
-        raise ValueError("conv_wide_pooled: z is not a view of out from its start")
-    if y.shape[0] != N * F and y.shape[0] < max(1, nthreads):
-        raise ValueError("conv_wide_pooled: y has neither every plane nor one a thread")
+    ss[4] = check_conv_pooled(out, z, y, act, pooled, codes, nthreads)
     _strides(&z.strides[0], sizeof(real), ss)
-    ss[4] = y.shape[0] == N * F
     with nogil:
-        _wide_pool_loop(&xbuf[0], sample_stride, &off[0], off.shape[0], &wt[0, 0], &b[0], &out[0, 0, 0], N,
-                        out.shape[1], out.shape[2], ss, F, Ho, Wo, &y[0, 0, 0], act,
-                        &pooled[0, 0, 0, 0], &codes[0, 0, 0, 0], nthreads)
+        _wide_pool_loop(&xbuf[0], sample_stride, &off[0], off.shape[0], &wt[0, 0], &b[0], &out[0, 0, 0],
+                        out.shape[0], out.shape[1], out.shape[2], ss, z.shape[1], z.shape[2], z.shape[3],
+                        &y[0, 0, 0], act, &pooled[0, 0, 0, 0], &codes[0, 0, 0, 0], nthreads)
 
 
 def conv_activate(const real[:, :, :, :] src, real[:, :, :, ::1] z, real[:, :, :, ::1] y, int act, int nthreads):
@@ -842,7 +852,8 @@ def conv_fold(const real[::1] dzbuf, const Py_ssize_t[::1] geometry, const Py_ss
     dx       OUT (N, C, H, W)
     """
     cdef const Py_ssize_t* g = &geometry[0]
-    if geometry.shape[0] != G_COUNT or g[G_R] % FB or g[G_R] < g[G_C] * g[G_KH] * g[G_KW] or g[G_LR] < g[G_HO] * g[G_WO] \
+    if geometry.shape[0] != G_COUNT or min(g[G_KH], g[G_KW], g[G_SH], g[G_SW]) < 1 or min(g[G_PH], g[G_PW]) < 0 \
+            or g[G_R] % FB or g[G_R] < g[G_C] * g[G_KH] * g[G_KW] or g[G_LR] < g[G_HO] * g[G_WO] \
             or wt.shape[0] != g[G_R] or wt.shape[1] != g[G_T] or off.shape[0] != g[G_T] or b.shape[0] != g[G_R] \
             or cols.shape[0] < max(1, nthreads) or cols.shape[1] != g[G_R] or cols.shape[2] != g[G_LR] \
             or dx.shape[0] != g[G_N] or dx.shape[1] != g[G_C] or dx.shape[2] != g[G_H] or dx.shape[3] != g[G_W] \
@@ -1406,6 +1417,7 @@ cdef class Program:
                     break
         self.total = r.total
         return status
+
 
 
 cdef extern from *:

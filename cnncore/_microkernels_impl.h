@@ -632,9 +632,9 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_mp_tile)(
 }
 
 /* The LANES window codes (0..3) of c as LANES bytes at dst. GCC narrows a whole vector
-   in one instruction only with AVX-512 (vpmovdb); with AVX2 it would move each lane out
-   through a general register, so the low bytes are gathered by a byte shuffle, and with
-   SSE2 by two saturating packs (exact: the codes are small). */
+   in one instruction only with AVX-512 (vpmovdb); with 32-byte vectors below it (AVX2) it
+   would move each lane out through a general register, so the low bytes are gathered by a
+   byte shuffle, and with SSE2 by two saturating packs (exact: the codes are small). */
 CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_store_codes)(CNN_MASK c, unsigned char *dst)
 {
 #if CNN_VBYTES == 32 && !defined(__AVX512F__)

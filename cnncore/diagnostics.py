@@ -79,8 +79,9 @@ class TrainingMonitor:
             update = math.sqrt(_sumsq(w - self._before[i])) / norm if norm > 0 else float("inf")
             np.copyto(self._before[i], w)
             out[i] = {"grad": g, "update": update}
-            if i in self._active and layer.y is not None:
-                self._active[i].append(np.any(layer.y > 0, axis=0))
+            if i in self._active and layer.z is not None:
+                # (z > 0 exactly where ReLU's y > 0, NaN in neither: y of a compiled step is written only when read)
+                self._active[i].append(np.any(layer.z > 0, axis=0))
                 out[i]["dead"] = self.dead_fraction(i)
             for k, v in out[i].items():
                 self.series[i][k].append(v)

@@ -143,7 +143,7 @@ class _WideConv:
         N, C, Hp, Wp = src.view.shape
         dt = src.buf.dtype
         # cols: the columns of each wide row kept in result (more than Wp − KW + 1 when
-        # the input's rows share their zero padding, see _InputGradParts)
+        # the input's rows share their zero padding, see layers/conv_dx.py)
         Ho, Wo = Hp - KH + 1, cols or Wp - KW + 1
         Fr, Lr = _round_up(F, _FB), _round_up(Ho * Wp, _PB)
         self.src, self.sample = src.buf, C * Hp * Wp
@@ -200,12 +200,10 @@ class _WideConv:
             step.op("conv", nt, 0, [self.src, self.off, wt, bias, self.out], sizes)
             return self.result
         z, y, act, pooled, codes = pool
-        if z.__array_interface__["data"][0] != self.out.__array_interface__["data"][0] or y.shape[1:] != z.shape[2:] \
-                or (y.shape[0] != z.shape[0] * z.shape[1] and y.shape[0] < nt):
-            raise ValueError("cnncore: a pooled convolution's z, y and pooled do not match its outputs")
+        keeps_y = _kernels.check_conv_pooled(self.out, z, y, act, pooled, codes, nt)
         from .step import strides4
         step.op("convpool", nt, act, [self.src, self.off, wt, bias, self.out, y, pooled, codes],
-                sizes + strides4(z) + [int(y.shape[0] == z.shape[0] * z.shape[1])] + list(z.shape[1:]))
+                sizes + strides4(z) + [int(keeps_y)] + list(z.shape[1:]))
         return self.result
 
 

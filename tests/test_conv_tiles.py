@@ -139,10 +139,10 @@ def test_dx_rows_share_their_zero_padding_where_that_saves_work():
 def test_dx_goes_by_the_scatter_where_the_full_convolution_multiplies_mostly_padding(
         in_shape, filters, kernel, stride, padding, fold):
     """float32 layers; a float64 layer (the worked examples) keeps the textbook's full convolution."""
-    plan = _laid_out(ConvPlan(64, in_shape, filters, kernel, stride, padding, np.float32))
+    assert conv_dx._by_scatter(ConvPlan(64, in_shape, filters, kernel, stride, padding, np.float32)) is fold
+    assert not conv_dx._by_scatter(ConvPlan(64, in_shape, filters, kernel, stride, padding, np.float64))
+    plan = _laid_out(ConvPlan(2, in_shape, filters, kernel, stride, padding, np.float32))
     assert isinstance(plan._dx, conv_dx._FoldParts if fold else conv_dx._FullConvParts)
-    plan = _laid_out(ConvPlan(64, in_shape, filters, kernel, stride, padding, np.float64))
-    assert isinstance(plan._dx, conv_dx._FullConvParts)
 
 
 @pytest.mark.parametrize("K", [2, 3, 5, (3, 5), (5, 2)])

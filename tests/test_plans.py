@@ -245,8 +245,9 @@ def test_pooled_convolution_pass_is_the_convolution_then_the_pooled_activation_p
     """conv_wide_pooled, which activates and pools each block of filters' planes as soon as the
     loops have written them: the loops' outputs, y = relu(z), the pooled maps and the winners'
     codes bit for bit conv_wide followed by conv_activate, whether y keeps every plane or is one
-    scratch plane a thread (odd map sizes, NaN, ±inf and ±0 in x, filters that do not fill a
-    block of the tiles). A y of neither shape is refused."""
+    scratch plane a thread, written only there (odd map sizes, NaN, ±inf and ±0 in x, filters
+    that do not fill a block of the tiles; z strided as a stride-2 layer picks it). A y of
+    neither shape, codes of another shape and no activation are refused."""
     from cnncore._dispatch import _kernels
     from cnncore.plans import _Padded, _WideConv, _slack
     rng = np.random.default_rng(33)
@@ -264,15 +265,30 @@ def test_pooled_convolution_pass_is_the_convolution_then_the_pooled_activation_p
         _kernels.maxpool2x2_codes(y, pooled, codes, threads)
         for keep in (True, False):
             conv = _WideConv(src, F, K, K)
-            y2 = np.full((N * F if keep else threads, Ho, Wo), 7, dt)
+            planes = np.full(((N * F if keep else threads) + 1, Ho, Wo), 7, dt)      # (and a guard plane)
             pooled2, codes2 = np.full_like(pooled, 7), np.full_like(codes, 7)
-            z2 = conv.run(wt, b, threads, (conv.result, y2, 1, pooled2, codes2))
+            z2 = conv.run(wt, b, threads, (conv.result, planes[:-1], 1, pooled2, codes2))
             assert _same_bits(conv.out, ref.out) and _same_bits(np.ascontiguousarray(z2), np.ascontiguousarray(z))
             assert _same_bits(pooled2, pooled) and _same_bits(codes2, codes), (N, C, H, W, F, K, keep)
+            assert (planes[-1] == 7).all()
             if keep:
-                assert _same_bits(y2.reshape(y.shape), y)
-        with pytest.raises(ValueError):
-            conv.run(wt, b, threads, (conv.result, np.empty((N * F, Ho, Wo + 1), dt), 1, pooled2, codes2))
+                assert _same_bits(planes[:-1].reshape(y.shape), y)
+        strided = conv.result[:, :, ::2, ::2]               # (what a stride-2 layer keeps of the outputs)
+        Hs, Ws = strided.shape[2:]
+        ys, ps = np.empty((N, F, Hs, Ws), dt), np.empty((N, F, Hs // 2, Ws // 2), dt)
+        cs = np.empty(ps.shape, np.uint8)
+        _kernels.conv_activate(strided, None, ys, 1, threads)
+        _kernels.maxpool2x2_codes(ys, ps, cs, threads)
+        ps2, cs2 = np.empty_like(ps), np.empty_like(cs)
+        conv.run(wt, b, threads, (strided, np.empty((threads, Hs, Ws), dt), 1, ps2, cs2))
+        assert _same_bits(ps2, ps) and _same_bits(cs2, cs)
+        y2 = np.empty((N * F, Ho, Wo), dt)
+        for bad in [(conv.result, np.empty((N * F, Ho, Wo + 1), dt), 1, pooled2, codes2),
+                    (conv.result, y2, 1, pooled2, codes2[:, :, :-1]),
+                    (conv.result, y2, 0, pooled2, codes2),
+                    (conv.result[1:], y2[F:], 1, pooled2[1:], codes2[1:])]:
+            with pytest.raises(ValueError):
+                conv.run(wt, b, threads, bad)
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])

@@ -187,7 +187,7 @@ class Layer:
     identities = False
     #: What this layer and a convolution right after it make together, for the identities view.
     before_conv_note = ""
-    #: The gradients it keeps (a fused pair may keep them deferred, written when read).
+    #: Its input and output and their gradients (a fused pair may keep some deferred, written when read).
     x = Kept()
     y = Kept()
     dy = Kept()

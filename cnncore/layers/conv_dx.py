@@ -73,8 +73,8 @@ def _full_layout(plan: "ConvPlan"):
     columns that reach only the forward padding of dx are left out (up to K − 1 on each side),
     so the wide rows cover little more than dx itself: 16×16 instead of 18×18 planes for a 3×3,
     padding-1 layer."""
-    N, C, H, W = plan.x_shape
-    F, _, KH, KW = plan.w_shape
+    H, W = plan.x_shape[2:]
+    KH, KW = plan.kernel
     (PH, PW), Wd = plan.padding, plan._hd_wd[1]
     Hp, Wp = H + 2 * PH, W + 2 * PW
     AH, AW = min(PH, KH - 1), min(PW, KW - 1)

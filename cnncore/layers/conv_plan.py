@@ -61,7 +61,8 @@ class _FilterGradParts:
 class PendingActivation:
     """``y = f(z)`` of a compiled step's convolution whose pool took each plane of ``y`` from a
     thread's scratch in the convolution's own pass: written (once a step, into the plan's ``y``
-    buffer) when read. The step sets ``_y`` back to None after each run."""
+    buffer) when read. The step sets ``_y`` back to None after each complete step (as it sets
+    the layers' other kept arrays)."""
 
     def __init__(self, plan: "ConvPlan", z: np.ndarray, act: int):
         self.plan, self.z, self.act = plan, z, act
