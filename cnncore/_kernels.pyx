@@ -103,20 +103,21 @@ cdef inline void _dw_taps(const real* x, Py_ssize_t N, Py_ssize_t ss, Py_ssize_t
 
 cdef void _conv_wide_loop(const real* xbuf, Py_ssize_t sample_stride, const Py_ssize_t* off, Py_ssize_t T,
                           const real* wt, const real* b, real* out, Py_ssize_t N, Py_ssize_t Fr,
-                          Py_ssize_t Lr, int nthreads) noexcept nogil:
+                          Py_ssize_t Lr, Py_ssize_t runs, Py_ssize_t pitch, int nthreads) noexcept nogil:
     """The loop of :func:`conv_wide` (also an op of a compiled step)."""
     cdef Py_ssize_t blocks = Fr // FB
     cdef Py_ssize_t item
     if nthreads == 1:
         for item in range(N * blocks):
-            _wide_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr)
+            _wide_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr, runs, pitch)
         return
     for item in prange(N * blocks, num_threads=nthreads, schedule="guided"):
-        _wide_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr)
+        _wide_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr, runs, pitch)
 
 
 def conv_wide(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[::1] off,
-              const real[:, ::1] wt, const real[::1] b, real[:, :, ::1] out, int nthreads):
+              const real[:, ::1] wt, const real[::1] b, real[:, :, ::1] out, int nthreads,
+              Py_ssize_t runs=1, Py_ssize_t pitch=0):
     """Wide-row convolution of N stacked samples.
 
     xbuf     IN  N samples of ``sample_stride`` elements each (C planes Hp×Wp), plus
@@ -125,21 +126,27 @@ def conv_wide(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[:
     wt       IN  (Fr, T) weights, Fr a multiple of FB (zero rows pad the last block)
     b        IN  (Fr,) biases
     out      OUT (N, Fr, Lr) wide-row outputs, Lr a multiple of PB
+    runs     IN  the outputs of a filter as ``runs`` runs of Lr/runs positions, run r from
+                 input position r·``pitch`` on (one run: every row; a row a run, ``pitch`` S·Wp:
+                 only every S-th row, for a stride of S)
     Items are (sample, block of FB filters) pairs; each item owns its outputs.
     """
+    if runs < 1 or out.shape[2] % runs:
+        raise ValueError("conv_wide: the outputs do not split into the runs")
     with nogil:
         _conv_wide_loop(&xbuf[0], sample_stride, &off[0], off.shape[0], &wt[0, 0], &b[0], &out[0, 0, 0],
-                        out.shape[0], out.shape[1], out.shape[2], nthreads)
+                        out.shape[0], out.shape[1], out.shape[2], runs, pitch, nthreads)
 
 
 cdef inline void _wide_item(Py_ssize_t item, Py_ssize_t blocks, const real* xbuf,
                             Py_ssize_t sample_stride, const Py_ssize_t* off, Py_ssize_t T,
                             const real* wt, const real* b, real* out, Py_ssize_t Fr,
-                            Py_ssize_t Lr) noexcept nogil:
+                            Py_ssize_t Lr, Py_ssize_t runs, Py_ssize_t pitch) noexcept nogil:
     """One (sample, block of FB filters) item of :func:`conv_wide`."""
-    cdef Py_ssize_t n = item // blocks, fb = item % blocks
-    _wide_block(xbuf + n * sample_stride, off, T, wt + fb * FB * T, T, b + fb * FB,
-                out + (n * Fr + fb * FB) * Lr, Lr, Lr)
+    cdef Py_ssize_t n = item // blocks, fb = item % blocks, run = Lr // runs, r
+    for r in range(runs):
+        _wide_block(xbuf + n * sample_stride + r * pitch, off, T, wt + fb * FB * T, T, b + fb * FB,
+                    out + (n * Fr + fb * FB) * Lr + r * run, Lr, run)
 
 
 cdef void _filter_grad_loop(const real* xbuf, Py_ssize_t sample_stride, const Py_ssize_t* off, Py_ssize_t T,
@@ -654,15 +661,15 @@ cdef void _activate_loop(const real* src, const Py_ssize_t* ss, real* z, real* y
 
 cdef inline void _wide_pool_item(Py_ssize_t item, Py_ssize_t blocks, const real* xbuf, Py_ssize_t sample_stride,
                                  const Py_ssize_t* off, Py_ssize_t T, const real* wt, const real* b, real* out,
-                                 Py_ssize_t Fr, Py_ssize_t Lr, const Py_ssize_t* ss, Py_ssize_t F, Py_ssize_t Ho,
-                                 Py_ssize_t Wo, real* y, int act, real* pooled,
-                                 unsigned char* codes) noexcept nogil:
+                                 Py_ssize_t Fr, Py_ssize_t Lr, Py_ssize_t runs, Py_ssize_t pitch,
+                                 const Py_ssize_t* ss, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, real* y, int act,
+                                 real* pooled, unsigned char* codes) noexcept nogil:
     """One (sample, block of FB filters) item of :func:`_wide_pool_loop`: the block's planes of z,
     then each plane's y = f(z) (at the plane's place in ``y`` where ``ss[4]``, else over the last
     one in ``y``, a thread's scratch plane) max-pooled while z and y are in L1."""
     cdef Py_ssize_t n = item // blocks, f, P = Ho * Wo, Q = (Ho // 2) * (Wo // 2)
     cdef real* yp = y
-    _wide_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr)
+    _wide_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr, runs, pitch)
     for f in range((item % blocks) * FB, min(F, (item % blocks + 1) * FB)):
         if ss[4] != 0:
             yp = y + (n * F + f) * P
@@ -672,7 +679,7 @@ cdef inline void _wide_pool_item(Py_ssize_t item, Py_ssize_t blocks, const real*
 
 cdef void _wide_pool_loop(const real* xbuf, Py_ssize_t sample_stride, const Py_ssize_t* off, Py_ssize_t T,
                           const real* wt, const real* b, real* out, Py_ssize_t N, Py_ssize_t Fr, Py_ssize_t Lr,
-                          const Py_ssize_t* ss, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, real* y, int act,
+                          Py_ssize_t runs, Py_ssize_t pitch, const Py_ssize_t* ss, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, real* y, int act,
                           real* pooled, unsigned char* codes, int nthreads) noexcept nogil:
     """The loop of :func:`conv_wide_pooled` (also an op of a compiled step). ``ss``: the strides of
     z within ``out`` (sample, filter, row, column) and whether ``y`` keeps every plane (else it
@@ -681,11 +688,11 @@ cdef void _wide_pool_loop(const real* xbuf, Py_ssize_t sample_stride, const Py_s
     cdef Py_ssize_t item
     if nthreads == 1:
         for item in range(N * blocks):
-            _wide_pool_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr, ss, F, Ho, Wo, y, act,
-                            pooled, codes)
+            _wide_pool_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr, runs, pitch, ss, F, Ho,
+                            Wo, y, act, pooled, codes)
         return
     for item in prange(N * blocks, num_threads=nthreads, schedule="guided"):
-        _wide_pool_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr, ss, F, Ho, Wo,
+        _wide_pool_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr, runs, pitch, ss, F, Ho, Wo,
                         y if ss[4] != 0 else y + threadid() * Ho * Wo, act, pooled, codes)
 
 
@@ -707,8 +714,9 @@ def check_conv_pooled(real[:, :, ::1] out, const real[:, :, :, :] z, real[:, :, 
 def conv_wide_pooled(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[::1] off,
                      const real[:, ::1] wt, const real[::1] b, real[:, :, ::1] out, const real[:, :, :, :] z,
                      real[:, :, ::1] y, int act,
-                     real[:, :, :, ::1] pooled, unsigned char[:, :, :, ::1] codes, int nthreads):
-    """:func:`conv_wide`, then, item by item while its planes are in cache, :func:`conv_activate`
+                     real[:, :, :, ::1] pooled, unsigned char[:, :, :, ::1] codes, int nthreads,
+                     Py_ssize_t runs=1, Py_ssize_t pitch=0):
+    """:func:`conv_wide` (``runs``, ``pitch`` as there), then, item by item while its planes are in cache, :func:`conv_activate`
     of them and a 2×2, stride-2 max-pool as :func:`maxpool2x2_codes`: ``z`` (N, F, Ho, Wo) is the
     view of ``out`` that holds the convolution's values (any strides), ``y`` is (N·F, Ho, Wo)
     (every plane of f(z) kept) or (nthreads, Ho, Wo) (one scratch plane a thread: f(z) is not
@@ -716,9 +724,11 @@ def conv_wide_pooled(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ss
     cdef Py_ssize_t ss[5]
     ss[4] = check_conv_pooled(out, z, y, act, pooled, codes, nthreads)
     _strides(&z.strides[0], sizeof(real), ss)
+    if runs < 1 or out.shape[2] % runs:
+        raise ValueError("conv_wide_pooled: the outputs do not split into the runs")
     with nogil:
         _wide_pool_loop(&xbuf[0], sample_stride, &off[0], off.shape[0], &wt[0, 0], &b[0], &out[0, 0, 0],
-                        out.shape[0], out.shape[1], out.shape[2], ss, z.shape[1], z.shape[2], z.shape[3],
+                        out.shape[0], out.shape[1], out.shape[2], runs, pitch, ss, z.shape[1], z.shape[2], z.shape[3],
                         &y[0, 0, 0], act, &pooled[0, 0, 0, 0], &codes[0, 0, 0, 0], nthreads)
 
 
@@ -1215,7 +1225,7 @@ cnp.import_array()
 cdef enum:
     # the op kinds; what each reads from Op.p (pointers), Op.n (sizes) and Op.f (scalars)
     OP_COPY = 1       # p: src (NULL: the run's batch), dst; n: shape[4], src strides[4], dst strides[4]
-    OP_CONV = 2       # conv_wide: p: xbuf, off, wt, b, out; n: sample stride, T, N, Fr, Lr
+    OP_CONV = 2       # conv_wide: p: xbuf, off, wt, b, out; n: sample stride, T, N, Fr, Lr, runs, pitch
     OP_ACT = 3        # conv_activate: p: src, z, y; n: src strides[4], N, F, Ho, Wo
     OP_PROLOGUE = 4   # conv_grad_prologue: p: dy, codes, z, d1, d2, acc, tmp, db, pooled;
                       #   n: zs[4], s1[4], s2[4], N, F, Ho, Wo
@@ -1232,7 +1242,8 @@ cdef enum:
                       #   f: wd, b1, 1-b1, b2, 1-b2, eps, tiny
     OP_DWF = 15       # conv_filter_grad_vf: p: xbuf, off, pos, dzt, dw, partial; n: sample stride, T, P, N, F, KW
     OP_CONVPOOL = 16  # conv_wide_pooled: p: xbuf, off, wt, b, out, y, pooled, codes;
-                      #   n: sample stride, T, N, Fr, Lr, z's strides[4] + (y keeps every plane), F, Ho, Wo
+                      #   n: sample stride, T, N, Fr, Lr, z's strides[4] + (y keeps every plane), F, Ho, Wo,
+                      #   runs, pitch
     OP_FOLD = 17      # conv_fold: p: dzbuf, off, wt, b, cols, dx; n: geometry[16]
 
 cdef enum:
@@ -1290,10 +1301,11 @@ cdef int _op(const Op* o, StepRun* r) noexcept nogil:
         _copy4(<const float*> o.p[0] if o.p[0] != NULL else r.x, <float*> o.p[1], n)
     elif k == OP_CONV:
         _conv_wide_loop(<const float*> o.p[0], n[0], <const Py_ssize_t*> o.p[1], n[1], <const float*> o.p[2],
-                        <const float*> o.p[3], <float*> o.p[4], n[2], n[3], n[4], o.nt)
+                        <const float*> o.p[3], <float*> o.p[4], n[2], n[3], n[4], n[5], n[6], o.nt)
     elif k == OP_CONVPOOL:
         _wide_pool_loop(<const float*> o.p[0], n[0], <const Py_ssize_t*> o.p[1], n[1], <const float*> o.p[2],
-                        <const float*> o.p[3], <float*> o.p[4], n[2], n[3], n[4], n + 5, n[10], n[11], n[12],
+                        <const float*> o.p[3], <float*> o.p[4], n[2], n[3], n[4], n[13], n[14], n + 5, n[10],
+                        n[11], n[12],
                         <float*> o.p[5], o.act, <float*> o.p[6], <unsigned char*> o.p[7], o.nt)
     elif k == OP_FOLD:
         _fold_loop(<const float*> o.p[0], n, <const Py_ssize_t*> o.p[1], <const float*> o.p[2],

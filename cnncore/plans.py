@@ -133,23 +133,26 @@ class _Padded:
 
 
 class _WideConv:
-    """Stride-1 'valid' convolution of a :class:`_Padded` input with ``F`` filters of
-    ``KH×KW`` taps, laid out in wide rows; ``result`` is the ``(N, F, Ho, Wo)`` view of
-    the outputs. ``rows`` is an ``(F, C·KH·KW)`` weight buffer when the filters do not
-    fill whole blocks of ``_FB`` (or ``own_weights``), else ``None``."""
+    """'Valid' convolution of a :class:`_Padded` input with ``F`` filters of ``KH×KW`` taps at
+    column stride 1, laid out in wide rows; ``result`` is the ``(N, F, Ho, Wo)`` view of the
+    outputs. With ``row_step`` S > 1 only every S-th output row is computed, a run of wide-row
+    positions a row (a stride of S keeps no other). ``rows`` is an ``(F, C·KH·KW)`` weight buffer
+    when the filters do not fill whole blocks of ``_FB`` (or ``own_weights``), else ``None``."""
 
     def __init__(self, src: _Padded, F: int, KH: int, KW: int, own_weights: bool = False,
-                 cols: int | None = None):
+                 cols: int | None = None, row_step: int = 1):
         N, C, Hp, Wp = src.view.shape
         dt = src.buf.dtype
         # cols: the columns of each wide row kept in result (more than Wp − KW + 1 when
         # the input's rows share their zero padding, see layers/conv_dx.py)
-        Ho, Wo = Hp - KH + 1, cols or Wp - KW + 1
-        Fr, Lr = _round_up(F, _FB), _round_up(Ho * Wp, _PB)
+        Ho, Wo = (Hp - KH) // row_step + 1, cols or Wp - KW + 1
+        run = _round_up(Ho * Wp, _PB) if row_step == 1 else _round_up(Wp, _PB)
+        self.runs, self.pitch = (1, 0) if row_step == 1 else (Ho, row_step * Wp)
+        Fr, Lr = _round_up(F, _FB), self.runs * run
         self.src, self.sample = src.buf, C * Hp * Wp
         self.off = _tap_offsets(C, KH, KW, Hp, Wp)
         # the last tile reads up to here: the slack must cover it (see _slack)
-        if (N - 1) * C * Hp * Wp + self.off[-1] + Lr > src.buf.size:
+        if (N - 1) * C * Hp * Wp + (self.runs - 1) * self.pitch + self.off[-1] + run > src.buf.size:
             raise RuntimeError("cnncore: input buffer too short for the wide-row tiles")
         padded = Fr != F or own_weights       # zero rows fill the last block of filters
         self.wt = np.zeros((Fr, C * KH * KW), dtype=dt) if padded else None
@@ -157,7 +160,8 @@ class _WideConv:
         self.bias = np.zeros(Fr, dtype=dt)
         self.F = F
         self.out = _aligned_zeros((N, Fr, Lr), dt)
-        self.result = self.out[:, :F, :Ho * Wp].reshape(N, F, Ho, Wp)[:, :, :, :Wo]
+        rows = self.out[:, :F, :Ho * Wp].reshape(N, F, Ho, Wp) if row_step == 1 else self.out[:, :F].reshape(N, F, Ho, run)
+        self.result = rows[:, :, :, :Wo]
 
     def run(self, wt, b, nt: int, pool=None):
         """``wt (F, C·KH·KW)`` (may be ``rows``, already filled), ``b (F,)`` or ``None`` for 0.
@@ -177,9 +181,10 @@ class _WideConv:
         else:
             bias = self.bias
         if pool is None:
-            _kernels.conv_wide(self.src, self.sample, self.off, wt, bias, self.out, nt)
+            _kernels.conv_wide(self.src, self.sample, self.off, wt, bias, self.out, nt, self.runs, self.pitch)
         else:
-            _kernels.conv_wide_pooled(self.src, self.sample, self.off, wt, bias, self.out, *pool, nt)
+            _kernels.conv_wide_pooled(self.src, self.sample, self.off, wt, bias, self.out, *pool, nt, self.runs,
+                                      self.pitch)
         return self.result
 
     def compile(self, step, wt, b, nt: int, pool=None):
@@ -197,13 +202,13 @@ class _WideConv:
         N, Fr, Lr = self.out.shape
         sizes = [self.sample, self.off.size, N, Fr, Lr]
         if pool is None:
-            step.op("conv", nt, 0, [self.src, self.off, wt, bias, self.out], sizes)
+            step.op("conv", nt, 0, [self.src, self.off, wt, bias, self.out], sizes + [self.runs, self.pitch])
             return self.result
         z, y, act, pooled, codes = pool
         keeps_y = _kernels.check_conv_pooled(self.out, z, y, act, pooled, codes, nt)
         from .step import strides4
         step.op("convpool", nt, act, [self.src, self.off, wt, bias, self.out, y, pooled, codes],
-                sizes + strides4(z) + [int(keeps_y)] + list(z.shape[1:]))
+                sizes + strides4(z) + [int(keeps_y)] + list(z.shape[1:]) + [self.runs, self.pitch])
         return self.result
 
 

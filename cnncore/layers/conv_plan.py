@@ -98,7 +98,7 @@ class ConvPlan:
         self.x_shape, self.w_shape, self.z_shape = (N, C, H, W), (F, C, KH, KW), (N, F, Ho, Wo)
         self._taps = C * KH * KW
         self._hd_wd = (Ho - 1) * SH + 1, (Wo - 1) * SW + 1       # dz dilated by the stride
-        self._fwd_work = N * F * Ho * Wo * C * KH * KW * SH * SW
+        self._fwd_work = N * F * Ho * Wo * C * KH * KW * SW
         self._bwd_work = N * F * self._hd_wd[0] * self._hd_wd[1] * C * KH * KW
         self._xpad = self._fwd = self._dw = self._dx = None       # laid out on first use
         self._x_in = None                                          # the x the last forward copied
@@ -134,9 +134,9 @@ class ConvPlan:
         return self._xpad
 
     def _forward_parts(self):
-        conv = _WideConv(self._input(), self.w_shape[0], *self.kernel)
         SH, SW = self.stride
-        picked = conv.result[:, :, ::SH, ::SW] if SH > 1 or SW > 1 else conv.result
+        conv = _WideConv(self._input(), self.w_shape[0], *self.kernel, row_step=SH)
+        picked = conv.result[:, :, :, ::SW] if SW > 1 else conv.result
         self._fwd = conv, picked, np.empty(self.z_shape, dtype=self.dtype)
         return self._fwd
 
