@@ -301,7 +301,7 @@ def tile_calls(plan, x, w, b, dz, nt):
     N, C, Hp, Wp = xpad.view.shape
     KH, KW = plan.kernel
     off = plans._tap_offsets(C, KH, KW, Hp, Wp)
-    runs = (getattr(conv, "runs", 1), getattr(conv, "pitch", 0))     # (a checkout before strided rows: one run)
+    runs = (conv.runs, conv.pitch) if hasattr(conv, "runs") else ()     # (a checkout before strided rows: one run)
     calls = {"forward": lambda: _kernels.conv_wide(conv.src, conv.sample, conv.off, wt, conv.bias, conv.out, nt, *runs)}
     if getattr(parts, "by_filters", False):      # filters in whole vectors: by vectors of filters, over the windows only
         dwt = np.empty((F, C * KH * KW), plan.dtype)

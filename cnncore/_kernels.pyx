@@ -666,26 +666,34 @@ cdef inline void _wide_pool_item(Py_ssize_t item, Py_ssize_t blocks, const real*
                                  real* pooled, unsigned char* codes) noexcept nogil:
     """One (sample, block of FB filters) item of :func:`_wide_pool_loop`: the block's planes of z,
     then each plane's y = f(z) (at the plane's place in ``y`` where ``ss[4]``, else over the last
-    one in ``y``, a thread's scratch plane) max-pooled while z and y are in L1."""
+    one in ``y``, a thread's scratch plane, ``ss[5]`` values before the next thread's) max-pooled
+    while z and y are in L1. The pool's tiles may read as far as the scratch plane reaches."""
     cdef Py_ssize_t n = item // blocks, f, P = Ho * Wo, Q = (Ho // 2) * (Wo // 2)
+    cdef Py_ssize_t avail = ss[5]
     cdef real* yp = y
     _wide_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr, runs, pitch)
     for f in range((item % blocks) * FB, min(F, (item % blocks + 1) * FB)):
         if ss[4] != 0:
             yp = y + (n * F + f) * P
+            avail = (ss[6] - (n * F + f)) * P
         _act_plane(out + n * ss[0] + f * ss[1], ss, Ho, Wo, NULL, yp, act)
-        _maxpool_2x2_plane(yp, pooled + (n * F + f) * Q, NULL, codes + (n * F + f) * Q, Wo, Ho // 2, Wo // 2, P)
+        _maxpool_2x2_plane(yp, pooled + (n * F + f) * Q, NULL, codes + (n * F + f) * Q, Wo, Ho // 2, Wo // 2, avail)
 
 
 cdef void _wide_pool_loop(const real* xbuf, Py_ssize_t sample_stride, const Py_ssize_t* off, Py_ssize_t T,
                           const real* wt, const real* b, real* out, Py_ssize_t N, Py_ssize_t Fr, Py_ssize_t Lr,
-                          Py_ssize_t runs, Py_ssize_t pitch, const Py_ssize_t* ss, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo, real* y, int act,
+                          Py_ssize_t runs, Py_ssize_t pitch, const Py_ssize_t* zs, Py_ssize_t F, Py_ssize_t Ho,
+                          Py_ssize_t Wo, real* y, Py_ssize_t ypitch, int act,
                           real* pooled, unsigned char* codes, int nthreads) noexcept nogil:
-    """The loop of :func:`conv_wide_pooled` (also an op of a compiled step). ``ss``: the strides of
+    """The loop of :func:`conv_wide_pooled` (also an op of a compiled step). ``zs``: the strides of
     z within ``out`` (sample, filter, row, column) and whether ``y`` keeps every plane (else it
-    is ``nthreads`` scratch planes of ``Ho·Wo``, one a thread)."""
+    is ``nthreads`` scratch planes of ``Ho·Wo``, one a thread, ``ypitch`` values apart)."""
     cdef Py_ssize_t blocks = Fr // FB
-    cdef Py_ssize_t item
+    cdef Py_ssize_t item, k
+    cdef Py_ssize_t ss[7]          # z's strides, y keeps every plane, scratch pitch, planes
+    for k in range(5):
+        ss[k] = zs[k]
+    ss[5], ss[6] = ypitch, N * F
     if nthreads == 1:
         for item in range(N * blocks):
             _wide_pool_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr, runs, pitch, ss, F, Ho,
@@ -693,10 +701,10 @@ cdef void _wide_pool_loop(const real* xbuf, Py_ssize_t sample_stride, const Py_s
         return
     for item in prange(N * blocks, num_threads=nthreads, schedule="guided"):
         _wide_pool_item(item, blocks, xbuf, sample_stride, off, T, wt, b, out, Fr, Lr, runs, pitch, ss, F, Ho, Wo,
-                        y if ss[4] != 0 else y + threadid() * Ho * Wo, act, pooled, codes)
+                        y if ss[4] != 0 else y + threadid() * ypitch, act, pooled, codes)
 
 
-def check_conv_pooled(real[:, :, ::1] out, const real[:, :, :, :] z, real[:, :, ::1] y, int act,
+def check_conv_pooled(real[:, :, ::1] out, const real[:, :, :, :] z, real[:, :, :] y, int act,
                       real[:, :, :, ::1] pooled, unsigned char[:, :, :, ::1] codes, int nthreads) -> bool:
     """Raise ValueError unless the operands of :func:`conv_wide_pooled` fit together; True where
     ``y`` keeps every plane (else it has one scratch plane a thread)."""
@@ -708,19 +716,24 @@ def check_conv_pooled(real[:, :, ::1] out, const real[:, :, :, :] z, real[:, :, 
         raise ValueError("conv_wide_pooled: z, y, pooled and codes do not match")
     if y.shape[0] != N * F and y.shape[0] < max(1, nthreads):
         raise ValueError("conv_wide_pooled: y has neither every plane nor one a thread")
+    cdef Py_ssize_t plane = Ho * Wo * sizeof(real)
+    if y.strides[2] != sizeof(real) or y.strides[1] != Wo * <Py_ssize_t> sizeof(real) or y.strides[0] < plane \
+            or (y.shape[0] == N * F and y.strides[0] != plane):
+        raise ValueError("conv_wide_pooled: y's planes are not contiguous planes one after another")
     return y.shape[0] == N * F
 
 
 def conv_wide_pooled(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[::1] off,
                      const real[:, ::1] wt, const real[::1] b, real[:, :, ::1] out, const real[:, :, :, :] z,
-                     real[:, :, ::1] y, int act,
+                     real[:, :, :] y, int act,
                      real[:, :, :, ::1] pooled, unsigned char[:, :, :, ::1] codes, int nthreads,
                      Py_ssize_t runs=1, Py_ssize_t pitch=0):
     """:func:`conv_wide` (``runs``, ``pitch`` as there), then, item by item while its planes are in cache, :func:`conv_activate`
     of them and a 2×2, stride-2 max-pool as :func:`maxpool2x2_codes`: ``z`` (N, F, Ho, Wo) is the
     view of ``out`` that holds the convolution's values (any strides), ``y`` is (N·F, Ho, Wo)
     (every plane of f(z) kept) or (nthreads, Ho, Wo) (one scratch plane a thread: f(z) is not
-    kept), ``act`` an activation's code (not 0); see :func:`check_conv_pooled`."""
+    kept; the pool may read a scratch plane up to the next one, ``y.strides[0]`` bytes on), ``act``
+    an activation's code (not 0); see :func:`check_conv_pooled`."""
     cdef Py_ssize_t ss[5]
     ss[4] = check_conv_pooled(out, z, y, act, pooled, codes, nthreads)
     _strides(&z.strides[0], sizeof(real), ss)
@@ -729,7 +742,8 @@ def conv_wide_pooled(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ss
     with nogil:
         _wide_pool_loop(&xbuf[0], sample_stride, &off[0], off.shape[0], &wt[0, 0], &b[0], &out[0, 0, 0],
                         out.shape[0], out.shape[1], out.shape[2], runs, pitch, ss, z.shape[1], z.shape[2], z.shape[3],
-                        &y[0, 0, 0], act, &pooled[0, 0, 0, 0], &codes[0, 0, 0, 0], nthreads)
+                        &y[0, 0, 0], y.strides[0] // sizeof(real), act, &pooled[0, 0, 0, 0], &codes[0, 0, 0, 0],
+                        nthreads)
 
 
 def conv_activate(const real[:, :, :, :] src, real[:, :, :, ::1] z, real[:, :, :, ::1] y, int act, int nthreads):
@@ -820,32 +834,38 @@ cdef enum:
     G_SAMPLE, G_T, G_R, G_LR, G_N, G_C, G_H, G_W, G_HO, G_WO, G_KH, G_KW, G_SH, G_SW, G_PH, G_PW, G_COUNT
 
 
-cdef inline void _fold_item(Py_ssize_t n, const real* dz, const Py_ssize_t* g, const Py_ssize_t* off,
-                            const real* wt, const real* b, real* cols, real* dx) noexcept nogil:
-    """Sample n of :func:`conv_fold`: its rows of products into ``cols`` (R, Lr), then each
-    channel's plane of dx from them."""
-    cdef Py_ssize_t fb, c, T = g[G_T], Lr = g[G_LR], KK = g[G_KH] * g[G_KW], HW = g[G_H] * g[G_W]
-    for fb in range(g[G_R] // FB):
+cdef inline void _fold_item(Py_ssize_t item, Py_ssize_t groups, const real* dz, const Py_ssize_t* g,
+                            const Py_ssize_t* off, const real* wt, const real* b, real* cols, real* dx) noexcept nogil:
+    """Item (sample, group of channels) of :func:`conv_fold`: the rows of products of those channels
+    (in whole blocks of FB rows; a block two groups share is computed by each) into their places in
+    ``cols`` (R, Lr), then each channel's plane of dx from them."""
+    cdef Py_ssize_t n = item // groups, gi = item % groups, C = g[G_C], fb, c
+    cdef Py_ssize_t T = g[G_T], Lr = g[G_LR], KK = g[G_KH] * g[G_KW], HW = g[G_H] * g[G_W]
+    cdef Py_ssize_t c0 = gi * C // groups, c1 = (gi + 1) * C // groups
+    for fb in range(c0 * KK // FB, (c1 * KK + FB - 1) // FB):
         _wide_block(dz + n * g[G_SAMPLE], off, T, wt + fb * FB * T, T, b + fb * FB, cols + fb * FB * Lr, Lr, Lr)
-    for c in range(g[G_C]):
+    for c in range(c0, c1):
         if real is float:
             cnn_fold_plane_f(cols + c * KK * Lr, Lr, g[G_HO], g[G_WO], g[G_KH], g[G_KW], g[G_SH], g[G_SW], g[G_PH],
-                             g[G_PW], dx + (n * g[G_C] + c) * HW, g[G_H], g[G_W])
+                             g[G_PW], dx + (n * C + c) * HW, g[G_H], g[G_W])
         else:
             cnn_fold_plane_d(cols + c * KK * Lr, Lr, g[G_HO], g[G_WO], g[G_KH], g[G_KW], g[G_SH], g[G_SW], g[G_PH],
-                             g[G_PW], dx + (n * g[G_C] + c) * HW, g[G_H], g[G_W])
+                             g[G_PW], dx + (n * C + c) * HW, g[G_H], g[G_W])
 
 
 cdef void _fold_loop(const real* dz, const Py_ssize_t* g, const Py_ssize_t* off, const real* wt, const real* b,
                      real* cols, real* dx, int nthreads) noexcept nogil:
-    """The loop of :func:`conv_fold` (also an op of a compiled step); items are samples."""
-    cdef Py_ssize_t n
+    """The loop of :func:`conv_fold` (also an op of a compiled step). Items are samples, or where
+    the samples are fewer than two a thread, (sample, group of channels) pairs."""
+    cdef Py_ssize_t n, N = g[G_N], groups = 1
+    if nthreads > 1 and N < 2 * nthreads:
+        groups = min(g[G_C], (2 * nthreads + N - 1) // N)
     if nthreads == 1:
-        for n in range(g[G_N]):
-            _fold_item(n, dz, g, off, wt, b, cols, dx)
+        for n in range(N * groups):
+            _fold_item(n, groups, dz, g, off, wt, b, cols, dx)
         return
-    for n in prange(g[G_N], num_threads=nthreads, schedule="guided"):
-        _fold_item(n, dz, g, off, wt, b, cols + threadid() * g[G_R] * g[G_LR], dx)
+    for n in prange(N * groups, num_threads=nthreads, schedule="guided"):
+        _fold_item(n, groups, dz, g, off, wt, b, cols + threadid() * g[G_R] * g[G_LR], dx)
 
 
 def conv_fold(const real[::1] dzbuf, const Py_ssize_t[::1] geometry, const Py_ssize_t[::1] off,
@@ -1243,7 +1263,7 @@ cdef enum:
     OP_DWF = 15       # conv_filter_grad_vf: p: xbuf, off, pos, dzt, dw, partial; n: sample stride, T, P, N, F, KW
     OP_CONVPOOL = 16  # conv_wide_pooled: p: xbuf, off, wt, b, out, y, pooled, codes;
                       #   n: sample stride, T, N, Fr, Lr, z's strides[4] + (y keeps every plane), F, Ho, Wo,
-                      #   runs, pitch
+                      #   runs, pitch, y's plane pitch
     OP_FOLD = 17      # conv_fold: p: dzbuf, off, wt, b, cols, dx; n: geometry[16]
 
 cdef enum:
@@ -1305,8 +1325,7 @@ cdef int _op(const Op* o, StepRun* r) noexcept nogil:
     elif k == OP_CONVPOOL:
         _wide_pool_loop(<const float*> o.p[0], n[0], <const Py_ssize_t*> o.p[1], n[1], <const float*> o.p[2],
                         <const float*> o.p[3], <float*> o.p[4], n[2], n[3], n[4], n[13], n[14], n + 5, n[10],
-                        n[11], n[12],
-                        <float*> o.p[5], o.act, <float*> o.p[6], <unsigned char*> o.p[7], o.nt)
+                        n[11], n[12], <float*> o.p[5], n[15], o.act, <float*> o.p[6], <unsigned char*> o.p[7], o.nt)
     elif k == OP_FOLD:
         _fold_loop(<const float*> o.p[0], n, <const Py_ssize_t*> o.p[1], <const float*> o.p[2],
                    <const float*> o.p[3], <float*> o.p[4], <float*> o.p[5], o.nt)

@@ -100,6 +100,15 @@ def _slack(KW: int) -> int:
 _ALIGN = 64     # bytes: a cache line, and the widest vector the tiles load
 
 
+def _scratch_planes(count: int, H: int, W: int, dt) -> np.ndarray:
+    """``count`` scratch planes ``(H, W)``, each with 128 bytes of room after it that no other
+    plane uses (a 2×2 pool's vector tiles read up to two vectors past a plane's end)."""
+    dt = np.dtype(dt)
+    pitch = _round_up(H * W + 2 * _ALIGN // dt.itemsize, _ALIGN // dt.itemsize)
+    buf = _aligned_zeros((count, pitch), dt)
+    return np.lib.stride_tricks.as_strided(buf, (count, H, W), (pitch * dt.itemsize, W * dt.itemsize, dt.itemsize))
+
+
 def _aligned_zeros(shape, dt) -> np.ndarray:
     """Zeros starting on a cache line. NumPy's own large buffers start 16 bytes past
     one, which makes every vector load and store of a wide row straddle two lines
@@ -208,7 +217,8 @@ class _WideConv:
         keeps_y = _kernels.check_conv_pooled(self.out, z, y, act, pooled, codes, nt)
         from .step import strides4
         step.op("convpool", nt, act, [self.src, self.off, wt, bias, self.out, y, pooled, codes],
-                sizes + strides4(z) + [int(keeps_y)] + list(z.shape[1:]) + [self.runs, self.pitch])
+                sizes + strides4(z) + [int(keeps_y)] + list(z.shape[1:]) + [self.runs, self.pitch,
+                                                                             y.strides[0] // y.itemsize])
         return self.result
 
 

@@ -249,7 +249,7 @@ def test_pooled_convolution_pass_is_the_convolution_then_the_pooled_activation_p
     that do not fill a block of the tiles; z strided as a stride-2 layer picks it). A y of
     neither shape, codes of another shape and no activation are refused."""
     from cnncore._dispatch import _kernels
-    from cnncore.plans import _Padded, _WideConv, _slack
+    from cnncore.plans import _Padded, _WideConv, _scratch_planes, _slack
     rng = np.random.default_rng(33)
     for N, C, H, W, F, K in [(3, 2, 9, 11, 6, 3), (2, 1, 12, 12, 8, 5), (5, 3, 7, 30, 3, 2)]:
         src = _Padded((N, C, H, W), dt, _slack(K), slice(0, H), slice(0, W))
@@ -273,6 +273,10 @@ def test_pooled_convolution_pass_is_the_convolution_then_the_pooled_activation_p
             assert (planes[-1] == 7).all()
             if keep:
                 assert _same_bits(planes[:-1].reshape(y.shape), y)
+        roomy = _scratch_planes(threads, Ho, Wo, dt)        # (planes with room after each: the pool reads on)
+        pooled2, codes2 = np.full_like(pooled, 7), np.full_like(codes, 7)
+        conv.run(wt, b, threads, (conv.result, roomy, 1, pooled2, codes2))
+        assert _same_bits(pooled2, pooled) and _same_bits(codes2, codes)
         strided = conv.result[:, :, ::2, ::2]               # (what a stride-2 layer keeps of the outputs)
         Hs, Ws = strided.shape[2:]
         ys, ps = np.empty((N, F, Hs, Ws), dt), np.empty((N, F, Hs // 2, Ws // 2), dt)

@@ -24,13 +24,14 @@ if TYPE_CHECKING:
 __all__ = ["input_grad_parts"]
 
 #: A float32 layer takes its dx by the scatter where the scatter's multiply-adds (whole tiles), plus
-#: :data:`_FOLD_ADD_COST` for each value it adds into dx, are under :data:`_FOLD_SHARE` of the full
-#: convolution's. Measured, dx alone at batch 64 on one thread of the Xeon, time of the scatter over the
-#: full convolution's (and this count's ratio): lenet's second layer 0.75 avx2, 0.58 base (0.56); tiny's
-#: layer 0.11–0.22 (0.07); wide's first 0.40–0.51 (0.38), its second 0.96–1.08 (1.04); cifar's second
-#: 1.05–1.18 (1.02); a 3×3, stride-2 layer 0.35–0.42 (0.31).
-_FOLD_ADD_COST = 4
-_FOLD_SHARE = 0.6
+#: :data:`_FOLD_ADD_COST` times the vector's lanes for each value it adds into dx, are under
+#: :data:`_FOLD_SHARE` of the full convolution's. (The tiles' multiply-adds go a vector at a time; the
+#: scatter adds rows of a map, as long whatever the vector.) Measured, dx alone at batch 64 on the
+#: Xeon, time of the scatter over the full convolution's: lenet's second layer 0.75 avx2, 0.58 base,
+#: 1.1–1.3 native (AVX-512); tiny's layer 0.11–0.22; wide's first 0.40–0.51, its second 0.96–1.08;
+#: cifar's second 1.05–1.18; a 3×3, stride-2 layer 0.35–0.42.
+_FOLD_ADD_COST = 1.5
+_FOLD_SHARE = 0.8
 
 
 def _by_scatter(plan: "ConvPlan") -> bool:
@@ -44,7 +45,9 @@ def _by_scatter(plan: "ConvPlan") -> bool:
     Ho, Wo = plan.z_shape[2:]
     (rows, width), _, _ = _full_layout(plan)
     full_work = _round_up(C, _FB) * _round_up((rows - KH + 1) * width, _PB) * F * KH * KW
-    fold_work = _round_up(C * KH * KW, _FB) * _round_up(Ho * Wo, _PB) * F + _FOLD_ADD_COST * C * KH * KW * Ho * Wo
+    lanes = _kernels.VECTOR_LANES[plan.dtype.itemsize]
+    fold_work = (_round_up(C * KH * KW, _FB) * _round_up(Ho * Wo, _PB) * F
+                 + _FOLD_ADD_COST * lanes * C * KH * KW * Ho * Wo)
     return fold_work < _FOLD_SHARE * full_work
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from .._dispatch import _kernels
 from .._threads import threads_for
 from ..plans import (_FB, _PB, _Padded, _WideConv, _aligned_zeros, _chw, _count, _dw_from_windows, _dx_from_windows,
-                     _expect, _float_dtype, _out, _round_up, _slack, _tap_offsets)
+                     _expect, _float_dtype, _out, _round_up, _scratch_planes, _slack, _tap_offsets)
 from ..shapes import conv_output_size, pair
 from .conv_dx import input_grad_parts
 
@@ -193,7 +193,7 @@ class ConvPlan:
         w_rows = w.reshape(self.w_shape[0], self._taps)
         if pool is not None:        # y only in a scratch plane a thread: written when read
             pooled, codes = pool.lean_buffers()
-            scratch = np.empty((nt,) + self.z_shape[2:], dtype=self.dtype)
+            scratch = _scratch_planes(nt, *self.z_shape[2:], self.dtype)
             conv.compile(step, w_rows, b, nt, (picked, scratch, act, pooled, codes))
             y = PendingActivation(self, picked, act)
             step.keep(y, _y=None)
