@@ -310,7 +310,8 @@ def tile_calls(plan, x, w, b, dz, nt):
     else:
         dwt = np.empty((parts.dzw.shape[1], C * KH * KW), plan.dtype)
         calls["dW"] = lambda: _kernels.conv_filter_grad(xpad.buf, C * Hp * Wp, off, C, Hp, Wp, parts.dzw, dwt, nt)
-    if need_dx and conv_dx is not None and isinstance(plan._dx, conv_dx._FoldParts):    # the scatter: its products and adds, one loop
+    if need_dx and conv_dx is not None and isinstance(plan._dx, conv_dx._FoldParts):
+        # the scatter: its products and their adds, one loop
         dxp = plan._dx
         calls["dx"] = lambda: _kernels.conv_fold(dxp.dpad.buf, dxp.geometry, dxp.off, dxp.wt, dxp.bias, dxp.cols(nt),
                                                  dxp.dx, nt)

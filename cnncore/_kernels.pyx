@@ -728,9 +728,10 @@ def conv_wide_pooled(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ss
                      real[:, :, :] y, int act,
                      real[:, :, :, ::1] pooled, unsigned char[:, :, :, ::1] codes, int nthreads,
                      Py_ssize_t runs=1, Py_ssize_t pitch=0):
-    """:func:`conv_wide` (``runs``, ``pitch`` as there), then, item by item while its planes are in cache, :func:`conv_activate`
-    of them and a 2×2, stride-2 max-pool as :func:`maxpool2x2_codes`: ``z`` (N, F, Ho, Wo) is the
-    view of ``out`` that holds the convolution's values (any strides), ``y`` is (N·F, Ho, Wo)
+    """:func:`conv_wide` (``runs``, ``pitch`` as there), then, item by item while its planes are in
+    cache, :func:`conv_activate` of them and a 2×2, stride-2 max-pool as :func:`maxpool2x2_codes`:
+    ``z`` (N, F, Ho, Wo) is the view of ``out`` that holds the convolution's values (any strides),
+    ``y`` is (N·F, Ho, Wo)
     (every plane of f(z) kept) or (nthreads, Ho, Wo) (one scratch plane a thread: f(z) is not
     kept; the pool may read a scratch plane up to the next one, ``y.strides[0]`` bytes on), ``act``
     an activation's code (not 0); see :func:`check_conv_pooled`."""

@@ -109,6 +109,14 @@ def _scratch_planes(count: int, H: int, W: int, dt) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(buf, (count, H, W), (pitch * dt.itemsize, W * dt.itemsize, dt.itemsize))
 
 
+def _grown(buf, shape, dt) -> np.ndarray:
+    """``buf`` where its first axis already reaches ``shape[0]``, else a new buffer of ``shape``
+    (per-thread scratch: grown, never shrunk, for a compiled step keeps the one it was built with)."""
+    if buf is not None and buf.shape[0] >= shape[0]:
+        return buf
+    return _aligned_zeros(shape, dt)
+
+
 def _aligned_zeros(shape, dt) -> np.ndarray:
     """Zeros starting on a cache line. NumPy's own large buffers start 16 bytes past
     one, which makes every vector load and store of a wide row straddle two lines
@@ -169,7 +177,10 @@ class _WideConv:
         self.bias = np.zeros(Fr, dtype=dt)
         self.F = F
         self.out = _aligned_zeros((N, Fr, Lr), dt)
-        rows = self.out[:, :F, :Ho * Wp].reshape(N, F, Ho, Wp) if row_step == 1 else self.out[:, :F].reshape(N, F, Ho, run)
+        if row_step == 1:
+            rows = self.out[:, :F, :Ho * Wp].reshape(N, F, Ho, Wp)
+        else:
+            rows = self.out[:, :F].reshape(N, F, Ho, run)
         self.result = rows[:, :, :, :Wo]
 
     def run(self, wt, b, nt: int, pool=None):

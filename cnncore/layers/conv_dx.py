@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._dispatch import _kernels
-from ..plans import _FB, _PB, _Padded, _WideConv, _aligned_zeros, _round_up, _slack
+from ..plans import _FB, _PB, _Padded, _WideConv, _grown, _round_up, _slack
 
 if TYPE_CHECKING:
     from .conv_plan import ConvPlan
@@ -141,13 +141,12 @@ class _FoldParts:
         self.bias = np.zeros(R, dtype=plan.dtype)
         self.geometry = np.array([F * P, F, R, Lr, N, C, H, W, Ho, Wo, KH, KW, SH, SW, PH, PW], dtype=np.intp)
         self.dx = np.empty((N, C, H, W), dtype=plan.dtype)
-        self._cols = _aligned_zeros((0, R, Lr), plan.dtype)
+        self._cols = None
 
     def cols(self, nt: int) -> np.ndarray:
-        """The products' scratch, one (R, Lr) a thread (grown, never shrunk: a compiled step keeps
-        the one it was built with)."""
-        if self._cols.shape[0] < nt:
-            self._cols = _aligned_zeros((nt,) + self._cols.shape[1:], self._cols.dtype)
+        """The products' scratch, one (R, Lr) a thread."""
+        R, Lr = self.wt.shape[0], self.geometry[3]
+        self._cols = _grown(self._cols, (nt, R, Lr), self.wt.dtype)
         return self._cols
 
     def run(self, w, nt: int) -> np.ndarray:

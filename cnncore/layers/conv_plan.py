@@ -7,7 +7,8 @@ import numpy as np
 from .._dispatch import _kernels
 from .._threads import threads_for
 from ..plans import (_FB, _PB, _Padded, _WideConv, _aligned_zeros, _chw, _count, _dw_from_windows, _dx_from_windows,
-                     _expect, _float_dtype, _out, _round_up, _scratch_planes, _slack, _tap_offsets)
+                     _expect, _float_dtype, _grown, _out, _round_up, _scratch_planes, _slack,
+                     _tap_offsets)
 from ..shapes import conv_output_size, pair
 from .conv_dx import input_grad_parts
 
@@ -306,9 +307,7 @@ class ConvPlan:
     def _scratch(self, nt: int) -> np.ndarray:
         """Each of ``nt`` threads' planes of dz in the gradient pass (grown, never shrunk: a compiled
         step keeps the one it was built with)."""
-        shape = _kernels.prologue_scratch(*self.z_shape[2:], nt)
-        if self._tmp is None or self._tmp.shape[0] < shape[0]:
-            self._tmp = np.empty(shape, dtype=self.dtype)
+        self._tmp = _grown(self._tmp, _kernels.prologue_scratch(*self.z_shape[2:], nt), self.dtype)
         return self._tmp
 
     def _dz_target(self, view):
