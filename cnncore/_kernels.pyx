@@ -785,9 +785,15 @@ cdef inline bint _positions_major(const Py_ssize_t* s1, Py_ssize_t F, Py_ssize_t
 
 cdef inline Py_ssize_t _dz_block(const Py_ssize_t* s1, Py_ssize_t F, Py_ssize_t Ho, Py_ssize_t Wo,
                                  Py_ssize_t lanes) noexcept nogil:
-    """Filters per item of the gradient pass: a vector's worth (``lanes``) where d1 is
-    positions-major and they fill it, else 1."""
-    return lanes if _positions_major(s1, F, Ho, Wo) and F % lanes == 0 else 1
+    """Filters per item of the gradient pass: where d1 is positions-major, a vector's worth
+    (``lanes``) where they fill it, else the most filters up to ``lanes`` that divide F (each
+    position's B values are then written together, not a filter's values F apart); else 1."""
+    cdef Py_ssize_t B = min(lanes, F)
+    if not _positions_major(s1, F, Ho, Wo):
+        return 1
+    while F % B:
+        B -= 1
+    return B
 
 
 cdef inline Py_ssize_t _dz_rows(Py_ssize_t blocks, Py_ssize_t Ho, int nthreads) noexcept nogil:
@@ -806,12 +812,13 @@ cdef void _prologue_loop(const real* dy, const unsigned char* codes, const real*
     """The loop of :func:`conv_grad_prologue` (also an op of a compiled step). Items are (block of
     filters, rows of their planes), over every sample in order: each owns the dz it writes and
     the sums over samples of its positions (in ``acc``, (F, Ho·Wo)), so every sum runs in one order
-    whatever the thread count; each thread forms its planes in its own part of ``tmp``. Then
-    db(f) is the sum of acc's plane f."""
+    whatever the thread count; each thread forms its planes and adds up those sums in its own part
+    of ``tmp``, and stores them into ``acc`` once (so no two threads add into one cache line of it
+    for every sample). Then db(f) is the sum of acc's plane f."""
     cdef int pm = _positions_major(s1, F, Ho, Wo)
     cdef Py_ssize_t B = _dz_block(s1, F, Ho, Wo, VBYTES // sizeof(real))
     cdef Py_ssize_t rows = _dz_rows(F // B, Ho, nthreads), chunks = (Ho + rows - 1) // rows
-    cdef Py_ssize_t item, f, per = B * rows * Wo
+    cdef Py_ssize_t item, f, per = 2 * B * rows * Wo
     if nthreads == 1:
         for item in range((F // B) * chunks):
             _dz_item(item, chunks, rows, B, dy, codes, pooled, z, zs, act, N, F, Ho, Wo, d1, s1, pm, d2, s2, acc, tmp)
@@ -897,7 +904,7 @@ def conv_fold(const real[::1] dzbuf, const Py_ssize_t[::1] geometry, const Py_ss
 def prologue_scratch(Py_ssize_t Ho, Py_ssize_t Wo, int nthreads) -> tuple:
     """The shape of ``tmp`` that :func:`conv_grad_prologue` needs on ``nthreads`` threads (enough
     for any layout of ``d1``)."""
-    return (max(nthreads, 1) * (VBYTES // 4), Ho * Wo)
+    return (max(nthreads, 1) * 2 * (VBYTES // 4), Ho * Wo)
 
 
 def conv_grad_prologue(const real[:, :, :, ::1] dy, const unsigned char[:, :, :, ::1] codes,
@@ -921,7 +928,7 @@ def conv_grad_prologue(const real[:, :, :, ::1] dy, const unsigned char[:, :, :,
     cdef Py_ssize_t F = z.shape[1], Ho = z.shape[2], Wo = z.shape[3]
     _strides(&z.strides[0], sizeof(real), zs)
     _strides(&d1.strides[0], sizeof(real), s1)
-    if tmp.shape[0] * tmp.shape[1] < max(nthreads, 1) * _dz_block(s1, F, Ho, Wo, VBYTES // sizeof(real)) * Ho * Wo \
+    if tmp.shape[0] * tmp.shape[1] < max(nthreads, 1) * 2 * _dz_block(s1, F, Ho, Wo, VBYTES // sizeof(real)) * Ho * Wo \
             or acc.shape[0] * acc.shape[1] < F * Ho * Wo:
         raise ValueError("cnncore: the gradient pass's scratch is too small")
     if codes is not None:

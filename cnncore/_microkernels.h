@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <string.h>
 #if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
-#include <emmintrin.h>
+#include <immintrin.h>
 #endif
 
 #define CNN_FB 4     /* filters per tile */

@@ -659,6 +659,37 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_store_codes)(CNN_MASK c, unsigned char *ds
 #endif
 }
 
+/* LANES one-byte window codes at src as the lanes of a CNN_MASK. GCC 12 widens bytes by
+   __builtin_convertvector one lane at a time through general registers (16 loads, inserts
+   and shuffles for AVX-512: the most of a pool's backward pass); on x86 the bytes are
+   loaded together and zero-extended in one or three instructions. */
+CNN_ALWAYS_INLINE CNN_MASK CNN_SUFFIX(cnn_widen_codes)(const unsigned char *src)
+{
+#if defined(__SSE2__)
+    __m128i b;
+    if (LANES >= 16) {
+        b = _mm_loadu_si128((const __m128i *)src);
+    } else if (LANES == 8) {
+        b = _mm_loadl_epi64((const __m128i *)src);
+    } else {
+        int v = 0;
+        memcpy(&v, src, LANES);
+        b = _mm_cvtsi32_si128(v);
+    }
+#if CNN_VBYTES == 64 && defined(__AVX512F__)
+    return sizeof(CNN_REAL) == 4 ? (CNN_MASK)_mm512_cvtepu8_epi32(b) : (CNN_MASK)_mm512_cvtepu8_epi64(b);
+#elif CNN_VBYTES == 32 && defined(__AVX2__)
+    return sizeof(CNN_REAL) == 4 ? (CNN_MASK)_mm256_cvtepu8_epi32(b) : (CNN_MASK)_mm256_cvtepu8_epi64(b);
+#elif CNN_VBYTES == 16
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i w = _mm_unpacklo_epi16(_mm_unpacklo_epi8(b, zero), zero);
+    return sizeof(CNN_REAL) == 4 ? (CNN_MASK)w : (CNN_MASK)_mm_unpacklo_epi32(w, zero);
+#endif
+#endif
+    typedef unsigned char code_t __attribute__((vector_size(LANES), aligned(1), may_alias));
+    return __builtin_convertvector(*(const code_t *)src, CNN_MASK);
+}
+
 /* One tile of outputs o0.. of row oy: n of them are wanted (n <= LANES); the
    tile stores all LANES lanes unless `exact`, and reads through a buffer
    unless `direct`. It writes argmax, or (argmax NULL) each winner's place in
@@ -723,39 +754,36 @@ static inline void CNN_SUFFIX(cnn_maxpool2x2_plane)(
    no zeroing pass first. The winners come as argmax or (argmax NULL) as
    codes. A tile takes LANES windows and one of their two rows: it compares
    each winner's place in its window with the row's two places and
-   interleaves the picks for even and odd columns.
+   interleaves the picks for even and odd columns (cnn_unpool_pair gives the
+   two vectors: the row's values of the LANES windows, in order).
    The top rows of a row pair are written before the bottom rows, and those
    before the next pair, so lanes past a row's end may be stored (later tiles
    overwrite them) unless they would land past the plane; reads of dy and
-   argmax past the dy_avail elements the caller owns go through a buffer. */
-CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_unpool_tile)(
+   argmax past the dy_avail elements the caller owns go through a buffer.
+   Rows of windows that divide a vector go several rows a tile
+   (cnn_unpool2x2_folded); rows of at most half a vector and fewer than 12
+   windows that do not, one window at a time (cnn_unpool2x2_scatter). */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_unpool_pair)(
         const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, const CNN_REAL *pooled,
-        long long first, int W, int r, CNN_REAL *dst, ptrdiff_t n, int direct, int exact)
+        long long first, int W, int r, ptrdiff_t n, int direct, CNN_VEC out[2])
 {
     typedef long long idx_t __attribute__((vector_size(LANES * 8), aligned(8), may_alias));
-    typedef unsigned char code_t __attribute__((vector_size(LANES), aligned(1), may_alias));
-    CNN_VEC g = (CNN_VEC){0}, y = (CNN_VEC){0};
-    idx_t a = (idx_t){0} - 1;
-    code_t b = (code_t){0} + 255;
-    if (direct) {
-        g = *(const CNN_VEC *)dy;
-        if (argmax)
-            a = *(const idx_t *)argmax;
-        else
-            b = *(const code_t *)codes;
-        if (pooled)
-            y = *(const CNN_VEC *)pooled;
-    } else {
-        for (ptrdiff_t i = 0; i < n; i++) {
-            g[i] = dy[i];
-            if (argmax)
-                a[i] = argmax[i];
-            else
-                b[i] = codes[i];
-            if (pooled)
-                y[i] = pooled[i];
+    CNN_REAL tg[LANES], ty[LANES];
+    long long ta[LANES];
+    unsigned char tb[LANES];
+    if (!direct) {     /* the n windows there are, through a buffer; the other lanes win nowhere */
+        for (ptrdiff_t i = 0; i < LANES; i++) {
+            tg[i] = i < n ? dy[i] : 0;
+            ty[i] = i < n && pooled ? pooled[i] : 0;
+            ta[i] = i < n && argmax ? argmax[i] : -1;
+            tb[i] = i < n && codes ? codes[i] : 255;
         }
+        dy = tg;
+        pooled = pooled ? ty : NULL;
+        argmax = argmax ? ta : NULL;
+        codes = codes ? tb : NULL;
     }
+    CNN_VEC g = *(const CNN_VEC *)dy;
     CNN_MASK lane, lo, hi;
     for (int i = 0; i < LANES; i++) {
         lane[i] = 2 * i;
@@ -763,15 +791,26 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_unpool_tile)(
         hi[i] = LANES / 2 + i / 2 + (i % 2) * LANES;
     }
     g = g + 0;
-    if (pooled)        /* times ReLU's slope at the winner: y = f(z) there is what the pool output */
+    if (pooled) {      /* times ReLU's slope at the winner: y = f(z) there is what the pool output */
+        const CNN_VEC y = *(const CNN_VEC *)pooled;
         g = g * (CNN_VEC)((y > 0) & (CNN_MASK)((CNN_VEC){0} + 1));
+    }
     const CNN_MASK gb = (CNN_MASK)g;
     /* the winner's place in its window as an offset (0, 1, W, W + 1) or a code (0..3) */
-    const CNN_MASK k = argmax ? __builtin_convertvector(a - first, CNN_MASK) - lane
-                              : __builtin_convertvector(b, CNN_MASK);
+    const CNN_MASK k = argmax ? __builtin_convertvector(*(const idx_t *)argmax - first, CNN_MASK) - lane
+                              : CNN_SUFFIX(cnn_widen_codes)(codes);
     const int place = argmax ? r * W : 2 * r;
     const CNN_VEC even = (CNN_VEC)(gb & (k == place)), odd = (CNN_VEC)(gb & (k == place + 1));
-    const CNN_VEC out[2] = {__builtin_shuffle(even, odd, lo), __builtin_shuffle(even, odd, hi)};
+    out[0] = __builtin_shuffle(even, odd, lo);
+    out[1] = __builtin_shuffle(even, odd, hi);
+}
+
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_unpool_tile)(
+        const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, const CNN_REAL *pooled,
+        long long first, int W, int r, CNN_REAL *dst, ptrdiff_t n, int direct, int exact)
+{
+    CNN_VEC out[2];
+    CNN_SUFFIX(cnn_unpool_pair)(dy, argmax, codes, pooled, first, W, r, n, direct, out);
     if (!exact) {
         *(CNN_VEC *)dst = out[0];
         *(CNN_VEC *)(dst + LANES) = out[1];
@@ -781,11 +820,49 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_unpool_tile)(
     }
 }
 
+/* Planes whose rows hold fewer windows than a vector has lanes, a whole fraction of them
+   (Wo = LANES / K, K = 2, 4, ...; coded winners, W = 2 Wo): a tile takes K rows of windows,
+   and its two output vectors for the windows' row r are rows 2 oy + r, 2 (oy + 1) + r, ... of
+   dx, K / 2 whole rows each, stored as they are (instead of a tile a row with most lanes idle,
+   or one window at a time). */
+#define CNN_UNPOOL_ROWS(K) \
+    case K: \
+        for (ptrdiff_t j = 0; j < rows; j++) \
+            memcpy(dx + (2 * (oy + j) + r) * W, (const CNN_REAL *)out + j * (2 * LANES / (K)), \
+                   (2 * LANES / (K)) * sizeof(CNN_REAL)); \
+        break;
+static inline void CNN_SUFFIX(cnn_unpool2x2_folded)(
+        const CNN_REAL *dy, const unsigned char *codes, const CNN_REAL *pooled, CNN_REAL *dx, ptrdiff_t Ho,
+        ptrdiff_t Wo, ptrdiff_t dy_avail)
+{
+    const ptrdiff_t K = LANES / Wo, W = 2 * Wo;
+    for (ptrdiff_t oy = 0; oy < Ho; oy += K) {
+        const ptrdiff_t rows = Ho - oy < K ? Ho - oy : K, q = oy * Wo;
+        const int direct = q + LANES <= dy_avail;
+        for (int r = 0; r < 2; r++) {
+            CNN_VEC out[2];
+            CNN_SUFFIX(cnn_unpool_pair)(dy + q, NULL, codes + q, pooled ? pooled + q : NULL, 0, (int)W, r,
+                                        rows * Wo, direct, out);
+            switch (K) {
+            CNN_UNPOOL_ROWS(2) CNN_UNPOOL_ROWS(4) CNN_UNPOOL_ROWS(8) CNN_UNPOOL_ROWS(16)
+            default: break;
+            }
+        }
+    }
+}
+#undef CNN_UNPOOL_ROWS
+
 static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
         const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, const CNN_REAL *pooled,
         CNN_REAL *dx, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
 {
-    if (Wo < 12) {     /* measured: 7 and 4 windows a row scatter faster than a tile spreads them */
+    if (codes && Wo < LANES && LANES % Wo == 0 && W == 2 * Wo) {
+        CNN_SUFFIX(cnn_unpool2x2_folded)(dy, codes, pooled, dx, Ho, Wo, dy_avail);
+        for (ptrdiff_t i = 2 * Ho * W; i < H * W; i++)
+            dx[i] = 0;
+        return;
+    }
+    if (2 * Wo <= LANES && Wo < 12) {     /* a tile a row would leave most lanes idle: one window at a time */
         CNN_SUFFIX(cnn_unpool2x2_scatter)(dy, argmax, codes, pooled, dx, H, W, Ho, Wo);
         return;
     }

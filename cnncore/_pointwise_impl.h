@@ -123,14 +123,14 @@ static inline CNN_PW_T CNN_PW_NAME(cnn_plane_sum)(const CNN_PW_T *CNN_PW_RESTRIC
    the pool's output, so z itself is never read. */
 static inline const CNN_PW_T *CNN_PW_NAME(cnn_dz_rows)(
         const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *pooled, const CNN_PW_T *z,
-        const ptrdiff_t *zs, int act, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t n, ptrdiff_t f,
-        ptrdiff_t r0, ptrdiff_t r1, CNN_PW_T *tmp)
+        const ptrdiff_t *zs, int act, ptrdiff_t N, ptrdiff_t F, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t n,
+        ptrdiff_t f, ptrdiff_t r0, ptrdiff_t r1, CNN_PW_T *tmp)
 {
     const ptrdiff_t R = r1 - r0, Wq = Wo / 2;
-    if (codes) {
+    if (codes) {     /* (its vectors may read on past these rows: to the end of dy, codes and pooled) */
         const ptrdiff_t q = (n * F + f) * (Ho / 2) * Wq + (r0 / 2) * Wq, Rq = R / 2;
         CNN_PW_NAME(cnn_unpool2x2_plane)(dy + q, NULL, codes + q, act == CNN_ACT_RELU ? pooled + q : NULL, tmp,
-                                         R, Wo, Rq, Wq, Rq * Wq);
+                                         R, Wo, Rq, Wq, N * F * (Ho / 2) * Wq - q);
         return tmp;
     }
     const CNN_PW_T *g = dy + (n * F + f) * Ho * Wo + r0 * Wo;
@@ -184,10 +184,11 @@ static inline void CNN_PW_NAME(cnn_dz_prefetch)(
 /* One item of a convolution's gradient pass: the filters f0 <= f < f0 + B (B <= 16) and the
    rows r0 <= r < r1 of their planes, over every sample in order. dz is written where the dw
    and dx loops read it: into d2 (strides s2; NULL: not wanted) and d1, which is
-   positions-major (N, Ho*Wo, F) when `pm` (the B values of a position written together, one
-   cache line, by a transposition in registers where B fills a vector), else has strides s1;
+   positions-major (N, Ho*Wo, F) when `pm` (the B values of a position written together, by a
+   transposition in registers where B fills a vector or is every filter), else has strides s1;
    and acc[f*Ho*Wo + p] = 0 + the sum over samples (in order) of dz at p, for those rows'
-   positions p. tmp: B * (r1-r0)*Wo scratch. */
+   positions p, added up in the item's own scratch and stored once. tmp: 2 * B * (r1-r0)*Wo
+   scratch. */
 CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
         const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *pooled, const CNN_PW_T *z,
         const ptrdiff_t *zs, int act,
@@ -197,17 +198,17 @@ CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
 {
     const ptrdiff_t P = Ho * Wo, R = r1 - r0, L = R * Wo;
     const CNN_PW_T *planes[16];
-    for (ptrdiff_t b = 0; b < B; b++)
-        for (ptrdiff_t i = 0; i < L; i++)
-            acc[(f0 + b) * P + r0 * Wo + i] = 0;
+    CNN_PW_T *sum = tmp + B * L;
+    for (ptrdiff_t i = 0; i < B * L; i++)
+        sum[i] = 0;
     for (ptrdiff_t n = 0; n < N; n++) {
         for (ptrdiff_t b = 0; b < B; b++) {
             const ptrdiff_t f = f0 + b;
-            const CNN_PW_T *rows = CNN_PW_NAME(cnn_dz_rows)(dy, codes, pooled, z, zs, act, F, Ho, Wo, n, f, r0, r1,
+            const CNN_PW_T *rows = CNN_PW_NAME(cnn_dz_rows)(dy, codes, pooled, z, zs, act, N, F, Ho, Wo, n, f, r0, r1,
                                                             tmp + b * L);
             if (n + 1 < N)
                 CNN_PW_NAME(cnn_dz_prefetch)(dy, codes, pooled, z, zs, act, F, Ho, Wo, n + 1, f, r0, r1);
-            CNN_PW_NAME(cnn_add_row)(rows, acc + f * P + r0 * Wo, L);
+            CNN_PW_NAME(cnn_add_row)(rows, sum + b * L, L);
             for (ptrdiff_t r = 0; r < R; r++) {
                 if (!pm)
                     CNN_PW_NAME(cnn_copy_row)(rows + r * Wo, 1, d1 + n * s1[0] + f * s1[1] + (r0 + r) * s1[2],
@@ -221,14 +222,26 @@ CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
         if (!pm)
             continue;
         CNN_PW_T *out = d1 + (n * P + r0 * Wo) * F + f0;
+        const ptrdiff_t lanes = CNN_VBYTES / (ptrdiff_t)sizeof(CNN_PW_T);
         ptrdiff_t p = 0;
-        if (B == CNN_VBYTES / (ptrdiff_t)sizeof(CNN_PW_T))
+        if (B == lanes)
             for (; p + B <= L; p += B)
                 CNN_PW_NAME(cnn_transpose_block)(planes, p, out + p * F, F);
+        else if (B == F) {
+            /* fewer filters than lanes, all of them this item's: each position's row of
+               the block runs on into the next positions', stored after it (so the block's
+               last row must end inside this item's positions) */
+            for (ptrdiff_t b = B; b < lanes; b++)
+                planes[b] = planes[0];
+            for (; (p + lanes - 1) * F + lanes <= L * F; p += lanes)
+                CNN_PW_NAME(cnn_transpose_block)(planes, p, out + p * F, F);
+        }
         for (; p < L; p++)
             for (ptrdiff_t b = 0; b < B; b++)
                 out[p * F + b] = planes[b][p];
     }
+    for (ptrdiff_t b = 0; b < B; b++)
+        CNN_PW_NAME(cnn_copy_row)(sum + b * L, 1, acc + (f0 + b) * P + r0 * Wo, 1, L);
 }
 
 static inline void CNN_PW_NAME(cnn_dz_item)(

@@ -1,9 +1,10 @@
 """A convolution's gradient pass (``conv_grad_prologue``): dz = dy ⊙ f′(z), formed from a 2×2 max-pool's
 gradient and winners or from dy itself, written where the dw and dx loops read it, and db.
 
-Items are blocks of filters and, where those are fewer than the threads want, rows of their
-planes (an even number: a pool's window spans two rows); every output is held to NumPy here,
-bit for bit where it is one product per element, and to itself on every thread count."""
+Items are blocks of filters (a vector's worth, or the most up to that which divide the filters'
+count) and, where those are fewer than the threads want, rows of their planes (an even number:
+a pool's window spans two rows); every output is held to NumPy here, bit for bit where it is
+one product per element, and to itself on every thread count."""
 import numpy as np
 import pytest
 
@@ -54,6 +55,12 @@ def _run(z, dy, codes, pool, layout, threads):
     (2, 2 * LANES, 13, 26),      # odd rows under a pool: the last row is no window's
     (1, 8, 8, 8),
     (5, 3, 10, 6),               # filters that fill no vector
+    (4, 6, 24, 24),              # (lenet's first layer) fewer than a vector: all in one block
+    (3, LANES - 1, 6, 6),        # each position's values run on into the next ones'
+    (2, 3 * LANES // 2, 8, 8),   # more than a vector that fill no whole vectors: two blocks
+    (2, 5, 17, 16),              # 8 windows a row (several rows a tile where they fit), odd rows
+    (3, 4, 10, 8),               # 4 windows a row, 5 rows of them: a last tile of fewer rows
+    (2, 3, 14, 14),              # 7 windows a row
     (2, 4 * LANES, 6, 30),       # blocks enough: whole planes
 ])
 def test_dz_and_db_match_numpy_on_every_thread_count(N, F, H, W, pooled, layout):

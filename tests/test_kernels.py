@@ -231,6 +231,28 @@ def test_2x2_maxpool_tile_at_every_width_with_ties_and_nans(dtype):
             np.testing.assert_array_equal(argmax, a_r, err_msg=f"H={H} W={W}")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_2x2_maxpool_backward_by_codes_at_every_width(dtype):
+    """The pool's backward pass from its one-byte codes, for rows of windows narrower than a
+    vector (one window at a time, or several rows of them a tile where they divide a vector),
+    about a vector wide and wider, odd sizes (a last row or column no window's): 0 + dy at
+    each winner, 0 elsewhere, as the argmax path and the NumPy twin write it."""
+    from cnncore._dispatch import _kernels
+    rng = np.random.default_rng(22)
+    for H in (2, 3, 5, 8, 9, 17):
+        for W in list(range(2, 40)) + [63, 64, 65]:
+            x = rng.integers(-2, 3, (3, 2, H, W)).astype(dtype)
+            y, argmax = cnncore.maxpool2d_forward(x, 2)
+            pooled, codes = np.empty_like(y), np.empty(y.shape, np.uint8)
+            _kernels.maxpool2x2_codes(np.ascontiguousarray(x), pooled, codes, 1)
+            dy = rng.standard_normal(y.shape).astype(dtype)
+            want = ref.maxpool2d_backward(dy, argmax, x.shape)
+            for threads in (1, 2):
+                dx = np.full(x.shape, np.nan, dtype)
+                _kernels.maxpool2x2_backward(dy, None, codes, dx, threads)
+                np.testing.assert_array_equal(dx, want, err_msg=f"H={H} W={W}")
+
+
 @pytest.mark.parametrize("stride,pos", [(2, (5, 5)), (1, (0, 4)), (3, (2, 6))])
 def test_nan_reaches_exactly_the_filter_taps_that_saw_it(stride, pos):
     rng = np.random.default_rng(13)

@@ -453,9 +453,12 @@ def test_a_pool_hands_its_gradient_to_the_convolution_before_it(rng, monkeypatch
     monkeypatch.setattr(ConvPlan, "backward_pooled", lambda self, *a, **k: used.append(1) or real(self, *a, **k))
     fused = Network(preset("wide"), seed=4)
     fused.loss_and_grads(x, labels)
-    assert len(used) == 1                                 # 28×28 → 14×14 (not 14×14 → 7×7: narrow rows)
+    assert len(used) == 2                                 # 28×28 → 14×14 and 14×14 → 7×7
     used.clear()
-    Network(preset("wide"), seed=4).loss_and_grads(x[:1], labels[:1])
+    Network(preset("lenet"), seed=4).loss_and_grads(x, labels)
+    assert len(used) == 1                                 # 24×24 → 12×12, not 8×8 → 4×4: narrow rows
+    used.clear()
+    Network(preset("lenet"), seed=4).loss_and_grads(x[:1], labels[:1])
     assert len(used) == 2                                 # batch 1: both pools (its calls cost more)
     again = Network(preset("wide"), seed=4)
     again.loss_and_grads(x, labels)
