@@ -22,6 +22,11 @@ __all__ = ["ConvPlan"]
 #: tiny's stride 2: 4.6) 1.1 to 4 times slower.
 _ROWS_WASTE = 1.15
 
+#: Values of dz below which the gradient pass runs on one thread. Measured (batch 64, Xeon, 2
+#: threads, native): lenet's second layer (65,536 values) 161 -> 117 us on one; its first (221,184)
+#: as fast on either, wide's and cifar's layers (401,408 and more) 1.3 to 1.9 times faster on two.
+_GRAD_PASS_PARALLEL = 131_072
+
 
 def _by_filters(N: int, F: int, positions: int, wide_positions: int, dt) -> bool:
     """Whether a layer takes its filter gradient by vectors of filters: its ``F`` filters fill whole
@@ -266,7 +271,7 @@ class ConvPlan:
         # dz, written where the dw and dx loops read it, and db: one pass
         _kernels.conv_grad_prologue(dy, codes, pooled, z, act, self._dz_target(parts.dz_into),
                                     self._dz_target(dx_parts.dpad.inner) if need_dx else None,
-                                    self._acc, self._scratch(nt), db, nt)
+                                    self._acc, self._scratch(nt), db, self._grad_pass_threads(nt))
         dz = parts.dz_into if act or codes is not None else dy
         self._filter_grad(parts, dz, x, dw, nt)
         dx = self._input_grad(dz, w, nt) if need_dx else None
@@ -281,7 +286,7 @@ class ConvPlan:
         dx_parts = (self._dx or self._input_grad_parts()) if need_dx else None
         d1 = self._dz_target(parts.dz_into)
         d2 = self._dz_target(dx_parts.dpad.inner) if need_dx else None
-        step.op("prologue", nt, act, [dy, codes, z, d1, d2, self._acc, self._scratch(nt), db, pooled],
+        step.op("prologue", self._grad_pass_threads(nt), act, [dy, codes, z, d1, d2, self._acc, self._scratch(nt), db, pooled],
                 strides4(z) + strides4(d1) + (strides4(d2) if need_dx else [0] * 4) + list(self.z_shape))
         dz = parts.dz_into if act or codes is not None else dy
         xpad = self._input()
@@ -303,6 +308,10 @@ class ConvPlan:
         dx = dx_parts.compile(step, w, nt)
         step.exact(w, dx)
         return dz, dx
+
+    def _grad_pass_threads(self, nt: int) -> int:
+        """Threads of the gradient pass (at most the layer's ``nt``): one for few values."""
+        return nt if np.prod(self.z_shape) >= _GRAD_PASS_PARALLEL else 1
 
     def _scratch(self, nt: int) -> np.ndarray:
         """Each of ``nt`` threads' planes of dz in the gradient pass (grown, never shrunk: a compiled
