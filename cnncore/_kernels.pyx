@@ -586,6 +586,7 @@ cdef inline void _l2pool_spread(const real* dy, const real* x, const real* y, re
 # --------------------------------------------------------------------------
 
 cdef extern from "_pointwise.h" nogil:
+    void cnn_copy_row_f(const float* s, Py_ssize_t ss, float* d, Py_ssize_t ds, Py_ssize_t n)
     void cnn_act_plane_f(const float* src, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t Ho,
                          Py_ssize_t Wo, float* z, float* y, int act)
     void cnn_act_plane_d(const double* src, Py_ssize_t sy, Py_ssize_t sx, Py_ssize_t Ho,
@@ -1305,20 +1306,14 @@ cdef struct StepRun:
 
 
 cdef void _copy4(const float* src, float* dst, const Py_ssize_t* n) noexcept nogil:
-    """dst[a, b, c, d] = src[a, b, c, d] with n = shape[4], src strides[4], dst strides[4] (elements)."""
-    cdef Py_ssize_t a, b, c, d
-    cdef const float* s
-    cdef float* t
+    """dst[a, b, c, d] = src[a, b, c, d] with n = shape[4], src strides[4], dst strides[4] (elements),
+    a row of d at a time (rows here are short: no memcpy call for each)."""
+    cdef Py_ssize_t a, b, c
     for a in range(n[0]):
         for b in range(n[1]):
             for c in range(n[2]):
-                s = src + a * n[4] + b * n[5] + c * n[6]
-                t = dst + a * n[8] + b * n[9] + c * n[10]
-                if n[7] == 1 and n[11] == 1:
-                    memcpy(t, s, n[3] * sizeof(float))
-                else:
-                    for d in range(n[3]):
-                        t[d * n[11]] = s[d * n[7]]
+                cnn_copy_row_f(src + a * n[4] + b * n[5] + c * n[6], n[7], dst + a * n[8] + b * n[9] + c * n[10],
+                               n[11], n[3])
 
 
 cdef int _op(const Op* o, StepRun* r) noexcept nogil:

@@ -48,6 +48,23 @@ def strides4(a: np.ndarray) -> list[int]:
     return [0] * (4 - a.ndim) + [s // a.dtype.itemsize for s in a.strides]
 
 
+def _merged(shape: list, a: list, b: list) -> list:
+    """A copy's four axes (``shape``, strides ``a`` and ``b``) in the order the destination is
+    laid out, each axis that continues the next one in both arrays folded into it, leading axes
+    of 1 first: ``shape + a + b``. The flipped filters of a full convolution copy runs of KH·KW
+    values, one filter's after another's, instead of rows of KW scattered over the destination."""
+    axes = sorted(((n, s, t) for n, s, t in zip(shape, a, b) if n != 1), key=lambda x: -abs(x[2]))
+    out = []
+    for n, s, t in reversed(axes):
+        if out and s == out[0][0] * out[0][1] and t == out[0][0] * out[0][2]:
+            m, s0, t0 = out[0]
+            out[0] = (m * n, s0, t0)
+        else:
+            out.insert(0, (n, s, t))
+    out = [(1, 0, 0)] * (4 - len(out)) + out
+    return [n for n, _, _ in out] + [s for _, s, _ in out] + [t for _, _, t in out]
+
+
 class StepBuilder:
     """Collects the ops of a compiled step for ``batch`` samples of ``input_shape`` (float32).
 
@@ -90,7 +107,7 @@ class StepBuilder:
                 raise ValueError(f"cnncore: a copy of {src.dtype} {src.shape} into {dst.dtype} {dst.shape}")
             src_strides = strides4(src)
         shape = [1] * (4 - dst.ndim) + list(dst.shape)
-        self.op("copy", 1, 0, [src, dst], shape + src_strides + strides4(dst))
+        self.op("copy", 1, 0, [src, dst], _merged(shape, src_strides, strides4(dst)))
 
     def exact(self, a: np.ndarray, b: np.ndarray) -> None:
         """Stop with :data:`EXACT` where neither ``a`` nor ``b`` is all finite (contiguous arrays):

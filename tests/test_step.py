@@ -175,3 +175,29 @@ def test_the_trainer_runs_the_compiled_step_and_trains_as_the_layers_would(monke
             if isinstance(e, training.BatchEvent)]
     assert losses == want and _same(compiled.flat_params, layered.flat_params)
     assert compiled.optimizer_state["t"] == layered.optimizer_state["t"] == 6
+
+
+@pytest.mark.parametrize("make, run", [
+    (lambda a: a, 300),                                                 # contiguous: one run
+    (lambda a: a.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1], 25),          # a full convolution's flipped filters
+    (lambda a: np.zeros((4, 3, 7, 8))[:, :, 1:-1, 2:-1], 5),            # padded planes: a row at a time
+    (lambda a: a[:, :1], 25),                                           # an axis of 1
+    (lambda a: a.reshape(a.shape[0], -1)[:, ::2], 38),                  # every other value, two axes
+])
+def test_a_copys_axes_are_merged_and_ordered_without_changing_what_goes_where(make, run):
+    """A compiled step's copy (``_merged``): its axes in the destination's order, an axis that continues
+    the next one in both arrays folded into it, copy the same values to the same places as the four
+    axes did (the copy loop emulated by index arithmetic on the flat buffers), in runs of ``run``."""
+    from cnncore.step import _merged, strides4
+    base = np.arange(4 * 3 * 5 * 5, dtype=np.float64).reshape(4, 3, 5, 5)
+    dst = make(np.empty_like(base))
+    src = make(base) if make(base).shape == dst.shape else np.ones(dst.shape)
+
+    def targets(shape, a, b):
+        idx = np.indices(shape).reshape(len(shape), -1)
+        return sorted(zip((np.array(a)[:, None] * idx).sum(0), (np.array(b)[:, None] * idx).sum(0)))
+
+    shape = [1] * (4 - dst.ndim) + list(dst.shape)
+    n = _merged(shape, strides4(src), strides4(dst))
+    assert n[3] == run
+    assert targets(n[:4], n[4:8], n[8:]) == targets(shape, strides4(src), strides4(dst))
