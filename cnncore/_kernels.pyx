@@ -1260,7 +1260,6 @@ cdef enum:
                       #   n: zs[4], s1[4], s2[4], N, F, Ho, Wo
     OP_DW = 5         # conv_filter_grad: p: xbuf, off, dzw, dw; n: sample stride, T, C, plane, N, Fr, Lr
     OP_EXACT = 6      # p: a, b; n: len(a), len(b): neither finite -> STEP_EXACT (the exact NumPy sums)
-    OP_UNPOOL = 7     # maxpool2x2_backward from codes: p: dy, codes, dx; n: planes, H, W, Ho, Wo
     OP_DENSE = 8      # dense_forward: p: x, w, b, z; n: N, K, D
     OP_ROWS = 9       # dense_rows: p: a, B, out; n: ar, at, T, D, rows
     OP_COLSUM = 10    # column_sums: p: a, out; n: N, K
@@ -1285,7 +1284,7 @@ cdef enum:
 STEP_DONE, STEP_DIVERGED, STEP_EXACT = DONE, DIVERGED, EXACT
 #: The op kinds by name, for cnncore.step.
 OPS = {"copy": OP_COPY, "conv": OP_CONV, "act": OP_ACT, "prologue": OP_PROLOGUE, "dw": OP_DW, "exact": OP_EXACT,
-       "unpool": OP_UNPOOL, "dense": OP_DENSE, "rows": OP_ROWS, "colsum": OP_COLSUM, "activate": OP_ACTIVATE,
+       "dense": OP_DENSE, "rows": OP_ROWS, "colsum": OP_COLSUM, "activate": OP_ACTIVATE,
        "slope": OP_SLOPE, "loss": OP_LOSS, "adam": OP_ADAM, "dwf": OP_DWF, "convpool": OP_CONVPOOL,
        "fold": OP_FOLD}
 
@@ -1346,9 +1345,6 @@ cdef int _op(const Op* o, StepRun* r) noexcept nogil:
     elif k == OP_EXACT:
         if not _all_finite(<const float*> o.p[0], n[0]) and not _all_finite(<const float*> o.p[1], n[1]):
             return EXACT
-    elif k == OP_UNPOOL:
-        _unpool_loop(<const float*> o.p[0], NULL, <const unsigned char*> o.p[1], <float*> o.p[2], n[0], n[1],
-                     n[2], n[3], n[4], o.nt)
     elif k == OP_DENSE:
         _dense_dot_loop(<const float*> o.p[0], <const float*> o.p[1], <const float*> o.p[2], <float*> o.p[3],
                         n[0], n[1], n[2], o.nt)

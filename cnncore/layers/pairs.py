@@ -14,7 +14,6 @@ pool's ``dx`` (the convolution's ``dy``) is written only if someone reads it (a
 """
 from __future__ import annotations
 
-from .._threads import threads_for
 from .conv import Conv
 from .maxpool import MaxPool, PendingUnpool
 
@@ -37,15 +36,6 @@ class ConvMaxPool:
             return cls(first, second)
         return None
 
-    @staticmethod
-    def _consumes(pool_plan) -> bool:
-        """Whether the convolution takes the pool's gradient unwritten. Measured at batch 64, 2
-        threads, AVX-512 and AVX2 builds: rows of 8 and 7 windows (cifar's and wide's second
-        layers) take 0.4-0.6 and 0.16-0.46 ms less so, 4×4 windows (lenet's) 0.07 ms more; at
-        batch 1 the pool's own pass costs more than it saves (wide: 13 µs)."""
-        N, _, _, Wo = pool_plan.y_shape
-        return Wo >= 6 or N == 1
-
     # ------------------------------------------------------------------ the layer-by-layer path
     def forward(self, x, keep=True):
         conv, pool = self.conv, self.pool
@@ -61,7 +51,7 @@ class ConvMaxPool:
     def backward(self, dy, need_dx=True):
         conv, pool = self.conv, self.pool
         pool_plan = pool._winners
-        pending = pool_plan.pending(dy) if pool_plan is not None and self._consumes(pool_plan) else None
+        pending = pool_plan.pending(dy) if pool_plan is not None else None
         if pending is None:
             return conv.backward(pool.backward(dy), need_dx)
         pool.dy, pool.dx = dy, pending
@@ -86,19 +76,11 @@ class ConvMaxPool:
 
     def compile_backward(self, step, dy, need_dx):
         pool_plan = step.saved[self]
-        if self._consumes(pool_plan):
-            pending = PendingUnpool(pool_plan, dy)
-            step.keep(pending, _dx=None)         # written anew when read after each step
-            step.keep(self.pool, dy=dy, dx=pending)
-            step.keep(self.conv, dy=pending)
-            return self.conv.compile_backward(step, dy, need_dx, codes=pool_plan._codes,
-                                              pooled=pool_plan._y_buffer())
-        dx = pool_plan._dx_buffer()
-        N, C, H, W = pool_plan.x_shape
-        step.op("unpool", threads_for(pool_plan._work), 0, [dy, pool_plan._codes, dx],
-                [N * C, H, W, *pool_plan.y_shape[2:]])
-        step.keep(self.pool, dy=dy, dx=dx)
-        return self.conv.compile_backward(step, dx, need_dx)
+        pending = PendingUnpool(pool_plan, dy)
+        step.keep(pending, _dx=None)         # written anew when read after each step
+        step.keep(self.pool, dy=dy, dx=pending)
+        step.keep(self.conv, dy=pending)
+        return self.conv.compile_backward(step, dy, need_dx, codes=pool_plan._codes, pooled=pool_plan._y_buffer())
 
 
 #: The pairs a network's stages are made of, tried in this order where two layers meet.
