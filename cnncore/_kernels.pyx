@@ -790,7 +790,7 @@ cdef inline Py_ssize_t _dz_block(const Py_ssize_t* s1, Py_ssize_t F, Py_ssize_t 
     (``lanes``) where they fill it, else the most filters up to ``lanes`` that divide F (each
     position's B values are then written together, not a filter's values F apart); else 1."""
     cdef Py_ssize_t B = min(lanes, F)
-    if not _positions_major(s1, F, Ho, Wo):
+    if B < 1 or not _positions_major(s1, F, Ho, Wo):
         return 1
     while F % B:
         B -= 1
@@ -818,6 +818,11 @@ cdef void _prologue_loop(const real* dy, const unsigned char* codes, const real*
     for every sample). Then db(f) is the sum of acc's plane f."""
     cdef int pm = _positions_major(s1, F, Ho, Wo)
     cdef Py_ssize_t B = _dz_block(s1, F, Ho, Wo, VBYTES // sizeof(real))
+    cdef Py_ssize_t f0
+    if F < 1 or Ho < 1 or Wo < 1:     # no filters or no positions: every db is an empty sum
+        for f0 in range(F):
+            db[f0] = 0
+        return
     cdef Py_ssize_t rows = _dz_rows(F // B, Ho, nthreads), chunks = (Ho + rows - 1) // rows
     cdef Py_ssize_t item, f, per = 2 * B * rows * Wo
     if nthreads == 1:

@@ -856,7 +856,7 @@ static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
         const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, const CNN_REAL *pooled,
         CNN_REAL *dx, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
 {
-    if (codes && Wo < LANES && LANES % Wo == 0 && W == 2 * Wo) {
+    if (codes && 0 < Wo && Wo < LANES && LANES % Wo == 0 && W == 2 * Wo) {
         CNN_SUFFIX(cnn_unpool2x2_folded)(dy, codes, pooled, dx, Ho, Wo, dy_avail);
         for (ptrdiff_t i = 2 * Ho * W; i < H * W; i++)
             dx[i] = 0;

@@ -98,3 +98,23 @@ def test_codes_come_with_the_pools_output():
                                     np.empty((LANES, 144), np.float32),
                                     np.empty(_kernels.prologue_scratch(12, 12, 1), np.float32),
                                     np.empty(LANES, np.float32), 1)
+
+
+@pytest.mark.parametrize("N, F, H, W, pooled", [
+    (2, 3, 2, 1, True),      # a pooled width of 0
+    (2, 0, 4, 4, True),      # no filters
+    (2, 3, 0, 4, False),     # no positions
+    (0, 3, 4, 4, True),      # no samples
+])
+def test_empty_shapes_give_empty_sums_and_no_crash(N, F, H, W, pooled):
+    """Shapes a layer never makes (its output shape refuses them) still get db = 0 from a direct call,
+    not a division by zero in the choice of items or of the pool's tile."""
+    z = np.zeros((N, F, H, W), np.float32)
+    dy = np.ones((N, F, H // 2, W // 2) if pooled else z.shape, np.float32)
+    codes = np.zeros(dy.shape, np.uint8) if pooled else None
+    pool = np.ones(dy.shape, np.float32) if pooled else None
+    db = np.full(F, 7, np.float32)
+    tmp = np.empty(_kernels.prologue_scratch(H, W, 2), np.float32) if H * W else np.empty((4, 1), np.float32)
+    _kernels.conv_grad_prologue(dy, codes, pool, z, 1, np.zeros_like(z), None,
+                                np.empty((max(F, 1), max(H * W, 1)), np.float32), tmp, db, 2)
+    assert (db == 0).all()
