@@ -824,7 +824,7 @@ cdef void _prologue_loop(const real* dy, const unsigned char* codes, const real*
             db[f0] = 0
         return
     cdef Py_ssize_t rows = _dz_rows(F // B, Ho, nthreads), chunks = (Ho + rows - 1) // rows
-    cdef Py_ssize_t item, f, per = 2 * B * rows * Wo
+    cdef Py_ssize_t item, f, per = 2 * B * rows * (Wo + <Py_ssize_t> (VBYTES // sizeof(real)))
     if nthreads == 1:
         for item in range((F // B) * chunks):
             _dz_item(item, chunks, rows, B, dy, codes, pooled, z, zs, act, N, F, Ho, Wo, d1, s1, pm, d2, s2, acc, tmp)
@@ -910,7 +910,7 @@ def conv_fold(const real[::1] dzbuf, const Py_ssize_t[::1] geometry, const Py_ss
 def prologue_scratch(Py_ssize_t Ho, Py_ssize_t Wo, int nthreads) -> tuple:
     """The shape of ``tmp`` that :func:`conv_grad_prologue` needs on ``nthreads`` threads (enough
     for any layout of ``d1``)."""
-    return (max(nthreads, 1) * 2 * (VBYTES // 4), Ho * Wo)
+    return (max(nthreads, 1) * 2 * (VBYTES // 4), Ho * (Wo + VBYTES // 4))
 
 
 def conv_grad_prologue(const real[:, :, :, ::1] dy, const unsigned char[:, :, :, ::1] codes,
@@ -934,7 +934,8 @@ def conv_grad_prologue(const real[:, :, :, ::1] dy, const unsigned char[:, :, :,
     cdef Py_ssize_t F = z.shape[1], Ho = z.shape[2], Wo = z.shape[3]
     _strides(&z.strides[0], sizeof(real), zs)
     _strides(&d1.strides[0], sizeof(real), s1)
-    if tmp.shape[0] * tmp.shape[1] < max(nthreads, 1) * 2 * _dz_block(s1, F, Ho, Wo, VBYTES // sizeof(real)) * Ho * Wo \
+    if tmp.shape[0] * tmp.shape[1] < max(nthreads, 1) * 2 * _dz_block(s1, F, Ho, Wo, VBYTES // sizeof(real)) * Ho \
+            * (Wo + <Py_ssize_t> (VBYTES // sizeof(real))) \
             or acc.shape[0] * acc.shape[1] < F * Ho * Wo:
         raise ValueError("cnncore: the gradient pass's scratch is too small")
     if codes is not None:

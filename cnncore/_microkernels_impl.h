@@ -852,11 +852,17 @@ static inline void CNN_SUFFIX(cnn_unpool2x2_folded)(
 }
 #undef CNN_UNPOOL_ROWS
 
+/* Whether rows of Wq windows go several rows a tile (cnn_unpool2x2_folded). */
+static inline int CNN_SUFFIX(cnn_unpool_folds)(ptrdiff_t Wq)
+{
+    return 0 < Wq && Wq < LANES && LANES % Wq == 0;
+}
+
 static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
         const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, const CNN_REAL *pooled,
         CNN_REAL *dx, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
 {
-    if (codes && 0 < Wo && Wo < LANES && LANES % Wo == 0 && W == 2 * Wo) {
+    if (codes && CNN_SUFFIX(cnn_unpool_folds)(Wo) && W == 2 * Wo) {
         CNN_SUFFIX(cnn_unpool2x2_folded)(dy, codes, pooled, dx, Ho, Wo, dy_avail);
         for (ptrdiff_t i = 2 * Ho * W; i < H * W; i++)
             dx[i] = 0;
@@ -886,6 +892,93 @@ static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
     for (ptrdiff_t i = 2 * Ho * W; i < H * W; i++)
         dx[i] = 0;
 }
+
+/* dst[i] = v[i] for i < k (0 < k <= LANES): the whole vector, or a masked store where the
+   target has one (the lanes past k may be another thread's), else lane by lane. */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_store_first)(CNN_REAL *dst, CNN_VEC v, ptrdiff_t k)
+{
+    if (k == LANES) {
+        *(CNN_VEC *)dst = v;
+        return;
+    }
+#if CNN_VBYTES == 64 && defined(__AVX512F__)
+    if (sizeof(CNN_REAL) == 4)
+        _mm512_mask_storeu_ps((void *)dst, (__mmask16)((1u << k) - 1), (__m512)v);
+    else
+        _mm512_mask_storeu_pd((void *)dst, (__mmask8)((1u << k) - 1), (__m512d)v);
+#elif CNN_VBYTES == 32 && defined(__AVX2__)
+    CNN_MASK lane;
+    for (int i = 0; i < LANES; i++)
+        lane[i] = i;
+    const CNN_MASK m = lane < (CNN_MASK){0} + (int)k;
+    if (sizeof(CNN_REAL) == 4)
+        _mm256_maskstore_ps((float *)dst, (__m256i)m, (__m256)v);
+    else
+        _mm256_maskstore_pd((double *)dst, (__m256i)m, (__m256d)v);
+#else
+    for (ptrdiff_t i = 0; i < k; i++)
+        dst[i] = v[i];
+#endif
+}
+
+/* The first m (0 < m <= 2 LANES) values of out[0], out[1] stored at a and b (NULL: none) and
+   added into s (which has room for whole vectors). */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_put_row)(const CNN_VEC out[2], ptrdiff_t m, CNN_REAL *s, CNN_REAL *a,
+                                               CNN_REAL *b)
+{
+    *(CNN_VEC *)s += out[0];
+    if (m <= LANES) {
+        CNN_SUFFIX(cnn_store_first)(a, out[0], m);
+        if (b)
+            CNN_SUFFIX(cnn_store_first)(b, out[0], m);
+        return;
+    }
+    *(CNN_VEC *)(s + LANES) += out[1];
+    *(CNN_VEC *)a = out[0];
+    CNN_SUFFIX(cnn_store_first)(a + LANES, out[1], m - LANES);
+    if (b) {
+        *(CNN_VEC *)b = out[0];
+        CNN_SUFFIX(cnn_store_first)(b + LANES, out[1], m - LANES);
+    }
+}
+
+/* Rows 0 <= j < R of one plane of dz from a 2x2, stride-2 max-pool's gradient, the values
+   cnn_unpool2x2_plane gives them (coded winners; dy, codes and pooled from the rows' first
+   window, rows of Wq windows; Wo = 2 Wq or 2 Wq + 1 columns: an odd last column, or an odd
+   last row, lies in no window and is 0), each tile's two vectors of a row stored straight
+   into that row of d1 (rows p1 apart) and of d2 (p2 apart; NULL: none) and added into sum,
+   with no plane in between. sum's rows are ps apart, ps a whole number of vectors, at least
+   Wo (what the tiles add past Wo is scratch): no vector of a row overlaps the row before,
+   whose store a load would wait for. Reads past the windows as there (dy_avail). */
+static inline void CNN_SUFFIX(cnn_unpool_into)(
+        const CNN_REAL *dy, const unsigned char *codes, const CNN_REAL *pooled, ptrdiff_t R, ptrdiff_t Wo,
+        ptrdiff_t Wq, CNN_REAL *sum, ptrdiff_t ps, CNN_REAL *d1, ptrdiff_t p1, CNN_REAL *d2, ptrdiff_t p2,
+        ptrdiff_t dy_avail)
+{
+    for (ptrdiff_t oy = 0; 2 * oy + 1 < R; oy++) {
+        for (ptrdiff_t o0 = 0; o0 < Wq; o0 += LANES) {
+            const ptrdiff_t n = Wq - o0 < LANES ? Wq - o0 : LANES, q = oy * Wq + o0;
+            const int direct = q + LANES <= dy_avail;
+            for (int r = 0; r < 2; r++) {
+                CNN_VEC out[2];
+                CNN_SUFFIX(cnn_unpool_pair)(dy + q, NULL, codes + q, pooled ? pooled + q : NULL, 0, (int)(2 * Wq), r,
+                                            n, direct, out);
+                const ptrdiff_t j = 2 * oy + r, c = 2 * o0, m = 2 * n;     /* the row's values here */
+                CNN_SUFFIX(cnn_put_row)(out, m, sum + j * ps + c, d1 + j * p1 + c, d2 ? d2 + j * p2 + c : NULL);
+            }
+        }
+        for (ptrdiff_t j = 2 * oy; j < 2 * oy + 2 && 2 * Wq < Wo; j++) {
+            d1[j * p1 + Wo - 1] = 0;
+            if (d2)
+                d2[j * p2 + Wo - 1] = 0;
+        }
+    }
+    for (ptrdiff_t x = 0; R % 2 && x < Wo; x++) {
+        d1[(R - 1) * p1 + x] = 0;
+        if (d2)
+            d2[(R - 1) * p2 + x] = 0;
+    }
+}
 #undef LANES
 
 #else  /* plain loops, the same choices */
@@ -914,11 +1007,36 @@ static inline void CNN_SUFFIX(cnn_maxpool2x2_plane)(
         }
     }
 }
+static inline int CNN_SUFFIX(cnn_unpool_folds)(ptrdiff_t Wq)
+{
+    (void)Wq;
+    return 0;
+}
+
 static inline void CNN_SUFFIX(cnn_unpool2x2_plane)(
         const CNN_REAL *dy, const long long *argmax, const unsigned char *codes, const CNN_REAL *pooled,
         CNN_REAL *dx, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Ho, ptrdiff_t Wo, ptrdiff_t dy_avail)
 {
     (void)dy_avail;
     CNN_SUFFIX(cnn_unpool2x2_scatter)(dy, argmax, codes, pooled, dx, H, W, Ho, Wo);
+}
+
+static inline void CNN_SUFFIX(cnn_unpool_into)(
+        const CNN_REAL *dy, const unsigned char *codes, const CNN_REAL *pooled, ptrdiff_t R, ptrdiff_t Wo,
+        ptrdiff_t Wq, CNN_REAL *sum, ptrdiff_t ps, CNN_REAL *d1, ptrdiff_t p1, CNN_REAL *d2, ptrdiff_t p2,
+        ptrdiff_t dy_avail)
+{
+    (void)dy_avail;
+    for (ptrdiff_t j = 0; j < R; j++)
+        for (ptrdiff_t x = 0; x < Wo; x++) {
+            const ptrdiff_t q = (j / 2) * Wq + x / 2;
+            CNN_REAL v = 0;
+            if (j < R - R % 2 && x < 2 * Wq && (codes[q] & 3) == 2 * (j % 2) + x % 2)
+                v = pooled ? ((CNN_REAL)0 + dy[q]) * (CNN_REAL)(pooled[q] > 0) : (CNN_REAL)0 + dy[q];
+            sum[j * ps + x] += v;
+            d1[j * p1 + x] = v;
+            if (d2)
+                d2[j * p2 + x] = v;
+        }
 }
 #endif

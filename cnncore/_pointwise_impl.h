@@ -187,8 +187,8 @@ static inline void CNN_PW_NAME(cnn_dz_prefetch)(
    positions-major (N, Ho*Wo, F) when `pm` (the B values of a position written together, by a
    transposition in registers where B fills a vector or is every filter), else has strides s1;
    and acc[f*Ho*Wo + p] = 0 + the sum over samples (in order) of dz at p, for those rows'
-   positions p, added up in the item's own scratch and stored once. tmp: 2 * B * (r1-r0)*Wo
-   scratch. */
+   positions p, added up in the item's own scratch and stored once. tmp: 2 * B * (r1-r0) *
+   (Wo + CNN_VBYTES / sizeof(T)) scratch. */
 CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
         const CNN_PW_T *dy, const unsigned char *codes, const CNN_PW_T *pooled, const CNN_PW_T *z,
         const ptrdiff_t *zs, int act,
@@ -197,13 +197,28 @@ CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
         CNN_PW_T *acc, CNN_PW_T *tmp)
 {
     const ptrdiff_t P = Ho * Wo, R = r1 - r0, L = R * Wo;
-    const CNN_PW_T *planes[16];
-    CNN_PW_T *sum = tmp + B * L;
-    for (ptrdiff_t i = 0; i < B * L; i++)
+    const CNN_PW_T *planes[16] = {0};
+    /* from a pool's gradient into rows of unit stride: tile by tile, no plane in between, the
+       sums' rows whole vectors apart (except where several rows of windows fill a tile: there
+       the plane's tiles have no idle lanes, and were faster) */
+    const int into = codes && !pm && s1[3] == 1 && (!d2 || s2[3] == 1) && !CNN_PW_NAME(cnn_unpool_folds)(Wo / 2);
+    const ptrdiff_t lanes = CNN_VBYTES / (ptrdiff_t)sizeof(CNN_PW_T), ps = into ? (Wo + lanes - 1) / lanes * lanes : Wo;
+    CNN_PW_T *sum = into ? tmp : tmp + B * L;
+    for (ptrdiff_t i = 0; i < B * R * ps; i++)
         sum[i] = 0;
     for (ptrdiff_t n = 0; n < N; n++) {
         for (ptrdiff_t b = 0; b < B; b++) {
             const ptrdiff_t f = f0 + b;
+            if (into) {
+                const ptrdiff_t Wq = Wo / 2, q = (n * F + f) * (Ho / 2) * Wq + (r0 / 2) * Wq;
+                CNN_PW_NAME(cnn_unpool_into)(dy + q, codes + q, act == CNN_ACT_RELU ? pooled + q : NULL, R, Wo, Wq,
+                                             sum + b * R * ps, ps, d1 + n * s1[0] + f * s1[1] + r0 * s1[2], s1[2],
+                                             d2 ? d2 + n * s2[0] + f * s2[1] + r0 * s2[2] : NULL, d2 ? s2[2] : 0,
+                                             N * F * (Ho / 2) * Wq - q);
+                if (n + 1 < N)
+                    CNN_PW_NAME(cnn_dz_prefetch)(dy, codes, pooled, z, zs, act, F, Ho, Wo, n + 1, f, r0, r1);
+                continue;
+            }
             const CNN_PW_T *rows = CNN_PW_NAME(cnn_dz_rows)(dy, codes, pooled, z, zs, act, N, F, Ho, Wo, n, f, r0, r1,
                                                             tmp + b * L);
             if (n + 1 < N)
@@ -222,7 +237,6 @@ CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
         if (!pm)
             continue;
         CNN_PW_T *out = d1 + (n * P + r0 * Wo) * F + f0;
-        const ptrdiff_t lanes = CNN_VBYTES / (ptrdiff_t)sizeof(CNN_PW_T);
         ptrdiff_t p = 0;
         if (B == lanes)
             for (; p + B <= L; p += B)
@@ -241,7 +255,9 @@ CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
                 out[p * F + b] = planes[b][p];
     }
     for (ptrdiff_t b = 0; b < B; b++)
-        CNN_PW_NAME(cnn_copy_row)(sum + b * L, 1, acc + (f0 + b) * P + r0 * Wo, 1, L);
+        for (ptrdiff_t r = 0; r < (ps == Wo ? 1 : R); r++)
+            CNN_PW_NAME(cnn_copy_row)(sum + (b * R + r) * ps, 1, acc + (f0 + b) * P + (r0 + r) * Wo, 1,
+                                      ps == Wo ? L : Wo);
 }
 
 static inline void CNN_PW_NAME(cnn_dz_item)(

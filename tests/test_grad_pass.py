@@ -61,6 +61,8 @@ def _run(z, dy, codes, pool, layout, threads):
     (2, 5, 17, 16),              # 8 windows a row (several rows a tile where they fit), odd rows
     (3, 4, 10, 8),               # 4 windows a row, 5 rows of them: a last tile of fewer rows
     (2, 3, 14, 14),              # 7 windows a row
+    (2, 3, 10, 15),              # odd columns: the last is no window's
+    (3, 2 * LANES, 9, 35),       # odd rows and columns, rows of more windows than a vector
     (2, 4 * LANES, 6, 30),       # blocks enough: whole planes
 ])
 def test_dz_and_db_match_numpy_on_every_thread_count(N, F, H, W, pooled, layout):
@@ -118,3 +120,24 @@ def test_empty_shapes_give_empty_sums_and_no_crash(N, F, H, W, pooled):
     _kernels.conv_grad_prologue(dy, codes, pool, z, 1, np.zeros_like(z), None,
                                 np.empty((max(F, 1), max(H * W, 1)), np.float32), tmp, db, 2)
     assert (db == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("H, W", [(28, 28), (14, 14), (9, 11), (16, 34)])
+def test_a_pools_gradient_without_activation_into_one_target(H, W, dtype):
+    """act 0 (dz is the pool's written dx itself) and no second target, in float and double: each
+    row stored where the view says and nowhere else."""
+    N, F = 3, 5
+    z, spread, dyp, codes, pool = _case(N, F, H, W, True, seed=3)
+    z, spread, dyp, pool = (a.astype(dtype) for a in (z, spread, dyp, pool))
+    d1buf = np.full((N, F, H + 2, W + 5), np.nan, dtype)
+    d1 = d1buf[:, :, 1:-1, 3:-2]
+    acc = np.empty((F, H * W), dtype)
+    db = np.empty(F, dtype)
+    for threads in (1, 3):
+        tmp = np.empty(_kernels.prologue_scratch(H, W, threads), dtype)
+        _kernels.conv_grad_prologue(dyp, codes, pool, z, 0, d1, None, acc, tmp, db, threads)
+        np.testing.assert_array_equal(d1, spread)
+        np.testing.assert_array_equal(np.signbit(d1), np.signbit(spread))
+        assert np.isnan(d1buf).sum() == d1buf.size - spread.size + np.isnan(spread).sum()
+        np.testing.assert_allclose(db, spread.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
