@@ -439,10 +439,17 @@ static inline void CNN_SUFFIX(cnn_dwf_taps)(
 
 /* out[q * F + b] = planes[b][p0 + q] for b, q < LANES: LANES positions of LANES planes
    written positions-major (rows F apart), as a transposition in registers (log2(LANES)
-   rounds of two-source shuffles) instead of one scattered store per element. */
+   rounds of two-source shuffles) instead of one scattered store per element. Clang has
+   no __builtin_shuffle (its __builtin_shufflevector wants constant lanes): there, the
+   element loop. */
 static inline void CNN_SUFFIX(cnn_transpose_block)(const CNN_REAL *const *planes, ptrdiff_t p0, CNN_REAL *out,
                                                    ptrdiff_t F)
 {
+#if defined(__clang__)
+    for (int q = 0; q < LANES; q++)
+        for (int b = 0; b < LANES; b++)
+            out[q * F + b] = planes[b][p0 + q];
+#else
     CNN_VEC v[LANES];
     for (int b = 0; b < LANES; b++)
         v[b] = *(const CNN_VEC *)(planes[b] + p0);
@@ -466,6 +473,7 @@ static inline void CNN_SUFFIX(cnn_transpose_block)(const CNN_REAL *const *planes
 #undef CNN_TRANSPOSE_ROUND
     for (int q = 0; q < LANES; q++)
         *(CNN_VEC *)(out + q * F) = v[q];
+#endif
 }
 #undef LANES
 

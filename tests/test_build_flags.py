@@ -11,6 +11,7 @@ import os
 import runpy
 import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -118,3 +119,26 @@ def test_the_x86_builds_follow_the_compilers_target_not_this_machine(monkeypatch
     assert setup["_targets_x86_64"]() is False
     monkeypatch.setenv("CC", CC)
     assert setup["_targets_x86_64"]() is (os.uname().machine in ("x86_64", "amd64"))
+
+
+#: A clang on this machine (macOS wheels are built with Apple's clang, which has no
+#: __builtin_shuffle: the kernels' GCC-only paths must stay behind their guards).
+CLANG = next((c for c in ("clang", *(f"clang-{v}" for v in range(30, 9, -1))) if shutil.which(c)), None)
+
+
+@pytest.mark.skipif(CLANG is None, reason="no clang here (macOS wheels are built with Apple's clang)")
+@pytest.mark.parametrize("target", ["base", "avx2", "avx512", "arm64"])
+def test_the_kernels_compile_with_clang_for_each_instruction_set(monkeypatch, tmp_path, target):
+    """Every C header of the kernels, checked by clang for each build a wheel carries (arm64 as
+    Linux's aarch64: an Apple silicon Mac's instruction set; this machine has no macOS SDK)."""
+    if target == "arm64":
+        flags = ["--target=aarch64-linux-gnu"]
+        if not Path("/usr/aarch64-linux-gnu/include").is_dir():
+            pytest.skip("no arm64 C library headers (Debian's libc6-dev-arm64-cross)")
+    else:
+        flags = [] if target == "base" else _setup(monkeypatch)["VARIANTS"][target][0]
+    src = tmp_path / "kernels.c"
+    src.write_text('#include "_pointwise.h"\n#include "_update.h"\n')
+    done = subprocess.run([CLANG, "-fsyntax-only", "-O3", "-Wall", "-Wno-unused-function", "-Werror", *flags,
+                           "-I", str(ROOT / "cnncore"), str(src)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
