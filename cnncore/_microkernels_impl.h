@@ -956,8 +956,10 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_put_row)(const CNN_VEC out[2], ptrdiff_t m
    last row, lies in no window and is 0), each tile's two vectors of a row stored straight
    into that row of d1 (rows p1 apart) and of d2 (p2 apart; NULL: none) and added into sum,
    with no plane in between. sum's rows are ps apart, ps a whole number of vectors, at least
-   Wo (what the tiles add past Wo is scratch): no vector of a row overlaps the row before,
-   whose store a load would wait for. Reads past the windows as there (dy_avail). */
+   Wo: no vector of a row overlaps the row before, whose store a load would wait for. A tile's
+   lanes past its windows add other windows' values past column 2 Wq: into the scratch past
+   Wo, and into an odd last column, whose sum (0: it is in no window) is set back. Reads past
+   the windows as there (dy_avail). */
 static inline void CNN_SUFFIX(cnn_unpool_into)(
         const CNN_REAL *dy, const unsigned char *codes, const CNN_REAL *pooled, ptrdiff_t R, ptrdiff_t Wo,
         ptrdiff_t Wq, CNN_REAL *sum, ptrdiff_t ps, CNN_REAL *d1, ptrdiff_t p1, CNN_REAL *d2, ptrdiff_t p2,
@@ -979,6 +981,7 @@ static inline void CNN_SUFFIX(cnn_unpool_into)(
             d1[j * p1 + Wo - 1] = 0;
             if (d2)
                 d2[j * p2 + Wo - 1] = 0;
+            sum[j * ps + Wo - 1] = 0;     /* (the last tile's lanes past its windows reach it) */
         }
     }
     for (ptrdiff_t x = 0; R % 2 && x < Wo; x++) {

@@ -13,18 +13,20 @@ from cnncore._dispatch import _kernels
 LANES = _kernels.VECTOR_LANES[4]
 
 
-def _case(N, F, H, W, pooled, seed=0):
+def _case(N, F, H, W, pooled, seed=0, finite=False):
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((N, F, H, W)).astype(np.float32)
     if not pooled:
         return z, rng.standard_normal(z.shape).astype(np.float32), None, None, None
-    z.reshape(-1)[::7] = np.nan         # NaN wins its window; its slope is 0
+    if not finite:
+        z.reshape(-1)[::7] = np.nan     # NaN wins its window; its slope is 0
     y = np.maximum(z, 0)
     pool = np.empty((N, F, H // 2, W // 2), np.float32)
     codes = np.empty(pool.shape, np.uint8)
     _kernels.maxpool2x2_codes(np.ascontiguousarray(y), pool, codes, 1)
     dyp = rng.standard_normal(pool.shape).astype(np.float32)
-    dyp.reshape(-1)[::5] = np.inf       # inf · 0 is NaN where the slope is 0, as NumPy has it
+    if not finite:
+        dyp.reshape(-1)[::5] = np.inf   # inf · 0 is NaN where the slope is 0, as NumPy has it
     spread = np.zeros_like(z)            # the pool's backward pass: dy to each window's winner
     n, f, r, c = np.indices(pool.shape)
     spread[n, f, 2 * r + codes // 2, 2 * c + codes % 2] = dyp
@@ -141,3 +143,40 @@ def test_a_pools_gradient_without_activation_into_one_target(H, W, dtype):
         np.testing.assert_array_equal(np.signbit(d1), np.signbit(spread))
         assert np.isnan(d1buf).sum() == d1buf.size - spread.size + np.isnan(spread).sum()
         np.testing.assert_allclose(db, spread.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("act", [0, 1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N, F, H, W", [
+    (3, 5, 10, 15),              # odd columns: the last column's sum stays 0
+    (2, 3, 9, 11),               # odd rows and columns
+    (3, 2 * LANES, 9, 35),       # rows of more windows than a vector, odd
+    (2, 4, 28, 28),
+    (2, 3, 14, 14),
+    (2, 5, 17, 16),              # rows of windows that fold several to a tile
+])
+def test_the_sums_over_samples_are_exact_at_every_position(N, F, H, W, act, dtype):
+    """Finite values (inf and NaN in the cases above would hide a wrong sum): the scratch sums are,
+    position by position, 0 + dz(0) + dz(1) + … in sample order, bit for bit, db their planes' sums,
+    and both targets hold dz, with and without the activation, in float and double."""
+    z, spread, dyp, codes, pool = _case(N, F, H, W, True, seed=5, finite=True)
+    z, spread, dyp, pool = (a.astype(dtype) for a in (z, spread, dyp, pool))
+    dz = spread * (z > 0) if act else spread
+    want = np.zeros((F, H * W), dtype)
+    for n in range(N):
+        want = want + dz[n].reshape(F, H * W)
+    for threads in (1, 2, 3):
+        d1buf = np.full((N, F, H + 1, W + 3), np.nan, dtype)
+        d1 = d1buf[:, :, 1:, 2:-1]
+        d2buf = np.full((N, F, H + 2, W + 2), np.nan, dtype)
+        d2 = d2buf[:, :, 1:-1, 1:-1]
+        acc, db = np.full((F, H * W), np.nan, dtype), np.empty(F, dtype)
+        tmp = np.full(_kernels.prologue_scratch(H, W, threads), np.nan, dtype)
+        _kernels.conv_grad_prologue(dyp, codes, pool, z, act, d1, d2, acc, tmp, db, threads)
+        np.testing.assert_array_equal(acc, want)
+        np.testing.assert_array_equal(np.signbit(acc), np.signbit(want))
+        np.testing.assert_allclose(db, dz.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
+        for got in (d1, d2):
+            np.testing.assert_array_equal(got, dz)
+        assert np.isnan(d1buf).sum() == d1buf.size - dz.size
+        assert np.isnan(d2buf).sum() == d2buf.size - dz.size
