@@ -907,6 +907,11 @@ def conv_fold(const real[::1] dzbuf, const Py_ssize_t[::1] geometry, const Py_ss
         _fold_loop(&dzbuf[0], g, &off[0], &wt[0, 0], &b[0], &cols[0, 0, 0], &dx[0, 0, 0, 0], nthreads)
 
 
+cdef inline bint _shape_is(const Py_ssize_t* shape, Py_ssize_t a, Py_ssize_t b, Py_ssize_t c,
+                           Py_ssize_t d) noexcept nogil:
+    return shape[0] == a and shape[1] == b and shape[2] == c and shape[3] == d
+
+
 def prologue_scratch(Py_ssize_t Ho, Py_ssize_t Wo, int nthreads) -> tuple:
     """The shape of ``tmp`` that :func:`conv_grad_prologue` needs on ``nthreads`` threads (enough
     for any layout of ``d1``)."""
@@ -938,9 +943,13 @@ def conv_grad_prologue(const real[:, :, :, ::1] dy, const unsigned char[:, :, :,
             * (Wo + <Py_ssize_t> (VBYTES // sizeof(real))) \
             or acc.shape[0] * acc.shape[1] < F * Ho * Wo:
         raise ValueError("cnncore: the gradient pass's scratch is too small")
+    cdef Py_ssize_t N = z.shape[0], Hy = Ho if codes is None else Ho // 2, Wy = Wo if codes is None else Wo // 2
+    if not _shape_is(&d1.shape[0], N, F, Ho, Wo) or (d2 is not None and not _shape_is(&d2.shape[0], N, F, Ho, Wo)) \
+            or not _shape_is(&dy.shape[0], N, F, Hy, Wy) or db.shape[0] < F:
+        raise ValueError("cnncore: the gradient pass's dy, targets and db do not match z")
     if codes is not None:
-        if pooled is None or pooled.shape[0] != codes.shape[0] or pooled.shape[1] != codes.shape[1] \
-                or pooled.shape[2] != codes.shape[2] or pooled.shape[3] != codes.shape[3]:
+        if pooled is None or not _shape_is(&pooled.shape[0], N, F, Hy, Wy) \
+                or not _shape_is(&codes.shape[0], N, F, Hy, Wy):
             raise ValueError("cnncore: the pool's output must come with its codes")
         cp = &codes[0, 0, 0, 0]
         pp = &pooled[0, 0, 0, 0]

@@ -104,6 +104,21 @@ def test_codes_come_with_the_pools_output():
                                     np.empty(LANES, np.float32), 1)
 
 
+@pytest.mark.parametrize("wrong", ["dy", "d1", "d2", "db", "codes"])
+def test_arrays_that_do_not_match_z_are_refused(wrong):
+    """Each array is read or written over z's shape (dy over the pool's): one of another shape
+    would be read or written past its end."""
+    z, _, dyp, codes, pool = _case(2, 4, 12, 12, True)
+    args = {"dy": dyp, "d1": np.empty_like(z), "d2": np.empty_like(z), "db": np.empty(4, np.float32),
+            "codes": codes}
+    args[wrong] = {"dy": np.ascontiguousarray(dyp[:, :, :5]), "d1": np.empty_like(z[:1]), "d2": np.empty_like(z[:, :3]),
+                   "db": np.empty(3, np.float32), "codes": codes[:1]}[wrong]
+    with pytest.raises(ValueError, match="do not match z|pool's output"):
+        _kernels.conv_grad_prologue(args["dy"], args["codes"], pool, z, 1, args["d1"], args["d2"],
+                                    np.empty((4, 144), np.float32),
+                                    np.empty(_kernels.prologue_scratch(12, 12, 1), np.float32), args["db"], 1)
+
+
 @pytest.mark.parametrize("N, F, H, W, pooled", [
     (2, 3, 2, 1, True),      # a pooled width of 0
     (2, 0, 4, 4, True),      # no filters
