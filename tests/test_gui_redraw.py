@@ -89,6 +89,28 @@ def test_train_tab_panels_hidden_while_training_are_drawn_when_shown(qtbot, tiny
     assert len(loss.getOriginalDataset()[0]) == len(record.batch_x) == n
 
 
+def test_a_report_sent_as_the_run_starts_is_kept_by_the_runs_panel(qtbot, tiny_window, monkeypatch):
+    """The panels take a run's worker before its thread starts: a report sent at that very moment
+    (a run short enough reports before the window has done anything else) is in the run's record.
+    (The diagnostics panel starts afresh when the run's data is in, before a real run's reports.)"""
+    import cnnapp.run_control as run_control
+    real = run_control.start_in_thread
+
+    def report_first(worker, parent, name):
+        worker.progress.emit(_report(0))
+        return real(worker, parent, name)
+
+    monkeypatch.setattr(run_control, "start_in_thread", report_first)
+    train = tiny_window.train
+    train.count.setValue(300)
+    train.epochs.setValue(1)
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000):
+        train.start()
+    qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
+    first = _report(0)["x"]
+    assert train.results.runs.current.batch_x[:len(first)] == first
+
+
 def _report(i: int, n: int = 4) -> dict:
     x = [(i * n + k + 1) / 100 for k in range(n)]
     return {"x": x, "loss": [2.0 - 0.01 * v for v in x], "accuracy": [0.5] * n, "ips": [1000.0 + i] * n,

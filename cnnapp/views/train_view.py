@@ -86,6 +86,7 @@ class TrainView(QtWidgets.QWidget):
         self.results.openMistake.connect(lambda k, where: self.openDigit.emit(where))
         self.results.diagnostics.restartRequested.connect(self.restart_at)
         ctl.status.connect(c.eta.setText)
+        ctl.started.connect(self._follow)
         ctl.ready.connect(self._clear_curves)
         ctl.progress.connect(self._on_progress)
         ctl.epochEnded.connect(self._on_epoch)
@@ -188,17 +189,23 @@ class TrainView(QtWidgets.QWidget):
                 config.seed = s.restore_start().seed
             # where the run's weights start, read before it starts (once it runs, s.network is the
             # run's latest snapshot)
-            settings, seed = run_settings(config, s.network, self.controls.source.currentText()), s.network.seed
-            worker = self.controller.start(loader, config, self._sample(), self.controls.choice(ask=False))
+            self._run_settings = run_settings(config, s.network, self.controls.source.currentText()), s.network.seed
+            self.controller.start(loader, config, self._sample(), self.controls.choice(ask=False))
         except (RunRefused, ValueError) as e:
             s.say(f"Cannot train: {e}", 0)
             self.controls.eta.setText(f"Cannot train yet: {e}.")     # the last run's words go
             return False
-        self.results.diagnostics.follow(worker)
-        self.results.runs.follow(worker, settings, seed, s.same_start().mark)
         self.controls.eta.setText("Starting…")
         self.trainingStarted.emit()
         return True
+
+    def _follow(self, worker) -> None:
+        """The panels take the new run's reports from its worker before its thread starts (the
+        controller's ``started``): a run short enough to report while the runs panel was still
+        setting up its record used to leave that record without its batches."""
+        settings, seed = self._run_settings
+        self.results.diagnostics.follow(worker)
+        self.results.runs.follow(worker, settings, seed, self.session.same_start().mark)
 
     def restart_at(self, lr: float) -> bool:
         """Train again at learning rate ``lr`` (from the weights the network has: after a blow-up,
