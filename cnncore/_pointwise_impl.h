@@ -209,20 +209,18 @@ CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
     for (ptrdiff_t n = 0; n < N; n++) {
         for (ptrdiff_t b = 0; b < B; b++) {
             const ptrdiff_t f = f0 + b;
+            if (n + 1 < N)
+                CNN_PW_NAME(cnn_dz_prefetch)(dy, codes, pooled, z, zs, act, F, Ho, Wo, n + 1, f, r0, r1);
             if (into) {
                 const ptrdiff_t Wq = Wo / 2, q = (n * F + f) * (Ho / 2) * Wq + (r0 / 2) * Wq;
                 CNN_PW_NAME(cnn_unpool_into)(dy + q, codes + q, act == CNN_ACT_RELU ? pooled + q : NULL, R, Wo, Wq,
                                              sum + b * R * ps, ps, d1 + n * s1[0] + f * s1[1] + r0 * s1[2], s1[2],
                                              d2 ? d2 + n * s2[0] + f * s2[1] + r0 * s2[2] : NULL, d2 ? s2[2] : 0,
                                              N * F * (Ho / 2) * Wq - q);
-                if (n + 1 < N)
-                    CNN_PW_NAME(cnn_dz_prefetch)(dy, codes, pooled, z, zs, act, F, Ho, Wo, n + 1, f, r0, r1);
                 continue;
             }
             const CNN_PW_T *rows = CNN_PW_NAME(cnn_dz_rows)(dy, codes, pooled, z, zs, act, N, F, Ho, Wo, n, f, r0, r1,
                                                             tmp + b * L);
-            if (n + 1 < N)
-                CNN_PW_NAME(cnn_dz_prefetch)(dy, codes, pooled, z, zs, act, F, Ho, Wo, n + 1, f, r0, r1);
             CNN_PW_NAME(cnn_add_row)(rows, sum + b * L, L);
             for (ptrdiff_t r = 0; r < R; r++) {
                 if (!pm)
@@ -255,9 +253,8 @@ CNN_ALWAYS_INLINE void CNN_PW_NAME(cnn_dz_item_b)(
                 out[p * F + b] = planes[b][p];
     }
     for (ptrdiff_t b = 0; b < B; b++)
-        for (ptrdiff_t r = 0; r < (ps == Wo ? 1 : R); r++)
-            CNN_PW_NAME(cnn_copy_row)(sum + (b * R + r) * ps, 1, acc + (f0 + b) * P + (r0 + r) * Wo, 1,
-                                      ps == Wo ? L : Wo);
+        for (ptrdiff_t r = 0; r < R; r++)
+            CNN_PW_NAME(cnn_copy_row)(sum + (b * R + r) * ps, 1, acc + (f0 + b) * P + (r0 + r) * Wo, 1, Wo);
 }
 
 static inline void CNN_PW_NAME(cnn_dz_item)(
