@@ -22,10 +22,10 @@ Per layer with weights, after every batch (:class:`TrainingMonitor`):
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .architecture import describe_layer
 from .network import Network
@@ -60,41 +60,60 @@ class TrainingMonitor:
         self.series = {i: {"grad": [], "update": []} for i in self.weighted}
         for i in self.relu:
             self.series[i]["dead"] = []
-        self._active = {i: deque(maxlen=window) for i in self.relu}
         self._before = {i: net.layers[i].W.copy() for i in self.weighted}
+        self._delta = {i: np.empty_like(w) for i, w in self._before.items()}
+        # per ReLU layer: how many batches' activity was seen, and for each unit the last of them in
+        # which it was active (counted from 1; 0: never). A unit is dead when that is not one of the
+        # last `window`.
+        self._seen = {i: 0 for i in self.relu}
+        self._last_active: dict = {}
         self.batches = 0
         self.lrs: list = []           # the learning rate of each observed batch, when it was given
 
     def observe(self, net: Network, lr: float | None = None) -> dict:
         """Record the batch just trained (at learning rate ``lr``, when known); returns
-        ``{i: {"grad", "update"[, "dead"]}}`` of this batch."""
+        ``{i: {"grad", "update"[, "dead"]}}`` of this batch. It runs after every batch of a run in
+        the app, so each array is read once or twice and nothing as large as a layer is allocated."""
         if lr is not None and math.isfinite(lr):
             self.lrs.append(float(lr))
         out = {}
-        for i in self.weighted:
-            layer = net.layers[i]
-            w = layer.W
-            g = math.sqrt(_sumsq(layer.dW) + _sumsq(layer.db))
-            norm = math.sqrt(_sumsq(w))
-            update = math.sqrt(_sumsq(w - self._before[i])) / norm if norm > 0 else float("inf")
-            np.copyto(self._before[i], w)
-            out[i] = {"grad": g, "update": update}
-            if i in self._active and layer.z is not None:
-                # (z > 0 exactly where ReLU's y > 0, NaN in neither: y of a compiled step is written only when read)
-                self._active[i].append(np.any(layer.z > 0, axis=0))
-                out[i]["dead"] = self.dead_fraction(i)
-            for k, v in out[i].items():
-                self.series[i][k].append(v)
+        with np.errstate(over="ignore", invalid="ignore"):     # a run on its way to NaN is observed too
+            for i in self.weighted:
+                out[i] = self._observe_layer(i, net.layers[i])
         self.batches += 1
         return out
 
+    def _observe_layer(self, i: int, layer) -> dict:
+        w = layer.W
+        g = math.sqrt(_sumsq(layer.dW) + _sumsq(layer.db))
+        norm = math.sqrt(_sumsq(w))
+        delta = np.subtract(w, self._before[i], out=self._delta[i])
+        update = math.sqrt(_sumsq(delta)) / norm if norm > 0 else float("inf")
+        np.copyto(self._before[i], w)
+        out = {"grad": g, "update": update}
+        if i in self._seen and layer.z is not None and len(layer.z):
+            # (z > 0 exactly where ReLU's y > 0, NaN in neither: y of a compiled step is written only when read)
+            self._note_active(i, _ever_positive(layer.z))
+            out["dead"] = self.dead_fraction(i)
+        for k, v in out.items():
+            self.series[i][k].append(v)
+        return out
+
+    def _note_active(self, i: int, active: np.ndarray) -> None:
+        """Layer ``i``'s units ``active`` (a mask) on the batch just trained: its count of batches
+        seen goes up by one, and each active unit's last batch (counted from 1; 0: never) becomes it."""
+        last = self._last_active.get(i)
+        if last is None or last.shape != active.shape:
+            last = self._last_active[i] = np.zeros(active.shape, dtype=np.int64)
+        self._seen[i] += 1
+        np.maximum(last, np.multiply(active, self._seen[i], dtype=np.int64), out=last)
+
     def dead_fraction(self, i: int) -> float:
         """The share of layer ``i``'s units never active on the last ``window`` batches."""
-        masks = self._active[i]
-        if not masks:
+        last = self._last_active.get(i)
+        if last is None:
             return float("nan")
-        alive = np.logical_or.reduce(np.stack(masks), axis=0)
-        return float(1 - alive.mean())
+        return float(np.count_nonzero(last <= max(0, self._seen[i] - self.window)) / last.size)
 
     def recent(self, i: int, key: str, n: int | None = None) -> float:
         """The median of layer ``i``'s ``key`` over the last ``n`` batches (default: the window)."""
@@ -115,7 +134,7 @@ class TrainingMonitor:
         worst = max(dead, key=dead.get) if dead else None
         if worst is not None and dead[worst] > 0.5:
             return (f"{dead[worst]:.0%} of layer {worst}'s ReLUs were never active in the last "
-                    f"{len(self._active[worst])} batches: they are dead, pass no gradient and no longer learn.")
+                    f"{min(self._seen[worst], self.window)} batches: they are dead, pass no gradient and no longer learn.")
         lo, hi = power_of_ten(ratios[slow]), power_of_ten(ratios[fast])
         span = f"about {lo}" if lo == hi else f"between {lo} and {hi}"
         settled = self._settled_by_schedule()
@@ -200,8 +219,8 @@ def _weighted_at_or_before(net: Network, i: int) -> int | None:
 def _weight_growth(good: Network, bad: Network, i: int | None) -> float:
     if i is None:
         return float("nan")
-    g = math.sqrt(_sumsq(good.layers[i].W))
     with np.errstate(over="ignore", invalid="ignore"):
+        g = math.sqrt(_sumsq(good.layers[i].W))
         b = math.sqrt(_sumsq(bad.layers[i].W))
     return b / g if g > 0 else float("inf")
 
@@ -297,6 +316,29 @@ def setting_differences(a: RunRecord, b: RunRecord) -> list[str]:
 # ----------------------------------------------------------------------------- helpers
 
 def _sumsq(a) -> float:
-    a = a.ravel().astype(np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.dot(a, a))
+    """The sum of the squares of ``a``'s values, in its own precision unless that overflows (then in
+    float64: a layer on its way to blowing up still gets a finite norm while float64 has one). Callers
+    that may meet overflow or NaN say so with ``np.errstate``."""
+    a = a.ravel()
+    s = float(np.dot(a, a))
+    if not math.isfinite(s) and a.dtype != np.float64:
+        a = a.astype(np.float64)
+        s = float(np.dot(a, a))
+    return s
+
+
+def _ever_positive(z: np.ndarray) -> np.ndarray:
+    """Where any sample of ``z`` (batch first) is > 0: ``np.any(z > 0, axis=0)`` (``fmax`` passes NaN
+    over, as ``>`` never holds for it), without a mask the size of ``z``. A compiled step's ``z`` is
+    a view of wide rows (each row a few values longer than the map): NumPy reduces such a view
+    element by element, so the samples are reduced as the rows of memory they span, and the
+    result read back with z's own strides (twice as fast on the first layers' maps)."""
+    it, shape, strides = z.itemsize, z.shape[1:], z.strides[1:]
+    span = sum((n - 1) * s for n, s in zip(shape, strides)) + it
+    if len(z) == 1:
+        return z[0] > 0
+    if z.ndim < 3 or z.flags.c_contiguous or min(z.strides) < it or span > 2 * it * math.prod(shape) \
+            or any(s % it for s in z.strides):
+        return np.fmax.reduce(z, axis=0) > 0
+    rows = as_strided(z, shape=(len(z), span // it), strides=(z.strides[0], it), writeable=False)
+    return as_strided(np.fmax.reduce(rows, axis=0), shape=shape, strides=strides, writeable=False) > 0

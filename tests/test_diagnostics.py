@@ -179,3 +179,39 @@ def test_the_end_of_a_cosine_schedule_is_no_fault():
     assert "stopped learning" not in at_the_end and "schedule" in at_the_end, at_the_end
     assert "come down to 1% of where it started" in at_the_end and "10⁻⁶" in at_the_end, at_the_end
     assert "almost stopped learning" in unknown and "almost stopped learning" in constant     # the rate did not fall
+
+
+@pytest.mark.parametrize("n", [1, 2, 7])
+def test_the_units_ever_active_are_those_of_any_z_above_0_for_every_layout(n):
+    # a compiled step's z is a view of wide rows (each row longer than the map, each plane padded):
+    # the monitor reduces the memory those rows span; any layout must give np.any(z > 0, axis=0)
+    from cnncore.diagnostics import _ever_positive
+    rng = np.random.default_rng(n)
+    wide = rng.standard_normal((n, 3, 5 * 9 + 4)).astype(np.float32)
+    wide[rng.random(wide.shape) < 0.1] = np.nan
+    wide[rng.random(wide.shape) < 0.05] = -0.0
+    wide[rng.random(wide.shape) < 0.05] = np.inf
+    layouts = {"wide rows": wide[:, :, :45].reshape(n, 3, 5, 9)[..., :7],
+               "contiguous": np.ascontiguousarray(wide[:, :, :45].reshape(n, 3, 5, 9)),
+               "every other column": wide[:, :, :45].reshape(n, 3, 5, 9)[..., ::2],
+               "batch last": np.moveaxis(wide[:, :, :45].reshape(n, 3, 5, 9), 0, -1).copy().transpose(3, 0, 1, 2),
+               "dense": wide[:, 0, :20], "float64": wide[:, :, :45].reshape(n, 3, 5, 9)[..., :7].astype(np.float64)}
+    for name, z in layouts.items():
+        got = _ever_positive(z)
+        assert got.shape == z.shape[1:] and got.dtype == bool, name
+        np.testing.assert_array_equal(got, np.any(z > 0, axis=0), err_msg=name)
+
+
+def test_a_dead_unit_is_one_not_active_in_any_of_the_window_s_batches():
+    # the monitor keeps, for each unit, the last batch it was active in: the share of those older
+    # than the window is the share of units no batch of the window saw active
+    net = Network(SMALL, seed=1)
+    monitor = TrainingMonitor(net, window=4)
+    rng = np.random.default_rng(5)
+    masks = []
+    for k in range(11):
+        active = rng.random((4, 10, 10)) < 0.15
+        monitor._note_active(0, active)
+        masks.append(active)
+        alive = np.logical_or.reduce(masks[-4:])
+        assert monitor.dead_fraction(0) == pytest.approx(1 - alive.mean()), k
