@@ -743,8 +743,8 @@ def test_map_grid_updates_in_place_when_only_the_numbers_change(qtbot):
 def test_about_box_and_tab_shortcuts(window, qtbot):
     window.activateWindow()
     window.show_about()
-    box = next(w for w in QtWidgets.QApplication.topLevelWidgets()
-               if isinstance(w, QtWidgets.QMessageBox) and w.isVisible())
+    from cnnapp.widgets.help_boxes import HelpBox
+    box = next(w for w in QtWidgets.QApplication.topLevelWidgets() if isinstance(w, HelpBox) and w.isVisible())
     assert "Corinna Cortes" in box.text() and "CC BY-SA 3.0" in box.text()
     box.close()
     qtbot.waitUntil(lambda: not box.isVisible())

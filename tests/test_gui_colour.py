@@ -95,6 +95,10 @@ def test_a_folder_trains_a_colour_network_and_names_what_it_skipped(trained, col
     assert net.signature.fit == "picture"
     notes = train.controls.data.notes
     assert notes.isVisibleTo(train) and "green/broken.png" in notes.text() and "Skipped 1 picture" in notes.text()
+    data = train.controls.data
+    assert not data.download_bar.isVisibleTo(train)                       # "reading pictures: 41 of 41" went
+    assert not data.count.isVisibleTo(train) and data.count_all.isVisibleTo(train)    # not a greyed 6,000
+    assert data.count_all.text() == f"all {len(list(colour_folder.rglob('*.*'))) - 1} in the folder"
     assert "red/notes.txt" in notes.text() and str(colour_folder) not in notes.text()   # named from the folder on
     X, y, name = s.sample_set()                                            # held-out pictures are the samples
     assert X.shape[1:] == (3, 32, 32) and len(X) == round(0.15 * 41) and name == "held-out pictures of my pictures"

@@ -136,8 +136,9 @@ def test_article_and_shortcuts(window):
     from cnnapp.state import a_digit
     assert a_digit(8) == "an 8" and a_digit(3) == "a 3"
     window.show_shortcuts()
+    from cnnapp.widgets.help_boxes import HelpBox
     box = [w for w in QtWidgets.QApplication.topLevelWidgets()
-           if isinstance(w, QtWidgets.QMessageBox) and w.windowTitle() == "Keyboard shortcuts"][0]
+           if isinstance(w, HelpBox) and w.windowTitle() == "Keyboard shortcuts"][0]
     text = box.text()
     box.close()
     assert "<b>T</b>" in text and "<b>Q</b>" in text
@@ -305,3 +306,19 @@ def test_a_dense_layers_small_gradients_are_not_called_zero_nor_blamed_on_a_relu
     relu = next(i for i, l in enumerate(net.spec["layers"]) if l.get("activation") == "relu")
     view._show(GradCheckResult(f"L{relu}.W", (0, 0, 1, 1), 0.01, 0.0, 0.0, 0.0, 0.0, 1e-5, 0.1, 0.1, 0.1))
     assert "ReLU that is off" in view.verdict.text()
+
+
+def test_the_help_boxes_fit_a_small_screen_and_scroll(window, qtbot):
+    """About and Keyboard shortcuts were message boxes as tall as their text (770 and 674 pixels):
+    on a 640-pixel screen their OK button was off the bottom."""
+    from cnnapp.widgets.help_boxes import HelpBox
+    room = window.screen().availableGeometry()
+    for show in (window.show_about, window.show_shortcuts):
+        show()
+        box = [w for w in QtWidgets.QApplication.topLevelWidgets() if isinstance(w, HelpBox) and w.isVisible()][-1]
+        qtbot.waitExposed(box)
+        ok = box.findChild(QtWidgets.QDialogButtonBox)
+        assert box.height() <= room.height() - 60 and ok.isVisible()
+        assert box.page.document().size().height() > 100          # the text is there, scrolled if need be
+        box.close()
+        qtbot.waitUntil(lambda: not box.isVisible())

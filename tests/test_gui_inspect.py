@@ -100,6 +100,42 @@ def test_adversarial_digit_at_the_smallest_epsilon(qtbot, view):
     assert b.epsilon == pytest.approx(0.3) and b.predicted == int(net.predict(b.image[None])[0])
 
 
+def test_the_answer_beside_the_picture_follows_it_on_every_page(qtbot, view):
+    """The line under the picture was written by the "Where it looks" page only: on "Fooling it" another
+    digit, or another model, left it naming the old digit's answer beside the new one."""
+    from cnncore.network import Network
+    from cnncore.architecture import preset
+    view.show()
+    qtbot.waitExposed(view)
+    _wait_gradients(qtbot, view)
+    X, y, _ = view._data()
+
+    def answer_of(net, i):
+        p = net.predict_proba(X[i][None].astype(np.float32) / 255)[0]
+        return f"answers <b>{int(np.argmax(p))}</b>, {p.max():.0%} sure (it is {int(y[i])})"
+
+    for page in (1, 2):                                   # Fooling it, What it wants to see
+        view.inner.setCurrentIndex(page)
+        for i in (3, 8):
+            view.show_sample(i)
+            assert answer_of(view.session.network, i) in view.answer.text(), (page, i)
+    other = Network(preset("lenet"), seed=4)
+    view.session.set_network(other, "another", trained=False)
+    view.show_sample(5)
+    assert answer_of(other, 5) in view.answer.text()
+
+
+def test_fooling_a_picture_the_network_got_wrong_into_its_true_class_says_so():
+    from types import SimpleNamespace
+    from cnnapp.views.look_pages import attack_words
+    names = [str(k) for k in range(10)]
+    a = SimpleNamespace(success=True, original_predicted=0, predicted=4, epsilon=0.05, image=np.zeros((1, 4, 4)),
+                        target=None)
+    assert "set it right" in attack_words(a, False, names, label=4)
+    assert "set it right" not in attack_words(a, False, names, label=0)
+    assert "set it right" not in attack_words(a, False, names)
+
+
 def test_dream_animates_in_a_worker_and_stops(qtbot, view):
     view.show()
     qtbot.waitExposed(view)

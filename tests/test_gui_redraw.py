@@ -332,10 +332,12 @@ def test_loss_curve_smooths_as_one_call_whatever_the_reports(qtbot):
     for a in range(0, 300, 7):
         parts.add_points(x[a:a + 7], y[a:a + 7])
     keep = np.isfinite(y)
-    expect, prev = [], y[keep][0]
-    for v in y[keep]:
-        prev = 0.9 * prev + (1 - 0.9) * v           # s_t = a s_(t-1) + (1 - a) y_t, a = 0.9
-        expect.append(prev)
+    expect, ema = [], 0.0
+    for n, v in enumerate(y[keep], 1):
+        ema = 0.9 * ema + (1 - 0.9) * v               # e_t = a e_(t-1) + (1 - a) y_t from e_0 = 0, a = 0.9,
+        expect.append(ema / (1 - 0.9 ** n))           # divided by the weights' sum 1 - a^t
+    seen = y[keep]
+    assert all(seen[:k + 1].min() <= e <= seen[:k + 1].max() for k, e in enumerate(expect))
     for plot in (whole, parts):
         ex, ey = plot._raw.getData()
         sx, sy = plot._smooth.getData()

@@ -261,9 +261,18 @@ def test_12_the_small_things(window, qtbot, tmp_path):
     window.resize(1024, 640)
     window.tabs.setCurrentWidget(draw)
     draw.show_example()
-    assert "press Delete" in draw.hint.text()
+    assert draw.hint.text() == draw.EXAMPLE_HINT and draw.canvas.showing_example()
+    example = draw.canvas.array()
     stroke(draw.canvas, ONE)
-    assert "press Delete" not in draw.hint.text()
+    assert draw.hint.text() == draw.HINT
+    # the first stroke wipes the example: a 1 drawn on a first launch is read as a 1, not as the 3 under it
+    ink = draw.canvas.array()
+    assert not draw.canvas.showing_example() and not np.array_equal(ink, example)
+    assert draw.canvas.undo() and draw.canvas.showing_example() and draw.hint.text() == draw.EXAMPLE_HINT
+    np.testing.assert_array_equal(draw.canvas.array(), example)
+    draw.canvas.clear()
+    stroke(draw.canvas, ONE)                              # the same stroke on a clean sheet
+    np.testing.assert_array_equal(draw.canvas.array(), ink)
     draw.label_combo.setCurrentIndex(1)
     assert draw.add_to_my_digits()
     assert "you now have 1 digit of your own" in window.statusBar().currentMessage()

@@ -168,6 +168,9 @@ def test_a_player_puts_the_lesson_in_the_session_and_reveals_a_step_after_its_an
     player.back()
     player.next()
     assert s.trace.loss == pytest.approx(t.loss)                     # …the stop shows the lesson's numbers
+    s.start_run()
+    s.end_run(done=True, changed_weights=True)                       # …and trains it: the same
+    assert s.trace.loss == pytest.approx(t.loss)
     verdict = player.answer(repr(float(t.probs[t.label])))
     assert verdict.right and s.element == ("probs", (0, int(t.label)))
     saved = json.loads(player.results_path.read_text())

@@ -360,3 +360,30 @@ def test_a_picture_of_one_s_own_is_fitted_by_the_network_s_rule_and_looked_at(tm
     with pytest.raises(ValueError, match="bad.png"):
         s.take_opened(lambda sig: picture_input(tmp_path / "bad.png", sig), "the picture bad.png")
     assert s.picture is p
+
+
+def test_a_trace_of_weights_a_run_replaced_is_dropped_for_a_new_one():
+    """The Backprop tab showed, after training, the pass recorded before it: the old loss, and "this
+    network keeps no optimizer state" under the update of a network just trained with Adam. A run that
+    made updates ends with the trace dropped (the tab records the picture again), and so does putting
+    back the weights the run started from; a run that made none keeps it."""
+    s = Session()
+    s.set_network(_net(0), "a test", trained=False)
+    picture = s.ensure_picture()
+    s.record()
+    kept = s.trace
+    s.start_run()
+    s.end_run(done=False, changed_weights=False)             # stopped before its first update
+    assert s.trace is kept
+    s.start_run()
+    seen = _events(s)
+    s.network.params()["L0.W"][:] += 1
+    s.end_run(done=True, changed_weights=True)
+    assert s.trace is None and s.stepper.count == 0 and s.picture is picture
+    assert _names(seen)[-2:] == ["weights_changed", "trace_changed"] and seen[-1][1] == (None,)
+    tr = s.record()
+    assert tr.loss != kept.loss                                # recorded with the weights there are now
+    seen.clear()
+    s.restore_start()                                          # the weights the run started from
+    assert s.trace is None and _names(seen) == ["weights_changed", "trace_changed"]
+    assert s.record().loss == pytest.approx(kept.loss, rel=1e-6)

@@ -204,7 +204,7 @@ class Session:
         net.history = [dict(h) for h in old.history]
         net.optimizer_state = old.copy().optimizer_state
         self.mark_trained()
-        self.weights_changed.emit()
+        self._new_weights(True)
         return start
 
     def set_snapshot(self, net) -> None:
@@ -219,7 +219,17 @@ class Session:
         if changed_weights:
             self.mark_trained()
         self.run.finish(done=done)
+        self._new_weights(changed_weights)
+
+    def _new_weights(self, changed: bool) -> None:
+        """The network's weights are no longer those the window last showed. A trace recorded with
+        the old ones (the update it shows, its loss, the optimizer's state) is dropped when they
+        ``changed``: the Backprop tab records the picture again with the weights there are now. A
+        lesson's trace stays: it is made with the lesson's own model."""
+        stale = changed and self.lesson is None and self._drop_trace()
         self.weights_changed.emit()
+        if stale:
+            self.trace_changed.emit(None)
 
     def _on_phase(self, phase: str) -> None:
         if self.training != self._was_training:

@@ -190,7 +190,8 @@ class PictureRow(QtWidgets.QWidget):
         if s.trace_picture.origin == FILE:
             names = tuple(str(k) for k in range(len(tr.probs))) if len(tr.probs) != len(names) else names
         truth = (f"true {s.class_kind} <b>{names[tr.label]}</b>" if s.trace_picture.label is not None else
-                 f"no true {s.class_kind} given (the loss takes its answer)")
+                 f"no true {s.class_kind} given: the loss takes its answer, <b>{names[tr.label]}</b>, as the box "
+                 f"shows (choose the true one there)")
         self.info.setText(f"Traced {s.trace_picture.what}: {truth}, network says <b>{names[p]}</b> "
                           f"({tr.probs[p]:.0%}), loss <b>{tr.loss:.4g}</b> · {len(tr.steps)} steps")
 

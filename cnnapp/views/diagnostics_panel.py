@@ -185,6 +185,8 @@ class RunsPanel(QtWidgets.QWidget):
         self.accuracy.setToolTip("Held-out accuracy after each epoch (training accuracy for a run without "
                                  "held-out digits)")
         self.accuracy.setYRange(0, 1)
+        # in per cent, as the accuracy plot above
+        self.accuracy.getPlotItem().getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
         top = QtWidgets.QHBoxLayout()
         top.addWidget(QtWidgets.QLabel("Compare"))
         top.addWidget(self.a)

@@ -23,6 +23,7 @@ class DrawView(QtWidgets.QWidget):
     change of the sheet goes into it, and the true-digit box follows its label."""
 
     HINT = "Draw one digit, 0 to 9, as large as the dashed box."
+    EXAMPLE_HINT = "An example digit to start with: draw your own over it, it makes way (Undo brings it back)."
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
@@ -173,8 +174,9 @@ class DrawView(QtWidgets.QWidget):
         self.canvas.changed.connect(self._schedule_prediction)
         self.canvas.strokeFinished.connect(self.update_prediction)
         self.canvas.strokeFinished.connect(self.drawing.finish)
-        # the example digit's hint ("press Delete and draw your own") goes with the first change
-        self.canvas.changed.connect(lambda: self.hint.setText(self.HINT))
+        # the example digit's hint goes with the first stroke (which wipes the example) and comes back with it
+        self.canvas.changed.connect(lambda: self.hint.setText(self.EXAMPLE_HINT if self.canvas.showing_example()
+                                                              else self.HINT))
         # The box follows the network's guess until the user picks a digit; from then on the
         # user's choice stands (training updates must never relabel a drawing) until the sheet
         # is wiped.
@@ -314,11 +316,11 @@ class DrawView(QtWidgets.QWidget):
             from cnncore.datasets import generated_digits, to_input
             X, y = generated_digits(10, seed=3)
             k = int(np.flatnonzero(y == 3)[0]) if np.any(y == 3) else 0
-            self.canvas.set_array(to_input(X[k:k + 1])[0, 0])
+            self.canvas.set_array(to_input(X[k:k + 1])[0, 0], example=True)
             self.canvas.clear_history()
         except Exception:  # noqa: BLE001 - an empty sheet is fine too
             return
-        self.hint.setText("An example digit to start with: press Delete and draw your own.")
+        self.hint.setText(self.EXAMPLE_HINT)
 
     def _drawings(self):
         if self._dataset is None:

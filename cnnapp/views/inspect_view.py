@@ -271,6 +271,7 @@ class InspectView(QtWidgets.QWidget):
         now = (self.session.picture, self.session.view_network())
         if self._shown.get(page) == now:
             return
+        self._show_answer()
         if page is self.where:
             self.refresh()
         elif page is self.fool:
@@ -280,12 +281,27 @@ class InspectView(QtWidgets.QWidget):
         self._shown.pop(page, None)
         self.render()
 
+    def _show_answer(self) -> None:
+        """The line under the picture: what the network answers for it now, whatever page is shown."""
+        x, net, p = self.current_input(), self.session.view_network(), self.session.picture
+        self.answer.setToolTip("" if p is None else f"Looking at {p.what}")
+        if net is None or x is None:
+            self.answer.setText("No network yet." if net is None else
+                                "Draw a digit…" if self.digits() else "Open a picture…")
+            return
+        with np.errstate(all="ignore"):
+            prob = np.asarray(net.predict_proba(x[None]))[0]
+        if not np.all(np.isfinite(prob)):
+            self.answer.setText("No answer: the network's output is not a number.")
+            return
+        k, name = int(np.argmax(prob)), self.session.classes
+        label = "" if p.label is None else f" (it is {name[p.label]})"
+        self.answer.setText(f"The network answers <b>{name[k]}</b>, {prob[k]:.0%} sure{label}.")
+
     def refresh(self) -> None:
         """Compute saliency and Grad-CAM of the picture in a worker (latest request wins)."""
         x, probe = self.current_input(), self._probe()
         if x is None or probe is None:
-            self.answer.setText(("Draw a digit…" if self.digits() else "Open a picture…") if probe is not None
-                                else "No network yet.")
             return
         self._shown[self.where] = (self.session.picture, self.session.view_network())
         c, p = self.cls.currentData(), self.session.picture
@@ -330,7 +346,8 @@ class InspectView(QtWidgets.QWidget):
         smallest = isinstance(result, tuple)
         a = result[1] if smallest else result
         self.attack_result = a
-        self.fool.show(a, smallest, self.session.classes)
+        p = self.session.picture
+        self.fool.show(a, smallest, self.session.classes, None if p is None else p.label)
 
     # ------------------------------------------------------------------ dream
     def toggle_dream(self) -> None:

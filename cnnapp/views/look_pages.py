@@ -244,8 +244,9 @@ class FoolPage(_Page):
                                     "raised, and so on (each of R, G, B within ±ε)" if self.colour else
                                     "What is added to each pixel: red brighter, blue darker")
 
-    def show(self, a, smallest: bool, names) -> None:
-        """An :class:`cnncore.probe.Attack`; ``smallest``: the smallest budget found (the slider follows)."""
+    def show(self, a, smallest: bool, names, label: int | None = None) -> None:
+        """An :class:`cnncore.probe.Attack`; ``smallest``: the smallest budget found (the slider follows);
+        ``label``: the picture's true class, when known."""
         if smallest and a.success:
             self.eps.blockSignals(True)
             self.eps.setValue(max(1, int(np.ceil(a.epsilon * 100 - 1e-9))))
@@ -261,7 +262,7 @@ class FoolPage(_Page):
         self.fooled.caption.setText(f"answer {names[a.predicted]}")
         self.change.caption.setText(f"every {'R, G and B level' if len(a.change) == 3 else 'pixel'} within "
                                     f"±{a.epsilon:.3f}")
-        self.attack_text.setText(attack_words(a, smallest, names))
+        self.attack_text.setText(attack_words(a, smallest, names, label))
 
     def clear(self, text: str = "") -> None:
         for panel in self.panels():
@@ -315,14 +316,19 @@ class DreamPage(_Page):
         self.dream_panel.caption.setText(f"step {f.step}: score {f.score:.3g}, roughness {f.penalty:.3g}")
 
 
-def attack_words(a, smallest: bool, name) -> str:
-    """What the attack did, in words; ``name[k]`` is class ``k``'s name."""
+def attack_words(a, smallest: bool, name, label: int | None = None) -> str:
+    """What the attack did, in words; ``name[k]`` is class ``k``'s name, ``label`` the picture's true
+    class (None: not known)."""
     was = f"It answered {name[a.original_predicted]}"
     if a.success:
         how = "The smallest budget found" if smallest else "With this budget"
         level = "no pixel's R, G or B level" if len(a.image) == 3 else "no pixel"
-        return (f"{was}. {how}, ε = {a.epsilon:.3f}, it answers <b>{name[a.predicted]}</b>: {level} moved by "
+        said = (f"{was}. {how}, ε = {a.epsilon:.3f}, it answers <b>{name[a.predicted]}</b>: {level} moved by "
                 f"more than {a.epsilon:.0%} of full brightness.")
+        if label is not None and a.original_predicted != label and a.predicted == label:
+            said += (f" Here the change set it right: this picture is a {name[label]}, which the network got "
+                     "wrong. Pick one it gets right to see it fooled.")
+        return said
     goal = "anything else" if a.target is None else name[a.target]
     return f"{was}, and with ε = {a.epsilon:.3f} it still does not answer {goal}" + (
         f" (it answers {name[a.predicted]})." if a.predicted != a.original_predicted else ".")

@@ -60,7 +60,16 @@ class DataBox(QtWidgets.QGroupBox):
         self.holdout.setRange(0.0, 0.5)
         self.holdout.setSingleStep(0.05)
         self.holdout.setToolTip("Share of the pictures kept aside to measure accuracy on unseen data")
-        form.addRow("Pictures", self.count)
+        self.count_all = QtWidgets.QLabel("all of them")       # for a source used whole, instead of the box
+        self.count_all.setObjectName("trainCountAll")
+        self.count_all.setToolTip("Every picture of this source is used (files you name are used whole)")
+        self.count_all.hide()
+        self._folder_count = None         # pictures in the chosen folder
+        pictures = QtWidgets.QHBoxLayout()
+        pictures.setContentsMargins(0, 0, 0, 0)
+        pictures.addWidget(self.count)
+        pictures.addWidget(self.count_all)
+        form.addRow("Pictures", pictures)
         form.addRow("Held out", self.holdout)
         self._build_buttons(form)
         self._build_fit(form)
@@ -72,6 +81,7 @@ class DataBox(QtWidgets.QGroupBox):
         self.download_bar.setToolTip("Download progress, or the pictures of a folder read so far")
         self.download_bar.setTextVisible(True)
         self.download_bar.hide()
+        self._reading = False            # the bar counts a folder's pictures being read
         form.addRow(self.download_bar)
         self.source.currentIndexChanged.connect(lambda *_: self.sourceChanged.emit(self.key()))
         session.model_changed.connect(self._follow_network)
@@ -153,10 +163,12 @@ class DataBox(QtWidgets.QGroupBox):
         self.idx_button.setVisible(key == "idx")
         self.folder_button.setVisible(key == "folder")
         from cnncore.defaults import uses_whole
-        self.count.setEnabled(not uses_whole(key) and not running)
-        self.count.setToolTip("Every picture of this source is used (files you name are used whole)"
-                              if uses_whole(key) else
-                              "How many digits to generate (or pictures to use at most, the first of the data set)")
+        whole = uses_whole(key)
+        self.count.setEnabled(not whole and not running)
+        self.count.setVisible(not whole)            # not a greyed 6,000 beside a folder of 80 pictures
+        self.count_all.setVisible(whole)
+        n = self._folder_count if key == "folder" else None
+        self.count_all.setText("all of them" if n is None else f"all {n:,} in the folder")
         self.show_fit()
 
     def show_fit(self) -> None:
@@ -220,6 +232,8 @@ class DataBox(QtWidgets.QGroupBox):
             return False
         self.session.choose_files("folder", str(folder))
         n = len(scan.files)
+        self._folder_count = n
+        self.count_all.setText(f"all {n:,} in the folder")
         self.folder_button.setText(f"{Path(folder).name}/: {len(scan.classes)} classes, {n:,} pictures")
         self.folder_button.setToolTip(f"{folder}\nClasses (subfolders, in this order): {', '.join(scan.classes)}"
                                       + (f"\n{len(scan.ignored):,} files that are not pictures are left out"
@@ -238,6 +252,7 @@ class DataBox(QtWidgets.QGroupBox):
     def show_download(self, done, total, name) -> None:
         """A download's progress (``done`` None: it is starting), or a folder's pictures read."""
         self.download_bar.show()
+        self._reading = name == "pictures"
         if done is None:
             self.download_bar.setRange(0, 0)
             self.download_bar.setFormat("connecting…")
@@ -251,6 +266,13 @@ class DataBox(QtWidgets.QGroupBox):
             self.download_bar.setFormat(f"{name}: {done / 1e6:.1f} of {total / 1e6:.1f} MB")
         else:
             self.download_bar.setFormat(f"{name}: {done / 1e6:.1f} MB")
+
+    def end_reading(self) -> None:
+        """The run's pictures are read (it starts): a bar that counted a folder's pictures goes (a
+        download's stays, saying the set is ready)."""
+        if self._reading:
+            self._reading = False
+            self.download_bar.hide()
 
     def show_downloaded(self, key: str) -> None:
         from cnncore.datasets.sources import source

@@ -95,6 +95,7 @@ class TrainView(QtWidgets.QWidget):
         ctl.failed.connect(lambda text: s.say(text, 0))
         ctl.downloadProgress.connect(c.show_download)
         ctl.reading.connect(c.show_download)
+        ctl.ready.connect(c.data.end_reading)
         ctl.notes.connect(c.data.show_notes)
         ctl.downloaded.connect(c.show_downloaded)
         ctl.downloadFailed.connect(self._on_download_failed)

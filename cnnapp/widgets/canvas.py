@@ -37,6 +37,7 @@ class DrawCanvas(QtWidgets.QWidget):
         self._size = int(size)
         self._brush = float(brush)  # pen width as a fraction of the sheet
         self._image = self._blank()
+        self._example = None     # an example digit shown until the first stroke (set_array(example=True))
         self._undo: list[QtGui.QImage] = []
         self._last: QtCore.QPointF | None = None
         self._drawing = False
@@ -50,8 +51,9 @@ class DrawCanvas(QtWidgets.QWidget):
         raw = raw.reshape(img.height(), img.bytesPerLine())[:, : img.width()]
         return (255 - raw).astype(np.float32) / 255.0
 
-    def set_array(self, ink: np.ndarray) -> None:
-        """Replace the sheet by an ink image (2-D, values in [0, 1]); scaled to the sheet size."""
+    def set_array(self, ink: np.ndarray, example: bool = False) -> None:
+        """Replace the sheet by an ink image (2-D, values in [0, 1]); scaled to the sheet size. An
+        ``example`` stays until the first stroke, which starts on a clean sheet (Undo brings it back)."""
         ink = np.asarray(ink, dtype=np.float32)
         if ink.ndim != 2:
             raise ValueError(f"expected a 2-D image, got shape {ink.shape}")
@@ -61,9 +63,14 @@ class DrawCanvas(QtWidgets.QWidget):
         src = QtGui.QImage(grey.data, w, h, w, QtGui.QImage.Format_Grayscale8).copy()
         self._image = src.scaled(self._size, self._size, QtCore.Qt.IgnoreAspectRatio,
                                  QtCore.Qt.SmoothTransformation)
+        self._example = self._image if example else None
         self.update()
         self.changed.emit()
         self.strokeFinished.emit()
+
+    def showing_example(self) -> bool:
+        """The sheet shows the example digit it was given (no stroke on it yet)."""
+        return self._example is not None and self._image is self._example
 
     def is_empty(self) -> bool:
         return bool(self.array().max() < 0.02)
@@ -114,7 +121,8 @@ class DrawCanvas(QtWidgets.QWidget):
         return img
 
     def _push_undo(self) -> None:
-        self._undo.append(self._image.copy())
+        # (the example itself, never drawn on: Undo back to it shows it as the example again)
+        self._undo.append(self._image if self.showing_example() else self._image.copy())
         if len(self._undo) > _MAX_UNDO:
             del self._undo[0]
 
@@ -127,6 +135,8 @@ class DrawCanvas(QtWidgets.QWidget):
 
     def _begin(self, pos: QtCore.QPointF, pressure: float = 1.0) -> None:
         self._push_undo()
+        if self.showing_example():              # one's own digit starts on a clean sheet
+            self._image = self._blank()
         self._drawing = True
         p = self.map_to_sheet(pos)
         self._last = p

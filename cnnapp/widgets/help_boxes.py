@@ -5,7 +5,7 @@ from PySide6 import QtCore, QtWidgets
 
 from .. import settings as st
 
-__all__ = ["about_text", "show_about", "show_shortcuts", "SHORTCUTS"]
+__all__ = ["about_text", "show_about", "show_shortcuts", "SHORTCUTS", "HelpBox"]
 
 #: (keys, what they do), in the order the box lists them.
 SHORTCUTS = (
@@ -41,20 +41,51 @@ def about_text() -> str:
                 "licensed CC BY-SA 3.0.</p>")
 
 
-def _box(parent, title: str, text: str) -> QtWidgets.QMessageBox:
-    box = QtWidgets.QMessageBox(parent)
-    box.setWindowTitle(title)
-    box.setTextFormat(QtCore.Qt.RichText)
-    box.setText(text)
-    box.setAttribute(QtCore.Qt.WA_DeleteOnClose)
+class HelpBox(QtWidgets.QDialog):
+    """A page of rich text with an OK button, scrolled where it is taller than the screen leaves room
+    for (a message box grows with its text: on a 640-pixel screen its button fell off the bottom)."""
+
+    def __init__(self, parent, title: str, text: str):
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setAttribute(QtCore.Qt.WA_DeleteOnClose)
+        self._text = text
+        self.page = QtWidgets.QTextBrowser()
+        self.page.setOpenExternalLinks(True)
+        self.page.setHtml(text)
+        self.page.setFrameShape(QtWidgets.QFrame.NoFrame)
+        ok = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.Ok)
+        ok.accepted.connect(self.accept)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(self.page)
+        layout.addWidget(ok)
+        self._fit(parent)
+
+    def text(self) -> str:
+        """The rich text shown, as given."""
+        return self._text
+
+    def _fit(self, parent) -> None:
+        """As tall as the text (at 500 pixels wide) where the screen has room, else the room there is."""
+        screen = (parent.screen() if parent is not None else None) or QtWidgets.QApplication.primaryScreen()
+        room = screen.availableGeometry() if screen is not None else QtCore.QRect(0, 0, 1024, 640)
+        width = min(520, room.width() - 40)
+        doc = self.page.document()
+        doc.setTextWidth(width - 40)
+        height = int(doc.size().height()) + 100            # the button row and the margins
+        self.resize(width, max(200, min(height, room.height() - 60)))
+
+
+def _box(parent, title: str, text: str) -> HelpBox:
+    box = HelpBox(parent, title, text)
     box.open()
     return box
 
 
-def show_about(parent) -> QtWidgets.QMessageBox:
+def show_about(parent) -> HelpBox:
     return _box(parent, "About CNN Lab", about_text())
 
 
-def show_shortcuts(parent) -> QtWidgets.QMessageBox:
+def show_shortcuts(parent) -> HelpBox:
     rows = "".join(f"<tr><td>{keys}</td><td>{what}</td></tr>" for keys, what in SHORTCUTS)
     return _box(parent, "Keyboard shortcuts", f"<table cellpadding=3>{rows}</table>")

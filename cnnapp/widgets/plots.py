@@ -227,6 +227,13 @@ class ProbabilityPlot(pg.PlotWidget):
         return self._probs.copy()
 
 
+def _fresh_y(p) -> None:
+    """A plot emptied for a new run or another model: no longer the old run's range of values, and
+    the new run's values set it again."""
+    p.setYRange(0, 1, padding=0)
+    p.enableAutoRange(axis="y")
+
+
 class LossPlot(pg.PlotWidget):
     """Loss per batch (thin, light) and an exponentially smoothed curve (bold) over epochs."""
 
@@ -248,8 +255,10 @@ class LossPlot(pg.PlotWidget):
 
     def clear_data(self) -> None:
         self._points = _Series(3)        # epoch, loss, smoothed loss of every batch
+        self._ema, self._n = 0.0, 0      # the smoothing's running sum (from 0) and its batches
         self._raw.setData([], [])
         self._smooth.setData([], [])
+        _fresh_y(self.getPlotItem())
         for line in getattr(self, "_lr_marks", []):
             self.getPlotItem().removeItem(line)
         self._lr_marks: list[pg.InfiniteLine] = []
@@ -273,10 +282,14 @@ class LossPlot(pg.PlotWidget):
         x, y = x[keep], y[keep]
         if y.size == 0:
             return
+        # An average of the batches so far that weighs the latest most (weights α^age), divided by the
+        # weights' sum: from the first batch on it lies among the points (started at the first loss
+        # instead, it stayed near that high start for dozens of batches, above every later point)
         s = np.empty_like(y)
-        prev = self._points.last(2, default=y[0])
+        a = self._alpha
         for i, v in enumerate(y.tolist()):           # a few batches per call: the run's start is kept
-            prev = s[i] = self._alpha * prev + (1 - self._alpha) * v
+            self._ema, self._n = a * self._ema + (1 - a) * v, self._n + 1
+            s[i] = self._ema / (1 - a ** self._n)
         self._points.extend(x, y, s)
         epochs, loss, smooth = self._points.columns()
         self._raw.setData(epochs, loss)
@@ -347,14 +360,21 @@ class SpeedPlot(pg.PlotWidget):
 
     def clear_data(self) -> None:
         self._points = _Series(2)        # epoch, images per second of every batch
+        self._top = 0.0
         self._curve.setData([], [])
+        _fresh_y(self.getPlotItem())
 
     def set_epochs(self, epochs: int) -> None:
         self.getPlotItem().setXRange(0, max(1, epochs), padding=0.02)
 
     def add_points(self, xs, ys) -> None:
-        self._points.extend(np.asarray(xs, dtype=float).reshape(-1), np.asarray(ys, dtype=float).reshape(-1))
+        ys = np.asarray(ys, dtype=float).reshape(-1)
+        self._points.extend(np.asarray(xs, dtype=float).reshape(-1), ys)
         self._curve.setData(*self._points.columns())
+        top = float(np.max(ys[np.isfinite(ys)], initial=0.0))
+        if top > self._top:          # from 0 up: a steady speed is a flat line, not 33781.4 … 33782.2
+            self._top = top
+            self.getPlotItem().setYRange(0, 1.1 * top, padding=0)
 
     def point_count(self) -> int:
         return len(self._points)
