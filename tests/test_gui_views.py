@@ -54,3 +54,51 @@ def test_the_train_tabs_model_buttons_go_through_the_window(window, tmp_path, mo
     window.train.open_button.click()
     assert asked and window.session.network is before
     assert not hasattr(window.train, "save_model") and not hasattr(window.train, "open_model")
+
+
+def test_stepping_through_a_trace_on_a_small_screen_keeps_the_maps_where_they_are(window, qtbot):
+    """The step label wrapped to one, two or three lines as its text changed on a 1024×640 window, and
+    the step buttons and the maps jumped up and down with it."""
+    from PySide6 import QtCore
+    window.resize(1024, 640)
+    bp = window.backprop
+    window.tabs.setCurrentWidget(bp)
+    qtbot.waitExposed(bp)
+    assert bp.record()
+    heights, tops = set(), set()
+    for k in range(len(bp.trace.steps)):
+        bp.stepper.index = k
+        qtbot.wait(1)
+        heights.add(bp.step_label.height())
+        tops.add(bp.maps.grid.mapTo(window, QtCore.QPoint(0, 0)).y())
+        assert bp.step_label.text().startswith(f"Step {k + 1} of ")        # the whole text, if cut on screen
+    assert len(heights) == 1 and len(tops) == 1, (heights, tops)
+
+
+def test_the_textbook_way_of_the_first_layer_opens_on_the_filters_gradient(window):
+    """The first layer's backward step says no gradient is needed for the image: its textbook view
+    opens on dW, not on the dx beside that sentence."""
+    bp = window.backprop
+    assert bp.record()
+    first = next(k for k, s in enumerate(bp.trace.steps) if s.kind == "backward" and s.layer == 0)
+    bp.go(first)
+    bp.identity_button.setChecked(True)
+    assert bp.maps.identity.dw_button.isChecked() and not bp.maps.identity.dx_button.isChecked()
+    bp.identity_button.setChecked(False)
+
+
+def test_the_slides_loops_open_in_view_on_a_small_screen(window, qtbot):
+    from PySide6 import QtCore
+    window.resize(1024, 640)
+    bp = window.backprop
+    window.tabs.setCurrentWidget(bp)
+    qtbot.waitExposed(bp)
+    assert bp.record()
+    bp.go(next(k for k, s in enumerate(bp.trace.steps) if s.kind == "backward" and s.layer_type == "conv"))
+    bp.maps.loops_button.setChecked(True)
+    scroll = bp.text_scroll
+    qtbot.waitUntil(lambda: bp.loops.isVisible())
+    qtbot.wait(20)
+    top = bp.loops.mapTo(scroll.viewport(), QtCore.QPoint(0, 0)).y()
+    assert 0 <= top < scroll.viewport().height() - 40, (top, scroll.viewport().height())
+    bp.maps.loops_button.setChecked(False)

@@ -253,6 +253,8 @@ class StepMaps(QtWidgets.QWidget):
         if self.identity.trace is not trace:
             self.identity.set_trace(trace)
         self.identity.select_layer(st.layer)
+        if layer_key(st.layer, "dx") not in trace.arrays:    # the first layer: no gradient for the image: dW
+            self.identity.dw_button.setChecked(True)
         self.map_stack.setCurrentWidget(self.identity)
 
     def toggle_slide(self, trace, st) -> bool:

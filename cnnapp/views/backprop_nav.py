@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..state import Stepper, step_kind
+from ..widgets.elided_label import ElidedLabel
 from ..widgets.wrap_row import WrapRow
 
 
@@ -55,10 +56,9 @@ class StepNav(QtWidgets.QWidget):
         self.speed.setMaximumWidth(120)
         self.speed.setToolTip("Play speed in steps per second: 0.25 to 5")
         self.speed_label = QtWidgets.QLabel("")
-        self.step_label = QtWidgets.QLabel("No trace yet")
+        self.step_label = ElidedLabel("No trace yet", longest="Step 88 of 88 · backward · layer 8 (maxpool)")
         self.step_label.setObjectName("backpropStepLabel")
         self.step_label.setToolTip("Where you are in the pass")
-        self.step_label.setWordWrap(True)
         f = self.step_label.font()
         f.setBold(True)
         self.step_label.setFont(f)

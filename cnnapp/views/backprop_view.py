@@ -145,7 +145,7 @@ class BackpropView(QtWidgets.QWidget):
         m.identity_button.toggled.connect(lambda on: m.show_identity(on, self.trace, self.current_step()))
         m.predict_button.toggled.connect(lambda on: self._show_step(self.stepper.index))
         m.predict.revealed.connect(self._on_revealed)
-        m.loops_button.toggled.connect(lambda on: self.loops.show_step(self.trace, self.current_step() if on else None))
+        m.loops_button.toggled.connect(self._show_loops)
         m.colours.currentIndexChanged.connect(lambda k: self.set_colours(list(DIVERGING_SCALES)[k]))
         m.slide_button.clicked.connect(self.toggle_slide)
         self.stepper.index_changed.connect(self._show_step)
@@ -324,10 +324,21 @@ class BackpropView(QtWidgets.QWidget):
             self.session.say(f"Could not explain {key}{list(index)}: {e}")
         QtCore.QTimer.singleShot(0, self, self._scroll_to_arithmetic)
 
+    def _show_loops(self, on: bool) -> None:
+        """The slides' loops of this step beside the maps, scrolled into view (on a small screen the
+        step's words fill the column and the loops opened below it, as if the button did nothing)."""
+        self.loops.show_step(self.trace, self.current_step() if on else None)
+        if on:
+            QtCore.QTimer.singleShot(0, self, lambda: self._scroll_to(self.loops))
+
     def _scroll_to_arithmetic(self) -> None:
         """On a small screen the step's words fill the column: bring the clicked number's sum into view."""
+        self._scroll_to(self.arithmetic)
+
+    def _scroll_to(self, widget) -> None:
+        """Scroll the column of words so that ``widget`` starts in its upper half (as it is if it does)."""
         bar, view = self.text_scroll.verticalScrollBar(), self.text_scroll.viewport().height()
-        top = self.arithmetic.mapTo(self.text_scroll.widget(), QtCore.QPoint(0, 0)).y()
+        top = widget.mapTo(self.text_scroll.widget(), QtCore.QPoint(0, 0)).y()
         if not bar.value() <= top <= bar.value() + view // 2:
             bar.setValue(top - 6)
 
