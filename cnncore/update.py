@@ -188,8 +188,9 @@ def rule_words(s: dict) -> str:
     """What the rule does, in our words, after the sentence saying why it is the one shown."""
     if s["name"] == "adam":
         what = ("Adam keeps running averages of each parameter's gradient (m) and squared gradient (v), "
-                "corrects both for starting at 0 (m̂, v̂), and moves the parameter by about α along m̂, "
-                "less where its gradients have been large")
+                "divides m by 1 − β1ᵗ and v by 1 − β2ᵗ to make up for starting at 0 (the hatted m and v "
+                "of the equation), and moves the parameter by about α along the corrected m, less where its "
+                "gradients have been large")
     elif s["momentum"]:
         what = ("SGD with momentum keeps a velocity v per parameter, the gradient plus μ times the last "
                 "velocity, so steps grow in directions the gradient keeps pointing to")

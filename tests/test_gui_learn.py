@@ -424,3 +424,25 @@ def test_12_answers_are_shuffled_at_every_showing_and_a_seed_pins_the_order(qtbo
     twin.choose(q.correct_index)
     assert twin.chosen() == [q.correct_index] and twin.check() is True
     assert twin.buttons[twin.order.index(q.correct_index)].isChecked()
+
+
+def test_a_formula_with_a_hat_is_set_in_the_face_that_places_it(qtbot):
+    """Adam's m̂ and v̂ (a letter and a combining circumflex) drawn in the proportional DejaVu Sans had
+    their hats over other letters of the line: the arithmetic panel sets such a note or term in the
+    monospaced face, escapes every note, and leaves the rest in its own font."""
+    from types import SimpleNamespace
+    from cnnapp.learn.arithmetic_panel import ArithmeticPanel
+    from cnnapp.widgets.equation import has_marks
+    panel = ArithmeticPanel()
+    qtbot.addWidget(panel)
+    term = SimpleNamespace(label="−α · m̂ · 1/(√v̂ + ε)", factors=(-0.003, 0.5, 2.0), value=-0.003, sources=(),
+                           note="", padding=False, chosen=False)
+    plain = SimpleNamespace(label="w", factors=(0.25,), value=0.25, sources=(), note="", padding=False, chosen=False)
+    bd = SimpleNamespace(title="new w", equation="", terms=[plain, term], combine="sum", total=0.247, value=None,
+                         notes=["a < b and", "m̂ = m/(1−β1ᵗ) = 0.01"], sources=lambda: {},
+                         written_out=lambda **k: "0.25 + −0.003")
+    panel.show_breakdown(bd)
+    assert has_marks("m̂") and not has_marks("m")
+    assert "a &lt; b and" in panel.notes.text() and "monospace\">m̂ = m/(1−β1ᵗ)" in panel.notes.text()
+    mono = panel.table.item(1, 0).font()
+    assert "Mono" in mono.families()[0] and "Mono" not in panel.table.item(0, 0).font().family()

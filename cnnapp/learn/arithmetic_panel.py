@@ -15,7 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnncore import explain
 
-from cnnapp.widgets.equation import equation_label
+from cnnapp.widgets.equation import equation_label, formula_font, formula_html, has_marks
 
 from .grids import fmt
 
@@ -92,6 +92,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         self.notes = QtWidgets.QLabel("")
         self.notes.setObjectName("arithmeticNotes")
         self.notes.setWordWrap(True)
+        self.notes.setTextFormat(QtCore.Qt.RichText)       # escaped words, a formula's own face
         self.notes.setStyleSheet("color: #444;")
         for w in (self.title, self.equation, self.written):
             lay.addWidget(w)
@@ -131,7 +132,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         self.equation.setVisible(bool(bd.equation))
         self._redraw()
         self.check.setText(self._check_text(bd))
-        self.notes.setText(" ".join(bd.notes))
+        self.notes.setText(" ".join(formula_html(n) for n in bd.notes))
         self.highlightRequested.emit(bd.sources())
 
     def shown_terms(self) -> list:
@@ -174,6 +175,8 @@ class ArithmeticPanel(QtWidgets.QWidget):
                 if t.chosen:
                     it.setBackground(winner)
                     it.setFont(bold)
+                if has_marks(text):
+                    it.setFont(formula_font(it.font() if t.chosen else self.table.font()))
                 if c == 2:
                     it.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
                     it.setToolTip(repr(t.value))

@@ -72,7 +72,7 @@ class HelpBox(QtWidgets.QDialog):
         width = min(520, room.width() - 40)
         doc = self.page.document()
         doc.setTextWidth(width - 40)
-        height = int(doc.size().height()) + 100            # the button row and the margins
+        height = int(doc.size().height()) + 160            # the button row, the margins and some slack
         self.resize(width, max(200, min(height, room.height() - 60)))
 
 
