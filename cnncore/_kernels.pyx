@@ -1319,15 +1319,25 @@ cdef struct StepRun:
     int flush[2]
 
 
-cdef void _copy4(const float* src, float* dst, const Py_ssize_t* n) noexcept nogil:
+cdef inline void _copy_rows(Py_ssize_t ab, const float* src, float* dst, const Py_ssize_t* n) noexcept nogil:
+    """The rows of :func:`_copy4` at (a, b) = divmod(``ab``, n[1])."""
+    cdef Py_ssize_t a = ab // n[1], b = ab % n[1], c
+    for c in range(n[2]):
+        cnn_copy_row_f(src + a * n[4] + b * n[5] + c * n[6], n[7], dst + a * n[8] + b * n[9] + c * n[10],
+                       n[11], n[3])
+
+
+cdef void _copy4(const float* src, float* dst, const Py_ssize_t* n, int nthreads) noexcept nogil:
     """dst[a, b, c, d] = src[a, b, c, d] with n = shape[4], src strides[4], dst strides[4] (elements),
-    a row of d at a time (rows here are short: no memcpy call for each)."""
-    cdef Py_ssize_t a, b, c
-    for a in range(n[0]):
-        for b in range(n[1]):
-            for c in range(n[2]):
-                cnn_copy_row_f(src + a * n[4] + b * n[5] + c * n[6], n[7], dst + a * n[8] + b * n[9] + c * n[10],
-                               n[11], n[3])
+    a row of d at a time (rows here are short: no memcpy call for each); the (a, b) planes split over
+    ``nthreads`` (a copy between two layers' maps at a large batch: one thread left the other idle)."""
+    cdef Py_ssize_t ab
+    if nthreads == 1:
+        for ab in range(n[0] * n[1]):
+            _copy_rows(ab, src, dst, n)
+        return
+    for ab in prange(n[0] * n[1], num_threads=nthreads, schedule="static"):
+        _copy_rows(ab, src, dst, n)
 
 
 cdef int _op(const Op* o, StepRun* r) noexcept nogil:
@@ -1335,7 +1345,7 @@ cdef int _op(const Op* o, StepRun* r) noexcept nogil:
     cdef Py_ssize_t bad = 0
     cdef int k = o.kind
     if k == OP_COPY:
-        _copy4(<const float*> o.p[0] if o.p[0] != NULL else r.x, <float*> o.p[1], n)
+        _copy4(<const float*> o.p[0] if o.p[0] != NULL else r.x, <float*> o.p[1], n, o.nt)
     elif k == OP_CONV:
         _conv_wide_loop(<const float*> o.p[0], n[0], <const Py_ssize_t*> o.p[1], n[1], <const float*> o.p[2],
                         <const float*> o.p[3], <float*> o.p[4], n[2], n[3], n[4], n[5], n[6], o.nt)

@@ -42,6 +42,9 @@ _KEPT = ("x", "y", "dx", "dy")
 
 _OPERANDS = (np.dtype(np.float32), np.dtype(np.intp), np.dtype(np.uint8))
 
+#: Elements from which a copy splits over the kernels' threads (a quarter of a megabyte of float32).
+COPY_PARALLEL_MIN = 65536
+
 
 def strides4(a: np.ndarray) -> list[int]:
     """The strides of ``a`` in elements, as four axes (leading axes of 1 first)."""
@@ -63,6 +66,18 @@ def _merged(shape: list, a: list, b: list) -> list:
             out.insert(0, (n, s, t))
     out = [(1, 0, 0)] * (4 - len(out)) + out
     return [n for n, _, _ in out] + [s for _, s, _ in out] + [t for _, _, t in out]
+
+
+def _split_rows(sizes: list) -> list:
+    """A copy's axes (``shape + src strides + dst strides``, four each) whose two outer axes hold one
+    plane (every row merged into the third) with its rows cut into at most 64 planes of equal rows,
+    so that the planes split over threads: 14,336 rows of 14 become 64 planes of 224 rows."""
+    n, s, t = sizes[0:4], sizes[4:8], sizes[8:12]
+    if n[0] * n[1] > 1:
+        return sizes
+    k = max((d for d in range(2, min(64, n[2] - 1) + 1) if n[2] % d == 0), default=1)
+    rows = n[2] // k
+    return [1, k, rows, n[3]] + [0, s[2] * rows, s[2], s[3]] + [0, t[2] * rows, t[2], t[3]]
 
 
 class StepBuilder:
@@ -107,7 +122,11 @@ class StepBuilder:
                 raise ValueError(f"cnncore: a copy of {src.dtype} {src.shape} into {dst.dtype} {dst.shape}")
             src_strides = strides4(src)
         shape = [1] * (4 - dst.ndim) + list(dst.shape)
-        self.op("copy", 1, 0, [src, dst], _merged(shape, src_strides, strides4(dst)))
+        sizes = _merged(shape, src_strides, strides4(dst))
+        nt = 1
+        if dst.size >= COPY_PARALLEL_MIN:
+            sizes, nt = _split_rows(sizes), get_num_threads()
+        self.op("copy", nt, 0, [src, dst], sizes)
 
     def exact(self, a: np.ndarray, b: np.ndarray) -> None:
         """Stop with :data:`EXACT` where neither ``a`` nor ``b`` is all finite (contiguous arrays):

@@ -177,6 +177,40 @@ def test_the_trainer_runs_the_compiled_step_and_trains_as_the_layers_would(monke
     assert compiled.optimizer_state["t"] == layered.optimizer_state["t"] == 6
 
 
+@pytest.mark.parametrize("rows, planes", [(14336, 64), (24576, 64), (7 * 5, 7), (97, 1)])
+def test_a_large_copys_rows_are_cut_into_planes_for_the_threads_without_changing_what_goes_where(rows, planes):
+    """A copy whose axes merged into rows alone (a strip of padded rows into a pool's gradient) has no
+    planes to split over threads: its rows become ``planes`` planes of as many rows (a prime count of
+    rows stays one plane), each value still going where it went."""
+    from cnncore.step import _split_rows
+    n = [1, 1, rows, 14, 0, 0, 16, 1, 0, 0, 14, 1]
+    got = _split_rows(n)
+    assert got[:4] == [1, planes, rows // planes, 14]
+
+    def targets(m):
+        idx = np.indices(m[:4]).reshape(4, -1)
+        return sorted(zip((np.array(m[4:8])[:, None] * idx).sum(0), (np.array(m[8:])[:, None] * idx).sum(0)))
+
+    assert targets(got) == targets(n)
+    assert _split_rows([2, 3, 4, 5] + n[4:]) == [2, 3, 4, 5] + n[4:]       # planes already: as it was
+
+
+def test_a_copy_split_over_threads_copies_every_value(monkeypatch):
+    """The compiled step's copy on two threads (planes split between them) gives the array NumPy does."""
+    from cnncore import step as stp
+    from cnncore._threads import threads_set_to
+    from cnncore.step import StepBuilder
+    rng = np.random.default_rng(3)
+    src = rng.standard_normal((64, 16, 14, 16)).astype(np.float32)[..., 1:15]
+    dst = np.zeros((64 * 16 * 14, 14), np.float32).reshape(64, 16, 14, 14)
+    b = StepBuilder(1, (1, 2, 2))
+    monkeypatch.setattr(stp, "COPY_PARALLEL_MIN", 1000)
+    with threads_set_to(2):
+        b.copy(src, dst)
+    b.program.run(np.zeros((1, 4), np.float32), np.zeros(1, np.intp))
+    np.testing.assert_array_equal(dst, src)
+
+
 @pytest.mark.parametrize("make, run", [
     (lambda a: a, 300),                                                 # contiguous: one run
     (lambda a: a.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1], 25),          # a full convolution's flipped filters
