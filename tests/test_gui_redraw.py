@@ -319,6 +319,8 @@ def test_a_long_loss_curve_is_drawn_with_about_one_point_per_pixel(qtbot):
 
 
 def test_loss_curve_smooths_as_one_call_whatever_the_reports(qtbot):
+    import math
+
     import numpy as np
     from cnnapp.widgets.plots import LossPlot
     rng = np.random.default_rng(1)
@@ -332,10 +334,13 @@ def test_loss_curve_smooths_as_one_call_whatever_the_reports(qtbot):
     for a in range(0, 300, 7):
         parts.add_points(x[a:a + 7], y[a:a + 7])
     keep = np.isfinite(y)
-    expect, ema = [], 0.0
-    for n, v in enumerate(y[keep], 1):
-        ema = 0.9 * ema + (1 - 0.9) * v               # e_t = a e_(t-1) + (1 - a) y_t from e_0 = 0, a = 0.9,
-        expect.append(ema / (1 - 0.9 ** n))           # divided by the weights' sum 1 - a^t
+    expect, ema, weight, prev = [], 0.0, 0.0, x[keep][0]
+    for t, v in zip(x[keep], y[keep]):
+        # e_t = a e_(t-1) + (1 - a) y_t from e_0 = 0, divided by the weights' sum; a = 0.9 a batch, or
+        # exp(-Δ/τ) over Δ epochs where that is smaller (τ = SPAN of a run of one epoch: 0.05)
+        a = min(0.9, math.exp(-(t - prev) / (LossPlot.SPAN * 1))) if t > prev else 0.9
+        ema, weight, prev = a * ema + (1 - a) * v, a * weight + (1 - a), t
+        expect.append(ema / weight)
     seen = y[keep]
     assert all(seen[:k + 1].min() <= e <= seen[:k + 1].max() for k, e in enumerate(expect))
     for plot in (whole, parts):
@@ -343,6 +348,32 @@ def test_loss_curve_smooths_as_one_call_whatever_the_reports(qtbot):
         sx, sy = plot._smooth.getData()
         assert np.array_equal(ex, x[keep]) and np.array_equal(ey, y[keep])
         assert np.array_equal(sy, np.asarray(expect))
+
+
+def test_the_smoothed_loss_of_a_short_run_follows_it_and_a_long_run_s_is_as_smooth_as_before(qtbot):
+    """On a run of 15 batches the bold curve (a batch's weight 0.9 per batch after it) lagged a third of
+    the run behind, above every later point; its time constant is now a twentieth of the run at most."""
+    import numpy as np
+    from cnnapp.widgets.plots import LossPlot
+    short, long = LossPlot(), LossPlot()
+    for p in (short, long):
+        qtbot.addWidget(p)
+    short.set_epochs(3)
+    x = np.arange(1, 16) / 5                                   # 3 epochs of 5 batches
+    y = 2.0 * np.exp(-x)                                       # a loss falling all the way
+    short.add_points(x, y)
+    _, s = short._smooth.getData()
+    assert np.all(s[5:] - y[5:] < 0.1 * (y[0] - y[-1]))        # never far behind the latest batch
+    long.set_epochs(6)
+    x = np.arange(1, 6 * 188 + 1) / 188
+    y = 1 + np.random.default_rng(0).random(len(x))
+    long.add_points(x, y)
+    _, s = long._smooth.getData()
+    a, e, w, want = 0.9, 0.0, 0.0, []
+    for v in y:
+        e, w = a * e + (1 - a) * v, a * w + (1 - a)
+        want.append(e / w)
+    np.testing.assert_allclose(s, want, rtol=1e-12)             # the app's usual run: 0.9 a batch, as before
 
 
 def test_a_run_ends_even_if_drawing_its_last_frames_fails(qtbot, train_tab):

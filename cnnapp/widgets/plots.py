@@ -235,7 +235,14 @@ def _fresh_y(p) -> None:
 
 
 class LossPlot(pg.PlotWidget):
-    """Loss per batch (thin, light) and an exponentially smoothed curve (bold) over epochs."""
+    """Loss per batch (thin, light) and an exponentially smoothed curve (bold) over epochs.
+
+    Each batch's weight in the smoothed curve shrinks by ``smoothing`` per batch after it, or
+    faster where the run is short: by exp(−Δ/τ) over Δ epochs with τ = :attr:`SPAN` of the run's
+    epochs, so the curve follows a run of 15 batches instead of lagging a third of it behind."""
+
+    #: The smoothing's time constant, as a share of the run's epochs.
+    SPAN = 0.05
 
     def __init__(self, parent=None, smoothing: float = 0.9):
         super().__init__(parent, background="w", axisItems={"bottom": EpochAxis()})
@@ -251,11 +258,12 @@ class LossPlot(pg.PlotWidget):
         for c in (self._raw, self._smooth):
             _few_points_per_pixel(c, "peak")
         self._alpha = smoothing
+        self._tau = self.SPAN
         self.clear_data()
 
     def clear_data(self) -> None:
         self._points = _Series(3)        # epoch, loss, smoothed loss of every batch
-        self._ema, self._n = 0.0, 0      # the smoothing's running sum (from 0) and its batches
+        self._ema, self._weight = 0.0, 0.0    # the smoothing's running sum (from 0) and sum of weights
         self._raw.setData([], [])
         self._smooth.setData([], [])
         _fresh_y(self.getPlotItem())
@@ -282,14 +290,15 @@ class LossPlot(pg.PlotWidget):
         x, y = x[keep], y[keep]
         if y.size == 0:
             return
-        # An average of the batches so far that weighs the latest most (weights α^age), divided by the
-        # weights' sum: from the first batch on it lies among the points (started at the first loss
-        # instead, it stayed near that high start for dozens of batches, above every later point)
+        # An average of the batches so far that weighs the latest most, divided by the weights' sum:
+        # from the first batch on it lies among the points (started at the first loss instead, it
+        # stayed near that high start for dozens of batches, above every later point)
         s = np.empty_like(y)
-        a = self._alpha
-        for i, v in enumerate(y.tolist()):           # a few batches per call: the run's start is kept
-            self._ema, self._n = a * self._ema + (1 - a) * v, self._n + 1
-            s[i] = self._ema / (1 - a ** self._n)
+        prev = self._points.last(0, default=x[0])
+        for i, (t, v) in enumerate(zip(x.tolist(), y.tolist())):   # a few batches per call: the start is kept
+            a = min(self._alpha, math.exp(-(t - prev) / self._tau)) if t > prev else self._alpha
+            self._ema, self._weight, prev = a * self._ema + (1 - a) * v, a * self._weight + (1 - a), t
+            s[i] = self._ema / self._weight
         self._points.extend(x, y, s)
         epochs, loss, smooth = self._points.columns()
         self._raw.setData(epochs, loss)
@@ -299,8 +308,10 @@ class LossPlot(pg.PlotWidget):
         return len(self._points)
 
     def set_epochs(self, epochs: int) -> None:
-        """Fix the x axis to the whole run, so it is not recomputed on every update."""
+        """Fix the x axis to the whole run, so it is not recomputed on every update; the smoothing
+        follows the run's length."""
         self.getPlotItem().setXRange(0, max(1, epochs), padding=0.02)
+        self._tau = self.SPAN * max(1, epochs)
 
 
 class AccuracyPlot(pg.PlotWidget):
