@@ -103,7 +103,7 @@ class TrainingMonitor:
         """Layer ``i``'s units ``active`` (a mask) on the batch just trained: its count of batches
         seen goes up by one, and each active unit's last batch (counted from 1; 0: never) becomes it."""
         last = self._last_active.get(i)
-        if last is None or last.shape != active.shape:
+        if last is None:
             last = self._last_active[i] = np.zeros(active.shape, dtype=np.int64)
         self._seen[i] += 1
         np.maximum(last, np.multiply(active, self._seen[i], dtype=np.int64), out=last)

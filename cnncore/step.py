@@ -71,13 +71,22 @@ def _merged(shape: list, a: list, b: list) -> list:
 def _split_rows(sizes: list) -> list:
     """A copy's axes (``shape + src strides + dst strides``, four each) whose two outer axes hold one
     plane (every row merged into the third) with its rows cut into at most 64 planes of equal rows,
-    so that the planes split over threads: 14,336 rows of 14 become 64 planes of 224 rows."""
+    so that the planes split over threads: 14,336 rows of 14 become 64 planes of 224 rows; a single
+    row (a contiguous copy) is cut into runs the same way."""
     n, s, t = sizes[0:4], sizes[4:8], sizes[8:12]
     if n[0] * n[1] > 1:
         return sizes
-    k = max((d for d in range(2, min(64, n[2] - 1) + 1) if n[2] % d == 0), default=1)
+    if n[2] == 1:                     # one row (a contiguous copy): runs of it
+        k = _parts(n[3])
+        return [1, k, 1, n[3] // k] + [0, s[3] * (n[3] // k), 0, s[3]] + [0, t[3] * (n[3] // k), 0, t[3]]
+    k = _parts(n[2])
     rows = n[2] // k
     return [1, k, rows, n[3]] + [0, s[2] * rows, s[2], s[3]] + [0, t[2] * rows, t[2], t[3]]
+
+
+def _parts(n: int) -> int:
+    """The most equal parts, at most 64 and fewer than ``n``, that ``n`` splits into (1: none)."""
+    return max((d for d in range(2, min(64, n - 1) + 1) if n % d == 0), default=1)
 
 
 class StepBuilder:
@@ -123,9 +132,9 @@ class StepBuilder:
             src_strides = strides4(src)
         shape = [1] * (4 - dst.ndim) + list(dst.shape)
         sizes = _merged(shape, src_strides, strides4(dst))
-        nt = 1
         if dst.size >= COPY_PARALLEL_MIN:
-            sizes, nt = _split_rows(sizes), get_num_threads()
+            sizes = _split_rows(sizes)
+        nt = get_num_threads() if dst.size >= COPY_PARALLEL_MIN and sizes[0] * sizes[1] > 1 else 1
         self.op("copy", nt, 0, [src, dst], sizes)
 
     def exact(self, a: np.ndarray, b: np.ndarray) -> None:

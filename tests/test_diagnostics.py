@@ -195,7 +195,9 @@ def test_the_units_ever_active_are_those_of_any_z_above_0_for_every_layout(n):
                "contiguous": np.ascontiguousarray(wide[:, :, :45].reshape(n, 3, 5, 9)),
                "every other column": wide[:, :, :45].reshape(n, 3, 5, 9)[..., ::2],
                "batch last": np.moveaxis(wide[:, :, :45].reshape(n, 3, 5, 9), 0, -1).copy().transpose(3, 0, 1, 2),
-               "dense": wide[:, 0, :20], "float64": wide[:, :, :45].reshape(n, 3, 5, 9)[..., :7].astype(np.float64)}
+               "dense": wide[:, 0, :20],
+               "float64 wide rows": wide.astype(np.float64)[:, :, :45].reshape(n, 3, 5, 9)[..., :7],
+               "reversed columns": wide[:, :, :45].reshape(n, 3, 5, 9)[..., ::-1]}
     for name, z in layouts.items():
         got = _ever_positive(z)
         assert got.shape == z.shape[1:] and got.dtype == bool, name

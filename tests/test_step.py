@@ -193,6 +193,8 @@ def test_a_large_copys_rows_are_cut_into_planes_for_the_threads_without_changing
 
     assert targets(got) == targets(n)
     assert _split_rows([2, 3, 4, 5] + n[4:]) == [2, 3, 4, 5] + n[4:]       # planes already: as it was
+    one = [1, 1, 1, 73728, 0, 0, 0, 1, 0, 0, 0, 1]                          # a contiguous copy: one row
+    assert _split_rows(one)[:4] == [1, 64, 1, 1152] and targets(_split_rows(one)) == targets(one)
 
 
 def test_a_copy_split_over_threads_copies_every_value(monkeypatch):

@@ -271,7 +271,8 @@ class InspectView(QtWidgets.QWidget):
         now = (self.session.picture, self.session.view_network())
         if self._shown.get(page) == now:
             return
-        self._show_answer()
+        if page is not self.where:          # (that page's worker says it, with the score it explains)
+            self._show_answer()
         if page is self.where:
             self.refresh()
         elif page is self.fool:
@@ -294,14 +295,19 @@ class InspectView(QtWidgets.QWidget):
         if not np.all(np.isfinite(prob)):
             self.answer.setText("No answer: the network's output is not a number.")
             return
+        self.answer.setText(self._answer_line(prob, p))
+
+    def _answer_line(self, prob, p) -> str:
+        """"The network answers …" for the probabilities ``prob`` of the picture ``p``."""
         k, name = int(np.argmax(prob)), self.session.classes
         label = "" if p.label is None else f" (it is {name[p.label]})"
-        self.answer.setText(f"The network answers <b>{name[k]}</b>, {prob[k]:.0%} sure{label}.")
+        return f"The network answers <b>{name[k]}</b>, {prob[k]:.0%} sure{label}."
 
     def refresh(self) -> None:
         """Compute saliency and Grad-CAM of the picture in a worker (latest request wins)."""
         x, probe = self.current_input(), self._probe()
         if x is None or probe is None:
+            self._show_answer()
             return
         self._shown[self.where] = (self.session.picture, self.session.view_network())
         c, p = self.cls.currentData(), self.session.picture
@@ -310,10 +316,8 @@ class InspectView(QtWidgets.QWidget):
     def _show_gradients(self, result) -> None:
         p, x, g, cams = result
         self.gradients = (g, cams)
-        prob, name = g.probabilities, self.session.classes
-        label = "" if p.label is None else f" (it is {name[p.label]})"
-        self.answer.setText(f"The network answers <b>{name[g.predicted]}</b>, {prob[g.predicted]:.0%} sure{label}. "
-                            f"Explaining the score of {name[g.cls]}.")
+        self.answer.setText(f"{self._answer_line(g.probabilities, p)} Explaining the score of "
+                            f"{self.session.classes[g.cls]}.")
         self.answer.setToolTip(f"Looking at {p.what}")
         self.where.show(x, g, cams)
 

@@ -17,7 +17,7 @@ class ElidedLabel(QtWidgets.QLabel):
     def __init__(self, text: str = "", longest: str = "", parent=None):
         super().__init__(parent)
         self._full, self._longest, self._tip = "", str(longest), ""
-        self.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Fixed)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Preferred, QtWidgets.QSizePolicy.Fixed)
         self.setText(text)
 
     def setText(self, text: str) -> None:
