@@ -64,6 +64,10 @@ class SameAsInput(OutputRefused):
     """The target is a file the command reads (the same file by whatever name)."""
 
 
+class OtherKind(OutputRefused):
+    """The target exists and its name is not one of the kind written (a model over a lesson)."""
+
+
 class WriteFailed(OSError):
     """Writing failed (a full disk, a read-only file system…); the old file is as it was."""
 
@@ -78,14 +82,17 @@ class Output(os.PathLike):
 
     Path-like: it goes wherever a path does (``save_model(out, net)``, ``Trace.save(out)``,
     ``export_onnx(net, out)``) and the writer keeps its inputs. ``inputs`` that are ``None`` or
-    do not exist are ignored.
+    do not exist are ignored. ``kinds``: the endings of the kind of file written (``(".csv",)``);
+    a file already there with another name is not replaced (a student's ``x.results.json`` given
+    as the ``--out`` of a table, a shell pattern having put it there), one of the kind is.
     """
 
-    def __init__(self, path, inputs: Iterable = ()):
+    def __init__(self, path, inputs: Iterable = (), kinds: Iterable[str] = ()):
         if isinstance(path, Output):
-            inputs = (*path.inputs, *inputs)
+            inputs, kinds = (*path.inputs, *inputs), (*path.kinds, *kinds)
         self.path = Path(os.fspath(path))
         self.inputs = tuple(Path(os.fspath(p)) for p in inputs if p is not None)
+        self.kinds = tuple(str(k).lower() for k in kinds)
 
     def __fspath__(self) -> str:
         return os.fspath(self.path)
@@ -121,6 +128,9 @@ class Output(os.PathLike):
             if _same_file(self.path, source, target):
                 raise SameAsInput(f"{self.path} is the same file as the input {source}: give the output "
                                   "another name (nothing was written)")
+        if self.kinds and not self.path.name.lower().endswith(self.kinds):
+            raise OtherKind(f"{self.path} exists and is not a {' or '.join(self.kinds)} file: it is not "
+                            f"replaced; give the output a name ending in {self.kinds[0]} (nothing was written)")
         return self
 
 

@@ -71,6 +71,28 @@ COMMANDS = {
 }
 
 
+def test_a_table_is_never_written_over_a_students_results_a_shell_pattern_named(model, tmp_path, capsys,
+                                                                                 monkeypatch):
+    """``cnnapp lesson report --out "loss - "*.results.json``: the shell put Ada's results after --out
+    and Bob's among the files read; Ada's answers were replaced by a table of Bob's (exit 0). A file
+    already there is replaced only by one of its own kind; a new name or a table over a table is fine."""
+    from cnncore.lesson import load_lesson, new_lesson, save_lesson
+    from cnncore.lesson.run import LessonRun
+    monkeypatch.chdir(tmp_path)
+    save_lesson(tmp_path / "loss.cnnlesson", new_lesson(model, "generated", 3, count=10).replace(title="loss"))
+    lesson = load_lesson(tmp_path / "loss.cnnlesson")
+    files = [LessonRun(lesson, name).save_as(tmp_path / f"loss - {name}.results.json") for name in ("Ada", "Bob")]
+    before = [digest(f) for f in files]
+    refused(capsys, ["lesson", "report", "--out", str(files[0]), str(files[1])], files[0])
+    assert [digest(f) for f in files] == before
+    assert main(["lesson", "report", *map(str, files), "--out", "table.csv"]) == 0
+    assert main(["lesson", "report", *map(str, files), "--out", "table.csv"]) == 0      # a table over a table
+    kept = digest(tmp_path / "loss.cnnlesson")
+    err = refused(capsys, ["train", "--arch", "tiny", "--data", "generated", "--count", "20", "--epochs", "1",
+                           "--quiet", "--out", "loss.cnnlesson"], "loss.cnnlesson")
+    assert "not a .npz file" in err and digest(tmp_path / "loss.cnnlesson") == kept
+
+
 @pytest.mark.parametrize("how", ["same", "dot", "hardlink", "symlink"])
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_no_command_writes_over_the_model_it_reads(model, capsys, command, how):

@@ -55,7 +55,7 @@ def run(args) -> int:
     from cnncore import atomic_savez
     from cnncore.probe import Probe
 
-    out = output(args)
+    out = output(args, ".npz")
     net = load_model(args.model)
     x, label, where = _input(args, net)
     answer(net, x[None], args.model)

@@ -59,7 +59,7 @@ def _cmd_new(args) -> int:
     from cnncore.defaults import run_defaults
     from cnncore.lesson import SUFFIX, new_lesson, save_lesson
 
-    out = output(args)
+    out = output(args, ".cnnlesson")
     if (args.images is None) != (args.labels is None) or (args.images is None) == (args.data is None):
         raise CliError("lesson new: give --data SOURCE, or --images and --labels")
     key = "idx" if args.images is not None else args.data
@@ -93,7 +93,7 @@ def _cmd_show(args) -> int:
 def _cmd_report(args) -> int:
     from cnncore.lesson import load_lesson, report, write_report
 
-    out = output(args, also=[*args.results, args.lesson])
+    out = output(args, ".csv", also=[*args.results, args.lesson])
     lesson = load_lesson(args.lesson) if args.lesson is not None else None
     rows = report(args.results, lesson)
     written = write_report(out, rows)

@@ -40,7 +40,7 @@ def run(args) -> int:
     from cnncore.trace import trace
     from cnncore.update import rule_name
 
-    out = output(args)
+    out = output(args, ".npz")
     net = load_model(args.model)
     x, label, where = one_picture(args, net, "trace")
     try:

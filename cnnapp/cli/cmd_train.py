@@ -82,7 +82,7 @@ def _train(args) -> int:
     import cnncore
     from cnncore.modelio import save_model
 
-    out = output(args)
+    out = output(args, ".npz")
     _fill_defaults(args)
     net, config = network_and_config(args)
     if args.threads:

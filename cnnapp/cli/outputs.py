@@ -11,15 +11,17 @@ from .data import source_key
 __all__ = ["output", "data_files"]
 
 
-def output(args, flag: str = "--out", also=()):
+def output(args, kind: str, flag: str = "--out", also=()):
     """The command's ``--out`` as a :class:`cnncore.Output` that knows the files the command
     reads (``MODEL.npz``, ``--image``, an ``--arch`` file, the data source's files, and ``also``),
     checked now, before any work: not one of them (the same file by any name), not a folder, FIFO,
-    device or socket, in a folder that exists. The writer checks it again when it writes."""
+    device or socket, in a folder that exists, and not a file already there whose name does not end
+    with ``kind`` (".npz": a model is never saved over a lesson or a student's results). The writer
+    checks it again when it writes."""
     from cnncore import Output, OutputRefused
 
     inputs = [getattr(args, name, None) for name in ("model", "image", "arch")]
-    out = Output(args.out, [*inputs, *data_files(args), *also])
+    out = Output(args.out, [*inputs, *data_files(args), *also], kinds=(kind,))
     try:
         return out.check()
     except OutputRefused as e:
