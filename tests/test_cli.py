@@ -165,6 +165,19 @@ def test_bad_arguments_one_line_exit_2(argv, capsys, tmp_path, monkeypatch):
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_a_folder_named_like_a_preset_does_not_hide_the_preset(tmp_path, monkeypatch):
+    """``cnnapp export m.npz --to torch --out lenet`` makes a folder "lenet"; ``--arch lenet`` then said
+    "cannot read the file (is a folder)". A file by that name is read; a folder is not a file."""
+    from cnnapp.cli.cmd_train import load_arch
+    from cnncore.architecture import preset
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lenet").mkdir()
+    assert load_arch("lenet") == preset("lenet")
+    (tmp_path / "tiny").write_text('{"input": [1, 28, 28], "layers": [{"type": "flatten"}, '
+                                   '{"type": "dense", "units": 10}]}')
+    assert [l["type"] for l in load_arch("tiny")["layers"]] == ["flatten", "dense"]       # the file wins
+
+
 def test_bad_files_one_line_exit_2(data, model, tmp_path, capsys):
     broken = tmp_path / "broken.npz"
     broken.write_bytes(model.read_bytes()[:200])

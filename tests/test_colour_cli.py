@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 
 import numpy as np
 import pytest
@@ -83,6 +84,26 @@ def test_trace_and_inspect_a_picture_of_the_folder(colour_folder, colour_model, 
         with np.load(x) as f:
             assert f["input"].shape == f["saliency"].shape == f["adversarial"].shape == (1, 3, 16, 16)
     assert "predicted 2 red" in capsys.readouterr().out
+
+
+def test_the_picture_trace_picks_in_a_folder_is_the_one_its_index_names(colour_folder, colour_model, tmp_path,
+                                                                        capsys):
+    """A folder with a picture that cannot be read: ``trace`` without ``--index`` said "image 22" of the
+    pictures it could read, while ``--index 22`` numbers every picture file (the unreadable one
+    included) and traced another. It names the picture by its file and by the number --index takes."""
+    import shutil
+    d = tmp_path / "test"
+    shutil.copytree(colour_folder / "test", d)
+    (d / "blue" / "0000.png").write_bytes(b"not a picture")          # the first file of the first class
+    out, again = tmp_path / "t.npz", tmp_path / "u.npz"
+    assert main(["trace", str(colour_model), "--folder", str(d), "--out", str(out)]) == 0
+    said = re.search(r"^picture (\d+) of the folder \(([^)]+)\): label", capsys.readouterr().out, re.M)
+    k, name = int(said.group(1)), said.group(2)
+    assert main(["trace", str(colour_model), "--folder", str(d), "--index", str(k), "--out", str(again)]) == 0
+    assert capsys.readouterr().out.startswith(str(d / name))
+    a, b = Trace.load(out), Trace.load(again)
+    np.testing.assert_array_equal(a.arrays["input"], b.arrays["input"])
+    assert a.loss == b.loss and a.label == b.label
 
 
 def test_the_defaults_table_and_the_help_that_says_it():

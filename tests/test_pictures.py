@@ -279,7 +279,7 @@ def test_a_folder_in_a_model_s_classes_for_eval(tmp_path):
         load_folder(root, (3, 8, 8), classes=classes)
     x, label, path = picture_at(root, 1, (3, 8, 8), model_classes(("bird", "cat", "dog", "horse")))
     assert label == 2 and path.name == "a.png" and (x[2] == 255).all()
-    with pytest.raises(FolderError, match="--index 9 is out of range \\(it has 3 pictures, 0..2\\)"):
+    with pytest.raises(FolderError, match="--index 9 is out of range \\(it has 3 picture files, 0..2\\)"):
         picture_at(root, 9, (3, 8, 8), model_classes(("bird", "cat", "dog", "horse")))
 
 

@@ -131,7 +131,8 @@ def load_arch(value: str) -> dict:
     from cnncore.limits import MAX_ARCH_TEXT
 
     path = Path(value)
-    if path.exists() or value not in PRESETS and os.sep in value:
+    # a file by that name, else a preset (a folder named like one, "lenet" from an export, is not a file)
+    if path.is_file() or value not in PRESETS and (path.exists() or os.sep in value):
         try:
             text = read_regular(path, 4 * MAX_ARCH_TEXT).decode("utf-8")    # never a FIFO or a device
         except (OSError, ValueError) as e:

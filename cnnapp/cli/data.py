@@ -186,7 +186,23 @@ def one_picture(args, net, command: str):
         args.index = trace_example(net, X, got.y)
     x = X[args.index]
     x = x.astype(np.float32) / np.float32(255) if x.dtype == np.uint8 else x.astype(np.float32)
-    return x, int(got.y[args.index]), f"image {args.index}"
+    label = int(got.y[args.index])
+    if got.paths:               # a folder: the picture by its file, numbered as --index numbers them
+        args.index, path = _file_number(args.folder, got.paths[args.index])
+        return x, label, f"picture {args.index} of the folder ({path})"
+    return x, label, f"image {args.index}"
+
+
+def _file_number(folder, path) -> tuple[int, str]:
+    """``path``'s number among the folder's picture files (as ``--index`` counts them, files that
+    cannot be read included) and its name from the folder on."""
+    from pathlib import Path
+
+    from cnncore.datasets.folder import scan_folder
+
+    scan = scan_folder(folder)
+    k = next(i for i, (p, _) in enumerate(scan.files) if Path(p) == Path(path))
+    return k, Path(path).relative_to(scan.root).as_posix()
 
 
 def picture(path: str, net, command: str):

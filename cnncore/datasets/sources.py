@@ -138,13 +138,15 @@ class Labelled:
     """A source's pictures and what they are: ``X`` uint8 ``(N, 28, 28)`` (digits) or ``(N, C, H, W)``,
     ``y`` uint8 ``(N,)``, the name of each of a network's outputs (``classes``, the label's index),
     the data set's name (``dataset``, "" for digits of no particular set), a description
-    (``what``), and ``notes`` (one line each: a folder's skipped pictures and ignored files)."""
+    (``what``), ``notes`` (one line each: a folder's skipped pictures and ignored files) and, for a
+    folder, each picture's file (``paths``: the pictures that could be read, in order)."""
     X: np.ndarray = field(repr=False)
     y: np.ndarray = field(repr=False)
     classes: tuple
     dataset: str
     what: str
     notes: tuple = ()
+    paths: tuple = field(default=(), repr=False)
 
 
 def load_labelled(key: str, *, count: int | None = None, seed: int = 0, files=None, drawings=None,
@@ -275,7 +277,8 @@ def _load_folder(folder, shape, classes, progress) -> Labelled:
         raise SourceError(str(e)) from None
     kinds = len(got.classes) if classes is None else len(set(got.y.tolist()))
     what = f"{len(got.X):,} pictures of {kinds} classes in {folder}"
-    return Labelled(got.X, got.y, names, class_name(Path(folder).resolve().name), what, tuple(got.notes()))
+    return Labelled(got.X, got.y, names, class_name(Path(folder).resolve().name), what, tuple(got.notes()),
+                    tuple(got.paths))
 
 
 def held_out_split(X, y, fraction: float):
