@@ -185,6 +185,8 @@ class LessonControl(QtCore.QObject):
         self.session.follow_lesson(None)
         self._start_recorder(LessonRecorder.from_lesson(self.session, lesson))
         self._save_to = Path(path)
+        self.session.say(f"Editing {Path(path).name}: its {len(lesson.stops)} stops are in the Lesson panel; F9 adds "
+                         "what the window shows as a stop, Save lesson writes it back.", 10000)
         return True
 
     def _start_recorder(self, recorder) -> None:

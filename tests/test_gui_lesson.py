@@ -99,6 +99,9 @@ def _follow(qtbot, window, path, student, right: bool):
     assert player.position == 1 and player.must_answer
     assert window.backprop.held_label.isVisibleTo(window) and not window.backprop.splitter.isVisibleTo(window)
     assert QtWidgets.QApplication.focusWidget() is panel.answer_edit
+    qtbot.wait(20)
+    seen = panel.answer_edit.visibleRegion().boundingRect()
+    assert seen.height() == panel.answer_edit.height(), (seen, window.size())   # in view, not below the fold
     assert not panel.next_button.isEnabled() and not player.next() and player.position == 1   # answer first
     q = player.question
     qtbot.keyClicks(panel.answer_edit, f"{q.answer:.6g}" if right else "0.9")
@@ -141,6 +144,7 @@ def test_a_lesson_recorded_by_key_presses_is_followed_by_keyboard_and_reported(w
     assert lesson.stops[2].question.right == (0, 2)
     window.lessons.stop_recording()
     window.confirm = lambda text: True
+    window.resize(1024, 640)                          # a student's small screen
     ada, q = _follow(qtbot, window, path, "Ada", right=True)
     bob, _ = _follow(qtbot, window, path, "Bob", right=False)
     assert ada.name == "backprop - Ada.results.json" and ada.parent == tmp_path
@@ -154,6 +158,9 @@ def test_a_lesson_recorded_by_key_presses_is_followed_by_keyboard_and_reported(w
                              "right (of 2)"],
                             ["Ada", f"right: {q.answer:.6g}", "right: conv + dense", "2"],
                             ["Bob", "wrong: 0.9", "wrong: conv", "0"]]
+    # the teacher opens it to edit: the status line says so (it still said "Following … as Bob")
+    assert window.lessons.edit_lesson(path)
+    assert window.statusBar().currentMessage().startswith("Editing backprop.cnnlesson: its 3 stops")
 
 
 def _rows(table):

@@ -65,7 +65,9 @@ class LessonPlayPanel(QtWidgets.QWidget):
         self.choices: list = []
         lay = QtWidgets.QVBoxLayout(self)
         lay.addWidget(self._build_head())
-        lay.addWidget(self._build_note(), 3)
+        # the question gets the larger share: its answer field sat below the fold at 1024×640 under a
+        # two-line note
+        lay.addWidget(self._build_note(), 1)
         lay.addWidget(self._build_question(), 2)
         lay.addLayout(self._build_buttons())
         player.changed.connect(self.render)
@@ -245,13 +247,16 @@ class LessonPlayPanel(QtWidgets.QWidget):
             self.verdict.setText(verdict.message)
             return verdict
         self._say(verdict.right, verdict.message)
+        self._question_scroll.ensureWidgetVisible(self.verdict)
         self.next_button.setFocus() if self.next_button.isEnabled() else self.back_button.setFocus()
         return verdict
 
     def focus_answer(self) -> None:
         """Put the keyboard where the student acts next: the answer, else Next."""
         if self.player.must_answer:
-            (self.choices[0] if self.choices else self.answer_edit).setFocus()
+            field = self.choices[0] if self.choices else self.answer_edit
+            field.setFocus()
+            self._question_scroll.ensureWidgetVisible(field)      # where the keyboard is, in view
         elif self.next_button.isEnabled():
             self.next_button.setFocus()
 
