@@ -88,7 +88,11 @@ class LessonControl(QtCore.QObject):
             old.deleteLater()
         self.dock.setVisible(widget is not None)
         if widget is not None:          # a quarter of the window beside the maps (a note is read there)
-            self.window.resizeDocks([self.dock], [max(280, min(520, self.window.width() // 4))],
+            # and never narrower than the panel (its fields were cut at the right at 1024 px); it scrolls
+            # up and down only
+            need = widget.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width() + 6
+            area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+            self.window.resizeDocks([self.dock], [max(280, need, min(520, self.window.width() // 4))],
                                     QtCore.Qt.Horizontal)
 
     # ---------------------------------------------------------------- student

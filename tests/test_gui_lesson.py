@@ -227,3 +227,20 @@ def test_a_lesson_brings_its_own_network_and_a_question_hides_what_would_answer_
     window.open_model(tmp_path / "m.npz")                        # another network ends the lesson
     assert s.lesson is None and not window.lessons.dock.isVisible() and not bp.held_label.isVisible()
     assert "after your answer" not in bp.input_row.info.text()
+
+
+def test_the_recording_panel_fits_its_dock_on_a_small_screen(window, qtbot):
+    """At 1024×640 the recording panel was wider than its dock: its title field, its Down button and its
+    question box were cut at the right, with a scrollbar under them."""
+    window.resize(1024, 640)
+    _lenet(window)
+    _press(qtbot, window, Qt.Key_R, Qt.ControlModifier | Qt.ShiftModifier,
+           until=lambda: window.lessons.recorder is not None)
+    qtbot.wait(50)
+    panel, area = window.lessons.panel, window.lessons.dock.widget()
+    assert panel.width() <= area.viewport().width(), (panel.width(), area.viewport().width())
+    for w in panel.findChildren(QtWidgets.QWidget):
+        if w.isVisibleTo(panel) and w.width() > 0:
+            right = w.mapTo(panel, w.rect().topRight()).x()
+            assert right <= area.viewport().width(), (w.objectName() or type(w).__name__, right)
+    window.lessons.stop_recording()

@@ -28,7 +28,7 @@ def lesson_pictures(lesson) -> list[Picture]:
     """The lesson's pictures as the session shows them (one object each: the session tells pictures
     apart by identity), ``(C, H, W)`` floats in [0, 1] as the model reads its uint8 pictures."""
     return [Picture(LESSON, np.asarray(x, dtype=np.float32) / 255, int(y), index=k,
-                    what=f"picture {k + 1} of the lesson")
+                    what=f"picture {k} of the lesson")         # numbered as its stops name it
             for k, (x, y) in enumerate(zip(lesson.pictures, lesson.labels))]
 
 

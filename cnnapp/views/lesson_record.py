@@ -28,6 +28,7 @@ class LessonRecordPanel(QtWidgets.QWidget):
         self.setObjectName("lessonRecordPanel")
         self.recorder = recorder
         lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)      # the dock beside a 1024-pixel window's maps is narrow
         lay.addLayout(self._build_title())
         lay.addWidget(self._build_stops(), 2)
         lay.addWidget(self._build_note(), 2)
@@ -82,6 +83,7 @@ class LessonRecordPanel(QtWidgets.QWidget):
         row = QtWidgets.QGridLayout()
         row.addWidget(self.add_button, 0, 0, 1, 3)
         for k, b in enumerate((self.remove_button, self.up_button, self.down_button)):
+            b.setMinimumWidth(b.fontMetrics().horizontalAdvance(b.text()) + 24)    # (not a style's 80 px each)
             row.addWidget(b, 1, k)
         bl.addLayout(row)
         return box
