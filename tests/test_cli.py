@@ -263,7 +263,7 @@ def test_train_on_shared_digits(shared_mnist_dir, tmp_path, capsys):
     rc = main(["train", "--arch", "tiny", "--data", "shared", "--count", "8000", "--epochs", "1", "--holdout",
                "0.1875", "--quiet", "--threads", "1", "--out", str(out)])
     text = capsys.readouterr().out
-    assert rc == 0 and "on 6500 images" in text and "holding out 1500" in text
+    assert rc == 0 and "on 6,500 images" in text and "holding out 1,500" in text
 
 
 def test_mnist_download_failure_is_one_line(tmp_path, capsys, monkeypatch):

@@ -88,9 +88,10 @@ def _train(args) -> int:
     if args.threads:
         cnncore.set_num_threads(args.threads)
     trainer, n_train, n_val, source = _trainer(args, net, config)
-    print(f"training {len(net.layers)}-layer network ({net.num_params()} parameters) on {n_train} images "
-          f"from {source}, holding out {n_val}; {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
-          f"{config.epochs} epochs, {_augment_words(config)}, {cnncore.get_num_threads()} thread(s)", flush=True)
+    epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
+    print(f"training {len(net.layers)}-layer network ({net.num_params():,} parameters) on {n_train:,} images "
+          f"from {source}, holding out {n_val:,}; {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
+          f"{epochs}, {_augment_words(config)}, {cnncore.get_num_threads()} thread(s)", flush=True)
     finished = _run_with_progress(trainer, config, n_val, tty=sys.stderr.isatty() and not args.quiet)
     if finished.reason == "diverged":     # such weights are no use: leave whatever is at --out as it was
         print(f"cnnapp train: {finished.message} Nothing was saved to {out}.", file=sys.stderr)
@@ -120,7 +121,8 @@ def _fill_defaults(args) -> None:
 
 
 def _augment_words(config) -> str:
-    shifts = f"shifts of up to {config.augment} pixels" if config.augment else "no shifts"
+    pixels = f"{config.augment} pixel{'s' if config.augment != 1 else ''}"
+    shifts = f"shifts of up to {pixels}" if config.augment else "no shifts"
     return shifts + (" and mirror images" if config.flip else "")
 
 

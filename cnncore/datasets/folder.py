@@ -177,8 +177,10 @@ class FolderPictures:
         if self.ignored:
             names = ", ".join(str(p) for p in self.ignored[:shown])
             more = f" and {len(self.ignored) - shown:,} more" if len(self.ignored) > shown else ""
-            lines.append(f"ignored {len(self.ignored):,} file{'s' if len(self.ignored) != 1 else ''} that are not "
-                         f"PNG, JPEG, BMP or WebP pictures: {names}{more}")
+            one = len(self.ignored) == 1
+            what = "file that is not a PNG, JPEG, BMP or WebP picture" if one else \
+                "files that are not PNG, JPEG, BMP or WebP pictures"
+            lines.append(f"ignored {len(self.ignored):,} {what}: {names}{more}")
         return lines
 
 

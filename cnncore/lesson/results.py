@@ -140,7 +140,7 @@ def _results(data: bytes) -> Results:
         raise ValueError("not a results file (not UTF-8 text)") from None
     except UnreadableFile as e:
         raise ValueError(f"not a results file (it {e})") from None
-    obj = fields(obj, {"format": str, "lesson": str, "title": str, "student": str, "answers": list}, "the results")
+    obj = fields(obj, {"format": str, "lesson": str, "title": str, "student": str, "answers": list}, "the results file")
     if obj["format"] != RESULTS_FORMAT:
         raise ValueError(f"unknown results format {obj['format'][:40]!r} (this version reads {RESULTS_FORMAT!r})")
     if len(obj["answers"]) > MAX_LESSON_STOPS:
