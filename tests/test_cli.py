@@ -178,6 +178,17 @@ def test_a_folder_named_like_a_preset_does_not_hide_the_preset(tmp_path, monkeyp
     assert [l["type"] for l in load_arch("tiny")["layers"]] == ["flatten", "dense"]       # the file wins
 
 
+def test_mirroring_digits_is_said_and_pictures_of_things_are_mirrored_without_a_word(tmp_path, capsys):
+    """The help says --flip is never for digits or letters; given for them, a note says why it is a bad
+    idea (the run goes on: the user asked for it)."""
+    argv = ["train", "--arch", "tiny", "--data", "generated", "--count", "40", "--epochs", "1", "--quiet",
+            "--out", str(tmp_path / "m.npz")]
+    assert main([*argv, "--flip"]) == 0
+    assert "a mirrored digit or letter is no longer one" in capsys.readouterr().err
+    assert main([*argv, "--no-flip"]) == 0
+    assert "mirrored" not in capsys.readouterr().err
+
+
 def test_bad_files_one_line_exit_2(data, model, tmp_path, capsys):
     broken = tmp_path / "broken.npz"
     broken.write_bytes(model.read_bytes()[:200])

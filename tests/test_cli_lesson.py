@@ -3,6 +3,7 @@ one line each, the class's table; bad arguments and another version's results ar
 from __future__ import annotations
 
 import csv
+import os
 from datetime import datetime, timezone
 
 import numpy as np
@@ -102,3 +103,9 @@ def test_report_turns_the_classes_results_into_one_table_and_refuses_another_ver
     (tmp_path / "junk.json").write_text("{")
     _one_line_refusal(capsys, ["lesson", "report", str(tmp_path / "junk.json"), "--out", str(table)],
                       "not a results file")
+    link = tmp_path / "ada-again.json"                       # a student twice: by the same name, or a link
+    os.symlink(ada, link)
+    for again in (ada, link):
+        _one_line_refusal(capsys, ["lesson", "report", str(ada), str(bob), str(again), "--out", str(table)],
+                          str(again), "given twice")
+    assert table.read_bytes() == before

@@ -109,7 +109,7 @@ def _fill_defaults(args) -> None:
     from cnncore.architecture import PRESETS
     from cnncore.defaults import run_defaults
 
-    named = args.arch if args.arch in PRESETS and not Path(args.arch).exists() else None
+    named = args.arch if args.arch in PRESETS and not Path(args.arch).is_file() else None     # as load_arch
     d = run_defaults(source_key(args), named if args.arch is None or named else "(a file)")
     args.arch = d.preset if args.arch is None else args.arch
     if args.lr is None and args.optimizer not in (None, d.optimizer):
@@ -118,6 +118,13 @@ def _fill_defaults(args) -> None:
                  "flip", "holdout"):
         if getattr(args, name) is None:
             setattr(args, name, getattr(d, name))
+    if args.flip and source_key(args) in _WRITTEN:
+        print("note: --flip mirrors half of each batch; a mirrored digit or letter is no longer one, so the "
+              "network learns from pictures it will never see", file=sys.stderr)
+
+
+#: Sources of written digits or letters, which a mirror image turns into something else.
+_WRITTEN = ("generated", "drawings", "shared", "mnist", "kmnist")
 
 
 def _augment_words(config) -> str:

@@ -10,6 +10,8 @@ spreadsheet shows it as text instead of running it as a formula.
 """
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 from ..predict import KINDS, Question
@@ -42,7 +44,10 @@ def report(results_paths, lesson: Lesson | None = None) -> Report:
     :class:`LessonFileError` (one line, naming the file) for a file that is not a results file, or is
     another lesson's or another version's than ``lesson`` (or, without it, than the first file's)."""
     results, first, results_paths = [], None, list(results_paths)
-    for path in results_paths:
+    for k, path in enumerate(results_paths):
+        again = next((p for p in results_paths[:k] if _same_file(p, path)), None)
+        if again is not None:             # a student twice in the table (a file named twice, or by a link)
+            raise LessonFileError(f"{path}: given twice (also as {again}); name each student's results once")
         r = load_results(path, lesson)
         if first is None:
             first = (path, r.lesson)
@@ -57,6 +62,13 @@ def report(results_paths, lesson: Lesson | None = None) -> Report:
     header = ["student", *(_heading(k, lesson) for k in columns), f"right (of {len(columns)})"]
     return Report([header] + [_row(r, columns, asked) for r in results],
                   [*results_paths, lesson.file if lesson is not None else None])
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _heading(k: int, lesson: Lesson | None) -> str:
