@@ -56,6 +56,9 @@ def test_train_on_a_folder_learns_its_classes(colour_folder, colour_model, capsy
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("18 images,") and "classes (train): 0 blue, 1 green, 2 red" == lines[1]
     assert float(lines[-1].split()[1]) > 0.8 and "(unused)" not in "".join(lines)
+    table = lines[lines.index("confusion matrix (rows: true class, columns: predicted class)") + 1:-1]
+    assert table[0].split() == ["0", "1", "2", "recall"] and len(table) == 4      # not the 7 unused outputs
+    assert all(len(row.split()) == 5 and row.split()[-1] != "nan" for row in table[1:])
 
 
 def test_predict_prints_the_class_name_of_a_colour_picture(colour_folder, colour_model, tmp_path, capsys):

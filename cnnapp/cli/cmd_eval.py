@@ -38,13 +38,23 @@ def run(args) -> int:
     if legend(net):
         print(legend(net))
     print("confusion matrix (rows: true class, columns: predicted class)")
-    print("      " + "".join(f"{p:>6}" for p in range(10)) + "   recall")
-    for t in range(10):
+    shown = _shown_classes(net, confusion)
+    print("      " + "".join(f"{p:>6}" for p in shown) + "   recall")
+    for t in shown:
         row = confusion[t]
-        rec = row[t] / row.sum() if row.sum() else float("nan")
-        print(f"{t:>6}" + "".join(f"{v:>6}" for v in row) + f"   {rec:.3f}")
+        rec = f"{row[t] / row.sum():.3f}" if row.sum() else "—"
+        print(f"{t:>6}" + "".join(f"{row[p]:>6}" for p in shown) + f"   {rec}")
     print(f"accuracy: {acc:.4f}")
     return 0
+
+
+def _shown_classes(net, confusion) -> list:
+    """The classes of the table: all but the outputs no class uses (a folder of 3 classes leaves 7),
+    unless a picture was put in one."""
+    from cnncore.datasets.folder import UNUSED_CLASS
+
+    return [k for k in range(len(confusion)) if net.classes[k] != UNUSED_CLASS
+            or confusion[:, k].any() or confusion[k].any()]
 
 
 def _held_out(args, X, y):
