@@ -134,6 +134,14 @@ class Output(os.PathLike):
         return self
 
 
+def same_file(a, b) -> bool:
+    """``a`` and ``b`` name the same existing file (as the writer tells an input by any of its names)."""
+    try:
+        return _same_file(Path(a), Path(b), os.stat(a))
+    except (OSError, ValueError):
+        return False
+
+
 def _same_file(a: Path, b: Path, sa: os.stat_result) -> bool:
     """``a`` (whose ``os.stat`` is ``sa``) and ``b`` name the same existing file (symbolic links
     followed, hard links, ``./x`` and ``x``, another case on a case-insensitive file system)."""

@@ -132,9 +132,10 @@ class StepBuilder:
             src_strides = strides4(src)
         shape = [1] * (4 - dst.ndim) + list(dst.shape)
         sizes = _merged(shape, src_strides, strides4(dst))
+        nt = 1
         if dst.size >= COPY_PARALLEL_MIN:
             sizes = _split_rows(sizes)
-        nt = get_num_threads() if dst.size >= COPY_PARALLEL_MIN and sizes[0] * sizes[1] > 1 else 1
+            nt = get_num_threads() if sizes[0] * sizes[1] > 1 else 1
         self.op("copy", nt, 0, [src, dst], sizes)
 
     def exact(self, a: np.ndarray, b: np.ndarray) -> None:

@@ -106,10 +106,9 @@ def _fill_defaults(args) -> None:
     for this source and preset."""
     from dataclasses import replace
 
-    from cnncore.architecture import PRESETS
     from cnncore.defaults import run_defaults
 
-    named = args.arch if args.arch in PRESETS and not Path(args.arch).is_file() else None     # as load_arch
+    named = args.arch if _names_preset(args.arch) else None
     d = run_defaults(source_key(args), named if args.arch is None or named else "(a file)")
     args.arch = d.preset if args.arch is None else args.arch
     if args.lr is None and args.optimizer not in (None, d.optimizer):
@@ -133,6 +132,13 @@ def _augment_words(config) -> str:
     return shifts + (" and mirror images" if config.flip else "")
 
 
+def _names_preset(value) -> bool:
+    """``--arch`` names a preset: one of their names and no file by it (a folder named like one,
+    "lenet" from an export, is not a file)."""
+    from cnncore.architecture import PRESETS
+    return value in PRESETS and not Path(value).is_file()
+
+
 def load_arch(value: str) -> dict:
     """``--arch``: an architecture JSON file (read as a regular file only) or the name of a preset."""
     from cnncore import read_regular
@@ -140,8 +146,7 @@ def load_arch(value: str) -> dict:
     from cnncore.limits import MAX_ARCH_TEXT
 
     path = Path(value)
-    # a file by that name, else a preset (a folder named like one, "lenet" from an export, is not a file)
-    if path.is_file() or value not in PRESETS and (path.exists() or os.sep in value):
+    if not _names_preset(value) and (path.exists() or os.sep in value):
         try:
             text = read_regular(path, 4 * MAX_ARCH_TEXT).decode("utf-8")    # never a FIFO or a device
         except (OSError, ValueError) as e:

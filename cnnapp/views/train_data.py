@@ -167,9 +167,12 @@ class DataBox(QtWidgets.QGroupBox):
         self.count.setEnabled(not whole and not running)
         self.count.setVisible(not whole)            # not a greyed 6,000 beside a folder of 80 pictures
         self.count_all.setVisible(whole)
+        self._say_whole(key)
+        self.show_fit()
+
+    def _say_whole(self, key: str) -> None:
         n = self._folder_count if key == "folder" else None
         self.count_all.setText("all of them" if n is None else f"all {n:,} in the folder")
-        self.show_fit()
 
     def show_fit(self) -> None:
         """Say when the network cannot take the source's pictures (or, for a folder of pictures, reads
@@ -233,7 +236,7 @@ class DataBox(QtWidgets.QGroupBox):
         self.session.choose_files("folder", str(folder))
         n = len(scan.files)
         self._folder_count = n
-        self.count_all.setText(f"all {n:,} in the folder")
+        self._say_whole("folder")
         self.folder_button.setText(f"{Path(folder).name}/: {len(scan.classes)} classes, {n:,} pictures")
         self.folder_button.setToolTip(f"{folder}\nClasses (subfolders, in this order): {', '.join(scan.classes)}"
                                       + (f"\n{len(scan.ignored):,} files that are not pictures are left out"

@@ -14,7 +14,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 MONO = "'DejaVu Sans Mono', monospace"
 _STYLE = ("QLabel {{ background: #f5f7fb; border: 1px solid #d8dde8; border-radius: 4px; "
-          "padding: {pad}px; font-family: " + MONO.replace("{", "{{") + "; }}")
+          "padding: {pad}px; font-family: " + MONO + "; }}")
 
 
 def has_marks(text: str) -> bool:

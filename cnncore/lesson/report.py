@@ -10,12 +10,10 @@ spreadsheet shows it as text instead of running it as a formula.
 """
 from __future__ import annotations
 
-import os
-
 from pathlib import Path
 
 from ..predict import KINDS, Question
-from .._atomic import Output, atomic_write
+from .._atomic import Output, atomic_write, same_file
 from .content import Lesson, LessonFileError
 from .results import Results, load_results
 from .run import judge_answer, lesson_questions
@@ -45,7 +43,7 @@ def report(results_paths, lesson: Lesson | None = None) -> Report:
     another lesson's or another version's than ``lesson`` (or, without it, than the first file's)."""
     results, first, results_paths = [], None, list(results_paths)
     for k, path in enumerate(results_paths):
-        again = next((p for p in results_paths[:k] if _same_file(p, path)), None)
+        again = next((p for p in results_paths[:k] if same_file(p, path)), None)
         if again is not None:             # a student twice in the table (a file named twice, or by a link)
             raise LessonFileError(f"{path}: given twice (also as {again}); name each student's results once")
         r = load_results(path, lesson)
@@ -62,13 +60,6 @@ def report(results_paths, lesson: Lesson | None = None) -> Report:
     header = ["student", *(_heading(k, lesson) for k in columns), f"right (of {len(columns)})"]
     return Report([header] + [_row(r, columns, asked) for r in results],
                   [*results_paths, lesson.file if lesson is not None else None])
-
-
-def _same_file(a, b) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _heading(k: int, lesson: Lesson | None) -> str:
