@@ -56,10 +56,10 @@ cdef extern from "_microkernels.h" nogil:
                           const double* wt, Py_ssize_t wt_stride, const double* b,
                           double* out, Py_ssize_t out_stride, Py_ssize_t Lr)
     void cnn_dw_taps_f(const float* x, Py_ssize_t N, Py_ssize_t ss, Py_ssize_t plane,
-                       const float* g, Py_ssize_t gs, Py_ssize_t Lr, const Py_ssize_t* off,
+                       const float* g, Py_ssize_t gs, Py_ssize_t gf, Py_ssize_t Lr, const Py_ssize_t* off,
                        Py_ssize_t T, float* dw, Py_ssize_t dw_stride)
     void cnn_dw_taps_d(const double* x, Py_ssize_t N, Py_ssize_t ss, Py_ssize_t plane,
-                       const double* g, Py_ssize_t gs, Py_ssize_t Lr, const Py_ssize_t* off,
+                       const double* g, Py_ssize_t gs, Py_ssize_t gf, Py_ssize_t Lr, const Py_ssize_t* off,
                        Py_ssize_t T, double* dw, Py_ssize_t dw_stride)
     void cnn_maxpool2x2_plane_f(const float* x, float* y, long long* argmax, unsigned char* codes,
                                 Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail)
@@ -92,13 +92,13 @@ cdef inline void _wide_block(const real* x0, const Py_ssize_t* off, Py_ssize_t T
 
 
 cdef inline void _dw_taps(const real* x, Py_ssize_t N, Py_ssize_t ss, Py_ssize_t plane,
-                          const real* g, Py_ssize_t gs, Py_ssize_t Lr, const Py_ssize_t* off,
+                          const real* g, Py_ssize_t gs, Py_ssize_t gf, Py_ssize_t Lr, const Py_ssize_t* off,
                           Py_ssize_t T, real* dw, Py_ssize_t dw_stride) noexcept nogil:
-    """dw[f·dw_stride + t] = Σ_n Σ_p g[n·gs + f·Lr + p] · x[n·ss + off[t] + p] for FB filters, t < T."""
+    """dw[f·dw_stride + t] = Σ_n Σ_p g[n·gs + f·gf + p] · x[n·ss + off[t] + p] for FB filters, t < T, p < Lr."""
     if real is float:
-        cnn_dw_taps_f(x, N, ss, plane, g, gs, Lr, off, T, dw, dw_stride)
+        cnn_dw_taps_f(x, N, ss, plane, g, gs, gf, Lr, off, T, dw, dw_stride)
     else:
-        cnn_dw_taps_d(x, N, ss, plane, g, gs, Lr, off, T, dw, dw_stride)
+        cnn_dw_taps_d(x, N, ss, plane, g, gs, gf, Lr, off, T, dw, dw_stride)
 
 
 cdef void _conv_wide_loop(const real* xbuf, Py_ssize_t sample_stride, const Py_ssize_t* off, Py_ssize_t T,
@@ -151,47 +151,52 @@ cdef inline void _wide_item(Py_ssize_t item, Py_ssize_t blocks, const real* xbuf
 
 cdef void _filter_grad_loop(const real* xbuf, Py_ssize_t sample_stride, const Py_ssize_t* off, Py_ssize_t T,
                             Py_ssize_t C, Py_ssize_t plane, const real* dzw, Py_ssize_t N, Py_ssize_t Fr,
-                            Py_ssize_t Lr, real* dw, int nthreads) noexcept nogil:
-    """The loop of :func:`conv_filter_grad` (also an op of a compiled step)."""
+                            Py_ssize_t Lr, Py_ssize_t gs, Py_ssize_t gf, real* dw, int nthreads) noexcept nogil:
+    """The loop of :func:`conv_filter_grad` (also an op of a compiled step): dzw's samples ``gs``
+    apart, its filters' rows ``gf``."""
     cdef Py_ssize_t blocks = Fr // FB
     cdef Py_ssize_t KK = T // C
     cdef Py_ssize_t runs = (KK + TC - 1) // TC
     cdef Py_ssize_t item
     if nthreads == 1:
         for item in range(blocks * C * runs):
-            _dw_item(item, C, runs, KK, xbuf, sample_stride, N, plane, off, dzw, Fr, Lr, dw, T)
+            _dw_item(item, C, runs, KK, xbuf, sample_stride, N, plane, off, dzw, Lr, gs, gf, dw, T)
         return
     for item in prange(blocks * C * runs, num_threads=nthreads, schedule="guided"):
-        _dw_item(item, C, runs, KK, xbuf, sample_stride, N, plane, off, dzw, Fr, Lr, dw, T)
+        _dw_item(item, C, runs, KK, xbuf, sample_stride, N, plane, off, dzw, Lr, gs, gf, dw, T)
 
 
 def conv_filter_grad(const real[::1] xbuf, Py_ssize_t sample_stride, const Py_ssize_t[::1] off,
                      Py_ssize_t C, Py_ssize_t Hp, Py_ssize_t Wp,
-                     const real[:, :, ::1] dzw, real[:, ::1] dw, int nthreads):
+                     const real[:, :, :] dzw, real[:, ::1] dw, int nthreads):
     """Filter gradient as a reduction over the batch and the wide rows.
 
     xbuf  IN  as in :func:`conv_wide` (N samples of C planes Hp×Wp, plus slack)
     off   IN  (T,) tap offsets as in :func:`conv_wide`, channel by channel
-    dzw   IN  (N, Fr, Lr) the (dilated) dz laid out in wide rows, zeros elsewhere
+    dzw   IN  (N, Fr, Lr) the (dilated) dz laid out in wide rows, zeros elsewhere (its rows
+              may lie further apart than Lr: the planes of a padded dz that dx reads too)
     dw    OUT (Fr, T), columns in (c, i, j) row-major order
     Items are (block of FB filters, channel, run of at most TC taps); each owns its
     dw elements, so the sums run in a fixed order whatever the thread count.
     """
+    cdef Py_ssize_t gs = dzw.strides[0] // sizeof(real), gf = dzw.strides[1] // sizeof(real)
+    if dzw.strides[2] != sizeof(real) or gf < dzw.shape[2] or gs < dzw.shape[1] * gf:
+        raise ValueError("conv_filter_grad: dzw's rows must be contiguous and apart")
     with nogil:
         _filter_grad_loop(&xbuf[0], sample_stride, &off[0], off.shape[0], C, Hp * Wp, &dzw[0, 0, 0],
-                          dzw.shape[0], dzw.shape[1], dzw.shape[2], &dw[0, 0], nthreads)
+                          dzw.shape[0], dzw.shape[1], dzw.shape[2], gs, gf, &dw[0, 0], nthreads)
 
 
 cdef inline void _dw_item(Py_ssize_t item, Py_ssize_t C, Py_ssize_t runs, Py_ssize_t KK,
                           const real* xbuf, Py_ssize_t sample_stride, Py_ssize_t N,
                           Py_ssize_t plane, const Py_ssize_t* off, const real* dzw,
-                          Py_ssize_t Fr, Py_ssize_t Lr, real* dw, Py_ssize_t T) noexcept nogil:
+                          Py_ssize_t Lr, Py_ssize_t gs, Py_ssize_t gf, real* dw, Py_ssize_t T) noexcept nogil:
     """One (block of FB filters, channel c, run k of taps) item of :func:`conv_filter_grad`:
     the KK taps of a channel go in ``runs`` runs as equal as possible."""
     cdef Py_ssize_t fb = item // (C * runs), c = (item // runs) % C, k = item % runs
     cdef Py_ssize_t q = KK // runs, r = KK % runs
     cdef Py_ssize_t t0 = c * KK + k * q + (k if k < r else r)
-    _dw_taps(xbuf, N, sample_stride, plane, dzw + fb * FB * Lr, Fr * Lr, Lr, off + t0,
+    _dw_taps(xbuf, N, sample_stride, plane, dzw + fb * FB * gf, gs, gf, Lr, off + t0,
              q + (1 if k < r else 0), dw + fb * FB * T + t0, T)
 
 
@@ -1081,11 +1086,55 @@ cdef bint _gemm(bint ta, bint tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, cons
     return True
 
 
+cdef enum:
+    GEMM_SPLIT_MIN = 1 << 20    # multiply-adds from which a thin BLAS product is computed as two halves
+    GEMM_THIN = 16              # a product is thin when its output has fewer rows or columns than this
+
+
+cdef inline void _gemm_half(int half, bint by_rows, Py_ssize_t cut, bint ta, bint tb, Py_ssize_t M, Py_ssize_t N,
+                            Py_ssize_t K, const real* A, Py_ssize_t lda, const real* B, Py_ssize_t ldb, real* C,
+                            Py_ssize_t ldc) noexcept nogil:
+    """Half ``half`` (0: before ``cut``, 1: from it) of C's rows (``by_rows``) or columns in :func:`_gemm_halves`."""
+    cdef Py_ssize_t lo = 0 if half == 0 else cut
+    cdef Py_ssize_t hi = cut if half == 0 else (M if by_rows else N)
+    if by_rows:
+        _gemm(ta, tb, hi - lo, N, K, A + (lo if ta else lo * lda), lda, B, ldb, C + lo * ldc, ldc)
+    else:
+        _gemm(ta, tb, M, hi - lo, K, A, lda, B + (lo * ldb if tb else lo), ldb, C + lo, ldc)
+
+
+cdef bint _gemm_halves(bint ta, bint tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const real* A, Py_ssize_t lda,
+                       const real* B, Py_ssize_t ldb, real* C, Py_ssize_t ldc, int nthreads) noexcept nogil:
+    """:func:`_gemm`; a thin product (C fewer than :data:`GEMM_THIN` columns or rows wide) of
+    :data:`GEMM_SPLIT_MIN` multiply-adds or more as two: the halves of C's longer side (cut at a
+    multiple of 16), one a thread where there are two. The cifar preset's dense layer at batch 64
+    (64 × 10 outputs, 3,072 inputs) took 117–141 µs whole and 38–44 µs a half on the Xeon (the
+    BLAS packs the long operand for a few outputs; a half is small enough for OpenBLAS's kernel
+    for small products), on one thread. A square product gains nothing (each half packs the
+    other operand again: wide's 64 × 64 × 1,568 took 264 µs whole, 346 µs as halves in turn). The
+    halves are the same whatever the thread count, so are the bits."""
+    cdef int half
+    cdef bint by_rows = M >= N
+    cdef Py_ssize_t side = M if by_rows else N
+    cdef Py_ssize_t cut = (side // 2 + 15) // 16 * 16
+    if _sgemm == NULL or _dgemm == NULL:
+        return False
+    if M * N * K < GEMM_SPLIT_MIN or side < 32 or min(M, N) >= GEMM_THIN:
+        return _gemm(ta, tb, M, N, K, A, lda, B, ldb, C, ldc)
+    if nthreads > 1:
+        for half in prange(2, num_threads=2, schedule="static"):
+            _gemm_half(half, by_rows, cut, ta, tb, M, N, K, A, lda, B, ldb, C, ldc)
+    else:
+        for half in range(2):
+            _gemm_half(half, by_rows, cut, ta, tb, M, N, K, A, lda, B, ldb, C, ldc)
+    return True
+
+
 cdef void _dense_dot_loop(const real* x, const real* w, const real* b, real* z, Py_ssize_t N, Py_ssize_t K,
                           Py_ssize_t D, int nthreads) noexcept nogil:
     """Items are blocks of 4 units over every row; above a batch of one, x·Wᵀ by the BLAS, then + b."""
     cdef Py_ssize_t item, n, k
-    if N > 1 and _gemm(False, True, N, K, D, x, D, w, D, z, K):
+    if N > 1 and _gemm_halves(False, True, N, K, D, x, D, w, D, z, K, nthreads):
         for n in range(N):
             for k in range(K):
                 z[n * K + k] = z[n * K + k] + b[k]
@@ -1117,9 +1166,9 @@ cdef void _dense_rows_loop(const real* a, Py_ssize_t ar, Py_ssize_t at, const re
     """Items are blocks of 4 rows of ``out``. Above a batch of one (a transposed ``a``, ar = 1: dW
     = dzᵀ·x over T samples; else dx = dz·W over ``rows`` samples), the BLAS product."""
     cdef Py_ssize_t item
-    if ar == 1 and T > 1 and _gemm(True, False, rows, D, T, a, at, B, D, out, D):
+    if ar == 1 and T > 1 and _gemm_halves(True, False, rows, D, T, a, at, B, D, out, D, nthreads):
         return
-    if ar != 1 and rows > 1 and _gemm(False, False, rows, D, T, a, ar, B, D, out, D):
+    if ar != 1 and rows > 1 and _gemm_halves(False, False, rows, D, T, a, ar, B, D, out, D, nthreads):
         return
     if nthreads == 1:
         for item in range((rows + 3) // 4):
@@ -1273,7 +1322,8 @@ cdef enum:
     OP_ACT = 3        # conv_activate: p: src, z, y; n: src strides[4], N, F, Ho, Wo
     OP_PROLOGUE = 4   # conv_grad_prologue: p: dy, codes, z, d1, d2, acc, tmp, db, pooled;
                       #   n: zs[4], s1[4], s2[4], N, F, Ho, Wo
-    OP_DW = 5         # conv_filter_grad: p: xbuf, off, dzw, dw; n: sample stride, T, C, plane, N, Fr, Lr
+    OP_DW = 5         # conv_filter_grad: p: xbuf, off, dzw, dw; n: sample stride, T, C, plane, N, Fr, Lr,
+                      #   dzw's strides (samples, filters)
     OP_EXACT = 6      # p: a, b; n: len(a), len(b): neither finite -> STEP_EXACT (the exact NumPy sums)
     OP_DENSE = 8      # dense_forward: p: x, w, b, z; n: N, K, D
     OP_ROWS = 9       # dense_rows: p: a, B, out; n: ar, at, T, D, rows
@@ -1288,6 +1338,7 @@ cdef enum:
                       #   n: sample stride, T, N, Fr, Lr, z's strides[4] + (y keeps every plane), F, Ho, Wo,
                       #   runs, pitch, y's plane pitch
     OP_FOLD = 17      # conv_fold: p: dzbuf, off, wt, b, cols, dx; n: geometry[16]
+    OP_BOTH = 18      # the next two ops (independent, neither ending the step) at once, one a thread
 
 cdef enum:
     # what Program.run returns
@@ -1301,7 +1352,7 @@ STEP_DONE, STEP_DIVERGED, STEP_EXACT = DONE, DIVERGED, EXACT
 OPS = {"copy": OP_COPY, "conv": OP_CONV, "act": OP_ACT, "prologue": OP_PROLOGUE, "dw": OP_DW, "exact": OP_EXACT,
        "dense": OP_DENSE, "rows": OP_ROWS, "colsum": OP_COLSUM, "activate": OP_ACTIVATE,
        "slope": OP_SLOPE, "loss": OP_LOSS, "adam": OP_ADAM, "dwf": OP_DWF, "convpool": OP_CONVPOOL,
-       "fold": OP_FOLD}
+       "fold": OP_FOLD, "both": OP_BOTH}
 
 cdef struct Op:
     int kind
@@ -1340,6 +1391,22 @@ cdef void _copy4(const float* src, float* dst, const Py_ssize_t* n, int nthreads
         _copy_rows(ab, src, dst, n)
 
 
+cdef void _both(const Op* o, StepRun* r) noexcept nogil:
+    """OP_BOTH: the two ops after ``o`` side by side where it has two threads, else in turn."""
+    cdef int j
+    if o.nt > 1:
+        for j in prange(2, num_threads=2, schedule="static"):
+            _op(o + 1 + j, r)
+    else:
+        _op(o + 1, r)
+        _op(o + 2, r)
+
+
+cdef inline Py_ssize_t _next(const Op* o) noexcept nogil:
+    """How many ops on the one after ``o`` is (an OP_BOTH ran its two as well)."""
+    return 3 if o.kind == OP_BOTH else 1
+
+
 cdef int _op(const Op* o, StepRun* r) noexcept nogil:
     cdef const Py_ssize_t* n = o.n
     cdef Py_ssize_t bad = 0
@@ -1353,6 +1420,8 @@ cdef int _op(const Op* o, StepRun* r) noexcept nogil:
         _wide_pool_loop(<const float*> o.p[0], n[0], <const Py_ssize_t*> o.p[1], n[1], <const float*> o.p[2],
                         <const float*> o.p[3], <float*> o.p[4], n[2], n[3], n[4], n[13], n[14], n + 5, n[10],
                         n[11], n[12], <float*> o.p[5], n[15], o.act, <float*> o.p[6], <unsigned char*> o.p[7], o.nt)
+    elif k == OP_BOTH:
+        _both(o, r)
     elif k == OP_FOLD:
         _fold_loop(<const float*> o.p[0], n, <const Py_ssize_t*> o.p[1], <const float*> o.p[2],
                    <const float*> o.p[3], <float*> o.p[4], <float*> o.p[5], o.nt)
@@ -1366,7 +1435,7 @@ cdef int _op(const Op* o, StepRun* r) noexcept nogil:
                        <float*> o.p[7], n[12], n[13], n[14], n[15], o.nt)
     elif k == OP_DW:
         _filter_grad_loop(<const float*> o.p[0], n[0], <const Py_ssize_t*> o.p[1], n[1], n[2], n[3],
-                          <const float*> o.p[2], n[4], n[5], n[6], <float*> o.p[3], o.nt)
+                          <const float*> o.p[2], n[4], n[5], n[6], n[7], n[8], <float*> o.p[3], o.nt)
     elif k == OP_EXACT:
         if not _all_finite(<const float*> o.p[0], n[0]) and not _all_finite(<const float*> o.p[1], n[1]):
             return EXACT
@@ -1409,6 +1478,7 @@ cdef class Program:
     cdef list kept
     cdef readonly tuple x_shape
     cdef public double total
+    cdef int paired         # ops still to come that an OP_BOTH runs
 
     def __cinit__(self, tuple x_shape):
         self.ops = NULL
@@ -1416,6 +1486,7 @@ cdef class Program:
         self.kept = []
         self.x_shape = x_shape
         self.total = 0
+        self.paired = 0
 
     def __dealloc__(self):
         free(self.ops)
@@ -1430,13 +1501,15 @@ cdef class Program:
         cdef Op* grown
         cdef Op* o
         cdef int i
-        if len(pointers) > 10 or len(sizes) > 16 or len(scalars) > 8 or not 1 <= kind <= OP_FOLD:
+        if len(pointers) > 10 or len(sizes) > 16 or len(scalars) > 8 or not 1 <= kind <= OP_BOTH \
+                or (kind == OP_BOTH and self.paired):
             raise ValueError("cnncore: a malformed step op")
         grown = <Op*> realloc(self.ops, (self.count + 1) * sizeof(Op))
         if grown == NULL:
             raise MemoryError()
         self.ops = grown
         o = &self.ops[self.count]
+        self.paired = 2 if kind == OP_BOTH else max(self.paired - 1, 0)
         o.kind, o.nt, o.act = kind, max(nt, 1), act
         for i in range(10):
             o.p[i] = <void*> <size_t> (pointers[i] if i < len(pointers) else 0)
@@ -1460,18 +1533,23 @@ cdef class Program:
         if (cnp.PyArray_TYPE(labels) != cnp.NPY_INTP or not cnp.PyArray_IS_C_CONTIGUOUS(labels)
                 or cnp.PyArray_NDIM(labels) != 1 or labels.shape[0] != self.x_shape[0]):
             raise ValueError(f"the labels must be a C-contiguous intp array of shape ({self.x_shape[0]},)")
+        if self.paired:
+            raise ValueError("cnncore: a step whose last ops are not the pair its OP_BOTH runs")
         r.x = <const float*> cnp.PyArray_DATA(x)
         r.labels = <const Py_ssize_t*> cnp.PyArray_DATA(labels)
         r.total = 0
         r.adam[0], r.adam[1] = inv_sqrt_c2, step
         r.flush[0], r.flush[1] = flush_m, flush_v
+        i = 0
         with nogil:
-            for i in range(self.count):
+            while i < self.count:
                 status = _op(&self.ops[i], &r)
                 if status != DONE:
                     break
+                i += _next(&self.ops[i])
         self.total = r.total
         return status
+
 
 
 

@@ -12,8 +12,9 @@
  * cnn_wide_block_<t>: out[f][p] = b[f] + sum_t wt[f][t] * x0[off[t] + p]
  *                     for CNN_FB filters and p < Lr (Lr a multiple of CNN_PB),
  *                     in tiles of CNN_FB filters x up to CNN_NVMAX vectors.
- * cnn_dw_taps_<t>:    dw[f][t] = sum_n sum_p g[n*gs + f*Lr + p] * x[n*ss + off[t] + p]
- *                     for CNN_FB filters and T <= CNN_TC taps (Lr a multiple of CNN_PB),
+ * cnn_dw_taps_<t>:    dw[f][t] = sum_n sum_p g[n*gs + f*gf + p] * x[n*ss + off[t] + p]
+ *                     for CNN_FB filters and T <= CNN_TC taps (p < Lr, a multiple of CNN_PB;
+ *                     a filter's rows gf >= Lr apart),
  *                     in tiles of CNN_FB filters x up to CNN_JB taps whose partial
  *                     sums wait in L1 while the tile moves on to the next taps.
  * cnn_dwf_taps_<t>:   the same sums by vectors of filters, for layers whose filters

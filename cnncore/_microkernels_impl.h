@@ -115,7 +115,7 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_lane_sums)(CNN_VEC *v, CNN_REAL *out)
    call site, so the j loops unroll and the tile stays in registers. */
 CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dw_tile)(
         const CNN_REAL *x, ptrdiff_t n0, ptrdiff_t n1, ptrdiff_t ss, const CNN_REAL *g,
-        ptrdiff_t gs, ptrdiff_t Lr, const ptrdiff_t *off, CNN_VEC *acc, ptrdiff_t acc_stride,
+        ptrdiff_t gs, ptrdiff_t gf, ptrdiff_t Lr, const ptrdiff_t *off, CNN_VEC *acc, ptrdiff_t acc_stride,
         const int J)
 {
     CNN_VEC a[CNN_FB][CNN_JB];
@@ -132,7 +132,7 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dw_tile)(
             for (int j = 0; j < J; j++)
                 xv[j] = *(const CNN_VEC *)(xn + off[j] + p);
             for (int f = 0; f < CNN_FB; f++) {
-                const CNN_VEC gv = *(const CNN_VEC *)(gn + f * Lr + p);
+                const CNN_VEC gv = *(const CNN_VEC *)(gn + f * gf + p);
                 for (int j = 0; j < J; j++)
                     a[f][j] += gv * xv[j];
             }
@@ -149,7 +149,7 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dw_tile)(
    every lane are the same additions in the same order whatever the chunking. */
 static inline void CNN_SUFFIX(cnn_dw_taps)(
         const CNN_REAL *x, ptrdiff_t N, ptrdiff_t ss, ptrdiff_t plane, const CNN_REAL *g,
-        ptrdiff_t gs, ptrdiff_t Lr, const ptrdiff_t *off, ptrdiff_t T,
+        ptrdiff_t gs, ptrdiff_t gf, ptrdiff_t Lr, const ptrdiff_t *off, ptrdiff_t T,
         CNN_REAL *dw, ptrdiff_t dw_stride)
 {
     /* LANES zero vectors past the last partial sum pad the last block of lane sums */
@@ -168,16 +168,16 @@ static inline void CNN_SUFFIX(cnn_dw_taps)(
             CNN_VEC *a = acc + t0;
             const ptrdiff_t *o = off + t0;
             switch (J) {
-            case 1: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 1); break;
+            case 1: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, gf, Lr, o, a, T, 1); break;
 #if CNN_JB >= 3
-            case 2: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 2); break;
+            case 2: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, gf, Lr, o, a, T, 2); break;
 #endif
 #if CNN_JB == 6
-            case 3: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 3); break;
-            case 4: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 4); break;
-            case 5: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, 5); break;
+            case 3: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, gf, Lr, o, a, T, 3); break;
+            case 4: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, gf, Lr, o, a, T, 4); break;
+            case 5: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, gf, Lr, o, a, T, 5); break;
 #endif
-            default: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, Lr, o, a, T, CNN_JB); break;
+            default: CNN_SUFFIX(cnn_dw_tile)(x, n0, n1, ss, g, gs, gf, Lr, o, a, T, CNN_JB); break;
             }
             t0 += J;
         }
@@ -497,7 +497,7 @@ static inline void CNN_SUFFIX(cnn_wide_block)(
 
 static inline void CNN_SUFFIX(cnn_dw_taps)(
         const CNN_REAL *x, ptrdiff_t N, ptrdiff_t ss, ptrdiff_t plane, const CNN_REAL *g,
-        ptrdiff_t gs, ptrdiff_t Lr, const ptrdiff_t *off, ptrdiff_t T,
+        ptrdiff_t gs, ptrdiff_t gf, ptrdiff_t Lr, const ptrdiff_t *off, ptrdiff_t T,
         CNN_REAL *dw, ptrdiff_t dw_stride)
 {
     (void)plane;
@@ -505,7 +505,7 @@ static inline void CNN_SUFFIX(cnn_dw_taps)(
         for (ptrdiff_t t = 0; t < T; t++) {
             CNN_REAL s = 0;
             for (ptrdiff_t n = 0; n < N; n++) {
-                const CNN_REAL *gp = g + n * gs + f * Lr;
+                const CNN_REAL *gp = g + n * gs + f * gf;
                 const CNN_REAL *xp = x + n * ss + off[t];
                 for (ptrdiff_t p = 0; p < Lr; p++) s += gp[p] * xp[p];
             }

@@ -117,14 +117,14 @@ def _grown(buf, shape, dt) -> np.ndarray:
     return _aligned_zeros(shape, dt)
 
 
-def _aligned_zeros(shape, dt) -> np.ndarray:
-    """Zeros starting on a cache line. NumPy's own large buffers start 16 bytes past
-    one, which makes every vector load and store of a wide row straddle two lines
-    (measured: the filter gradient 25–40% slower)."""
+def _aligned_zeros(shape, dt, at: int = 0) -> np.ndarray:
+    """Zeros whose flat element ``at`` starts on a cache line (the first, by default). NumPy's
+    own large buffers start 16 bytes past one, which makes every vector load and store of a
+    wide row straddle two lines (measured: the filter gradient 25–40% slower)."""
     dt = np.dtype(dt)
     nbytes = math.prod(shape) * dt.itemsize
     raw = np.zeros(nbytes + _ALIGN, dtype=np.uint8)
-    start = -raw.ctypes.data % _ALIGN
+    start = -(raw.ctypes.data + at * dt.itemsize) % _ALIGN
     return raw[start:start + nbytes].view(dt).reshape(shape)
 
 
@@ -140,13 +140,16 @@ def _tap_offsets(C: int, KH: int, KW: int, Hp: int, Wp: int) -> np.ndarray:
 class _Padded:
     """``(N, C, Hp, Wp)`` planes back to back in one zeroed flat buffer, plus ``slack``
     trailing zeros the wide-row tiles may read past the last plane. Data goes into
-    ``inner`` (``rows`` × ``cols`` of every plane); everything else stays zero."""
+    ``inner`` (``rows`` × ``cols`` of every plane); everything else stays zero. The buffer's
+    element ``at`` starts on a cache line."""
 
-    def __init__(self, shape, dt, slack: int, rows: slice, cols: slice):
+    def __init__(self, shape, dt, slack: int, rows: slice, cols: slice, at: int = 0):
         size = math.prod(shape)
-        self.buf = _aligned_zeros((size + slack,), dt)
+        self.buf = _aligned_zeros((size + slack,), dt, at)
         self.view = self.buf[:size].reshape(shape)
         self.inner = self.view[:, :, rows, cols]
+        #: the flat index in ``buf`` of ``inner``'s first element
+        self.first = (rows.start or 0) * shape[3] + (cols.start or 0)
 
 
 class _WideConv:

@@ -119,6 +119,14 @@ class StepBuilder:
             pointers.append(a.__array_interface__["data"][0])
         self.program.add(_kernels.OPS[kind], nt, act, pointers, [int(s) for s in sizes], scalars)
 
+    def both(self, nt: int, first: tuple, second: tuple) -> None:
+        """Two ops side by side, one a thread where ``nt`` > 1, each ``(kind, act, arrays, sizes)``:
+        ops that neither read what the other writes nor stop the step (the products of a layer's
+        backward pass that each run on one thread)."""
+        self.program.add(_kernels.OPS["both"], nt, 0, [], [])
+        for kind, act, arrays, sizes in (first, second):
+            self.op(kind, 1, act, arrays, sizes)
+
     def copy(self, src, dst: np.ndarray) -> None:
         """``dst[...] = src`` for arrays of one shape with any strides (``src`` may be :data:`BATCH`)."""
         if src is BATCH:

@@ -116,10 +116,17 @@ def test_dx_wide_rows_cover_dx_and_not_the_forward_padding():
 def test_wide_row_buffers_start_on_a_cache_line(dt):
     """The tiles' vector loads and stores are aligned only if every buffer they stream
     starts on a 64-byte line (NumPy's large buffers start 16 bytes past one)."""
-    plan = _laid_out(ConvPlan(8, (16, 14, 14), 32, 3, 1, 1, dt))
-    dz = plan._dw.dzt if plan._dw.by_filters else plan._dw.dzw
-    for buf in (plan._xpad.buf, plan._fwd[0].out, dz, plan._dx.dpad.buf, plan._dx.conv.out):
-        assert buf.ctypes.data % 64 == 0 and buf.dtype == dt and buf.flags.c_contiguous
+    for batch in (8, 64):
+        plan = _laid_out(ConvPlan(batch, (16, 14, 14), 32, 3, 1, 1, dt))
+        dz = plan._dw.dzt if plan._dw.by_filters else plan._dw.dzw
+        dpad = plan._dx.dpad
+        if plan._dw.pad is dpad:       # dw reads dx's padded dz: each plane's dz starts a line
+            assert dz.strides[1] % 64 == 0 and dz.strides[2] == dz.itemsize
+            dz, padded = dz[:1, :1, :1], dpad.buf[dpad.first:]
+        else:
+            padded = dpad.buf
+        for buf in (plan._xpad.buf, plan._fwd[0].out, dz, padded, plan._dx.conv.out):
+            assert buf.ctypes.data % 64 == 0 and buf.dtype == dt and buf.flags.c_contiguous
 
 
 def test_dx_rows_share_their_zero_padding_where_that_saves_work():
@@ -197,3 +204,41 @@ def test_random_shapes_match_the_twin_and_any_thread_count(dt, dx_by, monkeypatc
         for threads in (2, 3):
             for g, e in zip(_run(case, dt, threads)[1], got):
                 np.testing.assert_array_equal(g, e, err_msg=f"{case}, {threads} threads")
+
+
+def _backward_twice(plan):
+    """``(dz, dx, dw, db)`` of two backward passes of ``plan`` (ReLU, then none) on fixed inputs."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(plan.x_shape).astype(plan.dtype)
+    w = rng.standard_normal(plan.w_shape).astype(plan.dtype)
+    z = plan.forward(x, w, rng.standard_normal(plan.w_shape[0]).astype(plan.dtype)).copy()
+    out = []
+    for act in (1, 0):
+        dy = rng.standard_normal(plan.z_shape).astype(plan.dtype)
+        out += [np.array(a) for a in plan.backward_activated(dy, z, act, x, w)]
+    return out
+
+
+@pytest.mark.parametrize("batch, in_shape, filters, shared", [
+    (64, (16, 14, 14), 32, True),     # wide's second layer: dz padded to 16 columns for dx and for dw
+    (64, (24, 16, 16), 48, False),    # cifar's second: dx's rows share their padding, 17 wide, not 18
+    (9, (3, 10, 10), 6, False),       # 6 filters: not whole blocks of the dw tiles
+])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_dw_reads_the_padded_dz_of_dx_where_its_wide_rows_lie_there(batch, in_shape, filters, shared, dt,
+                                                                     monkeypatch):
+    """A stride-1, 3×3, padding-1 layer: the filter gradient's wide rows of dz (14 values and 2 zeros
+    a row) are the rows of the padded dz that dx reads, one padded plane apart, so the gradient pass
+    writes dz once, into that buffer; dz, dx, dw and db bit for bit those of a plan with two copies."""
+    plan = ConvPlan(batch, in_shape, filters, 3, 1, 1, dt)
+    got = _backward_twice(plan)
+    assert (plan._dw.pad is plan._dx.dpad) == shared
+    if shared:
+        assert np.shares_memory(plan._dw.dzw, plan._dx.dpad.buf)
+    monkeypatch.setattr(conv_dx, "shared_dz", lambda plan: None)
+    monkeypatch.setattr(conv_plan, "shared_dz", lambda plan: None)
+    apart = ConvPlan(batch, in_shape, filters, 3, 1, 1, dt)
+    want = _backward_twice(apart)
+    assert apart._dw.pad is None
+    for a, b in zip(got, want):
+        assert a.shape == b.shape and np.array_equal(a.view(np.uint8), b.view(np.uint8))

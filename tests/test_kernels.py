@@ -483,3 +483,50 @@ def test_a_dense_layer_runs_the_blas_numpy_wheels_bring_and_the_tiles_where_ther
     finally:
         monkeypatch.undo()
         assert _blas.use_numpy_blas()
+
+
+@pytest.mark.parametrize("N,K,D,halves", [(64, 10, 3072, True), (8, 200, 1000, True), (64, 64, 1568, False),
+                                          (37, 15, 2000, True)])
+def test_a_thin_dense_product_is_two_halves_on_any_thread_count(N, K, D, halves, dense_products):
+    """From a million multiply-adds a thin ``z = x·Wᵀ + b`` (under 16 rows or columns) is two
+    products, the halves of z's longer side (one a thread where there are two): each half is the
+    product of its own rows or columns alone. The bits are the same on one thread and on two, and
+    the values those of float64 sums."""
+    from cnncore._dispatch import _kernels
+    assert N * K * D >= 1 << 20 and (min(N, K) < 16) == halves
+    rng = np.random.default_rng(N + K)
+    x, w = rng.standard_normal((N, D)).astype(np.float32), rng.standard_normal((K, D)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    z1, z2 = np.empty((N, K), np.float32), np.empty((N, K), np.float32)
+    _kernels.dense_forward(x, w, b, z1, 1)
+    _kernels.dense_forward(x, w, b, z2, 2)
+    assert np.array_equal(z1.view(np.uint32), z2.view(np.uint32))
+    np.testing.assert_allclose(z1, x.astype(np.float64) @ w.T.astype(np.float64) + b, rtol=1e-4, atol=1e-3)
+    cut = (max(N, K) // 2 + 15) // 16 * 16
+    if dense_products == "blas" and halves:
+        assert cut * min(N, K) * D < 1 << 20       # a half alone is one product
+        if N >= K:
+            part = np.empty((N - cut, K), np.float32)
+            _kernels.dense_forward(np.ascontiguousarray(x[cut:]), w, b, part, 1)
+            assert np.array_equal(part.view(np.uint32), z1[cut:].view(np.uint32))
+        else:
+            part = np.empty((N, K - cut), np.float32)
+            _kernels.dense_forward(x, np.ascontiguousarray(w[cut:]), np.ascontiguousarray(b[cut:]), part, 1)
+            assert np.array_equal(part.view(np.uint32), z1[:, cut:].view(np.uint32))
+
+
+@pytest.mark.parametrize("transposed", [True, False])
+def test_a_thin_dense_gradient_is_the_same_on_one_thread_and_on_two(transposed, dense_products):
+    """The cifar preset's dense layer at batch 64 (10 units, 3,072 inputs): dW = dzᵀ·x (10 rows: thin,
+    two halves of its columns) and dx = dz·W, bit for bit on one thread and on two, the values those
+    of float64 sums."""
+    from cnncore._dispatch import _kernels
+    rng = np.random.default_rng(7)
+    dz = rng.standard_normal((64, 10)).astype(np.float32)
+    B = rng.standard_normal((64, 3072) if transposed else (10, 3072)).astype(np.float32)
+    outs = [np.empty((10 if transposed else 64, 3072), np.float32) for _ in range(2)]
+    for nt, out in zip((1, 2), outs):
+        _kernels.dense_rows(dz, transposed, B, out, nt)
+    assert np.array_equal(outs[0].view(np.uint32), outs[1].view(np.uint32))
+    a = dz.T if transposed else dz
+    np.testing.assert_allclose(outs[0], a.astype(np.float64) @ B.astype(np.float64), rtol=1e-4, atol=1e-3)

@@ -237,3 +237,22 @@ def test_a_copys_axes_are_merged_and_ordered_without_changing_what_goes_where(ma
     n = _merged(shape, strides4(src), strides4(dst))
     assert n[3] == run
     assert targets(n[:4], n[4:8], n[8:]) == targets(shape, strides4(src), strides4(dst))
+
+
+def test_a_pair_of_ops_run_side_by_side_is_two_ops_and_nothing_else():
+    """An op that runs the next two at once must have those two: a program ending before them, or a
+    pair inside a pair, is refused rather than run past its list."""
+    from cnncore._dispatch import _kernels
+    both, colsum = _kernels.OPS["both"], _kernels.OPS["colsum"]
+    a, out = np.ones((2, 3), np.float32), np.zeros(3, np.float32)
+    program = _kernels.Program((2, 3))
+    program.keep(a, out)
+    program.add(both, 2, 0, [], [])
+    program.add(colsum, 1, 0, [a.ctypes.data, out.ctypes.data], [2, 3])
+    with pytest.raises(ValueError, match="malformed"):
+        program.add(both, 2, 0, [], [])
+    x, labels = np.zeros((2, 3), np.float32), np.zeros(2, np.intp)
+    with pytest.raises(ValueError, match="pair"):
+        program.run(x, labels)
+    program.add(colsum, 1, 0, [a.ctypes.data, out.ctypes.data], [2, 3])
+    assert program.run(x, labels) == DONE and np.array_equal(out, [2, 2, 2])

@@ -21,7 +21,7 @@ from ..plans import _FB, _PB, _Padded, _WideConv, _grown, _round_up, _slack
 if TYPE_CHECKING:
     from .conv_plan import ConvPlan
 
-__all__ = ["input_grad_parts"]
+__all__ = ["input_grad_parts", "shared_dz"]
 
 #: A float32 layer takes its dx by the scatter where the scatter's multiply-adds (whole tiles), plus
 #: :data:`_FOLD_ADD_COST` times the vector's lanes for each value it adds into dx, are under
@@ -54,6 +54,30 @@ def _by_scatter(plan: "ConvPlan") -> bool:
 def input_grad_parts(plan: "ConvPlan"):
     """The dx parts of ``plan``'s layer: :class:`_FoldParts` or :class:`_FullConvParts`."""
     return _FoldParts(plan) if _by_scatter(plan) else _FullConvParts(plan)
+
+
+def shared_dz(plan: "ConvPlan"):
+    """The full convolution's padded dz where the filter gradient can read it too, else None.
+
+    A stride-1 layer whose padded dz rows are as wide as its padded input's (a 3×3 layer with
+    padding 1: 16 columns for 14) holds dz at the place the filter gradient's wide rows put it,
+    one plane of the padded dz apart: its zero columns and rows are the wide rows' zeros. Both
+    loops then read one dz, and the gradient pass writes it once instead of twice. Made once a
+    plan; element (0, 0) of dz starts on a cache line, as the filter gradient's rows did."""
+    if plan._dz_pad is not None:
+        return plan._dz_pad or None
+    plan._dz_pad = False
+    N, _, _, W = plan.x_shape
+    F, KW = plan.w_shape[0], plan.kernel[1]
+    Ho, Wo = plan.z_shape[2:]
+    (rows, width), (top_row, left), _ = _full_layout(plan)
+    start, Lr = top_row * width + left, _round_up(Ho * width, _PB)
+    if plan.stride != (1, 1) or F % _FB or width != W + 2 * plan.padding[1] or Lr > rows * width \
+            or _by_scatter(plan):
+        return None
+    plan._dz_pad = _Padded((N, F, rows, width), plan.dtype, max(_slack(KW), start),
+                           slice(top_row, top_row + Ho), slice(left, left + Wo), at=start)
+    return plan._dz_pad
 
 
 def _shared_padding_width(out_rows, width, left, Wd, first, W, KW):
@@ -97,8 +121,8 @@ class _FullConvParts:
         (SH, SW), PH = plan.stride, plan.padding[0]
         (rows, width), (top_row, left), (top, AH) = _full_layout(plan)
         Hd, Wd = plan._hd_wd
-        self.dpad = _Padded((N, F, rows, width), plan.dtype, _slack(KW),
-                            slice(top_row, top_row + Hd, SH), slice(left, left + Wd, SW))
+        self.dpad = shared_dz(plan) or _Padded((N, F, rows, width), plan.dtype, _slack(KW),
+                                               slice(top_row, top_row + Hd, SH), slice(left, left + Wd, SW))
         self.conv = _WideConv(self.dpad, C, KH, KW, own_weights=True, cols=top + W)
         # w(f, c, i, j) lands at row c, tap (f, KH−1−i, KW−1−j): rot180(w), channels swapped
         self.flipped = self.conv.rows.reshape(C, F, KH, KW).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]

@@ -10,7 +10,7 @@ from ..plans import (_FB, _PB, _Padded, _WideConv, _aligned_zeros, _chw, _count,
                      _expect, _float_dtype, _grown, _out, _round_up, _scratch_planes, _slack,
                      _tap_offsets)
 from ..shapes import conv_output_size, pair
-from .conv_dx import input_grad_parts
+from .conv_dx import input_grad_parts, shared_dz
 
 __all__ = ["ConvPlan"]
 
@@ -45,8 +45,10 @@ class _FilterGradParts:
     of a window, and none is computed and dropped. Else the dilated ``dz`` in wide rows (zeros
     elsewhere, ``dzw``). And the outputs."""
 
-    def __init__(self, N, F, C, KH, KW, Ho, Wo, Hd, Wd, Wp, SH, SW, dt):
+    def __init__(self, N, F, C, KH, KW, Ho, Wo, Hd, Wd, Wp, SH, SW, dt, shared=lambda: None):
         self.by_filters = _by_filters(N, F, Ho * Wo, Hd * Wp, dt)
+        #: the padded dz of dx that ``dzw`` lies in (:func:`.conv_dx.shared_dz`), or None
+        self.pad = None
         self.dw = np.empty((F, C, KH, KW), dtype=dt)
         self.db = np.empty(F, dtype=dt)
         if self.by_filters:
@@ -59,7 +61,12 @@ class _FilterGradParts:
             self.dwt = None
             return
         Fr, Lr = _round_up(F, _FB), _round_up(Hd * Wp, _PB)
-        self.dzw = _aligned_zeros((N, Fr, Lr), dt)
+        self.pad = shared()
+        if self.pad is not None:        # each plane's wide rows start at its first element of dz
+            start, plane = self.pad.first, self.pad.view[0, 0].size
+            self.dzw = self.pad.buf[start:start + N * F * plane].reshape(N, F, plane)[:, :, :Lr]
+        else:
+            self.dzw = _aligned_zeros((N, Fr, Lr), dt)
         self.dz_into = self.dzw[:, :F, :Hd * Wp].reshape(N, F, Hd, Wp)[:, :, ::SH, :Wd:SW]
         self.dwt = np.empty((Fr, C * KH * KW), dtype=dt) if Fr != F else None
 
@@ -107,6 +114,7 @@ class ConvPlan:
         self._fwd_work = N * F * Ho * Wo * C * KH * KW * SW
         self._bwd_work = N * F * self._hd_wd[0] * self._hd_wd[1] * C * KH * KW
         self._xpad = self._fwd = self._dw = self._dx = None       # laid out on first use
+        self._dz_pad = None         # dz padded for dx and read by dw too (conv_dx.shared_dz; False: none)
         self._x_in = None                                          # the x the last forward copied
         self._y = None                                             # made by _own on first use
         # scratch of the gradient pass: db's sums over the batch per position; each thread's planes
@@ -267,10 +275,8 @@ class ConvPlan:
         dw = parts.dw if dw is None else _out(dw, self.w_shape, dt, "dw")
         db = parts.db if db is None else _out(db, self.z_shape[1:2], dt, "db")
         nt = threads_for(self._bwd_work)
-        dx_parts = (self._dx or self._input_grad_parts()) if need_dx else None
         # dz, written where the dw and dx loops read it, and db: one pass
-        _kernels.conv_grad_prologue(dy, codes, pooled, z, act, self._dz_target(parts.dz_into),
-                                    self._dz_target(dx_parts.dpad.inner) if need_dx else None,
+        _kernels.conv_grad_prologue(dy, codes, pooled, z, act, *self._dz_targets(parts, need_dx),
                                     self._acc, self._scratch(nt), db, self._grad_pass_threads(nt))
         dz = parts.dz_into if act or codes is not None else dy
         self._filter_grad(parts, dz, x, dw, nt)
@@ -283,11 +289,9 @@ class ConvPlan:
         from ..step import strides4
         parts = self._dw or self._filter_grad_parts()
         nt = threads_for(self._bwd_work)
-        dx_parts = (self._dx or self._input_grad_parts()) if need_dx else None
-        d1 = self._dz_target(parts.dz_into)
-        d2 = self._dz_target(dx_parts.dpad.inner) if need_dx else None
+        d1, d2 = self._dz_targets(parts, need_dx)
         step.op("prologue", self._grad_pass_threads(nt), act, [dy, codes, z, d1, d2, self._acc, self._scratch(nt), db, pooled],
-                strides4(z) + strides4(d1) + (strides4(d2) if need_dx else [0] * 4) + list(self.z_shape))
+                strides4(z) + strides4(d1) + (strides4(d2) if d2 is not None else [0] * 4) + list(self.z_shape))
         dz = parts.dz_into if act or codes is not None else dy
         xpad = self._input()
         N, C, Hp, Wp = xpad.view.shape
@@ -299,13 +303,15 @@ class ConvPlan:
                     [C * Hp * Wp, off.size, parts.pos.size, N, F, self.kernel[1]])
         else:
             _, Fr, Lr = parts.dzw.shape
-            step.op("dw", nt, 0, [xpad.buf, off, parts.dzw, dwt], [C * Hp * Wp, off.size, C, Hp * Wp, N, Fr, Lr])
+            gs, gf = (s // parts.dzw.itemsize for s in parts.dzw.strides[:2])
+            step.op("dw", nt, 0, [xpad.buf, off, parts.dzw, dwt],
+                    [C * Hp * Wp, off.size, C, Hp * Wp, N, Fr, Lr, gs, gf])
             if parts.dwt is not None:
                 step.copy(parts.dwt[:F].reshape(self.w_shape), dw)
             step.exact(dw, xpad.buf)
         if not need_dx:
             return dz, None
-        dx = dx_parts.compile(step, w, nt)
+        dx = self._dx.compile(step, w, nt)
         step.exact(w, dx)
         return dz, dx
 
@@ -319,6 +325,15 @@ class ConvPlan:
         self._tmp = _grown(self._tmp, _kernels.prologue_scratch(*self.z_shape[2:], nt), self.dtype)
         return self._tmp
 
+    def _dz_targets(self, parts, need_dx):
+        """Where the gradient pass writes dz: the dw loop's layout, and the dx loop's (None where dx
+        is not wanted or reads the same dz)."""
+        d1 = self._dz_target(parts.dz_into)
+        if not need_dx:
+            return d1, None
+        dpad = (self._dx or self._input_grad_parts()).dpad
+        return d1, None if dpad is parts.pad else self._dz_target(dpad.inner)
+
     def _dz_target(self, view):
         """A view the gradient pass writes ``dz`` into: it must have ``dz``'s shape."""
         if view.shape != self.z_shape or view.dtype != self.dtype:
@@ -329,7 +344,8 @@ class ConvPlan:
         N, C, H, W = self.x_shape
         F, _, KH, KW = self.w_shape
         Wp = W + 2 * self.padding[1]
-        self._dw = _FilterGradParts(N, F, C, KH, KW, *self.z_shape[2:], *self._hd_wd, Wp, *self.stride, self.dtype)
+        self._dw = _FilterGradParts(N, F, C, KH, KW, *self.z_shape[2:], *self._hd_wd, Wp, *self.stride, self.dtype,
+                                    shared=lambda: shared_dz(self))
         return self._dw
 
     def _filter_grad(self, parts, dz, x, dw, nt):

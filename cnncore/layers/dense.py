@@ -225,12 +225,14 @@ class DensePlan:
         if self.code != 0:
             dz = self._buffer("_dz", self.z_shape)
             step.op("slope", 1, self.code, [dy, z, dz], [dz.size])
-        step.op("rows", self._nt, 0, [dz, x, dw], [1, K, N, D, K])
         step.op("colsum", 1, 0, [dz, db], [N, K])
+        dw_rows = (0, [dz, x, dw], [1, K, N, D, K])
         if not need_dx:
+            step.op("rows", self._nt, *dw_rows)
             return dz, None
         dx = self._buffer("_dx", self.x_shape)
-        step.op("rows", self._nt, 0, [dz, w, dx], [K, 1, K, D, N])
+        # dW and dx: two products of one thread each (the BLAS's), side by side
+        step.both(self._nt, ("rows", *dw_rows), ("rows", 0, [dz, w, dx], [K, 1, K, D, N]))
         return dz, dx
 
 
