@@ -194,7 +194,7 @@ class TrainingStep:
             status = self._program.run(x, labels, *opt.next_step())
         else:
             status = self._program.run(x, labels)
-        loss = -self._program.total / self.batch
+        loss = 0.0 - self._program.total / self.batch      # +0, not −0, as softmax_cross_entropy
         if status == DONE:
             if type(opt) is Adam:
                 opt.t += 1

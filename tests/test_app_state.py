@@ -247,3 +247,18 @@ def test_main_window_touches_no_private_attribute_of_a_view():
     reach = re.findall(r"self\.(?:draw|build|train|backprop|learn)\.(_\w+)", text)
     assert reach == []
     assert '" in self.session.source' not in text and "in session.source" not in text
+
+
+def test_a_colour_network_not_trained_yet_has_classes_not_digits():
+    """The cifar preset built and not trained has the default names 0–9 but reads no digit: its
+    classes are "class 3", not "a 3"; a grey 28×28 network's are digits; a trained one's are named."""
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+
+    from cnnapp.state import a_class, class_kind, other_dataset
+
+    colour, grey = Network(preset("cifar"), seed=0), Network(preset("lenet"), seed=0)
+    assert class_kind(colour) == "class" and a_class(colour, 3) == "class 3" and other_dataset(colour)
+    assert class_kind(grey) == "digit" and a_class(grey, 3) == "a 3" and other_dataset(grey) == ""
+    colour.learns(("airplane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"), "CIFAR-10")
+    assert class_kind(colour) == "class" and a_class(colour, 3) == "cat" and other_dataset(colour) == "CIFAR-10"

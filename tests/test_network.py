@@ -80,6 +80,24 @@ def test_softmax_cross_entropy_values_and_stability():
     np.testing.assert_allclose(softmax(z), p)
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_a_sure_answer_costs_a_loss_of_plus_zero(dt):
+    """p(label) rounds to 1: log p is 0 and the loss +0, which prints as 0.0000 (−0 printed "-0.0000"
+    in ``cnnapp trace`` after a huge learning rate), in the compiled step's loss as well."""
+    import math
+
+    from cnncore.optim import SGD
+    from cnncore.step import compile_step
+    loss = softmax_cross_entropy(np.array([[200.0, 0.0, -50.0]], dtype=dt), np.array([0]))[0]
+    assert loss == 0 and math.copysign(1.0, loss) == 1.0 and f"{loss:.4f}" == "0.0000"
+    net = Network(preset("tiny"), seed=0)
+    x = np.zeros((1, 1, 28, 28), np.float32)
+    net.layers[-1].b[:] = [300.0] + [0.0] * 9        # class 0, surely
+    step = compile_step(net, 1, SGD({"all": net.flat_params}, lr=0.01, decay_mask={"all": net.decay_mask}))
+    loss = step.run(x, np.array([0], np.intp))[1]
+    assert loss == 0 and math.copysign(1.0, loss) == 1.0
+
+
 def test_same_seed_same_weights_bit_for_bit():
     a, b, c = Network(preset("lenet"), seed=5), Network(preset("lenet"), seed=5), Network(preset("lenet"), seed=6)
     for k in a.params():

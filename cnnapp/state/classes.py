@@ -14,16 +14,29 @@ def classes_of(net) -> tuple[str, ...]:
     return tuple(getattr(net, "classes", DIGIT_CLASSES)) if net is not None else DIGIT_CLASSES
 
 
+def reads_digits(net) -> bool:
+    """Whether a network's classes are the ten digits: it has their names and takes a digit's
+    picture. (A colour network not trained yet has the names "0"…"9" too, and no digit to read.)"""
+    if classes_of(net) != DIGIT_CLASSES:
+        return False
+    signature = getattr(net, "signature", None)
+    return signature is None or signature.fit == "digit"
+
+
 def other_dataset(net) -> str:
     """The data set a network learnt when its classes are not the digits; "" for digits."""
-    if classes_of(net) == DIGIT_CLASSES:
+    if reads_digits(net):
         return ""
     return getattr(net, "dataset", "") or "another data set"
 
 
 def a_class(net, k: int) -> str:
-    """Class ``k`` in words: "a 3" for digits, the class's own name ("Sneaker", "tsu") otherwise."""
-    return a_digit(k) if not other_dataset(net) else classes_of(net)[int(k)]
+    """Class ``k`` in words: "a 3" for digits, the class's own name ("Sneaker", "tsu") otherwise, and
+    "class 3" where the names are only numbers (a colour network not trained yet)."""
+    if reads_digits(net):
+        return a_digit(k)
+    name = classes_of(net)[int(k)]
+    return f"class {name}" if classes_of(net) == DIGIT_CLASSES else name
 
 
 def class_kind(net) -> str:

@@ -139,14 +139,14 @@ class PictureRow(QtWidgets.QWidget):
     def show_classes(self) -> None:
         """The true-class box names the network's classes ("3", or "3 Dress")."""
         s = self.session
-        other = bool(s.other_dataset)
-        texts = [f"{i} {n}" if other else n for i, n in enumerate(s.classes)]
+        numbers = list(s.classes) == [str(i) for i in range(len(s.classes))]
+        texts = [n if numbers else f"{i} {n}" for i, n in enumerate(s.classes)]
+        self.true_label.setText(f"true {s.class_kind}")
         if texts == [self.label_combo.itemText(i) for i in range(self.label_combo.count())]:
             return
         with _quiet(self.label_combo):
             self.label_combo.clear()
             self.label_combo.addItems(texts)
-        self.true_label.setText(f"true {s.class_kind}")
         self.show_picture()
 
     def show_picture(self) -> None:

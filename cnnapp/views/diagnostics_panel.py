@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from ..widgets.plots import DecadeAxis
+from ..widgets.plots import PERCENT_TICKS, DecadeAxis, EpochAxis
 from ..widgets.redraw import PacedRedraw
 
 _COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
@@ -15,8 +15,11 @@ _PLOTS = (("grad", "Gradient ‖∂L/∂θ‖", True),
           ("dead", "Dead ReLUs", False))
 
 
-def _plot(title: str, log: bool, legend: bool = True) -> pg.PlotWidget:
-    p = pg.PlotWidget(background="w", axisItems={"left": DecadeAxis("left")} if log else None)
+def _plot(title: str, log: bool, legend: bool = True, whole_epochs: bool = False) -> pg.PlotWidget:
+    axes = {"bottom": EpochAxis(whole=whole_epochs)}
+    if log:
+        axes["left"] = DecadeAxis("left")
+    p = pg.PlotWidget(background="w", axisItems=axes)
     p.setTitle(title, color="#333", size="9pt")
     p.setAccessibleName(title)
     p.setLogMode(y=log)
@@ -181,12 +184,13 @@ class RunsPanel(QtWidgets.QWidget):
         self.differences.setWordWrap(True)
         self.loss = _plot("Loss per batch", False)
         self._curves: list = []       # (record, loss curve, accuracy curve) of the runs compared
-        self.accuracy = _plot("Accuracy per epoch", False, legend=False)
+        self.accuracy = _plot("Accuracy per epoch", False, legend=False, whole_epochs=True)
         self.accuracy.setToolTip("Held-out accuracy after each epoch (training accuracy for a run without "
                                  "held-out digits)")
-        self.accuracy.setYRange(0, 1)
+        # (a gridded plot draws no tick label past its view: 0 % and 100 % lie a label's height inside)
+        self.accuracy.setYRange(0, 1, padding=0.12)
         # in per cent, as the accuracy plot above
-        self.accuracy.getPlotItem().getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
+        self.accuracy.getPlotItem().getAxis("left").setTicks(PERCENT_TICKS)
         top = QtWidgets.QHBoxLayout()
         top.addWidget(QtWidgets.QLabel("Compare"))
         top.addWidget(self.a)

@@ -14,7 +14,7 @@ from ..widgets.picture_numbers import offer_numbers
 from ..widgets.pictures import GREY_LUT, picture_planes, show_picture_on
 from .draw_picture import PicturePage
 from ..widgets.plots import ProbabilityPlot
-from ..state import a_digit, classes_of, other_dataset, plural
+from ..state import a_class, a_digit, class_kind, classes_of, other_dataset, plural
 
 
 
@@ -219,6 +219,7 @@ class DrawView(QtWidgets.QWidget):
         self.my_digits.setVisible(digits)
         C, H, W = self.session.input_shape or DIGIT_SHAPE
         self.seen_box.setTitle(f"What the network sees ({C}×{H}×{W})" if C > 1 else f"What the network sees ({H}×{W})")
+        self.probs.set_classes(classes_of(net), class_kind(net))      # (named before any answer)
         if not digits:
             self.model_label.setText(f"Network: {self.session.source}.")
             self.model_label.setStyleSheet("color: #555;")
@@ -283,11 +284,11 @@ class DrawView(QtWidgets.QWidget):
             self.answer.setText("No answer: the network's output is not a number")
             self.session.say(f"The network cannot read the drawing: {problem}.", 0)
             return
-        self.probs.set_classes(classes_of(net))
+        self.probs.set_classes(classes_of(net), class_kind(net))
         self.probs.set_probabilities(p)
         best = int(np.argmax(p))
         if not digits:
-            self.answer.setText(f"Looks like: <b>{classes_of(net)[best]}</b><br><span style='font-size:small;"
+            self.answer.setText(f"Looks like: <b>{a_class(net, best)}</b><br><span style='font-size:small;"
                                 f"color:#555'>{p[best]:.0%} sure</span>")
             return
         hint = ""

@@ -218,7 +218,7 @@ class InspectView(QtWidgets.QWidget):
     def class_word(self, k: int) -> str:
         """Class ``k`` as the menus and texts say it: "digit 3", or its own name ("Sneaker")."""
         s = self.session
-        return s.classes[int(k)] if s.other_dataset else f"digit {int(k)}"
+        return s.a_class(k) if s.other_dataset else f"digit {int(k)}"
 
     def _on_network(self) -> None:
         digits = self.digits()

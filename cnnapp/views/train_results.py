@@ -65,7 +65,7 @@ class ResultsPanel(QtWidgets.QTabWidget):
             return
         self._shown[page] = r
         if page is self.confusion:
-            self.confusion.set_classes(self.session.classes)
+            self.confusion.set_classes(self.session.classes, self.session.class_kind)
             self.confusion.set_matrix(r.evaluation.confusion if r is not None else np.zeros((10, 10), np.int64))
         else:
             self._fill_gallery(r)

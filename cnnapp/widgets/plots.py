@@ -28,6 +28,12 @@ def _style_plot(plot: pg.PlotItem, title: str, left: str, bottom: str) -> None:
     plot.setMenuEnabled(False)
 
 
+#: A share's axis in per cent: 0, 50 and 100 % always labelled, 25 and 75 % where the axis is tall
+#: enough (pyqtgraph labels a later level's ticks only while the labels fill little of the axis; one
+#: level of five dropped the ends first, and a short plot showed 25–75 % without 0 and 100 %).
+PERCENT_TICKS = [[(v, f"{v:.0%}") for v in (0, 0.5, 1.0)], [(v, f"{v:.0%}") for v in (0.25, 0.75)]]
+
+
 def class_ticks(classes, offset: float = 0.0) -> list:
     """Axis ticks naming the ten classes. Digits stand side by side; longer names (Fashion-MNIST's
     "Ankle boot") take turns on two lines, so neighbours do not overlap."""
@@ -181,7 +187,7 @@ class ProbabilityPlot(pg.PlotWidget):
         p.setYRange(0, 1.12, padding=0)   # room for the percentage above the tallest bar
         p.setXRange(-0.6, 9.6, padding=0)
         p.getAxis("bottom").setTicks([[(i, str(i)) for i in range(10)]])
-        p.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
+        p.getAxis("left").setTicks(PERCENT_TICKS)
         _guides(p, (0.25, 0.5, 0.75, 1.0))
         self._bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7,
                                      brushes=[pg.mkBrush(GREY)] * 10, pen=pg.mkPen(None))
@@ -191,19 +197,20 @@ class ProbabilityPlot(pg.PlotWidget):
         p.addItem(self._text)
         self._probs = np.zeros(10)
 
-    def set_classes(self, classes) -> None:
-        """Name the bars (the digits, or another data set's classes)."""
+    def set_classes(self, classes, kind: str | None = None) -> None:
+        """Name the bars (the digits, or another data set's classes); ``kind`` "digit" or "class" (None:
+        "digit" for the names 0–9)."""
         classes = tuple(str(c) for c in classes)
-        if classes == getattr(self, "_classes", None):
+        kind = kind or ("digit" if _is_digits(classes) else "class")
+        if (classes, kind) == getattr(self, "_classes", None):
             return
-        self._classes = classes
+        self._classes = (classes, kind)
         p = self.getPlotItem()
         _name_axis(p.getAxis("bottom"), class_ticks(classes), classes)
-        p.getAxis("bottom").setLabel("digit" if _is_digits(classes) else "class", color="#333")
+        p.getAxis("bottom").setLabel(kind, color="#333")
         edge = 0.6 if _is_digits(classes) else 1.1      # room for the end names
         p.setXRange(-edge, 9 + edge, padding=0)
-        self.setToolTip(f"How sure the network is about each {'digit' if _is_digits(classes) else 'class'} "
-                        "(softmax probabilities).")
+        self.setToolTip(f"How sure the network is about each {kind} (softmax probabilities).")
 
     def set_probabilities(self, probs) -> None:
         if probs is None:
@@ -327,7 +334,7 @@ class AccuracyPlot(pg.PlotWidget):
         _style_plot(p, "Accuracy", "accuracy", "epoch")
         p.addLegend(offset=(-10, -10), labelTextColor="#333")
         p.setYRange(0, 1, padding=0.02)
-        p.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
+        p.getAxis("left").setTicks(PERCENT_TICKS)
         _guides(p, (0.25, 0.5, 0.75, 1.0))
         self._train = p.plot([], [], pen=pg.mkPen(ACCENT, width=2), symbol="o", symbolSize=7,
                              symbolBrush=ACCENT, symbolPen=None, name="training")
@@ -423,20 +430,22 @@ class ConfusionPlot(pg.PlotWidget):
         self.set_matrix(np.zeros((10, 10), dtype=int))
         offer_numbers(self, lambda: [Plane("confusion matrix (rows: true class, columns: answer)", self._m)])
 
-    def set_classes(self, classes) -> None:
-        """Name the rows and columns (the digits, or another data set's classes)."""
+    def set_classes(self, classes, kind: str | None = None) -> None:
+        """Name the rows and columns (the digits, or another data set's classes); ``kind`` as the
+        probability plot's."""
         classes = tuple(str(c) for c in classes)
-        if classes == getattr(self, "_classes", None):
+        kind = kind or ("digit" if _is_digits(classes) else "class")
+        if (classes, kind) == getattr(self, "_classes", None):
             return
-        self._classes = classes
-        p, digits = self.getPlotItem(), _is_digits(classes)
+        self._classes = (classes, kind)
+        p, numbers = self.getPlotItem(), _is_digits(classes)
         # names down the side ("3 Dress"); the columns, too narrow for names, are numbered alike
         numbered = [f"{i} {c}" for i, c in enumerate(classes)]
-        _name_axis(p.getAxis("left"), [[(i + 0.5, c) for i, c in enumerate(classes if digits else numbered)]],
+        _name_axis(p.getAxis("left"), [[(i + 0.5, c) for i, c in enumerate(classes if numbers else numbered)]],
                    classes)
         p.getAxis("bottom").setTicks([[(i + 0.5, str(i)) for i in range(len(classes))]])
-        p.getAxis("left").setLabel("true digit" if digits else "true class", color="#333")
-        p.getAxis("bottom").setLabel("predicted digit" if digits else "predicted class (numbered as the rows)",
+        p.getAxis("left").setLabel(f"true {kind}", color="#333")
+        p.getAxis("bottom").setLabel(f"predicted {kind}" if numbers else "predicted class (numbered as the rows)",
                                      color="#333")
 
     def set_matrix(self, m) -> None:
