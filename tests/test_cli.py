@@ -490,3 +490,20 @@ def test_the_shared_digits_train_alike_named_as_files_or_as_a_source(shared_mnis
     assert main(["train", "--images", str(shared_mnist_dir / "mnist8k-images-idx3-ubyte.gz"),
                  "--labels", str(shared_mnist_dir / "mnist8k-labels-idx1-ubyte.gz"), "--out", out]) == 2
     assert len(runs) == 2 and runs[0] == runs[1] and runs[0][:2] == (6800, 1200)
+
+
+@pytest.mark.parametrize("argv,start", [
+    (["trace", "{model}", "--out", "{tmp}/t.npz"], "cnnapp trace: give --images"),        # the command's own
+    (["eval", "{model}"], "cnnapp eval: give --images"),
+    (["trace", "{tmp}/none.npz", "--data", "generated", "--out", "{tmp}/t.npz"], "cnnapp: "),  # a file's
+    (["trace"], "cnnapp trace: the following arguments are required"),                     # argparse's
+    (["train", "--arch", "nope", "--out", "{tmp}/m.npz"], "cnnapp: --arch 'nope'"),
+    (["lesson"], "cnnapp lesson: give a subcommand"),
+])
+def test_every_error_is_one_line_that_starts_with_cnnapp(argv, start, tmp_path, capsys):
+    """Errors of the arguments, of the files and of argparse read alike: one line, "cnnapp COMMAND: …"
+    where the message names its command, else "cnnapp: …" (no "error: " before some of them)."""
+    model = REPO / "assets" / "starter_model.npz"
+    assert main([a.format(model=model, tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(start) and len(err.strip().splitlines()) == 1, err

@@ -67,12 +67,9 @@ def _run(argv: list) -> int:
         return args.func(args)
     except BrokenPipeError:         # an OSError, but not one of the user's files: see main()
         raise
-    except CliError as e:
-        print(f"error: {e}" if not str(e).startswith("cnnapp") else f"{e}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as e:
+    except (CliError, ValueError, OSError) as e:
         # ModelFileError, IDXError, ArchitectureError and file-system errors: the user's files.
-        print(f"cnnapp: {e}", file=sys.stderr)
+        print(_said(str(e)), file=sys.stderr)
         return 2
     except MemoryError:
         print("cnnapp: not enough memory for that (a setting or file asks for a huge array)", file=sys.stderr)
@@ -85,6 +82,16 @@ def _run(argv: list) -> int:
         return 130
     except SystemExit as e:  # --help / --version
         return e.code if isinstance(e.code, int) else 0
+
+
+def _said(message: str) -> str:
+    """An error as the one line every command prints: ``cnnapp train: …`` where the message starts
+    with its command, else ``cnnapp: …`` (a message that starts with "cnnapp" as it is)."""
+    if message.startswith("cnnapp"):
+        return message
+    if message.split(":", 1)[0].split(" ", 1)[0] in _parser().commands:
+        return f"cnnapp {message}"
+    return f"cnnapp: {message}"
 
 
 def _reader_gone() -> int:
@@ -109,6 +116,7 @@ def _parser() -> Parser:
         command.add_parser(sub)
     g = sub.add_parser("gui", help="open the app (the same as no arguments)")
     g.set_defaults(func=lambda args: _gui([]))
+    p.commands = tuple(sub.choices)
     return p
 
 
