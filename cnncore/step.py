@@ -119,10 +119,15 @@ class StepBuilder:
             pointers.append(a.__array_interface__["data"][0])
         self.program.add(_kernels.OPS[kind], nt, act, pointers, [int(s) for s in sizes], scalars)
 
+    #: The ops a pair may run (:meth:`both`): none of them stops the step or touches the run's sums.
+    PAIRED = ("rows", "dense", "colsum")
+
     def both(self, nt: int, first: tuple, second: tuple) -> None:
         """Two ops side by side, one a thread where ``nt`` > 1, each ``(kind, act, arrays, sizes)``:
-        ops that neither read what the other writes nor stop the step (the products of a layer's
+        ops of :data:`PAIRED` that neither read what the other writes (the products of a layer's
         backward pass that each run on one thread)."""
+        if first[0] not in self.PAIRED or second[0] not in self.PAIRED:
+            raise ValueError(f"cnncore: a pair of ops runs {', '.join(self.PAIRED)} only")
         self.program.add(_kernels.OPS["both"], nt, 0, [], [])
         for kind, act, arrays, sizes in (first, second):
             self.op(kind, 1, act, arrays, sizes)

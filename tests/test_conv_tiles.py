@@ -215,7 +215,7 @@ def _backward_twice(plan):
     out = []
     for act in (1, 0):
         dy = rng.standard_normal(plan.z_shape).astype(plan.dtype)
-        out += [np.array(a) for a in plan.backward_activated(dy, z, act, x, w)]
+        out += [np.ascontiguousarray(a) for a in plan.backward_activated(dy, z, act, x, w)]
     return out
 
 
@@ -223,6 +223,7 @@ def _backward_twice(plan):
     (64, (16, 14, 14), 32, True),     # wide's second layer: dz padded to 16 columns for dx and for dw
     (64, (24, 16, 16), 48, False),    # cifar's second: dx's rows share their padding, 17 wide, not 18
     (9, (3, 10, 10), 6, False),       # 6 filters: not whole blocks of the dw tiles
+    (9, (4, 7, 9), 8, False),         # planes of 9×11: their dz would start off the cache lines
 ])
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 def test_dw_reads_the_padded_dz_of_dx_where_its_wide_rows_lie_there(batch, in_shape, filters, shared, dt,

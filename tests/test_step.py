@@ -89,7 +89,8 @@ def _three_steps(name, batch, threads):
     return out + [net.flat_params.copy(), opt.m["all"].copy(), opt.v["all"].copy()]
 
 
-@pytest.mark.parametrize("name,batch", [("lenet", 64), ("wide", 1), ("wide", 9), ("tiny", 5), ("cifar", 3)])
+@pytest.mark.parametrize("name,batch", [("lenet", 64), ("wide", 1), ("wide", 9), ("tiny", 5), ("cifar", 3),
+                                        ("cifar", 64)])
 def test_a_compiled_step_gives_the_same_bits_on_one_thread_and_on_two(name, batch, dense_products, monkeypatch):
     """Every loop of the step split between two threads (no call too small for them): the losses,
     probabilities, weights and Adam's moments bit for bit one thread's."""
@@ -256,3 +257,6 @@ def test_a_pair_of_ops_run_side_by_side_is_two_ops_and_nothing_else():
         program.run(x, labels)
     program.add(colsum, 1, 0, [a.ctypes.data, out.ctypes.data], [2, 3])
     assert program.run(x, labels) == DONE and np.array_equal(out, [2, 2, 2])
+    from cnncore.step import StepBuilder
+    with pytest.raises(ValueError, match="pair"):     # an op that can stop the step is never paired
+        StepBuilder(2, (3,)).both(2, ("loss", 0, [a, a, a], [2, 3]), ("colsum", 0, [a, out], [2, 3]))

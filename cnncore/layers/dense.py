@@ -231,8 +231,13 @@ class DensePlan:
             step.op("rows", self._nt, *dw_rows)
             return dz, None
         dx = self._buffer("_dx", self.x_shape)
-        # dW and dx: two products of one thread each (the BLAS's), side by side
-        step.both(self._nt, ("rows", *dw_rows), ("rows", 0, [dz, w, dx], [K, 1, K, D, N]))
+        dx_rows = (0, [dz, w, dx], [K, 1, K, D, N])
+        if _kernels.blas_in_use() or self._nt <= 2:
+            # dW and dx: two products of one thread each (the BLAS's), side by side
+            step.both(self._nt, ("rows", *dw_rows), ("rows", *dx_rows))
+        else:       # the tiles' products, each on every thread
+            step.op("rows", self._nt, *dw_rows)
+            step.op("rows", self._nt, *dx_rows)
         return dz, dx
 
 
