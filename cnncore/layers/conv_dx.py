@@ -62,13 +62,10 @@ def shared_dz(plan: "ConvPlan"):
     A stride-1 layer whose padded dz rows are as wide as its padded input's (a 3×3 layer with
     padding 1: 16 columns for 14) holds dz at the place the filter gradient's wide rows put it,
     one plane of the padded dz apart: its zero columns and rows are the wide rows' zeros. Both
-    loops then read one dz, and the gradient pass writes it once instead of twice. Made once a
-    plan, where each plane's dz starts on a cache line, as the filter gradient's own rows did (a
+    loops then read one dz, and the gradient pass writes it once instead of twice (the plan keeps
+    it: ``ConvPlan.dz_pad``). Only where each plane's dz starts on a cache line, as the filter gradient's own rows did (a
     plane of a width that left them off the lines made its loop a quarter slower: 11×11 inputs,
     3×3 filters, no padding)."""
-    if plan._dz_pad is not None:
-        return plan._dz_pad or None
-    plan._dz_pad = False
     N, _, _, W = plan.x_shape
     F, KW = plan.w_shape[0], plan.kernel[1]
     Ho, Wo = plan.z_shape[2:]
@@ -77,9 +74,8 @@ def shared_dz(plan: "ConvPlan"):
     if plan.stride != (1, 1) or F % _FB or width != W + 2 * plan.padding[1] or Lr > rows * width \
             or rows * width * plan.dtype.itemsize % _ALIGN or _by_scatter(plan):
         return None
-    plan._dz_pad = _Padded((N, F, rows, width), plan.dtype, max(_slack(KW), start),
-                           slice(top_row, top_row + Ho), slice(left, left + Wo), at=start)
-    return plan._dz_pad
+    return _Padded((N, F, rows, width), plan.dtype, max(_slack(KW), start),
+                   slice(top_row, top_row + Ho), slice(left, left + Wo), at=start)
 
 
 def _shared_padding_width(out_rows, width, left, Wd, first, W, KW):
@@ -123,8 +119,8 @@ class _FullConvParts:
         (SH, SW), PH = plan.stride, plan.padding[0]
         (rows, width), (top_row, left), (top, AH) = _full_layout(plan)
         Hd, Wd = plan._hd_wd
-        self.dpad = shared_dz(plan) or _Padded((N, F, rows, width), plan.dtype, _slack(KW),
-                                               slice(top_row, top_row + Hd, SH), slice(left, left + Wd, SW))
+        self.dpad = plan.dz_pad or _Padded((N, F, rows, width), plan.dtype, _slack(KW),
+                                       slice(top_row, top_row + Hd, SH), slice(left, left + Wd, SW))
         self.conv = _WideConv(self.dpad, C, KH, KW, own_weights=True, cols=top + W)
         # w(f, c, i, j) lands at row c, tap (f, KH−1−i, KW−1−j): rot180(w), channels swapped
         self.flipped = self.conv.rows.reshape(C, F, KH, KW).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]

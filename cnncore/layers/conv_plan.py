@@ -2,6 +2,8 @@
 on buffers laid out once (see :mod:`cnncore.plans` for the rules every plan keeps)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .._dispatch import _kernels
@@ -114,7 +116,6 @@ class ConvPlan:
         self._fwd_work = N * F * Ho * Wo * C * KH * KW * SW
         self._bwd_work = N * F * self._hd_wd[0] * self._hd_wd[1] * C * KH * KW
         self._xpad = self._fwd = self._dw = self._dx = None       # laid out on first use
-        self._dz_pad = None         # dz padded for dx and read by dw too (conv_dx.shared_dz; False: none)
         self._x_in = None                                          # the x the last forward copied
         self._y = None                                             # made by _own on first use
         # scratch of the gradient pass: db's sums over the batch per position; each thread's planes
@@ -340,12 +341,17 @@ class ConvPlan:
             raise RuntimeError("cnncore: a dz layout does not match the plan")
         return view
 
+    @functools.cached_property
+    def dz_pad(self):
+        """dz padded for dx where the filter gradient reads it too (:func:`.conv_dx.shared_dz`), else None."""
+        return shared_dz(self)
+
     def _filter_grad_parts(self):
         N, C, H, W = self.x_shape
         F, _, KH, KW = self.w_shape
         Wp = W + 2 * self.padding[1]
         self._dw = _FilterGradParts(N, F, C, KH, KW, *self.z_shape[2:], *self._hd_wd, Wp, *self.stride, self.dtype,
-                                    shared=lambda: shared_dz(self))
+                                    shared=lambda: self.dz_pad)
         return self._dw
 
     def _filter_grad(self, parts, dz, x, dw, nt):
