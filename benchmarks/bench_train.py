@@ -148,7 +148,10 @@ def _cnncore_worker(args):
     if args.threads:
         cnncore.set_num_threads(args.threads)
     specs = json.loads(Path(args.specs).read_text())
-    out = {"threads": cnncore.get_num_threads(), "rates": {}, "kernels": cnncore.KERNEL_BUILD}
+    lanes = getattr(cnncore._dispatch._kernels, "VECTOR_LANES", {}).get(4)
+    # (a native build is "base", the only one it holds: its vectors say what it compiled for)
+    out = {"threads": cnncore.get_num_threads(), "rates": {},
+           "kernels": cnncore.KERNEL_BUILD + (f", {32 * lanes}-bit vectors" if lanes else "")}
     for name, spec in specs.items():
         for batch in BATCHES:
             net = Network(spec, seed=0)

@@ -129,10 +129,13 @@ CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_dw_tile)(
             /* the J input vectors stay in registers and each filter's dz vector passes once:
                J + 1 registers beside the accumulators, not CNN_FB + 1 */
             CNN_VEC xv[CNN_JB];
-            for (int j = 0; j < J; j++)
+            for (int j = 0; j < J; j++) {
                 xv[j] = *(const CNN_VEC *)(xn + off[j] + p);
+                CNN_IN_REGISTER(xv[j]);
+            }
             for (int f = 0; f < CNN_FB; f++) {
-                const CNN_VEC gv = *(const CNN_VEC *)(gn + f * gf + p);
+                CNN_VEC gv = *(const CNN_VEC *)(gn + f * gf + p);
+                CNN_IN_REGISTER(gv);
                 for (int j = 0; j < J; j++)
                     a[f][j] += gv * xv[j];
             }

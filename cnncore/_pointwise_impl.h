@@ -11,6 +11,11 @@ static inline void CNN_PW_NAME(cnn_copy_row)(const CNN_PW_T *CNN_PW_RESTRICT s, 
                                              CNN_PW_T *CNN_PW_RESTRICT d, ptrdiff_t ds, ptrdiff_t n)
 {
     ptrdiff_t c = 0;
+    if (ss == -1 && ds == 1) {      /* a flipped row (a full convolution's filters): vectors reversed */
+        for (; c < n; c++)
+            d[c] = s[-c];
+        return;
+    }
     if (ss != 1 || ds != 1) {
         for (; c < n; c++)
             d[c * ds] = s[c * ss];

@@ -214,6 +214,20 @@ def test_a_copy_split_over_threads_copies_every_value(monkeypatch):
     np.testing.assert_array_equal(dst, src)
 
 
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 7])
+def test_a_copy_of_flipped_filters_reverses_every_row(k):
+    """A full convolution's filters, flipped and channel-swapped, copied by a compiled step: rows of
+    K·K values read backwards (a vector loop of their own, with a remainder) land where NumPy puts them."""
+    from cnncore.step import StepBuilder
+    w = np.random.default_rng(k).standard_normal((6, 5, k, k)).astype(np.float32)
+    flipped = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+    dst = np.full(flipped.shape, np.nan, np.float32)
+    b = StepBuilder(1, (1, 2, 2))
+    b.copy(flipped, dst)
+    b.program.run(np.zeros((1, 4), np.float32), np.zeros(1, np.intp))
+    np.testing.assert_array_equal(dst, flipped)
+
+
 @pytest.mark.parametrize("make, run", [
     (lambda a: a, 300),                                                 # contiguous: one run
     (lambda a: a.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1], 25),          # a full convolution's flipped filters
