@@ -77,6 +77,26 @@ class WriteFailed(OSError):
         self.errno = error.errno
 
 
+#: The first bytes of a kind of file that has a mark of its own (a zip archive's: a model, a trace and a
+#: lesson are zips): a file already there under the kind's name but without its mark is not replaced
+#: (a picture or a student's notes renamed ``model.npz``).
+MARKS = {".npz": (b"PK\x03\x04", b"PK\x05\x06"), ".cnnlesson": (b"PK\x03\x04", b"PK\x05\x06")}
+
+
+def _has_mark(path: Path, kind: str) -> bool:
+    """Whether ``path`` begins as a file of ``kind`` does (True for a kind without a mark, or an
+    empty file: nothing to lose)."""
+    marks = MARKS.get(kind)
+    if not marks:
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(max(len(m) for m in marks))
+    except OSError:
+        return True                 # unreadable: the write itself will say why it fails
+    return not head or head.startswith(marks)
+
+
 class Output(os.PathLike):
     """Where a command writes one file, and the files it reads (``inputs``), which it never replaces.
 
@@ -131,6 +151,10 @@ class Output(os.PathLike):
         if self.kinds and not self.path.name.lower().endswith(self.kinds):
             raise OtherKind(f"{self.path} exists and is not a {' or '.join(self.kinds)} file: it is not "
                             f"replaced; give the output a name ending in {self.kinds[0]} (nothing was written)")
+        kind = next((k for k in self.kinds if self.path.name.lower().endswith(k)), None)
+        if kind is not None and not _has_mark(self.path, kind):
+            raise OtherKind(f"{self.path} exists and is not a {kind} file (it does not begin as one does): "
+                            "it is not replaced; give the output another name (nothing was written)")
         return self
 
 

@@ -207,6 +207,29 @@ def test_training_run_progress_is_a_share_and_the_time_left_follows_the_pace():
     assert run.progress == 0.0 and seen[-1] == 0.0
 
 
+def test_the_time_left_leaves_out_the_start_up_and_the_pauses():
+    """A tour saw "about 59 s left" 1.1 s into an 11-s run: the seconds before the first report (starting
+    the worker, making the data) were counted as the pace of training, and so would a pause be."""
+    clock = _Clock()
+    run = TrainingRun(clock=clock)
+    run.start()
+    clock.t += 20                           # the worker starts and makes its data
+    run.progress = 0.1
+    assert run.seconds_left() == pytest.approx(180.0)      # the only figure yet: from the start
+    clock.t += 5
+    run.progress = 0.2
+    assert run.seconds_left() == pytest.approx(40.0)       # 5 s a tenth, 8 tenths left
+    run.pause()
+    clock.t += 300
+    run.resume()
+    clock.t += 1
+    run.progress = 0.25                     # the report after the pause sets the pace's clock again
+    assert run.seconds_left() == pytest.approx(37.5)
+    clock.t += 2
+    run.progress = 0.35
+    assert run.seconds_left() == pytest.approx(7 / 0.2 * 0.65)
+
+
 def test_training_run_keeps_the_points_until_each_plot_takes_them():
     run = TrainingRun(clock=_Clock())
     run.start()

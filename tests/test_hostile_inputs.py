@@ -439,12 +439,14 @@ def test_nan_pixels_are_bad_inputs_not_a_learning_rate_problem():
 
 
 def test_cli_train_exits_non_zero_and_saves_nothing_when_the_run_diverges(tmp_path, capsys):
+    from cnncore.modelio import save_model
     out = tmp_path / "m.npz"
-    out.write_bytes(b"the user's earlier model")
+    save_model(out, Network(preset("tiny"), seed=3))              # the user's earlier model
+    before = out.read_bytes()
     rc = main(["train", "--lr", str(MAX_LR), "--count", "400", "--epochs", "2", "--quiet", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 1 and "learning rate" in err and "Nothing was saved" in err
-    assert out.read_bytes() == b"the user's earlier model"
+    assert out.read_bytes() == before
 
 
 # ----------------------------------------------------------------------------- kernels (item 11)

@@ -93,6 +93,25 @@ def test_a_table_is_never_written_over_a_students_results_a_shell_pattern_named(
     assert "not a .npz file" in err and digest(tmp_path / "loss.cnnlesson") == kept
 
 
+@pytest.mark.parametrize("content", [b"hello, my notes\n", b"\x89PNG\r\n\x1a\n" + bytes(40)])
+def test_a_file_with_a_models_name_but_not_a_models_content_is_not_replaced(tmp_path, capsys, content, monkeypatch):
+    """A tour found `cnnapp train --out notes.npz` replacing a text (or a picture) that was only named
+    like a model: the name said .npz, the content was not a zip archive. A model, an empty file and a
+    new name are written as before."""
+    monkeypatch.chdir(tmp_path)
+    train = ["train", "--arch", "tiny", "--data", "generated", "--count", "20", "--epochs", "1", "--quiet", "--out"]
+    (tmp_path / "notes.npz").write_bytes(content)
+    err = refused(capsys, [*train, "notes.npz"], "notes.npz")
+    assert "not a .npz file" in err and (tmp_path / "notes.npz").read_bytes() == content
+    for name in ("m.npz", "m.npz", "empty.npz"):          # new, a model over a model, an empty file
+        if name == "empty.npz":
+            (tmp_path / name).write_bytes(b"")
+        assert main([*train, name]) == 0 and load_model(tmp_path / name).num_params() > 0
+    with pytest.raises(OutputRefused, match="not a .cnnlesson file"):
+        (tmp_path / "notes.cnnlesson").write_bytes(content)
+        Output(tmp_path / "notes.cnnlesson", kinds=(".cnnlesson",)).check()
+
+
 @pytest.mark.parametrize("how", ["same", "dot", "hardlink", "symlink"])
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_no_command_writes_over_the_model_it_reads(model, capsys, command, how):

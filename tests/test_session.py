@@ -366,24 +366,55 @@ def test_a_trace_of_weights_a_run_replaced_is_dropped_for_a_new_one():
     """The Backprop tab showed, after training, the pass recorded before it: the old loss, and "this
     network keeps no optimizer state" under the update of a network just trained with Adam. A run that
     made updates ends with the trace dropped (the tab records the picture again), and so does putting
-    back the weights the run started from; a run that made none keeps it."""
+    back the weights the run started from; a run that made none keeps it. The picture the app picked is
+    picked again by the new weights ("the one it gets wrong or is least sure of" stays true)."""
+    from cnncore.defaults import trace_example
     s = Session()
     s.set_network(_net(0), "a test", trained=False)
     picture = s.ensure_picture()
+    X, y, _ = s.sample_set()
     s.record()
     kept = s.trace
     s.start_run()
     s.end_run(done=False, changed_weights=False)             # stopped before its first update
-    assert s.trace is kept
+    assert s.trace is kept and s.picture is picture
     s.start_run()
     seen = _events(s)
     s.network.params()["L0.W"][:] += 1
     s.end_run(done=True, changed_weights=True)
-    assert s.trace is None and s.stepper.count == 0 and s.picture is picture
+    assert s.trace is None and s.stepper.count == 0 and s.picture.picked
+    assert s.picture.index == trace_example(s.network, X, y)
     assert _names(seen)[-2:] == ["weights_changed", "trace_changed"] and seen[-1][1] == (None,)
     tr = s.record()
     assert tr.loss != kept.loss                                # recorded with the weights there are now
     seen.clear()
     s.restore_start()                                          # the weights the run started from
-    assert s.trace is None and _names(seen) == ["weights_changed", "trace_changed"]
+    assert s.trace is None and _names(seen)[-2:] == ["weights_changed", "trace_changed"]
+    assert s.picture.index == picture.index                    # picked by those weights again
     assert s.record().loss == pytest.approx(kept.loss, rel=1e-6)
+
+
+def test_a_sample_of_a_run_the_next_run_replaced_is_taken_from_the_new_one():
+    """A tour found the Backprop tab tracing "sample 29 of the held-out pictures of the last run" after a
+    second run: the first run's 29, while the box's 29 was another picture. New held-out pictures take
+    the learner's sample number from the new set, and the app's pick is picked again from it."""
+    from cnncore.defaults import trace_example
+    s = Session()
+    s.set_network(_net(0), "a test", trained=False)
+    rng = np.random.default_rng(4)
+    first = (rng.integers(0, 256, (40, 28, 28)).astype(np.uint8), rng.integers(0, 10, 40))
+    second = (rng.integers(0, 256, (30, 28, 28)).astype(np.uint8), rng.integers(0, 10, 30))
+    s.samples.keep_held_out(*first, s.network.classes, "")
+    p = s.take_sample(29)
+    np.testing.assert_array_equal(p.image[0], first[0][29] / np.float32(255))
+    s.samples.keep_held_out(*second, s.network.classes, "")
+    assert s.picture is not p and s.picture.index == 29 and not s.picture.picked
+    np.testing.assert_array_equal(s.picture.image[0], second[0][29] / np.float32(255))
+    s.samples.keep_held_out(*first, s.network.classes, "")
+    s.set_picture(None)
+    picked = s.ensure_picture()
+    assert picked.picked and picked.index == trace_example(s.network, *first)
+    s.samples.keep_held_out(*second, s.network.classes, "")
+    assert s.picture.picked and s.picture.index == trace_example(s.network, *second)
+    assert "gets wrong or is least sure of" in s.picture.what
+    np.testing.assert_array_equal(s.picture.image[0], second[0][s.picture.index] / np.float32(255))

@@ -61,9 +61,13 @@ class Session:
         self.unsaved = False            # trained here and not saved since
         self.model_file = None          # the model file the network was opened from or saved to (a Path)
         self.model_id = 0               # counts the models of this session
+        #: Counts the weights the window has run (another model, a run's copy, the run's end): what a
+        #: view computed for one count is stale at the next (training changes the network in place).
+        self.weights_version = 0
         self._snapshot = None
         self._result = None
         self._picture = None
+        self._sample_set = None         # the SampleSet a SAMPLE picture was taken from
         self._trace = self._trace_picture = None
         self._element = None
         self._start = None              # RunStart of this model's last run
@@ -73,6 +77,7 @@ class Session:
         self.run.phase_changed.connect(self._on_phase)
         self.drawing.finished.connect(self._follow_drawing)
         self.drawing.label_changed.connect(self._follow_drawing_label)
+        self.samples.changed.connect(self._follow_samples)
 
     # ================================================================ the model
     @property
@@ -119,6 +124,7 @@ class Session:
         self.source, self.trained, self.is_starter, self.unsaved = str(source), bool(trained), bool(starter), False
         self.model_file = file
         self.model_id += 1
+        self.weights_version += 1
         self._snapshot = self._start = None
         # every field first, then the events: a listener sees the new model whole
         had_result, self._result = self._result is not None, None
@@ -173,6 +179,11 @@ class Session:
         """The network the window may run: the run's copy while one goes on, else the network."""
         return self._snapshot if self.training and self._snapshot is not None else self._network
 
+    def view_key(self) -> tuple:
+        """What a view's picture of the network is computed from: the picture, the network and its
+        weights. A view keeps the key of what it shows; another key means show it again."""
+        return self._picture, self.view_network(), self.weights_version
+
     # ================================================================== the run
     @property
     def training(self) -> bool:
@@ -211,6 +222,7 @@ class Session:
         """A copy of the weights the run has now (the window runs it)."""
         if self.training:
             self._snapshot = net
+            self.weights_version += 1
             self.weights_changed.emit()
 
     def end_run(self, done: bool, changed_weights: bool) -> None:
@@ -227,6 +239,9 @@ class Session:
         ``changed``: the Backprop tab records the picture again with the weights there are now. A
         lesson's trace stays: it is made with the lesson's own model."""
         stale = changed and self.lesson is None and self._drop_trace()
+        self.weights_version += 1
+        if changed and self.lesson is None and self._picture is not None and self._picture.picked:
+            self._pick_again()          # "the one it gets wrong or is least sure of" of these weights
         self.weights_changed.emit()
         if stale:
             self.trace_changed.emit(None)
@@ -323,16 +338,43 @@ class Session:
     def take_sample(self, i: int, picked: bool = False) -> Picture:
         """Look at sample ``i`` of :meth:`sample_set` (its label is its true class); ``ValueError``
         when there are none."""
-        X, y, name = self.sample_set()
+        got = self.samples.for_network(self.view_network())
+        X, y = got.X, got.y
         if not len(X):
             raise ValueError(none_to_pick(self.view_network()))
         i = int(i) % len(X)
         img = np.asarray(X[i])
         img = img.astype(np.float32) / 255 if img.dtype == np.uint8 else img.astype(np.float32)
-        what = f"sample {i} of the {name}" + (", the one the network is least sure of" if picked else "")
+        what = f"sample {i} of the {got.name}" + (", the one the network gets wrong or is least sure of"
+                                                 if picked else "")
         p = Picture(SAMPLE, img, int(y[i]), index=i, what=what, picked=picked)
         self.set_picture(p)
+        self._sample_set = got
         return p
+
+    def _follow_samples(self) -> None:
+        """A run's new held-out pictures: a sample of the set they replace is taken again from the new
+        one (the app's pick picked again, the learner's number kept), so that its number and words stay
+        true (sample 29 is the new set's 29, not the old set's under the new set's name)."""
+        p = self._picture
+        if p is None or p.origin != SAMPLE or self.lesson is not None \
+                or self.samples.for_network(self.view_network()) is self._sample_set:
+            return
+        try:
+            self._pick_again() if p.picked else self.take_sample(p.index)
+        except ValueError:
+            pass                        # (no samples for this network: the picture stays as it was)
+
+    def _pick_again(self) -> None:
+        """Pick the sample the network in view gets wrong or is least sure of (none: nothing changes)."""
+        net = self.view_network()
+        got = self.samples.for_network(net)
+        if net is None or not len(got.X):
+            return
+        from cnncore.defaults import trace_example
+        i, p = trace_example(net, got.X, got.y), self._picture
+        if p is None or not (p.picked and p.origin == SAMPLE and p.index == i and self._sample_set is got):
+            self.take_sample(i, picked=True)
 
     def take_opened(self, read, what: str) -> Picture:
         """Look at a picture of the user's own, ``read(signature)`` bringing it to the network's input
@@ -360,17 +402,16 @@ class Session:
         return p
 
     def ensure_picture(self) -> Picture:
-        """The picture; when none is chosen, the sample the network is least sure of."""
+        """The picture; when none is chosen, the sample the network gets wrong or is least sure of."""
         if self._picture is not None:
             return self._picture
         net = self.view_network()
         if net is None:
             raise ValueError("There is no network yet.")
-        from cnncore.defaults import trace_example
-        X, y, _ = self.sample_set()
-        if not len(X):
+        if not len(self.sample_set()[0]):
             raise ValueError(none_to_pick(net))
-        return self.take_sample(trace_example(net, X, y), picked=True)
+        self._pick_again()
+        return self._picture
 
     def _follow_drawing(self) -> None:
         p = self._picture

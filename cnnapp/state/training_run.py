@@ -27,6 +27,8 @@ class TrainingRun:
         self._phase = IDLE
         self._progress = 0.0
         self._t0 = 0.0
+        self._last = None               # (time, progress) of the last report while running
+        self._paced = [0.0, 0.0]        # seconds and progress between reports: the pace
         self._loss_points: tuple[list, list] = ([], [])
         self._speed_points: tuple[list, list] = ([], [])
 
@@ -50,6 +52,7 @@ class TrainingRun:
         if self.active:
             raise RuntimeError("a run is going on already")
         self._t0 = self._clock()
+        self._last, self._paced = None, [0.0, 0.0]
         self._loss_points, self._speed_points = ([], []), ([], [])
         self._progress = 0.0
         self.progress_changed.emit(0.0)
@@ -61,6 +64,7 @@ class TrainingRun:
 
     def resume(self) -> None:
         if self._phase == PAUSED:
+            self._last = None           # the pause is not part of the pace
             self._set_phase(RUNNING)
 
     def finish(self, done: bool = False) -> None:
@@ -82,15 +86,25 @@ class TrainingRun:
             raise ValueError(f"progress is a share from 0 to 1, not {p}")
         p = min(max(p, 0.0), 1.0)
         if p != self._progress:
+            if self._phase == RUNNING and p > self._progress:
+                now = self._clock()
+                if self._last is not None:
+                    self._paced[0] += now - self._last[0]
+                    self._paced[1] += p - self._last[1]
+                self._last = (now, p)
             self._progress = p
             self.progress_changed.emit(p)
 
     def seconds_left(self) -> float:
-        """The time left at the pace so far (NaN before the first report)."""
+        """The time left at the pace between reports (the first one comes after the worker started and
+        made its data, which is no part of the pace; a pause neither). NaN before the first report; from
+        the run's start until a second one."""
         if self._progress <= 0:
             return float("nan")
-        elapsed = self._clock() - self._t0
-        return elapsed * (1 - self._progress) / self._progress
+        seconds, progress = self._paced
+        if progress <= 0:
+            return (self._clock() - self._t0) * (1 - self._progress) / self._progress
+        return seconds * (1 - self._progress) / progress
 
     # --------------------------------------------------------------- points
     def add_batches(self, x, loss, ips) -> None:

@@ -35,7 +35,7 @@ class PictureRow(QtWidgets.QWidget):
             self.source.addItem(text)
             if not choosable:             # shown when the picture comes from elsewhere, never chosen here
                 self.source.model().item(i).setEnabled(False)
-        self.source.setToolTip("What to trace. Picked for you: the sample the network is least sure of. "
+        self.source.setToolTip("What to trace. Picked for you: the sample the network gets wrong or is least sure of. "
                                "A held-out mistake comes from the Train tab, a trace file from File → Open trace…")
         self.sample_spin = QtWidgets.QSpinBox()
         self.sample_spin.setObjectName("backpropSample")
@@ -57,6 +57,7 @@ class PictureRow(QtWidgets.QWidget):
         self.info = QtWidgets.QLabel("")
         self.info.setObjectName("backpropInfo")
         self.info.setWordWrap(True)          # wraps on a small screen instead of widening the window
+        self.info.setMinimumWidth(300)       # (not into a column a word wide: the row takes two lines first)
         choose, shown = QtWidgets.QHBoxLayout(), QtWidgets.QHBoxLayout()
         for w in (QtWidgets.QLabel("Input"), self.source, QtWidgets.QLabel("sample"), self.sample_spin,
                   self.true_label, self.label_combo):

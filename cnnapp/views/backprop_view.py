@@ -175,6 +175,7 @@ class BackpropView(QtWidgets.QWidget):
         if tr is None:
             self.maps.grid.set_groups([])
             self.nav.show_step(None, 0)
+            self._clear_words()
             if self.isVisible():
                 QtCore.QTimer.singleShot(0, self, self._record_if_missing)
         elif self.maps.identity is not None:
@@ -247,6 +248,7 @@ class BackpropView(QtWidgets.QWidget):
         st = self.current_step()
         self.nav.show_step(st, k)
         if st is None:
+            self._clear_words()
             return
         self.maps.show_step(self.trace, st)
         self.text_scroll.verticalScrollBar().setValue(0)         # a new step's words from their start
@@ -256,6 +258,12 @@ class BackpropView(QtWidgets.QWidget):
         self.loops.show_step(self.trace, st if self.maps.loops_button.isChecked() else None)
         self._ask_prediction(k)
         self.stepChanged.emit(k)
+
+    def _clear_words(self) -> None:
+        """No step shown: none of the last trace's words stay (they may be of another network)."""
+        for label in (self.title_label, self.equation, self.explanation):
+            label.setText("")
+        self.loops.show_step(None, None)
 
     def _ask_prediction(self, k: int) -> None:
         """In predict mode (not while playing), hide the maps behind a question about this step."""

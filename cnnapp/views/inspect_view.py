@@ -31,7 +31,7 @@ class InspectView(QtWidgets.QWidget):
         self.session = session
         self._closed = False                           # shut down: no more worker threads
         self._dream_thread = self._dream_worker = None
-        self._shown = {}             # page -> (picture, network) it was computed for
+        self._shown = {}             # page -> the session's view_key() it was computed for
         self.gradients = None        # the latest (ClassGradient, cams) shown
         self.attack_result = None
         self.look_job = LatestJob(self, "look-gradients")
@@ -221,6 +221,9 @@ class InspectView(QtWidgets.QWidget):
         return s.a_class(k) if s.other_dataset else f"digit {int(k)}"
 
     def _on_network(self) -> None:
+        self._shown.clear()             # nothing the old network showed stays
+        self.where.clear()
+        self.fool.clear()
         digits = self.digits()
         self.input_pages.setCurrentIndex(0 if digits else 1)
         self.fool.set_channels(self.session.input_shape[0] if self.session.input_shape else 1)
@@ -268,8 +271,7 @@ class InspectView(QtWidgets.QWidget):
         if not self.isVisible():
             return
         page = self.inner.currentWidget()
-        now = (self.session.picture, self.session.view_network())
-        if self._shown.get(page) == now:
+        if self._shown.get(page) == self.session.view_key():
             return
         if page is not self.where:          # (that page's worker says it, with the score it explains)
             self._show_answer()
@@ -307,14 +309,17 @@ class InspectView(QtWidgets.QWidget):
         """Compute saliency and Grad-CAM of the picture in a worker (latest request wins)."""
         x, probe = self.current_input(), self._probe()
         if x is None or probe is None:
+            self.where.clear()
             self._show_answer()
             return
-        self._shown[self.where] = (self.session.picture, self.session.view_network())
+        key = self._shown[self.where] = self.session.view_key()
         c, p = self.cls.currentData(), self.session.picture
-        self.look_job.submit(lambda: (p, *_gradients(probe, x, c)))
+        self.look_job.submit(lambda: (key, p, *_gradients(probe, x, c)))
 
     def _show_gradients(self, result) -> None:
-        p, x, g, cams = result
+        key, p, x, g, cams = result
+        if key != self.session.view_key():
+            return              # computed for weights or a picture no longer shown
         self.gradients = (g, cams)
         self.answer.setText(f"{self._answer_line(g.probabilities, p)} Explaining the score of "
                             f"{self.session.classes[g.cls]}.")
@@ -334,9 +339,9 @@ class InspectView(QtWidgets.QWidget):
         if x is None or probe is None:
             self.fool.clear("Draw a digit or pick one first." if self.digits() else "Open a picture or pick one first.")
             return
-        self._shown[self.fool] = (self.session.picture, self.session.view_network())
+        key = self._shown[self.fool] = self.session.view_key()
         eps, target = self.epsilon(), self.fool.target.currentData()
-        self.attack_job.submit(lambda: probe.attack(x, eps, target=target))
+        self.attack_job.submit(lambda: (key, probe.attack(x, eps, target=target)))
 
     def find_smallest(self) -> None:
         x, probe = self.current_input(), self._probe()
@@ -344,11 +349,14 @@ class InspectView(QtWidgets.QWidget):
             return
         target = self.fool.target.currentData()
         self.fool.attack_text.setText("Searching for the smallest ε…")
-        self.attack_job.submit(lambda: ("smallest", probe.smallest_attack(x, target=target)))
+        key = self.session.view_key()
+        self.attack_job.submit(lambda: (key, "smallest", probe.smallest_attack(x, target=target)))
 
     def _show_attack(self, result) -> None:
-        smallest = isinstance(result, tuple)
-        a = result[1] if smallest else result
+        if result[0] != self.session.view_key():
+            return              # computed for weights or a picture no longer shown
+        smallest = len(result) == 3
+        a = result[-1]
         self.attack_result = a
         p = self.session.picture
         self.fool.show(a, smallest, self.session.classes, None if p is None else p.label)

@@ -64,6 +64,12 @@ class ImagePanel(QtWidgets.QWidget):
         self.view.setFixedSize(side, side)
         self.caption.setMaximumWidth(max(side, 170))
 
+    def clear(self) -> None:
+        """Nothing shown (and nothing for Ctrl+C to copy)."""
+        self.values = None
+        self.image.clear()
+        self.caption.setText("")
+
     def _set(self, img, values=None, **kw) -> None:
         self.values = np.asarray(img if values is None else values, dtype=np.float32)
         self.image.setImage(img, **kw)
@@ -132,6 +138,11 @@ class _Page(QtWidgets.QScrollArea):
         for panel in self.panels():
             panel.set_side(side)
 
+    def clear(self, text: str = "") -> None:
+        """Every panel empty: no picture to look at, or another network (nothing of the old one stays)."""
+        for panel in self.panels():
+            panel.clear()
+
 
 class WherePage(_Page):
     """What it sees, the saliency (signed and its size), and Grad-CAM of every conv layer."""
@@ -157,6 +168,11 @@ class WherePage(_Page):
 
     def panels(self) -> list:
         return [self.seen, self.saliency, self.saliency_abs, *self.cam_panels]
+
+    def clear(self, text: str = "") -> None:
+        super().clear()
+        for panel in self.cam_panels:
+            panel.setVisible(False)
 
     def show(self, x, g, cams) -> None:
         """``x`` (C, H, W) the input, ``g`` its ClassGradient, ``cams`` ``{layer: (cam, cam stretched to x)}``.
@@ -265,9 +281,7 @@ class FoolPage(_Page):
         self.attack_text.setText(attack_words(a, smallest, names, label))
 
     def clear(self, text: str = "") -> None:
-        for panel in self.panels():
-            panel.image.clear()
-            panel.caption.setText("")
+        super().clear()
         self.attack_text.setText(text)
 
 

@@ -96,6 +96,10 @@ class DataBox(QtWidgets.QGroupBox):
             self.source.setItemData(self.source.count() - 1, _source_tip(src), QtCore.Qt.ToolTipRole)
         self.source.setToolTip("Which pictures to learn from (choosing one sets its usual count, share held out "
                                "and, where they differ, its learning settings)")
+        # the list as wide as its longest name: the box may cut a name short on a small screen, the list never
+        fm = self.source.fontMetrics()
+        longest = max((fm.horizontalAdvance(self.source.itemText(k)) for k in range(self.source.count())), default=0)
+        self.source.view().setMinimumWidth(longest + 32)
         return self.source
 
     def _build_buttons(self, form) -> None:

@@ -3,6 +3,8 @@ mistakes (both drawn from the session's one result, so they always agree with ea
 the run's last words), the diagnostics and the runs compared."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -144,6 +146,25 @@ def finished_text(ev, noun: str = "digits") -> str:
         text += (f" On {e.count:,} held-out {noun} it never trained on, the network now answers {e.right:,} "
                  f"correctly: {e.accuracy:.1%}.")
     return text
+
+
+def earlier_epochs(net) -> tuple[list, str]:
+    """What a network trained before (opened, or the last session's) kept of its epochs: ``(points, words)``,
+    the points ``(epoch, training accuracy, held-out accuracy or None)`` for the accuracy plot and a
+    sentence for the Train tab ("" for a network never trained). Its file keeps each epoch's record,
+    not the loss of each batch."""
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    history = [h for h in (getattr(net, "history", None) or []) if isinstance(h, dict)]
+    points = [(k + 1, h.get("train_accuracy"), h.get("val_accuracy")) for k, h in enumerate(history)]
+    points = [(e, t, v if number(v) else None) for e, t, v in points if number(t)]
+    if not points:
+        return [], ""
+    n, last = len(history), history[-1].get("val_accuracy")
+    held = f", {last:.1%} of its held-out pictures right after the last one" if number(last) else ""
+    return points, (f"Trained before for {n:,} epoch{'s' * (n != 1)}{held}. The accuracy plot shows those "
+                    "epochs (the loss of each batch is not kept); the next run draws its own curves.")
 
 
 def run_settings(config, net, data: str) -> dict:

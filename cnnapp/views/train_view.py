@@ -14,7 +14,7 @@ from ..widgets.plots import AccuracyPlot, LossPlot, SpeedPlot
 from ..widgets.redraw import FramePacer
 from .train_controls import TrainControls
 from .train_data import find_idx_pair  # noqa: F401  (for tests and scripts)
-from .train_results import ResultsPanel, finished_text, run_settings
+from .train_results import ResultsPanel, earlier_epochs, finished_text, run_settings
 
 
 class TrainView(QtWidgets.QWidget):
@@ -103,9 +103,15 @@ class TrainView(QtWidgets.QWidget):
 
     # ------------------------------------------------------- the model
     def _on_model_changed(self) -> None:
-        """Another model: the curves, the result and the words of the old one's run go."""
+        """Another model: the curves, the result and the words of the old one's run go; the epochs a
+        network trained before kept (its accuracy in each) are drawn, and said to be its."""
         self._clear_curves()
-        self.controls.eta.setText("")
+        points, words = earlier_epochs(self.session.network)
+        if points:
+            self.acc_plot.getPlotItem().setXRange(0.5, points[-1][0] + 0.5, padding=0)
+        for epoch, train_acc, val_acc in points:
+            self.acc_plot.add_epoch(epoch, train_acc, val_acc)
+        self.controls.eta.setText(words)
         self.controls.progress.setValue(0)
         self.show_network_maps()
 
