@@ -83,9 +83,9 @@ class WriteFailed(OSError):
 MARKS = {".npz": (b"PK\x03\x04", b"PK\x05\x06"), ".cnnlesson": (b"PK\x03\x04", b"PK\x05\x06")}
 
 
-def _has_mark(path: Path, kind: str) -> bool:
+def _has_mark(path: Path, kind: str) -> bool | None:
     """Whether ``path`` begins as a file of ``kind`` does (True for a kind without a mark, or an
-    empty file: nothing to lose)."""
+    empty file: nothing to lose; None when it cannot be read to tell)."""
     marks = MARKS.get(kind)
     if not marks:
         return True
@@ -93,7 +93,7 @@ def _has_mark(path: Path, kind: str) -> bool:
         with open(path, "rb") as f:
             head = f.read(max(len(m) for m in marks))
     except OSError:
-        return True                 # unreadable: the write itself will say why it fails
+        return None
     return not head or head.startswith(marks)
 
 
@@ -152,9 +152,12 @@ class Output(os.PathLike):
             raise OtherKind(f"{self.path} exists and is not a {' or '.join(self.kinds)} file: it is not "
                             f"replaced; give the output a name ending in {self.kinds[0]} (nothing was written)")
         kind = next((k for k in self.kinds if self.path.name.lower().endswith(k)), None)
-        if kind is not None and not _has_mark(self.path, kind):
-            raise OtherKind(f"{self.path} exists and is not a {kind} file (it does not begin as one does): "
-                            "it is not replaced; give the output another name (nothing was written)")
+        mark = True if kind is None else _has_mark(self.path, kind)
+        if not mark:
+            what = "could not be read to tell what it is" if mark is None else \
+                f"is not a {kind} file (it does not begin as one does)"
+            raise OtherKind(f"{self.path} exists and {what}: it is not replaced; give the output another "
+                            "name (nothing was written)")
         return self
 
 

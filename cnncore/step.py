@@ -142,6 +142,8 @@ class StepBuilder:
         else:
             if src.shape != dst.shape or src.dtype != dst.dtype:
                 raise ValueError(f"cnncore: a copy of {src.dtype} {src.shape} into {dst.dtype} {dst.shape}")
+            if np.shares_memory(src, dst):      # (the loops read and write through restrict pointers)
+                raise ValueError("cnncore: a copy's source and destination overlap")
             src_strides = strides4(src)
         shape = [1] * (4 - dst.ndim) + list(dst.shape)
         sizes = _merged(shape, src_strides, strides4(dst))

@@ -196,13 +196,16 @@ def test_training_run_progress_is_a_share_and_the_time_left_follows_the_pace():
     assert np.isnan(run.seconds_left())
     clock.t += 30
     run.progress = 0.25
-    assert run.seconds_left() == pytest.approx(90.0)
-    run.progress = 0.25                     # no change, no event
+    assert np.isnan(run.seconds_left())     # one report: no pace yet
+    clock.t += 10
+    run.progress = 0.5
+    assert run.seconds_left() == pytest.approx(20.0)    # 10 s a quarter, half left
+    run.progress = 0.5                      # no change, no event
     run.progress = 7                        # kept inside [0, 1]
     with pytest.raises(ValueError):
         run.progress = float("nan")
     run.finish(done=True)
-    assert seen == [0.0, 0.25, 1.0] and run.progress == 1.0
+    assert seen == [0.0, 0.25, 0.5, 1.0] and run.progress == 1.0
     run.start()                             # a new run starts from nothing
     assert run.progress == 0.0 and seen[-1] == 0.0
 
@@ -215,7 +218,7 @@ def test_the_time_left_leaves_out_the_start_up_and_the_pauses():
     run.start()
     clock.t += 20                           # the worker starts and makes its data
     run.progress = 0.1
-    assert run.seconds_left() == pytest.approx(180.0)      # the only figure yet: from the start
+    assert np.isnan(run.seconds_left())     # (from the start it would say 180 s)
     clock.t += 5
     run.progress = 0.2
     assert run.seconds_left() == pytest.approx(40.0)       # 5 s a tenth, 8 tenths left

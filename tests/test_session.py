@@ -380,16 +380,21 @@ def test_a_trace_of_weights_a_run_replaced_is_dropped_for_a_new_one():
     assert s.trace is kept and s.picture is picture
     s.start_run()
     seen = _events(s)
-    s.network.params()["L0.W"][:] += 1
+    rng = np.random.default_rng(0)
+    for _ in range(50):                     # new weights that pick another sample
+        s.network.flat_params[:] += rng.standard_normal(s.network.flat_params.shape).astype(np.float32) * 0.3
+        if trace_example(s.network, X, y) != picture.index:
+            break
+    now = trace_example(s.network, X, y)
+    assert now != picture.index
     s.end_run(done=True, changed_weights=True)
-    assert s.trace is None and s.stepper.count == 0 and s.picture.picked
-    assert s.picture.index == trace_example(s.network, X, y)
-    assert _names(seen)[-2:] == ["weights_changed", "trace_changed"] and seen[-1][1] == (None,)
+    assert s.trace is None and s.stepper.count == 0 and s.picture.picked and s.picture.index == now
+    assert _names(seen)[-3:] == ["weights_changed", "trace_changed", "picture_changed"] and seen[-2][1] == (None,)
     tr = s.record()
     assert tr.loss != kept.loss                                # recorded with the weights there are now
     seen.clear()
     s.restore_start()                                          # the weights the run started from
-    assert s.trace is None and _names(seen)[-2:] == ["weights_changed", "trace_changed"]
+    assert s.trace is None and _names(seen) == ["weights_changed", "trace_changed", "picture_changed"]
     assert s.picture.index == picture.index                    # picked by those weights again
     assert s.record().loss == pytest.approx(kept.loss, rel=1e-6)
 

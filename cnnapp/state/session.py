@@ -180,9 +180,9 @@ class Session:
         return self._snapshot if self.training and self._snapshot is not None else self._network
 
     def view_key(self) -> tuple:
-        """What a view's picture of the network is computed from: the picture, the network and its
-        weights. A view keeps the key of what it shows; another key means show it again."""
-        return self._picture, self.view_network(), self.weights_version
+        """What a view's picture of the network is computed from: ``(picture, model_id,
+        weights_version)``. A view keeps the key of what it shows; another key means show it again."""
+        return self._picture, self.model_id, self.weights_version
 
     # ================================================================== the run
     @property
@@ -240,11 +240,11 @@ class Session:
         lesson's trace stays: it is made with the lesson's own model."""
         stale = changed and self.lesson is None and self._drop_trace()
         self.weights_version += 1
-        if changed and self.lesson is None and self._picture is not None and self._picture.picked:
-            self._pick_again()          # "the one it gets wrong or is least sure of" of these weights
         self.weights_changed.emit()
         if stale:
             self.trace_changed.emit(None)
+        if changed and self.lesson is None and self._picture is not None and self._picture.picked:
+            self._pick_again()          # "the one it gets wrong or is least sure of" of these weights
 
     def _on_phase(self, phase: str) -> None:
         if self.training != self._was_training:
@@ -343,27 +343,39 @@ class Session:
         if not len(X):
             raise ValueError(none_to_pick(self.view_network()))
         i = int(i) % len(X)
-        img = np.asarray(X[i])
-        img = img.astype(np.float32) / 255 if img.dtype == np.uint8 else img.astype(np.float32)
+        img = _pixels(X[i])
         what = f"sample {i} of the {got.name}" + (", the one the network gets wrong or is least sure of"
                                                  if picked else "")
         p = Picture(SAMPLE, img, int(y[i]), index=i, what=what, picked=picked)
-        self.set_picture(p)
-        self._sample_set = got
+        before, self._sample_set = self._sample_set, got      # (set before the picture's event)
+        try:
+            self.set_picture(p)
+        except ValueError:
+            self._sample_set = before
+            raise
         return p
 
     def _follow_samples(self) -> None:
         """A run's new held-out pictures: a sample of the set they replace is taken again from the new
         one (the app's pick picked again, the learner's number kept), so that its number and words stay
         true (sample 29 is the new set's 29, not the old set's under the new set's name)."""
-        p = self._picture
-        if p is None or p.origin != SAMPLE or self.lesson is not None \
-                or self.samples.for_network(self.view_network()) is self._sample_set:
+        p, net = self._picture, self.view_network()
+        got = self.samples.for_network(net)
+        if p is None or p.origin != SAMPLE or self.lesson is not None or got is self._sample_set \
+                or not len(got.X):
+            return
+        if p.picked:
+            from cnncore.defaults import trace_example
+            i = trace_example(net, got.X, got.y)
+        else:
+            i = min(p.index, len(got.X) - 1)            # (as the sample box keeps it in its range)
+        if got.name in p.what and int(got.y[i]) == p.label and np.array_equal(_pixels(got.X[i]), p.image):
+            self._sample_set = got      # the same picture (the same split again): nothing changes
             return
         try:
-            self._pick_again() if p.picked else self.take_sample(p.index)
-        except ValueError:
-            pass                        # (no samples for this network: the picture stays as it was)
+            self.take_sample(i, picked=p.picked)
+        except Exception as e:  # noqa: BLE001 - the picture stays as it was, and the window says why
+            self.say(f"Could not take sample {i} of the new held-out pictures: {e}")
 
     def _pick_again(self) -> None:
         """Pick the sample the network in view gets wrong or is least sure of (none: nothing changes)."""
@@ -372,9 +384,12 @@ class Session:
         if net is None or not len(got.X):
             return
         from cnncore.defaults import trace_example
-        i, p = trace_example(net, got.X, got.y), self._picture
-        if p is None or not (p.picked and p.origin == SAMPLE and p.index == i and self._sample_set is got):
-            self.take_sample(i, picked=True)
+        try:
+            i, p = trace_example(net, got.X, got.y), self._picture
+            if p is None or not (p.picked and p.origin == SAMPLE and p.index == i and self._sample_set is got):
+                self.take_sample(i, picked=True)
+        except Exception as e:  # noqa: BLE001 - the picture stays as it was, and the window says why
+            self.say(f"Could not pick a sample again: {e}")
 
     def take_opened(self, read, what: str) -> Picture:
         """Look at a picture of the user's own, ``read(signature)`` bringing it to the network's input
@@ -408,10 +423,11 @@ class Session:
         net = self.view_network()
         if net is None:
             raise ValueError("There is no network yet.")
-        if not len(self.sample_set()[0]):
+        X, y, _ = self.sample_set()
+        if not len(X):
             raise ValueError(none_to_pick(net))
-        self._pick_again()
-        return self._picture
+        from cnncore.defaults import trace_example
+        return self.take_sample(trace_example(net, X, y), picked=True)
 
     def _follow_drawing(self) -> None:
         p = self._picture
@@ -522,3 +538,8 @@ class Session:
     def say(self, text: str, ms: int = 6000) -> None:
         self.message.emit(str(text), int(ms))
 
+
+def _pixels(x) -> np.ndarray:
+    """A sample as the tabs look at it: float32, levels 0-255 scaled to [0, 1]."""
+    x = np.asarray(x)
+    return x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)

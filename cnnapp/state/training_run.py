@@ -86,9 +86,9 @@ class TrainingRun:
             raise ValueError(f"progress is a share from 0 to 1, not {p}")
         p = min(max(p, 0.0), 1.0)
         if p != self._progress:
-            if self._phase == RUNNING and p > self._progress:
+            if self._phase == RUNNING:
                 now = self._clock()
-                if self._last is not None:
+                if self._last is not None and p > self._last[1]:
                     self._paced[0] += now - self._last[0]
                     self._paced[1] += p - self._last[1]
                 self._last = (now, p)
@@ -97,13 +97,10 @@ class TrainingRun:
 
     def seconds_left(self) -> float:
         """The time left at the pace between reports (the first one comes after the worker started and
-        made its data, which is no part of the pace; a pause neither). NaN before the first report; from
-        the run's start until a second one."""
-        if self._progress <= 0:
-            return float("nan")
+        made its data, which is no part of the pace; a pause neither). NaN until a second report."""
         seconds, progress = self._paced
         if progress <= 0:
-            return (self._clock() - self._t0) * (1 - self._progress) / self._progress
+            return float("nan")
         return seconds * (1 - self._progress) / progress
 
     # --------------------------------------------------------------- points

@@ -209,6 +209,7 @@ class InspectView(QtWidgets.QWidget):
             self.canvas.blockSignals(False)
             self._live.stop()
         if p is not None and p.origin == SAMPLE:
+            self._on_samples()                      # (the range first: a new set may be longer)
             self.sample_spin.setValue(p.index)
         self.canvas.setToolTip("Draw a digit here: the saliency follows as you draw" + (
             f"\nShown now: {p.what}" if p is not None else ""))
@@ -222,8 +223,10 @@ class InspectView(QtWidgets.QWidget):
 
     def _on_network(self) -> None:
         self._shown.clear()             # nothing the old network showed stays
-        self.where.clear()
-        self.fool.clear()
+        if self._dream_thread is not None:
+            self._dream_worker.stop()
+        for page in (self.where, self.fool, self.dream):
+            page.clear()
         digits = self.digits()
         self.input_pages.setCurrentIndex(0 if digits else 1)
         self.fool.set_channels(self.session.input_shape[0] if self.session.input_shape else 1)
@@ -316,10 +319,15 @@ class InspectView(QtWidgets.QWidget):
         c, p = self.cls.currentData(), self.session.picture
         self.look_job.submit(lambda: (key, p, *_gradients(probe, x, c)))
 
+    def _current(self, key) -> bool:
+        """Whether a worker's result computed for ``key`` is of the picture and model shown now (older
+        weights of the same model: shown until the newer job's result replaces it)."""
+        return key[:2] == self.session.view_key()[:2]
+
     def _show_gradients(self, result) -> None:
         key, p, x, g, cams = result
-        if key != self.session.view_key():
-            return              # computed for weights or a picture no longer shown
+        if not self._current(key):
+            return              # of another picture or network
         self.gradients = (g, cams)
         self.answer.setText(f"{self._answer_line(g.probabilities, p)} Explaining the score of "
                             f"{self.session.classes[g.cls]}.")
@@ -353,8 +361,8 @@ class InspectView(QtWidgets.QWidget):
         self.attack_job.submit(lambda: (key, "smallest", probe.smallest_attack(x, target=target)))
 
     def _show_attack(self, result) -> None:
-        if result[0] != self.session.view_key():
-            return              # computed for weights or a picture no longer shown
+        if not self._current(result[0]):
+            return              # of another picture or network
         smallest = len(result) == 3
         a = result[-1]
         self.attack_result = a

@@ -310,6 +310,9 @@ class DreamPage(_Page):
     def set_side(self, side: int) -> None:
         self.dream_panel.set_side(int(side * 1.4))
 
+    def panels(self) -> list:
+        return [self.dream_panel]
+
     def fill_goals(self, net, class_word) -> None:
         """The menu: every class's score, then every filter of every conv layer."""
         from cnncore.probe import Goal, conv_layers

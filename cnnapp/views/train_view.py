@@ -274,7 +274,7 @@ class TrainView(QtWidgets.QWidget):
         if self.run.phase == RUNNING:
             self.controls.eta.setText(f"Epoch {d['epoch']}, batch {d['batch']} of {d['batches']} · "
                                       f"{d['ips'][-1]:,.0f} images/s<br>{self._rate_text(d['lr'])}<br>"
-                                      f"about {_duration(self.run.seconds_left())} left")
+                                      + _time_left(self.run.seconds_left()))
 
     def _rate_text(self, lr: float) -> str:
         """The learning rate in use now, and how it relates to the box (never split from its value)."""
@@ -325,6 +325,10 @@ class TrainView(QtWidgets.QWidget):
     def shutdown(self, timeout_ms: int = 10000) -> bool:
         """Stop training and the download and wait for their threads (window closing)."""
         return self.controller.shutdown(timeout_ms)
+
+
+def _time_left(s: float) -> str:
+    return "measuring the pace…" if not np.isfinite(s) else f"about {_duration(s)} left"
 
 
 def _duration(s: float) -> str:
