@@ -359,23 +359,13 @@ class Session:
         """A run's new held-out pictures: a sample of the set they replace is taken again from the new
         one (the app's pick picked again, the learner's number kept), so that its number and words stay
         true (sample 29 is the new set's 29, not the old set's under the new set's name)."""
-        p, net = self._picture, self.view_network()
-        got = self.samples.for_network(net)
-        if p is None or p.origin != SAMPLE or self.lesson is not None or got is self._sample_set \
-                or not len(got.X):
+        p, got = self._picture, self.samples.for_network(self.view_network())
+        if p is None or p.origin != SAMPLE or self.lesson is not None or got is self._sample_set:
             return
         if p.picked:
-            from cnncore.defaults import trace_example
-            i = trace_example(net, got.X, got.y)
-        else:
-            i = min(p.index, len(got.X) - 1)            # (as the sample box keeps it in its range)
-        if got.name in p.what and int(got.y[i]) == p.label and np.array_equal(_pixels(got.X[i]), p.image):
-            self._sample_set = got      # the same picture (the same split again): nothing changes
-            return
-        try:
-            self.take_sample(i, picked=p.picked)
-        except Exception as e:  # noqa: BLE001 - the picture stays as it was, and the window says why
-            self.say(f"Could not take sample {i} of the new held-out pictures: {e}")
+            self._pick_again()
+        elif len(got.X):
+            self._retake(got, min(p.index, len(got.X) - 1), False)     # (as the sample box keeps it in range)
 
     def _pick_again(self) -> None:
         """Pick the sample the network in view gets wrong or is least sure of (none: nothing changes)."""
@@ -385,11 +375,24 @@ class Session:
             return
         from cnncore.defaults import trace_example
         try:
-            i, p = trace_example(net, got.X, got.y), self._picture
-            if p is None or not (p.picked and p.origin == SAMPLE and p.index == i and self._sample_set is got):
-                self.take_sample(i, picked=True)
+            i = trace_example(net, got.X, got.y)
         except Exception as e:  # noqa: BLE001 - the picture stays as it was, and the window says why
             self.say(f"Could not pick a sample again: {e}")
+            return
+        self._retake(got, i, True)
+
+    def _retake(self, got, i: int, picked: bool) -> None:
+        """Look at sample ``i`` of the set ``got``, unless the picture is that one already (the same split
+        again: its trace stays); a failure is said, and the picture stays as it was."""
+        p = self._picture
+        if p is not None and p.origin == SAMPLE and p.picked == picked and p.index == i and got.name in p.what \
+                and int(got.y[i]) == p.label and np.array_equal(_pixels(got.X[i]), p.image):
+            self._sample_set = got
+            return
+        try:
+            self.take_sample(i, picked=picked)
+        except Exception as e:  # noqa: BLE001
+            self.say(f"Could not take sample {i} of the {got.name}: {e}")
 
     def take_opened(self, read, what: str) -> Picture:
         """Look at a picture of the user's own, ``read(signature)`` bringing it to the network's input
