@@ -80,7 +80,8 @@ class WriteFailed(OSError):
 #: The first bytes of a kind of file that has a mark of its own (a zip archive's: a model, a trace and a
 #: lesson are zips): a file already there under the kind's name but without its mark is not replaced
 #: (a picture or a student's notes renamed ``model.npz``).
-MARKS = {".npz": (b"PK\x03\x04", b"PK\x05\x06"), ".cnnlesson": (b"PK\x03\x04", b"PK\x05\x06")}
+_ZIP = (b"PK\x03\x04", b"PK\x05\x06")        # a zip archive's first entry, or an empty archive
+MARKS = {".npz": _ZIP, ".cnnlesson": _ZIP}
 
 
 def _has_mark(path: Path, kind: str) -> bool | None:
