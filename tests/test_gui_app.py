@@ -1258,6 +1258,22 @@ def test_a_broken_session_model_is_reported_and_the_starter_model_used(qtbot, tm
     w.train.shutdown()
 
 
+def test_the_network_of_the_last_session_is_reopened_by_its_name(qtbot):
+    """A restart reopens the network the last session closed with, named by its architecture."""
+    from cnncore.architecture import preset
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    from cnnapp import settings as st
+    from cnnapp.main_window import MainWindow
+    net = Network(preset("tiny"), seed=3)
+    save_model(str(st.session_model_path()), net)
+    w = MainWindow(load_settings=True)
+    qtbot.addWidget(w)
+    assert w.session.source == "the tiny network of your last session" and w.session.trained
+    assert np.array_equal(w.session.network.flat_params, net.flat_params)
+    w.train.shutdown()
+
+
 def test_epoch_labels_never_run_together_on_a_small_screen(window, qtbot):
     """At 1024×640 the Speed plot is about 150 px wide: its epoch labels read "0.51.01.5" before."""
     from PySide6 import QtGui

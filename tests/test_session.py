@@ -168,6 +168,25 @@ def test_the_default_picture_is_the_one_the_network_is_least_sure_of():
     assert s.picture is None
 
 
+def test_a_class_the_learner_gives_to_the_apps_pick_makes_the_picture_theirs():
+    """A sample the app picked, given another true class by the learner, is the learner's: a run that
+    changes the weights keeps it (and its class) instead of picking again, and its words no longer say
+    why the app picked it."""
+    s = Session()
+    s.set_network(_net(3), "t", trained=True)
+    p = s.ensure_picture()
+    assert p.picked and "least sure" in p.what
+    other = (p.label + 1) % len(s.classes)
+    s.set_label(other)
+    q = s.picture
+    assert q.label == other and q.index == p.index and not q.picked
+    assert "least sure" not in q.what and q.what.startswith(f"sample {p.index} of the ")
+    s.start_run()
+    s.network.flat_params[:] *= 0.5
+    s.end_run(done=True, changed_weights=True)
+    assert s.picture.index == p.index and s.picture.label == other and not s.picture.picked
+
+
 def test_the_true_class_box_and_the_trace_can_never_disagree():
     """Issue 21, item 4: the trace is always of the picture with its true class; a new class or a new
     picture drops the trace of the old one."""

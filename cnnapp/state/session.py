@@ -13,6 +13,8 @@ events need no lock.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .classes import a_class, class_kind, classes_of, other_dataset
@@ -24,6 +26,9 @@ from .samples import SAMPLE_COUNT, SAMPLE_SEED, Samples, none_to_pick  # noqa: F
 from .scores import Scores
 from .stepper import Stepper
 from .training_run import RunStart, TrainingRun
+
+#: Why the app picked a sample (:func:`cnncore.defaults.trace_example`), in its words.
+_PICK_REASON = ", the one the network gets wrong or is least sure of"
 
 
 class Session:
@@ -304,8 +309,8 @@ class Session:
             self.drawing.choose_label(label)        # the picture follows (_follow_drawing_label)
             if self._picture is not None and self._picture.label != label:
                 self.set_picture(self._picture.with_label(label))
-        elif p.label != label:
-            self.set_picture(p.with_label(label))
+        elif p.label != label:      # (a class the learner gave: the picture is theirs, not the app's pick)
+            self.set_picture(replace(p, label=label, picked=False, what=p.what.removesuffix(_PICK_REASON)))
 
     def true_label(self, picture: Picture | None = None) -> int:
         """The picture's true class; for one nobody labelled, the network's answer."""
@@ -344,8 +349,7 @@ class Session:
             raise ValueError(none_to_pick(self.view_network()))
         i = int(i) % len(X)
         img = _pixels(X[i])
-        what = f"sample {i} of the {got.name}" + (", the one the network gets wrong or is least sure of"
-                                                 if picked else "")
+        what = f"sample {i} of the {got.name}" + (_PICK_REASON if picked else "")
         p = Picture(SAMPLE, img, int(y[i]), index=i, what=what, picked=picked)
         before, self._sample_set = self._sample_set, got      # (set before the picture's event)
         try:
