@@ -10,12 +10,16 @@ from ._dispatch import _kernels
 __all__ = ["MAX_THREADS", "set_num_threads", "get_num_threads", "openmp_enabled", "threads_for", "threads_set_to"]
 
 # Below this many multiply-adds a call runs on one thread: waking a second
-# thread costs more than it saves on a layer this small. Measured, a batch-1
-# training step on 2 cores (AMD EPYC, Zen 4): wide 206 -> 177 us (avx2 kernels),
-# 218 -> 180 (avx512), 391 -> 302 (base) at 500,000 against 1,000,000 (its
-# second layer's passes, 903,168 each, run on both cores); lenet, tiny and cifar
-# the same or faster. At 250,000 tiny's step took twice as long.
-_PARALLEL_MIN_WORK = 500_000
+# thread costs more than it saves on a layer this small. A convolution's passes
+# (compute-bound, each thread's share of the outputs its own) take a second
+# thread from half as many: a batch-1 training step on 2 cores (AMD EPYC, Zen 4),
+# wide 206 -> 177 us (avx2 kernels), 218 -> 180 (avx512), 391 -> 302 (base), its
+# second layer's passes (903,168 each) on both cores; lenet, tiny and cifar the
+# same or faster. The other loops move less arithmetic per value, and a value one
+# core wrote and the other read must come back before the first can write it
+# again: at half the threshold, tiny's dense layer at batch 64 (737,280) took its
+# dW and dx on the two cores, 31 -> 18 us, and the update after it 4 -> 25 us.
+_PARALLEL_MIN_WORK = 1_000_000
 
 
 def _cpus() -> int:
@@ -75,9 +79,10 @@ def openmp_enabled() -> bool:
     return _kernels.openmp_enabled()
 
 
-def threads_for(work: int) -> int:
-    """Threads for a call of ``work`` multiply-adds (or elements): 1 below the threshold."""
-    return _num_threads if work >= _PARALLEL_MIN_WORK else 1
+def threads_for(work: int, compute_bound: bool = False) -> int:
+    """Threads for a call of ``work`` multiply-adds (or elements): 1 below the threshold, half as
+    high for a ``compute_bound`` loop (a convolution's passes)."""
+    return _num_threads if work >= (_PARALLEL_MIN_WORK // 2 if compute_bound else _PARALLEL_MIN_WORK) else 1
 
 
 def limit_blas_threads() -> bool:

@@ -78,3 +78,16 @@ def test_a_run_that_changes_its_thread_count_every_step_gives_the_same_weights(m
         cnncore.set_num_threads(before)
     np.testing.assert_array_equal(flipping, steady)
     assert {2} in held and {1} in held and all(len(h) == 1 for h in held)   # one count's buffers at a time
+
+
+def test_a_convolution_takes_a_second_thread_from_half_the_work_of_the_other_loops(monkeypatch):
+    """Compute-bound passes (a convolution's) use every thread from half the threshold of the other loops,
+    whose values would go back and forth between the cores' caches: wide's second layer at batch 1 (903,168
+    multiply-adds a pass) runs on both cores, tiny's dense layer at batch 64 (737,280) on one."""
+    import cnncore._threads as th
+    monkeypatch.setattr(th, "_num_threads", 2)
+    least = th._PARALLEL_MIN_WORK
+    assert th.threads_for(least) == 2 and th.threads_for(least - 1) == 1
+    assert th.threads_for(least // 2, compute_bound=True) == 2 and th.threads_for(least // 2) == 1
+    assert th.threads_for(least // 2 - 1, compute_bound=True) == 1
+    assert th.threads_for(14 * 14 * 32 * 16 * 9, compute_bound=True) == 2 and th.threads_for(64 * 1152 * 10) == 1

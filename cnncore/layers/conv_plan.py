@@ -183,7 +183,7 @@ class ConvPlan:
         conv, picked, z = self._fwd or self._forward_parts()
         self._xpad.inner[...] = x
         self._x_in = x
-        nt = threads_for(self._fwd_work)
+        nt = threads_for(self._fwd_work, compute_bound=True)
         w_rows = w.reshape(self.w_shape[0], self._taps)
         if pool is not None:
             y = self._own("_y")
@@ -204,7 +204,7 @@ class ConvPlan:
         with ``pool``."""
         conv, picked, z = self._fwd or self._forward_parts()
         step.copy(x, self._xpad.inner)
-        nt = threads_for(self._fwd_work)
+        nt = threads_for(self._fwd_work, compute_bound=True)
         w_rows = w.reshape(self.w_shape[0], self._taps)
         if pool is not None:        # y only in a scratch plane a thread: written when read
             pooled, codes = pool.lean_buffers()
@@ -275,7 +275,7 @@ class ConvPlan:
         parts = self._dw or self._filter_grad_parts()
         dw = parts.dw if dw is None else _out(dw, self.w_shape, dt, "dw")
         db = parts.db if db is None else _out(db, self.z_shape[1:2], dt, "db")
-        nt = threads_for(self._bwd_work)
+        nt = threads_for(self._bwd_work, compute_bound=True)
         # dz, written where the dw and dx loops read it, and db: one pass
         _kernels.conv_grad_prologue(dy, codes, pooled, z, act, *self._dz_targets(parts, need_dx),
                                     self._acc, self._scratch(nt), db, self._grad_pass_threads(nt))
@@ -289,7 +289,7 @@ class ConvPlan:
         of a compiled step: ``(dz, dx or None)``; ``dw`` and ``db`` are written where given."""
         from ..step import strides4
         parts = self._dw or self._filter_grad_parts()
-        nt = threads_for(self._bwd_work)
+        nt = threads_for(self._bwd_work, compute_bound=True)
         d1, d2 = self._dz_targets(parts, need_dx)
         step.op("prologue", self._grad_pass_threads(nt), act, [dy, codes, z, d1, d2, self._acc, self._scratch(nt), db, pooled],
                 strides4(z) + strides4(d1) + (strides4(d2) if d2 is not None else [0] * 4) + list(self.z_shape))
