@@ -355,7 +355,7 @@ def bench_tiles(batches, probe, rng):
             w = (rng.standard_normal(plan.w_shape) * 0.1).astype(np.float32)
             b = np.zeros(F, np.float32)
             dz = rng.standard_normal(plan.z_shape).astype(np.float32)
-            nt = threads_for(plan._fwd_work)
+            nt = threads_for(plan._fwd_work, compute_bound=True)
             flop = 2 * plan._fwd_work
             peak = probe.peak(nt, repeats=3)
             for pass_name, call in tile_calls(plan, x, w, b, dz, nt).items():

@@ -178,7 +178,8 @@ class MainWindow(QtWidgets.QMainWindow):
             text = f"Could not reopen the network of the last session ({e}); using the starter model."
             QtCore.QTimer.singleShot(0, self, lambda: self.session.say(text, 0))
             return False
-        name = net.spec.get("name")
+        from cnncore.architecture import preset_of
+        name = preset_of(net.spec)
         self.session.set_network(net, f"the {name + ' ' if name else ''}network of your last session", trained=True)
         return True
 

@@ -41,7 +41,7 @@ from .limits import MAX_ACTIVATIONS, MAX_ARCH_TEXT, MAX_FIELD, MAX_INT_DIGITS, M
 
 __all__ = [
     "ArchitectureError", "LayerSummary", "parse_architecture", "summarize", "infer_shapes",
-    "to_json", "describe_layer", "PRESETS", "DEFAULT_PRESET", "preset", "NUM_CLASSES", "DIGIT_CLASSES",
+    "to_json", "describe_layer", "PRESETS", "DEFAULT_PRESET", "preset", "preset_of", "NUM_CLASSES", "DIGIT_CLASSES",
     "DIGIT_SHAPE", "layer_costs", "check_batch", "max_batch",
 ]
 
@@ -450,6 +450,16 @@ def _load_presets() -> dict:
 PRESETS: dict[str, dict] = _load_presets()
 #: The preset the app and ``cnnapp train`` use when none is given.
 DEFAULT_PRESET = "lenet"
+
+
+def preset_of(spec: dict) -> str | None:
+    """The name of the preset whose input and layers ``spec`` (parsed) has, else None: an edited preset
+    keeps the preset's name in its spec, and a file may name its network anything."""
+    name = spec.get("name")
+    if name not in PRESETS:
+        return None
+    own = parse_architecture(PRESETS[name])
+    return name if (own["input"], own["layers"]) == (spec["input"], spec["layers"]) else None
 
 
 def preset(name: str) -> dict:

@@ -38,7 +38,8 @@ _RANGES = {"lr": (lambda v: MIN_LR <= v <= MAX_LR, f"from {MIN_LR:g} to {MAX_LR:
 
 _FLUSH_MARGIN = 1e6
 # An Adam step's square root and division per parameter take about as long as this many
-# multiply-adds of a kernel: enough parameters (about 30,000) and the step uses every thread.
+# multiply-adds of a kernel: enough parameters (about 30,000) and the step uses every thread (a compiled
+# step of one sample updates on one, see cnncore.step._update_threads).
 _ADAM_WORK = 32
 
 

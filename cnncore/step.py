@@ -274,7 +274,8 @@ def _update_threads(b: StepBuilder, opt: Adam) -> int:
     cache; an update on two threads moves half of them and their moments to the other core, and
     the next step's passes move them back. Measured on 2 cores (AMD EPYC, Zen 4), batch 1: wide
     215 -> 180 µs a step (avx2 kernels; its dense layer's backward pass 42 -> 15 µs), cifar
-    266 -> 243; the same at batches 4 and 16, where the other passes take longer."""
+    266 -> 243; no gain at batches 4 and 16, where the other passes take longer, and at batch 64
+    two threads are faster (wide's update 34–59 µs against 70–84)."""
     return 1 if b.batch == 1 else opt.threads()
 
 

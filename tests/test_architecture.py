@@ -210,3 +210,17 @@ def test_presets():
 def test_preset_sizes_are_ordered():
     cost = {n: sum(r.macs for r in summarize(PRESETS[n])) for n in PRESETS}
     assert cost["tiny"] < cost["lenet"] < cost["wide"]
+
+
+def test_a_network_is_named_by_a_preset_only_where_it_is_that_preset():
+    """An edited preset keeps the preset's name in its spec, and a file may name its network anything:
+    the app names the last session's network by a preset only where its input and layers are the
+    preset's."""
+    from cnncore.architecture import preset_of
+    assert all(preset_of(Network(preset(name)).spec) == name for name in PRESETS)
+    edited = preset("tiny")
+    edited["layers"][0]["filters"] = 32
+    assert preset_of(Network(edited).spec) is None
+    odd = preset("tiny")
+    odd["name"] = "<b>My LeNet</b>"
+    assert preset_of(Network(odd).spec) is None

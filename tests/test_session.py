@@ -170,8 +170,9 @@ def test_the_default_picture_is_the_one_the_network_is_least_sure_of():
 
 def test_a_class_the_learner_gives_to_the_apps_pick_makes_the_picture_theirs():
     """A sample the app picked, given another true class by the learner, is the learner's: a run that
-    changes the weights keeps it (and its class) instead of picking again, and its words no longer say
-    why the app picked it."""
+    changes the weights and keeps the sample set keeps it (and its class) instead of picking again, and
+    its words no longer say why the app picked it. (A run that brings a new held-out set gives the
+    learner's number the new set's picture and class: another picture.)"""
     s = Session()
     s.set_network(_net(3), "t", trained=True)
     p = s.ensure_picture()

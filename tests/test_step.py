@@ -92,7 +92,8 @@ def _three_steps(name, batch, threads):
 @pytest.mark.parametrize("name,batch", [("lenet", 64), ("wide", 1), ("wide", 9), ("tiny", 5), ("cifar", 3),
                                         ("cifar", 35)])     # (35: the dense products just thin halves)
 def test_a_compiled_step_gives_the_same_bits_on_one_thread_and_on_two(name, batch, dense_products, monkeypatch):
-    """Every loop of the step split between two threads (no call too small for them): the losses,
+    """Every loop of the step split between two threads (no call too small for them; the update of a
+    one-sample step runs on one whatever the threshold): the losses,
     probabilities, weights and Adam's moments bit for bit one thread's."""
     monkeypatch.setattr(cnncore._threads, "_PARALLEL_MIN_WORK", 0)
     for one, two in zip(_three_steps(name, batch, 1), _three_steps(name, batch, 2)):

@@ -80,14 +80,40 @@ def test_a_run_that_changes_its_thread_count_every_step_gives_the_same_weights(m
     assert {2} in held and {1} in held and all(len(h) == 1 for h in held)   # one count's buffers at a time
 
 
+
 def test_a_convolution_takes_a_second_thread_from_half_the_work_of_the_other_loops(monkeypatch):
     """Compute-bound passes (a convolution's) use every thread from half the threshold of the other loops,
-    whose values would go back and forth between the cores' caches: wide's second layer at batch 1 (903,168
-    multiply-adds a pass) runs on both cores, tiny's dense layer at batch 64 (737,280) on one."""
+    whose values would go back and forth between the cores' caches: wide's second layer at batch 1 runs on
+    both cores, tiny's dense layer at batch 64 on one."""
     import cnncore._threads as th
+    import cnncore.plans as plans
+    from cnncore.layers.conv_plan import ConvPlan
+    from cnncore.layers.dense import DensePlan
     monkeypatch.setattr(th, "_num_threads", 2)
     least = th._PARALLEL_MIN_WORK
     assert th.threads_for(least) == 2 and th.threads_for(least - 1) == 1
-    assert th.threads_for(least // 2, compute_bound=True) == 2 and th.threads_for(least // 2) == 1
-    assert th.threads_for(least // 2 - 1, compute_bound=True) == 1
-    assert th.threads_for(14 * 14 * 32 * 16 * 9, compute_bound=True) == 2 and th.threads_for(64 * 1152 * 10) == 1
+    assert th.threads_for((least + 1) // 2, compute_bound=True) == 2 and th.threads_for((least + 1) // 2) == 1
+    assert th.threads_for((least + 1) // 2 - 1, compute_bound=True) == 1
+    seen, conv_wide = [], plans._kernels.conv_wide
+    monkeypatch.setattr(plans._kernels, "conv_wide", lambda *a: seen.append(a[6]) or conv_wide(*a))
+    plan = ConvPlan(1, (16, 14, 14), 32, 3, 1, 1, np.float32)             # wide's second layer, batch 1
+    assert least // 2 <= plan._fwd_work < least
+    rng = np.random.default_rng(0)
+    plan.forward(rng.random(plan.x_shape, np.float32), rng.random(plan.w_shape, np.float32), np.zeros(32, np.float32))
+    assert seen == [2]
+    dense = DensePlan(64, 8 * 12 * 12, 10, "none")                         # tiny's dense layer, batch 64
+    assert least // 2 <= 64 * 8 * 12 * 12 * 10 < least and dense._nt == 1
+
+
+def test_a_one_sample_step_updates_on_one_thread(monkeypatch):
+    """Its gradients were formed on one thread: an update on two moved half of them to the other core and
+    back. A larger batch's update takes the optimizer's own count."""
+    import cnncore._threads as th
+    from cnncore.optim import Adam
+    from cnncore.step import StepBuilder, _update_threads
+    monkeypatch.setattr(th, "_num_threads", 2)
+    net = Network(preset("wide"), seed=0)
+    opt = Adam({"all": net.flat_params})
+    assert opt.threads() == 2
+    assert _update_threads(StepBuilder(1, net.input_shape), opt) == 1
+    assert _update_threads(StepBuilder(64, net.input_shape), opt) == 2
