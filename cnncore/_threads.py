@@ -82,7 +82,8 @@ def openmp_enabled() -> bool:
 def threads_for(work: int, compute_bound: bool = False) -> int:
     """Threads for a call of ``work`` multiply-adds (or elements): 1 below the threshold, half as
     high for a ``compute_bound`` loop (a convolution's passes)."""
-    return _num_threads if work >= ((_PARALLEL_MIN_WORK + 1) // 2 if compute_bound else _PARALLEL_MIN_WORK) else 1
+    least = (_PARALLEL_MIN_WORK + 1) // 2 if compute_bound else _PARALLEL_MIN_WORK
+    return _num_threads if work >= least else 1
 
 
 def limit_blas_threads() -> bool:
