@@ -68,6 +68,23 @@ class LazyTab(QtWidgets.QWidget):
         super().showEvent(ev)
 
 
+def _set_aside(path: Path) -> Path | None:
+    """Move a last-session model the app could not read (a later version's file, a damaged one)
+    beside it under a name of its own, so closing the app does not replace or delete it: the
+    path it now has, or None where it could not be moved (it then stays, and is written over)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(100):
+        target = path.with_name(f"{path.stem}.unread-{stamp}{f'-{n}' if n else ''}{path.suffix}")
+        if target.exists():
+            continue
+        try:
+            path.rename(target)
+        except OSError:
+            return None
+        return target
+    return None
+
+
 class MainWindow(QtWidgets.QMainWindow):
     """The app's window. Building it never blocks: the starter model is a small file; without it
     a fresh network is built and the Draw tab says it is untrained."""
@@ -176,6 +193,8 @@ class MainWindow(QtWidgets.QMainWindow):
         except Exception as e:  # noqa: BLE001 - a bad file: fall back on the starter model
             # The text is made here: Python unbinds ``e`` when the except block ends.
             text = f"Could not reopen the network of the last session ({e}); using the starter model."
+            kept = _set_aside(path)
+            text += f" The file is kept as {kept}." if kept else ""
             QtCore.QTimer.singleShot(0, self, lambda: self.session.say(text, 0))
             return False
         from cnncore.architecture import preset_of

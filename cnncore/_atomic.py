@@ -126,7 +126,15 @@ class Output(os.PathLike):
 
     @property
     def folder(self) -> Path:
-        return self.path.parent if str(self.path.parent) else Path(".")
+        """The folder the file is written in: the one its symbolic link (if it is one) points into."""
+        written = self.written
+        return written.parent if str(written.parent) else Path(".")
+
+    @property
+    def written(self) -> Path:
+        """The file that is replaced: ``path``, or where it points where it is a symbolic link (the
+        link stays a link, and the file it names gets the new content, as a shell's ``>`` does)."""
+        return Path(os.path.realpath(self.path)) if self.path.is_symlink() else self.path
 
     def inside(self, name: str) -> "Output":
         """The file ``name`` in this output (a folder), with the same inputs."""
@@ -145,6 +153,9 @@ class Output(os.PathLike):
             target = os.stat(self.path)
         except (OSError, ValueError):
             return self                 # nothing there yet: it is none of the inputs (a folder's thousands unasked)
+        if not target.st_mode & stat.S_IWUSR:
+            raise OutputRefused(f"{self.path} exists and is read-only: it is not replaced; give the output "
+                                "another name (nothing was written)")
         for source in self.inputs:
             if _same_file(self.path, source, target):
                 raise SameAsInput(f"{self.path} is the same file as the input {source}: give the output "
@@ -254,10 +265,11 @@ def atomic_write(path, write_fn: Callable[[IO], None], mode: str = "wb", encodin
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', not {mode!r}")
     out = Output(path).check()
-    _sweep(out.folder, out.path.name)
-    existed = out.path.exists()
+    dest = out.written
+    _sweep(out.folder, dest.name)
+    existed = dest.exists()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=_temp_name_prefix(out.path.name), suffix=".tmp", dir=out.folder)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_name_prefix(dest.name), suffix=".tmp", dir=out.folder)
     except OSError as e:
         raise WriteFailed(out.path, e, existed) from e
     try:
@@ -266,13 +278,9 @@ def atomic_write(path, write_fn: Callable[[IO], None], mode: str = "wb", encodin
             write_fn(f)
             f.flush()
             os.fsync(f.fileno())
-        try:
-            # mkstemp makes the file private (0600); give it the usual permissions.
-            os.chmod(tmp, 0o666 & ~_UMASK)
-        except OSError:
-            pass
+        _set_mode(tmp, dest)
         out.check()          # again: something may have appeared there meanwhile
-        os.replace(tmp, out.path)
+        os.replace(tmp, dest)
     except BaseException as e:
         try:
             os.unlink(tmp)
@@ -282,6 +290,20 @@ def atomic_write(path, write_fn: Callable[[IO], None], mode: str = "wb", encodin
             raise WriteFailed(out.path, e, existed) from e
         raise
     return out.path
+
+
+def _set_mode(tmp: str, dest: Path) -> None:
+    """Give the temporary file (mkstemp makes it private, 0600) the permissions of the file it
+    replaces (a private file stays private), or the usual ones for a new file."""
+    try:
+        os.chmod(tmp, stat.S_IMODE(os.stat(dest).st_mode))
+    except FileNotFoundError:
+        try:
+            os.chmod(tmp, 0o666 & ~_UMASK)
+        except OSError:
+            pass
+    except OSError:
+        pass
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:

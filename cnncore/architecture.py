@@ -42,12 +42,14 @@ from .limits import MAX_ACTIVATIONS, MAX_ARCH_TEXT, MAX_FIELD, MAX_INT_DIGITS, M
 __all__ = [
     "ArchitectureError", "LayerSummary", "parse_architecture", "summarize", "infer_shapes",
     "to_json", "describe_layer", "PRESETS", "DEFAULT_PRESET", "preset", "preset_of", "NUM_CLASSES", "DIGIT_CLASSES",
-    "DIGIT_SHAPE", "layer_costs", "check_batch", "max_batch",
+    "UNUSED_CLASS", "DIGIT_SHAPE", "layer_costs", "check_batch", "max_batch",
 ]
 
 NUM_CLASSES = 10
 #: The class names of a network that learnt digits (every model file from before class names).
 DIGIT_CLASSES = tuple(str(d) for d in range(NUM_CLASSES))
+#: The name of an output no class uses (a folder of fewer than NUM_CLASSES classes); never a class's.
+UNUSED_CLASS = "(unused)"
 #: The input of the digit sources (MNIST's grey 28×28), and of an architecture that names none.
 DIGIT_SHAPE = (1, 28, 28)
 

@@ -30,7 +30,7 @@ import numpy as np
 from ._atomic import atomic_savez
 from ._safeio import UnreadableFile, member_text, read_json, read_member, reading, user_archive
 from .limits import MAX_ARCH_TEXT, MAX_CLASS_NAME, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS
-from .architecture import DIGIT_CLASSES, ArchitectureError, to_json
+from .architecture import DIGIT_CLASSES, UNUSED_CLASS, ArchitectureError, to_json
 from .network import Network
 from .optim import check_state
 
@@ -217,6 +217,10 @@ def _classes(path, zf, members, net: Network) -> None:
     if (not isinstance(classes, list) or len(classes) != net.num_classes
             or not all(isinstance(c, str) and 0 < len(c) <= MAX_CLASS_NAME and c.isprintable() for c in classes)):
         raise ModelFileError(f"{path}: 'classes' must list {net.num_classes} short names")
+    named = [c for c in classes if c != UNUSED_CLASS]
+    if len(set(named)) != len(named):
+        twice = next(c for c in named if named.count(c) > 1)
+        raise ModelFileError(f"{path}: 'classes' names {twice!r} twice; each output must be a class of its own")
     if not dataset.isprintable():
         raise ModelFileError(f"{path}: 'dataset' must be a line of text")
     net.learns(classes, dataset)

@@ -63,8 +63,9 @@ class Signature:
             raise ValueError("an input normalisation needs both a mean and a standard deviation per channel")
         if self.mean is not None:
             mean, std = _per_channel(self.mean, shape[0], "mean"), _per_channel(self.std, shape[0], "std")
-            if min(std) <= 0:
-                raise ValueError(f"every channel's standard deviation must be > 0, got {std}")
+            if not all(_STD_RANGE[0] <= v <= _STD_RANGE[1] for v in std):
+                raise ValueError(f"every channel's standard deviation must be from {_STD_RANGE[0]:g} to "
+                                 f"{_STD_RANGE[1]:g} (the levels are in [0, 1]), got {_shown(std)}")
             object.__setattr__(self, "mean", mean)
             object.__setattr__(self, "std", std)
         fit = self.default_fit if self.fit is None else self.fit
@@ -152,12 +153,25 @@ def channel_names(channels: int) -> tuple[str, ...]:
     return _CHANNEL_NAMES.get(int(channels), tuple(f"channel {m}" for m in range(int(channels))))
 
 
+#: The standard deviations a normalisation may divide by: of levels in [0, 1], at most 0.5 and, where a
+#: channel varies at all, far above 1e-6 (a channel without spread gets 1). 1e-300 passed before, and
+#: was 0 in float32: every input became inf or NaN.
+_STD_RANGE = (1e-6, 1e6)
+
+
 def _per_channel(values, channels: int, what: str) -> tuple[float, ...]:
     out = tuple(float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1))
-    if len(out) != channels or not all(math.isfinite(v) for v in out):
-        raise ValueError(f"the input normalisation's {what} must be {channels} finite numbers, one per channel, "
+    if len(out) != channels:
+        raise ValueError(f"the input normalisation's {what} must be {channels} numbers, one per channel, "
                          f"got {len(out)}")
+    if not all(math.isfinite(v) and abs(v) <= _STD_RANGE[1] for v in out):
+        raise ValueError(f"the input normalisation's {what} must be finite numbers of at most {_STD_RANGE[1]:g}, "
+                         f"got {_shown(out)}")
     return out
+
+
+def _shown(values) -> str:
+    return ", ".join(f"{v:.6g}" for v in values[:4]) + (", …" if len(values) > 4 else "")
 
 
 def channel_statistics(X) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -151,7 +151,7 @@ def read_settings(arrays: dict) -> dict:
         s = read_json(str(arrays["optimizer"]), 2)
     except UnreadableFile as e:
         raise ValueError(f"the optimizer entry {e}") from None
-    if not isinstance(s, dict) or s.get("name") not in HYPER:
+    if not isinstance(s, dict) or not isinstance(s.get("name"), str) or s["name"] not in HYPER:
         raise ValueError("the optimizer entry names neither sgd nor adam")
     for key in ("lr", "weight_decay", *HYPER[s["name"]]):
         try:

@@ -1240,6 +1240,27 @@ def test_build_refuses_a_file_with_numbers_past_c_ints_and_keeps_working(window,
     assert build.editor.valid()
 
 
+def test_build_shows_a_files_values_past_its_boxes_ranges_as_they_are(window, tmp_path):
+    """A valid file's 300 filters, 5,000 units and 600-pixel input showed as the boxes' largest
+    (256, 4,096, 512) while the network built from it kept the file's numbers."""
+    import json
+
+    from cnnapp.widgets.arch_editor import COLS
+    spec = {"input": [1, 600, 8], "layers": [
+        {"type": "conv", "filters": 300, "kernel": 1}, {"type": "maxpool", "size": [100, 8]}, {"type": "flatten"},
+        {"type": "dense", "units": 5000}, {"type": "dense", "units": 10, "activation": "none"}]}
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(spec))
+    assert window.build.open_file(path)
+    editor = window.build.editor
+    col = COLS.index("Filters / units")
+    assert [b.value() for b in editor.in_sides] == [600, 8]
+    assert editor.table.cellWidget(0, col).value() == 300 and editor.table.cellWidget(3, col).value() == 5000
+    assert editor.spec()["input"] == [1, 600, 8] and editor.spec()["layers"][3]["units"] == 5000
+    editor.in_sides[0].setValue(28)                    # back within the usual range: the box's range is its own
+    assert editor.in_sides[0].maximum() >= 512 and editor.spec()["input"] == [1, 28, 8]
+
+
 def test_build_open_refuses_a_fifo_at_once(window, tmp_path):
     path = tmp_path / "arch.json"
     os.mkfifo(path)
@@ -1255,7 +1276,13 @@ def test_a_broken_session_model_is_reported_and_the_starter_model_used(qtbot, tm
     qtbot.addWidget(w)
     qtbot.waitUntil(lambda: "Could not reopen" in w.statusBar().currentMessage(), timeout=3000)
     assert w.session.network is not None
+    # The file is set aside, not deleted on close (it may be a later version's model, or mendable).
+    kept = list(st.session_model_path().parent.glob("last_session_model.unread-*.npz"))
+    assert len(kept) == 1 and kept[0].read_bytes() == b"not a model"
+    assert str(kept[0]) in w._message[0]      # (the bar shows it cut short, whole in its tooltip)
     w.train.shutdown()
+    w.close()
+    assert kept[0].read_bytes() == b"not a model" and not st.session_model_path().exists()
 
 
 def test_the_network_of_the_last_session_is_reopened_by_its_name(qtbot):

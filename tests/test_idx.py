@@ -102,6 +102,28 @@ def test_images_not_28x28(tmp_path):
         load_idx_pair(xi, yi)
 
 
+def test_a_pair_of_the_wrong_shape_is_refused_from_its_headers(tmp_path):
+    """An images file whose header declares 1 x 32768 x 32768 (a gzip of a few MB) was inflated
+    whole (2 GB held) before its size was found not to be 28x28; a labels file of another count
+    too. Both are refused from the header now, before the data is read."""
+    import tracemalloc
+    head = struct.pack(">BBBB", 0, 0, 8, 3) + struct.pack(">3I", 1, 32768, 32768)
+    xi = write(tmp_path / "x.gz", gzip.compress(head + bytes(1 << 24), compresslevel=1))
+    yi = write(tmp_path / "y", labels_bytes([1]))
+    tracemalloc.start()
+    try:
+        with pytest.raises(IDXError, match="32768x32768 pixels; expected 28x28"):
+            load_idx_pair(xi, yi)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+    few = write(tmp_path / "x1", images_bytes(np.zeros((2, 28, 28))))
+    many = write(tmp_path / "y2", struct.pack(">BBBB", 0, 0, 8, 1) + struct.pack(">I", 10**9))   # data absent
+    with pytest.raises(IDXError, match="labels file has 1000000000 entries but images file has 2"):
+        load_idx_pair(few, many)
+
+
 def test_mismatched_counts(tmp_path, sample):
     X, y = sample
     xi = write(tmp_path / "x", images_bytes(X))

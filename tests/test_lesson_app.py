@@ -189,6 +189,10 @@ def test_results_go_beside_the_lesson_go_on_and_never_replace_another_versions(t
     first.answer("0.5")
     again = LessonPlayer.open(Session(), path, "Ada")                 # the same student: goes on
     assert again.results_path == first.results_path and again.position == 1 and again.answered() is not None
+    namesake = LessonPlayer.open(Session(), path, "Ada?")             # another student, the same file name
+    assert results_path_for(path, "Ada?") == first.results_path
+    assert namesake.results_path == tmp_path / "l - Ada (2).results.json" and namesake.answered() is None
+    assert namesake.student == "Ada?" and namesake.position == 0
     changed = lesson.replace(title="Two stops, edited")               # another version, saved over it
     save_lesson(path, changed)
     other = LessonPlayer.open(Session(), path, "Ada")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 
 import numpy as np
@@ -159,3 +160,17 @@ def test_bad_class_names_are_a_model_file_error(tmp_path, classes):
              classes=np.array(classes), **net.params())
     with pytest.raises(ModelFileError, match="'classes' must list 10 short names"):
         load_model(tmp_path / "bad.npz")
+
+
+def test_a_model_naming_a_class_twice_is_a_model_file_error(tmp_path):
+    """Two outputs of one name: a folder's pictures of it were scored against the last one."""
+    from cnncore.architecture import UNUSED_CLASS, to_json
+    net = Network({"layers": [{"type": "flatten"}, {"type": "dense", "units": 10}]})
+    for classes, ok in ((["cat", "dog"] + [UNUSED_CLASS] * 8, True), (["cat", "dog", "cat"] + [UNUSED_CLASS] * 7, False)):
+        np.savez(tmp_path / "m.npz", format=np.array("cnnlab-model-1"), architecture=np.array(to_json(net.spec)),
+                 classes=np.array(json.dumps(classes)), **net.params())
+        if ok:
+            assert load_model(tmp_path / "m.npz").classes == tuple(classes)
+        else:
+            with pytest.raises(ModelFileError, match="'classes' names 'cat' twice"):
+                load_model(tmp_path / "m.npz")

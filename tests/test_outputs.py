@@ -177,6 +177,38 @@ def test_an_output_without_inputs_is_written_as_before(tmp_path):
     assert target.read_bytes() == b"ok"
 
 
+@pytest.mark.skipif(os.name != "posix", reason="permission bits and symbolic links as POSIX has them")
+def test_a_replaced_file_keeps_its_permissions_and_its_links(tmp_path, capsys):
+    """The writer made a private (0600) file readable by all (0644), replaced a read-only one
+    without a word, and put a regular file in place of a link (the file it named left stale)."""
+    private = tmp_path / "private.bin"
+    private.write_bytes(b"old")
+    private.chmod(0o600)
+    atomic_write_bytes(private, b"new")
+    assert private.read_bytes() == b"new" and private.stat().st_mode & 0o777 == 0o600
+    locked = tmp_path / "locked.bin"
+    locked.write_bytes(b"old")
+    locked.chmod(0o444)
+    with pytest.raises(OutputRefused, match="is read-only: it is not replaced"):
+        atomic_write_bytes(locked, b"new")
+    assert locked.read_bytes() == b"old"
+    (tmp_path / "shared").mkdir()
+    real = tmp_path / "shared" / "real.npz"
+    save_model(str(real), Network(preset("tiny"), seed=0))
+    link = tmp_path / "link.npz"
+    link.symlink_to(real)
+    net = Network(preset("tiny"), seed=1)
+    save_model(str(link), net)
+    assert link.is_symlink() and np.array_equal(load_model(str(real)).flat_params, net.flat_params)
+    assert temps(tmp_path) == [] and temps(tmp_path / "shared") == []
+    dangling = tmp_path / "dangling.bin"
+    dangling.symlink_to(tmp_path / "shared" / "new.bin")
+    atomic_write_bytes(dangling, b"made")
+    assert dangling.is_symlink() and (tmp_path / "shared" / "new.bin").read_bytes() == b"made"
+    assert main(["train", "--arch", "tiny", "--epochs", "1", "--count", "40", "--quiet", "--out", str(locked)]) == 2
+    assert "read-only" in capsys.readouterr().err and locked.read_bytes() == b"old"
+
+
 # ------------------------------------------------------------------- never over what a data source reads
 
 @pytest.fixture

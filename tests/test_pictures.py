@@ -123,6 +123,32 @@ def test_a_48_megapixel_photo_opens_the_limit_is_decoded_memory(tmp_path, monkey
         read_picture(png, (3, 32, 32))
 
 
+def test_16_bit_and_transparent_pictures_count_what_their_decoding_takes(tmp_path, monkeypatch):
+    """A 16-bit PNG of 8,000×8,000 (134 kB) was let in as 256 MB (4 bytes a pixel) and took 1.7 GB
+    on its way to 8 bits (float64 arrays of the whole picture); a transparent one about 1.2 GB."""
+    import tracemalloc
+    monkeypatch.setattr(pictures, "MAX_PICTURE_DECODED_BYTES", 40 << 20)
+    levels = (np.arange(2000 * 2000, dtype=np.int64) * 7919 % 65536).astype(np.uint16).reshape(2000, 2000)
+    wide = tmp_path / "wide.png"
+    Image.fromarray(levels).save(wide, compress_level=1)
+    tracemalloc.start()
+    try:
+        x = read_picture(wide, (1, 2000, 2000))          # 28 MB at 7 bytes a pixel: let in
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2000 * 2000 * 5                        # its levels (2 bytes), the result (1), bands
+    want = np.clip(np.rint(levels * (255.0 / 65535)), 0, 255).astype(np.uint8)     # the rule of before
+    np.testing.assert_array_equal(x[0], want)
+    Image.fromarray(np.zeros((2600, 2600), np.uint16)).save(wide)
+    with pytest.raises(PictureError, match="2,600×2,600 picture takes 47 MB decoded"):
+        read_picture(wide, (1, 28, 28))
+    clear = tmp_path / "clear.png"
+    Image.new("RGBA", (1700, 1700), (0, 0, 0, 0)).save(clear)
+    with pytest.raises(PictureError, match="1,700×1,700 picture takes 46 MB decoded"):
+        read_picture(clear, (3, 32, 32))                # 16 bytes a pixel (4 at a time, 4 copies)
+
+
 def _png_header_only(path, w: int, h: int):
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
@@ -227,6 +253,7 @@ def test_unreadable_pictures_are_skipped_counted_and_named_never_a_crash(tmp_pat
     ("all-broken-class", "no picture of the class folder dog could be read"),
     ("eleven-classes", "11 class folders; a network here has 10 outputs"),
     ("same-names", "give the same class name"),
+    ("unused-name", "\\(unused\\) names a network's outputs that no class uses, not a class; rename"),
     ("not-a-folder", "not a folder"),
     ("missing", "no such file"),
 ])
@@ -245,7 +272,9 @@ def test_a_folder_that_cannot_be_learnt_is_one_clear_line(tmp_path, make, match)
             (root / "dog" / "x.png").write_bytes(b"broken")
     elif make == "same-names":                 # equal once shortened to a class name's 40 characters
         _folder(root, {"x" * 45 + "a": [("a.png", RED)], "x" * 45 + "b": [("b.png", RED)]})
-    elif make == "eleven-classes":
+    elif make == "unused-name":                # the name of the outputs no class uses: scored as another's
+        _folder(root, {"(unused)": [("a.png", RED)], "z": [("b.png", RED)]})
+    elif make == "eleven-classes":             # (refused before the pictures below are looked for)
         _folder(root, {f"c{i:02d}": [("a.png", RED)] for i in range(11)})
     elif make == "not-a-folder":
         root = root / "file.png"

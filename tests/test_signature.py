@@ -50,9 +50,10 @@ def test_the_signature_holds_shape_classes_fit_and_normalisation():
 
 @pytest.mark.parametrize("bad, match", [
     (dict(mean=(0.5, 0.5)), "both a mean and a standard deviation"),
-    (dict(mean=(0.5, 0.5), std=(1, 1)), "3 finite numbers"),
-    (dict(mean=(0.5, 0.5, float("nan")), std=(1, 1, 1)), "3 finite numbers"),
-    (dict(mean=(0.5, 0.5, 0.5), std=(1, 0, 1)), "> 0"),
+    (dict(mean=(0.5, 0.5), std=(1, 1)), "must be 3 numbers, one per channel, got 2"),
+    (dict(mean=(0.5, 0.5, float("nan")), std=(1, 1, 1)), "mean must be finite numbers of at most 1e\\+06, got 0.5, 0.5, nan"),
+    (dict(mean=(0.5, 0.5, 0.5), std=(1, 0, 1)), "deviation must be from 1e-06 to 1e\\+06 .*, got 1, 0, 1"),
+    (dict(mean=(0.5, 0.5, 0.5), std=(1, 1e-300, 1)), "from 1e-06"),         # (0 in float32)
     (dict(fit="digit"), "'picture'"),
     (dict(fit="stretch"), "'picture'"),
     (dict(classes=("a", "b")), "10 classes"),
@@ -121,7 +122,7 @@ def test_an_old_file_loads_without_normalisation(tmp_path):
 @pytest.mark.parametrize("entries, match", [
     ({"input_mean": np.zeros(3)}, "without 'input_std'"),
     ({"input_mean": np.zeros(2), "input_std": np.ones(2)}, "3 floats"),
-    ({"input_mean": np.zeros(3), "input_std": np.array([1.0, -1.0, 1.0])}, "> 0"),
+    ({"input_mean": np.zeros(3), "input_std": np.array([1.0, -1.0, 1.0])}, "from 1e-06"),
     ({"input_mean": np.array([0, np.inf, 0]), "input_std": np.ones(3)}, "finite"),
     ({"input_mean": np.array(["a", "b", "c"]), "input_std": np.ones(3)}, "3 floats"),
     ({"input_fit": np.array("digit")}, "'picture'"),

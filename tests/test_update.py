@@ -173,10 +173,12 @@ def test_trace_files_keep_the_update_and_refuse_a_missing_state(tmp_path):
     np.savez(tmp_path / "bad.npz", **{k: v for k, v in t.arrays.items() if k != "L2.vW"})
     with pytest.raises(TraceFileError, match="L2.vW"):
         Trace.load(tmp_path / "bad.npz")
-    arrays = dict(t.arrays, optimizer=np.array('{"name": "rmsprop"}'))
-    np.savez(tmp_path / "bad2.npz", **arrays)
-    with pytest.raises(TraceFileError, match="neither sgd nor adam"):
-        Trace.load(tmp_path / "bad2.npz")
+    settings = json.loads(str(t.arrays["optimizer"]))
+    for name in ("rmsprop", ["adam"], {"adam": 1}, 3, None):      # (a list or object raised TypeError)
+        arrays = dict(t.arrays, optimizer=np.array(json.dumps(dict(settings, name=name))))
+        np.savez(tmp_path / "bad2.npz", **arrays)
+        with pytest.raises(TraceFileError, match="neither sgd nor adam"):
+            Trace.load(tmp_path / "bad2.npz")
 
 
 def test_cli_trace_uses_the_saved_optimizer_unless_lr_is_given(tmp_path, capsys):

@@ -34,7 +34,7 @@ import os
 import sys
 
 from . import cmd_eval, cmd_export, cmd_inspect, cmd_lesson, cmd_predict, cmd_trace, cmd_train
-from .args import CliError, Parser
+from .args import CliError, Parser, joined_ranges
 from .data import read_png
 
 __all__ = ["main", "CliError", "read_png"]
@@ -61,7 +61,7 @@ def _run(argv: list) -> int:
     try:
         if not argv:
             return _gui()
-        args = _parser().parse_args(argv)
+        args = _parser().parse_args(joined_ranges(argv))
         if args.command is None:
             raise CliError("cnnapp: give a command (train, eval, trace, predict, export, inspect, lesson, gui)")
         return args.func(args)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 
 __all__ = ["CliError", "Parser", "positive_int", "nonneg_int", "nonneg_float", "digit", "fraction",
-           "learning_rate", "epochs", "index_range"]
+           "learning_rate", "epochs", "index_range", "joined_ranges"]
 
 
 class CliError(Exception):
@@ -53,6 +54,24 @@ def epochs():
     """The ``--epochs`` type: 1 to :data:`cnncore.limits.MAX_EPOCHS`."""
     from cnncore.limits import MAX_EPOCHS
     return _number(int, lambda v: 1 <= v <= MAX_EPOCHS, f"a number of epochs from 1 to {MAX_EPOCHS:,}")
+
+
+#: ``--range -5:`` (the last five): a value that begins with "-" and is no plain negative number
+#: is an option to argparse ("expected one argument"); :func:`joined_ranges` makes it ``--range=-5:``.
+_RANGE_VALUE = re.compile(r"-[0-9]*:-?[0-9]*")
+
+
+def joined_ranges(argv: list) -> list:
+    """``argv`` with each ``--range`` and a value counting from the end joined into one word."""
+    out, k = [], 0
+    while k < len(argv):
+        if argv[k] == "--range" and k + 1 < len(argv) and _RANGE_VALUE.fullmatch(argv[k + 1]):
+            out.append(f"--range={argv[k + 1]}")
+            k += 2
+        else:
+            out.append(argv[k])
+            k += 1
+    return out
 
 
 def index_range(text: str) -> tuple[int | None, int | None]:

@@ -67,8 +67,8 @@ class LessonPlayer:
         run = None
         if out.exists():
             try:
-                run = LessonRun.resume(lesson, out)
-            except LessonFileError:         # another lesson's (or version's) answers: never written over
+                run = LessonRun.resume(lesson, out, student)
+            except LessonFileError:         # another lesson's, version's or student's answers: never written over
                 out = _unused(out)
         if run is None:
             run = LessonRun(lesson, student, out)

@@ -82,6 +82,13 @@ class _FieldBox(QtWidgets.QSpinBox):
         return super().fixup(text)
 
 
+def _show_value(box: QtWidgets.QSpinBox, value: int) -> None:
+    """``box`` showing ``value``: a value of a file past the box's range widens it (a valid file's
+    300 filters showed as the box's 256, and its network kept 300)."""
+    box.setRange(min(box.minimum(), value), max(box.maximum(), value))
+    box.setValue(value)
+
+
 def _shape_text(shape) -> str:
     if shape is None:
         return "—"
@@ -159,7 +166,8 @@ class ArchitectureEditor(QtWidgets.QWidget):
             if v is None:
                 box.setCurrentIndex(box.findData(C))
             else:
-                box.setValue(v)
+                box.setRange(1, MAX_INPUT_SIDE)       # (a larger input of the file before widened it)
+                _show_value(box, int(v))
             box.blockSignals(False)
         self.input_words.setText(Signature((C, H, W)).words())
 
@@ -241,7 +249,7 @@ class ArchitectureEditor(QtWidgets.QWidget):
             return
         box.blockSignals(True)
         if isinstance(box, QtWidgets.QSpinBox):
-            box.setValue(_square(value))
+            _show_value(box, _square(value))
         elif isinstance(box, QtWidgets.QComboBox):
             box.setCurrentText(str(value))
         box.blockSignals(False)
@@ -250,7 +258,8 @@ class ArchitectureEditor(QtWidgets.QWidget):
     def _spin(self, row: int, key: str, value: int, lo: int, hi: int, tip: str):
         s = _FieldBox()
         s.setRange(lo, hi)
-        s.setValue(int(value))
+        _show_value(s, int(value))
+        lo, hi = s.minimum(), s.maximum()
         s.setToolTip(f"{tip} ({lo} to {hi})")
         s.setAccessibleName(f"layer {row} {key}")
         s.valueChanged.connect(lambda v, r=row, k=key: self.set_value(r, k, v))

@@ -20,15 +20,12 @@ from typing import Callable
 import numpy as np
 
 from .._safeio import why_unreadable
-from ..architecture import NUM_CLASSES
+from ..architecture import NUM_CLASSES, UNUSED_CLASS
 from ..limits import MAX_CLASS_NAME, MAX_FOLDER_DEPTH, MAX_FOLDER_ENTRIES, MAX_FOLDER_PICTURES, pictures_problem
 from .pictures import PICTURE_SUFFIXES, PictureError, check_shape, read_picture
 
 __all__ = ["FolderError", "FolderScan", "scan_folder", "FolderPictures", "load_folder", "picture_at", "model_classes",
            "class_name", "UNUSED_CLASS"]
-
-#: The name of an output no class of a folder uses (a network has NUM_CLASSES outputs).
-UNUSED_CLASS = "(unused)"
 
 Progress = Callable[[int, int, str], None]
 
@@ -85,6 +82,9 @@ def scan_folder(root) -> FolderScan:
         hint = f" (its {loose:,} pictures lie loose in it)" if loose else ""
         raise FolderError(f"{root}: no subfolders{hint}; put each class's pictures in a subfolder named after it, "
                           "e.g. cat/ and dog/")
+    if len(folders) > NUM_CLASSES:          # (before the walk: a folder such as / has thousands below it)
+        raise FolderError(f"{root}: {len(folders)} class folders; a network here has {NUM_CLASSES} outputs, so "
+                          f"at most {NUM_CLASSES} classes")
     scan = FolderScan(root, folders, tuple(class_name(f) for f in folders))
     _check_distinct(root, folders, scan.classes)
     seen, budget = {(info.st_dev, info.st_ino)}, [MAX_FOLDER_ENTRIES]
@@ -98,9 +98,13 @@ def scan_folder(root) -> FolderScan:
 
 
 def _check_distinct(root: Path, folders: list, classes: tuple) -> None:
-    """FolderError when two class folders give the same class name (shortened or made printable)."""
+    """FolderError when two class folders give the same class name (shortened or made printable),
+    or one is named as the outputs no class uses (:data:`UNUSED_CLASS`)."""
     first: dict = {}
     for folder, name in zip(folders, classes):
+        if name == UNUSED_CLASS:
+            raise FolderError(f"{root}: {UNUSED_CLASS} names a network's outputs that no class uses, not a class; "
+                              f"rename the class folder {folder!r}")
         if name in first:
             raise FolderError(f"{root}: the class folders {first[name]!r} and {folder!r} give the same class name "
                               f"{name!r} (at most {MAX_CLASS_NAME} printable characters); rename one")

@@ -64,19 +64,29 @@ def _stream(path: Path):
 
 
 def _read(stream, n: int, path: Path, gz: bool) -> bytes:
-    """At most ``n`` bytes, read in chunks (``read(n)`` would reserve all ``n`` bytes at once,
-    whatever the file holds); damaged gzip data becomes IDXError."""
-    chunks, got = [], 0
+    """At most ``n`` bytes (``n`` small: a header, or the probe for trailing data)."""
+    return _read_array(stream, n, path).tobytes()
+
+
+def _read_array(stream, n: int, path: Path) -> np.ndarray:
+    """At most ``n`` bytes as a uint8 array, read chunk by chunk as far as the stream goes: memory
+    grows with what the file holds, not with what its header claims (one ``read(n)`` reserved all
+    ``n`` bytes at once), and the data is held twice at most, while the chunks are joined.
+    Damaged gzip data becomes IDXError."""
+    parts, got = [], 0
     try:
         while got < n:
-            b = stream.read(min(_CHUNK, n - got))
-            if not b:
+            part = np.empty(min(_CHUNK, n - got), dtype=np.uint8)
+            view, k = memoryview(part), 0
+            while k < len(part) and (r := stream.readinto(view[k:])):
+                k += r
+            parts.append(part[:k])
+            got += k
+            if k < len(part):
                 break
-            chunks.append(b)
-            got += len(b)
     except (OSError, EOFError, zlib.error) as exc:
         raise IDXError(f"{path}: the gzip data is corrupt or truncated ({exc})") from None
-    return b"".join(chunks)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.empty(0, np.uint8)
 
 
 def _header(stream, path: Path, gz: bool) -> tuple[int, ...]:
@@ -107,7 +117,7 @@ def _header(stream, path: Path, gz: bool) -> tuple[int, ...]:
     return dims
 
 
-def read_idx(path, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
+def read_idx(path, max_bytes: int = MAX_IDX_BYTES, check=None) -> np.ndarray:
     """Read one IDX file of unsigned bytes (``.gz`` or raw; gzip is sniffed).
 
     Returns a uint8 array of the shape its header declares: ``(N, rows, cols)``
@@ -118,6 +128,9 @@ def read_idx(path, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     anything is allocated or inflated), or a file whose size does not match its
     header (truncated or with trailing bytes). Compressed data is inflated only up
     to the size the header declares (and one byte more, to see trailing data).
+    ``check(dims)``, where given, is called with the header's dimensions before any
+    data is read, and may raise IDXError (a file of the wrong kind or shape is then
+    refused from its header).
     """
     path = Path(path)
     with _stream(path) as (stream, gz):
@@ -127,7 +140,9 @@ def read_idx(path, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
         if expected > max_bytes:
             raise IDXError(f"{path}: the header declares {shape} = {expected:,} bytes of data, "
                            f"more than the {max_bytes:,} this app reads")
-        data = _read(stream, expected, path, gz)
+        if check is not None:
+            check(dims)
+        data = _read_array(stream, expected, path)
         if len(data) < expected:
             raise IDXError(f"{path}: truncated: the header declares {shape} = "
                            f"{expected} bytes of data but the file holds only {len(data)}")
@@ -135,7 +150,7 @@ def read_idx(path, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
         if extra:
             more = "" if extra < 1 << 20 else "at least "
             raise IDXError(f"{path}: {more}{extra} unexpected bytes after the {shape} values the header declares")
-    return np.frombuffer(data, dtype=np.uint8).reshape(dims).copy()
+    return data.reshape(dims)
 
 
 def load_idx_pair(images, labels) -> tuple[np.ndarray, np.ndarray]:
@@ -146,21 +161,29 @@ def load_idx_pair(images, labels) -> tuple[np.ndarray, np.ndarray]:
     file is bad, when the images are not 28x28, when the counts differ, or when
     a label is not a digit.
     """
-    X = read_idx(images)
-    y = read_idx(labels)
-    if X.ndim != 3:
-        raise IDXError(f"{images}: expected an images file (magic {IMAGES_MAGIC}, N x 28 x 28) "
-                       f"but it holds {X.ndim}-dimensional data of shape {X.shape}")
-    if y.ndim != 1:
-        raise IDXError(f"{labels}: expected a labels file (magic {LABELS_MAGIC}, N entries) "
-                       f"but it holds {y.ndim}-dimensional data of shape {y.shape}")
-    if X.shape[1:] != (28, 28):
-        raise IDXError(f"{images}: images are {X.shape[1]}x{X.shape[2]} pixels; expected 28x28")
-    if len(y) != len(X):
-        raise IDXError(f"labels file has {len(y)} entries but images file has {len(X)} "
-                       f"({os.fspath(labels)} / {os.fspath(images)})")
+    X = read_idx(images, check=lambda dims: _images_header(dims, images))
+    y = read_idx(labels, check=lambda dims: _labels_header(dims, labels, images, len(X)))
     bad = np.flatnonzero(y > 9)
     if bad.size:
         raise IDXError(f"{labels}: {bad.size} labels are not digits 0-9 "
                        f"(first: entry {bad[0]} = {y[bad[0]]})")
     return X, y
+
+
+def _images_header(dims: tuple, images) -> None:
+    """Refuse, from its header, an images file that does not hold N x 28 x 28 digits."""
+    if len(dims) != 3:
+        raise IDXError(f"{images}: expected an images file (magic {IMAGES_MAGIC}, N x 28 x 28) "
+                       f"but it holds {len(dims)}-dimensional data of shape {dims}")
+    if dims[1:] != (28, 28):
+        raise IDXError(f"{images}: images are {dims[1]}x{dims[2]} pixels; expected 28x28")
+
+
+def _labels_header(dims: tuple, labels, images, count: int) -> None:
+    """Refuse, from its header, a labels file that is not one label for each of the ``count`` images."""
+    if len(dims) != 1:
+        raise IDXError(f"{labels}: expected a labels file (magic {LABELS_MAGIC}, N entries) "
+                       f"but it holds {len(dims)}-dimensional data of shape {dims}")
+    if dims[0] != count:
+        raise IDXError(f"labels file has {dims[0]} entries but images file has {count} "
+                       f"({os.fspath(labels)} / {os.fspath(images)})")

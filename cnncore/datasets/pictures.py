@@ -165,8 +165,9 @@ def _decoded(im, name: str, C: int):
     from PIL import ImageOps
 
     w, h = im.size
-    if w * h * 4 > MAX_PICTURE_DECODED_BYTES:
-        raise PictureError(f"{name}: a {w:,}×{h:,} picture takes {w * h * 4 / 1e6:,.0f} MB decoded, more than the "
+    need = w * h * _bytes_per_pixel(im)
+    if need > MAX_PICTURE_DECODED_BYTES:
+        raise PictureError(f"{name}: a {w:,}×{h:,} picture takes {need / 1e6:,.0f} MB decoded, more than the "
                            f"{MAX_PICTURE_DECODED_BYTES / 1e6:,.0f} MB one picture may take; make it smaller first")
     im.load()
     if "exif" in im.info:                     # a phone photo may be stored on its side
@@ -192,15 +193,48 @@ def _to_input(im, C: int, H: int, W: int, name: str) -> np.ndarray:
     return np.ascontiguousarray(a[None] if C == 1 else a.transpose(2, 0, 1))
 
 
+_WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+_ALPHA_MODES = ("LA", "PA", "RGBA", "La", "RGBa")
+
+
+def _has_alpha(im) -> bool:
+    return im.mode == "P" or im.mode in _ALPHA_MODES or "transparency" in im.info
+
+
+def _bytes_per_pixel(im) -> int:
+    """The most bytes a pixel of ``im`` takes at once on its way to 8-bit "L" or "RGB" (plus the
+    result): 16-bit levels 2 + 4 (the picture and its levels as an array) + 1; a picture with
+    transparency 4 for itself and 4 for each of its RGBA copy, the white paper and the two laid
+    together; else 4."""
+    if im.mode in _WIDE_MODES:
+        return 7
+    return 16 if _has_alpha(im) else 4
+
+
+def _eight_bit(im):
+    """A 16-bit (or 32-bit integer) grey picture as "L": levels scaled by 255/65535 where any is
+    above 255 (else kept), rounded to the nearest (never a tie: 255·a/65535 = a/257 is no half),
+    clipped to 0..255; band by band, so no array of the whole picture is wider than 4 bytes a
+    pixel (the float64 arrays of before took 40)."""
+    from PIL import Image
+
+    a = np.asarray(im)
+    hi = 65535 if a.max() > 255 else 255
+    out = np.empty(a.shape, dtype=np.uint8)
+    rows = max(1, (1 << 16) // max(1, a.shape[1]))     # bands of about 65,536 levels
+    for r in range(0, a.shape[0], rows):
+        v = a[r:r + rows].astype(np.int64) * 255
+        out[r:r + rows] = np.clip((v + hi // 2) // hi, 0, 255)
+    return Image.fromarray(out, "L")
+
+
 def _plain_mode(im, C: int):
     """The picture as "L" (C = 1) or "RGB" (C = 3): alpha laid over white, 16-bit scaled to 8 bits."""
     from PIL import Image
 
-    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        a = np.asarray(im.convert("I"), dtype=np.float64)          # 16-bit levels: Pillow's "L" would clip
-        hi = 65535.0 if a.max() > 255 else 255.0
-        im = Image.fromarray(np.clip(np.rint(a * (255.0 / hi)), 0, 255).astype(np.uint8), "L")
-    if im.mode == "P" or im.mode in ("LA", "PA", "RGBA", "La", "RGBa") or "transparency" in im.info:
+    if im.mode in _WIDE_MODES:
+        im = _eight_bit(im)                   # (Pillow's own "L" would clip the 16-bit levels)
+    if _has_alpha(im):
         rgba = im.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(paper, rgba)

@@ -19,7 +19,7 @@ from .._atomic import Output, OutputRefused, SameAsInput
 from ..predict import Question, Verdict, judge, question_at, why_not_asked
 from ..trace import trace
 from .content import Lesson, LessonFileError
-from .results import Answer, Results, load_results, save_results
+from .results import Answer, Results, check_student, load_results, save_results
 from .stops import ChoiceQuestion, PredictQuestion, Stop
 
 __all__ = ["lesson_questions", "judge_answer", "LessonRun"]
@@ -106,10 +106,13 @@ class LessonRun:
         self.position = 0
 
     @classmethod
-    def resume(cls, lesson: Lesson, results_path, **kw) -> "LessonRun":
-        """Go on from a results file of this lesson (:class:`LessonFileError` when it is another's),
-        at the first stop whose question is not answered yet."""
+    def resume(cls, lesson: Lesson, results_path, student: str | None = None, **kw) -> "LessonRun":
+        """Go on from a results file of this lesson (:class:`LessonFileError` when it is another's, or,
+        where ``student`` is given, another student's: two names can make one file name), at the
+        first stop whose question is not answered yet."""
         results = load_results(results_path, lesson)
+        if student is not None and check_student(student) != results.student:
+            raise LessonFileError(f"{results_path}: the answers of {results.student!r}, not of {student.strip()!r}")
         run = cls(lesson, results.student, results_path, results=results, **kw)
         while run.next():
             pass
