@@ -53,17 +53,29 @@ def shape_problem(key: str, net, short: bool = False) -> str | None:
                                f"{'×'.join(map(str, need))} on the Build tab)")
 
 
-def fitting_source(key: str, net, offered) -> str:
-    """The source to offer ``net``: ``key`` when it takes that source's pictures; else, of the sources
-    ``offered`` whose pictures it takes, the one it learnt from (a folder of pictures, when it learnt
-    classes of no source), else the first."""
-    from cnncore.datasets.sources import SOURCES
-    if net is None or shape_problem(key, net) is None:
+def fitting_source(key: str, net, offered, trained: bool = False) -> str:
+    """The source to offer ``net``: of the sources ``offered`` whose pictures it takes, the one a
+    ``trained`` network learnt from (:func:`learnt_sources`; ``key`` where it is one of them), else
+    ``key`` when it takes that source's pictures, else the first. (A digit model opened after a
+    colour one stayed on "A folder of pictures", whose pictures any network takes.)"""
+    if net is None:
         return key
     fits = [k for k in offered if shape_problem(k, net) is None]
+    learnt = [k for k in learnt_sources(net) if k in fits] if trained else []
+    if learnt:
+        return key if key in learnt else learnt[0]
+    return key if key in fits else next(iter(fits), key)
+
+
+def learnt_sources(net) -> list[str]:
+    """The sources ``net``'s classes come from: the one of its data set; a folder of pictures for
+    classes of no source; every digit source for the digits (none for other classes)."""
+    from cnncore.architecture import DIGIT_CLASSES
+    from cnncore.datasets.sources import SOURCES
     by_set = {s.dataset: s.key for s in SOURCES if s.dataset}
-    learnt = by_set.get(net.dataset, "folder" if net.dataset else None)
-    return learnt if learnt in fits else next(iter(fits), key)
+    if net.dataset:
+        return [by_set.get(net.dataset, "folder")]
+    return [s.key for s in SOURCES if not s.dataset and s.key != "folder"] if net.classes == DIGIT_CLASSES else []
 
 
 def learnt_from(choice: DataChoice, net) -> tuple[tuple, str, str]:

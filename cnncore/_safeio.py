@@ -123,8 +123,8 @@ _DAMAGE = Exception
 _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
-def npz_members(f, *, max_members: int, max_bytes: int,
-                texts: dict[str, int] | None = None) -> tuple[zipfile.ZipFile, dict[str, MemberInfo]]:
+def npz_members(f, *, max_members: int, max_bytes: int, texts: dict[str, int] | None = None,
+                container: str = "an .npz archive") -> tuple[zipfile.ZipFile, dict[str, MemberInfo]]:
     """The archive open on ``f`` and its members' headers, keyed by name without ``.npy``.
 
     Refuses (with :class:`UnreadableFile`) a file that is not a zip archive, more than
@@ -132,12 +132,14 @@ def npz_members(f, *, max_members: int, max_bytes: int,
     array of Python objects, and members that together declare more than ``max_bytes``.
     ``texts`` (entry name -> its largest size in bytes) names the entries that may be text
     instead: each is refused when it declares more, counts towards ``max_bytes`` and is left
-    out of the result (read it with :func:`read_text`). The caller closes the returned ``ZipFile``.
+    out of the result (read it with :func:`read_text`). The caller closes the returned ``ZipFile``;
+    ``container`` names the format in a refusal ("a zip archive" for a lesson file).
     """
     try:
         zf = zipfile.ZipFile(f)
     except _DAMAGE as e:
-        raise UnreadableFile(f"is truncated or corrupt, not a readable .npz archive ({_why(e)})") from None
+        what = container.split(" ", 1)[1] if container.startswith(("a ", "an ")) else container
+        raise UnreadableFile(f"is truncated or corrupt, not a readable {what} ({_why(e)})") from None
     try:
         return zf, _headers(zf, max_members, max_bytes, texts or {})
     except BaseException:
@@ -277,7 +279,8 @@ def user_archive(path, error: type, *, kind: str, container: str = "an .npz arch
             raise error(f"{path}: {why_unreadable(e)}") from None
         with f:
             _check_magic(f, path, error, kind, container)
-            zf, members = npz_members(f, max_members=max_members, max_bytes=max_bytes, texts=texts)
+            zf, members = npz_members(f, max_members=max_members, max_bytes=max_bytes, texts=texts,
+                                      container=container)
             with zf:
                 yield zf, members
 

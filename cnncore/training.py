@@ -484,9 +484,11 @@ class Trainer:
                      {"all": self.net.flat_grads})
 
     def _stopped(self, loop: "_Loop", epoch: int, b: int) -> FinishedEvent:
-        """The run stopped as asked, before batch ``b`` (0-based) of ``epoch``."""
-        return self._finished(loop, "stopped", f"stopped in epoch {epoch}, before batch {b + 1} of {loop.nb}, "
-                                               "as you asked")
+        """The run stopped as asked, before batch ``b`` (0-based) of ``epoch`` ("after epoch N" where no
+        batch of ``epoch`` ran)."""
+        where = f"after epoch {epoch - 1}" if b == 0 and epoch > 1 else \
+            f"in epoch {epoch}, before batch {b + 1} of {loop.nb}"
+        return self._finished(loop, "stopped", f"stopped {where}, as you asked")
 
     def _finished(self, loop: "_Loop", reason: str, message: str) -> FinishedEvent:
         """The last event, with the held-out pass of the weights the run ends with: the last epoch's

@@ -49,6 +49,28 @@ def test_new_makes_one_stop_per_step_and_show_prints_them(model, tmp_path, capsy
     assert f"({'an' if y[7] == 8 else 'a'} {y[7]})" in lines[2]
 
 
+def test_new_makes_a_lesson_of_a_picture_of_ones_own_folder(tmp_path, capsys):
+    """A teacher with a model of a folder's pictures could not make a lesson of one from the command
+    line: ``lesson new`` took no --folder."""
+    from PIL import Image
+    for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+        (tmp_path / "pics" / name).mkdir(parents=True)
+        for k in range(2):
+            Image.new("RGB", (40, 36), colour).save(tmp_path / "pics" / name / f"{k}.png")
+    net = Network(preset("cifar"), seed=0)
+    net.learns(("blue", "red") + ("(unused)",) * 8, "my pictures")
+    save_model(tmp_path / "c.npz", net)
+    out = tmp_path / "red.cnnlesson"
+    assert main(["lesson", "new", str(tmp_path / "c.npz"), "--folder", str(tmp_path / "pics"), "--index", "2",
+                 "--out", str(out)]) == 0
+    assert "picture 2 of folder (a red)" in capsys.readouterr().out
+    lesson = load_lesson(out)
+    assert lesson.pictures.shape == (1, 3, 32, 32) and int(lesson.labels[0]) == 1
+    assert tuple(lesson.pictures[0, :, 5, 5]) == (220, 30, 30)
+    _one_line_refusal(capsys, ["lesson", "new", str(tmp_path / "c.npz"), "--folder", str(tmp_path / "pics"),
+                               "--data", "generated", "--index", "0", "--out", str(out)], "give --data SOURCE, --folder")
+
+
 def test_new_and_show_refuse_in_one_line(model, tmp_path, capsys):
     out = str(tmp_path / "x.cnnlesson")
     _one_line_refusal(capsys, ["lesson", "new", str(model), "--data", "generated", "--count", "5", "--index", "5",

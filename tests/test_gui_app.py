@@ -1301,6 +1301,32 @@ def test_the_network_of_the_last_session_is_reopened_by_its_name(qtbot):
     w.train.shutdown()
 
 
+def test_the_accuracy_legend_never_covers_the_latest_points(qtbot):
+    """After an epoch of colour pictures (37 % and 24 %) the legend in the bottom right corner sat
+    over the points; it goes to the top while they are low, and back down once they rise."""
+    from PySide6 import QtCore
+    from cnnapp.widgets.plots import AccuracyPlot
+    plot = AccuracyPlot()
+    qtbot.addWidget(plot)
+    plot.resize(200, 240)
+    plot.show()
+
+    def covered() -> bool:
+        qtbot.wait(30)
+        box, vb = plot._legend.sceneBoundingRect(), plot.getPlotItem().vb
+        points = [(e, a) for e, t, v in zip(plot._e, plot._t, plot._v) for a in (t, v)]
+        return any(box.contains(vb.mapViewToScene(QtCore.QPointF(e, a))) for e, a in points[-2:])
+
+    for epoch, train, held in ((1, 0.37, 0.24), (2, 0.62, 0.55), (3, 0.97, 0.96)):
+        plot.add_epoch(epoch, train, held)
+        plot.getPlotItem().setXRange(0.5, epoch + 0.5, padding=0)
+        assert not covered(), epoch
+    assert plot.legend_at_bottom()
+    plot.clear_data()
+    plot.add_epoch(1, 0.30, 0.20)
+    assert not plot.legend_at_bottom() and not covered()
+
+
 def test_epoch_labels_never_run_together_on_a_small_screen(window, qtbot):
     """At 1024×640 the Speed plot is about 150 px wide: its epoch labels read "0.51.01.5" before."""
     from PySide6 import QtGui

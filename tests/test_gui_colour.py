@@ -564,3 +564,42 @@ def test_a_restart_remembers_the_colour_network_its_source_and_folder(qtbot, col
         assert w3.session.input_shape == (3, 32, 32) and not w3.train.controls.data.fit_note.isVisibleTo(w3.train)
     finally:
         w3.close()
+
+
+@pytest.mark.parametrize("spacing", [30, 50, 60, 120, None])
+def test_class_names_under_the_bars_never_run_into_each_other(spacing):
+    """At 1024 px the Draw tab's bars are about 30 px apart and names on two alternating lines read
+    "blue_stripered_circle"; the names now take turns on as many lines as they need (up to 3),
+    shortened past that, and the outputs no class uses are left unnamed."""
+    from cnnapp.widgets.plots import NAME_ROWS, class_ticks
+    width = lambda t: 7 * len(t)                               # noqa: E731 - 7 px a character
+    classes = ("blue_stripe", "green_square", "red_circle") + ("(unused)",) * 7
+    (ticks,), rows = class_ticks(classes, spacing, width)
+    assert rows == {30: 3, 50: 2, 60: 2, 120: 1, None: 2}[spacing] and rows <= NAME_ROWS
+    names = [t.split("\n")[-1] for _, t in ticks]
+    assert names[3:] == [""] * 7 and [t.count("\n") for _, t in ticks] == [i % rows for i in range(10)]
+    if spacing is not None:
+        for i in range(10 - rows):                             # the next name on the same line
+            assert (width(names[i]) + width(names[i + rows])) / 2 + 8 <= rows * spacing
+    assert names[1] == ("green_squa…" if spacing == 30 else "green_square")       # (82 px of room)
+    assert class_ticks([str(d) for d in range(10)], 30, width)[1] == 1
+
+
+def test_a_trained_model_brings_the_source_it_learnt_from_an_untrained_one_keeps_the_choice(window):
+    """A digit model opened after one of a folder's colour pictures kept "A folder of pictures" (any
+    network takes a folder's pictures), and Start asked for a folder."""
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    s, train = window.session, window.train
+    colour = Network(preset("cifar"), seed=0)
+    colour.learns(("cat", "dog") + ("(unused)",) * 8, "my pictures")
+    s.set_network(colour, "opened from pets.npz", trained=True)
+    assert train.source.currentData() == "folder"
+    s.set_network(Network(preset("tiny"), seed=0), "opened from m.npz", trained=True)      # digits
+    assert train.source.currentData() == "generated"
+    train.source.setCurrentIndex(train.source.findData("drawings"))
+    s.set_network(Network(preset("lenet"), seed=0), "opened from n.npz", trained=True)     # digits again
+    assert train.source.currentData() == "drawings"                  # a digit source: kept
+    train.source.setCurrentIndex(train.source.findData("folder"))
+    s.set_network(Network(preset("cifar"), seed=2), "a network built on the Build tab", trained=False)
+    assert train.source.currentData() == "folder"                    # untrained: the learner's choice

@@ -230,6 +230,11 @@ def test_arithmetic_panel_show_element(qtbot, small_trace):
     a.show_element(tr, step, "L1.y", (0, 1, 2, 2))     # a max-pool output: the winner is marked
     assert a.breakdown.combine == "max"
     assert "Largest term" in a.check.text()
+    update = next((s for s in tr.steps if s.kind == "update" and "L0.W_next" in tr.arrays), None)
+    if update is not None:                             # a weight clicked on an update step: its new value
+        a.show_element(tr, update, "L0.W", (1, 0, 2, 2))
+        assert "(L0.W_next[1, 0, 2, 2], the new value of the L0.W[1, 0, 2, 2] clicked" in a.title.text()
+        assert a.breakdown.value == pytest.approx(float(tr.arrays["L0.W_next"][1, 0, 2, 2]))
     a.show_breakdown(None)
     assert a.breakdown is None and a.table.rowCount() == 0
 

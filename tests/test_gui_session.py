@@ -298,3 +298,41 @@ def test_12_the_small_things(window, qtbot, tmp_path):
     assert len(values) <= 2 and set(axis.tickStrings(values, 1, 1)) <= {"0.006", "0.01", "10⁻²"}
     assert axis.tickStrings([-3.0, -2.0], 1, 1) == ["10⁻³", "10⁻²"]
     assert window.train.diagnostics.plots["grad"].getPlotItem().legend is None       # not over the curves
+
+
+def test_13_the_draw_tab_names_a_network_in_training_as_such(window, qtbot):
+    """During a run the Draw tab said "Network: the starter model … train it on the Train tab to
+    make it better" while it answered with the run's weights."""
+    s, draw = window.session, window.draw
+    assert "starter model" in draw.model_label.text() and "in training" not in draw.model_label.text()
+    s.start_run()
+    assert "in training on the Train tab" in draw.model_label.text()
+    assert "make it better" not in draw.model_label.text()
+    s.end_run(done=False, changed_weights=True)
+    assert draw.model_label.text().startswith("Network: trained here.")
+
+
+def test_13_the_train_column_scrolls_on_a_small_screen_instead_of_growing_the_window(window, qtbot):
+    """At 1024×640 a folder's notes and a run's words made the window 684 px tall (the screen is 640)
+    and it stayed so: the Save and Open buttons and the status bar were off the screen."""
+    window.resize(1024, 640)
+    window.tabs.setCurrentWidget(window.train)
+    controls = window.train.controls
+    controls.data.show_notes("Skipped 1 picture that could not be read: red_circle/broken.png: not a PNG, "
+                             "JPEG, BMP or WebP picture.")
+    controls.data.fit_note.setText("Pictures of any size are scaled so the shorter side fits and cut to "
+                                   "the input's size.\nAnother line.\nAnd another.")
+    controls.data.fit_note.show()
+    controls.eta.setText("Finished: trained 1 epoch (5 batches) in 0.07 s. On 27 held-out images it never "
+                         "trained on, the network now answers 10 correctly: 37.0%.")
+    qtbot.wait(50)
+    assert window.minimumSizeHint().height() <= 610
+    assert (window.width(), window.height()) == (1024, 640)
+    area = window.findChild(QtWidgets.QScrollArea, "trainControlsScroll")
+    assert area.widget() is controls and area.verticalScrollBar().maximum() > 0
+    area.ensureWidgetVisible(controls.save_button)
+    qtbot.wait(20)
+    assert area.viewport().rect().contains(controls.save_button.mapTo(area.viewport(), QtCore.QPoint(2, 2)))
+    assert controls.data.notes.isVisibleTo(controls)
+    controls.source.setCurrentIndex(controls.source.findData("drawings"))     # another source: the notes go
+    assert not controls.data.notes.isVisibleTo(controls) and controls.data.notes.text() == ""

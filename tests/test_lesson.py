@@ -356,7 +356,7 @@ def _element_out_of_range(obj):
 
 BAD = {
     "truncated": (lambda made, dst: dst.write_bytes(made.path.read_bytes()[:made.path.stat().st_size // 2]),
-                  "truncated or corrupt"),
+                  "truncated or corrupt, not a readable zip archive"),        # (not "an .npz archive")
     "not a zip": (lambda made, dst: dst.write_bytes(b"just some text\n"), "not a lesson file"),
     "pickle entry": (lambda made, dst: _zip(dst, {**_entries(made.path), "stops.pkl": pickle.dumps([1, 2])}),
                      "entry 'stops.pkl' is not a NumPy array"),

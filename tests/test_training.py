@@ -147,6 +147,19 @@ def test_stop_while_paused():
     assert next(gen).reason == "stopped"
 
 
+def test_a_stop_names_where_the_run_stopped():
+    """A stop between two epochs read "stopped in epoch 3, before batch 1 of 2550"."""
+    X, y = _toy(32)
+    for stop_after, said in ((5, "stopped after epoch 1, as you asked"),        # 4 batches and an epoch's end
+                             (7, "stopped in epoch 2, before batch 3 of 4, as you asked")):
+        tr = Trainer(Network(MICRO), X, y, config=TrainConfig(epochs=5, batch_size=8))
+        gen = tr.run()
+        for _ in range(stop_after):
+            next(gen)
+        tr.stop()
+        assert next(gen).message == said
+
+
 def test_adam_matches_the_formulas(rng):
     p = {"L0.W": rng.standard_normal((3, 4)), "L0.b": rng.standard_normal(3)}
     ref = {k: v.copy() for k, v in p.items()}

@@ -3,7 +3,8 @@ lesson, Open a lesson…).
 
 ::
 
-    cnnapp lesson new MODEL.npz (--data SOURCE | --images F --labels F) --index N --out L.cnnlesson [--title T]
+    cnnapp lesson new MODEL.npz (--data SOURCE | --images F --labels F | --folder DIR) --index N --out L.cnnlesson
+                      [--title T]
     cnnapp lesson show L.cnnlesson
     cnnapp lesson report RESULTS.json... --out TABLE.csv [--lesson L.cnnlesson]
 
@@ -32,9 +33,11 @@ def add_parser(sub) -> None:
 
     n = lsub.add_parser("new", help="a lesson with one stop per step of one picture's trace, to edit in the app")
     n.add_argument("model", metavar="MODEL.npz")
-    data_arguments(n, folder=False)           # a lesson's pictures come from a source's digits
+    data_arguments(n)
     seed_alias(n)
-    n.add_argument("--index", type=nonneg_int, required=True, metavar="N", help="which picture of the source")
+    n.add_argument("--index", type=nonneg_int, required=True, metavar="N",
+                   help="which picture of the source (a folder's: class by class, each class's files in sorted "
+                        "order, from 0)")
     n.add_argument("--title", default=None, help="the lesson's title (default: the model's name and the picture)")
     n.add_argument("--out", required=True, metavar="L.cnnlesson")
     n.set_defaults(func=_cmd_new)
@@ -60,11 +63,12 @@ def _cmd_new(args) -> int:
     from cnncore.lesson import SUFFIX, new_lesson, save_lesson
 
     out = output(args, ".cnnlesson")
-    if (args.images is None) != (args.labels is None) or (args.images is None) == (args.data is None):
-        raise CliError("lesson new: give --data SOURCE, or --images and --labels")
-    key = "idx" if args.images is not None else args.data
+    given = [args.images is not None, args.data is not None, args.folder is not None]
+    if (args.images is None) != (args.labels is None) or sum(given) != 1:
+        raise CliError("lesson new: give --data SOURCE, --folder DIR, or --images and --labels")
+    key = "idx" if args.images is not None else "folder" if args.folder is not None else args.data
     count = args.count if args.count is not None else run_defaults(key).count
-    files = (args.images, args.labels) if args.images is not None else None
+    files = (args.images, args.labels) if args.images is not None else args.folder
     lesson = new_lesson(args.model, key, args.index, seed=args.data_seed, count=count, files=files, title=args.title)
     written = save_lesson(out, lesson)
     label = int(lesson.labels[0])

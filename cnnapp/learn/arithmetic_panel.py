@@ -14,6 +14,7 @@ import re
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnncore import explain
+from cnncore.tracekeys import split_key
 
 from cnnapp.widgets.equation import equation_label, formula_font, formula_html, has_marks
 
@@ -108,7 +109,10 @@ class ArithmeticPanel(QtWidgets.QWidget):
     def show_element(self, trace, step, key, index) -> None:
         """Explain ``trace.arrays[key][index]`` (index with or without the batch axis)."""
         bd = explain.breakdown(trace, key, tuple(index), step)
-        where = f"{key}[{', '.join(str(i) for i in index)}]"
+        at = f"[{', '.join(str(i) for i in index)}]"
+        where = f"{key}{at}"
+        if getattr(step, "kind", None) == "update" and split_key(key)[1] in ("W", "b"):
+            where = f"{key}_next{at}, the new value of the {key}{at} clicked"   # (the update explains it)
         self.show_breakdown(bd, where=where + index_order_note(bd.title, index))
 
     def clear(self) -> None:

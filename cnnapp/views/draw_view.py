@@ -185,6 +185,7 @@ class DrawView(QtWidgets.QWidget):
         self.drawing.label_changed.connect(self.label_combo.setCurrentIndex)
         self.session.model_changed.connect(self._on_network)
         self.session.weights_changed.connect(self._on_network)      # training may have taught other classes
+        self.session.training_changed.connect(lambda *_: self._on_network())
         self.session.picture_changed.connect(lambda p: self.digits() or self.update_prediction())
 
     def settings_dict(self) -> dict:
@@ -221,7 +222,7 @@ class DrawView(QtWidgets.QWidget):
         self.seen_box.setTitle(f"What the network sees ({C}×{H}×{W})" if C > 1 else f"What the network sees ({H}×{W})")
         self.probs.set_classes(classes_of(net), class_kind(net))      # (named before any answer)
         if not digits:
-            self.model_label.setText(f"Network: {self.session.source}.")
+            self.model_label.setText(f"Network: {self._network_words()}.")
             self.model_label.setStyleSheet("color: #555;")
             self.always_note.setVisible(False)
             self.update_prediction()
@@ -230,15 +231,23 @@ class DrawView(QtWidgets.QWidget):
         if net is None:
             self.model_label.setText("No network yet.")
         elif other:
-            self.model_label.setText(f"Network: {self.session.source}. It learnt {other}, not digits: whatever "
+            self.model_label.setText(f"Network: {self._network_words()}. It learnt {other}, not digits: whatever "
                                      "you draw here, it answers with one of those ten classes. This tab is for "
                                      "digits; train on a digit source to read them.")
+        elif self.session.training:
+            self.model_label.setText(f"Network: {self._network_words()}. Draw to see what it answers now.")
         else:
             self.model_label.setText(f"Network: {self.session.source}. Draw to see what it answers; "
                                      "train it on the Train tab to make it better.")
         self.model_label.setStyleSheet("color: #9a6700;" if other else "color: #555;")
         self.always_note.setVisible(not other)
         self.update_prediction()
+
+    def _network_words(self) -> str:
+        """The network's source, and while a run goes on that it answers with the run's weights so far."""
+        if self.session.training:
+            return f"{self.session.source}, in training on the Train tab (it answers with the weights of the run so far)"
+        return self.session.source
 
     def _show_seen(self, image) -> None:
         """What the network sees: a picture ``(C, H, W)`` in [0, 1] (or None: an empty one)."""

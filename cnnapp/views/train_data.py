@@ -83,6 +83,7 @@ class DataBox(QtWidgets.QGroupBox):
         self.download_bar.hide()
         self._reading = False            # the bar counts a folder's pictures being read
         form.addRow(self.download_bar)
+        self.source.currentIndexChanged.connect(lambda *_: self.show_notes(""))    # the last source's notes go
         self.source.currentIndexChanged.connect(lambda *_: self.sourceChanged.emit(self.key()))
         session.model_changed.connect(self._follow_network)
         self.show_fit()
@@ -156,7 +157,7 @@ class DataBox(QtWidgets.QGroupBox):
         """A network that cannot take the chosen source's pictures brings a source it can (the one it
         learnt from, :func:`~cnnapp.run_control.fitting_source`)."""
         offered = [self.source.itemData(k) for k in range(self.source.count())]
-        key = fitting_source(self.key(), self.session.network, offered)
+        key = fitting_source(self.key(), self.session.network, offered, self.session.trained)
         if key != self.key():
             self.source.setCurrentIndex(self.source.findData(key))
         self.show_fit()
@@ -238,6 +239,7 @@ class DataBox(QtWidgets.QGroupBox):
                 self.session.say(str(e), 0)
             return False
         self.session.choose_files("folder", str(folder))
+        self.show_notes("")                      # (the notes of the folder read before)
         n = len(scan.files)
         self._folder_count = n
         self._say_whole("folder")

@@ -35,7 +35,7 @@ class TrainView(QtWidgets.QWidget):
         self.results = ResultsPanel(session)
         self.splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
         self.splitter.setObjectName("trainSplitter")
-        self.splitter.addWidget(c)
+        self.splitter.addWidget(_scrolled(c))
         self.splitter.addWidget(self._build_plots())
         self.splitter.setStretchFactor(1, 1)
         QtWidgets.QHBoxLayout(self).addWidget(self.splitter)
@@ -339,3 +339,19 @@ def _duration(s: float) -> str:
         return f"{s} s"
     m, s = divmod(s, 60)
     return f"{m} min {s:02d} s"
+
+
+def _scrolled(column: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
+    """``column`` in a scroll area of its own width: on a small screen (1024×640) its rows (a folder's
+    notes, the time left) scroll instead of making the window taller than the screen."""
+    area = QtWidgets.QScrollArea()
+    area.setObjectName("trainControlsScroll")
+    area.setAccessibleName("training settings")
+    area.setWidget(column)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QtWidgets.QFrame.NoFrame)
+    area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+    bar = area.verticalScrollBar().sizeHint().width()
+    area.setMinimumWidth(column.minimumWidth() + bar)
+    area.setMaximumWidth(column.maximumWidth() + bar)
+    return area

@@ -34,18 +34,43 @@ def _style_plot(plot: pg.PlotItem, title: str, left: str, bottom: str) -> None:
 PERCENT_TICKS = [[(v, f"{v:.0%}") for v in (0, 0.5, 1.0)], [(v, f"{v:.0%}") for v in (0.25, 0.75)]]
 
 
-def class_ticks(classes, offset: float = 0.0) -> list:
-    """Axis ticks naming the ten classes. Digits stand side by side; longer names (Fashion-MNIST's
-    "Ankle boot") take turns on two lines, so neighbours do not overlap."""
-    names = [str(c) for c in classes]
+#: The most lines the names under the bars take turns on, before they are shortened.
+NAME_ROWS = 3
+
+
+def class_ticks(classes, spacing: float | None = None, text_width=len) -> tuple[list, int]:
+    """Axis ticks naming the ten classes under bars ``spacing`` px apart (None: not known yet, two
+    lines), and the lines they take. Digits stand side by side; longer names ("Ankle boot",
+    "blue_stripe") take turns on as many lines as they need not to run into each other (up to
+    :data:`NAME_ROWS`), shortened with "…" past that; the outputs no class uses (:data:`~cnncore.architecture.UNUSED_CLASS`) are left unnamed.
+    ``text_width(name)``: its width in px."""
+    from cnncore.architecture import UNUSED_CLASS
+    names = ["" if str(c) == UNUSED_CLASS else str(c) for c in classes]
     if all(len(n) <= 2 for n in names):
-        return [[(i + offset, n) for i, n in enumerate(names)]]
-    return [[(i + offset, n if i % 2 == 0 else "\n" + n) for i, n in enumerate(names)]]
+        return [[(i, n) for i, n in enumerate(names)]], 1
+    gap = 8
+    widest = max(text_width(n) for n in names)
+    rows = 2 if spacing is None else next((r for r in range(1, NAME_ROWS + 1) if widest + gap <= r * spacing),
+                                         NAME_ROWS)
+    room = None if spacing is None else rows * spacing - gap
+    if room is not None and widest > room:
+        names = [_shortened(n, room, text_width) for n in names]
+    return [[(i, "\n" * (i % rows) + n) for i, n in enumerate(names)]], rows
 
 
-def _name_axis(axis: pg.AxisItem, ticks, classes) -> None:
+def _shortened(name: str, room: float, text_width) -> str:
+    """``name`` cut to fit ``room`` px, with "…" (at least its first character)."""
+    if text_width(name) <= room:
+        return name
+    k = len(name)
+    while k > 1 and text_width(name[:k] + "…") > room:
+        k -= 1
+    return name[:k] + "…"
+
+
+def _name_axis(axis: pg.AxisItem, ticks, classes, rows: int = 2) -> None:
     """Put class names on an axis, every one shown (the end ones may reach past the plot), with
-    room for two lines below or the longest name beside."""
+    room for ``rows`` lines below or the longest name beside."""
     axis.setTicks(ticks)
     digits = _is_digits(classes)
     axis.setStyle(hideOverlappingLabels=digits)
@@ -53,7 +78,7 @@ def _name_axis(axis: pg.AxisItem, ticks, classes) -> None:
         width = QtGui.QFontMetrics(axis.font()).horizontalAdvance(max(classes, key=len))
         axis.setWidth(None if digits else width + 34)
     else:
-        axis.setHeight(None if digits else 2 * QtGui.QFontMetrics(axis.font()).height() + 30)
+        axis.setHeight(None if digits else rows * QtGui.QFontMetrics(axis.font()).height() + 30)
 
 
 def _is_digits(classes) -> bool:
@@ -196,6 +221,8 @@ class ProbabilityPlot(pg.PlotWidget):
         self._text = pg.TextItem("", color=(40, 40, 40), anchor=(0.5, 1.0), fill=pg.mkBrush(255, 255, 255, 225))
         p.addItem(self._text)
         self._probs = np.zeros(10)
+        self._classes, self._named_at = None, None
+        p.vb.sigResized.connect(lambda *_: self._name_bars())
 
     def set_classes(self, classes, kind: str | None = None) -> None:
         """Name the bars (the digits, or another data set's classes); ``kind`` "digit" or "class" (None:
@@ -205,12 +232,30 @@ class ProbabilityPlot(pg.PlotWidget):
         if (classes, kind) == getattr(self, "_classes", None):
             return
         self._classes = (classes, kind)
+        self._named_at = None
         p = self.getPlotItem()
-        _name_axis(p.getAxis("bottom"), class_ticks(classes), classes)
         p.getAxis("bottom").setLabel(kind, color="#333")
         edge = 0.6 if _is_digits(classes) else 1.1      # room for the end names
         p.setXRange(-edge, 9 + edge, padding=0)
+        self._name_bars()
         self.setToolTip(f"How sure the network is about each {kind} (softmax probabilities).")
+
+    def _name_bars(self) -> None:
+        """The class names under the bars, on as many lines as the bars' spacing asks (again when
+        the plot's width changes)."""
+        if self._classes is None:
+            return
+        p = self.getPlotItem()
+        (lo, hi), width = p.vb.viewRange()[0], p.vb.width()
+        spacing = width / (hi - lo) if width > 0 else None
+        if self._named_at is not None and spacing is not None and abs(spacing - self._named_at) < 1:
+            return
+        self._named_at = spacing
+        classes = self._classes[0]
+        metrics = QtGui.QFontMetrics(p.getAxis("bottom").font())
+        ticks, rows = class_ticks(classes, spacing, metrics.horizontalAdvance)
+        _name_axis(p.getAxis("bottom"), ticks, classes, rows)
+
 
     def set_probabilities(self, probs) -> None:
         if probs is None:
@@ -332,7 +377,8 @@ class AccuracyPlot(pg.PlotWidget):
                         "on the training data and on held-out digits the network never trained on.")
         p = self.getPlotItem()
         _style_plot(p, "Accuracy", "accuracy", "epoch")
-        p.addLegend(offset=(-10, -10), labelTextColor="#333")
+        self._legend = p.addLegend(offset=(-10, -10), labelTextColor="#333")
+        self._legend_low = True
         p.setYRange(0, 1, padding=0.02)
         p.getAxis("left").setTicks(PERCENT_TICKS)
         _guides(p, (0.25, 0.5, 0.75, 1.0))
@@ -348,6 +394,7 @@ class AccuracyPlot(pg.PlotWidget):
         self._v: list[float] = []
         self._train.setData([], [])
         self._val.setData([], [])
+        self._place_legend(low=True)
 
     def add_epoch(self, epoch: float, train_acc: float, val_acc: float | None) -> None:
         self._e.append(float(epoch))
@@ -357,6 +404,21 @@ class AccuracyPlot(pg.PlotWidget):
         v = np.asarray(self._v)
         ok = np.isfinite(v)
         self._val.setData(np.asarray(self._e)[ok], v[ok])
+        latest = [a for a in (self._t[-1], self._v[-1]) if np.isfinite(a)]
+        self._place_legend(low=min(latest, default=1.0) >= 0.5)
+
+    def _place_legend(self, low: bool) -> None:
+        """The legend in the bottom right corner while the latest points are in the upper half (a
+        run's accuracy rises there), else in the top right one: never over them (a hard set of
+        colour pictures scores 25–40 % after an epoch)."""
+        if low == self._legend_low:
+            return
+        self._legend_low = low
+        corner = (1, 1) if low else (1, 0)
+        self._legend.anchor(itemPos=corner, parentPos=corner, offset=(-10, -10 if low else 10))
+
+    def legend_at_bottom(self) -> bool:
+        return self._legend_low
 
     def point_count(self) -> int:
         return len(self._e)

@@ -23,15 +23,19 @@ _NOTE_CHARS = 50
 
 def new_lesson(model_path, source: str, index: int, *, seed: int = 0, count: int | None = None, files=None,
                title: str | None = None) -> Lesson:
-    """A lesson on picture ``index`` of data source ``source`` (:func:`cnncore.datasets.load_source`
-    with ``seed``, ``count`` and ``files`` as ``cnnapp trace`` takes them) through the model in
+    """A lesson on picture ``index`` of data source ``source`` (:func:`cnncore.datasets.load_labelled`
+    with ``seed``, ``count`` and ``files`` as ``cnnapp trace`` takes them; a folder's pictures, whole,
+    at the model's input and labelled by its classes) through the model in
     ``model_path``: one stop per step of its trace, no questions yet. Raises
     :class:`~cnncore.modelio.ModelFileError`, :class:`~cnncore.datasets.SourceError`, or
     ``ValueError`` for an index out of range or pictures the model does not read."""
-    from ..datasets import load_source
+    from ..datasets.sources import load_labelled
 
     net = load_model(model_path)
-    X, y, _ = load_source(source, count=count, seed=seed, files=files)
+    folder = source == "folder"         # (its pictures brought to the model's input, labelled by its classes)
+    got = load_labelled(source, count=None if folder else count, seed=seed, files=files,
+                        shape=net.input_shape if folder else None, classes=net.classes if folder else None)
+    X, y = got.X, got.y
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(X):
         raise ValueError(f"picture {index} is out of range ({source} has {len(X)} pictures, 0..{len(X) - 1})")
     picture = np.asarray(X[index])
