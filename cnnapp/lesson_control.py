@@ -11,13 +11,14 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnncore.lesson import SUFFIX, TABS, LessonFileError
+from cnncore.lesson import PAGES, SUFFIX, TABS, LessonFileError
 from cnncore.lesson.results import check_student
 
 from . import settings as st
 from .state import LessonPlayer, LessonRecorder, results_path_for
 from .views.lesson_play import LessonPlayPanel
 from .views.lesson_record import LessonRecordPanel
+from .widgets.confirm import confirm_discard
 
 __all__ = ["LessonControl"]
 
@@ -47,6 +48,7 @@ class LessonControl(QtCore.QObject):
         self.ask_results_path = lambda default: QtWidgets.QFileDialog.getSaveFileName(
             window, "Where your answers go", str(default), "Results (*.json)")[0]
         self.ask_student = self._ask_student
+        self.confirm = lambda text: confirm_discard(window, text, "Discard the lesson's changes?")
         self.session.lesson_changed.connect(self._on_lesson)
         f9 = QtGui.QShortcut(QtGui.QKeySequence("F9"), window)
         f9.setContext(QtCore.Qt.WindowShortcut)
@@ -104,7 +106,7 @@ class LessonControl(QtCore.QObject):
         """Follow the lesson in ``path`` as ``student`` (asked when None); answers go beside the lesson
         (asked where when that folder cannot be written). A bad file is refused in one line and the
         session stays as it was."""
-        if not self._may_replace_model("Open the lesson"):
+        if not self._may_replace_model("Open the lesson") or not self.may_end_recording("Open the lesson"):
             return False
         if student is None:
             student = self.ask_student()
@@ -144,6 +146,26 @@ class LessonControl(QtCore.QObject):
         if p is not None and self._tab != p.position:
             self._tab = p.position
             self.window.tabs.setCurrentIndex(TABS.index(p.tab))
+            self._show_page(p.tab, p.stop.page)
+            area = self.dock.widget()            # each stop from its title and note (on a small screen the
+            if area is not None:                 # panel scrolls, and stayed where the last answer was)
+                area.verticalScrollBar().setValue(0)
+
+    def _pages(self, tab: str):
+        """The tab's pages (a QTabWidget, made now where the tab is made on first use), or None."""
+        if tab not in PAGES:
+            return None
+        content = getattr(self.window, tab).ensure()
+        return getattr(content, "inner" if tab == "look" else "tabs", None)     # (None: the Learn tab's stand-in)
+
+    def _page_shown(self, tab: str) -> str:
+        pages = self._pages(tab)
+        return PAGES[tab][pages.currentIndex()] if pages is not None else ""
+
+    def _show_page(self, tab: str, page: str) -> None:
+        pages = self._pages(tab) if page else None
+        if pages is not None:
+            pages.setCurrentIndex(PAGES[tab].index(page))
 
     def _on_lesson(self, player) -> None:
         if player is None and isinstance(self.panel, LessonPlayPanel):
@@ -167,6 +189,8 @@ class LessonControl(QtCore.QObject):
     # ---------------------------------------------------------------- teacher
     def record(self) -> LessonRecorder | None:
         """Start recording a lesson of the network in use (its first stop takes it)."""
+        if not self.may_end_recording("Start another"):
+            return None
         self.session.follow_lesson(None)
         self._start_recorder(LessonRecorder(self.session))
         self.session.say("Recording a lesson: go to what the class should see and press F9 to add it as a stop.", 10000)
@@ -179,7 +203,7 @@ class LessonControl(QtCore.QObject):
     def edit_lesson(self, path) -> bool:
         """Record on from the lesson in ``path``: its network and pictures in the session, its stops kept."""
         from cnncore.lesson import load_lesson
-        if not self._may_replace_model("Edit the lesson"):
+        if not self._may_replace_model("Edit the lesson") or not self.may_end_recording("Edit the lesson"):
             return False
         try:
             lesson = load_lesson(path)
@@ -199,7 +223,7 @@ class LessonControl(QtCore.QObject):
         panel = LessonRecordPanel(recorder)
         panel.addRequested.connect(self.capture)
         panel.saveRequested.connect(self.save_dialog)
-        panel.closeRequested.connect(self.stop_recording)
+        panel.closeRequested.connect(lambda: self.may_end_recording("Stop recording") and self.stop_recording())
         self._panel(panel)
 
     def capture(self) -> int | None:
@@ -208,7 +232,8 @@ class LessonControl(QtCore.QObject):
             return None
         panel = self.panel
         try:
-            k = self.recorder.capture(TABS[self.window.tabs.currentIndex()])
+            tab = TABS[self.window.tabs.currentIndex()]
+            k = self.recorder.capture(tab, self._page_shown(tab))
         except ValueError as e:
             panel.say(f"<span style='color:#b00020'>Not added: {escape(str(e))}</span>")
             return None
@@ -241,6 +266,16 @@ class LessonControl(QtCore.QObject):
         if self.recorder is not None:
             self.recorder = None
             self._panel(None)
+
+    def may_end_recording(self, what: str) -> bool:
+        """Whether the lesson being recorded may go: none is, it has no edit since it was last saved,
+        or the teacher says to discard its changes (``what``: "Quit", "Open the lesson"…)."""
+        r = self.recorder
+        if r is None or not r.unsaved:
+            return True
+        n = len(r.stops)
+        return self.confirm(f"The lesson being recorded ({n} stop{'' if n == 1 else 's'}) has changes that are not "
+                            f"saved. {what} and discard them?")
 
     def _may_replace_model(self, what: str) -> bool:
         s = self.session

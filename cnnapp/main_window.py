@@ -15,6 +15,7 @@ from .views.build_view import BuildView
 from .views.draw_view import DrawView
 from .views.inspect_view import InspectView
 from .state import Session
+from .state.settings_store import set_aside
 from .views.train_view import TrainView
 from .widgets import help_boxes
 from .widgets.confirm import confirm_discard
@@ -68,21 +69,8 @@ class LazyTab(QtWidgets.QWidget):
         super().showEvent(ev)
 
 
-def _set_aside(path: Path) -> Path | None:
-    """Move a last-session model the app could not read (a later version's file, a damaged one)
-    beside it under a name of its own, so closing the app does not replace or delete it: the
-    path it now has, or None where it could not be moved (it then stays, and is written over)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for n in range(100):
-        target = path.with_name(f"{path.stem}.unread-{stamp}{f'-{n}' if n else ''}{path.suffix}")
-        if target.exists():
-            continue
-        try:
-            path.rename(target)
-        except OSError:
-            return None
-        return target
-    return None
+#: Whether the network kept for the next launch was trained and never saved to a file of the learner's.
+_UNSAVED = "session/unsaved"
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -193,19 +181,23 @@ class MainWindow(QtWidgets.QMainWindow):
         except Exception as e:  # noqa: BLE001 - a bad file: fall back on the starter model
             # The text is made here: Python unbinds ``e`` when the except block ends.
             text = f"Could not reopen the network of the last session ({e}); using the starter model."
-            kept = _set_aside(path)
-            text += f" The file is kept as {kept}." if kept else ""
+            try:        # (kept for a later version of the app, or to mend: closing would write over it)
+                text += f" The file is kept as {set_aside(path)}."
+            except OSError:
+                pass
             QtCore.QTimer.singleShot(0, self, lambda: self.session.say(text, 0))
             return False
         from cnncore.architecture import preset_of
         name = preset_of(net.spec)
-        self.session.set_network(net, f"the {name + ' ' if name else ''}network of your last session", trained=True)
+        self.session.set_network(net, f"the {name + ' ' if name else ''}network of your last session", trained=True,
+                                 unsaved=st.store().get(_UNSAVED, False))
         return True
 
     def save_session(self) -> None:
         """Keep the current network for the next launch, unless it is the starter model."""
         net = self.session.network
         path = st.session_model_path()
+        st.store().set(_UNSAVED, bool(self.session.unsaved))       # (Open model then asks before replacing it)
         try:
             if net is None or self.session.is_starter:
                 if path.exists():
@@ -442,6 +434,9 @@ class MainWindow(QtWidgets.QMainWindow):
         return [sp for sp in self.findChildren(QtWidgets.QSplitter) if sp.objectName()]
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        if not self.lessons.may_end_recording("Quit"):
+            event.ignore()
+            return
         self.backprop.stop_play()
         self.train.shutdown()
         if self.look.content is not None:

@@ -153,14 +153,15 @@ class Output(os.PathLike):
             target = os.stat(self.path)
         except (OSError, ValueError):
             return self                 # nothing there yet: it is none of the inputs (a folder's thousands unasked)
-        if not target.st_mode & stat.S_IWUSR:
-            raise OutputRefused(f"{self.path} exists and is read-only: it is not replaced; give the output "
-                                "another name (nothing was written)")
         for source in self.inputs:
             if _same_file(self.path, source, target):
                 raise SameAsInput(f"{self.path} is the same file as the input {source}: give the output "
                                   "another name (nothing was written)")
-        if self.kinds and not self.path.name.lower().endswith(self.kinds):
+        if not target.st_mode & 0o222 or not os.access(self.path, os.W_OK):
+            raise OutputRefused(f"{self.path} exists and is read-only (or not yours to write): it is not replaced; "
+                                "give the output another name (nothing was written)")
+        names = {self.path.name.lower(), self.written.name.lower()}      # (a link's, and the file it names)
+        if self.kinds and not all(n.endswith(self.kinds) for n in names):
             raise OtherKind(f"{self.path} exists and is not a {' or '.join(self.kinds)} file: it is not "
                             f"replaced; give the output a name ending in {self.kinds[0]} (nothing was written)")
         kind = next((k for k in self.kinds if self.path.name.lower().endswith(k)), None)
@@ -296,7 +297,7 @@ def _set_mode(tmp: str, dest: Path) -> None:
     """Give the temporary file (mkstemp makes it private, 0600) the permissions of the file it
     replaces (a private file stays private), or the usual ones for a new file."""
     try:
-        os.chmod(tmp, stat.S_IMODE(os.stat(dest).st_mode))
+        os.chmod(tmp, os.stat(dest).st_mode & 0o777)       # (never a setuid, setgid or sticky bit)
     except FileNotFoundError:
         try:
             os.chmod(tmp, 0o666 & ~_UMASK)

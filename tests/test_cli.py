@@ -108,7 +108,7 @@ def test_eval_prints_confusion_and_accuracy_last(data, model, capsys):
     assert len(table) == 10 and sum(int(v) for l in table for v in l.split()[1:11]) == 50
 
 
-@pytest.mark.parametrize("given", [["--range", "-50:"], ["--range=-50:"], ["--range", "-60:-10"]])
+@pytest.mark.parametrize("given", [["--range", "-50:"], ["--range=-50:"], ["--range", "-60:-10"], ["--ran", "-50:"]])
 def test_eval_range_counts_from_the_end_as_its_help_says(data, model, capsys, given):
     """``--range -50:`` was refused ("expected one argument"): argparse took -50: for an option."""
     assert main(["eval", str(model), "--images", str(data["images"]), "--labels", str(data["labels"]), *given]) == 0

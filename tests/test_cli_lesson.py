@@ -57,18 +57,31 @@ def test_new_makes_a_lesson_of_a_picture_of_ones_own_folder(tmp_path, capsys):
         (tmp_path / "pics" / name).mkdir(parents=True)
         for k in range(2):
             Image.new("RGB", (40, 36), colour).save(tmp_path / "pics" / name / f"{k}.png")
+    (tmp_path / "pics" / "blue" / "0.png").write_bytes(b"not a picture")     # numbered all the same
     net = Network(preset("cifar"), seed=0)
     net.learns(("blue", "red") + ("(unused)",) * 8, "my pictures")
     save_model(tmp_path / "c.npz", net)
-    out = tmp_path / "red.cnnlesson"
-    assert main(["lesson", "new", str(tmp_path / "c.npz"), "--folder", str(tmp_path / "pics"), "--index", "2",
-                 "--out", str(out)]) == 0
-    assert "picture 2 of folder (a red)" in capsys.readouterr().out
-    lesson = load_lesson(out)
-    assert lesson.pictures.shape == (1, 3, 32, 32) and int(lesson.labels[0]) == 1
-    assert tuple(lesson.pictures[0, :, 5, 5]) == (220, 30, 30)
+    made = {}
+    for index in (1, 2):
+        out = tmp_path / f"{index}.cnnlesson"
+        assert main(["lesson", "new", str(tmp_path / "c.npz"), "--folder", str(tmp_path / "pics"), "--index",
+                     str(index), "--out", str(out)]) == 0
+        made[index] = load_lesson(out)
+        assert f"picture {index} of folder (a {('blue', 'red')[index - 1]})" in capsys.readouterr().out
+        assert main(["trace", str(tmp_path / "c.npz"), "--folder", str(tmp_path / "pics"), "--index", str(index),
+                     "--out", str(tmp_path / f"{index}.npz")]) == 0                # the picture trace numbers so
+        assert capsys.readouterr().out.startswith(str(tmp_path / "pics" / {1: "blue/1.png", 2: "red/0.png"}[index]))
+        from cnncore.trace import Trace
+        np.testing.assert_array_equal(Trace.load(tmp_path / f"{index}.npz").arrays["input"][0] * 255,
+                                      made[index].pictures[0].astype(np.float32))
+    assert made[2].pictures.shape == (1, 3, 32, 32) and int(made[2].labels[0]) == 1
+    assert tuple(made[2].pictures[0, :, 5, 5]) == (220, 30, 30) and tuple(made[1].pictures[0, :, 5, 5]) == (30, 30, 220)
     _one_line_refusal(capsys, ["lesson", "new", str(tmp_path / "c.npz"), "--folder", str(tmp_path / "pics"),
                                "--data", "generated", "--index", "0", "--out", str(out)], "give --data SOURCE, --folder")
+    _one_line_refusal(capsys, ["lesson", "new", str(tmp_path / "c.npz"), "--folder", str(tmp_path / "pics"),
+                               "--count", "2", "--index", "0", "--out", str(out)], "no --count")
+    _one_line_refusal(capsys, ["lesson", "new", str(tmp_path / "c.npz"), "--folder", str(tmp_path / "pics"),
+                               "--index", "0", "--out", str(out)], "0.png")                      # the broken one
 
 
 def test_new_and_show_refuse_in_one_line(model, tmp_path, capsys):

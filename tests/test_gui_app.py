@@ -662,6 +662,19 @@ def test_the_network_in_use_is_kept_for_the_next_launch(qtbot):
     qtbot.addWidget(w2)
     assert "last session" in w2.session.source
     assert np.array_equal(w2.session.network.predict_proba(X), expected)
+    assert not w2.session.unsaved
+    # Trained here and never saved: still unsaved after a restart (Open model asked nothing, and the
+    # next close wrote the opened model over it); once saved, no longer.
+    w2.session.mark_trained()
+    w2.close()
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    assert "last session" in w2.session.source and w2.session.unsaved
+    w2.session.mark_saved("elsewhere.npz")
+    w2.close()
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    assert not w2.session.unsaved
     # Back to the starter model: nothing is kept, the next launch starts from it again.
     w2.session.set_network(w2.session.network, "the starter model", trained=True, starter=True)
     w2.close()
@@ -1277,7 +1290,7 @@ def test_a_broken_session_model_is_reported_and_the_starter_model_used(qtbot, tm
     qtbot.waitUntil(lambda: "Could not reopen" in w.statusBar().currentMessage(), timeout=3000)
     assert w.session.network is not None
     # The file is set aside, not deleted on close (it may be a later version's model, or mendable).
-    kept = list(st.session_model_path().parent.glob("last_session_model.unread-*.npz"))
+    kept = list(st.session_model_path().parent.glob("last_session_model.npz.unreadable-*"))
     assert len(kept) == 1 and kept[0].read_bytes() == b"not a model"
     assert str(kept[0]) in w._message[0]      # (the bar shows it cut short, whole in its tooltip)
     w.train.shutdown()
@@ -1317,14 +1330,15 @@ def test_the_accuracy_legend_never_covers_the_latest_points(qtbot):
         points = [(e, a) for e, t, v in zip(plot._e, plot._t, plot._v) for a in (t, v)]
         return any(box.contains(vb.mapViewToScene(QtCore.QPointF(e, a))) for e, a in points[-2:])
 
-    for epoch, train, held in ((1, 0.37, 0.24), (2, 0.62, 0.55), (3, 0.97, 0.96)):
+    for epoch, train, held, place in ((1, 0.37, 0.24, "top"), (2, 0.62, 0.55, "bottom"), (3, 0.97, 0.96, "bottom"),
+                                      (4, 0.98, 0.18, "middle"), (5, 0.99, 0.05, "middle")):
         plot.add_epoch(epoch, train, held)
         plot.getPlotItem().setXRange(0.5, epoch + 0.5, padding=0)
-        assert not covered(), epoch
-    assert plot.legend_at_bottom()
+        assert plot.legend_place() == place and not covered(), epoch
     plot.clear_data()
+    assert plot.legend_place() == "bottom"
     plot.add_epoch(1, 0.30, 0.20)
-    assert not plot.legend_at_bottom() and not covered()
+    assert plot.legend_place() == "top" and not covered()
 
 
 def test_epoch_labels_never_run_together_on_a_small_screen(window, qtbot):

@@ -98,3 +98,22 @@ def test_the_window_keeps_the_opened_model_and_the_drawings(window, tmp_path):
     assert window.save_model(model) and window.session.model_file == model       # Save replaces it on purpose
     window.session.set_network(_net("resampling"), "built here", trained=False)
     assert window.session.model_file is None and model not in window.session.kept_files()
+
+
+def test_export_dialog_fits_a_small_screen_and_its_status_never_covers_the_python_lines(qtbot, tmp_path):
+    """A long folder's name made the dialog 1,141 px wide (the screen was 1,024), and a status of two
+    lines drew over the lines of Python to copy."""
+    from cnnapp.widgets.export_dialog import ExportDialog
+    long = tmp_path / ("a_folder_with_a_rather_long_name_for_the_class_" * 3)
+    long.mkdir()
+    dialog = ExportDialog(_net("resampling"), long, "digits.npz")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.wait(20)
+    assert dialog.width() < 1000 and str(long) in dialog.next_steps.text()
+    assert dialog.export()
+    qtbot.wait(20)
+    from PySide6 import QtWidgets
+    status, code = dialog.status, dialog.findChild(QtWidgets.QScrollArea, "exportNextStepsArea")
+    assert "Written: " in status.text() and status.height() >= status.heightForWidth(status.width())
+    assert status.mapTo(dialog, status.rect().topLeft()).y() >= code.mapTo(dialog, code.rect().bottomLeft()).y()

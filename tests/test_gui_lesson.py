@@ -244,3 +244,119 @@ def test_the_recording_panel_fits_its_dock_on_a_small_screen(window, qtbot):
             right = w.mapTo(panel, w.rect().topRight()).x()
             assert right <= area.viewport().width(), (w.objectName() or type(w).__name__, right)
     window.lessons.stop_recording()
+
+
+def test_a_lesson_edited_on_a_small_screen_fits_its_dock_at_a_predict_question(window, qtbot, tmp_path):
+    """Editing a lesson whose stop asks a predict question: the question box (269 px for its longest
+    kind) made the panel 365 px in a 258 px dock, its Down button off the screen."""
+    _lenet(window)
+    path = tmp_path / "backprop.cnnlesson"
+    _record(qtbot, window, path)
+    window.lessons.stop_recording()
+    window.resize(1024, 640)
+    window.confirm = lambda text: True
+    assert window.lessons.edit_lesson(path)
+    panel, area = window.lessons.panel, window.lessons.dock.widget()
+    panel.stops.setCurrentRow(1)                       # the softmax question
+    qtbot.wait(50)
+    assert panel.kind.isVisibleTo(panel) and panel.kind.count() > 2
+    for w in panel.findChildren(QtWidgets.QWidget):
+        if w.isVisibleTo(panel) and w.width() > 0:
+            right = w.mapTo(panel, w.rect().topRight()).x()
+            assert right <= area.viewport().width(), (w.objectName() or type(w).__name__, right)
+
+
+def test_a_recording_with_changes_is_never_dropped_without_asking(window, qtbot, tmp_path):
+    """Stop recording, Record again, Open a lesson and quitting threw a recording's stops away
+    without a word."""
+    _lenet(window)
+    lessons, asked = window.lessons, []
+    lessons.confirm = lambda text: asked.append(text) or False          # "keep my stops"
+    rec = lessons.record()
+    window.tabs.setCurrentWidget(window.backprop)
+    qtbot.waitUntil(lambda: window.session.trace is not None, timeout=10000)
+    assert lessons.capture() == 0 and rec.unsaved
+    lessons.panel.closeRequested.emit()                                  # Stop recording
+    assert lessons.recorder is rec and "(1 stop) has changes that are not saved. Stop recording" in asked[-1]
+    assert lessons.record() is None and lessons.recorder is rec and "Start another" in asked[-1]
+    assert not lessons.open_lesson(tmp_path / "any.cnnlesson", "Ada") and lessons.recorder is rec
+    window.close()                                                       # quitting: the window stays
+    assert "Quit and discard them?" in asked[-1] and window.isVisible()
+    assert lessons.save_recording(tmp_path / "l.cnnlesson") and not rec.unsaved
+    n = len(asked)
+    lessons.panel.closeRequested.emit()                                  # saved: nothing to ask
+    assert lessons.recorder is None and len(asked) == n
+
+
+def test_each_stop_of_a_lesson_is_shown_from_its_title(window, qtbot, tmp_path):
+    """At 1024×640 the Lesson panel kept the scroll of the stop before (scrolled down to its answer):
+    the next stop's title and note were out of view, a one-line note entirely."""
+    _lenet(window)
+    path = tmp_path / "backprop.cnnlesson"
+    _record(qtbot, window, path)
+    window.lessons.stop_recording()
+    window.confirm = lambda text: True
+    window.resize(1024, 640)
+    lessons = window.lessons
+    lessons.ask_open_path, lessons.ask_student = (lambda title: str(path)), (lambda: "Cy")
+    assert lessons.open_lesson(path, "Cy")
+    player, bar = window.session.lesson, lessons.dock.widget().verticalScrollBar()
+    lessons.panel.setMinimumHeight(1200)          # a long note and question: the panel scrolls
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=2000)
+    bar.setValue(bar.maximum())
+    assert player.next() and player.position == 1
+    qtbot.wait(20)
+    assert bar.value() == 0
+
+
+def test_no_run_starts_while_a_lesson_is_followed(window, qtbot, tmp_path):
+    """Training during a lesson made the Backprop tab (the lesson's network) and the Look tab (the
+    run's weights) say two things of one picture."""
+    _lenet(window)
+    path = tmp_path / "backprop.cnnlesson"
+    _record(qtbot, window, path)
+    window.lessons.stop_recording()
+    window.confirm = lambda text: True
+    assert window.lessons.open_lesson(path, "Dee")
+    before = window.session.network.flat_params.copy()
+    assert not window.train.start() and not window.session.training
+    assert "close the lesson first" in window.train.eta.text()
+    assert np.array_equal(window.session.network.flat_params, before)
+    window.session.follow_lesson(None)
+    assert window.train.start()
+    window.train.stop()
+    qtbot.waitUntil(lambda: not window.session.training, timeout=30000)
+
+
+def test_a_stop_keeps_the_page_of_the_look_and_learn_tabs(window, qtbot, tmp_path):
+    """A stop kept only its tab: the teacher's note on "Fooling it" sat beside the student's "Where it
+    looks", and a Learn stop could not point at the identities."""
+    from cnncore.lesson import PAGES, load_lesson
+    _lenet(window)
+    lessons = window.lessons
+    look, learn = window.look.ensure(), window.learn.ensure()
+    assert look.inner.count() == len(PAGES["look"]) and learn.tabs.count() == len(PAGES["learn"])
+    lessons.record()
+    window.tabs.setCurrentWidget(window.backprop)
+    qtbot.waitUntil(lambda: window.session.trace is not None, timeout=10000)
+    assert lessons.capture() == 0
+    window.tabs.setCurrentWidget(window.look)
+    look.inner.setCurrentIndex(PAGES["look"].index("fool"))
+    assert lessons.capture() == 1
+    window.tabs.setCurrentWidget(window.learn)
+    learn.tabs.setCurrentIndex(PAGES["learn"].index("identities"))
+    assert lessons.capture() == 2
+    path = tmp_path / "pages.cnnlesson"
+    assert lessons.save_recording(path)
+    lesson = load_lesson(path)
+    assert [(st.tab, st.page) for st in lesson.stops] == [("backprop", ""), ("look", "fool"), ("learn", "identities")]
+    lessons.stop_recording()
+    look.inner.setCurrentIndex(0)
+    learn.tabs.setCurrentIndex(0)
+    window.confirm = lambda text: True
+    assert lessons.open_lesson(path, "Eve")
+    player = window.session.lesson
+    player.next()
+    assert window.tabs.currentWidget() is window.look and look.inner.currentIndex() == 1
+    player.next()
+    assert window.tabs.currentWidget() is window.learn and learn.tabs.currentIndex() == 3

@@ -420,10 +420,23 @@ def test_question_ordering_is_spelled_the_same_by_the_file_and_by_the_stop(made)
     lambda: ChoiceQuestion("?", ("a", "a"), (0,)),
     lambda: Element("L0.z\n", (0,)),
     lambda: Element("L0.z", (0, True)),
+    lambda: Stop("look", 0, 0, page="identities"),
+    lambda: Stop("backprop", 0, 0, page="where"),
 ])
 def test_a_stop_checks_itself_when_made(bad):
     with pytest.raises(ValueError):
         bad()
+
+
+def test_a_stops_page_is_written_only_where_it_has_one_and_read_back():
+    """A stop names the page of the Look or Learn tab it shows; a stop without one is written as
+    before (a lesson of an earlier version reads the same, and has the same id)."""
+    from cnncore.lesson.stops import stop_from_json
+    plain, paged = Stop("backprop", 0, 2), Stop("look", 0, 0, "See **this**", page="fool")
+    assert "page" not in plain.to_json() and paged.to_json()["page"] == "fool"
+    assert stop_from_json(plain.to_json(), 0) == plain and stop_from_json(paged.to_json(), 1) == paged
+    with pytest.raises(ValueError, match="stop 2: a stop's page on the look tab must be one of where, fool, dream"):
+        stop_from_json(dict(paged.to_json(), page="elsewhere"), 1)
 
 
 @pytest.mark.parametrize("text", ["Regardez\u00a0: la carte", "Valeur\u202f!", "soft\xadhyphen", "zw\u200bsp",

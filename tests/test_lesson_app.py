@@ -84,6 +84,26 @@ def test_a_recorder_captures_what_the_session_shows_and_keeps_one_network(tmp_pa
     assert rec.line(1).startswith("2. backprop · step ") and "probs[0, " in rec.line(1)
 
 
+def test_a_stop_takes_a_picture_only_with_its_true_class_and_the_draw_tab_its_drawing():
+    """A teacher's sketch got the network's answer as its true class (every student "right" with it),
+    and F9 on the Draw tab took the Backprop tab's picture, not the drawing."""
+    from cnnapp.state.picture import Picture
+    s = _session()
+    rec = LessonRecorder(s, "Pictures")
+    assert rec.capture("backprop") == 0
+    s.set_picture(Picture("sketch", np.zeros((1, 28, 28), np.float32), None, what="your sketch"))
+    with pytest.raises(ValueError, match="your sketch has no true class yet: choose it"):
+        rec.capture("look")
+    ink = np.zeros((56, 56), np.float32)
+    ink[8:48, 26:30] = 1                                      # a "1" on the Draw tab's sheet
+    s.drawing.set_ink(ink)
+    with pytest.raises(ValueError, match="your drawing has no true class yet"):
+        rec.capture("draw")                                   # (its digit is the network's guess)
+    s.drawing.choose_label(4)
+    assert rec.capture("draw") == 1 and rec.stops[1] == Stop("draw", 1, 0)
+    assert s.picture.origin == "drawing" and list(rec.lesson().labels) == [int(s.sample_set()[1][3]), 4]
+
+
 def test_a_recorders_edits_are_checked_as_the_file_will_be(tmp_path):
     s = _session()
     rec = LessonRecorder(s)
@@ -193,10 +213,16 @@ def test_results_go_beside_the_lesson_go_on_and_never_replace_another_versions(t
     assert results_path_for(path, "Ada?") == first.results_path
     assert namesake.results_path == tmp_path / "l - Ada (2).results.json" and namesake.answered() is None
     assert namesake.student == "Ada?" and namesake.position == 0
+    namesake.begin()
+    namesake.next()
+    namesake.answer("0.25")
+    back = LessonPlayer.open(Session(), path, "Ada?")                 # …who goes on from their own file
+    assert back.results_path == namesake.results_path and back.position == 1 and back.answered() is not None
+    assert LessonPlayer.open(Session(), path, "Ada").results_path == first.results_path
     changed = lesson.replace(title="Two stops, edited")               # another version, saved over it
     save_lesson(path, changed)
     other = LessonPlayer.open(Session(), path, "Ada")
-    assert other.results_path == tmp_path / "l - Ada (2).results.json" and other.answered() is None
+    assert other.results_path == tmp_path / "l - Ada (3).results.json" and other.answered() is None
     assert json.loads(first.results_path.read_text())["lesson"] == lesson.id      # kept as it was
     with pytest.raises(LessonFileError, match="not a lesson file"):
         LessonPlayer.open(Session(), tmp_path / "m.npz", "Ada")

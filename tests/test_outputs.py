@@ -189,9 +189,20 @@ def test_a_replaced_file_keeps_its_permissions_and_its_links(tmp_path, capsys):
     locked = tmp_path / "locked.bin"
     locked.write_bytes(b"old")
     locked.chmod(0o444)
-    with pytest.raises(OutputRefused, match="is read-only: it is not replaced"):
+    with pytest.raises(OutputRefused, match="is read-only .*: it is not replaced"):
         atomic_write_bytes(locked, b"new")
     assert locked.read_bytes() == b"old"
+    odd = tmp_path / "odd.bin"
+    odd.write_bytes(b"old")
+    odd.chmod(0o4755)
+    atomic_write_bytes(odd, b"new")
+    assert odd.stat().st_mode & 0o7777 == 0o755            # no setuid bit on new content
+    results = tmp_path / "ada.results.json"
+    results.write_text("{}")
+    (tmp_path / "table.csv").symlink_to(results)          # a table written through a link: the kind is the file's
+    with pytest.raises(OutputRefused, match="is not a .csv file"):
+        atomic_write_bytes(Output(tmp_path / "table.csv", kinds=(".csv",)), b"a,b")
+    assert results.read_text() == "{}"
     (tmp_path / "shared").mkdir()
     real = tmp_path / "shared" / "real.npz"
     save_model(str(real), Network(preset("tiny"), seed=0))

@@ -62,10 +62,12 @@ _RANGE_VALUE = re.compile(r"-[0-9]*:-?[0-9]*")
 
 
 def joined_ranges(argv: list) -> list:
-    """``argv`` with each ``--range`` and a value counting from the end joined into one word."""
+    """``argv`` with each ``--range`` (or a short form argparse takes for it, ``--ran``) and a value
+    counting from the end joined into one word."""
     out, k = [], 0
     while k < len(argv):
-        if argv[k] == "--range" and k + 1 < len(argv) and _RANGE_VALUE.fullmatch(argv[k + 1]):
+        flag = argv[k]
+        if len(flag) > 2 and "--range".startswith(flag) and k + 1 < len(argv) and _RANGE_VALUE.fullmatch(argv[k + 1]):
             out.append(f"--range={argv[k + 1]}")
             k += 2
         else:

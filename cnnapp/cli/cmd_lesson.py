@@ -67,6 +67,8 @@ def _cmd_new(args) -> int:
     if (args.images is None) != (args.labels is None) or sum(given) != 1:
         raise CliError("lesson new: give --data SOURCE, --folder DIR, or --images and --labels")
     key = "idx" if args.images is not None else "folder" if args.folder is not None else args.data
+    if key == "folder" and args.count is not None:
+        raise CliError("lesson new: a folder's pictures are numbered whole (no --count): give --index alone")
     count = args.count if args.count is not None else run_defaults(key).count
     files = (args.images, args.labels) if args.images is not None else args.folder
     lesson = new_lesson(args.model, key, args.index, seed=args.data_seed, count=count, files=files, title=args.title)

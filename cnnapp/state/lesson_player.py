@@ -64,15 +64,15 @@ class LessonPlayer:
         :func:`results_path_for`); a results file of this student and lesson there is gone on from."""
         lesson = load_lesson(path)
         out = Path(results_path) if results_path is not None else results_path_for(path, student)
-        run = None
-        if out.exists():
+        for candidate in _candidates(out):
+            if not candidate.exists():          # none of the files there is this student's: a new one
+                return cls(session, lesson, student, candidate, name=Path(path).name,
+                           run=LessonRun(lesson, student, candidate))
             try:
-                run = LessonRun.resume(lesson, out, student)
-            except LessonFileError:         # another lesson's, version's or student's answers: never written over
-                out = _unused(out)
-        if run is None:
-            run = LessonRun(lesson, student, out)
-        return cls(session, lesson, student, out, name=Path(path).name, run=run)
+                run = LessonRun.resume(lesson, candidate, student)
+            except LessonFileError:             # another lesson's, version's or student's: never written over
+                continue
+            return cls(session, lesson, student, candidate, name=Path(path).name, run=run)
 
     # ---------------------------------------------------------------- the walk
     @property
@@ -177,12 +177,12 @@ class LessonPlayer:
         return self._traces[k]
 
 
-def _unused(path: Path) -> Path:
-    """``path``, or the first of ``… (2).results.json``, ``… (3)…`` that does not exist."""
+def _candidates(path: Path):
+    """``path``, then ``… (2).results.json``, ``… (3)…``: where a student's answers may be (two
+    students' names can make one file name; another version of the lesson has its own file)."""
+    yield path
     stem = path.name[: -len(".results.json")] if path.name.endswith(".results.json") else path.stem
     k = 2
     while True:
-        other = path.with_name(f"{stem} ({k}).results.json")
-        if not other.exists():
-            return other
+        yield path.with_name(f"{stem} ({k}).results.json")
         k += 1

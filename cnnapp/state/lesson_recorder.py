@@ -18,7 +18,7 @@ from cnncore.predict import KINDS, element_key, kinds_for, question_at, why_not_
 
 from .events import Event
 from .lesson_player import lesson_pictures
-from .picture import LESSON, SAMPLE
+from .picture import DRAWING, LESSON, SAMPLE
 
 __all__ = ["LessonRecorder", "choice_question", "choice_lines"]
 
@@ -26,7 +26,8 @@ __all__ = ["LessonRecorder", "choice_question", "choice_lines"]
 class LessonRecorder:
     """The lesson being recorded from ``session``: ``stops`` (:class:`cnncore.lesson.Stop`), the
     pictures they look at, the network, ``title``. Every edit is checked as the lesson file will
-    be (``ValueError``, one line, and nothing changes). Event ``changed()`` after every edit."""
+    be (``ValueError``, one line, and nothing changes). Event ``changed()`` after every edit;
+    ``unsaved``: an edit since it was opened or last saved."""
 
     def __init__(self, session, title: str = ""):
         self.session = session
@@ -38,6 +39,11 @@ class LessonRecorder:
         self._traces: dict = {}
         self._source = None             # the source of a lesson opened to be edited
         self.changed = Event()
+        self.unsaved = False
+        self.changed.connect(self._edited)
+
+    def _edited(self) -> None:
+        self.unsaved = True
 
     @classmethod
     def from_lesson(cls, session, lesson) -> "LessonRecorder":
@@ -53,10 +59,11 @@ class LessonRecorder:
         return rec
 
     # ------------------------------------------------------------- capturing
-    def capture(self, tab: str) -> int:
-        """A stop of what the session shows now on ``tab`` (one of :data:`cnncore.lesson.TABS`): the
-        traced picture (or the picture), the step, the selected element when it is on that step's
-        maps. Returns its index; ``ValueError`` when the network is not the lesson's."""
+    def capture(self, tab: str, page: str = "") -> int:
+        """A stop of what the session shows now on ``tab`` (one of :data:`cnncore.lesson.TABS`; its
+        ``page``, :data:`cnncore.lesson.PAGES`): the traced picture (or the picture), the step, the
+        selected element when it is on that step's maps. Returns its index; ``ValueError`` when the
+        network is not the lesson's."""
         if tab not in TABS:
             raise ValueError(f"a stop's tab is one of {', '.join(TABS)}, not {tab!r}")
         s = self.session
@@ -64,18 +71,31 @@ class LessonRecorder:
         if net is None:
             raise ValueError("there is no network to make a lesson of")
         self._check_network(net)
-        p = s.trace_picture if s.trace is not None else s.ensure_picture()
+        p = self._shown_picture(tab)
         if p.shape != tuple(net.input_shape):
             raise ValueError(f"the picture ({p.what}) is not one this network takes")
+        if p.label is None or (p.origin == DRAWING and not s.drawing.label_chosen):
+            # (the network's own answer, or its guess at a drawing, would be "right" for every student)
+            raise ValueError(f"{p.what} has no true class yet: choose it (the Draw tab's digit, or the Backprop "
+                             "tab's true class) and add the stop again")
         picture = self._picture_index(p)
         steps = self._lesson_steps()
-        step = min(s.stepper.index, len(steps) - 1) if s.trace is not None else 0
+        traced = s.trace is not None and s.trace_picture is p
+        step = min(s.stepper.index, len(steps) - 1) if traced else 0
         element = None
-        if s.element is not None and s.element[0] in steps[step].maps:
+        if traced and s.element is not None and s.element[0] in steps[step].maps:
             element = Element(*s.element)
-        self.stops.append(Stop(tab, picture, step, "", element))
+        self.stops.append(Stop(tab, picture, step, "", element, page=page))
         self.changed.emit()
         return len(self.stops) - 1
+
+    def _shown_picture(self, tab: str):
+        """The picture the window shows on ``tab``: on the Draw tab the sheet's drawing (made the
+        session's picture, as it is when the Backprop tab follows it), elsewhere the traced one."""
+        s = self.session
+        if tab == "draw" and s.takes_drawings and s.drawing.image() is not None:
+            return s.take_drawing()
+        return s.trace_picture if s.trace is not None else s.ensure_picture()
 
     def _check_network(self, net) -> None:
         if self.model is None:
@@ -91,7 +111,7 @@ class LessonRecorder:
             if q is p:
                 return k
         x = np.clip(np.round(np.asarray(p.image) * 255), 0, 255).astype(np.uint8)
-        label = int(self.session.true_label(p))
+        label = int(p.label)
         for k, (_, y, lab, _i) in enumerate(self._pictures):
             if lab == label and np.array_equal(x, y):
                 return k
@@ -188,7 +208,9 @@ class LessonRecorder:
         """Write the lesson to ``path`` (never over the files the app reads: the model file, the
         drawings); returns the path. ``ValueError`` or ``OSError`` with the reason (nothing written)."""
         from cnncore import Output
-        return save_lesson(Output(path, self.session.kept_files()), self.lesson())
+        written = save_lesson(Output(path, self.session.kept_files()), self.lesson())
+        self.unsaved = False
+        return written
 
 
 def choice_question(text: str, lines: str) -> ChoiceQuestion:

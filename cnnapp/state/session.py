@@ -119,14 +119,16 @@ class Session:
     def a_class(self, k: int) -> str:
         return a_class(self.view_network(), k)
 
-    def set_network(self, net, source: str, trained: bool, starter: bool = False, file=None) -> None:
-        """Use ``net`` from now on: a new model (opened from ``file``, a path, or None). Refused while a
+    def set_network(self, net, source: str, trained: bool, starter: bool = False, file=None,
+                    unsaved: bool = False) -> None:
+        """Use ``net`` from now on: a new model (opened from ``file``, a path, or None; ``unsaved``: one
+        the learner has not saved, the last session's that was trained and not saved). Refused while a
         run goes on (it owns the network)."""
         if self.training:
             raise RuntimeError("a training run owns the network: stop it first")
         self.follow_lesson(None)                # a lesson's stops are about its own network
         self._network = net
-        self.source, self.trained, self.is_starter, self.unsaved = str(source), bool(trained), bool(starter), False
+        self.source, self.trained, self.is_starter, self.unsaved = str(source), bool(trained), bool(starter), unsaved
         self.model_file = file
         self.model_id += 1
         self.weights_version += 1

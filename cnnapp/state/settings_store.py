@@ -236,6 +236,14 @@ def _free_name(path: Path, suffix: str) -> Path:
     return target
 
 
+def set_aside(path: Path, why: str = "unreadable") -> Path:
+    """Rename a file the app could not read out of its way, beside it (``<name>.<why>-<time>``, never
+    over another file): the new path. ``OSError`` where it cannot be renamed."""
+    aside = _free_name(path, f"{why}-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, aside)
+    return aside
+
+
 class SettingsStore:
     """The settings kept in one folder.
 
@@ -305,9 +313,8 @@ class SettingsStore:
     def _set_aside(self, path: Path, why: str, old: bool = False) -> None:
         """Rename an unreadable file out of the way and say so (naming both)."""
         what = "The old settings file" if old else "The settings file"
-        aside = _free_name(path, "unreadable-" + time.strftime("%Y%m%d-%H%M%S"))
         try:
-            os.replace(path, aside)
+            aside = set_aside(path)
         except OSError as e:
             if not old:
                 self.writable = False

@@ -20,6 +20,7 @@ from ..widgets.heatmap import DIVERGING_SCALES, MapGroup, MapGrid
 from ..widgets.loops_panel import LoopsPanel
 from ..widgets.pictures import colour_map_group
 from ..widgets.predict_panel import PredictPanel
+from ..widgets.scroll_area import scroll_area
 
 SIGNED = {"z", "dy", "dz", "dx", "W", "b", "dW", "db", "W_next", "b_next", "mW", "mb"}
 NOT_MAPS = {"label", "loss", "argmax", "architecture"}
@@ -170,13 +171,7 @@ class StepMaps(QtWidgets.QWidget):
         self.predict = PredictPanel(scores)  # predict mode: the question before the maps (cnncore.predict)
         # The question and the maps share the column's height: a long question (nine choices, the
         # numbers given) scrolls, it never makes the column, and so the window, taller than the screen.
-        self.predict_area = QtWidgets.QScrollArea()
-        self.predict_area.setObjectName("predictArea")
-        self.predict_area.setAccessibleName("Predict mode's question")
-        self.predict_area.setWidgetResizable(True)
-        self.predict_area.setFrameShape(QtWidgets.QFrame.NoFrame)
-        self.predict_area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
-        self.predict_area.setWidget(self.predict)
+        self.predict_area = scroll_area(self.predict, "predictArea", "Predict mode's question")
         self.predict_area.setVisible(False)
         self.column = QtWidgets.QSplitter(QtCore.Qt.Vertical)
         self.column.setObjectName("backpropPredictSplitter")

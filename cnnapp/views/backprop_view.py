@@ -20,6 +20,7 @@ from ..state import SAMPLE
 from ..widgets.equation import equation_label
 from ..widgets.heatmap import DIVERGING_SCALES, diverging_name, diverging_words, set_diverging
 from ..widgets.loops_panel import LoopsPanel
+from ..widgets.scroll_area import scroll_area
 from .backprop_input import PictureRow
 from .backprop_maps import HOVER, StepMaps, describe, export_pngs, groups_for
 from .backprop_nav import StepNav
@@ -95,13 +96,7 @@ class BackpropView(QtWidgets.QWidget):
         self.splitter.setObjectName("backpropSplitter")
         self.splitter.addWidget(self.maps)
         # the words of a step can be long (an Adam update, the slides' loops): they scroll, the window keeps its size
-        text = QtWidgets.QScrollArea()
-        text.setObjectName("backpropTextScroll")
-        text.setAccessibleName("The step in words")
-        text.setWidgetResizable(True)
-        text.setFrameShape(QtWidgets.QFrame.NoFrame)
-        text.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
-        text.setWidget(self._build_text_column())
+        text = scroll_area(self._build_text_column(), "backpropTextScroll", "The step in words")
         self.text_scroll = text
         self.splitter.addWidget(text)
         self.splitter.setStretchFactor(0, 3)

@@ -107,6 +107,10 @@ class LessonRecordPanel(QtWidgets.QWidget):
         box.setToolTip("A question at this stop is answered before its step's maps are shown")
         self.kind = QtWidgets.QComboBox()
         self.kind.setObjectName("lessonQuestionKind")
+        # a predict question's long name ("a weight's gradient (dW) …") made the panel wider than its dock
+        # at 1024 px: the box shows what fits, its list the whole names
+        self.kind.setSizeAdjustPolicy(QtWidgets.QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.kind.setMinimumContentsLength(14)
         self.kind.setToolTip("None, a predict question about the stop's selected element (select one on its "
                              "step's maps first), or your own multiple choice")
         self.kind.activated.connect(self._on_kind)

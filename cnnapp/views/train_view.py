@@ -12,6 +12,7 @@ from ..run_control import RunController, RunRefused
 from ..state import RUNNING
 from ..widgets.plots import AccuracyPlot, LossPlot, SpeedPlot
 from ..widgets.redraw import FramePacer
+from ..widgets.scroll_area import scroll_area
 from .train_controls import TrainControls
 from .train_data import find_idx_pair  # noqa: F401  (for tests and scripts)
 from .train_results import ResultsPanel, earlier_epochs, finished_text, run_settings
@@ -187,6 +188,9 @@ class TrainView(QtWidgets.QWidget):
         if s.training:
             return False
         try:
+            if s.lesson is not None:        # (its stops show its network as the teacher made it)
+                raise RunRefused("a lesson is being followed, and its stops are about its network as it is: "
+                                 "close the lesson first (its answers are kept)")
             config = self.controls.config()
             if same_start and s.same_start() is None:
                 raise RunRefused("no run of this network to start again from yet")
@@ -344,13 +348,7 @@ def _duration(s: float) -> str:
 def _scrolled(column: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
     """``column`` in a scroll area of its own width: on a small screen (1024×640) its rows (a folder's
     notes, the time left) scroll instead of making the window taller than the screen."""
-    area = QtWidgets.QScrollArea()
-    area.setObjectName("trainControlsScroll")
-    area.setAccessibleName("training settings")
-    area.setWidget(column)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QtWidgets.QFrame.NoFrame)
-    area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+    area = scroll_area(column, "trainControlsScroll", "training settings", focus=False)
     bar = area.verticalScrollBar().sizeHint().width()
     area.setMinimumWidth(column.minimumWidth() + bar)
     area.setMaximumWidth(column.maximumWidth() + bar)

@@ -10,6 +10,8 @@ from cnncore.export import (EXPORT_EXTRA, MANIFEST_FILE, MODEL_FILE, WEIGHTS_FIL
                             export_torch, next_steps)
 from PySide6 import QtGui, QtWidgets
 
+from .scroll_area import scroll_area
+
 __all__ = ["ExportDialog", "CHOICES"]
 
 #: key -> (button text, what the target is, its default name)
@@ -57,7 +59,7 @@ class ExportDialog(QtWidgets.QDialog):
         self.next_steps.setTextInteractionFlags(self.next_steps.textInteractionFlags()
                                                 | QtGui.Qt.TextSelectableByMouse)
         self.next_steps.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.FixedFont))
-        layout.addWidget(self.next_steps)
+        layout.addWidget(_sideways(self.next_steps))
         self.status = QtWidgets.QLabel()
         self.status.setObjectName("exportStatus")
         self.status.setWordWrap(True)
@@ -87,8 +89,15 @@ class ExportDialog(QtWidgets.QDialog):
         self._show_next_steps()
         blocked = key == "onnx" and onnx_missing()
         self.export_button.setEnabled(not blocked)
-        self.status.setText(f'ONNX export needs the onnx package: pip install "cnnlab[{EXPORT_EXTRA}]"'
-                            if blocked else "")
+        self._say(f'ONNX export needs the onnx package: pip install "cnnlab[{EXPORT_EXTRA}]"' if blocked else "")
+
+    def _say(self, text: str) -> None:
+        """The status line, the dialog as tall as its lines then take (a second line drew over the
+        Python lines above it)."""
+        self.status.setText(text)
+        width = self.width()
+        self.layout().activate()
+        self.resize(width, max(self.height(), self.layout().totalHeightForWidth(width)))
 
     def _show_next_steps(self) -> None:
         """Two lines of Python for the export as the target box names it now."""
@@ -107,7 +116,7 @@ class ExportDialog(QtWidgets.QDialog):
         """Write the chosen export to the target; the status line says where or what went wrong."""
         target = self.target.text().strip()
         if not target:
-            self.status.setText("Give a folder or file name first.")
+            self._say("Give a folder or file name first.")
             return False
         try:
             out = Output(target, self.inputs)
@@ -117,9 +126,9 @@ class ExportDialog(QtWidgets.QDialog):
             else:
                 self.written = [export_onnx(self.net, out, self.title)]
         except (ExportError, OSError) as e:
-            self.status.setText(f"Not exported: {e}")
+            self._say(f"Not exported: {e}")
             return False
-        self.status.setText("Written: " + ", ".join(str(p) for p in self.written))
+        self._say("Written: " + ", ".join(str(p) for p in self.written))
         return True
 
 
@@ -136,3 +145,13 @@ def open_export_dialog(parent, session) -> None:
     if dialog.written:
         session.say("Exported to " + str(dialog.written[0].parent if dialog.choice() == "torch" else dialog.written[0]))
     dialog.deleteLater()
+
+
+def _sideways(label: QtWidgets.QLabel) -> QtWidgets.QScrollArea:
+    """``label`` (lines of code, never wrapped) in an area as tall as its lines that scrolls sideways:
+    a long folder's name widened the dialog past a 1024-pixel screen."""
+    area = scroll_area(label, "exportNextStepsArea", "Python lines to use the export", across=True, down=False)
+    lines = 2                           # (cnncore.export.next_steps: an import, a call)
+    area.setFixedHeight(lines * label.fontMetrics().lineSpacing() + area.horizontalScrollBar().sizeHint().height() + 6)
+    area.setMinimumWidth(320)
+    return area

@@ -202,13 +202,15 @@ def _has_alpha(im) -> bool:
 
 
 def _bytes_per_pixel(im) -> int:
-    """The most bytes a pixel of ``im`` takes at once on its way to 8-bit "L" or "RGB" (plus the
-    result): 16-bit levels 2 + 4 (the picture and its levels as an array) + 1; a picture with
-    transparency 4 for itself and 4 for each of its RGBA copy, the white paper and the two laid
-    together; else 4."""
+    """The most bytes a pixel of ``im`` takes at once on its way to 8-bit "L" or "RGB": 16-bit levels
+    2 + 2 (the picture, its levels as an array) + 1 (the result), 32-bit ones 4 + 4 + 1; a picture
+    with transparency 4 for itself and 4 for each of its RGBA copy, the white paper and the two laid
+    together; else 4; and 4 more where it has EXIF data, which may turn it (a turned copy; its
+    header alone is read here: getexif() would read a PNG whole)."""
+    turned = 4 if "exif" in im.info else 0
     if im.mode in _WIDE_MODES:
-        return 7
-    return 16 if _has_alpha(im) else 4
+        return (9 if im.mode == "I" else 5) + turned
+    return (16 if _has_alpha(im) else 4) + turned
 
 
 def _eight_bit(im):

@@ -23,22 +23,18 @@ _NOTE_CHARS = 50
 
 def new_lesson(model_path, source: str, index: int, *, seed: int = 0, count: int | None = None, files=None,
                title: str | None = None) -> Lesson:
-    """A lesson on picture ``index`` of data source ``source`` (:func:`cnncore.datasets.load_labelled`
-    with ``seed``, ``count`` and ``files`` as ``cnnapp trace`` takes them; a folder's pictures, whole,
-    at the model's input and labelled by its classes) through the model in
+    """A lesson on picture ``index`` of data source ``source`` (:func:`cnncore.datasets.load_source`
+    with ``seed``, ``count`` and ``files`` as ``cnnapp trace`` takes them; of a folder, ``files``,
+    only that picture is read, at the model's input, numbered and labelled as ``cnnapp trace
+    --folder`` does: :func:`cnncore.datasets.folder.picture_at`) through the model in
     ``model_path``: one stop per step of its trace, no questions yet. Raises
-    :class:`~cnncore.modelio.ModelFileError`, :class:`~cnncore.datasets.SourceError`, or
-    ``ValueError`` for an index out of range or pictures the model does not read."""
-    from ..datasets.sources import load_labelled
-
+    :class:`~cnncore.modelio.ModelFileError`, :class:`~cnncore.datasets.SourceError`,
+    :class:`~cnncore.datasets.folder.FolderError`, or ``ValueError`` for an index out of range or
+    pictures the model does not read."""
     net = load_model(model_path)
-    folder = source == "folder"         # (its pictures brought to the model's input, labelled by its classes)
-    got = load_labelled(source, count=None if folder else count, seed=seed, files=files,
-                        shape=net.input_shape if folder else None, classes=net.classes if folder else None)
-    X, y = got.X, got.y
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(X):
-        raise ValueError(f"picture {index} is out of range ({source} has {len(X)} pictures, 0..{len(X) - 1})")
-    picture = np.asarray(X[index])
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+        raise ValueError(f"picture {index!r} is not a picture's number (0, 1, …)")
+    picture, label = _picture(net, source, int(index), seed, count, files)
     if picture.ndim == 2:
         picture = picture[None]
     if picture.shape != net.input_shape:
@@ -46,8 +42,20 @@ def new_lesson(model_path, source: str, index: int, *, seed: int = 0, count: int
                          f"{'×'.join(map(str, net.input_shape))}")
     stops = [Stop("backprop", 0, k) for k in range(len(build_steps(net.spec)))]
     title = title if title is not None else f"{Path(model_path).stem}: picture {index} of {source}"
-    return Lesson(net, picture[None].astype(np.uint8), [int(y[index])], stops, Source(source, seed, (int(index),)),
-                  title)
+    return Lesson(net, picture[None].astype(np.uint8), [label], stops, Source(source, seed, (int(index),)), title)
+
+
+def _picture(net, source: str, index: int, seed: int, count, files) -> tuple[np.ndarray, int]:
+    """Picture ``index`` of the source and its class."""
+    if source == "folder":
+        from ..datasets.folder import picture_at
+        picture, label, _ = picture_at(files, index, net.input_shape, net.classes)
+        return picture, int(label)
+    from ..datasets import load_source
+    X, y, _ = load_source(source, count=count, seed=seed, files=files)
+    if not index < len(X):
+        raise ValueError(f"picture {index} is out of range ({source} has {len(X)} pictures, 0..{len(X) - 1})")
+    return np.asarray(X[index]), int(y[index])
 
 
 def describe(lesson: Lesson) -> list[str]:
@@ -59,7 +67,7 @@ def describe(lesson: Lesson) -> list[str]:
 def stop_line(k: int, s: Stop, steps, labels, classes) -> str:
     """Stop ``k`` (from 0) in one line (see :func:`describe`): ``steps`` of the lesson's model's trace,
     ``labels`` of its pictures, ``classes`` of its model."""
-    parts = [f"{k + 1}. {s.tab}", f"step {s.step} ({steps[s.step].title})",
+    parts = [f"{k + 1}. {s.tab}" + (f"/{s.page}" if s.page else ""), f"step {s.step} ({steps[s.step].title})",
              f"picture {s.picture} ({_a(classes[int(labels[s.picture])])})"]
     if s.element is not None:
         parts.append(str(s.element))

@@ -18,11 +18,15 @@ from dataclasses import dataclass, field
 from ..limits import MAX_CHOICE_CHARS, MAX_CHOICES, MAX_NOTE_CHARS, MAX_QUESTION_CHARS
 from ..predict import KINDS, element_key, kinds_for
 
-__all__ = ["TABS", "Element", "PredictQuestion", "ChoiceQuestion", "Stop", "stop_from_json", "check_stop",
+__all__ = ["TABS", "PAGES", "Element", "PredictQuestion", "ChoiceQuestion", "Stop", "stop_from_json", "check_stop",
            "check_text", "fields"]
 
 #: The tabs a stop can show, by the names the window gives them.
 TABS = ("draw", "build", "train", "backprop", "learn", "look")
+#: The pages of the tabs that have pages, in the window's order: a stop may name one ("" : the tab as
+#: the student left it).
+PAGES = {"learn": ("examples", "checks", "gradcheck", "identities", "notation"),
+         "look": ("where", "fool", "dream")}
 
 _KEY = re.compile(r"(L\d{1,4}\.[A-Za-z_]{1,16}|[a-z_]{1,16})")
 #: Dimensions of an element's index (a conv layer's maps with the batch axis have 4).
@@ -123,17 +127,24 @@ class Stop:
     """One stop: the ``tab`` shown, the lesson's ``picture`` (an index into its pictures), the trace
     ``step`` (an index into the steps of that picture's trace), optionally a selected ``element``,
     the teacher's ``note`` (Markdown) and a ``question`` answered before the step is revealed.
-    A predict question is about the stop's element, so it needs one."""
+    A predict question is about the stop's element, so it needs one. ``page``: the tab's page shown
+    (:data:`PAGES`; "" for a tab without pages, or to leave it as it is)."""
     tab: str
     picture: int
     step: int
     note: str = ""
     element: Element | None = None
     question: PredictQuestion | ChoiceQuestion | None = None
+    page: str = ""
 
     def __post_init__(self):
         if self.tab not in TABS:
             raise ValueError(f"a stop's tab must be one of {', '.join(TABS)}, not {self.tab!r:.40}")
+        if self.page != "" and self.page not in PAGES.get(self.tab, ()):
+            pages = PAGES.get(self.tab)
+            raise ValueError(f"a stop's page on the {self.tab} tab must be "
+                             + (f"one of {', '.join(pages)}" if pages else "none (it has no pages)")
+                             + f", not {self.page!r:.40}")
         _count(self.picture, "a stop's picture")
         _count(self.step, "a stop's step")
         object.__setattr__(self, "note", check_text(self.note, "a note", MAX_NOTE_CHARS, lines=True))
@@ -150,7 +161,8 @@ class Stop:
         question = (None if q is None else {"type": "predict", "kind": q.kind} if isinstance(q, PredictQuestion)
                     else {"type": "choice", "text": q.text, "choices": list(q.choices), "right": list(q.right)})
         element = None if self.element is None else {"key": self.element.key, "index": list(self.element.index)}
-        return {"tab": self.tab, "picture": self.picture, "step": self.step, "element": element,
+        page = {"page": self.page} if self.page else {}      # (a lesson without pages reads as before)
+        return {"tab": self.tab, **page, "picture": self.picture, "step": self.step, "element": element,
                 "note": self.note, "question": question}
 
 
@@ -185,12 +197,13 @@ def stop_from_json(obj, k: int) -> Stop:
     """Stop ``k`` (counted from 0) from :meth:`Stop.to_json`'s values; ``ValueError`` naming it."""
     what = f"stop {k + 1}"
     try:
-        obj = fields(obj, {"tab": str, "picture": int, "step": int, "element": (dict, type(None)), "note": str,
-                           "question": (dict, type(None))}, what)
+        want = {"tab": str, "picture": int, "step": int, "element": (dict, type(None)), "note": str,
+                "question": (dict, type(None))}
+        obj = fields(obj, {**want, "page": str} if isinstance(obj, dict) and "page" in obj else want, what)
         el = obj["element"]
         element = None if el is None else Element(**fields(el, {"key": str, "index": list}, f"{what}'s element"))
         return Stop(obj["tab"], obj["picture"], obj["step"], obj["note"], element,
-                    _question_from_json(obj["question"], f"{what}'s question"))
+                    _question_from_json(obj["question"], f"{what}'s question"), obj.get("page", ""))
     except ValueError as e:
         msg = str(e)
         raise ValueError(msg if msg.startswith(what) else f"{what}: {msg}") from None
