@@ -131,3 +131,15 @@ def dense_products(request):
     yield request.param
     if found and not _kernels.blas_in_use():
         assert _blas.use_numpy_blas()
+
+
+@pytest.fixture(autouse=True)
+def _no_question_waits_for_an_answer(monkeypatch):
+    """A question box the app asks (Discard …?) is answered Cancel in a test, never left waiting for a
+    click: a test that failed with a lesson's changes unsaved then fails, where its window's close
+    asked and the run hung. Tests that mean to answer replace the window's ``confirm``."""
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    if widgets is not None:
+        box = widgets.QMessageBox
+        monkeypatch.setattr(box, "question", staticmethod(lambda *args, **kw: box.Cancel))
+    yield
