@@ -182,7 +182,7 @@ class MainWindow(QtWidgets.QMainWindow):
             # The text is made here: Python unbinds ``e`` when the except block ends.
             text = f"Could not reopen the network of the last session ({e}); using the starter model."
             try:        # (kept for a later version of the app, or to mend: closing would write over it)
-                text += f" The file is kept as {set_aside(path)}."
+                text += f" The file is kept as {set_aside(path, keep_suffix=True)}."
             except OSError:
                 pass
             QtCore.QTimer.singleShot(0, self, lambda: self.session.say(text, 0))
@@ -197,16 +197,16 @@ class MainWindow(QtWidgets.QMainWindow):
         """Keep the current network for the next launch, unless it is the starter model."""
         net = self.session.network
         path = st.session_model_path()
-        st.store().set(_UNSAVED, bool(self.session.unsaved))       # (Open model then asks before replacing it)
         try:
             if net is None or self.session.is_starter:
                 if path.exists():
                     path.unlink()
-                return
-            from cnncore.modelio import save_model
-            save_model(str(path), net, history=getattr(net, "history", None))
-        except Exception:  # noqa: BLE001 - closing must never fail
-            pass
+            else:
+                from cnncore.modelio import save_model
+                save_model(str(path), net, history=getattr(net, "history", None))
+        except Exception:  # noqa: BLE001 - closing must never fail (the file and its flag stay as they were)
+            return
+        st.store().set(_UNSAVED, bool(self.session.unsaved))       # (Open model then asks before replacing it)
 
     # ----------------------------------------------------------- model files
     def save_model(self, path) -> bool:

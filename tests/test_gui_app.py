@@ -672,6 +672,17 @@ def test_the_network_in_use_is_kept_for_the_next_launch(qtbot):
     qtbot.addWidget(w2)
     assert "last session" in w2.session.source and w2.session.unsaved
     w2.session.mark_saved("elsewhere.npz")
+    import cnncore.modelio
+    real = cnncore.modelio.save_model
+    cnncore.modelio.save_model = lambda *a, **k: (_ for _ in ()).throw(OSError(28, "No space left on device"))
+    try:
+        w2.close()                                   # the model not written: its flag is not either
+    finally:
+        cnncore.modelio.save_model = real
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    assert w2.session.unsaved                        # (the file on disk is still the unsaved one)
+    w2.session.mark_saved("elsewhere.npz")
     w2.close()
     w2 = MainWindow()
     qtbot.addWidget(w2)
@@ -1291,7 +1302,7 @@ def test_a_broken_session_model_is_reported_and_the_starter_model_used(qtbot, tm
     qtbot.waitUntil(lambda: "Could not reopen" in w.statusBar().currentMessage(), timeout=3000)
     assert w.session.network is not None
     # The file is set aside, not deleted on close (it may be a later version's model, or mendable).
-    kept = list(st.session_model_path().parent.glob("last_session_model.npz.unreadable-*"))
+    kept = list(st.session_model_path().parent.glob("last_session_model.unreadable-*.npz"))
     assert len(kept) == 1 and kept[0].read_bytes() == b"not a model"
     assert str(kept[0]) in w._message[0]      # (the bar shows it cut short, whole in its tooltip)
     w.train.shutdown()

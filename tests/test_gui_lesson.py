@@ -279,10 +279,15 @@ def test_a_recording_with_changes_is_never_dropped_without_asking(window, qtbot,
     lessons.panel.closeRequested.emit()                                  # Stop recording
     assert lessons.recorder is rec and "(1 stop) has changes that are not saved. Stop recording" in asked[-1]
     assert lessons.record() is None and lessons.recorder is rec and "Start another" in asked[-1]
-    assert not lessons.open_lesson(tmp_path / "any.cnnlesson", "Ada") and lessons.recorder is rec
     window.close()                                                       # quitting: the window stays
     assert "Quit and discard them?" in asked[-1] and window.isVisible()
     assert lessons.save_recording(tmp_path / "l.cnnlesson") and not rec.unsaved
+    n = len(asked)
+    assert lessons.capture() == 1 and rec.unsaved                        # another change after the save
+    assert not lessons.open_lesson(tmp_path / "l.cnnlesson", "Ada") and lessons.recorder is rec
+    assert "Open the lesson and discard them?" in asked[-1] and window.session.lesson is None
+    assert not lessons.edit_lesson(tmp_path / "l.cnnlesson") and "Edit the lesson and discard" in asked[-1]
+    assert lessons.save_recording(tmp_path / "l.cnnlesson")
     n = len(asked)
     lessons.panel.closeRequested.emit()                                  # saved: nothing to ask
     assert lessons.recorder is None and len(asked) == n
@@ -350,6 +355,9 @@ def test_a_stop_keeps_the_page_of_the_look_and_learn_tabs(window, qtbot, tmp_pat
     assert lessons.save_recording(path)
     lesson = load_lesson(path)
     assert [(st.tab, st.page) for st in lesson.stops] == [("backprop", ""), ("look", "fool"), ("learn", "identities")]
+    from cnncore.lesson.content import lesson_json
+    assert lesson_json(lesson)["format"] == "cnnlab-lesson-2"        # (an earlier version says it cannot read it)
+    assert lesson_json(lesson.replace(stops=lesson.stops[:1]))["format"] == "cnnlab-lesson-1"
     lessons.stop_recording()
     look.inner.setCurrentIndex(0)
     learn.tabs.setCurrentIndex(0)

@@ -84,7 +84,7 @@ def test_a_recorder_captures_what_the_session_shows_and_keeps_one_network(tmp_pa
     assert rec.line(1).startswith("2. backprop · step ") and "probs[0, " in rec.line(1)
 
 
-def test_a_stop_takes_a_picture_only_with_its_true_class_and_the_draw_tab_its_drawing():
+def test_a_stop_takes_a_picture_only_with_its_true_class_and_the_draw_tab_its_drawing(tmp_path):
     """A teacher's sketch got the network's answer as its true class (every student "right" with it),
     and F9 on the Draw tab took the Backprop tab's picture, not the drawing."""
     from cnnapp.state.picture import Picture
@@ -94,14 +94,29 @@ def test_a_stop_takes_a_picture_only_with_its_true_class_and_the_draw_tab_its_dr
     s.set_picture(Picture("sketch", np.zeros((1, 28, 28), np.float32), None, what="your sketch"))
     with pytest.raises(ValueError, match="your sketch has no true class yet: choose it"):
         rec.capture("look")
+    s.take_sample(3)
+    s.record()
+    s.stepper.index = 2
     ink = np.zeros((56, 56), np.float32)
     ink[8:48, 26:30] = 1                                      # a "1" on the Draw tab's sheet
     s.drawing.set_ink(ink)
     with pytest.raises(ValueError, match="your drawing has no true class yet"):
         rec.capture("draw")                                   # (its digit is the network's guess)
+    assert s.picture.origin == "sample" and s.trace is not None and s.stepper.index == 2   # refused: nothing changed
     s.drawing.choose_label(4)
     assert rec.capture("draw") == 1 and rec.stops[1] == Stop("draw", 1, 0)
     assert s.picture.origin == "drawing" and list(rec.lesson().labels) == [int(s.sample_set()[1][3]), 4]
+    s.record()                                                # the drawing traced: F9 again keeps its step
+    s.stepper.index = 3
+    drawn = s.picture
+    assert rec.capture("draw") == 2 and rec.stops[2] == Stop("draw", 1, 3) and s.picture is drawn
+    rec.save(tmp_path / "l.cnnlesson")
+    assert not rec.unsaved
+    rec.move(0, -1)                                           # no move, no title change: nothing to save
+    rec.set_title(rec.title)
+    assert not rec.unsaved
+    rec.move(1, -1)
+    assert rec.unsaved
 
 
 def test_a_recorders_edits_are_checked_as_the_file_will_be(tmp_path):

@@ -18,7 +18,7 @@ from cnncore.predict import KINDS, element_key, kinds_for, question_at, why_not_
 
 from .events import Event
 from .lesson_player import lesson_pictures
-from .picture import DRAWING, LESSON, SAMPLE
+from .picture import DRAWING, LESSON, SAMPLE, Picture
 
 __all__ = ["LessonRecorder", "choice_question", "choice_lines"]
 
@@ -71,13 +71,15 @@ class LessonRecorder:
         if net is None:
             raise ValueError("there is no network to make a lesson of")
         self._check_network(net)
-        p = self._shown_picture(tab)
+        p, drawn = self._shown_picture(tab)
         if p.shape != tuple(net.input_shape):
             raise ValueError(f"the picture ({p.what}) is not one this network takes")
         if p.label is None or (p.origin == DRAWING and not s.drawing.label_chosen):
             # (the network's own answer, or its guess at a drawing, would be "right" for every student)
             raise ValueError(f"{p.what} has no true class yet: choose it (the Draw tab's digit, or the Backprop "
                              "tab's true class) and add the stop again")
+        if drawn:                          # (only now: a refused stop changes nothing)
+            p = s.take_drawing()
         picture = self._picture_index(p)
         steps = self._lesson_steps()
         traced = s.trace is not None and s.trace_picture is p
@@ -90,12 +92,16 @@ class LessonRecorder:
         return len(self.stops) - 1
 
     def _shown_picture(self, tab: str):
-        """The picture the window shows on ``tab``: on the Draw tab the sheet's drawing (made the
-        session's picture, as it is when the Backprop tab follows it), elsewhere the traced one."""
+        """``(picture, drawn)``: the picture the window shows on ``tab``, the traced one (or the
+        session's); on the Draw tab the sheet's drawing, ``drawn`` where it is not the session's
+        picture yet (the stop makes it so, as the Backprop tab follows a drawing)."""
         s = self.session
-        if tab == "draw" and s.takes_drawings and s.drawing.image() is not None:
-            return s.take_drawing()
-        return s.trace_picture if s.trace is not None else s.ensure_picture()
+        shown = s.trace_picture if s.trace is not None else s.ensure_picture()
+        if tab != "draw" or not s.takes_drawings or s.drawing.image() is None:
+            return shown, False
+        sheet = Picture(DRAWING, s.drawing.image(), s.drawing.label, what="your drawing")
+        same = shown.origin == DRAWING and shown.label == sheet.label and np.array_equal(shown.image, sheet.image)
+        return (shown, False) if same else (sheet, True)
 
     def _check_network(self, net) -> None:
         if self.model is None:
@@ -129,8 +135,10 @@ class LessonRecorder:
     def set_title(self, title: str) -> None:
         from cnncore.lesson.stops import check_text
         from cnncore.limits import MAX_TITLE_CHARS
-        self.title = check_text(title, "the title", MAX_TITLE_CHARS)
-        self.changed.emit()
+        title = check_text(title, "the title", MAX_TITLE_CHARS)
+        if title != self.title:               # (the same title again is no change to save)
+            self.title = title
+            self.changed.emit()
 
     def set_note(self, k: int, note: str) -> None:
         """Stop ``k``'s note (Markdown)."""
@@ -162,8 +170,9 @@ class LessonRecorder:
     def move(self, k: int, by: int) -> int:
         """Move stop ``k`` ``by`` places (clamped); returns where it is now."""
         to = max(0, min(len(self.stops) - 1, k + by))
-        self.stops.insert(to, self.stops.pop(k))
-        self.changed.emit()
+        if to != k:
+            self.stops.insert(to, self.stops.pop(k))
+            self.changed.emit()
         return to
 
     def _edit(self, k: int, **changes) -> None:

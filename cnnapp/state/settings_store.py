@@ -228,18 +228,23 @@ def _settings(n: int) -> str:
     return "1 setting" if n == 1 else f"{n:,} settings"
 
 
-def _free_name(path: Path, suffix: str) -> Path:
-    """``<name>.<suffix>``, or with ``-1``, ``-2``, ... when that exists."""
-    target, k = path.with_name(f"{path.name}.{suffix}"), 1
-    while os.path.lexists(target):
-        target, k = path.with_name(f"{path.name}.{suffix}-{k}"), k + 1
-    return target
+def _free_name(path: Path, tag: str, keep_suffix: bool = False) -> Path:
+    """``<name>.<tag>`` (``keep_suffix``: ``<stem>.<tag><suffix>``), or with ``-1``, ``-2``, ... after the
+    tag when that exists."""
+    def named(k: int) -> Path:
+        tagged = tag + (f"-{k}" if k else "")
+        return path.with_name(f"{path.stem}.{tagged}{path.suffix}" if keep_suffix else f"{path.name}.{tagged}")
+    k = 0
+    while os.path.lexists(named(k)):
+        k += 1
+    return named(k)
 
 
-def set_aside(path: Path, why: str = "unreadable") -> Path:
-    """Rename a file the app could not read out of its way, beside it (``<name>.<why>-<time>``, never
-    over another file): the new path. ``OSError`` where it cannot be renamed."""
-    aside = _free_name(path, f"{why}-{time.strftime('%Y%m%d-%H%M%S')}")
+def set_aside(path: Path, why: str = "unreadable", keep_suffix: bool = False) -> Path:
+    """Rename a file the app could not read out of its way, beside it (``<name>.<why>-<time>``, or with
+    ``keep_suffix`` ``<stem>.<why>-<time><suffix>``, so that the Open dialog of its kind still lists it;
+    never over another file): the new path. ``OSError`` where it cannot be renamed."""
+    aside = _free_name(path, f"{why}-{time.strftime('%Y%m%d-%H%M%S')}", keep_suffix)
     os.replace(path, aside)
     return aside
 

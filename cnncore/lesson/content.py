@@ -27,6 +27,10 @@ __all__ = ["FORMAT", "MODEL_PREFIX", "LessonFileError", "Source", "Lesson", "les
            "check_pictures"]
 
 FORMAT = "cnnlab-lesson-1"
+#: The format of a lesson one of whose stops names a tab's page (:data:`~cnncore.lesson.stops.PAGES`):
+#: an earlier version, which knows no pages, says it cannot read it; every other lesson stays ``FORMAT``
+#: (its file and its id as before).
+FORMAT_PAGES = "cnnlab-lesson-2"
 #: The names of the model's arrays in a lesson begin with this.
 MODEL_PREFIX = "model/"
 _SOURCE_KEY_CHARS = 40
@@ -106,7 +110,7 @@ class Lesson:
         sorted, no spaces) and every array (the model file's arrays by name, the pictures, the labels:
         name, dtype, shape and little-endian bytes). The same content gives the same id, however
         often the file is written; any change gives another (made once: a lesson is a value)."""
-        h = hashlib.sha256(FORMAT.encode() + b"\n")
+        h = hashlib.sha256(lesson_format(self).encode() + b"\n")
         h.update(json.dumps(lesson_json(self, with_id=False), sort_keys=True, separators=(",", ":"),
                             ensure_ascii=False, allow_nan=False).encode("utf-8"))
         arrays = lesson_arrays(self)
@@ -164,19 +168,25 @@ def lesson_arrays(lesson: Lesson) -> dict[str, np.ndarray]:
 
 def lesson_json(lesson: Lesson, with_id: bool = True) -> dict:
     """The lesson's text part (``lesson.json`` in the file): format, id, title, source and stops."""
-    out = {"format": FORMAT, "title": lesson.title, "source": lesson.source.to_json(),
+    out = {"format": lesson_format(lesson), "title": lesson.title, "source": lesson.source.to_json(),
            "stops": [s.to_json() for s in lesson.stops]}
     if with_id:
         out["id"] = lesson.id
     return out
 
 
+def lesson_format(lesson: Lesson) -> str:
+    """:data:`FORMAT_PAGES` where a stop names a page, else :data:`FORMAT`."""
+    return FORMAT_PAGES if any(s.page for s in lesson.stops) else FORMAT
+
+
 def lesson_head(obj) -> tuple[str, str, Source, list]:
     """``(id, title, source, stops)`` of ``lesson.json``'s values, each checked for type and size
     (the stops on their own; :class:`Lesson` checks them against the model)."""
     obj = fields(obj, {"format": str, "id": str, "title": str, "source": dict, "stops": list}, "lesson.json")
-    if obj["format"] != FORMAT:
-        raise ValueError(f"unknown lesson format {obj['format'][:40]!r} (this version reads {FORMAT!r})")
+    if obj["format"] not in (FORMAT, FORMAT_PAGES):
+        raise ValueError(f"unknown lesson format {obj['format'][:40]!r} (this version reads {FORMAT!r} and "
+                         f"{FORMAT_PAGES!r})")
     if len(obj["stops"]) > MAX_LESSON_STOPS:
         raise ValueError(f"it has {len(obj['stops']):,} stops, more than the {MAX_LESSON_STOPS:,} a lesson may have")
     src = fields(obj["source"], {"key": str, "seed": int, "indices": list}, "the source")
