@@ -18,7 +18,7 @@ from cnncore.predict import KINDS, element_key, kinds_for, question_at, why_not_
 
 from .events import Event
 from .lesson_player import lesson_pictures
-from .picture import DRAWING, LESSON, SAMPLE, Picture
+from .picture import DRAWING, LESSON, SAMPLE
 
 __all__ = ["LessonRecorder", "choice_question", "choice_lines"]
 
@@ -97,9 +97,9 @@ class LessonRecorder:
         picture yet (the stop makes it so, as the Backprop tab follows a drawing)."""
         s = self.session
         shown = s.trace_picture if s.trace is not None else s.ensure_picture()
-        if tab != "draw" or not s.takes_drawings or s.drawing.image() is None:
+        sheet = s.drawing_picture() if tab == "draw" and s.takes_drawings else None
+        if sheet is None:
             return shown, False
-        sheet = Picture(DRAWING, s.drawing.image(), s.drawing.label, what="your drawing")
         same = shown.origin == DRAWING and shown.label == sheet.label and np.array_equal(shown.image, sheet.image)
         return (shown, False) if same else (sheet, True)
 

@@ -326,12 +326,16 @@ class Session:
             return 0
         return int(np.argmax(net.predict_proba(net.one_image(p.image))[0]))
 
+    def drawing_picture(self) -> Picture | None:
+        """The Draw tab's drawing as a picture (its digit its class), or None for an empty sheet."""
+        image = self.drawing.image()
+        return None if image is None else Picture(DRAWING, image, self.drawing.label, what="your drawing")
+
     def take_drawing(self) -> Picture:
         """Look at the Draw tab's drawing (and follow it as it changes)."""
-        image = self.drawing.image()
-        if image is None:
+        p = self.drawing_picture()
+        if p is None:
             raise ValueError("The Draw tab's sheet is empty: draw a digit there first.")
-        p = Picture(DRAWING, image, self.drawing.label, what="your drawing")
         self.set_picture(p)
         return p
 

@@ -246,7 +246,8 @@ class DrawView(QtWidgets.QWidget):
     def _network_words(self) -> str:
         """The network's source, and while a run goes on that it answers with the run's weights so far."""
         if self.session.training:
-            return f"{self.session.source}, in training on the Train tab (it answers with the weights of the run so far)"
+            return (f"{self.session.source}, in training on the Train tab (it answers with the weights of the "
+                    "run so far)")
         return self.session.source
 
     def _show_seen(self, image) -> None:

@@ -42,7 +42,8 @@ def class_ticks(classes, spacing: float | None = None, text_width=len) -> tuple[
     """Axis ticks naming the ten classes under bars ``spacing`` px apart (None: not known yet, two
     lines), and the lines they take. Digits stand side by side; longer names ("Ankle boot",
     "blue_stripe") take turns on as many lines as they need not to run into each other (up to
-    :data:`NAME_ROWS`), shortened with "…" past that; the outputs no class uses (:data:`~cnncore.architecture.UNUSED_CLASS`) are left unnamed.
+    :data:`NAME_ROWS`), shortened with "…" past that; the outputs no class uses
+    (:data:`~cnncore.architecture.UNUSED_CLASS`) are left unnamed.
     ``text_width(name)``: its width in px."""
     from cnncore.architecture import UNUSED_CLASS
     names = ["" if str(c) == UNUSED_CLASS else str(c) for c in classes]

@@ -21,6 +21,6 @@ from .results import Answer, Results, load_results, save_results
 from .run import LessonRun, judge_answer, lesson_questions
 from .stops import PAGES, TABS, ChoiceQuestion, Element, PredictQuestion, Stop
 
-__all__ = ["FORMAT", "SUFFIX", "TABS", "PAGES", "Lesson", "LessonFileError", "Source", "Stop", "Element", "PredictQuestion",
-           "ChoiceQuestion", "save_lesson", "load_lesson", "LessonRun", "lesson_questions", "judge_answer",
+__all__ = ["FORMAT", "SUFFIX", "TABS", "PAGES", "Lesson", "LessonFileError", "Source", "Stop", "Element",
+           "PredictQuestion", "ChoiceQuestion", "save_lesson", "load_lesson", "LessonRun", "lesson_questions", "judge_answer",
            "Answer", "Results", "save_results", "load_results", "Report", "report", "write_report", "new_lesson", "describe"]
