@@ -297,12 +297,13 @@ def _set_mode(tmp: str, dest: Path) -> None:
     """Give the temporary file (mkstemp makes it private, 0600) the permissions of the file it
     replaces (a private file stays private), or the usual ones for a new file."""
     try:
-        os.chmod(tmp, os.stat(dest).st_mode & 0o777)       # (never a setuid, setgid or sticky bit)
+        mode = os.stat(dest).st_mode & 0o777                # (never a setuid, setgid or sticky bit)
     except FileNotFoundError:
-        try:
-            os.chmod(tmp, 0o666 & ~_UMASK)
-        except OSError:
-            pass
+        mode = 0o666 & ~_UMASK
+    except OSError:
+        return
+    try:
+        os.chmod(tmp, mode)
     except OSError:
         pass
 

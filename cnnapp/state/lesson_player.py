@@ -64,15 +64,16 @@ class LessonPlayer:
         :func:`results_path_for`); a results file of this student and lesson there is gone on from."""
         lesson = load_lesson(path)
         out = Path(results_path) if results_path is not None else results_path_for(path, student)
-        for candidate in _candidates(out):
-            if not candidate.exists():          # none of the files there is this student's: a new one
-                return cls(session, lesson, student, candidate, name=Path(path).name,
-                           run=LessonRun(lesson, student, candidate))
+        for out in _candidates(out):
+            if not out.exists():                # none of the files there is this student's: a new one
+                run = LessonRun(lesson, student, out)
+                break
             try:
-                run = LessonRun.resume(lesson, candidate, student)
+                run = LessonRun.resume(lesson, out, student)
+                break
             except LessonFileError:             # another lesson's, version's or student's: never written over
                 continue
-            return cls(session, lesson, student, candidate, name=Path(path).name, run=run)
+        return cls(session, lesson, student, out, name=Path(path).name, run=run)
 
     # ---------------------------------------------------------------- the walk
     @property

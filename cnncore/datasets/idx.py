@@ -63,7 +63,7 @@ def _stream(path: Path):
             yield f, False
 
 
-def _read(stream, n: int, path: Path, gz: bool) -> bytes:
+def _read(stream, n: int, path: Path) -> bytes:
     """At most ``n`` bytes (``n`` small: a header, or the probe for trailing data)."""
     return _read_array(stream, n, path).tobytes()
 
@@ -91,7 +91,7 @@ def _read_array(stream, n: int, path: Path) -> np.ndarray:
 
 def _header(stream, path: Path, gz: bool) -> tuple[int, ...]:
     """The dimensions the header declares, after checking the magic number."""
-    head = _read(stream, 4, path, gz)
+    head = _read(stream, 4, path)
     if gz and not head:
         raise IDXError(f"{path}: the file is empty once decompressed")
     if len(head) < 4:
@@ -108,7 +108,7 @@ def _header(stream, path: Path, gz: bool) -> tuple[int, ...]:
     if magic not in (IMAGES_MAGIC, LABELS_MAGIC):
         raise IDXError(f"{path}: magic number {magic} has {ndim} dimensions; expected "
                        f"{IMAGES_MAGIC} (images, 3 dimensions) or {LABELS_MAGIC} (labels, 1 dimension)")
-    rest = _read(stream, 4 * ndim, path, gz)
+    rest = _read(stream, 4 * ndim, path)
     if len(rest) < 4 * ndim:
         raise IDXError(f"{path}: truncated header ({4 + len(rest)} bytes, the header needs {4 + 4 * ndim})")
     dims = struct.unpack(f">{ndim}I", rest)
@@ -146,7 +146,7 @@ def read_idx(path, max_bytes: int = MAX_IDX_BYTES, check=None) -> np.ndarray:
         if len(data) < expected:
             raise IDXError(f"{path}: truncated: the header declares {shape} = "
                            f"{expected} bytes of data but the file holds only {len(data)}")
-        extra = len(_read(stream, 1 << 20, path, gz))
+        extra = len(_read(stream, 1 << 20, path))
         if extra:
             more = "" if extra < 1 << 20 else "at least "
             raise IDXError(f"{path}: {more}{extra} unexpected bytes after the {shape} values the header declares")
