@@ -106,14 +106,18 @@ class Output(os.PathLike):
     do not exist are ignored. ``kinds``: the endings of the kind of file written (``(".csv",)``);
     a file already there with another name is not replaced (a student's ``x.results.json`` given
     as the ``--out`` of a table, a shell pattern having put it there), one of the kind is.
+    ``spare``: a test of a file already there, which names what it is (``"a trained model"``) when
+    this output must not replace it (a trace over a model: both are ``.npz``), else None.
     """
 
-    def __init__(self, path, inputs: Iterable = (), kinds: Iterable[str] = ()):
+    def __init__(self, path, inputs: Iterable = (), kinds: Iterable[str] = (),
+                 spare: Callable[[Path], str | None] | None = None):
         if isinstance(path, Output):
-            inputs, kinds = (*path.inputs, *inputs), (*path.kinds, *kinds)
+            inputs, kinds, spare = (*path.inputs, *inputs), (*path.kinds, *kinds), spare or path.spare
         self.path = Path(os.fspath(path))
         self.inputs = tuple(Path(os.fspath(p)) for p in inputs if p is not None)
         self.kinds = tuple(str(k).lower() for k in kinds)
+        self.spare = spare
 
     def __fspath__(self) -> str:
         return os.fspath(self.path)
@@ -171,6 +175,10 @@ class Output(os.PathLike):
                 f"is not a {kind} file (it does not begin as one does)"
             raise OtherKind(f"{self.path} exists and {what}: it is not replaced; give the output another "
                             "name (nothing was written)")
+        spared = self.spare(self.written) if self.spare else None
+        if spared:
+            raise OtherKind(f"{self.path} is {spared}: it is not replaced by this file; give the output "
+                            "another name (nothing was written)")
         return self
 
 

@@ -34,7 +34,7 @@ from .architecture import DIGIT_CLASSES, UNUSED_CLASS, ArchitectureError, to_jso
 from .network import Network
 from .optim import check_state
 
-__all__ = ["save_model", "model_arrays", "load_model", "model_from_members", "ModelFileError", "FORMAT"]
+__all__ = ["save_model", "model_arrays", "load_model", "model_from_members", "a_model_file", "ModelFileError", "FORMAT"]
 
 FORMAT = "cnnlab-model-1"
 _PARAM_KEY = re.compile(r"L\d+\.[Wb]")   # whole name: "$" would let "L0.W\n" through
@@ -271,6 +271,18 @@ def load_model(path) -> Network:
     with user_archive(path, ModelFileError, kind="model file", max_members=_MEMBER_LIMIT,
                       max_bytes=_BYTES_LIMIT) as (zf, members):
         return model_from_members(path, zf, members)
+
+
+def a_model_file(path) -> str | None:
+    """``"a model file"`` when ``path`` holds a model's entries (an architecture and no trace's
+    ``probs``), readable or not, else None: the test by which a trace or a probe's arrays, ``.npz``
+    files too, spare a model (``Output(..., spare=a_model_file)``)."""
+    try:
+        with user_archive(path, ModelFileError, kind="model file", max_members=_MEMBER_LIMIT,
+                          max_bytes=_BYTES_LIMIT) as (zf, members):
+            return "a model file" if "architecture" in members and "probs" not in members else None
+    except ModelFileError:
+        return None
 
 
 def model_from_members(path, zf, members: dict) -> Network:

@@ -91,6 +91,10 @@ def test_the_window_keeps_the_opened_model_and_the_drawings(window, tmp_path):
     assert bp.record()
     assert not bp.export_trace(model) and "same file as the input" in said[-1] and str(model) in said[-1]
     assert model.read_bytes() == before
+    other = tmp_path / "other.npz"                  # a model the window did not open is spared too
+    save_model(other, _net("pools"))
+    kept = other.read_bytes()
+    assert not bp.export_trace(other) and "is a model file" in said[-1] and other.read_bytes() == kept
     assert model in window.session.kept_files() and model not in window.session.kept_files(model=False)
     drawings = next(p for p in window.session.kept_files() if p.name == DRAWINGS_FILE)
     drawings.write_bytes(b"my drawings")

@@ -123,6 +123,36 @@ def test_no_command_writes_over_the_model_it_reads(model, capsys, command, how):
     assert temps(model.parent) == []
 
 
+@pytest.mark.parametrize("command", ["trace", "inspect"])
+def test_a_trace_or_a_probe_never_replaces_another_model(model, tmp_path, capsys, command):
+    """`cnnapp trace m.npz --out m2.npz` replaced the trained model m2.npz by a trace (both are zips
+    named .npz). A model file is spared; a trace over a trace, and a new name, are written."""
+    other = tmp_path / "m2.npz"
+    save_model(other, Network(preset("tiny"), seed=1))
+    before = digest(other)
+    err = refused(capsys, COMMANDS[command](model, other), other)
+    assert "is a model file" in err and digest(other) == before and temps(tmp_path) == []
+    again = tmp_path / "out.npz"
+    assert main(COMMANDS[command](model, again)) == 0
+    assert main(COMMANDS[command](model, again)) == 0         # its own kind is replaced
+    capsys.readouterr()
+
+
+def test_an_output_asks_its_spare_test_of_the_file_a_link_names(tmp_path):
+    """The test is of the file written: through a symbolic link too; an Output made from another keeps it."""
+    from cnncore.modelio import a_model_file
+    real = tmp_path / "real.npz"
+    save_model(real, Network(preset("tiny"), seed=0))
+    assert a_model_file(real) == "a model file" and a_model_file(tmp_path / "none.npz") is None
+    if os.name == "posix":
+        (tmp_path / "link.npz").symlink_to(real)
+        with pytest.raises(OutputRefused, match="is a model file"):
+            Output(Output(tmp_path / "link.npz", spare=a_model_file)).check()
+    atomic_savez(tmp_path / "t.npz", {"architecture": np.array("[]"), "probs": np.zeros(3)})
+    assert a_model_file(tmp_path / "t.npz") is None                 # a trace's entries
+    Output(tmp_path / "t.npz", spare=a_model_file).check()
+
+
 def test_train_never_writes_over_its_images(model, tmp_path, capsys):
     X = np.zeros((20, 28, 28), np.uint8)
     images, labels = write_idx(tmp_path / "img", X), write_idx(tmp_path / "lab", np.arange(20) % 10)

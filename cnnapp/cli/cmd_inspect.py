@@ -49,13 +49,14 @@ def _input(args, net):
 
 
 def run(args) -> int:
+    from cnncore.modelio import a_model_file
     """Saliency, Grad-CAM of every conv layer and the smallest adversarial change, as one .npz."""
     import numpy as np
 
     from cnncore import atomic_savez
     from cnncore.probe import Probe
 
-    out = output(args, ".npz")
+    out = output(args, ".npz", spare=a_model_file)
     net = load_model(args.model)
     x, label, where = _input(args, net)
     answer(net, x[None], args.model)

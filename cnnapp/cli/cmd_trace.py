@@ -37,10 +37,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from cnncore.modelio import a_model_file
     from cnncore.trace import trace
     from cnncore.update import rule_name
 
-    out = output(args, ".npz")
+    out = output(args, ".npz", spare=a_model_file)
     net = load_model(args.model)
     x, label, where = one_picture(args, net, "trace")
     try:

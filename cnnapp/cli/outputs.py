@@ -11,17 +11,18 @@ from .data import source_key
 __all__ = ["output", "data_files"]
 
 
-def output(args, kind: str, flag: str = "--out", also=()):
+def output(args, kind: str, flag: str = "--out", also=(), spare=None):
     """The command's ``--out`` as a :class:`cnncore.Output` that knows the files the command
     reads (``MODEL.npz``, ``--image``, an ``--arch`` file, the data source's files, and ``also``),
     checked now, before any work: not one of them (the same file by any name), not a folder, FIFO,
     device or socket, in a folder that exists, and not a file already there whose name does not end
-    with ``kind`` (".npz": a model is never saved over a lesson or a student's results). The writer
-    checks it again when it writes."""
+    with ``kind`` (".npz": a model is never saved over a lesson or a student's results), nor one that
+    ``spare`` names (a model, which a trace does not replace). The writer checks it again when it
+    writes."""
     from cnncore import Output, OutputRefused
 
     inputs = [getattr(args, name, None) for name in ("model", "image", "arch")]
-    out = Output(args.out, [*inputs, *data_files(args), *also], kinds=(kind,))
+    out = Output(args.out, [*inputs, *data_files(args), *also], kinds=(kind,), spare=spare)
     try:
         return out.check()
     except OutputRefused as e:

@@ -13,6 +13,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnncore import Output
+from cnncore.modelio import a_model_file
 
 from ..learn.arithmetic_panel import ArithmeticPanel
 from ..settings import choice_index, data_dir, set_clamped
@@ -405,7 +406,7 @@ class BackpropView(QtWidgets.QWidget):
 
     def export_trace(self, path) -> bool:
         try:
-            self.trace.save(Output(path, self.session.kept_files()))
+            self.trace.save(Output(path, self.session.kept_files(), spare=a_model_file))
         except Exception as e:  # noqa: BLE001
             self.session.say(f"Could not save the trace: {e}")
             return False
