@@ -68,13 +68,14 @@ def fitting_source(key: str, net, offered, trained: bool = False) -> str:
 
 
 def learnt_sources(net) -> list[str]:
-    """The sources ``net``'s classes come from: the one of its data set; a folder of pictures for
-    classes of no source; every digit source for the digits (none for other classes)."""
+    """The sources ``net``'s classes come from: the one of its data set (by name and classes: a
+    folder named "CIFAR-10" of other classes is a folder); a folder of pictures for classes of no
+    source; every digit source for the digits (none for other classes)."""
     from cnncore.architecture import DIGIT_CLASSES
     from cnncore.datasets.sources import SOURCES
-    by_set = {s.dataset: s.key for s in SOURCES if s.dataset}
+    by_set = {(s.dataset, tuple(s.classes)): s.key for s in SOURCES if s.dataset}
     if net.dataset:
-        return [by_set.get(net.dataset, "folder")]
+        return [by_set.get((net.dataset, tuple(net.classes)), "folder")]
     return [s.key for s in SOURCES if not s.dataset and s.key != "folder"] if net.classes == DIGIT_CLASSES else []
 
 

@@ -276,6 +276,23 @@ def test_a_colour_model_file_opens_and_the_tabs_say_how_to_get_a_picture(window,
         check_batch(window.session.network.spec, 1024, 4, 50_000)
 
 
+@pytest.mark.parametrize("classes, source", [(("cat", "dog"), "folder"), (None, "cifar10")])
+def test_a_model_learnt_from_a_folder_named_like_a_data_set_brings_the_folder(window, tmp_path, classes, source):
+    """A folder named "CIFAR-10" (of two classes of the student's) gave its model the data set's name,
+    and opening the model picked the CIFAR-10 source: a source is known by its name and its classes."""
+    from cnncore.architecture import preset
+    from cnncore.datasets.folder import model_classes
+    from cnncore.datasets.sources import source as data_source
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    net = Network(preset("cifar"), seed=0)
+    net.learns(model_classes(classes) if classes else data_source("cifar10").classes, "CIFAR-10")
+    save_model(tmp_path / "m.npz", net)
+    data = window.train.controls.data
+    data.source.setCurrentIndex(0)
+    assert window.open_model(tmp_path / "m.npz") and data.key() == source
+
+
 def test_build_offers_the_colour_preset_and_inputs_larger_than_28(window):
     build = window.build
     build.confirm = lambda text: True                 # the starter model's trained weights may go
