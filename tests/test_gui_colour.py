@@ -98,7 +98,8 @@ def test_a_folder_trains_a_colour_network_and_names_what_it_skipped(trained, col
     data = train.controls.data
     assert not data.download_bar.isVisibleTo(train)                       # "reading pictures: 41 of 41" went
     assert not data.count.isVisibleTo(train) and data.count_all.isVisibleTo(train)    # not a greyed 6,000
-    assert data.count_all.text() == f"all {len(list(colour_folder.rglob('*.*'))) - 1} in the folder"
+    files = len(list(colour_folder.rglob('*.*'))) - 1                     # (notes.txt is no picture)
+    assert data.count_all.text() == f"all {files - 1} readable in the folder, of {files}"   # (broken.png)
     assert "red/notes.txt" in notes.text() and str(colour_folder) not in notes.text()   # named from the folder on
     X, y, name = s.sample_set()                                            # held-out pictures are the samples
     assert X.shape[1:] == (3, 32, 32) and len(X) == round(0.15 * 41) and name == "held-out pictures of my pictures"
@@ -113,6 +114,8 @@ def test_a_folder_trains_a_colour_network_and_names_what_it_skipped(trained, col
     shown = [gallery.item(k).text() for k in range(gallery.count())]
     assert r.mistakes and len(shown) == min(r.mistakes, GALLERY_MAX) and all(" → " in t for t in shown)
     assert all(t.split(" → ")[0] in CLASSES + ("(unused)",) for t in shown)
+    assert data.set_picture_folder(colour_folder, say=False)               # chosen again: not read yet
+    assert data.count_all.text() == f"all {files} in the folder"
 
 
 def test_backprop_shows_the_picture_its_planes_and_colour_filters(trained, qtbot):

@@ -65,6 +65,7 @@ class DataBox(QtWidgets.QGroupBox):
         self.count_all.setToolTip("Every picture of this source is used (files you name are used whole)")
         self.count_all.hide()
         self._folder_count = None         # pictures in the chosen folder
+        self._folder_read = None          # of which the last run could read (None: not read yet)
         pictures = QtWidgets.QHBoxLayout()
         pictures.setContentsMargins(0, 0, 0, 0)
         pictures.addWidget(self.count)
@@ -176,8 +177,18 @@ class DataBox(QtWidgets.QGroupBox):
         self.show_fit()
 
     def _say_whole(self, key: str) -> None:
-        n = self._folder_count if key == "folder" else None
-        self.count_all.setText("all of them" if n is None else f"all {n:,} in the folder")
+        n, read = (self._folder_count, self._folder_read) if key == "folder" else (None, None)
+        if n is None:
+            self.count_all.setText("all of them")
+        elif read is None or read == n:
+            self.count_all.setText(f"all {n:,} in the folder")
+        else:                             # (the notes say which could not be read)
+            self.count_all.setText(f"all {read:,} readable in the folder, of {n:,}")
+
+    def show_read(self, read: int) -> None:
+        """How many of the folder's pictures the run could read (the others are in the notes)."""
+        self._folder_read = read
+        self._say_whole(self.key())
 
     def show_fit(self) -> None:
         """Say when the network cannot take the source's pictures (or, for a folder of pictures, reads
@@ -241,7 +252,7 @@ class DataBox(QtWidgets.QGroupBox):
         self.session.choose_files("folder", str(folder))
         self.show_notes("")                      # (the notes of the folder read before)
         n = len(scan.files)
-        self._folder_count = n
+        self._folder_count, self._folder_read = n, None
         self._say_whole("folder")
         self.folder_button.setText(f"{Path(folder).name}/: {len(scan.classes)} classes, {n:,} pictures")
         self.folder_button.setToolTip(f"{folder}\nClasses (subfolders, in this order): {', '.join(scan.classes)}"

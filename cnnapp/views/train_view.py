@@ -98,6 +98,7 @@ class TrainView(QtWidgets.QWidget):
         ctl.reading.connect(c.show_download)
         ctl.ready.connect(c.data.end_reading)
         ctl.notes.connect(c.data.show_notes)
+        ctl.folderRead.connect(c.data.show_read)
         ctl.downloaded.connect(c.show_downloaded)
         ctl.downloadFailed.connect(self._on_download_failed)
         s.model_changed.connect(self._on_model_changed)
