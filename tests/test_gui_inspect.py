@@ -240,3 +240,23 @@ def test_nothing_starts_a_thread_after_shutdown(qtbot, view):
     view.toggle_dream()
     qtbot.wait(200)
     assert not view.look_job.busy() and not view.attack_job.busy() and not view.dream_running()
+
+
+@pytest.mark.parametrize("width, height", [(740, 600), (1024, 640), (1900, 1000)])
+def test_every_page_fits_its_width_beside_an_open_lesson_dock(qtbot, view, width, height):
+    """With the Lesson dock open on a 1024-px screen the Look tab is about 740 px wide: the Fooling
+    page's three pictures and its controls then ran off its right edge (a horizontal scroll bar).
+    The pictures take the room there is (96 to 300 px), and the first page's two rows fit its height."""
+    view.resize(width, height)
+    view.show()
+    qtbot.waitExposed(view)
+    _wait_gradients(qtbot, view)
+    for k in range(view.inner.count()):
+        view.inner.setCurrentIndex(k)
+        page = view.inner.widget(k)
+        qtbot.waitUntil(lambda: page.isVisible(), timeout=2000)
+        QtWidgets.QApplication.processEvents()
+        assert page.horizontalScrollBar().maximum() == 0, (k, page.horizontalScrollBar().maximum())
+    side = view.fool.original.view.width()
+    assert 96 <= side <= 300 and (side == 300) == (width > 1500)
+    assert view.where.verticalScrollBar().maximum() == 0 or height < 620

@@ -18,7 +18,7 @@ from ..state import SAMPLE, SKETCH, Picture
 from ..widgets.canvas import DrawCanvas
 from ..widgets.open_picture import picture_button
 from ..workers import FramesWorker, LatestJob, start_in_thread
-from .look_pages import DreamPage, FoolPage, ImagePanel, WherePage, row
+from .look_pages import DreamPage, FoolPage, ImagePanel, WherePage, row, side_for
 
 LIVE_MS = 80          # at most one picture from the sheet per this many ms while the pen moves
 
@@ -147,9 +147,10 @@ class InspectView(QtWidgets.QWidget):
         s.weights_changed.connect(lambda: self.render())
 
     def resizeEvent(self, ev) -> None:
-        """Larger pictures on a larger window (150 px at 1024 px wide, up to 300 px)."""
+        """Pictures as large as the pages have room for (from 96 px, with the Lesson dock open on a
+        1024-px screen, to 300 px): :func:`~cnnapp.views.look_pages.side_for`."""
         super().resizeEvent(ev)
-        side = int(max(150, min(300, (self.inner.width() - 80) / 4.5)))
+        side = side_for(self.inner.width(), self.inner.height())
         for page in (self.where, self.fool, self.dream):
             page.set_side(side)
 

@@ -29,6 +29,19 @@ def change_picture(change: np.ndarray, eps: float) -> np.ndarray:
     return 0.5 + 0.5 * np.asarray(change, dtype=np.float64) / max(float(eps), 1e-6)
 
 
+#: How much wider than its picture a panel's caption may be (a panel is no wider than that).
+CAPTION_OVER = 20
+
+
+def side_for(width: int, height: int) -> int:
+    """The side of a page's pictures when the pages are ``width`` × ``height``: three panels in a row
+    fit (each its picture, its caption's overhang and margins, and the page's scroll bar), and the
+    two rows of the first page with their titles, captions and note; from 96 to 300 px."""
+    across = (width - 40) / 3 - CAPTION_OVER - 12
+    down = (height - 180) / 2
+    return int(max(96, min(300, across, down)))
+
+
 class ImagePanel(QtWidgets.QWidget):
     """A square picture with a title above and a caption below."""
 
@@ -55,14 +68,14 @@ class ImagePanel(QtWidgets.QWidget):
         self.caption = QtWidgets.QLabel("")
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #555;")
-        self.caption.setMaximumWidth(max(size, 170))
+        self.caption.setMaximumWidth(size + CAPTION_OVER)
         for w in (self.title, self.view, self.caption):
             lay.addWidget(w)
         lay.addStretch(1)
 
     def set_side(self, side: int) -> None:
         self.view.setFixedSize(side, side)
-        self.caption.setMaximumWidth(max(side, 170))
+        self.caption.setMaximumWidth(side + CAPTION_OVER)
 
     def clear(self) -> None:
         """Nothing shown (and nothing for Ctrl+C to copy)."""
@@ -237,8 +250,8 @@ class FoolPage(_Page):
         self.attack_text = QtWidgets.QLabel("")
         self.attack_text.setObjectName("lookAttackText")
         self.attack_text.setWordWrap(True)
-        self.lay.addLayout(row(QtWidgets.QLabel("Budget ε"), self.eps, self.eps_label, QtWidgets.QLabel("towards"),
-                               self.target, self.smallest))
+        self.lay.addLayout(row(QtWidgets.QLabel("Budget ε"), self.eps, self.eps_label))   # two rows: a narrow page
+        self.lay.addLayout(row(QtWidgets.QLabel("towards"), self.target, self.smallest))
         self.lay.addLayout(row(self.original, self.change, self.fooled))
         self.lay.addWidget(self.attack_text)
         self.lay.addWidget(note("Each step moves every pixel by a small amount in the direction that hurts the "
