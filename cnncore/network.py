@@ -255,9 +255,9 @@ class Network:
             y = stage.forward(y, keep)
         return y
 
-    def predict_proba(self, x, batch_size: int = 500) -> np.ndarray:
-        """Softmax probabilities ``(N, 10)``, computed in chunks of ``batch_size`` images, or fewer
-        when that many would not fit :data:`cnncore.limits.MAX_INFERENCE_BYTES`.
+    def predict_logits(self, x, batch_size: int = 500) -> np.ndarray:
+        """The scores before the softmax ``(N, 10)``, computed in chunks of ``batch_size`` images, or
+        fewer when that many would not fit :data:`cnncore.limits.MAX_INFERENCE_BYTES`.
 
         Stores nothing on the layers: safe to call from another thread during training."""
         x = np.asarray(x)
@@ -265,8 +265,13 @@ class Network:
         step = inference_batch(self.costs, self.dtype.itemsize, batch_size)
         with np.errstate(over="ignore", invalid="ignore"):  # a damaged model's NaN is data (see not_a_number)
             for s in range(0, len(x), step):
-                out[s:s + step] = softmax(self.forward(x[s:s + step], keep=False))
+                out[s:s + step] = self.forward(x[s:s + step], keep=False)
         return out
+
+    def predict_proba(self, x, batch_size: int = 500) -> np.ndarray:
+        """Softmax probabilities ``(N, 10)`` of :meth:`predict_logits` (the same chunks)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return softmax(self.predict_logits(x, batch_size))
 
     def predict(self, x, batch_size: int = 500) -> np.ndarray:
         """The most probable digit ``(N,)`` for each image."""

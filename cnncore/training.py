@@ -33,7 +33,7 @@ import numpy as np
 from ._threads import get_num_threads, threads_set_to
 from .architecture import check_batch
 from .limits import MAX_EPOCHS, max_shift, pictures_problem
-from .network import Network
+from .network import Network, softmax
 from .optim import DEFAULT_LR, check_lr, check_setting, make_optimizer
 from .step import DIVERGED, DONE, ThreadPicker, compile_step
 
@@ -286,20 +286,33 @@ def flip_augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def evaluate(net: Network, X, y, batch_size: int = 500):
-    """``(loss, accuracy, confusion (10, 10) int64, misclassified indices, probs)`` on a labelled set."""
+    """``(loss, accuracy, confusion (10, 10) int64, misclassified indices, probs)`` on a labelled set.
+    The loss is the mean of ``log Σ_k exp z_k − z_label`` over the logits in float64 (log-sum-exp): a
+    sure wrong answer's loss is its margin, not the log of a probability that rounded to 0."""
     X = as_network_input(X, net.dtype)
     y = _labels(y, len(X), "evaluation")
-    probs = net.predict_proba(X, batch_size)
+    logits = net.predict_logits(X, batch_size)
+    with np.errstate(over="ignore", invalid="ignore"):
+        probs = softmax(logits)
     N = len(y)
     if N == 0:
         return float("nan"), float("nan"), np.zeros((10, 10), np.int64), np.zeros(0, np.int64), probs
-    p_true = probs[np.arange(N), y].astype(np.float64)
-    loss = float(-np.mean(np.log(np.maximum(p_true, np.finfo(np.float64).tiny))))
+    loss = mean_cross_entropy(logits, y)
     pred = probs.argmax(axis=1)
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (y, pred), 1)
     wrong = np.flatnonzero(pred != y).astype(np.int64)
     return loss, float(1 - len(wrong) / N), confusion, wrong, probs
+
+
+def mean_cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
+    """``mean_n(log Σ_k exp z(n, k) − z(n, y_n))`` in float64, each row shifted by its largest score
+    first (NaN where a score is NaN)."""
+    z = np.asarray(logits, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        top = z.max(axis=1)
+        lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
+        return float(np.mean(lse - z[np.arange(len(z)), y]))
 
 
 @dataclass

@@ -281,6 +281,27 @@ def test_evaluate(rng):
     assert loss == pytest.approx(-np.mean(np.log(probs[np.arange(50), y])), rel=1e-5)
 
 
+@pytest.mark.parametrize("scale", [1.0, 30.0, 300.0])
+def test_the_held_out_loss_of_a_sure_wrong_answer_is_its_margin(scale):
+    """The held-out loss was −log of the float32 probability of the true class: once that rounded to
+    0 it was capped near 708 (`cnnapp eval` printed 647.7 where the loss was 118.0), and below about
+    1e-38 it was off. It is the log-sum-exp of the logits now, as the training loss is."""
+    from cnncore.network import softmax_cross_entropy
+    from cnncore.training import as_network_input
+    net = Network(MICRO, seed=3)
+    X, _ = _toy(40)
+    last = net.layers[-1]
+    last.W *= np.float32(scale)                                     # logits `scale` times as far apart
+    last.b *= np.float32(scale)
+    logits = net.forward(as_network_input(X), keep=False)
+    y = logits.argmin(axis=1)                                       # every answer sure and wrong
+    z = logits.astype(np.float64)
+    truth = float(np.mean(np.log(np.exp(z - z.max(1, keepdims=True)).sum(1)) + z.max(1) - z[np.arange(40), y]))
+    loss = evaluate(net, X, y)[0]
+    assert loss == pytest.approx(truth, rel=1e-9)
+    assert loss == pytest.approx(softmax_cross_entropy(logits, y)[0], rel=1e-5)    # the training loss's value
+
+
 @pytest.mark.parametrize("kwargs,msg", [
     ({"optimizer": "rmsprop"}, "optimizer"), ({"lr": 0}, "learning rate"), ({"lr": float("nan")}, "learning rate"),
     ({"batch_size": 0}, "batch size"), ({"epochs": 1.5}, "epochs"), ({"momentum": 1.0}, "momentum"),
