@@ -27,6 +27,7 @@ fills in ``value`` from the trace's arrays.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -81,7 +82,7 @@ def loss_terms(probs, label, *, value=None, keys=None, prefix=()):
     p = float(probs[label])
     return finish("Cross-entropy loss L", "L = −log p(label)", mk_ref(keys, prefix, "loss", ()),
                   [Term(f"−log p({label})", (p,), -math.log(max(p, 1e-300)),
-                        (mk_ref(keys, prefix, "probs", (label,)),))], value,
+                        (mk_ref(keys, prefix, "probs", (label,)),), apply="−log")], value,
                   [f"Only the probability given to the true class ({label}) enters the loss."])
 
 
@@ -141,8 +142,7 @@ def _with_batch_refs(bd: Breakdown, arrays: dict) -> Breakdown:
         if len(ref.index) == short[ref.array]:
             return Ref(ref.array, (0,) + tuple(ref.index))
         return ref
-    bd.terms = [Term(t.label, t.factors, t.value, tuple(fix(s) for s in t.sources), t.padding, t.chosen, t.note)
-                for t in bd.terms]
+    bd.terms = [replace(t, sources=tuple(fix(s) for s in t.sources)) for t in bd.terms]
     bd.target = fix(bd.target)
     return bd
 
@@ -211,7 +211,7 @@ def _name_colour_planes(bd: Breakdown, trace) -> Breakdown:
         m = next((plane(r) for r in t.sources if plane(r) is not None), None)
         if m is not None:
             planes.setdefault(m, []).append(k)
-            bd.terms[k] = Term(f"{t.label} [{names[m]}]", t.factors, t.value, t.sources, t.padding, t.chosen, t.note)
+            bd.terms[k] = replace(t, label=f"{t.label} [{names[m]}]")
     if len(planes) > 1:
         def value(v):           # a subtotal alone, not a factor: no brackets around a negative one
             return num(v).strip("()")

@@ -93,7 +93,7 @@ def _given_terms(bd, limit=MAX_TERMS) -> tuple:
     products that are 0 (a factor is 0: an input off, a unit whose gradient is 0) are said in one
     line, not listed."""
     shown = [t for t in bd.terms if len(t.factors) == 1 or t.value != 0][:limit]
-    lines = [f"{t.label} = " + " · ".join(num(f) for f in t.factors) for t in shown]
+    lines = [f"{t.label} = {t.written(sep=' · ')}" for t in shown]
     zeros = len(bd.terms) - len(shown)
     if zeros:
         lines.append(f"the other {zeros:,} product{'s' if zeros > 1 else ''} of the sum "
@@ -230,7 +230,7 @@ def _pool_at(trace, step, idx):
     st = trace.steps[step]
     key = layer_key(st.layer, "y")
     bd = breakdown(trace, key, idx, st)
-    given = tuple(f"{t.label} = " + " · ".join(num(f) for f in t.factors) for t in bd.terms)
+    given = tuple(f"{t.label} = {t.written(sep=' · ')}" for t in bd.terms)
     return _number(trace, "pool", step, key, idx, f"Layer {st.layer}: {bd.equation}. What is {_where(key, idx)}, "
                                                   "worked out from its window?", given, bd)
 

@@ -25,7 +25,8 @@ class Ref:
 
 @dataclass(frozen=True)
 class Term:
-    """One term of a breakdown: ``value`` is the product of ``factors``.
+    """One term of a breakdown: ``value`` is the product of ``factors``, or, where ``apply`` names a
+    function (``"−log"``, ``"sigmoid"``), that function of their product.
 
     ``sources[k]`` says where ``factors[k]`` came from (``None`` for a constant
     such as ``1/K²`` or a padded zero). ``padding`` marks a window position
@@ -38,6 +39,17 @@ class Term:
     padding: bool = False
     chosen: bool = False
     note: str = ""
+    apply: str = ""
+
+    def written(self, digits: int = 4, sep: str = "·", fmt=None) -> str:
+        """The term with its numbers: ``0.5·(−2)``, or ``sigmoid(0.1842)`` where it applies a function
+        (each factor written by ``fmt``, :func:`num` to ``digits`` unless given)."""
+        text = sep.join(fmt(f) if fmt else num(f, digits) for f in self.factors)
+        if not self.apply:
+            return text
+        if len(self.factors) == 1 and text.startswith("(") and text.endswith(")"):
+            text = text[1:-1]                   # relu(−0.12), not relu((−0.12))
+        return f"{self.apply}({text})"
 
 
 @dataclass
@@ -79,7 +91,7 @@ class Breakdown:
         terms = [t for t in self.terms if t.value != 0] if skip_zero else self.terms
         parts = []
         for t in terms[:limit]:
-            parts.append("·".join(num(f, digits) for f in t.factors))
+            parts.append(t.written(digits))
         if len(terms) > limit:
             parts.append(f"… ({len(terms) - limit} more terms)")
         if skip_zero and len(terms) < len(self.terms):
@@ -143,7 +155,7 @@ def activation_forward_terms(z, fn, index, *, value=None, keys=None, prefix=()):
     idx = ",".join(map(str, index))
     return finish(f"Activation: y({idx}) = {fn}(z)", f"y = f(z),  {f}",
                   mk_ref(keys, prefix, "y", index),
-                  [Term(f"{fn}(z({idx}))", (float(zv),), yv, (mk_ref(keys, prefix, "z", index),))],
+                  [Term(f"{fn}(z({idx}))", (float(zv),), yv, (mk_ref(keys, prefix, "z", index),), apply=fn)],
                   value, [f"z({idx}) = {num(zv)}, so f(z) = {num(yv)}."])
 
 

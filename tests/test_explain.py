@@ -214,6 +214,26 @@ SPEC = {"input": [2, 12, 12], "layers": [
     {"type": "dense", "units": 10, "activation": "none"}]}
 
 
+def _written_value(term) -> float:
+    """What a term's written form (``0.5·(−2)``, ``sigmoid(0.18)``, ``−log(0.1)``) works out to."""
+    product = math.prod(float(f) for f in term.factors)
+    if term.apply == "−log":
+        return -math.log(product)
+    if term.apply:
+        return float(activations.apply(term.apply, np.array([product]))[0])
+    return product
+
+
+def test_a_function_term_is_written_as_the_function_of_its_number():
+    """The loss was written out "0.1002 = 2.301" and a sigmoid "0.1842 = 0.5459": the argument,
+    then the value, with nothing between. The function is written around its number now."""
+    p = np.array([0.1002, 0.8998])
+    assert explain.loss_terms(p, 0).written_out() == f"−log(0.1002) = {explain.num(-math.log(0.1002))}"
+    z = np.array([[-0.1202, 0.1842]])
+    assert explain.activation_forward_terms(z, "relu", (0, 0)).written_out() == "relu(−0.1202) = 0"
+    assert explain.activation_forward_terms(z, "sigmoid", (0, 1)).written_out() == "sigmoid(0.1842) = 0.5459"
+
+
 def _trace(dtype):
     from cnncore.network import Network
     from cnncore.trace import trace
@@ -237,6 +257,8 @@ def test_breakdown_of_every_trace_array(dtype, tol):
             scale = max(1.0, max((abs(t.value) for t in bd.terms), default=0.0))
             assert abs(bd.total - bd.value) <= tol * scale, (key, idx, bd.total, bd.value)
             assert bd.value == pytest.approx(float(arr[idx]))
+            for t in bd.terms:                  # each term is what its written form says
+                assert t.value == pytest.approx(_written_value(t), rel=1e-9, abs=1e-12), (key, idx, t)
             # every source ref points inside an array of the trace
             for t in bd.terms:
                 for s in t.sources:

@@ -440,9 +440,9 @@ def test_a_formula_with_a_hat_is_set_in_the_face_that_places_it(qtbot):
     from cnnapp.widgets.equation import has_marks
     panel = ArithmeticPanel()
     qtbot.addWidget(panel)
-    term = SimpleNamespace(label="−α · m̂ · 1/(√v̂ + ε)", factors=(-0.003, 0.5, 2.0), value=-0.003, sources=(),
-                           note="", padding=False, chosen=False)
-    plain = SimpleNamespace(label="w", factors=(0.25,), value=0.25, sources=(), note="", padding=False, chosen=False)
+    from cnncore.terms import Term
+    term = Term("−α · m̂ · 1/(√v̂ + ε)", (-0.003, 0.5, 2.0), -0.003, ())
+    plain = Term("w", (0.25,), 0.25, ())
     bd = SimpleNamespace(title="new w", equation="", terms=[plain, term], combine="sum", total=0.247, value=None,
                          notes=["a < b and", "m̂ = m/(1−β1ᵗ) = 0.01"], sources=lambda: {},
                          written_out=lambda **k: "0.25 + −0.003")

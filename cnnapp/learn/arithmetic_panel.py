@@ -167,7 +167,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         grey = QtGui.QColor(140, 140, 140)
         winner = QtGui.QColor(255, 226, 190)
         for r, t in enumerate(terms):
-            numbers = " · ".join(fmt(f) for f in t.factors)
+            numbers = t.written(sep=" · ", fmt=fmt)
             src = ", ".join(f"{s.array}[{', '.join(map(str, s.index))}]" for s in t.sources if s is not None)
             if t.note:
                 src = f"{src}  ({t.note})" if src else t.note
