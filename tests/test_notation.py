@@ -63,6 +63,17 @@ def test_conv_steps_use_correlation_for_forward_and_dW_and_say_the_dx_recipe():
     assert "first layer" in unpadded.explanation
 
 
+def test_a_strided_layer_with_a_one_by_one_output_is_not_called_stride_1():
+    """A stride-2 convolution whose dz is 1×1 was said to correlate "its dz map as it is (1×1,
+    stride 1)": dilating a 1×1 map changes nothing, but the stride is 2."""
+    from cnncore.layers.conv import dw_words
+    spec = {"kernel": (3, 3), "stride": (2, 2), "padding": (0, 0)}
+    words = dw_words(spec, (1, 3, 3), (2, 1, 1))
+    assert "(1×1, stride 1)" not in words and "S = 2, which leaves a 1×1 map as it is" in words
+    assert "as it is (3×3, stride 1)" in dw_words({**spec, "stride": (1, 1)}, (1, 5, 5), (2, 3, 3))
+    assert "dilated by the stride to 3×3" in dw_words(spec, (1, 7, 7), (2, 2, 2))
+
+
 def test_a_layer_without_padding_says_there_is_none_to_delete():
     spec = {"input": [1, 8, 8], "layers": [
         {"type": "conv", "filters": 1, "kernel": 3, "padding": 0},

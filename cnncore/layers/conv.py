@@ -263,7 +263,12 @@ def dw_words(spec, s_in, s_out) -> str:
     K = tuple(spec["kernel"])
     pad = (f", zero-padded by P = {pair_text(spec['padding'])} as in the forward pass ({hw(xp)}: the slides pad for "
            "backprop an input that was padded going forward)," if any(spec["padding"]) else " (P = 0: no padding)")
-    dil = f"dilated by the stride to {hw(d)}" if d != tuple(s_out[1:]) else f"as it is ({hw(d)}, stride 1)"
+    if tuple(spec["stride"]) == (1, 1):
+        dil = f"as it is ({hw(d)}, stride 1)"
+    elif d == tuple(s_out[1:]):         # a map one row and one column: no gaps for the stride to open
+        dil = f"dilated by the stride S = {pair_text(spec['stride'])}, which leaves a {hw(d)} map as it is"
+    else:
+        dil = f"dilated by the stride to {hw(d)}"
     cut = (f"{hw(out)}, of which the first {hw(K)} is dW (the stride left the last rows or columns unused)"
            if out != K else f"{hw(out)}, one number per filter weight")
     return (f"Each filter channel's gradient correlates (⋆) the layer's input map{pad} with its dz map {dil}; at "
