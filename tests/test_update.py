@@ -88,6 +88,21 @@ def test_sgd_momentum_step_with_weight_decay():
         np.testing.assert_array_equal(t.arrays[f"L{i}.{part}_next"], p)
 
 
+@pytest.mark.parametrize("config, made", [
+    ({"optimizer": "adam", "weight_decay": 0.01}, "g = dW + λ·w; m̂ and 1/(√v̂ + ε) are made from this dW"),
+    ({"optimizer": "sgd", "momentum": 0.8}, "v is made from this dW"),
+    ({"optimizer": "sgd", "momentum": 0.0}, "")])
+def test_an_update_term_says_which_of_its_numbers_are_made_from_its_sources(config, made):
+    """The step's term named dW and the stored v as its sources, beside m̂ and 1/(√v̂ + ε): numbers made
+    from them, not their elements. The term says so (plain descent's g is dW's element: nothing to say)."""
+    net, trainer, X, y = _trained(**config)
+    t = trace(net, X[2], int(y[2]))
+    bd = explain.breakdown(t, "L0.W_next", (0, 0, 1, 1), step=next(s for s in t.steps if s.kind == "update"))
+    step = bd.terms[1]
+    assert step.note.startswith(made) and bool(step.note) == bool(made)
+    assert step.value == pytest.approx(math.prod(step.factors))
+
+
 def test_a_fresh_network_shows_plain_descent_and_says_why():
     net = Network(preset("tiny"), seed=2)
     img = np.random.default_rng(1).random((28, 28)).astype(np.float32)
