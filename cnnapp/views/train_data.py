@@ -11,6 +11,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ..run_control import DataChoice, fitting_source, shape_problem
 from ..settings import data_dir
+from ..widgets.wrapping_label import WrappingLabel
 
 
 def find_idx_pair(folder):
@@ -133,10 +134,9 @@ class DataBox(QtWidgets.QGroupBox):
 
     @staticmethod
     def _label(name: str, tip: str) -> QtWidgets.QLabel:
-        label = QtWidgets.QLabel("")
+        label = WrappingLabel("")
         label.setObjectName(name)
         label.setAccessibleName(tip)
-        label.setWordWrap(True)
         label.hide()
         return label
 
