@@ -95,8 +95,6 @@ def test_a_folder_trains_a_colour_network_and_names_what_it_skipped(trained, col
     assert net.signature.fit == "picture"
     notes = train.controls.data.notes
     assert notes.isVisibleTo(train) and "green/broken.png" in notes.text() and "Skipped 1 picture" in notes.text()
-    notes.resize(200, notes.height())                                      # a narrow column: no line cut
-    assert notes.minimumHeight() >= notes.heightForWidth(200) > 0
     data = train.controls.data
     assert not data.download_bar.isVisibleTo(train)                       # "reading pictures: 41 of 41" went
     assert not data.count.isVisibleTo(train) and data.count_all.isVisibleTo(train)    # not a greyed 6,000
