@@ -296,6 +296,28 @@ def test_a_model_learnt_from_a_folder_named_like_a_data_set_brings_the_folder(wi
     assert window.open_model(tmp_path / "m.npz") and data.key() == source
 
 
+def test_a_folder_no_network_can_learn_from_is_refused_when_picked_and_when_restored(window, colour_folder):
+    """A folder of one class was taken ("1 classes, 14 pictures") and refused only at Start, as
+    "Stopped: could not start"; one that became unusable by the next start was dropped without a word."""
+    import shutil
+    said = []
+    window.session.message.connect(lambda text, ms: said.append(text))
+    data = window.train.controls.data
+    one = colour_folder.parent / "one class"
+    shutil.copytree(colour_folder / "red", one / "red")
+    assert not data.set_picture_folder(one) and "only one class (red)" in said[-1]
+    assert data.picture_folder is None and "1 classes" not in data.folder_button.text()
+    empty = colour_folder.parent / "empty class"
+    shutil.copytree(colour_folder / "red", empty / "red")
+    (empty / "blue").mkdir()
+    assert not data.set_picture_folder(empty) and "blue holds no pictures" in said[-1]
+    assert data.set_picture_folder(colour_folder)
+    shutil.rmtree(colour_folder / "green")
+    shutil.rmtree(colour_folder / "blue")
+    window.train.controls.apply_settings({"source": "folder", "folder": str(colour_folder)})
+    assert said[-1].startswith("The folder of pictures chosen last time cannot be used now") and "only one" in said[-1]
+
+
 def test_build_offers_the_colour_preset_and_inputs_larger_than_28(window):
     build = window.build
     build.confirm = lambda text: True                 # the starter model's trained weights may go

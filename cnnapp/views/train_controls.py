@@ -210,7 +210,7 @@ class TrainControls(QtWidgets.QWidget):
         can still be used; an IDX folder is picked again), the learning settings."""
         key, i = d.get("source"), self.source.findData(d.get("source"))
         if key == "folder" and isinstance(d.get("folder"), str) and d["folder"]:
-            if not self.data.set_picture_folder(d["folder"], say=False):
+            if not self.data.set_picture_folder(d["folder"], restored=True):
                 i = -1
         if i >= 0 and key != "idx":
             self.source.setCurrentIndex(i)

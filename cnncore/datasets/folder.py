@@ -24,8 +24,8 @@ from ..architecture import NUM_CLASSES, UNUSED_CLASS
 from ..limits import MAX_CLASS_NAME, MAX_FOLDER_DEPTH, MAX_FOLDER_ENTRIES, MAX_FOLDER_PICTURES, pictures_problem
 from .pictures import PICTURE_SUFFIXES, PictureError, check_shape, read_picture
 
-__all__ = ["FolderError", "FolderScan", "scan_folder", "FolderPictures", "load_folder", "picture_at", "model_classes",
-           "class_name", "UNUSED_CLASS"]
+__all__ = ["FolderError", "FolderScan", "scan_folder", "check_trainable", "FolderPictures", "load_folder",
+           "picture_at", "model_classes", "class_name", "UNUSED_CLASS"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -197,18 +197,25 @@ def model_classes(classes) -> tuple[str, ...]:
     return classes + (UNUSED_CLASS,) * (NUM_CLASSES - len(classes))
 
 
+def check_trainable(scan: FolderScan) -> None:
+    """Raise :class:`FolderError` unless a network can learn from the folder's classes: at least two,
+    at most :data:`NUM_CLASSES`, each with a picture (checked when the folder is chosen to train on,
+    and again when it is read)."""
+    if len(scan.classes) < 2:
+        raise FolderError(f"{scan.root}: only one class ({scan.classes[0]}); a network learns to tell at least "
+                          "two apart: add a subfolder for each other class")
+    if len(scan.classes) > NUM_CLASSES:
+        raise FolderError(f"{scan.root}: {len(scan.classes)} class folders; a network here has {NUM_CLASSES} "
+                          f"outputs, so at most {NUM_CLASSES} classes")
+    empty = [f for f, n in zip(scan.folders, scan.counts()) if n == 0]
+    if empty:
+        raise FolderError(f"{scan.root}: the class folder {empty[0]} holds no pictures; add some or remove it")
+
+
 def _labels_for(scan: FolderScan, classes) -> list:
     """Each subfolder's label: its index in ``classes`` (a model's), or its own order (training)."""
     if classes is None:
-        if len(scan.classes) < 2:
-            raise FolderError(f"{scan.root}: only one class ({scan.classes[0]}); a network learns to tell at least "
-                              "two apart: add a subfolder for each other class")
-        if len(scan.classes) > NUM_CLASSES:
-            raise FolderError(f"{scan.root}: {len(scan.classes)} class folders; a network here has {NUM_CLASSES} "
-                              f"outputs, so at most {NUM_CLASSES} classes")
-        empty = [f for f, n in zip(scan.folders, scan.counts()) if n == 0]
-        if empty:
-            raise FolderError(f"{scan.root}: the class folder {empty[0]} holds no pictures; add some or remove it")
+        check_trainable(scan)
         return list(range(len(scan.classes)))
     known = {c: i for i, c in enumerate(classes)}
     missing = [c for c in scan.classes if c not in known]
