@@ -136,6 +136,21 @@ def test_backprop_shows_the_picture_its_planes_and_colour_filters(trained, qtbot
     assert "R, G and B planes" in bp.explanation.text()
 
 
+def test_the_true_class_is_one_of_the_classes_the_network_learnt(trained, qtbot):
+    """The Backprop tab offered "5 (unused)" as a true class, and took it (loss 23.1; the Look tab then
+    said "it is (unused)"). Only the folder's classes are offered, and the session refuses the others."""
+    s, bp = trained.session, trained.backprop
+    trained.tabs.setCurrentWidget(bp)
+    qtbot.waitUntil(lambda: s.trace is not None, timeout=10000)
+    box = bp.label_combo
+    assert [box.itemText(k) for k in range(box.count())] == [f"{i} {c}" for i, c in enumerate(CLASSES)]
+    assert [box.itemData(k) for k in range(box.count())] == [0, 1, 2]
+    with pytest.raises(ValueError, match="no class uses"):
+        s.set_label(5)
+    box.activated.emit(2)                                  # the third item is class 2
+    assert s.picture.label == 2 and box.currentIndex() == 2
+
+
 def test_a_first_conv_z_is_the_sum_over_the_three_planes(trained, qtbot):
     s, bp = trained.session, trained.backprop
     trained.tabs.setCurrentWidget(bp)

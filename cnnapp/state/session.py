@@ -17,6 +17,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from cnncore.architecture import UNUSED_CLASS
+
 from .classes import a_class, class_kind, classes_of, other_dataset
 from .drawing import Drawing
 from .events import Event
@@ -307,6 +309,8 @@ class Session:
         label = int(label)
         if not 0 <= label < len(self.classes):
             raise ValueError(f"a true class is 0 to {len(self.classes) - 1}, not {label}")
+        if self.classes[label] == UNUSED_CLASS:
+            raise ValueError(f"output {label} is one no class uses: a true class is one the network learnt")
         if p.origin == DRAWING:
             self.drawing.choose_label(label)        # the picture follows (_follow_drawing_label)
             if self._picture is not None and self._picture.label != label:

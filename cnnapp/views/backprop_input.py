@@ -8,6 +8,8 @@ from contextlib import ExitStack, contextmanager
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from cnncore.architecture import UNUSED_CLASS
+
 from ..widgets.picture_numbers import offer_numbers
 from ..widgets.wrap_row import WrapRow
 from ..state import DRAWING, FILE, LESSON, MISTAKE, OPENED, SAMPLE, SKETCH
@@ -94,7 +96,7 @@ class PictureRow(QtWidgets.QWidget):
         s = self.session
         self.source.currentIndexChanged.connect(self._on_source)
         self.sample_spin.valueChanged.connect(self._on_sample)
-        self.label_combo.activated.connect(self._on_label)
+        self.label_combo.activated.connect(lambda row: self._on_label(self.label_combo.itemData(row)))
         self.record_button.clicked.connect(self.recordRequested)
         self.open_button.clicked.connect(self.openRequested)
         s.picture_changed.connect(lambda p: self.show_picture())
@@ -138,16 +140,18 @@ class PictureRow(QtWidgets.QWidget):
 
     # ------------------------------------------------------- session -> boxes
     def show_classes(self) -> None:
-        """The true-class box names the network's classes ("3", or "3 Dress")."""
+        """The true-class box names the network's classes ("3", or "3 Dress"), not the outputs no
+        class uses (each item's data is its class's index)."""
         s = self.session
         numbers = list(s.classes) == [str(i) for i in range(len(s.classes))]
-        texts = [n if numbers else f"{i} {n}" for i, n in enumerate(s.classes)]
+        items = [(n if numbers else f"{i} {n}", i) for i, n in enumerate(s.classes) if n != UNUSED_CLASS]
         self.true_label.setText(f"true {s.class_kind}")
-        if texts == [self.label_combo.itemText(i) for i in range(self.label_combo.count())]:
+        if items == [(self.label_combo.itemText(i), self.label_combo.itemData(i)) for i in range(self.label_combo.count())]:
             return
         with _quiet(self.label_combo):
             self.label_combo.clear()
-            self.label_combo.addItems(texts)
+            for text, k in items:
+                self.label_combo.addItem(text, k)
         self.show_picture()
 
     def show_picture(self) -> None:
@@ -173,7 +177,7 @@ class PictureRow(QtWidgets.QWidget):
         if p is None:
             return
         try:
-            self.label_combo.setCurrentIndex(self.session.true_label(p))
+            self.label_combo.setCurrentIndex(self.label_combo.findData(self.session.true_label(p)))
         except Exception:  # noqa: BLE001 - a picture the network cannot read: its box stays
             pass
 
