@@ -280,12 +280,16 @@ def test_a_colour_model_file_opens_and_the_tabs_say_how_to_get_a_picture(window,
     from cnncore.modelio import save_model
     from cnncore.network import Network
     save_model(tmp_path / "colour.npz", Network(preset("cifar"), seed=0))
+    said = []
+    window.session.message.connect(lambda text, ms: said.append(text))
     assert window.open_model(tmp_path / "colour.npz")
     assert window.session.input_shape == (3, 32, 32)
     bp = window.backprop
     window.tabs.setCurrentWidget(bp)
     qtbot.waitUntil(lambda: "Open a picture" in bp.info.text(), timeout=5000)      # no samples before a run
     assert "train the network" in bp.info.text()
+    assert "b00020" not in bp.info.text() and not any("Could not record" in t for t in said)   # not a failure
+    assert not bp.record() and "b00020" in bp.info.text() and "Could not record" in said[-1]  # asked for: it is
     assert not bp.sample_spin.isEnabled()
     assert window.train.batch.maximum() < 1024                             # the cifar preset's memory limit
     from cnncore.architecture import check_batch

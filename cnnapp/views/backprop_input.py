@@ -3,6 +3,7 @@ sample, its true class), Record and Open, a thumbnail of the traced input and wh
 Every box shows the session; a choice made here goes to the session, never into a box of its own."""
 from __future__ import annotations
 
+import html
 from contextlib import ExitStack, contextmanager
 
 import pyqtgraph as pg
@@ -201,7 +202,11 @@ class PictureRow(QtWidgets.QWidget):
                           f"({tr.probs[p]:.0%}), loss <b>{tr.loss:.4g}</b> · {len(tr.steps)} steps")
 
     def show_error(self, text: str) -> None:
-        self.info.setText(f"<span style='color:#b00020'>{text}</span>")
+        self.info.setText(f"<span style='color:#b00020'>{html.escape(text)}</span>")
+
+    def show_hint(self, text: str) -> None:
+        """What to do before there is anything to trace (not an error)."""
+        self.info.setText(html.escape(text))
 
 
 @contextmanager

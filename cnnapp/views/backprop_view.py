@@ -18,6 +18,7 @@ from cnncore.modelio import a_model_file
 from ..learn.arithmetic_panel import ArithmeticPanel
 from ..settings import choice_index, data_dir, set_clamped
 from ..state import SAMPLE
+from ..state.samples import none_to_pick
 from ..widgets.equation import equation_label
 from ..widgets.heatmap import DIVERGING_SCALES, diverging_name, diverging_words, set_diverging
 from ..widgets.loops_panel import LoopsPanel
@@ -185,7 +186,13 @@ class BackpropView(QtWidgets.QWidget):
             QtCore.QTimer.singleShot(0, self, self._record_if_missing)
 
     def _record_if_missing(self) -> None:
-        if self.session.trace is None and self.isVisible() and self.session.network is not None:
+        """Trace the picture, or pick one; with nothing to pick (a colour network before a run here)
+        say what to do, in the tab and not as a failure (nobody asked for a trace yet)."""
+        s = self.session
+        if s.trace is None and self.isVisible() and s.network is not None:
+            if s.picture is None and not len(s.sample_set()[0]):
+                self.input_row.show_hint(none_to_pick(s.network))
+                return
             self.record()
 
     def showEvent(self, ev) -> None:
