@@ -115,6 +115,14 @@ def test_a_network_trained_before_shows_the_epochs_it_kept(window, qtbot, tmp_pa
     assert "Trained before for 3 epochs, 65.0% of its held-out pictures right" in train.eta.text()
     _colour_model(window, tmp_path)
     assert train.acc_plot.point_count() == 0 and train.eta.text() == ""
+    from cnnapp import settings as st                    # a restart: the window starts with the network
+    from cnnapp.main_window import MainWindow
+    save_model(st.session_model_path(), net)
+    again = MainWindow(load_settings=True)
+    qtbot.addWidget(again)
+    assert again.session.network.history == net.history and again.train.acc_plot.point_count() == 3
+    assert "Trained before for 3 epochs, 65.0% of its held-out pictures right" in again.train.eta.text()
+    again.train.shutdown()
 
 
 def test_the_source_list_names_every_source_whole_and_an_error_line_keeps_its_width(window, qtbot, tmp_path):

@@ -261,6 +261,7 @@ def test_train_tab_draws_reports_epochs_and_maps_in_separate_frames(qtbot, train
     from cnnapp.widgets.redraw import FramePacer
     train = train_tab
     train.run.start()
+    train._clear_curves()   # as the run's data is ready (the starter model's earlier epochs go)
     painted = []            # (part, frame it was drawn in)
     draw = FramePacer.draw
 

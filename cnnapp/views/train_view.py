@@ -58,7 +58,7 @@ class TrainView(QtWidgets.QWidget):
         self._epochs = []
         self._maps = None
         self._bind()
-        self.show_network_maps()
+        self._on_model_changed()        # the network the window starts with: its earlier epochs, its maps
 
     def _build_plots(self) -> QtWidgets.QSplitter:
         """Loss, accuracy and speed side by side above the per-epoch views."""
