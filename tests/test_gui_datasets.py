@@ -75,7 +75,8 @@ def test_fashion_downloads_trains_and_every_view_names_its_classes(window, qtbot
     draw = window.draw
     X, _ = generated_digits(1, seed=3)
     draw.show_digit(X[0] / 255.0, 3)
-    assert "Fashion-MNIST" in draw.model_label.text() and "not digits" in draw.model_label.text()
+    words = draw.model_label.text()
+    assert "trained on Fashion-MNIST (10 classes: T-shirt/top, Trouser, Pullover, Dress, …), not on digits" in words
     assert any(name in draw.answer.text() for name in FASHION) and not draw.always_note.isVisibleTo(draw)
     assert _ticks(draw.probs.getPlotItem().getAxis("bottom")) == list(FASHION)
 
@@ -98,9 +99,22 @@ def test_a_digits_model_keeps_the_digits(window):
     assert "Kuzushiji-MNIST" in window.draw.model_label.text()
     assert window.backprop.label_combo.itemText(2) == "2 su"
     window.session.set_network(Network(preset("tiny"), seed=1), "digits.npz", trained=True)
-    assert "not digits" not in window.draw.model_label.text() and window.draw.always_note.isVisibleTo(window.draw)
+    assert "not on digits" not in window.draw.model_label.text() and window.draw.always_note.isVisibleTo(window.draw)
     assert [window.backprop.label_combo.itemText(i) for i in range(10)] == list(DIGIT_CLASSES)
     x = np.zeros((28, 28), np.float32)
     x[8:20, 12:15] = 1
     window.draw.show_digit(x, 1)
     assert window.draw.answer.text().startswith("Looks like a") or window.draw.answer.text().startswith("Looks like an")
+
+
+def test_a_grey_model_of_a_folders_two_classes_is_named_by_them_on_the_draw_tab(window):
+    """A lenet learnt from a folder "grey" of cat/ and dog/: the Draw tab said "It learnt grey, not
+    digits: … one of those ten classes", the folder's name as a data set's and ten for two."""
+    from cnncore.architecture import preset
+    from cnncore.datasets.folder import model_classes
+    from cnncore.network import Network
+    net = Network(preset("lenet"), seed=0)
+    net.learns(model_classes(("cat", "dog")), "grey")
+    window.session.set_network(net, "a folder's model", trained=True)
+    words = window.draw.model_label.text()
+    assert "trained on grey (2 classes: cat, dog), not on digits" in words and "ten" not in words

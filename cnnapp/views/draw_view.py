@@ -6,7 +6,7 @@ import pyqtgraph as pg
 from cnncore.network import not_a_number
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnncore.architecture import DIGIT_SHAPE
+from cnncore.architecture import DIGIT_SHAPE, UNUSED_CLASS
 
 from ..settings import data_dir, set_clamped
 from ..widgets.canvas import DrawCanvas
@@ -231,9 +231,12 @@ class DrawView(QtWidgets.QWidget):
         if net is None:
             self.model_label.setText("No network yet.")
         elif other:
-            self.model_label.setText(f"Network: {self._network_words()}. It learnt {other}, not digits: whatever "
-                                     "you draw here, it answers with one of those ten classes. This tab is for "
-                                     "digits; train on a digit source to read them.")
+            named = [c for c in classes_of(net) if c != UNUSED_CLASS]
+            listed = ", ".join(named[:4]) + (", …" if len(named) > 4 else "")
+            self.model_label.setText(f"Network: {self._network_words()}. It was trained on {other} ({len(named)} "
+                                     f"classes: {listed}), not on digits: whatever you draw here, it answers with "
+                                     "one of those classes. This tab is for digits; train on a digit source to "
+                                     "read them.")
         elif self.session.training:
             self.model_label.setText(f"Network: {self._network_words()}. Draw to see what it answers now.")
         else:
