@@ -305,6 +305,15 @@ def evaluate(net: Network, X, y, batch_size: int = 500):
     return loss, float(1 - len(wrong) / N), confusion, wrong, probs
 
 
+def used_classes(classes, confusion) -> list[int]:
+    """The rows and columns of a confusion matrix worth showing: every class but the outputs no class
+    uses (a folder of 3 classes leaves 7), unless a picture was put in one or answered as one."""
+    from .architecture import UNUSED_CLASS
+    confusion = np.asarray(confusion)
+    return [k for k in range(len(confusion)) if str(classes[k]) != UNUSED_CLASS
+            or confusion[:, k].any() or confusion[k].any()]
+
+
 def mean_cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
     """``mean_n(log Σ_k exp z(n, k) − z(n, y_n))`` in float64, each row shifted by its largest score
     first (NaN where a score is NaN)."""

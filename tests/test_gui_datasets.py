@@ -118,3 +118,29 @@ def test_a_grey_model_of_a_folders_two_classes_is_named_by_them_on_the_draw_tab(
     window.session.set_network(net, "a folder's model", trained=True)
     words = window.draw.model_label.text()
     assert "trained on grey (2 classes: cat, dog), not on digits" in words and "ten" not in words
+
+
+def test_the_confusion_matrix_shows_the_classes_in_use(qtbot):
+    """A model of a folder's two classes drew a 10×10 matrix, its 2×2 squeezed in a corner by eight
+    "(unused)" rows and columns. Those go, unless a picture was answered as one of them."""
+    import numpy as np
+
+    from cnnapp.widgets.plots import ConfusionPlot
+    from cnncore.datasets.folder import model_classes
+    plot = ConfusionPlot()
+    qtbot.addWidget(plot)
+    plot.set_classes(model_classes(("cat", "dog")), "class")
+    m = np.zeros((10, 10), np.int64)
+    m[0, 0], m[0, 1], m[1, 1] = 5, 2, 7
+    plot.set_matrix(m)
+    left = plot.getPlotItem().getAxis("left")._tickLevels[0]
+    assert [t.strip() for _, t in left] == ["0 cat", "1 dog"] and len(plot._labels) == 4
+    assert [lbl.textItem.toPlainText() for lbl in plot._labels] == ["5", "2", "", "7"]
+    assert plot._img.image.shape == (2, 2) and plot.matrix().shape == (10, 10)
+    m[1, 6] = 1                                      # a dog answered as output 6, which no class uses
+    plot.set_matrix(m)
+    assert [t.strip() for _, t in plot.getPlotItem().getAxis("left")._tickLevels[0]][-1] == "6 (unused)"
+    assert plot._img.image.shape == (3, 3) and len(plot._labels) == 9
+    plot.set_classes([str(i) for i in range(10)], "digit")
+    plot.set_matrix(np.eye(10, dtype=np.int64))
+    assert plot._img.image.shape == (10, 10) and len(plot._labels) == 100

@@ -49,12 +49,10 @@ def run(args) -> int:
 
 
 def _shown_classes(net, confusion) -> list:
-    """The classes of the table: all but the outputs no class uses (a folder of 3 classes leaves 7),
-    unless a picture was put in one."""
-    from cnncore.datasets.folder import UNUSED_CLASS
+    """The classes of the table (:func:`cnncore.training.used_classes`)."""
+    from cnncore.training import used_classes
 
-    return [k for k in range(len(confusion)) if net.classes[k] != UNUSED_CLASS
-            or confusion[:, k].any() or confusion[k].any()]
+    return used_classes(net.classes, confusion)
 
 
 def _held_out(args, X, y):

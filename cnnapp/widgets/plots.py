@@ -7,6 +7,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
+from cnncore.training import used_classes
+
 from .heatmap import SEQ_LUT
 from .picture_numbers import Plane, offer_numbers
 
@@ -471,7 +473,8 @@ class SpeedPlot(pg.PlotWidget):
 
 
 class ConfusionPlot(pg.PlotWidget):
-    """A 10x10 confusion matrix (rows: true digit, columns: predicted digit) with counts."""
+    """A confusion matrix (rows: true class, columns: the answer) with counts, of the classes in use
+    (:func:`cnncore.training.used_classes`: a folder of two classes is a 2×2 matrix)."""
 
     def __init__(self, parent=None):
         super().__init__(parent, background="w")
@@ -487,15 +490,13 @@ class ConfusionPlot(pg.PlotWidget):
         p.setMenuEnabled(False)          # the right button offers the numbers (offer_numbers)
         p.invertY(True)
         p.setAspectLocked(True)
-        ticks = [[(i + 0.5, str(i)) for i in range(10)]]
-        p.getAxis("bottom").setTicks(ticks)
-        p.getAxis("left").setTicks(ticks)
         self._img = pg.ImageItem(axisOrder="row-major")
-        self._img.setRect(QtCore.QRectF(0, 0, 10, 10))
         p.addItem(self._img)
-        p.setRange(xRange=(0, 10), yRange=(0, 10), padding=0.02)
-        self._labels = []          # the 100 count labels, made on the first real matrix
-        self.set_matrix(np.zeros((10, 10), dtype=int))
+        self._labels = []          # a count label per cell shown, made on the first real matrix
+        self._names = (tuple(str(i) for i in range(10)), "digit")
+        self._shown = None         # the classes (rows and columns) shown
+        self._m = np.zeros((10, 10), dtype=int)
+        self._draw()
         offer_numbers(self, lambda: [Plane("confusion matrix (rows: true class, columns: answer)", self._m)])
 
     def set_classes(self, classes, kind: str | None = None) -> None:
@@ -503,41 +504,59 @@ class ConfusionPlot(pg.PlotWidget):
         probability plot's."""
         classes = tuple(str(c) for c in classes)
         kind = kind or ("digit" if _is_digits(classes) else "class")
-        if (classes, kind) == getattr(self, "_classes", None):
-            return
-        self._classes = (classes, kind)
-        p, numbers = self.getPlotItem(), _is_digits(classes)
-        # names down the side ("3 Dress"); the columns, too narrow for names, are numbered alike
-        numbered = [f"{i} {c}" for i, c in enumerate(classes)]
-        _name_axis(p.getAxis("left"), [[(i + 0.5, c) for i, c in enumerate(classes if numbers else numbered)]],
-                   classes)
-        p.getAxis("bottom").setTicks([[(i + 0.5, str(i)) for i in range(len(classes))]])
-        p.getAxis("left").setLabel(f"true {kind}", color="#333")
-        p.getAxis("bottom").setLabel(f"predicted {kind}" if numbers else "predicted class (numbered as the rows)",
-                                     color="#333")
+        if (classes, kind) != self._names:
+            self._names, self._shown = (classes, kind), None
+            self._draw()
 
     def set_matrix(self, m) -> None:
-        m = np.asarray(m)
-        hi = max(1, int(m.max()))
+        self._m = np.asarray(m)
+        self._draw()
+
+    def _draw(self) -> None:
+        classes, kind = self._names
+        m = self._m
+        shown = used_classes(classes, m) if len(classes) == len(m) else list(range(len(m)))
+        if shown != self._shown:
+            self._shown = shown
+            self._lay_out(classes, kind, shown)
+        sub = m[np.ix_(shown, shown)]
+        hi = max(1, int(sub.max(initial=0)))
         # Sequential colours on a square-root scale so the few mistakes stay visible.
-        self._img.setImage(np.sqrt(m.astype(np.float32)), levels=(0, np.sqrt(hi)), lut=SEQ_LUT)
-        self._img.setRect(QtCore.QRectF(0, 0, 10, 10))
-        if not self._labels and m.any():
-            p = self.getPlotItem()
-            for r in range(10):
-                for c in range(10):
-                    t = pg.TextItem("", anchor=(0.5, 0.5), color=(255, 255, 255))
-                    t.setPos(c + 0.5, r + 0.5)
-                    p.addItem(t)
-                    self._labels.append(t)
+        self._img.setImage(np.sqrt(sub.astype(np.float32)), levels=(0, np.sqrt(hi)), lut=SEQ_LUT)
+        self._img.setRect(QtCore.QRectF(0, 0, len(shown), len(shown)))
+        if not self._labels and sub.any():
+            self._make_labels(len(shown))
         for k, t in enumerate(self._labels):
-            v = int(m.flat[k])
+            v = int(sub.flat[k])
             text = str(v) if v else ""
             if t.textItem.toPlainText() != text:
                 t.setText(text)
             # Dark text on the bright (yellow-green) end of viridis, white on the dark end.
             t.setColor((20, 20, 20) if v > 0.3 * hi else (255, 255, 255))
-        self._m = m
+
+    def _lay_out(self, classes, kind: str, shown) -> None:
+        """Ticks, range and count labels for the classes ``shown`` (each named with its own index)."""
+        p, numbers, n = self.getPlotItem(), _is_digits(classes), len(shown)
+        # names down the side ("3 Dress"); the columns, too narrow for names, are numbered alike
+        names = [classes[k] if numbers else f"{k} {classes[k]}" for k in shown]
+        _name_axis(p.getAxis("left"), [[(j + 0.5, c) for j, c in enumerate(names)]], [classes[k] for k in shown])
+        p.getAxis("bottom").setTicks([[(j + 0.5, str(k)) for j, k in enumerate(shown)]])
+        p.getAxis("left").setLabel(f"true {kind}", color="#333")
+        p.getAxis("bottom").setLabel(f"predicted {kind}" if numbers else "predicted class (numbered as the rows)",
+                                     color="#333")
+        p.setRange(xRange=(0, n), yRange=(0, n), padding=0.02)
+        for t in self._labels:
+            p.removeItem(t)
+        self._labels = []
+
+    def _make_labels(self, n: int) -> None:
+        p = self.getPlotItem()
+        for r in range(n):
+            for c in range(n):
+                t = pg.TextItem("", anchor=(0.5, 0.5), color=(255, 255, 255))
+                t.setPos(c + 0.5, r + 0.5)
+                p.addItem(t)
+                self._labels.append(t)
 
     def matrix(self) -> np.ndarray:
         return self._m
