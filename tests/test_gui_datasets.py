@@ -118,6 +118,12 @@ def test_a_grey_model_of_a_folders_two_classes_is_named_by_them_on_the_draw_tab(
     window.session.set_network(net, "a folder's model", trained=True)
     words = window.draw.model_label.text()
     assert "trained on grey (2 classes: cat, dog), not on digits" in words and "ten" not in words
+    import numpy as np                               # the Train tab's maps are of the student's picture,
+
+    from cnnapp.state import Picture                 # not a generated digit (the Backprop tab's picture)
+    cat = np.random.default_rng(0).random((28, 28)).astype(np.float32)
+    window.session.set_picture(Picture("file", cat, 0, what="cat.png"))
+    np.testing.assert_array_equal(window.train._sample(), cat[None])
 
 
 def test_the_confusion_matrix_shows_the_classes_in_use(qtbot):

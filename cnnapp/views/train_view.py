@@ -130,15 +130,15 @@ class TrainView(QtWidgets.QWidget):
         self.results.show_maps(maps)
 
     def _sample(self):
-        """The input whose maps are shown: for a network of grey 28×28 pictures the drawing, else a
-        generated digit; for any other, the session's picture when the network takes it, else its
-        first sample (None: no picture yet; a run then shows its first held-out picture)."""
+        """The input whose maps are shown: for a network of digits the drawing, else a generated digit;
+        for any other, the session's picture when the network takes it, else its first sample (a grey
+        28×28 network of other classes, with neither, the drawing; None: no picture yet, and a run then
+        shows its first held-out picture)."""
         s = self.session
-        if not s.takes_drawings:
-            if s.picture is not None and s.picture.shape == s.input_shape:
-                return s.picture.image
-            X, _, _ = s.sample_set()
-            return np.asarray(X[0], dtype=np.float32) / 255 if len(X) and X.dtype == np.uint8 else None
+        if not s.takes_drawings or s.other_dataset:
+            x = self._picture_or_sample()
+            if x is not None or not s.takes_drawings:
+                return x
         try:
             x = s.drawing.image()
         except Exception:  # noqa: BLE001 - preprocessing failed: a generated digit instead
@@ -151,6 +151,13 @@ class TrainView(QtWidgets.QWidget):
             return to_input(X)[0, 0]
         except Exception:  # noqa: BLE001
             return None
+
+    def _picture_or_sample(self):
+        s = self.session
+        if s.picture is not None and s.picture.shape == s.input_shape:
+            return s.picture.image
+        X, _, _ = s.sample_set()
+        return np.asarray(X[0], dtype=np.float32) / 255 if len(X) and X.dtype == np.uint8 else None
 
     # ------------------------------------------------------------ settings
     def settings_dict(self) -> dict:
