@@ -293,8 +293,11 @@ def test_a_symlink_loop_is_skipped_by_name(tmp_path):
     os.symlink(root / "b" / "2.png", root / "a" / "linked.png")   # a link to a picture is read
     got = load_folder(root, (3, 8, 8))
     assert got.y.tolist() == [0, 0, 1] and [p.name for p in got.paths] == ["1.png", "linked.png", "2.png"]
-    loops = sorted(str(p.relative_to(root)) for p, why in got.skipped if why == "a link back to a folder already read")
-    assert loops == ["a/again", "b/up"]
+    loops = sorted(str(p.relative_to(root)) for p, why in got.folders_skipped
+                   if why == "a link back to a folder already read")
+    assert loops == ["a/again", "b/up"] and got.skipped == []     # folders, not pictures that failed
+    notes = got.notes()
+    assert len(notes) == 1 and notes[0].startswith("did not read 2 folders: ") and "picture" not in notes[0]
 
 
 def test_a_folder_in_a_model_s_classes_for_eval(tmp_path):

@@ -162,16 +162,19 @@ def _walk(folder: Path, depth: int, seen: set, found: list, scan: FolderScan, bu
 class FolderPictures:
     """The pictures of a folder at a model's input size: ``X`` uint8 ``(N, C, H, W)``, ``y`` uint8
     ``(N,)`` (indices into ``classes``), ``paths`` (each picture's file), and the scan's notes:
-    ``skipped`` (path, reason) for every picture not read, ``ignored`` the files that are not pictures."""
+    ``skipped`` (path, reason) for every picture not read, ``ignored`` the files that are not pictures,
+    ``folders_skipped`` (path, reason) for the folders not read (a link back to one already read)."""
     X: np.ndarray
     y: np.ndarray
     classes: tuple
     paths: list
     skipped: list
     ignored: list
+    folders_skipped: list = field(default_factory=list)
 
     def notes(self, shown: int = 3) -> list[str]:
-        """One line each for the skipped pictures (the first few named) and the ignored files."""
+        """One line each for the skipped pictures (the first few named), the ignored files and the
+        folders not read."""
         lines = []
         if self.skipped:
             names = "; ".join(f"{p}: {why}" for p, why in self.skipped[:shown])
@@ -185,6 +188,11 @@ class FolderPictures:
             what = "file that is not a PNG, JPEG, BMP or WebP picture" if one else \
                 "files that are not PNG, JPEG, BMP or WebP pictures"
             lines.append(f"ignored {len(self.ignored):,} {what}: {names}{more}")
+        if self.folders_skipped:
+            n = len(self.folders_skipped)
+            names = "; ".join(f"{p}: {why}" for p, why in self.folders_skipped[:shown])
+            more = f" (and {n - shown:,} more)" if n > shown else ""
+            lines.append(f"did not read {n:,} folder{'s' if n != 1 else ''}: {names}{more}")
         return lines
 
 
@@ -245,20 +253,22 @@ def load_folder(root, shape, *, classes=None, progress: Progress | None = None) 
         raise FolderError(f"{scan.root}: {problem}")
     X, y, paths, skipped = _read_all(scan, (C, H, W), labels, progress)
     if not paths:
-        why = f" ({len(skipped):,} could not be read, e.g. {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
+        every = scan.skipped + skipped
+        why = f" ({len(every):,} could not be read, e.g. {every[0][0]}: {every[0][1]})" if every else ""
         raise FolderError(f"{scan.root}: no picture could be read{why}")
     if classes is None:                 # training: every class must keep pictures to learn from
         lost = [f for label, f in enumerate(scan.folders) if not np.any(y == label)]
         if lost:
-            first = next((f"{p}: {why}" for p, why in skipped if Path(p).is_relative_to(scan.root / lost[0])), "")
+            first = next((f"{p}: {why}" for p, why in scan.skipped + skipped
+                          if Path(p).is_relative_to(scan.root / lost[0])), "")
             raise FolderError(f"{scan.root}: no picture of the class folder {lost[0]} could be read ({first})")
     names = scan.classes if classes is None else tuple(classes)
-    return FolderPictures(X, y, names, paths, skipped, scan.ignored)
+    return FolderPictures(X, y, names, paths, skipped, scan.ignored, scan.skipped)
 
 
 def _read_all(scan: FolderScan, shape, labels: list, progress):
     """``(X uint8 (n, C, H, W), y uint8 (n,), paths, skipped)`` of the pictures that could be read, in
-    the scan's order, and (path, reason) for the others (after the scan's own)."""
+    the scan's order, and (path, reason) for the others."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .. import get_num_threads
@@ -271,7 +281,7 @@ def _read_all(scan: FolderScan, shape, labels: list, progress):
     n = len(scan.files)
     X = np.empty((n,) + tuple(shape), dtype=np.uint8)
     y = np.empty(n, dtype=np.uint8)
-    ok, paths, skipped = 0, [], list(scan.skipped)
+    ok, paths, skipped = 0, [], []
     with ThreadPoolExecutor(max_workers=max(1, get_num_threads())) as pool:
         for k, ((path, label), got) in enumerate(zip(scan.files, pool.map(read, [p for p, _ in scan.files],
                                                                           chunksize=64))):
