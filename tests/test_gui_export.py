@@ -121,3 +121,15 @@ def test_export_dialog_fits_a_small_screen_and_its_status_never_covers_the_pytho
     status, code = dialog.status, dialog.findChild(QtWidgets.QScrollArea, "exportNextStepsArea")
     assert "Written: " in status.text() and status.height() >= status.heightForWidth(status.width())
     assert status.mapTo(dialog, status.rect().topLeft()).y() >= code.mapTo(dialog, code.rect().bottomLeft()).y()
+
+
+def test_an_export_is_titled_by_the_model_file_or_where_the_network_came_from(window, tmp_path):
+    """A network trained in the window was exported with TITLE = 'trained here'."""
+    from cnncore.modelio import save_model
+    from cnnapp.widgets.export_dialog import _title
+    s = window.session
+    s.mark_trained()
+    assert _title(s) == "CNN Lab model (trained here)"
+    save_model(tmp_path / "digits.npz", _net("pools"))
+    window.confirm = lambda text: True          # (the weights trained here go)
+    assert window.open_model(tmp_path / "digits.npz") and _title(s) == "digits.npz"

@@ -140,7 +140,7 @@ def open_export_dialog(parent, session) -> None:
     if net is None:
         session.say("There is no network to export yet.")
         return
-    dialog = ExportDialog(net, data_dir(), session.source or "CNN Lab model", parent, inputs=session.kept_files())
+    dialog = ExportDialog(net, data_dir(), _title(session), parent, inputs=session.kept_files())
     dialog.exec()
     if dialog.written:
         session.say("Exported to " + str(dialog.written[0].parent if dialog.choice() == "torch" else dialog.written[0]))
@@ -155,3 +155,11 @@ def _sideways(label: QtWidgets.QLabel) -> QtWidgets.QScrollArea:
     area.setFixedHeight(lines * label.fontMetrics().lineSpacing() + area.horizontalScrollBar().sizeHint().height() + 6)
     area.setMinimumWidth(320)
     return area
+
+
+def _title(session) -> str:
+    """What the export's TITLE names: the model file the network came from, else where it came from
+    ("CNN Lab model (trained here)")."""
+    if session.model_file:
+        return Path(session.model_file).name
+    return f"CNN Lab model ({session.source})" if session.source else "CNN Lab model"
