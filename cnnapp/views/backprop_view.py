@@ -186,8 +186,7 @@ class BackpropView(QtWidgets.QWidget):
             QtCore.QTimer.singleShot(0, self, self._record_if_missing)
 
     def _record_if_missing(self) -> None:
-        """Trace the picture, or pick one; with nothing to pick (a colour network before a run here)
-        say what to do, in the tab and not as a failure (nobody asked for a trace yet)."""
+        """Trace the picture, or pick one; with nothing to pick, what to do (nobody asked: no failure)."""
         s = self.session
         if s.trace is None and self.isVisible() and s.network is not None:
             if s.picture is None and not len(s.sample_set()[0]):
