@@ -276,6 +276,22 @@ def test_no_command_writes_over_the_drawings_it_reads(model, drawings, capsys, c
     assert "same file" in err and digest(drawings) == before and temps(drawings.parent) == []
 
 
+@pytest.mark.parametrize("command", [
+    lambda m, out: ["train", "--arch", "tiny", "--data", "generated", "--count", "20", "--epochs", "1", "--out",
+                    str(out)],
+    lambda m, out: ["trace", str(m), *DATA, "--out", str(out)],
+    lambda m, out: ["inspect", str(m), *DATA, "--out", str(out)],
+    lambda m, out: ["export", str(m), "--to", "onnx", "--out", str(out)],
+], ids=["train", "trace", "inspect", "onnx"])
+def test_no_command_writes_over_the_drawings_it_does_not_read(model, drawings, capsys, command):
+    """A tour: `train --data generated --out <data folder>/my_digits.npz` replaced the user's drawings
+    with a model (exit 0), and the next `--data drawings` found them damaged. The drawings and the
+    downloaded sets are kept whichever source a command reads."""
+    before = digest(drawings)
+    refused(capsys, command(model, drawings), drawings)
+    assert digest(drawings) == before and temps(drawings.parent) == []
+
+
 def _picture_folder(root):
     from PIL import Image
     for name, level in (("dark", 30), ("light", 220)):

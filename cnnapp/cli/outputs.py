@@ -30,11 +30,13 @@ def output(args, kind: str, flag: str = "--out", also=(), spare=None):
 
 
 def data_files(args) -> list:
-    """The files the command's data source reads (none for a command that takes no data source)."""
-    from cnncore.datasets import source_files
+    """The files the command's data source reads, and those every source keeps in the user's data
+    folder whichever the command reads (the drawings, the downloaded sets): no output replaces them."""
+    from cnncore.datasets import SOURCES, source_files
 
+    kept = [f for s in SOURCES if s.key not in ("folder", "idx") for f in source_files(s.key)]
     if not hasattr(args, "data"):
-        return []
+        return kept
     key = source_key(args)
     files = {"folder": getattr(args, "folder", None), "idx": (args.images, args.labels)}.get(key)
-    return source_files(key, files=files)
+    return [*source_files(key, files=files), *kept]
