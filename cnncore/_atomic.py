@@ -107,17 +107,20 @@ class Output(os.PathLike):
     a file already there with another name is not replaced (a student's ``x.results.json`` given
     as the ``--out`` of a table, a shell pattern having put it there), one of the kind is.
     ``spare``: a test of a file already there, which names what it is (``"a trained model"``) when
-    this output must not replace it (a trace over a model: both are ``.npz``), else None.
+    this output must not replace it (a trace over a model: both are ``.npz``), else None. ``instead``:
+    what a refusal tells the user to do (by default, to give the output another name).
     """
 
     def __init__(self, path, inputs: Iterable = (), kinds: Iterable[str] = (),
-                 spare: Callable[[Path], str | None] | None = None):
+                 spare: Callable[[Path], str | None] | None = None, instead: str = ""):
         if isinstance(path, Output):
-            inputs, kinds, spare = (*path.inputs, *inputs), (*path.kinds, *kinds), spare or path.spare
+            inputs, kinds = (*path.inputs, *inputs), (*path.kinds, *kinds)
+            spare, instead = spare or path.spare, instead or path.instead
         self.path = Path(os.fspath(path))
         self.inputs = tuple(Path(os.fspath(p)) for p in inputs if p is not None)
         self.kinds = tuple(str(k).lower() for k in kinds)
         self.spare = spare
+        self.instead = instead
 
     def __fspath__(self) -> str:
         return os.fspath(self.path)
@@ -159,27 +162,31 @@ class Output(os.PathLike):
             return self                 # nothing there yet: it is none of the inputs (a folder's thousands unasked)
         for source in self.inputs:
             if _same_file(self.path, source, target):
-                raise SameAsInput(f"{self.path} is the same file as the input {source}: give the output "
-                                  "another name (nothing was written)")
+                raise SameAsInput(f"{self.path} is the same file as the input {source}: "
+                                  f"{self._instead('give the output another name')} (nothing was written)")
         if not target.st_mode & 0o222 or not os.access(self.path, os.W_OK):
             raise OutputRefused(f"{self.path} exists and is read-only (or not yours to write): it is not replaced; "
-                                "give the output another name (nothing was written)")
+                                f"{self._instead('give the output another name')} (nothing was written)")
         names = {self.path.name.lower(), self.written.name.lower()}      # (a link's, and the file it names)
         if self.kinds and not all(n.endswith(self.kinds) for n in names):
-            raise OtherKind(f"{self.path} exists and is not a {' or '.join(self.kinds)} file: it is not "
-                            f"replaced; give the output a name ending in {self.kinds[0]} (nothing was written)")
+            raise OtherKind(f"{self.path} exists and is not a {' or '.join(self.kinds)} file: it is not replaced; "
+                            f"{self._instead(f'give the output a name ending in {self.kinds[0]}')} (nothing was "
+                            "written)")
         kind = next((k for k in self.kinds if self.path.name.lower().endswith(k)), None)
         mark = True if kind is None else _has_mark(self.path, kind)
         if not mark:
             what = "could not be read to tell what it is" if mark is None else \
                 f"is not a {kind} file (it does not begin as one does)"
-            raise OtherKind(f"{self.path} exists and {what}: it is not replaced; give the output another "
-                            "name (nothing was written)")
+            raise OtherKind(f"{self.path} exists and {what}: it is not replaced; "
+                            f"{self._instead('give the output another name')} (nothing was written)")
         spared = self.spare(self.written) if self.spare else None
         if spared:
-            raise OtherKind(f"{self.path} is {spared}: it is not replaced by this file; give the output "
-                            "another name (nothing was written)")
+            raise OtherKind(f"{self.path} is {spared}: it is not replaced by this file; "
+                            f"{self._instead('give the output another name')} (nothing was written)")
         return self
+
+    def _instead(self, default: str) -> str:
+        return self.instead or default
 
 
 def same_file(a, b) -> bool:

@@ -265,7 +265,29 @@ def torch_source(net: Network, title: str = DEFAULT_TITLE, weights_sha256: str =
         modules="\n".join(lines), weight_map=repr(weights), sha=repr(constants["WEIGHTS_SHA256"]),
         first=first, first_index=first_index, input_shape=", ".join(str(int(s)) for s in net.input_shape))
     _check_module(text, constants)
-    return text
+    return _sealed(text)
+
+
+#: The last line of a model.py as an export writes it: the SHA-256 of the text before it. A model.py
+#: whose seal holds is one nobody edited (an export may replace it); any other is the user's.
+SEAL = "# CNN Lab export, unedited while this holds: sha256 "
+
+
+def _sealed(text: str) -> str:
+    return f"{text}{SEAL}{hashlib.sha256(text.encode('utf-8')).hexdigest()}\n"
+
+
+def _seal_holds(path: Path) -> bool:
+    """Whether ``path`` is a model.py an export wrote, as it wrote it (its last line's seal holds)."""
+    from ._safeio import UnreadableFile, open_regular
+    try:
+        with open_regular(path, limit=1 << 22) as f:
+            data = f.read()
+    except (OSError, UnreadableFile):
+        return False
+    body, _, last = data.rstrip(b"\n").rpartition(b"\n")
+    seal = SEAL.encode("utf-8")
+    return last.startswith(seal) and last[len(seal):].decode("ascii", "replace") == hashlib.sha256(body + b"\n").hexdigest()
 
 
 def _check_module(text: str, constants: dict) -> None:
@@ -317,6 +339,38 @@ def _folder(out: Output) -> Path:
     return folder
 
 
+def _unless_exported(name: str):
+    """The spare test (:class:`~cnncore.Output`) of the export's ``model.py`` or manifest: a model.py
+    already there is replaced only when an export wrote it and nobody changed it since (its seal
+    holds), a manifest only when it is one; never a model.py edited by hand, the user's own, or a
+    file a link names. (A weights.npz is replaced when it is a zip: nobody edits one by hand.)"""
+    def spare(written: Path) -> str | None:
+        ours = _seal_holds(written) if name == MODEL_FILE else _is_manifest(written)
+        return None if ours else "not a file an export wrote, as it wrote it (edited since, or another file)"
+    return spare
+
+
+def _is_manifest(path: Path) -> bool:
+    from ._safeio import UnreadableFile, open_regular, read_json
+    try:
+        with open_regular(path, limit=1 << 16) as f:
+            manifest = read_json(f.read().decode("utf-8"), max_depth=4)
+    except (OSError, UnicodeDecodeError, UnreadableFile):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT
+
+
+def _one_file_each(targets: dict) -> None:
+    """:class:`~cnncore.OutputRefused` when two of the export's files are one (a link to the other)."""
+    from ._atomic import OutputRefused, same_file
+    names = list(targets)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if same_file(targets[a].written, targets[b].written):
+                raise OutputRefused(f"{targets[a].path} and {targets[b].path} are one file (a link): an export "
+                                    "writes each of its files apart; export to another folder (nothing was written)")
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -338,10 +392,13 @@ def export_torch(net: Network, out, title: str = DEFAULT_TITLE) -> tuple[Path, P
     its ``load_model()`` refuses a pair from two exports (one interrupted), in one line.
     """
     out = Output(out)
-    targets = {name: out.inside(name) for name in (WEIGHTS_FILE, MODEL_FILE, MANIFEST_FILE)}
+    targets = {name: Output(out.inside(name), kinds=(Path(name).suffix,), instead="export to another folder",
+                            spare=None if name == WEIGHTS_FILE else _unless_exported(name))
+               for name in (WEIGHTS_FILE, MODEL_FILE, MANIFEST_FILE)}
     if out.path.is_dir():
         for target in targets.values():
             target.check()
+        _one_file_each(targets)
     _folder(out)
     arrays = {k: np.asarray(v, dtype=np.float32) for k, v in net.params().items()}
     weights_path = atomic_savez(targets[WEIGHTS_FILE], arrays)

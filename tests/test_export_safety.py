@@ -261,3 +261,45 @@ def test_an_edited_model_py_still_loads_and_other_weights_need_check_false(tmp_p
                       encoding="utf-8")
     with pytest.raises(ValueError, match=r"L0.W in weights.npz has shape \(3, 1, 3, 2\), but module \[0\]"):
         _load(tmp_path, "rebuilt", check=False)
+
+
+def test_an_export_never_replaces_a_model_py_edited_by_hand_or_the_users_own(tmp_path):
+    """The README says "edit model.py as you like": exporting again into the folder replaced the
+    edits without a word, as it did a student's own model.py and a notes file named export.json. A
+    model.py is replaced only while its last line's seal holds (an export wrote it, nobody edited it)."""
+    from cnncore import OutputRefused
+    export_torch(_net("pools"), tmp_path)
+    export_torch(_net("resampling"), tmp_path)                       # untouched: replaced
+    source = tmp_path / MODEL_FILE
+    edited = source.read_text(encoding="utf-8").replace("import torch", "import torch  # mine", 1)
+    source.write_text(edited, encoding="utf-8")
+    with pytest.raises(OutputRefused, match="model.py is not a file an export wrote, as it wrote it.*export to "
+                                            "another folder"):
+        export_torch(_net("pools"), tmp_path)
+    assert source.read_text(encoding="utf-8") == edited
+    own = tmp_path / "mine"
+    own.mkdir()
+    (own / MODEL_FILE).write_text("print('my own model')\n")
+    (own / MANIFEST_FILE).write_text("my notes\n")
+    with pytest.raises(OutputRefused, match="not a file an export wrote"):
+        export_torch(_net("pools"), own)
+    assert (own / MODEL_FILE).read_text() == "print('my own model')\n" and not (own / WEIGHTS_FILE).exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links as POSIX has them")
+@pytest.mark.parametrize("link, to", [(MODEL_FILE, WEIGHTS_FILE), (MANIFEST_FILE, WEIGHTS_FILE),
+                                      (MODEL_FILE, "../trained.npz")])
+def test_an_export_s_file_that_is_a_link_to_another_is_refused(tmp_path, link, to):
+    """model.py a link to weights.npz (or to a model elsewhere): the export wrote its Python over the
+    weights (or the model), exit 0."""
+    from cnncore import OutputRefused
+    from cnncore.modelio import save_model
+    out = tmp_path / "out"
+    export_torch(_net("pools"), out)
+    save_model(tmp_path / "trained.npz", _net("pools"))
+    before = {p.name: p.read_bytes() for p in (out / WEIGHTS_FILE, tmp_path / "trained.npz")}
+    (out / link).unlink()
+    (out / link).symlink_to(to)
+    with pytest.raises(OutputRefused):
+        export_torch(_net("resampling"), out)
+    assert {p.name: p.read_bytes() for p in (out / WEIGHTS_FILE, tmp_path / "trained.npz")} == before

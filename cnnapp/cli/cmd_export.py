@@ -19,8 +19,8 @@ def add_parser(sub) -> None:
     x = sub.add_parser("export", help="write a model as PyTorch code and weights, or as an ONNX file")
     x.add_argument("model", metavar="MODEL.npz")
     x.add_argument("--to", required=True, choices=("torch", "onnx"),
-                   help="torch: DIR/model.py and DIR/weights.npz; onnx: one .onnx file (needs pip install "
-                        "\"cnnlab[export]\")")
+                   help="torch: DIR/model.py, DIR/weights.npz and the manifest DIR/export.json; onnx: one .onnx "
+                        "file (needs pip install \"cnnlab[export]\")")
     x.add_argument("--out", required=True, metavar="DIR|FILE.onnx")
     x.set_defaults(func=run)
 
