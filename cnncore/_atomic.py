@@ -116,7 +116,11 @@ class Output(os.PathLike):
         if isinstance(path, Output):
             inputs, kinds = (*path.inputs, *inputs), (*path.kinds, *kinds)
             spare, instead = spare or path.spare, instead or path.instead
-        self.path = Path(os.fspath(path))
+        text = os.fspath(path)
+        # "models/" names a folder, which Path forgets: no file is written under that name
+        self.folder_named = path.folder_named if isinstance(path, Output) else \
+            str(text).endswith(tuple(c for c in (os.sep, os.altsep) if c))
+        self.path = Path(text)
         self.inputs = tuple(Path(os.fspath(p)) for p in inputs if p is not None)
         self.kinds = tuple(str(k).lower() for k in kinds)
         self.spare = spare
@@ -152,6 +156,9 @@ class Output(os.PathLike):
         here: not a folder, FIFO, device or socket; in a folder that exists and is writable; not
         one of the inputs. Returns itself."""
         check_target(self.path)
+        if self.folder_named:
+            raise NotARegularFile(f"{self.path}{os.sep}: names a folder (it ends with {os.sep}); give a file's "
+                                  "name (nothing was written)")
         if not self.folder.is_dir():
             raise OutputRefused(f"{self.path}: the folder {self.folder} does not exist")
         if not os.access(self.folder, os.W_OK):

@@ -442,3 +442,22 @@ def test_a_full_disk_at_fsync_keeps_the_old_file(tmp_path, monkeypatch):
         atomic_write_bytes(target, b"new")
     assert str(e.value) == f"{target}: could not be written (No space left on device); the old file is intact"
     assert target.read_bytes() == b"old" and temps(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", ["train", "trace", "onnx"])
+def test_an_out_that_ends_with_a_slash_names_a_folder_not_a_file(model, tmp_path, capsys, monkeypatch, command):
+    """`train --out models/` wrote a file named models (and `--out keep.npz/` replaced keep.npz): a
+    name ending with / is a folder's, refused as one; an export to PyTorch takes its folder so."""
+    monkeypatch.chdir(tmp_path)
+    save_model(tmp_path / "keep.npz", Network(preset("tiny"), seed=3))
+    before = digest(tmp_path / "keep.npz")
+    argv = {"train": ["train", "--arch", "tiny", "--data", "generated", "--count", "20", "--epochs", "1", "--out"],
+            "trace": ["trace", str(model), *DATA, "--out"],
+            "onnx": ["export", str(model), "--to", "onnx", "--out"]}[command]
+    for out in ("models/", "keep.npz/"):
+        err = refused(capsys, [*argv, out])
+        assert "names a folder" in err
+    assert not (tmp_path / "models").exists() and digest(tmp_path / "keep.npz") == before
+    assert main(["export", str(model), "--to", "torch", "--out", "torch_out/"]) == 0
+    assert (tmp_path / "torch_out" / "model.py").is_file()
+    capsys.readouterr()
