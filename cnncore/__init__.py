@@ -6,7 +6,7 @@ Kernels (NCHW layout, filters ``(F, C, KH, KW)``, float32 or float64)::
     maxpool2d_forward, maxpool2d_backward
     avgpool2d_forward, avgpool2d_backward
     l2pool2d_forward, l2pool2d_backward
-    set_num_threads, get_num_threads, openmp_enabled
+    set_num_threads, get_num_threads, openmp_enabled, MAX_THREADS
 
 Prepared calls for a training step (a layer shape checked once): each layer type's plan, beside it in
 ``cnncore.layers``; a whole training step compiled: ``cnncore.step``.
@@ -71,6 +71,7 @@ from .kernels import (
 from ._atomic import (Output, OutputRefused, WriteFailed, atomic_savez, atomic_write_bytes, atomic_write_text,
                       check_target)
 from ._safeio import json_nesting, read_regular
+from ._threads import MAX_THREADS
 from ._dispatch import VARIANT as KERNEL_BUILD
 from ._blas import use_numpy_blas as _use_numpy_blas
 
@@ -83,7 +84,7 @@ __all__ = [
     "maxpool2d_forward", "maxpool2d_backward",
     "avgpool2d_forward", "avgpool2d_backward",
     "l2pool2d_forward", "l2pool2d_backward",
-    "set_num_threads", "get_num_threads", "openmp_enabled",
+    "set_num_threads", "get_num_threads", "openmp_enabled", "MAX_THREADS",
     "dilate", "flip_filters",
     "conv_output_size", "ShapeError",
     "atomic_write_bytes", "atomic_write_text", "atomic_savez", "check_target", "read_regular", "json_nesting",

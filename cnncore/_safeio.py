@@ -175,9 +175,10 @@ def _headers(zf: zipfile.ZipFile, max_members: int, max_bytes: int, texts: dict)
                 shape, fortran, dtype = reader(m)
                 offset = m.tell()
         except _DAMAGE as e:
-            raise UnreadableFile(f"entry {_short(name)} is damaged ({_why(e)})") from None
+            raise UnreadableFile(f"has its entry {_short(name)} damaged ({_why(e)})") from None
         if dtype.hasobject:
-            raise UnreadableFile(f"entry {_short(name)} holds Python objects (pickles), which are never read")
+            raise UnreadableFile(f"has an entry {_short(name)} that holds Python objects (pickles), which are "
+                                 "never read")
         info = MemberInfo(name, zi.filename, shape, dtype, zi, offset)
         total += info.nbytes
         if total > max_bytes:

@@ -129,7 +129,7 @@ def _network(path, zf, members) -> Network:
         raise ModelFileError(f"{path}: unknown model format {_short(fmt)!r} (this version reads {FORMAT!r})")
     arch = _text(path, zf, members, "architecture")
     params = {k: v for k, v in members.items() if _PARAM_KEY.fullmatch(k)}
-    dtypes = {v.dtype for v in params.values()}
+    dtypes = {v.dtype.newbyteorder("=") for v in params.values()}      # (a big-endian float32 is float32)
     if any(dt not in (np.dtype(np.float32), np.dtype(np.float64)) for dt in dtypes):
         raise ModelFileError(f"{path}: weights must be float32 or float64, found {sorted(str(d) for d in dtypes)}")
     dtype = np.float64 if np.dtype(np.float64) in dtypes else np.float32

@@ -53,6 +53,8 @@ def read_trace(path) -> tuple[dict, dict]:
 def _read(zf, members) -> tuple[dict, dict]:
     if "architecture" not in members:
         raise _Refused("no 'architecture' entry, so this is not a trace file")
+    if "format" in members and "probs" not in members:
+        raise _Refused("this is a model file, not a trace (open it as a model)")
     try:
         spec = parse_architecture(_text(zf, members, "architecture", MAX_ARCH_TEXT))
         want = _expected(spec)

@@ -186,6 +186,18 @@ def test_a_folder_named_like_a_preset_does_not_hide_the_preset(tmp_path, monkeyp
     assert [l["type"] for l in load_arch("tiny")["layers"]] == ["flatten", "dense"]       # the file wins
 
 
+def test_a_model_given_as_an_architecture_is_named_so(tmp_path, capsys):
+    """`train --arch model.npz` said "cannot read the file ('utf-8' codec can't decode byte 0xb9 …)"."""
+    from cnncore.architecture import preset
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    save_model(tmp_path / "m.npz", Network(preset("tiny"), seed=0))
+    assert main(["train", "--arch", str(tmp_path / "m.npz"), "--out", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "is a zip archive (a model file?), not an architecture" in err and "codec" not in err
+    assert not (tmp_path / "x.npz").exists()
+
+
 def test_mirroring_digits_is_said_and_pictures_of_things_are_mirrored_without_a_word(tmp_path, capsys):
     """The help says --flip is never for digits or letters; given for them, a note says why it is a bad
     idea (the run goes on: the user asked for it)."""
@@ -515,3 +527,21 @@ def test_every_error_is_one_line_that_starts_with_cnnapp(argv, start, tmp_path, 
     assert main([a.format(model=model, tmp=tmp_path) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith(start) and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["train", "--threads", "100000", "--out", "x.npz"], "--threads 100000: at most"),
+    (["eval", "M", "--data", "generated", "--count", "100", "--range", "5:2"],
+     "--range 5:2: selects no image (its end, 2, is not past its start, 5)"),
+])
+def test_a_bad_option_is_named_in_its_own_words(tmp_path, capsys, monkeypatch, argv, says):
+    """`--threads 100000` said "set_num_threads expects an int from 1 to 64" (a function's name, not
+    the option's); `--range 5:2` said "out of range" of a range that is only reversed."""
+    from cnncore.architecture import preset
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    monkeypatch.chdir(tmp_path)
+    save_model(tmp_path / "M", Network(preset("tiny"), seed=0))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1 and not (tmp_path / "x.npz").exists()

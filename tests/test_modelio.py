@@ -150,3 +150,15 @@ def test_atomic_helpers(tmp_path):
     assert p.read_bytes() == b"\x00\x01" and sorted(x.name for x in tmp_path.iterdir()) == ["a.txt"]
     with pytest.raises(ValueError):
         atomic_write(p, lambda f: None, mode="a")
+
+
+def test_big_endian_weights_are_read_as_the_numbers_they_are(tmp_path):
+    """A model written where floats are big-endian ('>f4') was refused: "weights must be float32 or
+    float64, found ['>f4', 'float32']". They are float32, in another byte order."""
+    net = Network(preset("tiny"), seed=4)
+    save_model(tmp_path / "m.npz", net)
+    arrays = dict(np.load(tmp_path / "m.npz"))
+    arrays = {k: v.astype(">f4") if v.dtype == np.float32 else v for k, v in arrays.items()}
+    np.savez(tmp_path / "be.npz", **arrays)
+    back = load_model(tmp_path / "be.npz")
+    assert back.dtype == np.float32 and back.flat_params.tobytes() == net.flat_params.tobytes()

@@ -208,3 +208,13 @@ def test_a_trace_that_is_not_its_own_pass_is_refused_in_one_line(traces, tmp_pat
     with pytest.raises(TraceFileError) as e:
         Trace.load(_saved(tmp_path, arrays))
     assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_model_opened_as_a_trace_is_named_a_model(tmp_path):
+    """Open trace… on a model file said only "no 'optimizer' entry"; the model reader already names
+    a trace opened as a model."""
+    from cnncore.architecture import preset
+    from cnncore.modelio import save_model
+    save_model(tmp_path / "m.npz", Network(preset("tiny"), seed=0))
+    with pytest.raises(TraceFileError, match="m.npz: .*this is a model file, not a trace"):
+        Trace.load(tmp_path / "m.npz")

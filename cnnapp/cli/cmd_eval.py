@@ -77,6 +77,8 @@ def _select(X, y, rng, flag="--range"):
     a = 0 if a is None else (a + n if a < 0 else a)
     b = n if b is None else (b + n if b < 0 else b)
     if not 0 <= a < b <= n:
+        why = (f"selects no image (its end, {b}, is not past its start, {a})" if 0 <= a < n and 0 <= b <= n
+               else f"out of range for {n} images")
         raise CliError(f"{flag} {rng[0] if rng[0] is not None else ''}:{rng[1] if rng[1] is not None else ''}: "
-                       f"out of range for {n} images")
+                       f"{why}")
     return X[a:b], y[a:b]

@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
     t.add_argument("--normalise", action="store_true",
                    help="scale each channel by the mean and spread of the training pictures, (x − mean) / std "
                         "(the numbers are kept in the model and go with its exports, which still take [0, 1])")
-    t.add_argument("--threads", type=positive_int, default=None, help="kernel threads (default: all CPUs)")
+    t.add_argument("--threads", type=positive_int, default=None, help="kernel threads (default: all CPUs; at most 4 per CPU, and 64 or more)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--out", required=True, metavar="MODEL.npz")
     t.set_defaults(func=run)
@@ -86,6 +86,8 @@ def _train(args) -> int:
     _fill_defaults(args)
     net, config = network_and_config(args)
     if args.threads:
+        if args.threads > cnncore.MAX_THREADS:
+            raise CliError(f"--threads {args.threads}: at most {cnncore.MAX_THREADS} on this machine")
         cnncore.set_num_threads(args.threads)
     trainer, n_train, n_val, source = _trainer(args, net, config)
     epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
@@ -148,7 +150,11 @@ def load_arch(value: str) -> dict:
     path = Path(value)
     if not _names_preset(value) and (path.exists() or os.sep in value):
         try:
-            text = read_regular(path, 4 * MAX_ARCH_TEXT).decode("utf-8")    # never a FIFO or a device
+            data = read_regular(path, 4 * MAX_ARCH_TEXT)                    # never a FIFO or a device
+            if data[:2] == b"PK":
+                raise CliError(f"--arch {value}: is a zip archive (a model file?), not an architecture: give "
+                               "an architecture's JSON file or a preset's name")
+            text = data.decode("utf-8")
         except (OSError, ValueError) as e:
             raise CliError(f"--arch {value}: cannot read the file ({getattr(e, 'strerror', None) or e})") from None
         try:

@@ -113,7 +113,7 @@ def fetch_cifar10(cache_dir=None, progress: Progress | None = None, urls=None, *
             return target
     kept = _size(part)
     resume = f" ({kept / 1e6:.1f} MB kept; the next try resumes from there)" if kept else ""
-    raise FetchError(f"could not download {a.filename}{resume} (is the computer online?):\n  " + "\n  ".join(failures))
+    raise FetchError(f"could not download {a.filename}{resume} (is the computer online?): " + "; ".join(failures))
 
 
 class _WrongSum(Exception):

@@ -246,7 +246,7 @@ def fetch_download(key: str, cache_dir=None, progress: Progress | None = None,
                 break
         else:
             raise FetchError(f"could not download {filename} from any mirror "
-                             "(is the computer online?):\n  " + "\n  ".join(failures))
+                             "(is the computer online?): " + "; ".join(failures))
         result[_short_name(filename)] = target
     return result
 
