@@ -138,6 +138,7 @@ class RunController(QtCore.QObject):
         self.dl_worker = self.dl_thread = None
         self._ready = False
         self._epochs = 0
+        self._was = None                   # the network's (classes, data set, signature) before the run
         self._saved_threads = None
         self._gc_frozen = False
         self._after_download = None        # (key, start): a run waiting for its download
@@ -198,8 +199,10 @@ class RunController(QtCore.QObject):
         if s.network is None:
             raise RunRefused("Build a network on the Build tab first.")
         classes, dataset, fit = learnt_from(choice, s.network)
-        s.network.learns(classes, dataset)      # the classes of what it learns from now on
-        s.network.signature = s.network.signature.fitted(fit)
+        net = s.network                 # what it was, should the run end before its first update
+        self._was = (net.classes, net.dataset, net.signature)
+        net.learns(classes, dataset)    # the classes of what it learns from now on
+        net.signature = net.signature.fitted(fit)
         s.start_run(config.seed)
         self._ready, self._epochs = False, 0
         self._limit_threads()
@@ -266,11 +269,14 @@ class RunController(QtCore.QObject):
         s, w = self.session, self.worker
         self._restore_threads()
         self._pause_full_collections(False)
-        if w is not None and (ev.evaluation is not None or self._ready):
+        if not ev.changed:
+            self._put_back()
+        elif w is not None and (ev.evaluation is not None or self._ready):
             # the held-out pass of the weights it ends with; none (a run that changed the weights but
             # could not score them): no result, rather than an older one of other weights
             s.set_result(s.result_of(ev.evaluation, w.X_val, w.y_val, self._epochs, final=True))
-        s.end_run(done=ev.reason == "done", changed_weights=self._ready and ev.reason in ("done", "stopped"))
+        self._was = None
+        s.end_run(done=ev.reason == "done", changed_weights=ev.changed and ev.reason in ("done", "stopped"))
         self.finished.emit(ev)
 
     def _on_thread_end(self, thread) -> None:
@@ -281,7 +287,18 @@ class RunController(QtCore.QObject):
         self.thread = self.worker = None
         if self.session.training:           # the worker ended without a word
             self._restore_threads()
+            self._put_back()
             self.session.end_run(done=False, changed_weights=False)
+
+    def _put_back(self) -> None:
+        """A run that made no update leaves the network as it was, classes and all (a folder's names
+        on the starter model's untouched weights said it had learnt them)."""
+        net = self.session.network
+        if self._was is not None and net is not None:
+            classes, dataset, signature = self._was
+            net.learns(classes, dataset)
+            net.signature = signature
+        self._was = None
 
     def _limit_threads(self) -> None:
         """Leave one core to the GUI thread while the run goes on (the kernels use the others)."""

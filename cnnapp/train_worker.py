@@ -223,7 +223,8 @@ class TrainWorker(QtCore.QObject):
             self._resend_snapshot()
         message = f"the training process ended unexpectedly ({how}) {when}; {kept}."
         self.failed.emit(message[0].upper() + message[1:])
-        return FinishedEvent("stopped", message, seconds, val_accuracy, val_count, evaluation)
+        return FinishedEvent("stopped", message, seconds, val_accuracy, val_count, evaluation,
+                             changed=trained or last_epoch is not None)
 
     def _resend_snapshot(self) -> None:
         """A snapshot of the weights ``net`` now keeps."""

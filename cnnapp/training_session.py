@@ -82,13 +82,13 @@ class TrainingSession:
             finished = self._follow_run()
         except Exception as e:  # noqa: BLE001
             self.send("failed", f"Training stopped by an error: {e}")
-            finished = FinishedEvent("stopped", f"error: {e}")
+            finished = FinishedEvent("stopped", f"error: {e}", changed=True)     # (updates may have come)
         self._explain_failure()
         try:
             self._send_snapshot()
         except Exception:  # noqa: BLE001
             pass
-        return finished or FinishedEvent("stopped", "the run ended early")
+        return finished or FinishedEvent("stopped", "the run ended early", changed=True)
 
     def _prepare(self):
         """Make the trainer with any pause, stop or rate asked for meanwhile; a FinishedEvent when

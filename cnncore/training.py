@@ -186,7 +186,8 @@ class FinishedEvent:
     ``evaluation`` is the held-out pass of the weights the run ends with (made again when a stop
     comes mid-epoch or a NaN loss put earlier weights back): its accuracy, confusion matrix and
     mistakes belong together. ``val_accuracy`` and ``val_count`` repeat its accuracy and size;
-    NaN, 0 and None without a held-out split or before any update.
+    NaN, 0 and None without a held-out split or before any update. ``changed``: the run made an
+    update (False for one stopped, or one that could not start, before its first batch).
     """
     reason: str
     message: str
@@ -194,6 +195,7 @@ class FinishedEvent:
     val_accuracy: float = float("nan")
     val_count: int = 0
     evaluation: Evaluation | None = field(default=None, repr=False)
+    changed: bool = False
 
 
 def _check_sizes(net: Network, X_train, X_val, config: TrainConfig) -> None:
@@ -520,7 +522,7 @@ class Trainer:
             loop.evaluated = True
         ev = loop.last_eval if loop.step > 0 else None
         acc, n = (ev.accuracy, ev.count) if ev is not None else (float("nan"), 0)
-        return FinishedEvent(reason, message, loop.train_seconds, acc, n, ev)
+        return FinishedEvent(reason, message, loop.train_seconds, acc, n, ev, changed=loop.step > 0)
 
     def _train_batch(self, loop: "_Loop", epoch: int, b: int):
         """One gradient step on batch ``b``: its :class:`BatchEvent`, or the :class:`FinishedEvent`

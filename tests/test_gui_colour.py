@@ -88,6 +88,33 @@ def trained(window, qtbot, colour_folder):
     return window
 
 
+def test_a_run_stopped_before_its_first_batch_leaves_the_network_as_it_was(window, qtbot, colour_folder,
+                                                                          monkeypatch):
+    """Start on a folder, Stop at once: "Stopped before the first batch", the weights untouched, but
+    the network had taken the folder's classes (the Draw tab then read a drawn 0 as "circle", and the
+    restart brought the renamed model back). A run with no update leaves it as it was."""
+    from cnnapp.train_worker import TrainWorker
+    _tiny_colour(window)
+    s, train = window.session, window.train
+    net = s.network
+    before = (net.classes, net.dataset, net.signature, net.flat_params.tobytes())
+    train.source.setCurrentIndex(train.source.findData("folder"))
+    assert train.controls.set_picture_folder(colour_folder)
+    real = TrainWorker.__init__
+
+    def stopped_at_once(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        load = self.load_data
+        self.load_data = lambda: (self.stop(), load())[1]        # Stop pressed while the data is read
+    monkeypatch.setattr(TrainWorker, "__init__", stopped_at_once)
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
+        assert train.start()
+    ev = blocker.args[0]
+    assert ev.message == "stopped before the first batch" and not ev.changed
+    assert (net.classes, net.dataset, net.signature, net.flat_params.tobytes()) == before
+    assert s.network is net and not s.unsaved
+
+
 def test_a_folder_trains_a_colour_network_and_names_what_it_skipped(trained, colour_folder):
     s, train = trained.session, trained.train
     net = s.network

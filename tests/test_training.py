@@ -415,6 +415,18 @@ def test_the_final_event_carries_the_held_out_accuracy_of_the_final_weights():
     assert np.isnan(end.val_accuracy) and end.val_count == 0
 
 
+def test_the_last_event_says_whether_the_run_changed_the_weights():
+    """The window puts a network's classes back after a run that made no update (FinishedEvent.changed)."""
+    X, y = _toy(40)
+    net = Network(MICRO, seed=1)
+    trainer = Trainer(net, X, y, config=TrainConfig(epochs=1, batch_size=16))
+    trainer.stop()
+    events = list(trainer.run())
+    assert events[-1].reason == "stopped" and not events[-1].changed
+    events = list(Trainer(net, X, y, config=TrainConfig(epochs=1, batch_size=16)).run())
+    assert events[-1].reason == "done" and events[-1].changed
+
+
 def test_a_stop_mid_epoch_ends_with_one_evaluation_of_the_weights_it_stops_with():
     """Issue 21, item 3: the accuracy, the confusion matrix and the mistakes of the final event come
     from one pass of the final weights (they said 882, 889 and 11 mistakes after a stop)."""
