@@ -150,3 +150,32 @@ def test_the_confusion_matrix_shows_the_classes_in_use(qtbot):
     plot.set_classes([str(i) for i in range(10)], "digit")
     plot.set_matrix(np.eye(10, dtype=np.int64))
     assert plot._img.image.shape == (10, 10) and len(plot._labels) == 100
+
+
+def test_a_true_class_is_never_an_output_no_class_uses(window, qtbot):
+    """The Backprop box lists a network's classes only, but three ways still put an unused output in
+    as the true class (the box then blank, the loss "true class (unused)"): the network's own answer
+    for a picture nobody labelled, a drawing's digit on a network of cats and dogs, and a digit's
+    class carried to such a network when it is opened."""
+    import numpy as np
+
+    from cnnapp.state import Picture
+    from cnncore.architecture import preset
+    from cnncore.datasets.folder import model_classes
+    from cnncore.network import Network
+    s, bp = window.session, window.backprop
+    x = np.random.default_rng(1).random((28, 28)).astype(np.float32)
+    s.set_picture(Picture("file", x, 3, what="a digit 3"))           # a digit network's true class 3
+    net = Network(preset("lenet"), seed=0)
+    net.learns(model_classes(("cat", "dog")), "pets")
+    net.layers[-1].b[7] = 50                                         # it answers output 7, which is unused
+    window.session.set_network(net, "a folder's model", trained=True)
+    assert s.picture is not None and s.picture.label is None         # 3 is no class of this network
+    assert s.true_label() in (0, 1)
+    window.tabs.setCurrentWidget(bp)
+    qtbot.waitUntil(lambda: s.trace is not None, timeout=10000)
+    assert s.trace.label in (0, 1) and bp.label_combo.currentIndex() in (0, 1)
+    assert "true class <b>(unused)" not in bp.input_row.info.text()       # (it may say so: "network says")
+    window.draw.show_digit(x, 7)
+    s.take_drawing()
+    assert s.picture.label is None and s.true_label() in (0, 1)

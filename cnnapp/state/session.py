@@ -285,9 +285,11 @@ class Session:
         return self._picture
 
     def set_picture(self, picture: Picture | None) -> None:
-        """Look at ``picture`` from now on; the trace of another picture goes."""
+        """Look at ``picture`` from now on; the trace of another picture goes. A true class the
+        network has no use for (an output no class uses) is no true class: nobody gave one."""
         if picture is not None:
             self._check_fits(picture)
+            picture = self._known_label(picture)
         if picture is self._picture:
             return
         self._picture = picture
@@ -302,6 +304,13 @@ class Session:
                              f"this one is {' × '.join(map(str, p.shape))}")
         if p.label is not None and p.label >= len(self.classes):
             raise ValueError(f"the network knows {len(self.classes)} classes, not a class {p.label}")
+
+    def _known_label(self, p: Picture) -> Picture:
+        """``p``, or ``p`` without its true class where that is an output no class uses (a drawing's
+        7 for a network of cats and dogs, a digit's class carried to such a network)."""
+        if p.label is not None and p.label < len(self.classes) and self.classes[p.label] == UNUSED_CLASS:
+            return replace(p, label=None)
+        return p
 
     def set_label(self, label: int) -> None:
         """The picture's true class. A drawing's is the Draw tab's digit: it is chosen there too."""
@@ -328,7 +337,9 @@ class Session:
         net = self.view_network()
         if net is None:
             return 0
-        return int(np.argmax(net.predict_proba(net.one_image(p.image))[0]))
+        scores = net.predict_proba(net.one_image(p.image))[0].astype(np.float64)
+        scores[[c == UNUSED_CLASS for c in classes_of(net)]] = -np.inf    # its answer among its classes
+        return int(np.argmax(scores))
 
     def drawing_picture(self) -> Picture | None:
         """The Draw tab's drawing as a picture (its digit its class), or None for an empty sheet."""
@@ -472,7 +483,7 @@ class Session:
             self._check_fits(p)
         except ValueError:
             return None
-        return p
+        return self._known_label(p)
 
     def checked_input(self):
         """What the Learn tab's checks run on: ``(image (C, H, W), true class, words)``: the trace's
