@@ -76,14 +76,31 @@ def softmax_terms(z, k, *, value=None, keys=None, prefix=()):
                    "the exponentials from overflowing."])
 
 
-def loss_terms(probs, label, *, value=None, keys=None, prefix=()):
-    """Cross-entropy ``L = −log p(label)``; ``probs (K,)``."""
+#: Below this a probability is too small (and, in float32, too coarse) to take the loss as its log:
+#: the loss is then written from the logits, log Σ_j e^z(j) − z(label), the same number.
+TINY_P = 1e-30
+
+
+def loss_terms(probs, label, *, logits=None, value=None, keys=None, prefix=()):
+    """Cross-entropy ``L = −log p(label)``; ``probs (K,)``. Where p(label) is below :data:`TINY_P` and
+    the ``logits`` are given, the loss is written as they give it (−log of a p that rounded to 0 is
+    no number: a sure, wrong answer's loss was written "−log(0) = 690.8" beside its value, 199.6)."""
     keys = keys or {}
     p = float(probs[label])
-    return finish("Cross-entropy loss L", "L = −log p(label)", mk_ref(keys, prefix, "loss", ()),
-                  [Term(f"−log p({label})", (p,), -math.log(max(p, 1e-300)),
-                        (mk_ref(keys, prefix, "probs", (label,)),), apply="−log")], value,
-                  [f"Only the probability given to the true class ({label}) enters the loss."])
+    why = f"Only the probability given to the true class ({label}) enters the loss."
+    if p >= TINY_P or logits is None:
+        return finish("Cross-entropy loss L", "L = −log p(label)", mk_ref(keys, prefix, "loss", ()),
+                      [Term(f"−log p({label})", (p,), -math.log(max(p, 1e-300)),
+                            (mk_ref(keys, prefix, "probs", (label,)),), apply="−log")], value, [why])
+    z = np.asarray(logits, dtype=np.float64)
+    top = float(z.max())
+    lse = top + math.log(math.fsum(np.exp(z - top)))
+    return finish("Cross-entropy loss L", "L = −log p(label) = log Σ_j e^z(j) − z(label)",
+                  mk_ref(keys, prefix, "loss", ()),
+                  [Term("log Σ_j e^z(j)", (lse,), lse, (None,)),
+                   Term(f"−z({label})", (-float(z[label]),), -float(z[label]), (mk_ref(keys, prefix, "z", (label,)),))],
+                  value, [why, f"p({label}) = {num(p)} is too small to take its log: the loss is worked out "
+                               "from the logits instead, the same number."])
 
 
 def loss_gradient_terms(probs, label, k, *, value=None, keys=None, prefix=()):
@@ -240,7 +257,7 @@ def _dispatch_network(trace, key, index):
         keys = {"z": layer_key(last, "y"), "probs": "probs", "loss": "loss"}
         if key == "probs":
             return softmax_terms(A[layer_key(last, "y")][0], index[0], keys=keys)
-        return loss_terms(A["probs"][0], int(A["label"][0]), keys=keys)
+        return loss_terms(A["probs"][0], int(A["label"][0]), logits=A[layer_key(last, "y")][0], keys=keys)
     if key == "label":
         return _plain("The true label", key, index, A["label"][0], "The digit the image shows.")
     if key == "loss_next":

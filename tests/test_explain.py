@@ -376,3 +376,20 @@ def test_a_grey_picture_and_a_later_layer_name_no_plane():
     deep = dict(_COLOUR, layers=[_COLOUR["layers"][0], dict(_COLOUR["layers"][0]), *_COLOUR["layers"][1:]])
     bd = explain.breakdown(_colour_trace(deep), "L1.z", (0, 0, 2, 3))    # sums over maps, not colours
     assert not any("[" in t.label for t in bd.terms) and not any("R, G and B" in n for n in bd.notes)
+
+
+def test_a_sure_wrong_answers_loss_is_written_from_the_logits():
+    """p(label) rounded to 0: the loss was written "−log(0) = 690.8" beside its value, 199.6."""
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    from cnncore.trace import trace
+    net = Network(preset("tiny"), seed=0)
+    net.layers[-1].b[:] = 0
+    net.layers[-1].b[3] = 200.0
+    t = trace(net, np.random.default_rng(0).random((28, 28)).astype(np.float32), 5)
+    bd = explain.breakdown(t, "loss", ())
+    assert float(t.arrays["probs"][0, 5]) < explain.TINY_P and t.loss > 150
+    assert bd.total == pytest.approx(bd.value, rel=1e-6) and "−log" not in bd.written_out()
+    assert all(term.value == pytest.approx(_written_value(term)) for term in bd.terms)
+    sure = explain.loss_terms(np.array([0.25, 0.75]), 1, logits=np.array([0.0, math.log(3)]))
+    assert sure.written_out() == f"−log(0.75) = {explain.num(-math.log(0.75))}"      # the textbook's form
