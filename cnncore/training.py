@@ -31,9 +31,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ._threads import get_num_threads, threads_set_to
-from .architecture import check_batch
+from .architecture import UNUSED_CLASS, check_batch
 from .limits import MAX_EPOCHS, max_shift, pictures_problem
-from .network import Network, softmax
+from .network import Network, softmax, softmax_cross_entropy
 from .optim import DEFAULT_LR, check_lr, check_setting, make_optimizer
 from .step import DIVERGED, DONE, ThreadPicker, compile_step
 
@@ -289,8 +289,9 @@ def flip_augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def evaluate(net: Network, X, y, batch_size: int = 500):
     """``(loss, accuracy, confusion (10, 10) int64, misclassified indices, probs)`` on a labelled set.
-    The loss is the mean of ``log Σ_k exp z_k − z_label`` over the logits in float64 (log-sum-exp): a
-    sure wrong answer's loss is its margin, not the log of a probability that rounded to 0."""
+    The loss is the training loss's (:func:`~cnncore.network.softmax_cross_entropy`, log-sum-exp of
+    the logits): a sure wrong answer's loss is its margin, not the log of a probability that rounded
+    to 0."""
     X = as_network_input(X, net.dtype)
     y = _labels(y, len(X), "evaluation")
     logits = net.predict_logits(X, batch_size)
@@ -299,7 +300,8 @@ def evaluate(net: Network, X, y, batch_size: int = 500):
     N = len(y)
     if N == 0:
         return float("nan"), float("nan"), np.zeros((10, 10), np.int64), np.zeros(0, np.int64), probs
-    loss = mean_cross_entropy(logits, y)
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss = softmax_cross_entropy(logits, y)[0]     # the training loss's own pass (log-sum-exp)
     pred = probs.argmax(axis=1)
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (y, pred), 1)
@@ -309,21 +311,11 @@ def evaluate(net: Network, X, y, batch_size: int = 500):
 
 def used_classes(classes, confusion) -> list[int]:
     """The rows and columns of a confusion matrix worth showing: every class but the outputs no class
-    uses (a folder of 3 classes leaves 7), unless a picture was put in one or answered as one."""
-    from .architecture import UNUSED_CLASS
+    uses (a folder of 3 classes leaves 7; an output past the names is one), unless a picture was put
+    in one or answered as one."""
     confusion = np.asarray(confusion)
-    return [k for k in range(len(confusion)) if str(classes[k]) != UNUSED_CLASS
+    return [k for k in range(len(confusion)) if (k < len(classes) and str(classes[k]) != UNUSED_CLASS)
             or confusion[:, k].any() or confusion[k].any()]
-
-
-def mean_cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
-    """``mean_n(log Σ_k exp z(n, k) − z(n, y_n))`` in float64, each row shifted by its largest score
-    first (NaN where a score is NaN)."""
-    z = np.asarray(logits, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        top = z.max(axis=1)
-        lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
-        return float(np.mean(lse - z[np.arange(len(z)), y]))
 
 
 @dataclass

@@ -224,13 +224,16 @@ def _lines_sgd(s, w, g, m0, v0, decays):
     return [f"v = μ·v + g = {num(s['momentum'])}·{num(v0)} + {num(g)} = {num(v)}"], ("−α · v", (-s["lr"], v))
 
 
-def _made_from(settings: dict, decays: bool) -> str:
+def _made_from(settings: dict, part: str, decays: bool) -> str:
     """What the step's numbers are made of, where a factor is not the element its source names
     (m̂ is not dW's element, only made from it)."""
-    made = ("m̂ and 1/(√v̂ + ε) are made from this dW and the m and v kept from the last step" if settings["name"] == "adam"
-            else "v is made from this dW and the v kept from the last step" if settings["momentum"] else "")
-    decay = "g = dW + λ·w" if decays else ""
-    return "; ".join(t for t in (decay, made) if t)
+    grad = f"d{part}"
+    g = f"g (this {grad} + λ·w)" if decays else f"this {grad}"
+    made = (f"m̂ and 1/(√v̂ + ε) are made from {g} and the m and v kept from the last step"
+            if settings["name"] == "adam" else
+            f"v is made from {g} and the v kept from the last step" if settings["momentum"] else
+            "g = dW + λ·w" if decays else "")
+    return made
 
 
 def update_terms_for(arrays: dict, settings: dict, i: int, part: str, index) -> "Breakdown":  # noqa: F821
@@ -252,7 +255,7 @@ def update_terms_for(arrays: dict, settings: dict, i: int, part: str, index) -> 
     sources = (None, Ref(grad, index)) + ((state_ref,) if len(factors) == 3 else ())
     idx = index_text(part, index)       # a filter in the written order w(m,n,i,j)
     terms = [Term(f"{part.lower()}{idx}", (w,), w, (Ref(key, index),)),
-             Term(label, factors, math.prod(factors), sources, note=_made_from(settings, decays))]
+             Term(label, factors, math.prod(factors), sources, note=_made_from(settings, part, decays))]
     eq = rule_equation(settings).split("   [")[0]
     return finish(f"Update: new {part.lower()}{idx}", eq, Ref(layer_key(i, part + "_next"), index), terms,
                   float(arrays[layer_key(i, part + "_next")][index]) if layer_key(i, part + "_next") in arrays

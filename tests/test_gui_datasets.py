@@ -131,7 +131,7 @@ def test_the_confusion_matrix_shows_the_classes_in_use(qtbot):
     "(unused)" rows and columns. Those go, unless a picture was answered as one of them."""
     import numpy as np
 
-    from cnnapp.widgets.plots import ConfusionPlot
+    from cnnapp.widgets.confusion_plot import ConfusionPlot
     from cnncore.datasets.folder import model_classes
     plot = ConfusionPlot()
     qtbot.addWidget(plot)
@@ -179,3 +179,23 @@ def test_a_true_class_is_never_an_output_no_class_uses(window, qtbot):
     window.draw.show_digit(x, 7)
     s.take_drawing()
     assert s.picture.label is None and s.true_label() in (0, 1)
+
+
+def test_the_confusion_matrix_names_a_new_models_classes_before_any_result(window, qtbot, tmp_path):
+    """With no result of either model, the matrix kept the digit model's axes ("true digit", 0–9)
+    after a colour model of its own classes was opened."""
+    from cnncore.architecture import preset
+    from cnncore.datasets.folder import model_classes
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    train = window.train
+    window.tabs.setCurrentWidget(train)
+    train.bottom_tabs.setCurrentWidget(train.confusion)
+    net = Network(preset("cifar"), seed=0)
+    net.learns(model_classes(("blue_stripe", "green_square")), "shapes")
+    save_model(tmp_path / "c.npz", net)
+    window.confirm = lambda text: True
+    assert window.open_model(tmp_path / "c.npz")
+    qtbot.waitUntil(lambda: "true class" in train.confusion.getPlotItem().getAxis("left").labelText, timeout=3000)
+    ticks = [t.strip() for _, t in train.confusion.getPlotItem().getAxis("left")._tickLevels[0]]
+    assert ticks == ["0 blue_stripe", "1 green_square"]

@@ -89,8 +89,9 @@ def test_sgd_momentum_step_with_weight_decay():
 
 
 @pytest.mark.parametrize("config, made", [
-    ({"optimizer": "adam", "weight_decay": 0.01}, "g = dW + λ·w; m̂ and 1/(√v̂ + ε) are made from this dW"),
-    ({"optimizer": "sgd", "momentum": 0.8}, "v is made from this dW"),
+    ({"optimizer": "adam", "weight_decay": 0.01}, "m̂ and 1/(√v̂ + ε) are made from g (this dW + λ·w) and the m"),
+    ({"optimizer": "sgd", "momentum": 0.8}, "v is made from this dW and the v kept"),
+    ({"optimizer": "sgd", "momentum": 0.0, "weight_decay": 0.01}, "g = dW + λ·w"),
     ({"optimizer": "sgd", "momentum": 0.0}, "")])
 def test_an_update_term_says_which_of_its_numbers_are_made_from_its_sources(config, made):
     """The step's term named dW and the stored v as its sources, beside m̂ and 1/(√v̂ + ε): numbers made
@@ -101,6 +102,8 @@ def test_an_update_term_says_which_of_its_numbers_are_made_from_its_sources(conf
     step = bd.terms[1]
     assert step.note.startswith(made) and bool(step.note) == bool(made)
     assert step.value == pytest.approx(math.prod(step.factors))
+    bias = explain.breakdown(t, "L0.b_next", (0,), step=next(s for s in t.steps if s.kind == "update")).terms[1]
+    assert "dW" not in bias.note and ("this db" in bias.note) == ("made from" in made)    # a bias's is db, undecayed
 
 
 def test_a_fresh_network_shows_plain_descent_and_says_why():

@@ -49,11 +49,11 @@ def _input(args, net):
 
 
 def run(args) -> int:
-    from cnncore.modelio import a_model_file
     """Saliency, Grad-CAM of every conv layer and the smallest adversarial change, as one .npz."""
     import numpy as np
 
     from cnncore import atomic_savez
+    from cnncore.modelio import a_model_file
     from cnncore.probe import Probe
 
     out = output(args, ".npz", spare=a_model_file)

@@ -10,7 +10,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..widgets.heatmap import MapGroup, MapGrid
 from ..widgets.pictures import colour_map_group, picture_qimage
-from ..widgets.plots import ConfusionPlot
+from ..widgets.confusion_plot import ConfusionPlot
 from .diagnostics_panel import DiagnosticsPanel, RunsPanel
 
 GALLERY_MAX = 60       # mistakes shown at most
@@ -38,9 +38,10 @@ class ResultsPanel(QtWidgets.QTabWidget):
         self.diagnostics, self.runs = DiagnosticsPanel(), RunsPanel()
         self.addTab(self.diagnostics, "Diagnostics")
         self.addTab(self.runs, "Compare runs")
-        self._shown = {}              # page -> the result it shows (drawn when the page is shown)
+        self._shown = {}              # page -> (the result it shows, the classes it names them by)
         self.currentChanged.connect(self.refresh)
         session.result_changed.connect(self.refresh)
+        session.model_changed.connect(self.refresh)        # (a new model's classes, with no result of either)
         session.model_changed.connect(self.diagnostics.clear)
 
     def _build_gallery(self) -> QtWidgets.QListWidget:
@@ -61,11 +62,11 @@ class ResultsPanel(QtWidgets.QTabWidget):
     def refresh(self, *_) -> None:
         """Draw the shown page from the session's result if it shows another one (the confusion matrix
         and the gallery are made only when their page is shown: a hidden page costs nothing)."""
-        r = self.session.result
-        page = self.currentWidget()
-        if page not in (self.confusion, self.gallery) or self._shown.get(page, False) is r:
-            return
-        self._shown[page] = r
+        r, names, page = self.session.result, (self.session.classes, self.session.class_kind), self.currentWidget()
+        shown = self._shown.get(page)
+        if page not in (self.confusion, self.gallery) or (shown is not None and shown[0] is r and shown[1] == names):
+            return              # (no result, then another model with no result: its classes are new)
+        self._shown[page] = (r, names)
         if page is self.confusion:
             self.confusion.set_classes(self.session.classes, self.session.class_kind)
             self.confusion.set_matrix(r.evaluation.confusion if r is not None else np.zeros((10, 10), np.int64))
@@ -98,7 +99,7 @@ class ResultsPanel(QtWidgets.QTabWidget):
 
     def open_mistake(self, k: int, where: str) -> bool:
         """Make mistake ``k`` of the shown result the session's picture and say where to show it."""
-        if self._shown.get(self.gallery) is not self.session.result:
+        if self._shown.get(self.gallery, (None,))[0] is not self.session.result:
             return False                    # the gallery shows a result that is gone: nothing to open
         try:
             self.session.take_mistake(k)
