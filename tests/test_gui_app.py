@@ -1421,3 +1421,22 @@ def test_a_cut_message_is_cut_anew_when_the_window_grows(window, qtbot):
     assert bar.toolTip() == ""
     window.resize(1024, 640)
     qtbot.waitUntil(lambda: bar.currentMessage().endswith("…"), timeout=2000)
+
+
+def test_a_wiped_sheet_takes_its_drawing_and_trace_with_it(window, qtbot):
+    """Clear (or Undo back to nothing) left the Backprop tab tracing the erased drawing, and a digit
+    chosen on the empty sheet became that erased drawing's true class."""
+    s, draw = window.session, window.draw
+    window.tabs.setCurrentWidget(draw)
+    canvas = window.findChild(QtWidgets.QWidget, "drawCanvas")
+    stroke(canvas, [(0.5, 0.18 + 0.64 * k / 20) for k in range(21)])
+    s.take_drawing()
+    window.tabs.setCurrentWidget(window.backprop)
+    qtbot.waitUntil(lambda: s.trace is not None and s.trace_picture.origin == "drawing", timeout=10000)
+    window.tabs.setCurrentWidget(draw)
+    canvas.clear()
+    assert s.picture is None or s.picture.origin != "drawing"
+    assert s.trace is None or s.trace_picture.origin != "drawing"
+    draw.label_combo.setCurrentIndex(7)
+    draw.label_combo.activated.emit(7)
+    assert s.picture is None or s.picture.origin != "drawing"

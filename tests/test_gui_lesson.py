@@ -103,11 +103,16 @@ def _follow(qtbot, window, path, student, right: bool):
     seen = panel.answer_edit.visibleRegion().boundingRect()
     assert seen.height() == panel.answer_edit.height(), (seen, window.size())   # in view, not below the fold
     assert not panel.next_button.isEnabled() and not player.next() and player.position == 1   # answer first
+    with pytest.raises(ValueError, match="Answer the lesson's question first"):        # no new trace that tells
+        window.session.set_label((window.session.picture.label + 1) % 10)
+    look = window.look.ensure()                        # nor does the Look tab say what the network answers
+    assert not look.inner.isVisibleTo(look) and "shown after your answer" in look.answer.text()
     q = player.question
     qtbot.keyClicks(panel.answer_edit, f"{q.answer:.6g}" if right else "0.9")
     _press(qtbot, window, Qt.Key_Return)
     assert not player.must_answer and player.answered().right == right
     assert window.backprop.splitter.isVisibleTo(window) and window.session.element == ("probs", q.index)
+    assert look.inner.isVisibleTo(look) and "shown after your answer" not in look.answer.text()
     _press(qtbot, window, Qt.Key_Right, Qt.AltModifier, until=lambda: player.position == 2)   # stop 3, Build tab
     assert player.position == 2 and window.tabs.currentWidget() is window.build
     first = panel.choices[0]
@@ -368,3 +373,20 @@ def test_a_stop_keeps_the_page_of_the_look_and_learn_tabs(window, qtbot, tmp_pat
     assert window.tabs.currentWidget() is window.look and look.inner.currentIndex() == 1
     player.next()
     assert window.tabs.currentWidget() is window.learn and learn.tabs.currentIndex() == 3
+
+
+def test_no_stop_is_added_while_a_run_moves_the_weights(window, qtbot):
+    """F9 during a run stored the run's latest weights as the lesson's model, not those of the trace
+    on screen (the teacher saw dz = 0.0440, the students got 0.00016), and refused only stop 2."""
+    _lenet(window)
+    s = window.session
+    window.tabs.setCurrentWidget(window.backprop)
+    qtbot.waitUntil(lambda: s.trace is not None, timeout=10000)
+    window.lessons.record()
+    s.run.start()
+    try:
+        assert window.lessons.capture() is None and window.lessons.recorder.stops == []
+        assert "a run is going on" in window.lessons.panel.status.text()
+    finally:
+        s.run.finish(done=False)
+    assert window.lessons.capture() == 0

@@ -67,6 +67,9 @@ class LessonRecorder:
         if tab not in TABS:
             raise ValueError(f"a stop's tab is one of {', '.join(TABS)}, not {tab!r}")
         s = self.session
+        if s.training:      # (the weights move under the stop: it would keep others than those shown)
+            raise ValueError("a run is going on: a stop keeps the weights it shows, so stop or finish the run "
+                             "first")
         net = s.view_network()
         if net is None:
             raise ValueError("there is no network to make a lesson of")

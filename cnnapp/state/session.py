@@ -83,6 +83,7 @@ class Session:
         self.stepper.index_changed.connect(lambda k: self.select_element(None))
         self.run.phase_changed.connect(self._on_phase)
         self.drawing.finished.connect(self._follow_drawing)
+        self.drawing.ink_changed.connect(self._follow_wiped_sheet)
         self.drawing.label_changed.connect(self._follow_drawing_label)
         self.samples.changed.connect(self._follow_samples)
 
@@ -152,6 +153,12 @@ class Session:
         if player is not self.lesson:
             self.lesson = player
             self.lesson_changed.emit(player)
+
+    @property
+    def answer_held(self) -> bool:
+        """A lesson's question waits for the student: what the network says of the picture is shown
+        nowhere yet, and its true class stays as the stop set it."""
+        return self.lesson is not None and self.lesson.must_answer
 
     def mark_trained(self, source: str = "trained here") -> None:
         """The same network, trained here since it was set: no longer the starter model as shipped."""
@@ -314,6 +321,8 @@ class Session:
 
     def set_label(self, label: int) -> None:
         """The picture's true class. A drawing's is the Draw tab's digit: it is chosen there too."""
+        if self.answer_held:
+            raise ValueError("Answer the lesson's question first: the true class is the stop's until then")
         p = self._picture or self.ensure_picture()
         label = int(label)
         if not 0 <= label < len(self.classes):
@@ -464,6 +473,14 @@ class Session:
                 self.take_drawing()
             except Exception as e:  # noqa: BLE001 - preprocessing failed: the old picture stays
                 self.say(f"Could not prepare the drawing: {e}")
+
+    def _follow_wiped_sheet(self) -> None:
+        """The sheet wiped (Clear, or undone to nothing): the drawing looked at is gone, and so is its
+        trace (the Backprop tab traced the erased drawing, and took a digit chosen on the empty sheet
+        as its true class)."""
+        p = self._picture
+        if p is not None and p.origin == DRAWING and self.drawing.is_empty():
+            self.set_picture(None)
 
     def _follow_drawing_label(self, label: int) -> None:
         p = self._picture

@@ -368,8 +368,7 @@ class BackpropView(QtWidgets.QWidget):
 
     def _show_held(self) -> None:
         """While a lesson's question waits, the step's maps and numbers stay hidden."""
-        p = self.session.lesson
-        held = p is not None and p.must_answer
+        held = self.session.answer_held
         self.splitter.setVisible(not held)
         self.held_label.setVisible(held)
         if held:        # what the network says and the loss would answer the question

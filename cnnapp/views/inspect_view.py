@@ -21,6 +21,7 @@ from ..workers import FramesWorker, LatestJob, start_in_thread
 from .look_pages import DreamPage, FoolPage, ImagePanel, WherePage, row, side_for
 
 LIVE_MS = 80          # at most one picture from the sheet per this many ms while the pen moves
+HELD = "<i>What the network says of it is shown after your answer to the lesson's question.</i>"
 
 
 class InspectView(QtWidgets.QWidget):
@@ -65,6 +66,7 @@ class InspectView(QtWidgets.QWidget):
         self._bind()
         self._on_network()
         self._on_picture(session.picture)          # a picture chosen before this tab was first shown
+        self._follow_lesson(session.lesson)        # a lesson followed before this tab was first shown
 
     def _build_sheet(self) -> QtWidgets.QWidget:
         """For a digit network: a sheet to draw on, and the Draw tab's drawing."""
@@ -145,6 +147,17 @@ class InspectView(QtWidgets.QWidget):
         s.model_changed.connect(self._on_network)
         s.samples.changed.connect(self._on_samples)
         s.weights_changed.connect(lambda: self.render())
+        s.lesson_changed.connect(self._follow_lesson)
+
+    def _follow_lesson(self, player) -> None:
+        if player is not None:
+            player.changed.connect(self._show_held)
+        self._show_held()
+
+    def _show_held(self) -> None:
+        """While a lesson's question waits, the pages (which say what the network answers) stay hidden."""
+        self.inner.setVisible(not self.session.answer_held)
+        self._show_answer()
 
     def resizeEvent(self, ev) -> None:
         """Pictures as large as the pages have room for (from 96 px, with the Lesson dock open on a
@@ -304,7 +317,10 @@ class InspectView(QtWidgets.QWidget):
         self.answer.setText(self._answer_line(prob, p))
 
     def _answer_line(self, prob, p) -> str:
-        """"The network answers …" for the probabilities ``prob`` of the picture ``p``."""
+        """"The network answers …" for the probabilities ``prob`` of the picture ``p`` (not while a
+        lesson's question waits: it would give the answer away)."""
+        if self.session.answer_held:
+            return HELD
         k, name = int(np.argmax(prob)), self.session.classes
         label = "" if p.label is None else f" (it is {name[p.label]})"
         return f"The network answers <b>{name[k]}</b>, {prob[k]:.0%} sure{label}."
@@ -330,7 +346,8 @@ class InspectView(QtWidgets.QWidget):
         if not self._current(key):
             return              # of another picture or network
         self.gradients = (g, cams)
-        self.answer.setText(f"{self._answer_line(g.probabilities, p)} Explaining the score of "
+        self.answer.setText(HELD if self.session.answer_held else
+                            f"{self._answer_line(g.probabilities, p)} Explaining the score of "
                             f"{self.session.classes[g.cls]}.")
         self.answer.setToolTip(f"Looking at {p.what}")
         self.where.show(x, g, cams)
