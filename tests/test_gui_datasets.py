@@ -124,6 +124,11 @@ def test_a_grey_model_of_a_folders_two_classes_is_named_by_them_on_the_draw_tab(
     cat = np.random.default_rng(0).random((28, 28)).astype(np.float32)
     window.session.set_picture(Picture("file", cat, 0, what="cat.png"))
     np.testing.assert_array_equal(window.train._sample(), cat[None])
+    look = window.look.ensure()                      # the Look menus name its two classes, no "(unused)"
+    for box in (look.cls, look.fool.target):
+        assert [box.itemData(k) for k in range(box.count())] == [None, 0, 1]
+    assert [look.goal.itemText(k) for k in range(2)] == ["the score of cat", "the score of dog"]
+    assert not any("(unused)" in look.goal.itemText(k) for k in range(look.goal.count()))
 
 
 def test_the_confusion_matrix_shows_the_classes_in_use(qtbot):

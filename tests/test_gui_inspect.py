@@ -155,6 +155,25 @@ def test_dream_animates_in_a_worker_and_stops(qtbot, view):
     assert "step" in view.dream_panel.caption.text()
 
 
+def test_a_painting_of_the_last_network_is_gone_when_another_is_opened(qtbot, view):
+    """Frames of a dream queued before another model was opened came after its page was cleared: the
+    new colour model's page showed the grey dream, titled "Painting for square"."""
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    view.show()
+    qtbot.waitExposed(view)
+    view.inner.setCurrentIndex(2)
+    frames = []
+    view.toggle_dream()
+    view._dream_worker.frame.connect(frames.append)
+    qtbot.waitUntil(lambda: len(frames) >= 2, timeout=10000)
+    view.session.set_network(Network(preset("cifar"), seed=0), "another model", trained=False)
+    qtbot.waitUntil(lambda: not view.dream_running(), timeout=10000)
+    qtbot.wait(100)                                          # (any frame still queued comes now)
+    assert view.dream_panel.image.image is None and view.dream_panel.caption.text() == ""
+    assert view.dream_panel.title.text() == "Painted input"
+
+
 def test_looking_while_training_never_touches_the_live_network(qtbot, view):
     """While training, the view reads Session.view_network() (the snapshot), and the probe copies it."""
     session = view.session

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from cnncore.architecture import UNUSED_CLASS
 
 from ..state import SAMPLE, SKETCH, Picture
 from ..widgets.canvas import DrawCanvas
@@ -244,11 +245,17 @@ class InspectView(QtWidgets.QWidget):
         digits = self.digits()
         self.input_pages.setCurrentIndex(0 if digits else 1)
         self.fool.set_channels(self.session.input_shape[0] if self.session.input_shape else 1)
-        for box in (self.cls, self.fool.target):
-            box.setItemText(0, "its answer" if box is self.cls else
-                            f"any other {'digit' if digits and not self.session.other_dataset else 'class'}")
-            for k in range(10):
-                box.setItemText(k + 1, self.class_word(k))
+        used = [k for k, c in enumerate(self.session.classes) if c != UNUSED_CLASS]
+        for box in (self.cls, self.fool.target):     # the classes it knows, not the outputs none uses
+            keep = box.currentData()
+            box.blockSignals(True)
+            box.clear()
+            box.addItem("its answer" if box is self.cls else
+                        f"any other {'digit' if digits and not self.session.other_dataset else 'class'}", None)
+            for k in used:
+                box.addItem(self.class_word(k), k)
+            box.setCurrentIndex(max(box.findData(keep), 0))
+            box.blockSignals(False)
         self.dream.fill_goals(self.session.view_network(), self.class_word)
         self._on_samples()
         if not digits:
@@ -396,14 +403,21 @@ class InspectView(QtWidgets.QWidget):
         if probe is None:
             return
         goal = self.dream.goals[self.dream.goal.currentIndex()]
-        self._dream_worker = FramesWorker(lambda: probe.dream(goal, steps=240, every=3))
-        self._dream_worker.frame.connect(self.dream.show_frame)
+        self._dream_worker = worker = FramesWorker(lambda: probe.dream(goal, steps=240, every=3))
+        model = self.session.model_id
+        worker.frame.connect(lambda f: self._show_dream_frame(f, worker, model))
         self._dream_worker.failed.connect(self._on_failed)
         self._dream_thread = start_in_thread(self._dream_worker, self, "look-dream")
         self._dream_thread.finished.connect(self._on_dream_end)
         self.dream.dream_button.setText("Stop")
         what = self.class_word(goal.index) if goal.layer is None else goal.describe()     # a class by its name
         self.dream.dream_panel.title.setText(f"Painting for {what}")
+
+    def _show_dream_frame(self, frame, worker, model) -> None:
+        """A frame of the painting going on, unless it is of another network's (frames queued before
+        another model was opened came after its page was cleared)."""
+        if worker is self._dream_worker and model == self.session.model_id:
+            self.dream.show_frame(frame)
 
     def _on_dream_end(self) -> None:
         if self._dream_thread is not None:

@@ -6,6 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from cnncore.architecture import UNUSED_CLASS
+
 from ..widgets.colour_scales import rgb_image
 from ..widgets.heatmap import SEQ_LUT, lut_for
 from ..widgets.picture_numbers import offer_numbers
@@ -301,6 +303,7 @@ class FoolPage(_Page):
 class DreamPage(_Page):
     """What to make large, Start / Stop, and the picture painted so far."""
     NAME = "What it wants to see"
+    TITLE = "Painted input"         # the panel's, while nothing is being painted
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -310,7 +313,7 @@ class DreamPage(_Page):
         self.dream_button = QtWidgets.QPushButton("Start")
         self.dream_button.setObjectName("lookDreamButton")
         self.dream_button.setToolTip("Start or stop painting (runs in the background)")
-        self.dream_panel = ImagePanel("Painted input", "The input that gradient ascent has found so far", size=220)
+        self.dream_panel = ImagePanel(self.TITLE, "The input that gradient ascent has found so far", size=220)
         self.lay.addLayout(row(QtWidgets.QLabel("Make large:"), self.goal, self.dream_button))
         self.lay.addLayout(row(self.dream_panel))
         self.lay.addWidget(note("Starting from a grey picture, each step nudges every pixel along the gradient of "
@@ -323,13 +326,18 @@ class DreamPage(_Page):
     def set_side(self, side: int) -> None:
         self.dream_panel.set_side(int(side * 1.4))
 
+    def clear(self, text: str = "") -> None:
+        super().clear()
+        self.dream_panel.title.setText(self.TITLE)      # not "Painting for" another network's goal
+
     def panels(self) -> list:
         return [self.dream_panel]
 
     def fill_goals(self, net, class_word) -> None:
         """The menu: every class's score, then every filter of every conv layer."""
         from cnncore.probe import Goal, conv_layers
-        self.goals = [Goal.of_class(d) for d in range(10)]
+        names = getattr(net, "classes", None) or [str(d) for d in range(10)]
+        self.goals = [Goal.of_class(d) for d in range(10) if names[d] != UNUSED_CLASS]
         for i in (conv_layers(net) if net is not None else []):
             self.goals += [Goal.of_filter(i, k) for k in range(net.layers[i].out_shape[0])]
         keep = self.goal.currentText()
