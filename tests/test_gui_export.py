@@ -124,12 +124,18 @@ def test_export_dialog_fits_a_small_screen_and_its_status_never_covers_the_pytho
 
 
 def test_an_export_is_titled_by_the_model_file_or_where_the_network_came_from(window, tmp_path):
-    """A network trained in the window was exported with TITLE = 'trained here'."""
+    """A network trained in the window was exported with TITLE = 'trained here' (and, opened from a file
+    and trained on, with the file's name; or with a status phrase: "an untrained network (random
+    weights): train it on the Train tab")."""
     from cnncore.modelio import save_model
     from cnnapp.widgets.export_dialog import _title
     s = window.session
     s.mark_trained()
-    assert _title(s) == "CNN Lab model (trained here)"
+    assert _title(s) == "CNN Lab model"                    # the starter model, trained on: no file's weights
     save_model(tmp_path / "digits.npz", _net("pools"))
     window.confirm = lambda text: True          # (the weights trained here go)
     assert window.open_model(tmp_path / "digits.npz") and _title(s) == "digits.npz"
+    s.mark_trained()                                       # trained on since: no longer that file's weights
+    assert _title(s) == "CNN Lab model"
+    s.network.learns(s.network.classes, "MNIST")
+    assert _title(s) == "CNN Lab model of MNIST"

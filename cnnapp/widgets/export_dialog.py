@@ -158,8 +158,10 @@ def _sideways(label: QtWidgets.QLabel) -> QtWidgets.QScrollArea:
 
 
 def _title(session) -> str:
-    """What the export's TITLE names: the model file the network came from, else where it came from
-    ("CNN Lab model (trained here)")."""
-    if session.model_file:
+    """What the export's TITLE names: the model file whose weights the network has (not one trained on
+    since), else what it learnt ("CNN Lab model of Fashion-MNIST")."""
+    if session.model_file and not session.unsaved:
         return Path(session.model_file).name
-    return f"CNN Lab model ({session.source})" if session.source else "CNN Lab model"
+    net = session.view_network()
+    dataset = getattr(net, "dataset", "")
+    return f"CNN Lab model of {dataset}" if dataset else "CNN Lab model"
