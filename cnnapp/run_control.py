@@ -114,7 +114,7 @@ class RunController(QtCore.QObject):
     taken the end of the run already), ``failed(str)``; ``downloadProgress(done, total, name)``,
     ``downloaded(key)``, ``downloadFailed(str)``; from the worker's thread while the data is read:
     ``reading(done, total, what)`` (a folder's pictures), ``notes(str)`` (one line for each kind of file
-    of a folder skipped or ignored), ``folderRead(int)`` (how many of its pictures could be read).
+    of a folder skipped or ignored), ``folderRead(read, pictures)`` (how many of its pictures could be read).
     """
     started = QtCore.Signal(object)
     status = QtCore.Signal(str)
@@ -129,7 +129,7 @@ class RunController(QtCore.QObject):
     downloadFailed = QtCore.Signal(str)
     reading = QtCore.Signal(object, object, str)
     notes = QtCore.Signal(str)
-    folderRead = QtCore.Signal(int)
+    folderRead = QtCore.Signal(int, int)
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
@@ -183,8 +183,8 @@ class RunController(QtCore.QObject):
             for note in got.notes:      # a folder's files named from the folder on: the column is narrow
                 note = note.replace(f"{Path(files)}{os.sep}", "") if choice.key == "folder" else note
                 self.notes.emit(note[:1].upper() + note[1:] + ".")
-            if choice.key == "folder":
-                self.folderRead.emit(len(got.y))
+            if choice.key == "folder":      # (the pictures there now: it may have changed since it was picked)
+                self.folderRead.emit(len(got.y), len(got.y) + got.skipped)
             return held_out_split(got.X, got.y, choice.holdout)
         return load
 

@@ -115,6 +115,21 @@ def test_a_run_stopped_before_its_first_batch_leaves_the_network_as_it_was(windo
     assert s.network is net and not s.unsaved
 
 
+def test_the_readable_count_is_of_the_folder_the_run_read(window, qtbot, colour_folder):
+    """Pictures added between picking the folder and Start: the tab said "all 45 readable in the
+    folder, of 42", the second number the one counted at the pick."""
+    import shutil
+    _tiny_colour(window)
+    train = window.train
+    train.source.setCurrentIndex(train.source.findData("folder"))
+    assert train.controls.set_picture_folder(colour_folder)
+    for k in range(3):
+        shutil.copy(colour_folder / "red" / "00.png", colour_folder / "red" / f"extra{k}.png")
+    _train(window, qtbot, epochs=1)
+    files = len(list(colour_folder.rglob("*.*"))) - 1                     # (notes.txt is no picture)
+    assert train.controls.data.count_all.text() == f"all {files - 1} readable in the folder, of {files}"
+
+
 def test_a_folder_trains_a_colour_network_and_names_what_it_skipped(trained, colour_folder):
     s, train = trained.session, trained.train
     net = s.network

@@ -185,9 +185,10 @@ class DataBox(QtWidgets.QGroupBox):
         else:                             # (the notes say which could not be read)
             self.count_all.setText(f"all {read:,} readable in the folder, of {n:,}")
 
-    def show_read(self, read: int) -> None:
-        """How many of the folder's pictures the run could read (the others are in the notes)."""
-        self._folder_read = read
+    def show_read(self, read: int, pictures: int) -> None:
+        """How many of the folder's ``pictures`` (as the run found it) it could read; the others are in
+        the notes."""
+        self._folder_count, self._folder_read = pictures, read
         self._say_whole(self.key())
 
     def show_fit(self) -> None:

@@ -139,7 +139,8 @@ class Labelled:
     ``y`` uint8 ``(N,)``, the name of each of a network's outputs (``classes``, the label's index),
     the data set's name (``dataset``, "" for digits of no particular set), a description
     (``what``), ``notes`` (one line each: a folder's skipped pictures and ignored files) and, for a
-    folder, each picture's file (``paths``: the pictures that could be read, in order)."""
+    folder, each picture's file (``paths``: the pictures that could be read, in order) and how many
+    of its pictures could not be (``skipped``)."""
     X: np.ndarray = field(repr=False)
     y: np.ndarray = field(repr=False)
     classes: tuple
@@ -147,6 +148,7 @@ class Labelled:
     what: str
     notes: tuple = ()
     paths: tuple = field(default=(), repr=False)
+    skipped: int = 0
 
 
 def load_labelled(key: str, *, count: int | None = None, seed: int = 0, files=None, drawings=None,
@@ -278,7 +280,7 @@ def _load_folder(folder, shape, classes, progress) -> Labelled:
     kinds = len(got.classes) if classes is None else len(set(got.y.tolist()))
     what = f"{len(got.X):,} pictures of {kinds} classes in {folder}"
     return Labelled(got.X, got.y, names, class_name(Path(folder).resolve().name), what, tuple(got.notes()),
-                    tuple(got.paths))
+                    tuple(got.paths), len(got.skipped))
 
 
 def held_out_split(X, y, fraction: float):
