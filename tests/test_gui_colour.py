@@ -156,7 +156,7 @@ def test_a_folder_trains_a_colour_network_and_names_what_it_skipped(trained, col
     shown = [gallery.item(k).text() for k in range(gallery.count())]
     assert r.mistakes and len(shown) == min(r.mistakes, GALLERY_MAX) and all(" → " in t for t in shown)
     assert all(t.split(" → ")[0] in CLASSES + ("(unused)",) for t in shown)
-    assert data.set_picture_folder(colour_folder, say=False)               # chosen again: not read yet
+    assert data.set_picture_folder(colour_folder)                          # chosen again: not read yet
     assert data.count_all.text() == f"all {files} in the folder"
 
 

@@ -453,6 +453,14 @@ class Session:
         self.set_picture(p)
         return p
 
+    def nothing_to_pick(self) -> str | None:
+        """Why there is no picture to look at and none to pick (none chosen, no samples: a colour
+        network before a run here), in one sentence saying what to do; None when there is one."""
+        net = self.view_network()
+        if self._picture is not None or net is None or len(self.sample_set()[0]):
+            return None
+        return none_to_pick(net)
+
     def ensure_picture(self) -> Picture:
         """The picture; when none is chosen, the sample the network gets wrong or is least sure of."""
         if self._picture is not None:
@@ -460,9 +468,10 @@ class Session:
         net = self.view_network()
         if net is None:
             raise ValueError("There is no network yet.")
+        why = self.nothing_to_pick()
+        if why:
+            raise ValueError(why)
         X, y, _ = self.sample_set()
-        if not len(X):
-            raise ValueError(none_to_pick(net))
         from cnncore.defaults import trace_example
         return self.take_sample(trace_example(net, X, y), picked=True)
 

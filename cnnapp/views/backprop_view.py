@@ -18,7 +18,6 @@ from cnncore.modelio import a_model_file
 from ..learn.arithmetic_panel import ArithmeticPanel
 from ..settings import choice_index, data_dir, set_clamped
 from ..state import SAMPLE
-from ..state.samples import none_to_pick
 from ..widgets.equation import equation_label
 from ..widgets.heatmap import DIVERGING_SCALES, diverging_name, diverging_words, set_diverging
 from ..widgets.loops_panel import LoopsPanel
@@ -189,8 +188,9 @@ class BackpropView(QtWidgets.QWidget):
         """Trace the picture, or pick one; with nothing to pick, what to do (nobody asked: no failure)."""
         s = self.session
         if s.trace is None and self.isVisible() and s.network is not None:
-            if s.picture is None and not len(s.sample_set()[0]):
-                self.input_row.show_hint(none_to_pick(s.network))
+            why = s.nothing_to_pick()
+            if why:
+                self.input_row.show_hint(why)
                 return
             self.record()
 

@@ -240,31 +240,28 @@ class DataBox(QtWidgets.QGroupBox):
         if folder:
             self.set_picture_folder(folder)
 
-    def set_picture_folder(self, folder, say: bool = True, restored: bool = False) -> bool:
-        """Use a folder of pictures (listed now, read when the run starts); one that cannot give
-        classes a network can learn is said in one line (unless ``say`` is False) and the folder
-        chosen before stays. ``restored``: the folder of the last session, said only when it cannot
-        be used any more."""
+    def set_picture_folder(self, folder, restored: bool = False) -> bool:
+        """Use a folder of pictures (listed now, read when the run starts), said in the status bar; one
+        that cannot give classes a network can learn is said in one line and the folder chosen before
+        stays. ``restored``: the folder of the last session, said only when it cannot be used now."""
         from cnncore.datasets.folder import FolderError, check_trainable, scan_folder
         try:
             scan = scan_folder(folder)
             check_trainable(scan)
         except FolderError as e:
-            if say:
-                self.session.say(f"The folder of pictures chosen last time cannot be used now: {e}" if restored
-                                 else str(e), 0)
+            self.session.say(f"The folder of pictures chosen last time cannot be used now: {e}" if restored
+                             else str(e), 0)
             return False
         self.session.choose_files("folder", str(folder))
         self.show_notes("")                      # (the notes of the folder read before)
         n = len(scan.files)
         self._folder_count, self._folder_read = n, None
-        say = say and not restored
         self._say_whole("folder")
         self.folder_button.setText(f"{Path(folder).name}/: {len(scan.classes)} classes, {n:,} pictures")
         self.folder_button.setToolTip(f"{folder}\nClasses (subfolders, in this order): {', '.join(scan.classes)}"
                                       + (f"\n{len(scan.ignored):,} files that are not pictures are left out"
                                          if scan.ignored else "") + "\nClick to choose another folder")
-        if say:
+        if not restored:
             self.session.say(f"Will train on the {n:,} pictures of {Path(folder).name}: {', '.join(scan.classes)}")
         return True
 
