@@ -117,7 +117,8 @@ def test_a_grey_model_of_a_folders_two_classes_is_named_by_them_on_the_draw_tab(
     net.learns(model_classes(("cat", "dog")), "grey")
     window.session.set_network(net, "a folder's model", trained=True)
     words = window.draw.model_label.text()
-    assert "trained on grey (2 classes: cat, dog), not on digits" in words and "ten" not in words
+    assert "trained on the pictures of the folder grey (2 classes: cat, dog), not on digits" in words
+    assert "ten" not in words
     import numpy as np                               # the Train tab's maps are of the student's picture,
 
     from cnnapp.state import Picture                 # not a generated digit (the Backprop tab's picture)

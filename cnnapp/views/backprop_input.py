@@ -195,10 +195,11 @@ class PictureRow(QtWidgets.QWidget):
         names, p = s.classes, tr.prediction
         if s.trace_picture.origin == FILE:
             names = tuple(str(k) for k in range(len(tr.probs))) if len(tr.probs) != len(names) else names
+        names = tuple(html.escape(n) for n in names)        # (a folder's names are text, never markup)
         truth = (f"true {s.class_kind} <b>{names[tr.label]}</b>" if s.trace_picture.label is not None else
                  f"no true {s.class_kind} given: the loss takes its answer, <b>{names[tr.label]}</b>, as the box "
                  f"shows (choose the true one there)")
-        self.info.setText(f"Traced {s.trace_picture.what}: {truth}, network says <b>{names[p]}</b> "
+        self.info.setText(f"Traced {html.escape(s.trace_picture.what)}: {truth}, network says <b>{names[p]}</b> "
                           f"({tr.probs[p]:.0%}), loss <b>{tr.loss:.4g}</b> · {len(tr.steps)} steps")
 
     def show_error(self, text: str) -> None:

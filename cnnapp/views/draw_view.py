@@ -8,6 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnncore.architecture import DIGIT_SHAPE, UNUSED_CLASS
 
+from ..run_control import learnt_sources
 from ..settings import data_dir, set_clamped
 from ..widgets.canvas import DrawCanvas
 from ..widgets.picture_numbers import offer_numbers
@@ -100,6 +101,7 @@ class DrawView(QtWidgets.QWidget):
         self.always_note.setWordWrap(True)
         self.always_note.setStyleSheet("color: #555;")
         self.model_label = QtWidgets.QLabel("")
+        self.model_label.setTextFormat(QtCore.Qt.PlainText)     # (a folder's names are text, never markup)
         self.model_label.setObjectName("modelLabel")
         self.model_label.setWordWrap(True)
         self.model_label.setStyleSheet("color: #555;")
@@ -233,10 +235,11 @@ class DrawView(QtWidgets.QWidget):
         elif other:
             named = [c for c in classes_of(net) if c != UNUSED_CLASS]
             listed = ", ".join(named[:4]) + (", …" if len(named) > 4 else "")
-            self.model_label.setText(f"Network: {self._network_words()}. It was trained on {other} ({len(named)} "
-                                     f"classes: {listed}), not on digits: whatever you draw here, it answers with "
-                                     "one of those classes. This tab is for digits; train on a digit source to "
-                                     "read them.")
+            learnt = f"the pictures of the folder {other}" if learnt_sources(net) == ["folder"] else other
+            self.model_label.setText(f"Network: {self._network_words()}. It was trained on {learnt} ({len(named)} "
+                                     f"classes: {listed}), not on digits: whatever you draw here, it answers as "
+                                     "if it were one of those. This tab is for digits; train on a digit source "
+                                     "to read them.")
         elif self.session.training:
             self.model_label.setText(f"Network: {self._network_words()}. Draw to see what it answers now.")
         else:
