@@ -205,3 +205,26 @@ def test_the_confusion_matrix_names_a_new_models_classes_before_any_result(windo
     qtbot.waitUntil(lambda: "true class" in train.confusion.getPlotItem().getAxis("left").labelText, timeout=3000)
     ticks = [t.strip() for _, t in train.confusion.getPlotItem().getAxis("left")._tickLevels[0]]
     assert ticks == ["0 blue_stripe", "1 green_square"]
+
+
+def test_a_trace_of_another_network_names_its_outputs_by_number(window, qtbot, tmp_path):
+    """A trace file of another network, opened beside a model of cats and dogs, was read in that
+    model's names ("true class dog"): its outputs are named by number."""
+    import numpy as np
+
+    from cnncore.architecture import preset
+    from cnncore.datasets.folder import model_classes
+    from cnncore.network import Network
+    from cnncore.trace import trace
+    trace(Network(preset("tiny"), seed=5), np.random.default_rng(2).random((28, 28)).astype(np.float32),
+          1).save(tmp_path / "t.npz")
+    pets = Network(preset("lenet"), seed=0)
+    pets.learns(model_classes(("cat", "dog")), "pets")
+    window.session.set_network(pets, "a folder's model", trained=True)
+    bp = window.backprop
+    window.tabs.setCurrentWidget(bp)
+    assert bp.open_trace(tmp_path / "t.npz")
+    text = bp.input_row.info.text()
+    assert "<b>1</b>" in text and "dog" not in text and "cat" not in text
+    trace(pets, np.zeros((28, 28), np.float32), 1).save(tmp_path / "own.npz")
+    assert bp.open_trace(tmp_path / "own.npz") and "<b>dog</b>" in bp.input_row.info.text()    # its own names
