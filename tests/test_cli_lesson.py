@@ -144,3 +144,16 @@ def test_report_turns_the_classes_results_into_one_table_and_refuses_another_ver
         _one_line_refusal(capsys, ["lesson", "report", str(ada), str(bob), str(again), "--out", str(table)],
                           str(again), "given twice")
     assert table.read_bytes() == before
+
+
+def test_a_model_whose_sums_overflow_makes_no_lesson(tmp_path, capsys):
+    """Weights of 3e38 (finite, so the model loads): eval, predict and trace refused it, but `lesson
+    new` wrote a lesson whose every trace the students would have met as NaN."""
+    net = Network(preset("tiny"), seed=0)
+    net.layers[0].W[...] = 3e38
+    save_model(tmp_path / "huge.npz", net)
+    out = tmp_path / "l.cnnlesson"
+    assert main(["lesson", "new", str(tmp_path / "huge.npz"), "--data", "generated", "--count", "20", "--index", "0",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "not a number" in err and err.count("\n") == 1 and not out.exists()

@@ -40,6 +40,8 @@ def new_lesson(model_path, source: str, index: int, *, seed: int = 0, count: int
     if picture.shape != net.input_shape:
         raise ValueError(f"{source}'s pictures are {'×'.join(map(str, picture.shape))}, the model reads "
                          f"{'×'.join(map(str, net.input_shape))}")
+    from ..trace import trace
+    trace(net, picture, int(label))     # a pass whose numbers overflow is refused here, not in front of a class
     stops = [Stop("backprop", 0, k) for k in range(len(build_steps(net.spec)))]
     title = title if title is not None else f"{Path(model_path).stem}: picture {index} of {source}"
     return Lesson(net, picture[None].astype(np.uint8), [label], stops, Source(source, seed, (int(index),)), title)
