@@ -546,11 +546,13 @@ class Trainer:
             if loop.step > 0:
                 np.copyto(flat, loop.snapshot)
                 loop.evaluated = False          # the weights went back one update
+            wd = self.config.weight_decay
+            cure = ("a smaller learning rate or weight decay" if wd >= 0.1 else "a smaller learning rate")
             return self._finished(
                 loop, "diverged",
-                f"the loss became {loss} in epoch {epoch}, batch {b + 1} (learning rate "
-                f"{lr:.3g}); training stopped and the last weights that gave a "
-                f"finite loss were kept. Try a smaller learning rate.")
+                f"the loss became {loss} in epoch {epoch}, batch {b + 1} (learning rate {lr:.3g}"
+                f"{f', weight decay {wd:g}' if wd else ''}); training stopped at the last weights that "
+                f"gave a finite loss. Try {cure}.")
         if status != DONE:
             np.copyto(loop.snapshot, flat)
             with np.errstate(over="ignore", invalid="ignore"):

@@ -445,7 +445,7 @@ def test_cli_train_exits_non_zero_and_saves_nothing_when_the_run_diverges(tmp_pa
     before = out.read_bytes()
     rc = main(["train", "--lr", str(MAX_LR), "--count", "400", "--epochs", "2", "--quiet", "--out", str(out)])
     err = capsys.readouterr().err
-    assert rc == 1 and "learning rate" in err and "Nothing was saved" in err
+    assert rc == 1 and "learning rate" in err and "nothing was saved" in err
     assert out.read_bytes() == before
 
 

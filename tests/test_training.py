@@ -487,3 +487,13 @@ def test_a_nan_loss_ends_with_the_evaluation_of_the_weights_put_back(path, monke
     _, acc, confusion, wrong, _ = evaluate(net, X[240:], y[240:])     # the weights put back
     assert end.evaluation.accuracy == acc and np.array_equal(end.evaluation.confusion, confusion)
     assert np.array_equal(end.evaluation.misclassified, wrong)
+
+
+def test_a_run_that_diverges_under_a_huge_weight_decay_names_it():
+    """`--weight-decay 1e308` diverged with "Try a smaller learning rate": the decay is named too."""
+    X, y = _toy(64)
+    events = list(Trainer(Network(MICRO, seed=1), X, y, config=TrainConfig(epochs=1, batch_size=16,
+                                                                             weight_decay=1e308)).run())
+    last = events[-1]
+    assert last.reason == "diverged" and "weight decay 1e+308" in last.message
+    assert last.message.endswith("Try a smaller learning rate or weight decay.")

@@ -96,7 +96,8 @@ def _train(args) -> int:
           f"{epochs}, {_augment_words(config)}, {cnncore.get_num_threads()} thread(s)", flush=True)
     finished = _run_with_progress(trainer, config, n_val, tty=sys.stderr.isatty() and not args.quiet)
     if finished.reason == "diverged":     # such weights are no use: leave whatever is at --out as it was
-        print(f"cnnapp train: {finished.message} Nothing was saved to {out}.", file=sys.stderr)
+        print(f"cnnapp train: {finished.message} Such weights are no use: nothing was saved to {out}.",
+              file=sys.stderr)
         return 1
     save_model(out, net, optimizer=trainer.optimizer)
     print(f"{finished.message}; saved to {out}")
