@@ -224,6 +224,10 @@ def check_target(path) -> None:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
         return
+    except OSError as e:                # a name too long for the file system, a loop of links…
+        short = str(path) if len(str(path)) <= 80 else f"{str(path)[:40]}…{str(path)[-20:]}"
+        raise OutputRefused(f"{short}: cannot be a file's name here ({e.strerror or e}); give another "
+                            "(nothing was written)") from None
     if not stat.S_ISREG(mode):
         kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
                 else "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)

@@ -461,3 +461,12 @@ def test_an_out_that_ends_with_a_slash_names_a_folder_not_a_file(model, tmp_path
     assert main(["export", str(model), "--to", "torch", "--out", "torch_out/"]) == 0
     assert (tmp_path / "torch_out" / "model.py").is_file()
     capsys.readouterr()
+
+
+def test_a_name_the_file_system_cannot_take_is_one_line(tmp_path, capsys, monkeypatch):
+    """A 300-character --out printed Python's "[Errno 36] File name too long: 'xxxx…'" in full."""
+    monkeypatch.chdir(tmp_path)
+    long = "x" * 300 + ".npz"
+    err = refused(capsys, ["train", "--arch", "tiny", "--data", "generated", "--count", "20", "--epochs", "1",
+                           "--out", long])
+    assert "cannot be a file's name here" in err and "Errno" not in err and len(err) < 300
