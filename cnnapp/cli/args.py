@@ -11,7 +11,7 @@ import argparse
 import math
 import re
 
-__all__ = ["CliError", "Parser", "positive_int", "nonneg_int", "nonneg_float", "digit", "fraction",
+__all__ = ["CliError", "Parser", "positive_int", "nonneg_int", "nonneg_float", "class_number", "fraction",
            "learning_rate", "epochs", "index_range", "joined_ranges"]
 
 
@@ -40,7 +40,7 @@ def _number(kind, ok, expected: str):
 positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 nonneg_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 nonneg_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
-digit = _number(int, lambda v: 0 <= v <= 9, "a digit 0..9")
+class_number = _number(int, lambda v: 0 <= v <= 9, "a class's number 0..9 (its place among the model's classes)")
 fraction = _number(float, lambda v: 0 <= v < 1, "a fraction in [0, 1)")
 
 

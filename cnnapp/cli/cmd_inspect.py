@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from .answers import answer, load_model, named
-from .args import CliError, digit, nonneg_int
+from .args import CliError, class_number, nonneg_int
 from .data import data_arguments, one_picture, picture, seed_alias
 from .outputs import output
 
@@ -27,9 +27,9 @@ def add_parser(sub) -> None:
     s.add_argument("--image", "--png", dest="image", metavar="FILE",
                    help="a picture instead (PNG, JPEG, BMP or WebP, brought to the model's input; its label is "
                         "written as -1)")
-    s.add_argument("--class", dest="cls", type=digit, default=None, metavar="C",
+    s.add_argument("--class", dest="cls", type=class_number, default=None, metavar="C",
                    help="the class (0..9) whose logit the saliency and Grad-CAM explain (default: the answer)")
-    s.add_argument("--target", type=digit, default=None, metavar="D",
+    s.add_argument("--target", type=class_number, default=None, metavar="K",
                    help="push the adversarial picture towards this class (default: any other answer)")
     s.add_argument("--out", required=True, metavar="X.npz")
     s.set_defaults(func=run)
