@@ -408,3 +408,17 @@ def test_nothing_in_the_app_hands_a_file_to_qsettings():
                     getattr(node, "attr", None), getattr(node, "id", None), getattr(node, "name", None)):
                 users.append(f"{path.name}:{node.lineno}" if hasattr(node, "lineno") else path.name)
     assert not users
+
+
+@pytest.mark.skipif(os.name != "posix", reason="permission bits as POSIX has them")
+def test_a_read_only_settings_file_is_said_when_the_app_starts(tmp_path):
+    """A read-only settings.json: its values were used, and the save at the close failed with a message
+    nobody sees. That the changes will not be kept is said as the app starts."""
+    s = SettingsStore.open(tmp_path / "c")
+    s.data["train"] = {"epochs": 3}
+    assert s.save()
+    s.path.chmod(0o444)
+    t = SettingsStore.open(tmp_path / "c")
+    assert t.data["train"] == {"epochs": 3} and "is read-only" in (t.take_message() or "")
+    t.data["train"] = {"epochs": 4}
+    assert not t.save() and json.loads(s.path.read_text())["train"] == {"epochs": 3}     # the writer refuses it

@@ -209,6 +209,14 @@ def _parts(key) -> list[str]:
     return [p for p in key.split("/") if p] if isinstance(key, str) else [str(p) for p in key]
 
 
+def _read_only(path: Path) -> bool:
+    """Whether the writer would refuse to replace ``path`` (no write bit, or not this user's to write)."""
+    try:
+        return not os.stat(path).st_mode & 0o222 or not os.access(path, os.W_OK)
+    except OSError:
+        return False
+
+
 def _make_folder(folder: Path) -> str | None:
     """Create the settings folder; why it cannot hold the settings, or None."""
     try:
@@ -295,6 +303,9 @@ class SettingsStore:
         if dropped:
             self._say(f"Ignored {_settings(dropped)} in {self.path} that were not plain values (too long, "
                       f"nested too deep, or not a finite number); the others are used.")
+        if _read_only(self.path):      # said now: at the close, when they are saved, nobody would read it
+            self._say(f"The settings file {self.path} is read-only: the app uses it, but will not remember this "
+                      "session's changes.")
 
     def _migrate(self, legacy: Path) -> None:
         try:
