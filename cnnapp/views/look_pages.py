@@ -40,7 +40,7 @@ def side_for(width: int, height: int) -> int:
     fit (each its picture, its caption's overhang and margins, and the page's scroll bar), and the
     two rows of the first page with their titles, captions and note; from 96 to 300 px."""
     across = (width - 40) / 3 - CAPTION_OVER - 12
-    down = (height - 180) / 2
+    down = (height - 215) / 2        # (a colour picture's captions take two lines)
     return int(max(96, min(300, across, down)))
 
 
