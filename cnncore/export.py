@@ -345,24 +345,34 @@ def _unless_exported(name: str):
     holds), a manifest only when it is one; never a model.py edited by hand, the user's own, or a
     file a link names. (A weights.npz is replaced when it is a zip: nobody edits one by hand.)"""
     def spare(written: Path) -> str | None:
-        ours = _seal_holds(written) if name == MODEL_FILE else _is_manifest(written)
+        if name == MODEL_FILE:
+            recorded = (_manifest(written.parent) or {}).get("files")
+            ours = _seal_holds(written) or (isinstance(recorded, dict) and recorded.get(MODEL_FILE) == _sha256(written))
+        else:                               # (an export from before the seal: its manifest records the text)
+            ours = _manifest(written.parent) is not None
         return None if ours else "not a file an export wrote, as it wrote it (edited since, or another file)"
     return spare
 
 
-def _is_manifest(path: Path) -> bool:
+def _manifest(folder: Path) -> dict | None:
+    """The export manifest in ``folder``, or None (none, or not one)."""
     from ._safeio import UnreadableFile, open_regular, read_json
     try:
-        with open_regular(path, limit=1 << 16) as f:
+        with open_regular(folder / MANIFEST_FILE, limit=1 << 16) as f:
             manifest = read_json(f.read().decode("utf-8"), max_depth=4)
     except (OSError, UnicodeDecodeError, UnreadableFile):
-        return False
-    return isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT else None
 
 
 def _one_file_each(targets: dict) -> None:
-    """:class:`~cnncore.OutputRefused` when two of the export's files are one (a link to the other)."""
+    """:class:`~cnncore.OutputRefused` when one of the export's files is a link (to another of them, or
+    into another export's folder) or two are one file."""
     from ._atomic import OutputRefused, same_file
+    for target in targets.values():
+        if target.path.is_symlink():
+            raise OutputRefused(f"{target.path} is a link: an export writes its own files, never through a link; "
+                                "export to another folder (nothing was written)")
     names = list(targets)
     for i, a in enumerate(names):
         for b in names[i + 1:]:

@@ -439,14 +439,18 @@ class Trainer:
 
         When the run ends the network keeps its optimizer's state (``net.optimizer_state``, with
         the base learning rate: the rate a further run starts with), so a trace can show the
-        update this optimizer really makes next and a saved model carries it.
+        update this optimizer really makes next and a saved model carries it. A run that made no
+        update leaves the network's state as it was (an Adam's moments are not lost to an SGD run
+        stopped before its first batch).
         """
+        self._updates = 0
         try:
             yield from self._run()
         finally:
             self.optimizer.lr = self.lr
-            self.net.optimizer_state = self.optimizer_state()
-            self.net.optimizer_note = ""
+            if self._updates:
+                self.net.optimizer_state = self.optimizer_state()
+                self.net.optimizer_note = ""
 
     def optimizer_state(self) -> dict:
         """The optimizer's state now as plain arrays (copies), with the base learning rate (the rate a
@@ -558,6 +562,7 @@ class Trainer:
             with np.errstate(over="ignore", invalid="ignore"):
                 opt.step(loop.grads)
         loop.step += 1
+        self._updates = loop.step
         loop.evaluated = False
         dt = time.perf_counter() - t0
         hits = int(np.count_nonzero(probs.argmax(axis=1) == yb))

@@ -303,3 +303,31 @@ def test_an_export_s_file_that_is_a_link_to_another_is_refused(tmp_path, link, t
     with pytest.raises(OutputRefused):
         export_torch(_net("resampling"), out)
     assert {p.name: p.read_bytes() for p in (out / WEIGHTS_FILE, tmp_path / "trained.npz")} == before
+
+
+def test_an_export_from_before_the_seal_is_replaced_and_a_link_into_another_export_is_not(tmp_path):
+    """An export written before model.py carried its seal was refused forever (its manifest records the
+    text's SHA-256: that is enough); b/model.py a link to a/model.py rewrote a's and broke it."""
+    from cnncore import OutputRefused
+    from cnncore.export import SEAL
+    old = tmp_path / "old"
+    export_torch(_net("pools"), old)
+    text = (old / MODEL_FILE).read_text(encoding="utf-8")
+    unsealed = text[:text.index(SEAL)]
+    (old / MODEL_FILE).write_text(unsealed, encoding="utf-8", newline="")
+    manifest = json.loads((old / MANIFEST_FILE).read_text())
+    manifest["files"][MODEL_FILE] = hashlib.sha256(unsealed.encode("utf-8")).hexdigest()
+    (old / MANIFEST_FILE).write_text(json.dumps(manifest))
+    export_torch(_net("resampling"), old)                             # an untouched older export: replaced
+    assert SEAL in (old / MODEL_FILE).read_text(encoding="utf-8")
+    a, b = tmp_path / "a", tmp_path / "b"
+    export_torch(_net("pools"), a)
+    export_torch(_net("pools"), b)
+    if os.name != "posix":
+        return
+    kept = (a / MODEL_FILE).read_bytes()
+    (b / MODEL_FILE).unlink()
+    (b / MODEL_FILE).symlink_to(a / MODEL_FILE)
+    with pytest.raises(OutputRefused, match="is a link"):
+        export_torch(_net("resampling"), b)
+    assert (a / MODEL_FILE).read_bytes() == kept

@@ -105,6 +105,9 @@ def _follow(qtbot, window, path, student, right: bool):
     assert not panel.next_button.isEnabled() and not player.next() and player.position == 1   # answer first
     with pytest.raises(ValueError, match="Answer the lesson's question first"):        # no new trace that tells
         window.session.set_label((window.session.picture.label + 1) % 10)
+    with pytest.raises(ValueError, match="Answer the lesson's question first"):        # nor another picture's
+        window.session.take_sample(2)
+    assert not window.backprop.input_row.isEnabled()
     look = window.look.ensure()                        # nor does the Look tab say what the network answers
     assert not look.inner.isVisibleTo(look) and "shown after your answer" in look.answer.text()
     q = player.question

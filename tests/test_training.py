@@ -426,6 +426,12 @@ def test_the_last_event_says_whether_the_run_changed_the_weights():
     assert events[-1].reason == "stopped" and not events[-1].changed
     events = list(Trainer(net, X, y, config=TrainConfig(epochs=1, batch_size=16)).run())
     assert events[-1].reason == "done" and events[-1].changed
+    adam = {k: np.array(v, copy=True) for k, v in net.optimizer_state.items()}
+    sgd = Trainer(net, X, y, config=TrainConfig(epochs=1, batch_size=16, optimizer="sgd"))
+    sgd.stop()
+    assert not list(sgd.run())[-1].changed
+    assert net.optimizer_state.keys() == adam.keys()                 # the Adam's moments are still there
+    assert all(np.array_equal(net.optimizer_state[k], v) for k, v in adam.items())
 
 
 def test_a_stop_mid_epoch_ends_with_one_evaluation_of_the_weights_it_stops_with():

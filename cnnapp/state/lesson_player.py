@@ -155,6 +155,10 @@ class LessonPlayer:
         return self.run.score()
 
     # ------------------------------------------------------- into the session
+    def shows(self, picture) -> bool:
+        """Whether ``picture`` is one of the lesson's own (the pictures its stops show)."""
+        return any(picture is p for p in self.pictures)
+
     def show(self) -> None:
         """The current stop in the session: its picture, its trace (the lesson model's), its step and,
         when its question is answered (or it asks none), its element."""

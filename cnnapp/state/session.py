@@ -33,6 +33,10 @@ from .training_run import RunStart, TrainingRun
 _PICK_REASON = ", the one the network gets wrong or is least sure of"
 
 
+#: Why the picture, its true class or the trace cannot change while a lesson's question waits.
+HELD = "Answer the lesson's question first: until then the picture and its true class are the stop's"
+
+
 class Session:
     """What the window shows. Events (``Event``, each only on a change):
 
@@ -294,6 +298,7 @@ class Session:
     def set_picture(self, picture: Picture | None) -> None:
         """Look at ``picture`` from now on; the trace of another picture goes. A true class the
         network has no use for (an output no class uses) is no true class: nobody gave one."""
+        self._check_held(picture)
         if picture is not None:
             self._check_fits(picture)
             picture = self._known_label(picture)
@@ -312,6 +317,12 @@ class Session:
         if p.label is not None and p.label >= len(self.classes):
             raise ValueError(f"the network knows {len(self.classes)} classes, not a class {p.label}")
 
+    def _check_held(self, picture) -> None:
+        """``ValueError`` while a lesson's question waits, for any picture but the lesson's own: another
+        one's trace would say what the network answers."""
+        if self.answer_held and picture is not self._picture and not self.lesson.shows(picture):
+            raise ValueError(HELD)
+
     def _known_label(self, p: Picture) -> Picture:
         """``p``, or ``p`` without its true class where that is an output no class uses (a drawing's
         7 for a network of cats and dogs, a digit's class carried to such a network)."""
@@ -322,7 +333,7 @@ class Session:
     def set_label(self, label: int) -> None:
         """The picture's true class. A drawing's is the Draw tab's digit: it is chosen there too."""
         if self.answer_held:
-            raise ValueError("Answer the lesson's question first: the true class is the stop's until then")
+            raise ValueError(HELD)
         p = self._picture or self.ensure_picture()
         label = int(label)
         if not 0 <= label < len(self.classes):
@@ -549,6 +560,7 @@ class Session:
     def open_trace(self, tr, name: str) -> None:
         """Show a trace read from a file (recorded with its own network): its input is the picture."""
         p = Picture(FILE, np.asarray(tr.arrays["input"])[0], tr.label, what=f"the file {name}")
+        self._check_held(p)
         self._picture = p
         self.show_trace(tr, p)
         self.picture_changed.emit(p)

@@ -12,22 +12,20 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnncore import Output
-from cnncore.modelio import a_model_file
-
 from ..learn.arithmetic_panel import ArithmeticPanel
-from ..settings import choice_index, data_dir, set_clamped
+from ..settings import choice_index, set_clamped
 from ..state import SAMPLE
 from ..widgets.equation import equation_label
 from ..widgets.heatmap import DIVERGING_SCALES, diverging_name, diverging_words, set_diverging
 from ..widgets.loops_panel import LoopsPanel
 from ..widgets.scroll_area import scroll_area
+from .backprop_files import TraceFiles
 from .backprop_input import PictureRow
 from .backprop_maps import HOVER, StepMaps, describe, export_pngs, groups_for
 from .backprop_nav import StepNav
 
 
-class BackpropView(QtWidgets.QWidget):
+class BackpropView(TraceFiles, QtWidgets.QWidget):
     """Renders the session's trace and step; a new picture or model drops the trace, and the tab
     records the new one as soon as it is shown."""
     traceChanged = QtCore.Signal()
@@ -369,6 +367,7 @@ class BackpropView(QtWidgets.QWidget):
     def _show_held(self) -> None:
         """While a lesson's question waits, the step's maps and numbers stay hidden."""
         held = self.session.answer_held
+        self.input_row.setEnabled(not held)         # (another picture, or class, would answer it)
         self.splitter.setVisible(not held)
         self.held_label.setVisible(held)
         if held:        # what the network says and the loss would answer the question
@@ -393,56 +392,10 @@ class BackpropView(QtWidgets.QWidget):
         if str(d.get("colours")) in DIVERGING_SCALES:
             self.set_colours(str(d["colours"]))
 
-    # ----------------------------------------------------------- files
+    # ----------------------------------------------------------- files (and TraceFiles)
     def export_pngs(self, folder) -> list[Path]:
         """Write every map of the current step as a PNG (nearest-neighbour enlarged) and the whole view."""
         return export_pngs(self.maps.grid, self.current_step(), self.stepper.index, folder)
-
-    def export_png_dialog(self):
-        if self.trace is None:
-            return
-        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Export the maps of this step to", str(data_dir()))
-        if folder:
-            try:
-                files = self.export_pngs(folder)
-                self.session.say(f"Wrote {len(files)} PNG files to {folder}")
-            except Exception as e:  # noqa: BLE001
-                self.session.say(f"Could not export the maps: {e}")
-
-    def export_trace(self, path) -> bool:
-        try:
-            self.trace.save(Output(path, self.session.kept_files(), spare=a_model_file))
-        except Exception as e:  # noqa: BLE001
-            self.session.say(f"Could not save the trace: {e}")
-            return False
-        self.session.say(f"Saved the trace to {path}")
-        return True
-
-    def open_trace(self, path) -> bool:
-        """Show a trace file read by :meth:`cnncore.trace.Trace.load`; a file that is not one is
-        refused with the loader's reason and the trace shown before stays."""
-        from cnncore.trace import Trace, TraceFileError
-        try:
-            tr = Trace.load(str(path))
-        except TraceFileError as e:
-            self.session.say(f"Could not open the trace: {e}", 0)
-            return False
-        self.session.open_trace(tr, Path(path).name)
-        self.session.say(f"Opened the trace {path} (recorded with its own network, shown as it was saved)")
-        return True
-
-    def open_trace_dialog(self) -> bool:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open trace", str(data_dir()),
-                                                        "NumPy arrays (*.npz);;All files (*)")
-        return bool(path) and self.open_trace(path)
-
-    def export_trace_dialog(self):
-        if self.trace is None:
-            return
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export trace", str(data_dir() / "trace.npz"),
-                                                        "NumPy arrays (*.npz)")
-        if path:
-            self.export_trace(path)
 
     @property
     def identity(self):

@@ -182,8 +182,8 @@ class InspectView(QtWidgets.QWidget):
         """Look at the Draw tab's drawing (and follow it from now on)."""
         try:
             self.session.take_drawing()
-        except ValueError:
-            self.session.say("The Draw tab's sheet is empty: draw a digit there or here.")
+        except ValueError as e:         # an empty sheet (it says so), or a lesson's question waits
+            self.session.say(str(e))
 
     def show_sample(self, i: int) -> None:
         try:
