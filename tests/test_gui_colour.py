@@ -130,6 +130,20 @@ def test_the_readable_count_is_of_the_folder_the_run_read(window, qtbot, colour_
     assert train.controls.data.count_all.text() == f"all {files - 1} readable in the folder, of {files}"
 
 
+def test_the_look_menus_follow_a_run_that_taught_the_network_its_classes(window, qtbot, colour_folder):
+    """The Look tab, open before a run on a folder, kept "class 0 … class 9" in its menus afterwards
+    while the Backprop tab named blue, green and red."""
+    _tiny_colour(window)
+    look = window.look.ensure()
+    train = window.train
+    train.source.setCurrentIndex(train.source.findData("folder"))
+    assert train.controls.set_picture_folder(colour_folder)
+    _train(window, qtbot, epochs=1)
+    for box in (look.cls, look.fool.target):
+        assert [box.itemText(k) for k in range(1, box.count())] == list(CLASSES)
+    assert [look.goal.itemText(k) for k in range(3)] == [f"the score of {c}" for c in CLASSES]
+
+
 def test_a_folder_trains_a_colour_network_and_names_what_it_skipped(trained, colour_folder):
     s, train = trained.session, trained.train
     net = s.network

@@ -1,7 +1,7 @@
 """A network's classes in words: the digits, or what it learnt instead (Fashion-MNIST's clothes, …)."""
 from __future__ import annotations
 
-from cnncore.architecture import DIGIT_CLASSES
+from cnncore.architecture import DIGIT_CLASSES, UNUSED_CLASS
 
 
 def a_digit(d: int) -> str:
@@ -12,6 +12,12 @@ def a_digit(d: int) -> str:
 def classes_of(net) -> tuple[str, ...]:
     """The names of a network's classes: the digits, or what it learnt instead (Fashion-MNIST's…)."""
     return tuple(getattr(net, "classes", DIGIT_CLASSES)) if net is not None else DIGIT_CLASSES
+
+
+def known_classes(net) -> list[int]:
+    """The outputs that are classes of ``net`` (a folder of two gives [0, 1]): not those no class uses,
+    which the menus leave out and which are never a true class."""
+    return [k for k, c in enumerate(classes_of(net)) if c != UNUSED_CLASS]
 
 
 def reads_digits(net) -> bool:

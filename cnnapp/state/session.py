@@ -17,9 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from cnncore.architecture import UNUSED_CLASS
-
-from .classes import a_class, class_kind, classes_of, other_dataset
+from .classes import a_class, class_kind, classes_of, known_classes, other_dataset, reads_digits
 from .drawing import Drawing
 from .events import Event
 from .picture import DRAWING, FILE, MISTAKE, OPENED, SAMPLE, Picture
@@ -157,6 +155,11 @@ class Session:
         if player is not self.lesson:
             self.lesson = player
             self.lesson_changed.emit(player)
+
+    @property
+    def known_classes(self) -> list[int]:
+        """The outputs that are the network's classes (:func:`~cnnapp.state.classes.known_classes`)."""
+        return known_classes(self.view_network())
 
     @property
     def answer_held(self) -> bool:
@@ -326,7 +329,7 @@ class Session:
     def _known_label(self, p: Picture) -> Picture:
         """``p``, or ``p`` without its true class where that is an output no class uses (a drawing's
         7 for a network of cats and dogs, a digit's class carried to such a network)."""
-        if p.label is not None and p.label < len(self.classes) and self.classes[p.label] == UNUSED_CLASS:
+        if p.label is not None and p.label not in self.known_classes:
             return replace(p, label=None)
         return p
 
@@ -338,7 +341,7 @@ class Session:
         label = int(label)
         if not 0 <= label < len(self.classes):
             raise ValueError(f"a true class is 0 to {len(self.classes) - 1}, not {label}")
-        if self.classes[label] == UNUSED_CLASS:
+        if label not in self.known_classes:
             raise ValueError(f"output {label} is one no class uses: a true class is one the network learnt")
         if p.origin == DRAWING:
             self.drawing.choose_label(label)        # the picture follows (_follow_drawing_label)
@@ -358,13 +361,16 @@ class Session:
         if net is None:
             return 0
         scores = net.predict_proba(net.one_image(p.image))[0].astype(np.float64)
-        scores[[c == UNUSED_CLASS for c in classes_of(net)]] = -np.inf    # its answer among its classes
+        others = np.ones(len(scores), bool)
+        others[known_classes(net)] = False
+        scores[others] = -np.inf                # its answer among its classes
         return int(np.argmax(scores))
 
     def drawing_picture(self) -> Picture | None:
         """The Draw tab's drawing as a picture (its digit its class), or None for an empty sheet."""
         image = self.drawing.image()
-        return None if image is None else Picture(DRAWING, image, self.drawing.label, what="your drawing")
+        label = self.drawing.label if reads_digits(self.view_network()) else None    # a digit is no class of cats
+        return None if image is None else Picture(DRAWING, image, label, what="your drawing")
 
     def take_drawing(self) -> Picture:
         """Look at the Draw tab's drawing (and follow it as it changes)."""
@@ -504,7 +510,7 @@ class Session:
 
     def _follow_drawing_label(self, label: int) -> None:
         p = self._picture
-        if p is not None and p.origin == DRAWING and p.label != label:
+        if p is not None and p.origin == DRAWING and p.label != label and reads_digits(self.view_network()):
             self.set_picture(p.with_label(label))
 
     def _picture_for_new_model(self) -> Picture | None:

@@ -9,8 +9,6 @@ from contextlib import ExitStack, contextmanager
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnncore.architecture import UNUSED_CLASS
-
 from ..widgets.picture_numbers import offer_numbers
 from ..widgets.wrap_row import WrapRow
 from ..state import DRAWING, FILE, LESSON, MISTAKE, OPENED, SAMPLE, SKETCH
@@ -145,7 +143,7 @@ class PictureRow(QtWidgets.QWidget):
         class uses (each item's data is its class's index)."""
         s = self.session
         numbers = list(s.classes) == [str(i) for i in range(len(s.classes))]
-        items = [(n if numbers else f"{i} {n}", i) for i, n in enumerate(s.classes) if n != UNUSED_CLASS]
+        items = [(s.classes[i] if numbers else f"{i} {s.classes[i]}", i) for i in s.known_classes]
         self.true_label.setText(f"true {s.class_kind}")
         if items == [(self.label_combo.itemText(i), self.label_combo.itemData(i)) for i in range(self.label_combo.count())]:
             return

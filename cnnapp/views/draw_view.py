@@ -6,7 +6,7 @@ import pyqtgraph as pg
 from cnncore.network import not_a_number
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnncore.architecture import DIGIT_SHAPE, UNUSED_CLASS
+from cnncore.architecture import DIGIT_SHAPE
 
 from ..run_control import learnt_sources
 from ..settings import data_dir, set_clamped
@@ -15,7 +15,7 @@ from ..widgets.picture_numbers import offer_numbers
 from ..widgets.pictures import GREY_LUT, picture_planes, show_picture_on
 from .draw_picture import PicturePage
 from ..widgets.plots import ProbabilityPlot
-from ..state import a_class, a_digit, class_kind, classes_of, other_dataset, plural
+from ..state import a_class, a_digit, class_kind, classes_of, known_classes, other_dataset, plural
 
 
 
@@ -233,7 +233,7 @@ class DrawView(QtWidgets.QWidget):
         if net is None:
             self.model_label.setText("No network yet.")
         elif other:
-            named = [c for c in classes_of(net) if c != UNUSED_CLASS]
+            named = [classes_of(net)[k] for k in known_classes(net)]
             listed = ", ".join(named[:4]) + (", …" if len(named) > 4 else "")
             learnt = f"the pictures of the folder {other}" if learnt_sources(net) == ["folder"] else other
             self.model_label.setText(f"Network: {self._network_words()}. It was trained on {learnt} ({len(named)} "

@@ -13,19 +13,18 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from cnncore.architecture import UNUSED_CLASS
-
 from ..state import SAMPLE, SKETCH, Picture
 from ..widgets.canvas import DrawCanvas
 from ..widgets.open_picture import picture_button
-from ..workers import FramesWorker, LatestJob, start_in_thread
+from ..workers import LatestJob
+from .look_dream import Dreaming
 from .look_pages import DreamPage, FoolPage, ImagePanel, WherePage, row, side_for
 
 LIVE_MS = 80          # at most one picture from the sheet per this many ms while the pen moves
 HELD = "<i>What the network says of it is shown after your answer to the lesson's question.</i>"
 
 
-class InspectView(QtWidgets.QWidget):
+class InspectView(Dreaming, QtWidgets.QWidget):
     """The Look tab, for ``session`` (:class:`cnnapp.state.Session`)."""
 
     def __init__(self, session, parent=None):
@@ -147,7 +146,7 @@ class InspectView(QtWidgets.QWidget):
         s.picture_changed.connect(self._on_picture)
         s.model_changed.connect(self._on_network)
         s.samples.changed.connect(self._on_samples)
-        s.weights_changed.connect(lambda: self.render())
+        s.weights_changed.connect(self._on_weights)        # (a run may have taught it other classes)
         s.lesson_changed.connect(self._follow_lesson)
 
     def _follow_lesson(self, player) -> None:
@@ -245,22 +244,33 @@ class InspectView(QtWidgets.QWidget):
         digits = self.digits()
         self.input_pages.setCurrentIndex(0 if digits else 1)
         self.fool.set_channels(self.session.input_shape[0] if self.session.input_shape else 1)
-        used = [k for k, c in enumerate(self.session.classes) if c != UNUSED_CLASS]
-        for box in (self.cls, self.fool.target):     # the classes it knows, not the outputs none uses
-            keep = box.currentData()
-            box.blockSignals(True)
-            box.clear()
-            box.addItem("its answer" if box is self.cls else
-                        f"any other {'digit' if digits and not self.session.other_dataset else 'class'}", None)
-            for k in used:
-                box.addItem(self.class_word(k), k)
-            box.setCurrentIndex(max(box.findData(keep), 0))
-            box.blockSignals(False)
-        self.dream.fill_goals(self.session.view_network(), self.class_word)
+        self._fill_menus()
         self._on_samples()
         if not digits:
             self.picture_panel.image.clear()
             self._on_picture(self.session.picture if self.current_input() is not None else None)
+        self.render()
+
+    def _fill_menus(self) -> None:
+        """The classes whose score to explain, to push towards and to paint: those the network knows,
+        not the outputs none uses, named as it names them (again after a run taught it others)."""
+        digits, s = self.digits(), self.session
+        self._menu_classes = s.classes
+        for box in (self.cls, self.fool.target):
+            keep = box.currentData()
+            box.blockSignals(True)
+            box.clear()
+            box.addItem("its answer" if box is self.cls else
+                        f"any other {'digit' if digits and not s.other_dataset else 'class'}", None)
+            for k in s.known_classes:
+                box.addItem(self.class_word(k), k)
+            box.setCurrentIndex(max(box.findData(keep), 0))
+            box.blockSignals(False)
+        self.dream.fill_goals(s.view_network(), self.class_word)
+
+    def _on_weights(self) -> None:
+        if self.session.classes != self._menu_classes:
+            self._fill_menus()
         self.render()
 
     def _on_samples(self) -> None:
@@ -393,40 +403,6 @@ class InspectView(QtWidgets.QWidget):
         self.attack_result = a
         p = self.session.picture
         self.fool.show(a, smallest, self.session.classes, None if p is None else p.label)
-
-    # ------------------------------------------------------------------ dream
-    def toggle_dream(self) -> None:
-        if self._dream_thread is not None:
-            self._dream_worker.stop()
-            return
-        probe = None if self._closed else self._probe()
-        if probe is None:
-            return
-        goal = self.dream.goals[self.dream.goal.currentIndex()]
-        self._dream_worker = worker = FramesWorker(lambda: probe.dream(goal, steps=240, every=3))
-        model = self.session.model_id
-        worker.frame.connect(lambda f: self._show_dream_frame(f, worker, model))
-        self._dream_worker.failed.connect(self._on_failed)
-        self._dream_thread = start_in_thread(self._dream_worker, self, "look-dream")
-        self._dream_thread.finished.connect(self._on_dream_end)
-        self.dream.dream_button.setText("Stop")
-        what = self.class_word(goal.index) if goal.layer is None else goal.describe()     # a class by its name
-        self.dream.dream_panel.title.setText(f"Painting for {what}")
-
-    def _show_dream_frame(self, frame, worker, model) -> None:
-        """A frame of the painting going on, unless it is of another network's (frames queued before
-        another model was opened came after its page was cleared)."""
-        if worker is self._dream_worker and model == self.session.model_id:
-            self.dream.show_frame(frame)
-
-    def _on_dream_end(self) -> None:
-        if self._dream_thread is not None:
-            self._dream_thread.deleteLater()
-        self._dream_thread = self._dream_worker = None
-        self.dream.dream_button.setText("Start")
-
-    def dream_running(self) -> bool:
-        return self._dream_thread is not None
 
     def shutdown(self, timeout_ms: int = 10000) -> None:
         """Stop the workers and wait for their threads (window closing); nothing starts afterwards."""

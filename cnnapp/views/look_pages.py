@@ -6,12 +6,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from cnncore.architecture import UNUSED_CLASS
-
+from ..state.classes import known_classes
 from ..widgets.colour_scales import rgb_image
 from ..widgets.heatmap import SEQ_LUT, lut_for
 from ..widgets.picture_numbers import offer_numbers
 from ..widgets.pictures import GREY_LUT, picture_planes, show_picture_on
+
 
 def overlay(picture: np.ndarray, heat: np.ndarray) -> np.ndarray:
     """An RGB ``(H, W, 3)`` uint8 picture: the picture (``(C, H, W)`` grey or colour, or ``(H, W)``)
@@ -336,8 +336,7 @@ class DreamPage(_Page):
     def fill_goals(self, net, class_word) -> None:
         """The menu: every class's score, then every filter of every conv layer."""
         from cnncore.probe import Goal, conv_layers
-        names = getattr(net, "classes", None) or [str(d) for d in range(10)]
-        self.goals = [Goal.of_class(d) for d in range(10) if names[d] != UNUSED_CLASS]
+        self.goals = [Goal.of_class(d) for d in known_classes(net)]
         for i in (conv_layers(net) if net is not None else []):
             self.goals += [Goal.of_filter(i, k) for k in range(net.layers[i].out_shape[0])]
         keep = self.goal.currentText()
