@@ -366,3 +366,25 @@ def test_a_picture_s_bytes_fit_as_its_file_does(tmp_path, monkeypatch):
     monkeypatch.setattr(pictures, "MAX_PICTURE_FILE_BYTES", 100)
     with pytest.raises(PictureError, match="more than the 100 a picture file may have"):
         picture_bytes_input(path.read_bytes(), Signature((3, 32, 32)))
+
+
+def test_every_picture_size_gives_a_crop_inside_the_picture():
+    """A 49×49 picture (and 239×206, 98×248, 250×49…: one size in twenty for a 32×32 input) could not be
+    read: "box offset can't be negative", the crop starting an ulp below 0."""
+    from cnncore.datasets.pictures import crop_box
+    for W, H in ((32, 32), (28, 28), (40, 24)):
+        for w in range(1, 301):
+            for h in range(1, 301):
+                left, top, right, bottom = crop_box(w, h, W, H)
+                assert 0 <= left < right <= w and 0 <= top < bottom <= h, (w, h, W, H)
+                assert (right - left == w) or (bottom - top == h)        # one side whole
+                assert abs((right - left) * H - (bottom - top) * W) <= 1e-9 * w * h   # the input's proportions
+
+
+@pytest.mark.parametrize("size", [(49, 49), (239, 206), (98, 248), (250, 49)])
+def test_a_picture_of_a_size_that_was_refused_is_read(tmp_path, size):
+    from PIL import Image
+    w, h = size
+    Image.fromarray(np.full((h, w, 3), 200, np.uint8)).save(tmp_path / "p.png")
+    got = read_picture(tmp_path / "p.png", (3, 32, 32))
+    assert got.shape == (3, 32, 32) and got.min() == got.max() == 200
