@@ -224,6 +224,11 @@ def test_a_first_conv_z_is_the_sum_over_the_three_planes(trained, qtbot):
     for t in bd.terms:                                    # each product's plane is its input's channel m
         m = next((src.index[1] for src in t.sources if src is not None and src.array == "L0.x"), None)
         assert (m is None) == t.label.startswith("b(") and (m is None or t.label.endswith(f"[{'RGB'[m]}]"))
+    grid = bp.maps.grid                                   # each source framed where it is drawn
+    for key in ("L0.W", "L0.x"):
+        cells = {src.index for t in bd.terms for src in t.sources if src is not None and src.array == key}
+        rects = {tuple(grid.scene_rect_of(key, i).getRect()) for i in cells if grid.scene_rect_of(key, i)}
+        assert len(cells) == 27 and len(rects) == 27, (key, len(rects))    # (all 27 drew on one cell)
     notes = bp.arithmetic.notes.text()
     assert "R, G and B planes" in notes
     for m, name in enumerate("RGB"):                      # each plane's subtotal, as the notes say it

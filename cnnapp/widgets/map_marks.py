@@ -14,7 +14,7 @@ class MapGridMarks:
     def scene_rect_of(self, key: str, index: tuple) -> QtCore.QRectF | None:
         """Scene rectangle of one element ``array[index]`` (full index), or None when not shown."""
         index = tuple(int(i) for i in index)
-        tiles = self._by_key.get(key)
+        tiles = [t for t in self._by_key.get(key, ()) if t.kind != "colour"]    # (a colour patch holds no one number)
         if not tiles:
             return None
         t0 = tiles[0]
