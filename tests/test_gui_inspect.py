@@ -279,3 +279,13 @@ def test_every_page_fits_its_width_beside_an_open_lesson_dock(qtbot, view, width
     side = view.fool.original.view.width()
     assert 96 <= side <= 300 and (side == 300) == (width > 1500)
     assert view.where.verticalScrollBar().maximum() == 0 or height < 620
+
+
+def test_a_small_budget_is_said_to_its_tenth_of_a_percent():
+    """ε = 0.003 was said as "no pixel … moved by more than 0% of full brightness"."""
+    from types import SimpleNamespace
+    from cnnapp.views.look_pages import attack_words
+    a = SimpleNamespace(success=True, original_predicted=0, predicted=4, epsilon=0.003, image=np.zeros((3, 4, 4)),
+                        target=None)
+    words = attack_words(a, True, [str(k) for k in range(10)])
+    assert "more than 0.3% of full brightness" in words and "R, G or B level" in words

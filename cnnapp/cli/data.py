@@ -42,7 +42,8 @@ def data_arguments(p, default: str | None = None, folder: bool = True) -> None:
     d = run_defaults("generated")
     p.add_argument("--count", type=positive_int, default=None,
                    help=f"generated: how many (default {d.count}, the app's); other sources: use at most this "
-                        f"many (default {d.count}; {', '.join(whole + ['the files you name'])}: all)")
+                        f"many (default {d.count}); {', '.join(whole)}, the files you name and a --folder are used "
+                        "whole (no --count)")
     p.add_argument("--data-seed", type=nonneg_int, default=d.data_seed, metavar="N",
                    help=f"the generated digits' seed (default {d.data_seed}: the digits the app trains on)")
 

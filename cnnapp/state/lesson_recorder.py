@@ -79,8 +79,9 @@ class LessonRecorder:
             raise ValueError(f"the picture ({p.what}) is not one this network takes")
         if p.label is None or (p.origin == DRAWING and not s.drawing.label_chosen):
             # (the network's own answer, or its guess at a drawing, would be "right" for every student)
-            raise ValueError(f"{p.what} has no true class yet: choose it (the Draw tab's digit, or the Backprop "
-                             "tab's true class) and add the stop again")
+            where = "the Draw tab's digit, or the Backprop tab's true class" if p.origin == DRAWING else \
+                "the Backprop tab's true class"
+            raise ValueError(f"{p.what} has no true class yet: choose it ({where}) and add the stop again")
         if drawn:                          # (only now: a refused stop changes nothing)
             p = s.take_drawing()
         picture = self._picture_index(p)

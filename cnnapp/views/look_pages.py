@@ -176,7 +176,7 @@ class WherePage(_Page):
         self.lay.addWidget(note("Grad-CAM, per conv layer: each filter map is weighted by how much it raises the "
                                 "score on average, the weighted maps are added, negatives dropped, and the result "
                                 "is stretched over the picture (bright: where it raises the score most). Early "
-                                "layers follow strokes, edges and background; the last conv layer's map says most "
+                                "layers follow edges, strokes and background; the last conv layer's map says most "
                                 "about the answer."))
         self.lay.addLayout(self.cam_box)
         self.lay.addStretch(1)
@@ -259,7 +259,7 @@ class FoolPage(_Page):
         self.lay.addWidget(note("Each step moves every pixel by a small amount in the direction that hurts the "
                                 "current answer most (the sign of the gradient), never further than ε from the "
                                 "original and always between black and white. Changes a person barely sees can "
-                                "be enough: the network reads pixels, not strokes."))
+                                "be enough: the network reads pixels, not shapes."))
         self.lay.addStretch(1)
 
     def panels(self) -> list:
@@ -361,7 +361,7 @@ def attack_words(a, smallest: bool, name, label: int | None = None) -> str:
         how = "The smallest budget found" if smallest else "With this budget"
         level = "no pixel's R, G or B level" if len(a.image) == 3 else "no pixel"
         said = (f"{was}. {how}, ε = {a.epsilon:.3f}, it answers <b>{name[a.predicted]}</b>: {level} moved by "
-                f"more than {a.epsilon:.0%} of full brightness.")
+                f"more than {a.epsilon:.1%} of full brightness.")
         if label is not None and a.original_predicted != label and a.predicted == label:
             said += (f" Here the change set it right: this picture is a {name[label]}, which the network got "
                      "wrong. Pick one it gets right to see it fooled.")
