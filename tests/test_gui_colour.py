@@ -168,8 +168,9 @@ def test_a_folder_trains_a_colour_network_and_names_what_it_skipped(trained, col
     gallery, r = train.gallery, s.result                                   # mistakes by their classes' names
     train.bottom_tabs.setCurrentWidget(gallery)
     shown = [gallery.item(k).text() for k in range(gallery.count())]
-    assert r.mistakes and len(shown) == min(r.mistakes, GALLERY_MAX) and all(" → " in t for t in shown)
-    assert all(t.split(" → ")[0] in CLASSES + ("(unused)",) for t in shown)
+    assert r.mistakes and len(shown) == min(r.mistakes, GALLERY_MAX) and all("\n→ " in t for t in shown)
+    assert all(t.split("\n→ ")[0] in CLASSES + ("(unused)",) for t in shown)      # a name to a line: none cut
+    assert gallery.gridSize().width() >= gallery.fontMetrics().horizontalAdvance("→ green")
     assert data.set_picture_folder(colour_folder)                          # chosen again: not read yet
     assert data.count_all.text() == f"all {files} in the folder"
 

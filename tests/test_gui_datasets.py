@@ -70,7 +70,7 @@ def test_fashion_downloads_trains_and_every_view_names_its_classes(window, qtbot
     assert "predicted class" in plot.getAxis("bottom").labelText
     train.bottom_tabs.setCurrentWidget(train.gallery)
     if train.gallery.count():
-        assert " → " in train.gallery.item(0).text() and train.gallery.item(0).text().split(" → ")[0] in FASHION
+        assert "\n→ " in train.gallery.item(0).text() and train.gallery.item(0).text().split("\n→ ")[0] in FASHION
 
     draw = window.draw
     X, _ = generated_digits(1, seed=3)

@@ -79,10 +79,13 @@ class ResultsPanel(QtWidgets.QTabWidget):
         if r is None:
             return
         names = self.session.classes
+        worded = any(len(n) > 2 for n in names)      # names, not digits: one to a line, in a wider cell
+        self.gallery.setGridSize(QtCore.QSize(120, 104) if worded else QtCore.QSize(76, 84))
         for k in range(min(r.mistakes, GALLERY_MAX)):
             img, true, answer, _ = r.mistake(k)
             q = picture_qimage(img)
             it = QtWidgets.QListWidgetItem(QtGui.QIcon(QtGui.QPixmap.fromImage(q.scaled(56, 56))),
+                                           f"{names[true]}\n→ {names[answer]}" if worded else
                                            f"{names[true]} → {names[answer]}")
             words = self.session.a_class(true)
             it.setToolTip(f"{words[:1].upper() + words[1:]} the network read as {names[answer]}. "
