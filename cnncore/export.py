@@ -345,10 +345,14 @@ def _unless_exported(name: str):
     holds), a manifest only when it is one; never a model.py edited by hand, the user's own, or a
     file a link names. (A weights.npz is replaced when it is a zip: nobody edits one by hand.)"""
     def spare(written: Path) -> str | None:
-        if name == MODEL_FILE:
+        if name == MODEL_FILE:          # (an export from before the seal: its manifest records the text)
             recorded = (_manifest(written.parent) or {}).get("files")
-            ours = _seal_holds(written) or (isinstance(recorded, dict) and recorded.get(MODEL_FILE) == _sha256(written))
-        else:                               # (an export from before the seal: its manifest records the text)
+            try:
+                ours = _seal_holds(written) or (isinstance(recorded, dict)
+                                                and recorded.get(MODEL_FILE) == _sha256(written))
+            except OSError:             # (one it cannot read is not one it may replace)
+                ours = False
+        else:
             ours = _manifest(written.parent) is not None
         return None if ours else "not a file an export wrote, as it wrote it (edited since, or another file)"
     return spare
@@ -371,8 +375,8 @@ def _one_file_each(targets: dict) -> None:
     from ._atomic import OutputRefused, same_file
     for target in targets.values():
         if target.path.is_symlink():
-            raise OutputRefused(f"{target.path} is a link: an export writes its own files, never through a link; "
-                                "export to another folder (nothing was written)")
+            raise OutputRefused(f"{target.path} is a link (to {target.written}): an export writes its own files, "
+                                "never through a link; export to another folder (nothing was written)")
     names = list(targets)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
@@ -406,9 +410,9 @@ def export_torch(net: Network, out, title: str = DEFAULT_TITLE) -> tuple[Path, P
                             spare=None if name == WEIGHTS_FILE else _unless_exported(name))
                for name in (WEIGHTS_FILE, MODEL_FILE, MANIFEST_FILE)}
     if out.path.is_dir():
+        _one_file_each(targets)         # (first: a check reads what a link names)
         for target in targets.values():
             target.check()
-        _one_file_each(targets)
     _folder(out)
     arrays = {k: np.asarray(v, dtype=np.float32) for k, v in net.params().items()}
     weights_path = atomic_savez(targets[WEIGHTS_FILE], arrays)

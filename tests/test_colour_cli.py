@@ -298,3 +298,21 @@ def test_the_torch_export_answers_as_eval_on_every_test_picture(cifar_folders, t
     text = (tmp_path / "exp" / "model.py").read_text()
     assert "(N, 3, 32, 32): N pictures of 32×32 pixels, its R, G and B planes" in text
     assert "CLASSES = ('airplane', 'automobile'," in text
+
+
+def test_inspect_refuses_an_output_no_class_uses(tmp_path, capsys):
+    """`inspect --class 7` on a model of a folder's two classes explained an output that is no class."""
+    from cnnapp.cli import main
+    from cnncore.architecture import preset
+    from cnncore.datasets.folder import model_classes
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    net = Network(preset("tiny"), seed=0)
+    net.learns(model_classes(("cat", "dog")), "pets")
+    save_model(tmp_path / "m.npz", net)
+    for flag in ("--class", "--target"):
+        assert main(["inspect", str(tmp_path / "m.npz"), "--data", "generated", "--count", "10", flag, "7",
+                     "--out", str(tmp_path / "i.npz")]) == 2
+        err = capsys.readouterr().err
+        assert f"{flag} 7: output 7 is one no class" in err and "0 cat, 1 dog" in err
+    assert not (tmp_path / "i.npz").exists()

@@ -229,3 +229,32 @@ def test_a_trace_of_another_network_names_its_outputs_by_number(window, qtbot, t
     assert "<b>1</b>" in text and "dog" not in text and "cat" not in text
     trace(pets, np.zeros((28, 28), np.float32), 1).save(tmp_path / "own.npz")
     assert bp.open_trace(tmp_path / "own.npz") and "<b>dog</b>" in bp.input_row.info.text()    # its own names
+
+
+def test_a_drawings_class_on_a_network_of_other_classes_is_the_one_chosen_for_it(window, qtbot):
+    """On a network of cats and dogs that takes drawings, the class chosen on the Backprop tab was lost
+    at the next stroke (and a stop of the drawing was refused); a digit chosen for a digit network
+    became "cat" when such a network was opened."""
+    import numpy as np
+
+    from cnncore.architecture import preset
+    from cnncore.datasets.folder import model_classes
+    from cnncore.network import Network
+    s = window.session
+    x = np.zeros((28, 28), np.float32)
+    x[6:22, 12:16] = 1.0
+    window.draw.show_digit(x, 1)
+    s.take_drawing()
+    s.set_label(0)                                   # a digit network: the Draw tab's digit, chosen: 0
+    assert s.picture.label == 0
+    pets = Network(preset("lenet"), seed=0)
+    pets.learns(model_classes(("cat", "dog")), "pets")
+    s.set_network(pets, "a folder's model", trained=True)
+    assert s.picture is not None and s.picture.origin == "drawing" and s.picture.label is None   # no "cat"
+    s.set_label(1)                                   # "dog", chosen for it on the Backprop tab
+    x[6:8, 10:18] = 1.0                              # a stroke more: the class chosen stays
+    window.draw.canvas.set_array(x)
+    s.drawing.finish()
+    assert s.picture.label == 1 and s.drawing_picture().label == 1
+    window.lessons.record()
+    assert window.lessons.recorder.capture("draw") == 0                       # the stop takes it

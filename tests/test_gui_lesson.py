@@ -110,6 +110,9 @@ def _follow(qtbot, window, path, student, right: bool):
     assert not window.backprop.input_row.isEnabled()
     look = window.look.ensure()                        # nor does the Look tab say what the network answers
     assert not look.inner.isVisibleTo(look) and "shown after your answer" in look.answer.text()
+    assert not look.input_pages.isEnabled() and not look.sample_button.isEnabled()    # nor take another picture
+    look._take_sketch()                                # (its empty sheet: refused in words, nothing raised)
+    assert window.session.answer_held
     q = player.question
     qtbot.keyClicks(panel.answer_edit, f"{q.answer:.6g}" if right else "0.9")
     _press(qtbot, window, Qt.Key_Return)

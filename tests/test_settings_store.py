@@ -421,4 +421,5 @@ def test_a_read_only_settings_file_is_said_when_the_app_starts(tmp_path):
     t = SettingsStore.open(tmp_path / "c")
     assert t.data["train"] == {"epochs": 3} and "is read-only" in (t.take_message() or "")
     t.data["train"] = {"epochs": 4}
-    assert not t.save() and json.loads(s.path.read_text())["train"] == {"epochs": 3}     # the writer refuses it
+    assert not t.save() and json.loads(s.path.read_text())["train"] == {"epochs": 3}     # not written, and
+    assert t.take_message() is None                                    # no second word nobody would read

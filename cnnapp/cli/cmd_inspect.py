@@ -53,11 +53,16 @@ def run(args) -> int:
     import numpy as np
 
     from cnncore import atomic_savez
+    from cnncore.architecture import UNUSED_CLASS
     from cnncore.modelio import a_model_file
     from cnncore.probe import Probe
 
     out = output(args, ".npz", spare=a_model_file)
     net = load_model(args.model)
+    for flag, k in (("--class", args.cls), ("--target", args.target)):
+        if k is not None and net.classes[k] == UNUSED_CLASS:
+            raise CliError(f"{flag} {k}: output {k} is one no class of {args.model} uses (its classes: "
+                           f"{', '.join(f'{i} {c}' for i, c in enumerate(net.classes) if c != UNUSED_CLASS)})")
     x, label, where = _input(args, net)
     answer(net, x[None], args.model)
     probe = Probe(net)

@@ -156,8 +156,8 @@ class LessonPlayer:
 
     # ------------------------------------------------------- into the session
     def shows(self, picture) -> bool:
-        """Whether ``picture`` is one of the lesson's own (the pictures its stops show)."""
-        return any(picture is p for p in self.pictures)
+        """Whether ``picture`` is the one the current stop shows."""
+        return picture is self.pictures[self.run.stop.picture]
 
     def show(self) -> None:
         """The current stop in the session: its picture, its trace (the lesson model's), its step and,

@@ -77,7 +77,7 @@ class LessonRecorder:
         p, drawn = self._shown_picture(tab)
         if p.shape != tuple(net.input_shape):
             raise ValueError(f"the picture ({p.what}) is not one this network takes")
-        if p.label is None or (p.origin == DRAWING and not s.drawing.label_chosen):
+        if p.label is None or (p.origin == DRAWING and not s.drawing_class_chosen()):
             # (the network's own answer, or its guess at a drawing, would be "right" for every student)
             where = "the Draw tab's digit, or the Backprop tab's true class" if p.origin == DRAWING else \
                 "the Backprop tab's true class"

@@ -33,6 +33,8 @@ _PICK_REASON = ", the one the network gets wrong or is least sure of"
 
 #: Why the picture, its true class or the trace cannot change while a lesson's question waits.
 HELD = "Answer the lesson's question first: until then the picture and its true class are the stop's"
+#: What a view shows instead of the network's answer while a lesson's question waits.
+HELD_NOTE = "<i>What the network says of it is shown after your answer to the lesson's question.</i>"
 
 
 class Session:
@@ -76,6 +78,7 @@ class Session:
         self._snapshot = None
         self._result = None
         self._picture = None
+        self._drawing_class = None      # a drawing's class chosen for a network not of digits (the Backprop tab)
         self._sample_set = None         # the SampleSet a SAMPLE picture was taken from
         self._trace = self._trace_picture = None
         self._element = None
@@ -132,6 +135,7 @@ class Session:
         if self.training:
             raise RuntimeError("a training run owns the network: stop it first")
         self.follow_lesson(None)                # a lesson's stops are about its own network
+        self._drawing_class = None              # (a class chosen for the drawing was the old network's)
         self._network = net
         self.source, self.trained, self.is_starter, self.unsaved = str(source), bool(trained), bool(starter), unsaved
         self.model_file = file
@@ -343,7 +347,10 @@ class Session:
             raise ValueError(f"a true class is 0 to {len(self.classes) - 1}, not {label}")
         if label not in self.known_classes:
             raise ValueError(f"output {label} is one no class uses: a true class is one the network learnt")
-        if p.origin == DRAWING:
+        if p.origin == DRAWING and not reads_digits(self.view_network()):
+            self._drawing_class = label             # the drawing's class for this network; the Draw tab's digit stays
+            self.set_picture(p.with_label(label))
+        elif p.origin == DRAWING:
             self.drawing.choose_label(label)        # the picture follows (_follow_drawing_label)
             if self._picture is not None and self._picture.label != label:
                 self.set_picture(self._picture.with_label(label))
@@ -369,8 +376,17 @@ class Session:
     def drawing_picture(self) -> Picture | None:
         """The Draw tab's drawing as a picture (its digit its class), or None for an empty sheet."""
         image = self.drawing.image()
-        label = self.drawing.label if reads_digits(self.view_network()) else None    # a digit is no class of cats
-        return None if image is None else Picture(DRAWING, image, label, what="your drawing")
+        return None if image is None else Picture(DRAWING, image, self._drawing_label(), what="your drawing")
+
+    def _drawing_label(self) -> int | None:
+        """The drawing's true class: the Draw tab's digit for a network of digits; for another (of clothes,
+        of a folder's classes) the class chosen for it on the Backprop tab, else none: a digit is no
+        class of cats."""
+        return self.drawing.label if reads_digits(self.view_network()) else self._drawing_class
+
+    def drawing_class_chosen(self) -> bool:
+        """Whether the drawing's true class was chosen (not the network's guess at it)."""
+        return self.drawing.label_chosen if reads_digits(self.view_network()) else self._drawing_class is not None
 
     def take_drawing(self) -> Picture:
         """Look at the Draw tab's drawing (and follow it as it changes)."""
@@ -503,15 +519,17 @@ class Session:
     def _follow_wiped_sheet(self) -> None:
         """The sheet wiped (Clear, or undone to nothing): the drawing looked at is gone, and so is its
         trace (the Backprop tab traced the erased drawing, and took a digit chosen on the empty sheet
-        as its true class)."""
+        as its true class), and the class chosen for it."""
+        if self.drawing.is_empty():
+            self._drawing_class = None
         p = self._picture
         if p is not None and p.origin == DRAWING and self.drawing.is_empty():
             self.set_picture(None)
 
     def _follow_drawing_label(self, label: int) -> None:
         p = self._picture
-        if p is not None and p.origin == DRAWING and p.label != label and reads_digits(self.view_network()):
-            self.set_picture(p.with_label(label))
+        if p is not None and p.origin == DRAWING and p.label != self._drawing_label():
+            self.set_picture(p.with_label(self._drawing_label()))
 
     def _picture_for_new_model(self) -> Picture | None:
         """The picture for a new model: one the app picked is picked again, a mistake of the old model
@@ -519,6 +537,13 @@ class Session:
         p = self._picture
         if p is None or p.picked:
             return None
+        if p.origin == DRAWING:         # the drawing as the new network takes it (its class, or none)
+            try:
+                p = self.drawing_picture()
+            except ValueError:
+                return None
+            if p is None:
+                return None
         if p.origin == MISTAKE:
             p = Picture(MISTAKE, p.image, p.label, p.index,
                         p.what.replace("the network got wrong", "the previous network got wrong"))

@@ -303,7 +303,8 @@ class SettingsStore:
         if dropped:
             self._say(f"Ignored {_settings(dropped)} in {self.path} that were not plain values (too long, "
                       f"nested too deep, or not a finite number); the others are used.")
-        if _read_only(self.path):      # said now: at the close, when they are saved, nobody would read it
+        if self.writable and _read_only(self.path):    # said now: at the close nobody would read it
+            self.writable = False
             self._say(f"The settings file {self.path} is read-only: the app uses it, but will not remember this "
                       "session's changes.")
 

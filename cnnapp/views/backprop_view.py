@@ -15,6 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..learn.arithmetic_panel import ArithmeticPanel
 from ..settings import choice_index, set_clamped
 from ..state import SAMPLE
+from ..state.session import HELD_NOTE
 from ..widgets.equation import equation_label
 from ..widgets.heatmap import DIVERGING_SCALES, diverging_name, diverging_words, set_diverging
 from ..widgets.loops_panel import LoopsPanel
@@ -371,7 +372,7 @@ class BackpropView(TraceFiles, QtWidgets.QWidget):
         self.splitter.setVisible(not held)
         self.held_label.setVisible(held)
         if held:        # what the network says and the loss would answer the question
-            self.input_row.info.setText("<i>What the network says of it is shown after your answer.</i>")
+            self.input_row.info.setText(HELD_NOTE)
         else:
             self.input_row.show_trace()
 

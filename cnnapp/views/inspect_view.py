@@ -14,6 +14,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from ..state import SAMPLE, SKETCH, Picture
+from ..state.session import HELD_NOTE
 from ..widgets.canvas import DrawCanvas
 from ..widgets.open_picture import picture_button
 from ..workers import LatestJob
@@ -21,7 +22,6 @@ from .look_dream import Dreaming
 from .look_pages import DreamPage, FoolPage, ImagePanel, WherePage, row, side_for
 
 LIVE_MS = 80          # at most one picture from the sheet per this many ms while the pen moves
-HELD = "<i>What the network says of it is shown after your answer to the lesson's question.</i>"
 
 
 class InspectView(Dreaming, QtWidgets.QWidget):
@@ -155,8 +155,12 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         self._show_held()
 
     def _show_held(self) -> None:
-        """While a lesson's question waits, the pages (which say what the network answers) stay hidden."""
-        self.inner.setVisible(not self.session.answer_held)
+        """While a lesson's question waits, the pages (which say what the network answers) stay hidden
+        and the picture cannot be changed here (the stop's is the one looked at)."""
+        held = self.session.answer_held
+        self.inner.setVisible(not held)
+        for w in (self.input_pages, self.sample_button, self.sample_spin, self.cls):
+            w.setEnabled(not held)
         self._show_answer()
 
     def resizeEvent(self, ev) -> None:
@@ -202,14 +206,14 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         if self._closed:
             return
         ink = self.canvas.array()
-        if float(ink.max()) < 0.02:
-            self.session.set_picture(None)
-            return
         from cnncore.datasets import preprocess_drawing
         try:
+            if float(ink.max()) < 0.02:
+                self.session.set_picture(None)
+                return
             x = np.asarray(preprocess_drawing(ink), dtype=np.float32)
             self.session.set_picture(Picture(SKETCH, x, None, what="the digit drawn on the Look tab"))
-        except ValueError as e:
+        except ValueError as e:         # a picture that cannot be prepared, or a lesson's question waits
             self.session.say(f"Look: {e}")
 
     def _on_picture(self, p) -> None:
@@ -337,7 +341,7 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         """"The network answers …" for the probabilities ``prob`` of the picture ``p`` (not while a
         lesson's question waits: it would give the answer away)."""
         if self.session.answer_held:
-            return HELD
+            return HELD_NOTE
         k, name = int(np.argmax(prob)), self.session.classes
         label = "" if p.label is None else f" (it is {name[p.label]})"
         return f"The network answers <b>{name[k]}</b>, {prob[k]:.0%} sure{label}."
@@ -363,7 +367,7 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         if not self._current(key):
             return              # of another picture or network
         self.gradients = (g, cams)
-        self.answer.setText(HELD if self.session.answer_held else
+        self.answer.setText(HELD_NOTE if self.session.answer_held else
                             f"{self._answer_line(g.probabilities, p)} Explaining the score of "
                             f"{self.session.classes[g.cls]}.")
         self.answer.setToolTip(f"Looking at {p.what}")

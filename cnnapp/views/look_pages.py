@@ -2,6 +2,8 @@
 picture) and what it wants to see (a dream). Each page only draws what the view hands it."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
@@ -361,7 +363,7 @@ def attack_words(a, smallest: bool, name, label: int | None = None) -> str:
         how = "The smallest budget found" if smallest else "With this budget"
         level = "no pixel's R, G or B level" if len(a.image) == 3 else "no pixel"
         said = (f"{was}. {how}, ε = {a.epsilon:.3f}, it answers <b>{name[a.predicted]}</b>: {level} moved by "
-                f"more than {a.epsilon:.1%} of full brightness.")
+                f"more than {math.ceil(a.epsilon * 1000) / 10:g}% of full brightness.")
         if label is not None and a.original_predicted != label and a.predicted == label:
             said += (f" Here the change set it right: this picture is a {name[label]}, which the network got "
                      "wrong. Pick one it gets right to see it fooled.")

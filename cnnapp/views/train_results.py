@@ -79,7 +79,8 @@ class ResultsPanel(QtWidgets.QTabWidget):
         if r is None:
             return
         names = self.session.classes
-        worded = any(len(n) > 2 for n in names)      # names, not digits: one to a line, in a wider cell
+        fm = self.gallery.fontMetrics()                # names too wide for a line with the arrow: one to a line
+        worded = any(fm.horizontalAdvance(f"{names[k]} → {names[k]}") > 72 for k in self.session.known_classes)
         self.gallery.setGridSize(QtCore.QSize(120, 104) if worded else QtCore.QSize(76, 84))
         for k in range(min(r.mistakes, GALLERY_MAX)):
             img, true, answer, _ = r.mistake(k)
@@ -106,7 +107,8 @@ class ResultsPanel(QtWidgets.QTabWidget):
             return False                    # the gallery shows a result that is gone: nothing to open
         try:
             self.session.take_mistake(k)
-        except ValueError:
+        except ValueError as e:             # (a lesson's question waits: the picture is the stop's)
+            self.session.say(str(e))
             return False
         self.openMistake.emit(k, where)
         return True
