@@ -367,11 +367,8 @@ class Session:
         net = self.view_network()
         if net is None:
             return 0
-        scores = net.predict_proba(net.one_image(p.image))[0].astype(np.float64)
-        others = np.ones(len(scores), bool)
-        others[known_classes(net)] = False
-        scores[others] = -np.inf                # its answer among its classes
-        return int(np.argmax(scores))
+        known = known_classes(net)              # its answer among its classes
+        return known[int(np.argmax(net.predict_proba(net.one_image(p.image))[0][known]))]
 
     def drawing_picture(self) -> Picture | None:
         """The Draw tab's drawing as a picture (its digit its class), or None for an empty sheet."""
@@ -520,10 +517,10 @@ class Session:
         """The sheet wiped (Clear, or undone to nothing): the drawing looked at is gone, and so is its
         trace (the Backprop tab traced the erased drawing, and took a digit chosen on the empty sheet
         as its true class), and the class chosen for it."""
-        if self.drawing.is_empty():
-            self._drawing_class = None
-        p = self._picture
-        if p is not None and p.origin == DRAWING and self.drawing.is_empty():
+        if not self.drawing.is_empty():
+            return
+        self._drawing_class = None
+        if self._picture is not None and self._picture.origin == DRAWING:
             self.set_picture(None)
 
     def _follow_drawing_label(self, label: int) -> None:
