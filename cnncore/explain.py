@@ -98,7 +98,8 @@ def loss_terms(probs, label, *, logits=None, value=None, keys=None, prefix=()):
     return finish("Cross-entropy loss L", "L = −log p(label) = log Σ_j e^z(j) − z(label)",
                   mk_ref(keys, prefix, "loss", ()),
                   [Term("log Σ_j e^z(j)", (lse,), lse, (None,)),
-                   Term(f"−z({label})", (-float(z[label]),), -float(z[label]), (mk_ref(keys, prefix, "z", (label,)),))],
+                   Term(f"−z({label})", (-float(z[label]),), -float(z[label]),
+                        (mk_ref(keys, prefix, "z", (label,)),))],
                   value, [why, f"p({label}) = {num(p)} is too small to take its log: the loss is worked out "
                                "from the logits instead, the same number."])
 

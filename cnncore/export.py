@@ -287,7 +287,8 @@ def _seal_holds(path: Path) -> bool:
         return False
     body, _, last = data.rstrip(b"\n").rpartition(b"\n")
     seal = SEAL.encode("utf-8")
-    return last.startswith(seal) and last[len(seal):].decode("ascii", "replace") == hashlib.sha256(body + b"\n").hexdigest()
+    digest = hashlib.sha256(body + b"\n").hexdigest()
+    return last.startswith(seal) and last[len(seal):].decode("ascii", "replace") == digest
 
 
 def _check_module(text: str, constants: dict) -> None:
@@ -371,7 +372,7 @@ def _manifest(folder: Path) -> dict | None:
 
 def _one_file_each(targets: dict) -> None:
     """:class:`~cnncore.OutputRefused` when one of the export's files is a link (to another of them, or
-    into another export's folder) or two are one file."""
+    into another export's folder) or two are one file (hard links)."""
     from ._atomic import OutputRefused, same_file
     for target in targets.values():
         if target.path.is_symlink():
@@ -381,7 +382,7 @@ def _one_file_each(targets: dict) -> None:
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             if same_file(targets[a].written, targets[b].written):
-                raise OutputRefused(f"{targets[a].path} and {targets[b].path} are one file (a link): an export "
+                raise OutputRefused(f"{targets[a].path} and {targets[b].path} are one file (hard links): an export "
                                     "writes each of its files apart; export to another folder (nothing was written)")
 
 

@@ -145,7 +145,8 @@ class PictureRow(QtWidgets.QWidget):
         numbers = list(s.classes) == [str(i) for i in range(len(s.classes))]
         items = [(s.classes[i] if numbers else f"{i} {s.classes[i]}", i) for i in s.known_classes]
         self.true_label.setText(f"true {s.class_kind}")
-        if items == [(self.label_combo.itemText(i), self.label_combo.itemData(i)) for i in range(self.label_combo.count())]:
+        box = self.label_combo
+        if items == [(box.itemText(i), box.itemData(i)) for i in range(box.count())]:
             return
         with _quiet(self.label_combo):
             self.label_combo.clear()
