@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
                    help="scale each channel by the mean and spread of the training pictures, (x − mean) / std "
                         "(the numbers are kept in the model and go with its exports, which still take [0, 1])")
     t.add_argument("--threads", type=positive_int, default=None,
-                   help="kernel threads (default: all CPUs; at most 4 a CPU, and never fewer than 64 allowed)")
+                   help="kernel threads (default: all CPUs; at most 64, or 4 a CPU on a larger machine)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--out", required=True, metavar="MODEL.npz")
     t.set_defaults(func=run)
