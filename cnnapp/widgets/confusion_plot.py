@@ -9,7 +9,7 @@ from cnncore.training import used_classes
 
 from .heatmap import SEQ_LUT
 from .picture_numbers import Plane, offer_numbers
-from .plots import _is_digits, _name_axis, _style_plot
+from .plots import is_digits, name_axis, style_plot
 
 __all__ = ["ConfusionPlot"]
 
@@ -25,7 +25,7 @@ class ConfusionPlot(pg.PlotWidget):
         self.setToolTip("Rows: the true digit. Columns: what the network answered.\n"
                         "The diagonal holds the correct answers; everything else is a mistake.")
         p = self.getPlotItem()
-        _style_plot(p, "Confusion matrix (held-out)", "true digit", "predicted digit")
+        style_plot(p, "Confusion matrix (held-out)", "true digit", "predicted digit")
         p.showGrid(x=False, y=False)
         p.setMouseEnabled(False, False)
         p.hideButtons()
@@ -45,7 +45,7 @@ class ConfusionPlot(pg.PlotWidget):
         """Name the rows and columns (the digits, or another data set's classes); ``kind`` as the
         probability plot's."""
         classes = tuple(str(c) for c in classes)
-        kind = kind or ("digit" if _is_digits(classes) else "class")
+        kind = kind or ("digit" if is_digits(classes) else "class")
         if (classes, kind) != self._names:
             self._names, self._shown = (classes, kind), None
             self._draw()
@@ -78,11 +78,11 @@ class ConfusionPlot(pg.PlotWidget):
 
     def _lay_out(self, classes, kind: str, shown) -> None:
         """Ticks, range and count labels for the classes ``shown`` (each named with its own index)."""
-        p, numbers, n = self.getPlotItem(), _is_digits(classes), len(shown)
+        p, numbers, n = self.getPlotItem(), is_digits(classes), len(shown)
         named = [classes[k] if k < len(classes) else str(k) for k in shown]
         # names down the side ("3 Dress"); the columns, too narrow for names, are numbered alike
         names = [c if numbers else f"{k} {c}" for k, c in zip(shown, named)]
-        _name_axis(p.getAxis("left"), [[(j + 0.5, c) for j, c in enumerate(names)]], named)
+        name_axis(p.getAxis("left"), [[(j + 0.5, c) for j, c in enumerate(names)]], named)
         p.getAxis("bottom").setTicks([[(j + 0.5, str(k)) for j, k in enumerate(shown)]])
         p.getAxis("left").setLabel(f"true {kind}", color="#333")
         p.getAxis("bottom").setLabel(f"predicted {kind}" if numbers else "predicted class (numbered as the rows)",

@@ -12,7 +12,7 @@ ORANGE = (255, 127, 14)
 GREY = (170, 180, 195)
 
 
-def _style_plot(plot: pg.PlotItem, title: str, left: str, bottom: str) -> None:
+def style_plot(plot: pg.PlotItem, title: str, left: str, bottom: str) -> None:
     plot.setTitle(title, color="#222", size="11pt")
     for name, text in (("left", left), ("bottom", bottom)):
         ax = plot.getAxis(name)
@@ -66,11 +66,11 @@ def _shortened(name: str, room: float, text_width) -> str:
     return name[:k] + "…"
 
 
-def _name_axis(axis: pg.AxisItem, ticks, classes, rows: int = 2) -> None:
+def name_axis(axis: pg.AxisItem, ticks, classes, rows: int = 2) -> None:
     """Put class names on an axis, every one shown (the end ones may reach past the plot), with
     room for ``rows`` lines below or the longest name beside."""
     axis.setTicks(ticks)
-    digits = _is_digits(classes)
+    digits = is_digits(classes)
     axis.setStyle(hideOverlappingLabels=digits)
     if axis.orientation == "left":
         width = QtGui.QFontMetrics(axis.font()).horizontalAdvance(max(classes, key=len))
@@ -79,7 +79,7 @@ def _name_axis(axis: pg.AxisItem, ticks, classes, rows: int = 2) -> None:
         axis.setHeight(None if digits else rows * QtGui.QFontMetrics(axis.font()).height() + 30)
 
 
-def _is_digits(classes) -> bool:
+def is_digits(classes) -> bool:
     return [str(c) for c in classes] == [str(i) for i in range(10)]
 
 
@@ -204,7 +204,7 @@ class ProbabilityPlot(pg.PlotWidget):
         self.setAccessibleName("Class probabilities")
         self.setToolTip("How sure the network is about each digit (softmax probabilities).")
         p = self.getPlotItem()
-        _style_plot(p, "What the network thinks", "probability", "digit")
+        style_plot(p, "What the network thinks", "probability", "digit")
         p.setMouseEnabled(False, False)
         p.hideButtons()
         p.setYRange(0, 1.12, padding=0)   # room for the percentage above the tallest bar
@@ -226,14 +226,14 @@ class ProbabilityPlot(pg.PlotWidget):
         """Name the bars (the digits, or another data set's classes); ``kind`` "digit" or "class" (None:
         "digit" for the names 0–9)."""
         classes = tuple(str(c) for c in classes)
-        kind = kind or ("digit" if _is_digits(classes) else "class")
+        kind = kind or ("digit" if is_digits(classes) else "class")
         if (classes, kind) == getattr(self, "_classes", None):
             return
         self._classes = (classes, kind)
         self._named_at = None
         p = self.getPlotItem()
         p.getAxis("bottom").setLabel(kind, color="#333")
-        edge = 0.6 if _is_digits(classes) else 1.1      # room for the end names
+        edge = 0.6 if is_digits(classes) else 1.1      # room for the end names
         p.setXRange(-edge, 9 + edge, padding=0)
         self._name_bars()
         self.setToolTip(f"How sure the network is about each {kind} (softmax probabilities).")
@@ -252,7 +252,7 @@ class ProbabilityPlot(pg.PlotWidget):
         classes = self._classes[0]
         metrics = QtGui.QFontMetrics(p.getAxis("bottom").font())
         ticks, rows = class_ticks(classes, spacing, metrics.horizontalAdvance)
-        _name_axis(p.getAxis("bottom"), ticks, classes, rows)
+        name_axis(p.getAxis("bottom"), ticks, classes, rows)
 
 
     def set_probabilities(self, probs) -> None:
@@ -300,7 +300,7 @@ class LossPlot(pg.PlotWidget):
         self.setAccessibleName("Training loss")
         self.setToolTip("Cross-entropy loss of every batch (light) and its smoothed trend (bold).")
         p = self.getPlotItem()
-        _style_plot(p, "Loss", "cross-entropy", "epoch")
+        style_plot(p, "Loss", "cross-entropy", "epoch")
         p.getAxis("left").enableAutoSIPrefix(False)   # plain units: a loss of 0.6 reads 0.6, not 600 (x0.001)
         p.addLegend(offset=(-10, 10), labelTextColor="#333")
         self._raw = p.plot([], [], pen=pg.mkPen((150, 190, 225), width=1), name="per batch")
@@ -374,7 +374,7 @@ class AccuracyPlot(pg.PlotWidget):
         self.setToolTip("Share of digits classified correctly after each epoch:\n"
                         "on the training data and on held-out digits the network never trained on.")
         p = self.getPlotItem()
-        _style_plot(p, "Accuracy", "accuracy", "epoch")
+        style_plot(p, "Accuracy", "accuracy", "epoch")
         self._legend = p.addLegend(offset=(-10, -10), labelTextColor="#333")
         self._legend_at = "bottom"
         p.setYRange(0, 1, padding=0.02)
@@ -436,7 +436,7 @@ class SpeedPlot(pg.PlotWidget):
         self.setAccessibleName("Training speed")
         self.setToolTip("Training speed in images per second (forward and backward pass).")
         p = self.getPlotItem()
-        _style_plot(p, "Speed", "images / s", "epoch")
+        style_plot(p, "Speed", "images / s", "epoch")
         self._curve = p.plot([], [], pen=pg.mkPen((44, 160, 44), width=1.5))
         _few_points_per_pixel(self._curve, "mean")
         self.clear_data()
