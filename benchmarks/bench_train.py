@@ -115,10 +115,11 @@ def _data(np, batch, input_shape):
     return xs, ys
 
 
-def _rate(step, batch, seconds):
-    """Images per second of ``step`` over at least ``seconds`` (after a short warm-up)."""
+def _rate(step, batch, seconds, warm=None):
+    """Images per second of ``step`` over at least ``seconds`` (after a short warm-up, or after
+    ``warm()`` says it has ended)."""
     t0 = time.perf_counter()
-    while time.perf_counter() - t0 < min(0.2, seconds / 4):
+    while (warm() if warm else time.perf_counter() - t0 < min(0.2, seconds / 4)):
         step()
     n, t0 = 0, time.perf_counter()
     while True:
@@ -140,17 +141,16 @@ def _cnncore_worker(args):
     from cnncore.network import Network
     from cnncore.optim import Adam
     try:
-        from cnncore.step import compile_step
-    except ImportError:          # a checkout from before the compiled step (--native-tree, --generic-tree)
-        def compile_step(*args, **kwargs):
-            return None
+        from cnncore.step import RunSteps
+    except ImportError:          # a checkout from before RunSteps (--native-tree, --generic-tree, --before)
+        RunSteps = None
 
     if args.threads:
         cnncore.set_num_threads(args.threads)
     specs = json.loads(Path(args.specs).read_text())
     lanes = getattr(cnncore._dispatch._kernels, "VECTOR_LANES", {}).get(4)
     # (a native build is "base", the only one it holds: its vectors say what it compiled for)
-    out = {"threads": cnncore.get_num_threads(), "rates": {},
+    out = {"threads": cnncore.get_num_threads(), "rates": {}, "picked": {},
            "kernels": cnncore.KERNEL_BUILD + (f", {32 * lanes}-bit vectors" if lanes else "")}
     for name, spec in specs.items():
         for batch in BATCHES:
@@ -161,18 +161,46 @@ def _cnncore_worker(args):
             if args.weights:   # what the PyTorch process starts from and must compute
                 np.savez(Path(args.weights) / f"{name}-{batch}.npz", logits=net.forward(xs[0], keep=False),
                          **{k.replace(".", "_"): v for k, v in net.params().items()})
-            step = compile_step(net, batch, opt, snapshot=True)      # what the Trainer runs
-            k = [0]
-
-            def step_call():
-                i = k[0] = (k[0] + 1) % _DATA_BATCHES
-                if step is None:
-                    net.loss_and_grads(xs[i], ys[i])
-                    opt.step({"all": net.flat_grads})
-                else:
-                    step.run(xs[i], ys[i])
-            out["rates"][f"{name}/{batch}"] = _rate(step_call, batch, args.seconds)
+            step_call, steps = _trainer_step(np, net, opt, xs, ys, batch, args.fixed_threads, RunSteps)
+            out["rates"][f"{name}/{batch}"] = _rate(step_call, batch, args.seconds,
+                                                    (lambda: _warm_up(steps)) if steps is not None else None)
+            if steps is not None:
+                out["picked"][f"{name}/{batch}"] = steps.picker.main
     print(json.dumps(out))
+
+
+def _trainer_step(np, net, opt, xs, ys, batch, fixed, RunSteps):
+    """``(call, steps)``: one training step on the next batch of ``xs``, as the Trainer runs it, and its
+    :class:`~cnncore.step.RunSteps` (the compiled step on the thread count its picker finds faster;
+    None with ``fixed``, the kernels' own count, or in a checkout from before it)."""
+    from cnncore.step import compile_step
+
+    k = [0]
+    if RunSteps is None or fixed:
+        step = compile_step(net, batch, opt, snapshot=True)
+        steps = None
+    else:
+        steps = RunSteps(net, opt, snapshot=True)
+
+    def call():
+        i = k[0] = (k[0] + 1) % _DATA_BATCHES
+        s = steps.get(batch) if steps is not None else step
+        t0 = time.perf_counter()
+        if s is None:
+            net.loss_and_grads(xs[i], ys[i])
+            opt.step({"all": net.flat_grads})
+        else:
+            s.run(xs[i], ys[i])
+        if steps is not None:
+            steps.record(time.perf_counter() - t0, batch)
+    return call, steps
+
+
+def _warm_up(steps):
+    """Whether the warm-up goes on: until the picker has tried the other thread count once (a run's
+    first half-second), so what is timed is the count a run keeps."""
+    picker = steps.picker
+    return picker._other is not None and (picker._trying or picker._main_cost is None)
 
 
 # ----------------------------------------------------------------------------- the PyTorch process
@@ -294,6 +322,8 @@ def _run(engine, args, specs, weights, build="native"):
         cmd += ["--weights", str(weights)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
+    if args.fixed_threads and engine != "torch":
+        cmd.append("--fixed-threads")
     for _ in range(RERUNS + 1):
         if args.quiet_wait:
             wait_until_quiet(QUIET_CORES, args.quiet_wait)
@@ -324,7 +354,7 @@ def bench_speed(args):
     else:
         runners += [("torch", "native")] + [("torch", b) for b in args.builds if b in TORCH_ISA]
     rounds = {r: [] for r in runners}
-    threads, diff, kernels, others = {}, {}, {}, {r: [] for r in runners}
+    threads, diff, kernels, others, picked = {}, {}, {}, {r: [] for r in runners}, {}
     with tempfile.TemporaryDirectory() as tmp:
         specs = _specs_file(Path(tmp))
         for r in range(args.rounds):    # cnncore first in the first round: it writes the weights
@@ -332,13 +362,15 @@ def bench_speed(args):
             for engine, build in order:
                 res = _run(engine, args, specs, tmp, build)
                 rounds[(engine, build)].append(res["rates"])
+                for cell, n in res.get("picked", {}).items():
+                    picked.setdefault((engine, build, cell), []).append(n)
                 others[(engine, build)].append(res["others"])
                 threads[engine] = res["threads"]
                 kernels[(engine, build)] = res.get("kernels", "")
                 diff.update(res.get("diff", {}))
             print(f"  round {r + 1} of {args.rounds} done, load average {load_average()}; other programs kept "
                   f"{_cores([others[k][-1] for k in runners])} busy during its processes", flush=True)
-    _table(rounds, threads, diff, kernels, others)
+    _table(rounds, threads, diff, kernels, others, picked)
 
 
 def _cores(values) -> str:
@@ -351,10 +383,11 @@ def _goal(build: str, cell: str) -> float:
     return BASE_GOALS[cell.split("/")[1]] if build == "base" else GOALS.get(cell, 1.0)
 
 
-def _table(rounds, threads, diff, kernels, others):
+def _table(rounds, threads, diff, kernels, others, picked):
     """Per build: our images/s against PyTorch at its full instruction set (the goal's baseline); for avx2
     and base, against PyTorch held to the build's own (what a laptop without more runs); with --before,
-    the earlier checkout's images/s measured in the same rounds, its ratio and ours over it."""
+    the earlier checkout's images/s measured in the same rounds, its ratio and ours over it; where a
+    cell's step ran on fewer threads than the setting (as a training run picks), on how many in each round."""
     print("\nthreads: " + ", ".join(f"{e} {n}" for e, n in threads.items()))
     torch = rounds.get(("torch", "native"))
     for (engine, build), runs in rounds.items():
@@ -374,7 +407,10 @@ def _table(rounds, threads, diff, kernels, others):
               + (f"{'same ISA':>22}" if same else "")
               + (f"{'before':>10}{'ratio' if torch else '':>8}{'now/before':>11}" if before else ""))
         for cell in runs[0]:
-            print(_row(build, cell, runs, torch, same, before, diff), flush=True)
+            ran = picked.get((engine, build, cell), [])
+            fewer = (f"; on {'/'.join(map(str, ran))} thread{'s' if max(ran) > 1 else ''}"
+                     if any(n < threads[engine] for n in ran) else "")
+            print(_row(build, cell, runs, torch, same, before, diff)[:-1] + fewer + ")", flush=True)
 
 
 def _row(build, cell, runs, torch, same, before, diff) -> str:
@@ -619,6 +655,9 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=None,
                    help="threads for both engines (default: each engine's own default)")
     p.add_argument("--seconds", type=float, default=1.5, help="measuring time per cell, engine and round")
+    p.add_argument("--fixed-threads", action="store_true",
+                   help="time cnncore's step on the kernels' thread count (default: on the count a training run "
+                        "picks, the faster of that and one thread, as the Trainer does)")
     p.add_argument("--rounds", type=int, default=3, help="rounds of both engines (median reported)")
     p.add_argument("--quiet-wait", type=float, default=120.0, metavar="S",
                    help=f"before each process, wait at most S seconds until other programs keep fewer than "

@@ -25,10 +25,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._dispatch import _kernels
-from ._threads import get_num_threads
+from ._threads import get_num_threads, threads_set_to
 from .optim import Adam, SGD
 
-__all__ = ["TrainingStep", "StepBuilder", "compile_step", "ThreadPicker", "DONE", "DIVERGED", "EXACT", "BATCH"]
+__all__ = ["TrainingStep", "StepBuilder", "compile_step", "ThreadPicker", "RunSteps", "DONE", "DIVERGED", "EXACT", "BATCH"]
 
 #: What :meth:`TrainingStep.run` reports: the whole step ran; the loss was not finite (no
 #: gradients, no update); a case for the layer-by-layer path (nothing updated).
@@ -284,7 +284,10 @@ class ThreadPicker:
 
     Where other programs keep a core busy, a step's loops on two threads wait at every barrier
     for the thread that lost its core (measured on 2 cores: about ten times slower than one
-    thread). A step gives the same bits on any thread count (``tests/test_step.py``), so a run
+    thread). And a small step may be faster on one core even on an idle machine, where values one
+    core wrote are slow to reach the other (2 vCPUs of an AMD EPYC, Zen 4, under KVM: a cache
+    line 170 ns one way; cifar's batch-1 step 416–423 µs on two threads, 260–265 on one, in
+    other minutes 203 on two). A step gives the same bits on any thread count (``tests/test_step.py``), so a run
     may change its count at any step: after :data:`FIRST` seconds of steps and then every
     :data:`EVERY`, the other count runs :data:`TRIAL` seconds' worth, and the count with fewer
     seconds per image in its latest stretch is kept.
@@ -320,3 +323,33 @@ class ThreadPicker:
         elif st[0] >= self._due:
             self._main_cost = st[0] / st[1]
             self._trying, self._stretch = True, [0.0, 0]
+
+
+class RunSteps:
+    """A run's compiled steps, made as its batches need them, on the thread count its
+    :class:`ThreadPicker` picks: what :class:`~cnncore.training.Trainer` runs, and what
+    ``benchmarks/bench_train.py`` times.
+
+    ``get(n)``: the step for batches of ``n`` on the count picked now (None for a network without
+    one); ``record(seconds, n)`` after running it. The steps are made anew when the kernels' thread
+    setting changed, and only one count's are kept (each has buffers of its own, hundreds of MB at
+    a large batch; making one again takes milliseconds)."""
+
+    def __init__(self, net, optimizer=None, snapshot=False):
+        self.net, self.optimizer, self.snapshot = net, optimizer, snapshot
+        self.picker = ThreadPicker(get_num_threads())
+        self._steps: dict = {}
+
+    def get(self, n: int) -> TrainingStep | None:
+        if self.picker.setting != get_num_threads():
+            self.picker, self._steps = ThreadPicker(get_num_threads()), {}
+        key = (n, self.picker.threads())
+        step = self._steps.get(key, False)
+        if step is False:
+            self._steps = {k: v for k, v in self._steps.items() if k[1] == key[1]}
+            with threads_set_to(key[1]):
+                step = self._steps[key] = compile_step(self.net, n, self.optimizer, snapshot=self.snapshot)
+        return step
+
+    def record(self, seconds: float, images: int) -> None:
+        self.picker.record(seconds, images)

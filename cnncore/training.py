@@ -30,12 +30,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ._threads import get_num_threads, threads_set_to
 from .architecture import UNUSED_CLASS, check_batch
 from .limits import MAX_EPOCHS, max_shift, pictures_problem
 from .network import Network, softmax, softmax_cross_entropy
 from .optim import DEFAULT_LR, check_lr, check_setting, make_optimizer
-from .step import DIVERGED, DONE, ThreadPicker, compile_step
+from .step import DIVERGED, DONE, RunSteps
 
 #: The loss of a network that guesses uniformly among the 10 digits.
 CHANCE_LOSS = math.log(10)
@@ -331,11 +330,9 @@ class _Loop:
     pbuf: np.ndarray | None
     snapshot: np.ndarray
     grads: dict
-    #: The compiled step of each batch size met in this run (the batch and the epoch's short last one),
-    #: by ``(batch, threads)``, for the thread count the steps run on now.
-    steps: dict = field(default_factory=dict)
-    #: The thread count of each step (the setting's, or one where other programs take a core).
-    threads: ThreadPicker = field(default_factory=lambda: ThreadPicker(get_num_threads()))
+    #: The compiled steps of this run (the batch and the epoch's short last one), on the thread count
+    #: picked (the setting's, or one where that is faster: another program has a core).
+    steps: RunSteps
     step: int = 0
     train_seconds: float = 0.0
     ips: float | None = None
@@ -500,8 +497,9 @@ class Trainer:
         abuf = np.empty_like(xbuf) if a else None
         pbuf = (np.zeros((bs, xbuf.shape[1], xbuf.shape[2] + 2 * a, xbuf.shape[3] + 2 * a), dtype=xbuf.dtype)
                 if a else None)
-        return _Loop(bs, nb, nb * cfg.epochs, rng, xbuf, abuf, pbuf, np.empty_like(self.net.flat_params),
-                     {"all": self.net.flat_grads})
+        snapshot = np.empty_like(self.net.flat_params)
+        return _Loop(bs, nb, nb * cfg.epochs, rng, xbuf, abuf, pbuf, snapshot, {"all": self.net.flat_grads},
+                     RunSteps(self.net, self.optimizer, snapshot))
 
     def _stopped(self, loop: "_Loop", epoch: int, b: int) -> FinishedEvent:
         """The run stopped as asked, before batch ``b`` (0-based) of ``epoch`` ("after epoch N" where no
@@ -536,12 +534,12 @@ class Trainer:
         yb = self.y[idx]
         lr = self._lr_at(loop.step, loop.total)
         opt.lr = lr
-        step = self._compiled(loop, n)
+        step = loop.steps.get(n)
         status, loss, probs = None, None, None
         if step is not None:
             t_step = time.perf_counter()
             status, loss, probs = step.run(xb, yb)
-            loop.threads.record(time.perf_counter() - t_step, n)
+            loop.steps.record(time.perf_counter() - t_step, n)
         if status not in (DONE, DIVERGED):    # no step, or a case only the layer-by-layer path computes exactly
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught just below
                 loss, probs = net.loss_and_grads(xb, yb)
@@ -568,23 +566,6 @@ class Trainer:
         hits = int(np.count_nonzero(probs.argmax(axis=1) == yb))
         loop.count_batch(n, loss, hits, dt)
         return BatchEvent(epoch, b + 1, loop.nb, loss, hits / n, loop.ips, loop.step / loop.total, lr)
-
-    def _compiled(self, loop: "_Loop", n: int):
-        """The compiled step (:mod:`cnncore.step`: forward, loss, backward, snapshot and update in
-        one call, bit for bit the layer-by-layer path) for batches of ``n`` on the thread count
-        ``loop.threads`` picks; None for a network without one. Made anew when the kernels'
-        thread setting changed."""
-        if loop.threads.setting != get_num_threads():
-            loop.threads, loop.steps = ThreadPicker(get_num_threads()), {}
-        key = (n, loop.threads.threads())
-        step = loop.steps.get(key, False)
-        if step is False:
-            # one thread count's steps at a time: each step has buffers of its own (hundreds of MB at a
-            # large batch), and making one again takes milliseconds
-            loop.steps = {k: v for k, v in loop.steps.items() if k[1] == key[1]}
-            with threads_set_to(key[1]):
-                step = loop.steps[key] = compile_step(self.net, n, self.optimizer, snapshot=loop.snapshot)
-        return step
 
     def _end_epoch(self, loop: "_Loop", epoch: int) -> EpochEvent:
         """Score the held-out images, note the epoch in ``net.history``."""

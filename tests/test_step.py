@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import cnncore
+from cnncore import step as step_module
 from cnncore import training
 from cnncore.architecture import preset
 from cnncore.network import Network
@@ -165,13 +166,13 @@ def test_the_trainer_runs_the_compiled_step_and_trains_as_the_layers_would(monke
     X, y = (rng.random((40, 28, 28)) * 255).astype(np.uint8), rng.integers(0, 10, 40)
     config = training.TrainConfig(batch_size=16, epochs=2, seed=1)
     made = []
-    real = training.compile_step
-    monkeypatch.setattr(training, "compile_step", lambda *a, **k: made.append(a[1]) or real(*a, **k))
+    real = step_module.compile_step
+    monkeypatch.setattr(step_module, "compile_step", lambda *a, **k: made.append(a[1]) or real(*a, **k))
     compiled = Network(preset("lenet"), seed=2)
     losses = [e.loss for e in training.Trainer(compiled, X, y, config=config).run()
               if isinstance(e, training.BatchEvent)]
     assert set(made) == {8, 16}      # (again for a batch size where the ThreadPicker tried another count)
-    monkeypatch.setattr(training, "compile_step", lambda *a, **k: None)
+    monkeypatch.setattr(step_module, "compile_step", lambda *a, **k: None)
     layered = Network(preset("lenet"), seed=2)
     want = [e.loss for e in training.Trainer(layered, X, y, config=config).run()
             if isinstance(e, training.BatchEvent)]

@@ -10,7 +10,7 @@ import pytest
 import cnncore
 from cnncore.architecture import preset
 from cnncore.network import Network
-from cnncore.step import ThreadPicker
+from cnncore.step import RunSteps, ThreadPicker
 from cnncore.training import TrainConfig, Trainer
 
 
@@ -66,13 +66,13 @@ def test_a_run_that_changes_its_thread_count_every_step_gives_the_same_weights(m
         counts = itertools.cycle([2, 1])
         monkeypatch.setattr(ThreadPicker, "threads", lambda self: next(counts))
         held = []
-        compiled = Trainer._compiled
+        compiled = RunSteps.get
 
-        def watched(self, loop, n):
-            step = compiled(self, loop, n)
-            held.append({threads for _, threads in loop.steps})
+        def watched(self, n):
+            step = compiled(self, n)
+            held.append({threads for _, threads in self._steps})
             return step
-        monkeypatch.setattr(Trainer, "_compiled", watched)
+        monkeypatch.setattr(RunSteps, "get", watched)
         flipping = train()
     finally:
         cnncore.set_num_threads(before)
@@ -117,3 +117,20 @@ def test_a_one_sample_step_updates_on_one_thread(monkeypatch):
     assert opt.threads() == 2
     assert _update_threads(StepBuilder(1, net.input_shape), opt) == 1
     assert _update_threads(StepBuilder(64, net.input_shape), opt) == 2
+
+
+@pytest.mark.skipif(not cnncore.openmp_enabled(), reason="the kernels were built without OpenMP")
+def test_a_runs_steps_follow_the_thread_setting_and_are_made_once_per_batch_and_count():
+    """RunSteps (what the Trainer and bench_train run): one step per batch size on the count picked,
+    the same object again while nothing changed, made anew for a new thread setting."""
+    before = cnncore.get_num_threads()
+    cnncore.set_num_threads(2)
+    try:
+        steps = RunSteps(Network(preset("tiny"), seed=0))
+        a, b = steps.get(4), steps.get(3)
+        assert steps.get(4) is a and steps.get(3) is b and a is not b and steps.picker.setting == 2
+        cnncore.set_num_threads(1)
+        c = steps.get(4)
+        assert c is not a and steps.picker.setting == 1 and steps.picker.threads() == 1
+    finally:
+        cnncore.set_num_threads(before)

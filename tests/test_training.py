@@ -464,13 +464,13 @@ def test_a_stop_mid_epoch_ends_with_one_evaluation_of_the_weights_it_stops_with(
 @pytest.mark.parametrize("path", ["layers", "compiled"])
 def test_a_nan_loss_ends_with_the_evaluation_of_the_weights_put_back(path, monkeypatch):
     """Through the layers (a network without a compiled step) and through the compiled step."""
-    from cnncore import step as compiled, training
+    from cnncore import step as compiled
     X, y = _toy(300)
     net = Network(MICRO, seed=3)
     tr = Trainer(net, X[:240], y[:240], X[240:], y[240:], TrainConfig(epochs=3, batch_size=32))
     calls = []
     if path == "layers":
-        monkeypatch.setattr(training, "compile_step", lambda *a, **k: None)
+        monkeypatch.setattr(compiled, "compile_step", lambda *a, **k: None)
         real = net.loss_and_grads
 
         def blows_up_in_epoch_2(xb, yb):          # the first batch of epoch 2 (8 batches an epoch)
