@@ -545,3 +545,46 @@ def test_a_bad_option_is_named_in_its_own_words(tmp_path, capsys, monkeypatch, a
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert says in err and err.count("\n") == 1 and not (tmp_path / "x.npz").exists()
+
+
+def _interrupting(monkeypatch, at: list):
+    """Ctrl+C (SIGINT to this process) during the training batches numbered in ``at`` (1-based; twice
+    where a number is there twice)."""
+    import os
+    import signal
+
+    from cnncore.training import Trainer
+    real, count = Trainer._train_batch, [0]
+
+    def batch(self, loop, epoch, b):
+        count[0] += 1
+        for _ in range(at.count(count[0])):
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self, loop, epoch, b)
+    monkeypatch.setattr(Trainer, "_train_batch", batch)
+
+
+def test_ctrl_c_stops_train_after_its_batch_and_saves_what_it_learnt(data, tmp_path, monkeypatch, capsys):
+    """A long run need not be lost: the first Ctrl+C ends it as the app's Stop does, saved, exit 130."""
+    import signal
+    handler = signal.getsignal(signal.SIGINT)
+    _interrupting(monkeypatch, [3])
+    out = tmp_path / "stopped.npz"
+    rc = main(["train", "--arch", str(data["arch"]), "--images", str(data["images"]), "--labels",
+               str(data["labels"]), "--epochs", "4", "--batch-size", "32", "--quiet", "--out", str(out)])
+    said = capsys.readouterr()
+    assert rc == 130 and out.is_file(), said.err
+    assert "stopping after this batch" in said.err and "stopped in epoch 1, before batch 4" in said.out
+    net = load_model(out)
+    assert int(net.optimizer_state["t"]) == 3          # the three batches it took, no more
+    assert signal.getsignal(signal.SIGINT) is handler  # Ctrl+C is Python's own again
+
+
+def test_a_second_ctrl_c_quits_train_without_saving(data, model, tmp_path, monkeypatch, capsys):
+    _interrupting(monkeypatch, [2, 2])
+    out = tmp_path / "quit.npz"
+    out.write_bytes(model.read_bytes())     # the user's earlier model, left as it was
+    rc = main(["train", "--arch", str(data["arch"]), "--images", str(data["images"]), "--labels",
+               str(data["labels"]), "--epochs", "4", "--batch-size", "32", "--quiet", "--out", str(out)])
+    assert rc == 130 and "interrupted" in capsys.readouterr().err
+    assert out.read_bytes() == model.read_bytes()

@@ -7,12 +7,16 @@
                  [--augment N] [--flip|--no-flip] [--holdout FRACTION] --out MODEL.npz
 
 What is not given comes from :mod:`cnncore.defaults`, the app's table, by data source and preset.
-A run whose loss diverges saves nothing (exit status 1).
+A run whose loss diverges saves nothing (exit status 1). Ctrl+C stops a run after its batch, as the
+app's Stop does, and saves what it has learnt (exit status 130); a second Ctrl+C quits at once and
+saves nothing.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -28,7 +32,8 @@ def add_parser(sub) -> None:
     t = sub.add_parser("train", help="train a network and save it",
                        description="Train a network and save it. Settings not given come from the defaults "
                                    "table (cnncore/defaults.py, the app's), which differ by data source and preset "
-                                   "as each option says.")
+                                   "as each option says. Ctrl+C stops the run after its batch and saves what it "
+                                   "has learnt (exit status 130); Ctrl+C again quits without saving.")
     _train_arguments(t)
     holdout_argument(t, "fraction held out for evaluation")
     t.add_argument("--normalise", action="store_true",
@@ -95,14 +100,41 @@ def _train(args) -> int:
     print(f"training {len(net.layers)}-layer network ({net.num_params():,} parameters) on {n_train:,} images "
           f"from {source}, holding out {n_val:,}; {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
           f"{epochs}, {_augment_words(config)}, {cnncore.get_num_threads()} thread(s)", flush=True)
-    finished = _run_with_progress(trainer, config, n_val, tty=sys.stderr.isatty() and not args.quiet)
+    with _ctrl_c_stops(trainer) as interrupted:
+        finished = _run_with_progress(trainer, config, n_val, tty=sys.stderr.isatty() and not args.quiet)
     if finished.reason == "diverged":     # such weights are no use: leave whatever is at --out as it was
         print(f"cnnapp train: {finished.message} Such weights are no use: nothing was saved to {out}.",
               file=sys.stderr)
         return 1
     save_model(out, net, optimizer=trainer.optimizer)
     print(f"{finished.message}; saved to {out}")
-    return 0
+    return 130 if interrupted else 0
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops(trainer):
+    """Within the block, the first Ctrl+C asks ``trainer`` to stop after its batch (the run then ends
+    as one the app stops, and what it learnt is saved); a second one raises KeyboardInterrupt as
+    usual (quit, nothing saved). Yields a list that is not empty once Ctrl+C was pressed. (Outside
+    the main thread, where a handler cannot be set, Ctrl+C is left as it is.)"""
+    pressed: list = []
+
+    def first(signum, frame):
+        pressed.append(True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("\ncnnapp train: stopping after this batch to save what it has learnt "
+              "(Ctrl+C again: quit without saving)", file=sys.stderr, flush=True)
+        trainer.stop()
+
+    try:
+        before = signal.signal(signal.SIGINT, first)
+    except ValueError:
+        yield pressed
+        return
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def _fill_defaults(args) -> None:
