@@ -336,3 +336,29 @@ def test_13_the_train_column_scrolls_on_a_small_screen_instead_of_growing_the_wi
     assert controls.data.notes.isVisibleTo(controls)
     controls.source.setCurrentIndex(controls.source.findData("drawings"))     # another source: the notes go
     assert not controls.data.notes.isVisibleTo(controls) and controls.data.notes.text() == ""
+
+
+def test_build_edits_not_yet_in_use_are_never_lost_to_another_network(window, qtbot, tmp_path):
+    """Opening a model (or training ending) replaced the Build tab's table: edits not yet used were gone."""
+    from cnncore.architecture import preset
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    build = window.build
+    window.tabs.setCurrentWidget(build)
+    in_use = build.editor.spec()
+    build.editor.remove_layer(0)                             # an edit, not used yet
+    edits = build.editor.spec()
+    assert edits != in_use and not build.back_button.isVisible()
+    build._on_network()                                      # the same network again (a run ended): kept in place
+    assert build.editor.spec() == edits and not build.back_button.isVisible()
+    other = tmp_path / "other.npz"
+    save_model(other, Network(preset("tiny"), seed=5))
+    window.confirm = lambda text: True
+    assert window.open_model(other)
+    assert build.editor.spec()["name"] == "tiny" and build.back_button.isVisible()
+    assert "Back to my edits" in build.status.text()
+    qtbot.mouseClick(build.back_button, QtCore.Qt.LeftButton)
+    assert build.editor.spec() == edits and not build.back_button.isVisible() and "Back" not in build.status.text()
+    build.confirm = lambda text: True
+    assert build.apply() and not build.back_button.isVisible()   # now in use: nothing to go back to
+    assert window.session.network.spec["layers"] == edits["layers"]

@@ -104,8 +104,15 @@ class BuildView(QtWidgets.QWidget):
                                      "Ctrl+Return")
         self.apply_button.setShortcut(QtGui.QKeySequence("Ctrl+Return"))
         self.apply_button.clicked.connect(lambda: self.apply())
+        self.back_button = QtWidgets.QPushButton("Back to my edits")
+        self.back_button.setObjectName("buildBackButton")
+        self.back_button.setToolTip("Put back the table as you had edited it before another network was\n"
+                                    "opened or built (your edits were not in use yet)")
+        self.back_button.clicked.connect(self.back_to_edits)
+        self.back_button.hide()
         bottom = QtWidgets.QHBoxLayout()
         bottom.addWidget(self.totals, 1)
+        bottom.addWidget(self.back_button)
         bottom.addWidget(self.apply_button)
         return bottom
 
@@ -124,11 +131,30 @@ class BuildView(QtWidgets.QWidget):
 
     # --------------------------------------------------------------- actions
     def _on_network(self) -> None:
+        """Show the network now in use. Edits not used yet are never lost: where its architecture is the
+        one the edits started from they stay in the table, else "Back to my edits" puts them back."""
         net = self.session.network
-        if net is not None:
-            self.editor.set_spec(net.spec)
-            self._applied = self.editor.spec()
-            self._on_spec_changed()
+        if net is None:
+            return
+        before, edits = getattr(self, "_applied", None), self.editor.spec()
+        self.editor.set_spec(net.spec)
+        now = self.editor.spec()
+        if before is not None and edits != before:
+            if now == before:
+                self.editor.set_spec(edits)
+            else:
+                self._draft = edits
+                self.back_button.show()
+        self._applied = now
+        self._on_spec_changed()
+
+    def back_to_edits(self) -> None:
+        """The table as the user had edited it before another network replaced it."""
+        draft, self._draft = getattr(self, "_draft", None), None
+        self.back_button.hide()
+        if draft is not None:
+            self.editor.set_spec(draft)
+        self._on_spec_changed()
 
     def load_preset(self, name: str) -> None:
         from cnncore.architecture import preset
@@ -154,7 +180,9 @@ class BuildView(QtWidgets.QWidget):
             changed = getattr(self, "_applied", None) != self.editor.spec()
             self.status.setStyleSheet("color: #2a6;")
             self.status.setText("Every layer fits." + (" Press “Use this network” to build it." if changed else
-                                                       " This is the network in use."))
+                                                       " This is the network in use.")
+                                + (" Your edits to the network before it were not in use: “Back to my edits” "
+                                   "puts them back." if getattr(self, "_draft", None) is not None else ""))
         else:
             self.totals.setText("")
             self.status.setStyleSheet("color: #b00020;")
@@ -179,6 +207,8 @@ class BuildView(QtWidgets.QWidget):
         except Exception as e:
             self._error(f"Could not build the network: {e}")
             return False
+        self._draft, self._applied = None, self.editor.spec()     # (the edits are in use now)
+        self.back_button.hide()
         self.session.set_network(net, "a new, untrained network (random weights)", trained=False)
         self.session.say("New network built: its weights are random until you train it.")
         return True
