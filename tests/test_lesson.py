@@ -453,3 +453,21 @@ def test_windows_line_ends_become_newlines_and_control_characters_stay_out():
             Stop("backprop", 0, 0, bad)
     with pytest.raises(ValueError, match="line breaks"):        # a one-line text keeps to one line
         ChoiceQuestion("which?", ("a\u2028b", "c"))
+
+
+@pytest.mark.parametrize("text", ["\u202eevil.exe", "a \u2067right to left", "\u202bembedded\u2069 not closed by a PDI",
+                                  "closed\u2066 inner\u202d\u2069 \u202etoo late"])
+def test_a_change_of_direction_left_open_is_refused_as_it_would_reorder_what_follows(text):
+    """A right-to-left override in a title made `lesson show` and the app print the text after it reversed."""
+    from cnncore.lesson.stops import check_text
+    with pytest.raises(ValueError, match="writing direction"):
+        check_text(text, "the title", 200)
+    with pytest.raises(ValueError, match="writing direction"):
+        Stop("backprop", 0, 0, "fine\n" + text)          # each line closes its own
+
+
+@pytest.mark.parametrize("text", ["\u2067\u05e9\u05dc\u05d5\u05dd\u2069 and hello", "\u202eabc\u202c def",
+                                  "\u2066a\u202db\u2069 c", "stray closers \u202c\u2069", "\u200fmark \u061c"])
+def test_right_to_left_words_with_their_direction_closed_are_text(text):
+    from cnncore.lesson.stops import check_text
+    assert check_text(text, "the title", 200) == text

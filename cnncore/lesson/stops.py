@@ -35,12 +35,35 @@ _MAX_DIMS = 6
 _NOTE_SPACE = "\n\t"
 
 
+#: Unicode's explicit directional formatting: embeddings and overrides (closed by PDF, U+202C) and
+#: isolates (closed by PDI, U+2069), UAX #9 section 2.
+_EMBEDDINGS, _PDF, _ISOLATES, _PDI = "\u202a\u202b\u202d\u202e", "\u202c", "\u2066\u2067\u2068", "\u2069"
+
+
+def _open_direction(line: str) -> bool:
+    """Whether ``line`` leaves an embedding, override or isolate open at its end: it would reorder
+    whatever is shown after it on a line of the app or a terminal (balanced ones stay within the
+    text: right-to-left words a teacher writes are welcome). A closer with nothing open is ignored,
+    as the bidirectional algorithm ignores it; a PDI closes the last isolate and what opened in it."""
+    opened: list = []
+    for c in line:
+        if c in _EMBEDDINGS or c in _ISOLATES:
+            opened.append(c)
+        elif c == _PDF and opened and opened[-1] in _EMBEDDINGS:
+            opened.pop()
+        elif c == _PDI and any(o in _ISOLATES for o in opened):
+            while opened.pop() not in _ISOLATES:
+                pass
+    return bool(opened)
+
+
 def check_text(value, what: str, limit: int, lines: bool = False) -> str:
     """``value`` when it is text of at most ``limit`` characters, else ``ValueError``: one line unless
     ``lines`` (then Windows' and old Macs' line ends become ``\n``, which is returned), no control
     character (Unicode category Cc) but a note's line breaks and tabs, no lone surrogate that UTF-8
-    cannot write. Everything else is text a teacher may paste: no-break and thin spaces, soft
-    hyphens, zero-width joiners, emoji."""
+    cannot write, no change of the writing direction left open at a line's end. Everything else is
+    text a teacher may paste: no-break and thin spaces, soft hyphens, zero-width joiners, emoji,
+    right-to-left words and marks."""
     if not isinstance(value, str):
         raise ValueError(f"{what} must be text, not {type(value).__name__}")
     if lines:
@@ -51,6 +74,9 @@ def check_text(value, what: str, limit: int, lines: bool = False) -> str:
     breaks = ("Cc",) if lines else ("Cc", "Zl", "Zp")
     if any(unicodedata.category(c) in breaks and c not in allowed for c in value):
         raise ValueError(f"{what} holds control characters" + ("" if lines else " or line breaks"))
+    if any(_open_direction(line) for line in value.split("\n")):
+        raise ValueError(f"{what} turns the writing direction round without turning it back (an unclosed "
+                         "Unicode embedding, override or isolate): the text after it would be shown reordered")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
