@@ -81,7 +81,11 @@ class WriteFailed(OSError):
 #: lesson are zips): a file already there under the kind's name but without its mark is not replaced
 #: (a picture or a student's notes renamed ``model.npz``).
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")        # a zip archive's first entry, or an empty archive
-MARKS = {".npz": _ZIP, ".cnnlesson": _ZIP}
+#: An ONNX model is a protobuf ModelProto, written field by field in the order of their numbers (as
+#: protobuf's serializers do, the onnx package's and PyTorch's): its first is ir_version, field 1, a
+#: varint: tag byte 0x08. (Text begins with no backspace, nor a picture or an archive.)
+_ONNX = (b"\x08",)
+MARKS = {".npz": _ZIP, ".cnnlesson": _ZIP, ".onnx": _ONNX}
 
 
 def _has_mark(path: Path, kind: str) -> bool | None:

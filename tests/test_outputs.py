@@ -470,3 +470,19 @@ def test_a_name_the_file_system_cannot_take_is_one_line(tmp_path, capsys, monkey
     err = refused(capsys, ["train", "--arch", "tiny", "--data", "generated", "--count", "20", "--epochs", "1",
                            "--out", long])
     assert "cannot be a file's name here" in err and "Errno" not in err and len(err) < 300
+
+
+@pytest.mark.parametrize("content", [b"my notes on the model\n", b"\x89PNG\r\n\x1a\n" + bytes(40), b"PK\x03\x04rest"])
+def test_an_onnx_export_replaces_an_onnx_model_and_nothing_merely_named_so(model, tmp_path, capsys, content):
+    """An .onnx had no mark the writer could check: `export --to onnx --out notes.onnx` replaced a text,
+    a picture or an archive named so. An ONNX model (a protobuf beginning with its IR version) is replaced."""
+    pytest.importorskip("onnx")
+    monkey = tmp_path / "notes.onnx"
+    monkey.write_bytes(content)
+    err = refused(capsys, ["export", str(model), "--to", "onnx", "--out", str(monkey)], monkey)
+    assert "not a .onnx file" in err and monkey.read_bytes() == content
+    fresh = tmp_path / "m.onnx"
+    for _ in range(2):                                       # new, then an ONNX model over an ONNX model
+        assert main(["export", str(model), "--to", "onnx", "--out", str(fresh)]) == 0
+    assert fresh.read_bytes()[:1] == b"\x08"
+    capsys.readouterr()
