@@ -8,14 +8,13 @@ import pyqtgraph as pg
 from cnncore.lesson import TABS
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from . import settings as st
+from . import session_files, settings as st
 from .lesson_control import LessonControl
 from .views.backprop_view import BackpropView
 from .views.build_view import BuildView
 from .views.draw_view import DrawView
 from .views.inspect_view import InspectView
 from .state import Session
-from .state.settings_store import set_aside
 from .views.train_view import TrainView
 from .widgets import help_boxes
 from .widgets.confirm import confirm_discard
@@ -67,10 +66,6 @@ class LazyTab(QtWidgets.QWidget):
     def showEvent(self, ev):
         self.ensure()
         super().showEvent(ev)
-
-
-#: Whether the network kept for the next launch was trained and never saved to a file of the learner's.
-_UNSAVED = "session/unsaved"
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -171,42 +166,15 @@ class MainWindow(QtWidgets.QMainWindow):
             f"The starter model could not be loaded ({reason}).", 0))
 
     def _resume_session(self) -> bool:
-        """Reopen the network the last session closed with (it is saved on close)."""
-        path = st.session_model_path()
-        if not path.exists():
-            return False
-        try:
-            from cnncore.modelio import load_model
-            net = load_model(str(path))
-        except Exception as e:  # noqa: BLE001 - a bad file: fall back on the starter model
-            # The text is made here: Python unbinds ``e`` when the except block ends.
-            text = f"Could not reopen the network of the last session ({e}); using the starter model."
-            try:        # (kept for a later version of the app, or to mend: closing would write over it)
-                text += f" The file is kept as {set_aside(path, keep_suffix=True)}."
-            except OSError:
-                pass
-            QtCore.QTimer.singleShot(0, self, lambda: self.session.say(text, 0))
-            return False
-        from cnncore.architecture import preset_of
-        name = preset_of(net.spec)
-        self.session.set_network(net, f"the {name + ' ' if name else ''}network of your last session", trained=True,
-                                 unsaved=st.store().get(_UNSAVED, False))
-        return True
+        """Reopen the network the last session closed with, and the pictures it was offered."""
+        resumed, note = session_files.resume(self.session)
+        if note:
+            QtCore.QTimer.singleShot(0, self, lambda: self.session.say(note, 0))
+        return resumed
 
     def save_session(self) -> None:
-        """Keep the current network for the next launch, unless it is the starter model."""
-        net = self.session.network
-        path = st.session_model_path()
-        try:
-            if net is None or self.session.is_starter:
-                if path.exists():
-                    path.unlink()
-            else:
-                from cnncore.modelio import save_model
-                save_model(str(path), net, history=getattr(net, "history", None))
-        except Exception:  # noqa: BLE001 - closing must never fail (the file and its flag stay as they were)
-            return
-        st.store().set(_UNSAVED, bool(self.session.unsaved))       # (Open model then asks before replacing it)
+        """Keep the current network (unless it is the starter model) for the next launch."""
+        session_files.save(self.session)
 
     # ----------------------------------------------------------- model files
     def save_model(self, path) -> bool:

@@ -112,6 +112,11 @@ def session_model_path() -> Path:
     return data_dir() / "last_session_model.npz"
 
 
+def session_samples_path() -> Path:
+    """Where the held-out pictures the network in use is offered are kept between launches."""
+    return data_dir() / "last_session_pictures.npz"
+
+
 def set_clamped(widget, v) -> None:
     """``widget.setValue(v)`` for a spin box or slider, with ``v`` kept inside its range
     (a hand-edited or stale settings file must not stop the app from starting)."""

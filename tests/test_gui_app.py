@@ -1326,6 +1326,35 @@ def test_the_network_of_the_last_session_is_reopened_by_its_name(qtbot):
     w.train.shutdown()
 
 
+def test_a_restart_offers_the_held_out_pictures_of_the_last_run_again(qtbot):
+    """A network trained on a folder of pictures had no samples after a restart (Backprop and Look asked
+    to train or open a picture) until the next run: the pictures are kept with the session's model."""
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    from cnnapp import settings as st
+    from cnnapp.main_window import MainWindow
+    net = Network(preset("cifar"), seed=3)
+    net.learns(("cat", "dog") + ("(unused)",) * 8, "my pets")
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 256, (7, 3, 32, 32), dtype=np.uint8), np.array([0, 1, 1, 0, 1, 0, 0])
+    w = MainWindow(load_settings=False)
+    qtbot.addWidget(w)
+    w.session.set_network(net, "a network of mine", trained=True)
+    assert not len(w.session.samples.for_network(net).X)          # no pictures yet: a run brings them
+    w.session.samples.keep_held_out(X, y, net.classes, "my pets")
+    w.save_session()
+    w.train.shutdown()
+    again = MainWindow(load_settings=True)
+    qtbot.addWidget(again)
+    got = again.session.samples.for_network(again.session.network)
+    assert np.array_equal(got.X, X) and np.array_equal(got.y, y) and got.name == "held-out pictures of my pets"
+    assert got.classes == net.classes
+    again.session.set_network(Network(preset("cifar"), seed=4), "another", trained=False)
+    again.save_session()                     # pictures of other classes than this network's: not kept
+    assert not st.session_samples_path().exists()
+    again.train.shutdown()
+
+
 def test_the_accuracy_legend_never_covers_the_latest_points(qtbot):
     """After an epoch of colour pictures (37 % and 24 %) the legend in the bottom right corner sat
     over the points; it goes to the top while they are low, and back down once they rise."""

@@ -48,9 +48,17 @@ class Samples:
     def keep_held_out(self, X, y, classes, name: str) -> None:
         """The held-out pictures of the run that starts now (``X (N, C, H, W)``, or ``(N, H, W)`` grey,
         ``y (N,)``, the classes the network learns from them)."""
-        self._held_out = SampleSet(np.asarray(X), np.asarray(y), tuple(classes),
-                                   f"held-out pictures of {name or 'the last run'}")
+        self.keep(SampleSet(np.asarray(X), np.asarray(y), tuple(classes), f"held-out pictures of {name or 'the last run'}"))
+
+    def keep(self, held: SampleSet) -> None:
+        """``held`` as the held-out pictures (those the last session kept, :mod:`cnncore.datasets.kept`)."""
+        self._held_out = held
         self.changed.emit()
+
+    @property
+    def held_out(self) -> SampleSet | None:
+        """The held-out pictures kept (of the last run, or the last session's), or None."""
+        return self._held_out
 
     def for_network(self, net) -> SampleSet:
         """The samples ``net`` is offered (see the module text); an empty set when there are none."""

@@ -1,0 +1,83 @@
+"""What the app keeps between launches besides its settings: the network in use (unless it is the
+starter model), whether it was saved to a file of the learner's, and the held-out pictures it is
+offered (:mod:`cnncore.datasets.kept`: a folder's or a downloaded set's would otherwise be gone
+until the next run). Written on close, read at the start; closing never fails for them."""
+from __future__ import annotations
+
+from . import settings as st
+from .state.samples import SampleSet
+from .state.settings_store import set_aside
+
+__all__ = ["resume", "save"]
+
+#: Whether the network kept for the next launch was trained and never saved to a file of the learner's.
+_UNSAVED = "session/unsaved"
+
+
+def resume(session) -> tuple[bool, str]:
+    """Give ``session`` the network the last session closed with, and its pictures: ``(resumed, what to
+    tell the user)``. A file that cannot be read is set aside (kept for a later version of the app, or
+    to mend: closing would write over it), and the caller falls back on the starter model."""
+    path = st.session_model_path()
+    if not path.exists():
+        return False, ""
+    try:
+        from cnncore.modelio import load_model
+        net = load_model(str(path))
+    except Exception as e:  # noqa: BLE001 - a bad file: fall back on the starter model
+        text = f"Could not reopen the network of the last session ({e}); using the starter model."
+        try:
+            text += f" The file is kept as {set_aside(path, keep_suffix=True)}."
+        except OSError:
+            pass
+        return False, text
+    from cnncore.architecture import preset_of
+    name = preset_of(net.spec)
+    session.set_network(net, f"the {name + ' ' if name else ''}network of your last session", trained=True,
+                        unsaved=st.store().get(_UNSAVED, False))
+    _resume_pictures(session, net)
+    return True, ""
+
+
+def _resume_pictures(session, net) -> None:
+    """The held-out pictures the last session kept for ``net``; a file that cannot be read, or is
+    another network's, is left unused."""
+    from cnncore.datasets.kept import KeptFileError, load_kept
+    path = st.session_samples_path()
+    if not path.exists():
+        return
+    try:
+        X, y, classes, name = load_kept(path, net)
+    except (KeptFileError, OSError):
+        return
+    session.samples.keep(SampleSet(X, y, classes, name))
+
+
+def save(session) -> None:
+    """Keep ``session``'s network for the next launch, unless it is the starter model, and the
+    held-out pictures it is offered; never raises (the files and the flag stay as they were)."""
+    net = session.network
+    path = st.session_model_path()
+    try:
+        if net is None or session.is_starter:
+            if path.exists():
+                path.unlink()
+        else:
+            from cnncore.modelio import save_model
+            save_model(str(path), net, history=getattr(net, "history", None))
+    except Exception:  # noqa: BLE001 - closing must never fail
+        return
+    st.store().set(_UNSAVED, bool(session.unsaved))       # (Open model then asks before replacing it)
+    _save_pictures(session, None if net is None or session.is_starter else net)
+
+
+def _save_pictures(session, net) -> None:
+    from cnncore.datasets.kept import save_kept
+    path = st.session_samples_path()
+    held = session.samples.held_out
+    try:
+        if net is None or held is None or not held.fits(net) \
+                or not save_kept(path, held.X, held.y, held.classes, held.name):
+            path.unlink(missing_ok=True)
+    except Exception:  # noqa: BLE001 - closing must never fail; the pictures are a convenience
+        pass
