@@ -325,12 +325,12 @@ class RunController(QtCore.QObject):
         self._gc_frozen = pause
 
     # ------------------------------------------------------------- downloads
-    def download(self, key: str = "mnist", mirrors=None, checksums=None) -> None:
+    def download(self, key: str = "mnist", mirrors=None, checksums=None, local=None) -> None:
         """Fetch a set of ``cnncore.datasets.DOWNLOADS`` in a worker thread (``mirrors``, ``checksums``:
-        other servers and files, for tests)."""
+        other servers and files, for tests), or keep ``local``, a copy of an archive on this computer."""
         if self.dl_thread is not None:
             return
-        self.dl_worker = DownloadWorker(mirrors=mirrors, checksums=checksums, key=key)
+        self.dl_worker = DownloadWorker(mirrors=mirrors, checksums=checksums, key=key, local=local)
         self.dl_worker.progress.connect(self.downloadProgress)
         self.dl_worker.finished.connect(self._on_download_done)
         self.dl_worker.failed.connect(self._on_download_failed)
@@ -344,8 +344,10 @@ class RunController(QtCore.QObject):
     def _on_download_done(self, paths) -> None:
         from cnncore.datasets.sources import source
         key = self.dl_worker.key if self.dl_worker is not None else "mnist"
+        local = self.dl_worker.local if self.dl_worker is not None else None
         self.session.datasets[f"{key}_paths"] = {str(k): str(v) for k, v in dict(paths).items()}
-        self.session.say(f"{source(key).dataset} downloaded and checked.")
+        self.session.say(f"{source(key).dataset} " + (f"copied from {local} and checked." if local is not None
+                                                      else "downloaded and checked."))
         self.downloaded.emit(key)
         waiting, self._after_download = self._after_download, None
         if waiting is not None and waiting[0] == key and waiting[1] is not None and not self.session.training:

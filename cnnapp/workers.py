@@ -33,15 +33,17 @@ class DownloadWorker(QtCore.QObject):
     ``cnncore.datasets.fetch_download``; CIFAR-10's archive with ``fetch_cifar10``, resumable):
     checksums, cache in the data folder. ``mirrors`` and ``checksums`` stand in for the published
     servers and sums (for an archive: its URLs and its md5); ``finished`` gives ``{name: path}``
-    (an archive's is ``{"archive": path}``)."""
+    (an archive's is ``{"archive": path}``). ``local``: a copy of the archive on this computer, kept
+    instead of a download (``install_cifar10``: the same checks, no network)."""
 
     progress = QtCore.Signal(object, object, str)    # done bytes, total bytes (or None), file name
     finished = QtCore.Signal(object)                  # dict name -> path
     failed = QtCore.Signal(str)
 
-    def __init__(self, cache_dir=None, mirrors=None, checksums=None, key: str = "mnist"):
+    def __init__(self, cache_dir=None, mirrors=None, checksums=None, key: str = "mnist", local=None):
         super().__init__()
         self.key = key
+        self.local = local
         self.cache_dir = cache_dir
         self.mirrors = mirrors
         self.checksums = checksums
@@ -56,7 +58,10 @@ class DownloadWorker(QtCore.QObject):
     def run(self) -> None:
         from cnncore.datasets.sources import ARCHIVES, source
         try:
-            if self.key in ARCHIVES:
+            if self.local is not None:
+                from cnncore.datasets import install_cifar10
+                paths = {"archive": install_cifar10(self.local, self.cache_dir, self._progress, md5=self.checksums)}
+            elif self.key in ARCHIVES:
                 from cnncore.datasets import fetch_cifar10
                 paths = {"archive": fetch_cifar10(self.cache_dir, self._progress, self.mirrors, md5=self.checksums)}
             else:
@@ -68,7 +73,8 @@ class DownloadWorker(QtCore.QObject):
                     kw["checksums"] = self.checksums
                 paths = fetch_download(self.key, **kw)
         except Exception as e:  # noqa: BLE001
-            self.failed.emit(f"Could not download {source(self.key).dataset}: {e}")
+            self.failed.emit(f"Could not use {self.local} as {source(self.key).dataset}'s archive: {e}"
+                             if self.local is not None else f"Could not download {source(self.key).dataset}: {e}")
             return
         self.finished.emit(paths)
 

@@ -294,3 +294,49 @@ def test_the_shared_pictures_read_as_the_readme_says(shared_cifar):
     assert np.bincount(y, minlength=10).tolist() == [479, 479, 444, 448, 489, 435, 464, 477, 481, 464]
     assert 0.3 < X.mean() / 255 < 0.7 and X[:, 2].mean() < X[:, 0].mean()       # CIFAR's planes: less blue than red
     assert Path(SHARED_CIFAR).name == "cifar10"
+
+
+def test_a_copy_of_the_archive_on_this_computer_is_kept_as_a_download_is(tmp_path, archive_bytes):
+    """No network: a teacher's copy (a USB stick) is checked against the sum and kept where the download
+    goes; a download's .part is left as it was; a file that is not the archive is one line, nothing kept."""
+    from cnncore.datasets import install_cifar10
+    data, _ = archive_bytes
+    copy = tmp_path / "usb" / "cifar-10-binary.tar.gz"
+    copy.parent.mkdir()
+    copy.write_bytes(data)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "cifar-10-binary.tar.gz.part").write_bytes(data[:100])        # a download under way
+    md5 = hashlib.md5(data).hexdigest()
+    seen = []
+    kept = install_cifar10(copy, cache, lambda done, total, name: seen.append((done, total)), md5=md5)
+    assert kept == cache / "cifar-10-binary.tar.gz" and kept.read_bytes() == data and seen[-1] == (len(data),) * 2
+    assert (cache / "cifar-10-binary.tar.gz.part").read_bytes() == data[:100]
+    assert fetch_cifar10(cache, urls=["http://127.0.0.1:9/never"], md5=md5) == kept      # no download now
+    other = tmp_path / "notes.tar.gz"
+    other.write_bytes(b"not the archive")
+    with pytest.raises(CifarError, match=r"notes.tar.gz is not CIFAR-10's binary archive .*md5 [0-9a-f]{32}"):
+        install_cifar10(other, tmp_path / "cache2", md5=md5)
+    assert sorted(p.name for p in (tmp_path / "cache2").iterdir()) == []
+    with pytest.raises(CifarError, match="folder"):
+        install_cifar10(tmp_path / "usb", tmp_path / "cache2", md5=md5)
+
+
+def test_train_takes_a_local_copy_with_archive(tmp_path, archive_bytes, monkeypatch, capsys):
+    from dataclasses import replace
+
+    from cnnapp.cli import main
+    from cnncore.datasets import sources
+    data, _ = archive_bytes
+    monkeypatch.setattr(cifar, "CIFAR10", replace(CIFAR10, md5=hashlib.md5(data).hexdigest(),
+                                                  urls=("http://127.0.0.1:9/never",)))
+    monkeypatch.setattr(sources, "ARCHIVES", {**sources.ARCHIVES, "cifar10": cifar.CIFAR10})
+    copy = tmp_path / "copy.tar.gz"
+    copy.write_bytes(data)
+    argv = ["train", "--arch", "cifar", "--data", "cifar10", "--archive", str(copy), "--epochs", "1", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "c.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "using the copy of CIFAR-10" in out and "on 30 images" in out          # 5 batch files of 7, 15 % held out
+    assert main([*argv, "--out", str(copy)]) == 2 and "same file" in capsys.readouterr().err
+    assert main(["train", "--data", "generated", "--archive", str(copy), "--out", str(tmp_path / "g.npz")]) == 2
+    assert "--archive goes with --data cifar10" in capsys.readouterr().err

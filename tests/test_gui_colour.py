@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
-from PySide6 import QtCore, QtGui  # noqa: E402
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 from test_gui_app import _no_leaked_windows, _private_dirs, window  # noqa: E402,F401
 
 from cnncore.terms import num  # noqa: E402
@@ -476,6 +476,39 @@ def test_cifar10_downloads_with_progress_and_trains(window, qtbot, cifar_server)
     net = window.session.network
     assert net.dataset == "CIFAR-10" and net.classes[3] == "cat"
     assert window.session.sample_set()[2] == "held-out pictures of CIFAR-10"
+
+
+def test_cifar10_from_a_copy_on_this_computer_trains_offline(window, qtbot, tmp_path, monkeypatch):
+    """No network: "Use a copy on this computer…" keeps a teacher's copy of the archive (checked, as a
+    download is) and the run starts without a download."""
+    from dataclasses import replace
+
+    from cnncore.datasets import cifar
+    from test_cifar import RECORDS, _archive, _good_members
+    monkeypatch.setattr(cifar, "_BATCH_RECORDS", RECORDS)
+    data = _archive(_good_members()[0])
+    monkeypatch.setattr(cifar, "CIFAR10", replace(cifar.CIFAR10, md5=hashlib.md5(data).hexdigest(),
+                                                  urls=("http://127.0.0.1:9/never",)))
+    copy = tmp_path / "usb" / "cifar-10-binary.tar.gz"
+    copy.parent.mkdir()
+    copy.write_bytes(data)
+    _tiny_colour(window)
+    train = window.train
+    window.tabs.setCurrentWidget(train)
+    box = train.controls.data
+    train.source.setCurrentIndex(train.source.findData("folder"))
+    assert not box.archive_button.isVisible()
+    train.source.setCurrentIndex(train.source.findData("cifar10"))
+    assert box.archive_button.isVisible()
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: (str(copy), ""))
+    with qtbot.waitSignal(train.controller.downloaded, timeout=20000):
+        qtbot.mouseClick(box.archive_button, QtCore.Qt.LeftButton)
+    assert f"copied from {copy}" in window.statusBar().currentMessage()
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
+        train.epochs.setValue(1)
+        assert train.start()                      # no download first: the copy is kept
+    assert blocker.args[0].reason == "done" and window.session.network.dataset == "CIFAR-10"
+    assert not box.archive_button.isHidden() and copy.read_bytes() == data
 
 
 def test_cifar10_offline_offers_the_download_again_or_a_folder(window, qtbot):

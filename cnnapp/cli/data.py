@@ -39,6 +39,11 @@ def data_arguments(p, default: str | None = None, folder: bool = True) -> None:
                             "the sorted order of the subfolders' names; each picture is brought to the model's input "
                             "by scaling its shorter side to fit and cutting out the centre, unreadable ones are "
                             "skipped and named")
+    if any(s.key == "cifar10" for s in offered):
+        p.add_argument("--archive", metavar="FILE",
+                       help="with --data cifar10: a copy of CIFAR-10's archive (cifar-10-binary.tar.gz) on this "
+                            "computer, checked against its published md5 sum and kept where the download is kept "
+                            "(nothing is downloaded)")
     d = run_defaults("generated")
     p.add_argument("--count", type=positive_int, default=None,
                    help=f"generated: how many (default {d.count}, the app's); other sources: use at most this "
@@ -83,6 +88,8 @@ def one_source(args, command: str) -> None:
         raise CliError(f"{command}: --images and --labels go together")
     if len(given) > 1:
         raise CliError(f"{command}: give one of {' or '.join(given)}, not both")
+    if getattr(args, "archive", None) is not None and args.data != "cifar10":
+        raise CliError(f"{command}: --archive goes with --data cifar10")
 
 
 # ----------------------------------------------------------------------------- labelled pictures
@@ -119,6 +126,8 @@ def data(args, command: str, net):
     count = args.count if args.count is not None else run_defaults(key).count
     progress = _Progress(key, sys.stderr.isatty() and not getattr(args, "quiet", False))
     try:
+        if getattr(args, "archive", None) is not None:
+            _install_archive(args.archive, command, progress)
         got = load_labelled(key, count=count, seed=args.data_seed, progress=progress, files=args.folder,
                             shape=net.input_shape, classes=None if command == "train" else net.classes)
     except SourceError as e:
@@ -128,6 +137,20 @@ def data(args, command: str, net):
     for note in got.notes:
         print(f"note: {note}", flush=True)
     return got
+
+
+def _install_archive(path: str, command: str, progress) -> None:
+    """CIFAR-10's archive from ``path`` (``--archive``), kept where its download would be."""
+    from cnncore.datasets import CifarError, install_cifar10
+    from cnncore.datasets.cifar import CIFAR10
+
+    try:
+        install_cifar10(path, progress=progress)
+    except CifarError as e:
+        raise CliError(f"{command}: --archive {e}") from None
+    except OSError as e:
+        raise CliError(f"{command}: --archive {path}: {e.strerror or e}") from None
+    print(f"using the copy of {CIFAR10.title} in {path} (checked; kept in the data folder)", flush=True)
 
 
 class _Progress:

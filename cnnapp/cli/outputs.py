@@ -30,8 +30,9 @@ def output(args, kind: str, flag: str = "--out", also=(), spare=None):
 
 
 def data_files(args) -> list:
-    """The files the command's data source reads, and those every source keeps in the user's data
-    folder whichever the command reads (the drawings, the downloaded sets): no output replaces them."""
+    """The files the command's data source reads (with ``--archive``, a copy of a set's archive), and
+    those every source keeps in the user's data folder whichever the command reads (the drawings, the
+    downloaded sets): no output replaces them."""
     from cnncore.datasets import SOURCES, source_files
 
     kept = [f for s in SOURCES if s.key not in ("folder", "idx") for f in source_files(s.key)]
@@ -39,4 +40,4 @@ def data_files(args) -> list:
         return kept
     key = source_key(args)
     files = {"folder": getattr(args, "folder", None), "idx": (args.images, args.labels)}.get(key)
-    return [*source_files(key, files=files), *kept]
+    return [*source_files(key, files=files), *kept, getattr(args, "archive", None)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cnncore.datasets.sources import ARCHIVES
 from PySide6 import QtCore, QtWidgets
 
 from ..run_control import DataChoice, fitting_source, shape_problem
@@ -42,9 +43,11 @@ def _source_tip(src) -> str:
 
 class DataBox(QtWidgets.QGroupBox):
     """Signals: ``sourceChanged(str)`` (another source is chosen), ``presetRequested(str)`` (use this
-    preset: the network in use cannot take the source's pictures)."""
+    preset: the network in use cannot take the source's pictures), ``archiveChosen(key, path)`` (keep
+    this copy of the source's archive instead of downloading it)."""
     sourceChanged = QtCore.Signal(str)
     presetRequested = QtCore.Signal(str)
+    archiveChosen = QtCore.Signal(str, str)       # source key, a copy of its archive on this computer
 
     def __init__(self, session, parent=None):
         super().__init__("Data", parent)
@@ -116,7 +119,12 @@ class DataBox(QtWidgets.QGroupBox):
         self.folder_button.setToolTip("Pick a folder with one subfolder of pictures per class (2 to 10 classes; "
                                       "PNG, JPEG, BMP or WebP of any size): the subfolders' names are the classes")
         self.folder_button.clicked.connect(self.choose_folder)
-        for b in (self.idx_button, self.folder_button):
+        self.archive_button = QtWidgets.QPushButton("Use a copy on this computer…")
+        self.archive_button.setObjectName("trainArchiveButton")
+        self.archive_button.setToolTip("No network, or a copy from a USB stick? Pick the set's archive (for CIFAR-10, "
+                                       "cifar-10-binary.tar.gz): it is checked and kept instead of a download")
+        self.archive_button.clicked.connect(self.choose_archive)
+        for b in (self.idx_button, self.folder_button, self.archive_button):
             b.hide()
             form.addRow(b)
 
@@ -168,6 +176,7 @@ class DataBox(QtWidgets.QGroupBox):
         key = self.key()
         self.idx_button.setVisible(key == "idx")
         self.folder_button.setVisible(key == "folder")
+        self.archive_button.setVisible(key in ARCHIVES and not running)
         from cnncore.defaults import uses_whole
         whole = uses_whole(key)
         self.count.setEnabled(not whole and not running)
@@ -233,6 +242,15 @@ class DataBox(QtWidgets.QGroupBox):
         self.idx_button.setToolTip(f"Images: {found[0]}\nLabels: {found[1]}\nClick to choose another folder")
         self.session.say(f"Will train on {Path(found[0]).name} with {Path(found[1]).name}")
         return True
+
+    def choose_archive(self) -> None:
+        key = self.key()
+        archive = ARCHIVES[key]
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, f"{archive.title}'s archive ({archive.filename})", str(Path.home()),
+            f"{archive.title} archive ({archive.filename});;All files (*)")
+        if path:
+            self.archiveChosen.emit(key, path)
 
     def choose_folder(self):
         folder = QtWidgets.QFileDialog.getExistingDirectory(

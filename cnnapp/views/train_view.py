@@ -84,6 +84,7 @@ class TrainView(QtWidgets.QWidget):
         c.saveModelRequested.connect(self.saveModelRequested)
         c.openModelRequested.connect(self.openModelRequested)
         c.presetRequested.connect(self.presetRequested)
+        c.data.archiveChosen.connect(lambda key, path: self.controller.download(key, local=path))
         self.results.openMistake.connect(lambda k, where: self.openDigit.emit(where))
         self.results.diagnostics.restartRequested.connect(self.restart_at)
         ctl.status.connect(c.eta.setText)

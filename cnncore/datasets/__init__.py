@@ -25,7 +25,7 @@ Labels are uint8 ``(N,)``, indices into the source's class names.
 """
 from __future__ import annotations
 
-from .cifar import CIFAR10, CifarError, fetch_cifar10, load_cifar10, read_cifar10
+from .cifar import CIFAR10, CifarError, fetch_cifar10, install_cifar10, load_cifar10, read_cifar10
 from .drawings import DrawingsDataset, DrawingsFileError
 from .generated import generated_digits
 from .idx import IDXError, load_idx_pair, read_idx
@@ -42,7 +42,7 @@ __all__ = [
     "IDXError", "read_idx", "load_idx_pair",
     "MNIST_MIRRORS", "MNIST_MD5", "MNIST_FILES", "FetchError", "fetch_mnist", "load_mnist",
     "DOWNLOADS", "Download", "fetch_download", "load_download",
-    "CIFAR10", "CifarError", "fetch_cifar10", "load_cifar10", "read_cifar10",
+    "CIFAR10", "CifarError", "fetch_cifar10", "install_cifar10", "load_cifar10", "read_cifar10",
     "PictureError", "FolderError", "read_picture", "picture_input", "load_folder",
     "generated_digits",
     "DrawingsDataset", "DrawingsFileError",

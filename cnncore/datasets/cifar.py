@@ -8,6 +8,9 @@ request; a server that ignores it sends the whole file again, which is then writ
 start). Only a complete file with the right checksum is moved to the final name, so a half
 file is never read as the archive.
 
+:func:`install_cifar10` keeps a copy of the archive found on this computer instead (the same checks, no
+network).
+
 :func:`read_cifar10` reads the pictures straight out of the archive, never extracting anything
 to disk: it reads only the members it expects (``cifar-10-batches-bin/data_batch_1.bin`` … ``5``,
 ``test_batch.bin``), each a regular file of exactly 10,000 records, and refuses any other shape.
@@ -34,7 +37,7 @@ from .._safeio import UnreadableFile, open_regular, why_unreadable
 from .mnist import _CHUNK, _USER_AGENT, FetchError, Progress, _md5_of, _new_md5, stream_body
 from .paths import user_data_dir
 
-__all__ = ["CIFAR10", "Archive", "fetch_cifar10", "read_cifar10", "load_cifar10", "parse_records",
+__all__ = ["CIFAR10", "Archive", "fetch_cifar10", "install_cifar10", "read_cifar10", "load_cifar10", "parse_records",
            "CifarError", "RECORD_BYTES"]
 
 #: Bytes of one record: a label byte and 3 planes of 32×32.
@@ -114,6 +117,40 @@ def fetch_cifar10(cache_dir=None, progress: Progress | None = None, urls=None, *
     kept = _size(part)
     resume = f" ({kept / 1e6:.1f} MB kept; the next try resumes from there)" if kept else ""
     raise FetchError(f"could not download {a.filename}{resume} (is the computer online?): " + "; ".join(failures))
+
+
+def install_cifar10(path, cache_dir=None, progress: Progress | None = None, *, md5: str | None = None) -> Path:
+    """Keep a copy of CIFAR-10's archive found on this computer (a download made elsewhere, a
+    teacher's USB stick) where :func:`fetch_cifar10` keeps its download, so that no download is
+    needed: the path of the kept archive. It is read as a download is (with ``progress``), from a
+    ``file:`` URL, into a file of its own beside the target (a download's ``.part`` is left as it
+    is), and kept only when its md5 is the published sum (``md5``, for tests). :class:`CifarError`
+    (one line) for a file that is not that archive; ``OSError`` for one that cannot be read."""
+    a = CIFAR10
+    source = Path(path)
+    try:
+        open_regular(source).close()        # never a folder, a FIFO or a device
+    except UnreadableFile as e:
+        raise CifarError(f"{source}: {e}") from None
+    folder = Path(cache_dir) if cache_dir is not None else user_data_dir() / a.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    md5 = (md5 or a.md5).lower()
+    target, copy = folder / a.filename, folder / (a.filename + ".copy")
+    if target.is_file() and _md5_of(target) == md5:
+        size = target.stat().st_size
+        if progress is not None:
+            progress(size, size, a.filename)
+        return target
+    try:
+        _resume(source.resolve().as_uri(), copy, md5, a.filename, progress, 30.0)
+        os.replace(copy, target)
+    except _WrongSum as e:
+        raise CifarError(f"{source} is not {a.title}'s binary archive ({a.filename}): {e}") from None
+    except urllib.error.URLError as e:
+        raise OSError(f"{source}: {e.reason}") from None
+    finally:
+        copy.unlink(missing_ok=True)
+    return target
 
 
 class _WrongSum(Exception):
