@@ -200,7 +200,7 @@ def _warm_up(steps):
     """Whether the warm-up goes on: until the picker has tried the other thread count once (a run's
     first half-second), so what is timed is the count a run keeps."""
     picker = steps.picker
-    return picker._other is not None and (picker._trying or picker._main_cost is None)
+    return picker.setting > 1 and picker.trials == 0
 
 
 # ----------------------------------------------------------------------------- the PyTorch process

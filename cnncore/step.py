@@ -104,6 +104,7 @@ class StepBuilder:
         self.kept: list[tuple] = []
         #: What a stage's forward ops left for its backward ops, by stage.
         self.saved: dict = {}
+        self._buffers: dict = {}         # id -> bytes of each memory block an op points into
 
     def op(self, kind: str, nt: int, act: int, arrays, sizes, scalars=()) -> None:
         """Append an op of ``kind`` (a key of ``_kernels.OPS``) reading and writing ``arrays``
@@ -117,10 +118,19 @@ class StepBuilder:
                 raise TypeError(f"cnncore: a compiled step reads float32 arrays, not {a.dtype}")
             self.program.keep(a)
             pointers.append(a.__array_interface__["data"][0])
+            root = a
+            while isinstance(root.base, np.ndarray):
+                root = root.base
+            self._buffers[id(root)] = root.nbytes
         self.program.add(_kernels.OPS[kind], nt, act, pointers, [int(s) for s in sizes], scalars)
 
     #: The ops a pair may run (:meth:`both`): none of them stops the step or touches the run's sums.
     PAIRED = ("rows", "dense", "colsum")
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the memory the ops point into (the network's own weights and gradients too)."""
+        return sum(self._buffers.values())
 
     def both(self, nt: int, first: tuple, second: tuple) -> None:
         """Two ops side by side, one a thread where ``nt`` > 1, each ``(kind, act, arrays, sizes)``:
@@ -188,6 +198,8 @@ class TrainingStep:
         self.snapshot = snapshot
         #: The thread setting the ops were built for (a new setting needs a new step).
         self.threads = get_num_threads()
+        #: Bytes of the memory its ops point into (:attr:`StepBuilder.nbytes`).
+        self.nbytes = builder.nbytes
 
     def run(self, x: np.ndarray, labels: np.ndarray):
         """One step on ``x (batch, C, H, W)`` float32 and ``labels (batch,)`` intp, both C-contiguous:
@@ -287,42 +299,78 @@ class ThreadPicker:
     thread). And a small step may be faster on one core even on an idle machine, where values one
     core wrote are slow to reach the other (2 vCPUs of an AMD EPYC, Zen 4, under KVM: a cache
     line 170 ns one way; cifar's batch-1 step 416–423 µs on two threads, 260–265 on one, in
-    other minutes 203 on two). A step gives the same bits on any thread count (``tests/test_step.py``), so a run
-    may change its count at any step: after :data:`FIRST` seconds of steps and then every
-    :data:`EVERY`, the other count runs :data:`TRIAL` seconds' worth, and the count with fewer
-    seconds per image in its latest stretch is kept.
+    other minutes 203 on two). A step gives the same bits on any thread count
+    (``tests/test_step.py``), so a run may change its count at any step: after :data:`FIRST`
+    seconds of steps, and then every :data:`EVERY`, a trial of :data:`TRIAL` seconds compares the
+    two counts, and the count with fewer seconds per image is kept.
+
+    With ``interleave`` (both counts' steps at hand: :class:`RunSteps` keeps them where they are
+    small), the trial alternates the counts in turns of :data:`TURN` steps, so that a machine whose
+    speed drifts (another program, a virtual machine's neighbours; that VM's step times moved
+    two-fold from one minute to the next) slows both alike; the first step of a turn, which finds
+    the last turn's values in the other core's cache, is not counted. Without it, the other count
+    runs alone after the main count's stretch (a large step, made again at each change of count).
 
     ``threads()``: the count of the next step; ``record(seconds, images)`` after each step."""
 
-    FIRST, EVERY, TRIAL = 0.3, 4.0, 0.25
+    FIRST, EVERY, TRIAL, TURN = 0.3, 4.0, 0.25, 4
 
-    def __init__(self, threads: int):
+    def __init__(self, threads: int, interleave: bool = False):
         #: The kernels' thread setting this picker was made for.
         self.setting = threads
         self.main = threads
+        #: Whether trials alternate the counts turn by turn (see the class text).
+        self.interleave = interleave
         self._other = 1 if threads > 1 else None
         self._trying = False
         self._due = self.FIRST          # seconds of steps on the main count until the next trial
         self._stretch = [0.0, 0]        # this stretch: seconds, images
         self._main_cost = None          # seconds per image of the main count's last stretch
+        self._turns = {}                # an interleaved trial: count -> [seconds, images] counted
+        self._step = 0                  # steps into an interleaved trial
+        #: Trials ended so far (the first ends about FIRST + TRIAL seconds into a run).
+        self.trials = 0
 
     def threads(self) -> int:
-        return self._other if self._trying else self.main
+        if not self._trying:
+            return self.main
+        if self.interleave:
+            return self._other if (self._step // self.TURN) % 2 else self.main
+        return self._other
 
     def record(self, seconds: float, images: int) -> None:
+        if self._other is None:
+            return
+        if self._trying and self.interleave:
+            self._count_turn(seconds, images)
+            return
         st = self._stretch
         st[0] += seconds
         st[1] += images
-        if self._other is None:
-            return
         if self._trying:
             if st[0] >= self.TRIAL:
-                if st[0] / st[1] < self._main_cost:
-                    self.main, self._other = self._other, self.main
-                self._trying, self._stretch, self._due = False, [0.0, 0], self.EVERY
+                self._end_trial(st[0] / st[1] < self._main_cost)
         elif st[0] >= self._due:
             self._main_cost = st[0] / st[1]
-            self._trying, self._stretch = True, [0.0, 0]
+            self._trying, self._stretch, self._turns, self._step = True, [0.0, 0], {}, 0
+
+    def _count_turn(self, seconds: float, images: int) -> None:
+        n, first = self.threads(), self._step % self.TURN == 0
+        self._step += 1
+        if not first:
+            t = self._turns.setdefault(n, [0.0, 0])
+            t[0] += seconds
+            t[1] += images
+        done = sum(t[0] for t in self._turns.values()) >= self.TRIAL and len(self._turns) == 2
+        if done and self._step % (2 * self.TURN) == 0:          # (after whole turns of both)
+            cost = {k: t[0] / t[1] for k, t in self._turns.items()}
+            self._end_trial(cost[self._other] < cost[self.main])
+
+    def _end_trial(self, other_is_faster: bool) -> None:
+        if other_is_faster:
+            self.main, self._other = self._other, self.main
+        self._trying, self._stretch, self._due = False, [0.0, 0], self.EVERY
+        self.trials += 1
 
 
 class RunSteps:
@@ -332,8 +380,13 @@ class RunSteps:
 
     ``get(n)``: the step for batches of ``n`` on the count picked now (None for a network without
     one); ``record(seconds, n)`` after running it. The steps are made anew when the kernels' thread
-    setting changed, and only one count's are kept (each has buffers of its own, hundreds of MB at
-    a large batch; making one again takes milliseconds)."""
+    setting changed. Both counts' steps are kept where together they hold at most
+    :data:`BOTH_BYTES` (the picker's trials then alternate the counts); else only one count's (a
+    step has buffers of its own, hundreds of MB at a large batch; making one again takes
+    milliseconds)."""
+
+    #: Memory the steps of both thread counts may hold together.
+    BOTH_BYTES = 64 << 20
 
     def __init__(self, net, optimizer=None, snapshot=False):
         self.net, self.optimizer, self.snapshot = net, optimizer, snapshot
@@ -346,9 +399,14 @@ class RunSteps:
         key = (n, self.picker.threads())
         step = self._steps.get(key, False)
         if step is False:
-            self._steps = {k: v for k, v in self._steps.items() if k[1] == key[1]}
+            if not self.picker.interleave:
+                self._steps = {k: v for k, v in self._steps.items() if k[1] == key[1]}
             with threads_set_to(key[1]):
                 step = self._steps[key] = compile_step(self.net, n, self.optimizer, snapshot=self.snapshot)
+            held = sum(s.nbytes for s in self._steps.values() if s is not None)
+            # (the other count's steps, about as large, would fit beside them)
+            self.picker.interleave = 2 * held <= self.BOTH_BYTES if len({k[1] for k in self._steps}) == 1 \
+                else held <= self.BOTH_BYTES
         return step
 
     def record(self, seconds: float, images: int) -> None:

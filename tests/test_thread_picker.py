@@ -41,6 +41,42 @@ def test_it_keeps_the_setting_where_that_is_faster():
     assert picker.main == 2 and 0 < taken.count(1) < 0.1 * len(taken)
 
 
+def _drifting(picker, cost, seconds, slow_until):
+    """As :func:`_steps`, on a machine twice as slow until ``slow_until`` seconds (a neighbour's load)."""
+    taken, t = [], 0.0
+    while t < seconds:
+        n = picker.threads()
+        taken.append(n)
+        dt = 10 * cost[n] * (2 if t < slow_until else 1)
+        picker.record(dt, 10)
+        t += dt
+    return taken
+
+
+def test_a_trial_in_turns_is_not_fooled_by_a_machine_that_drifts():
+    """Two threads are faster, but the machine was slow while they ran alone: the trial of one thread
+    after that stretch kept one thread (runs at batch 64 went 40 % slower on a VM whose speed drifts);
+    turns of both counts within one trial see both at the same speed."""
+    slow, cost = ThreadPicker.FIRST, {2: 0.001, 1: 0.0015}
+    alone = ThreadPicker(2, interleave=False)
+    _drifting(alone, cost, ThreadPicker.FIRST + 3 * ThreadPicker.TRIAL, slow)
+    in_turns = ThreadPicker(2, interleave=True)
+    _drifting(in_turns, cost, ThreadPicker.FIRST + 3 * ThreadPicker.TRIAL, slow)
+    assert alone.trials == in_turns.trials == 1
+    assert (alone.main, in_turns.main) == (1, 2)        # the first fooled, the second not
+
+
+def test_a_trial_in_turns_moves_to_one_thread_where_that_is_faster():
+    picker = ThreadPicker(2, interleave=True)
+    taken = _steps(picker, {2: 0.002, 1: 0.001}, 10.0)
+    assert picker.main == 1 and picker.trials >= 2
+    first = taken.index(1)
+    # turns of TURN steps each, main count first
+    assert taken[first - ThreadPicker.TURN:first] == [2] * ThreadPicker.TURN
+    assert taken[first:first + ThreadPicker.TURN] == [1] * ThreadPicker.TURN
+    assert taken.count(2) < 0.2 * len(taken)
+
+
 def test_one_thread_is_never_tried_against_itself():
     picker = ThreadPicker(1)
     assert set(_steps(picker, {1: 0.001}, 5.0)) == {1}
@@ -73,6 +109,7 @@ def test_a_run_that_changes_its_thread_count_every_step_gives_the_same_weights(m
             held.append({threads for _, threads in self._steps})
             return step
         monkeypatch.setattr(RunSteps, "get", watched)
+        monkeypatch.setattr(RunSteps, "BOTH_BYTES", 0)     # as for large steps: one count's steps at a time
         flipping = train()
     finally:
         cnncore.set_num_threads(before)
@@ -129,6 +166,7 @@ def test_a_runs_steps_follow_the_thread_setting_and_are_made_once_per_batch_and_
         steps = RunSteps(Network(preset("tiny"), seed=0))
         a, b = steps.get(4), steps.get(3)
         assert steps.get(4) is a and steps.get(3) is b and a is not b and steps.picker.setting == 2
+        assert 0 < a.nbytes < RunSteps.BOTH_BYTES and steps.picker.interleave       # small: both counts kept
         cnncore.set_num_threads(1)
         c = steps.get(4)
         assert c is not a and steps.picker.setting == 1 and steps.picker.threads() == 1
