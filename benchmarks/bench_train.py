@@ -161,7 +161,7 @@ def _cnncore_worker(args):
             if args.weights:   # what the PyTorch process starts from and must compute
                 np.savez(Path(args.weights) / f"{name}-{batch}.npz", logits=net.forward(xs[0], keep=False),
                          **{k.replace(".", "_"): v for k, v in net.params().items()})
-            step_call, steps = _trainer_step(np, net, opt, xs, ys, batch, args.fixed_threads, RunSteps)
+            step_call, steps = _trainer_step(np, net, opt, xs, ys, batch, args.pick_threads, RunSteps)
             out["rates"][f"{name}/{batch}"] = _rate(step_call, batch, args.seconds,
                                                     (lambda: _warm_up(steps)) if steps is not None else None)
             if steps is not None:
@@ -169,18 +169,20 @@ def _cnncore_worker(args):
     print(json.dumps(out))
 
 
-def _trainer_step(np, net, opt, xs, ys, batch, fixed, RunSteps):
-    """``(call, steps)``: one training step on the next batch of ``xs``, as the Trainer runs it, and its
-    :class:`~cnncore.step.RunSteps` (the compiled step on the thread count its picker finds faster;
-    None with ``fixed``, the kernels' own count, or in a checkout from before it)."""
+def _trainer_step(np, net, opt, xs, ys, batch, pick, RunSteps):
+    """``(call, steps)``: one training step on the next batch of ``xs``, and with ``pick`` its
+    :class:`~cnncore.step.RunSteps`, as the Trainer runs it (the step on the thread count its picker
+    finds faster, with the picker's own cost); else None, the step on the kernels' own count (as in a
+    checkout from before RunSteps)."""
     from cnncore.step import compile_step
 
-    k = [0]
-    if RunSteps is None or fixed:
+    if RunSteps is None or not pick:
         step = compile_step(net, batch, opt, snapshot=True)
         steps = None
     else:
         steps = RunSteps(net, opt, snapshot=True)
+
+    k = [0]
 
     def call():
         i = k[0] = (k[0] + 1) % _DATA_BATCHES
@@ -322,8 +324,8 @@ def _run(engine, args, specs, weights, build="native"):
         cmd += ["--weights", str(weights)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
-    if args.fixed_threads and engine != "torch":
-        cmd.append("--fixed-threads")
+    if args.pick_threads and engine != "torch":
+        cmd.append("--pick-threads")
     for _ in range(RERUNS + 1):
         if args.quiet_wait:
             wait_until_quiet(QUIET_CORES, args.quiet_wait)
@@ -655,9 +657,10 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=None,
                    help="threads for both engines (default: each engine's own default)")
     p.add_argument("--seconds", type=float, default=1.5, help="measuring time per cell, engine and round")
-    p.add_argument("--fixed-threads", action="store_true",
-                   help="time cnncore's step on the kernels' thread count (default: on the count a training run "
-                        "picks, the faster of that and one thread, as the Trainer does)")
+    p.add_argument("--pick-threads", action="store_true",
+                   help="time cnncore's step as a training run takes it: on the thread count its picker finds "
+                        "faster (the setting's, or one thread), with the picker's own cost (default: on the "
+                        "kernels' thread count)")
     p.add_argument("--rounds", type=int, default=3, help="rounds of both engines (median reported)")
     p.add_argument("--quiet-wait", type=float, default=120.0, metavar="S",
                    help=f"before each process, wait at most S seconds until other programs keep fewer than "
