@@ -259,3 +259,10 @@ def test_one_map_alone_fills_the_maps_area_at_1920x1080_and_1024x640_holds(windo
     hint = window.minimumSizeHint()
     assert hint.width() <= 1000 and hint.height() <= 580         # room for a title bar and a panel
     assert window.backprop.nav.findChild(WrapRow).wrapped          # the step buttons take two lines there
+    # the step's words were squeezed to a few words a line, and the maps' tools overlapped ("Signed colou")
+    bp = window.backprop
+    window.tabs.setCurrentWidget(bp)
+    QtCore.QCoreApplication.processEvents()
+    assert bp.text_scroll.width() >= 36 * bp.text_scroll.fontMetrics().averageCharWidth()
+    tools = bp.maps.findChild(WrapRow)
+    assert tools.wrapped and bp.maps.colours.width() >= bp.maps.colours.sizeHint().width()

@@ -48,7 +48,8 @@ class Samples:
     def keep_held_out(self, X, y, classes, name: str) -> None:
         """The held-out pictures of the run that starts now (``X (N, C, H, W)``, or ``(N, H, W)`` grey,
         ``y (N,)``, the classes the network learns from them)."""
-        self.keep(SampleSet(np.asarray(X), np.asarray(y), tuple(classes), f"held-out pictures of {name or 'the last run'}"))
+        name = f"held-out pictures of {name or 'the last run'}"
+        self.keep(SampleSet(np.asarray(X), np.asarray(y), tuple(classes), name))
 
     def keep(self, held: SampleSet) -> None:
         """``held`` as the held-out pictures (those the last session kept, :mod:`cnncore.datasets.kept`)."""

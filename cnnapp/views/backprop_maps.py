@@ -21,6 +21,7 @@ from ..widgets.loops_panel import LoopsPanel
 from ..widgets.pictures import colour_map_group
 from ..widgets.predict_panel import PredictPanel
 from ..widgets.scroll_area import scroll_area
+from ..widgets.wrap_row import WrapRow
 
 SIGNED = {"z", "dy", "dz", "dx", "W", "b", "dW", "db", "W_next", "b_next", "mW", "mb"}
 NOT_MAPS = {"label", "loss", "argmax", "architecture"}
@@ -181,13 +182,13 @@ class StepMaps(QtWidgets.QWidget):
         self.column.setStretchFactor(1, 1)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addLayout(self._build_tools())
+        lay.addWidget(self._build_tools())
         lay.addWidget(self.column, 1)
         lay.addWidget(self.hover_label)
         self.slide.moved.connect(self.hover_label.setText)
         self.slide.finished.connect(lambda: self.slide_button.setText("Back to this step's maps"))
 
-    def _build_tools(self) -> QtWidgets.QHBoxLayout:
+    def _build_tools(self) -> WrapRow:
         """The textbook way (conv backward), Slide the filter (conv forward), the slides' loops, the
         signed colours, Predict."""
         self.identity_button = push_button(
@@ -213,14 +214,18 @@ class StepMaps(QtWidgets.QWidget):
                                 "one stays clear with red–green colour blindness")
         for words, _ in DIVERGING_SCALES.values():
             self.colours.addItem(words.split(" (")[0])
-        tools = QtWidgets.QHBoxLayout()
+        self.colours.setMinimumWidth(self.colours.sizeHint().width())    # a whole name, or the row wraps
+        steps, colours = QtWidgets.QHBoxLayout(), QtWidgets.QHBoxLayout()
         for w in (self.identity_button, self.slide_button, self.loops_button):
             w.setVisible(False)
-            tools.addWidget(w)
-        tools.addStretch(1)
+            steps.addWidget(w)
+        steps.addStretch(1)
+        colours.addStretch(1)
         for w in (QtWidgets.QLabel("Signed colours:"), self.colours, self.predict_button):
-            tools.addWidget(w)
-        return tools
+            colours.addWidget(w)
+        # one line, or two where the maps are narrow (a lesson's panel beside them): the row never
+        # holds the maps wider than the step's words leave them
+        return WrapRow(steps, colours)
 
     # ------------------------------------------------------------ a step
     def show_step(self, trace, st) -> None:

@@ -98,6 +98,8 @@ class BackpropView(TraceFiles, QtWidgets.QWidget):
         # the words of a step can be long (an Adam update, the slides' loops): they scroll, the window keeps its size
         text = scroll_area(self._build_text_column(), "backpropTextScroll", "The step in words")
         self.text_scroll = text
+        # never squeezed to a few words a line (a lesson's panel beside a small window): the maps give way
+        text.setMinimumWidth(36 * text.fontMetrics().averageCharWidth())
         self.splitter.addWidget(text)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)

@@ -47,8 +47,18 @@ class WrapRow(QtWidgets.QWidget):
         return QtCore.QSize(a.width() + b.width() + self._box.spacing(), max(a.height(), b.height()))
 
     def resizeEvent(self, ev) -> None:
-        wrap = ev.size().width() < self._needed()
+        self._rewrap(ev.size().width())
+        super().resizeEvent(ev)
+
+    def event(self, ev) -> bool:
+        # a half's controls shown, hidden or renamed (the Backprop tab's tools at each step) change what
+        # one line needs at the same width
+        if ev.type() == QtCore.QEvent.LayoutRequest:
+            self._rewrap(self.width())
+        return super().event(ev)
+
+    def _rewrap(self, width: int) -> None:
+        wrap = width < self._needed()
         if wrap != self.wrapped:
             self._box.setDirection(QtWidgets.QBoxLayout.TopToBottom if wrap else QtWidgets.QBoxLayout.LeftToRight)
             self.updateGeometry()
-        super().resizeEvent(ev)
