@@ -151,6 +151,7 @@ def _cnncore_worker(args):
     lanes = getattr(cnncore._dispatch._kernels, "VECTOR_LANES", {}).get(4)
     # (a native build is "base", the only one it holds: its vectors say what it compiled for)
     out = {"threads": cnncore.get_num_threads(), "rates": {}, "picked": {},
+           "picks": bool(RunSteps and args.pick_threads),
            "kernels": cnncore.KERNEL_BUILD + (f", {32 * lanes}-bit vectors" if lanes else "")}
     for name, spec in specs.items():
         for batch in BATCHES:
@@ -163,7 +164,7 @@ def _cnncore_worker(args):
                          **{k.replace(".", "_"): v for k, v in net.params().items()})
             step_call, steps = _trainer_step(np, net, opt, xs, ys, batch, args.pick_threads, RunSteps)
             out["rates"][f"{name}/{batch}"] = _rate(step_call, batch, args.seconds,
-                                                    (lambda: _warm_up(steps)) if steps is not None else None)
+                                                    _warm_up(steps, args.seconds) if steps is not None else None)
             if steps is not None:
                 out["picked"][f"{name}/{batch}"] = steps.picker.main
     print(json.dumps(out))
@@ -193,16 +194,17 @@ def _trainer_step(np, net, opt, xs, ys, batch, pick, RunSteps):
             opt.step({"all": net.flat_grads})
         else:
             s.run(xs[i], ys[i])
-        if steps is not None:
-            steps.record(time.perf_counter() - t0, batch)
+            if steps is not None:          # (as the Trainer: the layer-by-layer path picks no count)
+                steps.record(time.perf_counter() - t0, batch)
     return call, steps
 
 
-def _warm_up(steps):
-    """Whether the warm-up goes on: until the picker has tried the other thread count once (a run's
-    first half-second), so what is timed is the count a run keeps."""
+def _warm_up(steps, seconds: float):
+    """A warm-up that goes on until the picker has tried the other thread count once (a run's first
+    half-second), so what is timed is the count a run keeps; on one thread, the usual one."""
+    t0 = time.perf_counter()
     picker = steps.picker
-    return picker.setting > 1 and picker.trials == 0
+    return lambda: (picker.trials == 0 if picker.setting > 1 else time.perf_counter() - t0 < min(0.2, seconds / 4))
 
 
 # ----------------------------------------------------------------------------- the PyTorch process
@@ -368,7 +370,9 @@ def bench_speed(args):
                     picked.setdefault((engine, build, cell), []).append(n)
                 others[(engine, build)].append(res["others"])
                 threads[engine] = res["threads"]
-                kernels[(engine, build)] = res.get("kernels", "")
+                fixed = args.pick_threads and engine == "before" and not res.get("picks")
+                kernels[(engine, build)] = res.get("kernels", "") + (
+                    "; on the kernels' thread count: a checkout without RunSteps" if fixed else "")
                 diff.update(res.get("diff", {}))
             print(f"  round {r + 1} of {args.rounds} done, load average {load_average()}; other programs kept "
                   f"{_cores([others[k][-1] for k in runners])} busy during its processes", flush=True)

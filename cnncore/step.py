@@ -128,9 +128,10 @@ class StepBuilder:
     PAIRED = ("rows", "dense", "colsum")
 
     @property
-    def nbytes(self) -> int:
-        """Bytes of the memory the ops point into (the network's own weights and gradients too)."""
-        return sum(self._buffers.values())
+    def buffers(self) -> dict:
+        """``{id: bytes}`` of each block of memory the ops point into (the network's own weights and
+        gradients too, which every step of it shares)."""
+        return dict(self._buffers)
 
     def both(self, nt: int, first: tuple, second: tuple) -> None:
         """Two ops side by side, one a thread where ``nt`` > 1, each ``(kind, act, arrays, sizes)``:
@@ -198,8 +199,9 @@ class TrainingStep:
         self.snapshot = snapshot
         #: The thread setting the ops were built for (a new setting needs a new step).
         self.threads = get_num_threads()
-        #: Bytes of the memory its ops point into (:attr:`StepBuilder.nbytes`).
-        self.nbytes = builder.nbytes
+        #: The memory its ops point into, ``{id: bytes}`` (:attr:`StepBuilder.buffers`; the program keeps
+        #: each block alive, so an id stays its block's while the step lives).
+        self.buffers = builder.buffers
 
     def run(self, x: np.ndarray, labels: np.ndarray):
         """One step on ``x (batch, C, H, W)`` float32 and ``labels (batch,)`` intp, both C-contiguous:
@@ -408,11 +410,25 @@ class RunSteps:
                 self._steps = {k: v for k, v in self._steps.items() if k[1] == key[1]}
             with threads_set_to(key[1]):
                 step = self._steps[key] = compile_step(self.net, n, self.optimizer, snapshot=self.snapshot)
-            held = sum(s.nbytes for s in self._steps.values() if s is not None)
-            # (the other count's steps, about as large, would fit beside them)
-            self.picker.interleave = 2 * held <= self.BOTH_BYTES if len({k[1] for k in self._steps}) == 1 \
-                else held <= self.BOTH_BYTES
+            self._fit_memory(key[1])
         return step
+
+    def held(self) -> int:
+        """Bytes of the memory the steps kept point into, each block once (the weights they share too)."""
+        blocks: dict = {}
+        for s in self._steps.values():
+            if s is not None:
+                blocks.update(s.buffers)
+        return sum(blocks.values())
+
+    def _fit_memory(self, threads: int) -> None:
+        """Turns where both counts' steps fit in :data:`BOTH_BYTES` (where one count's are all there is
+        yet, the other's, about as large, must fit beside them); else one count's steps only."""
+        both = len({k[1] for k in self._steps}) > 1
+        held = self.held()
+        self.picker.interleave = held <= self.BOTH_BYTES if both else 2 * held <= self.BOTH_BYTES
+        if not self.picker.interleave and both:
+            self._steps = {k: v for k, v in self._steps.items() if k[1] == threads}
 
     def record(self, seconds: float, images: int) -> None:
         self.picker.record(seconds, images)

@@ -564,7 +564,7 @@ def _interrupting(monkeypatch, at: list):
     monkeypatch.setattr(Trainer, "_train_batch", batch)
 
 
-def test_ctrl_c_stops_train_after_its_batch_and_saves_what_it_learnt(data, tmp_path, monkeypatch, capsys):
+def test_ctrl_c_stops_train_after_its_batch_and_saves_what_it_learnt(data, tmp_path, monkeypatch, capfd):
     """A long run need not be lost: the first Ctrl+C ends it as the app's Stop does, saved, exit 130."""
     import signal
     handler = signal.getsignal(signal.SIGINT)
@@ -572,12 +572,34 @@ def test_ctrl_c_stops_train_after_its_batch_and_saves_what_it_learnt(data, tmp_p
     out = tmp_path / "stopped.npz"
     rc = main(["train", "--arch", str(data["arch"]), "--images", str(data["images"]), "--labels",
                str(data["labels"]), "--epochs", "4", "--batch-size", "32", "--quiet", "--out", str(out)])
-    said = capsys.readouterr()
+    said = capfd.readouterr()             # (the handler writes to the file descriptor: never mid-print)
     assert rc == 130 and out.is_file(), said.err
     assert "stopping after this batch" in said.err and "stopped in epoch 1, before batch 4" in said.out
     net = load_model(out)
     assert int(net.optimizer_state["t"]) == 3          # the three batches it took, no more
     assert signal.getsignal(signal.SIGINT) is handler  # Ctrl+C is Python's own again
+
+
+def test_ctrl_c_during_the_last_batch_ends_a_finished_run_as_finished(data, tmp_path, monkeypatch, capfd):
+    """The run was whole (every epoch): saved, exit 0, not "interrupted"."""
+    _interrupting(monkeypatch, [6])                    # the last of 2 epochs of 3 batches
+    out = tmp_path / "done.npz"
+    rc = main(["train", "--arch", str(data["arch"]), "--images", str(data["images"]), "--labels",
+               str(data["labels"]), "--epochs", "2", "--batch-size", "64", "--quiet", "--out", str(out)])
+    assert rc == 0 and len(load_model(out).history) == 2, capfd.readouterr()
+
+
+def test_train_started_with_ctrl_c_ignored_keeps_it_ignored(data, tmp_path):
+    """Under nohup or `&` in a script SIGINT is ignored: train must not start answering it."""
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+            "from cnnapp.cli import cmd_train; "
+            "seen = []; cmd_train.signal.signal = lambda *a: seen.append(a) or signal.SIG_IGN; "
+            "from cnnapp.cli import main; "
+            f"rc = main(['train', '--arch', {str(data['arch'])!r}, '--images', {str(data['images'])!r}, "
+            f"'--labels', {str(data['labels'])!r}, '--epochs', '1', '--quiet', '--out', {str(tmp_path / 'i.npz')!r}]); "
+            "assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and not seen, seen; sys.exit(rc)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 0, r.stderr
 
 
 def test_a_second_ctrl_c_quits_train_without_saving(data, model, tmp_path, monkeypatch, capsys):

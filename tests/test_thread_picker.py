@@ -177,9 +177,41 @@ def test_a_runs_steps_follow_the_thread_setting_and_are_made_once_per_batch_and_
         steps = RunSteps(Network(preset("tiny"), seed=0))
         a, b = steps.get(4), steps.get(3)
         assert steps.get(4) is a and steps.get(3) is b and a is not b and steps.picker.setting == 2
-        assert 0 < a.nbytes < RunSteps.BOTH_BYTES and steps.picker.interleave       # small: both counts kept
+        assert 0 < steps.held() < RunSteps.BOTH_BYTES and steps.picker.interleave     # small: both counts kept
         cnncore.set_num_threads(1)
         c = steps.get(4)
         assert c is not a and steps.picker.setting == 1 and steps.picker.threads() == 1
+    finally:
+        cnncore.set_num_threads(before)
+
+
+@pytest.mark.skipif(not cnncore.openmp_enabled(), reason="the kernels were built without OpenMP")
+def test_small_steps_of_both_counts_are_made_once_and_large_ones_one_count_at_a_time(monkeypatch):
+    """Trials in turns need both counts' steps at hand: each (batch, count) is compiled once, however many
+    trials a run makes; where they would not fit in BOTH_BYTES only one count's are kept."""
+    from cnncore import step as step_module
+    rng = np.random.default_rng(0)
+    X, y = (rng.random((40, 28, 28)) * 255).astype(np.uint8), rng.integers(0, 10, 40)
+    monkeypatch.setattr(ThreadPicker, "FIRST", 0.0)
+    monkeypatch.setattr(ThreadPicker, "EVERY", 0.0)
+    monkeypatch.setattr(ThreadPicker, "TRIAL", 1e-9)
+    made, real = [], step_module.compile_step
+    monkeypatch.setattr(step_module, "compile_step", lambda *a, **k: made.append((a[1], cnncore.get_num_threads()))
+                        or real(*a, **k))
+    before = cnncore.get_num_threads()
+    cnncore.set_num_threads(2)
+    try:
+        for _ in Trainer(Network(preset("tiny"), seed=1), X, y, config=TrainConfig(batch_size=16, epochs=12)).run():
+            pass
+        assert sorted(set(made)) == [(8, 1), (8, 2), (16, 1), (16, 2)] and len(made) == 4
+        steps = RunSteps(Network(preset("tiny"), seed=1))
+        steps.get(16)
+        monkeypatch.setattr(RunSteps, "BOTH_BYTES", steps.held())      # one count's steps fit, not two
+        steps._fit_memory(2)
+        assert not steps.picker.interleave
+        for n in (16, 8):
+            steps._steps[(n, 1)] = real(steps.net, n)
+            steps._fit_memory(2)
+            assert {k[1] for k in steps._steps} == {2}
     finally:
         cnncore.set_num_threads(before)

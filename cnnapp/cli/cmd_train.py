@@ -108,7 +108,7 @@ def _train(args) -> int:
         return 1
     save_model(out, net, optimizer=trainer.optimizer)
     print(f"{finished.message}; saved to {out}")
-    return 130 if interrupted else 0
+    return 130 if interrupted and finished.reason == "stopped" else 0
 
 
 @contextlib.contextmanager
@@ -116,17 +116,23 @@ def _ctrl_c_stops(trainer):
     """Within the block, the first Ctrl+C asks ``trainer`` to stop after its batch (the run then ends
     as one the app stops, and what it learnt is saved); a second one raises KeyboardInterrupt as
     usual (quit, nothing saved). Yields a list that is not empty once Ctrl+C was pressed. (Outside
-    the main thread, where a handler cannot be set, Ctrl+C is left as it is.)"""
+    the main thread, where a handler cannot be set, and where SIGINT is ignored, as under ``nohup``
+    or ``&`` in a script, Ctrl+C is left as it is.)"""
     pressed: list = []
 
     def first(signum, frame):
+        trainer.stop()                     # first: the words below may fail (stderr in mid-write)
         pressed.append(True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        print("\ncnnapp train: stopping after this batch to save what it has learnt "
-              "(Ctrl+C again: quit without saving)", file=sys.stderr, flush=True)
-        trainer.stop()
+        try:
+            os.write(2, b"\ncnnapp train: stopping after this batch to save what it has learnt "
+                        b"(Ctrl+C again: quit without saving)\n")
+        except OSError:
+            pass
 
     try:
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            raise ValueError("ignored")
         before = signal.signal(signal.SIGINT, first)
     except ValueError:
         yield pressed
