@@ -329,6 +329,8 @@ class RunController(QtCore.QObject):
         """Fetch a set of ``cnncore.datasets.DOWNLOADS`` in a worker thread (``mirrors``, ``checksums``:
         other servers and files, for tests), or keep ``local``, a copy of an archive on this computer."""
         if self.dl_thread is not None:
+            if local is not None:
+                self.session.say("A download is under way: the copy can be used once it has ended (or failed).", 0)
             return
         self.dl_worker = DownloadWorker(mirrors=mirrors, checksums=checksums, key=key, local=local)
         self.dl_worker.progress.connect(self.downloadProgress)

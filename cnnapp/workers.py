@@ -73,8 +73,11 @@ class DownloadWorker(QtCore.QObject):
                     kw["checksums"] = self.checksums
                 paths = fetch_download(self.key, **kw)
         except Exception as e:  # noqa: BLE001
-            self.failed.emit(f"Could not use {self.local} as {source(self.key).dataset}'s archive: {e}"
-                             if self.local is not None else f"Could not download {source(self.key).dataset}: {e}")
+            if self.local is not None:
+                said = f"{self.local}: {e.strerror}" if isinstance(e, OSError) and e.strerror else str(e)
+                self.failed.emit(f"Could not use the copy: {said}")
+            else:
+                self.failed.emit(f"Could not download {source(self.key).dataset}: {e}")
             return
         self.finished.emit(paths)
 

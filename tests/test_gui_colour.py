@@ -500,13 +500,22 @@ def test_cifar10_from_a_copy_on_this_computer_trains_offline(window, qtbot, tmp_
     assert not box.archive_button.isVisible()
     train.source.setCurrentIndex(train.source.findData("cifar10"))
     assert box.archive_button.isVisible()
-    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: (str(copy), ""))
+    notes = tmp_path / "usb" / "notes.txt"
+    notes.write_text("not the archive")
+    chosen = [notes]
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: (str(chosen[0]), ""))
+    with qtbot.waitSignal(train.controller.downloadFailed, timeout=20000) as failed:
+        qtbot.mouseClick(box.archive_button, QtCore.Qt.LeftButton)
+    assert failed.args[0].startswith(f"Could not use the copy: {notes} is not CIFAR-10's binary archive")
+    qtbot.waitUntil(lambda: train.dl_thread is None, timeout=5000)
+    chosen[0] = copy
     with qtbot.waitSignal(train.controller.downloaded, timeout=20000):
         qtbot.mouseClick(box.archive_button, QtCore.Qt.LeftButton)
     assert f"copied from {copy}" in window.statusBar().currentMessage()
     with qtbot.waitSignal(train.trainingFinished, timeout=60000) as blocker:
         train.epochs.setValue(1)
         assert train.start()                      # no download first: the copy is kept
+        assert not box.archive_button.isEnabled()     # not while a run reads the archive
     assert blocker.args[0].reason == "done" and window.session.network.dataset == "CIFAR-10"
     assert not box.archive_button.isHidden() and copy.read_bytes() == data
 

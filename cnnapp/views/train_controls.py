@@ -302,7 +302,7 @@ class TrainControls(QtWidgets.QWidget):
         self.stop_button.setEnabled(running)
         for w in (self.source, self.count, self.holdout, self.optimizer, self.schedule, self.batch, self.epochs,
                   self.shift, self.flip, self.open_button, self.idx_button, self.folder_button,
-                  self.data.preset_button):
+                  self.data.preset_button, self.data.archive_button):
             w.setEnabled(not running)
         self._hold_eta_size(running)
         self.pause_button.blockSignals(True)

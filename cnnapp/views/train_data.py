@@ -325,9 +325,10 @@ class DataBox(QtWidgets.QGroupBox):
         """The words, in full (the status bar may cut them), with the ways to train without a network."""
         self.download_bar.hide()
         if self.key() == "cifar10":
-            other = ("Without a connection, choose <b>A folder of pictures…</b> as the source and pick a folder "
-                     "with one subfolder of pictures per class (CIFAR-10's pictures saved as files, or your own), "
-                     "or train on <b>Generated digits</b>.")
+            other = ("Without a connection: <b>Use a copy on this computer…</b> takes CIFAR-10's archive "
+                     "(cifar-10-binary.tar.gz) from a file; or choose <b>A folder of pictures…</b> as the source and "
+                     "pick a folder with one subfolder of pictures per class (CIFAR-10's pictures saved as files, or "
+                     "your own), or train on <b>Generated digits</b>.")
         else:
             other = ("Without a connection, choose <b>IDX folder…</b> as the source and pick a folder that holds "
                      "MNIST's files (e.g. copied from another computer), or train on <b>Generated digits</b>.")
