@@ -263,6 +263,30 @@ def test_one_map_alone_fills_the_maps_area_at_1920x1080_and_1024x640_holds(windo
     bp = window.backprop
     window.tabs.setCurrentWidget(bp)
     QtCore.QCoreApplication.processEvents()
-    assert bp.text_scroll.width() >= 36 * bp.text_scroll.fontMetrics().averageCharWidth()
     tools = bp.maps.findChild(WrapRow)
     assert tools.wrapped and bp.maps.colours.width() >= bp.maps.colours.sizeHint().width()
+    bp.splitter.setSizes([10000, 1])                               # the words dragged as narrow as they go
+    QtCore.QCoreApplication.processEvents()
+    assert bp.text_scroll.width() >= 36 * bp.text_scroll.fontMetrics().averageCharWidth()
+
+
+def test_a_wrap_row_wraps_when_a_half_grows_at_the_same_width(qtbot):
+    """The Backprop tools' row stayed on one line when a step showed its buttons (no resize came), and
+    the colour scale's name was cut under Predict."""
+    first, second = QtWidgets.QWidget(), QtWidgets.QWidget()
+    a, b = QtWidgets.QHBoxLayout(first), QtWidgets.QHBoxLayout(second)
+    hidden = QtWidgets.QPushButton("A button that appears with a step")
+    hidden.hide()
+    a.addWidget(QtWidgets.QPushButton("One"))
+    a.addWidget(hidden)
+    b.addWidget(QtWidgets.QPushButton("Two"))
+    row = WrapRow(first, second)
+    qtbot.addWidget(row)
+    row.resize(first.minimumSizeHint().width() + second.minimumSizeHint().width() + 40, 60)
+    row.show()
+    qtbot.waitExposed(row)
+    assert not row.wrapped
+    hidden.show()
+    qtbot.waitUntil(lambda: row.wrapped, timeout=2000)
+    hidden.hide()
+    qtbot.waitUntil(lambda: not row.wrapped, timeout=2000)
