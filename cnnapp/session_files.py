@@ -4,6 +4,8 @@ offered (:mod:`cnncore.datasets.kept`: a folder's or a downloaded set's would ot
 until the next run). Written on close, read at the start; closing never fails for them."""
 from __future__ import annotations
 
+import contextlib
+
 from . import settings as st
 from .state.samples import SampleSet
 from .state.settings_store import set_aside
@@ -72,12 +74,15 @@ def save(session) -> None:
 
 
 def _save_pictures(session, net) -> None:
+    """The held-out pictures ``net`` is offered, or none (never an earlier network's left behind)."""
     from cnncore.datasets.kept import save_kept
     path = st.session_samples_path()
     held = session.samples.held_out
     try:
-        if net is None or held is None or not held.fits(net) \
-                or not save_kept(path, held.X, held.y, held.classes, held.name):
-            path.unlink(missing_ok=True)
+        if net is not None and held is not None and held.fits(net) and save_kept(path, net, held.X, held.y,
+                                                                                 held.name):
+            return
     except Exception:  # noqa: BLE001 - closing must never fail; the pictures are a convenience
         pass
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
