@@ -357,8 +357,16 @@ def test_build_edits_not_yet_in_use_are_never_lost_to_another_network(window, qt
     assert window.open_model(other)
     assert build.editor.spec()["name"] == "tiny" and build.back_button.isVisible()
     assert "Back to my edits" in build.status.text()
+    build.editor.remove_layer(0)                             # edits to the new table since
+    build.confirm = lambda text: False
+    assert not build.back_to_edits() and build.back_button.isVisible()      # asked first: kept
+    build.confirm = lambda text: "dropped" in text
     qtbot.mouseClick(build.back_button, QtCore.Qt.LeftButton)
     assert build.editor.spec() == edits and not build.back_button.isVisible() and "Back" not in build.status.text()
     build.confirm = lambda text: True
     assert build.apply() and not build.back_button.isVisible()   # now in use: nothing to go back to
     assert window.session.network.spec["layers"] == edits["layers"]
+    twin = tmp_path / "twin.npz"                             # edits that are the opened network's own
+    save_model(twin, Network(preset("tiny"), seed=6))
+    build.editor.set_spec(preset("tiny"))
+    assert window.open_model(twin) and not build.back_button.isVisible()

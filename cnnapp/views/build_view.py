@@ -24,6 +24,8 @@ class BuildView(QtWidgets.QWidget):
         self.session.training_changed.connect(lambda on: self._on_spec_changed())
         # Replaced in tests; asks before throwing trained weights away.
         self.confirm = lambda text: confirm_discard(self, text)
+        self._applied: dict | None = None    # the architecture in use, as the table showed it
+        self._draft: dict | None = None      # edits not in use that another network replaced
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.addLayout(self._build_bar())
@@ -136,10 +138,10 @@ class BuildView(QtWidgets.QWidget):
         net = self.session.network
         if net is None:
             return
-        before, edits = getattr(self, "_applied", None), self.editor.spec()
+        before, edits = self._applied, self.editor.spec()
         self.editor.set_spec(net.spec)
         now = self.editor.spec()
-        if before is not None and edits != before:
+        if before is not None and edits != before and edits != now:
             if now == before:
                 self.editor.set_spec(edits)
             else:
@@ -148,13 +150,19 @@ class BuildView(QtWidgets.QWidget):
         self._applied = now
         self._on_spec_changed()
 
-    def back_to_edits(self) -> None:
-        """The table as the user had edited it before another network replaced it."""
-        draft, self._draft = getattr(self, "_draft", None), None
+    def back_to_edits(self) -> bool:
+        """The table as the user had edited it before another network replaced it (asked first where
+        the table has been edited since)."""
+        if self._draft is None:
+            return False
+        if self.editor.spec() != self._applied and not self.confirm(
+                "Put back your earlier edits? The changes made to the table since then are dropped."):
+            return False
+        draft, self._draft = self._draft, None
         self.back_button.hide()
-        if draft is not None:
-            self.editor.set_spec(draft)
+        self.editor.set_spec(draft)
         self._on_spec_changed()
+        return True
 
     def load_preset(self, name: str) -> None:
         from cnncore.architecture import preset
@@ -177,12 +185,12 @@ class BuildView(QtWidgets.QWidget):
             params, macs = self.editor.totals()
             self.totals.setText(f"{len(self.editor.spec()['layers'])} layers · {params:,} parameters · "
                                 f"{macs:,} multiply-adds per image")
-            changed = getattr(self, "_applied", None) != self.editor.spec()
+            changed = self._applied != self.editor.spec()
             self.status.setStyleSheet("color: #2a6;")
             self.status.setText("Every layer fits." + (" Press “Use this network” to build it." if changed else
                                                        " This is the network in use.")
                                 + (" Your edits to the network before it were not in use: “Back to my edits” "
-                                   "puts them back." if getattr(self, "_draft", None) is not None else ""))
+                                   "puts them back." if self._draft is not None else ""))
         else:
             self.totals.setText("")
             self.status.setStyleSheet("color: #b00020;")
