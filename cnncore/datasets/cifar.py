@@ -90,15 +90,10 @@ def fetch_cifar10(cache_dir=None, progress: Progress | None = None, urls=None, *
     Raises :class:`~cnncore.datasets.FetchError` naming each URL's failure.
     """
     a = CIFAR10
-    folder = Path(cache_dir) if cache_dir is not None else user_data_dir() / a.folder
-    folder.mkdir(parents=True, exist_ok=True)
-    md5 = (md5 or a.md5).lower()
-    target, part = folder / a.filename, folder / (a.filename + ".part")
-    if target.is_file() and _md5_of(target) == md5:
-        if progress is not None:
-            size = target.stat().st_size
-            progress(size, size, a.filename)
+    target, md5, kept = _kept_archive(cache_dir, md5, progress)
+    if kept:
         return target
+    part = target.with_name(a.filename + ".part")
     failures = []
     for url in tuple(a.urls if urls is None else urls):
         try:
@@ -132,15 +127,10 @@ def install_cifar10(path, cache_dir=None, progress: Progress | None = None, *, m
         open_regular(source).close()        # never a folder, a FIFO or a device
     except UnreadableFile as e:
         raise CifarError(f"{source}: {e}") from None
-    folder = Path(cache_dir) if cache_dir is not None else user_data_dir() / a.folder
-    folder.mkdir(parents=True, exist_ok=True)
-    md5 = (md5 or a.md5).lower()
-    target, copy = folder / a.filename, folder / (a.filename + ".copy")
-    if target.is_file() and _md5_of(target) == md5:
-        size = target.stat().st_size
-        if progress is not None:
-            progress(size, size, a.filename)
+    target, md5, kept = _kept_archive(cache_dir, md5, progress)
+    if kept:
         return target
+    copy = target.with_name(a.filename + ".copy")
     try:
         _resume(source.resolve().as_uri(), copy, md5, a.filename, progress, 30.0)
         os.replace(copy, target)
@@ -151,6 +141,21 @@ def install_cifar10(path, cache_dir=None, progress: Progress | None = None, *, m
     finally:
         copy.unlink(missing_ok=True)
     return target
+
+
+def _kept_archive(cache_dir, md5: str | None, progress: Progress | None) -> tuple[Path, str, bool]:
+    """``(target, md5, kept)``: where the archive is kept (its folder made), the sum it must have, and
+    whether it is there with that sum (then ``progress`` hears once that it is whole)."""
+    a = CIFAR10
+    folder = Path(cache_dir) if cache_dir is not None else user_data_dir() / a.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    md5 = (md5 or a.md5).lower()
+    target = folder / a.filename
+    kept = target.is_file() and _md5_of(target) == md5
+    if kept and progress is not None:
+        size = target.stat().st_size
+        progress(size, size, a.filename)
+    return target, md5, kept
 
 
 class _WrongSum(Exception):
