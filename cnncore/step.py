@@ -28,7 +28,8 @@ from ._dispatch import _kernels
 from ._threads import get_num_threads, threads_set_to
 from .optim import Adam, SGD
 
-__all__ = ["TrainingStep", "StepBuilder", "compile_step", "ThreadPicker", "RunSteps", "DONE", "DIVERGED", "EXACT", "BATCH"]
+__all__ = ["TrainingStep", "StepBuilder", "compile_step", "ThreadPicker", "RunSteps", "DONE", "DIVERGED", "EXACT",
+           "BATCH"]
 
 #: What :meth:`TrainingStep.run` reports: the whole step ran; the loss was not finite (no
 #: gradients, no update); a case for the layer-by-layer path (nothing updated).

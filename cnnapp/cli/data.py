@@ -149,8 +149,8 @@ def _install_archive(path: str, command: str, progress) -> None:
     except CifarError as e:
         raise CliError(f"{command}: --archive {e}") from None
     except OSError as e:
-        raise CliError(f"{command}: --archive {path}: {e.strerror or e}" if e.strerror else f"{command}: --archive {e}") \
-            from None
+        said = f"{path}: {e.strerror}" if e.strerror else str(e)
+        raise CliError(f"{command}: --archive {said}") from None
     print(f"using the copy of {CIFAR10.title} in {path} (checked; kept in the data folder)", flush=True)
 
 
