@@ -366,6 +366,14 @@ def test_build_edits_not_yet_in_use_are_never_lost_to_another_network(window, qt
     build.confirm = lambda text: True
     assert build.apply() and not build.back_button.isVisible()   # now in use: nothing to go back to
     assert window.session.network.spec["layers"] == edits["layers"]
+    build.editor.remove_layer(0)                             # edits, then the Train tab's "Use the cifar preset"
+    edits = build.editor.spec()
+    assert build.use_preset("cifar") and build.editor.spec()["name"] == "cifar" and build.back_button.isVisible()
+    assert build.back_to_edits() and build.editor.spec() == edits
+    build.confirm = lambda text: False                       # refused: the edits stay in the table
+    window.session.set_network(window.session.network, "trained", trained=True)
+    assert not build.use_preset("cifar") and build.editor.spec() == edits
+    build.confirm = lambda text: True
     twin = tmp_path / "twin.npz"                             # edits that are the opened network's own
     save_model(twin, Network(preset("tiny"), seed=6))
     build.editor.set_spec(preset("tiny"))

@@ -173,10 +173,22 @@ class BuildView(QtWidgets.QWidget):
 
     def use_preset(self, name: str) -> bool:
         """Build a new network of preset ``name`` (asked for elsewhere: the Train tab, when the network
-        in use cannot take the source's pictures); refused as :meth:`apply` refuses."""
+        in use cannot take the source's pictures); refused as :meth:`apply` refuses. Edits of the table
+        not in use yet are kept, as when another network is opened ("Back to my edits"), and stay in the
+        table where the preset is refused."""
+        edits = self.editor.spec()
+        edited = self._applied is not None and edits != self._applied
         self.load_preset(name)
         self.preset_combo.setCurrentText(name)
-        return self.apply()
+        if not self.apply():
+            if edited:
+                self.editor.set_spec(edits)
+            return False
+        if edited and edits != self._applied:
+            self._draft = edits
+            self.back_button.show()
+            self._on_spec_changed()
+        return True
 
     def _on_spec_changed(self) -> None:
         ok = self.editor.valid()
