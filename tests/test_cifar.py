@@ -317,9 +317,17 @@ def test_a_copy_of_the_archive_on_this_computer_is_kept_as_a_download_is(tmp_pat
     other.write_bytes(b"not the archive")
     with pytest.raises(CifarError, match=r"notes.tar.gz is not CIFAR-10's binary archive .*md5 [0-9a-f]{32}"):
         install_cifar10(other, tmp_path / "cache2", md5=md5)
-    assert sorted(p.name for p in (tmp_path / "cache2").iterdir()) == []
+    assert not (tmp_path / "cache2").exists()                        # no folder left behind
+    with pytest.raises(CifarError, match="not CIFAR-10's binary archive"):
+        install_cifar10(other, cache, md5=md5)       # a kept archive does not make another file right
+    assert kept.read_bytes() == data and sorted(p.name for p in cache.iterdir()) == [
+        "cifar-10-binary.tar.gz", "cifar-10-binary.tar.gz.part"]
+    assert install_cifar10(kept, cache, md5=md5) == kept            # the kept archive itself: nothing to do
     with pytest.raises(CifarError, match="folder"):
         install_cifar10(tmp_path / "usb", tmp_path / "cache2", md5=md5)
+    with pytest.raises(CifarError, match=r"holds 15 bytes, the archive 170,052,171"):
+        install_cifar10(other, tmp_path / "cache2")         # the published sum: its size is checked first
+    assert not (tmp_path / "cache2").exists()
 
 
 def test_train_takes_a_local_copy_with_archive(tmp_path, archive_bytes, monkeypatch, capsys):
@@ -328,7 +336,7 @@ def test_train_takes_a_local_copy_with_archive(tmp_path, archive_bytes, monkeypa
     from cnnapp.cli import main
     from cnncore.datasets import sources
     data, _ = archive_bytes
-    monkeypatch.setattr(cifar, "CIFAR10", replace(CIFAR10, md5=hashlib.md5(data).hexdigest(),
+    monkeypatch.setattr(cifar, "CIFAR10", replace(CIFAR10, md5=hashlib.md5(data).hexdigest(), size=len(data),
                                                   urls=("http://127.0.0.1:9/never",)))
     monkeypatch.setattr(sources, "ARCHIVES", {**sources.ARCHIVES, "cifar10": cifar.CIFAR10})
     copy = tmp_path / "copy.tar.gz"

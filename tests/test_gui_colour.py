@@ -487,7 +487,7 @@ def test_cifar10_from_a_copy_on_this_computer_trains_offline(window, qtbot, tmp_
     from test_cifar import RECORDS, _archive, _good_members
     monkeypatch.setattr(cifar, "_BATCH_RECORDS", RECORDS)
     data = _archive(_good_members()[0])
-    monkeypatch.setattr(cifar, "CIFAR10", replace(cifar.CIFAR10, md5=hashlib.md5(data).hexdigest(),
+    monkeypatch.setattr(cifar, "CIFAR10", replace(cifar.CIFAR10, md5=hashlib.md5(data).hexdigest(), size=len(data),
                                                   urls=("http://127.0.0.1:9/never",)))
     copy = tmp_path / "usb" / "cifar-10-binary.tar.gz"
     copy.parent.mkdir()

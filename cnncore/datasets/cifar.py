@@ -22,6 +22,7 @@ from Tiny Images", Alex Krizhevsky, 2009.
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import stat
@@ -119,17 +120,25 @@ def install_cifar10(path, cache_dir=None, progress: Progress | None = None, *, m
     teacher's USB stick) where :func:`fetch_cifar10` keeps its download, so that no download is
     needed: the path of the kept archive. It is read as a download is (with ``progress``), from a
     ``file:`` URL, into a file of its own beside the target (a download's ``.part`` is left as it
-    is), and kept only when its md5 is the published sum (``md5``, for tests). :class:`CifarError`
-    (one line) for a file that is not that archive; ``OSError`` for one that cannot be read."""
+    is), and kept only when its md5 is the published sum (``md5``, for tests; the published size is
+    checked first, so that no other large file is copied). The file given is always checked, even
+    where a kept archive is there already. :class:`CifarError` (one line) for a file that is not that
+    archive; ``OSError`` for one that cannot be read. Nothing is left behind by a refusal."""
     a = CIFAR10
     source = Path(path)
     try:
-        open_regular(source).close()        # never a folder, a FIFO or a device
+        with open_regular(source) as f:      # never a folder, a FIFO or a device
+            size = os.fstat(f.fileno()).st_size
     except UnreadableFile as e:
         raise CifarError(f"{source}: {e}") from None
-    target, md5, kept = _kept_archive(cache_dir, md5, progress)
-    if kept:
-        return target
+    if md5 is None and size != a.size:
+        raise CifarError(f"{source} is not {a.title}'s binary archive ({a.filename}): it holds {size:,} bytes, "
+                         f"the archive {a.size:,}")
+    folder = Path(cache_dir) if cache_dir is not None else user_data_dir() / a.folder
+    made = not folder.exists()
+    target, md5, kept = _kept_archive(cache_dir, md5, None)
+    if kept and _same(source, target):
+        return _whole(target, progress)
     copy = target.with_name(a.filename + ".copy")
     try:
         _resume(source.resolve().as_uri(), copy, md5, a.filename, progress, 30.0)
@@ -140,6 +149,24 @@ def install_cifar10(path, cache_dir=None, progress: Progress | None = None, *, m
         raise OSError(f"{source}: {e.reason}") from None
     finally:
         copy.unlink(missing_ok=True)
+        if made and not target.exists():
+            with contextlib.suppress(OSError):
+                folder.rmdir()               # (only an empty folder goes)
+    return target
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _whole(target: Path, progress: Progress | None) -> Path:
+    """``target``, with ``progress`` told once that it is whole."""
+    if progress is not None:
+        size = target.stat().st_size
+        progress(size, size, target.name)
     return target
 
 
@@ -152,9 +179,8 @@ def _kept_archive(cache_dir, md5: str | None, progress: Progress | None) -> tupl
     md5 = (md5 or a.md5).lower()
     target = folder / a.filename
     kept = target.is_file() and _md5_of(target) == md5
-    if kept and progress is not None:
-        size = target.stat().st_size
-        progress(size, size, a.filename)
+    if kept:
+        _whole(target, progress)
     return target, md5, kept
 
 
