@@ -73,7 +73,8 @@ def _archive(path, **arrays):
     return path
 
 
-@pytest.mark.parametrize("change", ["objects", "label out of range", "extra entry", "name with a newline"])
+@pytest.mark.parametrize("change", ["objects", "label out of range", "label of an unused class", "extra entry",
+                                    "name with a newline"])
 def test_a_damaged_or_hostile_file_is_one_line_and_never_runs_code(net, tmp_path, change):
     X, y = _pictures(3)
     arrays = {"pictures": X, "labels": y.astype(np.int64), "classes": np.array(net.classes), "name": np.array("pets"),
@@ -82,6 +83,8 @@ def test_a_damaged_or_hostile_file_is_one_line_and_never_runs_code(net, tmp_path
         arrays["name"] = np.array([print], dtype=object)
     elif change == "label out of range":
         arrays["labels"] = np.array([0, 1, 10])
+    elif change == "label of an unused class":         # the network's output 7 names no class
+        arrays["labels"] = np.array([0, 1, 7])
     elif change == "extra entry":
         arrays["more"] = np.zeros(2)
     else:

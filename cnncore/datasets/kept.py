@@ -23,6 +23,7 @@ import numpy as np
 
 from .._atomic import atomic_savez
 from .._safeio import member_text, read_member, user_archive
+from ..architecture import UNUSED_CLASS
 from ..limits import MAX_CLASS_NAME
 
 __all__ = ["MAX_KEPT", "KeptFileError", "save_kept", "load_kept", "weights_id"]
@@ -84,6 +85,8 @@ def load_kept(path, net) -> tuple:
             raise KeptFileError(f"{path}: its pictures were kept for another network")
         name = member_text(read_member(zf, nm), "name")
         X, y = read_member(zf, p), read_member(zf, lab).astype(np.int64)
-    if ((y < 0) | (y >= len(classes))).any() or len(name) > _NAME_CHARS or not name.isprintable():
+    used = np.array([c != UNUSED_CLASS for c in classes])
+    if ((y < 0) | (y >= len(classes))).any() or not used[y].all() or len(name) > _NAME_CHARS \
+            or not name.isprintable():
         raise KeptFileError(f"{path}: its labels or its name are not what the app writes")
     return np.ascontiguousarray(X), y, classes, name
