@@ -202,6 +202,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.session.unsaved and not self.confirm(
                 "The network trained here has not been saved. Open the other model and discard it?"):
             return False
+        if not self._may_end_lesson():
+            return False
         try:
             from cnncore.modelio import load_model
             net = load_model(str(path))
@@ -211,6 +213,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.set_network(net, f"opened from {Path(path).name}", trained=True, file=Path(path))
         self.session.say(f"Opened {Path(path).name}")
         return True
+
+    def _may_end_lesson(self) -> bool:
+        """Another model ends the lesson followed: asked first, with where its answers are."""
+        lesson = self.session.lesson
+        if lesson is None:
+            return True
+        kept = (f"your answers so far are saved in {lesson.results_path}" if lesson.results_path is not None
+                else "your answers so far are not saved to a file (Save answers as… keeps them)")
+        return self.confirm(f"Opening another model ends the lesson “{lesson.name}”; {kept}. Open it?")
 
     def save_model_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save model", str(st.data_dir() / "model.npz"),

@@ -235,7 +235,12 @@ def test_a_lesson_brings_its_own_network_and_a_question_hides_what_would_answer_
     assert bp.input_row.source.currentText() == "A lesson's picture"
     s.stepper.index = 0                                          # stepping elsewhere shows nothing either
     assert bp.held_label.isVisible()
-    window.open_model(tmp_path / "m.npz")                        # another network ends the lesson
+    asked = []
+    window.confirm = lambda text: asked.append(text) and False
+    assert not window.open_model(tmp_path / "m.npz") and s.lesson is not None         # asked first: stays
+    assert "ends the lesson" in asked[0] and str(s.lesson.results_path) in asked[0]
+    window.confirm = lambda text: True
+    assert window.open_model(tmp_path / "m.npz")                 # another network ends the lesson
     assert s.lesson is None and not window.lessons.dock.isVisible() and not bp.held_label.isVisible()
     assert "after your answer" not in bp.input_row.info.text()
 
