@@ -164,7 +164,8 @@ class Output(os.PathLike):
             raise NotARegularFile(f"{self.path}{os.sep}: names a folder (it ends with {os.sep}); give a file's "
                                   "name (nothing was written)")
         if not self.folder.is_dir():
-            raise OutputRefused(f"{self.path}: the folder {self.folder} does not exist")
+            raise OutputRefused(f"{self.path}: {self.folder} is a file, not a folder" if self.folder.exists()
+                                else f"{self.path}: the folder {self.folder} does not exist")
         if not os.access(self.folder, os.W_OK):
             raise OutputRefused(f"{self.path}: cannot write in the folder {self.folder}")
         try:

@@ -486,3 +486,13 @@ def test_an_onnx_export_replaces_an_onnx_model_and_nothing_merely_named_so(model
         assert main(["export", str(model), "--to", "onnx", "--out", str(fresh)]) == 0
     assert fresh.read_bytes()[:1] == b"\x08"
     capsys.readouterr()
+
+
+def test_an_out_inside_a_file_says_it_is_a_file_not_a_missing_folder(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    err = refused(capsys, ["train", "--arch", "tiny", "--data", "generated", "--count", "20", "--epochs", "1",
+                           "--out", str(tmp_path / "notes.txt" / "m.npz")])
+    assert "notes.txt is a file, not a folder" in err and (tmp_path / "notes.txt").read_text() == "mine"
+    err = refused(capsys, ["train", "--arch", "tiny", "--data", "generated", "--count", "20", "--epochs", "1",
+                           "--out", str(tmp_path / "nowhere" / "m.npz")])
+    assert "the folder" in err and "does not exist" in err
