@@ -506,7 +506,21 @@ class Trainer:
         batch of ``epoch`` ran)."""
         where = f"after epoch {epoch - 1}" if b == 0 and epoch > 1 else \
             f"in epoch {epoch}, before batch {b + 1} of {loop.nb}"
-        return self._finished(loop, "stopped", f"stopped {where}, as you asked")
+        finished = self._finished(loop, "stopped", f"stopped {where}, as you asked")
+        if b > 0 and loop.seen:
+            self._note_part(loop, b)
+        return finished
+
+    def _note_part(self, loop: "_Loop", batches: int) -> None:
+        """Note in ``net.history`` the part of an epoch a stopped run took (``"batches": [done, of]``):
+        the weights went through it, and its held-out scores are theirs, not the last whole epoch's."""
+        e = loop.last_eval
+        nan = float("nan")
+        self.net.history.append({"epoch": len(self.net.history) + 1, "train_loss": loop.loss_sum / loop.seen,
+                                 "train_accuracy": loop.correct / loop.seen,
+                                 "val_loss": e.loss if e is not None else nan,
+                                 "val_accuracy": e.accuracy if e is not None else nan,
+                                 "seconds": loop.train_seconds, "images": loop.seen, "batches": [batches, loop.nb]})
 
     def _finished(self, loop: "_Loop", reason: str, message: str) -> FinishedEvent:
         """The last event, with the held-out pass of the weights the run ends with: the last epoch's

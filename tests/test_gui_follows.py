@@ -2,6 +2,8 @@
 earlier network, or the same network before a run, had shown (pytest-qt, offscreen)."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -123,6 +125,17 @@ def test_a_network_trained_before_shows_the_epochs_it_kept(window, qtbot, tmp_pa
     assert again.session.network.history == net.history and again.train.acc_plot.point_count() == 3
     assert "Trained before for 3 epochs, 65.0% of its held-out pictures right" in again.train.eta.text()
     again.train.shutdown()
+
+
+def test_a_model_stopped_within_an_epoch_says_so_when_reopened():
+    from cnnapp.views.train_results import earlier_epochs, trained_for
+    history = [{"epoch": 1, "train_accuracy": 0.4, "val_accuracy": 0.443},
+               {"epoch": 2, "train_accuracy": 0.5, "val_accuracy": 0.507, "batches": [14, 54]}]
+    points, words = earlier_epochs(SimpleNamespace(history=history))
+    assert len(points) == 2
+    assert words.startswith("Trained before for 1 epoch and 14 of the 54 batches of one more, 50.7% of its "
+                            "held-out pictures when it stopped.")
+    assert trained_for(history[1:]) == "14 of the 54 batches of an epoch" and trained_for(history[:1]) == "1 epoch"
 
 
 def test_the_source_list_names_every_source_whole_and_an_error_line_keeps_its_width(window, qtbot, tmp_path):

@@ -503,3 +503,27 @@ def test_a_run_that_diverges_under_a_huge_weight_decay_names_it():
     last = events[-1]
     assert last.reason == "diverged" and "weight decay 1e+308" in last.message
     assert last.message.endswith("Try a smaller learning rate or weight decay.")
+
+
+def test_a_run_stopped_within_an_epoch_notes_that_part_in_the_history():
+    """Reopened, a model stopped in epoch 5 said "trained for 4 epochs, 49.3 % right after the last one"
+    while its weights (the ones saved) scored 50.0 %: the part of the epoch they went through is noted."""
+    rng = np.random.default_rng(0)
+    X, y = (rng.random((200, 28, 28)) * 255).astype(np.uint8), rng.integers(0, 10, 200)
+    net = Network(preset("tiny"), seed=0)
+    tr = Trainer(net, X[:160], y[:160], X[160:], y[160:], TrainConfig(epochs=3, batch_size=32))
+    events = []
+    for ev in tr.run():
+        events.append(ev)
+        if isinstance(ev, BatchEvent) and ev.epoch == 2 and ev.batch == 3:
+            tr.stop()
+    done = events[-1]
+    assert done.reason == "stopped" and "in epoch 2, before batch 4 of 5" in done.message
+    assert len(net.history) == 2 and net.history[-1]["batches"] == [3, 5] and net.history[0].get("batches") is None
+    assert net.history[-1]["val_accuracy"] == done.val_accuracy and net.history[-1]["images"] == 96
+    whole = Network(preset("tiny"), seed=0)          # a stop between epochs notes no part
+    tr = Trainer(whole, X[:160], y[:160], X[160:], y[160:], TrainConfig(epochs=3, batch_size=32))
+    for ev in tr.run():
+        if isinstance(ev, EpochEvent):
+            tr.stop()
+    assert len(whole.history) == 1 and "batches" not in whole.history[0]

@@ -167,10 +167,29 @@ def earlier_epochs(net) -> tuple[list, str]:
     points = [(e, t, v if number(v) else None) for e, t, v in points if number(t)]
     if not points:
         return [], ""
-    n, last = len(history), history[-1].get("val_accuracy")
-    held = f", {last:.1%} of its held-out pictures right after the last one" if number(last) else ""
-    return points, (f"Trained before for {n:,} epoch{'s' * (n != 1)}{held}. The accuracy plot shows those "
-                    "epochs (the loss of each batch is not kept); the next run draws its own curves.")
+    last = history[-1].get("val_accuracy")
+    when = "when it stopped" if _part(history) else "right after the last one"
+    held = f", {last:.1%} of its held-out pictures {when}" if number(last) else ""
+    return points, (f"Trained before for {trained_for(history)}{held}. The accuracy plot shows those epochs (the "
+                    "loss of each batch is not kept); the next run draws its own curves.")
+
+
+def _part(history) -> list | None:
+    """``[batches done, of]`` where the last record is of a run stopped within an epoch, else None."""
+    part = history[-1].get("batches") if history and isinstance(history[-1], dict) else None
+    ok = isinstance(part, list) and len(part) == 2 and all(isinstance(v, int) for v in part)
+    return part if ok else None
+
+
+def trained_for(history) -> str:
+    """"4 epochs", or "4 epochs and 14 of the 54 batches of one more" after a run stopped within one."""
+    part = _part(history)
+    n = len(history) - (part is not None)
+    done = f"{n:,} epoch{'s' * (n != 1)}"
+    if part is None:
+        return done
+    batches = f"{part[0]:,} of the {part[1]:,} batches of {'one more' if n else 'an epoch'}"
+    return f"{done} and {batches}" if n else batches
 
 
 def run_settings(config, net, data: str) -> dict:
@@ -178,7 +197,6 @@ def run_settings(config, net, data: str) -> dict:
     weights started (new ones from the network's seed, or the weights earlier epochs left)."""
     from cnncore.architecture import describe_layer
     history = getattr(net, "history", None) or []
-    start = (f"new weights from seed {net.seed}" if not history
-             else f"weights already trained for {len(history)} epoch{'s' if len(history) != 1 else ''}")
+    start = f"weights already trained for {trained_for(history)}" if history else f"new weights from seed {net.seed}"
     return config.to_dict() | {"architecture": " · ".join(describe_layer(l) for l in net.spec["layers"]),
                                "data": data, "start": start}
