@@ -268,6 +268,18 @@ def test_one_map_alone_fills_the_maps_area_at_1920x1080_and_1024x640_holds(windo
     bp.splitter.setSizes([10000, 1])                               # the words dragged as narrow as they go
     QtCore.QCoreApplication.processEvents()
     assert bp.text_scroll.width() >= 36 * bp.text_scroll.fontMetrics().averageCharWidth()
+    # the Train tab's three plots were 100 px each ("Accu", "Spe"): one at a time there, chosen by a tab
+    from cnnapp.views.train_view import PLOT_WIDTH
+    t = window.train
+    window.tabs.setCurrentWidget(t)
+    QtCore.QCoreApplication.processEvents()
+    plots = (t.loss_plot, t.acc_plot, t.speed_plot)
+    assert t.plots.one and [p.isVisible() for p in plots] == [True, False, False] and t.loss_plot.width() >= PLOT_WIDTH
+    t.plots.bar.setCurrentIndex(2)
+    assert [p.isVisible() for p in plots] == [False, False, True]
+    qtbot.waitUntil(lambda: t.speed_plot.width() >= PLOT_WIDTH, timeout=3000)
+    window.lessons.stop_recording()                                 # the room back: side by side again
+    qtbot.waitUntil(lambda: not t.plots.one and all(p.isVisible() for p in plots), timeout=3000)
 
 
 def test_a_wrap_row_wraps_when_a_half_grows_at_the_same_width(qtbot):

@@ -10,12 +10,16 @@ from PySide6 import QtCore, QtWidgets
 
 from ..run_control import RunController, RunRefused
 from ..state import RUNNING
+from ..widgets.one_at_a_time import OneAtATime
 from ..widgets.plots import AccuracyPlot, LossPlot, SpeedPlot
 from ..widgets.redraw import FramePacer
 from ..widgets.scroll_area import scroll_area
 from .train_controls import TrainControls
 from .train_data import find_idx_pair  # noqa: F401  (for tests and scripts)
 from .train_results import ResultsPanel, earlier_epochs, finished_text, run_settings
+
+#: The least width of a plot beside the others (else one at a time, chosen by a tab).
+PLOT_WIDTH = 180
 
 
 class TrainView(QtWidgets.QWidget):
@@ -61,12 +65,11 @@ class TrainView(QtWidgets.QWidget):
         self._on_model_changed()        # the network the window starts with: its earlier epochs, its maps
 
     def _build_plots(self) -> QtWidgets.QSplitter:
-        """Loss, accuracy and speed side by side above the per-epoch views."""
+        """Loss, accuracy and speed side by side above the per-epoch views (one at a time, chosen by a
+        tab, where they would be narrower than :data:`PLOT_WIDTH`: a lesson's panel on a small screen)."""
         self.loss_plot, self.acc_plot, self.speed_plot = LossPlot(), AccuracyPlot(), SpeedPlot()
-        top = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
-        for plot in (self.loss_plot, self.acc_plot, self.speed_plot):
-            top.addWidget(plot)
-        top.setSizes([420, 320, 240])
+        top = self.plots = OneAtATime([("Loss", self.loss_plot), ("Accuracy", self.acc_plot),
+                                       ("Speed", self.speed_plot)], PLOT_WIDTH, sizes=[420, 320, 240])
         self.plot_splitter = QtWidgets.QSplitter(QtCore.Qt.Vertical)
         self.plot_splitter.setObjectName("trainPlotSplitter")
         self.plot_splitter.addWidget(top)
