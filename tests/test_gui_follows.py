@@ -136,6 +136,15 @@ def test_a_model_stopped_within_an_epoch_says_so_when_reopened():
     assert words.startswith("Trained before for 1 epoch and 14 of the 54 batches of one more, 50.7% of its "
                             "held-out pictures when it stopped.")
     assert trained_for(history[1:]) == "14 of the 54 batches of an epoch" and trained_for(history[:1]) == "1 epoch"
+    # a stop within the history, not only at its end: each part counted as a part, on the plot too
+    history = [{"epoch": k + 1, "train_accuracy": 0.5, "val_accuracy": 0.5} for k in range(5)] + [
+        {"epoch": 6, "train_accuracy": 0.6, "val_accuracy": 0.6, "batches": [68, 80]},
+        {"epoch": 7, "train_accuracy": 0.7, "val_accuracy": 0.7, "batches": [40, 80]}]
+    points, words = earlier_epochs(SimpleNamespace(history=history))
+    assert words.startswith("Trained before for 5 epochs and 68 and 40 of the 80 batches of 2 more, 70.0%")
+    assert [x for x, _, _ in points] == pytest.approx([1, 2, 3, 4, 5, 5.85, 6.35])
+    assert trained_for(history[:5] + history[5:6] + [{"epoch": 7, "train_accuracy": 0.7}]) == \
+        "6 epochs and 68 of the 80 batches of one more"
 
 
 def test_the_source_list_names_every_source_whole_and_an_error_line_keeps_its_width(window, qtbot, tmp_path):

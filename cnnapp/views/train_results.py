@@ -156,39 +156,45 @@ def finished_text(ev, noun: str = "digits") -> str:
 
 def earlier_epochs(net) -> tuple[list, str]:
     """What a network trained before (opened, or the last session's) kept of its epochs: ``(points, words)``,
-    the points ``(epoch, training accuracy, held-out accuracy or None)`` for the accuracy plot and a
-    sentence for the Train tab ("" for a network never trained). Its file keeps each epoch's record,
-    not the loss of each batch."""
+    the points ``(epochs so far, training accuracy, held-out accuracy or None)`` for the accuracy plot (a
+    part of an epoch, where a run was stopped, counts as that part) and a sentence for the Train tab (""
+    for a network never trained). Its file keeps each epoch's record, not the loss of each batch."""
     def number(v) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
     history = [h for h in (getattr(net, "history", None) or []) if isinstance(h, dict)]
-    points = [(k + 1, h.get("train_accuracy"), h.get("val_accuracy")) for k, h in enumerate(history)]
+    at = np.cumsum([part[0] / part[1] if (part := _part(h)) else 1.0 for h in history])
+    points = [(float(x), h.get("train_accuracy"), h.get("val_accuracy")) for x, h in zip(at, history)]
     points = [(e, t, v if number(v) else None) for e, t, v in points if number(t)]
     if not points:
         return [], ""
     last = history[-1].get("val_accuracy")
-    when = "when it stopped" if _part(history) else "right after the last one"
+    when = "when it stopped" if _part(history[-1]) else "right after the last one"
     held = f", {last:.1%} of its held-out pictures {when}" if number(last) else ""
     return points, (f"Trained before for {trained_for(history)}{held}. The accuracy plot shows those epochs (the "
                     "loss of each batch is not kept); the next run draws its own curves.")
 
 
-def _part(history) -> list | None:
-    """``[batches done, of]`` where the last record is of a run stopped within an epoch, else None."""
-    part = history[-1].get("batches") if history and isinstance(history[-1], dict) else None
-    ok = isinstance(part, list) and len(part) == 2 and all(isinstance(v, int) for v in part)
+def _part(record) -> list | None:
+    """``[batches done, of]`` where ``record`` is of a run stopped within an epoch, else None."""
+    part = record.get("batches") if isinstance(record, dict) else None
+    ok = isinstance(part, list) and len(part) == 2 and all(isinstance(v, int) and v > 0 for v in part)
     return part if ok else None
 
 
 def trained_for(history) -> str:
-    """"4 epochs", or "4 epochs and 14 of the 54 batches of one more" after a run stopped within one."""
-    part = _part(history)
-    n = len(history) - (part is not None)
+    """"4 epochs"; "4 epochs and 14 of the 54 batches of one more" after a run stopped within one; every
+    such part counted as a part ("5 epochs and 68 and 65 of the 80 batches of 2 more")."""
+    parts = [p for h in history if (p := _part(h))]
+    n = len(history) - len(parts)
     done = f"{n:,} epoch{'s' * (n != 1)}"
-    if part is None:
+    if not parts:
         return done
-    batches = f"{part[0]:,} of the {part[1]:,} batches of {'one more' if n else 'an epoch'}"
+    counts = " and ".join(f"{b:,}" for b, _ in parts[:3]) + (" …" if len(parts) > 3 else "")
+    sizes = {of for _, of in parts}
+    of = f"the {parts[0][1]:,} batches" if len(sizes) == 1 else "their batches"
+    more = ("one more" if n else "an epoch") if len(parts) == 1 else f"{len(parts)} {'more' if n else 'epochs'}"
+    batches = f"{counts} of {of} of {more}"
     return f"{done} and {batches}" if n else batches
 
 
