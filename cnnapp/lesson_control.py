@@ -16,6 +16,7 @@ from cnncore.lesson.results import check_student
 
 from . import settings as st
 from .state import LessonPlayer, LessonRecorder, results_path_for
+from .state.lesson_player import ending_lesson
 from .views.lesson_play import LessonPlayPanel
 from .views.lesson_record import LessonRecordPanel
 from .widgets.confirm import confirm_discard
@@ -106,7 +107,8 @@ class LessonControl(QtCore.QObject):
         """Follow the lesson in ``path`` as ``student`` (asked when None); answers go beside the lesson
         (asked where when that folder cannot be written). A bad file is refused in one line and the
         session stays as it was."""
-        if not self._may_replace_model("Open the lesson") or not self.may_end_recording("Open the lesson"):
+        if not self._may_replace_model("Open the lesson") or not self.may_end_recording("Open the lesson") \
+                or not self._may_end_following("Opening another lesson"):
             return False
         if student is None:
             student = self.ask_student()
@@ -189,7 +191,7 @@ class LessonControl(QtCore.QObject):
     # ---------------------------------------------------------------- teacher
     def record(self) -> LessonRecorder | None:
         """Start recording a lesson of the network in use (its first stop takes it)."""
-        if not self.may_end_recording("Start another"):
+        if not self.may_end_recording("Start another") or not self._may_end_following("Recording a lesson"):
             return None
         self.session.follow_lesson(None)
         self._start_recorder(LessonRecorder(self.session))
@@ -203,7 +205,8 @@ class LessonControl(QtCore.QObject):
     def edit_lesson(self, path) -> bool:
         """Record on from the lesson in ``path``: its network and pictures in the session, its stops kept."""
         from cnncore.lesson import load_lesson
-        if not self._may_replace_model("Edit the lesson") or not self.may_end_recording("Edit the lesson"):
+        if not self._may_replace_model("Edit the lesson") or not self.may_end_recording("Edit the lesson") \
+                or not self._may_end_following("Editing a lesson"):
             return False
         try:
             lesson = load_lesson(path)
@@ -276,6 +279,11 @@ class LessonControl(QtCore.QObject):
         n = len(r.stops)
         return self.confirm(f"The lesson being recorded ({n} stop{'' if n == 1 else 's'}) has changes that are not "
                             f"saved. {what} and discard them?")
+
+    def _may_end_following(self, what: str) -> bool:
+        """Asked before ``what`` ends the lesson followed (where its answers are said)."""
+        question = ending_lesson(self.session, what)
+        return question is None or self.window.confirm(question)
 
     def _may_replace_model(self, what: str) -> bool:
         s = self.session

@@ -15,6 +15,7 @@ from .views.build_view import BuildView
 from .views.draw_view import DrawView
 from .views.inspect_view import InspectView
 from .state import Session
+from .state.lesson_player import ending_lesson
 from .views.train_view import TrainView
 from .widgets import help_boxes
 from .widgets.confirm import confirm_discard
@@ -216,12 +217,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _may_end_lesson(self) -> bool:
         """Another model ends the lesson followed: asked first, with where its answers are."""
-        lesson = self.session.lesson
-        if lesson is None:
-            return True
-        kept = (f"your answers so far are saved in {lesson.results_path}" if lesson.results_path is not None
-                else "your answers so far are not saved to a file (Save answers as… keeps them)")
-        return self.confirm(f"Opening another model ends the lesson “{lesson.name}”; {kept}. Open it?")
+        question = ending_lesson(self.session, "Opening another model")
+        return question is None or self.confirm(question)
 
     def save_model_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save model", str(st.data_dir() / "model.npz"),

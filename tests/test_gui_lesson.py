@@ -401,3 +401,29 @@ def test_no_stop_is_added_while_a_run_moves_the_weights(window, qtbot):
     finally:
         s.run.finish(done=False)
     assert window.lessons.capture() == 0
+
+
+def test_every_way_out_of_a_lesson_asks_first_and_says_where_the_answers_are(window, qtbot, tmp_path):
+    """Building a network, the Train tab's preset, recording a lesson and opening another lesson each
+    ended the lesson followed without a word about it (only Open model asked)."""
+    from cnncore.architecture import preset
+    from cnncore.lesson import Stop, new_lesson, save_lesson
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    save_model(tmp_path / "m.npz", Network(preset("lenet"), seed=4))
+    lesson = new_lesson(tmp_path / "m.npz", "generated", 5, count=10)
+    save_lesson(tmp_path / "l.cnnlesson", lesson.replace(stops=[Stop("draw", 0, 0, "Look")]))
+    window.confirm = lambda text: True
+    assert window.lessons.open_lesson(tmp_path / "l.cnnlesson", "Ada")
+    s, asked = window.session, []
+    no = lambda text: asked.append(text) and False       # noqa: E731
+    window.confirm = window.build.confirm = no
+    ways = {"Building a new network": window.build.apply, "Recording a lesson": window.lessons.record,
+            "Opening another lesson": lambda: window.lessons.open_lesson(tmp_path / "l.cnnlesson", "Bob")}
+    for what, way in ways.items():
+        assert not way() and s.lesson is not None, what
+        assert asked[-1].startswith(f"{what} ends the lesson") and str(s.lesson.results_path) in asked[-1]
+    assert not window.build.use_preset("cifar") and s.lesson is not None
+    assert asked[-1].startswith("Building a new network ends the lesson")
+    window.build.confirm = lambda text: True
+    assert window.build.apply() and s.lesson is None

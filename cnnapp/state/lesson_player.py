@@ -19,7 +19,7 @@ from cnncore.lesson import LessonFileError, LessonRun, load_lesson
 from .events import Event
 from .picture import LESSON, Picture
 
-__all__ = ["LessonPlayer", "lesson_pictures", "results_path_for"]
+__all__ = ["LessonPlayer", "lesson_pictures", "results_path_for", "ending_lesson"]
 
 _UNSAFE = re.compile(r"[^\w.-]+")
 
@@ -30,6 +30,18 @@ def lesson_pictures(lesson) -> list[Picture]:
     return [Picture(LESSON, np.asarray(x, dtype=np.float32) / 255, int(y), index=k,
                     what=f"picture {k} of the lesson")         # numbered as its stops name it
             for k, (x, y) in enumerate(zip(lesson.pictures, lesson.labels))]
+
+
+def ending_lesson(session, what: str) -> str | None:
+    """The question to ask before ``what`` ("Opening another model") ends the lesson ``session`` follows,
+    with where the answers so far are; None when no lesson is followed. Every way out of a lesson
+    (another model, a network built, another lesson, recording one) asks it."""
+    lesson = session.lesson
+    if lesson is None:
+        return None
+    kept = (f"your answers so far are saved in {lesson.results_path}" if lesson.results_path is not None
+            else "your answers so far are not saved to a file (Save answers as… keeps them)")
+    return f"{what} ends the lesson “{lesson.name}”; {kept}. Go on?"
 
 
 def results_path_for(lesson_path, student: str) -> Path:

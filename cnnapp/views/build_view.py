@@ -8,6 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from cnncore import Output, atomic_write_text
 
 from ..settings import data_dir
+from ..state.lesson_player import ending_lesson
 from cnncore.layers import LAYER_TYPES
 
 from ..widgets.arch_editor import ArchitectureEditor
@@ -218,7 +219,11 @@ class BuildView(QtWidgets.QWidget):
         if self.session.training:
             self.session.say("Stop the training before changing the network.")
             return False
-        if self.session.trained and not self.confirm(
+        question = ending_lesson(self.session, "Building a new network")     # (the lesson's file keeps its weights)
+        if question is not None:
+            if not self.confirm(question):
+                return False
+        elif self.session.trained and not self.confirm(
                 "The current network has trained weights. Build the new architecture and discard them?"):
             return False
         from cnncore.network import Network
