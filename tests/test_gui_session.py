@@ -373,7 +373,18 @@ def test_build_edits_not_yet_in_use_are_never_lost_to_another_network(window, qt
     build.confirm = lambda text: False                       # refused: the edits stay in the table
     window.session.set_network(window.session.network, "trained", trained=True)
     assert not build.use_preset("cifar") and build.editor.spec() == edits
+    build.editor.set_spec(window.session.network.spec)       # no edits: refused, the table stays the network's
+    chosen = build.preset_combo.currentText()
+    assert not build.use_preset("cifar") and build.editor.spec() == build._applied
+    assert build.preset_combo.currentText() == chosen
     build.confirm = lambda text: True
+    build.editor.remove_layer(0)                             # edits kept by an opened model, then the preset
+    edits = build.editor.spec()
+    other = tmp_path / "other2.npz"
+    save_model(other, Network(preset("tiny"), seed=7))
+    assert window.open_model(other) and build.back_button.isVisible()
+    assert build.use_preset("cifar") and build.back_button.isVisible()
+    assert build.back_to_edits() and build.editor.spec() == edits
     twin = tmp_path / "twin.npz"                             # edits that are the opened network's own
     save_model(twin, Network(preset("tiny"), seed=6))
     build.editor.set_spec(preset("tiny"))

@@ -177,16 +177,16 @@ class BuildView(QtWidgets.QWidget):
         in use cannot take the source's pictures); refused as :meth:`apply` refuses. Edits of the table
         not in use yet are kept, as when another network is opened ("Back to my edits"), and stay in the
         table where the preset is refused."""
-        edits = self.editor.spec()
-        edited = self._applied is not None and edits != self._applied
+        table, chosen = self.editor.spec(), self.preset_combo.currentText()
+        keep = table if self._applied is not None and table != self._applied else self._draft
         self.load_preset(name)
         self.preset_combo.setCurrentText(name)
-        if not self.apply():
-            if edited:
-                self.editor.set_spec(edits)
+        if not self.apply():                   # the table and the box as they were: the network stays
+            self.editor.set_spec(table)
+            self.preset_combo.setCurrentText(chosen)
             return False
-        if edited and edits != self._applied:
-            self._draft = edits
+        if keep is not None and keep != self._applied:
+            self._draft = keep
             self.back_button.show()
             self._on_spec_changed()
         return True
