@@ -128,10 +128,11 @@ class TrainingSession:
                     for k, v in zip(_BATCH_KEYS, (ev.epoch - 1 + ev.batch / ev.batches_per_epoch, ev.loss,
                                                   ev.accuracy, ev.images_per_second, self.monitor.observe(self.net, ev.lr))):
                         buf[k].append(v)
-                    if now - last_emit >= 1.0 / UPDATE_HZ:
+                    paused = self.trainer.paused     # (the next batch waits: the window shows where it is)
+                    if paused or now - last_emit >= 1.0 / UPDATE_HZ:
                         self._send_progress(buf, last, now - t_start)
                         buf, last_emit = {k: [] for k in buf}, now
-                    if now - last_snap >= 1.0 / SNAPSHOT_HZ:
+                    if paused or now - last_snap >= 1.0 / SNAPSHOT_HZ:
                         self._send_snapshot()
                         last_snap = time.perf_counter()
                 elif isinstance(ev, EpochEvent):
