@@ -547,6 +547,16 @@ def test_a_bad_option_is_named_in_its_own_words(tmp_path, capsys, monkeypatch, a
     assert says in err and err.count("\n") == 1 and not (tmp_path / "x.npz").exists()
 
 
+@pytest.fixture
+def python_sigint():
+    """SIGINT as Python's own for the test, whatever the tests were started with (in the background, under
+    ``nohup`` or ``&``, it is ignored, and train leaves an ignored SIGINT ignored)."""
+    import signal
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def _interrupting(monkeypatch, at: list):
     """Ctrl+C (SIGINT to this process) during the training batches numbered in ``at`` (1-based; twice
     where a number is there twice)."""
@@ -564,7 +574,8 @@ def _interrupting(monkeypatch, at: list):
     monkeypatch.setattr(Trainer, "_train_batch", batch)
 
 
-def test_ctrl_c_stops_train_after_its_batch_and_saves_what_it_learnt(data, tmp_path, monkeypatch, capfd):
+def test_ctrl_c_stops_train_after_its_batch_and_saves_what_it_learnt(data, tmp_path, monkeypatch, capfd,
+                                                                    python_sigint):
     """A long run need not be lost: the first Ctrl+C ends it as the app's Stop does, saved, exit 130."""
     import signal
     handler = signal.getsignal(signal.SIGINT)
@@ -580,7 +591,8 @@ def test_ctrl_c_stops_train_after_its_batch_and_saves_what_it_learnt(data, tmp_p
     assert signal.getsignal(signal.SIGINT) is handler  # Ctrl+C is Python's own again
 
 
-def test_ctrl_c_during_the_last_batch_ends_a_finished_run_as_finished(data, tmp_path, monkeypatch, capfd):
+def test_ctrl_c_during_the_last_batch_ends_a_finished_run_as_finished(data, tmp_path, monkeypatch, capfd,
+                                                                     python_sigint):
     """The run was whole (every epoch): saved, exit 0, not "interrupted"."""
     _interrupting(monkeypatch, [6])                    # the last of 2 epochs of 3 batches
     out = tmp_path / "done.npz"
@@ -602,7 +614,7 @@ def test_train_started_with_ctrl_c_ignored_keeps_it_ignored(data, tmp_path):
     assert r.returncode == 0, r.stderr
 
 
-def test_a_second_ctrl_c_quits_train_without_saving(data, model, tmp_path, monkeypatch, capsys):
+def test_a_second_ctrl_c_quits_train_without_saving(data, model, tmp_path, monkeypatch, capsys, python_sigint):
     _interrupting(monkeypatch, [2, 2])
     out = tmp_path / "quit.npz"
     out.write_bytes(model.read_bytes())     # the user's earlier model, left as it was
