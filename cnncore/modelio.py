@@ -34,7 +34,8 @@ from .architecture import DIGIT_CLASSES, UNUSED_CLASS, ArchitectureError, to_jso
 from .network import Network
 from .optim import check_state
 
-__all__ = ["save_model", "model_arrays", "load_model", "model_from_members", "a_model_file", "ModelFileError", "FORMAT"]
+__all__ = ["save_model", "model_arrays", "load_model", "model_from_members", "a_model_file", "not_a_model_file",
+           "ModelFileError", "FORMAT"]
 
 FORMAT = "cnnlab-model-1"
 _PARAM_KEY = re.compile(r"L\d+\.[Wb]")   # whole name: "$" would let "L0.W\n" through
@@ -281,6 +282,22 @@ def a_model_file(path) -> str | None:
         with user_archive(path, ModelFileError, kind="model file", max_members=_MEMBER_LIMIT,
                           max_bytes=_BYTES_LIMIT) as (zf, members):
             return "a model file" if "architecture" in members and "probs" not in members else None
+    except ModelFileError:
+        return None
+
+
+def not_a_model_file(path) -> str | None:
+    """``"a NumPy archive that is not a model …"`` when ``path`` is a readable archive without a model's
+    entries (a trace, a probe's arrays, arrays of the user's), else None (a model, an empty or
+    damaged file): the test by which a model, saved where no one is asked first (``cnnapp train
+    --out``), spares every other ``.npz`` (``Output(..., spare=not_a_model_file)``)."""
+    try:
+        with user_archive(path, ModelFileError, kind="model file", max_members=_MEMBER_LIMIT,
+                          max_bytes=_BYTES_LIMIT) as (zf, members):
+            if "architecture" in members and "probs" not in members:
+                return None
+            names = ", ".join(sorted(members)[:4]) + (", …" if len(members) > 4 else "")
+            return f"a NumPy archive that is not a model (its arrays: {names or 'none'})"
     except ModelFileError:
         return None
 

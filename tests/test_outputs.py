@@ -496,3 +496,16 @@ def test_an_out_inside_a_file_says_it_is_a_file_not_a_missing_folder(tmp_path, c
     err = refused(capsys, ["train", "--arch", "tiny", "--data", "generated", "--count", "20", "--epochs", "1",
                            "--out", str(tmp_path / "nowhere" / "m.npz")])
     assert "the folder" in err and "does not exist" in err
+
+
+def test_train_replaces_a_model_and_no_other_numpy_archive(tmp_path, capsys, monkeypatch):
+    """`train --out arrays.npz` replaced a NumPy archive of the user's (a zip, so it passed the mark)."""
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "arrays.npz", weights=np.arange(5), labels=np.zeros(3))
+    before = digest(tmp_path / "arrays.npz")
+    train = ["train", "--arch", "tiny", "--data", "generated", "--count", "20", "--epochs", "1", "--quiet", "--out"]
+    err = refused(capsys, [*train, "arrays.npz"], "arrays.npz")
+    assert "a NumPy archive that is not a model (its arrays: labels, weights)" in err
+    assert digest(tmp_path / "arrays.npz") == before
+    assert main([*train, "m.npz"]) == 0 and main([*train, "m.npz"]) == 0       # a model over a model
+    assert load_model(tmp_path / "m.npz").num_params() > 0

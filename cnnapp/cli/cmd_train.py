@@ -88,7 +88,8 @@ def _train(args) -> int:
     import cnncore
     from cnncore.modelio import save_model
 
-    out = output(args, ".npz")
+    from cnncore.modelio import not_a_model_file
+    out = output(args, ".npz", spare=not_a_model_file)     # a model replaces a model, never other arrays
     _fill_defaults(args)
     net, config = network_and_config(args)
     if args.threads:
