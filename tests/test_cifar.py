@@ -316,8 +316,8 @@ def test_a_copy_of_the_archive_on_this_computer_is_kept_as_a_download_is(tmp_pat
     other = tmp_path / "notes.tar.gz"
     other.write_bytes(b"not the archive")
     with pytest.raises(CifarError, match=r"notes.tar.gz is not CIFAR-10's binary archive .*md5 [0-9a-f]{32}"):
-        install_cifar10(other, tmp_path / "cache2", md5=md5)
-    assert not (tmp_path / "cache2").exists()                        # no folder left behind
+        install_cifar10(other, tmp_path / "cache2" / "data" / "cifar-10", md5=md5)
+    assert not (tmp_path / "cache2").exists()                        # no folder left behind, at any depth
     with pytest.raises(CifarError, match="not CIFAR-10's binary archive"):
         install_cifar10(other, cache, md5=md5)       # a kept archive does not make another file right
     assert kept.read_bytes() == data and sorted(p.name for p in cache.iterdir()) == [

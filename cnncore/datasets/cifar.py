@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import itertools
 import os
 import stat
 import tarfile
@@ -135,7 +136,7 @@ def install_cifar10(path, cache_dir=None, progress: Progress | None = None, *, m
         raise CifarError(f"{source} is not {a.title}'s binary archive ({a.filename}): it holds {size:,} bytes, "
                          f"the archive {a.size:,}")
     folder = Path(cache_dir) if cache_dir is not None else user_data_dir() / a.folder
-    made = not folder.exists()
+    made = list(itertools.takewhile(lambda d: not d.exists(), (folder, *folder.absolute().parents)))
     target, md5, kept = _kept_archive(cache_dir, md5, None)
     if kept and _same(source, target):
         return _whole(target, progress)
@@ -149,9 +150,10 @@ def install_cifar10(path, cache_dir=None, progress: Progress | None = None, *, m
         raise OSError(f"{source}: {e.reason}") from None
     finally:
         copy.unlink(missing_ok=True)
-        if made and not target.exists():
+        if not target.exists():
             with contextlib.suppress(OSError):
-                folder.rmdir()               # (only an empty folder goes)
+                for d in made:               # the folders made for it, deepest first (only empty ones go)
+                    d.rmdir()
     return target
 
 
