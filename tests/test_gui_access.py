@@ -269,7 +269,7 @@ def test_one_map_alone_fills_the_maps_area_at_1920x1080_and_1024x640_holds(windo
     QtCore.QCoreApplication.processEvents()
     assert bp.text_scroll.width() >= 36 * bp.text_scroll.fontMetrics().averageCharWidth()
     # the Train tab's three plots were 100 px each ("Accu", "Spe"): one at a time there, chosen by a tab
-    from cnnapp.views.train_view import PLOT_WIDTH
+    from cnnapp.widgets.plots import PLOT_WIDTH
     t = window.train
     window.tabs.setCurrentWidget(t)
     QtCore.QCoreApplication.processEvents()
@@ -278,6 +278,8 @@ def test_one_map_alone_fills_the_maps_area_at_1920x1080_and_1024x640_holds(windo
     t.plots.bar.setCurrentIndex(2)
     assert [p.isVisible() for p in plots] == [False, False, True]
     qtbot.waitUntil(lambda: t.speed_plot.width() >= PLOT_WIDTH, timeout=3000)
+    t.results.setCurrentWidget(t.runs)                              # Compare runs' two plots alike
+    qtbot.waitUntil(lambda: t.runs.plots.one and t.runs.loss.width() >= PLOT_WIDTH, timeout=3000)
     window.lessons.stop_recording()                                 # the room back: side by side again
     qtbot.waitUntil(lambda: not t.plots.one and all(p.isVisible() for p in plots), timeout=3000)
 

@@ -6,7 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from ..widgets.plots import PERCENT_TICKS, DecadeAxis, EpochAxis
+from ..widgets.one_at_a_time import OneAtATime
+from ..widgets.plots import PERCENT_TICKS, PLOT_WIDTH, DecadeAxis, EpochAxis
 from ..widgets.redraw import PacedRedraw
 
 _COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
@@ -197,13 +198,12 @@ class RunsPanel(QtWidgets.QWidget):
         top.addWidget(QtWidgets.QLabel("with"))
         top.addWidget(self.b)
         top.addStretch(1)
-        plots = QtWidgets.QHBoxLayout()
-        plots.addWidget(self.loss)
-        plots.addWidget(self.accuracy)
+        # side by side, or one at a time where each would be narrower than the Train tab's plots may be
+        self.plots = OneAtATime([("Loss per batch", self.loss), ("Accuracy per epoch", self.accuracy)], PLOT_WIDTH)
         lay = QtWidgets.QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(self.differences)
-        lay.addLayout(plots, 1)
+        lay.addWidget(self.plots, 1)
         self.paced = PacedRedraw(self, self._fill)
 
     def begin(self, settings: dict, seed: int, start: str = ""):

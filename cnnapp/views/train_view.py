@@ -11,15 +11,12 @@ from PySide6 import QtCore, QtWidgets
 from ..run_control import RunController, RunRefused
 from ..state import RUNNING
 from ..widgets.one_at_a_time import OneAtATime
-from ..widgets.plots import AccuracyPlot, LossPlot, SpeedPlot
+from ..widgets.plots import PLOT_WIDTH, AccuracyPlot, LossPlot, SpeedPlot
 from ..widgets.redraw import FramePacer
 from ..widgets.scroll_area import scroll_area
 from .train_controls import TrainControls
 from .train_data import find_idx_pair  # noqa: F401  (for tests and scripts)
 from .train_results import ResultsPanel, earlier_epochs, finished_text, run_settings
-
-#: The least width of a plot beside the others (else one at a time, chosen by a tab).
-PLOT_WIDTH = 180
 
 
 class TrainView(QtWidgets.QWidget):

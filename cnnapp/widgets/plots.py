@@ -29,6 +29,9 @@ def style_plot(plot: pg.PlotItem, title: str, left: str, bottom: str) -> None:
 #: enough (pyqtgraph labels a later level's ticks only while the labels fill little of the axis; one
 #: level of five dropped the ends first, and a short plot showed 25–75 % without 0 and 100 %).
 PERCENT_TICKS = [[(v, f"{v:.0%}") for v in (0, 0.5, 1.0)], [(v, f"{v:.0%}") for v in (0.25, 0.75)]]
+#: The least width of a plot beside others (the Train tab's, Compare runs'): narrower, they show one at a
+#: time, chosen by a tab (:class:`~cnnapp.widgets.one_at_a_time.OneAtATime`).
+PLOT_WIDTH = 180
 
 
 #: The most lines the names under the bars take turns on, before they are shortened.
