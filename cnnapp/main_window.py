@@ -129,6 +129,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._on_network_text()
         self.session.model_changed.connect(self._on_network_text)
         self.session.weights_changed.connect(self._on_network_text)
+        for event in (self.session.model_changed, self.session.weights_changed, self.session.picture_changed):
+            event.connect(self._follow_learn)         # (the Learn tab shows the app's network and picture)
         self._fit_to_screen()
         if load_settings:
             self.restore_settings()
@@ -245,6 +247,12 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_tab(self, i: int) -> None:
         if self.tabs.widget(i) is self.learn:
+            self._sync_learn()
+
+    def _follow_learn(self, *_) -> None:
+        """Another network, weights or picture while the Learn tab shows: it follows at once (a picture
+        opened there left it checking the one before)."""
+        if self.tabs.currentWidget() is self.learn and not self.session.training:
             self._sync_learn()
 
     def open_digit(self, where: str) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 from .network import Network, softmax_cross_entropy
 
 __all__ = ["GradCheckResult", "gradient_check", "check_targets", "as_float64", "random_index", "demo_setup",
-           "relative_error", "INPUT", "FLOOR"]
+           "example_for", "relative_error", "INPUT", "FLOOR"]
 
 #: The target name of the input image.
 INPUT = "input"
@@ -185,3 +185,16 @@ def demo_setup(preset_name: str = "tiny", seed: int = 0):
         image[:, H // 4:3 * H // 4, W // 2 - 1:W // 2 + 1] = 1.0   # a vertical stroke: a "1"
         label = 1
     return net, image, label
+
+
+def example_for(net, seed: int = 0) -> tuple[np.ndarray, int]:
+    """``(image (C, H, W) float in [0, 1], label)``: a picture ``net`` takes when the app has none, to
+    check on: the demo's generated digit for a 1×28×28 input, else seeded random noise of the
+    network's own input shape, labelled with its first class in use."""
+    if tuple(net.input_shape) == (1, 28, 28):
+        _, image, label = demo_setup(seed=seed)
+        return image, label
+    from .architecture import UNUSED_CLASS
+    image = np.random.default_rng(seed).random(tuple(net.input_shape)).astype(np.float32)
+    label = next((k for k, c in enumerate(net.classes) if c != UNUSED_CLASS), 0)
+    return image, label

@@ -451,3 +451,23 @@ def test_a_formula_with_a_hat_is_set_in_the_face_that_places_it(qtbot):
     assert "a &lt; b and" in panel.notes.text() and "monospace\">m̂ = m/(1−β1ᵗ)" in panel.notes.text()
     mono = panel.table.item(1, 0).font()
     assert "Mono" in mono.families()[0] and "Mono" not in panel.table.item(0, 0).font().family()
+
+
+def test_the_gradient_check_of_a_colour_network_without_a_picture_and_after_one_is_opened(qtbot):
+    """A colour network with no picture yet: every check raised "image must have shape (32, 32) …, got
+    (1, 28, 28)" (the example was a digit); a picture opened while the Learn tab showed was not followed."""
+    from cnncore.architecture import preset
+    from cnnapp.main_window import MainWindow
+    w = MainWindow(load_settings=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.session.set_network(Network(preset("cifar"), seed=0), "a colour network", trained=False)
+    w.tabs.setCurrentWidget(w.learn)
+    gc = w.learn.ensure().gradcheck
+    assert gc.image.shape == (3, 32, 32) and "an example of its own" in gc.source.text()
+    assert gc.run_random() is not None and gc.result is not None
+    picture = np.random.default_rng(1).random((3, 32, 32)).astype(np.float32)
+    w.session.take_opened(lambda signature: picture, "cat.png")
+    assert np.array_equal(gc.image, picture) and "cat.png" in gc.source.text()
+    assert gc.run().agrees
+    w.train.shutdown()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from cnncore.gradcheck import FLOOR, INPUT, as_float64, check_targets, demo_setup, gradient_check, random_index
+from cnncore.gradcheck import (FLOOR, INPUT, as_float64, check_targets, demo_setup, example_for, gradient_check,
+                               random_index)
 
 __all__ = ["GradCheckView"]
 
@@ -133,11 +134,10 @@ class GradCheckView(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ setup
     def set_network(self, net, image=None, label=None, source: str = "") -> None:
-        """Use this network, image ``(C, H, W)`` or ``(H, W)`` and true label (0…9)."""
+        """Use this network, image ``(C, H, W)`` or ``(H, W)`` and true label (0…9); without an image, one
+        of the network's own input shape (:func:`cnncore.gradcheck.example_for`)."""
         if image is None or label is None:
-            _, demo_image, demo_label = demo_setup()
-            image = demo_image if image is None else image
-            label = demo_label if label is None else label
+            image, label = example_for(net)
         self.net, self.image, self.label = net, image, int(label)
         self._net64 = as_float64(net)
         self.source.setText(source or f"Network: {net!r}; image labelled {self.label}.")
