@@ -127,9 +127,10 @@ def judge(q: Question, answer) -> Verdict:
             t = str(answer).strip()
             k = next((i for i, c in enumerate(q.choices) if c == t), None)
             if k is None and t.isdigit():
-                k = int(t) - 1          # typed the choice's number, 1-based
+                k = int(t) - q.first    # typed the choice's number (q.numbered)
         if k is None or not 0 <= k < len(q.choices):
-            return Verdict(False, False, f"Choose one of the {len(q.choices)} answers (type its number).")
+            return Verdict(False, False, f"Choose one of the {len(q.choices)} answers (type its number, "
+                                         f"{q.numbers_text()}).")
         right = k == int(q.answer)
         return Verdict(True, right, ("Right: " if right else "Not quite: the answer is ")
                        + q.choices[int(q.answer)] + ".")

@@ -30,7 +30,9 @@ MAX_TERMS = 30
 class Question:
     """One question about ``trace.arrays[key][index]`` (``index`` includes a batch axis where the
     array has one). ``choices`` is empty for a number; then ``answer`` is the value and
-    ``tolerance`` the largest error accepted; for a choice ``answer`` is the right choice's index."""
+    ``tolerance`` the largest error accepted; for a choice ``answer`` is the right choice's index.
+    ``first``: the number the choices are typed by starts at (0 where the choices are maps numbered
+    from 0, so that map 17 is typed 17)."""
     kind: str
     step: int
     key: str
@@ -40,10 +42,19 @@ class Question:
     choices: tuple = ()
     answer: float = 0.0
     tolerance: float = 0.0
+    first: int = 1
 
     @property
     def is_choice(self) -> bool:
         return bool(self.choices)
+
+    def numbered(self) -> list[str]:
+        """The choices as they are listed: ``"17. z map 17"``."""
+        return [f"{k + self.first}. {c}" for k, c in enumerate(self.choices)]
+
+    def numbers_text(self) -> str:
+        """``"0–48"``: the numbers the choices are typed by."""
+        return f"{self.first}–{len(self.choices) - 1 + self.first}"
 
     def tolerance_text(self) -> str:
         return f"within ±{num(self.tolerance, 2)}"
@@ -297,7 +308,7 @@ def _filter_map_at(trace, step, idx):
     choices = tuple(f"z map {k}" for k in range(F)) + (f"one part of every z map ({C} input maps)",)
     return Question("filter_map", step, layer_key(st.layer, "z"), (0, n, 0, 0),
                     f"Layer {st.layer}: filter {n} has {C} channel(s), one per input map. Which output map does "
-                    "it make?", (), choices, n, 0.0)
+                    "it make?", (), choices, n, 0.0, first=0)
 
 
 def _make_filter_map(trace, step, rng):

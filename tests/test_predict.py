@@ -159,12 +159,18 @@ def test_choice_questions_are_judged_against_the_trace(tr):
         assert values[int(q.answer)] == pytest.approx(max(values), abs=1e-3)
         wrong = (int(q.answer) + 1) % len(q.choices)
         assert judge(q, int(q.answer)).right and not judge(q, wrong).right
-        assert judge(q, str(int(q.answer) + 1)).right                      # typed 1-based number
+        assert judge(q, str(int(q.answer) + q.first)).right                # typed as it is listed
+        assert q.numbered()[int(q.answer)].startswith(f"{int(q.answer) + q.first}. ")
     for q in (q for q in qs if q.kind == "sign"):
         v = float(tr.arrays[q.key][q.index])
         assert q.choices[int(q.answer)] == ("positive" if v > 0 else "negative" if v < 0 else "zero")
     for q in (q for q in qs if q.kind == "filter_map"):
         assert q.choices[int(q.answer)] == f"z map {q.index[1]}"
+        # the number typed is the map's: filter 17's answer was "18" (typing 17 chose z map 16, counted wrong)
+        assert judge(q, str(q.index[1])).right and q.numbered()[q.index[1]] == f"{q.index[1]}. z map {q.index[1]}"
+        assert q.numbers_text() == f"0–{len(q.choices) - 1}"
+    sign = next(q for q in qs if q.kind == "sign")                    # other choices still count from 1
+    assert q.first == 0 and sign.first == 1 and sign.numbered()[0].startswith("1. ")
 
 
 def test_a_chosen_element_is_asked_as_predict_mode_asks_it(tr):

@@ -195,8 +195,9 @@ class LessonPlayPanel(QtWidgets.QWidget):
         self.answer_edit.clear()
         if number:
             self.answer_edit.setPlaceholderText(f"a number, {q.tolerance_text()}")
-        for k, text in enumerate(q.choices):
-            b = (_Check if teacher else _Radio)(f"{k + 1}. {text}")
+        labels = [f"{k + 1}. {text}" for k, text in enumerate(q.choices)] if teacher else q.numbered()
+        for k, text in enumerate(labels):
+            b = (_Check if teacher else _Radio)(text)
             b.setObjectName(f"lessonChoice{k}")
             b.setToolTip("Space ticks it; Return gives the answer" if teacher else "Arrows choose; Return gives the answer")
             self.choice_layout.addWidget(b)

@@ -73,8 +73,8 @@ class PredictPanel(QtWidgets.QWidget):
         self.prompt.setText(question.prompt)
         lines = list(question.given)
         if question.is_choice:
-            lines += [f"{k + 1}. {c}" for k, c in enumerate(question.choices)]
-            self.answer_label.setText(f"Type 1–{len(question.choices)}:")
+            lines += question.numbered()
+            self.answer_label.setText(f"Type {question.numbers_text()}:")
         else:
             self.answer_label.setText(f"Your number ({question.tolerance_text()}):")
         self.given.setText("\n".join(lines))
