@@ -255,7 +255,7 @@ def test_predict_questions_and_the_identities_on_three_channels(trained, qtbot):
     s.stepper.index = forward
     asked = bp.maps.predict.question
     assert asked is not None
-    right = str(asked.answer) if not asked.is_choice else str(int(asked.answer) + 1)
+    right = str(asked.answer) if not asked.is_choice else str(int(asked.answer) + asked.first)
     bp.maps.predict.answer.clear()
     qtbot.keyClicks(bp.maps.predict.answer, right)
     qtbot.keyClick(bp.maps.predict.answer, QtCore.Qt.Key_Return)
@@ -768,3 +768,15 @@ def test_a_trained_model_brings_the_source_it_learnt_from_an_untrained_one_keeps
     train.source.setCurrentIndex(train.source.findData("folder"))
     s.set_network(Network(preset("cifar"), seed=2), "a network built on the Build tab", trained=False)
     assert train.source.currentData() == "folder"                    # untrained: the learner's choice
+
+
+def test_look_with_no_picture_yet_says_so_where_the_picture_goes_not_as_an_error(window, qtbot):
+    """A colour network with nothing to look at: the status bar said "Look: There are no pictures …" the
+    moment the tab showed, as if something had failed."""
+    _tiny_colour(window)
+    window.statusBar().clearMessage()
+    window.tabs.setCurrentWidget(window.look)
+    look = window.look.ensure()
+    qtbot.waitUntil(lambda: "no pictures" in look.picture_panel.caption.text(), timeout=3000)
+    assert "Look:" not in window.statusBar().currentMessage()
+    assert not look.sample_button.isEnabled()

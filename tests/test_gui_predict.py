@@ -45,7 +45,7 @@ def _type(qtbot, bp, text):
 def test_a_right_answer_reveals_the_maps_and_its_arithmetic(bp, qtbot):
     q = _to_question(bp, qtbot)
     assert not bp.map_stack.isVisible() and bp.predict.isVisible()
-    right = str(q.answer) if not q.is_choice else str(int(q.answer) + 1)
+    right = str(q.answer) if not q.is_choice else str(int(q.answer) + q.first)
     _type(qtbot, bp, right)
     assert bp.map_stack.isVisible()
     assert bp.predict.verdict.text().startswith("Right")
@@ -56,7 +56,7 @@ def test_a_right_answer_reveals_the_maps_and_its_arithmetic(bp, qtbot):
 def test_a_wrong_answer_says_the_value_and_counts(bp, qtbot):
     q = _to_question(bp, qtbot)
     if q.is_choice:
-        wrong = str((int(q.answer) + 1) % len(q.choices) + 1)
+        wrong = str((int(q.answer) + 1) % len(q.choices) + q.first)
     else:
         wrong = str(q.answer + 3 * q.tolerance + 1)
     _type(qtbot, bp, wrong)
@@ -76,7 +76,7 @@ def test_the_score_is_the_sessions_and_saved_in_the_store_at_each_answer(bp, qtb
     from cnnapp import settings as st
     from cnnapp.state.settings_store import SettingsStore
     q = _to_question(bp, qtbot)
-    _type(qtbot, bp, str(q.answer) if not q.is_choice else str(int(q.answer) + 1))
+    _type(qtbot, bp, str(q.answer) if not q.is_choice else str(int(q.answer) + q.first))
     scores = bp.session.scores
     assert bp.predict.score is scores.predict and scores.predict.to_dict() == {q.kind: [1, 1]}
     on_disk = SettingsStore.open(st.config_folder())             # the file, read anew: saved already

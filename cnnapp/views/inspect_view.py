@@ -159,8 +159,9 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         and the picture cannot be changed here (the stop's is the one looked at)."""
         held = self.session.answer_held
         self.inner.setVisible(not held)
-        for w in (self.input_pages, self.sample_button, self.sample_spin, self.cls):
+        for w in (self.input_pages, self.cls):
             w.setEnabled(not held)
+        self._on_samples()               # (the samples' controls: enabled where there are samples)
         self._show_answer()
 
     def resizeEvent(self, ev) -> None:
@@ -280,8 +281,8 @@ class InspectView(Dreaming, QtWidgets.QWidget):
     def _on_samples(self) -> None:
         X, _, name = self.session.sample_set()
         self.sample_spin.setRange(0, max(len(X) - 1, 0))
-        self.sample_spin.setEnabled(bool(len(X)))
-        self.sample_button.setEnabled(bool(len(X)))
+        self.sample_spin.setEnabled(bool(len(X)) and not self.session.answer_held)
+        self.sample_button.setEnabled(bool(len(X)) and not self.session.answer_held)
         self.sample_button.setText("Data set digit" if self.digits() else "Held-out picture")
         self.sample_spin.setToolTip(f"Which of the {name}" if len(X) else
                                     "No samples yet: train the network (its held-out pictures become the "
@@ -292,8 +293,11 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         if self.session.picture is None and self.session.network is not None:
             try:
                 self.session.ensure_picture()
-            except ValueError as e:
-                self.session.say(f"Look: {e}")
+            except ValueError as e:     # nothing to look at yet: said where the picture goes, not as an error
+                if self.digits():
+                    self.session.say(f"Look: {e}")
+                else:
+                    self.picture_panel.caption.setText(str(e))
         self.render()
 
     def _probe(self):
