@@ -289,3 +289,17 @@ def test_a_small_budget_is_said_to_its_tenth_of_a_percent():
                         target=None)
     words = attack_words(a, True, [str(k) for k in range(10)])
     assert "more than 0.3% of full brightness" in words and "R, G or B level" in words
+
+
+def test_a_large_smallest_budget_is_not_said_to_be_a_change_one_barely_sees():
+    """ "The smallest budget found, ε = 0.238, it answers blue triangles" beside "Changes a person barely
+    sees can be enough": a 24 % change is plain to see, and the words now say so."""
+    from types import SimpleNamespace
+    from cnnapp.views.look_pages import attack_words
+    names = [str(k) for k in range(10)]
+    big = SimpleNamespace(success=True, original_predicted=0, predicted=4, epsilon=0.238, image=np.zeros((1, 4, 4)),
+                          target=None)
+    words = attack_words(big, True, names)
+    assert words.startswith("It answered 0. The smallest budget found is ε = 0.238: it answers <b>4</b>, and no pixel")
+    assert "plain to see" in words
+    assert "plain to see" not in attack_words(SimpleNamespace(**{**vars(big), "epsilon": 0.03}), True, names)

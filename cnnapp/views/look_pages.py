@@ -260,8 +260,8 @@ class FoolPage(_Page):
         self.lay.addWidget(self.attack_text)
         self.lay.addWidget(note("Each step moves every pixel by a small amount in the direction that hurts the "
                                 "current answer most (the sign of the gradient), never further than ε from the "
-                                "original and always between black and white. Changes a person barely sees can "
-                                "be enough: the network reads pixels, not shapes."))
+                                "original and always between black and white. Often a change a person barely sees "
+                                "is enough: the network reads pixels, not shapes."))
         self.lay.addStretch(1)
 
     def panels(self) -> list:
@@ -355,15 +355,21 @@ class DreamPage(_Page):
         self.dream_panel.caption.setText(f"step {f.step}: score {f.score:.3g}, roughness {f.penalty:.3g}")
 
 
+#: A budget from which the change is plain to see (a tenth of full brightness on every pixel).
+PLAIN_CHANGE = 0.1
+
+
 def attack_words(a, smallest: bool, name, label: int | None = None) -> str:
     """What the attack did, in words; ``name[k]`` is class ``k``'s name, ``label`` the picture's true
     class (None: not known)."""
     was = f"It answered {name[a.original_predicted]}"
     if a.success:
-        how = "The smallest budget found" if smallest else "With this budget"
+        how = "The smallest budget found is" if smallest else "With the budget"
         level = "no pixel's R, G or B level" if len(a.image) == 3 else "no pixel"
-        said = (f"{was}. {how}, ε = {a.epsilon:.3f}, it answers <b>{name[a.predicted]}</b>: {level} moved by "
+        said = (f"{was}. {how} ε = {a.epsilon:.3f}: it answers <b>{name[a.predicted]}</b>, and {level} moved by "
                 f"more than {math.ceil(a.epsilon * 1000) / 10:g}% of full brightness.")
+        if a.epsilon >= PLAIN_CHANGE:
+            said += " A change that large is plain to see: this picture does not fool the network easily."
         if label is not None and a.original_predicted != label and a.predicted == label:
             said += (f" Here the change set it right: this picture is a {name[label]}, which the network got "
                      "wrong. Pick one it gets right to see it fooled.")
