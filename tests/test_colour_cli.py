@@ -314,5 +314,5 @@ def test_inspect_refuses_an_output_no_class_uses(tmp_path, capsys):
         assert main(["inspect", str(tmp_path / "m.npz"), "--data", "generated", "--count", "10", flag, "7",
                      "--out", str(tmp_path / "i.npz")]) == 2
         err = capsys.readouterr().err
-        assert f"{flag} 7: output 7 is one no class" in err and "0 cat, 1 dog" in err
+        assert err.startswith(f"cnnapp inspect: {flag} 7: output 7 is one no class") and "0 cat, 1 dog" in err
     assert not (tmp_path / "i.npz").exists()

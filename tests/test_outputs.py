@@ -509,3 +509,12 @@ def test_train_replaces_a_model_and_no_other_numpy_archive(tmp_path, capsys, mon
     assert digest(tmp_path / "arrays.npz") == before
     assert main([*train, "m.npz"]) == 0 and main([*train, "m.npz"]) == 0       # a model over a model
     assert load_model(tmp_path / "m.npz").num_params() > 0
+
+
+def test_an_onnx_export_named_without_its_extension_says_what_it_wrote(model, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    assert main(["export", str(model), "--to", "onnx", "--out", str(tmp_path / "mine")]) == 0
+    out = capsys.readouterr().out
+    assert "an ONNX model: its name does not end in .onnx" in out and (tmp_path / "mine").read_bytes()[:1] == b"\x08"
+    assert main(["export", str(model), "--to", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
+    assert "does not end" not in capsys.readouterr().out

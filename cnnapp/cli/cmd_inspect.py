@@ -61,7 +61,7 @@ def run(args) -> int:
     net = load_model(args.model)
     for flag, k in (("--class", args.cls), ("--target", args.target)):
         if k is not None and net.classes[k] == UNUSED_CLASS:
-            raise CliError(f"{flag} {k}: output {k} is one no class of {args.model} uses (its classes: "
+            raise CliError(f"inspect: {flag} {k}: output {k} is one no class of {args.model} uses (its classes: "
                            f"{', '.join(f'{i} {c}' for i, c in enumerate(net.classes) if c != UNUSED_CLASS)})")
     x, label, where = _input(args, net)
     answer(net, x[None], args.model)
