@@ -162,7 +162,7 @@ def _cnncore_worker(args):
             if args.weights:   # what the PyTorch process starts from and must compute
                 np.savez(Path(args.weights) / f"{name}-{batch}.npz", logits=net.forward(xs[0], keep=False),
                          **{k.replace(".", "_"): v for k, v in net.params().items()})
-            step_call, steps = _trainer_step(np, net, opt, xs, ys, batch, args.pick_threads, RunSteps)
+            step_call, steps = _trainer_step(net, opt, xs, ys, batch, args.pick_threads, RunSteps)
             out["rates"][f"{name}/{batch}"] = _rate(step_call, batch, args.seconds,
                                                     _warm_up(steps, args.seconds) if steps is not None else None)
             if steps is not None:
@@ -170,7 +170,7 @@ def _cnncore_worker(args):
     print(json.dumps(out))
 
 
-def _trainer_step(np, net, opt, xs, ys, batch, pick, RunSteps):
+def _trainer_step(net, opt, xs, ys, batch, pick, RunSteps):
     """``(call, steps)``: one training step on the next batch of ``xs``, and with ``pick`` its
     :class:`~cnncore.step.RunSteps`, as the Trainer runs it (the step on the thread count its picker
     finds faster, with the picker's own cost); else None, the step on the kernels' own count (as in a

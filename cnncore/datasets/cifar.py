@@ -92,7 +92,7 @@ def fetch_cifar10(cache_dir=None, progress: Progress | None = None, urls=None, *
     Raises :class:`~cnncore.datasets.FetchError` naming each URL's failure.
     """
     a = CIFAR10
-    target, md5, kept = _kept_archive(cache_dir, md5, progress)
+    target, md5, kept = _kept_archive(_archive_folder(cache_dir), md5, progress)
     if kept:
         return target
     part = target.with_name(a.filename + ".part")
@@ -135,9 +135,9 @@ def install_cifar10(path, cache_dir=None, progress: Progress | None = None, *, m
     if md5 is None and size != a.size:
         raise CifarError(f"{source} is not {a.title}'s binary archive ({a.filename}): it holds {size:,} bytes, "
                          f"the archive {a.size:,}")
-    folder = Path(cache_dir) if cache_dir is not None else user_data_dir() / a.folder
+    folder = _archive_folder(cache_dir)
     made = list(itertools.takewhile(lambda d: not d.exists(), (folder, *folder.absolute().parents)))
-    target, md5, kept = _kept_archive(cache_dir, md5, None)
+    target, md5, kept = _kept_archive(folder, md5, None)
     if kept and _same(source, target):
         return _whole(target, progress)
     copy = target.with_name(a.filename + ".copy")
@@ -172,11 +172,15 @@ def _whole(target: Path, progress: Progress | None) -> Path:
     return target
 
 
-def _kept_archive(cache_dir, md5: str | None, progress: Progress | None) -> tuple[Path, str, bool]:
-    """``(target, md5, kept)``: where the archive is kept (its folder made), the sum it must have, and
-    whether it is there with that sum (then ``progress`` hears once that it is whole)."""
+def _archive_folder(cache_dir) -> Path:
+    """The folder the archive is kept in: ``cache_dir``, or the data folder's ``cifar-10``."""
+    return Path(cache_dir) if cache_dir is not None else user_data_dir() / CIFAR10.folder
+
+
+def _kept_archive(folder: Path, md5: str | None, progress: Progress | None) -> tuple[Path, str, bool]:
+    """``(target, md5, kept)``: where the archive is kept in ``folder`` (made), the sum it must have,
+    and whether it is there with that sum (then ``progress`` hears once that it is whole)."""
     a = CIFAR10
-    folder = Path(cache_dir) if cache_dir is not None else user_data_dir() / a.folder
     folder.mkdir(parents=True, exist_ok=True)
     md5 = (md5 or a.md5).lower()
     target = folder / a.filename
