@@ -61,6 +61,12 @@ cdef extern from "_microkernels.h" nogil:
     void cnn_dw_taps_d(const double* x, Py_ssize_t N, Py_ssize_t ss, Py_ssize_t plane,
                        const double* g, Py_ssize_t gs, Py_ssize_t gf, Py_ssize_t Lr, const Py_ssize_t* off,
                        Py_ssize_t T, double* dw, Py_ssize_t dw_stride)
+    void cnn_fold_rows_f(const float* cols, Py_ssize_t Lr, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t KH,
+                         Py_ssize_t KW, Py_ssize_t PH, Py_ssize_t PW, float* dx, Py_ssize_t H,
+                         Py_ssize_t W, Py_ssize_t C)
+    void cnn_fold_rows_d(const double* cols, Py_ssize_t Lr, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t KH,
+                         Py_ssize_t KW, Py_ssize_t PH, Py_ssize_t PW, double* dx, Py_ssize_t H,
+                         Py_ssize_t W, Py_ssize_t C)
     void cnn_maxpool2x2_plane_f(const float* x, float* y, long long* argmax, unsigned char* codes,
                                 Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t x_avail)
     void cnn_maxpool2x2_plane_d(const double* x, double* y, long long* argmax, unsigned char* codes,
@@ -853,42 +859,86 @@ cdef enum:
     G_SAMPLE, G_T, G_R, G_LR, G_N, G_C, G_H, G_W, G_HO, G_WO, G_KH, G_KW, G_SH, G_SW, G_PH, G_PW, G_COUNT
 
 
+cdef inline Py_ssize_t _fold_slack(const Py_ssize_t* g) noexcept nogil:
+    """The values :c:func:`cnn_fold_rows` may read before and after a thread's products (a
+    whole number of cache lines)."""
+    return _round_up_to(g[G_KW] + g[G_W] + g[G_PW] + VBYTES // sizeof(float), 16)
+
+
+cdef inline Py_ssize_t _round_up_to(Py_ssize_t n, Py_ssize_t m) noexcept nogil:
+    return (n + m - 1) // m * m
+
+
+cdef inline bint _by_rows(const Py_ssize_t* g) noexcept nogil:
+    """Whether :c:func:`cnn_fold_rows` sums dx: for layers of stride 1 (``cnncore.layers.conv_dx``
+    counts its cost as such)."""
+    return g[G_SW] == 1 and g[G_SH] == 1
+
+
+cdef inline void _fold_planes(const real* cols, const Py_ssize_t* g, Py_ssize_t C, real* dx) noexcept nogil:
+    """C channels' planes of dx from their rows of products (:c:func:`cnn_fold_rows` where
+    :func:`_by_rows`, else :c:func:`cnn_fold_plane`: the same sums)."""
+    cdef Py_ssize_t c, KK = g[G_KH] * g[G_KW], HW = g[G_H] * g[G_W], Lr = g[G_LR]
+    if _by_rows(g):
+        if real is float:
+            cnn_fold_rows_f(cols, Lr, g[G_HO], g[G_WO], g[G_KH], g[G_KW], g[G_PH], g[G_PW], dx, g[G_H], g[G_W], C)
+        else:
+            cnn_fold_rows_d(cols, Lr, g[G_HO], g[G_WO], g[G_KH], g[G_KW], g[G_PH], g[G_PW], dx, g[G_H], g[G_W], C)
+        return
+    for c in range(C):
+        if real is float:
+            cnn_fold_plane_f(cols + c * KK * Lr, Lr, g[G_HO], g[G_WO], g[G_KH], g[G_KW], g[G_SH], g[G_SW], g[G_PH],
+                             g[G_PW], dx + c * HW, g[G_H], g[G_W])
+        else:
+            cnn_fold_plane_d(cols + c * KK * Lr, Lr, g[G_HO], g[G_WO], g[G_KH], g[G_KW], g[G_SH], g[G_SW], g[G_PH],
+                             g[G_PW], dx + c * HW, g[G_H], g[G_W])
+
+
 cdef inline void _fold_item(Py_ssize_t item, Py_ssize_t groups, const real* dz, const Py_ssize_t* g,
                             const Py_ssize_t* off, const real* wt, const real* b, real* cols, real* dx) noexcept nogil:
     """Item (sample, group of channels) of :func:`conv_fold`: the rows of products of those channels
     (in whole blocks of FB rows; a block two groups share is computed by each) into their places in
-    ``cols`` (R, Lr), then each channel's plane of dx from them."""
-    cdef Py_ssize_t n = item // groups, gi = item % groups, C = g[G_C], fb, c
+    ``cols`` (R, Lr), and the planes of dx from them, a few channels at a time as soon as their
+    rows are there (they are still in L1)."""
+    cdef Py_ssize_t n = item // groups, gi = item % groups, C = g[G_C], fb, ready
     cdef Py_ssize_t T = g[G_T], Lr = g[G_LR], KK = g[G_KH] * g[G_KW], HW = g[G_H] * g[G_W]
-    cdef Py_ssize_t c0 = gi * C // groups, c1 = (gi + 1) * C // groups
+    cdef Py_ssize_t c0 = gi * C // groups, c1 = (gi + 1) * C // groups, c = c0
     for fb in range(c0 * KK // FB, (c1 * KK + FB - 1) // FB):
         _wide_block(dz + n * g[G_SAMPLE], off, T, wt + fb * FB * T, T, b + fb * FB, cols + fb * FB * Lr, Lr, Lr)
-    for c in range(c0, c1):
-        if real is float:
-            cnn_fold_plane_f(cols + c * KK * Lr, Lr, g[G_HO], g[G_WO], g[G_KH], g[G_KW], g[G_SH], g[G_SW], g[G_PH],
-                             g[G_PW], dx + (n * C + c) * HW, g[G_H], g[G_W])
-        else:
-            cnn_fold_plane_d(cols + c * KK * Lr, Lr, g[G_HO], g[G_WO], g[G_KH], g[G_KW], g[G_SH], g[G_SW], g[G_PH],
-                             g[G_PW], dx + (n * C + c) * HW, g[G_H], g[G_W])
+        ready = min(c1, (fb + 1) * FB // KK)     # channels whose rows are all there
+        if ready - c >= 4 or (ready == c1 and ready > c):
+            _fold_planes(cols + c * KK * Lr, g, ready - c, dx + (n * C + c) * HW)
+            c = ready
 
 
 cdef void _fold_loop(const real* dz, const Py_ssize_t* g, const Py_ssize_t* off, const real* wt, const real* b,
                      real* cols, real* dx, int nthreads) noexcept nogil:
     """The loop of :func:`conv_fold` (also an op of a compiled step). Items are samples, or where
-    the samples are fewer than two a thread, (sample, group of channels) pairs."""
-    cdef Py_ssize_t n, N = g[G_N], groups = 1
+    the samples are fewer than two a thread, (sample, group of channels) pairs. ``cols``: each
+    thread's products, :func:`fold_scratch`'s rows."""
+    cdef Py_ssize_t n, N = g[G_N], groups = 1, slack = _fold_slack(g)
+    cdef Py_ssize_t per_thread = g[G_R] * g[G_LR] + 2 * slack
     if nthreads > 1 and N < 2 * nthreads:
         groups = min(g[G_C], (2 * nthreads + N - 1) // N)
     if nthreads == 1:
         for n in range(N * groups):
-            _fold_item(n, groups, dz, g, off, wt, b, cols, dx)
+            _fold_item(n, groups, dz, g, off, wt, b, cols + slack, dx)
         return
     for n in prange(N * groups, num_threads=nthreads, schedule="guided"):
-        _fold_item(n, groups, dz, g, off, wt, b, cols + threadid() * g[G_R] * g[G_LR], dx)
+        _fold_item(n, groups, dz, g, off, wt, b, cols + threadid() * per_thread + slack, dx)
+
+
+def fold_scratch(const Py_ssize_t[::1] geometry, int nthreads) -> tuple:
+    """The shape of :func:`conv_fold`'s ``cols`` on ``nthreads`` threads: a row a thread, its
+    products (R·Lr) with slack on both sides."""
+    if geometry.shape[0] != G_COUNT:
+        raise ValueError("fold_scratch: a conv_fold geometry has 16 numbers")
+    cdef const Py_ssize_t* g = &geometry[0]
+    return (max(nthreads, 1), g[G_R] * g[G_LR] + 2 * _fold_slack(g))
 
 
 def conv_fold(const real[::1] dzbuf, const Py_ssize_t[::1] geometry, const Py_ssize_t[::1] off,
-              const real[:, ::1] wt, const real[::1] b, real[:, :, ::1] cols, real[:, :, :, ::1] dx, int nthreads):
+              const real[:, ::1] wt, const real[::1] b, real[:, ::1] cols, real[:, :, :, ::1] dx, int nthreads):
     """A convolution's dx as its transposed convolution's scatter, sample by sample: the products
     cols((c, i, j), p) = b(c, i, j) + Σ_t wt((c, i, j), t) · dzbuf(n·sample + off(t) + p) for p <
     Lr (the wide-row tiles; ``off(t)`` = t·Ho·Wo: a 1×1 convolution over dz's planes, ``b`` zeros),
@@ -897,19 +947,19 @@ def conv_fold(const real[::1] dzbuf, const Py_ssize_t[::1] geometry, const Py_ss
     geometry IN  (sample stride of dzbuf, T, R, Lr, N, C, H, W, Ho, Wo, KH, KW, SH, SW, PH, PW)
     dzbuf    IN  N samples of T planes of Ho·Wo values, with at least Lr − Ho·Wo after the last
     wt       IN  (R, T), R a multiple of FB and ≥ C·KH·KW; b (R,)
-    cols     --  (at least nthreads, R, Lr) scratch, one a thread
+    cols     --  scratch, :func:`fold_scratch`'s shape
     dx       OUT (N, C, H, W)
     """
     cdef const Py_ssize_t* g = &geometry[0]
     if geometry.shape[0] != G_COUNT or min(g[G_KH], g[G_KW], g[G_SH], g[G_SW]) < 1 or min(g[G_PH], g[G_PW]) < 0 \
             or g[G_R] % FB or g[G_R] < g[G_C] * g[G_KH] * g[G_KW] or g[G_LR] < g[G_HO] * g[G_WO] \
             or wt.shape[0] != g[G_R] or wt.shape[1] != g[G_T] or off.shape[0] != g[G_T] or b.shape[0] != g[G_R] \
-            or cols.shape[0] < max(1, nthreads) or cols.shape[1] != g[G_R] or cols.shape[2] != g[G_LR] \
+            or cols.shape[0] < max(1, nthreads) or cols.shape[1] != g[G_R] * g[G_LR] + 2 * _fold_slack(g) \
             or dx.shape[0] != g[G_N] or dx.shape[1] != g[G_C] or dx.shape[2] != g[G_H] or dx.shape[3] != g[G_W] \
             or (g[G_N] - 1) * g[G_SAMPLE] + off[g[G_T] - 1] + g[G_LR] > dzbuf.shape[0]:
         raise ValueError("conv_fold: the buffers do not match the geometry")
     with nogil:
-        _fold_loop(&dzbuf[0], g, &off[0], &wt[0, 0], &b[0], &cols[0, 0, 0], &dx[0, 0, 0, 0], nthreads)
+        _fold_loop(&dzbuf[0], g, &off[0], &wt[0, 0], &b[0], &cols[0, 0], &dx[0, 0, 0, 0], nthreads)
 
 
 cdef inline bint _shape_is(const Py_ssize_t* shape, Py_ssize_t a, Py_ssize_t b, Py_ssize_t c,

@@ -993,9 +993,89 @@ static inline void CNN_SUFFIX(cnn_unpool_into)(
             d2[(R - 1) * p2 + x] = 0;
     }
 }
+
+/* NC channels' planes of dx (H x W, one after another) from their KH x KW rows of the transposed
+   convolution's products (cnn_fold_plane's cols, a channel's rows cs = KH KW Lr apart; row
+   (i, j) holds Ho x Wo values y * Wo + x), for a layer of stride 1: dx(r, s) = the sum over the
+   taps, j outer and i inner, of cols(i, j)(y, x) with y = r + PH - i and x = s + PW - j, where
+   both lie in the maps. Each vector of a row of dx sums in a register and is stored once, the
+   NC channels' sums side by side (independent chains of adds: one chain waits on each add's
+   latency): a tap's row is read as a whole vector from x = s0 + PW - j, its lanes whose x lies
+   outside 0..Wo-1 zeroed (they read a neighbouring row's values: the caller leaves slack
+   before and after cols). Each sum gets cnn_fold_plane's terms in cnn_fold_plane's order, so
+   the same bits: a zeroed lane adds +0, which changes no sum that starts from +0. */
+CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_fold_rows_of)(const CNN_REAL *CNN_RESTRICT cols, ptrdiff_t Lr, ptrdiff_t Ho,
+                                                    ptrdiff_t Wo, ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t PH,
+                                                    ptrdiff_t PW, CNN_REAL *CNN_RESTRICT dx, ptrdiff_t H,
+                                                    ptrdiff_t W, const int NC)
+{
+    CNN_MASK lane;
+    for (int l = 0; l < LANES; l++)
+        lane[l] = l;
+    const ptrdiff_t cs = KH * KW * Lr;
+    for (ptrdiff_t r = 0; r < H; r++) {
+        /* the taps i that reach row r (none where i0 > i1) */
+        const ptrdiff_t i0 = r + PH - (Ho - 1) > 0 ? r + PH - (Ho - 1) : 0;
+        const ptrdiff_t i1 = r + PH < KH - 1 ? r + PH : KH - 1;
+        for (ptrdiff_t s0 = 0; s0 < W; s0 += LANES) {
+            CNN_VEC acc[4];
+            for (int c = 0; c < NC; c++)
+                acc[c] = (CNN_VEC){0};
+            for (ptrdiff_t j = 0; j < KW; j++) {
+                const ptrdiff_t x0 = s0 + PW - j;
+                const CNN_MASK keep = (lane + (int)x0 >= 0) & (lane + (int)x0 < (int)Wo);
+                const CNN_REAL *t = cols + (i0 * KW + j) * Lr + (r + PH - i0) * Wo + x0;
+                for (ptrdiff_t i = i0; i <= i1; i++, t += KW * Lr - Wo)
+                    for (int c = 0; c < NC; c++)
+                        acc[c] += (CNN_VEC)((CNN_MASK)(*(const CNN_VEC *)(t + c * cs)) & keep);
+            }
+            for (int c = 0; c < NC; c++)
+                CNN_SUFFIX(cnn_store_first)(dx + c * H * W + r * W + s0, acc[c], W - s0 < LANES ? W - s0 : LANES);
+        }
+    }
+}
+
+/* C channels' planes of dx by cnn_fold_rows_of, four at a time. (A function of its own: inlined
+   into the loop of products around it, it ran 4 % slower, lenet's second layer, Zen 4.) */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static void CNN_SUFFIX(cnn_fold_rows)(const CNN_REAL *CNN_RESTRICT cols, ptrdiff_t Lr, ptrdiff_t Ho, ptrdiff_t Wo,
+                                      ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t PH, ptrdiff_t PW,
+                                      CNN_REAL *CNN_RESTRICT dx, ptrdiff_t H, ptrdiff_t W, ptrdiff_t C)
+{
+    const ptrdiff_t cs = KH * KW * Lr;
+    ptrdiff_t c = 0;
+    for (; c + 4 <= C; c += 4)
+        CNN_SUFFIX(cnn_fold_rows_of)(cols + c * cs, Lr, Ho, Wo, KH, KW, PH, PW, dx + c * H * W, H, W, 4);
+    for (; c + 2 <= C; c += 2)
+        CNN_SUFFIX(cnn_fold_rows_of)(cols + c * cs, Lr, Ho, Wo, KH, KW, PH, PW, dx + c * H * W, H, W, 2);
+    for (; c < C; c++)
+        CNN_SUFFIX(cnn_fold_rows_of)(cols + c * cs, Lr, Ho, Wo, KH, KW, PH, PW, dx + c * H * W, H, W, 1);
+}
+
 #undef LANES
 
 #else  /* plain loops, the same choices */
+
+/* cnn_fold_rows's sums (see there), one value at a time. */
+static inline void CNN_SUFFIX(cnn_fold_rows)(const CNN_REAL *cols, ptrdiff_t Lr, ptrdiff_t Ho, ptrdiff_t Wo,
+                                             ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t PH, ptrdiff_t PW,
+                                             CNN_REAL *dx, ptrdiff_t H, ptrdiff_t W, ptrdiff_t C)
+{
+    for (ptrdiff_t c = 0; c < C; c++, cols += KH * KW * Lr, dx += H * W)
+        for (ptrdiff_t r = 0; r < H; r++)
+            for (ptrdiff_t s = 0; s < W; s++) {
+                CNN_REAL acc = 0;
+                for (ptrdiff_t j = 0; j < KW; j++)
+                    for (ptrdiff_t i = 0; i < KH; i++) {
+                        const ptrdiff_t y = r + PH - i, x = s + PW - j;
+                        if (y >= 0 && y < Ho && x >= 0 && x < Wo)
+                            acc += cols[(i * KW + j) * Lr + y * Wo + x];
+                    }
+                dx[r * W + s] = acc;
+            }
+}
 
 static inline void CNN_SUFFIX(cnn_maxpool2x2_plane)(
         const CNN_REAL *x, CNN_REAL *y, long long *argmax, unsigned char *codes, ptrdiff_t W,

@@ -138,9 +138,9 @@ def test_dx_rows_share_their_zero_padding_where_that_saves_work():
 
 
 @pytest.mark.parametrize("in_shape,filters,kernel,stride,padding,fold", [
-    # lenet's second layer: 56 % of the full convolution's products pad, but its scatter adds as many
-    # values as a tenth of its multiply-adds, slower than the full convolution with 16-lane vectors
-    ((8, 12, 12), 16, 5, 1, 0, cnncore._dispatch._kernels.VECTOR_LANES[4] <= 8),
+    # lenet's second layer: 56 % of the full convolution's products pad (the scatter sums each
+    # row of dx in registers: its adds cost a fifth of its multiply-adds, with any vector width)
+    ((8, 12, 12), 16, 5, 1, 0, True),
     ((1, 28, 28), 8, 5, 2, 0, True),       # tiny's: dz dilated by the stride (and one channel)
     ((16, 14, 14), 32, 3, 1, 1, False),    # wide's second layer: the padding is a thin rim
     ((24, 16, 16), 48, 3, 1, 1, False),    # cifar's
@@ -164,6 +164,48 @@ def test_dx_with_shared_row_padding_matches_the_twin(K, S, P):
     dz = rng.standard_normal(cnncore.conv2d_forward(x, w, np.zeros(3), S, P).shape)
     dx = cnncore.conv2d_backward(dz, x, w, S, P)[0]
     np.testing.assert_allclose(dx, ref.conv2d_backward(dz, x, w, S, P)[0], rtol=1e-12, atol=1e-12)
+
+
+def _fold_in_order(cols, case):
+    """dx of sample 0 from the scatter's products ``cols`` (R, Lr) in float32, one term at a
+    time in ``cnn_fold_plane``'s order: from +0, taps j outer and i inner."""
+    _, C, H, W, _, (KH, KW), (SH, SW), (PH, PW) = case
+    dx = np.zeros((C, H, W), np.float32)
+    Ho, Wo = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+    for c in range(C):
+        for j in range(KW):
+            for i in range(KH):
+                taps = cols[(c * KH + i) * KW + j, :Ho * Wo].reshape(Ho, Wo)
+                for y in range(Ho):
+                    for x in range(Wo):
+                        r, s = y * SH + i - PH, x * SW + j - PW
+                        if 0 <= r < H and 0 <= s < W:
+                            dx[c, r, s] = np.float32(dx[c, r, s] + taps[y, x])
+    return dx
+
+
+def test_the_scatter_sums_dx_in_one_order_whatever_lies_beside_its_products():
+    """The scatter's dx, sample by sample, against its own products added one at a time in the
+    order of ``cnn_fold_plane`` (the stride-1 layers' register sums claim its bits), the
+    products' scratch filled with NaN beforehand: a lane read beside a tap's row must add
+    nothing. Shapes of every path: dx rows shorter and longer than a vector, 1 to 6 channels
+    (the sums go 4, 2 and 1 channels at a time), padding past the kernel, strides."""
+    rng = np.random.default_rng(17)
+    cases = [(1, C, H, W, 3, K, S, P) for C, H, W, K, S, P in [
+        (8, 12, 12, (5, 5), (1, 1), (0, 0)), (7, 9, 11, (3, 5), (1, 1), (1, 2)), (1, 5, 37, (2, 3), (1, 1), (0, 3)),
+        (2, 16, 18, (3, 3), (1, 1), (1, 1)), (3, 4, 4, (4, 4), (1, 1), (3, 3)), (6, 13, 9, (3, 2), (2, 1), (1, 0)),
+        (5, 7, 7, (1, 1), (1, 1), (0, 0)), (2, 11, 8, (3, 3), (1, 3), (2, 1))]]
+    for case in cases:
+        _, C, H, W, F, K, S, P = case
+        plan = ConvPlan(1, (C, H, W), F, K, S, P, np.float32)
+        parts = conv_dx._FoldParts(plan)
+        cols = parts.cols(1)
+        cols[...] = np.nan
+        np.copyto(parts.dpad.inner, rng.standard_normal(plan.z_shape).astype(np.float32))
+        dx = parts.run(rng.standard_normal(plan.w_shape).astype(np.float32), 1)
+        slack = (cols.shape[1] - parts.wt.shape[0] * parts.geometry[3]) // 2
+        products = cols[0, slack:cols.shape[1] - slack].reshape(parts.wt.shape[0], -1)
+        np.testing.assert_array_equal(dx[0], _fold_in_order(products, case), err_msg=str(case))
 
 
 def _random_case(rng):

@@ -24,12 +24,15 @@ if TYPE_CHECKING:
 __all__ = ["input_grad_parts", "shared_dz"]
 
 #: A float32 layer takes its dx by the scatter where the scatter's multiply-adds (whole tiles), plus
-#: :data:`_FOLD_ADD_COST` times the vector's lanes for each value it adds into dx, are under
-#: :data:`_FOLD_SHARE` of the full convolution's. (The tiles' multiply-adds go a vector at a time; the
-#: scatter adds rows of a map, as long whatever the vector.) Measured, dx alone at batch 64 on the
-#: Xeon, time of the scatter over the full convolution's: lenet's second layer 0.75 avx2, 0.58 base,
-#: 1.1–1.3 native (AVX-512); tiny's layer 0.11–0.22; wide's first 0.40–0.51, its second 0.96–1.08;
-#: cifar's second 1.05–1.18; a 3×3, stride-2 layer 0.35–0.42.
+#: its adds into dx, come to under :data:`_FOLD_SHARE` of the full convolution's multiply-adds. A
+#: layer of stride 1 sums each vector of a row of dx in a register (``cnn_fold_rows``): its adds
+#: count :data:`_ROWS_ADD_COST` times the vector's lanes each; a strided layer adds each value into
+#: dx in memory (``cnn_fold_plane``): :data:`_FOLD_ADD_COST` times the lanes a value. Measured, dx
+#: alone, time of the scatter over the full convolution's, AMD EPYC (Zen 4), batch 64 (batch 1):
+#: lenet's second layer 0.69 (0.78) avx512, 0.68 (0.98) avx2, 0.57 (0.58) base; a 3×3, stride-2
+#: layer 0.36–0.50; wide's second 1.07–1.14 (AVX), 0.99 base; cifar's second 1.06–1.08, 0.97 base;
+#: 3×3 layers of 8 channels on 32×32 1.29–1.77; 5×5 on 28×28 with padding 2 1.17–1.31.
+_ROWS_ADD_COST = 4.0
 _FOLD_ADD_COST = 1.5
 _FOLD_SHARE = 0.8
 
@@ -40,14 +43,17 @@ def _by_scatter(plan: "ConvPlan") -> bool:
     the textbook's order."""
     if plan.dtype != np.float32:
         return False
-    C = plan.x_shape[1]
+    C, H, W = plan.x_shape[1:]
     F, _, KH, KW = plan.w_shape
     Ho, Wo = plan.z_shape[2:]
     (rows, width), _, _ = _full_layout(plan)
     full_work = _round_up(C, _FB) * _round_up((rows - KH + 1) * width, _PB) * F * KH * KW
     lanes = _kernels.VECTOR_LANES[plan.dtype.itemsize]
-    fold_work = (_round_up(C * KH * KW, _FB) * _round_up(Ho * Wo, _PB) * F
-                 + _FOLD_ADD_COST * lanes * C * KH * KW * Ho * Wo)
+    if plan.stride == (1, 1):       # a vector of each row of dx for each of its taps' rows
+        adds = _ROWS_ADD_COST * lanes * C * KH * KW * Ho * -(-W // lanes)
+    else:                           # each product into its place
+        adds = _FOLD_ADD_COST * lanes * C * KH * KW * Ho * Wo
+    fold_work = _round_up(C * KH * KW, _FB) * _round_up(Ho * Wo, _PB) * F + adds
     return fold_work < _FOLD_SHARE * full_work
 
 
@@ -166,9 +172,8 @@ class _FoldParts:
         self._cols = None
 
     def cols(self, nt: int) -> np.ndarray:
-        """The products' scratch, one (R, Lr) a thread."""
-        R, Lr = self.wt.shape[0], self.geometry[3]
-        self._cols = _grown(self._cols, (nt, R, Lr), self.wt.dtype)
+        """The products' scratch, one (R, Lr) and its slack a thread."""
+        self._cols = _grown(self._cols, _kernels.fold_scratch(self.geometry, nt), self.wt.dtype)
         return self._cols
 
     def run(self, w, nt: int) -> np.ndarray:
