@@ -323,7 +323,8 @@ def test_draw_offers_a_picture_of_your_own_with_the_live_prediction(trained, qtb
     said = []
     s.message.connect(lambda text, ms: said.append(text))
     assert not open_picture_file(s, tmp_path / "bad.png")
-    assert said[-1].startswith("Could not use the picture:") and "\n" not in said[-1]
+    # named by the file's name, not its whole path (the reason was cut at 1024 px, behind the folders)
+    assert said[-1].startswith("Could not use bad.png: ") and str(tmp_path) not in said[-1] and "\n" not in said[-1]
     bp = trained.backprop                                                  # the Backprop tab traces it
     trained.tabs.setCurrentWidget(bp)
     qtbot.waitUntil(lambda: s.trace is not None, timeout=10000)
@@ -748,6 +749,31 @@ def test_class_names_under_the_bars_never_run_into_each_other(spacing):
             assert (width(names[i]) + width(names[i + rows])) / 2 + 8 <= rows * spacing
     assert names[1] == ("green_squa…" if spacing == 30 else "green_square")       # (82 px of room)
     assert class_ticks([str(d) for d in range(10)], 30, width)[1] == 1
+
+
+def test_the_bars_are_the_classes_a_network_has_each_with_its_room(qtbot):
+    """A network of three classes had ten bars, seven of them unnamed, and its names had a tenth of
+    the plot each ("blue triang…"): one bar a class now, the winner in the accent colour, and an
+    unused output's probability nowhere."""
+    from cnnapp.widgets.plots import ProbabilityPlot
+    plot = ProbabilityPlot()
+    qtbot.addWidget(plot)
+    plot.resize(300, 200)
+    plot.set_classes(("blue triangle", "green square", "red circle") + ("(unused)",) * 7, "class")
+    p = np.array([0.1, 0.7, 0.15] + [0.05 / 7] * 7)
+    plot.set_probabilities(p)
+    x, heights = plot._bars.opts["x"], plot._bars.opts["height"]
+    assert list(x) == [0, 1, 2] and np.allclose(heights, p[:3])
+    colours = [b.color().name() for b in plot._bars.opts["brushes"]]
+    assert colours[1] != colours[0] == colours[2] and plot._text.toPlainText() == "70%"
+    (lo, hi), _ = plot.getPlotItem().vb.viewRange()
+    assert lo < 0 < 2 < hi < 4
+    names = [t.strip() for _, t in plot.getPlotItem().getAxis("bottom")._tickLevels[0]]
+    assert names == ["blue triangle", "green square", "red circle"]     # whole: 90 px of room each
+    plot.set_probabilities(np.eye(10)[6])                   # an unused output wins: no bar is the answer
+    assert plot._text.toPlainText() == "" and np.allclose(plot._bars.opts["height"], 0)
+    plot.set_classes([str(d) for d in range(10)])
+    assert list(plot._bars.opts["x"]) == list(range(10)) and np.allclose(plot._bars.opts["height"], 0)
 
 
 def test_a_trained_model_brings_the_source_it_learnt_from_an_untrained_one_keeps_the_choice(window):

@@ -19,10 +19,12 @@ FILE_FILTER = "Pictures (*.png *.jpg *.jpeg *.bmp *.webp *.PNG *.JPG *.JPEG *.BM
 def open_picture_file(session, path) -> bool:
     """Make the picture file at ``path`` the session's picture; a file that cannot be used is said in
     one line (the status bar) and the picture shown before stays."""
+    name = Path(path).name
     try:
-        p = session.take_opened(lambda sig: picture_input(path, sig), f"the picture {Path(path).name}")
+        p = session.take_opened(lambda sig: picture_input(path, sig), f"the picture {name}")
     except ValueError as e:
-        session.say(f"Could not use the picture: {e}", 0)
+        reason = str(e).removeprefix(f"{path}: ")        # (the reason names the file by its whole path)
+        session.say(f"Could not use {name}: {reason}", 0)
         return False
     session.say(f"Showing {p.what}, brought to the network's {session.view_network().signature.words()}.")
     return True

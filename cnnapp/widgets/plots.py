@@ -222,22 +222,27 @@ class ProbabilityPlot(pg.PlotWidget):
         self._text = pg.TextItem("", color=(40, 40, 40), anchor=(0.5, 1.0), fill=pg.mkBrush(255, 255, 255, 225))
         p.addItem(self._text)
         self._probs = np.zeros(10)
+        self._shown = list(range(10))       # the outputs that have a bar: those a class uses
         self._classes, self._named_at = None, None
         p.vb.sigResized.connect(lambda *_: self._name_bars())
 
     def set_classes(self, classes, kind: str | None = None) -> None:
         """Name the bars (the digits, or another data set's classes); ``kind`` "digit" or "class" (None:
-        "digit" for the names 0–9)."""
+        "digit" for the names 0–9). The outputs no class uses get no bar: a network of three classes
+        shows three, each with the room of a third of the plot for its name."""
+        from cnncore.architecture import UNUSED_CLASS
         classes = tuple(str(c) for c in classes)
         kind = kind or ("digit" if is_digits(classes) else "class")
         if (classes, kind) == getattr(self, "_classes", None):
             return
         self._classes = (classes, kind)
+        self._shown = [k for k, c in enumerate(classes) if c != UNUSED_CLASS] or list(range(len(classes)))
         self._named_at = None
         p = self.getPlotItem()
         p.getAxis("bottom").setLabel(kind, color="#333")
         edge = 0.6 if is_digits(classes) else 1.1      # room for the end names
-        p.setXRange(-edge, 9 + edge, padding=0)
+        p.setXRange(-edge, len(self._shown) - 1 + edge, padding=0)
+        self.set_probabilities(None)
         self._name_bars()
         self.setToolTip(f"How sure the network is about each {kind} (softmax probabilities).")
 
@@ -252,29 +257,34 @@ class ProbabilityPlot(pg.PlotWidget):
         if self._named_at is not None and spacing is not None and abs(spacing - self._named_at) < 1:
             return
         self._named_at = spacing
-        classes = self._classes[0]
+        classes = [self._classes[0][k] for k in self._shown]
         metrics = QtGui.QFontMetrics(p.getAxis("bottom").font())
         ticks, rows = class_ticks(classes, spacing, metrics.horizontalAdvance)
         name_axis(p.getAxis("bottom"), ticks, classes, rows)
 
 
     def set_probabilities(self, probs) -> None:
+        """The bars of ``probs`` (one per output; None: none), the most likely in the accent colour
+        with its percentage."""
+        x = np.arange(len(self._shown))
         if probs is None:
             self._probs = np.zeros(10)
-            self._bars.setOpts(height=self._probs, brushes=[pg.mkBrush(GREY)] * 10)
+            self._bars.setOpts(x=x, height=np.zeros(len(x)), brushes=[pg.mkBrush(GREY)] * len(x))
             self._text.setText("")
             return
-        p = np.asarray(probs, dtype=float).reshape(-1)[:10]
+        p = np.asarray(probs, dtype=float).reshape(-1)
         self._probs = p
         best = int(np.argmax(p))
-        brushes = [pg.mkBrush(ACCENT if i == best else GREY) for i in range(10)]
-        self._bars.setOpts(height=p, brushes=brushes)
-        self._text.setText(f"{p[best]:.0%}")
+        heights = np.array([p[k] if k < len(p) else 0.0 for k in self._shown])
+        bar = self._shown.index(best) if best in self._shown else None   # (an unused output: no bar)
+        self._bars.setOpts(x=x, height=heights,
+                           brushes=[pg.mkBrush(ACCENT if i == bar else GREY) for i in range(len(x))])
+        self._text.setText("" if bar is None else f"{p[best]:.0%}")
         # Above a short bar; inside a tall one: above it, the text would run past the top of a low
         # plot (a 1024×640 screen) and be cut.
         inside = p[best] > 0.5
         self._text.setAnchor((0.5, 0.0) if inside else (0.5, 1.0))
-        self._text.setPos(best, p[best] - 0.01 if inside else p[best] + 0.01)
+        self._text.setPos(0 if bar is None else bar, p[best] - 0.01 if inside else p[best] + 0.01)
 
     def probabilities(self) -> np.ndarray:
         return self._probs.copy()
