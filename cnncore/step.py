@@ -318,7 +318,9 @@ class ThreadPicker:
     the last turn's values in the other core's cache, is not counted. Without it, the other count
     runs alone after the main count's stretch (a large step, made again at each change of count).
 
-    ``threads()``: the count of the next step; ``record(seconds, images)`` after each step."""
+    ``threads()``: the count of the next step; ``record(seconds, images, threads)`` after each
+    step, with the count it ran on (a step made on a count asked before ``interleave`` changed
+    is not counted: it may not be the count the trial expects now)."""
 
     FIRST, EVERY, TRIAL, TURN, MARGIN = 0.3, 4.0, 0.25, 4, 1.25
 
@@ -339,14 +341,17 @@ class ThreadPicker:
         self.trials = 0
 
     def threads(self) -> int:
+        return self._asked()
+
+    def _asked(self) -> int:
         if not self._trying:
             return self.main
         if self.interleave:
             return self._other if (self._step // self.TURN) % 2 else self.main
         return self._other
 
-    def record(self, seconds: float, images: int) -> None:
-        if self._other is None:
+    def record(self, seconds: float, images: int, threads: int | None = None) -> None:
+        if self._other is None or threads not in (None, self._asked()):
             return
         if self._trying and self.interleave:
             self._count_turn(seconds, images)
@@ -362,7 +367,7 @@ class ThreadPicker:
             self._trying, self._stretch, self._turns, self._step = True, [0.0, 0], {}, 0
 
     def _count_turn(self, seconds: float, images: int) -> None:
-        n, first = self.threads(), self._step % self.TURN == 0
+        n, first = self._asked(), self._step % self.TURN == 0
         self._step += 1
         if not first:
             t = self._turns.setdefault(n, [0.0, 0])
@@ -400,11 +405,13 @@ class RunSteps:
         self.net, self.optimizer, self.snapshot = net, optimizer, snapshot
         self.picker = ThreadPicker(get_num_threads())
         self._steps: dict = {}
+        self._ran_on = None         # the thread count of the step get() gave last
 
     def get(self, n: int) -> TrainingStep | None:
         if self.picker.setting != get_num_threads():
             self.picker, self._steps = ThreadPicker(get_num_threads()), {}
         key = (n, self.picker.threads())
+        self._ran_on = key[1]
         step = self._steps.get(key, False)
         if step is False:
             if not self.picker.interleave:
@@ -432,4 +439,5 @@ class RunSteps:
             self._steps = {k: v for k, v in self._steps.items() if k[1] == threads}
 
     def record(self, seconds: float, images: int) -> None:
-        self.picker.record(seconds, images)
+        """The last step :meth:`get` gave took ``seconds`` for ``images``."""
+        self.picker.record(seconds, images, self._ran_on)

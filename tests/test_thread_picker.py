@@ -215,3 +215,21 @@ def test_small_steps_of_both_counts_are_made_once_and_large_ones_one_count_at_a_
             assert {k[1] for k in steps._steps} == {2}
     finally:
         cnncore.set_num_threads(before)
+
+
+def test_a_step_is_counted_under_the_count_it_ran_on():
+    """RunSteps makes a step on the count the picker asks, and making it may switch the trial to
+    turns or out of them (memory): the picker then expected another count for that step, and it
+    counted one thread's seconds as two threads'. A step whose count is not the one expected now
+    is left out of the trial."""
+    picker = ThreadPicker(2, interleave=False)
+    _steps(picker, {2: 0.001, 1: 0.001}, ThreadPicker.FIRST)
+    while picker.threads() == 2:                      # into the trial of one thread alone
+        picker.record(0.01, 10, 2)
+    picker.interleave = True                          # (RunSteps switched to turns as it made the step)
+    for _ in range(200):                              # steps made on one thread, slow: not counted
+        picker.record(1.0, 10, 1 if picker.threads() == 2 else 2)
+    assert picker.trials == 0 and picker.main == 2
+    for _ in range(ThreadPicker.TURN):                # (no count given: counted as asked)
+        picker.record(1.0, 10)
+    assert picker._turns
