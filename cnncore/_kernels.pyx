@@ -942,7 +942,8 @@ def conv_fold(const real[::1] dzbuf, const Py_ssize_t[::1] geometry, const Py_ss
     """A convolution's dx as its transposed convolution's scatter, sample by sample: the products
     cols((c, i, j), p) = b(c, i, j) + Σ_t wt((c, i, j), t) · dzbuf(n·sample + off(t) + p) for p <
     Lr (the wide-row tiles; ``off(t)`` = t·Ho·Wo: a 1×1 convolution over dz's planes, ``b`` zeros),
-    then each added into dx (:c:func:`cnn_fold_plane`).
+    then each added into dx where its tap's window put it (:c:func:`cnn_fold_rows` for a layer of
+    stride 1, each vector of a row of dx summed in a register; else :c:func:`cnn_fold_plane`).
 
     geometry IN  (sample stride of dzbuf, T, R, Lr, N, C, H, W, Ho, Wo, KH, KW, SH, SW, PH, PW)
     dzbuf    IN  N samples of T planes of Ho·Wo values, with at least Lr − Ho·Wo after the last

@@ -150,7 +150,8 @@ class _FoldParts:
     """dx as the transposed convolution's scatter, sample by sample (:func:`cnncore._kernels.conv_fold`):
     the products cols((c, i, j), p) = Σ_f w(f, c, i, j) · dz(f, p) by the wide-row tiles (a 1×1
     convolution over dz's F planes, the weights' rows ``wt`` (C·KH·KW rounded up to the tiles, F)),
-    then each row added into dx where its tap's window put it. ``dpad.inner``: the contiguous dz
+    then each row added into dx where its tap's window put it (a few channels at a time, as soon as
+    their products are made). ``dpad.inner``: the contiguous dz
     (N, F, Ho, Wo) the gradient pass writes."""
 
     def __init__(self, plan: "ConvPlan"):
