@@ -288,3 +288,16 @@ def test_a_colour_network_not_trained_yet_has_classes_not_digits():
     assert class_kind(grey) == "digit" and a_class(grey, 3) == "a 3" and other_dataset(grey) == ""
     colour.learns(("airplane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"), "CIFAR-10")
     assert class_kind(colour) == "class" and a_class(colour, 3) == "cat" and other_dataset(colour) == "CIFAR-10"
+
+
+def test_an_output_no_class_uses_is_said_as_such_not_as_a_name():
+    """A network of three classes whose strongest output is one no class uses (it has not learnt
+    enough) was said to look like "(unused)" on the Draw tab and the Look tab."""
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+
+    from cnnapp.state import a_class
+
+    net = Network(preset("cifar"), seed=0)
+    net.learns(("blue triangle", "green square", "red circle") + ("(unused)",) * 7, "my pictures")
+    assert a_class(net, 1) == "green square" and a_class(net, 5) == "output 5, which no class uses"

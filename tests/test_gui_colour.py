@@ -771,7 +771,8 @@ def test_the_bars_are_the_classes_a_network_has_each_with_its_room(qtbot):
     names = [t.strip() for _, t in plot.getPlotItem().getAxis("bottom")._tickLevels[0]]
     assert names == ["blue triangle", "green square", "red circle"]     # whole: 90 px of room each
     plot.set_probabilities(np.eye(10)[6])                   # an unused output wins: no bar is the answer
-    assert plot._text.toPlainText() == "" and np.allclose(plot._bars.opts["height"], 0)
+    assert plot._text.toPlainText() == "" and not plot._text.isVisible()
+    assert np.allclose(plot._bars.opts["height"], 0)
     plot.set_classes([str(d) for d in range(10)])
     assert list(plot._bars.opts["x"]) == list(range(10)) and np.allclose(plot._bars.opts["height"], 0)
 

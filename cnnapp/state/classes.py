@@ -37,11 +37,15 @@ def other_dataset(net) -> str:
 
 
 def a_class(net, k: int) -> str:
-    """Class ``k`` in words: "a 3" for digits, the class's own name ("Sneaker", "tsu") otherwise, and
-    "class 3" where the names are only numbers (a colour network not trained yet)."""
+    """Class ``k`` in words: "a 3" for digits, the class's own name ("Sneaker", "tsu") otherwise,
+    "class 3" where the names are only numbers (a colour network not trained yet), and "output 5,
+    which no class uses" for an output of a network of fewer classes (its answer where it has not
+    learnt enough: it is never a true class)."""
     if reads_digits(net):
         return a_digit(k)
     name = classes_of(net)[int(k)]
+    if name == UNUSED_CLASS:
+        return f"output {int(k)}, which no class uses"
     return f"class {name}" if classes_of(net) == DIGIT_CLASSES else name
 
 

@@ -11,6 +11,7 @@ paints and a network that is training is never touched.
 from __future__ import annotations
 
 import numpy as np
+from cnncore.architecture import UNUSED_CLASS
 from PySide6 import QtCore, QtWidgets
 
 from ..state import SAMPLE, SKETCH, Picture
@@ -348,7 +349,8 @@ class InspectView(Dreaming, QtWidgets.QWidget):
             return HELD_NOTE
         k, name = int(np.argmax(prob)), self.session.classes
         label = "" if p.label is None else f" (it is {name[p.label]})"
-        return f"The network answers <b>{name[k]}</b>, {prob[k]:.0%} sure{label}."
+        answer = name[k] if name[k] != UNUSED_CLASS else self.session.a_class(k)
+        return f"The network answers <b>{answer}</b>, {prob[k]:.0%} sure{label}."
 
     def refresh(self) -> None:
         """Compute saliency and Grad-CAM of the picture in a worker (latest request wins)."""

@@ -271,6 +271,7 @@ class ProbabilityPlot(pg.PlotWidget):
             self._probs = np.zeros(10)
             self._bars.setOpts(x=x, height=np.zeros(len(x)), brushes=[pg.mkBrush(GREY)] * len(x))
             self._text.setText("")
+            self._text.setVisible(False)
             return
         p = np.asarray(probs, dtype=float).reshape(-1)
         self._probs = p
@@ -280,6 +281,7 @@ class ProbabilityPlot(pg.PlotWidget):
         self._bars.setOpts(x=x, height=heights,
                            brushes=[pg.mkBrush(ACCENT if i == bar else GREY) for i in range(len(x))])
         self._text.setText("" if bar is None else f"{p[best]:.0%}")
+        self._text.setVisible(bar is not None)          # (an empty text still draws its white box)
         # Above a short bar; inside a tall one: above it, the text would run past the top of a low
         # plot (a 1024×640 screen) and be cut.
         inside = p[best] > 0.5
