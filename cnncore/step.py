@@ -406,6 +406,7 @@ class RunSteps:
         self.picker = ThreadPicker(get_num_threads())
         self._steps: dict = {}
         self._ran_on = None         # the thread count of the step get() gave last
+        self._apart = False         # both counts' steps were found not to fit: never in turns again
 
     def get(self, n: int) -> TrainingStep | None:
         if self.picker.setting != get_num_threads():
@@ -431,10 +432,15 @@ class RunSteps:
 
     def _fit_memory(self, threads: int) -> None:
         """Turns where both counts' steps fit in :data:`BOTH_BYTES` (where one count's are all there is
-        yet, the other's, about as large, must fit beside them); else one count's steps only."""
+        yet, the other's, about as large, must fit beside them); else one count's steps only, from
+        then on: the other's may be a little larger than the guess, and a guess made again each
+        time one count's steps are dropped would switch turns on and off at every step of a trial
+        (each step made anew, none counted: the trial never ended)."""
         both = len({k[1] for k in self._steps}) > 1
         held = self.held()
-        self.picker.interleave = held <= self.BOTH_BYTES if both else 2 * held <= self.BOTH_BYTES
+        self._apart = self._apart or (both and held > self.BOTH_BYTES)
+        self.picker.interleave = not self._apart and (held <= self.BOTH_BYTES if both
+                                                      else 2 * held <= self.BOTH_BYTES)
         if not self.picker.interleave and both:
             self._steps = {k: v for k, v in self._steps.items() if k[1] == threads}
 

@@ -233,3 +233,28 @@ def test_a_step_is_counted_under_the_count_it_ran_on():
     for _ in range(ThreadPicker.TURN):                # (no count given: counted as asked)
         picker.record(1.0, 10)
     assert picker._turns
+
+
+def test_steps_a_little_too_large_for_turns_do_not_switch_turns_at_every_step(monkeypatch):
+    """One count's steps fitting twice in BOTH_BYTES but both counts' together not (the two-thread
+    step holds a little more): each step made switched the trial into turns and out again, so no
+    step was counted, the trial never ended and every step was made anew (found by review)."""
+    from cnncore import step as step_module
+
+    class Made:
+        def __init__(self, threads):
+            self.buffers = {id(self): (36 if threads == 2 else 30) << 20}
+
+    made = []
+    monkeypatch.setattr(step_module, "compile_step", lambda *a, **k: made.append(cnncore.get_num_threads())
+                        or Made(cnncore.get_num_threads()))
+    before = cnncore.get_num_threads()
+    cnncore.set_num_threads(2)
+    try:
+        steps = RunSteps(net=None)
+        for _ in range(2000):
+            steps.get(16)
+            steps.record(0.001, 16)
+    finally:
+        cnncore.set_num_threads(before)
+    assert steps.picker.trials >= 1 and len(made) < 200 and not steps.picker.interleave
