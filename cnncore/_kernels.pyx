@@ -860,8 +860,8 @@ cdef enum:
 
 
 cdef inline Py_ssize_t _fold_slack(const Py_ssize_t* g) noexcept nogil:
-    """The values :c:func:`cnn_fold_rows` may read before and after a thread's products (a
-    whole number of cache lines)."""
+    """The values :c:func:`cnn_fold_rows` may read past a thread's products (a whole number of
+    cache lines; it never reads before them: tap (i, j)'s reads start j·Lr − j or more in)."""
     return _round_up_to(g[G_KW] + g[G_W] + g[G_PW] + VBYTES // sizeof(float), 16)
 
 
@@ -916,25 +916,25 @@ cdef void _fold_loop(const real* dz, const Py_ssize_t* g, const Py_ssize_t* off,
     """The loop of :func:`conv_fold` (also an op of a compiled step). Items are samples, or where
     the samples are fewer than two a thread, (sample, group of channels) pairs. ``cols``: each
     thread's products, :func:`fold_scratch`'s rows."""
-    cdef Py_ssize_t n, N = g[G_N], groups = 1, slack = _fold_slack(g)
-    cdef Py_ssize_t per_thread = g[G_R] * g[G_LR] + 2 * slack
+    cdef Py_ssize_t n, N = g[G_N], groups = 1
+    cdef Py_ssize_t per_thread = g[G_R] * g[G_LR] + _fold_slack(g)
     if nthreads > 1 and N < 2 * nthreads:
         groups = min(g[G_C], (2 * nthreads + N - 1) // N)
     if nthreads == 1:
         for n in range(N * groups):
-            _fold_item(n, groups, dz, g, off, wt, b, cols + slack, dx)
+            _fold_item(n, groups, dz, g, off, wt, b, cols, dx)
         return
     for n in prange(N * groups, num_threads=nthreads, schedule="guided"):
-        _fold_item(n, groups, dz, g, off, wt, b, cols + threadid() * per_thread + slack, dx)
+        _fold_item(n, groups, dz, g, off, wt, b, cols + threadid() * per_thread, dx)
 
 
 def fold_scratch(const Py_ssize_t[::1] geometry, int nthreads) -> tuple:
     """The shape of :func:`conv_fold`'s ``cols`` on ``nthreads`` threads: a row a thread, its
-    products (R·Lr) with slack on both sides."""
+    products (R·Lr) and the slack after them."""
     if geometry.shape[0] != G_COUNT:
         raise ValueError("fold_scratch: a conv_fold geometry has 16 numbers")
     cdef const Py_ssize_t* g = &geometry[0]
-    return (max(nthreads, 1), g[G_R] * g[G_LR] + 2 * _fold_slack(g))
+    return (max(nthreads, 1), g[G_R] * g[G_LR] + _fold_slack(g))
 
 
 def conv_fold(const real[::1] dzbuf, const Py_ssize_t[::1] geometry, const Py_ssize_t[::1] off,
@@ -955,7 +955,7 @@ def conv_fold(const real[::1] dzbuf, const Py_ssize_t[::1] geometry, const Py_ss
     if geometry.shape[0] != G_COUNT or min(g[G_KH], g[G_KW], g[G_SH], g[G_SW]) < 1 or min(g[G_PH], g[G_PW]) < 0 \
             or g[G_R] % FB or g[G_R] < g[G_C] * g[G_KH] * g[G_KW] or g[G_LR] < g[G_HO] * g[G_WO] \
             or wt.shape[0] != g[G_R] or wt.shape[1] != g[G_T] or off.shape[0] != g[G_T] or b.shape[0] != g[G_R] \
-            or cols.shape[0] < max(1, nthreads) or cols.shape[1] != g[G_R] * g[G_LR] + 2 * _fold_slack(g) \
+            or cols.shape[0] < max(1, nthreads) or cols.shape[1] != g[G_R] * g[G_LR] + _fold_slack(g) \
             or dx.shape[0] != g[G_N] or dx.shape[1] != g[G_C] or dx.shape[2] != g[G_H] or dx.shape[3] != g[G_W] \
             or (g[G_N] - 1) * g[G_SAMPLE] + off[g[G_T] - 1] + g[G_LR] > dzbuf.shape[0]:
         raise ValueError("conv_fold: the buffers do not match the geometry")

@@ -1001,8 +1001,9 @@ static inline void CNN_SUFFIX(cnn_unpool_into)(
    both lie in the maps. Each vector of a row of dx sums in a register and is stored once, the
    NC channels' sums side by side (independent chains of adds: one chain waits on each add's
    latency): a tap's row is read as a whole vector from x = s0 + PW - j, its lanes whose x lies
-   outside 0..Wo-1 zeroed (they read a neighbouring row's values: the caller leaves slack
-   before and after cols). Each sum gets cnn_fold_plane's terms in cnn_fold_plane's order, so
+   outside 0..Wo-1 zeroed (they read a neighbouring row's values, or past the last row: the
+   caller leaves slack after cols; none lies before, as tap (i, j)'s reads start at least
+   j Lr - j in). Each sum gets cnn_fold_plane's terms in cnn_fold_plane's order, so
    the same bits: a zeroed lane adds +0, which changes no sum that starts from +0. */
 CNN_ALWAYS_INLINE void CNN_SUFFIX(cnn_fold_rows_of)(const CNN_REAL *CNN_RESTRICT cols, ptrdiff_t Lr, ptrdiff_t Ho,
                                                     ptrdiff_t Wo, ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t PH,

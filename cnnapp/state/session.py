@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from cnncore.architecture import UNUSED_CLASS
 
 from .classes import a_class, class_kind, classes_of, known_classes, other_dataset, reads_digits
 from .drawing import Drawing
@@ -465,7 +466,7 @@ class Session:
         it cannot be used."""
         net = self.view_network()
         if net is None:
-            raise ValueError("There is no network to show a picture to.")
+            raise ValueError("there is no network to show a picture to")
         p = Picture(OPENED, read(net.signature), None, what=what)
         self.set_picture(p)
         return p
@@ -477,8 +478,8 @@ class Session:
             raise ValueError("there is no such mistake in the last result")
         img, true, answer, i = r.mistake(k)
         when = "at the end of the run" if r.final else f"after epoch {r.epoch}"
-        what = (f"a held-out {self.class_kind} the network got wrong {when} "
-                f"(it answered {self.classes[answer]})")
+        answered = self.classes[answer] if self.classes[answer] != UNUSED_CLASS else self.a_class(answer)
+        what = f"a held-out {self.class_kind} the network got wrong {when} (it answered {answered})"
         p = Picture(MISTAKE, img, true, index=i, what=what)
         self.set_picture(p)
         return p
