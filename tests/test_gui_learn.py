@@ -471,3 +471,22 @@ def test_the_gradient_check_of_a_colour_network_without_a_picture_and_after_one_
     assert np.array_equal(gc.image, picture) and "cat.png" in gc.source.text()
     assert gc.run().agrees
     w.train.shutdown()
+
+
+def test_worked_example_grids_wrap_in_a_narrow_column_instead_of_scrolling_sideways(panel, qtbot):
+    """At 1024 px with a lesson's panel docked beside the tab, the row "input a, filter w" and the
+    readout row scrolled sideways, the filter and the learning rate cut at the edge: the grids now
+    take more lines where the column is narrow, and stay side by side where it is wide."""
+    page = panel.examples.show_example("strided_conv")
+    scroll = page.findChild(QtWidgets.QScrollArea)
+    assert scroll.accessibleName() == "The example's numbers"
+    a, w = page.views["a"], page.views["w"]
+    qtbot.waitUntil(lambda: a.isVisible() and a.width() > 0)
+    assert a.mapTo(scroll.widget(), QtCore.QPoint()).y() == w.mapTo(scroll.widget(), QtCore.QPoint()).y()
+    panel.resize(720, 850)
+    qtbot.waitUntil(lambda: scroll.viewport().width() < a.width() + w.width() + 24)
+    qtbot.wait(50)
+    assert scroll.horizontalScrollBar().maximum() == 0
+    assert w.mapTo(scroll.widget(), QtCore.QPoint()).y() > a.mapTo(scroll.widget(), QtCore.QPoint()).y()
+    for v in page.views.values():                     # every grid whole within the column
+        assert v.mapTo(scroll.widget(), QtCore.QPoint()).x() + v.width() <= scroll.viewport().width()

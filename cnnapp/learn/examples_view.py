@@ -14,6 +14,7 @@ from cnncore.examples import worked_examples
 
 from .arithmetic_panel import ArithmeticPanel, index_order_note
 from ..widgets.wrap_row import WrapRow
+from ..widgets.flow_layout import FlowLayout
 from .grids import ArrayView, FilledWhenShown
 
 __all__ = ["WorkedExamplesView", "ExamplePage"]
@@ -134,17 +135,17 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         scroll.setWidget(left)
         return scroll
 
-    def _grid_row(self, names, editable: bool) -> QtWidgets.QHBoxLayout:
-        line = QtWidgets.QHBoxLayout()
-        line.setSpacing(24)
+    def _grid_row(self, names, editable: bool) -> FlowLayout:
+        """The grids ``names`` side by side, on more lines where the column is narrow (a lesson's
+        panel beside the tab at 1024 px: the row scrolled sideways, its last grid cut)."""
+        line = FlowLayout(spacing=24)
         for name in names:
             v = ArrayView(name, self.example.labels[name], editable=editable)
             if editable:
                 v.edited.connect(lambda idx, val, n=name: self._on_edit(n, idx, val))
             v.picked.connect(lambda idx, n=name: self._on_pick(n, idx))
-            line.addWidget(v, 0, QtCore.Qt.AlignTop)
+            line.addWidget(v)
             self.views[name] = v
-        line.addStretch(1)
         return line
 
     def _build_written_out(self) -> QtWidgets.QWidget:

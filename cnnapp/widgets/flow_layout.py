@@ -1,0 +1,70 @@
+"""A layout that puts its widgets side by side and starts a new line where the next one would not fit
+(Qt's flow layout example, top-aligned): a row of grids that wraps in a narrow column instead of
+scrolling sideways."""
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+__all__ = ["FlowLayout"]
+
+
+class FlowLayout(QtWidgets.QLayout):
+    """Items left to right, ``spacing`` px apart, lines ``line_spacing`` px apart; each line as tall as
+    its tallest item, each item at the top of its line."""
+
+    def __init__(self, parent=None, spacing: int = 24, line_spacing: int = 8):
+        super().__init__(parent)
+        self._items: list[QtWidgets.QLayoutItem] = []
+        self._gap, self._line_gap = spacing, line_spacing
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int):
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int):
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> QtCore.Qt.Orientations:
+        return QtCore.Qt.Orientations(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._place(QtCore.QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect) -> None:
+        super().setGeometry(rect)
+        self._place(rect, move=True)
+
+    def sizeHint(self) -> QtCore.QSize:
+        return self.minimumSize()
+
+    def minimumSize(self) -> QtCore.QSize:
+        """As wide as the widest item (everything else may go on lines of its own)."""
+        size = QtCore.QSize()
+        for item in self._items:
+            size = size.expandedTo(item.minimumSize())
+        m = self.contentsMargins()
+        return size + QtCore.QSize(m.left() + m.right(), m.top() + m.bottom())
+
+    def _place(self, rect, move: bool) -> int:
+        """Lay the items out in ``rect`` (moving them where ``move``); the height they take."""
+        m = self.contentsMargins()
+        area = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
+        x, y, line_height = area.x(), area.y(), 0
+        for item in self._items:
+            hint = item.sizeHint()
+            if x > area.x() and x + hint.width() > area.right() + 1:      # a new line
+                x, y, line_height = area.x(), y + line_height + self._line_gap, 0
+            if move:
+                item.setGeometry(QtCore.QRect(QtCore.QPoint(x, y), hint))
+            x += hint.width() + self._gap
+            line_height = max(line_height, hint.height())
+        return y + line_height - rect.y() + m.bottom()
