@@ -97,6 +97,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._load_initial_network(resume=load_settings)
         self.draw = DrawView(self.session)
         self.build = BuildView(self.session)
+        if load_settings:
+            self._offer_kept_edits()
         self.train = TrainView(self.session)
         self.backprop = BackpropView(self.session)
         self.learn = LazyTab(lambda parent: _learn_panel(parent, self.session.scores))
@@ -175,9 +177,19 @@ class MainWindow(QtWidgets.QMainWindow):
             QtCore.QTimer.singleShot(0, self, lambda: self.session.say(note, 0))
         return resumed
 
+    def _offer_kept_edits(self) -> None:
+        """The Build tab's edits the last session closed with, offered by "Back to my edits"."""
+        edits = session_files.kept_edits()
+        if edits is not None and self.build.offer_edits(edits):
+            QtCore.QTimer.singleShot(0, self, lambda: self.session.say(
+                "The Build tab kept your edits of last time, not in use: “Back to my edits” puts them in "
+                "the table."))
+
     def save_session(self) -> None:
-        """Keep the current network (unless it is the starter model) for the next launch."""
+        """Keep the current network (unless it is the starter model) and the Build tab's edits not in
+        use for the next launch."""
         session_files.save(self.session)
+        session_files.save_edits(self.build.edits_not_in_use())
 
     # ----------------------------------------------------------- model files
     def save_model(self, path) -> bool:

@@ -1,7 +1,8 @@
 """What the app keeps between launches besides its settings: the network in use (unless it is the
-starter model), whether it was saved to a file of the learner's, and the held-out pictures it is
+starter model), whether it was saved to a file of the learner's, the held-out pictures it is
 offered (:mod:`cnncore.datasets.kept`: a folder's or a downloaded set's would otherwise be gone
-until the next run). Written on close, read at the start; closing never fails for them."""
+until the next run), and the Build tab's edits not in use yet (an architecture file, read as one the
+learner opens). Written on close, read at the start; closing never fails for them."""
 from __future__ import annotations
 
 import contextlib
@@ -10,7 +11,7 @@ from . import settings as st
 from .state.samples import SampleSet
 from .state.settings_store import set_aside
 
-__all__ = ["resume", "save"]
+__all__ = ["resume", "save", "save_edits", "kept_edits"]
 
 #: Whether the network kept for the next launch was trained and never saved to a file of the learner's.
 _UNSAVED = "session/unsaved"
@@ -86,3 +87,32 @@ def _save_pictures(session, net) -> None:
         pass
     with contextlib.suppress(OSError):
         path.unlink(missing_ok=True)
+
+
+def save_edits(spec: dict | None) -> None:
+    """Keep the Build tab's edits not in use (``spec``; None: there are none) for the next launch;
+    never raises."""
+    import json
+
+    from cnncore import atomic_write_text
+    path = st.session_edits_path()
+    with contextlib.suppress(OSError):
+        if spec is None:
+            path.unlink(missing_ok=True)
+        else:
+            atomic_write_text(path, json.dumps(spec, indent=1) + "\n")
+
+
+def kept_edits() -> dict | None:
+    """The Build tab's edits the last session closed with, or None (none, or a file that is not an
+    architecture: it is replaced at the next close)."""
+    from cnncore import read_regular
+    from cnncore.architecture import parse_architecture
+    from cnncore.limits import MAX_ARCH_TEXT
+    path = st.session_edits_path()
+    if not path.exists():
+        return None
+    try:
+        return parse_architecture(read_regular(path, 4 * MAX_ARCH_TEXT).decode("utf-8"))
+    except Exception:  # noqa: BLE001 - a damaged file: the edits are a convenience
+        return None

@@ -117,6 +117,11 @@ def session_samples_path() -> Path:
     return data_dir() / "last_session_pictures.npz"
 
 
+def session_edits_path() -> Path:
+    """Where the Build tab's edits not in use yet are kept between launches (an architecture file)."""
+    return data_dir() / "last_session_build_edits.json"
+
+
 def set_clamped(widget, v) -> None:
     """``widget.setValue(v)`` for a spin box or slider, with ``v`` kept inside its range
     (a hand-edited or stale settings file must not stop the app from starting)."""

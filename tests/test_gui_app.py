@@ -1326,6 +1326,38 @@ def test_the_network_of_the_last_session_is_reopened_by_its_name(qtbot):
     w.train.shutdown()
 
 
+def test_build_tab_edits_not_in_use_are_kept_for_the_next_launch(qtbot):
+    """Edits of the Build tab's table not used yet were gone after a restart: they are offered again by
+    "Back to my edits" (the table shows the network in use), a layer that does not fit included;
+    edits that were used, or none, leave nothing; a damaged file is ignored."""
+    from cnncore.architecture import preset
+    from cnnapp import settings as st
+    from cnnapp.main_window import MainWindow
+    w = MainWindow()
+    qtbot.addWidget(w)
+    in_use = w.build.editor.spec()
+    edited = preset("wide")
+    edited["layers"][0]["kernel"] = 40                     # does not fit a 28×28 picture
+    w.build.editor.set_spec(edited)
+    assert not w.build.editor.valid()
+    edited = w.build.editor.spec()
+    w.close()
+    assert st.session_edits_path().exists()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    assert w.build.editor.spec() == in_use and not w.build.back_button.isHidden()
+    assert w.build.back_to_edits() and w.build.editor.spec() == edited
+    w.build.editor.set_spec(in_use)                      # back as the network in use: nothing to keep
+    w.build._draft = None
+    w.close()
+    assert not st.session_edits_path().exists()
+    st.session_edits_path().write_text("{not an architecture")
+    w = MainWindow()
+    qtbot.addWidget(w)
+    assert w.build.back_button.isHidden() and w.build.editor.spec() == in_use
+    w.close()
+
+
 def test_a_restart_offers_the_held_out_pictures_of_the_last_run_again(qtbot):
     """A network trained on a folder of pictures had no samples after a restart (Backprop and Look asked
     to train or open a picture) until the next run: the pictures are kept with the session's model."""

@@ -165,6 +165,24 @@ class BuildView(QtWidgets.QWidget):
         self._on_spec_changed()
         return True
 
+    def edits_not_in_use(self) -> dict | None:
+        """The architecture the learner edited and has not used: the table where it differs from the
+        network in use, else the edits "Back to my edits" would put back; None where there are none."""
+        table = self.editor.spec()
+        if self._applied is not None and table != self._applied:       # (a layer that does not fit too)
+            return table
+        return self._draft
+
+    def offer_edits(self, spec: dict) -> bool:
+        """Edits kept from the last session: offered by "Back to my edits" (the table shows the network
+        in use), unless they are that network's architecture. Whether they are offered."""
+        if spec == self._applied:
+            return False
+        self._draft = spec
+        self.back_button.show()
+        self._on_spec_changed()
+        return True
+
     def load_preset(self, name: str) -> None:
         from cnncore.architecture import preset
         try:
