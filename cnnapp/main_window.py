@@ -182,8 +182,7 @@ class MainWindow(QtWidgets.QMainWindow):
         edits = session_files.kept_edits()
         if edits is not None and self.build.offer_edits(edits):
             QtCore.QTimer.singleShot(0, self, lambda: self.session.say(
-                "The Build tab kept your edits of last time, not in use: “Back to my edits” puts them in "
-                "the table."))
+                "Your Build-tab edits of last time are kept: “Back to my edits” brings them back."))
 
     def save_session(self) -> None:
         """Keep the current network (unless it is the starter model) and the Build tab's edits not in

@@ -297,7 +297,9 @@ def test_an_output_no_class_uses_is_said_as_such_not_as_a_name():
     from cnncore.network import Network
 
     from cnnapp.state import a_class
+    from cnnapp.state.classes import class_name
 
-    net = Network(preset("cifar"), seed=0)
-    net.learns(("blue triangle", "green square", "red circle") + ("(unused)",) * 7, "my pictures")
-    assert a_class(net, 1) == "green square" and a_class(net, 5) == "output 5, which no class uses"
+    for net in (Network(preset("cifar"), seed=0), Network(preset("lenet"), seed=0)):     # colour, grey
+        net.learns(("blue triangle", "green square", "red circle") + ("(unused)",) * 7, "my pictures")
+        assert a_class(net, 1) == "green square" and a_class(net, 5) == "output 5, which no class uses"
+        assert class_name(net, 2) == "red circle" and class_name(net, 7) == "output 7 (no class)"

@@ -1358,6 +1358,19 @@ def test_build_tab_edits_not_in_use_are_kept_for_the_next_launch(qtbot):
     w.close()
 
 
+def test_edits_that_become_the_network_in_use_are_no_longer_offered(window):
+    """Edits kept aside ("Back to my edits") stayed offered, "not in use", after a model of that very
+    architecture was opened (found by a tester)."""
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    build, s = window.build, window.session
+    build.editor.set_spec(preset("wide"))                                  # edited, not used
+    s.set_network(Network(preset("tiny"), seed=0), "opened from t.npz", trained=True)
+    assert not build.back_button.isHidden()
+    s.set_network(Network(preset("wide"), seed=0), "opened from w.npz", trained=True)
+    assert build.back_button.isHidden() and build.edits_not_in_use() is None
+
+
 def test_a_restart_offers_the_held_out_pictures_of_the_last_run_again(qtbot):
     """A network trained on a folder of pictures had no samples after a restart (Backprop and Look asked
     to train or open a picture) until the next run: the pictures are kept with the session's model."""

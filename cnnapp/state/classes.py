@@ -36,6 +36,13 @@ def other_dataset(net) -> str:
     return getattr(net, "dataset", "") or "another data set"
 
 
+def class_name(net, k: int) -> str:
+    """Output ``k``'s class by its name ("cat", "3"), or "output 5 (no class)" for an output no class
+    uses (a network's answer where it has not learnt enough; never a true class)."""
+    name = classes_of(net)[int(k)]
+    return f"output {int(k)} (no class)" if name == UNUSED_CLASS else name
+
+
 def a_class(net, k: int) -> str:
     """Class ``k`` in words: "a 3" for digits, the class's own name ("Sneaker", "tsu") otherwise,
     "class 3" where the names are only numbers (a colour network not trained yet), and "output 5,

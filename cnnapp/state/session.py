@@ -16,9 +16,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from cnncore.architecture import UNUSED_CLASS
 
-from .classes import a_class, class_kind, classes_of, known_classes, other_dataset, reads_digits
+from .classes import a_class, class_kind, class_name, classes_of, known_classes, other_dataset, reads_digits
 from .drawing import Drawing
 from .events import Event
 from .picture import DRAWING, FILE, MISTAKE, OPENED, SAMPLE, Picture
@@ -127,6 +126,10 @@ class Session:
 
     def a_class(self, k: int) -> str:
         return a_class(self.view_network(), k)
+
+    def class_name(self, k: int) -> str:
+        """Output ``k``'s class by its name; "output 5 (no class)" for one no class uses."""
+        return class_name(self.view_network(), k)
 
     def set_network(self, net, source: str, trained: bool, starter: bool = False, file=None,
                     unsaved: bool = False) -> None:
@@ -478,8 +481,7 @@ class Session:
             raise ValueError("there is no such mistake in the last result")
         img, true, answer, i = r.mistake(k)
         when = "at the end of the run" if r.final else f"after epoch {r.epoch}"
-        answered = self.classes[answer] if self.classes[answer] != UNUSED_CLASS else self.a_class(answer)
-        what = f"a held-out {self.class_kind} the network got wrong {when} (it answered {answered})"
+        what = f"a held-out {self.class_kind} the network got wrong {when} (it answered {self.class_name(answer)})"
         p = Picture(MISTAKE, img, true, index=i, what=what)
         self.set_picture(p)
         return p

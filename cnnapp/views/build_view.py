@@ -149,6 +149,9 @@ class BuildView(QtWidgets.QWidget):
                 self._draft = edits
                 self.back_button.show()
         self._applied = now
+        if self._draft == now:                  # the edits are this network's: in use now
+            self._draft = None
+            self.back_button.hide()
         self._on_spec_changed()
 
     def back_to_edits(self) -> bool:

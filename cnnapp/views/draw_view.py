@@ -314,7 +314,7 @@ class DrawView(QtWidgets.QWidget):
                     "misread.</span>")
         sure = f"<br><span style='font-size:small;color:#555'>{p[best]:.0%} sure</span>{hint}"
         if other_dataset(net):        # the answer names another data set's class; the drawing stays a digit
-            self.answer.setText(f"Looks like: <b>{classes_of(net)[best]}</b>{sure}")
+            self.answer.setText(f"Looks like: <b>{a_class(net, best)}</b>{sure}")
             return
         article, digit = a_digit(best).split()
         self.answer.setText(f"Looks like {article} <b>{digit}</b>{sure}")

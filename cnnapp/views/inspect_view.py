@@ -11,7 +11,6 @@ paints and a network that is training is never touched.
 from __future__ import annotations
 
 import numpy as np
-from cnncore.architecture import UNUSED_CLASS
 from PySide6 import QtCore, QtWidgets
 
 from ..state import SAMPLE, SKETCH, Picture
@@ -347,10 +346,9 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         lesson's question waits: it would give the answer away)."""
         if self.session.answer_held:
             return HELD_NOTE
-        k, name = int(np.argmax(prob)), self.session.classes
-        label = "" if p.label is None else f" (it is {name[p.label]})"
-        answer = name[k] if name[k] != UNUSED_CLASS else self.session.a_class(k)
-        return f"The network answers <b>{answer}</b>, {prob[k]:.0%} sure{label}."
+        k, s = int(np.argmax(prob)), self.session
+        label = "" if p.label is None else f" (it is {s.class_name(p.label)})"
+        return f"The network answers <b>{s.class_name(k)}</b>, {prob[k]:.0%} sure{label}."
 
     def refresh(self) -> None:
         """Compute saliency and Grad-CAM of the picture in a worker (latest request wins)."""
@@ -375,7 +373,7 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         self.gradients = (g, cams)
         self.answer.setText(HELD_NOTE if self.session.answer_held else
                             f"{self._answer_line(g.probabilities, p)} Explaining the score of "
-                            f"{self.session.classes[g.cls]}.")
+                            f"{self.session.class_name(g.cls)}.")
         self.answer.setToolTip(f"Looking at {p.what}")
         self.where.show(x, g, cams)
 

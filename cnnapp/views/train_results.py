@@ -86,10 +86,10 @@ class ResultsPanel(QtWidgets.QTabWidget):
             img, true, answer, _ = r.mistake(k)
             q = picture_qimage(img)
             it = QtWidgets.QListWidgetItem(QtGui.QIcon(QtGui.QPixmap.fromImage(q.scaled(56, 56))),
-                                           f"{names[true]}\n→ {names[answer]}" if worded else
-                                           f"{names[true]} → {names[answer]}")
+                                           f"{names[true]}\n→ {self.session.class_name(answer)}" if worded else
+                                           f"{names[true]} → {self.session.class_name(answer)}")
             words = self.session.a_class(true)
-            it.setToolTip(f"{words[:1].upper() + words[1:]} the network read as {names[answer]}. "
+            it.setToolTip(f"{words[:1].upper() + words[1:]} the network read as {self.session.class_name(answer)}. "
                           "Click to open it on the Draw or the Backprop tab.")
             self.gallery.addItem(it)
 
