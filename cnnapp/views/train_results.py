@@ -85,11 +85,11 @@ class ResultsPanel(QtWidgets.QTabWidget):
         for k in range(min(r.mistakes, GALLERY_MAX)):
             img, true, answer, _ = r.mistake(k)
             q = picture_qimage(img)
+            said = self.session.class_name(answer)             # (may be an output no class uses)
             it = QtWidgets.QListWidgetItem(QtGui.QIcon(QtGui.QPixmap.fromImage(q.scaled(56, 56))),
-                                           f"{names[true]}\n→ {self.session.class_name(answer)}" if worded else
-                                           f"{names[true]} → {self.session.class_name(answer)}")
+                                           f"{names[true]}\n→ {said}" if worded else f"{names[true]} → {said}")
             words = self.session.a_class(true)
-            it.setToolTip(f"{words[:1].upper() + words[1:]} the network read as {self.session.class_name(answer)}. "
+            it.setToolTip(f"{words[:1].upper() + words[1:]} the network read as {said}. "
                           "Click to open it on the Draw or the Backprop tab.")
             self.gallery.addItem(it)
 
