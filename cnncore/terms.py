@@ -93,9 +93,11 @@ class Breakdown:
         for t in terms[:limit]:
             parts.append(t.written(digits))
         if len(terms) > limit:
-            parts.append(f"… ({len(terms) - limit} more terms)")
+            more = len(terms) - limit
+            parts.append(f"… ({more} more term{'s' if more != 1 else ''})")
         if skip_zero and len(terms) < len(self.terms):
-            parts.append(f"({len(self.terms) - len(terms)} zero terms)")
+            zeros = len(self.terms) - len(terms)
+            parts.append(f"({zeros} zero term{'s' if zeros != 1 else ''})")
         joiner = ", " if self.combine == "max" else " + "
         body = joiner.join(parts) if parts else "0"
         if self.combine == "max":

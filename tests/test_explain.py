@@ -393,3 +393,14 @@ def test_a_sure_wrong_answers_loss_is_written_from_the_logits():
     assert all(term.value == pytest.approx(_written_value(term)) for term in bd.terms)
     sure = explain.loss_terms(np.array([0.25, 0.75]), 1, logits=np.array([0.0, math.log(3)]))
     assert sure.written_out() == f"−log(0.75) = {explain.num(-math.log(0.75))}"      # the textbook's form
+
+
+def test_a_written_out_sum_counts_its_left_out_terms_in_words():
+    """"(1 zero terms)" and "(1 more terms)": one term is one term."""
+    from cnncore.terms import Breakdown, Term
+    terms = [Term(f"t{k}", (float(v), 1.0), float(v), (None, None)) for k, v in enumerate([1, 0, 2, 3, 0, 0])]
+    b = Breakdown("z", "z = Σ t", None, terms[:2] + terms[2:4], 6.0)
+    assert b.written_out(limit=2, skip_zero=True).count("(1 more term)") == 1
+    assert "(1 zero term)" in b.written_out(skip_zero=True)
+    b = Breakdown("z", "z = Σ t", None, terms, 6.0)
+    assert "(3 zero terms)" in b.written_out(skip_zero=True) and "(2 more terms)" in b.written_out(limit=4)
