@@ -490,3 +490,22 @@ def test_worked_example_grids_wrap_in_a_narrow_column_instead_of_scrolling_sidew
     assert w.mapTo(scroll.widget(), QtCore.QPoint()).y() > a.mapTo(scroll.widget(), QtCore.QPoint()).y()
     for v in page.views.values():                     # every grid whole within the column
         assert v.mapTo(scroll.widget(), QtCore.QPoint()).x() + v.width() <= scroll.viewport().width()
+
+
+def test_the_maps_of_an_array_wrap_too(panel, qtbot):
+    """"Two input maps, two filters": an array of several maps was one wide row (map 1 of the input cut
+    at the edge with a lesson's panel docked): its maps take more lines where the column is narrow,
+    side by side where it is wide; a filter bank keeps its rows of filters and columns of channels."""
+    page = panel.examples.show_example("multichannel")
+    scroll = page.findChild(QtWidgets.QScrollArea)
+    top = lambda g: g.mapTo(scroll.widget(), QtCore.QPoint()).y()       # noqa: E731
+    qtbot.waitUntil(lambda: (0,) in page.views["y0"].grids() and page.views["y0"].grids()[(0,)].isVisible())
+    x = page.views["y0"].grids()                                    # the input maps (the slides' y(l-1))
+    qtbot.wait(50)
+    assert top(x[(0,)]) == top(x[(1,)])
+    panel.resize(560, 850)
+    qtbot.waitUntil(lambda: top(x[(1,)]) > top(x[(0,)]))
+    qtbot.wait(50)
+    assert scroll.horizontalScrollBar().maximum() == 0
+    w = page.views["w"].grids()
+    assert top(w[(0, 0)]) == top(w[(0, 1)]) < top(w[(1, 0)]) == top(w[(1, 1)])

@@ -13,6 +13,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..widgets.heatmap import lut_for
+from ..widgets.flow_layout import FlowLayout
 from ..widgets.picture_numbers import Plane, offer_numbers
 
 __all__ = ["NumberGrid", "ArrayView", "fmt", "FilledWhenShown"]
@@ -208,12 +209,8 @@ class ArrayView(QtWidgets.QWidget):
         f.setBold(True)
         self.caption.setFont(f)
         lay.addWidget(self.caption)
-        self._body = QtWidgets.QWidget()
-        self._grid_layout = QtWidgets.QGridLayout(self._body)
-        self._grid_layout.setContentsMargins(0, 0, 0, 0)
-        self._grid_layout.setHorizontalSpacing(10)
-        self._grid_layout.setVerticalSpacing(2)
-        lay.addWidget(self._body, 0, QtCore.Qt.AlignLeft)
+        self._body = None           # the grids: a flow of maps (3-D), else rows and columns (4-D: filters)
+        self._lay = lay
 
     def grids(self) -> dict:
         """``plane prefix -> NumberGrid``."""
@@ -229,13 +226,20 @@ class ArrayView(QtWidgets.QWidget):
         return ""
 
     def _build(self, shape):
-        while self._grid_layout.count():
-            w = self._grid_layout.takeAt(0).widget()
-            if w is not None:
-                w.setParent(None)
-                w.deleteLater()
+        if self._body is not None:
+            self._body.setParent(None)
+            self._body.deleteLater()
         self._grids = {}
         nd = len(shape)
+        self._body = QtWidgets.QWidget()
+        if nd == 3:                 # maps side by side, on more lines in a narrow column
+            layout = FlowLayout(self._body, spacing=10, line_spacing=2)
+        else:
+            layout = QtWidgets.QGridLayout(self._body)
+            layout.setContentsMargins(0, 0, 0, 0)
+            layout.setHorizontalSpacing(10)
+            layout.setVerticalSpacing(2)
+        self._lay.addWidget(self._body)
         if nd <= 2:
             prefixes = [((), 0, 0)]
         elif nd == 3:
@@ -258,7 +262,10 @@ class ArrayView(QtWidgets.QWidget):
             g.edited.connect(lambda r, c, v, p=prefix: self.edited.emit(self._full(p, r, c), v))
             g.picked.connect(lambda r, c, p=prefix: self.picked.emit(self._full(p, r, c)))
             bl.addWidget(g)
-            self._grid_layout.addWidget(box, row, col, QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
+            if nd == 3:
+                layout.addWidget(box)
+            else:
+                layout.addWidget(box, row, col, QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
             self._grids[prefix] = g
         self._shape = tuple(shape)
 

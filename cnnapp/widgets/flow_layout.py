@@ -44,7 +44,12 @@ class FlowLayout(QtWidgets.QLayout):
         self._place(rect, move=True)
 
     def sizeHint(self) -> QtCore.QSize:
-        return self.minimumSize()
+        """All the items on one line."""
+        hints = [item.sizeHint() for item in self._items]
+        m = self.contentsMargins()
+        width = sum(h.width() for h in hints) + self._gap * max(len(hints) - 1, 0)
+        return QtCore.QSize(width + m.left() + m.right(),
+                            max((h.height() for h in hints), default=0) + m.top() + m.bottom())
 
     def minimumSize(self) -> QtCore.QSize:
         """As wide as the widest item (everything else may go on lines of its own)."""
@@ -54,17 +59,27 @@ class FlowLayout(QtWidgets.QLayout):
         m = self.contentsMargins()
         return size + QtCore.QSize(m.left() + m.right(), m.top() + m.bottom())
 
+    @staticmethod
+    def _fitted(item, width: int) -> QtCore.QSize:
+        """``item``'s size: its size hint, no wider than ``width`` where it can be narrower (an item that
+        wraps in turn, such as a flow of its own, takes the height it needs at that width)."""
+        hint = item.sizeHint()
+        w = max(min(hint.width(), width), item.minimumSize().width())
+        if w < hint.width() and item.hasHeightForWidth():
+            return QtCore.QSize(w, item.heightForWidth(w))
+        return QtCore.QSize(w, hint.height())
+
     def _place(self, rect, move: bool) -> int:
         """Lay the items out in ``rect`` (moving them where ``move``); the height they take."""
         m = self.contentsMargins()
         area = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
         x, y, line_height = area.x(), area.y(), 0
         for item in self._items:
-            hint = item.sizeHint()
-            if x > area.x() and x + hint.width() > area.right() + 1:      # a new line
+            size = self._fitted(item, area.width())
+            if x > area.x() and x + size.width() > area.right() + 1:      # a new line
                 x, y, line_height = area.x(), y + line_height + self._line_gap, 0
             if move:
-                item.setGeometry(QtCore.QRect(QtCore.QPoint(x, y), hint))
-            x += hint.width() + self._gap
-            line_height = max(line_height, hint.height())
+                item.setGeometry(QtCore.QRect(QtCore.QPoint(x, y), size))
+            x += size.width() + self._gap
+            line_height = max(line_height, size.height())
         return y + line_height - rect.y() + m.bottom()
