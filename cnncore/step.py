@@ -344,6 +344,8 @@ class ThreadPicker:
         return self._asked()
 
     def _asked(self) -> int:
+        """The count the next step should run on (what :meth:`threads` says; :meth:`record` compares
+        with it without going through the public method, which tests replace)."""
         if not self._trying:
             return self.main
         if self.interleave:

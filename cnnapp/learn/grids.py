@@ -210,7 +210,6 @@ class ArrayView(QtWidgets.QWidget):
         self.caption.setFont(f)
         lay.addWidget(self.caption)
         self._body = None           # the grids: a flow of maps (3-D), else rows and columns (4-D: filters)
-        self._lay = lay
 
     def grids(self) -> dict:
         """``plane prefix -> NumberGrid``."""
@@ -239,7 +238,7 @@ class ArrayView(QtWidgets.QWidget):
             layout.setContentsMargins(0, 0, 0, 0)
             layout.setHorizontalSpacing(10)
             layout.setVerticalSpacing(2)
-        self._lay.addWidget(self._body)
+        self.layout().addWidget(self._body)
         if nd <= 2:
             prefixes = [((), 0, 0)]
         elif nd == 3:
