@@ -14,7 +14,19 @@ import numpy as np
 from . import activations
 
 __all__ = ["Ref", "Term", "Breakdown", "custom", "num", "mk_ref", "finish", "windows_covering",
-           "activation_forward_terms", "activation_backward_terms"]
+           "activation_forward_terms", "activation_backward_terms", "zero_up_to_rounding", "ROUNDING_NOTE"]
+
+#: A sum is 0 up to rounding when it is at most this share of its largest term: decimals such as 0.1
+#: have no exact binary form, so ``0.1 − 0.3 + 0.2`` gives 2.8e−17 in floats where a hand gives 0.
+_ROUNDING = 1e-12
+#: What the app says beside such a sum.
+ROUNDING_NOTE = "0 up to rounding: decimals such as 0.1 have no exact binary form"
+
+
+def zero_up_to_rounding(v: float, scale: float) -> bool:
+    """Whether ``v`` is not 0 but is 0 up to the rounding of a sum whose largest term is ``scale``."""
+    return v != 0 and abs(v) <= _ROUNDING * scale
+
 
 @dataclass(frozen=True)
 class Ref:
@@ -109,8 +121,11 @@ class Breakdown:
     def shown_total(self) -> float:
         """``total``, or 0 when it is 0 up to the rounding of its terms (``0.1 − 0.3 + 0.2`` gives
         ``2.8e−17`` in floats): a sum that is zero is printed as 0."""
-        scale = max((abs(t.value) for t in self.terms), default=0.0)
-        return 0.0 if abs(self.total) <= 1e-12 * scale else self.total
+        return 0.0 if self.rounds_to_zero(self.total) else self.total
+
+    def rounds_to_zero(self, v: float) -> bool:
+        """Whether ``v`` (the total or the kernels' value) is 0 up to the rounding of these terms."""
+        return zero_up_to_rounding(v, max((abs(t.value) for t in self.terms), default=0.0))
 
 
 def num(v, digits=4) -> str:

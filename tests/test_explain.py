@@ -404,3 +404,10 @@ def test_a_written_out_sum_counts_its_left_out_terms_in_words():
     assert "(1 zero term)" in b.written_out(skip_zero=True)
     b = Breakdown("z", "z = Σ t", None, terms, 6.0)
     assert "(3 zero terms)" in b.written_out(skip_zero=True) and "(2 more terms)" in b.written_out(limit=4)
+
+
+def test_zero_up_to_rounding_is_relative_to_the_largest_term():
+    from cnncore.terms import zero_up_to_rounding
+    assert zero_up_to_rounding(2.8e-17, 0.3) and not zero_up_to_rounding(0.0, 0.3)
+    assert not zero_up_to_rounding(2.8e-17, 1e-6)            # small numbers of a small sum are kept
+    assert not zero_up_to_rounding(1e-3, 1.0)

@@ -435,17 +435,15 @@ def test_a_formula_with_a_hat_is_set_in_the_face_that_places_it(qtbot):
     """Adam's m̂ and v̂ (a letter and a combining circumflex) drawn in the proportional DejaVu Sans had
     their hats over other letters of the line: the arithmetic panel sets such a note or term in the
     monospaced face, escapes every note, and leaves the rest in its own font."""
-    from types import SimpleNamespace
     from cnnapp.learn.arithmetic_panel import ArithmeticPanel
     from cnnapp.widgets.equation import has_marks
     panel = ArithmeticPanel()
     qtbot.addWidget(panel)
-    from cnncore.terms import Term
+    from cnncore.terms import Breakdown, Ref, Term
     term = Term("−α · m̂ · 1/(√v̂ + ε)", (-0.003, 0.5, 2.0), -0.003, ())
     plain = Term("w", (0.25,), 0.25, ())
-    bd = SimpleNamespace(title="new w", equation="", terms=[plain, term], combine="sum", total=0.247, value=None,
-                         notes=["a < b and", "m̂ = m/(1−β1ᵗ) = 0.01"], sources=lambda: {},
-                         written_out=lambda **k: "0.25 + −0.003")
+    bd = Breakdown("new w", "", Ref("w", (0,)), [plain, term], 0.247, None, "sum",
+                   ["a < b and", "m̂ = m/(1−β1ᵗ) = 0.01"])
     panel.show_breakdown(bd)
     assert has_marks("m̂") and not has_marks("m")
     assert "a &lt; b and" in panel.notes.text() and "monospace\">m̂ = m/(1−β1ᵗ)" in panel.notes.text()
@@ -478,7 +476,7 @@ def test_worked_example_grids_wrap_in_a_narrow_column_instead_of_scrolling_sidew
     readout row scrolled sideways, the filter and the learning rate cut at the edge: the grids now
     take more lines where the column is narrow, and stay side by side where it is wide."""
     page = panel.examples.show_example("strided_conv")
-    scroll = page.findChild(QtWidgets.QScrollArea)
+    scroll = page.findChild(QtWidgets.QScrollArea, "exampleNumbers")
     assert scroll.accessibleName() == "The example's numbers"
     a, w = page.views["a"], page.views["w"]
     qtbot.waitUntil(lambda: a.isVisible() and a.width() > 0)
@@ -497,7 +495,7 @@ def test_the_maps_of_an_array_wrap_too(panel, qtbot):
     at the edge with a lesson's panel docked): its maps take more lines where the column is narrow,
     side by side where it is wide; a filter bank keeps its rows of filters and columns of channels."""
     page = panel.examples.show_example("multichannel")
-    scroll = page.findChild(QtWidgets.QScrollArea)
+    scroll = page.findChild(QtWidgets.QScrollArea, "exampleNumbers")
     top = lambda g: g.mapTo(scroll.widget(), QtCore.QPoint()).y()       # noqa: E731
     qtbot.waitUntil(lambda: (0,) in page.views["y0"].grids() and page.views["y0"].grids()[(0,)].isVisible())
     x = page.views["y0"].grids()                                    # the input maps (the slides' y(l-1))
@@ -509,3 +507,44 @@ def test_the_maps_of_an_array_wrap_too(panel, qtbot):
     assert scroll.horizontalScrollBar().maximum() == 0
     w = page.views["w"].grids()
     assert top(w[(0, 0)]) == top(w[(0, 1)]) < top(w[(1, 0)]) == top(w[(1, 1)])
+
+
+def test_a_sum_that_is_zero_up_to_rounding_reads_0_in_the_grid_and_the_panel(panel, qtbot):
+    """The multi-channel example's dW has a cell whose terms (0.1, −0.3, 0.2 …) sum to 0 by hand and to
+    2.8e−17 in floats: the grid and the arithmetic panel write 0 and say why; the exact float is kept
+    in the tooltip, and a number the learner types is never rounded away."""
+    page = panel.examples.show_example("multichannel")
+    dw = page.example.results["dw"]
+    (index,) = [tuple(i) for i in np.argwhere((dw != 0) & (np.abs(dw) < 1e-12))]
+    grid = page.views["dw"].grids()[index[:2]]
+    item = grid.item(*index[2:])
+    assert item.text() == "0" and repr(float(dw[index])) in item.toolTip()
+    assert "rounding" in item.toolTip()
+    others = [grid.item(r, c).text() for r in range(3) for c in range(3) if (r, c) != index[2:]]
+    assert any(t not in ("0",) for t in others)               # the rest are written as they are
+    page.views["dw"].picked.emit(index)
+    check = page.arithmetic.check.text()
+    assert "kernels: 0 (" in check and "rounding" in check and "e-17" in check
+    typed = page.views["y0"].grids()[(0,)]
+    _edit_cell(typed, 0, 0, "1e-20")
+    assert page.views["y0"].grids()[(0,)].item(0, 0).text() != "0"
+
+
+
+def test_a_clicked_sum_keeps_rows_of_its_terms_in_a_short_narrow_column(panel, qtbot):
+    """At 1024×640 with a lesson's panel docked the terms table of a clicked sum showed a header and
+    part of a row, and the sum's title was drawn over the written-out lines: the column keeps its
+    width where the grids fit beside it, and the clicked sum scrolls rather than squeeze its table."""
+    page = panel.examples.show_example("multichannel")
+    panel.resize(740, 470)
+    page.views["dw"].picked.emit((0, 0, 1, 2))
+    table = page.arithmetic.table
+    qtbot.waitUntil(lambda: table.isVisible() and table.rowCount() > 4)
+    qtbot.wait(50)
+    header = table.horizontalHeader().height()
+    assert table.height() >= header + 4 * table.verticalHeader().defaultSectionSize()
+    area = page.findChild(QtWidgets.QScrollArea, "arithmeticScroll")
+    assert area.widget() is page.arithmetic and page.arithmetic.height() > area.viewport().height()
+    assert page.arithmetic.width() >= 250
+    numbers = page.findChild(QtWidgets.QScrollArea, "exampleNumbers")
+    assert numbers.horizontalScrollBar().maximum() == 0

@@ -14,6 +14,7 @@ import re
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnncore import explain
+from cnncore.terms import ROUNDING_NOTE
 from cnncore.tracekeys import split_key
 
 from cnnapp.widgets.equation import equation_label, formula_font, formula_html, has_marks
@@ -38,6 +39,10 @@ def index_order_note(title: str, index) -> str:
         return ""
     return (" — the same element: the equation writes (input channel m, filter n, row, column) "
             "as the texts do; the array keeps each filter's weights together, filter n first")
+
+
+#: The height of a row of the terms table.
+TERM_ROW_HEIGHT = 22
 
 
 class ArithmeticPanel(QtWidgets.QWidget):
@@ -79,7 +84,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         hh.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeToContents)
         hh.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeToContents)
         hh.setStretchLastSection(True)
-        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.verticalHeader().setDefaultSectionSize(TERM_ROW_HEIGHT)
         self.hide_zeros = QtWidgets.QCheckBox("Hide terms that are exactly 0")
         self.hide_zeros.setObjectName("arithmeticHideZeros")
         self.hide_zeros.setToolTip("Many terms vanish (a ReLU blocked the gradient, a window hung over the "
@@ -197,11 +202,18 @@ class ArithmeticPanel(QtWidgets.QWidget):
         shown = "" if n <= MAX_ROWS else f" (the table lists the first {MAX_ROWS})"
         if zeros and bd.combine == "sum":
             shown += f", {zeros} of them 0"
-        text = f"<b>{what}{shown}: {html.escape(fmt(bd.total))}</b>"
+        text = f"<b>{what}{shown}: {html.escape(_shown(bd, bd.total))}</b>"
         if bd.value is not None:
             err = bd.error
             ok = err <= 1e-4 * max(1.0, abs(bd.value))
             colour = "#1a7f37" if ok else "#b42318"
-            text += (f" &nbsp; value computed by the kernels: {html.escape(fmt(bd.value))}"
+            text += (f" &nbsp; value computed by the kernels: {html.escape(_shown(bd, bd.value))}"
                      f" &nbsp; <span style='color:{colour}'>difference {err:.1e}</span>")
+        if any(bd.rounds_to_zero(v) for v in (bd.total, bd.value) if v is not None):
+            text += f"<br>{html.escape(ROUNDING_NOTE)}."
         return text
+
+
+def _shown(bd, v: float) -> str:
+    """``v`` as the panel writes it: "0 (2.78e-17)" where it is 0 up to the rounding of ``bd``'s terms."""
+    return f"0 ({fmt(v)})" if bd.rounds_to_zero(v) else fmt(v)

@@ -12,7 +12,8 @@ from PySide6 import QtCore, QtWidgets
 
 from cnncore.examples import worked_examples
 
-from .arithmetic_panel import ArithmeticPanel, index_order_note
+from .arithmetic_panel import TERM_ROW_HEIGHT as _TERM_ROW, ArithmeticPanel, index_order_note
+from ..widgets.scroll_area import scroll_area
 from ..widgets.wrap_row import WrapRow
 from ..widgets.flow_layout import FlowLayout
 from .grids import ArrayView, FilledWhenShown
@@ -30,6 +31,10 @@ _ROWS = {
 # the element explained when a page opens, so the panel is never empty
 _FIRST_PICK = {"strided_conv": ("z", (0, 0)), "pooling": ("y", (0, 0)), "multichannel": ("z", (0, 0, 0))}
 
+#: The written-out sums' column is never narrower (its terms table has four columns); the grids wrap.
+_WRITTEN_MIN_WIDTH = 300
+#: The page's margins and the splitter's handle, in pixels.
+_SPLIT_SLACK = 24
 _SETTING_NAMES = {"type": "pooling", "stride": "stride", "size": "window", "padding": "padding"}
 
 
@@ -56,10 +61,12 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         ll.setContentsMargins(0, 0, 0, 0)
         for w in notes:
             ll.addWidget(w)
-        ll.addWidget(self._build_grids(), 1)
+        self._numbers = self._build_grids()
+        ll.addWidget(self._numbers, 1)
         split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
         split.addWidget(left)
-        split.addWidget(self._build_written_out())
+        self._written = self._build_written_out()
+        split.addWidget(self._written)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         top.addWidget(split, 1)
@@ -131,6 +138,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         ll.addStretch(1)
         scroll = QtWidgets.QScrollArea()
         scroll.setAccessibleName("The example's numbers")
+        scroll.setObjectName("exampleNumbers")
         scroll.setWidgetResizable(True)
         scroll.setWidget(left)
         return scroll
@@ -166,12 +174,25 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         column = QtWidgets.QSplitter(QtCore.Qt.Vertical)
         column.setChildrenCollapsible(False)
         column.addWidget(self.lines)
-        column.addWidget(self.arithmetic)
+        # a short or narrow column (a lesson's panel beside the tab at 1024×640) scrolls the clicked
+        # sum rather than squeeze its terms table to a row or draw its words over the lines above
+        rows = self.arithmetic.table
+        rows.setMinimumHeight(rows.horizontalHeader().sizeHint().height() + 4 * _TERM_ROW + 2 * rows.frameWidth())
+        column.addWidget(scroll_area(self.arithmetic, "arithmeticScroll", "The clicked number's sum", focus=False))
         column.setStretchFactor(0, 1)
         column.setStretchFactor(1, 3)
         column.setSizes([100, 300])
         rl.addWidget(column, 1)
         return right
+
+    def resizeEvent(self, ev) -> None:
+        """The written-out column keeps :data:`_WRITTEN_MIN_WIDTH` where the grids' widest row that
+        cannot wrap (a filter bank) still fits beside it, else what is left (never a sideways scroll)."""
+        super().resizeEvent(ev)
+        numbers = self._numbers
+        grids = numbers.widget().minimumSizeHint().width() + numbers.verticalScrollBar().sizeHint().width()
+        room = self.width() - grids - _SPLIT_SLACK
+        self._written.setMinimumWidth(max(0, min(_WRITTEN_MIN_WIDTH, room)))
 
     def fill(self) -> None:
         """Put the example's numbers into the grids and select its first element (once)."""
@@ -241,7 +262,8 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         if name not in self.example.results or name in self.example.params:
             bd = None
         else:
-            bd = self.example.explain(name, tuple(index))
+            index = tuple(int(i) for i in index)
+            bd = self.example.explain(name, index)
         if bd is None:
             self._picked = None
             self.arithmetic.clear()

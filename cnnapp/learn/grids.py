@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from cnncore.terms import ROUNDING_NOTE, zero_up_to_rounding
+
 from ..widgets.heatmap import lut_for
 from ..widgets.flow_layout import FlowLayout
 from ..widgets.picture_numbers import Plane, offer_numbers
@@ -119,7 +121,7 @@ class NumberGrid(QtWidgets.QTableWidget):
         self._scale = float(scale) if scale else (float(np.abs(finite).max()) if finite.size else 1.0)
         self._filling = True
         try:
-            texts = [[fmt(v) for v in row] for row in a]
+            texts = [[self._text(v) for v in row] for row in a]
             cell_w = self._cell_width(texts)
             if self.rowCount() != a.shape[0] or self.columnCount() != a.shape[1] or self._cell_w != cell_w:
                 self.setRowCount(a.shape[0])
@@ -144,10 +146,21 @@ class NumberGrid(QtWidgets.QTableWidget):
                         self.setItem(r, c, it)
                     it.setText(texts[r][c])
                     it.setBackground(_tint(a[r, c], self._scale))
-                    it.setToolTip(repr(float(a[r, c])))
+                    it.setToolTip(self._tip(a[r, c]))
         finally:
             self._filling = False
         self.viewport().update()
+
+    def _rounds_to_zero(self, v) -> bool:
+        """A computed number that is 0 up to rounding beside the grid's largest (never a typed one)."""
+        return not self.editable and zero_up_to_rounding(float(v), self._scale)
+
+    def _text(self, v) -> str:
+        return "0" if self._rounds_to_zero(v) else fmt(v)
+
+    def _tip(self, v) -> str:
+        exact = repr(float(v))
+        return f"{exact}: {ROUNDING_NOTE}" if self._rounds_to_zero(v) else exact
 
     def _cell_width(self, texts) -> int:
         """Columns wide enough for the longest number (never cut to "-1.95e-…")."""
