@@ -280,8 +280,20 @@ def test_one_map_alone_fills_the_maps_area_at_1920x1080_and_1024x640_holds(windo
     qtbot.waitUntil(lambda: t.speed_plot.width() >= PLOT_WIDTH, timeout=3000)
     t.results.setCurrentWidget(t.runs)                              # Compare runs' two plots alike
     qtbot.waitUntil(lambda: t.runs.plots.one and t.runs.loss.width() >= PLOT_WIDTH, timeout=3000)
+    # the results' pages were "Conf…", "Mi…", "D…", "C…", beside an empty strip the settings could not take
+    qtbot.waitUntil(lambda: t.splitter.sizes()[0] <= t.splitter.widget(0).maximumWidth(), timeout=3000)
+    assert _page_names_fit(t.results) and t.results.tabText(1) == "Confusion"
     window.lessons.stop_recording()                                 # the room back: side by side again
     qtbot.waitUntil(lambda: not t.plots.one and all(p.isVisible() for p in plots), timeout=3000)
+    qtbot.waitUntil(lambda: t.results.tabText(1) == "Confusion matrix", timeout=3000)
+    assert _page_names_fit(t.results)
+
+
+def _page_names_fit(tabs) -> bool:
+    """Whether every page's name is written whole (the tabs' widths at their names fit the bar)."""
+    bar = tabs.tabBar()
+    return sum(bar.tabSizeHint(i).width() for i in range(tabs.count())) <= tabs.width() and all(
+        bar.tabRect(i).width() >= bar.tabSizeHint(i).width() for i in range(tabs.count()))
 
 
 def test_a_wrap_row_wraps_when_a_half_grows_at_the_same_width(qtbot):

@@ -53,7 +53,7 @@ class TrainControls(QtWidgets.QWidget):
         ll.addStretch(1)
         ll.addLayout(self._build_model_buttons())
         self.setMinimumWidth(300)
-        self.setMaximumWidth(380)
+        self.setMaximumWidth(340)      # (the results beside them name their pages in full at 1024 px)
         self._defaults_for_source()
         self._cap_batch()
         run = session.run

@@ -14,6 +14,9 @@ from ..widgets.confusion_plot import ConfusionPlot
 from .diagnostics_panel import DiagnosticsPanel, RunsPanel
 
 GALLERY_MAX = 60       # mistakes shown at most
+#: The pages' names, in full and where the panel is narrow.
+NAMES = (("Filters && feature maps", "Filters"), ("Confusion matrix", "Confusion"), ("Misclassified", "Mistakes"),
+         ("Diagnostics", "Checks"), ("Compare runs", "Runs"))
 
 
 class ResultsPanel(QtWidgets.QTabWidget):
@@ -25,24 +28,39 @@ class ResultsPanel(QtWidgets.QTabWidget):
         super().__init__(parent)
         self.session = session
         self.setAccessibleName("Results of training")
-        self.setElideMode(QtCore.Qt.ElideRight)       # narrow (a lesson beside it): shorter names, no arrows
+        self.setElideMode(QtCore.Qt.ElideRight)       # (the last resort: see _fit_names)
         self.live = MapGrid()
         self.live.setObjectName("liveMapGrid")
         self.live.setToolTip("The first layer's filters and one sample's feature maps, refreshed a few "
                              "times per second while training")
         self.confusion = ConfusionPlot()
         self.gallery = self._build_gallery()
-        self.addTab(self.live, "Filters && feature maps")
-        self.addTab(self.confusion, "Confusion matrix")
-        self.addTab(self.gallery, "Misclassified")
         self.diagnostics, self.runs = DiagnosticsPanel(), RunsPanel()
-        self.addTab(self.diagnostics, "Diagnostics")
-        self.addTab(self.runs, "Compare runs")
+        for page, (name, _) in zip((self.live, self.confusion, self.gallery, self.diagnostics, self.runs), NAMES):
+            self.addTab(page, name)
+            self.setTabToolTip(self.count() - 1, name.replace("&&", "&"))
         self._shown = {}              # page -> (the result it shows, the classes it names them by)
         self.currentChanged.connect(self.refresh)
         session.result_changed.connect(self.refresh)
         session.model_changed.connect(self.refresh)        # (a new model's classes, with no result of either)
         session.model_changed.connect(self.diagnostics.clear)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        self._fit_names()
+
+    def _fit_names(self) -> None:
+        """The pages' full names where they fit side by side, else their short ones (a lesson's panel
+        beside the tab at 1024 px left "Conf…", "Mi…", "D…", "C…")."""
+        bar = self.tabBar()
+        fm = bar.fontMetrics()
+        pad = max(bar.tabSizeHint(i).width() - fm.horizontalAdvance(bar.tabText(i).replace("&&", "&"))
+                  for i in range(self.count()))
+        need = sum(fm.horizontalAdvance(full.replace("&&", "&")) + pad for full, _ in NAMES)
+        for i, (full, short) in enumerate(NAMES):
+            name = full if need <= self.width() else short
+            if self.tabText(i) != name:
+                self.setTabText(i, name)
 
     def _build_gallery(self) -> QtWidgets.QListWidget:
         g = QtWidgets.QListWidget()

@@ -40,6 +40,7 @@ class TrainView(QtWidgets.QWidget):
         self.splitter.addWidget(_scrolled(c))
         self.splitter.addWidget(self._build_plots())
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.splitterMoved.connect(self._cap_controls)
         QtWidgets.QHBoxLayout(self).addWidget(self.splitter)
         # the panels' widgets, as the window, the settings and the tests reach them
         for name in ("source", "count", "holdout", "optimizer", "lr", "schedule", "batch", "epochs", "eta",
@@ -338,6 +339,17 @@ class TrainView(QtWidgets.QWidget):
     def shutdown(self, timeout_ms: int = 10000) -> bool:
         """Stop training and the download and wait for their threads (window closing)."""
         return self.controller.shutdown(timeout_ms)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        QtCore.QTimer.singleShot(0, self._cap_controls)        # (after the splitter has shared it out)
+
+    def _cap_controls(self, *_) -> None:
+        """The splitter gave the settings their size hint (411 px at 1024 px with a lesson's panel beside
+        the tab) beyond their widest, and left the rest empty: what they cannot take goes to the results."""
+        sizes, widest = self.splitter.sizes(), self.splitter.widget(0).maximumWidth()
+        if len(sizes) == 2 and sizes[0] > widest:
+            self.splitter.setSizes([widest, sizes[0] + sizes[1] - widest])
 
 
 def _time_left(s: float) -> str:
