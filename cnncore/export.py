@@ -278,14 +278,15 @@ def _sealed(text: str) -> str:
 
 
 def _seal_holds(path: Path) -> bool:
-    """Whether ``path`` is a model.py an export wrote, as it wrote it (its last line's seal holds)."""
+    """Whether ``path`` is a model.py an export wrote, as it wrote it (its last line's seal holds), its
+    lines ended with CR LF or not (Git on Windows converts them: the text is the same)."""
     from ._safeio import UnreadableFile, open_regular
     try:
         with open_regular(path, limit=1 << 22) as f:
             data = f.read()
     except (OSError, UnreadableFile):
         return False
-    body, _, last = data.rstrip(b"\n").rpartition(b"\n")
+    body, _, last = data.replace(b"\r\n", b"\n").rstrip(b"\n").rpartition(b"\n")
     seal = SEAL.encode("utf-8")
     digest = hashlib.sha256(body + b"\n").hexdigest()
     return last.startswith(seal) and last[len(seal):].decode("ascii", "replace") == digest

@@ -331,3 +331,21 @@ def test_an_export_from_before_the_seal_is_replaced_and_a_link_into_another_expo
     with pytest.raises(OutputRefused, match="is a link"):
         export_torch(_net("resampling"), b)
     assert (a / MODEL_FILE).read_bytes() == kept
+
+
+def test_an_export_whose_lines_git_turned_into_crlf_is_still_replaced_and_an_edit_is_not(tmp_path):
+    """A model.py checked out by Git on Windows (CR LF line ends, nothing else changed) was "edited
+    since": a new export refused to replace it. Its seal holds over the same text; a changed line
+    still breaks it."""
+    from cnncore import OutputRefused
+    out = tmp_path / "out"
+    export_torch(_net("pools"), out)
+    text = (out / MODEL_FILE).read_bytes()
+    (out / MODEL_FILE).write_bytes(text.replace(b"\n", b"\r\n"))
+    export_torch(_net("resampling"), out)
+    assert (out / MODEL_FILE).read_bytes() != text and b"\r\n" not in (out / MODEL_FILE).read_bytes()
+    edited = (out / MODEL_FILE).read_bytes().replace(b"\n", b"\r\n").replace(b"import", b"import ", 1)
+    (out / MODEL_FILE).write_bytes(edited)
+    with pytest.raises(OutputRefused):
+        export_torch(_net("pools"), out)
+    assert (out / MODEL_FILE).read_bytes() == edited
