@@ -427,3 +427,68 @@ def test_every_way_out_of_a_lesson_asks_first_and_says_where_the_answers_are(win
     assert asked[-1].startswith("Building a new network ends the lesson")
     window.build.confirm = lambda text: True
     assert window.build.apply() and s.lesson is None
+
+
+
+@pytest.mark.parametrize("shrinks", [True, False])
+def test_a_panel_that_scrolls_its_own_parts_takes_the_height_of_its_dock(qtbot, shrinks):
+    """The lesson panels in their dock's scroll area asked for every wrapped line at full size (699 px in
+    a 583 px dock at 1024×640), their Next and Close buttons below the fold: a panel whose note and
+    question scroll of themselves takes the dock's height and keeps its buttons in view."""
+    from cnnapp.widgets.scroll_area import ShrinksToItsScroll
+
+    class Panel(ShrinksToItsScroll, QtWidgets.QWidget):
+        pass
+
+    panel = (Panel if shrinks else QtWidgets.QWidget)()
+    lay = QtWidgets.QVBoxLayout(panel)
+    where = QtWidgets.QLabel("Stop 1 of 3 · a student · answers saved to a folder with a long name " * 3)
+    where.setWordWrap(True)
+    note = QtWidgets.QTextBrowser()
+    question = QtWidgets.QLabel("A long question. " * 200)
+    question.setWordWrap(True)
+    inner = QtWidgets.QScrollArea()
+    inner.setWidgetResizable(True)
+    inner.setWidget(question)
+    button = QtWidgets.QPushButton("Next stop →")
+    for w in (where, note, inner, button):
+        lay.addWidget(w)
+    area = QtWidgets.QScrollArea()
+    area.setWidgetResizable(True)
+    area.setWidget(panel)
+    qtbot.addWidget(area)
+    area.resize(270, 420)
+    area.show()
+    qtbot.waitExposed(area)
+    qtbot.wait(50)
+    bottom = button.mapTo(area.viewport(), button.rect().bottomLeft()).y()
+    assert (bottom <= area.viewport().height()) == shrinks, (bottom, panel.height())
+
+def test_a_followed_lesson_keeps_its_buttons_in_view_on_a_small_screen(window, qtbot, tmp_path):
+    """At 1024×640 the panel of a followed lesson asked for every wrapped line of its question at full
+    height (699 px in a 583 px dock): Answer, Back, Next and Close were below the fold, and answering
+    scrolled the title and the note away. The note and the question scroll inside the panel instead."""
+    _lenet(window)
+    path = tmp_path / "backprop.cnnlesson"
+    _record(qtbot, window, path)
+    window.lessons.stop_recording()
+    window.resize(1024, 640)
+    lessons = window.lessons
+    lessons.ask_open_path = lambda title: str(path)
+    lessons.ask_student = lambda: "Ada"
+    assert lessons.open_dialog()
+    player, panel, area = window.session.lesson, lessons.panel, lessons.dock.widget()
+    for stop in range(2):
+        qtbot.waitUntil(lambda: player.position == stop)
+        panel.prompt.setText("A long question. " * 80)      # (a written-out sum of 75 terms is as long)
+        window.resize(1024, 640 + stop + 1)                  # (laid out again, as a new stop's words are)
+        qtbot.wait(50)
+        assert panel.height() <= area.viewport().height() and area.verticalScrollBar().maximum() == 0
+        for button in (panel.next_button, panel.back_button, panel.close_button):
+            bottom = button.mapTo(area.viewport(), button.rect().bottomLeft()).y()
+            assert 0 <= bottom <= area.viewport().height(), (button.objectName(), bottom)
+        if player.must_answer:
+            panel.answer_edit.setText("0.5")
+            panel.submit()
+        assert player.next()
+    panel.close_button.click()

@@ -11,6 +11,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from cnncore.lesson import ChoiceQuestion
 
 from ..widgets.buttons import push_button
+from ..widgets.scroll_area import ShrinksToItsScroll
 
 __all__ = ["LessonPlayPanel", "NoteView"]
 
@@ -52,7 +53,7 @@ class _Check(_ChoiceKeys, QtWidgets.QCheckBox):
     pass
 
 
-class LessonPlayPanel(QtWidgets.QWidget):
+class LessonPlayPanel(ShrinksToItsScroll, QtWidgets.QWidget):
     """Signals: ``closeRequested()``, ``saveAsRequested()``."""
     closeRequested = QtCore.Signal()
     saveAsRequested = QtCore.Signal()

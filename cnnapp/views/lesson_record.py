@@ -11,13 +11,14 @@ from cnncore.lesson import ChoiceQuestion, PredictQuestion
 
 from ..state.lesson_recorder import choice_lines, choice_question
 from ..widgets.buttons import push_button
+from ..widgets.scroll_area import ShrinksToItsScroll
 
 __all__ = ["LessonRecordPanel"]
 
 _NONE, _CHOICE = "none", "choice"
 
 
-class LessonRecordPanel(QtWidgets.QWidget):
+class LessonRecordPanel(ShrinksToItsScroll, QtWidgets.QWidget):
     """Signals: ``addRequested()`` (F9), ``saveRequested()`` (Ctrl+Shift+S), ``closeRequested()``."""
     addRequested = QtCore.Signal()
     saveRequested = QtCore.Signal()

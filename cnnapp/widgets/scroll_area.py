@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-__all__ = ["scroll_area"]
+__all__ = ["scroll_area", "ShrinksToItsScroll"]
 
 
 def scroll_area(widget: QtWidgets.QWidget, name: str, accessible: str, *, across: bool = False,
@@ -25,3 +25,15 @@ def scroll_area(widget: QtWidgets.QWidget, name: str, accessible: str, *, across
         area.setFocusPolicy(QtCore.Qt.NoFocus)
     area.setWidget(widget)
     return area
+
+
+class ShrinksToItsScroll:
+    """A mixin for a widget that a resizable scroll area holds and whose own parts scroll (a text, a
+    list): at a width it asks for its least height, not for every wrapped line at full size, so the
+    area gives it the viewport's height and scrolls only where even the least does not fit. (A word-
+    wrapped label made the lesson's panel ask for 699 px in a 583 px dock at 1024×640, its Answer and
+    Next buttons below the fold.)"""
+
+    def heightForWidth(self, width: int) -> int:
+        layout = self.layout()
+        return layout.totalMinimumHeightForWidth(width) if layout is not None else super().heightForWidth(width)
