@@ -45,7 +45,7 @@ def test_new_makes_one_stop_per_step_and_show_prints_them(model, tmp_path, capsy
     assert main(["lesson", "show", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("m: picture 7 of generated · id ") and f"{n} stops, 0 asking a question" in lines[1]
-    assert len(lines) == 2 + n and lines[2].startswith("1. backprop · step 0 (Layer 0 · conv")
+    assert len(lines) == 2 + n and lines[2].startswith(f"1. backprop · step 1 of {n} (Layer 0 · conv")
     assert f"({'an' if y[7] == 8 else 'a'} {y[7]})" in lines[2]
 
 

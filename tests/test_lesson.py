@@ -74,7 +74,7 @@ def test_new_lesson_has_one_stop_per_step_of_the_pictures_trace(made):
     assert base.pictures.shape == (1, 1, 28, 28) and base.pictures.dtype == np.uint8
     assert base.source == Source("generated", 0, (3,))
     lines = describe(base)
-    assert len(lines) == len(t.steps) and lines[1].startswith("2. backprop · step 1 (Layer 1 · maxpool")
+    assert len(lines) == len(t.steps) and lines[1].startswith(f"2. backprop · step 2 of {len(t.steps)} (Layer 1 · maxpool")
 
 
 def test_a_lesson_round_trips_with_both_kinds_of_question(made):
@@ -91,7 +91,7 @@ def test_a_lesson_round_trips_with_both_kinds_of_question(made):
         assert json.loads(z.read("lesson.json"))["id"] == lesson.id
     assert "lesson.json" in names and all(n == "lesson.json" or n.endswith(".npy") for n in names)
     lines = describe(back)
-    assert "asks: a softmax output" in lines[1] and "note: Forward Look at **L0.z**" in lines[0]
+    assert "asks: a softmax output" in lines[1] and "note: Forward: Look at L0.z" in lines[0]
     assert "asks: Which layers have weights? (3 choices)" in lines[4]
 
 

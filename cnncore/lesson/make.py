@@ -6,6 +6,7 @@ gives one line per stop.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,10 @@ from .stops import ChoiceQuestion, PredictQuestion, Stop
 __all__ = ["new_lesson", "describe", "stop_line"]
 
 _NOTE_CHARS = 50
+#: The tabs whose stops show the lesson's picture (the others show a network, a run or an example).
+_PICTURE_TABS = ("draw", "backprop", "look")
+#: Markdown's emphasis and code marks, dropped from a note's line.
+_MARKS = re.compile(r"\*\*|__|`|(?<!\w)[*_]|[*_](?!\w)")
 
 
 def new_lesson(model_path, source: str, index: int, *, seed: int = 0, count: int | None = None, files=None,
@@ -61,23 +66,28 @@ def _picture(net, source: str, index: int, seed: int, count, files) -> tuple[np.
 
 
 def describe(lesson: Lesson) -> list[str]:
-    """One line per stop: ``"3. backprop · step 2 (Layer 1 · maxpool 2×2 — forward) · picture 0 (7) ·
-    L1.y[0, 2, 3, 1] · asks: a pooled value · note: …"``, stops counted from 1."""
+    """One line per stop: ``"3. backprop · step 3 of 16 (Layer 1 · maxpool 2×2 — forward) · picture 0
+    (a 7) · L1.y[0, 2, 3, 1] · asks: a pooled value · note: …"``, stops and steps counted from 1 as the
+    app counts them; a stop names only what its tab shows (a step and an element on the Backprop tab, a
+    picture where one is shown)."""
     return [stop_line(k, s, lesson.steps, lesson.labels, lesson.model.classes) for k, s in enumerate(lesson.stops)]
 
 
 def stop_line(k: int, s: Stop, steps, labels, classes) -> str:
     """Stop ``k`` (from 0) in one line (see :func:`describe`): ``steps`` of the lesson's model's trace,
     ``labels`` of its pictures, ``classes`` of its model."""
-    parts = [f"{k + 1}. {s.tab}" + (f"/{s.page}" if s.page else ""), f"step {s.step} ({steps[s.step].title})",
-             f"picture {s.picture} ({_a(classes[int(labels[s.picture])])})"]
-    if s.element is not None:
+    parts = [f"{k + 1}. {s.tab}" + (f"/{s.page}" if s.page else "")]
+    if s.tab == "backprop":
+        parts.append(f"step {s.step + 1} of {len(steps)} ({steps[s.step].title})")
+    if s.tab in _PICTURE_TABS:
+        parts.append(f"picture {s.picture} ({_a(classes[int(labels[s.picture])])})")
+    if s.element is not None and s.tab == "backprop":
         parts.append(str(s.element))
     if isinstance(s.question, PredictQuestion):
         parts.append(f"asks: {KINDS[s.question.kind].words}")
     elif isinstance(s.question, ChoiceQuestion):
         parts.append(f"asks: {_short(s.question.text)} ({len(s.question.choices)} choices)")
-    note = " ".join(line.strip("# ") for line in s.note.splitlines() if line.strip("# "))
+    note = _plain(s.note)
     if note:
         parts.append(f"note: {_short(note)}")
     return " · ".join(parts)
@@ -87,6 +97,19 @@ def _a(name: str) -> str:
     """``"a 7"``, ``"an 8"``, ``"an Ankle boot"``: a class name with its article."""
     vowel = name[:1].lower() in "aeiou" or name in ("8", "11", "18") or name.startswith("8")
     return f"{'an' if vowel else 'a'} {name}"
+
+
+def _plain(note: str) -> str:
+    """A stop's Markdown note as one line of plain words: a heading ends in a colon, emphasis and code
+    marks dropped ("# The input / This is the **picture**" -> "The input: This is the picture")."""
+    out = []
+    for line in note.splitlines():
+        words = line.strip()
+        heading = words.startswith("#")
+        words = _MARKS.sub("", words.lstrip("#").strip())
+        if words:
+            out.append(words + (":" if heading and not words.endswith((":", ".", "?", "!")) else ""))
+    return " ".join(out)
 
 
 def _short(text: str) -> str:
