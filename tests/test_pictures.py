@@ -388,3 +388,23 @@ def test_a_picture_of_a_size_that_was_refused_is_read(tmp_path, size):
     Image.fromarray(np.full((h, w, 3), 200, np.uint8)).save(tmp_path / "p.png")
     got = read_picture(tmp_path / "p.png", (3, 32, 32))
     assert got.shape == (3, 32, 32) and got.min() == got.max() == 200
+
+
+def test_a_link_out_of_the_folder_is_never_followed(tmp_path):
+    """A shared folder with a link to the user's own pictures (or to /) brought them into a run, a
+    trace and a lesson handed to a class: links that leave the folder are skipped and named, at any
+    depth and for a class folder too; links within it are still read."""
+    private = _folder(tmp_path / "home" / "Pictures", {"me": [("private.png", GREEN)]})
+    root = _folder(tmp_path / "share", {"a": [("1.png", RED)], "b": [("2.png", BLUE)]})
+    os.symlink(private / "me", root / "b" / "zz")                    # a folder elsewhere
+    os.symlink(private / "me" / "private.png", root / "a" / "p.png")  # a picture elsewhere
+    os.symlink("/", root / "b" / "root")                              # everything
+    os.symlink(private, root / "c")                                   # a class folder elsewhere
+    os.symlink(root / "b" / "2.png", root / "a" / "within.png")      # within: read
+    got = load_folder(root, (3, 8, 8))
+    assert [p.name for p in got.paths] == ["1.png", "within.png", "2.png"] and got.classes[:2] == ("a", "b")
+    assert len(got.classes) == 2 or "c" not in got.classes
+    out = sorted(str(p.relative_to(root)) for p, why in got.folders_skipped if "outside the folder" in why)
+    assert out == ["a/p.png", "b/root", "b/zz", "c"]
+    note = [n for n in got.notes() if n.startswith("did not read")]
+    assert note and note[0].startswith("did not read 4 links: ")

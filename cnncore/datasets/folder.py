@@ -4,8 +4,10 @@ The folder follows torchvision's ``ImageFolder`` rule: one subfolder per class, 
 sorted order of the subfolders' names (hidden ones, whose names start with ".", left out), the
 pictures of a class anywhere below its subfolder. Files whose names do not end in a picture
 suffix are ignored and counted; pictures that cannot be read are skipped, each named with the
-reason. Links are followed, but a folder is never read twice, so a link that loops is skipped by
-name. Each picture is brought to the model's input by :func:`cnncore.datasets.pictures.read_picture`.
+reason. Links are followed within the folder only: a link to a place outside it (a folder someone
+shared with a link to ``~/Pictures`` or to ``/``) is skipped and named, so a folder never brings in
+pictures from elsewhere on the computer; and a folder is never read twice, so a link that loops is
+skipped by name. Each picture is brought to the model's input by :func:`cnncore.datasets.pictures.read_picture`.
 Everything is listed and checked (the classes, the counts, the memory the pictures will take)
 before the first picture is read, so a folder that cannot be used fails before any work.
 """
@@ -39,7 +41,8 @@ class FolderScan:
     """A folder listed: ``classes`` (the sorted subfolder names, as class names), ``files`` (every
     picture's path and class index, class by class, each class's in sorted order), the files
     ``ignored`` because their names are not pictures', and ``skipped`` (path, reason) for what was
-    not read at all (a link back to a folder already read, a folder nested too deep)."""
+    not read at all (a link back to a folder already read or out of the folder, a folder nested too
+    deep)."""
     root: Path
     folders: list
     classes: tuple
@@ -76,7 +79,8 @@ def scan_folder(root) -> FolderScan:
     if not stat.S_ISDIR(info.st_mode):
         raise FolderError(f"{root}: not a folder; give a folder with one subfolder of pictures per class")
     entries = _entries(root)
-    folders = sorted(e.name for e in entries if not e.name.startswith(".") and _is_dir(e))
+    inside = _Inside(root)
+    folders = sorted(e.name for e in entries if not e.name.startswith(".") and _is_dir(e) and inside(e))
     if not folders:
         loose = sum(1 for e in entries if _is_picture(e.name))
         hint = f" (its {loose:,} pictures lie loose in it)" if loose else ""
@@ -87,10 +91,12 @@ def scan_folder(root) -> FolderScan:
                           f"at most {NUM_CLASSES} classes")
     scan = FolderScan(root, folders, tuple(class_name(f) for f in folders))
     _check_distinct(root, folders, scan.classes)
+    scan.skipped.extend((root / e.name, inside.why) for e in entries
+                        if not e.name.startswith(".") and e.is_symlink() and not inside(e))
     seen, budget = {(info.st_dev, info.st_ino)}, [MAX_FOLDER_ENTRIES]
     for label, name in enumerate(folders):
         found: list = []
-        _walk(root / name, 0, seen, found, scan, budget)
+        _walk(root / name, 0, seen, found, scan, budget, inside)
         scan.files.extend((p, label) for p in sorted(found))
         if len(scan.files) > MAX_FOLDER_PICTURES:
             raise FolderError(f"{root}: more than {MAX_FOLDER_PICTURES:,} pictures; use a folder of fewer")
@@ -126,8 +132,23 @@ def _is_dir(entry) -> bool:
         return False
 
 
-def _walk(folder: Path, depth: int, seen: set, found: list, scan: FolderScan, budget: list) -> None:
-    """Add the pictures under ``folder`` to ``found`` (links followed, each folder once)."""
+class _Inside:
+    """Whether an entry of the folder stays inside it: not a link, or a link whose target (followed to
+    the end) lies within the folder."""
+    why = "a link to a place outside the folder (copy those pictures in instead)"
+
+    def __init__(self, root: Path):
+        self.root = os.path.realpath(root)
+
+    def __call__(self, entry) -> bool:
+        if not entry.is_symlink():
+            return True
+        target = os.path.realpath(entry.path)
+        return target == self.root or target.startswith(self.root.rstrip(os.sep) + os.sep)
+
+
+def _walk(folder: Path, depth: int, seen: set, found: list, scan: FolderScan, budget: list, inside: _Inside) -> None:
+    """Add the pictures under ``folder`` to ``found`` (links within the folder followed, each folder once)."""
     try:
         info = os.stat(folder)
         with os.scandir(folder) as it:
@@ -147,11 +168,13 @@ def _walk(folder: Path, depth: int, seen: set, found: list, scan: FolderScan, bu
         path = folder / e.name
         if e.name.startswith("."):
             continue
-        if _is_dir(e):
+        if not inside(e):
+            scan.skipped.append((path, inside.why))
+        elif _is_dir(e):
             if depth + 1 > MAX_FOLDER_DEPTH:
                 scan.skipped.append((path, f"nested more than {MAX_FOLDER_DEPTH} folders deep"))
             else:
-                _walk(path, depth + 1, seen, found, scan, budget)
+                _walk(path, depth + 1, seen, found, scan, budget, inside)
         elif _is_picture(e.name):
             found.append(path)
         else:
@@ -163,7 +186,8 @@ class FolderPictures:
     """The pictures of a folder at a model's input size: ``X`` uint8 ``(N, C, H, W)``, ``y`` uint8
     ``(N,)`` (indices into ``classes``), ``paths`` (each picture's file), and the scan's notes:
     ``skipped`` (path, reason) for every picture not read, ``ignored`` the files that are not pictures,
-    ``folders_skipped`` (path, reason) for the folders not read (a link back to one already read)."""
+    ``folders_skipped`` (path, reason) for the folders not read (a link back to one already read) and
+    the links out of the folder."""
     X: np.ndarray
     y: np.ndarray
     classes: tuple
@@ -190,9 +214,12 @@ class FolderPictures:
             lines.append(f"ignored {len(self.ignored):,} {what}: {names}{more}")
         if self.folders_skipped:
             n = len(self.folders_skipped)
+            links = sum(why == _Inside.why for _, why in self.folders_skipped)
+            what = " and ".join(f"{k:,} {word}{'s' if k != 1 else ''}"
+                                for k, word in ((n - links, "folder"), (links, "link")) if k)
             names = "; ".join(f"{p}: {why}" for p, why in self.folders_skipped[:shown])
             more = f" (and {n - shown:,} more)" if n > shown else ""
-            lines.append(f"did not read {n:,} folder{'s' if n != 1 else ''}: {names}{more}")
+            lines.append(f"did not read {what}: {names}{more}")
         return lines
 
 
