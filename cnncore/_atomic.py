@@ -37,7 +37,7 @@ from typing import IO, Callable, Iterable
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-__all__ = ["Output", "atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_savez", "check_target",
+__all__ = ["Output", "atomic_write", "atomic_write_all", "atomic_write_bytes", "atomic_write_text", "atomic_savez", "check_target",
            "OutputRefused", "NotARegularFile", "SameAsInput", "WriteFailed", "STALE_SECONDS"]
 
 #: A temporary file of ours untouched for this long belongs to a save that was killed.
@@ -294,9 +294,39 @@ def atomic_write(path, write_fn: Callable[[IO], None], mode: str = "wb", encodin
     its exception passes. In every case the temporary file is removed and ``path`` is as
     it was. Returns ``path`` as a :class:`pathlib.Path`.
     """
+    return atomic_write_all([(path, write_fn, mode, encoding)])[0]
+
+
+def atomic_write_all(files) -> list[Path]:
+    """:func:`atomic_write` of several files at once, each a ``(path, write_fn, mode, encoding)``: all
+    are written to temporary files first and moved into place only when every one is written, so a
+    full disk or a ``write_fn`` that raises leaves each ``path`` as it was (:class:`WriteFailed` then
+    says "nothing was written" truly). Returns the paths."""
+    staged, current = [], None
+    try:
+        for path, write_fn, mode, encoding in files:
+            current = Output(path).check()
+            staged.append(_stage(current, write_fn, mode, encoding))
+        for current, tmp, _ in staged:
+            current.check()      # again: something may have appeared there meanwhile
+            os.replace(tmp, current.written)
+    except BaseException as e:
+        for _, tmp, _ in staged:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(e, OSError) and not isinstance(e, (OutputRefused, WriteFailed)) and e.errno in _STORAGE_ERRORS:
+            raise WriteFailed(current.path, e, current.written.exists()) from e
+        raise
+    return [out.path for out, _, _ in staged]
+
+
+def _stage(out: Output, write_fn, mode: str, encoding: str | None) -> tuple:
+    """``write_fn`` on a temporary file beside ``out`` (written, synced, given ``out``'s permissions):
+    ``(out, the temporary file, whether out existed)``. The temporary file is removed if this fails."""
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', not {mode!r}")
-    out = Output(path).check()
     dest = out.written
     _sweep(out.folder, dest.name)
     existed = dest.exists()
@@ -311,17 +341,13 @@ def atomic_write(path, write_fn: Callable[[IO], None], mode: str = "wb", encodin
             f.flush()
             os.fsync(f.fileno())
         _set_mode(tmp, dest)
-        out.check()          # again: something may have appeared there meanwhile
-        os.replace(tmp, dest)
-    except BaseException as e:
+    except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        if isinstance(e, OSError) and not isinstance(e, OutputRefused) and e.errno in _STORAGE_ERRORS:
-            raise WriteFailed(out.path, e, existed) from e
         raise
-    return out.path
+    return out, tmp, existed
 
 
 def _set_mode(tmp: str, dest: Path) -> None:

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import json
 import string
 from pathlib import Path
 
 import numpy as np
 
-from ._atomic import Output, atomic_savez, atomic_write_bytes, atomic_write_text
+from ._atomic import Output, atomic_write_all, atomic_write_bytes
 from .layers import layer_class
 from .network import Network
 from .tracekeys import layer_key
@@ -292,6 +293,21 @@ def _seal_holds(path: Path) -> bool:
     return last.startswith(seal) and last[len(seal):].decode("ascii", "replace") == digest
 
 
+#: The array an export's weights.npz holds beside the weights (the bytes of its own name): what tells
+#: a weights.npz an export wrote, one it may replace, from a model or one's own arrays of that name.
+EXPORT_MARK = "cnnlab_export"
+
+
+def _has_export_mark(path: Path) -> bool:
+    """Whether ``path`` is a zip holding :data:`EXPORT_MARK` (its names only are read)."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as z:
+            return f"{EXPORT_MARK}.npy" in z.namelist()
+    except (zipfile.BadZipFile, ValueError):
+        return False
+
+
 def _check_module(text: str, constants: dict) -> None:
     """Raise :class:`ExportError` unless ``text`` parses to the module torch_source() means: a
     docstring, imports of :data:`_TORCH_IMPORTS`, the ``constants`` as literals with exactly
@@ -344,10 +360,19 @@ def _folder(out: Output) -> Path:
 def _unless_exported(name: str):
     """The spare test (:class:`~cnncore.Output`) of the export's ``model.py`` or manifest: a model.py
     already there is replaced only when an export wrote it and nobody changed it since (its seal
-    holds), a manifest only when it is one; never a model.py edited by hand, the user's own, or a
-    file a link names. (A weights.npz is replaced when it is a zip: nobody edits one by hand.)"""
+    holds), a weights.npz only when an export wrote it (it holds :data:`EXPORT_MARK`, or the manifest
+    beside it records it as it is: a model or one's own arrays saved as weights.npz are kept), a
+    manifest only when it is one; never a model.py edited by
+    hand, the user's own, or a file a link names."""
     def spare(written: Path) -> str | None:
-        if name == MODEL_FILE:          # (an export from before the seal: its manifest records the text)
+        if name == WEIGHTS_FILE:        # (an export from before the mark: its manifest records the file)
+            recorded = (_manifest(written.parent) or {}).get("files")
+            try:
+                ours = _has_export_mark(written) or (isinstance(recorded, dict)
+                                                     and recorded.get(WEIGHTS_FILE) == _sha256(written))
+            except OSError:
+                ours = False
+        elif name == MODEL_FILE:        # (an export from before the seal: its manifest records the text)
             recorded = (_manifest(written.parent) or {}).get("files")
             try:
                 ours = _seal_holds(written) or (isinstance(recorded, dict)
@@ -402,29 +427,35 @@ def export_torch(net: Network, out, title: str = DEFAULT_TITLE) -> tuple[Path, P
     ``out`` is a folder (made if its parent exists; ``.`` will do), as a path or an
     :class:`~cnncore.Output` whose inputs none of the three files may be. Every target is
     checked before any is written (:class:`~cnncore.OutputRefused`: a FIFO, a folder, an
-    input). Each file is written atomically, but not the three at once: the manifest
-    ``export.json`` (:data:`MANIFEST_FORMAT`, the SHA-256 of both files, the input shape, the
-    classes) is written last, and ``model.py`` holds the digest of its ``weights.npz``, so
-    its ``load_model()`` refuses a pair from two exports (one interrupted), in one line.
+    input, a file an export did not write). The three are written together
+    (:func:`~cnncore._atomic.atomic_write_all`: a full disk leaves the folder as it was); the
+    manifest ``export.json`` (:data:`MANIFEST_FORMAT`, the SHA-256 of both files, the input
+    shape, the classes) is moved into place last, and ``model.py`` holds the digest of its
+    ``weights.npz``, so its ``load_model()`` refuses a pair from two exports, in one line.
     """
     out = Output(out)
     targets = {name: Output(out.inside(name), kinds=(Path(name).suffix,), instead="export to another folder",
-                            spare=None if name == WEIGHTS_FILE else _unless_exported(name))
+                            spare=_unless_exported(name))
                for name in (WEIGHTS_FILE, MODEL_FILE, MANIFEST_FILE)}
     if out.path.is_dir():
         _one_file_each(targets)         # (first: a check reads what a link names)
-        for target in targets.values():
-            target.check()
+        for name in (MANIFEST_FILE, MODEL_FILE, WEIGHTS_FILE):     # (whether weights.npz is ours reads the other two)
+            targets[name].check()
     _folder(out)
+    buffer = io.BytesIO()
     arrays = {k: np.asarray(v, dtype=np.float32) for k, v in net.params().items()}
-    weights_path = atomic_savez(targets[WEIGHTS_FILE], arrays)
-    digest = _sha256(weights_path)
+    np.savez(buffer, **arrays, **{EXPORT_MARK: np.frombuffer(EXPORT_MARK.encode("ascii"), np.uint8)})
+    weights = buffer.getvalue()
+    digest = hashlib.sha256(weights).hexdigest()
     source = torch_source(net, title, digest).encode("utf-8")
-    model_path = atomic_write_bytes(targets[MODEL_FILE], source)
     manifest = {"format": MANIFEST_FORMAT,
                 "files": {WEIGHTS_FILE: digest, MODEL_FILE: hashlib.sha256(source).hexdigest()},
                 "input_shape": [int(s) for s in net.input_shape], "classes": list(net.classes)}
-    atomic_write_text(targets[MANIFEST_FILE], json.dumps(manifest, indent=1, ensure_ascii=True) + "\n")
+    text = json.dumps(manifest, indent=1, ensure_ascii=True) + "\n"
+    weights_path, model_path, _ = atomic_write_all([
+        (targets[WEIGHTS_FILE], lambda f: f.write(weights), "wb", None),
+        (targets[MODEL_FILE], lambda f: f.write(source), "wb", None),
+        (targets[MANIFEST_FILE], lambda f: f.write(text), "w", "utf-8")])
     return model_path, weights_path
 
 

@@ -114,8 +114,10 @@ def test_the_class_names_go_with_both_exports(tmp_path):
 def test_torch_weights_file_is_plain_float32_arrays(tmp_path):
     net = Network({"input": [1, 28, 28], "layers": ARCHS["pools"]}, seed=3, dtype=np.float64)
     _, weights = export_torch(net, tmp_path)
+    from cnncore.export import EXPORT_MARK
     with np.load(weights, allow_pickle=False) as f:
-        assert set(f.files) == set(net.params())
+        assert set(f.files) == set(net.params()) | {EXPORT_MARK}          # (the mark: an export wrote it)
+        assert f[EXPORT_MARK].tobytes() == EXPORT_MARK.encode("ascii")
         for k, v in net.params().items():
             assert f[k].dtype == np.float32
             np.testing.assert_allclose(f[k], v, rtol=1e-6)

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib.util
 import json
@@ -349,3 +350,59 @@ def test_an_export_whose_lines_git_turned_into_crlf_is_still_replaced_and_an_edi
     with pytest.raises(OutputRefused):
         export_torch(_net("pools"), out)
     assert (out / MODEL_FILE).read_bytes() == edited
+
+
+@pytest.mark.parametrize("what", ["model", "arrays"])
+def test_a_model_or_ones_own_arrays_named_weights_npz_are_never_replaced(tmp_path, what):
+    """``cnnapp train --out weights.npz`` then an export into that folder replaced the trained model
+    with the export's weights ("wrote model.py, weights.npz and export.json", exit 0); so it did one's
+    own np.savez arrays. A weights.npz is replaced only when an export wrote it."""
+    from cnncore import OutputRefused
+    from cnncore.modelio import save_model
+    out = tmp_path / "out"
+    out.mkdir()
+    if what == "model":
+        save_model(out / WEIGHTS_FILE, _net("pools"))
+    else:
+        np.savez(out / WEIGHTS_FILE, mine=np.arange(3))
+    kept = (out / WEIGHTS_FILE).read_bytes()
+    with pytest.raises(OutputRefused, match=WEIGHTS_FILE):
+        export_torch(_net("resampling"), out)
+    assert (out / WEIGHTS_FILE).read_bytes() == kept and sorted(os.listdir(out)) == [WEIGHTS_FILE]
+
+
+
+def _disk_full_at(n: int, real=os.fdopen):
+    """An ``os.fdopen`` under which the ``n``-th file opened to be written finds the disk full."""
+    opened = []
+
+    def fdopen(fd, *a, **k):
+        if "w" not in (a[0] if a else k.get("mode", "r")):
+            return real(fd, *a, **k)
+        opened.append(fd)
+        if len(opened) == n:
+            os.close(fd)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, *a, **k)
+    return fdopen
+
+
+def test_a_full_disk_leaves_an_export_folder_as_it_was(tmp_path, monkeypatch):
+    """With the disk full at the second or third of an export's files, the first (or the first two)
+    stayed behind beside a message saying "nothing was written": the three are written together."""
+    from cnncore import WriteFailed, _atomic
+    for full_at in (1, 2, 3):
+        out = tmp_path / f"out{full_at}"
+        with monkeypatch.context() as m:
+            m.setattr(_atomic.os, "fdopen", _disk_full_at(full_at))
+            with pytest.raises(WriteFailed, match="nothing was written"):
+                export_torch(_net("pools"), out)
+        assert os.listdir(out) == []                                  # (no temporary file either)
+    old = tmp_path / "old"
+    export_torch(_net("pools"), old)
+    before = {p.name: p.read_bytes() for p in old.iterdir()}
+    with monkeypatch.context() as m:
+        m.setattr(_atomic.os, "fdopen", _disk_full_at(3))
+        with pytest.raises(WriteFailed, match="the old file is intact"):
+            export_torch(_net("resampling"), old)
+    assert {p.name: p.read_bytes() for p in old.iterdir()} == before
