@@ -4,6 +4,7 @@ from __future__ import annotations
 import struct
 import subprocess
 import sys
+import textwrap
 import zlib
 
 import numpy as np
@@ -622,3 +623,21 @@ def test_a_second_ctrl_c_quits_train_without_saving(data, model, tmp_path, monke
                str(data["labels"]), "--epochs", "4", "--batch-size", "32", "--quiet", "--out", str(out)])
     assert rc == 130 and "interrupted" in capsys.readouterr().err
     assert out.read_bytes() == model.read_bytes()
+
+
+def test_ctrl_c_while_the_modules_load_says_interrupted_in_one_line():
+    """Ctrl+C in the first tenth of a second (NumPy and the kernels loading) printed a traceback
+    ending in KeyboardInterrupt: it says "cnnapp: interrupted" and exits 130, as later."""
+    code = textwrap.dedent("""
+        import sys
+        class Interrupt:
+            def find_spec(self, name, path=None, target=None):
+                if name == "numpy" or name == "cnnapp.cli.cmd_train":
+                    raise KeyboardInterrupt
+        sys.meta_path.insert(0, Interrupt())
+        from cnnapp.cli import main
+    """)
+    for first in ("numpy", "cnnapp.cli.cmd_train"):
+        run = subprocess.run([sys.executable, "-c", code.replace('name == "numpy" or ', "") if first != "numpy"
+                              else code], capture_output=True, text=True, timeout=120)
+        assert (run.returncode, run.stderr, run.stdout) == (130, "cnnapp: interrupted\n", ""), first

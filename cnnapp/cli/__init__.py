@@ -33,9 +33,14 @@ from __future__ import annotations
 import os
 import sys
 
-from . import cmd_eval, cmd_export, cmd_inspect, cmd_lesson, cmd_predict, cmd_trace, cmd_train
-from .args import CliError, Parser, joined_ranges
-from .data import read_png
+from .. import interrupted_while_starting
+
+try:
+    from . import cmd_eval, cmd_export, cmd_inspect, cmd_lesson, cmd_predict, cmd_trace, cmd_train
+    from .args import CliError, Parser, joined_ranges
+    from .data import read_png
+except KeyboardInterrupt:
+    interrupted_while_starting()
 
 __all__ = ["main", "CliError", "read_png"]
 
