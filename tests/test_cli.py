@@ -641,3 +641,22 @@ def test_ctrl_c_while_the_modules_load_says_interrupted_in_one_line():
         run = subprocess.run([sys.executable, "-c", code.replace('name == "numpy" or ', "") if first != "numpy"
                               else code], capture_output=True, text=True, timeout=120)
         assert (run.returncode, run.stderr, run.stdout) == (130, "cnnapp: interrupted\n", ""), first
+
+
+@pytest.mark.parametrize("command, name, kind", [
+    (["train", "--data", "generated", "--count", "40", "--epochs", "1"], "mödel", ".npz"),
+    (["train", "--data", "generated", "--count", "40", "--epochs", "1"], "x.cnnlesson", ".npz"),
+    (["trace", "{model}", "--data", "generated", "--count", "20"], "t.cnnlesson", ".npz"),
+    (["lesson", "new", "{model}", "--data", "generated", "--count", "20", "--index", "0"], "l.npz", ".cnnlesson"),
+    (["export", "{model}", "--to", "onnx"], "m.npz", ".onnx")])
+def test_an_output_named_without_its_ending_is_refused_before_any_work(model, tmp_path, capsys, command, name, kind):
+    """``train --out mödel`` wrote a model the next run refused to replace ("exists and is not a .npz
+    file", which it was); so did a lesson, a trace and an ONNX model under another kind's name."""
+    out = tmp_path / name
+    argv = [str(model) if a == "{model}" else a for a in command] + ["--out", str(out)]
+    if command[0] == "export":
+        pytest.importorskip("onnx")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"give a name that ends in {kind}" in err and str(out) in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []

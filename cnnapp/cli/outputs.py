@@ -10,6 +10,9 @@ from .data import source_key
 
 __all__ = ["output", "data_files"]
 
+#: What each kind of output is, in words.
+_KINDS = {".npz": "NumPy archive (.npz)", ".onnx": "ONNX model", ".cnnlesson": "lesson", ".csv": "table of answers (CSV)"}
+
 
 def output(args, kind: str, flag: str = "--out", also=(), spare=None):
     """The command's ``--out`` as a :class:`cnncore.Output` that knows the files the command
@@ -24,9 +27,14 @@ def output(args, kind: str, flag: str = "--out", also=(), spare=None):
     inputs = [getattr(args, name, None) for name in ("model", "image", "arch")]
     out = Output(args.out, [*inputs, *data_files(args), *also], kinds=(kind,), spare=spare)
     try:
-        return out.check()
+        out.check()
     except OutputRefused as e:
         raise CliError(f"{flag} {e}") from None
+    name = out.path.name
+    if not name.lower().endswith(kind) or len(name) <= len(kind):     # (written once, refused the next time)
+        raise CliError(f"{flag} {args.out}: the file this writes is a {_KINDS[kind]}; give a name that ends in "
+                       f"{kind}")
+    return out
 
 
 def data_files(args) -> list:
