@@ -58,7 +58,7 @@ def main(argv=None) -> int:
             if sys.stdout is not None:      # (None under pythonw)
                 sys.stdout.flush()      # a reader that went away shows here, not in the last flush at exit
     except BrokenPipeError:
-        return _reader_gone()
+        return reader_gone()
 
 
 def _run(argv: list) -> int:
@@ -99,7 +99,7 @@ def _said(message: str) -> str:
     return f"cnnapp: {message}"
 
 
-def _reader_gone() -> int:
+def reader_gone() -> int:
     """The program reading our output closed it (``cnnapp predict m.npz x.png | head -1``): stop
     without a word, as Python's documentation advises for SIGPIPE ("Note on SIGPIPE" in
     :mod:`signal`): standard output goes to the null device, so that the interpreter's last flush

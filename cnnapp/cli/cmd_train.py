@@ -79,9 +79,53 @@ def run(args) -> int:
 
     before = cnncore.get_num_threads()
     try:
-        return _train(args)
+        with _reader_may_go():
+            return _train(args)
     finally:
         cnncore.set_num_threads(before)  # --threads is for this command only (matters when called in-process)
+
+
+class _QuietWhenGone:
+    """Standard output that a reader may close (``cnnapp train … | head -1``): from then on what is
+    printed goes nowhere, and the run goes on to save its model (a BrokenPipeError in a print had
+    ended it with nothing saved)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self):
+        from . import reader_gone
+        reader_gone()                       # (the interpreter's last flush then has nothing to complain of)
+        self._stream = open(os.devnull, "w")
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _reader_may_go():
+    stream = sys.stdout
+    if stream is None:
+        yield
+        return
+    sys.stdout = _QuietWhenGone(stream)
+    try:
+        yield
+    finally:
+        sys.stdout = stream
 
 
 def _train(args) -> int:
