@@ -7,6 +7,8 @@ import os
 import struct
 import zlib
 
+import subprocess
+import sys
 import numpy as np
 import pytest
 from PIL import Image
@@ -408,3 +410,23 @@ def test_a_link_out_of_the_folder_is_never_followed(tmp_path):
     assert out == ["a/p.png", "b/root", "b/zz", "c"]
     note = [n for n in got.notes() if n.startswith("did not read")]
     assert note and note[0].startswith("did not read 4 links: ")
+
+
+def test_a_photo_with_damaged_exif_is_read_without_a_warning(tmp_path):
+    """A JPEG whose EXIF block is damaged made Pillow print "…/TiffImagePlugin.py:982: UserWarning:
+    Corrupt EXIF data" (no file named) on the command line and while a folder was read."""
+    import io
+    from PIL import Image
+    exif = Image.Exif()
+    exif[0x0112] = 6                                          # "stored on its side"
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 12), (200, 10, 10)).save(buffer, "JPEG", exif=exif.tobytes())
+    data = bytearray(buffer.getvalue())
+    at = data.find(b"Exif\x00\x00") + 10                       # the first directory's offset: far past the end
+    data[at:at + 4] = b"\xff\xff\xff\x7f"
+    (tmp_path / "bad.jpg").write_bytes(bytes(data))
+    code = ("import sys; from cnncore.datasets.pictures import read_picture; "
+            "x = read_picture(sys.argv[1], (3, 8, 8)); print(x.shape, x[0].mean() > x[2].mean())")
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "bad.jpg")], capture_output=True,
+                         text=True, timeout=120)     # (as the command line runs: pytest records warnings its own way)
+    assert run.returncode == 0 and run.stdout == "(3, 8, 8) True\n" and run.stderr == "", run.stderr

@@ -35,6 +35,9 @@ __all__ = ["PICTURE_SUFFIXES", "PictureError", "read_picture", "picture_input", 
 #: The file names read as pictures (case does not matter), and the decoders Pillow may use for them.
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 _FORMATS = ["PNG", "JPEG", "BMP", "WEBP"]
+# A photo's damaged EXIF block (read for its orientation) made Pillow print "…/TiffImagePlugin.py:982:
+# UserWarning: Corrupt EXIF data" with no file named; the picture itself decodes, upright or not.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
 
 
 class PictureError(ValueError):
