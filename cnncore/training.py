@@ -40,6 +40,10 @@ from .step import DIVERGED, DONE, RunSteps
 CHANCE_LOSS = math.log(10)
 #: Updates after which a network still at chance has not learned (a sound run is far past it).
 JUDGE_AFTER_STEPS = 50
+#: Pictures a network at its optimizer's usual learning rate sees before one still at chance is said to
+#: be stuck: fewer is too little to learn from (a run of 100 pictures in batches of 1 was stopped, told
+#: to try a smaller learning rate, and nothing was saved, where the same run in batches of 32 was kept).
+JUDGE_AFTER_IMAGES = 2000
 
 __all__ = ["TrainConfig", "Trainer", "BatchEvent", "EpochEvent", "FinishedEvent", "Failure", "Evaluation",
            "evaluate", "as_network_input", "shift_augment", "flip_augment"]
@@ -601,13 +605,16 @@ class Trainer:
         exploded = loss > 4 * CHANCE_LOSS
         at_chance = (step >= JUDGE_AFTER_STEPS and loss > 0.9 * CHANCE_LOSS and accuracy < 0.2
                      and not val_accuracy >= 0.2)
+        lr, default = self.lr, DEFAULT_LR.get(self.config.optimizer, 0.01)
+        usual = default / 100 <= lr <= 10 * default
+        if at_chance and usual and step * self.config.batch_size < JUDGE_AFTER_IMAGES:
+            at_chance = False           # (too few pictures seen yet to say it cannot learn)
         if not (exploded or at_chance):
             return None
         what = (f"the mean loss of epoch {epoch} is {loss:.4g}, far above the {CHANCE_LOSS:.2f} of a blind guess"
                 if exploded else
                 f"after epoch {epoch} ({step} updates) the network still scores like a guess "
                 f"(accuracy {accuracy:.0%}, loss {loss:.3g}; guessing gives 10% and {CHANCE_LOSS:.2f})")
-        lr, default = self.lr, DEFAULT_LR.get(self.config.optimizer, 0.01)
         if exploded or lr > 10 * default:
             advice = (f"the learning rate {lr:.3g} is far too large for {self.config.optimizer}: the weights "
                       f"jumped past any minimum. Try {default:g} (the default) or 10 times smaller than now")

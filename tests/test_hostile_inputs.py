@@ -536,3 +536,16 @@ def test_every_archive_reader_says_the_same_in_its_own_error(tmp_path, kind, mak
         read(path)
     text = str(info.value)
     assert text.startswith(f"{path}: ") and reason.format(kind=kind) in text and "\n" not in text, text
+
+
+def test_a_short_run_at_the_usual_rate_is_not_stopped_as_stuck():
+    """100 pictures in batches of 1 (85 updates, still at chance) was stopped as "diverged", told to
+    try a smaller learning rate (at 10 and 100 times below the default too) and nothing was saved:
+    too few pictures to learn from is no fault of the rate. Far too small a rate is still named."""
+    from cnncore.training import TrainConfig, Trainer
+    X, y = _blocks(100)
+    for lr in (0.003, 0.0003, 0.00003):
+        tr = Trainer(Network(preset("tiny"), seed=0), X, y, None, None,
+                     TrainConfig(optimizer="adam", lr=lr, epochs=1, batch_size=1, seed=0))
+        assert list(tr.run())[-1].reason == "done", lr
+    assert _events("sgd", MIN_LR, epochs=4)[-1].reason == "diverged"
