@@ -253,7 +253,7 @@ def test_training_in_the_worker_fills_the_plots_and_keeps_the_gui_alive(window, 
     assert train.confusion.matrix().sum() == 0          # drawn when its tab is shown
     train.bottom_tabs.setCurrentWidget(train.confusion)
     assert train.confusion.matrix().sum() == 300
-    train.bottom_tabs.setCurrentWidget(train.gallery)
+    train.bottom_tabs.setCurrentWidget(train.gallery_page)
     assert train.gallery.count() > 0 and "→" in train.gallery.item(0).text()
     assert train.live.map_count() > 0
     assert max(gaps) < 1.0, f"the GUI thread stalled for {max(gaps):.2f} s"

@@ -166,9 +166,11 @@ def test_a_folder_trains_a_colour_network_and_names_what_it_skipped(trained, col
     assert any(t.kind == "colour" and t.key == "L0.W" for t in live.tiles())   # the filters as colour patches
     from cnnapp.views.train_results import GALLERY_MAX
     gallery, r = train.gallery, s.result                                   # mistakes by their classes' names
-    train.bottom_tabs.setCurrentWidget(gallery)
+    train.bottom_tabs.setCurrentWidget(train.gallery_page)
     shown = [gallery.item(k).text() for k in range(gallery.count())]
     assert r.mistakes and len(shown) == min(r.mistakes, GALLERY_MAX) and all("\n→ " in t for t in shown)
+    count = train.results.gallery_count.text()                       # how many there are, beside the first 60
+    assert f"{r.mistakes:,} held-out picture" in count and (("first 60" in count) == (r.mistakes > GALLERY_MAX))
     assert all(t.split("\n→ ")[0] in CLASSES + ("(unused)",) for t in shown)      # a name to a line: none cut
     assert gallery.gridSize().width() >= gallery.fontMetrics().horizontalAdvance("→ green")
     assert data.set_picture_folder(colour_folder)                          # chosen again: not read yet

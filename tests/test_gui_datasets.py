@@ -68,7 +68,7 @@ def test_fashion_downloads_trains_and_every_view_names_its_classes(window, qtbot
     plot = train.confusion.getPlotItem()
     assert _ticks(plot.getAxis("left")) == [f"{i} {c}" for i, c in enumerate(FASHION)]
     assert "predicted class" in plot.getAxis("bottom").labelText
-    train.bottom_tabs.setCurrentWidget(train.gallery)
+    train.bottom_tabs.setCurrentWidget(train.gallery_page)
     if train.gallery.count():
         assert "\n→ " in train.gallery.item(0).text() and train.gallery.item(0).text().split("\n→ ")[0] in FASHION
 

@@ -28,7 +28,7 @@ def _show_result(window, X, y, misclassified, predicted):
                     np.asarray(predicted))
     s = window.session
     s.set_result(s.result_of(ev, X, y, 1, final=False))
-    window.train.bottom_tabs.setCurrentWidget(window.train.gallery)
+    window.train.bottom_tabs.setCurrentWidget(window.train.gallery_page)
 
 
 def test_gallery_shows_the_answers_of_the_pass_that_found_the_mistakes(window):

@@ -45,7 +45,7 @@ def test_1_opening_another_model_clears_the_old_runs_curves_result_and_mistakes(
     _tiny_network(window)
     train, bp = window.train, window.backprop
     _train(qtbot, window)
-    train.bottom_tabs.setCurrentWidget(train.gallery)
+    train.bottom_tabs.setCurrentWidget(train.gallery_page)
     assert train.loss_plot.point_count() > 0 and "correctly" in train.eta.text() and train.gallery.count() > 0
     r = window.session.result
     assert train.open_misclassified(0, "backprop")            # the same model: its own mistake
@@ -118,7 +118,7 @@ def test_3_a_run_stopped_mid_epoch_tells_one_story(window, qtbot):
     train.bottom_tabs.setCurrentWidget(train.confusion)
     m = train.confusion.matrix()
     assert m.sum() == 900 and int(np.trace(m)) == right
-    train.bottom_tabs.setCurrentWidget(train.gallery)
+    train.bottom_tabs.setCurrentWidget(train.gallery_page)
     assert train.gallery.count() == min(60, 900 - right)
     assert window.session.result.final and window.session.result.evaluation.right == right
 
@@ -128,7 +128,7 @@ def test_4_the_true_digit_box_names_the_class_of_the_traced_picture(window, qtbo
     _tiny_network(window)
     _train(qtbot, window)
     bp, train, s = window.backprop, window.train, window.session
-    train.bottom_tabs.setCurrentWidget(train.gallery)
+    train.bottom_tabs.setCurrentWidget(train.gallery_page)
     wrong = s.result.mistake(0)
     bp.label_combo.setCurrentIndex((wrong[1] + 5) % 10)          # what the box said before
     assert train.open_misclassified(0, "backprop")

@@ -35,8 +35,9 @@ class ResultsPanel(QtWidgets.QTabWidget):
                              "times per second while training")
         self.confusion = ConfusionPlot()
         self.gallery = self._build_gallery()
+        self.gallery_page = self._gallery_with_count()
         self.diagnostics, self.runs = DiagnosticsPanel(), RunsPanel()
-        for page, (name, _) in zip((self.live, self.confusion, self.gallery, self.diagnostics, self.runs), NAMES):
+        for page, (name, _) in zip((self.live, self.confusion, self.gallery_page, self.diagnostics, self.runs), NAMES):
             self.addTab(page, name)
             self.setTabToolTip(self.count() - 1, name.replace("&&", "&"))
         self._shown = {}              # page -> (the result it shows, the classes it names them by)
@@ -82,7 +83,7 @@ class ResultsPanel(QtWidgets.QTabWidget):
         and the gallery are made only when their page is shown: a hidden page costs nothing)."""
         r, names, page = self.session.result, (self.session.classes, self.session.class_kind), self.currentWidget()
         shown = self._shown.get(page)
-        if page not in (self.confusion, self.gallery) or (shown is not None and shown[0] is r and shown[1] == names):
+        if page not in (self.confusion, self.gallery_page) or (shown is not None and shown[0] is r and shown[1] == names):
             return              # (no result, then another model with no result: its classes are new)
         self._shown[page] = (r, names)
         if page is self.confusion:
@@ -91,9 +92,23 @@ class ResultsPanel(QtWidgets.QTabWidget):
         else:
             self._fill_gallery(r)
 
+    def _gallery_with_count(self) -> QtWidgets.QWidget:
+        """The gallery under a line that says how many mistakes there are (it showed its first 60 of
+        107 beside a confusion matrix that counted all of them)."""
+        page = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(page)
+        lay.setContentsMargins(0, 4, 0, 0)
+        self.gallery_count = QtWidgets.QLabel("")
+        self.gallery_count.setObjectName("misclassifiedCount")
+        self.gallery_count.setWordWrap(True)
+        lay.addWidget(self.gallery_count)
+        lay.addWidget(self.gallery, 1)
+        return page
+
     def _fill_gallery(self, r) -> None:
         """The result's mistakes, with the answers of the same pass."""
         self.gallery.clear()
+        self.gallery_count.setText(_mistakes_words(r))
         if r is None:
             return
         names = self.session.classes
@@ -121,7 +136,7 @@ class ResultsPanel(QtWidgets.QTabWidget):
 
     def open_mistake(self, k: int, where: str) -> bool:
         """Make mistake ``k`` of the shown result the session's picture and say where to show it."""
-        if self._shown.get(self.gallery, (None,))[0] is not self.session.result:
+        if self._shown.get(self.gallery_page, (None,))[0] is not self.session.result:
             return False                    # the gallery shows a result that is gone: nothing to open
         try:
             self.session.take_mistake(k)
@@ -170,6 +185,18 @@ def finished_text(ev, noun: str = "digits") -> str:
         text += (f" On {e.count:,} held-out {noun} it never trained on, the network now answers {e.right:,} "
                  f"correctly: {e.accuracy:.1%}.")
     return text
+
+
+def _mistakes_words(r) -> str:
+    """How many held-out pictures the result got wrong, and how many of them the gallery shows."""
+    if r is None:
+        return "The held-out pictures the network gets wrong are shown here after a run."
+    n = r.mistakes
+    if n == 0:
+        return "The network got every held-out picture right."
+    if n > GALLERY_MAX:
+        return f"The first {GALLERY_MAX} of the {n:,} held-out pictures the network got wrong:"
+    return f"The {n:,} held-out picture{'s' if n != 1 else ''} the network got wrong:"
 
 
 def earlier_epochs(net) -> tuple[list, str]:

@@ -46,7 +46,7 @@ class TrainView(QtWidgets.QWidget):
         for name in ("source", "count", "holdout", "optimizer", "lr", "schedule", "batch", "epochs", "eta",
                      "progress", "download_bar", "start_button", "save_button", "open_button"):
             setattr(self, name, getattr(c, name))
-        for name in ("live", "confusion", "gallery", "diagnostics", "runs"):
+        for name in ("live", "confusion", "gallery", "gallery_page", "diagnostics", "runs"):
             setattr(self, name, getattr(self.results, name))
         self.bottom_tabs = self.results
         # While training, the window is redrawn in frames, one part per frame (see FramePacer),
