@@ -492,3 +492,14 @@ def test_a_followed_lesson_keeps_its_buttons_in_view_on_a_small_screen(window, q
             panel.submit()
         assert player.next()
     panel.close_button.click()
+
+
+def test_the_score_counts_the_questions_answered_and_says_when_the_lesson_ends():
+    """After the first of two questions the panel read "0 of 2 questions right so far" (the 2 was every
+    question), and the last stop only greyed Next."""
+    from cnnapp.views.lesson_play import score_words
+    assert score_words(0, 2, 1, False) == "0 of 1 answered right so far (2 questions in all)."
+    assert score_words(1, 2, 2, True) == "The end of the lesson. 1 of the 2 questions right."
+    assert score_words(0, 2, 0, False) == "2 questions in this lesson; none answered yet."
+    assert score_words(1, 1, 1, False) == "One question: answered right."
+    assert score_words(0, 0, 0, True) == "The end of the lesson. This lesson asks no questions."

@@ -169,8 +169,7 @@ class LessonPlayPanel(ShrinksToItsScroll, QtWidgets.QWidget):
             self._show_question(p.question)
             self._shown = p.position
         self._show_answer()
-        right, asked = p.score()
-        self.score_label.setText(f"{right} of {asked} question{'s' if asked != 1 else ''} right so far")
+        self.score_label.setText(score_words(*p.score(), len(p.run.results.answers), p.position + 1 == p.count))
         self.back_button.setEnabled(p.position > 0)
         self.next_button.setEnabled(not p.must_answer and p.position + 1 < p.count)
         if moved and self.isVisible():
@@ -267,3 +266,19 @@ class LessonPlayPanel(ShrinksToItsScroll, QtWidgets.QWidget):
             self.submit()
         else:
             super().keyPressEvent(ev)
+
+
+def score_words(right: int, questions: int, answered: int, last: bool) -> str:
+    """The score as a student reads it: of the questions answered so far (it read "0 of 2 questions
+    right so far" after the first of two), and at the lesson's last stop that it is the end."""
+    end = "The end of the lesson. " if last else ""
+    if questions == 0:
+        return f"{end}This lesson asks no questions."
+    if questions == 1:
+        return f"{end}One question: " + ("not answered yet." if not answered else
+                                         "answered right." if right else "answered wrong.")
+    if answered == 0:
+        return f"{end}{questions} questions in this lesson; none answered yet."
+    if answered == questions:
+        return f"{end}{right} of the {questions} questions right."
+    return f"{end}{right} of {answered} answered right so far ({questions} questions in all)."
