@@ -484,7 +484,7 @@ class Trainer:
                 yield self._finished(loop, "diverged", verdict)
                 return
         yield self._finished(loop, "done", f"trained {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} "
-                                           f"({loop.total} batches) in {loop.train_seconds:.2f} s")
+                                           f"({loop.total} batch{'es' if loop.total != 1 else ''}) in {loop.train_seconds:.2f} s")
 
     def _new_loop(self) -> "_Loop":
         """The batch plan and buffers of one run, and its own shuffling stream."""

@@ -120,7 +120,7 @@ def test_a_pair_of_the_wrong_shape_is_refused_from_its_headers(tmp_path):
     assert peak < 1 << 20
     few = write(tmp_path / "x1", images_bytes(np.zeros((2, 28, 28))))
     many = write(tmp_path / "y2", struct.pack(">BBBB", 0, 0, 8, 1) + struct.pack(">I", 10**9))   # data absent
-    with pytest.raises(IDXError, match="labels file has 1000000000 entries but images file has 2"):
+    with pytest.raises(IDXError, match="labels file says it holds 1,000,000,000 labels but the images file has 2 pictures"):
         load_idx_pair(few, many)
 
 
@@ -128,7 +128,7 @@ def test_mismatched_counts(tmp_path, sample):
     X, y = sample
     xi = write(tmp_path / "x", images_bytes(X))
     yi = write(tmp_path / "y", labels_bytes(y[:6]))
-    with pytest.raises(IDXError, match="labels file has 6 entries but images file has 7"):
+    with pytest.raises(IDXError, match="labels file says it holds 6 labels but the images file has 7 pictures"):
         load_idx_pair(xi, yi)
 
 

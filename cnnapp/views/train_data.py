@@ -277,7 +277,8 @@ class DataBox(QtWidgets.QGroupBox):
         self._say_whole("folder")
         self.folder_button.setText(f"{Path(folder).name}/: {len(scan.classes)} classes, {n:,} pictures")
         self.folder_button.setToolTip(f"{folder}\nClasses (subfolders, in this order): {', '.join(scan.classes)}"
-                                      + (f"\n{len(scan.ignored):,} files that are not pictures are left out"
+                                      + (("\nLeft out: 1 file that is not a picture" if len(scan.ignored) == 1
+                                          else f"\nLeft out: {len(scan.ignored):,} files that are not pictures")
                                          if scan.ignored else "") + "\nClick to choose another folder")
         if not restored:
             self.session.say(f"Will train on the {n:,} pictures of {Path(folder).name}: {', '.join(scan.classes)}")

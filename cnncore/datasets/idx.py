@@ -185,5 +185,5 @@ def _labels_header(dims: tuple, labels, images, count: int) -> None:
         raise IDXError(f"{labels}: expected a labels file (magic {LABELS_MAGIC}, N entries) "
                        f"but it holds {len(dims)}-dimensional data of shape {dims}")
     if dims[0] != count:
-        raise IDXError(f"labels file has {dims[0]} entries but images file has {count} "
-                       f"({os.fspath(labels)} / {os.fspath(images)})")
+        raise IDXError(f"the labels file says it holds {dims[0]:,} labels but the images file has {count:,} "
+                       f"pictures: one label a picture ({os.fspath(labels)} / {os.fspath(images)})")
