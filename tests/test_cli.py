@@ -664,3 +664,14 @@ def test_an_output_named_without_its_ending_is_refused_before_any_work(model, tm
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"give a name that ends in {kind}" in err and str(out) in err
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_count_takes_the_first_pictures_of_idx_files_too(data, model, capsys):
+    """``--count 100`` with --images/--labels was ignored without a word (the help said the files one
+    names are used whole, and that the shared digits were, which --count did cut)."""
+    source = ["--images", str(data["images"]), "--labels", str(data["labels"])]
+    assert main(["eval", str(model), *source]) == 0
+    every = capsys.readouterr().out.splitlines()[0]
+    assert main(["eval", str(model), *source, "--count", "50"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("50 images") and not every.startswith("50 images")

@@ -46,9 +46,9 @@ def data_arguments(p, default: str | None = None, folder: bool = True) -> None:
                             "(nothing is downloaded)")
     d = run_defaults("generated")
     p.add_argument("--count", type=positive_int, default=None,
-                   help=f"generated: how many (default {d.count}, the app's); other sources: use at most this "
-                        f"many (default {d.count}); {', '.join(whole)}, the files you name and a --folder are used "
-                        "whole (no --count)")
+                   help=f"generated: how many (default {d.count}, the app's); other sources and --images/--labels: "
+                        f"the first this many (default {d.count}; {', '.join(whole + ['the files you name'])}: all "
+                        "of them); a --folder is always used whole")
     p.add_argument("--data-seed", type=nonneg_int, default=d.data_seed, metavar="N",
                    help=f"the generated digits' seed (default {d.data_seed}: the digits the app trains on)")
 
@@ -119,7 +119,10 @@ def data(args, command: str, net):
     one_source(args, command)
     if args.images is not None:
         X, y = load_pair(args.images, args.labels)
-        return Labelled(X, y, DIGIT_CLASSES if command == "train" else net.classes, "", args.images)
+        what = args.images
+        if args.count is not None and args.count < len(X):          # (it was left unsaid that it was ignored)
+            X, y, what = X[:args.count], y[:args.count], f"the first {args.count:,} of {args.images}"
+        return Labelled(X, y, DIGIT_CLASSES if command == "train" else net.classes, "", what)
     if args.data is None and args.folder is None and command != "train":
         raise CliError(f"{command}: give --images and --labels, --data or --folder")
     key = source_key(args)
