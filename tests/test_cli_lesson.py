@@ -3,6 +3,7 @@ one line each, the class's table; bad arguments and another version's results ar
 from __future__ import annotations
 
 import csv
+import json
 import os
 from datetime import datetime, timezone
 
@@ -143,6 +144,13 @@ def test_report_turns_the_classes_results_into_one_table_and_refuses_another_ver
     for again in (ada, link):
         _one_line_refusal(capsys, ["lesson", "report", str(ada), str(bob), str(again), "--out", str(table)],
                           str(again), "given twice")
+    assert table.read_bytes() == before
+    tampered = json.loads(bob.read_text(encoding="utf-8"))    # a choice its question does not have
+    tampered["answers"][0]["answer"] = [9]
+    (tmp_path / "Cy.json").write_text(json.dumps({**tampered, "student": "Cy"}), encoding="utf-8")
+    _one_line_refusal(capsys, ["lesson", "report", str(tmp_path / "Cy.json"), "--lesson",
+                               str(tmp_path / "l.cnnlesson"), "--out", str(table)],
+                      "stop 1's answer is choice 10, but its question has 3 choices")
     assert table.read_bytes() == before
 
 

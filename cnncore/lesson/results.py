@@ -161,6 +161,11 @@ def check_fits(results: Results, lesson: Lesson) -> None:
     for a in results.answers:
         if a.stop not in asked:
             raise ValueError(f"it answers stop {a.stop + 1}, which asks nothing in this lesson")
-        many = isinstance(lesson.stops[a.stop].question, ChoiceQuestion)
+        question = lesson.stops[a.stop].question
+        many = isinstance(question, ChoiceQuestion)
         if many != isinstance(a.answer, tuple):
             raise ValueError(f"stop {a.stop + 1}'s answer is not of the kind its question takes")
+        bad = [i for i in a.answer if not 0 <= i < len(question.choices)] if many else []
+        if bad:
+            raise ValueError(f"stop {a.stop + 1}'s answer is choice {bad[0] + 1}, but its question has "
+                             f"{len(question.choices)} choices")
