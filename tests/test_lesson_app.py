@@ -92,8 +92,10 @@ def test_a_stop_takes_a_picture_only_with_its_true_class_and_the_draw_tab_its_dr
     rec = LessonRecorder(s, "Pictures")
     assert rec.capture("backprop") == 0
     s.set_picture(Picture("sketch", np.zeros((1, 28, 28), np.float32), None, what="your sketch"))
-    with pytest.raises(ValueError, match="your sketch has no true class yet: choose it"):
+    with pytest.raises(ValueError, match="your sketch has no true class yet: choose it") as refused:
         rec.capture("look")
+    answer = s.class_name(s.true_label(s.picture))            # what the true-class box shows meanwhile
+    assert f"the box shows the network's answer, {answer}, until you choose" in str(refused.value)
     s.take_sample(3)
     s.record()
     s.stepper.index = 2

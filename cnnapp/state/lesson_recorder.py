@@ -81,7 +81,10 @@ class LessonRecorder:
             # (the network's own answer, or its guess at a drawing, would be "right" for every student)
             where = "the Draw tab's digit, or the Backprop tab's true class" if p.origin == DRAWING else \
                 "the Backprop tab's true class"
-            raise ValueError(f"{p.what} has no true class yet: choose it ({where}) and add the stop again")
+            shown = "" if p.origin == DRAWING else (
+                f"; the box shows the network's answer, {s.class_name(s.true_label(p))}, until you choose (choose "
+                "it again if it is right)")
+            raise ValueError(f"{p.what} has no true class yet: choose it ({where}) and add the stop again{shown}")
         if drawn:                          # (only now: a refused stop changes nothing)
             p = s.take_drawing()
         picture = self._picture_index(p)
