@@ -240,7 +240,9 @@ class LessonControl(QtCore.QObject):
         except ValueError as e:
             panel.say(f"<span style='color:#b00020'>Not added: {escape(str(e))}</span>")
             return None
-        panel.say(f"Stop {k + 1} added. Write its note and choose its question; F9 adds the next.")
+        train = (" Students see the Train tab's plots and settings here, but cannot start a run while they "
+                 "follow the lesson: write the note so.") if tab == "train" else ""
+        panel.say(f"Stop {k + 1} added. Write its note and choose its question; F9 adds the next.{train}")
         return k
 
     def save_dialog(self) -> bool:

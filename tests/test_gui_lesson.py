@@ -340,10 +340,13 @@ def test_no_run_starts_while_a_lesson_is_followed(window, qtbot, tmp_path):
     window.confirm = lambda text: True
     assert window.lessons.open_lesson(path, "Dee")
     before = window.session.network.flat_params.copy()
+    assert not window.train.start_button.isEnabled() and "lesson" in window.train.start_button.toolTip()
+    assert "Train tab" not in window.draw.model_label.text()          # (it said "train it on the Train tab")
     assert not window.train.start() and not window.session.training
     assert "close the lesson first" in window.train.eta.text()
     assert np.array_equal(window.session.network.flat_params, before)
     window.session.follow_lesson(None)
+    assert window.train.start_button.isEnabled() and "Train tab" in window.draw.model_label.text()
     assert window.train.start()
     window.train.stop()
     qtbot.waitUntil(lambda: not window.session.training, timeout=30000)

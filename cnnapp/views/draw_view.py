@@ -188,6 +188,7 @@ class DrawView(QtWidgets.QWidget):
         self.session.model_changed.connect(self._on_network)
         self.session.weights_changed.connect(self._on_network)      # training may have taught other classes
         self.session.training_changed.connect(lambda *_: self._on_network())
+        self.session.lesson_changed.connect(lambda *_: self._on_network())     # (no training while one is followed)
         self.session.picture_changed.connect(lambda p: self.digits() or self.update_prediction())
 
     def settings_dict(self) -> dict:
@@ -240,7 +241,7 @@ class DrawView(QtWidgets.QWidget):
                                      f"classes: {listed}), not on digits: whatever you draw here, it answers as "
                                      "if it were one of those. This tab is for digits; train on a digit source "
                                      "to read them.")
-        elif self.session.training:
+        elif self.session.training or self.session.lesson is not None:
             self.model_label.setText(f"Network: {self._network_words()}. Draw to see what it answers now.")
         else:
             self.model_label.setText(f"Network: {self.session.source}. Draw to see what it answers; "

@@ -16,6 +16,11 @@ from .train_data import DataBox
 APP_MAX_BATCH = 1024
 
 
+_START = "Train the current network (F5)"
+#: Why Start is off while a lesson is followed.
+_FOLLOWED = ("Off while a lesson is followed: its stops are about its network as the teacher made it. "
+             "Close the lesson to train (its answers are kept).")
+
 class TrainControls(QtWidgets.QWidget):
     """Signals: ``startRequested()``, ``againRequested()`` (train again from the last run's start),
     ``stopRequested()``, ``pauseToggled(bool)``, ``lrChanged(float)``, ``saveModelRequested()``,
@@ -59,6 +64,7 @@ class TrainControls(QtWidgets.QWidget):
         run = session.run
         run.phase_changed.connect(self._show_phase)
         session.model_changed.connect(lambda: self._show_phase(run.phase))
+        session.lesson_changed.connect(lambda *_: self._show_phase(run.phase))
         session.model_changed.connect(self._cap_batch)
         session.model_changed.connect(self._learning_defaults)         # another preset, other defaults
         run.progress_changed.connect(lambda p: self.progress.setValue(int(round(1000 * p))))
@@ -155,7 +161,7 @@ class TrainControls(QtWidgets.QWidget):
         SP = QtWidgets.QStyle.StandardPixmap
         self.start_button = QtWidgets.QPushButton(self.style().standardIcon(SP.SP_MediaPlay), "Start")
         self.start_button.setObjectName("trainStartButton")
-        self.start_button.setToolTip("Train the current network (F5)")
+        self.start_button.setToolTip(_START)
         self.start_button.setShortcut(QtGui.QKeySequence("F5"))
         self.start_button.clicked.connect(self.startRequested)
         self.pause_button = QtWidgets.QPushButton(self.style().standardIcon(SP.SP_MediaPause), "Pause")
@@ -295,9 +301,10 @@ class TrainControls(QtWidgets.QWidget):
     # ---------------------------------------------------------------- phase
     def _show_phase(self, phase: str) -> None:
         """Buttons and settings as the run's phase allows (idle, running, paused)."""
-        running = self.session.run.active
-        self.start_button.setEnabled(not running)
-        self.again_button.setEnabled(not running and self.session.same_start() is not None)
+        running, followed = self.session.run.active, self.session.lesson is not None
+        self.start_button.setEnabled(not running and not followed)      # (it looked ready, then refused)
+        self.start_button.setToolTip(_FOLLOWED if followed else _START)
+        self.again_button.setEnabled(not running and not followed and self.session.same_start() is not None)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         for w in (self.source, self.count, self.holdout, self.optimizer, self.schedule, self.batch, self.epochs,
