@@ -809,3 +809,23 @@ def test_look_with_no_picture_yet_says_so_where_the_picture_goes_not_as_an_error
     qtbot.waitUntil(lambda: "no pictures" in look.picture_panel.caption.text(), timeout=3000)
     assert "Look:" not in window.statusBar().currentMessage()
     assert not look.sample_button.isEnabled()
+
+
+def test_a_grey_network_trained_on_a_folder_shows_the_maps_of_one_of_its_pictures(window, qtbot, colour_folder,
+                                                                                  monkeypatch):
+    """The grey 28×28 network trained on a folder of shapes showed "sample input (28 × 28)" as a digit
+    drawn on the Draw tab, during the run and after: a run on pictures that are not digits shows the
+    maps of its first held-out picture."""
+    train = window.train
+    assert window.session.takes_drawings                     # the starter network: grey 28×28 digits
+    train.source.setCurrentIndex(train.source.findData("folder"))
+    assert train.controls.set_picture_folder(colour_folder)
+    samples, start = [], train.controller.start
+    monkeypatch.setattr(train.controller, "start",
+                        lambda loader, config, sample, choice: (samples.append(sample),
+                                                                start(loader, config, sample, choice))[1])
+    _train(window, qtbot, epochs=1)
+    assert samples == [None]
+    train.source.setCurrentIndex(train.source.findData("generated"))
+    _train(window, qtbot, epochs=1)
+    assert len(samples) == 2 and samples[1] is not None       # digits: the drawing (or a generated digit)

@@ -211,7 +211,11 @@ class TrainView(QtWidgets.QWidget):
             # where the run's weights start, read before it starts (once it runs, s.network is the
             # run's latest snapshot)
             self._run_settings = run_settings(config, s.network, self.controls.source.currentText()), s.network.seed
-            self.controller.start(loader, config, self._sample(), self.controls.choice(ask=False))
+            choice = self.controls.choice(ask=False)
+            # a run on pictures that are not digits shows its first held-out picture's maps, not a
+            # digit drawn on the Draw tab (which a grey 28×28 network of shapes took for its sample)
+            sample = self._sample() if _of_digits(choice.key) else None
+            self.controller.start(loader, config, sample, choice)
         except (RunRefused, ValueError) as e:
             s.say(f"Cannot train: {e}", 0)
             self.controls.eta.setText(f"Cannot train yet: {e}.")     # the last run's words go
@@ -350,6 +354,15 @@ class TrainView(QtWidgets.QWidget):
         sizes, widest = self.splitter.sizes(), self.splitter.widget(0).maximumWidth()
         if len(sizes) == 2 and sizes[0] > widest:
             self.splitter.setSizes([widest, sizes[0] + sizes[1] - widest])
+
+
+def _of_digits(key: str) -> bool:
+    """Whether source ``key``'s pictures are grey 28×28 digits (a drawing is then a sample of them)."""
+    from cnncore.architecture import DIGIT_CLASSES, DIGIT_SHAPE
+    from cnncore.datasets import SOURCES
+    source = next((s for s in SOURCES if s.key == key), None)
+    return source is not None and source.key != "folder" and source.shape == DIGIT_SHAPE and \
+        source.classes == DIGIT_CLASSES
 
 
 def _time_left(s: float) -> str:
