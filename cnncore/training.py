@@ -45,7 +45,7 @@ JUDGE_AFTER_STEPS = 50
 #: to try a smaller learning rate, and nothing was saved, where the same run in batches of 32 was kept).
 JUDGE_AFTER_IMAGES = 2000
 
-__all__ = ["TrainConfig", "Trainer", "BatchEvent", "EpochEvent", "FinishedEvent", "Failure", "Evaluation",
+__all__ = ["TrainConfig", "Trainer", "held_out_id", "BatchEvent", "EpochEvent", "FinishedEvent", "Failure", "Evaluation",
            "evaluate", "as_network_input", "shift_augment", "flip_augment"]
 
 
@@ -360,6 +360,18 @@ class _Loop:
         self.seen += n
 
 
+def held_out_id(X, y) -> str | None:
+    """What identifies a run's held-out pictures (``X`` as the network takes them, :func:`as_network_input`,
+    and their labels ``y``): a digest an epoch of the history keeps (``"held_out"``), so that ``cnnapp
+    eval`` can tell whether the pictures it scores are the ones the run held out. None without any."""
+    if X is None or not len(X):
+        return None
+    import hashlib
+    digest = hashlib.sha256(np.ascontiguousarray(X).tobytes())
+    digest.update(np.asarray(y, dtype=np.int64).tobytes())
+    return f"{len(X)}:{digest.hexdigest()[:24]}"
+
+
 class Trainer:
     """Trains ``net`` in place on ``(X_train, y_train)``, evaluating on ``(X_val, y_val)`` each epoch.
 
@@ -386,6 +398,7 @@ class Trainer:
             self.y_val = _labels(y_val, len(self.X_val), "held-out")
         else:
             self.X_val, self.y_val = None, None
+        self.held_out_id = held_out_id(self.X_val, self.y_val)
         # One flat buffer holds every weight and bias: the update is a few array operations.
         self.optimizer = make_optimizer(self.config.optimizer, {"all": net.flat_params}, self.config.lr,
                                         self.config.momentum, self.config.weight_decay,
@@ -524,7 +537,8 @@ class Trainer:
                                  "train_accuracy": loop.correct / loop.seen,
                                  "val_loss": e.loss if e is not None else nan,
                                  "val_accuracy": e.accuracy if e is not None else nan,
-                                 "seconds": loop.train_seconds, "images": loop.seen, "batches": [batches, loop.nb]})
+                                 "seconds": loop.train_seconds, "images": loop.seen, "batches": [batches, loop.nb],
+                                 "held_out": self.held_out_id})
 
     def _finished(self, loop: "_Loop", reason: str, message: str) -> FinishedEvent:
         """The last event, with the held-out pass of the weights the run ends with: the last epoch's
@@ -595,7 +609,7 @@ class Trainer:
         train_loss, train_acc = loop.loss_sum / loop.seen, loop.correct / loop.seen
         net.history.append({"epoch": len(net.history) + 1, "train_loss": train_loss,
                             "train_accuracy": train_acc, "val_loss": vl, "val_accuracy": va,
-                            "seconds": loop.train_seconds, "images": loop.seen})
+                            "seconds": loop.train_seconds, "images": loop.seen, "held_out": self.held_out_id})
         return EpochEvent(epoch, train_loss, train_acc, vl, va, conf, wrong, loop.train_seconds, predicted)
 
     def _diverged_without_nan(self, epoch: int, loss: float, accuracy: float, val_accuracy: float,

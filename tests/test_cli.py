@@ -675,3 +675,26 @@ def test_count_takes_the_first_pictures_of_idx_files_too(data, model, capsys):
     assert main(["eval", str(model), *source, "--count", "50"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("50 images") and not every.startswith("50 images")
+
+
+def test_eval_says_whether_it_scores_the_pictures_the_run_held_out(tmp_path, capsys):
+    """`train --holdout 0` then `eval --data generated` printed "450 images held out of generated": all
+    450 were training pictures (16 wrong, against 36 on new digits). A model's history names its run's
+    held-out pictures; eval says when it scores those very ones, and says so when it does not."""
+    model = tmp_path / "m.npz"
+    source = ["--data", "generated", "--count", "300"]
+    assert main(["train", "--arch", "tiny", *source, "--epochs", "1", "--quiet", "--out", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(model), *source]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("45 images held out of generated (--holdout 0.15), the very pictures its run held out")
+    for other in (["--count", "400"], ["--count", "300", "--data-seed", "2"], ["--count", "300", "--holdout", "0.2"]):
+        assert main(["eval", str(model), "--data", "generated", *other]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("note: these are not pictures this model's run held out: it held out 45 others"), other
+        assert " held out of " not in out.splitlines()[1]
+    assert main(["train", "--arch", "tiny", *source, "--holdout", "0", "--epochs", "1", "--quiet", "--out",
+                 str(model)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(model), *source]) == 0
+    assert "it held out no pictures (--holdout 0)" in capsys.readouterr().out

@@ -511,10 +511,11 @@ def test_train_replaces_a_model_and_no_other_numpy_archive(tmp_path, capsys, mon
     assert load_model(tmp_path / "m.npz").num_params() > 0
 
 
-def test_an_onnx_export_named_without_its_extension_says_what_it_wrote(model, tmp_path, capsys):
+def test_an_onnx_export_named_without_its_extension_is_refused_before_it_is_written(model, tmp_path, capsys):
+    """It was written with a note ("its name does not end in .onnx"), then refused the next time as a
+    file that is not an ONNX model: every --out is named for its kind, and said so before any work."""
     pytest.importorskip("onnx")
-    assert main(["export", str(model), "--to", "onnx", "--out", str(tmp_path / "mine")]) == 0
-    out = capsys.readouterr().out
-    assert "an ONNX model: its name does not end in .onnx" in out and (tmp_path / "mine").read_bytes()[:1] == b"\x08"
+    assert main(["export", str(model), "--to", "onnx", "--out", str(tmp_path / "mine")]) == 2
+    assert "give a name that ends in .onnx" in capsys.readouterr().err and not (tmp_path / "mine").exists()
     assert main(["export", str(model), "--to", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
-    assert "does not end" not in capsys.readouterr().out
+    assert (tmp_path / "m.onnx").read_bytes()[:1] == b"\x08"

@@ -30,7 +30,6 @@ imported only when the GUI starts. All the arithmetic is in :mod:`cnncore`.
 """
 from __future__ import annotations
 
-import os
 import sys
 
 from .. import interrupted_while_starting
@@ -38,6 +37,7 @@ from .. import interrupted_while_starting
 try:
     from . import cmd_eval, cmd_export, cmd_inspect, cmd_lesson, cmd_predict, cmd_trace, cmd_train
     from .args import CliError, Parser, joined_ranges
+    from .reader import reader_gone
     from .data import read_png
 except KeyboardInterrupt:
     interrupted_while_starting()
@@ -97,20 +97,6 @@ def _said(message: str) -> str:
     if message.split(":", 1)[0].split(" ", 1)[0] in _parser().commands:
         return f"cnnapp {message}"
     return f"cnnapp: {message}"
-
-
-def reader_gone() -> int:
-    """The program reading our output closed it (``cnnapp predict m.npz x.png | head -1``): stop
-    without a word, as Python's documentation advises for SIGPIPE ("Note on SIGPIPE" in
-    :mod:`signal`): standard output goes to the null device, so that the interpreter's last flush
-    has nothing to complain about, and the exit status is 1."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):    # no file behind sys.stdout (a test's capture)
-        pass
-    return 1
 
 
 def _parser() -> Parser:

@@ -31,6 +31,7 @@ def run(args) -> int:
     net = load_model(args.model)
     got = data(args, "eval", net)
     X, y, which = _held_out(args, as_input(got, net, "eval"), got.y)
+    which = _checked_held_out(net, X, y, which)
     X, y = _select(X, y, args.range)
     loss, acc, confusion, wrong, probs = evaluate(net, X, y)
     refuse_not_a_number(net, probs, args.model)
@@ -66,6 +67,24 @@ def _held_out(args, X, y):
     if len(Xv) == 0:
         raise CliError(f"--holdout {args.holdout} holds out no images of {len(X)}")
     return Xv, yv, f" held out of {args.data} (--holdout {args.holdout:g})"
+
+
+def _checked_held_out(net, X, y, which: str) -> str:
+    """``which`` as it is where the pictures are the very ones the model's run held out (its history's
+    last epoch names them), else with a note first that they are not: a run of other settings (another
+    --count, --holdout or --data-seed) held out others, and these may include pictures it learnt from."""
+    from cnncore.training import as_network_input, held_out_id
+
+    if not which or not net.history or "held_out" not in net.history[-1]:
+        return which                   # (the whole files, or a model of an older version: nothing to tell)
+    kept = net.history[-1]["held_out"]
+    if kept is not None and held_out_id(as_network_input(X, net.dtype), y) == kept:
+        return which + ", the very pictures its run held out"
+    run = ("held out no pictures (--holdout 0)" if kept is None else
+           f"held out {int(str(kept).split(':')[0]):,} others (another --count, --holdout or --data-seed)")
+    print(f"note: these are not pictures this model's run held out: it {run}; some may be pictures it "
+          "learnt from, which score better than new ones", flush=True)
+    return which.replace(" held out of ", " of ", 1)
 
 
 def _select(X, y, rng, flag="--range"):

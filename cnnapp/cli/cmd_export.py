@@ -37,9 +37,7 @@ def run(args) -> int:
             model_path, weights_path = export_torch(net, Output(args.out, [args.model]), title)
             print(f"wrote {model_path}, {weights_path} and {model_path.with_name(MANIFEST_FILE)}")
         else:
-            written = export_onnx(net, output(args, '.onnx'), title)
-            print(f"wrote {written}" + ("" if str(written).lower().endswith(".onnx") else
-                                        " (an ONNX model: its name does not end in .onnx, which tools look for)"))
+            print(f"wrote {export_onnx(net, output(args, '.onnx'), title)}")
     except ExportError as e:
         raise CliError(f"export: {e}") from None
     except OutputRefused as e:

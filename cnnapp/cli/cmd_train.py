@@ -107,7 +107,7 @@ class _QuietWhenGone:
             self._gone()
 
     def _gone(self):
-        from . import reader_gone
+        from .reader import reader_gone
         reader_gone()                       # (the interpreter's last flush then has nothing to complain of)
         self._stream = open(os.devnull, "w")
 
