@@ -34,7 +34,7 @@ class LessonControl(QtCore.QObject):
         super().__init__(window)
         self.window, self.session = window, window.session
         self.recorder = None
-        self._tab = self._save_to = None
+        self._tab = self._save_to = self._handed_out = None
         self.dock = QtWidgets.QDockWidget("Lesson", window)
         self.dock.setObjectName("lessonDock")
         self.dock.setFeatures(QtWidgets.QDockWidget.DockWidgetMovable | QtWidgets.QDockWidget.DockWidgetFloatable)
@@ -50,6 +50,7 @@ class LessonControl(QtCore.QObject):
             window, "Where your answers go", str(default), "Results (*.json)")[0]
         self.ask_student = self._ask_student
         self.confirm = lambda text: confirm_discard(window, text, "Discard the lesson's changes?")
+        self.confirm_over = lambda text: confirm_discard(window, text, "Save over the lesson handed out?")
         self.session.lesson_changed.connect(self._on_lesson)
         f9 = QtGui.QShortcut(QtGui.QKeySequence("F9"), window)
         f9.setContext(QtCore.Qt.WindowShortcut)
@@ -215,14 +216,14 @@ class LessonControl(QtCore.QObject):
             return False
         self.session.follow_lesson(None)
         self._start_recorder(LessonRecorder.from_lesson(self.session, lesson))
-        self._save_to = Path(path)
+        self._save_to, self._handed_out = Path(path), lesson.id
         self.session.say(f"Editing {Path(path).name}: its {len(lesson.stops)} stops are in the Lesson panel; F9 adds "
                          "what the window shows as a stop, Save lesson writes it back.", 10000)
         return True
 
     def _start_recorder(self, recorder) -> None:
         self.recorder = recorder
-        self._save_to = None
+        self._save_to = self._handed_out = None
         panel = LessonRecordPanel(recorder)
         panel.addRequested.connect(self.capture)
         panel.saveRequested.connect(self.save_dialog)
@@ -246,7 +247,7 @@ class LessonControl(QtCore.QObject):
         return k
 
     def save_dialog(self) -> bool:
-        path = self.ask_save_path() if self._save_to is None else str(self._save_to)
+        path = self.ask_save_path() if self._save_to is None or not self._may_save_over() else str(self._save_to)
         if not path:
             return False
         if not path.endswith(SUFFIX):
@@ -260,12 +261,24 @@ class LessonControl(QtCore.QObject):
             self.session.say(f"Could not save the lesson: {e}", 0)
             self.panel.say(f"<span style='color:#b00020'>Not saved: {escape(str(e))}</span>")
             return False
-        self._save_to = Path(written)
+        same = self._save_to is not None and Path(written) == self._save_to and \
+            self.recorder.lesson().id == self._handed_out      # (saved as it was handed out: still asked later)
+        self._save_to, self._handed_out = Path(written), self._handed_out if same else None
         text = (f"Saved the lesson ({len(self.recorder.stops)} stops) to {written}. Students open it with File → "
                 "Open a lesson…")
         self.session.say(text)
         self.panel.say(text)
         return True
+
+    def _may_save_over(self) -> bool:
+        """Whether an edited lesson may be saved over the file it came from: students who answered that
+        version have their answers read with it only (a changed lesson is another version), so the
+        teacher is asked first; no: another file is chosen."""
+        if self._handed_out is None or self.recorder.lesson().id == self._handed_out:
+            return True
+        return self.confirm_over(f"Save over {self._save_to.name}? Students' answers to it as it was can then no "
+                                 "longer be reported with it (a changed lesson is another version). Cancel: save "
+                                 "the edited lesson as a new file and keep both.")
 
     def stop_recording(self) -> None:
         if self.recorder is not None:

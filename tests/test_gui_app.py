@@ -59,6 +59,7 @@ def window(qtbot):
     yield w
     w.train.shutdown()
     w.lessons.confirm = lambda text: True       # a test that failed mid-recording still closes its window
+    w.lessons.confirm_over = lambda text: True
 
 
 def _send_mouse(widget, kind, pos, buttons):

@@ -172,6 +172,19 @@ def test_a_lesson_recorded_by_key_presses_is_followed_by_keyboard_and_reported(w
     # the teacher opens it to edit: the status line says so (it still said "Following … as Bob")
     assert window.lessons.edit_lesson(path)
     assert window.statusBar().currentMessage().startswith("Editing backprop.cnnlesson: its 3 stops")
+    # saved over with a change, the version the class answered was gone without a word (Ada's and Bob's
+    # answers could no longer be reported with it): the teacher is asked, and may keep both
+    lessons, asked = window.lessons, []
+    lessons.ask_save_path = lambda: str(tmp_path / "backprop 2.cnnlesson")
+    lessons.confirm_over = lambda text: asked.append(text) or False
+    handed_out = path.read_bytes()
+    assert lessons.save_dialog() and asked == []                      # unchanged: the same lesson, not asked
+    assert path.read_bytes() == handed_out
+    lessons.panel.note.setPlainText("A new note.")
+    lessons.recorder.set_note(0, "A new note.")
+    assert lessons.save_dialog() and len(asked) == 1 and "students' answers" in asked[0].lower()
+    assert path.read_bytes() == handed_out and (tmp_path / "backprop 2.cnnlesson").exists()
+    assert main(["lesson", "report", str(ada), str(bob), "--lesson", str(path), "--out", str(table)]) == 0
 
 
 def _rows(table):
