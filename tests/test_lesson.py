@@ -471,3 +471,10 @@ def test_a_change_of_direction_left_open_is_refused_as_it_would_reorder_what_fol
 def test_right_to_left_words_with_their_direction_closed_are_text(text):
     from cnncore.lesson.stops import check_text
     assert check_text(text, "the title", 200) == text
+
+
+def test_a_typed_number_is_reported_as_it_was_judged():
+    """A student's "1,5" (a decimal comma, read as 1.5 and judged so) stood in the report as "1,5"."""
+    from cnncore.lesson.report import _answer_text
+    assert _answer_text("1,5", None) == "1.5" and _answer_text("−0.25", None) == "-0.25"
+    assert _answer_text("0.0129104265", None) == "0.0129104265"             # as typed where Python reads it

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..predict import KINDS, Question
+from ..predict import KINDS, Question, parse_number
 from .._atomic import Output, atomic_write, same_file
 from .content import Lesson, LessonFileError
 from .results import Results, load_results
@@ -89,7 +89,12 @@ def _row(r: Results, columns: list[int], asked: dict) -> list[str]:
 def _answer_text(answer, q: Question | ChoiceQuestion | None) -> str:
     """What was answered, in words: the text typed, or the choices' texts (their numbers from 1 without
     the lesson)."""
-    if isinstance(answer, str):
+    if isinstance(answer, str):             # as judged: "1,5" (a decimal comma) was read as 1.5
+        number = parse_number(answer)
+        try:
+            float(answer)
+        except ValueError:
+            return answer if number is None else repr(number)
         return answer
     chosen = answer if isinstance(answer, tuple) else (answer,)
     if q is None or not 0 <= max(chosen) < len(q.choices):
