@@ -1,6 +1,7 @@
 """The ``cnnapp`` command line: bad arguments, and train/eval/trace/predict on tiny data."""
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import sys
@@ -698,3 +699,24 @@ def test_eval_says_whether_it_scores_the_pictures_the_run_held_out(tmp_path, cap
     capsys.readouterr()
     assert main(["eval", str(model), *source]) == 0
     assert "it held out no pictures (--holdout 0)" in capsys.readouterr().out
+
+
+def test_words_for_an_empty_arch_a_missing_folder_and_a_full_standard_output(model, tmp_path, capsys):
+    """`--arch ''` said "cannot read the file (is a folder…)", `--folder nosuch` "no such file", and
+    output to a full disk "cnnapp: [Errno 28] No space left on device"."""
+    assert main(["train", "--arch", "", "--data", "generated", "--out", str(tmp_path / "a.npz")]) == 2
+    assert "--arch: give an architecture, a preset's name" in capsys.readouterr().err
+    assert main(["train", "--folder", str(tmp_path / "nosuch"), "--out", str(tmp_path / "a.npz")]) == 2
+    assert capsys.readouterr().err.endswith("nosuch: no such folder\n")
+    if not os.path.exists("/dev/full"):
+        return
+    code = "import sys; from cnnapp.cli import main; sys.exit(main(sys.argv[1:]))"
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-c", code, "eval", str(model), "--data", "generated", "--count", "100"],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (1, "cnnapp: could not write the output (No space left on device)\n")
+
+
+def test_a_huge_loss_is_printed_in_a_few_digits():
+    from cnnapp.cli.args import loss_text
+    assert loss_text(1e300) == "1e+300" and loss_text(0.12345) == "0.1235" and loss_text(float("nan")) == "nan"

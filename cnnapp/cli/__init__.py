@@ -30,6 +30,7 @@ imported only when the GUI starts. All the arithmetic is in :mod:`cnncore`.
 """
 from __future__ import annotations
 
+import errno
 import sys
 
 from .. import interrupted_while_starting
@@ -59,6 +60,14 @@ def main(argv=None) -> int:
                 sys.stdout.flush()      # a reader that went away shows here, not in the last flush at exit
     except BrokenPipeError:
         return reader_gone()
+    except OSError as e:                # (standard output on a full disk, /dev/full)
+        print(f"cnnapp: could not write the output ({e.strerror or e})", file=sys.stderr)
+        reader_gone()
+        return 1
+
+
+#: The errors of writing to standard output (not to a file of the user's, which names itself).
+_OUTPUT_ERRORS = {errno.ENOSPC, errno.EIO, errno.EFBIG}
 
 
 def _run(argv: list) -> int:
@@ -72,7 +81,12 @@ def _run(argv: list) -> int:
         return args.func(args)
     except BrokenPipeError:         # an OSError, but not one of the user's files: see main()
         raise
-    except (CliError, ValueError, OSError) as e:
+    except OSError as e:
+        if type(e) is OSError and e.filename is None and e.errno in _OUTPUT_ERRORS:   # stdout full (> /dev/full)
+            raise
+        print(_said(str(e)), file=sys.stderr)
+        return 2
+    except (CliError, ValueError) as e:
         # ModelFileError, IDXError, ArchitectureError and file-system errors: the user's files.
         print(_said(str(e)), file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ import math
 import re
 
 __all__ = ["CliError", "Parser", "positive_int", "nonneg_int", "nonneg_float", "class_number", "fraction",
-           "learning_rate", "epochs", "index_range", "joined_ranges"]
+           "learning_rate", "epochs", "index_range", "joined_ranges", "loss_text"]
 
 
 class CliError(Exception):
@@ -87,3 +87,9 @@ def index_range(text: str) -> tuple[int | None, int | None]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected START:STOP (e.g. 6500:8000), got {text!r}") from None
     return a, b
+
+
+def loss_text(v: float) -> str:
+    """A loss as the commands print it: four decimals, or four digits where it is huge (a model whose
+    weights are near 1e300 printed a loss of 301 digits)."""
+    return f"{v:.4f}" if abs(v) < 1e5 else f"{v:.4g}"

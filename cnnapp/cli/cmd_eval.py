@@ -9,7 +9,7 @@ With ``--data``, the pictures ``train`` (and the app) held out of that source, b
 from __future__ import annotations
 
 from .answers import legend, load_model, refuse_not_a_number
-from .args import CliError, index_range
+from .args import CliError, index_range, loss_text
 from .data import as_input, data, data_arguments, holdout, holdout_argument, seed_alias
 
 __all__ = ["add_parser", "run"]
@@ -35,7 +35,7 @@ def run(args) -> int:
     X, y = _select(X, y, args.range)
     loss, acc, confusion, wrong, probs = evaluate(net, X, y)
     refuse_not_a_number(net, probs, args.model)
-    print(f"{len(X)} images{which}, loss {loss:.4f}, {len(wrong)} wrong")
+    print(f"{len(X)} images{which}, loss {loss_text(loss)}, {len(wrong)} wrong")
     if legend(net):
         print(legend(net))
     print("confusion matrix (rows: true class, columns: predicted class)")

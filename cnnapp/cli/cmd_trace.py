@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from .answers import load_model, named
-from .args import CliError, learning_rate, nonneg_int
+from .args import CliError, learning_rate, loss_text, nonneg_int
 from .data import data_arguments, one_picture, seed_alias
 from .outputs import output
 
@@ -52,7 +52,7 @@ def run(args) -> int:
         print(f"cnnapp trace: note: {net.optimizer_note}", file=sys.stderr)
     t.save(out)
     rule = rule_name(t.settings)
-    print(f"{where}: label {named(net, t.label)}, predicted {named(net, t.prediction)}, loss {t.loss:.4f} "
-          f"({t.loss_next:.4f} after one {rule} step, lr {t.lr:g}); "
+    print(f"{where}: label {named(net, t.label)}, predicted {named(net, t.prediction)}, loss {loss_text(t.loss)} "
+          f"({loss_text(t.loss_next)} after one {rule} step, lr {t.lr:g}); "
           f"{len(t.arrays)} arrays and {len(t.steps)} steps written to {out}")
     return 0

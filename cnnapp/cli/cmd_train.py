@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from .args import CliError, epochs, learning_rate, nonneg_float, nonneg_int, positive_int
+from .args import CliError, epochs, learning_rate, loss_text, nonneg_float, nonneg_int, positive_int
 from .data import as_input, data, data_arguments, holdout_argument, source_key
 from .outputs import output
 
@@ -233,6 +233,8 @@ def load_arch(value: str) -> dict:
     from cnncore.limits import MAX_ARCH_TEXT
 
     path = Path(value)
+    if not value.strip():       # (Path("") is the current folder: "is a folder" said nothing useful)
+        raise CliError(f"--arch: give an architecture, a preset's name ({', '.join(sorted(PRESETS))}) or a JSON file")
     if not _names_preset(value) and (path.exists() or os.sep in value):
         try:
             data = read_regular(path, 4 * MAX_ARCH_TEXT)                    # never a FIFO or a device
@@ -305,14 +307,14 @@ def _run_with_progress(trainer, config, n_val: int, tty: bool):
             if tty and (now - last_draw > 0.1 or ev.batch == ev.batches_per_epoch):
                 last_draw = now
                 print(f"\repoch {ev.epoch}/{config.epochs} {_bar(ev.batch, ev.batches_per_epoch)} "
-                      f"{ev.batch}/{ev.batches_per_epoch} loss {ev.loss:.4f} acc {ev.accuracy:.3f} "
+                      f"{ev.batch}/{ev.batches_per_epoch} loss {loss_text(ev.loss)} acc {ev.accuracy:.3f} "
                       f"{ev.images_per_second:,.0f} img/s ", end="", file=sys.stderr, flush=True)
         elif isinstance(ev, EpochEvent):
             if tty:
                 print("\r\033[K", end="", file=sys.stderr)
-            held = (f"held-out loss {ev.val_loss:.4f} accuracy {ev.val_accuracy:.4f}" if n_val
+            held = (f"held-out loss {loss_text(ev.val_loss)} accuracy {ev.val_accuracy:.4f}" if n_val
                     else "no held-out images")
-            print(f"epoch {ev.epoch}/{config.epochs}: train loss {ev.train_loss:.4f} accuracy "
+            print(f"epoch {ev.epoch}/{config.epochs}: train loss {loss_text(ev.train_loss)} accuracy "
                   f"{ev.train_accuracy:.4f}, {held} ({ev.seconds:.2f} s training)", flush=True)
         else:
             finished = ev

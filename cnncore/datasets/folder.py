@@ -74,6 +74,8 @@ def scan_folder(root) -> FolderScan:
     root = Path(root)
     try:
         info = os.stat(root)
+    except FileNotFoundError:
+        raise FolderError(f"{root}: no such folder") from None
     except OSError as e:
         raise FolderError(f"{root}: {why_unreadable(e)}") from None
     if not stat.S_ISDIR(info.st_mode):

@@ -129,7 +129,7 @@ def _load_files(key: str, files, progress):
         try:
             return datasets.load_download(key, "train", progress=progress), f"{title} (training set)"
         except OSError as e:
-            raise SourceError(f"could not get {title}: {e}") from None
+            raise SourceError(f"could not get {title}: {_said(e)}") from None
     raise SourceError("name the IDX images and labels files")
 
 
@@ -264,7 +264,7 @@ def _load_archive(key: str, files, progress) -> Labelled:
         X, y = (datasets.read_cifar10(files, "train") if files is not None
                 else datasets.load_cifar10("train", progress=progress))
     except (OSError, CifarError) as e:
-        raise SourceError(f"could not get {archive.title}: {e}") from None
+        raise SourceError(f"could not get {archive.title}: {_said(e) if isinstance(e, OSError) else e}") from None
     return Labelled(X, y, archive.classes, archive.title, f"{archive.title} (training set)")
 
 
@@ -290,3 +290,11 @@ def held_out_split(X, y, fraction: float):
     held = np.zeros(n, dtype=bool)
     held[np.random.default_rng(0).permutation(n)[:n_val]] = True
     return X[~held], y[~held], X[held], y[held]
+
+
+def _said(e: OSError) -> str:
+    """An error of the file system in words ("…/data/mnist: not a directory", not "[Errno 20] Not a
+    directory: '…/data/mnist'"); any other (a download's) as it says itself."""
+    if getattr(e, "filename", None) and e.strerror:
+        return f"{e.filename}: {e.strerror[:1].lower()}{e.strerror[1:]}"
+    return str(e)
