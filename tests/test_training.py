@@ -527,3 +527,13 @@ def test_a_run_stopped_within_an_epoch_notes_that_part_in_the_history():
         if isinstance(ev, EpochEvent):
             tr.stop()
     assert len(whole.history) == 1 and "batches" not in whole.history[0]
+
+
+def test_a_run_says_its_whole_time_where_the_held_out_checks_took_long(monkeypatch):
+    """"trained 300 epochs … in 3.42 s" after a wait of 9 s: the seconds were of training only."""
+    from types import SimpleNamespace
+    from cnncore import training
+    monkeypatch.setattr(training.time, "perf_counter", lambda: 109.0)
+    assert training._seconds_words(SimpleNamespace(started=100.0, train_seconds=3.42)) == \
+        "3.42 s of training (9.0 s with the held-out checks of each epoch)"
+    assert training._seconds_words(SimpleNamespace(started=100.0, train_seconds=8.8)) == "8.80 s"
