@@ -104,6 +104,34 @@ class LessonControl(QtCore.QObject):
         path = self.ask_open_path("Open a lesson")
         return bool(path) and self.open_lesson(path)
 
+    def followed(self) -> dict | None:
+        """The lesson followed now, for the next launch (``{"path", "student", "results"}``), or None."""
+        p = self.session.lesson
+        if p is None or p.lesson.file is None:
+            return None
+        return {"path": str(p.lesson.file), "student": p.student, "stop": p.position,
+                "results": str(p.results_path) if p.results_path is not None else None}
+
+    def resume(self, kept) -> bool:
+        """Follow again the lesson the last session closed in (:meth:`followed`), at the student's
+        stop; a lesson gone since is said, and nothing else happens (a restart forgot it)."""
+        if not isinstance(kept, dict) or not isinstance(kept.get("path"), str) or \
+                not isinstance(kept.get("student"), str):
+            return False
+        if not Path(kept["path"]).is_file():
+            self.session.say(f"The lesson you were following, {Path(kept['path']).name}, is no longer there.", 0)
+            return False
+        results = kept.get("results") if isinstance(kept.get("results"), str) else None
+        if not self.open_lesson(kept["path"], kept["student"], results):
+            return False
+        p = self.session.lesson
+        stop = kept.get("stop") if isinstance(kept.get("stop"), int) else 0
+        while p.position < stop and p.next():           # (never past a question not answered yet)
+            pass
+        self.session.say(f"Back in {Path(kept['path']).name} as {p.student}, at stop {p.position + 1} of {p.count} "
+                         "(the lesson you were following when the app closed).", 15000)
+        return True
+
     def open_lesson(self, path, student: str | None = None, results_path=None) -> bool:
         """Follow the lesson in ``path`` as ``student`` (asked when None); answers go beside the lesson
         (asked where when that folder cannot be written). A bad file is refused in one line and the

@@ -404,6 +404,9 @@ class MainWindow(QtWidgets.QMainWindow):
         for prefix, view in self._views_with_settings().items():
             view.apply_settings(s.group(prefix))
         self.session.scores.read(s)
+        kept = s.get("lesson/followed", {}, dict)
+        if kept:                              # (after the window is up: opening it may ask a question)
+            QtCore.QTimer.singleShot(0, self, lambda: self.lessons.resume(kept))
         note = s.take_message()
         if note:
             self.show_message(note, 30000)
@@ -419,6 +422,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for prefix, view in self._views_with_settings().items():
             s.update(prefix, view.settings_dict())
         self.session.scores.write(s)
+        s.set("lesson/followed", self.lessons.followed())
         return s.save()
 
     def _views_with_settings(self) -> dict:

@@ -519,3 +519,32 @@ def test_the_score_counts_the_questions_answered_and_says_when_the_lesson_ends()
     assert score_words(0, 2, 0, False) == "2 questions in this lesson; none answered yet."
     assert score_words(1, 1, 1, False) == "One question: answered right."
     assert score_words(0, 0, 0, True) == "The end of the lesson. This lesson asks no questions."
+
+
+def test_a_restart_goes_back_into_the_lesson_being_followed(window, qtbot, tmp_path):
+    """Closed mid-lesson, the app came back with neither the lesson nor a word of it (opening it again did
+    resume at the right stop): it follows it again at the student's stop and says so."""
+    from cnnapp.main_window import MainWindow
+    _lenet(window)
+    path = tmp_path / "backprop.cnnlesson"
+    _record(qtbot, window, path)
+    window.lessons.stop_recording()
+    window.confirm = lambda text: True
+    assert window.lessons.open_lesson(path, "Ada")
+    assert window.session.lesson.next()
+    window.save_session()
+    assert window.save_settings()
+    again = MainWindow(load_settings=True)
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: again.session.lesson is not None, timeout=5000)
+    player = again.session.lesson
+    assert (player.student, player.position) == ("Ada", 1) and again.lessons.dock.isVisibleTo(again)
+    assert again.statusBar().currentMessage().startswith("Back in backprop.cnnlesson as Ada, at stop 2 of 3")
+    again.session.follow_lesson(None)
+    again.save_settings()
+    again.train.shutdown()
+    third = MainWindow(load_settings=True)                   # closed the lesson: not reopened
+    qtbot.addWidget(third)
+    qtbot.wait(50)
+    assert third.session.lesson is None
+    third.train.shutdown()
