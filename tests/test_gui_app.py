@@ -948,7 +948,10 @@ def test_out_of_range_saved_settings_do_not_stop_the_app(qtbot, tmp_path):
     assert 0 <= w.tabs.currentIndex() < w.tabs.count()
     assert w.train.count.value() == w.train.count.maximum()
     assert np.isfinite(w.train.lr.value()) and w.train.lr.value() != 2.0
-    assert w.backprop.sample_spin.value() == 0
+    p = w.session.picture                    # no sample taken: the box says "—", not a number
+    spin = w.backprop.sample_spin
+    assert spin.value() == (p.index if p is not None and p.origin == "sample" else -1) >= -1
+    assert spin.text() == ("—" if spin.value() < 0 else str(spin.value()))
     w.train.shutdown()
 
 

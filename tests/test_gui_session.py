@@ -389,3 +389,15 @@ def test_build_edits_not_yet_in_use_are_never_lost_to_another_network(window, qt
     save_model(twin, Network(preset("tiny"), seed=6))
     build.editor.set_spec(preset("tiny"))
     assert window.open_model(twin) and not build.back_button.isVisible()
+
+
+def test_the_sample_box_shows_no_number_beside_a_picture_that_is_not_a_sample(window, tmp_path):
+    """A greyed "sample 5" stayed beside a picture the learner opened, the number of the last sample."""
+    s, bp = window.session, window.backprop
+    s.take_sample(5)
+    assert bp.input_row.sample_spin.text() == "5"
+    from cnnapp.state.picture import Picture
+    s.set_picture(Picture("file", np.zeros((1, 28, 28), np.float32), 3, what="mine.png"))
+    assert bp.input_row.sample_spin.text() == "—" and not bp.input_row.sample_spin.isEnabled()
+    s.take_sample(2)
+    assert bp.input_row.sample_spin.text() == "2" and bp.input_row.sample_spin.isEnabled()

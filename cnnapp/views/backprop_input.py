@@ -117,14 +117,14 @@ class PictureRow(QtWidgets.QWidget):
             elif origin == DRAWING:
                 s.take_drawing()
             elif origin == SAMPLE:
-                s.take_sample(self.sample_spin.value())
+                s.take_sample(max(self.sample_spin.value(), 0))
         except ValueError as e:
             s.say(str(e))
         self.show_picture()              # the box shows the session's picture, whatever was chosen
 
     def _on_sample(self, i: int) -> None:
         p = self.session.picture
-        if p is None or p.origin == SAMPLE:
+        if i >= 0 and (p is None or p.origin == SAMPLE):       # (-1: "—", no sample)
             try:
                 self.session.take_sample(i)
             except ValueError as e:
@@ -161,9 +161,11 @@ class PictureRow(QtWidgets.QWidget):
         row = 0 if p is None or p.picked else next(k for k, c in enumerate(CHOICES) if c[1] == p.origin)
         with _quiet(self.source, self.sample_spin, self.label_combo):
             self.source.setCurrentIndex(row)
-            self.sample_spin.setRange(0, max(len(X) - 1, 0))
-            if p is not None and p.origin == SAMPLE:
-                self.sample_spin.setValue(p.index)
+            sample = p is not None and p.origin == SAMPLE
+            # another picture than a sample: the box shows "—", not the number of the last sample taken
+            self.sample_spin.setSpecialValueText("" if sample else "—")
+            self.sample_spin.setRange(0 if sample else -1, max(len(X) - 1, 0))
+            self.sample_spin.setValue(p.index if sample else -1)
             self._show_label(p)
         self.sample_spin.setToolTip(f"Which of the {name} to trace" if len(X) else
                                     "No samples yet: train the network, or open a picture")
