@@ -278,7 +278,7 @@ class LessonControl(QtCore.QObject):
         path = self.ask_save_path() if self._save_to is None or not self._may_save_over() else str(self._save_to)
         if not path:
             return False
-        if not path.endswith(SUFFIX):
+        if not path.lower().endswith(SUFFIX):
             path += SUFFIX
         return self.save_recording(path)
 
@@ -302,7 +302,10 @@ class LessonControl(QtCore.QObject):
         """Whether an edited lesson may be saved over the file it came from: students who answered that
         version have their answers read with it only (a changed lesson is another version), so the
         teacher is asked first; no: another file is chosen."""
-        if self._handed_out is None or self.recorder.lesson().id == self._handed_out:
+        try:
+            if self._handed_out is None or self.recorder.lesson().id == self._handed_out:
+                return True
+        except ValueError:       # (a lesson that cannot be saved: the save says why)
             return True
         return self.confirm_over(f"Save over {self._save_to.name}? Students' answers to it as it was can then no "
                                  "longer be reported with it (a changed lesson is another version). Cancel: save "

@@ -237,7 +237,7 @@ class MainWindow(QtWidgets.QMainWindow):
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save model", str(st.data_dir() / "model.npz"),
                                                         "Model (*.npz)")
         if path:
-            if not path.endswith(".npz"):
+            if not path.lower().endswith(".npz"):
                 path += ".npz"
             self.save_model(path)
 

@@ -71,8 +71,8 @@ class OtherKind(OutputRefused):
 class WriteFailed(OSError):
     """Writing failed (a full disk, a read-only file system…); the old file is as it was."""
 
-    def __init__(self, path, error: OSError, existed: bool):
-        keep = "the old file is intact" if existed else "nothing was written"
+    def __init__(self, path, error: OSError, existed: bool, keep: str | None = None):
+        keep = keep or ("the old file is intact" if existed else "nothing was written")
         super().__init__(f"{path}: could not be written ({error.strerror or error}); {keep}")
         self.errno = error.errno
 
@@ -302,14 +302,16 @@ def atomic_write_all(files) -> list[Path]:
     are written to temporary files first and moved into place only when every one is written, so a
     full disk or a ``write_fn`` that raises leaves each ``path`` as it was (:class:`WriteFailed` then
     says "nothing was written" truly). Returns the paths."""
-    staged, current = [], None
+    staged, current, moved = [], None, []
     try:
         for path, write_fn, mode, encoding in files:
             current = Output(path).check()
             staged.append(_stage(current, write_fn, mode, encoding))
-        for current, tmp, _ in staged:
+        for current, _, _ in staged:
             current.check()      # again: something may have appeared there meanwhile
+        for current, tmp, _ in staged:
             os.replace(tmp, current.written)
+            moved.append(current.written.name)
     except BaseException as e:
         for _, tmp, _ in staged:
             try:
@@ -317,7 +319,9 @@ def atomic_write_all(files) -> list[Path]:
             except OSError:
                 pass
         if isinstance(e, OSError) and not isinstance(e, (OutputRefused, WriteFailed)) and e.errno in _STORAGE_ERRORS:
-            raise WriteFailed(current.path, e, current.written.exists()) from e
+            keep = None if not moved else (f"{' and '.join(moved)} {'was' if len(moved) == 1 else 'were'} "
+                                           "replaced already, the rest not: write them again")
+            raise WriteFailed(current.path, e, current.written.exists(), keep) from e
         raise
     return [out.path for out, _, _ in staged]
 

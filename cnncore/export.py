@@ -21,6 +21,7 @@ import ast
 import hashlib
 import io
 import json
+import re
 import string
 from pathlib import Path
 
@@ -298,14 +299,22 @@ def _seal_holds(path: Path) -> bool:
 EXPORT_MARK = "cnnlab_export"
 
 
+#: The arrays of an export's weights.npz as versions before :data:`EXPORT_MARK` wrote it: a layer's
+#: weights and biases only (a model file holds its ``architecture`` too).
+_OLD_WEIGHTS = re.compile(r"L\d+\.[Wb]\.npy")
+
+
 def _has_export_mark(path: Path) -> bool:
-    """Whether ``path`` is a zip holding :data:`EXPORT_MARK` (its names only are read)."""
+    """Whether ``path`` is a zip an export wrote: it holds :data:`EXPORT_MARK`, or, written by an earlier
+    version, layers' weights and biases and nothing else (such a file left behind by an interrupted
+    export must not keep the next one out). Its names only are read."""
     import zipfile
     try:
         with zipfile.ZipFile(path) as z:
-            return f"{EXPORT_MARK}.npy" in z.namelist()
+            names = z.namelist()
     except (zipfile.BadZipFile, ValueError):
         return False
+    return f"{EXPORT_MARK}.npy" in names or (bool(names) and all(_OLD_WEIGHTS.fullmatch(n) for n in names))
 
 
 def _check_module(text: str, constants: dict) -> None:

@@ -688,7 +688,7 @@ def test_eval_says_whether_it_scores_the_pictures_the_run_held_out(tmp_path, cap
     capsys.readouterr()
     assert main(["eval", str(model), *source]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("45 images held out of generated (--holdout 0.15), the very pictures its run held out")
+    assert out.startswith("45 images held out of generated (--holdout 0.15), the very pictures its runs held out")
     for other in (["--count", "400"], ["--count", "300", "--data-seed", "2"], ["--count", "300", "--holdout", "0.2"]):
         assert main(["eval", str(model), "--data", "generated", *other]) == 0
         out = capsys.readouterr().out
@@ -699,6 +699,18 @@ def test_eval_says_whether_it_scores_the_pictures_the_run_held_out(tmp_path, cap
     capsys.readouterr()
     assert main(["eval", str(model), *source]) == 0
     assert "it held out no pictures (--holdout 0)" in capsys.readouterr().out
+    from cnncore.modelio import save_model
+    assert main(["train", "--arch", "tiny", *source, "--epochs", "1", "--quiet", "--out", str(model)]) == 0
+    capsys.readouterr()
+    net = load_model(model)                                      # its last run held out these 45, but an
+    net.history = [{**net.history[0], "held_out": None}] + net.history       # earlier one learnt from them
+    save_model(model, net)
+    assert main(["eval", str(model), *source]) == 0
+    assert capsys.readouterr().out.startswith("note: these are the pictures this model's last run held out, but")
+    net.history = net.history + [1, {"epoch": 9, "held_out": "abc"}]      # (what an edited file may hold)
+    save_model(model, net)
+    assert main(["eval", str(model), *source]) == 0
+    assert capsys.readouterr().out.startswith("45 images held out of generated")      # nothing to tell
 
 
 def test_words_for_an_empty_arch_a_missing_folder_and_a_full_standard_output(model, tmp_path, capsys):

@@ -406,3 +406,34 @@ def test_a_full_disk_leaves_an_export_folder_as_it_was(tmp_path, monkeypatch):
         with pytest.raises(WriteFailed, match="the old file is intact"):
             export_torch(_net("resampling"), old)
     assert {p.name: p.read_bytes() for p in old.iterdir()} == before
+
+
+def test_weights_an_earlier_version_left_behind_are_replaced_by_the_next_export(tmp_path):
+    """An export of an earlier version interrupted after its weights.npz (no mark in it; the old manifest
+    records other weights, or none) kept every later export out of the folder: weights.npz holding
+    layers' weights and biases only is an export's, and is replaced."""
+    out = tmp_path / "out"
+    out.mkdir()
+    np.savez(out / WEIGHTS_FILE, **{k: np.asarray(v, np.float32) for k, v in _net("pools").params().items()})
+    export_torch(_net("resampling"), out)
+    from cnncore.export import EXPORT_MARK
+    with np.load(out / WEIGHTS_FILE) as f:
+        assert EXPORT_MARK in f.files
+
+
+def test_a_move_into_place_that_fails_midway_says_what_was_replaced(tmp_path, monkeypatch):
+    """An antivirus holding model.py open (EACCES on Windows) after weights.npz was moved into place:
+    the message said "the old file is intact" while weights.npz had changed."""
+    from cnncore import WriteFailed, _atomic
+    out = tmp_path / "out"
+    export_torch(_net("pools"), out)
+    real = os.replace
+
+    def held_open(a, b):
+        if os.path.basename(b) == MODEL_FILE:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real(a, b)
+    monkeypatch.setattr(_atomic.os, "replace", held_open)
+    with pytest.raises(WriteFailed, match="weights.npz was replaced already, the rest not: write them again"):
+        export_torch(_net("resampling"), out)
+    assert sorted(os.listdir(out)) == [MANIFEST_FILE, MODEL_FILE, WEIGHTS_FILE]      # (no temporary file left)

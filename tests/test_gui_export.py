@@ -62,6 +62,11 @@ def test_export_dialog_never_replaces_the_users_files(qtbot, tmp_path):
     dialog.target.setText(str(model))
     assert not dialog.export() and str(model) in dialog.status.text()
     assert model.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["weights.npz"]
+    other = tmp_path / "mine.npz"                   # any model, not only the input: an ONNX file never replaces it
+    save_model(other, _net("pools"))
+    dialog.target.setText(str(other))
+    assert not dialog.export() and "ends in .onnx" in dialog.status.text()
+    assert other.read_bytes()[:2] == b"PK"
 
 
 @pytest.fixture

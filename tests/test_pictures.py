@@ -257,7 +257,7 @@ def test_unreadable_pictures_are_skipped_counted_and_named_never_a_crash(tmp_pat
     ("same-names", "give the same class name"),
     ("unused-name", "\\(unused\\) names a network's outputs that no class uses, not a class; rename"),
     ("not-a-folder", "not a folder"),
-    ("missing", "no such file"),
+    ("missing", "no such folder"),
 ])
 def test_a_folder_that_cannot_be_learnt_is_one_clear_line(tmp_path, make, match):
     root = tmp_path / "p"
@@ -430,3 +430,15 @@ def test_a_photo_with_damaged_exif_is_read_without_a_warning(tmp_path):
     run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "bad.jpg")], capture_output=True,
                          text=True, timeout=120)     # (as the command line runs: pytest records warnings its own way)
     assert run.returncode == 0 and run.stdout == "(3, 8, 8) True\n" and run.stderr == "", run.stderr
+
+
+def test_a_folder_made_of_links_to_elsewhere_says_so(tmp_path):
+    """ds/cat -> ../pics/cats and ds/dog -> ../pics/dogs said "no subfolders; put each class's pictures
+    in a subfolder", which it had."""
+    pics = _folder(tmp_path / "pics", {"cats": [("1.png", RED)], "dogs": [("2.png", BLUE)]})
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    os.symlink(pics / "cats", ds / "cat")
+    os.symlink(pics / "dogs", ds / "dog")
+    with pytest.raises(FolderError, match=r"its class folders \(cat, dog\) are links to places outside it"):
+        scan_folder(ds)

@@ -8,6 +8,8 @@ With ``--data``, the pictures ``train`` (and the app) held out of that source, b
 """
 from __future__ import annotations
 
+import re
+
 from .answers import legend, load_model, refuse_not_a_number
 from .args import CliError, index_range, loss_text
 from .data import as_input, data, data_arguments, holdout, holdout_argument, seed_alias
@@ -70,21 +72,31 @@ def _held_out(args, X, y):
 
 
 def _checked_held_out(net, X, y, which: str) -> str:
-    """``which`` as it is where the pictures are the very ones the model's run held out (its history's
-    last epoch names them), else with a note first that they are not: a run of other settings (another
-    --count, --holdout or --data-seed) held out others, and these may include pictures it learnt from."""
+    """``which`` as it is where the pictures are the very ones the model's runs held out (each epoch of
+    its history names them), else with a note first that they are not, or not in every run: a run of
+    other settings (another --count, --holdout or --data-seed) held out others, and these may include
+    pictures it learnt from."""
     from cnncore.training import as_network_input, held_out_id
 
-    if not which or not net.history or "held_out" not in net.history[-1]:
-        return which                   # (the whole files, or a model of an older version: nothing to tell)
-    kept = net.history[-1]["held_out"]
+    epochs = [e for e in net.history if isinstance(e, dict)]
+    kept = epochs[-1].get("held_out", "") if epochs else ""
+    if not which or not (kept is None or (isinstance(kept, str) and _HELD_OUT.fullmatch(kept))):
+        return which                   # (the whole files, a model of an older version: nothing to tell)
     if kept is not None and held_out_id(as_network_input(X, net.dtype), y) == kept:
-        return which + ", the very pictures its run held out"
+        if all(e.get("held_out", "") == kept for e in epochs):
+            return which + ", the very pictures its runs held out"
+        print("note: these are the pictures this model's last run held out, but an earlier run of it held out "
+              "others (or none): some may be pictures it learnt from", flush=True)
+        return which.replace(" held out of ", " of ", 1)
     run = ("held out no pictures (--holdout 0)" if kept is None else
-           f"held out {int(str(kept).split(':')[0]):,} others (another --count, --holdout or --data-seed)")
+           f"held out {int(kept.split(':')[0]):,} others (another --count, --holdout or --data-seed)")
     print(f"note: these are not pictures this model's run held out: it {run}; some may be pictures it "
           "learnt from, which score better than new ones", flush=True)
     return which.replace(" held out of ", " of ", 1)
+
+
+#: How a model's history names the pictures a run held out (:func:`cnncore.training.held_out_id`).
+_HELD_OUT = re.compile(r"\d{1,12}:[0-9a-f]{24}")
 
 
 def _select(X, y, rng, flag="--range"):

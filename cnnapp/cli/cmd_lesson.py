@@ -60,7 +60,7 @@ def _no_subcommand(args) -> int:
 
 def _cmd_new(args) -> int:
     from cnncore.defaults import run_defaults
-    from cnncore.lesson import SUFFIX, new_lesson, save_lesson
+    from cnncore.lesson import new_lesson, save_lesson
 
     out = output(args, ".cnnlesson")
     given = [args.images is not None, args.data is not None, args.folder is not None]
@@ -76,8 +76,7 @@ def _cmd_new(args) -> int:
     label = int(lesson.labels[0])
     print(f"wrote {written}: {len(lesson.stops)} stops on picture {args.index} of {key} "
           f"(a {lesson.model.classes[label]}), no notes or questions yet")
-    if not str(written).endswith(SUFFIX):
-        print(f"note: the app offers lesson files ending in {SUFFIX}")
+
     print("next: write its notes and questions in the app (File → Edit a lesson…), then hand it out")
     return 0
 

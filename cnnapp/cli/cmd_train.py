@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -96,20 +97,23 @@ class _QuietWhenGone:
     def write(self, text):
         try:
             return self._stream.write(text)
-        except BrokenPipeError:
-            self._gone()
+        except OSError as e:
+            self._gone(e)
             return len(text)
 
     def flush(self):
         try:
             self._stream.flush()
-        except BrokenPipeError:
-            self._gone()
+        except OSError as e:
+            self._gone(e)
 
-    def _gone(self):
+    def _gone(self, e: OSError):
+        """The reader went (a broken pipe; EINVAL on Windows): what is printed from now on goes to the
+        null device, which ``reader_gone`` puts behind standard output."""
+        if not isinstance(e, BrokenPipeError) and e.errno not in (errno.EPIPE, errno.EINVAL):
+            raise e
         from .reader import reader_gone
-        reader_gone()                       # (the interpreter's last flush then has nothing to complain of)
-        self._stream = open(os.devnull, "w")
+        reader_gone()
 
     def __getattr__(self, name):
         return getattr(self._stream, name)

@@ -31,9 +31,11 @@ def output(args, kind: str, flag: str = "--out", also=(), spare=None):
     except OutputRefused as e:
         raise CliError(f"{flag} {e}") from None
     name = out.path.name
-    if not name.lower().endswith(kind) or len(name) <= len(kind):     # (written once, refused the next time)
+    if not name.lower().endswith(kind):                 # (written once, it was refused the next time)
         raise CliError(f"{flag} {args.out}: the file this writes is a {_KINDS[kind]}; give a name that ends in "
                        f"{kind}")
+    if len(name) == len(kind):
+        raise CliError(f"{flag} {args.out}: give the file a name before {kind} (mine{kind})")
     return out
 
 

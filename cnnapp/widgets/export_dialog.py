@@ -119,12 +119,14 @@ class ExportDialog(QtWidgets.QDialog):
             self._say("Give a folder or file name first.")
             return False
         try:
-            out = Output(target, self.inputs)
             if self.choice() == "torch":
-                model_path, weights_path = export_torch(self.net, out, self.title)
+                model_path, weights_path = export_torch(self.net, Output(target, self.inputs), self.title)
                 self.written = [model_path, weights_path, model_path.with_name(MANIFEST_FILE)]
-            else:
-                self.written = [export_onnx(self.net, out, self.title)]
+            else:              # (named as an ONNX model, it never replaces a model or any file of another kind)
+                if not target.lower().endswith(".onnx") or Path(target).name.lower() == ".onnx":
+                    self._say(f"Not exported: {target}: an ONNX model's file name ends in .onnx; give one that does")
+                    return False
+                self.written = [export_onnx(self.net, Output(target, self.inputs, kinds=(".onnx",)), self.title)]
         except (ExportError, OSError) as e:
             self._say(f"Not exported: {e}")
             return False

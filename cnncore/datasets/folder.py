@@ -84,6 +84,11 @@ def scan_folder(root) -> FolderScan:
     inside = _Inside(root)
     folders = sorted(e.name for e in entries if not e.name.startswith(".") and _is_dir(e) and inside(e))
     if not folders:
+        away = [e.name for e in entries if not e.name.startswith(".") and _is_dir(e) and not inside(e)]
+        if away:
+            raise FolderError(f"{root}: its class folders ({', '.join(sorted(away)[:3])}"
+                              f"{', …' if len(away) > 3 else ''}) are links to places outside it, which are never "
+                              "read; copy the pictures into the folder instead")
         loose = sum(1 for e in entries if _is_picture(e.name))
         hint = f" (its {loose:,} pictures lie loose in it)" if loose else ""
         raise FolderError(f"{root}: no subfolders{hint}; put each class's pictures in a subfolder named after it, "
@@ -143,7 +148,9 @@ class _Inside:
         self.root = os.path.realpath(root)
 
     def __call__(self, entry) -> bool:
-        if not entry.is_symlink():
+        # (on Windows a junction, the link a user makes without being an administrator, is no symlink
+        # to is_symlink(): a folder's own path is followed to the end there)
+        if not entry.is_symlink() and not (os.name == "nt" and _is_dir(entry)):
             return True
         target = os.path.realpath(entry.path)
         return target == self.root or target.startswith(self.root.rstrip(os.sep) + os.sep)
