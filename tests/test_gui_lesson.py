@@ -185,6 +185,11 @@ def test_a_lesson_recorded_by_key_presses_is_followed_by_keyboard_and_reported(w
     assert lessons.save_dialog() and len(asked) == 1 and "students' answers" in asked[0].lower()
     assert path.read_bytes() == handed_out and (tmp_path / "backprop 2.cnnlesson").exists()
     assert main(["lesson", "report", str(ada), str(bob), "--lesson", str(path), "--out", str(table)]) == 0
+    assert lessons.edit_lesson(path)                              # every stop removed: refused in words
+    while lessons.recorder.stops:
+        lessons.recorder.remove(0)
+    assert not lessons.save_dialog() and "Not saved" in lessons.panel.status.text()
+    assert path.read_bytes() == handed_out
 
 
 def _rows(table):
