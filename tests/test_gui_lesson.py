@@ -348,15 +348,21 @@ def test_each_stop_of_a_lesson_is_shown_from_its_title(window, qtbot, tmp_path):
     assert bar.value() == 0
 
 
-def test_no_run_starts_while_a_lesson_is_followed(window, qtbot, tmp_path):
-    """Training during a lesson made the Backprop tab (the lesson's network) and the Look tab (the
-    run's weights) say two things of one picture."""
+def _following(qtbot, window, tmp_path, student: str):
+    """The lenet lesson of :func:`_record`, followed by ``student``; its path."""
     _lenet(window)
     path = tmp_path / "backprop.cnnlesson"
     _record(qtbot, window, path)
     window.lessons.stop_recording()
     window.confirm = lambda text: True
-    assert window.lessons.open_lesson(path, "Dee")
+    assert window.lessons.open_lesson(path, student)
+    return path
+
+
+def test_no_run_starts_while_a_lesson_is_followed(window, qtbot, tmp_path):
+    """Training during a lesson made the Backprop tab (the lesson's network) and the Look tab (the
+    run's weights) say two things of one picture."""
+    _following(qtbot, window, tmp_path, "Dee")
     before = window.session.network.flat_params.copy()
     assert not window.train.start_button.isEnabled() and "lesson" in window.train.start_button.toolTip()
     assert "Train tab" not in window.draw.model_label.text()          # (it said "train it on the Train tab")
@@ -530,12 +536,7 @@ def test_a_restart_goes_back_into_the_lesson_being_followed(window, qtbot, tmp_p
     """Closed mid-lesson, the app came back with neither the lesson nor a word of it (opening it again did
     resume at the right stop): it follows it again at the student's stop and says so."""
     from cnnapp.main_window import MainWindow
-    _lenet(window)
-    path = tmp_path / "backprop.cnnlesson"
-    _record(qtbot, window, path)
-    window.lessons.stop_recording()
-    window.confirm = lambda text: True
-    assert window.lessons.open_lesson(path, "Ada")
+    _following(qtbot, window, tmp_path, "Ada")
     assert window.session.lesson.next()
     window.save_session()
     assert window.save_settings()
