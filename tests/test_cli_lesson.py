@@ -145,6 +145,11 @@ def test_report_turns_the_classes_results_into_one_table_and_refuses_another_ver
         _one_line_refusal(capsys, ["lesson", "report", str(ada), str(bob), str(again), "--out", str(table)],
                           str(again), "given twice")
     assert table.read_bytes() == before
+    (tmp_path / "b").mkdir()                                  # two students named Ada: which row is whose
+    other_ada = _results(tmp_path / "b", lesson, "Ada", [(0, 1)])
+    assert main(["lesson", "report", str(ada), str(other_ada), "--out", str(table)]) == 0
+    assert [r[0] for r in _rows_of(table)[1:]] == [f"Ada ({ada})", f"Ada ({other_ada})"]
+    before = table.read_bytes()
     tampered = json.loads(bob.read_text(encoding="utf-8"))    # a choice its question does not have
     tampered["answers"][0]["answer"] = [9]
     (tmp_path / "Cy.json").write_text(json.dumps({**tampered, "student": "Cy"}), encoding="utf-8")
@@ -165,3 +170,7 @@ def test_a_model_whose_sums_overflow_makes_no_lesson(tmp_path, capsys):
                  "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "not a number" in err and err.count("\n") == 1 and not out.exists()
+
+
+def _rows_of(table):
+    return list(csv.reader(table.read_text(encoding="utf-8-sig").splitlines()))

@@ -58,8 +58,13 @@ def report(results_paths, lesson: Lesson | None = None) -> Report:
     else:
         columns, asked = sorted({a.stop for r in results for a in r.answers}), {}
     header = ["student", *(_heading(k, lesson) for k in columns), f"right (of {len(columns)})"]
-    return Report([header] + [_row(r, columns, asked) for r in results],
-                  [*results_paths, lesson.file if lesson is not None else None])
+    rows = [_row(r, columns, asked) for r in results]
+    names = [r.student for r in results]
+    files = [Path(p).name for p in results_paths]
+    for row, path, name, file in zip(rows, results_paths, names, files):
+        if names.count(name) > 1:        # two students of one name: which file is whose
+            row[0] = f"{name} ({file if files.count(file) == 1 else path})"
+    return Report([header] + rows, [*results_paths, lesson.file if lesson is not None else None])
 
 
 def _heading(k: int, lesson: Lesson | None) -> str:
