@@ -14,7 +14,8 @@ import numpy as np
 from . import activations
 
 __all__ = ["Ref", "Term", "Breakdown", "custom", "num", "mk_ref", "finish", "windows_covering",
-           "activation_forward_terms", "activation_backward_terms", "zero_up_to_rounding", "ROUNDING_NOTE"]
+           "activation_forward_terms", "activation_backward_terms", "zero_up_to_rounding", "zeros_as_by_hand",
+           "ROUNDING_NOTE"]
 
 #: A sum is 0 up to rounding when it is at most this share of its largest term: decimals such as 0.1
 #: have no exact binary form, so ``0.1 − 0.3 + 0.2`` gives 2.8e−17 in floats where a hand gives 0.
@@ -26,6 +27,15 @@ ROUNDING_NOTE = "0 up to rounding: decimals such as 0.1 have no exact binary for
 def zero_up_to_rounding(v: float, scale: float) -> bool:
     """Whether ``v`` is not 0 but is 0 up to the rounding of a sum whose largest term is ``scale``."""
     return v != 0 and abs(v) <= _ROUNDING * scale
+
+
+def zeros_as_by_hand(a: np.ndarray, scale: float) -> np.ndarray:
+    """``a`` with the sums that are 0 up to rounding (:func:`zero_up_to_rounding`, terms at most
+    ``scale``) made 0, as a hand derivation has them: where a sign decides what follows (ReLU's
+    slope at a z of 2.8e−17 is 1, at the 0 it stands for 0), the worked examples follow the text."""
+    out = np.array(a, dtype=np.float64, copy=True)
+    out[(out != 0) & (np.abs(out) <= _ROUNDING * scale)] = 0.0
+    return out
 
 
 @dataclass(frozen=True)

@@ -228,3 +228,20 @@ def test_strided_conv_chain_rule_and_dilation_breakdowns():
         bd = ex.explain("dz_dilated", idx)
         assert bd.total == pytest.approx(r["dz_dilated"][idx])
     assert ex.explain("dz_dilated", (1, 0)).total == 0
+
+
+def test_a_z_that_is_zero_by_hand_is_zero_before_relu_reads_its_sign():
+    """z = 0.1 + 0.2 − 0.3 is 2.8e−17 in floats: the grids showed z = 0 and y = 0 (0 up to rounding) while
+    the gradient passed as for a z above 0 (dz = 0.1). By hand z = 0, so f′(z) = 0 and dz = 0."""
+    ex = MultiChannelExample()
+    x, w, b = np.zeros_like(ex.params["y0"]), np.zeros_like(ex.params["w"]), np.zeros_like(ex.params["b"])
+    x[0, 0, :3] = 1
+    w[0, 0, 0] = [0.1, 0.2, -0.3]
+    ex.params.update(y0=x, w=w, b=b)
+    ex.recompute()
+    assert 0.1 + 0.2 - 0.3 != 0                                     # (what the floats say)
+    assert ex.results["z"][0, 0, 0] == 0 and ex.results["y"][0, 0, 0] == 0 and ex.results["dz"][0, 0, 0] == 0
+    assert ex.explain("dz", (0, 0, 0)).written_out().endswith("= 0")
+    w[0, 0, 0] = [0.1, 0.2, -0.25]                                  # a z of 0.05 stays 0.05
+    ex.recompute()
+    assert ex.results["z"][0, 0, 0] == pytest.approx(0.05) and ex.results["dz"][0, 0, 0] == ex.params["dy"][0, 0, 0]
