@@ -303,3 +303,22 @@ def test_an_output_no_class_uses_is_said_as_such_not_as_a_name():
         net.learns(("blue triangle", "green square", "red circle") + ("(unused)",) * 7, "my pictures")
         assert a_class(net, 1) == "green square" and a_class(net, 5) == "output 5, which no class uses"
         assert class_name(net, 2) == "red circle" and class_name(net, 7) == "output 7 (no class)"
+
+
+def test_held_out_samples_say_when_the_network_was_trained_by_other_runs():
+    """After a run here, a model opened from a file (trained elsewhere, on other settings) was offered
+    "sample 7 of the held-out pictures of the last run": pictures it may have learnt from."""
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    from cnncore.training import as_network_input, held_out_id
+    from cnnapp.state.samples import Samples
+    X, y = np.zeros((3, 28, 28), np.uint8), np.array([1, 2, 3])
+    net = Network(preset("tiny"), seed=0)
+    run = held_out_id(as_network_input(X, net.dtype), y)
+    samples = Samples()
+    samples.keep_held_out(X, y, net.classes, "", run)
+    assert samples.for_network(net).name == "held-out pictures of the latest run"        # no runs: not told
+    net.history = [{"epoch": 1, "held_out": run}]
+    assert samples.for_network(net).name == "held-out pictures of the latest run"        # the run's own network
+    net.history = [{"epoch": 1, "held_out": None}, {"epoch": 2, "held_out": run}]
+    assert "another run's: this network may have learnt from some" in samples.for_network(net).name

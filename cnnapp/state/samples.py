@@ -8,7 +8,7 @@ tabs then offer to open a picture.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -29,6 +29,8 @@ class SampleSet:
     y: np.ndarray = field(repr=False)
     classes: tuple
     name: str
+    #: What the run that held them out names them (:func:`cnncore.training.held_out_id`), or None.
+    run_id: str | None = None
 
     def fits(self, net) -> bool:
         """Pictures ``net`` takes, labelled with its own classes."""
@@ -45,11 +47,11 @@ class Samples:
         self._digits = None
         self._held_out = None
 
-    def keep_held_out(self, X, y, classes, name: str) -> None:
+    def keep_held_out(self, X, y, classes, name: str, run_id: str | None = None) -> None:
         """The held-out pictures of the run that starts now (``X (N, C, H, W)``, or ``(N, H, W)`` grey,
-        ``y (N,)``, the classes the network learns from them)."""
-        name = f"held-out pictures of {name or 'the last run'}"
-        self.keep(SampleSet(np.asarray(X), np.asarray(y), tuple(classes), name))
+        ``y (N,)``, the classes the network learns from them, what the run names them)."""
+        name = f"held-out pictures of {name or 'the latest run'}"
+        self.keep(SampleSet(np.asarray(X), np.asarray(y), tuple(classes), name, run_id))
 
     def keep(self, held: SampleSet) -> None:
         """``held`` as the held-out pictures (those the last session kept, :mod:`cnncore.datasets.kept`)."""
@@ -65,7 +67,9 @@ class Samples:
         """The samples ``net`` is offered (see the module text); an empty set when there are none."""
         held = self._held_out
         if net is not None and held is not None and held.fits(net):
-            return held
+            return held if not _learnt_elsewhere(net, held) else replace(
+                held, name=f"{held.name[:1].lower()}{held.name[1:]} (another run's: this network may have learnt "
+                           "from some)")
         if net is None or net.signature.fit == "digit":
             return self._generated()
         C, H, W = net.input_shape
@@ -78,6 +82,15 @@ class Samples:
             X, y = generated_digits(SAMPLE_COUNT, seed=SAMPLE_SEED)
             self._digits = SampleSet(X, y, DIGIT_CLASSES, GENERATED)
         return self._digits
+
+
+def _learnt_elsewhere(net, held: SampleSet) -> bool:
+    """Whether ``net`` was trained by runs that did not hold out ``held`` (a model opened after the run:
+    the pictures may be some it learnt from); False where that cannot be told."""
+    epochs = [e for e in net.history if isinstance(e, dict)]
+    if held.run_id is None or not epochs or "held_out" not in epochs[-1]:
+        return False
+    return any(e.get("held_out") != held.run_id for e in epochs)
 
 
 def none_to_pick(net) -> str:
