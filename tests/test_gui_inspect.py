@@ -303,3 +303,14 @@ def test_a_large_smallest_budget_is_not_said_to_be_a_change_one_barely_sees():
     assert words.startswith("It answered 0. The smallest budget found is ε = 0.238: it answers <b>4</b>, and no pixel")
     assert "plain to see" in words
     assert "plain to see" not in attack_words(SimpleNamespace(**{**vars(big), "epsilon": 0.03}), True, names)
+
+
+def test_the_look_sheet_says_what_picture_it_shows(window):
+    """A sample the app picked sat on the Look tab's sheet under "Draw a digit, or pick one:", as if it
+    were ink of one's own (a digit just drawn on the Draw tab was not it)."""
+    s = window.session
+    s.take_sample(5, picked=True)
+    view = window.look.ensure()
+    assert view.sheet_words.text().startswith("Shown: sample 5 of the ")
+    s.set_picture(None)
+    assert view.sheet_words.text() == "Draw a digit, or pick one:"

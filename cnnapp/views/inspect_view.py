@@ -85,7 +85,10 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         page = QtWidgets.QWidget()
         col = QtWidgets.QVBoxLayout(page)
         col.setContentsMargins(0, 0, 0, 0)
-        col.addWidget(QtWidgets.QLabel("Draw a digit, or pick one:"))
+        self.sheet_words = QtWidgets.QLabel("Draw a digit, or pick one:")
+        self.sheet_words.setObjectName("lookSheetWords")
+        self.sheet_words.setWordWrap(True)
+        col.addWidget(self.sheet_words)
         col.addWidget(self.canvas)
         col.addLayout(row(from_draw, clear))
         return page
@@ -232,6 +235,9 @@ class InspectView(Dreaming, QtWidgets.QWidget):
             self.sample_spin.setValue(p.index)
         self.canvas.setToolTip("Draw a digit here: the saliency follows as you draw" + (
             f"\nShown now: {p.what}" if p is not None else ""))
+        # (a picked sample on the sheet looked like ink of one's own: it says what it is)
+        self.sheet_words.setText("Draw a digit, or pick one:" if p is None or p.origin == SKETCH else
+                                 f"Shown: {p.what}. Draw over it, or pick another:")
         self.render()
 
     # ------------------------------------------------------------------ the network
