@@ -108,6 +108,8 @@ def test_multichannel_example_and_identity_view_follow_edits(panel, qtbot):
     ident = panel.identities
     ident.source.setCurrentIndex(0)
     _edit_cell(page.views["w"].grids()[(1, 0)], 0, 0, "2.5")
+    assert page.status.text().startswith("filters: w(m, n, ·, ·) for each n, m: filter 1, channel 0, row 0, "
+                                         "column 0 set to 2.5")     # (as the grid is captioned, not [1, 0, 0, 0])
     x, dz, w, S, P = ident.layer_arrays()
     assert w[1, 0, 0, 0] == 2.5
     assert np.allclose(ident.maps["dx_kernel"], page.example.results["dy0"])

@@ -239,7 +239,8 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         except (ValueError, KeyError) as e:
             self.status.setText(f"Not changed: {e}")
         else:
-            self.status.setText(f"{self.example.labels[name]} {list(index)} set to {value:g}; "
+            where = self.views[name].cell_words(index)
+            self.status.setText(f"{self.example.labels[name]}{': ' + where if where else ''} set to {value:g}; "
                                 "everything downstream was recomputed.")
         self.refresh()
         self.changed.emit()

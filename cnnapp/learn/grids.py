@@ -228,6 +228,17 @@ class ArrayView(QtWidgets.QWidget):
         """``plane prefix -> NumberGrid``."""
         return dict(self._grids)
 
+    def cell_words(self, index) -> str:
+        """Where element ``index`` is, as the grids are captioned: "filter 1, channel 0, row 0, column 2"
+        (the array's own order, which a status line printed as [1, 0, 0, 2] beside "w(m, n, ·, ·)")."""
+        index = tuple(int(i) for i in index)
+        if not index:
+            return ""
+        if len(index) == 1:
+            return f"number {index[0]}"
+        plane = self._label(index[:-2], len(index)) if len(index) > 2 else ""
+        return ", ".join(w for w in (plane, f"row {index[-2]}, column {index[-1]}") if w)
+
     def _label(self, prefix, ndim):
         if self.plane_label is not None:
             return self.plane_label(prefix)
