@@ -550,3 +550,12 @@ def test_a_clicked_sum_keeps_rows_of_its_terms_in_a_short_narrow_column(panel, q
     assert page.arithmetic.width() >= 250
     numbers = page.findChild(QtWidgets.QScrollArea, "exampleNumbers")
     assert numbers.horizontalScrollBar().maximum() == 0
+
+
+def test_a_sum_of_one_term_is_not_called_a_sum():
+    """A ReLU's blocked gradient read "Sum of the term, 1 of them 0: 0"."""
+    from cnnapp.learn.arithmetic_panel import ArithmeticPanel
+    from cnncore.terms import Breakdown, Ref, Term
+    one = Breakdown("dz", "", Ref("dz", (0,)), [Term("dy · f′(z)", (0.5, 0.0), 0.0, ())], 0.0, 0.0, "sum", [])
+    text = ArithmeticPanel._check_text(one)
+    assert text.startswith("<b>The one term: 0</b>") and "of them" not in text

@@ -197,10 +197,10 @@ class ArithmeticPanel(QtWidgets.QWidget):
         """The sum of the terms beside the kernels' value and their difference."""
         n = len(bd.terms)
         what = {"max": "Largest term", "norm": f"Square root of the sum of the {n} squares"}.get(
-            bd.combine, "Sum of the term" if n == 1 else f"Sum of the {n} terms")
+            bd.combine, "The one term" if n == 1 else f"Sum of the {n} terms")
         zeros = sum(t.value == 0 for t in bd.terms)
         shown = "" if n <= MAX_ROWS else f" (the table lists the first {MAX_ROWS})"
-        if zeros and bd.combine == "sum":
+        if zeros and bd.combine == "sum" and n > 1:         # ("Sum of the term, 1 of them 0" said a ReLU's 0)
             shown += f", {zeros} of them 0"
         text = f"<b>{what}{shown}: {html.escape(_shown(bd, bd.total))}</b>"
         if bd.value is not None:
