@@ -401,3 +401,17 @@ def test_the_sample_box_shows_no_number_beside_a_picture_that_is_not_a_sample(wi
     assert bp.input_row.sample_spin.text() == "—" and not bp.input_row.sample_spin.isEnabled()
     s.take_sample(2)
     assert bp.input_row.sample_spin.text() == "2" and bp.input_row.sample_spin.isEnabled()
+
+
+def test_the_train_tabs_maps_follow_a_digit_drawn_after_the_network_came(window):
+    """With the sheet empty the Train tab drew the maps of a generated 0; a 3 drawn on the Draw tab
+    afterwards was not shown there (nor anywhere else as the maps' sample)."""
+    s, live = window.session, window.train.live
+    before = next(t.data.copy() for t in live.tiles() if t.key == "input")
+    ink = np.zeros((280, 280), np.float32)
+    ink[60:220, 130:150] = 1                                    # a "1"
+    s.drawing.set_ink(ink)
+    s.drawing.finish()
+    after = next(t.data for t in live.tiles() if t.key == "input")
+    assert not np.array_equal(after, before)
+    np.testing.assert_allclose(after.reshape(-1), np.asarray(s.drawing.image()).reshape(-1), atol=1e-6)

@@ -88,6 +88,8 @@ class TrainView(QtWidgets.QWidget):
         c.data.archiveChosen.connect(lambda key, path: self.controller.download(key, local=path))
         self.results.openMistake.connect(lambda k, where: self.openDigit.emit(where))
         self.results.diagnostics.restartRequested.connect(self.restart_at)
+        # the maps' sample is the Draw tab's digit: a digit drawn (or cleared) after the network came shows
+        s.drawing.finished.connect(self._on_drawn)
         ctl.status.connect(c.eta.setText)
         ctl.started.connect(self._follow)
         ctl.ready.connect(self._clear_curves)
@@ -118,6 +120,10 @@ class TrainView(QtWidgets.QWidget):
         self.controls.eta.setText(words)
         self.controls.progress.setValue(0)
         self.show_network_maps()
+
+    def _on_drawn(self, *_) -> None:
+        if self.session.takes_drawings and not self.session.other_dataset:
+            self.show_network_maps()
 
     def show_network_maps(self) -> None:
         """Filters and feature maps of the current network (when not training)."""
