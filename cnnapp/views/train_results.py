@@ -31,7 +31,7 @@ class ResultsPanel(QtWidgets.QTabWidget):
         self.setElideMode(QtCore.Qt.ElideRight)       # (the last resort: see _fit_names)
         self.live = MapGrid()
         self.live.setObjectName("liveMapGrid")
-        self.live.setToolTip("The first layer's filters and one sample's feature maps, refreshed a few "
+        self.live.setToolTip("The filters of the first layer that has them and one sample's feature maps, refreshed a few "
                              "times per second while training")
         self.confusion = ConfusionPlot()
         self.gallery = self._build_gallery()
@@ -158,7 +158,7 @@ class ResultsPanel(QtWidgets.QTabWidget):
                           else MapGroup("input", sample, title))
         for key, arr in maps.items():
             if key.endswith(".W"):
-                title = f"{key} — first layer's filters"
+                title = f"{key} — the filters of the first layer that has them"
                 groups.append(colour_map_group(key, arr, title, diverging=True)
                               if np.ndim(arr) == 4 and np.shape(arr)[1] == 3 else
                               MapGroup(key, arr, title, diverging=True))
