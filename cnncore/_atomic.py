@@ -37,8 +37,8 @@ from typing import IO, Callable, Iterable
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-__all__ = ["Output", "atomic_write", "atomic_write_all", "atomic_write_bytes", "atomic_write_text", "atomic_savez", "check_target",
-           "OutputRefused", "NotARegularFile", "SameAsInput", "WriteFailed", "STALE_SECONDS"]
+__all__ = ["Output", "atomic_write", "atomic_write_all", "atomic_write_bytes", "atomic_write_text", "atomic_savez",
+           "check_target", "OutputRefused", "NotARegularFile", "SameAsInput", "WriteFailed", "STALE_SECONDS"]
 
 #: A temporary file of ours untouched for this long belongs to a save that was killed.
 STALE_SECONDS = 600

@@ -31,8 +31,8 @@ class ResultsPanel(QtWidgets.QTabWidget):
         self.setElideMode(QtCore.Qt.ElideRight)       # (the last resort: see _fit_names)
         self.live = MapGrid()
         self.live.setObjectName("liveMapGrid")
-        self.live.setToolTip("The filters of the first layer that has them and one sample's feature maps, refreshed a few "
-                             "times per second while training")
+        self.live.setToolTip("The filters of the first layer that has them and one sample's feature maps, "
+                             "refreshed a few times per second while training")
         self.confusion = ConfusionPlot()
         self.gallery = self._build_gallery()
         self.gallery_page = self._gallery_with_count()
