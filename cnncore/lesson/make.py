@@ -66,10 +66,11 @@ def _picture(net, source: str, index: int, seed: int, count, files) -> tuple[np.
 
 
 def describe(lesson: Lesson) -> list[str]:
-    """One line per stop: ``"3. backprop · step 3 of 16 (Layer 1 · maxpool 2×2 — forward) · picture 0
-    (a 7) · L1.y[0, 2, 3, 1] · asks: a pooled value · note: …"``, stops and steps counted from 1 as the
-    app counts them; a stop names only what its tab shows (a step and an element on the Backprop tab, a
-    picture where one is shown)."""
+    """One line per stop: ``"3. backprop · step 3 of 16 (Layer 1 · maxpool 2×2 — forward) · the
+    lesson's picture 0 (a 7) · L1.y[0, 2, 3, 1] · asks: a pooled value · note: …"``, stops and steps
+    counted from 1 as the app counts them (the lesson's pictures from 0, as its file keeps them); a stop
+    names only what its tab shows (a step and an element on the Backprop tab, a picture where one is
+    shown)."""
     return [stop_line(k, s, lesson.steps, lesson.labels, lesson.model.classes) for k, s in enumerate(lesson.stops)]
 
 
@@ -80,7 +81,7 @@ def stop_line(k: int, s: Stop, steps, labels, classes) -> str:
     if s.tab == "backprop":
         parts.append(f"step {s.step + 1} of {len(steps)} ({steps[s.step].title})")
     if s.tab in _PICTURE_TABS:
-        parts.append(f"picture {s.picture} ({_a(classes[int(labels[s.picture])])})")
+        parts.append(f"the lesson's picture {s.picture} ({_a(classes[int(labels[s.picture])])})")
     if s.element is not None and s.tab == "backprop":
         parts.append(str(s.element))
     if isinstance(s.question, PredictQuestion):
