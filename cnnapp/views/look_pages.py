@@ -284,7 +284,7 @@ class FoolPage(_Page):
             self.eps.blockSignals(True)
             self.eps.setValue(max(1, int(np.ceil(a.epsilon * 100 - 1e-9))))
             self.eps.blockSignals(False)
-        self.eps_label.setText(f"{a.epsilon:.3f}" if smallest and a.success else f"{self.epsilon():.2f}")
+        self.eps_label.setText(_eps(a.epsilon) if smallest and a.success else _eps(self.epsilon()))
         self.original.show_picture(a.original)
         if len(a.change) == 3:
             self.change.show_picture(change_picture(a.change, a.epsilon), a.change)
@@ -294,7 +294,7 @@ class FoolPage(_Page):
         self.original.caption.setText(f"answer {names[a.original_predicted]}")
         self.fooled.caption.setText(f"answer {names[a.predicted]}")
         self.change.caption.setText(f"every {'R, G and B level' if len(a.change) == 3 else 'pixel'} within "
-                                    f"±{a.epsilon:.3f}")
+                                    f"±{_eps(a.epsilon)}")
         self.attack_text.setText(attack_words(a, smallest, names, label))
 
     def clear(self, text: str = "") -> None:
@@ -366,7 +366,7 @@ def attack_words(a, smallest: bool, name, label: int | None = None) -> str:
     if a.success:
         how = "The smallest budget found is" if smallest else "With the budget"
         level = "no pixel's R, G or B level" if len(a.image) == 3 else "no pixel"
-        said = (f"{was}. {how} ε = {a.epsilon:.3f}: it answers <b>{name[a.predicted]}</b>, and {level} moved by "
+        said = (f"{was}. {how} ε = {_eps(a.epsilon)}: it answers <b>{name[a.predicted]}</b>, and {level} moved by "
                 f"more than {math.ceil(a.epsilon * 1000) / 10:g}% of full brightness.")
         if a.epsilon >= PLAIN_CHANGE:
             said += " A change that large is plain to see: this picture does not fool the network easily."
@@ -375,5 +375,11 @@ def attack_words(a, smallest: bool, name, label: int | None = None) -> str:
                      "wrong. Pick one it gets right to see it fooled.")
         return said
     goal = "anything else" if a.target is None else name[a.target]
-    return f"{was}, and with ε = {a.epsilon:.3f} it still does not answer {goal}" + (
+    return f"{was}, and with ε = {_eps(a.epsilon)} it still does not answer {goal}" + (
         f" (it answers {name[a.predicted]})." if a.predicted != a.original_predicted else ".")
+
+
+def _eps(v: float) -> str:
+    """ε as every line of the page writes it: at most three decimals, no trailing zeros ("0.09", where one
+    line said 0.090 and another 0.09)."""
+    return f"{float(v):.3f}".rstrip("0").rstrip(".") or "0"
