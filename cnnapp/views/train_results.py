@@ -83,7 +83,8 @@ class ResultsPanel(QtWidgets.QTabWidget):
         and the gallery are made only when their page is shown: a hidden page costs nothing)."""
         r, names, page = self.session.result, (self.session.classes, self.session.class_kind), self.currentWidget()
         shown = self._shown.get(page)
-        if page not in (self.confusion, self.gallery_page) or (shown is not None and shown[0] is r and shown[1] == names):
+        if page not in (self.confusion, self.gallery_page) or (
+                shown is not None and shown[0] is r and shown[1] == names):
             return              # (no result, then another model with no result: its classes are new)
         self._shown[page] = (r, names)
         if page is self.confusion:
