@@ -352,7 +352,7 @@ class TrainView(QtWidgets.QWidget):
 
     def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
-        QtCore.QTimer.singleShot(0, self._cap_controls)        # (after the splitter has shared it out)
+        QtCore.QTimer.singleShot(0, self, self._cap_controls)        # (after the splitter has shared it out)
 
     def _cap_controls(self, *_) -> None:
         """The splitter gave the settings their size hint (411 px at 1024 px with a lesson's panel beside
