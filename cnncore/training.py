@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -45,7 +46,7 @@ JUDGE_AFTER_STEPS = 50
 #: to try a smaller learning rate, and nothing was saved, where the same run in batches of 32 was kept).
 JUDGE_AFTER_IMAGES = 2000
 
-__all__ = ["TrainConfig", "Trainer", "held_out_id", "BatchEvent", "EpochEvent", "FinishedEvent", "Failure", "Evaluation",
+__all__ = ["TrainConfig", "Trainer", "held_out_id", "runs_held_out", "BatchEvent", "EpochEvent", "FinishedEvent", "Failure", "Evaluation",
            "evaluate", "as_network_input", "shift_augment", "flip_augment"]
 
 
@@ -380,6 +381,21 @@ def held_out_id(X, y) -> str | None:
     digest = hashlib.sha256(np.ascontiguousarray(X).tobytes())
     digest.update(np.asarray(y, dtype=np.int64).tobytes())
     return f"{len(X)}:{digest.hexdigest()[:24]}"
+
+
+#: How a model's history names the pictures a run held out (:func:`held_out_id`).
+_HELD_OUT = re.compile(r"\d{1,12}:[0-9a-f]{24}")
+
+
+def runs_held_out(history) -> tuple[bool, str | None, bool]:
+    """What a model's ``history`` says of the pictures its runs held out: ``(named, last, same)``,
+    whether its last epoch names them (a :func:`held_out_id`, or None for a run that held none out;
+    not named: a model of an older version, or an entry that is not one), that name, and whether every
+    epoch names the same (no earlier run held out others, or none)."""
+    epochs = [e for e in history if isinstance(e, dict)]
+    last = epochs[-1].get("held_out", "") if epochs else ""
+    named = last is None or (isinstance(last, str) and bool(_HELD_OUT.fullmatch(last)))
+    return named, (last if named else None), named and all(e.get("held_out", "") == last for e in epochs)
 
 
 class Trainer:

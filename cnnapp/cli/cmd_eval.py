@@ -8,8 +8,6 @@ With ``--data``, the pictures ``train`` (and the app) held out of that source, b
 """
 from __future__ import annotations
 
-import re
-
 from .answers import legend, load_model, refuse_not_a_number
 from .args import CliError, index_range, loss_text
 from .data import as_input, data, data_arguments, holdout, holdout_argument, seed_alias
@@ -76,14 +74,13 @@ def _checked_held_out(net, X, y, which: str) -> str:
     its history names them), else with a note first that they are not, or not in every run: a run of
     other settings (another --count, --holdout or --data-seed) held out others, and these may include
     pictures it learnt from."""
-    from cnncore.training import as_network_input, held_out_id
+    from cnncore.training import as_network_input, held_out_id, runs_held_out
 
-    epochs = [e for e in net.history if isinstance(e, dict)]
-    kept = epochs[-1].get("held_out", "") if epochs else ""
-    if not which or not (kept is None or (isinstance(kept, str) and _HELD_OUT.fullmatch(kept))):
+    named, kept, same = runs_held_out(net.history)
+    if not which or not named:
         return which                   # (the whole files, a model of an older version: nothing to tell)
     if kept is not None and held_out_id(as_network_input(X, net.dtype), y) == kept:
-        if all(e.get("held_out", "") == kept for e in epochs):
+        if same:
             return which + ", the very pictures its runs held out"
         print("note: these are the pictures this model's last run held out, but an earlier run of it held out "
               "others (or none): some may be pictures it learnt from", flush=True)
@@ -94,9 +91,6 @@ def _checked_held_out(net, X, y, which: str) -> str:
           "learnt from, which score better than new ones", flush=True)
     return which.replace(" held out of ", " of ", 1)
 
-
-#: How a model's history names the pictures a run held out (:func:`cnncore.training.held_out_id`).
-_HELD_OUT = re.compile(r"\d{1,12}:[0-9a-f]{24}")
 
 
 def _select(X, y, rng, flag="--range"):

@@ -87,10 +87,9 @@ class Samples:
 def _learnt_elsewhere(net, held: SampleSet) -> bool:
     """Whether ``net`` was trained by runs that did not hold out ``held`` (a model opened after the run:
     the pictures may be some it learnt from); False where that cannot be told."""
-    epochs = [e for e in net.history if isinstance(e, dict)]
-    if held.run_id is None or not epochs or "held_out" not in epochs[-1]:
-        return False
-    return any(e.get("held_out") != held.run_id for e in epochs)
+    from cnncore.training import runs_held_out
+    named, last, same = runs_held_out(net.history)
+    return held.run_id is not None and named and not (last == held.run_id and same)
 
 
 def none_to_pick(net) -> str:
