@@ -250,7 +250,7 @@ def test_a_lesson_brings_its_own_network_and_a_question_hides_what_would_answer_
     assert window.tabs.currentWidget() is bp and bp.held_label.isVisible()
     assert not bp.splitter.isVisible() and "loss" not in bp.input_row.info.text()    # "loss 2.3" would tell
     assert "shown after your answer" in bp.input_row.info.text()
-    assert bp.input_row.source.currentText() == "A lesson's picture"
+    assert bp.input_row.source.currentText() == "A picture from a lesson"
     s.stepper.index = 0                                          # stepping elsewhere shows nothing either
     assert bp.held_label.isVisible()
     asked = []

@@ -9,7 +9,7 @@ import numpy as np
 DRAWING, SAMPLE, MISTAKE, SKETCH, FILE, LESSON, OPENED = ("drawing", "sample", "mistake", "sketch", "file", "lesson",
                                                           "opened")
 ORIGINS = {DRAWING: "your drawing", SAMPLE: "a data set sample", MISTAKE: "a held-out mistake",
-           SKETCH: "drawn on the Look tab", FILE: "a trace file", LESSON: "a lesson's picture",
+           SKETCH: "drawn on the Look tab", FILE: "a trace file", LESSON: "a picture from a lesson",
            OPENED: "a picture you opened"}
 
 

@@ -18,7 +18,7 @@ from ..widgets.pictures import picture_planes, show_picture_on
 #: The source box's entries: what each is, and whether it can be chosen here.
 CHOICES = (("Picked for you", None, True), ("Your drawing", DRAWING, True), ("Data set sample", SAMPLE, True),
            ("A held-out mistake", MISTAKE, False), ("Drawn on the Look tab", SKETCH, False),
-           ("A trace file", FILE, False), ("A lesson's picture", LESSON, False),
+           ("A trace file", FILE, False), ("A picture from a lesson", LESSON, False),
            ("A picture you opened", OPENED, False))
 
 
