@@ -15,7 +15,6 @@ from pathlib import Path
 from PySide6 import QtCore
 
 from cnncore.datasets.sources import DRAWINGS_FILE
-from cnncore.training import as_network_input, held_out_id
 
 from .train_worker import TrainWorker
 from .workers import DownloadWorker, start_in_thread
@@ -247,8 +246,7 @@ class RunController(QtCore.QObject):
         self._ready = True
         w, s = self.worker, self.session
         if w is not None and w.X_val is not None and len(w.X_val):
-            s.samples.keep_held_out(w.X_val, w.y_val, w.net.classes, w.net.dataset,
-                                    held_out_id(as_network_input(w.X_val, w.net.dtype), w.y_val))
+            s.samples.keep_held_out(w.X_val, w.y_val, w.net.classes, w.net.dataset)
         self.ready.emit()
 
     def _on_epoch(self, ev) -> None:

@@ -174,12 +174,13 @@ class TrainingSession:
 
 def network_parts(net: Network, optimizer_state=None) -> dict:
     """What rebuilds ``net`` in another process (:func:`network_from_parts`): architecture, seed,
-    dtype, weights (``(P,)``, the live buffer: pickle or copy it at once), history, optimizer state
-    (``optimizer_state`` when given, else the network's), signature (classes, input normalisation)."""
+    dtype, weights (``(P,)``, the live buffer: pickle or copy it at once), history, the pictures it learnt
+    from, optimizer state (``optimizer_state`` when given, else the network's), signature (classes, input
+    normalisation)."""
     if optimizer_state is None:
         optimizer_state = net.optimizer_state
     return {"spec": net.spec, "seed": net.seed, "dtype": net.dtype.str, "params": net.flat_params,
-            "history": net.history, "optimizer_state": optimizer_state, "signature": net.signature}
+            "history": net.history, "trained_on": net.trained_on, "optimizer_state": optimizer_state, "signature": net.signature}
 
 
 def network_from_parts(parts: dict, like: Network | None = None) -> Network:
@@ -192,9 +193,11 @@ def network_from_parts(parts: dict, like: Network | None = None) -> Network:
 
 
 def adopt_parts(net: Network, parts: dict) -> None:
-    """Give ``net`` (the same architecture) the weights, history, optimizer state and signature of ``parts``."""
+    """Give ``net`` (the same architecture) the weights, history, pictures learnt from, optimizer state and
+    signature of ``parts``."""
     np.copyto(net.flat_params, parts["params"])
     net.history = list(parts["history"])
+    net.trained_on = parts["trained_on"]
     net.optimizer_state = parts["optimizer_state"]
     net.signature = parts["signature"]
 

@@ -7,7 +7,7 @@ filling the memory. The app and the command line share them.
 from __future__ import annotations
 
 __all__ = ["MAX_PARAMS", "MAX_LAYERS", "MAX_FIELD", "MAX_ACTIVATIONS", "MAX_ARCH_TEXT", "MAX_JSON_DEPTH",
-           "MAX_INT_DIGITS", "MAX_HISTORY_TEXT", "MAX_OPTIMIZER_TEXT", "MAX_IDX_BYTES", "MAX_DRAWINGS", "MAX_PNG_BYTES",
+           "MAX_INT_DIGITS", "MAX_HISTORY_TEXT", "MAX_TRAINED_ON", "MAX_OPTIMIZER_TEXT", "MAX_IDX_BYTES", "MAX_DRAWINGS", "MAX_PNG_BYTES",
            "MAX_PNG_SIDE", "MAX_PNG_PIXELS", "MAX_WORK", "MAX_PICTURE_BYTES", "MAX_BATCH_BYTES",
            "MAX_INFERENCE_BYTES", "MAX_DATA_BYTES", "MAX_EPOCHS", "MIN_LR", "MAX_LR", "max_shift", "pictures_problem",
            "size_text"]
@@ -30,6 +30,10 @@ MAX_JSON_DEPTH = 16
 MAX_INT_DIGITS = 30
 #: Characters of a model's training history (JSON text).
 MAX_HISTORY_TEXT = 16_000_000
+#: Fingerprints of the pictures one network learnt from (:mod:`cnncore.learnt`; 8 bytes each: the
+#: full MNIST's 60,000 training digits are 480 kB of a model file). A network that learnt from more
+#: forgets which (its past is then not known).
+MAX_TRAINED_ON = 4_000_000
 #: Characters of a trace's ``optimizer`` entry (JSON: the rule's numbers and a sentence; ours are
 #: a few hundred).
 MAX_OPTIMIZER_TEXT = 16_000

@@ -13,6 +13,9 @@ Keys::
     input_std     every [0, 1] input, (x − mean) / std per channel (absent: none; see cnncore.signature)
     input_fit     optional text: how a picture is fitted to the input, "digit" or "picture"
                   (absent: "digit" for a 1×28×28 input, else "picture")
+    trained_on    optional uint64 (N,): the fingerprints of the pictures its runs learnt from, distinct and
+                  in increasing order (cnncore.learnt; absent: none for a model with no history, else
+                  not known: a model of an older version)
     opt.*         optional optimizer state (written when an optimizer is passed)
 
 Files are read with ``allow_pickle=False`` and written to a temporary file that
@@ -29,7 +32,8 @@ import numpy as np
 
 from ._atomic import atomic_savez
 from ._safeio import UnreadableFile, member_text, read_json, read_member, reading, user_archive
-from .limits import MAX_ARCH_TEXT, MAX_CLASS_NAME, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS
+from .learnt import NOTHING, checked_trained_on
+from .limits import MAX_ARCH_TEXT, MAX_CLASS_NAME, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS, MAX_TRAINED_ON
 from .architecture import DIGIT_CLASSES, UNUSED_CLASS, ArchitectureError, to_json
 from .network import Network
 from .optim import check_state
@@ -75,6 +79,8 @@ def model_arrays(net: Network, history=None, optimizer=None) -> dict[str, np.nda
     if net.signature.normalises:
         arrays["input_mean"] = np.array(net.signature.mean, dtype=np.float64)
         arrays["input_std"] = np.array(net.signature.std, dtype=np.float64)
+    if net.trained_on is not None and (len(net.trained_on) or history):
+        arrays["trained_on"] = np.asarray(net.trained_on, dtype=np.uint64)
     for k, v in net.params().items():
         arrays[k] = np.array(v, copy=True)
     state = getattr(net, "optimizer_state", None)
@@ -86,7 +92,7 @@ def model_arrays(net: Network, history=None, optimizer=None) -> dict[str, np.nda
 
 
 _MEMBER_LIMIT = 4 * MAX_LAYERS + 16               # L*.W/b, opt.m/v.*, and the few text entries
-_BYTES_LIMIT = 4 * MAX_PARAMS * 8 + MAX_HISTORY_TEXT * 4 + MAX_ARCH_TEXT * 4
+_BYTES_LIMIT = 4 * MAX_PARAMS * 8 + MAX_HISTORY_TEXT * 4 + MAX_ARCH_TEXT * 4 + MAX_TRAINED_ON * 8
 _TEXT_LIMITS = {"format": 64, "architecture": MAX_ARCH_TEXT, "history": MAX_HISTORY_TEXT, "opt.name": 64,
                 "classes": 2000, "dataset": 200, "input_fit": 20}
 #: Nesting of a model's training history (a list of one flat record per epoch, and the lists of
@@ -111,7 +117,7 @@ def _check_entries(path, members) -> None:
     if "architecture" not in members:
         hint = " (it looks like a backprop trace)" if "input" in members and "probs" in members else ""
         raise ModelFileError(f"{path}: no 'architecture' entry, so this is not a model file{hint}")
-    allowed = {"format", "architecture", "history", "classes", "dataset", "input_fit"} | set(_NORMALISATION)
+    allowed = {"format", "architecture", "history", "classes", "dataset", "input_fit", "trained_on"} | set(_NORMALISATION)
     unexpected = sorted(k for k in members if k not in allowed and not _PARAM_KEY.fullmatch(k) and not k.startswith("opt."))
     if unexpected:
         hint = " (it looks like a backprop trace, not a model)" if "probs" in members else ""
@@ -202,6 +208,21 @@ def _history(path, zf, members) -> list:
     if not isinstance(history, list):
         raise ModelFileError(f"{path}: its training history must be a list")
     return history
+
+
+def _trained_on(path, zf, members, history) -> np.ndarray | None:
+    """The fingerprints of the pictures the model learnt from; none for a model never trained, None (not
+    known) for a trained model of an older version that did not keep them."""
+    info = members.get("trained_on")
+    if info is None:
+        return None if history else NOTHING
+    if info.dtype != np.uint64 or len(info.shape) != 1 or info.size > MAX_TRAINED_ON:
+        raise ModelFileError(f"{path}: 'trained_on' must be at most {MAX_TRAINED_ON:,} 64-bit fingerprints, not "
+                             f"{info.dtype} of shape {info.shape}")
+    try:
+        return checked_trained_on(read_member(zf, info))
+    except ValueError as e:
+        raise ModelFileError(f"{path}: 'trained_on' (the pictures it learnt from): {e}") from None
 
 
 def _classes(path, zf, members, net: Network) -> None:
@@ -318,6 +339,7 @@ def _load(path, zf, members) -> Network:
     net = _network(path, zf, members)
     net.set_params(_weights(path, zf, members, net))
     net.history = _history(path, zf, members)
+    net.trained_on = _trained_on(path, zf, members, net.history)
     _classes(path, zf, members, net)
     _input_rules(path, zf, members, net)
     _optimizer_state(path, zf, members, net)

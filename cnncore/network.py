@@ -20,6 +20,7 @@ from ._dispatch import _kernels
 from .architecture import DIGIT_CLASSES, NUM_CLASSES, parse_architecture, shapes_and_costs
 from .budget import inference_batch
 from .layers import Layer, build_layer
+from .learnt import NOTHING
 from .layers.pairs import stages
 from .signature import Signature
 from .tracekeys import layer_key
@@ -89,6 +90,9 @@ class Network:
         self.signature = Signature(tuple(self.spec["input"]), DIGIT_CLASSES)
         self._build(shapes)
         self.history: list[dict] = []
+        #: The fingerprints of the pictures its runs learnt from (:mod:`cnncore.learnt`), or None when
+        #: that is not known (a trained model of an older version).
+        self.trained_on: np.ndarray | None = NOTHING
         #: The state its optimizer left (``opt.*`` entries of a model file without the prefix, see
         #: :func:`cnncore.optim.optimizer_from_state`), or None when nothing trained it here.
         self.optimizer_state: dict | None = None
@@ -204,6 +208,7 @@ class Network:
         other._build([(l.in_shape, l.out_shape) for l in self.layers])
         np.copyto(other.flat_params, self.flat_params)
         other.history = copy.deepcopy(self.history)
+        other.trained_on = getattr(self, "trained_on", NOTHING)       # (read only: shared)
         other.optimizer_state = copy.deepcopy(getattr(self, "optimizer_state", None))
         other.optimizer_note = getattr(self, "optimizer_note", "")
         return other

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -33,6 +32,7 @@ import numpy as np
 
 from .architecture import UNUSED_CLASS, check_batch
 from .limits import MAX_EPOCHS, max_shift, pictures_problem
+from .learnt import fingerprints, remember
 from .network import Network, softmax, softmax_cross_entropy
 from .optim import DEFAULT_LR, check_lr, check_setting, make_optimizer
 from .step import DIVERGED, DONE, RunSteps
@@ -46,7 +46,7 @@ JUDGE_AFTER_STEPS = 50
 #: to try a smaller learning rate, and nothing was saved, where the same run in batches of 32 was kept).
 JUDGE_AFTER_IMAGES = 2000
 
-__all__ = ["TrainConfig", "Trainer", "held_out_id", "runs_held_out", "BatchEvent", "EpochEvent", "FinishedEvent", "Failure", "Evaluation",
+__all__ = ["TrainConfig", "Trainer", "BatchEvent", "EpochEvent", "FinishedEvent", "Failure", "Evaluation",
            "evaluate", "as_network_input", "shift_augment", "flip_augment"]
 
 
@@ -371,33 +371,6 @@ def _seconds_words(loop: "_Loop") -> str:
     return f"{loop.train_seconds:.2f} s of training ({whole:.1f} s with the held-out checks of each epoch)"
 
 
-def held_out_id(X, y) -> str | None:
-    """What identifies a run's held-out pictures (``X`` as the network takes them, :func:`as_network_input`,
-    and their labels ``y``): a digest an epoch of the history keeps (``"held_out"``), so that ``cnnapp
-    eval`` can tell whether the pictures it scores are the ones the run held out. None without any."""
-    if X is None or not len(X):
-        return None
-    import hashlib
-    digest = hashlib.sha256(np.ascontiguousarray(X).tobytes())
-    digest.update(np.asarray(y, dtype=np.int64).tobytes())
-    return f"{len(X)}:{digest.hexdigest()[:24]}"
-
-
-#: How a model's history names the pictures a run held out (:func:`held_out_id`).
-_HELD_OUT = re.compile(r"\d{1,12}:[0-9a-f]{24}")
-
-
-def runs_held_out(history) -> tuple[bool, str | None, bool]:
-    """What a model's ``history`` says of the pictures its runs held out: ``(named, last, same)``,
-    whether its last epoch names them (a :func:`held_out_id`, or None for a run that held none out;
-    not named: a model of an older version, or an entry that is not one), that name, and whether every
-    epoch names the same (no earlier run held out others, or none)."""
-    epochs = [e for e in history if isinstance(e, dict)]
-    last = epochs[-1].get("held_out", "") if epochs else ""
-    named = last is None or (isinstance(last, str) and bool(_HELD_OUT.fullmatch(last)))
-    return named, (last if named else None), named and all(e.get("held_out", "") == last for e in epochs)
-
-
 class Trainer:
     """Trains ``net`` in place on ``(X_train, y_train)``, evaluating on ``(X_val, y_val)`` each epoch.
 
@@ -424,7 +397,6 @@ class Trainer:
             self.y_val = _labels(y_val, len(self.X_val), "held-out")
         else:
             self.X_val, self.y_val = None, None
-        self.held_out_id = held_out_id(self.X_val, self.y_val)
         # One flat buffer holds every weight and bias: the update is a few array operations.
         self.optimizer = make_optimizer(self.config.optimizer, {"all": net.flat_params}, self.config.lr,
                                         self.config.momentum, self.config.weight_decay,
@@ -435,6 +407,7 @@ class Trainer:
         self._running.set()
         self._stop = threading.Event()
         self._runs = 0
+        self._prints = None                 # the training pictures' fingerprints (cnncore.learnt)
         #: After a NaN or infinite loss: what a diagnosis needs (:class:`Failure`), else None.
         self.failure: Failure | None = None
 
@@ -542,6 +515,8 @@ class Trainer:
         pbuf = (np.zeros((bs, xbuf.shape[1], xbuf.shape[2] + 2 * a, xbuf.shape[3] + 2 * a), dtype=xbuf.dtype)
                 if a else None)
         snapshot = np.empty_like(self.net.flat_params)
+        if self._prints is None:            # (before the clock starts: a tenth of a second for 60,000)
+            self._prints = fingerprints(self.X)
         return _Loop(bs, nb, nb * cfg.epochs, rng, xbuf, abuf, pbuf, snapshot, {"all": self.net.flat_grads},
                      RunSteps(self.net, self.optimizer, snapshot))
 
@@ -564,8 +539,7 @@ class Trainer:
                                  "train_accuracy": loop.correct / loop.seen,
                                  "val_loss": e.loss if e is not None else nan,
                                  "val_accuracy": e.accuracy if e is not None else nan,
-                                 "seconds": loop.train_seconds, "images": loop.seen, "batches": [batches, loop.nb],
-                                 "held_out": self.held_out_id})
+                                 "seconds": loop.train_seconds, "images": loop.seen, "batches": [batches, loop.nb]})
 
     def _finished(self, loop: "_Loop", reason: str, message: str) -> FinishedEvent:
         """The last event, with the held-out pass of the weights the run ends with: the last epoch's
@@ -619,6 +593,8 @@ class Trainer:
             with np.errstate(over="ignore", invalid="ignore"):
                 opt.step(loop.grads)
         loop.step += 1
+        if loop.step == 1:                  # the network learns from the run's pictures from now on
+            remember(net, self._prints)
         self._updates = loop.step
         loop.evaluated = False
         dt = time.perf_counter() - t0
@@ -636,7 +612,7 @@ class Trainer:
         train_loss, train_acc = loop.loss_sum / loop.seen, loop.correct / loop.seen
         net.history.append({"epoch": len(net.history) + 1, "train_loss": train_loss,
                             "train_accuracy": train_acc, "val_loss": vl, "val_accuracy": va,
-                            "seconds": loop.train_seconds, "images": loop.seen, "held_out": self.held_out_id})
+                            "seconds": loop.train_seconds, "images": loop.seen})
         return EpochEvent(epoch, train_loss, train_acc, vl, va, conf, wrong, loop.train_seconds, predicted)
 
     def _diverged_without_nan(self, epoch: int, loss: float, accuracy: float, val_accuracy: float,

@@ -305,20 +305,30 @@ def test_an_output_no_class_uses_is_said_as_such_not_as_a_name():
         assert class_name(net, 2) == "red circle" and class_name(net, 7) == "output 7 (no class)"
 
 
-def test_held_out_samples_say_when_the_network_was_trained_by_other_runs():
+def test_held_out_samples_say_how_many_the_network_learnt_from():
     """After a run here, a model opened from a file (trained elsewhere, on other settings) was offered
-    "sample 7 of the held-out pictures of the last run": pictures it may have learnt from."""
+    "sample 7 of the held-out pictures of the last run": pictures it may have learnt from. The samples
+    now say how many of them the network learnt from (the fingerprints its runs keep)."""
     from cnncore.architecture import preset
+    from cnncore.learnt import fingerprints, remember
     from cnncore.network import Network
-    from cnncore.training import as_network_input, held_out_id
-    from cnnapp.state.samples import Samples
-    X, y = np.zeros((3, 28, 28), np.uint8), np.array([1, 2, 3])
+    from cnnapp.state.samples import GENERATED, Samples
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8), np.array([1, 2, 3, 4, 5])
     net = Network(preset("tiny"), seed=0)
-    run = held_out_id(as_network_input(X, net.dtype), y)
     samples = Samples()
-    samples.keep_held_out(X, y, net.classes, "", run)
-    assert samples.for_network(net).name == "held-out pictures of the latest run"        # no runs: not told
-    net.history = [{"epoch": 1, "held_out": run}]
-    assert samples.for_network(net).name == "held-out pictures of the latest run"        # the run's own network
-    net.history = [{"epoch": 1, "held_out": None}, {"epoch": 2, "held_out": run}]
-    assert "another run's: this network may have learnt from some" in samples.for_network(net).name
+    samples.keep_held_out(X, y, net.classes, "")
+    assert samples.for_network(net).name == "held-out pictures of the latest run"        # learnt from none
+    remember(net, fingerprints(rng.integers(0, 256, (50, 28, 28), dtype=np.uint8)))      # other pictures
+    assert samples.for_network(net).name == "held-out pictures of the latest run"
+    remember(net, fingerprints(X[[1, 3]].astype(np.float32) / 255))                 # two of them, as floats
+    assert samples.for_network(net).name == "held-out pictures of the latest run (this network learnt from 2 of them)"
+    remember(net, fingerprints(X))
+    assert samples.for_network(net).name.endswith("(this network learnt from all of them)")
+    net.trained_on, net.history = None, [{"epoch": 1}]               # a trained model of an older version
+    assert samples.for_network(net).name.endswith("(this network may have learnt from some)")
+    samples = Samples()                                              # the generated digits too
+    net = Network(preset("tiny"), seed=0)
+    assert samples.for_network(net).name == GENERATED
+    remember(net, fingerprints(samples.for_network(net).X[:7]))
+    assert samples.for_network(net).name == GENERATED + " (this network learnt from 7 of them)"

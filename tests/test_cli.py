@@ -110,11 +110,17 @@ def test_eval_prints_confusion_and_accuracy_last(data, model, capsys):
     assert len(table) == 10 and sum(int(v) for l in table for v in l.split()[1:11]) == 50
 
 
+def _result(out: str) -> str:
+    """The line of ``eval``'s output that says what it scored (after any note: the model's own training
+    pictures among them)."""
+    return next(line for line in out.splitlines() if not line.startswith("note: "))
+
+
 @pytest.mark.parametrize("given", [["--range", "-50:"], ["--range=-50:"], ["--range", "-60:-10"], ["--ran", "-50:"]])
 def test_eval_range_counts_from_the_end_as_its_help_says(data, model, capsys, given):
     """``--range -50:`` was refused ("expected one argument"): argparse took -50: for an option."""
     assert main(["eval", str(model), "--images", str(data["images"]), "--labels", str(data["labels"]), *given]) == 0
-    first = capsys.readouterr().out.splitlines()[0]
+    first = _result(capsys.readouterr().out)
     assert first.startswith("50 images")
 
 
@@ -672,45 +678,58 @@ def test_count_takes_the_first_pictures_of_idx_files_too(data, model, capsys):
     names are used whole, and that the shared digits were, which --count did cut)."""
     source = ["--images", str(data["images"]), "--labels", str(data["labels"])]
     assert main(["eval", str(model), *source]) == 0
-    every = capsys.readouterr().out.splitlines()[0]
+    every = _result(capsys.readouterr().out)
     assert main(["eval", str(model), *source, "--count", "50"]) == 0
-    first = capsys.readouterr().out.splitlines()[0]
+    first = _result(capsys.readouterr().out)
     assert first.startswith("50 images") and not every.startswith("50 images")
 
 
-def test_eval_says_whether_it_scores_the_pictures_the_run_held_out(tmp_path, capsys):
+def _same_pictures(X, Y) -> int:
+    """How many pictures of ``X`` are, pixel for pixel, among those of ``Y`` (the slow way)."""
+    kept = {y.tobytes() for y in np.asarray(Y)}
+    return sum(x.tobytes() in kept for x in np.asarray(X))
+
+
+def test_eval_says_how_many_of_its_pictures_the_model_learnt_from(tmp_path, capsys):
     """`train --holdout 0` then `eval --data generated` printed "450 images held out of generated": all
-    450 were training pictures (16 wrong, against 36 on new digits). A model's history names its run's
-    held-out pictures; eval says when it scores those very ones, and says so when it does not."""
+    450 were training pictures (16 wrong, against 36 on new digits). A model keeps a fingerprint of each
+    picture its runs learnt from, and eval counts the pictures it scores that are among them."""
+    from cnncore.datasets import generated_digits, held_out_split
+    from cnncore.modelio import save_model
+
     model = tmp_path / "m.npz"
     source = ["--data", "generated", "--count", "300"]
     assert main(["train", "--arch", "tiny", *source, "--epochs", "1", "--quiet", "--out", str(model)]) == 0
     capsys.readouterr()
     assert main(["eval", str(model), *source]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("45 images held out of generated (--holdout 0.15), the very pictures its runs held out")
-    for other in (["--count", "400"], ["--count", "300", "--data-seed", "2"], ["--count", "300", "--holdout", "0.2"]):
+    assert out.startswith("45 images held out of generated (--holdout 0.15), none of them pictures it learnt from")
+    learnt = held_out_split(*generated_digits(300, seed=1), 0.15)[0]
+    for other, seed, frac in ((["--count", "400"], 1, 0.15), (["--count", "300", "--data-seed", "2"], 2, 0.15),
+                              (["--count", "300", "--holdout", "0.3"], 1, 0.3)):
         assert main(["eval", str(model), "--data", "generated", *other]) == 0
-        out = capsys.readouterr().out
-        assert out.startswith("note: these are not pictures this model's run held out: it held out 45 others"), other
-        assert " held out of " not in out.splitlines()[1]
+        lines = capsys.readouterr().out.splitlines()
+        X = held_out_split(*generated_digits(int(other[1]), seed=seed), frac)[2]
+        same = _same_pictures(X, learnt)
+        if same:
+            assert lines[0].startswith(f"note: {same:,} of these {len(X)} pictures are ones this model learnt from")
+            assert lines[1].startswith(f"{len(X)} images of generated") and f", {same} of them pictures" in lines[1]
+        else:
+            assert lines[0].startswith(f"{len(X)} images held out of generated") and "none of them" in lines[0]
+    assert main(["eval", str(model), "--data", "generated", "--count", "300", "--holdout", "0.3"]) == 0
+    assert "note: " in capsys.readouterr().out           # (another split of the same digits: some it learnt)
     assert main(["train", "--arch", "tiny", *source, "--holdout", "0", "--epochs", "1", "--quiet", "--out",
                  str(model)]) == 0
     capsys.readouterr()
     assert main(["eval", str(model), *source]) == 0
-    assert "it held out no pictures (--holdout 0)" in capsys.readouterr().out
-    from cnncore.modelio import save_model
-    assert main(["train", "--arch", "tiny", *source, "--epochs", "1", "--quiet", "--out", str(model)]) == 0
-    capsys.readouterr()
-    net = load_model(model)                                      # its last run held out these 45, but an
-    net.history = [{**net.history[0], "held_out": None}] + net.history       # earlier one learnt from them
+    assert capsys.readouterr().out.startswith("note: all of these 45 pictures are ones this model learnt from")
+    net = load_model(model)
+    net.trained_on = None                                 # a model of an older version: nothing to tell
     save_model(model, net)
+    assert load_model(model).trained_on is None
     assert main(["eval", str(model), *source]) == 0
-    assert capsys.readouterr().out.startswith("note: these are the pictures this model's last run held out, but")
-    net.history = net.history + [1, {"epoch": 9, "held_out": "abc"}]      # (what an edited file may hold)
-    save_model(model, net)
-    assert main(["eval", str(model), *source]) == 0
-    assert capsys.readouterr().out.startswith("45 images held out of generated")      # nothing to tell
+    out = capsys.readouterr().out
+    assert out.startswith("45 images held out of generated (--holdout 0.15), loss") and "learnt" not in out
 
 
 def test_words_for_an_empty_arch_a_missing_folder_and_a_full_standard_output(model, tmp_path, capsys):

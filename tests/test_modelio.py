@@ -48,7 +48,7 @@ def test_file_layout(saved):
         assert str(data["format"]) == FORMAT
         assert str(data["architecture"]) == to_json(net.spec)
         assert data["L0.W"].shape == (8, 1, 5, 5) and data["L5.W"].shape == (10, 256)
-    assert keys == {"format", "architecture", "history", "L0.W", "L0.b", "L2.W", "L2.b", "L5.W", "L5.b"}
+    assert keys == {"format", "architecture", "history", "trained_on", "L0.W", "L0.b", "L2.W", "L2.b", "L5.W", "L5.b"}
 
 
 def test_history_and_optimizer_state(tmp_path, rng):
@@ -113,6 +113,11 @@ BAD = {
     "other format": (lambda p: _rewrite(p, format=np.array("keras-7")), "unknown model format"),
     "bad history": (lambda p: _rewrite(p, history=np.array("{oops")), "history is not valid JSON"),
     "pickled": (lambda p: _rewrite(p, history=np.array([{"a": 1}], dtype=object)), "pickles"),
+    "float fingerprints": (lambda p: _rewrite(p, trained_on=np.zeros(3)), "'trained_on' must be at most"),
+    "2-D fingerprints": (lambda p: _rewrite(p, trained_on=np.zeros((2, 2), np.uint64)), "'trained_on' must be"),
+    "unsorted fingerprints": (lambda p: _rewrite(p, trained_on=np.array([5, 3], np.uint64)),
+                              "learnt from\\): its fingerprints must be distinct and in increasing order"),
+    "repeated fingerprints": (lambda p: _rewrite(p, trained_on=np.array([3, 3], np.uint64)), "must be distinct"),
     "trace file": (lambda p: _rewrite(p, probs=np.zeros((1, 10)), input=np.zeros((1, 1, 28, 28))),
                    "looks like a backprop trace"),
 }

@@ -31,8 +31,8 @@ def run(args) -> int:
     net = load_model(args.model)
     got = data(args, "eval", net)
     X, y, which = _held_out(args, as_input(got, net, "eval"), got.y)
-    which = _checked_held_out(net, X, y, which)
     X, y = _select(X, y, args.range)
+    which = _learnt(net, X, which)
     loss, acc, confusion, wrong, probs = evaluate(net, X, y)
     refuse_not_a_number(net, probs, args.model)
     print(f"{len(X)} images{which}, loss {loss_text(loss)}, {len(wrong)} wrong")
@@ -69,28 +69,20 @@ def _held_out(args, X, y):
     return Xv, yv, f" held out of {args.data} (--holdout {args.holdout:g})"
 
 
-def _checked_held_out(net, X, y, which: str) -> str:
-    """``which`` as it is where the pictures are the very ones the model's runs held out (each epoch of
-    its history names them), else with a note first that they are not, or not in every run: a run of
-    other settings (another --count, --holdout or --data-seed) held out others, and these may include
-    pictures it learnt from."""
-    from cnncore.training import as_network_input, held_out_id, runs_held_out
+def _learnt(net, X, which: str) -> str:
+    """``which`` with what the model says of these pictures: none of them learnt from, or (with a note
+    first) how many it learnt from, which score better than new pictures; as it is where a model of an
+    older version cannot tell."""
+    from cnncore.learnt import learnt_count
 
-    named, kept, same = runs_held_out(net.history)
-    if not which or not named:
-        return which                   # (the whole files, a model of an older version: nothing to tell)
-    if kept is not None and held_out_id(as_network_input(X, net.dtype), y) == kept:
-        if same:
-            return which + ", the very pictures its runs held out"
-        print("note: these are the pictures this model's last run held out, but an earlier run of it held out "
-              "others (or none): some may be pictures it learnt from", flush=True)
-        return which.replace(" held out of ", " of ", 1)
-    run = ("held out no pictures (--holdout 0)" if kept is None else
-           f"held out {int(kept.split(':')[0]):,} others (another --count, --holdout or --data-seed)")
-    print(f"note: these are not pictures this model's run held out: it {run}; some may be pictures it "
-          "learnt from, which score better than new ones", flush=True)
-    return which.replace(" held out of ", " of ", 1)
-
+    count = learnt_count(net, X)
+    if count is None:
+        return which
+    if count == 0:
+        return which + ", none of them pictures it learnt from"
+    print(f"note: {'all' if count == len(X) else f'{count:,}'} of these {len(X):,} pictures are ones this model "
+          "learnt from (its training pictures): they score better than new pictures would", flush=True)
+    return which.replace(" held out of ", " of ", 1) + f", {count:,} of them pictures it learnt from"
 
 
 def _select(X, y, rng, flag="--range"):

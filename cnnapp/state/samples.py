@@ -29,8 +29,6 @@ class SampleSet:
     y: np.ndarray = field(repr=False)
     classes: tuple
     name: str
-    #: What the run that held them out names them (:func:`cnncore.training.held_out_id`), or None.
-    run_id: str | None = None
 
     def fits(self, net) -> bool:
         """Pictures ``net`` takes, labelled with its own classes."""
@@ -46,12 +44,13 @@ class Samples:
         self.changed = Event()
         self._digits = None
         self._held_out = None
+        self._fingerprinted = None          # (a set, its pictures' fingerprints)
 
-    def keep_held_out(self, X, y, classes, name: str, run_id: str | None = None) -> None:
+    def keep_held_out(self, X, y, classes, name: str) -> None:
         """The held-out pictures of the run that starts now (``X (N, C, H, W)``, or ``(N, H, W)`` grey,
         ``y (N,)``, the classes the network learns from them, what the run names them)."""
         name = f"held-out pictures of {name or 'the latest run'}"
-        self.keep(SampleSet(np.asarray(X), np.asarray(y), tuple(classes), name, run_id))
+        self.keep(SampleSet(np.asarray(X), np.asarray(y), tuple(classes), name))
 
     def keep(self, held: SampleSet) -> None:
         """``held`` as the held-out pictures (those the last session kept, :mod:`cnncore.datasets.kept`)."""
@@ -67,13 +66,21 @@ class Samples:
         """The samples ``net`` is offered (see the module text); an empty set when there are none."""
         held = self._held_out
         if net is not None and held is not None and held.fits(net):
-            return held if not _learnt_elsewhere(net, held) else replace(
-                held, name=f"{held.name[:1].lower()}{held.name[1:]} (another run's: this network may have learnt "
-                           "from some)")
-        if net is None or net.signature.fit == "digit":
-            return self._generated()
-        C, H, W = net.input_shape
-        return SampleSet(np.zeros((0, C, H, W), np.uint8), np.zeros(0, np.uint8), tuple(net.classes), "")
+            chosen = held
+        elif net is None or net.signature.fit == "digit":
+            chosen = self._generated()
+        else:
+            C, H, W = net.input_shape
+            return SampleSet(np.zeros((0, C, H, W), np.uint8), np.zeros(0, np.uint8), tuple(net.classes), "")
+        learnt = "" if net is None else _learnt(net, chosen, self._prints(chosen))
+        return chosen if not learnt else replace(chosen, name=f"{chosen.name} ({learnt})")
+
+    def _prints(self, chosen: SampleSet) -> np.ndarray:
+        """The fingerprints of a set's pictures (:func:`cnncore.learnt.fingerprints`), made once a set."""
+        if self._fingerprinted is None or self._fingerprinted[0] is not chosen:
+            from cnncore.learnt import fingerprints
+            self._fingerprinted = (chosen, fingerprints(chosen.X))
+        return self._fingerprinted[1]
 
     def _generated(self) -> SampleSet:
         if self._digits is None:
@@ -84,12 +91,15 @@ class Samples:
         return self._digits
 
 
-def _learnt_elsewhere(net, held: SampleSet) -> bool:
-    """Whether ``net`` was trained by runs that did not hold out ``held`` (a model opened after the run:
-    the pictures may be some it learnt from); False where that cannot be told."""
-    from cnncore.training import runs_held_out
-    named, last, same = runs_held_out(net.history)
-    return held.run_id is not None and named and not (last == held.run_id and same)
+def _learnt(net, held: SampleSet, prints) -> str:
+    """What ``net`` learnt of ``held`` in words ("it learnt from 12 of them", "…may have learnt from
+    some": a trained model of an older version), or "" for none."""
+    from cnncore.learnt import learnt_count
+    count = learnt_count(net, prints=prints)
+    if count is None:
+        return "this network may have learnt from some" if net.history else ""
+    return "" if count == 0 else (f"this network learnt from {'all' if count == len(held.X) else f'{count:,}'} "
+                                  "of them")
 
 
 def none_to_pick(net) -> str:

@@ -244,6 +244,7 @@ class Session:
         net, old = self._network, start.network
         np.copyto(net.flat_params, old.flat_params)
         net.history = [dict(h) for h in old.history]
+        net.trained_on = old.trained_on
         net.optimizer_state = old.copy().optimizer_state
         self.mark_trained()
         self._new_weights(True)
