@@ -19,15 +19,22 @@ import numpy as np
 from .network import Network, softmax_cross_entropy
 
 __all__ = ["GradCheckResult", "gradient_check", "check_targets", "as_float64", "random_index", "demo_setup",
-           "example_for", "relative_error", "INPUT", "FLOOR"]
+           "example_for", "relative_error", "INPUT", "ROUNDING", "floor_for"]
 
 #: The target name of the input image.
 INPUT = "input"
 
-#: Gradients this close to 0 count as 0. The central difference subtracts two losses of about 1
-#: that agree to float64's 16 digits, then divides by 2ε = 2e-5: its rounding alone is about
-#: 1e-16 / 1e-5 = 1e-11, so below 1e-10 the two numbers cannot be told apart from 0 or each other.
-FLOOR = 1e-10
+#: How closely a float64 loss is computed, relative to its size (float64 keeps 16 digits; a pass of a
+#: network loses about one of them).
+ROUNDING = 1e-15
+
+
+def floor_for(eps: float, loss: float) -> float:
+    """How far apart two gradients may be and still be told apart by a central difference of step
+    ``eps`` at a loss of ``loss``: it subtracts two losses that agree to :data:`ROUNDING` and divides by
+    ``2 eps``, so its rounding is about ``ROUNDING · |L| / eps`` (1e-10 at ε = 1e-5 and L ≈ 1; 100
+    times more at ε = 1e-7). Closer than that, or both nearer 0, the two numbers cannot be told apart."""
+    return ROUNDING * max(1.0, abs(loss)) / eps
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,14 @@ class GradCheckResult:
     loss: float
     loss_plus: float
     loss_minus: float
+    #: The losses at ``θ ± ε/10``: whether the gap shrinks with the nudge (:attr:`kink`, :attr:`curved`).
+    loss_plus_fine: float = float("nan")
+    loss_minus_fine: float = float("nan")
+
+    @property
+    def floor(self) -> float:
+        """The central difference's own rounding at this ε and loss, times ten (:func:`floor_for`)."""
+        return floor_for(self.eps, self.loss)
 
     @property
     def slope_plus(self) -> float:
@@ -63,32 +78,50 @@ class GradCheckResult:
         left and right differ; backprop then returns one of them while the
         central difference averages the two (with several ties at once, backprop
         may return yet another mix). Detected as left and right slopes that
-        differ far more than a smooth curve allows over ``2ε``.
+        differ far more than rounding allows, and by as much at ``ε/10`` (a smooth curve's
+        slopes differ by ``ε·L''``: ten times less at a tenth of the nudge).
         """
         if self.agrees:
             return False
         sp, sm = self.slope_plus, self.slope_minus
-        return abs(sp - sm) > 1e-3 * max(abs(sp), abs(sm), 1e-6)
+        gap = sp - sm
+        fine = (self.loss_plus_fine - 2 * self.loss + self.loss_minus_fine) / (self.eps / 10)
+        return abs(gap) > 1e-3 * max(abs(sp), abs(sm), 1e-6) and not abs(fine) <= 0.5 * abs(gap)
+
+    @property
+    def numeric_fine(self) -> float:
+        """The central difference at ``ε/10`` (NaN where it was not measured)."""
+        return (self.loss_plus_fine - self.loss_minus_fine) / (2 * self.eps / 10)
+
+    @property
+    def curved(self) -> bool:
+        """True when the gradients differ at ε only by the central difference's own error where the loss
+        bends: at ``ε/10`` the gap shrinks as a curve's does (about a hundred times: it goes with ε²) or
+        vanishes, while a wrong gradient would stay as far off."""
+        if self.agrees or self.kink:
+            return False
+        fine = abs(self.analytic - self.numeric_fine)
+        return fine <= floor_for(self.eps / 10, self.loss) or fine * 30 <= self.abs_error
 
     @property
     def agrees(self) -> bool:
         """True when the two gradients match to 1e-6 (relative), or differ by less than
-        :data:`FLOOR`: closer than that a central difference cannot tell two numbers apart."""
-        return self.rel_error <= 1e-6 or self.abs_error <= FLOOR
+        :attr:`floor`: closer than that a central difference cannot tell two numbers apart."""
+        return self.rel_error <= 1e-6 or self.abs_error <= self.floor
 
     @property
     def below_floor(self) -> bool:
-        """True when both gradients are within :data:`FLOOR` of 0: both are 0 as far as a central
+        """True when both gradients are within :attr:`floor` of 0: both are 0 as far as a central
         difference can tell, where a relative error says nothing (0 against 1e-13 is a relative
         error of 1, yet both mean "no effect")."""
-        return max(abs(self.analytic), abs(self.numeric)) <= FLOOR
+        return max(abs(self.analytic), abs(self.numeric)) <= self.floor
 
     @property
     def within_rounding(self) -> bool:
         """True when the gradients are not 0 (say both about 7e-7) and differ by less than
-        :data:`FLOOR` without agreeing to 1e-6 relative: small numbers, matched as closely as the
+        :attr:`floor` without agreeing to 1e-6 relative: small numbers, matched as closely as the
         central difference's own rounding allows (its relative error measures that rounding)."""
-        return not self.below_floor and self.abs_error <= FLOOR and self.rel_error > 1e-6
+        return not self.below_floor and self.abs_error <= self.floor and self.rel_error > 1e-6
 
 
 def relative_error(a: float, b: float) -> float:
@@ -156,15 +189,18 @@ def gradient_check(net: Network, image, label: int, target: str, index, eps: flo
     # numeric: nudge the one number both ways and measure the loss
     old = float(arr[full])
     try:
-        arr[full] = old + eps
-        lp = _loss(work, x, labels)
-        arr[full] = old - eps
-        lm = _loss(work, x, labels)
+        lp, lm, lpf, lmf = (_nudged(work, x, labels, arr, full, old + d) for d in (eps, -eps, eps / 10, -eps / 10))
     finally:
         arr[full] = old
     numeric = (lp - lm) / (2 * eps)
     return GradCheckResult(target, index, old, analytic, numeric, abs(analytic - numeric),
-                           relative_error(analytic, numeric), float(eps), float(loss), lp, lm)
+                           relative_error(analytic, numeric), float(eps), float(loss), lp, lm, lpf, lmf)
+
+
+def _nudged(net, x, labels, arr, full, value: float) -> float:
+    """The loss with ``arr[full]`` set to ``value`` (the caller puts the old value back)."""
+    arr[full] = value
+    return _loss(net, x, labels)
 
 
 def demo_setup(preset_name: str = "tiny", seed: int = 0):

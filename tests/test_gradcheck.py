@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cnncore.gradcheck import INPUT, as_float64, check_targets, gradient_check, random_index
+from cnncore.gradcheck import INPUT, as_float64, check_targets, gradient_check, random_index, relative_error
 from cnncore.network import Network
 
 SPECS = {
@@ -121,3 +121,37 @@ def test_small_gradients_that_match_to_the_rounding_are_not_called_zero():
     assert zero.agrees and zero.below_floor and not zero.within_rounding
     wrong = GradCheckResult("L5.W", (3, 40), 0.01, 7.0e-7, 9.0e-7, 2e-7, 0.22, 1e-5, 0.1, 0.1, 0.1)
     assert not wrong.agrees and not wrong.within_rounding
+
+
+SMOOTH = {"input": [3, 10, 10], "layers": [
+    {"type": "conv", "filters": 2, "kernel": [3, 2], "stride": [2, 1], "padding": [0, 1], "activation": "sigmoid"},
+    {"type": "avgpool", "size": 2, "stride": 1},
+    {"type": "conv", "filters": 3, "kernel": 2, "activation": "tanh"},
+    {"type": "flatten"},
+    {"type": "dense", "units": 7, "activation": "tanh"},
+    {"type": "dense", "units": 10, "activation": "none"}]}
+
+
+@pytest.mark.parametrize("eps", [1e-3, 1e-7])
+def test_a_smooth_network_never_gets_a_corner_nor_a_bug_at_the_offered_steps(eps):
+    """An audit: on a network of sigmoid, tanh and average pooling (no corner anywhere) ε = 1e-3 said
+    "at a corner … crossed a ReLU at zero or a tie in a max-pool window" (the slopes of a bend differ by
+    ε·L'') and ε = 1e-7 said "They differ … the backward pass has a bug" (a fixed floor of 1e-10, while the
+    rounding at that ε is about 2e-9). A bend is told by its gap shrinking at ε/10, the floor goes with ε."""
+    from dataclasses import replace
+    net = Network(SMOOTH, seed=3)
+    img = np.random.default_rng(1).random((3, 10, 10)).astype(np.float32)
+    net64 = as_float64(net)
+    rng = np.random.default_rng(5)
+    targets = check_targets(net)
+    verdicts = set()
+    for _ in range(40):
+        t = list(targets)[rng.integers(len(targets))]
+        r = gradient_check(net, img, 3, t, random_index(targets[t], rng), eps=eps, net64=net64)
+        assert not r.kink and (r.agrees or r.curved), r
+        verdicts.add("agrees" if r.agrees else "curved")
+        if abs(r.analytic) > 1e-6:                                # a gradient 1 % off is still found out
+            wrong = replace(r, analytic=r.analytic * 1.01, abs_error=abs(r.analytic * 1.01 - r.numeric),
+                            rel_error=relative_error(r.analytic * 1.01, r.numeric))
+            assert not wrong.agrees and not wrong.curved and not wrong.kink, wrong
+    assert verdicts == ({"agrees", "curved"} if eps == 1e-3 else {"agrees"})

@@ -239,7 +239,7 @@ def test_a_filter_element_names_both_index_orders(window):
 
 def test_gradient_check_below_the_floor_is_not_called_a_one_in_a_million_match(qtbot):
     """Item 7: two gradients of ~0 have a meaningless relative error; the floor is stated."""
-    from cnncore.gradcheck import FLOOR, GradCheckResult
+    from cnncore.gradcheck import GradCheckResult
 
     from cnnapp.learn.gradcheck_view import GradCheckView
     r = GradCheckResult("L0.W", (0, 0, 1, 1), 0.1, 0.0, 3e-13, 3e-13, 1.0, 1e-5, 2.3, 2.3, 2.3)
@@ -248,7 +248,7 @@ def test_gradient_check_below_the_floor_is_not_called_a_one_in_a_million_match(q
     qtbot.addWidget(view)
     view._show(r)
     assert "one part in a million" not in view.verdict.text()
-    assert f"{FLOOR:g}" in view.verdict.text()
+    assert f"{r.floor:.0e}" in view.verdict.text() and "its rounding alone is about 2e-11" in view.verdict.text()
     cells = [view.table.item(i, 1).text() for i in range(view.table.rowCount())]
     assert not any(c.startswith("1.000e+00") for c in cells)
     ok = GradCheckResult("L0.W", (0, 0, 1, 1), 0.1, 0.5, 0.5 + 1e-9, 1e-9, 2e-9, 1e-5, 2.3, 2.3, 2.3)

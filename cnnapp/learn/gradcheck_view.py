@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from cnncore.gradcheck import (FLOOR, INPUT, as_float64, check_targets, demo_setup, example_for, gradient_check,
+from cnncore.gradcheck import (INPUT, as_float64, check_targets, demo_setup, example_for, gradient_check,
                                random_index)
 
 __all__ = ["GradCheckView"]
@@ -246,10 +246,11 @@ class GradCheckView(QtWidgets.QWidget):
             (f"L(θ + ε), ε = {r.eps:g}", f"{r.loss_plus:.12g}"),
             ("L(θ − ε)", f"{r.loss_minus:.12g}"),
             ("central difference (L(θ+ε) − L(θ−ε)) / 2ε", f"{r.numeric:.10g}"),
+            ("the same at ε/10", f"{r.numeric_fine:.10g}"),
             ("backprop ∂L/∂θ", f"{r.analytic:.10g}"),
             ("|difference|", f"{r.abs_error:.3e}"),
             ("relative error", f"{r.rel_error:.3e}" if not r.below_floor else
-             f"not meaningful: they differ by less than {FLOOR:g}"),
+             f"not meaningful: they differ by less than {r.floor:.0e}"),
         ]
         self.table.setRowCount(len(rows))
         for i, (a, b) in enumerate(rows):
@@ -257,16 +258,16 @@ class GradCheckView(QtWidgets.QWidget):
             self.table.setItem(i, 1, QtWidgets.QTableWidgetItem(b))
         if r.below_floor:
             text = ("<span style='color:#1a7f37; font-weight:bold'>They agree: both are zero.</span> "
-                    f"Both gradients are within {FLOOR:g} of 0, where the central difference cannot tell a "
-                    "number from 0 (its rounding alone is about 1e-11). This element does not change the loss "
+                    f"Both gradients are within {r.floor:.0e} of 0, where the central difference cannot tell a "
+                    f"number from 0 (at ε = {r.eps:g} its rounding alone is about {r.floor / 10:.0e}). This element does not change the loss "
                     f"for this input{self._why_no_effect(r.target)}. A relative error of numbers this small "
                     "measures rounding, not backprop, so it is not used here.")
             verdict = "agree (both ≈ 0)"
         elif r.within_rounding:
             text = ("<span style='color:#1a7f37; font-weight:bold'>They agree, as closely as a central "
                     f"difference can tell.</span> Both are about {r.analytic:.1e}, small but not zero; they "
-                    f"differ by {r.abs_error:.1e}, less than {FLOOR:g}, which is the central difference's own "
-                    f"rounding (about 1e-11). For numbers this small that rounding is a relative error of "
+                    f"differ by {r.abs_error:.1e}, less than {r.floor:.0e}, which is the central difference's own "
+                    f"rounding at ε = {r.eps:g} (about {r.floor / 10:.0e}). For numbers this small that rounding is a relative error of "
                     f"{r.rel_error:.0e}, so backprop's gradient is right to every digit the check can see.")
             verdict = "agree (to the rounding)"
         elif r.agrees:
@@ -280,6 +281,14 @@ class GradCheckView(QtWidgets.QWidget):
                     "value: the nudge crossed a ReLU at zero or a tie in a max-pool window. There the "
                     "loss has no single slope; backprop picks one side, the central difference averages.")
             verdict = "corner"
+        elif r.curved:
+            text = ("<span style='color:#1a7f37; font-weight:bold'>Backprop is right; ε is too large here.</span> "
+                    f"The loss bends over ±{r.eps:g}: its slope changes by {r.slope_plus - r.slope_minus:.3g} "
+                    "across the nudge, and the central difference is off by a little of that. With a tenth of ε "
+                    f"it gives {r.numeric_fine:.10g}, {abs(r.analytic - r.numeric_fine):.1e} from backprop's "
+                    f"(it was {r.abs_error:.1e}): the gap shrinks as a bend's does, while a wrong gradient would "
+                    "stay as far off. Choose a smaller ε.")
+            verdict = "agree (at ε/10)"
         else:
             text = ("<span style='color:#b42318; font-weight:bold'>They differ.</span> "
                     "Try another ε: too large and curvature spoils the difference, too small and "
