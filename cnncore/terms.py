@@ -15,7 +15,7 @@ from . import activations
 
 __all__ = ["Ref", "Term", "Breakdown", "custom", "num", "mk_ref", "finish", "windows_covering",
            "activation_forward_terms", "activation_backward_terms", "zero_up_to_rounding", "zeros_as_by_hand",
-           "ROUNDING_NOTE"]
+           "ROUNDING_NOTE", "digits_of", "rounded"]
 
 #: A sum is 0 up to rounding when it is at most this share of its largest term: decimals such as 0.1
 #: have no exact binary form, so ``0.1 − 0.3 + 0.2`` gives 2.8e−17 in floats where a hand gives 0.
@@ -128,6 +128,23 @@ class Breakdown:
             body = f"sqrt({body})"
         return f"{body} = {num(self.shown_total(), digits)}"
 
+    def by_hand(self, digits: int = 4) -> float | None:
+        """What a learner gets from the written sum (:meth:`written_out`): each term's factors as written,
+        multiplied, then added; None where that is not a plain sum of products (a maximum, a norm, a
+        function of a product)."""
+        if self.combine != "sum" or any(t.apply for t in self.terms):
+            return None
+        return math.fsum(math.prod(rounded(f, digits) for f in t.factors) for t in self.terms)
+
+    def rounding_said(self, digits: int = 4) -> str:
+        """Why adding the written numbers by hand gives another last digit than the written total, where it
+        does ("" where it does not): they are rounded, the total adds them in full."""
+        hand = self.by_hand(digits)
+        if hand is None or num(hand, digits) == num(self.shown_total(), digits) or self.rounds_to_zero(self.total):
+            return ""
+        return (f"Each number here is rounded to {digits} significant digits and the total adds them unrounded: "
+                f"added as written they give {num(hand, digits)}.")
+
     def shown_total(self) -> float:
         """``total``, or 0 when it is 0 up to the rounding of its terms (``0.1 − 0.3 + 0.2`` gives
         ``2.8e−17`` in floats): a sum that is zero is printed as 0."""
@@ -139,11 +156,24 @@ class Breakdown:
 
 
 def num(v, digits=4) -> str:
+    """``v`` to ``digits`` significant digits, a negative one in brackets: ``(−0.25)``."""
     v = float(v)
     if v == 0:
         return "0"
-    s = f"{v:.{digits}g}".replace("-", "−")
+    s = digits_of(v, digits).replace("-", "−")
     return f"({s})" if v < 0 else s
+
+
+def digits_of(v: float, digits: int = 4) -> str:
+    """``v`` to ``digits`` significant digits: as short as it is where that is exact (``0.25``, ``1``),
+    else with every digit kept (``0.1600`` for 0.15995, never ``0.16``, which would read as exact)."""
+    short = f"{v:.{digits}g}"
+    return short if float(short) == v else f"{v:#.{digits}g}"
+
+
+def rounded(v: float, digits: int = 4) -> float:
+    """``v`` as written to ``digits`` significant digits."""
+    return float(f"{float(v):.{digits}g}")
 
 
 def mk_ref(keys, prefix, role, idx):

@@ -526,7 +526,7 @@ def test_a_sum_that_is_zero_up_to_rounding_reads_0_in_the_grid_and_the_panel(pan
     assert any(t not in ("0",) for t in others)               # the rest are written as they are
     page.views["dw"].picked.emit(index)
     check = page.arithmetic.check.text()
-    assert "kernels: 0 (" in check and "rounding" in check and "e-17" in check
+    assert "kernels: 0 (" in check and "rounding" in check and "e−17" in check
     typed = page.views["y0"].grids()[(0,)]
     _edit_cell(typed, 0, 0, "1e-20")
     assert page.views["y0"].grids()[(0,)].item(0, 0).text() != "0"
@@ -559,3 +559,27 @@ def test_a_sum_of_one_term_is_not_called_a_sum():
     one = Breakdown("dz", "", Ref("dz", (0,)), [Term("dy · f′(z)", (0.5, 0.0), 0.0, ())], 0.0, 0.0, "sum", [])
     text = ArithmeticPanel._check_text(one)
     assert text.startswith("<b>The one term: 0</b>") and "of them" not in text
+
+
+def test_a_written_sum_says_when_its_rounded_numbers_add_up_otherwise():
+    """An audit: the update of a weight read "0.16 + (−0.01)·(−0.8292) = 0.1682" (0.15995 written as if
+    exact; by hand 0.1683), a difference of 1.7e-09 went unexplained, and a check of 1e-4 absolute passed a
+    gradient of 1e-5 that was wholly wrong."""
+    from cnnapp.learn.arithmetic_panel import ArithmeticPanel
+    from cnncore.terms import Breakdown, Ref, Term, digits_of, num
+    assert digits_of(0.15995) == "0.1600" and digits_of(0.25) == "0.25" and digits_of(1.0) == "1"
+    assert num(-0.0098301) == "(−0.009830)" and num(-0.00983) == "(−0.00983)" and num(-0.5) == "(−0.5)"
+    terms = [Term("w", (0.15995,), 0.15995, ()), Term("−η·g", (-0.01, -0.8292), 0.008292, ())]
+    bd = Breakdown("w new", "", Ref("W_next", (0,)), terms, 0.168242, 0.168242, "sum", [])
+    assert bd.written_out() == "0.1600 + (−0.01)·(−0.8292) = 0.1682"
+    assert bd.by_hand() == pytest.approx(0.168292) and "added as written they give 0.1683" in bd.rounding_said()
+    text = ArithmeticPanel._check_text(bd, np.float32)
+    assert "added as written they give 0.1683" in text and "float32" not in text      # (no difference to explain)
+    exact = Breakdown("z", "", Ref("z", (0,)), [Term("a·w", (0.5, 0.25), 0.125, ())], 0.125, 0.125, "sum", [])
+    assert exact.rounding_said() == "" and "added as written" not in ArithmeticPanel._check_text(exact)
+    small = [Term("x·dz", (3e-3, 4e-3), 1.2e-5, ()), Term("x·dz", (1e-3, -2e-3), -2e-6, ())]
+    near = Breakdown("dW", "", Ref("dW", (0,)), small, 1e-5, 1e-5 + 1e-12, "sum", [])
+    text = ArithmeticPanel._check_text(near, np.float32)
+    assert "#1a7f37" in text and "The kernels add in float32" in text
+    wrong = Breakdown("dW", "", Ref("dW", (0,)), small, 1e-5, 2e-5, "sum", [])       # wholly wrong: red
+    assert "#b42318" in ArithmeticPanel._check_text(wrong, np.float32)

@@ -9,8 +9,10 @@ the element was computed from, so a map view can frame them.
 from __future__ import annotations
 
 import html
+import math
 import re
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from cnncore import explain
@@ -57,6 +59,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.setObjectName("arithmeticPanel")
         self.breakdown = None
+        self._dtype = np.dtype(np.float64)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(4)
@@ -118,7 +121,8 @@ class ArithmeticPanel(QtWidgets.QWidget):
         where = f"{key}{at}"
         if getattr(step, "kind", None) == "update" and split_key(key)[1] in ("W", "b"):
             where = f"{key}_next{at}, the new value of the {key}{at} clicked"   # (the update explains it)
-        self.show_breakdown(bd, where=where + index_order_note(bd.title, index))
+        self.show_breakdown(bd, where=where + index_order_note(bd.title, index),
+                            dtype=trace.arrays["input"].dtype)
 
     def clear(self) -> None:
         self.breakdown = None
@@ -130,17 +134,19 @@ class ArithmeticPanel(QtWidgets.QWidget):
         self.table.hide()
         self.hide_zeros.hide()
 
-    def show_breakdown(self, bd, where: str = "") -> None:
-        """Lay out a :class:`cnncore.explain.Breakdown` (``None`` clears the panel)."""
+    def show_breakdown(self, bd, where: str = "", dtype=np.float64) -> None:
+        """Lay out a :class:`cnncore.explain.Breakdown` (``None`` clears the panel); ``dtype`` is the
+        float type its value was computed in."""
         if bd is None:
             self.clear()
             return
         self.breakdown = bd
+        self._dtype = np.dtype(dtype)
         self.title.setText(bd.title + (f"   ({where})" if where else ""))
         self.equation.setText(bd.equation)
         self.equation.setVisible(bool(bd.equation))
         self._redraw()
-        self.check.setText(self._check_text(bd))
+        self.check.setText(self._check_text(bd, self._dtype))
         self.notes.setText(" ".join(formula_html(n) for n in bd.notes))
         self.highlightRequested.emit(bd.sources())
 
@@ -161,7 +167,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         self.hide_zeros.setVisible(bd.combine == "sum" and any(t.value == 0 for t in bd.terms))
         self.written.setText(bd.written_out(digits=4, limit=10, skip_zero=skip))
         self._fill_table(bd)
-        self.check.setText(self._check_text(bd))
+        self.check.setText(self._check_text(bd, self._dtype))
 
     # -------------------------------------------------------------- layout
     def _fill_table(self, bd) -> None:
@@ -193,7 +199,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         self.table.setVisible(len(terms) > 0)
 
     @staticmethod
-    def _check_text(bd) -> str:
+    def _check_text(bd, dtype=np.float64) -> str:
         """The sum of the terms beside the kernels' value and their difference."""
         n = len(bd.terms)
         what = {"max": "Largest term", "norm": f"Square root of the sum of the {n} squares"}.get(
@@ -205,13 +211,27 @@ class ArithmeticPanel(QtWidgets.QWidget):
         text = f"<b>{what}{shown}: {html.escape(_shown(bd, bd.total))}</b>"
         if bd.value is not None:
             err = bd.error
-            ok = err <= 1e-4 * max(1.0, abs(bd.value))
-            colour = "#1a7f37" if ok else "#b42318"
+            colour = "#1a7f37" if err <= _kernel_rounding(bd, dtype) else "#b42318"
             text += (f" &nbsp; value computed by the kernels: {html.escape(_shown(bd, bd.value))}"
                      f" &nbsp; <span style='color:{colour}'>difference {err:.1e}</span>")
+            if err:
+                kept = "float32 (about 7 digits)" if dtype == np.float32 else "float64 (about 16 digits)"
+                text += (f"<br>The kernels add in {kept}, in an order of their own; this sum adds the same "
+                         "numbers without rounding between terms: the two part in the last digits the kernels keep.")
         if any(bd.rounds_to_zero(v) for v in (bd.total, bd.value) if v is not None):
             text += f"<br>{html.escape(ROUNDING_NOTE)}."
+        said = bd.rounding_said(4) if len(bd.terms) <= 10 else ""     # (all written out: a hand can add them)
+        if said:
+            text += f"<br>{html.escape(said)}"
         return text
+
+
+def _kernel_rounding(bd, dtype) -> float:
+    """How far the kernels' sum may be from the exact one: the rounding of ``dtype`` (2⁻²⁴ for float32) at
+    each of the ``n`` products and additions, of at most the sum of the terms' sizes (a sum whose terms
+    cancel keeps their rounding, not its own size's)."""
+    n = max(len(bd.terms), 1)
+    return float(np.finfo(dtype).eps) * (n + 2) * math.fsum(abs(t.value) for t in bd.terms) + 1e-300
 
 
 def _shown(bd, v: float) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from cnncore.terms import ROUNDING_NOTE, zero_up_to_rounding
+from cnncore.terms import ROUNDING_NOTE, digits_of, zero_up_to_rounding
 
 from ..widgets.heatmap import lut_for
 from ..widgets.flow_layout import FlowLayout
@@ -25,12 +25,14 @@ _CELL_W, _CELL_H = 62, 26
 
 
 def fmt(v) -> str:
+    """A number of a grid or a table: 4 significant digits (every one kept where it is rounded, as the
+    written sums have them, :func:`cnncore.terms.digits_of`), 3 in powers of ten past 10⁴ or below 10⁻³,
+    with the minus sign of the equations."""
     v = float(v)
     if v == 0:
         return "0"
-    if abs(v) >= 1e4 or abs(v) < 1e-3:
-        return f"{v:.2e}"
-    return f"{v:.4g}"
+    text = f"{v:.2e}" if abs(v) >= 1e4 or abs(v) < 1e-3 else digits_of(v, 4)
+    return text.replace("-", "−")
 
 
 def _tint(v: float, scale: float) -> QtGui.QColor:
