@@ -70,7 +70,7 @@ def softmax_terms(z, k, *, value=None, keys=None, prefix=()):
     e = np.exp(z - z.max())
     s = math.fsum(e)
     return finish(f"Softmax: p({k})", "p(k) = e^z(k) / Σ_j e^z(j)", mk_ref(keys, prefix, "probs", (k,)),
-                  [Term(f"e^z({k}) · 1/Σ e^z", (float(e[k]), 1.0 / s), float(e[k]) / s,
+                  [Term(f"e^(z({k}) − max z) · 1/Σ e^(z − max z)", (float(e[k]), 1.0 / s), float(e[k]) / s,
                         (mk_ref(keys, prefix, "z", (k,)), None))], value,
                   ["The largest logit is subtracted first; that changes no probability but keeps "
                    "the exponentials from overflowing."])

@@ -52,7 +52,7 @@ _ROWS = (
     ("rot180(w)", "w turned by 180° (flipped up-down and left-right): rot180(w)(i,j) = w(K−1−i, K−1−j). With "
                   "the corner form of ∗, a ∗ rot180(w) at (r,c) is a ⋆ w at (r−K+1, c−K+1): the same numbers "
                   "on the valid part, shifted by K−1."),
-    ("z = rot180(w) ∗ a + b", "the blog post's forward pass (eq. 6): the same numbers as z = w ⋆ a + b (its eq. 7, "
+    ("z = rot180(w) ∗ a + b", "the blog post's forward pass (eq. 6): the same numbers as z = a ⋆ w + b (its eq. 7, "
                                "and the slides' loops): equal in the centred form, shifted by K−1 in the corner form."),
     ("∂C/∂w = rot180(δ) ∗ a", "the blog post's weight gradient (eq. 14), δ = dz: the same numbers as dW = a ⋆ dz, "
                                "the input correlated with the output gradient (shifted in the corner form, as above, by the "

@@ -37,7 +37,7 @@ def _steps():
 def test_legend_defines_both_symbols_and_the_links_the_texts_make():
     assert "a ⋆ w" in LEGEND and "correlation" in LEGEND
     assert "a ∗ w" in LEGEND and "true convolution" in LEGEND and "eq. 2" in LEGEND
-    assert "z = rot180(w) ∗ a + b" in LEGEND and "z = w ⋆ a + b" in LEGEND
+    assert "z = rot180(w) ∗ a + b" in LEGEND and "z = a ⋆ w + b" in LEGEND
     assert "∂C/∂w = rot180(δ) ∗ a" in LEGEND and "dW = a ⋆ dz" in LEGEND
 
 
@@ -49,7 +49,7 @@ def test_no_equation_uses_a_letter_for_two_things():
 def test_conv_steps_use_correlation_for_forward_and_dW_and_say_the_dx_recipe():
     by = {(s.kind, s.layer): s for s in _steps()}
     fwd = by[("forward", 0)].equation
-    assert "x(m, rS+i−P, cS+j−P)" in fwd and "z = W ⋆ x + b" in fwd and "∗" not in fwd
+    assert "x(m, rS+i−P, cS+j−P)" in fwd and "z = x ⋆ W + b" in fwd and "∗" not in fwd
     back = by[("backward", 1)]
     assert "dW(m,n) = pad_P(x(m)) ⋆ dilate(dz(n))" in back.equation
     assert "dx = unpad_P(pad_K−1(dilate(dz)) ⋆ rot180(W)ᵀ)" in back.equation
@@ -139,7 +139,7 @@ def test_worked_examples_print_exact_zeros_as_zero_and_update_a_moving_weight():
 
 def test_strided_example_labels_say_correlation():
     labels = StridedConvExample.labels
-    assert labels["z"] == "z = w ⋆ a (stride 2)" and labels["dw_identity"].startswith("a ⋆ ")
+    assert labels["z"] == "z = a ⋆ w (stride 2)" and labels["dw_identity"].startswith("a ⋆ ")
 
 
 def test_questions_and_credits_cite_texts_by_title_not_file():
@@ -179,3 +179,24 @@ def test_identity_view_titles_use_the_legend(qtbot):
     joined = "\n".join(titles)
     assert "correlate (⋆)" in joined and "dz ∗ W" in joined and "pad_P(x(m)) ⋆ dilate(dz(n))" in joined
     assert "y(l−1, m)" in joined and "the slides'" in joined       # the slides' name, said as theirs
+
+
+def test_the_dx_equation_says_which_rows_no_window_reached():
+    """An audit: on a 12×12 input with K = 3, S = 2, P = 1 the equation's unpadded map is 11×11 against x's
+    12×12; the words said so, the equation did not. And ⋆ puts the map first, as the legend defines it."""
+    from cnncore.layers.conv import Conv
+    spec = {"type": "conv", "filters": 2, "kernel": (3, 3), "stride": (2, 2), "padding": (1, 1), "activation": "relu"}
+    eq = Conv.backward_step(spec, (1, 12, 12), (2, 6, 6), True).equation
+    assert eq.endswith(", then 0 in the last 1 row and 1 column (no window reached them)")
+    even = Conv.backward_step(spec, (1, 11, 11), (2, 6, 6), True).equation
+    assert even.endswith("rot180(W)ᵀ)")
+    assert "z = x ⋆ W + b" in Conv.forward_step(spec, (1, 12, 12), (2, 6, 6), False).equation
+
+
+def test_mean_pooling_names_a_rectangular_windows_share():
+    import numpy as np
+    from cnncore.layers.avgpool import avgpool_backward_terms, avgpool_forward_terms
+    x = np.arange(24, dtype=float).reshape(1, 4, 6)
+    assert "(1/(KH·KW))" in avgpool_forward_terms(x, (2, 3), (2, 3), 0, 0, 0).equation
+    assert "(1/K²)" in avgpool_forward_terms(x, 2, 2, 0, 0, 0).equation
+    assert "(1/(KH·KW))" in avgpool_backward_terms(np.ones((1, 2, 2)), (4, 6), (2, 3), (2, 3), 0, 1, 1).equation

@@ -16,6 +16,9 @@ __all__ = ["GradCheckView"]
 
 _DIM_NAMES = {4: ("filter", "channel", "row", "column"), 2: ("unit", "input"), 1: ("element",),
               3: ("channel", "row", "column")}
+#: Why a filter's index reads (filter, channel, …) here and w(m, n, i, j) in the equations.
+_FILTER_ORDER = ("\nIn the array's order, filter n first; the equations write the same weight w(m, n, i, j), "
+                 "input channel m first, as the texts do.")
 
 
 def _describe_target(name: str) -> str:
@@ -187,7 +190,7 @@ class GradCheckView(QtWidgets.QWidget):
             s.setObjectName(f"gradCheckIndex{k}")
             s.setAccessibleName(n)
             s.setRange(0, size - 1)
-            s.setToolTip(f"{n}: 0 to {size - 1}")
+            s.setToolTip(f"{n}: 0 to {size - 1}" + (_FILTER_ORDER if len(shape) == 4 else ""))
             self.index_layout.addWidget(s)
             self.spins.append(s)
 

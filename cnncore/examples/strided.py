@@ -31,7 +31,7 @@ class StridedConvExample(WorkedExample):
     labels = {
         "a": "input a (a₁…a₂₅)", "w": "filter w (w₁…w₉)", "v": "readout weights v₁…v₄",
         "c": "readout bias c", "t": "target t", "alpha": "learning rate α",
-        "z": "z = w ⋆ a (stride 2)", "dz": "∂L/∂z", "dw": "∂L/∂w (kernel)",
+        "z": "z = a ⋆ w (stride 2)", "dz": "∂L/∂z", "dw": "∂L/∂w (kernel)",
         "w_new": "w − α·∂L/∂w", "dz_dilated": "∂L/∂z dilated by the stride",
         "dw_identity": "a ⋆ dilated ∂L/∂z (stride 1)",
     }

@@ -100,6 +100,11 @@ class AvgPoolPlan(PoolPlan):
 
 # ----------------------------------------------------------------------------- per element
 
+def _share(KH: int, KW: int) -> str:
+    """A window element's share as the equations write it: 1/K² for a square window, else 1/(KH·KW)."""
+    return "1/K²" if KH == KW else "1/(KH·KW)"
+
+
 def avgpool_forward_terms(x, size, stride, ch, oy, ox, *, value=None, keys=None, prefix=()):
     """``y(ch, oy, ox) = (1/K²) Σ`` window; ``x (C, H, W)``."""
     keys = keys or {}
@@ -113,7 +118,7 @@ def avgpool_forward_terms(x, size, stride, ch, oy, ox, *, value=None, keys=None,
             v = float(x[ch, r, c])
             terms.append(Term(f"x({ch},{r},{c}) · 1/{KH * KW}", (v, share), v * share,
                               (mk_ref(keys, prefix, "x", (ch, r, c)), None)))
-    return finish(f"Mean pooling: y({ch},{oy},{ox})", "y(m,r,c) = (1/K²) Σ_i Σ_j x(m, rS+i, cS+j)",
+    return finish(f"Mean pooling: y({ch},{oy},{ox})", f"y(m,r,c) = ({_share(KH, KW)}) Σ_i Σ_j x(m, rS+i, cS+j)",
                   mk_ref(keys, prefix, "y", (ch, oy, ox)), terms, value,
                   [f"Each of the {KH * KW} window elements contributes a 1/{KH * KW} share."])
 
@@ -133,5 +138,5 @@ def avgpool_backward_terms(dy, input_hw, size, stride, ch, iy, ix, *, value=None
              "of its gradient (+= where windows overlap)."]
     if not terms:
         terms = [Term("no window covers this pixel", (0.0,), 0.0, (None,))]
-    return finish(f"Mean pooling backward: dx({ch},{iy},{ix})", "dx(m, rS+i, cS+j) += (1/K²) · dy(m,r,c)",
+    return finish(f"Mean pooling backward: dx({ch},{iy},{ix})", f"dx(m, rS+i, cS+j) += ({_share(KH, KW)}) · dy(m,r,c)",
                   mk_ref(keys, prefix, "dx", (ch, iy, ix)), terms, value, notes)

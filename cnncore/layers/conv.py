@@ -96,7 +96,7 @@ class Conv(Weighted):
     def forward_step(cls, spec, s_in, s_out, is_last):
         S, P, K = spec["stride"], spec["padding"], spec["kernel"]
         f = activations.get(spec["activation"])
-        eq = (f"{CONV_FORWARD_EQ}, i.e. z = W ⋆ x + b;  {f.equation}   [S = {pair_text(S)}, P = {pair_text(P)}]")
+        eq = (f"{CONV_FORWARD_EQ}, i.e. z = x ⋆ W + b;  {f.equation}   [S = {pair_text(S)}, P = {pair_text(P)}]")
         ex = (f"Each of the {spec['filters']} filters ({s_in[0]}×{K[0]}×{K[1]} weights and a bias) slides over "
               f"{shape_text(s_in)} with stride {pair_text(S)} and padding {pair_text(P)}, summing "
               f"weight×input products into one map of {s_out[1]}×{s_out[2]} per filter. "
@@ -110,7 +110,7 @@ class Conv(Weighted):
         ex = (f"First the gradient passes back through the activation: {f.grad_words}. "
               + dw_words(spec, s_in, s_out) + ", and each bias sums its dz map.")
         if has_dx:
-            eq += ";  dx = unpad_P(pad_K−1(dilate(dz)) ⋆ rot180(W)ᵀ)"
+            eq += ";  dx = unpad_P(pad_K−1(dilate(dz)) ⋆ rot180(W)ᵀ)" + _unreached(spec, s_in, s_out)
             ex += " " + dx_words(spec, s_in, s_out)
         else:
             ex += " This is the first layer, so no gradient is needed for the image itself."
@@ -273,6 +273,18 @@ def dw_words(spec, s_in, s_out) -> str:
            if out != K else f"{hw(out)}, one number per filter weight")
     return (f"Each filter channel's gradient correlates (⋆) the layer's input map{pad} with its dz map {dil}; at "
             f"stride 1 that gives {cut} (without stride and padding, the blog post's rot180(δ) ∗ a)")
+
+
+def _unreached(spec, s_in, s_out) -> str:
+    """What the dx equation adds where the stride leaves the input's last rows or columns unread: those
+    are 0 (the recipe's maps are short of the input by them)."""
+    (SH, SW), (PH, PW), (KH, KW) = spec["stride"], spec["padding"], spec["kernel"]
+    rows = s_in[1] + 2 * PH - ((s_out[1] - 1) * SH + KH)
+    cols = s_in[2] + 2 * PW - ((s_out[2] - 1) * SW + KW)
+    if rows <= 0 and cols <= 0:
+        return ""
+    parts = [f"{n} {what}{'s' if n != 1 else ''}" for n, what in ((rows, "row"), (cols, "column")) if n > 0]
+    return f", then 0 in the last {' and '.join(parts)} (no window reached them)"
 
 
 def dx_words(spec, s_in, s_out) -> str:
