@@ -18,6 +18,7 @@ from .state import Session
 from .state.lesson_player import ending_lesson
 from .views.train_view import TrainView
 from .widgets import help_boxes
+from .startup_notes import StartupNotes
 from .widgets.confirm import confirm_discard
 from .widgets.export_dialog import open_export_dialog
 from .widgets.open_picture import open_picture_dialog
@@ -82,6 +83,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.setWindowIcon(QtGui.QIcon(str(icon)))
         self.session = Session()
         self.session.message.connect(self.show_message)
+        self.notes_at_start = StartupNotes(self, self.show_message)
         if load_settings:
             st.load_store()                     # the settings file, read once (restore_settings uses it)
         st.keep_scores(self.session.scores)     # the learner's answers, from the settings store and back
@@ -167,22 +169,20 @@ class MainWindow(QtWidgets.QMainWindow):
                                      trained=False)
         except Exception as e2:  # noqa: BLE001
             reason += f"; no network could be built: {e2}"
-        QtCore.QTimer.singleShot(0, self, lambda: self.session.say(
-            f"The starter model could not be loaded ({reason}).", 0))
+        self.notes_at_start.add(f"The starter model could not be loaded ({reason}).")
 
     def _resume_session(self) -> bool:
         """Reopen the network the last session closed with, and the pictures it was offered."""
         resumed, note = session_files.resume(self.session)
         if note:
-            QtCore.QTimer.singleShot(0, self, lambda: self.session.say(note, 0))
+            self.notes_at_start.add(note)
         return resumed
 
     def _offer_kept_edits(self) -> None:
         """The Build tab's edits the last session closed with, offered by "Back to my edits"."""
         edits = session_files.kept_edits()
         if edits is not None and self.build.offer_edits(edits):
-            QtCore.QTimer.singleShot(0, self, lambda: self.session.say(
-                "Your Build-tab edits of last time are kept: “Back to my edits” brings them back."))
+            self.notes_at_start.add("Your Build-tab edits of last time are kept: “Back to my edits” brings them back.")
 
     def save_session(self) -> None:
         """Keep the current network (unless it is the starter model) and the Build tab's edits not in
@@ -409,7 +409,7 @@ class MainWindow(QtWidgets.QMainWindow):
             QtCore.QTimer.singleShot(0, self, lambda: self.lessons.resume(kept))
         note = s.take_message()
         if note:
-            self.show_message(note, 30000)
+            self.notes_at_start.add(note)
 
     def save_settings(self) -> bool:
         """Keep the window's and each view's settings (:meth:`SettingsStore.save`: never raises)."""

@@ -23,6 +23,9 @@ def resume(session) -> tuple[bool, str]:
     to mend: closing would write over it), and the caller falls back on the starter model."""
     path = st.session_model_path()
     if not path.exists():
+        if st.store().get(_UNSAVED, False):         # (the settings say it was there, trained, never saved)
+            return False, (f"The network of the last session, trained and not saved, could not be found ({path} "
+                           "is gone); using the starter model.")
         return False, ""
     try:
         from cnncore.modelio import load_model

@@ -42,6 +42,12 @@ def test_train_again_from_the_same_start_differs_only_in_what_was_changed(window
     run1 = _run(qtbot, window, 0.003)
     trained = s.network.flat_params.copy()
     assert train.controls.again_button.isEnabled() and not np.array_equal(trained, first_weights)
+    asked = []
+    train.confirm = lambda text: asked.append(text) or False                # unsaved: asked first, Cancel
+    train.controls.again_button.click()
+    assert "have not been saved" in asked[0] and not train.is_running()
+    assert np.array_equal(s.network.flat_params, trained)
+    train.confirm = lambda text: True
     run2 = _run(qtbot, window, 0.01, again=True)
     assert run2.start == run1.start and run2.settings["start"] == run1.settings["start"]
     # the first batch is scored before any update: from the same weights and the same first batch,
@@ -54,3 +60,22 @@ def test_train_again_from_the_same_start_differs_only_in_what_was_changed(window
     assert "from the same start" not in train.runs.differences.text()
     s.set_network(s.network.copy(), "another model", trained=True)      # another model: no start to go back to
     assert not train.controls.again_button.isEnabled() and s.same_start() is None
+
+
+def test_a_run_from_the_same_start_stopped_before_its_first_batch_gives_the_weights_back(window, qtbot):
+    """A tour: Train again from the same start, stopped at once ("Stopped before the first batch"), left the
+    first weights (114 of 1,200 right) while the Train tab still showed the trained network's result, and
+    the trained weights, never saved, were gone."""
+    _tiny_network(window)
+    train, s = window.train, window.session
+    train.count.setValue(400)
+    train.epochs.setValue(2)
+    _run(qtbot, window, 0.003)
+    trained, history, result = s.network.flat_params.copy(), list(s.network.history), s.result
+    train.confirm = lambda text: True
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000):
+        assert train.start(same_start=True)
+        train.stop()
+    qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
+    assert np.array_equal(s.network.flat_params, trained) and s.network.history == history
+    assert s.result is result and s.unsaved and s.source == "trained here"

@@ -45,6 +45,7 @@ def _window(qtbot):
     from cnnapp.main_window import MainWindow
     w = MainWindow()
     qtbot.addWidget(w)
+    qtbot.wait(1)                           # (what it has to say as it starts is said once it is up)
     return w
 
 

@@ -83,6 +83,7 @@ class Session:
         self._trace = self._trace_picture = None
         self._element = None
         self._start = None              # RunStart of this model's last run
+        self._before_again = None       # what restore_start replaced, until a run updates the weights
         self.lesson = None              # the LessonPlayer a student follows (cnnapp.state.lesson_player)
         self._was_training = False
         self.stepper.index_changed.connect(lambda k: self.select_element(None))
@@ -145,7 +146,7 @@ class Session:
         self.model_file = file
         self.model_id += 1
         self.weights_version += 1
-        self._snapshot = self._start = None
+        self._snapshot = self._start = self._before_again = None
         # every field first, then the events: a listener sees the new model whole
         had_result, self._result = self._result is not None, None
         had_trace = self._drop_trace()
@@ -242,6 +243,7 @@ class Session:
             raise RuntimeError("no run of this network to start again" if start is None
                                else "a training run owns the network: stop it first")
         net, old = self._network, start.network
+        self._before_again = (net.copy(), self.source, self.trained, self.unsaved, self.is_starter, self._result)
         np.copyto(net.flat_params, old.flat_params)
         net.history = [dict(h) for h in old.history]
         net.trained_on = old.trained_on
@@ -262,8 +264,22 @@ class Session:
         self._snapshot = None
         if changed_weights:
             self.mark_trained()
+        elif self._before_again is not None:
+            self._put_back_before_again()
+            changed_weights = True              # (back to the weights the tabs showed before)
+        self._before_again = None
         self.run.finish(done=done)
         self._new_weights(changed_weights)
+
+    def _put_back_before_again(self) -> None:
+        """A run from the same start that made no update: the weights it replaced come back, with their
+        history, source and result (a stop before the first batch lost a trained, unsaved network)."""
+        was, self.source, self.trained, self.unsaved, self.is_starter, self._result = self._before_again
+        net = self._network
+        np.copyto(net.flat_params, was.flat_params)
+        net.history, net.trained_on = was.history, was.trained_on
+        net.optimizer_state = was.optimizer_state
+        self.result_changed.emit(self._result)
 
     def _new_weights(self, changed: bool) -> None:
         """The network's weights are no longer those the window last showed. A trace recorded with

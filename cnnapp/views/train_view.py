@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ..run_control import RunController, RunRefused
 from ..state import RUNNING
+from ..widgets.confirm import confirm_discard
 from ..widgets.one_at_a_time import OneAtATime
 from ..widgets.plots import PLOT_WIDTH, AccuracyPlot, LossPlot, SpeedPlot
 from ..widgets.redraw import FramePacer
@@ -32,6 +33,7 @@ class TrainView(QtWidgets.QWidget):
         super().__init__(parent)
         self.session = session
         self.run = session.run
+        self.confirm = lambda text: confirm_discard(self, text)
         self.controller = RunController(session, self)
         self.controls = c = TrainControls(session)
         self.results = ResultsPanel(session)
@@ -210,6 +212,11 @@ class TrainView(QtWidgets.QWidget):
             config = self.controls.config()
             if same_start and s.same_start() is None:
                 raise RunRefused("no run of this network to start again from yet")
+            if same_start and s.unsaved and not self.confirm(
+                    "Training again from the same start puts back the weights the last run started from: the "
+                    "weights trained since have not been saved. Train again and discard them? (A run stopped "
+                    "before its first batch gives them back.)"):
+                return False
             loader = self.make_loader()
             self.controls.data.show_notes("")              # the last folder's notes go
             if same_start:
