@@ -18,6 +18,7 @@ from .state import Session
 from .state.lesson_player import ending_lesson
 from .views.train_view import TrainView
 from .widgets import help_boxes
+from .session_keeper import SessionKeeper
 from .startup_notes import StartupNotes
 from .widgets.confirm import confirm_discard
 from .widgets.export_dialog import open_export_dialog
@@ -96,7 +97,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.setObjectName("mainTabs")
         self.tabs.setAccessibleName("Tabs")
         self.tabs.setDocumentMode(True)
-        self._load_initial_network(resume=load_settings)
+        # Windows of one user's settings: the first keeps the session; another says it keeps nothing
+        self.keeper = SessionKeeper(st.config_folder()) if load_settings else None
+        for note in session_files.first_network(self.session, reopen=load_settings) + (
+                [] if self.keeper is None else self.keeper.notes()):
+            self.notes_at_start.add(note)
         self.draw = DrawView(self.session)
         self.build = BuildView(self.session)
         if load_settings:
@@ -149,35 +154,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.move(area.center() - self.rect().center())
 
     # ---------------------------------------------------------------- model
-    def _load_initial_network(self, resume: bool = True) -> None:
-        if resume and self._resume_session():
-            return
-        path = st.starter_model_path()
-        try:
-            from cnncore.modelio import load_model
-            net = load_model(str(path))
-            self.session.set_network(net, "the starter model (trained on generated digits)", trained=True,
-                                     starter=True)
-            return
-        except Exception as e:  # noqa: BLE001 - missing or unreadable starter model
-            reason = str(e)
-        try:
-            from cnncore.architecture import DEFAULT_PRESET, preset
-            from cnncore.network import Network
-            net = Network(preset(DEFAULT_PRESET), seed=0)
-            self.session.set_network(net, "an untrained network (random weights): train it on the Train tab",
-                                     trained=False)
-        except Exception as e2:  # noqa: BLE001
-            reason += f"; no network could be built: {e2}"
-        self.notes_at_start.add(f"The starter model could not be loaded ({reason}).")
-
-    def _resume_session(self) -> bool:
-        """Reopen the network the last session closed with, and the pictures it was offered."""
-        resumed, note = session_files.resume(self.session)
-        if note:
-            self.notes_at_start.add(note)
-        return resumed
-
     def _offer_kept_edits(self) -> None:
         """The Build tab's edits the last session closed with, offered by "Back to my edits"."""
         edits = session_files.kept_edits()
@@ -436,13 +412,21 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self.lessons.may_end_recording("Quit"):
             event.ignore()
             return
+        if self.keeper is not None and not self.keeper.keeps and self.session.unsaved and not self.confirm(
+                "This window's trained network has not been saved, and another window keeps the session: close "
+                "and discard it?"):
+            event.ignore()
+            return
         self.backprop.stop_play()
         self.train.shutdown()
         if self.look.content is not None:
             self.look.content.shutdown()
-        self.save_session()
-        try:
-            self.save_settings()
-        except Exception:  # noqa: BLE001 - settings are a convenience, never block closing
-            pass
+        if self.keeper is None or self.keeper.keeps:
+            self.save_session()
+            try:
+                self.save_settings()
+            except Exception:  # noqa: BLE001 - settings are a convenience, never block closing
+                pass
+        if self.keeper is not None:
+            self.keeper.release()
         super().closeEvent(event)

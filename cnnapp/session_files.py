@@ -11,10 +11,36 @@ from . import settings as st
 from .state.samples import SampleSet
 from .state.settings_store import set_aside
 
-__all__ = ["resume", "save", "save_edits", "kept_edits"]
+__all__ = ["first_network", "resume", "save", "save_edits", "kept_edits"]
 
 #: Whether the network kept for the next launch was trained and never saved to a file of the learner's.
 _UNSAVED = "session/unsaved"
+
+
+def first_network(session, reopen: bool = True) -> list[str]:
+    """Give ``session`` the network a window starts with: the last session's (``reopen``), else the
+    starter model, else an untrained one; what to tell the user of it (a file that could not be used)."""
+    notes = []
+    if reopen:
+        resumed, note = resume(session)
+        if resumed:
+            return []
+        notes = [note] if note else []
+    try:
+        from cnncore.modelio import load_model
+        net = load_model(str(st.starter_model_path()))
+        session.set_network(net, "the starter model (trained on generated digits)", trained=True, starter=True)
+        return notes
+    except Exception as e:  # noqa: BLE001 - missing or unreadable starter model
+        reason = str(e)
+    try:
+        from cnncore.architecture import DEFAULT_PRESET, preset
+        from cnncore.network import Network
+        session.set_network(Network(preset(DEFAULT_PRESET), seed=0),
+                            "an untrained network (random weights): train it on the Train tab", trained=False)
+    except Exception as e2:  # noqa: BLE001
+        reason += f"; no network could be built: {e2}"
+    return notes + [f"The starter model could not be loaded ({reason})."]
 
 
 def resume(session) -> tuple[bool, str]:

@@ -1345,6 +1345,35 @@ def test_what_a_restart_says_is_said_together_and_a_lost_network_is_named(qtbot)
     w.close()
 
 
+def test_a_second_window_of_the_same_settings_keeps_nothing_and_says_so(qtbot):
+    """A tour: two launches sharing one settings folder each wrote their session as they closed, and the
+    last to close (on the starter model) deleted the other's kept network, trained and never saved."""
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    from cnnapp import settings as st
+    from cnnapp.main_window import MainWindow
+    first = MainWindow(load_settings=True)
+    qtbot.addWidget(first)
+    first.session.set_network(Network(preset("tiny"), seed=3), "trained here", trained=True, unsaved=True)
+    second = MainWindow(load_settings=True)
+    qtbot.addWidget(second)
+    qtbot.waitUntil(lambda: "Another CNN Lab window is open" in (second._message[0] or ""), timeout=3000)
+    assert first.keeper.keeps and not second.keeper.keeps
+    second.session.mark_trained()
+    asked = []
+    second.confirm = lambda text: asked.append(text) or False
+    assert not second.close() and "another window keeps the session" in asked[0]       # Cancel: stays open
+    second.confirm = lambda text: True
+    assert second.close() and not st.session_model_path().exists()                     # wrote nothing
+    first.train.shutdown()
+    assert first.close() and st.session_model_path().exists()                          # the first keeps it
+    third = MainWindow(load_settings=True)                                             # and a later one reads it
+    qtbot.addWidget(third)
+    assert third.keeper.keeps and third.session.network.spec == Network(preset("tiny")).spec
+    third.train.shutdown()
+    third.close()
+
+
 def test_the_network_of_the_last_session_is_reopened_by_its_name(qtbot):
     """A restart reopens the network the last session closed with, named by its architecture."""
     from cnncore.architecture import preset
