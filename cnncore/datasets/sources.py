@@ -15,7 +15,9 @@ and the one rule that splits a source into training and held-out digits.
 * :func:`held_out_split`: the held-out rule. A fixed shuffle (seed 0, whatever the training seed)
   picks ``round(N · fraction)`` digits to hold out; both parts keep file order. A fixed shuffle,
   not the end of the file, because files are often sorted (one's own drawings are usually drawn
-  digit by digit) and the end of a sorted file would hold out one digit only.
+  digit by digit) and the end of a sorted file would hold out one digit only. A class whose every
+  picture was picked keeps its first one for training (a folder with one pear among 19 apples held
+  the pear out, and the network never saw a pear).
 
 Every failure is a :class:`SourceError` (a ``ValueError``) with a sentence for the user.
 """
@@ -289,6 +291,11 @@ def held_out_split(X, y, fraction: float):
     n_val = int(round(n * float(fraction)))
     held = np.zeros(n, dtype=bool)
     held[np.random.default_rng(0).permutation(n)[:n_val]] = True
+    labels = np.asarray(y)
+    for c in np.unique(labels[held]):
+        mine = labels == c
+        if held[mine].all():
+            held[np.flatnonzero(mine)[0]] = False
     return X[~held], y[~held], X[held], y[held]
 
 
