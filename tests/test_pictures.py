@@ -442,3 +442,17 @@ def test_a_folder_made_of_links_to_elsewhere_says_so(tmp_path):
     os.symlink(pics / "dogs", ds / "dog")
     with pytest.raises(FolderError, match=r"its class folders \(cat, dog\) are links to places outside it"):
         scan_folder(ds)
+
+
+def test_pictures_lying_beside_the_class_folders_are_named_as_left_out(tmp_path):
+    """A tour: pics/loose.png beside pics/apple/ and pics/pear/ was in neither note: dropped without a word."""
+    root = _folder(tmp_path / "pics", {"apple": [("a.png", RED)], "pear": [("p.png", GREEN)]})
+    _save(root / "loose.png", _bands(8, 8, [BLUE]))
+    _save(root / "Zloose.jpg", _bands(8, 8, [BLUE]))
+    (root / "README.txt").write_text("my pictures")
+    got = load_folder(root, (3, 16, 16))
+    assert len(got.X) == 2 and [p.name for p in got.loose] == ["Zloose.jpg", "loose.png"]
+    assert got.notes()[-1] == (f"left out 2 pictures lying beside the class folders (a picture's class is the "
+                               f"folder it is in): {root / 'Zloose.jpg'}, {root / 'loose.png'}")
+    assert not load_folder(_folder(tmp_path / "tidy", {"a": [("a.png", RED)], "b": [("b.png", RED)]}),
+                           (3, 16, 16)).notes()

@@ -49,6 +49,8 @@ class FolderScan:
     files: list = field(default_factory=list)
     ignored: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
+    #: Pictures lying beside the class folders: of no class, left out.
+    loose: list = field(default_factory=list)
 
     def counts(self) -> list[int]:
         n = [0] * len(self.classes)
@@ -100,6 +102,8 @@ def scan_folder(root) -> FolderScan:
     _check_distinct(root, folders, scan.classes)
     scan.skipped.extend((root / e.name, inside.why) for e in entries
                         if not e.name.startswith(".") and e.is_symlink() and not inside(e))
+    scan.loose.extend(sorted(root / e.name for e in entries
+                             if not e.name.startswith(".") and _is_picture(e.name) and not _is_dir(e) and inside(e)))
     seen, budget = {(info.st_dev, info.st_ino)}, [MAX_FOLDER_ENTRIES]
     for label, name in enumerate(folders):
         found: list = []
@@ -204,6 +208,8 @@ class FolderPictures:
     skipped: list
     ignored: list
     folders_skipped: list = field(default_factory=list)
+    #: Pictures beside the class folders (of no class: left out).
+    loose: list = field(default_factory=list)
 
     def notes(self, shown: int = 3) -> list[str]:
         """One line each for the skipped pictures (the first few named), the ignored files and the
@@ -229,6 +235,11 @@ class FolderPictures:
             names = "; ".join(f"{p}: {why}" for p, why in self.folders_skipped[:shown])
             more = f" (and {n - shown:,} more)" if n > shown else ""
             lines.append(f"did not read {what}: {names}{more}")
+        if self.loose:
+            n = len(self.loose)
+            names = ", ".join(str(p) for p in self.loose[:shown]) + (f" and {n - shown:,} more" if n > shown else "")
+            lines.append(f"left out {n:,} picture{'s' if n != 1 else ''} lying beside the class folders (a "
+                         f"picture's class is the folder it is in): {names}")
         return lines
 
 
@@ -299,7 +310,7 @@ def load_folder(root, shape, *, classes=None, progress: Progress | None = None) 
                           if Path(p).is_relative_to(scan.root / lost[0])), "")
             raise FolderError(f"{scan.root}: no picture of the class folder {lost[0]} could be read ({first})")
     names = scan.classes if classes is None else tuple(classes)
-    return FolderPictures(X, y, names, paths, skipped, scan.ignored, scan.skipped)
+    return FolderPictures(X, y, names, paths, skipped, scan.ignored, scan.skipped, scan.loose)
 
 
 def _read_all(scan: FolderScan, shape, labels: list, progress):
