@@ -829,3 +829,21 @@ def test_a_grey_network_trained_on_a_folder_shows_the_maps_of_one_of_its_picture
     train.source.setCurrentIndex(train.source.findData("generated"))
     _train(window, qtbot, epochs=1)
     assert len(samples) == 2 and samples[1] is not None       # digits: the drawing (or a generated digit)
+
+
+def test_a_run_that_could_not_read_its_folder_takes_its_reading_bar_away(window, qtbot, colour_folder):
+    """A tour: a class folder of empty files was taken, Start said "Stopped: could not start: … no picture of
+    the class folder blue could be read", and "reading pictures: 10 of 10" stayed on screen."""
+    for p in (colour_folder / "blue").iterdir():
+        p.write_bytes(b"")
+    _tiny_colour(window)
+    train = window.train
+    train.source.setCurrentIndex(train.source.findData("folder"))
+    assert train.controls.set_picture_folder(colour_folder)
+    said = []
+    window.session.message.connect(lambda text, ms: said.append(text))
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000):
+        assert train.start()
+    qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
+    assert any("could not start" in t and "blue" in t for t in said), said
+    assert not train.controls.data.download_bar.isVisibleTo(train)

@@ -103,6 +103,7 @@ class TrainView(QtWidgets.QWidget):
         ctl.downloadProgress.connect(c.show_download)
         ctl.reading.connect(c.show_download)
         ctl.ready.connect(c.data.end_reading)
+        ctl.finished.connect(lambda ev: c.data.end_reading())     # (a run that could not start never got ready)
         ctl.notes.connect(c.data.show_notes)
         ctl.folderRead.connect(c.data.show_read)
         ctl.downloaded.connect(c.show_downloaded)
