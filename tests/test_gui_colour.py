@@ -400,6 +400,8 @@ def test_a_folder_no_network_can_learn_from_is_refused_when_picked_and_when_rest
     shutil.rmtree(colour_folder / "blue")
     window.train.controls.apply_settings({"source": "folder", "folder": str(colour_folder)})
     assert said[-1].startswith("The folder of pictures chosen last time cannot be used now") and "only one" in said[-1]
+    # (the source stays a folder, with a note that stays: a colour network fell back on grey digits)
+    assert data.key() == "folder" and "cannot be used now" in data.notes.text() and not data.notes.isHidden()
 
 
 def test_build_offers_the_colour_preset_and_inputs_larger_than_28(window):

@@ -215,11 +215,10 @@ class TrainControls(QtWidgets.QWidget):
         """Saved plain values, checked here: the source (a folder of pictures with its folder, when it
         can still be used; an IDX folder is picked again), the learning settings."""
         key, i = d.get("source"), self.source.findData(d.get("source"))
-        if key == "folder" and isinstance(d.get("folder"), str) and d["folder"]:
-            if not self.data.set_picture_folder(d["folder"], restored=True):
-                i = -1
         if i >= 0 and key != "idx":
-            self.source.setCurrentIndex(i)
+            self.source.setCurrentIndex(i)          # (a folder gone since stays the source, with a note)
+        if key == "folder" and isinstance(d.get("folder"), str) and d["folder"]:
+            self.data.set_picture_folder(d["folder"], restored=True)
         for combo, k in ((self.optimizer, "optimizer"), (self.schedule, "schedule")):
             i = combo.findData(d.get(k))
             if i >= 0:

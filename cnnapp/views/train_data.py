@@ -269,6 +269,9 @@ class DataBox(QtWidgets.QGroupBox):
         except FolderError as e:
             self.session.say(f"The folder of pictures chosen last time cannot be used now: {e}" if restored
                              else str(e), 0)
+            if restored:                          # (a note that stays: the status bar's goes)
+                self.show_notes(f"The folder of pictures chosen last time cannot be used now: {e}. Choose a "
+                                "folder, or another source.")
             return False
         self.session.choose_files("folder", str(folder))
         self.show_notes("")                      # (the notes of the folder read before)
