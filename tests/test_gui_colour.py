@@ -829,8 +829,11 @@ def test_a_grey_network_trained_on_a_folder_shows_the_maps_of_one_of_its_picture
     _train(window, qtbot, epochs=1)
     assert samples == [None]
     train.source.setCurrentIndex(train.source.findData("generated"))
+    asked = []
+    train.confirm = lambda text: asked.append(text) or True   # it learnt blue, green, red: asked first
     _train(window, qtbot, epochs=1)
     assert len(samples) == 2 and samples[1] is not None       # digits: the drawing (or a generated digit)
+    assert asked and "learnt blue, green, red" in asked[0] and "(0, 1, 2, 3 and 6 more)" in asked[0]
 
 
 def test_a_run_that_could_not_read_its_folder_takes_its_reading_bar_away(window, qtbot, colour_folder):

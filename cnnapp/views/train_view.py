@@ -8,7 +8,7 @@ import numpy as np
 from cnncore.network import network_maps
 from PySide6 import QtCore, QtWidgets
 
-from ..run_control import RunController, RunRefused
+from ..run_control import RunController, RunRefused, learnt_from
 from ..state import RUNNING
 from ..widgets.confirm import confirm_discard
 from ..widgets.one_at_a_time import OneAtATime
@@ -226,6 +226,8 @@ class TrainView(QtWidgets.QWidget):
             # run's latest snapshot)
             self._run_settings = run_settings(config, s.network, self.controls.source.currentText()), s.network.seed
             choice = self.controls.choice(ask=False)
+            if not same_start and not self._may_relearn(choice):
+                return False
             # a run on pictures that are not digits shows its first held-out picture's maps, not a
             # digit drawn on the Draw tab (which a grey 28×28 network of shapes took for its sample)
             sample = self._sample() if _of_digits(choice.key) else None
@@ -237,6 +239,17 @@ class TrainView(QtWidgets.QWidget):
         self.controls.eta.setText("Starting…")
         self.trainingStarted.emit()
         return True
+
+    def _may_relearn(self, choice) -> bool:
+        """A trained network learning other classes than its own is asked about first: its outputs take
+        the new names (output 0, "Frösche", became "airplane" without a word)."""
+        net = self.session.network
+        classes = tuple(learnt_from(choice, net)[0])
+        if not self.session.trained or self.session.is_starter or classes == tuple(net.classes):
+            return True                   # (the starter model as shipped: nothing of the learner's fades)
+        return self.confirm(f"This network learnt {_named(net.classes)}; these pictures are of other classes "
+                            f"({_named(classes)}). Its outputs will be taught those instead, and what it knew of "
+                            "the old ones will fade. Train it on them?")
 
     def _follow(self, worker) -> None:
         """The panels take the new run's reports from its worker before its thread starts (the
@@ -401,3 +414,10 @@ def _scrolled(column: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
     area.setMinimumWidth(column.minimumWidth() + bar)
     area.setMaximumWidth(column.maximumWidth() + bar)
     return area
+
+
+def _named(classes) -> str:
+    """A network's classes in a few words: "cat, dog, frog and 7 more" (the unused outputs left out)."""
+    from cnncore.architecture import UNUSED_CLASS
+    used = [c for c in classes if c != UNUSED_CLASS]
+    return ", ".join(used[:4]) + (f" and {len(used) - 4} more" if len(used) > 4 else "")
