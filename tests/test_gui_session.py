@@ -415,3 +415,18 @@ def test_the_train_tabs_maps_follow_a_digit_drawn_after_the_network_came(window)
     after = next(t.data for t in live.tiles() if t.key == "input")
     assert not np.array_equal(after, before)
     np.testing.assert_allclose(after.reshape(-1), np.asarray(s.drawing.image()).reshape(-1), atol=1e-6)
+
+
+def test_a_trace_recorded_during_a_run_says_its_weights_are_the_runs_of_then(window, qtbot):
+    """A tour: Backprop said "network says 4 (78%), loss 0.2461" (epoch 1's weights) while the Draw tab,
+    at epoch 47, said "4, 100% sure": the trace kept the weights of the moment it was recorded."""
+    s, bp = window.session, window.backprop
+    window.tabs.setCurrentWidget(bp)
+    assert bp.record() and not s.trace_during_run and "during the run" not in bp.input_row.info.text()
+    s.run.start()                                   # (a run's phase: the snapshot is the network here)
+    try:
+        assert s.training and bp.record()
+        assert s.trace_during_run and "recorded during the run, with the weights it had then" in bp.input_row.info.text()
+    finally:
+        s.run.finish()
+    assert bp.record() and "during the run" not in bp.input_row.info.text()

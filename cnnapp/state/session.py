@@ -81,6 +81,8 @@ class Session:
         self._drawing_class = None      # a drawing's class chosen for a network not of digits (the Backprop tab)
         self._sample_set = None         # the SampleSet a SAMPLE picture was taken from
         self._trace = self._trace_picture = None
+        #: The trace shown was recorded during a run, with the weights it had then (they move on).
+        self.trace_during_run = False
         self._element = None
         self._start = None              # RunStart of this model's last run
         self._before_again = None       # what restore_start replaced, until a run updates the weights
@@ -602,7 +604,7 @@ class Session:
                              f"this one is {' × '.join(map(str, p.shape))}")
         from cnncore.trace import trace
         tr = trace(net, p.image, self.true_label(p))
-        self.show_trace(tr, p)
+        self.show_trace(tr, p, during_run=self.training)
         return tr
 
     def open_trace(self, tr, name: str) -> None:
@@ -613,10 +615,12 @@ class Session:
         self.show_trace(tr, p)
         self.picture_changed.emit(p)
 
-    def show_trace(self, tr, picture: Picture) -> None:
-        """Show ``tr``, the trace of ``picture`` (the session's picture), from its first step."""
+    def show_trace(self, tr, picture: Picture, during_run: bool = False) -> None:
+        """Show ``tr``, the trace of ``picture`` (the session's picture), from its first step;
+        ``during_run``: recorded with the weights a run had then (:attr:`trace_during_run`)."""
         self.stepper.playing = False
         self._trace, self._trace_picture = tr, picture
+        self.trace_during_run = during_run
         self.trace_changed.emit(tr)
         self.stepper.load(len(tr.steps))         # (a new step drops the element selected)
 

@@ -200,8 +200,10 @@ class PictureRow(QtWidgets.QWidget):
         truth = (f"true {s.class_kind} <b>{names[tr.label]}</b>" if s.trace_picture.label is not None else
                  f"no true {s.class_kind} given: the loss takes its answer, <b>{names[tr.label]}</b>, as the box "
                  f"shows (choose the true one there)")
+        when = (" · recorded during the run, with the weights it had then (Record again for later ones)"
+                if s.trace_during_run else "")
         self.info.setText(f"Traced {html.escape(s.trace_picture.what)}: {truth}, network says <b>{names[p]}</b> "
-                          f"({tr.probs[p]:.0%}), loss <b>{tr.loss:.4g}</b> · {len(tr.steps)} steps")
+                          f"({tr.probs[p]:.0%}), loss <b>{tr.loss:.4g}</b> · {len(tr.steps)} steps{when}")
 
     def show_error(self, text: str) -> None:
         self.info.setText(f"<span style='color:#b00020'>{html.escape(text)}</span>")
