@@ -168,7 +168,7 @@ def test_a_20000_pixel_square_png_is_refused_before_decoding(tmp_path):
 
 
 @pytest.mark.parametrize("content, match", [
-    (b"", "not a PNG, JPEG, BMP or WebP"),
+    (b"", "an empty file \\(0 bytes\\)"),
     (b"GIF89a" + b"\0" * 40, "not a PNG, JPEG, BMP or WebP"),
     (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "."),              # truncated
     (b"\xff\xd8\xff\xe0" + b"\0" * 30, "."),            # a JPEG that ends at once
@@ -456,3 +456,23 @@ def test_pictures_lying_beside_the_class_folders_are_named_as_left_out(tmp_path)
                                f"folder it is in): {root / 'Zloose.jpg'}, {root / 'loose.png'}")
     assert not load_folder(_folder(tmp_path / "tidy", {"a": [("a.png", RED)], "b": [("b.png", RED)]}),
                            (3, 16, 16)).notes()
+
+
+def test_an_empty_file_and_one_cut_short_are_called_so(tmp_path):
+    """A tour: a zero-byte zero.png read "not a PNG, JPEG, BMP or WebP picture" and a half-copied one
+    Pillow's "image file is truncated (43 bytes not processed)"."""
+    import io
+    from PIL import Image
+    (tmp_path / "zero.png").write_bytes(b"")
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(buf, "PNG")
+    (tmp_path / "half.png").write_bytes(buf.getvalue()[:len(buf.getvalue()) // 2])
+    (tmp_path / "words.png").write_text("not a picture")
+    said = {}
+    for name in ("zero.png", "half.png", "words.png"):
+        with pytest.raises(PictureError) as e:
+            read_picture(tmp_path / name, (3, 16, 16))
+        said[name] = str(e.value)
+    assert said["zero.png"].endswith("zero.png: an empty file (0 bytes)")
+    assert "half.png: cut short: the file ends before the picture does" in said["half.png"]
+    assert said["words.png"].endswith("words.png: not a PNG, JPEG, BMP or WebP picture")

@@ -157,10 +157,25 @@ def _decode(source, name: str, convert):
     # zlib.error, EOFError, DecompressionBombError, ...): the input is untrusted bytes and each
     # means the same, so every Exception here is this picture's error.
     except Exception as e:  # noqa: BLE001 - see above
-        text = " ".join(str(e).split())[:120] or type(e).__name__
-        if isinstance(e, Image.UnidentifiedImageError):
-            text = "not a PNG, JPEG, BMP or WebP picture"
-        raise PictureError(f"{name}: {text}") from None
+        raise PictureError(f"{name}: {_why_undecodable(e, source)}") from None
+
+
+def _why_undecodable(e: Exception, source) -> str:
+    """Pillow's error in the app's words: an empty file, a file cut short, not a picture of ours."""
+    from PIL import Image
+
+    text = " ".join(str(e).split())[:120] or type(e).__name__
+    try:
+        empty = source.seek(0, 2) == 0
+    except (AttributeError, OSError, ValueError):
+        empty = False
+    if empty:
+        return "an empty file (0 bytes)"
+    if isinstance(e, Image.UnidentifiedImageError):
+        return "not a PNG, JPEG, BMP or WebP picture"
+    if "truncated" in text or isinstance(e, EOFError):
+        return f"cut short: the file ends before the picture does ({text})"
+    return text
 
 
 def _decoded(im, name: str, C: int):
