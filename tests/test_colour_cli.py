@@ -6,15 +6,18 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from cnnapp.cli import main
 from cnncore.defaults import _BY_PRESET, default_preset, differences, run_defaults
 from cnncore.modelio import load_model
 from cnncore.trace import Trace
+
+REPO = Path(__file__).resolve().parents[1]
 
 SMALL = {"input": [3, 16, 16], "layers": [
     {"type": "conv", "filters": 4, "kernel": 3, "stride": 2, "padding": 1, "activation": "relu"},
@@ -316,3 +319,31 @@ def test_inspect_refuses_an_output_no_class_uses(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith(f"cnnapp inspect: {flag} 7: output 7 is one no class") and "0 cat, 1 dog" in err
     assert not (tmp_path / "i.npz").exists()
+
+
+def test_predict_notes_a_picture_whose_colours_are_not_the_networks(colour_model, tmp_path, capsys):
+    """A tour: `predict digits.npz "my ship.jpg"` answered "digit: 8" with no hint that a digit model was
+    given a colour photo, and a grey picture given to a colour model was spread over R, G and B unsaid."""
+    grey = tmp_path / "grey.png"
+    Image.new("L", (40, 30), 120).save(grey)
+    assert main(["predict", str(colour_model), str(grey)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("class: ") and lines[-1].startswith("note: a grey picture: this network takes colour")
+    photo = tmp_path / "ship.jpg"
+    Image.new("RGB", (64, 48), (20, 40, 200)).save(photo)
+    assert main(["predict", str(colour_model), str(photo)]) == 0
+    assert "note:" not in capsys.readouterr().out                           # colour for colour: nothing to say
+    digits = REPO / "assets" / "starter_model.npz"
+    ImageDraw.Draw(im := Image.new("RGB", (64, 64), (250, 250, 250))).line((32, 8, 32, 56), fill=(200, 0, 0), width=6)
+    im.save(photo)
+    assert main(["predict", str(digits), str(photo)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("digit: ") and lines[-1] == ("note: a colour picture, read as a grey digit, by MNIST's "
+                                                            "recipe: this network takes grey pictures")
+
+
+def test_train_on_a_folder_with_a_grey_network_says_the_colour_is_dropped(colour_folder, tmp_path, capsys):
+    assert main(["train", "--arch", "tiny", "--folder", str(colour_folder / "train"), "--epochs", "1", "--quiet",
+                 "--out", str(tmp_path / "g.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "note: the pictures are read as this network takes them: grey 28×28" in out and "colour is dropped" in out

@@ -1,5 +1,6 @@
 """``cnnapp predict MODEL.npz PICTURE``: the model's answer for one picture file, with every class's
-probability (a digit for a digit model, the class's name otherwise)."""
+probability (a digit for a digit model, the class's name otherwise), and a note where the picture's
+colours are not the network's."""
 from __future__ import annotations
 
 from .answers import answer, legend, load_model
@@ -18,22 +19,40 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import numpy as np
 
-    from cnncore.datasets.folder import UNUSED_CLASS
-
     net = load_model(args.model)
     x = picture(args.image, net, "predict")
     p = answer(net, x[None], args.model)[0]
-    best = int(np.argmax(p))
-    if legend(net):
-        print(f"class: {best} {net.classes[best]} ({net.dataset or 'named in the model'})")
-        unused = [d for d in range(net.num_classes) if net.classes[d] == UNUSED_CLASS]
-        for d in range(net.num_classes):
-            if d not in unused:
-                print(f"{d} {net.classes[d]}: {p[d]:.4f}")
-        if unused:
-            print(f"the {len(unused)} outputs no class uses: {p[unused].sum():.4f}")
-        return 0
-    print(f"digit: {best}")
-    for d in range(10):
-        print(f"{d}: {p[d]:.4f}")
+    _say_answer(net, p, int(np.argmax(p)))
+    _note_colours(args.image, net)
     return 0
+
+
+def _say_answer(net, p, best: int) -> None:
+    from cnncore.datasets.folder import UNUSED_CLASS
+
+    if not legend(net):
+        print(f"digit: {best}")
+        for d in range(10):
+            print(f"{d}: {p[d]:.4f}")
+        return
+    print(f"class: {best} {net.classes[best]} ({net.dataset or 'named in the model'})")
+    unused = [d for d in range(net.num_classes) if net.classes[d] == UNUSED_CLASS]
+    for d in range(net.num_classes):
+        if d not in unused:
+            print(f"{d} {net.classes[d]}: {p[d]:.4f}")
+    if unused:
+        print(f"the {len(unused)} outputs no class uses: {p[unused].sum():.4f}")
+
+
+def _note_colours(path, net) -> None:
+    """A note where the picture's colours are not the network's: a colour photo read in grey (a network
+    of digits reads it by MNIST's recipe), a grey picture given to a colour network."""
+    from cnncore.datasets.pictures import in_colour
+
+    colour = in_colour(path)
+    if colour and net.input_shape[0] == 1:
+        how = "as a grey digit, by MNIST's recipe" if net.signature.fit == "digit" else "in grey"
+        print(f"note: a colour picture, read {how}: this network takes grey pictures")
+    elif colour is False and net.input_shape[0] == 3:
+        print("note: a grey picture: this network takes colour ones, and each of its red, green and blue planes "
+              "got the same grey")

@@ -149,6 +149,9 @@ def _train(args) -> int:
     print(f"training {len(net.layers)}-layer network ({net.num_params():,} parameters) on {n_train:,} images "
           f"from {source}, holding out {n_val:,}; {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
           f"{epochs}, {_augment_words(config)}, {cnncore.get_num_threads()} thread(s)", flush=True)
+    if getattr(args, "folder", None) is not None and net.input_shape[0] == 1:
+        print(f"note: the pictures are read as this network takes them: {net.signature.brief()} (their colour is "
+              "dropped)", flush=True)
     with _ctrl_c_stops(trainer) as interrupted:
         finished = _run_with_progress(trainer, config, n_val, tty=sys.stderr.isatty() and not args.quiet)
     if finished.reason == "diverged":     # such weights are no use: leave whatever is at --out as it was

@@ -81,6 +81,24 @@ def picture_input(path, signature) -> np.ndarray:
     return _fitted(lambda convert: _read(path, convert), signature)
 
 
+def in_colour(path) -> bool | None:
+    """Whether the picture at ``path`` shows colours (not only greys: a drawing saved as RGB shows none),
+    or None where it cannot be read (reading it says why)."""
+    def colourful(im, name):
+        im = _decoded(im, name, 3)
+        im.thumbnail((64, 64))
+        a = np.asarray(im, dtype=np.int16)
+        return bool(np.mean(a.max(axis=2) - a.min(axis=2) > _GREY_SPREAD) > 0.02)   # (2 % of it, past JPEG's noise)
+    try:
+        return _read(path, colourful)
+    except PictureError:
+        return None
+
+
+#: How far apart a pixel's red, green and blue may be and it still count as grey (a grey JPEG's noise).
+_GREY_SPREAD = 24
+
+
 def picture_bytes_input(data: bytes, signature, name: str = "the picture") -> np.ndarray:
     """:func:`picture_input` of a picture file's bytes (say, a picture on the clipboard, encoded as
     PNG), named ``name`` in messages; at most :data:`~cnncore.limits.MAX_PICTURE_FILE_BYTES` of them.
