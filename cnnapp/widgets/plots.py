@@ -224,7 +224,7 @@ class ProbabilityPlot(pg.PlotWidget):
         self._probs = np.zeros(10)
         self._shown = list(range(10))       # the outputs that have a bar: those a class uses
         self._classes, self._named_at = None, None
-        p.vb.sigResized.connect(lambda *_: self._name_bars())
+        p.vb.sigResized.connect(lambda *_: (self._name_bars(), self._style_label()))
 
     def set_classes(self, classes, kind: str | None = None) -> None:
         """Name the bars (the digits, or another data set's classes); ``kind`` "digit" or "class" (None:
@@ -287,6 +287,19 @@ class ProbabilityPlot(pg.PlotWidget):
         inside = p[best] > 0.5
         self._text.setAnchor((0.5, 0.0) if inside else (0.5, 1.0))
         self._text.setPos(0 if bar is None else bar, p[best] - 0.01 if inside else p[best] + 0.01)
+        self._style_label()
+
+    def _style_label(self) -> None:
+        """White on the bar where the percentage fits inside it (a white box there read as a label laid
+        over the bar's top), else dark on a white box, which may be wider than the bar ("100%")."""
+        vb = self.getPlotItem().vb
+        (lo, hi), width = vb.viewRange()[0], vb.width()
+        bar_px = 0.7 * width / (hi - lo) if width > 0 else 0.0
+        text_px = QtGui.QFontMetrics(self._text.textItem.font()).horizontalAdvance(self._text.toPlainText()) + 4
+        on_bar = self._text.anchor.y() == 0.0 and text_px <= bar_px
+        self._text.setColor((255, 255, 255) if on_bar else (40, 40, 40))
+        self._text.fill = pg.mkBrush(None) if on_bar else pg.mkBrush(255, 255, 255, 225)
+        self._text.update()
 
     def probabilities(self) -> np.ndarray:
         return self._probs.copy()
