@@ -261,7 +261,10 @@ class DrawView(QtWidgets.QWidget):
         """What the network sees: a picture ``(C, H, W)`` in [0, 1] (or None: an empty one)."""
         C, H, W = self.session.input_shape or DIGIT_SHAPE
         self._seen = np.zeros((C, H, W), np.float32) if image is None else np.asarray(image, np.float32)
-        show_picture_on(self.seen_img, self._seen)
+        if image is None and not self.digits():
+            self.seen_img.clear()         # no picture yet: nothing shown (a black square read as a picture)
+        else:                             # (an empty sheet is what a digit network sees: black, no ink)
+            show_picture_on(self.seen_img, self._seen)
         self.seen_img.getViewBox().setRange(QtCore.QRectF(0, 0, self._seen.shape[2], self._seen.shape[1]), padding=0)
 
     def _network_picture(self):
