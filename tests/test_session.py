@@ -235,6 +235,28 @@ def test_the_drawing_is_one_picture_with_one_true_digit():
     assert s.picture.origin == SAMPLE
 
 
+def test_a_drawing_wiped_and_drawn_again_or_undone_is_looked_at_again():
+    """A tour: Clear, then Undo, brought the drawing back on the sheet while the Backprop tab stayed on a
+    sample picked for it; so did a new digit drawn after Clear."""
+    s = Session()
+    s.set_network(_net(), "t", trained=True)
+    ink = np.zeros((280, 280), np.float32)
+    ink[60:220, 130:150] = 1.0
+    s.drawing.set_ink(ink)
+    s.take_drawing()
+    s.drawing.set_ink(np.zeros_like(ink))             # Clear
+    assert s.picture is None
+    s.set_picture(Picture(SAMPLE, np.zeros((28, 28)), 3, index=3, picked=True))     # picked to record
+    s.drawing.set_ink(ink)                            # Undo (or a new digit), and its stroke ends
+    s.drawing.finish()
+    assert s.picture.origin == DRAWING
+    s.drawing.set_ink(np.zeros_like(ink))
+    s.take_sample(0)                                  # a sample chosen after Clear: the next drawing waits
+    s.drawing.set_ink(ink)
+    s.drawing.finish()
+    assert s.picture.origin == SAMPLE
+
+
 def test_a_sketch_without_a_label_takes_the_networks_answer():
     s = Session()
     net = _net(2)

@@ -78,6 +78,7 @@ class Session:
         self._snapshot = None
         self._result = None
         self._picture = None
+        self._drawing_wiped = False     # the drawing looked at was wiped: the next one is looked at
         self._drawing_class = None      # a drawing's class chosen for a network not of digits (the Backprop tab)
         self._sample_set = None         # the SampleSet a SAMPLE picture was taken from
         self._trace = self._trace_picture = None
@@ -334,6 +335,8 @@ class Session:
             picture = self._known_label(picture)
         if picture is self._picture:
             return
+        if picture is not None and not picture.picked:
+            self._drawing_wiped = False     # another picture chosen: a drawing to come is not followed
         self._picture = picture
         if self._trace_picture is not picture and self._drop_trace():
             self.trace_changed.emit(None)
@@ -528,8 +531,11 @@ class Session:
         return self.take_sample(trace_example(net, X, y), picked=True)
 
     def _follow_drawing(self) -> None:
+        """The drawing looked at follows the sheet; so does one wiped and drawn again (or undone)."""
         p = self._picture
-        if p is not None and p.origin == DRAWING and not self.drawing.is_empty():
+        wiped = self._drawing_wiped and (p is None or p.picked)
+        if (p is not None and p.origin == DRAWING or wiped) and not self.drawing.is_empty():
+            self._drawing_wiped = False
             try:
                 self.take_drawing()
             except Exception as e:  # noqa: BLE001 - preprocessing failed: the old picture stays
@@ -544,6 +550,7 @@ class Session:
         self._drawing_class = None
         if self._picture is not None and self._picture.origin == DRAWING:
             self.set_picture(None)
+            self._drawing_wiped = True      # (the next drawing, or Undo, is looked at again)
 
     def _follow_drawing_label(self, label: int) -> None:
         p = self._picture
