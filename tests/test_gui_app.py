@@ -1578,3 +1578,19 @@ def test_a_wiped_sheet_takes_its_drawing_and_trace_with_it(window, qtbot):
     draw.label_combo.setCurrentIndex(7)
     draw.label_combo.activated.emit(7)
     assert s.picture is None or s.picture.origin != "drawing"
+
+
+def test_a_lock_another_computer_left_long_ago_is_taken_over(tmp_path):
+    """A review: a lab PC switched off with the app open left its lock in a roaming home folder, and every
+    later launch kept nothing, forever, saying another window was open."""
+    import os
+    import time
+    from cnnapp.session_keeper import FOREIGN_STALE_HOURS, LOCK_NAME, SessionKeeper
+    (tmp_path / LOCK_NAME).write_text("1234\nCNN Lab\nlab-pc-17\n")
+    recent = SessionKeeper(tmp_path)
+    assert not recent.keeps and "(on lab-pc-17, process 1234)" in recent.notes()[0]
+    old = time.time() - (FOREIGN_STALE_HOURS + 1) * 3600
+    os.utime(tmp_path / LOCK_NAME, (old, old))
+    taken = SessionKeeper(tmp_path)
+    assert taken.keeps and not taken.notes()
+    taken.release()
