@@ -276,7 +276,7 @@ class RunController(QtCore.QObject):
             # could not score them): no result, rather than an older one of other weights
             s.set_result(s.result_of(ev.evaluation, w.X_val, w.y_val, self._epochs, final=True))
         self._was = None
-        s.end_run(done=ev.reason == "done", changed_weights=ev.changed and ev.reason in ("done", "stopped"))
+        s.end_run(done=ev.reason == "done", changed_weights=ev.changed)     # (a blow-up keeps its last good ones)
         self.finished.emit(ev)
 
     def _on_thread_end(self, thread) -> None:

@@ -79,3 +79,49 @@ def test_a_run_from_the_same_start_stopped_before_its_first_batch_gives_the_weig
     qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
     assert np.array_equal(s.network.flat_params, trained) and s.network.history == history
     assert s.result is result and s.unsaved and s.source == "trained here"
+
+
+def test_train_again_that_cannot_start_or_blows_up_keeps_what_it_should(window, qtbot, tmp_path):
+    """A review: Train again from the same start put back the first weights before a refusal (a folder
+    gone since), losing the trained, unsaved ones; and a run of it that blew up after some updates had the
+    weights from before it put back without a word, beside "stopped at the last weights that gave a
+    finite loss"."""
+    import shutil
+
+    from test_gui_colour import _tiny_colour
+    from PIL import Image
+    _tiny_colour(window)
+    train, s = window.train, window.session
+    folder = tmp_path / "pictures"
+    rng = np.random.default_rng(0)
+    for k, name in enumerate(("red", "blue")):
+        (folder / name).mkdir(parents=True)
+        for i in range(12):
+            a = rng.integers(0, 60, (32, 32, 3), dtype=np.uint8)
+            a[..., 2 * k] = 200
+            Image.fromarray(a).save(folder / name / f"{i}.png")
+    train.source.setCurrentIndex(train.source.findData("folder"))
+    assert train.controls.set_picture_folder(folder)
+    train.epochs.setValue(1)
+    _run(qtbot, window, 0.003)
+    trained = s.network.flat_params.copy()
+    train.confirm = lambda text: True
+    shutil.rmtree(folder)
+    assert not train.start(same_start=True) and "no such folder" in train.controls.eta.text()
+    assert np.array_equal(s.network.flat_params, trained) and s.unsaved
+    s.set_network(s.network.copy(), "trained here", trained=True, unsaved=True)       # (a fresh start record)
+    _tiny_network(window)
+    train.source.setCurrentIndex(train.source.findData("generated"))
+    train.count.setValue(400)
+    _run(qtbot, window, 0.003)
+    trained = s.network.flat_params.copy()
+    finished = []
+    train.controller.finished.connect(finished.append)
+    train.lr.setValue(1000.0)                                           # blows up after a few updates
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000):
+        assert train.start(same_start=True)
+    qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
+    ev = finished[-1]
+    assert ev.reason == "diverged" and ev.changed        # the last weights with a finite loss stay (asked first)
+    assert not np.array_equal(s.network.flat_params, trained) and s.unsaved and s.source == "trained here"
+    assert s._before_again is None

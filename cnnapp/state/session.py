@@ -274,6 +274,14 @@ class Session:
         self.run.finish(done=done)
         self._new_weights(changed_weights)
 
+    def cancel_again(self) -> None:
+        """A run from the same start that could not begin: the weights :meth:`restore_start` replaced come
+        back (nothing when none was replaced)."""
+        if self._before_again is not None:
+            self._put_back_before_again()
+            self._before_again = None
+            self._new_weights(True)
+
     def _put_back_before_again(self) -> None:
         """A run from the same start that made no update: the weights it replaced come back, with their
         history, source and result (a stop before the first batch lost a trained, unsaved network)."""

@@ -202,36 +202,29 @@ class TrainView(QtWidgets.QWidget):
 
     def start(self, same_start: bool = False) -> bool:
         """Train with the form's settings; ``same_start``: from the weights the last run started from,
-        shuffling as it did (:meth:`cnnapp.state.Session.restore_start`)."""
+        shuffling as it did (:meth:`cnnapp.state.Session.restore_start`). Every refusal comes before the
+        network changes: a start that cannot run leaves it as it was."""
         s = self.session
         if s.training:
             return False
         try:
-            if s.lesson is not None:        # (its stops show its network as the teacher made it)
-                raise RunRefused("a lesson is being followed, and its stops are about its network as it is: "
-                                 "close the lesson first (its answers are kept)")
-            config = self.controls.config()
-            if same_start and s.same_start() is None:
-                raise RunRefused("no run of this network to start again from yet")
-            if same_start and s.unsaved and not self.confirm(
-                    "Training again from the same start puts back the weights the last run started from: the "
-                    "weights trained since have not been saved. Train again and discard them? (A run stopped "
-                    "before its first batch gives them back.)"):
+            config, choice, loader = self._run_parts(same_start)
+            if not self._asked(same_start, choice):
                 return False
-            loader = self.make_loader()
             self.controls.data.show_notes("")              # the last folder's notes go
             if same_start:
                 config.seed = s.restore_start().seed
             # where the run's weights start, read before it starts (once it runs, s.network is the
             # run's latest snapshot)
             self._run_settings = run_settings(config, s.network, self.controls.source.currentText()), s.network.seed
-            choice = self.controls.choice(ask=False)
-            if not same_start and not self._may_relearn(choice):
-                return False
             # a run on pictures that are not digits shows its first held-out picture's maps, not a
             # digit drawn on the Draw tab (which a grey 28×28 network of shapes took for its sample)
             sample = self._sample() if _of_digits(choice.key) else None
-            self.controller.start(loader, config, sample, choice)
+            try:
+                self.controller.start(loader, config, sample, choice)
+            except BaseException:
+                s.cancel_again()                           # (the weights the same start replaced come back)
+                raise
         except (RunRefused, ValueError) as e:
             s.say(f"Cannot train: {e}", 0)
             self.controls.eta.setText(f"Cannot train yet: {e}.")     # the last run's words go
@@ -239,6 +232,31 @@ class TrainView(QtWidgets.QWidget):
         self.controls.eta.setText("Starting…")
         self.trainingStarted.emit()
         return True
+
+    def _run_parts(self, same_start: bool):
+        """``(config, data choice, loader)`` of the run the form asks for, or :class:`RunRefused` saying why
+        it cannot run (a lesson followed, no start to go back to, a folder gone since it was chosen)."""
+        s = self.session
+        if s.lesson is not None:        # (its stops show its network as the teacher made it)
+            raise RunRefused("a lesson is being followed, and its stops are about its network as it is: "
+                             "close the lesson first (its answers are kept)")
+        config = self.controls.config()
+        if same_start and s.same_start() is None:
+            raise RunRefused("no run of this network to start again from yet")
+        loader = self.make_loader()             # (asks for files not chosen yet)
+        choice = self.controls.choice(ask=False)
+        learnt_from(choice, s.network)          # (a folder that cannot give classes is refused now)
+        return config, choice, loader
+
+    def _asked(self, same_start: bool, choice) -> bool:
+        """What a start would discard, asked first: the unsaved weights the same start replaces, or what a
+        trained network knew of classes it is to unlearn."""
+        if not same_start:
+            return self._may_relearn(choice)
+        return not self.session.unsaved or self.confirm(
+            "Training again from the same start puts back the weights the last run started from: the weights "
+            "trained since have not been saved. Train again and discard them? (A run that makes no update "
+            "gives them back.)")
 
     def _may_relearn(self, choice) -> bool:
         """A trained network learning other classes than its own is asked about first: its outputs take
