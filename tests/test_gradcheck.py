@@ -137,7 +137,7 @@ def test_a_smooth_network_never_gets_a_corner_nor_a_bug_at_the_offered_steps(eps
     """An audit: on a network of sigmoid, tanh and average pooling (no corner anywhere) ε = 1e-3 said
     "at a corner … crossed a ReLU at zero or a tie in a max-pool window" (the slopes of a bend differ by
     ε·L'') and ε = 1e-7 said "They differ … the backward pass has a bug" (a fixed floor of 1e-10, while the
-    rounding at that ε is about 2e-9). A bend is told by its gap shrinking at ε/10, the floor goes with ε."""
+    rounding at that ε is about 2e-9). A bend is told by its error growing a hundredfold at 10ε, the floor goes with ε."""
     from dataclasses import replace
     net = Network(SMOOTH, seed=3)
     img = np.random.default_rng(1).random((3, 10, 10)).astype(np.float32)
@@ -155,3 +155,15 @@ def test_a_smooth_network_never_gets_a_corner_nor_a_bug_at_the_offered_steps(eps
                             rel_error=relative_error(r.analytic * 1.01, r.numeric))
             assert not wrong.agrees and not wrong.curved and not wrong.kink, wrong
     assert verdicts == ({"agrees", "curved"} if eps == 1e-3 else {"agrees"})
+
+
+def test_a_small_wrong_gradient_at_the_smallest_step_is_not_called_a_bend():
+    """A review: at ε = 1e-7 a gradient of 1e-6 reported 20 % too large was "Backprop is right; ε is too
+    large here": the measurement at ε/10 was trusted below its own rounding (now a wider one, at 10ε, tells)."""
+    from cnncore.gradcheck import GradCheckResult
+    L, g, eps = 2.3, 1e-6, 1e-7
+    for wrong in (1.1, 1.2, 2.0):
+        a = g * wrong
+        r = GradCheckResult("L0.W", (0, 0, 0, 0), 0.1, a, g, abs(a - g), relative_error(a, g), eps, L,
+                            L + g * eps, L - g * eps, L + g * eps * 10, L - g * eps * 10)
+        assert not r.agrees and not r.curved and not r.kink, wrong
