@@ -183,11 +183,14 @@ def test_identity_view_titles_use_the_legend(qtbot):
 
 def test_the_dx_equation_says_which_rows_no_window_reached():
     """An audit: on a 12×12 input with K = 3, S = 2, P = 1 the equation's unpadded map is 11×11 against x's
-    12×12; the words said so, the equation did not. And ⋆ puts the map first, as the legend defines it."""
+    12×12; the words said so, the equation did not (and a first mend put the zeros in the input's last row,
+    where dx is not 0). And ⋆ puts the map first, as the legend defines it."""
     from cnncore.layers.conv import Conv
     spec = {"type": "conv", "filters": 2, "kernel": (3, 3), "stride": (2, 2), "padding": (1, 1), "activation": "relu"}
     eq = Conv.backward_step(spec, (1, 12, 12), (2, 6, 6), True).equation
-    assert eq.endswith(", then 0 in the last 1 row and 1 column (no window reached them)")
+    assert eq.endswith(", the full map filled out with 0 to the padded input's 14×14 first (rows no window reached)")
+    # (as cnncore.identities.dx_via_convolution has it, held to the kernels by tests/test_kernels.py: the
+    # 13×13 full map filled out to 14×14, then unpadded, is the 12×12 dx)
     even = Conv.backward_step(spec, (1, 11, 11), (2, 6, 6), True).equation
     assert even.endswith("rot180(W)ᵀ)")
     assert "z = x ⋆ W + b" in Conv.forward_step(spec, (1, 12, 12), (2, 6, 6), False).equation

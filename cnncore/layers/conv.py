@@ -276,15 +276,13 @@ def dw_words(spec, s_in, s_out) -> str:
 
 
 def _unreached(spec, s_in, s_out) -> str:
-    """What the dx equation adds where the stride leaves the input's last rows or columns unread: those
-    are 0 (the recipe's maps are short of the input by them)."""
+    """What the dx equation adds where the stride leaves the padded input's last rows or columns unread:
+    the full map is short of the padded input by them, and is filled out with 0 before unpad_P."""
     (SH, SW), (PH, PW), (KH, KW) = spec["stride"], spec["padding"], spec["kernel"]
-    rows = s_in[1] + 2 * PH - ((s_out[1] - 1) * SH + KH)
-    cols = s_in[2] + 2 * PW - ((s_out[2] - 1) * SW + KW)
-    if rows <= 0 and cols <= 0:
+    Hp, Wp = s_in[1] + 2 * PH, s_in[2] + 2 * PW
+    if (s_out[1] - 1) * SH + KH >= Hp and (s_out[2] - 1) * SW + KW >= Wp:
         return ""
-    parts = [f"{n} {what}{'s' if n != 1 else ''}" for n, what in ((rows, "row"), (cols, "column")) if n > 0]
-    return f", then 0 in the last {' and '.join(parts)} (no window reached them)"
+    return f", the full map filled out with 0 to the padded input's {Hp}×{Wp} first (rows no window reached)"
 
 
 def dx_words(spec, s_in, s_out) -> str:
