@@ -164,11 +164,16 @@ def num(v, digits=4) -> str:
     return f"({s})" if v < 0 else s
 
 
-def digits_of(v: float, digits: int = 4) -> str:
+def digits_of(v, digits: int = 4) -> str:
     """``v`` to ``digits`` significant digits: as short as it is where that is exact (``0.25``, ``1``),
-    else with every digit kept (``0.1600`` for 0.15995, never ``0.16``, which would read as exact)."""
+    else with every digit kept (``0.1600`` for 0.15995, never ``0.16``, which would read as exact; but
+    ``1235``, not ``1235.``). A float32 value is exact where the digits give that float32 back: a
+    float32 0.1 is the 0.1 it was given."""
+    v = float(v)
     short = f"{v:.{digits}g}"
-    return short if float(short) == v else f"{v:#.{digits}g}"
+    if float(short) == v or (float(np.float32(v)) == v and np.float32(short) == np.float32(v)):
+        return short                    # (a float32's 0.1 is the 0.1 it was given: the traces are float32)
+    return f"{v:#.{digits}g}".rstrip(".").replace(".e", "e")
 
 
 def rounded(v: float, digits: int = 4) -> float:

@@ -583,3 +583,25 @@ def test_a_written_sum_says_when_its_rounded_numbers_add_up_otherwise():
     assert "#1a7f37" in text and "The kernels add in float32" in text
     wrong = Breakdown("dW", "", Ref("dW", (0,)), small, 1e-5, 2e-5, "sum", [])       # wholly wrong: red
     assert "#b42318" in ArithmeticPanel._check_text(wrong, np.float32)
+
+
+def test_rounded_numbers_read_as_numbers_and_a_small_norm_as_right():
+    """A review: "1234." and "(−2346.)" read as typos, a float32 0.1 read "0.1000", a grid's 9999.6 read
+    "1.000e+04" beside "1.00e+04"; and correct L2-pool values below 0.08 turned red (the tolerance measured
+    the squares, not their root), with "they part in the last digits" beside a real disagreement."""
+    import math
+    from cnnapp.learn.arithmetic_panel import ArithmeticPanel
+    from cnnapp.learn.grids import fmt
+    from cnncore.terms import Breakdown, Ref, Term, digits_of, num
+    assert digits_of(1234.4) == "1234" and num(-2345.7) == "(−2346)" and "." not in digits_of(1000.2)
+    assert num(float(np.float32(0.1))) == "0.1" and fmt(np.float32(0.16)) == "0.16"
+    assert fmt(9999.6) == "1.00e+04" and fmt(-1.23456e-5) == "−1.23e−05"
+    squares = [0.03 ** 2, 0.02 ** 2, 0.01 ** 2]
+    value = math.sqrt(sum(squares))
+    norm = Breakdown("y", "", Ref("y", (0,)), [Term("x²", (x ** 0.5,), x, ()) for x in squares],
+                     value, value * (1 + 2e-7), "norm", [])
+    text = ArithmeticPanel._check_text(norm, np.float32)
+    assert "#1a7f37" in text and "The kernels add in float32" in text
+    off = Breakdown("y", "", Ref("y", (0,)), norm.terms, value, value * 1.01, "norm", [])
+    text = ArithmeticPanel._check_text(off, np.float32)
+    assert "#b42318" in text and "The kernels add" not in text

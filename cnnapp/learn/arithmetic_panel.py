@@ -211,10 +211,10 @@ class ArithmeticPanel(QtWidgets.QWidget):
         text = f"<b>{what}{shown}: {html.escape(_shown(bd, bd.total))}</b>"
         if bd.value is not None:
             err = bd.error
-            colour = "#1a7f37" if err <= _kernel_rounding(bd, dtype) else "#b42318"
+            ok = err <= _kernel_rounding(bd, dtype)
             text += (f" &nbsp; value computed by the kernels: {html.escape(_shown(bd, bd.value))}"
-                     f" &nbsp; <span style='color:{colour}'>difference {err:.1e}</span>")
-            if err:
+                     f" &nbsp; <span style='color:{'#1a7f37' if ok else '#b42318'}'>difference {err:.1e}</span>")
+            if err and ok:
                 kept = "float32 (about 7 digits)" if dtype == np.float32 else "float64 (about 16 digits)"
                 text += (f"<br>The kernels add in {kept}, in an order of their own; this sum adds the same "
                          "numbers without rounding between terms: the two part in the last digits the kernels keep.")
@@ -229,9 +229,11 @@ class ArithmeticPanel(QtWidgets.QWidget):
 def _kernel_rounding(bd, dtype) -> float:
     """How far the kernels' sum may be from the exact one: the rounding of ``dtype`` (2⁻²⁴ for float32) at
     each of the ``n`` products and additions, of at most the sum of the terms' sizes (a sum whose terms
-    cancel keeps their rounding, not its own size's)."""
+    cancel keeps their rounding, not its own size's), or of the value where it is larger (an L2 norm's
+    terms are squares: below 1 their sum is smaller than the value)."""
     n = max(len(bd.terms), 1)
-    return float(np.finfo(dtype).eps) * (n + 2) * math.fsum(abs(t.value) for t in bd.terms) + 1e-300
+    size = max(math.fsum(abs(t.value) for t in bd.terms), abs(bd.value or 0.0))     # (a norm: √ of its terms)
+    return float(np.finfo(dtype).eps) * (n + 2) * size + 1e-300
 
 
 def _shown(bd, v: float) -> str:

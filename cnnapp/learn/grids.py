@@ -31,7 +31,7 @@ def fmt(v) -> str:
     v = float(v)
     if v == 0:
         return "0"
-    text = f"{v:.2e}" if abs(v) >= 1e4 or abs(v) < 1e-3 else digits_of(v, 4)
+    text = f"{v:.2e}" if not 1e-3 <= abs(float(f"{v:.4g}")) < 1e4 else digits_of(v, 4)    # (9999.6 rounds to 1e4)
     return text.replace("-", "−")
 
 
