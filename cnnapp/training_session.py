@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from cnncore.learnt import checked_trained_on
 from cnncore.network import Network, network_maps
 
 UPDATE_HZ = 10.0        # most progress reports per second
@@ -172,15 +173,19 @@ class TrainingSession:
 
 # ------------------------------------------------------------------ networks across processes
 
-def network_parts(net: Network, optimizer_state=None) -> dict:
+def network_parts(net: Network, optimizer_state=None, learnt: bool = True) -> dict:
     """What rebuilds ``net`` in another process (:func:`network_from_parts`): architecture, seed,
     dtype, weights (``(P,)``, the live buffer: pickle or copy it at once), history, the pictures it learnt
     from, optimizer state (``optimizer_state`` when given, else the network's), signature (classes, input
-    normalisation)."""
+    normalisation). Without ``learnt``, not the pictures it learnt from (a snapshot's: they only change
+    at a run's first update, and may be megabytes)."""
     if optimizer_state is None:
         optimizer_state = net.optimizer_state
-    return {"spec": net.spec, "seed": net.seed, "dtype": net.dtype.str, "params": net.flat_params,
-            "history": net.history, "trained_on": net.trained_on, "optimizer_state": optimizer_state, "signature": net.signature}
+    parts = {"spec": net.spec, "seed": net.seed, "dtype": net.dtype.str, "params": net.flat_params,
+             "history": net.history, "optimizer_state": optimizer_state, "signature": net.signature}
+    if learnt:
+        parts["trained_on"] = net.trained_on
+    return parts
 
 
 def network_from_parts(parts: dict, like: Network | None = None) -> Network:
@@ -197,7 +202,8 @@ def adopt_parts(net: Network, parts: dict) -> None:
     signature of ``parts``."""
     np.copyto(net.flat_params, parts["params"])
     net.history = list(parts["history"])
-    net.trained_on = parts["trained_on"]
+    if "trained_on" in parts:               # (read only, as a network keeps them: copies share them)
+        net.trained_on = None if parts["trained_on"] is None else checked_trained_on(parts["trained_on"])
     net.optimizer_state = parts["optimizer_state"]
     net.signature = parts["signature"]
 
@@ -215,7 +221,7 @@ def child_main(conn, controls) -> None:
 
     def send(kind, *args):
         if kind == "snapshot":
-            args = (network_parts(args[0]), args[1])
+            args = (network_parts(args[0], learnt=False), args[1])
         elif kind == "epochDone":   # the weights this epoch's accuracy is of, sent while they are
             args = (args[0], network_parts(net, session.trainer.optimizer_state()))   # (the trainer waits)
         conn.send((kind, args))

@@ -133,6 +133,7 @@ def as_float64(net: Network) -> Network:
     out = Network(net.spec, seed=getattr(net, "seed", 0), dtype=np.float64)
     out.set_params({k: np.asarray(v, dtype=np.float64) for k, v in net.params().items()})
     out.signature = net.signature
+    out.history, out.trained_on = list(net.history), net.trained_on      # (the same network's past)
     return out
 
 

@@ -4,7 +4,9 @@ A network keeps them in ``Network.trained_on`` (and its model file in ``trained_
 distinct 64-bit fingerprints of the pictures of every run that updated its weights, or None for a
 network whose past is not known (a model file of an older version that was trained). With them a
 score can say how many of the pictures it was made on are ones the network learnt from
-(:func:`learnt_count`): those score better than new pictures, whoever chose them.
+(:func:`learnt_count`): those score better than new pictures, whoever chose them. A run counts all of
+its pictures from its first update on (one stopped after a batch, or put back after a blow-up, saw only
+some): the count errs on the side of "learnt from", which is the side a score's reader needs.
 
 A picture's fingerprint is a hash of its pixels as the network takes them, each rounded to one of 256
 steps (the steps of an 8-bit picture): the same picture read from an IDX file, a PNG or a drawing has
@@ -74,6 +76,8 @@ def remember(net, prints: np.ndarray) -> None:
 def learnt_count(net, X=None, prints: np.ndarray | None = None) -> int | None:
     """How many pictures of ``X`` (or of their ``prints``, :func:`fingerprints`) are ones ``net`` learnt
     from; None when its past is not known."""
+    if X is None and prints is None:
+        raise TypeError("learnt_count needs the pictures X or their prints")
     if net.trained_on is None:
         return None
     if prints is None:

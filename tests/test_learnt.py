@@ -102,3 +102,20 @@ def test_the_training_process_carries_them_back():
     remember(net, fingerprints(np.ones((3, 28, 28), np.uint8)))
     other = network_from_parts(network_parts(net))
     assert np.array_equal(other.trained_on, net.trained_on) and len(other.trained_on) == 1
+
+
+def test_what_crosses_the_process_pipe_stays_read_only_and_snapshots_leave_it_out():
+    """A review: the unpickled fingerprints were writeable (and copies share them), and each snapshot of a
+    run, twice a second, pickled them all (megabytes for a large set)."""
+    import pickle
+    from cnnapp.training_session import adopt_parts, network_parts
+    net = Network(preset("tiny"), seed=0)
+    remember(net, fingerprints(np.arange(3 * 784, dtype=np.uint8).reshape(3, 28, 28)))
+    other = Network(preset("tiny"), seed=1)
+    adopt_parts(other, pickle.loads(pickle.dumps(network_parts(net))))
+    assert np.array_equal(other.trained_on, net.trained_on) and not other.trained_on.flags.writeable
+    snap = network_parts(net, learnt=False)
+    assert "trained_on" not in snap
+    kept = other.trained_on
+    adopt_parts(other, pickle.loads(pickle.dumps(snap)))
+    assert other.trained_on is kept                             # a snapshot leaves them as they were
