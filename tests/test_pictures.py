@@ -474,5 +474,23 @@ def test_an_empty_file_and_one_cut_short_are_called_so(tmp_path):
             read_picture(tmp_path / name, (3, 16, 16))
         said[name] = str(e.value)
     assert said["zero.png"].endswith("zero.png: an empty file (0 bytes)")
-    assert "half.png: cut short: the file ends before the picture does" in said["half.png"]
+    assert "half.png: a PNG file cut short or damaged: it ends, or goes wrong, before the picture does" in said["half.png"]
     assert said["words.png"].endswith("words.png: not a PNG, JPEG, BMP or WebP picture")
+
+
+@pytest.mark.parametrize("kind", ["PNG", "JPEG", "BMP", "WEBP"])
+def test_a_picture_cut_anywhere_is_called_cut_short_by_its_kind(tmp_path, kind):
+    """A review: a JPEG cut at 30 bytes read Pillow's "Truncated File Read", a WebP "could not create
+    decoder object", a PNG cut in its header "not a PNG, JPEG, BMP or WebP picture"."""
+    import io
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(buf, kind)
+    data = buf.getvalue()
+    for cut in (16, 40, len(data) // 2):
+        path = tmp_path / f"cut{cut}.{kind.lower()}"
+        path.write_bytes(data[:cut])
+        with pytest.raises(PictureError) as e:
+            read_picture(path, (3, 16, 16))
+        name = "WebP" if kind == "WEBP" else kind
+        assert f"a {name} file cut short or damaged" in str(e.value) and "BufferedReader" not in str(e.value), cut

@@ -179,21 +179,39 @@ def _decode(source, name: str, convert):
 
 
 def _why_undecodable(e: Exception, source) -> str:
-    """Pillow's error in the app's words: an empty file, a file cut short, not a picture of ours."""
+    """Pillow's error in the app's words: an empty file, a file cut short, a damaged picture of a kind
+    its first bytes name, or not a picture of ours."""
     from PIL import Image
 
     text = " ".join(str(e).split())[:120] or type(e).__name__
     try:
-        empty = source.seek(0, 2) == 0
+        source.seek(0)
+        head = source.read(12)
     except (AttributeError, OSError, ValueError):
-        empty = False
-    if empty:
+        head = None
+    if head == b"":
         return "an empty file (0 bytes)"
-    if isinstance(e, Image.UnidentifiedImageError):
-        return "not a PNG, JPEG, BMP or WebP picture"
-    if "truncated" in text or isinstance(e, EOFError):
-        return f"cut short: the file ends before the picture does ({text})"
-    return text
+    kind = _kind_of(head or b"")
+    if kind is None:
+        return "not a PNG, JPEG, BMP or WebP picture" if isinstance(e, Image.UnidentifiedImageError) else text
+    if isinstance(e, Image.UnidentifiedImageError):     # (Pillow names its file object, not the file)
+        return f"a {kind} file cut short or damaged: it ends, or goes wrong, before the picture does"
+    if "truncated" in text.lower() or isinstance(e, EOFError) or kind == "WebP":
+        return f"a {kind} file cut short or damaged: it ends, or goes wrong, before the picture does ({text})"
+    return f"a damaged {kind} file ({text})"
+
+
+def _kind_of(head: bytes) -> str | None:
+    """The kind of picture a file's first bytes name (None: none of ours)."""
+    if head.startswith(b"\x89PNG"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8"):
+        return "JPEG"
+    if head.startswith(b"BM"):
+        return "BMP"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return None
 
 
 def _decoded(im, name: str, C: int):
