@@ -110,20 +110,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.backprop = BackpropView(self.session)
         self.learn = LazyTab(lambda parent: _learn_panel(parent, self.session.scores))
         self.look = LazyTab(lambda parent: InspectView(self.session, parent))
-        for w, name, tip in ((self.draw, "&Draw", "Draw a digit and see what the network answers (Ctrl+1)"),
-                             (self.build, "&Build", "Edit the layers of the network (Ctrl+2)"),
-                             (self.train, "&Train", "Train the network and watch it learn (Ctrl+3)"),
-                             (self.backprop, "Back&prop", "Step through one forward and backward pass (Ctrl+4)"),
-                             (self.learn, "&Learn", "Lessons and questions (Ctrl+5)"),
-                             (self.look, "Loo&k", "Where the network looks, how to fool it, what it wants to "
-                                                  "see (Ctrl+6)")):
-            i = self.tabs.addTab(w, name)
-            self.tabs.setTabToolTip(i, tip)
-        self.setCentralWidget(self.tabs)
-        for k in range(self.tabs.count()):
-            sc = QtGui.QShortcut(QtGui.QKeySequence(f"Ctrl+{k + 1}"), self)
-            sc.activated.connect(lambda k=k: self.tabs.setCurrentIndex(k))
-        self.tabs.currentChanged.connect(self._on_tab)
+        self._add_tabs()
         self.backprop.quizRequested.connect(self._quiz_about)
         self.session.training_changed.connect(self._on_training_changed)
         self.train.openDigit.connect(self.open_digit)
@@ -154,11 +141,29 @@ class MainWindow(QtWidgets.QMainWindow):
         self.move(area.center() - self.rect().center())
 
     # ---------------------------------------------------------------- model
+    def _add_tabs(self) -> None:
+        """The six tabs, with their tooltips and Ctrl+1 … Ctrl+6."""
+        for w, name, tip in ((self.draw, "&Draw", "Draw a digit and see what the network answers (Ctrl+1)"),
+                             (self.build, "&Build", "Edit the layers of the network (Ctrl+2)"),
+                             (self.train, "&Train", "Train the network and watch it learn (Ctrl+3)"),
+                             (self.backprop, "Back&prop", "Step through one forward and backward pass (Ctrl+4)"),
+                             (self.learn, "&Learn", "Lessons and questions (Ctrl+5)"),
+                             (self.look, "Loo&k", "Where the network looks, how to fool it, what it wants to "
+                                                  "see (Ctrl+6)")):
+            i = self.tabs.addTab(w, name)
+            self.tabs.setTabToolTip(i, tip)
+        self.setCentralWidget(self.tabs)
+        for k in range(self.tabs.count()):
+            sc = QtGui.QShortcut(QtGui.QKeySequence(f"Ctrl+{k + 1}"), self)
+            sc.activated.connect(lambda k=k: self.tabs.setCurrentIndex(k))
+        self.tabs.currentChanged.connect(self._on_tab)
+
     def _offer_kept_edits(self) -> None:
         """The Build tab's edits the last session closed with, offered by "Back to my edits"."""
         edits = session_files.kept_edits()
         if edits is not None and self.build.offer_edits(edits):
-            self.notes_at_start.add("Your Build-tab edits of last time are kept: “Back to my edits” brings them back.")
+            self.notes_at_start.add("Your Build-tab edits of last time are kept: “Back to my edits” brings them "
+                                    "back.")
 
     def save_session(self) -> None:
         """Keep the current network (unless it is the starter model) and the Build tab's edits not in

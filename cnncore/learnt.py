@@ -21,7 +21,7 @@ import numpy as np
 
 from .limits import MAX_TRAINED_ON
 
-__all__ = ["fingerprints", "remember", "learnt_count", "checked_trained_on", "NOTHING"]
+__all__ = ["fingerprints", "remember", "learnt_count", "how_many", "checked_trained_on", "NOTHING"]
 
 #: The fingerprints of a network that learnt from no picture yet.
 NOTHING = np.zeros(0, np.uint64)
@@ -88,6 +88,11 @@ def learnt_count(net, X=None, prints: np.ndarray | None = None) -> int | None:
         return 0
     at = np.searchsorted(net.trained_on, prints).clip(max=len(net.trained_on) - 1)
     return int(np.count_nonzero(net.trained_on[at] == prints))
+
+
+def how_many(count: int, total: int) -> str:
+    """``count`` of ``total`` pictures in words: "all" where it is every one, else the number ("1,204")."""
+    return "all" if count == total else f"{count:,}"
 
 
 def checked_trained_on(values) -> np.ndarray:

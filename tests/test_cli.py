@@ -14,7 +14,7 @@ import pytest
 from cnnapp.cli import main, read_png
 from cnncore.modelio import load_model
 from cnncore.trace import Trace
-from conftest import REPO, write_idx
+from conftest import REPO, same_pictures, write_idx
 
 MICRO = ('{"input": [1, 28, 28], "layers": [{"type": "conv", "filters": 3, "kernel": 5, "stride": 3}, '
          '{"type": "maxpool", "size": 2}, {"type": "flatten"}, {"type": "dense", "units": 10}]}')
@@ -684,12 +684,6 @@ def test_count_takes_the_first_pictures_of_idx_files_too(data, model, capsys):
     assert first.startswith("50 images") and not every.startswith("50 images")
 
 
-def _same_pictures(X, Y) -> int:
-    """How many pictures of ``X`` are, pixel for pixel, among those of ``Y`` (the slow way)."""
-    kept = {y.tobytes() for y in np.asarray(Y)}
-    return sum(x.tobytes() in kept for x in np.asarray(X))
-
-
 def test_eval_says_how_many_of_its_pictures_the_model_learnt_from(tmp_path, capsys):
     """`train --holdout 0` then `eval --data generated` printed "450 images held out of generated": all
     450 were training pictures (16 wrong, against 36 on new digits). A model keeps a fingerprint of each
@@ -710,7 +704,7 @@ def test_eval_says_how_many_of_its_pictures_the_model_learnt_from(tmp_path, caps
         assert main(["eval", str(model), "--data", "generated", *other]) == 0
         lines = capsys.readouterr().out.splitlines()
         X = held_out_split(*generated_digits(int(other[1]), seed=seed), frac)[2]
-        same = _same_pictures(X, learnt)
+        same = same_pictures(X, learnt)
         if same:
             assert lines[0].startswith(f"note: {same:,} of these {len(X)} pictures are ones this model learnt from")
             assert lines[1].startswith(f"{len(X)} images of generated") and f", {same} of them pictures" in lines[1]

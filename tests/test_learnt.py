@@ -10,12 +10,7 @@ from cnncore.learnt import NOTHING, checked_trained_on, fingerprints, learnt_cou
 from cnncore.modelio import load_model, save_model
 from cnncore.network import Network
 from cnncore.training import BatchEvent, TrainConfig, Trainer
-
-
-def _same_pictures(X, Y) -> int:
-    """How many pictures of ``X`` are, pixel for pixel, among those of ``Y`` (the slow way)."""
-    kept = {y.tobytes() for y in np.asarray(Y)}
-    return sum(x.tobytes() in kept for x in np.asarray(X))
+from conftest import same_pictures
 
 
 def test_fingerprints_tell_pictures_apart_as_their_pixels_do():
@@ -44,7 +39,7 @@ def test_learnt_count_is_the_count_of_equal_pictures():
     remember(net, fingerprints(A[:250]))
     remember(net, fingerprints(A[200:300]))                     # a second run, some pictures again
     assert len(net.trained_on) == 300 and not net.trained_on.flags.writeable
-    assert learnt_count(net, B) == _same_pictures(B, A[:300]) > 0
+    assert learnt_count(net, B) == same_pictures(B, A[:300]) > 0
     assert learnt_count(net, A[300:]) == 0 and learnt_count(net, A[:300]) == 300
     assert learnt_count(net, prints=fingerprints(B)) == learnt_count(net, B)
     net.trained_on = None                                       # not known: stays so

@@ -73,14 +73,14 @@ def _learnt(net, X, which: str) -> str:
     """``which`` with what the model says of these pictures: none of them learnt from, or (with a note
     first) how many it learnt from, which score better than new pictures; as it is where a model of an
     older version cannot tell."""
-    from cnncore.learnt import learnt_count
+    from cnncore.learnt import how_many, learnt_count
 
     count = learnt_count(net, X)
     if count is None:
         return which
     if count == 0:
         return which + ", none of them pictures it learnt from"
-    print(f"note: {'all' if count == len(X) else f'{count:,}'} of these {len(X):,} pictures are ones this model "
+    print(f"note: {how_many(count, len(X))} of these {len(X):,} pictures are ones this model "
           "learnt from (its training pictures): they score better than new pictures would", flush=True)
     return which.replace(" held out of ", " of ", 1) + f", {count:,} of them pictures it learnt from"
 

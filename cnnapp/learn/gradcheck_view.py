@@ -241,37 +241,22 @@ class GradCheckView(QtWidgets.QWidget):
             return ", e.g. it only feeds a ReLU that is off"
         return ""
 
-    def _show(self, r) -> None:
-        idx = ", ".join(map(str, r.index))
-        rows = [
-            ("element", f"{r.target}[{idx}] = {r.value:.8g}"),
-            ("loss L(θ)", f"{r.loss:.12g}"),
-            (f"L(θ + ε), ε = {r.eps:g}", f"{r.loss_plus:.12g}"),
-            ("L(θ − ε)", f"{r.loss_minus:.12g}"),
-            ("central difference (L(θ+ε) − L(θ−ε)) / 2ε", f"{r.numeric:.10g}"),
-            ("the same at 10ε", f"{r.numeric_wide:.10g}"),
-            ("backprop ∂L/∂θ", f"{r.analytic:.10g}"),
-            ("|difference|", f"{r.abs_error:.3e}"),
-            ("relative error", f"{r.rel_error:.3e}" if not r.below_floor else
-             f"not meaningful: they differ by less than {r.floor:.0e}"),
-        ]
-        self.table.setRowCount(len(rows))
-        for i, (a, b) in enumerate(rows):
-            self.table.setItem(i, 0, QtWidgets.QTableWidgetItem(a))
-            self.table.setItem(i, 1, QtWidgets.QTableWidgetItem(b))
+    def _verdict(self, r) -> tuple[str, str]:
+        """What the check says of ``r`` (rich text) and its word in the history table."""
         if r.below_floor:
             text = ("<span style='color:#1a7f37; font-weight:bold'>They agree: both are zero.</span> "
                     f"Both gradients are within {r.floor:.0e} of 0, where the central difference cannot tell a "
-                    f"number from 0 (at ε = {r.eps:g} its rounding alone is about {r.floor / 10:.0e}). This element does not change the loss "
-                    f"for this input{self._why_no_effect(r.target)}. A relative error of numbers this small "
-                    "measures rounding, not backprop, so it is not used here.")
+                    f"number from 0 (at ε = {r.eps:g} its rounding alone is about {r.floor / 10:.0e}). This element "
+                    f"does not change the loss for this input{self._why_no_effect(r.target)}. A relative error of "
+                    "numbers this small measures rounding, not backprop, so it is not used here.")
             verdict = "agree (both ≈ 0)"
         elif r.within_rounding:
             text = ("<span style='color:#1a7f37; font-weight:bold'>They agree, as closely as a central "
                     f"difference can tell.</span> Both are about {r.analytic:.1e}, small but not zero; they "
                     f"differ by {r.abs_error:.1e}, less than {r.floor:.0e}, which is the central difference's own "
-                    f"rounding at ε = {r.eps:g} (about {r.floor / 10:.0e}). For numbers this small that rounding is a relative error of "
-                    f"{r.rel_error:.0e}, so backprop's gradient is right to every digit the check can see.")
+                    f"rounding at ε = {r.eps:g} (about {r.floor / 10:.0e}). For numbers this small that rounding is "
+                    f"a relative error of {r.rel_error:.0e}, so backprop's gradient is right to every digit the "
+                    "check can see.")
             verdict = "agree (to the rounding)"
         elif r.agrees:
             text = ("<span style='color:#1a7f37; font-weight:bold'>They agree.</span> "
@@ -297,6 +282,27 @@ class GradCheckView(QtWidgets.QWidget):
                     "Try another ε: too large and curvature spoils the difference, too small and "
                     "rounding does. If it persists, the backward pass has a bug.")
             verdict = "differ"
+        return text, verdict
+
+    def _show(self, r) -> None:
+        idx = ", ".join(map(str, r.index))
+        rows = [
+            ("element", f"{r.target}[{idx}] = {r.value:.8g}"),
+            ("loss L(θ)", f"{r.loss:.12g}"),
+            (f"L(θ + ε), ε = {r.eps:g}", f"{r.loss_plus:.12g}"),
+            ("L(θ − ε)", f"{r.loss_minus:.12g}"),
+            ("central difference (L(θ+ε) − L(θ−ε)) / 2ε", f"{r.numeric:.10g}"),
+            ("the same at 10ε", f"{r.numeric_wide:.10g}"),
+            ("backprop ∂L/∂θ", f"{r.analytic:.10g}"),
+            ("|difference|", f"{r.abs_error:.3e}"),
+            ("relative error", f"{r.rel_error:.3e}" if not r.below_floor else
+             f"not meaningful: they differ by less than {r.floor:.0e}"),
+        ]
+        self.table.setRowCount(len(rows))
+        for i, (a, b) in enumerate(rows):
+            self.table.setItem(i, 0, QtWidgets.QTableWidgetItem(a))
+            self.table.setItem(i, 1, QtWidgets.QTableWidgetItem(b))
+        text, verdict = self._verdict(r)
         self.verdict.setText(text)
         row = self.history.rowCount()
         self.history.insertRow(row)

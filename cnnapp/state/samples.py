@@ -94,12 +94,11 @@ class Samples:
 def _learnt(net, held: SampleSet, prints) -> str:
     """What ``net`` learnt of ``held`` in words ("it learnt from 12 of them", "…may have learnt from
     some": a trained model of an older version), or "" for none."""
-    from cnncore.learnt import learnt_count
+    from cnncore.learnt import how_many, learnt_count
     count = learnt_count(net, prints=prints)
     if count is None:
         return "this network may have learnt from some" if net.history else ""
-    return "" if count == 0 else (f"this network learnt from {'all' if count == len(held.X) else f'{count:,}'} "
-                                  "of them")
+    return "" if count == 0 else f"this network learnt from {how_many(count, len(held.X))} of them"
 
 
 def none_to_pick(net) -> str:

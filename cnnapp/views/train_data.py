@@ -267,11 +267,10 @@ class DataBox(QtWidgets.QGroupBox):
             scan = scan_folder(folder)
             check_trainable(scan)
         except FolderError as e:
-            self.session.say(f"The folder of pictures chosen last time cannot be used now: {e}" if restored
-                             else str(e), 0)
+            gone = f"The folder of pictures chosen last time cannot be used now: {e}"
+            self.session.say(gone if restored else str(e), 0)
             if restored:                          # (a note that stays: the status bar's goes)
-                self.show_notes(f"The folder of pictures chosen last time cannot be used now: {e}. Choose a "
-                                "folder, or another source.")
+                self.show_notes(f"{gone}. Choose a folder, or another source.")
             return False
         self.session.choose_files("folder", str(folder))
         self.show_notes("")                      # (the notes of the folder read before)
