@@ -316,3 +316,36 @@ def test_a_wrap_row_wraps_when_a_half_grows_at_the_same_width(qtbot):
     qtbot.waitUntil(lambda: row.wrapped, timeout=2000)
     hidden.hide()
     qtbot.waitUntil(lambda: not row.wrapped, timeout=2000)
+
+
+def test_the_step_keys_leave_a_focused_control_its_own_keys(window, qtbot):
+    """A tour: on the Backprop tab Space on a focused button started playback instead of pressing it
+    (Predict, Slide the filter, Open trace… could not be pressed from the keyboard), → on the tab bar moved
+    the step, not the tab, and → on the speed slider moved the step, not the slider."""
+    bp, st = window.backprop, window.session.stepper
+    window.tabs.setCurrentWidget(bp)
+    assert bp.record()
+    st.index = 3
+    predict = bp.maps.predict_button
+    predict.setFocus()
+    qtbot.waitUntil(predict.hasFocus, timeout=2000)
+    was = predict.isChecked()
+    qtbot.keyClick(predict, Qt.Key_Space)
+    assert predict.isChecked() != was and not st.playing and st.index == 3
+    predict.setChecked(was)
+    speed = bp.nav.speed
+    speed.setFocus()
+    qtbot.waitUntil(speed.hasFocus, timeout=2000)
+    value = speed.value()
+    qtbot.keyClick(speed, Qt.Key_Right)
+    assert speed.value() != value and st.index == 3
+    nxt = bp.nav.next_button
+    nxt.setFocus()
+    qtbot.waitUntil(nxt.hasFocus, timeout=2000)
+    qtbot.keyClick(nxt, Qt.Key_Right)                            # a button has no use for →: the step moves
+    assert st.index == 4
+    bar = window.tabs.tabBar()
+    bar.setFocus()
+    qtbot.waitUntil(bar.hasFocus, timeout=2000)
+    qtbot.keyClick(bar, Qt.Key_Right)
+    assert window.tabs.currentWidget() is not bp and st.index == 4

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from ..learn.arithmetic_panel import ArithmeticPanel
 from ..settings import choice_index, set_clamped
@@ -20,6 +20,7 @@ from ..widgets.equation import equation_label
 from ..widgets.heatmap import DIVERGING_SCALES, diverging_name, diverging_words, set_diverging
 from ..widgets.loops_panel import LoopsPanel
 from ..widgets.scroll_area import scroll_area
+from ..widgets.step_keys import StepKeys
 from .backprop_files import TraceFiles
 from .backprop_input import PictureRow
 from .backprop_maps import HOVER, StepMaps, describe, export_pngs, groups_for
@@ -116,14 +117,8 @@ class BackpropView(TraceFiles, QtWidgets.QWidget):
 
     def _add_step_keys(self) -> None:
         st = self.stepper
-        for keys, slot in (("Left", st.prev), ("Right", st.next), ("Home", st.first), ("End", st.last),
-                           ("Space", st.toggle_play), ("PgUp", st.prev), ("PgDown", st.next)):
-            # Whole-window keys, live only while this tab is shown (a hidden widget's shortcuts
-            # never fire): the tab bar or a button may have the focus. A text or spin box keeps its
-            # arrows (it claims them first through Qt's shortcut override).
-            sc = QtGui.QShortcut(QtGui.QKeySequence(keys), self)
-            sc.setContext(QtCore.Qt.WindowShortcut)
-            sc.activated.connect(slot)
+        self._step_keys = StepKeys(self, (("Left", st.prev), ("Right", st.next), ("Home", st.first), ("End", st.last),
+                                          ("Space", st.toggle_play), ("PgUp", st.prev), ("PgDown", st.next)))
 
     def _bind(self) -> None:
         """Panels → session and slots; the session's events → panels."""
