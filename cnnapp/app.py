@@ -10,9 +10,11 @@ def run(argv=None) -> int:
 
     from . import settings
     from .main_window import MainWindow
+    from .widgets.light_palette import keep_light
 
     argv = list(sys.argv if argv is None else argv)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(argv)
+    keep_light(app)                           # (heatmaps and plots are made for a white page)
     app.setOrganizationName(settings.ORGANIZATION)
     app.setApplicationName(settings.APPLICATION)
     icon = settings.assets_dir() / "icon.svg"

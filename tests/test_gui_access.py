@@ -349,3 +349,23 @@ def test_the_step_keys_leave_a_focused_control_its_own_keys(window, qtbot):
     qtbot.waitUntil(bar.hasFocus, timeout=2000)
     qtbot.keyClick(bar, Qt.Key_Right)
     assert window.tabs.currentWidget() is not bp and st.index == 4
+
+
+def test_a_dark_desktop_palette_gives_way_to_a_light_one(qtbot):
+    """A tour: under a dark palette the Backprop timeline's steps, the equation boxes and grey words of
+    the Learn and Look tabs were white or grey on white or pale colours (macOS and Windows in dark mode)."""
+    from cnnapp.widgets.light_palette import is_dark, keep_light
+    app = QtWidgets.QApplication.instance()
+    before, style = QtGui.QPalette(app.palette()), app.style().name()
+    try:
+        assert not keep_light(app) or not is_dark(before)        # a light one stays as it is
+        dark = QtGui.QPalette()
+        for role, colour in ((QtGui.QPalette.Window, "#202020"), (QtGui.QPalette.WindowText, "#eeeeee"),
+                             (QtGui.QPalette.Base, "#181818"), (QtGui.QPalette.Text, "#eeeeee")):
+            dark.setColor(role, QtGui.QColor(colour))
+        app.setPalette(dark)
+        assert is_dark(app.palette()) and keep_light(app) and not is_dark(app.palette())
+        assert app.palette().color(QtGui.QPalette.WindowText).lightness() < 100
+    finally:
+        app.setStyle(style)
+        app.setPalette(before)
