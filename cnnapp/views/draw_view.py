@@ -15,6 +15,7 @@ from ..widgets.picture_numbers import offer_numbers
 from ..widgets.pictures import GREY_LUT, picture_planes, show_picture_on
 from .draw_picture import PicturePage
 from ..widgets.plots import ProbabilityPlot
+from ..widgets.scroll_area import ShrinksToItsScroll, scroll_area
 from ..state import a_class, a_digit, class_kind, classes_of, known_classes, other_dataset, plural
 
 
@@ -39,7 +40,7 @@ class DrawView(QtWidgets.QWidget):
         self.left.addWidget(self._build_sheet_column())
         self.left.addWidget(self.picture_page)
         self.splitter.addWidget(self.left)
-        self.splitter.addWidget(self._build_answer_column())
+        self.splitter.addWidget(self._answer_area(self._build_answer_column()))
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         lay = QtWidgets.QHBoxLayout(self)
@@ -50,6 +51,14 @@ class DrawView(QtWidgets.QWidget):
         self._on_network()
 
     # ------------------------------------------------------------------ builders
+    @staticmethod
+    def _answer_area(column: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
+        """The answer column, scrolling down where the window is short (a 1366×768 laptop at 150 % is 512
+        points high: the column asked 482 and pushed the window's foot off the screen), never across."""
+        area = scroll_area(column, "drawAnswerScroll", "What the network answers", focus=False)
+        area.setMinimumWidth(column.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
+        return area
+
     def _build_sheet_column(self) -> QtWidgets.QWidget:
         """The hint, the canvas, and below it undo, clear and the pen thickness."""
         undo = QtWidgets.QPushButton("Undo")
@@ -105,7 +114,7 @@ class DrawView(QtWidgets.QWidget):
         self.model_label.setObjectName("modelLabel")
         self.model_label.setWordWrap(True)
         self.model_label.setStyleSheet("color: #555;")
-        column = QtWidgets.QWidget()
+        column = _AnswerColumn()
         right = QtWidgets.QVBoxLayout(column)
         right.addWidget(self._build_seen_box())
         right.addWidget(self.probs, 1)
@@ -375,3 +384,8 @@ class DrawView(QtWidgets.QWidget):
         self._refresh_count()
         self.session.say(f"Saved as {a_digit(label)}; you now have {plural(len(ds), 'digit')} of your own.")
         return True
+
+
+class _AnswerColumn(ShrinksToItsScroll, QtWidgets.QWidget):
+    """The Draw tab's answer column: in its scroll area it takes the viewport's height and scrolls only
+    below its least (the bars' 150 px), not below every part at its preferred size."""

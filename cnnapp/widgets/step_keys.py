@@ -1,18 +1,15 @@
 """The Backprop tab's step keys (←/→, Home/End, PgUp/PgDn, Space) as window-wide shortcuts, live while
 the tab shows, that leave a key to the focused control that uses it: Space presses a focused button
 (it started playback instead: Predict, Slide the filter, Open trace… could not be pressed from the
-keyboard), and the arrows, Home and End move a focused slider, tab bar or list. A focused text or
-spin box keeps its keys through Qt's own shortcut override."""
+keyboard). A focused text or spin box keeps its keys through Qt's own shortcut override."""
 from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-_K = QtCore.Qt.Key
-#: The keys a control uses itself, by the kinds of control that do.
-_THEIRS = ((QtWidgets.QAbstractButton, {_K.Key_Space}),
-           ((QtWidgets.QAbstractSlider, QtWidgets.QTabBar, QtWidgets.QAbstractItemView, QtWidgets.QComboBox),
-            {_K.Key_Left, _K.Key_Right, _K.Key_Home, _K.Key_End, _K.Key_PageUp, _K.Key_PageDown,
-             _K.Key_Space}))
+#: The keys a control uses itself, by the kinds of control that do. (The arrows stay the steps' whatever
+#: has the focus, the tab bar, the speed slider and the timeline included: a click on the tab leaves the
+#: focus on the tab bar, and → must step, not jump tabs.)
+_THEIRS = ((QtWidgets.QAbstractButton, {QtCore.Qt.Key.Key_Space}),)
 
 
 class StepKeys(QtCore.QObject):
