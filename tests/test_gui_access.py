@@ -86,7 +86,7 @@ def test_every_control_of_every_window_has_an_accessible_name(window, qtbot, tmp
     _build_everything(qtbot, window, tmp_path)
     assert len(controls(window)) > 150
     missing = [(type(w).__name__, w.objectName()) for w in unnamed_controls(window)]
-    assert not missing
+    assert not missing, missing
     dialog = window.backprop.maps.grid.show_numbers()          # the numbers' table
     assert dialog is not None and not unnamed_controls(dialog) and len(controls(dialog)) >= 4
     dialog.close()

@@ -89,6 +89,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
             settings.addWidget(QtWidgets.QLabel(_SETTING_NAMES.get(name, name) + ":"))
             box = QtWidgets.QComboBox()
             box.setObjectName(f"setting_{name}")
+            box.setAccessibleName(f"The example's {_SETTING_NAMES.get(name, name).lower()}")
             box.setToolTip(f"Change the example's {name}: every number below is computed again")
             for o in options:
                 box.addItem(example.setting_text(name, o))
@@ -303,6 +304,7 @@ class WorkedExamplesView(QtWidgets.QWidget):
         row.addWidget(QtWidgets.QLabel("Example:"))
         self.chooser = QtWidgets.QComboBox()
         self.chooser.setObjectName("exampleChooser")
+        self.chooser.setAccessibleName("Worked example")
         self.chooser.setToolTip("Pick one of the texts' small examples to replay and edit")
         row.addWidget(self.chooser, 1)
         lay.addLayout(row)

@@ -73,6 +73,7 @@ class GradCheckView(QtWidgets.QWidget):
         form.addWidget(QtWidgets.QLabel("Check:"))
         self.target = QtWidgets.QComboBox()
         self.target.setObjectName("gradCheckTarget")
+        self.target.setAccessibleName("What to check")
         self.target.setToolTip("Which array to check: a layer's weights or biases, or the input pixels")
         self.target.currentIndexChanged.connect(self._on_target)
         form.addWidget(self.target)
@@ -84,6 +85,7 @@ class GradCheckView(QtWidgets.QWidget):
         form.addWidget(QtWidgets.QLabel("ε:"))
         self.eps = QtWidgets.QComboBox()
         self.eps.setObjectName("gradCheckEps")
+        self.eps.setAccessibleName("Nudge ε")
         self.eps.setToolTip("The nudge ε of the central difference (L(θ+ε) − L(θ−ε)) / 2ε")
         for e in ("1e-3", "1e-4", "1e-5", "1e-6", "1e-7"):
             self.eps.addItem(e)

@@ -84,6 +84,7 @@ class IdentityView(FilledWhenShown, QtWidgets.QWidget):
         row.addWidget(QtWidgets.QLabel("Layer:"))
         self.source = QtWidgets.QComboBox()
         self.source.setObjectName("identitySource")
+        self.source.setAccessibleName("Layer shown the textbook way")
         self.source.setToolTip("The worked example, or a conv layer of the trace recorded on the Backprop tab")
         self.source.setSizeAdjustPolicy(QtWidgets.QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.source.setMinimumContentsLength(24)     # long names are elided, never widen the window

@@ -32,6 +32,7 @@ class PictureRow(QtWidgets.QWidget):
         self.session = session
         self.source = QtWidgets.QComboBox()
         self.source.setObjectName("backpropSource")
+        self.source.setAccessibleName("Input to trace")
         for i, (text, _, choosable) in enumerate(CHOICES):
             self.source.addItem(text)
             if not choosable:             # shown when the picture comes from elsewhere, never chosen here
@@ -44,6 +45,7 @@ class PictureRow(QtWidgets.QWidget):
         self.sample_spin.setToolTip("Which sample to trace")
         self.label_combo = QtWidgets.QComboBox()
         self.label_combo.setObjectName("backpropTrueClass")
+        self.label_combo.setAccessibleName("True class")
         self.label_combo.setToolTip("The true class: the loss and every gradient depend on it.\n"
                                     "For a sample it is filled in; for a drawing say what you drew.")
         self.true_label = QtWidgets.QLabel("true digit")

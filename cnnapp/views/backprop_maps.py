@@ -210,6 +210,7 @@ class StepMaps(QtWidgets.QWidget):
             "were right and its arithmetic", checkable=True)
         self.colours = QtWidgets.QComboBox()
         self.colours.setObjectName("backpropColours")
+        self.colours.setAccessibleName("Signed colours")
         self.colours.setToolTip("Colour scale of signed maps (weights, z, gradients); the purple–white–orange "
                                 "one stays clear with red–green colour blindness")
         for words, _ in DIVERGING_SCALES.values():

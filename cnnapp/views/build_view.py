@@ -41,6 +41,7 @@ class BuildView(QtWidgets.QWidget):
         """Presets; add, remove and move layers; open and save the architecture."""
         self.preset_combo = QtWidgets.QComboBox()
         self.preset_combo.setObjectName("presetCombo")
+        self.preset_combo.setAccessibleName("Preset architecture")
         self.preset_combo.setToolTip("Ready-made architectures to start from")
         load_preset = QtWidgets.QPushButton("Load preset")
         load_preset.setToolTip("Replace the table by the chosen preset")

@@ -159,6 +159,7 @@ class DrawView(QtWidgets.QWidget):
         add_box = QtWidgets.QGroupBox("My digits")
         ab = QtWidgets.QHBoxLayout(add_box)
         self.label_combo = QtWidgets.QComboBox()
+        self.label_combo.setAccessibleName("The class of the drawing to add")
         self.label_combo.addItems([str(i) for i in range(10)])
         self.label_combo.setToolTip("The digit you meant to draw (the Backprop tab uses it as the true digit)")
         self.label_combo.setCurrentIndex(self.drawing.label)

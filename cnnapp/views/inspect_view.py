@@ -120,6 +120,7 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         sample.clicked.connect(lambda: self.show_sample(self.sample_spin.value()))
         self.cls = QtWidgets.QComboBox()
         self.cls.setObjectName("lookClass")
+        self.cls.setAccessibleName("The class whose score is explained")
         self.cls.addItem("its answer", None)
         for d in range(10):
             self.cls.addItem(f"digit {d}", d)

@@ -241,6 +241,7 @@ class FoolPage(_Page):
         self.eps_label = QtWidgets.QLabel("")
         self.target = QtWidgets.QComboBox()
         self.target.setObjectName("lookTarget")
+        self.target.setAccessibleName("The class to turn the picture into")
         self.target.addItem("any other digit", None)
         for d in range(10):
             self.target.addItem(f"digit {d}", d)
@@ -311,6 +312,7 @@ class DreamPage(_Page):
         super().__init__(parent)
         self.goal = QtWidgets.QComboBox()
         self.goal.setObjectName("lookGoal")
+        self.goal.setAccessibleName("What the dream makes the network want")
         self.goal.setToolTip("What to make large: the score of a class, or the average of one filter's map")
         self.dream_button = QtWidgets.QPushButton("Start")
         self.dream_button.setObjectName("lookDreamButton")

@@ -95,6 +95,7 @@ class TrainControls(QtWidgets.QWidget):
             lambda *_: self.lr.setValue(DEFAULT_LR[self.optimizer.currentData()]))
         self.lr = QtWidgets.QDoubleSpinBox()
         self.lr.setObjectName("trainLearningRate")
+        self.lr.setAccessibleName("Learning rate")
         self.lr.setDecimals(5)
         self.lr.setRange(MIN_LR, MAX_LR)             # the bounds every run accepts
         self.lr.setSingleStep(0.0005)

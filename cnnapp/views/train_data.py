@@ -56,6 +56,7 @@ class DataBox(QtWidgets.QGroupBox):
         form.addRow("Source", self._build_source())
         self.count = QtWidgets.QSpinBox()
         self.count.setObjectName("trainCount")
+        self.count.setAccessibleName("Pictures to train on")
         self.count.setRange(100, 60000)
         self.count.setSingleStep(1000)
         self.count.setToolTip("How many digits to generate (or pictures to use at most, the first of the data set)")

@@ -53,5 +53,13 @@ def accessible_name(w: QtWidgets.QWidget) -> str:
 
 
 def unnamed_controls(root: QtWidgets.QWidget) -> list[QtWidgets.QWidget]:
-    """The controls under ``root`` without an accessible name."""
-    return [w for w in controls(root) if not accessible_name(w)]
+    """The controls under ``root`` without an accessible name. A box of values (a drop-down list, a spin
+    box) is named only by its own accessible name or a label it is the buddy of: else Qt gives it its
+    value ("4", "1e-5") or a group's title ("Learning") as a name, and a screen reader says only that."""
+    buddies = {id(label.buddy()) for label in root.window().findChildren(QtWidgets.QLabel) if label.buddy()}
+    return [w for w in controls(root) if not accessible_name(w) or (
+        isinstance(w, _VALUES) and not w.accessibleName() and id(w) not in buddies)]
+
+
+#: Controls that hold a value, which Qt would give as their name.
+_VALUES = (QtWidgets.QComboBox, QtWidgets.QAbstractSpinBox)
