@@ -605,3 +605,24 @@ def test_rounded_numbers_read_as_numbers_and_a_small_norm_as_right():
     off = Breakdown("y", "", Ref("y", (0,)), norm.terms, value, value * 1.01, "norm", [])
     text = ArithmeticPanel._check_text(off, np.float32)
     assert "#b42318" in text and "The kernels add" not in text
+
+
+def test_a_worked_examples_legend_names_the_colours_of_the_scale_chosen(qtbot):
+    """A tour: with the colour-blind-safe scale the worked example still said "red positive, blue
+    negative" over purple and orange cells."""
+    from cnnapp.learn import LearnPanel
+    from cnnapp.widgets.colour_scales import diverging_name, set_diverging
+    before = diverging_name()
+    try:
+        panel = LearnPanel()
+        qtbot.addWidget(panel)
+        page = panel.examples.show_example("strided_conv")
+        panel.show()
+        qtbot.waitExposed(panel)
+        assert "red positive, blue negative" in page._legend.text()
+        set_diverging("purple-white-orange")
+        page.hide()
+        page.show()
+        assert "orange positive, purple negative" in page._legend.text()
+    finally:
+        set_diverging(before)

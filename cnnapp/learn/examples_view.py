@@ -13,6 +13,7 @@ from PySide6 import QtCore, QtWidgets
 from cnncore.examples import worked_examples
 
 from .arithmetic_panel import TERM_ROW_HEIGHT as _TERM_ROW, ArithmeticPanel, index_order_note
+from ..widgets.colour_scales import sign_words
 from ..widgets.scroll_area import scroll_area
 from ..widgets.wrap_row import WrapRow
 from ..widgets.flow_layout import FlowLayout
@@ -116,9 +117,8 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         self.status.setObjectName("exampleStatus")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #225;")
-        legend = QtWidgets.QLabel("Orange frame: the numbers the selected element was computed from. "
-                                  "Orange corner: the winner of a max-pool window. Cell colours: red "
-                                  "positive, blue negative, white zero.")
+        legend = QtWidgets.QLabel(_legend_text())
+        self._legend = legend
         legend.setStyleSheet("color: #666;")
         legend.setWordWrap(True)
         return summary, credit, legend
@@ -194,6 +194,10 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         grids = numbers.widget().minimumSizeHint().width() + numbers.verticalScrollBar().sizeHint().width()
         room = self.width() - grids - _SPLIT_SLACK
         self._written.setMinimumWidth(max(0, min(_WRITTEN_MIN_WIDTH, room)))
+
+    def showEvent(self, ev) -> None:
+        self._legend.setText(_legend_text())          # (the colour scale may have changed meanwhile)
+        super().showEvent(ev)
 
     def fill(self) -> None:
         """Put the example's numbers into the grids and select its first element (once)."""
@@ -325,3 +329,10 @@ class WorkedExamplesView(QtWidgets.QWidget):
         i = next(i for i, p in enumerate(self.pages) if p.example.key == key)
         self.chooser.setCurrentIndex(i)
         return self.pages[i]
+
+
+def _legend_text() -> str:
+    """What the grids' frames and colours mean, in the colours of the scale chosen."""
+    positive, negative = sign_words()
+    return ("Orange frame: the numbers the selected element was computed from. Orange corner: the winner of a "
+            f"max-pool window. Cell colours: {positive} positive, {negative} negative, white zero.")

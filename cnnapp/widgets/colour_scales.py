@@ -46,6 +46,15 @@ def diverging_name() -> str:
 def diverging_words() -> str:
     return DIVERGING_SCALES[_diverging["name"]][0]
 
+
+#: Each diverging scale's colours of a positive and of a negative number, in words.
+_SIGNS = {"blue-white-red": ("red", "blue"), "purple-white-orange": ("orange", "purple")}
+
+
+def sign_words() -> tuple[str, str]:
+    """``(positive, negative)``: the colours the chosen scale gives a positive and a negative number."""
+    return _SIGNS[_diverging["name"]]
+
 def levels_for(array: np.ndarray, diverging: bool) -> tuple[float, float]:
     """Display levels: symmetric around zero for signed maps, [min, max] otherwise."""
     a = np.asarray(array)
