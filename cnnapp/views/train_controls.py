@@ -57,8 +57,11 @@ class TrainControls(QtWidgets.QWidget):
         ll.addWidget(self.eta)
         ll.addStretch(1)
         ll.addLayout(self._build_model_buttons())
-        self.setMinimumWidth(300)
-        self.setMaximumWidth(340)      # (the results beside them name their pages in full at 1024 px)
+        # (the results beside them name their pages in full at 1024 px); in characters, not pixels: at a
+        # 14 pt font 340 px cut "Learning rate" to "Learning r"
+        unit = max(6, self.fontMetrics().averageCharWidth())
+        self.setMinimumWidth(50 * unit)
+        self.setMaximumWidth(57 * unit)
         self._defaults_for_source()
         self._cap_batch()
         run = session.run
