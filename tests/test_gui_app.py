@@ -258,6 +258,16 @@ def test_training_in_the_worker_fills_the_plots_and_keeps_the_gui_alive(window, 
     assert train.confusion.matrix().sum() == 300
     train.bottom_tabs.setCurrentWidget(train.gallery_page)
     assert train.gallery.count() > 0 and "→" in train.gallery.item(0).text()
+    g, at = train.gallery, []                       # Return on a mistake asks where to open it, beside it
+    g.setFocus()
+    g.setCurrentRow(0)
+    popup = QtWidgets.QMenu.popup
+    QtWidgets.QMenu.popup = lambda menu, pos, *a: at.append((len(menu.actions()), pos))
+    try:
+        qtbot.keyClick(g.viewport(), QtCore.Qt.Key_Return)
+    finally:
+        QtWidgets.QMenu.popup = popup
+    assert at == [(2, g.viewport().mapToGlobal(g.visualItemRect(g.item(0)).center()))]
     assert train.live.map_count() > 0
     assert max(gaps) < 1.0, f"the GUI thread stalled for {max(gaps):.2f} s"
     qtbot.waitUntil(lambda: not train.is_running(), timeout=5000)

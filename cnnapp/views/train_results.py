@@ -75,6 +75,8 @@ class ResultsPanel(QtWidgets.QTabWidget):
         g.setResizeMode(QtWidgets.QListView.Adjust)
         g.setMovement(QtWidgets.QListView.Static)
         g.itemClicked.connect(self._on_gallery_click)
+        g.itemActivated.connect(self._on_gallery_click)        # (Return or Enter on the keyboard)
+        self._menu = None
         return g
 
     # ------------------------------------------------------------- the result
@@ -128,12 +130,18 @@ class ResultsPanel(QtWidgets.QTabWidget):
             self.gallery.addItem(it)
 
     def _on_gallery_click(self, item) -> None:
+        """Where to open a mistake, asked beside it (clicked, or chosen with the keyboard: the menu stood
+        at the mouse pointer, wherever that was)."""
+        if self._menu is not None and self._menu.isVisible():
+            return                          # (a double click is a click and an activation: one menu)
         row = self.gallery.row(item)
         menu = QtWidgets.QMenu(self)
         menu.addAction("Open on the Draw tab", lambda: self.open_mistake(row, "draw"))
         menu.addAction("Trace it on the Backprop tab", lambda: self.open_mistake(row, "backprop"))
         menu.setAttribute(QtCore.Qt.WA_DeleteOnClose)
-        menu.popup(QtGui.QCursor.pos())
+        self._menu = menu
+        menu.destroyed.connect(lambda *_: setattr(self, "_menu", None))
+        menu.popup(self.gallery.viewport().mapToGlobal(self.gallery.visualItemRect(item).center()))
 
     def open_mistake(self, k: int, where: str) -> bool:
         """Make mistake ``k`` of the shown result the session's picture and say where to show it."""
