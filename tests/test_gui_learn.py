@@ -626,3 +626,27 @@ def test_a_worked_examples_legend_names_the_colours_of_the_scale_chosen(qtbot):
         assert "orange positive, purple negative" in page._legend.text()
     finally:
         set_diverging(before)
+
+
+def test_a_concept_check_is_answered_from_the_keyboard_in_the_order_it_reads(qtbot):
+    """A tour: Tab reached the answers after Check answer and Next question (they are above them), and
+    Return on a chosen answer did nothing."""
+    from cnnapp.learn.quiz_view import ConceptChecksView
+    view = ConceptChecksView()
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    view.show_question(next(i for i, q in enumerate(view.questions) if not q.select_all))
+    qtbot.waitUntil(lambda: all(b.isVisible() for b in view.buttons), timeout=2000)
+    first = view.buttons[0]
+    order, w = [], view.list
+    for _ in range(len(view.buttons) + 3):
+        w = w.nextInFocusChain()
+        while not (w.focusPolicy() & QtCore.Qt.TabFocus) or not w.isVisible():
+            w = w.nextInFocusChain()
+        order.append(w)
+    assert order[:len(view.buttons)] == view.buttons
+    assert order.index(view.check_button) > order.index(view.buttons[-1])
+    first.setFocus()
+    qtbot.keyClick(first, QtCore.Qt.Key_Return)
+    assert first.isChecked() and view.feedback.text()

@@ -201,7 +201,23 @@ class ConceptChecksView(QtWidgets.QWidget):
                          else "Choose this answer, then press Check answer")
             self.group.addButton(b, k)
             self.answer_layout.addWidget(b)
+            b.installEventFilter(self)          # (Return on an answer checks it: eventFilter)
             self.buttons.append(b)
+        chain = [self.list, *self.buttons, self.check_button, self.next_button]
+        for a, b in zip(chain, chain[1:]):      # Tab goes through the answers before the buttons under them
+            QtWidgets.QWidget.setTabOrder(a, b)
+
+    def eventFilter(self, obj, ev) -> bool:
+        """Return or Enter on an answer chooses it and checks the answer (from the keyboard, only Check
+        answer's own Return did; arrows move between the answers, Space ticks one)."""
+        if (obj in self.buttons and ev.type() == QtCore.QEvent.KeyPress
+                and ev.key() in (QtCore.Qt.Key_Return, QtCore.Qt.Key_Enter)):
+            if isinstance(obj, QtWidgets.QRadioButton):
+                obj.setChecked(True)
+            if self.check_button.isEnabled():
+                self.check_button.click()
+            return True
+        return super().eventFilter(obj, ev)
 
     def shown_answers(self) -> list[str]:
         """The answers of the current question as listed, top to bottom."""
