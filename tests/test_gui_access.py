@@ -338,3 +338,30 @@ def test_the_step_keys_leave_a_focused_control_its_own_keys(window, qtbot):
     qtbot.waitUntil(nxt.hasFocus, timeout=2000)
     qtbot.keyClick(nxt, Qt.Key_Right)                            # a button has no use for →: the step moves
     assert st.index == 4
+
+
+def test_a_digit_is_drawn_with_the_keyboard(window, qtbot):
+    """A tour: Tab never reached the Draw tab's canvas and it took no keys: no digit without a mouse."""
+    window.tabs.setCurrentWidget(window.draw)
+    canvas = window.draw.canvas
+    canvas.clear()
+    w = window.draw
+    for _ in range(40):                                       # Tab reaches it
+        if canvas.hasFocus():
+            break
+        qtbot.keyClick(QtWidgets.QApplication.focusWidget() or window, Qt.Key_Tab)
+    assert canvas.hasFocus()
+    strokes = []
+    canvas.strokeFinished.connect(lambda: strokes.append(1))
+    qtbot.keyClick(canvas, Qt.Key_Up, Qt.ShiftModifier)      # from the middle, up by 4 digit pixels
+    qtbot.keyClick(canvas, Qt.Key_Space)                     # pen down
+    for _ in range(8):
+        qtbot.keyClick(canvas, Qt.Key_Down)                  # a vertical stroke of 8 digit pixels
+    qtbot.keyClick(canvas, Qt.Key_Space)                     # pen up: one stroke, as a mouse button's
+    assert strokes == [1] and not canvas.is_empty()
+    ink = canvas.array()
+    rows = np.flatnonzero(ink.max(axis=1) > 0.5)
+    cols = np.flatnonzero(ink.max(axis=0) > 0.5)
+    step = canvas.sheet_size() / 28
+    assert rows[-1] - rows[0] >= 7 * step and cols[-1] - cols[0] < 3 * step       # a "1"
+    qtbot.waitUntil(lambda: w.answer.text() != "", timeout=2000)

@@ -27,8 +27,12 @@ class DrawCanvas(QtWidgets.QWidget):
         super().__init__(parent)
         self.setObjectName("drawCanvas")
         self.setAccessibleName("Drawing canvas")
-        self.setToolTip("Draw a digit here with the mouse, a pen or a finger.\n"
+        self.setToolTip("Draw a digit here with the mouse, a pen or a finger, or the keyboard: the arrows move\n"
+                        "the pen (Shift: further), Space puts it down and lifts it.\n"
                         "Ctrl+Z undoes the last stroke, Delete clears the sheet.")
+        self.setAccessibleDescription("Arrows move the pen, Shift and an arrow further; Space puts the pen down "
+                                      "and lifts it; Ctrl+Z undoes a stroke; Delete clears the sheet.")
+        self.setFocusPolicy(QtCore.Qt.StrongFocus)      # (Tab reaches it: a digit is drawn without a mouse too)
         self.setAttribute(QtCore.Qt.WA_AcceptTouchEvents, True)
         self.setAttribute(QtCore.Qt.WA_OpaquePaintEvent, True)
         self.setSizePolicy(QtWidgets.QSizePolicy.Expanding, QtWidgets.QSizePolicy.Expanding)
@@ -41,6 +45,8 @@ class DrawCanvas(QtWidgets.QWidget):
         self._undo: list[QtGui.QImage] = []
         self._last: QtCore.QPointF | None = None
         self._drawing = False
+        self._key_pen = QtCore.QPointF(self._size / 2.0, self._size / 2.0)   # the keyboard's pen, on the sheet
+        self._keys = False                      # the keyboard draws (Tab came here, or an arrow): the pen shows
 
     # ----------------------------------------------------------------- public API
     def array(self) -> np.ndarray:
@@ -134,18 +140,23 @@ class DrawCanvas(QtWidgets.QWidget):
         return pen
 
     def _begin(self, pos: QtCore.QPointF, pressure: float = 1.0) -> None:
+        self._begin_at(self.map_to_sheet(pos), pressure)
+
+    def _begin_at(self, p: QtCore.QPointF, pressure: float = 1.0) -> None:
+        """A stroke starts at ``p`` (sheet pixels)."""
         self._push_undo()
         if self.showing_example():              # one's own digit starts on a clean sheet
             self._image = self._blank()
         self._drawing = True
-        p = self.map_to_sheet(pos)
         self._last = p
         self._segment(p, p, pressure)
 
     def _move(self, pos: QtCore.QPointF, pressure: float = 1.0) -> None:
+        self._move_to(self.map_to_sheet(pos), pressure)
+
+    def _move_to(self, p: QtCore.QPointF, pressure: float = 1.0) -> None:
         if not self._drawing:
             return
-        p = self.map_to_sheet(pos)
         self._segment(self._last, p, pressure)
         self._last = p
 
@@ -198,9 +209,63 @@ class DrawCanvas(QtWidgets.QWidget):
         painter.setPen(guide)
         m = r.width() * 4.0 / 28.0
         painter.drawRect(r.adjusted(m, m, -m, -m))
+        if self.hasFocus() and self._keys:
+            self._paint_key_pen(painter, r)
         painter.end()
 
+    # ---------------------------------------------------------------- the keyboard
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
+        """The arrows move the keyboard's pen by a pixel of the 28×28 digit (Shift: four), drawing while it
+        is down; Space puts it down and lifts it (a stroke, as a mouse button's)."""
+        moves = {QtCore.Qt.Key_Left: (-1, 0), QtCore.Qt.Key_Right: (1, 0), QtCore.Qt.Key_Up: (0, -1),
+                 QtCore.Qt.Key_Down: (0, 1)}
+        key = event.key()
+        if key in moves and not event.modifiers() & ~(QtCore.Qt.ShiftModifier | QtCore.Qt.KeypadModifier):
+            step = self._size / 28.0 * (4 if event.modifiers() & QtCore.Qt.ShiftModifier else 1)
+            dx, dy = moves[key]
+            p = QtCore.QPointF(min(max(self._key_pen.x() + dx * step, 0.0), self._size - 1.0),
+                               min(max(self._key_pen.y() + dy * step, 0.0), self._size - 1.0))
+            self._key_pen, self._keys = p, True
+            self._move_to(p)
+            self.update()
+        elif key == QtCore.Qt.Key_Space and not event.isAutoRepeat():
+            self._keys = True
+            if self._drawing:
+                self._end()
+            else:
+                self._begin_at(self._key_pen)
+            self.update()
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def focusInEvent(self, event) -> None:
+        self._keys = event.reason() in (QtCore.Qt.TabFocusReason, QtCore.Qt.BacktabFocusReason,
+                                        QtCore.Qt.ShortcutFocusReason)
+        super().focusInEvent(event)
+        self.update()
+
+    def focusOutEvent(self, event) -> None:
+        if self._keys:
+            self._end()                         # (a keyboard stroke ends where the focus leaves)
+        super().focusOutEvent(event)
+        self.update()
+
+    def _paint_key_pen(self, painter: QtGui.QPainter, r: QtCore.QRectF) -> None:
+        """The keyboard's pen (a ring; filled while down) and a frame round the sheet, while it has the focus."""
+        painter.setRenderHint(QtGui.QPainter.Antialiasing, True)
+        painter.setPen(QtGui.QPen(self.palette().color(QtGui.QPalette.Highlight), 2))
+        painter.drawRect(r.adjusted(1, 1, -1, -1))
+        s = r.width() / self._size
+        centre = QtCore.QPointF(r.x() + self._key_pen.x() * s, r.y() + self._key_pen.y() * s)
+        radius = max(4.0, self._brush * r.width() / 2)
+        painter.setPen(QtGui.QPen(QtGui.QColor(220, 80, 0), 2))
+        painter.setBrush(QtGui.QColor(220, 80, 0, 160) if self._drawing else QtCore.Qt.NoBrush)
+        painter.drawEllipse(centre, radius, radius)
+
     def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:
+        self._keys = False                      # (the mouse draws: no keyboard pen in its way)
         if event.button() == QtCore.Qt.LeftButton:
             self._begin(event.position())
             event.accept()
