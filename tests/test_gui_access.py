@@ -181,6 +181,11 @@ def test_the_maps_take_the_keyboard_and_their_table_selects_an_element(window, q
     for _ in range(28 - 1):                                                      # past the right edge: L0.W
         qtbot.keyClick(grid, Qt.Key_Right)
     assert said[-1][0] == "L0.W"
+    qtbot.keyClick(grid, Qt.Key_Left, Qt.ControlModifier)                      # a map back at once
+    assert said[-1][:2] == ("L0.x", (0, 0, 0, 0)) and s.stepper.index == 0
+    qtbot.keyClick(grid, Qt.Key_Right, Qt.ControlModifier)                     # and on: L0.W's first element
+    assert said[-1][0] == "L0.W" and said[-1][1][-2:] == (0, 0)
+    assert grid.hasFocus() and grid.frameShape() == QtWidgets.QFrame.Box          # the focus shows
     dialog = grid.show_numbers()
     assert dialog.which.count() == 8 and dialog.plane.key == "L0.W"
     dialog.which.setCurrentIndex(5)

@@ -53,8 +53,7 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
         self._tiles: list[_Tile] = []
         self._arrays: dict[str, np.ndarray] = {}
         self._n_images = 0
-        self._highlight = QtWidgets.QGraphicsRectItem()
-        self._highlight.setPen(pg.mkPen((20, 20, 20), width=1.5, style=QtCore.Qt.DashLine))
+        self._highlight = _TwoToneRect()
         self._highlight.setZValue(20)
         self._highlight.hide()
         self.view.scene().addItem(self._highlight)
@@ -414,3 +413,19 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
         hit = self._tile_at(p)
         if hit is not None:
             self.elementClicked.emit(hit[0].key, hit[3])
+
+
+class _TwoToneRect(QtWidgets.QGraphicsRectItem):
+    """The element under the pointer or the keyboard's cursor: dark dashes on a white line, seen on the
+    darkest and the lightest colours of every scale (dark dashes alone vanished on viridis's purple)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._under = pg.mkPen((255, 255, 255), width=3.0)
+        self._over = pg.mkPen((20, 20, 20), width=1.5, style=QtCore.Qt.DashLine)
+        self.setPen(self._under)                # (its width sets the item's bounds)
+
+    def paint(self, painter, option, widget=None) -> None:
+        for pen in (self._under, self._over):
+            painter.setPen(pen)
+            painter.drawRect(self.rect())

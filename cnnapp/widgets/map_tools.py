@@ -177,7 +177,10 @@ class MapGridTools:
 
     def keyPressEvent(self, ev) -> None:
         key = ev.key()
-        if key in _KEYS and self.tiles():
+        if key in (QtCore.Qt.Key_Left, QtCore.Qt.Key_Right) and ev.modifiers() & QtCore.Qt.ControlModifier \
+                and self.tiles():
+            self._jump(1 if key == QtCore.Qt.Key_Right else -1)     # the next or previous map at once
+        elif key in _KEYS and self.tiles():
             self._move_cursor(*_KEYS[key])
         elif key in _SELECT and self.cursor is not None:
             tile, r, c = self._cursor_tile()
@@ -212,6 +215,45 @@ class MapGridTools:
                 c = min(max(c, 0), w - 1) if dr else (0 if dc > 0 else w - 1)
             self.cursor = (k, r, c)
         self._show_cursor()
+
+    def _jump(self, step: int) -> None:
+        """The cursor to the first element of the next (``step`` 1) or previous map (some seventy arrows
+        from the input to the first z map otherwise)."""
+        tiles = self.tiles()
+        k = -1 if self.cursor is None or self.cursor[0] >= len(tiles) else self.cursor[0]
+        for _ in range(len(tiles)):
+            k = (k + step) % len(tiles)
+            if tiles[k].kind != "colour" or all(t.kind == "colour" for t in tiles):
+                break
+        self.cursor = (k, 0, 0)
+        self._show_cursor()
+
+    def focusInEvent(self, ev) -> None:
+        super().focusInEvent(ev)
+        self._show_focus(True)
+
+    def focusOutEvent(self, ev) -> None:
+        super().focusOutEvent(ev)
+        self._show_focus(False)
+
+    def _show_focus(self, on: bool) -> None:
+        """The frame round the maps in the highlight colour while they have the keyboard's focus (nothing
+        showed it), as wide as the usual frame (the maps do not move)."""
+        if not hasattr(self, "_usual_frame"):
+            self._usual_frame = (self.frameShape(), self.frameShadow(), self.lineWidth(), self.frameWidth())
+        shape, shadow, line, width = self._usual_frame
+        if on and width > 0:
+            self.setFrameShape(QtWidgets.QFrame.Box)
+            self.setFrameShadow(QtWidgets.QFrame.Plain)
+            self.setLineWidth(width)
+            pal = self.palette()
+            pal.setColor(QtGui.QPalette.WindowText, pal.color(QtGui.QPalette.Highlight))
+            self.setPalette(pal)
+        else:
+            self.setFrameShape(shape)
+            self.setFrameShadow(shadow)
+            self.setLineWidth(line)
+            self.setPalette(QtGui.QPalette())       # (the window's again)
 
     def _show_cursor(self) -> None:
         tile, r, c = self._cursor_tile()
