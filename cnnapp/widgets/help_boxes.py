@@ -12,6 +12,8 @@ SHORTCUTS = (
     ("<b>Ctrl+1</b> … <b>Ctrl+6</b>", "switch tabs"),
     ("<b>Ctrl+=</b> / <b>Ctrl+−</b> / <b>Ctrl+0</b>, Ctrl+wheel", "this tab's maps and text larger / smaller / "
                                                                   "as made (a projector)"),
+    ("on the canvas: <b>arrows</b> (<b>Shift</b>: further), <b>Space</b>", "draw with the keyboard: move the "
+                                                                            "pen, put it down and lift it"),
     ("<b>Ctrl+Z</b>", "undo the last stroke"),
     ("<b>Delete</b>, <b>Ctrl+L</b>", "clear the canvas"),
     ("<b>Ctrl+D</b>", "add the drawing to my digits"),
@@ -24,8 +26,9 @@ SHORTCUTS = (
     ("<b>L</b>", "Backprop, on a conv layer's step: the slides' loops beside it"),
     ("type, <b>Return</b>", "Backprop in Predict mode: answer (a number, or the choice's number)"),
     ("<b>← →</b>, <b>Home</b>, <b>End</b>, <b>Space</b>", "step through the trace, play"),
-    ("on the maps: <b>arrows</b>, <b>Return</b>, <b>M</b>, <b>Ctrl+C</b>, menu key",
-     "move over the numbers, select one, its map alone, copy its numbers (tab-separated), the table"),
+    ("on the maps: <b>arrows</b>, <b>Ctrl+← →</b>, <b>Return</b>, <b>M</b>, <b>Ctrl+C</b>, menu key",
+     "move over the numbers, to the previous / next map, select one, its map alone, copy its numbers "
+     "(tab-separated), the table"),
     ("<b>Ctrl+Shift+O</b> / <b>Ctrl+Shift+R</b>", "open a lesson / record one"),
     ("<b>Alt+→</b> / <b>Alt+←</b>, <b>Return</b>", "a lesson: next / previous stop, answer its question"),
     ("<b>F9</b>", "recording a lesson: add what the window shows as a stop"),
