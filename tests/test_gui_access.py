@@ -370,3 +370,14 @@ def test_a_digit_is_drawn_with_the_keyboard(window, qtbot):
     step = canvas.sheet_size() / 28
     assert rows[-1] - rows[0] >= 7 * step and cols[-1] - cols[0] < 3 * step       # a "1"
     qtbot.waitUntil(lambda: w.answer.text() != "", timeout=2000)
+
+
+def test_tab_leaves_a_table_of_numbers_in_one_press(qtbot):
+    """A tour: Tab walked the terms table cell by cell (the arrows do that); only Ctrl+Tab got out."""
+    from cnnapp.learn.arithmetic_panel import ArithmeticPanel
+    from cnnapp.learn.gradcheck_view import GradCheckView
+    panel, check = ArithmeticPanel(), GradCheckView()
+    for w in (panel, check):
+        qtbot.addWidget(w)
+    assert not panel.table.tabKeyNavigation() and not check.table.tabKeyNavigation()
+    assert not check.history.tabKeyNavigation()

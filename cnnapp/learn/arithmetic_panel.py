@@ -76,6 +76,7 @@ class ArithmeticPanel(QtWidgets.QWidget):
         self.written.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
         self.written.setStyleSheet("QLabel { font-family: 'DejaVu Sans Mono', monospace; }")
         self.table = QtWidgets.QTableWidget(0, 4)
+        self.table.setTabKeyNavigation(False)    # (Tab leaves the table; the arrows move in it)
         self.table.setObjectName("arithmeticTerms")
         self.table.setAccessibleName("The terms of the sum")
         self.table.setHorizontalHeaderLabels(["term", "numbers", "value", "comes from"])

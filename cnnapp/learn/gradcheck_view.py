@@ -112,6 +112,7 @@ class GradCheckView(QtWidgets.QWidget):
     def _build_result_table(self) -> QtWidgets.QTableWidget:
         """The last check, one quantity per row."""
         self.table = QtWidgets.QTableWidget(0, 2)
+        self.table.setTabKeyNavigation(False)    # (Tab leaves the table; the arrows move in it)
         self.table.setObjectName("gradCheckResult")
         self.table.setAccessibleName("The last gradient check")
         self.table.horizontalHeader().setVisible(False)
@@ -126,6 +127,7 @@ class GradCheckView(QtWidgets.QWidget):
     def _build_history(self) -> QtWidgets.QTableWidget:
         """Every check so far, one per row."""
         self.history = QtWidgets.QTableWidget(0, 5)
+        self.history.setTabKeyNavigation(False)    # (Tab leaves the table; the arrows move in it)
         self.history.setObjectName("gradCheckHistory")
         self.history.setAccessibleName("Every gradient check so far")
         self.history.setHorizontalHeaderLabels(["element", "backprop", "central difference",

@@ -21,6 +21,7 @@ class NotationView(QtWidgets.QWidget):
         lay.addWidget(self.intro)
         rows = legend_lines()
         self.table = QtWidgets.QTableWidget(len(rows), 2)
+        self.table.setTabKeyNavigation(False)    # (Tab leaves the table; the arrows move in it)
         self.table.setObjectName("notationTable")
         self.table.setAccessibleName("Notation: symbol and meaning")
         self.table.setHorizontalHeaderLabels(["symbol", "meaning"])

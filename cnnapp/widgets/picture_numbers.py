@@ -88,6 +88,7 @@ class NumbersDialog(QtWidgets.QDialog):
         self.which.setToolTip("The map whose numbers the table shows")
         self.which.addItems([p.name for p in self.planes])
         self.table = QtWidgets.QTableWidget()
+        self.table.setTabKeyNavigation(False)    # (Tab leaves the table; the arrows move in it)
         self.table.setObjectName("numbersTable")
         self.table.setAccessibleName("The map's numbers")
         self.table.setAccessibleDescription("One cell per element: rows and columns as in the picture. "
