@@ -104,3 +104,26 @@ def test_the_slides_loops_open_in_view_on_a_small_screen(window, qtbot):
     top = bp.loops.mapTo(scroll.viewport(), QtCore.QPoint(0, 0)).y()
     assert 0 <= top < scroll.viewport().height() - 40, (top, scroll.viewport().height())
     bp.maps.loops_button.setChecked(False)
+
+
+def test_a_filters_channels_wrap_in_even_lines(qtbot):
+    """A tour: at 1920 px each of a layer's 48 filters showed its 24 channels as 21 on one line and 3 on
+    the next; a filter that wraps shares its channels evenly between its lines."""
+    import numpy as np
+
+    from cnnapp.widgets.heatmap import MapGrid
+    from cnnapp.widgets.map_tiles import MapGroup
+    grid = MapGrid()
+    qtbot.addWidget(grid)
+    grid.show()
+    qtbot.waitExposed(grid)
+    w = np.random.default_rng(0).normal(size=(3, 24, 3, 3)).astype(np.float32)
+    grid.set_groups([MapGroup("L2.W", w, "W", diverging=True)])
+    for width in (500, 700, 900):
+        grid.resize(width, 600)
+        qtbot.wait(150)
+        first = [t for t in grid.tiles() if t.prefix[0] == 0]
+        lines = {}
+        for t in first:
+            lines[round(t.rect.y())] = lines.get(round(t.rect.y()), 0) + 1
+        assert len(first) == 24 and max(lines.values()) - min(lines.values()) <= 1, (width, lines)

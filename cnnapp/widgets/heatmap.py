@@ -295,10 +295,11 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
             if side_by_side > 1:
                 f, ch = pos
                 r, c = f // side_by_side, (f % side_by_side) * (across + 1) + ch
-            elif grid:   # one line per filter; wrap when it has too many channels
-                f, ch = pos
+            elif grid:   # one line per filter; wrap when it has too many channels, in even lines (12 + 12,
+                f, ch = pos                                   # not 21 + 3)
                 lines = (across + per_row - 1) // per_row
-                r, c = f * lines + ch // per_row, ch % per_row
+                per_line = (across + lines - 1) // lines
+                r, c = f * lines + ch // per_line, ch % per_line
             else:
                 r, c = divmod(k, per_row)
             rows_used = max(rows_used, r + 1)
