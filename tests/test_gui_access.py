@@ -381,3 +381,56 @@ def test_tab_leaves_a_table_of_numbers_in_one_press(qtbot):
         qtbot.addWidget(w)
     assert not panel.table.tabKeyNavigation() and not check.table.tabKeyNavigation()
     assert not check.history.tabKeyNavigation()
+
+
+def test_a_dark_desktop_palette_gives_way_to_a_light_one(qtbot):
+    """A tour: under a dark palette the Backprop timeline's steps, the equation boxes and grey words of
+    the Learn and Look tabs were white or grey on white or pale colours (macOS and Windows in dark mode).
+    The app asks the platform for light colours, and sets them itself where it stays dark."""
+    from cnnapp.widgets.light_palette import is_dark, keep_light, light_palette
+    app = QtWidgets.QApplication.instance()
+    before, style = QtGui.QPalette(app.palette()), app.style().name()
+    try:
+        assert not is_dark(light_palette())
+        dark = QtGui.QPalette()
+        for role, colour in ((QtGui.QPalette.Window, "#202020"), (QtGui.QPalette.WindowText, "#eeeeee"),
+                             (QtGui.QPalette.Base, "#181818"), (QtGui.QPalette.Text, "#eeeeee")):
+            dark.setColor(role, QtGui.QColor(colour))
+        app.setPalette(dark)
+        assert is_dark(app.palette()) and keep_light(app) and not is_dark(app.palette())
+        assert app.palette().color(QtGui.QPalette.WindowText).lightness() < 100
+        assert app.palette().color(QtGui.QPalette.Base).lightness() > 200
+        assert not keep_light(app)                                  # light already: nothing to say
+    finally:
+        app.setStyle(style)
+        app.setPalette(before)
+
+
+def test_a_keyboard_stroke_undone_midway_or_crossed_by_the_mouse_stays_apart(qtbot):
+    """A review: Ctrl+Z with the keyboard's pen down left the rest of the stroke with no undo (and two
+    "finished"), and an arrow during a mouse drag drew a line from the pointer to the keyboard's pen."""
+    from cnnapp.widgets.canvas import DrawCanvas
+    c = DrawCanvas()
+    qtbot.addWidget(c)
+    c.show()
+    qtbot.waitExposed(c)
+    finished = []
+    c.strokeFinished.connect(lambda: finished.append(1))
+    qtbot.keyClick(c, Qt.Key_Space)
+    for _ in range(5):
+        qtbot.keyClick(c, Qt.Key_Right)
+    assert c.undo() and c.is_empty() and len(finished) == 2         # the stroke ended, then was undone
+    for _ in range(3):
+        qtbot.keyClick(c, Qt.Key_Down)                               # the pen is up: nothing drawn
+    assert c.is_empty()
+    qtbot.keyClick(c, Qt.Key_Space)                                  # a new stroke, undone whole
+    qtbot.keyClick(c, Qt.Key_Right)
+    qtbot.keyClick(c, Qt.Key_Space)
+    assert not c.is_empty() and c.undo() and c.is_empty()
+    r = c._sheet_rect()
+    corner = QtCore.QPointF(r.x() + 5, r.y() + 5)
+    qtbot.mousePress(c, Qt.LeftButton, pos=corner.toPoint())
+    qtbot.keyClick(c, Qt.Key_Down)                                   # an arrow mid-drag: no line to the pen
+    qtbot.mouseRelease(c, Qt.LeftButton, pos=corner.toPoint())
+    rows = np.flatnonzero(c.array().max(axis=1) > 0.5)
+    assert len(rows) and rows.max() < c.sheet_size() / 4

@@ -45,6 +45,7 @@ class DrawCanvas(QtWidgets.QWidget):
         self._undo: list[QtGui.QImage] = []
         self._last: QtCore.QPointF | None = None
         self._drawing = False
+        self._key_stroke = False                # the stroke under way was begun with Space
         self._key_pen = QtCore.QPointF(self._size / 2.0, self._size / 2.0)   # the keyboard's pen, on the sheet
         self._keys = False                      # the keyboard draws (Tab came here, or an arrow): the pen shows
 
@@ -63,6 +64,7 @@ class DrawCanvas(QtWidgets.QWidget):
         ink = np.asarray(ink, dtype=np.float32)
         if ink.ndim != 2:
             raise ValueError(f"expected a 2-D image, got shape {ink.shape}")
+        self._end()                             # (a keyboard stroke under way ends first: its undo stays its)
         self._push_undo()
         grey = np.ascontiguousarray(255 - np.clip(ink, 0.0, 1.0) * 255.0).astype(np.uint8)
         h, w = grey.shape
@@ -82,6 +84,7 @@ class DrawCanvas(QtWidgets.QWidget):
         return bool(self.array().max() < 0.02)
 
     def clear(self) -> None:
+        self._end()
         if self.is_empty():
             return
         self._push_undo()
@@ -91,6 +94,7 @@ class DrawCanvas(QtWidgets.QWidget):
         self.strokeFinished.emit()
 
     def undo(self) -> bool:
+        self._end()                             # (Ctrl+Z with the keyboard's pen down: the stroke so far ends)
         if not self._undo:
             return False
         self._image = self._undo.pop()
@@ -140,6 +144,7 @@ class DrawCanvas(QtWidgets.QWidget):
         return pen
 
     def _begin(self, pos: QtCore.QPointF, pressure: float = 1.0) -> None:
+        self._end()                             # (a keyboard stroke under way ends: its undo stays its own)
         self._begin_at(self.map_to_sheet(pos), pressure)
 
     def _begin_at(self, p: QtCore.QPointF, pressure: float = 1.0) -> None:
@@ -161,6 +166,7 @@ class DrawCanvas(QtWidgets.QWidget):
         self._last = p
 
     def _end(self) -> None:
+        self._key_stroke = False
         if not self._drawing:
             return
         self._drawing = False
@@ -226,7 +232,8 @@ class DrawCanvas(QtWidgets.QWidget):
             p = QtCore.QPointF(min(max(self._key_pen.x() + dx * step, 0.0), self._size - 1.0),
                                min(max(self._key_pen.y() + dy * step, 0.0), self._size - 1.0))
             self._key_pen, self._keys = p, True
-            self._move_to(p)
+            if self._key_stroke:                # (an arrow during a mouse drag does not draw to the pen)
+                self._move_to(p)
             self.update()
         elif key == QtCore.Qt.Key_Space and not event.isAutoRepeat():
             self._keys = True
@@ -234,6 +241,7 @@ class DrawCanvas(QtWidgets.QWidget):
                 self._end()
             else:
                 self._begin_at(self._key_pen)
+                self._key_stroke = True
             self.update()
         else:
             super().keyPressEvent(event)

@@ -220,7 +220,7 @@ class MapGridTools:
         """The cursor to the first element of the next (``step`` 1) or previous map (some seventy arrows
         from the input to the first z map otherwise)."""
         tiles = self.tiles()
-        k = -1 if self.cursor is None or self.cursor[0] >= len(tiles) else self.cursor[0]
+        k = (-1 if step > 0 else 0) if self.cursor is None or self.cursor[0] >= len(tiles) else self.cursor[0]
         for _ in range(len(tiles)):
             k = (k + step) % len(tiles)
             if tiles[k].kind != "colour" or all(t.kind == "colour" for t in tiles):
