@@ -98,7 +98,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.setAccessibleName("Tabs")
         self.tabs.setDocumentMode(True)
         # Windows of one user's settings: the first keeps the session; another says it keeps nothing
-        self.keeper = SessionKeeper(st.config_folder()) if load_settings else None
+        self.keeper = SessionKeeper(st.config_folder(), self) if load_settings else None
         for note in session_files.first_network(self.session, reopen=load_settings) + (
                 [] if self.keeper is None else self.keeper.notes()):
             self.notes_at_start.add(note)

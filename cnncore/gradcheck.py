@@ -80,7 +80,9 @@ class GradCheckResult:
         central difference averages the two (with several ties at once, backprop
         may return yet another mix). Detected as left and right slopes that
         differ far more than rounding allows, and by about as much at ``10ε`` (a smooth curve's
-        slopes differ by ``ε·L''``: ten times more over a ten times wider nudge).
+        slopes differ by ``ε·L''``: ten times more over a ten times wider nudge). Backprop's value is not
+        held to lie between the two slopes: where a nudge moves several ties at once, its mix of the
+        windows' winners may lie outside them and still be right.
         """
         if self.agrees:
             return False

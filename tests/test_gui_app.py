@@ -1603,4 +1603,7 @@ def test_a_lock_another_computer_left_long_ago_is_taken_over(tmp_path):
     os.utime(tmp_path / LOCK_NAME, (old, old))
     taken = SessionKeeper(tmp_path)
     assert taken.keeps and not taken.notes()
+    os.utime(tmp_path / LOCK_NAME, (old, old))
+    taken._still_here()                                  # a window that lives says so, every half hour
+    assert time.time() - (tmp_path / LOCK_NAME).stat().st_mtime < 60
     taken.release()

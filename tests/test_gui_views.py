@@ -127,3 +127,29 @@ def test_a_filters_channels_wrap_in_even_lines(qtbot):
         for t in first:
             lines[round(t.rect.y())] = lines.get(round(t.rect.y()), 0) + 1
         assert len(first) == 24 and max(lines.values()) - min(lines.values()) <= 1, (width, lines)
+
+
+def test_the_train_settings_column_is_as_wide_as_its_font_asks(qtbot):
+    """A tour: at a 14 pt font the column's fixed 340 px cut "Learning rate" to "Learning r" and the
+    Train again button's words; a review: counted in average characters it took 50 px more at 10 pt."""
+    from PySide6 import QtGui, QtWidgets
+
+    from cnnapp.state import Session
+    from cnnapp.views.train_controls import TrainControls
+    app = QtWidgets.QApplication.instance()
+    before = QtGui.QFont(app.font())
+    try:
+        widths = {}
+        for points in (9, 14):
+            font = QtGui.QFont(before)
+            font.setPointSize(points)
+            app.setFont(font)
+            c = TrainControls(Session())
+            qtbot.addWidget(c)
+            words = QtGui.QFontMetrics(font).horizontalAdvance("Train again from the same start")
+            assert c.minimumWidth() >= words + 100 and c.maximumWidth() == c.minimumWidth() + 40
+            widths[points] = c.maximumWidth()
+        assert widths[9] <= 340 + max(0, QtGui.QFontMetrics(QtGui.QFont(before.family(), 9)).horizontalAdvance(
+            "Train again from the same start") - 189) and widths[14] > widths[9]
+    finally:
+        app.setFont(before)

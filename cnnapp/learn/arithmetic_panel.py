@@ -233,7 +233,8 @@ def _kernel_rounding(bd, dtype) -> float:
     cancel keeps their rounding, not its own size's), or of the value where it is larger (an L2 norm's
     terms are squares: below 1 their sum is smaller than the value)."""
     n = max(len(bd.terms), 1)
-    size = max(math.fsum(abs(t.value) for t in bd.terms), abs(bd.value or 0.0))     # (a norm: √ of its terms)
+    size = (abs(bd.value or 0.0) if bd.combine == "norm" else          # (a norm's terms are squares: √ of them)
+            max(math.fsum(abs(t.value) for t in bd.terms), abs(bd.value or 0.0)))
     return float(np.finfo(dtype).eps) * (n + 2) * size + 1e-300
 
 

@@ -57,11 +57,11 @@ class TrainControls(QtWidgets.QWidget):
         ll.addWidget(self.eta)
         ll.addStretch(1)
         ll.addLayout(self._build_model_buttons())
-        # (the results beside them name their pages in full at 1024 px); in characters, not pixels: at a
-        # 14 pt font 340 px cut "Learning rate" to "Learning r"
-        unit = max(6, self.fontMetrics().averageCharWidth())
-        self.setMinimumWidth(50 * unit)
-        self.setMaximumWidth(57 * unit)
+        # (the results beside them name their pages in full at 1024 px); by its widest line's width, not in
+        # pixels: at a 14 pt font 340 px cut "Learning rate" to "Learning r"
+        widest = self.fontMetrics().horizontalAdvance(self.again_button.text())
+        self.setMinimumWidth(max(300, widest + 111))
+        self.setMaximumWidth(self.minimumWidth() + 40)
         self._defaults_for_source()
         self._cap_batch()
         run = session.run

@@ -196,9 +196,10 @@ class TrainView(QtWidgets.QWidget):
         """Make mistake ``row`` of the result the picture and show it on "draw" or "backprop"."""
         return self.results.open_mistake(row, where)
 
-    def make_loader(self):
-        """A callable for the worker thread returning (X, y, X_val, y_val), chosen from the form."""
-        return self.controller.loader(self.controls.choice(), then=self.start)
+    def make_loader(self, same_start: bool = False):
+        """A callable for the worker thread returning (X, y, X_val, y_val), chosen from the form; a set
+        still to download starts the same run (from the same start too) once it is here."""
+        return self.controller.loader(self.controls.choice(), then=lambda: self.start(same_start))
 
     def start(self, same_start: bool = False) -> bool:
         """Train with the form's settings; ``same_start``: from the weights the last run started from,
@@ -214,14 +215,8 @@ class TrainView(QtWidgets.QWidget):
             self.controls.data.show_notes("")              # the last folder's notes go
             if same_start:
                 config.seed = s.restore_start().seed
-            # where the run's weights start, read before it starts (once it runs, s.network is the
-            # run's latest snapshot)
-            self._run_settings = run_settings(config, s.network, self.controls.source.currentText()), s.network.seed
-            # a run on pictures that are not digits shows its first held-out picture's maps, not a
-            # digit drawn on the Draw tab (which a grey 28×28 network of shapes took for its sample)
-            sample = self._sample() if _of_digits(choice.key) else None
             try:
-                self.controller.start(loader, config, sample, choice)
+                self._begin(loader, config, choice)
             except BaseException:
                 s.cancel_again()                           # (the weights the same start replaced come back)
                 raise
@@ -233,6 +228,17 @@ class TrainView(QtWidgets.QWidget):
         self.trainingStarted.emit()
         return True
 
+    def _begin(self, loader, config, choice) -> None:
+        """The run, from the network as it is now."""
+        s = self.session
+        # where the run's weights start, read before it starts (once it runs, s.network is the
+        # run's latest snapshot)
+        self._run_settings = run_settings(config, s.network, self.controls.source.currentText()), s.network.seed
+        # a run on pictures that are not digits shows its first held-out picture's maps, not a
+        # digit drawn on the Draw tab (which a grey 28×28 network of shapes took for its sample)
+        sample = self._sample() if _of_digits(choice.key) else None
+        self.controller.start(loader, config, sample, choice)
+
     def _run_parts(self, same_start: bool):
         """``(config, data choice, loader)`` of the run the form asks for, or :class:`RunRefused` saying why
         it cannot run (a lesson followed, no start to go back to, a folder gone since it was chosen)."""
@@ -243,7 +249,7 @@ class TrainView(QtWidgets.QWidget):
         config = self.controls.config()
         if same_start and s.same_start() is None:
             raise RunRefused("no run of this network to start again from yet")
-        loader = self.make_loader()             # (asks for files not chosen yet)
+        loader = self.make_loader(same_start)   # (asks for files not chosen yet)
         choice = self.controls.choice(ask=False)
         learnt_from(choice, s.network)          # (a folder that cannot give classes is refused now)
         return config, choice, loader
