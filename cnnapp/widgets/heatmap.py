@@ -300,8 +300,8 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
                 lines = (across + per_row - 1) // per_row
                 per_line = (across + lines - 1) // lines
                 r, c = f * lines + ch // per_line, ch % per_line
-            else:
-                r, c = divmod(k, per_row)
+            else:               # wrapped in even lines too (4 + 4 filters, not 7 + 1)
+                r, c = divmod(k, -(-len(plan) // -(-len(plan) // per_row)))
             rows_used = max(rows_used, r + 1)
             rect = QtCore.QRectF(_GAP + c * (tw + _GAP), y + r * (th + _GAP), tw, th)
             if kind == "colour":        # a colour picture: its levels drawn as they are
