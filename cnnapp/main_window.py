@@ -170,6 +170,7 @@ class MainWindow(QtWidgets.QMainWindow):
         use for the next launch."""
         session_files.save(self.session)
         session_files.save_edits(self.build.edits_not_in_use())
+        session_files.save_drawing(self.draw.kept_sheet())
 
     # ----------------------------------------------------------- model files
     def save_model(self, path) -> bool:
@@ -371,10 +372,12 @@ class MainWindow(QtWidgets.QMainWindow):
         """Read the settings file (:func:`cnnapp.settings.load_store`) and give each part its own;
         say once in the status bar what happened to a file that could not be used."""
         s = st.store()
-        geo = s.get_bytes("window/geometry")
-        if geo is None:
+        geo, sheet = s.get_bytes("window/geometry"), session_files.kept_drawing()
+        if sheet is not None:
+            self.draw.restore_sheet(sheet)      # (a digit drawn is not lost to a restart)
+        elif geo is None:
             self.draw.show_example()     # first launch: the bars mean something at once
-        else:
+        if geo is not None:
             self.restoreGeometry(QtCore.QByteArray(geo))
         for sp in self._splitters():
             v = s.get_bytes(f"splitters/{sp.objectName()}")

@@ -11,7 +11,7 @@ from . import settings as st
 from .state.samples import SampleSet
 from .state.settings_store import set_aside
 
-__all__ = ["first_network", "resume", "save", "save_edits", "kept_edits"]
+__all__ = ["first_network", "resume", "save", "save_edits", "kept_edits", "save_drawing", "kept_drawing"]
 
 #: Whether the network kept for the next launch was trained and never saved to a file of the learner's.
 _UNSAVED = "session/unsaved"
@@ -145,3 +145,45 @@ def kept_edits() -> dict | None:
         return parse_architecture(read_regular(path, 4 * MAX_ARCH_TEXT).decode("utf-8"))
     except Exception:  # noqa: BLE001 - a damaged file: the edits are a convenience
         return None
+
+
+#: The largest sheet kept (the canvas's is 280×280).
+_MAX_SHEET = 2000
+
+
+def save_drawing(ink) -> None:
+    """Keep the Draw tab's sheet (``ink``: 2-D, [0, 1]; None: an empty sheet or the example) for the next
+    launch, so a digit drawn is not lost to a restart; never raises."""
+    import io
+
+    import numpy as np
+
+    from cnncore import atomic_write_bytes
+    path = st.session_drawing_path()
+    with contextlib.suppress(OSError, ValueError):
+        if ink is None:
+            path.unlink(missing_ok=True)
+            return
+        buf = io.BytesIO()
+        np.save(buf, np.round(np.clip(np.asarray(ink, np.float32), 0, 1) * 255).astype(np.uint8),
+                allow_pickle=False)
+        atomic_write_bytes(path, buf.getvalue())
+
+
+def kept_drawing():
+    """The sheet the last session closed with, floats ``(H, W)`` in [0, 1], or None (none, or a file that
+    is not one: it is replaced at the next close)."""
+    import numpy as np
+
+    from cnncore import read_regular
+    path = st.session_drawing_path()
+    if not path.exists():
+        return None
+    try:
+        import io
+        a = np.load(io.BytesIO(read_regular(path, _MAX_SHEET ** 2 + 1024)), allow_pickle=False)
+    except Exception:  # noqa: BLE001 - a damaged file: the drawing is a convenience
+        return None
+    if a.dtype != np.uint8 or a.ndim != 2 or not 8 <= min(a.shape) <= max(a.shape) <= _MAX_SHEET:
+        return None
+    return a.astype(np.float32) / 255

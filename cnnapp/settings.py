@@ -117,6 +117,11 @@ def session_samples_path() -> Path:
     return data_dir() / "last_session_pictures.npz"
 
 
+def session_drawing_path() -> Path:
+    """Where the Draw tab's sheet is kept between launches (its ink, 8-bit grey)."""
+    return data_dir() / "last_session_drawing.npy"
+
+
 def session_edits_path() -> Path:
     """Where the Build tab's edits not in use yet are kept between launches (an architecture file)."""
     return data_dir() / "last_session_build_edits.json"

@@ -1607,3 +1607,33 @@ def test_a_lock_another_computer_left_long_ago_is_taken_over(tmp_path):
     taken._still_here()                                  # a window that lives says so, every half hour
     assert time.time() - (tmp_path / LOCK_NAME).stat().st_mtime < 60
     taken.release()
+
+
+def test_a_digit_on_the_sheet_comes_back_after_a_restart(qtbot):
+    """A tour: the sheet was empty after a restart (only the brush size was kept): a digit drawn was lost."""
+    from cnnapp import settings as st
+    from cnnapp.main_window import MainWindow
+    w = MainWindow(load_settings=True)
+    qtbot.addWidget(w)
+    canvas = w.findChild(QtWidgets.QWidget, "drawCanvas")
+    canvas.clear()
+    stroke(canvas, [(0.5, 0.2 + 0.6 * k / 20) for k in range(21)])                 # a "1"
+    drawn = canvas.array()
+    w.train.shutdown()
+    w.close()
+    assert st.session_drawing_path().exists()
+    again = MainWindow(load_settings=True)
+    qtbot.addWidget(again)
+    back = again.findChild(QtWidgets.QWidget, "drawCanvas")
+    assert not back.showing_example() and not back.can_undo()
+    assert np.abs(back.array() - drawn).max() < 0.01 and again.session.drawing.ink is not None
+    back.clear()
+    again.train.shutdown()
+    again.close()                                        # an empty sheet: nothing kept, no example forced
+    assert not st.session_drawing_path().exists()
+    st.session_drawing_path().write_bytes(b"not an array")
+    third = MainWindow(load_settings=True)               # a damaged file: an empty sheet, no error
+    qtbot.addWidget(third)
+    assert third.findChild(QtWidgets.QWidget, "drawCanvas").is_empty()
+    third.train.shutdown()
+    third.close()

@@ -353,6 +353,16 @@ class DrawView(QtWidgets.QWidget):
             return
         self.hint.setText(self.EXAMPLE_HINT)
 
+    def kept_sheet(self):
+        """The sheet to keep for the next launch: its ink, or None (empty, or the example digit)."""
+        c = self.canvas
+        return None if c.is_empty() or c.showing_example() else c.array()
+
+    def restore_sheet(self, ink) -> None:
+        """The sheet the last session closed with (Undo does not take it away)."""
+        self.canvas.set_array(ink)
+        self.canvas.clear_history()
+
     def _drawings(self):
         if self._dataset is None:
             from cnncore.datasets import DrawingsDataset
