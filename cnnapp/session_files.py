@@ -1,8 +1,9 @@
 """What the app keeps between launches besides its settings: the network in use (unless it is the
 starter model), whether it was saved to a file of the learner's, the held-out pictures it is
 offered (:mod:`cnncore.datasets.kept`: a folder's or a downloaded set's would otherwise be gone
-until the next run), and the Build tab's edits not in use yet (an architecture file, read as one the
-learner opens). Written on close, read at the start; closing never fails for them."""
+until the next run), the Build tab's edits not in use yet (an architecture file, read as one the
+learner opens) and the Draw tab's sheet. Written on close (by the window that keeps the session,
+:mod:`cnnapp.session_keeper`), read at the start; closing never fails for them."""
 from __future__ import annotations
 
 import contextlib
