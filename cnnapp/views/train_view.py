@@ -209,8 +209,8 @@ class TrainView(QtWidgets.QWidget):
         if s.training:
             return False
         try:
-            config, choice, loader = self._run_parts(same_start)
-            if not self._asked(same_start, choice):
+            config, choice, loader, classes = self._run_parts(same_start)
+            if not self._asked(same_start, classes):
                 return False
             self.controls.data.show_notes("")              # the last folder's notes go
             if same_start:
@@ -240,8 +240,9 @@ class TrainView(QtWidgets.QWidget):
         self.controller.start(loader, config, sample, choice)
 
     def _run_parts(self, same_start: bool):
-        """``(config, data choice, loader)`` of the run the form asks for, or :class:`RunRefused` saying why
-        it cannot run (a lesson followed, no start to go back to, a folder gone since it was chosen)."""
+        """``(config, data choice, loader, the classes it teaches)`` of the run the form asks for, or
+        :class:`RunRefused` saying why it cannot run (a lesson followed, no start to go back to, a folder gone
+        since it was chosen)."""
         s = self.session
         if s.lesson is not None:        # (its stops show its network as the teacher made it)
             raise RunRefused("a lesson is being followed, and its stops are about its network as it is: "
@@ -251,24 +252,23 @@ class TrainView(QtWidgets.QWidget):
             raise RunRefused("no run of this network to start again from yet")
         loader = self.make_loader(same_start)   # (asks for files not chosen yet)
         choice = self.controls.choice(ask=False)
-        learnt_from(choice, s.network)          # (a folder that cannot give classes is refused now)
-        return config, choice, loader
+        classes = tuple(learnt_from(choice, s.network)[0])       # (a folder that gives none is refused now)
+        return config, choice, loader, classes
 
-    def _asked(self, same_start: bool, choice) -> bool:
+    def _asked(self, same_start: bool, classes: tuple) -> bool:
         """What a start would discard, asked first: the unsaved weights the same start replaces, or what a
         trained network knew of classes it is to unlearn."""
         if not same_start:
-            return self._may_relearn(choice)
+            return self._may_relearn(classes)
         return not self.session.unsaved or self.confirm(
             "Training again from the same start puts back the weights the last run started from: the weights "
             "trained since have not been saved. Train again and discard them? (A run that makes no update "
             "gives them back.)")
 
-    def _may_relearn(self, choice) -> bool:
-        """A trained network learning other classes than its own is asked about first: its outputs take
+    def _may_relearn(self, classes: tuple) -> bool:
+        """A trained network learning other ``classes`` than its own is asked about first: its outputs take
         the new names (output 0, "Frösche", became "airplane" without a word)."""
         net = self.session.network
-        classes = tuple(learnt_from(choice, net)[0])
         if not self.session.trained or self.session.is_starter or classes == tuple(net.classes):
             return True                   # (the starter model as shipped: nothing of the learner's fades)
         return self.confirm(f"This network learnt {_named(net.classes)}; these pictures are of other classes "
