@@ -261,9 +261,9 @@ def test_a_pair_of_ops_run_side_by_side_is_two_ops_and_nothing_else():
     pair inside a pair, is refused rather than run past its list."""
     from cnncore._dispatch import _kernels
     both, colsum = _kernels.OPS["both"], _kernels.OPS["colsum"]
-    a, out = np.ones((2, 3), np.float32), np.zeros(3, np.float32)
+    a, out, out2 = np.ones((2, 3), np.float32), np.zeros(3, np.float32), np.zeros(3, np.float32)
     program = _kernels.Program((2, 3))
-    program.keep(a, out)
+    program.keep(a, out, out2)
     program.add(both, 2, 0, [], [])
     program.add(colsum, 1, 0, [a.ctypes.data, out.ctypes.data], [2, 3])
     with pytest.raises(ValueError, match="malformed"):
@@ -271,8 +271,10 @@ def test_a_pair_of_ops_run_side_by_side_is_two_ops_and_nothing_else():
     x, labels = np.zeros((2, 3), np.float32), np.zeros(2, np.intp)
     with pytest.raises(ValueError, match="pair"):
         program.run(x, labels)
-    program.add(colsum, 1, 0, [a.ctypes.data, out.ctypes.data], [2, 3])
-    assert program.run(x, labels) == DONE and np.array_equal(out, [2, 2, 2])
+    # (the pair's second op writes an array of its own: two ops side by side never write one array,
+    # and a race there summed [3, 3, 3] under arm64 emulation)
+    program.add(colsum, 1, 0, [a.ctypes.data, out2.ctypes.data], [2, 3])
+    assert program.run(x, labels) == DONE and np.array_equal(out, [2, 2, 2]) and np.array_equal(out2, [2, 2, 2])
     from cnncore.step import StepBuilder
     with pytest.raises(ValueError, match="pair"):     # an op that can stop the step is never paired
         StepBuilder(2, (3,)).both(2, ("loss", 0, [a, a, a], [2, 3]), ("colsum", 0, [a, out], [2, 3]))
