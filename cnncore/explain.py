@@ -131,7 +131,7 @@ def update_terms(w, dw, lr, index, *, value=None, keys=None, prefix=()):
 
 # ------------------------------------------------------------------------------- trace dispatch
 
-_PIXEL_WORDS = "A pixel's level in the input picture (0…1, unless the model normalises its input); nothing computed it."
+_PIXEL_WORDS = "A pixel's level in the input picture, from 0 to 1; nothing computed it."
 _PARAM_SUFFIXES = ("W", "b", "dW", "db") + UPDATE_PARTS + STATE_PARTS
 
 
@@ -227,13 +227,18 @@ def _name_colour_planes(bd: Breakdown, trace) -> Breakdown:
 
     for k, t in enumerate(bd.terms):
         m = next((plane(r) for r in t.sources if plane(r) is not None), None)
+        if m is None and t.padding:         # a window position in the zero padding: its plane's all the same
+            m = _padding_plane(t, bd.target)
         if m is not None:
             planes.setdefault(m, []).append(k)
             bd.terms[k] = replace(t, label=f"{t.label} [{names[m]}]")
     if len(planes) > 1:
         def value(v):           # a subtotal alone, not a factor: no brackets around a negative one
             return num(v).strip("()")
-        parts = [f"{names[m]} (m = {m}): {value(math.fsum(bd.terms[k].value for k in ks))} from {len(ks)} terms"
+        def padded(ks):
+            n = sum(bd.terms[k].padding for k in ks)
+            return f" ({n} in the padding)" if n else ""
+        parts = [f"{names[m]} (m = {m}): {value(math.fsum(bd.terms[k].value for k in ks))} from {len(ks)} terms{padded(ks)}"
                  for m, ks in sorted(planes.items())]
         rest = [t for k, t in enumerate(bd.terms) if not any(k in ks for ks in planes.values())]
         bd.notes.append("The sum runs over the picture's " + ", ".join(names[:-1]) + f" and {names[-1]} planes, "
@@ -245,9 +250,19 @@ def _name_colour_planes(bd: Breakdown, trace) -> Breakdown:
         m = next(iter(planes))
         bd.notes.append(f"The picture's numbers here are of its {names[m]} plane (input map m = {m}).")
     if target is not None:
+        how = ", normalised as the first layer takes it" if trace.normalisation is not None \
+            and bd.target.array != "input" else ""
         bd.notes.append(f"This is the {names[target]} level of pixel ({bd.target.index[2]}, {bd.target.index[3]}) "
-                        f"of the colour picture (input map m = {target}).")
+                        f"of the colour picture{how} (input map m = {target}).")
     return bd
+
+
+def _padding_plane(term, target) -> int | None:
+    """The picture plane of a first-layer term whose input position lies in the zero padding: the
+    input channel of its filter weight (``w(f, m, i, j)``), or of the filter gradient explained."""
+    first = (layer_key(0, "W"), layer_key(0, "dW"))
+    refs = [r for r in (*term.sources, target) if r is not None and r.array in first and len(r.index) == 4]
+    return refs[0].index[1] if refs else None
 
 
 def _dispatch_network(trace, key, index):
@@ -274,6 +289,8 @@ def _dispatch_links(trace, i, part, index, step):
     A = trace.arrays
     key = layer_key(i, part)
     if part == "x":
+        if i == 0 and trace.normalisation is not None:
+            return _normalised_pixel(trace, key, index)
         if i == 0:
             return _plain("An input pixel", key, index, A[key][(0,) + index],
                           _PIXEL_WORDS)
@@ -293,6 +310,21 @@ def _dispatch_links(trace, i, part, index, step):
     bd = _dispatch(trace, layer_key(i + 1, "dx"), index, step)
     bd.notes.append(f"The gradient arriving at layer {i}'s output is what layer {i + 1} sent back.")
     return bd
+
+
+def _normalised_pixel(trace, key, index):
+    """The first layer's input where the model normalises it: ``x′ = (x − μ) / σ`` of the picture's
+    level ``x``, with its channel's mean ``μ`` and standard deviation ``σ``."""
+    mean, std = trace.normalisation
+    m, pix = index[0], ",".join(map(str, index))
+    x, mu, sd = float(trace.arrays["input"][(0,) + tuple(index)]), float(mean[m]), float(std[m])
+    terms = [Term(f"x({pix}) / σ", (x, 1 / sd), x / sd, (Ref("input", tuple(index)), None)),
+             Term("−μ / σ", (-mu, 1 / sd), -mu / sd, (None, None))]
+    return finish("A normalised pixel", "x′ = (x − μ) / σ", Ref(key, tuple(index)), terms, None,
+                  [f"The model normalises its input: the first layer takes each level x of the picture less its "
+                   f"channel's mean μ = {num(mu)}, divided by the channel's standard deviation σ = {num(sd)} "
+                   f"(both of the pictures it learnt from). The picture's own level here is x = {num(x)}; "
+                   "1/σ multiplies each term."])
 
 
 def _dispatch(trace, key, index, step):

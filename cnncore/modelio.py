@@ -37,6 +37,7 @@ from .limits import MAX_ARCH_TEXT, MAX_CLASS_NAME, MAX_HISTORY_TEXT, MAX_LAYERS,
 from .architecture import DIGIT_CLASSES, UNUSED_CLASS, ArchitectureError, to_json
 from .network import Network
 from .optim import check_state
+from .signature import NORMALISATION_ENTRIES, normalisation_entries, normalisation_from
 
 __all__ = ["save_model", "model_arrays", "load_model", "model_from_members", "a_model_file", "not_a_model_file",
            "ModelFileError", "FORMAT"]
@@ -76,9 +77,7 @@ def model_arrays(net: Network, history=None, optimizer=None) -> dict[str, np.nda
         arrays["dataset"] = np.array(net.dataset)
     if net.signature.fit != net.signature.default_fit:
         arrays["input_fit"] = np.array(net.signature.fit)
-    if net.signature.normalises:
-        arrays["input_mean"] = np.array(net.signature.mean, dtype=np.float64)
-        arrays["input_std"] = np.array(net.signature.std, dtype=np.float64)
+    arrays.update(normalisation_entries(net.signature))
     if net.trained_on is not None and (len(net.trained_on) or history):
         arrays["trained_on"] = np.asarray(net.trained_on, dtype=np.uint64)
     for k, v in net.params().items():
@@ -117,7 +116,7 @@ def _check_entries(path, members) -> None:
     if "architecture" not in members:
         hint = " (it looks like a backprop trace)" if "input" in members and "probs" in members else ""
         raise ModelFileError(f"{path}: no 'architecture' entry, so this is not a model file{hint}")
-    allowed = {"format", "architecture", "history", "classes", "dataset", "input_fit", "trained_on"} | set(_NORMALISATION)
+    allowed = {"format", "architecture", "history", "classes", "dataset", "input_fit", "trained_on"} | set(NORMALISATION_ENTRIES)
     unexpected = sorted(k for k in members if k not in allowed and not _PARAM_KEY.fullmatch(k) and not k.startswith("opt."))
     if unexpected:
         hint = " (it looks like a backprop trace, not a model)" if "probs" in members else ""
@@ -248,10 +247,6 @@ def _classes(path, zf, members, net: Network) -> None:
     net.learns(classes, dataset)
 
 
-#: The entries of an input normalisation (both or neither), one float per input channel.
-_NORMALISATION = ("input_mean", "input_std")
-
-
 def _input_rules(path, zf, members, net: Network) -> None:
     """The fitting rule and the input normalisation, if the file has them (files from before them
     have neither)."""
@@ -261,17 +256,10 @@ def _input_rules(path, zf, members, net: Network) -> None:
             net.signature = net.signature.fitted(fit)
         except ValueError as e:
             raise ModelFileError(f"{path}: {e}") from None
-    present = [k for k in _NORMALISATION if k in members]
-    if not present:
-        return
-    C = net.input_shape[0]
-    if len(present) != 2:
-        raise ModelFileError(f"{path}: it has {present[0]!r} without {(set(_NORMALISATION) - set(present)).pop()!r}")
-    for k in _NORMALISATION:
-        if members[k].shape != (C,) or members[k].dtype.kind != "f":
-            raise ModelFileError(f"{path}: {k!r} must hold {C} floats, one per input channel")
     try:
-        net.normalises(read_member(zf, members["input_mean"]), read_member(zf, members["input_std"]))
+        found = normalisation_from(members, lambda k: read_member(zf, members[k]), net.input_shape[0])
+        if found is not None:
+            net.normalises(*found)
     except ValueError as e:
         if isinstance(e, UnreadableFile):
             raise

@@ -25,7 +25,8 @@ import numpy as np
 
 from .architecture import DIGIT_CLASSES, DIGIT_SHAPE, NUM_CLASSES
 
-__all__ = ["Signature", "channel_statistics", "channel_names", "FITS"]
+__all__ = ["Signature", "channel_statistics", "channel_names", "FITS", "NORMALISATION_ENTRIES", "normalisation_entries",
+           "normalisation_from"]
 
 _CHANNEL_WORDS = {1: "grey", 3: "colour (RGB)"}
 #: What each input channel of a picture is: one grey plane, or the red, green and blue planes.
@@ -144,6 +145,35 @@ class Signature:
         if not self.normalises:
             return d
         return d / np.asarray(self.std, dtype=d.dtype).reshape(1, -1, 1, 1)
+
+
+#: The entries in which a model file and a trace file keep an input normalisation: both or neither,
+#: each one float per input channel.
+NORMALISATION_ENTRIES = ("input_mean", "input_std")
+
+
+def normalisation_entries(signature: Signature) -> dict:
+    """``{entry: float64 (C,)}`` of ``signature``'s normalisation for a file (empty without one)."""
+    if not signature.normalises:
+        return {}
+    return {k: np.array(v, dtype=np.float64) for k, v in zip(NORMALISATION_ENTRIES, (signature.mean, signature.std))}
+
+
+def normalisation_from(headers: dict, read, channels: int):
+    """``(mean, std)`` from a file's entries, or None where it has neither. ``headers``: entry ->
+    its header (``shape``, ``dtype``), read before any value; ``read(entry)``: its values.
+    ``ValueError`` (a sentence without the file's name) for one without the other, or for
+    anything but ``channels`` floats each; the values themselves are checked by
+    :meth:`Signature.normalised`."""
+    present = [k for k in NORMALISATION_ENTRIES if k in headers]
+    if not present:
+        return None
+    if len(present) != 2:
+        raise ValueError(f"it has {present[0]!r} without {(set(NORMALISATION_ENTRIES) - set(present)).pop()!r}")
+    for k in NORMALISATION_ENTRIES:
+        if headers[k].shape != (channels,) or headers[k].dtype.kind != "f":
+            raise ValueError(f"{k!r} must hold {channels} floats, one per input channel")
+    return read("input_mean"), read("input_std")
 
 
 def channel_names(channels: int) -> tuple[str, ...]:

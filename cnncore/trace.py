@@ -5,6 +5,8 @@ every array the app draws, under the keys of the ``.npz`` export (``i``
 counts layers from 0)::
 
     input (1, C, H, W)   label (1,)   probs (1, 10)   loss ()   architecture (JSON text)
+    input_mean (C,)  input_std (C,)  a model's input normalisation (L0.x is (input − mean) / std),
+                                     only where it has one (float64, as in a model file)
     L{i}.x  L{i}.y  L{i}.dy  L{i}.dx (not for layer 0)
     L{i}.<part>                      each part the layer type records (``Layer.records``):
                                      z, dz, W, b, dW, db for layers with weights (W, b,
@@ -29,7 +31,7 @@ from ._atomic import atomic_savez
 from .architecture import infer_shapes, parse_architecture, to_json
 from .layers import build_layer, layer_class
 from .network import Network, not_a_number, softmax_cross_entropy
-from .signature import channel_names
+from .signature import NORMALISATION_ENTRIES, channel_names, normalisation_entries
 from .tracekeys import layer_key, split_key
 from .update import PLAIN_LR, UPDATE_PARTS, next_update, read_settings, rule_equation, rule_words, state_parts
 
@@ -203,6 +205,14 @@ class Trace:
         return int(self.arrays["label"][0])
 
     @property
+    def normalisation(self) -> tuple | None:
+        """``(mean, std)``, one float64 a channel, of the model's input normalisation: the first layer
+        took ``(input − mean) / std`` (None: the input itself)."""
+        if NORMALISATION_ENTRIES[0] not in self.arrays:
+            return None
+        return tuple(self.arrays[k] for k in NORMALISATION_ENTRIES)
+
+    @property
     def loss(self) -> float:
         return float(self.arrays["loss"])
 
@@ -273,6 +283,7 @@ def trace(net: Network, image, label: int, lr: float | None = None) -> Trace:
         "probs": np.array(probs, copy=True),
         "loss": np.array(loss, dtype=np.float64),
         "architecture": np.array(to_json(net.spec)),
+        **normalisation_entries(net.signature),          # (what made L0.x of the input, if anything)
     }
     for layer in work.layers:
         parts = ["x", "y", "dy"] + (["dx"] if layer.index > 0 else []) + list(layer.records)

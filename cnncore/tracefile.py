@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._safeio import member_text, read_member, user_archive
-from .architecture import describe_layer, parse_architecture
+from ._safeio import UnreadableFile, member_text, read_member, user_archive
+from .architecture import DIGIT_CLASSES, describe_layer, parse_architecture
 from .layers import layer_class
 from .limits import MAX_ARCH_TEXT, MAX_LAYERS, MAX_OPTIMIZER_TEXT
 from .network import Network
+from .signature import NORMALISATION_ENTRIES, Signature, normalisation_entries, normalisation_from
 from .trace import TraceFileError, expected_keys, expected_shapes, trace
 from .tracekeys import layer_key, split_key
 from .update import HYPER, read_settings, state_parts
@@ -72,6 +73,7 @@ def _read(zf, members) -> tuple[dict, dict]:
     _check_headers(members, want)
     arrays = {"architecture": np.array(member_text(read_member(zf, members["architecture"]), "architecture"))}
     arrays["optimizer"] = np.array(member_text(read_member(zf, members["optimizer"]), "optimizer"))
+    arrays.update(_normalisation(zf, members, spec))
     for key in want:
         arrays[key] = read_member(zf, members[key])
     _check_values(arrays, spec)
@@ -90,6 +92,19 @@ def _text(zf, members, key: str, limit: int) -> str:
         raise _Refused(f"its {key!r} entry is {info.dtype.itemsize // 4:,} characters long, more than the "
                        f"{limit:,} a trace's can be")
     return member_text(read_member(zf, info), key)
+
+
+def _normalisation(zf, members, spec: dict) -> dict:
+    """The model's input normalisation the trace names, checked as a model file's (empty: none)."""
+    try:
+        found = normalisation_from(members, lambda k: read_member(zf, members[k]), spec["input"][0])
+        if found is None:
+            return {}
+        return normalisation_entries(Signature(tuple(spec["input"]), DIGIT_CLASSES).normalised(*found))
+    except UnreadableFile:
+        raise
+    except ValueError as e:
+        raise _Refused(f"its input normalisation cannot be used: {e}") from None
 
 
 def _expected(spec: dict) -> dict:
@@ -114,7 +129,7 @@ def _state_shapes(spec: dict, settings: dict, want: dict) -> dict:
 
 def _check_headers(members: dict, want: dict) -> None:
     """Every entry the trace needs is there with its shape and type; no other entry is."""
-    extra = sorted(k for k in members if k not in want and k not in ("architecture", "optimizer"))
+    extra = sorted(k for k in members if k not in want and k not in ("architecture", "optimizer", *NORMALISATION_ENTRIES))
     if extra:
         raise _Refused(f"it holds {_names(extra)}, which a trace of its architecture does not have")
     missing = [k for k in want if k not in members]
@@ -169,10 +184,18 @@ def _check_replay(arrays: dict, spec: dict, settings: dict) -> None:
         scale = float(np.max(np.abs(b), initial=0.0)) if b.dtype.kind == "f" else 0.0
         diff = np.max(np.abs(a.astype(np.float64) - b), initial=0.0)
         if diff > _TOLERANCE * max(scale, 1e-3):
-            i, part = split_key(key)
-            where = f"layer {i} ({describe_layer(spec['layers'][i])})" if i is not None else "the network"
-            raise _Refused(f"{key} is not what {where} computes from the trace's own input and weights (off by "
-                           f"{diff:.3g}): its arrays do not belong to the architecture it names")
+            raise _Refused(_not_replayed(key, spec, diff, arrays))
+
+
+def _not_replayed(key: str, spec: dict, diff: float, arrays: dict) -> str:
+    """Why the trace's ``key`` is off by ``diff`` from the pass made again."""
+    i, part = split_key(key)
+    where = f"layer {i} ({describe_layer(spec['layers'][i])})" if i is not None else "the network"
+    why = "its arrays do not belong to the architecture it names"
+    if key == layer_key(0, "x") and NORMALISATION_ENTRIES[0] not in arrays:
+        why = ("the first layer did not take the picture itself; if the model normalises its input, this trace is "
+               "from a version that did not keep how: record it again")
+    return f"{key} is not what {where} computes from the trace's own input and weights (off by {diff:.3g}): {why}"
 
 
 def _pass_order(arrays: dict) -> list[str]:
@@ -189,6 +212,8 @@ def _replay(arrays: dict, spec: dict, settings: dict) -> dict:
     """The arrays :func:`cnncore.trace.trace` records from the file's input, label, weights and state."""
     net = Network(spec, seed=0, dtype=arrays["input"].dtype)
     net.set_params({k: arrays[k] for k in net.params()})
+    if NORMALISATION_ENTRIES[0] in arrays:
+        net.normalises(*(arrays[k] for k in NORMALISATION_ENTRIES))
     lr = settings["lr"]
     if settings["source"] == "saved":          # the model's own optimizer, resumed from the state recorded
         lr = None

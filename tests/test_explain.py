@@ -369,6 +369,45 @@ def test_a_colour_pixel_and_a_first_filter_gradient_say_their_plane():
                                                                   for s in t.sources))
 
 
+def test_a_first_conv_z_at_the_edge_counts_its_padding_in_each_plane():
+    """At the picture's corner 15 of the 27 window positions lie in the zero padding: each belongs to its
+    plane (its filter weight's input channel), not to a list of unnamed terms after the planes."""
+    tr = _colour_trace()
+    bd = explain.breakdown(tr, "L0.z", (0, 0, 0, 0))
+    products = [t for t in bd.terms if not t.label.startswith("b(")]
+    assert len(products) == 27 and sum(t.padding for t in products) == 15
+    for t in products:
+        w = next(s for s in t.sources if s is not None and s.array == "L0.W")
+        assert t.label.endswith(f" [{'RGB'[w.index[1]]}]"), t.label
+    note = next(n for n in bd.notes if n.startswith("The sum runs over the picture's R, G and B planes"))
+    for m, name in enumerate("RGB"):
+        assert f"{name} (m = {m}): " in note and "from 9 terms (5 in the padding)" in note
+    assert note.split("; then ")[1].startswith("b(0): ")
+
+
+def test_the_first_layers_input_of_a_normalising_model_is_the_pixel_normalised():
+    """A model that normalises its input hands the first layer (x − μ) / σ: its L0.x was called a
+    pixel's level "nothing computed" (−1.628 for a level of 0.086). It is worked out from the
+    picture's level and its channel's μ and σ; the picture itself is still a level from 0 to 1."""
+    from cnncore.network import Network
+    from cnncore.trace import trace
+    net = Network(_COLOUR, seed=3)
+    net.normalises((0.49, 0.48, 0.45), (0.25, 0.24, 0.26))
+    x = np.random.default_rng(4).random((3, 6, 6), dtype=np.float32)
+    tr = trace(net, x, 2)
+    bd = explain.breakdown(tr, "L0.x", (0, 1, 4, 5))
+    level = float(x[1, 4, 5])
+    assert bd.equation == "x′ = (x − μ) / σ" and _close(bd.total, (level - 0.48) / 0.24, 1e-12)
+    assert _close(bd.total, bd.value, 1e-6) and bd.value == tr.arrays["L0.x"][0, 1, 4, 5]
+    assert [s.array for t in bd.terms for s in t.sources if s is not None] == ["input"]
+    assert bd.terms[0].label.endswith(" [G]") and any("μ = 0.48" in n and "σ = 0.24" in n for n in bd.notes)
+    assert any("normalised as the first layer takes it" in n for n in bd.notes)
+    px = explain.breakdown(tr, "input", (0, 1, 4, 5))
+    assert px.value == level and any("from 0 to 1" in n for n in px.notes)
+    plain = explain.breakdown(_colour_trace(), "L0.x", (0, 1, 4, 5))
+    assert plain.title == "An input pixel" and len(plain.terms) == 1
+
+
 def test_a_grey_picture_and_a_later_layer_name_no_plane():
     grey = dict(_COLOUR, input=[1, 6, 6])
     bd = explain.breakdown(_colour_trace(grey), "L0.z", (0, 1, 2, 3))

@@ -218,3 +218,61 @@ def test_a_model_opened_as_a_trace_is_named_a_model(tmp_path):
     save_model(tmp_path / "m.npz", Network(preset("tiny"), seed=0))
     with pytest.raises(TraceFileError, match="m.npz: .*this is a model file, not a trace"):
         Trace.load(tmp_path / "m.npz")
+
+
+COLOUR = {"input": [3, 8, 8], "layers": [
+    {"type": "conv", "filters": 2, "kernel": 3, "stride": 1, "padding": 1, "activation": "relu"},
+    {"type": "maxpool", "size": 2, "stride": 2},
+    {"type": "flatten"},
+    {"type": "dense", "units": 10, "activation": "none"}]}
+PICTURE = np.random.default_rng(6).random((3, 8, 8)).astype(np.float32)
+MEAN, STD = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
+
+
+@pytest.fixture(scope="module")
+def normalised():
+    """A trace of a colour model that normalises its input: its first layer takes (x − mean) / std."""
+    net = Network(COLOUR, seed=3)
+    net.normalises(MEAN, STD)
+    return trace(net, PICTURE, 2)
+
+
+def test_a_trace_of_a_model_that_normalises_its_input_opens_as_it_was_saved(normalised, tmp_path):
+    """The trace keeps the normalisation (a trace of a normalised colour model could not be opened: its pass
+    made again from the picture alone gave another L0.x, and the file was called not its own)."""
+    t = normalised
+    assert np.allclose(t.arrays["L0.x"][0], (PICTURE - np.array(MEAN)[:, None, None]) / np.array(STD)[:, None, None],
+                       atol=1e-6)
+    path = tmp_path / "n.npz"
+    t.save(path)
+    back = Trace.load(path)
+    assert [tuple(v) for v in back.normalisation] == [MEAN, STD]
+    assert back.arrays.keys() == t.arrays.keys()
+    assert all(np.array_equal(back.arrays[k], t.arrays[k]) for k in t.arrays)
+    assert trace(Network(COLOUR, seed=3), PICTURE, 2).normalisation is None
+
+
+@pytest.mark.parametrize("case, said", [
+    ("one", "'input_mean' without 'input_std'"),
+    ("shape", "'input_std' must hold 3 floats"),
+    ("zero", "standard deviation must be from"),
+    ("other", "L0.x is not what layer 0"),
+    ("old", "if the model normalises its input, this trace is from a version that did not keep how"),
+])
+def test_a_trace_with_a_normalisation_that_does_not_fit_is_refused_in_one_line(normalised, tmp_path, case, said):
+    """Half a normalisation, one of the wrong size, a std of 0, another normalisation than the pass had, and a
+    trace of a normalised model from before traces kept it: each a one-line refusal that says which."""
+    arrays = dict(normalised.arrays)
+    if case == "one":
+        del arrays["input_std"]
+    elif case == "shape":
+        arrays["input_std"] = np.array([0.25, 0.24])
+    elif case == "zero":
+        arrays["input_std"] = np.array([0.25, 0.0, 0.26])
+    elif case == "other":       # the pass made again from another normalisation gives another L0.x
+        arrays["input_mean"] = np.array([0.5, 0.48, 0.45])
+    else:
+        del arrays["input_mean"], arrays["input_std"]
+    with pytest.raises(TraceFileError) as e:
+        Trace.load(_saved(tmp_path, arrays))
+    assert said in str(e.value) and "\n" not in str(e.value)

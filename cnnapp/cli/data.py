@@ -12,8 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .args import CliError, fraction, nonneg_int, positive_int
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["data_arguments", "seed_alias", "holdout_argument", "holdout", "source_key", "one_source", "data",
            "as_input", "one_picture", "picture", "read_png", "load_pair"]
