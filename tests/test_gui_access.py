@@ -383,6 +383,65 @@ def test_tab_leaves_a_table_of_numbers_in_one_press(qtbot):
     assert not check.history.tabKeyNavigation()
 
 
+def test_the_layer_table_is_one_tab_stop_and_the_keyboard_edits_each_cell(window, qtbot):
+    """A tour: Tab walked through every box of the Build tab's table (dozens of presses to get past
+    it). The table is one stop: the arrows move between cells, Enter, F2 or a typed digit opens a
+    cell's box, Escape puts its value back, Tab leaves the table from it too; every cell is named."""
+    from cnncore.architecture import preset
+    from cnnapp.widgets.arch_editor import COLS
+    window.tabs.setCurrentWidget(window.build)
+    ed = window.build.editor
+    ed.set_spec(preset("lenet"))
+    t, focus = ed.table, QtWidgets.QApplication.focusWidget
+    inside = lambda: focus() is t or t.isAncestorOf(focus())          # noqa: E731
+    ed.in_sides[1].setFocus()
+    qtbot.waitUntil(ed.in_sides[1].hasFocus, timeout=2000)
+    qtbot.keyClick(ed.in_sides[1], Qt.Key_Tab)
+    assert focus() is t
+    qtbot.keyClick(t, Qt.Key_Tab)                                     # one press leaves it
+    assert focus() is not None and not inside()
+    qtbot.keyClick(focus(), Qt.Key_Backtab)
+    assert focus() is t
+    t.setCurrentCell(0, 0)
+    qtbot.keyClick(t, Qt.Key_Right)                                   # the arrows move between cells
+    assert (t.currentRow(), t.currentColumn()) == (0, COLS.index("Filters / units"))
+    qtbot.keyClick(t, Qt.Key_Return)
+    box = focus()
+    assert isinstance(box, QtWidgets.QSpinBox) and box.accessibleName() == "layer 0 filters"
+    qtbot.keyClick(box, Qt.Key_Up)
+    assert ed.spec()["layers"][0]["filters"] == 9                     # in use as it changes
+    qtbot.keyClick(box, Qt.Key_Escape)                                # … until Escape puts it back
+    assert ed.spec()["layers"][0]["filters"] == 8 and focus() is t
+    qtbot.keyClick(t, Qt.Key_7)                                       # a digit opens the box with it
+    box = focus()
+    assert isinstance(box, QtWidgets.QSpinBox) and ed.spec()["layers"][0]["filters"] == 7
+    qtbot.keyClick(box, Qt.Key_Tab)                                   # Tab leaves from the box too
+    assert not inside() and ed.spec()["layers"][0]["filters"] == 7 and t.item(0, 1).text() == "7"
+    t.setFocus()
+    t.setCurrentCell(5, COLS.index("Activation"))
+    qtbot.keyClick(t, Qt.Key_F2)
+    choice = focus()
+    assert isinstance(choice, QtWidgets.QComboBox) and choice.accessibleName() == "layer 5 activation"
+    qtbot.keyClick(choice, Qt.Key_Up)
+    picked = choice.currentText()
+    qtbot.keyClick(choice, Qt.Key_Return)
+    qtbot.waitUntil(lambda: focus() is t, timeout=2000)
+    assert ed.spec()["layers"][5]["activation"] == picked != "none"
+    table = QtGui.QAccessible.queryAccessibleInterface(t)
+    said = {}
+    for i in range(table.childCount()):
+        cell = table.child(i).tableCellInterface()
+        if cell is not None:
+            said[cell.rowIndex(), cell.columnIndex()] = table.child(i).text(QtGui.QAccessible.Name)
+    for r in range(t.rowCount()):
+        for c in range(t.columnCount()):
+            if t.item(r, c).flags() & Qt.ItemIsEditable:
+                assert said[r, c].startswith(f"layer {r} ") and said[r, c].endswith(t.item(r, c).text())
+    assert said[0, 0] == "layer 0 type conv" and said[0, COLS.index("Kernel / size")] == "layer 0 kernel 5"
+    assert not [w for w in t.findChildren(QtWidgets.QWidget) if w.focusPolicy() & Qt.TabFocus
+                and w.isVisible() and w.parentWidget() is t.viewport()]
+
+
 def test_a_dark_desktop_palette_gives_way_to_a_light_one(qtbot):
     """A tour: under a dark palette the Backprop timeline's steps, the equation boxes and grey words of
     the Learn and Look tabs were white or grey on white or pale colours (macOS and Windows in dark mode).

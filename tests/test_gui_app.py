@@ -204,7 +204,7 @@ def test_build_offers_every_layer_type_with_its_own_fields(window):
         {"type": "flatten"}, {"type": "dense", "units": 10}]})
     assert ed.valid(), ed.problem()
     col = COLS.index("Stride / factor")
-    box = ed.table.cellWidget(3, col)
+    box = ed.table.open_cell(ed.table.model().index(3, col))
     assert isinstance(box, QtWidgets.QSpinBox) and box.value() == 3
     box.setValue(2)                                       # the factor is edited like any count
     assert ed.spec()["layers"][3]["factor"] == 2 and ed.summary()[3].out_shape == (4, 13, 13)
@@ -1296,7 +1296,8 @@ def test_build_shows_a_files_values_past_its_boxes_ranges_as_they_are(window, tm
     editor = window.build.editor
     col = COLS.index("Filters / units")
     assert [b.value() for b in editor.in_sides] == [600, 8]
-    assert editor.table.cellWidget(0, col).value() == 300 and editor.table.cellWidget(3, col).value() == 5000
+    assert editor.table.item(0, col).text() == "300" and editor.table.item(3, col).text() == "5000"
+    assert editor.table.open_cell(editor.table.model().index(3, col)).value() == 5000
     assert editor.spec()["input"] == [1, 600, 8] and editor.spec()["layers"][3]["units"] == 5000
     editor.in_sides[0].setValue(28)                    # back within the usual range: the box's range is its own
     assert editor.in_sides[0].maximum() >= 512 and editor.spec()["input"] == [1, 28, 8]

@@ -414,7 +414,7 @@ def test_build_offers_the_colour_preset_and_inputs_larger_than_28(window):
     ed.channels.setCurrentIndex(ed.channels.findData(3))
     assert ed.spec()["input"] == [3, 64, 64] and ed.valid(), ed.problem()
     from cnnapp.widgets.arch_editor import COLS
-    kernel = ed.table.cellWidget(0, COLS.index("Kernel / size"))
+    kernel = ed.table.open_cell(ed.table.model().index(0, COLS.index("Kernel / size")))
     assert kernel.accessibleName() == "layer 0 kernel" and kernel.maximum() >= 64
     assert build.apply() and window.session.input_shape == (3, 64, 64)
     assert window.draw.left.currentWidget() is window.draw.picture_page

@@ -264,9 +264,9 @@ def test_build_updates_as_the_user_types_and_the_columns_stay_put(window, qtbot)
     window.tabs.setCurrentWidget(window.build)
     ed.set_spec(preset("lenet"))
     t = ed.table
-    col = next(c for c in range(t.columnCount())
-               if isinstance(t.cellWidget(2, c), QtWidgets.QSpinBox) and t.horizontalHeaderItem(c).text().startswith("Kernel"))
-    box = t.cellWidget(2, col)
+    col = next(c for c in range(t.columnCount()) if t.horizontalHeaderItem(c).text().startswith("Kernel"))
+    box = t.open_cell(t.model().index(2, col))
+    assert isinstance(box, QtWidgets.QSpinBox)
     edges = [t.horizontalHeader().sectionViewportPosition(c) for c in range(t.columnCount())]
     header = t.verticalHeader().width()
     box.setFocus()

@@ -282,8 +282,9 @@ def test_12_the_small_things(window, qtbot, tmp_path):
     # a typed 30 in a box that takes at most 28 is shown, then cut to 28 and said
     window.tabs.setCurrentWidget(window.build)
     t = window.build.editor.table
-    box = next(t.cellWidget(0, c) for c in range(t.columnCount())
-               if isinstance(t.cellWidget(0, c), QtWidgets.QSpinBox) and "Kernel" in t.horizontalHeaderItem(c).text())
+    col = next(c for c in range(t.columnCount()) if "Kernel" in t.horizontalHeaderItem(c).text())
+    box = t.open_cell(t.model().index(0, col))             # the cell's box (Enter, F2 or typing opens it)
+    assert isinstance(box, QtWidgets.QSpinBox)
     box.setFocus()
     box.selectAll()
     qtbot.keyClicks(box, "30")

@@ -1,6 +1,6 @@
-"""Architecture editor: one table row per layer, its settings in spin and combo boxes, and beside
-them what ``cnncore.architecture.summarize`` says about it (output shape, parameters, multiply-adds,
-and why a layer does not fit). The editor only edits a spec; it does no shape arithmetic itself."""
+"""Architecture editor: one table row per layer, its settings in cells edited as spin and combo boxes
+(:mod:`.arch_cells`), and beside them what ``cnncore.architecture.summarize`` says about it (output
+shape, parameters, multiply-adds, and why a layer does not fit). The editor only edits a spec; it does no shape arithmetic itself."""
 from __future__ import annotations
 
 import copy
@@ -12,6 +12,9 @@ from cnncore import activations
 from cnncore.architecture import DIGIT_SHAPE
 from cnncore.layers import LAYER_TYPES as REGISTRY
 from cnncore.limits import MAX_PARAMS  # the one parameter limit of the app and the command line
+
+from .arch_cells import CELL, Field, LayerTable, field_item, show_value
+from .font_fit import follow_font
 
 #: The largest input side the editor's boxes offer (a 3×512×512 picture is 786,432 values).
 MAX_INPUT_SIDE = 512
@@ -62,26 +65,6 @@ def _square(v) -> int:
     return int(v[0]) if isinstance(v, (list, tuple)) else int(v)
 
 
-class _FieldBox(QtWidgets.QSpinBox):
-    """A spin box that shows a number typed past its largest value instead of refusing the keystroke
-    (a plain spin box turns a typed 30 into 3, silently), then, on Enter or leaving it, sets the
-    largest and says so (``tooLarge(typed)``)."""
-    tooLarge = QtCore.Signal(int)
-
-    def validate(self, text, pos):
-        t = text.strip()
-        if t.isdigit() and int(t) > self.maximum():
-            return QtGui.QValidator.Intermediate, text, pos
-        return super().validate(text, pos)
-
-    def fixup(self, text):
-        t = text.strip()
-        if t.isdigit() and int(t) > self.maximum():
-            self.tooLarge.emit(int(t))
-            return str(self.maximum())
-        return super().fixup(text)
-
-
 def _show_value(box: QtWidgets.QSpinBox, value: int) -> None:
     """``box`` showing ``value``: a value of a file past the box's range widens it (a valid file's
     300 filters showed as the box's 256, and its network kept 300)."""
@@ -104,7 +87,10 @@ class ArchitectureEditor(QtWidgets.QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.table = QtWidgets.QTableWidget(0, len(COLS))
+        self.table = LayerTable(0, len(COLS))
+        self.table.cells.edited.connect(self.set_value)
+        self.table.cells.tooLarge.connect(lambda r, k, typed, hi: self.refused.emit(
+            f"Layer {r}: {k} {typed} is more than this box takes; set to {hi}, its largest."))
         self.table.setObjectName("architectureTable")
         self.table.setAccessibleName("Layers of the network")
         self.table.setToolTip("One row per layer, from the input (top) to the ten outputs (bottom)")
@@ -113,12 +99,10 @@ class ArchitectureEditor(QtWidgets.QWidget):
             self.table.horizontalHeaderItem(i).setToolTip(TIPS[c])
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
-        self.table.verticalHeader().setDefaultSectionSize(34)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QtWidgets.QHeaderView.ResizeToContents)
         hh.setStretchLastSection(True)
-        self._fix_computed_widths()
-        self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
+        follow_font(self.table, self._fix_computed_widths)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(self._build_input_row())
@@ -227,7 +211,7 @@ class ArchitectureEditor(QtWidgets.QWidget):
             if value != layer["type"]:
                 self._spec["layers"][row] = _new_layer(value)
                 self._refresh()
-                # Rebuild the row's boxes after this signal returns (the combo is one of them).
+                # Rebuild the row's cells after this edit returns (its open box is one of them).
                 QtCore.QTimer.singleShot(0, self, lambda r=row: self._rebuild(select=r))
             return
         fields = {f.key: f for f in REGISTRY[layer["type"]].fields}
@@ -243,36 +227,18 @@ class ArchitectureEditor(QtWidgets.QWidget):
         self._refresh()
 
     def _sync_box(self, row: int, field, value) -> None:
-        """Show a value set from code (not typed) in its spin or combo box."""
-        box = self.table.cellWidget(row, COLS.index(field.column))
-        if box is None:
-            return
-        box.blockSignals(True)
-        if isinstance(box, QtWidgets.QSpinBox):
-            _show_value(box, _square(value))
-        elif isinstance(box, QtWidgets.QComboBox):
-            box.setCurrentText(str(value))
-        box.blockSignals(False)
+        """Show a value set from code or typed in its cell."""
+        it = self.table.item(row, COLS.index(field.column))
+        if it is not None and it.data(CELL) is not None:
+            show_value(it, _square(value) if field.kind == "pair" else value)
 
     # ----------------------------------------------------------------- table
-    def _spin(self, row: int, key: str, value: int, lo: int, hi: int, tip: str):
-        s = _FieldBox()
-        s.setRange(lo, hi)
-        _show_value(s, int(value))
-        lo, hi = s.minimum(), s.maximum()
-        s.setToolTip(f"{tip} ({lo} to {hi})")
-        s.setAccessibleName(f"layer {row} {key}")
-        s.valueChanged.connect(lambda v, r=row, k=key: self.set_value(r, k, v))
-        s.tooLarge.connect(lambda typed, r=row, k=key, hi=hi: self.refused.emit(
-            f"Layer {r}: {k} {typed} is more than this box takes; set to {hi}, its largest."))
-        return s
-
     def _pair_cell(self, row: int, col: int, key: str, value, lo: int, hi: int, tip: str) -> None:
-        """A spin box for a square setting; a non-square one (from a JSON file, e.g. a 5×3
+        """A number's cell for a square setting; a non-square one (from a JSON file, e.g. a 5×3
         kernel) is shown as it is and left alone: a single spin box would square it silently."""
         h, w = (value, value) if isinstance(value, int) else value
         if h == w:
-            self.table.setCellWidget(row, col, self._spin(row, key, h, lo, hi, tip))
+            self.table.setItem(row, col, field_item(Field(row, key, tip, lo, hi), h))
             return
         it = QtWidgets.QTableWidgetItem(f"{h}×{w}")
         it.setFlags(QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable)
@@ -291,49 +257,46 @@ class ArchitectureEditor(QtWidgets.QWidget):
             hh.resizeSection(col, max(fm.horizontalAdvance(t) for t in samples + (COLS[col],)) + 28)
         self.table.verticalHeader().setMinimumWidth(fm.horizontalAdvance("⚠ 00") + 12)
 
-    def _combo(self, row: int, key: str, items, value, tip: str):
-        c = QtWidgets.QComboBox()
-        c.addItems(list(items))
-        c.setCurrentText(value)
-        c.setToolTip(tip)
-        c.setAccessibleName(f"layer {row} {key}")
-        c.currentTextChanged.connect(lambda v, r=row, k=key: self.set_value(r, k, v))
-        return c
-
     def _field_cell(self, row: int, field, value) -> None:
         """The box for one field of one layer, in the field's column (a window's size, stride or
         padding reaches as far for a larger input as ``field.maximum`` does for a 28×28 one)."""
         col = COLS.index(field.column)
         if field.kind == "count":
-            self.table.setCellWidget(row, col, self._spin(row, field.key, value, field.minimum, field.maximum,
-                                                          field.tooltip))
+            self.table.setItem(row, col, field_item(Field(row, field.key, field.tooltip, field.minimum,
+                                                          field.maximum), value))
         elif field.kind == "pair":
             side = max(self._spec["input"][1:])
             hi = max(field.maximum, -(-field.maximum * side // DIGIT_SHAPE[1]))
             self._pair_cell(row, col, field.key, value, field.minimum, hi, field.tooltip)
         else:
-            self.table.setCellWidget(row, col, self._combo(row, field.key, ACTIVATIONS, value, field.tooltip))
+            self.table.setItem(row, col, field_item(Field(row, field.key, field.tooltip, choices=ACTIVATIONS), value))
 
     def _rebuild(self, select: int | None = None) -> None:
+        """The table's rows anew; the focus stays in the table (on ``select``'s row, in the same column)
+        when it was there (an open box closes)."""
         self._building = True
         self._show_input()
         t = self.table
         layers = self._spec["layers"]
+        focus = QtWidgets.QApplication.focusWidget()
+        had_focus, column = focus is t or t.isAncestorOf(focus), max(t.currentColumn(), 0)
         t.clearContents()
         t.setRowCount(len(layers))
         t.setVerticalHeaderLabels([str(i) for i in range(len(layers))])
         for r, layer in enumerate(layers):
             kind = layer["type"]
-            t.setCellWidget(r, 0, self._combo(r, "type", LAYER_TYPES, kind, TIPS["Layer"]))
+            t.setItem(r, 0, field_item(Field(r, "type", TIPS["Layer"], choices=LAYER_TYPES), kind))
             for f in REGISTRY[kind].fields:
                 self._field_cell(r, f, layer[f.key])
             for c in range(len(COLS)):
-                if t.cellWidget(r, c) is None and t.item(r, c) is None:
+                if t.item(r, c) is None:
                     it = QtWidgets.QTableWidgetItem("")
                     it.setFlags(QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable)
                     t.setItem(r, c, it)
         if select is not None and 0 <= select < len(layers):
-            t.selectRow(select)
+            t.setCurrentCell(select, column)        # (the whole row is selected)
+        if had_focus:
+            t.setFocus()
         self._building = False
         self._refresh()
 
@@ -388,7 +351,8 @@ class ArchitectureEditor(QtWidgets.QWidget):
                 it = t.item(r, c)
                 if it is not None:
                     it.setBackground(bg if (row.error or c >= C_OUT) else QtGui.QBrush())
-                    it.setToolTip(tip)
+                    if it.data(CELL) is None:            # (an editable cell tells what its box means)
+                        it.setToolTip(tip)
             t.verticalHeaderItem(r).setText(("⚠ " if row.error else "") + str(r))
             if row.error and self._problem is None:
                 self._problem = row.error

@@ -1,0 +1,42 @@
+"""Sizes that follow a widget's font: :func:`follow_font` calls a widget's fitting function now and
+again whenever its font changes (the tab's zoom sets every widget's font, see :mod:`.zoom`), and
+:func:`ems` / :func:`lines` turn a size said in characters or lines into pixels of that font.
+
+A size set once in pixels (``setFixedWidth(140)``) holds text of one size only: at a larger zoom the
+text is cut or crowded. A size from the font's metrics, fitted again when the font changes, grows
+with it."""
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+__all__ = ["follow_font", "ems", "lines"]
+
+
+def ems(widget: QtWidgets.QWidget, count: float) -> int:
+    """``count`` average characters of ``widget``'s font, in pixels."""
+    return int(round(count * widget.fontMetrics().averageCharWidth()))
+
+
+def lines(widget: QtWidgets.QWidget, count: float) -> int:
+    """``count`` lines of ``widget``'s font, in pixels."""
+    return int(round(count * widget.fontMetrics().lineSpacing()))
+
+
+class _FontWatch(QtCore.QObject):
+    """Calls ``fit`` when the font of the widget it filters changes."""
+
+    def __init__(self, widget: QtWidgets.QWidget, fit):
+        super().__init__(widget)
+        self._fit = fit
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, ev) -> bool:
+        if ev.type() == QtCore.QEvent.FontChange:
+            self._fit()
+        return False
+
+
+def follow_font(widget: QtWidgets.QWidget, fit) -> None:
+    """Call ``fit()`` now and each time ``widget``'s font changes."""
+    _FontWatch(widget, fit)
+    fit()
