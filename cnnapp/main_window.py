@@ -15,6 +15,7 @@ from .views.build_view import BuildView
 from .views.draw_view import DrawView
 from .views.inspect_view import InspectView
 from .state import Session
+from .state.classes import draw_names_with
 from .state.lesson_player import ending_lesson
 from .views.train_view import TrainView
 from .widgets import help_boxes
@@ -82,6 +83,7 @@ class MainWindow(QtWidgets.QMainWindow):
         icon = st.assets_dir() / "icon.svg"
         if icon.exists():
             self.setWindowIcon(QtGui.QIcon(str(icon)))
+        draw_names_with(QtGui.QFontMetrics(self.font()).inFontUcs4)    # (characters no font draws are spelled)
         self.session = Session()
         self.session.message.connect(self.show_message)
         self.notes_at_start = StartupNotes(self, self.show_message)

@@ -332,3 +332,25 @@ def test_held_out_samples_say_how_many_the_network_learnt_from():
     assert samples.for_network(net).name == GENERATED
     remember(net, fingerprints(samples.for_network(net).X[:7]))
     assert samples.for_network(net).name == GENERATED + " (this network learnt from 7 of them)"
+
+
+def test_a_character_no_font_draws_is_spelled_by_its_unicode_name():
+    """A tour: a class named "⛵" showed as an empty box without an emoji font. One rule spells such a
+    character, between colons, by its name, or by its code point where the name is only that; an
+    emoji's variation selector goes with it; the tooltip's note says what each was."""
+    from cnnapp.state import classes
+    classes.draw_names_with(lambda code: code < 0x2600 or code == 0xFE0F)      # no emoji, no CJK font
+    try:
+        assert classes.shown_name("⛵") == ":sailboat:" and classes.shown_name("猫") == ":U+732B:"
+        assert classes.shown_name("boat ⛵\ufe0f") == "boat :sailboat:\ufe0f"
+        assert classes.shown_name("Sneaker") == "Sneaker" and classes.spelled_notes(["cat", "dog"]) == ""
+        assert classes.spelled_notes(["⛵", "cat"]) == ("⛵ (U+26F5 SAILBOAT) is shown as :sailboat:: no font of "
+                                                       "this computer draws it.")
+
+        class Net:
+            classes = ("⛵", "cat") + ("(unused)",) * 8
+            signature = None
+        assert classes.class_name(Net, 0) == classes.a_class(Net, 0) == ":sailboat:"
+        assert classes.shown_classes(Net)[:2] == (":sailboat:", "cat") and classes.classes_of(Net)[0] == "⛵"
+    finally:
+        classes.draw_names_with(lambda code: True)

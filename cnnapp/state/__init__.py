@@ -2,7 +2,8 @@
 its setters and emits its events only when a value really changes (the model of napari's
 ``components``). A view takes the session in its ``__init__`` and binds its widgets to it; the
 objects are tested without a display."""
-from .classes import a_class, a_digit, class_kind, classes_of, known_classes, other_dataset, plural
+from .classes import (a_class, a_digit, class_kind, classes_of, known_classes, other_dataset, plural, shown_classes,
+                      spelled_notes)
 from .drawing import Drawing
 from .events import Event
 from .picture import DRAWING, FILE, LESSON, MISTAKE, OPENED, ORIGINS, SAMPLE, SKETCH, Picture
@@ -18,4 +19,5 @@ __all__ = ["Drawing", "Event", "STEP_KINDS", "StepKind", "Stepper", "step_kind",
            "IDLE", "PAUSED", "RUNNING", "RunStart", "TrainingRun", "LessonPlayer", "LessonRecorder",
            "lesson_pictures", "results_path_for", "Session", "Picture", "RunResult", "Scores",
            "DRAWING", "FILE", "LESSON", "MISTAKE", "OPENED", "ORIGINS", "SAMPLE", "SKETCH",
-           "a_class", "a_digit", "class_kind", "classes_of", "known_classes", "other_dataset", "plural"]
+           "a_class", "a_digit", "class_kind", "classes_of", "known_classes", "other_dataset", "plural",
+           "shown_classes", "spelled_notes"]

@@ -1,7 +1,58 @@
-"""A network's classes in words: the digits, or what it learnt instead (Fashion-MNIST's clothes, …)."""
+"""A network's classes in words: the digits, or what it learnt instead (Fashion-MNIST's clothes, …).
+
+A class is named as its folder was (a folder of pictures named "⛵"); a character that no font of the
+computer draws would show as an empty box. :func:`shown_name` is the one rule for what the screen shows
+instead: the character spelled by its Unicode name, ":sailboat:" (its code point, ":U+732B:", where the
+name is only that), and :func:`spelled_notes` says which it was, for a tooltip. The window tells which
+characters its fonts draw (:func:`draw_names_with`); without it every character is drawn.
+"""
 from __future__ import annotations
 
+import unicodedata
+
 from cnncore.architecture import DIGIT_CLASSES, UNUSED_CLASS
+
+_draws = [lambda code: True]         # whether the screen's fonts draw a character (by its code point)
+
+
+def draw_names_with(test) -> None:
+    """Spell class names for a screen whose fonts draw the characters ``test(code point)`` accepts."""
+    _draws[0] = test
+
+
+def _undrawn(ch: str) -> bool:
+    """A character no font draws (a combining mark or a format character, e.g. an emoji's variation
+    selector, goes with the character before it and is never spelled; nor is a space)."""
+    kind = unicodedata.category(ch)
+    return kind[0] not in "MZ" and kind not in ("Cc", "Cf") and not _draws[0](ord(ch))
+
+
+def spelling(ch: str) -> str:
+    """A character by its Unicode name in small letters ("sailboat"), or its code point ("U+732B") where
+    it has no name or its name is only the code point ("CJK UNIFIED IDEOGRAPH-732B")."""
+    code = f"{ord(ch):04X}"
+    name = unicodedata.name(ch, "")
+    return f"U+{code}" if not name or name.endswith(code) else name.lower()
+
+
+def shown_name(name: str) -> str:
+    """A class name as the screen can show it: each character no font draws spelled between colons,
+    "⛵" as ":sailboat:", "猫" as ":U+732B:" (the rest as it is)."""
+    return "".join(f":{spelling(ch)}:" if _undrawn(ch) else ch for ch in str(name))
+
+
+def spelled_notes(names) -> str:
+    """For a tooltip: the names :func:`shown_name` spells and what each was ("⛵ (U+26F5 SAILBOAT) is
+    shown as :sailboat:; …"), "" when it spells none."""
+    notes = []
+    for name in dict.fromkeys(str(n) for n in names):
+        if shown_name(name) != name:
+            codes = ", ".join(f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".strip() for ch in name if _undrawn(ch))
+            notes.append(f"{name} ({codes}) is shown as {shown_name(name)}")
+        if len(notes) == 6:
+            notes.append("…")
+            break
+    return ("; ".join(notes) + ": no font of this computer draws it.") if notes else ""
 
 
 def a_digit(d: int) -> str:
@@ -12,6 +63,11 @@ def a_digit(d: int) -> str:
 def classes_of(net) -> tuple[str, ...]:
     """The names of a network's classes: the digits, or what it learnt instead (Fashion-MNIST's…)."""
     return tuple(getattr(net, "classes", DIGIT_CLASSES)) if net is not None else DIGIT_CLASSES
+
+
+def shown_classes(net) -> tuple[str, ...]:
+    """A network's class names as the screen shows them (:func:`shown_name`)."""
+    return tuple(shown_name(c) for c in classes_of(net))
 
 
 def known_classes(net) -> list[int]:
@@ -40,7 +96,7 @@ def class_name(net, k: int) -> str:
     """Output ``k``'s class by its name ("cat", "3"), or "output 5 (no class)" for an output no class
     uses (a network's answer where it has not learnt enough; never a true class)."""
     name = classes_of(net)[int(k)]
-    return f"output {int(k)} (no class)" if name == UNUSED_CLASS else name
+    return f"output {int(k)} (no class)" if name == UNUSED_CLASS else shown_name(name)
 
 
 def a_class(net, k: int) -> str:
@@ -53,7 +109,7 @@ def a_class(net, k: int) -> str:
     name = classes_of(net)[int(k)]
     if name == UNUSED_CLASS:
         return f"output {int(k)}, which no class uses"
-    return f"class {name}" if classes_of(net) == DIGIT_CLASSES else name
+    return f"class {name}" if classes_of(net) == DIGIT_CLASSES else shown_name(name)
 
 
 def class_kind(net) -> str:

@@ -17,7 +17,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from .classes import a_class, class_kind, class_name, classes_of, known_classes, other_dataset, reads_digits
+from .classes import (a_class, class_kind, class_name, classes_of, known_classes, other_dataset, reads_digits,
+                      shown_classes, spelled_notes)
 from .drawing import Drawing
 from .events import Event
 from .picture import DRAWING, FILE, MISTAKE, OPENED, SAMPLE, Picture
@@ -116,8 +117,15 @@ class Session:
 
     @property
     def classes(self) -> tuple[str, ...]:
-        """The names of the network's classes (the digits, or what it learnt instead)."""
-        return classes_of(self.view_network())
+        """The names of the network's classes (the digits, or what it learnt instead), as the screen shows
+        them (:func:`~cnnapp.state.classes.shown_name`: a character no font draws is spelled)."""
+        return shown_classes(self.view_network())
+
+    def class_notes(self, *ks: int) -> str:
+        """For a tooltip: which names of classes ``ks`` (all when none given) are spelled on this screen,
+        and what they are ("" for none)."""
+        names = classes_of(self.view_network())
+        return spelled_notes(names[int(k)] for k in ks) if ks else spelled_notes(names)
 
     @property
     def class_kind(self) -> str:

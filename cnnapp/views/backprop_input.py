@@ -154,6 +154,7 @@ class PictureRow(QtWidgets.QWidget):
             self.label_combo.clear()
             for text, k in items:
                 self.label_combo.addItem(text, k)
+                self.label_combo.setItemData(box.count() - 1, s.class_notes(k) or None, QtCore.Qt.ToolTipRole)
         self.show_picture()
 
     def show_picture(self) -> None:

@@ -16,7 +16,8 @@ from ..widgets.pictures import GREY_LUT, picture_planes, show_picture_on
 from .draw_picture import PicturePage
 from ..widgets.plots import ProbabilityPlot
 from ..widgets.scroll_area import ShrinksToItsScroll, scroll_area
-from ..state import a_class, a_digit, class_kind, classes_of, known_classes, other_dataset, plural
+from ..state import (a_class, a_digit, class_kind, classes_of, known_classes, other_dataset, plural, shown_classes,
+                     spelled_notes)
 
 
 
@@ -233,7 +234,8 @@ class DrawView(QtWidgets.QWidget):
         self.my_digits.setVisible(digits)
         C, H, W = self.session.input_shape or DIGIT_SHAPE
         self.seen_box.setTitle(f"What the network sees ({C}×{H}×{W})" if C > 1 else f"What the network sees ({H}×{W})")
-        self.probs.set_classes(classes_of(net), class_kind(net))      # (named before any answer)
+        # (named before any answer)
+        self.probs.set_classes(shown_classes(net), class_kind(net), spelled_notes(classes_of(net)))
         if not digits:
             self.model_label.setText(f"Network: {self._network_words()}.")
             self.model_label.setStyleSheet("color: #555;")
@@ -244,7 +246,7 @@ class DrawView(QtWidgets.QWidget):
         if net is None:
             self.model_label.setText("No network yet.")
         elif other:
-            named = [classes_of(net)[k] for k in known_classes(net)]
+            named = [shown_classes(net)[k] for k in known_classes(net)]
             listed = ", ".join(named[:4]) + (", …" if len(named) > 4 else "")
             learnt = f"the pictures of the folder {other}" if learnt_sources(net) == ["folder"] else other
             self.model_label.setText(f"Network: {self._network_words()}. It was trained on {learnt} ({len(named)} "
@@ -314,9 +316,10 @@ class DrawView(QtWidgets.QWidget):
             self.answer.setText("No answer: the network's output is not a number")
             self.session.say(f"The network cannot read the drawing: {problem}.", 0)
             return
-        self.probs.set_classes(classes_of(net), class_kind(net))
+        self.probs.set_classes(shown_classes(net), class_kind(net), spelled_notes(classes_of(net)))
         self.probs.set_probabilities(p)
         best = int(np.argmax(p))
+        self.answer.setToolTip(spelled_notes(classes_of(net)[best:best + 1]))     # (a spelled name: what it is)
         if not digits:
             self.answer.setText(f"Looks like: <b>{a_class(net, best)}</b><br><span style='font-size:small;"
                                 f"color:#555'>{p[best]:.0%} sure</span>")

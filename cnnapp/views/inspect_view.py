@@ -276,6 +276,7 @@ class InspectView(Dreaming, QtWidgets.QWidget):
                         f"any other {'digit' if digits and not s.other_dataset else 'class'}", None)
             for k in s.known_classes:
                 box.addItem(self.class_word(k), k)
+                box.setItemData(box.count() - 1, s.class_notes(k) or None, QtCore.Qt.ToolTipRole)
             box.setCurrentIndex(max(box.findData(keep), 0))
             box.blockSignals(False)
         self.dream.fill_goals(s.view_network(), self.class_word)
@@ -381,7 +382,8 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         self.answer.setText(HELD_NOTE if self.session.answer_held else
                             f"{self._answer_line(g.probabilities, p)} Explaining the score of "
                             f"{self.session.class_name(g.cls)}.")
-        self.answer.setToolTip(f"Looking at {p.what}")
+        notes = self.session.class_notes()
+        self.answer.setToolTip(f"Looking at {p.what}" + (f"\n{notes}" if notes else ""))
         self.where.show(x, g, cams)
 
     def _on_failed(self, message: str) -> None:

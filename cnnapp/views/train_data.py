@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ..run_control import DataChoice, fitting_source, shape_problem
 from ..settings import data_dir
+from ..state.classes import shown_name, spelled_notes
 from ..widgets.wrapping_label import WrappingLabel
 
 
@@ -279,12 +280,15 @@ class DataBox(QtWidgets.QGroupBox):
         self._folder_count, self._folder_read = n, None
         self._say_whole("folder")
         self.folder_button.setText(f"{Path(folder).name}/: {len(scan.classes)} classes, {n:,} pictures")
-        self.folder_button.setToolTip(f"{folder}\nClasses (subfolders, in this order): {', '.join(scan.classes)}"
+        listed = ", ".join(shown_name(c) for c in scan.classes)
+        note = spelled_notes(scan.classes)
+        self.folder_button.setToolTip(f"{folder}\nClasses (subfolders, in this order): {listed}"
+                                      + (f"\n{note}" if note else "")
                                       + (("\nLeft out: 1 file that is not a picture" if len(scan.ignored) == 1
                                           else f"\nLeft out: {len(scan.ignored):,} files that are not pictures")
                                          if scan.ignored else "") + "\nClick to choose another folder")
         if not restored:
-            self.session.say(f"Will train on the {n:,} pictures of {Path(folder).name}: {', '.join(scan.classes)}")
+            self.session.say(f"Will train on the {n:,} pictures of {Path(folder).name}: {listed}")
         return True
 
     # ---------------------------------------------------------------- progress

@@ -90,7 +90,7 @@ class ResultsPanel(QtWidgets.QTabWidget):
             return              # (no result, then another model with no result: its classes are new)
         self._shown[page] = (r, names)
         if page is self.confusion:
-            self.confusion.set_classes(self.session.classes, self.session.class_kind)
+            self.confusion.set_classes(self.session.classes, self.session.class_kind, self.session.class_notes())
             self.confusion.set_matrix(r.evaluation.confusion if r is not None else np.zeros((10, 10), np.int64))
         else:
             self._fill_gallery(r)
@@ -125,8 +125,9 @@ class ResultsPanel(QtWidgets.QTabWidget):
             it = QtWidgets.QListWidgetItem(QtGui.QIcon(QtGui.QPixmap.fromImage(q.scaled(56, 56))),
                                            f"{names[true]}\n→ {said}" if worded else f"{names[true]} → {said}")
             words = self.session.a_class(true)
+            note = self.session.class_notes(true, answer)
             it.setToolTip(f"{words[:1].upper() + words[1:]} the network read as {said}. "
-                          "Click to open it on the Draw or the Backprop tab.")
+                          "Click to open it on the Draw or the Backprop tab." + (f"\n{note}" if note else ""))
             self.gallery.addItem(it)
 
     def _on_gallery_click(self, item) -> None:

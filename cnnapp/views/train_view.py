@@ -443,5 +443,6 @@ def _scrolled(column: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
 def _named(classes) -> str:
     """A network's classes in a few words: "cat, dog, frog and 7 more" (the unused outputs left out)."""
     from cnncore.architecture import UNUSED_CLASS
-    used = [c for c in classes if c != UNUSED_CLASS]
+    from ..state.classes import shown_name
+    used = [shown_name(c) for c in classes if c != UNUSED_CLASS]
     return ", ".join(used[:4]) + (f" and {len(used) - 4} more" if len(used) > 4 else "")

@@ -41,11 +41,14 @@ class ConfusionPlot(pg.PlotWidget):
         self._draw()
         offer_numbers(self, lambda: [Plane("confusion matrix (rows: true class, columns: answer)", self._m)])
 
-    def set_classes(self, classes, kind: str | None = None) -> None:
-        """Name the rows and columns (the digits, or another data set's classes); ``kind`` as the
-        probability plot's."""
+    def set_classes(self, classes, kind: str | None = None, note: str = "") -> None:
+        """Name the rows and columns (the digits, or another data set's classes, as shown); ``kind`` and
+        ``note`` as the probability plot's."""
         classes = tuple(str(c) for c in classes)
         kind = kind or ("digit" if is_digits(classes) else "class")
+        self.setToolTip(f"Rows: the true {kind}. Columns: what the network answered.\n"
+                        "The diagonal holds the correct answers; everything else is a mistake."
+                        + (f"\n{note}" if note else ""))
         if (classes, kind) != self._names:
             self._names, self._shown = (classes, kind), None
             self._draw()

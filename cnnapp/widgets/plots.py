@@ -226,13 +226,16 @@ class ProbabilityPlot(pg.PlotWidget):
         self._classes, self._named_at = None, None
         p.vb.sigResized.connect(lambda *_: (self._name_bars(), self._style_label()))
 
-    def set_classes(self, classes, kind: str | None = None) -> None:
-        """Name the bars (the digits, or another data set's classes); ``kind`` "digit" or "class" (None:
-        "digit" for the names 0–9). The outputs no class uses get no bar: a network of three classes
-        shows three, each with the room of a third of the plot for its name."""
+    def set_classes(self, classes, kind: str | None = None, note: str = "") -> None:
+        """Name the bars (the digits, or another data set's classes, as shown); ``kind`` "digit" or "class"
+        (None: "digit" for the names 0–9); ``note`` what a spelled name was, for the tooltip. The outputs
+        no class uses get no bar: a network of three classes shows three, each with the room of a third of
+        the plot for its name."""
         from cnncore.architecture import UNUSED_CLASS
         classes = tuple(str(c) for c in classes)
         kind = kind or ("digit" if is_digits(classes) else "class")
+        self.setToolTip(f"How sure the network is about each {kind} (softmax probabilities)."
+                        + (f"\n{note}" if note else ""))
         if (classes, kind) == getattr(self, "_classes", None):
             return
         self._classes = (classes, kind)
@@ -244,7 +247,6 @@ class ProbabilityPlot(pg.PlotWidget):
         p.setXRange(-edge, len(self._shown) - 1 + edge, padding=0)
         self.set_probabilities(None)
         self._name_bars()
-        self.setToolTip(f"How sure the network is about each {kind} (softmax probabilities).")
 
     def _name_bars(self) -> None:
         """The class names under the bars, on as many lines as the bars' spacing asks (again when
