@@ -20,6 +20,7 @@ from .state.lesson_player import ending_lesson
 from .views.lesson_play import LessonPlayPanel
 from .views.lesson_record import LessonRecordPanel
 from .widgets.confirm import confirm_discard
+from .widgets.font_fit import ems_wide
 
 __all__ = ["LessonControl"]
 
@@ -38,7 +39,7 @@ class LessonControl(QtCore.QObject):
         self.dock = QtWidgets.QDockWidget("Lesson", window)
         self.dock.setObjectName("lessonDock")
         self.dock.setFeatures(QtWidgets.QDockWidget.DockWidgetMovable | QtWidgets.QDockWidget.DockWidgetFloatable)
-        self.dock.setMinimumWidth(240)
+        ems_wide(self.dock, least=40)
         self.dock.hide()
         window.addDockWidget(QtCore.Qt.RightDockWidgetArea, self.dock)
         self._add_actions(menu)

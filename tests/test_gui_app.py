@@ -1082,12 +1082,16 @@ def _misplaced_widgets(window) -> list[str]:
     Widgets inside a scroll area are reached by scrolling and are not counted."""
     bad = []
     frame = window.rect()
+    whole = window.findChild(QtWidgets.QScrollArea, "windowScroll")     # (a page zoomed past the window)
+    need, room = whole.widget().minimumSizeHint(), whole.maximumViewportSize()
+    if need.width() > room.width() or need.height() > room.height():
+        bad.append(f"the window scrolls: its tabs ask {need.toTuple()} of {room.toTuple()}")
     for w in window.findChildren(QtWidgets.QWidget):
         if not w.isVisibleTo(window) or w.isWindow():
             continue
         p, scrolled = w.parentWidget(), False
         while p is not None and p is not window:
-            if isinstance(p, QtWidgets.QAbstractScrollArea) and p is not w:
+            if isinstance(p, QtWidgets.QAbstractScrollArea) and p is not w and p is not whole:
                 scrolled = True
                 break
             p = p.parentWidget()

@@ -22,6 +22,7 @@ from cnncore.tracekeys import split_key
 from cnnapp.widgets.equation import equation_label, formula_font, formula_html, has_marks
 
 from .grids import fmt
+from ..widgets.font_fit import follow_font, lines
 
 __all__ = ["ArithmeticPanel"]
 
@@ -43,8 +44,9 @@ def index_order_note(title: str, index) -> str:
             "as the texts do; the array keeps each filter's weights together, filter n first")
 
 
-#: The height of a row of the terms table.
-TERM_ROW_HEIGHT = 22
+def term_row_height(table: QtWidgets.QWidget) -> int:
+    """The height of a row of the terms table: a line of its font and room around it."""
+    return lines(table, 1.6)
 
 
 class ArithmeticPanel(QtWidgets.QWidget):
@@ -88,13 +90,14 @@ class ArithmeticPanel(QtWidgets.QWidget):
         hh.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeToContents)
         hh.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeToContents)
         hh.setStretchLastSection(True)
-        self.table.verticalHeader().setDefaultSectionSize(TERM_ROW_HEIGHT)
+        follow_font(self.table, lambda: self.table.verticalHeader().setDefaultSectionSize(term_row_height(self.table)))
         self.hide_zeros = QtWidgets.QCheckBox("Hide terms that are exactly 0")
         self.hide_zeros.setObjectName("arithmeticHideZeros")
         self.hide_zeros.setToolTip("Many terms vanish (a ReLU blocked the gradient, a window hung over the "
                                    "padding); hide them to see the ones that count.")
         self.hide_zeros.setChecked(True)
-        self.hide_zeros.setMinimumWidth(self.hide_zeros.sizeHint().width())      # never cut short
+        follow_font(self.hide_zeros, lambda: self.hide_zeros.setMinimumWidth(0)
+                    or self.hide_zeros.setMinimumWidth(self.hide_zeros.sizeHint().width()))      # never cut short
         self.hide_zeros.toggled.connect(self._redraw)
         self.check = QtWidgets.QLabel("")
         self.check.setObjectName("arithmeticCheck")

@@ -12,8 +12,9 @@ from PySide6 import QtCore, QtWidgets
 
 from cnncore.examples import worked_examples
 
-from .arithmetic_panel import TERM_ROW_HEIGHT as _TERM_ROW, ArithmeticPanel, index_order_note
+from .arithmetic_panel import ArithmeticPanel, index_order_note, term_row_height
 from ..widgets.colour_scales import sign_words
+from ..widgets.font_fit import follow_font
 from ..widgets.scroll_area import scroll_area
 from ..widgets.wrap_row import WrapRow
 from ..widgets.flow_layout import FlowLayout
@@ -178,7 +179,8 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         # a short or narrow column (a lesson's panel beside the tab at 1024×640) scrolls the clicked
         # sum rather than squeeze its terms table to a row or draw its words over the lines above
         rows = self.arithmetic.table
-        rows.setMinimumHeight(rows.horizontalHeader().sizeHint().height() + 4 * _TERM_ROW + 2 * rows.frameWidth())
+        follow_font(rows, lambda: rows.setMinimumHeight(
+            rows.horizontalHeader().sizeHint().height() + 4 * term_row_height(rows) + 2 * rows.frameWidth()))
         column.addWidget(scroll_area(self.arithmetic, "arithmeticScroll", "The clicked number's sum", focus=False))
         column.setStretchFactor(0, 1)
         column.setStretchFactor(1, 3)

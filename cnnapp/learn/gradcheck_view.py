@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
+from ..widgets.font_fit import follow_font, lines
+
 from cnncore.gradcheck import (INPUT, as_float64, check_targets, demo_setup, example_for, gradient_check,
                                random_index)
 
@@ -120,8 +122,11 @@ class GradCheckView(QtWidgets.QWidget):
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.setFixedHeight(8 * 22 + 2 * self.table.frameWidth() + 2)
+        def fit() -> None:                       # eight rows of its font
+            row = lines(self.table, 1.6)
+            self.table.verticalHeader().setDefaultSectionSize(row)
+            self.table.setFixedHeight(8 * row + 2 * self.table.frameWidth() + 2)
+        follow_font(self.table, fit)
         return self.table
 
     def _build_history(self) -> QtWidgets.QTableWidget:

@@ -16,12 +16,13 @@ from cnncore.terms import ROUNDING_NOTE, digits_of, zero_up_to_rounding
 
 from ..widgets.heatmap import lut_for
 from ..widgets.flow_layout import FlowLayout
+from ..widgets.font_fit import ems, follow_font, lines
 from ..widgets.picture_numbers import Plane, offer_numbers
 
 __all__ = ["NumberGrid", "ArrayView", "fmt", "FilledWhenShown"]
 
 _HILITE = QtGui.QColor(255, 140, 0)
-_CELL_W, _CELL_H = 62, 26
+_CELL_W, _CELL_H = 10.3, 1.85        # a cell's least width (average characters) and height (lines)
 
 
 def fmt(v) -> str:
@@ -87,9 +88,10 @@ class NumberGrid(QtWidgets.QTableWidget):
         self._highlight: set = set()
         self._chosen: set = set()
         self._scale = 1.0
-        self._cell_w = _CELL_W
+        self._cell_w = 0
         self._filling = False
         self.setItemDelegate(_Delegate(self))
+        follow_font(self, self._refit)
         self.horizontalHeader().setVisible(False)
         self.verticalHeader().setVisible(False)
         self.horizontalHeader().setMinimumSectionSize(20)
@@ -131,9 +133,9 @@ class NumberGrid(QtWidgets.QTableWidget):
                 for c in range(a.shape[1]):
                     self.setColumnWidth(c, cell_w)
                 for r in range(a.shape[0]):
-                    self.setRowHeight(r, _CELL_H)
+                    self.setRowHeight(r, lines(self, _CELL_H))
                 self.setFixedSize(a.shape[1] * cell_w + 2 * self.frameWidth(),
-                                  a.shape[0] * _CELL_H + 2 * self.frameWidth())
+                                  a.shape[0] * lines(self, _CELL_H) + 2 * self.frameWidth())
                 self._cell_w = cell_w
             for r in range(a.shape[0]):
                 for c in range(a.shape[1]):
@@ -164,11 +166,17 @@ class NumberGrid(QtWidgets.QTableWidget):
         exact = repr(float(v))
         return f"{exact}: {ROUNDING_NOTE}" if self._rounds_to_zero(v) else exact
 
+    def _refit(self) -> None:
+        """The cells again for a new font (a zoom): as wide and high as its numbers need."""
+        if self._values.size:
+            self._cell_w = 0
+            self.set_values(self._values, self._scale)
+
     def _cell_width(self, texts) -> int:
         """Columns wide enough for the longest number (never cut to "-1.95e-…")."""
         fm = self.fontMetrics()
         widest = max((fm.horizontalAdvance(t) for row in texts for t in row), default=0)
-        return max(_CELL_W, widest + 14)
+        return max(ems(self, _CELL_W), widest + ems(self, 2.3))
 
     def set_marks(self, highlight=(), chosen=()) -> None:
         self._highlight = set(highlight)

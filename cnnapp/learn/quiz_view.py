@@ -18,6 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..settings import keep_scores
 from ..state import Scores
+from ..widgets.font_fit import ems_wide
 from .questions import QuestionFileError, load_questions, questions_for_step
 
 __all__ = ["ConceptChecksView"]
@@ -60,8 +61,7 @@ class ConceptChecksView(QtWidgets.QWidget):
         self.list = QtWidgets.QListWidget()
         self.list.setObjectName("quizList")
         self.list.setAccessibleName("Concept checks")
-        self.list.setMinimumWidth(240)
-        self.list.setMaximumWidth(320)
+        ems_wide(self.list, least=40, most=53)
         self.list.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
         self.list.setSpacing(2)
         left.addWidget(self.list, 1)
@@ -82,10 +82,10 @@ class ConceptChecksView(QtWidgets.QWidget):
         self.question = QtWidgets.QLabel(error or "")
         self.question.setObjectName("quizQuestion")
         self.question.setWordWrap(True)
-        self.question.setMaximumWidth(900)
         f = self.question.font()
         f.setPointSizeF(f.pointSizeF() * 1.15)
         self.question.setFont(f)
+        ems_wide(self.question, most=130)
         right.addWidget(self.question)
         self.answer_box = QtWidgets.QWidget()
         self.answer_layout = QtWidgets.QVBoxLayout(self.answer_box)
@@ -98,7 +98,7 @@ class ConceptChecksView(QtWidgets.QWidget):
         self.feedback.setObjectName("quizFeedback")
         self.feedback.setWordWrap(True)
         self.feedback.setTextFormat(QtCore.Qt.RichText)
-        self.feedback.setMaximumWidth(900)
+        ems_wide(self.feedback, most=150)
         self.feedback.setStyleSheet("QLabel { padding: 6px; }")
         right.addWidget(self.feedback)
         self.credit = QtWidgets.QLabel("")

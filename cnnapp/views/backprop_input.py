@@ -10,6 +10,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..widgets.picture_numbers import offer_numbers
+from ..widgets.font_fit import ems_wide
 from ..widgets.wrap_row import WrapRow
 from ..state import DRAWING, FILE, LESSON, MISTAKE, OPENED, SAMPLE, SKETCH
 from ..widgets.open_picture import picture_button
@@ -60,7 +61,7 @@ class PictureRow(QtWidgets.QWidget):
         self.info = QtWidgets.QLabel("")
         self.info.setObjectName("backpropInfo")
         self.info.setWordWrap(True)          # wraps on a small screen instead of widening the window
-        self.info.setMinimumWidth(300)       # (not into a column a word wide: the row takes two lines first)
+        ems_wide(self.info, least=50)        # (not into a column a word wide: the row takes two lines first)
         choose, shown = QtWidgets.QHBoxLayout(), QtWidgets.QHBoxLayout()
         for w in (QtWidgets.QLabel("Input"), self.source, QtWidgets.QLabel("sample"), self.sample_spin,
                   self.true_label, self.label_combo):

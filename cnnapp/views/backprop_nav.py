@@ -7,6 +7,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..state import Stepper, step_kind
 from ..widgets.elided_label import ElidedLabel
+from ..widgets.font_fit import ems_wide, lines_high
 from ..widgets.wrap_row import WrapRow
 
 
@@ -31,7 +32,7 @@ class StepNav(QtWidgets.QWidget):
         b.setObjectName(name)
         b.setToolTip(f"{tip} ({key})")
         b.setToolButtonStyle(QtCore.Qt.ToolButtonTextBesideIcon)
-        b.setMinimumWidth(72)
+        ems_wide(b, least=12)
         return b
 
     def _build_nav_row(self) -> QtWidgets.QHBoxLayout:
@@ -53,7 +54,7 @@ class StepNav(QtWidgets.QWidget):
         self.speed.setObjectName("backpropSpeed")
         self.speed.setAccessibleName("Play speed")
         self.speed.setRange(int(Stepper.MIN_SPEED * 4), int(Stepper.MAX_SPEED * 4))   # quarter steps per second
-        self.speed.setMaximumWidth(120)
+        ems_wide(self.speed, most=20)
         self.speed.setToolTip("Play speed in steps per second: 0.25 to 5")
         self.speed_label = QtWidgets.QLabel("")
         self.step_label = ElidedLabel("No trace yet", longest="Step 88 of 88 · backward · layer 8 (maxpool)")
@@ -97,7 +98,7 @@ class StepNav(QtWidgets.QWidget):
         self.timeline.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAsNeeded)
         self.timeline.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
         self.timeline.setSpacing(2)
-        self.timeline.setFixedHeight(self.fontMetrics().height() * 2 + 26)
+        lines_high(self.timeline, fixed=3.85)          # two lines of a step and room around them
         return self.timeline
 
     def _bind(self) -> None:

@@ -13,6 +13,7 @@ from cnncore.layers import LAYER_TYPES
 
 from ..widgets.arch_editor import ArchitectureEditor
 from ..widgets.confirm import confirm_discard
+from ..widgets.font_fit import lines_high
 
 
 class BuildView(QtWidgets.QWidget):
@@ -95,7 +96,7 @@ class BuildView(QtWidgets.QWidget):
         self.status.setObjectName("buildStatusLabel")
         self.status.setWordWrap(True)
         self.status.setTextFormat(QtCore.Qt.PlainText)
-        self.status.setMinimumHeight(40)
+        lines_high(self.status, least=2.85)
         return self.status
 
     def _build_apply_row(self) -> QtWidgets.QHBoxLayout:

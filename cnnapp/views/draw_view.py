@@ -11,6 +11,7 @@ from cnncore.architecture import DIGIT_SHAPE
 from ..run_control import learnt_sources
 from ..settings import data_dir, set_clamped
 from ..widgets.canvas import DrawCanvas
+from ..widgets.font_fit import ems, follow_font, lines
 from ..widgets.picture_numbers import offer_numbers
 from ..widgets.pictures import GREY_LUT, picture_planes, show_picture_on
 from .draw_picture import PicturePage
@@ -57,7 +58,8 @@ class DrawView(QtWidgets.QWidget):
         """The answer column, scrolling down where the window is short (a 1366×768 laptop at 150 % is 512
         points high: the column asked 482 and pushed the window's foot off the screen), never across."""
         area = scroll_area(column, "drawAnswerScroll", "What the network answers", focus=False)
-        area.setMinimumWidth(column.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
+        follow_font(column, lambda: area.setMinimumWidth(
+            column.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width()))
         return area
 
     def _build_sheet_column(self) -> QtWidgets.QWidget:
@@ -81,7 +83,7 @@ class DrawView(QtWidgets.QWidget):
         self.brush.setValue(int(round(self.canvas.brush_width() * 100)))
         self.brush.setToolTip("Pen thickness (as a share of the sheet)")
         self.brush.valueChanged.connect(lambda v: self.canvas.set_brush_width(v / 100.0))
-        self.brush.setMaximumWidth(140)
+        follow_font(self.brush, lambda: self.brush.setMaximumWidth(ems(self.brush, 23)))
         tools = QtWidgets.QHBoxLayout()
         tools.addWidget(undo)
         tools.addWidget(clear)
@@ -103,7 +105,7 @@ class DrawView(QtWidgets.QWidget):
     def _build_answer_column(self) -> QtWidgets.QWidget:
         """What the network sees and answers, the ten bars, the note, my digits, the model's name."""
         self.probs = ProbabilityPlot()
-        self.probs.setMinimumHeight(150)   # fits a 1024×640 screen
+        follow_font(self.probs, lambda: self.probs.setMinimumHeight(lines(self.probs, 10.7)))  # fits 1024×640
         self.always_note = QtWidgets.QLabel(
             "The network always answers with one of the ten digits: it has no way to say “this is not a "
             "digit”. A scribble or a letter X still gets an answer, often a confident one (say 85% a 4).")
@@ -151,7 +153,7 @@ class DrawView(QtWidgets.QWidget):
         f = self.answer.font()
         f.setPointSizeF(f.pointSizeF() * 1.6)
         self.answer.setFont(f)
-        self.answer.setMinimumWidth(180)
+        follow_font(self.answer, lambda: self.answer.setMinimumWidth(ems(self.answer, 30 / 1.6)))
         sb.addWidget(self.answer, 1)
         return seen_box
 

@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtWidgets
 from ..state import SAMPLE, SKETCH, Picture
 from ..state.session import HELD_NOTE
 from ..widgets.canvas import DrawCanvas
+from ..widgets.font_fit import ems_wide
 from ..widgets.open_picture import picture_button
 from ..workers import LatestJob
 from .look_dream import Dreaming
@@ -128,7 +129,7 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         self.answer = QtWidgets.QLabel("")
         self.answer.setObjectName("lookAnswer")
         self.answer.setWordWrap(True)
-        self.answer.setMaximumWidth(300)
+        ems_wide(self.answer, most=50)
         self.sample_button = sample
         col = QtWidgets.QVBoxLayout()
         col.addWidget(self.input_pages)

@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..run_control import DataChoice
 from ..settings import set_clamped
 from ..state import PAUSED
+from ..widgets.font_fit import ems
 from .train_data import DataBox
 
 #: The largest batch the app's box offers (less where the network's memory limit says so).
@@ -57,11 +58,7 @@ class TrainControls(QtWidgets.QWidget):
         ll.addWidget(self.eta)
         ll.addStretch(1)
         ll.addLayout(self._build_model_buttons())
-        # (the results beside them name their pages in full at 1024 px); by its widest line's width, not in
-        # pixels: at a 14 pt font 340 px cut "Learning rate" to "Learning r"
-        widest = self.fontMetrics().horizontalAdvance(self.again_button.text())
-        self.setMinimumWidth(max(300, widest + 111))
-        self.setMaximumWidth(self.minimumWidth() + 40)
+        self.fit_width()
         self._defaults_for_source()
         self._cap_batch()
         run = session.run
@@ -321,6 +318,14 @@ class TrainControls(QtWidgets.QWidget):
         self.pause_button.setText("Resume" if phase == PAUSED else "Pause")
         if not running:
             self.data.show_source(running)
+
+    def fit_width(self) -> None:
+        """The column as wide as its widest line asks, in its font (the results beside it name their
+        pages in full at 1024 px): at a 14 pt font 340 px cut "Learning rate" to "Learning r"; a tab
+        zoomed for a projector widens it again."""
+        widest = self.fontMetrics().horizontalAdvance(self.again_button.text())
+        self.setMinimumWidth(max(ems(self, 50), widest + ems(self, 18.5)))
+        self.setMaximumWidth(self.minimumWidth() + ems(self, 7))
 
     def _hold_eta_size(self, hold: bool) -> None:
         """While a run goes on, the text under the progress bar keeps one size (the column's width,

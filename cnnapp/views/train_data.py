@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ..run_control import DataChoice, fitting_source, shape_problem
 from ..settings import data_dir
+from ..widgets.font_fit import follow_font
 from ..state.classes import shown_name, spelled_notes
 from ..widgets.wrapping_label import WrappingLabel
 
@@ -105,9 +106,12 @@ class DataBox(QtWidgets.QGroupBox):
         self.source.setToolTip("Which pictures to learn from (choosing one sets its usual count, share held out "
                                "and, where they differ, its learning settings)")
         # the list as wide as its longest name: the box may cut a name short on a small screen, the list never
-        fm = self.source.fontMetrics()
-        longest = max((fm.horizontalAdvance(self.source.itemText(k)) for k in range(self.source.count())), default=0)
-        self.source.view().setMinimumWidth(longest + 32)
+        def fit() -> None:
+            fm = self.source.fontMetrics()
+            longest = max((fm.horizontalAdvance(self.source.itemText(k)) for k in range(self.source.count())),
+                          default=0)
+            self.source.view().setMinimumWidth(longest + 2 * fm.height())
+        follow_font(self.source, fit)
         return self.source
 
     def _build_buttons(self, form) -> None:

@@ -14,6 +14,7 @@ from ..widgets.confirm import confirm_discard
 from ..widgets.one_at_a_time import OneAtATime
 from ..widgets.plots import PLOT_WIDTH, AccuracyPlot, LossPlot, SpeedPlot
 from ..widgets.redraw import FramePacer
+from ..widgets.font_fit import follow_font
 from ..widgets.scroll_area import scroll_area
 from .train_controls import TrainControls
 from .train_data import find_idx_pair  # noqa: F401  (for tests and scripts)
@@ -434,9 +435,13 @@ def _scrolled(column: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
     """``column`` in a scroll area of its own width: on a small screen (1024×640) its rows (a folder's
     notes, the time left) scroll instead of making the window taller than the screen."""
     area = scroll_area(column, "trainControlsScroll", "training settings", focus=False)
-    bar = area.verticalScrollBar().sizeHint().width()
-    area.setMinimumWidth(column.minimumWidth() + bar)
-    area.setMaximumWidth(column.maximumWidth() + bar)
+
+    def fit() -> None:                  # (and again when a zoom sets the column's font)
+        column.fit_width()
+        bar = area.verticalScrollBar().sizeHint().width()
+        area.setMinimumWidth(column.minimumWidth() + bar)
+        area.setMaximumWidth(column.maximumWidth() + bar)
+    follow_font(column, fit)
     return area
 
 

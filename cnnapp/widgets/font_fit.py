@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-__all__ = ["follow_font", "ems", "lines"]
+__all__ = ["follow_font", "ems", "ems_wide", "lines", "lines_high"]
 
 
 def ems(widget: QtWidgets.QWidget, count: float) -> int:
@@ -40,3 +40,23 @@ def follow_font(widget: QtWidgets.QWidget, fit) -> None:
     """Call ``fit()`` now and each time ``widget``'s font changes."""
     _FontWatch(widget, fit)
     fit()
+
+
+def ems_wide(widget: QtWidgets.QWidget, least: float | None = None, most: float | None = None) -> None:
+    """``widget`` at least ``least`` and at most ``most`` average characters of its font wide."""
+    def fit() -> None:
+        if least is not None:
+            widget.setMinimumWidth(ems(widget, least))
+        if most is not None:
+            widget.setMaximumWidth(ems(widget, most))
+    follow_font(widget, fit)
+
+
+def lines_high(widget: QtWidgets.QWidget, least: float | None = None, fixed: float | None = None) -> None:
+    """``widget`` at least ``least`` lines of its font high, or always ``fixed`` lines."""
+    def fit() -> None:
+        if fixed is not None:
+            widget.setFixedHeight(lines(widget, fixed))
+        elif least is not None:
+            widget.setMinimumHeight(lines(widget, least))
+    follow_font(widget, fit)

@@ -7,12 +7,12 @@ __all__ = ["scroll_area", "ShrinksToItsScroll"]
 
 
 def scroll_area(widget: QtWidgets.QWidget, name: str, accessible: str, *, across: bool = False,
-                down: bool = True, focus: bool = True) -> QtWidgets.QScrollArea:
+                down: bool = True, focus: bool = True, kind=QtWidgets.QScrollArea) -> QtWidgets.QScrollArea:
     """``widget`` in a frameless scroll area that sizes it to its viewport, named ``name`` (its
     object name) and ``accessible`` (for a screen reader); it scrolls ``across`` and ``down`` where
     asked (a column of controls down only; lines of code across only), and takes the keyboard's
-    focus unless ``focus`` is False (Tab then goes straight to what it holds)."""
-    area = QtWidgets.QScrollArea()
+    focus unless ``focus`` is False (Tab then goes straight to what it holds); ``kind``: its class."""
+    area = kind()
     area.setObjectName(name)
     area.setAccessibleName(accessible)
     area.setWidgetResizable(True)

@@ -2,8 +2,10 @@
 current tab's maps and text larger or smaller (:class:`cnnapp.state.zoom.Zoom` keeps each tab's factor).
 
 Maps (every :class:`~cnnapp.widgets.heatmap.MapGrid`) are drawn ``factor`` times their size with their
-titles; text (labels, text boxes, tables and lists) is set ``factor`` times the size it was made at.
-Widgets made after a zoom take it the next time the tab is shown or zoomed.
+titles; every other widget's text (labels, buttons, boxes, tables, lists) is set ``factor`` times the
+size it was made at, and the controls that hold it grow with it: their sizes come from their fonts
+(:mod:`.font_fit`). A page larger than the window scrolls (the window's own scroll area). Widgets made
+after a zoom take it the next time the tab is shown or zoomed.
 """
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from .heatmap import MapGrid
 
 __all__ = ["TabZoomer"]
 
-_TEXT = (QtWidgets.QLabel, QtWidgets.QTextEdit, QtWidgets.QPlainTextEdit, QtWidgets.QAbstractItemView)
 _BASE = "cnnZoomBase"          # the widget's own font size, kept on it the first time it is zoomed
 
 
@@ -70,12 +71,16 @@ class TabZoomer(QtCore.QObject):
         grids = root.findChildren(MapGrid)
         for grid in grids:
             grid.set_zoom(factor)
-        inside = {id(w) for g in grids for w in g.findChildren(QtWidgets.QWidget)}
-        for w in root.findChildren(QtWidgets.QWidget):
+        inside = {id(w) for g in grids for w in [g, *g.findChildren(QtWidgets.QWidget)]}
+        every = [root, *root.findChildren(QtWidgets.QWidget)]
+        for w in every:
             if isinstance(w, QtWidgets.QAbstractScrollArea):
                 self._watch(w.viewport())
-            if isinstance(w, _TEXT) and id(w) not in inside:
-                scale_font(w, factor)
+        widgets = [w for w in every if id(w) not in inside]
+        for w in widgets:                  # each one's size as made, a parent's before its children's
+            base_size(w)
+        for w in reversed(widgets):        # children first: a parent fitted to its font sees them zoomed
+            scale_font(w, factor)
 
     def _watch(self, w: QtWidgets.QWidget) -> None:
         if id(w) not in self._filtered:
@@ -92,15 +97,23 @@ class TabZoomer(QtCore.QObject):
         return False
 
 
-def scale_font(w: QtWidgets.QWidget, factor: float) -> None:
-    """Set ``w``'s font ``factor`` times the size it had when it was first zoomed."""
-    if w.minimumHeight() == w.maximumHeight():     # a strip of fixed height (the timeline) keeps its text
-        return
+def base_size(w: QtWidgets.QWidget) -> float:
+    """``w``'s font size as made (points; a negative number: pixels), kept on it the first time it is
+    zoomed (a widget made after a zoom with its parent's font: the parent's size as made)."""
     base = w.property(_BASE)
     if base is None:
-        f = w.font()
-        base = f.pointSizeF() if f.pointSizeF() > 0 else -float(f.pixelSize())
+        parent, f = w.parentWidget(), w.font()
+        inherited = parent is not None and not w.testAttribute(QtCore.Qt.WA_SetFont)
+        base = parent.property(_BASE) if inherited else None
+        if base is None:
+            base = f.pointSizeF() if f.pointSizeF() > 0 else -float(f.pixelSize())
         w.setProperty(_BASE, base)
+    return base
+
+
+def scale_font(w: QtWidgets.QWidget, factor: float) -> None:
+    """Set ``w``'s font ``factor`` times the size it had when it was first zoomed."""
+    base = base_size(w)
     f = QtGui.QFont(w.font())
     if base > 0:
         f.setPointSizeF(base * factor)
@@ -108,3 +121,5 @@ def scale_font(w: QtWidgets.QWidget, factor: float) -> None:
         f.setPixelSize(max(1, int(round(-base * factor))))
     if f != w.font():
         w.setFont(f)
+        if isinstance(w, QtWidgets.QComboBox):      # (Qt keeps its least size of the old font till a style change)
+            QtWidgets.QApplication.sendEvent(w, QtCore.QEvent(QtCore.QEvent.StyleChange))
