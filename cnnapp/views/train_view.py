@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ..run_control import RunController, RunRefused, learnt_from
 from ..state import RUNNING
+from ..state.classes import shown_name
 from ..widgets.confirm import confirm_discard
 from ..widgets.one_at_a_time import OneAtATime
 from ..widgets.plots import PLOT_WIDTH, AccuracyPlot, LossPlot, SpeedPlot
@@ -435,19 +436,14 @@ def _scrolled(column: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
     """``column`` in a scroll area of its own width: on a small screen (1024×640) its rows (a folder's
     notes, the time left) scroll instead of making the window taller than the screen."""
     area = scroll_area(column, "trainControlsScroll", "training settings", focus=False)
-
-    def fit() -> None:                  # (and again when a zoom sets the column's font)
-        column.fit_width()
-        bar = area.verticalScrollBar().sizeHint().width()
-        area.setMinimumWidth(column.minimumWidth() + bar)
-        area.setMaximumWidth(column.maximumWidth() + bar)
-    follow_font(column, fit)
+    bar = area.verticalScrollBar().sizeHint().width       # (again when a zoom sets the column's font:)
+    follow_font(column, lambda: column.fit_width() or (area.setMinimumWidth(column.minimumWidth() + bar()),
+                                                       area.setMaximumWidth(column.maximumWidth() + bar())))
     return area
 
 
 def _named(classes) -> str:
     """A network's classes in a few words: "cat, dog, frog and 7 more" (the unused outputs left out)."""
     from cnncore.architecture import UNUSED_CLASS
-    from ..state.classes import shown_name
     used = [shown_name(c) for c in classes if c != UNUSED_CLASS]
     return ", ".join(used[:4]) + (f" and {len(used) - 4} more" if len(used) > 4 else "")
