@@ -246,6 +246,11 @@ def _name_colour_planes(bd: Breakdown, trace) -> Breakdown:
                         + (f"; then {', '.join(t.label for t in rest)}: {value(math.fsum(t.value for t in rest))}"
                            if rest else "") + ".")
     target = plane(bd.target)
+    weight = bd.target.array in {layer_key(0, p) for p in ("W", "dW", "W_next", "mW", "vW")} \
+        and len(bd.target.index) == 4
+    if not planes and target is None and weight:        # a first filter's weight (or its update) alone
+        m = bd.target.index[1]
+        bd.notes.append(f"A weight of the first layer's filters for the picture's {names[m]} plane (input map m = {m}).")
     if len(planes) == 1 and target is None:
         m = next(iter(planes))
         bd.notes.append(f"The picture's numbers here are of its {names[m]} plane (input map m = {m}).")
@@ -275,7 +280,8 @@ def _dispatch_network(trace, key, index):
             return softmax_terms(A[layer_key(last, "y")][0], index[0], keys=keys)
         return loss_terms(A["probs"][0], int(A["label"][0]), logits=A[layer_key(last, "y")][0], keys=keys)
     if key == "label":
-        return _plain("The true label", key, index, A["label"][0], "The digit the image shows.")
+        return _plain("The true label", key, index, A["label"][0],
+                      "The class the picture shows (the digit, for a picture of one): its true label, given with it.")
     if key == "loss_next":
         return _plain("The loss after the update", key, index, A[key],
                       f"This image's loss run again through the network with every parameter updated "

@@ -18,7 +18,7 @@ the app's ``Session.view_network()``, not the live network while it trains).
 * **Grad-CAM** for a conv layer with output ``A = y`` (after its activation), maps
   ``A_k`` of ``H×W``: ``α_k = (1/HW) Σ_xy ∂z_c/∂A_k(x, y)`` and the map
   ``relu(Σ_k α_k A_k)``: where the maps that raise ``z_c`` are active.
-* **Adversarial digit**: iterated gradient-sign steps on the cross-entropy (away from
+* **Adversarial picture**: iterated gradient-sign steps on the cross-entropy (away from
   the original answer, or towards a target), every step clipped to the L∞ ball of
   radius ε around the image and to [0, 1]; the smallest ε on a grid then a bisection.
 * **Dream**: gradient ascent on the input for a class logit or the mean of one conv
@@ -154,7 +154,7 @@ class Goal:
         return cls(int(k), int(layer))
 
     def describe(self) -> str:
-        return f"digit {self.index}" if self.layer is None else f"filter {self.index} of layer {self.layer}"
+        return f"class {self.index}" if self.layer is None else f"filter {self.index} of layer {self.layer}"
 
 
 @dataclass(frozen=True)
@@ -220,14 +220,14 @@ class Probe:
         return y, np.array(sig.input_gradient(d))
 
     def class_gradient(self, x, c: int | None = None) -> ClassGradient:
-        """Logits and ``∂z_c/∂x`` of one image; ``c`` defaults to the predicted digit."""
+        """Logits and ``∂z_c/∂x`` of one image; ``c`` defaults to the predicted class."""
         x = self.as_input(x)
         if len(x) != 1:
             raise ValueError(f"class_gradient takes one image, got {len(x)}")
         if c is None:
             c = int(self.predict(x)[0])
         if not 0 <= int(c) < self.net.num_classes:
-            raise ValueError(f"the class must be a digit 0..{self.net.num_classes - 1}, got {c}")
+            raise ValueError(f"the class must be one of 0..{self.net.num_classes - 1}, got {c}")
 
         def onehot(z):
             d = np.zeros_like(z)
@@ -326,7 +326,7 @@ class Probe:
     def _check_goal(self, goal: Goal) -> None:
         if goal.layer is None:
             if not 0 <= goal.index < self.net.num_classes:
-                raise ValueError(f"the class must be a digit 0..{self.net.num_classes - 1}, got {goal.index}")
+                raise ValueError(f"the class must be one of 0..{self.net.num_classes - 1}, got {goal.index}")
             return
         if goal.layer not in self.conv_layers:
             raise ValueError(f"layer {goal.layer} is not a conv layer (conv layers: {self.conv_layers})")

@@ -98,7 +98,7 @@ def _loss_step(last: int) -> Step:
         "Softmax and cross-entropy loss",
         "p(k) = e^z(k) / Σ_j e^z(j);  L = −log p(label);  dz = p − onehot(label)",
         "Softmax turns the ten logits into probabilities that add up to 1, and the loss is small when the "
-        "true class (the picture's digit, or its class) gets a probability near 1. Its gradient with respect "
+        "picture's true class gets a probability near 1. Its gradient with respect "
         "to the logits is simply the probabilities minus 1 at the true class, which starts the backward pass.",
         [layer_key(last, "y"), "probs", "label", "loss", layer_key(last, "dy")])
 

@@ -367,6 +367,9 @@ def test_a_colour_pixel_and_a_first_filter_gradient_say_their_plane():
     assert "The picture's numbers here are of its B plane (input map m = 2)." in bd.notes
     assert all(t.label.endswith(" [B]") for t in bd.terms if any(s is not None and s.array == "L0.x"
                                                                   for s in t.sources))
+    for key in ("L0.W", "L0.W_next"):           # a first filter's weight, and its update, name their plane too
+        bd = explain.breakdown(tr, key, (1, 2, 0, 1))
+        assert "A weight of the first layer's filters for the picture's B plane (input map m = 2)." in bd.notes, key
 
 
 def test_a_first_conv_z_at_the_edge_counts_its_padding_in_each_plane():

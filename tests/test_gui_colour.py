@@ -284,12 +284,18 @@ def test_look_pages_run_in_colour_on_a_held_out_picture(trained, qtbot):
     assert where.seen.image.image.shape == (32, 32, 3) and where.saliency_abs.image.image.shape == (32, 32, 3)
     assert where.saliency_abs.values.shape == (3, 32, 32)
     assert look.gradients[0].saliency.shape == (3, 32, 32)
+    g = look.gradients[0].saliency                  # each caption the largest number of its own panel
+    assert where.saliency.caption.text() == f"largest |R + G + B| = {np.abs(g.sum(axis=0)).max():.3g}"
+    assert where.saliency_abs.caption.text().endswith(f"of a level = {np.abs(g).max():.3g}")
     assert any(p.isVisible() and p.image.image.shape == (32, 32, 3) for p in where.cam_panels)
     look.inner.setCurrentWidget(look.fool)
     qtbot.waitUntil(lambda: look.attack_result is not None and not look.attack_job.busy(), timeout=30000)
     a = look.attack_result
     assert a.image.shape == (3, 32, 32) and np.abs(a.change).max() <= a.epsilon + 1e-6
     assert look.fool.fooled.image.image.shape == (32, 32, 3) and look.fool.change.image.image.shape == (32, 32, 3)
+    from cnnapp.views.look_pages import _eps
+    assert look.fool.change.caption.text() == (f"levels changed by at most ±{_eps(np.abs(a.change).max())} "
+                                               f"(budget ±{_eps(a.epsilon)})")
     look.inner.setCurrentWidget(look.dream)
     frames = []
     look.dream.dream_panel.image.sigImageChanged.connect(lambda: frames.append(look.dream.dream_panel.image.image))

@@ -130,7 +130,7 @@ def test_fooling_a_picture_the_network_got_wrong_into_its_true_class_says_so():
     from cnnapp.views.look_pages import attack_words
     names = [str(k) for k in range(10)]
     a = SimpleNamespace(success=True, original_predicted=0, predicted=4, epsilon=0.05, image=np.zeros((1, 4, 4)),
-                        target=None)
+                        target=None, change=np.full((1, 4, 4), 0.05))
     assert "set it right" in attack_words(a, False, names, label=4)
     assert "set it right" not in attack_words(a, False, names, label=0)
     assert "set it right" not in attack_words(a, False, names)
@@ -286,7 +286,7 @@ def test_a_small_budget_is_said_to_its_tenth_of_a_percent():
     from types import SimpleNamespace
     from cnnapp.views.look_pages import attack_words
     a = SimpleNamespace(success=True, original_predicted=0, predicted=4, epsilon=0.003, image=np.zeros((3, 4, 4)),
-                        target=None)
+                        target=None, change=np.full((3, 4, 4), -0.003))
     words = attack_words(a, True, [str(k) for k in range(10)])
     assert "more than 0.3% of full brightness" in words and "R, G or B level" in words
 
@@ -298,11 +298,30 @@ def test_a_large_smallest_budget_is_not_said_to_be_a_change_one_barely_sees():
     from cnnapp.views.look_pages import attack_words
     names = [str(k) for k in range(10)]
     big = SimpleNamespace(success=True, original_predicted=0, predicted=4, epsilon=0.238, image=np.zeros((1, 4, 4)),
-                          target=None)
+                          target=None, change=np.full((1, 4, 4), 0.238))
     words = attack_words(big, True, names)
     assert words.startswith("It answered 0. The smallest budget found is ε = 0.238: it answers <b>4</b>, and no pixel")
     assert "plain to see" in words
-    assert "plain to see" not in attack_words(SimpleNamespace(**{**vars(big), "epsilon": 0.03}), True, names)
+    small = np.full((1, 4, 4), 0.03)
+    assert "plain to see" not in attack_words(SimpleNamespace(**{**vars(big), "epsilon": 0.03, "change": small}), True,
+                                              names)
+
+
+def test_the_change_said_is_the_change_made_not_the_budget():
+    """At the default budget ε = 0.1 the attack stopped once the answer turned, having moved no level by more
+    than 0.0375; the page said no level moved by more than 10 % and called the change plain to see. And a
+    picture the change set right was also said not to fool the network easily, "a airplane"."""
+    from types import SimpleNamespace
+    from cnnapp.views.look_pages import attack_words
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    change = np.zeros((3, 4, 4))
+    change[1, 2, 3] = -0.0375
+    a = SimpleNamespace(success=True, original_predicted=3, predicted=0, epsilon=0.1, image=np.zeros((3, 4, 4)),
+                        target=None, change=change)
+    words = attack_words(a, False, names)
+    assert "moved by more than 3.8% of full brightness" in words and "plain to see" not in words
+    right = attack_words(SimpleNamespace(**{**vars(a), "change": np.full((3, 4, 4), 0.1)}), False, names, label=0)
+    assert "this picture is an airplane" in right and "plain to see" not in right
 
 
 def test_the_look_sheet_says_what_picture_it_shows(window):

@@ -236,7 +236,7 @@ def test_bad_inputs_are_refused(starter):
     probe = Probe(starter)
     with pytest.raises(ValueError, match="28, 28"):
         probe.class_gradient(np.zeros((27, 28)))
-    with pytest.raises(ValueError, match="digit"):
+    with pytest.raises(ValueError, match="class must be one of 0..9"):
         probe.class_gradient(np.zeros((28, 28)), 10)
     with pytest.raises(ValueError, match="not a conv layer"):
         next(probe.dream(Goal.of_filter(1, 0)))

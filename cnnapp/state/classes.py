@@ -60,6 +60,15 @@ def a_digit(d: int) -> str:
     return f"{'an' if int(d) == 8 else 'a'} {int(d)}"
 
 
+def with_article(name: str) -> str:
+    """A class name with its English article: "a 3", "an 8", "a cat", "an airplane" (by its first
+    letter: a digit's name as :func:`a_digit` says it)."""
+    name = str(name)
+    if name.isdigit():
+        return f"{'an' if name.startswith('8') or name in ('11', '18') else 'a'} {name}"
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 def classes_of(net) -> tuple[str, ...]:
     """The names of a network's classes: the digits, or what it learnt instead (Fashion-MNIST's…)."""
     return tuple(getattr(net, "classes", DIGIT_CLASSES)) if net is not None else DIGIT_CLASSES

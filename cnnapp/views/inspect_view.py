@@ -58,8 +58,7 @@ class InspectView(Dreaming, QtWidgets.QWidget):
                                   "regions raise the score"),
                                  (self.fool, "Fooling it", "The smallest change to the pixels that makes the "
                                   "network answer differently"),
-                                 (self.dream, "What it wants to see", "Let the network paint what a digit or a "
-                                  "filter responds to most")):
+                                 (self.dream, "What it wants to see", "")):      # (its tip: _say_classes)
             self.inner.setTabToolTip(self.inner.addTab(page, title), tip)
         lay.addWidget(self.inner, 1)
         self._live = QtCore.QTimer(self, singleShot=True, interval=LIVE_MS)
@@ -111,21 +110,13 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         self.input_pages.addWidget(self._build_sheet())
         self.input_pages.addWidget(self._build_picture())
         self.sample_spin = QtWidgets.QSpinBox()
-        self.sample_spin.setObjectName("lookSample")
-        self.sample_spin.setAccessibleName("Data set digit number")
-        self.sample_spin.setToolTip("Which digit of the data set (the Train tab's data once loaded, "
-                                    "else generated digits)")
+        self.sample_spin.setObjectName("lookSample")          # (its tip and name follow the samples)
         sample = QtWidgets.QPushButton("Data set digit")
         sample.setObjectName("lookSampleButton")
-        sample.setToolTip("Look at this digit of the data set, exactly as the network was trained on it")
         sample.clicked.connect(lambda: self.show_sample(self.sample_spin.value()))
         self.cls = QtWidgets.QComboBox()
         self.cls.setObjectName("lookClass")
-        self.cls.setAccessibleName("The class whose score is explained")
-        self.cls.addItem("its answer", None)
-        for d in range(10):
-            self.cls.addItem(f"digit {d}", d)
-        self.cls.setToolTip("Whose score to explain: the digit the network answers, or any other digit")
+        self.cls.setAccessibleName("The class whose score is explained")      # (its items: _fill_menus)
         self.answer = QtWidgets.QLabel("")
         self.answer.setObjectName("lookAnswer")
         self.answer.setWordWrap(True)
@@ -281,6 +272,17 @@ class InspectView(Dreaming, QtWidgets.QWidget):
             box.setCurrentIndex(max(box.findData(keep), 0))
             box.blockSignals(False)
         self.dream.fill_goals(s.view_network(), self.class_word)
+        self._say_classes("digit" if digits and not s.other_dataset else "class")
+
+    def _say_classes(self, kind: str) -> None:
+        """The tips and names that speak of the network's classes: digits, or classes of pictures."""
+        self.cls.setToolTip(f"Whose score to explain: the {kind} the network answers, or any other {kind}")
+        self.fool.target.setToolTip(f"Push the answer away from the current one, or towards a {kind} you choose")
+        self.inner.setTabToolTip(self.inner.indexOf(self.dream), f"Let the network paint what a {kind} or a filter "
+                                 "responds to most")
+        what = "digit of the data set" if self.digits() else "held-out picture"
+        self.sample_spin.setAccessibleName(f"{what[:1].upper()}{what[1:]} number")
+        self.sample_button.setToolTip(f"Look at this {what}, exactly as the network takes it")
 
     def _on_weights(self) -> None:
         if self.session.classes != self._menu_classes:

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from ..state.classes import known_classes
+from ..state.classes import known_classes, with_article
 from ..widgets.colour_scales import rgb_image
 from ..widgets.heatmap import SEQ_LUT, lut_for
 from ..widgets.picture_numbers import offer_numbers
@@ -207,8 +207,11 @@ class WherePage(_Page):
         else:
             self.saliency_abs.show_magnitude(np.abs(s))
             self.saliency_abs.title.setText("Saliency |∂z/∂x|")
-        self.saliency.caption.setText(f"largest |∂z_{g.cls}/∂x| = {np.abs(g.saliency).max():.3g}")
-        self.saliency_abs.caption.setText("bright red: the pixel's red level matters most, and so on" if colour
+        # (each caption the largest number of its own panel: the sum's, and each level's)
+        summed = "R + G + B" if colour else f"∂z_{g.cls}/∂x"
+        self.saliency.caption.setText(f"largest |{summed}| = {np.abs(s).max():.3g}")
+        self.saliency_abs.caption.setText(f"bright red: the pixel's red level matters most, and so on; largest "
+                                          f"|∂z_{g.cls}/∂x| of a level = {np.abs(g.saliency).max():.3g}" if colour
                                           else "")
         while len(self.cam_panels) < len(cams):
             panel = ImagePanel("", "Grad-CAM of this conv layer, over the picture", size=self.seen.view.width())
@@ -241,11 +244,7 @@ class FoolPage(_Page):
         self.eps_label = QtWidgets.QLabel("")
         self.target = QtWidgets.QComboBox()
         self.target.setObjectName("lookTarget")
-        self.target.setAccessibleName("The class to turn the picture into")
-        self.target.addItem("any other digit", None)
-        for d in range(10):
-            self.target.addItem(f"digit {d}", d)
-        self.target.setToolTip("Push the answer away from the current one, or towards a digit you choose")
+        self.target.setAccessibleName("The class to turn the picture into")     # (its items: the Look tab's menus)
         self.smallest = QtWidgets.QPushButton("Find the smallest ε")
         self.smallest.setObjectName("lookSmallest")
         self.smallest.setToolTip("Search for the smallest budget that changes the answer (up to 0.30)")
@@ -294,8 +293,8 @@ class FoolPage(_Page):
         self.fooled.show_picture(a.image)
         self.original.caption.setText(f"answer {names[a.original_predicted]}")
         self.fooled.caption.setText(f"answer {names[a.predicted]}")
-        self.change.caption.setText(f"every {'R, G and B level' if len(a.change) == 3 else 'pixel'} within "
-                                    f"±{_eps(a.epsilon)}")
+        self.change.caption.setText(f"{'levels' if len(a.change) == 3 else 'pixels'} changed by at most "
+                                    f"±{_eps(largest_change(a))} (budget ±{_eps(a.epsilon)})")
         self.attack_text.setText(attack_words(a, smallest, names, label))
 
     def clear(self, text: str = "") -> None:
@@ -363,22 +362,35 @@ PLAIN_CHANGE = 0.1
 
 def attack_words(a, smallest: bool, name, label: int | None = None) -> str:
     """What the attack did, in words; ``name[k]`` is class ``k``'s name, ``label`` the picture's true
-    class (None: not known)."""
+    class (None: not known). The change said is the one made: the search stops once the answer turns,
+    often well within the budget."""
     was = f"It answered {name[a.original_predicted]}"
     if a.success:
         how = "The smallest budget found is" if smallest else "With the budget"
         level = "no pixel's R, G or B level" if len(a.image) == 3 else "no pixel"
+        moved = largest_change(a)
         said = (f"{was}. {how} ε = {_eps(a.epsilon)}: it answers <b>{name[a.predicted]}</b>, and {level} moved by "
-                f"more than {math.ceil(a.epsilon * 1000) / 10:g}% of full brightness.")
-        if a.epsilon >= PLAIN_CHANGE:
+                f"more than {_percent(moved)} of full brightness.")
+        set_right = label is not None and a.original_predicted != label and a.predicted == label
+        if set_right:
+            said += (f" Here the change set it right: this picture is {with_article(name[label])}, which the network "
+                     "got wrong. Pick one it gets right to see it fooled.")
+        elif moved >= PLAIN_CHANGE:
             said += " A change that large is plain to see: this picture does not fool the network easily."
-        if label is not None and a.original_predicted != label and a.predicted == label:
-            said += (f" Here the change set it right: this picture is a {name[label]}, which the network got "
-                     "wrong. Pick one it gets right to see it fooled.")
         return said
     goal = "anything else" if a.target is None else name[a.target]
     return f"{was}, and with ε = {_eps(a.epsilon)} it still does not answer {goal}" + (
         f" (it answers {name[a.predicted]})." if a.predicted != a.original_predicted else ".")
+
+
+def largest_change(a) -> float:
+    """The largest change the attack made to any level of the picture (at most its budget ε)."""
+    return float(np.abs(a.change).max(initial=0.0))
+
+
+def _percent(v: float) -> str:
+    """A share of full brightness rounded up to a tenth of a percent ("0.3%": never "0%" for a change)."""
+    return f"{math.ceil(round(v * 1000, 6)) / 10:g}%"
 
 
 def _eps(v: float) -> str:

@@ -56,7 +56,7 @@ class Dense(Weighted):
     def forward_step(cls, spec, s_in, s_out, is_last):
         f = activations.get(spec["activation"])
         ex = (f"Each of the {spec['units']} units takes a weighted sum of all {s_in[0]} inputs plus its bias. "
-              f"Then {f.words}." + (" These ten numbers are the logits, one score per digit." if is_last else ""))
+              f"Then {f.words}." + (" These ten numbers are the logits, one score per class." if is_last else ""))
         return StepText(f"z(k) = Σ_j W(k,j)·x(j) + b(k);  {f.equation}", ex, ("x", "W", "b", "z", "y"))
 
     @classmethod
