@@ -858,3 +858,18 @@ def test_a_run_that_could_not_read_its_folder_takes_its_reading_bar_away(window,
     qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
     assert any("could not start" in t and "blue" in t for t in said), said
     assert not train.controls.data.download_bar.isVisibleTo(train)
+
+
+def test_an_output_of_the_network_is_hovered_by_its_class():
+    """The logits, probabilities and their gradient were described as "element 3": each is one class's."""
+    from cnncore.network import Network
+    from cnncore.trace import trace
+    from cnnapp.views.backprop_maps import describe
+    spec = {"input": [3, 6, 6], "layers": [{"type": "flatten"}, {"type": "dense", "units": 10, "activation": "none"}]}
+    tr = trace(Network(spec, seed=0), np.zeros((3, 6, 6), np.float32), 2)
+    names = {3: "cat", 5: "output 5, which no class uses"}
+    for key in ("probs", "L1.y", "L1.dy"):
+        assert describe(tr, key, (0, 3), 0.25, names.get).endswith("(output 3: cat)"), key
+    assert describe(tr, "probs", (0, 5), 0.0, names.get).endswith("(output 5, which no class uses)")
+    assert describe(tr, "L0.y", (0, 3), 0.5, names.get).endswith("(element 3)")       # not an output
+    assert describe(tr, "probs", (0, 3), 0.25).endswith("(element 3)")                # no names given

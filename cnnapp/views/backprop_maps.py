@@ -117,9 +117,15 @@ def groups_for(trace, st) -> list[MapGroup]:
     return groups
 
 
-def describe(trace, key, index, value) -> str:
-    """``L0.W[0, 1, 2, 3] = 0.5   (filter 0, channel 1, row 2, column 3)``: one element in words."""
+def describe(trace, key, index, value, class_name=None) -> str:
+    """``L0.W[0, 1, 2, 3] = 0.5   (filter 0, channel 1, row 2, column 3)``: one element in words; an
+    element of the network's outputs (logits, probabilities, their gradient) by its class,
+    ``class_name(k)`` (:meth:`Session.a_class`), where that is given."""
     arr = trace.arrays[key] if trace is not None else None
+    if class_name is not None and arr is not None and _an_output(trace, key) and len(index) == 2:
+        name = class_name(index[1])         # ("class 3", "cat"; "output 5, which no class uses")
+        where = name if name.startswith("output ") else f"output {index[1]}: {name}"
+        return f"{key}[{', '.join(str(i) for i in index)}] = {value:.6g}   ({where})"
     where = ""
     if arr is not None and np.ndim(arr) == 4 and len(index) == 4:
         names = picture_channels(trace, key)
@@ -133,6 +139,12 @@ def describe(trace, key, index, value) -> str:
     elif len(index) == 1:
         where = f"element {index[0]}"
     return f"{key}[{', '.join(str(i) for i in index)}] = {value:.6g}" + (f"   ({where})" if where else "")
+
+
+def _an_output(trace, key: str) -> bool:
+    """Whether ``key`` holds one number per class: the probabilities, the last layer's z, y and their gradients."""
+    last = len(trace.spec["layers"]) - 1
+    return key == "probs" or key in {layer_key(last, p) for p in ("z", "y", "dz", "dy")}
 
 
 def export_pngs(grid: MapGrid, step, k: int, folder) -> list[Path]:
