@@ -862,14 +862,33 @@ def test_a_run_that_could_not_read_its_folder_takes_its_reading_bar_away(window,
 
 def test_an_output_of_the_network_is_hovered_by_its_class():
     """The logits, probabilities and their gradient were described as "element 3": each is one class's."""
+    from cnncore.architecture import UNUSED_CLASS
     from cnncore.network import Network
     from cnncore.trace import trace
     from cnnapp.views.backprop_maps import describe
     spec = {"input": [3, 6, 6], "layers": [{"type": "flatten"}, {"type": "dense", "units": 10, "activation": "none"}]}
     tr = trace(Network(spec, seed=0), np.zeros((3, 6, 6), np.float32), 2)
-    names = {3: "cat", 5: "output 5, which no class uses"}
+    names = ("plane", "car", "bird", "cat", "deer", UNUSED_CLASS, "frog", "horse", "ship", "truck")
     for key in ("probs", "L1.y", "L1.dy"):
-        assert describe(tr, key, (0, 3), 0.25, names.get).endswith("(output 3: cat)"), key
-    assert describe(tr, "probs", (0, 5), 0.0, names.get).endswith("(output 5, which no class uses)")
-    assert describe(tr, "L0.y", (0, 3), 0.5, names.get).endswith("(element 3)")       # not an output
+        assert describe(tr, key, (0, 3), 0.25, names).endswith("(output 3: cat)"), key
+    assert describe(tr, "probs", (0, 5), 0.0, names).endswith("(output 5, which no class uses)")
+    assert describe(tr, "L0.y", (0, 3), 0.5, names).endswith("(element 3)")       # not an output
     assert describe(tr, "probs", (0, 3), 0.25).endswith("(element 3)")                # no names given
+
+
+def test_a_trace_file_of_another_network_names_its_outputs_by_number(trained, tmp_path):
+    """A trace opened from a file is recorded with its own network: where that is not the session's, the
+    info line and the hover both name its outputs by number (the hover named them with the model's classes)."""
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    from cnncore.trace import Trace, trace
+    from cnnapp.views.backprop_maps import describe
+    s = trained.session
+    path = tmp_path / "digits.npz"
+    trace(Network(preset("tiny"), seed=0), np.zeros((28, 28), np.float32), 3).save(path)
+    s.open_trace(Trace.load(path), path.name)
+    assert s.trace_classes() == tuple(str(k) for k in range(10))
+    assert describe(s.trace, "probs", (0, 3), 0.1, s.trace_classes()).endswith("(output 3: 3)")
+    bp = trained.backprop
+    bp._on_hover("probs", (0, 3), 0.1)
+    assert bp.maps.hover_label.text().endswith("(output 3: 3)")

@@ -44,7 +44,7 @@ def test_a_data_set_digit_shows_saliency_and_gradcam_of_every_conv_layer(qtbot, 
     view.show()
     qtbot.waitExposed(view)
     g, cams = _wait_gradients(qtbot, view)
-    X, y, _ = view._data()
+    X, y, _ = view.session.sample_set()
     x = X[view.sample_spin.value()].astype(np.float32) / 255
     expected = Probe(view.session.network).class_gradient(x)
     np.testing.assert_allclose(g.saliency, expected.saliency, rtol=1e-5, atol=1e-7)
@@ -108,7 +108,7 @@ def test_the_answer_beside_the_picture_follows_it_on_every_page(qtbot, view):
     view.show()
     qtbot.waitExposed(view)
     _wait_gradients(qtbot, view)
-    X, y, _ = view._data()
+    X, y, _ = view.session.sample_set()
 
     def answer_of(net, i):
         p = net.predict_proba(X[i][None].astype(np.float32) / 255)[0]
@@ -222,7 +222,7 @@ def test_the_look_tab_in_the_window_follows_the_draw_tab_and_closes_cleanly(qtbo
 
 
 def test_data_set_digits_come_from_what_the_train_tab_loaded(qtbot, view):
-    X, y, what = view._data()
+    X, y, what = view.session.sample_set()
     assert what == "generated digits" and X.shape[1:] == (28, 28)
     mine = (np.full((3, 28, 28), 200, np.uint8), np.array([1, 2, 3], np.uint8))
     view.session.samples.keep_held_out(*mine, view.session.classes, "MNIST")    # a run's held-out digits
@@ -333,3 +333,21 @@ def test_the_look_sheet_says_what_picture_it_shows(window):
     assert view.sheet_words.text().startswith("Shown: sample 5 of the ")
     s.set_picture(None)
     assert view.sheet_words.text() == "Draw a digit, or pick one:"
+
+
+def test_a_grey_network_of_things_is_not_spoken_of_as_digits(view):
+    """A 28×28 grey network that learnt Fashion-MNIST draws on the sheet as a digit network does, but its
+    classes are clothes: the sample button said "Data set digit" and its tip "this digit of the data set"."""
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    net = Network(preset("tiny"), seed=0)
+    net.learns(("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"),
+               "Fashion-MNIST")
+    view.session.set_network(net, "fashion", trained=False)
+    assert view.digits() and view.sample_button.text() == "Data set picture"
+    assert view.fool.target.itemText(0) == "any other class" and "digit" not in view.sample_button.toolTip()
+    assert "the class the network answers" in view.cls.toolTip() and "a class you choose" in view.fool.target.toolTip()
+    assert view.sample_spin.accessibleName() == "Sample number"
+    view.session.set_network(Network(preset("tiny"), seed=0), "digits", trained=False)
+    assert view.sample_button.text() == "Data set digit" and view.fool.target.itemText(0) == "any other digit"
+    assert "the digit the network answers" in view.cls.toolTip()

@@ -616,6 +616,16 @@ class Session:
     def trace_picture(self) -> Picture | None:
         return self._trace_picture
 
+    def trace_classes(self) -> tuple[str, ...]:
+        """The names of the shown trace's outputs: the network's classes, or their numbers ("3") for a
+        trace opened from a file of another architecture (a trace file names no classes)."""
+        tr, net = self._trace, self.view_network()
+        if tr is None:
+            return ()
+        if self._trace_picture.origin == FILE and (net is None or tr.spec != net.spec):
+            return tuple(str(k) for k in range(len(tr.probs)))
+        return self.classes
+
     def record(self):
         """Trace the picture (chosen, else picked) with the network the window may run."""
         net = self.view_network()

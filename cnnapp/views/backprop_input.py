@@ -197,10 +197,8 @@ class PictureRow(QtWidgets.QWidget):
         img = s.trace_picture.image
         show_picture_on(self.thumb_img, img)
         self._thumb_box.setRange(QtCore.QRectF(0, 0, img.shape[2], img.shape[1]), padding=0)
-        names, p, net = s.classes, tr.prediction, s.view_network()
-        if s.trace_picture.origin == FILE and (net is None or tr.spec != net.spec):
-            names = tuple(str(k) for k in range(len(tr.probs)))     # another network's: its outputs by number
-        names = tuple(html.escape(n) for n in names)        # (a folder's names are text, never markup)
+        p = tr.prediction
+        names = tuple(html.escape(n) for n in s.trace_classes())     # (a folder's names are text, never markup)
         truth = (f"true {s.class_kind} <b>{names[tr.label]}</b>" if s.trace_picture.label is not None else
                  f"no true {s.class_kind} given: the loss takes its answer, <b>{names[tr.label]}</b>, as the box "
                  f"shows (choose the true one there)")

@@ -10,6 +10,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from cnncore import atomic_write_bytes
+from cnncore.architecture import UNUSED_CLASS
 from cnncore.layers import layer_class
 from cnncore.signature import channel_names
 from cnncore.tracekeys import layer_key, split_key
@@ -117,14 +118,14 @@ def groups_for(trace, st) -> list[MapGroup]:
     return groups
 
 
-def describe(trace, key, index, value, class_name=None) -> str:
+def describe(trace, key, index, value, classes=()) -> str:
     """``L0.W[0, 1, 2, 3] = 0.5   (filter 0, channel 1, row 2, column 3)``: one element in words; an
-    element of the network's outputs (logits, probabilities, their gradient) by its class,
-    ``class_name(k)`` (:meth:`Session.a_class`), where that is given."""
+    element of the network's outputs (logits, probabilities, their gradient) by its class in
+    ``classes``, the trace's outputs' names (:meth:`Session.trace_classes`), where they are given."""
     arr = trace.arrays[key] if trace is not None else None
-    if class_name is not None and arr is not None and _an_output(trace, key) and len(index) == 2:
-        name = class_name(index[1])         # ("class 3", "cat"; "output 5, which no class uses")
-        where = name if name.startswith("output ") else f"output {index[1]}: {name}"
+    if classes and arr is not None and _an_output(trace, key) and len(index) == 2:
+        name = classes[index[1]]
+        where = f"output {index[1]}, which no class uses" if name == UNUSED_CLASS else f"output {index[1]}: {name}"
         return f"{key}[{', '.join(str(i) for i in index)}] = {value:.6g}   ({where})"
     where = ""
     if arr is not None and np.ndim(arr) == 4 and len(index) == 4:

@@ -300,7 +300,7 @@ class BackpropView(TraceFiles, QtWidgets.QWidget):
     # ----------------------------------------------------------- mouse
     def _on_hover(self, key, index, value):
         self.maps.hover_label.setText(HOVER if key is None else describe(self.trace, key, index, value,
-                                                                         self.session.a_class))
+                                                                         self.session.trace_classes()))
 
     def _on_click(self, key, index):
         """Select the element clicked (the session's; :meth:`_on_element` shows it)."""

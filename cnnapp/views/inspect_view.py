@@ -191,9 +191,6 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         except ValueError as e:
             self.session.say(str(e))
 
-    def _data(self):
-        return self.session.sample_set()
-
     def _on_drawn(self) -> None:
         """The learner draws on this tab's sheet: it becomes the picture (at most every LIVE_MS)."""
         if not self._live.isActive():
@@ -236,8 +233,7 @@ class InspectView(Dreaming, QtWidgets.QWidget):
     # ------------------------------------------------------------------ the network
     def class_word(self, k: int) -> str:
         """Class ``k`` as the menus and texts say it: "digit 3", or its own name ("Sneaker")."""
-        s = self.session
-        return s.a_class(k) if s.other_dataset else f"digit {int(k)}"
+        return self.session.a_class(k) if self.session.other_dataset else f"digit {int(k)}"
 
     def _on_network(self) -> None:
         self._shown.clear()             # nothing the old network showed stays
@@ -258,21 +254,28 @@ class InspectView(Dreaming, QtWidgets.QWidget):
     def _fill_menus(self) -> None:
         """The classes whose score to explain, to push towards and to paint: those the network knows,
         not the outputs none uses, named as it names them (again after a run taught it others)."""
-        digits, s = self.digits(), self.session
+        s, kind = self.session, self._kind()
         self._menu_classes = s.classes
         for box in (self.cls, self.fool.target):
             keep = box.currentData()
             box.blockSignals(True)
             box.clear()
-            box.addItem("its answer" if box is self.cls else
-                        f"any other {'digit' if digits and not s.other_dataset else 'class'}", None)
+            box.addItem("its answer" if box is self.cls else f"any other {kind}", None)
             for k in s.known_classes:
                 box.addItem(self.class_word(k), k)
                 box.setItemData(box.count() - 1, s.class_notes(k) or None, QtCore.Qt.ToolTipRole)
             box.setCurrentIndex(max(box.findData(keep), 0))
             box.blockSignals(False)
         self.dream.fill_goals(s.view_network(), self.class_word)
-        self._say_classes("digit" if digits and not s.other_dataset else "class")
+        self._say_classes(kind)
+
+    def _kind(self) -> str:
+        """What the network's classes are called here: digits (a grey digit network), else classes."""
+        return "digit" if self.digits() and not self.session.other_dataset else "class"
+
+    def _sample_word(self) -> str:
+        """The sample button's words: a digit or a picture of the data set, or a held-out picture."""
+        return f"data set {'digit' if self._kind() == 'digit' else 'picture'}" if self.digits() else "held-out picture"
 
     def _say_classes(self, kind: str) -> None:
         """The tips and names that speak of the network's classes: digits, or classes of pictures."""
@@ -280,9 +283,8 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         self.fool.target.setToolTip(f"Push the answer away from the current one, or towards a {kind} you choose")
         self.inner.setTabToolTip(self.inner.indexOf(self.dream), f"Let the network paint what a {kind} or a filter "
                                  "responds to most")
-        what = "digit of the data set" if self.digits() else "held-out picture"
-        self.sample_spin.setAccessibleName(f"{what[:1].upper()}{what[1:]} number")
-        self.sample_button.setToolTip(f"Look at this {what}, exactly as the network takes it")
+        self.sample_spin.setAccessibleName("Sample number")
+        self.sample_button.setToolTip(f"Look at this {self._sample_word()}, exactly as the network takes it")
 
     def _on_weights(self) -> None:
         if self.session.classes != self._menu_classes:
@@ -294,7 +296,7 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         self.sample_spin.setRange(0, max(len(X) - 1, 0))
         self.sample_spin.setEnabled(bool(len(X)) and not self.session.answer_held)
         self.sample_button.setEnabled(bool(len(X)) and not self.session.answer_held)
-        self.sample_button.setText("Data set digit" if self.digits() else "Held-out picture")
+        self.sample_button.setText(self._sample_word().capitalize())
         self.sample_spin.setToolTip(f"Which of the {name}" if len(X) else
                                     "No samples yet: train the network (its held-out pictures become the "
                                     "samples), or open a picture")
