@@ -24,7 +24,7 @@ from .startup_notes import StartupNotes
 from .widgets.confirm import confirm_discard
 from .widgets.export_dialog import open_export_dialog
 from .widgets.open_picture import open_picture_dialog
-from .widgets.scroll_area import scroll_area
+from .widgets.scroll_area import WindowScroll, scroll_area
 from .widgets.zoom import TabZoomer
 
 # Antialiased curves with thousands of points cost the GUI thread more than they add.
@@ -50,17 +50,6 @@ def initial_size(available: QtCore.QSize) -> QtCore.QSize:
     w = max(1280, int(available.width() * 0.85))
     h = max(800, int(available.height() * 0.85))
     return QtCore.QSize(min(w, available.width() - 8), min(h, available.height() - 40))
-
-
-class WindowScroll(QtWidgets.QScrollArea):
-    """The window's own scroll area: at least as large as its tabs ask (a dock beside takes only the
-    rest), but never more than most of the screen (or of a 1024×640 one): a page zoomed past it scrolls."""
-
-    def minimumSizeHint(self) -> QtCore.QSize:
-        need = self.widget().minimumSizeHint() if self.widget() is not None else QtCore.QSize()
-        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
-        room = (screen.availableSize() * 0.8).expandedTo(QtCore.QSize(760, 480)) if screen is not None else need
-        return need.boundedTo(room)
 
 
 class LazyTab(QtWidgets.QWidget):

@@ -44,7 +44,7 @@ from .layers.flatten import flatten_backward_terms, flatten_forward_terms
 from .layers.maxpool import maxpool_backward_terms, maxpool_forward_terms
 from .terms import (Breakdown, Ref, Term, activation_backward_terms, activation_forward_terms, custom, finish,
                     mk_ref, num)
-from .tracekeys import layer_key, split_key
+from .tracekeys import WEIGHT_PARTS, layer_key, split_key
 from .update import STATE_PARTS, UPDATE_PARTS, update_terms_for
 
 __all__ = [
@@ -246,8 +246,7 @@ def _name_colour_planes(bd: Breakdown, trace) -> Breakdown:
                         + (f"; then {', '.join(t.label for t in rest)}: {value(math.fsum(t.value for t in rest))}"
                            if rest else "") + ".")
     target = plane(bd.target)
-    weight = bd.target.array in {layer_key(0, p) for p in ("W", "dW", "W_next", "mW", "vW")} \
-        and len(bd.target.index) == 4
+    weight = bd.target.array in {layer_key(0, p) for p in WEIGHT_PARTS} and len(bd.target.index) == 4
     if not planes and target is None and weight:        # a first filter's weight (or its update) alone
         m = bd.target.index[1]
         bd.notes.append(f"A weight of the first layer's filters for the picture's {names[m]} plane (input map m = {m}).")

@@ -172,7 +172,7 @@ def normalisation_from(headers: dict, read, channels: int):
         raise ValueError(f"it has {present[0]!r} without {(set(NORMALISATION_ENTRIES) - set(present)).pop()!r}")
     for k in NORMALISATION_ENTRIES:
         if headers[k].shape != (channels,) or headers[k].dtype.kind != "f":
-            raise ValueError(f"{k!r} must hold {channels} floats, one per input channel")
+            raise ValueError(f"{k!r} must hold one float per input channel ({channels})")
     return read("input_mean"), read("input_std")
 
 

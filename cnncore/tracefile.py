@@ -195,6 +195,8 @@ def _not_replayed(key: str, spec: dict, diff: float, arrays: dict) -> str:
     if key == layer_key(0, "x") and NORMALISATION_ENTRIES[0] not in arrays:
         why = ("the first layer did not take the picture itself; if the model normalises its input, this trace is "
                "from a version that did not keep how: record it again")
+    elif key == layer_key(0, "x"):
+        why = "the input normalisation it names does not give its first layer's input"
     return f"{key} is not what {where} computes from the trace's own input and weights (off by {diff:.3g}): {why}"
 
 

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["layer_key", "split_key"]
+__all__ = ["layer_key", "split_key", "WEIGHT_PARTS"]
 
 _KEY = re.compile(r"L(\d+)\.(\w+)")
+
+#: The parts of a trace shaped like a layer's weights ``W (F, C, KH, KW)``: the weights, their gradient,
+#: their update and the optimizer's state of them (``C`` of a first layer: the picture's planes).
+WEIGHT_PARTS = ("W", "dW", "W_next", "mW", "vW")
 
 
 def layer_key(i: int, part: str) -> str:

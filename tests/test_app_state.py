@@ -344,8 +344,9 @@ def test_a_character_no_font_draws_is_spelled_by_its_unicode_name():
         assert classes.shown_name("⛵") == ":sailboat:" and classes.shown_name("猫") == ":U+732B:"
         assert classes.shown_name("boat ⛵\ufe0f") == "boat :sailboat:\ufe0f"
         assert classes.shown_name("Sneaker") == "Sneaker" and classes.spelled_notes(["cat", "dog"]) == ""
-        assert classes.spelled_notes(["⛵", "cat"]) == ("⛵ (U+26F5 SAILBOAT) is shown as :sailboat:: no font of "
-                                                       "this computer draws it.")
+        assert classes.spelled_notes(["⛵", "cat"]) == ("No font of this computer draws this character: ⛵ (U+26F5 "
+                                                       "SAILBOAT) is shown as :sailboat:.")
+        assert classes.spelled_notes(["⛵", "猫"]).startswith("No font of this computer draws these characters: ⛵")
 
         class Net:
             classes = ("⛵", "cat") + ("(unused)",) * 8

@@ -285,7 +285,9 @@ def test_look_pages_run_in_colour_on_a_held_out_picture(trained, qtbot):
     assert where.saliency_abs.values.shape == (3, 32, 32)
     assert look.gradients[0].saliency.shape == (3, 32, 32)
     g = look.gradients[0].saliency                  # each caption the largest number of its own panel
-    assert where.saliency.caption.text() == f"largest |R + G + B| = {np.abs(g.sum(axis=0)).max():.3g}"
+    c = look.gradients[0].cls
+    assert where.saliency.caption.text() == (f"largest |∂z_{c}/∂R + ∂z_{c}/∂G + ∂z_{c}/∂B| = "
+                                             f"{np.abs(g.sum(axis=0)).max():.3g}")
     assert where.saliency_abs.caption.text().endswith(f"of a level = {np.abs(g).max():.3g}")
     assert any(p.isVisible() and p.image.image.shape == (32, 32, 3) for p in where.cam_panels)
     look.inner.setCurrentWidget(look.fool)

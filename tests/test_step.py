@@ -224,10 +224,13 @@ def test_a_copy_of_flipped_filters_reverses_every_row(k):
     w = np.random.default_rng(k).standard_normal((6, 5, k, k)).astype(np.float32)
     flipped = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
     dst = np.full(flipped.shape, np.nan, np.float32)
+    into = np.full((5, 6, k, k), np.nan, np.float32)          # the step's way: the destination flipped
     b = StepBuilder(1, (1, 2, 2))
     b.copy(flipped, dst)
+    b.copy(w, into.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
     b.program.run(np.zeros((1, 4), np.float32), np.zeros(1, np.intp))
     np.testing.assert_array_equal(dst, flipped)
+    np.testing.assert_array_equal(into, flipped)
 
 
 @pytest.mark.parametrize("make, run", [

@@ -254,9 +254,9 @@ def test_a_trace_of_a_model_that_normalises_its_input_opens_as_it_was_saved(norm
 
 @pytest.mark.parametrize("case, said", [
     ("one", "'input_mean' without 'input_std'"),
-    ("shape", "'input_std' must hold 3 floats"),
+    ("shape", "'input_std' must hold one float per input channel (3)"),
     ("zero", "standard deviation must be from"),
-    ("other", "L0.x is not what layer 0"),
+    ("other", "the input normalisation it names does not give its first layer's input"),
     ("old", "if the model normalises its input, this trace is from a version that did not keep how"),
 ])
 def test_a_trace_with_a_normalisation_that_does_not_fit_is_refused_in_one_line(normalised, tmp_path, case, said):

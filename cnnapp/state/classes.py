@@ -42,22 +42,23 @@ def shown_name(name: str) -> str:
 
 
 def spelled_notes(names) -> str:
-    """For a tooltip: the names :func:`shown_name` spells and what each was ("⛵ (U+26F5 SAILBOAT) is
-    shown as :sailboat:; …"), "" when it spells none."""
+    """For a tooltip: the names :func:`shown_name` spells and what each was ("No font of this computer
+    draws this character: ⛵ (U+26F5 SAILBOAT) is shown as :sailboat:."), "" when it spells none."""
+    spelled = [n for n in dict.fromkeys(str(n) for n in names) if shown_name(n) != n]
+    if not spelled:
+        return ""
     notes = []
-    for name in dict.fromkeys(str(n) for n in names):
-        if shown_name(name) != name:
-            codes = ", ".join(f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".strip() for ch in name if _undrawn(ch))
-            notes.append(f"{name} ({codes}) is shown as {shown_name(name)}")
-        if len(notes) == 6:
-            notes.append("…")
-            break
-    return ("; ".join(notes) + ": no font of this computer draws it.") if notes else ""
+    for name in spelled[:6]:
+        codes = ", ".join(f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".strip() for ch in name if _undrawn(ch))
+        notes.append(f"{name} ({codes}) is shown as {shown_name(name)}")
+    one = len(spelled) == 1 and sum(map(_undrawn, spelled[0])) == 1
+    return (f"No font of this computer draws {'this character' if one else 'these characters'}: " + "; ".join(notes)
+            + ("; …" if len(spelled) > 6 else "") + ".")
 
 
 def a_digit(d: int) -> str:
     """The digit with its English article: "a 3", "an 8"."""
-    return f"{'an' if int(d) == 8 else 'a'} {int(d)}"
+    return with_article(str(int(d)))
 
 
 def with_article(name: str) -> str:

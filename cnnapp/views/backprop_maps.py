@@ -13,7 +13,7 @@ from cnncore import atomic_write_bytes
 from cnncore.architecture import UNUSED_CLASS
 from cnncore.layers import layer_class
 from cnncore.signature import channel_names
-from cnncore.tracekeys import layer_key, split_key
+from cnncore.tracekeys import WEIGHT_PARTS, layer_key, split_key
 
 from ..widgets.buttons import push_button
 from ..widgets.filter_slide import FilterSlideView
@@ -131,7 +131,7 @@ def describe(trace, key, index, value, classes=()) -> str:
     if arr is not None and np.ndim(arr) == 4 and len(index) == 4:
         names = picture_channels(trace, key)
         channel = f"channel {index[1]}" + (f" ({names[index[1]]})" if names is not None else "")
-        if split_key(key)[1] in ("W", "dW", "W_next", "mW", "vW"):
+        if split_key(key)[1] in WEIGHT_PARTS:
             where = f"filter {index[0]}, {channel}, row {index[2]}, column {index[3]}"
         else:
             where = f"{channel}, row {index[2]}, column {index[3]}"

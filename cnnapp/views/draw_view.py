@@ -292,6 +292,7 @@ class DrawView(QtWidgets.QWidget):
 
     def update_prediction(self) -> None:
         self._timer.stop()
+        self.answer.setToolTip("")          # (a spelled class name's note goes with its answer)
         digits = self.digits()
         x = self._network_picture()
         if not digits:

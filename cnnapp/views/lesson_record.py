@@ -11,6 +11,7 @@ from cnncore.lesson import ChoiceQuestion, PredictQuestion
 
 from ..state.lesson_recorder import choice_lines, choice_question
 from ..widgets.buttons import push_button
+from ..widgets.font_fit import follow_font
 from ..widgets.scroll_area import ShrinksToItsScroll
 
 __all__ = ["LessonRecordPanel"]
@@ -122,7 +123,8 @@ class LessonRecordPanel(ShrinksToItsScroll, QtWidgets.QWidget):
         self.choice_lines.setObjectName("lessonChoiceLines")
         self.choice_lines.setToolTip("One choice per line; start the right ones with *")
         self.choice_lines.setTabChangesFocus(True)
-        self.choice_lines.setFixedHeight(self.fontMetrics().lineSpacing() * 5 + 12)
+        follow_font(self.choice_lines,          # five lines of its font, zoomed or not
+                    lambda: self.choice_lines.setFixedHeight(self.choice_lines.fontMetrics().lineSpacing() * 5 + 12))
         self.use_choice = push_button("&Use this question", "lessonUseChoice", "Ask this multiple choice at the stop",
                                        None, self._use_choice)
         form = QtWidgets.QFormLayout(box)

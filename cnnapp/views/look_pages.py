@@ -208,7 +208,7 @@ class WherePage(_Page):
             self.saliency_abs.show_magnitude(np.abs(s))
             self.saliency_abs.title.setText("Saliency |∂z/∂x|")
         # (each caption the largest number of its own panel: the sum's, and each level's)
-        summed = "R + G + B" if colour else f"∂z_{g.cls}/∂x"
+        summed = " + ".join(f"∂z_{g.cls}/∂{c}" for c in ("RGB" if colour else "x"))
         self.saliency.caption.setText(f"largest |{summed}| = {np.abs(s).max():.3g}")
         self.saliency_abs.caption.setText(f"bright red: the pixel's red level matters most, and so on; largest "
                                           f"|∂z_{g.cls}/∂x| of a level = {np.abs(g.saliency).max():.3g}" if colour

@@ -1,7 +1,7 @@
 """One way to make a part of a view scroll: :func:`scroll_area`."""
 from __future__ import annotations
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 __all__ = ["scroll_area", "ShrinksToItsScroll"]
 
@@ -37,3 +37,14 @@ class ShrinksToItsScroll:
     def heightForWidth(self, width: int) -> int:
         layout = self.layout()
         return layout.totalMinimumHeightForWidth(width) if layout is not None else super().heightForWidth(width)
+
+
+class WindowScroll(QtWidgets.QScrollArea):
+    """The window's own scroll area: at least as large as its tabs ask (a dock beside takes only the
+    rest), but never more than most of the screen (or of a 1024×640 one): a page zoomed past it scrolls."""
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        need = self.widget().minimumSizeHint() if self.widget() is not None else QtCore.QSize()
+        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
+        room = (screen.availableSize() * 0.8).expandedTo(QtCore.QSize(760, 480)) if screen is not None else need
+        return need.boundedTo(room)
