@@ -96,8 +96,8 @@ class ArithmeticPanel(QtWidgets.QWidget):
         self.hide_zeros.setToolTip("Many terms vanish (a ReLU blocked the gradient, a window hung over the "
                                    "padding); hide them to see the ones that count.")
         self.hide_zeros.setChecked(True)
-        follow_font(self.hide_zeros, lambda: self.hide_zeros.setMinimumWidth(0)
-                    or self.hide_zeros.setMinimumWidth(self.hide_zeros.sizeHint().width()))      # never cut short
+        # (never cut short: its size policy makes its text's width, in whatever font, its least width)
+        self.hide_zeros.setSizePolicy(QtWidgets.QSizePolicy.Minimum, QtWidgets.QSizePolicy.Fixed)
         self.hide_zeros.toggled.connect(self._redraw)
         self.check = QtWidgets.QLabel("")
         self.check.setObjectName("arithmeticCheck")

@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..run_control import DataChoice
 from ..settings import set_clamped
 from ..state import PAUSED
+from ..widgets.zoom import zoom_of
 from .train_data import DataBox
 
 #: The largest batch the app's box offers (less where the network's memory limit says so).
@@ -323,8 +324,8 @@ class TrainControls(QtWidgets.QWidget):
         pages in full at 1024 px): at a 14 pt font 340 px cut "Learning rate" to "Learning r"; a tab
         zoomed for a projector widens it again."""
         widest = self.fontMetrics().horizontalAdvance(self.again_button.text())
-        zoom = self.font().pointSizeF() / max(QtWidgets.QApplication.font().pointSizeF(), 1.0)   # (1 as made)
-        self.setMinimumWidth(max(int(300 * zoom), widest + int(111 * zoom)))
+        zoom, rows = zoom_of(self), self.layout().totalMinimumSize().width()      # (every row's least width)
+        self.setMinimumWidth(max(int(300 * zoom), widest + int(111 * zoom), rows))
         self.setMaximumWidth(self.minimumWidth() + int(40 * zoom))
 
     def _hold_eta_size(self, hold: bool) -> None:

@@ -111,6 +111,15 @@ def base_size(w: QtWidgets.QWidget) -> float:
     return base
 
 
+def zoom_of(w: QtWidgets.QWidget) -> float:
+    """How many times its size as made ``w``'s font is now: 1 where it was never zoomed."""
+    base = w.property(_BASE)
+    if base is None:
+        return 1.0
+    f = w.font()
+    return (f.pointSizeF() if base > 0 else float(f.pixelSize())) / abs(base)
+
+
 def scale_font(w: QtWidgets.QWidget, factor: float) -> None:
     """Set ``w``'s font ``factor`` times the size it had when it was first zoomed."""
     base = base_size(w)
