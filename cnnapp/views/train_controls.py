@@ -43,7 +43,8 @@ class TrainControls(QtWidgets.QWidget):
         self._learning = None          # the learning defaults last set (cnncore.defaults.RunDefaults.config_fields)
         ll = QtWidgets.QVBoxLayout(self)
         ll.addWidget(self._build_data_box())
-        ll.addWidget(self._build_learning_box())
+        self.learning_box = self._build_learning_box()
+        ll.addWidget(self.learning_box)
         ll.addLayout(self._build_run_buttons())
         self.progress = QtWidgets.QProgressBar()
         self.progress.setObjectName("trainProgress")
@@ -324,8 +325,11 @@ class TrainControls(QtWidgets.QWidget):
         pages in full at 1024 px): at a 14 pt font 340 px cut "Learning rate" to "Learning r"; a tab
         zoomed for a projector widens it again."""
         widest = self.fontMetrics().horizontalAdvance(self.again_button.text())
-        zoom, rows = zoom_of(self), self.layout().totalMinimumSize().width()      # (every row's least width)
-        self.setMinimumWidth(max(int(300 * zoom), widest + int(111 * zoom), rows))
+        zoom = zoom_of(self)
+        # zoomed, the settings' rows whole too (text grows faster than the sizes it scales; unzoomed, the
+        # results beside keep their page names at 1024 px with the Lesson dock open)
+        rows = self.learning_box.minimumSizeHint().width() + 2 * self.layout().contentsMargins().left()
+        self.setMinimumWidth(max(int(300 * zoom), widest + int(111 * zoom), rows if zoom > 1 else 0))
         self.setMaximumWidth(self.minimumWidth() + int(40 * zoom))
 
     def _hold_eta_size(self, hold: bool) -> None:
