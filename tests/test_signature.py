@@ -121,10 +121,10 @@ def test_an_old_file_loads_without_normalisation(tmp_path):
 
 @pytest.mark.parametrize("entries, match", [
     ({"input_mean": np.zeros(3)}, "without 'input_std'"),
-    ({"input_mean": np.zeros(2), "input_std": np.ones(2)}, "3 floats"),
+    ({"input_mean": np.zeros(2), "input_std": np.ones(2)}, r"one float per input channel \(3\)"),
     ({"input_mean": np.zeros(3), "input_std": np.array([1.0, -1.0, 1.0])}, "from 1e-06"),
     ({"input_mean": np.array([0, np.inf, 0]), "input_std": np.ones(3)}, "finite"),
-    ({"input_mean": np.array(["a", "b", "c"]), "input_std": np.ones(3)}, "3 floats"),
+    ({"input_mean": np.array(["a", "b", "c"]), "input_std": np.ones(3)}, r"one float per input channel \(3\)"),
     ({"input_fit": np.array("digit")}, "'picture'"),
 ])
 def test_a_damaged_normalisation_is_refused(tmp_path, entries, match):
