@@ -197,6 +197,21 @@ def finished_text(ev, noun: str = "digits") -> str:
     return text
 
 
+def time_left(s: float) -> str:
+    """The time left of a run, in words."""
+    return "measuring the pace…" if not np.isfinite(s) else f"about {_duration(s)} left"
+
+
+def _duration(s: float) -> str:
+    if not np.isfinite(s):
+        return "?"
+    s = int(round(s))
+    if s < 60:
+        return f"{s} s"
+    m, s = divmod(s, 60)
+    return f"{m} min {s:02d} s"
+
+
 def _mistakes_words(r) -> str:
     """How many held-out pictures the result got wrong, and how many of them the gallery shows."""
     if r is None:

@@ -19,7 +19,7 @@ from ..widgets.font_fit import follow_font
 from ..widgets.scroll_area import scroll_area
 from .train_controls import TrainControls
 from .train_data import find_idx_pair  # noqa: F401  (for tests and scripts)
-from .train_results import ResultsPanel, earlier_epochs, finished_text, run_settings
+from .train_results import ResultsPanel, earlier_epochs, finished_text, run_settings, time_left
 
 
 class TrainView(QtWidgets.QWidget):
@@ -345,7 +345,7 @@ class TrainView(QtWidgets.QWidget):
         if self.run.phase == RUNNING:
             self.controls.eta.setText(f"Epoch {d['epoch']}, batch {d['batch']} of {d['batches']} · "
                                       f"{d['ips'][-1]:,.0f} images/s<br>{self._rate_text(d['lr'])}<br>"
-                                      + _time_left(self.run.seconds_left()))
+                                      + time_left(self.run.seconds_left()))
 
     def _rate_text(self, lr: float) -> str:
         """The learning rate in use now, and how it relates to the box (never split from its value)."""
@@ -416,20 +416,6 @@ def _of_digits(key: str) -> bool:
     source = next((s for s in SOURCES if s.key == key), None)
     return source is not None and source.key != "folder" and source.shape == DIGIT_SHAPE and \
         source.classes == DIGIT_CLASSES
-
-
-def _time_left(s: float) -> str:
-    return "measuring the pace…" if not np.isfinite(s) else f"about {_duration(s)} left"
-
-
-def _duration(s: float) -> str:
-    if not np.isfinite(s):
-        return "?"
-    s = int(round(s))
-    if s < 60:
-        return f"{s} s"
-    m, s = divmod(s, 60)
-    return f"{m} min {s:02d} s"
 
 
 def _scrolled(column: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
