@@ -96,7 +96,7 @@ class TrainView(QtWidgets.QWidget):
         s.drawing.finished.connect(self._on_drawn)
         ctl.status.connect(c.eta.setText)
         ctl.started.connect(self._follow)
-        ctl.ready.connect(self._clear_curves)
+        ctl.ready.connect(self._on_ready)
         ctl.progress.connect(self._on_progress)
         ctl.epochEnded.connect(self._on_epoch)
         ctl.snapshot.connect(self._on_snapshot)
@@ -119,7 +119,7 @@ class TrainView(QtWidgets.QWidget):
         self._clear_curves()
         points, words = earlier_epochs(self.session.network)
         if points:
-            self.acc_plot.getPlotItem().setXRange(0.5, points[-1][0] + 0.5, padding=0)
+            self.acc_plot.set_epochs(points[-1][0])
         for epoch, train_acc, val_acc in points:
             self.acc_plot.add_epoch(epoch, train_acc, val_acc)
         self.controls.eta.setText(words)
@@ -292,13 +292,18 @@ class TrainView(QtWidgets.QWidget):
         return self.start()
 
     def _clear_curves(self) -> None:
-        """The new run has its data (or another model came): only now do the last run's curves go."""
-        epochs = self.worker.config.epochs if self.worker is not None else self.controls.epochs.value()
+        """The last run's curves go (another model came, or a new run has its data): the plots show no
+        epochs, and their axes name none (not the form's, which are no run's)."""
         for plot in (self.loss_plot, self.acc_plot, self.speed_plot):
             plot.clear_data()
-        for plot in (self.loss_plot, self.speed_plot):
-            plot.set_epochs(epochs)
-        self.acc_plot.getPlotItem().setXRange(0.5, epochs + 0.5, padding=0)
+
+    def _on_ready(self) -> None:
+        """The new run has its data: only now do the last run's curves go (a start that could not begin
+        leaves them, and their axes), and the axes span the run's epochs."""
+        self._clear_curves()
+        if self.worker is not None:
+            for plot in (self.loss_plot, self.acc_plot, self.speed_plot):
+                plot.set_epochs(self.worker.config.epochs)
 
     def stop(self) -> None:
         if self.session.training:

@@ -7,22 +7,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
+from .plot_base import EpochAxis, EpochPlot, epoch_step, style_plot  # noqa: F401  (EpochAxis, epoch_step: as before)
+
 ACCENT = (31, 119, 180)
 ORANGE = (255, 127, 14)
 GREY = (170, 180, 195)
-
-
-def style_plot(plot: pg.PlotItem, title: str, left: str, bottom: str) -> None:
-    plot.setTitle(title, color="#222", size="11pt")
-    for name, text in (("left", left), ("bottom", bottom)):
-        ax = plot.getAxis(name)
-        ax.setLabel(text, color="#333")
-        ax.setPen(pg.mkPen("#888"))
-        ax.setTextPen(pg.mkPen("#333"))
-    # No pyqtgraph grid: its translucent lines across the whole plot make every repaint about
-    # six times dearer, and these plots repaint while training runs. Fixed reference lines
-    # (_guides) are drawn where a scale is known in advance.
-    plot.setMenuEnabled(False)
 
 
 #: A share's axis in per cent: 0, 50 and 100 % always labelled, 25 and 75 % where the axis is tall
@@ -157,47 +146,6 @@ class DecadeAxis(pg.AxisItem):
                 for v in values]
 
 
-class EpochAxis(pg.AxisItem):
-    """A bottom axis of epochs whose labels never run together: one level of ticks at 1, 2 or 5
-    times a power of ten (whole epochs only if ``whole``), far enough apart for their labels.
-    pyqtgraph's own spacing put "0.5", "1.0" and "1.5" side by side on a plot 150 pixels wide."""
-
-    FIRST_GUESS_PX = 12      # the tightest spacing tried first: no label is narrower
-    GAP = "  "               # the room left between two labels, in spaces
-
-    def __init__(self, whole: bool = False):
-        super().__init__("bottom")
-        self._whole = whole
-
-    def tickSpacing(self, minVal: float, maxVal: float, size: float):
-        """One level of ticks: the smallest 1-2-5 step whose labels, with a gap, fit between ticks."""
-        span = abs(maxVal - minVal)
-        if not (math.isfinite(span) and math.isfinite(size)) or span <= 0 or size <= 0:
-            return []
-        metrics = QtGui.QFontMetricsF(self.font())
-        step = epoch_step(span * self.FIRST_GUESS_PX / size, self._whole)
-        while step > 0 and math.isfinite(step):
-            ends = self.tickStrings([minVal, maxVal], 1.0, step)
-            if step * size / span >= max(metrics.horizontalAdvance(t + self.GAP) for t in ends):
-                return [(step, 0)]
-            step = epoch_step(step * 1.5, self._whole)      # the next 1-2-5 step
-        return []
-
-
-def epoch_step(at_least: float, whole: bool = False) -> float:
-    """The smallest of 1, 2, 5 times a power of ten that is at least ``at_least`` (at least 1 if
-    ``whole``); 0 for an ``at_least`` that is not a positive finite number."""
-    if whole:
-        at_least = max(at_least, 1.0)
-    if not (math.isfinite(at_least) and at_least > 0):
-        return 0.0
-    power = 10.0 ** math.floor(math.log10(at_least))
-    for m in (1.0, 2.0, 5.0, 10.0):
-        if m * power >= at_least * (1 - 1e-9):
-            return float(m * power)
-    return float(10 * power)
-
-
 class ProbabilityPlot(pg.PlotWidget):
     """The ten class probabilities as bars; the most likely class in the accent colour."""
 
@@ -314,7 +262,7 @@ def _fresh_y(p) -> None:
     p.enableAutoRange(axis="y")
 
 
-class LossPlot(pg.PlotWidget):
+class LossPlot(EpochPlot):
     """Loss per batch (thin, light) and an exponentially smoothed curve (bold) over epochs.
 
     Each batch's weight in the smoothed curve shrinks by ``smoothing`` per batch after it, or
@@ -325,20 +273,18 @@ class LossPlot(pg.PlotWidget):
     SPAN = 0.05
 
     def __init__(self, parent=None, smoothing: float = 0.9):
-        super().__init__(parent, background="w", axisItems={"bottom": EpochAxis()})
+        super().__init__("Loss", "cross-entropy", parent=parent)       # (sets the smoothing's time constant)
+        self._alpha = smoothing
         self.setObjectName("lossPlot")
         self.setAccessibleName("Training loss")
         self.setToolTip("Cross-entropy loss of every batch (light) and its smoothed trend (bold).")
         p = self.getPlotItem()
-        style_plot(p, "Loss", "cross-entropy", "epoch")
         p.getAxis("left").enableAutoSIPrefix(False)   # plain units: a loss of 0.6 reads 0.6, not 600 (x0.001)
         p.addLegend(offset=(-10, 10), labelTextColor="#333")
         self._raw = p.plot([], [], pen=pg.mkPen((150, 190, 225), width=1), name="per batch")
         self._smooth = p.plot([], [], pen=pg.mkPen(ACCENT, width=2), name="smoothed")
         for c in (self._raw, self._smooth):
             _few_points_per_pixel(c, "peak")
-        self._alpha = smoothing
-        self._tau = self.SPAN
         self.clear_data()
 
     def clear_data(self) -> None:
@@ -350,10 +296,11 @@ class LossPlot(pg.PlotWidget):
         for line in getattr(self, "_lr_marks", []):
             self.getPlotItem().removeItem(line)
         self._lr_marks: list[pg.InfiniteLine] = []
+        self.set_epochs(None)
 
     def mark_lr_change(self, lr: float) -> None:
         """A dashed vertical line after the latest batch, labelled with the new learning rate."""
-        x = self._points.last(0, default=0.0)
+        x = self._points.last(0, default=(self.epochs() or (0.0,))[0])
         line = pg.InfiniteLine(pos=x, angle=90, movable=False, pen=pg.mkPen(ORANGE, width=1, style=QtCore.Qt.DashLine),
                                label=f"lr {lr:g}", labelOpts={"position": 0.92, "color": ORANGE, "anchors": [(0, 0.5), (0, 0.5)]})
         self.getPlotItem().addItem(line, ignoreBounds=True)
@@ -387,24 +334,22 @@ class LossPlot(pg.PlotWidget):
     def point_count(self) -> int:
         return len(self._points)
 
-    def set_epochs(self, epochs: int) -> None:
-        """Fix the x axis to the whole run, so it is not recomputed on every update; the smoothing
-        follows the run's length."""
-        self.getPlotItem().setXRange(0, max(1, epochs), padding=0.02)
-        self._tau = self.SPAN * max(1, epochs)
+    def set_epochs(self, epochs: float | None, first: float = 0.0) -> None:
+        """The x axis over the run (:meth:`EpochPlot.set_epochs`); the smoothing follows its length."""
+        super().set_epochs(epochs, first)
+        self._tau = self.SPAN * max(1, epochs or 1)
 
 
-class AccuracyPlot(pg.PlotWidget):
+class AccuracyPlot(EpochPlot):
     """Training and held-out accuracy after each epoch."""
 
     def __init__(self, parent=None):
-        super().__init__(parent, background="w", axisItems={"bottom": EpochAxis(whole=True)})
+        super().__init__("Accuracy", "accuracy", whole=True, parent=parent)
         self.setObjectName("accuracyPlot")
         self.setAccessibleName("Accuracy per epoch")
         self.setToolTip("Share of digits classified correctly after each epoch:\n"
                         "on the training data and on held-out digits the network never trained on.")
         p = self.getPlotItem()
-        style_plot(p, "Accuracy", "accuracy", "epoch")
         self._legend = p.addLegend(offset=(-10, -10), labelTextColor="#333")
         self._legend_at = "bottom"
         p.setYRange(0, 1, padding=0.02)
@@ -423,6 +368,7 @@ class AccuracyPlot(pg.PlotWidget):
         self._train.setData([], [])
         self._val.setData([], [])
         self._place_legend("bottom")
+        self.set_epochs(None)
 
     def add_epoch(self, epoch: float, train_acc: float, val_acc: float | None) -> None:
         self._e.append(float(epoch))
@@ -457,16 +403,15 @@ class AccuracyPlot(pg.PlotWidget):
         return len(self._e)
 
 
-class SpeedPlot(pg.PlotWidget):
+class SpeedPlot(EpochPlot):
     """Images per second while training."""
 
     def __init__(self, parent=None):
-        super().__init__(parent, background="w", axisItems={"bottom": EpochAxis()})
+        super().__init__("Speed", "images / s", parent=parent)
         self.setObjectName("speedPlot")
         self.setAccessibleName("Training speed")
         self.setToolTip("Training speed in images per second (forward and backward pass).")
         p = self.getPlotItem()
-        style_plot(p, "Speed", "images / s", "epoch")
         self._curve = p.plot([], [], pen=pg.mkPen((44, 160, 44), width=1.5))
         _few_points_per_pixel(self._curve, "mean")
         self.clear_data()
@@ -476,9 +421,7 @@ class SpeedPlot(pg.PlotWidget):
         self._top = 0.0
         self._curve.setData([], [])
         _fresh_y(self.getPlotItem())
-
-    def set_epochs(self, epochs: int) -> None:
-        self.getPlotItem().setXRange(0, max(1, epochs), padding=0.02)
+        self.set_epochs(None)
 
     def add_points(self, xs, ys) -> None:
         ys = np.asarray(ys, dtype=float).reshape(-1)
