@@ -110,7 +110,8 @@ class RunController(QtCore.QObject):
 
     Signals (GUI thread): ``started(worker)`` (panels may follow its signals), ``status(str)``,
     ``ready()`` (the data is loaded: the last run's curves may go), ``progress(dict)``,
-    ``epochEnded(EpochEvent)``, ``snapshot(maps)``, ``finished(FinishedEvent)`` (the session has
+    ``epochEnded(EpochEvent)`` (the progress's batches and the event's epoch count the run's epochs from
+    1: the session's run places them on the network's count, :meth:`TrainingRun.epoch_at`), ``snapshot(maps)``, ``finished(FinishedEvent)`` (the session has
     taken the end of the run already), ``failed(str)``; ``downloadProgress(done, total, name)``,
     ``downloaded(key)``, ``downloadFailed(str)``; from the worker's thread while the data is read:
     ``reading(done, total, what)`` (a folder's pictures), ``notes(str)`` (one line for each kind of file
@@ -251,11 +252,11 @@ class RunController(QtCore.QObject):
 
     def _on_epoch(self, ev) -> None:
         s, w = self.session, self.worker
-        self._epochs = ev.epoch
+        self._epochs = s.run.epoch_number(ev.epoch)           # (numbered after the network's earlier ones)
         if w is not None:
-            s.set_result(s.result_of(ev.evaluation, w.X_val, w.y_val, ev.epoch, final=False))
+            s.set_result(s.result_of(ev.evaluation, w.X_val, w.y_val, self._epochs, final=False))
         self.epochEnded.emit(ev)
-        msg = f"Epoch {ev.epoch}: training accuracy {ev.train_accuracy:.1%}"
+        msg = f"Epoch {self._epochs}: training accuracy {ev.train_accuracy:.1%}"
         if ev.evaluation is not None:
             msg += f", held-out accuracy {ev.val_accuracy:.1%}"
         s.say(msg, 8000)

@@ -265,12 +265,15 @@ def start_mark(params, seed: int) -> str:
 class RunRecord:
     """One training run kept for comparison: its ``settings`` (a :class:`TrainConfig`'s dict plus
     the architecture and data), the network ``seed``, where it started (``start``, a
-    :func:`start_mark`, "" when not known) and its curves: ``batch_loss`` and ``batch_accuracy`` per
-    batch (with ``batch_x`` in epochs), ``epochs`` the per-epoch records."""
+    :func:`start_mark`, "" when not known; ``first``, the epochs its network had been trained for
+    then: :func:`cnncore.training.epochs_done`) and its curves: ``batch_loss`` and ``batch_accuracy`` per
+    batch (with ``batch_x`` in the network's epochs), ``epochs`` the per-epoch records (their ``"epoch"``
+    too: the run's first ends at ``first + 1``)."""
     name: str
     settings: dict
     seed: int
     start: str = ""
+    first: float = 0.0
     batch_x: list = field(default_factory=list)
     batch_loss: list = field(default_factory=list)
     batch_accuracy: list = field(default_factory=list)
@@ -278,13 +281,14 @@ class RunRecord:
     outcome: str = ""
 
     def add_batches(self, x, loss, accuracy) -> None:
-        """Batches at ``x`` (in epochs: epoch − 1 + batch / batches per epoch) with their loss and accuracy."""
-        self.batch_x.extend(x)
+        """Batches at ``x`` (in the run's epochs: epoch − 1 + batch / batches per epoch) with their loss and
+        accuracy."""
+        self.batch_x.extend(self.first + v for v in x)
         self.batch_loss.extend(loss)
         self.batch_accuracy.extend(accuracy)
 
     def add_epoch(self, ev) -> None:
-        self.epochs.append({"epoch": ev.epoch, "train_loss": ev.train_loss, "train_accuracy": ev.train_accuracy,
+        self.epochs.append({"epoch": self.first + ev.epoch, "train_loss": ev.train_loss, "train_accuracy": ev.train_accuracy,
                             "val_loss": ev.val_loss, "val_accuracy": ev.val_accuracy})
 
 

@@ -47,7 +47,8 @@ JUDGE_AFTER_STEPS = 50
 JUDGE_AFTER_IMAGES = 2000
 
 __all__ = ["TrainConfig", "Trainer", "BatchEvent", "EpochEvent", "FinishedEvent", "Failure", "Evaluation",
-           "evaluate", "as_network_input", "shift_augment", "flip_augment"]
+           "evaluate", "as_network_input", "shift_augment", "flip_augment", "epoch_part", "epoch_ends",
+           "epochs_done"]
 
 
 @dataclass
@@ -200,6 +201,33 @@ class FinishedEvent:
     val_count: int = 0
     evaluation: Evaluation | None = field(default=None, repr=False)
     changed: bool = False
+
+
+def epoch_part(record) -> list | None:
+    """``[batches done, of]`` where a history ``record`` is of a run stopped within an epoch (the
+    ``"batches"`` :class:`Trainer` notes then), else None (a whole epoch, or not a record)."""
+    part = record.get("batches") if isinstance(record, dict) else None
+    ok = isinstance(part, list) and len(part) == 2 and all(isinstance(v, int) and v > 0 for v in part)
+    return part if ok else None
+
+
+def epoch_ends(history) -> list[float]:
+    """Where each record of a network's ``history`` ends, in epochs trained: an epoch counts 1, the part
+    of one a stopped run took counts that part (the records that are not dicts are left out)."""
+    ends, at = [], 0.0
+    for record in history or []:
+        if isinstance(record, dict):
+            part = epoch_part(record)
+            at += part[0] / part[1] if part else 1.0
+            ends.append(at)
+    return ends
+
+
+def epochs_done(history) -> float:
+    """How many epochs a network with this ``history`` was trained for (:func:`epoch_ends`): a run that
+    goes on from its weights numbers its epochs after these."""
+    ends = epoch_ends(history)
+    return ends[-1] if ends else 0.0
 
 
 def _check_sizes(net: Network, X_train, X_val, config: TrainConfig) -> None:

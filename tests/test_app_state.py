@@ -250,6 +250,37 @@ def test_training_run_keeps_the_points_until_each_plot_takes_them():
     assert not run.has_loss_points() and not run.has_speed_points()
 
 
+def test_a_run_from_trained_weights_numbers_its_epochs_after_theirs():
+    """The accuracy plot numbered a run that went on from weights trained for 4 epochs 1, 2, 3: the session
+    starts its run at the epochs the network's history counts (a part of an epoch as that part), and the
+    run places and names its epochs after them."""
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    from cnncore.training import epoch_ends, epochs_done
+
+    from cnnapp.state import Session
+    history = [{"epoch": k + 1, "train_accuracy": 0.9} for k in range(4)]
+    assert epochs_done(history) == 4.0 and epochs_done([]) == 0.0
+    assert epoch_ends(history + [{"epoch": 5, "batches": [27, 54]}, "not a record"]) == [1, 2, 3, 4, 4.5]
+    s = Session()
+    net = Network(preset("tiny"), seed=0)
+    net.history = history
+    s.set_network(net, "trained before", trained=True)
+    s.start_run(0)
+    run = s.run
+    assert run.first_epoch == 4.0 and run.epoch_number(1) == 5 and run.epoch_at(1) == 5.0
+    run.add_batches([0.5, 1.0], [2.0, 1.5], [900.0, 950.0])
+    assert run.take_loss_points()[0] == [4.5, 5.0] and run.take_speed_points()[0] == [4.5, 5.0]
+    run.finish()
+    net.history = history + [{"epoch": 5, "train_accuracy": 0.9, "batches": [27, 54]}]
+    s.start_run(0)                          # after a run stopped half-way through an epoch
+    assert run.epoch_at(1) == 5.5 and run.epoch_number(1) == 5
+    run.finish()
+    s.set_network(Network(preset("tiny"), seed=0), "new", trained=False)
+    s.start_run(0)
+    assert run.first_epoch == 0.0 and run.epoch_number(1) == 1 and run.epoch_at(0.25) == 0.25
+
+
 # ------------------------------------------------------------------ the session (no Qt, no display)
 def test_the_session_announces_training_only_on_change_and_a_trained_starter_is_no_starter():
     from cnncore.architecture import preset

@@ -1,5 +1,6 @@
-"""The Train tab's plots say what they show: their epoch axes span the epochs drawn, not the form's count
-of a run that never began (pytest-qt, offscreen, real training runs)."""
+"""The Train tab's plots say what they show: their epoch axes span the epochs drawn (not the form's count of
+a run that never began), and a run from weights trained before numbers its epochs after theirs on every
+plot and in Compare runs (pytest-qt, offscreen, real training runs)."""
 from __future__ import annotations
 
 import os
@@ -51,7 +52,7 @@ def test_the_epoch_axes_span_what_the_plots_show_also_after_a_refused_start(wind
     train.batch.setValue(32)
     _run(qtbot, train, 2)
     shown = [p.epochs() for p in (train.loss_plot, train.acc_plot, train.speed_plot)]
-    assert shown == [(0, 2)] * 3 and all(_numbered(p) for p in (train.loss_plot, train.acc_plot))
+    assert shown == [(4, 6)] * 3 and all(_numbered(p) for p in (train.loss_plot, train.acc_plot))
     window.session.choose_files("folder", str(_empty_classes(tmp_path)))  # a folder with no pictures left
     train.source.setCurrentIndex(train.source.findData("folder"))
     train.epochs.setValue(9)
@@ -70,3 +71,31 @@ def _empty_classes(tmp_path):
     for name in ("a", "b"):
         (folder / name).mkdir(parents=True)
     return folder
+
+
+def test_a_run_from_trained_weights_numbers_its_epochs_after_theirs_everywhere(window, qtbot):
+    """The starter model "trained before for 4 epochs", trained on: its accuracy plot numbered the new
+    epochs 1 and 2. Now the loss, accuracy and diagnostics plots, the status line, the time-left line and
+    Compare runs number them 5 and 6, where the model's history puts them when it is opened again."""
+    from cnnapp.views.train_results import earlier_epochs
+    train, s = window.train, window.session
+    window.tabs.setCurrentWidget(train)
+    said = []
+    s.message.connect(lambda text, ms: said.append(text))
+    progress = []
+    train.controller.progress.connect(lambda d: progress.append(train.run.epoch_number(d["epoch"])))
+    _run(qtbot, train, 2)
+    assert train.acc_plot._e == [5.0, 6.0] == [x for x, _, _ in earlier_epochs(s.network)[0][-2:]]
+    x = train.loss_plot._points.columns()[0]
+    assert 4 < x.min() and x.max() == pytest.approx(6) and train.loss_plot.epochs() == (4, 6)
+    assert 4 < min(train.diagnostics.x) and max(train.diagnostics.x) == pytest.approx(6)
+    assert any(t.startswith("Epoch 5: training accuracy") for t in said) and set(progress) == {5, 6}
+    record = train.runs.current
+    assert [e["epoch"] for e in record.epochs] == [5, 6] and 4 < min(record.batch_x)
+    assert record.settings["start"] == "weights already trained for 4 epochs"
+    assert "Epochs count the network's whole training" in train.acc_plot.toolTip()
+    train.confirm = lambda text: True
+    _run(qtbot, train, 2, again=True)                                     # from the same start: 5 and 6 again
+    assert train.acc_plot._e == [5.0, 6.0] and train.runs.current.epochs[0]["epoch"] == 5
+    _run(qtbot, train, 1)                                                 # on from there: 7
+    assert train.acc_plot._e == [7.0] and train.loss_plot.epochs() == (6, 7)

@@ -235,12 +235,14 @@ class Session:
 
     def start_run(self, seed: int = 0) -> None:
         """A run begins, shuffling with ``seed``: from now on the window runs a copy
-        (:meth:`view_network`), and the weights it starts from are kept (:meth:`same_start`)."""
+        (:meth:`view_network`), and the weights it starts from are kept (:meth:`same_start`). Its epochs
+        are numbered after those the network was trained for (:attr:`TrainingRun.first_epoch`)."""
+        from cnncore.training import epochs_done
         if self._network is None:
             raise RuntimeError("there is no network to train")
         self._snapshot = self._network.copy()
         self._start = RunStart(self._network.copy(), int(seed), self.model_id)
-        self.run.start()
+        self.run.start(epochs_done(self._network.history))
 
     def same_start(self) -> RunStart | None:
         """Where this model's last run started (its weights and shuffle seed), or None."""

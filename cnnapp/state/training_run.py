@@ -17,6 +17,10 @@ class TrainingRun:
     keeps what a progress report brings until the plots take it (``take_loss_points``,
     ``take_speed_points``: the plots redraw less often than the worker reports).
 
+    A run from weights trained before numbers its epochs after theirs: the worker counts the run's
+    epochs from 1, and :meth:`epoch_at` and :meth:`epoch_number` place and name them on the network's
+    count (``first_epoch``: the epochs it had been trained for when the run started).
+
     Events (each only on a change): ``phase_changed(str)``, ``progress_changed(float)``.
     """
 
@@ -31,6 +35,7 @@ class TrainingRun:
         self._paced = [0.0, 0.0]        # seconds and progress between reports: the pace
         self._loss_points: tuple[list, list] = ([], [])
         self._speed_points: tuple[list, list] = ([], [])
+        self.first_epoch = 0.0
 
     # ---------------------------------------------------------------- phase
     @property
@@ -47,10 +52,12 @@ class TrainingRun:
             self._phase = phase
             self.phase_changed.emit(phase)
 
-    def start(self) -> None:
-        """A new run from its first batch (the points of the last one are dropped)."""
+    def start(self, first_epoch: float = 0.0) -> None:
+        """A new run from its first batch (the points of the last one are dropped), of a network trained
+        for ``first_epoch`` epochs before (:func:`cnncore.training.epochs_done`)."""
         if self.active:
             raise RuntimeError("a run is going on already")
+        self.first_epoch = float(first_epoch)
         self._t0 = self._clock()
         self._last, self._paced = None, [0.0, 0.0]
         self._loss_points, self._speed_points = ([], []), ([], [])
@@ -103,11 +110,24 @@ class TrainingRun:
             return float("nan")
         return seconds * (1 - self._progress) / progress
 
+    # --------------------------------------------------------------- epochs
+    def epoch_at(self, x: float) -> float:
+        """Where a point ``x`` epochs into the run (a batch's, or the end of its epoch ``x``) is on the
+        network's count of epochs."""
+        return self.first_epoch + x
+
+    def epoch_number(self, k: int) -> int:
+        """The number of the run's epoch ``k`` (from 1) on the network's count: 5 for the first epoch of a
+        run from weights trained for 4 (a part of an epoch before counts as none)."""
+        return math.floor(self.first_epoch + 1e-9) + int(k)
+
     # --------------------------------------------------------------- points
     def add_batches(self, x, loss, ips) -> None:
-        """Batches reported by the worker: their positions (in epochs), losses and images per second."""
+        """Batches reported by the worker: their positions (in the run's epochs, placed on the network's:
+        :meth:`epoch_at`), losses and images per second."""
         if not len(x) == len(loss) == len(ips):
             raise ValueError(f"one loss and one speed per batch: {len(x)}, {len(loss)}, {len(ips)}")
+        x = [self.epoch_at(v) for v in x]
         self._loss_points[0].extend(x)
         self._loss_points[1].extend(loss)
         self._speed_points[0].extend(x)

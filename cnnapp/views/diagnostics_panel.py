@@ -7,6 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ..widgets.one_at_a_time import OneAtATime
+from ..widgets.plot_base import EPOCHS_COUNTED
 from ..widgets.plots import PERCENT_TICKS, PLOT_WIDTH, DecadeAxis, EpochAxis
 from ..widgets.redraw import PacedRedraw
 
@@ -85,6 +86,7 @@ class DiagnosticsPanel(QtWidgets.QWidget):
         lay.addWidget(self.restart, 0, QtCore.Qt.AlignLeft)
         # drawn a few times a second while shown, once when shown again: never for a hidden tab
         self.paced = PacedRedraw(self, self._redraw)
+        self._first = 0.0                 # the network's epochs before the run followed
         self.clear()
 
     def clear(self) -> None:
@@ -99,8 +101,10 @@ class DiagnosticsPanel(QtWidgets.QWidget):
         self.blowup.setVisible(False)
         self.restart.setVisible(False)
 
-    def follow(self, worker) -> None:
-        """Take a :class:`~cnnapp.train_worker.TrainWorker`'s signals from now on."""
+    def follow(self, worker, first: float = 0.0) -> None:
+        """Take a :class:`~cnnapp.train_worker.TrainWorker`'s signals from now on, of a run whose epochs
+        come after the network's ``first`` (:attr:`cnnapp.state.TrainingRun.first_epoch`)."""
+        self._first = first
         worker.ready.connect(self.clear)
         worker.progress.connect(self.add_progress)
         worker.diverged.connect(self.show_divergence)
@@ -110,14 +114,14 @@ class DiagnosticsPanel(QtWidgets.QWidget):
         """A progress dict of the worker: ``x`` and ``diagnostics`` per batch, ``reading``. Its
         numbers are sorted into the series when they are needed (drawn, or read), not here: a
         hidden panel costs the window nothing while a run goes on."""
-        self._unread.append((d["x"], d.get("diagnostics", ())))
+        self._unread.append(([self._first + x for x in d["x"]], d.get("diagnostics", ())))
         if "reading" in d:
             self.reading.setText(d["reading"])
         self.paced.request()
 
     @property
     def x(self) -> list:
-        """Where each batch reported so far is, in epochs."""
+        """Where each batch reported so far is, in the network's epochs."""
         self._read()
         return self._x
 
@@ -187,7 +191,8 @@ class RunsPanel(QtWidgets.QWidget):
         self._curves: list = []       # (record, loss curve, accuracy curve) of the runs compared
         self.accuracy = _plot("Accuracy per epoch", False, legend=False, whole_epochs=True)
         self.accuracy.setToolTip("Held-out accuracy after each epoch (training accuracy for a run without "
-                                 "held-out digits)")
+                                 "held-out digits).\n" + EPOCHS_COUNTED)
+        self.loss.setToolTip("The loss of every batch of the two runs.\n" + EPOCHS_COUNTED)
         # (a gridded plot draws no tick label past its view: 0 % and 100 % lie a label's height inside)
         self.accuracy.setYRange(0, 1, padding=0.12)
         # in per cent, as the accuracy plot above
@@ -206,11 +211,11 @@ class RunsPanel(QtWidgets.QWidget):
         lay.addWidget(self.plots, 1)
         self.paced = PacedRedraw(self, self._fill)
 
-    def begin(self, settings: dict, seed: int, start: str = ""):
-        """A new run with these settings, from ``start`` (:func:`cnncore.diagnostics.start_mark`):
-        kept, and compared with the one before it."""
+    def begin(self, settings: dict, seed: int, start: str = "", first: float = 0.0):
+        """A new run with these settings, from ``start`` (:func:`cnncore.diagnostics.start_mark`) of a
+        network trained for ``first`` epochs: kept, and compared with the one before it."""
         from cnncore.diagnostics import RunRecord
-        record = RunRecord(f"run {len(self.records) + 1}", dict(settings), int(seed), start)
+        record = RunRecord(f"run {len(self.records) + 1}", dict(settings), int(seed), start, float(first))
         self.records.append(record)
         for box in (self.a, self.b):
             box.blockSignals(True)
@@ -221,9 +226,10 @@ class RunsPanel(QtWidgets.QWidget):
         self.redraw()
         return record
 
-    def follow(self, worker, settings: dict, seed: int, start: str = "") -> None:
-        """Keep the run a :class:`~cnnapp.train_worker.TrainWorker` is starting (from ``start``)."""
-        self.current = self.begin(settings, seed, start)
+    def follow(self, worker, settings: dict, seed: int, start: str = "", first: float = 0.0) -> None:
+        """Keep the run a :class:`~cnnapp.train_worker.TrainWorker` is starting (from ``start``, after the
+        network's ``first`` epochs)."""
+        self.current = self.begin(settings, seed, start, first)
         # bound methods: Qt delivers the worker's signals in this widget's (the GUI) thread
         worker.progress.connect(self._on_progress)
         worker.epochDone.connect(self._on_epoch)

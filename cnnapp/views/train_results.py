@@ -227,35 +227,31 @@ def _mistakes_words(r) -> str:
 def earlier_epochs(net) -> tuple[list, str]:
     """What a network trained before (opened, or the last session's) kept of its epochs: ``(points, words)``,
     the points ``(epochs so far, training accuracy, held-out accuracy or None)`` for the accuracy plot (a
-    part of an epoch, where a run was stopped, counts as that part) and a sentence for the Train tab (""
-    for a network never trained). Its file keeps each epoch's record, not the loss of each batch."""
+    part of an epoch, where a run was stopped, counts as that part: :func:`cnncore.training.epoch_ends`)
+    and a sentence for the Train tab ("" for a network never trained). Its file keeps each epoch's record,
+    not the loss of each batch."""
+    from cnncore.training import epoch_ends, epoch_part
+
     def number(v) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
     history = [h for h in (getattr(net, "history", None) or []) if isinstance(h, dict)]
-    at = np.cumsum([part[0] / part[1] if (part := _part(h)) else 1.0 for h in history])
-    points = [(float(x), h.get("train_accuracy"), h.get("val_accuracy")) for x, h in zip(at, history)]
+    points = [(x, h.get("train_accuracy"), h.get("val_accuracy")) for x, h in zip(epoch_ends(history), history)]
     points = [(e, t, v if number(v) else None) for e, t, v in points if number(t)]
     if not points:
         return [], ""
     last = history[-1].get("val_accuracy")
-    when = "when it stopped" if _part(history[-1]) else "right after the last one"
+    when = "when it stopped" if epoch_part(history[-1]) else "right after the last one"
     held = f", {last:.1%} of its held-out pictures {when}" if number(last) else ""
     return points, (f"Trained before for {trained_for(history)}{held}. The accuracy plot shows those epochs (the "
-                    "loss of each batch is not kept); the next run draws its own curves.")
-
-
-def _part(record) -> list | None:
-    """``[batches done, of]`` where ``record`` is of a run stopped within an epoch, else None."""
-    part = record.get("batches") if isinstance(record, dict) else None
-    ok = isinstance(part, list) and len(part) == 2 and all(isinstance(v, int) and v > 0 for v in part)
-    return part if ok else None
+                    "loss of each batch is not kept); a run from these weights numbers its epochs after them.")
 
 
 def trained_for(history) -> str:
     """"4 epochs"; "4 epochs and 14 of the 54 batches of one more" after a run stopped within one; every
     such part counted as a part ("5 epochs and 68 and 65 of the 80 batches of 2 more")."""
-    parts = [p for h in history if (p := _part(h))]
+    from cnncore.training import epoch_part
+    parts = [p for h in history if (p := epoch_part(h))]
     n = len(history) - len(parts)
     done = f"{n:,} epoch{'s' * (n != 1)}"
     if not parts:

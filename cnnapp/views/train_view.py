@@ -282,8 +282,9 @@ class TrainView(QtWidgets.QWidget):
         controller's ``started``): a run short enough to report while the runs panel was still
         setting up its record used to leave that record without its batches."""
         settings, seed = self._run_settings
-        self.results.diagnostics.follow(worker)
-        self.results.runs.follow(worker, settings, seed, self.session.same_start().mark)
+        first = self.run.first_epoch          # (the run's epochs are numbered after the network's)
+        self.results.diagnostics.follow(worker, first)
+        self.results.runs.follow(worker, settings, seed, self.session.same_start().mark, first)
 
     def restart_at(self, lr: float) -> bool:
         """Train again at learning rate ``lr`` (from the weights the network has: after a blow-up,
@@ -299,11 +300,11 @@ class TrainView(QtWidgets.QWidget):
 
     def _on_ready(self) -> None:
         """The new run has its data: only now do the last run's curves go (a start that could not begin
-        leaves them, and their axes), and the axes span the run's epochs."""
+        leaves them, and their axes), and the axes span the run's epochs, after those its network had."""
         self._clear_curves()
         if self.worker is not None:
             for plot in (self.loss_plot, self.acc_plot, self.speed_plot):
-                plot.set_epochs(self.worker.config.epochs)
+                plot.set_epochs(self.worker.config.epochs, self.run.first_epoch)
 
     def stop(self) -> None:
         if self.session.training:
@@ -348,7 +349,8 @@ class TrainView(QtWidgets.QWidget):
             return
         self.run.progress = d["progress"]
         if self.run.phase == RUNNING:
-            self.controls.eta.setText(f"Epoch {d['epoch']}, batch {d['batch']} of {d['batches']} · "
+            epoch = self.run.epoch_number(d["epoch"])       # (after the network's earlier epochs)
+            self.controls.eta.setText(f"Epoch {epoch}, batch {d['batch']} of {d['batches']} · "
                                       f"{d['ips'][-1]:,.0f} images/s<br>{self._rate_text(d['lr'])}<br>"
                                       + time_left(self.run.seconds_left()))
 
@@ -376,7 +378,7 @@ class TrainView(QtWidgets.QWidget):
         epochs, self._epochs = self._epochs, []
         for ev in epochs:
             val = ev.val_accuracy if np.isfinite(ev.val_accuracy) else None
-            self.acc_plot.add_epoch(ev.epoch, ev.train_accuracy, val)
+            self.acc_plot.add_epoch(self.run.epoch_at(ev.epoch), ev.train_accuracy, val)
 
     def _on_snapshot(self, maps) -> None:
         self._maps = maps

@@ -7,6 +7,10 @@ import math
 import pyqtgraph as pg
 from PySide6 import QtGui
 
+#: How the epochs of the plots are counted, in a tooltip's words.
+EPOCHS_COUNTED = ("Epochs count the network's whole training: a run from weights trained before numbers its "
+                  "epochs after theirs.")
+
 
 def style_plot(plot: pg.PlotItem, title: str, left: str, bottom: str) -> None:
     plot.setTitle(title, color="#222", size="11pt")

@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
-from .plot_base import EpochAxis, EpochPlot, epoch_step, style_plot  # noqa: F401  (EpochAxis, epoch_step: as before)
+from .plot_base import EPOCHS_COUNTED, EpochAxis, EpochPlot, epoch_step, style_plot  # noqa: F401  (as before)
 
 ACCENT = (31, 119, 180)
 ORANGE = (255, 127, 14)
@@ -277,7 +277,7 @@ class LossPlot(EpochPlot):
         self._alpha = smoothing
         self.setObjectName("lossPlot")
         self.setAccessibleName("Training loss")
-        self.setToolTip("Cross-entropy loss of every batch (light) and its smoothed trend (bold).")
+        self.setToolTip("Cross-entropy loss of every batch (light) and its smoothed trend (bold).\n" + EPOCHS_COUNTED)
         p = self.getPlotItem()
         p.getAxis("left").enableAutoSIPrefix(False)   # plain units: a loss of 0.6 reads 0.6, not 600 (x0.001)
         p.addLegend(offset=(-10, 10), labelTextColor="#333")
@@ -348,7 +348,7 @@ class AccuracyPlot(EpochPlot):
         self.setObjectName("accuracyPlot")
         self.setAccessibleName("Accuracy per epoch")
         self.setToolTip("Share of digits classified correctly after each epoch:\n"
-                        "on the training data and on held-out digits the network never trained on.")
+                        "on the training data and on held-out digits the network never trained on.\n" + EPOCHS_COUNTED)
         p = self.getPlotItem()
         self._legend = p.addLegend(offset=(-10, -10), labelTextColor="#333")
         self._legend_at = "bottom"
