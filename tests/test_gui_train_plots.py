@@ -1,6 +1,7 @@
 """The Train tab's plots say what they show: their epoch axes span the epochs drawn (not the form's count of
-a run that never began), and a run from weights trained before numbers its epochs after theirs on every
-plot and in Compare runs (pytest-qt, offscreen, real training runs)."""
+a run that never began), a run from weights trained before numbers its epochs after theirs on every plot
+and in Compare runs, and their text is set in the tab's font, zoomed and changed with it (pytest-qt,
+offscreen, real training runs)."""
 from __future__ import annotations
 
 import os
@@ -11,6 +12,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 from test_gui_app import _no_leaked_windows, _private_dirs, window  # noqa: E402,F401 - fixtures
 
 pytestmark = [pytest.mark.gui,
@@ -99,3 +101,70 @@ def test_a_run_from_trained_weights_numbers_its_epochs_after_theirs_everywhere(w
     assert train.acc_plot._e == [5.0, 6.0] and train.runs.current.epochs[0]["epoch"] == 5
     _run(qtbot, train, 1)                                                 # on from there: 7
     assert train.acc_plot._e == [7.0] and train.loss_plot.epochs() == (6, 7)
+
+
+def _sizes(plot) -> tuple:
+    """The point sizes of a plot's title, axis name, axis numbers and legend."""
+    p = plot.getPlotItem()
+    axis = p.getAxis("bottom")
+    legend = p.legend.items[0][1].opts["size"] if p.legend is not None and p.legend.items else None
+    return (p.titleLabel.opts["size"], axis.label.font().pointSizeF(), axis.style["tickFont"].pointSizeF(), legend)
+
+
+def test_the_plots_text_follows_the_tab_zoom_and_the_app_font(window, qtbot):
+    """Ctrl+= drew the Train tab's labels larger and left the plots' titles, axes and legends as they were,
+    and a larger font for the app left them at pyqtgraph's 11 pt titles; a zoomed tab shown again after the
+    app's font changed put its text back at the old size."""
+    from cnnapp.widgets.plot_base import Plot
+    train, app = window.train, QtWidgets.QApplication.instance()
+    window.tabs.setCurrentWidget(train)
+    plots = train.findChildren(Plot)
+    assert {"lossPlot", "accuracyPlot", "speedPlot", "confusionPlot"} <= {p.objectName() for p in plots}
+    assert len(plots) >= 9                                                # (and Diagnostics, Compare runs)
+    base = app.font().pointSizeF()
+    loss = train.loss_plot
+    assert _sizes(loss) == (f"{1.2 * base:.1f}pt", base, base, f"{base:.1f}pt")
+    for _ in range(2):
+        qtbot.keyClick(window, QtCore.Qt.Key_Equal, QtCore.Qt.ControlModifier)
+    qtbot.waitUntil(lambda: window.zoomer.factor() == 1.5, timeout=3000)
+    assert all(p.font().pointSizeF() == pytest.approx(1.5 * base) for p in plots)
+    assert _sizes(loss) == (f"{1.8 * base:.1f}pt", 1.5 * base, 1.5 * base, f"{1.5 * base:.1f}pt")
+    qtbot.keyClick(window, QtCore.Qt.Key_0, QtCore.Qt.ControlModifier)
+    qtbot.waitUntil(lambda: window.zoomer.factor() == 1.0, timeout=3000)
+    assert not loss.testAttribute(QtCore.Qt.WA_SetFont)                  # the app's font again, and its changes
+    old = QtGui.QFont(app.font())
+    try:
+        bigger = QtGui.QFont(old)
+        bigger.setPointSizeF(2 * base)
+        app.setFont(bigger)
+        qtbot.waitUntil(lambda: loss.font().pointSizeF() == 2 * base, timeout=3000)
+        assert _sizes(loss)[:3] == (f"{2.4 * base:.1f}pt", 2 * base, 2 * base)
+        window.tabs.setCurrentWidget(window.draw)
+        window.tabs.setCurrentWidget(train)                              # (put the old size back before)
+        assert loss.font().pointSizeF() == 2 * base and train.eta.font().pointSizeF() == 2 * base
+        qtbot.keyClick(window, QtCore.Qt.Key_Equal, QtCore.Qt.ControlModifier)
+        qtbot.waitUntil(lambda: loss.font().pointSizeF() == pytest.approx(2.5 * base), timeout=3000)
+        assert train.eta.font().pointSizeF() == pytest.approx(2.5 * base)
+    finally:
+        app.setFont(old)
+        window.zoomer.reset()
+
+
+def test_plots_side_by_side_are_never_narrower_than_their_text_asks(window, qtbot):
+    """At 1024 × 640, zoomed to 200 %, the accuracy and speed plots were cut off at their right edge (their
+    axes and titles asked for more room than the splitter gave them): each side by side now has the room
+    its text asks for, or they are shown one at a time."""
+    train = window.train
+    window.resize(1024, 640)
+    window.tabs.setCurrentWidget(train)
+    for _ in range(4):
+        qtbot.keyClick(window, QtCore.Qt.Key_Equal, QtCore.Qt.ControlModifier)
+    qtbot.waitUntil(lambda: window.zoomer.factor() == 2.0, timeout=3000)
+    row = train.plots
+
+    def fitted() -> bool:
+        shown = [w for w in row.widgets if w.isVisible()]
+        return all(w.width() + 1 >= w.least_width() for w in shown) and (row.one or len(shown) == 3)
+    qtbot.waitUntil(fitted, timeout=3000)
+    assert max(w.least_width() for w in row.widgets) > 1.3 * row.least       # (the zoom asked for more room)
+    window.zoomer.reset()

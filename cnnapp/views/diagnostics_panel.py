@@ -7,8 +7,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ..widgets.one_at_a_time import OneAtATime
-from ..widgets.plot_base import EPOCHS_COUNTED
-from ..widgets.plots import PERCENT_TICKS, PLOT_WIDTH, DecadeAxis, EpochAxis
+from ..widgets.plot_base import EPOCHS_COUNTED, EpochAxis, Plot
+from ..widgets.plots import PERCENT_TICKS, PLOT_WIDTH, DecadeAxis
 from ..widgets.redraw import PacedRedraw
 
 _COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
@@ -17,20 +17,18 @@ _PLOTS = (("grad", "Gradient ‖∂L/∂θ‖", True),
           ("dead", "Dead ReLUs", False))
 
 
-def _plot(title: str, log: bool, legend: bool = True, whole_epochs: bool = False) -> pg.PlotWidget:
+def _plot(title: str, log: bool, legend: bool = True, whole_epochs: bool = False) -> Plot:
+    """A small plot over epochs, its title as large as the text around it."""
     axes = {"bottom": EpochAxis(whole=whole_epochs)}
     if log:
         axes["left"] = DecadeAxis("left")
-    p = pg.PlotWidget(background="w", axisItems=axes)
-    p.setTitle(title, color="#333", size="9pt")
+    p = Plot(title, "", "epoch", axisItems=axes, title_scale=1.0, legend_scale=0.9)
     p.setAccessibleName(title)
     p.setLogMode(y=log)
     p.showGrid(x=True, y=True, alpha=0.2)
-    p.setLabel("bottom", "epoch")
     p.setMouseEnabled(x=False, y=False)
-    p.setMenuEnabled(False)
     if legend:
-        p.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        p.add_legend(offset=(-5, 5))
     return p
 
 

@@ -3,29 +3,29 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
 from cnncore.training import used_classes
 
 from .heatmap import SEQ_LUT
 from .picture_numbers import Plane, offer_numbers
-from .plots import is_digits, name_axis, style_plot
+from .plot_base import Plot, scaled
+from .plots import is_digits, name_axis
 
 __all__ = ["ConfusionPlot"]
 
 
-class ConfusionPlot(pg.PlotWidget):
+class ConfusionPlot(Plot):
     """A confusion matrix (rows: true class, columns: the answer) with counts, of the classes in use
     (:func:`cnncore.training.used_classes`: a folder of two classes is a 2×2 matrix)."""
 
     def __init__(self, parent=None):
-        super().__init__(parent, background="w")
+        super().__init__("Confusion matrix (held-out)", "true digit", "predicted digit", parent)
         self.setObjectName("confusionPlot")
         self.setAccessibleName("Confusion matrix")
         self.setToolTip("Rows: the true digit. Columns: what the network answered.\n"
                         "The diagonal holds the correct answers; everything else is a mistake.")
         p = self.getPlotItem()
-        style_plot(p, "Confusion matrix (held-out)", "true digit", "predicted digit")
         p.showGrid(x=False, y=False)
         p.setMouseEnabled(False, False)
         p.hideButtons()
@@ -40,6 +40,14 @@ class ConfusionPlot(pg.PlotWidget):
         self._m = np.zeros((10, 10), dtype=int)
         self._draw()
         offer_numbers(self, lambda: [Plane("confusion matrix (rows: true class, columns: answer)", self._m)])
+        self.laidOut.connect(self._fit_counts)
+
+    def follow_font(self) -> None:
+        """The text in the widget's font, the names down the side with the room it asks now."""
+        super().follow_font()
+        if hasattr(self, "_shown"):
+            self._shown = None
+            self._draw()
 
     def set_classes(self, classes, kind: str | None = None, note: str = "") -> None:
         """Name the rows and columns (the digits, or another data set's classes, as shown); ``kind`` and
@@ -78,6 +86,7 @@ class ConfusionPlot(pg.PlotWidget):
                 t.setText(text)
             # Dark text on the bright (yellow-green) end of viridis, white on the dark end.
             t.setColor((20, 20, 20) if v > 0.3 * hi else (255, 255, 255))
+        self._fit_counts()
 
     def _lay_out(self, classes, kind: str, shown) -> None:
         """Ticks, range and count labels for the classes ``shown`` (each named with its own index)."""
@@ -103,6 +112,18 @@ class ConfusionPlot(pg.PlotWidget):
                 t.setPos(c + 0.5, r + 0.5)
                 p.addItem(t)
                 self._labels.append(t)
+
+    def _fit_counts(self) -> None:
+        """The counts in the plot's font, or smaller where a cell is too small for the largest."""
+        vb, n = self.getPlotItem().vb, max(1, len(self._shown or ()))
+        cell = min(vb.width(), vb.height()) / n
+        widest = "8" * len(str(int(self._m.max(initial=0))))
+        font = scaled(self.font(), 1.0)              # (in points)
+        while font.pointSizeF() > 6 and QtGui.QFontMetricsF(font).horizontalAdvance(widest) > cell - 2:
+            font.setPointSizeF(font.pointSizeF() - 0.5)
+        for t in self._labels:
+            if t.textItem.font() != font:
+                t.setFont(font)
 
     def matrix(self) -> np.ndarray:
         return self._m

@@ -1,19 +1,23 @@
-"""What the app's plots share: their look on a white page (:func:`style_plot`), and an epoch axis that
-names the epochs its plot shows and no others (:class:`EpochAxis`, :class:`EpochPlot`)."""
+"""What every plot of the app shares: a white page whose text is set in the font of the tab around it
+(:class:`Plot`), and an epoch axis that names the epochs the plot shows and no others
+(:class:`EpochAxis`, :class:`EpochPlot`)."""
 from __future__ import annotations
 
 import math
 
 import pyqtgraph as pg
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui
 
+#: A title's size, as a share of the plot's font.
+TITLE_SCALE = 1.2
 #: How the epochs of the plots are counted, in a tooltip's words.
 EPOCHS_COUNTED = ("Epochs count the network's whole training: a run from weights trained before numbers its "
                   "epochs after theirs.")
 
 
 def style_plot(plot: pg.PlotItem, title: str, left: str, bottom: str) -> None:
-    plot.setTitle(title, color="#222", size="11pt")
+    """Dark text and axes on the white page (the sizes are the font's: :meth:`Plot.follow_font`)."""
+    plot.setTitle(title, color="#222")
     for name, text in (("left", left), ("bottom", bottom)):
         ax = plot.getAxis(name)
         ax.setLabel(text, color="#333")
@@ -23,6 +27,96 @@ def style_plot(plot: pg.PlotItem, title: str, left: str, bottom: str) -> None:
     # six times dearer, and these plots repaint while training runs. Fixed reference lines
     # (_guides) are drawn where a scale is known in advance.
     plot.setMenuEnabled(False)
+
+
+def point_size(font: QtGui.QFont) -> float:
+    """``font``'s size in points (also of a font set in pixels)."""
+    return font.pointSizeF() if font.pointSizeF() > 0 else QtGui.QFontInfo(font).pointSizeF()
+
+
+def scaled(font: QtGui.QFont, scale: float) -> QtGui.QFont:
+    """``font`` ``scale`` times as large."""
+    out = QtGui.QFont(font)
+    out.setPointSizeF(point_size(font) * scale)
+    return out
+
+
+class Plot(pg.PlotWidget):
+    """A plot on a white page titled ``title``, its axes named ``left`` and ``bottom``. Its text (the title,
+    the axes' names and numbers, the legend, the labels drawn inside) is set in the widget's font, the one
+    the text around it on its tab uses, and set again whenever that changes: another font for the app, or
+    the tab's zoom (:mod:`cnnapp.widgets.zoom` scales it as it scales the tab's labels). ``title_scale``
+    and ``legend_scale``: the title's and the legend's size as shares of the font's."""
+
+    #: Its parts were laid out again (another size, font or width of the axes' numbers): the width its text
+    #: asks for (:meth:`least_width`) may have changed.
+    laidOut = QtCore.Signal()
+
+    def __init__(self, title: str, left: str, bottom: str, parent=None, axisItems=None,
+                 title_scale: float = TITLE_SCALE, legend_scale: float = 1.0):
+        super().__init__(parent, background="w", axisItems=axisItems)
+        self._scales = (title_scale, legend_scale)
+        style_plot(self.getPlotItem(), title, left, bottom)
+        self.follow_font()
+        self.getPlotItem().vb.sigResized.connect(self.laidOut)
+
+    def add_legend(self, **opts) -> pg.LegendItem:
+        """A legend in the plot's font (``opts``: :meth:`pyqtgraph.PlotItem.addLegend`'s)."""
+        return self.getPlotItem().addLegend(labelTextSize=self._legend_size(), **opts)
+
+    def _legend_size(self) -> str:
+        return f"{point_size(self.font()) * self._scales[1]:.1f}pt"
+
+    def least_width(self) -> int:
+        """The width its text asks for: the title, the axes' numbers and names (narrower, pyqtgraph cuts the
+        plot off: a larger font asks for more)."""
+        return math.ceil(self.getPlotItem().effectiveSizeHint(QtCore.Qt.MinimumSize).width()) + 2 * self.frameWidth()
+
+    def changeEvent(self, ev) -> None:
+        super().changeEvent(ev)
+        if ev.type() == QtCore.QEvent.FontChange and hasattr(self, "_scales"):
+            self.follow_font()
+
+    def follow_font(self) -> None:
+        """Set the plot's text in the widget's font (a plot with text of its own sets that too)."""
+        p, font = self.getPlotItem(), self.font()
+        _title_font(p, scaled(font, self._scales[0]))
+        for name in ("left", "bottom"):
+            _axis_font(p.getAxis(name), font)
+        if p.legend is not None:
+            _legend_font(p.legend, self._legend_size())
+        for item in p.items:
+            label = item if isinstance(item, pg.TextItem) else getattr(item, "label", None)
+            if isinstance(label, pg.TextItem):       # (a text in the plot, a line's label)
+                label.setFont(font)
+
+
+def _title_font(p: pg.PlotItem, font: QtGui.QFont) -> None:
+    """The title in ``font``, in a row as tall as it needs (pyqtgraph's is 30 px for any size)."""
+    label = p.titleLabel
+    if not label.isVisible():
+        return
+    label.item.setFont(font)
+    label.setText(label.text, size=f"{point_size(font):.1f}pt")   # (pyqtgraph's: 11pt)
+    height = QtGui.QFontMetrics(font).height() + 12
+    label.setMaximumHeight(height)
+    p.layout.setRowFixedHeight(0, height)
+
+
+def _axis_font(ax: pg.AxisItem, font: QtGui.QFont) -> None:
+    """An axis's numbers and name in ``font``, with the room they need."""
+    ax.setFont(font)                          # (what an axis measures its numbers with)
+    ax.setTickFont(font)
+    ax.label.setFont(font)
+    ax.showLabel(ax.label.isVisible())        # room for the name
+    ax.resizeEvent()                          # the name where it belongs
+
+
+def _legend_font(legend: pg.LegendItem, size: str) -> None:
+    legend.setLabelTextSize(size)
+    for _, label in legend.items:             # (setLabelTextSize keeps it for the next ones only)
+        label.setText(label.text)
+    legend.updateSize()
 
 
 class EpochAxis(pg.AxisItem):
@@ -75,14 +169,12 @@ def epoch_step(at_least: float, whole: bool = False) -> float:
     return float(10 * power)
 
 
-class EpochPlot(pg.PlotWidget):
-    """A plot over epochs titled ``title``, its values named ``left`` (an :class:`EpochAxis`, of ``whole``
-    epochs if asked), whose axis spans the epochs it shows, and names none while it shows nothing
-    (:meth:`set_epochs`)."""
+class EpochPlot(Plot):
+    """A plot over epochs (an :class:`EpochAxis`, of ``whole`` epochs if asked) whose axis spans the epochs
+    it shows, and names none while it shows nothing (:meth:`set_epochs`)."""
 
     def __init__(self, title: str, left: str, whole: bool = False, parent=None):
-        super().__init__(parent, background="w", axisItems={"bottom": EpochAxis(whole=whole)})
-        style_plot(self.getPlotItem(), title, left, "epoch")
+        super().__init__(title, left, "epoch", parent, axisItems={"bottom": EpochAxis(whole=whole)})
         self._span = None
         self.set_epochs(None)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
-from .plot_base import EPOCHS_COUNTED, EpochAxis, EpochPlot, epoch_step, style_plot  # noqa: F401  (as before)
+from .plot_base import EPOCHS_COUNTED, EpochPlot, Plot, epoch_step  # noqa: F401  (epoch_step: as before)
 
 ACCENT = (31, 119, 180)
 ORANGE = (255, 127, 14)
@@ -146,16 +146,15 @@ class DecadeAxis(pg.AxisItem):
                 for v in values]
 
 
-class ProbabilityPlot(pg.PlotWidget):
+class ProbabilityPlot(Plot):
     """The ten class probabilities as bars; the most likely class in the accent colour."""
 
     def __init__(self, parent=None):
-        super().__init__(parent, background="w")
+        super().__init__("What the network thinks", "probability", "digit", parent)
         self.setObjectName("probabilityPlot")
         self.setAccessibleName("Class probabilities")
         self.setToolTip("How sure the network is about each digit (softmax probabilities).")
         p = self.getPlotItem()
-        style_plot(p, "What the network thinks", "probability", "digit")
         p.setMouseEnabled(False, False)
         p.hideButtons()
         p.setYRange(0, 1.12, padding=0)   # room for the percentage above the tallest bar
@@ -173,6 +172,15 @@ class ProbabilityPlot(pg.PlotWidget):
         self._shown = list(range(10))       # the outputs that have a bar: those a class uses
         self._classes, self._named_at = None, None
         p.vb.sigResized.connect(lambda *_: (self._name_bars(), self._style_label()))
+        self.follow_font()
+
+    def follow_font(self) -> None:
+        """The text in the widget's font, the names under the bars on as many lines as it asks now."""
+        super().follow_font()
+        if hasattr(self, "_text"):
+            self._named_at = None
+            self._name_bars()
+            self._style_label()
 
     def set_classes(self, classes, kind: str | None = None, note: str = "") -> None:
         """Name the bars (the digits, or another data set's classes, as shown); ``kind`` "digit" or "class"
@@ -280,7 +288,7 @@ class LossPlot(EpochPlot):
         self.setToolTip("Cross-entropy loss of every batch (light) and its smoothed trend (bold).\n" + EPOCHS_COUNTED)
         p = self.getPlotItem()
         p.getAxis("left").enableAutoSIPrefix(False)   # plain units: a loss of 0.6 reads 0.6, not 600 (x0.001)
-        p.addLegend(offset=(-10, 10), labelTextColor="#333")
+        self.add_legend(offset=(-10, 10), labelTextColor="#333")
         self._raw = p.plot([], [], pen=pg.mkPen((150, 190, 225), width=1), name="per batch")
         self._smooth = p.plot([], [], pen=pg.mkPen(ACCENT, width=2), name="smoothed")
         for c in (self._raw, self._smooth):
@@ -303,6 +311,7 @@ class LossPlot(EpochPlot):
         x = self._points.last(0, default=(self.epochs() or (0.0,))[0])
         line = pg.InfiniteLine(pos=x, angle=90, movable=False, pen=pg.mkPen(ORANGE, width=1, style=QtCore.Qt.DashLine),
                                label=f"lr {lr:g}", labelOpts={"position": 0.92, "color": ORANGE, "anchors": [(0, 0.5), (0, 0.5)]})
+        line.label.setFont(self.font())
         self.getPlotItem().addItem(line, ignoreBounds=True)
         self._lr_marks.append(line)
 
@@ -350,7 +359,7 @@ class AccuracyPlot(EpochPlot):
         self.setToolTip("Share of digits classified correctly after each epoch:\n"
                         "on the training data and on held-out digits the network never trained on.\n" + EPOCHS_COUNTED)
         p = self.getPlotItem()
-        self._legend = p.addLegend(offset=(-10, -10), labelTextColor="#333")
+        self._legend = self.add_legend(offset=(-10, -10), labelTextColor="#333")
         self._legend_at = "bottom"
         p.setYRange(0, 1, padding=0.02)
         p.getAxis("left").setTicks(PERCENT_TICKS)

@@ -2,10 +2,12 @@
 current tab's maps and text larger or smaller (:class:`cnnapp.state.zoom.Zoom` keeps each tab's factor).
 
 Maps (every :class:`~cnnapp.widgets.heatmap.MapGrid`) are drawn ``factor`` times their size with their
-titles; every other widget's text (labels, buttons, boxes, tables, lists) is set ``factor`` times the
+titles; every other widget's text (labels, buttons, boxes, tables, lists, and the plots, whose titles,
+axes and legends follow their font: :class:`~cnnapp.widgets.plot_base.Plot`) is set ``factor`` times the
 size it was made at, and the controls that hold it grow with it: their sizes come from their fonts
-(:mod:`.font_fit`). A page larger than the window scrolls (the window's own scroll area). Widgets made
-after a zoom take it the next time the tab is shown or zoomed.
+(:mod:`.font_fit`). Text in the app's font is zoomed from it as it is now, follows it when it changes
+(the desktop's settings) and takes it back at 100 %. A page larger than the window scrolls (the window's
+own scroll area). Widgets made after a zoom take it the next time the tab is shown or zoomed.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from .heatmap import MapGrid
 
 __all__ = ["TabZoomer"]
 
-_BASE = "cnnZoomBase"          # the widget's own font size, kept on it the first time it is zoomed
+_BASE = "cnnZoomBase"          # the widget's own font size, kept on it the first time it is zoomed (0: the app's)
 
 
 class TabZoomer(QtCore.QObject):
@@ -36,6 +38,7 @@ class TabZoomer(QtCore.QObject):
         tabs.currentChanged.connect(lambda k: self.apply())
         self.zoom.changed.connect(lambda tab, f: tab == self.current() and self.apply())
         self._filtered: set = set()
+        window.installEventFilter(self)        # (another font for the app: the tab's text zoomed from it)
 
     def current(self) -> str:
         k = self.tabs.currentIndex()
@@ -89,6 +92,9 @@ class TabZoomer(QtCore.QObject):
             w.destroyed.connect(lambda *_, k=id(w): self._filtered.discard(k))
 
     def eventFilter(self, obj, ev) -> bool:
+        if ev.type() == QtCore.QEvent.ApplicationFontChange and obj is self.parent():
+            QtCore.QTimer.singleShot(0, self, self.apply)      # (once every widget has taken the new font)
+            return False
         if ev.type() == QtCore.QEvent.Wheel and ev.modifiers() & QtCore.Qt.ControlModifier:
             dy = ev.angleDelta().y()
             if dy:
@@ -98,15 +104,17 @@ class TabZoomer(QtCore.QObject):
 
 
 def base_size(w: QtWidgets.QWidget) -> float:
-    """``w``'s font size as made (points; a negative number: pixels), kept on it the first time it is
-    zoomed (a widget made after a zoom with its parent's font: the parent's size as made)."""
+    """``w``'s font size as made (points; a negative number: pixels; 0: the app's font, whatever it is
+    now), kept on it the first time it is zoomed. A widget that sets no font of its own has its parent's
+    (a widget made after a zoom: the parent's as made), or the app's."""
     base = w.property(_BASE)
     if base is None:
-        parent, f = w.parentWidget(), w.font()
-        inherited = parent is not None and not w.testAttribute(QtCore.Qt.WA_SetFont)
-        base = parent.property(_BASE) if inherited else None
-        if base is None:
-            base = f.pointSizeF() if f.pointSizeF() > 0 else -float(f.pixelSize())
+        parent = w.parentWidget()
+        if w.testAttribute(QtCore.Qt.WA_SetFont):
+            base = _size(w.font())
+        else:
+            base = parent.property(_BASE) if parent is not None else None
+            base = 0.0 if base is None else base
         w.setProperty(_BASE, base)
     return base
 
@@ -116,19 +124,32 @@ def zoom_of(w: QtWidgets.QWidget) -> float:
     base = w.property(_BASE)
     if base is None:
         return 1.0
-    f = w.font()
-    return (f.pointSizeF() if base > 0 else float(f.pixelSize())) / abs(base)
+    return _size(w.font()) / (base or _size(QtWidgets.QApplication.font(w)))
 
 
 def scale_font(w: QtWidgets.QWidget, factor: float) -> None:
-    """Set ``w``'s font ``factor`` times the size it had when it was first zoomed."""
+    """Set ``w``'s font ``factor`` times its size as made (:func:`base_size`); text in the app's font at
+    100 % takes the app's font back, to follow it (a larger font for the app, then another tab shown,
+    put the old size back)."""
     base = base_size(w)
-    f = QtGui.QFont(w.font())
-    if base > 0:
-        f.setPointSizeF(base * factor)
-    else:
-        f.setPixelSize(max(1, int(round(-base * factor))))
+    if not base and factor == 1.0:
+        if w.testAttribute(QtCore.Qt.WA_SetFont):
+            w.setFont(QtGui.QFont())               # (an empty font: the app's again, and its changes)
+        return
+    f = QtGui.QFont(w.font() if base else QtWidgets.QApplication.font(w))
+    _set_size(f, (base or _size(f)) * factor)
     if f != w.font():
         w.setFont(f)
         if isinstance(w, QtWidgets.QComboBox):      # (Qt keeps its least size of the old font till a style change)
             QtWidgets.QApplication.sendEvent(w, QtCore.QEvent(QtCore.QEvent.StyleChange))
+
+
+def _size(f: QtGui.QFont) -> float:
+    return f.pointSizeF() if f.pointSizeF() > 0 else -float(f.pixelSize())
+
+
+def _set_size(f: QtGui.QFont, size: float) -> None:
+    if size > 0:
+        f.setPointSizeF(size)
+    else:
+        f.setPixelSize(max(1, int(round(-size))))
