@@ -14,6 +14,7 @@ import numpy as np
 from PySide6 import QtCore
 
 from cnncore.network import network_maps
+from cnncore.training import epochs_done, numbered_from
 
 from .training_session import TrainingSession, adopt_parts, child_main, network_from_parts, network_parts
 from .workers import be_nice
@@ -80,6 +81,7 @@ class TrainWorker(QtCore.QObject):
         self._controls: list = []     # every control given, in order (a new session gets them all)
         self.X_val = None
         self.y_val = None
+        self._first = 0               # the network's epochs before the run (a run's epoch k: _first + k)
 
     # --------------------------------------------------------- GUI-thread API
     def stop(self) -> None:
@@ -180,6 +182,7 @@ class TrainWorker(QtCore.QObject):
             return self._lost(child, None, trained=False)
         self._attach(child)
         last_epoch, trained = None, False  # (EpochEvent, its network parts) of the last epoch received
+        self._first = numbered_from(epochs_done(self.net.history))     # (the run's epochs count on from it)
         while True:
             try:
                 kind, args = child.conn.recv()
@@ -204,15 +207,19 @@ class TrainWorker(QtCore.QObject):
         shows, or keeps its own when no epoch ended; ``failed`` says which. The run's FinishedEvent."""
         from cnncore.training import FinishedEvent
         how = _how_it_ended(child.wait())
-        when = (f"after epoch {last_epoch[0].epoch} of {self.config.epochs}" if last_epoch is not None
-                else "before its first epoch ended")
+        first, total = self._first, self.config.epochs
+        if last_epoch is None:
+            when = "before its first epoch ended"
+        else:                             # (on the network's count of epochs, as the plots have it)
+            k = last_epoch[0].epoch
+            when = f"after epoch {first + k} " + (f"of {total}" if not first else f"({k} of the run's {total})")
         seconds, val_accuracy, val_count, evaluation = 0.0, float("nan"), 0, None
         if trained:                       # died after handing back its weights, before the last word
             kept = "the network keeps the weights the run ended with"
         elif last_epoch is not None:
             ev, parts = last_epoch
             adopt_parts(self.net, parts)
-            kept = f"the network keeps the weights from the end of epoch {ev.epoch} (Start trains on from them)"
+            kept = f"the network keeps the weights from the end of epoch {first + ev.epoch} (Start trains on from them)"
             seconds = ev.seconds
             if self.y_val is not None and len(self.y_val) and np.isfinite(ev.val_accuracy):
                 val_accuracy, val_count = float(ev.val_accuracy), len(self.y_val)

@@ -48,7 +48,7 @@ JUDGE_AFTER_IMAGES = 2000
 
 __all__ = ["TrainConfig", "Trainer", "BatchEvent", "EpochEvent", "FinishedEvent", "Failure", "Evaluation",
            "evaluate", "as_network_input", "shift_augment", "flip_augment", "epoch_part", "epoch_ends",
-           "epochs_done"]
+           "epochs_done", "numbered_from"]
 
 
 @dataclass
@@ -230,6 +230,13 @@ def epochs_done(history) -> float:
     return ends[-1] if ends else 0.0
 
 
+def numbered_from(epochs: float) -> int:
+    """The number a run's epochs count on from, for a network trained for ``epochs`` (:func:`epochs_done`):
+    its epoch ``k`` is epoch ``numbered_from(epochs) + k`` (5 for the first after 4, or after 4 and a part
+    of one: a part counts none)."""
+    return math.floor(epochs + 1e-9)
+
+
 def _check_sizes(net: Network, X_train, X_val, config: TrainConfig) -> None:
     """Refuse, before any array of the run is made, training images whose float copy would not fit
     :data:`~cnncore.limits.MAX_DATA_BYTES`, a shift that moves whole pictures out of view and a batch
@@ -409,6 +416,9 @@ class Trainer:
     def __init__(self, net: Network, X_train, y_train, X_val=None, y_val=None, config: TrainConfig | None = None):
         self.net = net
         self.config = config if config is not None else TrainConfig()
+        #: What the run's epochs are called: its epoch ``k`` is epoch ``first_epoch + k`` of the network's
+        #: (a run from weights trained for 4 epochs says "epoch 5" of its first; a part of one counts none).
+        self.first_epoch = numbered_from(epochs_done(net.history))
         _check_sizes(net, X_train, X_val, self.config)
         self.X = as_network_input(X_train, net.dtype)
         if self.X.shape[1:] != net.input_shape:
@@ -551,8 +561,9 @@ class Trainer:
     def _stopped(self, loop: "_Loop", epoch: int, b: int) -> FinishedEvent:
         """The run stopped as asked, before batch ``b`` (0-based) of ``epoch`` ("after epoch N" where no
         batch of ``epoch`` ran)."""
-        where = f"after epoch {epoch - 1}" if b == 0 and epoch > 1 else \
-            f"in epoch {epoch}, before batch {b + 1} of {loop.nb}"
+        named = self.first_epoch + epoch
+        where = f"after epoch {named - 1}" if b == 0 and epoch > 1 else \
+            f"in epoch {named}, before batch {b + 1} of {loop.nb}"
         finished = self._finished(loop, "stopped", f"stopped {where}, as you asked")
         if b > 0 and loop.seen:
             self._note_part(loop, b)
@@ -613,7 +624,7 @@ class Trainer:
             cure = ("a smaller learning rate or weight decay" if wd >= 0.1 else "a smaller learning rate")
             return self._finished(
                 loop, "diverged",
-                f"the loss became {loss} in epoch {epoch}, batch {b + 1} (learning rate {lr:.3g}"
+                f"the loss became {loss} in epoch {self.first_epoch + epoch}, batch {b + 1} (learning rate {lr:.3g}"
                 f"{f', weight decay {wd:g}' if wd else ''}); training stopped at the last weights that "
                 f"gave a finite loss. Try {cure}.")
         if status != DONE:
@@ -656,9 +667,10 @@ class Trainer:
             at_chance = False           # (too few pictures seen yet to say it cannot learn)
         if not (exploded or at_chance):
             return None
-        what = (f"the mean loss of epoch {epoch} is {loss:.4g}, far above the {CHANCE_LOSS:.2f} of a blind guess"
+        named = self.first_epoch + epoch
+        what = (f"the mean loss of epoch {named} is {loss:.4g}, far above the {CHANCE_LOSS:.2f} of a blind guess"
                 if exploded else
-                f"after epoch {epoch} ({step} updates) the network still scores like a guess "
+                f"after epoch {named} ({step} updates) the network still scores like a guess "
                 f"(accuracy {accuracy:.0%}, loss {loss:.3g}; guessing gives 10% and {CHANCE_LOSS:.2f})")
         if exploded or lr > 10 * default:
             advice = (f"the learning rate {lr:.3g} is far too large for {self.config.optimizer}: the weights "

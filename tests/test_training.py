@@ -160,6 +160,28 @@ def test_a_stop_names_where_the_run_stopped():
         assert next(gen).message == said
 
 
+def test_a_run_from_trained_weights_names_its_epochs_on_the_networks_count():
+    """The app's plots number a run from weights trained for 4 epochs from 5, but its stop and its
+    divergence said "epoch 1": the Trainer's words count on from the network's epochs too."""
+    from cnncore.training import numbered_from
+    X, y = _toy(32)
+    net = Network(MICRO)
+    net.history = [{"epoch": k + 1} for k in range(4)] + [{"epoch": 5, "batches": [3, 4]}]   # 4 and a part
+    assert numbered_from(4.75) == 4 and numbered_from(5 - 1e-12) == 5
+    for stop_after, said in ((5, "stopped after epoch 5, as you asked"),
+                             (7, "stopped in epoch 6, before batch 3 of 4, as you asked")):
+        tr = Trainer(net.copy(), X, y, config=TrainConfig(epochs=5, batch_size=8))
+        assert tr.first_epoch == 4
+        gen = tr.run()
+        for _ in range(stop_after):
+            next(gen)
+        tr.stop()
+        assert next(gen).message == said
+    tr = Trainer(net.copy(), X, y, config=TrainConfig(epochs=2, batch_size=8, optimizer="sgd", lr=1000))
+    last = list(tr.run())[-1]
+    assert last.reason == "diverged" and "epoch 5" in last.message and "epoch 1" not in last.message, last.message
+
+
 def test_adam_matches_the_formulas(rng):
     p = {"L0.W": rng.standard_normal((3, 4)), "L0.b": rng.standard_normal(3)}
     ref = {k: v.copy() for k, v in p.items()}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import time
 
+from cnncore.training import numbered_from
+
 from .events import Event
 
 IDLE, RUNNING, PAUSED = "idle", "running", "paused"
@@ -119,7 +121,7 @@ class TrainingRun:
     def epoch_number(self, k: int) -> int:
         """The number of the run's epoch ``k`` (from 1) on the network's count: 5 for the first epoch of a
         run from weights trained for 4 (a part of an epoch before counts as none)."""
-        return math.floor(self.first_epoch + 1e-9) + int(k)
+        return numbered_from(self.first_epoch) + int(k)
 
     # --------------------------------------------------------------- points
     def add_batches(self, x, loss, ips) -> None:
