@@ -418,6 +418,7 @@ class Trainer:
         self.config = config if config is not None else TrainConfig()
         #: What the run's epochs are called: its epoch ``k`` is epoch ``first_epoch + k`` of the network's
         #: (a run from weights trained for 4 epochs says "epoch 5" of its first; a part of one counts none).
+        #: Counted again as each run starts (a Trainer run again goes on after its first run's epochs).
         self.first_epoch = numbered_from(epochs_done(net.history))
         _check_sizes(net, X_train, X_val, self.config)
         self.X = as_network_input(X_train, net.dtype)
@@ -495,6 +496,7 @@ class Trainer:
         stopped before its first batch).
         """
         self._updates = 0
+        self.first_epoch = numbered_from(epochs_done(self.net.history))
         try:
             yield from self._run()
         finally:
@@ -566,15 +568,15 @@ class Trainer:
             f"in epoch {named}, before batch {b + 1} of {loop.nb}"
         finished = self._finished(loop, "stopped", f"stopped {where}, as you asked")
         if b > 0 and loop.seen:
-            self._note_part(loop, b)
+            self._note_part(loop, epoch, b)
         return finished
 
-    def _note_part(self, loop: "_Loop", batches: int) -> None:
-        """Note in ``net.history`` the part of an epoch a stopped run took (``"batches": [done, of]``):
-        the weights went through it, and its held-out scores are theirs, not the last whole epoch's."""
+    def _note_part(self, loop: "_Loop", epoch: int, batches: int) -> None:
+        """Note in ``net.history`` the part of the run's ``epoch`` a stopped run took (``"batches": [done,
+        of]``): the weights went through it, and its held-out scores are theirs, not the last whole epoch's."""
         e = loop.last_eval
         nan = float("nan")
-        self.net.history.append({"epoch": len(self.net.history) + 1, "train_loss": loop.loss_sum / loop.seen,
+        self.net.history.append({"epoch": self.first_epoch + epoch, "train_loss": loop.loss_sum / loop.seen,
                                  "train_accuracy": loop.correct / loop.seen,
                                  "val_loss": e.loss if e is not None else nan,
                                  "val_accuracy": e.accuracy if e is not None else nan,
@@ -649,7 +651,7 @@ class Trainer:
             loop.last_eval, loop.evaluated = Evaluation(vl, va, conf, wrong, predicted), True
         net.clear()
         train_loss, train_acc = loop.loss_sum / loop.seen, loop.correct / loop.seen
-        net.history.append({"epoch": len(net.history) + 1, "train_loss": train_loss,
+        net.history.append({"epoch": self.first_epoch + epoch, "train_loss": train_loss,
                             "train_accuracy": train_acc, "val_loss": vl, "val_accuracy": va,
                             "seconds": loop.train_seconds, "images": loop.seen})
         return EpochEvent(epoch, train_loss, train_acc, vl, va, conf, wrong, loop.train_seconds, predicted)

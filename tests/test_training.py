@@ -177,6 +177,7 @@ def test_a_run_from_trained_weights_names_its_epochs_on_the_networks_count():
             next(gen)
         tr.stop()
         assert next(gen).message == said
+        assert [h["epoch"] for h in tr.net.history[5:]] == ([5] if stop_after == 5 else [5, 6])  # (6: its part)
     tr = Trainer(net.copy(), X, y, config=TrainConfig(epochs=2, batch_size=8, optimizer="sgd", lr=1000))
     last = list(tr.run())[-1]
     assert last.reason == "diverged" and "epoch 5" in last.message and "epoch 1" not in last.message, last.message
