@@ -153,7 +153,7 @@ MAX_RESULTS_BYTES = 4 << 20
 # pictures as the network reads them are bounded by MAX_DATA_BYTES (pictures_problem) like every source's.
 
 __all__ += ["MAX_PICTURE_FILE_BYTES", "MAX_PICTURE_DECODED_BYTES", "MAX_PICTURE_DECLARED_PIXELS", "MAX_FOLDER_PICTURES",
-            "MAX_FOLDER_ENTRIES", "MAX_FOLDER_DEPTH", "MAX_CLASS_NAME"]
+            "MAX_FOLDER_ENTRIES", "MAX_FOLDER_DEPTH", "MAX_CLASS_NAME", "MAX_CLASSES_TEXT"]
 
 #: Bytes of one picture file (PNG, JPEG, BMP or WebP): a 48-megapixel phone JPEG is 10 to 25 MB.
 MAX_PICTURE_FILE_BYTES = 128 << 20
@@ -174,3 +174,5 @@ MAX_FOLDER_ENTRIES = 1_000_000
 MAX_FOLDER_DEPTH = 16
 #: Characters of one class name (a folder's name is shortened to it).
 MAX_CLASS_NAME = 40
+#: Characters of the class names' entry of a model or trace file (JSON: ten names and their quotes).
+MAX_CLASSES_TEXT = 2000

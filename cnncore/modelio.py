@@ -33,11 +33,11 @@ import numpy as np
 from ._atomic import atomic_savez
 from ._safeio import UnreadableFile, member_text, read_json, read_member, reading, user_archive
 from .learnt import NOTHING, checked_trained_on
-from .limits import MAX_ARCH_TEXT, MAX_CLASS_NAME, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS, MAX_TRAINED_ON
-from .architecture import DIGIT_CLASSES, UNUSED_CLASS, ArchitectureError, to_json
+from .limits import MAX_ARCH_TEXT, MAX_CLASSES_TEXT, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS, MAX_TRAINED_ON
+from .architecture import DIGIT_CLASSES, ArchitectureError, to_json
 from .network import Network
 from .optim import check_state
-from .signature import NORMALISATION_ENTRIES, normalisation_entries, normalisation_from
+from .signature import NORMALISATION_ENTRIES, classes_entry, classes_from, normalisation_entries, normalisation_from
 
 __all__ = ["save_model", "model_arrays", "load_model", "model_from_members", "a_model_file", "not_a_model_file",
            "ModelFileError", "FORMAT"]
@@ -73,7 +73,7 @@ def model_arrays(net: Network, history=None, optimizer=None) -> dict[str, np.nda
     arrays = {"format": np.array(FORMAT), "architecture": np.array(to_json(net.spec)),
               "history": np.array(history_text)}
     if tuple(net.classes) != DIGIT_CLASSES or net.dataset:
-        arrays["classes"] = np.array(json.dumps(list(net.classes), ensure_ascii=False))
+        arrays["classes"] = classes_entry(net.classes)
         arrays["dataset"] = np.array(net.dataset)
     if net.signature.fit != net.signature.default_fit:
         arrays["input_fit"] = np.array(net.signature.fit)
@@ -93,7 +93,7 @@ def model_arrays(net: Network, history=None, optimizer=None) -> dict[str, np.nda
 _MEMBER_LIMIT = 4 * MAX_LAYERS + 16               # L*.W/b, opt.m/v.*, and the few text entries
 _BYTES_LIMIT = 4 * MAX_PARAMS * 8 + MAX_HISTORY_TEXT * 4 + MAX_ARCH_TEXT * 4 + MAX_TRAINED_ON * 8
 _TEXT_LIMITS = {"format": 64, "architecture": MAX_ARCH_TEXT, "history": MAX_HISTORY_TEXT, "opt.name": 64,
-                "classes": 2000, "dataset": 200, "input_fit": 20}
+                "classes": MAX_CLASSES_TEXT, "dataset": 200, "input_fit": 20}
 #: Nesting of a model's training history (a list of one flat record per epoch, and the lists of
 #: the diagnostics it may hold).
 _JSON_DEPTH = 8
@@ -232,16 +232,9 @@ def _classes(path, zf, members, net: Network) -> None:
         net.learns(DIGIT_CLASSES, dataset)
         return
     try:
-        classes = read_json(text, 1)
-    except UnreadableFile:
-        classes = None
-    if (not isinstance(classes, list) or len(classes) != net.num_classes
-            or not all(isinstance(c, str) and 0 < len(c) <= MAX_CLASS_NAME and c.isprintable() for c in classes)):
-        raise ModelFileError(f"{path}: 'classes' must list {net.num_classes} short names")
-    named = [c for c in classes if c != UNUSED_CLASS]
-    if len(set(named)) != len(named):
-        twice = next(c for c in named if named.count(c) > 1)
-        raise ModelFileError(f"{path}: 'classes' names {twice!r} twice; each output must be a class of its own")
+        classes = classes_from(text, net.num_classes)
+    except ValueError as e:
+        raise ModelFileError(f"{path}: {e}") from None
     if not dataset.isprintable():
         raise ModelFileError(f"{path}: 'dataset' must be a line of text")
     net.learns(classes, dataset)

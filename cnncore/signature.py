@@ -18,15 +18,18 @@ names its answers reads it from there instead of assuming MNIST's 28×28 grey di
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .architecture import DIGIT_CLASSES, DIGIT_SHAPE, NUM_CLASSES
+from ._safeio import UnreadableFile, read_json
+from .architecture import DIGIT_CLASSES, DIGIT_SHAPE, NUM_CLASSES, UNUSED_CLASS
+from .limits import MAX_CLASS_NAME
 
 __all__ = ["Signature", "channel_statistics", "channel_names", "FITS", "NORMALISATION_ENTRIES", "normalisation_entries",
-           "normalisation_from"]
+           "normalisation_from", "classes_entry", "classes_from"]
 
 _CHANNEL_WORDS = {1: "grey", 3: "colour (RGB)"}
 #: What each input channel of a picture is: one grey plane, or the red, green and blue planes.
@@ -174,6 +177,28 @@ def normalisation_from(headers: dict, read, channels: int):
         if headers[k].shape != (channels,) or headers[k].dtype.kind != "f":
             raise ValueError(f"{k!r} must hold one float per input channel ({channels})")
     return read("input_mean"), read("input_std")
+
+
+def classes_entry(classes) -> np.ndarray:
+    """The ``classes`` entry of a model or trace file: the names as JSON text (a 0-d unicode array)."""
+    return np.array(json.dumps(list(classes), ensure_ascii=False))
+
+
+def classes_from(text: str, count: int) -> tuple[str, ...]:
+    """The class names of a file's ``classes`` entry (:func:`classes_entry`): ``count`` short printable
+    names, none twice but the unused outputs'. ``ValueError`` (a sentence without the file's name)."""
+    try:
+        classes = read_json(text, 1)
+    except UnreadableFile:
+        classes = None
+    if (not isinstance(classes, list) or len(classes) != count
+            or not all(isinstance(c, str) and 0 < len(c) <= MAX_CLASS_NAME and c.isprintable() for c in classes)):
+        raise ValueError(f"'classes' must list {count} short names")
+    named = [c for c in classes if c != UNUSED_CLASS]
+    if len(set(named)) != len(named):
+        twice = next(c for c in named if named.count(c) > 1)
+        raise ValueError(f"'classes' names {twice!r} twice; each output must be a class of its own")
+    return tuple(classes)
 
 
 def channel_names(channels: int) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ counts layers from 0)::
     input (1, C, H, W)   label (1,)   probs (1, 10)   loss ()   architecture (JSON text)
     input_mean (C,)  input_std (C,)  a model's input normalisation (L0.x is (input − mean) / std),
                                      only where it has one (float64, as in a model file)
+    classes (JSON text)              the names of the outputs, where they are not the digits
     L{i}.x  L{i}.y  L{i}.dy  L{i}.dx (not for layer 0)
     L{i}.<part>                      each part the layer type records (``Layer.records``):
                                      z, dz, W, b, dW, db for layers with weights (W, b,
@@ -28,10 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._atomic import atomic_savez
-from .architecture import infer_shapes, parse_architecture, to_json
+from .architecture import DIGIT_CLASSES, infer_shapes, parse_architecture, to_json
 from .layers import build_layer, layer_class
 from .network import Network, not_a_number, softmax_cross_entropy
-from .signature import NORMALISATION_ENTRIES, channel_names, normalisation_entries
+from .signature import NORMALISATION_ENTRIES, channel_names, classes_entry, classes_from, normalisation_entries
 from .tracekeys import layer_key, split_key
 from .update import PLAIN_LR, UPDATE_PARTS, next_update, read_settings, rule_equation, rule_words, state_parts
 
@@ -205,6 +206,13 @@ class Trace:
         return int(self.arrays["label"][0])
 
     @property
+    def classes(self) -> tuple[str, ...]:
+        """The names of the network's outputs when it was traced (the digits where it named none)."""
+        if "classes" not in self.arrays:
+            return DIGIT_CLASSES
+        return classes_from(str(self.arrays["classes"]), len(self.probs))
+
+    @property
     def normalisation(self) -> tuple | None:
         """``(mean, std)``, one float64 a channel, of the model's input normalisation: the first layer
         took ``(input − mean) / std`` (None: the input itself)."""
@@ -285,6 +293,8 @@ def trace(net: Network, image, label: int, lr: float | None = None) -> Trace:
         "architecture": np.array(to_json(net.spec)),
         **normalisation_entries(net.signature),          # (what made L0.x of the input, if anything)
     }
+    if tuple(net.classes) != DIGIT_CLASSES:
+        arrays["classes"] = classes_entry(net.classes)    # (the outputs' names, for a file opened later)
     for layer in work.layers:
         parts = ["x", "y", "dy"] + (["dx"] if layer.index > 0 else []) + list(layer.records)
         for p in parts:

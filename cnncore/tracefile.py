@@ -21,9 +21,9 @@ import numpy as np
 from ._safeio import UnreadableFile, member_text, read_member, user_archive
 from .architecture import DIGIT_CLASSES, describe_layer, parse_architecture
 from .layers import layer_class
-from .limits import MAX_ARCH_TEXT, MAX_LAYERS, MAX_OPTIMIZER_TEXT
+from .limits import MAX_ARCH_TEXT, MAX_CLASSES_TEXT, MAX_LAYERS, MAX_OPTIMIZER_TEXT
 from .network import Network
-from .signature import NORMALISATION_ENTRIES, Signature, normalisation_entries, normalisation_from
+from .signature import NORMALISATION_ENTRIES, Signature, classes_entry, classes_from, normalisation_entries, normalisation_from
 from .trace import TraceFileError, expected_keys, expected_shapes, trace
 from .tracekeys import layer_key, split_key
 from .update import HYPER, read_settings, state_parts
@@ -37,6 +37,8 @@ _TOLERANCE = 1e-4
 
 
 _UNFIT = "the arrays do not fit together"
+#: The text entries of a trace: what its arrays are of, not arrays of its pass.
+_TEXTS = ("architecture", "optimizer", "classes")
 
 
 class _Refused(ValueError):
@@ -74,6 +76,12 @@ def _read(zf, members) -> tuple[dict, dict]:
     arrays = {"architecture": np.array(member_text(read_member(zf, members["architecture"]), "architecture"))}
     arrays["optimizer"] = np.array(member_text(read_member(zf, members["optimizer"]), "optimizer"))
     arrays.update(_normalisation(zf, members, spec))
+    if "classes" in members:            # (the outputs' names: checked as a model file's)
+        text = _text(zf, members, "classes", MAX_CLASSES_TEXT)
+        try:
+            arrays["classes"] = classes_entry(classes_from(text, want["probs"][0][1]))
+        except ValueError as e:
+            raise _Refused(str(e)) from None
     for key in want:
         arrays[key] = read_member(zf, members[key])
     _check_values(arrays, spec)
@@ -129,7 +137,7 @@ def _state_shapes(spec: dict, settings: dict, want: dict) -> dict:
 
 def _check_headers(members: dict, want: dict) -> None:
     """Every entry the trace needs is there with its shape and type; no other entry is."""
-    extra = sorted(k for k in members if k not in want and k not in ("architecture", "optimizer", *NORMALISATION_ENTRIES))
+    extra = sorted(k for k in members if k not in want and k not in _TEXTS + NORMALISATION_ENTRIES)
     if extra:
         raise _Refused(f"it holds {_names(extra)}, which a trace of its architecture does not have")
     missing = [k for k in want if k not in members]
@@ -207,7 +215,7 @@ def _pass_order(arrays: dict) -> list[str]:
     first = sorted((k for k in arrays if split_key(k)[0] is not None and split_key(k)[1] in forward),
                    key=lambda k: (split_key(k)[0], forward.index(split_key(k)[1])))
     head = ["input", *first, "probs", "loss"]
-    return head + [k for k in arrays if k not in head and k not in ("architecture", "optimizer")]
+    return head + [k for k in arrays if k not in head and k not in _TEXTS]
 
 
 def _replay(arrays: dict, spec: dict, settings: dict) -> dict:

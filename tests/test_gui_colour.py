@@ -878,9 +878,10 @@ def test_an_output_of_the_network_is_hovered_by_its_class():
     assert describe(tr, "probs", (0, 3), 0.25).endswith("(element 3)")                # no names given
 
 
-def test_a_trace_file_of_another_network_names_its_outputs_by_number(trained, tmp_path):
-    """A trace opened from a file is recorded with its own network: where that is not the session's, the
-    info line and the hover both name its outputs by number (the hover named them with the model's classes)."""
+def test_a_trace_file_names_its_outputs_as_its_own_network_did(trained, tmp_path):
+    """A trace opened from a file is recorded with its own network: the info line and the hover name its
+    outputs as that network named them (the file keeps the names; digits where it kept none), not with the
+    session's model's classes (the hover said "car" for a digit trace's output 3)."""
     from cnncore.architecture import preset
     from cnncore.network import Network
     from cnncore.trace import Trace, trace
@@ -894,3 +895,14 @@ def test_a_trace_file_of_another_network_names_its_outputs_by_number(trained, tm
     bp = trained.backprop
     bp._on_hover("probs", (0, 3), 0.1)
     assert bp.maps.hover_label.text().endswith("(output 3: 3)")
+    other = trained.session.network.copy()          # the same architecture, outputs named otherwise
+    named = ("ant", "bee", "cow", "dog", "eel", "fox", "gnu", "hen", "ibis", "jay")
+    other.learns(named)
+    path = tmp_path / "animals.npz"
+    trace(other, np.zeros(other.input_shape, np.float32), 2).save(path)
+    s.open_trace(Trace.load(path), path.name)
+    from PySide6 import QtWidgets
+    info = bp.findChild(QtWidgets.QLabel, "backpropInfo")
+    assert s.trace.classes == named and s.trace_classes() == named and "<b>cow</b>" in info.text()
+    bp._on_hover("probs", (0, 3), 0.1)
+    assert bp.maps.hover_label.text().endswith("(output 3: dog)")

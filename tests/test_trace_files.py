@@ -276,3 +276,21 @@ def test_a_trace_with_a_normalisation_that_does_not_fit_is_refused_in_one_line(n
     with pytest.raises(TraceFileError) as e:
         Trace.load(_saved(tmp_path, arrays))
     assert said in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_trace_keeps_the_names_of_its_outputs_and_refuses_bad_ones(normalised, tmp_path):
+    """A trace names its network's outputs where they are not the digits (a trace opened from a file was
+    named with whatever model the window had); its names are checked as a model file's."""
+    import json
+    net = Network(COLOUR, seed=3)
+    names = ("ant", "bee", "cow", "dog", "eel", "fox", "gnu", "hen", "ibis", "jay")
+    net.learns(names)
+    t = trace(net, PICTURE, 2)
+    assert Trace.load(_saved(tmp_path, t.arrays)).classes == names and normalised.classes[3] == "3"
+    for bad, said in ((["ant"] * 10, "names 'ant' twice"), (names[:9], "must list 10 short names"),
+                      ([n * 50 for n in names], "must list 10 short names")):
+        arrays = dict(t.arrays, classes=np.array(json.dumps(list(bad))))
+        with pytest.raises(TraceFileError, match=said):
+            Trace.load(_saved(tmp_path, arrays))
+    with pytest.raises(TraceFileError, match="characters long"):
+        Trace.load(_saved(tmp_path, dict(t.arrays, classes=np.array("x" * 3000))))

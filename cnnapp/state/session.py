@@ -619,13 +619,13 @@ class Session:
         return self._trace_picture
 
     def trace_classes(self) -> tuple[str, ...]:
-        """The names of the shown trace's outputs: the network's classes, or their numbers ("3") for a
-        trace opened from a file of another architecture (a trace file names no classes)."""
-        tr, net = self._trace, self.view_network()
+        """The names of the shown trace's outputs: the network's classes; for a trace opened from a file,
+        those it names (the digits where it names none), in the network's words where they are the same."""
+        tr = self._trace
         if tr is None:
             return ()
-        if self._trace_picture.origin == FILE and (net is None or tr.spec != net.spec):
-            return tuple(str(k) for k in range(len(tr.probs)))
+        if self._trace_picture.origin == FILE and tr.classes != tuple(self.classes):
+            return tr.classes
         return self.classes
 
     def record(self):
