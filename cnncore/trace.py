@@ -24,6 +24,7 @@ texts' notation and a short explanation.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -205,9 +206,10 @@ class Trace:
     def label(self) -> int:
         return int(self.arrays["label"][0])
 
-    @property
+    @functools.cached_property
     def classes(self) -> tuple[str, ...]:
-        """The names of the network's outputs when it was traced (the digits where it named none)."""
+        """The names of the network's outputs when it was traced (the digits where it named none; read
+        once: the app asks at every hover)."""
         if "classes" not in self.arrays:
             return DIGIT_CLASSES
         return classes_from(str(self.arrays["classes"]), len(self.probs))
