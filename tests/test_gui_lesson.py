@@ -554,3 +554,26 @@ def test_a_restart_goes_back_into_the_lesson_being_followed(window, qtbot, tmp_p
     qtbot.wait(50)
     assert third.session.lesson is None
     third.train.shutdown()
+
+
+def test_a_note_shows_no_file_of_the_students_computer(qtbot, tmp_path):
+    """A note's Markdown picture ``![](file:///…/a.png)`` was read from the student's disk and shown
+    (the view's loader said "not found", and the document then read the file itself): a lesson file
+    could show any picture, or read any file, of the computer it is opened on."""
+    from PySide6 import QtGui
+    from cnnapp.views.lesson_play import NoteView
+    picture = tmp_path / "private.png"
+    image = QtGui.QImage(40, 40, QtGui.QImage.Format_RGB32)
+    image.fill(QtGui.QColor("red"))
+    assert image.save(str(picture))
+    url = QtCore.QUrl.fromLocalFile(str(picture))
+    view = NoteView("note")
+    qtbot.addWidget(view)
+    view.setMarkdown(f"Look: ![a picture]({url.toString()}) and ![another]({picture})")
+    view.resize(300, 200)
+    view.show()
+    qtbot.wait(20)
+    for name in (url, QtCore.QUrl(str(picture))):
+        shown = view.document().resource(QtGui.QTextDocument.ImageResource, name)
+        assert shown is None or shown.isNull(), name
+    assert "Look:" in view.toPlainText()

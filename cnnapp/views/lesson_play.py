@@ -31,7 +31,10 @@ class NoteView(QtWidgets.QTextBrowser):
                                    and QtGui.QDesktopServices.openUrl(url))
 
     def loadResource(self, kind, url):
-        return None
+        """Nothing, of the kind asked (an empty picture for an image): a note's ``![](file:///…)`` showed
+        that file of the student's computer (None is "not found here", and the document then reads the
+        file itself)."""
+        return QtGui.QImage() if kind == QtGui.QTextDocument.ImageResource else QtCore.QByteArray()
 
 
 class _ChoiceKeys:
