@@ -577,3 +577,72 @@ def test_a_note_shows_no_file_of_the_students_computer(qtbot, tmp_path):
         shown = view.document().resource(QtGui.QTextDocument.ImageResource, name)
         assert shown is None or shown.isNull(), name
     assert "Look:" in view.toPlainText()
+
+
+def _inside_the_dock(window) -> list:
+    """The panel's visible parts that reach past the right edge of the dock's viewport."""
+    panel, area = window.lessons.panel, window.lessons.dock.widget()
+    out = []
+    for w in panel.findChildren(QtWidgets.QWidget):
+        if w.isVisibleTo(panel) and w.width() > 0:
+            right = w.mapTo(area.viewport(), w.rect().topRight()).x()
+            if right > area.viewport().width():
+                out.append((w.objectName() or type(w).__name__, right, area.viewport().width()))
+    return out
+
+
+def test_a_followed_lesson_fits_its_dock_on_a_small_screen_whatever_its_words(window, qtbot, tmp_path):
+    """At 1024×640 the student's panel was 297 px in a 272 px dock (the score's line did not wrap): the
+    note, the path of the answers, Next and Close were cut at the right; a choice of a sentence, a
+    button's text that never wraps, ran far out of it, and so did a title of one long word."""
+    from cnncore.architecture import preset
+    from cnncore.lesson import ChoiceQuestion, PredictQuestion, Stop, new_lesson, save_lesson
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    save_model(tmp_path / "m.npz", Network(preset("lenet"), seed=4))
+    base = new_lesson(tmp_path / "m.npz", "generated", 5, count=10)
+    sentences = ("The gradient flows only to the largest input of each pooling window",
+                 "Every input of the window gets a quarter of the gradient",
+                 "No input of the window gets any gradient at all, since pooling has no weights")
+    choice = ChoiceQuestion("Where does the gradient of a max-pool layer go?", sentences, (0,))
+    sign = next(k for k, st in enumerate(base.steps) if st.kind == "backward" and st.layer == 2)
+    lesson = base.replace(title="Backpropagation_through_max_pooling_layers_and_convolutions", stops=[
+        Stop("build", 0, 0, "Read the question.", None, choice),
+        Stop("backprop", 0, sign, "", _element_for_sign(base, sign), PredictQuestion("sign"))])
+    save_lesson(tmp_path / "l.cnnlesson", lesson)
+    window.resize(1024, 640)
+    window.confirm = lambda text: True
+    assert window.lessons.open_lesson(tmp_path / "l.cnnlesson", "Ada")
+    panel, player = window.lessons.panel, window.session.lesson
+    qtbot.wait(50)
+    assert _inside_the_dock(window) == []
+    texts = [b.parentWidget().findChild(QtWidgets.QLabel) for b in panel.choices]
+    assert [t.text() for t in texts] == [f"{k + 1}. {s}" for k, s in enumerate(sentences)]
+    line = texts[0].fontMetrics().lineSpacing()
+    assert texts[0].height() >= 2 * line            # wrapped, all of it shown
+    qtbot.mouseClick(texts[1], Qt.LeftButton)        # a click on the words ticks the box
+    assert panel.choices[1].isChecked() and panel.given() == [1]
+    qtbot.mouseClick(texts[1], Qt.LeftButton)
+    qtbot.mouseClick(texts[0], Qt.LeftButton)
+    assert panel.given() == [0]
+    panel.submit()
+    assert player.answered().right and player.next()
+    qtbot.wait(50)
+    assert len(panel.choices) == 3 and _inside_the_dock(window) == []
+    panel.choices[0].setChecked(True)                # a predict choice: one of them only
+    panel.choices[2].setChecked(True)
+    assert [b.isChecked() for b in panel.choices] == [False, False, True]
+    panel.close_button.click()
+
+
+def _element_for_sign(lesson, step):
+    """An element of ``step``'s dz that makes a fair sign question on the lesson's picture."""
+    from cnncore.lesson import Element
+    from cnncore.predict import question_at
+    from cnncore.trace import trace
+    t = trace(lesson.model, lesson.pictures[0], int(lesson.labels[0]))
+    key = f"L{t.steps[step].layer}.dz"
+    for index in np.ndindex(*t.arrays[key].shape):
+        if question_at(t, step, "sign", index) is not None:
+            return Element(key, tuple(int(i) for i in index))
+    raise AssertionError("no element asks a sign question")

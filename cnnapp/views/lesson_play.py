@@ -56,6 +56,45 @@ class _Check(_ChoiceKeys, QtWidgets.QCheckBox):
     pass
 
 
+def _wrapped(name: str) -> QtWidgets.QLabel:
+    """A label of the panel: its words wrap, and no word of it (a title or a path of one long word)
+    makes the panel wider than its dock (the rest of such a word is cut, not the panel's buttons)."""
+    label = QtWidgets.QLabel("")
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
+    return label
+
+
+class _ChoiceText(QtWidgets.QLabel):
+    """A choice's words beside its button, wrapped (a button's own text never wraps: a choice of a
+    sentence ran out of the dock); a click on them is a click on the button."""
+
+    def __init__(self, text: str, button: QtWidgets.QAbstractButton):
+        super().__init__(text)
+        self.button = button
+        self.setTextFormat(QtCore.Qt.PlainText)
+        self.setWordWrap(True)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
+
+    def mouseReleaseEvent(self, ev) -> None:
+        if ev.button() == QtCore.Qt.LeftButton and self.button.isEnabled() and self.rect().contains(ev.position().toPoint()):
+            self.button.click()
+        super().mouseReleaseEvent(ev)
+
+
+def _choice_row(button: QtWidgets.QAbstractButton, text: str) -> QtWidgets.QWidget:
+    """``button`` (without text of its own: a screen reader reads ``text`` as its name) and ``text`` wrapped
+    beside it."""
+    button.setAccessibleName(text)
+    row = QtWidgets.QWidget()
+    lay = QtWidgets.QHBoxLayout(row)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(button, 0, QtCore.Qt.AlignTop)
+    lay.addWidget(_ChoiceText(text, button), 1)
+    return row
+
+
 class LessonPlayPanel(ShrinksToItsScroll, QtWidgets.QWidget):
     """Signals: ``closeRequested()``, ``saveAsRequested()``."""
     closeRequested = QtCore.Signal()
@@ -66,7 +105,9 @@ class LessonPlayPanel(ShrinksToItsScroll, QtWidgets.QWidget):
         self.setObjectName("lessonPlayPanel")
         self.player = player
         self._shown = None              # the position whose question the widgets show
-        self.choices: list = []
+        self.choices: list = []         # the buttons of the choices, each in its row with its words
+        self._rows: list = []
+        self._group = None
         lay = QtWidgets.QVBoxLayout(self)
         lay.addWidget(self._build_head())
         # the question gets the larger share: its answer field sat below the fold at 1024×640 under a
@@ -79,18 +120,14 @@ class LessonPlayPanel(ShrinksToItsScroll, QtWidgets.QWidget):
 
     # ------------------------------------------------------------ builders
     def _build_head(self) -> QtWidgets.QWidget:
-        self.title = QtWidgets.QLabel("")
-        self.title.setObjectName("lessonTitle")
-        self.title.setWordWrap(True)
+        self.title = _wrapped("lessonTitle")
         f = self.title.font()
         f.setBold(True)
         f.setPointSizeF(f.pointSizeF() * 1.2)
         self.title.setFont(f)
         self.title.setTextFormat(QtCore.Qt.PlainText)
-        self.where = QtWidgets.QLabel("")
+        self.where = _wrapped("lessonWhere")
         self.where.setTextFormat(QtCore.Qt.PlainText)
-        self.where.setObjectName("lessonWhere")
-        self.where.setWordWrap(True)
         box = QtWidgets.QWidget()
         bl = QtWidgets.QVBoxLayout(box)
         bl.setContentsMargins(0, 0, 0, 0)
@@ -107,9 +144,7 @@ class LessonPlayPanel(ShrinksToItsScroll, QtWidgets.QWidget):
     def _build_question(self) -> QtWidgets.QGroupBox:
         self.question_box = QtWidgets.QGroupBox("Before you see it")
         self.question_box.setObjectName("lessonQuestion")
-        self.prompt = QtWidgets.QLabel("")
-        self.prompt.setObjectName("lessonPrompt")
-        self.prompt.setWordWrap(True)
+        self.prompt = _wrapped("lessonPrompt")
         self.prompt.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
         self.answer_edit = QtWidgets.QLineEdit()
         self.answer_edit.setObjectName("lessonAnswer")
@@ -121,9 +156,7 @@ class LessonPlayPanel(ShrinksToItsScroll, QtWidgets.QWidget):
         self.choice_layout.setContentsMargins(0, 0, 0, 0)
         self.answer_button = push_button("&Answer", "lessonAnswerButton",
                                          "Give this answer (Return); the step is shown after it", slot=self.submit)
-        self.verdict = QtWidgets.QLabel("")
-        self.verdict.setObjectName("lessonVerdict")
-        self.verdict.setWordWrap(True)
+        self.verdict = _wrapped("lessonVerdict")
         ql = QtWidgets.QVBoxLayout(self.question_box)
         for w in (self.prompt, self.answer_edit, self.choice_area, self.answer_button, self.verdict):
             ql.addWidget(w)
@@ -141,8 +174,7 @@ class LessonPlayPanel(ShrinksToItsScroll, QtWidgets.QWidget):
         self.back_button = push_button("← Back", "lessonBack", "The previous stop (Alt+←)", "Alt+Left")
         self.next_button = push_button("Next stop →", "lessonNext", "The next stop (Alt+→); a question waits "
                                         "for its answer first", "Alt+Right")
-        self.score_label = QtWidgets.QLabel("")
-        self.score_label.setObjectName("lessonScore")
+        self.score_label = _wrapped("lessonScore")       # (one line of it made the panel wider than its dock)
         self.save_button = push_button("Save answers as…", "lessonSaveAs",
                                         "Write your answers to a file of your choice (and keep writing there)")
         self.close_button = push_button("Close the lesson", "lessonClose",
@@ -181,10 +213,10 @@ class LessonPlayPanel(ShrinksToItsScroll, QtWidgets.QWidget):
     def _show_question(self, q) -> None:
         """The widgets for ``q``: a box for a number, round buttons for a predict choice, check boxes for
         the teacher's multiple choice."""
-        for b in self.choices:
-            b.setParent(None)
-            b.deleteLater()
-        self.choices = []
+        for row in self._rows:
+            row.setParent(None)
+            row.deleteLater()
+        self.choices, self._rows = [], []
         self.question_box.setVisible(q is not None)
         self.verdict.setText("")
         if q is None:
@@ -199,18 +231,26 @@ class LessonPlayPanel(ShrinksToItsScroll, QtWidgets.QWidget):
         if number:
             self.answer_edit.setPlaceholderText(f"a number, {q.tolerance_text()}")
         labels = [f"{k + 1}. {text}" for k, text in enumerate(q.choices)] if teacher else q.numbered()
+        # round buttons are one group (each sits in a row of its own); check boxes in one would be one Tab stop
+        self._group = None if teacher else QtWidgets.QButtonGroup(self.choice_area)
         for k, text in enumerate(labels):
-            b = (_Check if teacher else _Radio)(text)
+            b = (_Check if teacher else _Radio)()
             b.setObjectName(f"lessonChoice{k}")
             b.setToolTip("Space ticks it; Return gives the answer" if teacher else "Arrows choose; Return gives the answer")
-            self.choice_layout.addWidget(b)
-            b.show()                    # now (a layout shows a new child later): it takes the focus next
+            if self._group is not None:
+                self._group.addButton(b, k)
+            row = _choice_row(b, text)
+            self.choice_layout.addWidget(row)
+            row.show()                  # now (a layout shows a new child later): it takes the focus next
             self.choices.append(b)
+            self._rows.append(row)
+        for a, b in zip(self.choices, [*self.choices[1:], self.answer_button]):     # Tab: down the choices
+            QtWidgets.QWidget.setTabOrder(a, b)
 
     def _show_answer(self) -> None:
         a = self.player.answered()
         waiting = self.player.must_answer
-        for w in (self.answer_edit, self.answer_button, *self.choices):
+        for w in (self.answer_edit, self.answer_button, *self._rows):
             w.setEnabled(waiting)
         if a is None:
             return
