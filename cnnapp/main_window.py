@@ -17,6 +17,7 @@ from .views.inspect_view import InspectView
 from .state import Session
 from .state.classes import draw_names_with
 from .state.lesson_player import ending_lesson
+from .state.session import HELD
 from .views.train_view import TrainView
 from .widgets import help_boxes
 from .session_keeper import SessionKeeper
@@ -128,7 +129,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._on_network_text()
         self.session.model_changed.connect(self._on_network_text)
         self.session.weights_changed.connect(self._on_network_text)
-        for event in (self.session.model_changed, self.session.weights_changed, self.session.picture_changed):
+        for event in (self.session.model_changed, self.session.weights_changed, self.session.picture_changed,
+                      self.session.held_changed):
             event.connect(self._follow_learn)         # (the Learn tab shows the app's network and picture)
         self._fit_to_screen()
         if load_settings:
@@ -283,14 +285,17 @@ class MainWindow(QtWidgets.QMainWindow):
         if not hasattr(panel, "set_network") or net is None:
             return
         try:
+            if s.answer_held:              # its checks of the lesson's picture would answer its question
+                raise ValueError(HELD)
             image, label, what = s.checked_input()
         except ValueError:                 # no picture the network can take: the panel's own example
             image = label = None
             what = "an example of its own"
         digit = "" if label is None else f", taken to be {s.a_class(label)}"
-        panel.set_network(net, image, label, f"The app's network ({s.source}) on {what}{digit}.")
-        if s.trace is not None:
-            panel.set_trace(s.trace)
+        held = " (the lesson's picture after your answer to its question)" if s.answer_held else ""
+        panel.set_network(net, image, label, f"The app's network ({s.source}) on {what}{digit}{held}.")
+        if s.trace is not None or s.answer_held:
+            panel.set_trace(None if s.answer_held else s.trace)
 
     def _on_training_changed(self, training: bool) -> None:
         self.save_action.setEnabled(not training)

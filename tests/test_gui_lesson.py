@@ -646,3 +646,38 @@ def _element_for_sign(lesson, step):
         if question_at(t, step, "sign", index) is not None:
             return Element(key, tuple(int(i) for i in index))
     raise AssertionError("no element asks a sign question")
+
+
+def test_no_tab_says_what_the_network_answers_while_a_question_waits(window, qtbot, tmp_path):
+    """With a softmax question waiting, the Draw tab of a colour network showed the lesson's picture
+    with the network's bars and "Looks like: class 0, 37% sure", and the Learn tab's identities and
+    gradient check ran on the lesson's trace: the answer was two clicks away."""
+    from cnncore.architecture import preset
+    from cnncore.lesson import Element, Lesson, PredictQuestion, Source, Stop, save_lesson
+    from cnncore.network import Network
+    net = Network(preset("cifar"), seed=3)
+    pictures = (np.random.default_rng(0).random((1, *net.input_shape)) * 255).astype(np.uint8)
+    loss = next(k for k, st in enumerate(Lesson(net, pictures, [1], [], Source("app", 0, (None,))).steps)
+                if st.kind == "loss")
+    stops = [Stop("backprop", 0, loss, "Guess.", Element("probs", (0, 1)), PredictQuestion("softmax"))]
+    save_lesson(tmp_path / "colour.cnnlesson", Lesson(net, pictures, [1], stops, Source("app", 0, (None,))))
+    window.confirm = lambda text: True
+    assert window.lessons.open_lesson(tmp_path / "colour.cnnlesson", "Ada")
+    s, draw = window.session, window.draw
+    learn = window.learn.ensure()
+    assert s.answer_held
+    window.tabs.setCurrentWidget(draw)
+    qtbot.wait(20)
+    assert "after your answer" in draw.answer.text() and not draw.probs._probs.any()
+    window.tabs.setCurrentWidget(window.learn)
+    qtbot.wait(20)
+    assert learn.identities.trace is None and "picture 0 of the lesson" not in learn.gradcheck.source.text()
+    assert "after your answer" in learn.gradcheck.source.text()
+    panel = window.lessons.panel
+    panel.answer_edit.setText("0.5")
+    panel.submit()
+    assert not s.answer_held
+    assert learn.identities.trace is s.trace and "picture 0 of the lesson" in learn.gradcheck.source.text()
+    window.tabs.setCurrentWidget(draw)
+    qtbot.wait(20)
+    assert "Looks like" in draw.answer.text() and draw.probs._probs.any()

@@ -49,6 +49,7 @@ class Session:
     * ``element_changed((key, index) | None)``: the element selected on the step shown (a click on a
       map, a lesson's stop); another step or trace drops it;
     * ``lesson_changed(LessonPlayer | None)``: a lesson is followed now, or none (another model ends it);
+    * ``held_changed(bool)``: :attr:`answer_held` changed (a stop's question waits, or was answered);
     * ``message(text, ms)``: something for the status bar, for ``ms`` ms (0: until the next).
 
     The drawing (:class:`Drawing`), the run (:class:`TrainingRun`) and the step (:class:`Stepper`)
@@ -57,7 +58,8 @@ class Session:
 
     def __init__(self) -> None:
         for name in ("model_changed", "weights_changed", "training_changed", "result_changed",
-                     "picture_changed", "trace_changed", "element_changed", "lesson_changed", "message"):
+                     "picture_changed", "trace_changed", "element_changed", "lesson_changed", "held_changed",
+                     "message"):
             setattr(self, name, Event())
         self.drawing = Drawing()
         self.run = TrainingRun()
@@ -89,6 +91,7 @@ class Session:
         self._start = None              # RunStart of this model's last run
         self._before_again = None       # what restore_start replaced, until a run updates the weights
         self.lesson = None              # the LessonPlayer a student follows (cnnapp.state.lesson_player)
+        self._held = False              # answer_held as held_changed last said it
         self._was_training = False
         self.stepper.index_changed.connect(lambda k: self.select_element(None))
         self.run.phase_changed.connect(self._on_phase)
@@ -173,8 +176,18 @@ class Session:
     def follow_lesson(self, player) -> None:
         """Follow ``player`` (a :class:`~cnnapp.state.lesson_player.LessonPlayer` that has begun), or no lesson."""
         if player is not self.lesson:
+            if self.lesson is not None:
+                self.lesson.changed.disconnect(self._follow_held)
             self.lesson = player
+            if player is not None:
+                player.changed.connect(self._follow_held)
             self.lesson_changed.emit(player)
+            self._follow_held()
+
+    def _follow_held(self) -> None:
+        if self.answer_held != self._held:
+            self._held = self.answer_held
+            self.held_changed.emit(self._held)
 
     @property
     def known_classes(self) -> list[int]:

@@ -17,6 +17,7 @@ from ..widgets.pictures import GREY_LUT, picture_planes, show_picture_on
 from .draw_picture import PicturePage
 from ..widgets.plots import ProbabilityPlot
 from ..widgets.scroll_area import ShrinksToItsScroll, scroll_area
+from ..state.session import HELD_NOTE
 from ..state import (a_class, a_digit, class_kind, classes_of, known_classes, other_dataset, plural, shown_classes,
                      spelled_notes)
 
@@ -203,6 +204,7 @@ class DrawView(QtWidgets.QWidget):
         self.session.training_changed.connect(lambda *_: self._on_network())
         self.session.lesson_changed.connect(lambda *_: self._on_network())     # (no training while one is followed)
         self.session.picture_changed.connect(lambda p: self.digits() or self.update_prediction())
+        self.session.held_changed.connect(lambda *_: self.update_prediction())
 
     def settings_dict(self) -> dict:
         return {"brush": self.brush.value()}
@@ -304,9 +306,10 @@ class DrawView(QtWidgets.QWidget):
             return
         self._show_seen(x)
         net = self.session.view_network()
-        if net is None:
+        held = net is not None and self.session.answer_held     # (what it answers would answer a lesson's question)
+        if net is None or held:
             self.probs.set_probabilities(None)
-            self.answer.setText("")
+            self.answer.setText(HELD_NOTE if held else "")
             return
         try:
             p = np.asarray(net.predict_proba(x[None]))[0]
