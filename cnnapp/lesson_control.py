@@ -178,6 +178,8 @@ class LessonControl(QtCore.QObject):
         if p is not None and self._tab != p.position:
             self._tab = p.position
             self.window.tabs.setCurrentIndex(TABS.index(p.tab))
+            if p.tab == "draw":             # its picture on the sheet (the student's own drawing, or
+                self.window.open_digit("draw")      # none, sat beside a note about the teacher's)
             self._show_page(p.tab, p.stop.page)
             area = self.dock.widget()            # each stop from its title and note (on a small screen the
             if area is not None:                 # panel scrolls, and stayed where the last answer was)

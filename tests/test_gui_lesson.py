@@ -681,3 +681,26 @@ def test_no_tab_says_what_the_network_answers_while_a_question_waits(window, qtb
     window.tabs.setCurrentWidget(draw)
     qtbot.wait(20)
     assert "Looks like" in draw.answer.text() and draw.probs._probs.any()
+
+
+def test_a_stop_on_the_draw_tab_shows_the_lessons_picture_there(window, qtbot, tmp_path):
+    """A stop recorded on the Draw tab keeps the teacher's drawing, but the student's Draw tab showed
+    the student's own sheet (empty, "Draw a digit…") beside a note about the teacher's zero."""
+    from cnncore.lesson import Stop, new_lesson, save_lesson
+    from cnncore.modelio import save_model
+    _lenet(window)
+    save_model(tmp_path / "m.npz", window.session.network)
+    base = new_lesson(tmp_path / "m.npz", "generated", 3, count=10)
+    save_lesson(tmp_path / "l.cnnlesson", base.replace(stops=[Stop("build", 0, 0, "The network."),
+                                                              Stop("draw", 0, 0, "What does it see?")]))
+    draw = window.draw
+    draw.canvas.clear()
+    window.confirm = lambda text: True
+    assert window.lessons.open_lesson(tmp_path / "l.cnnlesson", "Ada")
+    assert window.tabs.currentWidget() is window.build and draw.canvas.is_empty()
+    assert window.session.lesson.next()
+    assert window.tabs.currentWidget() is draw and not draw.canvas.is_empty()
+    seen = draw.network_input()
+    lesson = base.pictures[0, 0] / 255
+    assert np.corrcoef(seen.ravel(), lesson.ravel())[0, 1] > 0.95
+    assert draw.label_combo.currentIndex() == int(base.labels[0]) and "Looks like" in draw.answer.text()
