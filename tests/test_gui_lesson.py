@@ -704,3 +704,24 @@ def test_a_stop_on_the_draw_tab_shows_the_lessons_picture_there(window, qtbot, t
     lesson = base.pictures[0, 0] / 255
     assert np.corrcoef(seen.ravel(), lesson.ravel())[0, 1] > 0.95
     assert draw.label_combo.currentIndex() == int(base.labels[0]) and "Looks like" in draw.answer.text()
+
+
+def test_the_panel_says_again_what_it_said_at_an_answer(window, qtbot, tmp_path):
+    """Back at an answered stop the panel said "Not right." where it had said which answers were right."""
+    from cnncore.lesson import ChoiceQuestion, Stop, new_lesson, save_lesson
+    from cnncore.modelio import save_model
+    _lenet(window)
+    save_model(tmp_path / "m.npz", window.session.network)
+    base = new_lesson(tmp_path / "m.npz", "generated", 3, count=10)
+    q = ChoiceQuestion("Which layers have weights?", ("conv", "maxpool", "dense"), (0, 2))
+    save_lesson(tmp_path / "l.cnnlesson", base.replace(stops=[Stop("build", 0, 0, "", None, q),
+                                                              Stop("build", 0, 0, "The end.")]))
+    window.confirm = lambda text: True
+    assert window.lessons.open_lesson(tmp_path / "l.cnnlesson", "Ada")
+    panel, player = window.lessons.panel, window.session.lesson
+    panel.choices[1].setChecked(True)
+    panel.submit()
+    said = panel.verdict.text()
+    assert said == "Not quite: the right answers are conv and dense."
+    assert player.next() and player.back()
+    assert panel.verdict.text() == said

@@ -478,3 +478,26 @@ def test_a_typed_number_is_reported_as_it_was_judged():
     from cnncore.lesson.report import _answer_text
     assert _answer_text("1,5", None) == "1.5" and _answer_text("−0.25", None) == "-0.25"
     assert _answer_text("0.0129104265", None) == "0.0129104265"             # as typed where Python reads it
+
+
+def test_a_stop_visited_again_says_what_it_said_when_it_was_answered(made, tmp_path):
+    """Back at an answered stop, or after a restart, the panel said only "Not right.": the right answer,
+    said when the question was answered, was gone."""
+    lesson, out = made.lesson, tmp_path / "ada.json"
+    run = LessonRun(lesson, "Ada", out, clock=_clock())
+    said = {}
+    while True:
+        if run.must_answer:
+            q = run.question
+            assert run.verdict() is None
+            given = [len(q.choices) - 1] if isinstance(q, ChoiceQuestion) else len(q.choices) - 1 if q.is_choice \
+                else "0.5"
+            said[run.position] = run.answer(given)
+        if not run.next():
+            break
+    assert said and any(not v.right for v in said.values())
+    for k, verdict in said.items():
+        assert run.verdict(k) == verdict
+    again = LessonRun.resume(lesson, out)
+    assert {k: again.verdict(k) for k in said} == said
+    assert run.verdict(0) is None                  # (a stop that asks nothing)

@@ -259,8 +259,9 @@ class LessonPlayPanel(ShrinksToItsScroll, QtWidgets.QWidget):
         chosen = a.answer if isinstance(a.answer, tuple) else (a.answer,) if isinstance(a.answer, int) else ()
         for k, b in enumerate(self.choices):
             b.setChecked(k in chosen)
-        if not self.verdict.text():
-            self._say(a.right, "Right." if a.right else "Not right.")
+        if not self.verdict.text():         # (a stop visited again: what was said when it was answered)
+            verdict = self.player.run.verdict()
+            self._say(verdict.right, verdict.message)
 
     def _say(self, right: bool, text: str) -> None:
         self.verdict.setStyleSheet("color: #1b7a1b; font-weight: bold;" if right else "color: #b00020; font-weight: bold;")

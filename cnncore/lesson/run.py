@@ -132,6 +132,14 @@ class LessonRun:
         """The answer kept for ``stop`` (default: the current one), or None."""
         return self.results.answer_for(self.position if stop is None else stop)
 
+    def verdict(self, stop: int | None = None) -> Verdict | None:
+        """The verdict on the answer kept for ``stop`` (default: the current one), as it was given (its
+        words name the right answer), or None before it is answered: a stop visited again, or after a
+        restart, says what it said then."""
+        k = self.position if stop is None else stop
+        kept = self.results.answer_for(k)
+        return None if kept is None or k not in self.questions else judge_answer(self.questions[k], kept.answer)[0]
+
     @property
     def must_answer(self) -> bool:
         """Whether the current stop's step stays hidden until its question is answered."""
