@@ -22,7 +22,7 @@ import pytest
 from cnncore import predict
 from cnncore.architecture import preset
 from cnncore.lesson import (ChoiceQuestion, Element, Lesson, LessonFileError, LessonRun, PredictQuestion, Source, Stop,
-                            describe, load_lesson, load_results, new_lesson, report, save_lesson, write_report)
+                            describe, judge_answer, load_lesson, load_results, new_lesson, report, save_lesson, write_report)
 from cnncore.modelio import save_model
 from cnncore.network import Network
 from cnncore.trace import trace
@@ -501,3 +501,13 @@ def test_a_stop_visited_again_says_what_it_said_when_it_was_answered(made, tmp_p
     again = LessonRun.resume(lesson, out)
     assert {k: again.verdict(k) for k in said} == said
     assert run.verdict(0) is None                  # (a stop that asks nothing)
+
+
+def test_three_right_choices_are_listed_as_a_sentence_lists_them():
+    """A question of three right choices said "the right answers are conv and dense and flatten"."""
+    q = ChoiceQuestion("Which?", ("conv", "maxpool", "dense", "flatten"), (0, 2, 3))
+    assert judge_answer(q, [0])[0].message == "Not quite: the right answers are conv, dense and flatten."
+    two = ChoiceQuestion("Which?", ("conv", "maxpool", "dense"), (0, 2))
+    assert judge_answer(two, [1])[0].message == "Not quite: the right answers are conv and dense."
+    one = ChoiceQuestion("Which?", ("conv", "maxpool"), (1,))
+    assert judge_answer(one, [0])[0].message == "Not quite: the right answer is maxpool."

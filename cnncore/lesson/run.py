@@ -62,7 +62,8 @@ def judge_answer(question: Question | ChoiceQuestion, given) -> tuple[Verdict, o
             return Verdict(False, False, f"Choose one or more of the {n} answers."), None
         chosen = tuple(sorted({int(i) for i in chosen}))
         right = chosen == question.right
-        words = " and ".join(question.choices[i] for i in question.right)
+        right_ones = [question.choices[i] for i in question.right]
+        words = " and ".join(filter(None, (", ".join(right_ones[:-1]), right_ones[-1])))     # "a, b and c"
         return Verdict(True, right, "Right." if right else
                        f"Not quite: the right answer{'s are' if len(question.right) > 1 else ' is'} {words}."), chosen
     if question.is_choice:
