@@ -511,3 +511,16 @@ def test_three_right_choices_are_listed_as_a_sentence_lists_them():
     assert judge_answer(two, [1])[0].message == "Not quite: the right answers are conv and dense."
     one = ChoiceQuestion("Which?", ("conv", "maxpool"), (1,))
     assert judge_answer(one, [0])[0].message == "Not quite: the right answer is maxpool."
+
+
+def test_a_drawing_in_a_lesson_is_not_said_to_come_from_a_data_source(made):
+    """``lesson show`` said "1 picture from generated" of a lesson of the teacher's drawing: the source's
+    name was that of the samples the app offered, and the drawing has no place among them."""
+    from cnncore.lesson.make import pictures_words
+    base = made.base
+    assert pictures_words(base) == "1 picture from generated"
+    drawn = base.replace(source=Source("generated", 0, (None,)))
+    assert pictures_words(drawn) == "1 picture of the teacher's (drawn, opened or picked in the app)"
+    both = base.replace(pictures=np.concatenate([base.pictures] * 2), labels=[base.labels[0]] * 2,
+                        source=Source("generated", 0, (3, None)))
+    assert pictures_words(both) == "2 pictures: 1 from generated, 1 of the teacher's (drawn, opened or picked in the app)"

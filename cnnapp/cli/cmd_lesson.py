@@ -83,12 +83,13 @@ def _cmd_new(args) -> int:
 
 def _cmd_show(args) -> int:
     from cnncore.lesson import describe, load_lesson
+    from cnncore.lesson.make import pictures_words
 
     lesson = load_lesson(args.lesson)
     m = lesson.model
     print(f"{lesson.title or Path(args.lesson).name} · id {lesson.id[:16]}…")
     print(f"network: {m.num_params():,} parameters, input {'×'.join(map(str, m.input_shape))}; "
-          f"{len(lesson.pictures)} picture{'s' if len(lesson.pictures) != 1 else ''} from {lesson.source.key}; "
+          f"{pictures_words(lesson)}; "
           f"{len(lesson.stops)} stops, {len(lesson.question_stops())} asking a question")
     for line in describe(lesson):
         print(line)

@@ -17,7 +17,7 @@ from ..trace import build_steps
 from .content import Lesson, Source
 from .stops import ChoiceQuestion, PredictQuestion, Stop
 
-__all__ = ["new_lesson", "describe", "stop_line"]
+__all__ = ["new_lesson", "describe", "stop_line", "pictures_words"]
 
 _NOTE_CHARS = 50
 #: The tabs whose stops show the lesson's picture (the others show a network, a run or an example).
@@ -72,6 +72,17 @@ def describe(lesson: Lesson) -> list[str]:
     names only what its tab shows (a step and an element on the Backprop tab, a picture where one is
     shown)."""
     return [stop_line(k, s, lesson.steps, lesson.labels, lesson.model.classes) for k, s in enumerate(lesson.stops)]
+
+
+def pictures_words(lesson: Lesson) -> str:
+    """Where the lesson's pictures came from, in words: ``"1 picture from generated"``; a picture with no
+    index in the source (a drawing, a picture opened or picked in the app) is not said to be from it
+    (a drawing was "1 picture from generated", the samples the app offered when it was recorded)."""
+    n, known = len(lesson.pictures), sum(i is not None for i in lesson.source.indices)
+    head, own = f"{n} picture{'s' if n != 1 else ''}", "of the teacher's (drawn, opened or picked in the app)"
+    if known == n:
+        return f"{head} from {lesson.source.key}"
+    return f"{head} {own}" if not known else f"{head}: {known} from {lesson.source.key}, {n - known} {own}"
 
 
 def stop_line(k: int, s: Stop, steps, labels, classes) -> str:
