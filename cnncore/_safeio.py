@@ -28,7 +28,7 @@ import zipfile
 import numpy as np
 
 __all__ = ["UnreadableFile", "read_json", "json_nesting", "open_regular", "why_unreadable", "member_text", "read_regular",
-           "npz_members", "read_member", "read_text", "MemberInfo", "user_archive", "reading"]
+           "npz_members", "read_member", "read_text", "MemberInfo", "user_archive", "reading", "unknown_format"]
 
 
 class UnreadableFile(ValueError):
@@ -68,6 +68,23 @@ def open_regular(path, limit: int | None = None):
     except BaseException:
         os.close(fd)
         raise
+
+
+_FORMAT = re.compile(r"cnnlab-([a-z-]+)-([0-9]{1,6})")
+
+
+def unknown_format(kind: str, found: str, known) -> str:
+    """Why a file of ``kind`` ("model", "lesson", "results") whose format is ``found`` cannot be read
+    by a version that reads the formats ``known``, in one line a user can act on: one of a later
+    version of the same kind (``cnnlab-lesson-9``) says to update cnnlab (it said "unknown lesson
+    format"), anything else that it is no format cnnlab knows."""
+    found = found[:40]
+    reads = " and ".join(repr(k) for k in known)
+    m, latest = _FORMAT.fullmatch(found), [_FORMAT.fullmatch(k) for k in known]
+    if m and all(k and k.group(1) == m.group(1) and int(k.group(2)) < int(m.group(2)) for k in latest):
+        return (f"it was written by a newer version of cnnlab ({kind} format {found!r}; this version reads "
+                f"{reads}): update cnnlab to open it")
+    return f"unknown {kind} format {found!r} (this version reads {reads})"
 
 
 def why_unreadable(e: OSError) -> str:

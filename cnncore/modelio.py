@@ -31,7 +31,7 @@ import re
 import numpy as np
 
 from ._atomic import atomic_savez
-from ._safeio import UnreadableFile, member_text, read_json, read_member, reading, user_archive
+from ._safeio import UnreadableFile, member_text, read_json, read_member, reading, unknown_format, user_archive
 from .learnt import NOTHING, checked_trained_on
 from .limits import MAX_ARCH_TEXT, MAX_CLASSES_TEXT, MAX_HISTORY_TEXT, MAX_LAYERS, MAX_PARAMS, MAX_TRAINED_ON
 from .architecture import DIGIT_CLASSES, ArchitectureError, to_json
@@ -132,7 +132,7 @@ def _network(path, zf, members) -> Network:
     """The file's architecture as a network, built before any weight is read."""
     fmt = _text(path, zf, members, "format", FORMAT)
     if fmt != FORMAT:
-        raise ModelFileError(f"{path}: unknown model format {_short(fmt)!r} (this version reads {FORMAT!r})")
+        raise ModelFileError(f"{path}: {unknown_format('model', fmt, (FORMAT,))}")
     arch = _text(path, zf, members, "architecture")
     params = {k: v for k, v in members.items() if _PARAM_KEY.fullmatch(k)}
     dtypes = {v.dtype.newbyteorder("=") for v in params.values()}      # (a big-endian float32 is float32)

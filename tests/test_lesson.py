@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import pickle
+import re
 import struct
 import zipfile
 from dataclasses import replace
@@ -524,3 +525,25 @@ def test_a_drawing_in_a_lesson_is_not_said_to_come_from_a_data_source(made):
     both = base.replace(pictures=np.concatenate([base.pictures] * 2), labels=[base.labels[0]] * 2,
                         source=Source("generated", 0, (3, None)))
     assert pictures_words(both) == "2 pictures: 1 from generated, 1 of the teacher's (drawn, opened or picked in the app)"
+
+
+def test_a_file_of_a_newer_version_says_to_update_cnnlab(made, tmp_path):
+    """A lesson of a later format said "unknown lesson format 'cnnlab-lesson-3'": a student could not
+    tell that a newer cnnlab opens it. Model and results files say it by the same rule."""
+    from cnncore._safeio import unknown_format
+    with zipfile.ZipFile(made.path) as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    text = json.loads(entries["lesson.json"])
+    for fmt, said in (("cnnlab-lesson-3", "written by a newer version of cnnlab (lesson format 'cnnlab-lesson-3'; "
+                                          "this version reads 'cnnlab-lesson-1' and 'cnnlab-lesson-2'): update cnnlab"),
+                      ("keras-7", "unknown lesson format 'keras-7'")):
+        path = tmp_path / f"{fmt}.cnnlesson"
+        with zipfile.ZipFile(path, "w") as z:
+            for n, data in entries.items():
+                z.writestr(n, json.dumps({**text, "format": fmt}) if n == "lesson.json" else data)
+        with pytest.raises(LessonFileError, match=re.escape(said)):
+            load_lesson(path)
+    assert "update cnnlab" in unknown_format("model", "cnnlab-model-2", ("cnnlab-model-1",))
+    assert "update cnnlab" not in unknown_format("model", "cnnlab-lesson-2", ("cnnlab-model-1",))
+    assert "update cnnlab" not in unknown_format("lesson", "cnnlab-lesson-1", ("cnnlab-lesson-1", "cnnlab-lesson-2"))
+    assert "update cnnlab" in unknown_format("results", "cnnlab-lesson-results-2", ("cnnlab-lesson-results-1",))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._safeio import unknown_format
 from ..limits import (MAX_LESSON_PICTURE_BYTES, MAX_LESSON_PICTURES, MAX_LESSON_STOPS, MAX_TITLE_CHARS)
 from ..modelio import model_arrays
 from ..network import Network
@@ -185,8 +186,7 @@ def lesson_head(obj) -> tuple[str, str, Source, list]:
     (the stops on their own; :class:`Lesson` checks them against the model)."""
     obj = fields(obj, {"format": str, "id": str, "title": str, "source": dict, "stops": list}, "lesson.json")
     if obj["format"] not in (FORMAT, FORMAT_PAGES):
-        raise ValueError(f"unknown lesson format {obj['format'][:40]!r} (this version reads {FORMAT!r} and "
-                         f"{FORMAT_PAGES!r})")
+        raise ValueError(unknown_format("lesson", obj["format"], (FORMAT, FORMAT_PAGES)))
     if len(obj["stops"]) > MAX_LESSON_STOPS:
         raise ValueError(f"it has {len(obj['stops']):,} stops, more than the {MAX_LESSON_STOPS:,} a lesson may have")
     src = fields(obj["source"], {"key": str, "seed": int, "indices": list}, "the source")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .._atomic import atomic_write_text
-from .._safeio import UnreadableFile, read_json, read_regular, why_unreadable
+from .._safeio import UnreadableFile, read_json, read_regular, unknown_format, why_unreadable
 from ..limits import MAX_CHOICES, MAX_LESSON_STOPS, MAX_RESULTS_BYTES, MAX_STUDENT_CHARS, MAX_TITLE_CHARS
 from .content import Lesson, LessonFileError
 from .stops import ChoiceQuestion, check_text, fields
@@ -142,7 +142,7 @@ def _results(data: bytes) -> Results:
         raise ValueError(f"not a results file (it {e})") from None
     obj = fields(obj, {"format": str, "lesson": str, "title": str, "student": str, "answers": list}, "the results file")
     if obj["format"] != RESULTS_FORMAT:
-        raise ValueError(f"unknown results format {obj['format'][:40]!r} (this version reads {RESULTS_FORMAT!r})")
+        raise ValueError(unknown_format("results", obj["format"], (RESULTS_FORMAT,)))
     if len(obj["answers"]) > MAX_LESSON_STOPS:
         raise ValueError(f"it holds {len(obj['answers']):,} answers, more than a lesson has stops")
     answers = [Answer(**fields(a, {"stop": int, "answer": (str, int, list), "right": bool, "time": str},
