@@ -181,7 +181,8 @@ def _headers(zf: zipfile.ZipFile, max_members: int, max_bytes: int, texts: dict)
             total += zi.file_size
             continue
         if not zi.filename.endswith(".npy"):
-            raise UnreadableFile(f"entry {_short(zi.filename)} is not a NumPy array (.npy)")
+            lesson = " (this is a lesson, .cnnlesson: open it as one)" if zi.filename == "lesson.json" else ""
+            raise UnreadableFile(f"entry {_short(zi.filename)} is not a NumPy array (.npy){lesson}")
         name = zi.filename[:-4]
         try:
             with zf.open(zi) as m:

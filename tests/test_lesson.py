@@ -547,3 +547,16 @@ def test_a_file_of_a_newer_version_says_to_update_cnnlab(made, tmp_path):
     assert "update cnnlab" not in unknown_format("model", "cnnlab-lesson-2", ("cnnlab-model-1",))
     assert "update cnnlab" not in unknown_format("lesson", "cnnlab-lesson-1", ("cnnlab-lesson-1", "cnnlab-lesson-2"))
     assert "update cnnlab" in unknown_format("results", "cnnlab-lesson-results-2", ("cnnlab-lesson-results-1",))
+
+
+def test_a_file_of_another_kind_is_named_as_what_it_is(made, tmp_path):
+    """A lesson given where a model goes said "its entry 'lesson.json' is not a NumPy array (.npy)", a
+    model given as a lesson "no 'lesson.json' entry", a lesson given as a student's answers "not UTF-8
+    text": each now says what the file is."""
+    from cnncore.modelio import ModelFileError, load_model
+    with pytest.raises(ModelFileError, match=r"this is a lesson, \.cnnlesson"):
+        load_model(made.path)
+    with pytest.raises(LessonFileError, match="it is a model file: cnnapp lesson new"):
+        load_lesson(made.path.parent / "model.npz")
+    with pytest.raises(LessonFileError, match="not a results file \\(a zip archive, such as a lesson"):
+        load_results(made.path)

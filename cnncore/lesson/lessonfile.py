@@ -102,7 +102,9 @@ def _check_entries(zf, members) -> None:
     if len(set(names)) != len(names):
         raise ValueError("it holds two entries of the same name")
     if _TEXT not in names:
-        raise ValueError(f"no {_TEXT!r} entry, so this is not a lesson file")
+        hint = (" (it is a model file: cnnapp lesson new, or File → Record a lesson, makes a lesson of it)"
+                if "architecture" in members else " (it is a backprop trace)" if "probs" in members else "")
+        raise ValueError(f"no {_TEXT!r} entry, so this is not a lesson file{hint}")
     odd = sorted(k for k in members if k not in ("pictures", "labels") and not k.startswith(MODEL_PREFIX))
     if odd:
         raise ValueError(f"unexpected entries {', '.join(repr(k[:40]) for k in odd[:4])}")

@@ -137,7 +137,8 @@ def _results(data: bytes) -> Results:
     try:
         obj = read_json(data.decode("utf-8"), _JSON_DEPTH)
     except UnicodeDecodeError:
-        raise ValueError("not a results file (not UTF-8 text)") from None
+        zipped = data[:2] == b"PK"      # (a lesson or a model named where a student's answers go)
+        raise ValueError(f"not a results file ({'a zip archive, such as a lesson or a model' if zipped else 'not UTF-8 text'})") from None
     except UnreadableFile as e:
         raise ValueError(f"not a results file (it {e})") from None
     obj = fields(obj, {"format": str, "lesson": str, "title": str, "student": str, "answers": list}, "the results file")
