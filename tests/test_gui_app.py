@@ -553,7 +553,8 @@ def test_mnist_download_failure_is_reported_in_the_window(window, qtbot):
 def test_backprop_traces_the_drawing_with_its_label(window):
     stroke(window.draw.canvas, _circle())
     window.draw.update_prediction()
-    window.draw.label_combo.setCurrentIndex(6)          # "I meant a 6"
+    window.draw.label_combo.setCurrentIndex(6)          # "I meant a 6", chosen as a user chooses it
+    window.draw.label_combo.activated.emit(6)
     bp = window.backprop
     bp.source.setCurrentIndex(1)                          # the drawing
     assert bp.record()

@@ -160,6 +160,32 @@ def test_the_draw_tab_says_the_network_must_pick_a_digit_and_asks_for_larger_dra
     assert not draw.drawing.is_small() and "larger" not in draw.answer.text()
 
 
+def test_a_drawing_whose_digit_nobody_chose_is_not_called_the_true_digit(window, qtbot):
+    """A tour: an X scribbled on the Draw tab (its box left at the network's guess, 4) was "true digit 4"
+    on the Backprop tab, in its loss step's words, and "(it is 4)" on the Look tab. Until the learner
+    chooses the digit, every tab says that none was given; chosen, every tab names it."""
+    draw, bp = window.draw, window.backprop
+    stroke(draw.canvas, [(0.2, 0.2), (0.8, 0.8)])
+    stroke(draw.canvas, [(0.8, 0.2), (0.2, 0.8)])
+    draw.update_prediction()
+    guess = draw.label_combo.currentIndex()              # the box follows the network's answer
+    look = window.look.ensure()
+    window.tabs.setCurrentWidget(window.look)
+    look.take_drawing()
+    qtbot.waitUntil(lambda: "answers" in look.answer.text(), timeout=5000)
+    assert "(it is" not in look.answer.text()
+    window.tabs.setCurrentWidget(bp)
+    qtbot.waitUntil(lambda: bp.trace is not None, timeout=5000)
+    assert "no true digit given" in bp.info.text() and "true digit <b>" not in bp.info.text()
+    bp.go(next(k for k, st in enumerate(bp.trace.steps) if st.kind == "loss"))
+    assert "No true digit given" in bp.explanation.text() and "True digit:" not in bp.explanation.text()
+    draw.label_combo.activated.emit(guess)               # the learner says: it is that digit
+    qtbot.waitUntil(lambda: bp.trace is not None, timeout=5000)
+    assert f"true digit <b>{guess}</b>" in bp.info.text()
+    window.tabs.setCurrentWidget(window.look)
+    qtbot.waitUntil(lambda: f"(it is {guess})" in look.answer.text(), timeout=5000)
+
+
 def test_the_app_offers_the_shared_subset_only_where_it_exists_and_splits_like_the_cli(qtbot, monkeypatch):
     """Item 2: a user's install has no ../shared, so the Train tab does not offer it; the held-out
     digits are those of the one rule (cnncore.datasets.held_out_split) the command line uses."""

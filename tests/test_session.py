@@ -220,7 +220,7 @@ def test_the_drawing_is_one_picture_with_one_true_digit():
     s.drawing.set_ink(ink)
     s.drawing.suggest_label(1)
     p = s.take_drawing()
-    assert p.origin == DRAWING and p.label == 1
+    assert p.origin == DRAWING and p.label is None        # (the network's guess is no true digit)
     s.set_label(7)                                  # said on the Backprop tab: chosen on the Draw tab too
     assert s.drawing.label == 7 and s.drawing.label_chosen and s.picture.label == 7
     s.drawing.choose_label(4)                       # said on the Draw tab
@@ -233,6 +233,29 @@ def test_the_drawing_is_one_picture_with_one_true_digit():
     s.take_sample(0)
     s.drawing.finish()                              # a sample no longer follows the drawing
     assert s.picture.origin == SAMPLE
+
+
+def test_a_drawing_nobody_labelled_has_no_true_digit():
+    """A tour: an X scribbled on the Draw tab, its digit box left at the network's guess (4), was "true
+    digit 4" on the Backprop tab and "(it is 4)" on the Look tab: the network's own answer called the
+    truth. Until the learner chooses its digit a drawing has none (a trace's loss takes the answer and
+    says so); once chosen, even the digit the network guessed, it is the drawing's."""
+    s = Session()
+    s.set_network(_net(), "t", trained=True)
+    ink = np.zeros((280, 280), np.float32)
+    ink[40:240, 40:60] = ink[40:60, 40:240] = 1.0
+    s.drawing.set_ink(ink)
+    s.drawing.suggest_label(4)                      # what the Draw tab does with the network's answer
+    p = s.take_drawing()
+    assert s.drawing.label == 4 and p.label is None
+    assert s.true_label() == int(np.argmax(s.network.predict_proba(p.image[None])[0]))
+    s.drawing.choose_label(4)                       # the learner says it: the same digit, now true
+    assert s.picture.origin == DRAWING and s.picture.label == 4
+    s.drawing.set_ink(np.zeros((280, 280), np.float32))      # wiped, and drawn again
+    s.drawing.set_ink(ink)
+    s.drawing.suggest_label(2)
+    s.drawing.finish()
+    assert s.picture.origin == DRAWING and s.picture.label is None
 
 
 def test_a_drawing_wiped_and_drawn_again_or_undone_is_looked_at_again():

@@ -15,11 +15,12 @@ class Drawing:
 
     ``image()`` is the preprocessed ``(28, 28)`` float32 network input, or None while the sheet is
     empty (computed once per ink). The digit follows the network's guess (``suggest_label``) until
-    the user chooses one (``choose_label``); from then on it stands until the sheet is emptied.
+    the user chooses one (``choose_label``); from then on it stands until the sheet is emptied. Only a
+    chosen digit is the drawing's true digit (``label_chosen``): a guess is the network's answer.
 
     Events: ``ink_changed()`` on every new ink (while a stroke is drawn too), ``finished()`` when a
     stroke ends or a digit is put on the sheet (:meth:`finish`), ``label_changed(int)`` when the
-    digit changes.
+    digit changes or is chosen.
     """
 
     def __init__(self) -> None:
@@ -90,9 +91,15 @@ class Drawing:
             self.label_changed.emit(d)
 
     def choose_label(self, d) -> None:
-        """The user says what the drawing is: it stands until the sheet is emptied."""
-        self.label = d
-        self.label_chosen = True
+        """The user says what the drawing is: it stands until the sheet is emptied. Said once the
+        digit is chosen (also the digit guessed before: from now on it is the drawing's true digit)."""
+        d = int(d)
+        if not 0 <= d <= 9:
+            raise ValueError(f"a digit is 0 to 9, not {d}")
+        was = (self._label, self.label_chosen)
+        self._label, self.label_chosen = d, True
+        if was != (d, True):
+            self.label_changed.emit(d)
 
     def suggest_label(self, d) -> None:
         """The network's guess: taken only while the user has not chosen a digit."""

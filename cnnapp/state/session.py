@@ -428,15 +428,17 @@ class Session:
         return known[int(np.argmax(net.predict_proba(net.one_image(p.image))[0][known]))]
 
     def drawing_picture(self) -> Picture | None:
-        """The Draw tab's drawing as a picture (its digit its class), or None for an empty sheet."""
+        """The Draw tab's drawing as a picture (the digit chosen for it its class), or None for an empty sheet."""
         image = self.drawing.image()
         return None if image is None else Picture(DRAWING, image, self._drawing_label(), what="your drawing")
 
     def _drawing_label(self) -> int | None:
-        """The drawing's true class: the Draw tab's digit for a network of digits; for another (of clothes,
-        of a folder's classes) the class chosen for it on the Backprop tab, else none: a digit is no
-        class of cats."""
-        return self.drawing.label if reads_digits(self.view_network()) else self._drawing_class
+        """The drawing's true class: for a network of digits the Draw tab's digit once the learner chose
+        it (before, the box shows the network's guess, which is no truth: a scribbled X is no 4); for
+        another (of clothes, of a folder's classes) the class chosen for it on the Backprop tab; else none."""
+        if reads_digits(self.view_network()):
+            return self.drawing.label if self.drawing.label_chosen else None
+        return self._drawing_class
 
     def drawing_class_chosen(self) -> bool:
         """Whether the drawing's true class was chosen (not the network's guess at it)."""

@@ -7,6 +7,7 @@ arithmetic of a clicked number (here). Which picture, which trace and which step
 this view renders them and sends the learner's choices back."""
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -286,8 +287,12 @@ class BackpropView(TraceFiles, QtWidgets.QWidget):
             return ""
         tr, s = self.trace, self.session
         kind, names = s.class_kind, s.classes
-        return (f"<br><br>True {kind}: <b>{names[tr.label]}</b>; p(true {kind}) = "
-                f"{tr.probs[tr.label]:.6g}; loss L = −log p = <b>{tr.loss:.4g}</b>.")
+        name = html.escape(names[tr.label])          # (a folder's names are text, never markup)
+        loss = f"loss L = −log p = <b>{tr.loss:.4g}</b>."
+        if s.trace_picture is not None and s.trace_picture.label is None:     # (a drawing nobody labelled)
+            return (f"<br><br>No true {kind} given: the loss takes the network's answer, <b>{name}</b>, as the "
+                    f"true {kind}; p({name}) = {tr.probs[tr.label]:.6g}; {loss}")
+        return f"<br><br>True {kind}: <b>{name}</b>; p(true {kind}) = {tr.probs[tr.label]:.6g}; {loss}"
 
     def toggle_slide(self) -> None:
         """Start, pause or resume the filter sliding over this conv step's input."""
