@@ -305,6 +305,24 @@ def test_build_updates_as_the_user_types_and_the_columns_stay_put(window, qtbot)
     assert t.verticalHeader().width() == header
 
 
+def test_the_layers_below_one_that_does_not_fit_count_no_parameters_they_may_have(window):
+    """A tour: a first conv of 30×30 on 28×28 pictures, and the Build table gave the 16-filter conv
+    below it 0 parameters and every layer below 0 multiply-adds: numbers that were never computed (the
+    conv has 3,216 once its input is known). Below a layer that does not fit the counts are unknown: —."""
+    from cnnapp.widgets.arch_editor import C_MACS, C_OUT, C_PARAMS
+    from cnncore.architecture import preset
+    ed = window.build.editor
+    spec = preset("lenet")
+    spec["layers"][0]["kernel"] = 30
+    ed.set_spec(spec)
+    t = ed.table
+    assert t.item(0, C_OUT).text() == "does not fit"
+    below = {t.item(r, c).text() for r in range(1, t.rowCount()) for c in (C_OUT, C_PARAMS, C_MACS)}
+    assert below == {"—"}
+    ed.set_value(0, "kernel", 5)                    # fits again: every count is a number
+    assert t.item(2, C_PARAMS).text() == "3,216" and t.item(1, C_PARAMS).text() == "0"
+
+
 def test_two_exact_zeros_are_called_zero_too():
     from cnncore.gradcheck import GradCheckResult
     r = GradCheckResult("input", (0, 0, 0), 0.0, 0.0, 0.0, 0.0, 0.0, 1e-5, 2.3, 2.3, 2.3)

@@ -28,6 +28,16 @@ def _new_layer(kind: str) -> dict:
     return {"type": kind, **{f.key: copy.deepcopy(f.new) for f in REGISTRY[kind].fields}}
 
 
+def _computed_texts(row) -> tuple[str, str, str]:
+    """A layer's output shape, parameters and multiply-adds as the table shows them: below a layer that
+    does not fit its input is unknown, and so are its counts ("—", never a 0 nobody computed)."""
+    if row.error is not None:
+        return "does not fit", "—", "—"
+    if row.out_shape is None:
+        return "—", "—", "—"
+    return _shape_text(row.out_shape), f"{row.params:,}", f"{row.macs:,}"
+
+
 def _field_columns() -> tuple:
     """The editable columns: every field column of every type, in the order they first appear."""
     cols = []
@@ -320,14 +330,13 @@ class ArchitectureEditor(QtWidgets.QWidget):
             self._problem = (f"{params:,} parameters is more than this app trains on a laptop "
                              f"(at most {MAX_PARAMS:,}).")
         for r, row in enumerate(self._summary):
-            vals = (_shape_text(row.out_shape), f"{row.params:,}", f"{row.macs:,}")
-            for c, v in zip((C_OUT, C_PARAMS, C_MACS), vals):
+            for c, v in zip((C_OUT, C_PARAMS, C_MACS), _computed_texts(row)):
                 it = t.item(r, c)
                 if it is None:
                     it = QtWidgets.QTableWidgetItem()
                     it.setFlags(QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable)
                     t.setItem(r, c, it)
-                it.setText(v if row.error is None else ("does not fit" if c == C_OUT else "—"))
+                it.setText(v)
                 it.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
             note = t.item(r, C_NOTES)
             if note is None:
