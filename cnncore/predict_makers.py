@@ -16,6 +16,7 @@ import numpy as np
 from . import activations
 from .explain import breakdown
 from .notation import index_text
+from .plurals import plural
 from .terms import num
 from .tracekeys import layer_key, split_key
 
@@ -307,7 +308,7 @@ def _filter_map_at(trace, step, idx):
     n = int(idx[0])
     choices = tuple(f"z map {k}" for k in range(F)) + (f"one part of every z map ({C} input maps)",)
     return Question("filter_map", step, layer_key(st.layer, "z"), (0, n, 0, 0),
-                    f"Layer {st.layer}: filter {n} has {C} channel(s), one per input map. Which output map does "
+                    f"Layer {st.layer}: filter {n} has {plural(C, 'channel')}, one per input map. Which output map does "
                     "it make?", (), choices, n, 0.0, first=0)
 
 

@@ -135,6 +135,7 @@ def _reader_may_go():
 def _train(args) -> int:
     import cnncore
     from cnncore.modelio import save_model
+    from cnncore.plurals import plural
 
     from cnncore.modelio import not_a_model_file
     out = output(args, ".npz", spare=not_a_model_file)     # a model replaces a model, never other arrays
@@ -145,10 +146,10 @@ def _train(args) -> int:
             raise CliError(f"--threads {args.threads}: at most {cnncore.MAX_THREADS} on this machine")
         cnncore.set_num_threads(args.threads)
     trainer, n_train, n_val, source = _trainer(args, net, config)
-    epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
+    epochs = plural(config.epochs, "epoch")
     print(f"training {len(net.layers)}-layer network ({net.num_params():,} parameters) on {n_train:,} images "
           f"from {source}, holding out {n_val:,}; {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
-          f"{epochs}, {_augment_words(config)}, {cnncore.get_num_threads()} thread(s)", flush=True)
+          f"{epochs}, {_augment_words(config)}, {plural(cnncore.get_num_threads(), 'thread')}", flush=True)
     if getattr(args, "folder", None) is not None and net.input_shape[0] == 1:
         print(f"note: the pictures are read as this network takes them: {net.signature.brief()} (their colour is "
               "dropped)", flush=True)

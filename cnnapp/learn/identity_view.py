@@ -19,6 +19,7 @@ from PySide6 import QtCore, QtWidgets
 
 from cnncore.examples import MultiChannelExample, identity_maps
 from cnncore.layers import layer_class
+from cnncore.plurals import plural
 from cnncore.tracekeys import layer_key
 
 from .grids import FilledWhenShown
@@ -189,8 +190,8 @@ class IdentityView(FilledWhenShown, QtWidgets.QWidget):
         P = padding if isinstance(padding, tuple) else (padding, padding)
         K = w.shape[2:]
         self.summary.setText(
-            f"Stride {S[0]}, padding {P[0]}, {K[0]}×{K[1]} filters, {w.shape[1]} input map(s), "
-            f"{w.shape[0]} filter(s). Largest difference from the kernels: "
+            f"Stride {S[0]}, padding {P[0]}, {K[0]}×{K[1]} filters, {plural(w.shape[1], 'input map')}, "
+            f"{plural(w.shape[0], 'filter')}. Largest difference from the kernels: "
             f"dx {np.abs(self.maps['dx_diff']).max():.1e}, dW {np.abs(self.maps['dw_diff']).max():.1e}."
             + self._before_note())
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 
 from cnncore.architecture import DIGIT_CLASSES, UNUSED_CLASS
+from cnncore.plurals import plural  # noqa: F401 - (the app's views count with it, as the core does)
 
 _draws = [lambda code: True]         # whether the screen's fonts draw a character (by its code point)
 
@@ -127,6 +128,3 @@ def class_kind(net) -> str:
     return "class" if other_dataset(net) else "digit"
 
 
-def plural(n: int, word: str, words: str | None = None) -> str:
-    """``n`` and the word in the number it needs: "1 digit", "2 digits", "1,000 digits"."""
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from cnncore.plurals import plural
+
 from .heatmap import MapGrid, MapGroup, levels_for
 
 
@@ -60,7 +62,7 @@ class FilterSlideView(QtWidgets.QWidget):
         self._job = {"L": L, "n": n, "z": z[0, 0], "channels": x.shape[1],
                      "kernel": (KH, KW), "stride": (SH, SW), "padding": (PH, PW)}
         self.caption.setText(
-            f"Filter {n} of layer {layer_index} slides over the {x.shape[1]} input map(s) with stride "
+            f"Filter {n} of layer {layer_index} slides over the {plural(x.shape[1], 'input map')} with stride "
             f"{SH}" + (f" over a zero border of {PH}" if PH or PW else "") + ": at each stop the framed "
             f"numbers are multiplied by the filter's and summed, plus the bias, into one element of z.")
         self.grid.tile_scale = 1.5 if x.shape[1] <= 2 else 1.0     # few maps: draw them large

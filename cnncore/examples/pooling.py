@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 
+from ..plurals import agrees, plural
 from ..shapes import conv_output_size, output_size_words
 from .base import WorkedExample, example_layer_types
 
@@ -155,7 +156,8 @@ class PoolingExample(WorkedExample):
                 bd = self.explain("dx", (iy, ix))
                 out.append(f"∂L/∂x{iy + 1}{ix + 1} = {self._symbols(bd)} = {bd.written_out(limit=9)}")
         if zero:
-            out.append(f"The other {zero} input(s) get 0 from the windows that hold them (or lie in none).")
+            out.append(f"The other {plural(zero, 'input')} {agrees(zero, 'gets', 'get')} 0 from the windows that "
+                       f"hold {agrees(zero, 'it', 'them')} (or {agrees(zero, 'lies', 'lie')} in none).")
         return out
 
 

@@ -7,6 +7,7 @@ from .. import kernels
 from .._dispatch import _kernels
 from .._threads import threads_for
 from ..plans import PoolPlan, _expect
+from ..plurals import agrees, plural
 from ..pseudocode import MEANPOOL_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, windows_covering
@@ -134,8 +135,9 @@ def avgpool_backward_terms(dy, input_hw, size, stride, ch, iy, ix, *, value=None
     terms = [Term(f"dy({ch},{oy},{ox}) · 1/{KH * KW}", (float(dy[ch, oy, ox]), share),
                   float(dy[ch, oy, ox]) * share, (mk_ref(keys, prefix, "dy", (ch, oy, ox)), None))
              for oy, ox in windows_covering(H, W, KH, KW, SH, SW, iy, ix)]
-    notes = [f"{len(terms)} window(s) contain this pixel; each passes back a 1/{KH * KW} share "
-             "of its gradient (+= where windows overlap)."]
+    notes = [f"{plural(len(terms), 'window')} {agrees(len(terms), 'contains', 'contain')} this pixel; "
+             f"{agrees(len(terms), 'it passes', 'each passes')} back a 1/{KH * KW} share of its gradient "
+             "(+= where windows overlap)."]
     if not terms:
         terms = [Term("no window covers this pixel", (0.0,), 0.0, (None,))]
     return finish(f"Mean pooling backward: dx({ch},{iy},{ix})", f"dx(m, rS+i, cS+j) += ({_share(KH, KW)}) · dy(m,r,c)",

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import activations
 from .. import kernels
+from ..plurals import agrees, plural
 from ..pseudocode import CONV_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref
@@ -368,8 +369,10 @@ def conv_backward_input_terms(dz, w, stride, padding, input_hw, m, iy, ix, *, va
                 terms.append(Term(f"dz({n},{oy},{ox}) · w({m},{n},{i},{j})", (g, wv), g * wv,
                                   (mk_ref(keys, prefix, "dz", (n, oy, ox)),
                                    mk_ref(keys, prefix, "w", (n, m, i, j)))))
-    notes = [f"{len(terms) // max(F, 1)} output position(s) per filter had this input inside their "
-             f"window; each links to it through one filter element, over all {F} filter(s)."]
+    n = len(terms) // max(F, 1)
+    notes = [f"{plural(n, 'output position')} per filter had this input inside {agrees(n, 'its', 'their')} "
+             f"window; {agrees(n, 'it', 'each')} links to it through one filter element"
+             + (" of the one filter." if F == 1 else f", over all {plural(F, 'filter')}.")]
     if not terms:
         notes = ["No window covered this input (the stride skipped it), so its gradient is 0."]
         terms = [Term("no window covers this input", (0.0,), 0.0, (None,))]

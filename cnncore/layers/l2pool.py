@@ -10,6 +10,7 @@ from .. import kernels
 from .._dispatch import _kernels
 from .._threads import threads_for
 from ..plans import PoolPlan, _expect
+from ..plurals import agrees, plural
 from ..pseudocode import L2POOL_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, num, windows_covering
@@ -165,8 +166,9 @@ def l2pool_backward_terms(dy, x, y, size, stride, ch, iy, ix, *, value=None, key
         else:
             zero += 1
             terms.append(Term(f"dy({ch},{oy},{ox}) · [y = 0]", (g, 0.0), 0.0, refs, note="y = 0: no gradient"))
-    notes = [f"{len(terms)} window(s) contain this pixel; each passes back dy times x/y = "
-             f"{num(xv)}/y (+= where windows overlap)."]
+    notes = [f"{plural(len(terms), 'window')} {agrees(len(terms), 'contains', 'contain')} this pixel; "
+             f"{agrees(len(terms), 'it passes', 'each passes')} back dy times x/y = {num(xv)}/y "
+             "(+= where windows overlap)."]
     if zero:
         notes.append(ZERO_WINDOW_NOTE)
     if not terms:

@@ -8,6 +8,7 @@ from .. import kernels
 from .._dispatch import _kernels
 from .._threads import threads_for
 from ..plans import PoolPlan, _expect
+from ..plurals import agrees, plural
 from ..pseudocode import MAXPOOL_LOOPS
 from ..shapes import pair
 from ..terms import Term, finish, mk_ref, num, windows_covering
@@ -281,8 +282,9 @@ def maxpool_backward_terms(dy, argmax, input_hw, size, stride, ch, iy, ix, *, va
                           g if won else 0.0, (mk_ref(keys, prefix, "dy", (ch, oy, ox)), None),
                           chosen=won,
                           note="this pixel won the window" if won else f"the window chose ({wr},{wc})"))
-    won = sum(t.chosen for t in terms)
-    notes = [f"{len(terms)} window(s) contain this pixel; it won {won} of them."
+    won, n = sum(t.chosen for t in terms), len(terms)
+    result = (f"it won {won} of them" if n != 1 else "it won it" if won else "it did not win it")
+    notes = [f"{plural(n, 'window')} {agrees(n, 'contains', 'contain')} this pixel; {result}."
              + (" Gradients add up (+=) where overlapping windows chose it." if won > 1 else "")]
     if not terms:
         terms = [Term("no window covers this pixel", (0.0,), 0.0, (None,))]
