@@ -328,7 +328,7 @@ def _layer_step(i: int, layer: dict, in_shape: tuple, is_last: bool):
         got = f"{out[0]}" if len(out) == 1 else shape_text(out)
         raise ArchitectureError(
             f"layer {i} ({describe_layer(layer)}) is the last layer, so it must give {NUM_CLASSES} outputs "
-            f"(one logit per digit), but it gives {got}", i)
+            f"(one logit per class), but it gives {got}", i)
     cost = LayerCost(i, describe_layer(layer), params, cls.work(layer, in_shape, out),
                      cls.memory(layer, in_shape, out))
     return out, macs, cost

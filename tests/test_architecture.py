@@ -145,6 +145,16 @@ def test_last_layer_must_give_ten():
     assert infer_shapes(spec)[-1][1] == (10,)
 
 
+def test_the_last_layers_outputs_are_one_per_class_for_a_colour_network_too():
+    """A tour: the cifar preset's last layer cut to 5 units was told it must give "one logit per digit";
+    a network of things has classes (an airplane, a cat), digits only for a digit network."""
+    from cnncore.architecture import preset
+    spec = preset("cifar")
+    spec["layers"][-1]["units"] = 5
+    (error,) = [r.error for r in summarize(spec) if r.error]
+    assert "one logit per class" in error and "digit" not in error
+
+
 MALFORMED = [
     ("{not json", None, "not valid JSON"),
     ([1, 2], None, "must be a JSON object"),
