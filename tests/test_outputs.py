@@ -513,9 +513,12 @@ def test_train_replaces_a_model_and_no_other_numpy_archive(tmp_path, capsys, mon
 
 def test_an_onnx_export_named_without_its_extension_is_refused_before_it_is_written(model, tmp_path, capsys):
     """It was written with a note ("its name does not end in .onnx"), then refused the next time as a
-    file that is not an ONNX model: every --out is named for its kind, and said so before any work."""
+    file that is not an ONNX model: every --out is named for its kind, and said so before any work (in
+    English: "is an ONNX model", a tour read "is a ONNX model")."""
     pytest.importorskip("onnx")
     assert main(["export", str(model), "--to", "onnx", "--out", str(tmp_path / "mine")]) == 2
-    assert "give a name that ends in .onnx" in capsys.readouterr().err and not (tmp_path / "mine").exists()
+    err = capsys.readouterr().err
+    assert "the file this writes is an ONNX model; give a name that ends in .onnx" in err
+    assert not (tmp_path / "mine").exists()
     assert main(["export", str(model), "--to", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
     assert (tmp_path / "m.onnx").read_bytes()[:1] == b"\x08"

@@ -10,8 +10,9 @@ from .data import source_key
 
 __all__ = ["output", "data_files"]
 
-#: What each kind of output is, in words.
-_KINDS = {".npz": "NumPy archive (.npz)", ".onnx": "ONNX model", ".cnnlesson": "lesson", ".csv": "table of answers (CSV)"}
+#: What each kind of output is, in words (with its article: "an ONNX model").
+_KINDS = {".npz": "a NumPy archive (.npz)", ".onnx": "an ONNX model", ".cnnlesson": "a lesson",
+          ".csv": "a table of answers (CSV)"}
 
 
 def output(args, kind: str, flag: str = "--out", also=(), spare=None):
@@ -32,7 +33,7 @@ def output(args, kind: str, flag: str = "--out", also=(), spare=None):
         raise CliError(f"{flag} {e}") from None
     name = out.path.name
     if not name.lower().endswith(kind):                 # (written once, it was refused the next time)
-        raise CliError(f"{flag} {args.out}: the file this writes is a {_KINDS[kind]}; give a name that ends in "
+        raise CliError(f"{flag} {args.out}: the file this writes is {_KINDS[kind]}; give a name that ends in "
                        f"{kind}")
     if len(name) == len(kind):
         raise CliError(f"{flag} {args.out}: give the file a name before {kind} (mine{kind})")
