@@ -745,3 +745,17 @@ def test_words_for_an_empty_arch_a_missing_folder_and_a_full_standard_output(mod
 def test_a_huge_loss_is_printed_in_a_few_digits():
     from cnnapp.cli.args import loss_text
     assert loss_text(1e300) == "1e+300" and loss_text(0.12345) == "0.1235" and loss_text(float("nan")) == "nan"
+
+
+@pytest.mark.parametrize("command", [["eval", "{model}"], ["trace", "{model}", "--out", "t.npz"]])
+def test_a_picture_given_as_image_to_a_command_of_labelled_images_is_not_taken_for_images(model, tmp_path, capsys,
+                                                                                            command):
+    """A tour: `cnnapp eval m.npz --image one.png` (the option `inspect` takes) was read as `--images`,
+    argparse completing the name, and answered "--images and --labels go together", which the student
+    who gave a picture could not act on. Options are taken by their whole names: it says --image is not one
+    of the command's, and where they are listed."""
+    argv = [str(model) if a == "{model}" else str(tmp_path / a) if a.endswith(".npz") else a for a in command]
+    assert main([*argv, "--image", str(tmp_path / "one.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--labels" not in err
+    assert f"cnnapp {command[0]}: unrecognized arguments: --image" in err and f"cnnapp {command[0]} --help" in err

@@ -20,8 +20,25 @@ class CliError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
+    """Options by their whole names only: a name argparse would complete took `eval --image one.png`
+    (the option of `inspect`) for `--images` and answered "--images and --labels go together"."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # one line, no usage dump
         raise CliError(f"{self.prog}: {message}")
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but what no option of the command takes is said with the command's name and
+        where its options are listed (argparse said it of "cnnapp")."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            words = [getattr(parsed, name, None) for name in ("command", "lesson_command")]
+            prog = " ".join([self.prog, *(w for w in words if w)])
+            raise CliError(f"{prog}: unrecognized arguments: {' '.join(extra)} (`{prog} --help` lists its options)")
+        return parsed
 
 
 def _number(kind, ok, expected: str):
