@@ -233,9 +233,17 @@ def _check_depth(spec) -> None:
 
 
 def _decode(spec):
-    """The JSON text (or bytes) as Python values; a dict or list is returned as is."""
+    """The JSON text (or a file's bytes) as Python values; a dict or list is returned as is. Bytes that
+    are no architecture's text say what they seem to be (the app and ``--arch`` read a file so)."""
     if isinstance(spec, (bytes, bytearray)):
-        spec = spec.decode("utf-8", errors="replace")
+        if bytes(spec[:2]) == b"PK":
+            raise ArchitectureError("is a zip archive (a model file?), not an architecture: give an "
+                                    "architecture's JSON file")
+        try:
+            spec = bytes(spec).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ArchitectureError("is not text (a picture?), not an architecture: give an architecture's "
+                                    "JSON file") from None
     if isinstance(spec, str):
         if len(spec) > MAX_ARCH_TEXT:
             raise ArchitectureError(f"architecture: {len(spec):,} characters of JSON, more than the "

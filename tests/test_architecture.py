@@ -155,6 +155,17 @@ def test_the_last_layers_outputs_are_one_per_class_for_a_colour_network_too():
     assert "one logit per class" in error and "digit" not in error
 
 
+def test_an_architecture_read_from_a_file_that_is_not_text_says_what_it_seems_to_be():
+    """The bytes of a file given as an architecture: a zip archive is a model file (or a trace), bytes that
+    are not UTF-8 text a picture, never "'utf-8' codec can't decode byte 0x89"."""
+    with pytest.raises(ArchitectureError, match=r"^is a zip archive \(a model file\?\), not an architecture"):
+        parse_architecture(b"PK\x03\x04" + bytes(20))
+    with pytest.raises(ArchitectureError, match=r"^is not text \(a picture\?\), not an architecture") as e:
+        parse_architecture(b"\x89PNG\r\n\x1a\n" + bytes(20))
+    assert "codec" not in str(e.value)
+    assert parse_architecture(json.dumps(preset("tiny")).encode())["layers"] == parse_architecture(preset("tiny"))["layers"]
+
+
 MALFORMED = [
     ("{not json", None, "not valid JSON"),
     ([1, 2], None, "must be a JSON object"),

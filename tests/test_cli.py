@@ -206,6 +206,18 @@ def test_a_model_given_as_an_architecture_is_named_so(tmp_path, capsys):
     assert not (tmp_path / "x.npz").exists()
 
 
+def test_a_picture_given_as_an_architecture_is_named_so(tmp_path, capsys):
+    """A tour: `train --arch one.png` said "cannot read the file ('utf-8' codec can't decode byte 0x89 in
+    position 0: invalid start byte)", the app's Build tab the same for a picture or a model file opened
+    as an architecture; both read an architecture file by one rule (cnncore.architecture)."""
+    from PIL import Image
+    Image.new("L", (8, 8), 255).save(tmp_path / "one.png")
+    assert main(["train", "--arch", str(tmp_path / "one.png"), "--out", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "is not text (a picture?), not an architecture" in err and "codec" not in err
+    assert not (tmp_path / "x.npz").exists()
+
+
 def test_mirroring_digits_is_said_and_pictures_of_things_are_mirrored_without_a_word(tmp_path, capsys):
     """The help says --flip is never for digits or letters; given for them, a note says why it is a bad
     idea (the run goes on: the user asked for it)."""

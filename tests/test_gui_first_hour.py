@@ -323,6 +323,24 @@ def test_the_layers_below_one_that_does_not_fit_count_no_parameters_they_may_hav
     assert t.item(2, C_PARAMS).text() == "3,216" and t.item(1, C_PARAMS).text() == "0"
 
 
+def test_a_picture_or_a_model_opened_as_an_architecture_is_named_so(window, tmp_path):
+    """A tour: Build → Open… on a picture or a model file said "Could not open one.png: 'utf-8' codec can't
+    decode byte 0x89 in position 0: invalid start byte"; it says what the file seems to be."""
+    from PIL import Image
+
+    from cnncore.architecture import preset
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    Image.new("L", (8, 8), 255).save(tmp_path / "one.png")
+    save_model(tmp_path / "m.npz", Network(preset("tiny"), seed=0))
+    build = window.build
+    before = build.editor.spec()
+    for name, words in (("one.png", "is not text (a picture?)"), ("m.npz", "is a zip archive (a model file?)")):
+        assert not build.open_file(tmp_path / name)
+        assert build.status.text().startswith(f"Could not open {name}: {words}, not an architecture")
+        assert "codec" not in build.status.text() and build.editor.spec() == before
+
+
 def test_two_exact_zeros_are_called_zero_too():
     from cnncore.gradcheck import GradCheckResult
     r = GradCheckResult("input", (0, 0, 0), 0.0, 0.0, 0.0, 0.0, 0.0, 1e-5, 2.3, 2.3, 2.3)

@@ -246,14 +246,10 @@ def load_arch(value: str) -> dict:
     if not _names_preset(value) and (path.exists() or os.sep in value):
         try:
             data = read_regular(path, 4 * MAX_ARCH_TEXT)                    # never a FIFO or a device
-            if data[:2] == b"PK":
-                raise CliError(f"--arch {value}: is a zip archive (a model file?), not an architecture: give "
-                               "an architecture's JSON file or a preset's name")
-            text = data.decode("utf-8")
         except (OSError, ValueError) as e:
             raise CliError(f"--arch {value}: cannot read the file ({getattr(e, 'strerror', None) or e})") from None
         try:
-            return parse_architecture(text)
+            return parse_architecture(data)             # (a model file, a picture: said what it seems to be)
         except ValueError as e:
             raise CliError(f"--arch {value}: {e}") from None
     if value in PRESETS:

@@ -269,8 +269,8 @@ class BuildView(QtWidgets.QWidget):
         from cnncore import read_regular
         from cnncore.limits import MAX_ARCH_TEXT
         try:
-            text = read_regular(path, 4 * MAX_ARCH_TEXT).decode("utf-8")   # never a FIFO or a device
-            self.editor.set_spec(text)
+            data = read_regular(path, 4 * MAX_ARCH_TEXT)                    # never a FIFO or a device
+            self.editor.set_spec(data)          # (a model file, a picture: said what it seems to be)
         except OSError as e:
             self._error(f"Could not open {Path(path).name}: {e.strerror or e}")
             return False

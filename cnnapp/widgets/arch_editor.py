@@ -174,7 +174,9 @@ class ArchitectureEditor(QtWidgets.QWidget):
     def spec(self) -> dict:
         return copy.deepcopy(self._spec)
 
-    def set_spec(self, spec: dict) -> None:
+    def set_spec(self, spec) -> None:
+        """The table of ``spec`` (a dict, its JSON text, or an architecture file's bytes); raises what
+        :func:`cnncore.architecture.parse_architecture` raises."""
         from cnncore.architecture import parse_architecture
         self._spec = parse_architecture(spec)
         self._rebuild()
