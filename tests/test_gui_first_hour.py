@@ -341,6 +341,26 @@ def test_a_picture_or_a_model_opened_as_an_architecture_is_named_so(window, tmp_
         assert "codec" not in build.status.text() and build.editor.spec() == before
 
 
+def test_a_sources_failure_goes_when_another_source_is_chosen(window, qtbot):
+    """A tour: MNIST and Fashion-MNIST could not be downloaded (offline), then Kuzushiji-MNIST and CIFAR-10
+    were chosen, and the column still said "Could not download Fashion-MNIST: … choose IDX folder… that
+    holds MNIST's files"; "you have 0 drawings of your own" stayed under Generated digits too. Another
+    source takes the last one's failure away: the network's own words come back."""
+    train, c = window.train, window.train.controls
+    window.tabs.setCurrentWidget(train)
+    c.source.setCurrentIndex(c.source.findData("drawings"))        # none saved (a private data folder)
+    assert train.start()
+    qtbot.waitUntil(lambda: not train.is_running() and "drawings of your own" in c.eta.text(), timeout=20000)
+    c.source.setCurrentIndex(c.source.findData("generated"))
+    assert "drawings" not in c.eta.text() and "Trained before for 4 epochs" in c.eta.text()
+    c.source.setCurrentIndex(c.source.findData("fashion"))
+    train._on_download_failed("Could not download Fashion-MNIST: could not download train-images-idx3-ubyte.gz "
+                              "from any mirror (is the computer online?)")
+    assert "Fashion-MNIST" in c.eta.text()
+    c.source.setCurrentIndex(c.source.findData("kmnist"))
+    assert "Fashion-MNIST" not in c.eta.text() and "Trained before for 4 epochs" in c.eta.text()
+
+
 def test_two_exact_zeros_are_called_zero_too():
     from cnncore.gradcheck import GradCheckResult
     r = GradCheckResult("input", (0, 0, 0), 0.0, 0.0, 0.0, 0.0, 0.0, 1e-5, 2.3, 2.3, 2.3)

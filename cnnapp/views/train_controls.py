@@ -12,6 +12,7 @@ from ..settings import set_clamped
 from ..state import PAUSED
 from ..widgets.zoom import zoom_of
 from .train_data import DataBox
+from .train_results import earlier_epochs
 
 #: The largest batch the app's box offers (less where the network's memory limit says so).
 APP_MAX_BATCH = 1024
@@ -41,6 +42,7 @@ class TrainControls(QtWidgets.QWidget):
         self.session = session
         self.setObjectName("trainControls")
         self._learning = None          # the learning defaults last set (cnncore.defaults.RunDefaults.config_fields)
+        self.failed_words = False      # the words below say why the chosen source failed (another source: they go)
         ll = QtWidgets.QVBoxLayout(self)
         ll.addWidget(self._build_data_box())
         self.learning_box = self._build_learning_box()
@@ -81,6 +83,7 @@ class TrainControls(QtWidgets.QWidget):
                      "show_downloaded"):
             setattr(self, name, getattr(self.data, name))
         self.data.sourceChanged.connect(self._defaults_for_source)
+        self.data.sourceChanged.connect(self._forget_failure)
         self.data.presetRequested.connect(self.presetRequested)
         return self.data
 
@@ -298,6 +301,14 @@ class TrainControls(QtWidgets.QWidget):
         """In full, in the column (the status bar may cut it), with the ways to train without a network."""
         self.progress.setValue(0)
         self.eta.setText(self.data.show_download_failed(message))
+        self.failed_words = True
+
+    def _forget_failure(self, *_) -> None:
+        """Another source: the words of the last one's failure (a download, a start that could not begin)
+        go, and the network's own come back (they told of Fashion-MNIST under Kuzushiji-MNIST)."""
+        if self.failed_words and not self.session.training:
+            self.failed_words = False
+            self.eta.setText(earlier_epochs(self.session.network)[1])
 
     # ---------------------------------------------------------------- phase
     def _show_phase(self, phase: str) -> None:

@@ -225,6 +225,7 @@ class TrainView(QtWidgets.QWidget):
         except (RunRefused, ValueError) as e:
             s.say(f"Cannot train: {e}", 0)
             self.controls.eta.setText(f"Cannot train yet: {e}.")     # the last run's words go
+            self.controls.failed_words = True
             return False
         self.controls.eta.setText("Starting…")
         self.trainingStarted.emit()
@@ -397,6 +398,7 @@ class TrainView(QtWidgets.QWidget):
         finally:         # said even if drawing the last frames failed
             text = finished_text(ev, "digits" if not self.session.other_dataset else "images")
             self.controls.eta.setText(text)
+            self.controls.failed_words = not ev.changed and ev.evaluation is None     # (it could not start)
             self.session.say(text, 0 if ev.reason == "diverged" else 10000)
             self.trainingFinished.emit(ev)
 
