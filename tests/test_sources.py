@@ -59,6 +59,15 @@ def test_load_source_counts_and_reports(tmp_path):
     with pytest.raises(SourceError) as e:
         load_source("drawings", drawings=tmp_path / "none.npz")
     assert "add at least 10" in str(e.value)
+
+
+def test_a_single_drawing_is_counted_in_words(tmp_path):
+    """A tour: one digit saved on the Draw tab, and the Train tab said "you have 1 drawings of your own"."""
+    from cnncore.datasets import DrawingsDataset
+    ds = DrawingsDataset(tmp_path / "mine.npz")
+    ds.append(np.zeros((28, 28), np.float32), 7)
+    with pytest.raises(SourceError, match="you have 1 drawing of your own; add at least 10"):
+        load_source("drawings", drawings=tmp_path / "mine.npz")
     with pytest.raises(SourceError):
         load_source("idx", files=(tmp_path / "a", tmp_path / "b"))
     with pytest.raises(SourceError):

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..architecture import DIGIT_CLASSES, DIGIT_SHAPE
 from ..limits import pictures_problem
+from ..plurals import plural
 from .cifar import CIFAR10
 from .mnist import DOWNLOADS
 
@@ -251,7 +252,7 @@ def _load_digits(key, count, seed, files, drawings, progress):
         from .paths import user_data_dir
         ds = DrawingsDataset(Path(drawings) if drawings is not None else user_data_dir() / DRAWINGS_FILE)
         if len(ds) < 10:
-            raise SourceError(f"you have {len(ds)} drawings of your own; add at least 10 on the Draw tab")
+            raise SourceError(f"you have {plural(len(ds), 'drawing')} of your own; add at least 10 on the Draw tab")
         return ds.images, ds.labels, f"{len(ds)} of your drawings"
     (X, y), what = _load_files(key, files, progress)
     return X, y, what
