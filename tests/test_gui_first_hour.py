@@ -361,6 +361,16 @@ def test_a_sources_failure_goes_when_another_source_is_chosen(window, qtbot):
     assert "Fashion-MNIST" not in c.eta.text() and "Trained before for 4 epochs" in c.eta.text()
 
 
+def test_a_failed_download_names_the_files_of_its_own_set(window):
+    """A tour: offline, Fashion-MNIST and Kuzushiji-MNIST could not be downloaded and the column advised a
+    folder "that holds MNIST's files", the digits, not the clothes or the characters chosen."""
+    c = window.train.controls
+    for key, name in (("mnist", "MNIST"), ("fashion", "Fashion-MNIST"), ("kmnist", "Kuzushiji-MNIST")):
+        c.source.setCurrentIndex(c.source.findData(key))
+        c.show_download_failed(f"Could not download {name}: no connection")
+        assert f"holds {name}'s files" in c.eta.text()
+
+
 def test_two_exact_zeros_are_called_zero_too():
     from cnncore.gradcheck import GradCheckResult
     r = GradCheckResult("input", (0, 0, 0), 0.0, 0.0, 0.0, 0.0, 0.0, 1e-5, 2.3, 2.3, 2.3)

@@ -342,6 +342,8 @@ class DataBox(QtWidgets.QGroupBox):
                      "pick a folder with one subfolder of pictures per class (CIFAR-10's pictures saved as files, or "
                      "your own), or train on <b>Generated digits</b>.")
         else:
+            from cnncore.datasets.sources import source
+            name = source(self.key()).dataset or "MNIST"          # (the set chosen: its own files)
             other = ("Without a connection, choose <b>IDX folder…</b> as the source and pick a folder that holds "
-                     "MNIST's files (e.g. copied from another computer), or train on <b>Generated digits</b>.")
+                     f"{name}'s files (e.g. copied from another computer), or train on <b>Generated digits</b>.")
         return f"<span style='color:#b00020'>{message.rstrip('.')}.</span><br>{other}"
