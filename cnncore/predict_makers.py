@@ -306,7 +306,7 @@ def _filter_map_at(trace, step, idx):
     W = trace.arrays[layer_key(st.layer, "W")]
     F, C = W.shape[:2]
     n = int(idx[0])
-    choices = tuple(f"z map {k}" for k in range(F)) + (f"one part of every z map ({C} input maps)",)
+    choices = tuple(f"z map {k}" for k in range(F)) + (f"one part of every z map ({plural(C, 'input map')})",)
     return Question("filter_map", step, layer_key(st.layer, "z"), (0, n, 0, 0),
                     f"Layer {st.layer}: filter {n} has {plural(C, 'channel')}, one per input map. Which output map does "
                     "it make?", (), choices, n, 0.0, first=0)

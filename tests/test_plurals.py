@@ -86,3 +86,17 @@ def test_no_sentence_of_the_app_counts_with_an_s_in_brackets():
             if UNSURE.search(text):
                 found.append(f"{path.relative_to(root)}:{tok.start[0]}")
     assert not found
+
+
+def test_a_filter_of_one_channel_is_asked_about_in_words():
+    """A tour: predict mode on the first conv of a grey network offered "one part of every z map (1 input
+    maps)"."""
+    from cnncore import predict
+    from cnncore.architecture import preset
+    from cnncore.network import Network
+    from cnncore.trace import trace
+    net = Network(preset("lenet"), seed=0)
+    tr = trace(net, np.zeros((1, 28, 28), np.float32), 3)
+    q = predict.question_at(tr, 0, "filter_map", (2, 0, 1, 1))
+    assert q.prompt.startswith("Layer 0: filter 2 has 1 channel, one per input map.")
+    assert q.choices[-1] == "one part of every z map (1 input map)"
