@@ -170,7 +170,8 @@ def _conv_backward_lit(part, index, spec, s_in, s_out):
     if part == "dx":
         m, rr, cc = index
         return Highlight((10,), f"m = {m}; every (r, c, n, i, j) with r·{S}+i−{P} = {rr} and c·{S}+j−{P} = {cc} "
-                                f"adds to it, over all {F} filters (rule 1: dL/dx += w · dL/dz).")
+                                f"adds to it, over {'the one filter' if F == 1 else f'all {F} filters'} "
+                                "(rule 1: dL/dx += w · dL/dz).")
     return None
 
 

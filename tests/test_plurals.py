@@ -100,3 +100,23 @@ def test_a_filter_of_one_channel_is_asked_about_in_words():
     q = predict.question_at(tr, 0, "filter_map", (2, 0, 1, 1))
     assert q.prompt.startswith("Layer 0: filter 2 has 1 channel, one per input map.")
     assert q.choices[-1] == "one part of every z map (1 input map)"
+
+
+def test_a_single_filter_and_a_single_term_are_counted_in_words():
+    """Edge cases of the same rule: the slides' loops of a conv of one filter ("over all 1 filters") and a
+    colour picture's sum through a 1×1 filter ("R (m = 0): … from 1 terms")."""
+    from cnncore.architecture import parse_architecture
+    from cnncore.explain import breakdown
+    from cnncore.network import Network
+    from cnncore.pseudocode import _conv_backward_lit
+    spec = parse_architecture({"input": [1, 6, 6], "layers": [
+        {"type": "conv", "filters": 1, "kernel": 3}, {"type": "flatten"}, {"type": "dense", "units": 10}]})
+    lit = _conv_backward_lit("dx", (0, 2, 2), spec["layers"][0], (1, 6, 6), (1, 4, 4))
+    assert "over the one filter" in lit.words and "1 filters" not in lit.words
+    from cnncore.trace import trace
+    net = Network({"input": [3, 4, 4], "layers": [{"type": "conv", "filters": 2, "kernel": 1}, {"type": "flatten"},
+                                                 {"type": "dense", "units": 10}]}, seed=0)
+    tr = trace(net, np.full((3, 4, 4), 0.5, np.float32), 1)
+    step = next(s for s in tr.steps if s.kind == "forward" and s.layer == 0)
+    note = " ".join(breakdown(tr, "L0.z", (0, 1, 2, 2), step).notes)
+    assert "from 1 term" in note and "1 terms" not in note
