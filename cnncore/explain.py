@@ -239,7 +239,8 @@ def _name_colour_planes(bd: Breakdown, trace) -> Breakdown:
         def padded(ks):
             n = sum(bd.terms[k].padding for k in ks)
             return f" ({n} in the padding)" if n else ""
-        parts = [f"{names[m]} (m = {m}): {value(math.fsum(bd.terms[k].value for k in ks))} from {plural(len(ks), 'term')}{padded(ks)}"
+        parts = [f"{names[m]} (m = {m}): {value(math.fsum(bd.terms[k].value for k in ks))} from "
+                 f"{plural(len(ks), 'term')}{padded(ks)}"
                  for m, ks in sorted(planes.items())]
         rest = [t for k, t in enumerate(bd.terms) if not any(k in ks for ks in planes.values())]
         bd.notes.append("The sum runs over the picture's " + ", ".join(names[:-1]) + f" and {names[-1]} planes, "

@@ -163,7 +163,8 @@ def test_an_architecture_read_from_a_file_that_is_not_text_says_what_it_seems_to
     with pytest.raises(ArchitectureError, match=r"^is not text \(a picture\?\), not an architecture") as e:
         parse_architecture(b"\x89PNG\r\n\x1a\n" + bytes(20))
     assert "codec" not in str(e.value)
-    assert parse_architecture(json.dumps(preset("tiny")).encode())["layers"] == parse_architecture(preset("tiny"))["layers"]
+    tiny = preset("tiny")
+    assert parse_architecture(json.dumps(tiny).encode())["layers"] == parse_architecture(tiny)["layers"]
 
 
 MALFORMED = [

@@ -144,8 +144,8 @@ class StridedConvExample(WorkedExample):
             if index[0] % S or index[1] % S:
                 bd = explain.custom("Dilation: an inserted zero", "dilate(dz)(u, v) = dz(u/S, v/S) where S divides "
                                     "both, else 0", R("dz_dilated", index), [("inserted zero", (0.0,), (None,))],
-                                    value=0.0, notes=[f"S − 1 = {plural(S - 1, 'zero')} {agrees(S - 1, 'sits', 'sit')} between "
-                                           "neighbouring gradients."])
+                                    value=0.0, notes=[f"S − 1 = {plural(S - 1, 'zero')} "
+                                                      f"{agrees(S - 1, 'sits', 'sit')} between neighbouring gradients."])
             else:
                 src = (index[0] // S, index[1] // S)
                 k = src[0] * 2 + src[1] + 1
