@@ -77,10 +77,6 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
         self._by_prefix: dict = {}
         self._marked = (None, None)
         self._group_recs: list = []
-        self._title_font = QtGui.QFont(self.font())
-        self._title_font.setBold(True)
-        self._small_font = QtGui.QFont(self.font())
-        self._small_font.setPointSizeF(max(7.0, self.font().pointSizeF() * 0.85))
         self.view.hovered.connect(self._on_hover)
         self.view.clicked.connect(self._on_click)
         self._relayout_timer = QtCore.QTimer(self, singleShot=True, interval=60)
@@ -92,6 +88,7 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
         #: Tiles this many times their usual size (a view with few maps draws them larger).
         self.tile_scale = 1.0
         self._init_tools()
+        self._make_fonts()                # (the titles' and numbers': again for another font or zoom)
 
     # ------------------------------------------------------------------ public
     def set_groups(self, groups: list[MapGroup]) -> None:

@@ -155,14 +155,30 @@ class MapGridTools:
 
     # ------------------------------------------------------------------ zoom
     def set_zoom(self, factor: float) -> None:
-        """Draw the maps and their titles ``factor`` times their size (the window's zoom)."""
+        """Draw the maps and their titles ``factor`` times their size (the window's zoom; the grid's own
+        font stays as made, :class:`~cnnapp.widgets.zoom.TabZoomer` keeps it so)."""
         factor = float(factor)
         if factor != self.zoom:
             self.zoom = factor
-            base = self.font().pointSizeF()
-            self._title_font.setPointSizeF(base * factor)
-            self._small_font.setPointSizeF(max(7.0, base * 0.85) * factor)
-            self._layout()
+            self._fit_fonts()
+
+    def _fit_fonts(self) -> None:
+        """The titles and numbers in the grid's font times the zoom, and the maps laid out again for them."""
+        self._make_fonts()
+        self._layout()
+
+    def _make_fonts(self) -> None:
+        font = self.font()
+        base = font.pointSizeF() if font.pointSizeF() > 0 else QtGui.QFontInfo(font).pointSizeF()
+        self._title_font, self._small_font = QtGui.QFont(font), QtGui.QFont(font)
+        self._title_font.setBold(True)
+        self._title_font.setPointSizeF(base * self.zoom)
+        self._small_font.setPointSizeF(max(7.0, base * 0.85) * self.zoom)
+
+    def changeEvent(self, ev) -> None:
+        super().changeEvent(ev)
+        if ev.type() == QtCore.QEvent.FontChange and hasattr(self, "_small_font"):    # (another font for the app)
+            self._fit_fonts()
 
     # -------------------------------------------------------------- keyboard
     def event(self, ev) -> bool:

@@ -6,8 +6,10 @@ titles; every other widget's text (labels, buttons, boxes, tables, lists, and th
 axes and legends follow their font: :class:`~cnnapp.widgets.plot_base.Plot`) is set ``factor`` times the
 size it was made at, and the controls that hold it grow with it: their sizes come from their fonts
 (:mod:`.font_fit`). Text in the app's font is zoomed from it as it is now, follows it when it changes
-(the desktop's settings) and takes it back at 100 %. A page larger than the window scrolls (the window's
-own scroll area). Widgets made after a zoom take it the next time the tab is shown or zoomed.
+(the desktop's settings) and takes it back at 100 %; text in a font of its own (a heading, a larger
+caption) keeps its size as a share of the app's font, and follows it too. A page larger than the window
+scrolls (the window's own scroll area). Widgets made after a zoom take it the next time the tab is shown
+or zoomed.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from .heatmap import MapGrid
 __all__ = ["TabZoomer"]
 
 _BASE = "cnnZoomBase"          # the widget's own font size, kept on it the first time it is zoomed (0: the app's)
+_MADE_AT = "cnnZoomAppBase"    # the app's font size then (its own size follows the app's from it)
 
 
 class TabZoomer(QtCore.QObject):
@@ -38,6 +41,8 @@ class TabZoomer(QtCore.QObject):
         tabs.currentChanged.connect(lambda k: self.apply())
         self.zoom.changed.connect(lambda tab, f: tab == self.current() and self.apply())
         self._filtered: set = set()
+        self._app_size = _size(QtWidgets.QApplication.font())
+        self._note_sizes(tabs)
         window.installEventFilter(self)        # (another font for the app: the tab's text zoomed from it)
 
     def current(self) -> str:
@@ -69,10 +74,20 @@ class TabZoomer(QtCore.QObject):
             if root is not None:
                 self._zoom_tree(root, factor)
 
+    def apply_all(self) -> None:
+        """Every page at its tab's factor (another font for the app: each follows it now, not when shown)."""
+        for k, name in enumerate(self.names):
+            if self.tabs.widget(k) is not None:
+                self._zoom_tree(self.tabs.widget(k), self.zoom.factor(name))
+        for root in self.beside:
+            self._zoom_tree(root, self.factor())
+
     def _zoom_tree(self, root: QtWidgets.QWidget, factor: float) -> None:
         self._watch(root)
         grids = root.findChildren(MapGrid)
-        for grid in grids:
+        for grid in grids:              # its own font as made (inside a zoomed page it drew its titles zoomed twice)
+            base_size(grid)
+            scale_font(grid, 1.0)
             grid.set_zoom(factor)
         inside = {id(w) for g in grids for w in [g, *g.findChildren(QtWidgets.QWidget)]}
         every = [root, *root.findChildren(QtWidgets.QWidget)]
@@ -82,8 +97,19 @@ class TabZoomer(QtCore.QObject):
         widgets = [w for w in every if id(w) not in inside]
         for w in widgets:                  # each one's size as made, a parent's before its children's
             base_size(w)
-        for w in reversed(widgets):        # children first: a parent fitted to its font sees them zoomed
-            scale_font(w, factor)
+        changed = [w for w in reversed(widgets) if scale_font(w, factor)]  # (children first: a parent
+        # fitted to its font sees them zoomed)
+        for w in changed:
+            if isinstance(w, QtWidgets.QComboBox):   # Qt keeps its least size of the old font till a style
+                # change (after its parent's font: back at 100 % from 400 %, Learn's example list asked 1,319 px)
+                QtWidgets.QApplication.sendEvent(w, QtCore.QEvent(QtCore.QEvent.StyleChange))
+
+    def _note_sizes(self, root: QtWidgets.QWidget) -> None:
+        """Every widget's font size as made, against the app's font as it was (:attr:`_app_size`), before
+        another font for the app is followed: a heading made 12 pt at a 9 pt app font is 16 pt at 12 pt."""
+        for r in [root, *self.beside]:
+            for w in [r, *r.findChildren(QtWidgets.QWidget)]:
+                base_size(w, self._app_size)
 
     def _watch(self, w: QtWidgets.QWidget) -> None:
         if id(w) not in self._filtered:
@@ -93,7 +119,9 @@ class TabZoomer(QtCore.QObject):
 
     def eventFilter(self, obj, ev) -> bool:
         if ev.type() == QtCore.QEvent.ApplicationFontChange and obj is self.parent():
-            QtCore.QTimer.singleShot(0, self, self.apply)      # (once every widget has taken the new font)
+            self._note_sizes(self.tabs)        # (widgets not zoomed yet: made at the old font)
+            self._app_size = _size(QtWidgets.QApplication.font())
+            QtCore.QTimer.singleShot(0, self, self.apply_all)      # (once every widget has taken the new font)
             return False
         if ev.type() == QtCore.QEvent.Wheel and ev.modifiers() & QtCore.Qt.ControlModifier:
             dy = ev.angleDelta().y()
@@ -103,19 +131,31 @@ class TabZoomer(QtCore.QObject):
         return False
 
 
-def base_size(w: QtWidgets.QWidget) -> float:
+def base_size(w: QtWidgets.QWidget, app: float | None = None) -> float:
     """``w``'s font size as made (points; a negative number: pixels; 0: the app's font, whatever it is
-    now), kept on it the first time it is zoomed. A widget that sets no font of its own has its parent's
-    (a widget made after a zoom: the parent's as made), or the app's."""
+    now), kept on it the first time it is zoomed, with the app's font size then (``app``, or the app's
+    font for ``w`` now). A widget that sets no font of its own has its parent's (a widget made after a
+    zoom: the parent's as made), or the app's."""
     base = w.property(_BASE)
     if base is None:
         parent = w.parentWidget()
+        made_at = _size(QtWidgets.QApplication.font(w)) if app is None else app
         if w.testAttribute(QtCore.Qt.WA_SetFont):
             base = _size(w.font())
+        elif parent is not None and parent.property(_BASE) is not None:
+            base, made_at = parent.property(_BASE), parent.property(_MADE_AT)
         else:
-            base = parent.property(_BASE) if parent is not None else None
-            base = 0.0 if base is None else base
+            base = 0.0
         w.setProperty(_BASE, base)
+        w.setProperty(_MADE_AT, made_at)
+    return base
+
+
+def _own_size(w: QtWidgets.QWidget, base: float) -> float:
+    """A font of its own's size as made, ``base``, followed as a share of the app's font: its size at 100 %."""
+    made_at, now = w.property(_MADE_AT), _size(QtWidgets.QApplication.font(w))
+    if base > 0 and made_at and made_at > 0 and now > 0:
+        return base * now / made_at
     return base
 
 
@@ -124,24 +164,25 @@ def zoom_of(w: QtWidgets.QWidget) -> float:
     base = w.property(_BASE)
     if base is None:
         return 1.0
-    return _size(w.font()) / (base or _size(QtWidgets.QApplication.font(w)))
+    return _size(w.font()) / (_own_size(w, base) if base else _size(QtWidgets.QApplication.font(w)))
 
 
-def scale_font(w: QtWidgets.QWidget, factor: float) -> None:
-    """Set ``w``'s font ``factor`` times its size as made (:func:`base_size`); text in the app's font at
-    100 % takes the app's font back, to follow it (a larger font for the app, then another tab shown,
-    put the old size back)."""
+def scale_font(w: QtWidgets.QWidget, factor: float) -> bool:
+    """Set ``w``'s font ``factor`` times its size as made (:func:`base_size`, a font of its own followed
+    as a share of the app's); text in the app's font at 100 % takes the app's font back, to follow it (a
+    larger font for the app, then another tab shown, put the old size back). Whether it changed."""
     base = base_size(w)
     if not base and factor == 1.0:
         if w.testAttribute(QtCore.Qt.WA_SetFont):
             w.setFont(QtGui.QFont())               # (an empty font: the app's again, and its changes)
-        return
+            return True
+        return False
     f = QtGui.QFont(w.font() if base else QtWidgets.QApplication.font(w))
-    _set_size(f, (base or _size(f)) * factor)
+    _set_size(f, (_own_size(w, base) if base else _size(f)) * factor)
     if f != w.font():
         w.setFont(f)
-        if isinstance(w, QtWidgets.QComboBox):      # (Qt keeps its least size of the old font till a style change)
-            QtWidgets.QApplication.sendEvent(w, QtCore.QEvent(QtCore.QEvent.StyleChange))
+        return True
+    return False
 
 
 def _size(f: QtGui.QFont) -> float:
