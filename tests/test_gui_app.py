@@ -1480,31 +1480,33 @@ def test_a_restart_offers_the_held_out_pictures_of_the_last_run_again(qtbot):
     again.train.shutdown()
 
 
-def test_the_accuracy_legend_never_covers_the_latest_points(qtbot):
-    """After an epoch of colour pictures (37 % and 24 %) the legend in the bottom right corner sat
-    over the points; it goes to the top while they are low, and back down once they rise."""
-    from PySide6 import QtCore
-    from cnnapp.widgets.plots import AccuracyPlot
-    plot = AccuracyPlot()
-    qtbot.addWidget(plot)
-    plot.resize(200, 240)
-    plot.show()
-
-    def covered() -> bool:
+def test_a_legend_lies_under_its_plot_and_names_curves_only_once_they_have_points(qtbot):
+    """After an epoch of colour pictures (37 % and 24 %) the accuracy's legend sat over the points (it was
+    moved about to dodge the latest ones), zoomed it covered most curves, and the empty Loss plot named
+    "per batch" and "smoothed" before any run. A legend stands in a row under its plot, at any size of
+    its text, and shows only while a curve it names has points."""
+    from cnnapp.widgets.plots import AccuracyPlot, LossPlot
+    for plot, fill in ((LossPlot(), lambda p: p.add_points([0.1, 0.2, 0.3], [2.3, 2.0, 1.7])),
+                       (AccuracyPlot(), lambda p: p.add_epoch(1, 0.37, 0.24))):
+        qtbot.addWidget(plot)
+        plot.resize(260, 300)
+        plot.show()
+        p = plot.getPlotItem()
         qtbot.wait(30)
-        box, vb = plot._legend.sceneBoundingRect(), plot.getPlotItem().vb
-        points = [(e, a) for e, t, v in zip(plot._e, plot._t, plot._v) for a in (t, v)]
-        return any(box.contains(vb.mapViewToScene(QtCore.QPointF(e, a))) for e, a in points[-2:])
-
-    for epoch, train, held, place in ((1, 0.37, 0.24, "top"), (2, 0.62, 0.55, "bottom"), (3, 0.97, 0.96, "bottom"),
-                                      (4, 0.98, 0.18, "middle"), (5, 0.99, 0.05, "middle")):
-        plot.add_epoch(epoch, train, held)
-        plot.getPlotItem().setXRange(0.5, epoch + 0.5, padding=0)
-        assert plot.legend_place() == place and not covered(), epoch
-    plot.clear_data()
-    assert plot.legend_place() == "bottom"
-    plot.add_epoch(1, 0.30, 0.20)
-    assert plot.legend_place() == "top" and not covered()
+        assert not p.legend.isVisible(), type(plot).__name__
+        fill(plot)
+        for scale in (1, 3):
+            font = plot.font()
+            font.setPointSizeF(9.0 * scale)
+            plot.setFont(font)
+            qtbot.wait(30)
+            plot.resize(max(260, plot.least_width()), max(300, plot.least_height()))   # (as a layout gives it)
+            qtbot.wait(30)
+            box, under = p.legend.sceneBoundingRect(), p.getAxis("bottom").sceneBoundingRect()
+            assert p.legend.isVisible() and box.height() > 0 and box.top() >= under.bottom() - 1, (scale, box, under)
+            assert not box.intersects(p.vb.sceneBoundingRect()) and plot.rect().contains(box.toRect()), scale
+        plot.clear_data()
+        assert not p.legend.isVisible()
 
 
 def test_epoch_labels_never_run_together_on_a_small_screen(window, qtbot):

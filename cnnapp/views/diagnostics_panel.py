@@ -28,7 +28,7 @@ def _plot(title: str, log: bool, legend: bool = True, whole_epochs: bool = False
     p.showGrid(x=True, y=True, alpha=0.2)
     p.setMouseEnabled(x=False, y=False)
     if legend:
-        p.add_legend(offset=(-5, 5))
+        p.add_legend()
     return p
 
 

@@ -1,5 +1,5 @@
 """What every plot of the app shares: a white page whose text is set in the font of the tab around it
-(:class:`Plot`), and an epoch axis that names the epochs the plot shows and no others
+(:class:`Plot`), its legend under it (:class:`RowLegend`), and an epoch axis that names the epochs the plot shows and no others
 (:class:`EpochAxis`, :class:`EpochPlot`)."""
 from __future__ import annotations
 
@@ -60,9 +60,14 @@ class Plot(pg.PlotWidget):
         self.follow_font()
         self.getPlotItem().vb.sigResized.connect(self.laidOut)
 
-    def add_legend(self, **opts) -> pg.LegendItem:
-        """A legend in the plot's font (``opts``: :meth:`pyqtgraph.PlotItem.addLegend`'s)."""
-        return self.getPlotItem().addLegend(labelTextSize=self._legend_size(), **opts)
+    def add_legend(self, **opts) -> RowLegend:
+        """A legend in the plot's font, in a row under the plot (:class:`RowLegend`; ``opts``:
+        :class:`pyqtgraph.LegendItem`'s)."""
+        p = self.getPlotItem()
+        p.legend = RowLegend(labelTextSize=self._legend_size(), **opts)
+        p.layout.addItem(p.legend, 4, 1)              # (under the bottom axis: rows 0-3 are pyqtgraph's)
+        p.legend.shown.connect(self.updateGeometry)
+        return p.legend
 
     def _legend_size(self) -> str:
         return f"{point_size(self.font()) * self._scales[1]:.1f}pt"
@@ -71,6 +76,21 @@ class Plot(pg.PlotWidget):
         """The width its text asks for: the title, the axes' numbers and names (narrower, pyqtgraph cuts the
         plot off: a larger font asks for more)."""
         return math.ceil(self.getPlotItem().effectiveSizeHint(QtCore.Qt.MinimumSize).width()) + 2 * self.frameWidth()
+
+    def least_height(self) -> int:
+        """The height its text asks for: the title, the bottom axis, the legend, and the left axis's name
+        along the plot (lower, pyqtgraph cut "probability" to "bility")."""
+        p = self.getPlotItem()
+        least = p.effectiveSizeHint(QtCore.Qt.MinimumSize).height()
+        left = p.getAxis("left")
+        if left.isVisible() and left.label.isVisible():
+            along = QtGui.QFontMetricsF(left.label.font()).horizontalAdvance(left.labelText) + 12
+            least += max(0.0, along - p.vb.effectiveSizeHint(QtCore.Qt.MinimumSize).height())
+        return math.ceil(least) + 2 * self.frameWidth()
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        hint = super().minimumSizeHint()
+        return QtCore.QSize(hint.width(), max(hint.height(), self.least_height()))
 
     def changeEvent(self, ev) -> None:
         super().changeEvent(ev)
@@ -85,6 +105,7 @@ class Plot(pg.PlotWidget):
             _axis_font(p.getAxis(name), font)
         if p.legend is not None:
             _legend_font(p.legend, self._legend_size())
+        self.updateGeometry()                 # (the height its text asks for: least_height)
         for item in p.items:
             label = item if isinstance(item, pg.TextItem) else getattr(item, "label", None)
             if isinstance(label, pg.TextItem):       # (a text in the plot, a line's label)
@@ -117,6 +138,66 @@ def _legend_font(legend: pg.LegendItem, size: str) -> None:
     for _, label in legend.items:             # (setLabelTextSize keeps it for the next ones only)
         label.setText(label.text)
     legend.updateSize()
+
+
+class RowLegend(pg.LegendItem):
+    """A legend under the plot, in the plot's layout: inside the plot it lay over the curves, larger still
+    when zoomed. Its names stand in one row, or in as many rows as the plot's width needs. Shown only
+    while a curve it names has points: an empty plot names no curves. Signal ``shown``: it was shown or
+    hidden (the plot's height it asks changes)."""
+
+    shown = QtCore.Signal()
+
+    def __init__(self, **opts):
+        super().__init__(**opts)
+        self.setVisible(False)
+
+    def _widths(self) -> list[float]:
+        """Each name's width with its sample of the curve."""
+        return [sample.effectiveSizeHint(QtCore.Qt.PreferredSize).width() + 3 +
+                label.effectiveSizeHint(QtCore.Qt.PreferredSize).width() + 3 for sample, label in self.items]
+
+    def sizeHint(self, which, constraint=QtCore.QSizeF()) -> QtCore.QSizeF:
+        hint = super().sizeHint(which, constraint)
+        if which == QtCore.Qt.MinimumSize and self.items:      # (one name a row where the plot is narrow)
+            return QtCore.QSizeF(max(self._widths()), hint.height())
+        return hint
+
+    def setGeometry(self, rect) -> None:
+        super().setGeometry(rect)
+        widths, columns = self._widths(), max(len(self.items), 1)
+        while columns > 1 and max(sum(widths[k:k + columns]) for k in range(0, len(widths), columns)) > rect.width():
+            columns -= 1
+        if columns != self.columnCount:
+            self.setColumnCount(columns)
+
+    def addItem(self, item, name) -> None:
+        super().addItem(item, name)
+        if hasattr(item, "sigPlotChanged"):
+            item.sigPlotChanged.connect(self.follow_data)
+        self.follow_data()
+
+    def removeItem(self, item) -> None:
+        super().removeItem(item)
+        self.follow_data()
+
+    def clear(self) -> None:
+        super().clear()
+        self.follow_data()
+
+    def follow_data(self, *_) -> None:
+        """Shown while one of its curves has points."""
+        show = any(getattr(sample.item, "xData", None) is not None and len(sample.item.xData) > 0
+                   for sample, _ in self.items)
+        if show != self.isVisible():
+            self.setVisible(show)
+            self.shown.emit()
+
+    def updateSize(self) -> None:
+        self.updateGeometry()                 # (its place is the plot layout's: pyqtgraph's moved it to 0, 0)
+
+    def mouseDragEvent(self, ev) -> None:
+        ev.ignore()                           # (it stays in its row)
 
 
 class EpochAxis(pg.AxisItem):

@@ -288,7 +288,7 @@ class LossPlot(EpochPlot):
         self.setToolTip("Cross-entropy loss of every batch (light) and its smoothed trend (bold).\n" + EPOCHS_COUNTED)
         p = self.getPlotItem()
         p.getAxis("left").enableAutoSIPrefix(False)   # plain units: a loss of 0.6 reads 0.6, not 600 (x0.001)
-        self.add_legend(offset=(-10, 10), labelTextColor="#333")
+        self.add_legend(labelTextColor="#333")
         self._raw = p.plot([], [], pen=pg.mkPen((150, 190, 225), width=1), name="per batch")
         self._smooth = p.plot([], [], pen=pg.mkPen(ACCENT, width=2), name="smoothed")
         for c in (self._raw, self._smooth):
@@ -359,8 +359,7 @@ class AccuracyPlot(EpochPlot):
         self.setToolTip("Share of digits classified correctly after each epoch:\n"
                         "on the training data and on held-out digits the network never trained on.\n" + EPOCHS_COUNTED)
         p = self.getPlotItem()
-        self._legend = self.add_legend(offset=(-10, -10), labelTextColor="#333")
-        self._legend_at = "bottom"
+        self.add_legend(labelTextColor="#333")
         p.setYRange(0, 1, padding=0.02)
         p.getAxis("left").setTicks(PERCENT_TICKS)
         _guides(p, (0.25, 0.5, 0.75, 1.0))
@@ -376,7 +375,6 @@ class AccuracyPlot(EpochPlot):
         self._v: list[float] = []
         self._train.setData([], [])
         self._val.setData([], [])
-        self._place_legend("bottom")
         self.set_epochs(None)
 
     def add_epoch(self, epoch: float, train_acc: float, val_acc: float | None) -> None:
@@ -387,26 +385,6 @@ class AccuracyPlot(EpochPlot):
         v = np.asarray(self._v)
         ok = np.isfinite(v)
         self._val.setData(np.asarray(self._e)[ok], v[ok])
-        latest = [a for a in (self._t[-1], self._v[-1]) if np.isfinite(a)]
-        low, high = any(a < 0.3 for a in latest), any(a > 0.7 for a in latest)
-        self._place_legend("bottom" if not low else "top" if not high else "middle")
-
-    #: Where on the right edge the legend may stand: its anchor (x, y as fractions) and offset in px.
-    _LEGEND_PLACES = {"bottom": ((1, 1), (-10, -10)), "top": ((1, 0), (-10, 10)), "middle": ((1, 0.5), (-10, 0))}
-
-    def _place_legend(self, place: str) -> None:
-        """The legend on the right edge (where the latest points are) in the part of the height they
-        leave free: the bottom while none is below 30 % (a run's accuracy rises), else the top while
-        none is above 70 % (a hard set of colour pictures scores 25–40 % after an epoch), else the
-        middle (training 90 %, held out 20 %: a network learning its pictures by heart)."""
-        if place == self._legend_at:
-            return
-        self._legend_at = place
-        anchor, offset = self._LEGEND_PLACES[place]
-        self._legend.anchor(itemPos=anchor, parentPos=anchor, offset=offset)
-
-    def legend_place(self) -> str:
-        return self._legend_at
 
     def point_count(self) -> int:
         return len(self._e)
