@@ -68,6 +68,7 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
         split.addWidget(left)
         self._written = self._build_written_out()
+        follow_font(self._written, self._fit_written)
         split.addWidget(self._written)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
@@ -189,13 +190,18 @@ class ExamplePage(FilledWhenShown, QtWidgets.QWidget):
         return right
 
     def resizeEvent(self, ev) -> None:
-        """The written-out column keeps :data:`_WRITTEN_MIN_WIDTH` where the grids' widest row that
-        cannot wrap (a filter bank) still fits beside it, else what is left (never a sideways scroll)."""
         super().resizeEvent(ev)
+        self._fit_written()
+
+    def _fit_written(self) -> None:
+        """The written-out column keeps :data:`_WRITTEN_MIN_WIDTH` where the grids' widest row that
+        cannot wrap (a filter bank) still fits beside it, else what is left (never a sideways scroll), and
+        never less than its words ask (zoomed, the clicked sum's lines were cut at the right; again at
+        each zoom, or it kept the width of the largest)."""
         numbers = self._numbers
         grids = numbers.widget().minimumSizeHint().width() + numbers.verticalScrollBar().sizeHint().width()
         room = self.width() - grids - _SPLIT_SLACK
-        self._written.setMinimumWidth(max(0, min(_WRITTEN_MIN_WIDTH, room)))
+        self._written.setMinimumWidth(max(self._written.minimumSizeHint().width(), min(_WRITTEN_MIN_WIDTH, room)))
 
     def showEvent(self, ev) -> None:
         self._legend.setText(_legend_text())          # (the colour scale may have changed meanwhile)

@@ -17,6 +17,7 @@ from cnncore.tracekeys import WEIGHT_PARTS, layer_key, split_key
 
 from ..widgets.buttons import push_button
 from ..widgets.filter_slide import FilterSlideView
+from ..widgets.font_fit import follow_font
 from ..widgets.heatmap import DIVERGING_SCALES, MapGroup, MapGrid
 from ..widgets.loops_panel import LoopsPanel
 from ..widgets.pictures import colour_map_group
@@ -228,7 +229,8 @@ class StepMaps(QtWidgets.QWidget):
                                 "one stays clear with red–green colour blindness")
         for words, _ in DIVERGING_SCALES.values():
             self.colours.addItem(words.split(" (")[0])
-        self.colours.setMinimumWidth(self.colours.sizeHint().width())    # a whole name, or the row wraps
+        follow_font(self.colours, lambda: self.colours.setMinimumWidth(self.colours.sizeHint().width()))   # a whole
+        # name, or the row wraps (zoomed too)
         steps, colours = QtWidgets.QHBoxLayout(), QtWidgets.QHBoxLayout()
         for w in (self.identity_button, self.slide_button, self.loops_button):
             w.setVisible(False)

@@ -11,7 +11,7 @@ from cnncore.architecture import DIGIT_SHAPE
 from ..run_control import learnt_sources
 from ..settings import data_dir, set_clamped
 from ..widgets.canvas import DrawCanvas
-from ..widgets.font_fit import ems, follow_font, lines
+from ..widgets.font_fit import ems, ems_wide, follow_font, lines
 from ..widgets.picture_numbers import offer_numbers
 from ..widgets.pictures import GREY_LUT, picture_planes, show_picture_on
 from .draw_picture import PicturePage
@@ -58,10 +58,7 @@ class DrawView(QtWidgets.QWidget):
     def _answer_area(column: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
         """The answer column, scrolling down where the window is short (a 1366×768 laptop at 150 % is 512
         points high: the column asked 482 and pushed the window's foot off the screen), never across."""
-        area = scroll_area(column, "drawAnswerScroll", "What the network answers", focus=False)
-        follow_font(column, lambda: area.setMinimumWidth(
-            column.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width()))
-        return area
+        return scroll_area(column, "drawAnswerScroll", "What the network answers", focus=False)
 
     def _build_sheet_column(self) -> QtWidgets.QWidget:
         """The hint, the canvas, and below it undo, clear and the pen thickness."""
@@ -84,7 +81,7 @@ class DrawView(QtWidgets.QWidget):
         self.brush.setValue(int(round(self.canvas.brush_width() * 100)))
         self.brush.setToolTip("Pen thickness (as a share of the sheet)")
         self.brush.valueChanged.connect(lambda v: self.canvas.set_brush_width(v / 100.0))
-        follow_font(self.brush, lambda: self.brush.setMaximumWidth(ems(self.brush, 23)))
+        ems_wide(self.brush, least=8, most=23)     # (zoomed, the row squeezed it to a knob's width)
         tools = QtWidgets.QHBoxLayout()
         tools.addWidget(undo)
         tools.addWidget(clear)

@@ -18,6 +18,7 @@ from ..state.session import HELD_NOTE
 from ..widgets.canvas import DrawCanvas
 from ..widgets.font_fit import ems_wide
 from ..widgets.open_picture import picture_button
+from ..widgets.wrapping_label import WrappingLabel
 from ..workers import LatestJob
 from .look_dream import Dreaming
 from .look_pages import DreamPage, FoolPage, ImagePanel, WherePage, row, side_for
@@ -117,9 +118,8 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         self.cls = QtWidgets.QComboBox()
         self.cls.setObjectName("lookClass")
         self.cls.setAccessibleName("The class whose score is explained")      # (its items: _fill_menus)
-        self.answer = QtWidgets.QLabel("")
+        self.answer = WrappingLabel("")       # (as tall as its lines: at 80 % its second line was cut)
         self.answer.setObjectName("lookAnswer")
-        self.answer.setWordWrap(True)
         ems_wide(self.answer, most=50)
         self.sample_button = sample
         col = QtWidgets.QVBoxLayout()

@@ -13,6 +13,7 @@ from ..widgets.colour_scales import rgb_image
 from ..widgets.heatmap import SEQ_LUT, lut_for
 from ..widgets.picture_numbers import offer_numbers
 from ..widgets.pictures import GREY_LUT, picture_planes, show_picture_on
+from ..widgets.wrapping_label import WrappingLabel
 
 
 def overlay(picture: np.ndarray, heat: np.ndarray) -> np.ndarray:
@@ -69,8 +70,7 @@ class ImagePanel(QtWidgets.QWidget):
         self.image = pg.ImageItem(axisOrder="row-major")
         vb.addItem(self.image)
         self._vb = vb
-        self.caption = QtWidgets.QLabel("")
-        self.caption.setWordWrap(True)
+        self.caption = WrappingLabel("")     # (as tall as its lines: zoomed, they ran over the picture)
         self.caption.setStyleSheet("color: #555;")
         self.caption.setMaximumWidth(size + CAPTION_OVER)
         for w in (self.title, self.view, self.caption):

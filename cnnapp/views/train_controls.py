@@ -337,10 +337,10 @@ class TrainControls(QtWidgets.QWidget):
         zoomed for a projector widens it again."""
         widest = self.fontMetrics().horizontalAdvance(self.again_button.text())
         zoom = zoom_of(self)
-        # zoomed, the settings' rows whole too (text grows faster than the sizes it scales; unzoomed, the
+        # zoomed, the settings' rows whole too (text grows and shrinks faster than the sizes it scales; unzoomed, the
         # results beside keep their page names at 1024 px with the Lesson dock open)
         rows = self.learning_box.minimumSizeHint().width() + 2 * self.layout().contentsMargins().left()
-        self.setMinimumWidth(max(int(300 * zoom), widest + int(111 * zoom), rows if zoom > 1 else 0))
+        self.setMinimumWidth(max(int(300 * zoom), widest + int(111 * zoom), rows if zoom != 1 else 0))
         self.setMaximumWidth(self.minimumWidth() + int(40 * zoom))
 
     def _hold_eta_size(self, hold: bool) -> None:

@@ -28,7 +28,9 @@ class ResultsPanel(QtWidgets.QTabWidget):
         super().__init__(parent)
         self.session = session
         self.setAccessibleName("Results of training")
-        self.setElideMode(QtCore.Qt.ElideRight)       # (the last resort: see _fit_names)
+        # where even the short names do not fit (zoomed): whole, and the bar scrolls (shortened, "F…" told nothing)
+        self.setElideMode(QtCore.Qt.ElideNone)
+        self.setUsesScrollButtons(True)
         self.live = MapGrid()
         self.live.setObjectName("liveMapGrid")
         self.live.setToolTip("The filters of the first layer that has them and one sample's feature maps, "

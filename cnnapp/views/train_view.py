@@ -430,7 +430,8 @@ def _of_digits(key: str) -> bool:
 def _scrolled(column: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
     """``column`` in a scroll area of its own width: on a small screen (1024×640) its rows (a folder's
     notes, the time left) scroll instead of making the window taller than the screen."""
-    area = scroll_area(column, "trainControlsScroll", "training settings", focus=False)
+    area = scroll_area(column, "trainControlsScroll", "training settings", focus=False,
+                       kind=QtWidgets.QScrollArea)     # (its width: the column's, set here)
     bar = area.verticalScrollBar().sizeHint().width       # (again when a zoom sets the column's font:)
     follow_font(column, lambda: column.fit_width() or (area.setMinimumWidth(column.minimumWidth() + bar()),
                                                        area.setMaximumWidth(column.maximumWidth() + bar())))

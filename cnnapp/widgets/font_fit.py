@@ -23,7 +23,8 @@ def lines(widget: QtWidgets.QWidget, count: float) -> int:
 
 
 class _FontWatch(QtCore.QObject):
-    """Calls ``fit`` when the font of the widget it filters changes."""
+    """Calls ``fit`` when the font of the widget it filters changes, and again once the widget has taken
+    it (its size hints are of the old font until then)."""
 
     def __init__(self, widget: QtWidgets.QWidget, fit):
         super().__init__(widget)
@@ -33,6 +34,7 @@ class _FontWatch(QtCore.QObject):
     def eventFilter(self, obj, ev) -> bool:
         if ev.type() == QtCore.QEvent.FontChange:
             self._fit()
+            QtCore.QTimer.singleShot(0, self, self._fit)
         return False
 
 
@@ -43,10 +45,12 @@ def follow_font(widget: QtWidgets.QWidget, fit) -> None:
 
 
 def ems_wide(widget: QtWidgets.QWidget, least: float | None = None, most: float | None = None) -> None:
-    """``widget`` at least ``least`` and at most ``most`` average characters of its font wide."""
+    """``widget`` at least ``least`` (a button: and never narrower than its text and icon ask) and at
+    most ``most`` average characters of its font wide."""
     def fit() -> None:
-        if least is not None:
-            widget.setMinimumWidth(ems(widget, least))
+        if least is not None:       # (at 80 % "Previous" and its icon asked more than 12 characters)
+            text = widget.sizeHint().width() if isinstance(widget, QtWidgets.QAbstractButton) else 0
+            widget.setMinimumWidth(max(ems(widget, least), text))
         if most is not None:
             widget.setMaximumWidth(ems(widget, most))
     follow_font(widget, fit)

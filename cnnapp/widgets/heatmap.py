@@ -10,6 +10,8 @@ bar with its scale. The numbers behind the pictures, the keyboard, one map alone
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -41,7 +43,8 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
         self.setToolTip("Every map this step reads or writes. Hover a pixel for its value;\n"
                         "click it to see how that number was computed.")
         self.setWidgetResizable(False)
-        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        # (maps wider than the view, zoomed for a projector or in a narrow column, scroll across: they were cut)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAsNeeded)
         self.setAlignment(QtCore.Qt.AlignHCenter | QtCore.Qt.AlignTop)
         self.view = _GridView()
         self.setWidget(self.view)
@@ -237,7 +240,8 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
         # Outlines survive a re-layout (resize) of the same maps; set_groups() drops them.
         target, sources = self._marked
         self.mark_elements(target, sources)
-        width = max(avail + 2 * _GAP, 240)
+        right = max((t.rect.right() for t in self._tiles), default=0.0) + _GAP
+        width = max(avail + 2 * _GAP, 240, math.ceil(right))
         height = max(int(y), 60)
         rect = QtCore.QRectF(0, 0, width, height)
         self.view.setFixedSize(int(width), int(height))

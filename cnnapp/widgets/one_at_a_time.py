@@ -46,6 +46,12 @@ class OneAtATime(QtWidgets.QWidget):
         """Whether one widget is shown at a time now."""
         return not self.bar.isHidden()
 
+    def minimumSizeHint(self) -> QtCore.QSize:
+        """As narrow as the widest one alone (side by side they need more: then it shows one at a time)."""
+        hint = super().minimumSizeHint()
+        alone = max([_least_width(w) for w in self.widgets] + [self.bar.minimumSizeHint().width()])
+        return QtCore.QSize(alone, hint.height())
+
     def resizeEvent(self, ev) -> None:
         self._fit(ev.size().width())
         super().resizeEvent(ev)

@@ -90,7 +90,7 @@ class Plot(pg.PlotWidget):
 
     def minimumSizeHint(self) -> QtCore.QSize:
         hint = super().minimumSizeHint()
-        return QtCore.QSize(hint.width(), max(hint.height(), self.least_height()))
+        return QtCore.QSize(max(hint.width(), self.least_width()), max(hint.height(), self.least_height()))
 
     def changeEvent(self, ev) -> None:
         super().changeEvent(ev)

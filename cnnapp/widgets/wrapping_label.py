@@ -1,7 +1,7 @@
 """A word-wrapped label that is as tall as its text: :class:`WrappingLabel`."""
 from __future__ import annotations
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 __all__ = ["WrappingLabel"]
 
@@ -23,7 +23,15 @@ class WrappingLabel(QtWidgets.QLabel):
         super().resizeEvent(ev)
         self._fit()
 
+    def changeEvent(self, ev) -> None:
+        super().changeEvent(ev)
+        if ev.type() == QtCore.QEvent.FontChange:       # (zoomed: its lines grow at the same width)
+            self._fit()
+
     def _fit(self) -> None:
+        old = self.minimumHeight()
+        if old:         # (Qt's height for a width is never below the least height: zoomed back to 100 %, a
+            # caption kept the height of its 400 % lines)
+            self.setMinimumHeight(0)
         need = self.heightForWidth(max(self.width(), 1)) if self.text() else 0
-        if need >= 0 and need != self.minimumHeight():
-            self.setMinimumHeight(need)
+        self.setMinimumHeight(max(need, 0))
