@@ -360,11 +360,13 @@ def test_a_zoomed_tab_grows_its_controls_with_their_text_and_scrolls_past_the_wi
         qtbot.wait(20)
         assert all(b.font().pointSizeF() == pytest.approx(start) for b in boxes if b.property("cnnZoomBase") == start)
     scroll = window.findChild(QtWidgets.QScrollArea, "windowScroll")
-    window.tabs.setCurrentWidget(window.build)
-    zoom.zoom.set("build", 4.0)
+    window.tabs.setCurrentWidget(window.backprop)
+    zoom.zoom.set("backprop", 4.0)
     qtbot.wait(20)
-    assert scroll.widget().width() > scroll.viewport().width() and window.size().toTuple() == screen   # it scrolls
-    zoom.zoom.reset("build")
+    page, view = scroll.widget().size(), scroll.viewport().size()
+    assert page.width() > view.width() or page.height() > view.height()         # it scrolls
+    assert window.size().toTuple() == screen
+    zoom.zoom.reset("backprop")
     with contextlib.suppress(qtbot.TimeoutError):
         qtbot.waitUntil(lambda: not _misplaced_widgets(window), timeout=1500)
     assert not _misplaced_widgets(window)                 # back at 100 %: no page keeps a zoomed size

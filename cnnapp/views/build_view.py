@@ -13,6 +13,7 @@ from cnncore.layers import LAYER_TYPES
 
 from ..widgets.arch_editor import ArchitectureEditor
 from ..widgets.confirm import confirm_discard
+from ..widgets.flow_layout import FlowLayout, flow_row
 from ..widgets.font_fit import lines_high
 
 
@@ -38,8 +39,9 @@ class BuildView(QtWidgets.QWidget):
         self.session.model_changed.connect(self._on_network)
         self._on_network()
 
-    def _build_bar(self) -> QtWidgets.QHBoxLayout:
-        """Presets; add, remove and move layers; open and save the architecture."""
+    def _build_bar(self) -> FlowLayout:
+        """Presets; add, remove and move layers; open and save the architecture: on as many lines as the
+        width needs."""
         self.preset_combo = QtWidgets.QComboBox()
         self.preset_combo.setObjectName("presetCombo")
         self.preset_combo.setAccessibleName("Preset architecture")
@@ -65,16 +67,8 @@ class BuildView(QtWidgets.QWidget):
         save_b = QtWidgets.QPushButton("Save…")
         save_b.setToolTip("Save this architecture as JSON")
         save_b.clicked.connect(self.save_dialog)
-        bar = QtWidgets.QHBoxLayout()
-        for w in (QtWidgets.QLabel("Preset"), self.preset_combo, load_preset):
-            bar.addWidget(w)
-        bar.addSpacing(16)
-        for w in (self._build_add_button(), remove, up, down):
-            bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(open_b)
-        bar.addWidget(save_b)
-        return bar
+        return flow_row([QtWidgets.QLabel("Preset"), self.preset_combo, load_preset],
+                        self._build_add_button(), remove, up, down, [open_b, save_b], spacing=16)
 
     def _build_add_button(self) -> QtWidgets.QToolButton:
         """Add layer, with a menu of every layer type in the registry."""
@@ -103,6 +97,7 @@ class BuildView(QtWidgets.QWidget):
         """The totals of the table and Use this network."""
         self.totals = QtWidgets.QLabel("")
         self.totals.setObjectName("buildTotals")
+        self.totals.setWordWrap(True)              # (zoomed, it pushed Use this network off the page)
         self.apply_button = QtWidgets.QPushButton("Use this network")
         self.apply_button.setObjectName("buildApplyButton")
         self.apply_button.setToolTip("Build a fresh network with this architecture (new random weights).\n"

@@ -189,7 +189,8 @@ class FieldDelegate(QtWidgets.QStyledItemDelegate):
 class LayerTable(QtWidgets.QTableWidget):
     """A table of layers: an editable cell opens its box on Enter, F2, a typed character or a click;
     Tab and Shift+Tab leave the table (an open box's value is kept); Escape puts a box's value back.
-    Its rows are as tall as a box of its font."""
+    Its rows are as tall as a box of its font, and it shows at least three of them (zoomed on a small
+    screen it was squeezed to its header: the page scrolls instead)."""
 
     def __init__(self, rows: int, columns: int, parent=None):
         super().__init__(rows, columns, parent)
@@ -204,6 +205,8 @@ class LayerTable(QtWidgets.QTableWidget):
         box = QtWidgets.QSpinBox()                 # (a box of this font, as tall as its line and frame)
         box.setFont(self.font())
         self.verticalHeader().setDefaultSectionSize(box.sizeHint().height() + 4)
+        self.setMinimumHeight(self.horizontalHeader().sizeHint().height() + 3 * (box.sizeHint().height() + 4) +
+                              self.horizontalScrollBar().sizeHint().height() + 2 * self.frameWidth())
 
     def open_cell(self, index: QtCore.QModelIndex):
         """Open the box of the cell at ``index`` (when it has one) and return it; else None."""

@@ -14,6 +14,7 @@ from cnncore.layers import LAYER_TYPES as REGISTRY
 from cnncore.limits import MAX_PARAMS  # the one parameter limit of the app and the command line
 
 from .arch_cells import CELL, Field, LayerTable, field_item, show_value
+from .flow_layout import FlowLayout, flow_row
 from .font_fit import follow_font
 
 #: The largest input side the editor's boxes offer (a 3×512×512 picture is 786,432 values).
@@ -122,8 +123,9 @@ class ArchitectureEditor(QtWidgets.QWidget):
         self._problem = None
         self._building = False
 
-    def _build_input_row(self) -> QtWidgets.QHBoxLayout:
-        """The input's channels (grey or colour) and size, and what they mean in words."""
+    def _build_input_row(self) -> FlowLayout:
+        """The input's channels (grey or colour) and size, and what they mean in words (on a line of their
+        own where they do not fit beside them)."""
         self.channels = QtWidgets.QComboBox()
         self.channels.setObjectName("inputChannels")
         self.channels.setAccessibleName("input channels")
@@ -144,12 +146,10 @@ class ArchitectureEditor(QtWidgets.QWidget):
         self.input_words = QtWidgets.QLabel("")
         self.input_words.setObjectName("inputWords")
         self.input_words.setStyleSheet("color: #555;")
-        row = QtWidgets.QHBoxLayout()
-        for w in (QtWidgets.QLabel("Input:"), self.channels, QtWidgets.QLabel("×"), self.in_sides[0],
-                  QtWidgets.QLabel("×"), self.in_sides[1], self.input_words):
-            row.addWidget(w)
-        row.addStretch(1)
-        return row
+        self.input_words.setWordWrap(True)
+        self.input_words.setTextFormat(QtCore.Qt.PlainText)
+        return flow_row([QtWidgets.QLabel("Input:"), self.channels, QtWidgets.QLabel("×"), self.in_sides[0],
+                         QtWidgets.QLabel("×"), self.in_sides[1]], self.input_words)
 
     def _show_input(self) -> None:
         """The input boxes as the spec says (without answering back)."""

@@ -1,11 +1,12 @@
 """A layout that puts its widgets side by side and starts a new line where the next one would not fit
 (Qt's flow layout example, top-aligned): a row of grids that wraps in a narrow column instead of
-scrolling sideways."""
+scrolling sideways; :func:`flow_row`, a row of controls that does the same (zoomed, the Build tab's
+buttons asked for more than a 1024 px window and the page scrolled sideways)."""
 from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-__all__ = ["FlowLayout"]
+__all__ = ["FlowLayout", "flow_row"]
 
 
 class FlowLayout(QtWidgets.QLayout):
@@ -45,7 +46,7 @@ class FlowLayout(QtWidgets.QLayout):
 
     def sizeHint(self) -> QtCore.QSize:
         """All the items on one line."""
-        hints = [item.sizeHint() for item in self._items]
+        hints = [self._hint(item) for item in self._items]
         m = self.contentsMargins()
         width = sum(h.width() for h in hints) + self._gap * max(len(hints) - 1, 0)
         return QtCore.QSize(width + m.left() + m.right(),
@@ -60,10 +61,20 @@ class FlowLayout(QtWidgets.QLayout):
         return size + QtCore.QSize(m.left() + m.right(), m.top() + m.bottom())
 
     @staticmethod
-    def _fitted(item, width: int) -> QtCore.QSize:
+    def _hint(item) -> QtCore.QSize:
+        """``item``'s size hint; a label that wraps asks for its words on one line (Qt's hint wraps them at
+        a width of its own: "1×28×28: grey pictures of 28×28 | pixels" beside room for them all)."""
+        hint, w = item.sizeHint(), item.widget()
+        if isinstance(w, QtWidgets.QLabel) and w.wordWrap() and w.textFormat() == QtCore.Qt.PlainText:
+            m = w.contentsMargins()
+            line = w.fontMetrics().horizontalAdvance(w.text()) + m.left() + m.right() + 2 * w.margin() + 1
+            return QtCore.QSize(line, w.heightForWidth(line))
+        return hint
+
+    def _fitted(self, item, width: int) -> QtCore.QSize:
         """``item``'s size: its size hint, no wider than ``width`` where it can be narrower (an item that
         wraps in turn, such as a flow of its own, takes the height it needs at that width)."""
-        hint = item.sizeHint()
+        hint = self._hint(item)
         w = max(min(hint.width(), width), item.minimumSize().width())
         if w < hint.width() and item.hasHeightForWidth():
             return QtCore.QSize(w, item.heightForWidth(w))
@@ -83,3 +94,20 @@ class FlowLayout(QtWidgets.QLayout):
             x += size.width() + self._gap
             line_height = max(line_height, size.height())
         return y + line_height - rect.y() + m.bottom()
+
+
+def flow_row(*parts, spacing: int = 6) -> FlowLayout:
+    """A row of ``parts`` (a widget, or a list of widgets that keep together on one line) that starts a
+    new line where the next part does not fit."""
+    row = FlowLayout(spacing=spacing, line_spacing=4)
+    for part in parts:
+        if isinstance(part, QtWidgets.QWidget):
+            row.addWidget(part)
+            continue
+        group = QtWidgets.QWidget()
+        lay = QtWidgets.QHBoxLayout(group)
+        lay.setContentsMargins(0, 0, 0, 0)
+        for w in part:
+            lay.addWidget(w)
+        row.addWidget(group)
+    return row

@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from .colour_scales import (DIV_LUT, DIVERGING, DIVERGING_SCALES, SEQ_LUT, SEQUENTIAL, diverging_name,  # noqa: F401
                             diverging_words, fmt_level, levels_for, lut_for, rgb_image, set_diverging)
-from .map_tiles import (_BAR_W, _GAP, _GROUP_GAP, _TITLE_H, MapGroup, _add_winner_corners,  # noqa: F401
+from .map_tiles import (_BAR_W, _GAP, _GROUP_GAP, _TITLE_H, MapGroup, _add_winner_corners, title_lines,  # noqa: F401
                         _GridView, _GroupLayout, _Tile, _Used, plan_tiles, plane_cell, zoom_for)
 from .map_marks import MapGridMarks
 from .map_tools import MapGridTools
@@ -251,7 +251,8 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
     def _lay_title(self, lay: "_GroupLayout", y: float, used: "_Used", title_h: float) -> dict:
         """The group's title with its colour bar and the bar's two ends: on one line, or, when the
         title leaves the bar no room, the bar on a line of its own under it (a title wider than the
-        maps is cut in the middle, whole in its tooltip). The record's ``height`` is the lines'."""
+        maps takes as many lines as it needs: zoomed, cut in the middle, it read "sa…8)"). The record's
+        ``height`` is the lines'."""
         g, levels = lay.group, lay.levels
         fm, tfm = QtGui.QFontMetricsF(self._small_font), QtGui.QFontMetricsF(self._title_font)
         lo_s, hi_s = fmt_level(levels[0]), fmt_level(levels[1])
@@ -259,10 +260,11 @@ class MapGrid(MapGridTools, MapGridMarks, QtWidgets.QScrollArea):
         full = g.title or g.key
         text, height, by = full, title_h, y
         if tfm.horizontalAdvance(full) + bar_w > lay.avail:
-            text = tfm.elidedText(full, QtCore.Qt.ElideMiddle, lay.avail)
-            height, by = title_h + 16, y + title_h - 4
+            text = "\n".join(title_lines(full, tfm, lay.avail))
+            below = title_h + text.count("\n") * tfm.lineSpacing()
+            height, by = below + max(16.0, fm.height() + 2), y + below - 4
         title = self._text(used.next("texts"), text, _GAP, y, self._title_font)
-        title.setToolTip(full if text != full else "")
+        title.setToolTip(full if text.replace("\n", " ") != full else "")
         tx = _GAP + title.boundingRect().width() + 16 if by == y else _GAP
         lo_i = used.next("texts")
         self._text(lo_i, lo_s, tx, by + 3, self._small_font, (80, 80, 80))

@@ -16,6 +16,19 @@ _BAR_W = 120      # px, colour bar length
 _BASE_WIDTH = 640  # px of room at which tiles have their base size; wider views draw them larger
 
 
+def title_lines(text: str, metrics: QtGui.QFontMetricsF, width: float) -> list[str]:
+    """``text`` broken between words into lines no wider than ``width`` px (a word wider than that alone
+    on its line, cut in the middle)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and metrics.horizontalAdvance(lines[-1] + " " + word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return [line if metrics.horizontalAdvance(line) <= width else
+            metrics.elidedText(line, QtCore.Qt.ElideMiddle, width) for line in lines]
+
+
 def zoom_for(avail: float) -> float:
     """How much larger than the base size tiles are drawn in a view ``avail`` px wide (1 to 2.5)."""
     return max(1.0, min(2.5, avail / _BASE_WIDTH))

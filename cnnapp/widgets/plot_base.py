@@ -105,6 +105,8 @@ class Plot(pg.PlotWidget):
             _axis_font(p.getAxis(name), font)
         if p.legend is not None:
             _legend_font(p.legend, self._legend_size())
+            if isinstance(p.legend, RowLegend):
+                p.legend.fit_samples(scaled(font, self._scales[1]))
         self.updateGeometry()                 # (the height its text asks for: least_height)
         for item in p.items:
             label = item if isinstance(item, pg.TextItem) else getattr(item, "label", None)
@@ -151,28 +153,44 @@ class RowLegend(pg.LegendItem):
     def __init__(self, **opts):
         super().__init__(**opts)
         self.setVisible(False)
+        self._scale = 1.0           # its samples of the curves, as large as its names (pyqtgraph's: 20 px)
 
-    def _widths(self) -> list[float]:
-        """Each name's width with its sample of the curve."""
-        return [sample.effectiveSizeHint(QtCore.Qt.PreferredSize).width() + 3 +
-                label.effectiveSizeHint(QtCore.Qt.PreferredSize).width() + 3 for sample, label in self.items]
+    def fit_samples(self, font: QtGui.QFont) -> None:
+        """The samples of the curves as tall as a line of ``font``."""
+        self._scale = max(1.0, QtGui.QFontMetricsF(font).height() / 16.0)
+        for sample, _ in self.items:
+            self._fit_sample(sample)
+        self.updateGeometry()
+
+    def _fit_sample(self, sample) -> None:
+        sample.setTransform(QtGui.QTransform.fromScale(self._scale, self._scale))
+        sample.setFixedWidth(20 * self._scale)
+        sample.setFixedHeight(20 * self._scale)
+
+    def _row_width(self, columns: int) -> float:
+        """How wide its rows are with ``columns`` names a row (each with its sample of the curve)."""
+        gap, (left, _, right, _) = self.layout.horizontalSpacing(), self.layout.getContentsMargins()
+        widths = [sample.effectiveSizeHint(QtCore.Qt.PreferredSize).width() + gap +
+                  label.effectiveSizeHint(QtCore.Qt.PreferredSize).width() + gap for sample, label in self.items]
+        return max((sum(widths[k:k + columns]) for k in range(0, len(widths), columns)), default=0.0) + left + right
 
     def sizeHint(self, which, constraint=QtCore.QSizeF()) -> QtCore.QSizeF:
         hint = super().sizeHint(which, constraint)
         if which == QtCore.Qt.MinimumSize and self.items:      # (one name a row where the plot is narrow)
-            return QtCore.QSizeF(max(self._widths()), hint.height())
+            return QtCore.QSizeF(self._row_width(1), hint.height())
         return hint
 
     def setGeometry(self, rect) -> None:
         super().setGeometry(rect)
-        widths, columns = self._widths(), max(len(self.items), 1)
-        while columns > 1 and max(sum(widths[k:k + columns]) for k in range(0, len(widths), columns)) > rect.width():
+        columns = max(len(self.items), 1)
+        while columns > 1 and self._row_width(columns) > rect.width():
             columns -= 1
         if columns != self.columnCount:
             self.setColumnCount(columns)
 
     def addItem(self, item, name) -> None:
         super().addItem(item, name)
+        self._fit_sample(self.items[-1][0])
         if hasattr(item, "sigPlotChanged"):
             item.sigPlotChanged.connect(self.follow_data)
         self.follow_data()

@@ -85,9 +85,11 @@ class TabZoomer(QtCore.QObject):
     def _zoom_tree(self, root: QtWidgets.QWidget, factor: float) -> None:
         self._watch(root)
         grids = root.findChildren(MapGrid)
-        for grid in grids:              # its own font as made (inside a zoomed page it drew its titles zoomed twice)
+        for grid in grids:              # its font as made (inside a zoomed page it drew its titles zoomed twice)
             base_size(grid)
-            scale_font(grid, 1.0)
+            unzoomed = unzoomed_font(grid)
+            if unzoomed != grid.font():
+                grid.setFont(unzoomed)
             grid.set_zoom(factor)
         inside = {id(w) for g in grids for w in [g, *g.findChildren(QtWidgets.QWidget)]}
         every = [root, *root.findChildren(QtWidgets.QWidget)]
@@ -157,6 +159,16 @@ def _own_size(w: QtWidgets.QWidget, base: float) -> float:
     if base > 0 and made_at and made_at > 0 and now > 0:
         return base * now / made_at
     return base
+
+
+def unzoomed_font(w: QtWidgets.QWidget) -> QtGui.QFont:
+    """The font ``w`` has at 100 % (its own as made, followed as a share of the app's; or the app's)."""
+    base = base_size(w)
+    if not base:
+        return QtGui.QFont(QtWidgets.QApplication.font(w))
+    f = QtGui.QFont(w.font())
+    _set_size(f, _own_size(w, base))
+    return f
 
 
 def zoom_of(w: QtWidgets.QWidget) -> float:
