@@ -54,7 +54,7 @@ class StepNav(QtWidgets.QWidget):
         self.speed.setObjectName("backpropSpeed")
         self.speed.setAccessibleName("Play speed")
         self.speed.setRange(int(Stepper.MIN_SPEED * 4), int(Stepper.MAX_SPEED * 4))   # quarter steps per second
-        ems_wide(self.speed, most=20)
+        ems_wide(self.speed, least=8, most=20)     # (zoomed, the row squeezed it to a knob)
         self.speed.setToolTip("Play speed in steps per second: 0.25 to 5")
         self.speed_label = QtWidgets.QLabel("")
         self.step_label = ElidedLabel("No trace yet", longest="Step 88 of 88 · backward · layer 8 (maxpool)")

@@ -163,8 +163,12 @@ class MapGridTools:
             self._fit_fonts()
 
     def _fit_fonts(self) -> None:
-        """The titles and numbers in the grid's font times the zoom, and the maps laid out again for them."""
+        """The titles and numbers in the grid's font times the zoom, and the maps laid out again for them;
+        zoomed, room for a title and a row of maps at least (at 400 % on 1024×640 the Backprop tab's maps
+        had 60 px: the page scrolls instead)."""
         self._make_fonts()
+        least = QtGui.QFontMetricsF(self._title_font).height() + 100 * self.zoom if self.zoom > 1 else 0
+        self.setMinimumHeight(int(least))
         self._layout()
 
     def _make_fonts(self) -> None:

@@ -88,8 +88,8 @@ class TabZoomer(QtCore.QObject):
         for grid in grids:              # its font as made (inside a zoomed page it drew its titles zoomed twice)
             base_size(grid)
             unzoomed = unzoomed_font(grid)
-            if unzoomed != grid.font():
-                grid.setFont(unzoomed)
+            if unzoomed != grid.font() or not grid.testAttribute(QtCore.Qt.WA_SetFont):
+                grid.setFont(unzoomed)          # (its own: not its zoomed parent's)
             grid.set_zoom(factor)
         inside = {id(w) for g in grids for w in [g, *g.findChildren(QtWidgets.QWidget)]}
         every = [root, *root.findChildren(QtWidgets.QWidget)]
