@@ -151,6 +151,13 @@ class _Page(QtWidgets.QScrollArea):
     def panels(self) -> list:
         return []
 
+    def minimumSizeHint(self) -> QtCore.QSize:
+        """At least one of its pictures wide, with its caption (zoomed, the pages were a sliver beside
+        the drawing: "Whe…"); the rest scrolls."""
+        hint = super().minimumSizeHint()
+        panel = max((p.minimumSizeHint().width() for p in self.panels()), default=0)
+        return QtCore.QSize(max(hint.width(), panel + self.verticalScrollBar().sizeHint().width() + 24), hint.height())
+
     def set_side(self, side: int) -> None:
         for panel in self.panels():
             panel.set_side(side)
