@@ -234,18 +234,16 @@ def _name_colour_planes(bd: Breakdown, trace) -> Breakdown:
             planes.setdefault(m, []).append(k)
             bd.terms[k] = replace(t, label=f"{t.label} [{names[m]}]")
     if len(planes) > 1:
-        def value(v):           # a subtotal alone, not a factor: no brackets around a negative one
-            return num(v).strip("()")
         def padded(ks):
             n = sum(bd.terms[k].padding for k in ks)
             return f" ({n} in the padding)" if n else ""
-        parts = [f"{names[m]} (m = {m}): {value(math.fsum(bd.terms[k].value for k in ks))} from "
+        parts = [f"{names[m]} (m = {m}): {num(math.fsum(bd.terms[k].value for k in ks))} from "
                  f"{plural(len(ks), 'term')}{padded(ks)}"
                  for m, ks in sorted(planes.items())]
         rest = [t for k, t in enumerate(bd.terms) if not any(k in ks for ks in planes.values())]
         bd.notes.append("The sum runs over the picture's " + ", ".join(names[:-1]) + f" and {names[-1]} planes, "
                         "each through its own channel of the filter: " + "; ".join(parts)
-                        + (f"; then {', '.join(t.label for t in rest)}: {value(math.fsum(t.value for t in rest))}"
+                        + (f"; then {', '.join(t.label for t in rest)}: {num(math.fsum(t.value for t in rest))}"
                            if rest else "") + ".")
     target = plane(bd.target)
     weight = bd.target.array in {layer_key(0, p) for p in WEIGHT_PARTS} and len(bd.target.index) == 4

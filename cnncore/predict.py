@@ -139,7 +139,7 @@ def judge(q: Question, answer) -> Verdict:
         return Verdict(False, False, "Type a number (for example 0.25 or −1.5e-3), then Enter.")
     err = abs(float(v) - q.answer)
     right = err <= q.tolerance * (1 + 1e-9)       # the edge counts (also after the float rounding of v ± tol)
-    return Verdict(True, right, f"{'Right' if right else 'Not quite'}: the value is {num(q.answer, 6)}, you said "
+    return Verdict(True, right, f"{'Right' if right else 'Not quite'}: the value is {num(q.answer, 6)}; you said "
                                 f"{num(v, 6)} (off by {num(err, 2)}; accepted {q.tolerance_text()}).")
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import activations
 
-__all__ = ["Ref", "Term", "Breakdown", "custom", "num", "mk_ref", "finish", "windows_covering",
+__all__ = ["Ref", "Term", "Breakdown", "custom", "num", "operand", "bracketed", "mk_ref", "finish", "windows_covering",
            "activation_forward_terms", "activation_backward_terms", "zero_up_to_rounding", "zeros_as_by_hand",
            "ROUNDING_NOTE", "digits_of", "rounded"]
 
@@ -64,14 +64,12 @@ class Term:
     apply: str = ""
 
     def written(self, digits: int = 4, sep: str = "·", fmt=None) -> str:
-        """The term with its numbers: ``0.5·(−2)``, or ``sigmoid(0.1842)`` where it applies a function
-        (each factor written by ``fmt``, :func:`num` to ``digits`` unless given)."""
-        text = sep.join(fmt(f) if fmt else num(f, digits) for f in self.factors)
-        if not self.apply:
-            return text
-        if len(self.factors) == 1 and text.startswith("(") and text.endswith(")"):
-            text = text[1:-1]                   # relu(−0.12), not relu((−0.12))
-        return f"{self.apply}({text})"
+        """The term with its numbers: ``0.5·(−2)``, ``−0.12`` alone, or ``relu(−0.12)`` where it applies
+        a function (each factor written by ``fmt``, :func:`num` to ``digits`` unless given; the factors of
+        a product :func:`bracketed`)."""
+        texts = [fmt(f) if fmt else num(f, digits) for f in self.factors]
+        text = sep.join(texts if len(texts) == 1 else map(bracketed, texts))
+        return f"{self.apply}({text})" if self.apply else text
 
 
 @dataclass
@@ -111,9 +109,9 @@ class Breakdown:
         ``skip_zero`` leaves out terms that are exactly 0 (and says how many).
         """
         terms = [t for t in self.terms if t.value != 0] if skip_zero else self.terms
-        parts = []
-        for t in terms[:limit]:
-            parts.append(t.written(digits))
+        parts = [t.written(digits) for t in terms[:limit]]
+        if self.combine != "max":                   # 0.1 + (−0.3): a term after the plus is an operand
+            parts[1:] = map(bracketed, parts[1:])
         if len(terms) > limit:
             more = len(terms) - limit
             parts.append(f"… ({more} more term{'s' if more != 1 else ''})")
@@ -156,12 +154,23 @@ class Breakdown:
 
 
 def num(v, digits=4) -> str:
-    """``v`` to ``digits`` significant digits, a negative one in brackets: ``(−0.25)``."""
+    """``v`` to ``digits`` significant digits with the minus sign of the equations, as a sentence or the
+    value of an equation writes it: ``−0.25`` (inside an equation, after an operator: :func:`operand`)."""
     v = float(v)
     if v == 0:
         return "0"
-    s = digits_of(v, digits).replace("-", "−")
-    return f"({s})" if v < 0 else s
+    return digits_of(v, digits).replace("-", "−")
+
+
+def operand(v, digits=4) -> str:
+    """``v`` as :func:`num` writes it, where an operator comes before it: ``3·(−0.25)``, ``1 + (−0.25)``."""
+    return bracketed(num(v, digits))
+
+
+def bracketed(text: str) -> str:
+    """A written number as an operand: in brackets where it is negative (``(−0.25)``), so that an
+    equation never reads ``3·−0.25``. The one rule for brackets around a number."""
+    return f"({text})" if text.startswith(("−", "-")) else text
 
 
 def digits_of(v, digits: int = 4) -> str:

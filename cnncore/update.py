@@ -32,7 +32,7 @@ from ._safeio import UnreadableFile, read_json
 from .notation import index_text
 from .optim import HYPER, SGD, check_setting, optimizer_from_state
 from .training import TrainConfig
-from .terms import Ref, Term, finish, num
+from .terms import Ref, Term, finish, num, operand
 from .tracekeys import layer_key, split_key
 
 __all__ = ["PLAIN_LR", "BATCH_WORDS", "UPDATE_PARTS", "STATE_PARTS", "next_update", "read_settings", "state_parts", "rule_name",
@@ -208,11 +208,12 @@ def _lines_adam(s, w, g, m0, v0, decays):
     m = b1 * m0 + (1 - b1) * g
     v = b2 * v0 + (1 - b2) * g * g
     mh, vh = m / (1 - b1 ** t), v / (1 - b2 ** t)
-    lines = [f"m = β1·m + (1−β1)·g = {num(b1)}·{num(m0)} + {num(1 - b1)}·{num(g)} = {num(m)}",
-             f"v = β2·v + (1−β2)·g² = {num(b2)}·{num(v0)} + {num(1 - b2)}·{num(g)}² = {num(v)}",
-             f"m̂ = m/(1−β1ᵗ) = {num(m)}/(1−{num(b1)}^{t}) = {num(mh)}",
-             f"v̂ = v/(1−β2ᵗ) = {num(v)}/(1−{num(b2)}^{t}) = {num(vh)}",
-             f"√v̂ + ε = {num(math.sqrt(vh))} + {num(eps)} = {num(math.sqrt(vh) + eps)}"]
+    o = operand                             # a number after an operator, or squared: (−0.3)²
+    lines = [f"m = β1·m + (1−β1)·g = {o(b1)}·{o(m0)} + {o(1 - b1)}·{o(g)} = {num(m)}",
+             f"v = β2·v + (1−β2)·g² = {o(b2)}·{o(v0)} + {o(1 - b2)}·{o(g)}² = {num(v)}",
+             f"m̂ = m/(1−β1ᵗ) = {o(m)}/(1−{o(b1)}^{t}) = {num(mh)}",
+             f"v̂ = v/(1−β2ᵗ) = {o(v)}/(1−{o(b2)}^{t}) = {num(vh)}",
+             f"√v̂ + ε = {o(math.sqrt(vh))} + {o(eps)} = {num(math.sqrt(vh) + eps)}"]
     term = ("−α · m̂ · 1/(√v̂ + ε)", (-s["lr"], mh, 1 / (math.sqrt(vh) + eps)))
     return lines, term
 
@@ -221,7 +222,8 @@ def _lines_sgd(s, w, g, m0, v0, decays):
     if not s["momentum"]:
         return [], ("−α · g", (-s["lr"], g))
     v = s["momentum"] * v0 + g
-    return [f"v = μ·v + g = {num(s['momentum'])}·{num(v0)} + {num(g)} = {num(v)}"], ("−α · v", (-s["lr"], v))
+    return ([f"v = μ·v + g = {operand(s['momentum'])}·{operand(v0)} + {operand(g)} = {num(v)}"],
+            ("−α · v", (-s["lr"], v)))
 
 
 def _made_from(settings: dict, part: str, decays: bool) -> str:
@@ -248,7 +250,7 @@ def update_terms_for(arrays: dict, settings: dict, i: int, part: str, index) -> 
              for m in ("m", "v")}
     lines, (label, factors) = (_lines_adam if settings["name"] == "adam" else _lines_sgd)(
         settings, w, g, state["m"], state["v"], decays)
-    gline = (f"g = ∂L/∂w + λ·w = {num(g0)} + {num(settings['weight_decay'])}·{num(w)} = {num(g)}" if decays
+    gline = (f"g = ∂L/∂w + λ·w = {operand(g0)} + {operand(settings['weight_decay'])}·{operand(w)} = {num(g)}" if decays
              else f"g = ∂L/∂{'w' if part == 'W' else 'b'} = {num(g)}"
              + ("  (biases do not decay)" if part == "b" and settings["weight_decay"] else ""))
     state_ref = Ref(layer_key(i, "v" + part), index) if layer_key(i, "v" + part) in arrays else None

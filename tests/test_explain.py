@@ -354,8 +354,8 @@ def test_a_first_conv_z_on_a_colour_picture_names_each_plane_and_its_subtotal():
     assert [len(v) for v in planes.values()] == [9, 9, 9]
     note = next(n for n in bd.notes if n.startswith("The sum runs over the picture's R, G and B planes"))
     for m, name in enumerate("RGB"):
-        assert f"{name} (m = {m}): {explain.num(math.fsum(planes[name])).strip('()')} from 9 terms" in note
-    assert f"then b(1): {explain.num(bias).strip('()')}." in note and "(−" not in note
+        assert f"{name} (m = {m}): {explain.num(math.fsum(planes[name]))} from 9 terms" in note
+    assert f"then b(1): {explain.num(bias)}." in note and "(−" not in note
     assert _close(math.fsum(sum(planes.values(), [])) + bias, z, 1e-5)
 
 

@@ -566,9 +566,9 @@ def test_a_written_sum_says_when_its_rounded_numbers_add_up_otherwise():
     exact; by hand 0.1683), a difference of 1.7e-09 went unexplained, and a check of 1e-4 absolute passed a
     gradient of 1e-5 that was wholly wrong."""
     from cnnapp.learn.arithmetic_panel import ArithmeticPanel
-    from cnncore.terms import Breakdown, Ref, Term, digits_of, num
+    from cnncore.terms import Breakdown, Ref, Term, digits_of, operand
     assert digits_of(0.15995) == "0.1600" and digits_of(0.25) == "0.25" and digits_of(1.0) == "1"
-    assert num(-0.0098301) == "(−0.009830)" and num(-0.00983) == "(−0.00983)" and num(-0.5) == "(−0.5)"
+    assert operand(-0.0098301) == "(−0.009830)" and operand(-0.00983) == "(−0.00983)" and operand(-0.5) == "(−0.5)"
     terms = [Term("w", (0.15995,), 0.15995, ()), Term("−η·g", (-0.01, -0.8292), 0.008292, ())]
     bd = Breakdown("w new", "", Ref("W_next", (0,)), terms, 0.168242, 0.168242, "sum", [])
     assert bd.written_out() == "0.1600 + (−0.01)·(−0.8292) = 0.1682"
@@ -593,7 +593,7 @@ def test_rounded_numbers_read_as_numbers_and_a_small_norm_as_right():
     from cnnapp.learn.arithmetic_panel import ArithmeticPanel
     from cnnapp.learn.grids import fmt
     from cnncore.terms import Breakdown, Ref, Term, digits_of, num
-    assert digits_of(1234.4) == "1234" and num(-2345.7) == "(−2346)" and "." not in digits_of(1000.2)
+    assert digits_of(1234.4) == "1234" and num(-2345.7) == "−2346" and "." not in digits_of(1000.2)
     assert num(float(np.float32(0.1))) == "0.1" and fmt(np.float32(0.16)) == "0.16"
     assert fmt(9999.6) == "1.00e+04" and fmt(-1.23456e-5) == "−1.23e−05"
     squares = [0.03 ** 2, 0.02 ** 2, 0.01 ** 2]

@@ -237,6 +237,25 @@ def test_bad_answers_are_not_counted():
     assert parse_number("2e-3") == 0.002 and parse_number(" − 4 ") == -4.0
 
 
+def test_a_sentence_writes_a_negative_number_plainly_and_an_equation_brackets_it_after_an_operator(tr):
+    """A tour: a verdict read "the value is (−0.141288), you said (−0.1413)", the brackets of an equation's
+    factor ``3·(−0.2)`` inside a sentence. A sentence writes ``−0.141288``; brackets stay where an operator
+    comes before the number."""
+    from cnncore.terms import Breakdown, Ref, Term, num, operand
+    q = Question("z", 0, "L0.z", (0, 0, 0, 0), "?", (), (), -0.141288, 0.001)
+    message = judge(q, "-0.1413").message
+    assert message.startswith("Right: the value is −0.141288; you said −0.1413 (off by") and "(−" not in message
+    assert num(-0.25) == "−0.25" and operand(-0.25) == "(−0.25)" and operand(0.25) == "0.25"
+    terms = [Term("a", (-0.5,), -0.5, ()), Term("b·c", (3.0, -0.2), -0.6, ()), Term("d", (-0.1,), -0.1, ())]
+    bd = Breakdown("z", "", Ref("z", (0,)), terms, -1.2, -1.2, "sum", [])
+    assert bd.written_out() == "−0.5 + 3·(−0.2) + (−0.1) = −1.2"
+    assert terms[0].written() == "−0.5" and terms[1].written(sep=" · ") == "3 · (−0.2)"
+    given = [line for q in _all_questions(tr) if q.kind == "dz1" for line in q.given if line.startswith("dy = ")]
+    assert any("−" in line for line in given) and not any("(−" in line for line in given)   # "dy = −0.3"
+    verdicts = [judge(q, q.answer).message for q in _all_questions(tr) if not q.is_choice and q.answer < 0]
+    assert verdicts and not any("(−" in v for v in verdicts)
+
+
 def test_score_is_kept_as_plain_values():
     s = Score()
     s.record("dz1", True)

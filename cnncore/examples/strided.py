@@ -10,6 +10,7 @@ from ..identities import dilate, dw_via_correlation
 from ..kernels import conv2d_backward, conv2d_forward
 from ..plurals import agrees, plural
 from ..terms import num as _n
+from ..terms import operand as _o
 from .base import WorkedExample
 
 
@@ -93,24 +94,24 @@ class StridedConvExample(WorkedExample):
         for k in range(1, 5):
             t = self.z_terms(k)
             sym = " + ".join(f"w{wi}·a{ai}" for wi, ai in t)
-            num = " + ".join(f"{_n(wf[wi - 1])}·{_n(self._a(ai))}" for wi, ai in t)
+            num = " + ".join(f"{_o(wf[wi - 1])}·{_o(self._a(ai))}" for wi, ai in t)
             out.append(f"z{k} = {sym}")
             out.append(f"    = {num} = {_n(zf[k - 1])}")
         out.append("Flatten and predict: ŷ = v₁z₁ + v₂z₂ + v₃z₃ + v₄z₄ + c = "
-                   + " + ".join(f"{_n(p['v'][k])}·{_n(zf[k])}" for k in range(4))
-                   + f" + {_n(p['c'])} = {_n(r['yhat'])}")
-        out.append(f"Loss: L = ½(ŷ − t)² = ½({_n(r['yhat'])} − {_n(p['t'])})² = {_n(r['loss'])}")
+                   + " + ".join(f"{_o(p['v'][k])}·{_o(zf[k])}" for k in range(4))
+                   + f" + {_o(p['c'])} = {_n(r['yhat'])}")
+        out.append(f"Loss: L = ½(ŷ − t)² = ½({_n(r['yhat'])} − {_o(p['t'])})² = {_n(r['loss'])}")
         out.append("∂L/∂zₖ = (ŷ − t)·vₖ:  " + ", ".join(f"∂L/∂z{k + 1} = {_n(dzf[k])}" for k in range(4)))
         out.append("Backward to the filter (each weight saw four inputs, one per output):")
         for i in range(1, 10):
             t = self.dw_terms(i)
             sym = " + ".join(f"a{ai}·∂L/∂z{zk}" for ai, zk in t)
-            num = " + ".join(f"{_n(self._a(ai))}·{_n(dzf[zk - 1])}" for ai, zk in t)
+            num = " + ".join(f"{_o(self._a(ai))}·{_o(dzf[zk - 1])}" for ai, zk in t)
             out.append(f"∂L/∂w{i} = {sym}")
             out.append(f"    = {num} = {_n(dwf[i - 1])}")
         k = next((k for k in range(9) if dwf[k] != 0), 0)       # a weight the step really moves
         out.append(f"Update with α = {_n(p['alpha'])}: new wᵢ = wᵢ − α·∂L/∂wᵢ, "
-                   f"e.g. new w{k + 1} = {_n(wf[k])} − {_n(p['alpha'])}·{_n(dwf[k])} = "
+                   f"e.g. new w{k + 1} = {_n(wf[k])} − {_o(p['alpha'])}·{_o(dwf[k])} = "
                    f"{_n(r['w_new'].reshape(-1)[k])}")
         out.append("The same ∂L/∂w is the input correlated (⋆) at stride 1 with ∂L/∂z dilated by the stride "
                    "(one zero between neighbours), see the last two grids; the chapter calls this a convolution.")
@@ -134,7 +135,7 @@ class StridedConvExample(WorkedExample):
                                 R("dz", index),
                                 [(f"(ŷ − t) · v{k}", (r["dyhat"], p["v"][k - 1]), (None, R("v", (k - 1,))))],
                                 value=r["dz"][index],
-                                notes=[f"ŷ − t = {_n(r['yhat'])} − {_n(p['t'])} = {_n(r['dyhat'])}: how far the "
+                                notes=[f"ŷ − t = {_n(r['yhat'])} − {_o(p['t'])} = {_n(r['dyhat'])}: how far the "
                                        "prediction is off. The flattening passed z"
                                        f"{k} to ŷ with weight v{k}."])
             return bd
