@@ -136,7 +136,7 @@ def judge(q: Question, answer) -> Verdict:
                        + q.choices[int(q.answer)] + ".")
     v = answer if isinstance(answer, (int, float, np.floating)) else parse_number(answer)
     if v is None or not math.isfinite(float(v)):
-        return Verdict(False, False, "Type a number (for example 0.25 or −1.5e-3), then Enter.")
+        return Verdict(False, False, "Type a number (for example 0.25 or −1.5e-3), then Return.")
     err = abs(float(v) - q.answer)
     right = err <= q.tolerance * (1 + 1e-9)       # the edge counts (also after the float rounding of v ± tol)
     return Verdict(True, right, f"{'Right' if right else 'Not quite'}: the value is {num(q.answer, 6)}; you said "

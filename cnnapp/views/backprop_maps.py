@@ -220,7 +220,7 @@ class StepMaps(QtWidgets.QWidget):
             "that made it (L)", "L", checkable=True)
         self.predict_button = push_button(
             "Predict", "backpropPredictButton",
-            "Before each step's maps are shown, predict one of its numbers (type it, Enter); then see whether you "
+            "Before each step's maps are shown, predict one of its numbers (type it, Return); then see whether you "
             "were right and its arithmetic", checkable=True)
         self.colours = QtWidgets.QComboBox()
         self.colours.setObjectName("backpropColours")

@@ -1,6 +1,6 @@
 """The architecture table's editable cells. Each setting of a layer is a cell of the table, not a
 control of its own: a cell is drawn as the box it edits (a spin box, a drop-down list) and opens one
-when edited (Enter, F2, typing, a click), so the table is one stop of the Tab key. The arrows move
+when edited (Return, F2, typing, a click), so the table is one stop of the Tab key. The arrows move
 between cells; Tab and Shift+Tab leave the table, from an open box too (as the app's other tables).
 
 A screen reader hears a cell as "layer 2 kernel 5" (its field's name and value) and an open box by
@@ -45,7 +45,7 @@ def field_item(field: Field, value) -> QtWidgets.QTableWidgetItem:
     it.setFlags(QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable | QtCore.Qt.ItemIsEditable)
     words = field.tip + ("" if field.choices else f" ({field.lo} to {field.hi})")
     it.setToolTip(words)
-    it.setData(QtCore.Qt.AccessibleDescriptionRole, words + ". Enter or F2 edits it.")
+    it.setData(QtCore.Qt.AccessibleDescriptionRole, words + ". Return or F2 edits it.")
     show_value(it, value)
     return it
 
@@ -58,7 +58,7 @@ def show_value(item: QtWidgets.QTableWidgetItem, value) -> None:
 
 class TooLargeBox(QtWidgets.QSpinBox):
     """A spin box that shows a number typed past its largest value instead of refusing the keystroke
-    (a plain spin box turns a typed 30 into 3, silently), then, on Enter or leaving it, sets the
+    (a plain spin box turns a typed 30 into 3, silently), then, on Return or leaving it, sets the
     largest and says so (``tooLarge(typed)``)."""
     tooLarge = QtCore.Signal(int)
 
@@ -187,7 +187,7 @@ class FieldDelegate(QtWidgets.QStyledItemDelegate):
 
 
 class LayerTable(QtWidgets.QTableWidget):
-    """A table of layers: an editable cell opens its box on Enter, F2, a typed character or a click;
+    """A table of layers: an editable cell opens its box on Return, F2, a typed character or a click;
     Tab and Shift+Tab leave the table (an open box's value is kept); Escape puts a box's value back.
     Its rows are as tall as a box of its font, and it shows at least three of them (zoomed on a small
     screen it was squeezed to its header: the page scrolls instead)."""

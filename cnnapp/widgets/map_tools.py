@@ -1,9 +1,9 @@
 """What a :class:`~cnnapp.widgets.heatmap.MapGrid` offers besides its pictures: the numbers behind them
-(a context menu, Ctrl+C, a table), the keyboard (the arrows move a cursor over the elements, Enter
+(a context menu, Ctrl+C, a table), the keyboard (the arrows move a cursor over the elements, Return
 selects one as a click would), one map shown alone as large as the view allows, and a zoom.
 
 Keys while the maps have the focus: ← → ↑ ↓ move over a map's elements (on to the next map past its
-edge), Enter or Space selects the element, M shows its map alone (and every map again), Ctrl+C copies
+edge), Return or Space selects the element, M shows its map alone (and every map again), Ctrl+C copies
 the map's numbers, the menu key (or Shift+F10) opens the menu.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ class MapGridTools:
         self.alone = None               # (key, prefix) of the map shown alone, or None
         self.cursor = None              # (tile index, row, column) of the keyboard's cursor
         self.setFocusPolicy(QtCore.Qt.StrongFocus)
-        self.setAccessibleDescription("Arrow keys move over the numbers, Enter selects one, M shows its map "
+        self.setAccessibleDescription("Arrow keys move over the numbers, Return selects one, M shows its map "
                                       "alone, Ctrl+C copies the map's numbers, the menu key offers the rest")
         copy_key(self, lambda: self.copy_numbers())
         self.view.doubleClicked.connect(self._on_double_click)
@@ -186,7 +186,7 @@ class MapGridTools:
 
     # -------------------------------------------------------------- keyboard
     def event(self, ev) -> bool:
-        # the arrows, Enter and Space are the maps' while they have the focus (the Backprop tab's
+        # the arrows, Return and Space are the maps' while they have the focus (the Backprop tab's
         # step keys are window shortcuts: they would take them first)
         if ev.type() == QtCore.QEvent.ShortcutOverride and ev.modifiers() in (QtCore.Qt.NoModifier,
                                                                               QtCore.Qt.KeypadModifier):

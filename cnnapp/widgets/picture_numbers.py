@@ -74,7 +74,7 @@ class Plane:
 
 class NumbersDialog(QtWidgets.QDialog):
     """The numbers of ``planes`` (:class:`Plane`) as a table, plane ``start`` first. Signal
-    ``chosen(key, index)``: Select this element (Enter on a cell)."""
+    ``chosen(key, index)``: Select this element (Return on a cell)."""
     chosen = QtCore.Signal(str, object)
 
     def __init__(self, planes: list, start: int = 0, parent=None, selectable: bool = True):
@@ -97,7 +97,7 @@ class NumbersDialog(QtWidgets.QDialog):
         self.copy_button = push_button("&Copy", "numbersCopy", "Copy the cells selected (all of them when none is), "
                                        "tab-separated for a spreadsheet (Ctrl+C)", slot=self.copy)
         self.select_button = push_button("&Select this element", "numbersSelect", "Select the current cell's "
-                                         "element in the picture, as a click would (Enter)", slot=self.choose)
+                                         "element in the picture, as a click would (Return)", slot=self.choose)
         self.select_button.setVisible(selectable)
         close = push_button("Close", "numbersClose", "Close the table (Esc)", slot=self.accept)
         for b in (self.copy_button, self.select_button, close):

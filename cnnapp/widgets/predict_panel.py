@@ -1,7 +1,7 @@
 """Predict, then reveal: one question about a step's element, answered from the keyboard.
 
 The questions and their judging are :mod:`cnncore.predict`; this panel shows a
-:class:`cnncore.predict.Question`, reads the answer (type, Enter; for a choice its
+:class:`cnncore.predict.Question`, reads the answer (type, Return; for a choice its
 number), marks it and emits ``revealed(question, verdict)`` so the view can show the
 step's maps and the element's arithmetic. The running score per kind is the session's
 (:class:`cnnapp.state.Scores`, kept in the settings store at every answer).
@@ -28,7 +28,7 @@ class PredictPanel(QtWidgets.QWidget):
         self.question = None
         lay = QtWidgets.QVBoxLayout(self)
         head = QtWidgets.QLabel("<b>Predict first.</b> Work out the answer from the numbers given before "
-                                "this step's maps are shown, type it and press Enter.")
+                                "this step's maps are shown, type it and press Return.")
         head.setWordWrap(True)
         lay.addWidget(head)
         self.prompt = QtWidgets.QLabel("")
