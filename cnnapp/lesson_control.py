@@ -18,7 +18,7 @@ from . import settings as st
 from .state import LessonPlayer, LessonRecorder, results_path_for
 from .state.lesson_player import ending_lesson
 from .views.lesson_play import LessonPlayPanel
-from .views.lesson_record import LessonRecordPanel
+from .views.lesson_record import SAVE_KEY, LessonRecordPanel
 from .widgets.confirm import confirm_discard
 from .widgets.font_fit import ems_wide
 
@@ -35,7 +35,7 @@ class LessonControl(QtCore.QObject):
         super().__init__(window)
         self.window, self.session = window, window.session
         self.recorder = None
-        self._tab = self._save_to = self._handed_out = None
+        self._tab = None
         self.dock = QtWidgets.QDockWidget("Lesson", window)
         self.dock.setObjectName("lessonDock")
         self.dock.setFeatures(QtWidgets.QDockWidget.DockWidgetMovable | QtWidgets.QDockWidget.DockWidgetFloatable)
@@ -45,8 +45,8 @@ class LessonControl(QtCore.QObject):
         self._add_actions(menu)
         self.ask_open_path = lambda title: QtWidgets.QFileDialog.getOpenFileName(window, title, str(st.data_dir()),
                                                                                   _FILTER)[0]
-        self.ask_save_path = lambda: QtWidgets.QFileDialog.getSaveFileName(
-            window, "Save the lesson", str(st.data_dir() / f"lesson{SUFFIX}"), _FILTER)[0]
+        self.ask_save_path = lambda default: QtWidgets.QFileDialog.getSaveFileName(
+            window, "Save the lesson as", str(default), _FILTER)[0]
         self.ask_results_path = lambda default: QtWidgets.QFileDialog.getSaveFileName(
             window, "Where your answers go", str(default), "Results (*.json)")[0]
         self.ask_student = self._ask_student
@@ -58,17 +58,31 @@ class LessonControl(QtCore.QObject):
         f9.activated.connect(self.capture)
 
     def _add_actions(self, menu: QtWidgets.QMenu) -> None:
+        """Open, Record and Edit a lesson; Save lesson and Save lesson as…, which work while one is recorded
+        (the panel's buttons do the same)."""
         menu.addSeparator()
+        actions = []
         for text, slot, key, tip in (
                 ("Open a &lesson…", self.open_dialog, "Ctrl+Shift+O",
                  "Follow a lesson a teacher made (.cnnlesson): its notes, its questions, your answers saved"),
                 ("Record a lesso&n", self.record, "Ctrl+Shift+R",
                  "Make a lesson: move through the app and add what it shows as stops (F9), write notes and questions"),
-                ("&Edit a lesson…", self.edit_dialog, None, "Change a lesson's notes, questions and stops")):
+                ("&Edit a lesson…", self.edit_dialog, None, "Change a lesson's notes, questions and stops"),
+                ("Sa&ve lesson", self.save_dialog, SAVE_KEY, "Write the lesson being recorded to its file (the "
+                 "first time: asks where)"),
+                ("Save lesson &as…", self.save_as_dialog, None, "Write the lesson being recorded to another file, "
+                 "which Save lesson then writes to")):
             a = menu.addAction(text, slot)
             a.setToolTip(tip)
             if key:
                 a.setShortcut(QtGui.QKeySequence(key))
+            actions.append(a)
+        self.save_actions = actions[-2:]
+        self._enable_saving()
+
+    def _enable_saving(self) -> None:
+        for a in self.save_actions:
+            a.setEnabled(self.recorder is not None)
 
     @property
     def panel(self):
@@ -247,19 +261,19 @@ class LessonControl(QtCore.QObject):
             return False
         self.session.follow_lesson(None)
         self._start_recorder(LessonRecorder.from_lesson(self.session, lesson))
-        self._save_to, self._handed_out = Path(path), lesson.id
         self.session.say(f"Editing {Path(path).name}: its {len(lesson.stops)} stops are in the Lesson panel; F9 adds "
                          "what the window shows as a stop, Save lesson writes it back.", 10000)
         return True
 
     def _start_recorder(self, recorder) -> None:
         self.recorder = recorder
-        self._save_to = self._handed_out = None
         panel = LessonRecordPanel(recorder)
         panel.addRequested.connect(self.capture)
         panel.saveRequested.connect(self.save_dialog)
+        panel.saveAsRequested.connect(self.save_as_dialog)
         panel.closeRequested.connect(lambda: self.may_end_recording("Stop recording") and self.stop_recording())
         self._panel(panel)
+        self._enable_saving()
 
     def capture(self) -> int | None:
         """Add what the window shows as a stop (F9); the reason in one line when it cannot be."""
@@ -278,11 +292,30 @@ class LessonControl(QtCore.QObject):
         return k
 
     def save_dialog(self) -> bool:
-        path = self.ask_save_path() if self._save_to is None or not self._may_save_over() else str(self._save_to)
+        """Save lesson: to the file the lesson was opened from or last saved to, without asking; where
+        there is none yet, or the teacher would rather keep a lesson handed out, to a file asked for."""
+        r = self.recorder
+        if r is None:
+            return False
+        if r.file is None or not self._may_save_over(r.file):
+            return self.save_as_dialog()
+        return self.save_recording(r.file)
+
+    def save_as_dialog(self) -> bool:
+        """Save lesson as…: to a file asked for (the lesson's own, to start with), which Save writes to
+        from now on."""
+        r = self.recorder
+        if r is None:
+            return False
+        path = self.ask_save_path(r.file or st.data_dir() / f"lesson{SUFFIX}")
         if not path:
             return False
         if not path.lower().endswith(SUFFIX):
             path += SUFFIX
+        if not self._may_save_over(path):
+            self.panel.say("Not saved: the lesson handed out is kept as it was. Save lesson as… chooses another "
+                           "file.")
+            return False
         return self.save_recording(path)
 
     def save_recording(self, path) -> bool:
@@ -292,25 +325,18 @@ class LessonControl(QtCore.QObject):
             self.session.say(f"Could not save the lesson: {e}", 0)
             self.panel.say(f"<span style='color:#b00020'>Not saved: {escape(str(e))}</span>")
             return False
-        same = self._save_to is not None and Path(written) == self._save_to and \
-            self.recorder.lesson().id == self._handed_out      # (saved as it was handed out: still asked later)
-        self._save_to, self._handed_out = Path(written), self._handed_out if same else None
         text = (f"Saved the lesson ({len(self.recorder.stops)} stops) to {written}. Students open it with File → "
                 "Open a lesson…")
         self.session.say(text)
         self.panel.say(text)
         return True
 
-    def _may_save_over(self) -> bool:
-        """Whether an edited lesson may be saved over the file it came from: students who answered that
-        version have their answers read with it only (a changed lesson is another version), so the
-        teacher is asked first; no: another file is chosen."""
-        try:
-            if self._handed_out is None or self.recorder.lesson().id == self._handed_out:
-                return True
-        except ValueError:       # (a lesson that cannot be saved: the save says why)
+    def _may_save_over(self, path) -> bool:
+        """Whether the lesson may be saved to ``path``: asked where that writes a changed lesson over the
+        one handed out (students who answered that version have their answers read with it only)."""
+        if not self.recorder.replaces_handed_out(path):
             return True
-        return self.confirm_over(f"Save over {self._save_to.name}? Students' answers to it as it was can then no "
+        return self.confirm_over(f"Save over {Path(path).name}? Students' answers to it as it was can then no "
                                  "longer be reported with it (a changed lesson is another version). Cancel: save "
                                  "the edited lesson as a new file and keep both.")
 
@@ -318,6 +344,7 @@ class LessonControl(QtCore.QObject):
         if self.recorder is not None:
             self.recorder = None
             self._panel(None)
+            self._enable_saving()
 
     def may_end_recording(self, what: str) -> bool:
         """Whether the lesson being recorded may go: none is, it has no edit since it was last saved,

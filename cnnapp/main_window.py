@@ -339,7 +339,7 @@ class MainWindow(QtWidgets.QMainWindow):
         a = m.addAction("Export &model…", lambda: open_export_dialog(self, self.session))
         a.setToolTip("Write the network as PyTorch code and weights, or as an ONNX file")
         m.addSeparator()
-        a = m.addAction("Open &architecture…", self.build.open_dialog)
+        a = m.addAction("Open arc&hitecture…", self.build.open_dialog)
         a.setToolTip("Open an architecture JSON file into the Build tab")
         a = m.addAction("Save a&rchitecture…", self.build.save_dialog)
         a.setToolTip("Save the Build tab's architecture as JSON")
@@ -351,7 +351,7 @@ class MainWindow(QtWidgets.QMainWindow):
         a.setToolTip("Show a saved backprop trace (.npz) on the Backprop tab")
         a = m.addAction("E&xport trace…", self.backprop.export_trace_dialog)
         a.setToolTip("Save the recorded backprop trace as .npz")
-        self.lessons = LessonControl(self, m)       # Open a lesson…, Record a lesson, Edit a lesson…
+        self.lessons = LessonControl(self, m)       # Open, Record, Edit a lesson…, Save lesson (as…)
         m.addSeparator()
         q = m.addAction("&Quit", self.close, QtGui.QKeySequence.Quit)
         q.setToolTip("Close the window (training is stopped first)")

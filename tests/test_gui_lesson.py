@@ -79,8 +79,8 @@ def _record(qtbot, window, path):
     panel.use_choice.setFocus()
     _press(qtbot, window, Qt.Key_Space)                                                # Use this question
     qtbot.keyClicks(panel.title_edit, "Backprop in three stops")
-    window.lessons.ask_save_path = lambda: str(path)
-    _press(qtbot, window, Qt.Key_S, Qt.ControlModifier | Qt.ShiftModifier, until=path.exists)   # Save lesson…
+    window.lessons.ask_save_path = lambda default: str(path)
+    _press(qtbot, window, Qt.Key_S, Qt.ControlModifier | Qt.ShiftModifier, until=path.exists)   # Save lesson
     return loss
 
 
@@ -175,7 +175,7 @@ def test_a_lesson_recorded_by_key_presses_is_followed_by_keyboard_and_reported(w
     # saved over with a change, the version the class answered was gone without a word (Ada's and Bob's
     # answers could no longer be reported with it): the teacher is asked, and may keep both
     lessons, asked = window.lessons, []
-    lessons.ask_save_path = lambda: str(tmp_path / "backprop 2.cnnlesson")
+    lessons.ask_save_path = lambda default: str(tmp_path / "backprop 2.cnnlesson")
     lessons.confirm_over = lambda text: asked.append(text) or False
     handed_out = path.read_bytes()
     assert lessons.save_dialog() and asked == []                      # unchanged: the same lesson, not asked
@@ -325,6 +325,48 @@ def test_a_recording_with_changes_is_never_dropped_without_asking(window, qtbot,
     n = len(asked)
     lessons.panel.closeRequested.emit()                                  # saved: nothing to ask
     assert lessons.recorder is None and len(asked) == n
+
+
+def test_save_lesson_writes_to_its_file_and_save_lesson_as_to_another(window, qtbot, tmp_path):
+    """A tour: once saved, "Save lesson…" wrote to the same file without asking and nothing chose another.
+    Save lesson writes to the lesson's file (the first time it asks where, as Save does); Save lesson as…
+    asks (starting at that file) and Save writes there from then on; both are in the File menu too, only
+    while a lesson is recorded, Save with Ctrl+Shift+S (Ctrl+S saves the model)."""
+    from cnncore.lesson import load_lesson
+    _lenet(window)
+    lessons, asked = window.lessons, []
+    save, save_as = lessons.save_actions
+    assert not save.isEnabled() and not save_as.isEnabled()              # nothing recorded: nothing to save
+    assert save.text().replace("&", "") == "Save lesson" and save_as.text().replace("&", "") == "Save lesson as…"
+    assert save.shortcut().toString() == "Ctrl+Shift+S" and window.save_action.shortcut().toString() == "Ctrl+S"
+    first, second = tmp_path / "first.cnnlesson", tmp_path / "second.cnnlesson"
+    lessons.ask_save_path = lambda default: asked.append(default) or str(first)
+    lessons.record()
+    assert save.isEnabled() and save_as.isEnabled()
+    window.tabs.setCurrentWidget(window.backprop)
+    qtbot.waitUntil(lambda: window.session.trace is not None, timeout=10000)
+    assert lessons.capture() == 0
+    panel = lessons.panel
+    assert panel.save_button.text().replace("&", "") == "Save lesson"
+    assert panel.save_as_button.text().replace("&", "") == "Save lesson as…"
+    _press(qtbot, window, Qt.Key_S, Qt.ControlModifier | Qt.ShiftModifier, until=first.exists)   # Save lesson
+    assert len(asked) == 1 and lessons.recorder.file == first             # the first time: asked where
+    lessons.recorder.set_title("One")
+    panel.save_button.click()                                             # again: to its file, not asked
+    assert len(asked) == 1 and load_lesson(first).title == "One"
+    lessons.ask_save_path = lambda default: asked.append(default) or str(tmp_path / "second")
+    lessons.recorder.set_title("Two")
+    panel.save_as_button.click()                                          # Save lesson as…: asked, at its file
+    assert len(asked) == 2 and asked[-1] == first and lessons.recorder.file == second
+    assert load_lesson(second).title == "Two" and load_lesson(first).title == "One"
+    lessons.recorder.set_title("Three")
+    save.trigger()                                                        # Save: where it was saved as
+    assert len(asked) == 2 and load_lesson(second).title == "Three" and load_lesson(first).title == "One"
+    lessons.ask_save_path = lambda default: ""                            # Save as… cancelled: nothing written
+    lessons.recorder.set_title("Four")
+    assert not lessons.save_as_dialog() and lessons.recorder.file == second and lessons.recorder.unsaved
+    lessons.stop_recording()
+    assert lessons.recorder is None and not save.isEnabled() and not save_as.isEnabled()
 
 
 def test_each_stop_of_a_lesson_is_shown_from_its_title(window, qtbot, tmp_path):

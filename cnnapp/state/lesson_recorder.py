@@ -9,6 +9,7 @@ A lesson holds one network: the one in use at the first stop. A stop captured af
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -27,7 +28,8 @@ class LessonRecorder:
     """The lesson being recorded from ``session``: ``stops`` (:class:`cnncore.lesson.Stop`), the
     pictures they look at, the network, ``title``. Every edit is checked as the lesson file will
     be (``ValueError``, one line, and nothing changes). Event ``changed()`` after every edit;
-    ``unsaved``: an edit since it was opened or last saved."""
+    ``unsaved``: an edit since it was opened or last saved; ``file``: the file it was opened from or last
+    saved to (None: not saved yet), where Save writes it."""
 
     def __init__(self, session, title: str = ""):
         self.session = session
@@ -40,6 +42,8 @@ class LessonRecorder:
         self._source = None             # the source of a lesson opened to be edited
         self.changed = Event()
         self.unsaved = False
+        self.file = None
+        self._handed_out = None         # the id of the lesson ``file`` held when it was opened to be edited
         self.changed.connect(self._edited)
 
     def _edited(self) -> None:
@@ -55,6 +59,7 @@ class LessonRecorder:
             rec._pictures.append((p, np.array(x), int(y), i))
         rec.stops = list(lesson.stops)
         rec._source = lesson.source
+        rec.file, rec._handed_out = lesson.file, lesson.id
         session.set_picture(rec._pictures[0][0])
         return rec
 
@@ -220,12 +225,30 @@ class LessonRecorder:
         generated = name == "generated digits"
         return Source("generated" if generated else name[:40] or "app", SAMPLE_SEED if generated else 0, indices)
 
+    def replaces_handed_out(self, path) -> bool:
+        """Whether saving to ``path`` writes a changed lesson over the one its file held when it was opened
+        to be edited: students who answered that version have their answers read with it only (a changed
+        lesson is another version)."""
+        if self._handed_out is None or not self._is_file(path):
+            return False
+        try:
+            return self.lesson().id != self._handed_out
+        except ValueError:       # (a lesson that cannot be saved: the save says why)
+            return False
+
+    def _is_file(self, path) -> bool:
+        return self.file is not None and Path(path).resolve() == Path(self.file).resolve()
+
     def save(self, path):
         """Write the lesson to ``path`` (never over the files the app reads: the model file, the
-        drawings); returns the path. ``ValueError`` or ``OSError`` with the reason (nothing written)."""
+        drawings), which Save writes to from now on; returns the path. ``ValueError`` or ``OSError``
+        with the reason (nothing written)."""
         from cnncore import Output
-        written = save_lesson(Output(path, self.session.kept_files()), self.lesson())
-        self.unsaved = False
+        lesson = self.lesson()
+        written = save_lesson(Output(path, self.session.kept_files()), lesson)
+        if not (self._is_file(written) and lesson.id == self._handed_out):
+            self._handed_out = None     # (saved as it was handed out: still asked before a change goes over it)
+        self.file, self.unsaved = Path(written), False
         return written
 
 

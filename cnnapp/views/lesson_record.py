@@ -13,16 +13,21 @@ from ..state.lesson_recorder import choice_lines, choice_question
 from ..widgets.buttons import push_button
 from ..widgets.font_fit import follow_font
 from ..widgets.scroll_area import ShrinksToItsScroll
+from ..widgets.wrap_row import WrapRow
 
-__all__ = ["LessonRecordPanel"]
+__all__ = ["LessonRecordPanel", "SAVE_KEY"]
 
 _NONE, _CHOICE = "none", "choice"
+#: Save lesson's key (File → Save lesson holds it; Ctrl+S saves the model).
+SAVE_KEY = "Ctrl+Shift+S"
 
 
 class LessonRecordPanel(ShrinksToItsScroll, QtWidgets.QWidget):
-    """Signals: ``addRequested()`` (F9), ``saveRequested()`` (Ctrl+Shift+S), ``closeRequested()``."""
+    """Signals: ``addRequested()`` (F9), ``saveRequested()`` (Save lesson, :data:`SAVE_KEY`),
+    ``saveAsRequested()`` (Save lesson as…), ``closeRequested()``."""
     addRequested = QtCore.Signal()
     saveRequested = QtCore.Signal()
+    saveAsRequested = QtCore.Signal()
     closeRequested = QtCore.Signal()
 
     def __init__(self, recorder, parent=None):
@@ -40,7 +45,7 @@ class LessonRecordPanel(ShrinksToItsScroll, QtWidgets.QWidget):
         self.status.setObjectName("lessonRecordStatus")
         self.status.setWordWrap(True)
         lay.addWidget(self.status)
-        lay.addLayout(self._build_buttons())
+        lay.addWidget(self._build_buttons())
         recorder.changed.connect(self._on_changed)
         self._fill_list()
 
@@ -136,16 +141,19 @@ class LessonRecordPanel(ShrinksToItsScroll, QtWidgets.QWidget):
         self._show_choice_editor(False)
         return box
 
-    def _build_buttons(self) -> QtWidgets.QHBoxLayout:
-        self.save_button = push_button("Sa&ve lesson…", "lessonSave", "Write the lesson (.cnnlesson) to hand out "
-                                        "(Ctrl+Shift+S)", "Ctrl+Shift+S", self.saveRequested)
+    def _build_buttons(self) -> QtWidgets.QWidget:
+        self.save_button = push_button("Sa&ve lesson", "lessonSave", "Write the lesson (.cnnlesson) to hand out to "
+                                        f"its file; the first time, asks where ({SAVE_KEY})", None,
+                                        self.saveRequested)
+        self.save_as_button = push_button("Save less&on as…", "lessonRecordSaveAs", "Write the lesson to another file, "
+                                           "which Save lesson then writes to", None, self.saveAsRequested)
         self.close_button = push_button("Stop recording", "lessonStopRecording",
                                          "Put the recorder away (save first: what is not saved is lost)", None,
                                          self.closeRequested)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(self.save_button)
-        row.addWidget(self.close_button)
-        return row
+        saves = QtWidgets.QHBoxLayout()
+        saves.addWidget(self.save_button)
+        saves.addWidget(self.save_as_button)
+        return WrapRow(saves, self.close_button)       # one line, or two in a narrow dock
 
     # ------------------------------------------------------------ rendering
     def current(self) -> int:

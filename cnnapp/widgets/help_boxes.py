@@ -32,6 +32,7 @@ SHORTCUTS = (
     ("<b>Ctrl+Shift+O</b> / <b>Ctrl+Shift+R</b>", "open a lesson / record one"),
     ("<b>Alt+→</b> / <b>Alt+←</b>, <b>Return</b>", "a lesson: next / previous stop, answer its question"),
     ("<b>F9</b>", "recording a lesson: add what the window shows as a stop"),
+    ("<b>Ctrl+Shift+S</b>", "recording a lesson: save it (to its file; File → Save lesson as… chooses another)"),
     ("<b>Ctrl+S</b> / <b>Ctrl+O</b>", "save / open a model"),
 )
 
