@@ -178,7 +178,7 @@ class RunController(QtCore.QObject):
             from cnncore.datasets import SourceError, held_out_split, load_labelled
             from cnncore.defaults import run_defaults
             got = load_labelled(choice.key, count=count, seed=run_defaults(choice.key).data_seed, files=files,
-                                drawings=drawings, shape=shape, progress=self.reading.emit)
+                                drawings=drawings, shape=shape, progress=self.reading.emit, training=True)
             if choice.key == "folder" and net is not None and tuple(got.classes) != tuple(net.classes):  # start()'s
                 raise SourceError("the folder's class subfolders changed since Start was pressed; press it again")
             for note in got.notes:      # a folder's files named from the folder on: the column is narrow

@@ -85,6 +85,29 @@ def test_new_makes_a_lesson_of_a_picture_of_ones_own_folder(tmp_path, capsys):
                                "--index", "0", "--out", str(out)], "0.png")                      # the broken one
 
 
+def test_a_lesson_is_made_of_ones_only_drawing_and_none_is_said_plainly(model, tmp_path, capsys, monkeypatch):
+    """A tour: `lesson new --data drawings --index 0` asked for "at least 10" drawings, the rule for
+    training on them; a lesson needs only the picture it shows. One drawing makes a lesson (and a trace);
+    none says so and how to add one; training still asks for 10."""
+    from cnncore.datasets import DRAWINGS_FILE, DrawingsDataset
+    monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path / "data"))
+    out = tmp_path / "drawn.cnnlesson"
+    err = _one_line_refusal(capsys, ["lesson", "new", str(model), "--data", "drawings", "--index", "0", "--out",
+                                     str(out)], "no drawings of your own yet", "Draw tab")
+    assert "at least" not in err and not out.exists()
+    ds = DrawingsDataset(tmp_path / "data" / DRAWINGS_FILE)
+    ds.append(np.random.default_rng(0).integers(0, 256, (28, 28)).astype(np.uint8), 4)
+    assert main(["lesson", "new", str(model), "--data", "drawings", "--index", "0", "--out", str(out)]) == 0
+    lesson = load_lesson(out)
+    assert lesson.labels == [4] and lesson.source.key == "drawings" and lesson.source.indices == (0,)
+    np.testing.assert_array_equal(lesson.pictures[0, 0], ds.images[0])
+    assert main(["trace", str(model), "--data", "drawings", "--index", "0", "--out", str(tmp_path / "t.npz")]) == 0
+    _one_line_refusal(capsys, ["lesson", "new", str(model), "--data", "drawings", "--index", "1", "--out",
+                               str(out)], "picture 1 is out of range (drawings has 1 picture, number 0)")
+    _one_line_refusal(capsys, ["train", "--arch", "tiny", "--data", "drawings", "--epochs", "1", "--out",
+                               str(tmp_path / "trained.npz")], "you have 1 drawing of your own", "at least 10")
+
+
 def test_new_and_show_refuse_in_one_line(model, tmp_path, capsys):
     out = str(tmp_path / "x.cnnlesson")
     _one_line_refusal(capsys, ["lesson", "new", str(model), "--data", "generated", "--count", "5", "--index", "5",

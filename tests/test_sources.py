@@ -58,21 +58,30 @@ def test_load_source_counts_and_reports(tmp_path):
     assert X.shape == (30, 28, 28) and "30 generated" in what
     with pytest.raises(SourceError) as e:
         load_source("drawings", drawings=tmp_path / "none.npz")
-    assert "add at least 10" in str(e.value)
-
-
-def test_a_single_drawing_is_counted_in_words(tmp_path):
-    """A tour: one digit saved on the Draw tab, and the Train tab said "you have 1 drawings of your own"."""
+    assert "no drawings of your own yet" in str(e.value)
     from cnncore.datasets import DrawingsDataset
-    ds = DrawingsDataset(tmp_path / "mine.npz")
-    ds.append(np.zeros((28, 28), np.float32), 7)
-    with pytest.raises(SourceError, match="you have 1 drawing of your own; add at least 10"):
-        load_source("drawings", drawings=tmp_path / "mine.npz")
+    from cnncore.datasets.sources import load_labelled
+    ds = DrawingsDataset(tmp_path / "three.npz")
+    for k in range(3):
+        ds.append(np.full((28, 28), 40 * k, np.uint8), k)
+    assert len(load_labelled("drawings", drawings=ds.path).X) == 3                  # a trace, a lesson: any
+    with pytest.raises(SourceError, match="you have 3 drawings of your own; a network is trained on at least 10"):
+        load_labelled("drawings", drawings=ds.path, training=True)
     with pytest.raises(SourceError):
         load_source("idx", files=(tmp_path / "a", tmp_path / "b"))
     with pytest.raises(SourceError):
         load_source("nonsense")
     assert sources.source("idx").files
+
+
+def test_a_single_drawing_is_counted_in_words(tmp_path):
+    """A tour: one digit saved on the Draw tab, and the Train tab said "you have 1 drawings of your own"."""
+    from cnncore.datasets import DrawingsDataset
+    from cnncore.datasets.sources import load_labelled
+    ds = DrawingsDataset(tmp_path / "mine.npz")
+    ds.append(np.zeros((28, 28), np.float32), 7)
+    with pytest.raises(SourceError, match="you have 1 drawing of your own; a network is trained on at least 10"):
+        load_labelled("drawings", drawings=tmp_path / "mine.npz", training=True)
 
 
 def test_each_source_says_the_shape_of_its_pictures():

@@ -136,7 +136,8 @@ def data(args, command: str, net):
         if getattr(args, "archive", None) is not None:
             _install_archive(args.archive, command, progress)
         got = load_labelled(key, count=count, seed=args.data_seed, progress=progress, files=args.folder,
-                            shape=net.input_shape, classes=None if command == "train" else net.classes)
+                            shape=net.input_shape, classes=None if command == "train" else net.classes,
+                            training=command == "train")
     except SourceError as e:
         raise CliError(f"{command}: {e}") from None
     finally:
@@ -211,8 +212,9 @@ def one_picture(args, net, command: str):
     got = data(args, command, net)
     X = as_input(got, net, command)
     if args.index is not None and not 0 <= args.index < len(X):
-        raise CliError(f"{command}: --index {args.index} is out of range (there are {len(X)} images, "
-                       f"0..{len(X) - 1})")
+        from cnncore.datasets.sources import numbered
+        raise CliError(f"{command}: --index {args.index} is out of range (there {'is' if len(X) == 1 else 'are'} "
+                       f"{numbered(len(X), 'image')})")
     if args.index is None:
         from cnncore.defaults import trace_example
         args.index = trace_example(net, X, got.y)

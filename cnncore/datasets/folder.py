@@ -354,7 +354,8 @@ def picture_at(root, index: int, shape, classes) -> tuple[np.ndarray, int, Path]
     scan = scan_folder(root)
     labels = _labels_for(scan, classes)
     if not 0 <= index < len(scan.files):
-        raise FolderError(f"{scan.root}: --index {index} is out of range (it has {len(scan.files):,} picture "
-                          f"files, 0..{len(scan.files) - 1})")
+        from .sources import numbered
+        raise FolderError(f"{scan.root}: --index {index} is out of range (it has "
+                          f"{numbered(len(scan.files), 'picture file')})")
     path, label = scan.files[index]
     return read_picture(path, shape), labels[label], path

@@ -35,13 +35,15 @@ from .cifar import CIFAR10
 from .mnist import DOWNLOADS
 
 __all__ = ["DataSource", "SOURCES", "SourceError", "DRAWINGS_FILE", "available_sources", "source",
-           "load_source", "load_labelled", "source_files", "Labelled", "held_out_split", "ARCHIVES"]
+           "load_source", "load_labelled", "DRAWINGS_TO_TRAIN", "numbered", "source_files", "Labelled", "held_out_split", "ARCHIVES"]
 
 #: The sources downloaded as one archive of pictures (not MNIST's four files).
 ARCHIVES = {CIFAR10.key: CIFAR10}
 
 #: The user's own labelled drawings, in the user data folder.
 DRAWINGS_FILE = "my_digits.npz"
+#: The fewest of one's own drawings a network is trained on (a lesson or a trace needs only the one it shows).
+DRAWINGS_TO_TRAIN = 10
 
 
 class SourceError(ValueError):
@@ -155,7 +157,7 @@ class Labelled:
 
 
 def load_labelled(key: str, *, count: int | None = None, seed: int = 0, files=None, drawings=None,
-                  progress=None, shape=None, classes=None) -> Labelled:
+                  progress=None, shape=None, classes=None, training: bool = False) -> Labelled:
     """The pictures of source ``key`` with their labels and class names.
 
     ``count``: how many digits to generate ("generated", default :func:`cnncore.defaults.run_defaults`'s,
@@ -167,7 +169,8 @@ def load_labelled(key: str, *, count: int | None = None, seed: int = 0, files=No
     progress (see :func:`cnncore.datasets.fetch_download`), or a folder's pictures read.
     ``shape`` (C, H, W) and ``classes``: the input and class names of the model a folder's
     pictures are for (:func:`cnncore.datasets.folder.load_folder`; without ``classes`` the
-    subfolders are the classes).
+    subfolders are the classes). ``training``: the pictures are to train on (one's own drawings:
+    at least :data:`DRAWINGS_TO_TRAIN`; else at least one).
     """
     src = source(key)
     if key == "folder":
@@ -177,7 +180,7 @@ def load_labelled(key: str, *, count: int | None = None, seed: int = 0, files=No
     elif key in ARCHIVES:
         got = _load_archive(key, files, progress)
     else:
-        X, y, what = _load_digits(key, count, seed, files, drawings, progress)
+        X, y, what = _load_digits(key, count, seed, files, drawings, progress, training)
         got = Labelled(X, y, src.classes, src.dataset, what)
     if count is not None and count < len(got.X) and key != "generated":
         got = Labelled(got.X[:count], got.y[:count], got.classes, got.dataset, f"the first {count} of {got.what}",
@@ -237,7 +240,7 @@ def _folder_files(folder) -> list[Path]:
         return []
 
 
-def _load_digits(key, count, seed, files, drawings, progress):
+def _load_digits(key, count, seed, files, drawings, progress, training):
     if key == "generated":
         from .generated import generated_digits
         from ..defaults import run_defaults
@@ -251,11 +254,26 @@ def _load_digits(key, count, seed, files, drawings, progress):
         from .drawings import DrawingsDataset
         from .paths import user_data_dir
         ds = DrawingsDataset(Path(drawings) if drawings is not None else user_data_dir() / DRAWINGS_FILE)
-        if len(ds) < 10:
-            raise SourceError(f"you have {plural(len(ds), 'drawing')} of your own; add at least 10 on the Draw tab")
+        _enough_drawings(len(ds), training)
         return ds.images, ds.labels, f"{len(ds)} of your drawings"
     (X, y), what = _load_files(key, files, progress)
     return X, y, what
+
+
+def _enough_drawings(n: int, training: bool) -> None:
+    """A :class:`SourceError` where ``n`` drawings are too few: none for anything, fewer than
+    :data:`DRAWINGS_TO_TRAIN` to train on."""
+    if n == 0:
+        raise SourceError("you have no drawings of your own yet: draw a digit on the Draw tab and add it to My "
+                          "digits (Ctrl+D)")
+    if training and n < DRAWINGS_TO_TRAIN:
+        raise SourceError(f"you have {plural(n, 'drawing')} of your own; a network is trained on at least "
+                          f"{DRAWINGS_TO_TRAIN}: add more on the Draw tab")
+
+
+def numbered(n: int, noun: str = "picture") -> str:
+    """How many there are and the numbers an index takes: ``"5 pictures, 0..4"``, ``"1 picture, number 0"``."""
+    return f"{plural(n, noun)}, " + ("number 0" if n == 1 else f"0..{n - 1}")
 
 
 def _load_archive(key: str, files, progress) -> Labelled:

@@ -59,9 +59,10 @@ def _picture(net, source: str, index: int, seed: int, count, files) -> tuple[np.
         picture, label, _ = picture_at(files, index, net.input_shape, net.classes)
         return picture, int(label)
     from ..datasets import load_source
+    from ..datasets.sources import numbered
     X, y, _ = load_source(source, count=count, seed=seed, files=files)
     if not index < len(X):
-        raise ValueError(f"picture {index} is out of range ({source} has {len(X)} pictures, 0..{len(X) - 1})")
+        raise ValueError(f"picture {index} is out of range ({source} has {numbered(len(X))})")
     return np.asarray(X[index]), int(y[index])
 
 
