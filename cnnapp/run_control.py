@@ -38,19 +38,16 @@ class DataChoice:
 
 
 def shape_problem(key: str, net, short: bool = False) -> str | None:
-    """Why ``net`` cannot learn from source ``key`` (its pictures are of another shape,
-    :attr:`cnncore.datasets.DataSource.shape`), or None; ``short``: without what to do (a note beside
-    the button that does it)."""
-    from cnncore.datasets.sources import source
+    """Why ``net`` cannot learn from source ``key`` (:func:`cnncore.datasets.sources.input_problem`: its
+    pictures are of another shape), or None; ``short``: without what to do (a note beside the button
+    that does it)."""
+    from cnncore.datasets.sources import input_problem, source
     from cnncore.defaults import default_preset
-    from cnncore.signature import Signature
-    need = source(key).shape
-    if need is None or net is None or tuple(net.input_shape) == tuple(need):
-        return None
-    what = f"{source(key).dataset}'s pictures are" if source(key).dataset else "the digits are"
-    text = f"{what} {Signature(tuple(need)).brief()}; this network takes {net.signature.brief()} ones"
-    return text if short else (f"{text}: use the {default_preset(key)} preset (or build a network of "
-                               f"{'×'.join(map(str, need))} on the Build tab)")
+    text = None if net is None else input_problem(key, net.input_shape)
+    if text is None or short:
+        return text
+    return (f"{text}: use the {default_preset(key)} preset (or build a network of "
+            f"{'×'.join(map(str, source(key).shape))} on the Build tab)")
 
 
 def fitting_source(key: str, net, offered, trained: bool = False) -> str:

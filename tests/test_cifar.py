@@ -341,6 +341,13 @@ def test_train_takes_a_local_copy_with_archive(tmp_path, archive_bytes, monkeypa
     monkeypatch.setattr(sources, "ARCHIVES", {**sources.ARCHIVES, "cifar10": cifar.CIFAR10})
     copy = tmp_path / "copy.tar.gz"
     copy.write_bytes(data)
+    from cnncore.architecture import preset                       # lesson new took no --archive: it downloaded
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    save_model(tmp_path / "c0.npz", Network(preset("cifar"), seed=1))
+    assert main(["lesson", "new", str(tmp_path / "c0.npz"), "--data", "cifar10", "--archive", str(copy), "--index", "3",
+                 "--out", str(tmp_path / "c.cnnlesson")]) == 0
+    assert "using the copy of CIFAR-10" in capsys.readouterr().out and (tmp_path / "c.cnnlesson").exists()
     argv = ["train", "--arch", "cifar", "--data", "cifar10", "--archive", str(copy), "--epochs", "1", "--quiet"]
     assert main([*argv, "--out", str(tmp_path / "c.npz")]) == 0
     out = capsys.readouterr().out

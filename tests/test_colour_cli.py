@@ -189,13 +189,45 @@ def test_colour_data_for_a_grey_model_is_one_clear_line(colour_folder, colour_mo
         np.zeros((20, 3, 32, 32), np.uint8), np.arange(20, dtype=np.uint8) % 10))
     assert main(["train", "--data", "cifar10", "--arch", "lenet", "--out", str(tmp_path / "m.npz")]) == 2
     err = capsys.readouterr().err
-    assert "are 3×32×32 pictures, the model takes 1×28×28: grey pictures" in err and "--arch cifar" in err
+    assert "pictures are colour (RGB) 32×32; this network takes grey 28×28 ones" in err and "--arch cifar" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "m.npz").exists()
     assert main(["eval", str(colour_model), "--folder", str(colour_folder)]) == 2
     assert "the model has no class 'test'" in capsys.readouterr().err
     assert main(["train", "--folder", str(colour_folder / "train"), "--count", "10", "--out",
                  str(tmp_path / "m.npz")]) == 2
     assert "used whole (no count)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [
+    lambda m, data, out: ["lesson", "new", str(m), *data, "--index", "0", "--out", str(out.with_suffix(".cnnlesson"))],
+    lambda m, data, out: ["trace", str(m), *data, "--index", "0", "--out", str(out)],
+    lambda m, data, out: ["inspect", str(m), *data, "--index", "0", "--out", str(out)],
+    lambda m, data, out: ["eval", str(m), *data],
+    lambda m, data, out: ["train", "--arch", Path(m).stem, *data, "--out", str(out)],
+], ids=["lesson new", "trace", "inspect", "eval", "train"])
+def test_a_source_the_model_cannot_read_is_said_before_any_download(tmp_path, capsys, monkeypatch, command):
+    """A tour: `lesson new grey.npz --data cifar10` started CIFAR-10's 162 MB download (or read a copy given
+    with --archive) before it said the model cannot read colour pictures. Every command that takes a model
+    and a --data source says so first, in one line, and reads nothing."""
+    import cnncore.datasets as ds
+    from cnncore.architecture import preset
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    read = []
+    for name in ("load_cifar10", "load_download", "install_cifar10", "load_idx_pair"):
+        monkeypatch.setattr(ds, name, lambda *a, name=name, **k: read.append(name))
+    for arch, data, said in (
+            ("lenet", ["--data", "cifar10"], "CIFAR-10's pictures are colour (RGB) 32×32"),
+            ("lenet", ["--data", "cifar10", "--archive", str(tmp_path / "copy.tar.gz")], "CIFAR-10's pictures are"),
+            ("cifar", ["--data", "fashion"], "Fashion-MNIST's pictures are grey 28×28"),
+            ("cifar", ["--images", str(tmp_path / "i"), "--labels", str(tmp_path / "l")], "are grey 28×28")):
+        save_model(tmp_path / f"{arch}.npz", Network(preset(arch), seed=1))
+        out = tmp_path / "out.npz"
+        assert main(command(tmp_path / f"{arch}.npz", data, out)) == 2
+        err = capsys.readouterr().err
+        takes = "grey 28×28" if arch == "lenet" else "colour (RGB) 32×32"
+        assert said in err and f"takes {takes} ones" in err and len(err.strip().splitlines()) == 1, err
+        assert read == [] and not out.exists() and not out.with_suffix(".cnnlesson").exists()
 
 
 def test_a_cifar_download_failure_is_one_line(tmp_path, capsys, monkeypatch):

@@ -19,7 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .args import CliError, Parser, nonneg_int
-from .data import data_arguments, seed_alias
+from .answers import load_model
+from .data import archive, data_arguments, one_source, reads, seed_alias, source_key
 from .outputs import output
 
 __all__ = ["add_parser"]
@@ -66,9 +67,12 @@ def _cmd_new(args) -> int:
     given = [args.images is not None, args.data is not None, args.folder is not None]
     if (args.images is None) != (args.labels is None) or sum(given) != 1:
         raise CliError("lesson new: give --data SOURCE, --folder DIR, or --images and --labels")
-    key = "idx" if args.images is not None else "folder" if args.folder is not None else args.data
+    one_source(args, "lesson new")
+    key = source_key(args)
     if key == "folder" and args.count is not None:
         raise CliError("lesson new: a folder's pictures are numbered whole (no --count): give --index alone")
+    reads(key, load_model(args.model), "lesson new")     # (before a download, or a copy of CIFAR-10 read)
+    archive(args, "lesson new")
     count = args.count if args.count is not None else run_defaults(key).count
     files = (args.images, args.labels) if args.images is not None else args.folder
     lesson = new_lesson(args.model, key, args.index, seed=args.data_seed, count=count, files=files, title=args.title)

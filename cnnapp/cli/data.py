@@ -19,8 +19,8 @@ from .args import CliError, fraction, nonneg_int, positive_int
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["data_arguments", "seed_alias", "holdout_argument", "holdout", "source_key", "one_source", "data",
-           "as_input", "one_picture", "picture", "read_png", "load_pair"]
+__all__ = ["data_arguments", "seed_alias", "holdout_argument", "holdout", "source_key", "one_source", "data", "reads",
+           "archive", "as_input", "one_picture", "picture", "read_png", "load_pair"]
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -121,20 +121,20 @@ def data(args, command: str, net):
     from cnncore.defaults import run_defaults
 
     one_source(args, command)
+    if args.images is None and args.data is None and args.folder is None and command != "train":
+        raise CliError(f"{command}: give --images and --labels, --data or --folder")
+    key = source_key(args)
+    reads(key, net, command)
     if args.images is not None:
         X, y = load_pair(args.images, args.labels)
         what = args.images
         if args.count is not None and args.count < len(X):          # (it was left unsaid that it was ignored)
             X, y, what = X[:args.count], y[:args.count], f"the first {args.count:,} of {args.images}"
         return Labelled(X, y, DIGIT_CLASSES if command == "train" else net.classes, "", what)
-    if args.data is None and args.folder is None and command != "train":
-        raise CliError(f"{command}: give --images and --labels, --data or --folder")
-    key = source_key(args)
     count = args.count if args.count is not None else run_defaults(key).count
     progress = _Progress(key, sys.stderr.isatty() and not getattr(args, "quiet", False))
     try:
-        if getattr(args, "archive", None) is not None:
-            _install_archive(args.archive, command, progress)
+        archive(args, command, progress)
         got = load_labelled(key, count=count, seed=args.data_seed, progress=progress, files=args.folder,
                             shape=net.input_shape, classes=None if command == "train" else net.classes,
                             training=command == "train")
@@ -145,6 +145,23 @@ def data(args, command: str, net):
     for note in got.notes:
         print(f"note: {note}", flush=True)
     return got
+
+
+def reads(key: str, net, command: str) -> None:
+    """A :class:`CliError` where ``net`` cannot read source ``key``'s pictures (their channels or size,
+    :func:`cnncore.datasets.sources.input_problem`), before anything is read or downloaded."""
+    from cnncore.datasets.sources import input_problem
+    from cnncore.defaults import default_preset
+
+    problem = input_problem(key, net.input_shape, "this network" if command == "train" else "the model")
+    if problem:
+        raise CliError(f"{command}: {problem}" + (f": use --arch {default_preset(key)}" if command == "train" else ""))
+
+
+def archive(args, command: str, progress=None) -> None:
+    """``--archive``: CIFAR-10's archive from a copy on this computer, kept where its download would be."""
+    if getattr(args, "archive", None) is not None:
+        _install_archive(args.archive, command, progress)
 
 
 def _install_archive(path: str, command: str, progress) -> None:

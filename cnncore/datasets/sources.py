@@ -35,7 +35,7 @@ from .cifar import CIFAR10
 from .mnist import DOWNLOADS
 
 __all__ = ["DataSource", "SOURCES", "SourceError", "DRAWINGS_FILE", "available_sources", "source",
-           "load_source", "load_labelled", "DRAWINGS_TO_TRAIN", "numbered", "source_files", "Labelled", "held_out_split", "ARCHIVES"]
+           "load_source", "load_labelled", "DRAWINGS_TO_TRAIN", "numbered", "input_problem", "source_files", "Labelled", "held_out_split", "ARCHIVES"]
 
 #: The sources downloaded as one archive of pictures (not MNIST's four files).
 ARCHIVES = {CIFAR10.key: CIFAR10}
@@ -101,6 +101,19 @@ def source(key: str) -> DataSource:
         if s.key == key:
             return s
     raise SourceError(f"no data source {key!r} (sources: {', '.join(s.key for s in available_sources())})")
+
+
+def input_problem(key: str, input_shape, reader: str = "this network") -> str | None:
+    """Why a network of input ``input_shape`` ``(C, H, W)`` cannot read source ``key``'s pictures
+    (:attr:`DataSource.shape`), said before any is read or downloaded: ``"CIFAR-10's pictures are colour
+    (RGB) 32×32; this network takes grey 28×28 ones"`` (``reader``: what takes them). None where it can
+    (a folder's pictures are fitted to any input)."""
+    from ..signature import Signature
+    src = source(key)
+    if src.shape is None or tuple(input_shape) == tuple(src.shape):
+        return None
+    what = f"{src.dataset}'s pictures are" if src.dataset else "the digits are"
+    return f"{what} {Signature(tuple(src.shape)).brief()}; {reader} takes {Signature(tuple(input_shape)).brief()} ones"
 
 
 def _shared_dir():

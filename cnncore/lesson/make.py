@@ -39,12 +39,13 @@ def new_lesson(model_path, source: str, index: int, *, seed: int = 0, count: int
     net = load_model(model_path)
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
         raise ValueError(f"picture {index!r} is not a picture's number (0, 1, …)")
+    from ..datasets.sources import input_problem
+    problem = input_problem(source, net.input_shape, "the model")     # (before a download or a long read)
+    if problem:
+        raise ValueError(problem)
     picture, label = _picture(net, source, int(index), seed, count, files)
     if picture.ndim == 2:
         picture = picture[None]
-    if picture.shape != net.input_shape:
-        raise ValueError(f"{source}'s pictures are {'×'.join(map(str, picture.shape))}, the model reads "
-                         f"{'×'.join(map(str, net.input_shape))}")
     from ..trace import trace
     trace(net, picture, int(label))     # a pass whose numbers overflow is refused here, not in front of a class
     stops = [Stop("backprop", 0, k) for k in range(len(build_steps(net.spec)))]
