@@ -25,7 +25,7 @@ from .layers.pairs import stages
 from .signature import Signature
 from .tracekeys import layer_key
 
-__all__ = ["Network", "softmax", "softmax_cross_entropy", "network_maps", "not_a_number"]
+__all__ = ["Network", "softmax", "softmax_cross_entropy", "network_maps", "not_a_number", "RETRAIN"]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -328,16 +328,21 @@ class Network:
         return f"<Network {len(self.layers)} layers, {self.num_params()} parameters, {self.dtype}>"
 
 
-def not_a_number(net: Network, values, what: str = "output") -> str | None:
+#: What the user of a model whose sums overflow can do (a lesson's student cannot: a lesson says its own).
+RETRAIN = "retrain it or open another model"
+
+
+def not_a_number(net: Network, values, what: str = "output", remedy: str = RETRAIN) -> str | None:
     """Why ``values`` (the network's probabilities, loss or another of its arrays for some
     images) cannot be shown, or None when every one is a finite number. A network whose
     weights are huge (a damaged file's 1e38) overflows its sums to inf, and inf − inf is NaN:
-    its argmax would name class 0 and its loss read "nan", so callers refuse it with these words."""
+    its argmax would name class 0 and its loss read "nan", so callers refuse it with these words,
+    and ``remedy``, what the reader can do about it ("": the caller says it)."""
     a = np.asarray(values)
     if a.dtype.kind not in "fc" or np.isfinite(a).all():
         return None
     largest = float(np.max(np.abs(net.flat_params), initial=0.0))
-    cause = (f" because its weights reach {largest:.3g} and the sums overflow; retrain it or open another model"
+    cause = (f" because its weights reach {largest:.3g} and the sums overflow" + (f"; {remedy}" if remedy else "")
              if largest > 1e6 else "")
     return f"the network's {what} is not a number (NaN or infinite){cause}"
 

@@ -32,7 +32,7 @@ import numpy as np
 from ._atomic import atomic_savez
 from .architecture import DIGIT_CLASSES, infer_shapes, parse_architecture, to_json
 from .layers import build_layer, layer_class
-from .network import Network, not_a_number, softmax_cross_entropy
+from .network import RETRAIN, Network, not_a_number, softmax_cross_entropy
 from .signature import NORMALISATION_ENTRIES, channel_names, classes_entry, classes_from, normalisation_entries
 from .tracekeys import layer_key, split_key
 from .update import PLAIN_LR, UPDATE_PARTS, next_update, read_settings, rule_equation, rule_words, state_parts
@@ -259,7 +259,7 @@ def _refuse_not_finite(arrays: dict, what: str, advice: str) -> None:
             raise ValueError(f"{what}: {key} is not a number (NaN or infinite){advice}")
 
 
-def trace(net: Network, image, label: int, lr: float | None = None) -> Trace:
+def trace(net: Network, image, label: int, lr: float | None = None, *, remedy: str = RETRAIN) -> Trace:
     """Record one forward and backward pass of ``image`` with true ``label``, and the update.
 
     ``image`` is ``(H, W)``, ``(C, H, W)`` or ``(1, C, H, W)``, floats in [0, 1]
@@ -272,6 +272,7 @@ def trace(net: Network, image, label: int, lr: float | None = None) -> Trace:
     ``ValueError`` when a number of the pass is not one (NaN or infinite): the network's
     output (its weights overflow the sums), a gradient, or the update step (too large a
     learning rate). Such a trace would explain nothing, and :meth:`Trace.load` refuses it.
+    ``remedy``: what that message says to do about weights that overflow (:func:`cnncore.network.not_a_number`).
     """
     if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) or not 0 <= label < net.num_classes:
         raise ValueError(f"label must be an integer 0..{net.num_classes - 1}, got {label!r}")
@@ -281,7 +282,7 @@ def trace(net: Network, image, label: int, lr: float | None = None) -> Trace:
     with np.errstate(over="ignore", invalid="ignore"):      # numbers that overflow are refused below
         logits = work.forward(x)
         loss, probs, dlogits = softmax_cross_entropy(logits, labels)
-        problem = not_a_number(work, np.append(probs, loss))
+        problem = not_a_number(work, np.append(probs, loss), remedy=remedy)
         if problem:
             raise ValueError(f"nothing to trace: {problem}")
         work.backward(dlogits)

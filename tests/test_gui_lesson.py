@@ -226,6 +226,26 @@ def test_a_bad_lesson_file_is_refused_in_one_line_and_the_session_stays(window, 
         assert not window.lessons.edit_lesson(p) and s.model_id == before and window.lessons.recorder is None
 
 
+def test_a_lesson_whose_weights_overflow_is_refused_naming_its_file_and_what_to_do(window, qtbot, tmp_path):
+    """A tour: a lesson whose weights overflow said "retrain it or open another model" (a student cannot)
+    and not which file; with no question it raised out of Open a lesson. One line names the file and
+    says to ask the teacher for a new copy; the session stays."""
+    from cnncore.lesson import Stop, new_lesson, save_lesson
+    from cnncore.modelio import save_model
+    s = window.session
+    before = s.model_id
+    save_model(tmp_path / "m.npz", s.network)
+    base = new_lesson(tmp_path / "m.npz", "generated", 1, count=5)
+    huge = base.model.copy()
+    huge.layers[0].W[...] = 3e38
+    save_lesson(tmp_path / "huge.cnnlesson", base.replace(model=huge, stops=[Stop("backprop", 0, 0, "Look")]))
+    assert not window.lessons.open_lesson(tmp_path / "huge.cnnlesson", "Ada")
+    said = window.statusBar().currentMessage()
+    assert said.startswith("Could not open the lesson: huge.cnnlesson cannot be followed (ask your teacher for a "
+                           "new copy of the lesson)") and "retrain" not in said and "\n" not in said
+    assert s.model_id == before and s.lesson is None and not window.lessons.dock.isVisible()
+
+
 def test_a_lesson_brings_its_own_network_and_a_question_hides_what_would_answer_it(window, qtbot, tmp_path):
     """Opening a lesson is a new session (its network, its picture); while a question waits the
     Backprop tab shows neither the maps nor the loss and answer above them."""

@@ -187,8 +187,28 @@ def test_a_predict_question_with_no_fair_answer_cannot_be_saved_or_followed(made
     with pytest.raises(ValueError, match="stop 7: L0.dz.* makes no fair 'dz1' question"):
         save_lesson(tmp_path / "unfair.cnnlesson", unfair)              # …but is not written
     assert not (tmp_path / "unfair.cnnlesson").exists()
-    with pytest.raises(LessonFileError, match="cannot be followed: stop 7"):
+    with pytest.raises(LessonFileError, match=r"cannot be followed \(ask your teacher for a new copy of the "
+                                              r"lesson\): stop 7"):
         LessonRun(unfair, "Ada")
+
+
+def test_a_lesson_whose_weights_overflow_names_its_file_and_what_a_student_can_do(made, tmp_path, monkeypatch):
+    """A tour: a lesson whose weights overflow was refused with "retrain it or open another model",
+    which a student cannot do, and without the file's name; a lesson with no question crashed the app.
+    It names the file and says to ask the teacher for a new copy, whether its stops ask or not."""
+    from cnncore.lesson import lessonfile
+    huge = made.lesson.model.copy()
+    huge.layers[0].W[...] = 3e38
+    with monkeypatch.context() as m:            # written as an old or damaged copy would be: unchecked
+        m.setattr(lessonfile, "lesson_questions", lambda lesson: {})
+        for name, stops in (("asks", made.lesson.stops), ("looks", [Stop("backprop", 0, 0, "Look")])):
+            save_lesson(tmp_path / f"{name}.cnnlesson", made.lesson.replace(model=huge, stops=stops))
+    for name in ("asks", "looks"):
+        with pytest.raises(LessonFileError) as e:
+            LessonRun(load_lesson(tmp_path / f"{name}.cnnlesson"), "Ada")
+        said = str(e.value)
+        assert said.startswith(f"{name}.cnnlesson cannot be followed (ask your teacher for a new copy of the "
+                               "lesson): ") and "the sums overflow" in said and "retrain" not in said, said
 
 
 # ----------------------------------------------------------------------------- the class's table

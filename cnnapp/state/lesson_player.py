@@ -66,7 +66,6 @@ class LessonPlayer:
         self.lesson = lesson
         self.name = name or lesson.title or "the lesson"
         self.pictures = lesson_pictures(lesson)
-        self._traces: dict = {}
         self.changed = Event()
 
     @classmethod
@@ -188,10 +187,7 @@ class LessonPlayer:
         self.changed.emit()
 
     def _trace(self, k: int):
-        if k not in self._traces:
-            from cnncore.trace import trace
-            self._traces[k] = trace(self.lesson.model, self.lesson.pictures[k], int(self.lesson.labels[k]))
-        return self._traces[k]
+        return self.lesson.trace_of(k)          # (made when the lesson was opened: LessonRun)
 
 
 def _candidates(path: Path):

@@ -122,6 +122,17 @@ class Lesson:
             h.update(a.tobytes())
         return h.hexdigest()
 
+    def trace_of(self, k: int):
+        """The :class:`~cnncore.trace.Trace` of picture ``k`` through the lesson's model, made once (a
+        lesson is a value): the numbers its questions are asked of and its stops show. ``ValueError``
+        when they are not numbers (its weights overflow), saying so without what to do (the caller
+        knows who reads it)."""
+        traces = self.__dict__.setdefault("_traces", {})
+        if k not in traces:
+            from ..trace import trace
+            traces[k] = trace(self.model, self.pictures[k], int(self.labels[k]), remedy="")
+        return traces[k]
+
     def question_stops(self) -> list[int]:
         """The indices of the stops that ask a question, in order."""
         return [k for k, s in enumerate(self.stops) if s.question is not None]

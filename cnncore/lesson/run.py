@@ -17,7 +17,6 @@ import numpy as np
 
 from .._atomic import Output, OutputRefused, SameAsInput
 from ..predict import Question, Verdict, judge, question_at, why_not_asked
-from ..trace import trace
 from .content import Lesson, LessonFileError
 from .results import Answer, Results, check_student, load_results, save_results
 from .stops import ChoiceQuestion, PredictQuestion, Stop
@@ -26,26 +25,26 @@ __all__ = ["lesson_questions", "judge_answer", "LessonRun"]
 
 #: Characters of a typed number kept in the results.
 _TYPED = 100
+#: What a student can do about a lesson that cannot be followed.
+ASK_TEACHER = "ask your teacher for a new copy of the lesson"
 
 
 def lesson_questions(lesson: Lesson) -> dict[int, Question | ChoiceQuestion]:
     """Stop index -> its question as asked (one trace per picture asked about). ``ValueError`` naming
     the stop when a predict question's element makes no fair question on its picture (a number 0
     would pass, a window whose largest value is shared, a sum too long): the teacher picks another."""
-    traces, out = {}, {}
+    out = {}
     for k, stop in enumerate(lesson.stops):
         q = stop.question
         if isinstance(q, ChoiceQuestion):
             out[k] = q
         elif isinstance(q, PredictQuestion):
             p = stop.picture
-            if p not in traces:
-                traces[p] = trace(lesson.model, lesson.pictures[p], int(lesson.labels[p]))
-            asked = question_at(traces[p], stop.step, q.kind, stop.element.index)
+            asked = question_at(lesson.trace_of(p), stop.step, q.kind, stop.element.index)
             if asked is None:
-                why = why_not_asked(traces[p], stop.step, q.kind, stop.element.index)
+                why = why_not_asked(lesson.trace_of(p), stop.step, q.kind, stop.element.index)
                 raise ValueError(f"stop {k + 1}: {stop.element} makes no fair {q.kind!r} question on picture {p}: "
-                                 f"{why}; choose another element")
+                                 f"{why}")
             out[k] = asked
     return out
 
@@ -97,9 +96,12 @@ class LessonRun:
     def __init__(self, lesson: Lesson, student: str, results_path=None, *,
                  clock: Callable[[], datetime] | None = None, results: Results | None = None):
         try:
+            for p in sorted({stop.picture for stop in lesson.stops}):      # every stop shows its picture's trace
+                lesson.trace_of(p)
             self.questions = lesson_questions(lesson)
-        except ValueError as e:
-            raise LessonFileError(f"{lesson.title or 'this lesson'} cannot be followed: {e}") from None
+        except ValueError as e:         # (a copy that is old or damaged: its student cannot mend it)
+            name = lesson.file.name if lesson.file is not None else lesson.title or "this lesson"
+            raise LessonFileError(f"{name} cannot be followed ({ASK_TEACHER}): {e}") from None
         self.lesson = lesson
         self.results = results if results is not None else Results(student, lesson.id, lesson.title)
         self.results_path = self._never_the_lesson(results_path)
