@@ -95,12 +95,10 @@ def data_dir() -> Path:
 
 
 def assets_dir() -> Path:
-    """The shipped assets: ``<repo>/assets`` in a checkout, ``cnnapp/assets`` when installed."""
-    here = Path(__file__).resolve().parent
-    for cand in (here.parent / "assets", here / "assets"):
-        if cand.is_dir():
-            return cand
-    return here.parent / "assets"
+    """The shipped assets: ``<repo>/assets`` in a checkout, ``cnnapp/assets`` when installed
+    (:func:`cnncore.installation.assets_dir`; nothing the app saves may go there)."""
+    from cnncore.installation import assets_dir as shipped
+    return shipped()
 
 
 def starter_model_path() -> Path:

@@ -4,7 +4,8 @@
 :func:`atomic_savez` on top of it) is the only function that writes a user's file:
 
 * Before writing anything it refuses a target that is a folder, FIFO, device or socket
-  (:class:`NotARegularFile`), that lies in a folder that does not exist, or that is one of
+  (:class:`NotARegularFile`), that lies in a folder that does not exist or in one of cnnlab's
+  own (:class:`OwnFile`: its packages and assets, :mod:`cnncore.installation`), or that is one of
   the files the command reads (:class:`SameAsInput`: the same file by another name, a hard
   link or a symbolic link to it included). A command says what it reads by writing to an
   :class:`Output` (a path with its ``inputs``); the check is made again just before the
@@ -38,7 +39,8 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 __all__ = ["Output", "atomic_write", "atomic_write_all", "atomic_write_bytes", "atomic_write_text", "atomic_savez",
-           "check_target", "OutputRefused", "NotARegularFile", "SameAsInput", "WriteFailed", "STALE_SECONDS"]
+           "check_target", "OutputRefused", "NotARegularFile", "OwnFile", "SameAsInput", "WriteFailed",
+           "STALE_SECONDS"]
 
 #: A temporary file of ours untouched for this long belongs to a save that was killed.
 STALE_SECONDS = 600
@@ -58,6 +60,10 @@ class OutputRefused(OSError):
 
 class NotARegularFile(OutputRefused):
     """The target exists and is a device, FIFO, socket or folder: never replaced."""
+
+
+class OwnFile(OutputRefused):
+    """The target lies in a folder of cnnlab's own installation (the starter model, a module): never written."""
 
 
 class SameAsInput(OutputRefused):
@@ -163,6 +169,7 @@ class Output(os.PathLike):
         if self.folder_named:
             raise NotARegularFile(f"{self.path}{os.sep}: names a folder (it ends with {os.sep}); give a file's "
                                   "name (nothing was written)")
+        self._check_not_own()
         if not self.folder.is_dir():
             raise OutputRefused(f"{self.path}: {self.folder} is a file, not a folder" if self.folder.exists()
                                 else f"{self.path}: the folder {self.folder} does not exist")
@@ -196,6 +203,20 @@ class Output(os.PathLike):
             raise OtherKind(f"{self.path} is {spared}: it is not replaced by this file; "
                             f"{self._instead('give the output another name')} (nothing was written)")
         return self
+
+    def _check_not_own(self) -> None:
+        """:class:`OwnFile` where the file written (a link's target) lies in a folder of cnnlab's own:
+        the Save dialog browsed into the installation wrote over the starter model every first launch
+        starts with."""
+        from .installation import own_folder_of
+        folder = own_folder_of(self.written)
+        if folder is None:
+            return
+        if self.written.exists():
+            raise OwnFile(f"{self.path} is one of cnnlab's own files: it is not replaced; "
+                          f"{self._instead('save under another name, in a folder of your own')} (nothing was written)")
+        raise OwnFile(f"{self.path}: {folder} is one of cnnlab's own folders, where nothing is saved; "
+                      f"{self._instead('save in a folder of your own')} (nothing was written)")
 
     def _instead(self, default: str) -> str:
         return self.instead or default

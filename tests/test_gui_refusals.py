@@ -99,3 +99,25 @@ def test_start_refuses_a_batch_whose_pass_would_not_fit(window, said):
     message = said[-1]
     assert "Cannot train: a training batch of 1,024 images needs" in message and "at most" in message
     assert window.train.controller.thread is None and not window.session.training
+
+
+def test_no_save_of_the_app_replaces_a_file_of_cnnlabs_own(window, said):
+    """A tour: Save model, browsing into the installation, wrote over assets/starter_model.npz (what every
+    first launch starts with); the Build tab's Save… would have put an architecture in place of the
+    concept checks. Each is refused in one line, and the files are as they were."""
+    from cnnapp.settings import assets_dir, starter_model_path
+    starter, questions = starter_model_path(), assets_dir() / "questions.json"
+    before = starter.read_bytes(), questions.read_bytes()
+    try:
+        assert not window.save_model(str(starter))
+        assert said[-1] == (f"Could not save the model: {starter} is one of cnnlab's own files: it is not replaced; "
+                            "save under another name, in a folder of your own (nothing was written)")
+        assert not window.build.save_file(str(questions))
+        assert "questions.json is one of cnnlab's own files" in window.build.status.text()
+        assert not window.session.model_file
+    finally:
+        after = starter.read_bytes(), questions.read_bytes()
+        for path, old, now in zip((starter, questions), before, after):
+            if now != old:
+                path.write_bytes(old)          # (put back for the other tests)
+    assert after == before

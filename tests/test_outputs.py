@@ -522,3 +522,68 @@ def test_an_onnx_export_named_without_its_extension_is_refused_before_it_is_writ
     assert not (tmp_path / "mine").exists()
     assert main(["export", str(model), "--to", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
     assert (tmp_path / "m.onnx").read_bytes()[:1] == b"\x08"
+
+
+# ----------------------------------------------------------------------------- cnnlab's own files
+
+@pytest.fixture
+def starter():
+    """The starter model every first launch starts with (of the cnnlab these tests import), put back as
+    it was should a test write over it."""
+    from cnncore.installation import assets_dir
+    path = assets_dir() / "starter_model.npz"
+    before = path.read_bytes()
+    yield path
+    if path.read_bytes() != before:
+        path.write_bytes(before)
+        pytest.fail("the starter model was written over (and has been put back)")
+
+
+def test_the_writer_never_replaces_a_file_of_cnnlabs_own(starter, tmp_path):
+    """A tour: Save model, browsing into the installation, wrote over assets/starter_model.npz. The one
+    writer refuses every file of cnnlab's packages and assets, by any name (a link of the user's to it
+    too), and writes nothing new among them."""
+    import cnncore
+    from cnncore._atomic import OwnFile
+    with pytest.raises(OwnFile, match=r"starter_model\.npz is one of cnnlab's own files: it is not replaced; "
+                                      r"save under another name, in a folder of your own \(nothing was written\)"):
+        atomic_savez(starter, {"x": np.zeros(3)})
+    link = tmp_path / "mine.npz"
+    link.symlink_to(starter)
+    with pytest.raises(OwnFile, match="mine.npz is one of cnnlab's own files"):
+        atomic_savez(Output(link), {"x": np.zeros(3)})
+    new = Path(cnncore.__file__).resolve().parent / f"written-by-a-test-{os.getpid()}.npz"
+    try:
+        with pytest.raises(OwnFile, match="is one of cnnlab's own folders, where nothing is saved; save in a "
+                                          "folder of your own"):
+            atomic_write_bytes(new, b"x")
+        assert not new.exists()
+    finally:
+        new.unlink(missing_ok=True)
+    assert temps(starter.parent) == []
+    atomic_write_bytes(tmp_path / "starter_model.npz", starter.read_bytes())     # (elsewhere: a file like any)
+
+
+def test_no_command_writes_over_the_starter_model(model, starter, capsys):
+    err = refused(capsys, ["trace", str(model), *DATA, "--out", str(starter)], starter)
+    assert "is one of cnnlab's own files" in err
+
+
+def test_cnnlabs_own_folders_are_found_installed_and_in_a_checkout(tmp_path):
+    """Installed, the assets are cnnapp/assets (an `assets` folder beside the packages in site-packages is
+    another project's, neither used nor refused); in a checkout, the root's assets/."""
+    from cnncore.installation import assets_dir, own_folder_of, own_folders
+    site, repo = tmp_path / "site-packages", tmp_path / "checkout"
+    for folder in (site / "cnncore", site / "cnnapp" / "assets", site / "assets", repo / "cnncore",
+                   repo / "cnnapp", repo / "assets", repo / "tests"):
+        folder.mkdir(parents=True)
+    assert assets_dir(site / "cnncore") == site / "cnnapp" / "assets"
+    assert set(own_folders(site / "cnncore")) == {(site / p).resolve() for p in ("cnncore", "cnnapp",
+                                                                                  "cnnapp/assets")}
+    assert own_folder_of(site / "cnnapp" / "assets" / "starter_model.npz", site / "cnncore") is not None
+    assert own_folder_of(site / "assets" / "x.npz", site / "cnncore") is None
+    assert own_folder_of(site / "cnnappx" / "x.npz", site / "cnncore") is None       # (a name that begins so)
+    assert assets_dir(repo / "cnncore") == repo / "assets"
+    assert own_folder_of(repo / "assets" / "starter_model.npz", repo / "cnncore") == (repo / "assets").resolve()
+    assert own_folder_of(repo / "tests" / "m.npz", repo / "cnncore") is None
+    assert own_folder_of(repo / "m.npz", repo / "cnncore") is None

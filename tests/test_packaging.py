@@ -5,6 +5,7 @@ pass them all and still break the installed app. This builds the pure-Python
 part of the distribution (setuptools' build_py: no compiling) and compares it
 with the source tree.
 """
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,35 @@ def test_every_kernel_header_triggers_a_rebuild():
     listed = set(re.findall(r"[\"']([^\"']+)[\"']", found.group(1)))
     headers = {f"cnncore/{p.name}" for p in (ROOT / "cnncore").glob("*.h")}
     assert headers and not headers - listed, f"not in the kernels' depends: {sorted(headers - listed)}"
+
+
+def test_the_installed_starter_model_is_never_written_over(built, tmp_path):
+    """Installed, the assets are cnnapp/assets: the app finds the starter model there and the one writer
+    refuses it (a tour's Save model, browsing into the installation, wrote over it). Run on the built
+    tree, with the kernels compiled here."""
+    import shutil
+    kernels = list((ROOT / "cnncore").glob("_kernels*"))
+    if not kernels:
+        pytest.skip("the kernels are not built in this checkout")
+    for k in kernels:
+        shutil.copy2(k, built / "cnncore" / k.name)
+    script = (
+        "import numpy, sys\n"
+        "from cnnapp.settings import starter_model_path\n"
+        "from cnncore import atomic_savez\n"
+        "path = starter_model_path()\n"
+        "before = path.read_bytes()\n"
+        "try:\n"
+        "    atomic_savez(path, {'x': numpy.zeros(3)})\n"
+        "except OSError as e:\n"
+        "    print(e)\n"
+        "print(path)\n"
+        "sys.exit(0 if path.read_bytes() == before else 1)\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**env, "PYTHONPATH": str(built), "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    said, where = proc.stdout.splitlines()[-2:]
+    assert Path(where) == built / "cnnapp" / "assets" / "starter_model.npz"
+    assert said == f"{where} is one of cnnlab's own files: it is not replaced; save under another name, in a " \
+                   "folder of your own (nothing was written)"

@@ -57,12 +57,10 @@ class Question:
 
 
 def questions_path() -> Path:
-    """``<repo>/assets/questions.json`` in a checkout, ``cnnapp/assets/questions.json`` when installed."""
-    here = Path(__file__).resolve().parent.parent
-    for cand in (here.parent / "assets" / "questions.json", here / "assets" / "questions.json"):
-        if cand.is_file():
-            return cand
-    return here.parent / "assets" / "questions.json"
+    """``<repo>/assets/questions.json`` in a checkout, ``cnnapp/assets/questions.json`` when installed
+    (:func:`cnncore.installation.assets_dir`)."""
+    from cnncore.installation import assets_dir
+    return assets_dir() / "questions.json"
 
 
 def _text(d, key, where) -> str:
