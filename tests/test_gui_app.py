@@ -143,12 +143,40 @@ def test_add_drawing_to_my_digits_is_saved(window, tmp_path):
     canvas = window.draw.canvas
     stroke(canvas, [(0.5, 0.2 + 0.6 * k / 10) for k in range(11)])
     window.draw.label_combo.setCurrentIndex(1)
+    window.draw.label_combo.activated.emit(1)               # (the learner chose it in the box)
     assert window.draw.add_to_my_digits()
     from cnncore.datasets import DrawingsDataset
 
     from cnnapp.settings import data_dir
     ds = DrawingsDataset(data_dir() / "my_digits.npz")
     assert len(ds) == 1 and int(ds.labels[0]) == 1 and ds.images.shape == (1, 28, 28)
+
+
+def test_a_drawing_is_added_to_my_digits_only_with_the_digit_chosen_for_it(window, qtbot):
+    """A tour: "Add to my digits" stored the network's guess, shown in the box, as the drawing's digit when
+    the learner had chosen none (a 4 it misread as a 9 was kept as a 9, to be trained on). It asks for the
+    digit instead, and stores nothing until one is chosen."""
+    from cnncore.datasets import DrawingsDataset
+
+    from cnnapp.settings import data_dir
+    draw, said = window.draw, []
+    window.session.message.connect(lambda text, ms: said.append(text))
+    stroke(draw.canvas, [(0.5, 0.2 + 0.6 * k / 10) for k in range(11)])
+    qtbot.waitUntil(lambda: draw.probs.probabilities().sum() > 0.99, timeout=2000)
+    guess = int(np.argmax(draw.probs.probabilities()))
+    assert draw.label_combo.currentIndex() == guess and not draw.drawing.label_chosen
+    draw.add_button.click()
+    assert said[-1] == (f"Which digit did you draw? Choose it in the box, then add the drawing (the box shows the "
+                        f"network's guess, {guess}, until you choose).")
+    assert draw.label_combo.view().isVisible()               # its list is open, to choose from
+    assert not (data_dir() / "my_digits.npz").exists()
+    draw.label_combo.hidePopup()
+    chosen = (guess + 3) % 10
+    draw.label_combo.setCurrentIndex(chosen)
+    draw.label_combo.activated.emit(chosen)
+    draw.add_button.click()
+    ds = DrawingsDataset(data_dir() / "my_digits.npz")
+    assert len(ds) == 1 and int(ds.labels[0]) == chosen
 
 
 def test_architecture_that_does_not_fit_is_refused(window):

@@ -144,3 +144,29 @@ def test_an_export_is_titled_by_the_model_file_or_where_the_network_came_from(wi
     assert _title(s) == "CNN Lab model"
     s.network.learns(s.network.classes, "MNIST")
     assert _title(s) == "CNN Lab model of MNIST"
+
+
+def test_a_trace_of_a_drawing_without_its_digit_is_not_exported(window, tmp_path):
+    """A drawing whose digit nobody chose is traced with the network's answer standing in for the truth;
+    exported, the file kept that answer as its true digit, and showed it as the truth when opened. It is
+    refused until the digit is chosen."""
+    import numpy as np
+    from cnncore.trace import Trace
+    said = []
+    window.session.message.connect(lambda text, ms: said.append(text))
+    ink = np.zeros((280, 280), np.float32)
+    ink[60:220, 125:155] = 1                                   # a 1
+    window.draw.canvas.set_array(ink)
+    window.session.take_drawing()
+    bp = window.backprop
+    assert bp.record() and window.session.trace_picture.label is None
+    answer = bp.trace.label
+    path = tmp_path / "t.npz"
+    assert not bp.export_trace(path) and not path.exists()
+    assert said[-1] == (f"Not exported: your drawing has no true digit yet, and the trace would keep the network's "
+                        f"answer, {answer}, as if it were. Choose the true digit in the “true digit” box, then "
+                        "export it.")
+    chosen = (answer + 1) % 10
+    window.session.set_label(chosen)
+    assert bp.record() and bp.export_trace(path)
+    assert Trace.load(str(path)).label == chosen

@@ -274,6 +274,7 @@ def test_12_the_small_things(window, qtbot, tmp_path):
     stroke(draw.canvas, ONE)                              # the same stroke on a clean sheet
     np.testing.assert_array_equal(draw.canvas.array(), ink)
     draw.label_combo.setCurrentIndex(1)
+    draw.label_combo.activated.emit(1)                    # (the learner chose it in the box)
     assert draw.add_to_my_digits()
     assert "you now have 1 digit of your own" in window.statusBar().currentMessage()
     draw.probs.set_probabilities(np.eye(10)[4])

@@ -31,6 +31,15 @@ class TraceFiles:
 
 
     def export_trace(self, path) -> bool:
+        """Save the trace shown to ``path``; refused for a picture nobody gave a true class (a drawing whose
+        digit was not chosen): the file would keep the network's answer as its true class, and say so
+        wherever it is opened."""
+        p, s = self.session.trace_picture, self.session
+        if p is not None and p.label is None:
+            s.say(f"Not exported: {p.what} has no true {s.class_kind} yet, and the trace would keep the network's "
+                  f"answer, {s.trace_classes()[self.trace.label]}, as if it were. Choose the true {s.class_kind} in "
+                  f"the “true {s.class_kind}” box, then export it.", 0)
+            return False
         try:
             self.trace.save(Output(path, self.session.kept_files(), spare=a_model_file))
         except Exception as e:  # noqa: BLE001

@@ -166,8 +166,8 @@ class DrawView(QtWidgets.QWidget):
         self.label_combo.setCurrentIndex(self.drawing.label)
         self.add_button = QtWidgets.QPushButton("Add to my digits")
         self.add_button.setObjectName("addDrawingButton")
-        self.add_button.setToolTip("Store this drawing with the chosen label in your own data set\n"
-                                   "(saved to disk at once). Ctrl+D")
+        self.add_button.setToolTip("Store this drawing, as the digit you chose in the box, in your own data\n"
+                                   "set (saved to disk at once). Ctrl+D")
         self.add_button.setShortcut(QtGui.QKeySequence("Ctrl+D"))
         self.add_button.clicked.connect(self.add_to_my_digits)
         self.count_label = QtWidgets.QLabel("")
@@ -387,9 +387,18 @@ class DrawView(QtWidgets.QWidget):
         self.count_label.setText(f"{n} saved" if n else "none saved yet")
 
     def add_to_my_digits(self) -> bool:
+        """Store the drawing with the digit the learner chose for it. Until one is chosen the box shows
+        the network's guess, which is no label (a 4 misread as a 9 would teach it to misread): the box's
+        list opens to ask for it, and nothing is stored."""
         x = self.network_input()
         if x is None:
             self.session.say("Draw a digit first, then add it.")
+            return False
+        if not self.drawing.label_chosen:
+            self.session.say(f"Which digit did you draw? Choose it in the box, then add the drawing (the box shows "
+                             f"the network's guess, {self.drawing.label}, until you choose).", 0)
+            self.label_combo.setFocus()
+            self.label_combo.showPopup()
             return False
         label = self.drawing.label
         try:
