@@ -154,6 +154,28 @@ def test_predict_png(data, model, tmp_path, capsys, variant):
         assert int(lines[0].split()[1]) == int(net.predict(data["X"][3:4] / 255)[0])
 
 
+@pytest.mark.parametrize("command", ["predict", "inspect"])
+def test_a_model_and_a_picture_the_wrong_way_round_are_said_so_with_the_right_order(data, model, tmp_path, capsys,
+                                                                                       command):
+    """A tour: `cnnapp predict one.png m.npz` said "one.png: is not a model file" and no more. Given the wrong
+    way round (a picture where the model goes, a model where the picture goes), the line says so and gives
+    the arguments in the right order; given the right way round, they work."""
+    png = _png(tmp_path / "my digit.png", data["X"][3] / 255)
+    args = {"predict": lambda m, p: ["predict", m, p],
+            "inspect": lambda m, p: ["inspect", m, "--image", p, "--out", str(tmp_path / "x.npz")]}[command]
+    assert main(args(str(png), str(model))) == 2
+    err = capsys.readouterr().err
+    right = {"predict": f"cnnapp predict {model} '{png}'", "inspect": f"cnnapp inspect {model} --image '{png}' …"}
+    assert err == (f"cnnapp {command}: the model and the picture are the wrong way round: {png} is a PNG picture "
+                   f"and {model} a model file. The model comes first: {right[command]}\n")
+    assert main(args(str(model), str(png))) == 0
+    capsys.readouterr()
+    notes = tmp_path / "notes.txt"              # (a file that is neither: no word of an order)
+    notes.write_text("my notes")
+    assert main(args(str(notes), str(model))) == 2
+    assert capsys.readouterr().err == f"cnnapp: {notes}: is not a model file (not an .npz archive)\n"
+
+
 BAD_ARGS = [
     [],  # (no command: handled separately, it opens the GUI)
     ["frobnicate"],

@@ -23,8 +23,9 @@ pictures with one subfolder per class (:mod:`cnncore.datasets.folder`). What is 
 defaults of :mod:`cnncore.defaults`, the app's, by source and preset: a model trained in the app
 and scored with ``eval --data SOURCE`` is scored on the digits the app held out.
 
-Bad arguments or files give one line on stderr and exit status 2, and so does an ``--out`` that is
-one of the files the command reads (under any name), refused before any work. A reader that goes
+Bad arguments or files give one line on stderr and exit status 2 (a picture and a model given the wrong
+way round, ``cnnapp predict one.png m.npz``: said so, with the right order), and so does an ``--out``
+that is one of the files the command reads (under any name), refused before any work. A reader that goes
 away (``cnnapp predict m.npz x.png | head -1``) ends any command quietly, exit status 1. Qt is
 imported only when the GUI starts. All the arithmetic is in :mod:`cnncore`.
 """

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 from .args import CliError
 
-__all__ = ["load_model", "answer", "refuse_not_a_number", "legend", "named"]
+__all__ = ["load_model", "quoted", "answer", "refuse_not_a_number", "legend", "named"]
 
 
-def load_model(path: str):
+def load_model(path: str, picture: str | None = None, command: str = "", right: str = ""):
     """The model file at ``path`` (a :class:`~cnncore.modelio.ModelFileError`, a ``ValueError``, is
-    reported by :func:`cnnapp.cli.main` in one line)."""
-    from cnncore.modelio import load_model as load
+    reported by :func:`cnnapp.cli.main` in one line). ``picture``: the picture file given with it; where
+    ``path`` is a picture and ``picture`` a model, the two were given the wrong way round, and the line
+    says so and gives ``command``'s arguments in the right order (``right``)."""
+    from cnncore.datasets.pictures import picture_kind
+    from cnncore.modelio import ModelFileError, a_model_file, load_model as load
 
-    return load(path)
+    try:
+        return load(path)
+    except ModelFileError:
+        kind = picture_kind(path)
+        if picture is None or kind is None or not a_model_file(picture):
+            raise
+    raise CliError(f"{command}: the model and the picture are the wrong way round: {path} is a {kind} picture and "
+                   f"{picture} a model file. The model comes first: cnnapp {command} {right}")
+
+
+def quoted(*args: str) -> str:
+    """Arguments as a shell takes them (``'my digit.png'``), to copy."""
+    import shlex
+
+    return " ".join(shlex.quote(str(a)) for a in args)
 
 
 def answer(net, x, model: str):

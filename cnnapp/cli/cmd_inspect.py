@@ -8,7 +8,7 @@
 """
 from __future__ import annotations
 
-from .answers import answer, load_model, named
+from .answers import answer, load_model, named, quoted
 from .args import CliError, class_number, nonneg_int
 from .data import data_arguments, one_picture, picture, seed_alias
 from .outputs import output
@@ -58,7 +58,8 @@ def run(args) -> int:
     from cnncore.probe import Probe
 
     out = output(args, ".npz", spare=a_model_file)
-    net = load_model(args.model)
+    net = load_model(args.model, args.image, "inspect",               # (the model first, the picture after --image)
+                     f"{quoted(args.image)} --image {quoted(args.model)} …")
     for flag, k in (("--class", args.cls), ("--target", args.target)):
         if k is not None and net.classes[k] == UNUSED_CLASS:
             raise CliError(f"inspect: {flag} {k}: output {k} is one no class of {args.model} uses (its classes: "

@@ -3,7 +3,7 @@ probability (a digit for a digit model, the class's name otherwise), and a note 
 colours are not the network's."""
 from __future__ import annotations
 
-from .answers import answer, legend, load_model
+from .answers import answer, legend, load_model, quoted
 from .data import picture
 
 __all__ = ["add_parser", "run"]
@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import numpy as np
 
-    net = load_model(args.model)
+    net = load_model(args.model, args.image, "predict", quoted(args.image, args.model))     # (the model first)
     x = picture(args.image, net, "predict")
     p = answer(net, x[None], args.model)[0]
     _say_answer(net, p, int(np.argmax(p)))

@@ -30,7 +30,7 @@ from .._safeio import UnreadableFile, open_regular, why_unreadable
 from ..limits import MAX_PICTURE_FILE_BYTES, MAX_PICTURE_DECLARED_PIXELS, MAX_PICTURE_DECODED_BYTES
 
 __all__ = ["PICTURE_SUFFIXES", "PictureError", "read_picture", "picture_input", "picture_bytes_input", "read_grey",
-           "check_shape"]
+           "check_shape", "picture_kind"]
 
 #: The file names read as pictures (case does not matter), and the decoders Pillow may use for them.
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -199,6 +199,16 @@ def _why_undecodable(e: Exception, source) -> str:
     if "truncated" in text.lower() or isinstance(e, EOFError) or kind == "WebP":
         return f"a {kind} file cut short or damaged: it ends, or goes wrong, before the picture does ({text})"
     return f"a damaged {kind} file ({text})"
+
+
+def picture_kind(path) -> str | None:
+    """The kind of picture the file at ``path`` begins as (``"PNG"``, ``"JPEG"``, ``"BMP"``, ``"WebP"``), by
+    its first bytes only; None for any other file, or one that cannot be read (reading it says why)."""
+    try:
+        with open_regular(path) as f:
+            return _kind_of(f.read(12))
+    except (OSError, UnreadableFile, ValueError):
+        return None
 
 
 def _kind_of(head: bytes) -> str | None:
