@@ -40,6 +40,7 @@ class Activation:
     he_init: bool = False  # initial weights: He (ReLU family) or else Xavier/Glorot
     torch: str = ""        # the PyTorch module, as source text (cnncore.export); "" for none
     onnx: tuple = ()       # the ONNX operator and its attributes, ``(op, {attr: value})``; () for none
+    on_output: str = ""    # why it hurts on the output layer, whose y are the logits ("" where it does not)
 
     @property
     def kernel(self) -> int | None:
@@ -85,7 +86,10 @@ TABLE: dict[str, Activation] = {a.name: a for a in (
                "f(z) = max(0, z)", "f′(z) = 1 if z > 0 else 0",
                "ReLU keeps the positive entries of z and sets the rest to 0",
                "where z was negative or zero the gradient is blocked; elsewhere it passes unchanged", True,
-               "nn.ReLU()", ("Relu", {})),
+               "nn.ReLU()", ("Relu", {}),
+               on_output="no logit can go below 0, so a wrong class cannot be pushed down past 0 (only the right "
+                         "one pushed up), and wherever a class's z is below 0 its gradient is 0 (ReLU's slope "
+                         "there), so that class learns nothing from the picture"),
     Activation("leaky_relu", lambda z, out=None: np.multiply(z, _leaky_slope(z), out=out),
                _leaky_slope,
                lambda dy, z, y: dy * _leaky_slope(z),
@@ -99,7 +103,10 @@ TABLE: dict[str, Activation] = {a.name: a for a in (
                "f(z) = 1 / (1 + e^(−z))", "f′(z) = f(z)·(1 − f(z))",
                "the sigmoid squashes every entry of z into (0, 1)",
                "each entry is scaled by y·(1 − y), the sigmoid's slope at z",
-               torch="nn.Sigmoid()", onnx=("Sigmoid", {})),
+               torch="nn.Sigmoid()", onnx=("Sigmoid", {}),
+               on_output="every logit stays between 0 and 1, so the softmax can never be sure (of 10 classes the "
+                         "most it can give one is e/(e + 9) ≈ 23%, and the loss never falls below 1.46), and the "
+                         "sigmoid's slope, small near 0 and 1, slows learning"),
     Activation("tanh", lambda z, out=None: np.tanh(z, out=out),
                lambda z, y: 1 - y * y,
                lambda dy, z, y: dy * (1 - y * y),

@@ -203,6 +203,32 @@ def test_architecture_that_does_not_fit_is_refused(window):
     assert not window.session.trained
 
 
+def test_the_build_tab_says_why_a_relu_on_the_output_layer_hurts_and_allows_it(window):
+    """A tour: a ReLU on the output layer was taken without a word. The row's note says why it hurts (in
+    amber), and so does the line below the table; the network can still be built; without it, no word."""
+    from cnncore.architecture import preset
+    from cnnapp.widgets.arch_editor import COLS
+    build, ed = window.build, window.build.editor
+    ed.set_spec(preset("tiny"))
+    last = len(ed.spec()["layers"]) - 1
+    note = lambda: ed.table.item(last, COLS.index("Notes"))        # noqa: E731 (the table makes new items)
+    assert "output layer" not in note().text() and ed.cautions() == [] and "output layer" not in build.status.text()
+    ed.set_value(last, "activation", "relu")
+    why = ("With relu on the output layer, no logit can go below 0, so a wrong class cannot be pushed down past 0 "
+           "(only the right one pushed up), and wherever a class's z is below 0 its gradient is 0 (ReLU's slope "
+           "there), so that class learns nothing from the picture. The output layer usually has no activation "
+           "(none).")
+    assert note().text().endswith(f". {why}") and note().foreground().color().name() == "#9a6700"
+    assert ed.cautions() == [f"Layer {last} ({ed.summary()[last].text}): {why}"]
+    assert build.status.text() == ("Every layer fits. Press “Use this network” to build it. "
+                                   f"Layer {last} ({ed.summary()[last].text}): {why}")
+    build.confirm = lambda text: True                         # (the trained starter model's weights go)
+    assert ed.valid() and build.apply_button.isEnabled() and build.apply()
+    assert window.session.network.spec["layers"][last]["activation"] == "relu"
+    ed.set_value(last, "activation", "none")
+    assert ed.cautions() == [] and "output layer" not in note().text()
+
+
 def test_architecture_editor_add_remove_move(window):
     from cnncore.architecture import preset
     ed = window.build.editor

@@ -247,3 +247,29 @@ def test_a_worked_example_no_example_has_is_an_error(sumpool, monkeypatch):
     monkeypatch.setattr(sumpool, "teaching", Teaching(examples=("abacus",)))
     with pytest.raises(ValueError, match="'sumpool' declares the worked example 'abacus'"):
         worked_examples()
+
+
+def test_an_activation_that_gives_no_negative_logits_is_a_caution_on_the_output_layer_only():
+    """A tour: a ReLU on the output layer was taken without a word. An activation that cannot give a
+    negative number (ReLU, sigmoid) there is allowed, with why it hurts; elsewhere, and for the others,
+    nothing is said."""
+    import math
+
+    from cnncore.architecture import NUM_CLASSES
+    dense = layer_class("dense")
+    for name in activations.ACTIVATIONS:
+        last = dense.caution({"type": "dense", "units": 10, "activation": name}, True)
+        z = np.linspace(-5, 5, 101, dtype=np.float32)
+        never_negative = bool((activations.apply(name, z) >= 0).all())
+        assert bool(last) == never_negative, name
+        assert dense.caution({"type": "dense", "units": 32, "activation": name}, False) == ""
+        if never_negative:
+            assert last.startswith(f"With {name} on the output layer, ") and last.endswith(
+                "The output layer usually has no activation (none).")
+    assert layer_class("flatten").caution({"type": "flatten"}, True) == ""
+    assert "its gradient is 0" in dense.caution({"type": "dense", "units": 10, "activation": "relu"}, True)
+    # the sigmoid's numbers: logits in (0, 1), so at best one class at 1 and the others at 0
+    best = math.e / (math.e + NUM_CLASSES - 1)
+    words = activations.get("sigmoid").on_output
+    assert f"of {NUM_CLASSES} classes" in words and f"e/(e + {NUM_CLASSES - 1}) ≈ {best:.0%}" in words
+    assert f"never falls below {-math.log(best):.2f}" in words

@@ -217,11 +217,13 @@ class BuildView(QtWidgets.QWidget):
             self.totals.setText(f"{len(self.editor.spec()['layers'])} layers · {params:,} parameters · "
                                 f"{macs:,} multiply-adds per image")
             changed = self._applied != self.editor.spec()
-            self.status.setStyleSheet("color: #2a6;")
+            cautions = self.editor.cautions()         # (allowed, and said: it may be what the learner tries out)
+            self.status.setStyleSheet("color: #9a6700;" if cautions else "color: #2a6;")
             self.status.setText("Every layer fits." + (" Press “Use this network” to build it." if changed else
                                                        " This is the network in use.")
                                 + (" Your edits to the network before it were not in use: “Back to my edits” "
-                                   "puts them back." if self._draft is not None else ""))
+                                   "puts them back." if self._draft is not None else "")
+                                + "".join(f" {c}" for c in cautions))
         else:
             self.totals.setText("")
             self.status.setStyleSheet("color: #b00020;")

@@ -121,6 +121,7 @@ class ArchitectureEditor(QtWidgets.QWidget):
         self._spec = {"input": list(DIGIT_SHAPE), "layers": []}
         self._summary = []
         self._problem = None
+        self._cautions: list[str] = []
         self._building = False
 
     def _build_input_row(self) -> FlowLayout:
@@ -186,6 +187,11 @@ class ArchitectureEditor(QtWidgets.QWidget):
 
     def problem(self) -> str | None:
         return self._problem
+
+    def cautions(self) -> list[str]:
+        """What hurts learning though it is allowed, one "Layer i (…): why" each (a layer's
+        :meth:`~cnncore.layers.base.Layer.caution`, also in its row's note), of the layers that fit."""
+        return list(self._cautions)
 
     def summary(self):
         return list(self._summary)
@@ -315,7 +321,7 @@ class ArchitectureEditor(QtWidgets.QWidget):
     def _refresh(self) -> None:
         from cnncore.architecture import ArchitectureError, summarize
         t = self.table
-        self._problem = None
+        self._problem, self._cautions = None, []
         try:
             self._summary = summarize(self._spec)
         except ArchitectureError as e:
@@ -340,24 +346,10 @@ class ArchitectureEditor(QtWidgets.QWidget):
                     t.setItem(r, c, it)
                 it.setText(v)
                 it.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
-            note = t.item(r, C_NOTES)
-            if note is None:
-                note = QtWidgets.QTableWidgetItem()
-                note.setFlags(QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable)
-                t.setItem(r, C_NOTES, note)
-            if row.error:
-                note.setText(row.error)
-                note.setForeground(QtGui.QColor(176, 0, 32))
-            elif row.out_shape is None:
-                note.setText("shape unknown until the layers above fit")
-                note.setForeground(QtGui.QColor(110, 110, 110))
-            else:
-                extra = REGISTRY[row.type].build_note(self._spec["layers"][r])
-                note.setText(f"{_shape_text(row.in_shape)} → {_shape_text(row.out_shape)}"
-                             + (f"; {extra}" if extra else ""))
-                note.setForeground(QtGui.QColor(80, 80, 80))
+            caution = self._show_note(r, row, r == len(self._summary) - 1)
             bg = ERROR_BG if row.error else COMPUTED_BG
-            tip = row.error or f"{row.text}: input {_shape_text(row.in_shape)} → output {_shape_text(row.out_shape)}"
+            tip = row.error or f"{row.text}: input {_shape_text(row.in_shape)} → output {_shape_text(row.out_shape)}" \
+                + (f"\n{caution}" if caution else "")
             for c in range(len(COLS)):
                 it = t.item(r, c)
                 if it is not None:
@@ -369,6 +361,32 @@ class ArchitectureEditor(QtWidgets.QWidget):
                 self._problem = row.error
         if not self._building:
             self.specChanged.emit()
+
+    def _show_note(self, r: int, row, is_last: bool) -> str:
+        """Row ``r``'s note: why it does not fit (red), or its shapes and the layer type's remark (grey), and
+        what hurts learning though it is allowed (amber, kept for :meth:`cautions`), which it returns."""
+        t = self.table
+        note = t.item(r, C_NOTES)
+        if note is None:
+            note = QtWidgets.QTableWidgetItem()
+            note.setFlags(QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable)
+            t.setItem(r, C_NOTES, note)
+        if row.error:
+            note.setText(row.error)
+            note.setForeground(QtGui.QColor(176, 0, 32))
+            return ""
+        if row.out_shape is None:
+            note.setText("shape unknown until the layers above fit")
+            note.setForeground(QtGui.QColor(110, 110, 110))
+            return ""
+        layer = self._spec["layers"][r]
+        extra, caution = REGISTRY[row.type].build_note(layer), REGISTRY[row.type].caution(layer, is_last)
+        note.setText(f"{_shape_text(row.in_shape)} → {_shape_text(row.out_shape)}" + (f"; {extra}" if extra else "")
+                     + (f". {caution}" if caution else ""))
+        note.setForeground(QtGui.QColor(154, 103, 0) if caution else QtGui.QColor(80, 80, 80))
+        if caution:
+            self._cautions.append(f"Layer {r} ({row.text}): {caution}")
+        return caution
 
     def totals(self) -> tuple[int, int]:
         return (sum(r.params for r in self._summary), sum(r.macs for r in self._summary))

@@ -226,6 +226,16 @@ class Layer:
         return ""
 
     @classmethod
+    def caution(cls, spec: dict, is_last: bool) -> str:
+        """Why the layer as set hurts learning though it is allowed ("" for none): the Build editor adds it
+        to the layer's row and says it below the table. Here, an activation on the output layer that
+        cannot give what logits need (its own words: :attr:`cnncore.activations.Activation.on_output`)."""
+        name = spec.get("activation")
+        words = activations.get(name).on_output if is_last and name else ""
+        return f"With {name} on the output layer, {words}. The output layer usually has no activation (none)." \
+            if words else ""
+
+    @classmethod
     def output_shape(cls, spec: dict, in_shape: tuple) -> tuple:
         """The output shape for ``in_shape`` (no batch axis); :class:`LayerFitError` when it does not fit."""
         raise NotImplementedError
