@@ -125,3 +125,34 @@ def test_train_again_that_cannot_start_or_blows_up_keeps_what_it_should(window, 
     assert ev.reason == "diverged" and ev.changed        # the last weights with a finite loss stay (asked first)
     assert not np.array_equal(s.network.flat_params, trained) and s.unsaved and s.source == "trained here"
     assert s._before_again is None
+
+
+def test_a_start_that_could_not_begin_is_no_start_to_go_back_to(window, qtbot):
+    """A tour: a run on "My drawings" with one drawing could not begin ("at least 10"), and "Train again
+    from the same start" was enabled though no weight had moved from that start. It is enabled only where a
+    run made updates; after a run that did, a start that cannot begin leaves that run's start to go back to."""
+    from cnncore.datasets import DRAWINGS_FILE, DrawingsDataset
+
+    from cnnapp.settings import data_dir
+    _tiny_network(window)
+    train, s = window.train, window.session
+    DrawingsDataset(data_dir() / DRAWINGS_FILE).append(np.zeros((28, 28), np.float32), 3)
+    train.source.setCurrentIndex(train.source.findData("drawings"))
+    finished = []
+    train.controller.finished.connect(finished.append)
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000):
+        assert train.start()
+    qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
+    assert not finished[-1].changed and "at least 10" in train.controls.eta.text()
+    assert not train.controls.again_button.isEnabled() and s.same_start() is None
+    train.source.setCurrentIndex(train.source.findData("generated"))
+    train.count.setValue(400)
+    train.epochs.setValue(1)
+    run = _run(qtbot, window, 0.003)
+    assert train.controls.again_button.isEnabled() and s.same_start().mark == run.start
+    train.source.setCurrentIndex(train.source.findData("drawings"))
+    with qtbot.waitSignal(train.trainingFinished, timeout=60000):
+        assert train.start()
+    qtbot.waitUntil(lambda: not train.is_running(), timeout=10000)
+    assert not finished[-1].changed
+    assert train.controls.again_button.isEnabled() and s.same_start().mark == run.start      # the run's, still

@@ -488,3 +488,22 @@ def test_a_sample_of_a_run_the_next_run_replaced_is_taken_from_the_new_one():
     assert s.picture.picked and s.picture.index == trace_example(s.network, *second)
     assert "gets wrong or is least sure of" in s.picture.what
     np.testing.assert_array_equal(s.picture.image[0], second[0][s.picture.index] / np.float32(255))
+
+
+def test_a_run_that_made_no_update_is_no_start_to_go_back_to():
+    """A start that could not begin (or stopped before its first batch) moved no weight from where it
+    started: "the same start" is the last run's that made updates, or none."""
+    s = Session()
+    s.set_network(_net(0), "a test", trained=False)
+    s.start_run(3)
+    assert s.same_start().seed == 3                            # (while it runs: its own)
+    s.end_run(done=False, changed_weights=False)
+    assert s.same_start() is None
+    s.start_run(4)
+    first = s.same_start()
+    s.network.flat_params[:] += 0.1
+    s.end_run(done=True, changed_weights=True)
+    assert s.same_start() is first
+    s.start_run(5)
+    s.end_run(done=False, changed_weights=False)
+    assert s.same_start() is first and s.restore_start().seed == 4

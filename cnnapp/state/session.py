@@ -89,6 +89,7 @@ class Session:
         self.trace_during_run = False
         self._element = None
         self._start = None              # RunStart of this model's last run
+        self._start_before = None       # the one before it, while the run has made no update yet
         self._before_again = None       # what restore_start replaced, until a run updates the weights
         self.lesson = None              # the LessonPlayer a student follows (cnnapp.state.lesson_player)
         self._held = False              # answer_held as held_changed last said it
@@ -160,7 +161,7 @@ class Session:
         self.model_file = file
         self.model_id += 1
         self.weights_version += 1
-        self._snapshot = self._start = self._before_again = None
+        self._snapshot = self._start = self._start_before = self._before_again = None
         # every field first, then the events: a listener sees the new model whole
         had_result, self._result = self._result is not None, None
         had_trace = self._drop_trace()
@@ -254,11 +255,13 @@ class Session:
         if self._network is None:
             raise RuntimeError("there is no network to train")
         self._snapshot = self._network.copy()
-        self._start = RunStart(self._network.copy(), int(seed), self.model_id)
+        self._start_before, self._start = self._start, RunStart(self._network.copy(), int(seed), self.model_id)
         self.run.start(epochs_done(self._network.history))
 
     def same_start(self) -> RunStart | None:
-        """Where this model's last run started (its weights and shuffle seed), or None."""
+        """Where this model's last run started (its weights and shuffle seed), or None. A run that made no
+        update (it could not begin, or was stopped before its first batch) is no start to go back to: the
+        one before it is (or none)."""
         return self._start if self._start is not None and self._start.model == self.model_id else None
 
     def restore_start(self) -> RunStart:
@@ -288,6 +291,9 @@ class Session:
     def end_run(self, done: bool, changed_weights: bool) -> None:
         """The run ended (``done``: every batch ran); ``changed_weights``: it made updates."""
         self._snapshot = None
+        if not changed_weights:
+            self._start = self._start_before        # (nothing moved from this start: none to go back to)
+        self._start_before = None
         if changed_weights:
             self.mark_trained()
         elif self._before_again is not None:
