@@ -1,5 +1,6 @@
 """What the app keeps between launches besides its settings: the network in use (unless it is the
-starter model), whether it was saved to a file of the learner's, the held-out pictures it is
+starter model), whether it was saved to a file of the learner's and the file it was opened from or
+saved to (it is called by that file's name after a restart), the held-out pictures it is
 offered (:mod:`cnncore.datasets.kept`: a folder's or a downloaded set's would otherwise be gone
 until the next run), the Build tab's edits not in use yet (an architecture file, read as one the
 learner opens) and the Draw tab's sheet. Written on close (by the window that keeps the session,
@@ -7,6 +8,7 @@ learner opens) and the Draw tab's sheet. Written on close (by the window that ke
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 from . import settings as st
 from .state.samples import SampleSet
@@ -16,6 +18,8 @@ __all__ = ["first_network", "resume", "save", "save_edits", "kept_edits", "save_
 
 #: Whether the network kept for the next launch was trained and never saved to a file of the learner's.
 _UNSAVED = "session/unsaved"
+#: The learner's model file that network was opened from or saved to (the session's ``model_file``), if any.
+_MODEL_FILE = "session/model_file"
 
 
 def first_network(session, reopen: bool = True) -> list[str]:
@@ -64,12 +68,22 @@ def resume(session) -> tuple[bool, str]:
         except OSError:
             pass
         return False, text
-    from cnncore.architecture import preset_of
-    name = preset_of(net.spec)
-    session.set_network(net, f"the {name + ' ' if name else ''}network of your last session", trained=True,
-                        unsaved=st.store().get(_UNSAVED, False))
+    unsaved, file = st.store().get(_UNSAVED, False), st.store().get(_MODEL_FILE, "")
+    file = Path(file) if file else None
+    session.set_network(net, _resumed_name(net, file, unsaved), trained=True, unsaved=unsaved, file=file)
     _resume_pictures(session, net)
     return True, ""
+
+
+def _resumed_name(net, file: Path | None, unsaved: bool) -> str:
+    """What the last session's network is called after a restart: by the file it was opened from or saved
+    to, where there is one (trained further since, and not saved: said so); else by its architecture."""
+    if file is not None:
+        return f"{file.name}, trained further in your last session (not saved)" if unsaved else \
+            f"{file.name} (from your last session)"
+    from cnncore.architecture import preset_of
+    name = preset_of(net.spec)
+    return f"the {name + ' ' if name else ''}network of your last session"
 
 
 def _resume_pictures(session, net) -> None:
@@ -101,6 +115,8 @@ def save(session) -> None:
     except Exception:  # noqa: BLE001 - closing must never fail
         return
     st.store().set(_UNSAVED, bool(session.unsaved))       # (Open model then asks before replacing it)
+    kept = net is not None and not session.is_starter and session.model_file
+    st.store().set(_MODEL_FILE, str(session.model_file) if kept else "")       # (its name after the restart)
     _save_pictures(session, None if net is None or session.is_starter else net)
 
 

@@ -1460,6 +1460,42 @@ def test_the_network_of_the_last_session_is_reopened_by_its_name(qtbot):
     w.train.shutdown()
 
 
+def test_the_network_of_the_last_session_is_called_by_its_file_after_a_restart(qtbot, tmp_path):
+    """A tour: a network opened from a file was "the network of your last session" after a restart. Where
+    the session knew the file it was opened from or saved to, the name goes across the restart (and the
+    file stays one no output of the app replaces but Save model)."""
+    from cnncore.architecture import preset
+    from cnncore.modelio import save_model
+    from cnncore.network import Network
+    from cnnapp.main_window import MainWindow
+
+    def restart(w):
+        w.close()
+        w = MainWindow()
+        qtbot.addWidget(w)
+        return w
+    mine, other = tmp_path / "my digits.npz", tmp_path / "better.npz"
+    save_model(mine, Network(preset("tiny"), seed=3))
+    w = MainWindow()
+    qtbot.addWidget(w)
+    assert w.open_model(mine)
+    w = restart(w)
+    assert w.session.source == "my digits.npz (from your last session)" and not w.session.unsaved
+    assert w.session.model_file == mine and mine in w.session.kept_files()
+    assert w.draw.model_label.text().startswith("Network: my digits.npz (from your last session). Draw to see")
+    w.session.mark_trained()
+    w = restart(w)
+    assert w.session.source == "my digits.npz, trained further in your last session (not saved)"
+    assert w.session.unsaved
+    assert w.save_model(other)
+    w = restart(w)
+    assert w.session.source == "better.npz (from your last session)" and w.session.model_file == other
+    _tiny_network(w)                                           # built here: no file, called as before
+    w = restart(w)
+    assert w.session.source == "the tiny network of your last session" and w.session.model_file is None
+    w.close()
+
+
 def test_build_tab_edits_not_in_use_are_kept_for_the_next_launch(qtbot):
     """Edits of the Build tab's table not used yet were gone after a restart: they are offered again by
     "Back to my edits" (the table shows the network in use), a layer that does not fit included;
