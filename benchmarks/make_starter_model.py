@@ -15,7 +15,10 @@ is present, the accuracy on those real digits (a check, never used for training)
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +26,17 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+
+def _save_as_the_apps_own(net, out: Path, save_model) -> None:
+    """Write ``net`` to ``out``, which may be one of cnnlab's own files (the app's writer refuses those:
+    no save of a user's replaces them): saved beside, in a folder of our own, then moved over it whole."""
+    with tempfile.TemporaryDirectory() as folder:
+        made = Path(folder) / out.name
+        save_model(str(made), net, history=net.history)
+        beside = out.with_name(f".{out.name}.new")
+        shutil.copyfile(made, beside)
+        os.replace(beside, out)
 
 
 def main(argv=None) -> int:
@@ -54,7 +68,7 @@ def main(argv=None) -> int:
     net.optimizer_state = None           # (a starter is trained on by a run of its own: no moments to carry)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_model(str(out), net, history=net.history)
+    _save_as_the_apps_own(net, out, save_model)
     print(f"wrote {out} ({out.stat().st_size / 1024:.1f} KB)")
 
     again = load_model(str(out))
