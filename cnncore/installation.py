@@ -12,6 +12,7 @@ No Qt here: the writer and the command line ask too.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -40,10 +41,32 @@ def own_folders(core: Path = _CORE) -> tuple[Path, ...]:
 
 def own_folder_of(path, core: Path = _CORE) -> Path | None:
     """The folder of cnnlab's own (:func:`own_folders`) that ``path`` lies in, links resolved (a link of
-    the user's to the starter model lies there too); None for a path elsewhere."""
+    the user's to the starter model lies there too); None for a path elsewhere. Told by name, and where
+    the names differ by what the folders are: macOS's file system ignores case while its realpath keeps
+    the letters given ("…/CNNAPP/Assets/x.npz"), and a folder may be mounted at a second place."""
+    folders = own_folders(core)
     where = os.path.normcase(os.path.realpath(path))
-    for folder in own_folders(core):
+    for folder in folders:
         mine = os.path.normcase(str(folder))
         if where == mine or where.startswith(mine.rstrip(os.sep) + os.sep):
             return folder
+    return _own_by_identity(Path(os.path.realpath(path)), folders)
+
+
+def _own_by_identity(path: Path, folders) -> Path | None:
+    """The one of ``folders`` that ``path`` or a folder above it is (the same folder on disk), or None."""
+    own = []
+    for folder in folders:
+        with contextlib.suppress(OSError, ValueError):
+            own.append((folder, os.stat(folder)))
+    for place in (path, *path.parents):
+        try:
+            st = os.stat(place)
+        except (OSError, ValueError):
+            continue                    # (the file, or folders, not made yet)
+        if st.st_ino == 0:              # a file system without inode numbers: the names have said it
+            continue
+        for folder, mine in own:
+            if os.path.samestat(st, mine):
+                return folder
     return None

@@ -587,3 +587,22 @@ def test_cnnlabs_own_folders_are_found_installed_and_in_a_checkout(tmp_path):
     assert own_folder_of(repo / "assets" / "starter_model.npz", repo / "cnncore") == (repo / "assets").resolve()
     assert own_folder_of(repo / "tests" / "m.npz", repo / "cnncore") is None
     assert own_folder_of(repo / "m.npz", repo / "cnncore") is None
+
+
+def test_an_own_folder_reached_by_a_name_that_realpath_keeps_is_still_cnnlabs(tmp_path, monkeypatch):
+    """macOS's file system ignores case, and its realpath keeps the letters as given: ".../CNNAPP/Assets/x.npz"
+    (or a folder mounted at a second place, on any system) is cnnapp/assets by another name, and a comparison
+    of names alone let the writer save there. Simulated here with a link to the folder and a realpath that
+    resolves nothing: the folder is told by what it is, not by its name."""
+    from cnncore import installation
+    site = tmp_path / "site-packages"
+    for folder in (site / "cnncore", site / "cnnapp" / "assets"):
+        folder.mkdir(parents=True)
+    alias = tmp_path / "ASSETS"
+    alias.symlink_to(site / "cnnapp" / "assets", target_is_directory=True)
+    assert installation.own_folder_of(alias / "x.npz", site / "cnncore") is not None       # (links are resolved)
+    monkeypatch.setattr(installation.os.path, "realpath", os.path.abspath)      # (as macOS's keeps another case)
+    assert installation.own_folder_of(alias / "x.npz", site / "cnncore") == site / "cnnapp" / "assets"
+    assert installation.own_folder_of(alias, site / "cnncore") == site / "cnnapp" / "assets"
+    assert installation.own_folder_of(tmp_path / "elsewhere" / "x.npz", site / "cnncore") is None
+    assert installation.own_folder_of(tmp_path / "x.npz", site / "cnncore") is None
