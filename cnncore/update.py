@@ -250,7 +250,7 @@ def update_terms_for(arrays: dict, settings: dict, i: int, part: str, index) -> 
              for m in ("m", "v")}
     lines, (label, factors) = (_lines_adam if settings["name"] == "adam" else _lines_sgd)(
         settings, w, g, state["m"], state["v"], decays)
-    gline = (f"g = ∂L/∂w + λ·w = {operand(g0)} + {operand(settings['weight_decay'])}·{operand(w)} = {num(g)}" if decays
+    gline = (f"g = ∂L/∂w + λ·w = {num(g0)} + {operand(settings['weight_decay'])}·{operand(w)} = {num(g)}" if decays
              else f"g = ∂L/∂{'w' if part == 'W' else 'b'} = {num(g)}"
              + ("  (biases do not decay)" if part == "b" and settings["weight_decay"] else ""))
     state_ref = Ref(layer_key(i, "v" + part), index) if layer_key(i, "v" + part) in arrays else None

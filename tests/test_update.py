@@ -213,3 +213,17 @@ def test_cli_trace_uses_the_saved_optimizer_unless_lr_is_given(tmp_path, capsys)
                  "--lr", "0.2", "--out", str(out)]) == 0
     s = Trace.load(out).settings
     assert (s["name"], s["lr"], s["momentum"]) == ("sgd", 0.2, 0.0) and not math.isnan(s["step"])
+
+
+def test_the_gradient_line_of_weight_decay_writes_its_first_number_as_an_equation_does():
+    """An equation's first number is written plainly and a number after an operator in brackets
+    ("0.1 + (−0.3)", terms.bracketed): the line of a decaying weight's g read "g = ∂L/∂w + λ·w = (−0.3) + …",
+    unlike every other sum of the app."""
+    from cnncore.update import update_terms_for
+    net, trainer, X, y = _trained(optimizer="sgd", momentum=0.8, weight_decay=0.001, lr=0.02)
+    t = trace(net, X[5], int(y[5]))
+    dW = t.arrays["L0.dW"]
+    index = tuple(int(k) for k in np.argwhere(dW < 0)[0])
+    (gline,) = [line for note in update_terms_for(t.arrays, t.settings, 0, "W", index).notes
+                for line in note.splitlines() if line.startswith("g = ")]
+    assert gline.startswith(f"g = ∂L/∂w + λ·w = {explain.num(dW[index])} + 0.001·"), gline
