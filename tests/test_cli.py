@@ -176,6 +176,16 @@ def test_a_model_and_a_picture_the_wrong_way_round_are_said_so_with_the_right_or
     assert capsys.readouterr().err == f"cnnapp: {notes}: is not a model file (not an .npz archive)\n"
 
 
+def test_the_right_order_is_written_as_the_systems_shell_takes_it():
+    """The command a refusal gives to copy is quoted for the shell of the system it runs on: on Windows,
+    cmd.exe takes no single quotes (shlex's 'C:\\Users\\me\\my digit.png' named a file that is not
+    there), double quotes serve it and PowerShell alike."""
+    from cnnapp.cli import answers
+    assert answers.quoted("m.npz", "/home/me/my digit.png") == "m.npz '/home/me/my digit.png'"
+    assert answers.quoted("m.npz", "C:\\Users\\me\\my digit.png", "C:\\x.png", windows=True) == \
+        'm.npz "C:\\Users\\me\\my digit.png" C:\\x.png'
+
+
 BAD_ARGS = [
     [],  # (no command: handled separately, it opens the GUI)
     ["frobnicate"],

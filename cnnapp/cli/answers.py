@@ -25,10 +25,17 @@ def load_model(path: str, picture: str | None = None, command: str = "", right: 
                    f"{picture} a model file. The model comes first: cnnapp {command} {right}")
 
 
-def quoted(*args: str) -> str:
-    """Arguments as a shell takes them (``'my digit.png'``), to copy."""
-    import shlex
+def quoted(*args: str, windows: bool | None = None) -> str:
+    """Arguments as this system's shell takes them, to copy: ``'my digit.png'``, or on Windows
+    (``windows``; by default, whether this is Windows) ``"my digit.png"``: cmd.exe takes no single quotes."""
+    import os
 
+    if windows is None:
+        windows = os.name == "nt"
+    if windows:
+        import subprocess
+        return subprocess.list2cmdline([str(a) for a in args])
+    import shlex
     return " ".join(shlex.quote(str(a)) for a in args)
 
 
