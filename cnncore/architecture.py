@@ -240,7 +240,7 @@ def _decode(spec):
             raise ArchitectureError("is a zip archive (a model file?), not an architecture: give an "
                                     "architecture's JSON file")
         try:
-            spec = bytes(spec).decode("utf-8")
+            spec = bytes(spec).decode("utf-8-sig")     # (a byte order mark, as Notepad writes, is no text)
         except UnicodeDecodeError:
             raise ArchitectureError("is not text (a picture?), not an architecture: give an architecture's "
                                     "JSON file") from None

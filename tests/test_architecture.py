@@ -167,6 +167,16 @@ def test_an_architecture_read_from_a_file_that_is_not_text_says_what_it_seems_to
     assert parse_architecture(json.dumps(tiny).encode())["layers"] == parse_architecture(tiny)["layers"]
 
 
+
+def test_an_architecture_file_saved_with_a_byte_order_mark_is_read():
+    """Windows' Notepad (before 2019) and PowerShell 5's `Out-File -Encoding utf8` begin a UTF-8 file with a
+    byte order mark: an architecture edited so was refused with "Unexpected UTF-8 BOM (decode using
+    utf-8-sig)", words no student can act on. The mark is no part of the text."""
+    tiny = preset("tiny")
+    marked = "\ufeff".encode() + json.dumps(tiny).encode()
+    assert parse_architecture(marked)["layers"] == parse_architecture(tiny)["layers"]
+
+
 MALFORMED = [
     ("{not json", None, "not valid JSON"),
     ([1, 2], None, "must be a JSON object"),
