@@ -169,7 +169,7 @@ class Output(os.PathLike):
         if self.folder_named:
             raise NotARegularFile(f"{self.path}{os.sep}: names a folder (it ends with {os.sep}); give a file's "
                                   "name (nothing was written)")
-        self._check_not_own()
+        self.check_not_own()
         if not self.folder.is_dir():
             raise OutputRefused(f"{self.path}: {self.folder} is a file, not a folder" if self.folder.exists()
                                 else f"{self.path}: the folder {self.folder} does not exist")
@@ -204,10 +204,10 @@ class Output(os.PathLike):
                             f"{self._instead('give the output another name')} (nothing was written)")
         return self
 
-    def _check_not_own(self) -> None:
+    def check_not_own(self) -> None:
         """:class:`OwnFile` where the file written (a link's target) lies in a folder of cnnlab's own:
         the Save dialog browsed into the installation wrote over the starter model every first launch
-        starts with."""
+        starts with. Part of :meth:`check`; alone, before a folder to write in is made."""
         from .installation import own_folder_of
         folder = own_folder_of(self.written)
         if folder is None:

@@ -450,6 +450,7 @@ def export_torch(net: Network, out, title: str = DEFAULT_TITLE) -> tuple[Path, P
         _one_file_each(targets)         # (first: a check reads what a link names)
         for name in (MANIFEST_FILE, MODEL_FILE, WEIGHTS_FILE):     # (whether weights.npz is ours reads the other two)
             targets[name].check()
+    targets[WEIGHTS_FILE].check_not_own()       # (before its folder is made: none among cnnlab's own)
     _folder(out)
     buffer = io.BytesIO()
     arrays = {k: np.asarray(v, dtype=np.float32) for k, v in net.params().items()}

@@ -437,3 +437,21 @@ def test_a_move_into_place_that_fails_midway_says_what_was_replaced(tmp_path, mo
     with pytest.raises(WriteFailed, match="weights.npz was replaced already, the rest not: write them again"):
         export_torch(_net("resampling"), out)
     assert sorted(os.listdir(out)) == [MANIFEST_FILE, MODEL_FILE, WEIGHTS_FILE]      # (no temporary file left)
+
+
+def test_an_export_into_cnnlabs_own_folders_makes_no_folder_there():
+    """An export is refused among cnnlab's own files, "(nothing was written)": yet the export's folder was
+    made first, and an empty assets/mymodel stayed in the installation after every such refusal."""
+    from cnncore._atomic import OwnFile
+    from cnncore.installation import assets_dir
+    folder = assets_dir() / f"export-by-a-test-{os.getpid()}"
+    try:
+        with pytest.raises(OwnFile, match=r"is one of cnnlab's own folders, where nothing is saved; export to "
+                                          r"another folder \(nothing was written\)"):
+            export_torch(_net("pools"), folder)
+        assert not folder.exists()
+    finally:
+        if folder.is_dir():
+            for f in folder.iterdir():
+                f.unlink()
+            folder.rmdir()
