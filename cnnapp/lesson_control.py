@@ -18,7 +18,7 @@ from . import settings as st
 from .state import LessonPlayer, LessonRecorder, results_path_for
 from .state.lesson_player import ending_lesson
 from .views.lesson_play import LessonPlayPanel
-from .views.lesson_record import SAVE_KEY, LessonRecordPanel
+from .views.lesson_record import SAVE_AS_WORDS, SAVE_KEY, SAVE_WORDS, LessonRecordPanel
 from .widgets.confirm import confirm_discard
 from .widgets.font_fit import ems_wide
 
@@ -68,10 +68,8 @@ class LessonControl(QtCore.QObject):
                 ("Record a lesso&n", self.record, "Ctrl+Shift+R",
                  "Make a lesson: move through the app and add what it shows as stops (F9), write notes and questions"),
                 ("&Edit a lesson…", self.edit_dialog, None, "Change a lesson's notes, questions and stops"),
-                ("Sa&ve lesson", self.save_dialog, SAVE_KEY, "Write the lesson being recorded to its file (the "
-                 "first time: asks where)"),
-                ("Save lesson &as…", self.save_as_dialog, None, "Write the lesson being recorded to another file, "
-                 "which Save lesson then writes to")):
+                ("Sa&ve lesson", self.save_dialog, SAVE_KEY, SAVE_WORDS),
+                ("Save lesson &as…", self.save_as_dialog, None, SAVE_AS_WORDS)):
             a = menu.addAction(text, slot)
             a.setToolTip(tip)
             if key:

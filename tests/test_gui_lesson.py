@@ -369,6 +369,9 @@ def test_save_lesson_writes_to_its_file_and_save_lesson_as_to_another(window, qt
     panel = lessons.panel
     assert panel.save_button.text().replace("&", "") == "Save lesson"
     assert panel.save_as_button.text().replace("&", "") == "Save lesson as…"
+    # the panel's buttons say what the menu's commands say ("to hand out to its file" was no sentence)
+    assert panel.save_button.toolTip() == f"{save.toolTip()} (Ctrl+Shift+S)" and "to hand out to" not in save.toolTip()
+    assert panel.save_as_button.toolTip() == save_as.toolTip()
     _press(qtbot, window, Qt.Key_S, Qt.ControlModifier | Qt.ShiftModifier, until=first.exists)   # Save lesson
     assert len(asked) == 1 and lessons.recorder.file == first             # the first time: asked where
     lessons.recorder.set_title("One")

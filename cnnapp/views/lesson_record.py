@@ -15,11 +15,14 @@ from ..widgets.font_fit import follow_font
 from ..widgets.scroll_area import ShrinksToItsScroll
 from ..widgets.wrap_row import WrapRow
 
-__all__ = ["LessonRecordPanel", "SAVE_KEY"]
+__all__ = ["LessonRecordPanel", "SAVE_KEY", "SAVE_WORDS", "SAVE_AS_WORDS"]
 
 _NONE, _CHOICE = "none", "choice"
 #: Save lesson's key (File → Save lesson holds it; Ctrl+S saves the model).
 SAVE_KEY = "Ctrl+Shift+S"
+#: What Save lesson and Save lesson as… do, said by the File menu's commands and the panel's buttons alike.
+SAVE_WORDS = "Write the lesson being recorded (.cnnlesson, to hand out) to its file; the first time, it asks where"
+SAVE_AS_WORDS = "Write the lesson being recorded to another file, which Save lesson then writes to"
 
 
 class LessonRecordPanel(ShrinksToItsScroll, QtWidgets.QWidget):
@@ -142,11 +145,10 @@ class LessonRecordPanel(ShrinksToItsScroll, QtWidgets.QWidget):
         return box
 
     def _build_buttons(self) -> QtWidgets.QWidget:
-        self.save_button = push_button("Sa&ve lesson", "lessonSave", "Write the lesson (.cnnlesson) to hand out to "
-                                        f"its file; the first time, asks where ({SAVE_KEY})", None,
+        self.save_button = push_button("Sa&ve lesson", "lessonSave", f"{SAVE_WORDS} ({SAVE_KEY})", None,
                                         self.saveRequested)
-        self.save_as_button = push_button("Save less&on as…", "lessonRecordSaveAs", "Write the lesson to another file, "
-                                           "which Save lesson then writes to", None, self.saveAsRequested)
+        self.save_as_button = push_button("Save less&on as…", "lessonRecordSaveAs", SAVE_AS_WORDS, None,
+                                           self.saveAsRequested)
         self.close_button = push_button("Stop recording", "lessonStopRecording",
                                          "Put the recorder away (save first: what is not saved is lost)", None,
                                          self.closeRequested)
