@@ -211,6 +211,32 @@ def test_a_lesson_whose_weights_overflow_names_its_file_and_what_a_student_can_d
                                "lesson): ") and "the sums overflow" in said and "retrain" not in said, said
 
 
+def test_a_lesson_of_many_pictures_opens_without_tracing_them_all_and_keeps_a_few_traces(made, monkeypatch):
+    """A review: opening a lesson traced every stop's picture and kept every trace (256 colour pictures:
+    9 s and 430 MB before the lesson showed). Opening passes them all through the model once and traces
+    none that asks nothing; a lesson keeps its last KEPT_TRACES traces, and one made again is the same."""
+    from cnncore.lesson import content
+    from cnncore import trace as trace_module
+    n = content.KEPT_TRACES + 4
+    pictures = np.repeat(made.base.pictures, n, axis=0)
+    pictures[:, 0, 0, :n] = np.eye(n, dtype=np.uint8) * 255          # (each picture its own)
+    many = made.base.replace(pictures=pictures, labels=np.full(n, made.base.labels[0]),
+                             source=Source("generated", 0, tuple(range(n))), stops=[Stop("backprop", k, 0, "Look") for k in range(n)])
+    made_traces = []
+    real = trace_module.trace
+    monkeypatch.setattr(trace_module, "trace", lambda *a, **k: made_traces.append(a[1]) or real(*a, **k))
+    run = LessonRun(many, "Ada")
+    assert made_traces == [] and run.position == 0
+    first = many.trace_of(0)
+    for k in range(1, n):
+        many.trace_of(k)
+    assert len(many.__dict__["_traces"]) == content.KEPT_TRACES and len(made_traces) == n
+    again = many.trace_of(0)                                         # (made again: it was the oldest)
+    assert again is not first and len(made_traces) == n + 1
+    assert all(np.array_equal(again.arrays[key], first.arrays[key]) for key in first.arrays)
+    assert many.trace_of(0) is again and len(made_traces) == n + 1   # (the newest is kept)
+
+
 # ----------------------------------------------------------------------------- the class's table
 
 def _answer(made, path, student, answers):

@@ -187,7 +187,7 @@ class LessonPlayer:
         self.changed.emit()
 
     def _trace(self, k: int):
-        return self.lesson.trace_of(k)          # (made when the lesson was opened: LessonRun)
+        return self.lesson.trace_of(k)          # (its numbers checked when the lesson was opened: LessonRun)
 
 
 def _candidates(path: Path):

@@ -96,8 +96,7 @@ class LessonRun:
     def __init__(self, lesson: Lesson, student: str, results_path=None, *,
                  clock: Callable[[], datetime] | None = None, results: Results | None = None):
         try:
-            for p in sorted({stop.picture for stop in lesson.stops}):      # every stop shows its picture's trace
-                lesson.trace_of(p)
+            lesson.check_numbers(stop.picture for stop in lesson.stops)    # every stop shows its picture's trace
             self.questions = lesson_questions(lesson)
         except ValueError as e:         # (a copy that is old or damaged: its student cannot mend it)
             name = lesson.file.name if lesson.file is not None else lesson.title or "this lesson"
