@@ -137,7 +137,7 @@ def data(args, command: str, net):
         archive(args, command, progress)
         got = load_labelled(key, count=count, seed=args.data_seed, progress=progress, files=args.folder,
                             shape=net.input_shape, classes=None if command == "train" else net.classes,
-                            training=command == "train")
+                            training=command == "train", fit="picture" if command == "train" else net.signature.fit)
     except SourceError as e:
         raise CliError(f"{command}: {e}") from None
     finally:
@@ -222,7 +222,7 @@ def one_picture(args, net, command: str):
     if args.folder is not None and args.index is not None:       # only that picture is read
         from cnncore.datasets.folder import FolderError, picture_at
         try:
-            x, label, path = picture_at(args.folder, args.index, net.input_shape, net.classes)
+            x, label, path = picture_at(args.folder, args.index, net.input_shape, net.classes, net.signature.fit)
         except (FolderError, ValueError) as e:
             raise CliError(f"{command}: {e}") from None
         return x.astype(np.float32) / np.float32(255), label, str(path)

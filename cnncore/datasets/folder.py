@@ -280,8 +280,9 @@ def _labels_for(scan: FolderScan, classes) -> list:
     return [known[c] for c in scan.classes]
 
 
-def load_folder(root, shape, *, classes=None, progress: Progress | None = None) -> FolderPictures:
-    """Every picture of a folder at input ``shape (C, H, W)`` (:func:`read_picture`).
+def load_folder(root, shape, *, classes=None, progress: Progress | None = None, fit: str = "picture") -> FolderPictures:
+    """Every picture of a folder at input ``shape (C, H, W)``, fitted by the rule ``fit`` (a model's:
+    :func:`read_picture`; training on a folder uses the picture rule).
 
     ``classes``: a model's class names; each subfolder must then be named as one of them (its
     pictures get that class's index; empty subfolders are fine). Without, the subfolders are the
@@ -298,7 +299,7 @@ def load_folder(root, shape, *, classes=None, progress: Progress | None = None) 
     problem = pictures_problem(len(scan.files), C * H * W)      # asked before a picture is read
     if problem:
         raise FolderError(f"{scan.root}: {problem}")
-    X, y, paths, skipped = _read_all(scan, (C, H, W), labels, progress)
+    X, y, paths, skipped = _read_all(scan, (C, H, W), fit, labels, progress)
     if not paths:
         every = scan.skipped + skipped
         why = f" ({len(every):,} could not be read, e.g. {every[0][0]}: {every[0][1]})" if every else ""
@@ -313,7 +314,7 @@ def load_folder(root, shape, *, classes=None, progress: Progress | None = None) 
     return FolderPictures(X, y, names, paths, skipped, scan.ignored, scan.skipped, scan.loose)
 
 
-def _read_all(scan: FolderScan, shape, labels: list, progress):
+def _read_all(scan: FolderScan, shape, fit: str, labels: list, progress):
     """``(X uint8 (n, C, H, W), y uint8 (n,), paths, skipped)`` of the pictures that could be read, in
     the scan's order, and (path, reason) for the others."""
     from concurrent.futures import ThreadPoolExecutor
@@ -322,7 +323,7 @@ def _read_all(scan: FolderScan, shape, labels: list, progress):
 
     def read(path):
         try:
-            return read_picture(path, shape)
+            return read_picture(path, shape, fit)
         except PictureError as e:
             return str(e).removeprefix(f"{path}: ")
     n = len(scan.files)
@@ -345,10 +346,10 @@ def _read_all(scan: FolderScan, shape, labels: list, progress):
     return X, y, paths, skipped
 
 
-def picture_at(root, index: int, shape, classes) -> tuple[np.ndarray, int, Path]:
+def picture_at(root, index: int, shape, classes, fit: str = "picture") -> tuple[np.ndarray, int, Path]:
     """Picture ``index`` of a folder (class by class, each class's files in sorted order, as
-    :func:`load_folder` reads them) at input ``shape``: ``(uint8 (C, H, W), its class's index in
-    the model's ``classes``, its path)``. Only that picture is read. Raises :class:`FolderError`
+    :func:`load_folder` reads them) at input ``shape`` by the model's rule ``fit``: ``(uint8 (C, H, W),
+    its class's index in the model's ``classes``, its path)``. Only that picture is read. Raises :class:`FolderError`
     for an index past the folder's pictures and :class:`~cnncore.datasets.pictures.PictureError`
     when that picture cannot be read."""
     scan = scan_folder(root)
@@ -358,4 +359,4 @@ def picture_at(root, index: int, shape, classes) -> tuple[np.ndarray, int, Path]
         raise FolderError(f"{scan.root}: --index {index} is out of range (it has "
                           f"{numbered(len(scan.files), 'picture file')})")
     path, label = scan.files[index]
-    return read_picture(path, shape), labels[label], path
+    return read_picture(path, shape, fit), labels[label], path

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..architecture import DIGIT_SHAPE
 from .._safeio import UnreadableFile, open_regular, why_unreadable
 from ..limits import MAX_PICTURE_FILE_BYTES, MAX_PICTURE_DECLARED_PIXELS, MAX_PICTURE_DECODED_BYTES
 
@@ -65,11 +66,21 @@ def _declared_pixel_limit():
             Image.MAX_IMAGE_PIXELS = before
 
 
-def read_picture(path, shape) -> np.ndarray:
+def read_picture(path, shape, fit: str = "picture") -> np.ndarray:
     """The picture at ``path`` as a model's input of ``shape (C, H, W)``: uint8 ``(C, H, W)``
-    (C 1 or 3), made by the rule of the module text. Raises :class:`PictureError` (and nothing
-    else) naming the file and what is wrong."""
+    (C 1 or 3), made by the model's fitting rule ``fit``: ``"picture"``, the rule of the module
+    text; ``"digit"``, MNIST's recipe (:func:`picture_input`'s levels, rounded to the nearest), so a
+    folder's pictures reach a digit model as ``cnnapp predict`` brings each. Raises
+    :class:`PictureError` (and nothing else) naming the file and what is wrong."""
     C, H, W = check_shape(shape)
+    if fit == "digit":
+        from .preprocess import digit_from_picture
+        if (C, H, W) != DIGIT_SHAPE:
+            raise PictureError(f"MNIST's recipe makes grey 28×28 digits, not {C}×{H}×{W} inputs")
+        x = digit_from_picture(_read(path, _grey))
+        return np.rint(np.clip(x, 0, 1) * 255).astype(np.uint8)[None]
+    if fit != "picture":
+        raise ValueError(f"a picture is fitted by the rule 'picture' or 'digit', not {fit!r}")
     return _read(path, lambda im, name: _to_input(im, C, H, W, name))
 
 

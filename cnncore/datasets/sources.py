@@ -170,7 +170,7 @@ class Labelled:
 
 
 def load_labelled(key: str, *, count: int | None = None, seed: int = 0, files=None, drawings=None,
-                  progress=None, shape=None, classes=None, training: bool = False) -> Labelled:
+                  progress=None, shape=None, classes=None, training: bool = False, fit: str = "picture") -> Labelled:
     """The pictures of source ``key`` with their labels and class names.
 
     ``count``: how many digits to generate ("generated", default :func:`cnncore.defaults.run_defaults`'s,
@@ -182,14 +182,16 @@ def load_labelled(key: str, *, count: int | None = None, seed: int = 0, files=No
     progress (see :func:`cnncore.datasets.fetch_download`), or a folder's pictures read.
     ``shape`` (C, H, W) and ``classes``: the input and class names of the model a folder's
     pictures are for (:func:`cnncore.datasets.folder.load_folder`; without ``classes`` the
-    subfolders are the classes). ``training``: the pictures are to train on (one's own drawings:
+    subfolders are the classes); ``fit``, that model's rule for bringing a picture to its input
+    (MNIST's recipe, ``"digit"``, for a digit model's eval; training learns by the picture rule).
+    ``training``: the pictures are to train on (one's own drawings:
     at least :data:`DRAWINGS_TO_TRAIN`; else at least one).
     """
     src = source(key)
     if key == "folder":
         if count is not None:          # the first N in class order would leave whole classes out
             raise SourceError("a folder's pictures are used whole (no count): make a folder of fewer pictures")
-        got = _load_folder(files, shape, classes, progress)
+        got = _load_folder(files, shape, classes, progress, fit)
     elif key in ARCHIVES:
         got = _load_archive(key, files, progress)
     else:
@@ -302,12 +304,12 @@ def _load_archive(key: str, files, progress) -> Labelled:
     return Labelled(X, y, archive.classes, archive.title, f"{archive.title} (training set)")
 
 
-def _load_folder(folder, shape, classes, progress) -> Labelled:
+def _load_folder(folder, shape, classes, progress, fit: str) -> Labelled:
     from .folder import FolderError, class_name, load_folder, model_classes
     if folder is None or shape is None:
         raise SourceError("name the folder of pictures and the input they are for")
     try:
-        got = load_folder(folder, shape, classes=classes, progress=progress)
+        got = load_folder(folder, shape, classes=classes, progress=progress, fit=fit)
         names = model_classes(got.classes)
     except FolderError as e:
         raise SourceError(str(e)) from None

@@ -57,7 +57,7 @@ def _picture(net, source: str, index: int, seed: int, count, files) -> tuple[np.
     """Picture ``index`` of the source and its class."""
     if source == "folder":
         from ..datasets.folder import picture_at
-        picture, label, _ = picture_at(files, index, net.input_shape, net.classes)
+        picture, label, _ = picture_at(files, index, net.input_shape, net.classes, net.signature.fit)
         return picture, int(label)
     from ..datasets import load_source
     from ..datasets.sources import numbered
