@@ -170,3 +170,34 @@ def test_blown_up_real_digits_come_back_unchanged():
     for img in _mnist_like(real[0][:100]):
         np.testing.assert_allclose(preprocess_drawing(np.kron(img / 255.0, np.ones((10, 10)))),
                                    img / 255.0, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- a photo of a digit
+
+def _photo(paper: float, ink: float, noise: float, seed: int = 0):
+    """A 7 on paper of level ``paper`` in ink of level ``ink`` (grey levels in [0, 1]), 300×240,
+    with a camera's noise of spread ``noise``."""
+    drawn = seven(240, 0.08)                            # 1 where the 7 is
+    drawn = np.vstack([np.zeros((30, 240)), drawn, np.zeros((30, 240))])
+    rng = np.random.default_rng(seed)
+    return np.clip(paper + (ink - paper) * drawn + rng.normal(0, noise, drawn.shape), 0, 1)
+
+
+@pytest.mark.parametrize("paper, ink", [(0.9, 0.1), (0.75, 0.3), (0.3, 0.0), (0.2, 0.7)])
+def test_a_photo_of_a_digit_on_paper_of_any_shade_is_the_digit_on_black(paper, ink):
+    """Off-white (or grey, or dark) paper is MNIST's black, the ink white: the paper of a photo was all
+    taken for ink, and the 7 came out small in a grey box; dark ink on dark paper was read as light
+    ink on black."""
+    from cnncore.datasets.preprocess import digit_from_picture
+    clean = digit_from_picture(_photo(1.0, 0.0, 0.0))
+    got = digit_from_picture(_photo(paper, ink, 0.02))
+    assert got[0].max() == 0 and got[:, 0].max() == 0 and got[:, -1].max() == 0     # the paper is black
+    assert got.max() > 0.95                                                           # the ink white
+    assert bbox(got) == bbox(clean)                                                   # the 7 fills its box
+    assert np.abs(got - clean).mean() < 0.01
+
+
+def test_a_photo_of_blank_paper_is_blank():
+    """A picture whose levels differ only by a camera's noise has no digit."""
+    from cnncore.datasets.preprocess import digit_from_picture
+    assert not digit_from_picture(_photo(0.85, 0.85, 0.02)).any()

@@ -102,19 +102,52 @@ def preprocess_drawing(canvas, ink: float = 1) -> np.ndarray:
     return out
 
 
+#: Levels this close to the paper's are paper (a photo's grain, a JPEG's noise): a picture with no
+#: ink further from its paper than that is blank.
+_PAPER_NOISE = 24 / 255
+#: Where ink starts, of the way from the paper's level to the strongest ink's: a shadow, the grey of
+#: paper that is not white or a speck of a camera's noise stays paper (one speck of "ink" in a corner
+#: made the digit's box the whole picture).
+_INK_FROM = 1 / 3
+
+
 def digit_from_picture(grey) -> np.ndarray:
     """A picture of a digit (grey levels in [0, 1], ``(H, W)``, either dark ink on light paper or
-    light on dark) as MNIST would have stored it: float32 ``(28, 28)``. A light border means dark
-    ink on paper (turned round); a 28×28 picture of light ink is taken as it is; a picture of one
-    grey level is blank (all zeros)."""
+    light on dark) as MNIST would have stored it: float32 ``(28, 28)``. The paper is the border's
+    usual level and the ink what lies furthest from it: ink darker than the paper is turned round
+    (by the border's brightness alone, dark ink on dark grey paper was read as light ink on black).
+    Paper of any shade becomes black and the strongest ink white (:func:`_ink_on_black`), as in
+    MNIST (the grey paper of a photo was all taken for ink, and the digit came out a small mark in
+    a grey box). A 28×28 picture of light ink is taken as it is; a picture of one grey level, or
+    whose ink is no further from its paper than a photo's noise, is blank (all zeros)."""
     grey = np.asarray(grey, dtype=np.float64)
     if np.ptp(grey) < 1 / 255:                 # one grey level: nothing drawn, whatever its shade
         return np.zeros((_OUT, _OUT), np.float32)
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    ink = 0 if border.mean() > 0.5 else 1
+    paper = float(np.median(_border(grey)))
+    ink = 0 if paper - grey.min() > grey.max() - paper else 1          # the ink lies furthest from the paper
     if grey.shape == (_OUT, _OUT) and ink == 1:
         return grey.astype(np.float32)
-    return preprocess_drawing(grey, ink=ink)
+    if ink == 0:
+        grey, paper = 1.0 - grey, 1.0 - paper
+    return preprocess_drawing(_ink_on_black(grey, paper), ink=1)
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    """The levels of a picture's outermost rows and columns, ``(2W + 2H,)``."""
+    return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+
+
+def _ink_on_black(light: np.ndarray, paper: float) -> np.ndarray:
+    """Light ink on paper of level ``paper`` (``light``: levels in [0, 1], the ink the lighter) as ink on
+    black: the paper 0, the ink's usual level (the median of the levels past halfway from the paper to
+    the lightest: a speck of noise is not the ink's level) 1, levels less than :data:`_INK_FROM` of the
+    way from the paper to it 0; all zeros when the ink is no more than :data:`_PAPER_NOISE` from the paper."""
+    strong = light[light > (paper + float(light.max())) / 2]
+    ink = float(np.median(strong)) if strong.size else paper
+    if ink - paper <= _PAPER_NOISE:
+        return np.zeros_like(light)
+    lo = paper + _INK_FROM * (ink - paper)
+    return np.clip((light - lo) / (ink - lo), 0.0, 1.0)
 
 
 def to_input(X) -> np.ndarray:
