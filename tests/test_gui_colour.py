@@ -345,7 +345,8 @@ def test_draw_offers_a_picture_of_your_own_with_the_live_prediction(trained, qtb
     qtbot.waitUntil(lambda: look.gradients is not None and not look.look_job.busy(), timeout=20000)
     assert look.input_pages.currentIndex() == 1 and look.picture_panel.image.image.shape == (32, 32, 3)
     np.testing.assert_array_equal(look.current_input(), s.picture.image)
-    assert look.picture_panel.caption.text() == "the picture on the clipboard"
+    assert look.picture_panel.caption.text() == ("the picture on the clipboard: the middle 60×60 of its 60×90 pixels, "
+                                                 "scaled down to 32×32")
 
 
 def test_a_colour_model_file_opens_and_the_tabs_say_how_to_get_a_picture(window, qtbot, tmp_path):

@@ -467,7 +467,8 @@ def test_the_gradient_check_of_a_colour_network_without_a_picture_and_after_one_
     assert gc.image.shape == (3, 32, 32) and "an example of its own" in gc.source.text()
     assert gc.run_random() is not None and gc.result is not None
     picture = np.random.default_rng(1).random((3, 32, 32)).astype(np.float32)
-    w.session.take_opened(lambda signature: picture, "cat.png")
+    from cnncore.datasets.pictures import Fitting
+    w.session.take_opened(lambda signature: (picture, Fitting((32, 32), (3, 32, 32), colour=True)), "cat.png")
     assert np.array_equal(gc.image, picture) and "cat.png" in gc.source.text()
     assert gc.run().agrees
     w.train.shutdown()

@@ -494,3 +494,42 @@ def test_a_picture_cut_anywhere_is_called_cut_short_by_its_kind(tmp_path, kind):
             read_picture(path, (3, 16, 16))
         name = "WebP" if kind == "WEBP" else kind
         assert f"a {name} file cut short or damaged" in str(e.value) and "BufferedReader" not in str(e.value), cut
+
+
+@pytest.mark.parametrize("size, mode, shape, fit, words", [
+    ((2000, 50), "RGB", (3, 32, 32), "picture", "the middle 50×50 of its 2,000×50 pixels, scaled down to 32×32"),
+    ((5, 5), "RGB", (3, 32, 32), "picture", "its 5×5 pixels, scaled up to 32×32"),
+    ((32, 32), "RGB", (3, 32, 32), "picture", "its 32×32 pixels"),
+    ((60, 40), "L", (3, 32, 32), "picture",
+     "the middle 40×40 of its 60×40 pixels, scaled down to 32×32; a grey picture, so its R, G and B planes are the same"),
+    ((64, 64), "RGB", (1, 28, 28), "picture", "its 64×64 pixels, scaled down to 28×28; its colours made grey"),
+    ((90, 120), "RGBA", (1, 28, 28), "digit", "read as a digit by MNIST's recipe from its 90×120 pixels: the paper made "
+     "black and the ink white, fitted into 20×20 and centred in 28×28; its transparent parts laid on white; its "
+     "colours made grey"),
+])
+def test_a_picture_says_how_it_was_brought_to_the_input(tmp_path, size, mode, shape, fit, words):
+    """Open a picture… said only "Showing the picture wide.png, brought to the network's 3×32×32": not
+    that the network sees the middle fortieth of a wide photo, a tiny one blown up, or a grey one in
+    three equal planes. The reader notes what it did (:class:`Fitting`), as it reads."""
+    from cnncore.datasets.pictures import fitted_input
+    w, h = size
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    im = Image.fromarray(a).convert(mode)
+    if mode == "RGBA":
+        im.putalpha(Image.fromarray(np.where(rng.random((h, w)) < 0.5, 0, 255).astype(np.uint8)))
+    im.save(tmp_path / "p.png")
+    x, how = fitted_input(tmp_path / "p.png", Signature(shape, fit=fit))
+    assert x.shape == shape and how.words() == words
+
+
+def test_a_photo_on_its_side_says_it_was_turned_and_its_upright_size(tmp_path):
+    from cnncore.datasets.pictures import fitted_input
+    exif = Image.Exif()
+    exif[0x0112] = 6                                          # stored turned: shown turned a quarter clockwise
+    Image.fromarray(_bands(300, 100, [RED, BLUE])).save(tmp_path / "side.jpg", exif=exif)
+    x, how = fitted_input(tmp_path / "side.jpg", Signature((3, 32, 32)))
+    assert how.size == (100, 300) and how.turned and how.colour
+    assert how.words() == "the middle 100×100 of its 100×300 pixels, scaled down to 32×32; turned upright as the camera noted"
+    assert how.notes() == ["the network sees only the middle 100×100 of the picture's 100×300 pixels (its input is "
+                           "32×32): crop the picture to the part that matters"]

@@ -407,7 +407,7 @@ def test_a_picture_of_one_s_own_is_fitted_by_the_network_s_rule_and_looked_at(tm
     from PIL import Image
 
     from cnncore.architecture import preset
-    from cnncore.datasets.pictures import picture_input
+    from cnncore.datasets.pictures import fitted_input, picture_input
     from cnncore.network import Network
     s = Session()
     with pytest.raises(ValueError, match="no network"):
@@ -417,13 +417,14 @@ def test_a_picture_of_one_s_own_is_fitted_by_the_network_s_rule_and_looked_at(tm
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)).save(path)
     seen = []
     s.picture_changed.connect(seen.append)
-    p = s.take_opened(lambda sig: picture_input(path, sig), "the picture cat.png")
+    p = s.take_opened(lambda sig: fitted_input(path, sig), "the picture cat.png")
     assert p.origin == "opened" and p.label is None and p.shape == (3, 32, 32) and seen == [p] and s.picture is p
+    assert p.told == "the picture cat.png: the middle 50×50 of its 70×50 pixels, scaled down to 32×32"
     np.testing.assert_array_equal(p.image, picture_input(path, s.network.signature))
     assert s.true_label(p) == int(np.argmax(s.network.predict_proba(p.image[None])[0]))   # the loss takes its answer
     (tmp_path / "bad.png").write_bytes(b"no")
     with pytest.raises(ValueError, match="bad.png"):
-        s.take_opened(lambda sig: picture_input(tmp_path / "bad.png", sig), "the picture bad.png")
+        s.take_opened(lambda sig: fitted_input(tmp_path / "bad.png", sig), "the picture bad.png")
     assert s.picture is p
 
 

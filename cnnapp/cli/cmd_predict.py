@@ -1,10 +1,10 @@
 """``cnnapp predict MODEL.npz PICTURE``: the model's answer for one picture file, with every class's
 probability (a digit for a digit model, the class's name otherwise), and a note where the picture's
-colours are not the network's."""
+colours are not the network's or the network sees less than half of it."""
 from __future__ import annotations
 
 from .answers import answer, legend, load_model, quoted
-from .data import picture
+from .data import fitted_picture
 
 __all__ = ["add_parser", "run"]
 
@@ -20,10 +20,11 @@ def run(args) -> int:
     import numpy as np
 
     net = load_model(args.model, args.image, "predict", quoted(args.image, args.model))     # (the model first)
-    x = picture(args.image, net, "predict")
+    x, how = fitted_picture(args.image, net, "predict")
     p = answer(net, x[None], args.model)[0]
     _say_answer(net, p, int(np.argmax(p)))
-    _note_colours(args.image, net)
+    for note in how.notes():         # colours the network does not take, a picture it sees little of
+        print(f"note: {note}")
     return 0
 
 
@@ -42,17 +43,3 @@ def _say_answer(net, p, best: int) -> None:
             print(f"{d} {net.classes[d]}: {p[d]:.4f}")
     if unused:
         print(f"the {len(unused)} outputs no class uses: {p[unused].sum():.4f}")
-
-
-def _note_colours(path, net) -> None:
-    """A note where the picture's colours are not the network's: a colour photo read in grey (a network
-    of digits reads it by MNIST's recipe), a grey picture given to a colour network."""
-    from cnncore.datasets.pictures import in_colour
-
-    colour = in_colour(path)
-    if colour and net.input_shape[0] == 1:
-        how = "as a grey digit, by MNIST's recipe" if net.signature.fit == "digit" else "in grey"
-        print(f"note: a colour picture, read {how}: this network takes grey pictures")
-    elif colour is False and net.input_shape[0] == 3:
-        print("note: a grey picture: this network takes colour ones, and each of its red, green and blue planes "
-              "got the same grey")

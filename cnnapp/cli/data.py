@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["data_arguments", "seed_alias", "holdout_argument", "holdout", "source_key", "one_source", "data", "reads",
-           "archive", "as_input", "one_picture", "picture", "read_png", "load_pair"]
+           "archive", "as_input", "one_picture", "picture", "fitted_picture", "read_png", "load_pair"]
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -261,15 +261,20 @@ def picture(path: str, net, command: str):
     (:func:`cnncore.datasets.pictures.picture_input`); a :class:`CliError` for a picture a digit model
     finds blank (one grey level, or no ink once centred), to which any network would give some
     answer that means nothing."""
-    from cnncore.datasets.pictures import PictureError, picture_input
+    return fitted_picture(path, net, command)[0]
+
+
+def fitted_picture(path: str, net, command: str):
+    """:func:`picture`, and how it was brought to the input (:class:`cnncore.datasets.pictures.Fitting`)."""
+    from cnncore.datasets.pictures import PictureError, fitted_input
 
     try:
-        x = picture_input(path, net.signature)
+        x, how = fitted_input(path, net.signature)
     except PictureError as e:
         raise CliError(f"{command}: {e}") from None
     if net.signature.fit == "digit" and not x.any():
         raise CliError(f"{path}: the picture is blank (nothing drawn on it), so there is no digit to read")
-    return x
+    return x, how
 
 
 def read_png(path) -> "np.ndarray":

@@ -21,7 +21,9 @@ class Picture:
     ``image`` is ``(C, H, W)`` float32 in [0, 1] (a 2-D image gets one channel); ``label`` the true
     class, or None when nobody said it (a sketch: the network's answer stands in); ``index`` its
     number in the set it came from (a sample, a held-out mistake, a lesson's picture), else None;
-    ``what`` the words the tabs show ("generated sample 3"); ``picked``: chosen by the app, not by the learner.
+    ``what`` the words the tabs show ("generated sample 3"); ``picked``: chosen by the app, not by the learner;
+    ``how``: how a picture of one's own was brought to the network's input ("the middle 50×50 of its
+    2,000×50 pixels, scaled down to 32×32"), "" for the others.
     """
     origin: str
     image: np.ndarray = field(repr=False)
@@ -29,6 +31,7 @@ class Picture:
     index: int | None = None
     what: str = ""
     picked: bool = False
+    how: str = ""
 
     def __post_init__(self):
         if self.origin not in ORIGINS:
@@ -48,6 +51,11 @@ class Picture:
             object.__setattr__(self, "label", int(self.label))
         if not self.what:
             object.__setattr__(self, "what", ORIGINS[self.origin])
+
+    @property
+    def told(self) -> str:
+        """What the picture is, and how it was brought to the network's input where that was done here."""
+        return f"{self.what}: {self.how}" if self.how else self.what
 
     @property
     def shape(self) -> tuple:

@@ -525,13 +525,15 @@ class Session:
 
     def take_opened(self, read, what: str) -> Picture:
         """Look at a picture of the user's own, ``read(signature)`` bringing it to the network's input
-        by the network's rule (:func:`cnncore.datasets.pictures.picture_input` of a file, or
-        ``picture_bytes_input`` of the clipboard's bytes); ``ValueError`` (a ``PictureError``) says why
-        it cannot be used."""
+        by the network's rule and saying how (:func:`cnncore.datasets.pictures.fitted_input` of a file,
+        or ``fitted_bytes_input`` of the clipboard's bytes: the input and its
+        :class:`~cnncore.datasets.pictures.Fitting`); ``ValueError`` (a ``PictureError``) says why it
+        cannot be used."""
         net = self.view_network()
         if net is None:
             raise ValueError("there is no network to show a picture to")
-        p = Picture(OPENED, read(net.signature), None, what=what)
+        x, how = read(net.signature)
+        p = Picture(OPENED, x, None, what=what, how=how.words())
         self.set_picture(p)
         return p
 

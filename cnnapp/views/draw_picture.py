@@ -66,4 +66,4 @@ class PicturePage(QtWidgets.QWidget):
             return
         show_picture_on(self.image, picture.image)
         self._box.setRange(QtCore.QRectF(0, 0, picture.shape[2], picture.shape[1]), padding=0)
-        self.what.setText(f"Shown: {picture.what}.")
+        self.what.setText(f"Shown: {picture.told}.")

@@ -86,9 +86,10 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         page = QtWidgets.QWidget()
         col = QtWidgets.QVBoxLayout(page)
         col.setContentsMargins(0, 0, 0, 0)
-        self.sheet_words = QtWidgets.QLabel("Draw a digit, or pick one:")
+        self.sheet_words = WrappingLabel("Draw a digit, or pick one:")
         self.sheet_words.setObjectName("lookSheetWords")
-        self.sheet_words.setWordWrap(True)
+        # (the sheet's width, whatever its words: how an opened picture was fitted took the column to 480 px)
+        self.sheet_words.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
         col.addWidget(self.sheet_words)
         col.addWidget(self.canvas)
         col.addLayout(row(from_draw, clear))
@@ -214,7 +215,7 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         """The sheet shows the picture (unless it was drawn here), and the shown page follows it."""
         if p is not None and not self.digits():
             self.picture_panel.show_picture(p.image)
-            self.picture_panel.caption.setText(p.what)
+            self.picture_panel.caption.setText(p.told)
         elif p is not None and p.origin != SKETCH:
             self.canvas.blockSignals(True)
             self.canvas.set_array(p.plane())
@@ -227,7 +228,7 @@ class InspectView(Dreaming, QtWidgets.QWidget):
             f"\nShown now: {p.what}" if p is not None else ""))
         # (a picked sample on the sheet looked like ink of one's own: it says what it is)
         self.sheet_words.setText("Draw a digit, or pick one:" if p is None or p.origin == SKETCH else
-                                 f"Shown: {p.what}. Draw over it, or pick another:")
+                                 f"Shown: {p.told}. Draw over it, or pick another:")
         self.render()
 
     # ------------------------------------------------------------------ the network

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnncore.datasets.pictures import picture_bytes_input, picture_input
+from cnncore.datasets.pictures import fitted_bytes_input, fitted_input
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..settings import data_dir
@@ -21,12 +21,12 @@ def open_picture_file(session, path) -> bool:
     one line (the status bar) and the picture shown before stays."""
     name = Path(path).name
     try:
-        p = session.take_opened(lambda sig: picture_input(path, sig), f"the picture {name}")
+        p = session.take_opened(lambda sig: fitted_input(path, sig), f"the picture {name}")
     except ValueError as e:
         reason = str(e).removeprefix(f"{path}: ")        # (the reason names the file by its whole path)
         session.say(f"Could not use {name}: {reason}", 0)
         return False
-    session.say(f"Showing {p.what}, brought to the network's {session.view_network().signature.words()}.")
+    say_shown(session, p)
     return True
 
 
@@ -42,12 +42,17 @@ def paste_picture(session, image: QtGui.QImage | None = None) -> bool:
     image.save(buf, "PNG")
     try:
         what = "the picture on the clipboard"
-        p = session.take_opened(lambda sig: picture_bytes_input(bytes(buf.data()), sig, what), what)
+        p = session.take_opened(lambda sig: fitted_bytes_input(bytes(buf.data()), sig, what), what)
     except ValueError as e:
         session.say(f"Could not use the picture on the clipboard: {e}", 0)
         return False
-    session.say(f"Showing {p.what}, brought to the network's {session.view_network().signature.words()}.")
+    say_shown(session, p)
     return True
+
+
+def say_shown(session, p) -> None:
+    """The status bar says which picture the tabs show now, and what was done to it to fit the network."""
+    session.say(f"Showing {p.told} (the network takes {session.view_network().signature.brief()} pictures).")
 
 
 def open_picture_dialog(parent, session) -> None:

@@ -27,11 +27,12 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..architecture import DIGIT_SHAPE
+from .fitting import Fitting, crop_box
 from .._safeio import UnreadableFile, open_regular, why_unreadable
 from ..limits import MAX_PICTURE_FILE_BYTES, MAX_PICTURE_DECLARED_PIXELS, MAX_PICTURE_DECODED_BYTES
 
 __all__ = ["PICTURE_SUFFIXES", "PictureError", "read_picture", "picture_input", "picture_bytes_input", "read_grey",
-           "check_shape", "picture_kind"]
+           "check_shape", "picture_kind", "fitted_input", "fitted_bytes_input", "Fitting"]
 
 #: The file names read as pictures (case does not matter), and the decoders Pillow may use for them.
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -73,15 +74,10 @@ def read_picture(path, shape, fit: str = "picture") -> np.ndarray:
     folder's pictures reach a digit model as ``cnnapp predict`` brings each. Raises
     :class:`PictureError` (and nothing else) naming the file and what is wrong."""
     C, H, W = check_shape(shape)
-    if fit == "digit":
-        from .preprocess import digit_from_picture
-        if (C, H, W) != DIGIT_SHAPE:
-            raise PictureError(f"MNIST's recipe makes grey 28×28 digits, not {C}×{H}×{W} inputs")
-        x = digit_from_picture(_read(path, _grey))
-        return np.rint(np.clip(x, 0, 1) * 255).astype(np.uint8)[None]
-    if fit != "picture":
-        raise ValueError(f"a picture is fitted by the rule 'picture' or 'digit', not {fit!r}")
-    return _read(path, lambda im, name: _to_input(im, C, H, W, name))
+    if fit == "picture":                       # (its levels exactly, not a round trip through floats)
+        return _read(path, lambda im, name: _to_input(im, C, H, W, name))[0]
+    x, _ = _fitted(lambda convert: _read(path, convert), (C, H, W), fit)
+    return np.rint(np.clip(x, 0, 1) * 255).astype(np.uint8)
 
 
 def picture_input(path, signature) -> np.ndarray:
@@ -89,45 +85,44 @@ def picture_input(path, signature) -> np.ndarray:
     float32 ``(C, H, W)`` in [0, 1], made by the model's fitting rule (``"digit"``: MNIST's recipe,
     :func:`~cnncore.datasets.preprocess.digit_from_picture`; ``"picture"``: :func:`read_picture`).
     Raises :class:`PictureError`."""
-    return _fitted(lambda convert: _read(path, convert), signature)
+    return fitted_input(path, signature)[0]
 
 
-def in_colour(path) -> bool | None:
-    """Whether the picture at ``path`` shows colours (not only greys: a drawing saved as RGB shows none),
-    or None where it cannot be read (reading it says why)."""
-    def colourful(im, name):
-        im = _decoded(im, name, 3)
-        im.thumbnail((64, 64))
-        a = np.asarray(im, dtype=np.int16)
-        return bool(np.mean(a.max(axis=2) - a.min(axis=2) > _GREY_SPREAD) > 0.02)   # (2 % of it, past JPEG's noise)
-    try:
-        return _read(path, colourful)
-    except PictureError:
-        return None
-
-
-#: How far apart a pixel's red, green and blue may be and it still count as grey (a grey JPEG's noise).
-_GREY_SPREAD = 24
+def fitted_input(path, signature) -> tuple[np.ndarray, Fitting]:
+    """:func:`picture_input`, and how the picture was brought to the input (:class:`Fitting`)."""
+    return _fitted(lambda convert: _read(path, convert), signature.shape, signature.fit)
 
 
 def picture_bytes_input(data: bytes, signature, name: str = "the picture") -> np.ndarray:
     """:func:`picture_input` of a picture file's bytes (say, a picture on the clipboard, encoded as
     PNG), named ``name`` in messages; at most :data:`~cnncore.limits.MAX_PICTURE_FILE_BYTES` of them.
     Raises :class:`PictureError`."""
+    return fitted_bytes_input(data, signature, name)[0]
+
+
+def fitted_bytes_input(data: bytes, signature, name: str = "the picture") -> tuple[np.ndarray, Fitting]:
+    """:func:`picture_bytes_input`, and how the picture was brought to the input (:class:`Fitting`)."""
     data = bytes(data)
     if len(data) > MAX_PICTURE_FILE_BYTES:
         raise PictureError(f"{name}: {len(data):,} bytes is more than the {MAX_PICTURE_FILE_BYTES:,} a picture "
                            "file may have")
-    return _fitted(lambda convert: _decode(io.BytesIO(data), name, convert), signature)
+    return _fitted(lambda convert: _decode(io.BytesIO(data), name, convert), signature.shape, signature.fit)
 
 
-def _fitted(read, signature) -> np.ndarray:
-    """The model's fitting rule on one picture: ``read(convert)`` decodes it and returns ``convert``'s result."""
-    if signature.fit == "digit":
+def _fitted(read, shape, fit: str) -> tuple[np.ndarray, Fitting]:
+    """The model's fitting rule on one picture, float32 ``(C, H, W)`` in [0, 1], and how: ``read(convert)``
+    decodes it and returns ``convert``'s result, ``(levels, the facts of the picture)``."""
+    C, H, W = check_shape(shape)
+    if fit == "digit":
         from .preprocess import digit_from_picture
-        return digit_from_picture(read(_grey))[None]
-    C, H, W = check_shape(signature.shape)
-    return read(lambda im, name: _to_input(im, C, H, W, name)).astype(np.float32) / np.float32(255)
+        if (C, H, W) != DIGIT_SHAPE:
+            raise PictureError(f"MNIST's recipe makes grey 28×28 digits, not {C}×{H}×{W} inputs")
+        grey, facts = read(_grey)
+        return digit_from_picture(grey)[None], Fitting(shape=(C, H, W), fit=fit, **facts)
+    if fit != "picture":
+        raise ValueError(f"a picture is fitted by the rule 'picture' or 'digit', not {fit!r}")
+    x, facts = read(lambda im, name: _to_input(im, C, H, W, name))
+    return x.astype(np.float32) / np.float32(255), Fitting(shape=(C, H, W), fit=fit, **facts)
 
 
 #: The longest side a picture of a digit is read at (MNIST's box is 20 pixels: plenty to spare).
@@ -137,18 +132,19 @@ _DIGIT_READ_SIDE = 560
 def read_grey(path) -> np.ndarray:
     """A picture's grey levels in [0, 1], float64 ``(h, w)``, transparent parts over white paper,
     shrunk (keeping its proportions) to at most 560 pixels a side. Raises :class:`PictureError`."""
-    return _read(path, _grey)
+    return _read(path, _grey)[0]
 
 
-def _grey(im, name: str) -> np.ndarray:
+def _grey(im, name: str) -> tuple[np.ndarray, dict]:
     from PIL import Image
 
     side = _DIGIT_READ_SIDE
+    size = im.size
     if im.format == "JPEG":
-        im.draft("L", (min(im.size[0], side), min(im.size[1], side)))
-    im = _decoded(im, name, 1)
+        im.draft(None, (min(im.size[0], side), min(im.size[1], side)))
+    im, facts = _decoded(im, name, 1, size)
     im.thumbnail((side, side), Image.Resampling.BILINEAR)
-    return np.asarray(im, dtype=np.float64) / 255
+    return np.asarray(im, dtype=np.float64) / 255, facts
 
 
 def check_shape(shape) -> tuple[int, int, int]:
@@ -235,8 +231,10 @@ def _kind_of(head: bytes) -> str | None:
     return None
 
 
-def _decoded(im, name: str, C: int):
-    """The picture decoded (after its size was checked), upright, as "L" (C = 1) or "RGB"."""
+def _decoded(im, name: str, C: int, size) -> tuple:
+    """The picture decoded (after its size was checked), upright, as "L" (C = 1) or "RGB", and the facts
+    of it a :class:`Fitting` keeps: ``size``, the file's (width, height) before a JPEG was decoded at a
+    smaller scale, upright; whether it shows colours, was turned, had transparent parts."""
     from PIL import ImageOps
 
     w, h = im.size
@@ -245,36 +243,48 @@ def _decoded(im, name: str, C: int):
         raise PictureError(f"{name}: a {w:,}×{h:,} picture takes {need / 1e6:,.0f} MB decoded, more than the "
                            f"{MAX_PICTURE_DECODED_BYTES / 1e6:,.0f} MB one picture may take; make it smaller first")
     im.load()
+    turn = 1
     if "exif" in im.info:                     # a phone photo may be stored on its side
+        turn = im.getexif().get(0x0112, 1)
         im = ImageOps.exif_transpose(im) or im
-    return _plain_mode(im, C)
+    colour = _shows_colour(im)
+    im, transparent = _plain_mode(im, C)
+    upright = tuple(size)[::-1] if turn in (5, 6, 7, 8) else tuple(size)
+    return im, {"size": upright, "turned": turn in range(2, 9), "transparent": transparent, "colour": colour}
 
 
-def crop_box(w: int, h: int, W: int, H: int) -> tuple[float, float, float, float]:
-    """The part of a ``w`` × ``h`` picture a ``W`` × ``H`` input shows: the whole of the side that fits,
-    the middle of the other, at the input's proportions; (left, top, right, bottom), inside the
-    picture. (W / (W / w) can come out an ulp past w: a box from −1e-14 was refused, and one picture
-    size in twenty could not be read.)"""
-    if W * h >= H * w:
-        cw, ch = float(w), min(float(h), H * w / W)
-    else:
-        cw, ch = min(float(w), W * h / H), float(h)
-    return (w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2
+#: How far apart a pixel's red, green and blue may be and it still count as grey (a grey JPEG's noise).
+_GREY_SPREAD = 24
 
 
-def _to_input(im, C: int, H: int, W: int, name: str) -> np.ndarray:
+def _shows_colour(im) -> bool:
+    """Whether a decoded picture shows colours (not only greys: a drawing saved as RGB shows none), by
+    64×64 of its pixels: more than 2 % of them with red, green and blue further apart than a grey
+    JPEG's noise."""
     from PIL import Image
 
+    if im.mode in ("1", "L", "LA", "La", "F") + _WIDE_MODES:
+        return False
     w, h = im.size
+    small = im.resize((min(w, 64), min(h, 64)), Image.Resampling.NEAREST).convert("RGB")
+    a = np.asarray(small, dtype=np.int16)
+    return bool(np.mean(a.max(axis=2) - a.min(axis=2) > _GREY_SPREAD) > 0.02)
+
+
+def _to_input(im, C: int, H: int, W: int, name: str) -> tuple[np.ndarray, dict]:
+    from PIL import Image
+
+    w, h = size = im.size
     scale = max(W / w, H / h)                 # the shorter side (relative to the input's) fits
     if im.format == "JPEG":                   # decode at 1/2, 1/4 or 1/8 when that still leaves 2× the detail
-        im.draft("L" if C == 1 else "RGB", (max(1, math.ceil(2 * w * scale)), max(1, math.ceil(2 * h * scale))))
-    im = _decoded(im, name, C)
+        # (in its own colours: a colour photo decoded as grey could not say it had colours)
+        im.draft(None, (max(1, math.ceil(2 * w * scale)), max(1, math.ceil(2 * h * scale))))
+    im, facts = _decoded(im, name, C, size)
     w, h = im.size
     if (w, h) != (W, H):
         im = im.resize((W, H), Image.Resampling.BILINEAR, box=crop_box(w, h, W, H), reducing_gap=3.0)
     a = np.asarray(im, dtype=np.uint8)
-    return np.ascontiguousarray(a[None] if C == 1 else a.transpose(2, 0, 1))
+    return np.ascontiguousarray(a[None] if C == 1 else a.transpose(2, 0, 1)), facts
 
 
 _WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
@@ -315,13 +325,16 @@ def _eight_bit(im):
 
 
 def _plain_mode(im, C: int):
-    """The picture as "L" (C = 1) or "RGB" (C = 3): alpha laid over white, 16-bit scaled to 8 bits."""
+    """The picture as "L" (C = 1) or "RGB" (C = 3), alpha laid over white, 16-bit scaled to 8 bits; and
+    whether any of it was less than opaque."""
     from PIL import Image
 
     if im.mode in _WIDE_MODES:
         im = _eight_bit(im)                   # (Pillow's own "L" would clip the 16-bit levels)
+    transparent = False
     if _has_alpha(im):
         rgba = im.convert("RGBA")
+        transparent = rgba.getchannel("A").getextrema()[0] < 255
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(paper, rgba)
-    return im.convert("L" if C == 1 else "RGB")
+    return im.convert("L" if C == 1 else "RGB"), transparent
