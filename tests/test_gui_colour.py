@@ -907,3 +907,27 @@ def test_a_trace_file_names_its_outputs_as_its_own_network_did(trained, tmp_path
     assert s.trace.classes == named and s.trace_classes() == named and "<b>cow</b>" in info.text()
     bp._on_hover("probs", (0, 3), 0.1)
     assert bp.maps.hover_label.text().endswith("(output 3: dog)")
+
+
+def test_a_grey_network_that_learnt_a_folder_s_pictures_is_offered_pictures_not_the_sheet(window, qtbot,
+                                                                                         colour_folder):
+    """A grey 28×28 network trained on a folder takes pictures as they are (dark on white stays so), yet
+    the Draw tab fed it drawings read as MNIST's (light ink on black), and the Look tab drew its pictures
+    as negatives on a "Draw a digit" sheet. It is offered a picture of its own, as a colour network is,
+    until it learns digits again."""
+    train, draw = window.train, window.draw
+    train.source.setCurrentIndex(train.source.findData("folder"))
+    assert train.controls.set_picture_folder(colour_folder)
+    _train(window, qtbot, epochs=1)
+    assert window.session.network.signature.fit == "picture" and window.session.input_shape == (1, 28, 28)
+    assert not window.session.takes_drawings
+    assert draw.left.currentWidget() is draw.picture_page and not draw.my_digits.isVisibleTo(draw)
+    assert "this network learnt from pictures, which it takes as they are" in draw.picture_page.note.text()
+    window.tabs.setCurrentWidget(window.look)
+    look = window.look.ensure()
+    assert look.input_pages.currentIndex() == 1                # a picture, not the sheet
+    train.source.setCurrentIndex(train.source.findData("generated"))
+    train.confirm = lambda text: True
+    _train(window, qtbot, epochs=1)
+    assert window.session.takes_drawings and draw.left.currentWidget() is not draw.picture_page
+    assert look.input_pages.currentIndex() == 0

@@ -114,10 +114,13 @@ class Session:
 
     @property
     def takes_drawings(self) -> bool:
-        """The network (or none yet) takes the Draw tab's sheet: grey 28×28 digits. Else the tabs
-        offer a picture of your own instead."""
+        """The network (or none yet) takes the Draw tab's sheet: grey 28×28 digits, read by MNIST's
+        recipe. Else the tabs offer a picture of your own instead: so too for a grey 28×28 network that
+        learnt a folder's pictures as they are (dark ink on white paper stays so), to which a drawing
+        (light ink on black) meant nothing, and whose pictures the Look tab's sheet showed as negatives."""
         from cnncore.architecture import DIGIT_SHAPE
-        return self.input_shape in (None, DIGIT_SHAPE)
+        net = self._network
+        return net is None or (tuple(net.input_shape) == DIGIT_SHAPE and net.signature.fit == "digit")
 
     @property
     def classes(self) -> tuple[str, ...]:

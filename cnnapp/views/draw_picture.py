@@ -4,6 +4,7 @@ or the clipboard's), shown as the session's picture, which every tab looks at.""
 from __future__ import annotations
 
 import pyqtgraph as pg
+from cnncore.architecture import DIGIT_SHAPE
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..widgets.open_picture import paste_picture, picture_button
@@ -57,9 +58,12 @@ class PicturePage(QtWidgets.QWidget):
     def render(self, net, picture) -> None:
         """What the page says of ``net`` and shows of ``picture`` (one ``net`` takes, or None)."""
         if net is not None:
-            self.note.setText(f"<b>The Draw tab is for digits</b> (grey 28×28): this network takes "
-                              f"{net.signature.words()}. Open a picture of your own — a file, or one you copied — "
-                              "to see what it answers; the Backprop and Look tabs then trace it too.")
+            takes = (f"this network takes {net.signature.words()}" if net.signature.shape != DIGIT_SHAPE else
+                     "this network learnt from pictures, which it takes as they are (grey 28×28, scaled and their "
+                     "middle cut out), not from digits drawn here")
+            self.note.setText(f"<b>The Draw tab is for digits</b> (grey 28×28, read as MNIST's were: light ink on "
+                              f"black): {takes}. Open a picture of your own — a file, or one you copied — to see "
+                              "what it answers; the Backprop and Look tabs then trace it too.")
         if picture is None:
             self.image.clear()
             self.what.setText("No picture yet: open one, or pick a held-out picture on the Backprop tab.")

@@ -88,8 +88,7 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         col.setContentsMargins(0, 0, 0, 0)
         self.sheet_words = WrappingLabel("Draw a digit, or pick one:")
         self.sheet_words.setObjectName("lookSheetWords")
-        # (the sheet's width, whatever its words: how an opened picture was fitted took the column to 480 px)
-        self.sheet_words.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
+        self.sheet_words.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)  # (any words)
         col.addWidget(self.sheet_words)
         col.addWidget(self.canvas)
         col.addLayout(row(from_draw, clear))
@@ -288,6 +287,8 @@ class InspectView(Dreaming, QtWidgets.QWidget):
         self.sample_button.setToolTip(f"Look at this {self._sample_word()}, exactly as the network takes it")
 
     def _on_weights(self) -> None:
+        if self.input_pages.currentIndex() != (0 if self.digits() else 1):    # a run changed what it takes
+            return self._on_network()
         if self.session.classes != self._menu_classes:
             self._fill_menus()
         self.render()
