@@ -255,6 +255,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.tabs.currentWidget() is self.learn and not self.session.training:
             self._sync_learn()
 
+    def open_picture(self) -> None:
+        """File → Open a picture…: the session's picture; on the Draw tab of a digit network, on its sheet
+        too (it said "Showing the picture 3.png" over the sheet drawn before, the picture on no tab in sight)."""
+        if open_picture_dialog(self, self.session) and self.tabs.currentWidget() is self.draw:
+            self.open_digit("draw")
+
     def open_digit(self, where: str) -> None:
         """Show the session's picture (a held-out mistake) on the Draw tab, or trace it on Backprop."""
         p = self.session.picture
@@ -344,7 +350,7 @@ class MainWindow(QtWidgets.QMainWindow):
         a = m.addAction("Save a&rchitecture…", self.build.save_dialog)
         a.setToolTip("Save the Build tab's architecture as JSON")
         m.addSeparator()
-        a = m.addAction("Open a &picture…", lambda: open_picture_dialog(self, self.session))
+        a = m.addAction("Open a &picture…", self.open_picture)
         a.setToolTip("A picture of your own (PNG, JPEG, BMP, WebP) for the network to answer, trace and look at")
         a = m.addAction("Open &trace…", lambda: self.backprop.open_trace_dialog()
                         and self.tabs.setCurrentWidget(self.backprop))

@@ -931,3 +931,27 @@ def test_a_grey_network_that_learnt_a_folder_s_pictures_is_offered_pictures_not_
     _train(window, qtbot, epochs=1)
     assert window.session.takes_drawings and draw.left.currentWidget() is not draw.picture_page
     assert look.input_pages.currentIndex() == 0
+
+
+def test_a_picture_opened_on_the_draw_tab_of_a_digit_network_is_put_on_its_sheet(window, qtbot, tmp_path,
+                                                                                 monkeypatch):
+    """File → Open a picture… on the Draw tab of a digit network said "Showing the picture 3.png" over the
+    sheet drawn before: the picture was on no tab in sight. It goes on the sheet, the answer with it."""
+    from PIL import Image
+
+    from cnncore.datasets.pictures import picture_input
+    paper = np.full((120, 90), 235, np.uint8)
+    paper[20:100, 40:52] = 30                                   # a dark 1 on grey paper
+    Image.fromarray(paper).save(tmp_path / "one.png")
+    draw = window.draw
+    window.tabs.setCurrentWidget(draw)
+    draw.canvas.clear()
+    assert window.session.takes_drawings and draw.canvas.is_empty()
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "one.png"), ""))
+    action = next(a for a in window.menuBar().actions()[0].menu().actions() if a.text() == "Open a &picture…")
+    action.trigger()
+    assert window.session.picture.origin == "opened" and not draw.canvas.is_empty()
+    wanted = picture_input(tmp_path / "one.png", window.session.network.signature)[0]
+    got = draw.network_input()                                 # the sheet's digit is the picture's
+    assert np.corrcoef(got.ravel(), wanted.ravel())[0, 1] > 0.8          # (re-fitted from the sheet)
+    assert "Draw a digit" not in draw.answer.text()

@@ -55,11 +55,10 @@ def say_shown(session, p) -> None:
     session.say(f"Showing {p.told} (the network takes {session.view_network().signature.brief()} pictures).")
 
 
-def open_picture_dialog(parent, session) -> None:
-    """Ask for a picture file and make it the session's picture."""
+def open_picture_dialog(parent, session) -> bool:
+    """Ask for a picture file and make it the session's picture; whether one was."""
     path, _ = QtWidgets.QFileDialog.getOpenFileName(parent, "Open a picture", str(data_dir()), FILE_FILTER)
-    if path:
-        open_picture_file(session, path)
+    return bool(path) and open_picture_file(session, path)
 
 
 def picture_button(session, name: str, parent=None) -> QtWidgets.QPushButton:
