@@ -108,3 +108,10 @@ def test_the_held_out_split_never_takes_a_class_whole():
     y[[3, 4]] = 1                                            # the shuffle picks both pears at half held out:
     Xt, yt, Xv, yv = held_out_split(X, y, 0.5)               # the first stays to learn from
     assert list(Xt[yt == 1]) == [3] and list(Xv[yv == 1]) == [4] and len(Xv) == 9
+
+
+def test_a_count_of_generated_digits_is_written_as_every_other_count():
+    """`cnnapp train` said "on 5,100 images from 6000 generated digits": one count with its thousands
+    separated, the other not."""
+    from cnncore.datasets import load_labelled
+    assert load_labelled("generated", count=1200).what == "1,200 generated digits"

@@ -264,7 +264,7 @@ def _load_digits(key, count, seed, files, drawings, progress, training):
         if problem:
             raise SourceError(f"generated digits: {problem}")
         X, y = generated_digits(n, seed=seed)
-        return X, y, f"{n} generated digits"
+        return X, y, f"{n:,} generated digits"
     if key == "drawings":
         from .drawings import DrawingsDataset
         from .paths import user_data_dir
