@@ -169,7 +169,7 @@ def test_a_20000_pixel_square_png_is_refused_before_decoding(tmp_path):
 
 @pytest.mark.parametrize("content, match", [
     (b"", "an empty file \\(0 bytes\\)"),
-    (b"GIF89a" + b"\0" * 40, "not a PNG, JPEG, BMP or WebP"),
+    (b"GIF89a" + b"\0" * 40, "a GIF picture, which this app does not read"),
     (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "."),              # truncated
     (b"\xff\xd8\xff\xe0" + b"\0" * 30, "."),            # a JPEG that ends at once
 ])
@@ -533,3 +533,22 @@ def test_a_photo_on_its_side_says_it_was_turned_and_its_upright_size(tmp_path):
     assert how.words() == "the middle 100×100 of its 100×300 pixels, scaled down to 32×32; turned upright as the camera noted"
     assert how.notes() == ["the network sees only the middle 100×100 of the picture's 100×300 pixels (its input is "
                            "32×32): crop the picture to the part that matters"]
+
+
+def test_a_gif_tiff_or_heic_picture_is_called_so_with_what_to_do(tmp_path):
+    """A GIF opened, or a folder of a phone's HEIC photos, was "not a PNG, JPEG, BMP or WebP picture"
+    or "ignored": a student could not tell it was a picture, nor what would make it one to use."""
+    Image.fromarray(_bands(20, 20, [RED])).save(tmp_path / "a.gif")
+    Image.fromarray(_bands(20, 20, [RED])).save(tmp_path / "b.png", format="TIFF")     # (a TIFF named .png)
+    for name, kind in (("a.gif", "GIF"), ("b.png", "TIFF")):
+        with pytest.raises(PictureError, match=f"{name}: a {kind} picture, which this app does not read: save it as "
+                                               "PNG or JPEG \\(a picture viewer's Save as…\\) to use it$"):
+            read_picture(tmp_path / name, (3, 8, 8))
+    root = _folder(tmp_path / "p", {"a": [("1.png", RED)], "b": [("2.png", BLUE)]})
+    (root / "a" / "IMG_0001.HEIC").write_bytes(b"\0\0\0\x18ftypheic" + bytes(20))
+    (root / "b" / "cat.gif").write_bytes((tmp_path / "a.gif").read_bytes())
+    (root / "b" / "notes.txt").write_text("no picture")
+    ignored = load_folder(root, (3, 8, 8)).notes()[0]
+    assert ignored.startswith("ignored 3 files that are not PNG, JPEG, BMP or WebP pictures: ")
+    assert ignored.endswith("; 2 of them are pictures of another kind: save them as PNG or JPEG (a picture viewer's "
+                            "Save as…) to use them")

@@ -24,7 +24,7 @@ import numpy as np
 from .._safeio import why_unreadable
 from ..architecture import NUM_CLASSES, UNUSED_CLASS
 from ..limits import MAX_CLASS_NAME, MAX_FOLDER_DEPTH, MAX_FOLDER_ENTRIES, MAX_FOLDER_PICTURES, pictures_problem
-from .pictures import PICTURE_SUFFIXES, PictureError, check_shape, read_picture
+from .pictures import OTHER_PICTURE_SUFFIXES, PICTURE_SUFFIXES, PictureError, check_shape, read_picture, save_as
 
 __all__ = ["FolderError", "FolderScan", "scan_folder", "check_trainable", "FolderPictures", "load_folder",
            "picture_at", "model_classes", "class_name", "UNUSED_CLASS"]
@@ -226,7 +226,10 @@ class FolderPictures:
             one = len(self.ignored) == 1
             what = "file that is not a PNG, JPEG, BMP or WebP picture" if one else \
                 "files that are not PNG, JPEG, BMP or WebP pictures"
-            lines.append(f"ignored {len(self.ignored):,} {what}: {names}{more}")
+            others = sum(str(p).lower().endswith(OTHER_PICTURE_SUFFIXES) for p in self.ignored)
+            kind = "it is a picture" if one else f"{others:,} of them are pictures"
+            hint = f"; {kind} of another kind: {save_as(others > 1)}" if others else ""
+            lines.append(f"ignored {len(self.ignored):,} {what}: {names}{more}{hint}")
         if self.folders_skipped:
             n = len(self.folders_skipped)
             links = sum(why == _Inside.why for _, why in self.folders_skipped)

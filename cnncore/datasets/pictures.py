@@ -32,7 +32,8 @@ from .._safeio import UnreadableFile, open_regular, why_unreadable
 from ..limits import MAX_PICTURE_FILE_BYTES, MAX_PICTURE_DECLARED_PIXELS, MAX_PICTURE_DECODED_BYTES
 
 __all__ = ["PICTURE_SUFFIXES", "PictureError", "read_picture", "picture_input", "picture_bytes_input", "read_grey",
-           "check_shape", "picture_kind", "fitted_input", "fitted_bytes_input", "Fitting"]
+           "check_shape", "picture_kind", "fitted_input", "fitted_bytes_input", "Fitting", "OTHER_PICTURE_SUFFIXES",
+           "save_as"]
 
 #: The file names read as pictures (case does not matter), and the decoders Pillow may use for them.
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -199,6 +200,9 @@ def _why_undecodable(e: Exception, source) -> str:
     if head == b"":
         return "an empty file (0 bytes)"
     kind = _kind_of(head or b"")
+    other = _other_kind(head or b"")
+    if other is not None:
+        return f"a {other} picture, which this app does not read: {save_as()}"
     if kind is None:
         return "not a PNG, JPEG, BMP or WebP picture" if isinstance(e, Image.UnidentifiedImageError) else text
     if isinstance(e, Image.UnidentifiedImageError):     # (Pillow names its file object, not the file)
@@ -216,6 +220,29 @@ def picture_kind(path) -> str | None:
             return _kind_of(f.read(12))
     except (OSError, UnreadableFile, ValueError):
         return None
+
+
+def save_as(many: bool = False) -> str:
+    """What to do with pictures of a kind this app does not read (a GIF, a phone's HEIC photo)."""
+    them = "them" if many else "it"
+    return f"save {them} as PNG or JPEG (a picture viewer's Save as…) to use {them}"
+
+
+#: Pictures of kinds this app does not read, by their file names' endings (a phone's HEIC photos, GIFs).
+OTHER_PICTURE_SUFFIXES = (".gif", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jxl")
+
+
+def _other_kind(head: bytes) -> str | None:
+    """The kind of picture, of those this app does not read, a file's first bytes name (None: not one)."""
+    if head[:4] in (b"GIF8",):
+        return "GIF"
+    if head[:4] in (b"II*\0", b"MM\0*"):
+        return "TIFF"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heif", b"hevc"):
+        return "HEIC"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
+        return "AVIF"
+    return None
 
 
 def _kind_of(head: bytes) -> str | None:
