@@ -508,3 +508,21 @@ def test_a_run_that_made_no_update_is_no_start_to_go_back_to():
     s.start_run(5)
     s.end_run(done=False, changed_weights=False)
     assert s.same_start() is first and s.restore_start().seed == 4
+
+
+def test_a_blank_picture_is_refused_for_a_digit_network_as_the_command_line_refuses_it(tmp_path):
+    """Open a picture… of white paper (or a white digit on a transparent sheet, laid on white) traced an
+    empty input for a digit network, whose answer means nothing; `cnnapp predict` refused it. The
+    reader refuses it for both."""
+    from PIL import Image
+
+    from cnncore.architecture import preset
+    from cnncore.datasets.pictures import fitted_input
+    from cnncore.network import Network
+    s = Session()
+    s.set_network(Network(preset("tiny"), seed=0), "digits", trained=False)
+    Image.new("RGBA", (60, 60), (255, 255, 255, 0)).save(tmp_path / "white.png")
+    with pytest.raises(ValueError, match="white.png: the picture is blank \\(nothing drawn on it\\), so there is no "
+                                         "digit to read"):
+        s.take_opened(lambda sig: fitted_input(tmp_path / "white.png", sig), "the picture white.png")
+    assert s.picture is None

@@ -258,9 +258,8 @@ def _file_number(folder, path) -> tuple[int, str]:
 
 def picture(path: str, net, command: str):
     """A picture file (PNG, JPEG, BMP or WebP) as ``net``'s input ``(C, H, W)``, by the model's own rule
-    (:func:`cnncore.datasets.pictures.picture_input`); a :class:`CliError` for a picture a digit model
-    finds blank (one grey level, or no ink once centred), to which any network would give some
-    answer that means nothing."""
+    (:func:`cnncore.datasets.pictures.picture_input`); a :class:`CliError` for one that cannot be used
+    (one a digit model finds blank among them)."""
     return fitted_picture(path, net, command)[0]
 
 
@@ -269,12 +268,9 @@ def fitted_picture(path: str, net, command: str):
     from cnncore.datasets.pictures import PictureError, fitted_input
 
     try:
-        x, how = fitted_input(path, net.signature)
+        return fitted_input(path, net.signature)
     except PictureError as e:
         raise CliError(f"{command}: {e}") from None
-    if net.signature.fit == "digit" and not x.any():
-        raise CliError(f"{path}: the picture is blank (nothing drawn on it), so there is no digit to read")
-    return x, how
 
 
 def read_png(path) -> "np.ndarray":

@@ -77,7 +77,7 @@ def read_picture(path, shape, fit: str = "picture") -> np.ndarray:
     C, H, W = check_shape(shape)
     if fit == "picture":                       # (its levels exactly, not a round trip through floats)
         return _read(path, lambda im, name: _to_input(im, C, H, W, name))[0]
-    x, _ = _fitted(lambda convert: _read(path, convert), (C, H, W), fit)
+    x, _ = _fitted(lambda convert: _read(path, convert), (C, H, W), fit, str(path))
     return np.rint(np.clip(x, 0, 1) * 255).astype(np.uint8)
 
 
@@ -91,7 +91,7 @@ def picture_input(path, signature) -> np.ndarray:
 
 def fitted_input(path, signature) -> tuple[np.ndarray, Fitting]:
     """:func:`picture_input`, and how the picture was brought to the input (:class:`Fitting`)."""
-    return _fitted(lambda convert: _read(path, convert), signature.shape, signature.fit)
+    return _fitted(lambda convert: _read(path, convert), signature.shape, signature.fit, str(path))
 
 
 def picture_bytes_input(data: bytes, signature, name: str = "the picture") -> np.ndarray:
@@ -107,19 +107,24 @@ def fitted_bytes_input(data: bytes, signature, name: str = "the picture") -> tup
     if len(data) > MAX_PICTURE_FILE_BYTES:
         raise PictureError(f"{name}: {len(data):,} bytes is more than the {MAX_PICTURE_FILE_BYTES:,} a picture "
                            "file may have")
-    return _fitted(lambda convert: _decode(io.BytesIO(data), name, convert), signature.shape, signature.fit)
+    return _fitted(lambda convert: _decode(io.BytesIO(data), name, convert), signature.shape, signature.fit, name)
 
 
-def _fitted(read, shape, fit: str) -> tuple[np.ndarray, Fitting]:
+def _fitted(read, shape, fit: str, name: str) -> tuple[np.ndarray, Fitting]:
     """The model's fitting rule on one picture, float32 ``(C, H, W)`` in [0, 1], and how: ``read(convert)``
-    decodes it and returns ``convert``'s result, ``(levels, the facts of the picture)``."""
+    decodes it and returns ``convert``'s result, ``(levels, the facts of the picture)``. A picture a digit
+    model finds blank is a :class:`PictureError`: any network gives it an answer that means nothing
+    (the app traced an empty input while the command line refused it)."""
     C, H, W = check_shape(shape)
     if fit == "digit":
         from .preprocess import digit_from_picture
         if (C, H, W) != DIGIT_SHAPE:
             raise PictureError(f"MNIST's recipe makes grey 28×28 digits, not {C}×{H}×{W} inputs")
         grey, facts = read(_grey)
-        return digit_from_picture(grey)[None], Fitting(shape=(C, H, W), fit=fit, **facts)
+        x = digit_from_picture(grey)[None]
+        if not x.any():
+            raise PictureError(f"{name}: the picture is blank (nothing drawn on it), so there is no digit to read")
+        return x, Fitting(shape=(C, H, W), fit=fit, **facts)
     if fit != "picture":
         raise ValueError(f"a picture is fitted by the rule 'picture' or 'digit', not {fit!r}")
     x, facts = read(lambda im, name: _to_input(im, C, H, W, name))
