@@ -552,3 +552,19 @@ def test_a_gif_tiff_or_heic_picture_is_called_so_with_what_to_do(tmp_path):
     assert ignored.startswith("ignored 3 files that are not PNG, JPEG, BMP or WebP pictures: ")
     assert ignored.endswith("; 2 of them are pictures of another kind: save them as PNG or JPEG (a picture viewer's "
                             "Save as…) to use them")
+
+
+@pytest.mark.parametrize("ink, paper", [(20, "white"), (255, "black")])
+def test_a_drawing_on_a_transparent_sheet_shows_whatever_its_ink(tmp_path, ink, paper):
+    """A white 7 on a transparent sheet (an icon for a dark screen) was laid on white paper and vanished:
+    a digit model called it blank, a colour model saw a white square. It is laid on black where
+    nothing would show on white; a dark digit stays on white."""
+    from cnncore.datasets.pictures import fitted_input
+    sheet = np.zeros((60, 40, 4), np.uint8)
+    sheet[10:50, 18:24] = (ink, ink, ink, 255)                 # a stroke, opaque; the rest transparent
+    Image.fromarray(sheet, "RGBA").save(tmp_path / "seven.png")
+    digit, how = fitted_input(tmp_path / "seven.png", Signature((1, 28, 28)))
+    assert digit.max() > 0.9 and digit[0, 0, 0] == 0 and how.transparent == paper
+    assert f"its transparent parts laid on {paper}" in how.words()
+    picture, _ = fitted_input(tmp_path / "seven.png", Signature((3, 32, 32)))
+    assert picture.max() - picture.min() > 0.8                              # the stroke shows on its paper

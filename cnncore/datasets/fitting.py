@@ -25,13 +25,14 @@ def crop_box(w: int, h: int, W: int, H: int) -> tuple[float, float, float, float
 class Fitting:
     """One picture brought to an input of ``shape (C, H, W)`` by the rule ``fit`` ("picture" or
     "digit"): its ``size (width, height)`` upright, whether it shows ``colour`` (not only greys),
-    was ``turned`` upright as its EXIF data said, or had ``transparent`` parts (laid on white)."""
+    was ``turned`` upright as its EXIF data said; ``transparent``: the paper its transparent parts were laid
+    on ("white", or "black" where nothing showed on white), "" where it has none."""
     size: tuple[int, int]
     shape: tuple[int, int, int]
     fit: str = "picture"
     colour: bool = False
     turned: bool = False
-    transparent: bool = False
+    transparent: str = ""
 
     def seen(self) -> tuple[int, int]:
         """The width and height of the part of the picture the input shows (the picture rule)."""
@@ -56,7 +57,7 @@ class Fitting:
         if self.turned:
             parts.append("turned upright as the camera noted")
         if self.transparent:
-            parts.append("its transparent parts laid on white")
+            parts.append(f"its transparent parts laid on {self.transparent}")
         if self.colour and C == 1:
             parts.append("its colours made grey")
         elif not self.colour and C == 3:

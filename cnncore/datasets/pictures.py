@@ -4,7 +4,8 @@ A picture (:func:`read_picture`), PNG, JPEG, BMP or WebP, read by Pillow, become
 ``(C, H, W)`` input (:class:`~cnncore.signature.Signature` ``shape``) by one rule:
 
 1. turned upright as its EXIF orientation says (phone photos);
-2. made grey (``C = 1``) or RGB (``C = 3``): transparent parts are laid over white paper, 16-bit
+2. made grey (``C = 1``) or RGB (``C = 3``): transparent parts are laid over white paper (black where
+   nothing would show on white: a white drawing on a transparent sheet), 16-bit
    levels scaled to 8 bits, palette and CMYK pictures converted;
 3. scaled, keeping its proportions, until it covers ``H×W`` (its shorter side, relative to the
    input's, fits exactly), and the centre ``H×W`` cut out. Shrinking averages (anti-aliased
@@ -136,7 +137,7 @@ _DIGIT_READ_SIDE = 560
 
 
 def read_grey(path) -> np.ndarray:
-    """A picture's grey levels in [0, 1], float64 ``(h, w)``, transparent parts over white paper,
+    """A picture's grey levels in [0, 1], float64 ``(h, w)``, transparent parts over paper (:func:`_plain_mode`),
     shrunk (keeping its proportions) to at most 560 pixels a side. Raises :class:`PictureError`."""
     return _read(path, _grey)[0]
 
@@ -266,7 +267,7 @@ def _kind_of(head: bytes) -> str | None:
 def _decoded(im, name: str, C: int, size) -> tuple:
     """The picture decoded (after its size was checked), upright, as "L" (C = 1) or "RGB", and the facts
     of it a :class:`Fitting` keeps: ``size``, the file's (width, height) before a JPEG was decoded at a
-    smaller scale, upright; whether it shows colours, was turned, had transparent parts."""
+    smaller scale, upright; whether it shows colours, was turned; the paper its transparent parts were laid on."""
     from PIL import ImageOps
 
     w, h = im.size
@@ -280,9 +281,9 @@ def _decoded(im, name: str, C: int, size) -> tuple:
         turn = im.getexif().get(0x0112, 1)
         im = ImageOps.exif_transpose(im) or im
     colour = _shows_colour(im)
-    im, transparent = _plain_mode(im, C)
+    im, paper = _plain_mode(im, C)
     upright = tuple(size)[::-1] if turn in (5, 6, 7, 8) else tuple(size)
-    return im, {"size": upright, "turned": turn in range(2, 9), "transparent": transparent, "colour": colour}
+    return im, {"size": upright, "turned": turn in range(2, 9), "transparent": paper, "colour": colour}
 
 
 #: How far apart a pixel's red, green and blue may be and it still count as grey (a grey JPEG's noise).
@@ -357,16 +358,21 @@ def _eight_bit(im):
 
 
 def _plain_mode(im, C: int):
-    """The picture as "L" (C = 1) or "RGB" (C = 3), alpha laid over white, 16-bit scaled to 8 bits; and
-    whether any of it was less than opaque."""
+    """The picture as "L" (C = 1) or "RGB" (C = 3), alpha laid on paper, 16-bit scaled to 8 bits; and the
+    paper its transparent parts were laid on ("" where it has none): white, or black where nothing would
+    show on white (a white drawing on a transparent sheet vanished)."""
     from PIL import Image
 
     if im.mode in _WIDE_MODES:
         im = _eight_bit(im)                   # (Pillow's own "L" would clip the 16-bit levels)
-    transparent = False
+    paper = ""
     if _has_alpha(im):
         rgba = im.convert("RGBA")
-        transparent = rgba.getchannel("A").getextrema()[0] < 255
-        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(paper, rgba)
-    return im.convert("L" if C == 1 else "RGB"), transparent
+        lo, hi = rgba.getchannel("A").getextrema()
+        paper = "white" if lo < 255 else ""
+        im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+        # all but white, though some of it is drawn: nothing of it shows on white
+        if paper and hi > _GREY_SPREAD and im.convert("L").getextrema()[0] > 255 - _GREY_SPREAD:
+            paper, im = "black", None                 # (one picture laid on paper at a time: the memory counted)
+            im = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+    return im.convert("L" if C == 1 else "RGB"), paper
