@@ -128,6 +128,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().addPermanentWidget(self.status_label)
         self._on_network_text()
         self.session.model_changed.connect(self._on_network_text)
+        self.session.model_changed.connect(self.statusBar().clearMessage)   # (news of the network gone)
         self.session.weights_changed.connect(self._on_network_text)
         for event in (self.session.model_changed, self.session.weights_changed, self.session.picture_changed,
                       self.session.held_changed):
