@@ -24,6 +24,7 @@ from .session_keeper import SessionKeeper
 from .startup_notes import StartupNotes
 from .widgets.confirm import confirm_discard
 from .widgets.export_dialog import open_export_dialog
+from .widgets.lazy_tab import LazyTab
 from .widgets.open_picture import open_picture_dialog
 from .widgets.scroll_area import WindowScroll, scroll_area
 from .widgets.zoom import TabZoomer
@@ -51,27 +52,6 @@ def initial_size(available: QtCore.QSize) -> QtCore.QSize:
     w = max(1280, int(available.width() * 0.85))
     h = max(800, int(available.height() * 0.85))
     return QtCore.QSize(min(w, available.width() - 8), min(h, available.height() - 40))
-
-
-class LazyTab(QtWidgets.QWidget):
-    """A tab whose content is built the first time it is shown (keeps the start fast)."""
-
-    def __init__(self, factory, parent=None):
-        super().__init__(parent)
-        self._factory = factory
-        self.content = None
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-
-    def ensure(self):
-        if self.content is None:
-            self.content = self._factory(self)
-            self.layout().addWidget(self.content)
-        return self.content
-
-    def showEvent(self, ev):
-        self.ensure()
-        super().showEvent(ev)
 
 
 class MainWindow(QtWidgets.QMainWindow):
