@@ -230,7 +230,8 @@ def one_picture(args, net, command: str):
     X = as_input(got, net, command)
     if args.index is not None and not 0 <= args.index < len(X):
         from cnncore.datasets.sources import numbered
-        raise CliError(f"{command}: --index {args.index} is out of range (there {'is' if len(X) == 1 else 'are'} "
+        from cnncore.plurals import agrees
+        raise CliError(f"{command}: --index {args.index} is out of range (there {agrees(len(X), 'is', 'are')} "
                        f"{numbered(len(X), 'image')})")
     if args.index is None:
         from cnncore.defaults import trace_example

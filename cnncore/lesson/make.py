@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..modelio import load_model
+from ..plurals import plural
 from ..predict import KINDS
 from ..trace import build_steps
 from .content import Lesson, Source
@@ -81,7 +82,7 @@ def pictures_words(lesson: Lesson) -> str:
     index in the source (a drawing, a picture opened or picked in the app) is not said to be from it
     (a drawing was "1 picture from generated", the samples the app offered when it was recorded)."""
     n, known = len(lesson.pictures), sum(i is not None for i in lesson.source.indices)
-    head, own = f"{n} picture{'s' if n != 1 else ''}", "of the teacher's (drawn, opened or picked in the app)"
+    head, own = plural(n, "picture"), "of the teacher's (drawn, opened or picked in the app)"
     if known == n:
         return f"{head} from {lesson.source.key}"
     return f"{head} {own}" if not known else f"{head}: {known} from {lesson.source.key}, {n - known} {own}"
