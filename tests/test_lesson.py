@@ -208,7 +208,8 @@ def test_a_lesson_whose_weights_overflow_names_its_file_and_what_a_student_can_d
             LessonRun(load_lesson(tmp_path / f"{name}.cnnlesson"), "Ada")
         said = str(e.value)
         assert said.startswith(f"{name}.cnnlesson cannot be followed (ask your teacher for a new copy of the "
-                               "lesson): ") and "the sums overflow" in said and "retrain" not in said, said
+                               "lesson): the network's output is not a number") and "the sums overflow" in said
+        assert "retrain" not in said and "nothing to trace" not in said, said
 
 
 def test_a_lesson_of_many_pictures_opens_without_tracing_them_all_and_keeps_a_few_traces(made, monkeypatch):

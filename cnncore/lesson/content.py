@@ -21,7 +21,7 @@ import numpy as np
 from .._safeio import unknown_format
 from ..limits import (MAX_LESSON_PICTURE_BYTES, MAX_LESSON_PICTURES, MAX_LESSON_STOPS, MAX_TITLE_CHARS)
 from ..modelio import model_arrays
-from ..network import Network, softmax_cross_entropy
+from ..network import Network, not_a_number, softmax_cross_entropy
 from ..plurals import plural
 from ..trace import build_steps, expected_shapes
 from ..training import as_network_input
@@ -145,16 +145,17 @@ class Lesson:
         return made
 
     def check_numbers(self, ks) -> None:
-        """``ValueError`` (:meth:`trace_of`'s words) where the pass of one of the pictures ``ks`` is not
-        numbers, as a trace of it would be refused: one pass of them all, traced only where it fails
-        (a lesson of 256 colour pictures was traced whole when opened: 9 s and 430 MB)."""
+        """``ValueError`` where the pass of one of the pictures ``ks`` is not numbers, as a trace of it
+        would be refused (its weights overflow; saying so without what to do): one pass of them all (a
+        lesson of 256 colour pictures was traced whole when opened: 9 s and 430 MB)."""
         ks = sorted({int(k) for k in ks})
         logits = self.model.predict_logits(as_network_input(self.pictures[ks], self.model.dtype))
         with np.errstate(over="ignore", invalid="ignore"):
             for k, z in zip(ks, logits):
                 loss, probs, _ = softmax_cross_entropy(z[None], np.array([int(self.labels[k])]))
-                if not np.isfinite(np.append(probs, loss)).all():
-                    self.trace_of(k)            # (raises, saying why)
+                problem = not_a_number(self.model, np.append(probs, loss), remedy="")
+                if problem:
+                    raise ValueError(problem)
 
     def question_stops(self) -> list[int]:
         """The indices of the stops that ask a question, in order."""
