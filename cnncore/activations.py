@@ -113,7 +113,10 @@ TABLE: dict[str, Activation] = {a.name: a for a in (
                "f(z) = tanh(z)", "f′(z) = 1 − tanh²(z)",
                "tanh squashes every entry of z into (−1, 1)",
                "each entry is scaled by 1 − y², the slope of tanh at z",
-               torch="nn.Tanh()", onnx=("Tanh", {})),
+               torch="nn.Tanh()", onnx=("Tanh", {}),
+               on_output="every logit stays between −1 and 1, so the softmax can never be sure (of 10 classes the "
+                         "most it can give one is e²/(e² + 9) ≈ 45%, and the loss never falls below 0.80), and "
+                         "the slope of tanh, small near −1 and 1, slows learning"),
     Activation("none", _identity,
                lambda z, y: np.ones_like(z),
                lambda dy, z, y: dy,

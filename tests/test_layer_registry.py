@@ -251,8 +251,8 @@ def test_a_worked_example_no_example_has_is_an_error(sumpool, monkeypatch):
 
 def test_an_activation_that_gives_no_negative_logits_is_a_caution_on_the_output_layer_only():
     """A tour: a ReLU on the output layer was taken without a word. An activation that cannot give a
-    negative number (ReLU, sigmoid) there is allowed, with why it hurts; elsewhere, and for the others,
-    nothing is said."""
+    negative number (ReLU, sigmoid) or squashes every number into (−1, 1) (tanh) there is allowed, with
+    why it hurts; elsewhere, and for the others, nothing is said."""
     import math
 
     from cnncore.architecture import NUM_CLASSES
@@ -260,10 +260,11 @@ def test_an_activation_that_gives_no_negative_logits_is_a_caution_on_the_output_
     for name in activations.ACTIVATIONS:
         last = dense.caution({"type": "dense", "units": 10, "activation": name}, True)
         z = np.linspace(-5, 5, 101, dtype=np.float32)
-        never_negative = bool((activations.apply(name, z) >= 0).all())
-        assert bool(last) == never_negative, name
+        y = activations.apply(name, z)
+        cannot = bool((y >= 0).all()) or float(y.max() - y.min()) <= 2      # never negative, or squashed
+        assert bool(last) == cannot, name
         assert dense.caution({"type": "dense", "units": 32, "activation": name}, False) == ""
-        if never_negative:
+        if cannot:
             assert last.startswith(f"With {name} on the output layer, ") and last.endswith(
                 "The output layer usually has no activation (none).")
     assert layer_class("flatten").caution({"type": "flatten"}, True) == ""
@@ -272,4 +273,9 @@ def test_an_activation_that_gives_no_negative_logits_is_a_caution_on_the_output_
     best = math.e / (math.e + NUM_CLASSES - 1)
     words = activations.get("sigmoid").on_output
     assert f"of {NUM_CLASSES} classes" in words and f"e/(e + {NUM_CLASSES - 1}) ≈ {best:.0%}" in words
+    assert f"never falls below {-math.log(best):.2f}" in words
+    # tanh's: logits in (−1, 1), so at best one class at 1 and the others at −1
+    best = math.e ** 2 / (math.e ** 2 + NUM_CLASSES - 1)
+    words = activations.get("tanh").on_output
+    assert f"of {NUM_CLASSES} classes" in words and f"e²/(e² + {NUM_CLASSES - 1}) ≈ {best:.0%}" in words
     assert f"never falls below {-math.log(best):.2f}" in words
