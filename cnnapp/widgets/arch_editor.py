@@ -339,17 +339,13 @@ class ArchitectureEditor(QtWidgets.QWidget):
                              f"(at most {MAX_PARAMS:,}).")
         for r, row in enumerate(self._summary):
             for c, v in zip((C_OUT, C_PARAMS, C_MACS), _computed_texts(row)):
-                it = t.item(r, c)
-                if it is None:
-                    it = QtWidgets.QTableWidgetItem()
-                    it.setFlags(QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable)
-                    t.setItem(r, c, it)
+                it = _read_only(t, r, c)
                 it.setText(v)
                 it.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
             caution = self._show_note(r, row, r == len(self._summary) - 1)
             bg = ERROR_BG if row.error else COMPUTED_BG
-            tip = row.error or f"{row.text}: input {_shape_text(row.in_shape)} → output {_shape_text(row.out_shape)}" \
-                + (f"\n{caution}" if caution else "")
+            tip = row.error or (f"{row.text}: input {_shape_text(row.in_shape)} → output "
+                                f"{_shape_text(row.out_shape)}" + (f"\n{caution}" if caution else ""))
             for c in range(len(COLS)):
                 it = t.item(r, c)
                 if it is not None:
@@ -365,12 +361,7 @@ class ArchitectureEditor(QtWidgets.QWidget):
     def _show_note(self, r: int, row, is_last: bool) -> str:
         """Row ``r``'s note: why it does not fit (red), or its shapes and the layer type's remark (grey), and
         what hurts learning though it is allowed (amber, kept for :meth:`cautions`), which it returns."""
-        t = self.table
-        note = t.item(r, C_NOTES)
-        if note is None:
-            note = QtWidgets.QTableWidgetItem()
-            note.setFlags(QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable)
-            t.setItem(r, C_NOTES, note)
+        note = _read_only(self.table, r, C_NOTES)
         if row.error:
             note.setText(row.error)
             note.setForeground(QtGui.QColor(176, 0, 32))
@@ -393,3 +384,13 @@ class ArchitectureEditor(QtWidgets.QWidget):
 
     def to_json(self) -> str:
         return json.dumps(self._spec, indent=1)
+
+
+def _read_only(t: QtWidgets.QTableWidget, r: int, c: int) -> QtWidgets.QTableWidgetItem:
+    """The cell ``(r, c)`` of ``t`` that shows what was computed, made (selectable, not editable) where missing."""
+    it = t.item(r, c)
+    if it is None:
+        it = QtWidgets.QTableWidgetItem()
+        it.setFlags(QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable)
+        t.setItem(r, c, it)
+    return it

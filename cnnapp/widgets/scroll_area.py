@@ -61,7 +61,8 @@ class DownScroll(QtWidgets.QScrollArea):
         inner = self.widget()
         if inner is None:
             return hint
-        need = inner.minimumSizeHint().expandedTo(inner.minimumSize()).width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        need = (inner.minimumSizeHint().expandedTo(inner.minimumSize()).width()
+                + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth())
         return QtCore.QSize(max(hint.width(), need), hint.height())
 
 
